@@ -1,0 +1,81 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// One set of Swift settings for every target: Swift 6 language mode everywhere.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Kamii",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kamii", targets: ["kamii"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        .target(name: "DiscordModels", swiftSettings: swiftSettings),
+        .target(
+            name: "DiscordGateway",
+            dependencies: ["CZlib", "CZstd", "DiscordModels"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DiscordSimulator",
+            dependencies: ["CZlib", "CZstd", "DiscordModels", "DiscordGateway"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kamii",
+            dependencies: [
+                "DiscordGateway", "DiscordModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "DiscordModelsTests", dependencies: ["DiscordModels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DiscordGatewayTests",
+            dependencies: ["DiscordGateway", "CZlib"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DiscordSimulatorTests",
+            dependencies: ["DiscordSimulator", "DiscordGateway", "DiscordModels"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
+
+        // Benchmarks: `swift package benchmark` (ordo-one/benchmark) and `ops/bench`.
+        .target(
+            name: "CInflateBaseline",
+            dependencies: ["CZlib", "CZstd"],
+            path: "Benchmarks/CInflateBaseline",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]
+        ),
+        .executableTarget(
+            name: "InflateBenchmarks",
+            dependencies: [
+                "CInflateBaseline", "DiscordGateway", "DiscordSimulator",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/InflateBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

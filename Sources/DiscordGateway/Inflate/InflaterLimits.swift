@@ -1,0 +1,30 @@
+/// The explicit memory limits of one connection's inflater.
+public struct InflaterLimits: Sendable, Equatable {
+    /// Output capacity allocated up front and returned to after an outsized payload.
+    /// A typical MESSAGE_CREATE inflates to 1–3 KiB.
+    public var initialOutputCapacity: Int
+    /// A payload that made the output buffer grow past this is outsized: the buffer is shrunk back
+    /// to `initialOutputCapacity` before the next payload, so a READY burst does not pin megabytes
+    /// per shard for the life of the connection.
+    public var retainedOutputCapacity: Int
+    /// The largest decompressed payload accepted. Anything larger is an error, not an allocation.
+    public var maxPayloadBytes: Int
+    /// The most compressed bytes buffered while a zlib-stream payload spans several frames.
+    public var maxPendingInputBytes: Int
+
+    public init(
+        initialOutputCapacity: Int = 32 * 1024,
+        retainedOutputCapacity: Int = 512 * 1024,
+        maxPayloadBytes: Int = 64 * 1024 * 1024,
+        maxPendingInputBytes: Int = 16 * 1024 * 1024
+    ) {
+        precondition(initialOutputCapacity > 0, "initialOutputCapacity must be positive")
+        precondition(retainedOutputCapacity >= initialOutputCapacity, "retained capacity below initial capacity")
+        precondition(maxPayloadBytes >= initialOutputCapacity, "maxPayloadBytes below initial capacity")
+        precondition(maxPendingInputBytes > 0, "maxPendingInputBytes must be positive")
+        self.initialOutputCapacity = initialOutputCapacity
+        self.retainedOutputCapacity = retainedOutputCapacity
+        self.maxPayloadBytes = maxPayloadBytes
+        self.maxPendingInputBytes = maxPendingInputBytes
+    }
+}

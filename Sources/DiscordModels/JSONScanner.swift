@@ -1,0 +1,227 @@
+/// A forward-only reader over JSON bytes that reads the few values a caller asks for and skips
+/// the rest without building them.
+///
+/// It checks the structure it walks through (brackets, strings, escapes, literals) but, like any
+/// skipper, does not fully validate the numbers inside skipped values.
+public struct JSONScanner {
+    /// Nesting deeper than this is refused rather than followed.
+    public static let maxDepth = 256
+
+    private let bytes: UnsafeRawBufferPointer
+    /// The offset of the next unread byte.
+    public private(set) var position = 0
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    /// Walks the members of the object at the current position, calling `body` with each key;
+    /// `body` must consume the member's value (read it or skip it).
+    public mutating func forEachMember(
+        _ body: (JSONKey, inout JSONScanner) throws(JSONScanError) -> Void
+    ) throws(JSONScanError) {
+        skipWhitespace()
+        try expect(UInt8(ascii: "{"))
+        skipWhitespace()
+        if peekByte() == UInt8(ascii: "}") {
+            position += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let key = try scanString()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            try body(JSONKey(bytes: UnsafeRawBufferPointer(rebasing: bytes[key.range]), hasEscapes: key.hasEscapes), &self)
+            skipWhitespace()
+            switch peekByte() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"): position += 1; return
+            default: throw error("expected ',' or '}' after an object member")
+            }
+        }
+    }
+
+    /// Reads an integer that fits in `Int`.
+    public mutating func readInteger() throws(JSONScanError) -> Int {
+        skipWhitespace()
+        let negative = peekByte() == UInt8(ascii: "-")
+        if negative { position += 1 }
+        let start = position
+        var value = 0
+        while let byte = peekByte(), byte &- UInt8(ascii: "0") < 10 {
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (added, overflow2) = shifted.addingReportingOverflow(Int(byte &- UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { throw error("integer out of range") }
+            value = added
+            position += 1
+        }
+        guard position > start else { throw error("expected an integer") }
+        if let byte = peekByte(), byte == UInt8(ascii: ".") || byte | 0x20 == UInt8(ascii: "e") {
+            throw error("expected an integer, found a fraction or exponent")
+        }
+        return negative ? -value : value
+    }
+
+    /// Consumes `null` and returns true, or returns false leaving any other value unread.
+    public mutating func readNull() throws(JSONScanError) -> Bool {
+        skipWhitespace()
+        guard peekByte() == UInt8(ascii: "n") else { return false }
+        try expectLiteral("null")
+        return true
+    }
+
+    /// Reads a string value, decoding its escapes.
+    public mutating func readString() throws(JSONScanError) -> String {
+        skipWhitespace()
+        let scanned = try scanString()
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[scanned.range])
+        guard scanned.hasEscapes else { return String(decoding: raw, as: UTF8.self) }
+        return try JSONEscapes.decode(raw, at: scanned.range.lowerBound)
+    }
+
+    /// Skips one value of any kind and returns the range of bytes it spans.
+    @discardableResult
+    public mutating func skipValue() throws(JSONScanError) -> Range<Int> {
+        skipWhitespace()
+        let start = position
+        try skipValue(depth: 0)
+        return start..<position
+    }
+
+    private mutating func skipValue(depth: Int) throws(JSONScanError) {
+        guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
+        skipWhitespace()
+        guard let byte = peekByte() else { throw error("expected a value, found the end of the payload") }
+        switch byte {
+        case UInt8(ascii: "\""):
+            _ = try scanString()
+        case UInt8(ascii: "{"):
+            try forEachMember { _, scanner throws(JSONScanError) in try scanner.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            position += 1
+            skipWhitespace()
+            if peekByte() == UInt8(ascii: "]") { position += 1; return }
+            while true {
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                switch peekByte() {
+                case UInt8(ascii: ","): position += 1
+                case UInt8(ascii: "]"): position += 1; return
+                default: throw error("expected ',' or ']' in an array")
+                }
+            }
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            position += 1
+            while let next = peekByte(), Self.isNumberByte(next) { position += 1 }
+        default:
+            throw error("unexpected byte 0x\(String(byte, radix: 16)) where a value should start")
+        }
+    }
+
+    /// Moves past a string starting at the current `"`; returns the range between the quotes.
+    private mutating func scanString() throws(JSONScanError) -> (range: Range<Int>, hasEscapes: Bool) {
+        try expect(UInt8(ascii: "\""))
+        let start = position
+        var hasEscapes = false
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                position += 1
+                return (start..<(position - 1), hasEscapes)
+            }
+            if byte == UInt8(ascii: "\\") {
+                hasEscapes = true
+                position += 2
+                continue
+            }
+            guard byte >= 0x20 else { throw error("unescaped control character in a string") }
+            position += 1
+        }
+        throw error("unterminated string")
+    }
+
+    private static func isNumberByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"),
+             UInt8(ascii: "+"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+
+    private mutating func expectLiteral(_ literal: StaticString) throws(JSONScanError) {
+        let count = literal.utf8CodeUnitCount
+        guard position + count <= bytes.count,
+              memcmpEqual(bytes.baseAddress! + position, literal.utf8Start, count)
+        else { throw error("invalid literal, expected \(literal)") }
+        position += count
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(JSONScanError) {
+        guard peekByte() == byte else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
+        position += 1
+    }
+
+    private func peekByte() -> UInt8? {
+        position < bytes.count ? bytes[position] : nil
+    }
+
+    private mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x0A, 0x0D, 0x09: position += 1
+            default: return
+            }
+        }
+    }
+
+    /// Checks that nothing but whitespace follows the value just read.
+    public mutating func expectEnd() throws(JSONScanError) {
+        skipWhitespace()
+        guard position == bytes.count else { throw error("unexpected bytes after the payload") }
+    }
+
+    /// An error at the current position.
+    public func error(_ message: String) -> JSONScanError {
+        JSONScanError(offset: min(position, bytes.count), message: message)
+    }
+}
+
+/// A member's key as it appears in the payload, compared without allocating.
+public struct JSONKey {
+    /// The bytes between the quotes, escapes undecoded.
+    public let bytes: UnsafeRawBufferPointer
+    let hasEscapes: Bool
+
+    /// Whether the key equals `name` (which has no escapes).
+    public static func == (key: JSONKey, name: StaticString) -> Bool {
+        if key.hasEscapes {
+            return (try? JSONEscapes.decode(key.bytes, at: 0)) == name.description
+        }
+        guard key.bytes.count == name.utf8CodeUnitCount else { return false }
+        return key.bytes.isEmpty || memcmpEqual(key.bytes.baseAddress!, name.utf8Start, key.bytes.count)
+    }
+}
+
+/// Where and why a payload could not be scanned.
+public struct JSONScanError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The byte offset in the payload where scanning stopped.
+    public let offset: Int
+    public let message: String
+
+    public var description: String { "invalid JSON at byte \(offset): \(message)" }
+}
+
+@inline(__always)
+private func memcmpEqual(_ lhs: UnsafeRawPointer, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    for index in 0..<count where lhs.load(fromByteOffset: index, as: UInt8.self) != rhs[index] {
+        return false
+    }
+    return true
+}

@@ -1,0 +1,90 @@
+public import DiscordModels
+import Foundation
+
+/// The guilds, channels, roles and members that generated traffic talks about.
+///
+/// Activity is skewed like real networks: guild `rank` gets weight 1 / rank^1.1, so a few guilds
+/// carry most of the traffic and thousands are nearly silent.
+public struct TrafficWorld: Sendable {
+    public struct User: Sendable {
+        public let id: UserID
+        public let username: String
+        public let avatar: String?
+        public let isBot: Bool
+    }
+
+    public struct Guild: Sendable {
+        public let id: GuildID
+        public let channels: [ChannelID]
+        public let roles: [RoleID]
+        /// Indexes into ``TrafficWorld/users``.
+        public let members: [Int]
+        /// When each member joined, in Unix milliseconds, parallel to `members`.
+        public let joinedAt: [UInt64]
+    }
+
+    public let users: [User]
+    public let guilds: [Guild]
+    /// Running sums of the guilds' activity weights, for weighted picks.
+    private let cumulativeWeights: [Double]
+    /// "Now" for the world: messages are created after it.
+    public let startMilliseconds: UInt64
+
+    /// Builds a world from a seed. The same seed gives the same world.
+    public init(guildCount: Int, userCount: Int, seed: UInt64, startMilliseconds: UInt64 = 1_795_000_000_000) {
+        precondition(guildCount > 0 && userCount > 0, "a world needs guilds and users")
+        var random = SeededRandom(seed: seed)
+        self.startMilliseconds = startMilliseconds
+        let epoch = GuildID.discordEpochMilliseconds
+        let syllables = ["ka", "mi", "ro", "zen", "tor", "ly", "an", "vex", "qu", "sh", "el", "dra", "no", "ix"]
+
+        let users = (0..<userCount).map { index in
+            let created = epoch + UInt64(random.below(Int(startMilliseconds - epoch)))
+            let name = (0..<random.inRange(2...4)).map { _ in syllables[random.below(syllables.count)] }.joined()
+            return User(
+                id: UserID(unixMilliseconds: created, worker: 1, increment: UInt64(index)),
+                username: name + String(random.below(1000)),
+                avatar: random.chance(70) ? random.hex(32) : nil,
+                isBot: random.chance(2))
+        }
+
+        self.users = users
+        var guilds: [Guild] = []
+        var weights: [Double] = []
+        var total = 0.0
+        for rank in 1...guildCount {
+            let created = epoch + UInt64(random.below(Int(startMilliseconds - epoch) / 2))
+            let id = GuildID(unixMilliseconds: created, worker: 2, increment: UInt64(rank))
+            let weight = 1.0 / pow(Double(rank), 1.1)
+            // Bigger guilds (low rank) have more members and channels.
+            let memberCount = max(3, min(userCount, Int(Double(userCount) * weight * 4) + random.inRange(3...40)))
+            let members = (0..<memberCount).map { _ in random.below(userCount) }
+            let joinedAt = members.map { user in
+                let userCreated = max(created, users[user].id.unixMilliseconds)
+                return userCreated + UInt64(random.below(Int(startMilliseconds - userCreated)))
+            }
+            guilds.append(Guild(
+                id: id,
+                channels: (0..<random.inRange(3...40)).map { ChannelID(unixMilliseconds: created + 1, worker: 3, increment: UInt64($0)) },
+                roles: (0..<random.inRange(1...25)).map { RoleID(unixMilliseconds: created + 2, worker: 4, increment: UInt64($0)) },
+                members: members,
+                joinedAt: joinedAt))
+            total += weight
+            weights.append(total)
+        }
+        self.guilds = guilds
+        cumulativeWeights = weights
+    }
+
+    /// Picks a guild with probability proportional to its activity.
+    public func pickGuild(_ random: inout SeededRandom) -> Int {
+        let target = Double(random.next() >> 11) / Double(1 << 53) * cumulativeWeights[cumulativeWeights.count - 1]
+        var low = 0
+        var high = cumulativeWeights.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulativeWeights[middle] < target { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}

@@ -1,0 +1,91 @@
+public import ArgumentParser
+public import DiscordGateway
+import DiscordModels
+import Foundation
+
+extension GatewayCompression: ExpressibleByArgument {}
+
+/// `kamii inspect-capture`: decodes a recorded gateway session and lists its payloads.
+struct InspectCapture: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect-capture",
+        abstract: "List the payloads of a recorded gateway session.",
+        discussion: """
+            A capture is a file of gateway frames, each a little-endian UInt32 length followed by \
+            that many bytes, exactly as received on the WebSocket. Prints one line per payload \
+            (frame index, op, s, t, byte length) and a summary line. With --json, prints each \
+            payload's JSON on its own line and the summary on standard error.
+            """
+    )
+
+    @Argument(help: "The capture file.")
+    var file: String
+
+    @Option(help: "The connection's transport compression: \(GatewayCompression.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var compress: GatewayCompression
+
+    @Flag(help: "Print each payload's JSON instead of its summary line.")
+    var json = false
+
+    func run() throws {
+        let capture: Data
+        do {
+            capture = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+        } catch {
+            throw InspectError("cannot read \(file): \(error.localizedDescription)")
+        }
+        var summary = CaptureSummary()
+        let inflater = compress.makeInflater()
+        let output = BufferedOutput(FileHandle.standardOutput)
+        // Payloads before a bad frame are still shown, so the operator sees where it went wrong.
+        defer { output.flush() }
+        try capture.withUnsafeBytes { bytes in
+            try GatewayCapture.forEachFrame(in: bytes) { index, frame in
+                summary.frames += 1
+                summary.compressedBytes += frame.count
+                let payload: UnsafeRawBufferPointer?
+                do {
+                    payload = try inflater.inflate(frame)
+                } catch {
+                    throw InspectError("frame \(index): \(error)")
+                }
+                guard let payload else { return }
+                let envelope: GatewayEnvelope
+                do {
+                    envelope = try GatewayEnvelope.peek(payload)
+                } catch {
+                    throw InspectError("frame \(index): \(error)")
+                }
+                summary.record(envelope, bytes: payload.count)
+                if json {
+                    output.write(payload)
+                    output.write("\n")
+                } else {
+                    output.write(Self.line(frame: index, envelope: envelope, bytes: payload.count))
+                }
+            }
+        }
+        guard inflater.pendingInputBytes == 0 else {
+            throw InspectError(
+                "frame \(summary.frames - 1): the capture ends inside a payload (\(inflater.pendingInputBytes) compressed bytes"
+                    + " without the end-of-payload marker; is --compress \(compress) right?)")
+        }
+        output.flush()
+        if json {
+            FileHandle.standardError.write(Data((summary.line(compression: compress) + "\n").utf8))
+        } else {
+            print(summary.line(compression: compress))
+        }
+    }
+
+    static func line(frame: Int, envelope: GatewayEnvelope, bytes: Int) -> String {
+        let sequence = envelope.sequence.map(String.init) ?? "-"
+        return "frame=\(frame) op=\(envelope.opcode.rawValue) s=\(sequence) t=\(envelope.eventName ?? "-") bytes=\(bytes)\n"
+    }
+}
+
+/// A capture that cannot be listed, with the reason an operator needs.
+struct InspectError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

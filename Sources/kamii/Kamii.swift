@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `kamii` command line: the bot, its tools and its operators' utilities.
+@main
+struct Kamii: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kamii",
+        abstract: "Kamii: a Discord server-management bot for large networks.",
+        subcommands: [InspectCapture.self]
+    )
+}

@@ -1,0 +1,101 @@
+import Testing
+@testable import DiscordGateway
+
+@Suite struct ZlibStreamInflaterTests {
+    @Test func aPayloadSplitInsideTheMarkerWaitsForItsLastFrame() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let message = frames[0]
+        let inflater = ZlibStreamInflater()
+        // `00 00 ff` arrives, then the last `ff`: only the second frame completes the payload.
+        #expect(try inflater.inflate(Array(message.dropLast())) == nil)
+        #expect(inflater.pendingInputBytes == message.count - 1)
+        let payload = try #require(try inflater.inflate([message.last!]))
+        #expect(Fixtures.crc32(payload) == Fixtures.manifest["zlib-small.capture"]!.payloads[0].crc32)
+        #expect(inflater.pendingInputBytes == 0)
+    }
+
+    @Test func aCorruptByteIsATypedErrorAndPoisonsTheStream() throws {
+        var frames = try Fixtures.frames("zlib-small.capture")
+        // After a sync flush the next payload starts on a byte boundary with a block header;
+        // setting its type bits to 11 makes it a reserved block type.
+        frames[5][0] |= 0x06
+        let inflater = ZlibStreamInflater()
+        let good = try inflater.inflateAll(Array(frames.prefix(5)))
+        #expect(good.count == 5)
+        let error = #expect(throws: InflateError.self) { try inflater.inflate(frames[5]) }
+        #expect(error?.kind == .corruptData)
+        #expect(error?.detail == "invalid block type")
+        // The stream cannot be trusted any more, not even with good bytes.
+        let refused = #expect(throws: InflateError.self) { try inflater.inflate(frames[6]) }
+        #expect(refused?.kind == .needsReset)
+        inflater.reset()
+        #expect(try inflater.inflateAll(frames.prefix(5).map { $0 }) == good)
+    }
+
+    @Test func aTruncatedPayloadIsNeverHandedOn() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let inflater = ZlibStreamInflater()
+        _ = try inflater.inflateAll(Array(frames.prefix(3)))
+        // Message 3 with its middle cut out but its marker kept: the bytes end inside a block.
+        let message = frames[3]
+        let cut = Array(message.prefix(message.count / 2)) + [0x00, 0x00, 0xFF, 0xFF]
+        let error = #expect(throws: InflateError.self) { try inflater.inflate(cut) }
+        #expect(error?.kind == .truncatedPayload || error?.kind == .corruptData)
+        #expect(throws: InflateError.self) { try inflater.inflate(frames[4]) }
+    }
+
+    @Test func aStreamCutBeforeItsMarkerLeavesPendingBytesAndNoPayload() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let inflater = ZlibStreamInflater()
+        #expect(try inflater.inflate(Array(frames[0].dropLast(4))) == nil)
+        #expect(inflater.pendingInputBytes == frames[0].count - 4)
+        inflater.reset()
+        #expect(inflater.pendingInputBytes == 0)
+    }
+
+    @Test func theOutputBufferShrinksBackAfterAnOutsizedPayload() throws {
+        let frames = try Fixtures.frames("zlib-large.capture")
+        let limits = InflaterLimits()
+        let inflater = ZlibStreamInflater(limits: limits)
+        _ = try inflater.inflate(frames[0])
+        #expect(inflater.outputCapacity == limits.initialOutputCapacity)
+        let large = try #require(try inflater.inflate(frames[1]))
+        #expect(large.count > 1 << 20)
+        #expect(inflater.outputCapacity > limits.retainedOutputCapacity)
+        _ = try inflater.inflate(frames[2])
+        #expect(inflater.outputCapacity == limits.initialOutputCapacity)
+    }
+
+    @Test func steadyStateReusesOneBuffer() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let inflater = ZlibStreamInflater()
+        var addresses = Set<UnsafeRawPointer?>()
+        for frame in frames {
+            addresses.insert(try inflater.inflate(frame)?.baseAddress)
+        }
+        #expect(addresses.count == 1)
+    }
+
+    @Test func aPayloadOverTheLimitIsRefused() throws {
+        let frames = try Fixtures.frames("zlib-large.capture")
+        let limits = InflaterLimits(initialOutputCapacity: 1024, retainedOutputCapacity: 4096, maxPayloadBytes: 256 * 1024)
+        let inflater = ZlibStreamInflater(limits: limits)
+        _ = try inflater.inflate(frames[0])
+        let error = #expect(throws: InflateError.self) { try inflater.inflate(frames[1]) }
+        #expect(error?.kind == .payloadTooLarge)
+    }
+
+    @Test func endlessBytesWithoutAMarkerAreRefused() throws {
+        let inflater = ZlibStreamInflater(limits: InflaterLimits(maxPendingInputBytes: 100_000))
+        let chunk = [UInt8](repeating: 0x41, count: 30_000)
+        for _ in 0..<3 { #expect(try inflater.inflate(chunk) == nil) }
+        let error = #expect(throws: InflateError.self) { try inflater.inflate(chunk) }
+        #expect(error?.kind == .payloadTooLarge)
+    }
+
+    @Test func garbageIsCorruptData() {
+        let inflater = ZlibStreamInflater()
+        let error = #expect(throws: InflateError.self) { try inflater.inflate([0x12, 0x34, 0x56, 0x00, 0x00, 0xFF, 0xFF]) }
+        #expect(error?.kind == .corruptData)
+    }
+}

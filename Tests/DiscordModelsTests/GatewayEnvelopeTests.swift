@@ -1,0 +1,48 @@
+import Testing
+import DiscordModels
+
+@Suite struct GatewayEnvelopeTests {
+    @Test func readsADispatch() throws {
+        let payload = #"{"t":"MESSAGE_CREATE","s":42,"op":0,"d":{"content":"}\"{","id":"1"}}"#
+        let envelope = try GatewayEnvelope.peek(Array(payload.utf8))
+        #expect(envelope.opcode == .dispatch)
+        #expect(envelope.sequence == 42)
+        #expect(envelope.eventName == "MESSAGE_CREATE")
+        let range = try #require(envelope.dataRange)
+        #expect(String(decoding: Array(payload.utf8)[range], as: UTF8.self) == #"{"content":"}\"{","id":"1"}"#)
+    }
+
+    @Test func readsControlOpcodesWithNulls() throws {
+        let envelope = try GatewayEnvelope.peek(Array(#" { "op" : 11 , "d" : null , "s" : null , "t" : null } "#.utf8))
+        #expect(envelope.opcode == .heartbeatAck)
+        #expect(envelope.sequence == nil)
+        #expect(envelope.eventName == nil)
+        #expect(envelope.dataRange != nil)
+    }
+
+    @Test func keepsUnknownOpcodes() throws {
+        #expect(try GatewayEnvelope.peek(Array(#"{"op":99}"#.utf8)).opcode == .unknown(99))
+        #expect(GatewayOpcode(rawValue: 99).rawValue == 99)
+    }
+
+    @Test func decodesEscapedKeysAndNames() throws {
+        let envelope = try GatewayEnvelope.peek(Array(#"{"\u006fp":0,"t":"A\u00e9\ud83d\ude00\n","s":1}"#.utf8))
+        #expect(envelope.opcode == .dispatch)
+        #expect(envelope.eventName == "Aé😀\n")
+    }
+
+    @Test(arguments: [
+        "", "[]", "{", #"{"op":"0"}"#, #"{"op":1.5}"#, #"{"op":0,"d":{"a":[1,2}}"#, #"{"op":0,"t":"abc}"#,
+        #"{"d":null}"#, #"{"op":0,"t":"\x"}"#, #"{"op":0 "s":1}"#, #"{"op":0,"d":tru}"#, #"{"op":99999999999999999999}"#,
+        #"{"op":0,"t":"\ud800"}"#, #"{"op":0}x"#, #"{"op":0}{"op":1}"#, "{\"op\":0,\"t\":\"a\u{01}\"}",
+    ])
+    func rejectsMalformedPayloads(_ payload: String) {
+        #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(payload.utf8)) }
+    }
+
+    @Test func refusesNestingBeyondTheLimit() {
+        let deep = #"{"op":0,"d":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"
+        let error = #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(deep.utf8)) }
+        #expect(error?.message.contains("nesting") == true)
+    }
+}

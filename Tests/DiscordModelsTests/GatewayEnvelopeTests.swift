@@ -46,3 +46,20 @@ import DiscordModels
         #expect(error?.message.contains("nesting") == true)
     }
 }
+
+@Suite struct SnowflakeTests {
+    @Test func readsTheTimestampOfDiscordsDocumentedExample() {
+        // developers/reference: 175928847299117063 was created at 2016-04-30 11:18:25.796 UTC.
+        let id = UserID(175_928_847_299_117_063)
+        #expect(id.unixMilliseconds == 1_462_015_105_796)
+        #expect(id.description == "175928847299117063")
+    }
+
+    @Test func roundTripsItsParts() {
+        let id = GuildID(unixMilliseconds: 1_700_000_000_000, worker: 3, process: 4, increment: 4095)
+        #expect(id.unixMilliseconds == 1_700_000_000_000)
+        #expect(id.rawValue & 0xFFF == 4095)
+        #expect(id.rawValue >> 17 & 0x1F == 3)
+        #expect(id.rawValue >> 12 & 0x1F == 4)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import DiscordSimulator
+import DiscordGateway
+import DiscordModels
+
+@Suite struct TrafficGeneratorTests {
+    static let world = TrafficWorld(guildCount: 500, userCount: 5_000, seed: 7)
+
+    @Test func theSameSeedGivesTheSameTrafficAndAnotherSeedDoesNot() {
+        var first = TrafficGenerator(world: TrafficWorld(guildCount: 500, userCount: 5_000, seed: 7), seed: 1)
+        var second = TrafficGenerator(world: Self.world, seed: 1)
+        var other = TrafficGenerator(world: Self.world, seed: 2)
+        let payloads = first.payloads(count: 500)
+        #expect(payloads == second.payloads(count: 500))
+        #expect(payloads != other.payloads(count: 500))
+    }
+
+    @Test func payloadsHaveDiscordsShapesAndIncreasingSequences() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 3)
+        let guildIDs = Set(Self.world.guilds.map(\.id.description))
+        var counts: [String: Int] = [:]
+        for (index, payload) in traffic.payloads(count: 5_000).enumerated() {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+            #expect(object["op"] as? Int == 0)
+            #expect(object["s"] as? Int == index + 1)
+            let name = try #require(object["t"] as? String)
+            counts[name, default: 0] += 1
+            let data = try #require(object["d"] as? [String: Any])
+            let guildID = try #require(data["guild_id"] as? String)
+            #expect(guildIDs.contains(guildID))
+            switch name {
+            case "MESSAGE_CREATE":
+                let author = try #require(data["author"] as? [String: Any])
+                let member = try #require(data["member"] as? [String: Any])
+                let authorIDText = try #require(author["id"] as? String)
+                let authorID = try #require(UInt64(authorIDText))
+                #expect(UserID(authorID).unixMilliseconds < Self.world.startMilliseconds)
+                #expect(member["roles"] is [String])
+                #expect(member["joined_at"] is String)
+                #expect(data["content"] is String)
+            case "MESSAGE_REACTION_ADD":
+                let emoji = try #require(data["emoji"] as? [String: Any])
+                #expect(emoji["name"] is String)
+                #expect(data["user_id"] is String)
+            case "GUILD_MEMBER_ADD", "TYPING_START":
+                #expect(data["user"] is [String: Any] || data["member"] is [String: Any])
+            case "PRESENCE_UPDATE":
+                #expect(data["status"] is String)
+            default:
+                Issue.record("unexpected event \(name)")
+            }
+        }
+        #expect((4_100...4_400).contains(counts["MESSAGE_CREATE"] ?? 0))
+        #expect(Set(counts.keys).count == 5)
+    }
+
+    @Test func activityIsSkewedTowardsAFewGuilds() {
+        var random = SeededRandom(seed: 11)
+        var hits = [Int](repeating: 0, count: Self.world.guilds.count)
+        for _ in 0..<50_000 { hits[Self.world.pickGuild(&random)] += 1 }
+        let topOnePercent = hits.prefix(Self.world.guilds.count / 100).reduce(0, +)
+        // With weights 1/rank^1.1 over 500 guilds the top five carry about 40% of the traffic.
+        #expect(topOnePercent > 15_000)
+        #expect(hits.filter { $0 > 0 }.count > 400)
+    }
+
+    @Test func timestampsAreDiscordsISO8601() {
+        #expect(DiscordTimestamp.iso8601(unixMilliseconds: 1_795_000_000_000) == "2026-11-18T11:06:40.000000+00:00")
+        #expect(DiscordTimestamp.iso8601(unixMilliseconds: 951_782_400_123) == "2000-02-29T00:00:00.123000+00:00")
+    }
+
+    @Test(arguments: [GatewayCompression.none, .zlibStream, .zstdStream])
+    func deflatedTrafficInflatesToTheSameBytes(_ compression: GatewayCompression) throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 5)
+        let deflater = compression.makeDeflater()
+        let inflater = compression.makeInflater()
+        for payload in traffic.payloads(count: 3_000) {
+            let message = deflater.deflate(payload)
+            if compression == .zlibStream { #expect(message.suffix(4) == [0x00, 0x00, 0xFF, 0xFF]) }
+            let inflated = try #require(try inflater.inflate(message))
+            #expect(Array(inflated) == payload)
+        }
+    }
+}

@@ -7,9 +7,11 @@ zlib-stream: one compressobj per connection, Z_SYNC_FLUSH after each payload (wh
 zstd-stream: one ZstdCompressor stream per connection, FLUSH_BLOCK after each payload.
 
 A capture is a file of frames, each a little-endian uint32 length followed by that many bytes.
-Run from anywhere: `python3 make_fixtures.py` (needs `pip install zstandard`). Output is
-deterministic: re-running it reproduces the committed files byte for byte.
+Run from anywhere: `python3 make_fixtures.py [--out DIR]` (needs `pip install zstandard`; writes
+next to itself by default). Output is deterministic: ops/test re-runs it into a temp dir and
+checks that the committed files are byte for byte what it makes.
 """
+import argparse
 import json
 import os
 import random
@@ -19,6 +21,7 @@ import zlib
 import zstandard
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = HERE
 EPOCH_MS = 1420070400000
 
 
@@ -110,7 +113,7 @@ def describe(payload, frame):
 
 
 def write_capture(name, compression, frames, payloads, manifest):
-    with open(os.path.join(HERE, name), "wb") as f:
+    with open(os.path.join(OUT, name), "wb") as f:
         for frame in frames:
             f.write(struct.pack("<I", len(frame)))
             f.write(frame)
@@ -169,10 +172,13 @@ def main():
         described.append(describe(payload, len(frames) - 1))
     write_capture("zlib-split.capture", "zlib-stream", frames, described, manifest)
 
-    with open(os.path.join(HERE, "manifest.json"), "w") as f:
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, sort_keys=True)
         f.write("\n")
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=HERE, help="directory to write the fixtures to")
+    OUT = parser.parse_args().out
     main()

@@ -1,0 +1,115 @@
+# Shared by ops/test, ops/demo and ops/bench: install what is missing, start and stop the
+# services Kamii needs on loopback. Sourced, not run.
+
+KAMII_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KAMII_APT_PACKAGES=(libhiredis-dev libzstd-dev zlib1g-dev libssl-dev redis-server postgresql python3 python3-venv pkg-config)
+KAMII_PYTHON_PACKAGES=(zstandard==0.25.0)
+KAMII_STARTED_PIDS=()
+KAMII_TEMP_DIRS=()
+
+log() { printf '\033[1m[%s] %s\033[0m\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Debian packages: installed only when one is missing, after an apt-get update.
+install_system_packages() {
+    local missing=()
+    for package in "${KAMII_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them"
+        log "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    command -v swift >/dev/null || die "no Swift toolchain on PATH: Kamii needs Swift 6.2 or later (swift.org/install)"
+}
+
+# A venv in .venv with the Python packages the tests use (fixture generators, client libraries).
+install_python_packages() {
+    local python=/usr/bin/python3
+    [ -x "$python" ] || python=$(command -v python3)
+    if [ ! -x "$KAMII_ROOT/.venv/bin/python" ]; then
+        log "creating .venv"
+        "$python" -m venv "$KAMII_ROOT/.venv"
+    fi
+    if ! "$KAMII_ROOT/.venv/bin/python" -m pip show -q "${KAMII_PYTHON_PACKAGES[@]%%==*}" >/dev/null 2>&1 \
+        || ! "$KAMII_ROOT/.venv/bin/python" -m pip freeze | grep -qxF -f <(printf '%s\n' "${KAMII_PYTHON_PACKAGES[@]}"); then
+        log "installing ${KAMII_PYTHON_PACKAGES[*]} into .venv"
+        "$KAMII_ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check "${KAMII_PYTHON_PACKAGES[@]}"
+    fi
+    export KAMII_PYTHON="$KAMII_ROOT/.venv/bin/python"
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    "${KAMII_PYTHON:-python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+    local seconds=$1 what=$2
+    shift 2
+    for _ in $(seq $((seconds * 10))); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "$what did not come up within ${seconds}s"
+}
+
+make_temp_dir() {
+    local dir
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/kamii-$1.XXXXXX")
+    KAMII_TEMP_DIRS+=("$dir")
+    echo "$dir"
+}
+
+# Starts a private redis-server on loopback; exports KAMII_TEST_REDIS=127.0.0.1:PORT.
+start_redis() {
+    local port dir
+    port=$(free_port)
+    dir=$(make_temp_dir redis)
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+        --logfile "$dir/redis.log" --daemonize no &
+    KAMII_STARTED_PIDS+=($!)
+    wait_for 10 "redis-server on port $port" redis-cli -h 127.0.0.1 -p "$port" ping
+    export KAMII_TEST_REDIS="127.0.0.1:$port"
+    log "redis-server pid $! on 127.0.0.1:$port"
+}
+
+# Starts a private PostgreSQL cluster (initdb into a temp dir, run as the postgres user when root);
+# exports KAMII_TEST_POSTGRES_URL.
+start_postgres() {
+    local bin port dir as_postgres=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$bin" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
+    port=$(free_port)
+    dir=$(make_temp_dir postgres)
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres:postgres "$dir"
+        as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+    fi
+    "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
+        -c fsync=off -c synchronous_commit=off -c full_page_writes=off >"$dir/postgres.log" 2>&1 &
+    KAMII_STARTED_PIDS+=($!)
+    wait_for 30 "PostgreSQL on port $port" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U kamii kamii
+    export KAMII_TEST_POSTGRES_URL="postgres://kamii@127.0.0.1:$port/kamii"
+    log "PostgreSQL pid $! on 127.0.0.1:$port"
+}
+
+# Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
+stop_services() {
+    local pid
+    for pid in "${KAMII_STARTED_PIDS[@]}"; do
+        kill -INT "$pid" 2>/dev/null || true
+    done
+    for pid in "${KAMII_STARTED_PIDS[@]}"; do
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    KAMII_STARTED_PIDS=()
+    [ ${#KAMII_TEMP_DIRS[@]} -eq 0 ] || rm -rf "${KAMII_TEMP_DIRS[@]}"
+}

@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "kamii",
             dependencies: [
-                "DiscordGateway", "DiscordModels",
+                "DiscordGateway", "DiscordModels", "DiscordSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -28,48 +28,21 @@ struct InspectCapture: ParsableCommand {
     var json = false
 
     func run() throws {
-        let capture: Data
-        do {
-            capture = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
-        } catch {
-            throw InspectError("cannot read \(file): \(error.localizedDescription)")
-        }
+        let replay = try CaptureReplay(file: file, compression: compress)
         var summary = CaptureSummary()
-        let inflater = compress.makeInflater()
         let output = BufferedOutput(FileHandle.standardOutput)
         // Payloads before a bad frame are still shown, so the operator sees where it went wrong.
         defer { output.flush() }
-        try capture.withUnsafeBytes { bytes in
-            try GatewayCapture.forEachFrame(in: bytes) { index, frame in
-                summary.frames += 1
-                summary.compressedBytes += frame.count
-                let payload: UnsafeRawBufferPointer?
-                do {
-                    payload = try inflater.inflate(frame)
-                } catch {
-                    throw InspectError("frame \(index): \(error)")
-                }
-                guard let payload else { return }
-                let envelope: GatewayEnvelope
-                do {
-                    envelope = try GatewayEnvelope.peek(payload)
-                } catch {
-                    throw InspectError("frame \(index): \(error)")
-                }
-                summary.record(envelope, bytes: payload.count)
-                if json {
-                    output.write(payload)
-                    output.write("\n")
-                } else {
-                    output.write(Self.line(frame: index, envelope: envelope, bytes: payload.count))
-                }
+        summary.frames = try replay.replay(on: compress.makeInflater()) { index, payload, envelope in
+            summary.record(envelope, bytes: payload.count)
+            if json {
+                output.write(payload)
+                output.write("\n")
+            } else {
+                output.write(Self.line(frame: index, envelope: envelope, bytes: payload.count))
             }
         }
-        guard inflater.pendingInputBytes == 0 else {
-            throw InspectError(
-                "frame \(summary.frames - 1): the capture ends inside a payload (\(inflater.pendingInputBytes) compressed bytes"
-                    + " without the end-of-payload marker; is --compress \(compress) right?)")
-        }
+        summary.compressedBytes = replay.capture.count - 4 * summary.frames
         output.flush()
         if json {
             FileHandle.standardError.write(Data((summary.line(compression: compress) + "\n").utf8))
@@ -82,10 +55,4 @@ struct InspectCapture: ParsableCommand {
         let sequence = envelope.sequence.map(String.init) ?? "-"
         return "frame=\(frame) op=\(envelope.opcode.rawValue) s=\(sequence) t=\(envelope.eventName ?? "-") bytes=\(bytes)\n"
     }
-}
-
-/// A capture that cannot be listed, with the reason an operator needs.
-struct InspectError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -6,6 +6,6 @@ struct Kamii: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kamii",
         abstract: "Kamii: a Discord server-management bot for large networks.",
-        subcommands: [InspectCapture.self]
+        subcommands: [InspectCapture.self, BenchCapture.self, Simulate.self]
     )
 }

@@ -139,3 +139,53 @@ final class TemporaryFile {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+@Suite struct SimulateAndBenchCaptureTests {
+    @Test(arguments: ["none", "zlib-stream", "zstd-stream"])
+    func aSimulatedSessionReadsBackWithUnbrokenSequences(_ compression: String) throws {
+        let file = try TemporaryFile(Data())
+        let written = try Kamii.run(["simulate", "capture", file.path, "--compress", compression, "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9"])
+        #expect(written.status == 0, "\(written.stderr)")
+        let listing = try Kamii.run(["inspect-capture", file.path, "--compress", compression])
+        #expect(listing.status == 0, "\(listing.stderr)")
+        let lines = listing.stdout.split(separator: "\n")
+        #expect(lines.count == 1_501)
+        #expect(lines[0].hasPrefix("frame=0 op=0 s=1 t="))
+        #expect(lines[1_499].hasPrefix("frame=1499 op=0 s=1500 t="))
+        #expect(lines[1_500].hasPrefix("summary: frames=1500 payloads=1500 dispatches=1500 sequence_breaks=0 "))
+    }
+
+    @Test func theSameSeedWritesTheSameBytes() throws {
+        let first = try TemporaryFile(Data())
+        let second = try TemporaryFile(Data())
+        let other = try TemporaryFile(Data())
+        for (file, seed) in [(first, "4"), (second, "4"), (other, "5")] {
+            let result = try Kamii.run(["simulate", "capture", file.path, "--payloads", "300", "--seed", seed])
+            #expect(result.status == 0)
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: first.path))
+        #expect(bytes.count > 300 * 4)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: second.path)) == bytes)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: other.path)) != bytes)
+    }
+
+    @Test func benchCaptureReportsEveryPayload() throws {
+        let path = InspectCaptureTests.fixtures.appendingPathComponent("zlib-split.capture").path
+        let result = try Kamii.run(["bench-capture", path, "--compress", "zlib-stream", "--passes", "3"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix("median: 40 payloads in "))
+        #expect(lines[1].hasPrefix("best: 40 payloads in "))
+    }
+
+    @Test func benchCaptureNamesABadFrame() throws {
+        let path = InspectCaptureTests.fixtures.appendingPathComponent("zstd-small.capture").path
+        let result = try Kamii.run(["bench-capture", path, "--compress", "zlib-stream"])
+        #expect(result.status != 0)
+        let garbage = try TemporaryFile(Data([3, 0, 0, 0, 0x01, 0x02, 0x03]))
+        let corrupt = try Kamii.run(["bench-capture", garbage.path, "--compress", "none"])
+        #expect(corrupt.status != 0)
+        #expect(corrupt.stderr.contains("frame 0: invalid JSON"), "\(corrupt.stderr)")
+    }
+}

@@ -128,21 +128,48 @@ public struct JSONScanner {
         try expect(UInt8(ascii: "\""))
         let start = position
         var hasEscapes = false
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
+        let base = bytes.baseAddress!
+        let end = bytes.count
+        while true {
+            // Plain string content is skipped a word at a time; most of a payload is strings.
+            while position + 8 <= end {
+                let word = UInt64(littleEndian: (base + position).loadUnaligned(as: UInt64.self))
+                let special = Self.specialStringBytes(in: word)
+                if special != 0 {
+                    position += special.trailingZeroBitCount >> 3
+                    break
+                }
+                position += 8
+            }
+            guard position < end else { throw error("unterminated string") }
+            switch bytes[position] {
+            case UInt8(ascii: "\""):
                 position += 1
                 return (start..<(position - 1), hasEscapes)
-            }
-            if byte == UInt8(ascii: "\\") {
+            case UInt8(ascii: "\\"):
                 hasEscapes = true
                 position += 2
-                continue
+            case ..<0x20:
+                throw error("unescaped control character in a string")
+            default:
+                position += 1
             }
-            guard byte >= 0x20 else { throw error("unescaped control character in a string") }
-            position += 1
         }
-        throw error("unterminated string")
+    }
+
+    /// A mask with the high bit set in the lowest byte of `word` that is a quote, a backslash or a
+    /// control character (SWAR "has byte" tests). Bits above the first match may be spurious, which
+    /// is fine: only the lowest one is used.
+    @inline(__always)
+    private static func specialStringBytes(in word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let isQuote = (quotes &- ones) & ~quotes
+        let isBackslash = (backslashes &- ones) & ~backslashes
+        let isControl = (word &- ones &* 0x20) & ~word
+        return (isQuote | isBackslash | isControl) & highBits
     }
 
     private static func isNumberByte(_ byte: UInt8) -> Bool {
@@ -163,15 +190,18 @@ public struct JSONScanner {
         position += count
     }
 
+    @inline(__always)
     private mutating func expect(_ byte: UInt8) throws(JSONScanError) {
         guard peekByte() == byte else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
         position += 1
     }
 
+    @inline(__always)
     private func peekByte() -> UInt8? {
         position < bytes.count ? bytes[position] : nil
     }
 
+    @inline(__always)
     private mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {

@@ -40,6 +40,19 @@ import DiscordModels
         #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(payload.utf8)) }
     }
 
+    @Test func findsQuotesEscapesAndControlCharactersAtEveryOffsetOfAWord() throws {
+        for offset in 0..<24 {
+            let padding = String(repeating: "x", count: offset)
+            let name = try GatewayEnvelope.peek(Array(#"{"op":0,"t":"\#(padding)\"\#(padding)\\"}"#.utf8)).eventName
+            #expect(name == padding + "\"" + padding + "\\")
+            let control = Array("{\"op\":0,\"t\":\"\(padding)\u{1F}\(padding)\"}".utf8)
+            let error = #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(control) }
+            #expect(error?.offset == 13 + offset)
+            // Bytes at 0x80 and above (UTF-8) are plain content, not control characters.
+            #expect(try GatewayEnvelope.peek(Array(#"{"op":0,"t":"\#(padding)é😀"}"#.utf8)).eventName == padding + "é😀")
+        }
+    }
+
     @Test func refusesNestingBeyondTheLimit() {
         let deep = #"{"op":0,"d":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"
         let error = #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(deep.utf8)) }

@@ -2,7 +2,7 @@
 # services Kamii needs on loopback. Sourced, not run.
 
 KAMII_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KAMII_APT_PACKAGES=(libhiredis-dev libzstd-dev zlib1g-dev libssl-dev redis-server postgresql python3 python3-venv pkg-config)
+KAMII_APT_PACKAGES=(git ca-certificates pkg-config libhiredis-dev libzstd-dev zlib1g-dev libssl-dev redis-server postgresql python3 python3-venv)
 KAMII_PYTHON_PACKAGES=(zstandard==0.25.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()
@@ -33,10 +33,14 @@ install_python_packages() {
         log "creating .venv"
         "$python" -m venv "$KAMII_ROOT/.venv"
     fi
-    if ! "$KAMII_ROOT/.venv/bin/python" -m pip show -q "${KAMII_PYTHON_PACKAGES[@]%%==*}" >/dev/null 2>&1 \
-        || ! "$KAMII_ROOT/.venv/bin/python" -m pip freeze | grep -qxF -f <(printf '%s\n' "${KAMII_PYTHON_PACKAGES[@]}"); then
-        log "installing ${KAMII_PYTHON_PACKAGES[*]} into .venv"
-        "$KAMII_ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check "${KAMII_PYTHON_PACKAGES[@]}"
+    local installed missing=()
+    installed=$("$KAMII_ROOT/.venv/bin/python" -m pip freeze 2>/dev/null)
+    for package in "${KAMII_PYTHON_PACKAGES[@]}"; do
+        grep -qxF "$package" <<<"$installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]} into .venv"
+        "$KAMII_ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}"
     fi
     export KAMII_PYTHON="$KAMII_ROOT/.venv/bin/python"
 }
@@ -56,18 +60,19 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
     die "$what did not come up within ${seconds}s"
 }
 
+# make_temp_dir NAME: creates a temp dir, removed by stop_services, and leaves its path in
+# KAMII_TEMP_DIR. (Not `$(make_temp_dir)`: a subshell could not record it for removal.)
 make_temp_dir() {
-    local dir
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/kamii-$1.XXXXXX")
-    KAMII_TEMP_DIRS+=("$dir")
-    echo "$dir"
+    KAMII_TEMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kamii-$1.XXXXXX")
+    KAMII_TEMP_DIRS+=("$KAMII_TEMP_DIR")
 }
 
 # Starts a private redis-server on loopback; exports KAMII_TEST_REDIS=127.0.0.1:PORT.
 start_redis() {
     local port dir
     port=$(free_port)
-    dir=$(make_temp_dir redis)
+    make_temp_dir redis
+    dir=$KAMII_TEMP_DIR
     redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
         --logfile "$dir/redis.log" --daemonize no &
     KAMII_STARTED_PIDS+=($!)
@@ -83,7 +88,8 @@ start_postgres() {
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
     [ -n "$bin" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
     port=$(free_port)
-    dir=$(make_temp_dir postgres)
+    make_temp_dir postgres
+    dir=$KAMII_TEMP_DIR
     if [ "$(id -u)" = 0 ]; then
         chown postgres:postgres "$dir"
         as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)

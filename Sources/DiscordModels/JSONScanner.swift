@@ -58,6 +58,7 @@ public struct JSONScanner {
             position += 1
         }
         guard position > start else { throw error("expected an integer") }
+        guard position - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw error("leading zero in an integer") }
         if let byte = peekByte(), byte == UInt8(ascii: ".") || byte | 0x20 == UInt8(ascii: "e") {
             throw error("expected an integer, found a fraction or exponent")
         }
@@ -148,12 +149,36 @@ public struct JSONScanner {
                 return (start..<(position - 1), hasEscapes)
             case UInt8(ascii: "\\"):
                 hasEscapes = true
-                position += 2
+                try skipEscape()
             case ..<0x20:
                 throw error("unescaped control character in a string")
             default:
                 position += 1
             }
+        }
+    }
+
+    /// Moves past one escape sequence (at a backslash), checking it is one JSON allows.
+    private mutating func skipEscape() throws(JSONScanError) {
+        guard position + 1 < bytes.count else { throw error("unterminated string") }
+        switch bytes[position + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            position += 2
+        case UInt8(ascii: "u"):
+            guard position + 6 <= bytes.count,
+                  (position + 2..<position + 6).allSatisfy({ Self.isHexDigit(bytes[$0]) })
+            else { throw error("invalid \\u escape") }
+            position += 6
+        default:
+            throw error("invalid escape in a string")
+        }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
         }
     }
 

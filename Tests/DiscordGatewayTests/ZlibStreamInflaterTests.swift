@@ -99,3 +99,21 @@ import Testing
         #expect(error?.kind == .corruptData)
     }
 }
+
+@Suite struct PayloadLimitTests {
+    @Test func aPayloadOfExactlyTheLimitFitsAndOneByteMoreDoesNot() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let size = Fixtures.manifest["zlib-small.capture"]!.payloads[0].length
+        let exact = InflaterLimits(initialOutputCapacity: 16, retainedOutputCapacity: 16, maxPayloadBytes: size)
+        #expect(try ZlibStreamInflater(limits: exact).inflate(frames[0])?.count == size)
+        let below = InflaterLimits(initialOutputCapacity: 16, retainedOutputCapacity: 16, maxPayloadBytes: size - 1)
+        let error = #expect(throws: InflateError.self) { try ZlibStreamInflater(limits: below).inflate(frames[0]) }
+        #expect(error?.kind == .payloadTooLarge)
+
+        let passthrough = PassthroughInflater(limits: InflaterLimits(initialOutputCapacity: 4, retainedOutputCapacity: 4, maxPayloadBytes: 8))
+        #expect(try passthrough.inflate([UInt8](repeating: 0x20, count: 8))?.count == 8)
+        #expect(throws: InflateError.self) { try passthrough.inflate([UInt8](repeating: 0x20, count: 9)) }
+        let refused = #expect(throws: InflateError.self) { try passthrough.inflate([0x20]) }
+        #expect(refused?.kind == .needsReset)
+    }
+}

@@ -1,5 +1,7 @@
 import Testing
 @testable import DiscordGateway
+import CZstd
+import DiscordModels
 
 @Suite struct ZstdStreamInflaterTests {
     @Test func aCorruptByteIsATypedErrorAndPoisonsTheStream() throws {
@@ -64,5 +66,45 @@ import Testing
             addresses.insert(try inflater.inflate(frame)?.baseAddress)
         }
         #expect(addresses.count == 1)
+    }
+}
+
+@Suite struct ZstdStreamLimitTests {
+    @Test func aMessageCutBetweenBlocksInflatesToJSONTheEnvelopeScanRefuses() throws {
+        let frames = try Fixtures.frames("zstd-large.capture")
+        let message = frames[1]
+        // Find a cut the decoder cannot tell from a whole message: it stops between two blocks.
+        var partial: [UInt8]?
+        for cut in stride(from: message.count / 2, to: message.count - 1, by: 1) {
+            let inflater = ZstdStreamInflater()
+            _ = try inflater.inflate(frames[0])
+            if let payload = try? inflater.inflate(Array(message.prefix(cut))) {
+                partial = Array(payload)
+                break
+            }
+        }
+        let payload = try #require(partial, "no block boundary found")
+        #expect(payload.count < Fixtures.manifest["zstd-large.capture"]!.payloads[1].length)
+        #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(payload) }
+    }
+
+    @Test func aFrameAskingForAWindowBeyondTheLimitIsRefused() throws {
+        let context = try #require(ZSTD_createCCtx())
+        defer { ZSTD_freeCCtx(context) }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, 26)
+        let payload = Array(#"{"op":11,"d":null}"#.utf8)
+        var output = [UInt8](repeating: 0, count: 256)
+        let written = payload.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { destination in
+                var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                var out = ZSTD_outBuffer(dst: destination.baseAddress, size: destination.count, pos: 0)
+                _ = ZSTD_compressStream2(context, &out, &input, ZSTD_e_flush)
+                return out.pos
+            }
+        }
+        let message = Array(output.prefix(written))
+        #expect(try ZstdStreamInflater(limits: InflaterLimits(maxZstdWindowLog: 27)).inflate(message).map(Array.init) == payload)
+        let error = #expect(throws: InflateError.self) { try ZstdStreamInflater(limits: InflaterLimits(maxZstdWindowLog: 24)).inflate(message) }
+        #expect(error?.kind == .payloadTooLarge)
     }
 }

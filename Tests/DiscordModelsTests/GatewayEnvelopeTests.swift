@@ -34,7 +34,8 @@ import DiscordModels
     @Test(arguments: [
         "", "[]", "{", #"{"op":"0"}"#, #"{"op":1.5}"#, #"{"op":0,"d":{"a":[1,2}}"#, #"{"op":0,"t":"abc}"#,
         #"{"d":null}"#, #"{"op":0,"t":"\x"}"#, #"{"op":0 "s":1}"#, #"{"op":0,"d":tru}"#, #"{"op":99999999999999999999}"#,
-        #"{"op":0,"t":"\ud800"}"#, #"{"op":0}x"#, #"{"op":0}{"op":1}"#, "{\"op\":0,\"t\":\"a\u{01}\"}",
+        #"{"op":0,"t":"\ud800"}"#, #"{"op":0}x"#, #"{"op":0}{"op":1}"#,
+        #"{"op":0,"d":"\x"}"#, #"{"op":0,"d":{"k":"\u12G4"}}"#, #"{"op":0,"d":["\u12"]}"#, #"{"op":01}"#, #"{"op":0,"s":00}"#, "{\"op\":0,\"t\":\"a\u{01}\"}",
     ])
     func rejectsMalformedPayloads(_ payload: String) {
         #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(payload.utf8)) }

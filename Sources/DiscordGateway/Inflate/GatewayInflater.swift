@@ -14,7 +14,9 @@ public protocol GatewayInflater: AnyObject {
     ///   The returned bytes are borrowed: they stay valid until the next call to `inflate` or
     ///   `reset`, and must be copied if they are needed longer.
     /// - Throws: ``InflateError``. After any error every later call throws
-    ///   ``InflateError/Kind/needsReset`` until ``reset()``; nothing partial is ever returned.
+    ///   ``InflateError/Kind/needsReset`` until ``reset()``. A payload whose bytes were cut short is
+    ///   an error, not a payload — except a zstd-stream message cut exactly between two blocks,
+    ///   which only the JSON scan that follows can tell (see ``ZstdStreamInflater``).
     func inflate(_ message: UnsafeRawBufferPointer) throws(InflateError) -> UnsafeRawBufferPointer?
 
     /// Compressed bytes received for a payload that has not completed yet. Non-zero when a
@@ -40,21 +42,33 @@ public final class PassthroughInflater: GatewayInflater {
     public var compression: GatewayCompression { .none }
     public var pendingInputBytes: Int { 0 }
     private var output: PayloadBuffer
+    private var failed = false
 
     public init(limits: InflaterLimits = .init()) {
         output = PayloadBuffer(limits: limits)
     }
 
     public func inflate(_ message: UnsafeRawBufferPointer) throws(InflateError) -> UnsafeRawBufferPointer? {
+        guard !failed else { throw InflateError(.needsReset, .none, detail: "an earlier payload failed") }
         output.startPayload()
         guard !message.isEmpty else { return nil }
+        guard message.count <= output.limits.maxPayloadBytes else {
+            failed = true
+            throw InflateError(.payloadTooLarge, .none, detail: "payload exceeds \(output.limits.maxPayloadBytes) bytes")
+        }
         while output.capacity < message.count {
-            if let error = output.grow(for: .none) { throw error }
+            if let error = output.grow(for: .none) {
+                failed = true
+                throw error
+            }
         }
         output.freeSpace.copyMemory(from: message)
         output.count = message.count
         return output.payload
     }
 
-    public func reset() { output.startPayload() }
+    public func reset() {
+        output.startPayload()
+        failed = false
+    }
 }

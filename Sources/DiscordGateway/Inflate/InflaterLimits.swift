@@ -11,20 +11,26 @@ public struct InflaterLimits: Sendable, Equatable {
     public var maxPayloadBytes: Int
     /// The most compressed bytes buffered while a zlib-stream payload spans several frames.
     public var maxPendingInputBytes: Int
+    /// The largest zstd window (as a power of two) a zstd-stream sender may ask for. The window is
+    /// memory the connection keeps for its whole life; a frame asking for more is refused.
+    public var maxZstdWindowLog: Int
 
     public init(
         initialOutputCapacity: Int = 32 * 1024,
         retainedOutputCapacity: Int = 512 * 1024,
         maxPayloadBytes: Int = 64 * 1024 * 1024,
-        maxPendingInputBytes: Int = 16 * 1024 * 1024
+        maxPendingInputBytes: Int = 16 * 1024 * 1024,
+        maxZstdWindowLog: Int = 24
     ) {
         precondition(initialOutputCapacity > 0, "initialOutputCapacity must be positive")
         precondition(retainedOutputCapacity >= initialOutputCapacity, "retained capacity below initial capacity")
         precondition(maxPayloadBytes >= initialOutputCapacity, "maxPayloadBytes below initial capacity")
         precondition(maxPendingInputBytes > 0, "maxPendingInputBytes must be positive")
+        precondition((10...31).contains(maxZstdWindowLog), "maxZstdWindowLog must be between 10 and 31")
         self.initialOutputCapacity = initialOutputCapacity
         self.retainedOutputCapacity = retainedOutputCapacity
         self.maxPayloadBytes = maxPayloadBytes
         self.maxPendingInputBytes = maxPendingInputBytes
+        self.maxZstdWindowLog = maxZstdWindowLog
     }
 }

@@ -36,13 +36,15 @@ struct PayloadBuffer: ~Copyable {
         if capacity > limits.retainedOutputCapacity { resize(to: limits.initialOutputCapacity) }
     }
 
-    /// Doubles the capacity, up to `maxPayloadBytes`.
+    /// Doubles the capacity, up to one byte more than `maxPayloadBytes`: a payload of exactly the
+    /// limit fits with room to spare, so a full buffer at that size always means a payload too large.
     /// - Returns: nil when it grew, otherwise the error the inflater of `compression` reports.
     mutating func grow(for compression: GatewayCompression) -> InflateError? {
-        guard capacity < limits.maxPayloadBytes else {
+        let ceiling = limits.maxPayloadBytes + 1
+        guard capacity < ceiling else {
             return InflateError(.payloadTooLarge, compression, detail: "payload exceeds \(limits.maxPayloadBytes) bytes")
         }
-        guard resize(to: min(capacity * 2, limits.maxPayloadBytes)) else {
+        guard resize(to: min(capacity * 2, ceiling)) else {
             return InflateError(.outOfMemory, compression, detail: "could not grow the payload buffer past \(capacity) bytes")
         }
         return nil

@@ -2,6 +2,11 @@ import CZstd
 
 /// Inflates Discord's `zstd-stream` transport compression: one zstd stream for the whole
 /// connection, flushed after every payload, and every WebSocket message carries one whole payload.
+///
+/// zstd marks no end of a flush, so the inflater can only catch a message cut inside a block or a
+/// header. A message cut exactly between two blocks of a large payload inflates to an unfinished
+/// JSON document: ``GatewayEnvelope/peek(_:)`` refuses it, and the shard treats that as a broken
+/// stream like any other inflate error.
 public final class ZstdStreamInflater: GatewayInflater {
     public var compression: GatewayCompression { .zstdStream }
     /// Always 0: every zstd-stream message carries a whole payload.
@@ -20,6 +25,7 @@ public final class ZstdStreamInflater: GatewayInflater {
         output = PayloadBuffer(limits: limits)
         guard let context = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx could not allocate") }
         self.context = context
+        ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(limits.maxZstdWindowLog))
     }
 
     deinit { ZSTD_freeDCtx(context) }
@@ -43,8 +49,11 @@ public final class ZstdStreamInflater: GatewayInflater {
             nextInputHint = ZSTD_decompressStream(context, &out, &input)
             output.count += out.pos
             if ZSTD_isError(nextInputHint) != 0 {
-                let code = ZSTD_getErrorCode(nextInputHint)
-                let kind: InflateError.Kind = code == ZSTD_error_memory_allocation ? .outOfMemory : .corruptData
+                let kind: InflateError.Kind = switch ZSTD_getErrorCode(nextInputHint) {
+                case ZSTD_error_memory_allocation: .outOfMemory
+                case ZSTD_error_frameParameter_windowTooLarge: .payloadTooLarge
+                default: .corruptData
+                }
                 throw fail(kind, String(cString: ZSTD_getErrorName(nextInputHint)))
             }
             // A full output buffer may hide more decoded bytes: grow and ask again.

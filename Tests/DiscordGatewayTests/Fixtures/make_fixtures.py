@@ -92,7 +92,9 @@ class ZlibStream:
         return self.c.compress(payload) + self.c.flush(zlib.Z_SYNC_FLUSH)
 
     def empty_flush(self):
-        return self.c.flush(zlib.Z_SYNC_FLUSH)
+        # An empty stored block, as a sender that flushes with nothing pending writes it.
+        # (Python's flush() returns nothing at all in that case.)
+        return b"\x00\x00\x00\xff\xff"
 
 
 class ZstdStream:
@@ -103,7 +105,8 @@ class ZstdStream:
         return self.c.compress(payload) + self.c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
 
     def empty_flush(self):
-        return self.c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+        # An empty raw block that is not the last: the block header alone.
+        return b"\x00\x00\x00"
 
 
 def describe(payload, frame):

@@ -17,6 +17,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
@@ -35,10 +39,21 @@ let package = Package(
             dependencies: ["CZlib", "CZstd", "DiscordModels", "DiscordGateway"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KamiiStore",
+            dependencies: [
+                "DiscordModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kamii",
             dependencies: [
-                "DiscordGateway", "DiscordModels", "DiscordSimulator",
+                "DiscordGateway", "DiscordModels", "DiscordSimulator", "KamiiStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -47,7 +62,7 @@ let package = Package(
         .testTarget(name: "DiscordModelsTests", dependencies: ["DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DiscordGatewayTests",
-            dependencies: ["DiscordGateway", "CZlib"],
+            dependencies: ["DiscordGateway", "DiscordModels", "CZlib", "CZstd"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -56,6 +71,7 @@ let package = Package(
             dependencies: ["DiscordSimulator", "DiscordGateway", "DiscordModels"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

@@ -1,0 +1,39 @@
+public import DiscordModels
+public import Foundation
+
+/// One member's live counters in one guild, as the checkpointer writes them from Redis into
+/// `server_users`.
+public struct ServerUserStats: Codable, Sendable, Equatable {
+    public var guild: GuildID
+    public var user: UserID
+    public var xp: Int64
+    public var level: Int
+    public var karma: Int64
+    /// The trust factor, 0–100.
+    public var trust: Int
+    public var messageCount: Int64
+    public var updatedAt: Date
+
+    public init(guild: GuildID, user: UserID, xp: Int64, level: Int, karma: Int64, trust: Int, messageCount: Int64, updatedAt: Date) {
+        self.guild = guild
+        self.user = user
+        self.xp = xp
+        self.level = level
+        self.karma = karma
+        self.trust = trust
+        self.messageCount = messageCount
+        self.updatedAt = updatedAt
+    }
+
+    func validate() throws(StoreError) {
+        try StoreSupport.requireValid(guild, "server_users.guild")
+        try StoreSupport.requireValid(user, "server_users.user")
+        guard xp >= 0, level >= 0, messageCount >= 0 else { throw .invalid("server_users", "xp, level and message count cannot be negative (user \(user))") }
+        guard (0...100).contains(trust) else { throw .invalid("server_users.trust", "\(trust) is not between 0 and 100 (user \(user))") }
+    }
+}
+
+/// What a leaderboard ranks by.
+public enum LeaderboardOrder: String, Sendable, CaseIterable {
+    case xp, karma
+}

@@ -1,0 +1,86 @@
+public import DiscordModels
+import Foundation
+import SQLKit
+
+extension KamiiStore {
+    /// Writes a batch of counters in one transaction, as multi-row upserts of
+    /// ``StoreConfiguration/batchRows`` rows each. Values replace what is stored: Redis holds
+    /// the truth, SQL is its checkpoint.
+    ///
+    /// - Throws: `invalidInput` or `unknownGuild` before anything is written.
+    public func upsertServerUsers(_ rows: [ServerUserStats]) async throws(StoreError) {
+        guard !rows.isEmpty else { return }
+        for row in rows { try row.validate() }
+        let guilds = Array(Set(rows.map(\.guild.column)))
+        let batchRows = configuration.batchRows
+        try await transaction { database in
+            let known = try await database.select().column("guild_id").from("guild_config")
+                .where("guild_id", .in, guilds).all().map { try $0.decode(column: "guild_id", as: Int64.self) }
+            if let missing = Set(guilds).subtracting(known).first {
+                throw StoreError(.unknownGuild, "guild \(GuildID(column: missing)) is not registered; nothing was written")
+            }
+            for start in stride(from: 0, to: rows.count, by: batchRows) {
+                let insert = database.insert(into: "server_users")
+                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "updated_at")
+                for row in rows[start..<min(start + batchRows, rows.count)] {
+                    insert.values(
+                        SQLBind(row.guild.column), SQLBind(row.user.column), SQLBind(row.xp), SQLBind(row.level),
+                        SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.updatedAt.unixMilliseconds))
+                }
+                try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
+                    ["xp", "level", "karma", "trust", "message_count", "updated_at"].reduce(update) { $0.set(excludedValueOf: $1) }
+                }.run()
+            }
+        }
+    }
+
+    /// One member's counters in one guild.
+    public func serverUser(_ user: UserID, in guild: GuildID) async throws(StoreError) -> ServerUserStats? {
+        try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users
+                WHERE guild_id = \(bind: guild.column) AND user_id = \(bind: user.column)
+                """).first().map(Self.serverUser)
+        }
+    }
+
+    /// A page of the guild's leaderboard (page 0 first), highest first; ties by user ID.
+    public func leaderboard(
+        _ guild: GuildID, by order: LeaderboardOrder = .xp, page: Int = 0, pageSize: Int = 10
+    ) async throws(StoreError) -> [ServerUserStats] {
+        guard page >= 0, (1...100).contains(pageSize) else { throw .invalid("leaderboard", "page must be ≥ 0 and page size 1–100") }
+        return try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column)
+                ORDER BY \(unsafeRaw: order.rawValue) DESC, user_id ASC LIMIT \(bind: pageSize) OFFSET \(bind: page * pageSize)
+                """).all().map(Self.serverUser)
+        }
+    }
+
+    /// The member's 1-based rank on the leaderboard, or nil if they have no row.
+    public func rank(of user: UserID, in guild: GuildID, by order: LeaderboardOrder = .xp) async throws(StoreError) -> Int? {
+        guard let stats = try await serverUser(user, in: guild) else { return nil }
+        let value = order == .xp ? stats.xp : stats.karma
+        return try await read { database in
+            let row = try await database.raw("""
+                SELECT COUNT(*) AS ahead FROM server_users WHERE guild_id = \(bind: guild.column)
+                AND (\(unsafeRaw: order.rawValue) > \(bind: value) OR (\(unsafeRaw: order.rawValue) = \(bind: value) AND user_id < \(bind: user.column)))
+                """).first()
+            return try (row?.decode(column: "ahead", as: Int.self) ?? 0) + 1
+        }
+    }
+
+    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, updated_at"
+
+    static func serverUser(_ row: any SQLRow) throws -> ServerUserStats {
+        ServerUserStats(
+            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            user: UserID(column: try row.decode(column: "user_id", as: Int64.self)),
+            xp: try row.decode(column: "xp", as: Int64.self),
+            level: try row.decode(column: "level", as: Int.self),
+            karma: try row.decode(column: "karma", as: Int64.self),
+            trust: try row.decode(column: "trust", as: Int.self),
+            messageCount: try row.decode(column: "message_count", as: Int64.self),
+            updatedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+}

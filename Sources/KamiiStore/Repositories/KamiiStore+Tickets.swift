@@ -1,0 +1,102 @@
+public import DiscordModels
+public import Foundation
+import SQLKit
+
+extension KamiiStore {
+    /// Opens a ticket with the guild's next ticket number.
+    public func openTicket(
+        in guild: GuildID, by opener: UserID, reason: String?, channel: ChannelID? = nil, at time: Date = Date()
+    ) async throws(StoreError) -> Ticket {
+        try StoreSupport.requireValid(guild, "guild")
+        try StoreSupport.requireValid(opener, "opener")
+        if let channel { try StoreSupport.requireValid(channel, "channel") }
+        if let reason { try StoreSupport.requireText(reason, "reason", maxCharacters: 1_000) }
+        return try await transaction { database in
+            try await StoreSupport.requireGuild(guild, in: database)
+            let number = try await StoreSupport.nextNumber("ticket", guild: guild, in: database)
+            try await database.raw("""
+                INSERT INTO tickets (guild_id, ticket_number, opener_id, channel_id, status, reason, created_at)
+                VALUES (\(bind: guild.column), \(bind: number), \(bind: opener.column), \(bind: channel?.column),
+                        \(bind: Ticket.Status.open.rawValue), \(bind: reason), \(bind: time.unixMilliseconds))
+                """).run()
+            return Ticket(guild: guild, number: number, opener: opener, channel: channel, status: .open, reason: reason,
+                          claimedBy: nil, closedBy: nil, closeReason: nil, createdAt: time, closedAt: nil)
+        }
+    }
+
+    /// Records the ticket's channel once Discord created it.
+    public func setTicketChannel(_ number: Int64, in guild: GuildID, to channel: ChannelID) async throws(StoreError) {
+        try StoreSupport.requireValid(channel, "channel")
+        try await updateTicket(number, in: guild, "channel_id = \(bind: channel.column)", allowedFrom: [.open, .claimed])
+    }
+
+    /// A moderator takes an open ticket.
+    public func claimTicket(_ number: Int64, in guild: GuildID, by moderator: UserID) async throws(StoreError) {
+        try StoreSupport.requireValid(moderator, "moderator")
+        try await updateTicket(number, in: guild, "status = \(bind: Ticket.Status.claimed.rawValue), claimed_by = \(bind: moderator.column)", allowedFrom: [.open])
+    }
+
+    /// Closes an open or claimed ticket.
+    public func closeTicket(_ number: Int64, in guild: GuildID, by closer: UserID, reason: String?, at time: Date = Date()) async throws(StoreError) {
+        try StoreSupport.requireValid(closer, "closer")
+        if let reason { try StoreSupport.requireText(reason, "reason", maxCharacters: 1_000) }
+        try await updateTicket(number, in: guild, """
+            status = \(bind: Ticket.Status.closed.rawValue), closed_by = \(bind: closer.column), close_reason = \(bind: reason), closed_at = \(bind: time.unixMilliseconds)
+            """, allowedFrom: [.open, .claimed])
+    }
+
+    /// One ticket.
+    public func ticket(_ number: Int64, in guild: GuildID) async throws(StoreError) -> Ticket? {
+        try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
+                """).first().map(Self.ticket)
+        }
+    }
+
+    /// The guild's tickets in a status, oldest first.
+    public func tickets(in guild: GuildID, status: Ticket.Status) async throws(StoreError) -> [Ticket] {
+        try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: guild.column) AND status = \(bind: status.rawValue)
+                ORDER BY ticket_number
+                """).all().map(Self.ticket)
+        }
+    }
+
+    private func updateTicket(_ number: Int64, in guild: GuildID, _ assignments: SQLQueryString, allowedFrom: [Ticket.Status]) async throws(StoreError) {
+        try await transaction { database in
+            guard let row = try await database.raw("""
+                SELECT status FROM tickets WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
+                """).first()
+            else { throw StoreError(.notFound, "ticket \(number) does not exist in guild \(guild)") }
+            let status = try row.decode(column: "status", as: String.self)
+            guard let current = Ticket.Status(rawValue: status), allowedFrom.contains(current) else {
+                throw StoreError(.invalidInput, "ticket \(number) is \(status)")
+            }
+            try await database.raw("""
+                UPDATE tickets SET \(assignments) WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
+                """).run()
+        }
+    }
+
+    static let ticketColumns = """
+        guild_id, ticket_number, opener_id, channel_id, status, reason, claimed_by, closed_by, close_reason, created_at, closed_at
+        """
+
+    static func ticket(_ row: any SQLRow) throws -> Ticket {
+        let status = try row.decode(column: "status", as: String.self)
+        return Ticket(
+            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            number: try row.decode(column: "ticket_number", as: Int64.self),
+            opener: UserID(column: try row.decode(column: "opener_id", as: Int64.self)),
+            channel: try StoreSupport.optionalID(row, "channel_id"),
+            status: try Ticket.Status(rawValue: status) ?? { throw StoreError(.database, "unknown ticket status \(status)") }(),
+            reason: try row.decode(column: "reason", as: String?.self),
+            claimedBy: try StoreSupport.optionalID(row, "claimed_by"),
+            closedBy: try StoreSupport.optionalID(row, "closed_by"),
+            closeReason: try row.decode(column: "close_reason", as: String?.self),
+            createdAt: Date(unixMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            closedAt: try StoreSupport.optionalDate(row, "closed_at"))
+    }
+}

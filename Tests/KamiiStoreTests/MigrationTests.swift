@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import KamiiStore
+
+@Suite struct MigrationTests {
+    @Test(arguments: TestEngine.available)
+    func migratingTwiceAppliesNothingTheSecondTime(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            #expect(try await store.schemaVersion() == KamiiStore.latestSchemaVersion)
+            #expect(try await store.migrate() == [])
+            try await store.requireCurrentSchema()
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aNewerDatabaseIsRefused(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let future = KamiiStore.latestSchemaVersion + 1
+            try await store.transaction {
+                try await $0.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: future), 'from the future', 0)").run()
+            }
+            await expectStoreError(.schemaTooNew) { try await store.migrate() }
+            await expectStoreError(.schemaTooNew) { try await store.requireCurrentSchema() }
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func concurrentMigratorsApplyEachVersionOnce(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            // A second and third store on the same database, racing to migrate it again from scratch.
+            try await store.transaction { database in
+                for table in ["punishment_reason_history", "punishments", "tickets", "message_templates", "server_users",
+                              "guild_counters", "panel_audit", "guild_config", "schema_migrations"] {
+                    try await database.raw("DROP TABLE \(ident: table)").run()
+                }
+            }
+            #expect(try await store.schemaVersion() == 0)
+            let others = [try KamiiStore(store.configuration), try KamiiStore(store.configuration)]
+            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for other in others { group.addTask { try await other.migrate() } }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            for other in others { try await other.close() }
+            #expect(applied == [1])
+            #expect(try await store.schemaVersion() == KamiiStore.latestSchemaVersion)
+        }
+    }
+
+    @Test func databaseURLsAreRead() throws {
+        #expect(try StoreConfiguration(url: "sqlite:kamii.sqlite").engine == .sqlite(path: "kamii.sqlite"))
+        #expect(try StoreConfiguration(url: "sqlite:///var/lib/kamii.sqlite").engine == .sqlite(path: "/var/lib/kamii.sqlite"))
+        #expect(try StoreConfiguration(url: "postgres://kamii@db:5432/kamii").engine == .postgres(url: "postgres://kamii@db:5432/kamii", searchPath: nil))
+        #expect(throws: StoreError.self) { try StoreConfiguration(url: "mysql://x") }
+        #expect(throws: StoreError.self) { try StoreConfiguration(url: "sqlite:") }
+    }
+}

@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The `kamii` command line: the bot, its tools and its operators' utilities.
 @main
-struct Kamii: ParsableCommand {
+struct Kamii: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kamii",
         abstract: "Kamii: a Discord server-management bot for large networks.",
-        subcommands: [InspectCapture.self, BenchCapture.self, Simulate.self]
+        subcommands: [InspectCapture.self, BenchCapture.self, Simulate.self, Migrate.self, DataCommand.self]
     )
 }

@@ -103,7 +103,9 @@ import DiscordModels
             }
         }
         let message = Array(output.prefix(written))
-        #expect(try ZstdStreamInflater(limits: InflaterLimits(maxZstdWindowLog: 27)).inflate(message).map(Array.init) == payload)
+        let generous = ZstdStreamInflater(limits: InflaterLimits(maxZstdWindowLog: 27))
+        let inflated = try generous.inflate(message).map(Array.init)
+        #expect(inflated == payload)
         let error = #expect(throws: InflateError.self) { try ZstdStreamInflater(limits: InflaterLimits(maxZstdWindowLog: 24)).inflate(message) }
         #expect(error?.kind == .payloadTooLarge)
     }

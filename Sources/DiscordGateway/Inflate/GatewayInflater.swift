@@ -12,7 +12,8 @@ public protocol GatewayInflater: AnyObject {
     /// - Returns: the whole payload once one is complete; `nil` while a zlib-stream payload is
     ///   still arriving, or when the message carried no payload at all (an empty frame).
     ///   The returned bytes are borrowed: they stay valid until the next call to `inflate` or
-    ///   `reset`, and must be copied if they are needed longer.
+    ///   `reset` (and only while the inflater itself is alive), and must be copied if they are
+    ///   needed longer.
     /// - Throws: ``InflateError``. After any error every later call throws
     ///   ``InflateError/Kind/needsReset`` until ``reset()``. A payload whose bytes were cut short is
     ///   an error, not a payload — except a zstd-stream message cut exactly between two blocks,

@@ -1,0 +1,62 @@
+import ArgumentParser
+import DiscordModels
+import Foundation
+import KamiiStore
+
+/// `kamii data`: the privacy requests — export or delete what Kamii stores for a guild or a user.
+struct DataCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Export or delete what Kamii stores about a guild or a user (see docs/PRIVACY.md).",
+        subcommands: [Export.self, Delete.self])
+
+    /// `--guild ID` or `--user ID`, exactly one.
+    struct Subject: ParsableArguments {
+        @Option(help: "A guild ID.") var guild: UInt64?
+        @Option(help: "A user ID.") var user: UInt64?
+
+        func validate() throws {
+            guard (guild == nil) != (user == nil) else { throw ValidationError("give exactly one of --guild and --user") }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print everything stored about a guild or a user as one JSON document.")
+        @OptionGroup var subject: Subject
+        @OptionGroup var options: DatabaseOptions
+
+        func run() async throws {
+            let json = try await withStore(options) { store in
+                try await store.requireCurrentSchema()
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                if let guild = subject.guild {
+                    return try encoder.encode(try await store.exportGuild(GuildID(guild)))
+                }
+                return try encoder.encode(try await store.exportUser(UserID(subject.user!)))
+            }
+            FileHandle.standardOutput.write(json + Data("\n".utf8))
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete what Kamii stores about a guild or a user.",
+            discussion: "A user's moderation cases are kept (docs/PRIVACY.md says why); the report counts them.")
+        @OptionGroup var subject: Subject
+        @OptionGroup var options: DatabaseOptions
+        @Flag(help: "Confirm the deletion; without it nothing is deleted.") var yes = false
+
+        func run() async throws {
+            guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
+            let report = try await withStore(options) { store in
+                try await store.requireCurrentSchema()
+                if let guild = subject.guild { return try await store.deleteGuildData(GuildID(guild)) }
+                return try await store.deleteUserData(UserID(subject.user!))
+            }
+            print("deleted: server_users=\(report.serverUsers) templates=\(report.templates) cases=\(report.cases) tickets=\(report.tickets)"
+                + " panel_audit=\(report.panelAudit) guild_config=\(report.configs); kept moderation cases about the user: \(report.casesKept)")
+        }
+    }
+}

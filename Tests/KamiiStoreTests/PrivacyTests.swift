@@ -1,0 +1,74 @@
+import DiscordModels
+import Foundation
+import Testing
+@testable import KamiiStore
+
+@Suite struct PrivacyTests {
+    /// Two guilds with stats, cases, tickets, templates and audit rows; user 1 appears in both.
+    static func populate(_ store: KamiiStore) async throws {
+        for guild in [IDs.guild(1), IDs.guild(2)] {
+            try await store.registerGuild(guild)
+            var config = GuildConfig()
+            config.modules.tickets = true
+            try await store.putGuildConfig(config, for: guild, by: IDs.user(9))
+            try await store.putTemplate(MessageTemplate(content: "Welcome {user}"), .welcome, for: guild, by: IDs.user(9))
+            try await store.upsertServerUsers([1, 2].map {
+                ServerUserStats(guild: guild, user: IDs.user($0), xp: 100, level: 1, karma: 2, trust: 60, messageCount: 5, updatedAt: IDs.time)
+            })
+            let warn = try await store.createCase(NewPunishment(guild: guild, user: IDs.user(1), moderator: IDs.user(9), kind: .warn, reason: "spam"))
+            try await store.editReason(of: warn.caseID, in: guild, to: "spam in #general", by: IDs.user(9))
+            _ = try await store.createCase(NewPunishment(guild: guild, user: IDs.user(2), moderator: IDs.user(1), kind: .note, reason: "noted by user 1"))
+            _ = try await store.openTicket(in: guild, by: IDs.user(1), reason: "question")
+            _ = try await store.openTicket(in: guild, by: IDs.user(2), reason: "other")
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aGuildExportHoldsEverythingAndDeletionLeavesNothingOfIt(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            try await Self.populate(store)
+            let export = try await store.exportGuild(IDs.guild(1))
+            #expect(export.config?.modules.tickets == true)
+            #expect(export.templates["welcome"] == MessageTemplate(content: "Welcome {user}"))
+            #expect(export.serverUsers.count == 2)
+            #expect(export.cases.count == 2)
+            #expect(export.cases[0].reasonHistory.map(\.reason) == ["spam"])
+            #expect(export.tickets.count == 2)
+            #expect(export.panelAudit.map(\.action) == ["config.update", "template.welcome"])
+            let json = try JSONEncoder().encode(export)
+            #expect(try JSONSerialization.jsonObject(with: json) is [String: Any])
+
+            let report = try await store.deleteGuildData(IDs.guild(1))
+            #expect(report == DeletionReport(serverUsers: 2, templates: 1, cases: 2, tickets: 2, panelAudit: 2, configs: 1))
+            let empty = try await store.exportGuild(IDs.guild(1))
+            #expect(empty.config == nil && empty.serverUsers.isEmpty && empty.cases.isEmpty && empty.tickets.isEmpty && empty.panelAudit.isEmpty && empty.templates.isEmpty)
+            // The other guild is untouched, and a re-registered guild starts again from case 1.
+            #expect(try await store.exportGuild(IDs.guild(2)).cases.count == 2)
+            try await store.registerGuild(IDs.guild(1))
+            #expect(try await store.createCase(NewPunishment(guild: IDs.guild(1), user: IDs.user(5), moderator: IDs.user(9), kind: .warn, reason: "")).caseID == 1)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aUserExportHoldsTheirDataAndDeletionKeepsOnlyModerationRecords(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            try await Self.populate(store)
+            let export = try await store.exportUser(IDs.user(1))
+            #expect(export.serverUsers.map(\.guild) == [IDs.guild(1), IDs.guild(2)])
+            #expect(export.casesAbout.count == 2)
+            #expect(export.casesAsModerator.map(\.reason) == ["noted by user 1", "noted by user 1"])
+            #expect(export.ticketsOpened.count == 2)
+            #expect(export.panelChanges.isEmpty)
+            #expect(try await store.exportUser(IDs.user(9)).panelChanges.count == 4)
+
+            let report = try await store.deleteUserData(IDs.user(1))
+            #expect(report.serverUsers == 2 && report.tickets == 2 && report.casesKept == 2)
+            let after = try await store.exportUser(IDs.user(1))
+            #expect(after.serverUsers.isEmpty && after.ticketsOpened.isEmpty)
+            #expect(after.casesAbout.count == 2)
+            // Other members keep everything.
+            #expect(try await store.serverUser(IDs.user(2), in: IDs.guild(1)) != nil)
+            #expect(try await store.tickets(in: IDs.guild(1), status: .open).map(\.opener) == [IDs.user(2)])
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import DiscordModels
+import Foundation
+import Testing
+@testable import KamiiStore
+
+@Suite struct PunishmentTests {
+    @Test(arguments: TestEngine.available)
+    func fiftyConcurrentModeratorsGetCaseNumbersOneToFiveThousand(_ engine: TestEngine) async throws {
+        try await withStore(engine, maxConnections: 8) { store in
+            let guild = IDs.guild(1)
+            let other = IDs.guild(2)
+            try await store.registerGuild(guild)
+            try await store.registerGuild(other)
+            let numbers = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for moderator in 1...50 {
+                    group.addTask {
+                        var numbers: [Int64] = []
+                        for index in 0..<100 {
+                            let target = index.isMultiple(of: 10) ? other : guild
+                            let created = try await store.createCase(NewPunishment(
+                                guild: target, user: IDs.user(UInt64(1_000 + index)), moderator: IDs.user(UInt64(moderator)),
+                                kind: .warn, reason: "spam #\(index)", createdAt: IDs.time))
+                            if target == guild { numbers.append(created.caseID) }
+                        }
+                        return numbers
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(numbers.sorted() == Array(1...4_500))
+            let otherCases = try await store.cases(of: IDs.user(1_000), in: other)
+            #expect(otherCases.count == 50)
+            #expect(try await store.createCase(NewPunishment(guild: other, user: IDs.user(1), moderator: IDs.user(2), kind: .note, reason: "")).caseID == 501)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aRolledBackCaseGivesItsNumberBack(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            struct Abandoned: Error {}
+            await #expect(throws: StoreError.self) {
+                try await store.transaction { database in
+                    _ = try await StoreSupport.nextNumber("case", guild: guild, in: database)
+                    throw Abandoned()
+                }
+            }
+            let first = try await store.createCase(NewPunishment(guild: guild, user: IDs.user(1), moderator: IDs.user(2), kind: .kick, reason: "raid"))
+            #expect(first.caseID == 1)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aCaseLivesThroughEditsExpiryAndRevocation(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            let member = IDs.user(10)
+            let moderator = IDs.user(20)
+            let start = IDs.time
+            let tempban = try await store.createCase(NewPunishment(
+                guild: guild, user: member, moderator: moderator, kind: .tempban, reason: "first wording", createdAt: start,
+                expiresAt: start.addingTimeInterval(3_600)))
+            let warn = try await store.createCase(NewPunishment(guild: guild, user: member, moderator: moderator, kind: .warn, reason: "caps", createdAt: start))
+            let kick = try await store.createCase(NewPunishment(guild: guild, user: member, moderator: moderator, kind: .kick, reason: "left", createdAt: start))
+            #expect([tempban.caseID, warn.caseID, kick.caseID] == [1, 2, 3])
+            #expect(tempban.active && warn.active && !kick.active)
+
+            try await store.editReason(of: 1, in: guild, to: "second wording", by: IDs.user(21), at: start.addingTimeInterval(10))
+            try await store.editReason(of: 1, in: guild, to: "third wording", by: IDs.user(22), at: start.addingTimeInterval(20))
+            #expect(try await store.punishment(1, in: guild)?.reason == "third wording")
+            let history = try await store.reasonHistory(of: 1, in: guild)
+            #expect(history.map(\.reason) == ["first wording", "second wording"])
+            #expect(history.map(\.replacedBy) == [IDs.user(21), IDs.user(22)])
+
+            #expect(try await store.activePunishments(expiringBefore: start.addingTimeInterval(3_599)).isEmpty)
+            let due = try await store.activePunishments(expiringBefore: start.addingTimeInterval(3_600))
+            #expect(due.map(\.caseID) == [1])
+            #expect(try await store.closeCase(1, in: guild))
+            #expect(try await store.closeCase(1, in: guild) == false)
+            #expect(try await store.activePunishments(expiringBefore: start.addingTimeInterval(7_200)).isEmpty)
+
+            #expect(try await store.revokeCase(2, in: guild, by: IDs.user(30), reason: "appeal accepted", at: start.addingTimeInterval(60)))
+            #expect(try await store.revokeCase(2, in: guild, by: IDs.user(31), reason: "again") == false)
+            let revoked = try #require(try await store.punishment(2, in: guild))
+            #expect(!revoked.active && revoked.revokedBy == IDs.user(30) && revoked.revokeReason == "appeal accepted")
+            #expect(try await store.cases(of: member, in: guild).map(\.caseID) == [1, 2, 3])
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func badCasesAreTypedErrorsAndWriteNothing(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            let base = NewPunishment(guild: guild, user: IDs.user(1), moderator: IDs.user(2), kind: .warn, reason: "ok")
+            var noExpiry = base
+            noExpiry.kind = .timeout
+            var backwards = base
+            backwards.kind = .tempban
+            backwards.expiresAt = base.createdAt.addingTimeInterval(-1)
+            var longReason = base
+            longReason.reason = String(repeating: "r", count: 513)
+            var badUser = base
+            badUser.user = UserID(0)
+            for bad in [noExpiry, backwards, longReason, badUser] {
+                await expectStoreError(.invalidInput) { try await store.createCase(bad) }
+            }
+            var elsewhere = base
+            elsewhere.guild = IDs.guild(404)
+            await expectStoreError(.unknownGuild) { try await store.createCase(elsewhere) }
+            await expectStoreError(.notFound) { try await store.editReason(of: 9, in: guild, to: "x", by: IDs.user(2)) }
+            await expectStoreError(.notFound) { try await store.revokeCase(9, in: guild, by: IDs.user(2), reason: "x") }
+            await expectStoreError(.notFound) { try await store.closeCase(9, in: guild) }
+            // Nothing above consumed a case number.
+            #expect(try await store.createCase(base).caseID == 1)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import DiscordModels
+import Foundation
+import Testing
+@testable import KamiiStore
+
+@Suite struct ServerUsersTests {
+    static func stats(_ guild: GuildID, _ user: UInt64, xp: Int64, karma: Int64 = 0, trust: Int = 50) -> ServerUserStats {
+        ServerUserStats(guild: guild, user: IDs.user(user), xp: xp, level: Int(xp / 100), karma: karma, trust: trust,
+                        messageCount: xp / 20, updatedAt: IDs.time)
+    }
+
+    @Test(arguments: TestEngine.available)
+    func batchesLargerThanOneStatementAreUpsertedAndReadBack(_ engine: TestEngine) async throws {
+        try await withStore(engine, batchRows: 400) { store in
+            let guild = IDs.guild(1)
+            let other = IDs.guild(2)
+            try await store.registerGuild(guild)
+            try await store.registerGuild(other)
+            let rows = (1...2_500).map { Self.stats(guild, $0, xp: Int64($0) * 10, karma: Int64($0 % 7)) }
+            try await store.upsertServerUsers(rows + [Self.stats(other, 1, xp: 99_999)])
+            #expect(try await store.serverUser(IDs.user(1_234), in: guild) == rows[1_233])
+
+            // A second checkpoint replaces values rather than adding to them.
+            let updated = (1...1_000).map { Self.stats(guild, $0, xp: 1_000_000 + Int64($0), trust: 90) }
+            try await store.upsertServerUsers(updated)
+            #expect(try await store.serverUser(IDs.user(7), in: guild) == updated[6])
+            #expect(try await store.serverUser(IDs.user(2_000), in: guild) == rows[1_999])
+
+            let top = try await store.leaderboard(guild, by: .xp, page: 0, pageSize: 3)
+            #expect(top.map(\.user) == [IDs.user(1_000), IDs.user(999), IDs.user(998)])
+            let second = try await store.leaderboard(guild, by: .xp, page: 1, pageSize: 3)
+            #expect(second.map(\.user) == [IDs.user(997), IDs.user(996), IDs.user(995)])
+            #expect(try await store.rank(of: IDs.user(1_000), in: guild) == 1)
+            #expect(try await store.rank(of: IDs.user(2_500), in: guild) == 1_001)
+            #expect(try await store.rank(of: IDs.user(1), in: other) == 1)
+            #expect(try await store.rank(of: IDs.user(9_999), in: guild) == nil)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func karmaTiesAreBrokenByUserID(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            try await store.upsertServerUsers([3, 1, 2].map { Self.stats(guild, $0, xp: 0, karma: 5) })
+            let board = try await store.leaderboard(guild, by: .karma)
+            #expect(board.map(\.user) == [IDs.user(1), IDs.user(2), IDs.user(3)])
+            #expect(try await store.rank(of: IDs.user(3), in: guild, by: .karma) == 3)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aBadRowOrAnUnknownGuildWritesNothing(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            let good = (1...10).map { Self.stats(guild, $0, xp: 5) }
+            await expectStoreError(.invalidInput) { try await store.upsertServerUsers(good + [Self.stats(guild, 11, xp: 5, trust: 101)]) }
+            await expectStoreError(.invalidInput) { try await store.upsertServerUsers(good + [Self.stats(guild, 11, xp: -5)]) }
+            await expectStoreError(.invalidInput) {
+                try await store.upsertServerUsers([ServerUserStats(guild: guild, user: UserID(0), xp: 1, level: 0, karma: 0, trust: 0, messageCount: 0, updatedAt: IDs.time)])
+            }
+            await expectStoreError(.unknownGuild) { try await store.upsertServerUsers(good + [Self.stats(IDs.guild(404), 1, xp: 5)]) }
+            #expect(try await store.leaderboard(guild).isEmpty)
+            await expectStoreError(.invalidInput) { try await store.leaderboard(guild, pageSize: 0) }
+        }
+    }
+}

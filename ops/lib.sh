@@ -82,9 +82,11 @@ start_redis() {
 }
 
 # Starts a private PostgreSQL cluster (initdb into a temp dir, run as the postgres user when root);
-# exports KAMII_TEST_POSTGRES_URL.
+# exports KAMII_TEST_POSTGRES_URL. Tests trade durability for speed (no fsync); `start_postgres
+# durable` keeps PostgreSQL's defaults, for benchmarks.
 start_postgres() {
-    local bin port dir as_postgres=()
+    local bin port dir as_postgres=() speed=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+    [ "${1:-}" = durable ] && speed=()
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
     [ -n "$bin" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
     port=$(free_port)
@@ -97,7 +99,7 @@ start_postgres() {
     "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
-        -c fsync=off -c synchronous_commit=off -c full_page_writes=off >"$dir/postgres.log" 2>&1 &
+        "${speed[@]}" >"$dir/postgres.log" 2>&1 &
     KAMII_STARTED_PIDS+=($!)
     wait_for 30 "PostgreSQL on port $port" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U kamii kamii

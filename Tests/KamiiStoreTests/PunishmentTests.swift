@@ -11,26 +11,31 @@ import Testing
             let other = IDs.guild(2)
             try await store.registerGuild(guild)
             try await store.registerGuild(other)
-            let numbers = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            let numbers = try await withThrowingTaskGroup(of: (GuildID, Int64).self) { group in
                 for moderator in 1...50 {
                     group.addTask {
-                        var numbers: [Int64] = []
                         for index in 0..<100 {
-                            let target = index.isMultiple(of: 10) ? other : guild
-                            let created = try await store.createCase(NewPunishment(
-                                guild: target, user: IDs.user(UInt64(1_000 + index)), moderator: IDs.user(UInt64(moderator)),
+                            _ = try await store.createCase(NewPunishment(
+                                guild: guild, user: IDs.user(UInt64(1_000 + index)), moderator: IDs.user(UInt64(moderator)),
                                 kind: .warn, reason: "spam #\(index)", createdAt: IDs.time))
-                            if target == guild { numbers.append(created.caseID) }
                         }
-                        return numbers
+                        return (guild, 0)
                     }
                 }
-                return try await group.reduce(into: []) { $0 += $1 }
+                // Meanwhile another guild's moderators number their own cases.
+                for moderator in 1...5 {
+                    group.addTask {
+                        let created = try await store.createCase(NewPunishment(
+                            guild: other, user: IDs.user(7), moderator: IDs.user(UInt64(moderator)), kind: .note, reason: ""))
+                        return (other, created.caseID)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(numbers.sorted() == Array(1...4_500))
-            let otherCases = try await store.cases(of: IDs.user(1_000), in: other)
-            #expect(otherCases.count == 50)
-            #expect(try await store.createCase(NewPunishment(guild: other, user: IDs.user(1), moderator: IDs.user(2), kind: .note, reason: "")).caseID == 501)
+            #expect(numbers.filter { $0.0 == other }.map(\.1).sorted() == [1, 2, 3, 4, 5])
+            let all = try await store.exportGuild(guild).cases.map(\.punishment.caseID)
+            #expect(all == Array(1...5_000))
+            #expect(try await store.cases(of: IDs.user(1_000), in: guild).count == 50)
         }
     }
 

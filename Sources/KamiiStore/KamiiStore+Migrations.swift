@@ -53,6 +53,16 @@ extension KamiiStore {
         return applied
     }
 
+    /// What a starting process calls: migrates when ``StoreConfiguration/migrateOnStart`` is set,
+    /// otherwise only checks that the schema is current.
+    public func prepare() async throws(StoreError) {
+        if configuration.migrateOnStart {
+            try await migrate()
+        } else {
+            try await requireCurrentSchema()
+        }
+    }
+
     /// Fails unless the database is exactly at ``latestSchemaVersion`` — for processes that use
     /// the store without migrating it.
     public func requireCurrentSchema() async throws(StoreError) {

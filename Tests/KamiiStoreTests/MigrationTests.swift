@@ -46,6 +46,18 @@ import Testing
         }
     }
 
+    @Test func prepareMigratesOnlyWhenConfiguredTo() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let checking = try KamiiStore(StoreConfiguration(engine: .sqlite(path: path), migrateOnStart: false))
+        await expectStoreError(.misconfigured) { try await checking.prepare() }
+        try await checking.close()
+        let migrating = try KamiiStore(StoreConfiguration(engine: .sqlite(path: path)))
+        try await migrating.prepare()
+        #expect(try await migrating.schemaVersion() == KamiiStore.latestSchemaVersion)
+        try await migrating.close()
+    }
+
     @Test func databaseURLsAreRead() throws {
         #expect(try StoreConfiguration(url: "sqlite:kamii.sqlite").engine == .sqlite(path: "kamii.sqlite"))
         #expect(try StoreConfiguration(url: "sqlite:///var/lib/kamii.sqlite").engine == .sqlite(path: "/var/lib/kamii.sqlite"))

@@ -17,9 +17,17 @@ public struct StoreConfiguration: Sendable, Equatable {
     public var sqliteBusyTimeoutMilliseconds: Int
     /// Rows per multi-row statement in batch upserts (bounded by the engines' bind-parameter limits).
     public var batchRows: Int
+    /// Whether a starting process migrates the schema itself (``KamiiStore/prepare()``), or only
+    /// checks it is current — for operators who run `kamii migrate` as a deployment step.
+    public var migrateOnStart: Bool
 
-    public init(engine: Engine, maxConnections: Int = 4, sqliteBusyTimeoutMilliseconds: Int = 10_000, batchRows: Int = 1_000) {
+    public init(
+        engine: Engine, maxConnections: Int = 4, sqliteBusyTimeoutMilliseconds: Int = 10_000, batchRows: Int = 1_000,
+        migrateOnStart: Bool = true
+    ) {
+        precondition(maxConnections > 0 && batchRows > 0, "maxConnections and batchRows must be positive")
         self.engine = engine
+        self.migrateOnStart = migrateOnStart
         self.maxConnections = maxConnections
         self.sqliteBusyTimeoutMilliseconds = sqliteBusyTimeoutMilliseconds
         self.batchRows = batchRows

@@ -90,11 +90,3 @@ extension KamiiStore {
         StoreError(.schemaTooNew, "the database is at schema version \(version) but this binary knows only up to \(latestSchemaVersion); upgrade Kamii instead of running an older binary against it")
     }
 }
-
-extension Date {
-    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(unixMilliseconds: Int64) {
-        self.init(timeIntervalSince1970: Double(unixMilliseconds) / 1000)
-    }
-}

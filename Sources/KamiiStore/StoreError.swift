@@ -10,6 +10,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case unknownGuild
         /// The record asked for does not exist.
         case notFound
+        /// Someone else changed the record since the caller read it (a stale panel form).
+        case conflict
         /// The database was migrated by a newer Kamii than this binary.
         case schemaTooNew
         /// The database URL or engine settings are unusable.
@@ -23,6 +25,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// The driver's error, for `.database`.
     public let underlying: (any Error)?
 
+    /// An error of `kind`; `detail` is shown to operators, so it never holds secrets.
     public init(_ kind: Kind, _ detail: String, underlying: (any Error)? = nil) {
         self.kind = kind
         self.detail = detail
@@ -38,6 +41,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case .invalidInput: "invalid input"
         case .unknownGuild: "unknown guild"
         case .notFound: "not found"
+        case .conflict: "conflicting change"
         case .schemaTooNew: "database schema is newer than this binary"
         case .misconfigured: "misconfigured database"
         case .database: "database error"

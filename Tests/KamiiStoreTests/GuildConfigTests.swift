@@ -46,11 +46,55 @@ import Testing
             try await store.putGuildConfig(first, for: guild, by: IDs.user(1), expectedRevision: 1)
             var second = GuildConfig()
             second.modules.tickets = true
-            await expectStoreError(.invalidInput) {
+            await expectStoreError(.conflict) {
                 try await store.putGuildConfig(second, for: guild, by: IDs.user(2), expectedRevision: 1)
             }
             #expect(try await store.guildConfig(guild)?.config == first)
             #expect(try await store.panelAudit(guild).count == 1)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func ofConcurrentEditsFromOneRevisionExactlyOneLands(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(4)
+            try await store.registerGuild(guild)
+            let outcomes = await withTaskGroup(of: StoreError.Kind?.self) { group in
+                for editor in 1...10 {
+                    group.addTask {
+                        var config = GuildConfig()
+                        config.xp.cooldownSeconds = editor
+                        do {
+                            try await store.putGuildConfig(config, for: guild, by: IDs.user(UInt64(editor)), expectedRevision: 1)
+                            return nil
+                        } catch let error as StoreError {
+                            return error.kind
+                        } catch {
+                            return .database
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == nil }.count == 1)
+            #expect(outcomes.filter { $0 == .conflict }.count == 9)
+            #expect(try await store.guildConfig(guild)?.revision == 2)
+            #expect(try await store.panelAudit(guild).count == 1)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func aFailedAuditWriteRollsTheChangeBack(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(5)
+            try await store.registerGuild(guild)
+            try await store.transaction { try await $0.raw("DROP TABLE panel_audit").run() }
+            var config = GuildConfig()
+            config.modules.alerts = true
+            await expectStoreError(.database) { try await store.putGuildConfig(config, for: guild, by: IDs.user(1)) }
+            let stored = try #require(try await store.guildConfig(guild))
+            #expect(stored.revision == 1)
+            #expect(stored.config == GuildConfig())
         }
     }
 

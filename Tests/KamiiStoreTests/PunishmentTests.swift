@@ -40,6 +40,61 @@ import Testing
     }
 
     @Test(arguments: TestEngine.available)
+    func concurrentReasonEditsEachKeepTheWordingTheyReplaced(_ engine: TestEngine) async throws {
+        try await withStore(engine, maxConnections: 8) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            _ = try await store.createCase(NewPunishment(guild: guild, user: IDs.user(1), moderator: IDs.user(2), kind: .warn, reason: "v0"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for editor in 1...20 {
+                    group.addTask { try await store.editReason(of: 1, in: guild, to: "v\(editor)", by: IDs.user(UInt64(editor))) }
+                }
+                try await group.waitForAll()
+            }
+            let history = try await store.reasonHistory(of: 1, in: guild)
+            #expect(history.map(\.revision) == Array(1...20))
+            // Each wording was replaced exactly once, and the chain starts at the original.
+            #expect(history.first?.reason == "v0")
+            let final = try #require(try await store.punishment(1, in: guild)).reason
+            #expect(Set(history.map(\.reason) + [final]) == Set((0...20).map { "v\($0)" }))
+        }
+    }
+
+    @Test func twoStoresOnOneSQLiteFileShareItsWriteQueue() async throws {
+        try await withStore(.sqlite) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            let second = try KamiiStore(store.configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, writer) in [store, second, store, second].enumerated() {
+                    group.addTask {
+                        for _ in 0..<50 {
+                            _ = try await writer.createCase(NewPunishment(guild: guild, user: IDs.user(UInt64(index + 1)), moderator: IDs.user(9), kind: .note, reason: ""))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await second.close()
+            #expect(try await store.exportGuild(guild).cases.map(\.punishment.caseID) == Array(1...200))
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func returnedCasesEqualWhatIsReadBack(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            let now = Date()  // sub-millisecond precision, stored as whole milliseconds
+            let created = try await store.createCase(NewPunishment(
+                guild: guild, user: IDs.user(1), moderator: IDs.user(2), kind: .timeout, reason: "r", createdAt: now, expiresAt: now.addingTimeInterval(60.000_7)))
+            #expect(try await store.punishment(created.caseID, in: guild) == created)
+            let ticket = try await store.openTicket(in: guild, by: IDs.user(1), reason: nil, at: now)
+            #expect(try await store.ticket(ticket.number, in: guild) == ticket)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
     func aRolledBackCaseGivesItsNumberBack(_ engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let guild = IDs.guild(1)
@@ -118,7 +173,7 @@ import Testing
             await expectStoreError(.notFound) { try await store.editReason(of: 9, in: guild, to: "x", by: IDs.user(2)) }
             await expectStoreError(.notFound) { try await store.revokeCase(9, in: guild, by: IDs.user(2), reason: "x") }
             await expectStoreError(.notFound) { try await store.closeCase(9, in: guild) }
-            // Nothing above consumed a case number.
+            // The rejected requests were refused before a number was allocated.
             #expect(try await store.createCase(base).caseID == 1)
         }
     }

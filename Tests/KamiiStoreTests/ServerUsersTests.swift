@@ -38,6 +38,17 @@ import Testing
     }
 
     @Test(arguments: TestEngine.available)
+    func aMemberListedTwiceInOneBatchKeepsTheLaterRow(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            try await store.upsertServerUsers([Self.stats(guild, 1, xp: 10), Self.stats(guild, 2, xp: 20), Self.stats(guild, 1, xp: 30)])
+            #expect(try await store.serverUser(IDs.user(1), in: guild)?.xp == 30)
+            #expect(try await store.serverUser(IDs.user(2), in: guild)?.xp == 20)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
     func karmaTiesAreBrokenByUserID(_ engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let guild = IDs.guild(1)
@@ -63,6 +74,7 @@ import Testing
             await expectStoreError(.unknownGuild) { try await store.upsertServerUsers(good + [Self.stats(IDs.guild(404), 1, xp: 5)]) }
             #expect(try await store.leaderboard(guild).isEmpty)
             await expectStoreError(.invalidInput) { try await store.leaderboard(guild, pageSize: 0) }
+            await expectStoreError(.invalidInput) { try await store.leaderboard(guild, page: Int.max / 2) }
         }
     }
 }

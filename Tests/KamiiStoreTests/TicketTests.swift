@@ -25,12 +25,40 @@ import Testing
             #expect(try await store.tickets(in: guild, status: .open).map(\.number) == [2])
             #expect(try await store.tickets(in: guild, status: .closed).map(\.number) == [1])
 
-            await expectStoreError(.invalidInput) { try await store.claimTicket(1, in: guild, by: IDs.user(9)) }
-            await expectStoreError(.invalidInput) { try await store.closeTicket(1, in: guild, by: IDs.user(9), reason: nil) }
+            await expectStoreError(.conflict) { try await store.claimTicket(1, in: guild, by: IDs.user(9)) }
+            await expectStoreError(.conflict) { try await store.closeTicket(1, in: guild, by: IDs.user(9), reason: nil) }
+            await expectStoreError(.unknownGuild) { try await store.claimTicket(1, in: IDs.guild(404), by: IDs.user(9)) }
+            await expectStoreError(.invalidInput) { try await store.claimTicket(1, in: GuildID(0), by: IDs.user(9)) }
             await expectStoreError(.notFound) { try await store.claimTicket(7, in: guild, by: IDs.user(9)) }
             await expectStoreError(.unknownGuild) { try await store.openTicket(in: IDs.guild(404), by: IDs.user(1), reason: nil) }
             await expectStoreError(.invalidInput) { try await store.openTicket(in: guild, by: IDs.user(1), reason: String(repeating: "x", count: 1_001)) }
             #expect(try await store.openTicket(in: guild, by: IDs.user(4), reason: nil).number == 3)
+        }
+    }
+
+    @Test(arguments: TestEngine.available)
+    func ofModeratorsClaimingAtOnceExactlyOneGetsTheTicket(_ engine: TestEngine) async throws {
+        try await withStore(engine, maxConnections: 8) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild)
+            _ = try await store.openTicket(in: guild, by: IDs.user(1), reason: "help")
+            let winners = await withTaskGroup(of: UserID?.self) { group in
+                for moderator in 10..<20 {
+                    group.addTask {
+                        let claimant = IDs.user(UInt64(moderator))
+                        do {
+                            try await store.claimTicket(1, in: guild, by: claimant)
+                            return claimant
+                        } catch {
+                            return nil
+                        }
+                    }
+                }
+                return await group.reduce(into: [UserID]()) { if let winner = $1 { $0.append(winner) } }
+            }
+            #expect(winners.count == 1)
+            let claimed = try await store.ticket(1, in: guild)
+            #expect(claimed?.claimedBy == winners.first)
         }
     }
 }

@@ -6,31 +6,33 @@ import PostgresKit
 import SQLKit
 import SQLiteKit
 
-/// The pooled connections of one engine, handing out one connection at a time as an `SQLDatabase`.
+/// The pooled connections of one engine, handing out one connection at a time as an `SQLDatabase`
+/// and running transactions on it.
 ///
-/// `@unchecked`: AsyncKit's pool guards its state with its own lock and is used from any thread
-/// by Vapor and Fluent, but predates `Sendable` annotations.
+/// `@unchecked`: AsyncKit's pool hops to its own event loop for every call and is used from any
+/// thread by Vapor and Fluent, but predates `Sendable` annotations.
 enum ConnectionPool: @unchecked Sendable {
-    case sqlite(EventLoopGroupConnectionPool<SQLiteSource>)
-    case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
+    case sqlite(EventLoopConnectionPool<SQLiteSource>)
+    case postgres(EventLoopConnectionPool<PostgresConnectionSource>)
 
+    /// A pool of at most `configuration.maxConnections` connections.
     static func make(_ configuration: StoreConfiguration, logger: Logger) throws(StoreError) -> ConnectionPool {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let perLoop = max(1, configuration.maxConnections / System.coreCount)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
         switch configuration.engine {
         case .sqlite(let path):
             let source = SQLiteSource(path: path, busyTimeoutMilliseconds: configuration.sqliteBusyTimeoutMilliseconds)
-            return .sqlite(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: perLoop, logger: logger, on: group))
+            return .sqlite(EventLoopConnectionPool(source: source, maxConnections: configuration.maxConnections, logger: logger, on: loop))
         case .postgres(let url, let searchPath):
             var sqlConfiguration: SQLPostgresConfiguration
             do {
                 sqlConfiguration = try SQLPostgresConfiguration(url: url)
             } catch {
-                throw StoreError(.misconfigured, "cannot read the PostgreSQL URL", underlying: error)
+                // PostgresKit's error carries the URL, password included: say what is wrong without it.
+                throw StoreError(.misconfigured, "cannot read the PostgreSQL URL (expected postgres://user:password@host:port/database)")
             }
             sqlConfiguration.searchPath = searchPath
             let source = PostgresConnectionSource(sqlConfiguration: sqlConfiguration)
-            return .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: perLoop, logger: logger, on: group))
+            return .postgres(EventLoopConnectionPool(source: source, maxConnections: configuration.maxConnections, logger: logger, on: loop))
         }
     }
 
@@ -50,10 +52,52 @@ enum ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` between `begin` and COMMIT on one connection, rolling back if it throws. A
+    /// connection whose ROLLBACK fails is closed, so the pool never hands out one still inside a
+    /// transaction.
+    func withTransaction<Result: Sendable>(
+        begin: String, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        switch self {
+        case .sqlite(let pool):
+            try await pool.withConnection { connection in
+                connection.eventLoop.makeFutureWithTask {
+                    try await Self.transaction(connection.sql(queryLogLevel: nil), begin: begin, body, abandon: { try await connection.close() })
+                }
+            }.get()
+        case .postgres(let pool):
+            try await pool.withConnection { connection in
+                connection.eventLoop.makeFutureWithTask {
+                    try await Self.transaction(connection.sql(queryLogLevel: nil), begin: begin, body, abandon: { try await connection.close() })
+                }
+            }.get()
+        }
+    }
+
+    private static func transaction<Result: Sendable>(
+        _ database: any SQLDatabase, begin: String,
+        _ body: @Sendable (any SQLDatabase) async throws -> Result,
+        abandon: () async throws -> Void
+    ) async throws -> Result {
+        try await database.raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(database)
+            try await database.raw("COMMIT").run()
+            return result
+        } catch {
+            do {
+                try await database.raw("ROLLBACK").run()
+            } catch {
+                try? await abandon()
+            }
+            throw error
+        }
+    }
+
     func shutdown() async throws {
         switch self {
-        case .sqlite(let pool): try await pool.shutdownAsync()
-        case .postgres(let pool): try await pool.shutdownAsync()
+        case .sqlite(let pool): try await pool.close().get()
+        case .postgres(let pool): try await pool.close().get()
         }
     }
 }

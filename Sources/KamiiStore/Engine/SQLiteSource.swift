@@ -5,8 +5,9 @@ import NIOPosix
 import SQLiteNIO
 
 /// Opens SQLite connections configured the way Kamii needs them: WAL (readers never block the
-/// writer), foreign keys enforced, and a busy timeout so another process's write lock is waited
-/// for rather than reported as an error.
+/// writer), `synchronous = FULL` (a committed case survives a power cut: moderation records must
+/// never be lost), foreign keys enforced, and a busy timeout so another process's write lock is
+/// waited for rather than reported as an error.
 struct SQLiteSource: ConnectionPoolSource {
     let path: String
     let busyTimeoutMilliseconds: Int
@@ -17,7 +18,7 @@ struct SQLiteSource: ConnectionPoolSource {
                 let pragmas = [
                     "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)",
                     "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA synchronous = FULL",
                     "PRAGMA foreign_keys = ON",
                 ]
                 return pragmas.reduce(eventLoop.makeSucceededVoidFuture()) { previous, pragma in

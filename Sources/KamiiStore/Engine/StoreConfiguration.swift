@@ -2,7 +2,7 @@ import Foundation
 
 /// Where Kamii keeps its SQL data: a SQLite file (the default, for small operators) or a
 /// PostgreSQL server (for large networks), chosen by `database.url`.
-public struct StoreConfiguration: Sendable, Equatable {
+public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
     public enum Engine: Sendable, Equatable {
         /// A SQLite database file, opened in WAL mode.
         case sqlite(path: String)
@@ -11,6 +11,20 @@ public struct StoreConfiguration: Sendable, Equatable {
     }
 
     public var engine: Engine
+
+    /// The configuration without the database password.
+    public var description: String {
+        switch engine {
+        case .sqlite(let path):
+            return "sqlite:\(path)"
+        case .postgres(let url, _):
+            if var components = URLComponents(string: url), components.password != nil {
+                components.password = "<redacted>"
+                return components.string ?? "postgres://<redacted>"
+            }
+            return url
+        }
+    }
     /// How many connections the pool may open.
     public var maxConnections: Int
     /// How long a SQLite writer waits for another process's lock before failing.
@@ -25,12 +39,22 @@ public struct StoreConfiguration: Sendable, Equatable {
         engine: Engine, maxConnections: Int = 4, sqliteBusyTimeoutMilliseconds: Int = 10_000, batchRows: Int = 1_000,
         migrateOnStart: Bool = true
     ) {
-        precondition(maxConnections > 0 && batchRows > 0, "maxConnections and batchRows must be positive")
         self.engine = engine
         self.migrateOnStart = migrateOnStart
         self.maxConnections = maxConnections
         self.sqliteBusyTimeoutMilliseconds = sqliteBusyTimeoutMilliseconds
         self.batchRows = batchRows
+    }
+
+    /// The most rows one upsert statement may carry: 8 bound parameters a row stays under SQLite's
+    /// 32,766 and PostgreSQL's 65,535 parameters per statement.
+    public static let maxBatchRows = 4_000
+
+    /// Checks the settings; ``KamiiStore/init(_:logger:)`` calls it.
+    public func validate() throws(StoreError) {
+        guard (1...200).contains(maxConnections) else { throw StoreError(.misconfigured, "maxConnections must be between 1 and 200") }
+        guard (1...Self.maxBatchRows).contains(batchRows) else { throw StoreError(.misconfigured, "batchRows must be between 1 and \(Self.maxBatchRows)") }
+        guard sqliteBusyTimeoutMilliseconds >= 0 else { throw StoreError(.misconfigured, "sqliteBusyTimeoutMilliseconds cannot be negative") }
     }
 
     /// Reads a `database.url`: `sqlite:PATH` / `sqlite://PATH` (relative or absolute), or

@@ -1,17 +1,27 @@
 public import DiscordModels
 public import Foundation
 
+/// A case with the earlier wordings of its reason.
+public struct CaseRecord: Codable, Sendable, Equatable {
+    public let punishment: Punishment
+    public let reasonHistory: [ReasonRevision]
+}
+
+/// A template a user last edited (its text is the guild's, not theirs).
+public struct TemplateEdit: Codable, Sendable, Equatable {
+    public let guild: GuildID
+    public let kind: MessageTemplate.Kind
+    public let editedAt: Date
+}
+
 /// Everything Kamii stores about one guild, as handed to its owner on request.
 public struct GuildDataExport: Codable, Sendable {
-    public struct CaseRecord: Codable, Sendable, Equatable {
-        public let punishment: Punishment
-        public let reasonHistory: [ReasonRevision]
-    }
-
     public let guild: GuildID
     public let exportedAt: Date
+    /// Nil when the guild is not (or no longer) registered.
     public let config: GuildConfig?
     public let configRevision: Int64?
+    /// By template kind.
     public let templates: [String: MessageTemplate]
     public let serverUsers: [ServerUserStats]
     public let cases: [CaseRecord]
@@ -24,17 +34,24 @@ public struct UserDataExport: Codable, Sendable {
     public let user: UserID
     public let exportedAt: Date
     public let serverUsers: [ServerUserStats]
-    /// Cases where the user is the member acted on.
-    public let casesAbout: [Punishment]
+    /// Cases where the user is the member acted on, with their reason history.
+    public let casesAbout: [CaseRecord]
     /// Cases the user recorded as a moderator, or revoked.
     public let casesAsModerator: [Punishment]
+    /// Reasons the user reworded as a moderator (the wording they replaced, and when).
+    public let reasonEdits: [ReasonRevision]
     public let ticketsOpened: [Ticket]
+    /// Tickets the user claimed or closed as a moderator.
+    public let ticketsHandled: [Ticket]
+    /// Templates the user last edited.
+    public let templatesEdited: [TemplateEdit]
     /// Changes the user made in the panel.
     public let panelChanges: [PanelAuditEntry]
 }
 
 /// What a deletion removed (and, for a user, what it kept and why: see `docs/PRIVACY.md`).
 public struct DeletionReport: Codable, Sendable, Equatable {
+    /// Rows removed from each table.
     public var serverUsers = 0
     public var templates = 0
     public var cases = 0

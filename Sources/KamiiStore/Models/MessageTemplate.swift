@@ -50,7 +50,7 @@ public struct MessageTemplate: Codable, Sendable, Equatable {
         try StoreSupport.requireText(embed.title ?? "", "embed.title", maxCharacters: 256)
         try StoreSupport.requireText(embed.description ?? "", "embed.description", maxCharacters: 4_096)
         try StoreSupport.requireText(embed.footer ?? "", "embed.footer", maxCharacters: 2_048)
-        let total = [embed.title, embed.description, embed.footer].reduce(0) { $0 + ($1?.count ?? 0) }
+        let total = [embed.title, embed.description, embed.footer].reduce(0) { $0 + ($1?.unicodeScalars.count ?? 0) }
         guard total <= 6_000 else { throw .invalid("embed", "holds \(total) characters of text, the limit is 6000") }
         guard total > 0 || embed.imageURL != nil || embed.thumbnailURL != nil else { throw .invalid("embed", "is empty") }
         if let color = embed.color, !(0...0xFF_FFFF).contains(color) { throw .invalid("embed.color", "must be between 0x000000 and 0xFFFFFF") }

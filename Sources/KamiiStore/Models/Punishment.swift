@@ -22,11 +22,15 @@ public struct Punishment: Codable, Sendable, Equatable {
     public let guild: GuildID
     /// 1, 2, 3… within the guild.
     public let caseID: Int64
+    /// The member acted on.
     public let user: UserID
+    /// Who recorded the case.
     public let moderator: UserID
     public let kind: Kind
+    /// The current wording; earlier ones are in the case's ``ReasonRevision`` history.
     public let reason: String
     public let createdAt: Date
+    /// When a timeout or tempban ends.
     public let expiresAt: Date?
     /// In force now: lasting, not expired by the scheduler, not revoked.
     public let active: Bool
@@ -72,6 +76,9 @@ public struct NewPunishment: Sendable {
 
 /// An earlier wording of a case's reason, kept when a moderator edits it.
 public struct ReasonRevision: Codable, Sendable, Equatable {
+    public let guild: GuildID
+    public let caseID: Int64
+    /// 1 for the first wording replaced, 2 for the next…
     public let revision: Int
     public let reason: String
     /// Who replaced this wording, and when.

@@ -9,14 +9,18 @@ public struct StoredGuildConfig: Sendable, Equatable {
     public let config: GuildConfig
     /// Increases by one with every change.
     public let revision: Int64
+    /// When the configuration last changed.
     public let updatedAt: Date
 }
 
 /// One row of the panel audit log: who changed what, when, from what to what.
 public struct PanelAuditEntry: Codable, Sendable, Equatable {
+    /// Increasing in the order the changes were made.
     public let id: Int64
     public let guild: GuildID
+    /// The admin who made the change.
     public let actor: UserID
+    /// What changed: `config.update`, `template.welcome`, …
     public let action: String
     /// The JSON before and after the change (nil where there was none).
     public let before: String?
@@ -48,7 +52,7 @@ extension KamiiStore {
     /// Replaces the guild's configuration and writes a panel-audit row in the same transaction.
     ///
     /// - Parameter expectedRevision: the revision the editor started from; if another edit landed
-    ///   since, nothing is written and the error says so (pass nil to overwrite unconditionally).
+    ///   since, nothing is written and the error is `conflict` (pass nil to overwrite unconditionally).
     /// - Returns: the stored configuration with its new revision.
     @discardableResult
     public func putGuildConfig(
@@ -60,11 +64,11 @@ extension KamiiStore {
         let after: String
         do { after = try StoreSupport.json(config) } catch { throw Self.storeError(error) }
         return try await transaction { database in
-            guard let current = try await Self.loadConfig(guild, in: database) else {
+            guard let current = try await Self.loadConfig(guild, in: database, lock: true) else {
                 throw StoreError(.unknownGuild, "guild \(guild) is not registered")
             }
             if let expectedRevision, expectedRevision != current.revision {
-                throw StoreError(.invalidInput, "the configuration changed since revision \(expectedRevision) (now \(current.revision)); reload and edit again")
+                throw StoreError(.conflict, "the configuration changed since revision \(expectedRevision) (now \(current.revision)); reload and edit again")
             }
             let revision = current.revision + 1
             try await database.raw("""
@@ -72,7 +76,7 @@ extension KamiiStore {
                 WHERE guild_id = \(bind: guild.column)
                 """).run()
             try await Self.audit(guild, actor: actor, action: "config.update", before: try StoreSupport.json(current.config), after: after, at: time, in: database)
-            return StoredGuildConfig(guild: guild, config: config, revision: revision, updatedAt: time)
+            return StoredGuildConfig(guild: guild, config: config, revision: revision, updatedAt: time.storedPrecision)
         }
     }
 
@@ -80,9 +84,9 @@ extension KamiiStore {
     public func panelAudit(_ guild: GuildID, limit: Int = 100) async throws(StoreError) -> [PanelAuditEntry] {
         try await read { database in
             try await database.raw("""
-                SELECT id, guild_id, actor_id, action, before_value, after_value, at FROM panel_audit
+                SELECT \(unsafeRaw: Self.auditColumns) FROM panel_audit
                 WHERE guild_id = \(bind: guild.column) ORDER BY id DESC LIMIT \(bind: max(0, limit))
-                """).all().map(Self.auditEntry)
+                """).all().map(PanelAuditEntry.init(row:))
         }
     }
 
@@ -95,20 +99,11 @@ extension KamiiStore {
             """).run()
     }
 
-    static func auditEntry(_ row: any SQLRow) throws -> PanelAuditEntry {
-        PanelAuditEntry(
-            id: try row.decode(column: "id", as: Int64.self),
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
-            actor: UserID(column: try row.decode(column: "actor_id", as: Int64.self)),
-            action: try row.decode(column: "action", as: String.self),
-            before: try row.decode(column: "before_value", as: String?.self),
-            after: try row.decode(column: "after_value", as: String?.self),
-            at: Date(unixMilliseconds: try row.decode(column: "at", as: Int64.self)))
-    }
+    static let auditColumns = "id, guild_id, actor_id, action, before_value, after_value, at"
 
-    static func loadConfig(_ guild: GuildID, in database: any SQLDatabase) async throws -> StoredGuildConfig? {
+    static func loadConfig(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws -> StoredGuildConfig? {
         guard let row = try await database.raw("""
-            SELECT settings, revision, updated_at FROM guild_config WHERE guild_id = \(bind: guild.column)
+            SELECT settings, revision, updated_at FROM guild_config WHERE guild_id = \(bind: guild.column)\(lock ? StoreSupport.forUpdate(database) : "")
             """).first()
         else { return nil }
         return StoredGuildConfig(
@@ -116,5 +111,19 @@ extension KamiiStore {
             config: try StoreSupport.decode(GuildConfig.self, json: row.decode(column: "settings", as: String.self)),
             revision: try row.decode(column: "revision", as: Int64.self),
             updatedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+}
+
+extension PanelAuditEntry {
+    /// An entry from a `panel_audit` row.
+    init(row: any SQLRow) throws {
+        self.init(
+            id: try row.decode(column: "id", as: Int64.self),
+            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            actor: UserID(column: try row.decode(column: "actor_id", as: Int64.self)),
+            action: try row.decode(column: "action", as: String.self),
+            before: try row.decode(column: "before_value", as: String?.self),
+            after: try row.decode(column: "after_value", as: String?.self),
+            at: Date(unixMilliseconds: try row.decode(column: "at", as: Int64.self)))
     }
 }

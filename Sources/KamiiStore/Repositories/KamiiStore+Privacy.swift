@@ -5,68 +5,82 @@ import SQLKit
 /// The privacy promises: a guild's or a user's data can be exported and deleted on request.
 /// What is kept after a user's deletion, and why, is in `docs/PRIVACY.md`.
 extension KamiiStore {
-    /// Everything stored for a guild, read in one transaction so the parts agree.
+    /// Everything stored for a guild, read from one snapshot so the parts agree.
     public func exportGuild(_ guild: GuildID, at time: Date = Date()) async throws(StoreError) -> GuildDataExport {
         try StoreSupport.requireValid(guild, "guild")
-        return try await transaction { database in
+        return try await snapshot { database in
+            let id = guild.column
             let config = try await Self.loadConfig(guild, in: database)
             var templates: [String: MessageTemplate] = [:]
-            for row in try await database.raw("SELECT kind, content, embed FROM message_templates WHERE guild_id = \(bind: guild.column) ORDER BY kind").all() {
-                templates[try row.decode(column: "kind", as: String.self)] = try Self.template(row)
+            for row in try await database.raw("SELECT kind, content, embed FROM message_templates WHERE guild_id = \(bind: id)").all() {
+                templates[try row.decode(column: "kind", as: String.self)] = try MessageTemplate(row: row)
             }
-            let users = try await database.raw("""
-                SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column) ORDER BY user_id
-                """).all().map(Self.serverUser)
             let punishments = try await database.raw("""
-                SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE guild_id = \(bind: guild.column) ORDER BY case_id
-                """).all().map(Self.punishment)
-            var history: [Int64: [ReasonRevision]] = [:]
-            for row in try await database.raw("""
-                SELECT case_id, revision, reason, replaced_by, replaced_at FROM punishment_reason_history
-                WHERE guild_id = \(bind: guild.column) ORDER BY case_id, revision
-                """).all() {
-                history[try row.decode(column: "case_id", as: Int64.self), default: []].append(ReasonRevision(
-                    revision: try row.decode(column: "revision", as: Int.self),
-                    reason: try row.decode(column: "reason", as: String.self),
-                    replacedBy: UserID(column: try row.decode(column: "replaced_by", as: Int64.self)),
-                    replacedAt: Date(unixMilliseconds: try row.decode(column: "replaced_at", as: Int64.self))))
-            }
-            let tickets = try await database.raw("""
-                SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: guild.column) ORDER BY ticket_number
-                """).all().map(Self.ticket)
-            let audit = try await database.raw("""
-                SELECT id, guild_id, actor_id, action, before_value, after_value, at FROM panel_audit WHERE guild_id = \(bind: guild.column) ORDER BY id
-                """).all().map(Self.auditEntry)
+                SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE guild_id = \(bind: id) ORDER BY case_id
+                """).all().map(Punishment.init(row:))
+            let history = try await database.raw("""
+                SELECT \(unsafeRaw: Self.revisionColumns) FROM punishment_reason_history WHERE guild_id = \(bind: id) ORDER BY case_id, revision
+                """).all().map(ReasonRevision.init(row:))
             return GuildDataExport(
-                guild: guild, exportedAt: time, config: config?.config, configRevision: config?.revision, templates: templates,
-                serverUsers: users, cases: punishments.map { .init(punishment: $0, reasonHistory: history[$0.caseID] ?? []) },
-                tickets: tickets, panelAudit: audit)
+                guild: guild, exportedAt: time.storedPrecision, config: config?.config, configRevision: config?.revision, templates: templates,
+                serverUsers: try await database.raw("""
+                    SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: id) ORDER BY user_id
+                    """).all().map(ServerUserStats.init(row:)),
+                cases: Self.records(punishments, history),
+                tickets: try await database.raw("""
+                    SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: id) ORDER BY ticket_number
+                    """).all().map(Ticket.init(row:)),
+                panelAudit: try await database.raw("""
+                    SELECT \(unsafeRaw: Self.auditColumns) FROM panel_audit WHERE guild_id = \(bind: id) ORDER BY id
+                    """).all().map(PanelAuditEntry.init(row:)))
         }
     }
 
-    /// Everything stored about a user in any guild.
+    /// Every row that names the user, in any guild, read from one snapshot.
     public func exportUser(_ user: UserID, at time: Date = Date()) async throws(StoreError) -> UserDataExport {
         try StoreSupport.requireValid(user, "user")
-        return try await transaction { database in
+        return try await snapshot { database in
             let id = user.column
+            let about = try await database.raw("""
+                SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE user_id = \(bind: id) ORDER BY guild_id, case_id
+                """).all().map(Punishment.init(row:))
+            let historyOfAbout = try await database.raw("""
+                SELECT \(unsafeRaw: Self.revisionColumns) FROM punishment_reason_history h
+                WHERE EXISTS (SELECT 1 FROM punishments p WHERE p.guild_id = h.guild_id AND p.case_id = h.case_id AND p.user_id = \(bind: id))
+                ORDER BY guild_id, case_id, revision
+                """).all().map(ReasonRevision.init(row:))
             return UserDataExport(
-                user: user, exportedAt: time,
+                user: user, exportedAt: time.storedPrecision,
                 serverUsers: try await database.raw("""
                     SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE user_id = \(bind: id) ORDER BY guild_id
-                    """).all().map(Self.serverUser),
-                casesAbout: try await database.raw("""
-                    SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE user_id = \(bind: id) ORDER BY guild_id, case_id
-                    """).all().map(Self.punishment),
+                    """).all().map(ServerUserStats.init(row:)),
+                casesAbout: Self.records(about, historyOfAbout),
                 casesAsModerator: try await database.raw("""
                     SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments
                     WHERE moderator_id = \(bind: id) OR revoked_by = \(bind: id) ORDER BY guild_id, case_id
-                    """).all().map(Self.punishment),
+                    """).all().map(Punishment.init(row:)),
+                reasonEdits: try await database.raw("""
+                    SELECT \(unsafeRaw: Self.revisionColumns) FROM punishment_reason_history WHERE replaced_by = \(bind: id)
+                    ORDER BY guild_id, case_id, revision
+                    """).all().map(ReasonRevision.init(row:)),
                 ticketsOpened: try await database.raw("""
                     SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE opener_id = \(bind: id) ORDER BY guild_id, ticket_number
-                    """).all().map(Self.ticket),
+                    """).all().map(Ticket.init(row:)),
+                ticketsHandled: try await database.raw("""
+                    SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE claimed_by = \(bind: id) OR closed_by = \(bind: id)
+                    ORDER BY guild_id, ticket_number
+                    """).all().map(Ticket.init(row:)),
+                templatesEdited: try await database.raw("""
+                    SELECT guild_id, kind, updated_at FROM message_templates WHERE updated_by = \(bind: id) ORDER BY guild_id, kind
+                    """).all().compactMap { row in
+                    guard let kind = MessageTemplate.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
+                    return TemplateEdit(
+                        guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)), kind: kind,
+                        editedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+                },
                 panelChanges: try await database.raw("""
-                    SELECT id, guild_id, actor_id, action, before_value, after_value, at FROM panel_audit WHERE actor_id = \(bind: id) ORDER BY id
-                    """).all().map(Self.auditEntry))
+                    SELECT \(unsafeRaw: Self.auditColumns) FROM panel_audit WHERE actor_id = \(bind: id) ORDER BY id
+                    """).all().map(PanelAuditEntry.init(row:)))
         }
     }
 
@@ -76,23 +90,23 @@ extension KamiiStore {
     public func deleteGuildData(_ guild: GuildID) async throws(StoreError) -> DeletionReport {
         try StoreSupport.requireValid(guild, "guild")
         return try await transaction { database in
-            let id = guild.column
+            let condition: SQLQueryString = "guild_id = \(bind: guild.column)"
             var report = DeletionReport()
-            report.serverUsers = try await Self.delete("server_users", "guild_id = \(bind: id)", database)
-            report.templates = try await Self.delete("message_templates", "guild_id = \(bind: id)", database)
-            _ = try await Self.delete("punishment_reason_history", "guild_id = \(bind: id)", database)
-            report.cases = try await Self.delete("punishments", "guild_id = \(bind: id)", database)
-            report.tickets = try await Self.delete("tickets", "guild_id = \(bind: id)", database)
-            report.panelAudit = try await Self.delete("panel_audit", "guild_id = \(bind: id)", database)
-            _ = try await Self.delete("guild_counters", "guild_id = \(bind: id)", database)
-            report.configs = try await Self.delete("guild_config", "guild_id = \(bind: id)", database)
+            report.serverUsers = try await Self.delete("server_users", condition, database)
+            report.templates = try await Self.delete("message_templates", condition, database)
+            _ = try await Self.delete("punishment_reason_history", condition, database)
+            report.cases = try await Self.delete("punishments", condition, database)
+            report.tickets = try await Self.delete("tickets", condition, database)
+            report.panelAudit = try await Self.delete("panel_audit", condition, database)
+            _ = try await Self.delete("guild_counters", condition, database)
+            report.configs = try await Self.delete("guild_config", condition, database)
             return report
         }
     }
 
     /// Deletes a user's own data in every guild: their stats (XP, level, karma, trust, message
-    /// count) and the tickets they opened. Moderation cases about them are kept — see
-    /// `docs/PRIVACY.md` — and counted in the report.
+    /// count) and the tickets they opened. Moderation cases about them, and records of what they did
+    /// as staff, are kept — see `docs/PRIVACY.md` — and the cases about them are counted in the report.
     @discardableResult
     public func deleteUserData(_ user: UserID) async throws(StoreError) -> DeletionReport {
         try StoreSupport.requireValid(user, "user")
@@ -101,14 +115,27 @@ extension KamiiStore {
             var report = DeletionReport()
             report.serverUsers = try await Self.delete("server_users", "user_id = \(bind: id)", database)
             report.tickets = try await Self.delete("tickets", "opener_id = \(bind: id)", database)
-            report.casesKept = try await database.raw("SELECT COUNT(*) AS kept FROM punishments WHERE user_id = \(bind: id)")
-                .first()?.decode(column: "kept", as: Int.self) ?? 0
+            report.casesKept = try await Self.count("punishments", "user_id = \(bind: id)", database)
             return report
         }
     }
 
+    private static func records(_ punishments: [Punishment], _ history: [ReasonRevision]) -> [CaseRecord] {
+        let byCase = Dictionary(grouping: history) { "\($0.guild):\($0.caseID)" }
+        return punishments.map { CaseRecord(punishment: $0, reasonHistory: byCase["\($0.guild):\($0.caseID)"] ?? []) }
+    }
+
     /// Deletes the matching rows and returns how many there were.
     private static func delete(_ table: String, _ condition: SQLQueryString, _ database: any SQLDatabase) async throws -> Int {
-        try await database.raw("DELETE FROM \(ident: table) WHERE \(condition) RETURNING 1 AS deleted").all().count
+        let count = try await count(table, condition, database)
+        if count > 0 {
+            try await database.raw("DELETE FROM \(ident: table) WHERE \(condition)").run()
+        }
+        return count
+    }
+
+    private static func count(_ table: String, _ condition: SQLQueryString, _ database: any SQLDatabase) async throws -> Int {
+        try await database.raw("SELECT COUNT(*) AS matching FROM \(ident: table) WHERE \(condition)").first()?
+            .decode(column: "matching", as: Int.self) ?? 0
     }
 }

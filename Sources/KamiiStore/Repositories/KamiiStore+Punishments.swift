@@ -18,7 +18,8 @@ extension KamiiStore {
                 """).run()
             return Punishment(
                 guild: new.guild, caseID: caseID, user: new.user, moderator: new.moderator, kind: new.kind, reason: new.reason,
-                createdAt: new.createdAt, expiresAt: new.expiresAt, active: new.kind.isLasting, revokedBy: nil, revokedAt: nil, revokeReason: nil)
+                createdAt: new.createdAt.storedPrecision, expiresAt: new.expiresAt?.storedPrecision, active: new.kind.isLasting,
+                revokedBy: nil, revokedAt: nil, revokeReason: nil)
         }
     }
 
@@ -27,7 +28,7 @@ extension KamiiStore {
         try await read { database in
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID)
-                """).first().map(Self.punishment)
+                """).first().map(Punishment.init(row:))
         }
     }
 
@@ -35,11 +36,14 @@ extension KamiiStore {
     public func editReason(
         of caseID: Int64, in guild: GuildID, to reason: String, by editor: UserID, at time: Date = Date()
     ) async throws(StoreError) {
+        try StoreSupport.requireValid(guild, "guild")
         try StoreSupport.requireValid(editor, "editor")
         try StoreSupport.requireText(reason, "reason", maxCharacters: NewPunishment.maxReasonCharacters)
         try await transaction { database in
+            try await StoreSupport.requireGuild(guild, in: database)
+            // Locked, so concurrent edits queue and each one's history row holds the wording it replaced.
             guard let old = try await database.raw("""
-                SELECT reason FROM punishments WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID)
+                SELECT reason FROM punishments WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID)\(StoreSupport.forUpdate(database))
                 """).first()
             else { throw StoreError(.notFound, "case \(caseID) does not exist in guild \(guild)") }
             let revision = try await database.raw("""
@@ -60,15 +64,9 @@ extension KamiiStore {
     public func reasonHistory(of caseID: Int64, in guild: GuildID) async throws(StoreError) -> [ReasonRevision] {
         try await read { database in
             try await database.raw("""
-                SELECT revision, reason, replaced_by, replaced_at FROM punishment_reason_history
+                SELECT \(unsafeRaw: Self.revisionColumns) FROM punishment_reason_history
                 WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID) ORDER BY revision
-                """).all().map { row in
-                ReasonRevision(
-                    revision: try row.decode(column: "revision", as: Int.self),
-                    reason: try row.decode(column: "reason", as: String.self),
-                    replacedBy: UserID(column: try row.decode(column: "replaced_by", as: Int64.self)),
-                    replacedAt: Date(unixMilliseconds: try row.decode(column: "replaced_at", as: Int64.self)))
-            }
+                """).all().map(ReasonRevision.init(row:))
         }
     }
 
@@ -78,7 +76,7 @@ extension KamiiStore {
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments
                 WHERE guild_id = \(bind: guild.column) AND user_id = \(bind: user.column) ORDER BY case_id
-                """).all().map(Self.punishment)
+                """).all().map(Punishment.init(row:))
         }
     }
 
@@ -89,7 +87,7 @@ extension KamiiStore {
                 SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments
                 WHERE active = 1 AND expires_at IS NOT NULL AND expires_at <= \(bind: time.unixMilliseconds)
                 ORDER BY expires_at, guild_id, case_id LIMIT \(bind: max(0, limit))
-                """).all().map(Self.punishment)
+                """).all().map(Punishment.init(row:))
         }
     }
 
@@ -97,7 +95,8 @@ extension KamiiStore {
     /// - Returns: false if the case was no longer active (already closed or revoked).
     @discardableResult
     public func closeCase(_ caseID: Int64, in guild: GuildID) async throws(StoreError) -> Bool {
-        try await transaction { database in
+        try StoreSupport.requireValid(guild, "guild")
+        return try await transaction { database in
             try await Self.requireCase(caseID, in: guild, database)
             let rows = try await database.raw("""
                 UPDATE punishments SET active = 0 WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID) AND active = 1
@@ -113,6 +112,7 @@ extension KamiiStore {
     public func revokeCase(
         _ caseID: Int64, in guild: GuildID, by moderator: UserID, reason: String, at time: Date = Date()
     ) async throws(StoreError) -> Bool {
+        try StoreSupport.requireValid(guild, "guild")
         try StoreSupport.requireValid(moderator, "moderator")
         try StoreSupport.requireText(reason, "reason", maxCharacters: NewPunishment.maxReasonCharacters)
         return try await transaction { database in
@@ -128,19 +128,26 @@ extension KamiiStore {
     }
 
     private static func requireCase(_ caseID: Int64, in guild: GuildID, _ database: any SQLDatabase) async throws {
+        try await StoreSupport.requireGuild(guild, in: database)
         let row = try await database.raw("""
             SELECT case_id FROM punishments WHERE guild_id = \(bind: guild.column) AND case_id = \(bind: caseID)
             """).first()
         guard row != nil else { throw StoreError(.notFound, "case \(caseID) does not exist in guild \(guild)") }
     }
 
+    static let revisionColumns = "guild_id, case_id, revision, reason, replaced_by, replaced_at"
+
     static let punishmentColumns = """
         guild_id, case_id, user_id, moderator_id, kind, reason, created_at, expires_at, active, revoked_by, revoked_at, revoke_reason
         """
 
-    static func punishment(_ row: any SQLRow) throws -> Punishment {
+}
+
+extension Punishment {
+    /// A case from a `punishments` row.
+    init(row: any SQLRow) throws {
         let kind = try row.decode(column: "kind", as: String.self)
-        return Punishment(
+        self.init(
             guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
             caseID: try row.decode(column: "case_id", as: Int64.self),
             user: UserID(column: try row.decode(column: "user_id", as: Int64.self)),
@@ -153,5 +160,18 @@ extension KamiiStore {
             revokedBy: try StoreSupport.optionalID(row, "revoked_by"),
             revokedAt: try StoreSupport.optionalDate(row, "revoked_at"),
             revokeReason: try row.decode(column: "revoke_reason", as: String?.self))
+    }
+}
+
+extension ReasonRevision {
+    /// A revision from a `punishment_reason_history` row.
+    init(row: any SQLRow) throws {
+        self.init(
+            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            caseID: try row.decode(column: "case_id", as: Int64.self),
+            revision: try row.decode(column: "revision", as: Int.self),
+            reason: try row.decode(column: "reason", as: String.self),
+            replacedBy: UserID(column: try row.decode(column: "replaced_by", as: Int64.self)),
+            replacedAt: Date(unixMilliseconds: try row.decode(column: "replaced_at", as: Int64.self)))
     }
 }

@@ -7,10 +7,15 @@ extension KamiiStore {
     /// ``StoreConfiguration/batchRows`` rows each. Values replace what is stored: Redis holds
     /// the truth, SQL is its checkpoint.
     ///
+    /// A member listed twice keeps the later row (PostgreSQL refuses to update one row twice in a
+    /// statement, so duplicates are dropped here rather than left to the engine).
     /// - Throws: `invalidInput` or `unknownGuild` before anything is written.
-    public func upsertServerUsers(_ rows: [ServerUserStats]) async throws(StoreError) {
-        guard !rows.isEmpty else { return }
-        for row in rows { try row.validate() }
+    public func upsertServerUsers(_ batch: [ServerUserStats]) async throws(StoreError) {
+        guard !batch.isEmpty else { return }
+        for row in batch { try row.validate() }
+        var latest: [Pair: Int] = [:]
+        for (index, row) in batch.enumerated() { latest[Pair(guild: row.guild, user: row.user)] = index }
+        let rows = latest.count == batch.count ? batch : batch.indices.filter { latest[Pair(guild: batch[$0].guild, user: batch[$0].user)] == $0 }.map { batch[$0] }
         let guilds = Array(Set(rows.map(\.guild.column)))
         let batchRows = configuration.batchRows
         try await transaction { database in
@@ -40,7 +45,7 @@ extension KamiiStore {
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users
                 WHERE guild_id = \(bind: guild.column) AND user_id = \(bind: user.column)
-                """).first().map(Self.serverUser)
+                """).first().map(ServerUserStats.init(row:))
         }
     }
 
@@ -48,12 +53,14 @@ extension KamiiStore {
     public func leaderboard(
         _ guild: GuildID, by order: LeaderboardOrder = .xp, page: Int = 0, pageSize: Int = 10
     ) async throws(StoreError) -> [ServerUserStats] {
-        guard page >= 0, (1...100).contains(pageSize) else { throw .invalid("leaderboard", "page must be ≥ 0 and page size 1–100") }
+        guard (0...1_000_000).contains(page), (1...100).contains(pageSize) else {
+            throw .invalid("leaderboard", "page must be 0–1,000,000 and page size 1–100")
+        }
         return try await read { database in
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column)
                 ORDER BY \(unsafeRaw: order.rawValue) DESC, user_id ASC LIMIT \(bind: pageSize) OFFSET \(bind: page * pageSize)
-                """).all().map(Self.serverUser)
+                """).all().map(ServerUserStats.init(row:))
         }
     }
 
@@ -72,8 +79,17 @@ extension KamiiStore {
 
     static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, updated_at"
 
-    static func serverUser(_ row: any SQLRow) throws -> ServerUserStats {
-        ServerUserStats(
+    /// A member of a guild, for deduplicating a batch.
+    private struct Pair: Hashable {
+        let guild: GuildID
+        let user: UserID
+    }
+}
+
+extension ServerUserStats {
+    /// Stats from a `server_users` row.
+    init(row: any SQLRow) throws {
+        self.init(
             guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
             user: UserID(column: try row.decode(column: "user_id", as: Int64.self)),
             xp: try row.decode(column: "xp", as: Int64.self),

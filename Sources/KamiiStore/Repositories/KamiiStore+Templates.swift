@@ -10,7 +10,7 @@ extension KamiiStore {
                 SELECT content, embed FROM message_templates WHERE guild_id = \(bind: guild.column) AND kind = \(bind: kind.rawValue)
                 """).first()
             else { return nil }
-            return try Self.template(row)
+            return try MessageTemplate(row: row)
         }
     }
 
@@ -20,7 +20,7 @@ extension KamiiStore {
             var templates: [MessageTemplate.Kind: MessageTemplate] = [:]
             for row in try await database.raw("SELECT kind, content, embed FROM message_templates WHERE guild_id = \(bind: guild.column)").all() {
                 guard let kind = MessageTemplate.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { continue }
-                templates[kind] = try Self.template(row)
+                templates[kind] = try MessageTemplate(row: row)
             }
             return templates
         }
@@ -40,10 +40,11 @@ extension KamiiStore {
             after = try StoreSupport.json(template)
         } catch { throw Self.storeError(error) }
         try await transaction { database in
-            try await StoreSupport.requireGuild(guild, in: database)
+            // Locking the guild serialises edits, so the audit row's "before" is what this edit replaced.
+            try await StoreSupport.requireGuild(guild, in: database, lock: true)
             let before = try await database.raw("""
                 SELECT content, embed FROM message_templates WHERE guild_id = \(bind: guild.column) AND kind = \(bind: kind.rawValue)
-                """).first().map { try StoreSupport.json(try Self.template($0)) }
+                """).first().map { try StoreSupport.json(try MessageTemplate(row: $0)) }
             try await database.raw("""
                 INSERT INTO message_templates (guild_id, kind, content, embed, updated_by, updated_at)
                 VALUES (\(bind: guild.column), \(bind: kind.rawValue), \(bind: template.content), \(bind: embed), \(bind: actor.column), \(bind: time.unixMilliseconds))
@@ -53,9 +54,12 @@ extension KamiiStore {
             try await Self.audit(guild, actor: actor, action: "template.\(kind.rawValue)", before: before, after: after, at: time, in: database)
         }
     }
+}
 
-    static func template(_ row: any SQLRow) throws -> MessageTemplate {
-        MessageTemplate(
+extension MessageTemplate {
+    /// A template from a `message_templates` row.
+    init(row: any SQLRow) throws {
+        self.init(
             content: try row.decode(column: "content", as: String.self),
             embed: try row.decode(column: "embed", as: String?.self).map { try StoreSupport.decode(MessageTemplate.Embed.self, json: $0) })
     }

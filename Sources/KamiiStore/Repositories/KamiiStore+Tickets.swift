@@ -20,7 +20,7 @@ extension KamiiStore {
                         \(bind: Ticket.Status.open.rawValue), \(bind: reason), \(bind: time.unixMilliseconds))
                 """).run()
             return Ticket(guild: guild, number: number, opener: opener, channel: channel, status: .open, reason: reason,
-                          claimedBy: nil, closedBy: nil, closeReason: nil, createdAt: time, closedAt: nil)
+                          claimedBy: nil, closedBy: nil, closeReason: nil, createdAt: time.storedPrecision, closedAt: nil)
         }
     }
 
@@ -50,7 +50,7 @@ extension KamiiStore {
         try await read { database in
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
-                """).first().map(Self.ticket)
+                """).first().map(Ticket.init(row:))
         }
     }
 
@@ -60,19 +60,23 @@ extension KamiiStore {
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.ticketColumns) FROM tickets WHERE guild_id = \(bind: guild.column) AND status = \(bind: status.rawValue)
                 ORDER BY ticket_number
-                """).all().map(Self.ticket)
+                """).all().map(Ticket.init(row:))
         }
     }
 
+    /// Applies `assignments` if the ticket is in one of the `allowedFrom` states; the row is locked
+    /// first, so of two moderators claiming at once exactly one succeeds.
     private func updateTicket(_ number: Int64, in guild: GuildID, _ assignments: SQLQueryString, allowedFrom: [Ticket.Status]) async throws(StoreError) {
+        try StoreSupport.requireValid(guild, "guild")
         try await transaction { database in
+            try await StoreSupport.requireGuild(guild, in: database)
             guard let row = try await database.raw("""
-                SELECT status FROM tickets WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
+                SELECT status FROM tickets WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)\(StoreSupport.forUpdate(database))
                 """).first()
             else { throw StoreError(.notFound, "ticket \(number) does not exist in guild \(guild)") }
             let status = try row.decode(column: "status", as: String.self)
             guard let current = Ticket.Status(rawValue: status), allowedFrom.contains(current) else {
-                throw StoreError(.invalidInput, "ticket \(number) is \(status)")
+                throw StoreError(.conflict, "ticket \(number) is \(status)")
             }
             try await database.raw("""
                 UPDATE tickets SET \(assignments) WHERE guild_id = \(bind: guild.column) AND ticket_number = \(bind: number)
@@ -84,9 +88,13 @@ extension KamiiStore {
         guild_id, ticket_number, opener_id, channel_id, status, reason, claimed_by, closed_by, close_reason, created_at, closed_at
         """
 
-    static func ticket(_ row: any SQLRow) throws -> Ticket {
+}
+
+extension Ticket {
+    /// A ticket from a `tickets` row.
+    init(row: any SQLRow) throws {
         let status = try row.decode(column: "status", as: String.self)
-        return Ticket(
+        self.init(
             guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
             number: try row.decode(column: "ticket_number", as: Int64.self),
             opener: UserID(column: try row.decode(column: "opener_id", as: Int64.self)),

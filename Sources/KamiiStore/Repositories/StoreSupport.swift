@@ -2,7 +2,6 @@ import DiscordModels
 import Foundation
 import SQLKit
 
-/// The column form of IDs and times, and the checks every guild-scoped write starts with.
 extension Snowflake {
     /// The BIGINT a snowflake is stored as (valid IDs fit in the signed range).
     var column: Int64 { Int64(bitPattern: rawValue) }
@@ -10,6 +9,20 @@ extension Snowflake {
     init(column: Int64) { self.init(UInt64(bitPattern: column)) }
 }
 
+extension Date {
+    /// Times are stored as whole Unix milliseconds.
+    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(unixMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(unixMilliseconds) / 1000)
+    }
+
+    /// The time as it will read back from the database.
+    var storedPrecision: Date { Date(unixMilliseconds: unixMilliseconds) }
+}
+
+/// The column form of values, the checks every write starts with, and the statements several
+/// repositories share.
 enum StoreSupport {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -29,15 +42,27 @@ enum StoreSupport {
         guard id.isValid else { throw .invalid(field, "\(id) is not a Discord ID") }
     }
 
+    /// Checks a text's length in Unicode code points — how Discord counts its limits, and stricter
+    /// than counting what a reader sees as characters.
     static func requireText(_ text: String, _ field: String, maxCharacters: Int, allowEmpty: Bool = true) throws(StoreError) {
-        guard allowEmpty || !text.isEmpty else { throw .invalid(field, "must not be empty") }
-        guard text.count <= maxCharacters else { throw .invalid(field, "is \(text.count) characters, the limit is \(maxCharacters)") }
+        let count = text.unicodeScalars.count
+        guard allowEmpty || count > 0 else { throw .invalid(field, "must not be empty") }
+        guard count <= maxCharacters else { throw .invalid(field, "is \(count) characters, the limit is \(maxCharacters)") }
         guard !text.unicodeScalars.contains(where: { $0.value == 0 }) else { throw .invalid(field, "contains a NUL character") }
     }
 
-    /// Throws `unknownGuild` unless the guild was registered.
-    static func requireGuild(_ guild: GuildID, in database: any SQLDatabase) async throws {
-        let row = try await database.raw("SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column)").first()
+    /// ` FOR UPDATE` on PostgreSQL, where a row read before a dependent write must be locked;
+    /// nothing on SQLite, whose write transaction already excludes other writers.
+    static func forUpdate(_ database: any SQLDatabase) -> SQLQueryString {
+        database.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+    }
+
+    /// Throws `unknownGuild` unless the guild was registered. With `lock`, holds the guild's row
+    /// until the transaction ends, serialising writes that must see each other (template edits).
+    static func requireGuild(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws {
+        let row = try await database.raw("""
+            SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column)\(lock ? forUpdate(database) : "")
+            """).first()
         guard row != nil else { throw StoreError(.unknownGuild, "guild \(guild) is not registered") }
     }
 

@@ -2,6 +2,7 @@ import Benchmark
 import DiscordModels
 import Foundation
 import KamiiStore
+import Synchronization
 
 /// `server_users` batch upsert, one connection: the checkpointer's multi-row statements against
 /// the same rows written one statement per row (same transaction, same code path with
@@ -19,6 +20,7 @@ let benchmarks: @Sendable () -> Void = {
     var engines: [(name: String, engine: @Sendable () -> StoreConfiguration.Engine)] = [
         ("SQLite", { .sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("kamii-bench-\(UUID().uuidString).sqlite").path) }),
     ]
+    let opened = OpenedStore()
     if let url = ProcessInfo.processInfo.environment["KAMII_BENCH_POSTGRES_URL"] {
         engines.append(("PostgreSQL", { .postgres(url: url, searchPath: nil) }))
     }
@@ -39,10 +41,13 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.measurement(UpsertMetrics.rowsPerSecond, Int(Double(rows.count) / seconds))
             } setup: {
                 let store = try KamiiStore(StoreConfiguration(engine: engine(), maxConnections: 1, batchRows: batchRows))
+                opened.hold(store)
                 try await store.migrate()
                 try await store.deleteGuildData(UpsertMetrics.guild)
                 try await store.registerGuild(UpsertMetrics.guild)
                 return store
+            } teardown: {
+                try await opened.release()
             }
         }
     }
@@ -60,6 +65,26 @@ enum UpsertMetrics {
             return ServerUserStats(
                 guild: guild, user: UserID(unixMilliseconds: 1_500_000_000_000 + UInt64(index), increment: UInt64(index % 4096)),
                 xp: xp, level: Int(xp / 500), karma: Int64(index % 50), trust: index % 101, messageCount: xp / 20, updatedAt: now)
+        }
+    }
+}
+
+/// The store a benchmark opened, closed (and its SQLite files removed) when the benchmark ends.
+final class OpenedStore: Sendable {
+    private let store = Mutex<KamiiStore?>(nil)
+
+    func hold(_ opened: KamiiStore) {
+        store.withLock { $0 = opened }
+    }
+
+    func release() async throws {
+        guard let opened = store.withLock({ current -> KamiiStore? in defer { current = nil }; return current }) else { return }
+        if case .postgres = opened.configuration.engine {
+            try await opened.deleteGuildData(UpsertMetrics.guild)
+        }
+        try await opened.close()
+        if case .sqlite(let path) = opened.configuration.engine {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
     }
 }

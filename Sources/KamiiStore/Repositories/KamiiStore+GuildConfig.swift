@@ -110,7 +110,7 @@ extension KamiiStore {
             guild: guild,
             config: try StoreSupport.decode(GuildConfig.self, json: row.decode(column: "settings", as: String.self)),
             revision: try row.decode(column: "revision", as: Int64.self),
-            updatedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+            updatedAt: try row.time("updated_at"))
     }
 }
 
@@ -119,11 +119,11 @@ extension PanelAuditEntry {
     init(row: any SQLRow) throws {
         self.init(
             id: try row.decode(column: "id", as: Int64.self),
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
-            actor: UserID(column: try row.decode(column: "actor_id", as: Int64.self)),
+            guild: try row.id("guild_id"),
+            actor: try row.id("actor_id"),
             action: try row.decode(column: "action", as: String.self),
             before: try row.decode(column: "before_value", as: String?.self),
             after: try row.decode(column: "after_value", as: String?.self),
-            at: Date(unixMilliseconds: try row.decode(column: "at", as: Int64.self)))
+            at: try row.time("at"))
     }
 }

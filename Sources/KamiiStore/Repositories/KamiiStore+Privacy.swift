@@ -75,8 +75,8 @@ extension KamiiStore {
                     """).all().compactMap { row in
                     guard let kind = MessageTemplate.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
                     return TemplateEdit(
-                        guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)), kind: kind,
-                        editedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+                        guild: try row.id("guild_id"), kind: kind,
+                        editedAt: try row.time("updated_at"))
                 },
                 panelChanges: try await database.raw("""
                     SELECT \(unsafeRaw: Self.auditColumns) FROM panel_audit WHERE actor_id = \(bind: id) ORDER BY id

@@ -140,7 +140,6 @@ extension KamiiStore {
     static let punishmentColumns = """
         guild_id, case_id, user_id, moderator_id, kind, reason, created_at, expires_at, active, revoked_by, revoked_at, revoke_reason
         """
-
 }
 
 extension Punishment {
@@ -148,17 +147,17 @@ extension Punishment {
     init(row: any SQLRow) throws {
         let kind = try row.decode(column: "kind", as: String.self)
         self.init(
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            guild: try row.id("guild_id"),
             caseID: try row.decode(column: "case_id", as: Int64.self),
-            user: UserID(column: try row.decode(column: "user_id", as: Int64.self)),
-            moderator: UserID(column: try row.decode(column: "moderator_id", as: Int64.self)),
+            user: try row.id("user_id"),
+            moderator: try row.id("moderator_id"),
             kind: try Punishment.Kind(rawValue: kind) ?? { throw StoreError(.database, "unknown punishment kind \(kind)") }(),
             reason: try row.decode(column: "reason", as: String.self),
-            createdAt: Date(unixMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
-            expiresAt: try StoreSupport.optionalDate(row, "expires_at"),
+            createdAt: try row.time("created_at"),
+            expiresAt: try row.optionalTime("expires_at"),
             active: try row.decode(column: "active", as: Int.self) != 0,
-            revokedBy: try StoreSupport.optionalID(row, "revoked_by"),
-            revokedAt: try StoreSupport.optionalDate(row, "revoked_at"),
+            revokedBy: try row.optionalID("revoked_by"),
+            revokedAt: try row.optionalTime("revoked_at"),
             revokeReason: try row.decode(column: "revoke_reason", as: String?.self))
     }
 }
@@ -167,11 +166,11 @@ extension ReasonRevision {
     /// A revision from a `punishment_reason_history` row.
     init(row: any SQLRow) throws {
         self.init(
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            guild: try row.id("guild_id"),
             caseID: try row.decode(column: "case_id", as: Int64.self),
             revision: try row.decode(column: "revision", as: Int.self),
             reason: try row.decode(column: "reason", as: String.self),
-            replacedBy: UserID(column: try row.decode(column: "replaced_by", as: Int64.self)),
-            replacedAt: Date(unixMilliseconds: try row.decode(column: "replaced_at", as: Int64.self)))
+            replacedBy: try row.id("replaced_by"),
+            replacedAt: try row.time("replaced_at"))
     }
 }

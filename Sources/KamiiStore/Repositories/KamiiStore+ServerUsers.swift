@@ -90,13 +90,13 @@ extension ServerUserStats {
     /// Stats from a `server_users` row.
     init(row: any SQLRow) throws {
         self.init(
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
-            user: UserID(column: try row.decode(column: "user_id", as: Int64.self)),
+            guild: try row.id("guild_id"),
+            user: try row.id("user_id"),
             xp: try row.decode(column: "xp", as: Int64.self),
             level: try row.decode(column: "level", as: Int.self),
             karma: try row.decode(column: "karma", as: Int64.self),
             trust: try row.decode(column: "trust", as: Int.self),
             messageCount: try row.decode(column: "message_count", as: Int64.self),
-            updatedAt: Date(unixMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+            updatedAt: try row.time("updated_at"))
     }
 }

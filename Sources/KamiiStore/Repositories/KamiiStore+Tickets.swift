@@ -87,7 +87,6 @@ extension KamiiStore {
     static let ticketColumns = """
         guild_id, ticket_number, opener_id, channel_id, status, reason, claimed_by, closed_by, close_reason, created_at, closed_at
         """
-
 }
 
 extension Ticket {
@@ -95,16 +94,16 @@ extension Ticket {
     init(row: any SQLRow) throws {
         let status = try row.decode(column: "status", as: String.self)
         self.init(
-            guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+            guild: try row.id("guild_id"),
             number: try row.decode(column: "ticket_number", as: Int64.self),
-            opener: UserID(column: try row.decode(column: "opener_id", as: Int64.self)),
-            channel: try StoreSupport.optionalID(row, "channel_id"),
+            opener: try row.id("opener_id"),
+            channel: try row.optionalID("channel_id"),
             status: try Ticket.Status(rawValue: status) ?? { throw StoreError(.database, "unknown ticket status \(status)") }(),
             reason: try row.decode(column: "reason", as: String?.self),
-            claimedBy: try StoreSupport.optionalID(row, "claimed_by"),
-            closedBy: try StoreSupport.optionalID(row, "closed_by"),
+            claimedBy: try row.optionalID("claimed_by"),
+            closedBy: try row.optionalID("closed_by"),
             closeReason: try row.decode(column: "close_reason", as: String?.self),
-            createdAt: Date(unixMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
-            closedAt: try StoreSupport.optionalDate(row, "closed_at"))
+            createdAt: try row.time("created_at"),
+            closedAt: try row.optionalTime("closed_at"))
     }
 }

@@ -78,11 +78,23 @@ enum StoreSupport {
         return try row.decode(column: "value", as: Int64.self)
     }
 
-    static func optionalDate(_ row: any SQLRow, _ column: String) throws -> Date? {
-        try row.decodeNil(column: column) ? nil : Date(unixMilliseconds: row.decode(column: column, as: Int64.self))
+}
+
+/// Reading Kamii's column representations back.
+extension SQLRow {
+    func id<Tag>(_ column: String) throws -> Snowflake<Tag> {
+        Snowflake(column: try decode(column: column, as: Int64.self))
     }
 
-    static func optionalID<Tag>(_ row: any SQLRow, _ column: String) throws -> Snowflake<Tag>? {
-        try row.decodeNil(column: column) ? nil : Snowflake(column: row.decode(column: column, as: Int64.self))
+    func optionalID<Tag>(_ column: String) throws -> Snowflake<Tag>? {
+        try decodeNil(column: column) ? nil : id(column)
+    }
+
+    func time(_ column: String) throws -> Date {
+        Date(unixMilliseconds: try decode(column: column, as: Int64.self))
+    }
+
+    func optionalTime(_ column: String) throws -> Date? {
+        try decodeNil(column: column) ? nil : time(column)
     }
 }

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
@@ -36,7 +37,13 @@ let package = Package(
         ),
         .target(
             name: "DiscordSimulator",
-            dependencies: ["CZlib", "CZstd", "DiscordModels", "DiscordGateway"],
+            dependencies: [
+                "CZlib", "CZstd", "DiscordModels", "DiscordGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -69,6 +76,7 @@ let package = Package(
         .testTarget(
             name: "DiscordSimulatorTests",
             dependencies: ["DiscordSimulator", "DiscordGateway", "DiscordModels"],
+            exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),

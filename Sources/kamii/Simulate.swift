@@ -3,12 +3,43 @@ import DiscordGateway
 import DiscordSimulator
 import Foundation
 
-/// `kamii simulate`: the Discord stand-in's commands.
+/// `kamii simulate`: the Discord stand-in's commands; by default, serve it.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run parts of the Discord simulator.",
-        subcommands: [SimulateCapture.self]
+        abstract: "Run the Discord simulator, or write a simulated session to a capture.",
+        subcommands: [SimulateServe.self, SimulateCapture.self],
+        defaultSubcommand: SimulateServe.self
     )
+}
+
+/// `kamii simulate [serve]`: a simulated Discord on loopback until Ctrl-C.
+struct SimulateServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a simulated Discord (REST and gateway) on 127.0.0.1.",
+        discussion: "Prints the API base URL, the gateway URL and the bot token it accepts, then a running count of what it sent.")
+
+    @Option(help: "The REST port (0: any free port).") var restPort = 0
+    @Option(help: "The gateway port (0: any free port).") var gatewayPort = 0
+    @Option(help: "How many guilds the world has.") var guilds = 100
+    @Option(help: "How many users the world has.") var users = 20_000
+    @Option(help: "Live dispatches per second per session.") var rate = 100
+    @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
+
+    func run() async throws {
+        let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
+        let server = try await SimulatorServer.start(
+            SimulatorConfiguration(world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate), restPort: restPort, gatewayPort: gatewayPort)
+        print("api: \(server.apiBaseURL)")
+        print("gateway: \(server.gatewayURL)")
+        print("token: \(server.configuration.token)")
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            let connections = server.record.connections
+            let sent = connections.reduce(0) { $0 + $1.lastSequence }
+            print("connections=\(connections.count) sessions=\(connections.filter { $0.sessionID != nil }.count) dispatches=\(sent)")
+        }
+    }
 }
 
 /// `kamii simulate capture`: writes a simulated gateway session — Discord-shaped dispatches,

@@ -1,4 +1,4 @@
-import DiscordModels
+public import DiscordModels
 
 /// Generates gateway dispatches in Discord's real shapes for a ``TrafficWorld``: the corpus of the
 /// inflate benchmarks and the traffic of simulated sessions.
@@ -13,6 +13,8 @@ public struct TrafficGenerator: Sendable {
     public private(set) var nextSequence = 1
     private var clock: UInt64
     private var messageCounter: UInt64 = 0
+    /// Each guild's members once someone joined it (by guild index), so a user joins only once.
+    private var memberships: [Int: Set<Int>] = [:]
 
     public init(world: TrafficWorld, seed: UInt64) {
         self.world = world
@@ -20,20 +22,33 @@ public struct TrafficGenerator: Sendable {
         clock = world.startMilliseconds
     }
 
-    /// The next dispatch payload as JSON bytes.
+    /// The next dispatch payload as JSON bytes, numbered by this generator.
     public mutating func nextPayload() -> [UInt8] {
+        let (name, data, _) = nextEvent()
+        defer { nextSequence += 1 }
+        return Self.payload(name: name, data: data, sequence: nextSequence)
+    }
+
+    /// The next event — its name, its `d` as JSON and its guild — for a session that numbers
+    /// dispatches itself.
+    public mutating func nextEvent() -> (name: String, data: String, guild: GuildID) {
         clock += UInt64(random.below(4))
-        let guild = world.guilds[world.pickGuild(&random)]
+        let guildIndex = world.pickGuild(&random)
+        let guild = world.guilds[guildIndex]
         let roll = random.below(100)
         let (name, data) = switch roll {
         case ..<85: ("MESSAGE_CREATE", messageCreate(in: guild))
         case ..<90: ("TYPING_START", typingStart(in: guild))
         case ..<95: ("PRESENCE_UPDATE", presenceUpdate(in: guild))
         case ..<99: ("MESSAGE_REACTION_ADD", reactionAdd(in: guild))
-        default: ("GUILD_MEMBER_ADD", memberAdd(in: guild))
+        default: memberAdd(in: guild, index: guildIndex).map { ("GUILD_MEMBER_ADD", $0) } ?? ("MESSAGE_CREATE", messageCreate(in: guild))
         }
-        defer { nextSequence += 1 }
-        return Array(#"{"t":"\#(name)","s":\#(nextSequence),"op":0,"d":\#(data)}"#.utf8)
+        return (name, data, guild.id)
+    }
+
+    /// A dispatch payload in Discord's key order.
+    public static func payload(name: String, data: String, sequence: Int) -> [UInt8] {
+        Array(#"{"t":"\#(name)","s":\#(sequence),"op":0,"d":\#(data)}"#.utf8)
     }
 
     /// `count` consecutive dispatch payloads.
@@ -94,8 +109,22 @@ public struct TrafficGenerator: Sendable {
         return #"{"user_id":"\#(user.id)","type":0,"message_id":"\#(message)","message_author_id":"\#(author.id)","member":\#(memberJSON(guild, joinedAt: joinedAt, user: user)),"emoji":{"name":"\#(emoji)","id":null},"channel_id":"\#(channel)","burst":false,"guild_id":"\#(guild.id)","burst_colors":[]}"#
     }
 
-    private mutating func memberAdd(in guild: TrafficWorld.Guild) -> String {
-        let user = world.users[random.below(world.users.count)]
+    /// A user who is not yet a member joins (Discord never announces a member twice); nil when
+    /// no such user turned up.
+    private mutating func memberAdd(in guild: TrafficWorld.Guild, index: Int) -> String? {
+        var members = memberships[index] ?? Set(guild.members)
+        var candidate: Int?
+        for _ in 0..<32 {
+            let user = random.below(world.users.count)
+            if !members.contains(user) {
+                candidate = user
+                break
+            }
+        }
+        guard let candidate else { return nil }
+        members.insert(candidate)
+        memberships[index] = members
+        let user = world.users[candidate]
         return #"{"user":\#(userJSON(user)),"roles":[],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"\#(DiscordTimestamp.iso8601(unixMilliseconds: clock))","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null,"guild_id":"\#(guild.id)"}"#
     }
 }

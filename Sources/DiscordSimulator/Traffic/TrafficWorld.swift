@@ -17,7 +17,7 @@ public struct TrafficWorld: Sendable {
         public let id: GuildID
         public let channels: [ChannelID]
         public let roles: [RoleID]
-        /// Indexes into ``TrafficWorld/users``.
+        /// Indexes into ``TrafficWorld/users``, each user once.
         public let members: [Int]
         /// When each member joined, in Unix milliseconds, parallel to `members`.
         public let joinedAt: [UInt64]
@@ -58,7 +58,12 @@ public struct TrafficWorld: Sendable {
             let weight = 1.0 / pow(Double(rank), 1.1)
             // Bigger guilds (low rank) have more members and channels.
             let memberCount = max(3, min(userCount, Int(Double(userCount) * weight * 4) + random.inRange(3...40)))
-            let members = (0..<memberCount).map { _ in random.below(userCount) }
+            var members: [Int] = []
+            var isMember = Set<Int>()
+            while members.count < memberCount {
+                let user = random.below(userCount)
+                if isMember.insert(user).inserted { members.append(user) }
+            }
             let joinedAt = members.map { user in
                 let userCreated = max(created, users[user].id.unixMilliseconds)
                 return userCreated + UInt64(random.below(Int(startMilliseconds - userCreated)))

@@ -1,0 +1,89 @@
+import DiscordGateway
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// The simulated Discord on loopback: REST under `/api/v10` on one port, the gateway (a WebSocket,
+/// `/?v=10&encoding=json&compress=zlib-stream|zstd-stream`) on another — separate hosts, as
+/// discord.com and gateway.discord.gg are, so a client's pooled REST connection is never the one
+/// it upgrades.
+public final class SimulatorServer: Sendable {
+    public let configuration: SimulatorConfiguration
+    /// Everything the simulator did, for assertions.
+    public let record: SimulatorRecord
+    private let restChannel: any Channel
+    private let gatewayChannel: any Channel
+
+    /// The REST base URL, as a client's API base.
+    public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
+    /// The gateway URL, as `/gateway` and READY's `resume_gateway_url` give it.
+    public var gatewayURL: String { "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)" }
+
+    /// Starts listening on 127.0.0.1 (port 0: any free port).
+    public static func start(_ configuration: SimulatorConfiguration, restPort: Int = 0, gatewayPort: Int = 0) async throws -> SimulatorServer {
+        let record = SimulatorRecord()
+        let gatewayChannel = try await bootstrap { channel in
+            let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
+            let upgrader = NIOWebSocketServerUpgrader(
+                maxFrameSize: 1 << 20,
+                shouldUpgrade: { channel, head in
+                    channel.eventLoop.makeSucceededFuture(Self.compression(of: head.uri) == nil ? nil : HTTPHeaders())
+                },
+                upgradePipelineHandler: { channel, head in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
+                            GatewaySessionHandler(
+                                configuration: configuration, record: record,
+                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL),
+                        ])
+                    }
+                })
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: (
+                upgraders: [upgrader],
+                completionHandler: { context in context.pipeline.removeHandler(name: "kamii.rest", promise: nil) }
+            ))
+            // A plain HTTP request to the gateway host gets the REST handler's 404.
+            try channel.pipeline.syncOperations.addHandler(
+                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL), name: "kamii.rest")
+        }.bind(host: "127.0.0.1", port: gatewayPort).get()
+        let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
+        let restChannel = try await bootstrap { channel in
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+            try channel.pipeline.syncOperations.addHandler(RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL))
+        }.bind(host: "127.0.0.1", port: restPort).get()
+        return SimulatorServer(configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel)
+    }
+
+    private static func bootstrap(_ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
+        ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+    }
+
+    private init(configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel) {
+        self.configuration = configuration
+        self.record = record
+        self.restChannel = restChannel
+        self.gatewayChannel = gatewayChannel
+    }
+
+    /// Stops listening and closes every connection.
+    public func stop() async throws {
+        try await restChannel.close()
+        try await gatewayChannel.close()
+    }
+
+    /// The `compress` query parameter of a gateway URL; nil when the request is not for the gateway
+    /// or asks for something Discord does not offer.
+    static func compression(of uri: String) -> GatewayCompression? {
+        guard let components = URLComponents(string: uri), !components.path.hasPrefix("/api/") else { return nil }
+        let items = components.queryItems ?? []
+        guard items.first(where: { $0.name == "encoding" })?.value ?? "json" == "json" else { return nil }
+        guard let compress = items.first(where: { $0.name == "compress" })?.value else { return GatewayCompression.none }
+        return GatewayCompression(rawValue: compress)
+    }
+}

@@ -1,0 +1,66 @@
+import DiscordModels
+import Foundation
+
+/// READY and GUILD_CREATE for a simulated session, in the shapes Discord sends.
+struct WorldPayloads {
+    let configuration: SimulatorConfiguration
+
+    /// The guilds a shard serves: `(guild_id >> 22) % shard_count == shard_id`.
+    func guilds(shard: Int, of count: Int) -> [TrafficWorld.Guild] {
+        configuration.world.guilds.filter { Int(($0.id.rawValue >> 22) % UInt64(count)) == shard }
+    }
+
+    /// The application flags Discord reports for the approved privileged intents.
+    var applicationFlags: UInt64 {
+        var flags: UInt64 = 0
+        if configuration.approvedPrivilegedIntents.contains(.guildPresences) { flags |= 1 << 12 }
+        if configuration.approvedPrivilegedIntents.contains(.guildMembers) { flags |= 1 << 14 }
+        if configuration.approvedPrivilegedIntents.contains(.messageContent) { flags |= 1 << 18 }
+        return flags
+    }
+
+    var botUser: String {
+        #"{"verified":true,"username":"\#(configuration.botUsername)","mfa_enabled":false,"id":"\#(configuration.botUserID)","global_name":null,"flags":0,"email":null,"discriminator":"0","bot":true,"avatar":null}"#
+    }
+
+    /// The application object (`/oauth2/applications/@me`); its owner is the world's first user.
+    var application: String {
+        let owner = configuration.world.users[0]
+        let ownerJSON = #"{"id":"\#(owner.id)","username":"\#(owner.username)","global_name":null,"avatar":null,"discriminator":"0","public_flags":0,"flags":0}"#
+        return #"{"id":"\#(configuration.applicationID)","name":"\#(configuration.botUsername)","icon":null,"description":"","summary":"","type":null,"hook":true,"bot_public":true,"bot_require_code_grant":false,"verify_key":"\#(String(repeating: "0f", count: 32))","owner":\#(ownerJSON),"flags":\#(applicationFlags),"team":null,"bot":\#(botUser),"redirect_uris":[],"interactions_endpoint_url":null,"approximate_guild_count":\#(configuration.world.guilds.count),"tags":[]}"#
+    }
+
+    func ready(sessionID: String, resumeURL: String, shard: [Int], guilds: [TrafficWorld.Guild]) -> String {
+        let stubs = guilds.map { #"{"unavailable":true,"id":"\#($0.id)"}"# }.joined(separator: ",")
+        return #"{"v":10,"user_settings":{},"user":\#(botUser),"session_type":"normal","session_id":"\#(sessionID)","resume_gateway_url":"\#(resumeURL)","relationships":[],"private_channels":[],"presences":[],"guilds":[\#(stubs)],"guild_join_requests":[],"geo_ordered_rtc_regions":["us-east"],"auth":{},"application":{"id":"\#(configuration.applicationID)","flags":\#(applicationFlags)},"_trace":["[\"gateway-simulator\"]"],"shard":[\#(shard[0]),\#(shard[1])]}"#
+    }
+
+    /// A guild's members (and the bot) as GUILD_MEMBERS_CHUNK `members` arrays of up to 1,000.
+    func memberChunks(_ guild: TrafficWorld.Guild) -> [String] {
+        var members: [String] = []
+        for (slot, index) in guild.members.enumerated() {
+            let user = configuration.world.users[index]
+            let avatar = user.avatar.map { "\"\($0)\"" } ?? "null"
+            let bot = user.isBot ? #","bot":true"# : ""
+            let joined = DiscordTimestamp.iso8601(unixMilliseconds: guild.joinedAt[slot])
+            members.append(#"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
+        }
+        let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
+        members.append(#"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
+        return stride(from: 0, to: members.count, by: 1_000).map { members[$0..<min($0 + 1_000, members.count)].joined(separator: ",") }
+    }
+
+    func guildCreate(_ guild: TrafficWorld.Guild, index: Int) -> String {
+        let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
+        let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"1071698660929","managed":false,"mentionable":false,"flags":0}"#
+        let roles = [everyone] + guild.roles.enumerated().map { position, role in
+            #"{"id":"\#(role)","name":"role-\#(position + 1)","color":\#((position * 0x2F1A3B) & 0xFFFFFF),"hoist":false,"icon":null,"unicode_emoji":null,"position":\#(position + 1),"permissions":"1071698660929","managed":false,"mentionable":true,"flags":0}"#
+        }
+        let channels = guild.channels.enumerated().map { position, channel in
+            #"{"id":"\#(channel)","type":0,"name":"channel-\#(position + 1)","position":\#(position),"permission_overwrites":[],"parent_id":null,"topic":null,"nsfw":false,"last_message_id":null,"rate_limit_per_user":0,"flags":0}"#
+        }
+        let owner = configuration.world.users[guild.members[0]].id
+        let botMember = #"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
+        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count > 250),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+    }
+}

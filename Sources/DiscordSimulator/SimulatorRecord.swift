@@ -1,0 +1,49 @@
+import Synchronization
+
+/// What the simulator did, for tests to compare with what a client saw.
+public final class SimulatorRecord: Sendable {
+    /// One gateway connection's history.
+    public struct Connection: Sendable, Equatable {
+        /// 1, 2, 3… in the order connections were accepted.
+        public var number: Int
+        public var compression: String
+        /// Set once an identify succeeded.
+        public var sessionID: String?
+        public var intents: UInt64 = 0
+        public var shard: [Int] = [0, 1]
+        /// Dispatches sent, by event name (READY and GUILD_CREATE included).
+        public var dispatches: [String: Int] = [:]
+        /// The last `s` sent.
+        public var lastSequence = 0
+        public var heartbeatsAcknowledged = 0
+        /// The close code the simulator closed the connection with, if it did.
+        public var closeCode: Int?
+    }
+
+    private let state = Mutex<(connections: [Connection], restCalls: [String])>(([], []))
+
+    public init() {}
+
+    /// Every gateway connection, in the order they were accepted.
+    public var connections: [Connection] { state.withLock { $0.connections } }
+
+    /// Every REST call, as `METHOD /path`, in order.
+    public var restCalls: [String] { state.withLock { $0.restCalls } }
+
+    /// Registers a new connection and returns its number.
+    func open(compression: String) -> Int {
+        state.withLock { state in
+            let number = state.connections.count + 1
+            state.connections.append(Connection(number: number, compression: compression))
+            return number
+        }
+    }
+
+    func update(_ number: Int, _ change: (inout Connection) -> Void) {
+        state.withLock { change(&$0.connections[number - 1]) }
+    }
+
+    func recordREST(_ call: String) {
+        state.withLock { $0.restCalls.append(call) }
+    }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Logs discord.py (an independent Discord library) in to the simulator and reports, as one JSON
+line on stdout, what it received. Used by DiscordPyHonestyTests; runnable by hand:
+
+    python discordpy_client.py API_BASE GATEWAY_URL TOKEN [--zlib]
+
+discord.py picks zstd-stream when the `zstandard` package is importable and zlib-stream
+otherwise; --zlib hides `zstandard` from it to test the other stream.
+"""
+import asyncio
+import json
+import sys
+
+if "--zlib" in sys.argv:
+    sys.modules["zstandard"] = None
+    sys.modules["compression.zstd"] = None
+
+import discord  # noqa: E402
+import yarl  # noqa: E402
+
+api, gateway, token = sys.argv[1:4]
+discord.http.Route.BASE = api
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+intents = discord.Intents.default()
+intents.members = True
+client = discord.Client(intents=intents)
+report = {
+    "compression": discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE,
+    "ready": False, "user_id": None, "guilds": 0, "guild_ids": [],
+    "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
+    "member_joins": 0, "reactions": 0,
+}
+last_event = 0.0
+
+
+def touch():
+    global last_event
+    last_event = asyncio.get_running_loop().time()
+
+
+@client.event
+async def on_ready():
+    report["ready"] = True
+    report["user_id"] = str(client.user.id)
+    report["guilds"] = len(client.guilds)
+    report["guild_ids"] = sorted(str(g.id) for g in client.guilds)
+    touch()
+
+
+@client.event
+async def on_message(message):
+    report["messages"] += 1
+    if message.guild is not None and message.guild.get_channel(message.channel.id) is not None:
+        report["messages_in_known_guild_channels"] += 1
+    if isinstance(message.author, discord.Member):
+        report["messages_with_member_author"] += 1
+    touch()
+
+
+@client.event
+async def on_member_join(member):
+    report["member_joins"] += 1
+    touch()
+
+
+@client.event
+async def on_raw_reaction_add(payload):
+    report["reactions"] += 1
+    touch()
+
+
+async def stop_when_quiet():
+    # The simulator sends a bounded burst; once nothing has arrived for a while, it is over.
+    while True:
+        await asyncio.sleep(0.25)
+        if report["ready"] and asyncio.get_running_loop().time() - last_event > 2.0:
+            await client.close()
+            return
+
+
+async def main():
+    async with client:
+        watcher = asyncio.create_task(stop_when_quiet())
+        await asyncio.wait_for(client.start(token, reconnect=False), timeout=90)
+        await watcher
+
+
+asyncio.run(main())
+print(json.dumps(report))

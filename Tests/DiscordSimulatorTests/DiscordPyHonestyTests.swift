@@ -1,0 +1,89 @@
+import DiscordGateway
+import DiscordModels
+import Foundation
+import Testing
+@testable import DiscordSimulator
+
+/// The simulator is honest only if an independent client accepts it: discord.py, from PyPI, logs in
+/// through REST, connects to the gateway with each compression, and must see exactly what the
+/// simulator says it sent. Needs the venv `ops/test` makes (`KAMII_PYTHON`).
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with discord.py (ops/test does)"))
+struct DiscordPyHonestyTests {
+    struct Report: Decodable {
+        let compression: String
+        let ready: Bool
+        let user_id: String?
+        let guilds: Int
+        let guild_ids: [String]
+        let messages: Int
+        let messages_in_known_guild_channels: Int
+        let messages_with_member_author: Int
+        let member_joins: Int
+        let reactions: Int
+    }
+
+    @Test(arguments: ["zstd-stream", "zlib-stream"])
+    func discordPyLogsInAndReceivesExactlyWhatWasSent(_ compression: String) async throws {
+        let world = TrafficWorld(guildCount: 25, userCount: 3_000, seed: 42)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: world, dispatchesPerSecond: 500, maxDispatchesPerSession: 1_500))
+        defer { Task { try? await server.stop() } }
+
+        let report = try await DiscordPy.run(
+            [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token] + (compression == "zlib-stream" ? ["--zlib"] : []))
+        #expect(report.compression == compression)
+        #expect(report.ready)
+        #expect(report.user_id == server.configuration.botUserID.description)
+        #expect(report.guilds == 25)
+        #expect(report.guild_ids == world.guilds.map(\.id.description).sorted())
+
+        let connection = try #require(server.record.connections.first { $0.sessionID != nil })
+        #expect(connection.compression == compression)
+        #expect(connection.dispatches["READY"] == 1)
+        #expect(connection.dispatches["GUILD_CREATE"] == 25)
+        // discord.py asked for every guild's members (op 8) and got them.
+        #expect((connection.dispatches["GUILD_MEMBERS_CHUNK"] ?? 0) >= 25)
+        let messages = connection.dispatches["MESSAGE_CREATE"] ?? 0
+        #expect(messages > 1_000)
+        #expect(report.messages == messages)
+        #expect(report.messages_in_known_guild_channels == messages)
+        #expect(report.messages_with_member_author == messages)
+        #expect(report.member_joins == connection.dispatches["GUILD_MEMBER_ADD"] ?? 0)
+        #expect(report.reactions == connection.dispatches["MESSAGE_REACTION_ADD"] ?? 0)
+        // discord.py did not ask for presences (privileged), so none were sent.
+        #expect(connection.dispatches["PRESENCE_UPDATE"] == nil)
+        #expect(server.record.restCalls.contains("GET /api/v10/users/@me"))
+    }
+}
+
+enum DiscordPy {
+    static var python: String? { ProcessInfo.processInfo.environment["KAMII_PYTHON"] }
+    static var isConfigured: Bool {
+        python != nil || ProcessInfo.processInfo.environment["KAMII_TEST_REQUIRE_SERVICES"] == "1"
+    }
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Clients/discordpy_client.py").path
+
+    /// Runs the client script and decodes the one JSON line it prints.
+    static func run(_ arguments: [String]) async throws -> DiscordPyHonestyTests.Report {
+        let python = try #require(python, "KAMII_PYTHON is not set")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // The simulator runs on NIO's threads; waiting here blocks only this test's task.
+        let (stdout, stderr) = await Task.detached {
+            let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+            let outputData = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (outputData, String(decoding: errorData, as: UTF8.self))
+        }.value
+        try #require(process.terminationStatus == 0, "discord.py failed:\n\(stderr)")
+        return try JSONDecoder().decode(DiscordPyHonestyTests.Report.self, from: stdout)
+    }
+}

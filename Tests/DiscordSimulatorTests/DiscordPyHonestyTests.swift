@@ -62,28 +62,30 @@ enum DiscordPy {
         python != nil || ProcessInfo.processInfo.environment["KAMII_TEST_REQUIRE_SERVICES"] == "1"
     }
 
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Clients/discordpy_client.py").path
+    static let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients")
 
-    /// Runs the client script and decodes the one JSON line it prints.
+    /// Runs the discord.py client script and decodes the one JSON line it prints.
     static func run(_ arguments: [String]) async throws -> DiscordPyHonestyTests.Report {
+        try JSONDecoder().decode(DiscordPyHonestyTests.Report.self, from: try await runScript("discordpy_client.py", arguments))
+    }
+
+    /// Runs a script from `Clients/` with the venv's Python and returns its standard output.
+    static func runScript(_ name: String, _ arguments: [String]) async throws -> Data {
         let python = try #require(python, "KAMII_PYTHON is not set")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script] + arguments
+        process.arguments = [clients.appendingPathComponent(name).path] + arguments
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        // The simulator runs on NIO's threads; waiting here blocks only this test's task.
-        let (stdout, stderr) = await Task.detached {
-            let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-            let outputData = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (outputData, String(decoding: errorData, as: UTF8.self))
-        }.value
-        try #require(process.terminationStatus == 0, "discord.py failed:\n\(stderr)")
-        return try JSONDecoder().decode(DiscordPyHonestyTests.Report.self, from: stdout)
+        // Both pipes are drained at once, so neither can fill and stall the script.
+        async let errorText = Task.detached { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
+        async let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        let (stdout, stderr) = await (outputData, errorText)
+        await Task.detached { process.waitUntilExit() }.value
+        try #require(process.terminationStatus == 0, "\(name) failed:\n\(stderr)")
+        return stdout
     }
 }

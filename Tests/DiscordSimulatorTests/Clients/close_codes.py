@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Drives the simulator's gateway with raw aiohttp WebSockets (no Discord library) through each
+identify mistake and prints, as one JSON object, the close code each one got.
+
+    python close_codes.py GATEWAY_URL TOKEN
+"""
+import asyncio
+import json
+import sys
+
+import aiohttp
+
+gateway, token = sys.argv[1:3]
+
+
+def identify(**changes):
+    d = {"token": token, "intents": 513, "properties": {"os": "linux", "browser": "test", "device": "test"}}
+    d.update(changes)
+    return {"op": 2, "d": d}
+
+
+CASES = {
+    "bad_token": [identify(token="wrong")],
+    "invalid_intents": [identify(intents=1 << 40)],
+    "disallowed_intents": [identify(intents=513 | (1 << 8))],
+    "bad_shard": [identify(shard=[2, 2])],
+    "before_identify": [{"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}],
+    "second_identify": [identify(), identify()],
+    "not_json": ["{not json"],
+}
+
+
+async def close_code(session, messages):
+    async with session.ws_connect(gateway + "?v=10&encoding=json") as ws:
+        hello = await ws.receive_json()
+        assert hello["op"] == 10, hello
+        for message in messages:
+            await ws.send_str(message if isinstance(message, str) else json.dumps(message))
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), timeout=10)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                return ws.close_code
+
+
+async def main():
+    async with aiohttp.ClientSession() as session:
+        results = {name: await close_code(session, messages) for name, messages in CASES.items()}
+    print(json.dumps(results))
+
+
+asyncio.run(main())

@@ -28,7 +28,7 @@ public enum GatewayCloseCode: UInt16, Sendable, CaseIterable {
         switch self {
         case .unknownError: "Unknown error."
         case .unknownOpcode: "Unknown opcode."
-        case .decodeError: "Decode error."
+        case .decodeError: "Error while decoding payload."
         case .notAuthenticated: "Not authenticated."
         case .authenticationFailed: "Authentication failed."
         case .alreadyAuthenticated: "Already authenticated."

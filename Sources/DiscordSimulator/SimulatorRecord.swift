@@ -18,6 +18,8 @@ public final class SimulatorRecord: Sendable {
         public var heartbeatsAcknowledged = 0
         /// The close code the simulator closed the connection with, if it did.
         public var closeCode: Int?
+        /// The close code the client closed the connection with, if it did (1000/1001 end the session).
+        public var clientCloseCode: Int?
     }
 
     private let state = Mutex<(connections: [Connection], restCalls: [String])>(([], []))

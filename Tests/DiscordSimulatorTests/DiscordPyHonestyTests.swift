@@ -27,8 +27,6 @@ struct DiscordPyHonestyTests {
         let world = TrafficWorld(guildCount: 25, userCount: 3_000, seed: 42)
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: world, dispatchesPerSecond: 500, maxDispatchesPerSession: 1_500))
-        defer { Task { try? await server.stop() } }
-
         let report = try await DiscordPy.run(
             [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token] + (compression == "zlib-stream" ? ["--zlib"] : []))
         #expect(report.compression == compression)
@@ -53,6 +51,7 @@ struct DiscordPyHonestyTests {
         // discord.py did not ask for presences (privileged), so none were sent.
         #expect(connection.dispatches["PRESENCE_UPDATE"] == nil)
         #expect(server.record.restCalls.contains("GET /api/v10/users/@me"))
+        try await server.stop()
     }
 }
 
@@ -83,8 +82,14 @@ enum DiscordPy {
         // Both pipes are drained at once, so neither can fill and stall the script.
         async let errorText = Task.detached { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
         async let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        // A script that hangs is killed rather than hanging the suite.
+        let watchdog = Task.detached {
+            try await Task.sleep(for: .seconds(150))
+            process.terminate()
+        }
         let (stdout, stderr) = await (outputData, errorText)
         await Task.detached { process.waitUntilExit() }.value
+        watchdog.cancel()
         try #require(process.terminationStatus == 0, "\(name) failed:\n\(stderr)")
         return stdout
     }

@@ -9,7 +9,6 @@ struct GatewayCloseCodeTests {
     @Test func identifyMistakesGetDiscordsCloseCodes() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 3, userCount: 100, seed: 1), dispatchesPerSecond: 0))
-        defer { Task { try? await server.stop() } }
         let output = try await DiscordPy.runScript("close_codes.py", [server.gatewayURL + "/", server.configuration.token])
         let codes = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Int])
         #expect(codes == [
@@ -22,6 +21,7 @@ struct GatewayCloseCodeTests {
             "not_json": Int(GatewayCloseCode.decodeError.rawValue),
         ])
         #expect(server.record.connections.compactMap(\.closeCode).count == 7)
+        try await server.stop()
     }
 
     @Test func shardsGetTheirGuildsByDiscordsFormula() {

@@ -52,9 +52,19 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         case .text, .binary:
             received(Data(frame.unmaskedData.readableBytesView), context)
         case .connectionClose:
-            ticker?.cancel()
-            state = .closed
-            context.close(promise: nil)
+            // Either the answer to our close frame, or the client closing: echo it, then hang up.
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self)
+            if state != .closed {
+                state = .closed
+                ticker?.cancel()
+                record.update(number) { $0.clientCloseCode = code.map(Int.init) }
+                let echo = WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(echo)).whenComplete { _ in bound.value.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         default:
@@ -64,6 +74,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     private func received(_ message: Data, _ context: ChannelHandlerContext) {
         guard state != .closed else { return }
+        // Discord refuses client payloads over 4,096 bytes.
+        guard message.count <= 4_096 else { return close(.decodeError, context) }
         guard let payload = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let op = payload["op"] as? Int else {
             return close(.decodeError, context)
         }
@@ -77,7 +89,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         case 8:
             guard state == .identified else { return close(.notAuthenticated, context) }
             requestGuildMembers(payload["d"] as? [String: Any] ?? [:], context)
-        case 3, 4, 31:
+        case 3, 4, 31, 43:
             guard state == .identified else { return close(.notAuthenticated, context) }
         case 6:
             // Resuming arrives with issue 3's next part; until then a resume is an invalid session.
@@ -113,29 +125,52 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             $0.intents = rawIntents
             $0.shard = shard
         }
-        dispatch("READY", payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: shard, guilds: guilds), context)
+        let sentShard = data["shard"] == nil ? nil : shard
+        let largeThreshold = min(max((data["large_threshold"] as? Int) ?? 50, 50), 250)
+        dispatch("READY", payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds), context)
         if requested.contains(.guilds) {
-            for (index, guild) in guilds.enumerated() { dispatch("GUILD_CREATE", payloads.guildCreate(guild, index: index), context) }
+            for guild in guilds { dispatch("GUILD_CREATE", payloads.guildCreate(guild, largeThreshold: largeThreshold), context) }
         }
         startTraffic(context)
     }
 
-    /// Request Guild Members (op 8) for every member (`query: ""`, `limit: 0`, which Discord allows
-    /// only with the GUILD_MEMBERS intent): GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members.
+    /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
+    /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
+    /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
+    /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes.
     private func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
-        // Snowflakes may come as strings or numbers, one or a list.
-        let raw = data["guild_id"].map { ($0 as? [Any]) ?? [$0] } ?? []
-        let requested = raw.compactMap { ($0 as? String) ?? ($0 as? NSNumber).map { $0.uint64Value.description } }
-        let nonce = (data["nonce"] as? String).map { #","nonce":"\#($0)""# } ?? ""
-        guard intents.contains(.guildMembers) else { return close(.disallowedIntents, context) }
-        let payloads = WorldPayloads(configuration: configuration)
-        for id in requested {
-            guard let guild = configuration.world.guilds.first(where: { $0.id.description == id }), shardGuilds.contains(guild.id) else { continue }
-            let chunks = payloads.memberChunks(guild)
-            for (index, members) in chunks.enumerated() {
-                dispatch("GUILD_MEMBERS_CHUNK", #"{"guild_id":"\#(guild.id)","members":[\#(members)],"chunk_index":\#(index),"chunk_count":\#(chunks.count),"not_found":[]\#(nonce)}"#, context)
+        guard let id = Self.snowflake(data["guild_id"]),
+              let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), shardGuilds.contains(guild.id)
+        else { return }
+        var nonceField = ""
+        if let nonce = data["nonce"] as? String, nonce.utf8.count <= 32,
+           let encoded = try? JSONSerialization.data(withJSONObject: nonce, options: [.fragmentsAllowed]) {
+            nonceField = #","nonce":"# + String(decoding: encoded, as: UTF8.self)
+        }
+        let selection: WorldPayloads.MemberSelection
+        if let ids = data["user_ids"] {
+            let wanted = ((ids as? [Any]) ?? [ids]).compactMap(Self.snowflake).prefix(100)
+            selection = .users(Array(wanted))
+        } else {
+            let query = (data["query"] as? String) ?? ""
+            let limit = (data["limit"] as? Int) ?? 0
+            if query.isEmpty && limit == 0 {
+                guard intents.contains(.guildMembers) else { return }
+                selection = .all
+            } else {
+                selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))
             }
         }
+        let chunks = WorldPayloads(configuration: configuration).memberChunks(guild, selection)
+        for (index, chunk) in chunks.enumerated() {
+            let notFound = chunk.notFound.map { "\"\($0)\"" }.joined(separator: ",")
+            dispatch("GUILD_MEMBERS_CHUNK", #"{"guild_id":"\#(guild.id)","members":[\#(chunk.members)],"chunk_index":\#(index),"chunk_count":\#(chunks.count),"not_found":[\#(notFound)]\#(nonceField)}"#, context)
+        }
+    }
+
+    /// A snowflake sent as a string or a number.
+    private static func snowflake(_ value: Any?) -> UInt64? {
+        (value as? String).flatMap(UInt64.init) ?? (value as? NSNumber)?.uint64Value
     }
 
     /// Sends live traffic in 10 ms ticks at the configured rate.
@@ -190,7 +225,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: buffer)), promise: nil)
     }
 
-    /// Closes with a Discord close code, as Discord does: a close frame, then the TCP connection.
+    /// Closes with a Discord close code, as Discord does: a close frame, then the TCP connection once
+    /// the client answered (or after two seconds). Hanging up at once would let the client's kernel
+    /// drop our unread close frame when its own reply meets a closed socket.
     func close(_ code: GatewayCloseCode, _ context: ChannelHandlerContext) {
         guard state != .closed else { return }
         state = .closed
@@ -199,9 +236,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 2 + code.reason.utf8.count)
         buffer.writeInteger(code.rawValue)
         buffer.writeString(code.reason)
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer))).whenComplete { _ in
-            bound.value.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer)), promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import Synchronization
 
 /// The simulated Discord on loopback: REST under `/api/v10` on one port, the gateway (a WebSocket,
 /// `/?v=10&encoding=json&compress=zlib-stream|zstd-stream`) on another — separate hosts, as
@@ -15,6 +16,7 @@ public final class SimulatorServer: Sendable {
     public let record: SimulatorRecord
     private let restChannel: any Channel
     private let gatewayChannel: any Channel
+    private let connections: Connections
 
     /// The REST base URL, as a client's API base.
     public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
@@ -24,7 +26,8 @@ public final class SimulatorServer: Sendable {
     /// Starts listening on 127.0.0.1 (port 0: any free port).
     public static func start(_ configuration: SimulatorConfiguration, restPort: Int = 0, gatewayPort: Int = 0) async throws -> SimulatorServer {
         let record = SimulatorRecord()
-        let gatewayChannel = try await bootstrap { channel in
+        let connections = Connections()
+        let gatewayChannel = try await bootstrap(connections) { channel in
             let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
             let upgrader = NIOWebSocketServerUpgrader(
                 maxFrameSize: 1 << 20,
@@ -50,31 +53,42 @@ public final class SimulatorServer: Sendable {
                 RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL), name: "kamii.rest")
         }.bind(host: "127.0.0.1", port: gatewayPort).get()
         let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
-        let restChannel = try await bootstrap { channel in
+        let restChannel = try await bootstrap(connections) { channel in
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
             try channel.pipeline.syncOperations.addHandler(RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL))
         }.bind(host: "127.0.0.1", port: restPort).get()
-        return SimulatorServer(configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel)
+        return SimulatorServer(
+            configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel, connections: connections)
     }
 
-    private static func bootstrap(_ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
+    private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
         ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+            .childChannelInitializer { channel in
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+            }
     }
 
-    private init(configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel) {
+    private init(
+        configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel,
+        connections: Connections
+    ) {
         self.configuration = configuration
         self.record = record
         self.restChannel = restChannel
         self.gatewayChannel = gatewayChannel
+        self.connections = connections
     }
 
-    /// Stops listening and closes every connection.
+    /// Stops listening and closes every open connection (their sessions' traffic stops with them).
     public func stop() async throws {
         try await restChannel.close()
         try await gatewayChannel.close()
+        for channel in connections.all {
+            try? await channel.close()
+        }
     }
 
     /// The `compress` query parameter of a gateway URL; nil when the request is not for the gateway
@@ -86,4 +100,17 @@ public final class SimulatorServer: Sendable {
         guard let compress = items.first(where: { $0.name == "compress" })?.value else { return GatewayCompression.none }
         return GatewayCompression(rawValue: compress)
     }
+}
+
+/// The accepted connections still open, so `stop()` can close them.
+private final class Connections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        open.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { _ in _ = self.open.withLock { $0.removeValue(forKey: key) } }
+    }
+
+    var all: [any Channel] { open.withLock { Array($0.values) } }
 }

@@ -30,27 +30,54 @@ struct WorldPayloads {
         return #"{"id":"\#(configuration.applicationID)","name":"\#(configuration.botUsername)","icon":null,"description":"","summary":"","type":null,"hook":true,"bot_public":true,"bot_require_code_grant":false,"verify_key":"\#(String(repeating: "0f", count: 32))","owner":\#(ownerJSON),"flags":\#(applicationFlags),"team":null,"bot":\#(botUser),"redirect_uris":[],"interactions_endpoint_url":null,"approximate_guild_count":\#(configuration.world.guilds.count),"tags":[]}"#
     }
 
-    func ready(sessionID: String, resumeURL: String, shard: [Int], guilds: [TrafficWorld.Guild]) -> String {
+    /// READY; `shard` is included only when the identify sent one, as Discord does.
+    func ready(sessionID: String, resumeURL: String, shard: [Int]?, guilds: [TrafficWorld.Guild]) -> String {
         let stubs = guilds.map { #"{"unavailable":true,"id":"\#($0.id)"}"# }.joined(separator: ",")
-        return #"{"v":10,"user_settings":{},"user":\#(botUser),"session_type":"normal","session_id":"\#(sessionID)","resume_gateway_url":"\#(resumeURL)","relationships":[],"private_channels":[],"presences":[],"guilds":[\#(stubs)],"guild_join_requests":[],"geo_ordered_rtc_regions":["us-east"],"auth":{},"application":{"id":"\#(configuration.applicationID)","flags":\#(applicationFlags)},"_trace":["[\"gateway-simulator\"]"],"shard":[\#(shard[0]),\#(shard[1])]}"#
+        let shardField = shard.map { #","shard":[\#($0[0]),\#($0[1])]"# } ?? ""
+        return #"{"v":10,"user_settings":{},"user":\#(botUser),"session_type":"normal","session_id":"\#(sessionID)","resume_gateway_url":"\#(resumeURL)","relationships":[],"private_channels":[],"presences":[],"guilds":[\#(stubs)],"guild_join_requests":[],"geo_ordered_rtc_regions":["us-east"],"auth":{},"application":{"id":"\#(configuration.applicationID)","flags":\#(applicationFlags)},"_trace":["[\"gateway-simulator\"]"]\#(shardField)}"#
     }
 
-    /// A guild's members (and the bot) as GUILD_MEMBERS_CHUNK `members` arrays of up to 1,000.
-    func memberChunks(_ guild: TrafficWorld.Guild) -> [String] {
-        var members: [String] = []
-        for (slot, index) in guild.members.enumerated() {
+    /// Which members an op 8 request asks for.
+    enum MemberSelection {
+        case all
+        case prefix(String, limit: Int)
+        case users([UInt64])
+    }
+
+    /// A guild's members (the bot included) as GUILD_MEMBERS_CHUNK `members` arrays of up to
+    /// 1,000, with the requested IDs that are not members in the last chunk's `not_found`.
+    func memberChunks(_ guild: TrafficWorld.Guild, _ selection: MemberSelection) -> [(members: String, notFound: [UInt64])] {
+        var members: [(id: UInt64, name: String, json: String)] = guild.members.enumerated().map { slot, index in
             let user = configuration.world.users[index]
             let avatar = user.avatar.map { "\"\($0)\"" } ?? "null"
             let bot = user.isBot ? #","bot":true"# : ""
             let joined = DiscordTimestamp.iso8601(unixMilliseconds: guild.joinedAt[slot])
-            members.append(#"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
+            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
         }
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
-        members.append(#"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
-        return stride(from: 0, to: members.count, by: 1_000).map { members[$0..<min($0 + 1_000, members.count)].joined(separator: ",") }
+        members.append((configuration.botUserID.rawValue, configuration.botUsername,
+                        #"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#))
+        var notFound: [UInt64] = []
+        switch selection {
+        case .all:
+            break
+        case .prefix(let query, let limit):
+            members = Array(members.filter { $0.name.lowercased().hasPrefix(query) }.prefix(limit))
+        case .users(let ids):
+            let byID = Dictionary(members.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            members = ids.compactMap { byID[$0] }
+            notFound = ids.filter { byID[$0] == nil }
+        }
+        let jsons = members.map(\.json)
+        var chunks = stride(from: 0, to: jsons.count, by: 1_000).map { (members: jsons[$0..<min($0 + 1_000, jsons.count)].joined(separator: ","), notFound: [UInt64]()) }
+        if chunks.isEmpty { chunks = [("", [])] }
+        chunks[chunks.count - 1].notFound = notFound
+        return chunks
     }
 
-    func guildCreate(_ guild: TrafficWorld.Guild, index: Int) -> String {
+    /// GUILD_CREATE; `large` when the member count passes the identify's `large_threshold`.
+    func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int) -> String {
+        let index = configuration.world.guilds.firstIndex { $0.id == guild.id } ?? 0
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"1071698660929","managed":false,"mentionable":false,"flags":0}"#
         let roles = [everyone] + guild.roles.enumerated().map { position, role in
@@ -61,6 +88,6 @@ struct WorldPayloads {
         }
         let owner = configuration.world.users[guild.members[0]].id
         let botMember = #"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
-        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count > 250),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
     }
 }

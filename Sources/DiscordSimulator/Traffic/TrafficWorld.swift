@@ -57,7 +57,7 @@ public struct TrafficWorld: Sendable {
             let id = GuildID(unixMilliseconds: created, worker: 2, increment: UInt64(rank))
             let weight = 1.0 / pow(Double(rank), 1.1)
             // Bigger guilds (low rank) have more members and channels.
-            let memberCount = max(3, min(userCount, Int(Double(userCount) * weight * 4) + random.inRange(3...40)))
+            let memberCount = min(userCount, max(3, Int(Double(userCount) * weight * 4) + random.inRange(3...40)))
             var members: [Int] = []
             var isMember = Set<Int>()
             while members.count < memberCount {

@@ -31,8 +31,8 @@ CASES = {
 
 
 async def close_code(session, messages):
-    async with session.ws_connect(gateway + "?v=10&encoding=json") as ws:
-        hello = await ws.receive_json()
+    async with session.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
+        hello = await asyncio.wait_for(ws.receive_json(), timeout=10)
         assert hello["op"] == 10, hello
         for message in messages:
             await ws.send_str(message if isinstance(message, str) else json.dumps(message))

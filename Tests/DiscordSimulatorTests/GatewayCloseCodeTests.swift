@@ -34,3 +34,31 @@ struct GatewayCloseCodeTests {
         }
     }
 }
+
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with aiohttp (ops/test does)"))
+struct RequestGuildMembersTests {
+    struct Result: Decodable, Equatable {
+        let members: [String]
+        let not_found: [String]
+        let chunks: Int
+    }
+
+    @Test func everyFormOfOpEightIsAnswered() async throws {
+        let world = TrafficWorld(guildCount: 2, userCount: 2_500, seed: 8)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 0))
+        let guild = world.guilds[0]
+        let member = world.users[guild.members[0]]
+        let prefix = String(member.username.prefix(2))
+        let output = try await DiscordPy.runScript(
+            "member_requests.py", [server.gatewayURL + "/", server.configuration.token, guild.id.description, prefix, member.id.description])
+        let results = try JSONDecoder().decode([String: Result].self, from: output)
+        try await server.stop()
+
+        let all = try #require(results["all"])
+        #expect(all.members.count == guild.members.count + 1)
+        #expect(all.chunks == (guild.members.count + 1 + 999) / 1_000)
+        let matching = guild.members.map { world.users[$0].username }.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+        #expect(results["prefix"]?.members == Array(matching.prefix(2)))
+        #expect(results["users"] == Result(members: [member.username], not_found: ["1"], chunks: 1))
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Identifies to the simulator with a plain aiohttp WebSocket and sends Request Guild Members
+(op 8) in each of its forms; prints, as one JSON object, what each got back.
+
+    python member_requests.py GATEWAY_URL TOKEN GUILD_ID PREFIX MEMBER_ID
+"""
+import asyncio
+import json
+import sys
+
+import aiohttp
+
+gateway, token, guild_id, prefix, member_id = sys.argv[1:6]
+
+
+async def collect_chunks(ws, nonce):
+    members, not_found, chunks = [], [], 0
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+        if msg.get("t") != "GUILD_MEMBERS_CHUNK" or msg["d"].get("nonce") != nonce:
+            continue
+        chunks += 1
+        members += [m["user"]["username"] for m in msg["d"]["members"]]
+        not_found += [str(x) for x in msg["d"]["not_found"]]
+        if msg["d"]["chunk_index"] + 1 == msg["d"]["chunk_count"]:
+            return {"members": members, "not_found": not_found, "chunks": chunks}
+
+
+async def main():
+    results = {}
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
+            await asyncio.wait_for(ws.receive_json(), timeout=10)
+            await ws.send_json({"op": 2, "d": {"token": token, "intents": 1 | 2, "properties": {}}})
+            requests = {
+                "all": {"guild_id": guild_id, "query": "", "limit": 0},
+                "prefix": {"guild_id": int(guild_id), "query": prefix, "limit": 2},
+                "users": {"guild_id": guild_id, "user_ids": [member_id, "1"]},
+            }
+            for name, d in requests.items():
+                nonce = name + '-"quoted"'
+                await ws.send_json({"op": 8, "d": dict(d, nonce=nonce)})
+                results[name] = await collect_chunks(ws, nonce)
+    print(json.dumps(results))
+
+
+asyncio.run(main())

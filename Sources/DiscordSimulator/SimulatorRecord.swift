@@ -11,8 +11,14 @@ public final class SimulatorRecord: Sendable {
         public var sessionID: String?
         public var intents: UInt64 = 0
         public var shard: [Int] = [0, 1]
-        /// Dispatches sent, by event name (READY and GUILD_CREATE included).
+        /// Dispatches first sent on this connection, by event name (READY and GUILD_CREATE
+        /// included; replays of a resume are counted in `replayed` instead).
         public var dispatches: [String: Int] = [:]
+        /// Whether this connection resumed an earlier session, and how many dispatches it replayed.
+        public var resumed = false
+        public var replayed = 0
+        public var reconnectsSent = 0
+        public var invalidSessionsSent = 0
         /// The last `s` sent.
         public var lastSequence = 0
         public var heartbeatsAcknowledged = 0
@@ -28,6 +34,13 @@ public final class SimulatorRecord: Sendable {
 
     /// Every gateway connection, in the order they were accepted.
     public var connections: [Connection] { state.withLock { $0.connections } }
+
+    /// Dispatches first sent in a session, by event name, over all its connections.
+    public func dispatches(inSession id: String) -> [String: Int] {
+        connections.filter { $0.sessionID == id }.reduce(into: [:]) { total, connection in
+            total.merge(connection.dispatches, uniquingKeysWith: +)
+        }
+    }
 
     /// Every REST call, as `METHOD /path`, in order.
     public var restCalls: [String] { state.withLock { $0.restCalls } }

@@ -20,6 +20,7 @@ struct DiscordPyHonestyTests {
         let messages_with_member_author: Int
         let member_joins: Int
         let reactions: Int
+        let resumes: Int
     }
 
     @Test(arguments: ["zstd-stream", "zlib-stream"])
@@ -51,6 +52,39 @@ struct DiscordPyHonestyTests {
         // discord.py did not ask for presences (privileged), so none were sent.
         #expect(connection.dispatches["PRESENCE_UPDATE"] == nil)
         #expect(server.record.restCalls.contains("GET /api/v10/users/@me"))
+        #expect(report.resumes == 0)
+        try await server.stop()
+    }
+
+    @Test(arguments: ["zstd-stream", "zlib-stream"])
+    func discordPyResumesAfterOpSevenWithoutLosingOrRepeatingADispatch(_ compression: String) async throws {
+        let world = TrafficWorld(guildCount: 10, userCount: 1_000, seed: 43)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: world, dispatchesPerSecond: 400, maxDispatchesPerSession: 2_500))
+        async let running = DiscordPy.run(
+            [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token] + (compression == "zlib-stream" ? ["--zlib"] : []))
+
+        // Mid-stream, Discord asks the client to reconnect.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while (server.record.connections.first?.lastSequence ?? 0) < 800, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(server.sendReconnect() == 1)
+        let report = try await running
+
+        let connections = server.record.connections
+        try #require(connections.count == 2)
+        let sessionID = try #require(connections[0].sessionID)
+        #expect(connections[0].reconnectsSent == 1)
+        #expect(connections[1].resumed && connections[1].sessionID == sessionID)
+        #expect(connections[0].clientCloseCode != 1000 && connections[0].clientCloseCode != 1001)
+        #expect(report.resumes == 1)
+        let sent = server.record.dispatches(inSession: sessionID)
+        #expect(sent["READY"] == 1 && sent["RESUMED"] == 1)
+        #expect(report.messages == sent["MESSAGE_CREATE"] ?? 0)
+        #expect(report.reactions == sent["MESSAGE_REACTION_ADD"] ?? 0)
+        #expect(report.member_joins == sent["GUILD_MEMBER_ADD"] ?? 0)
         try await server.stop()
     }
 }

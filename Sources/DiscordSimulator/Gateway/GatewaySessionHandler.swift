@@ -6,7 +6,8 @@ import NIOWebSocket
 
 /// One simulated gateway connection: Hello, identify checks with Discord's close codes, READY,
 /// a GUILD_CREATE per guild of the shard, heartbeat ACKs, then live dispatches numbered by `s`
-/// and filtered by the session's intents — every message compressed as the client asked.
+/// and filtered by the session's intents — every message compressed as the client asked. A resume
+/// (op 6) re-attaches a ``GatewaySession`` and replays what the client missed.
 final class GatewaySessionHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -15,33 +16,53 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     private let configuration: SimulatorConfiguration
     private let record: SimulatorRecord
+    private let sessions: SessionRegistry
     private let deflater: any GatewayDeflater
     private let resumeURL: String
     private let number: Int
     private var state = State.awaitingIdentify
-    private var sequence = 0
-    private var intents = GatewayIntents()
-    private var shardGuilds = Set<GuildID>()
-    private var traffic: TrafficGenerator
-    private var dispatched = 0
+    private var session: GatewaySession?
     /// Dispatches due but not yet sent: the rate rarely divides into whole dispatches per tick.
     private var owed = 0.0
     private var ticker: RepeatedTask?
+    /// Kept so faults injected from outside can act on the connection.
+    private var context: ChannelHandlerContext?
 
-    init(configuration: SimulatorConfiguration, record: SimulatorRecord, compression: GatewayCompression, resumeURL: String) {
+    init(
+        configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
+        compression: GatewayCompression, resumeURL: String
+    ) {
         self.configuration = configuration
         self.record = record
+        self.sessions = sessions
         self.resumeURL = resumeURL
         deflater = compression.makeDeflater()
         number = record.open(compression: compression.rawValue)
-        traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number))
+    }
+
+    /// Applies a fault the simulator was told to inject. Called on the channel's event loop.
+    func inject(_ fault: SimulatorFault) {
+        guard let context, state == .identified else { return }
+        switch fault {
+        case .reconnect:
+            ticker?.cancel()
+            record.update(number) { $0.reconnectsSent += 1 }
+            send(#"{"t":null,"s":null,"op":7,"d":null}"#, context)
+            // The client should close and resume elsewhere; if it does not, Discord hangs up.
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        case .superseded:
+            close(.unknownError, context)
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         send(#"{"t":null,"s":null,"op":10,"d":{"heartbeat_interval":\#(configuration.heartbeatIntervalMilliseconds),"_trace":["[\"gateway-simulator\"]"]}}"#, context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         ticker?.cancel()
         state = .closed
     }
@@ -59,6 +80,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 state = .closed
                 ticker?.cancel()
                 record.update(number) { $0.clientCloseCode = code.map(Int.init) }
+                // 1000 and 1001 end the session; any other code leaves it resumable.
+                if code == 1000 || code == 1001 { session?.end() }
                 let echo = WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.writeAndFlush(wrapOutboundOut(echo)).whenComplete { _ in bound.value.close(promise: nil) }
@@ -92,8 +115,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         case 3, 4, 31, 43:
             guard state == .identified else { return close(.notAuthenticated, context) }
         case 6:
-            // Resuming arrives with issue 3's next part; until then a resume is an invalid session.
-            send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+            guard state == .awaitingIdentify else { return close(.alreadyAuthenticated, context) }
+            resume(payload["d"] as? [String: Any] ?? [:], context)
         default:
             guard state == .identified else { return close(.notAuthenticated, context) }
             close(.unknownOpcode, context)
@@ -116,10 +139,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let guilds = payloads.guilds(shard: shard[0], of: shard[1])
         guard guilds.count <= 2_500 else { return close(.shardingRequired, context) }
 
-        intents = requested
-        shardGuilds = Set(guilds.map(\.id))
-        state = .identified
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
+        let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number))
+        let session = GatewaySession(id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic)
+        sessions.register(session)
+        _ = session.attach(connection(context))
+        self.session = session
+        state = .identified
         record.update(number) {
             $0.sessionID = sessionID
             $0.intents = rawIntents
@@ -134,13 +160,45 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         startTraffic(context)
     }
 
+    private func connection(_ context: ChannelHandlerContext) -> GatewaySession.Connection {
+        GatewaySession.Connection(channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+    }
+
+    /// Resume (op 6): the session's missed dispatches are replayed, then RESUMED, then live traffic
+    /// goes on. An unknown, ended or too-old session gets op 9 with `d: false`, as on Discord.
+    private func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
+        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)" else {
+            return close(.authenticationFailed, context)
+        }
+        guard let id = data["session_id"] as? String, let session = sessions.session(id), !session.isEnded,
+              let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil),
+              let missed = session.replay(after: sequence)
+        else {
+            record.update(number) { $0.invalidSessionsSent += 1 }
+            return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+        }
+        session.attach(connection(context))?.inject(.superseded)
+        self.session = session
+        state = .identified
+        record.update(number) {
+            $0.sessionID = id
+            $0.intents = session.intents.rawValue
+            $0.shard = session.shard
+            $0.resumed = true
+            $0.replayed = missed.count
+        }
+        for payload in missed { write(payload, context) }
+        dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
+        startTraffic(context)
+    }
+
     /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
     /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
     /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
     /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes.
     private func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
-        guard let id = Self.snowflake(data["guild_id"]),
-              let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), shardGuilds.contains(guild.id)
+        guard let session, let id = Self.snowflake(data["guild_id"]),
+              let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), session.shardGuilds.contains(guild.id)
         else { return }
         var nonceField = ""
         if let nonce = data["nonce"] as? String, nonce.utf8.count <= 32,
@@ -155,7 +213,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             let query = (data["query"] as? String) ?? ""
             let limit = (data["limit"] as? Int) ?? 0
             if query.isEmpty && limit == 0 {
-                guard intents.contains(.guildMembers) else { return }
+                guard session.intents.contains(.guildMembers) else { return }
                 selection = .all
             } else {
                 selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))
@@ -183,34 +241,23 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             handler.owed += Double(rate) / 100
             while handler.owed >= 1, handler.state == .identified {
                 handler.owed -= 1
-                if let limit = handler.configuration.maxDispatchesPerSession, handler.dispatched >= limit {
+                guard let event = handler.session?.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession) else {
                     task.cancel()
                     return
                 }
-                handler.sendNextEvent(context)
+                handler.dispatch(event.name, event.data, context)
             }
         }
     }
 
-    private func sendNextEvent(_ context: ChannelHandlerContext) {
-        // Draw until an event this session may receive: on its shard, for its intents.
-        for _ in 0..<1_000 {
-            let event = traffic.nextEvent()
-            guard shardGuilds.contains(event.guild) else { continue }
-            if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
-            dispatched += 1
-            return dispatch(event.name, event.data, context)
-        }
-    }
-
     private func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext) {
-        sequence += 1
-        let sequence = sequence
+        guard let session else { return }
+        let (sequence, payload) = session.dispatch(name: name, data: data)
         record.update(number) {
             $0.dispatches[name, default: 0] += 1
             $0.lastSequence = sequence
         }
-        write(TrafficGenerator.payload(name: name, data: data, sequence: sequence), context)
+        write(payload, context)
     }
 
     private func send(_ payload: String, _ context: ChannelHandlerContext) {

@@ -17,6 +17,7 @@ public final class SimulatorServer: Sendable {
     private let restChannel: any Channel
     private let gatewayChannel: any Channel
     private let connections: Connections
+    private let sessions: SessionRegistry
 
     /// The REST base URL, as a client's API base.
     public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
@@ -27,6 +28,7 @@ public final class SimulatorServer: Sendable {
     public static func start(_ configuration: SimulatorConfiguration, restPort: Int = 0, gatewayPort: Int = 0) async throws -> SimulatorServer {
         let record = SimulatorRecord()
         let connections = Connections()
+        let sessions = SessionRegistry()
         let gatewayChannel = try await bootstrap(connections) { channel in
             let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
             let upgrader = NIOWebSocketServerUpgrader(
@@ -39,7 +41,7 @@ public final class SimulatorServer: Sendable {
                         try channel.pipeline.syncOperations.addHandlers([
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
-                                configuration: configuration, record: record,
+                                configuration: configuration, record: record, sessions: sessions,
                                 compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL),
                         ])
                     }
@@ -58,7 +60,8 @@ public final class SimulatorServer: Sendable {
             try channel.pipeline.syncOperations.addHandler(RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL))
         }.bind(host: "127.0.0.1", port: restPort).get()
         return SimulatorServer(
-            configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel, connections: connections)
+            configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel,
+            connections: connections, sessions: sessions)
     }
 
     private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
@@ -73,13 +76,23 @@ public final class SimulatorServer: Sendable {
 
     private init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel,
-        connections: Connections
+        connections: Connections, sessions: SessionRegistry
     ) {
         self.configuration = configuration
         self.record = record
         self.restChannel = restChannel
         self.gatewayChannel = gatewayChannel
         self.connections = connections
+        self.sessions = sessions
+    }
+
+    /// Sends op 7 Reconnect on every connected session (the fault a client must survive by
+    /// resuming). Returns how many sessions it was sent to.
+    @discardableResult
+    public func sendReconnect() -> Int {
+        let connected = sessions.all.filter { !$0.isEnded }.compactMap(\.connection)
+        for connection in connected { connection.inject(.reconnect) }
+        return connected.count
     }
 
     /// Stops listening and closes every open connection (their sessions' traffic stops with them).

@@ -29,7 +29,7 @@ report = {
     "compression": discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE,
     "ready": False, "user_id": None, "guilds": 0, "guild_ids": [],
     "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
-    "member_joins": 0, "reactions": 0,
+    "member_joins": 0, "reactions": 0, "resumes": 0,
 }
 last_event = 0.0
 
@@ -55,6 +55,12 @@ async def on_message(message):
         report["messages_in_known_guild_channels"] += 1
     if isinstance(message.author, discord.Member):
         report["messages_with_member_author"] += 1
+    touch()
+
+
+@client.event
+async def on_resumed():
+    report["resumes"] += 1
     touch()
 
 

@@ -1,0 +1,131 @@
+import DiscordModels
+import NIOCore
+import Synchronization
+
+/// A gateway session, which outlives its connection: its identity, its sequence, the dispatches a
+/// resume may replay, and the traffic it is owed. Connections on any event loop use it, so its
+/// state sits behind a lock.
+final class GatewaySession: Sendable {
+    /// How many dispatches a session keeps for replay; a resume from further back is refused.
+    static let replayLimit = 100_000
+
+    let id: String
+    let intents: GatewayIntents
+    let shard: [Int]
+    let shardGuilds: Set<GuildID>
+
+    private struct State {
+        var sequence = 0
+        /// `(s, payload)` of the latest dispatches, oldest first.
+        var replay: [(sequence: Int, payload: [UInt8])] = []
+        var traffic: TrafficGenerator
+        var liveDispatches = 0
+        var ended = false
+        var connection: Connection?
+    }
+
+    /// The connection a session is attached to: its channel, and its handler (reachable only on
+    /// the channel's event loop).
+    struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<GatewaySessionHandler>
+
+        /// Applies a fault on the connection's event loop.
+        func inject(_ fault: SimulatorFault) {
+            channel.eventLoop.execute { handler.value.inject(fault) }
+        }
+    }
+
+    private let state: Mutex<State>
+
+    init(id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator) {
+        self.id = id
+        self.intents = intents
+        self.shard = shard
+        shardGuilds = Set(guilds)
+        state = Mutex(State(traffic: traffic))
+    }
+
+    /// The last `s` sent.
+    var lastSequence: Int { state.withLock { $0.sequence } }
+
+    /// Whether the session can no longer be resumed (the client closed it with 1000/1001).
+    var isEnded: Bool { state.withLock { $0.ended } }
+
+    func end() {
+        state.withLock { $0.ended = true }
+    }
+
+    /// Makes `connection` the session's connection; returns the one it replaces, if any.
+    func attach(_ connection: Connection) -> Connection? {
+        state.withLock { state in
+            defer { state.connection = connection }
+            return state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
+        }
+    }
+
+    /// The session's current connection.
+    var connection: Connection? { state.withLock { $0.connection } }
+
+    /// Numbers a dispatch, keeps it for replay and returns its payload.
+    func dispatch(name: String, data: String) -> (sequence: Int, payload: [UInt8]) {
+        state.withLock { state in
+            state.sequence += 1
+            let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
+            state.replay.append((state.sequence, payload))
+            if state.replay.count > Self.replayLimit + Self.replayLimit / 10 {
+                state.replay.removeFirst(state.replay.count - Self.replayLimit)
+            }
+            return (state.sequence, payload)
+        }
+    }
+
+    /// The payloads sent after `sequence`, or nil when a resume from there is impossible: the
+    /// sequence is ahead of the session, or older dispatches are no longer kept.
+    func replay(after sequence: Int) -> [[UInt8]]? {
+        state.withLock { state in
+            guard sequence <= state.sequence else { return nil }
+            guard sequence >= (state.replay.first?.sequence ?? 1) - 1 else { return nil }
+            return state.replay.filter { $0.sequence > sequence }.map(\.payload)
+        }
+    }
+
+    /// The next live event this session receives — on its shard, for its intents — or nil when
+    /// `limit` live dispatches were already drawn.
+    func nextLiveEvent(limit: Int?) -> (name: String, data: String)? {
+        state.withLock { state in
+            if let limit, state.liveDispatches >= limit { return nil }
+            for _ in 0..<1_000 {
+                let event = state.traffic.nextEvent()
+                guard shardGuilds.contains(event.guild) else { continue }
+                if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
+                state.liveDispatches += 1
+                return (event.name, event.data)
+            }
+            return nil
+        }
+    }
+}
+
+/// The live sessions of a simulator, by session ID.
+final class SessionRegistry: Sendable {
+    private let sessions = Mutex<[String: GatewaySession]>([:])
+
+    func register(_ session: GatewaySession) {
+        sessions.withLock { $0[session.id] = session }
+    }
+
+    func session(_ id: String) -> GatewaySession? {
+        sessions.withLock { $0[id] }
+    }
+
+    var all: [GatewaySession] { sessions.withLock { Array($0.values) } }
+}
+
+/// What the simulator can do to a connection on command.
+enum SimulatorFault: Sendable {
+    /// Send op 7 Reconnect: the client must reconnect and resume.
+    case reconnect
+    /// A newer connection resumed this session: this one is closed.
+    case superseded
+}

@@ -27,6 +27,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     private var ticker: RepeatedTask?
     /// Kept so faults injected from outside can act on the connection.
     private var context: ChannelHandlerContext?
+    private var answersHeartbeats = true
+    private var corruptNext = false
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
@@ -51,6 +53,36 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             // The client should close and resume elsewhere; if it does not, Discord hangs up.
             let channel = context.channel
             context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        case .invalidSession(let resumable):
+            ticker?.cancel()
+            if !resumable { session?.end() }
+            record.update(number) { $0.invalidSessionsSent += 1 }
+            send(#"{"t":null,"s":null,"op":9,"d":\#(resumable)}"#, context)
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        case .dropConnection:
+            state = .closed
+            ticker?.cancel()
+            context.close(promise: nil)
+        case .close(let code):
+            if let known = GatewayCloseCode(rawValue: code) {
+                close(known, context)
+            } else {
+                close(code: code, reason: "", context)
+            }
+        case .stopHeartbeatACKs:
+            answersHeartbeats = false
+        case .requestHeartbeat:
+            send(#"{"t":null,"s":null,"op":1,"d":null}"#, context)
+        case .corruptNextMessage:
+            corruptNext = true
+        case .pauseReading(let milliseconds):
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                channel.read()
+            }
         case .superseded:
             close(.unknownError, context)
         }
@@ -104,6 +136,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         switch op {
         case 1:
+            guard answersHeartbeats else { return }
             record.update(number) { $0.heartbeatsAcknowledged += 1 }
             send(#"{"t":null,"s":null,"op":11,"d":null}"#, context)
         case 2:
@@ -265,7 +298,14 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     private func write(_ payload: [UInt8], _ context: ChannelHandlerContext) {
-        let message = deflater.deflate(payload)
+        var message = deflater.deflate(payload)
+        if corruptNext, !message.isEmpty {
+            corruptNext = false
+            // The message starts a new block (zlib after a sync flush, zstd after a flushed block):
+            // type bits 11 name a reserved block type, which every decoder refuses.
+            message[0] |= 0x06
+            if deflater.compression == .none { message = Array("{\"op\":".utf8) }
+        }
         var buffer = context.channel.allocator.buffer(capacity: message.count)
         buffer.writeBytes(message)
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
@@ -276,13 +316,18 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// the client answered (or after two seconds). Hanging up at once would let the client's kernel
     /// drop our unread close frame when its own reply meets a closed socket.
     func close(_ code: GatewayCloseCode, _ context: ChannelHandlerContext) {
+        if code.isFatal || code == .invalidSequence || code == .sessionTimedOut { session?.end() }
+        close(code: code.rawValue, reason: code.reason, context)
+    }
+
+    private func close(code: UInt16, reason: String, _ context: ChannelHandlerContext) {
         guard state != .closed else { return }
         state = .closed
         ticker?.cancel()
-        record.update(number) { $0.closeCode = Int(code.rawValue) }
-        var buffer = context.channel.allocator.buffer(capacity: 2 + code.reason.utf8.count)
-        buffer.writeInteger(code.rawValue)
-        buffer.writeString(code.reason)
+        record.update(number) { $0.closeCode = Int(code) }
+        var buffer = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        buffer.writeInteger(code)
+        buffer.writeString(reason)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer)), promise: nil)
         let channel = context.channel
         context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }

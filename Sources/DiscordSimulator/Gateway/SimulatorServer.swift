@@ -86,13 +86,13 @@ public final class SimulatorServer: Sendable {
         self.sessions = sessions
     }
 
-    /// Sends op 7 Reconnect on every connected session (the fault a client must survive by
-    /// resuming). Returns how many sessions it was sent to.
+    /// Injects `fault` on every connected session (or only on `sessionID`'s), as the fault plan of
+    /// a test or a load run says. Returns how many connections it reached.
     @discardableResult
-    public func sendReconnect() -> Int {
-        let connected = sessions.all.filter { !$0.isEnded }.compactMap(\.connection)
-        for connection in connected { connection.inject(.reconnect) }
-        return connected.count
+    public func inject(_ fault: SimulatorFault, session sessionID: String? = nil) -> Int {
+        let targets = sessions.all.filter { !$0.isEnded && (sessionID == nil || $0.id == sessionID) }.compactMap(\.connection)
+        for connection in targets { connection.inject(fault) }
+        return targets.count
     }
 
     /// Stops listening and closes every open connection (their sessions' traffic stops with them).

@@ -62,3 +62,32 @@ struct RequestGuildMembersTests {
         #expect(results["users"] == Result(members: [member.username], not_found: ["1"], chunks: 1))
     }
 }
+
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with aiohttp (ops/test does)"))
+struct HeartbeatAndStreamFaultTests {
+    struct Findings: Decodable {
+        let request_heartbeat_sessions: Int
+        let server_asked_for_heartbeat: Bool
+        let ack_before_silence: Bool
+        let ack_after_silence: Bool
+        let corrupt_message_refused: Bool
+        let zlib_says: String?
+        let unknown_kind_status: Int
+    }
+
+    @Test func faultsRequestedThroughTheControlEndpointHappen() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 2, userCount: 50, seed: 5), dispatchesPerSecond: 0))
+        let output = try await DiscordPy.runScript(
+            "heartbeat_faults.py", [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token])
+        let findings = try JSONDecoder().decode(Findings.self, from: output)
+        try await server.stop()
+        #expect(findings.request_heartbeat_sessions == 1)
+        #expect(findings.server_asked_for_heartbeat)
+        #expect(findings.ack_before_silence)
+        #expect(!findings.ack_after_silence)
+        #expect(findings.corrupt_message_refused, "zlib accepted the corrupted message")
+        #expect(findings.zlib_says?.contains("invalid block type") == true)
+        #expect(findings.unknown_kind_status == 400)
+    }
+}

@@ -55,9 +55,13 @@ public final class SimulatorServer: Sendable {
                 RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL), name: "kamii.rest")
         }.bind(host: "127.0.0.1", port: gatewayPort).get()
         let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
+        let injectFault: @Sendable (SimulatorFault, String?) -> Int = { fault, session in
+            Self.inject(fault, session: session, into: sessions)
+        }
         let restChannel = try await bootstrap(connections) { channel in
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-            try channel.pipeline.syncOperations.addHandler(RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL))
+            try channel.pipeline.syncOperations.addHandler(
+                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL, injectFault: injectFault))
         }.bind(host: "127.0.0.1", port: restPort).get()
         return SimulatorServer(
             configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel,
@@ -90,6 +94,10 @@ public final class SimulatorServer: Sendable {
     /// a test or a load run says. Returns how many connections it reached.
     @discardableResult
     public func inject(_ fault: SimulatorFault, session sessionID: String? = nil) -> Int {
+        Self.inject(fault, session: sessionID, into: sessions)
+    }
+
+    private static func inject(_ fault: SimulatorFault, session sessionID: String?, into sessions: SessionRegistry) -> Int {
         let targets = sessions.all.filter { !$0.isEnded && (sessionID == nil || $0.id == sessionID) }.compactMap(\.connection)
         for connection in targets { connection.inject(fault) }
         return targets.count

@@ -12,12 +12,18 @@ final class RESTHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: SimulatorConfiguration
     private let record: SimulatorRecord
     private let gatewayURL: String
+    /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
+    private let injectFault: (@Sendable (SimulatorFault, String?) -> Int)?
     private var request: HTTPRequestHead?
 
-    init(configuration: SimulatorConfiguration, record: SimulatorRecord, gatewayURL: String) {
+    init(
+        configuration: SimulatorConfiguration, record: SimulatorRecord, gatewayURL: String,
+        injectFault: (@Sendable (SimulatorFault, String?) -> Int)? = nil
+    ) {
         self.configuration = configuration
         self.record = record
         self.gatewayURL = gatewayURL
+        self.injectFault = injectFault
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -37,6 +43,9 @@ final class RESTHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(to head: HTTPRequestHead, path: String) -> (HTTPResponseStatus, String) {
+        if path == "/_simulator/fault", head.method == .POST, let injectFault {
+            return FaultCommand.respond(to: head.uri, injectFault)
+        }
         guard path.hasPrefix("/api/v10/") else { return Self.error(.notFound, code: 0, "404: Not Found") }
         let route = String(path.dropFirst("/api/v10".count))
         if route == "/gateway", head.method == .GET {

@@ -20,6 +20,17 @@ public struct SimulatorConfiguration: Sendable {
     public var dispatchesPerSecond: Int
     /// How many live dispatches a session sends at most (nil: no limit).
     public var maxDispatchesPerSession: Int?
+    /// `session_start_limit.max_concurrency`: identify buckets are `shard_id % maxConcurrency`.
+    public var maxConcurrency: Int
+    /// At most one identify per bucket per window (Discord: 5 s; shorter in tests).
+    public var identifyWindowMilliseconds: Int
+    /// `session_start_limit.total`: identifies allowed per reset period. Past it the token is reset.
+    public var sessionStartLimit: Int
+    /// How long until the session start budget is restored.
+    public var sessionStartResetMilliseconds: Int
+    /// At most this many client payloads per connection per window, else close 4008 (Discord: 120 per 60 s).
+    public var clientSendLimit: Int
+    public var clientSendWindowMilliseconds: Int
 
     public init(
         token: String = "simulated.bot.token",
@@ -31,7 +42,13 @@ public struct SimulatorConfiguration: Sendable {
         world: TrafficWorld,
         trafficSeed: UInt64 = 1,
         dispatchesPerSecond: Int = 100,
-        maxDispatchesPerSession: Int? = nil
+        maxDispatchesPerSession: Int? = nil,
+        maxConcurrency: Int = 1,
+        identifyWindowMilliseconds: Int = 5_000,
+        sessionStartLimit: Int = 1_000,
+        sessionStartResetMilliseconds: Int = 86_400_000,
+        clientSendLimit: Int = 120,
+        clientSendWindowMilliseconds: Int = 60_000
     ) {
         self.token = token
         self.applicationID = applicationID
@@ -43,5 +60,11 @@ public struct SimulatorConfiguration: Sendable {
         self.trafficSeed = trafficSeed
         self.dispatchesPerSecond = dispatchesPerSecond
         self.maxDispatchesPerSession = maxDispatchesPerSession
+        self.maxConcurrency = maxConcurrency
+        self.identifyWindowMilliseconds = identifyWindowMilliseconds
+        self.sessionStartLimit = sessionStartLimit
+        self.sessionStartResetMilliseconds = sessionStartResetMilliseconds
+        self.clientSendLimit = clientSendLimit
+        self.clientSendWindowMilliseconds = clientSendWindowMilliseconds
     }
 }

@@ -91,3 +91,28 @@ struct HeartbeatAndStreamFaultTests {
         #expect(findings.unknown_kind_status == 400)
     }
 }
+
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with aiohttp (ops/test does)"))
+struct IdentifyLimitTests {
+    @Test func bucketsBudgetAndSendLimitAreEnforcedAsDiscordDoes() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 8, userCount: 100, seed: 6), dispatchesPerSecond: 0,
+            maxConcurrency: 2, identifyWindowMilliseconds: 400, sessionStartLimit: 4, clientSendLimit: 10))
+        let output = try await DiscordPy.runScript("identify_limits.py", [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token])
+        let found = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        try await server.stop()
+
+        #expect(found["eleven_sends"] as? String == "close:4008")
+        let before = try #require(found["limit_before"] as? [String: Any])
+        #expect(before["total"] as? Int == 4 && before["remaining"] as? Int == 4 && before["max_concurrency"] as? Int == 2)
+        #expect(found["shard_0"] as? String == "READY")
+        #expect(found["shard_2_same_bucket"] as? String == "op9:false")
+        #expect(found["shard_1_other_bucket"] as? String == "READY")
+        #expect(found["shard_2_after_window"] as? String == "READY")
+        #expect((found["limit_after_three"] as? [String: Any])?["remaining"] as? Int == 1)
+        #expect(found["shard_3"] as? String == "READY")
+        #expect(found["budget_spent"] as? String == "close:4004")
+        #expect(found["rest_after_reset"] as? Int == 401)
+        #expect(server.identifyBucketViolations == 1)
+    }
+}

@@ -17,6 +17,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     private let configuration: SimulatorConfiguration
     private let record: SimulatorRecord
     private let sessions: SessionRegistry
+    private let identifyLimiter: IdentifyLimiter
     private let deflater: any GatewayDeflater
     private let resumeURL: String
     private let number: Int
@@ -29,14 +30,17 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var answersHeartbeats = true
     private var corruptNext = false
+    /// When the client's recent payloads arrived, for the send limit (close 4008).
+    private var recentSends: [NIODeadline] = []
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
-        compression: GatewayCompression, resumeURL: String
+        identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String
     ) {
         self.configuration = configuration
         self.record = record
         self.sessions = sessions
+        self.identifyLimiter = identifyLimiter
         self.resumeURL = resumeURL
         deflater = compression.makeDeflater()
         number = record.open(compression: compression.rawValue)
@@ -129,8 +133,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     private func received(_ message: Data, _ context: ChannelHandlerContext) {
         guard state != .closed else { return }
-        // Discord refuses client payloads over 4,096 bytes.
+        // Discord refuses client payloads over 4,096 bytes, and more than 120 of them a minute.
         guard message.count <= 4_096 else { return close(.decodeError, context) }
+        let now = NIODeadline.now()
+        let window = TimeAmount.milliseconds(Int64(configuration.clientSendWindowMilliseconds))
+        recentSends.removeAll { now - $0 >= window }
+        recentSends.append(now)
+        guard recentSends.count <= configuration.clientSendLimit else { return close(.rateLimited, context) }
         guard let payload = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let op = payload["op"] as? Int else {
             return close(.decodeError, context)
         }
@@ -157,7 +166,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     private func identify(_ data: [String: Any], _ context: ChannelHandlerContext) {
-        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)" else {
+        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
+              identifyLimiter.tokenIsValid
+        else {
             return close(.authenticationFailed, context)
         }
         guard let rawIntents = (data["intents"] as? NSNumber)?.uint64Value else { return close(.decodeError, context) }
@@ -171,6 +182,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let payloads = WorldPayloads(configuration: configuration)
         let guilds = payloads.guilds(shard: shard[0], of: shard[1])
         guard guilds.count <= 2_500 else { return close(.shardingRequired, context) }
+        switch identifyLimiter.identify(shard: shard[0]) {
+        case .allowed: break
+        case .tokenReset: return close(.authenticationFailed, context)
+        case .bucketBusy:
+            record.update(number) { $0.invalidSessionsSent += 1 }
+            return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+        }
 
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
         let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number))
@@ -200,7 +218,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// Resume (op 6): the session's missed dispatches are replayed, then RESUMED, then live traffic
     /// goes on. An unknown, ended or too-old session gets op 9 with `d: false`, as on Discord.
     private func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
-        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)" else {
+        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
+              identifyLimiter.tokenIsValid
+        else {
             return close(.authenticationFailed, context)
         }
         guard let id = data["session_id"] as? String, let session = sessions.session(id), !session.isEnded,

@@ -18,6 +18,7 @@ public final class SimulatorServer: Sendable {
     private let gatewayChannel: any Channel
     private let connections: Connections
     private let sessions: SessionRegistry
+    private let identifyLimiter: IdentifyLimiter
 
     /// The REST base URL, as a client's API base.
     public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
@@ -29,6 +30,7 @@ public final class SimulatorServer: Sendable {
         let record = SimulatorRecord()
         let connections = Connections()
         let sessions = SessionRegistry()
+        let identifyLimiter = IdentifyLimiter(configuration)
         let gatewayChannel = try await bootstrap(connections) { channel in
             let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
             let upgrader = NIOWebSocketServerUpgrader(
@@ -41,7 +43,7 @@ public final class SimulatorServer: Sendable {
                         try channel.pipeline.syncOperations.addHandlers([
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
-                                configuration: configuration, record: record, sessions: sessions,
+                                configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
                                 compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL),
                         ])
                     }
@@ -52,7 +54,8 @@ public final class SimulatorServer: Sendable {
             ))
             // A plain HTTP request to the gateway host gets the REST handler's 404.
             try channel.pipeline.syncOperations.addHandler(
-                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL), name: "kamii.rest")
+                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL, identifyLimiter: identifyLimiter),
+                name: "kamii.rest")
         }.bind(host: "127.0.0.1", port: gatewayPort).get()
         let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
         let injectFault: @Sendable (SimulatorFault, String?) -> Int = { fault, session in
@@ -61,11 +64,13 @@ public final class SimulatorServer: Sendable {
         let restChannel = try await bootstrap(connections) { channel in
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
             try channel.pipeline.syncOperations.addHandler(
-                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL, injectFault: injectFault))
+                RESTHandler(
+                    configuration: configuration, record: record, gatewayURL: gatewayURL, identifyLimiter: identifyLimiter,
+                    injectFault: injectFault))
         }.bind(host: "127.0.0.1", port: restPort).get()
         return SimulatorServer(
             configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel,
-            connections: connections, sessions: sessions)
+            connections: connections, sessions: sessions, identifyLimiter: identifyLimiter)
     }
 
     private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
@@ -80,7 +85,7 @@ public final class SimulatorServer: Sendable {
 
     private init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel,
-        connections: Connections, sessions: SessionRegistry
+        connections: Connections, sessions: SessionRegistry, identifyLimiter: IdentifyLimiter
     ) {
         self.configuration = configuration
         self.record = record
@@ -88,7 +93,11 @@ public final class SimulatorServer: Sendable {
         self.gatewayChannel = gatewayChannel
         self.connections = connections
         self.sessions = sessions
+        self.identifyLimiter = identifyLimiter
     }
+
+    /// Identifies refused because another shard of their bucket identified within the window.
+    public var identifyBucketViolations: Int { identifyLimiter.violations }
 
     /// Injects `fault` on every connected session (or only on `sessionID`'s), as the fault plan of
     /// a test or a load run says. Returns how many connections it reached.

@@ -12,17 +12,19 @@ final class RESTHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: SimulatorConfiguration
     private let record: SimulatorRecord
     private let gatewayURL: String
+    private let identifyLimiter: IdentifyLimiter
     /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
     private let injectFault: (@Sendable (SimulatorFault, String?) -> Int)?
     private var request: HTTPRequestHead?
 
     init(
-        configuration: SimulatorConfiguration, record: SimulatorRecord, gatewayURL: String,
+        configuration: SimulatorConfiguration, record: SimulatorRecord, gatewayURL: String, identifyLimiter: IdentifyLimiter,
         injectFault: (@Sendable (SimulatorFault, String?) -> Int)? = nil
     ) {
         self.configuration = configuration
         self.record = record
         self.gatewayURL = gatewayURL
+        self.identifyLimiter = identifyLimiter
         self.injectFault = injectFault
     }
 
@@ -51,7 +53,7 @@ final class RESTHandler: ChannelInboundHandler, RemovableChannelHandler {
         if route == "/gateway", head.method == .GET {
             return (.ok, #"{"url":"\#(gatewayURL)"}"#)
         }
-        guard head.headers.first(name: "Authorization") == "Bot \(configuration.token)" else {
+        guard head.headers.first(name: "Authorization") == "Bot \(configuration.token)", identifyLimiter.tokenIsValid else {
             return Self.error(.unauthorized, code: 0, "401: Unauthorized")
         }
         switch (head.method, route) {
@@ -61,7 +63,7 @@ final class RESTHandler: ChannelInboundHandler, RemovableChannelHandler {
             return (.ok, WorldPayloads(configuration: configuration).application)
         case (.GET, "/gateway/bot"):
             let shards = max(1, (configuration.world.guilds.count + 999) / 1_000)
-            return (.ok, #"{"url":"\#(gatewayURL)","shards":\#(shards),"session_start_limit":{"total":1000,"remaining":1000,"reset_after":86400000,"max_concurrency":1}}"#)
+            return (.ok, #"{"url":"\#(gatewayURL)","shards":\#(shards),"session_start_limit":\#(identifyLimiter.sessionStartLimitJSON)}"#)
         default:
             return Self.error(.notFound, code: 0, "404: Not Found")
         }

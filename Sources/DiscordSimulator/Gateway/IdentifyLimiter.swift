@@ -1,0 +1,71 @@
+import NIOCore
+import Synchronization
+
+/// Discord's identify rules across every connection of the simulated application: one identify per
+/// bucket (`shard_id % max_concurrency`) per window, and a daily session start budget whose
+/// exhaustion resets the bot's token.
+final class IdentifyLimiter: Sendable {
+    enum Verdict: Equatable {
+        /// Go ahead: a session starts.
+        case allowed
+        /// Another shard of the bucket identified within the window: op 9, not resumable.
+        case bucketBusy
+        /// The token was reset (the budget ran out): close 4004, now and for every later identify.
+        case tokenReset
+    }
+
+    private struct State {
+        var lastIdentify: [Int: NIODeadline] = [:]
+        var remaining: Int
+        var resetAt: NIODeadline
+        var tokenReset = false
+        var violations = 0
+    }
+
+    private let configuration: SimulatorConfiguration
+    private let state: Mutex<State>
+
+    init(_ configuration: SimulatorConfiguration) {
+        self.configuration = configuration
+        state = Mutex(State(
+            remaining: configuration.sessionStartLimit,
+            resetAt: .now() + .milliseconds(Int64(configuration.sessionStartResetMilliseconds))))
+    }
+
+    /// Decides an identify of `shard`, counting it against the budget when allowed.
+    func identify(shard: Int, now: NIODeadline = .now()) -> Verdict {
+        state.withLock { state in
+            if now >= state.resetAt {
+                state.remaining = configuration.sessionStartLimit
+                state.resetAt = now + .milliseconds(Int64(configuration.sessionStartResetMilliseconds))
+            }
+            guard !state.tokenReset else { return .tokenReset }
+            guard state.remaining > 0 else {
+                state.tokenReset = true
+                return .tokenReset
+            }
+            let bucket = shard % max(1, configuration.maxConcurrency)
+            if let last = state.lastIdentify[bucket], now - last < .milliseconds(Int64(configuration.identifyWindowMilliseconds)) {
+                state.violations += 1
+                return .bucketBusy
+            }
+            state.lastIdentify[bucket] = now
+            state.remaining -= 1
+            return .allowed
+        }
+    }
+
+    /// Whether the token still works (REST answers 401 once it was reset).
+    var tokenIsValid: Bool { state.withLock { !$0.tokenReset } }
+
+    /// Identifies refused because their bucket was busy.
+    var violations: Int { state.withLock { $0.violations } }
+
+    /// `session_start_limit` as `GET /gateway/bot` serves it.
+    var sessionStartLimitJSON: String {
+        state.withLock { state in
+            let resetAfter = max(0, (state.resetAt - .now()).nanoseconds / 1_000_000)
+            return #"{"total":\#(configuration.sessionStartLimit),"remaining":\#(state.remaining),"reset_after":\#(resetAfter),"max_concurrency":\#(configuration.maxConcurrency)}"#
+        }
+    }
+}

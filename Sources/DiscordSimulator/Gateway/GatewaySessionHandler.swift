@@ -191,7 +191,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
 
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
-        let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number))
+        let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number))
         let session = GatewaySession(id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic)
         sessions.register(session)
         _ = session.attach(connection(context))
@@ -291,33 +291,40 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { task in
             let (handler, context) = bound.value
+            // A client that does not keep up is not sent more: the socket's buffer is the limit,
+            // and what it missed is simply not generated (no unbounded queue on either side).
+            guard context.channel.isWritable else {
+                handler.owed = 0
+                return
+            }
             handler.owed += Double(rate) / 100
             while handler.owed >= 1, handler.state == .identified {
                 handler.owed -= 1
                 guard let event = handler.session?.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession) else {
                     task.cancel()
-                    return
+                    break
                 }
-                handler.dispatch(event.name, event.data, context)
+                handler.dispatch(event.name, event.data, context, flush: false)
             }
+            context.flush()
         }
     }
 
-    private func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext) {
+    private func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
         guard let session else { return }
         let (sequence, payload) = session.dispatch(name: name, data: data)
         record.update(number) {
             $0.dispatches[name, default: 0] += 1
             $0.lastSequence = sequence
         }
-        write(payload, context)
+        write(payload, context, flush: flush)
     }
 
     private func send(_ payload: String, _ context: ChannelHandlerContext) {
         write(Array(payload.utf8), context)
     }
 
-    private func write(_ payload: [UInt8], _ context: ChannelHandlerContext) {
+    private func write(_ payload: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
         var message = deflater.deflate(payload)
         if corruptNext, !message.isEmpty {
             corruptNext = false
@@ -329,7 +336,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: message.count)
         buffer.writeBytes(message)
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: buffer)), promise: nil)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: buffer)), promise: nil)
+        if flush { context.flush() }
     }
 
     /// Closes with a Discord close code, as Discord does: a close frame, then the TCP connection once

@@ -16,10 +16,18 @@ public struct TrafficGenerator: Sendable {
     /// Each guild's members once someone joined it (by guild index), so a user joins only once.
     private var memberships: [Int: Set<Int>] = [:]
 
-    public init(world: TrafficWorld, seed: UInt64) {
+    /// The snowflake worker and process bits of the messages this generator creates.
+    private let idSource: UInt64
+
+    /// - Parameters:
+    ///   - stream: tells concurrent generators of one world apart (a simulator passes each
+    ///     session's number): its clock starts a day later per stream and its message IDs carry
+    ///     the stream in their worker/process bits, so no two streams create the same message ID.
+    public init(world: TrafficWorld, seed: UInt64, stream: UInt64 = 0) {
         self.world = world
         random = SeededRandom(seed: seed)
-        clock = world.startMilliseconds
+        clock = world.startMilliseconds + stream * 86_400_000
+        idSource = stream & 0x3FF
     }
 
     /// The next dispatch payload as JSON bytes, numbered by this generator.
@@ -77,7 +85,7 @@ public struct TrafficGenerator: Sendable {
     private mutating func messageCreate(in guild: TrafficWorld.Guild) -> String {
         let (author, joinedAt) = pickMember(of: guild)
         messageCounter += 1
-        let id = MessageID(unixMilliseconds: clock, worker: 5, increment: messageCounter)
+        let id = MessageID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
         let channel = guild.channels[random.below(guild.channels.count)]
         let content = random.chance(3) ? "<@\(world.users[0].id)> rank please" : ""
         let type = random.chance(8) ? 19 : 0

@@ -102,6 +102,13 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "SimulatorBenchmarks",
+            dependencies: ["DiscordSimulator", "DiscordGateway", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/SimulatorBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "StoreBenchmarks",
             dependencies: ["KamiiStore", "DiscordModels", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/StoreBenchmarks",

@@ -1,0 +1,55 @@
+import Benchmark
+import DiscordGateway
+import DiscordSimulator
+
+/// How fast the simulator can produce what a session sends: draw an event, render its JSON,
+/// number it, compress it on the connection's stream. The baseline in the same run is the same
+/// payloads compressed alone (pre-rendered), which bounds what any faster rendering could reach.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .throughput, SimulatorMetrics.dispatchesPerSecond],
+        timeUnits: .milliseconds,
+        warmupIterations: 1,
+        maxDuration: .seconds(10),
+        maxIterations: 20
+    )
+    let world = TrafficWorld(guildCount: 5_000, userCount: 60_000, seed: 0x4B41_4D49)
+    let count = 50_000
+
+    for compression in [GatewayCompression.zstdStream, .zlibStream] {
+        Benchmark("session traffic, \(compression), render + compress") { benchmark in
+            var traffic = TrafficGenerator(world: world, seed: UInt64(benchmark.currentIteration))
+            let deflater = compression.makeDeflater()
+            let started = ContinuousClock.now
+            var bytes = 0
+            for sequence in 1...count {
+                let (name, data, _) = traffic.nextEvent()
+                bytes += deflater.deflate(TrafficGenerator.payload(name: name, data: data, sequence: sequence)).count
+            }
+            blackHole(bytes)
+            SimulatorMetrics.record(benchmark, count, since: started)
+        }
+
+        Benchmark("session traffic, \(compression), compress pre-rendered (baseline)") { (benchmark: Benchmark, payloads: [[UInt8]]) in
+            let deflater = compression.makeDeflater()
+            let started = ContinuousClock.now
+            var bytes = 0
+            for payload in payloads { bytes += deflater.deflate(payload).count }
+            blackHole(bytes)
+            SimulatorMetrics.record(benchmark, payloads.count, since: started)
+        } setup: {
+            var traffic = TrafficGenerator(world: world, seed: 1)
+            return traffic.payloads(count: count)
+        }
+    }
+}
+
+enum SimulatorMetrics {
+    static let dispatchesPerSecond = BenchmarkMetric.custom("dispatches per second", polarity: .prefersLarger, useScalingFactor: false)
+
+    static func record(_ benchmark: Benchmark, _ count: Int, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        benchmark.measurement(dispatchesPerSecond, Int(Double(count) / seconds))
+    }
+}

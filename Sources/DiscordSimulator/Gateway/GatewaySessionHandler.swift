@@ -12,24 +12,24 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private enum State { case awaitingIdentify, identified, closed }
+    enum State { case awaitingIdentify, identified, closed }
 
-    private let configuration: SimulatorConfiguration
-    private let record: SimulatorRecord
+    let configuration: SimulatorConfiguration
+    let record: SimulatorRecord
     private let sessions: SessionRegistry
     private let identifyLimiter: IdentifyLimiter
     private let deflater: any GatewayDeflater
     private let resumeURL: String
-    private let number: Int
-    private var state = State.awaitingIdentify
-    private var session: GatewaySession?
+    let number: Int
+    var state = State.awaitingIdentify
+    var session: GatewaySession?
     /// Dispatches due but not yet sent: the rate rarely divides into whole dispatches per tick.
     private var owed = 0.0
-    private var ticker: RepeatedTask?
+    var ticker: RepeatedTask?
     /// Kept so faults injected from outside can act on the connection.
-    private var context: ChannelHandlerContext?
-    private var answersHeartbeats = true
-    private var corruptNext = false
+    var context: ChannelHandlerContext?
+    var answersHeartbeats = true
+    var corruptNext = false
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
 
@@ -44,52 +44,6 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         self.resumeURL = resumeURL
         deflater = compression.makeDeflater()
         number = record.open(compression: compression.rawValue)
-    }
-
-    /// Applies a fault the simulator was told to inject. Called on the channel's event loop.
-    func inject(_ fault: SimulatorFault) {
-        guard let context, state == .identified else { return }
-        switch fault {
-        case .reconnect:
-            ticker?.cancel()
-            record.update(number) { $0.reconnectsSent += 1 }
-            send(#"{"t":null,"s":null,"op":7,"d":null}"#, context)
-            // The client should close and resume elsewhere; if it does not, Discord hangs up.
-            let channel = context.channel
-            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-        case .invalidSession(let resumable):
-            ticker?.cancel()
-            if !resumable { session?.end() }
-            record.update(number) { $0.invalidSessionsSent += 1 }
-            send(#"{"t":null,"s":null,"op":9,"d":\#(resumable)}"#, context)
-            let channel = context.channel
-            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-        case .dropConnection:
-            state = .closed
-            ticker?.cancel()
-            context.close(promise: nil)
-        case .close(let code):
-            if let known = GatewayCloseCode(rawValue: code) {
-                close(known, context)
-            } else {
-                close(code: code, reason: "", context)
-            }
-        case .stopHeartbeatACKs:
-            answersHeartbeats = false
-        case .requestHeartbeat:
-            send(#"{"t":null,"s":null,"op":1,"d":null}"#, context)
-        case .corruptNextMessage:
-            corruptNext = true
-        case .pauseReading(let milliseconds):
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            let channel = context.channel
-            context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
-                channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                channel.read()
-            }
-        case .superseded:
-            close(.unknownError, context)
-        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -245,45 +199,6 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         startTraffic(context)
     }
 
-    /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
-    /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
-    /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
-    /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes.
-    private func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
-        guard let session, let id = Self.snowflake(data["guild_id"]),
-              let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), session.shardGuilds.contains(guild.id)
-        else { return }
-        var nonceField = ""
-        if let nonce = data["nonce"] as? String, nonce.utf8.count <= 32,
-           let encoded = try? JSONSerialization.data(withJSONObject: nonce, options: [.fragmentsAllowed]) {
-            nonceField = #","nonce":"# + String(decoding: encoded, as: UTF8.self)
-        }
-        let selection: WorldPayloads.MemberSelection
-        if let ids = data["user_ids"] {
-            let wanted = ((ids as? [Any]) ?? [ids]).compactMap(Self.snowflake).prefix(100)
-            selection = .users(Array(wanted))
-        } else {
-            let query = (data["query"] as? String) ?? ""
-            let limit = (data["limit"] as? Int) ?? 0
-            if query.isEmpty && limit == 0 {
-                guard session.intents.contains(.guildMembers) else { return }
-                selection = .all
-            } else {
-                selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))
-            }
-        }
-        let chunks = WorldPayloads(configuration: configuration).memberChunks(guild, selection)
-        for (index, chunk) in chunks.enumerated() {
-            let notFound = chunk.notFound.map { "\"\($0)\"" }.joined(separator: ",")
-            dispatch("GUILD_MEMBERS_CHUNK", #"{"guild_id":"\#(guild.id)","members":[\#(chunk.members)],"chunk_index":\#(index),"chunk_count":\#(chunks.count),"not_found":[\#(notFound)]\#(nonceField)}"#, context)
-        }
-    }
-
-    /// A snowflake sent as a string or a number.
-    private static func snowflake(_ value: Any?) -> UInt64? {
-        (value as? String).flatMap(UInt64.init) ?? (value as? NSNumber)?.uint64Value
-    }
-
     /// Sends live traffic in 10 ms ticks at the configured rate.
     private func startTraffic(_ context: ChannelHandlerContext) {
         let rate = configuration.dispatchesPerSecond
@@ -310,7 +225,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
     }
 
-    private func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
+    func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
         guard let session else { return }
         let (sequence, payload) = session.dispatch(name: name, data: data)
         record.update(number) {
@@ -320,7 +235,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         write(payload, context, flush: flush)
     }
 
-    private func send(_ payload: String, _ context: ChannelHandlerContext) {
+    func send(_ payload: String, _ context: ChannelHandlerContext) {
         write(Array(payload.utf8), context)
     }
 
@@ -348,7 +263,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         close(code: code.rawValue, reason: code.reason, context)
     }
 
-    private func close(code: UInt16, reason: String, _ context: ChannelHandlerContext) {
+    func close(code: UInt16, reason: String, _ context: ChannelHandlerContext) {
         guard state != .closed else { return }
         state = .closed
         ticker?.cancel()

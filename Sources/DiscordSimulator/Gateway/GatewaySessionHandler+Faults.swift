@@ -1,0 +1,50 @@
+import DiscordModels
+import NIOCore
+
+extension GatewaySessionHandler {
+    /// Applies a fault the simulator was told to inject. Called on the channel's event loop.
+    func inject(_ fault: SimulatorFault) {
+        guard let context, state == .identified else { return }
+        switch fault {
+        case .reconnect:
+            ticker?.cancel()
+            record.update(number) { $0.reconnectsSent += 1 }
+            send(#"{"t":null,"s":null,"op":7,"d":null}"#, context)
+            // The client should close and resume elsewhere; if it does not, Discord hangs up.
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        case .invalidSession(let resumable):
+            ticker?.cancel()
+            if !resumable { session?.end() }
+            record.update(number) { $0.invalidSessionsSent += 1 }
+            send(#"{"t":null,"s":null,"op":9,"d":\#(resumable)}"#, context)
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        case .dropConnection:
+            state = .closed
+            ticker?.cancel()
+            context.close(promise: nil)
+        case .close(let code):
+            if let known = GatewayCloseCode(rawValue: code) {
+                close(known, context)
+            } else {
+                close(code: code, reason: "", context)
+            }
+        case .stopHeartbeatACKs:
+            answersHeartbeats = false
+        case .requestHeartbeat:
+            send(#"{"t":null,"s":null,"op":1,"d":null}"#, context)
+        case .corruptNextMessage:
+            corruptNext = true
+        case .pauseReading(let milliseconds):
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                channel.read()
+            }
+        case .superseded:
+            close(.unknownError, context)
+        }
+    }
+}

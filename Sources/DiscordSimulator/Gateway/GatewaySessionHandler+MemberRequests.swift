@@ -1,0 +1,44 @@
+import DiscordModels
+import Foundation
+import NIOCore
+
+extension GatewaySessionHandler {
+    /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
+    /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
+    /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
+    /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes.
+    func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
+        guard let session, let id = Self.snowflake(data["guild_id"]),
+              let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), session.shardGuilds.contains(guild.id)
+        else { return }
+        var nonceField = ""
+        if let nonce = data["nonce"] as? String, nonce.utf8.count <= 32,
+           let encoded = try? JSONSerialization.data(withJSONObject: nonce, options: [.fragmentsAllowed]) {
+            nonceField = #","nonce":"# + String(decoding: encoded, as: UTF8.self)
+        }
+        let selection: WorldPayloads.MemberSelection
+        if let ids = data["user_ids"] {
+            let wanted = ((ids as? [Any]) ?? [ids]).compactMap(Self.snowflake).prefix(100)
+            selection = .users(Array(wanted))
+        } else {
+            let query = (data["query"] as? String) ?? ""
+            let limit = (data["limit"] as? Int) ?? 0
+            if query.isEmpty && limit == 0 {
+                guard session.intents.contains(.guildMembers) else { return }
+                selection = .all
+            } else {
+                selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))
+            }
+        }
+        let chunks = WorldPayloads(configuration: configuration).memberChunks(guild, selection)
+        for (index, chunk) in chunks.enumerated() {
+            let notFound = chunk.notFound.map { "\"\($0)\"" }.joined(separator: ",")
+            dispatch("GUILD_MEMBERS_CHUNK", #"{"guild_id":"\#(guild.id)","members":[\#(chunk.members)],"chunk_index":\#(index),"chunk_count":\#(chunks.count),"not_found":[\#(notFound)]\#(nonceField)}"#, context)
+        }
+    }
+
+    /// A snowflake sent as a string or a number.
+    private static func snowflake(_ value: Any?) -> UInt64? {
+        (value as? String).flatMap(UInt64.init) ?? (value as? NSNumber)?.uint64Value
+    }
+}

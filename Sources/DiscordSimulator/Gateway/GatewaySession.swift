@@ -68,7 +68,7 @@ final class GatewaySession: Sendable {
     var connection: Connection? { state.withLock { $0.connection } }
 
     /// Numbers a dispatch, keeps it for replay and returns its payload.
-    func dispatch(name: String, data: String) -> (sequence: Int, payload: [UInt8]) {
+    func dispatch(name: String, data: [UInt8]) -> (sequence: Int, payload: [UInt8]) {
         state.withLock { state in
             state.sequence += 1
             let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
@@ -92,7 +92,7 @@ final class GatewaySession: Sendable {
 
     /// The next live event this session receives — on its shard, for its intents — or nil when
     /// `limit` live dispatches were already drawn.
-    func nextLiveEvent(limit: Int?) -> (name: String, data: String)? {
+    func nextLiveEvent(limit: Int?) -> (name: String, data: [UInt8])? {
         state.withLock { state in
             if let limit, state.liveDispatches >= limit { return nil }
             for _ in 0..<1_000 {

@@ -226,6 +226,10 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
+        dispatch(name, Array(data.utf8), context, flush: flush)
+    }
+
+    func dispatch(_ name: String, _ data: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
         guard let session else { return }
         let (sequence, payload) = session.dispatch(name: name, data: data)
         record.update(number) {

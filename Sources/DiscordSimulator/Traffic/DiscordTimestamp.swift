@@ -10,7 +10,7 @@ enum DiscordTimestamp {
     }
 
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-    private static func civilDate(daysSinceUnixEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+    static func civilDate(daysSinceUnixEpoch days: Int) -> (year: Int, month: Int, day: Int) {
         let shifted = days + 719_468
         let era = shifted / 146_097
         let dayOfEra = shifted - era * 146_097

@@ -24,20 +24,25 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "How many guilds the world has.") var guilds = 100
     @Option(help: "How many users the world has.") var users = 20_000
     @Option(help: "Live dispatches per second per session.") var rate = 100
+    @Option(help: "Live dispatches a session gets at most (default: no limit).") var maxDispatches: Int?
     @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
 
     func run() async throws {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
         let server = try await SimulatorServer.start(
-            SimulatorConfiguration(world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate), restPort: restPort, gatewayPort: gatewayPort)
+            SimulatorConfiguration(world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate, maxDispatchesPerSession: maxDispatches),
+            restPort: restPort, gatewayPort: gatewayPort)
         print("api: \(server.apiBaseURL)")
         print("gateway: \(server.gatewayURL)")
         print("token: \(server.configuration.token)")
+        // Whoever reads these lines may be another program waiting on a pipe.
+        fflush(nil)
         while !Task.isCancelled {
             try await Task.sleep(for: .seconds(1))
             let connections = server.record.connections
             let sent = connections.reduce(0) { $0 + $1.lastSequence }
             print("connections=\(connections.count) sessions=\(connections.filter { $0.sessionID != nil }.count) dispatches=\(sent)")
+            fflush(nil)
         }
     }
 }

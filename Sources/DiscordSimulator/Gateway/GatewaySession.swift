@@ -67,9 +67,12 @@ final class GatewaySession: Sendable {
     /// The session's current connection.
     var connection: Connection? { state.withLock { $0.connection } }
 
-    /// Numbers a dispatch, keeps it for replay and returns its payload.
-    func dispatch(name: String, data: [UInt8]) -> (sequence: Int, payload: [UInt8]) {
+    /// Numbers a dispatch, keeps it for replay and returns its payload — if `channel` is still the
+    /// session's connection. A connection that was superseded by a resume gets nil, so nothing is
+    /// numbered on a socket the client has left (it would never be replayed).
+    func dispatch(name: String, data: [UInt8], from channel: any Channel) -> (sequence: Int, payload: [UInt8])? {
         state.withLock { state in
+            guard state.connection?.channel === channel else { return nil }
             state.sequence += 1
             let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
             state.replay.append((state.sequence, payload))

@@ -179,12 +179,14 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         guard let id = data["session_id"] as? String, let session = sessions.session(id), !session.isEnded,
               let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil),
-              let missed = session.replay(after: sequence)
+              session.replay(after: sequence) != nil
         else {
             record.update(number) { $0.invalidSessionsSent += 1 }
             return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
         }
+        // Attach first: from here the old connection can number nothing, so the replay is complete.
         session.attach(connection(context))?.inject(.superseded)
+        let missed = session.replay(after: sequence) ?? []
         self.session = session
         state = .identified
         record.update(number) {
@@ -230,8 +232,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     func dispatch(_ name: String, _ data: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
-        guard let session else { return }
-        let (sequence, payload) = session.dispatch(name: name, data: data)
+        guard let session, let (sequence, payload) = session.dispatch(name: name, data: data, from: context.channel) else { return }
         record.update(number) {
             $0.dispatches[name, default: 0] += 1
             $0.lastSequence = sequence

@@ -116,3 +116,20 @@ struct IdentifyLimitTests {
         #expect(server.identifyBucketViolations == 1)
     }
 }
+
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with aiohttp (ops/test does)"))
+struct ZombieConnectionTests {
+    @Test func aClientThatStopsHeartbeatingTimesOutAndItsSessionEnds() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 400, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 9), dispatchesPerSecond: 0))
+        let output = try await DiscordPy.runScript("zombie.py", [server.gatewayURL + "/", server.configuration.token, "400"])
+        let found = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        try await server.stop()
+        #expect(found["hello_interval_ms"] as? Int == 400)
+        #expect(found["silent_client_closed_with"] as? Int == Int(GatewayCloseCode.sessionTimedOut.rawValue))
+        #expect(found["beating_client_acks"] as? Int == 6)
+        #expect(found["beating_client_still_open"] as? Bool == true)
+        let resume = try #require(found["resume_of_timed_out_session"] as? [String: Any])
+        #expect(resume["op"] as? Int == 9 && resume["d"] as? Bool == false)
+    }
+}

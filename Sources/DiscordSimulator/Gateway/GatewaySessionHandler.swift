@@ -32,6 +32,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var corruptNext = false
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
+    private var heartbeatDeadline: Scheduled<Void>?
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
@@ -49,10 +50,24 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         send(#"{"t":null,"s":null,"op":10,"d":{"heartbeat_interval":\#(configuration.heartbeatIntervalMilliseconds),"_trace":["[\"gateway-simulator\"]"]}}"#, context)
+        armHeartbeatDeadline(context)
+    }
+
+    /// A client that lets a heartbeat interval and a half pass without a heartbeat is gone as far
+    /// as the gateway is concerned: its session times out (4009, not resumable).
+    func armHeartbeatDeadline(_ context: ChannelHandlerContext) {
+        heartbeatDeadline?.cancel()
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let grace = Int64(configuration.heartbeatIntervalMilliseconds) * 3 / 2
+        heartbeatDeadline = context.eventLoop.scheduleTask(in: .milliseconds(grace)) {
+            let (handler, context) = bound.value
+            handler.close(.sessionTimedOut, context)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        heartbeatDeadline?.cancel()
         ticker?.cancel()
         state = .closed
     }
@@ -99,6 +114,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         switch op {
         case 1:
+            armHeartbeatDeadline(context)
             guard answersHeartbeats else { return }
             record.update(number) { $0.heartbeatsAcknowledged += 1 }
             send(#"{"t":null,"s":null,"op":11,"d":null}"#, context)
@@ -272,6 +288,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         guard state != .closed else { return }
         state = .closed
         ticker?.cancel()
+        heartbeatDeadline?.cancel()
         record.update(number) { $0.closeCode = Int(code) }
         var buffer = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         buffer.writeInteger(code)

@@ -14,12 +14,13 @@ extension GatewayDeflater {
 }
 
 extension GatewayCompression {
-    /// A fresh compressor for one connection using this compression.
-    public func makeDeflater() -> any GatewayDeflater {
+    /// A fresh compressor for one connection using this compression, at the given levels
+    /// (zlib 0–9, default 6; zstd 1–19, default 3).
+    public func makeDeflater(zlibLevel: Int32 = 6, zstdLevel: Int32 = 3) -> any GatewayDeflater {
         switch self {
         case .none: PassthroughDeflater()
-        case .zlibStream: ZlibStreamDeflater()
-        case .zstdStream: ZstdStreamDeflater()
+        case .zlibStream: ZlibStreamDeflater(level: zlibLevel)
+        case .zstdStream: ZstdStreamDeflater(level: zstdLevel)
         }
     }
 }

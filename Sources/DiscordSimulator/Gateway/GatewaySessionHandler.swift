@@ -43,7 +43,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         self.sessions = sessions
         self.identifyLimiter = identifyLimiter
         self.resumeURL = resumeURL
-        deflater = compression.makeDeflater()
+        deflater = compression.makeDeflater(zlibLevel: configuration.zlibLevel, zstdLevel: configuration.zstdLevel)
         number = record.open(compression: compression.rawValue)
     }
 

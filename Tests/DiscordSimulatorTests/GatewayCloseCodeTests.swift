@@ -97,7 +97,7 @@ struct IdentifyLimitTests {
     @Test func bucketsBudgetAndSendLimitAreEnforcedAsDiscordDoes() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 8, userCount: 100, seed: 6), dispatchesPerSecond: 0,
-            maxConcurrency: 2, identifyWindowMilliseconds: 400, sessionStartLimit: 4, clientSendLimit: 10))
+            maxConcurrency: 2, identifyWindowMilliseconds: 1_500, sessionStartLimit: 4, clientSendLimit: 10))
         let output = try await DiscordPy.runScript("identify_limits.py", [server.apiBaseURL, server.gatewayURL + "/", server.configuration.token])
         let found = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         try await server.stop()
@@ -121,15 +121,48 @@ struct IdentifyLimitTests {
 struct ZombieConnectionTests {
     @Test func aClientThatStopsHeartbeatingTimesOutAndItsSessionEnds() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
-            heartbeatIntervalMilliseconds: 400, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 9), dispatchesPerSecond: 0))
-        let output = try await DiscordPy.runScript("zombie.py", [server.gatewayURL + "/", server.configuration.token, "400"])
+            heartbeatIntervalMilliseconds: 1_500, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 9), dispatchesPerSecond: 0,
+            identifyWindowMilliseconds: 10))
+        let output = try await DiscordPy.runScript("zombie.py", [server.gatewayURL + "/", server.configuration.token, "1500"])
         let found = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         try await server.stop()
-        #expect(found["hello_interval_ms"] as? Int == 400)
+        #expect(found["hello_interval_ms"] as? Int == 1_500)
+        #expect(found["beating_client_ready"] as? Bool == true)
         #expect(found["silent_client_closed_with"] as? Int == Int(GatewayCloseCode.sessionTimedOut.rawValue))
         #expect(found["beating_client_acks"] as? Int == 6)
         #expect(found["beating_client_still_open"] as? Bool == true)
         let resume = try #require(found["resume_of_timed_out_session"] as? [String: Any])
         #expect(resume["op"] as? Int == 9 && resume["d"] as? Bool == false)
+    }
+}
+
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with aiohttp (ops/test does)"))
+struct ResumeReplayTests {
+    @Test func aResumeFromThreeBackReplaysExactlyThoseThreeThenResumed() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 6, userCount: 100, seed: 10), dispatchesPerSecond: 0))
+        let output = try await DiscordPy.runScript("replay.py", [server.gatewayURL + "/", server.configuration.token])
+        struct Result: Decodable {
+            let first: [[JSONValue]]
+            let replayed: [[JSONValue]]
+        }
+        let result = try JSONDecoder().decode(Result.self, from: output)
+        try await server.stop()
+        // READY then one GUILD_CREATE per guild, numbered 1…7.
+        #expect(result.first.map { $0[0] } == (1...7).map { .number($0) })
+        #expect(result.replayed.map { $0[0] } == [.number(5), .number(6), .number(7), .number(8)])
+        #expect(result.replayed.map { $0[1] } == [.text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("RESUMED")])
+        #expect(server.record.connections.last?.replayed == 3)
+    }
+}
+
+/// A JSON scalar from a script's output.
+enum JSONValue: Decodable, Equatable {
+    case number(Int)
+    case text(String)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int.self) { self = .number(number) } else { self = .text(try container.decode(String.self)) }
     }
 }

@@ -52,16 +52,45 @@ final class GatewaySession: Sendable {
     /// Whether the session can no longer be resumed (the client closed it with 1000/1001).
     var isEnded: Bool { state.withLock { $0.ended } }
 
+    /// Ends the session for good and lets go of what a resume would have needed.
     func end() {
-        state.withLock { $0.ended = true }
+        state.withLock { state in
+            state.ended = true
+            state.replay = []
+            state.connection = nil
+        }
     }
 
-    /// Makes `connection` the session's connection; returns the one it replaces, if any.
-    func attach(_ connection: Connection) -> Connection? {
+    /// Forgets `channel` as the session's connection once it closed, so a closed connection is
+    /// neither kept alive nor targeted by faults.
+    func detach(_ channel: any Channel) {
         state.withLock { state in
-            defer { state.connection = connection }
-            return state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
+            if state.connection?.channel === channel { state.connection = nil }
         }
+    }
+
+    /// Whether `channel` is the session's current connection.
+    func isAttached(_ channel: any Channel) -> Bool {
+        state.withLock { $0.connection?.channel === channel }
+    }
+
+    /// A resume, in one step: checks the session can resume from `sequence`, makes `connection`
+    /// its connection and returns what the client missed, plus the connection it replaced. Nil
+    /// when the session ended or the sequence cannot be resumed from.
+    func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?)? {
+        state.withLock { state in
+            guard !state.ended, sequence <= state.sequence,
+                  sequence >= (state.replay.first?.sequence ?? 1) - 1
+            else { return nil }
+            let replaced = state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
+            state.connection = connection
+            return (state.replay.filter { $0.sequence > sequence }.map(\.payload), replaced)
+        }
+    }
+
+    /// Makes `connection` the session's first connection (a resume attaches through `resume`).
+    func attach(_ connection: Connection) {
+        state.withLock { $0.connection = connection }
     }
 
     /// The session's current connection.
@@ -83,29 +112,27 @@ final class GatewaySession: Sendable {
         }
     }
 
-    /// The payloads sent after `sequence`, or nil when a resume from there is impossible: the
-    /// sequence is ahead of the session, or older dispatches are no longer kept.
-    func replay(after sequence: Int) -> [[UInt8]]? {
-        state.withLock { state in
-            guard sequence <= state.sequence else { return nil }
-            guard sequence >= (state.replay.first?.sequence ?? 1) - 1 else { return nil }
-            return state.replay.filter { $0.sequence > sequence }.map(\.payload)
-        }
+    enum LiveEvent {
+        case event(name: String, data: [UInt8])
+        /// None this time (rare events for narrow intents); try again on a later tick.
+        case noneYet
+        /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
+        case finished
     }
 
-    /// The next live event this session receives — on its shard, for its intents — or nil when
-    /// `limit` live dispatches were already drawn.
-    func nextLiveEvent(limit: Int?) -> (name: String, data: [UInt8])? {
+    /// The next live event `channel`'s session receives — on its shard, for its intents.
+    func nextLiveEvent(limit: Int?, for channel: any Channel) -> LiveEvent {
         state.withLock { state in
-            if let limit, state.liveDispatches >= limit { return nil }
+            guard state.connection?.channel === channel else { return .finished }
+            if let limit, state.liveDispatches >= limit { return .finished }
             for _ in 0..<1_000 {
                 let event = state.traffic.nextEvent()
                 guard shardGuilds.contains(event.guild) else { continue }
                 if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
                 state.liveDispatches += 1
-                return (event.name, event.data)
+                return .event(name: event.name, data: event.data)
             }
-            return nil
+            return .noneYet
         }
     }
 }
@@ -115,7 +142,11 @@ final class SessionRegistry: Sendable {
     private let sessions = Mutex<[String: GatewaySession]>([:])
 
     func register(_ session: GatewaySession) {
-        sessions.withLock { $0[session.id] = session }
+        sessions.withLock { state in
+            // Ended sessions can never be resumed again: drop them as new ones arrive.
+            state = state.filter { !$0.value.isEnded }
+            state[session.id] = session
+        }
     }
 
     func session(_ id: String) -> GatewaySession? {

@@ -37,11 +37,15 @@ extension GatewaySessionHandler {
         case .corruptNextMessage:
             corruptNext = true
         case .pauseReading(let milliseconds):
+            // The client's heartbeats wait unread meanwhile: the pause must not count against it.
+            heartbeatDeadline?.cancel()
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            let channel = context.channel
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
-                channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                channel.read()
+                let (handler, context) = bound.value
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                context.read()
+                if handler.state != .closed { handler.armHeartbeatDeadline(context) }
             }
         case .superseded:
             close(.unknownError, context)

@@ -32,7 +32,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var corruptNext = false
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
-    private var heartbeatDeadline: Scheduled<Void>?
+    var heartbeatDeadline: Scheduled<Void>?
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
@@ -69,6 +69,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         self.context = nil
         heartbeatDeadline?.cancel()
         ticker?.cancel()
+        session?.detach(context.channel)
         state = .closed
     }
 
@@ -164,7 +165,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number))
         let session = GatewaySession(id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic)
         sessions.register(session)
-        _ = session.attach(connection(context))
+        session.attach(connection(context))
         self.session = session
         state = .identified
         record.update(number) {
@@ -193,16 +194,15 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         else {
             return close(.authenticationFailed, context)
         }
-        guard let id = data["session_id"] as? String, let session = sessions.session(id), !session.isEnded,
+        guard let id = data["session_id"] as? String, let session = sessions.session(id),
               let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil),
-              session.replay(after: sequence) != nil
+              let (missed, replaced) = session.resume(after: sequence, attaching: connection(context))
         else {
             record.update(number) { $0.invalidSessionsSent += 1 }
             return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
         }
-        // Attach first: from here the old connection can number nothing, so the replay is complete.
-        session.attach(connection(context))?.inject(.superseded)
-        let missed = session.replay(after: sequence) ?? []
+        // From here the replaced connection can number nothing, so the replay is complete.
+        replaced?.inject(.superseded)
         self.session = session
         state = .identified
         record.update(number) {
@@ -233,11 +233,16 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             handler.owed += Double(rate) / 100
             while handler.owed >= 1, handler.state == .identified {
                 handler.owed -= 1
-                guard let event = handler.session?.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession) else {
+                guard let session = handler.session else { break }
+                switch session.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession, for: context.channel) {
+                case .event(let name, let data):
+                    handler.dispatch(name, data, context, flush: false)
+                case .noneYet:
+                    handler.owed = 0
+                case .finished:
                     task.cancel()
-                    break
+                    handler.owed = 0
                 }
-                handler.dispatch(event.name, event.data, context, flush: false)
             }
             context.flush()
         }
@@ -280,7 +285,11 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// the client answered (or after two seconds). Hanging up at once would let the client's kernel
     /// drop our unread close frame when its own reply meets a closed socket.
     func close(_ code: GatewayCloseCode, _ context: ChannelHandlerContext) {
-        if code.isFatal || code == .invalidSequence || code == .sessionTimedOut { session?.end() }
+        // Only the session's own, still open connection may end it (not one a resume replaced).
+        if state != .closed, code.isFatal || code == .invalidSequence || code == .sessionTimedOut,
+           let session, session.isAttached(context.channel) {
+            session.end()
+        }
         close(code: code.rawValue, reason: code.reason, context)
     }
 

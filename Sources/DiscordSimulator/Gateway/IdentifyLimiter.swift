@@ -35,10 +35,7 @@ final class IdentifyLimiter: Sendable {
     /// Decides an identify of `shard`, counting it against the budget when allowed.
     func identify(shard: Int, now: NIODeadline = .now()) -> Verdict {
         state.withLock { state in
-            if now >= state.resetAt {
-                state.remaining = configuration.sessionStartLimit
-                state.resetAt = now + .milliseconds(Int64(configuration.sessionStartResetMilliseconds))
-            }
+            refill(&state, now: now)
             guard !state.tokenReset else { return .tokenReset }
             guard state.remaining > 0 else {
                 state.tokenReset = true
@@ -61,9 +58,18 @@ final class IdentifyLimiter: Sendable {
     /// Identifies refused because their bucket was busy.
     var violations: Int { state.withLock { $0.violations } }
 
+    /// Restores the budget once its reset time passed.
+    private func refill(_ state: inout State, now: NIODeadline) {
+        if now >= state.resetAt {
+            state.remaining = configuration.sessionStartLimit
+            state.resetAt = now + .milliseconds(Int64(configuration.sessionStartResetMilliseconds))
+        }
+    }
+
     /// `session_start_limit` as `GET /gateway/bot` serves it.
     var sessionStartLimitJSON: String {
         state.withLock { state in
+            refill(&state, now: .now())
             let resetAfter = max(0, (state.resetAt - .now()).nanoseconds / 1_000_000)
             return #"{"total":\#(configuration.sessionStartLimit),"remaining":\#(state.remaining),"reset_after":\#(resetAfter),"max_concurrency":\#(configuration.maxConcurrency)}"#
         }

@@ -17,8 +17,11 @@ enum FaultCommand {
         case "invalid-session": fault = .invalidSession(resumable: value("resumable") == "true")
         case "drop": fault = .dropConnection
         case "close":
-            guard let code = value("code").flatMap(UInt16.init), (1000...4999).contains(code) else {
-                return (.badRequest, #"{"message":"close needs code=1000…4999","code":50035}"#)
+            // 1004–1006 and 1015 are reserved: never sent in a close frame.
+            guard let code = value("code").flatMap(UInt16.init),
+                  (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+            else {
+                return (.badRequest, #"{"message":"close needs a sendable code (1000–1003, 1007–1014, 3000–4999)","code":50035}"#)
             }
             fault = .close(code: code)
         case "stop-acks": fault = .stopHeartbeatACKs

@@ -4,7 +4,7 @@ identify buckets (op 9 for a second shard of a bucket inside the window), the se
 budget served by /gateway/bot, and the token reset when it runs out. Prints one JSON object.
 
     python identify_limits.py API_BASE GATEWAY_URL TOKEN
-Expects a simulator with max_concurrency 2, a 400 ms identify window, a session start limit of
+Expects a simulator with max_concurrency 2, a 1.5 s identify window, a session start limit of
 4 and a send limit of 10 payloads per window.
 """
 import asyncio
@@ -58,11 +58,11 @@ async def main():
         a, out["shard_0"] = await identify([0, 4])
         b, out["shard_2_same_bucket"] = await identify([2, 4])
         c, out["shard_1_other_bucket"] = await identify([1, 4])
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.6)
         b2, out["shard_2_after_window"] = await identify([2, 4])
         out["limit_after_three"] = await session_start_limit()
         d, out["shard_3"] = await identify([3, 4])
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.6)
         e, out["budget_spent"] = await identify([0, 4])
         async with http.get(api + "/users/@me", headers=headers) as response:
             out["rest_after_reset"] = response.status

@@ -34,7 +34,7 @@ async def main():
 
         alive = await connect()
         await alive.send_json({"op": 2, "d": {"token": token, "intents": 0, "properties": {}}})
-        await asyncio.wait_for(alive.receive_json(), timeout=5)
+        out["beating_client_ready"] = (await asyncio.wait_for(alive.receive_json(), timeout=5)).get("t") == "READY"
         acks = 0
         for _ in range(6):
             await asyncio.sleep(interval / 2)

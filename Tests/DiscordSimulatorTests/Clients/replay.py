@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Identifies with a plain aiohttp WebSocket, takes READY and the GUILD_CREATEs, then resumes the
+session from three dispatches back on a new connection; prints, as one JSON object, the sequence
+numbers and event names the resume replayed and what followed.
+
+    python replay.py GATEWAY_URL TOKEN
+"""
+import asyncio
+import json
+import sys
+
+import aiohttp
+
+gateway, token = sys.argv[1:3]
+
+
+async def main():
+    async with aiohttp.ClientSession() as http:
+        async def connect():
+            ws = await http.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10))
+            assert (await asyncio.wait_for(ws.receive_json(), timeout=5))["op"] == 10
+            return ws
+
+        first = await connect()
+        await first.send_json({"op": 2, "d": {"token": token, "intents": 1, "properties": {}}})
+        seen = []
+        while True:
+            try:
+                payload = await asyncio.wait_for(first.receive_json(), timeout=1.0)
+            except asyncio.TimeoutError:
+                break
+            seen.append((payload["s"], payload["t"]))
+            if payload["t"] == "READY":
+                session_id = payload["d"]["session_id"]
+        last = seen[-1][0]
+        await first.close(code=4000)
+
+        second = await connect()
+        await second.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": last - 3}})
+        replayed = []
+        while True:
+            payload = await asyncio.wait_for(second.receive_json(), timeout=5)
+            replayed.append([payload["s"], payload["t"]])
+            if payload["t"] == "RESUMED":
+                break
+        await second.close()
+    print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed}))
+
+
+asyncio.run(main())

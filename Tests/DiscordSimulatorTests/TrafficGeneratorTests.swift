@@ -83,3 +83,22 @@ import DiscordModels
         }
     }
 }
+
+@Suite struct JSONBytesTests {
+    @Test(arguments: [0, 951_782_400_123, 1_462_015_105_796, 1_795_000_000_000, 4_102_444_799_999] as [UInt64])
+    func timestampsMatchTheStringFormatter(_ milliseconds: UInt64) {
+        var json = JSONBytes()
+        json.timestamp(unixMilliseconds: milliseconds)
+        #expect(String(decoding: json.bytes, as: UTF8.self) == "\"" + DiscordTimestamp.iso8601(unixMilliseconds: milliseconds) + "\"")
+    }
+
+    @Test func integersAndSnowflakesRenderAsDecimal() {
+        var json = JSONBytes()
+        for value in [0, 7, -42, Int.max, Int.min] {
+            json.int(value)
+            json.raw(",")
+        }
+        json.id(GuildID(175_928_847_299_117_063))
+        #expect(String(decoding: json.bytes, as: UTF8.self) == "0,7,-42,\(Int.max),\(Int.min),\"175928847299117063\"")
+    }
+}

@@ -27,8 +27,8 @@ let benchmarks: @Sendable () -> Void = {
             let started = ContinuousClock.now
             var bytes = 0
             for sequence in 1...count {
-                let (name, data, _) = traffic.nextEvent()
-                bytes += deflater.deflate(TrafficGenerator.payload(name: name, data: data, sequence: sequence)).count
+                let event = traffic.nextEvent()
+                bytes += deflater.deflate(TrafficGenerator.payload(name: event.name, data: event.data, sequence: sequence)).count
             }
             blackHole(bytes)
             SimulatorMetrics.record(benchmark, count, since: started)

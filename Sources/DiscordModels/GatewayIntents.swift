@@ -47,7 +47,9 @@ public struct GatewayIntents: OptionSet, Sendable, Hashable {
         case "TYPING_START": .guildMessageTyping
         case "PRESENCE_UPDATE": .guildPresences
         case "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE", "GUILD_MEMBER_UPDATE": .guildMembers
-        case "GUILD_CREATE", "GUILD_DELETE", "GUILD_UPDATE": .guilds
+        case "GUILD_CREATE", "GUILD_DELETE", "GUILD_UPDATE", "CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_DELETE",
+             "GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_ROLE_DELETE": .guilds
+        case "GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "GUILD_AUDIT_LOG_ENTRY_CREATE": .guildModeration
         default: nil
         }
     }

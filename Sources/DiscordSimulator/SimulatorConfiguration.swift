@@ -36,6 +36,18 @@ public struct SimulatorConfiguration: Sendable {
     /// At most this many client payloads per connection per window, else close 4008 (Discord: 120 per 60 s).
     public var clientSendLimit: Int
     public var clientSendWindowMilliseconds: Int
+    /// REST rate limits (Discord's by default).
+    public var restLimits = RESTLimits()
+    /// `/gateway/bot`'s `shards` (nil: one per 1,000 guilds, as Discord recommends).
+    public var recommendedShards: Int?
+    /// The OAuth2 client secret the token endpoint accepts.
+    public var clientSecret = "simulated.client.secret"
+    /// The user `/oauth2/authorize` approves (nil: the owner of the first guild).
+    public var oauthUserID: UserID?
+    /// Seconds an interaction waits for its initial response (Discord: 3).
+    public var interactionResponseSeconds: Double = 3
+    /// The XP rules the ground truth is computed under.
+    public var xpRules = GroundTruth.Rules()
 
     public init(
         token: String = "simulated.bot.token",

@@ -28,7 +28,7 @@ public final class SimulatorRecord: Sendable {
         public var clientCloseCode: Int?
     }
 
-    private let state = Mutex<(connections: [Connection], restCalls: [String])>(([], []))
+    private let state = Mutex<(connections: [Connection], rest: [RESTCall])>(([], []))
 
     public init() {}
 
@@ -43,7 +43,10 @@ public final class SimulatorRecord: Sendable {
     }
 
     /// Every REST call, as `METHOD /path`, in order.
-    public var restCalls: [String] { state.withLock { $0.restCalls } }
+    public var restCalls: [String] { rest.map { "\($0.method) \($0.path)" } }
+
+    /// Every REST call in full, in order.
+    public var rest: [RESTCall] { state.withLock { $0.rest } }
 
     /// Registers a new connection and returns its number.
     func open(compression: String) -> Int {
@@ -58,7 +61,26 @@ public final class SimulatorRecord: Sendable {
         state.withLock { change(&$0.connections[number - 1]) }
     }
 
-    func recordREST(_ call: String) {
-        state.withLock { $0.restCalls.append(call) }
+    func recordREST(_ call: RESTCall) {
+        state.withLock { $0.rest.append(call) }
     }
+}
+
+/// One REST request as the simulator answered it.
+public struct RESTCall: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    /// The matched template (`PUT /guilds/{guild.id}/bans/{user.id}`), nil when nothing matched.
+    public var route: String?
+    public var status: Int
+    /// Seconds since the simulator started, when the request was answered.
+    public var at: Double
+    /// The rate-limit bucket hash of the route.
+    public var bucket: String?
+    /// The 429's scope (`user`, `global`, `shared`) when it was refused for a limit.
+    public var scope: String?
+    /// `X-Audit-Log-Reason`, percent-decoded.
+    public var auditLogReason: String?
+    /// The request body as text.
+    public var body: String
 }

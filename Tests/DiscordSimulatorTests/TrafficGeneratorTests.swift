@@ -35,7 +35,8 @@ import DiscordModels
                 let member = try #require(data["member"] as? [String: Any])
                 let authorIDText = try #require(author["id"] as? String)
                 let authorID = try #require(UInt64(authorIDText))
-                #expect(UserID(authorID).unixMilliseconds < Self.world.startMilliseconds)
+                let messageID = try #require((data["id"] as? String).flatMap(UInt64.init))
+                #expect(UserID(authorID).unixMilliseconds < MessageID(messageID).unixMilliseconds)
                 #expect(member["roles"] is [String])
                 #expect(member["joined_at"] is String)
                 #expect(data["content"] is String)
@@ -43,16 +44,23 @@ import DiscordModels
                 let emoji = try #require(data["emoji"] as? [String: Any])
                 #expect(emoji["name"] is String)
                 #expect(data["user_id"] is String)
-            case "GUILD_MEMBER_ADD", "TYPING_START":
+            case "MESSAGE_REACTION_REMOVE":
+                #expect(data["user_id"] is String && data["message_id"] is String && data["member"] == nil)
+            case "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE", "TYPING_START":
                 #expect(data["user"] is [String: Any] || data["member"] is [String: Any])
+            case "INTERACTION_CREATE":
+                let member = try #require(data["member"] as? [String: Any])
+                #expect(member["permissions"] is String && member["user"] is [String: Any])
+                #expect((data["token"] as? String)?.isEmpty == false && data["id"] is String && data["application_id"] is String)
+                #expect([2, 3].contains(data["type"] as? Int ?? 0))
             case "PRESENCE_UPDATE":
                 #expect(data["status"] is String)
             default:
                 Issue.record("unexpected event \(name)")
             }
         }
-        #expect((4_100...4_400).contains(counts["MESSAGE_CREATE"] ?? 0))
-        #expect(Set(counts.keys).count == 5)
+        #expect((4_150...4_450).contains(counts["MESSAGE_CREATE"] ?? 0))
+        #expect(Set(counts.keys).count >= 7, "\(counts)")
     }
 
     @Test func activityIsSkewedTowardsAFewGuilds() {

@@ -22,6 +22,9 @@ final class GatewaySession: Sendable {
         var liveDispatches = 0
         var ended = false
         var connection: Connection?
+        /// What REST calls caused and the session is still to send (MESSAGE_CREATE of the bot's
+        /// messages, GUILD_MEMBER_REMOVE after a kick…), ahead of live traffic.
+        var pending: [(name: String, data: [UInt8])] = []
     }
 
     /// The connection a session is attached to: its channel, and its handler (reachable only on
@@ -34,16 +37,27 @@ final class GatewaySession: Sendable {
         func inject(_ fault: SimulatorFault) {
             channel.eventLoop.execute { handler.value.inject(fault) }
         }
+
+        /// Has the connection send what is pending.
+        func sendPending() {
+            channel.eventLoop.execute { handler.value.sendPending() }
+        }
     }
 
     private let state: Mutex<State>
+    /// Told about every dispatch as it is numbered (the ground truth, the interaction registry).
+    private let observe: @Sendable (TrafficFact) -> Void
 
-    init(id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator) {
+    init(
+        id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator,
+        observe: @escaping @Sendable (TrafficFact) -> Void
+    ) {
         self.id = id
         self.intents = intents
         self.shard = shard
         shardGuilds = Set(guilds)
         state = Mutex(State(traffic: traffic))
+        self.observe = observe
     }
 
     /// The last `s` sent.
@@ -99,8 +113,8 @@ final class GatewaySession: Sendable {
     /// Numbers a dispatch, keeps it for replay and returns its payload — if `channel` is still the
     /// session's connection. A connection that was superseded by a resume gets nil, so nothing is
     /// numbered on a socket the client has left (it would never be replayed).
-    func dispatch(name: String, data: [UInt8], from channel: any Channel) -> (sequence: Int, payload: [UInt8])? {
-        state.withLock { state in
+    func dispatch(name: String, data: [UInt8], fact: TrafficFact = .none, from channel: any Channel) -> (sequence: Int, payload: [UInt8])? {
+        let numbered: (sequence: Int, payload: [UInt8])? = state.withLock { state in
             guard state.connection?.channel === channel else { return nil }
             state.sequence += 1
             let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
@@ -110,10 +124,43 @@ final class GatewaySession: Sendable {
             }
             return (state.sequence, payload)
         }
+        if numbered != nil, fact != .none { observe(fact) }
+        return numbered
+    }
+
+    /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes
+    /// the session's traffic to match (a kicked member stops posting). The connection is told to
+    /// send it; a session without one sends it after its resume's replay.
+    func deliver(name: String, data: [UInt8], guild: GuildID, removing removed: UserID? = nil) {
+        guard shardGuilds.contains(guild) else { return }
+        let connection: Connection? = state.withLock { state in
+            guard !state.ended else { return nil }
+            if let removed { state.traffic.removeMember(removed, from: guild) }
+            if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return nil }
+            state.pending.append((name, data))
+            return state.connection
+        }
+        connection?.sendPending()
+    }
+
+    /// Takes the dispatches REST calls caused, if `channel` is the session's connection.
+    func takePending(for channel: any Channel) -> [(name: String, data: [UInt8])] {
+        state.withLock { state in
+            guard state.connection?.channel === channel else { return [] }
+            defer { state.pending = [] }
+            return state.pending
+        }
+    }
+
+    /// Starts a raid wave in the session's traffic, if the guild is on its shard.
+    func startRaid(guild: GuildID, size: Int) -> Bool {
+        guard shardGuilds.contains(guild) else { return false }
+        state.withLock { $0.traffic.startRaid(guild: guild, size: size) }
+        return true
     }
 
     enum LiveEvent {
-        case event(name: String, data: [UInt8])
+        case event(GeneratedEvent)
         /// None this time (rare events for narrow intents); try again on a later tick.
         case noneYet
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
@@ -130,7 +177,7 @@ final class GatewaySession: Sendable {
                 guard shardGuilds.contains(event.guild) else { continue }
                 if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
                 state.liveDispatches += 1
-                return .event(name: event.name, data: event.data)
+                return .event(event)
             }
             return .noneYet
         }

@@ -20,6 +20,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     private let identifyLimiter: IdentifyLimiter
     private let deflater: any GatewayDeflater
     private let resumeURL: String
+    private let observe: @Sendable (TrafficFact) -> Void
     let number: Int
     var state = State.awaitingIdentify
     var session: GatewaySession?
@@ -36,8 +37,10 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
-        identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String
+        identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
+        observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.observe = observe
         self.configuration = configuration
         self.record = record
         self.sessions = sessions
@@ -162,8 +165,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
 
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
-        let traffic = TrafficGenerator(world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number))
-        let session = GatewaySession(id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic)
+        var traffic = TrafficGenerator(
+            world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number), shard: (shard[0], shard[1]))
+        traffic.botUserID = configuration.botUserID
+        traffic.applicationID = configuration.applicationID
+        let session = GatewaySession(
+            id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic, observe: observe)
         sessions.register(session)
         session.attach(connection(context))
         self.session = session
@@ -214,6 +221,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         for payload in missed { write(payload, context) }
         dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
+        sendPending()
         startTraffic(context)
     }
 
@@ -235,8 +243,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 handler.owed -= 1
                 guard let session = handler.session else { break }
                 switch session.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession, for: context.channel) {
-                case .event(let name, let data):
-                    handler.dispatch(name, data, context, flush: false)
+                case .event(let event):
+                    handler.dispatch(event.name, event.data, fact: event.fact, context, flush: false)
                 case .noneYet:
                     handler.owed = 0
                 case .finished:
@@ -252,13 +260,22 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         dispatch(name, Array(data.utf8), context, flush: flush)
     }
 
-    func dispatch(_ name: String, _ data: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
-        guard let session, let (sequence, payload) = session.dispatch(name: name, data: data, from: context.channel) else { return }
+    func dispatch(_ name: String, _ data: [UInt8], fact: TrafficFact = .none, _ context: ChannelHandlerContext, flush: Bool = true) {
+        guard let session, let (sequence, payload) = session.dispatch(name: name, data: data, fact: fact, from: context.channel) else { return }
         record.update(number) {
             $0.dispatches[name, default: 0] += 1
             $0.lastSequence = sequence
         }
         write(payload, context, flush: flush)
+    }
+
+    /// Sends the dispatches REST calls caused for this session.
+    func sendPending() {
+        guard state == .identified, let context, let session else { return }
+        for event in session.takePending(for: context.channel) {
+            dispatch(event.name, event.data, context, flush: false)
+        }
+        context.flush()
     }
 
     func send(_ payload: String, _ context: ChannelHandlerContext) {

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
+public import DiscordModels
 
 /// The simulated Discord on loopback: REST under `/api/v10` on one port, the gateway (a WebSocket,
 /// `/?v=10&encoding=json&compress=zlib-stream|zstd-stream`) on another — separate hosts, as
@@ -14,6 +15,9 @@ public final class SimulatorServer: Sendable {
     public let configuration: SimulatorConfiguration
     /// Everything the simulator did, for assertions.
     public let record: SimulatorRecord
+    /// The results a bot must reach from the traffic sent so far.
+    public let groundTruth: GroundTruth
+    private let api: SimulatedAPI
     private let restChannel: any Channel
     private let gatewayChannel: any Channel
     private let connections: Connections
@@ -31,6 +35,19 @@ public final class SimulatorServer: Sendable {
         let connections = Connections()
         let sessions = SessionRegistry()
         let identifyLimiter = IdentifyLimiter(configuration)
+        let groundTruth = GroundTruth(rules: configuration.xpRules)
+        let guildStates = GuildStates(world: configuration.world)
+        let interactions = InteractionRegistry(responseWindow: configuration.interactionResponseSeconds)
+        let clock = RateLimitModel(limits: configuration.restLimits)
+        let observe: @Sendable (TrafficFact) -> Void = { fact in
+            switch fact {
+            case .none: return
+            case .interaction(let id, let token, _, _): interactions.register(id: id, token: token, at: clock.now)
+            case .memberJoined, .memberLeft: guildStates.apply(fact)
+            case .message, .reaction: break
+            }
+            groundTruth.apply(fact)
+        }
         let gatewayChannel = try await bootstrap(connections) { channel in
             let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
             let upgrader = NIOWebSocketServerUpgrader(
@@ -44,7 +61,7 @@ public final class SimulatorServer: Sendable {
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
-                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL),
+                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, observe: observe),
                         ])
                     }
                 })
@@ -53,24 +70,22 @@ public final class SimulatorServer: Sendable {
                 completionHandler: { context in context.pipeline.removeHandler(name: "kamii.rest", promise: nil) }
             ))
             // A plain HTTP request to the gateway host gets the REST handler's 404.
-            try channel.pipeline.syncOperations.addHandler(
-                RESTHandler(configuration: configuration, record: record, gatewayURL: gatewayURL, identifyLimiter: identifyLimiter),
-                name: "kamii.rest")
+            try channel.pipeline.syncOperations.addHandler(RESTHandler(api: nil), name: "kamii.rest")
         }.bind(host: "127.0.0.1", port: gatewayPort).get()
         let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
         let injectFault: @Sendable (SimulatorFault, String?) -> Int = { fault, session in
             Self.inject(fault, session: session, into: sessions)
         }
+        let api = SimulatedAPI(
+            configuration: configuration, record: record, gatewayURL: gatewayURL, identifyLimiter: identifyLimiter,
+            guilds: guildStates, interactions: interactions, rateLimits: clock, sessions: sessions, injectFault: injectFault)
         let restChannel = try await bootstrap(connections) { channel in
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-            try channel.pipeline.syncOperations.addHandler(
-                RESTHandler(
-                    configuration: configuration, record: record, gatewayURL: gatewayURL, identifyLimiter: identifyLimiter,
-                    injectFault: injectFault))
+            try channel.pipeline.syncOperations.addHandler(RESTHandler(api: api))
         }.bind(host: "127.0.0.1", port: restPort).get()
         return SimulatorServer(
-            configuration: configuration, record: record, restChannel: restChannel, gatewayChannel: gatewayChannel,
-            connections: connections, sessions: sessions, identifyLimiter: identifyLimiter)
+            configuration: configuration, record: record, groundTruth: groundTruth, api: api, restChannel: restChannel,
+            gatewayChannel: gatewayChannel, connections: connections, sessions: sessions, identifyLimiter: identifyLimiter)
     }
 
     private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
@@ -84,16 +99,40 @@ public final class SimulatorServer: Sendable {
     }
 
     private init(
-        configuration: SimulatorConfiguration, record: SimulatorRecord, restChannel: any Channel, gatewayChannel: any Channel,
-        connections: Connections, sessions: SessionRegistry, identifyLimiter: IdentifyLimiter
+        configuration: SimulatorConfiguration, record: SimulatorRecord, groundTruth: GroundTruth, api: SimulatedAPI,
+        restChannel: any Channel, gatewayChannel: any Channel, connections: Connections, sessions: SessionRegistry,
+        identifyLimiter: IdentifyLimiter
     ) {
         self.configuration = configuration
         self.record = record
+        self.groundTruth = groundTruth
+        self.api = api
         self.restChannel = restChannel
         self.gatewayChannel = gatewayChannel
         self.connections = connections
         self.sessions = sessions
         self.identifyLimiter = identifyLimiter
+    }
+
+    /// The next `count` REST requests are refused with 429 of `scope` (`user`, `global` or `shared`)
+    /// and this `retry_after` — a 429 storm.
+    public func forceRateLimits(count: Int, retryAfter: Double, scope: String = "user") {
+        api.rateLimits.force(count: count, retryAfter: retryAfter, scope: scope)
+    }
+
+    /// Starts a raid wave on `guild` in the traffic of the sessions serving it; returns how many.
+    @discardableResult
+    public func startRaid(guild: GuildID, size: Int) -> Int {
+        sessions.all.filter { !$0.isEnded && $0.startRaid(guild: guild, size: size) }.count
+    }
+
+    /// Invalid REST requests (401, 403, 429) counted in the current 10-minute window, and how many
+    /// times the client was banned for too many.
+    public var invalidRESTRequests: (inWindow: Int, bans: Int) { (api.rateLimits.invalidRequests, api.rateLimits.bans) }
+
+    /// The names of the application commands registered (global when `guild` is nil).
+    public func commandNames(guild: GuildID? = nil) -> [String] {
+        api.commands.names(guild: guild)
     }
 
     /// Identifies refused because another shard of their bucket identified within the window.

@@ -2,16 +2,29 @@ import DiscordModels
 
 /// The events' `d` objects, in the field order and shapes Discord sends, rendered into bytes.
 extension TrafficGenerator {
-    mutating func pickMember(of guild: TrafficWorld.Guild) -> (index: Int, joinedAt: UInt64) {
-        let slot = random.below(guild.members.count)
-        return (guild.members[slot], guild.joinedAt[slot])
+    /// A member of the guild who is still in it: mostly the world's members, sometimes someone
+    /// who joined since. Their roles are the ones the world gave them (none for newcomers).
+    mutating func pickMember(of guildIndex: Int) -> (user: Int, joinedAt: UInt64, roles: [RoleID]) {
+        let guild = world.guilds[guildIndex]
+        var pick = (user: 0, joinedAt: UInt64(0), roles: [RoleID]())
+        for _ in 0..<16 {
+            if let newcomers = joined[guildIndex], !newcomers.isEmpty, random.chance(newcomers.count > 50 ? 30 : 5) {
+                let newcomer = newcomers[random.below(newcomers.count)]
+                pick = (newcomer.user, newcomer.at, [])
+            } else {
+                let slot = random.below(guild.members.count)
+                pick = (guild.members[slot], guild.joinedAt[slot], world.initialRoles(of: guild, slot: slot))
+            }
+            if departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
+        }
+        return pick
     }
 
     mutating func user(_ index: Int, into json: inout JSONBytes) {
-        if let rendered = userObjects[index] {
+        if index < userObjects.count, let rendered = userObjects[index] {
             return json.raw(rendered)
         }
-        let user = world.users[index]
+        let user = self.user(at: index)
         var object = JSONBytes(capacity: 256)
         object.raw(#"{"username":""#)
         object.raw(user.username)
@@ -29,15 +42,15 @@ extension TrafficGenerator {
         }
         if user.isBot { object.raw(#","bot":true"#) }
         object.raw("}")
-        userObjects[index] = object.bytes
+        if index < userObjects.count { userObjects[index] = object.bytes }
         json.raw(object.bytes)
     }
 
-    mutating func member(_ guild: TrafficWorld.Guild, joinedAt: UInt64, user: Int?, into json: inout JSONBytes) {
+    mutating func member(joinedAt: UInt64, roles: [RoleID], user: Int?, permissions: Permissions? = nil, into json: inout JSONBytes) {
         json.raw(#"{"roles":["#)
-        for index in 0..<random.below(min(4, guild.roles.count) + 1) {
+        for (index, role) in roles.enumerated() {
             if index > 0 { json.raw(",") }
-            json.id(guild.roles[random.below(guild.roles.count)])
+            json.id(role)
         }
         json.raw(#"],"premium_since":null,"pending":false,"nick":"#)
         if random.chance(20) {
@@ -54,14 +67,27 @@ extension TrafficGenerator {
             json.raw(#","user":"#)
             self.user(user, into: &json)
         }
+        if let permissions {
+            json.raw(#","permissions":""#)
+            json.int(permissions.rawValue)
+            json.raw("\"")
+        }
         json.raw("}")
     }
 
-    mutating func messageCreate(in guild: TrafficWorld.Guild, into json: inout JSONBytes) {
-        let (author, joinedAt) = pickMember(of: guild)
+    mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
+        let (author, joinedAt, roles) = pickMember(of: guildIndex)
+        let channel = guild.channels[random.below(guild.channels.count)]
+        return messageCreate(in: guildIndex, channel: channel, author: author, joinedAt: joinedAt, roles: roles, into: &json)
+    }
+
+    mutating func messageCreate(
+        in guildIndex: Int, channel: ChannelID, author: Int, joinedAt: UInt64, roles: [RoleID], into json: inout JSONBytes
+    ) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
         messageCounter += 1
         let id = MessageID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
-        let channel = guild.channels[random.below(guild.channels.count)]
         let mentionsBot = random.chance(3)
         let type = random.chance(8) ? 19 : 0
         json.raw(#"{"type":"#)
@@ -71,13 +97,13 @@ extension TrafficGenerator {
         json.raw(#","referenced_message":null,"pinned":false,"nonce":""#)
         json.int(id.rawValue + 77)
         json.raw(#"","mentions":[],"mention_roles":[],"mention_everyone":false,"member":"#)
-        member(guild, joinedAt: joinedAt, user: nil, into: &json)
+        member(joinedAt: joinedAt, roles: roles, user: nil, into: &json)
         json.raw(#","id":"#)
         json.id(id)
         json.raw(#","flags":0,"embeds":[],"edited_timestamp":null,"content":""#)
         if mentionsBot {
             json.raw("<@")
-            json.int(world.users[0].id.rawValue)
+            json.int(botUserID.rawValue)
             json.raw("> rank please")
         }
         json.raw(#"","components":[],"channel_type":0,"channel_id":"#)
@@ -96,26 +122,34 @@ extension TrafficGenerator {
             json.raw("}")
         }
         json.raw("}")
+        let authorUser = user(at: author)
+        recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, id: id, author: author))
+        return GeneratedEvent(
+            name: "MESSAGE_CREATE", data: json.bytes, guild: guild.id,
+            fact: .message(guild: guild.id, author: authorUser.id, id: id, earnsXP: !authorUser.isBot))
     }
 
-    mutating func typingStart(in guild: TrafficWorld.Guild, into json: inout JSONBytes) {
-        let (user, joinedAt) = pickMember(of: guild)
+    mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
+        let (user, joinedAt, roles) = pickMember(of: guildIndex)
         let channel = guild.channels[random.below(guild.channels.count)]
         json.raw(#"{"user_id":"#)
-        json.id(world.users[user].id)
+        json.id(self.user(at: user).id)
         json.raw(#","timestamp":"#)
         json.int(clock / 1000)
         json.raw(#","member":"#)
-        member(guild, joinedAt: joinedAt, user: user, into: &json)
+        member(joinedAt: joinedAt, roles: roles, user: user, into: &json)
         json.raw(#","channel_id":"#)
         json.id(channel)
         json.raw(#","guild_id":"#)
         json.id(guild.id)
         json.raw("}")
+        return GeneratedEvent(name: "TYPING_START", data: json.bytes, guild: guild.id, fact: .none)
     }
 
-    mutating func presenceUpdate(in guild: TrafficWorld.Guild, into json: inout JSONBytes) {
-        let (user, _) = pickMember(of: guild)
+    mutating func presenceUpdate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
+        let user = pickMember(of: guildIndex).user
         let (status, offline): (StaticString, Bool) = switch random.below(4) {
         case 0: ("online", false)
         case 1: ("idle", false)
@@ -123,7 +157,7 @@ extension TrafficGenerator {
         default: ("offline", true)
         }
         json.raw(#"{"user":{"id":"#)
-        json.id(world.users[user].id)
+        json.id(self.user(at: user).id)
         json.raw(#"},"status":""#)
         json.raw(status)
         json.raw(#"","guild_id":"#)
@@ -151,59 +185,6 @@ extension TrafficGenerator {
             json.raw("}]")
         }
         json.raw("}")
-    }
-
-    mutating func reactionAdd(in guild: TrafficWorld.Guild, into json: inout JSONBytes) {
-        let (user, joinedAt) = pickMember(of: guild)
-        let (author, _) = pickMember(of: guild)
-        let channel = guild.channels[random.below(guild.channels.count)]
-        let message = MessageID(unixMilliseconds: clock - UInt64(random.below(86_400_000)), worker: 5)
-        let emoji: StaticString = switch random.below(5) {
-        case 0: "👍"
-        case 1: "⭐"
-        case 2: "❤️"
-        case 3: "😂"
-        default: "🔥"
-        }
-        json.raw(#"{"user_id":"#)
-        json.id(world.users[user].id)
-        json.raw(#","type":0,"message_id":"#)
-        json.id(message)
-        json.raw(#","message_author_id":"#)
-        json.id(world.users[author].id)
-        json.raw(#","member":"#)
-        member(guild, joinedAt: joinedAt, user: user, into: &json)
-        json.raw(#","emoji":{"name":""#)
-        json.raw(emoji)
-        json.raw(#"","id":null},"channel_id":"#)
-        json.id(channel)
-        json.raw(#","burst":false,"guild_id":"#)
-        json.id(guild.id)
-        json.raw(#","burst_colors":[]}"#)
-    }
-
-    /// A user who is not yet a member joins (Discord never announces a member twice); false when
-    /// no such user turned up.
-    mutating func memberAdd(in guild: TrafficWorld.Guild, index: Int, into json: inout JSONBytes) -> Bool {
-        if memberships[index] == nil { memberships[index] = Set(guild.members) }
-        var candidate: Int?
-        for _ in 0..<32 {
-            let user = random.below(world.users.count)
-            if memberships[index]?.contains(user) == false {
-                candidate = user
-                break
-            }
-        }
-        guard let candidate else { return false }
-        // Inserted in place: copying a big guild's member set per join would cost more than the event.
-        memberships[index]?.insert(candidate)
-        json.raw(#"{"user":"#)
-        user(candidate, into: &json)
-        json.raw(#","roles":[],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
-        json.timestamp(unixMilliseconds: clock)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null,"guild_id":"#)
-        json.id(guild.id)
-        json.raw("}")
-        return true
+        return GeneratedEvent(name: "PRESENCE_UPDATE", data: json.bytes, guild: guild.id, fact: .none)
     }
 }

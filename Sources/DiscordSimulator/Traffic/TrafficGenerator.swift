@@ -1,11 +1,14 @@
 public import DiscordModels
+import Foundation
 
 /// Generates gateway dispatches in Discord's real shapes for a ``TrafficWorld``: the corpus of the
 /// inflate benchmarks and the traffic of simulated sessions.
 ///
 /// The mix follows a busy bot without the MESSAGE_CONTENT intent (content is empty unless the bot
-/// is mentioned): 85% MESSAGE_CREATE, 5% TYPING_START, 5% PRESENCE_UPDATE, 4% MESSAGE_REACTION_ADD,
-/// 1% GUILD_MEMBER_ADD.
+/// is mentioned), per thousand events: 850 MESSAGE_CREATE, 50 TYPING_START, 50 PRESENCE_UPDATE,
+/// 35 MESSAGE_REACTION_ADD, 5 MESSAGE_REACTION_REMOVE, 6 GUILD_MEMBER_ADD, 3 GUILD_MEMBER_REMOVE,
+/// 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
+/// and posting).
 public struct TrafficGenerator: Sendable {
     public let world: TrafficWorld
     var random: SeededRandom
@@ -13,63 +16,109 @@ public struct TrafficGenerator: Sendable {
     public private(set) var nextSequence = 1
     var clock: UInt64
     var messageCounter: UInt64 = 0
-    /// Each guild's members once someone joined it (by guild index), so a user joins only once.
-    var memberships: [Int: Set<Int>] = [:]
+    /// The guilds this generator talks about (indexes into the world's guilds) and the running
+    /// sums of their activity weights.
+    let guildIndexes: [Int]
+    let cumulativeWeights: [Double]
+    /// Who joined or left each guild (by guild index) since the world started, so a user joins
+    /// only once, and who left is not picked to talk.
+    var joined: [Int: [(user: Int, at: UInt64)]] = [:]
+    var isMember: [Int: Set<Int>] = [:]
+    var departed: [Int: Set<Int>] = [:]
+    /// Brand-new accounts made by raids; user index `world.users.count + i`.
+    var raidUsers: [TrafficWorld.User] = []
+    /// A raid under way: the guild, and how many joins are still to come.
+    var raid: (guild: Int, remaining: Int)?
+    /// Recent messages and reactions, which reactions and reaction removals refer to.
+    var recentMessages = RecentRing<RecentMessage>(capacity: 512)
+    var recentReactions = RecentRing<RecentReaction>(capacity: 512)
     /// Each user's JSON object, rendered once (by user index).
     var userObjects: [[UInt8]?]
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
+    /// The bot the traffic is for: some messages mention it, interactions are addressed to it.
+    public var botUserID = UserID(1_100_000_000_000_000_001)
+    public var applicationID: UInt64 = 1_100_000_000_000_000_001
 
     /// - Parameters:
     ///   - stream: tells concurrent generators of one world apart (a simulator passes each
     ///     session's number): its clock starts a day later per stream and its message IDs carry
     ///     the stream in their worker/process bits, so no two streams create the same message ID.
-    public init(world: TrafficWorld, seed: UInt64, stream: UInt64 = 0) {
+    ///   - shard: only this shard's guilds, `(guild_id >> 22) % count == id` (nil: all guilds).
+    public init(world: TrafficWorld, seed: UInt64, stream: UInt64 = 0, shard: (id: Int, count: Int)? = nil) {
         self.world = world
         random = SeededRandom(seed: seed)
         clock = world.startMilliseconds + stream * 86_400_000
         idSource = stream & 0x3FF
         userObjects = Array(repeating: nil, count: world.users.count)
+        var indexes: [Int] = []
+        var weights: [Double] = []
+        var total = 0.0
+        for (index, guild) in world.guilds.enumerated() {
+            if let shard, Int((guild.id.rawValue >> 22) % UInt64(shard.count)) != shard.id { continue }
+            indexes.append(index)
+            total += world.activityWeight(ofGuildAt: index)
+            weights.append(total)
+        }
+        guildIndexes = indexes
+        cumulativeWeights = weights
     }
 
     /// The next dispatch payload as JSON bytes, numbered by this generator.
     public mutating func nextPayload() -> [UInt8] {
-        let (name, data, _) = nextEvent()
+        let event = nextEvent()
         defer { nextSequence += 1 }
-        return Self.payload(name: name, data: data, sequence: nextSequence)
+        return Self.payload(name: event.name, data: event.data, sequence: nextSequence)
     }
 
-    /// The next event — its name, its `d` as JSON bytes and its guild — for a session that numbers
-    /// dispatches itself.
-    public mutating func nextEvent() -> (name: String, data: [UInt8], guild: GuildID) {
+    /// The next event — its name, its `d` as JSON bytes, its guild and what it means — for a
+    /// session that numbers dispatches itself. Nil only when this generator has no guilds.
+    public mutating func nextEvent() -> GeneratedEvent {
         clock += UInt64(random.below(4))
-        let guildIndex = world.pickGuild(&random)
-        let guild = world.guilds[guildIndex]
+        guard !guildIndexes.isEmpty else { return GeneratedEvent(name: "", data: [], guild: GuildID(0), fact: .none) }
+        if let raid { return raidEvent(raid) }
+        let guildIndex = pickGuildIndex()
         var json = JSONBytes()
-        let name: String
-        switch random.below(100) {
-        case ..<85:
-            name = "MESSAGE_CREATE"
-            messageCreate(in: guild, into: &json)
-        case ..<90:
-            name = "TYPING_START"
-            typingStart(in: guild, into: &json)
-        case ..<95:
-            name = "PRESENCE_UPDATE"
-            presenceUpdate(in: guild, into: &json)
-        case ..<99:
-            name = "MESSAGE_REACTION_ADD"
-            reactionAdd(in: guild, into: &json)
-        default:
-            if memberAdd(in: guild, index: guildIndex, into: &json) {
-                name = "GUILD_MEMBER_ADD"
-            } else {
-                name = "MESSAGE_CREATE"
-                messageCreate(in: guild, into: &json)
-            }
+        let roll = random.below(1_000)
+        if roll == 999, random.below(20) == 0 {
+            startRaid(guildIndex: guildIndex, size: random.inRange(20...200))
+            return raidEvent(raid!)
         }
-        return (name, json.bytes, guild.id)
+        var event: GeneratedEvent?
+        switch roll {
+        case ..<850: break
+        case ..<900: event = typingStart(in: guildIndex, into: &json)
+        case ..<950: event = presenceUpdate(in: guildIndex, into: &json)
+        case ..<985: event = reactionAdd(into: &json)
+        case ..<990: event = reactionRemove(into: &json)
+        case ..<996: event = memberAdd(in: guildIndex, into: &json)
+        case ..<999: event = memberRemove(in: guildIndex, into: &json)
+        default: event = interactionCreate(in: guildIndex, into: &json)
+        }
+        if let event { return event }
+        json = JSONBytes()
+        return messageCreate(in: guildIndex, into: &json)
+    }
+
+    /// Starts a raid on a guild: `size` brand-new accounts join it over the next events, and
+    /// some of them post.
+    public mutating func startRaid(guild: GuildID, size: Int) {
+        guard let index = guildIndexes.first(where: { world.guilds[$0].id == guild }) else { return }
+        startRaid(guildIndex: index, size: size)
+    }
+
+    mutating func startRaid(guildIndex: Int, size: Int) {
+        raid = (guildIndex, max(1, size))
+    }
+
+    /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
+    public mutating func removeMember(_ user: UserID, from guild: GuildID) {
+        guard let guildIndex = guildIndexes.first(where: { world.guilds[$0].id == guild }),
+              let userIndex = self.userIndex(of: user)
+        else { return }
+        departed[guildIndex, default: []].insert(userIndex)
+        isMember[guildIndex]?.remove(userIndex)
     }
 
     /// A dispatch payload in Discord's key order.
@@ -95,8 +144,82 @@ public struct TrafficGenerator: Sendable {
         (0..<count).map { _ in nextPayload() }
     }
 
-    private mutating func pickMember(of guild: TrafficWorld.Guild) -> (user: TrafficWorld.User, joinedAt: UInt64) {
-        let index = random.below(guild.members.count)
-        return (world.users[guild.members[index]], guild.joinedAt[index])
+    /// Picks one of this generator's guilds with probability proportional to its activity.
+    mutating func pickGuildIndex() -> Int {
+        let target = Double(random.next() >> 11) / Double(1 << 53) * cumulativeWeights[cumulativeWeights.count - 1]
+        var low = 0
+        var high = cumulativeWeights.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulativeWeights[middle] < target { low = middle + 1 } else { high = middle }
+        }
+        return guildIndexes[low]
     }
+
+    /// A user of the world or a raid account.
+    func user(at index: Int) -> TrafficWorld.User {
+        index < world.users.count ? world.users[index] : raidUsers[index - world.users.count]
+    }
+
+    func userIndex(of id: UserID) -> Int? {
+        if let index = world.userIndex(of: id) { return index }
+        return raidUsers.firstIndex { $0.id == id }.map { $0 + world.users.count }
+    }
+}
+
+/// One generated dispatch and what it means for the ground truth.
+public struct GeneratedEvent: Sendable {
+    public let name: String
+    public let data: [UInt8]
+    public let guild: GuildID
+    public let fact: TrafficFact
+}
+
+/// What an event means for the results a bot must reach (see ``GroundTruth``).
+public enum TrafficFact: Sendable, Equatable {
+    case none
+    /// A message; `earnsXP` is false for bots, webhooks and system messages.
+    case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool)
+    /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
+    case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
+    case memberJoined(guild: GuildID, user: TrafficWorld.User, raid: Bool)
+    case memberLeft(guild: GuildID, user: UserID)
+    /// An interaction a bot may answer with `token` (through REST).
+    case interaction(id: UInt64, token: String, guild: GuildID, user: UserID)
+}
+
+/// A fixed-size ring of recent items, picked at random.
+struct RecentRing<Element: Sendable>: Sendable {
+    private(set) var items: [Element] = []
+    private var next = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func append(_ item: Element) {
+        if items.count < capacity { items.append(item) } else { items[next] = item }
+        next = (next + 1) % capacity
+    }
+
+    /// Takes one out (order is not kept).
+    mutating func remove(at index: Int) -> Element {
+        let item = items[index]
+        items[index] = items[items.count - 1]
+        items.removeLast()
+        next = items.count % capacity
+        return item
+    }
+}
+
+struct RecentMessage: Sendable {
+    let guild: Int
+    let channel: ChannelID
+    let id: MessageID
+    let author: Int
+}
+
+struct RecentReaction: Sendable {
+    let message: RecentMessage
+    let giver: Int
+    let emoji: Int
 }

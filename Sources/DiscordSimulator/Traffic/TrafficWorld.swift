@@ -6,7 +6,7 @@ import Foundation
 /// Activity is skewed like real networks: guild `rank` gets weight 1 / rank^1.1, so a few guilds
 /// carry most of the traffic and thousands are nearly silent.
 public struct TrafficWorld: Sendable {
-    public struct User: Sendable {
+    public struct User: Sendable, Equatable {
         public let id: UserID
         public let username: String
         public let avatar: String?
@@ -29,6 +29,10 @@ public struct TrafficWorld: Sendable {
     private let cumulativeWeights: [Double]
     /// "Now" for the world: messages are created after it.
     public let startMilliseconds: UInt64
+    /// What the bot's managed role grants in every guild.
+    public var botPermissions: Permissions = .botDefault
+    private let userIndexes: [UserID: Int]
+    private let guildIndexes: [GuildID: Int]
 
     /// Builds a world from a seed. The same seed gives the same world.
     public init(guildCount: Int, userCount: Int, seed: UInt64, startMilliseconds: UInt64 = 1_795_000_000_000) {
@@ -49,6 +53,7 @@ public struct TrafficWorld: Sendable {
         }
 
         self.users = users
+        userIndexes = Dictionary(users.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         var guilds: [Guild] = []
         var weights: [Double] = []
         var total = 0.0
@@ -78,7 +83,23 @@ public struct TrafficWorld: Sendable {
             weights.append(total)
         }
         self.guilds = guilds
+        guildIndexes = Dictionary(guilds.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         cumulativeWeights = weights
+    }
+
+    /// The activity weight of the guild at `index` (its rank is `index + 1`).
+    public func activityWeight(ofGuildAt index: Int) -> Double {
+        1.0 / pow(Double(index + 1), 1.1)
+    }
+
+    /// The index of a user of the world in ``users``.
+    public func userIndex(of id: UserID) -> Int? {
+        userIndexes[id]
+    }
+
+    /// The index of a guild in ``guilds``.
+    public func guildIndex(of id: GuildID) -> Int? {
+        guildIndexes[id]
     }
 
     /// Picks a guild with probability proportional to its activity.

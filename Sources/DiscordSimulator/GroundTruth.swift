@@ -1,0 +1,115 @@
+public import DiscordModels
+import Synchronization
+
+/// The results a bot must reach from the traffic a simulator actually sent: per (guild, user) the
+/// messages posted, the messages that earn XP under the cooldown, the XP itself and the reactions
+/// given and received. Updated as each dispatch is numbered, so replays after a resume do not
+/// count twice and events a client could never have seen do not count at all.
+///
+/// The XP rule is Kamii's (docs/XP.md): a message earns XP when its author is a human and at least
+/// `cooldown` passed, by message-ID time, since the author's last XP in that guild; the amount is
+/// `min + splitmix64(message_id) % (max - min + 1)`, so a message replayed after a crash earns the
+/// same XP and the simulator can know every user's total to the unit.
+public final class GroundTruth: Sendable {
+    /// The XP settings the truth is computed under (Kamii's defaults are MEE6's).
+    public struct Rules: Sendable, Equatable {
+        public var minimumXP: Int
+        public var maximumXP: Int
+        public var cooldownMilliseconds: UInt64
+
+        public init(minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000) {
+            precondition(minimumXP >= 0 && maximumXP >= minimumXP, "XP range must be non-empty")
+            self.minimumXP = minimumXP
+            self.maximumXP = maximumXP
+            self.cooldownMilliseconds = cooldownMilliseconds
+        }
+    }
+
+    /// What one user did in one guild.
+    public struct Member: Sendable, Equatable {
+        public var messages = 0
+        public var messagesEarningXP = 0
+        public var xp = 0
+        /// Unix milliseconds of the message that last earned XP.
+        public var lastXPAt: UInt64?
+        /// Reactions given and received that are still in place, by emoji.
+        public var reactionsGiven: [String: Int] = [:]
+        public var reactionsReceived: [String: Int] = [:]
+        public var joins = 0
+        public var leaves = 0
+
+        public init() {}
+    }
+
+    public let rules: Rules
+    private let stripes: [Stripe]
+
+    private final class Stripe: Sendable {
+        let members = Mutex<[GuildID: [UserID: Member]]>([:])
+    }
+
+    public init(rules: Rules = Rules()) {
+        self.rules = rules
+        stripes = (0..<16).map { _ in Stripe() }
+    }
+
+    /// The XP a message earns when it earns any: Kamii's roll, derived from the message ID.
+    public static func xpRoll(messageID: MessageID, rules: Rules) -> Int {
+        var z = messageID.rawValue &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return rules.minimumXP + Int(z % UInt64(rules.maximumXP - rules.minimumXP + 1))
+    }
+
+    /// Counts an event that was sent.
+    func apply(_ fact: TrafficFact) {
+        switch fact {
+        case .none, .interaction:
+            return
+        case .message(let guild, let author, let id, let earnsXP):
+            update(guild, author) { member in
+                member.messages += 1
+                guard earnsXP else { return }
+                let at = id.unixMilliseconds
+                if let last = member.lastXPAt, at < last + rules.cooldownMilliseconds { return }
+                member.lastXPAt = at
+                member.messagesEarningXP += 1
+                member.xp += Self.xpRoll(messageID: id, rules: rules)
+            }
+        case .reaction(let guild, let giver, let receiver, let emoji, let added, _, _):
+            let change = added ? 1 : -1
+            update(guild, giver) { $0.reactionsGiven[emoji, default: 0] += change }
+            update(guild, receiver) { $0.reactionsReceived[emoji, default: 0] += change }
+        case .memberJoined(let guild, let user, _):
+            update(guild, user.id) { $0.joins += 1 }
+        case .memberLeft(let guild, let user):
+            update(guild, user) { $0.leaves += 1 }
+        }
+    }
+
+    /// What `user` did in `guild` so far.
+    public func member(_ user: UserID, in guild: GuildID) -> Member {
+        stripe(guild).members.withLock { $0[guild]?[user] } ?? Member()
+    }
+
+    /// Every (guild, user) with anything to its name.
+    public var all: [GuildID: [UserID: Member]] {
+        stripes.reduce(into: [:]) { result, stripe in
+            stripe.members.withLock { result.merge($0) { first, _ in first } }
+        }
+    }
+
+    /// The total XP of every user of `guild`, the way a leaderboard lists it.
+    public func xp(in guild: GuildID) -> [UserID: Int] {
+        stripe(guild).members.withLock { $0[guild] ?? [:] }.compactMapValues { $0.xp > 0 ? $0.xp : nil }
+    }
+
+    private func update(_ guild: GuildID, _ user: UserID, _ change: (inout Member) -> Void) {
+        stripe(guild).members.withLock { change(&$0[guild, default: [:]][user, default: Member()]) }
+    }
+
+    private func stripe(_ guild: GuildID) -> Stripe {
+        stripes[Int((guild.rawValue >> 22) % UInt64(stripes.count))]
+    }
+}

@@ -1,0 +1,182 @@
+import DiscordModels
+import Synchronization
+
+/// The guilds as REST sees and changes them: members (with roles, nicknames and timeouts), bans and
+/// channels with their permission overwrites. A guild's state is made from the world the first
+/// time anything touches it; joins and leaves in the traffic keep it current.
+final class GuildStates: Sendable {
+    struct Member: Sendable {
+        var user: TrafficWorld.User
+        var roles: [RoleID]
+        var nick: String?
+        /// ISO 8601, as sent; nil when not timed out.
+        var timeoutUntil: String?
+        var joinedAt: UInt64
+    }
+
+    struct Overwrite: Sendable, Equatable {
+        var id: UInt64
+        /// 0: role, 1: member.
+        var type: Int
+        var allow: UInt64
+        var deny: UInt64
+    }
+
+    struct Channel: Sendable {
+        var id: ChannelID
+        var guild: GuildID?
+        var name: String
+        var type: Int
+        var position: Int
+        var parentID: UInt64?
+        var topic: String?
+        var overwrites: [Overwrite]
+        /// For DM channels: the other user.
+        var recipient: TrafficWorld.User?
+    }
+
+    struct Guild: Sendable {
+        let index: Int
+        let id: GuildID
+        let ownerID: UserID
+        let roles: [TrafficWorld.RoleInfo]
+        let botRole: RoleID
+        var members: [UserID: Member]
+        var bans: [UserID: String?] = [:]
+        var channels: Set<ChannelID>
+
+        /// The highest role position a member holds (0: only `@everyone`).
+        func highestPosition(_ roleIDs: [RoleID]) -> Int {
+            roles.filter { roleIDs.contains($0.id) }.map(\.position).max() ?? 0
+        }
+
+        var botPosition: Int { highestPosition([botRole]) }
+
+        /// Whether the bot outranks `user` (the owner is outranked by nobody).
+        func botOutranks(_ user: UserID) -> Bool {
+            guard user != ownerID else { return false }
+            return botPosition > highestPosition(members[user]?.roles ?? [])
+        }
+    }
+
+    private struct State {
+        var guilds: [GuildID: Guild] = [:]
+        var channels: [ChannelID: Channel] = [:]
+        var nextChannel: UInt64 = 1
+    }
+
+    let world: TrafficWorld
+    private let state = Mutex(State())
+    private let staticChannels: [ChannelID: Int]
+
+    init(world: TrafficWorld) {
+        self.world = world
+        var channels: [ChannelID: Int] = [:]
+        for (index, guild) in world.guilds.enumerated() {
+            for channel in guild.channels { channels[channel] = index }
+        }
+        staticChannels = channels
+    }
+
+    /// Runs `body` on a guild's state; nil when the guild does not exist.
+    func withGuild<T>(_ id: GuildID, _ body: (inout Guild, inout [ChannelID: Channel]) throws -> T) rethrows -> T? {
+        try state.withLock { state in
+            guard var guild = materialize(id, &state) else { return nil }
+            defer { state.guilds[id] = guild }
+            return try body(&guild, &state.channels)
+        }
+    }
+
+    /// Runs `body` on a channel and its guild (nil for a DM channel); nil when the channel does
+    /// not exist.
+    func withChannel<T>(_ id: ChannelID, _ body: (inout Channel, inout Guild?) throws -> T) rethrows -> T? {
+        try state.withLock { state in
+            if state.channels[id] == nil, let index = staticChannels[id] {
+                _ = materialize(world.guilds[index].id, &state)
+            }
+            guard var channel = state.channels[id] else { return nil }
+            var guild = channel.guild.flatMap { materialize($0, &state) }
+            defer {
+                if let guild { state.guilds[guild.id] = guild }
+                if guild?.channels.contains(id) == false { state.channels[id] = nil } else { state.channels[id] = channel }
+            }
+            return try body(&channel, &guild)
+        }
+    }
+
+    /// A new channel ID.
+    func makeChannelID() -> ChannelID {
+        state.withLock { state in
+            state.nextChannel += 1
+            return ChannelID(unixMilliseconds: world.startMilliseconds, worker: 9, process: (state.nextChannel >> 12) & 0x1F, increment: state.nextChannel)
+        }
+    }
+
+    /// The DM channel with `user`, made on first use.
+    func dmChannel(with user: TrafficWorld.User) -> Channel {
+        let id = ChannelID(unixMilliseconds: max(user.id.unixMilliseconds, world.startMilliseconds), worker: 10, increment: user.id.rawValue & 0xFFF)
+        return state.withLock { state in
+            if let channel = state.channels[id] { return channel }
+            let channel = Channel(id: id, guild: nil, name: "", type: 1, position: 0, parentID: nil, topic: nil, overwrites: [], recipient: user)
+            state.channels[id] = channel
+            return channel
+        }
+    }
+
+    /// Keeps membership in step with the traffic that was sent.
+    func apply(_ fact: TrafficFact) {
+        switch fact {
+        case .memberJoined(let guildID, let user, _):
+            state.withLock { state in
+                guard var guild = materialize(guildID, &state) else { return }
+                guild.members[user.id] = Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: world.startMilliseconds)
+                state.guilds[guildID] = guild
+            }
+        case .memberLeft(let guildID, let user):
+            state.withLock { state in
+                guard var guild = materialize(guildID, &state) else { return }
+                guild.members[user] = nil
+                state.guilds[guildID] = guild
+            }
+        default:
+            return
+        }
+    }
+
+    /// The guilds `user` is a member of: each guild's index, the user's roles and whether they own it.
+    func memberships(of user: UserID) -> [(index: Int, roles: [RoleID], isOwner: Bool)] {
+        let userIndex = world.userIndex(of: user)
+        return state.withLock { state in
+            world.guilds.enumerated().compactMap { index, source in
+                if let guild = state.guilds[source.id] {
+                    return guild.members[user].map { (index, $0.roles, guild.ownerID == user) }
+                }
+                guard let userIndex, let slot = source.members.firstIndex(of: userIndex) else { return nil }
+                return (index, world.initialRoles(of: source, slot: slot), slot == 0)
+            }
+        }
+    }
+
+    private func materialize(_ id: GuildID, _ state: inout State) -> Guild? {
+        if let guild = state.guilds[id] { return guild }
+        guard let index = world.guildIndex(of: id) else { return nil }
+        let source = world.guilds[index]
+        var members: [UserID: Member] = [:]
+        members.reserveCapacity(source.members.count)
+        for (slot, userIndex) in source.members.enumerated() {
+            let user = world.users[userIndex]
+            members[user.id] = Member(
+                user: user, roles: world.initialRoles(of: source, slot: slot), nick: nil, timeoutUntil: nil, joinedAt: source.joinedAt[slot])
+        }
+        for (position, channel) in source.channels.enumerated() {
+            state.channels[channel] = Channel(
+                id: channel, guild: id, name: "channel-\(position + 1)", type: 0, position: position, parentID: nil, topic: nil,
+                overwrites: [], recipient: nil)
+        }
+        let guild = Guild(
+            index: index, id: id, ownerID: world.users[source.members[0]].id, roles: world.roles(of: source),
+            botRole: world.botRoleID(of: source), members: members, channels: Set(source.channels))
+        state.guilds[id] = guild
+        return guild
+    }
+}

@@ -1,0 +1,74 @@
+import Synchronization
+
+/// The interactions the gateway delivered, so their callbacks and follow-ups can be checked as
+/// Discord checks them: one initial response within 3 seconds, follow-ups with the token for
+/// 15 minutes after.
+final class InteractionRegistry: Sendable {
+    struct Interaction: Sendable {
+        let token: String
+        let deliveredAt: Double
+        var acknowledged = false
+        /// Follow-up messages sent with the token (IDs), for edits and deletes.
+        var followups: Set<UInt64> = []
+    }
+
+    enum CallbackError: Error, Equatable {
+        case unknown
+        case alreadyAcknowledged
+    }
+
+    /// Seconds an interaction may wait for its initial response (Discord: 3).
+    let responseWindow: Double
+    /// Seconds its token works for follow-ups (Discord: 15 minutes).
+    let tokenLifetime: Double
+    private let state = Mutex<(byID: [UInt64: Interaction], byToken: [String: UInt64], order: [(id: UInt64, at: Double)])>(([:], [:], []))
+
+    init(responseWindow: Double = 3, tokenLifetime: Double = 900) {
+        self.responseWindow = responseWindow
+        self.tokenLifetime = tokenLifetime
+    }
+
+    func register(id: UInt64, token: String, at now: Double) {
+        state.withLock { state in
+            // Forget the expired first: the registry stays as small as 15 minutes of interactions.
+            let expired = state.order.prefix { $0.at < now - tokenLifetime }
+            for entry in expired {
+                if let token = state.byID.removeValue(forKey: entry.id)?.token { state.byToken[token] = nil }
+            }
+            state.order.removeFirst(expired.count)
+            state.byID[id] = Interaction(token: token, deliveredAt: now)
+            state.byToken[token] = id
+            state.order.append((id, now))
+        }
+    }
+
+    /// Accepts the initial response to interaction `id` with `token`.
+    func acknowledge(id: UInt64, token: String, at now: Double) throws(CallbackError) {
+        let result: CallbackError? = state.withLock { state in
+            guard var interaction = state.byID[id], interaction.token == token, now <= interaction.deliveredAt + responseWindow
+            else { return .unknown }
+            guard !interaction.acknowledged else { return .alreadyAcknowledged }
+            interaction.acknowledged = true
+            state.byID[id] = interaction
+            return nil
+        }
+        if let result { throw result }
+    }
+
+    /// Whether `token` belongs to an acknowledged interaction still within its lifetime; when
+    /// `message` is given, it is recorded (a new follow-up) or checked (an edit or delete).
+    func followup(token: String, message: UInt64?, creating: Bool, at now: Double) -> Bool {
+        state.withLock { state in
+            guard let id = state.byToken[token], var interaction = state.byID[id], interaction.acknowledged,
+                  now <= interaction.deliveredAt + tokenLifetime
+            else { return false }
+            guard let message else { return true }
+            if creating {
+                interaction.followups.insert(message)
+                state.byID[id] = interaction
+                return true
+            }
+            return interaction.followups.contains(message)
+        }
+    }
+}

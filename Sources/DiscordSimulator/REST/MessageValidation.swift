@@ -1,0 +1,91 @@
+import Foundation
+
+/// Discord's checks on a message body (create message, interaction responses, follow-ups): lengths,
+/// embed limits, allowed mentions and components, reported as 50035 field errors or 50006.
+enum MessageValidation {
+    typealias FieldError = (path: String, code: String, message: String)
+
+    /// Checks `fields`; `prefix` is the path of the message inside the body (`data.` for callbacks).
+    static func check(_ fields: [String: Any], prefix: String = "") throws(DiscordError) {
+        var errors: [FieldError] = []
+        let content = fields["content"] as? String ?? ""
+        if let value = fields["content"], !(value is String), !(value is NSNull) {
+            errors.append((prefix + "content", "STRING_TYPE_CONVERT", "Could not interpret \"\(value)\" as string."))
+        }
+        if content.count > 2_000 { errors.append((prefix + "content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")) }
+        let embeds = fields["embeds"] as? [[String: Any]] ?? []
+        if embeds.count > 10 { errors.append((prefix + "embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")) }
+        var embedCharacters = 0
+        for (index, embed) in embeds.enumerated() {
+            let path = "\(prefix)embeds.\(index)."
+            for (field, limit) in [("title", 256), ("description", 4_096)] {
+                let text = embed[field] as? String ?? ""
+                embedCharacters += text.count
+                if text.count > limit { errors.append((path + field, "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
+            }
+            let embedFields = embed["fields"] as? [[String: Any]] ?? []
+            if embedFields.count > 25 { errors.append((path + "fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")) }
+            for (fieldIndex, field) in embedFields.enumerated() {
+                let name = field["name"] as? String ?? ""
+                let value = field["value"] as? String ?? ""
+                embedCharacters += name.count + value.count
+                if name.isEmpty || name.count > 256 {
+                    errors.append(("\(path)fields.\(fieldIndex).name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 256 in length."))
+                }
+                if value.isEmpty || value.count > 1_024 {
+                    errors.append(("\(path)fields.\(fieldIndex).value", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 1024 in length."))
+                }
+            }
+            embedCharacters += ((embed["footer"] as? [String: Any])?["text"] as? String)?.count ?? 0
+            embedCharacters += ((embed["author"] as? [String: Any])?["name"] as? String)?.count ?? 0
+        }
+        if embedCharacters > 6_000 {
+            errors.append((prefix + "embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"))
+        }
+        if let mentions = fields["allowed_mentions"] as? [String: Any] {
+            let parse = mentions["parse"] as? [Any] ?? []
+            for (index, value) in parse.enumerated() where !["roles", "users", "everyone"].contains(value as? String ?? "") {
+                errors.append(("\(prefix)allowed_mentions.parse.\(index)", "ENUM_TYPE_COERCE", "Value \"\(value)\" is not a valid enum value."))
+            }
+            let parsesUsers = parse.contains { ($0 as? String) == "users" }
+            if parsesUsers, let users = mentions["users"] as? [Any], !users.isEmpty {
+                errors.append((prefix + "allowed_mentions", "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                               "parse:[\"users\"] and users: [ids...] are mutually exclusive."))
+            }
+            if (mentions["users"] as? [Any])?.count ?? 0 > 100 {
+                errors.append((prefix + "allowed_mentions.users", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."))
+            }
+        }
+        let rows = fields["components"] as? [[String: Any]] ?? []
+        if rows.count > 5 { errors.append((prefix + "components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")) }
+        for (rowIndex, row) in rows.enumerated() {
+            let path = "\(prefix)components.\(rowIndex)."
+            guard row["type"] as? Int == 1 else {
+                errors.append((path + "type", "UNION_TYPE_CHOICES", "Value of field \"type\" must be one of (1,)."))
+                continue
+            }
+            let children = row["components"] as? [[String: Any]] ?? []
+            if children.isEmpty || children.count > 5 {
+                errors.append((path + "components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."))
+            }
+            for (index, child) in children.enumerated() where child["type"] as? Int == 2 {
+                let childPath = "\(path)components.\(index)."
+                let style = child["style"] as? Int ?? 0
+                if !(1...6).contains(style) { errors.append((childPath + "style", "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4, 5, 6}.")) }
+                if style == 5 {
+                    if child["url"] as? String == nil { errors.append((childPath + "url", "BASE_TYPE_REQUIRED", "This field is required")) }
+                } else if (1...4).contains(style) {
+                    let id = child["custom_id"] as? String ?? ""
+                    if id.isEmpty { errors.append((childPath + "custom_id", "BASE_TYPE_REQUIRED", "This field is required")) }
+                    if id.count > 100 { errors.append((childPath + "custom_id", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")) }
+                }
+                if (child["label"] as? String)?.count ?? 0 > 80 {
+                    errors.append((childPath + "label", "BASE_TYPE_MAX_LENGTH", "Must be 80 or fewer in length."))
+                }
+            }
+        }
+        guard errors.isEmpty else { throw .invalidFormBody(errors) }
+        let hasStickers = !((fields["sticker_ids"] as? [Any]) ?? []).isEmpty
+        if content.isEmpty, embeds.isEmpty, rows.isEmpty, !hasStickers, fields["poll"] == nil { throw .cannotSendEmpty }
+    }
+}

@@ -1,0 +1,126 @@
+import DiscordModels
+import Foundation
+import NIOHTTP1
+import Synchronization
+
+/// OAuth2 for the web panel: `/oauth2/authorize` approves the configured test user at once and
+/// redirects with a code; `/api/v10/oauth2/token` trades codes and refresh tokens for access
+/// tokens; `/api/v10/oauth2/token/revoke` ends them; `/users/@me` and `/users/@me/guilds` answer
+/// for a bearer token — each guild with the user's `permissions` there.
+final class OAuth2Service: Sendable {
+    private struct Grant {
+        let scopes: String
+        let redirectURI: String
+    }
+
+    private struct State {
+        var codes: [String: Grant] = [:]
+        var accessTokens: [String: (scopes: String, expires: Date)] = [:]
+        var refreshTokens: [String: String] = [:]
+    }
+
+    private let configuration: SimulatorConfiguration
+    private let guilds: GuildStates
+    private let state = Mutex(State())
+
+    init(configuration: SimulatorConfiguration, guilds: GuildStates) {
+        self.configuration = configuration
+        self.guilds = guilds
+    }
+
+    /// The user every authorization approves.
+    var user: TrafficWorld.User {
+        let world = configuration.world
+        if let id = configuration.oauthUserID, let index = world.userIndex(of: id) { return world.users[index] }
+        return world.users[world.guilds[0].members[0]]
+    }
+
+    func authorize(_ query: [URLQueryItem]) -> RESTResponse {
+        func value(_ name: String) -> String? { query.first { $0.name == name }?.value }
+        guard value("client_id") == String(configuration.applicationID) else {
+            return .json(400, #"{"client_id":["Value \"\#(value("client_id") ?? "")\" is not snowflake."]}"#)
+        }
+        guard value("response_type") == "code", let redirect = value("redirect_uri"), var components = URLComponents(string: redirect) else {
+            return .json(400, #"{"error":"invalid_request","error_description":"response_type=code and redirect_uri are required"}"#)
+        }
+        let code = Self.randomToken(30)
+        state.withLock { $0.codes[code] = Grant(scopes: value("scope") ?? "identify", redirectURI: redirect) }
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "code", value: code)]
+            + (value("state").map { [URLQueryItem(name: "state", value: $0)] } ?? [])
+        return RESTResponse(status: 302, headers: [("Location", components.string ?? redirect)], body: "")
+    }
+
+    /// `POST /oauth2/token` (authorization_code or refresh_token) and `/oauth2/token/revoke`.
+    func token(path: String, headers: HTTPHeaders, body: [UInt8]) -> RESTResponse {
+        var form: [String: String] = [:]
+        for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            if parts.count == 2 { form[parts[0]] = parts[1] }
+        }
+        if let basic = headers.first(name: "Authorization"), basic.hasPrefix("Basic "),
+           let decoded = Data(base64Encoded: String(basic.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }) {
+            let parts = decoded.split(separator: ":", maxSplits: 1).map(String.init)
+            if parts.count == 2 { form["client_id"] = parts[0]; form["client_secret"] = parts[1] }
+        }
+        guard form["client_id"] == String(configuration.applicationID), form["client_secret"] == configuration.clientSecret else {
+            return .json(401, #"{"error":"invalid_client"}"#)
+        }
+        if path == "/oauth2/token/revoke" {
+            state.withLock { state in
+                if let token = form["token"] {
+                    state.accessTokens[token] = nil
+                    state.refreshTokens[token] = nil
+                }
+            }
+            return .json(200, "{}")
+        }
+        let scopes: String? = state.withLock { state in
+            switch form["grant_type"] {
+            case "authorization_code":
+                guard let code = form["code"], let grant = state.codes.removeValue(forKey: code),
+                      form["redirect_uri"] == grant.redirectURI else { return nil }
+                return grant.scopes
+            case "refresh_token":
+                guard let token = form["refresh_token"], let scopes = state.refreshTokens.removeValue(forKey: token) else { return nil }
+                return scopes
+            default:
+                return nil
+            }
+        }
+        guard let scopes else { return .json(400, #"{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}"#) }
+        let access = Self.randomToken(30)
+        let refresh = Self.randomToken(30)
+        state.withLock { state in
+            state.accessTokens[access] = (scopes, Date().addingTimeInterval(604_800))
+            state.refreshTokens[refresh] = scopes
+        }
+        return .json(200, #"{"token_type":"Bearer","access_token":"\#(access)","expires_in":604800,"refresh_token":"\#(refresh)","scope":"\#(scopes)"}"#)
+    }
+
+    /// The user an access token speaks for, while it is valid.
+    func user(forAccessToken token: String) -> TrafficWorld.User? {
+        let valid = state.withLock { state in state.accessTokens[token].map { $0.expires > Date() } ?? false }
+        return valid ? user : nil
+    }
+
+    func userJSON(_ user: TrafficWorld.User) -> String {
+        let avatar = user.avatar.map { "\"\($0)\"" } ?? "null"
+        return #"{"id":"\#(user.id)","username":"\#(user.username)","global_name":"\#(user.username)","discriminator":"0","avatar":\#(avatar),"public_flags":0,"flags":0,"locale":"en-US","mfa_enabled":false}"#
+    }
+
+    /// `/users/@me/guilds`: partial guilds with `owner` and the user's `permissions` in each.
+    func guildsJSON(of user: TrafficWorld.User) -> String {
+        let world = configuration.world
+        let entries = guilds.memberships(of: user.id).map { membership in
+            let guild = world.guilds[membership.index]
+            let permissions = world.permissions(of: guild, roles: membership.roles, isOwner: membership.isOwner)
+            return #"{"id":"\#(guild.id)","name":"Guild \#(membership.index + 1)","icon":null,"banner":null,"owner":\#(membership.isOwner),"permissions":"\#(permissions.rawValue)","features":[]}"#
+        }
+        return "[" + entries.joined(separator: ",") + "]"
+    }
+
+    private static func randomToken(_ length: Int) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<length).map { _ in alphabet.randomElement()! })
+    }
+}

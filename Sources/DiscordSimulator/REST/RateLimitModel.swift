@@ -1,0 +1,143 @@
+import Foundation
+import Synchronization
+
+/// Discord's rate limiting, as the simulator enforces it: per-bucket windows that start with their
+/// first request, a global per-second limit over any one-second span, forced 429 storms on
+/// command, and the invalid-request count that ends in a temporary ban.
+final class RateLimitModel: Sendable {
+    /// What to do with a request.
+    enum Verdict {
+        /// Serve it; these headers go on the answer.
+        case allowed(headers: [(String, String)])
+        /// Refuse it with 429.
+        case limited(RateLimited)
+        /// Refuse it: the client is banned for too many invalid requests.
+        case banned
+    }
+
+    /// A 429 and its scope (`user`: the bucket, `global`, or `shared`: the resource).
+    struct RateLimited {
+        var retryAfter: Double
+        var scope: String
+        var headers: [(String, String)] = []
+
+        var isGlobal: Bool { scope == "global" }
+    }
+
+    private struct Window {
+        var startedAt: Double
+        var count: Int
+    }
+
+    private struct State {
+        var buckets: [String: Window] = [:]
+        /// When the accepted non-exempt requests of the last second arrived, oldest first.
+        var recentGlobal: [Double] = []
+        var invalid: [Double] = []
+        var bannedUntil: Double?
+        var forced: (remaining: Int, retryAfter: Double, scope: String)?
+        var bans = 0
+    }
+
+    let limits: RESTLimits
+    private let state = Mutex(State())
+    private let started = ContinuousClock.now
+    private let startedEpoch = Date().timeIntervalSince1970
+
+    init(limits: RESTLimits) {
+        self.limits = limits
+    }
+
+    /// Seconds since the simulator started.
+    var now: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// How many times the invalid-request ban was imposed.
+    var bans: Int { state.withLock { $0.bans } }
+
+    /// The next `count` requests get 429 with this scope and `retry_after` (a storm on command).
+    func force(count: Int, retryAfter: Double, scope: String) {
+        state.withLock { $0.forced = count > 0 ? (count, retryAfter, scope) : nil }
+    }
+
+    /// Decides a request on `route` and counts it.
+    func admit(_ route: RESTRoute, at now: Double? = nil) -> Verdict {
+        let now = now ?? self.now
+        return state.withLock { state in
+            if let until = state.bannedUntil {
+                if now < until { return .banned }
+                state.bannedUntil = nil
+                state.invalid = []
+            }
+            let allowance = limits.bucket(for: route.bucketGroup)
+            let key = route.bucketGroup + ":" + route.majorParameter
+            var window = state.buckets[key] ?? Window(startedAt: now, count: 0)
+            if now >= window.startedAt + allowance.seconds { window = Window(startedAt: now, count: 0) }
+            let resetAfter = window.startedAt + allowance.seconds - now
+
+            if let forced = state.forced {
+                state.forced = forced.remaining > 1 ? (forced.remaining - 1, forced.retryAfter, forced.scope) : nil
+                return .limited(RateLimited(retryAfter: forced.retryAfter, scope: forced.scope))
+            }
+            if !route.isExemptFromGlobalLimit {
+                state.recentGlobal.removeFirst(state.recentGlobal.prefix { $0 <= now - 1 }.count)
+                if state.recentGlobal.count >= limits.globalPerSecond, let oldest = state.recentGlobal.first {
+                    return .limited(RateLimited(retryAfter: oldest + 1 - now, scope: "global"))
+                }
+            }
+            guard window.count < allowance.limit else {
+                let headers = Self.headers(route, allowance, remaining: 0, resetAfter: resetAfter, epoch: startedEpoch + now)
+                return .limited(RateLimited(retryAfter: resetAfter, scope: "user", headers: headers))
+            }
+            window.count += 1
+            state.buckets[key] = window
+            if !route.isExemptFromGlobalLimit { state.recentGlobal.append(now) }
+            return .allowed(headers: Self.headers(
+                route, allowance, remaining: allowance.limit - window.count, resetAfter: resetAfter, epoch: startedEpoch + now))
+        }
+    }
+
+    /// Counts an answer: 401, 403 and 429 (except `shared` 429s) are invalid requests; too many
+    /// within the window and the client is banned.
+    func count(status: Int, scope: String?, at now: Double? = nil) {
+        guard status == 401 || status == 403 || (status == 429 && scope != "shared") else { return }
+        let now = now ?? self.now
+        state.withLock { state in
+            let window = limits.invalidRequestWindowSeconds * limits.windowScale
+            state.invalid.removeFirst(state.invalid.prefix { $0 <= now - window }.count)
+            state.invalid.append(now)
+            if state.invalid.count >= limits.invalidRequestLimit, state.bannedUntil == nil {
+                state.bannedUntil = now + limits.banSeconds
+                state.bans += 1
+            }
+        }
+    }
+
+    /// Invalid requests counted in the current window.
+    var invalidRequests: Int { state.withLock { $0.invalid.count } }
+
+    private static func headers(
+        _ route: RESTRoute, _ allowance: RESTLimits.Bucket, remaining: Int, resetAfter: Double, epoch: Double
+    ) -> [(String, String)] {
+        [
+            ("X-RateLimit-Limit", String(allowance.limit)),
+            ("X-RateLimit-Remaining", String(remaining)),
+            ("X-RateLimit-Reset", String(format: "%.3f", epoch + resetAfter)),
+            ("X-RateLimit-Reset-After", String(format: "%.3f", resetAfter)),
+            ("X-RateLimit-Bucket", bucketHash(route.bucketGroup)),
+        ]
+    }
+
+    /// A stable, opaque hash per group, as Discord's bucket header carries.
+    static func bucketHash(_ group: String) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in group.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01B3
+        }
+        let second = hash &* 0x9E37_79B9_7F4A_7C15
+        return String(format: "%016llx%016llx", hash, second)
+    }
+}

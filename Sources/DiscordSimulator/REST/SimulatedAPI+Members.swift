@@ -1,0 +1,199 @@
+import DiscordModels
+import Foundation
+
+/// Member endpoints: roles, get, modify (nickname, timeout), kick, ban, unban, bulk ban — each with
+/// Discord's permission and role-hierarchy checks, and the gateway events it causes.
+extension SimulatedAPI {
+    func changeRole(_ route: RESTRoute, adding: Bool) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        let roleID = try snowflake(route, "role.id", RoleID.self)
+        let update: [String: Any]? = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            try require(.manageRoles, in: guild)
+            guard var member = guild.members[userID] else { throw .unknownMember }
+            guard let role = guild.roles.first(where: { $0.id == roleID }) else { throw .unknownRole }
+            guard !role.managed, role.position < guild.botPosition else { throw .missingPermissions }
+            let holds = member.roles.contains(roleID)
+            guard holds != adding else { return nil }
+            if adding { member.roles.append(roleID) } else { member.roles.removeAll { $0 == roleID } }
+            guild.members[userID] = member
+            return memberObject(member, guild: guild.id, withGuildID: true)
+        }
+        if let update { broadcast("GUILD_MEMBER_UPDATE", update, guild: guildID) }
+        return .noContent
+    }
+
+    func getMember(_ route: RESTRoute) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        let member = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            guard let member = guild.members[userID] else { throw .unknownMember }
+            return memberObject(member, guild: guild.id, withGuildID: false)
+        }
+        return .json(200, Self.encode(member))
+    }
+
+    func modifyMember(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        let fields = try object(json)
+        var fieldErrors: [(path: String, code: String, message: String)] = []
+        var timeout: String??
+        if let value = fields["communication_disabled_until"] {
+            if value is NSNull {
+                timeout = .some(nil)
+            } else if let text = value as? String, let date = Self.parseTimestamp(text) {
+                if date.timeIntervalSinceNow > 28 * 86_400 {
+                    fieldErrors.append(("communication_disabled_until", "COMMUNICATION_DISABLED_TIMESTAMP_TOO_FAR",
+                                        "Timestamp cannot be more than 28 days in the future"))
+                }
+                timeout = .some(date.timeIntervalSinceNow > 0 ? text : nil)
+            } else {
+                fieldErrors.append(("communication_disabled_until", "DATE_TYPE_PARSE", "Could not parse \(fields["communication_disabled_until"]!). Should be ISO8601."))
+            }
+        }
+        var nick: String??
+        if let value = fields["nick"] {
+            if value is NSNull {
+                nick = .some(nil)
+            } else if let text = value as? String, text.count <= 32 {
+                nick = .some(text.isEmpty ? nil : text)
+            } else {
+                fieldErrors.append(("nick", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."))
+            }
+        }
+        var roles: [RoleID]?
+        if let value = fields["roles"] {
+            guard let list = value as? [Any] else { throw .invalidFormBody([("roles", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")]) }
+            roles = list.compactMap { ($0 as? String).flatMap(UInt64.init).map(RoleID.init) }
+        }
+        guard fieldErrors.isEmpty else { throw .invalidFormBody(fieldErrors) }
+
+        let updated = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            guard var member = guild.members[userID] else { throw .unknownMember }
+            if let nick {
+                try require(.manageNicknames, in: guild)
+                guard guild.botOutranks(userID) else { throw .missingPermissions }
+                member.nick = nick
+            }
+            if let timeout {
+                try require(.moderateMembers, in: guild)
+                let targetIsAdmin = guild.ownerID == userID
+                    || world.permissions(of: world.guilds[guild.index], roles: member.roles, isOwner: false).contains(.administrator)
+                guard guild.botOutranks(userID), !targetIsAdmin else { throw .missingPermissions }
+                member.timeoutUntil = timeout
+            }
+            if let roles {
+                try require(.manageRoles, in: guild)
+                for role in roles {
+                    guard let info = guild.roles.first(where: { $0.id == role }) else { throw .unknownRole }
+                    if !member.roles.contains(role), info.managed || info.position >= guild.botPosition { throw .missingPermissions }
+                }
+                for role in member.roles where !roles.contains(role) {
+                    if let info = guild.roles.first(where: { $0.id == role }), info.position >= guild.botPosition { throw .missingPermissions }
+                }
+                member.roles = roles
+            }
+            guild.members[userID] = member
+            return (memberObject(member, guild: guild.id, withGuildID: false), memberObject(member, guild: guild.id, withGuildID: true))
+        }
+        broadcast("GUILD_MEMBER_UPDATE", updated.1, guild: guildID)
+        return .json(200, Self.encode(updated.0))
+    }
+
+    func kick(_ route: RESTRoute) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        let user = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            try require(.kickMembers, in: guild)
+            guard let member = guild.members[userID] else { throw .unknownMember }
+            guard guild.botOutranks(userID) else { throw .missingPermissions }
+            guild.members[userID] = nil
+            return member.user
+        }
+        broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+        return .noContent
+    }
+
+    func ban(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        let fields = try json == nil ? [:] : object(json)
+        _ = try deleteMessageSeconds(fields)
+        let (user, wasMember) = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            try require(.banMembers, in: guild)
+            return try banOne(userID, in: &guild)
+        }
+        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+        if wasMember {
+            broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+        }
+        return .noContent
+    }
+
+    func unban(_ route: RESTRoute) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let userID = try snowflake(route, "user.id", UserID.self)
+        try withGuild(guildID) { guild, _ throws(DiscordError) in
+            try require(.banMembers, in: guild)
+            guard guild.bans.removeValue(forKey: userID) != nil else { throw .unknownBan }
+        }
+        let user = knownUser(userID).map(userObject) ?? ["id": userID.description]
+        broadcast("GUILD_BAN_REMOVE", ["guild_id": guildID.description, "user": user], guild: guildID)
+        return .noContent
+    }
+
+    func bulkBan(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+        let guildID = try snowflake(route, "guild.id", GuildID.self)
+        let fields = try object(json)
+        guard let ids = fields["user_ids"] as? [Any] else {
+            throw .invalidFormBody([("user_ids", "BASE_TYPE_REQUIRED", "This field is required")])
+        }
+        guard ids.count <= 200 else { throw .invalidFormBody([("user_ids", "BASE_TYPE_MAX_LENGTH", "Must be 200 or fewer in length.")]) }
+        _ = try deleteMessageSeconds(fields)
+        let users = ids.map { ($0 as? String).flatMap(UInt64.init).map(UserID.init) }
+        let outcome = try withGuild(guildID) { guild, _ throws(DiscordError) in
+            try require([.banMembers, .manageGuild], in: guild)
+            var banned: [(TrafficWorld.User, Bool)] = []
+            var failed: [String] = []
+            for (index, id) in users.enumerated() {
+                guard let id, let result = try? banOne(id, in: &guild) else {
+                    failed.append((ids[index] as? String) ?? "\(ids[index])")
+                    continue
+                }
+                banned.append(result)
+            }
+            return (banned, failed)
+        }
+        guard !outcome.0.isEmpty else { throw .bulkBanFailed }
+        for (user, wasMember) in outcome.0 {
+            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: user.id)
+            if wasMember {
+                broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: user.id)
+            }
+        }
+        return .json(200, Self.encode(["banned_users": outcome.0.map(\.0.id.description), "failed_users": outcome.1]))
+    }
+
+    /// Bans one user (a member or not); returns the user and whether they were a member.
+    private func banOne(_ userID: UserID, in guild: inout GuildStates.Guild) throws(DiscordError) -> (TrafficWorld.User, Bool) {
+        let member = guild.members[userID]
+        guard let user = member?.user ?? knownUser(userID) else { throw .unknownUser }
+        if member != nil, !guild.botOutranks(userID) { throw .missingPermissions }
+        if member == nil, userID == guild.ownerID { throw .missingPermissions }
+        guild.members[userID] = nil
+        guild.bans[userID] = .some(nil)
+        return (user, member != nil)
+    }
+
+    private func deleteMessageSeconds(_ fields: [String: Any]) throws(DiscordError) -> Int {
+        guard let value = fields["delete_message_seconds"] else { return 0 }
+        guard let seconds = value as? Int else {
+            throw .invalidFormBody([("delete_message_seconds", "NUMBER_TYPE_COERCE", "Value \"\(value)\" is not int.")])
+        }
+        guard (0...604_800).contains(seconds) else {
+            throw .invalidFormBody([("delete_message_seconds", "NUMBER_TYPE_MAX", "int value should be less than or equal to 604800.")])
+        }
+        return seconds
+    }
+}

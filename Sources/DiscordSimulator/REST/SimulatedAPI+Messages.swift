@@ -1,0 +1,110 @@
+import DiscordModels
+import Foundation
+
+/// Messages: in guild channels and DMs, and as answers to interactions (callback and follow-ups).
+extension SimulatedAPI {
+    func createMessage(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+        let channelID = try snowflake(route, "channel.id", ChannelID.self)
+        let fields = try object(json)
+        try MessageValidation.check(fields)
+        let result: Result<(GuildID?, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
+            Result { () throws(DiscordError) -> (GuildID?, [String: Any]) in
+                if let guild {
+                    let permissions = botPermissions(in: channel, of: guild)
+                    guard permissions.contains(.viewChannel) else { throw .missingAccess }
+                    guard permissions.contains(.sendMessages) else { throw .missingPermissions }
+                } else if let recipient = channel.recipient, !Self.acceptsDirectMessages(recipient) {
+                    throw DiscordError(code: 50007, message: "Cannot send messages to this user")
+                }
+                return (guild?.id, message(fields, channel: channelID, guild: guild?.id))
+            }
+        }
+        guard let result else { throw .unknownChannel }
+        let (guild, created) = try result.get()
+        if let guild { broadcast("MESSAGE_CREATE", created, guild: guild) }
+        return .json(200, Self.encode(created))
+    }
+
+    func createDM(_ json: Any?) throws(DiscordError) -> RESTResponse {
+        let fields = try object(json)
+        guard let id = (fields["recipient_id"] as? String).flatMap(UInt64.init) ?? (fields["recipient_id"] as? UInt64) else {
+            throw .invalidFormBody([("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")])
+        }
+        guard let user = knownUser(UserID(id)) else { throw .unknownUser }
+        let channel = guilds.dmChannel(with: user)
+        return .json(200, Self.encode([
+            "id": channel.id.description, "type": 1, "last_message_id": NSNull(), "flags": 0, "recipients": [userObject(user)],
+        ]))
+    }
+
+    /// The initial response to an interaction: once, within the response window.
+    func interactionCallback(_ route: RESTRoute, _ json: Any?, query: [URLQueryItem]) throws(DiscordError) -> RESTResponse {
+        let id = try snowflake(route, "interaction.id", MessageID.self)
+        let fields = try object(json)
+        guard let type = fields["type"] as? Int, [4, 5, 6, 7, 8, 9].contains(type) else {
+            throw .invalidFormBody([("type", "BASE_TYPE_CHOICES", "Value must be one of {4, 5, 6, 7, 8, 9, 10, 12}.")])
+        }
+        if type == 4 || type == 7 {
+            try MessageValidation.check(fields["data"] as? [String: Any] ?? [:], prefix: "data.")
+        }
+        do {
+            try interactions.acknowledge(id: id.rawValue, token: route.parameters["interaction.token"] ?? "", at: rateLimits.now)
+        } catch .alreadyAcknowledged {
+            throw .alreadyAcknowledged
+        } catch {
+            throw .unknownInteraction
+        }
+        guard query.first(where: { $0.name == "with_response" })?.value == "true" else { return .noContent }
+        return .json(200, Self.encode(["interaction": ["id": id.description, "type": 2, "response_message_loading": type == 5]]))
+    }
+
+    /// Follow-up messages with an interaction's token: create, edit (`@original` or one sent), delete.
+    func followup(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+        guard route.parameters["application.id"] == String(configuration.applicationID) else { throw .unknownWebhook }
+        let token = route.parameters["interaction.token"] ?? ""
+        let now = rateLimits.now
+        switch route.endpoint {
+        case .createFollowup:
+            let fields = try object(json)
+            try MessageValidation.check(fields)
+            let message = message(fields, channel: nil, guild: nil)
+            let id = UInt64(message["id"] as? String ?? "") ?? 0
+            guard interactions.followup(token: token, message: id, creating: true, at: now) else { throw .unknownWebhook }
+            return .json(200, Self.encode(message))
+        case .editFollowup:
+            let fields = try object(json)
+            let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
+            guard interactions.followup(token: token, message: target, creating: false, at: now) else { throw .unknownWebhook }
+            var message = message(fields, channel: nil, guild: nil)
+            if let target { message["id"] = String(target) }
+            message["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000))
+            return .json(200, Self.encode(message))
+        default:
+            let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
+            guard interactions.followup(token: token, message: target, creating: false, at: now) else { throw .unknownMessage }
+            return .noContent
+        }
+    }
+
+    /// A message object as Discord returns it, authored by the bot.
+    func message(_ fields: [String: Any], channel: ChannelID?, guild: GuildID?) -> [String: Any] {
+        let nowMilliseconds = UInt64(Date().timeIntervalSince1970 * 1_000)
+        let id = MessageID(unixMilliseconds: nowMilliseconds, worker: 11, increment: UInt64.random(in: 0...0xFFF))
+        var message: [String: Any] = [
+            "id": id.description, "type": 0, "content": fields["content"] as? String ?? "", "author": botUserObject,
+            "timestamp": DiscordTimestamp.iso8601(unixMilliseconds: nowMilliseconds), "edited_timestamp": NSNull(), "tts": false,
+            "mention_everyone": false, "mentions": [Any](), "mention_roles": [Any](), "attachments": [Any](),
+            "embeds": fields["embeds"] as? [Any] ?? [], "components": fields["components"] as? [Any] ?? [], "pinned": false,
+            "flags": fields["flags"] as? Int ?? 0,
+        ]
+        if let channel { message["channel_id"] = channel.description }
+        if let guild { message["guild_id"] = guild.description }
+        if channel == nil { message["webhook_id"] = String(configuration.applicationID) }
+        return message
+    }
+
+    /// One user in ten has closed their DMs to server members (50007), as on any large server.
+    static func acceptsDirectMessages(_ user: TrafficWorld.User) -> Bool {
+        !user.isBot && (user.id.rawValue >> 22) % 10 != 3
+    }
+}

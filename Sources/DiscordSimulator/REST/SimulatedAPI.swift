@@ -1,0 +1,200 @@
+import DiscordModels
+import Foundation
+import NIOHTTP1
+
+/// The simulated REST API under `/api/v10`, shared by every HTTP connection: authentication,
+/// Discord's rate limits, the endpoints a bot calls (with Discord's checks and error JSON), the
+/// dispatches those calls cause on the gateway, and a record of every call.
+final class SimulatedAPI: Sendable {
+    let configuration: SimulatorConfiguration
+    let record: SimulatorRecord
+    let gatewayURL: String
+    let identifyLimiter: IdentifyLimiter
+    let rateLimits: RateLimitModel
+    let guilds: GuildStates
+    let interactions: InteractionRegistry
+    let oauth: OAuth2Service
+    let sessions: SessionRegistry
+    let commands = CommandStore()
+    /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
+    let injectFault: @Sendable (SimulatorFault, String?) -> Int
+
+    init(
+        configuration: SimulatorConfiguration, record: SimulatorRecord, gatewayURL: String, identifyLimiter: IdentifyLimiter,
+        guilds: GuildStates, interactions: InteractionRegistry, rateLimits: RateLimitModel, sessions: SessionRegistry,
+        injectFault: @escaping @Sendable (SimulatorFault, String?) -> Int
+    ) {
+        self.configuration = configuration
+        self.record = record
+        self.gatewayURL = gatewayURL
+        self.identifyLimiter = identifyLimiter
+        self.rateLimits = rateLimits
+        self.guilds = guilds
+        self.interactions = interactions
+        oauth = OAuth2Service(configuration: configuration, guilds: guilds)
+        self.sessions = sessions
+        self.injectFault = injectFault
+    }
+
+    /// Answers one request and records it.
+    func respond(method: String, uri: String, headers: HTTPHeaders, body: [UInt8]) -> RESTResponse {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let query = URLComponents(string: uri)?.queryItems ?? []
+        let now = rateLimits.now
+        var call = RESTCall(
+            method: method, path: path, route: nil, status: 0, at: now, bucket: nil, scope: nil,
+            auditLogReason: headers.first(name: "X-Audit-Log-Reason").map { $0.removingPercentEncoding ?? $0 },
+            body: String(decoding: body, as: UTF8.self))
+        let response = answer(method: method, path: path, query: query, headers: headers, body: body, call: &call)
+        call.status = response.status
+        record.recordREST(call)
+        return response
+    }
+
+    private func answer(
+        method: String, path: String, query: [URLQueryItem], headers: HTTPHeaders, body: [UInt8], call: inout RESTCall
+    ) -> RESTResponse {
+        if path.hasPrefix("/_simulator/"), method == "POST" {
+            return ControlCommands.respond(path: path, query: query, api: self)
+        }
+        if path == "/oauth2/authorize", method == "GET" { return oauth.authorize(query) }
+        guard path.hasPrefix("/api/v10/") else { return .error(404, DiscordError(code: 0, message: "404: Not Found")) }
+        let apiPath = String(path.dropFirst("/api/v10".count))
+        if apiPath.hasPrefix("/oauth2/token"), method == "POST" {
+            return oauth.token(path: apiPath, headers: headers, body: body)
+        }
+        guard let route = RESTRoute.match(method: method, path: apiPath) else {
+            return .error(404, DiscordError(code: 0, message: "404: Not Found"))
+        }
+        call.route = route.template
+        call.bucket = RateLimitModel.bucketHash(route.bucketGroup)
+
+        let authorization = headers.first(name: "Authorization") ?? ""
+        let bearerUser = authorization.hasPrefix("Bearer ") ? oauth.user(forAccessToken: String(authorization.dropFirst(7))) : nil
+        let isBot = authorization == "Bot \(configuration.token)" && identifyLimiter.tokenIsValid
+        let authorized = switch route.endpoint {
+        case .gateway, .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
+        case .currentUser: isBot || bearerUser != nil
+        case .currentUserGuilds: bearerUser != nil
+        default: isBot
+        }
+        guard authorized else {
+            rateLimits.count(status: 401, scope: nil)
+            return .error(401, DiscordError(code: 0, message: "401: Unauthorized"))
+        }
+
+        var rateLimitHeaders: [(String, String)] = []
+        switch rateLimits.admit(route) {
+        case .banned:
+            return RESTResponse(status: 429, headers: [("Content-Type", "text/plain")], body: "error code: 1015")
+        case .limited(let limited):
+            call.scope = limited.scope
+            rateLimits.count(status: 429, scope: limited.scope)
+            return Self.rateLimited(limited)
+        case .allowed(let headers):
+            rateLimitHeaders = headers
+        }
+
+        var response: RESTResponse
+        do {
+            let json = try Self.parse(body)
+            response = try handle(route, json: json, query: query, bearerUser: bearerUser, reason: call.auditLogReason)
+        } catch {
+            response = .error(Self.status(of: error), error)
+        }
+        rateLimits.count(status: response.status, scope: nil)
+        response.headers += rateLimitHeaders
+        return response
+    }
+
+    private func handle(
+        _ route: RESTRoute, json: Any?, query: [URLQueryItem], bearerUser: TrafficWorld.User?, reason: String?
+    ) throws(DiscordError) -> RESTResponse {
+        let payloads = WorldPayloads(configuration: configuration)
+        switch route.endpoint {
+        case .gateway:
+            return .json(200, #"{"url":"\#(gatewayURL)"}"#)
+        case .gatewayBot:
+            let shards = max(1, (configuration.world.guilds.count + 999) / 1_000)
+            return .json(200, #"{"url":"\#(gatewayURL)","shards":\#(configuration.recommendedShards ?? shards),"session_start_limit":\#(identifyLimiter.sessionStartLimitJSON)}"#)
+        case .currentUser:
+            if let bearerUser { return .json(200, oauth.userJSON(bearerUser)) }
+            return .json(200, payloads.botUser)
+        case .currentUserGuilds:
+            return .json(200, oauth.guildsJSON(of: bearerUser!))
+        case .currentApplication:
+            return .json(200, payloads.application)
+        case .createMessage:
+            return try createMessage(route, json)
+        case .createDM:
+            return try createDM(json)
+        case .addMemberRole, .removeMemberRole:
+            return try changeRole(route, adding: route.endpoint == .addMemberRole)
+        case .getMember:
+            return try getMember(route)
+        case .modifyMember:
+            return try modifyMember(route, json)
+        case .kickMember:
+            return try kick(route)
+        case .ban:
+            return try ban(route, json)
+        case .unban:
+            return try unban(route)
+        case .bulkBan:
+            return try bulkBan(route, json)
+        case .createChannel:
+            return try createChannel(route, json)
+        case .modifyChannel:
+            return try modifyChannel(route, json)
+        case .deleteChannel:
+            return try deleteChannel(route)
+        case .overwriteGlobalCommands, .overwriteGuildCommands:
+            return try overwriteCommands(route, json)
+        case .interactionCallback:
+            return try interactionCallback(route, json, query: query)
+        case .createFollowup, .editFollowup, .deleteFollowup:
+            return try followup(route, json)
+        }
+    }
+
+    /// Sends a dispatch caused by a REST call to every session serving the guild, and changes
+    /// their traffic to match (`removing`: the member no longer posts).
+    func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, removing: UserID? = nil) {
+        let bytes = Array((try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])) ?? Data())
+        for session in sessions.all where !session.isEnded {
+            session.deliver(name: name, data: bytes, guild: guild, removing: removing)
+        }
+    }
+
+    static func rateLimited(_ limited: RateLimitModel.RateLimited) -> RESTResponse {
+        let retryAfter = (limited.retryAfter * 1_000).rounded(.up) / 1_000
+        var headers = limited.headers + [
+            ("Retry-After", String(Int(limited.retryAfter.rounded(.up)))),
+            ("X-RateLimit-Scope", limited.scope),
+        ]
+        if limited.isGlobal { headers.append(("X-RateLimit-Global", "true")) }
+        let body = #"{"message":"You are being rate limited.","retry_after":\#(retryAfter),"global":\#(limited.isGlobal)}"#
+        return RESTResponse(status: 429, headers: headers, body: body)
+    }
+
+    static func parse(_ body: [UInt8]) throws(DiscordError) -> Any? {
+        guard !body.isEmpty else { return nil }
+        do {
+            return try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+        } catch {
+            throw .invalidJSON
+        }
+    }
+
+    static func status(of error: DiscordError) -> Int {
+        switch error.code {
+        case 10003, 10004, 10007, 10008, 10011, 10013, 10015, 10026, 10062: 404
+        case 50001, 50007, 50013: 403
+        default: 400
+        }
+    }
+
+    static func encode(_ object: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,82 @@
+import DiscordModels
+
+/// Joins, leaves and raids: who is in a guild changes as the traffic goes on.
+extension TrafficGenerator {
+    /// A user who is not a member joins (Discord never announces a member twice); nil when no
+    /// such user turned up.
+    mutating func memberAdd(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        let guild = world.guilds[guildIndex]
+        if isMember[guildIndex] == nil { isMember[guildIndex] = Set(guild.members) }
+        var candidate: Int?
+        for _ in 0..<32 {
+            let user = random.below(world.users.count)
+            if isMember[guildIndex]?.contains(user) == false {
+                candidate = user
+                break
+            }
+        }
+        guard let candidate else { return nil }
+        return join(candidate, guildIndex: guildIndex, raid: false, into: &json)
+    }
+
+    mutating func join(_ user: Int, guildIndex: Int, raid: Bool, into json: inout JSONBytes) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
+        // Inserted in place: copying a big guild's member set per join would cost more than the event.
+        isMember[guildIndex, default: Set(guild.members)].insert(user)
+        departed[guildIndex]?.remove(user)
+        joined[guildIndex, default: []].append((user, clock))
+        json.raw(#"{"user":"#)
+        self.user(user, into: &json)
+        json.raw(#","roles":[],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
+        json.timestamp(unixMilliseconds: clock)
+        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null,"guild_id":"#)
+        json.id(guild.id)
+        json.raw("}")
+        return GeneratedEvent(
+            name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
+            fact: .memberJoined(guild: guild.id, user: self.user(at: user), raid: raid))
+    }
+
+    /// A member leaves; nil when the pick turned up nobody still in the guild.
+    mutating func memberRemove(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        let guild = world.guilds[guildIndex]
+        let user = pickMember(of: guildIndex).user
+        // The owner never leaves their guild, and a guild keeps a few members.
+        guard user != guild.members[0], departed[guildIndex]?.contains(user) != true,
+              (departed[guildIndex]?.count ?? 0) < guild.members.count / 2
+        else { return nil }
+        departed[guildIndex, default: []].insert(user)
+        isMember[guildIndex, default: Set(guild.members)].remove(user)
+        joined[guildIndex]?.removeAll { $0.user == user }
+        json.raw(#"{"user":"#)
+        self.user(user, into: &json)
+        json.raw(#","guild_id":"#)
+        json.id(guild.id)
+        json.raw("}")
+        return GeneratedEvent(
+            name: "GUILD_MEMBER_REMOVE", data: json.bytes, guild: guild.id,
+            fact: .memberLeft(guild: guild.id, user: self.user(at: user).id))
+    }
+
+    /// The next event of a raid: mostly a brand-new account joining, sometimes one of the raiders
+    /// who already joined posting.
+    mutating func raidEvent(_ wave: (guild: Int, remaining: Int)) -> GeneratedEvent {
+        var json = JSONBytes()
+        let raiders = joined[wave.guild]?.filter { $0.user >= world.users.count } ?? []
+        if !raiders.isEmpty, random.chance(25) {
+            let raider = raiders[random.below(raiders.count)]
+            let guild = world.guilds[wave.guild]
+            let channel = guild.channels[0]
+            return messageCreate(in: wave.guild, channel: channel, author: raider.user, joinedAt: raider.at, roles: [], into: &json)
+        }
+        raid = wave.remaining > 1 ? (wave.guild, wave.remaining - 1) : nil
+        let created = clock - UInt64(random.below(600_000))
+        let account = TrafficWorld.User(
+            id: UserID(unixMilliseconds: created, worker: 7, process: UInt64(raidUsers.count >> 12) & 0x1F, increment: UInt64(raidUsers.count)),
+            username: "free_nitro_" + String(random.below(100_000)),
+            avatar: nil,
+            isBot: false)
+        raidUsers.append(account)
+        return join(world.users.count + raidUsers.count - 1, guildIndex: wave.guild, raid: true, into: &json)
+    }
+}

@@ -1,0 +1,130 @@
+import DiscordModels
+import Foundation
+import Testing
+@testable import DiscordSimulator
+
+/// What the generated traffic means — the facts the ground truth counts — must agree with the
+/// bytes a client receives, and the ground truth must apply Kamii's XP rule exactly.
+struct TrafficFactsTests {
+    static let world = TrafficWorld(guildCount: 200, userCount: 4_000, seed: 21)
+
+    @Test func aShardsTrafficTalksOnlyAboutItsGuilds() {
+        var traffic = TrafficGenerator(world: Self.world, seed: 1, shard: (id: 1, count: 4))
+        for _ in 0..<2_000 {
+            let event = traffic.nextEvent()
+            #expect((event.guild.rawValue >> 22) % 4 == 1)
+        }
+    }
+
+    @Test func factsAgreeWithThePayloads() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 2)
+        var reactions: [String: Int] = [:]
+        var seen = Set<String>()
+        for _ in 0..<30_000 {
+            let event = traffic.nextEvent()
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+            #expect(data["guild_id"] as? String == event.guild.description)
+            seen.insert(event.name)
+            switch event.fact {
+            case .message(let guild, let author, let id, let earnsXP):
+                #expect(event.name == "MESSAGE_CREATE" && guild == event.guild)
+                let authorObject = try #require(data["author"] as? [String: Any])
+                #expect(authorObject["id"] as? String == author.description)
+                #expect(data["id"] as? String == id.description)
+                #expect(earnsXP == (authorObject["bot"] == nil))
+            case .reaction(_, let giver, let receiver, let emoji, let added, _, _):
+                #expect(event.name == (added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE"))
+                #expect(data["user_id"] as? String == giver.description)
+                if added { #expect(data["message_author_id"] as? String == receiver.description) }
+                #expect((data["emoji"] as? [String: Any])?["name"] as? String == emoji)
+                let key = "\(data["message_id"]!)/\(giver)/\(emoji)"
+                reactions[key, default: 0] += added ? 1 : -1
+                // One reaction per user, emoji and message; a removal takes back an earlier add.
+                #expect((0...1).contains(reactions[key]!))
+            case .memberLeft(let guild, let user):
+                #expect(event.name == "GUILD_MEMBER_REMOVE")
+                let index = try #require(Self.world.guildIndex(of: guild))
+                #expect(Self.world.users[Self.world.guilds[index].members[0]].id != user, "an owner never leaves")
+            case .memberJoined(_, let user, _):
+                #expect(event.name == "GUILD_MEMBER_ADD")
+                #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
+            case .interaction(let id, let token, _, let user):
+                #expect(data["id"] as? String == String(id) && data["token"] as? String == token)
+                #expect(((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String == user.description)
+            case .none:
+                #expect(["TYPING_START", "PRESENCE_UPDATE"].contains(event.name))
+            }
+        }
+        #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
+                                     "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE"]))
+    }
+
+    @Test func aRaidIsABurstOfBrandNewAccountsJoiningOneGuild() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 3)
+        let guild = Self.world.guilds[7].id
+        traffic.startRaid(guild: guild, size: 40)
+        var joins = 0
+        var raiderMessages = 0
+        while joins < 40 {
+            let event = traffic.nextEvent()
+            #expect(event.guild == guild)
+            switch event.fact {
+            case .memberJoined(_, let user, let raid):
+                #expect(raid && user.avatar == nil)
+                let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+                let joinedAt = try #require(data["joined_at"] as? String)
+                let joined = try #require(SimulatedAPI.parseTimestamp(joinedAt))
+                let created = Date(timeIntervalSince1970: Double(user.id.unixMilliseconds) / 1_000)
+                #expect(joined.timeIntervalSince(created) < 601, "a raid account is minutes old")
+                joins += 1
+            case .message:
+                raiderMessages += 1
+            default:
+                Issue.record("a raid wave is joins and raiders' messages, not \(event.name)")
+            }
+        }
+        #expect(raiderMessages > 0)
+    }
+
+    @Test func xpRollsAreFifteenToTwentyFiveAndFixedByTheMessage() {
+        let rules = GroundTruth.Rules()
+        var seen = Set<Int>()
+        for raw in stride(from: UInt64(1) << 40, to: (UInt64(1) << 40) + 20_000, by: 1) {
+            let xp = GroundTruth.xpRoll(messageID: MessageID(raw), rules: rules)
+            #expect((15...25).contains(xp))
+            seen.insert(xp)
+        }
+        #expect(seen.count == 11)
+        #expect(GroundTruth.xpRoll(messageID: MessageID(99), rules: rules) == GroundTruth.xpRoll(messageID: MessageID(99), rules: rules))
+    }
+
+    @Test func theCooldownCountsByMessageTime() {
+        let truth = GroundTruth()
+        let guild = GuildID(1 << 30)
+        let user = UserID(1 << 31)
+        let start: UInt64 = 1_795_000_000_000
+        let ids = [0, 30_000, 60_000, 61_000, 125_000].map { MessageID(unixMilliseconds: start + UInt64($0), increment: 1) }
+        for id in ids { truth.apply(.message(guild: guild, author: user, id: id, earnsXP: true)) }
+        truth.apply(.message(guild: guild, author: user, id: ids[4], earnsXP: false))
+        let member = truth.member(user, in: guild)
+        #expect(member.messages == 6)
+        // 0 earns; 30 s is inside the cooldown; 60 s earns; 61 s is inside the new cooldown; 125 s earns.
+        #expect(member.messagesEarningXP == 3)
+        #expect(member.xp == [ids[0], ids[2], ids[4]].map { GroundTruth.xpRoll(messageID: $0, rules: truth.rules) }.reduce(0, +))
+        #expect(truth.xp(in: guild) == [user: member.xp])
+    }
+
+    @Test func reactionsAreCountedNetOfRemovals() {
+        let truth = GroundTruth()
+        let guild = GuildID(1 << 30)
+        let giver = UserID(5 << 30)
+        let receiver = UserID(6 << 30)
+        let add = TrafficFact.reaction(guild: guild, giver: giver, receiver: receiver, emoji: "⭐", added: true, giverIsBot: false, receiverIsBot: false)
+        let remove = TrafficFact.reaction(guild: guild, giver: giver, receiver: receiver, emoji: "⭐", added: false, giverIsBot: false, receiverIsBot: false)
+        truth.apply(add)
+        truth.apply(add)
+        truth.apply(remove)
+        #expect(truth.member(giver, in: guild).reactionsGiven == ["⭐": 1])
+        #expect(truth.member(receiver, in: guild).reactionsReceived == ["⭐": 1])
+    }
+}

@@ -70,6 +70,8 @@ public final class SimulatorRecord: Sendable {
 public struct RESTCall: Sendable, Equatable {
     public var method: String
     public var path: String
+    /// The query string, without `?`.
+    public var query: String?
     /// The matched template (`PUT /guilds/{guild.id}/bans/{user.id}`), nil when nothing matched.
     public var route: String?
     public var status: Int

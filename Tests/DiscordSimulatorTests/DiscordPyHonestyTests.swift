@@ -22,6 +22,16 @@ struct DiscordPyHonestyTests {
         let reactions: Int
         let resumes: Int
         let readies: Int
+        let messages_by_author: [String: Int]
+    }
+
+    /// The simulator's ground truth in the report's shape: "guild/author" → messages.
+    static func messagesByAuthor(_ truth: GroundTruth) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for (guild, members) in truth.all {
+            for (user, member) in members where member.messages > 0 { result["\(guild)/\(user)"] = member.messages }
+        }
+        return result
     }
 
     @Test(arguments: ["zstd-stream", "zlib-stream"])
@@ -54,6 +64,7 @@ struct DiscordPyHonestyTests {
         #expect(connection.dispatches["PRESENCE_UPDATE"] == nil)
         #expect(server.record.restCalls.contains("GET /api/v10/users/@me"))
         #expect(report.resumes == 0)
+        #expect(report.messages_by_author == Self.messagesByAuthor(server.groundTruth))
         try await server.stop()
     }
 
@@ -75,6 +86,8 @@ struct DiscordPyHonestyTests {
         #expect(report.messages == sent["MESSAGE_CREATE"] ?? 0)
         #expect(report.reactions == sent["MESSAGE_REACTION_ADD"] ?? 0)
         #expect(report.member_joins == sent["GUILD_MEMBER_ADD"] ?? 0)
+        // Replays after the resume are not counted twice by the ground truth either.
+        #expect(report.messages_by_author == Self.messagesByAuthor(server.groundTruth))
         try await server.stop()
     }
 

@@ -48,7 +48,8 @@ struct TrafficFactsTests {
             case .memberJoined(_, let user, _):
                 #expect(event.name == "GUILD_MEMBER_ADD")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
-            case .interaction(let id, let token, _, let user):
+            case .interaction(let id, let token, _, let channel, let user):
+                #expect(data["channel_id"] as? String == channel.description)
                 #expect(data["id"] as? String == String(id) && data["token"] as? String == token)
                 #expect(((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String == user.description)
             case .none:

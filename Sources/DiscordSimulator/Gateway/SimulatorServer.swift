@@ -42,7 +42,8 @@ public final class SimulatorServer: Sendable {
         let observe: @Sendable (TrafficFact) -> Void = { fact in
             switch fact {
             case .none: return
-            case .interaction(let id, let token, _, _): interactions.register(id: id, token: token, at: clock.now)
+            case .interaction(let id, let token, let guild, let channel, _):
+                interactions.register(id: id, token: token, guild: guild, channel: channel, at: clock.now)
             case .memberJoined, .memberLeft: guildStates.apply(fact)
             case .message, .reaction: break
             }

@@ -52,11 +52,12 @@ struct WorldPayloads {
             let avatar = user.avatar.map { "\"\($0)\"" } ?? "null"
             let bot = user.isBot ? #","bot":true"# : ""
             let joined = DiscordTimestamp.iso8601(unixMilliseconds: guild.joinedAt[slot])
-            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
+            let roles = configuration.world.initialRoles(of: guild, slot: slot).map { "\"\($0)\"" }.joined(separator: ",")
+            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
         }
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         members.append((configuration.botUserID.rawValue, configuration.botUsername,
-                        #"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#))
+                        #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#))
         var notFound: [UInt64] = []
         switch selection {
         case .all:
@@ -79,15 +80,16 @@ struct WorldPayloads {
     func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int) -> String {
         let index = configuration.world.guilds.firstIndex { $0.id == guild.id } ?? 0
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
-        let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"1071698660929","managed":false,"mentionable":false,"flags":0}"#
-        let roles = [everyone] + guild.roles.enumerated().map { position, role in
-            #"{"id":"\#(role)","name":"role-\#(position + 1)","color":\#((position * 0x2F1A3B) & 0xFFFFFF),"hoist":false,"icon":null,"unicode_emoji":null,"position":\#(position + 1),"permissions":"1071698660929","managed":false,"mentionable":true,"flags":0}"#
+        let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"\#(Permissions.everyoneDefault.rawValue)","managed":false,"mentionable":false,"flags":0}"#
+        let roles = [everyone] + configuration.world.roles(of: guild).map { role in
+            let tags = role.managed ? #","tags":{"bot_id":"\#(configuration.botUserID)"}"# : ""
+            return #"{"id":"\#(role.id)","name":"\#(role.name)","color":\#((role.position * 0x2F1A3B) & 0xFFFFFF),"hoist":false,"icon":null,"unicode_emoji":null,"position":\#(role.position),"permissions":"\#(role.permissions.rawValue)","managed":\#(role.managed),"mentionable":\#(!role.managed),"flags":0\#(tags)}"#
         }
         let channels = guild.channels.enumerated().map { position, channel in
             #"{"id":"\#(channel)","type":0,"name":"channel-\#(position + 1)","position":\#(position),"permission_overwrites":[],"parent_id":null,"topic":null,"nsfw":false,"last_message_id":null,"rate_limit_per_user":0,"flags":0}"#
         }
         let owner = configuration.world.users[guild.members[0]].id
-        let botMember = #"{"user":\#(botUser),"roles":[],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
+        let botMember = #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
         return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
     }
 }

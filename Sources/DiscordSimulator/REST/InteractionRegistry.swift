@@ -1,3 +1,4 @@
+import DiscordModels
 import Synchronization
 
 /// The interactions the gateway delivered, so their callbacks and follow-ups can be checked as
@@ -6,6 +7,8 @@ import Synchronization
 final class InteractionRegistry: Sendable {
     struct Interaction: Sendable {
         let token: String
+        let guild: GuildID
+        let channel: ChannelID
         let deliveredAt: Double
         var acknowledged = false
         /// Follow-up messages sent with the token (IDs), for edits and deletes.
@@ -28,7 +31,7 @@ final class InteractionRegistry: Sendable {
         self.tokenLifetime = tokenLifetime
     }
 
-    func register(id: UInt64, token: String, at now: Double) {
+    func register(id: UInt64, token: String, guild: GuildID, channel: ChannelID, at now: Double) {
         state.withLock { state in
             // Forget the expired first: the registry stays as small as 15 minutes of interactions.
             let expired = state.order.prefix { $0.at < now - tokenLifetime }
@@ -36,7 +39,7 @@ final class InteractionRegistry: Sendable {
                 if let token = state.byID.removeValue(forKey: entry.id)?.token { state.byToken[token] = nil }
             }
             state.order.removeFirst(expired.count)
-            state.byID[id] = Interaction(token: token, deliveredAt: now)
+            state.byID[id] = Interaction(token: token, guild: guild, channel: channel, deliveredAt: now)
             state.byToken[token] = id
             state.order.append((id, now))
         }
@@ -55,20 +58,21 @@ final class InteractionRegistry: Sendable {
         if let result { throw result }
     }
 
-    /// Whether `token` belongs to an acknowledged interaction still within its lifetime; when
-    /// `message` is given, it is recorded (a new follow-up) or checked (an edit or delete).
-    func followup(token: String, message: UInt64?, creating: Bool, at now: Double) -> Bool {
+    /// The interaction `token` belongs to, if it was acknowledged and is still within its
+    /// lifetime; when `message` is given, it is recorded (a new follow-up) or must be one sent
+    /// before (an edit or delete).
+    func followup(token: String, message: UInt64?, creating: Bool, at now: Double) -> Interaction? {
         state.withLock { state in
             guard let id = state.byToken[token], var interaction = state.byID[id], interaction.acknowledged,
                   now <= interaction.deliveredAt + tokenLifetime
-            else { return false }
-            guard let message else { return true }
+            else { return nil }
+            guard let message else { return interaction }
             if creating {
                 interaction.followups.insert(message)
                 state.byID[id] = interaction
-                return true
+                return interaction
             }
-            return interaction.followups.contains(message)
+            return interaction.followups.contains(message) ? interaction : nil
         }
     }
 }

@@ -12,8 +12,10 @@ public struct RESTLimits: Sendable, Equatable {
         }
     }
 
-    /// Requests per second across all routes (interaction callbacks exempt). Discord: 50.
+    /// Requests per `globalWindowSeconds` across all routes (interaction callbacks exempt), over
+    /// any such span. Discord: 50 per second.
     public var globalPerSecond: Int
+    public var globalWindowSeconds: Double
     /// Multiplies every bucket window and the invalid-request window (1: Discord's timing).
     public var windowScale: Double
     /// Per rate-limit group (see ``bucket(for:)``), replacing the default.
@@ -25,10 +27,11 @@ public struct RESTLimits: Sendable, Equatable {
     public var banSeconds: Double
 
     public init(
-        globalPerSecond: Int = 50, windowScale: Double = 1, overrides: [String: Bucket] = [:],
+        globalPerSecond: Int = 50, globalWindowSeconds: Double = 1, windowScale: Double = 1, overrides: [String: Bucket] = [:],
         invalidRequestLimit: Int = 10_000, invalidRequestWindowSeconds: Double = 600, banSeconds: Double = 3_600
     ) {
         self.globalPerSecond = globalPerSecond
+        self.globalWindowSeconds = globalWindowSeconds
         self.windowScale = windowScale
         self.overrides = overrides
         self.invalidRequestLimit = invalidRequestLimit

@@ -31,7 +31,7 @@ final class RateLimitModel: Sendable {
 
     private struct State {
         var buckets: [String: Window] = [:]
-        /// When the accepted non-exempt requests of the last second arrived, oldest first.
+        /// When the accepted non-exempt requests of the last global window arrived, oldest first.
         var recentGlobal: [Double] = []
         var invalid: [Double] = []
         var bannedUntil: Double?
@@ -82,9 +82,10 @@ final class RateLimitModel: Sendable {
                 return .limited(RateLimited(retryAfter: forced.retryAfter, scope: forced.scope))
             }
             if !route.isExemptFromGlobalLimit {
-                state.recentGlobal.removeFirst(state.recentGlobal.prefix { $0 <= now - 1 }.count)
+                let span = limits.globalWindowSeconds
+                state.recentGlobal.removeFirst(state.recentGlobal.prefix { $0 <= now - span }.count)
                 if state.recentGlobal.count >= limits.globalPerSecond, let oldest = state.recentGlobal.first {
-                    return .limited(RateLimited(retryAfter: oldest + 1 - now, scope: "global"))
+                    return .limited(RateLimited(retryAfter: oldest + span - now, scope: "global"))
                 }
             }
             guard window.count < allowance.limit else {

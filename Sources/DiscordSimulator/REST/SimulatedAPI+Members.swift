@@ -115,10 +115,15 @@ extension SimulatedAPI {
         return .noContent
     }
 
-    func ban(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
+    /// `delete_message_seconds` may come in the body (as documented) or the query (as discord.py
+    /// sends it); Discord takes both.
+    func ban(_ route: RESTRoute, _ json: Any?, query: [URLQueryItem]) throws(DiscordError) -> RESTResponse {
         let guildID = try snowflake(route, "guild.id", GuildID.self)
         let userID = try snowflake(route, "user.id", UserID.self)
-        let fields = try json == nil ? [:] : object(json)
+        var fields = try json == nil ? [:] : object(json)
+        if fields["delete_message_seconds"] == nil, let value = query.first(where: { $0.name == "delete_message_seconds" })?.value {
+            fields["delete_message_seconds"] = Int(value) ?? value
+        }
         _ = try deleteMessageSeconds(fields)
         let (user, wasMember) = try withGuild(guildID) { guild, _ throws(DiscordError) in
             try require(.banMembers, in: guild)

@@ -54,8 +54,18 @@ extension SimulatedAPI {
         } catch {
             throw .unknownInteraction
         }
-        guard query.first(where: { $0.name == "with_response" })?.value == "true" else { return .noContent }
-        return .json(200, Self.encode(["interaction": ["id": id.description, "type": 2, "response_message_loading": type == 5]]))
+        // Discord reads booleans in queries as true/True/1.
+        guard ["true", "True", "1"].contains(query.first(where: { $0.name == "with_response" })?.value ?? "") else { return .noContent }
+        var interaction: [String: Any] = ["id": id.description, "type": 2]
+        var resource: [String: Any] = ["type": type]
+        if type == 5 { interaction["response_message_loading"] = true }
+        if type == 4, let data = fields["data"] as? [String: Any] {
+            let created = message(data, channel: nil, guild: nil, viaWebhook: true)
+            interaction["response_message_id"] = created["id"]
+            interaction["response_message_ephemeral"] = ((data["flags"] as? Int ?? 0) & 64) != 0
+            resource["message"] = created
+        }
+        return .json(200, Self.encode(["interaction": interaction, "resource": resource]))
     }
 
     /// Follow-up messages with an interaction's token: create, edit (`@original` or one sent), delete.
@@ -67,27 +77,30 @@ extension SimulatedAPI {
         case .createFollowup:
             let fields = try object(json)
             try MessageValidation.check(fields)
-            let message = message(fields, channel: nil, guild: nil)
-            let id = UInt64(message["id"] as? String ?? "") ?? 0
-            guard interactions.followup(token: token, message: id, creating: true, at: now) else { throw .unknownWebhook }
-            return .json(200, Self.encode(message))
+            var created = message(fields, channel: nil, guild: nil, viaWebhook: true)
+            let id = UInt64(created["id"] as? String ?? "") ?? 0
+            guard let interaction = interactions.followup(token: token, message: id, creating: true, at: now) else { throw .unknownWebhook }
+            created["channel_id"] = interaction.channel.description
+            return .json(200, Self.encode(created))
         case .editFollowup:
             let fields = try object(json)
             let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
-            guard interactions.followup(token: token, message: target, creating: false, at: now) else { throw .unknownWebhook }
-            var message = message(fields, channel: nil, guild: nil)
-            if let target { message["id"] = String(target) }
-            message["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000))
-            return .json(200, Self.encode(message))
+            guard let interaction = interactions.followup(token: token, message: target, creating: false, at: now) else {
+                throw .unknownWebhook
+            }
+            var edited = message(fields, channel: interaction.channel, guild: nil, viaWebhook: true)
+            if let target { edited["id"] = String(target) }
+            edited["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000))
+            return .json(200, Self.encode(edited))
         default:
             let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
-            guard interactions.followup(token: token, message: target, creating: false, at: now) else { throw .unknownMessage }
+            guard interactions.followup(token: token, message: target, creating: false, at: now) != nil else { throw .unknownMessage }
             return .noContent
         }
     }
 
     /// A message object as Discord returns it, authored by the bot.
-    func message(_ fields: [String: Any], channel: ChannelID?, guild: GuildID?) -> [String: Any] {
+    func message(_ fields: [String: Any], channel: ChannelID?, guild: GuildID?, viaWebhook: Bool = false) -> [String: Any] {
         let nowMilliseconds = UInt64(Date().timeIntervalSince1970 * 1_000)
         let id = MessageID(unixMilliseconds: nowMilliseconds, worker: 11, increment: UInt64.random(in: 0...0xFFF))
         var message: [String: Any] = [
@@ -99,7 +112,8 @@ extension SimulatedAPI {
         ]
         if let channel { message["channel_id"] = channel.description }
         if let guild { message["guild_id"] = guild.description }
-        if channel == nil { message["webhook_id"] = String(configuration.applicationID) }
+        // Interaction responses and follow-ups are sent through the application's webhook.
+        if viaWebhook { message["webhook_id"] = String(configuration.applicationID) }
         return message
     }
 

@@ -42,7 +42,7 @@ final class SimulatedAPI: Sendable {
         let query = URLComponents(string: uri)?.queryItems ?? []
         let now = rateLimits.now
         var call = RESTCall(
-            method: method, path: path, route: nil, status: 0, at: now, bucket: nil, scope: nil,
+            method: method, path: path, query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), route: nil, status: 0, at: now, bucket: nil, scope: nil,
             auditLogReason: headers.first(name: "X-Audit-Log-Reason").map { $0.removingPercentEncoding ?? $0 },
             body: String(decoding: body, as: UTF8.self))
         let response = answer(method: method, path: path, query: query, headers: headers, body: body, call: &call)
@@ -137,7 +137,7 @@ final class SimulatedAPI: Sendable {
         case .kickMember:
             return try kick(route)
         case .ban:
-            return try ban(route, json)
+            return try ban(route, json, query: query)
         case .unban:
             return try unban(route)
         case .bulkBan:

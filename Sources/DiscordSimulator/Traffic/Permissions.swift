@@ -29,7 +29,7 @@ public struct Permissions: OptionSet, Sendable, Hashable {
     /// What the simulated bot's managed role grants by default: what Kamii's features need, and no
     /// administrator, so permission and hierarchy checks bite.
     public static let botDefault: Self = [
-        .kickMembers, .banMembers, .manageChannels, .viewChannel, .sendMessages, .manageMessages, .embedLinks,
+        .kickMembers, .banMembers, .manageChannels, .manageGuild, .viewChannel, .sendMessages, .manageMessages, .embedLinks,
         .readMessageHistory, .manageRoles, .manageNicknames, .moderateMembers, .addReactions,
     ]
 

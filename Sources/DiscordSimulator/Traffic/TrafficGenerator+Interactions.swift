@@ -77,6 +77,6 @@ extension TrafficGenerator {
         json.raw("}")
         return GeneratedEvent(
             name: "INTERACTION_CREATE", data: json.bytes, guild: guild.id,
-            fact: .interaction(id: id.rawValue, token: token, guild: guild.id, user: self.user(at: user).id))
+            fact: .interaction(id: id.rawValue, token: token, guild: guild.id, channel: channel, user: self.user(at: user).id))
     }
 }

@@ -185,7 +185,7 @@ public enum TrafficFact: Sendable, Equatable {
     case memberJoined(guild: GuildID, user: TrafficWorld.User, raid: Bool)
     case memberLeft(guild: GuildID, user: UserID)
     /// An interaction a bot may answer with `token` (through REST).
-    case interaction(id: UInt64, token: String, guild: GuildID, user: UserID)
+    case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID)
 }
 
 /// A fixed-size ring of recent items, picked at random.

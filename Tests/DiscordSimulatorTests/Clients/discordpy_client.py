@@ -34,6 +34,8 @@ report = {
     "ready": False, "user_id": None, "guilds": 0, "guild_ids": [],
     "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
     "member_joins": 0, "reactions": 0, "resumes": 0, "readies": 0,
+    # "guild/author" -> messages, to compare with the simulator's ground truth.
+    "messages_by_author": {},
 }
 last_event = 0.0
 
@@ -56,6 +58,9 @@ async def on_ready():
 @client.event
 async def on_message(message):
     report["messages"] += 1
+    if message.guild is not None:
+        key = f"{message.guild.id}/{message.author.id}"
+        report["messages_by_author"][key] = report["messages_by_author"].get(key, 0) + 1
     if message.guild is not None and message.guild.get_channel(message.channel.id) is not None:
         report["messages_in_known_guild_channels"] += 1
     if isinstance(message.author, discord.Member):

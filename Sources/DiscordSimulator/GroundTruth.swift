@@ -81,7 +81,7 @@ public final class GroundTruth: Sendable {
             let change = added ? 1 : -1
             update(guild, giver) { $0.reactionsGiven[emoji, default: 0] += change }
             update(guild, receiver) { $0.reactionsReceived[emoji, default: 0] += change }
-        case .memberJoined(let guild, let user, _):
+        case .memberJoined(let guild, let user, _, _):
             update(guild, user.id) { $0.joins += 1 }
         case .memberLeft(let guild, let user):
             update(guild, user) { $0.leaves += 1 }

@@ -19,19 +19,35 @@ struct SimulateServe: AsyncParsableCommand {
         abstract: "Serve a simulated Discord (REST and gateway) on 127.0.0.1.",
         discussion: "Prints the API base URL, the gateway URL and the bot token it accepts, then a running count of what it sent.")
 
+    @Option(help: "The REST port; the gateway listens on the next one (unless --gateway-port says otherwise).") var port: Int?
     @Option(help: "The REST port (0: any free port).") var restPort = 0
     @Option(help: "The gateway port (0: any free port).") var gatewayPort = 0
+    @Option(help: "The shard count /gateway/bot recommends (default: one per 1,000 guilds).") var shards: Int?
+    @Option(help: "session_start_limit.max_concurrency: identify buckets.") var maxConcurrency = 1
+    @Option(help: "REST requests per second across all routes (Discord: 50).") var globalLimit = 50
     @Option(help: "How many guilds the world has.") var guilds = 100
     @Option(help: "How many users the world has.") var users = 20_000
     @Option(help: "Live dispatches per second per session.") var rate = 100
     @Option(help: "Live dispatches a session gets at most (default: no limit).") var maxDispatches: Int?
     @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
 
+    func validate() throws {
+        guard guilds > 0, users > 0 else { throw ValidationError("--guilds and --users must be positive") }
+        guard shards.map({ $0 > 0 }) ?? true, maxConcurrency > 0, globalLimit > 0 else {
+            throw ValidationError("--shards, --max-concurrency and --global-limit must be positive")
+        }
+        if let port, !(1...65_534).contains(port) { throw ValidationError("--port must leave room for the gateway on the next port") }
+    }
+
     func run() async throws {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
+        var configuration = SimulatorConfiguration(
+            world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate, maxDispatchesPerSession: maxDispatches,
+            maxConcurrency: maxConcurrency)
+        configuration.recommendedShards = shards
+        configuration.restLimits.globalPerSecond = globalLimit
         let server = try await SimulatorServer.start(
-            SimulatorConfiguration(world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate, maxDispatchesPerSession: maxDispatches),
-            restPort: restPort, gatewayPort: gatewayPort)
+            configuration, restPort: port ?? restPort, gatewayPort: port.map { $0 + 1 } ?? gatewayPort)
         print("api: \(server.apiBaseURL)")
         print("gateway: \(server.gatewayURL)")
         print("token: \(server.configuration.token)")
@@ -41,7 +57,8 @@ struct SimulateServe: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             let connections = server.record.connections
             let sent = connections.reduce(0) { $0 + $1.lastSequence }
-            print("connections=\(connections.count) sessions=\(connections.filter { $0.sessionID != nil }.count) dispatches=\(sent)")
+            let rest = server.record.rest
+            print("connections=\(connections.count) sessions=\(connections.filter { $0.sessionID != nil }.count) dispatches=\(sent) rest=\(rest.count) rest_429=\(rest.filter { $0.status == 429 }.count)")
             fflush(nil)
         }
     }

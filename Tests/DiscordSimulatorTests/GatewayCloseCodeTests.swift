@@ -57,7 +57,9 @@ struct RequestGuildMembersTests {
         let all = try #require(results["all"])
         #expect(all.members.count == guild.members.count + 1)
         #expect(all.chunks == (guild.members.count + 1 + 999) / 1_000)
-        let matching = guild.members.map { world.users[$0].username }.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+        // Members are listed in the order they joined.
+        let matching = guild.members.indices.sorted { guild.joinedAt[$0] < guild.joinedAt[$1] }
+            .map { world.users[guild.members[$0]].username }.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         #expect(results["prefix"]?.members == Array(matching.prefix(2)))
         #expect(results["users"] == Result(members: [member.username], not_found: ["1"], chunks: 1))
     }
@@ -112,6 +114,7 @@ struct IdentifyLimitTests {
         #expect((found["limit_after_three"] as? [String: Any])?["remaining"] as? Int == 1)
         #expect(found["shard_3"] as? String == "READY")
         #expect(found["budget_spent"] as? String == "close:4004")
+        #expect(found["running_session_after_reset"] as? String == "close:4004")
         #expect(found["rest_after_reset"] as? Int == 401)
         #expect(server.identifyBucketViolations == 1)
     }

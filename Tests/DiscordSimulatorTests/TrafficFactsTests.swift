@@ -45,7 +45,7 @@ struct TrafficFactsTests {
                 #expect(event.name == "GUILD_MEMBER_REMOVE")
                 let index = try #require(Self.world.guildIndex(of: guild))
                 #expect(Self.world.users[Self.world.guilds[index].members[0]].id != user, "an owner never leaves")
-            case .memberJoined(_, let user, _):
+            case .memberJoined(_, let user, _, _):
                 #expect(event.name == "GUILD_MEMBER_ADD")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
             case .interaction(let id, let token, _, let channel, let user):
@@ -70,7 +70,7 @@ struct TrafficFactsTests {
             let event = traffic.nextEvent()
             #expect(event.guild == guild)
             switch event.fact {
-            case .memberJoined(_, let user, let raid):
+            case .memberJoined(_, let user, _, let raid):
                 #expect(raid && user.avatar == nil)
                 let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
                 let joinedAt = try #require(data["joined_at"] as? String)

@@ -6,8 +6,10 @@ import Synchronization
 /// resume may replay, and the traffic it is owed. Connections on any event loop use it, so its
 /// state sits behind a lock.
 final class GatewaySession: Sendable {
-    /// How many dispatches a session keeps for replay; a resume from further back is refused.
+    /// How many dispatches, and how many bytes of them, a session keeps for replay; a resume from
+    /// further back is refused (Discord's own window is bounded too).
     static let replayLimit = 100_000
+    static let replayByteLimit = 64 << 20
 
     let id: String
     let intents: GatewayIntents
@@ -18,6 +20,7 @@ final class GatewaySession: Sendable {
         var sequence = 0
         /// `(s, payload)` of the latest dispatches, oldest first.
         var replay: [(sequence: Int, payload: [UInt8])] = []
+        var replayBytes = 0
         var traffic: TrafficGenerator
         var liveDispatches = 0
         var ended = false
@@ -71,6 +74,7 @@ final class GatewaySession: Sendable {
         state.withLock { state in
             state.ended = true
             state.replay = []
+            state.replayBytes = 0
             state.connection = nil
         }
     }
@@ -116,16 +120,39 @@ final class GatewaySession: Sendable {
     func dispatch(name: String, data: [UInt8], fact: TrafficFact = .none, from channel: any Channel) -> (sequence: Int, payload: [UInt8])? {
         let numbered: (sequence: Int, payload: [UInt8])? = state.withLock { state in
             guard state.connection?.channel === channel else { return nil }
-            state.sequence += 1
-            let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
-            state.replay.append((state.sequence, payload))
-            if state.replay.count > Self.replayLimit + Self.replayLimit / 10 {
-                state.replay.removeFirst(state.replay.count - Self.replayLimit)
-            }
-            return (state.sequence, payload)
+            return Self.number(name: name, data: data, &state)
         }
         if numbered != nil, fact != .none { observe(fact) }
         return numbered
+    }
+
+    /// Numbers several dispatches in one step (READY and the GUILD_CREATE burst), so a resume on
+    /// another connection cannot fall between them and leave some unnumbered, never to be replayed.
+    func dispatch(batch: [(name: String, data: [UInt8])], from channel: any Channel) -> [(sequence: Int, payload: [UInt8])] {
+        state.withLock { state in
+            guard state.connection?.channel === channel else { return [] }
+            return batch.map { Self.number(name: $0.name, data: $0.data, &state) }
+        }
+    }
+
+    private static func number(name: String, data: [UInt8], _ state: inout State) -> (sequence: Int, payload: [UInt8]) {
+        state.sequence += 1
+        let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
+        state.replay.append((state.sequence, payload))
+        state.replayBytes += payload.count
+        // Trimmed a tenth at a time, so trimming costs O(1) per dispatch on average.
+        if state.replay.count > replayLimit + replayLimit / 10 || state.replayBytes > replayByteLimit + replayByteLimit / 10 {
+            var drop = max(0, state.replay.count - replayLimit)
+            var bytes = state.replayBytes
+            for entry in state.replay[..<drop] { bytes -= entry.payload.count }
+            while bytes > replayByteLimit, drop < state.replay.count - 1 {
+                bytes -= state.replay[drop].payload.count
+                drop += 1
+            }
+            state.replay.removeFirst(drop)
+            state.replayBytes = bytes
+        }
+        return (state.sequence, payload)
     }
 
     /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes

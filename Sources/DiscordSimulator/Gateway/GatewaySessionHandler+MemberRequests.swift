@@ -30,7 +30,8 @@ extension GatewaySessionHandler {
                 selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))
             }
         }
-        let chunks = WorldPayloads(configuration: configuration).memberChunks(guild, selection)
+        let members = (guildStates.members(of: guild.id) ?? []).sorted { $0.joinedAt < $1.joinedAt }
+        let chunks = WorldPayloads(configuration: configuration).memberChunks(guild, members: members, selection)
         for (index, chunk) in chunks.enumerated() {
             let notFound = chunk.notFound.map { "\"\($0)\"" }.joined(separator: ",")
             dispatch("GUILD_MEMBERS_CHUNK", #"{"guild_id":"\#(guild.id)","members":[\#(chunk.members)],"chunk_index":\#(index),"chunk_count":\#(chunks.count),"not_found":[\#(notFound)]\#(nonceField)}"#, context)

@@ -21,6 +21,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     private let deflater: any GatewayDeflater
     private let resumeURL: String
     private let observe: @Sendable (TrafficFact) -> Void
+    /// The guilds as they are now (members joined, left, kicked, their roles), for op 8.
+    let guildStates: GuildStates
     let number: Int
     var state = State.awaitingIdentify
     var session: GatewaySession?
@@ -38,9 +40,10 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
-        observe: @escaping @Sendable (TrafficFact) -> Void
+        guildStates: GuildStates, observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
         self.observe = observe
+        self.guildStates = guildStates
         self.configuration = configuration
         self.record = record
         self.sessions = sessions
@@ -158,7 +161,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         guard guilds.count <= 2_500 else { return close(.shardingRequired, context) }
         switch identifyLimiter.identify(shard: shard[0]) {
         case .allowed: break
-        case .tokenReset: return close(.authenticationFailed, context)
+        case .tokenReset:
+            // A reset token ends every session that used it, as on Discord.
+            for other in sessions.all where !other.isEnded {
+                other.connection?.inject(.close(code: GatewayCloseCode.authenticationFailed.rawValue))
+            }
+            return close(.authenticationFailed, context)
         case .bucketBusy:
             record.update(number) { $0.invalidSessionsSent += 1 }
             return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
@@ -182,10 +190,19 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         let sentShard = data["shard"] == nil ? nil : shard
         let largeThreshold = min(max((data["large_threshold"] as? Int) ?? 50, 50), 250)
-        dispatch("READY", payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds), context)
+        var burst = [(name: "READY", data: Array(payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
         if requested.contains(.guilds) {
-            for guild in guilds { dispatch("GUILD_CREATE", payloads.guildCreate(guild, largeThreshold: largeThreshold), context) }
+            burst += guilds.map { ("GUILD_CREATE", Array(payloads.guildCreate($0, largeThreshold: largeThreshold).utf8)) }
         }
+        for (index, (sequence, payload)) in session.dispatch(batch: burst, from: context.channel).enumerated() {
+            let name = burst[index].name
+            record.update(number) {
+                $0.dispatches[name, default: 0] += 1
+                $0.lastSequence = sequence
+            }
+            write(payload, context, flush: false)
+        }
+        context.flush()
         startTraffic(context)
     }
 

@@ -62,7 +62,7 @@ public final class SimulatorServer: Sendable {
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
-                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, observe: observe),
+                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates, observe: observe),
                         ])
                     }
                 })

@@ -46,14 +46,19 @@ struct WorldPayloads {
 
     /// A guild's members (the bot included) as GUILD_MEMBERS_CHUNK `members` arrays of up to
     /// 1,000, with the requested IDs that are not members in the last chunk's `not_found`.
-    func memberChunks(_ guild: TrafficWorld.Guild, _ selection: MemberSelection) -> [(members: String, notFound: [UInt64])] {
-        var members: [(id: UInt64, name: String, json: String)] = guild.members.enumerated().map { slot, index in
-            let user = configuration.world.users[index]
+    func memberChunks(
+        _ guild: TrafficWorld.Guild, members current: [GuildStates.Member], _ selection: MemberSelection
+    ) -> [(members: String, notFound: [UInt64])] {
+        var members: [(id: UInt64, name: String, json: String)] = current.map { member in
+            let user = member.user
             let avatar = user.avatar.map { "\"\($0)\"" } ?? "null"
             let bot = user.isBot ? #","bot":true"# : ""
-            let joined = DiscordTimestamp.iso8601(unixMilliseconds: guild.joinedAt[slot])
-            let roles = configuration.world.initialRoles(of: guild, slot: slot).map { "\"\($0)\"" }.joined(separator: ",")
-            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#)
+            let joined = DiscordTimestamp.iso8601(unixMilliseconds: member.joinedAt)
+            let roles = member.roles.map { "\"\($0)\"" }.joined(separator: ",")
+            // A nickname is whatever a REST call set: escaped, never pasted.
+            let nick = member.nick.map(Self.jsonString) ?? "null"
+            let timeout = member.timeoutUntil.map(Self.jsonString) ?? "null"
+            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":\#(nick),"avatar":null,"communication_disabled_until":\#(timeout)}"#)
         }
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         members.append((configuration.botUserID.rawValue, configuration.botUsername,
@@ -91,5 +96,11 @@ struct WorldPayloads {
         let owner = configuration.world.users[guild.members[0]].id
         let botMember = #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
         return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -104,6 +104,11 @@ final class GuildStates: Sendable {
         }
     }
 
+    /// The members of a guild as they are now; nil when the guild does not exist.
+    func members(of id: GuildID) -> [Member]? {
+        state.withLock { state in materialize(id, &state).map { Array($0.members.values) } }
+    }
+
     /// A new channel ID.
     func makeChannelID() -> ChannelID {
         state.withLock { state in
@@ -126,10 +131,10 @@ final class GuildStates: Sendable {
     /// Keeps membership in step with the traffic that was sent.
     func apply(_ fact: TrafficFact) {
         switch fact {
-        case .memberJoined(let guildID, let user, _):
+        case .memberJoined(let guildID, let user, let at, _):
             state.withLock { state in
                 guard var guild = materialize(guildID, &state) else { return }
-                guild.members[user.id] = Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: world.startMilliseconds)
+                guild.members[user.id] = Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at)
                 state.guilds[guildID] = guild
             }
         case .memberLeft(let guildID, let user):

@@ -34,7 +34,7 @@ extension TrafficGenerator {
         json.raw("}")
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
-            fact: .memberJoined(guild: guild.id, user: self.user(at: user), raid: raid))
+            fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid))
     }
 
     /// A member leaves; nil when the pick turned up nobody still in the guild.

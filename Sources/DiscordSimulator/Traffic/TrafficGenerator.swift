@@ -182,7 +182,8 @@ public enum TrafficFact: Sendable, Equatable {
     case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool)
     /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
     case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
-    case memberJoined(guild: GuildID, user: TrafficWorld.User, raid: Bool)
+    /// A member joined at `at` (Unix milliseconds, as `joined_at` says).
+    case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool)
     case memberLeft(guild: GuildID, user: UserID)
     /// An interaction a bot may answer with `token` (through REST).
     case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID)

@@ -66,6 +66,8 @@ async def main():
         e, out["budget_spent"] = await identify([0, 4])
         async with http.get(api + "/users/@me", headers=headers) as response:
             out["rest_after_reset"] = response.status
+        # The session that identified first is still open: the reset ends it too.
+        out["running_session_after_reset"] = await outcome(a)
         for socket in (ws, a, b, c, b2, d, e):
             await socket.close()
     print(json.dumps(out))

@@ -60,6 +60,30 @@ struct TrafficFactsTests {
                                      "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE"]))
     }
 
+    @Test func aMembersRolesAndNicknameAreTheSameInEveryEvent() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 4)
+        var seen: [String: String] = [:]
+        var repeats = 0
+        for _ in 0..<20_000 {
+            let event = traffic.nextEvent()
+            guard case .message(let guild, let author, _, _) = event.fact else { continue }
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+            let member = try #require(data["member"] as? [String: Any])
+            let identity = "\(member["roles"] as? [String] ?? [])|\(member["nick"] as? String ?? "-")|\(member["joined_at"] as? String ?? "")"
+            let key = "\(guild)/\(author)"
+            if let earlier = seen[key] {
+                #expect(earlier == identity)
+                repeats += 1
+            }
+            seen[key] = identity
+        }
+        #expect(repeats > 1_000)
+        // The roles are the world's: what REST and GUILD_CREATE's member lists say too.
+        let guild = Self.world.guilds[0]
+        let roles = Set(Self.world.initialRoles(of: guild, slot: 0).map(\.description))
+        #expect(Self.world.roles(of: guild).filter { roles.contains($0.id.description) }.contains { $0.name == "Admin" })
+    }
+
     @Test func aRaidIsABurstOfBrandNewAccountsJoiningOneGuild() throws {
         var traffic = TrafficGenerator(world: Self.world, seed: 3)
         let guild = Self.world.guilds[7].id

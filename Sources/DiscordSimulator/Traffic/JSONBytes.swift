@@ -28,21 +28,16 @@ struct JSONBytes {
     mutating func int<Value: BinaryInteger>(_ value: Value) {
         var magnitude = UInt64(value.magnitude)
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        guard magnitude > 0 else {
-            bytes.append(UInt8(ascii: "0"))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        // Digits go right to left into a stack buffer, then into the array in one append.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { buffer in
-            while magnitude > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 
@@ -58,27 +53,28 @@ struct JSONBytes {
         let seconds = Int(unixMilliseconds / 1000)
         let (year, month, day) = DiscordTimestamp.civilDate(daysSinceUnixEpoch: seconds / 86_400)
         let secondOfDay = seconds % 86_400
-        bytes.append(UInt8(ascii: "\""))
-        int(year)
-        bytes.append(UInt8(ascii: "-"))
-        twoDigits(month)
-        bytes.append(UInt8(ascii: "-"))
-        twoDigits(day)
-        bytes.append(UInt8(ascii: "T"))
-        twoDigits(secondOfDay / 3600)
-        bytes.append(UInt8(ascii: ":"))
-        twoDigits(secondOfDay / 60 % 60)
-        bytes.append(UInt8(ascii: ":"))
-        twoDigits(secondOfDay % 60)
-        bytes.append(UInt8(ascii: "."))
         let milliseconds = Int(unixMilliseconds % 1000)
-        bytes.append(UInt8(ascii: "0") + UInt8(milliseconds / 100))
-        twoDigits(milliseconds % 100)
-        raw("000+00:00\"")
-    }
-
-    private mutating func twoDigits(_ value: Int) {
-        bytes.append(UInt8(ascii: "0") + UInt8(value / 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+        guard (0...9_999).contains(year) else { return raw("\"0000-01-01T00:00:00.000000+00:00\"") }
+        // Formatted in a stack buffer, then appended at once.
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            let template: StaticString = "\"0000-00-00T00:00:00.000000+00:00\""
+            template.withUTF8Buffer { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<$0.count]).copyMemory(from: UnsafeRawBufferPointer($0)) }
+            put(year, 4, at: 1)
+            put(month, 2, at: 6)
+            put(day, 2, at: 9)
+            put(secondOfDay / 3600, 2, at: 12)
+            put(secondOfDay / 60 % 60, 2, at: 15)
+            put(secondOfDay % 60, 2, at: 18)
+            put(milliseconds, 3, at: 21)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<34]))
+        }
     }
 }

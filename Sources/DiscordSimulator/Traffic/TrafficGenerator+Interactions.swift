@@ -8,7 +8,9 @@ extension TrafficGenerator {
 
     mutating func interactionCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
         let guild = world.guilds[guildIndex]
-        let (user, joinedAt, roles) = pickMember(of: guildIndex)
+        let picked = pickMember(of: guildIndex)
+        let user = picked.user
+        let roles = self.roles(of: picked, in: guildIndex)
         let channel = guild.channels[random.below(guild.channels.count)]
         messageCounter += 1
         let id = Snowflake<MessageTag>(unixMilliseconds: clock, worker: 8 | (idSource >> 5), process: idSource & 0x1F, increment: messageCounter)
@@ -22,7 +24,7 @@ extension TrafficGenerator {
         json.raw(#","token":""#)
         json.raw(token)
         json.raw(#"","member":"#)
-        member(joinedAt: joinedAt, roles: roles, user: user, permissions: permissions, into: &json)
+        member(picked, in: guildIndex, withUser: true, permissions: permissions, into: &json)
         json.raw(#","locale":"en-US","id":"#)
         json.id(id)
         json.raw(#","guild_locale":"en-US","guild_id":"#)

@@ -67,7 +67,7 @@ extension TrafficGenerator {
             let raider = raiders[random.below(raiders.count)]
             let guild = world.guilds[wave.guild]
             let channel = guild.channels[0]
-            return messageCreate(in: wave.guild, channel: channel, author: raider.user, joinedAt: raider.at, roles: [], into: &json)
+            return messageCreate(in: wave.guild, channel: channel, author: PickedMember(user: raider.user, joinedAt: raider.at, slot: nil), into: &json)
         }
         raid = wave.remaining > 1 ? (wave.guild, wave.remaining - 1) : nil
         let created = clock - UInt64(random.below(600_000))

@@ -11,7 +11,8 @@ extension TrafficGenerator {
         guard !recentMessages.items.isEmpty else { return nil }
         let message = recentMessages.items[random.below(recentMessages.items.count)]
         let guild = world.guilds[message.guild]
-        let (giver, joinedAt, roles) = pickMember(of: message.guild)
+        let picked = pickMember(of: message.guild)
+        let giver = picked.user
         let emoji = random.below(Self.emojis.count)
         // One reaction per user, emoji and message, as on Discord.
         if recentReactions.items.contains(where: { $0.giver == giver && $0.emoji == emoji && $0.message.id == message.id }) {
@@ -25,7 +26,7 @@ extension TrafficGenerator {
         json.raw(#","message_author_id":"#)
         json.id(user(at: message.author).id)
         json.raw(#","member":"#)
-        member(joinedAt: joinedAt, roles: roles, user: giver, into: &json)
+        member(picked, in: message.guild, withUser: true, into: &json)
         json.raw(#","emoji":{"name":""#)
         json.raw(Self.emojis[emoji])
         json.raw(#"","id":null},"channel_id":"#)

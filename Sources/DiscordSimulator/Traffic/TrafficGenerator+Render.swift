@@ -2,22 +2,27 @@ import DiscordModels
 
 /// The events' `d` objects, in the field order and shapes Discord sends, rendered into bytes.
 extension TrafficGenerator {
-    /// A member of the guild who is still in it: mostly the world's members, sometimes someone
-    /// who joined since. Their roles are the ones the world gave them (none for newcomers).
-    mutating func pickMember(of guildIndex: Int) -> (user: Int, joinedAt: UInt64, roles: [RoleID]) {
+    /// A member of the guild who is still in it: mostly the world's members (with their `slot`),
+    /// sometimes someone who joined since.
+    mutating func pickMember(of guildIndex: Int) -> PickedMember {
         let guild = world.guilds[guildIndex]
-        var pick = (user: 0, joinedAt: UInt64(0), roles: [RoleID]())
+        var pick = PickedMember(user: 0, joinedAt: 0, slot: nil)
         for _ in 0..<16 {
             if let newcomers = joined[guildIndex], !newcomers.isEmpty, random.chance(newcomers.count > 50 ? 30 : 5) {
                 let newcomer = newcomers[random.below(newcomers.count)]
-                pick = (newcomer.user, newcomer.at, [])
+                pick = PickedMember(user: newcomer.user, joinedAt: newcomer.at, slot: nil)
             } else {
                 let slot = random.below(guild.members.count)
-                pick = (guild.members[slot], guild.joinedAt[slot], world.initialRoles(of: guild, slot: slot))
+                pick = PickedMember(user: guild.members[slot], joinedAt: guild.joinedAt[slot], slot: slot)
             }
             if departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
         }
         return pick
+    }
+
+    /// The roles the world gave a member (none for newcomers).
+    func roles(of member: PickedMember, in guildIndex: Int) -> [RoleID] {
+        member.slot.map { world.initialRoles(of: world.guilds[guildIndex], slot: $0) } ?? []
     }
 
     mutating func user(_ index: Int, into json: inout JSONBytes) {
@@ -46,45 +51,62 @@ extension TrafficGenerator {
         json.raw(object.bytes)
     }
 
-    mutating func member(joinedAt: UInt64, roles: [RoleID], user: Int?, permissions: Permissions? = nil, into json: inout JSONBytes) {
-        json.raw(#"{"roles":["#)
-        for (index, role) in roles.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.id(role)
+    /// A guild member object. A world member's object is the same every time (roles and nickname
+    /// are theirs), so it is rendered once and reused; newcomers and objects carrying
+    /// `permissions` (interactions, rare) are rendered each time.
+    mutating func member(
+        _ picked: PickedMember, in guildIndex: Int, withUser: Bool, permissions: Permissions? = nil, into json: inout JSONBytes
+    ) {
+        let key = UInt64(guildIndex) << 33 | UInt64(picked.user) << 1 | (withUser ? 1 : 0)
+        if permissions == nil, picked.slot != nil, let cached = memberObjects[key] {
+            return json.raw(cached)
         }
-        json.raw(#"],"premium_since":null,"pending":false,"nick":"#)
-        if random.chance(20) {
-            json.raw(#""nick"#)
-            json.int(random.below(10_000))
-            json.raw("\"")
+        var object = JSONBytes(capacity: 512)
+        object.raw(#"{"roles":["#)
+        for (index, role) in roles(of: picked, in: guildIndex).enumerated() {
+            if index > 0 { object.raw(",") }
+            object.id(role)
+        }
+        object.raw(#"],"premium_since":null,"pending":false,"nick":"#)
+        // One member in five has a nickname in a guild, always the same one.
+        let nick = (world.guilds[guildIndex].id.rawValue ^ UInt64(picked.user) &* 0x9E37_79B9_7F4A_7C15) >> 7 % 10_000
+        if nick % 5 == 0 {
+            object.raw(#""nick"#)
+            object.int(nick % 10_000)
+            object.raw("\"")
         } else {
-            json.raw("null")
+            object.raw("null")
         }
-        json.raw(#","mute":false,"joined_at":"#)
-        json.timestamp(unixMilliseconds: joinedAt)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
-        if let user {
-            json.raw(#","user":"#)
-            self.user(user, into: &json)
+        object.raw(#","mute":false,"joined_at":"#)
+        object.timestamp(unixMilliseconds: picked.joinedAt)
+        object.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
+        if withUser {
+            object.raw(#","user":"#)
+            user(picked.user, into: &object)
         }
         if let permissions {
-            json.raw(#","permissions":""#)
-            json.int(permissions.rawValue)
-            json.raw("\"")
+            object.raw(#","permissions":""#)
+            object.int(permissions.rawValue)
+            object.raw("\"")
         }
-        json.raw("}")
+        object.raw("}")
+        if permissions == nil, picked.slot != nil {
+            // Bounded: a long run over a huge world forgets and re-renders rather than growing.
+            if memberObjects.count >= 200_000 { memberObjects.removeAll(keepingCapacity: true) }
+            memberObjects[key] = object.bytes
+        }
+        json.raw(object.bytes)
     }
 
     mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
         let guild = world.guilds[guildIndex]
-        let (author, joinedAt, roles) = pickMember(of: guildIndex)
+        let author = pickMember(of: guildIndex)
         let channel = guild.channels[random.below(guild.channels.count)]
-        return messageCreate(in: guildIndex, channel: channel, author: author, joinedAt: joinedAt, roles: roles, into: &json)
+        return messageCreate(in: guildIndex, channel: channel, author: author, into: &json)
     }
 
-    mutating func messageCreate(
-        in guildIndex: Int, channel: ChannelID, author: Int, joinedAt: UInt64, roles: [RoleID], into json: inout JSONBytes
-    ) -> GeneratedEvent {
+    mutating func messageCreate(in guildIndex: Int, channel: ChannelID, author picked: PickedMember, into json: inout JSONBytes) -> GeneratedEvent {
+        let author = picked.user
         let guild = world.guilds[guildIndex]
         messageCounter += 1
         let id = MessageID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
@@ -97,7 +119,7 @@ extension TrafficGenerator {
         json.raw(#","referenced_message":null,"pinned":false,"nonce":""#)
         json.int(id.rawValue + 77)
         json.raw(#"","mentions":[],"mention_roles":[],"mention_everyone":false,"member":"#)
-        member(joinedAt: joinedAt, roles: roles, user: nil, into: &json)
+        member(picked, in: guildIndex, withUser: false, into: &json)
         json.raw(#","id":"#)
         json.id(id)
         json.raw(#","flags":0,"embeds":[],"edited_timestamp":null,"content":""#)
@@ -131,14 +153,14 @@ extension TrafficGenerator {
 
     mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
         let guild = world.guilds[guildIndex]
-        let (user, joinedAt, roles) = pickMember(of: guildIndex)
+        let picked = pickMember(of: guildIndex)
         let channel = guild.channels[random.below(guild.channels.count)]
         json.raw(#"{"user_id":"#)
-        json.id(self.user(at: user).id)
+        json.id(self.user(at: picked.user).id)
         json.raw(#","timestamp":"#)
         json.int(clock / 1000)
         json.raw(#","member":"#)
-        member(joinedAt: joinedAt, roles: roles, user: user, into: &json)
+        member(picked, in: guildIndex, withUser: true, into: &json)
         json.raw(#","channel_id":"#)
         json.id(channel)
         json.raw(#","guild_id":"#)

@@ -32,8 +32,9 @@ public struct TrafficGenerator: Sendable {
     /// Recent messages and reactions, which reactions and reaction removals refer to.
     var recentMessages = RecentRing<RecentMessage>(capacity: 512)
     var recentReactions = RecentRing<RecentReaction>(capacity: 512)
-    /// Each user's JSON object, rendered once (by user index).
+    /// Each user's JSON object, rendered once (by user index), and world members' member objects.
     var userObjects: [[UInt8]?]
+    var memberObjects: [UInt64: [UInt8]] = [:]
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
@@ -210,6 +211,14 @@ struct RecentRing<Element: Sendable>: Sendable {
         next = items.count % capacity
         return item
     }
+}
+
+/// A member picked to act: a user index, when they joined, and their slot among the world's
+/// members of the guild (nil for someone who joined since).
+struct PickedMember: Sendable {
+    let user: Int
+    let joinedAt: UInt64
+    let slot: Int?
 }
 
 struct RecentMessage: Sendable {

@@ -186,28 +186,33 @@ final class GatewaySession: Sendable {
         return true
     }
 
-    enum LiveEvent {
-        case event(GeneratedEvent)
+    enum LiveDispatch {
+        /// The next live dispatch, already numbered and kept for replay.
+        case dispatch(name: String, sequence: Int, payload: [UInt8])
         /// None this time (rare events for narrow intents); try again on a later tick.
         case noneYet
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
         case finished
     }
 
-    /// The next live event `channel`'s session receives — on its shard, for its intents.
-    func nextLiveEvent(limit: Int?, for channel: any Channel) -> LiveEvent {
-        state.withLock { state in
-            guard state.connection?.channel === channel else { return .finished }
-            if let limit, state.liveDispatches >= limit { return .finished }
+    /// The next live dispatch for `channel`'s session — on its shard, for its intents — drawn and
+    /// numbered in one locked step.
+    func nextLiveDispatch(limit: Int?, for channel: any Channel) -> LiveDispatch {
+        let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
+            guard state.connection?.channel === channel else { return (.finished, .none) }
+            if let limit, state.liveDispatches >= limit { return (.finished, .none) }
             for _ in 0..<1_000 {
                 let event = state.traffic.nextEvent()
                 guard shardGuilds.contains(event.guild) else { continue }
                 if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
                 state.liveDispatches += 1
-                return .event(event)
+                let (sequence, payload) = Self.number(name: event.name, data: event.data, &state)
+                return (.dispatch(name: event.name, sequence: sequence, payload: payload), event.fact)
             }
-            return .noneYet
+            return (.noneYet, .none)
         }
+        if fact != .none { observe(fact) }
+        return result
     }
 }
 

@@ -256,17 +256,29 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 return
             }
             handler.owed += Double(rate) / 100
+            // Counted locally and recorded once per tick: the record's lock is shared by every
+            // connection on every event loop.
+            var sent: [String: Int] = [:]
+            var lastSequence = 0
             while handler.owed >= 1, handler.state == .identified {
                 handler.owed -= 1
                 guard let session = handler.session else { break }
-                switch session.nextLiveEvent(limit: handler.configuration.maxDispatchesPerSession, for: context.channel) {
-                case .event(let event):
-                    handler.dispatch(event.name, event.data, fact: event.fact, context, flush: false)
+                switch session.nextLiveDispatch(limit: handler.configuration.maxDispatchesPerSession, for: context.channel) {
+                case .dispatch(let name, let sequence, let payload):
+                    handler.write(payload, context, flush: false)
+                    sent[name, default: 0] += 1
+                    lastSequence = sequence
                 case .noneYet:
                     handler.owed = 0
                 case .finished:
                     task.cancel()
                     handler.owed = 0
+                }
+            }
+            if lastSequence > 0 {
+                handler.record.update(handler.number) { connection in
+                    connection.dispatches.merge(sent, uniquingKeysWith: +)
+                    connection.lastSequence = lastSequence
                 }
             }
             context.flush()
@@ -299,7 +311,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         write(Array(payload.utf8), context)
     }
 
-    private func write(_ payload: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
+    func write(_ payload: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
         var message = deflater.deflate(payload)
         if corruptNext, !message.isEmpty {
             corruptNext = false

@@ -103,7 +103,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "SimulatorBenchmarks",
-            dependencies: ["DiscordSimulator", "DiscordGateway", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: [
+                "DiscordSimulator", "DiscordGateway", .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             path: "Benchmarks/SimulatorBenchmarks",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -35,6 +35,24 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The whole serving path: a real session over loopback (draw, number, keep for replay,
+    // compress, write through NIO) to a client that only counts messages.
+    for compression in [GatewayCompression.zstdStream, .zlibStream] {
+        Benchmark("session traffic, \(compression), served over loopback", configuration: .init(maxIterations: 5)) { benchmark in
+            let served = 20_000
+            var configuration = SimulatorConfiguration(
+                world: world, dispatchesPerSecond: 10_000_000, maxDispatchesPerSession: served)
+            configuration.zlibLevel = 6
+            let server = try await SimulatorServer.start(configuration)
+            let started = ContinuousClock.now
+            // READY and one GUILD_CREATE per guild come first.
+            try await ByteCountingClient.receive(
+                served + 1 + world.guilds.count, from: server.gatewayURL, compression: compression.rawValue, token: configuration.token)
+            SimulatorMetrics.record(benchmark, served, since: started)
+            try await server.stop()
+        }
+    }
+
     for compression in [GatewayCompression.zstdStream, .zlibStream] {
         Benchmark("session traffic, \(compression), compress pre-rendered (baseline)") { (benchmark: Benchmark, payloads: [[UInt8]]) in
             let deflater = compression.makeDeflater()

@@ -64,3 +64,40 @@ struct DiscordPyRESTTests {
         #expect(calls.filter { $0.route == "POST /webhooks/{application.id}/{interaction.token}" && $0.status == 200 }.count == report.followups)
     }
 }
+
+/// discord.py's AutoShardedClient takes its shard count from /gateway/bot and runs every shard:
+/// each gets exactly its guilds and their traffic, so the messages it counts across all shards
+/// equal the ground truth.
+@Suite(.enabled(if: DiscordPy.isConfigured, "set KAMII_PYTHON to a Python with discord.py (ops/test does)"))
+struct DiscordPyShardingTests {
+    struct Report: Decodable {
+        let shard_count: Int?
+        let shards_ready: [Int]
+        let guilds_by_shard: [String: [String]]
+        let messages_by_author: [String: Int]
+        let messages: Int
+    }
+
+    @Test func autoShardedClientRunsTheRecommendedShards() async throws {
+        let world = TrafficWorld(guildCount: 12, userCount: 800, seed: 61)
+        var configuration = SimulatorConfiguration(
+            world: world, dispatchesPerSecond: 400, maxDispatchesPerSession: 600, maxConcurrency: 2)
+        configuration.recommendedShards = 2
+        let server = try await SimulatorServer.start(configuration)
+        let output = try await DiscordPy.runScript("autosharded.py", [server.apiBaseURL, server.gatewayURL + "/", configuration.token])
+        let report = try JSONDecoder().decode(Report.self, from: output)
+        try await server.stop()
+
+        #expect(report.shard_count == 2)
+        #expect(report.shards_ready.sorted() == [0, 1])
+        for shard in 0..<2 {
+            let expected = world.guilds.filter { ($0.id.rawValue >> 22) % 2 == UInt64(shard) }.map(\.id.description).sorted()
+            #expect(report.guilds_by_shard[String(shard)]?.sorted() == expected)
+        }
+        let sessions = server.record.connections.filter { $0.sessionID != nil }
+        #expect(sessions.map(\.shard).sorted { $0[0] < $1[0] } == [[0, 2], [1, 2]])
+        #expect(server.identifyBucketViolations == 0)
+        #expect(report.messages == sessions.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) })
+        #expect(report.messages_by_author == DiscordPyHonestyTests.messagesByAuthor(server.groundTruth))
+    }
+}

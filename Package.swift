@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
@@ -33,6 +34,11 @@ let package = Package(
         .target(
             name: "DiscordGateway",
             dependencies: ["CZlib", "CZstd", "DiscordModels"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DiscordREST",
+            dependencies: ["DiscordModels", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -79,6 +85,8 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
@@ -109,6 +117,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Benchmarks/SimulatorBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RESTBenchmarks",
+            dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/RESTBenchmarks",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

@@ -8,9 +8,11 @@ import NIOWebSocket
 /// simulator sends until it has `expected` of them. Nothing is inflated, so the figure it yields
 /// is the simulator's serving rate (its own cost is frame parsing only).
 enum ByteCountingClient {
-    /// Connects to `gatewayURL` with `compression`, identifies with `token`, and returns once
-    /// `expected` messages (Hello excluded) arrived.
-    static func receive(_ expected: Int, from gatewayURL: String, compression: String, token: String) async throws {
+    struct ClosedEarly: Error {}
+
+    /// Connects to `gatewayURL` with `compression`, identifies with `token` as `shard`, and returns
+    /// once `expected` messages (Hello excluded) arrived; throws if the connection closes first.
+    static func receive(_ expected: Int, from gatewayURL: String, compression: String, token: String, shard: [Int]) async throws {
         let url = URL(string: gatewayURL)!
         let done = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
         let path = "/?v=10&encoding=json&compress=\(compression)"
@@ -18,7 +20,7 @@ enum ByteCountingClient {
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 24) { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Counter(expected: expected, token: token, done: done))
+                        try channel.pipeline.syncOperations.addHandler(Counter(expected: expected, token: token, shard: shard, done: done))
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -63,31 +65,45 @@ enum ByteCountingClient {
         typealias OutboundOut = WebSocketFrame
         let expected: Int
         let token: String
+        let shard: [Int]
         let done: EventLoopPromise<Void>
         var received = -1
+        var finished = false
 
-        init(expected: Int, token: String, done: EventLoopPromise<Void>) {
+        func finish(_ error: (any Error)?) {
+            guard !finished else { return }
+            finished = true
+            if let error { done.fail(error) } else { done.succeed() }
+        }
+
+        init(expected: Int, token: String, shard: [Int], done: EventLoopPromise<Void>) {
             self.expected = expected
             self.token = token
+            self.shard = shard
             self.done = done
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
+            if frame.opcode == .connectionClose { return finish(ClosedEarly()) }
             guard frame.opcode == .binary || frame.opcode == .text else { return }
             received += 1
             if received == 0 {
-                let identify = #"{"op":2,"d":{"token":"\#(token)","intents":513,"properties":{"os":"linux","browser":"bench","device":"bench"}}}"#
+                let identify = #"{"op":2,"d":{"token":"\#(token)","intents":513,"shard":[\#(shard[0]),\#(shard[1])],"properties":{"os":"linux","browser":"bench","device":"bench"}}}"#
                 // Clients mask what they send (RFC 6455); the encoder applies the key.
                 let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: identify))
                 context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
             } else if received == expected {
-                done.succeed()
+                finish(nil)
             }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            done.fail(error)
+            finish(error)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            finish(ClosedEarly())
         }
     }
 }

@@ -83,6 +83,8 @@ public struct RESTCall: Sendable, Equatable {
     public var scope: String?
     /// `X-Audit-Log-Reason`, percent-decoded.
     public var auditLogReason: String?
+    /// `User-Agent` (Discord wants `DiscordBot ($url, $version)`).
+    public var userAgent: String?
     /// The request body as text.
     public var body: String
 }

@@ -121,6 +121,11 @@ public final class SimulatorServer: Sendable {
         api.rateLimits.force(count: count, retryAfter: retryAfter, scope: scope)
     }
 
+    /// The next `count` REST requests are applied, then answered with `status` (a 5xx).
+    public func forceServerErrors(count: Int, status: Int = 502) {
+        api.rateLimits.forceServerErrors(count: count, status: status)
+    }
+
     /// Starts a raid wave on `guild` in the traffic of the sessions serving it; returns how many.
     @discardableResult
     public func startRaid(guild: GuildID, size: Int) -> Int {

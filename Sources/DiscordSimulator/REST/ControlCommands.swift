@@ -10,6 +10,8 @@ import Foundation
 /// - `POST /_simulator/raid?guild=ID&size=N`: a raid wave on that guild. Answers `{"sessions": N}`.
 /// - `POST /_simulator/rate-limit?count=N&retry_after=S&scope=user|global|shared`: the next N REST
 ///   requests get 429. Answers `{"count": N}`.
+/// - `POST /_simulator/server-error?count=N&status=502`: the next N REST requests are applied,
+///   then answered with that 5xx. Answers `{"count": N}`.
 enum ControlCommands {
     static func respond(path: String, query: [URLQueryItem], api: SimulatedAPI) -> RESTResponse {
         func value(_ name: String) -> String? { query.first { $0.name == name }?.value }
@@ -28,6 +30,12 @@ enum ControlCommands {
                   ["user", "global", "shared"].contains(value("scope") ?? "user")
             else { return bad("rate-limit needs count=N, retry_after=seconds and scope=user|global|shared") }
             api.rateLimits.force(count: count, retryAfter: retryAfter, scope: value("scope") ?? "user")
+            return .json(200, #"{"count":\#(count)}"#)
+        case "/_simulator/server-error":
+            guard let count = value("count").flatMap(Int.init), count >= 0,
+                  let status = Int(value("status") ?? "502"), (500...599).contains(status)
+            else { return bad("server-error needs count=N and status=500…599") }
+            api.rateLimits.forceServerErrors(count: count, status: status)
             return .json(200, #"{"count":\#(count)}"#)
         default:
             return .error(404, DiscordError(code: 0, message: "404: Not Found"))

@@ -36,6 +36,7 @@ final class RateLimitModel: Sendable {
         var invalid: [Double] = []
         var bannedUntil: Double?
         var forced: (remaining: Int, retryAfter: Double, scope: String)?
+        var serverErrors: (remaining: Int, status: Int)?
         var bans = 0
     }
 
@@ -60,6 +61,21 @@ final class RateLimitModel: Sendable {
     /// The next `count` requests get 429 with this scope and `retry_after` (a storm on command).
     func force(count: Int, retryAfter: Double, scope: String) {
         state.withLock { $0.forced = count > 0 ? (count, retryAfter, scope) : nil }
+    }
+
+    /// The next `count` requests are processed, then answered with `status` (5xx): the case where
+    /// resending a POST would apply it twice.
+    func forceServerErrors(count: Int, status: Int) {
+        state.withLock { $0.serverErrors = count > 0 ? (count, status) : nil }
+    }
+
+    /// Takes one forced server error, if any are due.
+    func takeServerError() -> Int? {
+        state.withLock { state in
+            guard let errors = state.serverErrors else { return nil }
+            state.serverErrors = errors.remaining > 1 ? (errors.remaining - 1, errors.status) : nil
+            return errors.status
+        }
     }
 
     /// Decides a request on `route` and counts it.
@@ -125,8 +141,9 @@ final class RateLimitModel: Sendable {
         [
             ("X-RateLimit-Limit", String(allowance.limit)),
             ("X-RateLimit-Remaining", String(remaining)),
-            ("X-RateLimit-Reset", String(format: "%.3f", epoch + resetAfter)),
-            ("X-RateLimit-Reset-After", String(format: "%.3f", resetAfter)),
+            // Rounded up to the millisecond: a client that waits what the header says is never early.
+            ("X-RateLimit-Reset", String(format: "%.3f", ((epoch + resetAfter) * 1_000).rounded(.up) / 1_000)),
+            ("X-RateLimit-Reset-After", String(format: "%.3f", (resetAfter * 1_000).rounded(.up) / 1_000)),
             ("X-RateLimit-Bucket", bucketHash(route.bucketGroup)),
         ]
     }

@@ -44,6 +44,7 @@ final class SimulatedAPI: Sendable {
         var call = RESTCall(
             method: method, path: path, query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), route: nil, status: 0, at: now, bucket: nil, scope: nil,
             auditLogReason: headers.first(name: "X-Audit-Log-Reason").map { $0.removingPercentEncoding ?? $0 },
+            userAgent: headers.first(name: "User-Agent"),
             body: String(decoding: body, as: UTF8.self))
         let response = answer(method: method, path: path, query: query, headers: headers, body: body, call: &call)
         call.status = response.status
@@ -104,6 +105,10 @@ final class SimulatedAPI: Sendable {
         }
         rateLimits.count(status: response.status, scope: nil)
         response.headers += rateLimitHeaders
+        if let status = rateLimits.takeServerError() {
+            // Applied, but the client hears only that the server failed.
+            return .error(status, DiscordError(code: 0, message: "\(status): \(HTTPResponseStatus(statusCode: status).reasonPhrase)"))
+        }
         return response
     }
 

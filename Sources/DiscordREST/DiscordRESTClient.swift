@@ -1,0 +1,188 @@
+import Foundation
+import Synchronization
+
+/// Discord's REST API with its rate limits honoured before sending: buckets learnt from headers,
+/// the global limit over any one-second span, 429s waited out and resent (a 429 was not
+/// processed), 5xx and lost connections retried only for idempotent methods, and an
+/// invalid-request budget that refuses to send long before Discord would ban the IP.
+public final class DiscordRESTClient: Sendable {
+    public let configuration: RESTClientConfiguration
+    private let transport: any HTTPTransport
+    private let limits: Mutex<RateLimitState>
+    private let budget: Mutex<InvalidRequestBudget>
+    private let started = ContinuousClock.now
+
+    public init(configuration: RESTClientConfiguration, transport: any HTTPTransport = AsyncHTTPClientTransport()) {
+        self.configuration = configuration
+        self.transport = transport
+        limits = Mutex(RateLimitState(
+            globalLimit: configuration.globalLimit, globalWindow: configuration.globalWindowSeconds, margin: configuration.margin))
+        budget = Mutex(InvalidRequestBudget(limit: configuration.invalidRequestLimit, window: configuration.invalidRequestWindowSeconds))
+    }
+
+    /// An answer: status, headers and body.
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [(String, String)]
+        public let body: [UInt8]
+
+        /// The body decoded as `T`.
+        public func decode<T: Decodable>(_: T.Type = T.self) throws(RESTError) -> T {
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(body))
+            } catch {
+                throw RESTError(.decoding(description: "\(T.self): \(error)"))
+            }
+        }
+    }
+
+    /// Invalid answers counted in the last window (what the budget guards).
+    public var invalidRequests: Int {
+        let now = self.now
+        return budget.withLock { $0.count(at: now) }
+    }
+
+    /// Sends a request, waiting for its limits first, and returns a 2xx answer or throws.
+    ///
+    /// - Parameters:
+    ///   - body: JSON (or form) bytes; `contentType` says which.
+    ///   - reason: `X-Audit-Log-Reason`, shown in the guild's audit log (percent-encoded here).
+    ///   - deadline: how long the request may take in all (default: the configuration's).
+    public func send(
+        _ route: Route, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String = "application/json",
+        reason: String? = nil, deadline: Duration? = nil
+    ) async throws(RESTError) -> Response {
+        let deadline = ContinuousClock.now + (deadline ?? configuration.defaultDeadline)
+        let request = TransportRequest(method: route.method.rawValue, url: url(route, query), headers: headers(contentType, body, reason), body: body)
+        var failures = 0
+        while true {
+            let ticket = try await acquire(route, deadline: deadline)
+            let answer: TransportResponse
+            do {
+                answer = try await transport.send(request, deadline: deadline)
+            } catch {
+                limits.withLock { $0.abandon(ticket) }
+                if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
+                // A lost connection may have delivered the request: only what is safe twice goes again.
+                guard route.method.isIdempotent, failures < configuration.maxRetries else {
+                    throw RESTError(.transport(description: "\(error)"))
+                }
+                failures += 1
+                try await backoff(failures, deadline: deadline)
+                continue
+            }
+            let rate = Self.rateLimitAnswer(answer)
+            let now = self.now
+            limits.withLock { $0.complete(ticket, rate, now: now) }
+            budget.withLock { $0.record(status: answer.status, scope: rate.scope, at: now) }
+            switch answer.status {
+            case 200..<300:
+                return Response(status: answer.status, headers: answer.headers, body: answer.body)
+            case 429 where rate.retryAfter != nil:
+                // Not processed, so safe to send again for any method; the limits now hold it back.
+                if rate.scope == "shared" { try await sleep(for: rate.retryAfter ?? 1, deadline: deadline) }
+                continue
+            case 500...:
+                guard route.method.isIdempotent, failures < configuration.maxRetries else {
+                    throw RESTError(.serverError(status: answer.status))
+                }
+                failures += 1
+                try await backoff(failures, deadline: deadline)
+            default:
+                throw DiscordErrorBody.error(status: answer.status, body: answer.body)
+            }
+        }
+    }
+
+    /// Sends `body` as JSON and decodes the answer as `T`.
+    public func send<Body: Encodable & Sendable, T: Decodable>(
+        _ route: Route, json body: Body, reason: String? = nil, as _: T.Type = T.self
+    ) async throws(RESTError) -> T {
+        try await send(route, body: encode(body), reason: reason).decode(T.self)
+    }
+
+    func encode<Body: Encodable>(_ body: Body) throws(RESTError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(body))
+        } catch {
+            throw RESTError(.decoding(description: "cannot encode \(Body.self): \(error)"))
+        }
+    }
+
+    /// Waits until the route's bucket, the global limit and the invalid-request budget let the
+    /// request go. The fast path is one lock.
+    private func acquire(_ route: Route, deadline: ContinuousClock.Instant) async throws(RESTError) -> RateLimitState.Ticket {
+        while true {
+            let now = self.now
+            guard budget.withLock({ $0.allows(at: now) }) else {
+                throw RESTError(.invalidRequestBudgetExhausted(count: budget.withLock { $0.count(at: now) }))
+            }
+            switch limits.withLock({ $0.acquire(route, now: now) }) {
+            case .proceed(let ticket):
+                return ticket
+            case .wait(let until):
+                try await sleep(for: until - now, deadline: deadline)
+            }
+        }
+    }
+
+    private func sleep(for seconds: Double, deadline: ContinuousClock.Instant) async throws(RESTError) {
+        let wake = ContinuousClock.now + .nanoseconds(Int64(max(0, seconds) * 1e9))
+        guard wake <= deadline else { throw RESTError(.deadlineExceeded) }
+        do {
+            try await Task.sleep(until: wake, clock: .continuous)
+        } catch {
+            throw RESTError(.cancelled)
+        }
+    }
+
+    private func backoff(_ failures: Int, deadline: ContinuousClock.Instant) async throws(RESTError) {
+        let base = Double(configuration.firstBackoff.components.seconds) + Double(configuration.firstBackoff.components.attoseconds) / 1e18
+        let seconds = base * Double(1 << min(failures - 1, 6)) * Double.random(in: 0.8...1.2)
+        try await sleep(for: seconds, deadline: deadline)
+    }
+
+    private var now: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private func url(_ route: Route, _ query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return configuration.apiBaseURL + route.path }
+        let encoded = query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        return configuration.apiBaseURL + route.path + "?" + encoded
+    }
+
+    private func headers(_ contentType: String, _ body: [UInt8]?, _ reason: String?) -> [(String, String)] {
+        var headers = [("Authorization", "Bot \(configuration.token)"), ("User-Agent", configuration.userAgent)]
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        // Discord requires the reason URL-encoded (it may hold any Unicode).
+        if let reason, !reason.isEmpty { headers.append(("X-Audit-Log-Reason", Self.percentEncode(String(reason.prefix(512))))) }
+        return headers
+    }
+
+    static func percentEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .urlUnreservedCharacters) ?? text
+    }
+
+    static func rateLimitAnswer(_ answer: TransportResponse) -> RateLimitState.Answer {
+        var rate = RateLimitState.Answer(status: answer.status)
+        rate.bucket = answer.header("X-RateLimit-Bucket")
+        rate.limit = answer.header("X-RateLimit-Limit").flatMap(Int.init)
+        rate.remaining = answer.header("X-RateLimit-Remaining").flatMap(Int.init)
+        rate.resetAfter = answer.header("X-RateLimit-Reset-After").flatMap(Double.init)
+        rate.scope = answer.header("X-RateLimit-Scope")
+        rate.isGlobal = answer.header("X-RateLimit-Global") == "true"
+        if answer.status == 429 {
+            let json = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
+            rate.retryAfter = (json?["retry_after"] as? Double) ?? answer.header("Retry-After").flatMap(Double.init)
+            if json?["global"] as? Bool == true { rate.isGlobal = true }
+        }
+        return rate
+    }
+}
+
+extension CharacterSet {
+    /// RFC 3986's unreserved characters: everything else is percent-encoded.
+    static let urlUnreservedCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}

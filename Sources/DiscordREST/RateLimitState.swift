@@ -1,0 +1,170 @@
+/// Discord's rate limits as a client must honour them *before* sending, as a state machine: each
+/// request asks to go (`acquire`) and is told to proceed or to wait until a given time; each answer
+/// (`complete`) teaches the state its bucket, limit, remaining count and reset.
+///
+/// - Buckets are discovered from `X-RateLimit-Bucket`: until a route's bucket is known, one request
+///   of that route is in flight at a time, so a cold start cannot burst into 429s. Once a bucket's
+///   limit is known, every major parameter (channel, guild, webhook) of it starts with that limit.
+/// - Within a window the state counts its own requests down; an answer can only lower what is left
+///   and push the reset later, never the reverse, so late and reordered answers stay safe.
+/// - The global limit is a sliding window: no `globalLimit + 1` requests within `globalWindow`
+///   (plus a margin for network jitter). Interaction callbacks are exempt, as on Discord.
+/// Times are seconds on a monotonic clock.
+public struct RateLimitState: Sendable {
+    struct Bucket: Sendable {
+        var limit: Int
+        var remaining: Int
+        /// When the current window ends; nil when a new window began and no answer dated it yet.
+        var resetAt: Double?
+    }
+
+    /// A request allowed to go, to be handed back to `complete` (or `abandon`).
+    public struct Ticket: Sendable {
+        let routeKey: String
+        let majorParameter: String
+        /// This request is the one discovering its route's bucket.
+        public let discovering: Bool
+    }
+
+    public enum Decision: Sendable {
+        case proceed(Ticket)
+        case wait(until: Double)
+    }
+
+    /// What an answer's headers said.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var bucket: String?
+        public var limit: Int?
+        public var remaining: Int?
+        public var resetAfter: Double?
+        public var retryAfter: Double?
+        /// `X-RateLimit-Scope` of a 429: `user`, `global` or `shared`.
+        public var scope: String?
+        public var isGlobal = false
+
+        public init(
+            status: Int, bucket: String? = nil, limit: Int? = nil, remaining: Int? = nil, resetAfter: Double? = nil,
+            retryAfter: Double? = nil, scope: String? = nil, isGlobal: Bool = false
+        ) {
+            self.status = status
+            self.bucket = bucket
+            self.limit = limit
+            self.remaining = remaining
+            self.resetAfter = resetAfter
+            self.retryAfter = retryAfter
+            self.scope = scope
+            self.isGlobal = isGlobal
+        }
+    }
+
+    let globalLimit: Int
+    let globalWindow: Double
+    /// Added to every reset and retry time: answers are timed on Discord's side, a little before
+    /// they reach us, and rounded to milliseconds.
+    let margin: Double
+    /// How often a request waiting on something only an answer can tell (a bucket being discovered,
+    /// a new window not yet dated) looks again.
+    let poll: Double
+
+    /// Route key → bucket hash; a route known to have no bucket maps to "".
+    private var routeBuckets: [String: String] = [:]
+    private var limits: [String: Int] = [:]
+    private var buckets: [String: Bucket] = [:]
+    private var discovering: Set<String> = []
+    /// Send times of the last `globalLimit` counted requests, as a ring.
+    private var globalSends: [Double]
+    private var globalNext = 0
+    private var globalBlockedUntil = 0.0
+
+    public init(globalLimit: Int = 50, globalWindow: Double = 1, margin: Double = 0.02, poll: Double = 0.002) {
+        precondition(globalLimit > 0 && globalWindow > 0, "the global limit must allow something")
+        self.globalLimit = globalLimit
+        self.globalWindow = globalWindow
+        self.margin = margin
+        self.poll = poll
+        globalSends = Array(repeating: -Double.infinity, count: globalLimit)
+    }
+
+    public mutating func acquire(_ route: Route, now: Double) -> Decision {
+        let countsGlobally = !route.isExemptFromGlobalLimit
+        if countsGlobally {
+            if now < globalBlockedUntil { return .wait(until: globalBlockedUntil) }
+            // The ring holds the last `globalLimit` sends; the oldest must have left the window.
+            let oldest = globalSends[globalNext]
+            if oldest > now - globalWindow - margin { return .wait(until: oldest + globalWindow + margin) }
+        }
+        let ticket: Ticket
+        if let hash = routeBuckets[route.key] {
+            if !hash.isEmpty {
+                let key = hash + ":" + route.majorParameter
+                var bucket = buckets[key] ?? Bucket(limit: limits[hash] ?? 1, remaining: limits[hash] ?? 1, resetAt: nil)
+                if let reset = bucket.resetAt, now >= reset {
+                    bucket.remaining = bucket.limit
+                    bucket.resetAt = nil
+                }
+                guard bucket.remaining > 0 else {
+                    buckets[key] = bucket
+                    return .wait(until: bucket.resetAt ?? now + poll)
+                }
+                bucket.remaining -= 1
+                buckets[key] = bucket
+            }
+            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: false)
+        } else {
+            guard !discovering.contains(route.key) else { return .wait(until: now + poll) }
+            discovering.insert(route.key)
+            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: true)
+        }
+        if countsGlobally {
+            globalSends[globalNext] = now
+            globalNext = (globalNext + 1) % globalLimit
+        }
+        return .proceed(ticket)
+    }
+
+    /// Learns from an answer to the ticket's request.
+    public mutating func complete(_ ticket: Ticket, _ answer: Answer, now: Double) {
+        if let hash = answer.bucket { routeBuckets[ticket.routeKey] = hash }
+        if ticket.discovering {
+            discovering.remove(ticket.routeKey)
+            if answer.bucket == nil, answer.status != 429, answer.status < 500 {
+                // Answered without a bucket: the route has none.
+                routeBuckets[ticket.routeKey] = ""
+            }
+        }
+        if answer.status == 429 {
+            let retryAfter = answer.retryAfter ?? 1
+            if answer.isGlobal || answer.scope == "global" {
+                globalBlockedUntil = max(globalBlockedUntil, now + retryAfter + margin)
+                return
+            }
+            if answer.scope == "shared" { return }
+        }
+        guard let hash = answer.bucket ?? routeBuckets[ticket.routeKey], !hash.isEmpty else { return }
+        let key = hash + ":" + ticket.majorParameter
+        if let limit = answer.limit { limits[hash] = limit }
+        var bucket = buckets[key] ?? Bucket(limit: answer.limit ?? 1, remaining: answer.limit ?? 1, resetAt: nil)
+        if let limit = answer.limit { bucket.limit = limit }
+        if answer.status == 429 {
+            bucket.remaining = 0
+            let reset = now + (answer.retryAfter ?? answer.resetAfter ?? 1) + margin
+            bucket.resetAt = max(bucket.resetAt ?? reset, reset)
+        } else if let remaining = answer.remaining, let resetAfter = answer.resetAfter {
+            bucket.remaining = min(bucket.remaining, remaining)
+            let reset = now + resetAfter + margin
+            bucket.resetAt = max(bucket.resetAt ?? reset, reset)
+        }
+        buckets[key] = bucket
+    }
+
+    /// The ticket's request never got an answer (the connection failed): let discovery go on.
+    public mutating func abandon(_ ticket: Ticket) {
+        if ticket.discovering { discovering.remove(ticket.routeKey) }
+    }
+
+    /// The bucket hash learnt for a route, if any.
+    public func bucket(of route: Route) -> String? {
+        routeBuckets[route.key]
+    }
+}

@@ -1,0 +1,170 @@
+import DiscordModels
+import DiscordSimulator
+import Foundation
+import Testing
+@testable import DiscordREST
+
+/// The client against the simulator, which enforces Discord's limits and records every request:
+/// the simulator's record, not the client's own account, says whether a limit was crossed.
+struct RESTClientSimulatorTests {
+    static let world = TrafficWorld(guildCount: 40, userCount: 1_500, seed: 71)
+
+    static func start(
+        _ limits: RESTLimits, client: (inout RESTClientConfiguration) -> Void = { _ in }
+    ) async throws -> (SimulatorServer, DiscordRESTClient) {
+        var configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 0)
+        configuration.restLimits = limits
+        let server = try await SimulatorServer.start(configuration)
+        var clientConfiguration = RESTClientConfiguration(
+            apiBaseURL: server.apiBaseURL, token: configuration.token, globalLimit: limits.globalPerSecond,
+            globalWindowSeconds: limits.globalWindowSeconds)
+        client(&clientConfiguration)
+        return (server, DiscordRESTClient(configuration: clientConfiguration))
+    }
+
+    /// The most requests the record holds within any span of `window` seconds.
+    static func busiestWindow(_ calls: [RESTCall], window: Double) -> Int {
+        let times = calls.map(\.at).sorted()
+        var start = 0
+        var most = 0
+        for end in times.indices {
+            while times[end] - times[start] >= window { start += 1 }
+            most = max(most, end - start + 1)
+        }
+        return most
+    }
+
+    @Test func tenThousandRequestsAcrossFiveHundredBucketsNeverTripALimit() async throws {
+        let (server, client) = try await Self.start(RESTLimits(globalPerSecond: 2_000, windowScale: 0.02))
+        let channels = Array(Self.world.guilds.flatMap(\.channels).prefix(500))
+        try #require(channels.count == 500)
+        let requests = (0..<10_000).map { channels[$0 % 500] }
+        let succeeded = try await withThrowingTaskGroup(of: Int.self) { group in
+            var next = 0
+            var done = 0
+            for _ in 0..<64 {
+                let channel = requests[next]
+                next += 1
+                group.addTask { _ = try await client.createMessage(in: channel, MessageCreate(content: "hello")); return 1 }
+            }
+            while let one = try await group.next() {
+                done += one
+                if next < requests.count {
+                    let channel = requests[next]
+                    next += 1
+                    group.addTask { _ = try await client.createMessage(in: channel, MessageCreate(content: "hello")); return 1 }
+                }
+            }
+            return done
+        }
+        #expect(succeeded == 10_000)
+        let calls = server.record.rest.filter { $0.route == "POST /channels/{channel.id}/messages" }
+        #expect(calls.count == 10_000, "nothing was sent twice")
+        #expect(calls.filter { $0.status == 429 }.isEmpty)
+        #expect(Self.busiestWindow(calls, window: 1) <= 2_000)
+        try await server.stop()
+    }
+
+    @Test func aStormOf429sEndsWithEveryRequestAppliedExactlyOnce() async throws {
+        let (server, client) = try await Self.start(RESTLimits())
+        server.forceRateLimits(count: 30, retryAfter: 0.05, scope: "user")
+        let channels = Self.world.guilds.prefix(20).map { $0.channels[0] }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, channel) in channels.enumerated() {
+                group.addTask { _ = try await client.createMessage(in: channel, MessageCreate(content: "storm \(index)")) }
+            }
+            try await group.waitForAll()
+        }
+        let calls = server.record.rest.filter { $0.route == "POST /channels/{channel.id}/messages" }
+        #expect(calls.filter { $0.status == 429 }.count == 30)
+        for index in 0..<20 {
+            #expect(calls.filter { $0.status == 200 && $0.body.contains("\"storm \(index)\"") }.count == 1)
+        }
+        server.forceRateLimits(count: 5, retryAfter: 0.05, scope: "global")
+        _ = try await client.currentUser()
+        #expect(server.record.rest.suffix(6).map(\.status) == [429, 429, 429, 429, 429, 200])
+        try await server.stop()
+    }
+
+    @Test func aServerErrorOnAPostIsNotSentAgainButAGetIsRetried() async throws {
+        let (server, client) = try await Self.start(RESTLimits()) { $0.firstBackoff = .milliseconds(10) }
+        let channel = Self.world.guilds[0].channels[0]
+        server.forceServerErrors(count: 1, status: 502)
+        await #expect(throws: RESTError(.serverError(status: 502))) {
+            _ = try await client.createMessage(in: channel, MessageCreate(content: "once"))
+        }
+        #expect(server.record.rest.filter { $0.body.contains("\"once\"") }.count == 1)
+        let guild = Self.world.guilds[0]
+        let user = Self.world.users[guild.members[1]].id
+        server.forceServerErrors(count: 2, status: 500)
+        let member = try await client.member(user, in: guild.id)
+        #expect(member.user?.id == user)
+        #expect(server.record.rest.filter { $0.method == "GET" }.map(\.status) == [500, 500, 200])
+        try await server.stop()
+    }
+
+    @Test func theInvalidRequestGuardStopsBeforeDiscordWouldBan() async throws {
+        // Kicks are 5 per 5 s: windows shortened a hundredfold (the 10-minute count stretched to match).
+        let limits = RESTLimits(windowScale: 0.01, invalidRequestLimit: 100, invalidRequestWindowSeconds: 60_000)
+        let (server, client) = try await Self.start(limits) { $0.invalidRequestLimit = 60 }
+        let guild = Self.world.guilds[0]
+        let owner = Self.world.users[guild.members[0]].id
+        var refusedLocally = false
+        for _ in 0..<80 {
+            do {
+                try await client.kick(owner, from: guild.id)
+            } catch {
+                if case .invalidRequestBudgetExhausted = error.kind {
+                    refusedLocally = true
+                    break
+                }
+                #expect(error.isMissingPermissions)
+            }
+        }
+        #expect(refusedLocally)
+        #expect(server.record.rest.filter { $0.status == 403 }.count == 60)
+        #expect(server.invalidRESTRequests.bans == 0)
+        #expect(client.invalidRequests == 60)
+        try await server.stop()
+    }
+
+    @Test func discordsErrorsArriveTypedAndReasonsAreEncoded() async throws {
+        let (server, client) = try await Self.start(RESTLimits())
+        let guild = Self.world.guilds[0]
+        do {
+            _ = try await client.createMessage(in: guild.channels[0], MessageCreate(content: String(repeating: "x", count: 2_001)))
+            Issue.record("a 2,001-character message was accepted")
+        } catch {
+            #expect(error.isInvalidFormBody)
+            #expect(error.fieldErrors.map(\.path) == ["content"] && error.fieldErrors.first?.code == "BASE_TYPE_MAX_LENGTH")
+        }
+        await #expect(throws: RESTError(.discord(status: 404, code: 10007, message: "Unknown Member"))) {
+            _ = try await client.member(UserID(12_345), in: guild.id)
+        }
+        let target = Self.world.users[guild.members.last!].id
+        try await client.ban(target, from: guild.id, deleteMessageSeconds: 3_600, reason: "Raid wave — compte créé il y a 2 min")
+        let ban = try #require(server.record.rest.last { $0.route == "PUT /guilds/{guild.id}/bans/{user.id}" })
+        #expect(ban.status == 204 && ban.auditLogReason == "Raid wave — compte créé il y a 2 min")
+        let bot = try await client.currentUser()
+        #expect(bot.id == server.configuration.botUserID && bot.bot == true)
+        #expect(server.record.rest.allSatisfy { $0.userAgent?.hasPrefix("DiscordBot (https://") == true })
+        let gateway = try await client.gatewayBot()
+        #expect(gateway.url == server.gatewayURL && gateway.sessionStartLimit.maxConcurrency == 1)
+        try await server.stop()
+    }
+
+    @Test func aDeadlineEndsTheWaitAndCancellationToo() async throws {
+        let (server, client) = try await Self.start(RESTLimits())
+        server.forceRateLimits(count: 1, retryAfter: 30, scope: "global")
+        let started = ContinuousClock.now
+        await #expect(throws: RESTError(.deadlineExceeded)) {
+            _ = try await client.send(Route(.get, "/users/@me"), deadline: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let waiting = Task { try await client.send(Route(.get, "/users/@me"), deadline: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: RESTError(.cancelled)) { _ = try await waiting.value }
+        try await server.stop()
+    }
+}

@@ -1,0 +1,96 @@
+import Testing
+@testable import DiscordREST
+
+/// The limiter's rules at given times: discovery one at a time, limits per bucket and major
+/// parameter, resets only ever pushed later, the sliding global window, 429 scopes.
+struct RateLimitStateTests {
+    let channelA = Route(.post, "/channels/{channel.id}/messages", ["channel.id": "1"])
+    let channelB = Route(.post, "/channels/{channel.id}/messages", ["channel.id": "2"])
+
+    func answer(_ bucket: String = "abc", limit: Int = 2, remaining: Int, resetAfter: Double, status: Int = 200) -> RateLimitState.Answer {
+        RateLimitState.Answer(status: status, bucket: bucket, limit: limit, remaining: remaining, resetAfter: resetAfter)
+    }
+
+    func proceed(_ state: inout RateLimitState, _ route: Route, at now: Double) -> RateLimitState.Ticket? {
+        if case .proceed(let ticket) = state.acquire(route, now: now) { return ticket }
+        return nil
+    }
+
+    func waitUntil(_ state: inout RateLimitState, _ route: Route, at now: Double) -> Double? {
+        if case .wait(let until) = state.acquire(route, now: now) { return until }
+        return nil
+    }
+
+    @Test func aRoutesBucketIsDiscoveredByOneRequestAtATime() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        #expect(first.discovering)
+        #expect(waitUntil(&state, channelB, at: 0.001) != nil, "the same route waits for the discovery")
+        state.complete(first, answer(remaining: 1, resetAfter: 5), now: 0.01)
+        #expect(state.bucket(of: channelA) == "abc")
+        // Channel A has one left; channel B starts a fresh bucket with the known limit of 2.
+        #expect(proceed(&state, channelA, at: 0.02) != nil)
+        #expect(waitUntil(&state, channelA, at: 0.03) == 5.01)
+        #expect(proceed(&state, channelB, at: 0.03) != nil)
+        #expect(proceed(&state, channelB, at: 0.03) != nil)
+        #expect(waitUntil(&state, channelB, at: 0.03) != nil)
+        #expect(proceed(&state, channelA, at: 5.01) != nil, "the window reset")
+    }
+
+    @Test func lateAnswersNeverRaiseWhatIsLeftOrPullTheResetEarlier() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        state.complete(first, answer(limit: 3, remaining: 2, resetAfter: 10), now: 0)
+        let second = try #require(proceed(&state, channelA, at: 1))
+        let third = try #require(proceed(&state, channelA, at: 1))
+        // The third's answer arrives first and says 0 left; the second's, late, says 1 left.
+        state.complete(third, answer(limit: 3, remaining: 0, resetAfter: 9), now: 1)
+        state.complete(second, answer(limit: 3, remaining: 1, resetAfter: 8), now: 2)
+        #expect(waitUntil(&state, channelA, at: 2) == 10)
+    }
+
+    @Test func theGlobalWindowSlides() throws {
+        var state = RateLimitState(globalLimit: 3, globalWindow: 1, margin: 0.01)
+        let discovery = try #require(proceed(&state, channelA, at: 0))
+        state.complete(discovery, answer(limit: 100, remaining: 99, resetAfter: 60), now: 0)
+        #expect(proceed(&state, channelA, at: 0.5) != nil)
+        #expect(proceed(&state, channelA, at: 0.9) != nil)
+        // Three sends in (0, 0.9]: the fourth waits until the first leaves the window.
+        #expect(waitUntil(&state, channelA, at: 0.95) == 1.01)
+        #expect(proceed(&state, channelA, at: 1.01) != nil)
+        #expect(waitUntil(&state, channelA, at: 1.2) == 1.51)
+        // Interaction callbacks are exempt.
+        let callback = Route(.post, "/interactions/{interaction.id}/{interaction.token}/callback", ["interaction.id": "9", "interaction.token": "t"])
+        #expect(proceed(&state, callback, at: 1.2) != nil)
+    }
+
+    @Test func fourTwentyNinesHoldBackTheirScope() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        state.complete(first, answer(limit: 5, remaining: 4, resetAfter: 5), now: 0)
+        let limited = try #require(proceed(&state, channelA, at: 1))
+        var user = answer(limit: 5, remaining: 0, resetAfter: 3, status: 429)
+        user.retryAfter = 3
+        user.scope = "user"
+        state.complete(limited, user, now: 1)
+        #expect(waitUntil(&state, channelA, at: 1) == 5, "the bucket waits; the later of reset and retry")
+        #expect(proceed(&state, channelB, at: 1) != nil, "other channels are not held back")
+        let global = try #require(proceed(&state, channelB, at: 1))
+        state.complete(global, RateLimitState.Answer(status: 429, retryAfter: 2, scope: "global", isGlobal: true), now: 1)
+        #expect(waitUntil(&state, channelB, at: 1.5) == 3)
+    }
+
+    @Test func theInvalidRequestBudgetCountsAndForgets() {
+        var budget = InvalidRequestBudget(limit: 3, window: 10)
+        budget.record(status: 403, scope: nil, at: 0)
+        budget.record(status: 429, scope: "shared", at: 1)
+        budget.record(status: 404, scope: nil, at: 1)
+        budget.record(status: 401, scope: nil, at: 2)
+        let beforeThird = budget.allows(at: 2)
+        budget.record(status: 429, scope: "user", at: 3)
+        let atThird = budget.allows(at: 3)
+        let later = budget.allows(at: 10.5)
+        #expect(beforeThird && !atThird)
+        #expect(later, "the first left the window")
+    }
+}

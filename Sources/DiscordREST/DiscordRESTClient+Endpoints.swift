@@ -33,8 +33,18 @@ extension DiscordRESTClient {
 
     /// Times a member out until `until` (ISO 8601, at most 28 days ahead), or lifts it (nil).
     public func timeOut(_ user: UserID, in guild: GuildID, until: String?, reason: String? = nil) async throws(RESTError) -> GuildMember {
-        let body = #"{"communication_disabled_until":\#(until.map { "\"\($0)\"" } ?? "null")}"#
-        return try await send(Route(.patch, "/guilds/{guild.id}/members/{user.id}", memberParameters(guild, user)), body: Array(body.utf8), reason: reason).decode()
+        struct Body: Encodable, Sendable {
+            let until: String?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                // Encoded even when nil: `null` is what lifts a timeout.
+                try container.encode(until, forKey: .until)
+            }
+
+            enum CodingKeys: String, CodingKey { case until = "communication_disabled_until" }
+        }
+        return try await send(Route(.patch, "/guilds/{guild.id}/members/{user.id}", memberParameters(guild, user)), json: Body(until: until), reason: reason)
     }
 
     public func setNickname(_ nick: String?, of user: UserID, in guild: GuildID, reason: String? = nil) async throws(RESTError) -> GuildMember {

@@ -55,13 +55,16 @@ public final class DiscordRESTClient: Sendable {
         let deadline = ContinuousClock.now + (deadline ?? configuration.defaultDeadline)
         let request = TransportRequest(method: route.method.rawValue, url: url(route, query), headers: headers(contentType, body, reason), body: body)
         var failures = 0
+        var rateLimited = 0
         while true {
+            if Task.isCancelled { throw RESTError(.cancelled) }
             let ticket = try await acquire(route, deadline: deadline)
             let answer: TransportResponse
             do {
                 answer = try await transport.send(request, deadline: deadline)
             } catch {
                 limits.withLock { $0.abandon(ticket) }
+                if error is CancellationError || Task.isCancelled { throw RESTError(.cancelled) }
                 if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
                 // A lost connection may have delivered the request: only what is safe twice goes again.
                 guard route.method.isIdempotent, failures < configuration.maxRetries else {
@@ -78,9 +81,10 @@ public final class DiscordRESTClient: Sendable {
             switch answer.status {
             case 200..<300:
                 return Response(status: answer.status, headers: answer.headers, body: answer.body)
-            case 429 where rate.retryAfter != nil:
-                // Not processed, so safe to send again for any method; the limits now hold it back.
-                if rate.scope == "shared" { try await sleep(for: rate.retryAfter ?? 1, deadline: deadline) }
+            case 429 where rate.retryAfter != nil && rateLimited < Self.maxRateLimitedResends:
+                // Not processed, so safe to send again for any method; the limits now hold it back
+                // (the bucket, the global block, or a block on this route alone).
+                rateLimited += 1
                 continue
             case 500...:
                 guard route.method.isIdempotent, failures < configuration.maxRetries else {
@@ -126,9 +130,16 @@ public final class DiscordRESTClient: Sendable {
         }
     }
 
+    /// A request answered 429 this many times in a row is given up on (Discord is not letting it
+    /// through; going on would only spend the invalid-request budget).
+    static let maxRateLimitedResends = 20
+
     private func sleep(for seconds: Double, deadline: ContinuousClock.Instant) async throws(RESTError) {
+        let left = ContinuousClock.now.duration(to: deadline)
+        let leftSeconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+        // Checked before converting: a wait past the deadline (or an absurd one) ends the request.
+        guard seconds.isFinite, seconds <= leftSeconds else { throw RESTError(.deadlineExceeded) }
         let wake = ContinuousClock.now + .nanoseconds(Int64(max(0, seconds) * 1e9))
-        guard wake <= deadline else { throw RESTError(.deadlineExceeded) }
         do {
             try await Task.sleep(until: wake, clock: .continuous)
         } catch {
@@ -168,17 +179,24 @@ public final class DiscordRESTClient: Sendable {
     static func rateLimitAnswer(_ answer: TransportResponse) -> RateLimitState.Answer {
         var rate = RateLimitState.Answer(status: answer.status)
         rate.bucket = answer.header("X-RateLimit-Bucket")
-        rate.limit = answer.header("X-RateLimit-Limit").flatMap(Int.init)
-        rate.remaining = answer.header("X-RateLimit-Remaining").flatMap(Int.init)
-        rate.resetAfter = answer.header("X-RateLimit-Reset-After").flatMap(Double.init)
+        rate.limit = answer.header("X-RateLimit-Limit").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        rate.remaining = answer.header("X-RateLimit-Remaining").flatMap(Int.init).map { max(0, $0) }
+        rate.resetAfter = seconds(answer.header("X-RateLimit-Reset-After"))
         rate.scope = answer.header("X-RateLimit-Scope")
         rate.isGlobal = answer.header("X-RateLimit-Global") == "true"
         if answer.status == 429 {
             let json = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
-            rate.retryAfter = (json?["retry_after"] as? Double) ?? answer.header("Retry-After").flatMap(Double.init)
+            rate.retryAfter = seconds(json?["retry_after"].map { "\($0)" }) ?? seconds(answer.header("Retry-After"))
             if json?["global"] as? Bool == true { rate.isGlobal = true }
         }
         return rate
+    }
+
+    /// A duration from a header or body: finite, not negative, at most a day — anything else is
+    /// ignored rather than trusted (an `inf` must not stall or crash the client).
+    static func seconds(_ text: String?) -> Double? {
+        guard let text, let value = Double(text), value.isFinite, value >= 0 else { return nil }
+        return min(value, 86_400)
     }
 }
 

@@ -34,8 +34,14 @@ public struct TransportResponse: Sendable {
         self.body = body
     }
 
+    /// A header by name, ignoring ASCII case as HTTP does.
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { Self.equalIgnoringASCIICase($0.0, name) }?.1
+    }
+
+    private static func equalIgnoringASCIICase(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        return zip(lhs.utf8, rhs.utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
     }
 }
 
@@ -45,7 +51,16 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     /// Answers larger than this are refused rather than buffered.
     let maxBodyBytes: Int
 
-    public init(client: HTTPClient = .shared, maxBodyBytes: Int = 16 << 20) {
+    /// A client for Discord, alive for the whole process (as `HTTPClient.shared` is), with up to 64
+    /// connections per host: with async-http-client's default of 8, requests queue inside the
+    /// pool for an unknown time after the limiter let them go, and the global limit's timing
+    /// would no longer describe what reaches Discord.
+    public static let discordClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)))
+
+    public init(client: HTTPClient = AsyncHTTPClientTransport.discordClient, maxBodyBytes: Int = 16 << 20) {
         self.client = client
         self.maxBodyBytes = maxBodyBytes
     }
@@ -58,7 +73,18 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         let remaining = ContinuousClock.now.duration(to: deadline)
         let nanoseconds = max(0, remaining.components.seconds) * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
         let response = try await client.execute(outgoing, timeout: .nanoseconds(max(1, nanoseconds)))
-        let body = try await response.body.collect(upTo: maxBodyBytes)
+        // async-http-client's deadline ends with the response head; the body gets its own race.
+        let limit = maxBodyBytes
+        let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await response.body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let collected = first else { throw HTTPClientError.deadlineExceeded }
+            return collected
+        }
         return TransportResponse(
             status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
             body: Array(body.readableBytesView))

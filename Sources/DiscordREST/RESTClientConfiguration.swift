@@ -5,7 +5,7 @@ public struct RESTClientConfiguration: Sendable {
     /// The bot token (sent as `Authorization: Bot …`; never logged).
     public var token: String
     /// Requests per `globalWindowSeconds` across all routes (Discord: 50 per second; larger bots
-    /// are granted more).
+    /// are granted more), 1…1,000,000.
     public var globalLimit: Int
     public var globalWindowSeconds: Double
     /// Safety added to every reset and retry time Discord announces.

@@ -16,6 +16,11 @@ public struct RateLimitState: Sendable {
         var remaining: Int
         /// When the current window ends; nil when a new window began and no answer dated it yet.
         var resetAt: Double?
+        /// When this window's first request went, so an undated window still ends (an answer that
+        /// never came, or came without headers, must not hold the bucket shut for ever).
+        var windowStartedAt: Double?
+        /// Counts windows, so an answer from an earlier window cannot speak for this one.
+        var generation = 0
     }
 
     /// A request allowed to go, to be handed back to `complete` (or `abandon`).
@@ -24,6 +29,8 @@ public struct RateLimitState: Sendable {
         let majorParameter: String
         /// This request is the one discovering its route's bucket.
         public let discovering: Bool
+        /// The window of its bucket it was counted in.
+        let generation: Int
     }
 
     public enum Decision: Sendable {
@@ -70,15 +77,22 @@ public struct RateLimitState: Sendable {
     /// Route key → bucket hash; a route known to have no bucket maps to "".
     private var routeBuckets: [String: String] = [:]
     private var limits: [String: Int] = [:]
+    /// The longest `Reset-After` seen per bucket hash: its window, for windows no answer dated.
+    private var windows: [String: Double] = [:]
     private var buckets: [String: Bucket] = [:]
     private var discovering: Set<String> = []
+    /// Route + major parameter → held back until, for 429s no bucket could take (a route still
+    /// being discovered, a `shared` resource, an exempt route under a global 429).
+    private var routeBlocks: [String: Double] = [:]
     /// Send times of the last `globalLimit` counted requests, as a ring.
     private var globalSends: [Double]
     private var globalNext = 0
     private var globalBlockedUntil = 0.0
 
+    /// - Parameter globalLimit: 1…1,000,000 (Discord grants large bots a few thousand); the state
+    ///   keeps one send time per allowed request.
     public init(globalLimit: Int = 50, globalWindow: Double = 1, margin: Double = 0.02, poll: Double = 0.002) {
-        precondition(globalLimit > 0 && globalWindow > 0, "the global limit must allow something")
+        precondition((1...1_000_000).contains(globalLimit) && globalWindow > 0, "the global limit must be 1…1,000,000 per window")
         self.globalLimit = globalLimit
         self.globalWindow = globalWindow
         self.margin = margin
@@ -87,6 +101,13 @@ public struct RateLimitState: Sendable {
     }
 
     public mutating func acquire(_ route: Route, now: Double) -> Decision {
+        if !routeBlocks.isEmpty {
+            let blockKey = route.key + "|" + route.majorParameter
+            if let until = routeBlocks[blockKey] {
+                if now < until { return .wait(until: until) }
+                routeBlocks[blockKey] = nil
+            }
+        }
         let countsGlobally = !route.isExemptFromGlobalLimit
         if countsGlobally {
             if now < globalBlockedUntil { return .wait(until: globalBlockedUntil) }
@@ -96,25 +117,30 @@ public struct RateLimitState: Sendable {
         }
         let ticket: Ticket
         if let hash = routeBuckets[route.key] {
+            var generation = 0
             if !hash.isEmpty {
                 let key = hash + ":" + route.majorParameter
                 var bucket = buckets[key] ?? Bucket(limit: limits[hash] ?? 1, remaining: limits[hash] ?? 1, resetAt: nil)
-                if let reset = bucket.resetAt, now >= reset {
-                    bucket.remaining = bucket.limit
-                    bucket.resetAt = nil
+                let window = windows[hash] ?? 1
+                if let reset = bucket.resetAt {
+                    if now >= reset { bucket.startNewWindow() }
+                } else if let started = bucket.windowStartedAt, now >= started + window + margin {
+                    bucket.startNewWindow()
                 }
                 guard bucket.remaining > 0 else {
                     buckets[key] = bucket
-                    return .wait(until: bucket.resetAt ?? now + poll)
+                    return .wait(until: bucket.resetAt ?? bucket.windowStartedAt.map { $0 + window + margin } ?? now + poll)
                 }
+                if bucket.windowStartedAt == nil { bucket.windowStartedAt = now }
                 bucket.remaining -= 1
+                generation = bucket.generation
                 buckets[key] = bucket
             }
-            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: false)
+            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: false, generation: generation)
         } else {
             guard !discovering.contains(route.key) else { return .wait(until: now + poll) }
             discovering.insert(route.key)
-            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: true)
+            ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: true, generation: 0)
         }
         if countsGlobally {
             globalSends[globalNext] = now
@@ -133,24 +159,31 @@ public struct RateLimitState: Sendable {
                 routeBuckets[ticket.routeKey] = ""
             }
         }
+        let hash = answer.bucket ?? routeBuckets[ticket.routeKey] ?? ""
         if answer.status == 429 {
-            let retryAfter = answer.retryAfter ?? 1
+            let until = now + (answer.retryAfter ?? answer.resetAfter ?? 1) + margin
             if answer.isGlobal || answer.scope == "global" {
-                globalBlockedUntil = max(globalBlockedUntil, now + retryAfter + margin)
+                globalBlockedUntil = max(globalBlockedUntil, until)
+            }
+            // Whatever the bucket does not cover waits per route: never resent at once.
+            if answer.isGlobal || answer.scope == "global" || answer.scope == "shared" || hash.isEmpty {
+                let blockKey = ticket.routeKey + "|" + ticket.majorParameter
+                routeBlocks[blockKey] = max(routeBlocks[blockKey] ?? until, until)
                 return
             }
-            if answer.scope == "shared" { return }
         }
-        guard let hash = answer.bucket ?? routeBuckets[ticket.routeKey], !hash.isEmpty else { return }
+        guard !hash.isEmpty else { return }
         let key = hash + ":" + ticket.majorParameter
         if let limit = answer.limit { limits[hash] = limit }
+        if let resetAfter = answer.resetAfter { windows[hash] = max(windows[hash] ?? 0, resetAfter) }
         var bucket = buckets[key] ?? Bucket(limit: answer.limit ?? 1, remaining: answer.limit ?? 1, resetAt: nil)
         if let limit = answer.limit { bucket.limit = limit }
         if answer.status == 429 {
+            // Discord says the bucket is spent now, whichever window we thought it was.
             bucket.remaining = 0
             let reset = now + (answer.retryAfter ?? answer.resetAfter ?? 1) + margin
             bucket.resetAt = max(bucket.resetAt ?? reset, reset)
-        } else if let remaining = answer.remaining, let resetAfter = answer.resetAfter {
+        } else if ticket.generation == bucket.generation, let remaining = answer.remaining, let resetAfter = answer.resetAfter {
             bucket.remaining = min(bucket.remaining, remaining)
             let reset = now + resetAfter + margin
             bucket.resetAt = max(bucket.resetAt ?? reset, reset)
@@ -158,7 +191,8 @@ public struct RateLimitState: Sendable {
         buckets[key] = bucket
     }
 
-    /// The ticket's request never got an answer (the connection failed): let discovery go on.
+    /// The ticket's request never got an answer (the connection failed): let discovery go on. The
+    /// bucket's window still ends, timed from its first request.
     public mutating func abandon(_ ticket: Ticket) {
         if ticket.discovering { discovering.remove(ticket.routeKey) }
     }
@@ -166,5 +200,14 @@ public struct RateLimitState: Sendable {
     /// The bucket hash learnt for a route, if any.
     public func bucket(of route: Route) -> String? {
         routeBuckets[route.key]
+    }
+}
+
+extension RateLimitState.Bucket {
+    mutating func startNewWindow() {
+        remaining = limit
+        resetAt = nil
+        windowStartedAt = nil
+        generation += 1
     }
 }

@@ -48,6 +48,8 @@ public struct Route: Sendable, Hashable {
     public var isExemptFromGlobalLimit: Bool { template.hasPrefix("/interactions/") }
 
     private static func encodePathSegment(_ value: String) -> String {
+        // A segment of only dots would be collapsed by URL normalisation into another endpoint.
+        if !value.isEmpty, value.allSatisfy({ $0 == "." }) { return String(repeating: "%2E", count: value.count) }
         var allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~@".utf8)
         allowed.insert(UInt8(ascii: ":"))
         var result = ""

@@ -45,7 +45,7 @@ public final class SimulatorRecord: Sendable {
     /// Every REST call, as `METHOD /path`, in order.
     public var restCalls: [String] { rest.map { "\($0.method) \($0.path)" } }
 
-    /// Every REST call in full, in order.
+    /// The REST calls in full, in order (the last 200,000; bodies cut at 4 KiB).
     public var rest: [RESTCall] { state.withLock { $0.rest } }
 
     /// Registers a new connection and returns its number.
@@ -61,8 +61,20 @@ public final class SimulatorRecord: Sendable {
         state.withLock { change(&$0.connections[number - 1]) }
     }
 
+    /// How many REST calls the record keeps (the oldest go first), and how much of each body: a
+    /// simulator left running must not grow without end.
+    static let restCallLimit = 200_000
+    static let bodyLimit = 4_096
+
     func recordREST(_ call: RESTCall) {
-        state.withLock { $0.rest.append(call) }
+        var call = call
+        if call.body.utf8.count > Self.bodyLimit { call.body = String(decoding: call.body.utf8.prefix(Self.bodyLimit), as: UTF8.self) }
+        state.withLock { state in
+            if state.rest.count >= Self.restCallLimit + Self.restCallLimit / 10 {
+                state.rest.removeFirst(state.rest.count - Self.restCallLimit)
+            }
+            state.rest.append(call)
+        }
     }
 }
 

@@ -93,4 +93,44 @@ struct RateLimitStateTests {
         #expect(beforeThird && !atThird)
         #expect(later, "the first left the window")
     }
+
+    @Test func aWindowNoAnswerDatedStillEnds() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        state.complete(first, answer(limit: 1, remaining: 0, resetAfter: 2), now: 0)
+        // The window ends; the next request's connection fails, so nothing dates the new window.
+        let lost = try #require(proceed(&state, channelA, at: 2))
+        state.abandon(lost)
+        #expect(waitUntil(&state, channelA, at: 2.5) == 4, "the window is timed from its first request")
+        let headerless = try #require(proceed(&state, channelA, at: 4))
+        state.complete(headerless, RateLimitState.Answer(status: 502), now: 4.1)
+        #expect(waitUntil(&state, channelA, at: 4.2) == 6)
+        #expect(proceed(&state, channelA, at: 6) != nil)
+    }
+
+    @Test func anAnswerFromAnEarlierWindowDoesNotSpeakForThisOne() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        state.complete(first, answer(limit: 3, remaining: 2, resetAfter: 1), now: 0)
+        let old = try #require(proceed(&state, channelA, at: 0.5))
+        // A new window starts at 1 and two requests go in it; then the old window's late answer.
+        _ = try #require(proceed(&state, channelA, at: 1.2))
+        _ = try #require(proceed(&state, channelA, at: 1.2))
+        state.complete(old, answer(limit: 3, remaining: 1, resetAfter: 0.001), now: 1.3)
+        #expect(proceed(&state, channelA, at: 1.4) != nil, "one left in the new window")
+        #expect(waitUntil(&state, channelA, at: 1.4) != nil)
+    }
+
+    @Test func aFourTwentyNineNoBucketTakesHoldsTheRouteBack() throws {
+        var state = RateLimitState(margin: 0)
+        let discovery = try #require(proceed(&state, channelA, at: 0))
+        state.complete(discovery, RateLimitState.Answer(status: 429, retryAfter: 1.5, scope: "user"), now: 0.1)
+        #expect(waitUntil(&state, channelA, at: 0.2) == 1.6, "not resent at once")
+        #expect(proceed(&state, channelA, at: 1.6)?.discovering == true)
+        // A global 429 on an exempt route holds that route back too.
+        let callback = Route(.post, "/interactions/{interaction.id}/{interaction.token}/callback", ["interaction.id": "9", "interaction.token": "t"])
+        let answered = try #require(proceed(&state, callback, at: 2))
+        state.complete(answered, RateLimitState.Answer(status: 429, retryAfter: 1, scope: "global", isGlobal: true), now: 2)
+        #expect(waitUntil(&state, callback, at: 2.5) == 3)
+    }
 }

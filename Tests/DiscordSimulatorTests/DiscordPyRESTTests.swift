@@ -27,7 +27,9 @@ struct DiscordPyRESTTests {
         let world = TrafficWorld(guildCount: 4, userCount: 600, seed: 51)
         let cast = RESTEndpointTests.cast(in: world)
         // Enough live traffic that members use slash commands (one event in a thousand).
-        let configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 3_000, maxDispatchesPerSession: 40_000)
+        var configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 3_000, maxDispatchesPerSession: 40_000)
+        // A loaded machine may slow discord.py past Discord's 3 s: the rule is tested elsewhere.
+        configuration.interactionResponseSeconds = 30
         let server = try await SimulatorServer.start(configuration)
         let (member, banned) = (cast.plain[0], cast.plain[1])
         let role = try #require(cast.plainRoles.first { !cast.initialRoles(of: member).contains($0.id) })

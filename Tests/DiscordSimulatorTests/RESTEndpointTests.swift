@@ -90,6 +90,10 @@ struct RESTEndpointTests {
         ]])
         #expect(modified.status == 200 && (modified.object["permission_overwrites"] as? [Any])?.count == 2)
         #expect(try await client.send("POST", "/channels/\(newChannel)/messages", json: ["content": "x"]).status == 200)
+        let tooGenerous = try await client.send("PATCH", "/channels/\(newChannel)", json: ["permission_overwrites": [
+            ["id": guild.description, "type": 0, "allow": "8", "deny": "0"],
+        ]])
+        #expect(tooGenerous.object["code"] as? Int == 50013, "an overwrite cannot grant administrator the bot lacks")
         #expect(try await client.send("DELETE", "/channels/\(newChannel)").status == 200)
         #expect(try await client.send("POST", "/channels/\(newChannel)/messages", json: ["content": "x"]).object["code"] as? Int == 10003)
         // A bot cannot grant what it lacks (administrator) in an overwrite.
@@ -183,6 +187,13 @@ struct RESTEndpointTests {
             let channel = try #require(dm.object["id"] as? String)
             #expect(try await client.send("POST", "/channels/\(channel)/messages", json: ["content": "You were warned"]).status == expected)
         }
+        // Every user has a DM channel of their own, the same each time.
+        let users = Self.world.users.prefix(5).map(\.id.description)
+        var dmIDs: [String] = []
+        for user in users + [users[0]] {
+            dmIDs.append(try await client.send("POST", "/users/@me/channels", json: ["recipient_id": user]).object["id"] as? String ?? "")
+        }
+        #expect(Set(dmIDs.prefix(5)).count == 5 && dmIDs[5] == dmIDs[0])
         let app = try await client.send("GET", "/oauth2/applications/@me")
         #expect(app.object["id"] as? String == String(application))
         try await server.stop()
@@ -228,6 +239,15 @@ struct RESTEndpointTests {
         #expect(first["owner"] as? Bool == true && first["permissions"] as? String == String(Permissions.all.rawValue))
         #expect(list.count == Self.world.guilds.filter { $0.members.contains(Self.world.userIndex(of: owner.id)!) }.count)
         #expect(try await api.send("GET", "/users/@me/guilds", authorization: "Bot \(server.configuration.token)").status == 401)
+
+        // A token granted only `identify` reads the user, not their guilds.
+        let narrow = try await web.send("GET", "/oauth2/authorize?client_id=\(application)&response_type=code&scope=identify&redirect_uri=\(redirect)")
+        let narrowCode = try #require(narrow.header("Location").flatMap(URLComponents.init(string:))?.queryItems?.first { $0.name == "code" }?.value)
+        var narrowExchange = exchange
+        narrowExchange["code"] = narrowCode
+        let narrowToken = try #require(try await api.send("POST", "/oauth2/token", body: form(narrowExchange)).object["access_token"] as? String)
+        #expect(try await api.send("GET", "/users/@me", authorization: "Bearer \(narrowToken)").status == 200)
+        #expect(try await api.send("GET", "/users/@me/guilds", authorization: "Bearer \(narrowToken)").status == 401)
 
         let refresh = try #require(token.object["refresh_token"] as? String)
         let renewed = try await api.send("POST", "/oauth2/token", body: form([

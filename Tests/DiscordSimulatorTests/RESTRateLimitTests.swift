@@ -123,6 +123,16 @@ struct RESTRateLimitTests {
         #expect(statuses == [429, 429, 429, 200])
         // `shared` 429s do not count as invalid requests.
         #expect(server.invalidRESTRequests.inWindow == 0)
+        // A bucket's 429 names the bucket, as Discord's do.
+        server.forceRateLimits(count: 1, retryAfter: 0.25, scope: "user")
+        let named = try await client.send("GET", "/users/@me")
+        #expect(named.status == 429 && named.header("X-RateLimit-Bucket") != nil && named.header("X-RateLimit-Remaining") == "0")
+        // Nonsense on the control endpoint is refused, not obeyed.
+        let origin = server.apiBaseURL.replacingOccurrences(of: "/api/v10", with: "")
+        for query in ["count=1&retry_after=inf", "count=1&retry_after=1e300", "count=1&retry_after=-1", "count=x&retry_after=1"] {
+            #expect(try await client.send("POST", origin + "/_simulator/rate-limit?" + query).status == 400)
+        }
+        #expect(try await client.send("GET", "/users/@me").status == 200)
         try await server.stop()
     }
 

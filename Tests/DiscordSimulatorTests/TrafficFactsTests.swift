@@ -86,6 +86,29 @@ struct TrafficFactsTests {
         #expect(Self.world.roles(of: guild).filter { roles.contains($0.id.description) }.contains { $0.name == "Admin" })
     }
 
+    @Test func rolesAndNicknamesSetThroughRESTShowInLaterTraffic() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 6)
+        let guild = Self.world.guilds[0]
+        let role = Self.world.roles(of: guild)[0].id
+        var changed = Set<UserID>()
+        for slot in 0..<guild.members.count {
+            let user = Self.world.users[guild.members[slot]].id
+            traffic.updateMember(user, in: guild.id, roles: [role], nick: "quote \" and \\ back")
+            changed.insert(user)
+        }
+        var seen = 0
+        for _ in 0..<5_000 {
+            let event = traffic.nextEvent()
+            guard case .message(let eventGuild, let author, _, _) = event.fact, eventGuild == guild.id, changed.contains(author) else { continue }
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any], "escaped JSON")
+            let member = try #require(data["member"] as? [String: Any])
+            #expect(member["roles"] as? [String] == [role.description])
+            #expect(member["nick"] as? String == "quote \" and \\ back")
+            seen += 1
+        }
+        #expect(seen > 10)
+    }
+
     @Test func aRaidIsABurstOfBrandNewAccountsJoiningOneGuild() throws {
         var traffic = TrafficGenerator(world: Self.world, seed: 3)
         let guild = Self.world.guilds[7].id

@@ -158,11 +158,15 @@ final class GatewaySession: Sendable {
     /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes
     /// the session's traffic to match (a kicked member stops posting). The connection is told to
     /// send it; a session without one sends it after its resume's replay.
-    func deliver(name: String, data: [UInt8], guild: GuildID, removing removed: UserID? = nil) {
+    func deliver(name: String, data: [UInt8], guild: GuildID, change: MemberChange? = nil) {
         guard shardGuilds.contains(guild) else { return }
         let connection: Connection? = state.withLock { state in
             guard !state.ended else { return nil }
-            if let removed { state.traffic.removeMember(removed, from: guild) }
+            switch change {
+            case .removed(let user): state.traffic.removeMember(user, from: guild)
+            case .updated(let user, let roles, let nick): state.traffic.updateMember(user, in: guild, roles: roles, nick: nick)
+            case nil: break
+            }
             if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return nil }
             state.pending.append((name, data))
             return state.connection
@@ -214,6 +218,12 @@ final class GatewaySession: Sendable {
         if fact != .none { observe(fact) }
         return result
     }
+}
+
+/// How a REST call changed a member, for the traffic that talks about them.
+enum MemberChange: Sendable {
+    case removed(UserID)
+    case updated(UserID, roles: [RoleID], nick: String?)
 }
 
 /// The live sessions of a simulator, by session ID.

@@ -118,6 +118,7 @@ public final class SimulatorServer: Sendable {
     /// The next `count` REST requests are refused with 429 of `scope` (`user`, `global` or `shared`)
     /// and this `retry_after` — a 429 storm.
     public func forceRateLimits(count: Int, retryAfter: Double, scope: String = "user") {
+        precondition(retryAfter.isFinite && (0...86_400).contains(retryAfter), "retry_after must be 0…86,400 seconds")
         api.rateLimits.force(count: count, retryAfter: retryAfter, scope: scope)
     }
 

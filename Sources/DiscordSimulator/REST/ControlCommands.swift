@@ -26,7 +26,7 @@ enum ControlCommands {
             return .json(200, #"{"sessions":\#(reached)}"#)
         case "/_simulator/rate-limit":
             guard let count = value("count").flatMap(Int.init), count >= 0,
-                  let retryAfter = value("retry_after").flatMap(Double.init), retryAfter >= 0,
+                  let retryAfter = value("retry_after").flatMap(Double.init), retryAfter.isFinite, (0...86_400).contains(retryAfter),
                   ["user", "global", "shared"].contains(value("scope") ?? "user")
             else { return bad("rate-limit needs count=N, retry_after=seconds and scope=user|global|shared") }
             api.rateLimits.force(count: count, retryAfter: retryAfter, scope: value("scope") ?? "user")

@@ -62,6 +62,7 @@ final class GuildStates: Sendable {
     private struct State {
         var guilds: [GuildID: Guild] = [:]
         var channels: [ChannelID: Channel] = [:]
+        var dmChannels: [UserID: ChannelID] = [:]
         var nextChannel: UInt64 = 1
     }
 
@@ -111,19 +112,23 @@ final class GuildStates: Sendable {
 
     /// A new channel ID.
     func makeChannelID() -> ChannelID {
-        state.withLock { state in
-            state.nextChannel += 1
-            return ChannelID(unixMilliseconds: world.startMilliseconds, worker: 9, process: (state.nextChannel >> 12) & 0x1F, increment: state.nextChannel)
-        }
+        state.withLock { Self.nextChannelID(&$0, world) }
     }
 
-    /// The DM channel with `user`, made on first use.
+    /// One ID per channel ever made: a millisecond per 4,096, so IDs never repeat.
+    private static func nextChannelID(_ state: inout State, _ world: TrafficWorld) -> ChannelID {
+        state.nextChannel += 1
+        return ChannelID(unixMilliseconds: world.startMilliseconds + (state.nextChannel >> 12), worker: 9, increment: state.nextChannel & 0xFFF)
+    }
+
+    /// The DM channel with `user`, made on first use and the same ever after.
     func dmChannel(with user: TrafficWorld.User) -> Channel {
-        let id = ChannelID(unixMilliseconds: max(user.id.unixMilliseconds, world.startMilliseconds), worker: 10, increment: user.id.rawValue & 0xFFF)
-        return state.withLock { state in
-            if let channel = state.channels[id] { return channel }
+        state.withLock { state in
+            if let id = state.dmChannels[user.id], let channel = state.channels[id] { return channel }
+            let id = Self.nextChannelID(&state, world)
             let channel = Channel(id: id, guild: nil, name: "", type: 1, position: 0, parentID: nil, topic: nil, overwrites: [], recipient: user)
             state.channels[id] = channel
+            state.dmChannels[user.id] = id
             return channel
         }
     }
@@ -171,7 +176,8 @@ final class GuildStates: Sendable {
         for (slot, userIndex) in source.members.enumerated() {
             let user = world.users[userIndex]
             members[user.id] = Member(
-                user: user, roles: world.initialRoles(of: source, slot: slot), nick: nil, timeoutUntil: nil, joinedAt: source.joinedAt[slot])
+                user: user, roles: world.initialRoles(of: source, slot: slot), nick: world.initialNick(of: source, userIndex: userIndex),
+                timeoutUntil: nil, joinedAt: source.joinedAt[slot])
         }
         for (position, channel) in source.channels.enumerated() {
             state.channels[channel] = Channel(

@@ -38,7 +38,7 @@ final class OAuth2Service: Sendable {
     func authorize(_ query: [URLQueryItem]) -> RESTResponse {
         func value(_ name: String) -> String? { query.first { $0.name == name }?.value }
         guard value("client_id") == String(configuration.applicationID) else {
-            return .json(400, #"{"client_id":["Value \"\#(value("client_id") ?? "")\" is not snowflake."]}"#)
+            return .json(400, SimulatedAPI.encode(["client_id": ["Value \"\(value("client_id") ?? "")\" is not snowflake."]]))
         }
         guard value("response_type") == "code", let redirect = value("redirect_uri"), var components = URLComponents(string: redirect) else {
             return .json(400, #"{"error":"invalid_request","error_description":"response_type=code and redirect_uri are required"}"#)
@@ -94,12 +94,16 @@ final class OAuth2Service: Sendable {
             state.accessTokens[access] = (scopes, Date().addingTimeInterval(604_800))
             state.refreshTokens[refresh] = scopes
         }
-        return .json(200, #"{"token_type":"Bearer","access_token":"\#(access)","expires_in":604800,"refresh_token":"\#(refresh)","scope":"\#(scopes)"}"#)
+        return .json(200, SimulatedAPI.encode([
+            "token_type": "Bearer", "access_token": access, "expires_in": 604_800, "refresh_token": refresh, "scope": scopes,
+        ] as [String: Any]))
     }
 
-    /// The user an access token speaks for, while it is valid.
-    func user(forAccessToken token: String) -> TrafficWorld.User? {
-        let valid = state.withLock { state in state.accessTokens[token].map { $0.expires > Date() } ?? false }
+    /// The user an access token speaks for, while it is valid and was granted `scope`.
+    func user(forAccessToken token: String, scope: String) -> TrafficWorld.User? {
+        let valid = state.withLock { state in
+            state.accessTokens[token].map { $0.expires > Date() && $0.scopes.split(separator: " ").contains(Substring(scope)) } ?? false
+        }
         return valid ? user : nil
     }
 

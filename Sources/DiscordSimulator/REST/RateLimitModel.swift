@@ -95,7 +95,10 @@ final class RateLimitModel: Sendable {
 
             if let forced = state.forced {
                 state.forced = forced.remaining > 1 ? (forced.remaining - 1, forced.retryAfter, forced.scope) : nil
-                return .limited(RateLimited(retryAfter: forced.retryAfter, scope: forced.scope))
+                // As on Discord, a bucket's or a resource's 429 names the bucket; a global one does not.
+                let headers = forced.scope == "global" ? [] : Self.headers(
+                    route, allowance, remaining: 0, resetAfter: forced.retryAfter, epoch: startedEpoch + now)
+                return .limited(RateLimited(retryAfter: forced.retryAfter, scope: forced.scope, headers: headers))
             }
             if !route.isExemptFromGlobalLimit {
                 let span = limits.globalWindowSeconds

@@ -39,6 +39,14 @@ extension SimulatedAPI {
         let overwrites = try Self.overwrites(fields["permission_overwrites"])
         let channel = try onGuildChannel(channelID) { channel, guild throws(DiscordError) in
             guard botPermissions(in: channel, of: guild).contains(.manageChannels) else { throw .missingPermissions }
+            if let overwrites {
+                // Overwrites need Manage Roles, and cannot grant what the bot lacks.
+                let permissions = botPermissions(in: guild)
+                guard permissions.contains(.manageRoles) || permissions.contains(.administrator) else { throw .missingPermissions }
+                if !permissions.contains(.administrator), overwrites.contains(where: { $0.allow & ~permissions.rawValue != 0 }) {
+                    throw .missingPermissions
+                }
+            }
             if let name { channel.name = name }
             if let topic = fields["topic"] { channel.topic = topic as? String }
             if let overwrites { channel.overwrites = overwrites }

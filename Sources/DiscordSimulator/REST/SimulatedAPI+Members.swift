@@ -8,7 +8,7 @@ extension SimulatedAPI {
         let guildID = try snowflake(route, "guild.id", GuildID.self)
         let userID = try snowflake(route, "user.id", UserID.self)
         let roleID = try snowflake(route, "role.id", RoleID.self)
-        let update: [String: Any]? = try withGuild(guildID) { guild, _ throws(DiscordError) in
+        let update: ([String: Any], GuildStates.Member)? = try withGuild(guildID) { guild, _ throws(DiscordError) in
             try require(.manageRoles, in: guild)
             guard var member = guild.members[userID] else { throw .unknownMember }
             guard let role = guild.roles.first(where: { $0.id == roleID }) else { throw .unknownRole }
@@ -17,9 +17,11 @@ extension SimulatedAPI {
             guard holds != adding else { return nil }
             if adding { member.roles.append(roleID) } else { member.roles.removeAll { $0 == roleID } }
             guild.members[userID] = member
-            return memberObject(member, guild: guild.id, withGuildID: true)
+            return (memberObject(member, guild: guild.id, withGuildID: true), member)
         }
-        if let update { broadcast("GUILD_MEMBER_UPDATE", update, guild: guildID) }
+        if let (update, member) = update {
+            broadcast("GUILD_MEMBER_UPDATE", update, guild: guildID, change: .updated(userID, roles: member.roles, nick: member.nick))
+        }
         return .noContent
     }
 
@@ -95,9 +97,9 @@ extension SimulatedAPI {
                 member.roles = roles
             }
             guild.members[userID] = member
-            return (memberObject(member, guild: guild.id, withGuildID: false), memberObject(member, guild: guild.id, withGuildID: true))
+            return (memberObject(member, guild: guild.id, withGuildID: false), memberObject(member, guild: guild.id, withGuildID: true), member)
         }
-        broadcast("GUILD_MEMBER_UPDATE", updated.1, guild: guildID)
+        broadcast("GUILD_MEMBER_UPDATE", updated.1, guild: guildID, change: .updated(userID, roles: updated.2.roles, nick: updated.2.nick))
         return .json(200, Self.encode(updated.0))
     }
 
@@ -111,7 +113,7 @@ extension SimulatedAPI {
             guild.members[userID] = nil
             return member.user
         }
-        broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+        broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
         return .noContent
     }
 
@@ -129,9 +131,9 @@ extension SimulatedAPI {
             try require(.banMembers, in: guild)
             return try banOne(userID, in: &guild)
         }
-        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
         if wasMember {
-            broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: userID)
+            broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
         }
         return .noContent
     }
@@ -172,9 +174,9 @@ extension SimulatedAPI {
         }
         guard !outcome.0.isEmpty else { throw .bulkBanFailed }
         for (user, wasMember) in outcome.0 {
-            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: user.id)
+            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(user.id))
             if wasMember {
-                broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, removing: user.id)
+                broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(user.id))
             }
         }
         return .json(200, Self.encode(["banned_users": outcome.0.map(\.0.id.description), "failed_users": outcome.1]))

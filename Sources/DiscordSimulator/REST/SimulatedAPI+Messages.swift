@@ -102,7 +102,9 @@ extension SimulatedAPI {
     /// A message object as Discord returns it, authored by the bot.
     func message(_ fields: [String: Any], channel: ChannelID?, guild: GuildID?, viaWebhook: Bool = false) -> [String: Any] {
         let nowMilliseconds = UInt64(Date().timeIntervalSince1970 * 1_000)
-        let id = MessageID(unixMilliseconds: nowMilliseconds, worker: 11, increment: UInt64.random(in: 0...0xFFF))
+        // A counter, not a random increment: no two messages share an ID.
+        let sequence = messageCounter.add(1, ordering: .relaxed).newValue
+        let id = MessageID(unixMilliseconds: nowMilliseconds, worker: 11, process: (sequence >> 12) & 0x1F, increment: sequence & 0xFFF)
         var message: [String: Any] = [
             "id": id.description, "type": 0, "content": fields["content"] as? String ?? "", "author": botUserObject,
             "timestamp": DiscordTimestamp.iso8601(unixMilliseconds: nowMilliseconds), "edited_timestamp": NSNull(), "tts": false,

@@ -1,6 +1,7 @@
 import DiscordModels
 import Foundation
 import NIOHTTP1
+import Synchronization
 
 /// The simulated REST API under `/api/v10`, shared by every HTTP connection: authentication,
 /// Discord's rate limits, the endpoints a bot calls (with Discord's checks and error JSON), the
@@ -16,6 +17,8 @@ final class SimulatedAPI: Sendable {
     let oauth: OAuth2Service
     let sessions: SessionRegistry
     let commands = CommandStore()
+    /// Numbers the messages REST creates.
+    let messageCounter = Atomic<UInt64>(0)
     /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
     let injectFault: @Sendable (SimulatorFault, String?) -> Int
 
@@ -71,7 +74,9 @@ final class SimulatedAPI: Sendable {
         call.bucket = RateLimitModel.bucketHash(route.bucketGroup)
 
         let authorization = headers.first(name: "Authorization") ?? ""
-        let bearerUser = authorization.hasPrefix("Bearer ") ? oauth.user(forAccessToken: String(authorization.dropFirst(7))) : nil
+        // Discord wants the `identify` scope for /users/@me and `guilds` for /users/@me/guilds.
+        let scope = route.endpoint == .currentUserGuilds ? "guilds" : "identify"
+        let bearerUser = authorization.hasPrefix("Bearer ") ? oauth.user(forAccessToken: String(authorization.dropFirst(7)), scope: scope) : nil
         let isBot = authorization == "Bot \(configuration.token)" && identifyLimiter.tokenIsValid
         let authorized = switch route.endpoint {
         case .gateway, .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
@@ -163,18 +168,18 @@ final class SimulatedAPI: Sendable {
     }
 
     /// Sends a dispatch caused by a REST call to every session serving the guild, and changes
-    /// their traffic to match (`removing`: the member no longer posts).
-    func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, removing: UserID? = nil) {
+    /// their traffic to match (a removed member no longer posts; an updated one shows new roles).
+    func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, change: MemberChange? = nil) {
         let bytes = Array((try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])) ?? Data())
         for session in sessions.all where !session.isEnded {
-            session.deliver(name: name, data: bytes, guild: guild, removing: removing)
+            session.deliver(name: name, data: bytes, guild: guild, change: change)
         }
     }
 
     static func rateLimited(_ limited: RateLimitModel.RateLimited) -> RESTResponse {
-        let retryAfter = (limited.retryAfter * 1_000).rounded(.up) / 1_000
+        let retryAfter = (min(max(limited.retryAfter, 0), 86_400) * 1_000).rounded(.up) / 1_000
         var headers = limited.headers + [
-            ("Retry-After", String(Int(limited.retryAfter.rounded(.up)))),
+            ("Retry-After", String(Int(retryAfter.rounded(.up)))),
             ("X-RateLimit-Scope", limited.scope),
         ]
         if limited.isGlobal { headers.append(("X-RateLimit-Global", "true")) }

@@ -41,6 +41,26 @@ struct JSONBytes {
         }
     }
 
+    /// Any text as a JSON string literal, escaped.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0..<0x20:
+                raw("\\u00")
+                let digits: StaticString = "0123456789abcdef"
+                digits.withUTF8Buffer { hex in
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0xF)])
+                }
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     /// A snowflake as Discord sends it: a quoted decimal string.
     mutating func id<Tag>(_ id: Snowflake<Tag>) {
         bytes.append(UInt8(ascii: "\""))

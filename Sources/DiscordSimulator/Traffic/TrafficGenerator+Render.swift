@@ -20,9 +20,16 @@ extension TrafficGenerator {
         return pick
     }
 
-    /// The roles the world gave a member (none for newcomers).
+    /// A member's roles: as REST last set them, else as the world gave them (none for newcomers).
     func roles(of member: PickedMember, in guildIndex: Int) -> [RoleID] {
-        member.slot.map { world.initialRoles(of: world.guilds[guildIndex], slot: $0) } ?? []
+        if let override = memberOverrides[UInt64(guildIndex) << 32 | UInt64(member.user)] { return override.roles }
+        return member.slot.map { world.initialRoles(of: world.guilds[guildIndex], slot: $0) } ?? []
+    }
+
+    /// A member's nickname: as REST last set it, else the world's.
+    func nick(of member: PickedMember, in guildIndex: Int) -> String? {
+        if let override = memberOverrides[UInt64(guildIndex) << 32 | UInt64(member.user)] { return override.nick }
+        return member.slot == nil ? nil : world.initialNick(of: world.guilds[guildIndex], userIndex: member.user)
     }
 
     mutating func user(_ index: Int, into json: inout JSONBytes) {
@@ -68,12 +75,9 @@ extension TrafficGenerator {
             object.id(role)
         }
         object.raw(#"],"premium_since":null,"pending":false,"nick":"#)
-        // One member in five has a nickname in a guild, always the same one.
-        let nick = (world.guilds[guildIndex].id.rawValue ^ UInt64(picked.user) &* 0x9E37_79B9_7F4A_7C15) >> 7 % 10_000
-        if nick % 5 == 0 {
-            object.raw(#""nick"#)
-            object.int(nick % 10_000)
-            object.raw("\"")
+        if let nick = nick(of: picked, in: guildIndex) {
+            // Set through REST it may hold anything: escaped.
+            object.string(nick)
         } else {
             object.raw("null")
         }

@@ -35,6 +35,8 @@ public struct TrafficGenerator: Sendable {
     /// Each user's JSON object, rendered once (by user index), and world members' member objects.
     var userObjects: [[UInt8]?]
     var memberObjects: [UInt64: [UInt8]] = [:]
+    /// Roles and nicknames REST changed, by (guild index << 32 | user index).
+    var memberOverrides: [UInt64: (roles: [RoleID], nick: String?)] = [:]
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
@@ -120,6 +122,17 @@ public struct TrafficGenerator: Sendable {
         else { return }
         departed[guildIndex, default: []].insert(userIndex)
         isMember[guildIndex]?.remove(userIndex)
+    }
+
+    /// Shows a member with the roles and nickname a REST call gave them from now on.
+    public mutating func updateMember(_ user: UserID, in guild: GuildID, roles: [RoleID], nick: String?) {
+        guard let guildIndex = guildIndexes.first(where: { world.guilds[$0].id == guild }),
+              let userIndex = self.userIndex(of: user)
+        else { return }
+        memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
+        for withUser: UInt64 in [0, 1] {
+            memberObjects[UInt64(guildIndex) << 33 | UInt64(userIndex) << 1 | withUser] = nil
+        }
     }
 
     /// A dispatch payload in Discord's key order.

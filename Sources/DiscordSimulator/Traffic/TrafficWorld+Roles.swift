@@ -56,6 +56,12 @@ extension TrafficWorld {
         return held
     }
 
+    /// The nickname a world member has in a guild when the world starts: one in five has one.
+    public func initialNick(of guild: Guild, userIndex: Int) -> String? {
+        let hash = (guild.id.rawValue ^ UInt64(userIndex) &* 0x9E37_79B9_7F4A_7C15) >> 7
+        return hash % 5 == 0 ? "nick\(hash % 10_000)" : nil
+    }
+
     /// A member's guild-wide permissions from `@everyone` and `roles`; the owner has all of them.
     public func permissions(of guild: Guild, roles held: [RoleID], isOwner: Bool) -> Permissions {
         if isOwner { return .all }

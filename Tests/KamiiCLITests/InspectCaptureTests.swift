@@ -26,9 +26,9 @@ import Testing
     }()
 
     @Test(arguments: manifest.keys.sorted())
-    func listsEveryPayloadAndASummary(_ name: String) throws {
+    func listsEveryPayloadAndASummary(_ name: String) async throws {
         let expected = try #require(Self.manifest[name])
-        let result = try Kamii.run(["inspect-capture", Self.fixtures.appendingPathComponent(name).path, "--compress", expected.compression])
+        let result = try await Kamii.run(["inspect-capture", Self.fixtures.appendingPathComponent(name).path, "--compress", expected.compression])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == expected.payloads.count + 1)
@@ -40,9 +40,9 @@ import Testing
         #expect(lines.last?.contains(" payload_bytes=\(payloadBytes) compression=\(expected.compression)") == true)
     }
 
-    @Test func jsonModePrintsEachPayloadAndTheSummaryOnStandardError() throws {
+    @Test func jsonModePrintsEachPayloadAndTheSummaryOnStandardError() async throws {
         let expected = try #require(Self.manifest["zstd-small.capture"])
-        let result = try Kamii.run(["inspect-capture", Self.fixtures.appendingPathComponent("zstd-small.capture").path, "--compress", "zstd-stream", "--json"])
+        let result = try await Kamii.run(["inspect-capture", Self.fixtures.appendingPathComponent("zstd-small.capture").path, "--compress", "zstd-stream", "--json"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == expected.payloads.count)
@@ -55,43 +55,43 @@ import Testing
         #expect(result.stderr.hasPrefix("summary: frames=300 payloads=300"))
     }
 
-    @Test func aCorruptFrameIsNamedAndTheListingStopsThere() throws {
+    @Test func aCorruptFrameIsNamedAndTheListingStopsThere() async throws {
         var capture = try Data(contentsOf: Self.fixtures.appendingPathComponent("zlib-small.capture"))
         // Frame 5's first deflate byte: mark its block as the reserved type 11.
         var offset = 0
         for _ in 0..<5 { offset += 4 + Int(capture[offset]) + Int(capture[offset + 1]) << 8 }
         capture[offset + 4] |= 0x06
         let file = try TemporaryFile(capture)
-        let result = try Kamii.run(["inspect-capture", file.path, "--compress", "zlib-stream"])
+        let result = try await Kamii.run(["inspect-capture", file.path, "--compress", "zlib-stream"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("frame 5: zlib-stream: corrupt data: invalid block type"), "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 5)
     }
 
-    @Test func aTruncatedFileIsNamedByFrame() throws {
+    @Test func aTruncatedFileIsNamedByFrame() async throws {
         let capture = try Data(contentsOf: Self.fixtures.appendingPathComponent("zstd-small.capture"))
         let file = try TemporaryFile(capture.prefix(1_000))
-        let result = try Kamii.run(["inspect-capture", file.path, "--compress", "zstd-stream"])
+        let result = try await Kamii.run(["inspect-capture", file.path, "--compress", "zstd-stream"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("the length prefix says"), "\(result.stderr)")
         #expect(result.stderr.range(of: #"frame \d+ \(at byte \d+\)"#, options: .regularExpression) != nil)
     }
 
-    @Test func theWrongCompressionSaysSo() throws {
+    @Test func theWrongCompressionSaysSo() async throws {
         let path = Self.fixtures.appendingPathComponent("zstd-small.capture").path
-        let result = try Kamii.run(["inspect-capture", path, "--compress", "zlib-stream"])
+        let result = try await Kamii.run(["inspect-capture", path, "--compress", "zlib-stream"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("the capture ends inside a payload"), "\(result.stderr)")
-        let plain = try Kamii.run(["inspect-capture", path, "--compress", "none"])
+        let plain = try await Kamii.run(["inspect-capture", path, "--compress", "none"])
         #expect(plain.status != 0)
         #expect(plain.stderr.contains("frame 0: invalid JSON at byte 0"), "\(plain.stderr)")
     }
 
-    @Test func aMissingFileOrAnUnknownCompressionIsAClearError() throws {
-        let missing = try Kamii.run(["inspect-capture", "/nonexistent/session.capture", "--compress", "zlib-stream"])
+    @Test func aMissingFileOrAnUnknownCompressionIsAClearError() async throws {
+        let missing = try await Kamii.run(["inspect-capture", "/nonexistent/session.capture", "--compress", "zlib-stream"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("cannot read /nonexistent/session.capture"))
-        let unknown = try Kamii.run(["inspect-capture", "x", "--compress", "brotli"])
+        let unknown = try await Kamii.run(["inspect-capture", "x", "--compress", "brotli"])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("brotli"))
     }
@@ -107,7 +107,10 @@ enum Kamii {
 
     static let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kamii")
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the executable and waits for it without holding a thread of Swift's cooperative pool:
+    /// the pipes are read and the exit awaited on Dispatch's threads (tests run in parallel on a
+    /// pool of two threads here; a blocked one stalls every other test).
+    static func run(_ arguments: [String]) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -116,14 +119,18 @@ enum Kamii {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
-        // Read both pipes before waiting, so a large listing cannot fill a pipe and stall the child.
-        let errors = DispatchQueue(label: "stderr")
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        errors.async(group: group) { errorData = stderr.fileHandleForReading.readDataToEndOfFile() }
-        let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
+        let (outputData, errorData) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
+            DispatchQueue.global().async {
+                // Read both pipes before waiting, so a large listing cannot fill a pipe and stall the child.
+                nonisolated(unsafe) var errorData = Data()
+                let group = DispatchGroup()
+                DispatchQueue.global().async(group: group) { errorData = stderr.fileHandleForReading.readDataToEndOfFile() }
+                let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
+                group.wait()
+                process.waitUntilExit()
+                continuation.resume(returning: (outputData, errorData))
+            }
+        }
         return Result(status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self), stderr: String(decoding: errorData, as: UTF8.self))
     }
 }
@@ -142,11 +149,11 @@ final class TemporaryFile {
 
 @Suite struct SimulateAndBenchCaptureTests {
     @Test(arguments: ["none", "zlib-stream", "zstd-stream"])
-    func aSimulatedSessionReadsBackWithUnbrokenSequences(_ compression: String) throws {
+    func aSimulatedSessionReadsBackWithUnbrokenSequences(_ compression: String) async throws {
         let file = try TemporaryFile(Data())
-        let written = try Kamii.run(["simulate", "capture", file.path, "--compress", compression, "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9"])
+        let written = try await Kamii.run(["simulate", "capture", file.path, "--compress", compression, "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9"])
         #expect(written.status == 0, "\(written.stderr)")
-        let listing = try Kamii.run(["inspect-capture", file.path, "--compress", compression])
+        let listing = try await Kamii.run(["inspect-capture", file.path, "--compress", compression])
         #expect(listing.status == 0, "\(listing.stderr)")
         let lines = listing.stdout.split(separator: "\n")
         #expect(lines.count == 1_501)
@@ -155,12 +162,12 @@ final class TemporaryFile {
         #expect(lines[1_500].hasPrefix("summary: frames=1500 payloads=1500 dispatches=1500 sequence_breaks=0 "))
     }
 
-    @Test func theSameSeedWritesTheSameBytes() throws {
+    @Test func theSameSeedWritesTheSameBytes() async throws {
         let first = try TemporaryFile(Data())
         let second = try TemporaryFile(Data())
         let other = try TemporaryFile(Data())
         for (file, seed) in [(first, "4"), (second, "4"), (other, "5")] {
-            let result = try Kamii.run(["simulate", "capture", file.path, "--payloads", "300", "--seed", seed])
+            let result = try await Kamii.run(["simulate", "capture", file.path, "--payloads", "300", "--seed", seed])
             #expect(result.status == 0)
         }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: first.path))
@@ -169,9 +176,9 @@ final class TemporaryFile {
         #expect(try Data(contentsOf: URL(fileURLWithPath: other.path)) != bytes)
     }
 
-    @Test func benchCaptureReportsEveryPayload() throws {
+    @Test func benchCaptureReportsEveryPayload() async throws {
         let path = InspectCaptureTests.fixtures.appendingPathComponent("zlib-split.capture").path
-        let result = try Kamii.run(["bench-capture", path, "--compress", "zlib-stream", "--passes", "3"])
+        let result = try await Kamii.run(["bench-capture", path, "--compress", "zlib-stream", "--passes", "3"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 2)
@@ -179,12 +186,12 @@ final class TemporaryFile {
         #expect(lines[1].hasPrefix("best: 40 payloads in "))
     }
 
-    @Test func benchCaptureNamesABadFrame() throws {
+    @Test func benchCaptureNamesABadFrame() async throws {
         let path = InspectCaptureTests.fixtures.appendingPathComponent("zstd-small.capture").path
-        let result = try Kamii.run(["bench-capture", path, "--compress", "zlib-stream"])
+        let result = try await Kamii.run(["bench-capture", path, "--compress", "zlib-stream"])
         #expect(result.status != 0)
         let garbage = try TemporaryFile(Data([3, 0, 0, 0, 0x01, 0x02, 0x03]))
-        let corrupt = try Kamii.run(["bench-capture", garbage.path, "--compress", "none"])
+        let corrupt = try await Kamii.run(["bench-capture", garbage.path, "--compress", "none"])
         #expect(corrupt.status != 0)
         #expect(corrupt.stderr.contains("frame 0: invalid JSON"), "\(corrupt.stderr)")
     }

@@ -46,8 +46,8 @@ struct SimulateServeTests {
         #expect(body["url"] as? String == String(lines[1].dropFirst("gateway: ".count)))
     }
 
-    @Test func nonsenseOptionsAreRefusedClearly() throws {
-        let result = try Kamii.run(["simulate", "--shards", "0"])
+    @Test func nonsenseOptionsAreRefusedClearly() async throws {
+        let result = try await Kamii.run(["simulate", "--shards", "0"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("--shards"))
     }

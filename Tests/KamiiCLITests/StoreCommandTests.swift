@@ -9,44 +9,44 @@ import Testing
         deinit { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     }
 
-    @Test func migrateCreatesTheSchemaOnceAndDataCommandsNeedIt() throws {
+    @Test func migrateCreatesTheSchemaOnceAndDataCommandsNeedIt() async throws {
         let database = Database()
-        let early = try Kamii.run(["data", "export", "--user", "5", "--database", database.url])
+        let early = try await Kamii.run(["data", "export", "--user", "5", "--database", database.url])
         #expect(early.status != 0)
         #expect(early.stderr.contains("run `kamii migrate`"), "\(early.stderr)")
 
-        let first = try Kamii.run(["migrate", "--database", database.url])
+        let first = try await Kamii.run(["migrate", "--database", database.url])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout == "applied schema version 1; now at version 1\n")
-        let second = try Kamii.run(["migrate", "--database", database.url])
+        let second = try await Kamii.run(["migrate", "--database", database.url])
         #expect(second.stdout == "schema up to date at version 1\n")
     }
 
-    @Test func exportPrintsOneJSONDocumentAndDeleteNeedsConfirmation() throws {
+    @Test func exportPrintsOneJSONDocumentAndDeleteNeedsConfirmation() async throws {
         let database = Database()
-        _ = try Kamii.run(["migrate", "--database", database.url])
-        let export = try Kamii.run(["data", "export", "--guild", "754679440999308764", "--database", database.url])
+        _ = try await Kamii.run(["migrate", "--database", database.url])
+        let export = try await Kamii.run(["data", "export", "--guild", "754679440999308764", "--database", database.url])
         #expect(export.status == 0, "\(export.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
         #expect(document["guild"] as? String == "754679440999308764")
         #expect(document["cases"] as? [Any] != nil)
 
-        let unconfirmed = try Kamii.run(["data", "delete", "--user", "5", "--database", database.url])
+        let unconfirmed = try await Kamii.run(["data", "delete", "--user", "5", "--database", database.url])
         #expect(unconfirmed.status != 0)
         #expect(unconfirmed.stderr.contains("--yes"))
-        let confirmed = try Kamii.run(["data", "delete", "--user", "5", "--yes", "--database", database.url])
+        let confirmed = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--database", database.url])
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
         #expect(confirmed.stdout.hasPrefix("deleted: server_users=0"))
     }
 
-    @Test func badRequestsAreClearErrors() throws {
+    @Test func badRequestsAreClearErrors() async throws {
         let database = Database()
-        _ = try Kamii.run(["migrate", "--database", database.url])
-        let both = try Kamii.run(["data", "export", "--guild", "1", "--user", "2", "--database", database.url])
+        _ = try await Kamii.run(["migrate", "--database", database.url])
+        let both = try await Kamii.run(["data", "export", "--guild", "1", "--user", "2", "--database", database.url])
         #expect(both.status != 0 && both.stderr.contains("exactly one of --guild and --user"))
-        let zero = try Kamii.run(["data", "export", "--guild", "0", "--database", database.url])
+        let zero = try await Kamii.run(["data", "export", "--guild", "0", "--database", database.url])
         #expect(zero.status != 0 && zero.stderr.contains("0 is not a Discord ID"))
-        let scheme = try Kamii.run(["migrate", "--database", "mysql://db/kamii"])
+        let scheme = try await Kamii.run(["migrate", "--database", "mysql://db/kamii"])
         #expect(scheme.status != 0 && scheme.stderr.contains("unsupported database URL"))
     }
 }

@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
@@ -33,7 +34,12 @@ let package = Package(
         .target(name: "DiscordModels", swiftSettings: swiftSettings),
         .target(
             name: "DiscordGateway",
-            dependencies: ["CZlib", "CZstd", "DiscordModels"],
+            dependencies: [
+                "CZlib", "CZstd", "DiscordModels",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -75,7 +81,7 @@ let package = Package(
         .testTarget(name: "DiscordModelsTests", dependencies: ["DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DiscordGatewayTests",
-            dependencies: ["DiscordGateway", "DiscordModels", "CZlib", "CZstd"],
+            dependencies: ["DiscordGateway", "DiscordModels", "DiscordSimulator", "CZlib", "CZstd"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,56 @@
+import DiscordModels
+
+/// What the shard reads from the few payloads it handles itself — found by scanning, not decoding.
+enum GatewayPayloads {
+    /// Hello's `heartbeat_interval`, in milliseconds.
+    static func heartbeatInterval(in data: UnsafeRawBufferPointer) throws(JSONScanError) -> Int? {
+        var scanner = JSONScanner(data)
+        var interval: Int?
+        try scanner.forEachMember { key, scanner throws(JSONScanError) in
+            if key == "heartbeat_interval" { interval = try scanner.readInteger() } else { try scanner.skipValue() }
+        }
+        return interval
+    }
+
+    /// READY's `session_id` and `resume_gateway_url`.
+    static func session(in data: UnsafeRawBufferPointer) throws(JSONScanError) -> (id: String?, resumeURL: String?) {
+        var scanner = JSONScanner(data)
+        var id: String?
+        var url: String?
+        try scanner.forEachMember { key, scanner throws(JSONScanError) in
+            if key == "session_id" {
+                id = try scanner.readString()
+            } else if key == "resume_gateway_url" {
+                url = try scanner.readString()
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        return (id, url)
+    }
+
+    /// The guild a dispatch concerns: its top-level `guild_id`, or for GUILD_CREATE, GUILD_UPDATE
+    /// and GUILD_DELETE (whose `d` is the guild) its `id`.
+    static func guildID(in data: UnsafeRawBufferPointer, event: String) -> GuildID? {
+        var scanner = JSONScanner(data)
+        var guild: GuildID?
+        let isGuildObject = event == "GUILD_CREATE" || event == "GUILD_UPDATE" || event == "GUILD_DELETE"
+        do {
+            try scanner.forEachMember { key, scanner throws(JSONScanError) in
+                if isGuildObject ? key == "id" : key == "guild_id", guild == nil, !(try scanner.readNull()) {
+                    guild = UInt64(try scanner.readString()).map(GuildID.init)
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+        } catch {
+            return nil
+        }
+        return guild
+    }
+
+    /// Op 9's `d`: whether the session may be resumed.
+    static func isResumable(_ data: UnsafeRawBufferPointer) -> Bool {
+        data.first { $0 != UInt8(ascii: " ") } == UInt8(ascii: "t")
+    }
+}

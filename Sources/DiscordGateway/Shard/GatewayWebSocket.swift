@@ -1,0 +1,155 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+import Synchronization
+
+/// A gateway WebSocket: TCP (TLS for `wss://`), the HTTP upgrade, then whole messages as an
+/// async stream of frames with back-pressure (the socket stops being read while the shard has
+/// more than `highWater` frames it has not taken). Fragmented messages are reassembled up to
+/// `maxMessageBytes`.
+struct GatewayWebSocket: Sendable {
+    let channel: any Channel
+    let frames: AsyncThrowingStream<WebSocketFrame, any Error>
+    let flow: FlowControl
+
+    struct UpgradeRefused: Error, CustomStringConvertible {
+        let url: String
+        var description: String { "the gateway at \(url) did not upgrade to a WebSocket" }
+    }
+
+    /// Reads pause above `highWater` unconsumed frames and resume below `lowWater`.
+    final class FlowControl: Sendable {
+        static let highWater = 256
+        static let lowWater = 64
+        let buffered = Atomic<Int>(0)
+
+        /// The consumer took a frame; reading resumes once the backlog is low again.
+        func consumed(_ channel: any Channel) {
+            let left = buffered.subtract(1, ordering: .relaxed).newValue
+            if left == Self.lowWater {
+                channel.eventLoop.execute {
+                    channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
+                }
+            }
+        }
+    }
+
+    /// Sends a frame.
+    func write(_ frame: WebSocketFrame) async throws {
+        try await channel.writeAndFlush(frame)
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    static func connect(to urlString: String, path: String, maxMessageBytes: Int) async throws -> GatewayWebSocket {
+        guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme, scheme == "ws" || scheme == "wss" else {
+            throw UpgradeRefused(url: urlString)
+        }
+        let secure = scheme == "wss"
+        let port = url.port ?? (secure ? 443 : 80)
+        let sslContext = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let group = MultiThreadedEventLoopGroup.singleton
+        let upgraded = group.next().makePromise(of: Void.self)
+        let (frames, continuation) = AsyncThrowingStream<WebSocketFrame, any Error>.makeStream()
+        let flow = FlowControl()
+        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
+                    }
+                    let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxMessageBytes) { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandlers([
+                                NIOWebSocketFrameAggregator(
+                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1_024, maxAccumulatedFrameSize: maxMessageBytes),
+                                FrameForwarder(continuation: continuation, flow: flow),
+                            ])
+                            upgraded.succeed()
+                        }
+                    }
+                    // Bytes after the 101 in the same read are the first WebSocket frame (Hello):
+                    // they must be forwarded, not dropped (NIO's default).
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .forwardBytes,
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                            context.pipeline.removeHandler(name: "kamii.upgrade-request", promise: nil)
+                        }))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpgradeRequest(host: hostHeader, path: path, failed: upgraded), name: "kamii.upgrade-request")
+                }
+            }
+            .connect(host: host, port: port).get()
+        channel.closeFuture.whenComplete { _ in
+            upgraded.fail(UpgradeRefused(url: urlString))
+            continuation.finish()
+        }
+        try await upgraded.futureResult.get()
+        return GatewayWebSocket(channel: channel, frames: frames, flow: flow)
+    }
+
+    /// Sends the upgrade request once connected; a failed upgrade fails the connection.
+    private final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+        let host: String
+        let path: String
+        let failed: EventLoopPromise<Void>
+
+        init(host: String, path: String, failed: EventLoopPromise<Void>) {
+            self.host = host
+            self.path = path
+            self.failed = failed
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: host)
+            headers.add(name: "Content-Length", value: "0")
+            context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.fireChannelActive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            failed.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    /// Hands frames to the stream; stops reading while the consumer is behind.
+    private final class FrameForwarder: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        let continuation: AsyncThrowingStream<WebSocketFrame, any Error>.Continuation
+        let flow: FlowControl
+
+        init(continuation: AsyncThrowingStream<WebSocketFrame, any Error>.Continuation, flow: FlowControl) {
+            self.continuation = continuation
+            self.flow = flow
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            continuation.yield(unwrapInboundIn(data))
+            if flow.buffered.add(1, ordering: .relaxed).newValue == FlowControl.highWater {
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            continuation.finish()
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            continuation.finish(throwing: error)
+            context.close(promise: nil)
+        }
+    }
+}

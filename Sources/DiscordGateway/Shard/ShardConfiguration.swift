@@ -1,0 +1,63 @@
+public import DiscordModels
+
+/// What one shard connects with.
+public struct ShardConfiguration: Sendable {
+    public var token: String
+    public var intents: GatewayIntents
+    public var shardID: Int
+    public var shardCount: Int
+    /// `wss://gateway.discord.gg` for Discord (from `/gateway/bot`), or any compatible endpoint.
+    public var gatewayURL: String
+    public var compression: GatewayCompression
+    /// Members above which a guild is sent without its offline members (50…250).
+    public var largeThreshold: Int
+    /// The largest message accepted after reassembly; READY of a big shard is several MiB.
+    public var maxMessageBytes: Int
+    public var backoffBase: Double
+    public var backoffCap: Double
+
+    public init(
+        token: String, intents: GatewayIntents, shardID: Int = 0, shardCount: Int = 1, gatewayURL: String,
+        compression: GatewayCompression = .zstdStream, largeThreshold: Int = 250, maxMessageBytes: Int = 64 << 20,
+        backoffBase: Double = 1, backoffCap: Double = 60
+    ) {
+        self.token = token
+        self.intents = intents
+        self.shardID = shardID
+        self.shardCount = shardCount
+        self.gatewayURL = gatewayURL
+        self.compression = compression
+        self.largeThreshold = largeThreshold
+        self.maxMessageBytes = maxMessageBytes
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+    }
+
+    /// The query a gateway URL gets: API version, encoding and transport compression.
+    var query: String {
+        compression == .none ? "/?v=10&encoding=json" : "/?v=10&encoding=json&compress=\(compression.rawValue)"
+    }
+}
+
+/// Waits until a shard may identify: Discord allows one identify per bucket
+/// (`shard_id % max_concurrency`) per 5 seconds, across every process of the bot.
+public protocol IdentifyGate: Sendable {
+    /// Returns when `shard` may identify; throws to refuse (the session budget is spent).
+    func waitForTurn(shard: Int) async throws
+}
+
+/// No coordination: for a single shard, or tests.
+public struct UnlimitedIdentifyGate: IdentifyGate {
+    public init() {}
+    public func waitForTurn(shard: Int) async throws {}
+}
+
+/// One dispatch as it leaves the shard: its name, `s`, the guild it concerns (found by scanning,
+/// not decoding) and the payload's bytes, with where `d` lies in them.
+public struct ShardDispatch: Sendable {
+    public let name: String
+    public let sequence: Int?
+    public let guildID: GuildID?
+    public let payload: [UInt8]
+    public let dataRange: Range<Int>
+}

@@ -1,0 +1,105 @@
+import DiscordModels
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// The gateway protocol as the shard speaks it: reading payloads into state-machine inputs, and
+/// carrying out the machine's actions on the socket.
+extension ShardConnection {
+    /// Reads one payload; false when it is not a gateway payload (the stream is broken).
+    func handle(
+        _ payload: UnsafeRawBufferPointer, _ actions: inout [ShardStateMachine.Action], _ dispatch: inout ShardDispatch?
+    ) -> Bool {
+        guard let envelope = try? GatewayEnvelope.peek(payload) else { return false }
+        let data = envelope.dataRange.map { UnsafeRawBufferPointer(rebasing: payload[$0]) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        switch envelope.opcode {
+        case .hello:
+            guard let interval = try? GatewayPayloads.heartbeatInterval(in: data), interval > 0 else { return false }
+            actions = machine.hello(intervalMilliseconds: interval, jitter: Double.random(in: 0..<1))
+        case .heartbeatAck:
+            actions = machine.heartbeatAcknowledged()
+        case .heartbeat:
+            actions = machine.heartbeatRequested()
+        case .reconnect:
+            actions = machine.reconnectRequested()
+        case .invalidSession:
+            actions = machine.invalidSession(resumable: GatewayPayloads.isResumable(data))
+        case .dispatch:
+            guard let name = envelope.eventName, let range = envelope.dataRange else { return false }
+            var session: (id: String?, resumeURL: String?) = (nil, nil)
+            if name == "READY" {
+                guard let read = try? GatewayPayloads.session(in: data) else { return false }
+                session = read
+            }
+            actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
+            if actions.contains(.deliver) {
+                // One copy: the inflater's buffer is reused by the next message.
+                dispatch = ShardDispatch(
+                    name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(in: data, event: name), payload: Array(payload),
+                    dataRange: range)
+            }
+        default:
+            break
+        }
+        return true
+    }
+
+    /// Carries out the machine's actions on the live connection.
+    func execute(_ actions: [ShardStateMachine.Action]) async {
+        for action in actions {
+            switch action {
+            case .scheduleHeartbeat(let delay):
+                nextHeartbeat = ContinuousClock.now + .nanoseconds(Int64(delay * 1e9))
+            case .requestIdentify:
+                do {
+                    try await identifyGate.waitForTurn(shard: configuration.shardID)
+                } catch {
+                    // Refused (the session budget guard): stop rather than burn the token.
+                    await stop(.closed(code: 0, reason: "identify refused: \(error)"))
+                    return
+                }
+                await execute(machine.identifyAllowed())
+            case .sendIdentify:
+                identifies += 1
+                await send(identifyPayload, isHeartbeat: false)
+            case .sendResume(let sessionID, let sequence):
+                resumes += 1
+                await send(#"{"op":6,"d":{"token":\#(jsonString(configuration.token)),"session_id":\#(jsonString(sessionID)),"seq":\#(sequence)}}"#, isHeartbeat: false)
+            case .sendHeartbeat(let sequence):
+                await send(#"{"op":1,"d":\#(sequence.map(String.init) ?? "null")}"#, isHeartbeat: true)
+            case .close(let code):
+                await closeConnection(code: code)
+            case .stop(let reason):
+                await stop(reason)
+            case .connect, .deliver:
+                break
+            }
+        }
+    }
+
+    /// The heartbeat timer of one connection: sleeps until the next beat is due, then asks the
+    /// machine. Ends when the connection's task group is cancelled.
+    func beat() async {
+        while !Task.isCancelled {
+            guard let due = nextHeartbeat else {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            if ContinuousClock.now < due {
+                try? await Task.sleep(until: due, clock: .continuous)
+                continue
+            }
+            nextHeartbeat = nil
+            await execute(machine.heartbeatDue())
+        }
+    }
+
+    var identifyPayload: String {
+        let d = #"{"token":\#(jsonString(configuration.token)),"intents":\#(configuration.intents.rawValue),"shard":[\#(configuration.shardID),\#(configuration.shardCount)],"large_threshold":\#(configuration.largeThreshold),"properties":{"os":"linux","browser":"kamii","device":"kamii"}}"#
+        return #"{"op":2,"d":\#(d)}"#
+    }
+
+    func jsonString(_ text: String) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}

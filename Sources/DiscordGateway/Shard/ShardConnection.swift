@@ -1,0 +1,190 @@
+import DiscordModels
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// One gateway shard: its connection, heartbeats, identify and resume, driven by
+/// ``ShardStateMachine``. Dispatches leave in order through the consumer given to ``run(_:)``,
+/// which is awaited for each one — a slow consumer slows the socket, nothing queues up — and the
+/// shard resumes across faults so the consumer sees no gap and no repeat.
+public actor ShardConnection {
+    public let configuration: ShardConfiguration
+    let identifyGate: any IdentifyGate
+    var machine: ShardStateMachine
+    let inflater: any GatewayInflater
+    var socket: GatewayWebSocket?
+    var nextHeartbeat: ContinuousClock.Instant?
+    var sendLimiter: GatewaySendLimiter
+    var stopReason: ShardStateMachine.StopReason?
+    /// The `s` of the last dispatch the consumer returned from.
+    var deliveredSequence: Int?
+    let started = ContinuousClock.now
+
+    /// Counters for operators and tests.
+    public internal(set) var connections = 0
+    public internal(set) var resumes = 0
+    public internal(set) var identifies = 0
+
+    /// - Parameter resuming: a session an earlier process saved (restart-safe resume): the shard
+    ///   resumes it instead of identifying.
+    public init(
+        configuration: ShardConfiguration, resuming saved: (sessionID: String, sequence: Int, resumeURL: String)? = nil,
+        identifyGate: any IdentifyGate = LocalIdentifyQueue()
+    ) {
+        self.configuration = configuration
+        self.identifyGate = identifyGate
+        if let saved {
+            machine = ShardStateMachine(
+                gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL)
+        } else {
+            machine = ShardStateMachine(
+                gatewayURL: configuration.gatewayURL, backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
+        }
+        inflater = configuration.compression.makeInflater(limits: InflaterLimits(maxPayloadBytes: configuration.maxMessageBytes))
+        sendLimiter = GatewaySendLimiter()
+    }
+
+    /// The session as it stands, for saving: what a restarted process resumes with. Its sequence
+    /// is the last dispatch the consumer finished with, so a resume replays anything it had not.
+    public var session: (id: String, sequence: Int, resumeURL: String)? {
+        guard let id = machine.sessionID, let sequence = deliveredSequence ?? machine.sequence, let url = machine.resumeURL else { return nil }
+        return (id, min(sequence, machine.sequence ?? sequence), url)
+    }
+
+    /// Runs the shard until it stops for good (a fatal close code, or ``shutdown()``), handing each
+    /// dispatch to `consume` in order. Returns why it stopped.
+    public func run(_ consume: @Sendable (ShardDispatch) async -> Void) async -> ShardStateMachine.StopReason {
+        var pending = machine.start()
+        while true {
+            // A cancelled task stops the shard as a shutdown would (the session stays resumable).
+            if Task.isCancelled {
+                _ = machine.shutdown()
+                return stopReason ?? .shutdown
+            }
+            guard let action = pending.first else { return stopReason ?? .shutdown }
+            pending.removeFirst()
+            switch action {
+            case .connect(let url, let delay):
+                if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
+                if let stopReason { return stopReason }
+                let code: UInt16?
+                do {
+                    let connection = try await GatewayWebSocket.connect(
+                        to: url, path: configuration.query, maxMessageBytes: configuration.maxMessageBytes)
+                    connections += 1
+                    code = await serve(connection, consume)
+                } catch {
+                    code = nil
+                }
+                pending = machine.closed(code: code, jitter: Double.random(in: 0..<1)) + pending
+            case .stop(let reason):
+                stopReason = stopReason ?? reason
+                return stopReason ?? reason
+            default:
+                // Everything else belongs to a live connection; none is left when it closed.
+                continue
+            }
+        }
+    }
+
+    /// Stops the shard; its session stays resumable (closed with 4000, not 1000).
+    public func shutdown() async {
+        let actions = machine.shutdown()
+        for action in actions {
+            if case .stop(let reason) = action { stopReason = reason }
+        }
+        await execute(actions.filter { if case .stop = $0 { return false } else { return true } })
+        socket?.close()
+    }
+
+    /// One connection: frames in, actions out, heartbeats beside. Returns the close code Discord
+    /// sent, or nil when the connection ended without one.
+    private func serve(_ connection: GatewayWebSocket, _ consume: @Sendable (ShardDispatch) async -> Void) async -> UInt16? {
+        inflater.reset()
+        nextHeartbeat = nil
+        socket = connection
+        _ = machine.connected()
+        var closeCode: UInt16?
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.beat() }
+            do {
+                for try await frame in connection.frames {
+                    connection.flow.consumed(connection.channel)
+                    switch frame.opcode {
+                    case .binary, .text:
+                        if await !receive(frame.unmaskedData, consume) {
+                            // Corrupt compression or JSON: drop the connection, resume on a new one.
+                            connection.close()
+                        }
+                    case .connectionClose:
+                        var data = frame.unmaskedData
+                        closeCode = data.readInteger(as: UInt16.self)
+                        connection.close()
+                    default:
+                        break
+                    }
+                }
+            } catch {}
+            group.cancelAll()
+        }
+        connection.close()
+        socket = nil
+        nextHeartbeat = nil
+        return closeCode
+    }
+
+    /// Handles one message; false when the stream is broken (corrupt compression or JSON): the
+    /// connection must be dropped and the session resumed on a fresh one.
+    private func receive(_ message: ByteBuffer, _ consume: @Sendable (ShardDispatch) async -> Void) async -> Bool {
+        var dispatch: ShardDispatch?
+        var actions: [ShardStateMachine.Action] = []
+        let ok: Bool = message.withUnsafeReadableBytes { bytes in
+            let payload: UnsafeRawBufferPointer?
+            do {
+                payload = try inflater.inflate(bytes)
+            } catch {
+                return false
+            }
+            // A zlib message may span frames: nothing to do until its last one.
+            guard let payload else { return true }
+            return handle(payload, &actions, &dispatch)
+        }
+        await execute(actions)
+        if let dispatch {
+            await consume(dispatch)
+            if let sequence = dispatch.sequence { deliveredSequence = sequence }
+        }
+        return ok
+    }
+
+    /// Sends a payload as a masked text frame, within the 120-per-minute limit (heartbeats have
+    /// reserved slots).
+    func send(_ payload: String, isHeartbeat: Bool) async {
+        while let wait = sendLimiter.admit(isHeartbeat: isHeartbeat, now: secondsSinceStart) {
+            try? await Task.sleep(for: .seconds(max(0, wait - secondsSinceStart)))
+            if Task.isCancelled || socket == nil { return }
+        }
+        guard let socket else { return }
+        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: socket.channel.allocator.buffer(string: payload))
+        try? await socket.write(frame)
+    }
+
+    /// Closes the connection with a close frame carrying `code`, then the socket.
+    func closeConnection(code: UInt16) async {
+        guard let socket else { return }
+        var data = socket.channel.allocator.buffer(capacity: 2)
+        data.writeInteger(code)
+        try? await socket.write(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data))
+        socket.close()
+    }
+
+    func stop(_ reason: ShardStateMachine.StopReason) async {
+        stopReason = stopReason ?? reason
+        socket?.close()
+    }
+
+    private var secondsSinceStart: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,248 @@
+/// What a shard does, decided without a socket or a clock: the connection tells it what happened,
+/// it answers with what to do. Every rule of Discord's gateway lifecycle lives here, so each is
+/// tested at exact instants with given randomness.
+///
+/// - Hello → the first heartbeat after `interval × jitter` (jitter in [0, 1)), then every interval.
+/// - A heartbeat falls due while the last one is unacknowledged → the connection is a zombie:
+///   close it with a resumable code and resume.
+/// - Op 1 → heartbeat at once. Op 7 → reconnect and resume. Op 9 `true` → resume; `false` →
+///   forget the session and identify again when the identify queue allows.
+/// - Close codes 4004, 4010–4014 are fatal: the shard stops with an actionable reason, no retry.
+///   4007 and 4009 → new session. Anything else → resume if there is a session.
+/// - Reconnects back off exponentially with jitter, capped; a READY or RESUMED resets the backoff.
+public struct ShardStateMachine: Sendable {
+    /// Why a shard stopped for good — what its operator must fix.
+    public enum StopReason: Sendable, Equatable, CustomStringConvertible {
+        case closed(code: UInt16, reason: String)
+        case shutdown
+
+        public var description: String {
+            switch self {
+            case .closed(let code, let reason): "closed by Discord with \(code): \(reason)"
+            case .shutdown: "shut down"
+            }
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Open a connection to `url` after `delay` seconds.
+        case connect(url: String, delay: Double)
+        /// Ask the identify queue for a slot, then call `identifyAllowed`.
+        case requestIdentify
+        case sendIdentify
+        case sendResume(sessionID: String, sequence: Int)
+        case sendHeartbeat(sequence: Int?)
+        /// Call `heartbeatDue` after this many seconds (replaces any earlier schedule).
+        case scheduleHeartbeat(delay: Double)
+        /// Close the connection with this code (never 1000/1001 when the session should survive).
+        case close(code: UInt16)
+        /// Hand the dispatch to the consumer.
+        case deliver
+        /// Stop for good.
+        case stop(StopReason)
+    }
+
+    enum State: Sendable, Equatable {
+        case idle
+        case connecting
+        case awaitingHello
+        case identifying
+        case resuming
+        case ready
+        /// The connection is being closed by us; what follows is a reconnect.
+        case closing
+        case stopped
+    }
+
+    public let gatewayURL: String
+    let backoffBase: Double
+    let backoffCap: Double
+    private(set) var state = State.idle
+    public private(set) var sessionID: String?
+    public private(set) var resumeURL: String?
+    public private(set) var sequence: Int?
+    private var heartbeatInterval: Double?
+    private var awaitingAck = false
+    private var failures = 0
+    /// Whether the next connection should resume (otherwise it identifies).
+    private var resumeNext = false
+
+    public init(gatewayURL: String, backoffBase: Double = 1, backoffCap: Double = 60) {
+        self.gatewayURL = gatewayURL
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+    }
+
+    /// Starts with a session saved by an earlier process (restart-safe resume).
+    public init(gatewayURL: String, resuming sessionID: String, sequence: Int, resumeURL: String) {
+        self.init(gatewayURL: gatewayURL)
+        self.sessionID = sessionID
+        self.sequence = sequence
+        self.resumeURL = resumeURL
+        resumeNext = true
+    }
+
+    public var isStopped: Bool { state == .stopped }
+    public var isReady: Bool { state == .ready }
+
+    public mutating func start() -> [Action] {
+        guard state == .idle else { return [] }
+        state = .connecting
+        return [.connect(url: connectURL, delay: 0)]
+    }
+
+    public mutating func connected() -> [Action] {
+        guard state == .connecting else { return [] }
+        state = .awaitingHello
+        return []
+    }
+
+    /// Hello: heartbeats start, then resume or identify.
+    public mutating func hello(intervalMilliseconds: Int, jitter: Double) -> [Action] {
+        guard state == .awaitingHello else { return [] }
+        let interval = Double(intervalMilliseconds) / 1_000
+        heartbeatInterval = interval
+        awaitingAck = false
+        let first = Action.scheduleHeartbeat(delay: interval * min(max(jitter, 0), 0.999_999))
+        if resumeNext, let sessionID, let sequence {
+            state = .resuming
+            return [first, .sendResume(sessionID: sessionID, sequence: sequence)]
+        }
+        state = .identifying
+        return [first, .requestIdentify]
+    }
+
+    /// The identify queue gave this shard its slot.
+    public mutating func identifyAllowed() -> [Action] {
+        state == .identifying ? [.sendIdentify] : []
+    }
+
+    /// A dispatch (op 0) with its `s` and `t`; READY carries the session and resume URL.
+    public mutating func dispatch(name: String, sequence: Int?, sessionID: String? = nil, resumeURL: String? = nil) -> [Action] {
+        guard state == .identifying || state == .resuming || state == .ready else { return [] }
+        if let sequence { self.sequence = max(self.sequence ?? 0, sequence) }
+        if name == "READY" {
+            self.sessionID = sessionID
+            self.resumeURL = resumeURL
+            ready()
+        } else if name == "RESUMED" {
+            ready()
+        }
+        return [.deliver]
+    }
+
+    private mutating func ready() {
+        state = .ready
+        failures = 0
+        resumeNext = false
+    }
+
+    public mutating func heartbeatDue() -> [Action] {
+        guard let interval = heartbeatInterval, [.identifying, .resuming, .ready].contains(state) else { return [] }
+        if awaitingAck {
+            // No ACK since the last beat: a zombie. Close resumably and resume elsewhere.
+            return closeAndReconnect(resume: true)
+        }
+        awaitingAck = true
+        return [.sendHeartbeat(sequence: sequence), .scheduleHeartbeat(delay: interval)]
+    }
+
+    public mutating func heartbeatAcknowledged() -> [Action] {
+        awaitingAck = false
+        return []
+    }
+
+    /// Op 1: Discord wants a heartbeat now.
+    public mutating func heartbeatRequested() -> [Action] {
+        guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        return [.sendHeartbeat(sequence: sequence)]
+    }
+
+    /// Op 7.
+    public mutating func reconnectRequested() -> [Action] {
+        guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        return closeAndReconnect(resume: true)
+    }
+
+    /// Op 9.
+    public mutating func invalidSession(resumable: Bool) -> [Action] {
+        guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        if !resumable { forgetSession() }
+        return closeAndReconnect(resume: resumable)
+    }
+
+    /// The connection closed (by Discord with `code`, or without a close frame: nil), or could
+    /// not be opened.
+    public mutating func closed(code: UInt16?) -> [Action] {
+        guard state != .stopped, state != .idle else { return [] }
+        if let code, let fatal = Self.fatalReason(code) {
+            state = .stopped
+            return [.stop(.closed(code: code, reason: fatal))]
+        }
+        if state != .closing {
+            // Closed by the other side: resume unless the code says the session is gone.
+            if code == 4007 || code == 4009 { forgetSession() }
+            resumeNext = sessionID != nil
+        }
+        failures += 1
+        state = .connecting
+        return [.connect(url: connectURL, delay: backoff(jitter: 0.5))]
+    }
+
+    /// Stops the shard; the connection closes with a resumable code so a restarted process can
+    /// resume the session.
+    public mutating func shutdown() -> [Action] {
+        guard state != .stopped else { return [] }
+        let wasConnected = state != .idle && state != .connecting
+        state = .stopped
+        return (wasConnected ? [.close(code: 4000)] : []) + [.stop(.shutdown)]
+    }
+
+    /// The jitter of the next backoff, given so tests are exact; the connection passes a random one.
+    public mutating func closed(code: UInt16?, jitter: Double) -> [Action] {
+        var actions = closed(code: code)
+        if case .connect(let url, _)? = actions.last, failures > 0 {
+            actions[actions.count - 1] = .connect(url: url, delay: backoff(jitter: jitter))
+        }
+        return actions
+    }
+
+    private mutating func closeAndReconnect(resume: Bool) -> [Action] {
+        state = .closing
+        resumeNext = resume && sessionID != nil
+        // 4000 (not 1000/1001): Discord keeps the session for a resume.
+        return [.close(code: 4000)]
+    }
+
+    private mutating func forgetSession() {
+        sessionID = nil
+        sequence = nil
+        resumeURL = nil
+        resumeNext = false
+    }
+
+    private var connectURL: String {
+        resumeNext ? (resumeURL ?? gatewayURL) : gatewayURL
+    }
+
+    /// No wait for the first reconnect after a session-level event; then base × 2^(n-1), capped,
+    /// scaled by a jitter in [0.5, 1.5).
+    private func backoff(jitter: Double) -> Double {
+        guard failures > 1 else { return 0 }
+        let delay = min(backoffCap, backoffBase * Double(1 << min(failures - 2, 16)))
+        return delay * (0.5 + min(max(jitter, 0), 0.999_999))
+    }
+
+    /// The close codes after which reconnecting cannot help, with what to do about them.
+    public static func fatalReason(_ code: UInt16) -> String? {
+        switch code {
+        case 4004: "authentication failed: the bot token is wrong or was reset — set a valid token"
+        case 4010: "invalid shard: the shard ID or count is out of range — check the shard configuration"
+        case 4011: "sharding required: this session would hold too many guilds — run more shards"
+        case 4012: "invalid API version — use gateway v10"
+        case 4013: "invalid intents: an unknown intent bit was sent — check the configured intents"
+        case 4014: "disallowed intents: a privileged intent is not enabled for this application — enable it in the developer portal or remove it"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import DiscordGateway
+import DiscordModels
+import DiscordSimulator
+import Foundation
+import Synchronization
+import Testing
+
+/// A shard against the simulator: it logs in on each compression, survives every resumable fault
+/// without a gap or a repeat (by `s`, compared with what the simulator recorded sending), starts a
+/// new session after op 9 `false`, stops for good on 4004, and resumes after a restart.
+struct ShardConnectionTests {
+    /// What a consumer received, in order.
+    final class Received: Sendable {
+        private let items = Mutex<[(name: String, sequence: Int?, guild: GuildID?)]>([])
+
+        func add(_ dispatch: ShardDispatch) {
+            items.withLock { $0.append((dispatch.name, dispatch.sequence, dispatch.guildID)) }
+        }
+
+        var all: [(name: String, sequence: Int?, guild: GuildID?)] { items.withLock { $0 } }
+        var count: Int { items.withLock { $0.count } }
+    }
+
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !(await condition()) {
+            guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    struct WaitTimedOut: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
+    static func shard(_ server: SimulatorServer, _ compression: GatewayCompression = .zstdStream, token: String? = nil) -> ShardConnection {
+        // The simulator's identify window is shortened for tests; the shard's queue keeps to it.
+        ShardConnection(
+            configuration: ShardConfiguration(
+                token: token ?? server.configuration.token, intents: [.guilds, .guildMessages, .guildMessageReactions, .guildMembers],
+                gatewayURL: server.gatewayURL, compression: compression, backoffBase: 0.05, backoffCap: 0.5),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+    }
+
+    /// The `s` of every dispatch after READY must continue by exactly one.
+    static func expectNoGapsOrRepeats(_ received: [(name: String, sequence: Int?, guild: GuildID?)], sourceLocation: SourceLocation = #_sourceLocation) {
+        var last = 0
+        for item in received {
+            guard let sequence = item.sequence else { continue }
+            if item.name == "READY" { last = 0 }
+            #expect(sequence == last + 1, "after s=\(last) came \(item.name) s=\(sequence)", sourceLocation: sourceLocation)
+            last = sequence
+        }
+    }
+
+    @Test(arguments: [GatewayCompression.zstdStream, .zlibStream, .none])
+    func aShardReceivesEverythingInOrder(_ compression: GatewayCompression) async throws {
+        let world = TrafficWorld(guildCount: 20, userCount: 600, seed: 81)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 2_000, maxDispatchesPerSession: 1_500))
+        let shard = Self.shard(server, compression)
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await Self.waitUntil("1 + 20 + 1,500 dispatches") { received.count == 1_521 }
+        await shard.shutdown()
+        #expect(await stopped == .shutdown)
+
+        let all = received.all
+        #expect(all.first?.name == "READY")
+        #expect(all.filter { $0.name == "GUILD_CREATE" }.count == 20)
+        Self.expectNoGapsOrRepeats(all)
+        let guilds = Set(world.guilds.map(\.id))
+        #expect(all.dropFirst().allSatisfy { $0.guild.map(guilds.contains) ?? false }, "every guild event names its guild")
+        let connection = try #require(server.record.connections.first)
+        #expect(connection.compression == compression.rawValue)
+        #expect(connection.dispatches.values.reduce(0, +) == 1_521)
+        try await Self.waitUntil("the close frame") { server.record.connections.first?.clientCloseCode != nil }
+        #expect(server.record.connections.first?.clientCloseCode == 4000, "closed resumably, not with 1000")
+        try await server.stop()
+    }
+
+    @Test(arguments: [GatewayCompression.zstdStream, .zlibStream])
+    func everyResumableFaultIsSurvivedWithoutAGapOrARepeat(_ compression: GatewayCompression) async throws {
+        let world = TrafficWorld(guildCount: 10, userCount: 400, seed: 82)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 800, world: world, dispatchesPerSecond: 400))
+        let shard = Self.shard(server, compression)
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        let faults: [SimulatorFault] = [
+            .reconnect, .invalidSession(resumable: true), .dropConnection, .close(code: 4000), .corruptNextMessage,
+            .requestHeartbeat, .stopHeartbeatACKs, .pauseReading(milliseconds: 300),
+        ]
+        for fault in faults {
+            let before = received.count
+            let resumesBefore = await shard.resumes
+            try await Self.waitUntil("traffic before \(fault)") { received.count >= before + 50 && server.inject(fault) > 0 }
+            if fault == .stopHeartbeatACKs {
+                // Silence is noticed at the next beat (0.8 s here): the shard closes and resumes.
+                try await Self.waitUntil("the zombie connection replaced") { await shard.resumes > resumesBefore }
+            }
+            try await Self.waitUntil("traffic after \(fault)") { received.count >= before + 200 }
+        }
+        await shard.shutdown()
+        _ = await stopped
+
+        let all = received.all
+        #expect(all.filter { $0.name == "READY" }.count == 1, "one session throughout")
+        Self.expectNoGapsOrRepeats(all)
+        let sessionID = try #require(server.record.connections.first?.sessionID)
+        let sent = server.record.dispatches(inSession: sessionID)
+        let counted = Dictionary(grouping: all, by: \.name).mapValues(\.count)
+        for (name, count) in sent where name != "RESUMED" {
+            // The last few sent before the shutdown may still have been in flight.
+            #expect(counted[name, default: 0] <= count && counted[name, default: 0] >= count - 20, "\(name): received \(counted[name, default: 0]) of \(count)")
+        }
+        let (resumes, identifies) = (await shard.resumes, await shard.identifies)
+        // op 7, op 9 true, the drop, close 4000, the corrupt message and the zombie each resumed.
+        #expect(resumes >= 6 && identifies == 1)
+        try await server.stop()
+    }
+
+    @Test func aNonResumableInvalidSessionStartsANewOne() async throws {
+        let world = TrafficWorld(guildCount: 5, userCount: 200, seed: 83)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 300, identifyWindowMilliseconds: 500))
+        let shard = Self.shard(server)
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await Self.waitUntil("the first session's traffic") { received.count >= 100 }
+        server.inject(.invalidSession(resumable: false))
+        try await Self.waitUntil("a second READY") { received.all.filter { $0.name == "READY" }.count == 2 }
+        try await Self.waitUntil("the second session's traffic") { received.all.last?.sequence ?? 0 > 50 }
+        await shard.shutdown()
+        _ = await stopped
+        Self.expectNoGapsOrRepeats(received.all)
+        #expect(await shard.identifies == 2)
+        #expect(Set(server.record.connections.compactMap(\.sessionID)).count == 2)
+        try await server.stop()
+    }
+
+    @Test func aBadTokenStopsTheShardAtOnceWithAReason() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 50, seed: 84), dispatchesPerSecond: 0))
+        let shard = Self.shard(server, token: "not.the.token")
+        let reason = await shard.run { _ in }
+        guard case .closed(let code, let text) = reason else {
+            Issue.record("expected a close, got \(reason)")
+            return
+        }
+        #expect(code == 4004 && text.contains("token"))
+        #expect(await shard.connections == 1, "no retry after a fatal close code")
+        #expect(server.record.connections.count == 1)
+        try await server.stop()
+    }
+
+    @Test func aRestartedShardResumesTheSavedSession() async throws {
+        let world = TrafficWorld(guildCount: 5, userCount: 200, seed: 85)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 300, identifyWindowMilliseconds: 500))
+        let first = Self.shard(server)
+        let before = Received()
+        async let firstStopped = first.run { before.add($0) }
+        try await Self.waitUntil("traffic") { before.count >= 100 }
+        await first.shutdown()
+        _ = await firstStopped
+        let saved = try #require(await first.session)
+
+        let restarted = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL),
+            resuming: (saved.id, saved.sequence, saved.resumeURL))
+        let after = Received()
+        async let secondStopped = restarted.run { after.add($0) }
+        try await Self.waitUntil("traffic after the restart") { after.count >= 100 }
+        await restarted.shutdown()
+        _ = await secondStopped
+
+        let (identifies, resumes) = (await restarted.identifies, await restarted.resumes)
+        #expect(identifies == 0 && resumes == 1)
+        #expect(after.all.first { $0.sequence != nil }?.sequence == saved.sequence + 1, "the replay continues where the first process stopped")
+        // RESUMED is numbered too, as on Discord: the sequence runs on through it.
+        Self.expectNoGapsOrRepeats(before.all + after.all)
+        #expect(server.record.connections.last?.resumed == true)
+        try await server.stop()
+    }
+}

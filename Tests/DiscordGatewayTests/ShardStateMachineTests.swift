@@ -1,0 +1,127 @@
+import Testing
+@testable import DiscordGateway
+
+/// The gateway lifecycle rules, at given jitter: heartbeats, zombies, op 1/7/9, close codes,
+/// backoff, resume on the resume URL.
+struct ShardStateMachineTests {
+    func readyMachine() -> ShardStateMachine {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        _ = machine.start()
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0.25)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://resume.example")
+        return machine
+    }
+
+    @Test func helloSchedulesAJitteredFirstBeatAndAsksForAnIdentifySlot() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        #expect(machine.start() == [.connect(url: "wss://gateway.example", delay: 0)])
+        #expect(machine.connected().isEmpty)
+        #expect(machine.hello(intervalMilliseconds: 41_250, jitter: 0.5) == [.scheduleHeartbeat(delay: 20.625), .requestIdentify])
+        #expect(machine.identifyAllowed() == [.sendIdentify])
+        #expect(machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://r") == [.deliver])
+        #expect(machine.isReady && machine.sessionID == "s1" && machine.sequence == 1)
+    }
+
+    @Test func heartbeatsCarryTheLastSequenceAndAMissingAckIsAZombie() {
+        var machine = readyMachine()
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 7)
+        #expect(machine.heartbeatDue() == [.sendHeartbeat(sequence: 7), .scheduleHeartbeat(delay: 40)])
+        _ = machine.heartbeatAcknowledged()
+        #expect(machine.heartbeatDue() == [.sendHeartbeat(sequence: 7), .scheduleHeartbeat(delay: 40)])
+        // No ACK before the next beat: close resumably, then resume on the resume URL.
+        #expect(machine.heartbeatDue() == [.close(code: 4000)])
+        #expect(machine.closed(code: 4000, jitter: 0.5) == [.connect(url: "wss://resume.example", delay: 0)])
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0) == [.scheduleHeartbeat(delay: 0), .sendResume(sessionID: "s1", sequence: 7)])
+        #expect(machine.dispatch(name: "RESUMED", sequence: nil) == [.deliver])
+        #expect(machine.isReady)
+    }
+
+    @Test func opcodesOneSevenAndNine() {
+        var machine = readyMachine()
+        #expect(machine.heartbeatRequested() == [.sendHeartbeat(sequence: 1)])
+        #expect(machine.reconnectRequested() == [.close(code: 4000)])
+        #expect(machine.closed(code: 4000, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: nil)
+        // Op 9 true: resume again.
+        #expect(machine.invalidSession(resumable: true) == [.close(code: 4000)])
+        #expect(machine.closed(code: nil, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .sendResume(sessionID: "s1", sequence: 1))
+        // Op 9 false: the session is gone; identify on the main gateway.
+        #expect(machine.invalidSession(resumable: false) == [.close(code: 4000)])
+        #expect(machine.sessionID == nil && machine.sequence == nil)
+        let reconnect = machine.closed(code: 4000, jitter: 0)
+        guard case .connect(let url, _)? = reconnect.first else {
+            Issue.record("expected a reconnect, got \(reconnect)")
+            return
+        }
+        #expect(url == "wss://gateway.example")
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify)
+    }
+
+    @Test(arguments: [UInt16(4004), 4010, 4011, 4012, 4013, 4014])
+    func fatalCloseCodesStopTheShardWithAReason(_ code: UInt16) {
+        var machine = readyMachine()
+        let actions = machine.closed(code: code, jitter: 0)
+        guard case .stop(.closed(let stoppedCode, let reason))? = actions.first, actions.count == 1 else {
+            Issue.record("expected a stop, got \(actions)")
+            return
+        }
+        #expect(stoppedCode == code && !reason.isEmpty)
+        #expect(machine.isStopped)
+        #expect(machine.closed(code: 1006, jitter: 0).isEmpty, "a stopped shard never reconnects")
+    }
+
+    @Test func sessionTimeoutsIdentifyAgainAndOtherClosesResume() {
+        var machine = readyMachine()
+        #expect(machine.closed(code: 4009, jitter: 0) == [.connect(url: "wss://gateway.example", delay: 0)])
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s2", resumeURL: "wss://resume.example")
+        #expect(machine.closed(code: 4000, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
+    }
+
+    @Test func failedConnectionsBackOffExponentiallyCappedAndReadyResetsIt() {
+        var machine = ShardStateMachine(gatewayURL: "wss://g", backoffBase: 1, backoffCap: 8)
+        _ = machine.start()
+        var delays: [Double] = []
+        for _ in 0..<7 {
+            guard case .connect(_, let delay)? = machine.closed(code: nil, jitter: 0.5).first else { return }
+            delays.append(delay)
+        }
+        #expect(delays == [0, 1, 2, 4, 8, 8, 8])
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s", resumeURL: "wss://r")
+        guard case .connect(_, let delay)? = machine.closed(code: nil, jitter: 0.5).first else { return }
+        #expect(delay == 0)
+    }
+
+    @Test func shutdownClosesResumablyAndAStoredSessionResumesAfterARestart() {
+        var machine = readyMachine()
+        #expect(machine.shutdown() == [.close(code: 4000), .stop(.shutdown)])
+        var restarted = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 42, resumeURL: "wss://resume.example")
+        #expect(restarted.start() == [.connect(url: "wss://resume.example", delay: 0)])
+        _ = restarted.connected()
+        #expect(restarted.hello(intervalMilliseconds: 40_000, jitter: 0).last == .sendResume(sessionID: "s1", sequence: 42))
+    }
+
+    @Test func theSendLimitKeepsSlotsForHeartbeats() {
+        var limiter = GatewaySendLimiter(limit: 10, window: 60, reservedForHeartbeats: 3)
+        for second in 0..<7 { #expect(limiter.admit(isHeartbeat: false, now: Double(second)) == nil) }
+        #expect(limiter.admit(isHeartbeat: false, now: 7) == 60, "the eighth ordinary send waits for the first to leave the window")
+        for second in 7..<10 { #expect(limiter.admit(isHeartbeat: true, now: Double(second)) == nil) }
+        #expect(limiter.admit(isHeartbeat: true, now: 10) == 60)
+        #expect(limiter.admit(isHeartbeat: true, now: 60) == nil, "the first send left the window")
+        // Sends at 4…9 and 60 fill the seven ordinary slots until the one at 4 leaves.
+        #expect(limiter.admit(isHeartbeat: false, now: 63) == 64)
+    }
+}

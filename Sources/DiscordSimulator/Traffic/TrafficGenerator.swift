@@ -160,14 +160,7 @@ public struct TrafficGenerator: Sendable {
 
     /// Picks one of this generator's guilds with probability proportional to its activity.
     mutating func pickGuildIndex() -> Int {
-        let target = Double(random.next() >> 11) / Double(1 << 53) * cumulativeWeights[cumulativeWeights.count - 1]
-        var low = 0
-        var high = cumulativeWeights.count - 1
-        while low < high {
-            let middle = (low + high) / 2
-            if cumulativeWeights[middle] < target { low = middle + 1 } else { high = middle }
-        }
-        return guildIndexes[low]
+        guildIndexes[TrafficWorld.weightedPick(cumulativeWeights, &random)]
     }
 
     /// A user of the world or a raid account.

@@ -104,6 +104,11 @@ public struct TrafficWorld: Sendable {
 
     /// Picks a guild with probability proportional to its activity.
     public func pickGuild(_ random: inout SeededRandom) -> Int {
+        Self.weightedPick(cumulativeWeights, &random)
+    }
+
+    /// An index drawn with probability proportional to its weight, given running sums of weights.
+    static func weightedPick(_ cumulativeWeights: [Double], _ random: inout SeededRandom) -> Int {
         let target = Double(random.next() >> 11) / Double(1 << 53) * cumulativeWeights[cumulativeWeights.count - 1]
         var low = 0
         var high = cumulativeWeights.count - 1

@@ -59,6 +59,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KamiiRedis",
+            dependencies: ["CHiredis", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KamiiStore",
             dependencies: [
                 "DiscordModels",
@@ -93,6 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
+        .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),

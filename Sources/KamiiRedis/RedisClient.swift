@@ -1,0 +1,139 @@
+public import NIOCore
+public import NIOPosix
+
+/// A pipelined Redis client: one connection, commands written back to back and answered in order.
+/// A lost connection fails what was outstanding (``RedisError/connectionLost``) and the next call
+/// connects again, so the caller decides what to retry. I/O and reply parsing run on a SwiftNIO
+/// event loop; callers only ever await.
+public actor RedisClient {
+    public nonisolated let configuration: RedisConfiguration
+    private let group: any EventLoopGroup
+    private var channel: (any Channel)?
+    private var connecting: Task<any Channel, any Error>?
+    private var isClosed = false
+    private var scriptHashes: [String: String] = [:]
+
+    /// Connections made, for tests and metrics (the first one counts).
+    public private(set) var connections = 0
+
+    public init(configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+    }
+
+    /// Sends every command of `pipeline` in one write; returns their replies in order. Error replies
+    /// are values (`.error`), not thrown: one failed command does not hide the others' results.
+    public func execute(_ pipeline: RedisPipeline) async throws -> [RedisValue] {
+        let channel = try await connectedChannel()
+        return try await Self.write(pipeline, to: channel)
+    }
+
+    /// One command; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func send(_ arguments: String...) async throws -> RedisValue {
+        var pipeline = RedisPipeline()
+        pipeline.append(arguments)
+        return try await execute(pipeline)[0].orThrow()
+    }
+
+    /// Runs a Lua script by its SHA1, loading it first if this server does not know it (a restarted
+    /// or flushed Redis forgets scripts).
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
+        for attempt in 0..<2 {
+            let sha = try await load(script, force: attempt > 0)
+            let reply = try await send(["EVALSHA", sha, String(keys.count)] + keys + arguments)
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { continue }
+            return try reply.orThrow()
+        }
+        throw RedisError.server("NOSCRIPT after loading the script")
+    }
+
+    /// The script's SHA1 on this server, loading it when not known yet.
+    public func load(_ script: RedisScript, force: Bool = false) async throws -> String {
+        if !force, let sha = scriptHashes[script.source] { return sha }
+        guard let sha = try await send("SCRIPT", "LOAD", script.source).string else {
+            throw RedisError.protocolViolation("SCRIPT LOAD answered without a hash")
+        }
+        scriptHashes[script.source] = sha
+        return sha
+    }
+
+    /// Closes the connection; later calls throw ``RedisError/closed``.
+    public func close() async {
+        isClosed = true
+        connecting?.cancel()
+        try? await channel?.close()
+        channel = nil
+    }
+
+    private func send(_ arguments: [String]) async throws -> RedisValue {
+        var pipeline = RedisPipeline()
+        pipeline.append(arguments)
+        return try await execute(pipeline)[0]
+    }
+
+    private func connectedChannel() async throws -> any Channel {
+        if isClosed { throw RedisError.closed }
+        if let channel, channel.isActive { return channel }
+        channel = nil
+        if let connecting { return try await connecting.value }
+        let task = Task { [configuration, group] in try await Self.connect(configuration, group: group) }
+        connecting = task
+        defer { connecting = nil }
+        do {
+            let channel = try await task.value
+            if isClosed {
+                try? await channel.close()
+                throw RedisError.closed
+            }
+            self.channel = channel
+            connections += 1
+            return channel
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError.connectionFailed("\(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    private static func connect(_ configuration: RedisConfiguration, group: any EventLoopGroup) async throws -> any Channel {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.commandTimeout / .nanoseconds(1)))
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout / .nanoseconds(1))))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisConnectionHandler(commandTimeout: timeout))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .get()
+        var hello = RedisPipeline()
+        if let password = configuration.password { hello.append("AUTH", password) }
+        if configuration.database != 0 { hello.append("SELECT", String(configuration.database)) }
+        do {
+            for reply in try await write(hello, to: channel) {
+                if case .error(let message) = reply {
+                    // The server's words, never the password.
+                    throw RedisError.connectionFailed(message)
+                }
+            }
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return channel
+    }
+
+    private static func write(_ pipeline: RedisPipeline, to channel: any Channel) async throws -> [RedisValue] {
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        channel.writeAndFlush(RedisRequest(pipeline: pipeline, promise: promise), promise: nil)
+        return try await promise.futureResult.get()
+    }
+}
+
+/// A Lua script run with EVALSHA; its source is the key of the client's hash cache.
+public struct RedisScript: Sendable, Hashable {
+    public let source: String
+    public init(_ source: String) { self.source = source }
+}

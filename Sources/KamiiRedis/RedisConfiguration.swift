@@ -1,0 +1,44 @@
+import Foundation
+
+/// Where Redis is and how patient to be with it.
+public struct RedisConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var database: Int
+    public var connectTimeout: Duration
+    /// How long a pipeline may wait for its replies before the connection is given up.
+    public var commandTimeout: Duration
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0,
+        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5)
+    ) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+    }
+
+    /// Reads `redis://[:password@]host[:port][/database]`.
+    public init(url text: String) throws {
+        guard let url = URL(string: text), url.scheme == "redis", let host = url.host, !host.isEmpty else {
+            throw ConfigurationError("not a redis:// URL: \(text.split(separator: "@").last.map(String.init) ?? "")")
+        }
+        var database = 0
+        let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if !path.isEmpty {
+            guard let number = Int(path), number >= 0 else { throw ConfigurationError("the database in a redis:// URL is a number: \(path)") }
+            database = number
+        }
+        self.init(host: host, port: url.port ?? 6379, password: url.password?.removingPercentEncoding, database: database)
+    }
+
+    /// A configuration that cannot be used, said plainly (passwords are never echoed).
+    public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+}

@@ -1,0 +1,27 @@
+/// Why a Redis call failed.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No connection could be made (refused, unreachable, timed out while connecting).
+    case connectionFailed(String)
+    /// The connection closed with replies outstanding: whether those commands ran is unknown.
+    case connectionLost
+    /// No reply within the command timeout; the connection was closed, since its replies can no
+    /// longer be matched to commands.
+    case timeout
+    /// The server answered with an error reply (`ERR`, `WRONGTYPE`, `NOSCRIPT`, …).
+    case server(String)
+    /// Bytes that are not RESP: the connection was closed.
+    case protocolViolation(String)
+    /// The client was shut down.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .connectionFailed(let why): "cannot connect to Redis: \(why)"
+        case .connectionLost: "the connection to Redis was lost with replies outstanding"
+        case .timeout: "Redis did not answer in time"
+        case .server(let message): "Redis: \(message)"
+        case .protocolViolation(let why): "Redis sent bytes that are not RESP: \(why)"
+        case .closed: "the Redis client is closed"
+        }
+    }
+}

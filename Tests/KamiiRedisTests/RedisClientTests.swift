@@ -1,0 +1,135 @@
+import Foundation
+import KamiiRedis
+import Testing
+
+/// The client against the real redis-server `ops/test` starts.
+@Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+struct RedisClientTests {
+    @Test func aPipelineIsAnsweredInOrder() async throws {
+        let redis = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("xp")
+        var pipeline = RedisPipeline()
+        for _ in 0..<5_000 {
+            pipeline.beginCommand(arguments: 4)
+            pipeline.appendArgument("HINCRBY")
+            pipeline.appendArgument(key)
+            pipeline.appendArgument("user")
+            pipeline.appendArgument(-3)
+        }
+        pipeline.append("DEL", key)
+        let replies = try await redis.execute(pipeline)
+        #expect(replies.count == 5_001)
+        #expect(replies.prefix(5_000).enumerated().allSatisfy { $0.element == .integer(-3 * ($0.offset + 1)) })
+        #expect(replies.last == .integer(1))
+        await redis.close()
+    }
+
+    @Test func repliesOfEveryShape() async throws {
+        let redis = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("shapes")
+        let binary: [UInt8] = [0, 13, 10, 255, 36, 42]
+        var pipeline = RedisPipeline()
+        pipeline.beginCommand(arguments: 3)
+        pipeline.appendArgument("SET")
+        pipeline.appendArgument(key + ":bin")
+        pipeline.appendArgument(bytes: binary)
+        pipeline.append("GET", key + ":bin")
+        pipeline.append("GET", key + ":missing")
+        pipeline.append("RPUSH", key + ":list", "a", "", "ü")
+        pipeline.append("LRANGE", key + ":list", "0", "-1")
+        pipeline.append("HINCRBY", key + ":bin", "f", "1")
+        pipeline.append("ZADD", key + ":board", "5", "x", "9", "y")
+        pipeline.append("ZREVRANGE", key + ":board", "0", "-1", "WITHSCORES")
+        pipeline.append("DEL", key + ":bin", key + ":list", key + ":board")
+        let replies = try await redis.execute(pipeline)
+        #expect(replies[0] == .simple("OK"))
+        #expect(replies[1] == .bulk(binary))
+        #expect(replies[2] == .null)
+        #expect(replies[3] == .integer(3))
+        #expect(replies[4] == .array([.bulk(Array("a".utf8)), .bulk([]), .bulk(Array("ü".utf8))]))
+        // An error reply is a value: the commands around it still answered.
+        guard case .error(let message) = replies[5] else { Issue.record("expected WRONGTYPE"); return }
+        #expect(message.hasPrefix("WRONGTYPE"))
+        #expect(replies[7].array?.compactMap(\.string) == ["y", "9", "x", "5"])
+        #expect(replies[8] == .integer(3))
+        await #expect(throws: RedisError.self) { try await redis.send("HINCRBY", key, "f", "not-a-number") }
+        await redis.close()
+    }
+
+    @Test func concurrentCallersGetTheirOwnReplies() async throws {
+        let redis = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("echo")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<64 {
+                group.addTask {
+                    for round in 0..<20 {
+                        let value = "\(caller)-\(round)"
+                        let reply = try await redis.send("ECHO", value)
+                        #expect(reply.string == value)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await redis.send("DEL", key)
+        #expect(await redis.connections == 1)
+        await redis.close()
+    }
+
+    @Test func aKilledConnectionFailsWhatWasOutstandingAndTheNextCallReconnects() async throws {
+        let redis = try RedisTestServer.client()
+        let admin = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("blocked")
+        let id = try #require(try await redis.send("CLIENT", "ID").int)
+        // A blocked command is outstanding when the server kills the connection.
+        let blocked = Task { try await redis.send("BLPOP", key, "10") }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await admin.send("CLIENT", "KILL", "ID", String(id)) == .integer(1))
+        await #expect(throws: RedisError.connectionLost) { _ = try await blocked.value }
+        #expect(try await redis.send("PING") == .simple("PONG"))
+        #expect(await redis.connections == 2)
+        await redis.close()
+        await admin.close()
+    }
+
+    @Test func noReplyInTimeClosesTheConnectionAndSaysSo() async throws {
+        let redis = try RedisTestServer.client(commandTimeout: .milliseconds(300))
+        let key = RedisTestServer.uniqueKey("slow")
+        await #expect(throws: RedisError.timeout) { try await redis.send("BLPOP", key, "5") }
+        // The next call gets a fresh connection whose replies match again.
+        #expect(try await redis.send("ECHO", "after").string == "after")
+        #expect(await redis.connections == 2)
+        await redis.close()
+    }
+
+    @Test func scriptsSurviveAFlushedScriptCache() async throws {
+        let redis = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("script")
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try await redis.evaluate(script, keys: [key], arguments: ["4"]) == .integer(4))
+        _ = try await redis.send("SCRIPT", "FLUSH")
+        #expect(try await redis.evaluate(script, keys: [key], arguments: ["5"]) == .integer(9))
+        _ = try await redis.send("DEL", key)
+        await redis.close()
+    }
+
+    @Test func nobodyListeningIsAConnectionFailure() async throws {
+        let redis = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .milliseconds(500)))
+        await #expect {
+            try await redis.send("PING")
+        } throws: { error in
+            if case .connectionFailed = error as? RedisError { true } else { false }
+        }
+        await redis.close()
+        await #expect(throws: RedisError.closed) { try await redis.send("PING") }
+    }
+
+    @Test func urlsAreRead() throws {
+        let plain = try RedisConfiguration(url: "redis://cache.internal:6380/2")
+        #expect(plain.host == "cache.internal" && plain.port == 6380 && plain.database == 2 && plain.password == nil)
+        let secret = try RedisConfiguration(url: "redis://:p%40ss@127.0.0.1")
+        #expect(secret.password == "p@ss" && secret.port == 6379)
+        #expect(throws: RedisConfiguration.ConfigurationError.self) { try RedisConfiguration(url: "http://x") }
+        #expect(throws: RedisConfiguration.ConfigurationError.self) { try RedisConfiguration(url: "redis://h/db") }
+    }
+}

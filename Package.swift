@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
@@ -64,6 +65,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KamiiShards",
+            dependencies: [
+                "DiscordGateway", "DiscordREST", "DiscordModels", "KamiiRedis",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KamiiStore",
             dependencies: [
                 "DiscordModels",
@@ -98,7 +107,13 @@ let package = Package(
         ),
         .testTarget(
             name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
-        .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis"], swiftSettings: swiftSettings),
+        .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KamiiShardsTests",
+            dependencies: ["KamiiShards", "KamiiRedis", "KamiiTestSupport", "DiscordGateway", "DiscordREST", "DiscordSimulator", "DiscordModels"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),

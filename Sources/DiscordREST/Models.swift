@@ -150,6 +150,13 @@ public struct GatewayBot: Codable, Sendable, Equatable {
         public let resetAfter: Int
         public let maxConcurrency: Int
 
+        public init(total: Int, remaining: Int, resetAfter: Int, maxConcurrency: Int) {
+            self.total = total
+            self.remaining = remaining
+            self.resetAfter = resetAfter
+            self.maxConcurrency = maxConcurrency
+        }
+
         enum CodingKeys: String, CodingKey {
             case total, remaining
             case resetAfter = "reset_after"

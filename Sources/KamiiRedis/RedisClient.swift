@@ -24,8 +24,22 @@ public actor RedisClient {
     /// Sends every command of `pipeline` in one write; returns their replies in order. Error replies
     /// are values (`.error`), not thrown: one failed command does not hide the others' results.
     public func execute(_ pipeline: RedisPipeline) async throws -> [RedisValue] {
-        let channel = try await connectedChannel()
-        return try await Self.write(pipeline, to: channel)
+        while true {
+            let channel = try await connectedChannel()
+            do {
+                return try await Self.write(pipeline, to: channel)
+            } catch is ConnectionClosing {
+                // The connection was already failing and the pipeline never left: a fresh one.
+                forget(channel)
+            } catch {
+                forget(channel)
+                throw error
+            }
+        }
+    }
+
+    private func forget(_ failed: any Channel) {
+        if channel === failed { channel = nil }
     }
 
     /// One command; an error reply is thrown as ``RedisError/server(_:)``.

@@ -6,6 +6,9 @@ struct RedisRequest {
     var promise: EventLoopPromise<[RedisValue]>
 }
 
+/// A pipeline offered to a connection that is already failing; it was not written.
+struct ConnectionClosing: Error {}
+
 /// Matches replies to pipelines in the order they were written. Replies are parsed by hiredis as
 /// bytes arrive on the event loop; nothing here touches Swift's cooperative pool.
 final class RedisConnectionHandler: ChannelDuplexHandler {
@@ -31,9 +34,10 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        if let failure {
-            request.promise.fail(failure)
-            promise?.fail(failure)
+        if failure != nil {
+            // Never written: the client may safely send it on a fresh connection.
+            request.promise.fail(ConnectionClosing())
+            promise?.fail(ConnectionClosing())
             return
         }
         guard request.pipeline.count > 0 else {

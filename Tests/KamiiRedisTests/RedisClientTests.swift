@@ -1,5 +1,6 @@
 import Foundation
 import KamiiRedis
+import KamiiTestSupport
 import Testing
 
 /// The client against the real redis-server `ops/test` starts.

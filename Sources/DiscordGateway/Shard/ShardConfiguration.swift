@@ -15,11 +15,13 @@ public struct ShardConfiguration: Sendable {
     public var maxMessageBytes: Int
     public var backoffBase: Double
     public var backoffCap: Double
+    /// More identifies than this within its period stop the shard (``IdentifyCircuitBreaker``).
+    public var identifyLimit: IdentifyCircuitBreaker.Limit
 
     public init(
         token: String, intents: GatewayIntents, shardID: Int = 0, shardCount: Int = 1, gatewayURL: String,
         compression: GatewayCompression = .zstdStream, largeThreshold: Int = 250, maxMessageBytes: Int = 64 << 20,
-        backoffBase: Double = 1, backoffCap: Double = 60
+        backoffBase: Double = 1, backoffCap: Double = 60, identifyLimit: IdentifyCircuitBreaker.Limit = .init()
     ) {
         self.token = token
         self.intents = intents
@@ -31,6 +33,7 @@ public struct ShardConfiguration: Sendable {
         self.maxMessageBytes = maxMessageBytes
         self.backoffBase = backoffBase
         self.backoffCap = backoffCap
+        self.identifyLimit = identifyLimit
     }
 
     /// The query a gateway URL gets: API version, encoding and transport compression.
@@ -42,8 +45,28 @@ public struct ShardConfiguration: Sendable {
 /// Waits until a shard may identify: Discord allows one identify per bucket
 /// (`shard_id % max_concurrency`) per 5 seconds, across every process of the bot.
 public protocol IdentifyGate: Sendable {
-    /// Returns when `shard` may identify; throws to refuse (the session budget is spent).
+    /// Returns when `shard` may identify, holding its bucket's slot; throws ``IdentifyRefused`` to
+    /// refuse (the session budget is down to its reserve).
     func waitForTurn(shard: Int) async throws
+    /// `shard`'s identify was just written: its bucket's window runs from now.
+    func identifySent(shard: Int) async
+}
+
+extension IdentifyGate {
+    public func identifySent(shard: Int) async {}
+}
+
+/// A gate's refusal: why, and when asking again makes sense.
+public struct IdentifyRefused: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public let retryAfter: Duration?
+
+    public init(reason: String, retryAfter: Duration?) {
+        self.reason = reason
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { reason }
 }
 
 /// No coordination: for a single shard, or tests.

@@ -51,17 +51,26 @@ extension ShardConnection {
             case .scheduleHeartbeat(let delay):
                 nextHeartbeat = ContinuousClock.now + .nanoseconds(Int64(delay * 1e9))
             case .requestIdentify:
+                if !identifyBreaker.allows(at: .now) {
+                    await stop(.identifyLoop(count: identifyBreaker.limit.count, period: identifyBreaker.limit.period))
+                    return
+                }
                 do {
-                    try await identifyGate.waitForTurn(shard: configuration.shardID)
-                } catch {
+                    try await waitForIdentifyTurn()
+                } catch let refused as IdentifyRefused {
                     // Refused (the session budget guard): stop rather than burn the token.
-                    await stop(.closed(code: 0, reason: "identify refused: \(error)"))
+                    await stop(.identifyRefused(reason: refused.reason, retryAfter: refused.retryAfter))
+                    return
+                } catch {
+                    await stop(.identifyRefused(reason: "\(error)", retryAfter: nil))
                     return
                 }
                 await execute(machine.identifyAllowed())
             case .sendIdentify:
                 identifies += 1
+                identifyBreaker.record(at: .now)
                 await send(identifyPayload, isHeartbeat: false)
+                await identifyGate.identifySent(shard: configuration.shardID)
             case .sendResume(let sessionID, let sequence):
                 resumes += 1
                 await send(#"{"op":6,"d":{"token":\#(jsonString(configuration.token)),"session_id":\#(jsonString(sessionID)),"seq":\#(sequence)}}"#, isHeartbeat: false)
@@ -74,6 +83,21 @@ extension ShardConnection {
             case .connect, .deliver:
                 break
             }
+        }
+    }
+
+    /// Waits for the identify gate in a task ``shutdown()`` can cancel: a shard may wait many
+    /// identify windows for its turn, and shutting down must not wait with it.
+    private func waitForIdentifyTurn() async throws {
+        let gate = identifyGate
+        let shard = configuration.shardID
+        let waiter = Task { try await gate.waitForTurn(shard: shard) }
+        identifyWait = waiter
+        defer { identifyWait = nil }
+        try await withTaskCancellationHandler {
+            try await waiter.value
+        } onCancel: {
+            waiter.cancel()
         }
     }
 

@@ -16,6 +16,9 @@ public actor ShardConnection {
     var nextHeartbeat: ContinuousClock.Instant?
     var sendLimiter: GatewaySendLimiter
     var stopReason: ShardStateMachine.StopReason?
+    var identifyBreaker: IdentifyCircuitBreaker
+    /// The wait for the identify gate, while there is one.
+    var identifyWait: Task<Void, any Error>?
     /// The `s` of the last dispatch the consumer returned from.
     var deliveredSequence: Int?
     let started = ContinuousClock.now
@@ -42,6 +45,7 @@ public actor ShardConnection {
         }
         inflater = configuration.compression.makeInflater(limits: InflaterLimits(maxPayloadBytes: configuration.maxMessageBytes))
         sendLimiter = GatewaySendLimiter()
+        identifyBreaker = IdentifyCircuitBreaker(limit: configuration.identifyLimit)
     }
 
     /// The session as it stands, for saving: what a restarted process resumes with. Its sequence
@@ -93,6 +97,7 @@ public actor ShardConnection {
         for action in actions {
             if case .stop(let reason) = action { stopReason = reason }
         }
+        identifyWait?.cancel()
         await execute(actions.filter { if case .stop = $0 { return false } else { return true } })
         socket?.close()
     }

@@ -14,11 +14,21 @@ public struct ShardStateMachine: Sendable {
     /// Why a shard stopped for good — what its operator must fix.
     public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case closed(code: UInt16, reason: String)
+        /// The identify gate refused (the session budget is down to its reserve); trying again
+        /// makes sense after `retryAfter`, when Discord's budget resets.
+        case identifyRefused(reason: String, retryAfter: Duration?)
+        /// The shard identified `count` times within `period`: something keeps killing its sessions,
+        /// and identifying again would only spend the budget.
+        case identifyLoop(count: Int, period: Duration)
         case shutdown
 
         public var description: String {
             switch self {
             case .closed(let code, let reason): "closed by Discord with \(code): \(reason)"
+            case .identifyRefused(let reason, _): "identify refused: \(reason)"
+            case .identifyLoop(let count, let period):
+                "identified \(count) times within \(period): stopped so the session budget is not spent on a loop; "
+                    + "look for what keeps invalidating its sessions (op 9, close codes) in the log"
             case .shutdown: "shut down"
             }
         }

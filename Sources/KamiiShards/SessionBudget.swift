@@ -1,0 +1,119 @@
+import DiscordGateway
+public import DiscordREST
+public import KamiiRedis
+public import Logging
+import Metrics
+
+/// Keeps a reserve of Discord's daily session starts (`session_start_limit.remaining`): below it
+/// identifies are refused, loudly, instead of letting Discord reset the bot's token — a reset takes
+/// every shard of every process down at once and needs a human to mint a new token.
+public protocol SessionBudget: Sendable {
+    /// Takes one session start, or throws ``IdentifyRefused`` when only the reserve is left.
+    func spend(shard: Int) async throws
+}
+
+/// The budget shared by every process of the bot through one Redis counter, set from
+/// `GET /gateway/bot` and expiring when Discord's budget resets.
+public struct RedisSessionBudget: SessionBudget {
+    public let reserve: Int
+    private let redis: RedisClient
+    private let key: String
+    private let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit
+    private let logger: Logger
+
+    public init(
+        redis: RedisClient, namespace: String, reserve: Int, logger: Logger = Logger(label: "kamii.session-budget"),
+        fetch: @escaping @Sendable () async throws -> GatewayBot.SessionStartLimit
+    ) {
+        self.redis = redis
+        self.key = "kamii:gateway:{\(namespace)}:session-budget"
+        self.reserve = reserve
+        self.fetch = fetch
+        self.logger = logger
+    }
+
+    public func spend(shard: Int) async throws {
+        for _ in 0..<100 {
+            let reply = try await redis.evaluate(Self.take, keys: [key], arguments: [String(reserve)])
+            guard let values = reply.array, values.count == 2, let left = values[0].int, let ttl = values[1].int else {
+                throw RedisError.protocolViolation("budget script answered \(reply)")
+            }
+            switch left {
+            case -2:
+                // Nobody has asked Discord since the last reset: one process asks and shares the
+                // answer; the others wait for it.
+                if try await redis.send("SET", key + ":asking", "1", "NX", "PX", "10000") == .simple("OK") {
+                    let limit: GatewayBot.SessionStartLimit
+                    do {
+                        limit = try await fetch()
+                    } catch {
+                        _ = try? await redis.send("DEL", key + ":asking")
+                        throw error
+                    }
+                    _ = try await redis.send(
+                        "SET", key, String(limit.remaining), "NX", "PX", String(max(1_000, limit.resetAfter)))
+                    _ = try await redis.send("DEL", key + ":asking")
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            case -1:
+                throw SessionBudgetGuard.refuse(shard: shard, reserve: reserve, retryAfter: .milliseconds(max(ttl, 1_000)), logger: logger)
+            default:
+                return
+            }
+        }
+        throw IdentifyRefused(reason: "nobody answered what the session budget is (GET /gateway/bot)", retryAfter: .seconds(5))
+    }
+
+    /// Takes one start unless only the reserve is left; answers {left after, ms until reset},
+    /// {-1, ms until reset} when refused, {-2, 0} when the budget is unknown.
+    static let take = RedisScript("""
+        local remaining = redis.call('GET', KEYS[1])
+        if not remaining then return {-2, 0} end
+        remaining = tonumber(remaining)
+        if remaining <= tonumber(ARGV[1]) then return {-1, redis.call('PTTL', KEYS[1])} end
+        redis.call('DECR', KEYS[1])
+        return {remaining - 1, redis.call('PTTL', KEYS[1])}
+        """)
+}
+
+/// The budget of a bot that runs in one process, kept in memory and refreshed from
+/// `GET /gateway/bot` when its reset time passes.
+public actor LocalSessionBudget: SessionBudget {
+    public nonisolated let reserve: Int
+    private let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit
+    private let logger: Logger
+    private var remaining: Int?
+    private var resetAt = ContinuousClock.now
+
+    public init(
+        reserve: Int, logger: Logger = Logger(label: "kamii.session-budget"),
+        fetch: @escaping @Sendable () async throws -> GatewayBot.SessionStartLimit
+    ) {
+        self.reserve = reserve
+        self.fetch = fetch
+        self.logger = logger
+    }
+
+    public func spend(shard: Int) async throws {
+        if remaining == nil || ContinuousClock.now >= resetAt {
+            let limit = try await fetch()
+            remaining = limit.remaining
+            resetAt = .now + .milliseconds(max(1_000, limit.resetAfter))
+        }
+        guard let left = remaining, left > reserve else {
+            throw SessionBudgetGuard.refuse(shard: shard, reserve: reserve, retryAfter: resetAt - .now, logger: logger)
+        }
+        remaining = left - 1
+    }
+}
+
+enum SessionBudgetGuard {
+    static func refuse(shard: Int, reserve: Int, retryAfter: Duration, logger: Logger) -> IdentifyRefused {
+        Counter(label: "kamii_identify_refused_total").increment()
+        let reason = "only \(reserve) session starts are left today (the configured reserve); shard \(shard) waits for "
+            + "Discord's budget to reset in \(retryAfter) instead of risking a token reset. Check why shards keep identifying."
+        logger.error("\(reason)")
+        return IdentifyRefused(reason: reason, retryAfter: retryAfter)
+    }
+}

@@ -1,0 +1,188 @@
+public import DiscordGateway
+public import DiscordREST
+public import KamiiRedis
+public import Logging
+import Metrics
+
+/// Where a manager's shards coordinate: alone, or with every process of the bot through Redis
+/// (identify leases, the session budget, saved sessions).
+public enum ShardCoordination: Sendable {
+    case local
+    case redis(RedisClient)
+}
+
+/// Runs this process's shards of a bot: asks `GET /gateway/bot` how many shards and how much
+/// identify concurrency, resumes the sessions an earlier process saved, starts the rest in order
+/// through the identify gate, saves sessions as they go, and on ``shutdown()`` closes every shard
+/// resumably and saves them a last time.
+public actor ShardManager {
+    public nonisolated let configuration: ShardManagerConfiguration
+    private let rest: DiscordRESTClient
+    private let coordination: ShardCoordination
+    private let logger: Logger
+    private var shards: [Int: ShardConnection] = [:]
+    private var stopReasons: [Int: ShardStateMachine.StopReason] = [:]
+    private var shuttingDown = false
+    private var sessionStore: (any ShardSessionStore)?
+
+    /// What `/gateway/bot` said and which shards this process runs; set once ``run(_:)`` started.
+    public private(set) var plan: ShardPlan?
+    /// Shards that resumed a saved session at start instead of identifying.
+    public private(set) var restoredSessions: Set<Int> = []
+
+    public init(configuration: ShardManagerConfiguration, rest: DiscordRESTClient, coordination: ShardCoordination, logger: Logger = Logger(label: "kamii.shards")) {
+        self.configuration = configuration
+        self.rest = rest
+        self.coordination = coordination
+        self.logger = logger
+    }
+
+    /// The running shard of each ID (a shard restarted after a refusal is a new connection).
+    public var connections: [Int: ShardConnection] { shards }
+
+    /// Runs until every shard stopped: for good (a fatal close code, an identify loop) or because
+    /// of ``shutdown()``. `consume` gets each shard's dispatches in order, awaited one by one.
+    /// Returns why each shard stopped.
+    public func run(_ consume: @escaping @Sendable (_ shard: Int, ShardDispatch) async -> Void) async throws -> [Int: ShardStateMachine.StopReason] {
+        let gateway = try await rest.gatewayBot()
+        let limit = gateway.sessionStartLimit
+        let plan = try ShardPlan(
+            count: configuration.count, selection: configuration.selection, recommended: gateway.shards, maxConcurrency: limit.maxConcurrency)
+        self.plan = plan
+        let gatewayURL = configuration.gatewayURL ?? gateway.url
+        let namespace = configuration.resolvedNamespace
+        logger.info(
+            "running shards", metadata: [
+                "shards": "\(plan.shards.first ?? 0)…\(plan.shards.last ?? 0) of \(plan.shardCount)",
+                "max_concurrency": "\(limit.maxConcurrency)", "session_starts_remaining": "\(limit.remaining)",
+            ])
+
+        let saved = await loadSessions(plan, namespace: namespace)
+        restoredSessions = Set(saved.keys)
+        let gate = makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
+        if shuttingDown { return [:] }
+
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.saveSessionsPeriodically()
+                return false
+            }
+            for id in plan.shards {
+                let shardConfiguration = configuration.shard(id, of: plan.shardCount, gatewayURL: gatewayURL)
+                group.addTask {
+                    await self.runShard(shardConfiguration, resuming: saved[id], gate: gate, consume)
+                    return true
+                }
+            }
+            var running = plan.shards.count
+            while running > 0, let wasShard = await group.next() {
+                if wasShard { running -= 1 }
+            }
+            group.cancelAll()
+        }
+        await saveSessions()
+        return stopReasons
+    }
+
+    /// Closes every shard with a resumable code; ``run(_:)`` then saves their sessions and returns.
+    public func shutdown() async {
+        shuttingDown = true
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards.values { group.addTask { await shard.shutdown() } }
+        }
+    }
+
+    private func runShard(
+        _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, gate: StartupIdentifyGate,
+        _ consume: @escaping @Sendable (Int, ShardDispatch) async -> Void
+    ) async {
+        let id = shardConfiguration.shardID
+        var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
+        while !shuttingDown {
+            let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate)
+            resume = nil
+            shards[id] = shard
+            let reason = await shard.run { await consume(id, $0) }
+            if shuttingDown {
+                stopReasons[id] = .shutdown
+                return
+            }
+            if case .identifyRefused(_, let retryAfter?) = reason {
+                // The session budget is at its reserve: wait for Discord's reset, then start again.
+                logger.warning("shard \(id) waits \(retryAfter) for the session budget to reset")
+                try? await Task.sleep(for: retryAfter)
+                continue
+            }
+            stopReasons[id] = reason
+            Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
+            logger.error("shard \(id) stopped: \(reason)")
+            return
+        }
+        stopReasons[id] = .shutdown
+    }
+
+    private func makeGate(_ plan: ShardPlan, limit: GatewayBot.SessionStartLimit, namespace: String, firstIdentifies: [Int]) -> StartupIdentifyGate {
+        let rest = rest
+        let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit = { try await rest.gatewayBot().sessionStartLimit }
+        let queue: any IdentifyGate
+        let budget: any SessionBudget
+        switch coordination {
+        case .local:
+            queue = LocalIdentifyQueue(maxConcurrency: limit.maxConcurrency, window: configuration.identifyWindow)
+            budget = LocalSessionBudget(reserve: configuration.sessionReserve, fetch: fetch)
+        case .redis(let redis):
+            queue = RedisIdentifyQueue(
+                redis: redis, namespace: namespace, maxConcurrency: limit.maxConcurrency, window: configuration.identifyWindow, logger: logger)
+            budget = RedisSessionBudget(redis: redis, namespace: namespace, reserve: configuration.sessionReserve, logger: logger, fetch: fetch)
+        }
+        return StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: limit.maxConcurrency, firstIdentifies: firstIdentifies)
+    }
+
+    private func loadSessions(_ plan: ShardPlan, namespace: String) async -> [Int: SavedSession] {
+        guard case .redis(let redis) = coordination else { return [:] }
+        let store = RedisShardSessionStore(redis: redis, namespace: namespace, freshness: configuration.sessionFreshness, logger: logger)
+        sessionStore = store
+        do {
+            let sessions = try await store.load(shards: plan.shards, shardCount: plan.shardCount)
+            if !sessions.isEmpty { logger.info("resuming \(sessions.count) saved sessions") }
+            return sessions
+        } catch {
+            logger.warning("saved sessions unreadable; every shard identifies", metadata: ["error": "\(error)"])
+            return [:]
+        }
+    }
+
+    private func saveSessionsPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.sessionSaveInterval)
+            if Task.isCancelled || shuttingDown { return }
+            await saveSessions()
+        }
+    }
+
+    /// Saves every shard's session; a shard that stopped for good (or has none) is forgotten, so a
+    /// restart identifies it afresh.
+    private func saveSessions() async {
+        guard let sessionStore, let plan else { return }
+        var sessions: [Int: SavedSession?] = [:]
+        for (id, shard) in shards {
+            let stoppedForGood = stopReasons[id].map { $0 != .shutdown } ?? false
+            let session = stoppedForGood ? nil : await shard.session
+            sessions[id] = session.map { SavedSession(sessionID: $0.id, sequence: $0.sequence, resumeURL: $0.resumeURL) }
+        }
+        do {
+            try await sessionStore.save(sessions, shardCount: plan.shardCount)
+        } catch {
+            logger.warning("could not save shard sessions", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private static func label(_ reason: ShardStateMachine.StopReason) -> String {
+        switch reason {
+        case .closed(let code, _): "close_\(code)"
+        case .identifyRefused: "identify_refused"
+        case .identifyLoop: "identify_loop"
+        case .shutdown: "shutdown"
+        }
+    }
+}

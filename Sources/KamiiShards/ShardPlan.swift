@@ -1,0 +1,61 @@
+/// Which shards exist and which of them this process runs.
+public struct ShardPlan: Sendable, Equatable {
+    /// How many shards the bot has.
+    public enum Count: Sendable, Equatable {
+        /// Discord's recommendation (`/gateway/bot` `shards`), rounded up to a multiple of
+        /// `max_concurrency` so every identify window is used fully.
+        case automatic
+        case fixed(Int)
+    }
+
+    /// The part this process runs.
+    public enum Selection: Sendable, Equatable {
+        case all
+        /// Shards `lowerBound ..< upperBound`.
+        case range(Range<Int>)
+        /// Cluster `index` of `count`: contiguous, as even as whole buckets allow.
+        case cluster(index: Int, of: Int)
+    }
+
+    public let shardCount: Int
+    public let shards: [Int]
+
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(count: Count, selection: Selection, recommended: Int, maxConcurrency: Int) throws(Invalid) {
+        let concurrency = max(1, maxConcurrency)
+        switch count {
+        case .automatic:
+            let wanted = max(1, recommended)
+            shardCount = concurrency > 1 ? (wanted + concurrency - 1) / concurrency * concurrency : wanted
+        case .fixed(let fixed):
+            guard fixed > 0 else { throw Invalid(description: "the shard count must be at least 1 (got \(fixed))") }
+            shardCount = fixed
+        }
+        switch selection {
+        case .all:
+            shards = Array(0..<shardCount)
+        case .range(let range):
+            guard range.lowerBound >= 0, range.upperBound <= shardCount, !range.isEmpty else {
+                throw Invalid(description: "shard range \(range.lowerBound)..<\(range.upperBound) is not within 0..<\(shardCount)")
+            }
+            shards = Array(range)
+        case .cluster(let index, let clusters):
+            guard clusters > 0, (0..<clusters).contains(index) else {
+                throw Invalid(description: "cluster \(index) of \(clusters) does not exist (clusters are numbered from 0)")
+            }
+            guard clusters <= shardCount else {
+                throw Invalid(description: "\(clusters) clusters cannot share \(shardCount) shards")
+            }
+            // Whole rounds of buckets per cluster where possible, so each cluster starts its shards
+            // at full identify concurrency; the remainder spread one round at a time.
+            let unit = shardCount.isMultiple(of: concurrency) && shardCount / concurrency >= clusters ? concurrency : 1
+            let units = shardCount / unit
+            let start = index * units / clusters * unit
+            let end = (index + 1) * units / clusters * unit
+            shards = Array(start..<end)
+        }
+    }
+}

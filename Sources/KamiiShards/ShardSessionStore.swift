@@ -1,0 +1,85 @@
+public import KamiiRedis
+public import Logging
+
+/// A shard's session as a restarted process needs it to resume.
+public struct SavedSession: Sendable, Equatable {
+    public var sessionID: String
+    public var sequence: Int
+    public var resumeURL: String
+
+    public init(sessionID: String, sequence: Int, resumeURL: String) {
+        self.sessionID = sessionID
+        self.sequence = sequence
+        self.resumeURL = resumeURL
+    }
+
+    /// `v1 <seq> <session_id> <resume_gateway_url>`: none of the three contains a space.
+    var encoded: String { "v1 \(sequence) \(sessionID) \(resumeURL)" }
+
+    init?(encoded text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "v1", let sequence = Int(parts[1]), sequence >= 0, !parts[2].isEmpty,
+              parts[3].hasPrefix("ws://") || parts[3].hasPrefix("wss://")
+        else { return nil }
+        self.init(sessionID: String(parts[2]), sequence: sequence, resumeURL: String(parts[3]))
+    }
+}
+
+/// Where shards' sessions are kept between processes.
+public protocol ShardSessionStore: Sendable {
+    func load(shards: [Int], shardCount: Int) async throws -> [Int: SavedSession]
+    /// Saves every session given in one go; a shard without a session is forgotten.
+    func save(_ sessions: [Int: SavedSession?], shardCount: Int) async throws
+}
+
+/// Sessions in Redis, one key per shard with a time to live: a session older than `freshness` is
+/// not worth resuming (Discord will have dropped it), so it disappears on its own.
+public struct RedisShardSessionStore: ShardSessionStore {
+    public let freshness: Duration
+    private let redis: RedisClient
+    private let prefix: String
+    private let logger: Logger
+
+    public init(redis: RedisClient, namespace: String, freshness: Duration = .seconds(90), logger: Logger = Logger(label: "kamii.sessions")) {
+        self.redis = redis
+        self.prefix = "kamii:gateway:{\(namespace)}:session:"
+        self.freshness = freshness
+        self.logger = logger
+    }
+
+    /// The shard count is part of the key: a session of shard 3 of 8 is no use to shard 3 of 16.
+    private func key(_ shard: Int, _ count: Int) -> String { "\(prefix)\(count):\(shard)" }
+
+    public func load(shards: [Int], shardCount: Int) async throws -> [Int: SavedSession] {
+        guard !shards.isEmpty else { return [:] }
+        var pipeline = RedisPipeline()
+        for shard in shards { pipeline.append("GET", key(shard, shardCount)) }
+        let replies = try await redis.execute(pipeline)
+        var sessions: [Int: SavedSession] = [:]
+        for (shard, reply) in zip(shards, replies) {
+            guard let text = reply.string else { continue }
+            if let session = SavedSession(encoded: text) {
+                sessions[shard] = session
+            } else {
+                logger.warning("ignoring an unreadable saved session of shard \(shard); it will identify")
+            }
+        }
+        return sessions
+    }
+
+    public func save(_ sessions: [Int: SavedSession?], shardCount: Int) async throws {
+        guard !sessions.isEmpty else { return }
+        var pipeline = RedisPipeline()
+        let ttl = String(Int(freshness / .milliseconds(1)))
+        for (shard, session) in sessions {
+            if let session {
+                pipeline.append("SET", key(shard, shardCount), session.encoded, "PX", ttl)
+            } else {
+                pipeline.append("DEL", key(shard, shardCount))
+            }
+        }
+        for reply in try await redis.execute(pipeline) {
+            _ = try reply.orThrow()
+        }
+    }
+}

@@ -1,0 +1,69 @@
+public import DiscordGateway
+
+/// The gate a manager's shards share: shards identify their first time in shard order within each
+/// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31), then the
+/// queue (local or Redis) gives the bucket's slot, then the session budget is charged.
+public actor StartupIdentifyGate: IdentifyGate {
+    private let queue: any IdentifyGate
+    private let budget: (any SessionBudget)?
+    private let maxConcurrency: Int
+    /// Per bucket, the shards still to make their first identify, in order.
+    private var waiting: [Int: [Int]] = [:]
+    private var wakeUps: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    /// - Parameter firstIdentifies: the shards that will identify at start (those resuming a
+    ///   saved session do not), in the order they should go.
+    public init(queue: any IdentifyGate, budget: (any SessionBudget)?, maxConcurrency: Int, firstIdentifies: [Int]) {
+        self.queue = queue
+        self.budget = budget
+        self.maxConcurrency = max(1, maxConcurrency)
+        for shard in firstIdentifies { waiting[shard % self.maxConcurrency, default: []].append(shard) }
+    }
+
+    public func waitForTurn(shard: Int) async throws {
+        let bucket = shard % maxConcurrency
+        // However this ends (identified, refused, cancelled), the next shard of the bucket may go.
+        defer { forget(shard: shard) }
+        if waiting[bucket]?.contains(shard) == true {
+            while waiting[bucket]?.first != shard {
+                try Task.checkCancellation()
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        if Task.isCancelled { continuation.resume() } else { wakeUps[shard] = continuation }
+                    }
+                } onCancel: {
+                    Task { await self.wake(shard) }
+                }
+            }
+        }
+        try await queue.waitForTurn(shard: shard)
+        do {
+            try await budget?.spend(shard: shard)
+        } catch let error as IdentifyRefused {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // Redis or Discord's REST API cannot say what is left: do not guess; ask again soon.
+            throw IdentifyRefused(reason: "the session budget cannot be checked: \(error)", retryAfter: .seconds(5))
+        }
+    }
+
+    public func identifySent(shard: Int) async {
+        await queue.identifySent(shard: shard)
+    }
+
+    private func wake(_ shard: Int) {
+        wakeUps.removeValue(forKey: shard)?.resume()
+    }
+
+    /// Takes `shard` out of the start order (it identified, stopped, or resumed instead), letting
+    /// the next shard of its bucket go.
+    public func forget(shard: Int) {
+        let bucket = shard % maxConcurrency
+        guard var line = waiting[bucket], let index = line.firstIndex(of: shard) else { return }
+        line.remove(at: index)
+        waiting[bucket] = line
+        if let next = line.first, let wake = wakeUps.removeValue(forKey: next) { wake.resume() }
+    }
+}

@@ -1,0 +1,151 @@
+import DiscordGateway
+import DiscordREST
+import Foundation
+import KamiiRedis
+import KamiiShards
+import KamiiTestSupport
+import Synchronization
+import Testing
+
+/// The identify queue, the session budget and the session store against the real redis-server,
+/// each "process" with its own connection.
+@Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+struct RedisCoordinationTests {
+    static func namespace() -> String { "test-\(UInt64.random(in: 0...UInt64.max))" }
+
+    @Test func twoProcessesNeverShareABucketWindow() async throws {
+        let namespace = Self.namespace()
+        let window = Duration.milliseconds(300)
+        let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
+        let queues = [
+            RedisIdentifyQueue(redis: redisA, namespace: namespace, maxConcurrency: 2, window: window),
+            RedisIdentifyQueue(redis: redisB, namespace: namespace, maxConcurrency: 2, window: window),
+        ]
+        // (shard, acquired, sent) per identify.
+        let log = Locked<[(shard: Int, acquired: ContinuousClock.Instant, sent: ContinuousClock.Instant)]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for shard in 0..<8 {
+                // Shards of both buckets in both processes.
+                let queue = queues[shard % 4 < 2 ? 0 : 1]
+                group.addTask {
+                    try await queue.waitForTurn(shard: shard)
+                    let acquired = ContinuousClock.now
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...40)))
+                    let sent = ContinuousClock.now
+                    await queue.identifySent(shard: shard)
+                    log.withLock { $0.append((shard, acquired, sent)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for bucket in 0..<2 {
+            let turns = log.withLock { $0 }.filter { $0.shard % 2 == bucket }.sorted { $0.acquired < $1.acquired }
+            #expect(turns.count == 4)
+            for (earlier, later) in zip(turns, turns.dropFirst()) {
+                #expect(later.acquired - earlier.sent >= window, "bucket \(bucket): shard \(later.shard) went \(later.acquired - earlier.sent) after shard \(earlier.shard)")
+            }
+        }
+        let lost = (await queues[0].lostLeases, await queues[1].lostLeases)
+        #expect(lost == (0, 0))
+        await redisA.close()
+        await redisB.close()
+    }
+
+    @Test func aProcessThatDiesMidIdentifyHoldsTheBucketForOneWindowAtMost() async throws {
+        let namespace = Self.namespace()
+        let window = Duration.milliseconds(400)
+        let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
+        let dying = RedisIdentifyQueue(redis: redisA, namespace: namespace, maxConcurrency: 1, window: window)
+        let survivor = RedisIdentifyQueue(redis: redisB, namespace: namespace, maxConcurrency: 1, window: window)
+        try await dying.waitForTurn(shard: 0)
+        let taken = ContinuousClock.now
+        await redisA.close()  // never sends its identify, never pins the lease
+        try await survivor.waitForTurn(shard: 1)
+        let waited = ContinuousClock.now - taken
+        #expect(waited >= window, "the lease held for its window")
+        #expect(waited < window * 10, "and then expired on its own")
+        await redisB.close()
+    }
+
+    @Test func withoutRedisAShardWaitsRatherThanIdentifyingUncoordinated() async throws {
+        let unreachable = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .milliseconds(100)))
+        let queue = RedisIdentifyQueue(redis: unreachable, namespace: Self.namespace(), maxConcurrency: 1)
+        let returned = Locked(false)
+        let waiting = Task {
+            try await queue.waitForTurn(shard: 0)
+            returned.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(!returned.withLock { $0 })
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+    }
+
+    @Test func theSessionBudgetIsSharedAndKeepsItsReserve() async throws {
+        let namespace = Self.namespace()
+        let fetches = Locked(0)
+        let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit = {
+            fetches.withLock { $0 += 1 }
+            return .init(total: 1_000, remaining: 10, resetAfter: 60_000, maxConcurrency: 1)
+        }
+        let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
+        let budgets = [
+            RedisSessionBudget(redis: redisA, namespace: namespace, reserve: 4, fetch: fetch),
+            RedisSessionBudget(redis: redisB, namespace: namespace, reserve: 4, fetch: fetch),
+        ]
+        let outcomes = try await withThrowingTaskGroup(of: IdentifyRefused?.self) { group in
+            for shard in 0..<20 {
+                group.addTask {
+                    do {
+                        try await budgets[shard % 2].spend(shard: shard)
+                        return nil
+                    } catch let refused as IdentifyRefused {
+                        return refused
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 6, "10 left, 4 kept in reserve")
+        let refusals = outcomes.compactMap { $0 }
+        #expect(refusals.count == 14)
+        #expect(refusals.allSatisfy { ($0.retryAfter ?? .zero) > .seconds(50) && $0.reason.contains("reserve") })
+        #expect(fetches.withLock { $0 } <= 2, "Discord is asked once per reset, not per identify")
+        await redisA.close()
+        await redisB.close()
+    }
+
+    @Test func theLocalBudgetAsksDiscordAgainAfterItsReset() async throws {
+        let answers = Locked([3, 5])
+        let budget = LocalSessionBudget(reserve: 1) {
+            .init(total: 1_000, remaining: answers.withLock { $0.removeFirst() }, resetAfter: 1, maxConcurrency: 1)
+        }
+        try await budget.spend(shard: 0)
+        try await budget.spend(shard: 1)
+        await #expect(throws: IdentifyRefused.self) { try await budget.spend(shard: 2) }
+        // The reset time (at least a second) passes: the next spend reads Discord's new budget.
+        try await Task.sleep(for: .milliseconds(1_100))
+        try await budget.spend(shard: 2)
+        #expect(answers.withLock { $0.isEmpty })
+    }
+
+    @Test func sessionsAreSavedPerShardCountAndExpire() async throws {
+        let redis = try RedisTestServer.client()
+        let namespace = Self.namespace()
+        let store = RedisShardSessionStore(redis: redis, namespace: namespace, freshness: .milliseconds(500))
+        let first = SavedSession(sessionID: "abc123", sequence: 42, resumeURL: "ws://127.0.0.1:9000")
+        try await store.save([0: first, 1: SavedSession(sessionID: "def", sequence: 0, resumeURL: "wss://gateway.example")], shardCount: 4)
+        #expect(try await store.load(shards: [0, 1, 2], shardCount: 4) == [
+            0: first, 1: SavedSession(sessionID: "def", sequence: 0, resumeURL: "wss://gateway.example"),
+        ])
+        #expect(try await store.load(shards: [0, 1], shardCount: 8).isEmpty, "another shard count is another bot layout")
+        try await store.save([1: SavedSession?.none], shardCount: 4)
+        #expect(try await store.load(shards: [0, 1], shardCount: 4).keys.sorted() == [0])
+        // Garbage under a session key is ignored, not trusted.
+        _ = try await redis.send("SET", "kamii:gateway:{\(namespace)}:session:4:3", "v1 notanumber x ws://h")
+        #expect(try await store.load(shards: [3], shardCount: 4).isEmpty)
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await store.load(shards: [0], shardCount: 4).isEmpty, "a stale session is not resumed")
+        await redis.close()
+    }
+}

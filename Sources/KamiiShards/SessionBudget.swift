@@ -32,6 +32,11 @@ public struct RedisSessionBudget: SessionBudget {
         self.logger = logger
     }
 
+    /// Starts the shared budget from an answer already at hand, unless another process did.
+    public func seed(_ limit: GatewayBot.SessionStartLimit) async throws {
+        _ = try await redis.send("SET", key, String(limit.remaining), "NX", "PX", String(max(1_000, limit.resetAfter)))
+    }
+
     public func spend(shard: Int) async throws {
         for _ in 0..<100 {
             let reply = try await redis.evaluate(Self.take, keys: [key], arguments: [String(reserve)])
@@ -86,13 +91,18 @@ public actor LocalSessionBudget: SessionBudget {
     private var remaining: Int?
     private var resetAt = ContinuousClock.now
 
+    /// - Parameter initial: an answer already at hand, used until its reset passes.
     public init(
-        reserve: Int, logger: Logger = Logger(label: "kamii.session-budget"),
+        reserve: Int, initial: GatewayBot.SessionStartLimit? = nil, logger: Logger = Logger(label: "kamii.session-budget"),
         fetch: @escaping @Sendable () async throws -> GatewayBot.SessionStartLimit
     ) {
         self.reserve = reserve
         self.fetch = fetch
         self.logger = logger
+        if let initial {
+            remaining = initial.remaining
+            resetAt = .now + .milliseconds(max(1_000, initial.resetAfter))
+        }
     }
 
     public func spend(shard: Int) async throws {

@@ -27,6 +27,8 @@ public actor ShardManager {
 
     /// What `/gateway/bot` said and which shards this process runs; set once ``run(_:)`` started.
     public private(set) var plan: ShardPlan?
+    /// Identifies the session budget refused (each shard then waits for the budget's reset).
+    public private(set) var refusals = 0
     /// Shards that resumed a saved session at start instead of identifying.
     public private(set) var restoredSessions: Set<Int> = []
 
@@ -59,7 +61,7 @@ public actor ShardManager {
 
         let saved = await loadSessions(plan, namespace: namespace)
         restoredSessions = Set(saved.keys)
-        let gate = makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
+        let gate = await makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
         if shuttingDown { return [:] }
 
         await withTaskGroup(of: Bool.self) { group in
@@ -109,8 +111,13 @@ public actor ShardManager {
             }
             if case .identifyRefused(_, let retryAfter?) = reason {
                 // The session budget is at its reserve: wait for Discord's reset, then start again.
+                refusals += 1
                 logger.warning("shard \(id) waits \(retryAfter) for the session budget to reset")
-                try? await Task.sleep(for: retryAfter)
+                let until = ContinuousClock.now + retryAfter
+                // Shutting down must not wait for Discord's reset.
+                while !shuttingDown, ContinuousClock.now < until {
+                    try? await Task.sleep(for: min(.milliseconds(100), until - .now))
+                }
                 continue
             }
             stopReasons[id] = reason
@@ -121,7 +128,7 @@ public actor ShardManager {
         stopReasons[id] = .shutdown
     }
 
-    private func makeGate(_ plan: ShardPlan, limit: GatewayBot.SessionStartLimit, namespace: String, firstIdentifies: [Int]) -> StartupIdentifyGate {
+    private func makeGate(_ plan: ShardPlan, limit: GatewayBot.SessionStartLimit, namespace: String, firstIdentifies: [Int]) async -> StartupIdentifyGate {
         let rest = rest
         let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit = { try await rest.gatewayBot().sessionStartLimit }
         let queue: any IdentifyGate
@@ -129,11 +136,15 @@ public actor ShardManager {
         switch coordination {
         case .local:
             queue = LocalIdentifyQueue(maxConcurrency: limit.maxConcurrency, window: configuration.identifyWindow)
-            budget = LocalSessionBudget(reserve: configuration.sessionReserve, fetch: fetch)
+            budget = LocalSessionBudget(reserve: configuration.sessionReserve, initial: limit, fetch: fetch)
         case .redis(let redis):
             queue = RedisIdentifyQueue(
                 redis: redis, namespace: namespace, maxConcurrency: limit.maxConcurrency, window: configuration.identifyWindow, logger: logger)
-            budget = RedisSessionBudget(redis: redis, namespace: namespace, reserve: configuration.sessionReserve, logger: logger, fetch: fetch)
+            let shared = RedisSessionBudget(redis: redis, namespace: namespace, reserve: configuration.sessionReserve, logger: logger, fetch: fetch)
+            // The answer just read saves a second request; if Redis cannot take it, the first
+            // identify asks again.
+            try? await shared.seed(limit)
+            budget = shared
         }
         return StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: limit.maxConcurrency, firstIdentifies: firstIdentifies)
     }

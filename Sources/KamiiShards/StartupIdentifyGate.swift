@@ -1,8 +1,8 @@
 public import DiscordGateway
 
 /// The gate a manager's shards share: shards identify their first time in shard order within each
-/// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31), then the
-/// queue (local or Redis) gives the bucket's slot, then the session budget is charged.
+/// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31); the session
+/// budget is charged, then the queue (local or Redis) gives the bucket's slot.
 public actor StartupIdentifyGate: IdentifyGate {
     private let queue: any IdentifyGate
     private let budget: (any SessionBudget)?
@@ -36,7 +36,8 @@ public actor StartupIdentifyGate: IdentifyGate {
                 }
             }
         }
-        try await queue.waitForTurn(shard: shard)
+        // The budget first: asking Discord for it can take a while, and a bucket's lease must
+        // run from just before the identify is written.
         do {
             try await budget?.spend(shard: shard)
         } catch let error as IdentifyRefused {
@@ -47,6 +48,7 @@ public actor StartupIdentifyGate: IdentifyGate {
             // Redis or Discord's REST API cannot say what is left: do not guess; ask again soon.
             throw IdentifyRefused(reason: "the session budget cannot be checked: \(error)", retryAfter: .seconds(5))
         }
+        try await queue.waitForTurn(shard: shard)
     }
 
     public func identifySent(shard: Int) async {

@@ -75,6 +75,12 @@ public actor ShardConnection {
                 do {
                     let connection = try await GatewayWebSocket.connect(
                         to: url, path: configuration.query, maxMessageBytes: configuration.maxMessageBytes)
+                    if let stopReason {
+                        // Shut down while connecting: the new connection must not linger until
+                        // Discord's heartbeat deadline closes it.
+                        connection.close()
+                        return stopReason
+                    }
                     connections += 1
                     code = await serve(connection, consume)
                 } catch {

@@ -1,0 +1,162 @@
+import DiscordGateway
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import Foundation
+import KamiiRedis
+import KamiiShards
+import KamiiTestSupport
+import Testing
+
+/// Shard managers against the simulator, coordinating through the real redis-server: the
+/// simulator's record of identifies, sessions and dispatches is the judge.
+@Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+struct ShardManagerTests {
+    /// What each shard's consumer received, in order.
+    final class Received: Sendable {
+        private let items = Locked<[Int: [(name: String, sequence: Int?)]]>([:])
+
+        func add(_ shard: Int, _ dispatch: ShardDispatch) {
+            items.withLock { $0[shard, default: []].append((dispatch.name, dispatch.sequence)) }
+        }
+
+        func of(_ shard: Int) -> [(name: String, sequence: Int?)] { items.withLock { $0[shard] ?? [] } }
+        func readies() -> Int { items.withLock { $0.values.reduce(0) { $0 + $1.filter { $0.name == "READY" }.count } } }
+        var total: Int { items.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+    }
+
+    static let intents: GatewayIntents = [.guilds, .guildMessages, .guildMessageReactions, .guildMembers]
+
+    static func manager(
+        _ server: SimulatorServer, coordination: ShardCoordination, namespace: String, count: Int,
+        selection: ShardPlan.Selection = .all, reserve: Int = 0
+    ) -> ShardManager {
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        return ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: intents, count: .fixed(count), selection: selection,
+                identifyWindow: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds)), sessionReserve: reserve,
+                sessionSaveInterval: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
+            rest: rest, coordination: coordination)
+    }
+
+    static func namespace() -> String { "test-\(UInt64.random(in: 0...UInt64.max))" }
+
+    /// Every dispatch after a READY continues `s` by exactly one.
+    static func expectContiguous(_ items: [(name: String, sequence: Int?)], shard: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        var last = 0
+        for item in items {
+            guard let sequence = item.sequence else { continue }
+            if item.name == "READY" { last = 0 }
+            #expect(sequence == last + 1, "shard \(shard): after s=\(last) came \(item.name) s=\(sequence)", sourceLocation: sourceLocation)
+            last = sequence
+        }
+    }
+
+    @Test func twoManagersSharingBucketsNeverIdentifyInTheSameWindow() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 16, userCount: 300, seed: 91), dispatchesPerSecond: 20, maxConcurrency: 2,
+            identifyWindowMilliseconds: 400))
+        let namespace = Self.namespace()
+        let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
+        // Cluster 0 runs shards 0–3, cluster 1 shards 4–7: both clusters have shards of both buckets.
+        let managers = [
+            Self.manager(server, coordination: .redis(redisA), namespace: namespace, count: 8, selection: .cluster(index: 0, of: 2)),
+            Self.manager(server, coordination: .redis(redisB), namespace: namespace, count: 8, selection: .cluster(index: 1, of: 2)),
+        ]
+        let received = Received()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for manager in managers {
+                group.addTask { _ = try await manager.run { received.add($0, $1) } }
+            }
+            try await waitUntil("8 sessions") { received.readies() == 8 }
+            for manager in managers { await manager.shutdown() }
+            try await group.waitForAll()
+        }
+        #expect(server.identifyBucketViolations == 0)
+        #expect(Set(server.record.connections.compactMap { $0.sessionID }).count == 8)
+        await redisA.close()
+        await redisB.close()
+        try await server.stop()
+    }
+
+    @Test func withoutSharedCoordinationTheSameStartBreaksDiscordsRule() async throws {
+        // The control for the test above: two processes that each keep only their own queue
+        // identify shards of one bucket at once.
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 16, userCount: 300, seed: 91), dispatchesPerSecond: 20, maxConcurrency: 2,
+            identifyWindowMilliseconds: 2_000))
+        let managers = [
+            Self.manager(server, coordination: .local, namespace: "a", count: 8, selection: .cluster(index: 0, of: 2)),
+            Self.manager(server, coordination: .local, namespace: "b", count: 8, selection: .cluster(index: 1, of: 2)),
+        ]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for manager in managers {
+                group.addTask { _ = try await manager.run { _, _ in } }
+            }
+            try await waitUntil("a violation") { server.identifyBucketViolations > 0 }
+            for manager in managers { await manager.shutdown() }
+            try await group.waitForAll()
+        }
+        #expect(server.identifyBucketViolations > 0)
+        try await server.stop()
+    }
+
+    @Test func theBudgetGuardStopsIdentifyingAtTheReserve() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 12, userCount: 200, seed: 92), dispatchesPerSecond: 10, maxConcurrency: 6,
+            identifyWindowMilliseconds: 300, sessionStartLimit: 7))
+        let redis = try RedisTestServer.client()
+        let manager = Self.manager(server, coordination: .redis(redis), namespace: Self.namespace(), count: 6, reserve: 3)
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("4 sessions and 2 refusals") {
+            let refusals = await manager.refusals
+            return received.readies() == 4 && refusals == 2
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(received.readies() == 4, "no shard identifies below the reserve")
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let remaining = try await rest.gatewayBot().sessionStartLimit.remaining
+        #expect(remaining == 3, "the reserve is intact and the token was never reset")
+        await manager.shutdown()
+        let reasons = try await stopped
+        #expect(reasons.count == 6 && reasons.values.allSatisfy { $0 == .shutdown })
+        await redis.close()
+        try await server.stop()
+    }
+
+    @Test func aRestartedProcessResumesEveryShardFromRedis() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 12, userCount: 300, seed: 93), dispatchesPerSecond: 300, maxConcurrency: 4,
+            identifyWindowMilliseconds: 300))
+        let namespace = Self.namespace()
+        let before = Received()
+        let redis = try RedisTestServer.client()
+        let first = Self.manager(server, coordination: .redis(redis), namespace: namespace, count: 4)
+        async let firstRun = first.run { before.add($0, $1) }
+        try await waitUntil("traffic on every shard") { (0..<4).allSatisfy { before.of($0).count >= 60 } }
+        await first.shutdown()
+        _ = try await firstRun
+        await redis.close()
+
+        // A new process: its own Redis connection, nothing shared but Redis.
+        let after = Received()
+        let redisAgain = try RedisTestServer.client()
+        let second = Self.manager(server, coordination: .redis(redisAgain), namespace: namespace, count: 4)
+        async let secondRun = second.run { after.add($0, $1) }
+        try await waitUntil("traffic after the restart") { (0..<4).allSatisfy { after.of($0).count >= 60 } }
+        await second.shutdown()
+        _ = try await secondRun
+
+        #expect(await second.restoredSessions == [0, 1, 2, 3])
+        #expect(after.readies() == 0, "nobody identified again")
+        for shard in 0..<4 {
+            Self.expectContiguous(before.of(shard) + after.of(shard), shard: shard)
+        }
+        #expect(Set(server.record.connections.compactMap { $0.sessionID }).count == 4)
+        #expect(server.record.connections.filter { $0.closeCode == nil && $0.clientCloseCode != nil }.allSatisfy { $0.clientCloseCode == 4000 })
+        await redisAgain.close()
+        try await server.stop()
+    }
+}

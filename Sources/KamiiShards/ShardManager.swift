@@ -122,7 +122,12 @@ public actor ShardManager {
             }
             stopReasons[id] = reason
             Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
-            logger.error("shard \(id) stopped: \(reason)")
+            if reason == .shutdown {
+                // Its task was cancelled.
+                logger.info("shard \(id) stopped: \(reason)")
+            } else {
+                logger.error("shard \(id) stopped: \(reason)")
+            }
             return
         }
         stopReasons[id] = .shutdown

@@ -112,6 +112,8 @@ public actor ShardConnection {
     /// sent, or nil when the connection ended without one.
     private func serve(_ connection: GatewayWebSocket, _ consume: @Sendable (ShardDispatch) async -> Void) async -> UInt16? {
         inflater.reset()
+        // Discord counts sends per connection: a new connection starts with the whole allowance.
+        sendLimiter = GatewaySendLimiter()
         nextHeartbeat = nil
         socket = connection
         _ = machine.connected()

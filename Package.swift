@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
@@ -86,8 +87,10 @@ let package = Package(
         .executableTarget(
             name: "kamii",
             dependencies: [
-                "DiscordGateway", "DiscordModels", "DiscordSimulator", "KamiiStore",
+                "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiShards", "KamiiStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -115,7 +118,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
-        .testTarget(name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordSimulator", "KamiiRedis", "KamiiTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift package benchmark` (ordo-one/benchmark) and `ops/bench`.

@@ -125,3 +125,20 @@ struct ShardStateMachineTests {
         #expect(limiter.admit(isHeartbeat: false, now: 63) == 64)
     }
 }
+
+struct ShardStateMachineResumeURLTests {
+    @Test func aSavedResumeURLThatIsGoneFallsBackToTheMainGateway() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 9, resumeURL: "wss://gone.example")
+        #expect(machine.start() == [.connect(url: "wss://gone.example", delay: 0)])
+        // Two refused connections: still the resume URL.
+        for _ in 0..<2 {
+            guard case .connect(let url, _)? = machine.closed(code: nil, jitter: 0).last else { Issue.record("no reconnect"); return }
+            #expect(url == "wss://gone.example")
+        }
+        // The third: the main gateway, and the session is still offered there.
+        guard case .connect(let url, _)? = machine.closed(code: nil, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(url == "wss://gateway.example")
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 1_000, jitter: 0).contains(.sendResume(sessionID: "s1", sequence: 9)))
+    }
+}

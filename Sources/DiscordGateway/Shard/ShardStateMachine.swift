@@ -74,6 +74,7 @@ public struct ShardStateMachine: Sendable {
     private var heartbeatInterval: Double?
     private var awaitingAck = false
     private var failures = 0
+    private var unreachableResumes = 0
     /// Whether the next connection should resume (otherwise it identifies).
     private var resumeNext = false
 
@@ -134,6 +135,7 @@ public struct ShardStateMachine: Sendable {
         if name == "READY" {
             self.sessionID = sessionID
             self.resumeURL = resumeURL
+            unreachableResumes = 0
             ready()
         } else if name == "RESUMED" {
             ready()
@@ -189,6 +191,11 @@ public struct ShardStateMachine: Sendable {
             state = .stopped
             return [.stop(.closed(code: code, reason: fatal))]
         }
+        if resumeNext, state == .connecting || state == .awaitingHello {
+            // The resume URL did not even say Hello (a restarted process may hold a URL that is
+            // gone): after a few tries, resume through the main gateway instead.
+            unreachableResumes += 1
+        }
         if state != .closing {
             // Closed by the other side: resume unless the code says the session is gone.
             if code == 4007 || code == 4009 { forgetSession() }
@@ -232,8 +239,12 @@ public struct ShardStateMachine: Sendable {
     }
 
     private var connectURL: String {
-        resumeNext ? (resumeURL ?? gatewayURL) : gatewayURL
+        guard resumeNext, unreachableResumes < Self.resumeURLAttempts else { return gatewayURL }
+        return resumeURL ?? gatewayURL
     }
+
+    /// Connections to a resume URL that never reached Hello before the main gateway is tried.
+    static let resumeURLAttempts = 3
 
     /// No wait for the first reconnect after a session-level event; then base × 2^(n-1), capped,
     /// scaled by a jitter in [0.5, 1.5).

@@ -1,0 +1,131 @@
+import ArgumentParser
+import DiscordGateway
+import DiscordREST
+import Foundation
+import KamiiRedis
+import KamiiShards
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// `kamii run`: connects this process's shards to Discord (or any Discord-compatible endpoint) and,
+/// until the hot path consumes them, counts and reports the dispatches it receives. SIGTERM or
+/// Ctrl-C closes every shard resumably and saves the sessions for the next start.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the bot's shards (configuration: a JSON file and KAMII_* environment variables).",
+        discussion: """
+            Settings (file key / environment variable): token / KAMII_TOKEN (keep it in the environment), \
+            api_url / KAMII_API_URL, gateway_url / KAMII_GATEWAY_URL, intents / KAMII_INTENTS, \
+            compression / KAMII_COMPRESSION, shards / KAMII_SHARDS ("auto" or a number), \
+            shard_range / KAMII_SHARD_RANGE ("0-15") or cluster / KAMII_CLUSTER ("0/4"), \
+            redis_url / KAMII_REDIS_URL, namespace / KAMII_NAMESPACE (default: the bot's ID), session_reserve / KAMII_SESSION_RESERVE, \
+            identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS. \
+            The environment wins over the file.
+            """)
+
+    @Option(help: "A JSON configuration file (default: $KAMII_CONFIG, if set).") var config: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings: RunConfiguration
+        do {
+            settings = try RunConfiguration.load(path: config ?? environment["KAMII_CONFIG"], environment: environment)
+        } catch let error as RunConfiguration.Invalid {
+            throw ValidationError(error.description)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = environment["KAMII_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "kamii")
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: settings.apiURL, token: settings.token))
+        let redis = settings.redis.map { RedisClient(configuration: $0) }
+        let manager = ShardManager(
+            configuration: settings.managerConfiguration(), rest: rest, coordination: redis.map { .redis($0) } ?? .local, logger: logger)
+        let tally = DispatchTally()
+        let shards = ShardsService(manager: manager, tally: tally)
+        let reports = ReportService(manager: manager, tally: tally, interval: settings.statsInterval, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: shards), .init(service: reports)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await redis?.close()
+
+        let failed = shards.stopReasons.filter { $0.value != .shutdown }
+        logger.info("stopped", metadata: ["dispatches": "\(tally.total)", "by_type": "\(tally.summary)"])
+        if !failed.isEmpty {
+            for (shard, reason) in failed.sorted(by: { $0.key < $1.key }) {
+                logger.critical("shard \(shard) stopped: \(reason)")
+            }
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The shards as a service: they run until every one stopped, or a graceful shutdown closes them.
+final class ShardsService: Service, Sendable {
+    let manager: ShardManager
+    let tally: DispatchTally
+    private let reasons = Locked<[Int: ShardStateMachine.StopReason]>([:])
+
+    init(manager: ShardManager, tally: DispatchTally) {
+        self.manager = manager
+        self.tally = tally
+    }
+
+    var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.value }
+
+    func run() async throws {
+        let tally = tally
+        let manager = manager
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let stopped = try await manager.run { shard, dispatch in tally.count(dispatch.name, shard: shard) }
+                self.reasons.withLock { $0 = stopped }
+            }
+            group.addTask {
+                // Returns when the group shuts down gracefully; cancelled when the shards end first.
+                try await gracefulShutdown()
+                await manager.shutdown()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// A line every interval: dispatches per second, shards ready, the mix of event types.
+struct ReportService: Service {
+    let manager: ShardManager
+    let tally: DispatchTally
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var last = (at: ContinuousClock.now, total: 0)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let interval = interval
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            let now = ContinuousClock.now
+            let total = tally.total
+            let seconds = Double((now - last.at) / .milliseconds(1)) / 1_000
+            let shardCount = await manager.plan?.shards.count ?? 0
+            logger.info(
+                "dispatches", metadata: [
+                    "per_second": "\(Int(Double(total - last.total) / max(seconds, 0.001)))", "total": "\(total)",
+                    "shards_ready": "\(tally.shardsReady)/\(shardCount)", "by_type": "\(tally.summary)",
+                ])
+            last = (now, total)
+        }
+    }
+}
+
+/// A value the service's tasks share.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
+}

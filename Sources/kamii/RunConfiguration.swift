@@ -1,0 +1,199 @@
+import DiscordGateway
+import DiscordModels
+import Foundation
+import KamiiRedis
+import KamiiShards
+
+/// What `kamii run` connects to and how, read from a JSON file and then from environment variables
+/// (which win). The token belongs in the environment (`KAMII_TOKEN`); it is never printed.
+struct RunConfiguration: Sendable {
+    var token: String
+    var apiURL: String
+    var gatewayURL: String?
+    var intents: GatewayIntents
+    var compression: GatewayCompression
+    var count: ShardPlan.Count
+    var selection: ShardPlan.Selection
+    var redis: RedisConfiguration?
+    /// Separates bots (or test runs) sharing one Redis; default: the bot's ID from the token.
+    var namespace: String?
+    var sessionReserve: Int
+    var identifyWindow: Duration
+    var statsInterval: Duration
+
+    /// The file's shape: every field optional; `KAMII_<FIELD>` in upper case overrides each.
+    struct File: Decodable {
+        var token: String?
+        var apiURL: String?
+        var gatewayURL: String?
+        var intents: String?
+        var compression: String?
+        var shards: String?
+        var shardRange: String?
+        var cluster: String?
+        var redisURL: String?
+        var namespace: String?
+        var sessionReserve: Int?
+        var identifyWindowMs: Int?
+        var statsIntervalSeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case token, intents, compression, shards, cluster, namespace
+            case apiURL = "api_url", gatewayURL = "gateway_url", shardRange = "shard_range", redisURL = "redis_url"
+            case sessionReserve = "session_reserve", identifyWindowMs = "identify_window_ms"
+            case statsIntervalSeconds = "stats_interval_seconds"
+        }
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+                .filter { CodingKeys(rawValue: $0) == nil }
+            guard unknown.isEmpty else {
+                throw Invalid("unknown setting\(unknown.count == 1 ? "" : "s") \(unknown.sorted().joined(separator: ", ")); known: "
+                    + CodingKeys.allCases.map(\.rawValue).sorted().joined(separator: ", "))
+            }
+            token = try container.decodeIfPresent(String.self, forKey: .token)
+            apiURL = try container.decodeIfPresent(String.self, forKey: .apiURL)
+            gatewayURL = try container.decodeIfPresent(String.self, forKey: .gatewayURL)
+            intents = try Self.text(container, .intents)
+            compression = try container.decodeIfPresent(String.self, forKey: .compression)
+            shards = try Self.text(container, .shards)
+            shardRange = try container.decodeIfPresent(String.self, forKey: .shardRange)
+            cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
+            redisURL = try container.decodeIfPresent(String.self, forKey: .redisURL)
+            namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+            sessionReserve = try container.decodeIfPresent(Int.self, forKey: .sessionReserve)
+            identifyWindowMs = try container.decodeIfPresent(Int.self, forKey: .identifyWindowMs)
+            statsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .statsIntervalSeconds)
+        }
+
+        /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
+        private static func text(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> String? {
+            if let number = try? container.decodeIfPresent(Int.self, forKey: key) { return String(number) }
+            return try container.decodeIfPresent(String.self, forKey: key)
+        }
+
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
+
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Reads `path` (if given) and then the environment.
+    static func load(path: String?, environment: [String: String]) throws -> RunConfiguration {
+        var file = File()
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else { throw Invalid("cannot read the configuration file \(path)") }
+            do {
+                file = try JSONDecoder().decode(File.self, from: data)
+            } catch let error as Invalid {
+                throw Invalid("\(path): \(error.description)")
+            } catch {
+                throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))")
+            }
+        }
+        func setting(_ key: File.CodingKeys, _ fromFile: String?) -> String? {
+            let value = environment["KAMII_" + key.rawValue.uppercased()].flatMap { $0.isEmpty ? nil : $0 }
+            return value ?? fromFile
+        }
+        func number(_ key: File.CodingKeys, _ fromFile: Int?) throws -> Int? {
+            guard let text = environment["KAMII_" + key.rawValue.uppercased()], !text.isEmpty else { return fromFile }
+            guard let value = Int(text) else { throw Invalid("KAMII_\(key.rawValue.uppercased()) must be a whole number, not \(text)") }
+            return value
+        }
+
+        guard let token = setting(.token, file.token), !token.isEmpty else {
+            throw Invalid("no bot token: set KAMII_TOKEN (or \"token\" in the configuration file)")
+        }
+        let apiURL = setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10"
+        guard let api = URL(string: apiURL), ["http", "https"].contains(api.scheme ?? ""), api.host != nil else {
+            throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(apiURL)")
+        }
+        let gatewayURL = setting(.gatewayURL, file.gatewayURL)
+        if let gatewayURL, !(gatewayURL.hasPrefix("ws://") || gatewayURL.hasPrefix("wss://")) {
+            throw Invalid("gateway_url must start with ws:// or wss://, not \(gatewayURL)")
+        }
+        var intents = GatewayIntents.kamiiDefault
+        if let text = setting(.intents, file.intents) {
+            guard let parsed = GatewayIntents(parsing: text), GatewayIntents.all.isSuperset(of: parsed) else {
+                throw Invalid("intents: \(text) is neither Discord intent names (e.g. guilds,guild_messages) nor valid intent bits")
+            }
+            intents = parsed
+        }
+        var compression = GatewayCompression.zstdStream
+        if let text = setting(.compression, file.compression) {
+            guard let parsed = GatewayCompression(rawValue: text) else {
+                throw Invalid("compression is zstd-stream, zlib-stream or none, not \(text)")
+            }
+            compression = parsed
+        }
+        let count = try Self.count(setting(.shards, file.shards))
+        let selection = try Self.selection(range: setting(.shardRange, file.shardRange), cluster: setting(.cluster, file.cluster))
+        var redis: RedisConfiguration?
+        if let url = setting(.redisURL, file.redisURL) {
+            do { redis = try RedisConfiguration(url: url) } catch { throw Invalid("redis_url: \(error)") }
+        }
+        let reserve = try number(.sessionReserve, file.sessionReserve) ?? 10
+        let window = try number(.identifyWindowMs, file.identifyWindowMs) ?? 5_000
+        let stats = try number(.statsIntervalSeconds, file.statsIntervalSeconds) ?? 10
+        guard reserve >= 0 else { throw Invalid("session_reserve cannot be negative") }
+        guard window > 0, stats > 0 else { throw Invalid("identify_window_ms and stats_interval_seconds must be positive") }
+        return RunConfiguration(
+            token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
+            selection: selection, redis: redis, namespace: setting(.namespace, file.namespace), sessionReserve: reserve, identifyWindow: .milliseconds(window),
+            statsInterval: .seconds(stats))
+    }
+
+    static func count(_ text: String?) throws -> ShardPlan.Count {
+        guard let text, text != "auto" else { return .automatic }
+        guard let fixed = Int(text), fixed > 0 else { throw Invalid("shards is \"auto\" or a positive number, not \(text)") }
+        return .fixed(fixed)
+    }
+
+    /// `shard_range` "first-last" (inclusive) or `cluster` "index/count"; not both.
+    static func selection(range: String?, cluster: String?) throws -> ShardPlan.Selection {
+        switch (range, cluster) {
+        case (.some, .some):
+            throw Invalid("give shard_range or cluster, not both")
+        case (let range?, nil):
+            let bounds = range.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard bounds.count == 2, let first = bounds[0], let last = bounds[1], first >= 0, last >= first else {
+                throw Invalid("shard_range is \"first-last\", such as 0-15, not \(range)")
+            }
+            return .range(first..<(last + 1))
+        case (nil, let cluster?):
+            let parts = cluster.split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let index = parts[0], let count = parts[1] else {
+                throw Invalid("cluster is \"index/count\", such as 0/4, not \(cluster)")
+            }
+            return .cluster(index: index, of: count)
+        case (nil, nil):
+            return .all
+        }
+    }
+
+    private static func explain(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    func managerConfiguration() -> ShardManagerConfiguration {
+        ShardManagerConfiguration(
+            token: token, intents: intents, gatewayURL: gatewayURL, compression: compression, count: count, selection: selection,
+            identifyWindow: identifyWindow, sessionReserve: sessionReserve, namespace: namespace)
+    }
+}

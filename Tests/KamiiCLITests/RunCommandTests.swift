@@ -1,0 +1,138 @@
+import DiscordSimulator
+import Foundation
+import KamiiRedis
+import KamiiTestSupport
+import Testing
+
+/// `kamii run` as an operator runs it: configured by a file and the environment, against the
+/// simulator, stopped with SIGTERM, restarted into the saved sessions.
+struct RunCommandTests {
+    /// A `kamii` process whose standard error is collected as it runs.
+    final class RunningKamii: Sendable {
+        let process: Process
+        private let output = Locked("")
+
+        init(_ arguments: [String], environment: [String: String]) throws {
+            let process = Process()
+            process.executableURL = Kamii.executable
+            process.arguments = arguments
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardError = pipe
+            process.standardOutput = FileHandle.nullDevice
+            let output = output
+            // Read on Dispatch's threads, never on the cooperative pool.
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let chunk = handle.availableData
+                if chunk.isEmpty {
+                    handle.readabilityHandler = nil
+                } else {
+                    output.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+                }
+            }
+            try process.run()
+            self.process = process
+        }
+
+        var log: String { output.value }
+
+        func stop(signal: Int32 = SIGTERM) async -> Int32 {
+            kill(process.processIdentifier, signal)
+            let process = process
+            return await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                }
+            }
+        }
+    }
+
+    static func environment(_ server: SimulatorServer, redis: String? = nil) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        environment["KAMII_TOKEN"] = server.configuration.token
+        environment["KAMII_API_URL"] = server.apiBaseURL
+        environment["KAMII_STATS_INTERVAL_SECONDS"] = "1"
+        environment["KAMII_IDENTIFY_WINDOW_MS"] = String(server.configuration.identifyWindowMilliseconds)
+        environment["KAMII_REDIS_URL"] = redis
+        return environment
+    }
+
+    @Test(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+    func runsShardsStopsResumablyAndResumesAfterARestart() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 20, userCount: 300, seed: 95), dispatchesPerSecond: 100, identifyWindowMilliseconds: 300))
+        let redis = try #require(RedisTestServer.configuration)
+        let config = try TemporaryFile(Data(#"{"shards": 2, "compression": "zlib-stream", "intents": "guilds,guild_members,guild_messages"}"#.utf8))
+        // One bot per test run in Redis: the simulator's token, a namespace of its own.
+        var environment = Self.environment(server, redis: "redis://\(redis.host):\(redis.port)")
+        environment["KAMII_CONFIG"] = config.path
+        environment["KAMII_NAMESPACE"] = "test-\(UInt64.random(in: 0...UInt64.max))"
+
+        let first = try RunningKamii(["run"], environment: environment)
+        do {
+            try await waitUntil("both shards ready and counting messages") {
+                first.log.contains("shards_ready=2/2") && first.log.contains("MESSAGE_CREATE=")
+            }
+        } catch {
+            _ = await first.stop(signal: SIGKILL)
+            Issue.record("\(error); kamii run said: \(first.log)")
+            throw error
+        }
+        #expect(await first.stop() == 0, "\(first.log)")
+        #expect(first.log.contains("stopped"))
+        #expect(!first.log.contains(server.configuration.token), "the token is never logged")
+        let connections = server.record.connections
+        #expect(connections.count == 2 && connections.allSatisfy { $0.compression == "zlib-stream" && $0.intents == 1 + 2 + 512 })
+        try await waitUntil("both close frames") { server.record.connections.allSatisfy { $0.clientCloseCode != nil } }
+        #expect(server.record.connections.allSatisfy { $0.clientCloseCode == 4000 }, "closed resumably")
+
+        let second = try RunningKamii(["run"], environment: environment)
+        try await waitUntil("both shards resumed") { second.log.contains("shards_ready=2/2") }
+        #expect(await second.stop(signal: SIGINT) == 0)
+        #expect(second.log.contains("resuming 2 saved sessions"))
+        #expect(!second.log.contains("READY="), "no shard identified again")
+        #expect(server.record.connections.suffix(2).allSatisfy { $0.resumed })
+        try await server.stop()
+    }
+
+    @Test func aShardThatCannotWorkEndsTheProcessWithItsReason() async throws {
+        // Privileged intents the application lacks: Discord closes with 4014, a fatal code.
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            approvedPrivilegedIntents: [], world: TrafficWorld(guildCount: 2, userCount: 20, seed: 96), dispatchesPerSecond: 0))
+        var environment = Self.environment(server)
+        environment["KAMII_INTENTS"] = "guilds,guild_members"
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("shard 0 stopped: closed by Discord with 4014"), "\(result.stderr)")
+        #expect(server.record.connections.count == 1, "no retry")
+        try await server.stop()
+    }
+
+    @Test(arguments: [
+        ([:], "no bot token"),
+        (["KAMII_SHARDS": "many"], "shards is \"auto\" or a positive number"),
+        (["KAMII_SHARD_RANGE": "0-3", "KAMII_CLUSTER": "0/2"], "not both"),
+        (["KAMII_COMPRESSION": "gzip"], "compression is zstd-stream, zlib-stream or none"),
+        (["KAMII_INTENTS": "guilds,everything"], "intents"),
+        (["KAMII_REDIS_URL": "http://cache"], "redis_url"),
+        (["KAMII_API_URL": "discord.com"], "api_url"),
+    ])
+    func badSettingsAreRefusedClearly(_ settings: [String: String], _ message: String) async throws {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        if !settings.isEmpty { environment["KAMII_TOKEN"] = "a.b.c" }
+        environment.merge(settings) { $1 }
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func anUnknownSettingInTheFileIsNamed() async throws {
+        let config = try TemporaryFile(Data(#"{"token": "a.b.c", "shard_count": 4}"#.utf8))
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        environment["KAMII_CONFIG"] = config.path
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unknown setting shard_count"), "\(result.stderr)")
+    }
+}

@@ -98,7 +98,10 @@ let package = Package(
         .testTarget(name: "DiscordModelsTests", dependencies: ["DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DiscordGatewayTests",
-            dependencies: ["DiscordGateway", "DiscordModels", "DiscordSimulator", "CZlib", "CZstd"],
+            dependencies: [
+                "DiscordGateway", "DiscordModels", "DiscordSimulator", "CZlib", "CZstd",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -156,6 +159,13 @@ let package = Package(
             name: "RESTBenchmarks",
             dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/RESTBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "ShardBenchmarks",
+            dependencies: ["KamiiShards", "KamiiRedis", "DiscordGateway", "DiscordREST", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/ShardBenchmarks",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

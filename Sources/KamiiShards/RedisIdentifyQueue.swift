@@ -32,8 +32,8 @@ public actor RedisIdentifyQueue: IdentifyGate {
         self.keyPrefix = "kamii:gateway:{\(namespace)}:identify:"
         self.maxConcurrency = maxConcurrency
         self.window = window
-        // 5% of the window: 250 ms for Discord's 5 s.
-        self.margin = margin ?? window / 20
+        // 2% of the window: 100 ms for Discord's 5 s.
+        self.margin = margin ?? window / 50
         self.logger = logger
     }
 
@@ -63,7 +63,7 @@ public actor RedisIdentifyQueue: IdentifyGate {
                 wait = .milliseconds(min(2_000, 50 << min(failures, 6)))
             }
             // A little jitter so waiting processes do not all ask at the same millisecond.
-            try await Task.sleep(for: wait + .milliseconds(Int.random(in: 1...20)))
+            try await Task.sleep(for: wait + .milliseconds(Int.random(in: 1...5)))
         }
     }
 

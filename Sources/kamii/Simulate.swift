@@ -25,6 +25,8 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "The shard count /gateway/bot recommends (default: one per 1,000 guilds).") var shards: Int?
     @Option(help: "session_start_limit.max_concurrency: identify buckets.") var maxConcurrency = 1
     @Option(help: "REST requests per second across all routes (Discord: 50).") var globalLimit = 50
+    @Option(help: "The identify window per bucket in milliseconds (Discord: 5,000).") var identifyWindowMs = 5_000
+    @Option(help: "session_start_limit.total: identifies per day before the token is reset (Discord: 1,000).") var sessionStartLimit = 1_000
     @Option(help: "How many guilds the world has.") var guilds = 100
     @Option(help: "How many users the world has.") var users = 20_000
     @Option(help: "Live dispatches per second per session.") var rate = 100
@@ -36,6 +38,9 @@ struct SimulateServe: AsyncParsableCommand {
         guard shards.map({ $0 > 0 }) ?? true, maxConcurrency > 0, globalLimit > 0 else {
             throw ValidationError("--shards, --max-concurrency and --global-limit must be positive")
         }
+        guard identifyWindowMs > 0, sessionStartLimit > 0 else {
+            throw ValidationError("--identify-window-ms and --session-start-limit must be positive")
+        }
         if let port, !(1...65_534).contains(port) { throw ValidationError("--port must leave room for the gateway on the next port") }
     }
 
@@ -43,7 +48,7 @@ struct SimulateServe: AsyncParsableCommand {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
         var configuration = SimulatorConfiguration(
             world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate, maxDispatchesPerSession: maxDispatches,
-            maxConcurrency: maxConcurrency)
+            maxConcurrency: maxConcurrency, identifyWindowMilliseconds: identifyWindowMs, sessionStartLimit: sessionStartLimit)
         configuration.recommendedShards = shards
         configuration.restLimits.globalPerSecond = globalLimit
         let server = try await SimulatorServer.start(

@@ -20,6 +20,11 @@ struct GatewayWebSocket: Sendable {
         var description: String { "the gateway at \(url) did not upgrade to a WebSocket" }
     }
 
+    struct UpgradeTimedOut: Error, CustomStringConvertible {
+        let url: String
+        var description: String { "the gateway at \(url) did not answer the WebSocket upgrade in time" }
+    }
+
     /// Reads pause above `highWater` unconsumed frames and resume below `lowWater`.
     final class FlowControl: Sendable {
         static let highWater = 256
@@ -46,7 +51,9 @@ struct GatewayWebSocket: Sendable {
         channel.close(promise: nil)
     }
 
-    static func connect(to urlString: String, path: String, maxMessageBytes: Int) async throws -> GatewayWebSocket {
+    /// - Parameter timeout: for the TCP (and TLS) connection and again for the upgrade: a server
+    ///   that accepts but never answers must not hold the shard.
+    static func connect(to urlString: String, path: String, maxMessageBytes: Int, timeout: Duration = .seconds(10)) async throws -> GatewayWebSocket {
         guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme, scheme == "ws" || scheme == "wss" else {
             throw UpgradeRefused(url: urlString)
         }
@@ -58,7 +65,9 @@ struct GatewayWebSocket: Sendable {
         let (frames, continuation) = AsyncThrowingStream<WebSocketFrame, any Error>.makeStream()
         let flow = FlowControl()
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+        let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
         let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(deadline)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -91,6 +100,11 @@ struct GatewayWebSocket: Sendable {
             upgraded.fail(UpgradeRefused(url: urlString))
             continuation.finish()
         }
+        let giveUp = channel.eventLoop.scheduleTask(in: deadline) {
+            upgraded.fail(UpgradeTimedOut(url: urlString))
+            channel.close(promise: nil)
+        }
+        upgraded.futureResult.whenComplete { _ in giveUp.cancel() }
         try await upgraded.futureResult.get()
         return GatewayWebSocket(channel: channel, frames: frames, flow: flow)
     }

@@ -17,11 +17,15 @@ public struct ShardConfiguration: Sendable {
     public var backoffCap: Double
     /// More identifies than this within its period stop the shard (``IdentifyCircuitBreaker``).
     public var identifyLimit: IdentifyCircuitBreaker.Limit
+    /// How long connecting, the upgrade, and then Hello may each take before the connection is
+    /// dropped and tried again.
+    public var helloTimeout: Duration
 
     public init(
         token: String, intents: GatewayIntents, shardID: Int = 0, shardCount: Int = 1, gatewayURL: String,
         compression: GatewayCompression = .zstdStream, largeThreshold: Int = 250, maxMessageBytes: Int = 64 << 20,
-        backoffBase: Double = 1, backoffCap: Double = 60, identifyLimit: IdentifyCircuitBreaker.Limit = .init()
+        backoffBase: Double = 1, backoffCap: Double = 60, identifyLimit: IdentifyCircuitBreaker.Limit = .init(),
+        helloTimeout: Duration = .seconds(10)
     ) {
         self.token = token
         self.intents = intents
@@ -34,6 +38,7 @@ public struct ShardConfiguration: Sendable {
         self.backoffBase = backoffBase
         self.backoffCap = backoffCap
         self.identifyLimit = identifyLimit
+        self.helloTimeout = helloTimeout
     }
 
     /// The query a gateway URL gets: API version, encoding and transport compression.

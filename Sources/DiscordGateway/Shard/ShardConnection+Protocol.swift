@@ -104,8 +104,14 @@ extension ShardConnection {
     /// The heartbeat timer of one connection: sleeps until the next beat is due, then asks the
     /// machine. Ends when the connection's task group is cancelled.
     func beat() async {
+        let helloDeadline = ContinuousClock.now + configuration.helloTimeout
         while !Task.isCancelled {
             guard let due = nextHeartbeat else {
+                if machine.isAwaitingHello, ContinuousClock.now > helloDeadline {
+                    // Discord says Hello at once; a connection that does not is dead: reconnect.
+                    socket?.close()
+                    return
+                }
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
             }

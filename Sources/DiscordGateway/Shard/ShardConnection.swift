@@ -74,7 +74,8 @@ public actor ShardConnection {
                 let code: UInt16?
                 do {
                     let connection = try await GatewayWebSocket.connect(
-                        to: url, path: configuration.query, maxMessageBytes: configuration.maxMessageBytes)
+                        to: url, path: configuration.query, maxMessageBytes: configuration.maxMessageBytes,
+                        timeout: configuration.helloTimeout)
                     if let stopReason {
                         // Shut down while connecting: the new connection must not linger until
                         // Discord's heartbeat deadline closes it.

@@ -102,6 +102,9 @@ public struct ShardStateMachine: Sendable {
         return [.connect(url: connectURL, delay: 0)]
     }
 
+    /// Whether the connection is open and Hello has not come yet.
+    public var isAwaitingHello: Bool { state == .awaitingHello }
+
     public mutating func connected() -> [Action] {
         guard state == .connecting else { return [] }
         state = .awaitingHello

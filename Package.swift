@@ -164,7 +164,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "ShardBenchmarks",
-            dependencies: ["KamiiShards", "KamiiRedis", "DiscordGateway", "DiscordREST", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: [
+                "KamiiShards", "KamiiRedis", "DiscordGateway", "DiscordREST", "DiscordSimulator",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
             path: "Benchmarks/ShardBenchmarks",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

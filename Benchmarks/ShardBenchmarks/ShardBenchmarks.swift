@@ -1,13 +1,16 @@
 import Benchmark
 import DiscordGateway
 import DiscordREST
+import DiscordSimulator
 import Foundation
 import KamiiRedis
 import KamiiShards
 import Synchronization
 
-/// Issue 4's targets, against `kamii simulate` in its own process: the memory of 1,000 idle
-/// shards, and a cold start of 1,024 shards at max_concurrency 16 against the ideal schedule.
+/// Issue 4's targets, against `kamii simulate` in its own process (so this process's memory and CPU
+/// are the shards' alone): the memory of 1,000 idle shards; a cold start of 1,024 shards at
+/// max_concurrency 16 against the ideal schedule; one shard's socket-to-consumer rate per CPU-second
+/// against inflating the same world's traffic alone, in the same run.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock], timeUnits: .seconds, warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
@@ -30,7 +33,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     for coordination in ["local", "redis"] {
-        Benchmark("shards: cold start 1,024 at max_concurrency 16, \(coordination) queue", configuration: .init(metrics: [.wallClock, ShardMetrics.percentOfIdeal])) { benchmark in
+        Benchmark("shards: cold start 1,024 at max_concurrency 16, \(coordination) queue", configuration: .init(metrics: [.wallClock, ShardMetrics.percentOfIdeal, ShardMetrics.extraIdentifies])) { benchmark in
             let window = Duration.seconds(1)
             let simulator = try SimulatorProcess([
                 "--guilds", "2048", "--users", "4096", "--rate", "0", "--shards", "1024", "--max-concurrency", "16",
@@ -50,13 +53,74 @@ let benchmarks: @Sendable () -> Void = {
             let took = ContinuousClock.now - started
             // 1,024 shards, 16 per window: 64 windows.
             benchmark.measurement(ShardMetrics.percentOfIdeal, Int((took / (window * 64) * 100).rounded()))
+            var identifies = 0
+            for shard in await fleet.manager.connections.values { identifies += await shard.identifies }
+            // Identifies beyond one per shard: each is an op 9 for a bucket identified too early.
+            benchmark.measurement(ShardMetrics.extraIdentifies, identifies - 1_024)
             await fleet.stop()
             await redis?.close()
         }
     }
+
+    for compression in [GatewayCompression.zstdStream, .zlibStream] {
+        Benchmark("shard: socket to consumer, \(compression)", configuration: .init(metrics: [
+            .wallClock, ShardMetrics.shardRate, ShardMetrics.inflateRate, ShardMetrics.percentOfInflate,
+        ])) { benchmark in
+            let (guilds, users, seed, count) = (2_000, 30_000, UInt64(7), 200_000)
+            // The baseline: this world's traffic, compressed as the simulator compresses it, inflated alone.
+            var traffic = TrafficGenerator(world: TrafficWorld(guildCount: guilds, userCount: users, seed: seed), seed: seed &+ 1)
+            let deflater = compression.makeDeflater()
+            let frames = (0..<count).map { _ in deflater.deflate(traffic.nextPayload()) }
+            let inflater = compression.makeInflater(limits: InflaterLimits())
+            var inflated = 0
+            let inflateStart = cpuSeconds()
+            for frame in frames {
+                try frame.withUnsafeBytes { if let payload = try inflater.inflate($0) { inflated += payload.count } }
+            }
+            let inflateRate = Double(count) / (cpuSeconds() - inflateStart)
+            blackHole(inflated)
+
+            // The shard: socket, WebSocket, inflate, envelope, guild, ordered hand-off to a consumer.
+            let simulator = try SimulatorProcess([
+                "--guilds", "\(guilds)", "--users", "\(users)", "--seed", "\(seed)", "--rate", "100000000",
+                "--max-dispatches", "\(count)", "--shards", "1",
+            ])
+            defer { simulator.stop() }
+            let shard = ShardConnection(
+                configuration: ShardConfiguration(
+                    token: simulator.token, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions],
+                    gatewayURL: simulator.gatewayURL, compression: compression),
+                identifyGate: UnlimitedIdentifyGate())
+            let received = Atomic<Int>(0)
+            let expected = count + 1 + guilds  // READY, a GUILD_CREATE per guild, the live traffic
+            let shardStart = cpuSeconds()
+            let run = Task { await shard.run { _ in received.add(1, ordering: .relaxed) } }
+            let deadline = ContinuousClock.now + .seconds(300)
+            while received.load(ordering: .relaxed) < expected, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let shardRate = Double(received.load(ordering: .relaxed)) / (cpuSeconds() - shardStart)
+            await shard.shutdown()
+            _ = await run.value
+            benchmark.measurement(ShardMetrics.shardRate, Int(shardRate))
+            benchmark.measurement(ShardMetrics.inflateRate, Int(inflateRate))
+            benchmark.measurement(ShardMetrics.percentOfInflate, Int((shardRate / inflateRate * 100).rounded()))
+        }
+    }
+}
+
+/// CPU seconds this process has used (user + system, every thread).
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 enum ShardMetrics {
+    static let extraIdentifies = BenchmarkMetric.custom("identifies beyond one per shard", polarity: .prefersSmaller, useScalingFactor: false)
+    static let shardRate = BenchmarkMetric.custom("shard messages per CPU-second", polarity: .prefersLarger, useScalingFactor: false)
+    static let inflateRate = BenchmarkMetric.custom("inflate-only messages per CPU-second", polarity: .prefersLarger, useScalingFactor: false)
+    static let percentOfInflate = BenchmarkMetric.custom("shard rate as % of inflate-only", polarity: .prefersLarger, useScalingFactor: false)
     static let kibPerIdleShard = BenchmarkMetric.custom("KiB per idle shard", polarity: .prefersSmaller, useScalingFactor: false)
     static let percentOfIdeal = BenchmarkMetric.custom("% of the ideal schedule", polarity: .prefersSmaller, useScalingFactor: false)
 }

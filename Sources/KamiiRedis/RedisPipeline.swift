@@ -38,14 +38,12 @@ public struct RedisPipeline: Sendable {
 
     public mutating func appendArgument(_ value: Int) {
         // Numbers as text without an intermediate String.
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let length = withUnsafeMutableBytes(of: &digits) { Self.decimal(value, into: $0) }
-        buffer.writeInteger(UInt8(ascii: "$"))
-        writeDecimal(length)
-        withUnsafeBytes(of: &digits) { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[(20 - length)...])) }
-        buffer.writeStaticString("\r\n")
+        Self.withDecimal(value) { digits in
+            buffer.writeInteger(UInt8(ascii: "$"))
+            writeDecimal(digits.count)
+            buffer.writeBytes(digits)
+            buffer.writeStaticString("\r\n")
+        }
     }
 
     public mutating func appendArgument(bytes: some Collection<UInt8>) {
@@ -56,12 +54,19 @@ public struct RedisPipeline: Sendable {
     }
 
     private mutating func writeDecimal(_ value: Int) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let length = withUnsafeMutableBytes(of: &digits) { Self.decimal(value, into: $0) }
-        withUnsafeBytes(of: &digits) { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[(20 - length)...])) }
-        buffer.writeStaticString("\r\n")
+        Self.withDecimal(value) { digits in
+            buffer.writeBytes(digits)
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// Calls `body` with `value`'s decimal digits, kept on the stack.
+    private static func withDecimal(_ value: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int.min's 20
+        withUnsafeMutableBytes(of: &digits) { bytes in
+            let length = decimal(value, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<20]))
+            body(UnsafeRawBufferPointer(rebasing: bytes[(20 - length)..<20]))
+        }
     }
 
     /// Writes `value` in decimal right-aligned into the 20 bytes; returns how many it used.

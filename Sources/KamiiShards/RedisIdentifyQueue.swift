@@ -32,8 +32,7 @@ public actor RedisIdentifyQueue: IdentifyGate {
         self.keyPrefix = "kamii:gateway:{\(namespace)}:identify:"
         self.maxConcurrency = maxConcurrency
         self.window = window
-        // 2% of the window: 100 ms for Discord's 5 s.
-        self.margin = margin ?? window / 50
+        self.margin = margin ?? LocalIdentifyQueue.defaultMargin(for: window)
         self.logger = logger
     }
 

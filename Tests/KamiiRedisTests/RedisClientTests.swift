@@ -57,6 +57,19 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    @Test func integerArgumentsAreWrittenInDecimal() async throws {
+        let redis = try RedisTestServer.client()
+        var pipeline = RedisPipeline()
+        for value in [0, 7, -1, 1_000_000, Int.max, Int.min] {
+            pipeline.beginCommand(arguments: 2)
+            pipeline.appendArgument("ECHO")
+            pipeline.appendArgument(value)
+        }
+        let replies = try await redis.execute(pipeline)
+        #expect(replies.compactMap(\.string) == ["0", "7", "-1", "1000000", String(Int.max), String(Int.min)])
+        await redis.close()
+    }
+
     @Test func concurrentCallersGetTheirOwnReplies() async throws {
         let redis = try RedisTestServer.client()
         let key = RedisTestServer.uniqueKey("echo")

@@ -1,23 +1,43 @@
 /// Discord's identify rule for the shards of one process: one identify per bucket
-/// (`shard_id % max_concurrency`) per window (5 s), buckets served in the order they asked.
-/// Processes that share a bot coordinate through Redis instead (issue 4's `IdentifyQueue`).
+/// (`shard_id % max_concurrency`) per window (5 s). A shard holds its bucket from its turn until one
+/// window after its identify was written (`identifySent`), plus a margin for the time identifies
+/// take to reach Discord; a shard that never sends frees the bucket one window after its turn.
+/// Processes that share a bot coordinate through Redis instead (`KamiiShards.RedisIdentifyQueue`,
+/// the same rule).
 public actor LocalIdentifyQueue: IdentifyGate {
     public let maxConcurrency: Int
     public let window: Duration
-    private var nextAllowed: [Int: ContinuousClock.Instant] = [:]
+    public let margin: Duration
+    private var heldUntil: [Int: ContinuousClock.Instant] = [:]
 
-    public init(maxConcurrency: Int = 1, window: Duration = .seconds(5)) {
+    public init(maxConcurrency: Int = 1, window: Duration = .seconds(5), margin: Duration? = nil) {
         precondition(maxConcurrency > 0, "max_concurrency is at least 1")
         self.maxConcurrency = maxConcurrency
         self.window = window
+        self.margin = margin ?? Self.defaultMargin(for: window)
+    }
+
+    /// 2 % of the window, at least 50 ms: 100 ms for Discord's 5 s.
+    public static func defaultMargin(for window: Duration) -> Duration {
+        max(window / 50, .milliseconds(50))
     }
 
     public func waitForTurn(shard: Int) async throws {
         let bucket = shard % maxConcurrency
-        // The slot is taken before sleeping, so two shards of a bucket never share it.
-        let now = ContinuousClock.now
-        let slot = max(now, nextAllowed[bucket] ?? now)
-        nextAllowed[bucket] = slot + window
-        if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
+        while true {
+            let now = ContinuousClock.now
+            let free = heldUntil[bucket] ?? now
+            if free <= now {
+                // Taken now (no suspension between the check and this): nobody else gets the bucket
+                // until the identify is written, or a window passes.
+                heldUntil[bucket] = now + window + margin
+                return
+            }
+            try await Task.sleep(until: free, clock: .continuous)
+        }
+    }
+
+    public func identifySent(shard: Int) {
+        heldUntil[shard % maxConcurrency] = .now + window + margin
     }
 }

@@ -5,9 +5,10 @@ public import Logging
 
 /// Discord's identify rule kept by every process of a bot together, through Redis: one identify per
 /// bucket (`shard_id % max_concurrency`) per window. A shard takes its bucket's lease (`SET NX PX`)
-/// before identifying and, once the identify is written, pins the lease to one window from then.
-/// The lease expires on its own, so a process that dies mid-identify holds a bucket for at most one
-/// window. Waiting processes sleep for the lease's remaining time, then try again.
+/// (for two windows: the write may lag the turn on a loaded machine) before identifying and, once
+/// the identify is written, pins the lease to one window from then. The lease expires on its own,
+/// so a process that dies mid-identify holds a bucket for two windows at most. Waiting processes
+/// look again every 1 % of the window (at least 10 ms; one waiter per bucket per process).
 public actor RedisIdentifyQueue: IdentifyGate {
     public nonisolated let maxConcurrency: Int
     public nonisolated let window: Duration
@@ -44,15 +45,16 @@ public actor RedisIdentifyQueue: IdentifyGate {
             try Task.checkCancellation()
             let wait: Duration
             do {
-                let reply = try await redis.evaluate(Self.acquire, keys: [key], arguments: [owner, String(Self.milliseconds(window + margin))])
+                let reply = try await redis.evaluate(Self.acquire, keys: [key], arguments: [owner, String(Self.milliseconds(window * 2 + margin))])
                 failures = 0
                 guard let remaining = reply.int else { throw RedisError.protocolViolation("lease script answered \(reply)") }
                 if remaining == -1 {
                     owners[shard] = owner
                     return
                 }
-                // -2: gone between SET and PTTL; try again at once.
-                wait = remaining > 0 ? .milliseconds(remaining) : .zero
+                // -2: gone between SET and PTTL; try again at once. The lease shrinks when its
+                // holder's identify is written, so look again soon rather than sleep out its PTTL.
+                wait = remaining > 0 ? min(.milliseconds(remaining), LocalIdentifyQueue.pollInterval(for: window)) : .zero
             } catch let error as RedisError {
                 // Identifying without the lease could reset the token; wait for Redis instead.
                 failures += 1
@@ -62,7 +64,7 @@ public actor RedisIdentifyQueue: IdentifyGate {
                 wait = .milliseconds(min(2_000, 50 << min(failures, 6)))
             }
             // A little jitter so waiting processes do not all ask at the same millisecond.
-            try await Task.sleep(for: wait + .milliseconds(Int.random(in: 1...5)))
+            try await Task.sleep(for: wait + .milliseconds(Int.random(in: 0...2)))
         }
     }
 

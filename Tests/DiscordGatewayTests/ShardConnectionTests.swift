@@ -142,6 +142,52 @@ struct ShardConnectionTests {
         try await server.stop()
     }
 
+    @Test func aShardWhoseSessionsKeepDyingStopsInsteadOfSpendingTheBudget() async throws {
+        let world = TrafficWorld(guildCount: 3, userCount: 100, seed: 86)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 50, identifyWindowMilliseconds: 100))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL,
+                backoffBase: 0.02, backoffCap: 0.1, identifyLimit: .init(count: 3, period: .seconds(600))),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(100)))
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        // Every session is invalidated as soon as it is ready: the shard identifies again each time.
+        for round in 1...3 {
+            try await Self.waitUntil("session \(round)") { received.all.filter { $0.name == "READY" }.count == round }
+            try await Self.waitUntil("session \(round) invalidated") { server.inject(.invalidSession(resumable: false)) > 0 }
+        }
+        let reason = await stopped
+        #expect(reason == .identifyLoop(count: 3, period: .seconds(600)), "\(reason)")
+        #expect(await shard.identifies == 3, "the fourth identify was never sent")
+        #expect(reason.description.contains("session budget"))
+        try await server.stop()
+    }
+
+    /// A gate that keeps a shard waiting, as a cold start of thousands of shards does.
+    struct SlowGate: IdentifyGate {
+        let wait: Duration
+        func waitForTurn(shard: Int) async throws { try await Task.sleep(for: wait) }
+    }
+
+    @Test func aShardWaitingLongForItsTurnKeepsItsConnectionAlive() async throws {
+        // Heartbeats every 300 ms, a turn after 2 s: the shard must keep reading ACKs meanwhile,
+        // or its own heartbeats would call the connection a zombie and start over.
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 300, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 87), dispatchesPerSecond: 20))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL),
+            identifyGate: SlowGate(wait: .seconds(2)))
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await Self.waitUntil("READY") { received.all.contains { $0.name == "READY" } }
+        await shard.shutdown()
+        _ = await stopped
+        #expect(await shard.connections == 1, "the connection survived the wait")
+        #expect(await shard.identifies == 1)
+        try await server.stop()
+    }
+
     @Test func aBadTokenStopsTheShardAtOnceWithAReason() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 50, seed: 84), dispatchesPerSecond: 0))
         let shard = Self.shard(server, token: "not.the.token")

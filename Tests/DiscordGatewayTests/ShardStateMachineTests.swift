@@ -142,3 +142,20 @@ struct ShardStateMachineResumeURLTests {
         #expect(machine.hello(intervalMilliseconds: 1_000, jitter: 0).contains(.sendResume(sessionID: "s1", sequence: 9)))
     }
 }
+
+struct IdentifyCircuitBreakerTests {
+    @Test func moreIdentifiesThanTheLimitWithinItsPeriodAreRefused() {
+        var breaker = IdentifyCircuitBreaker(limit: .init(count: 3, period: .seconds(60)))
+        let start = ContinuousClock.now
+        for minute in 0..<3 {
+            let allowed = breaker.allows(at: start + .seconds(minute * 10))
+            #expect(allowed)
+            breaker.record(at: start + .seconds(minute * 10))
+        }
+        let fourth = breaker.allows(at: start + .seconds(30))
+        #expect(!fourth, "a fourth within the minute")
+        // The first identify leaves the period at 60 s: one more is allowed.
+        let later = breaker.allows(at: start + .seconds(60))
+        #expect(later)
+    }
+}

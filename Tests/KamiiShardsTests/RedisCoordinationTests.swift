@@ -51,7 +51,7 @@ struct RedisCoordinationTests {
         await redisB.close()
     }
 
-    @Test func aProcessThatDiesMidIdentifyHoldsTheBucketForOneWindowAtMost() async throws {
+    @Test func aProcessThatDiesMidIdentifyHoldsTheBucketForTwoWindowsAtMost() async throws {
         let namespace = Self.namespace()
         let window = Duration.milliseconds(400)
         let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
@@ -62,7 +62,7 @@ struct RedisCoordinationTests {
         await redisA.close()  // never sends its identify, never pins the lease
         try await survivor.waitForTurn(shard: 1)
         let waited = ContinuousClock.now - taken
-        #expect(waited >= window, "the lease held for its window")
+        #expect(waited >= window * 2, "the lease held for its two windows")
         #expect(waited < window * 10, "and then expired on its own")
         await redisB.close()
     }

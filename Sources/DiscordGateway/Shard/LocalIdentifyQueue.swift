@@ -1,7 +1,9 @@
 /// Discord's identify rule for the shards of one process: one identify per bucket
 /// (`shard_id % max_concurrency`) per window (5 s). A shard holds its bucket from its turn until one
 /// window after its identify was written (`identifySent`), plus a margin for the time identifies
-/// take to reach Discord; a shard that never sends frees the bucket one window after its turn.
+/// take to reach Discord. Until it writes, it holds the bucket for two windows: on a loaded machine
+/// the write can lag the turn, and a hold that ran out first would let the next shard's identify
+/// land in the same window. A shard that never writes frees the bucket after those two windows.
 /// Processes that share a bot coordinate through Redis instead (`KamiiShards.RedisIdentifyQueue`,
 /// the same rule).
 public actor LocalIdentifyQueue: IdentifyGate {
@@ -30,11 +32,18 @@ public actor LocalIdentifyQueue: IdentifyGate {
             if free <= now {
                 // Taken now (no suspension between the check and this): nobody else gets the bucket
                 // until the identify is written, or a window passes.
-                heldUntil[bucket] = now + window + margin
+                heldUntil[bucket] = now + window * 2 + margin
                 return
             }
-            try await Task.sleep(until: free, clock: .continuous)
+            // The hold shrinks when the holder's identify is written: look again soon rather than
+            // sleeping out the whole hold.
+            try await Task.sleep(until: min(free, now + Self.pollInterval(for: window)), clock: .continuous)
         }
+    }
+
+    /// How often a waiting shard looks at its bucket again: 1 % of the window, at least 10 ms.
+    public static func pollInterval(for window: Duration) -> Duration {
+        max(window / 100, .milliseconds(10))
     }
 
     public func identifySent(shard: Int) {

@@ -51,21 +51,7 @@ extension ShardConnection {
             case .scheduleHeartbeat(let delay):
                 nextHeartbeat = ContinuousClock.now + .nanoseconds(Int64(delay * 1e9))
             case .requestIdentify:
-                if !identifyBreaker.allows(at: .now) {
-                    await stop(.identifyLoop(count: identifyBreaker.limit.count, period: identifyBreaker.limit.period))
-                    return
-                }
-                do {
-                    try await waitForIdentifyTurn()
-                } catch let refused as IdentifyRefused {
-                    // Refused (the session budget guard): stop rather than burn the token.
-                    await stop(.identifyRefused(reason: refused.reason, retryAfter: refused.retryAfter))
-                    return
-                } catch {
-                    await stop(.identifyRefused(reason: "\(error)", retryAfter: nil))
-                    return
-                }
-                await execute(machine.identifyAllowed())
+                identifyRequest?.yield()
             case .sendIdentify:
                 identifies += 1
                 identifyBreaker.record(at: .now)
@@ -84,6 +70,29 @@ extension ShardConnection {
                 break
             }
         }
+    }
+
+    /// Waits for this shard's identify turn, then identifies — unless the identify circuit is open
+    /// or the gate refuses, which stop the shard. Runs beside the frame loop of the connection.
+    func identifyWhenAllowed() async {
+        if !identifyBreaker.allows(at: .now) {
+            await stop(.identifyLoop(count: identifyBreaker.limit.count, period: identifyBreaker.limit.period))
+            return
+        }
+        do {
+            try await waitForIdentifyTurn()
+        } catch let refused as IdentifyRefused {
+            // Refused (the session budget guard): stop rather than burn the token.
+            await stop(.identifyRefused(reason: refused.reason, retryAfter: refused.retryAfter))
+            return
+        } catch {
+            // The connection ended (or the shard is shutting down) while waiting: nothing to stop;
+            // the next connection asks again.
+            if Task.isCancelled || stopReason != nil { return }
+            await stop(.identifyRefused(reason: "\(error)", retryAfter: nil))
+            return
+        }
+        await execute(machine.identifyAllowed())
     }
 
     /// Waits for the identify gate in a task ``shutdown()`` can cancel: a shard may wait many

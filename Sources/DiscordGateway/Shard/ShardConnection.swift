@@ -19,6 +19,8 @@ public actor ShardConnection {
     var identifyBreaker: IdentifyCircuitBreaker
     /// The wait for the identify gate, while there is one.
     var identifyWait: Task<Void, any Error>?
+    /// Asks the live connection's identify task to wait for a turn and identify.
+    var identifyRequest: AsyncStream<Void>.Continuation?
     /// The `s` of the last dispatch the consumer returned from.
     var deliveredSequence: Int?
     let started = ContinuousClock.now
@@ -119,8 +121,16 @@ public actor ShardConnection {
         socket = connection
         _ = machine.connected()
         var closeCode: UInt16?
+        // Identify requests are served beside the frame loop: a shard can wait minutes for its
+        // turn, and meanwhile it must keep reading (heartbeat ACKs, op 1, op 7) or its own
+        // heartbeats would declare the connection a zombie.
+        let (identifyRequests, requestIdentify) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        identifyRequest = requestIdentify
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.beat() }
+            group.addTask {
+                for await _ in identifyRequests { await self.identifyWhenAllowed() }
+            }
             do {
                 for try await frame in connection.frames {
                     connection.flow.consumed(connection.channel)
@@ -144,6 +154,8 @@ public actor ShardConnection {
         connection.close()
         socket = nil
         nextHeartbeat = nil
+        identifyRequest = nil
+        requestIdentify.finish()
         return closeCode
     }
 

@@ -4,6 +4,14 @@ public import KamiiRedis
 public import Logging
 import Metrics
 
+/// `GET /gateway/bot` failed, so no shard can be planned.
+public struct GatewayBotUnavailable: Error, Sendable, CustomStringConvertible {
+    public let underlying: String
+    public var description: String {
+        "cannot ask Discord how to shard (GET /gateway/bot): \(underlying) — check the token (KAMII_TOKEN) and api_url"
+    }
+}
+
 /// Where a manager's shards coordinate: alone, or with every process of the bot through Redis
 /// (identify leases, the session budget, saved sessions).
 public enum ShardCoordination: Sendable {
@@ -46,7 +54,12 @@ public actor ShardManager {
     /// of ``shutdown()``. `consume` gets each shard's dispatches in order, awaited one by one.
     /// Returns why each shard stopped.
     public func run(_ consume: @escaping @Sendable (_ shard: Int, ShardDispatch) async -> Void) async throws -> [Int: ShardStateMachine.StopReason] {
-        let gateway = try await rest.gatewayBot()
+        let gateway: GatewayBot
+        do {
+            gateway = try await rest.gatewayBot()
+        } catch {
+            throw GatewayBotUnavailable(underlying: "\(error)")
+        }
         let limit = gateway.sessionStartLimit
         let plan = try ShardPlan(
             count: configuration.count, selection: configuration.selection, recommended: gateway.shards, maxConcurrency: limit.maxConcurrency)

@@ -109,6 +109,18 @@ struct RunCommandTests {
         try await server.stop()
     }
 
+    @Test func aRefusedTokenIsSaidPlainly() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 20, seed: 97), dispatchesPerSecond: 0))
+        var environment = Self.environment(server)
+        environment["KAMII_TOKEN"] = "not.the.token"
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("GET /gateway/bot") && result.stderr.contains("401") && result.stderr.contains("KAMII_TOKEN"), "\(result.stderr)")
+        #expect(!result.stderr.contains("not.the.token"), "the token is never printed")
+        #expect(server.record.connections.isEmpty, "no shard connected")
+        try await server.stop()
+    }
+
     @Test(arguments: [
         ([:], "no bot token"),
         (["KAMII_SHARDS": "many"], "shards is \"auto\" or a positive number"),

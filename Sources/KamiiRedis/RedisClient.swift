@@ -24,13 +24,17 @@ public actor RedisClient {
     /// Sends every command of `pipeline` in one write; returns their replies in order. Error replies
     /// are values (`.error`), not thrown: one failed command does not hide the others' results.
     public func execute(_ pipeline: RedisPipeline) async throws -> [RedisValue] {
+        var attempts = 0
         while true {
             let channel = try await connectedChannel()
             do {
                 return try await Self.write(pipeline, to: channel)
             } catch is ConnectionClosing {
-                // The connection was already failing and the pipeline never left: a fresh one.
+                // The connection was already failing and the pipeline never left: a fresh one —
+                // but not forever (a server that accepts and closes at once, e.g. at maxclients).
                 forget(channel)
+                attempts += 1
+                if attempts >= 3 { throw RedisError.connectionLost }
             } catch {
                 forget(channel)
                 throw error
@@ -123,7 +127,9 @@ public actor RedisClient {
             .connect(host: configuration.host, port: configuration.port)
             .get()
         var hello = RedisPipeline()
-        if let password = configuration.password { hello.append("AUTH", password) }
+        if let password = configuration.password {
+            if let username = configuration.username { hello.append("AUTH", username, password) } else { hello.append("AUTH", password) }
+        }
         if configuration.database != 0 { hello.append("SELECT", String(configuration.database)) }
         do {
             for reply in try await write(hello, to: channel) {
@@ -141,7 +147,12 @@ public actor RedisClient {
 
     private static func write(_ pipeline: RedisPipeline, to channel: any Channel) async throws -> [RedisValue] {
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
-        channel.writeAndFlush(RedisRequest(pipeline: pipeline, promise: promise), promise: nil)
+        // A write that fails before the handler took it (the channel closed meanwhile) would
+        // otherwise leave the reply promise unanswered. If the handler took it, it has already
+        // failed or answered the promise, and this later completion is ignored.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(ConnectionClosing()) }
+        channel.writeAndFlush(RedisRequest(pipeline: pipeline, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
 }

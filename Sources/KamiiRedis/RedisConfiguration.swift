@@ -4,6 +4,8 @@ import Foundation
 public struct RedisConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
+    /// A Redis 6 ACL user; nil authenticates as the default user.
+    public var username: String?
     public var password: String?
     public var database: Int
     public var connectTimeout: Duration
@@ -11,11 +13,12 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var commandTimeout: Duration
 
     public init(
-        host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0,
+        host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
         connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5)
     ) {
         self.host = host
         self.port = port
+        self.username = username
         self.password = password
         self.database = database
         self.connectTimeout = connectTimeout
@@ -25,7 +28,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// Reads `redis://[:password@]host[:port][/database]`.
     public init(url text: String) throws {
         guard let url = URL(string: text), url.scheme == "redis", let host = url.host, !host.isEmpty else {
-            throw ConfigurationError("not a redis:// URL: \(text.split(separator: "@").last.map(String.init) ?? "")")
+            // Never echoed: the URL may carry a password.
+            throw ConfigurationError("not a redis://[user:password@]host[:port][/database] URL")
         }
         var database = 0
         let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
@@ -33,7 +37,8 @@ public struct RedisConfiguration: Sendable, Equatable {
             guard let number = Int(path), number >= 0 else { throw ConfigurationError("the database in a redis:// URL is a number: \(path)") }
             database = number
         }
-        self.init(host: host, port: url.port ?? 6379, password: url.password?.removingPercentEncoding, database: database)
+        let user = url.user?.removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
+        self.init(host: host, port: url.port ?? 6379, username: user, password: url.password?.removingPercentEncoding, database: database)
     }
 
     /// A configuration that cannot be used, said plainly (passwords are never echoed).

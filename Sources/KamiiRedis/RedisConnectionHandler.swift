@@ -77,6 +77,10 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(.connectionLost, context: context)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         failAll(.connectionLost, context: context)
         context.fireChannelInactive()

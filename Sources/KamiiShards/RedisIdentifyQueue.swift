@@ -48,7 +48,7 @@ public actor RedisIdentifyQueue: IdentifyGate {
                 let reply = try await redis.evaluate(Self.acquire, keys: [key], arguments: [owner, String(Self.milliseconds(window * 2 + margin))])
                 failures = 0
                 guard let remaining = reply.int else { throw RedisError.protocolViolation("lease script answered \(reply)") }
-                if remaining == -1 {
+                if remaining == Self.taken {
                     owners[shard] = owner
                     return
                 }
@@ -87,10 +87,21 @@ public actor RedisIdentifyQueue: IdentifyGate {
         Int(duration / .milliseconds(1))
     }
 
-    /// Takes the lease, or answers how long it is still held.
+    /// What the acquire script answers when the lease is the caller's.
+    static let taken = -10
+
+    /// Takes the lease (or finds it is already the caller's: a retry after a lost reply), or
+    /// answers how long it is still held. A lease without a time to live (never set by Kamii) is
+    /// given one, so it cannot block the bucket forever.
     static let acquire = RedisScript("""
-        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
-        return redis.call('PTTL', KEYS[1])
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -10 end
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return -10 end
+        local ttl = redis.call('PTTL', KEYS[1])
+        if ttl == -1 then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            return tonumber(ARGV[2])
+        end
+        return ttl
         """)
 
     /// Restarts the lease's clock if it is still ours.

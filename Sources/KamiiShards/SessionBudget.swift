@@ -90,6 +90,7 @@ public actor LocalSessionBudget: SessionBudget {
     private let logger: Logger
     private var remaining: Int?
     private var resetAt = ContinuousClock.now
+    private var refreshing: Task<Void, any Error>?
 
     /// - Parameter initial: an answer already at hand, used until its reset passes.
     public init(
@@ -107,14 +108,33 @@ public actor LocalSessionBudget: SessionBudget {
 
     public func spend(shard: Int) async throws {
         if remaining == nil || ContinuousClock.now >= resetAt {
-            let limit = try await fetch()
-            remaining = limit.remaining
-            resetAt = .now + .milliseconds(max(1_000, limit.resetAfter))
+            try await refresh()
         }
         guard let left = remaining, left > reserve else {
             throw SessionBudgetGuard.refuse(shard: shard, reserve: reserve, retryAfter: resetAt - .now, logger: logger)
         }
         remaining = left - 1
+    }
+}
+
+extension LocalSessionBudget {
+    /// One request to Discord however many shards find the budget stale at once; the answer is
+    /// applied before any of them reads it, and only once (later decrements are not undone).
+    private func refresh() async throws {
+        if let refreshing { return try await refreshing.value }
+        let fetch = fetch
+        let task = Task {
+            let limit = try await fetch()
+            self.apply(limit)
+        }
+        refreshing = task
+        defer { refreshing = nil }
+        try await task.value
+    }
+
+    private func apply(_ limit: GatewayBot.SessionStartLimit) {
+        remaining = limit.remaining
+        resetAt = .now + .milliseconds(max(1_000, limit.resetAfter))
     }
 }
 

@@ -118,8 +118,13 @@ public actor ShardManager {
             resume = nil
             shards[id] = shard
             let reason = await shard.run { await consume(id, $0) }
-            if shuttingDown {
-                stopReasons[id] = .shutdown
+            if shuttingDown || Task.isCancelled {
+                // A shard that stopped for good just before the shutdown keeps its reason (and so
+                // its session is forgotten, not saved).
+                switch reason {
+                case .closed, .identifyLoop: stopReasons[id] = reason
+                case .identifyRefused, .shutdown: stopReasons[id] = .shutdown
+                }
                 return
             }
             if case .identifyRefused(_, let retryAfter?) = reason {
@@ -128,7 +133,7 @@ public actor ShardManager {
                 logger.warning("shard \(id) waits \(retryAfter) for the session budget to reset")
                 let until = ContinuousClock.now + retryAfter
                 // Shutting down must not wait for Discord's reset.
-                while !shuttingDown, ContinuousClock.now < until {
+                while !shuttingDown, !Task.isCancelled, ContinuousClock.now < until {
                     try? await Task.sleep(for: min(.milliseconds(100), until - .now))
                 }
                 continue

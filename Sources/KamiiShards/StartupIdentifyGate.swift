@@ -42,7 +42,7 @@ public actor StartupIdentifyGate: IdentifyGate {
             try await budget?.spend(shard: shard)
         } catch let error as IdentifyRefused {
             throw error
-        } catch is CancellationError {
+        } catch where error is CancellationError || Task.isCancelled {
             throw CancellationError()
         } catch {
             // Redis or Discord's REST API cannot say what is left: do not guess; ask again soon.

@@ -48,7 +48,8 @@ struct Run: AsyncParsableCommand {
         let shards = ShardsService(manager: manager, tally: tally)
         let reports = ReportService(manager: manager, tally: tally, interval: settings.statsInterval, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: shards), .init(service: reports)],
+            // Shards that all stopped for good end the group gracefully, so their reasons are said.
+            services: [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redis?.close()

@@ -147,6 +147,9 @@ struct RunConfiguration: Sendable {
         let stats = try number(.statsIntervalSeconds, file.statsIntervalSeconds) ?? 10
         guard reserve >= 0 else { throw Invalid("session_reserve cannot be negative") }
         guard window > 0, stats > 0 else { throw Invalid("identify_window_ms and stats_interval_seconds must be positive") }
+        if window < 5_000, api.host?.hasSuffix("discord.com") == true {
+            throw Invalid("identify_window_ms below 5000 breaks Discord's identify rule (shorten it only against a simulator)")
+        }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
             selection: selection, redis: redis, namespace: setting(.namespace, file.namespace), sessionReserve: reserve, identifyWindow: .milliseconds(window),

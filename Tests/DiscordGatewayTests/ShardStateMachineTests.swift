@@ -159,3 +159,36 @@ struct IdentifyCircuitBreakerTests {
         #expect(later)
     }
 }
+
+extension ShardStateMachineResumeURLTests {
+    @Test func aResumeURLThatAnswersAgainIsUsedAgain() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 9, resumeURL: "wss://flaky.example")
+        _ = machine.start()
+        for _ in 0..<3 { _ = machine.closed(code: nil, jitter: 0) }  // three blips: the main gateway next
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: 10)
+        // A drop: back to the main gateway (the resume URL has not answered since).
+        guard case .connect(let url, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(url == "wss://gateway.example")
+        // … until a READY names a resume URL again, which then is used and counted afresh.
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.invalidSession(resumable: false)
+        _ = machine.closed(code: nil, jitter: 0)
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s2", resumeURL: "wss://flaky.example")
+        guard case .connect(let next, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(next == "wss://flaky.example")
+        // A connection there that reaches Hello resets the count too.
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: 2)
+        for _ in 0..<2 {
+            guard case .connect(let again, _)? = machine.closed(code: nil, jitter: 0).last else { Issue.record("no reconnect"); return }
+            #expect(again == "wss://flaky.example")
+        }
+    }
+}

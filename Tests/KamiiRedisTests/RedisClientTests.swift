@@ -147,3 +147,16 @@ struct RedisClientTests {
         #expect(throws: RedisConfiguration.ConfigurationError.self) { try RedisConfiguration(url: "redis://h/db") }
     }
 }
+
+extension RedisClientTests {
+    @Test func aclUsersAndPasswordsAreReadAndNeverEchoed() throws {
+        let acl = try RedisConfiguration(url: "redis://kamii:s3cret@cache:6380")
+        #expect(acl.username == "kamii" && acl.password == "s3cret")
+        do {
+            _ = try RedisConfiguration(url: "redis://:s3cret@")
+            Issue.record("a URL without a host was accepted")
+        } catch {
+            #expect(!"\(error)".contains("s3cret"))
+        }
+    }
+}

@@ -92,6 +92,8 @@ extension ShardConnection {
             await stop(.identifyRefused(reason: "\(error)", retryAfter: nil))
             return
         }
+        // The turn may come just as the connection ends: identify on the next one instead.
+        if Task.isCancelled || socket == nil { return }
         await execute(machine.identifyAllowed())
     }
 

@@ -99,7 +99,7 @@ public struct ShardStateMachine: Sendable {
     public mutating func start() -> [Action] {
         guard state == .idle else { return [] }
         state = .connecting
-        return [.connect(url: connectURL, delay: 0)]
+        return [connect(delay: 0)]
     }
 
     /// Whether the connection is open and Hello has not come yet.
@@ -118,6 +118,8 @@ public struct ShardStateMachine: Sendable {
         heartbeatInterval = interval
         awaitingAck = false
         let first = Action.scheduleHeartbeat(delay: interval * min(max(jitter, 0), 0.999_999))
+        // The resume URL answered after all: later resumes go back to it.
+        if connectedTo == resumeURL { unreachableResumes = 0 }
         if resumeNext, let sessionID, let sequence {
             state = .resuming
             return [first, .sendResume(sessionID: sessionID, sequence: sequence)]
@@ -206,7 +208,7 @@ public struct ShardStateMachine: Sendable {
         }
         failures += 1
         state = .connecting
-        return [.connect(url: connectURL, delay: backoff(jitter: 0.5))]
+        return [connect(delay: backoff(jitter: 0.5))]
     }
 
     /// Stops the shard; the connection closes with a resumable code so a restarted process can
@@ -244,6 +246,15 @@ public struct ShardStateMachine: Sendable {
     private var connectURL: String {
         guard resumeNext, unreachableResumes < Self.resumeURLAttempts else { return gatewayURL }
         return resumeURL ?? gatewayURL
+    }
+
+    /// Where the current connection goes: the URL of the last `connect` action.
+    private var connectedTo: String?
+
+    /// A `connect` action, remembering where it goes.
+    private mutating func connect(delay: Double) -> Action {
+        connectedTo = connectURL
+        return .connect(url: connectURL, delay: delay)
     }
 
     /// Connections to a resume URL that never reached Hello before the main gateway is tried.

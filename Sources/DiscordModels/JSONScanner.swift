@@ -82,6 +82,34 @@ public struct JSONScanner {
         return try JSONEscapes.decode(raw, at: scanned.range.lowerBound)
     }
 
+    /// Reads a snowflake as Discord sends one: a string of decimal digits. `null` gives nil; any
+    /// other value (a number, an escaped or non-numeric string) is consumed and gives nil too.
+    public mutating func readSnowflake() throws(JSONScanError) -> UInt64? {
+        skipWhitespace()
+        guard peekByte() == UInt8(ascii: "\"") else {
+            try skipValue(depth: 0)
+            return nil
+        }
+        let scanned = try scanString()
+        guard !scanned.hasEscapes, !scanned.range.isEmpty, scanned.range.count <= 20 else { return nil }
+        var value: UInt64 = 0
+        for index in scanned.range {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (added, overflow2) = shifted.addingReportingOverflow(UInt64(digit))
+            guard !overflow1, !overflow2 else { return nil }
+            value = added
+        }
+        return value
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it (nil at the end).
+    public mutating func peekValueStart() -> UInt8? {
+        skipWhitespace()
+        return peekByte()
+    }
+
     /// Skips one value of any kind and returns the range of bytes it spans.
     @discardableResult
     public mutating func skipValue() throws(JSONScanError) -> Range<Int> {

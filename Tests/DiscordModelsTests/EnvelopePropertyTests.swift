@@ -35,11 +35,19 @@ import DiscordModels
             let items = (0..<random.next(4)).map { _ in space(&random) + value(&random, depth: depth + 1) + space(&random) }
             return "[" + items.joined(separator: ",") + "]"
         default:
+            // Sometimes the keys the envelope picks out of `d` (at any depth: only the top ones count).
             let members = (0..<random.next(5)).map { index in
-                space(&random) + "\"k\(index)\"" + space(&random) + ":" + space(&random) + value(&random, depth: depth + 1)
+                let key = index < 2 && random.next(2) == 0 ? ["guild_id", "id"][index] : "k\(index)"
+                let member = key == "k\(index)" || random.next(3) == 0 ? value(&random, depth: depth + 1) : snowflake(&random)
+                return space(&random) + "\"\(key)\"" + space(&random) + ":" + space(&random) + member
             }
             return "{" + members.joined(separator: ",") + "}"
         }
+    }
+
+    /// A snowflake string as Discord sends one, or once in a while one that overflows 64 bits.
+    private func snowflake(_ random: inout Random) -> String {
+        random.next(10) == 0 ? "\"99999999999999999999\"" : "\"\(UInt64(random.next(1 << 30)) << 22 | UInt64(random.next(1 << 22)))\""
     }
 
     private func canonical(_ value: Any) throws -> Data {
@@ -68,6 +76,9 @@ import DiscordModels
             let range = try #require(envelope.dataRange)
             let data = try JSONSerialization.jsonObject(with: Data(bytes[range]), options: [.fragmentsAllowed])
             #expect(try canonical(data) == canonical(try #require(full["d"])), "\(text)")
+            let d = full["d"] as? [String: Any]
+            #expect(envelope.dataGuildID == (d?["guild_id"] as? String).flatMap { UInt64($0) }, "\(text)")
+            #expect(envelope.dataID == (d?["id"] as? String).flatMap { UInt64($0) }, "\(text)")
         }
     }
 }

@@ -77,3 +77,24 @@ import DiscordModels
         #expect(id.rawValue >> 12 & 0x1F == 4)
     }
 }
+
+struct GatewayEnvelopeGuildTests {
+    @Test func theGuildIsReadOnlyFromTheTopOfD() throws {
+        // A reply carries its own message (with its own guild_id and id) nested inside.
+        let text = #"{"t":"MESSAGE_CREATE","d":{"referenced_message":{"guild_id":"1","id":"2"},"id":"300","guild_id":"81384788765712384"},"s":5,"op":0}"#
+        let envelope = try GatewayEnvelope.peek(Array(text.utf8))
+        #expect(envelope.dataGuildID == 81_384_788_765_712_384)
+        #expect(envelope.dataID == 300)
+        let bytes = Array(text.utf8)
+        let range = try #require(envelope.dataRange)
+        #expect(String(decoding: bytes[range], as: UTF8.self).hasPrefix(#"{"referenced_message""#))
+        #expect(String(decoding: bytes[range], as: UTF8.self).hasSuffix(#""81384788765712384"}"#))
+    }
+
+    @Test(arguments: [#"null"#, #"42"#, #""\u0031""#, #""12a""#, #""""#, #""99999999999999999999""#])
+    func aGuildThatIsNotASnowflakeStringIsNone(_ value: String) throws {
+        let envelope = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"X","d":{"guild_id":\#(value),"k":[1]}}"#.utf8))
+        #expect(envelope.dataGuildID == nil)
+        #expect(envelope.dataRange != nil)
+    }
+}

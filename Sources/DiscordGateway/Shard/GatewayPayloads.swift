@@ -30,23 +30,10 @@ enum GatewayPayloads {
     }
 
     /// The guild a dispatch concerns: its top-level `guild_id`, or for GUILD_CREATE, GUILD_UPDATE
-    /// and GUILD_DELETE (whose `d` is the guild) its `id`.
-    static func guildID(in data: UnsafeRawBufferPointer, event: String) -> GuildID? {
-        var scanner = JSONScanner(data)
-        var guild: GuildID?
+    /// and GUILD_DELETE (whose `d` is the guild) its `id` — both read by the envelope's one pass.
+    static func guildID(of envelope: GatewayEnvelope, event: String) -> GuildID? {
         let isGuildObject = event == "GUILD_CREATE" || event == "GUILD_UPDATE" || event == "GUILD_DELETE"
-        do {
-            try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                if isGuildObject ? key == "id" : key == "guild_id", guild == nil, !(try scanner.readNull()) {
-                    guild = UInt64(try scanner.readString()).map(GuildID.init)
-                } else {
-                    try scanner.skipValue()
-                }
-            }
-        } catch {
-            return nil
-        }
-        return guild
+        return (isGuildObject ? envelope.dataID : envelope.dataGuildID).map(GuildID.init)
     }
 
     /// Op 9's `d`: whether the session may be resumed.

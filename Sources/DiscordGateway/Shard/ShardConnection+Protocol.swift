@@ -35,7 +35,7 @@ extension ShardConnection {
             if actions.contains(.deliver) {
                 // One copy: the inflater's buffer is reused by the next message.
                 dispatch = ShardDispatch(
-                    name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(in: data, event: name), payload: Array(payload),
+                    name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name), payload: Array(payload),
                     dataRange: range)
             }
         default:

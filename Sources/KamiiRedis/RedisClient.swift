@@ -148,10 +148,12 @@ public actor RedisClient {
     private static func write(_ pipeline: RedisPipeline, to channel: any Channel) async throws -> [RedisValue] {
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
         // A write that fails before the handler took it (the channel closed meanwhile) would
-        // otherwise leave the reply promise unanswered. If the handler took it, it has already
-        // failed or answered the promise, and this later completion is ignored.
+        // otherwise leave the reply promise unanswered. It fails as `connectionLost`, not as a
+        // resend: a write can also fail half-way, after Redis ran the first commands, and running
+        // them again is the caller's call. (If the handler took the request, it fails or answers
+        // the promise itself; the first completion wins.)
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { _ in promise.fail(ConnectionClosing()) }
+        written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionLost) }
         channel.writeAndFlush(RedisRequest(pipeline: pipeline, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }

@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "DiscordGatewayTests",
             dependencies: [
-                "DiscordGateway", "DiscordModels", "DiscordSimulator", "CZlib", "CZstd",
+                "DiscordGateway", "DiscordModels", "DiscordSimulator", "KamiiTestSupport", "CZlib", "CZstd",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],

@@ -69,14 +69,14 @@ struct Run: AsyncParsableCommand {
 final class ShardsService: Service, Sendable {
     let manager: ShardManager
     let tally: DispatchTally
-    private let reasons = Locked<[Int: ShardStateMachine.StopReason]>([:])
+    private let reasons = Mutex<[Int: ShardStateMachine.StopReason]>([:])
 
     init(manager: ShardManager, tally: DispatchTally) {
         self.manager = manager
         self.tally = tally
     }
 
-    var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.value }
+    var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.withLock { $0 } }
 
     func run() async throws {
         let tally = tally
@@ -121,12 +121,4 @@ struct ReportService: Service {
             last = (now, total)
         }
     }
-}
-
-/// A value the service's tasks share.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
-    var value: Value { mutex.withLock { $0 } }
 }

@@ -2,6 +2,7 @@ import DiscordGateway
 import DiscordModels
 import DiscordSimulator
 import Foundation
+import KamiiTestSupport
 import Synchronization
 import Testing
 
@@ -21,19 +22,6 @@ struct ShardConnectionTests {
         var count: Int { items.withLock { $0.count } }
     }
 
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !(await condition()) {
-            guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    struct WaitTimedOut: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "timed out waiting for \(what)" }
-    }
-
     static func shard(_ server: SimulatorServer, _ compression: GatewayCompression = .zstdStream, token: String? = nil) -> ShardConnection {
         // The simulator's identify window is shortened for tests; the shard's queue keeps to it.
         ShardConnection(
@@ -43,17 +31,6 @@ struct ShardConnectionTests {
             identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
     }
 
-    /// The `s` of every dispatch after READY must continue by exactly one.
-    static func expectNoGapsOrRepeats(_ received: [(name: String, sequence: Int?, guild: GuildID?)], sourceLocation: SourceLocation = #_sourceLocation) {
-        var last = 0
-        for item in received {
-            guard let sequence = item.sequence else { continue }
-            if item.name == "READY" { last = 0 }
-            #expect(sequence == last + 1, "after s=\(last) came \(item.name) s=\(sequence)", sourceLocation: sourceLocation)
-            last = sequence
-        }
-    }
-
     @Test(arguments: [GatewayCompression.zstdStream, .zlibStream, .none])
     func aShardReceivesEverythingInOrder(_ compression: GatewayCompression) async throws {
         let world = TrafficWorld(guildCount: 20, userCount: 600, seed: 81)
@@ -61,20 +38,20 @@ struct ShardConnectionTests {
         let shard = Self.shard(server, compression)
         let received = Received()
         async let stopped = shard.run { received.add($0) }
-        try await Self.waitUntil("1 + 20 + 1,500 dispatches") { received.count == 1_521 }
+        try await waitUntil("1 + 20 + 1,500 dispatches") { received.count == 1_521 }
         await shard.shutdown()
         #expect(await stopped == .shutdown)
 
         let all = received.all
         #expect(all.first?.name == "READY")
         #expect(all.filter { $0.name == "GUILD_CREATE" }.count == 20)
-        Self.expectNoGapsOrRepeats(all)
+        expectContiguousSequences(all.map { ($0.name, $0.sequence) })
         let guilds = Set(world.guilds.map(\.id))
         #expect(all.dropFirst().allSatisfy { $0.guild.map(guilds.contains) ?? false }, "every guild event names its guild")
         let connection = try #require(server.record.connections.first)
         #expect(connection.compression == compression.rawValue)
         #expect(connection.dispatches.values.reduce(0, +) == 1_521)
-        try await Self.waitUntil("the close frame") { server.record.connections.first?.clientCloseCode != nil }
+        try await waitUntil("the close frame") { server.record.connections.first?.clientCloseCode != nil }
         #expect(server.record.connections.first?.clientCloseCode == 4000, "closed resumably, not with 1000")
         try await server.stop()
     }
@@ -96,19 +73,19 @@ struct ShardConnectionTests {
         for fault in faults {
             let before = received.count
             let resumesBefore = await shard.resumes
-            try await Self.waitUntil("traffic before \(fault)") { received.count >= before + 50 && server.inject(fault) > 0 }
+            try await waitUntil("traffic before \(fault)") { received.count >= before + 50 && server.inject(fault) > 0 }
             if fault == .stopHeartbeatACKs {
                 // Silence is noticed at the next beat (within 3 s here): the shard closes and resumes.
-                try await Self.waitUntil("the zombie connection replaced") { await shard.resumes > resumesBefore }
+                try await waitUntil("the zombie connection replaced") { await shard.resumes > resumesBefore }
             }
-            try await Self.waitUntil("traffic after \(fault)") { received.count >= before + 200 }
+            try await waitUntil("traffic after \(fault)") { received.count >= before + 200 }
         }
         await shard.shutdown()
         _ = await stopped
 
         let all = received.all
         #expect(all.filter { $0.name == "READY" }.count == 1, "one session throughout")
-        Self.expectNoGapsOrRepeats(all)
+        expectContiguousSequences(all.map { ($0.name, $0.sequence) })
         // On a loaded machine a first connection may time out before it identified: the session is
         // the one that was opened.
         let sessionID = try #require(server.record.connections.first { $0.sessionID != nil }?.sessionID)
@@ -130,13 +107,13 @@ struct ShardConnectionTests {
         let shard = Self.shard(server)
         let received = Received()
         async let stopped = shard.run { received.add($0) }
-        try await Self.waitUntil("the first session's traffic") { received.count >= 100 }
+        try await waitUntil("the first session's traffic") { received.count >= 100 }
         server.inject(.invalidSession(resumable: false))
-        try await Self.waitUntil("a second READY") { received.all.filter { $0.name == "READY" }.count == 2 }
-        try await Self.waitUntil("the second session's traffic") { received.all.last?.sequence ?? 0 > 50 }
+        try await waitUntil("a second READY") { received.all.filter { $0.name == "READY" }.count == 2 }
+        try await waitUntil("the second session's traffic") { received.all.last?.sequence ?? 0 > 50 }
         await shard.shutdown()
         _ = await stopped
-        Self.expectNoGapsOrRepeats(received.all)
+        expectContiguousSequences(received.all.map { ($0.name, $0.sequence) })
         #expect(await shard.identifies == 2)
         #expect(Set(server.record.connections.compactMap(\.sessionID)).count == 2)
         try await server.stop()
@@ -154,8 +131,8 @@ struct ShardConnectionTests {
         async let stopped = shard.run { received.add($0) }
         // Every session is invalidated as soon as it is ready: the shard identifies again each time.
         for round in 1...3 {
-            try await Self.waitUntil("session \(round)") { received.all.filter { $0.name == "READY" }.count == round }
-            try await Self.waitUntil("session \(round) invalidated") { server.inject(.invalidSession(resumable: false)) > 0 }
+            try await waitUntil("session \(round)") { received.all.filter { $0.name == "READY" }.count == round }
+            try await waitUntil("session \(round) invalidated") { server.inject(.invalidSession(resumable: false)) > 0 }
         }
         let reason = await stopped
         #expect(reason == .identifyLoop(count: 3, period: .seconds(600)), "\(reason)")
@@ -180,7 +157,7 @@ struct ShardConnectionTests {
             identifyGate: SlowGate(wait: .seconds(2)))
         let received = Received()
         async let stopped = shard.run { received.add($0) }
-        try await Self.waitUntil("READY") { received.all.contains { $0.name == "READY" } }
+        try await waitUntil("READY") { received.all.contains { $0.name == "READY" } }
         await shard.shutdown()
         _ = await stopped
         #expect(await shard.connections == 1, "the connection survived the wait")
@@ -208,7 +185,7 @@ struct ShardConnectionTests {
         let first = Self.shard(server)
         let before = Received()
         async let firstStopped = first.run { before.add($0) }
-        try await Self.waitUntil("traffic") { before.count >= 100 }
+        try await waitUntil("traffic") { before.count >= 100 }
         await first.shutdown()
         _ = await firstStopped
         let saved = try #require(await first.session)
@@ -219,7 +196,7 @@ struct ShardConnectionTests {
             resuming: (saved.id, saved.sequence, saved.resumeURL))
         let after = Received()
         async let secondStopped = restarted.run { after.add($0) }
-        try await Self.waitUntil("traffic after the restart") { after.count >= 100 }
+        try await waitUntil("traffic after the restart") { after.count >= 100 }
         await restarted.shutdown()
         _ = await secondStopped
 
@@ -227,7 +204,7 @@ struct ShardConnectionTests {
         #expect(identifies == 0 && resumes == 1)
         #expect(after.all.first { $0.sequence != nil }?.sequence == saved.sequence + 1, "the replay continues where the first process stopped")
         // RESUMED is numbered too, as on Discord: the sequence runs on through it.
-        Self.expectNoGapsOrRepeats(before.all + after.all)
+        expectContiguousSequences((before.all + after.all).map { ($0.name, $0.sequence) })
         #expect(server.record.connections.last?.resumed == true)
         try await server.stop()
     }

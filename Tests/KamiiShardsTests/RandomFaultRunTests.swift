@@ -95,7 +95,7 @@ struct RandomFaultRunTests {
         for shard in 0..<shardCount {
             let items = received.of(shard)
             #expect(items.filter { $0.name == "READY" }.count == 1, "shard \(shard) kept one session")
-            ShardManagerTests.expectContiguous(items, shard: shard)
+            expectContiguousSequences(items, "shard \(shard): ")
             let (gotNow, sentNow) = (got(shard), sent(shard))
             #expect(gotNow == sentNow, "shard \(shard): \(sentNow.keys.sorted().filter { gotNow[$0] != sentNow[$0] }.map { "\($0) got \(gotNow[$0] ?? 0) of \(sentNow[$0] ?? 0)" })")
         }

@@ -42,17 +42,6 @@ struct ShardManagerTests {
 
     static func namespace() -> String { "test-\(UInt64.random(in: 0...UInt64.max))" }
 
-    /// Every dispatch after a READY continues `s` by exactly one.
-    static func expectContiguous(_ items: [(name: String, sequence: Int?)], shard: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-        var last = 0
-        for item in items {
-            guard let sequence = item.sequence else { continue }
-            if item.name == "READY" { last = 0 }
-            #expect(sequence == last + 1, "shard \(shard): after s=\(last) came \(item.name) s=\(sequence)", sourceLocation: sourceLocation)
-            last = sequence
-        }
-    }
-
     @Test func twoManagersSharingBucketsNeverIdentifyInTheSameWindow() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 16, userCount: 300, seed: 91), dispatchesPerSecond: 20, maxConcurrency: 2,
@@ -152,7 +141,7 @@ struct ShardManagerTests {
         #expect(await second.restoredSessions == [0, 1, 2, 3])
         #expect(after.readies() == 0, "nobody identified again")
         for shard in 0..<4 {
-            Self.expectContiguous(before.of(shard) + after.of(shard), shard: shard)
+            expectContiguousSequences(before.of(shard) + after.of(shard), "shard \(shard): ")
         }
         #expect(Set(server.record.connections.compactMap { $0.sessionID }).count == 4)
         #expect(server.record.connections.filter { $0.closeCode == nil && $0.clientCloseCode != nil }.allSatisfy { $0.clientCloseCode == 4000 })

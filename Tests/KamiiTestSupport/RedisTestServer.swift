@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 public import KamiiRedis
 
 /// The redis-server `ops/test` starts (`KAMII_TEST_REDIS=host:port`). Without it the suites are
@@ -30,31 +29,4 @@ public enum RedisTestServer {
     struct MissingServer: Error, CustomStringConvertible {
         var description: String { "KAMII_TEST_REDIS is not set (ops/test sets it)" }
     }
-}
-
-/// Polls `condition` every 20 ms until it holds; throws when `timeout` passes first.
-public func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(try await condition()) {
-        guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-public struct WaitTimedOut: Error, CustomStringConvertible {
-    public let what: String
-    public var description: String { "timed out waiting for \(what)" }
-}
-
-/// A value several tasks of a test share.
-public final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    public init(_ value: Value) { mutex = Mutex(value) }
-
-    public func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
-    }
-
-    public var value: Value { mutex.withLock { $0 } }
 }

@@ -65,6 +65,37 @@ public struct JSONScanner {
         return negative ? -value : value
     }
 
+    /// Walks the elements of the array at the current position; `body` must consume each one.
+    public mutating func forEachElement(_ body: (inout JSONScanner) throws(JSONScanError) -> Void) throws(JSONScanError) {
+        skipWhitespace()
+        try expect(UInt8(ascii: "["))
+        skipWhitespace()
+        if peekByte() == UInt8(ascii: "]") {
+            position += 1
+            return
+        }
+        while true {
+            try body(&self)
+            skipWhitespace()
+            switch peekByte() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"): position += 1; return
+            default: throw error("expected ',' or ']' in an array")
+            }
+        }
+    }
+
+    /// Reads `true` or `false`; `null` reads as false (Discord sends optional flags either way).
+    public mutating func readBool() throws(JSONScanError) -> Bool {
+        skipWhitespace()
+        switch peekByte() {
+        case UInt8(ascii: "t"): try expectLiteral("true"); return true
+        case UInt8(ascii: "f"): try expectLiteral("false"); return false
+        case UInt8(ascii: "n"): try expectLiteral("null"); return false
+        default: throw error("expected true or false")
+        }
+    }
+
     /// Consumes `null` and returns true, or returns false leaving any other value unread.
     public mutating func readNull() throws(JSONScanError) -> Bool {
         skipWhitespace()
@@ -80,6 +111,14 @@ public struct JSONScanner {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[scanned.range])
         guard scanned.hasEscapes else { return String(decoding: raw, as: UTF8.self) }
         return try JSONEscapes.decode(raw, at: scanned.range.lowerBound)
+    }
+
+    /// Reads a string value without decoding it: where its bytes are (between the quotes) and
+    /// whether they hold escapes. Nothing is allocated.
+    public mutating func readRawString() throws(JSONScanError) -> JSONRawString {
+        skipWhitespace()
+        let scanned = try scanString()
+        return JSONRawString(range: scanned.range, hasEscapes: scanned.hasEscapes)
     }
 
     /// Reads a snowflake as Discord sends one: a string of decimal digits. `null` gives nil; any
@@ -289,6 +328,25 @@ public struct JSONKey {
         }
         guard key.bytes.count == name.utf8CodeUnitCount else { return false }
         return key.bytes.isEmpty || memcmpEqual(key.bytes.baseAddress!, name.utf8Start, key.bytes.count)
+    }
+}
+
+/// A string value located in the scanned bytes, escapes undecoded.
+public struct JSONRawString: Sendable, Equatable {
+    /// The bytes between the quotes.
+    public var range: Range<Int>
+    public var hasEscapes: Bool
+
+    public init(range: Range<Int>, hasEscapes: Bool) {
+        self.range = range
+        self.hasEscapes = hasEscapes
+    }
+
+    /// The string's value, escapes decoded; `bytes` are the bytes it was scanned from.
+    public func decode(in bytes: UnsafeRawBufferPointer) throws(JSONScanError) -> String {
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+        guard hasEscapes else { return String(decoding: raw, as: UTF8.self) }
+        return try JSONEscapes.decode(raw, at: range.lowerBound)
     }
 }
 

@@ -1,0 +1,50 @@
+/// The dispatches Kamii's hot path acts on. Every other event type is passed over by name,
+/// without reading its payload.
+public enum HotEvent: Sendable, Equatable {
+    case messageCreate
+    case memberAdd
+    case memberUpdate
+    case memberRemove
+    case reactionAdd
+    case reactionRemove
+
+    /// The hot event a dispatch name stands for, or nil for an event the hot path ignores.
+    public init?(eventName: String) {
+        switch eventName {
+        case "MESSAGE_CREATE": self = .messageCreate
+        case "MESSAGE_REACTION_ADD": self = .reactionAdd
+        case "MESSAGE_REACTION_REMOVE": self = .reactionRemove
+        case "GUILD_MEMBER_ADD": self = .memberAdd
+        case "GUILD_MEMBER_UPDATE": self = .memberUpdate
+        case "GUILD_MEMBER_REMOVE": self = .memberRemove
+        default: return nil
+        }
+    }
+}
+
+/// A JSON array of snowflake strings (a member's `roles`) located in the scanned bytes, read only
+/// when a rule needs it.
+public struct SnowflakeList: Sendable, Equatable {
+    /// The array's bytes, brackets included.
+    public var range: Range<Int>
+
+    public init(range: Range<Int>) {
+        self.range = range
+    }
+
+    /// Calls `body` with each ID in the list; `bytes` are the bytes the list was scanned from.
+    /// Entries that are not snowflakes are skipped.
+    public func forEach(in bytes: UnsafeRawBufferPointer, _ body: (UInt64) -> Void) throws(JSONScanError) {
+        var scanner = JSONScanner(UnsafeRawBufferPointer(rebasing: bytes[range]))
+        try scanner.forEachElement { scanner throws(JSONScanError) in
+            if let id = try scanner.readSnowflake() { body(id) }
+        }
+    }
+
+    /// Every ID in the list.
+    public func ids(in bytes: UnsafeRawBufferPointer) throws(JSONScanError) -> [UInt64] {
+        var ids: [UInt64] = []
+        try forEach(in: bytes) { ids.append($0) }
+        return ids
+    }
+}

@@ -1,0 +1,107 @@
+/// What Kamii reads from MESSAGE_REACTION_ADD and MESSAGE_REACTION_REMOVE, in one pass over `d`.
+/// REMOVE carries no `message_author_id` and no `member`. Offsets (the emoji's name) are relative
+/// to the bytes of `d` that were scanned.
+public struct ReactionFields: Sendable, Equatable {
+    public var guildID: UInt64?
+    public var channelID: UInt64
+    public var messageID: UInt64
+    /// Who reacted.
+    public var userID: UInt64
+    /// Who wrote the message reacted to (ADD only).
+    public var messageAuthorID: UInt64?
+    /// Whether the reacting member is a bot, from `member.user.bot` (ADD only).
+    public var userIsBot: Bool
+    /// A custom emoji's ID; nil for a Unicode emoji.
+    public var emojiID: UInt64?
+    /// The emoji's name: the Unicode emoji itself, or the custom emoji's name.
+    public var emojiName: JSONRawString?
+
+    public init(
+        guildID: UInt64?, channelID: UInt64, messageID: UInt64, userID: UInt64, messageAuthorID: UInt64? = nil,
+        userIsBot: Bool = false, emojiID: UInt64? = nil, emojiName: JSONRawString? = nil
+    ) {
+        self.guildID = guildID
+        self.channelID = channelID
+        self.messageID = messageID
+        self.userID = userID
+        self.messageAuthorID = messageAuthorID
+        self.userIsBot = userIsBot
+        self.emojiID = emojiID
+        self.emojiName = emojiName
+    }
+
+    /// Scans a reaction event's `d` object.
+    /// - Throws: ``JSONScanError`` when the bytes are not JSON or `user_id`, `message_id` or
+    ///   `channel_id` is missing or not a snowflake.
+    public static func scan(_ data: UnsafeRawBufferPointer) throws(JSONScanError) -> ReactionFields {
+        var scanner = JSONScanner(data)
+        var guildID: UInt64?
+        var channelID: UInt64?
+        var messageID: UInt64?
+        var userID: UInt64?
+        var messageAuthorID: UInt64?
+        var userIsBot = false
+        var emoji: (id: UInt64?, name: JSONRawString?) = (nil, nil)
+        try scanner.forEachMember { key, scanner throws(JSONScanError) in
+            if key == "guild_id" {
+                guildID = try scanner.readSnowflake()
+            } else if key == "channel_id" {
+                channelID = try scanner.readSnowflake()
+            } else if key == "message_id" {
+                messageID = try scanner.readSnowflake()
+            } else if key == "user_id" {
+                userID = try scanner.readSnowflake()
+            } else if key == "message_author_id" {
+                messageAuthorID = try scanner.readSnowflake()
+            } else if key == "member" {
+                userIsBot = try scanMemberIsBot(&scanner)
+            } else if key == "emoji" {
+                emoji = try scanEmoji(&scanner)
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        try scanner.expectEnd()
+        guard let userID else { throw scanner.error("reaction without a user_id") }
+        guard let messageID else { throw scanner.error("reaction without a message_id") }
+        guard let channelID else { throw scanner.error("reaction without a channel_id") }
+        return ReactionFields(
+            guildID: guildID, channelID: channelID, messageID: messageID, userID: userID, messageAuthorID: messageAuthorID,
+            userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name)
+    }
+
+    /// Whether the emoji is `name` (a Unicode emoji, or a custom emoji's `name:id` or bare name).
+    public func emojiMatches(_ name: String, in data: UnsafeRawBufferPointer) -> Bool {
+        guard let emojiName, let decoded = try? emojiName.decode(in: data) else { return false }
+        guard let emojiID else { return decoded == name }
+        return name == decoded || name == "\(decoded):\(emojiID)"
+    }
+
+    private static func scanMemberIsBot(_ scanner: inout JSONScanner) throws(JSONScanError) -> Bool {
+        if try scanner.readNull() { return false }
+        var isBot = false
+        try scanner.forEachMember { key, scanner throws(JSONScanError) in
+            if key == "user" {
+                isBot = try UserFields.scanIdentity(&scanner).isBot
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        return isBot
+    }
+
+    private static func scanEmoji(_ scanner: inout JSONScanner) throws(JSONScanError) -> (id: UInt64?, name: JSONRawString?) {
+        var emoji: (id: UInt64?, name: JSONRawString?) = (nil, nil)
+        if try scanner.readNull() { return emoji }
+        try scanner.forEachMember { key, scanner throws(JSONScanError) in
+            if key == "id" {
+                emoji.id = try scanner.readSnowflake()
+            } else if key == "name", scanner.peekValueStart() == UInt8(ascii: "\"") {
+                emoji.name = try scanner.readRawString()
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        return emoji
+    }
+}

@@ -84,10 +84,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KamiiCore",
+            dependencies: ["DiscordModels", "DiscordGateway", "KamiiStore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KamiiStats",
+            dependencies: ["KamiiCore", "KamiiRedis", "DiscordModels", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kamii",
             dependencies: [
-                "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiShards", "KamiiStore",
+                "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiCore", "KamiiRedis", "KamiiShards", "KamiiStats",
+                "KamiiStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,6 +125,16 @@ let package = Package(
         .testTarget(
             name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
         .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KamiiCoreTests",
+            dependencies: ["KamiiCore", "KamiiStore", "DiscordModels", "DiscordGateway", "DiscordSimulator", "KamiiTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KamiiStatsTests",
+            dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "DiscordModels", "KamiiTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiShardsTests",

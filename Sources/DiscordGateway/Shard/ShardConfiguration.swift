@@ -88,4 +88,23 @@ public struct ShardDispatch: Sendable {
     public let guildID: GuildID?
     public let payload: [UInt8]
     public let dataRange: Range<Int>
+
+    public init(name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>) {
+        self.name = name
+        self.sequence = sequence
+        self.guildID = guildID
+        self.payload = payload
+        self.dataRange = dataRange
+    }
+
+    /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`), as a shard would pass it on;
+    /// nil when the payload is not a dispatch.
+    public init?(payload: [UInt8]) {
+        guard let envelope = try? GatewayEnvelope.peek(payload), envelope.opcode == .dispatch,
+              let name = envelope.eventName, let dataRange = envelope.dataRange
+        else { return nil }
+        self.init(
+            name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name), payload: payload,
+            dataRange: dataRange)
+    }
 }

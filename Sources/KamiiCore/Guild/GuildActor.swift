@@ -1,0 +1,119 @@
+public import DiscordGateway
+public import DiscordModels
+import Synchronization
+
+/// One guild's rules and short-term memory. Events of a guild reach it in order (a guild lives on
+/// one shard, whose consumer awaits each event); it reads only the fields its rules need and
+/// leaves the resulting changes in the ``StatsBuffer``.
+///
+/// What it remembers is a cache that Redis backs: each member's last XP time (Redis re-checks the
+/// cooldown when it applies a grant), and the reactions that gave karma (so removing one takes
+/// it back). Evicting an idle actor loses nothing that counts.
+public actor GuildActor {
+    public nonisolated let guild: GuildID
+    private let stats: StatsBuffer
+    private let source: any GuildSettingsSource
+    private let counters: HotPathCounters
+    private let clock: @Sendable () -> UInt64
+    private var settings: GuildSettings?
+    private var lastXPAt: [UInt64: UInt64] = [:]
+    private var newestMessageTime: UInt64 = 0
+    private var karma = KarmaLedger()
+    private let lastActive: Atomic<UInt64>
+
+    init(guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, clock: @escaping @Sendable () -> UInt64) {
+        self.guild = guild
+        self.stats = stats
+        self.source = source
+        self.counters = counters
+        self.clock = clock
+        lastActive = Atomic(clock())
+    }
+
+    /// When the actor last handled an event (the router's clock, milliseconds).
+    nonisolated var lastActiveAt: UInt64 { lastActive.load(ordering: .relaxed) }
+
+    /// Applies one dispatch of this guild.
+    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch) async {
+        await stats.waitForRoom()
+        let settings: GuildSettings
+        if let known = self.settings {
+            settings = known
+        } else {
+            settings = await source.settings(for: guild)
+            self.settings = settings
+        }
+        let now = clock()
+        lastActive.store(now, ordering: .relaxed)
+        dispatch.payload.withUnsafeBytes { payload in
+            let data = UnsafeRawBufferPointer(rebasing: payload[dispatch.dataRange])
+            do throws(JSONScanError) {
+                switch event {
+                case .messageCreate:
+                    try message(MessageCreateFields.scan(data), data, settings)
+                case .reactionAdd, .reactionRemove:
+                    guard let rules = settings.karma else { return }
+                    try reaction(ReactionFields.scan(data), added: event == .reactionAdd, data, rules, now: now)
+                case .memberAdd, .memberUpdate, .memberRemove:
+                    try member(MemberFields.scan(data), event)
+                }
+            } catch {
+                counters.malformedCount.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Forgets cooldowns that can no longer hold back a new message. Message times are Discord's
+    /// clock, so the newest message seen is the yardstick, not the router's clock.
+    func compact() {
+        guard let cooldown = settings?.xp?.cooldownMilliseconds else { return lastXPAt = [:] }
+        lastXPAt = lastXPAt.filter { $0.value &+ cooldown > newestMessageTime }
+    }
+
+    private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
+        counters.messageCount.add(1, ordering: .relaxed)
+        if message.authorIsBot { karma.noteBot(message.authorID) }
+        guard let rules = settings.xp else { return }
+        let roles = rules.readsRoles ? try message.memberRoles?.ids(in: data) ?? [] : []
+        let author = message.authorID
+        switch rules.exclusion(of: message, roles: roles) {
+        case nil:
+            break
+        case .noXPChannel, .noXPRole:
+            // A member's message still counts where it earns no XP.
+            stats.record(guild: guild.rawValue) { $0.countMessage(by: author) }
+            return
+        case .bot, .webhook, .systemMessage, .notInGuild:
+            return
+        }
+        let time = MessageID(message.id).unixMilliseconds
+        newestMessageTime = max(newestMessageTime, time)
+        let cooling = rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author])
+        let grant = cooling ? nil : GuildStatsBatch.Grant(
+            user: author, messageTime: time, xp: rules.award(messageID: message.id, channelID: message.channelID, roles: roles))
+        if grant != nil { lastXPAt[author] = time }
+        stats.record(guild: guild.rawValue) { batch in
+            batch.countMessage(by: author)
+            if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }
+        }
+        if grant != nil { counters.grantCount.add(1, ordering: .relaxed) }
+    }
+
+    private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules, now: UInt64) {
+        guard let emoji = rules.emoji.firstIndex(where: { reaction.emojiMatches($0, in: data) }) else { return }
+        let change: (receiver: UInt64, amount: Int)?
+        if added {
+            change = karma.give(reaction, emoji: emoji, rules: rules, now: now).map { ($0, 1) }
+        } else {
+            change = karma.takeBack(reaction, emoji: emoji).map { ($0, -1) }
+        }
+        guard let change else { return }
+        stats.record(guild: guild.rawValue) { $0.changeKarma(of: change.receiver, by: change.amount) }
+    }
+
+    private func member(_ member: MemberFields, _ event: HotEvent) {
+        if member.userIsBot { karma.noteBot(member.userID) }
+        // Trust signals (account age, avatar, time in the guild) are read here once trust lands.
+    }
+
+}

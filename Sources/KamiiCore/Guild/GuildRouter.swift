@@ -1,0 +1,80 @@
+public import DiscordGateway
+public import DiscordModels
+import Synchronization
+
+/// Sends each hot dispatch to its guild's actor, creating the actor on the guild's first event and
+/// evicting it once idle. Events the hot path ignores (typing, presences, …) are passed over by
+/// name without reading their payload.
+///
+/// It is the shards' consumer: a shard awaits each event, so one guild's events are applied in
+/// order and a slow guild actor — or a full ``StatsBuffer`` — slows that shard's socket.
+public final class GuildRouter: Sendable {
+    public let stats: StatsBuffer
+    public let counters = HotPathCounters()
+    private let source: any GuildSettingsSource
+    private let clock: @Sendable () -> UInt64
+    private let stripes: [Stripe]
+
+    private final class Stripe: Sendable {
+        let actors = Mutex<[GuildID: GuildActor]>([:])
+    }
+
+    /// - Parameter clock: milliseconds on a monotonic clock (karma cooldowns and idle eviction).
+    public init(stats: StatsBuffer, settings: any GuildSettingsSource, clock: @escaping @Sendable () -> UInt64 = GuildRouter.monotonicMilliseconds) {
+        self.stats = stats
+        self.source = settings
+        self.clock = clock
+        stripes = (0..<64).map { _ in Stripe() }
+    }
+
+    /// Routes one dispatch; returns when its guild actor has applied it.
+    public func route(_ dispatch: ShardDispatch) async {
+        guard let event = HotEvent(eventName: dispatch.name), let guild = dispatch.guildID else { return }
+        counters.routedCount.add(1, ordering: .relaxed)
+        await actor(for: guild).handle(event, dispatch)
+    }
+
+    /// The guild's actor, created if it has none.
+    public func actor(for guild: GuildID) -> GuildActor {
+        stripe(guild).actors.withLock { actors in
+            if let actor = actors[guild] { return actor }
+            let actor = GuildActor(guild: guild, stats: stats, source: source, counters: counters, clock: clock)
+            actors[guild] = actor
+            return actor
+        }
+    }
+
+    /// Guild actors alive now.
+    public var activeGuilds: Int {
+        stripes.reduce(0) { total, stripe in total + stripe.actors.withLock { $0.count } }
+    }
+
+    /// Drops the actors idle for at least `idle`; returns how many. Their changes are already in the
+    /// stats buffer; a guild's next event starts a fresh actor.
+    @discardableResult
+    public func evictIdle(olderThan idle: Duration) -> Int {
+        let now = clock()
+        let limit = UInt64(max(0, idle / .milliseconds(1)))
+        var evicted = 0
+        for stripe in stripes {
+            stripe.actors.withLock { actors in
+                let before = actors.count
+                actors = actors.filter { now &- $0.value.lastActiveAt < limit }
+                evicted += before - actors.count
+            }
+        }
+        return evicted
+    }
+
+    /// Milliseconds since an arbitrary start, never going back.
+    public static let monotonicMilliseconds: @Sendable () -> UInt64 = {
+        let now = ContinuousClock.now
+        return UInt64(max(0, (now - GuildRouter.epoch) / .milliseconds(1)))
+    }
+
+    private static let epoch = ContinuousClock.now
+
+    private func stripe(_ guild: GuildID) -> Stripe {
+        stripes[Int((guild.rawValue >> 22) % UInt64(stripes.count))]
+    }
+}

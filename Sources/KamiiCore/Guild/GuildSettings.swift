@@ -1,0 +1,39 @@
+public import DiscordModels
+public import KamiiStore
+
+/// The rules a guild actor applies, from the guild's configuration; a module that is switched off
+/// has no rules.
+public struct GuildSettings: Sendable, Equatable {
+    public var xp: XPRules?
+    public var karma: KarmaRules?
+
+    public init(xp: XPRules?, karma: KarmaRules?) {
+        self.xp = xp
+        self.karma = karma
+    }
+
+    /// The rules of a stored configuration.
+    public init(_ config: GuildConfig) {
+        xp = config.modules.xp ? XPRules(config.xp) : nil
+        karma = config.modules.karma ? KarmaRules(config.karma) : nil
+    }
+
+    /// A guild nobody configured: Kamii's defaults (XP on, karma off).
+    public static let defaults = GuildSettings(GuildConfig())
+}
+
+/// Where guild actors get their settings when they start.
+public protocol GuildSettingsSource: Sendable {
+    func settings(for guild: GuildID) async -> GuildSettings
+}
+
+/// The same settings for every guild (no database, or a benchmark).
+public struct FixedGuildSettings: GuildSettingsSource {
+    public let settings: GuildSettings
+
+    public init(_ settings: GuildSettings = .defaults) {
+        self.settings = settings
+    }
+
+    public func settings(for guild: GuildID) async -> GuildSettings { settings }
+}

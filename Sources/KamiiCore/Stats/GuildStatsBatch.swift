@@ -1,0 +1,45 @@
+/// One guild's stat changes since they were last taken for a flush.
+public struct GuildStatsBatch: Sendable, Equatable {
+    /// XP a message earned. The flush applies it only if the member's last XP (in Redis) is at
+    /// least a cooldown older, so a message replayed after a restart cannot earn twice.
+    public struct Grant: Sendable, Equatable {
+        public var user: UInt64
+        /// The message's snowflake time, Unix milliseconds.
+        public var messageTime: UInt64
+        public var xp: Int
+
+        public init(user: UInt64, messageTime: UInt64, xp: Int) {
+            self.user = user
+            self.messageTime = messageTime
+            self.xp = xp
+        }
+    }
+
+    /// The guild's cooldown when the grants were made (the flush re-checks it).
+    public var cooldownMilliseconds: UInt64 = 0
+    public var grants: [Grant] = []
+    /// Messages counted per member.
+    public var messages: [UInt64: Int] = [:]
+    /// Karma change per member (received), positive or negative.
+    public var karma: [UInt64: Int] = [:]
+    /// How many changes were recorded (what the buffer's bound counts).
+    public private(set) var deltaCount = 0
+
+    public init() {}
+
+    public mutating func grant(_ grant: Grant, cooldownMilliseconds: UInt64) {
+        grants.append(grant)
+        self.cooldownMilliseconds = cooldownMilliseconds
+        deltaCount += 1
+    }
+
+    public mutating func countMessage(by user: UInt64) {
+        messages[user, default: 0] += 1
+        deltaCount += 1
+    }
+
+    public mutating func changeKarma(of user: UInt64, by amount: Int) {
+        karma[user, default: 0] += amount
+        deltaCount += 1
+    }
+}

@@ -1,0 +1,19 @@
+public import KamiiStore
+
+/// A guild's karma rules: which reactions count and how often one member may give karma to the
+/// same other member.
+public struct KarmaRules: Sendable, Equatable {
+    /// Unicode emoji, or custom emoji as `name:id` (or a bare name).
+    public var emoji: [String]
+    public var cooldownMilliseconds: UInt64
+
+    public init(_ settings: GuildConfig.KarmaSettings) {
+        emoji = settings.emoji
+        cooldownMilliseconds = UInt64(max(0, settings.cooldownSeconds)) * 1_000
+    }
+
+    public init(emoji: [String], cooldownMilliseconds: UInt64) {
+        self.emoji = emoji
+        self.cooldownMilliseconds = cooldownMilliseconds
+    }
+}

@@ -1,0 +1,75 @@
+public import DiscordModels
+public import KamiiStore
+
+/// A guild's XP rules, ready for the hot path: ID sets instead of arrays, milliseconds instead of
+/// seconds. The rule itself is documented in docs/XP.md.
+public struct XPRules: Sendable, Equatable {
+    public var minimumXP: Int
+    public var maximumXP: Int
+    public var cooldownMilliseconds: UInt64
+    public var multiplier: Double
+    public var channelMultipliers: [UInt64: Double]
+    public var roleMultipliers: [UInt64: Double]
+    public var noXPChannels: Set<UInt64>
+    public var noXPRoles: Set<UInt64>
+
+    /// MEE6's defaults: 15–25 XP, once per 60 s, no multipliers or exclusions.
+    public static let defaults = XPRules(GuildConfig.XPSettings())
+
+    public init(_ settings: GuildConfig.XPSettings) {
+        minimumXP = settings.minPerMessage
+        maximumXP = max(settings.minPerMessage, settings.maxPerMessage)
+        cooldownMilliseconds = UInt64(max(0, settings.cooldownSeconds)) * 1_000
+        multiplier = settings.multiplier
+        channelMultipliers = Dictionary(settings.channelMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
+        roleMultipliers = Dictionary(settings.roleMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
+        noXPChannels = Set(settings.noXPChannels.map(\.rawValue))
+        noXPRoles = Set(settings.noXPRoles.map(\.rawValue))
+    }
+
+    /// Whether the author's roles matter (for exclusions or multipliers), so the role list must be read.
+    public var readsRoles: Bool { !noXPRoles.isEmpty || !roleMultipliers.isEmpty }
+
+    /// Why a message earns no XP, before the cooldown is looked at.
+    public enum Exclusion: Sendable, Equatable {
+        case bot, webhook, systemMessage, notInGuild, noXPChannel, noXPRole
+    }
+
+    /// The reason `message` can never earn XP, or nil when it can (subject to the cooldown).
+    /// `roles` are the author's roles, read only when ``readsRoles``.
+    public func exclusion(of message: MessageCreateFields, roles: [UInt64]) -> Exclusion? {
+        if message.authorIsBot { return .bot }
+        if message.isWebhook { return .webhook }
+        if message.type != 0 && message.type != 19 { return .systemMessage }
+        if message.guildID == nil { return .notInGuild }
+        if noXPChannels.contains(message.channelID) { return .noXPChannel }
+        if !noXPRoles.isEmpty, roles.contains(where: noXPRoles.contains) { return .noXPRole }
+        return nil
+    }
+
+    /// Whether a message at `messageTime` is still within the cooldown of the author's last XP.
+    public func isCoolingDown(messageTime: UInt64, lastXPAt: UInt64?) -> Bool {
+        guard let lastXPAt else { return false }
+        return messageTime < lastXPAt &+ cooldownMilliseconds
+    }
+
+    /// The XP a message earns: the roll for its ID times the global, channel and (highest) role
+    /// multipliers, rounded to the nearest whole XP.
+    public func award(messageID: UInt64, channelID: UInt64, roles: [UInt64]) -> Int {
+        let roll = Self.roll(messageID: messageID, minimum: minimumXP, maximum: maximumXP)
+        var factor = multiplier * (channelMultipliers[channelID] ?? 1)
+        if !roleMultipliers.isEmpty, let highest = roles.compactMap({ roleMultipliers[$0] }).max() { factor *= highest }
+        if factor == 1 { return roll }
+        return Int((Double(roll) * factor).rounded())
+    }
+
+    /// `min + splitmix64(id) % (max - min + 1)`: the same message always earns the same XP, so a
+    /// replayed message or a retried flush cannot change a total.
+    public static func roll(messageID: UInt64, minimum: Int, maximum: Int) -> Int {
+        var z = messageID &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return minimum + Int(z % UInt64(maximum - minimum + 1))
+    }
+}

@@ -1,0 +1,147 @@
+public import DiscordModels
+public import KamiiCore
+public import KamiiRedis
+public import Logging
+
+/// A member who reached a new level in a flush (for announcements and role rewards).
+public struct LevelUp: Sendable, Equatable {
+    public var guild: GuildID
+    public var user: UserID
+    public var level: Int
+}
+
+/// Moves guild actors' changes from the ``StatsBuffer`` to Redis: every interval, or sooner when
+/// the buffer passes its threshold; one pipelined round trip per flush with one script call per
+/// guild.
+///
+/// A flush is applied exactly once. Each carries an id; a guild's script records the id it
+/// applied and ignores a batch with the same id. A flush that fails — Redis down, the connection
+/// lost with the outcome unknown, a restarted Redis that forgot the script — is kept as it was and
+/// sent again, id and all, before anything newer; changes recorded meanwhile wait in the buffer,
+/// whose bound then holds the guild actors back.
+public actor StatsFlusher {
+    public struct Configuration: Sendable {
+        public var interval: Duration
+        public var keys: StatsKeys
+
+        public init(interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys()) {
+            self.interval = interval
+            self.keys = keys
+        }
+    }
+
+    /// What flushes did so far.
+    public struct Totals: Sendable, Equatable {
+        public var flushes = 0
+        public var failedAttempts = 0
+        public var guildBatches = 0
+        public var deltas = 0
+        public var grantsApplied = 0
+        public var levelUps = 0
+    }
+
+    public nonisolated let configuration: Configuration
+    private let buffer: StatsBuffer
+    private let redis: RedisClient
+    private let logger: Logger
+    private let batchPrefix: String
+    private var batchCounter = 0
+    private var pending: PendingFlush?
+    private var failing = false
+    public private(set) var totals = Totals()
+    private let levelUpSink: AsyncStream<LevelUp>.Continuation
+    /// Level-ups as flushes apply them (the newest 10,000 are kept if nobody reads).
+    public nonisolated let levelUps: AsyncStream<LevelUp>
+
+    public init(buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "kamii.stats")) {
+        self.buffer = buffer
+        self.redis = redis
+        self.configuration = configuration
+        self.logger = logger
+        batchPrefix = String(UInt64.random(in: 1...UInt64.max), radix: 36) + "-"
+        (levelUps, levelUpSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    /// Flushes every interval (or when the buffer wakes it) until cancelled, then flushes what is
+    /// left, retrying until Redis has it or `finalDeadline` passes.
+    public func run(finalDeadline: Duration = .seconds(30)) async {
+        let interval = configuration.interval
+        let buffer = buffer
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    buffer.requestFlush()
+                }
+            }
+            for await _ in buffer.wakeups {
+                if Task.isCancelled { break }
+                _ = await flush()
+            }
+            group.cancelAll()
+        }
+        await drain(deadline: finalDeadline)
+    }
+
+    /// Flushes until nothing is unacknowledged or `deadline` passes; returns whether all is in Redis.
+    @discardableResult
+    public func drain(deadline: Duration) async -> Bool {
+        let end = ContinuousClock.now + deadline
+        while buffer.unacknowledged > 0 || pending != nil {
+            if await flush() { continue }
+            guard ContinuousClock.now < end else {
+                logger.critical("stats not flushed at shutdown", metadata: ["changes": "\(buffer.unacknowledged)"])
+                return false
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    /// One flush: the failed one if there is one, else everything buffered. Returns false when it
+    /// failed (and is kept for the next attempt).
+    public func flush() async -> Bool {
+        if pending == nil {
+            let batches = buffer.take()
+            guard !batches.isEmpty else { return true }
+            batchCounter += 1
+            pending = PendingFlush(id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys)
+        }
+        guard var flush = pending else { return true }
+        do {
+            // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at once.
+            for attempt in 0..<2 {
+                let sha = try await redis.load(StatsFlushScript.script, force: attempt > 0)
+                let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha)))
+                record(outcome)
+                if outcome.scriptMissing && attempt == 0 { continue }
+                if let error = outcome.error { throw RedisError.server(error) }
+                break
+            }
+            pending = nil
+            totals.flushes += 1
+            if failing {
+                failing = false
+                logger.notice("stats flushing again")
+            }
+            return true
+        } catch {
+            pending = flush.batches.isEmpty ? nil : flush
+            totals.failedAttempts += 1
+            if !failing {
+                failing = true
+                logger.error("stats flush failed; kept and retried", metadata: ["error": "\(error)", "changes": "\(buffer.unacknowledged)"])
+            }
+            return false
+        }
+    }
+
+    private func record(_ outcome: PendingFlush.Outcome) {
+        totals.guildBatches += outcome.applied
+        totals.grantsApplied += outcome.grants
+        totals.deltas += outcome.deltas
+        totals.levelUps += outcome.levelUps.count
+        for levelUp in outcome.levelUps { levelUpSink.yield(levelUp) }
+        buffer.acknowledge(outcome.deltas)
+    }
+}

@@ -1,0 +1,30 @@
+public import DiscordModels
+
+/// Where a guild's live stats live in Redis. Every key of a guild carries the hash tag
+/// `{guild_id}`, so on Redis Cluster a guild's keys share one slot and one script can touch them.
+///
+/// - `<prefix>:{g}:u:<user>` — hash: `xp`, `level`, `msgs`, `xp_msgs`, `last_xp`, `karma`
+/// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
+/// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
+/// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)
+/// - `<prefix>:dirty-guilds` — set of guilds with dirty members (no hash tag: one per deployment)
+public struct StatsKeys: Sendable, Equatable {
+    public let prefix: String
+
+    public init(prefix: String = "kamii") {
+        self.prefix = prefix
+    }
+
+    /// The start shared by every key of `guild`.
+    public func guildPrefix(_ guild: GuildID) -> String { "\(prefix):{\(guild.rawValue)}:" }
+    public func user(_ user: UserID, in guild: GuildID) -> String { guildPrefix(guild) + "u:\(user.rawValue)" }
+    public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
+    public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
+    public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }
+    public var dirtyGuilds: String { "\(prefix):dirty-guilds" }
+}
+
+/// What a leaderboard ranks by.
+public enum Leaderboard: String, Sendable, CaseIterable {
+    case xp, karma
+}

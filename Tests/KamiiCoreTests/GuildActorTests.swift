@@ -1,0 +1,152 @@
+import DiscordModels
+import KamiiCore
+import KamiiStore
+import KamiiTestSupport
+import Synchronization
+import Testing
+
+struct GuildActorTests {
+    typealias D = TestDispatches
+
+    /// A clock the test moves by hand (karma cooldowns, idle eviction).
+    final class ManualClock: Sendable {
+        let now = Atomic<UInt64>(1_000)
+        var read: @Sendable () -> UInt64 { { [self] in now.load(ordering: .relaxed) } }
+        func advance(_ milliseconds: UInt64) { now.add(milliseconds, ordering: .relaxed) }
+    }
+
+    private func router(_ settings: GuildSettings = .defaults, capacity: Int = 1_000, clock: ManualClock = ManualClock()) -> GuildRouter {
+        GuildRouter(stats: StatsBuffer(capacity: capacity), settings: FixedGuildSettings(settings), clock: clock.read)
+    }
+
+    private func batch(_ router: GuildRouter) -> GuildStatsBatch {
+        router.stats.take()[D.guild] ?? GuildStatsBatch()
+    }
+
+    @Test func aMemberEarnsOncePerCooldownByMessageTime() async throws {
+        let router = router()
+        for (second, author) in [(0, 10), (30, 10), (59, 11), (61, 10), (125, 10), (130, 11)] as [(UInt64, UInt64)] {
+            await router.route(D.message(id: D.messageID(atSecond: second), author: author))
+        }
+        let batch = batch(router)
+        #expect(batch.messages == [10: 4, 11: 2])
+        let grants = batch.grants.map { [$0.user, ($0.messageTime - 1_735_689_600_000) / 1_000] }
+        #expect(grants == [[10, 0], [11, 59], [10, 61], [10, 125], [11, 130]])
+        for grant in batch.grants {
+            let id = try #require([0, 59, 61, 125, 130].map { D.messageID(atSecond: $0) }.first { MessageID($0).unixMilliseconds == grant.messageTime })
+            #expect(grant.xp == XPRules.roll(messageID: id, minimum: 15, maximum: 25))
+        }
+        #expect(batch.cooldownMilliseconds == 60_000)
+        #expect(router.counters.grants == 5 && router.counters.messages == 6)
+    }
+
+    @Test func botsWebhooksAndSystemMessagesAreNotCounted() async {
+        var config = GuildConfig()
+        config.xp.noXPChannels = [ChannelID(701)]
+        let router = router(GuildSettings(config))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 20, bot: true))
+        await router.route(D.message(id: D.messageID(atSecond: 1), author: 21, webhook: true))
+        await router.route(D.message(id: D.messageID(atSecond: 2), author: 22, type: 7))
+        await router.route(D.message(id: D.messageID(atSecond: 3), author: 23, channel: 701))
+        let batch = batch(router)
+        #expect(batch.grants.isEmpty)
+        #expect(batch.messages == [23: 1], "a member's message in a no-XP channel counts, earning nothing")
+    }
+
+    @Test func rolesAreReadOnlyWhenARuleNeedsThem() async {
+        var config = GuildConfig()
+        config.xp.noXPRoles = [RoleID(77)]
+        config.xp.roleMultipliers = [RoleID(78): 2]
+        let router = router(GuildSettings(config))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 30, roles: [77]))
+        await router.route(D.message(id: D.messageID(atSecond: 0, increment: 1), author: 31, roles: [78]))
+        let batch = batch(router)
+        let id = D.messageID(atSecond: 0, increment: 1)
+        #expect(batch.grants.map(\.user) == [31])
+        #expect(batch.grants.first?.xp == 2 * XPRules.roll(messageID: id, minimum: 15, maximum: 25))
+    }
+
+    @Test func karmaIsGivenOncePerReactionAndTakenBackOnRemoval() async {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.cooldownSeconds = 0
+        let router = router(GuildSettings(config))
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))  // the same reaction again
+        await router.route(D.reaction(added: true, message: 501, giver: 3, author: 2))
+        await router.route(D.reaction(added: true, message: 502, giver: 2, author: 2))  // self
+        await router.route(D.reaction(added: true, message: 503, giver: 4, author: 2, emoji: "🔥"))  // not a karma emoji
+        await router.route(D.reaction(added: true, message: 504, giver: 5, author: 2, giverIsBot: true))
+        await router.route(D.reaction(added: false, message: 500, giver: 1, author: 2))
+        await router.route(D.reaction(added: false, message: 503, giver: 4, author: 2, emoji: "🔥"))
+        #expect(batch(router).karma == [2: 1])
+    }
+
+    @Test func karmaBetweenTheSamePairWaitsOutTheCooldown() async {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.cooldownSeconds = 60
+        let clock = ManualClock()
+        let router = router(GuildSettings(config), clock: clock)
+        await router.route(D.reaction(added: true, message: 600, giver: 1, author: 2))
+        clock.advance(30_000)
+        await router.route(D.reaction(added: true, message: 601, giver: 1, author: 2))
+        await router.route(D.reaction(added: true, message: 601, giver: 3, author: 2))
+        clock.advance(31_000)
+        await router.route(D.reaction(added: true, message: 602, giver: 1, author: 2))
+        #expect(batch(router).karma == [2: 3])
+    }
+
+    @Test func karmaIsOffUnlessTheGuildSwitchesItOn() async {
+        let router = router()
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
+        #expect(router.stats.take().isEmpty)
+    }
+
+    @Test func malformedPayloadsAreCountedAndSkipped() async {
+        let router = router()
+        await router.route(D.dispatch("MESSAGE_CREATE", #"{"id":"12","guild_id":"\#(D.guild)","author":{"id":"x"}}"#))
+        await router.route(D.dispatch("GUILD_MEMBER_ADD", #"{"guild_id":"\#(D.guild)","user":[1,2]}"#))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        #expect(router.counters.malformed == 2)
+        #expect(batch(router).grants.count == 1)
+    }
+
+    @Test func eventsTheHotPathIgnoresAreNotRouted() async {
+        let router = router()
+        await router.route(D.dispatch("TYPING_START", #"{"user_id":"1","channel_id":"2","guild_id":"\#(D.guild)"}"#))
+        await router.route(D.dispatch("PRESENCE_UPDATE", #"{"user":{"id":"1"},"guild_id":"\#(D.guild)"}"#))
+        #expect(router.counters.routed == 0)
+        #expect(router.activeGuilds == 0)
+    }
+
+    @Test func idleGuildActorsAreEvictedAndComeBackOnTheNextEvent() async {
+        let clock = ManualClock()
+        let router = router(clock: clock)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10, guild: D.guild + (1 << 22)))
+        #expect(router.activeGuilds == 2)
+        clock.advance(5_000)
+        await router.route(D.message(id: D.messageID(atSecond: 1), author: 10))
+        #expect(router.evictIdle(olderThan: .seconds(3)) == 1)
+        #expect(router.activeGuilds == 1)
+        await router.route(D.message(id: D.messageID(atSecond: 2), author: 10, guild: D.guild + (1 << 22)))
+        #expect(router.activeGuilds == 2)
+    }
+
+    @Test func aFullBufferHoldsTheShardBackUntilAFlushIsAcknowledged() async throws {
+        let router = router(capacity: 4)
+        // Two changes per message that earns XP (a count and a grant): two messages fill it.
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 11))
+        #expect(router.stats.unacknowledged == 4)
+        let third = Task { await router.route(D.message(id: D.messageID(atSecond: 0), author: 12)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(router.counters.messages == 2, "the third event waits for room")
+        let taken = router.stats.take()
+        router.stats.acknowledge(taken.values.reduce(0) { $0 + $1.deltaCount })
+        await third.value
+        #expect(router.counters.messages == 3)
+        #expect(router.stats.unacknowledged == 2)
+    }
+}

@@ -1,0 +1,74 @@
+import DiscordModels
+import DiscordSimulator
+import KamiiCore
+import KamiiStore
+import Testing
+
+struct XPRulesTests {
+    @Test func theCurveIsMEE6s() {
+        var total: Int64 = 0
+        for level in 0...LevelCurve.maximumLevel {
+            #expect(LevelCurve.totalXP(toReach: level) == total, "level \(level)")
+            #expect(LevelCurve.level(forTotalXP: total) == level)
+            if level > 0 { #expect(LevelCurve.level(forTotalXP: total - 1) == level - 1) }
+            total += LevelCurve.xpToAdvance(from: level)
+        }
+        #expect(LevelCurve.totalXP(toReach: 1) == 100)
+        #expect(LevelCurve.totalXP(toReach: 2) == 255)
+        #expect(LevelCurve.totalXP(toReach: 3) == 475)
+        #expect(LevelCurve.level(forTotalXP: 0) == 0)
+        #expect(LevelCurve.level(forTotalXP: -5) == 0)
+    }
+
+    @Test func theRollIsTheSimulatorsAndCoversTheRange() {
+        var seen = Set<Int>()
+        for id in stride(from: UInt64(1) << 40, to: (UInt64(1) << 40) + 5_000, by: 1) {
+            let roll = XPRules.roll(messageID: id, minimum: 15, maximum: 25)
+            #expect(roll == GroundTruth.xpRoll(messageID: MessageID(id), rules: GroundTruth.Rules()))
+            seen.insert(roll)
+        }
+        #expect(seen == Set(15...25))
+    }
+
+    private func message(bot: Bool = false, webhook: Bool = false, type: Int = 0, guild: UInt64? = 1, channel: UInt64 = 7) -> MessageCreateFields {
+        MessageCreateFields(id: 1 << 40, guildID: guild, channelID: channel, authorID: 3, authorIsBot: bot, isWebhook: webhook, type: type, memberRoles: nil)
+    }
+
+    @Test func botsWebhooksSystemMessagesAndExcludedPlacesEarnNothing() {
+        var settings = GuildConfig.XPSettings()
+        settings.noXPChannels = [ChannelID(9)]
+        settings.noXPRoles = [RoleID(50)]
+        let rules = XPRules(settings)
+        #expect(rules.exclusion(of: message(), roles: []) == nil)
+        #expect(rules.exclusion(of: message(type: 19), roles: []) == nil)
+        #expect(rules.exclusion(of: message(bot: true), roles: []) == .bot)
+        #expect(rules.exclusion(of: message(webhook: true), roles: []) == .webhook)
+        #expect(rules.exclusion(of: message(type: 7), roles: []) == .systemMessage)
+        #expect(rules.exclusion(of: message(guild: nil), roles: []) == .notInGuild)
+        #expect(rules.exclusion(of: message(channel: 9), roles: []) == .noXPChannel)
+        #expect(rules.exclusion(of: message(), roles: [49, 50]) == .noXPRole)
+        #expect(rules.readsRoles)
+        #expect(!XPRules.defaults.readsRoles)
+    }
+
+    @Test func multipliersStackGlobalChannelAndTheHighestRole() {
+        var settings = GuildConfig.XPSettings()
+        settings.minPerMessage = 20
+        settings.maxPerMessage = 20
+        settings.multiplier = 1.5
+        settings.channelMultipliers = [ChannelID(7): 2]
+        settings.roleMultipliers = [RoleID(1): 1.25, RoleID(2): 3]
+        let rules = XPRules(settings)
+        #expect(rules.award(messageID: 1, channelID: 8, roles: []) == 30)
+        #expect(rules.award(messageID: 1, channelID: 7, roles: []) == 60)
+        #expect(rules.award(messageID: 1, channelID: 7, roles: [1, 2]) == 180)
+        #expect(rules.award(messageID: 1, channelID: 8, roles: [1]) == 38)  // 37.5 rounds up
+    }
+
+    @Test func theCooldownIsMeasuredInMessageTime() {
+        let rules = XPRules.defaults
+        #expect(!rules.isCoolingDown(messageTime: 1_000, lastXPAt: nil))
+        #expect(rules.isCoolingDown(messageTime: 60_999, lastXPAt: 1_000))
+        #expect(!rules.isCoolingDown(messageTime: 61_000, lastXPAt: 1_000))
+    }
+}

@@ -1,0 +1,89 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+@testable import KamiiStats
+import KamiiTestSupport
+import Testing
+
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct StatsFlusherTests {
+    let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    private func member(_ user: UInt64, _ redis: RedisClient) async throws -> [String: Int] {
+        let reply = try await redis.send("HGETALL", keys.user(UserID(user), in: guild)).array ?? []
+        var fields: [String: Int] = [:]
+        for pair in stride(from: 0, to: reply.count - 1, by: 2) {
+            fields[reply[pair].string ?? ""] = reply[pair + 1].int
+        }
+        return fields
+    }
+
+    private func grant(_ buffer: StatsBuffer, user: UInt64, second: UInt64, xp: Int, message: Bool = true) {
+        buffer.record(guild: guild.rawValue) { batch in
+            if message { batch.countMessage(by: user) }
+            batch.grant(.init(user: user, messageTime: 1_735_689_600_000 + second * 1_000, xp: xp), cooldownMilliseconds: 60_000)
+        }
+    }
+
+    @Test func aFlushWritesCountersLeaderboardsDirtySetsAndLevelUps() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        grant(buffer, user: 1, second: 0, xp: 60)
+        grant(buffer, user: 1, second: 61, xp: 50)
+        grant(buffer, user: 1, second: 90, xp: 25)  // inside the cooldown of the one before: refused by Redis
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 2); $0.changeKarma(of: 2, by: 3) }
+        #expect(await flusher.flush())
+
+        let first = try await member(1, redis)
+        #expect(first["xp"] == 110 && first["level"] == 1 && first["msgs"] == 3 && first["xp_msgs"] == 2)
+        #expect(first["last_xp"] == 1_735_689_661_000)
+        #expect(try await member(2, redis) == ["msgs": 1, "karma": 3])
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").int == 110)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 3)
+        #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == 2)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1)
+        var levelUps = flusher.levelUps.makeAsyncIterator()
+        #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), level: 1))
+        let totals = await flusher.totals
+        #expect(totals.grantsApplied == 2 && totals.deltas == 8 && totals.guildBatches == 1)
+        #expect(buffer.unacknowledged == 0)
+        await redis.close()
+    }
+
+    @Test func aBatchSentTwiceIsAppliedOnce() async throws {
+        let redis = try RedisTestServer.client()
+        var batch = GuildStatsBatch()
+        batch.countMessage(by: 5)
+        batch.grant(.init(user: 5, messageTime: 1_000_000, xp: 20), cooldownMilliseconds: 60_000)
+        batch.changeKarma(of: 5, by: 1)
+        var flush = PendingFlush(id: "test-1", batches: [guild.rawValue: batch], keys: keys)
+        let sha = try await redis.load(StatsFlushScript.script)
+        let pipeline = flush.pipeline(scriptHash: sha)
+        // The same bytes twice: what a flush retried after a lost reply sends.
+        let firstReplies = try await redis.execute(pipeline)
+        let secondReplies = try await redis.execute(pipeline)
+        #expect(firstReplies[0] == .array([.integer(1)]))
+        #expect(secondReplies[0] == .array([.integer(-1)]))
+        #expect(try await member(5, redis) == ["msgs": 1, "xp": 20, "level": 0, "xp_msgs": 1, "last_xp": 1_000_000, "karma": 1])
+        #expect(flush.settle(secondReplies).deltas == 3)
+        await redis.close()
+    }
+
+    @Test func aReplayedMessageNeverEarnsTwice() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        grant(buffer, user: 7, second: 10, xp: 18)
+        #expect(await flusher.flush())
+        // After a crash the restarted process sees the message again and, remembering nothing, grants it again.
+        grant(buffer, user: 7, second: 10, xp: 18, message: false)
+        grant(buffer, user: 8, second: 10, xp: 22)
+        #expect(await flusher.flush())
+        #expect(try await member(7, redis)["xp"] == 18)
+        #expect(try await member(8, redis)["xp"] == 22)
+        #expect(await flusher.totals.grantsApplied == 2)
+        await redis.close()
+    }
+}

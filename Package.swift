@@ -135,6 +135,14 @@ let package = Package(
             dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "DiscordModels", "KamiiTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "HotPathTests",
+            dependencies: [
+                "KamiiCore", "KamiiStats", "KamiiShards", "KamiiStore", "KamiiRedis", "KamiiTestSupport", "DiscordSimulator",
+                "DiscordGateway", "DiscordREST", "DiscordModels",
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiShardsTests",

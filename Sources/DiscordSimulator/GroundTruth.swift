@@ -17,11 +17,16 @@ public final class GroundTruth: Sendable {
         public var maximumXP: Int
         public var cooldownMilliseconds: UInt64
 
-        public init(minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000) {
+        /// Reactions with these emoji give karma (Kamii's karma rule with no pair cooldown: the
+        /// simulator cannot know when the bot receives a reaction, and that is what the cooldown counts).
+        public var karmaEmoji: Set<String>
+
+        public init(minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍"]) {
             precondition(minimumXP >= 0 && maximumXP >= minimumXP, "XP range must be non-empty")
             self.minimumXP = minimumXP
             self.maximumXP = maximumXP
             self.cooldownMilliseconds = cooldownMilliseconds
+            self.karmaEmoji = karmaEmoji
         }
     }
 
@@ -35,6 +40,9 @@ public final class GroundTruth: Sendable {
         /// Reactions given and received that are still in place, by emoji.
         public var reactionsGiven: [String: Int] = [:]
         public var reactionsReceived: [String: Int] = [:]
+        /// Karma received: +1 per karma-emoji reaction from another human to this human's message,
+        /// −1 when such a reaction is removed.
+        public var karma = 0
         public var joins = 0
         public var leaves = 0
 
@@ -77,10 +85,14 @@ public final class GroundTruth: Sendable {
                 member.messagesEarningXP += 1
                 member.xp += Self.xpRoll(messageID: id, rules: rules)
             }
-        case .reaction(let guild, let giver, let receiver, let emoji, let added, _, _):
+        case .reaction(let guild, let giver, let receiver, let emoji, let added, let giverIsBot, let receiverIsBot):
             let change = added ? 1 : -1
+            let givesKarma = rules.karmaEmoji.contains(emoji) && !giverIsBot && !receiverIsBot && giver != receiver
             update(guild, giver) { $0.reactionsGiven[emoji, default: 0] += change }
-            update(guild, receiver) { $0.reactionsReceived[emoji, default: 0] += change }
+            update(guild, receiver) { member in
+                member.reactionsReceived[emoji, default: 0] += change
+                if givesKarma { member.karma += change }
+            }
         case .memberJoined(let guild, let user, _, _):
             update(guild, user.id) { $0.joins += 1 }
         case .memberLeft(let guild, let user):

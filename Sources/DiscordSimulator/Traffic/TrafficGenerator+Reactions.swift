@@ -15,8 +15,9 @@ extension TrafficGenerator {
         let giver = picked.user
         let emoji = random.below(Self.emojis.count)
         // One reaction per user, emoji and message, as on Discord.
-        if recentReactions.items.contains(where: { $0.giver == giver && $0.emoji == emoji && $0.message.id == message.id }) {
-            return nil
+        guard placedReactions.insert(PlacedReaction(message: message.id, giver: giver, emoji: emoji)).inserted else { return nil }
+        if placedReactions.count > 8 * recentMessages.capacity, let oldest = recentMessages.items.map(\.id).min() {
+            placedReactions = placedReactions.filter { $0.message >= oldest }
         }
         recentReactions.append(RecentReaction(message: message, giver: giver, emoji: emoji))
         json.raw(#"{"user_id":"#)
@@ -41,6 +42,7 @@ extension TrafficGenerator {
     mutating func reactionRemove(into json: inout JSONBytes) -> GeneratedEvent? {
         guard !recentReactions.items.isEmpty else { return nil }
         let reaction = recentReactions.remove(at: random.below(recentReactions.items.count))
+        placedReactions.remove(PlacedReaction(message: reaction.message.id, giver: reaction.giver, emoji: reaction.emoji))
         let guild = world.guilds[reaction.message.guild]
         json.raw(#"{"user_id":"#)
         json.id(user(at: reaction.giver).id)

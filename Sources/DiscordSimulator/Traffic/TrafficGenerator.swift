@@ -32,6 +32,9 @@ public struct TrafficGenerator: Sendable {
     /// Recent messages and reactions, which reactions and reaction removals refer to.
     var recentMessages = RecentRing<RecentMessage>(capacity: 512)
     var recentReactions = RecentRing<RecentReaction>(capacity: 512)
+    /// Every reaction still on a recent message (the ring above forgets some): Discord sends no
+    /// second add for a reaction that is already there.
+    var placedReactions = Set<PlacedReaction>()
     /// Each user's JSON object, rendered once (by user index), and world members' member objects.
     var userObjects: [[UInt8]?]
     var memberObjects: [UInt64: [UInt8]] = [:]
@@ -232,6 +235,12 @@ struct RecentMessage: Sendable {
     let channel: ChannelID
     let id: MessageID
     let author: Int
+}
+
+struct PlacedReaction: Hashable, Sendable {
+    let message: MessageID
+    let giver: Int
+    let emoji: Int
 }
 
 struct RecentReaction: Sendable {

@@ -1,0 +1,104 @@
+import DiscordGateway
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import KamiiCore
+import KamiiRedis
+import KamiiShards
+import KamiiStats
+import KamiiStore
+import KamiiTestSupport
+import Synchronization
+import Testing
+
+/// The whole hot path against the simulator: shards → guild router → guild actors → stats buffer
+/// → flusher → redis-server; every member's totals compared with the simulator's ground truth.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct HotPathEndToEndTests {
+    /// Live dispatches each shard's consumer got, by shard.
+    final class Delivered: Sendable {
+        private let counts = Mutex<[Int: [String: Int]]>([:])
+        func add(_ shard: Int, _ name: String) { counts.withLock { $0[shard, default: [:]][name, default: 0] += 1 } }
+        func of(_ shard: Int) -> [String: Int] { counts.withLock { $0[shard] ?? [:] } }
+        var total: Int { counts.withLock { $0.values.reduce(0) { $0 + $1.values.reduce(0, +) } } }
+    }
+
+    @Test func twoHundredThousandEventsEndWithTheSimulatorsExactTotalsThroughARedisRestart() async throws {
+        let shardCount = 4
+        let perSession = 50_000
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 5_000, world: TrafficWorld(guildCount: 60, userCount: 3_000, seed: 2_026),
+            dispatchesPerSecond: 40_000, maxDispatchesPerSession: perSession, maxConcurrency: shardCount, identifyWindowMilliseconds: 200))
+        let redisServer = try RedisProcess()
+        let redis = RedisClient(configuration: redisServer.configuration)
+
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.emoji = Array(server.configuration.xpRules.karmaEmoji)
+        config.karma.cooldownSeconds = 0
+        let buffer = StatsBuffer(capacity: 200_000)
+        let router = GuildRouter(stats: buffer, settings: FixedGuildSettings(GuildSettings(config)))
+        let keys = StatsKeys()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(interval: .milliseconds(100), keys: keys))
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let manager = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMessages, .guildMessageReactions, .guildMembers],
+                count: .fixed(shardCount), identifyWindow: .milliseconds(200)),
+            rest: rest, coordination: .local)
+        let delivered = Delivered()
+
+        let flushing = Task { await flusher.run() }
+        async let run = manager.run { shard, dispatch in
+            await router.route(dispatch)
+            delivered.add(shard, dispatch.name)
+        }
+
+        // Redis goes away a third of the way in and comes back: flushes fail, are kept, and retried.
+        try await waitUntil("a third of the traffic", timeout: .seconds(300)) { delivered.total >= shardCount * perSession / 3 }
+        redisServer.stop()
+        try await Task.sleep(for: .milliseconds(700))
+        try redisServer.start()
+
+        func sent(_ shard: Int) -> [String: Int] {
+            server.record.connections.filter { $0.shard == [shard, shardCount] }.reduce(into: [:]) { total, connection in
+                total.merge(connection.dispatches) { $0 + $1 }
+            }.filter { $0.key != "RESUMED" }
+        }
+        try await waitUntil("every session's traffic, delivered", timeout: .seconds(300)) {
+            (0..<shardCount).allSatisfy { shard in
+                let sentNow = sent(shard)
+                let live = sentNow.filter { $0.key != "READY" && $0.key != "GUILD_CREATE" }.values.reduce(0, +)
+                return live >= perSession && delivered.of(shard).filter { $0.key != "RESUMED" } == sentNow
+            }
+        }
+        await manager.shutdown()
+        _ = try await run
+        flushing.cancel()
+        await flushing.value
+        #expect(buffer.unacknowledged == 0)
+        #expect(router.counters.malformed == 0)
+        let totals = await flusher.totals
+        #expect(totals.failedAttempts > 0, "the restart was felt")
+
+        let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
+        var checked = (members: 0, xp: 0, karma: 0)
+        for (guild, members) in server.groundTruth.all {
+            for (user, truth) in members {
+                let reply = try await redis.send("HMGET", keys.user(user, in: guild), "xp", "xp_msgs", "msgs", "karma").array ?? []
+                let stored = reply.map { $0.int ?? 0 }
+                #expect(stored[0] == truth.xp && stored[1] == truth.messagesEarningXP, "guild \(guild) user \(user): \(stored) vs \(truth)")
+                #expect(stored[2] == (bots.contains(user) ? 0 : truth.messages), "guild \(guild) user \(user) messages")
+                #expect(stored[3] == truth.karma, "guild \(guild) user \(user) karma")
+                checked.members += 1
+                checked.xp += truth.xp
+                checked.karma += truth.karma
+            }
+        }
+        #expect(checked.members > 1_000 && checked.xp > 100_000 && checked.karma > 100, "\(checked)")
+        let levels = try await redis.send("ZREVRANGE", keys.leaderboard(.xp, in: server.configuration.world.guilds[0].id), "0", "0", "WITHSCORES")
+        #expect(levels.array?.count == 2)
+        await redis.close()
+        try await server.stop()
+    }
+}

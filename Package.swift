@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "KamiiCore",
-            dependencies: ["DiscordModels", "DiscordGateway", "KamiiStore"],
+            dependencies: ["DiscordModels", "DiscordGateway", "KamiiStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

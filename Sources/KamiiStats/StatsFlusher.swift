@@ -62,8 +62,9 @@ public actor StatsFlusher {
         (levelUps, levelUpSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
     }
 
-    /// Flushes every interval (or when the buffer wakes it) until cancelled, then flushes what is
-    /// left, retrying until Redis has it or `finalDeadline` passes.
+    /// Flushes every interval (or when the buffer wakes it) until the buffer is finished
+    /// (``StatsBuffer/finish()``), then flushes what is left, retrying until Redis has it or
+    /// `finalDeadline` passes. Cancelling stops it at once, after one last attempt.
     public func run(finalDeadline: Duration = .seconds(30)) async {
         let interval = configuration.interval
         let buffer = buffer
@@ -89,7 +90,7 @@ public actor StatsFlusher {
         let end = ContinuousClock.now + deadline
         while buffer.unacknowledged > 0 || pending != nil {
             if await flush() { continue }
-            guard ContinuousClock.now < end else {
+            guard ContinuousClock.now < end, !Task.isCancelled else {
                 logger.critical("stats not flushed at shutdown", metadata: ["changes": "\(buffer.unacknowledged)"])
                 return false
             }

@@ -2,15 +2,18 @@ import ArgumentParser
 import DiscordGateway
 import DiscordREST
 import Foundation
+import KamiiCore
 import KamiiRedis
 import KamiiShards
+import KamiiStore
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// `kamii run`: connects this process's shards to Discord (or any Discord-compatible endpoint) and,
-/// until the hot path consumes them, counts and reports the dispatches it receives. SIGTERM or
-/// Ctrl-C closes every shard resumably and saves the sessions for the next start.
+/// `kamii run`: connects this process's shards to Discord (or any Discord-compatible endpoint) and
+/// feeds their dispatches to the guild actors, whose XP and karma are flushed to Redis. Without
+/// Redis it only counts the dispatches. SIGTERM or Ctrl-C closes every shard resumably, flushes
+/// what they delivered, and saves the sessions for the next start.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the bot's shards (configuration: a JSON file and KAMII_* environment variables).",
@@ -20,7 +23,8 @@ struct Run: AsyncParsableCommand {
             compression / KAMII_COMPRESSION, shards / KAMII_SHARDS ("auto" or a number), \
             shard_range / KAMII_SHARD_RANGE ("0-15") or cluster / KAMII_CLUSTER ("0/4"), \
             redis_url / KAMII_REDIS_URL, namespace / KAMII_NAMESPACE (default: the bot's ID), session_reserve / KAMII_SESSION_RESERVE, \
-            identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS. \
+            identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS, \
+            flush_interval_ms, flush_threshold, stats_buffer, stats_prefix, guild_idle_seconds, database_url (same KAMII_ form). \
             The environment wins over the file.
             """)
 
@@ -44,15 +48,23 @@ struct Run: AsyncParsableCommand {
         let redis = settings.redis.map { RedisClient(configuration: $0) }
         let manager = ShardManager(
             configuration: settings.managerConfiguration(), rest: rest, coordination: redis.map { .redis($0) } ?? .local, logger: logger)
+        let store = try settings.databaseURL.map { url in
+            do { return try KamiiStore(StoreConfiguration(url: url)) } catch { throw ValidationError("database_url: \(error)") }
+        }
+        let guilds: any GuildSettingsSource = store.map { StoreGuildSettings(store: $0) } ?? FixedGuildSettings()
+        let hotPath = redis.map { HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, logger: logger) }
+        if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()
-        let shards = ShardsService(manager: manager, tally: tally)
-        let reports = ReportService(manager: manager, tally: tally, interval: settings.statsInterval, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            // Shards that all stopped for good end the group gracefully, so their reasons are said.
-            services: [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)
+        let reports = ReportService(manager: manager, tally: tally, hotPath: hotPath, interval: settings.statsInterval, logger: logger)
+        // Listed first, the hot path shuts down last: after the shards, so it flushes all they delivered.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = hotPath.map { [.init(service: $0)] } ?? []
+        // Shards that all stopped for good end the group gracefully, so their reasons are said.
+        services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redis?.close()
+        try? await store?.close()
 
         let failed = shards.stopReasons.filter { $0.value != .shutdown }
         logger.info("stopped", metadata: ["dispatches": "\(tally.total)", "by_type": "\(tally.summary)"])
@@ -69,11 +81,13 @@ struct Run: AsyncParsableCommand {
 final class ShardsService: Service, Sendable {
     let manager: ShardManager
     let tally: DispatchTally
+    let router: GuildRouter?
     private let reasons = Mutex<[Int: ShardStateMachine.StopReason]>([:])
 
-    init(manager: ShardManager, tally: DispatchTally) {
+    init(manager: ShardManager, tally: DispatchTally, router: GuildRouter?) {
         self.manager = manager
         self.tally = tally
+        self.router = router
     }
 
     var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.withLock { $0 } }
@@ -81,9 +95,13 @@ final class ShardsService: Service, Sendable {
     func run() async throws {
         let tally = tally
         let manager = manager
+        let router = router
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let stopped = try await manager.run { shard, dispatch in tally.count(dispatch.name, shard: shard) }
+                let stopped = try await manager.run { shard, dispatch in
+                    tally.count(dispatch.name, shard: shard)
+                    await router?.route(dispatch)
+                }
                 self.reasons.withLock { $0 = stopped }
             }
             group.addTask {
@@ -101,6 +119,7 @@ final class ShardsService: Service, Sendable {
 struct ReportService: Service {
     let manager: ShardManager
     let tally: DispatchTally
+    let hotPath: HotPathService?
     let interval: Duration
     let logger: Logger
 
@@ -113,11 +132,20 @@ struct ReportService: Service {
             let total = tally.total
             let seconds = Double((now - last.at) / .milliseconds(1)) / 1_000
             let shardCount = await manager.plan?.shards.count ?? 0
-            logger.info(
-                "dispatches", metadata: [
-                    "per_second": "\(Int(Double(total - last.total) / max(seconds, 0.001)))", "total": "\(total)",
-                    "shards_ready": "\(tally.shardsReady)/\(shardCount)", "by_type": "\(tally.summary)",
-                ])
+            var metadata: Logger.Metadata = [
+                "per_second": "\(Int(Double(total - last.total) / max(seconds, 0.001)))", "total": "\(total)",
+                "shards_ready": "\(tally.shardsReady)/\(shardCount)", "by_type": "\(tally.summary)",
+            ]
+            if let hotPath {
+                let flushed = await hotPath.flusher.totals
+                metadata["guilds_active"] = "\(hotPath.router.activeGuilds)"
+                metadata["xp_grants"] = "\(flushed.grantsApplied)"
+                metadata["changes_flushed"] = "\(flushed.deltas)"
+                metadata["unflushed"] = "\(hotPath.router.stats.unacknowledged)"
+                metadata["level_ups"] = "\(flushed.levelUps)"
+                metadata["malformed"] = "\(hotPath.router.counters.malformed)"
+            }
+            logger.info("dispatches", metadata: metadata)
             last = (now, total)
         }
     }

@@ -20,6 +20,18 @@ struct RunConfiguration: Sendable {
     var sessionReserve: Int
     var identifyWindow: Duration
     var statsInterval: Duration
+    var hotPath: HotPathSettings
+    /// The SQL store guild settings are read from; nil: every guild runs Kamii's defaults.
+    var databaseURL: String?
+
+    /// How guild events become Redis counters.
+    struct HotPathSettings: Sendable, Equatable {
+        var flushInterval: Duration = .milliseconds(250)
+        var flushThreshold = 5_000
+        var bufferCapacity = 1_000_000
+        var keyPrefix = "kamii"
+        var guildIdle: Duration = .seconds(600)
+    }
 
     /// The file's shape: every field optional; `KAMII_<FIELD>` in upper case overrides each.
     struct File: Decodable {
@@ -36,12 +48,20 @@ struct RunConfiguration: Sendable {
         var sessionReserve: Int?
         var identifyWindowMs: Int?
         var statsIntervalSeconds: Int?
+        var flushIntervalMs: Int?
+        var flushThreshold: Int?
+        var statsBuffer: Int?
+        var statsPrefix: String?
+        var guildIdleSeconds: Int?
+        var databaseURL: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case token, intents, compression, shards, cluster, namespace
             case apiURL = "api_url", gatewayURL = "gateway_url", shardRange = "shard_range", redisURL = "redis_url"
             case sessionReserve = "session_reserve", identifyWindowMs = "identify_window_ms"
             case statsIntervalSeconds = "stats_interval_seconds"
+            case flushIntervalMs = "flush_interval_ms", flushThreshold = "flush_threshold", statsBuffer = "stats_buffer"
+            case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
         }
 
         init() {}
@@ -67,6 +87,12 @@ struct RunConfiguration: Sendable {
             sessionReserve = try container.decodeIfPresent(Int.self, forKey: .sessionReserve)
             identifyWindowMs = try container.decodeIfPresent(Int.self, forKey: .identifyWindowMs)
             statsIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .statsIntervalSeconds)
+            flushIntervalMs = try container.decodeIfPresent(Int.self, forKey: .flushIntervalMs)
+            flushThreshold = try container.decodeIfPresent(Int.self, forKey: .flushThreshold)
+            statsBuffer = try container.decodeIfPresent(Int.self, forKey: .statsBuffer)
+            statsPrefix = try container.decodeIfPresent(String.self, forKey: .statsPrefix)
+            guildIdleSeconds = try container.decodeIfPresent(Int.self, forKey: .guildIdleSeconds)
+            databaseURL = try container.decodeIfPresent(String.self, forKey: .databaseURL)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -150,10 +176,27 @@ struct RunConfiguration: Sendable {
         if window < 5_000, api.host?.hasSuffix("discord.com") == true {
             throw Invalid("identify_window_ms below 5000 breaks Discord's identify rule (shorten it only against a simulator)")
         }
+        var hotPath = HotPathSettings()
+        let flushInterval = try number(.flushIntervalMs, file.flushIntervalMs) ?? 250
+        hotPath.flushThreshold = try number(.flushThreshold, file.flushThreshold) ?? hotPath.flushThreshold
+        hotPath.bufferCapacity = try number(.statsBuffer, file.statsBuffer) ?? hotPath.bufferCapacity
+        let idle = try number(.guildIdleSeconds, file.guildIdleSeconds) ?? 600
+        guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0 else {
+            throw Invalid("flush_interval_ms, flush_threshold and guild_idle_seconds must be positive")
+        }
+        guard hotPath.bufferCapacity >= hotPath.flushThreshold else { throw Invalid("stats_buffer must be at least flush_threshold") }
+        hotPath.flushInterval = .milliseconds(flushInterval)
+        hotPath.guildIdle = .seconds(idle)
+        if let prefix = setting(.statsPrefix, file.statsPrefix) {
+            guard !prefix.isEmpty, !prefix.contains(where: { "{} \n".contains($0) }) else {
+                throw Invalid("stats_prefix must be non-empty, without braces or spaces, not \(prefix)")
+            }
+            hotPath.keyPrefix = prefix
+        }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
             selection: selection, redis: redis, namespace: setting(.namespace, file.namespace), sessionReserve: reserve, identifyWindow: .milliseconds(window),
-            statsInterval: .seconds(stats))
+            statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL))
     }
 
     static func count(_ text: String?) throws -> ShardPlan.Count {

@@ -74,7 +74,7 @@ struct HotPathEndToEndTests {
         }
         await manager.shutdown()
         _ = try await run
-        flushing.cancel()
+        buffer.finish()
         await flushing.value
         #expect(buffer.unacknowledged == 0)
         #expect(router.counters.malformed == 0)

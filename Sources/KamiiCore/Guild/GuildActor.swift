@@ -18,6 +18,9 @@ public actor GuildActor {
     private var settings: GuildSettings?
     private var lastXPAt: [UInt64: UInt64] = [:]
     private var newestMessageTime: UInt64 = 0
+    /// Cooldowns held before the run-out ones are dropped (doubles with what stays).
+    private var compactAt = GuildActor.compactionFloor
+    private static let compactionFloor = 1_024
     private var karma = KarmaLedger()
     private let lastActive: Atomic<UInt64>
 
@@ -91,7 +94,13 @@ public actor GuildActor {
         let cooling = rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author])
         let grant = cooling ? nil : GuildStatsBatch.Grant(
             user: author, messageTime: time, xp: rules.award(messageID: message.id, channelID: message.channelID, roles: roles))
-        if grant != nil { lastXPAt[author] = time }
+        if grant != nil {
+            lastXPAt[author] = time
+            if lastXPAt.count >= compactAt {
+                compact()
+                compactAt = max(Self.compactionFloor, lastXPAt.count * 2)
+            }
+        }
         stats.record(guild: guild.rawValue) { batch in
             batch.countMessage(by: author)
             if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }

@@ -1,4 +1,5 @@
 public import DiscordModels
+public import Logging
 public import KamiiStore
 
 /// The rules a guild actor applies, from the guild's configuration; a module that is switched off
@@ -36,4 +37,26 @@ public struct FixedGuildSettings: GuildSettingsSource {
     }
 
     public func settings(for guild: GuildID) async -> GuildSettings { settings }
+}
+
+/// Each guild's settings from the SQL store (what admins save in the panel); a guild with no
+/// stored configuration runs the defaults. A store that cannot answer gives the defaults too,
+/// logged, so a database outage slows no shard.
+public struct StoreGuildSettings: GuildSettingsSource {
+    public let store: KamiiStore
+    private let logger: Logger
+
+    public init(store: KamiiStore, logger: Logger = Logger(label: "kamii.guilds")) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func settings(for guild: GuildID) async -> GuildSettings {
+        do {
+            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
+        } catch {
+            logger.error("guild settings unreadable; running defaults", metadata: ["guild": "\(guild)", "error": "\(error)"])
+            return .defaults
+        }
+    }
 }

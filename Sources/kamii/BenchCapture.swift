@@ -2,16 +2,24 @@ import ArgumentParser
 import DiscordGateway
 import DiscordModels
 import Foundation
+import KamiiCore
+import KamiiRedis
+import KamiiStats
 
-/// `kamii bench-capture`: replays a capture through the first steps of the hot path — inflate,
-/// then read the envelope — and reports throughput on one core.
-struct BenchCapture: ParsableCommand {
+/// `kamii bench-capture`: replays a capture through the hot path in this process — inflate,
+/// envelope, guild actors with Kamii's default rules, and with `--redis` the flush to Redis — and
+/// reports each stage's rate per CPU-second, so operators can size machines and anyone can compare
+/// Kamii with other libraries on the same capture.
+struct BenchCapture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-capture",
-        abstract: "Measure inflate + envelope throughput on a recorded gateway session.",
+        abstract: "Measure the hot path, stage by stage, on a recorded gateway session.",
         discussion: """
-            Loads the capture into memory and replays it --passes times, each pass on a fresh \
-            stream. Reports the median and best pass. Build with `-c release` for meaningful figures.
+            Loads the capture into memory and replays it --passes times per stage, each pass on a fresh \
+            stream with fresh guild actors. Reports the median pass: payloads per CPU-second (this \
+            process's CPU time, all threads), per wall-second, and each stage against inflate alone. \
+            With --redis, also the flush to Redis (writing under --stats-prefix) and Redis's own CPU \
+            time per million messages (from INFO cpu). Build with `-c release` for meaningful figures.
             """
     )
 
@@ -21,39 +29,144 @@ struct BenchCapture: ParsableCommand {
     @Option(help: "The connection's transport compression.")
     var compress: GatewayCompression
 
-    @Option(help: "How many times to replay the capture.")
+    @Option(help: "How many times to replay the capture per stage.")
     var passes = 5
+
+    @Option(help: "Also flush to this Redis (redis://host:port) and measure it.")
+    var redis: String?
+
+    @Option(help: "The key prefix the Redis stage writes under (its keys are deleted afterwards).")
+    var statsPrefix = "kamii-bench"
 
     func validate() throws {
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
     }
 
-    func run() throws {
-        let replay = try CaptureReplay(file: file, compression: compress)
-        let inflater = compress.makeInflater()
-        let clock = ContinuousClock()
-        var durations: [Duration] = []
-        var payloads = 0
-        var payloadBytes = 0
-        for _ in 0..<passes {
-            payloads = 0
-            payloadBytes = 0
-            let started = clock.now
-            try replay.replay(on: inflater) { _, payload, _ in
-                payloads += 1
-                payloadBytes += payload.count
-            }
-            durations.append(clock.now - started)
+    func run() async throws {
+        let source = try CaptureReplay(file: file, compression: compress)
+        let redisConfiguration = try redis.map { url in
+            do { return try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
         }
-        guard payloads > 0 else { throw InspectError("the capture holds no payloads") }
-        let sorted = durations.sorted()
-        for (label, duration) in [("median", sorted[sorted.count / 2]), ("best", sorted[0])] {
-            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-            let line = String(
-                format: "%@: %d payloads in %.1f ms: %.0f ns/payload, %.0f payloads/s, %.0f MB/s (payload bytes)",
-                label, payloads, seconds * 1e3, seconds * 1e9 / Double(payloads), Double(payloads) / seconds,
-                Double(payloadBytes) / seconds / 1e6)
-            print(line)
+        // A copy the async stages can hold across suspensions (Data lends its bytes only to a synchronous closure).
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.capture.count, alignment: 16)
+        defer { copy.deallocate() }
+        _ = copy.initializeMemory(as: UInt8.self, from: source.capture)
+        let capture = UnsafeRawBufferPointer(copy)
+        var rows: [StageFigures] = []
+        do {
+            let replay: HotPathReplay
+            do { replay = try HotPathReplay(capture: capture) } catch { throw InspectError("\(file): \(error)") }
+            for stage in HotPathReplay.Stage.allCases {
+                rows.append(try await measure(stage.rawValue, passes: passes) {
+                    let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings()) : nil
+                    return try await Self.replay(replay, stage, capture, compress, router)
+                })
+            }
+            if let redisConfiguration {
+                let redis = RedisClient(configuration: redisConfiguration)
+                let cpuBefore = try await Self.redisCPUSeconds(redis)
+                var pass = 0
+                rows.append(try await measure("guild-actors + redis flush", passes: passes) {
+                    // A prefix per pass: the same messages again would meet their own cooldowns.
+                    pass += 1
+                    let buffer = StatsBuffer()
+                    let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")))
+                    let router = GuildRouter(stats: buffer, settings: FixedGuildSettings())
+                    async let flushing: Void = flusher.run()
+                    let counts = try await Self.replay(replay, .guildActors, capture, compress, router)
+                    buffer.finish()
+                    await flushing
+                    return counts
+                })
+                rows[rows.count - 1].redisCPUSeconds = try await Self.redisCPUSeconds(redis) - cpuBefore
+                for pass in 1...passes { try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis) }
+                await redis.close()
+            }
+        }
+        StageFigures.print(rows, passes: passes)
+    }
+
+    private static func replay(
+        _ replay: HotPathReplay, _ stage: HotPathReplay.Stage, _ capture: UnsafeRawBufferPointer, _ compression: GatewayCompression,
+        _ router: GuildRouter?
+    ) async throws -> HotPathReplay.Counts {
+        do {
+            return try await replay.run(stage, capture: capture, inflater: compression.makeInflater(), router: router)
+        } catch {
+            throw InspectError("the capture stopped making sense: \(error) (is --compress \(compression) right?)")
+        }
+    }
+
+    private func measure(_ name: String, passes: Int, _ pass: () async throws -> HotPathReplay.Counts) async throws -> StageFigures {
+        var samples: [(wall: Double, cpu: Double)] = []
+        var counts = HotPathReplay.Counts()
+        for _ in 0..<passes {
+            let wallStart = ContinuousClock.now
+            let cpuStart = Self.processCPUSeconds()
+            counts = try await pass()
+            let wall = ContinuousClock.now - wallStart
+            samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
+        }
+        guard counts.payloads > 0 else { throw InspectError("the capture holds no payloads") }
+        let median = samples.sorted { $0.cpu < $1.cpu }[samples.count / 2]
+        return StageFigures(name: name, counts: counts, wallSeconds: median.wall, cpuSeconds: median.cpu)
+    }
+
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    /// Deletes the keys the Redis stage wrote, and only those.
+    private static func deleteKeys(prefix: String, _ redis: RedisClient) async throws {
+        var cursor = "0"
+        repeat {
+            let reply = try await redis.send("SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000").array ?? []
+            guard reply.count == 2, let next = reply[0].string else { return }
+            cursor = next
+            let keys = reply[1].array?.compactMap(\.string) ?? []
+            if !keys.isEmpty {
+                var pipeline = RedisPipeline()
+                pipeline.append(["UNLINK"] + keys)
+                _ = try await redis.execute(pipeline)
+            }
+        } while cursor != "0"
+    }
+
+    private static func redisCPUSeconds(_ redis: RedisClient) async throws -> Double {
+        let info = try await redis.send("INFO", "cpu").string ?? ""
+        return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
+            let parts = line.split(separator: ":")
+            guard parts.count == 2, parts[0] == "used_cpu_sys" || parts[0] == "used_cpu_user" else { return total }
+            return total + (Double(parts[1]) ?? 0)
+        }
+    }
+}
+
+/// One stage's median pass.
+struct StageFigures {
+    let name: String
+    let counts: HotPathReplay.Counts
+    let wallSeconds: Double
+    let cpuSeconds: Double
+    var redisCPUSeconds: Double?
+
+    var perCPUSecond: Double { Double(counts.payloads) / max(cpuSeconds, 1e-9) }
+
+    static func print(_ rows: [StageFigures], passes: Int) {
+        guard let baseline = rows.first else { return }
+        Swift.print("\(baseline.counts.payloads) payloads (\(baseline.counts.payloadBytes) bytes inflated) in \(baseline.counts.frames) frames; median of \(passes) passes")
+        Swift.print("stage".padding(toLength: 28, withPad: " ", startingAt: 0) + "  payloads/CPU-s   payloads/s (wall)   vs inflate")
+        for row in rows {
+            let line = row.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                + String(format: "  %14.0f   %17.0f   %10.3f", row.perCPUSecond, Double(row.counts.payloads) / row.wallSeconds, row.perCPUSecond / baseline.perCPUSecond)
+            Swift.print(line)
+        }
+        for row in rows {
+            guard let redisCPU = row.redisCPUSeconds else { continue }
+            let messages = Double(row.counts.dispatches * passes)
+            Swift.print(String(format: "redis: %.2f CPU-s per million dispatches (%.2f s over %d passes)", redisCPU / messages * 1e6, redisCPU, passes))
         }
     }
 }

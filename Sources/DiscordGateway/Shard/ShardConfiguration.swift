@@ -97,14 +97,19 @@ public struct ShardDispatch: Sendable {
         self.dataRange = dataRange
     }
 
-    /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`), as a shard would pass it on;
-    /// nil when the payload is not a dispatch.
-    public init?(payload: [UInt8]) {
-        guard let envelope = try? GatewayEnvelope.peek(payload), envelope.opcode == .dispatch,
-              let name = envelope.eventName, let dataRange = envelope.dataRange
-        else { return nil }
+    /// The dispatch a shard passes on for a payload and its envelope: the payload's bytes copied
+    /// once (the inflater's buffer is reused by the next message). Nil when it is not a dispatch.
+    public init?(envelope: GatewayEnvelope, payload: UnsafeRawBufferPointer) {
+        guard envelope.opcode == .dispatch, let name = envelope.eventName, let dataRange = envelope.dataRange else { return nil }
         self.init(
-            name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name), payload: payload,
-            dataRange: dataRange)
+            name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name),
+            payload: Array(payload), dataRange: dataRange)
+    }
+
+    /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`); nil when it is not a dispatch.
+    public init?(payload: [UInt8]) {
+        guard let envelope = try? GatewayEnvelope.peek(payload) else { return nil }
+        guard let dispatch = payload.withUnsafeBytes({ ShardDispatch(envelope: envelope, payload: $0) }) else { return nil }
+        self = dispatch
     }
 }

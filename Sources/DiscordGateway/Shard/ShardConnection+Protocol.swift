@@ -25,7 +25,7 @@ extension ShardConnection {
         case .invalidSession:
             actions = machine.invalidSession(resumable: GatewayPayloads.isResumable(data))
         case .dispatch:
-            guard let name = envelope.eventName, let range = envelope.dataRange else { return false }
+            guard let name = envelope.eventName, envelope.dataRange != nil else { return false }
             var session: (id: String?, resumeURL: String?) = (nil, nil)
             if name == "READY" {
                 guard let read = try? GatewayPayloads.session(in: data) else { return false }
@@ -33,10 +33,7 @@ extension ShardConnection {
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
             if actions.contains(.deliver) {
-                // One copy: the inflater's buffer is reused by the next message.
-                dispatch = ShardDispatch(
-                    name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name), payload: Array(payload),
-                    dataRange: range)
+                dispatch = ShardDispatch(envelope: envelope, payload: payload)
             }
         default:
             break

@@ -1,0 +1,64 @@
+public import DiscordGateway
+public import DiscordModels
+
+/// Drives recorded gateway frames through the hot path the way a shard does — inflate, read the
+/// envelope, hand each dispatch to the guild router and wait for it — stopping after the stage
+/// asked for, so each stage's cost can be measured on the same bytes (`kamii bench-capture`, the
+/// hot-path benchmarks).
+public struct HotPathReplay: Sendable {
+    /// How far each frame goes.
+    public enum Stage: String, Sendable, CaseIterable {
+        /// Inflate only.
+        case inflate
+        /// Inflate, then find op/s/t/guild_id.
+        case envelope
+        /// Inflate, envelope, the dispatch copied out as a shard passes it on, the guild actor's rules applied.
+        case guildActors = "guild-actors"
+    }
+
+    /// What one replay went through.
+    public struct Counts: Sendable, Equatable {
+        public var frames = 0
+        public var payloads = 0
+        public var dispatches = 0
+        public var payloadBytes = 0
+
+        public init() {}
+    }
+
+    /// Byte ranges of the frames in the capture.
+    public let frames: [Range<Int>]
+
+    /// Splits a capture into frames.
+    /// - Throws: ``CaptureError`` when the capture is not well formed.
+    public init(capture: UnsafeRawBufferPointer) throws {
+        var frames: [Range<Int>] = []
+        let base = capture.baseAddress
+        try GatewayCapture.forEachFrame(in: capture) { _, frame in
+            let start = frame.baseAddress.map { $0 - base! } ?? 0
+            frames.append(start..<(start + frame.count))
+        }
+        self.frames = frames
+    }
+
+    /// Replays every frame of `capture` (the bytes this replay was made from) through `stage`,
+    /// from a fresh stream on `inflater`.
+    public func run(
+        _ stage: Stage, capture: UnsafeRawBufferPointer, inflater: any GatewayInflater, router: GuildRouter?
+    ) async throws -> Counts {
+        inflater.reset()
+        var counts = Counts()
+        for range in frames {
+            counts.frames += 1
+            guard let payload = try inflater.inflate(UnsafeRawBufferPointer(rebasing: capture[range])) else { continue }
+            counts.payloads += 1
+            counts.payloadBytes += payload.count
+            guard stage != .inflate else { continue }
+            let envelope = try GatewayEnvelope.peek(payload)
+            guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload) else { continue }
+            counts.dispatches += 1
+            await router.route(dispatch)
+        }
+        return counts
+    }
+}

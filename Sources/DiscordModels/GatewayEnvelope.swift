@@ -16,10 +16,15 @@ public struct GatewayEnvelope: Sendable, Equatable {
     /// walk over the data.
     public var dataGuildID: UInt64?
     public var dataID: UInt64?
+    /// For the events Kamii's hot path acts on, the fields it needs, read on the same pass (when
+    /// `t` precedes `d`, as Discord sends it; otherwise nil and `d` must be read on its own).
+    public var hotFields: HotFields?
+    /// `t` as one of the events the hot path acts on; nil for every other event.
+    public var hotEvent: HotEvent?
 
     public init(
         opcode: GatewayOpcode, sequence: Int?, eventName: String?, dataRange: Range<Int>?, dataGuildID: UInt64? = nil,
-        dataID: UInt64? = nil
+        dataID: UInt64? = nil, hotFields: HotFields? = nil, hotEvent: HotEvent? = nil
     ) {
         self.opcode = opcode
         self.sequence = sequence
@@ -27,6 +32,8 @@ public struct GatewayEnvelope: Sendable, Equatable {
         self.dataRange = dataRange
         self.dataGuildID = dataGuildID
         self.dataID = dataID
+        self.hotFields = hotFields
+        self.hotEvent = hotEvent
     }
 
     /// Reads the envelope of one payload.
@@ -39,6 +46,8 @@ public struct GatewayEnvelope: Sendable, Equatable {
         var dataRange: Range<Int>?
         var dataGuildID: UInt64?
         var dataID: UInt64?
+        var hotEvent: HotEvent?
+        var hotFields: HotFields?
 
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "op" {
@@ -47,22 +56,35 @@ public struct GatewayEnvelope: Sendable, Equatable {
                 sequence = try scanner.readNull() ? nil : scanner.readInteger()
             } else if key == "t" {
                 eventName = try scanner.readNull() ? nil : scanner.readString()
+                hotEvent = eventName.flatMap(HotEvent.init(eventName:))
             } else if key == "d" {
-                if scanner.peekValueStart() == UInt8(ascii: "{") {
-                    let start = scanner.position
-                    try scanner.forEachMember { member, scanner throws(JSONScanError) in
-                        if member == "guild_id" {
-                            dataGuildID = try scanner.readSnowflake()
-                        } else if member == "id" {
-                            dataID = try scanner.readSnowflake()
-                        } else {
-                            try scanner.skipValue()
-                        }
-                    }
-                    dataRange = start..<scanner.position
-                } else {
+                guard scanner.peekValueStart() == UInt8(ascii: "{") else {
                     dataRange = try scanner.skipValue()
+                    return
                 }
+                let start = scanner.position
+                if let event = hotEvent {
+                    let before = scanner
+                    hotFields = try HotFields.read(event, &scanner)
+                    if let hotFields {
+                        dataGuildID = hotFields.guildID
+                        if case .message(let message) = hotFields { dataID = message.id }
+                        dataRange = start..<scanner.position
+                        return
+                    }
+                    // A hot event missing a field it must have: still say where it belongs.
+                    scanner = before
+                }
+                try scanner.forEachMember { member, scanner throws(JSONScanError) in
+                    if member == "guild_id" {
+                        dataGuildID = try scanner.readSnowflake()
+                    } else if member == "id" {
+                        dataID = try scanner.readSnowflake()
+                    } else {
+                        try scanner.skipValue()
+                    }
+                }
+                dataRange = start..<scanner.position
             } else {
                 try scanner.skipValue()
             }
@@ -71,7 +93,7 @@ public struct GatewayEnvelope: Sendable, Equatable {
         guard let opcode else { throw scanner.error("the payload has no \"op\"") }
         return GatewayEnvelope(
             opcode: GatewayOpcode(rawValue: opcode), sequence: sequence, eventName: eventName, dataRange: dataRange,
-            dataGuildID: dataGuildID, dataID: dataID)
+            dataGuildID: dataGuildID, dataID: dataID, hotFields: hotFields, hotEvent: hotEvent)
     }
 
     /// Reads the envelope of a payload held in an array.

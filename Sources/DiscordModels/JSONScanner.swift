@@ -15,6 +15,12 @@ public struct JSONScanner {
         self.bytes = bytes
     }
 
+    /// A scanner that starts at `position` in `bytes` (offsets it reports stay those of `bytes`).
+    public init(_ bytes: UnsafeRawBufferPointer, at position: Int) {
+        self.bytes = bytes
+        self.position = min(max(0, position), bytes.count)
+    }
+
     /// Walks the members of the object at the current position, calling `body` with each key;
     /// `body` must consume the member's value (read it or skip it).
     public mutating func forEachMember(
@@ -85,15 +91,37 @@ public struct JSONScanner {
         }
     }
 
-    /// Reads `true` or `false`; `null` reads as false (Discord sends optional flags either way).
+    /// Reads `true` or `false`; any other value (`null`, or one of the wrong kind) is consumed and
+    /// reads as false: a flag Kamii cannot read is a flag not set, never a broken payload.
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
     public mutating func readBool() throws(JSONScanError) -> Bool {
         skipWhitespace()
         switch peekByte() {
         case UInt8(ascii: "t"): try expectLiteral("true"); return true
         case UInt8(ascii: "f"): try expectLiteral("false"); return false
-        case UInt8(ascii: "n"): try expectLiteral("null"); return false
-        default: throw error("expected true or false")
+        default: try skipValue(depth: 0); return false
         }
+    }
+
+    /// Reads an integer that fits in `Int`; any other value (a string, a fraction, `null`, one
+    /// out of range) is consumed and gives nil.
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public mutating func readLenientInteger() throws(JSONScanError) -> Int? {
+        skipWhitespace()
+        let start = position
+        try skipValue(depth: 0)
+        var value = 0
+        var index = start
+        let negative = index < position && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        guard index < position, position - index <= 18, bytes[index] != UInt8(ascii: "0") || position - index == 1 else { return nil }
+        while index < position {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+            index += 1
+        }
+        return negative ? -value : value
     }
 
     /// Consumes `null` and returns true, or returns false leaving any other value unread.
@@ -141,6 +169,11 @@ public struct JSONScanner {
             value = added
         }
         return value
+    }
+
+    /// Lends the bytes being scanned (to decode a value found in them).
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        body(bytes)
     }
 
     /// Skips whitespace and returns the next byte without consuming it (nil at the end).
@@ -322,6 +355,7 @@ public struct JSONKey {
     let hasEscapes: Bool
 
     /// Whether the key equals `name` (which has no escapes).
+    @inline(__always)
     public static func == (key: JSONKey, name: StaticString) -> Bool {
         if key.hasEscapes {
             return (try? JSONEscapes.decode(key.bytes, at: 0)) == name.description

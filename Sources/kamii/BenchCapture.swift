@@ -32,6 +32,9 @@ struct BenchCapture: AsyncParsableCommand {
     @Option(help: "How many times to replay the capture per stage.")
     var passes = 5
 
+    @Option(parsing: .upToNextOption, help: "Only these stages (inflate, envelope, guild-actors); inflate always runs, as the yardstick.")
+    var stages: [String] = HotPathReplay.Stage.allCases.map(\.rawValue)
+
     @Option(help: "Also flush to this Redis (redis://host:port) and measure it.")
     var redis: String?
 
@@ -40,6 +43,9 @@ struct BenchCapture: AsyncParsableCommand {
 
     func validate() throws {
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
+        for stage in stages where HotPathReplay.Stage(rawValue: stage) == nil {
+            throw ValidationError("--stages: \(stage) is not one of \(HotPathReplay.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
@@ -50,13 +56,13 @@ struct BenchCapture: AsyncParsableCommand {
         // A copy the async stages can hold across suspensions (Data lends its bytes only to a synchronous closure).
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.capture.count, alignment: 16)
         defer { copy.deallocate() }
-        _ = copy.initializeMemory(as: UInt8.self, from: source.capture)
+        source.capture.copyBytes(to: copy)
         let capture = UnsafeRawBufferPointer(copy)
         var rows: [StageFigures] = []
         do {
             let replay: HotPathReplay
             do { replay = try HotPathReplay(capture: capture) } catch { throw InspectError("\(file): \(error)") }
-            for stage in HotPathReplay.Stage.allCases {
+            for stage in HotPathReplay.Stage.allCases where stage == .inflate || stages.contains(stage.rawValue) {
                 rows.append(try await measure(stage.rawValue, passes: passes) {
                     let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings()) : nil
                     return try await Self.replay(replay, stage, capture, compress, router)

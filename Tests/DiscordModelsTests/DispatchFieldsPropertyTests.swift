@@ -80,12 +80,20 @@ import DiscordModels
             let full = try decode(text)
             let (fields, bytes) = scan(text, MessageCreateFields.scan)
 
+            // The same fields read on the envelope's pass, when `t` comes first as Discord sends it.
+            let payload = Array(#"{"t":"MESSAGE_CREATE","s":7,"op":0,"d":"#.utf8) + bytes + Array("}".utf8)
+            let envelope = try GatewayEnvelope.peek(payload)
+            let onEnvelopePass: MessageCreateFields? = if case .message(let read)? = envelope.hotFields { read } else { nil }
+
             let author = full["author"] as? [String: Any]
             let expectedID = snowflake(full["id"]), expectedChannel = snowflake(full["channel_id"]), expectedAuthor = snowflake(author?["id"])
             guard let expectedID, let expectedChannel, let expectedAuthor else {
-                #expect(fields == nil, "\(text)")
+                #expect(fields == nil && envelope.hotFields == nil, "\(text)")
                 continue
             }
+            let shifted = try #require(onEnvelopePass, "\(text)")
+            #expect(shifted.id == expectedID && shifted.authorID == expectedAuthor && envelope.dataGuildID == snowflake(full["guild_id"]), "\(text)")
+            #expect(try roleIDs(shifted.memberRoles, payload) == roleIDs(fields?.memberRoles, bytes), "\(text)")
             let scanned = try #require(fields, "\(text)")
             #expect(scanned.id == expectedID && scanned.channelID == expectedChannel && scanned.authorID == expectedAuthor, "\(text)")
             #expect(scanned.guildID == snowflake(full["guild_id"]), "\(text)")

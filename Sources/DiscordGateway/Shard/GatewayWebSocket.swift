@@ -66,7 +66,7 @@ struct GatewayWebSocket: Sendable {
         let flow = FlowControl()
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
         let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
-        let channel = try await ClientBootstrap(group: group)
+        let connecting = ClientBootstrap(group: group)
             .connectTimeout(deadline)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -95,7 +95,15 @@ struct GatewayWebSocket: Sendable {
                         UpgradeRequest(host: hostHeader, path: path, failed: upgraded), name: "kamii.upgrade-request")
                 }
             }
-            .connect(host: host, port: port).get()
+            .connect(host: host, port: port)
+        let channel: any Channel
+        do {
+            channel = try await connecting.get()
+        } catch {
+            // Never connected: the promise must still be completed (NIO traps a leaked promise).
+            upgraded.fail(error)
+            throw error
+        }
         channel.closeFuture.whenComplete { _ in
             upgraded.fail(UpgradeRefused(url: urlString))
             continuation.finish()

@@ -88,13 +88,22 @@ public struct ShardDispatch: Sendable {
     public let guildID: GuildID?
     public let payload: [UInt8]
     public let dataRange: Range<Int>
+    /// What the hot path reads from this event, found on the envelope's pass (offsets into `payload`).
+    public let hotFields: HotFields?
+    /// The event as one the hot path acts on (nil for the others), so nobody compares names again.
+    public let hotEvent: HotEvent?
 
-    public init(name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>) {
+    public init(
+        name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>, hotFields: HotFields? = nil,
+        hotEvent: HotEvent? = nil
+    ) {
         self.name = name
         self.sequence = sequence
         self.guildID = guildID
         self.payload = payload
         self.dataRange = dataRange
+        self.hotFields = hotFields
+        self.hotEvent = hotEvent ?? HotEvent(eventName: name)
     }
 
     /// The dispatch a shard passes on for a payload and its envelope: the payload's bytes copied
@@ -103,7 +112,8 @@ public struct ShardDispatch: Sendable {
         guard envelope.opcode == .dispatch, let name = envelope.eventName, let dataRange = envelope.dataRange else { return nil }
         self.init(
             name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name),
-            payload: Array(payload), dataRange: dataRange)
+            payload: Array(payload), dataRange: dataRange, hotFields: envelope.hotFields,
+            hotEvent: envelope.hotEvent)
     }
 
     /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`); nil when it is not a dispatch.

@@ -22,6 +22,34 @@ public enum HotEvent: Sendable, Equatable {
     }
 }
 
+/// The fields Kamii reads from a hot dispatch, found while the envelope is read (one pass over
+/// the payload when `t` comes before `d`, as Discord sends it). Offsets are the payload's.
+public enum HotFields: Sendable, Equatable {
+    case message(MessageCreateFields)
+    case member(MemberFields)
+    case reaction(ReactionFields)
+
+    /// Reads the `d` object of a hot event at the scanner's position. Nil when a field the event
+    /// must have is missing (the object is still consumed).
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public static func read(_ event: HotEvent, _ scanner: inout JSONScanner) throws(JSONScanError) -> HotFields? {
+        switch event {
+        case .messageCreate: try MessageCreateFields.read(&scanner).map(HotFields.message)
+        case .memberAdd, .memberUpdate, .memberRemove: try MemberFields.read(&scanner).map(HotFields.member)
+        case .reactionAdd, .reactionRemove: try ReactionFields.read(&scanner).map(HotFields.reaction)
+        }
+    }
+
+    /// The guild the event concerns.
+    public var guildID: UInt64? {
+        switch self {
+        case .message(let fields): fields.guildID
+        case .member(let fields): fields.guildID
+        case .reaction(let fields): fields.guildID
+        }
+    }
+}
+
 /// A JSON array of snowflake strings (a member's `roles`) located in the scanned bytes, read only
 /// when a rule needs it.
 public struct SnowflakeList: Sendable, Equatable {

@@ -31,6 +31,16 @@ public struct MemberFields: Sendable, Equatable {
     ///   missing or not a snowflake.
     public static func scan(_ data: UnsafeRawBufferPointer) throws(JSONScanError) -> MemberFields {
         var scanner = JSONScanner(data)
+        let fields = try read(&scanner)
+        try scanner.expectEnd()
+        guard let fields else { throw scanner.error("member event without a guild_id or user.id") }
+        return fields
+    }
+
+    /// Reads the `d` object at the scanner's position; offsets are the scanner's. Nil when
+    /// `guild_id` or `user.id` is missing (the object is still consumed).
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public static func read(_ scanner: inout JSONScanner) throws(JSONScanError) -> MemberFields? {
         var guildID: UInt64?
         var user: (id: UInt64?, isBot: Bool, hasAvatar: Bool) = (nil, false, false)
         var roles: SnowflakeList?
@@ -44,16 +54,14 @@ public struct MemberFields: Sendable, Equatable {
             } else if key == "roles" {
                 roles = try scanRoleList(&scanner)
             } else if key == "joined_at" {
-                joinedAt = try scanTimestamp(&scanner, in: data)
+                joinedAt = try scanTimestamp(&scanner)
             } else if key == "pending" {
                 isPending = try scanner.readBool()
             } else {
                 try scanner.skipValue()
             }
         }
-        try scanner.expectEnd()
-        guard let guildID else { throw scanner.error("member event without a guild_id") }
-        guard let userID = user.id else { throw scanner.error("member event without user.id") }
+        guard let guildID, let userID = user.id else { return nil }
         return MemberFields(
             guildID: guildID, userID: userID, userIsBot: user.isBot, hasAvatar: user.hasAvatar, roles: roles,
             joinedAtMilliseconds: joinedAt, isPending: isPending)
@@ -61,7 +69,10 @@ public struct MemberFields: Sendable, Equatable {
 
     /// Reads a member object (as nested in MESSAGE_CREATE) for its `roles`; null reads as none.
     static func scanRoles(_ scanner: inout JSONScanner) throws(JSONScanError) -> SnowflakeList? {
-        if try scanner.readNull() { return nil }
+        guard scanner.peekValueStart() == UInt8(ascii: "{") else {
+            try scanner.skipValue()
+            return nil
+        }
         var roles: SnowflakeList?
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "roles" {
@@ -81,13 +92,13 @@ public struct MemberFields: Sendable, Equatable {
         return SnowflakeList(range: try scanner.skipValue())
     }
 
-    private static func scanTimestamp(_ scanner: inout JSONScanner, in data: UnsafeRawBufferPointer) throws(JSONScanError) -> Int64? {
+    private static func scanTimestamp(_ scanner: inout JSONScanner) throws(JSONScanError) -> Int64? {
         guard scanner.peekValueStart() == UInt8(ascii: "\"") else {
             try scanner.skipValue()
             return nil
         }
         let raw = try scanner.readRawString()
         guard !raw.hasEscapes else { return nil }
-        return DiscordTimestamp.unixMilliseconds(UnsafeRawBufferPointer(rebasing: data[raw.range]))
+        return scanner.withBytes { DiscordTimestamp.unixMilliseconds(UnsafeRawBufferPointer(rebasing: $0[raw.range])) }
     }
 }

@@ -35,6 +35,16 @@ public struct MessageCreateFields: Sendable, Equatable {
     ///   `channel_id`, `author.id`) is missing or not a snowflake.
     public static func scan(_ data: UnsafeRawBufferPointer) throws(JSONScanError) -> MessageCreateFields {
         var scanner = JSONScanner(data)
+        let fields = try read(&scanner)
+        try scanner.expectEnd()
+        guard let fields else { throw scanner.error("MESSAGE_CREATE without a message id, channel_id or author.id") }
+        return fields
+    }
+
+    /// Reads the `d` object at the scanner's position; offsets are the scanner's. Nil when a
+    /// required field is missing (the object is still consumed).
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public static func read(_ scanner: inout JSONScanner) throws(JSONScanError) -> MessageCreateFields? {
         var id: UInt64?
         var guildID: UInt64?
         var channelID: UInt64?
@@ -50,7 +60,7 @@ public struct MessageCreateFields: Sendable, Equatable {
             } else if key == "channel_id" {
                 channelID = try scanner.readSnowflake()
             } else if key == "type" {
-                type = try scanner.readInteger()
+                type = try scanner.readLenientInteger() ?? 0
             } else if key == "webhook_id" {
                 if try !scanner.readNull() { isWebhook = try scanner.readSnowflake() != nil }
             } else if key == "author" {
@@ -61,10 +71,7 @@ public struct MessageCreateFields: Sendable, Equatable {
                 try scanner.skipValue()
             }
         }
-        try scanner.expectEnd()
-        guard let id else { throw scanner.error("MESSAGE_CREATE without a message id") }
-        guard let channelID else { throw scanner.error("MESSAGE_CREATE without a channel_id") }
-        guard let authorID = author.id else { throw scanner.error("MESSAGE_CREATE without author.id") }
+        guard let id, let channelID, let authorID = author.id else { return nil }
         return MessageCreateFields(
             id: id, guildID: guildID, channelID: channelID, authorID: authorID, authorIsBot: author.isBot, isWebhook: isWebhook,
             type: type, memberRoles: roles)
@@ -82,7 +89,10 @@ enum UserFields {
     /// Reads a user object's `id`, `bot` and whether it has an `avatar`.
     static func scan(_ scanner: inout JSONScanner) throws(JSONScanError) -> (id: UInt64?, isBot: Bool, hasAvatar: Bool) {
         var result: (id: UInt64?, isBot: Bool, hasAvatar: Bool) = (nil, false, false)
-        if try scanner.readNull() { return result }
+        guard scanner.peekValueStart() == UInt8(ascii: "{") else {
+            try scanner.skipValue()
+            return result
+        }
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "id" {
                 result.id = try scanner.readSnowflake()

@@ -35,6 +35,16 @@ public struct ReactionFields: Sendable, Equatable {
     ///   `channel_id` is missing or not a snowflake.
     public static func scan(_ data: UnsafeRawBufferPointer) throws(JSONScanError) -> ReactionFields {
         var scanner = JSONScanner(data)
+        let fields = try read(&scanner)
+        try scanner.expectEnd()
+        guard let fields else { throw scanner.error("reaction without a user_id, message_id or channel_id") }
+        return fields
+    }
+
+    /// Reads the `d` object at the scanner's position; offsets are the scanner's. Nil when a
+    /// required field is missing (the object is still consumed).
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public static func read(_ scanner: inout JSONScanner) throws(JSONScanError) -> ReactionFields? {
         var guildID: UInt64?
         var channelID: UInt64?
         var messageID: UInt64?
@@ -61,10 +71,7 @@ public struct ReactionFields: Sendable, Equatable {
                 try scanner.skipValue()
             }
         }
-        try scanner.expectEnd()
-        guard let userID else { throw scanner.error("reaction without a user_id") }
-        guard let messageID else { throw scanner.error("reaction without a message_id") }
-        guard let channelID else { throw scanner.error("reaction without a channel_id") }
+        guard let userID, let messageID, let channelID else { return nil }
         return ReactionFields(
             guildID: guildID, channelID: channelID, messageID: messageID, userID: userID, messageAuthorID: messageAuthorID,
             userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name)
@@ -78,7 +85,10 @@ public struct ReactionFields: Sendable, Equatable {
     }
 
     private static func scanMemberIsBot(_ scanner: inout JSONScanner) throws(JSONScanError) -> Bool {
-        if try scanner.readNull() { return false }
+        guard scanner.peekValueStart() == UInt8(ascii: "{") else {
+            try scanner.skipValue()
+            return false
+        }
         var isBot = false
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "user" {
@@ -92,7 +102,10 @@ public struct ReactionFields: Sendable, Equatable {
 
     private static func scanEmoji(_ scanner: inout JSONScanner) throws(JSONScanError) -> (id: UInt64?, name: JSONRawString?) {
         var emoji: (id: UInt64?, name: JSONRawString?) = (nil, nil)
-        if try scanner.readNull() { return emoji }
+        guard scanner.peekValueStart() == UInt8(ascii: "{") else {
+            try scanner.skipValue()
+            return emoji
+        }
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "id" {
                 emoji.id = try scanner.readSnowflake()

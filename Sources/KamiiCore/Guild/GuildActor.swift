@@ -49,16 +49,23 @@ public actor GuildActor {
         let now = clock()
         lastActive.store(now, ordering: .relaxed)
         dispatch.payload.withUnsafeBytes { payload in
-            let data = UnsafeRawBufferPointer(rebasing: payload[dispatch.dataRange])
             do throws(JSONScanError) {
-                switch event {
-                case .messageCreate:
-                    try message(MessageCreateFields.scan(data), data, settings)
-                case .reactionAdd, .reactionRemove:
+                // Offsets in the fields are the payload's, whether the envelope's pass read them or this one.
+                var fields = dispatch.hotFields
+                if fields == nil {
+                    var scanner = JSONScanner(payload, at: dispatch.dataRange.lowerBound)
+                    fields = try HotFields.read(event, &scanner)
+                }
+                switch (event, fields) {
+                case (.messageCreate, .message(let message)?):
+                    try self.message(message, payload, settings)
+                case (.reactionAdd, .reaction(let reaction)?), (.reactionRemove, .reaction(let reaction)?):
                     guard let rules = settings.karma else { return }
-                    try reaction(ReactionFields.scan(data), added: event == .reactionAdd, data, rules, now: now)
-                case .memberAdd, .memberUpdate, .memberRemove:
-                    try member(MemberFields.scan(data), event)
+                    self.reaction(reaction, added: event == .reactionAdd, payload, rules, now: now)
+                case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
+                    self.member(member, event)
+                default:
+                    counters.malformedCount.add(1, ordering: .relaxed)
                 }
             } catch {
                 counters.malformedCount.add(1, ordering: .relaxed)

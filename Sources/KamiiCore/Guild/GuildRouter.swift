@@ -29,7 +29,7 @@ public final class GuildRouter: Sendable {
 
     /// Routes one dispatch; returns when its guild actor has applied it.
     public func route(_ dispatch: ShardDispatch) async {
-        guard let event = HotEvent(eventName: dispatch.name), let guild = dispatch.guildID else { return }
+        guard let event = dispatch.hotEvent, let guild = dispatch.guildID else { return }
         counters.routedCount.add(1, ordering: .relaxed)
         await actor(for: guild).handle(event, dispatch)
     }

@@ -4,7 +4,7 @@ public import KamiiStore
 
 /// The rules a guild actor applies, from the guild's configuration; a module that is switched off
 /// has no rules.
-public struct GuildSettings: Sendable, Equatable {
+public struct GuildSettings: Sendable {
     public var xp: XPRules?
     public var karma: KarmaRules?
 

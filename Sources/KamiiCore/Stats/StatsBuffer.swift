@@ -31,14 +31,19 @@ public final class StatsBuffer: Sendable {
     /// Records changes of one guild. Call ``waitForRoom()`` before, so the bound holds.
     public func record(guild: UInt64, _ change: (inout GuildStatsBatch) -> Void) {
         let added = stripe(guild).batches.withLock { batches in
-            let before = batches[guild]?.deltaCount ?? 0
-            change(&batches[guild, default: GuildStatsBatch()])
-            return batches[guild]!.deltaCount - before
+            Self.apply(change, to: &batches[guild, default: GuildStatsBatch()])
         }
         guard added > 0 else { return }
         outstanding.add(added, ordering: .relaxed)
         let now = buffered.add(added, ordering: .relaxed).newValue
         if now >= flushThreshold && now - added < flushThreshold { wake.yield() }
+    }
+
+    /// One hash lookup: the batch is changed in place through the dictionary's accessor.
+    private static func apply(_ change: (inout GuildStatsBatch) -> Void, to batch: inout GuildStatsBatch) -> Int {
+        let before = batch.deltaCount
+        change(&batch)
+        return batch.deltaCount - before
     }
 
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.

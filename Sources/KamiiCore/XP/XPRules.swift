@@ -2,16 +2,17 @@ public import DiscordModels
 public import KamiiStore
 
 /// A guild's XP rules, ready for the hot path: ID sets instead of arrays, milliseconds instead of
-/// seconds. The rule itself is documented in docs/XP.md.
-public struct XPRules: Sendable, Equatable {
-    public var minimumXP: Int
-    public var maximumXP: Int
-    public var cooldownMilliseconds: UInt64
-    public var multiplier: Double
-    public var channelMultipliers: [UInt64: Double]
-    public var roleMultipliers: [UInt64: Double]
-    public var noXPChannels: Set<UInt64>
-    public var noXPRoles: Set<UInt64>
+/// seconds. The rule itself is documented in docs/XP.md. A class, so a guild actor reads them on
+/// every message without copying four collections.
+public final class XPRules: Sendable {
+    public let minimumXP: Int
+    public let maximumXP: Int
+    public let cooldownMilliseconds: UInt64
+    public let multiplier: Double
+    public let channelMultipliers: [UInt64: Double]
+    public let roleMultipliers: [UInt64: Double]
+    public let noXPChannels: Set<UInt64>
+    public let noXPRoles: Set<UInt64>
 
     /// MEE6's defaults: 15–25 XP, once per 60 s, no multipliers or exclusions.
     public static let defaults = XPRules(GuildConfig.XPSettings())
@@ -29,6 +30,9 @@ public struct XPRules: Sendable, Equatable {
 
     /// Whether the author's roles matter (for exclusions or multipliers), so the role list must be read.
     public var readsRoles: Bool { !noXPRoles.isEmpty || !roleMultipliers.isEmpty }
+
+    /// No multiplier anywhere: the award is the roll.
+    private var isPlain: Bool { multiplier == 1 && channelMultipliers.isEmpty && roleMultipliers.isEmpty }
 
     /// Why a message earns no XP, before the cooldown is looked at.
     public enum Exclusion: Sendable, Equatable {
@@ -57,6 +61,7 @@ public struct XPRules: Sendable, Equatable {
     /// multipliers, rounded to the nearest whole XP.
     public func award(messageID: UInt64, channelID: UInt64, roles: [UInt64]) -> Int {
         let roll = Self.roll(messageID: messageID, minimum: minimumXP, maximum: maximumXP)
+        if isPlain { return roll }
         var factor = multiplier * (channelMultipliers[channelID] ?? 1)
         if !roleMultipliers.isEmpty, let highest = roles.compactMap({ roleMultipliers[$0] }).max() { factor *= highest }
         if factor == 1 { return roll }

@@ -8,12 +8,15 @@ struct PendingFlush {
     let id: String
     private(set) var batches: [UInt64: GuildStatsBatch]
     private let keys: StatsKeys
-    private var order: [UInt64] = []
+    private let guildsPerCall: Int
+    /// The guilds of each script call of the last pipeline, in order.
+    private var calls: [[UInt64]] = []
 
-    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys) {
+    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1) {
         self.id = id
         self.batches = batches
         self.keys = keys
+        self.guildsPerCall = max(1, guildsPerCall)
     }
 
     struct Outcome {
@@ -25,12 +28,37 @@ struct PendingFlush {
         var error: String?
     }
 
-    /// One EVALSHA per guild, then one SADD naming the guilds for the checkpointer.
+    /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer.
     mutating func pipeline(scriptHash: String) -> RedisPipeline {
-        order = batches.keys.sorted()
+        let order = batches.keys.sorted()
+        calls = stride(from: 0, to: order.count, by: guildsPerCall).map { Array(order[$0..<min($0 + guildsPerCall, order.count)]) }
         var pipeline = RedisPipeline(capacity: 64 * order.count + 1_024)
-        for guild in order {
-            append(batches[guild]!, of: GuildID(guild), to: &pipeline, scriptHash: scriptHash)
+        for call in calls {
+            let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
+            let arguments = grouped.reduce(0) { total, entry in
+                total + 3 + entry.1.count * 4 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
+            }
+            pipeline.beginCommand(arguments: 4 + call.count + arguments)
+            pipeline.appendArgument("EVALSHA")
+            pipeline.appendArgument(scriptHash)
+            pipeline.appendArgument(call.count)
+            for guild in call { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
+            pipeline.appendArgument(id)
+            for (guild, members) in grouped {
+                pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
+                pipeline.appendArgument(Int(batches[guild]!.cooldownMilliseconds))
+                pipeline.appendArgument(members.count)
+                for member in members {
+                    pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
+                    pipeline.appendArgument(member.messages)
+                    pipeline.appendArgument(member.karma)
+                    pipeline.appendArgument(member.grants.count)
+                    for grant in member.grants {
+                        pipeline.appendArgument(Int(grant.messageTime))
+                        pipeline.appendArgument(grant.xp)
+                    }
+                }
+            }
         }
         pipeline.beginCommand(arguments: 2 + order.count)
         pipeline.appendArgument("SADD")
@@ -39,55 +67,52 @@ struct PendingFlush {
         return pipeline
     }
 
-    private func append(_ batch: GuildStatsBatch, of guild: GuildID, to pipeline: inout RedisPipeline, scriptHash: String) {
-        var members: [UInt64: (messages: Int, karma: Int, grants: [GuildStatsBatch.Grant])] = [:]
-        for (user, count) in batch.messages { members[user, default: (0, 0, [])].messages = count }
-        for (user, change) in batch.karma { members[user, default: (0, 0, [])].karma = change }
-        for grant in batch.grants { members[grant.user, default: (0, 0, [])].grants.append(grant) }
-        let grantArguments = batch.grants.count * 2
-        pipeline.beginCommand(arguments: 8 + members.count * 4 + grantArguments)
-        pipeline.appendArgument("EVALSHA")
-        pipeline.appendArgument(scriptHash)
-        pipeline.appendArgument(1)
-        pipeline.appendArgument(keys.batchMarker(in: guild))
-        pipeline.appendArgument(id)
-        pipeline.appendArgument(keys.guildPrefix(guild))
-        pipeline.appendArgument(Int(batch.cooldownMilliseconds))
-        pipeline.appendArgument(members.count)
-        for (user, member) in members {
-            pipeline.appendArgument(Int(bitPattern: UInt(user)))
-            pipeline.appendArgument(member.messages)
-            pipeline.appendArgument(member.karma)
-            pipeline.appendArgument(member.grants.count)
-            for grant in member.grants {
-                pipeline.appendArgument(Int(grant.messageTime))
-                pipeline.appendArgument(grant.xp)
-            }
-        }
+    private struct Member {
+        let user: UInt64
+        var messages = 0
+        var karma = 0
+        var grants: [GuildStatsBatch.Grant] = []
+    }
+
+    /// A batch's changes grouped by member (the script's layout).
+    private static func members(of batch: GuildStatsBatch) -> [Member] {
+        var members: [UInt64: Member] = [:]
+        for (user, count) in batch.messages { members[user, default: Member(user: user)].messages = count }
+        for (user, change) in batch.karma { members[user, default: Member(user: user)].karma = change }
+        for grant in batch.grants { members[grant.user, default: Member(user: grant.user)].grants.append(grant) }
+        return Array(members.values)
     }
 
     /// Reads the replies of ``pipeline(scriptHash:)``: guilds that are done leave the flush.
     mutating func settle(_ replies: [RedisValue]) -> Outcome {
         var outcome = Outcome()
-        for (index, guild) in order.enumerated() {
+        for (index, call) in calls.enumerated() {
             guard index < replies.count else { break }
             switch replies[index] {
             case .array(let values):
-                guard let batch = batches.removeValue(forKey: guild) else { continue }
-                outcome.applied += 1
-                outcome.deltas += batch.deltaCount
-                outcome.grants += max(0, values.first?.int ?? 0)
-                var rest = values.dropFirst()
-                while let user = rest.popFirst()?.string.flatMap(UInt64.init), let level = rest.popFirst()?.int {
-                    outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(user), level: level))
+                var rest = values[...]
+                for guild in call {
+                    guard let applied = rest.popFirst()?.int, let ups = rest.popFirst()?.int,
+                          let batch = batches.removeValue(forKey: guild)
+                    else {
+                        outcome.error = "guild \(guild): the script's reply is cut short"
+                        break
+                    }
+                    outcome.applied += 1
+                    outcome.deltas += batch.deltaCount
+                    outcome.grants += max(0, applied)
+                    for _ in 0..<max(0, ups) {
+                        guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let level = rest.popFirst()?.int else { break }
+                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(user), level: level))
+                    }
                 }
             case .error(let message) where message.hasPrefix("NOSCRIPT"):
                 outcome.scriptMissing = true
                 outcome.error = message
             case .error(let message):
-                outcome.error = "guild \(guild): \(message)"
+                outcome.error = "guilds \(call.first ?? 0)…: \(message)"
             default:
-                outcome.error = "guild \(guild): unexpected reply \(replies[index])"
+                outcome.error = "guilds \(call.first ?? 0)…: unexpected reply \(replies[index])"
             }
         }
         return outcome

@@ -11,8 +11,8 @@ public struct LevelUp: Sendable, Equatable {
 }
 
 /// Moves guild actors' changes from the ``StatsBuffer`` to Redis: every interval, or sooner when
-/// the buffer passes its threshold; one pipelined round trip per flush with one script call per
-/// guild.
+/// the buffer passes its threshold; one pipelined round trip per flush with at most one script call
+/// per guild (one per guild on Redis Cluster, one per ``Configuration/guildsPerCall`` guilds otherwise).
 ///
 /// A flush is applied exactly once. Each carries an id; a guild's script records the id it
 /// applied and ignores a batch with the same id. A flush that fails — Redis down, the connection
@@ -23,10 +23,14 @@ public actor StatsFlusher {
     public struct Configuration: Sendable {
         public var interval: Duration
         public var keys: StatsKeys
+        /// Guilds per script call. On Redis Cluster, 1 (a script's keys must share a slot); on a
+        /// single Redis, more guilds per call save Redis the per-call cost.
+        public var guildsPerCall: Int
 
-        public init(interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys()) {
+        public init(interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100) {
             self.interval = interval
             self.keys = keys
+            self.guildsPerCall = guildsPerCall
         }
     }
 
@@ -106,7 +110,8 @@ public actor StatsFlusher {
             let batches = buffer.take()
             guard !batches.isEmpty else { return true }
             batchCounter += 1
-            pending = PendingFlush(id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys)
+            pending = PendingFlush(
+                id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall)
         }
         guard var flush = pending else { return true }
         do {

@@ -52,22 +52,29 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
-    @Test func aBatchSentTwiceIsAppliedOnce() async throws {
+    @Test(arguments: [1, 2])
+    func aBatchSentTwiceIsAppliedOnce(guildsPerCall: Int) async throws {
         let redis = try RedisTestServer.client()
         var batch = GuildStatsBatch()
         batch.countMessage(by: 5)
         batch.grant(.init(user: 5, messageTime: 1_000_000, xp: 20), cooldownMilliseconds: 60_000)
         batch.changeKarma(of: 5, by: 1)
-        var flush = PendingFlush(id: "test-1", batches: [guild.rawValue: batch], keys: keys)
+        let other = GuildID(guild.rawValue + (1 << 22))
+        var flush = PendingFlush(id: "test-1", batches: [guild.rawValue: batch, other.rawValue: batch], keys: keys, guildsPerCall: guildsPerCall)
         let sha = try await redis.load(StatsFlushScript.script)
         let pipeline = flush.pipeline(scriptHash: sha)
         // The same bytes twice: what a flush retried after a lost reply sends.
         let firstReplies = try await redis.execute(pipeline)
         let secondReplies = try await redis.execute(pipeline)
-        #expect(firstReplies[0] == .array([.integer(1)]))
-        #expect(secondReplies[0] == .array([.integer(-1)]))
+        let once: [RedisValue] = [.integer(1), .integer(0)], again: [RedisValue] = [.integer(-1), .integer(0)]
+        #expect(firstReplies.dropLast().flatMap { $0.array ?? [] } == once + once)
+        #expect(secondReplies.dropLast().flatMap { $0.array ?? [] } == again + again)
+        for guild in [guild, other] {
+            let reply = try await redis.send("HGETALL", keys.user(UserID(5), in: guild)).array ?? []
+            #expect(reply.count == 12, "six fields: \(reply)")
+        }
         #expect(try await member(5, redis) == ["msgs": 1, "xp": 20, "level": 0, "xp_msgs": 1, "last_xp": 1_000_000, "karma": 1])
-        #expect(flush.settle(secondReplies).deltas == 3)
+        #expect(flush.settle(secondReplies).deltas == 6)
         await redis.close()
     }
 

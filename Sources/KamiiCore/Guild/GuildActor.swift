@@ -12,6 +12,7 @@ import Synchronization
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer
+    private let slot: GuildStatsSlot
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
     private let clock: @Sendable () -> UInt64
@@ -27,6 +28,7 @@ public actor GuildActor {
     init(guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, clock: @escaping @Sendable () -> UInt64) {
         self.guild = guild
         self.stats = stats
+        slot = stats.slot(for: guild.rawValue)
         self.source = source
         self.counters = counters
         self.clock = clock
@@ -91,7 +93,7 @@ public actor GuildActor {
             break
         case .noXPChannel, .noXPRole:
             // A member's message still counts where it earns no XP.
-            stats.record(guild: guild.rawValue) { $0.countMessage(by: author) }
+            stats.record(in: slot) { $0.countMessage(by: author) }
             return
         case .bot, .webhook, .systemMessage, .notInGuild:
             return
@@ -108,7 +110,7 @@ public actor GuildActor {
                 compactAt = max(Self.compactionFloor, lastXPAt.count * 2)
             }
         }
-        stats.record(guild: guild.rawValue) { batch in
+        stats.record(in: slot) { batch in
             batch.countMessage(by: author)
             if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }
         }
@@ -124,7 +126,7 @@ public actor GuildActor {
             change = karma.takeBack(reaction, emoji: emoji).map { ($0, -1) }
         }
         guard let change else { return }
-        stats.record(guild: guild.rawValue) { $0.changeKarma(of: change.receiver, by: change.amount) }
+        stats.record(in: slot) { $0.changeKarma(of: change.receiver, by: change.amount) }
     }
 
     private func member(_ member: MemberFields, _ event: HotEvent) {

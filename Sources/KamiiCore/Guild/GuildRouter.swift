@@ -1,6 +1,9 @@
 public import DiscordGateway
 public import DiscordModels
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sends each hot dispatch to its guild's actor, creating the actor on the guild's first event and
 /// evicting it once idle. Events the hot path ignores (typing, presences, …) are passed over by
@@ -66,10 +69,17 @@ public final class GuildRouter: Sendable {
         return evicted
     }
 
-    /// Milliseconds since an arbitrary start, never going back.
+    /// Milliseconds since an arbitrary start, never going back. The coarse monotonic clock: read
+    /// on every event, it costs no more than a memory load, and milliseconds suffice for idling
+    /// and karma cooldowns.
     public static let monotonicMilliseconds: @Sendable () -> UInt64 = {
-        let now = ContinuousClock.now
-        return UInt64(max(0, (now - GuildRouter.epoch) / .milliseconds(1)))
+        #if canImport(Glibc)
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
+        return UInt64(time.tv_sec) &* 1_000 &+ UInt64(time.tv_nsec) / 1_000_000
+        #else
+        return UInt64(max(0, (ContinuousClock.now - GuildRouter.epoch) / .milliseconds(1)))
+        #endif
     }
 
     private static let epoch = ContinuousClock.now

@@ -38,6 +38,16 @@ public struct GuildStatsBatch: Sendable, Equatable {
         deltaCount += 1
     }
 
+    /// Appends `later`'s changes to these (grants keep their order: earlier ones first).
+    public mutating func merge(_ later: GuildStatsBatch) {
+        guard later.deltaCount > 0 else { return }
+        grants += later.grants
+        if !later.grants.isEmpty { cooldownMilliseconds = later.cooldownMilliseconds }
+        messages.merge(later.messages, uniquingKeysWith: +)
+        karma.merge(later.karma, uniquingKeysWith: +)
+        deltaCount += later.deltaCount
+    }
+
     public mutating func changeKarma(of user: UInt64, by amount: Int) {
         karma[user, default: 0] += amount
         deltaCount += 1

@@ -2,17 +2,22 @@ import Synchronization
 
 /// Where guild actors leave their stat changes until the flusher takes them.
 ///
-/// Striped by guild so shards on different cores rarely meet on a lock. The bound counts every
-/// change not yet acknowledged by Redis — buffered or in a flush that has not succeeded — and once
-/// it is reached ``waitForRoom()`` suspends the caller: a guild actor then stops taking events, its
-/// shard stops reading, and a flood slows the sockets instead of growing memory. Nothing is dropped.
+/// Each guild actor records into a ``GuildStatsSlot`` of its own (one uncontended lock, no lookup);
+/// a slot that receives its first change since the last flush lists itself once for the flusher.
+/// The bound counts every change not yet acknowledged by Redis — buffered or in a flush that has
+/// not succeeded — and once it is reached ``waitForRoom()`` suspends the caller: a guild actor then
+/// stops taking events, its shard stops reading, and a flood slows the sockets instead of growing
+/// memory. Nothing is dropped.
 public final class StatsBuffer: Sendable {
     /// Changes held (buffered + unacknowledged) before recorders must wait.
     public let capacity: Int
     /// Buffered changes at which the flusher is woken before its interval ends.
     public let flushThreshold: Int
 
-    private let stripes: [Stripe]
+    /// Slots with changes since the last take, in the order they got their first one.
+    private let listed = Mutex<[GuildStatsSlot]>([])
+    /// Slots for ``record(guild:_:)``, for recorders without a slot of their own.
+    private let sharedSlots = Mutex<[UInt64: GuildStatsSlot]>([:])
     private let outstanding = Atomic<Int>(0)
     private let buffered = Atomic<Int>(0)
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -24,26 +29,41 @@ public final class StatsBuffer: Sendable {
         precondition(capacity > 0 && flushThreshold > 0, "capacity and threshold must be positive")
         self.capacity = capacity
         self.flushThreshold = flushThreshold
-        stripes = (0..<16).map { _ in Stripe() }
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Records changes of one guild. Call ``waitForRoom()`` before, so the bound holds.
-    public func record(guild: UInt64, _ change: (inout GuildStatsBatch) -> Void) {
-        let added = stripe(guild).batches.withLock { batches in
-            Self.apply(change, to: &batches[guild, default: GuildStatsBatch()])
+    /// A slot for one guild's recorder (a guild actor keeps one for its life).
+    public func slot(for guild: UInt64) -> GuildStatsSlot {
+        GuildStatsSlot(guild: guild)
+    }
+
+    /// Records changes of one guild in `slot`. Call ``waitForRoom()`` before, so the bound holds.
+    public func record(in slot: GuildStatsSlot, _ change: (inout GuildStatsBatch) -> Void) {
+        let (added, first) = slot.state.withLock { state in
+            let before = state.batch.deltaCount
+            change(&state.batch)
+            let added = state.batch.deltaCount - before
+            let first = added > 0 && !state.listed
+            if first { state.listed = true }
+            return (added, first)
         }
         guard added > 0 else { return }
+        if first { listed.withLock { $0.append(slot) } }
         outstanding.add(added, ordering: .relaxed)
         let now = buffered.add(added, ordering: .relaxed).newValue
         if now >= flushThreshold && now - added < flushThreshold { wake.yield() }
     }
 
-    /// One hash lookup: the batch is changed in place through the dictionary's accessor.
-    private static func apply(_ change: (inout GuildStatsBatch) -> Void, to batch: inout GuildStatsBatch) -> Int {
-        let before = batch.deltaCount
-        change(&batch)
-        return batch.deltaCount - before
+    /// Records changes of one guild in a slot the buffer keeps for it (a lookup per call; guild
+    /// actors use ``record(in:_:)``).
+    public func record(guild: UInt64, _ change: (inout GuildStatsBatch) -> Void) {
+        let slot = sharedSlots.withLock { slots in
+            if let slot = slots[guild] { return slot }
+            let slot = GuildStatsSlot(guild: guild)
+            slots[guild] = slot
+            return slot
+        }
+        record(in: slot, change)
     }
 
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.
@@ -60,18 +80,26 @@ public final class StatsBuffer: Sendable {
     }
 
     /// Takes every buffered change, leaving the buffer empty; the changes stay counted against the
-    /// bound until ``acknowledge(_:)``.
+    /// bound until ``acknowledge(_:)``. Two slots of one guild (an evicted actor's and its
+    /// successor's) are merged in the order they were listed, so the older changes come first.
     public func take() -> [UInt64: GuildStatsBatch] {
-        var taken: [UInt64: GuildStatsBatch] = [:]
-        for stripe in stripes {
-            let batches = stripe.batches.withLock { batches in
-                let full = batches
-                batches = [:]
-                return full
-            }
-            taken.merge(batches) { first, _ in first }
+        let slots = listed.withLock { listed in
+            defer { listed.removeAll(keepingCapacity: true) }
+            return listed
         }
-        let count = taken.values.reduce(0) { $0 + $1.deltaCount }
+        var taken: [UInt64: GuildStatsBatch] = [:]
+        var count = 0
+        for slot in slots {
+            let batch = slot.state.withLock { state in
+                defer {
+                    state.batch = GuildStatsBatch()
+                    state.listed = false
+                }
+                return state.batch
+            }
+            count += batch.deltaCount
+            taken[slot.guild, default: GuildStatsBatch()].merge(batch)
+        }
         buffered.subtract(count, ordering: .relaxed)
         return taken
     }
@@ -95,12 +123,15 @@ public final class StatsBuffer: Sendable {
 
     /// Stops the wake-up stream (the flusher's loop ends).
     public func finish() { wake.finish() }
+}
 
-    private final class Stripe: Sendable {
-        let batches = Mutex<[UInt64: GuildStatsBatch]>([:])
-    }
+/// One guild's changes waiting for a flush; owned by its recorder, listed in the buffer while it
+/// holds any.
+public final class GuildStatsSlot: Sendable {
+    public let guild: UInt64
+    fileprivate let state = Mutex<(batch: GuildStatsBatch, listed: Bool)>((GuildStatsBatch(), false))
 
-    private func stripe(_ guild: UInt64) -> Stripe {
-        stripes[Int((guild >> 22) % UInt64(stripes.count))]
+    fileprivate init(guild: UInt64) {
+        self.guild = guild
     }
 }

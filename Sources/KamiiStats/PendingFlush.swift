@@ -24,6 +24,8 @@ struct PendingFlush {
         var grants = 0
         var deltas = 0
         var levelUps: [LevelUp] = []
+        /// The guilds applied and how many changes each carried.
+        var guilds: [(guild: UInt64, changes: Int)] = []
         var scriptMissing = false
         var error: String?
     }
@@ -100,6 +102,7 @@ struct PendingFlush {
                     }
                     outcome.applied += 1
                     outcome.deltas += batch.deltaCount
+                    outcome.guilds.append((guild, batch.deltaCount))
                     outcome.grants += max(0, applied)
                     for _ in 0..<max(0, ups) {
                         guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let level = rest.popFirst()?.int else { break }

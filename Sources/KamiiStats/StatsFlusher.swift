@@ -53,6 +53,8 @@ public actor StatsFlusher {
     private var pending: PendingFlush?
     private var failing = false
     public private(set) var totals = Totals()
+    /// Changes flushed per guild since start (the most active first when asked); bounded.
+    private var activity: [UInt64: Int] = [:]
     private let levelUpSink: AsyncStream<LevelUp>.Continuation
     /// Level-ups as flushes apply them (the newest 10,000 are kept if nobody reads).
     public nonisolated let levelUps: AsyncStream<LevelUp>
@@ -142,7 +144,14 @@ public actor StatsFlusher {
         }
     }
 
+    /// The guild with the most changes flushed so far (what a live view shows the leaderboard of).
+    public var busiestGuild: GuildID? {
+        activity.max { $0.value < $1.value }.map { GuildID($0.key) }
+    }
+
     private func record(_ outcome: PendingFlush.Outcome) {
+        for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
+        if activity.count > 100_000 { activity = activity.filter { $0.value > 10 } }
         totals.guildBatches += outcome.applied
         totals.grantsApplied += outcome.grants
         totals.deltas += outcome.deltas

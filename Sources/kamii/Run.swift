@@ -29,6 +29,7 @@ struct Run: AsyncParsableCommand {
             """)
 
     @Option(help: "A JSON configuration file (default: $KAMII_CONFIG, if set).") var config: String?
+    @Flag(help: "Redraw a live view every second instead of logging a report line per interval.") var live = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -56,7 +57,8 @@ struct Run: AsyncParsableCommand {
         if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()
         let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)
-        let reports = ReportService(manager: manager, tally: tally, hotPath: hotPath, interval: settings.statsInterval, logger: logger)
+        let reports = ReportService(
+            manager: manager, tally: tally, hotPath: hotPath, redis: redis, interval: settings.statsInterval, live: live, logger: logger)
         // Listed first, the hot path shuts down last: after the shards, so it flushes all they delivered.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = hotPath.map { [.init(service: $0)] } ?? []
         // Shards that all stopped for good end the group gracefully, so their reasons are said.
@@ -111,42 +113,6 @@ final class ShardsService: Service, Sendable {
             }
             try await group.next()
             group.cancelAll()
-        }
-    }
-}
-
-/// A line every interval: dispatches per second, shards ready, the mix of event types.
-struct ReportService: Service {
-    let manager: ShardManager
-    let tally: DispatchTally
-    let hotPath: HotPathService?
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        var last = (at: ContinuousClock.now, total: 0)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let interval = interval
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            let now = ContinuousClock.now
-            let total = tally.total
-            let seconds = Double((now - last.at) / .milliseconds(1)) / 1_000
-            let shardCount = await manager.plan?.shards.count ?? 0
-            var metadata: Logger.Metadata = [
-                "per_second": "\(Int(Double(total - last.total) / max(seconds, 0.001)))", "total": "\(total)",
-                "shards_ready": "\(tally.shardsReady)/\(shardCount)", "by_type": "\(tally.summary)",
-            ]
-            if let hotPath {
-                let flushed = await hotPath.flusher.totals
-                metadata["guilds_active"] = "\(hotPath.router.activeGuilds)"
-                metadata["xp_grants"] = "\(flushed.grantsApplied)"
-                metadata["changes_flushed"] = "\(flushed.deltas)"
-                metadata["unflushed"] = "\(hotPath.router.stats.unacknowledged)"
-                metadata["level_ups"] = "\(flushed.levelUps)"
-                metadata["malformed"] = "\(hotPath.router.counters.malformed)"
-            }
-            logger.info("dispatches", metadata: metadata)
-            last = (now, total)
         }
     }
 }

@@ -91,7 +91,7 @@ let package = Package(
         ),
         .target(
             name: "KamiiStats",
-            dependencies: ["KamiiCore", "KamiiRedis", "DiscordModels", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KamiiCore", "KamiiRedis", "KamiiStore", "DiscordModels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -132,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KamiiStatsTests",
-            dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "DiscordModels", "KamiiTestSupport"],
+            dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "KamiiStore", "DiscordModels", "KamiiTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -151,7 +151,7 @@ let package = Package(
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordSimulator", "KamiiRedis", "KamiiTestSupport"],
+            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordSimulator", "KamiiRedis", "KamiiStore", "KamiiTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

@@ -26,12 +26,14 @@ struct PendingFlush {
         var levelUps: [LevelUp] = []
         /// The guilds applied and how many changes each carried.
         var guilds: [(guild: UInt64, changes: Int)] = []
+        /// Guilds Redis does not have (never loaded, or lost): rehydrate, then send again.
+        var unloaded: [UInt64] = []
         var scriptMissing = false
         var error: String?
     }
 
     /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer.
-    mutating func pipeline(scriptHash: String) -> RedisPipeline {
+    mutating func pipeline(scriptHash: String, mustBeLoaded: Bool = false) -> RedisPipeline {
         let order = batches.keys.sorted()
         calls = stride(from: 0, to: order.count, by: guildsPerCall).map { Array(order[$0..<min($0 + guildsPerCall, order.count)]) }
         var pipeline = RedisPipeline(capacity: 64 * order.count + 1_024)
@@ -40,12 +42,13 @@ struct PendingFlush {
             let arguments = grouped.reduce(0) { total, entry in
                 total + 3 + entry.1.count * 4 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
             }
-            pipeline.beginCommand(arguments: 4 + call.count + arguments)
+            pipeline.beginCommand(arguments: 5 + call.count + arguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
             for guild in call { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
             pipeline.appendArgument(id)
+            pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             for (guild, members) in grouped {
                 pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
                 pipeline.appendArgument(Int(batches[guild]!.cooldownMilliseconds))
@@ -94,12 +97,15 @@ struct PendingFlush {
             case .array(let values):
                 var rest = values[...]
                 for guild in call {
-                    guard let applied = rest.popFirst()?.int, let ups = rest.popFirst()?.int,
-                          let batch = batches.removeValue(forKey: guild)
-                    else {
+                    guard let applied = rest.popFirst()?.int, let ups = rest.popFirst()?.int else {
                         outcome.error = "guild \(guild): the script's reply is cut short"
                         break
                     }
+                    if applied == -2 {
+                        outcome.unloaded.append(guild)
+                        continue
+                    }
+                    guard let batch = batches.removeValue(forKey: guild) else { continue }
                     outcome.applied += 1
                     outcome.deltas += batch.deltaCount
                     outcome.guilds.append((guild, batch.deltaCount))

@@ -4,7 +4,8 @@ import KamiiRedis
 ///
 /// KEYS are the guilds' batch markers, one per guild; every other key of a guild is built from its
 /// key prefix, which carries the guild's hash tag (its marker's slot). On Redis Cluster one call
-/// carries one guild; on a single Redis, many. ARGV: the batch id, then per guild: its key prefix,
+/// carries one guild; on a single Redis, many. ARGV: the batch id, whether a guild must have been
+/// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
 /// its cooldown in ms and its member count, then per member: user id, messages, karma change,
 /// grant count, and per grant the message time and XP.
 ///
@@ -13,21 +14,28 @@ import KamiiRedis
 /// the message, so a message replayed after a restart never earns twice. Per member: one HMGET,
 /// one HSET and a ZADD per leaderboard it changed; per guild one SADD of the dirty set.
 ///
-/// Replies, per guild in order: applied grants (-1 for a repeated batch), the number of level-ups,
-/// then each level-up's user and new level.
+/// A guild with no marker at all is one this Redis never saw, or lost (restarted empty, flushed):
+/// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
+/// totals are loaded from SQL before anything is added to them.
+///
+/// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
+/// rehydrate first), the number of level-ups, then each level-up's user and new level.
 enum StatsFlushScript {
     static let script = RedisScript(#"""
         local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
         local batch = ARGV[1]
+        local mustBeLoaded = ARGV[2] == '1'
         local reply = {}
-        local i = 2
+        local i = 3
         for g = 1, #KEYS do
             local prefix = ARGV[i]
             local users, xpBoard = prefix .. 'u:', prefix .. 'lb:xp'
             local cooldown = tonumber(ARGV[i + 1])
             local members = tonumber(ARGV[i + 2])
             i = i + 3
-            local repeated = redis.call('GET', KEYS[g]) == batch
+            local marker = redis.call('GET', KEYS[g])
+            local unloaded = mustBeLoaded and not marker
+            local skip = unloaded or marker == batch
             local applied = 0
             local ups = {}
             local dirty = {}
@@ -37,7 +45,7 @@ enum StatsFlushScript {
                 local karma = tonumber(ARGV[i + 2])
                 local grants = tonumber(ARGV[i + 3])
                 i = i + 4
-                if repeated then
+                if skip then
                     i = i + 2 * grants
                 else
                     local key = users .. user
@@ -83,11 +91,11 @@ enum StatsFlushScript {
                     end
                 end
             end
-            if not repeated then
+            if not skip then
                 if #dirty > 0 then redis.call('SADD', prefix .. 'dirty', unpack(dirty)) end
                 redis.call('SET', KEYS[g], batch)
             end
-            reply[#reply + 1] = repeated and -1 or applied
+            reply[#reply + 1] = unloaded and -2 or (skip and -1 or applied)
             reply[#reply + 1] = #ups / 2
             for _, v in ipairs(ups) do reply[#reply + 1] = v end
         end

@@ -42,12 +42,15 @@ public actor StatsFlusher {
         public var deltas = 0
         public var grantsApplied = 0
         public var levelUps = 0
+        /// Guilds loaded from SQL because Redis did not have them.
+        public var hydrations = 0
     }
 
     public nonisolated let configuration: Configuration
     private let buffer: StatsBuffer
     private let redis: RedisClient
     private let logger: Logger
+    private let hydrator: (any GuildHydrator)?
     private let batchPrefix: String
     private var batchCounter = 0
     private var pending: PendingFlush?
@@ -59,8 +62,14 @@ public actor StatsFlusher {
     /// Level-ups as flushes apply them (the newest 10,000 are kept if nobody reads).
     public nonisolated let levelUps: AsyncStream<LevelUp>
 
-    public init(buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "kamii.stats")) {
+    /// - Parameter hydrator: where a guild Redis does not have is loaded from before anything is
+    ///   added to it (the checkpoint in SQL); nil: a guild Redis does not have starts from zero.
+    public init(
+        buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
+        logger: Logger = Logger(label: "kamii.stats")
+    ) {
         self.buffer = buffer
+        self.hydrator = hydrator
         self.redis = redis
         self.configuration = configuration
         self.logger = logger
@@ -117,15 +126,19 @@ public actor StatsFlusher {
         }
         guard var flush = pending else { return true }
         do {
-            // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at once.
-            for attempt in 0..<2 {
-                let sha = try await redis.load(StatsFlushScript.script, force: attempt > 0)
-                let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha)))
+            // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at
+            // once. Guilds it does not have are rehydrated from SQL, then sent again.
+            var reload = false
+            for _ in 0..<3 {
+                let sha = try await redis.load(StatsFlushScript.script, force: reload)
+                let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: hydrator != nil)))
                 record(outcome)
-                if outcome.scriptMissing && attempt == 0 { continue }
-                if let error = outcome.error { throw RedisError.server(error) }
-                break
+                reload = outcome.scriptMissing
+                if !outcome.unloaded.isEmpty { try await hydrate(outcome.unloaded.map(GuildID.init)) }
+                if flush.batches.isEmpty { break }
+                if let error = outcome.error, !reload { throw RedisError.server(error) }
             }
+            guard flush.batches.isEmpty else { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             pending = nil
             totals.flushes += 1
             if failing {
@@ -158,5 +171,28 @@ public actor StatsFlusher {
         totals.levelUps += outcome.levelUps.count
         for levelUp in outcome.levelUps { levelUpSink.yield(levelUp) }
         buffer.acknowledge(outcome.deltas)
+    }
+
+    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
+    /// batch got there first, which cannot happen while this flusher is the guild's only writer).
+    private func hydrate(_ guilds: [GuildID]) async throws {
+        guard let hydrator else { return }
+        let keys = configuration.keys
+        for guild in guilds {
+            let members = try await hydrator.members(of: guild)
+            var pipeline = RedisPipeline()
+            for member in members {
+                let user = String(member.user.rawValue)
+                pipeline.append(
+                    "HSET", keys.user(member.user, in: guild), "xp", String(member.xp), "level", String(member.level), "msgs",
+                    String(member.messageCount), "karma", String(member.karma))
+                if member.xp > 0 { pipeline.append("ZADD", keys.leaderboard(.xp, in: guild), String(member.xp), user) }
+                if member.karma != 0 { pipeline.append("ZADD", keys.leaderboard(.karma, in: guild), String(member.karma), user) }
+            }
+            pipeline.append("SET", keys.batchMarker(in: guild), "hydrated", "NX")
+            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+            totals.hydrations += 1
+            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])
+        }
     }
 }

@@ -7,7 +7,8 @@ public import DiscordModels
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
 /// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)
-/// - `<prefix>:dirty-guilds` — set of guilds with dirty members (no hash tag: one per deployment)
+/// - `<prefix>:{dirty-guilds}` — set of guilds with dirty members (one per deployment; tagged so its
+///   `:checkpointing` twin shares its slot)
 public struct StatsKeys: Sendable, Equatable {
     public let prefix: String
 
@@ -21,7 +22,7 @@ public struct StatsKeys: Sendable, Equatable {
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }
-    public var dirtyGuilds: String { "\(prefix):dirty-guilds" }
+    public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
 }
 
 /// What a leaderboard ranks by.

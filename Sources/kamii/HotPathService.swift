@@ -1,31 +1,37 @@
 import KamiiCore
 import KamiiRedis
 import KamiiStats
+import KamiiStore
 import Logging
 import ServiceLifecycle
 
-/// The hot path as a service: the guild router the shards feed, the stats flusher, and the sweep
-/// that evicts idle guild actors. It is listed before the shards, so on shutdown it stops after
-/// them: the shards close first, then everything they delivered is flushed to Redis.
+/// The hot path as a service: the guild router the shards feed, the stats flusher, the sweep that
+/// evicts idle guild actors and, with a SQL store, the checkpointer. It is listed before the
+/// shards, so on shutdown it stops after them: the shards close first, then everything they
+/// delivered is flushed to Redis, then checkpointed to SQL.
 final class HotPathService: Service, Sendable {
     let router: GuildRouter
     let flusher: StatsFlusher
-    let idle: Duration
+    let checkpointer: Checkpointer?
+    let settings: RunConfiguration.HotPathSettings
     let logger: Logger
 
-    init(settings: RunConfiguration.HotPathSettings, redis: RedisClient, guilds: any GuildSettingsSource, logger: Logger) {
+    init(settings: RunConfiguration.HotPathSettings, redis: RedisClient, guilds: any GuildSettingsSource, store: KamiiStore?, logger: Logger) {
         let buffer = StatsBuffer(capacity: settings.bufferCapacity, flushThreshold: settings.flushThreshold)
+        let keys = StatsKeys(prefix: settings.keyPrefix)
         router = GuildRouter(stats: buffer, settings: guilds)
         flusher = StatsFlusher(
-            buffer: buffer, redis: redis, configuration: .init(interval: settings.flushInterval, keys: StatsKeys(prefix: settings.keyPrefix)),
-            logger: logger)
-        idle = settings.guildIdle
+            buffer: buffer, redis: redis, configuration: .init(interval: settings.flushInterval, keys: keys),
+            hydrator: store.map { StoreHydrator(store: $0) }, logger: logger)
+        checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
+        self.settings = settings
         self.logger = logger
     }
 
     func run() async throws {
         let router = router
-        let idle = idle
+        let idle = settings.guildIdle
+        let checkpointInterval = settings.checkpointInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
             group.addTask {
@@ -34,11 +40,23 @@ final class HotPathService: Service, Sendable {
                     router.evictIdle(olderThan: idle)
                 }
             }
+            if let checkpointer {
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: checkpointInterval) } catch { return }
+                        await checkpointer.checkpoint()
+                    }
+                }
+            }
             // Shards are stopped by now (they shut down before this service): flush what is left.
             try? await gracefulShutdown()
             router.stats.finish()
             await group.next()
             group.cancelAll()
+        }
+        if let checkpointer {
+            let report = await checkpointer.checkpoint()
+            logger.info("checkpointed to SQL", metadata: ["guilds": "\(report.guilds)", "members": "\(report.members)", "failures": "\(report.failures)"])
         }
         let totals = await flusher.totals
         logger.info("stats flushed", metadata: [

@@ -24,7 +24,8 @@ struct Run: AsyncParsableCommand {
             shard_range / KAMII_SHARD_RANGE ("0-15") or cluster / KAMII_CLUSTER ("0/4"), \
             redis_url / KAMII_REDIS_URL, namespace / KAMII_NAMESPACE (default: the bot's ID), session_reserve / KAMII_SESSION_RESERVE, \
             identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS, \
-            flush_interval_ms, flush_threshold, stats_buffer, stats_prefix, guild_idle_seconds, database_url (same KAMII_ form). \
+            flush_interval_ms, flush_threshold, stats_buffer, stats_prefix, guild_idle_seconds, database_url, \
+            checkpoint_interval_seconds (same KAMII_ form). \
             The environment wins over the file.
             """)
 
@@ -52,8 +53,13 @@ struct Run: AsyncParsableCommand {
         let store = try settings.databaseURL.map { url in
             do { return try KamiiStore(StoreConfiguration(url: url)) } catch { throw ValidationError("database_url: \(error)") }
         }
+        if let store {
+            // Forward-only and idempotent: a fresh database gets its schema, a current one is untouched.
+            let applied = try await store.migrate()
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": "\(applied)"]) }
+        }
         let guilds: any GuildSettingsSource = store.map { StoreGuildSettings(store: $0) } ?? FixedGuildSettings()
-        let hotPath = redis.map { HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, logger: logger) }
+        let hotPath = redis.map { HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, store: store, logger: logger) }
         if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()
         let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)

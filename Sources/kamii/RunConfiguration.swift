@@ -31,6 +31,7 @@ struct RunConfiguration: Sendable {
         var bufferCapacity = 1_000_000
         var keyPrefix = "kamii"
         var guildIdle: Duration = .seconds(600)
+        var checkpointInterval: Duration = .seconds(30)
     }
 
     /// The file's shape: every field optional; `KAMII_<FIELD>` in upper case overrides each.
@@ -54,6 +55,7 @@ struct RunConfiguration: Sendable {
         var statsPrefix: String?
         var guildIdleSeconds: Int?
         var databaseURL: String?
+        var checkpointIntervalSeconds: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case token, intents, compression, shards, cluster, namespace
@@ -62,6 +64,7 @@ struct RunConfiguration: Sendable {
             case statsIntervalSeconds = "stats_interval_seconds"
             case flushIntervalMs = "flush_interval_ms", flushThreshold = "flush_threshold", statsBuffer = "stats_buffer"
             case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
+            case checkpointIntervalSeconds = "checkpoint_interval_seconds"
         }
 
         init() {}
@@ -93,6 +96,7 @@ struct RunConfiguration: Sendable {
             statsPrefix = try container.decodeIfPresent(String.self, forKey: .statsPrefix)
             guildIdleSeconds = try container.decodeIfPresent(Int.self, forKey: .guildIdleSeconds)
             databaseURL = try container.decodeIfPresent(String.self, forKey: .databaseURL)
+            checkpointIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .checkpointIntervalSeconds)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -181,9 +185,11 @@ struct RunConfiguration: Sendable {
         hotPath.flushThreshold = try number(.flushThreshold, file.flushThreshold) ?? hotPath.flushThreshold
         hotPath.bufferCapacity = try number(.statsBuffer, file.statsBuffer) ?? hotPath.bufferCapacity
         let idle = try number(.guildIdleSeconds, file.guildIdleSeconds) ?? 600
-        guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0 else {
-            throw Invalid("flush_interval_ms, flush_threshold and guild_idle_seconds must be positive")
+        let checkpoint = try number(.checkpointIntervalSeconds, file.checkpointIntervalSeconds) ?? 30
+        guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0, checkpoint > 0 else {
+            throw Invalid("flush_interval_ms, flush_threshold, guild_idle_seconds and checkpoint_interval_seconds must be positive")
         }
+        hotPath.checkpointInterval = .seconds(checkpoint)
         guard hotPath.bufferCapacity >= hotPath.flushThreshold else { throw Invalid("stats_buffer must be at least flush_threshold") }
         hotPath.flushInterval = .milliseconds(flushInterval)
         hotPath.guildIdle = .seconds(idle)

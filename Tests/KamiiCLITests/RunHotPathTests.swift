@@ -2,6 +2,7 @@ import DiscordModels
 import DiscordSimulator
 import Foundation
 import KamiiRedis
+import KamiiStore
 import KamiiTestSupport
 import Testing
 
@@ -41,6 +42,9 @@ struct RunHotPathTests {
         environment["KAMII_NAMESPACE"] = prefix
         environment["KAMII_STATS_PREFIX"] = prefix
         environment["KAMII_FLUSH_INTERVAL_MS"] = "100"
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
+        environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
 
         let first = try RunningKamii(["run"], environment: environment)
         try await waitUntil("a third of the traffic") {
@@ -70,6 +74,20 @@ struct RunHotPathTests {
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
         #expect(try await Self.mismatches(server, redis, prefix: prefix).isEmpty)
+        #expect(second.log.contains("checkpointed to SQL"), "\(second.log)")
+
+        // The checkpoint at shutdown: SQL holds what Redis holds.
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
+        var compared = 0
+        for (guild, members) in server.groundTruth.all {
+            for (user, truth) in members where truth.xp > 0 {
+                let row = try await store.serverUser(user, in: guild)
+                #expect(row?.xp == Int64(truth.xp), "guild \(guild) user \(user) in SQL")
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
+        try await store.close()
         await redis.close()
         try await server.stop()
     }

@@ -64,6 +64,15 @@ extension KamiiStore {
         }
     }
 
+    /// Every member's counters in one guild (what rehydrates a guild Redis lost), in user order.
+    public func serverUsers(in guild: GuildID) async throws(StoreError) -> [ServerUserStats] {
+        try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column) ORDER BY user_id
+                """).all().map(ServerUserStats.init(row:))
+        }
+    }
+
     /// The member's 1-based rank on the leaderboard, or nil if they have no row.
     public func rank(of user: UserID, in guild: GuildID, by order: LeaderboardOrder = .xp) async throws(StoreError) -> Int? {
         guard let stats = try await serverUser(user, in: guild) else { return nil }

@@ -1,0 +1,108 @@
+import DiscordModels
+import Foundation
+import KamiiCore
+import KamiiRedis
+import KamiiStats
+import KamiiStore
+import KamiiTestSupport
+import Testing
+
+/// Redis → SQL checkpoints and SQL → Redis rehydration, against redis-server and each SQL engine
+/// `ops/test` runs (SQLite always; PostgreSQL when it is given).
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct CheckpointerTests {
+    static var engines: [String] {
+        ProcessInfo.processInfo.environment["KAMII_TEST_POSTGRES_URL"] != nil ? ["sqlite", "postgres"] : ["sqlite"]
+    }
+
+    /// A migrated store: a fresh SQLite file, or the test PostgreSQL (guild IDs are random, so
+    /// tests do not meet).
+    static func store(_ engine: String) async throws -> (KamiiStore, () -> Void) {
+        let url: String
+        var cleanup: () -> Void = {}
+        if engine == "postgres" {
+            url = try #require(ProcessInfo.processInfo.environment["KAMII_TEST_POSTGRES_URL"])
+        } else {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).sqlite").path
+            url = "sqlite:\(path)"
+            cleanup = { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        }
+        let store = try KamiiStore(StoreConfiguration(url: url))
+        _ = try await store.migrate()
+        return (store, cleanup)
+    }
+
+    let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    private func grant(_ buffer: StatsBuffer, user: UInt64, second: UInt64, xp: Int) {
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.countMessage(by: user)
+            batch.grant(.init(user: user, messageTime: 1_735_689_600_000 + second * 1_000, xp: xp), cooldownMilliseconds: 60_000)
+        }
+    }
+
+    @Test(arguments: engines)
+    func changedMembersReachSQLAndALostGuildComesBackFromIt(engine: String) async throws {
+        let (store, cleanup) = try await Self.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+
+        grant(buffer, user: 1, second: 0, xp: 60)
+        grant(buffer, user: 1, second: 61, xp: 50)
+        grant(buffer, user: 2, second: 0, xp: 20)
+        buffer.record(guild: guild.rawValue) { $0.changeKarma(of: 2, by: 4) }
+        #expect(await flusher.flush())
+        #expect(await flusher.totals.hydrations == 1, "a guild new to Redis is looked up in SQL first")
+
+        let first = await checkpointer.checkpoint()
+        #expect(first.guilds >= 1 && first.members >= 2 && first.failures == 0)
+        let one = try #require(try await store.serverUser(UserID(1), in: guild))
+        #expect(one.xp == 110 && one.level == 1 && one.messageCount == 2 && one.trust == 50)
+        let two = try #require(try await store.serverUser(UserID(2), in: guild))
+        #expect(two.xp == 20 && two.karma == 4)
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild)).int == 0)
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
+
+        // Redis loses the guild (restarted empty, flushed): its next batch starts from the checkpoint.
+        for key in [keys.user(UserID(1), in: guild), keys.user(UserID(2), in: guild), keys.batchMarker(in: guild),
+                    keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild)] {
+            try await redis.send("DEL", key)
+        }
+        grant(buffer, user: 1, second: 200, xp: 25)
+        #expect(await flusher.flush())
+        #expect(await flusher.totals.hydrations == 2)
+        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "xp").int == 135)
+        #expect(try await redis.send("HGET", keys.user(UserID(2), in: guild), "karma").int == 4)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "2").int == 20)
+
+        await checkpointer.checkpoint()
+        #expect(try await store.serverUser(UserID(1), in: guild)?.xp == 135)
+        await redis.close()
+        try await store.close()
+    }
+
+    @Test func aCheckpointThatCannotWriteLeavesEverythingMarked() async throws {
+        let (store, cleanup) = try await Self.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        grant(buffer, user: 7, second: 0, xp: 30)
+        #expect(await flusher.flush())
+        try await store.close()
+
+        let failed = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(failed.failures >= 1 && failed.members == 0)
+        let (reopened, cleanupAgain) = try await Self.store("sqlite")
+        defer { cleanupAgain() }
+        let report = await Checkpointer(store: reopened, redis: redis, keys: keys).checkpoint()
+        #expect(report.members >= 1)
+        #expect(try await reopened.serverUser(UserID(7), in: guild)?.xp == 30)
+        await redis.close()
+        try await reopened.close()
+    }
+}

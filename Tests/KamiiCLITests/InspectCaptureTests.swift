@@ -182,9 +182,13 @@ final class TemporaryFile {
         let result = try await Kamii.run(["bench-capture", path, "--compress", "zlib-stream", "--passes", "3"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(lines[0].hasPrefix("median: 40 payloads in "))
-        #expect(lines[1].hasPrefix("best: 40 payloads in "))
+        #expect(lines.count == 5, "\(result.stdout)")
+        #expect(lines.first?.hasPrefix("40 payloads (") == true, "\(result.stdout)")
+        // One row per stage: its name, payloads per CPU-second, per wall-second, and against inflate alone.
+        let rows = lines.dropFirst(2).map { $0.split(separator: " ") }
+        #expect(rows.map { $0.first.map(String.init) } == ["inflate", "envelope", "guild-actors"])
+        #expect(rows.allSatisfy { $0.count == 4 && Double($0[1]).map { $0 > 0 } == true })
+        #expect(rows.first?.last == "1.000")
     }
 
     @Test func benchCaptureNamesABadFrame() async throws {

@@ -26,6 +26,13 @@ public struct HotPathReplay: Sendable {
         public init() {}
     }
 
+    /// A frame the replay could not take: which one, and why.
+    public struct Failure: Error, CustomStringConvertible {
+        public let frame: Int
+        public let underlying: String
+        public var description: String { "frame \(frame): \(underlying)" }
+    }
+
     /// Byte ranges of the frames in the capture.
     public let frames: [Range<Int>]
 
@@ -48,13 +55,20 @@ public struct HotPathReplay: Sendable {
     ) async throws -> Counts {
         inflater.reset()
         var counts = Counts()
-        for range in frames {
+        for (index, range) in frames.enumerated() {
             counts.frames += 1
-            guard let payload = try inflater.inflate(UnsafeRawBufferPointer(rebasing: capture[range])) else { continue }
-            counts.payloads += 1
-            counts.payloadBytes += payload.count
-            guard stage != .inflate else { continue }
-            let envelope = try GatewayEnvelope.peek(payload)
+            let payload: UnsafeRawBufferPointer
+            let envelope: GatewayEnvelope
+            do {
+                guard let inflated = try inflater.inflate(UnsafeRawBufferPointer(rebasing: capture[range])) else { continue }
+                payload = inflated
+                counts.payloads += 1
+                counts.payloadBytes += payload.count
+                guard stage != .inflate else { continue }
+                envelope = try GatewayEnvelope.peek(payload)
+            } catch {
+                throw Failure(frame: index, underlying: "\(error)")
+            }
             guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload) else { continue }
             counts.dispatches += 1
             await router.route(dispatch)

@@ -1,0 +1,81 @@
+import Benchmark
+import DiscordGateway
+import DiscordSimulator
+import KamiiCore
+
+/// Issue 7's stage figures on one core, all in one run on the same bytes: 100,000 compressed
+/// dispatches of a 5,000-guild world inflated alone (the yardstick), then with the envelope and
+/// its hot fields, then through the guild actors with Kamii's default rules. The harness counts
+/// mallocs per iteration; `ops/bench` prints them per event and each stage against inflate alone.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal] + HotPathMetrics.all,
+        timeUnits: .milliseconds,
+        warmupIterations: 1,
+        maxDuration: .seconds(20),
+        maxIterations: 10
+    )
+
+    for compression in [GatewayCompression.zlibStream, .zstdStream] {
+        for stage in HotPathReplay.Stage.allCases {
+            Benchmark("hot path \(compression): \(stage.rawValue)") { benchmark in
+                let corpus = HotPathCorpus.corpus(for: compression)
+                // Fresh actors every iteration: the same messages again would meet their own cooldowns.
+                let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings()) : nil
+                let inflater = compression.makeInflater()
+                let cpu = benchmark.currentProcessCPUSeconds()
+                benchmark.startMeasurement()
+                let counts = try await corpus.replay.run(stage, capture: corpus.bytes, inflater: inflater, router: router)
+                benchmark.stopMeasurement()
+                precondition(counts.payloads == HotPathCorpus.payloads.count, "replayed \(counts.payloads) payloads")
+                HotPathMetrics.record(benchmark, payloads: counts.payloads, cpuSeconds: benchmark.currentProcessCPUSeconds() - cpu)
+            }
+        }
+    }
+}
+
+/// Per-event figures from each iteration's own CPU time (this process, all threads).
+enum HotPathMetrics {
+    static let payloadsPerCPUSecond = BenchmarkMetric.custom("payloads per CPU second", polarity: .prefersLarger, useScalingFactor: false)
+    static let all = [payloadsPerCPUSecond]
+
+    static func record(_ benchmark: Benchmark, payloads: Int, cpuSeconds: Double) {
+        benchmark.measurement(payloadsPerCPUSecond, Int(Double(payloads) / max(cpuSeconds, 1e-9)))
+    }
+}
+
+extension Benchmark {
+    func currentProcessCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// The capture every stage replays, built once per compression from a fixed seed.
+final class HotPathCorpus: @unchecked Sendable {
+    static let payloads: [[UInt8]] = {
+        let world = TrafficWorld(guildCount: 5_000, userCount: 60_000, seed: 0x4B41_4D49)
+        var traffic = TrafficGenerator(world: world, seed: 0x5452_4146)
+        return traffic.payloads(count: 100_000)
+    }()
+
+    static let zlibStream = HotPathCorpus(.zlibStream)
+    static let zstdStream = HotPathCorpus(.zstdStream)
+
+    static func corpus(for compression: GatewayCompression) -> HotPathCorpus {
+        compression == .zlibStream ? zlibStream : zstdStream
+    }
+
+    let bytes: UnsafeRawBufferPointer
+    let replay: HotPathReplay
+
+    private init(_ compression: GatewayCompression) {
+        let deflater = compression.makeDeflater()
+        let capture = GatewayCapture.encode(Self.payloads.map { deflater.deflate($0) })
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capture.count, alignment: 16)
+        storage.copyBytes(from: capture)
+        bytes = UnsafeRawBufferPointer(storage)
+        replay = try! HotPathReplay(capture: bytes)
+    }
+}

@@ -202,6 +202,13 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "HotPathBenchmarks",
+            dependencies: ["KamiiCore", "DiscordGateway", "DiscordSimulator", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/HotPathBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "StoreBenchmarks",
             dependencies: ["KamiiStore", "DiscordModels", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/StoreBenchmarks",

@@ -1,6 +1,7 @@
 import Benchmark
 import DiscordGateway
 import DiscordSimulator
+import Foundation
 import KamiiCore
 
 /// Issue 7's stage figures on one core, all in one run on the same bytes: 100,000 compressed

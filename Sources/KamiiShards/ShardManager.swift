@@ -194,6 +194,16 @@ public actor ShardManager {
         }
     }
 
+    /// The consumer's work is durable up to these positions (shard → its session number and `s`):
+    /// each shard records it and every session is saved at once, so a process killed now resumes
+    /// from there.
+    public func markDurable(_ positions: [Int: (session: Int, sequence: Int)]) async {
+        for (id, position) in positions {
+            await shards[id]?.markDurable(session: position.session, sequence: position.sequence)
+        }
+        await saveSessions()
+    }
+
     /// Saves every shard's session; a shard that stopped for good (or has none) is forgotten, so a
     /// restart identifies it afresh.
     private func saveSessions() async {

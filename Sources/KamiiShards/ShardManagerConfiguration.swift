@@ -25,6 +25,9 @@ public struct ShardManagerConfiguration: Sendable {
     public var backoffCap: Double
     /// Separates bots sharing one Redis; nil derives it from the token's bot ID.
     public var namespace: String?
+    /// Sessions are saved only as far as ``ShardManager/markDurable(_:)`` says the consumer's work
+    /// is durable (the hot path: flushed to Redis).
+    public var savesDurableSequence = false
 
     public init(
         token: String, intents: GatewayIntents, gatewayURL: String? = nil, compression: GatewayCompression = .zstdStream,
@@ -70,6 +73,7 @@ public struct ShardManagerConfiguration: Sendable {
     func shard(_ id: Int, of count: Int, gatewayURL: String) -> ShardConfiguration {
         ShardConfiguration(
             token: token, intents: intents, shardID: id, shardCount: count, gatewayURL: gatewayURL, compression: compression,
-            largeThreshold: largeThreshold, backoffBase: backoffBase, backoffCap: backoffCap, identifyLimit: identifyLimit)
+            largeThreshold: largeThreshold, backoffBase: backoffBase, backoffCap: backoffCap, identifyLimit: identifyLimit,
+            savesDurableSequence: savesDurableSequence)
     }
 }

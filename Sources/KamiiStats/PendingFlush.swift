@@ -12,8 +12,12 @@ struct PendingFlush {
     /// The guilds of each script call of the last pipeline, in order.
     private var calls: [[UInt64]] = []
 
-    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1) {
+    /// Where each shard stood when the batches were taken: durable once the flush is applied.
+    let positions: [Int: ShardPosition]
+
+    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:]) {
         self.id = id
+        self.positions = positions
         self.batches = batches
         self.keys = keys
         self.guildsPerCall = max(1, guildsPerCall)

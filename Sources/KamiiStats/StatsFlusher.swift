@@ -51,6 +51,9 @@ public actor StatsFlusher {
     private let redis: RedisClient
     private let logger: Logger
     private let hydrator: (any GuildHydrator)?
+    private let positions: (@Sendable () -> [Int: ShardPosition])?
+    private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
+    private var reportedPositions: [Int: ShardPosition] = [:]
     private let batchPrefix: String
     private var batchCounter = 0
     private var pending: PendingFlush?
@@ -62,14 +65,22 @@ public actor StatsFlusher {
     /// Level-ups as flushes apply them (the newest 10,000 are kept if nobody reads).
     public nonisolated let levelUps: AsyncStream<LevelUp>
 
-    /// - Parameter hydrator: where a guild Redis does not have is loaded from before anything is
-    ///   added to it (the checkpoint in SQL); nil: a guild Redis does not have starts from zero.
+    /// - Parameters:
+    ///   - hydrator: where a guild Redis does not have is loaded from before anything is added to
+    ///     it (the checkpoint in SQL); nil: a guild Redis does not have starts from zero.
+    ///   - positions: where the shards stand (read just before each take: everything up to there is
+    ///     in that flush or an earlier one).
+    ///   - onDurable: told those positions once their flush is applied (the shard manager saves
+    ///     sessions there, so a killed process resumes from what Redis has).
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
+        positions: (@Sendable () -> [Int: ShardPosition])? = nil, onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
         logger: Logger = Logger(label: "kamii.stats")
     ) {
         self.buffer = buffer
         self.hydrator = hydrator
+        self.positions = positions
+        self.onDurable = onDurable
         self.redis = redis
         self.configuration = configuration
         self.logger = logger
@@ -118,11 +129,18 @@ public actor StatsFlusher {
     /// failed (and is kept for the next attempt).
     public func flush() async -> Bool {
         if pending == nil {
+            // Positions first, then the take: a dispatch routed in between is in this flush but
+            // not claimed by it (replayed after a crash, never lost).
+            let positions = positions?() ?? [:]
             let batches = buffer.take()
-            guard !batches.isEmpty else { return true }
+            guard !batches.isEmpty else {
+                await reportDurable(positions)
+                return true
+            }
             batchCounter += 1
             pending = PendingFlush(
-                id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall)
+                id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
+                positions: positions)
         }
         guard var flush = pending else { return true }
         do {
@@ -140,6 +158,7 @@ public actor StatsFlusher {
             }
             guard flush.batches.isEmpty else { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             pending = nil
+            await reportDurable(flush.positions)
             totals.flushes += 1
             if failing {
                 failing = false
@@ -155,6 +174,12 @@ public actor StatsFlusher {
             }
             return false
         }
+    }
+
+    private func reportDurable(_ positions: [Int: ShardPosition]) async {
+        guard let onDurable, !positions.isEmpty, positions != reportedPositions else { return }
+        reportedPositions = positions
+        await onDurable(positions)
     }
 
     /// The guild with the most changes flushed so far (what a live view shows the leaderboard of).

@@ -1,5 +1,6 @@
 import KamiiCore
 import KamiiRedis
+import KamiiShards
 import KamiiStats
 import KamiiStore
 import Logging
@@ -16,13 +17,22 @@ final class HotPathService: Service, Sendable {
     let settings: RunConfiguration.HotPathSettings
     let logger: Logger
 
-    init(settings: RunConfiguration.HotPathSettings, redis: RedisClient, guilds: any GuildSettingsSource, store: KamiiStore?, logger: Logger) {
+    /// - Parameter manager: told after each flush how far each shard's dispatches are in Redis, so
+    ///   the sessions it saves resume a killed process from there (nothing lost, nothing twice).
+    init(
+        settings: RunConfiguration.HotPathSettings, redis: RedisClient, guilds: any GuildSettingsSource, store: KamiiStore?,
+        manager: ShardManager, logger: Logger
+    ) {
         let buffer = StatsBuffer(capacity: settings.bufferCapacity, flushThreshold: settings.flushThreshold)
         let keys = StatsKeys(prefix: settings.keyPrefix)
-        router = GuildRouter(stats: buffer, settings: guilds)
+        let router = GuildRouter(stats: buffer, settings: guilds)
+        self.router = router
         flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(interval: settings.flushInterval, keys: keys),
-            hydrator: store.map { StoreHydrator(store: $0) }, logger: logger)
+            hydrator: store.map { StoreHydrator(store: $0) },
+            positions: { router.positions },
+            onDurable: { positions in await manager.markDurable(positions.mapValues { ($0.session, $0.sequence) }) },
+            logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
         self.settings = settings
         self.logger = logger

@@ -48,8 +48,11 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "kamii")
         let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: settings.apiURL, token: settings.token))
         let redis = settings.redis.map { RedisClient(configuration: $0) }
+        var managerConfiguration = settings.managerConfiguration()
+        // With the hot path, sessions are saved only as far as its changes are in Redis.
+        managerConfiguration.savesDurableSequence = redis != nil
         let manager = ShardManager(
-            configuration: settings.managerConfiguration(), rest: rest, coordination: redis.map { .redis($0) } ?? .local, logger: logger)
+            configuration: managerConfiguration, rest: rest, coordination: redis.map { .redis($0) } ?? .local, logger: logger)
         let store = try settings.databaseURL.map { url in
             do { return try KamiiStore(StoreConfiguration(url: url)) } catch { throw ValidationError("database_url: \(error)") }
         }
@@ -59,7 +62,9 @@ struct Run: AsyncParsableCommand {
             if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": "\(applied)"]) }
         }
         let guilds: any GuildSettingsSource = store.map { StoreGuildSettings(store: $0) } ?? FixedGuildSettings()
-        let hotPath = redis.map { HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, store: store, logger: logger) }
+        let hotPath = redis.map {
+            HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, store: store, manager: manager, logger: logger)
+        }
         if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()
         let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)
@@ -108,7 +113,7 @@ final class ShardsService: Service, Sendable {
             group.addTask {
                 let stopped = try await manager.run { shard, dispatch in
                     tally.count(dispatch.name, shard: shard)
-                    await router?.route(dispatch)
+                    await router?.route(dispatch, shard: shard)
                 }
                 self.reasons.withLock { $0 = stopped }
             }

@@ -20,12 +20,15 @@ public struct ShardConfiguration: Sendable {
     /// How long connecting, the upgrade, and then Hello may each take before the connection is
     /// dropped and tried again.
     public var helloTimeout: Duration
+    /// Save sessions only as far as the consumer says its work is durable (``ShardConnection/markDurable(session:sequence:)``):
+    /// a process killed mid-way then resumes from the last durable dispatch, losing and repeating nothing.
+    public var savesDurableSequence: Bool
 
     public init(
         token: String, intents: GatewayIntents, shardID: Int = 0, shardCount: Int = 1, gatewayURL: String,
         compression: GatewayCompression = .zstdStream, largeThreshold: Int = 250, maxMessageBytes: Int = 64 << 20,
         backoffBase: Double = 1, backoffCap: Double = 60, identifyLimit: IdentifyCircuitBreaker.Limit = .init(),
-        helloTimeout: Duration = .seconds(10)
+        helloTimeout: Duration = .seconds(10), savesDurableSequence: Bool = false
     ) {
         self.token = token
         self.intents = intents
@@ -39,6 +42,7 @@ public struct ShardConfiguration: Sendable {
         self.backoffCap = backoffCap
         self.identifyLimit = identifyLimit
         self.helloTimeout = helloTimeout
+        self.savesDurableSequence = savesDurableSequence
     }
 
     /// The query a gateway URL gets: API version, encoding and transport compression.
@@ -92,6 +96,9 @@ public struct ShardDispatch: Sendable {
     public let hotFields: HotFields?
     /// The event as one the hot path acts on (nil for the others), so nobody compares names again.
     public let hotEvent: HotEvent?
+    /// Which of the shard's sessions it belongs to (counts READYs), so a consumer's "durable up to
+    /// `s`" can never be applied to another session.
+    public internal(set) var session = 0
 
     public init(
         name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>, hotFields: HotFields? = nil,

@@ -30,10 +30,14 @@ extension ShardConnection {
             if name == "READY" {
                 guard let read = try? GatewayPayloads.session(in: data) else { return false }
                 session = read
+                // A new session: nothing of it is durable yet (a restart resumes it from its start).
+                sessionNumber += 1
+                durableSequence = nil
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
             if actions.contains(.deliver) {
                 dispatch = ShardDispatch(envelope: envelope, payload: payload)
+                dispatch?.session = sessionNumber
             }
         default:
             break

@@ -23,6 +23,10 @@ public actor ShardConnection {
     var identifyRequest: AsyncStream<Void>.Continuation?
     /// The `s` of the last dispatch the consumer returned from.
     var deliveredSequence: Int?
+    /// The `s` up to which the consumer's work is durable (``markDurable(session:sequence:)``).
+    var durableSequence: Int?
+    /// READYs seen: the number of the current session, stamped on each dispatch.
+    var sessionNumber = 0
     let started = ContinuousClock.now
 
     /// Counters for operators and tests.
@@ -39,6 +43,8 @@ public actor ShardConnection {
         self.configuration = configuration
         self.identifyGate = identifyGate
         if let saved {
+            // Everything up to a saved session's `s` was durable when it was saved.
+            durableSequence = saved.sequence
             machine = ShardStateMachine(
                 gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL)
         } else {
@@ -54,7 +60,15 @@ public actor ShardConnection {
     /// is the last dispatch the consumer finished with, so a resume replays anything it had not.
     public var session: (id: String, sequence: Int, resumeURL: String)? {
         guard let id = machine.sessionID, let sequence = deliveredSequence ?? machine.sequence, let url = machine.resumeURL else { return nil }
-        return (id, min(sequence, machine.sequence ?? sequence), url)
+        let saved = configuration.savesDurableSequence ? min(durableSequence ?? 0, sequence) : sequence
+        return (id, min(saved, machine.sequence ?? saved), url)
+    }
+
+    /// The consumer's work is durable up to dispatch `sequence` of session `session` (as stamped
+    /// on ``ShardDispatch/session``); a mark for an earlier session is ignored.
+    public func markDurable(session: Int, sequence: Int) {
+        guard session == sessionNumber else { return }
+        durableSequence = max(durableSequence ?? 0, sequence)
     }
 
     /// Runs the shard until it stops for good (a fatal close code, or ``shutdown()``), handing each

@@ -17,6 +17,8 @@ public final class GuildRouter: Sendable {
     private let source: any GuildSettingsSource
     private let clock: @Sendable () -> UInt64
     private let stripes: [Stripe]
+    /// Per shard, the last dispatch whose changes are in the stats buffer.
+    private let routed = Mutex<[Int: ShardPosition]>([:])
 
     private final class Stripe: Sendable {
         let actors = Mutex<[GuildID: GuildActor]>([:])
@@ -30,12 +32,21 @@ public final class GuildRouter: Sendable {
         stripes = (0..<64).map { _ in Stripe() }
     }
 
-    /// Routes one dispatch; returns when its guild actor has applied it.
-    public func route(_ dispatch: ShardDispatch) async {
-        guard let event = dispatch.hotEvent, let guild = dispatch.guildID else { return }
-        counters.routedCount.add(1, ordering: .relaxed)
-        await actor(for: guild).handle(event, dispatch)
+    /// Routes one dispatch; returns when its guild actor has applied it. With `shard`, the
+    /// dispatch's position is recorded once its changes are in the stats buffer (``positions``).
+    public func route(_ dispatch: ShardDispatch, shard: Int? = nil) async {
+        if let event = dispatch.hotEvent, let guild = dispatch.guildID {
+            counters.routedCount.add(1, ordering: .relaxed)
+            await actor(for: guild).handle(event, dispatch)
+        }
+        if let shard, let sequence = dispatch.sequence {
+            routed.withLock { $0[shard] = ShardPosition(session: dispatch.session, sequence: sequence) }
+        }
     }
+
+    /// Per shard, the last dispatch routed: every change of it and of the dispatches before it is
+    /// in the stats buffer (or already flushed).
+    public var positions: [Int: ShardPosition] { routed.withLock { $0 } }
 
     /// The guild's actor, created if it has none.
     public func actor(for guild: GuildID) -> GuildActor {

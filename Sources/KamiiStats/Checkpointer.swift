@@ -3,6 +3,7 @@ public import KamiiRedis
 public import KamiiStore
 public import Logging
 import Foundation
+import KamiiCore
 
 /// Copies the members whose counters changed from Redis into SQL `server_users`, every interval
 /// and at shutdown: Redis holds the live truth, SQL its checkpoint (what the panel reads, what a
@@ -75,24 +76,33 @@ public actor Checkpointer {
         let users = try await take(dirty).compactMap { UInt64($0).map(UserID.init) }
         guard !users.isEmpty else { return 0 }
         var pipeline = RedisPipeline()
-        for user in users { pipeline.append("HMGET", keys.user(user, in: guild), "xp", "level", "karma", "msgs", "trust") }
+        for user in users {
+            pipeline.append("HMGET", keys.user(user, in: guild), "xp", "level", "karma", "msgs", "avatar", "joined", "pending", "verified")
+        }
         let replies = try await redis.execute(pipeline)
         let now = Date()
+        let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
         let rows = zip(users, replies).map { user, reply in
-            let fields = (reply.array ?? []).map { $0.int ?? 0 }
-            let value = { (index: Int) in index < fields.count ? fields[index] : 0 }
+            let fields = reply.array ?? []
+            let value = { (index: Int) in index < fields.count ? fields[index].int : nil }
+            // Trust with everything known now: the member event's profile, activity and karma.
+            let signals = TrustFactor.Signals(
+                accountCreatedAt: user.unixMilliseconds, hasAvatar: value(4).map { $0 != 0 },
+                joinedAt: value(5).flatMap { $0 > 0 ? UInt64($0) : nil }, isPending: value(6) == 1, isVerified: value(7) == 1,
+                messages: value(3) ?? 0, karma: value(2) ?? 0)
             return ServerUserStats(
-                guild: guild, user: user, xp: Int64(value(0)), level: value(1), karma: Int64(value(2)),
-                // Trust is not computed yet: a member without one is neutral.
-                trust: fields.count > 4 && reply.array?[4].isNull == false ? min(100, max(0, value(4))) : 50,
-                messageCount: Int64(value(3)), updatedAt: now)
+                guild: guild, user: user, xp: Int64(value(0) ?? 0), level: value(1) ?? 0, karma: Int64(value(2) ?? 0),
+                trust: TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(value(3) ?? 0), updatedAt: now)
         }
         if try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
             try await store.registerGuild(guild)
             _ = try await upsert(rows)
         }
-        _ = try await redis.send("DEL", dirty + ":checkpointing")
+        var done = RedisPipeline()
+        for row in rows { done.append("HSET", keys.user(row.user, in: guild), "trust", String(row.trust)) }
+        done.append("DEL", dirty + ":checkpointing")
+        for reply in try await redis.execute(done) { _ = try reply.orThrow() }
         return rows.count
     }
 

@@ -44,7 +44,7 @@ struct PendingFlush {
         for call in calls {
             let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
             let arguments = grouped.reduce(0) { total, entry in
-                total + 3 + entry.1.count * 4 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
+                total + 3 + entry.1.count * 5 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
             }
             pipeline.beginCommand(arguments: 5 + call.count + arguments)
             pipeline.appendArgument("EVALSHA")
@@ -61,6 +61,7 @@ struct PendingFlush {
                     pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
                     pipeline.appendArgument(member.messages)
                     pipeline.appendArgument(member.karma)
+                    pipeline.appendArgument(member.profile?.encoded ?? "")
                     pipeline.appendArgument(member.grants.count)
                     for grant in member.grants {
                         pipeline.appendArgument(Int(grant.messageTime))
@@ -80,6 +81,7 @@ struct PendingFlush {
         let user: UInt64
         var messages = 0
         var karma = 0
+        var profile: MemberProfile?
         var grants: [GuildStatsBatch.Grant] = []
     }
 
@@ -88,6 +90,7 @@ struct PendingFlush {
         var members: [UInt64: Member] = [:]
         for (user, count) in batch.messages { members[user, default: Member(user: user)].messages = count }
         for (user, change) in batch.karma { members[user, default: Member(user: user)].karma = change }
+        for (user, profile) in batch.profiles { members[user, default: Member(user: user)].profile = profile }
         for grant in batch.grants { members[grant.user, default: Member(user: grant.user)].grants.append(grant) }
         return Array(members.values)
     }

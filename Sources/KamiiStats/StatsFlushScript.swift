@@ -7,7 +7,8 @@ import KamiiRedis
 /// carries one guild; on a single Redis, many. ARGV: the batch id, whether a guild must have been
 /// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
 /// its cooldown in ms and its member count, then per member: user id, messages, karma change,
-/// grant count, and per grant the message time and XP.
+/// profile (`avatar:joined:pending:verified:trust` from a member event, or empty), grant count, and
+/// per grant the message time and XP.
 ///
 /// A guild whose marker already holds this batch id had it applied (a retried flush): nothing
 /// happens to it. A grant is applied only if the member's last XP is at least a cooldown older than
@@ -43,8 +44,9 @@ enum StatsFlushScript {
                 local user = ARGV[i]
                 local messages = tonumber(ARGV[i + 1])
                 local karma = tonumber(ARGV[i + 2])
-                local grants = tonumber(ARGV[i + 3])
-                i = i + 4
+                local profile = ARGV[i + 3]
+                local grants = tonumber(ARGV[i + 4])
+                i = i + 5
                 if skip then
                     i = i + 2 * grants
                 else
@@ -83,6 +85,10 @@ enum StatsFlushScript {
                         local total = (tonumber(now[6]) or 0) + karma
                         redis.call('HSET', key, 'karma', total)
                         redis.call('ZADD', prefix .. 'lb:karma', total, user)
+                    end
+                    if profile ~= '' then
+                        local a, j, p, v, t = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+                        if a then redis.call('HSET', key, 'avatar', a, 'joined', j, 'pending', p, 'verified', v, 'trust', t) end
                     end
                     dirty[#dirty + 1] = user
                     if #dirty == 1000 then

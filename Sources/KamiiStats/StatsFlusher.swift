@@ -210,7 +210,7 @@ public actor StatsFlusher {
                 let user = String(member.user.rawValue)
                 pipeline.append(
                     "HSET", keys.user(member.user, in: guild), "xp", String(member.xp), "level", String(member.level), "msgs",
-                    String(member.messageCount), "karma", String(member.karma))
+                    String(member.messageCount), "karma", String(member.karma), "trust", String(member.trust))
                 if member.xp > 0 { pipeline.append("ZADD", keys.leaderboard(.xp, in: guild), String(member.xp), user) }
                 if member.karma != 0 { pipeline.append("ZADD", keys.leaderboard(.karma, in: guild), String(member.karma), user) }
             }

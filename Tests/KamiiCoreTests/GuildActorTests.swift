@@ -103,6 +103,28 @@ struct GuildActorTests {
         #expect(router.stats.take().isEmpty)
     }
 
+    @Test func aJoinRecordsTheMembersProfileAndTrust() async throws {
+        var config = GuildConfig()
+        config.verifiedRole = RoleID(900)
+        let now: UInt64 = 1_767_225_600_000
+        let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(GuildSettings(config)), wallClock: { now })
+        let newAccount = UserID(unixMilliseconds: now - 3_600_000).rawValue
+        let joined = "2025-12-31T23:58:00.000000+00:00"
+        for (user, avatar, roles, bot) in [(newAccount, "null", "[]", false), (UInt64(42) << 22, #""abc""#, #"["900"]"#, false), (UInt64(43) << 22, "null", "[]", true)] {
+            await router.route(D.dispatch("GUILD_MEMBER_ADD", """
+                {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":\(avatar),"bot":\(bot)},"roles":\(roles),\
+                "joined_at":"\(joined)","pending":false}
+                """))
+        }
+        let profiles = batch(router).profiles
+        #expect(profiles.count == 2, "bots get no trust")
+        let fresh = try #require(profiles[newAccount])
+        #expect(!fresh.hasAvatar && !fresh.isVerified && fresh.joinedAt == now - 120_000)
+        #expect(fresh.trust == TrustFactor.score(.init(accountCreatedAt: now - 3_600_000, hasAvatar: false, joinedAt: now - 120_000), now: now).value)
+        let verified = try #require(profiles[UInt64(42) << 22])
+        #expect(verified.hasAvatar && verified.isVerified && verified.trust > fresh.trust)
+    }
+
     @Test func malformedPayloadsAreCountedAndSkipped() async {
         let router = router()
         await router.route(D.dispatch("MESSAGE_CREATE", #"{"id":"12","guild_id":"\#(D.guild)","author":{"id":"x"}}"#))

@@ -61,7 +61,11 @@ struct CheckpointerTests {
         let first = await checkpointer.checkpoint()
         #expect(first.guilds >= 1 && first.members >= 2 && first.failures == 0)
         let one = try #require(try await store.serverUser(UserID(1), in: guild))
-        #expect(one.xp == 110 && one.level == 1 && one.messageCount == 2 && one.trust == 50)
+        #expect(one.xp == 110 && one.level == 1 && one.messageCount == 2)
+        // Trust from what is known: an account from 2015, two messages, no member event seen yet.
+        let expectedTrust = TrustFactor.score(.init(accountCreatedAt: UserID(1).unixMilliseconds, hasAvatar: nil, messages: 2), now: UInt64(Date().timeIntervalSince1970 * 1_000)).value
+        #expect(one.trust == expectedTrust)
+        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "trust").int == expectedTrust)
         let two = try #require(try await store.serverUser(UserID(2), in: guild))
         #expect(two.xp == 20 && two.karma == 4)
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild)).int == 0)

@@ -16,6 +16,7 @@ public actor GuildActor {
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
     private let clock: @Sendable () -> UInt64
+    private let wallClock: @Sendable () -> UInt64
     private var settings: GuildSettings?
     private var lastXPAt: [UInt64: UInt64] = [:]
     private var newestMessageTime: UInt64 = 0
@@ -25,7 +26,11 @@ public actor GuildActor {
     private var karma = KarmaLedger()
     private let lastActive: Atomic<UInt64>
 
-    init(guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, clock: @escaping @Sendable () -> UInt64) {
+    init(
+        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, clock: @escaping @Sendable () -> UInt64,
+        wallClock: @escaping @Sendable () -> UInt64
+    ) {
+        self.wallClock = wallClock
         self.guild = guild
         self.stats = stats
         slot = stats.slot(for: guild.rawValue)
@@ -65,7 +70,7 @@ public actor GuildActor {
                     guard let rules = settings.karma else { return }
                     self.reaction(reaction, added: event == .reactionAdd, payload, rules, now: now)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
-                    self.member(member, event)
+                    try self.member(member, event, payload, settings)
                 default:
                     counters.malformedCount.add(1, ordering: .relaxed)
                 }
@@ -129,9 +134,22 @@ public actor GuildActor {
         stats.record(in: slot) { $0.changeKarma(of: change.receiver, by: change.amount) }
     }
 
-    private func member(_ member: MemberFields, _ event: HotEvent) {
+    /// Notes bots; on a join or an update, judges the member's trust from what the event says
+    /// (activity and karma are added at the next checkpoint, which has them).
+    private func member(_ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
         if member.userIsBot { karma.noteBot(member.userID) }
-        // Trust signals (account age, avatar, time in the guild) are read here once trust lands.
+        guard event != .memberRemove, !member.userIsBot else { return }
+        var isVerified = false
+        if let role = settings.verifiedRole, let roles = member.roles {
+            try roles.forEach(in: payload) { if $0 == role { isVerified = true } }
+        }
+        let joinedAt = member.joinedAtMilliseconds.map { UInt64(max(0, $0)) }
+        let signals = TrustFactor.Signals(
+            accountCreatedAt: UserID(member.userID).unixMilliseconds, hasAvatar: member.hasAvatar, joinedAt: joinedAt,
+            isPending: member.isPending, isVerified: isVerified)
+        let trust = TrustFactor.score(signals, now: wallClock()).value
+        let profile = MemberProfile(hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust)
+        stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }
     }
 
 }

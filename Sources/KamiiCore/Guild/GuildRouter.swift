@@ -3,6 +3,8 @@ public import DiscordModels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#else
+import Foundation
 #endif
 
 /// Sends each hot dispatch to its guild's actor, creating the actor on the guild's first event and
@@ -16,6 +18,7 @@ public final class GuildRouter: Sendable {
     public let counters = HotPathCounters()
     private let source: any GuildSettingsSource
     private let clock: @Sendable () -> UInt64
+    private let wallClock: @Sendable () -> UInt64
     private let stripes: [Stripe]
     /// Per shard, the last dispatch whose changes are in the stats buffer.
     private let routed = Mutex<[Int: ShardPosition]>([:])
@@ -24,11 +27,17 @@ public final class GuildRouter: Sendable {
         let actors = Mutex<[GuildID: GuildActor]>([:])
     }
 
-    /// - Parameter clock: milliseconds on a monotonic clock (karma cooldowns and idle eviction).
-    public init(stats: StatsBuffer, settings: any GuildSettingsSource, clock: @escaping @Sendable () -> UInt64 = GuildRouter.monotonicMilliseconds) {
+    /// - Parameters:
+    ///   - clock: milliseconds on a monotonic clock (karma cooldowns and idle eviction).
+    ///   - wallClock: Unix milliseconds (trust: account age, time in the guild).
+    public init(
+        stats: StatsBuffer, settings: any GuildSettingsSource, clock: @escaping @Sendable () -> UInt64 = GuildRouter.monotonicMilliseconds,
+        wallClock: @escaping @Sendable () -> UInt64 = GuildRouter.unixMilliseconds
+    ) {
         self.stats = stats
         self.source = settings
         self.clock = clock
+        self.wallClock = wallClock
         stripes = (0..<64).map { _ in Stripe() }
     }
 
@@ -52,7 +61,7 @@ public final class GuildRouter: Sendable {
     public func actor(for guild: GuildID) -> GuildActor {
         stripe(guild).actors.withLock { actors in
             if let actor = actors[guild] { return actor }
-            let actor = GuildActor(guild: guild, stats: stats, source: source, counters: counters, clock: clock)
+            let actor = GuildActor(guild: guild, stats: stats, source: source, counters: counters, clock: clock, wallClock: wallClock)
             actors[guild] = actor
             return actor
         }
@@ -94,6 +103,17 @@ public final class GuildRouter: Sendable {
     }
 
     private static let epoch = ContinuousClock.now
+
+    /// Unix milliseconds, from the coarse real-time clock.
+    public static let unixMilliseconds: @Sendable () -> UInt64 = {
+        #if canImport(Glibc)
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &time)
+        return UInt64(time.tv_sec) &* 1_000 &+ UInt64(time.tv_nsec) / 1_000_000
+        #else
+        return UInt64(max(0, Date().timeIntervalSince1970 * 1_000))
+        #endif
+    }
 
     private func stripe(_ guild: GuildID) -> Stripe {
         stripes[Int((guild.rawValue >> 22) % UInt64(stripes.count))]

@@ -7,16 +7,20 @@ public import KamiiStore
 public struct GuildSettings: Sendable {
     public var xp: XPRules?
     public var karma: KarmaRules?
+    /// The role members get once verified (a trust signal).
+    public var verifiedRole: UInt64?
 
-    public init(xp: XPRules?, karma: KarmaRules?) {
+    public init(xp: XPRules?, karma: KarmaRules?, verifiedRole: UInt64? = nil) {
         self.xp = xp
         self.karma = karma
+        self.verifiedRole = verifiedRole
     }
 
     /// The rules of a stored configuration.
     public init(_ config: GuildConfig) {
         xp = config.modules.xp ? XPRules(config.xp) : nil
         karma = config.modules.karma ? KarmaRules(config.karma) : nil
+        verifiedRole = config.verifiedRole?.rawValue
     }
 
     /// A guild nobody configured: Kamii's defaults (XP on, karma off).

@@ -22,6 +22,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public var messages: [UInt64: Int] = [:]
     /// Karma change per member (received), positive or negative.
     public var karma: [UInt64: Int] = [:]
+    /// Members whose profile (what trust reads from member events) changed: the latest one each.
+    public var profiles: [UInt64: MemberProfile] = [:]
     /// How many changes were recorded (what the buffer's bound counts).
     public private(set) var deltaCount = 0
 
@@ -45,7 +47,13 @@ public struct GuildStatsBatch: Sendable, Equatable {
         if !later.grants.isEmpty { cooldownMilliseconds = later.cooldownMilliseconds }
         messages.merge(later.messages, uniquingKeysWith: +)
         karma.merge(later.karma, uniquingKeysWith: +)
+        profiles.merge(later.profiles) { _, newer in newer }
         deltaCount += later.deltaCount
+    }
+
+    public mutating func setProfile(_ profile: MemberProfile, of user: UInt64) {
+        profiles[user] = profile
+        deltaCount += 1
     }
 
     public mutating func changeKarma(of user: UInt64, by amount: Int) {

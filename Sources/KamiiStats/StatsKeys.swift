@@ -3,7 +3,8 @@ public import DiscordModels
 /// Where a guild's live stats live in Redis. Every key of a guild carries the hash tag
 /// `{guild_id}`, so on Redis Cluster a guild's keys share one slot and one script can touch them.
 ///
-/// - `<prefix>:{g}:u:<user>` — hash: `xp`, `level`, `msgs`, `xp_msgs`, `last_xp`, `karma`
+/// - `<prefix>:{g}:u:<user>` — hash: `xp`, `level`, `msgs`, `xp_msgs`, `last_xp`, `karma`; from
+///   member events `avatar`, `joined`, `pending`, `verified`; `trust`
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
 /// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)

@@ -195,13 +195,28 @@ public actor ShardManager {
     }
 
     /// The consumer's work is durable up to these positions (shard → its session number and `s`):
-    /// each shard records it and every session is saved at once, so a process killed now resumes
-    /// from there.
+    /// each shard records it, so every later save stays within it.
     public func markDurable(_ positions: [Int: (session: Int, sequence: Int)]) async {
         for (id, position) in positions {
             await shards[id]?.markDurable(session: position.session, sequence: position.sequence)
         }
-        await saveSessions()
+    }
+
+    /// The commands that save the sessions at these positions (shards whose session has changed
+    /// since are left out), for the caller to send right after the work they vouch for — in the
+    /// same pipeline, so a process killed after that work is durable resumes from it. Nil without
+    /// Redis sessions.
+    public func sessionWrites(at positions: [Int: (session: Int, sequence: Int)]) async -> RedisPipeline? {
+        guard let store = sessionStore as? RedisShardSessionStore, let plan else { return nil }
+        var sessions: [Int: SavedSession?] = [:]
+        for (id, position) in positions {
+            guard let shard = shards[id], let current = await shard.session(ifNumbered: position.session) else { continue }
+            sessions[id] = SavedSession(sessionID: current.id, sequence: position.sequence, resumeURL: current.resumeURL)
+        }
+        guard !sessions.isEmpty else { return nil }
+        var pipeline = RedisPipeline()
+        store.append(sessions, shardCount: plan.shardCount, to: &pipeline)
+        return pipeline
     }
 
     /// Saves every shard's session; a shard that stopped for good (or has none) is forgotten, so a

@@ -70,6 +70,15 @@ public struct RedisShardSessionStore: ShardSessionStore {
     public func save(_ sessions: [Int: SavedSession?], shardCount: Int) async throws {
         guard !sessions.isEmpty else { return }
         var pipeline = RedisPipeline()
+        append(sessions, shardCount: shardCount, to: &pipeline)
+        for reply in try await redis.execute(pipeline) {
+            _ = try reply.orThrow()
+        }
+    }
+
+    /// The commands that save `sessions`, for a caller to send in a pipeline of its own (the stats
+    /// flusher sends them right after the changes they vouch for).
+    public func append(_ sessions: [Int: SavedSession?], shardCount: Int, to pipeline: inout RedisPipeline) {
         let ttl = String(Int(freshness / .milliseconds(1)))
         for (shard, session) in sessions {
             if let session {
@@ -77,9 +86,6 @@ public struct RedisShardSessionStore: ShardSessionStore {
             } else {
                 pipeline.append("DEL", key(shard, shardCount))
             }
-        }
-        for reply in try await redis.execute(pipeline) {
-            _ = try reply.orThrow()
         }
     }
 }

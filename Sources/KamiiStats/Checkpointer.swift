@@ -82,8 +82,10 @@ public actor Checkpointer {
         let replies = try await redis.execute(pipeline)
         let now = Date()
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
-        let rows = zip(users, replies).map { user, reply in
+        let rows = zip(users, replies).compactMap { user, reply -> ServerUserStats? in
             let fields = reply.array ?? []
+            // No hash at all: the member was purged (a privacy request) or never had one.
+            guard fields.contains(where: { !$0.isNull }) else { return nil }
             let value = { (index: Int) in index < fields.count ? fields[index].int : nil }
             // Trust with everything known now: the member event's profile, activity and karma.
             let signals = TrustFactor.Signals(
@@ -94,7 +96,7 @@ public actor Checkpointer {
                 guild: guild, user: user, xp: Int64(value(0) ?? 0), level: value(1) ?? 0, karma: Int64(value(2) ?? 0),
                 trust: TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(value(3) ?? 0), updatedAt: now)
         }
-        if try await !upsert(rows) {
+        if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
             try await store.registerGuild(guild)
             _ = try await upsert(rows)

@@ -14,10 +14,16 @@ struct PendingFlush {
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
+    /// Commands sent after the scripts that record those positions (the shards' saved sessions).
+    let trailer: RedisPipeline?
 
-    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:]) {
+    init(
+        id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
+        trailer: RedisPipeline? = nil
+    ) {
         self.id = id
         self.positions = positions
+        self.trailer = trailer
         self.batches = batches
         self.keys = keys
         self.guildsPerCall = max(1, guildsPerCall)
@@ -74,6 +80,8 @@ struct PendingFlush {
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
         for guild in order { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        // Only once every guild is in (a retry of a partly applied flush still carries it last).
+        if let trailer { pipeline.append(contentsOf: trailer) }
         return pipeline
     }
 

@@ -10,8 +10,8 @@ import KamiiRedis
 /// profile (`avatar:joined:pending:verified:trust` from a member event, or empty), grant count, and
 /// per grant the message time and XP.
 ///
-/// A guild whose marker already holds this batch id had it applied (a retried flush): nothing
-/// happens to it. A grant is applied only if the member's last XP is at least a cooldown older than
+/// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
+/// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if the member's last XP is at least a cooldown older than
 /// the message, so a message replayed after a restart never earns twice. Per member: one HMGET,
 /// one HSET and a ZADD per leaderboard it changed; per guild one SADD of the dirty set.
 ///
@@ -25,6 +25,16 @@ enum StatsFlushScript {
     static let script = RedisScript(#"""
         local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
         local batch = ARGV[1]
+        -- A batch id is a process's prefix and a counter: a batch at or below the last applied
+        -- one of the same process is a repeat (a retry, or a stale copy arriving late).
+        local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
+        batchNumber = tonumber(batchNumber)
+        local function applied(marker)
+            if not marker then return false end
+            if marker == batch then return true end
+            local process, number = string.match(marker, '^(.*)-(%d+)$')
+            return process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
+        end
         local mustBeLoaded = ARGV[2] == '1'
         local reply = {}
         local i = 3
@@ -36,7 +46,7 @@ enum StatsFlushScript {
             i = i + 3
             local marker = redis.call('GET', KEYS[g])
             local unloaded = mustBeLoaded and not marker
-            local skip = unloaded or marker == batch
+            local skip = unloaded or applied(marker)
             local applied = 0
             local ups = {}
             local dirty = {}
@@ -57,10 +67,12 @@ enum StatsFlushScript {
                     local xpMessages = tonumber(now[4]) or 0
                     local last = tonumber(now[5])
                     local gained = 0
+                    local accepted = 0
                     for _ = 1, grants do
                         local t = tonumber(ARGV[i])
                         if last == nil or t >= last + cooldown then
                             gained = gained + tonumber(ARGV[i + 1])
+                            accepted = accepted + 1
                             xpMessages = xpMessages + 1
                             last = t
                             applied = applied + 1
@@ -68,7 +80,7 @@ enum StatsFlushScript {
                         i = i + 2
                     end
                     local msgs = (tonumber(now[3]) or 0) + messages
-                    if gained > 0 then
+                    if accepted > 0 then
                         xp = xp + gained
                         local before = level
                         while level < 1000 and reach(level + 1) <= xp do level = level + 1 end

@@ -53,11 +53,13 @@ public actor StatsFlusher {
     private let hydrator: (any GuildHydrator)?
     private let positions: (@Sendable () -> [Int: ShardPosition])?
     private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
+    private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> RedisPipeline?)?
     private var reportedPositions: [Int: ShardPosition] = [:]
     private let batchPrefix: String
     private var batchCounter = 0
     private var pending: PendingFlush?
     private var failing = false
+    private var flushing = false
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
     private var activity: [UInt64: Int] = [:]
@@ -70,13 +72,18 @@ public actor StatsFlusher {
     ///     it (the checkpoint in SQL); nil: a guild Redis does not have starts from zero.
     ///   - positions: where the shards stand (read just before each take: everything up to there is
     ///     in that flush or an earlier one).
-    ///   - onDurable: told those positions once their flush is applied (the shard manager saves
-    ///     sessions there, so a killed process resumes from what Redis has).
+    ///   - onDurable: told those positions once their flush is applied (the shards' saves then
+    ///     stay within them).
+    ///   - durableWrites: commands recording those positions (the shards' sessions), sent in the
+    ///     flush's own pipeline right after its changes: a process killed once the changes are in
+    ///     resumes from exactly there.
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
         positions: (@Sendable () -> [Int: ShardPosition])? = nil, onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
+        durableWrites: (@Sendable ([Int: ShardPosition]) async -> RedisPipeline?)? = nil,
         logger: Logger = Logger(label: "kamii.stats")
     ) {
+        self.durableWrites = durableWrites
         self.buffer = buffer
         self.hydrator = hydrator
         self.positions = positions
@@ -128,6 +135,10 @@ public actor StatsFlusher {
     /// One flush: the failed one if there is one, else everything buffered. Returns false when it
     /// failed (and is kept for the next attempt).
     public func flush() async -> Bool {
+        // Overlapping flushes would send (and acknowledge) one pending flush twice.
+        guard !flushing else { return false }
+        flushing = true
+        defer { flushing = false }
         if pending == nil {
             // Positions first, then the take: a dispatch routed in between is in this flush but
             // not claimed by it (replayed after a crash, never lost).
@@ -138,9 +149,10 @@ public actor StatsFlusher {
                 return true
             }
             batchCounter += 1
+            let trailer = positions.isEmpty ? nil : await durableWrites?(positions)
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
-                positions: positions)
+                positions: positions, trailer: trailer)
         }
         guard var flush = pending else { return true }
         do {
@@ -189,7 +201,10 @@ public actor StatsFlusher {
 
     private func record(_ outcome: PendingFlush.Outcome) {
         for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
-        if activity.count > 100_000 { activity = activity.filter { $0.value > 10 } }
+        if activity.count > 100_000 {
+            let kept = activity.sorted { $0.value > $1.value }.prefix(10_000)
+            activity = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+        }
         totals.guildBatches += outcome.applied
         totals.grantsApplied += outcome.grants
         totals.deltas += outcome.deltas

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DiscordModels
 import Foundation
+import KamiiRedis
+import KamiiStats
 import KamiiStore
 
 /// `kamii data`: the privacy requests — export or delete what Kamii stores for a guild or a user.
@@ -46,10 +48,23 @@ struct DataCommand: AsyncParsableCommand {
             discussion: "A user's moderation cases are kept (docs/PRIVACY.md says why); the report counts them.")
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
+        @Option(help: "The Redis holding the live stats, purged first (default: $KAMII_REDIS_URL; none: SQL only).") var redis: String?
+        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then kamii).") var statsPrefix: String?
         @Flag(help: "Confirm the deletion; without it nothing is deleted.") var yes = false
 
         func run() async throws {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
+            let environment = ProcessInfo.processInfo.environment
+            if let url = redis ?? environment["KAMII_REDIS_URL"] {
+                // Redis first: a checkpoint running between the two then has nothing to write back.
+                let configuration: RedisConfiguration
+                do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
+                let client = RedisClient(configuration: configuration)
+                let purge = StatsPurge(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
+                let purged = if let guild = subject.guild { try await purge.purge(GuildID(guild)) } else { try await purge.purge(UserID(subject.user!)) }
+                await client.close()
+                print("deleted from Redis: \(subject.guild != nil ? "\(purged) keys" : "the user's stats in \(purged) guilds")")
+            }
             let report = try await withStore(options) { store in
                 try await store.requireCurrentSchema()
                 if let guild = subject.guild { return try await store.deleteGuildData(GuildID(guild)) }

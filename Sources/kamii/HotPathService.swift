@@ -32,6 +32,7 @@ final class HotPathService: Service, Sendable {
             hydrator: store.map { StoreHydrator(store: $0) },
             positions: { router.positions },
             onDurable: { positions in await manager.markDurable(positions.mapValues { ($0.session, $0.sequence) }) },
+            durableWrites: { positions in await manager.sessionWrites(at: positions.mapValues { ($0.session, $0.sequence) }) },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
         self.settings = settings

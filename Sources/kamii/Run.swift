@@ -120,6 +120,8 @@ final class ShardsService: Service, Sendable {
             group.addTask {
                 // Returns when the group shuts down gracefully; cancelled when the shards end first.
                 try await gracefulShutdown()
+                // A shard held back by a full stats buffer (Redis down) must still be able to close.
+                router?.stats.stopHoldingBack()
                 await manager.shutdown()
             }
             try await group.next()

@@ -13,6 +13,7 @@ struct GuildActorTests {
         let now = Atomic<UInt64>(1_000)
         var read: @Sendable () -> UInt64 { { [self] in now.load(ordering: .relaxed) } }
         func advance(_ milliseconds: UInt64) { now.add(milliseconds, ordering: .relaxed) }
+        func set(_ milliseconds: UInt64) { now.store(milliseconds, ordering: .relaxed) }
     }
 
     private func router(_ settings: GuildSettings = .defaults, capacity: Int = 1_000, clock: ManualClock = ManualClock()) -> GuildRouter {
@@ -154,6 +155,38 @@ struct GuildActorTests {
         #expect(router.activeGuilds == 1)
         await router.route(D.message(id: D.messageID(atSecond: 2), author: 10, guild: D.guild + (1 << 22)))
         #expect(router.activeGuilds == 2)
+    }
+
+    @Test func anActorActiveDuringTheSweepIsKept() async {
+        // The sweep read `now`, then the actor handled an event: its last activity is after `now`.
+        let clock = ManualClock()
+        let router = router(clock: clock)
+        clock.set(10_000)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        clock.set(9_999)
+        #expect(router.evictIdle(olderThan: .seconds(1)) == 0)
+        #expect(router.activeGuilds == 1)
+    }
+
+    @Test func aFullBufferIsNoLongerWaitedForOnceReleased() async throws {
+        let router = router(capacity: 2)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        let held = Task { await router.route(D.message(id: D.messageID(atSecond: 0), author: 11)) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(router.counters.messages == 1)
+        router.stats.stopHoldingBack()
+        await held.value
+        #expect(router.counters.messages == 2, "shutting down: the shard may finish its event and close")
+    }
+
+    @Test func aMessageCountsWhereXPIsOff() async {
+        var config = GuildConfig()
+        config.modules.xp = false
+        let router = router(GuildSettings(config))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        await router.route(D.message(id: D.messageID(atSecond: 1), author: 20, bot: true))
+        let batch = batch(router)
+        #expect(batch.messages == [10: 1] && batch.grants.isEmpty)
     }
 
     @Test func aFullBufferHoldsTheShardBackUntilAFlushIsAcknowledged() async throws {

@@ -31,7 +31,7 @@ extension ShardConnection {
                 guard let read = try? GatewayPayloads.session(in: data) else { return false }
                 session = read
                 // A new session: nothing of it is durable yet (a restart resumes it from its start).
-                sessionNumber += 1
+                sessionNumber = ShardConnection.sessionNumbers.add(1, ordering: .relaxed).newValue
                 durableSequence = nil
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)

@@ -2,6 +2,7 @@ import DiscordModels
 import Foundation
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// One gateway shard: its connection, heartbeats, identify and resume, driven by
 /// ``ShardStateMachine``. Dispatches leave in order through the consumer given to ``run(_:)``,
@@ -25,8 +26,11 @@ public actor ShardConnection {
     var deliveredSequence: Int?
     /// The `s` up to which the consumer's work is durable (``markDurable(session:sequence:)``).
     var durableSequence: Int?
-    /// READYs seen: the number of the current session, stamped on each dispatch.
+    /// The number of the current session, stamped on each dispatch: unique in the process (a new
+    /// connection object for the same shard never reuses one), so a durable mark meant for an
+    /// earlier session cannot land on a later one.
     var sessionNumber = 0
+    static let sessionNumbers = Atomic<Int>(0)
     let started = ContinuousClock.now
 
     /// Counters for operators and tests.
@@ -62,6 +66,12 @@ public actor ShardConnection {
         guard let id = machine.sessionID, let sequence = deliveredSequence ?? machine.sequence, let url = machine.resumeURL else { return nil }
         let saved = configuration.savesDurableSequence ? min(durableSequence ?? 0, sequence) : sequence
         return (id, min(saved, machine.sequence ?? saved), url)
+    }
+
+    /// The current session's id and resume URL, if it is still session number `number`.
+    public func session(ifNumbered number: Int) -> (id: String, resumeURL: String)? {
+        guard number == sessionNumber, let id = machine.sessionID, let url = machine.resumeURL else { return nil }
+        return (id, url)
     }
 
     /// The consumer's work is durable up to dispatch `sequence` of session `session` (as stamped

@@ -1,6 +1,7 @@
 /// What Kamii reads from GUILD_MEMBER_ADD, GUILD_MEMBER_UPDATE and GUILD_MEMBER_REMOVE, in one
 /// pass over `d`. REMOVE carries only `guild_id` and `user`; the other fields then keep their
-/// defaults. Offsets (the role list) are relative to the bytes of `d` that were scanned.
+/// defaults. Offsets (the role list) are the scanner's: relative to `d` for ``scan(_:)``, to the
+/// payload when read on the envelope's pass.
 public struct MemberFields: Sendable, Equatable {
     public var guildID: UInt64
     public var userID: UInt64

@@ -2,7 +2,7 @@
 ///
 /// Only `d`'s own members are read: a nested message (`referenced_message`, a thread's starter)
 /// carries its own `author`, `id` and `type`, and is skipped whole. Offsets (the role list) are
-/// relative to the bytes of `d` that were scanned.
+/// the scanner's: relative to `d` for ``scan(_:)``, to the payload when read on the envelope's pass.
 public struct MessageCreateFields: Sendable, Equatable {
     public var id: UInt64
     public var guildID: UInt64?

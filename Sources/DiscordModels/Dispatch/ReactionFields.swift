@@ -1,6 +1,6 @@
 /// What Kamii reads from MESSAGE_REACTION_ADD and MESSAGE_REACTION_REMOVE, in one pass over `d`.
-/// REMOVE carries no `message_author_id` and no `member`. Offsets (the emoji's name) are relative
-/// to the bytes of `d` that were scanned.
+/// REMOVE carries no `message_author_id` and no `member`. Offsets (the emoji's name) are the
+/// scanner's: relative to `d` for ``scan(_:)``, to the payload when read on the envelope's pass.
 public struct ReactionFields: Sendable, Equatable {
     public var guildID: UInt64?
     public var channelID: UInt64

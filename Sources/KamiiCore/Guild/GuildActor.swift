@@ -6,9 +6,10 @@ import Synchronization
 /// one shard, whose consumer awaits each event); it reads only the fields its rules need and
 /// leaves the resulting changes in the ``StatsBuffer``.
 ///
-/// What it remembers is a cache that Redis backs: each member's last XP time (Redis re-checks the
-/// cooldown when it applies a grant), and the reactions that gave karma (so removing one takes
-/// it back). Evicting an idle actor loses nothing that counts.
+/// What it remembers: each member's last XP time (a cache: Redis re-checks the cooldown when it
+/// applies a grant), and in its ``KarmaLedger`` the reactions that gave karma and the bots it has
+/// seen — which only it knows: an evicted actor forgets them, so removing an older reaction then
+/// takes nothing back.
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer
@@ -90,7 +91,13 @@ public actor GuildActor {
     private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
         counters.messageCount.add(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
-        guard let rules = settings.xp else { return }
+        guard let rules = settings.xp else {
+            // XP off: a member's message still counts (activity is a trust signal).
+            if XPRules.defaults.exclusion(of: message, roles: []) == nil {
+                stats.record(in: slot) { $0.countMessage(by: message.authorID) }
+            }
+            return
+        }
         let roles = rules.readsRoles ? try message.memberRoles?.ids(in: data) ?? [] : []
         let author = message.authorID
         switch rules.exclusion(of: message, roles: roles) {

@@ -82,7 +82,11 @@ public final class GuildRouter: Sendable {
         for stripe in stripes {
             stripe.actors.withLock { actors in
                 let before = actors.count
-                actors = actors.filter { now &- $0.value.lastActiveAt < limit }
+                // An actor that handled an event after `now` was read is active, not 2^64 ms idle.
+                actors = actors.filter { actor in
+                    let last = actor.value.lastActiveAt
+                    return last >= now || now - last < limit
+                }
                 evicted += before - actors.count
             }
         }

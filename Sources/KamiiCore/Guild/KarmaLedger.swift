@@ -3,7 +3,9 @@ import DiscordModels
 /// What a guild actor remembers about karma: which reactions gave it (so removing one takes it
 /// back), when each giver last gave to each receiver (the pair cooldown), and which members are
 /// bots (bots neither give nor receive). Bounded: past ``capacity`` records the oldest half is
-/// forgotten, and removing a forgotten reaction takes nothing back.
+/// forgotten, and removing a forgotten reaction takes nothing back. It lives in the guild actor
+/// only: an evicted or restarted actor forgets which reactions gave karma (their removal then
+/// takes nothing back) and which members are bots.
 struct KarmaLedger {
     static let capacity = 4_096
 
@@ -38,6 +40,10 @@ struct KarmaLedger {
         let pair = Pair(giver: giver, receiver: receiver)
         if let last = lastGiven[pair], now < last &+ rules.cooldownMilliseconds { return nil }
         lastGiven[pair] = now
+        if lastGiven.count > Self.capacity {
+            // Only cooldowns still running matter; drop the rest (all of them when none has a cooldown).
+            lastGiven = lastGiven.filter { now < $0.value &+ rules.cooldownMilliseconds }
+        }
         counter += 1
         given[key] = (receiver, counter)
         if given.count > Self.capacity { forgetOldestHalf() }
@@ -52,6 +58,5 @@ struct KarmaLedger {
     private mutating func forgetOldestHalf() {
         let cut = counter - Self.capacity / 2
         given = given.filter { $0.value.order > cut }
-        if lastGiven.count > Self.capacity { lastGiven = [:] }
     }
 }

@@ -21,6 +21,7 @@ public final class StatsBuffer: Sendable {
     private let outstanding = Atomic<Int>(0)
     private let buffered = Atomic<Int>(0)
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let released = Atomic<Bool>(false)
     private let wake: AsyncStream<Void>.Continuation
     /// Yields when the flusher should flush early (the threshold was crossed).
     public let wakeups: AsyncStream<Void>
@@ -68,10 +69,10 @@ public final class StatsBuffer: Sendable {
 
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.
     public func waitForRoom() async {
-        guard outstanding.load(ordering: .relaxed) >= capacity else { return }
+        guard outstanding.load(ordering: .relaxed) >= capacity, !released.load(ordering: .relaxed) else { return }
         await withCheckedContinuation { continuation in
             let ready = waiters.withLock { waiters -> Bool in
-                if outstanding.load(ordering: .relaxed) < capacity { return true }
+                if outstanding.load(ordering: .relaxed) < capacity || released.load(ordering: .relaxed) { return true }
                 waiters.append(continuation)
                 return false
             }
@@ -120,6 +121,18 @@ public final class StatsBuffer: Sendable {
 
     /// Wakes the flusher (its interval timer calls this).
     public func requestFlush() { wake.yield() }
+
+    /// Stops holding recorders back, for good: at shutdown the shards must be able to finish their
+    /// current event and close even while Redis is unreachable (what they record is still flushed,
+    /// or reported unflushed, after them).
+    public func stopHoldingBack() {
+        released.store(true, ordering: .relaxed)
+        let all = waiters.withLock { waiters in
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in all { waiter.resume() }
+    }
 
     /// Stops the wake-up stream (the flusher's loop ends).
     public func finish() { wake.finish() }

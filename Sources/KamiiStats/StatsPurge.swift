@@ -1,0 +1,62 @@
+public import DiscordModels
+public import KamiiRedis
+
+/// Deletes a guild's or a user's live stats from Redis, for a privacy request (`kamii data
+/// delete`). Run it before deleting from SQL: a checkpoint in between then finds nothing to write
+/// back.
+public struct StatsPurge: Sendable {
+    public let redis: RedisClient
+    public let keys: StatsKeys
+
+    public init(redis: RedisClient, keys: StatsKeys = StatsKeys()) {
+        self.redis = redis
+        self.keys = keys
+    }
+
+    /// Every key of the guild, and its place in the checkpointer's guild list. Returns the keys deleted.
+    @discardableResult
+    public func purge(_ guild: GuildID) async throws -> Int {
+        let found = try await scan(keys.guildPrefix(guild) + "*")
+        var pipeline = RedisPipeline()
+        if !found.isEmpty { pipeline.append(["UNLINK"] + found) }
+        for set in [keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing"] { pipeline.append("SREM", set, String(guild.rawValue)) }
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        return found.count
+    }
+
+    /// The user's counters in every guild, their places on its leaderboards and in its dirty sets.
+    /// Returns the guilds they were found in.
+    @discardableResult
+    public func purge(_ user: UserID) async throws -> Int {
+        // Keys look like `<prefix>:{<guild>}:u:<user>`; the guild is read back from each.
+        let found = try await scan("\(keys.prefix):{*}:u:\(user.rawValue)")
+        let start = keys.prefix + ":{"
+        let guilds = found.compactMap { key -> GuildID? in
+            guard key.hasPrefix(start), let close = key.firstIndex(of: "}") else { return nil }
+            return UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close]).map(GuildID.init)
+        }
+        guard !guilds.isEmpty else { return 0 }
+        var pipeline = RedisPipeline()
+        let member = String(user.rawValue)
+        for guild in guilds {
+            pipeline.append("UNLINK", keys.user(user, in: guild))
+            for board in Leaderboard.allCases { pipeline.append("ZREM", keys.leaderboard(board, in: guild), member) }
+            let dirty = keys.dirtyMembers(in: guild)
+            for set in [dirty, dirty + ":checkpointing"] { pipeline.append("SREM", set, member) }
+        }
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        return guilds.count
+    }
+
+    private func scan(_ pattern: String) async throws -> [String] {
+        var cursor = "0"
+        var found: [String] = []
+        repeat {
+            let reply = try await redis.send("SCAN", cursor, "MATCH", pattern, "COUNT", "1000").array ?? []
+            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("SCAN answered \(reply)") }
+            cursor = next
+            found += reply[1].array?.compactMap(\.string) ?? []
+        } while cursor != "0"
+        return found
+    }
+}

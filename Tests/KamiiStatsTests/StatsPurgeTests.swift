@@ -1,0 +1,55 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// A privacy request's Redis half: what `kamii data delete` removes before SQL.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct StatsPurgeTests {
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+    let guilds = [GuildID(UInt64.random(in: 1...(1 << 40)) << 22), GuildID(UInt64.random(in: 1...(1 << 40)) << 22 | 1)]
+
+    private func fill(_ redis: RedisClient) async throws {
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        for guild in guilds {
+            for user in [UInt64(11), 12] {
+                buffer.record(guild: guild.rawValue) { batch in
+                    batch.countMessage(by: user)
+                    batch.grant(.init(user: user, messageTime: 1_700_000_000_000, xp: 20), cooldownMilliseconds: 60_000)
+                    batch.changeKarma(of: user, by: 1)
+                }
+            }
+        }
+        #expect(await flusher.flush())
+    }
+
+    @Test func aUsersStatsLeaveEveryGuildAndNothingElse() async throws {
+        let redis = try RedisTestServer.client()
+        try await fill(redis)
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(11)) == 2)
+        for guild in guilds {
+            #expect(try await redis.send("EXISTS", keys.user(UserID(11), in: guild)).int == 0)
+            #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "11").isNull)
+            #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)
+            #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
+            #expect(try await redis.send("HGET", keys.user(UserID(12), in: guild), "xp").int == 20, "others keep theirs")
+        }
+        await redis.close()
+    }
+
+    @Test func aGuildsStatsGoEntirely() async throws {
+        let redis = try RedisTestServer.client()
+        try await fill(redis)
+        let deleted = try await StatsPurge(redis: redis, keys: keys).purge(guilds[0])
+        #expect(deleted >= 6, "two members, two leaderboards, the dirty set, the marker")
+        let left = try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []
+        #expect(left.isEmpty)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[0].rawValue)).int == 0)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[1].rawValue)).int == 1)
+        #expect(try await redis.send("HGET", keys.user(UserID(11), in: guilds[1]), "xp").int == 20)
+        await redis.close()
+    }
+}

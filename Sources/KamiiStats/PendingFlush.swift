@@ -14,7 +14,8 @@ struct PendingFlush {
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
-    /// Commands sent after the scripts that record those positions (the shards' saved sessions).
+    /// Commands that record those positions (the shards' saved sessions), sent once every batch
+    /// of the flush is applied.
     let trailer: RedisPipeline?
 
     init(
@@ -42,16 +43,25 @@ struct PendingFlush {
         var error: String?
     }
 
-    /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer.
-    mutating func pipeline(scriptHash: String, mustBeLoaded: Bool = false) -> RedisPipeline {
-        let order = batches.keys.sorted()
-        calls = stride(from: 0, to: order.count, by: guildsPerCall).map { Array(order[$0..<min($0 + guildsPerCall, order.count)]) }
-        var pipeline = RedisPipeline(capacity: 64 * order.count + 1_024)
-        for call in calls {
+    /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer —
+    /// for as many of the flush's guilds as fit in `maxArguments` script arguments (at least one
+    /// call): a backlog after an outage goes in several round trips, none long enough to time out.
+    mutating func pipeline(scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max) -> RedisPipeline {
+        var order: [UInt64] = []
+        var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
+        calls = []
+        var total = 0
+        let remaining = batches.keys.sorted()
+        for start in stride(from: 0, to: remaining.count, by: guildsPerCall) {
+            let call = Array(remaining[start..<min(start + guildsPerCall, remaining.count)])
             let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
             let arguments = grouped.reduce(0) { total, entry in
                 total + 3 + entry.1.count * 5 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
             }
+            if !calls.isEmpty && total + arguments > maxArguments { break }
+            total += arguments
+            calls.append(call)
+            order += call
             pipeline.beginCommand(arguments: 5 + call.count + arguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
@@ -80,8 +90,6 @@ struct PendingFlush {
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
         for guild in order { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
-        // Only once every guild is in (a retry of a partly applied flush still carries it last).
-        if let trailer { pipeline.append(contentsOf: trailer) }
         return pipeline
     }
 

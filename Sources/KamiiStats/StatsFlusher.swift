@@ -26,11 +26,18 @@ public actor StatsFlusher {
         /// Guilds per script call. On Redis Cluster, 1 (a script's keys must share a slot); on a
         /// single Redis, more guilds per call save Redis the per-call cost.
         public var guildsPerCall: Int
+        /// Script arguments per round trip: a backlog after an outage is sent in parts (≈ 100,000
+        /// arguments is ≈ 0.2 s of Redis's time), none long enough to run into the command timeout.
+        public var maxArgumentsPerRoundTrip: Int
 
-        public init(interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100) {
+        public init(
+            interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
+            maxArgumentsPerRoundTrip: Int = 100_000
+        ) {
             self.interval = interval
             self.keys = keys
             self.guildsPerCall = guildsPerCall
+            self.maxArgumentsPerRoundTrip = maxArgumentsPerRoundTrip
         }
     }
 
@@ -158,18 +165,31 @@ public actor StatsFlusher {
         do {
             // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at
             // once. Guilds it does not have are rehydrated from SQL, then sent again.
+            // A backlog goes in several round trips (`maxArguments` each); one that applies nothing
+            // three times running fails the flush.
             var reload = false
-            for _ in 0..<3 {
+            var fruitless = 0
+            while !flush.batches.isEmpty {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
-                let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: hydrator != nil)))
+                let outcome = flush.settle(try await redis.execute(
+                    flush.pipeline(scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip)))
                 record(outcome)
                 reload = outcome.scriptMissing
                 if !outcome.unloaded.isEmpty { try await hydrate(outcome.unloaded.map(GuildID.init)) }
-                if flush.batches.isEmpty { break }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
+                fruitless = outcome.applied > 0 ? 0 : fruitless + 1
+                if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
-            guard flush.batches.isEmpty else { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             pending = nil
+            // Every change is in: now the positions they vouch for (a kill between the two replays
+            // one flush, whose XP Redis refuses a second time).
+            if let trailer = flush.trailer {
+                do {
+                    for reply in try await redis.execute(trailer) { _ = try reply.orThrow() }
+                } catch {
+                    logger.warning("shard sessions not saved after a flush", metadata: ["error": "\(error)"])
+                }
+            }
             await reportDurable(flush.positions)
             totals.flushes += 1
             if failing {

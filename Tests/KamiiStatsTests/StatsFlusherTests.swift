@@ -93,4 +93,25 @@ struct StatsFlusherTests {
         #expect(await flusher.totals.grantsApplied == 2)
         await redis.close()
     }
+
+    @Test func aBacklogGoesInSeveralRoundTrips() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        // About 20 arguments per guild here: at most two guilds' scripts per round trip.
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 30))
+        let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }
+        for guild in guilds {
+            buffer.record(guild: guild.rawValue) { batch in
+                batch.countMessage(by: 3)
+                batch.grant(.init(user: 3, messageTime: 1_700_000_000_000, xp: 17), cooldownMilliseconds: 60_000)
+            }
+        }
+        #expect(await flusher.flush())
+        let totals = await flusher.totals
+        #expect(totals.guildBatches == 20 && totals.flushes == 1 && buffer.unacknowledged == 0)
+        for guild in guilds {
+            #expect(try await redis.send("HGET", keys.user(UserID(3), in: guild), "xp").int == 17)
+        }
+        await redis.close()
+    }
 }

@@ -12,13 +12,6 @@ public struct RedisPipeline: Sendable {
     }
 
     /// Appends one command: its name and arguments, each a bulk string.
-    /// Appends every command of `other`, after this pipeline's own.
-    public mutating func append(contentsOf other: RedisPipeline) {
-        var bytes = other.buffer
-        buffer.writeBuffer(&bytes)
-        count += other.count
-    }
-
     public mutating func append(_ arguments: String...) {
         append(arguments)
     }

@@ -202,21 +202,17 @@ public actor ShardManager {
         }
     }
 
-    /// The commands that save the sessions at these positions (shards whose session has changed
-    /// since are left out), for the caller to send right after the work they vouch for — in the
-    /// same pipeline, so a process killed after that work is durable resumes from it. Nil without
-    /// Redis sessions.
-    public func sessionWrites(at positions: [Int: (session: Int, sequence: Int)]) async -> RedisPipeline? {
-        guard let store = sessionStore as? RedisShardSessionStore, let plan else { return nil }
-        var sessions: [Int: SavedSession?] = [:]
+    /// The records that save the sessions at these positions (shards whose session has changed
+    /// since are left out), for the caller to write together with the work they vouch for, so a
+    /// process killed after that work is durable resumes from it. Empty without Redis sessions.
+    public func sessionRecords(at positions: [Int: (session: Int, sequence: Int)]) async -> [SessionRecord] {
+        guard let store = sessionStore as? RedisShardSessionStore, let plan else { return [] }
+        var sessions: [Int: SavedSession] = [:]
         for (id, position) in positions {
             guard let shard = shards[id], let current = await shard.session(ifNumbered: position.session) else { continue }
             sessions[id] = SavedSession(sessionID: current.id, sequence: position.sequence, resumeURL: current.resumeURL)
         }
-        guard !sessions.isEmpty else { return nil }
-        var pipeline = RedisPipeline()
-        store.append(sessions, shardCount: plan.shardCount, to: &pipeline)
-        return pipeline
+        return store.records(sessions, shardCount: plan.shardCount)
     }
 
     /// Saves every shard's session; a shard that stopped for good (or has none) is forgotten, so a

@@ -25,6 +25,19 @@ public struct SavedSession: Sendable, Equatable {
     }
 }
 
+/// One saved session as Redis holds it.
+public struct SessionRecord: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public var ttlMilliseconds: Int
+
+    public init(key: String, value: String, ttlMilliseconds: Int) {
+        self.key = key
+        self.value = value
+        self.ttlMilliseconds = ttlMilliseconds
+    }
+}
+
 /// Where shards' sessions are kept between processes.
 public protocol ShardSessionStore: Sendable {
     func load(shards: [Int], shardCount: Int) async throws -> [Int: SavedSession]
@@ -76,9 +89,7 @@ public struct RedisShardSessionStore: ShardSessionStore {
         }
     }
 
-    /// The commands that save `sessions`, for a caller to send in a pipeline of its own (the stats
-    /// flusher sends them right after the changes they vouch for).
-    public func append(_ sessions: [Int: SavedSession?], shardCount: Int, to pipeline: inout RedisPipeline) {
+    private func append(_ sessions: [Int: SavedSession?], shardCount: Int, to pipeline: inout RedisPipeline) {
         let ttl = String(Int(freshness / .milliseconds(1)))
         for (shard, session) in sessions {
             if let session {
@@ -87,5 +98,12 @@ public struct RedisShardSessionStore: ShardSessionStore {
                 pipeline.append("DEL", key(shard, shardCount))
             }
         }
+    }
+
+    /// The keys and values that save `sessions`, for a caller to write along with the work they
+    /// vouch for (the stats flusher, inside its last script call).
+    public func records(_ sessions: [Int: SavedSession], shardCount: Int) -> [SessionRecord] {
+        let ttl = Int(freshness / .milliseconds(1))
+        return sessions.map { SessionRecord(key: key($0.key, shardCount), value: $0.value.encoded, ttlMilliseconds: ttl) }
     }
 }

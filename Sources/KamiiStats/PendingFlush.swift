@@ -11,16 +11,18 @@ struct PendingFlush {
     private let guildsPerCall: Int
     /// The guilds of each script call of the last pipeline, in order.
     private var calls: [[UInt64]] = []
+    /// Whether the last pipeline was one transaction carrying the trailer.
+    private var wrapped = false
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
-    /// Commands that record those positions (the shards' saved sessions), sent once every batch
-    /// of the flush is applied.
-    let trailer: RedisPipeline?
+    /// Keys that record those positions (the shards' saved sessions): written by the flush's last
+    /// script call when it can carry them, otherwise once every batch of the flush is applied.
+    let trailer: [DurableWrite]
 
     init(
         id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
-        trailer: RedisPipeline? = nil
+        trailer: [DurableWrite] = []
     ) {
         self.id = id
         self.positions = positions
@@ -41,15 +43,22 @@ struct PendingFlush {
         var unloaded: [UInt64] = []
         var scriptMissing = false
         var error: String?
+        /// The trailer went in the same transaction as the changes it vouches for.
+        var trailerWritten = false
     }
 
     /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer —
     /// for as many of the flush's guilds as fit in `maxArguments` script arguments (at least one
     /// call): a backlog after an outage goes in several round trips, none long enough to time out.
-    mutating func pipeline(scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max) -> RedisPipeline {
-        var order: [UInt64] = []
-        var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
-        calls = []
+    ///
+    /// When this is the flush's last part and none of its guilds can still need rehydrating (not
+    /// `mustBeLoaded`, or all in `knownLoaded`), the part and the trailer go as one MULTI/EXEC: Redis
+    /// applies the changes and the positions they vouch for together or not at all, so a process
+    /// killed at any moment resumes exactly after what Redis has.
+    mutating func pipeline(
+        scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, knownLoaded: Set<UInt64> = []
+    ) -> RedisPipeline {
+        var planned: [(call: [UInt64], grouped: [(UInt64, [Member])], arguments: Int)] = []
         var total = 0
         let remaining = batches.keys.sorted()
         for start in stride(from: 0, to: remaining.count, by: guildsPerCall) {
@@ -58,18 +67,31 @@ struct PendingFlush {
             let arguments = grouped.reduce(0) { total, entry in
                 total + 3 + entry.1.count * 5 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
             }
-            if !calls.isEmpty && total + arguments > maxArguments { break }
+            if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
-            calls.append(call)
-            order += call
-            pipeline.beginCommand(arguments: 5 + call.count + arguments)
+            planned.append((call, grouped, arguments))
+        }
+        calls = planned.map(\.call)
+        let order = calls.flatMap { $0 }
+        // One guild per call means Redis Cluster, where a script may not touch the sessions' slot.
+        wrapped = !trailer.isEmpty && guildsPerCall > 1 && order.count == batches.count
+            && (!mustBeLoaded || order.allSatisfy(knownLoaded.contains))
+        var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
+        if wrapped { pipeline.append("MULTI") }
+        for (index, plan) in planned.enumerated() {
+            // The last call of a wrapped part also writes the trailer, so it is written only if that
+            // script ran (a NOSCRIPT inside EXEC fails the call, and the trailer with it).
+            let trailer = wrapped && index == planned.count - 1 ? self.trailer : []
+            let trailerArguments = trailer.isEmpty ? 0 : 1 + 3 * trailer.count
+            let call = plan.call
+            pipeline.beginCommand(arguments: 5 + call.count + plan.arguments + trailerArguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
             for guild in call { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
-            for (guild, members) in grouped {
+            for (guild, members) in plan.grouped {
                 pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
                 pipeline.appendArgument(Int(batches[guild]!.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
@@ -85,11 +107,20 @@ struct PendingFlush {
                     }
                 }
             }
+            if !trailer.isEmpty {
+                pipeline.appendArgument(trailer.count)
+                for write in trailer {
+                    pipeline.appendArgument(write.key)
+                    pipeline.appendArgument(write.value)
+                    pipeline.appendArgument(write.ttlMilliseconds)
+                }
+            }
         }
         pipeline.beginCommand(arguments: 2 + order.count)
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
         for guild in order { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        if wrapped { pipeline.append("EXEC") }
         return pipeline
     }
 
@@ -113,6 +144,21 @@ struct PendingFlush {
 
     /// Reads the replies of ``pipeline(scriptHash:)``: guilds that are done leave the flush.
     mutating func settle(_ replies: [RedisValue]) -> Outcome {
+        guard wrapped else { return settleCommands(replies) }
+        // MULTI, QUEUED per command, then EXEC's array of the real replies (or an error: nothing applied).
+        guard case .array(let results)? = replies.last else {
+            var outcome = Outcome()
+            let reason = replies.first { if case .error = $0 { true } else { false } } ?? replies.last ?? .null
+            if case .error(let message) = reason, message.contains("NOSCRIPT") { outcome.scriptMissing = true }
+            outcome.error = "the transaction was not applied: \(reason)"
+            return outcome
+        }
+        var outcome = settleCommands(results)
+        if calls.count <= results.count, case .array = results[calls.count - 1] { outcome.trailerWritten = true }
+        return outcome
+    }
+
+    private mutating func settleCommands(_ replies: [RedisValue]) -> Outcome {
         var outcome = Outcome()
         for (index, call) in calls.enumerated() {
             guard index < replies.count else { break }

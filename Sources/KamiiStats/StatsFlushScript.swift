@@ -19,6 +19,10 @@ import KamiiRedis
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
 /// totals are loaded from SQL before anything is added to them.
 ///
+/// After the guilds, ARGV may carry records to write once they are applied — a count, then key,
+/// value and time to live in ms each (the shards' sessions at the flush's positions): written by
+/// this call only if it ran to its end. (They are outside the call's hash slot: single Redis only.)
+///
 /// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
 /// rehydrate first), the number of level-ups, then each level-up's user and new level.
 enum StatsFlushScript {
@@ -116,6 +120,14 @@ enum StatsFlushScript {
             reply[#reply + 1] = unloaded and -2 or (skip and -1 or applied)
             reply[#reply + 1] = #ups / 2
             for _, v in ipairs(ups) do reply[#reply + 1] = v end
+        end
+        -- After the guilds, optionally, keys vouched for by them (the shards' saved sessions):
+        -- written only because this script ran to its end.
+        local records = tonumber(ARGV[i]) or 0
+        i = i + 1
+        for _ = 1, records do
+            redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2])
+            i = i + 3
         end
         return reply
         """#)

@@ -3,6 +3,10 @@ public import KamiiCore
 public import KamiiRedis
 public import Logging
 
+/// A key written with a flush once its changes are in (a shard's saved session): key, value, time
+/// to live in ms.
+public typealias DurableWrite = (key: String, value: String, ttlMilliseconds: Int)
+
 /// A member who reached a new level in a flush (for announcements and role rewards).
 public struct LevelUp: Sendable, Equatable {
     public var guild: GuildID
@@ -60,13 +64,16 @@ public actor StatsFlusher {
     private let hydrator: (any GuildHydrator)?
     private let positions: (@Sendable () -> [Int: ShardPosition])?
     private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
-    private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> RedisPipeline?)?
+    private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])?
     private var reportedPositions: [Int: ShardPosition] = [:]
     private let batchPrefix: String
     private var batchCounter = 0
     private var pending: PendingFlush?
     private var failing = false
     private var flushing = false
+    /// Guilds applied by this flusher: Redis had them (a guild Redis loses later is refused by the
+    /// script all the same; it only cannot share a transaction with the shards' sessions).
+    private var loaded: Set<UInt64> = []
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
     private var activity: [UInt64: Int] = [:]
@@ -87,7 +94,7 @@ public actor StatsFlusher {
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
         positions: (@Sendable () -> [Int: ShardPosition])? = nil, onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
-        durableWrites: (@Sendable ([Int: ShardPosition]) async -> RedisPipeline?)? = nil,
+        durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])? = nil,
         logger: Logger = Logger(label: "kamii.stats")
     ) {
         self.durableWrites = durableWrites
@@ -156,7 +163,7 @@ public actor StatsFlusher {
                 return true
             }
             batchCounter += 1
-            let trailer = positions.isEmpty ? nil : await durableWrites?(positions)
+            let trailer = positions.isEmpty ? [] : await durableWrites?(positions) ?? []
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
                 positions: positions, trailer: trailer)
@@ -169,11 +176,13 @@ public actor StatsFlusher {
             // three times running fails the flush.
             var reload = false
             var fruitless = 0
+            var trailerWritten = false
             while !flush.batches.isEmpty {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
-                let outcome = flush.settle(try await redis.execute(
-                    flush.pipeline(scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip)))
+                let outcome = flush.settle(try await redis.execute(flush.pipeline(
+                    scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, knownLoaded: loaded)))
                 record(outcome)
+                trailerWritten = outcome.trailerWritten
                 reload = outcome.scriptMissing
                 if !outcome.unloaded.isEmpty { try await hydrate(outcome.unloaded.map(GuildID.init)) }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
@@ -181,11 +190,14 @@ public actor StatsFlusher {
                 if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
             pending = nil
-            // Every change is in: now the positions they vouch for (a kill between the two replays
-            // one flush, whose XP Redis refuses a second time).
-            if let trailer = flush.trailer {
+            // Not in the same transaction (a part that could still need rehydrating, or a backlog in
+            // parts): now the positions the changes vouch for — a kill between the two replays one
+            // flush, whose XP Redis refuses a second time.
+            if !trailerWritten, !flush.trailer.isEmpty {
+                var pipeline = RedisPipeline()
+                for write in flush.trailer { pipeline.append("SET", write.key, write.value, "PX", String(write.ttlMilliseconds)) }
                 do {
-                    for reply in try await redis.execute(trailer) { _ = try reply.orThrow() }
+                    for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
                 } catch {
                     logger.warning("shard sessions not saved after a flush", metadata: ["error": "\(error)"])
                 }
@@ -220,7 +232,10 @@ public actor StatsFlusher {
     }
 
     private func record(_ outcome: PendingFlush.Outcome) {
-        for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
+        for (guild, changes) in outcome.guilds {
+            activity[guild, default: 0] += changes
+            loaded.insert(guild)
+        }
         if activity.count > 100_000 {
             let kept = activity.sorted { $0.value > $1.value }.prefix(10_000)
             activity = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })

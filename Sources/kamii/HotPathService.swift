@@ -32,7 +32,9 @@ final class HotPathService: Service, Sendable {
             hydrator: store.map { StoreHydrator(store: $0) },
             positions: { router.positions },
             onDurable: { positions in await manager.markDurable(positions.mapValues { ($0.session, $0.sequence) }) },
-            durableWrites: { positions in await manager.sessionWrites(at: positions.mapValues { ($0.session, $0.sequence) }) },
+            durableWrites: { positions in
+                await manager.sessionRecords(at: positions.mapValues { ($0.session, $0.sequence) }).map { ($0.key, $0.value, $0.ttlMilliseconds) }
+            },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
         self.settings = settings

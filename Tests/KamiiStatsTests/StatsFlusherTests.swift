@@ -114,4 +114,23 @@ struct StatsFlusherTests {
         }
         await redis.close()
     }
+
+    /// The shards' positions are written with the flush that makes them true: inside its last script
+    /// call on a single Redis, right after it on Cluster's one-guild calls.
+    @Test(arguments: [100, 1])
+    func positionsAreWrittenWithTheFlush(guildsPerCall: Int) async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let sessionKey = keys.prefix + ":session-probe"
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall),
+            positions: { [0: ShardPosition(session: 1, sequence: 42)] },
+            durableWrites: { positions in [(sessionKey, "s=\(positions[0]!.sequence)", 60_000)] })
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        #expect(await flusher.flush())
+        #expect(try await redis.send("GET", sessionKey).string == "s=42")
+        #expect(try await redis.send("PTTL", sessionKey).int.map { $0 > 0 && $0 <= 60_000 } == true)
+        #expect(try await redis.send("HGET", keys.user(UserID(3), in: guild), "msgs").int == 1)
+        await redis.close()
+    }
 }

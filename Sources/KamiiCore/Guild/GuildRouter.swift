@@ -98,26 +98,30 @@ public final class GuildRouter: Sendable {
     /// and karma cooldowns.
     public static let monotonicMilliseconds: @Sendable () -> UInt64 = {
         #if canImport(Glibc)
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
-        return UInt64(time.tv_sec) &* 1_000 &+ UInt64(time.tv_nsec) / 1_000_000
+        return coarseMilliseconds(CLOCK_MONOTONIC_COARSE)
         #else
         return UInt64(max(0, (ContinuousClock.now - GuildRouter.epoch) / .milliseconds(1)))
         #endif
     }
 
-    private static let epoch = ContinuousClock.now
-
     /// Unix milliseconds, from the coarse real-time clock.
     public static let unixMilliseconds: @Sendable () -> UInt64 = {
         #if canImport(Glibc)
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME_COARSE, &time)
-        return UInt64(time.tv_sec) &* 1_000 &+ UInt64(time.tv_nsec) / 1_000_000
+        return coarseMilliseconds(CLOCK_REALTIME_COARSE)
         #else
         return UInt64(max(0, Date().timeIntervalSince1970 * 1_000))
         #endif
     }
+
+    private static let epoch = ContinuousClock.now
+
+    #if canImport(Glibc)
+    private static func coarseMilliseconds(_ clock: clockid_t) -> UInt64 {
+        var time = timespec()
+        clock_gettime(clock, &time)
+        return UInt64(time.tv_sec) &* 1_000 &+ UInt64(time.tv_nsec) / 1_000_000
+    }
+    #endif
 
     private func stripe(_ guild: GuildID) -> Stripe {
         stripes[Int((guild.rawValue >> 22) % UInt64(stripes.count))]

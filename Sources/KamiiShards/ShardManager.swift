@@ -208,7 +208,8 @@ public actor ShardManager {
     public func sessionRecords(at positions: [Int: (session: Int, sequence: Int)]) async -> [SessionRecord] {
         guard let store = sessionStore as? RedisShardSessionStore, let plan else { return [] }
         var sessions: [Int: SavedSession] = [:]
-        for (id, position) in positions {
+        for (id, position) in positions where stopReasons[id].map({ $0 == .shutdown }) ?? true {
+            // A shard stopped for good has no session to resume (its key was deleted).
             guard let shard = shards[id], let current = await shard.session(ifNumbered: position.session) else { continue }
             sessions[id] = SavedSession(sessionID: current.id, sequence: position.sequence, resumeURL: current.resumeURL)
         }

@@ -77,7 +77,7 @@ public actor Checkpointer {
         guard !users.isEmpty else { return 0 }
         var pipeline = RedisPipeline()
         for user in users {
-            pipeline.append("HMGET", keys.user(user, in: guild), "xp", "level", "karma", "msgs", "avatar", "joined", "pending", "verified")
+            pipeline.append("HMGET", keys.user(user, in: guild), "xp", "level", "karma", "msgs", "avatar", "joined", "pending", "verified", "trust")
         }
         let replies = try await redis.execute(pipeline)
         let now = Date()
@@ -92,9 +92,11 @@ public actor Checkpointer {
                 accountCreatedAt: user.unixMilliseconds, hasAvatar: value(4).map { $0 != 0 },
                 joinedAt: value(5).flatMap { $0 > 0 ? UInt64($0) : nil }, isPending: value(6) == 1, isVerified: value(7) == 1,
                 messages: value(3) ?? 0, karma: value(2) ?? 0)
+            // No profile (no member event since this Redis was loaded from SQL): keep the trust it has.
+            let trust = value(4) == nil ? value(8).map { min(100, max(0, $0)) } : nil
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(value(0) ?? 0), level: value(1) ?? 0, karma: Int64(value(2) ?? 0),
-                trust: TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(value(3) ?? 0), updatedAt: now)
+                trust: trust ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(value(3) ?? 0), updatedAt: now)
         }
         if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
@@ -102,7 +104,11 @@ public actor Checkpointer {
             _ = try await upsert(rows)
         }
         var done = RedisPipeline()
-        for row in rows { done.append("HSET", keys.user(row.user, in: guild), "trust", String(row.trust)) }
+        // Only into a hash that still exists: a member purged meanwhile stays purged.
+        for row in rows {
+            done.append("EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'trust', ARGV[1]) end",
+                        "1", keys.user(row.user, in: guild), String(row.trust))
+        }
         done.append("DEL", dirty + ":checkpointing")
         for reply in try await redis.execute(done) { _ = try reply.orThrow() }
         return rows.count

@@ -11,22 +11,18 @@ struct PendingFlush {
     private let guildsPerCall: Int
     /// The guilds of each script call of the last pipeline, in order.
     private var calls: [[UInt64]] = []
-    /// Whether the last pipeline was one transaction carrying the trailer.
+    /// Whether the last pipeline was one transaction ending in the commit of the records.
     private var wrapped = false
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
-    /// Keys that record those positions (the shards' saved sessions): written by the flush's last
-    /// script call when it can carry them, otherwise once every batch of the flush is applied.
-    let trailer: [DurableWrite]
+    /// Every guild the flush carried (applied ones leave `batches`): what the commit checks.
+    private let allGuilds: [UInt64]
 
-    init(
-        id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
-        trailer: [DurableWrite] = []
-    ) {
+    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:]) {
         self.id = id
         self.positions = positions
-        self.trailer = trailer
+        allGuilds = batches.keys.sorted()
         self.batches = batches
         self.keys = keys
         self.guildsPerCall = max(1, guildsPerCall)
@@ -43,20 +39,20 @@ struct PendingFlush {
         var unloaded: [UInt64] = []
         var scriptMissing = false
         var error: String?
-        /// The trailer went in the same transaction as the changes it vouches for.
-        var trailerWritten = false
+        /// The records went in the same transaction as the changes they vouch for.
+        var recordsWritten = false
     }
 
     /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer —
     /// for as many of the flush's guilds as fit in `maxArguments` script arguments (at least one
     /// call): a backlog after an outage goes in several round trips, none long enough to time out.
     ///
-    /// When this is the flush's last part and none of its guilds can still need rehydrating (not
-    /// `mustBeLoaded`, or all in `knownLoaded`), the part and the trailer go as one MULTI/EXEC: Redis
-    /// applies the changes and the positions they vouch for together or not at all, so a process
-    /// killed at any moment resumes exactly after what Redis has.
+    /// With `records` (the shards' sessions at the flush's positions), the flush's last part goes as
+    /// one MULTI/EXEC ending in the commit script, which writes them only if every guild of the
+    /// flush shows it applied: a process killed at any moment resumes exactly after what Redis has,
+    /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) keeps them unwritten.
     mutating func pipeline(
-        scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, knownLoaded: Set<UInt64> = []
+        scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = []
     ) -> RedisPipeline {
         var planned: [(call: [UInt64], grouped: [(UInt64, [Member])], arguments: Int)] = []
         var total = 0
@@ -74,17 +70,12 @@ struct PendingFlush {
         calls = planned.map(\.call)
         let order = calls.flatMap { $0 }
         // One guild per call means Redis Cluster, where a script may not touch the sessions' slot.
-        wrapped = !trailer.isEmpty && guildsPerCall > 1 && order.count == batches.count
-            && (!mustBeLoaded || order.allSatisfy(knownLoaded.contains))
+        wrapped = !records.isEmpty && guildsPerCall > 1 && order.count == batches.count
         var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
         if wrapped { pipeline.append("MULTI") }
-        for (index, plan) in planned.enumerated() {
-            // The last call of a wrapped part also writes the trailer, so it is written only if that
-            // script ran (a NOSCRIPT inside EXEC fails the call, and the trailer with it).
-            let trailer = wrapped && index == planned.count - 1 ? self.trailer : []
-            let trailerArguments = trailer.isEmpty ? 0 : 1 + 3 * trailer.count
+        for plan in planned {
             let call = plan.call
-            pipeline.beginCommand(arguments: 5 + call.count + plan.arguments + trailerArguments)
+            pipeline.beginCommand(arguments: 5 + call.count + plan.arguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
@@ -107,20 +98,25 @@ struct PendingFlush {
                     }
                 }
             }
-            if !trailer.isEmpty {
-                pipeline.appendArgument(trailer.count)
-                for write in trailer {
-                    pipeline.appendArgument(write.key)
-                    pipeline.appendArgument(write.value)
-                    pipeline.appendArgument(write.ttlMilliseconds)
-                }
-            }
         }
         pipeline.beginCommand(arguments: 2 + order.count)
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
         for guild in order { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
-        if wrapped { pipeline.append("EXEC") }
+        if wrapped {
+            pipeline.beginCommand(arguments: 4 + allGuilds.count + 3 * records.count)
+            pipeline.appendArgument("EVAL")
+            pipeline.appendArgument(StatsFlushScript.commit.source)
+            pipeline.appendArgument(allGuilds.count)
+            for guild in allGuilds { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
+            pipeline.appendArgument(id)
+            for record in records {
+                pipeline.appendArgument(record.key)
+                pipeline.appendArgument(record.value)
+                pipeline.appendArgument(record.ttlMilliseconds)
+            }
+            pipeline.append("EXEC")
+        }
         return pipeline
     }
 
@@ -154,7 +150,7 @@ struct PendingFlush {
             return outcome
         }
         var outcome = settleCommands(results)
-        if calls.count <= results.count, case .array = results[calls.count - 1] { outcome.trailerWritten = true }
+        outcome.recordsWritten = results.last == .integer(1)
         return outcome
     }
 

@@ -19,13 +19,30 @@ import KamiiRedis
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
 /// totals are loaded from SQL before anything is added to them.
 ///
-/// After the guilds, ARGV may carry records to write once they are applied — a count, then key,
-/// value and time to live in ms each (the shards' sessions at the flush's positions): written by
-/// this call only if it ran to its end. (They are outside the call's hash slot: single Redis only.)
-///
 /// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
 /// rehydrate first), the number of level-ups, then each level-up's user and new level.
 enum StatsFlushScript {
+    /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
+    /// has it applied: KEYS are all the flush's batch markers; ARGV the batch id, then key, value and
+    /// time to live in ms per record. Replies 1 when written, 0 when a guild is not in (yet). Runs
+    /// last in the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
+    static let commit = RedisScript(#"""
+        local batch = ARGV[1]
+        local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
+        batchNumber = tonumber(batchNumber)
+        for k = 1, #KEYS do
+            local marker = redis.call('GET', KEYS[k])
+            local ok = marker == batch
+            if not ok and marker then
+                local process, number = string.match(marker, '^(.*)-(%d+)$')
+                ok = process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
+            end
+            if not ok then return 0 end
+        end
+        for r = 2, #ARGV, 3 do redis.call('SET', ARGV[r], ARGV[r + 1], 'PX', ARGV[r + 2]) end
+        return 1
+        """#)
+
     static let script = RedisScript(#"""
         local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
         local batch = ARGV[1]
@@ -51,7 +68,7 @@ enum StatsFlushScript {
             local marker = redis.call('GET', KEYS[g])
             local unloaded = mustBeLoaded and not marker
             local skip = unloaded or applied(marker)
-            local applied = 0
+            local grantsApplied = 0
             local ups = {}
             local dirty = {}
             for _ = 1, members do
@@ -79,7 +96,7 @@ enum StatsFlushScript {
                             accepted = accepted + 1
                             xpMessages = xpMessages + 1
                             last = t
-                            applied = applied + 1
+                            grantsApplied = grantsApplied + 1
                         end
                         i = i + 2
                     end
@@ -104,7 +121,12 @@ enum StatsFlushScript {
                     end
                     if profile ~= '' then
                         local a, j, p, v, t = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-                        if a then redis.call('HSET', key, 'avatar', a, 'joined', j, 'pending', p, 'verified', v, 'trust', t) end
+                        if a then
+                            redis.call('HSET', key, 'avatar', a, 'joined', j, 'pending', p, 'verified', v)
+                            -- A known member keeps the checkpoint's trust (it counts activity and
+                            -- karma, which a member event does not know) until the next checkpoint.
+                            redis.call('HSETNX', key, 'trust', t)
+                        end
                     end
                     dirty[#dirty + 1] = user
                     if #dirty == 1000 then
@@ -117,17 +139,9 @@ enum StatsFlushScript {
                 if #dirty > 0 then redis.call('SADD', prefix .. 'dirty', unpack(dirty)) end
                 redis.call('SET', KEYS[g], batch)
             end
-            reply[#reply + 1] = unloaded and -2 or (skip and -1 or applied)
+            reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
             reply[#reply + 1] = #ups / 2
             for _, v in ipairs(ups) do reply[#reply + 1] = v end
-        end
-        -- After the guilds, optionally, keys vouched for by them (the shards' saved sessions):
-        -- written only because this script ran to its end.
-        local records = tonumber(ARGV[i]) or 0
-        i = i + 1
-        for _ = 1, records do
-            redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2])
-            i = i + 3
         end
         return reply
         """#)

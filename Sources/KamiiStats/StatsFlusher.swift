@@ -71,9 +71,7 @@ public actor StatsFlusher {
     private var pending: PendingFlush?
     private var failing = false
     private var flushing = false
-    /// Guilds applied by this flusher: Redis had them (a guild Redis loses later is refused by the
-    /// script all the same; it only cannot share a transaction with the shards' sessions).
-    private var loaded: Set<UInt64> = []
+
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
     private var activity: [UInt64: Int] = [:]
@@ -136,6 +134,11 @@ public actor StatsFlusher {
     public func drain(deadline: Duration) async -> Bool {
         let end = ContinuousClock.now + deadline
         while buffer.unacknowledged > 0 || pending != nil {
+            if flushing {
+                // The run loop's last flush is still going: wait for it, not a verdict.
+                try? await Task.sleep(for: .milliseconds(10))
+                continue
+            }
             if await flush() { continue }
             guard ContinuousClock.now < end, !Task.isCancelled else {
                 logger.critical("stats not flushed at shutdown", metadata: ["changes": "\(buffer.unacknowledged)"])
@@ -163,10 +166,9 @@ public actor StatsFlusher {
                 return true
             }
             batchCounter += 1
-            let trailer = positions.isEmpty ? [] : await durableWrites?(positions) ?? []
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
-                positions: positions, trailer: trailer)
+                positions: positions)
         }
         guard var flush = pending else { return true }
         do {
@@ -176,13 +178,15 @@ public actor StatsFlusher {
             // three times running fails the flush.
             var reload = false
             var fruitless = 0
-            var trailerWritten = false
+            var recordsWritten = false
             while !flush.batches.isEmpty {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
+                // The sessions as they are now: a retried flush must not write one the shard replaced.
+                let records = await sessionRecords(flush.positions)
                 let outcome = flush.settle(try await redis.execute(flush.pipeline(
-                    scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, knownLoaded: loaded)))
+                    scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, records: records)))
                 record(outcome)
-                trailerWritten = outcome.trailerWritten
+                recordsWritten = outcome.recordsWritten
                 reload = outcome.scriptMissing
                 if !outcome.unloaded.isEmpty { try await hydrate(outcome.unloaded.map(GuildID.init)) }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
@@ -190,12 +194,13 @@ public actor StatsFlusher {
                 if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
             pending = nil
-            // Not in the same transaction (a part that could still need rehydrating, or a backlog in
-            // parts): now the positions the changes vouch for — a kill between the two replays one
-            // flush, whose XP Redis refuses a second time.
-            if !trailerWritten, !flush.trailer.isEmpty {
+            // Not in the same transaction (a guild refused at first, a backlog in parts, Cluster): now
+            // the positions the changes vouch for — a kill between the two replays one flush, whose
+            // XP Redis refuses a second time.
+            let late = recordsWritten ? [] : await sessionRecords(flush.positions)
+            if !late.isEmpty {
                 var pipeline = RedisPipeline()
-                for write in flush.trailer { pipeline.append("SET", write.key, write.value, "PX", String(write.ttlMilliseconds)) }
+                for write in late { pipeline.append("SET", write.key, write.value, "PX", String(write.ttlMilliseconds)) }
                 do {
                     for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
                 } catch {
@@ -220,6 +225,11 @@ public actor StatsFlusher {
         }
     }
 
+    private func sessionRecords(_ positions: [Int: ShardPosition]) async -> [DurableWrite] {
+        guard let durableWrites, !positions.isEmpty else { return [] }
+        return await durableWrites(positions)
+    }
+
     private func reportDurable(_ positions: [Int: ShardPosition]) async {
         guard let onDurable, !positions.isEmpty, positions != reportedPositions else { return }
         reportedPositions = positions
@@ -232,10 +242,7 @@ public actor StatsFlusher {
     }
 
     private func record(_ outcome: PendingFlush.Outcome) {
-        for (guild, changes) in outcome.guilds {
-            activity[guild, default: 0] += changes
-            loaded.insert(guild)
-        }
+        for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
         if activity.count > 100_000 {
             let kept = activity.sorted { $0.value > $1.value }.prefix(10_000)
             activity = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })

@@ -133,4 +133,33 @@ struct StatsFlusherTests {
         #expect(try await redis.send("HGET", keys.user(UserID(3), in: guild), "msgs").int == 1)
         await redis.close()
     }
+
+    /// The records a flush vouches for (the shards' sessions) are written only with every guild of
+    /// the flush applied: not when Redis refuses a guild (to rehydrate it first), not when the
+    /// script is missing inside the transaction.
+    @Test func recordsWaitForEveryGuildOfTheFlush() async throws {
+        let redis = try RedisTestServer.client()
+        var batch = GuildStatsBatch()
+        batch.countMessage(by: 4)
+        var flush = PendingFlush(
+            id: "probe-1", batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 100, positions: [0: ShardPosition(session: 1, sequence: 9)])
+        let key = keys.prefix + ":session-probe"
+        let records: [DurableWrite] = [(key, "v", 60_000)]
+
+        let missing = flush.settle(try await redis.execute(
+            flush.pipeline(scriptHash: String(repeating: "0", count: 40), mustBeLoaded: false, records: records)))
+        #expect(missing.scriptMissing && !missing.recordsWritten)
+        #expect(try await redis.send("EXISTS", key).int == 0)
+
+        let sha = try await redis.load(StatsFlushScript.script)
+        let refused = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
+        #expect(refused.unloaded == [guild.rawValue] && !refused.recordsWritten)
+        #expect(try await redis.send("EXISTS", key).int == 0)
+
+        try await redis.send("SET", keys.batchMarker(in: guild), "hydrated")
+        let applied = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
+        #expect(applied.recordsWritten && flush.batches.isEmpty)
+        #expect(try await redis.send("GET", key).string == "v")
+        await redis.close()
+    }
 }

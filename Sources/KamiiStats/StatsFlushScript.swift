@@ -39,7 +39,18 @@ enum StatsFlushScript {
             end
             if not ok then return 0 end
         end
-        for r = 2, #ARGV, 3 do redis.call('SET', ARGV[r], ARGV[r + 1], 'PX', ARGV[r + 2]) end
+        -- Never an earlier `s` of the same session over a later one (the shard manager's periodic
+        -- save writes these keys too, and the two may finish in either order).
+        for r = 2, #ARGV, 3 do
+            local old = redis.call('GET', ARGV[r])
+            local keep = false
+            if old then
+                local oldSequence, oldSession = string.match(old, '^v1 (%d+) (%S+) ')
+                local sequence, session = string.match(ARGV[r + 1], '^v1 (%d+) (%S+) ')
+                keep = oldSession ~= nil and oldSession == session and tonumber(oldSequence) > tonumber(sequence)
+            end
+            if keep then redis.call('PEXPIRE', ARGV[r], ARGV[r + 2]) else redis.call('SET', ARGV[r], ARGV[r + 1], 'PX', ARGV[r + 2]) end
+        end
         return 1
         """#)
 

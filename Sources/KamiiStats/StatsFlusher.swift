@@ -199,8 +199,10 @@ public actor StatsFlusher {
             // XP Redis refuses a second time.
             let late = recordsWritten ? [] : await sessionRecords(flush.positions)
             if !late.isEmpty {
+                // The commit script with no markers to check: the records, each written only over an
+                // earlier point of the same session.
                 var pipeline = RedisPipeline()
-                for write in late { pipeline.append("SET", write.key, write.value, "PX", String(write.ttlMilliseconds)) }
+                pipeline.append(["EVAL", StatsFlushScript.commit.source, "0", "late"] + late.flatMap { [$0.key, $0.value, String($0.ttlMilliseconds)] })
                 do {
                     for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
                 } catch {

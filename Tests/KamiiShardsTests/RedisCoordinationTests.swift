@@ -148,4 +148,18 @@ struct RedisCoordinationTests {
         #expect(try await store.load(shards: [0], shardCount: 4).isEmpty, "a stale session is not resumed")
         await redis.close()
     }
+
+    /// Two writers (the periodic save, the stats flusher's) may finish in either order: a session's
+    /// later point is never replaced by an earlier one, while a new session replaces the old.
+    @Test func aSavedSessionNeverGoesBack() async throws {
+        let redis = try RedisTestServer.client()
+        let store = RedisShardSessionStore(redis: redis, namespace: Self.namespace())
+        let url = "ws://127.0.0.1:9000"
+        try await store.save([0: SavedSession(sessionID: "s1", sequence: 500, resumeURL: url)], shardCount: 1)
+        try await store.save([0: SavedSession(sessionID: "s1", sequence: 400, resumeURL: url)], shardCount: 1)
+        #expect(try await store.load(shards: [0], shardCount: 1)[0]?.sequence == 500)
+        try await store.save([0: SavedSession(sessionID: "s2", sequence: 3, resumeURL: url)], shardCount: 1)
+        #expect(try await store.load(shards: [0], shardCount: 1)[0] == SavedSession(sessionID: "s2", sequence: 3, resumeURL: url))
+        await redis.close()
+    }
 }

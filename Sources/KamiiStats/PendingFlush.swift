@@ -138,6 +138,12 @@ struct PendingFlush {
         return Array(members.values)
     }
 
+    /// Takes a guild out of the flush (Redis refused it and it cannot be rehydrated now): nothing of
+    /// its batch was applied, so its changes may wait and go later under another id.
+    mutating func setAside(_ guild: UInt64) -> GuildStatsBatch? {
+        batches.removeValue(forKey: guild)
+    }
+
     /// Reads the replies of ``pipeline(scriptHash:)``: guilds that are done leave the flush.
     mutating func settle(_ replies: [RedisValue]) -> Outcome {
         guard wrapped else { return settleCommands(replies) }

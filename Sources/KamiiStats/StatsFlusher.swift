@@ -71,6 +71,11 @@ public actor StatsFlusher {
     private var pending: PendingFlush?
     private var failing = false
     private var flushing = false
+    /// Guilds Redis refused until rehydrated, while rehydrating failed (the SQL store unreachable).
+    /// Nothing of their batches was applied (a refusal means no marker, so none of it ran): their
+    /// changes wait here, merged with later ones, and go with the next flush, while every other
+    /// guild keeps flushing. While any wait, the shards' positions are not claimed.
+    private var deferred: [UInt64: GuildStatsBatch] = [:]
 
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
@@ -160,7 +165,13 @@ public actor StatsFlusher {
             // Positions first, then the take: a dispatch routed in between is in this flush but
             // not claimed by it (replayed after a crash, never lost).
             let positions = positions?() ?? [:]
-            let batches = buffer.take()
+            var batches = buffer.take()
+            for (guild, waiting) in deferred {
+                var merged = waiting
+                if let newer = batches[guild] { merged.merge(newer) }
+                batches[guild] = merged
+            }
+            deferred = [:]
             guard !batches.isEmpty else {
                 await reportDurable(positions)
                 return true
@@ -181,22 +192,34 @@ public actor StatsFlusher {
             var recordsWritten = false
             while !flush.batches.isEmpty {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
+                let before = flush.batches.count
                 // The sessions as they are now: a retried flush must not write one the shard replaced.
-                let records = await sessionRecords(flush.positions)
+                let records = deferred.isEmpty ? await sessionRecords(flush.positions) : []
                 let outcome = flush.settle(try await redis.execute(flush.pipeline(
                     scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, records: records)))
                 record(outcome)
                 recordsWritten = outcome.recordsWritten
                 reload = outcome.scriptMissing
-                if !outcome.unloaded.isEmpty { try await hydrate(outcome.unloaded.map(GuildID.init)) }
+                for guild in await hydrate(outcome.unloaded.map(GuildID.init)) {
+                    if let waiting = flush.setAside(guild.rawValue) { deferred[guild.rawValue] = waiting }
+                }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
-                fruitless = outcome.applied > 0 ? 0 : fruitless + 1
+                fruitless = flush.batches.count < before ? 0 : fruitless + 1
                 if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
             pending = nil
             // Not in the same transaction (a guild refused at first, a backlog in parts, Cluster): now
             // the positions the changes vouch for — a kill between the two replays one flush, whose
             // XP Redis refuses a second time.
+            guard deferred.isEmpty else {
+                // Applied except the guilds waiting for rehydration: positions stay unclaimed.
+                totals.flushes += 1
+                if !failing {
+                    failing = true
+                    logger.error("guilds wait for rehydration (SQL unreachable?); the rest is flushed", metadata: ["guilds": "\(deferred.count)"])
+                }
+                return false
+            }
             let late = recordsWritten ? [] : await sessionRecords(flush.positions)
             if !late.isEmpty {
                 // The commit script with no markers to check: the records, each written only over an
@@ -259,24 +282,36 @@ public actor StatsFlusher {
 
     /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
     /// batch got there first, which cannot happen while this flusher is the guild's only writer).
-    private func hydrate(_ guilds: [GuildID]) async throws {
-        guard let hydrator else { return }
-        let keys = configuration.keys
+    /// Returns the guilds that could not be loaded now.
+    private func hydrate(_ guilds: [GuildID]) async -> [GuildID] {
+        guard let hydrator else { return [] }
+        var failed: [GuildID] = []
         for guild in guilds {
-            let members = try await hydrator.members(of: guild)
-            var pipeline = RedisPipeline()
-            for member in members {
-                let user = String(member.user.rawValue)
-                pipeline.append(
-                    "HSET", keys.user(member.user, in: guild), "xp", String(member.xp), "level", String(member.level), "msgs",
-                    String(member.messageCount), "karma", String(member.karma), "trust", String(member.trust))
-                if member.xp > 0 { pipeline.append("ZADD", keys.leaderboard(.xp, in: guild), String(member.xp), user) }
-                if member.karma != 0 { pipeline.append("ZADD", keys.leaderboard(.karma, in: guild), String(member.karma), user) }
+            do {
+                try await hydrate(guild, from: hydrator)
+            } catch {
+                logger.warning("guild not loaded from the checkpoint; its changes wait", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                failed.append(guild)
             }
-            pipeline.append("SET", keys.batchMarker(in: guild), "hydrated", "NX")
-            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-            totals.hydrations += 1
-            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])
         }
+        return failed
+    }
+
+    private func hydrate(_ guild: GuildID, from hydrator: any GuildHydrator) async throws {
+        let keys = configuration.keys
+        let members = try await hydrator.members(of: guild)
+        var pipeline = RedisPipeline()
+        for member in members {
+            let user = String(member.user.rawValue)
+            pipeline.append(
+                "HSET", keys.user(member.user, in: guild), "xp", String(member.xp), "level", String(member.level), "msgs",
+                String(member.messageCount), "karma", String(member.karma), "trust", String(member.trust))
+            if member.xp > 0 { pipeline.append("ZADD", keys.leaderboard(.xp, in: guild), String(member.xp), user) }
+            if member.karma != 0 { pipeline.append("ZADD", keys.leaderboard(.karma, in: guild), String(member.karma), user) }
+        }
+        pipeline.append("SET", keys.batchMarker(in: guild), "hydrated", "NX")
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        totals.hydrations += 1
+        logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])
     }
 }

@@ -109,4 +109,45 @@ struct CheckpointerTests {
         await redis.close()
         try await reopened.close()
     }
+
+    /// Rehydration that fails (the SQL store unreachable) holds back only its own guild: the rest is
+    /// flushed, the waiting guild's changes go once it loads, and the shards' positions are claimed
+    /// only then.
+    @Test func aGuildThatCannotBeLoadedWaitsAloneAndPositionsWaitWithIt() async throws {
+        /// Fails its first answer, like a database that comes back.
+        final class ComingBack: GuildHydrator, @unchecked Sendable {
+            let calls = Locked(0)
+            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+                let call = calls.withLock { value -> Int in
+                    value += 1
+                    return value
+                }
+                if call == 1 { throw StoreError(.database, "the database is down") }
+                return []
+            }
+        }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let claimed = Locked<[[Int: ShardPosition]]>([])
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: ComingBack(),
+            positions: { [0: ShardPosition(session: 1, sequence: 77)] }, onDurable: { positions in claimed.withLock { $0.append(positions) } })
+        let known = GuildID(guild.rawValue + (1 << 22))
+        try await redis.send("SET", keys.batchMarker(in: known), "hydrated")
+        grant(buffer, user: 1, second: 0, xp: 30)
+        buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
+
+        #expect(await !flusher.flush(), "one guild waits")
+        #expect(try await redis.send("HGET", keys.user(UserID(2), in: known), "msgs").int == 1, "the rest went")
+        #expect(try await redis.send("EXISTS", keys.user(UserID(1), in: guild)).int == 0)
+        #expect(buffer.unacknowledged == 2)
+        #expect(claimed.value.isEmpty, "no position claimed while a guild waits")
+
+        grant(buffer, user: 1, second: 100, xp: 20)
+        #expect(await flusher.flush())
+        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "xp").int == 50)
+        #expect(buffer.unacknowledged == 0)
+        #expect(claimed.value == [[0: ShardPosition(session: 1, sequence: 77)]])
+        await redis.close()
+    }
 }

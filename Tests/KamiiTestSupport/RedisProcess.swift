@@ -35,6 +35,8 @@ public final class RedisProcess: @unchecked Sendable {
         process.arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always",
             "--dir", directory.path, "--protected-mode", "no",
+            // ops/test stops any server a crashed test process left behind by this file.
+            "--pidfile", directory.appendingPathComponent("redis.pid").path,
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

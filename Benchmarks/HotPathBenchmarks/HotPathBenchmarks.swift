@@ -2,6 +2,7 @@ import Benchmark
 import DiscordGateway
 import DiscordSimulator
 import Foundation
+import DiscordModels
 import KamiiCore
 
 /// Issue 7's stage figures on one core, all in one run on the same bytes: 100,000 compressed
@@ -16,6 +17,34 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(20),
         maxIterations: 10
     )
+
+    // Issue 7's "≤ 2 KiB per idle guild actor": 100,000 guilds get one message each (a cooldown
+    // entry, as an actor keeps after activity), their changes are taken as a flush would, and the
+    // resident memory added is divided among the actors (router entry, actor, slot, state).
+    Benchmark(
+        "guild actors: memory per idle actor",
+        configuration: .init(metrics: [.wallClock, HotPathMetrics.bytesPerIdleActor], warmupIterations: 0, maxIterations: 1)
+    ) { benchmark in
+        let guilds = 100_000
+        let dispatches = (0..<guilds).map { index in
+            let guild = (UInt64(1_000 + index) << 22) | 7
+            let payload = #"{"t":"MESSAGE_CREATE","s":\#(index + 1),"op":0,"d":{"id":"\#((UInt64(1_200_000_000_000) << 22) + UInt64(index))","#
+                + #""channel_id":"700","author":{"id":"\#(UInt64(index + 1) << 22)","bot":false},"guild_id":"\#(guild)","type":0}}"#
+            return ShardDispatch(payload: Array(payload.utf8))!
+        }
+        let router = GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings())
+        let before = residentBytes()
+        benchmark.startMeasurement()
+        for (index, dispatch) in dispatches.enumerated() {
+            await router.route(dispatch)
+            if index % 5_000 == 4_999 { router.stats.acknowledge(router.stats.take().values.reduce(0) { $0 + $1.deltaCount }) }
+        }
+        router.stats.acknowledge(router.stats.take().values.reduce(0) { $0 + $1.deltaCount })
+        benchmark.stopMeasurement()
+        precondition(router.activeGuilds == guilds, "\(router.activeGuilds) actors")
+        benchmark.measurement(HotPathMetrics.bytesPerIdleActor, (residentBytes() - before) / guilds)
+        withExtendedLifetime(router) {}
+    }
 
     for compression in [GatewayCompression.zlibStream, .zstdStream] {
         for stage in HotPathReplay.Stage.allCases {
@@ -38,6 +67,7 @@ let benchmarks: @Sendable () -> Void = {
 /// Per-event figures from each iteration's own CPU time (this process, all threads).
 enum HotPathMetrics {
     static let payloadsPerCPUSecond = BenchmarkMetric.custom("payloads per CPU second", polarity: .prefersLarger, useScalingFactor: false)
+    static let bytesPerIdleActor = BenchmarkMetric.custom("bytes per idle guild actor", polarity: .prefersSmaller, useScalingFactor: false)
     static let all = [payloadsPerCPUSecond]
 
     static func record(_ benchmark: Benchmark, payloads: Int, cpuSeconds: Double) {
@@ -79,4 +109,12 @@ final class HotPathCorpus: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(storage)
         replay = try! HotPathReplay(capture: bytes)
     }
+}
+
+/// This process's resident memory, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

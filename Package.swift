@@ -163,10 +163,11 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]
         ),
+        .target(name: "BenchmarkSupport", dependencies: ["DiscordSimulator"], path: "Benchmarks/BenchmarkSupport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "InflateBenchmarks",
             dependencies: [
-                "CInflateBaseline", "DiscordGateway", "DiscordSimulator",
+                "BenchmarkSupport", "CInflateBaseline", "DiscordGateway", "DiscordSimulator",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/InflateBenchmarks",
@@ -194,7 +195,7 @@ let package = Package(
         .executableTarget(
             name: "ShardBenchmarks",
             dependencies: [
-                "KamiiShards", "KamiiRedis", "DiscordGateway", "DiscordREST", "DiscordSimulator",
+                "BenchmarkSupport", "KamiiShards", "KamiiRedis", "DiscordGateway", "DiscordREST", "DiscordSimulator",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ShardBenchmarks",
@@ -203,7 +204,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "HotPathBenchmarks",
-            dependencies: ["KamiiCore", "DiscordGateway", "DiscordSimulator", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["BenchmarkSupport", "KamiiCore", "DiscordGateway", "DiscordSimulator", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/HotPathBenchmarks",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import DiscordGateway
 import DiscordSimulator
 import Foundation
@@ -33,7 +34,7 @@ let benchmarks: @Sendable () -> Void = {
             return ShardDispatch(payload: Array(payload.utf8))!
         }
         let router = GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings())
-        let before = residentBytes()
+        let before = BenchmarkSupport.residentBytes()
         benchmark.startMeasurement()
         for (index, dispatch) in dispatches.enumerated() {
             await router.route(dispatch)
@@ -42,7 +43,7 @@ let benchmarks: @Sendable () -> Void = {
         router.stats.acknowledge(router.stats.take().values.reduce(0) { $0 + $1.deltaCount })
         benchmark.stopMeasurement()
         precondition(router.activeGuilds == guilds, "\(router.activeGuilds) actors")
-        benchmark.measurement(HotPathMetrics.bytesPerIdleActor, (residentBytes() - before) / guilds)
+        benchmark.measurement(HotPathMetrics.bytesPerIdleActor, (BenchmarkSupport.residentBytes() - before) / guilds)
         withExtendedLifetime(router) {}
     }
 
@@ -53,12 +54,12 @@ let benchmarks: @Sendable () -> Void = {
                 // Fresh actors every iteration: the same messages again would meet their own cooldowns.
                 let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings()) : nil
                 let inflater = compression.makeInflater()
-                let cpu = benchmark.currentProcessCPUSeconds()
+                let cpu = BenchmarkSupport.processCPUSeconds()
                 benchmark.startMeasurement()
                 let counts = try await corpus.replay.run(stage, capture: corpus.bytes, inflater: inflater, router: router)
                 benchmark.stopMeasurement()
                 precondition(counts.payloads == HotPathCorpus.payloads.count, "replayed \(counts.payloads) payloads")
-                HotPathMetrics.record(benchmark, payloads: counts.payloads, cpuSeconds: benchmark.currentProcessCPUSeconds() - cpu)
+                HotPathMetrics.record(benchmark, payloads: counts.payloads, cpuSeconds: BenchmarkSupport.processCPUSeconds() - cpu)
             }
         }
     }
@@ -75,21 +76,9 @@ enum HotPathMetrics {
     }
 }
 
-extension Benchmark {
-    func currentProcessCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}
-
 /// The capture every stage replays, built once per compression from a fixed seed.
 final class HotPathCorpus: @unchecked Sendable {
-    static let payloads: [[UInt8]] = {
-        let world = TrafficWorld(guildCount: 5_000, userCount: 60_000, seed: 0x4B41_4D49)
-        var traffic = TrafficGenerator(world: world, seed: 0x5452_4146)
-        return traffic.payloads(count: 100_000)
-    }()
+    static var payloads: [[UInt8]] { BenchmarkSupport.corpusPayloads }
 
     static let zlibStream = HotPathCorpus(.zlibStream)
     static let zstdStream = HotPathCorpus(.zstdStream)
@@ -109,12 +98,4 @@ final class HotPathCorpus: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(storage)
         replay = try! HotPathReplay(capture: bytes)
     }
-}
-
-/// This process's resident memory, from /proc/self/statm.
-func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

@@ -1,15 +1,11 @@
 import DiscordGateway
+import BenchmarkSupport
 import DiscordSimulator
 
 /// The corpus every inflate benchmark replays: one connection's worth of compressed gateway
 /// messages, held in one contiguous allocation so the Swift and C loops read identical memory.
 final class InflateCorpus: @unchecked Sendable {
-    /// 100,000 dispatches across 5,000 guilds with skewed activity, from a fixed seed.
-    static let payloads: [[UInt8]] = {
-        let world = TrafficWorld(guildCount: 5_000, userCount: 60_000, seed: 0x4B41_4D49)
-        var traffic = TrafficGenerator(world: world, seed: 0x5452_4146)
-        return traffic.payloads(count: 100_000)
-    }()
+    static var payloads: [[UInt8]] { BenchmarkSupport.corpusPayloads }
 
     static let zlibStream = InflateCorpus(.zlibStream)
     static let zstdStream = InflateCorpus(.zstdStream)

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import DiscordGateway
 import DiscordREST
 import DiscordSimulator
@@ -22,11 +23,11 @@ let benchmarks: @Sendable () -> Void = {
                 "--identify-window-ms", "10", "--global-limit", "1000", "--session-start-limit", "5000",
             ])
             defer { simulator.stop() }
-            let before = residentBytes()
+            let before = BenchmarkSupport.residentBytes()
             let ready = try await ShardFleet.start(simulator, shards: 1_000, compression: compression, window: .milliseconds(10))
             // Idle: only heartbeats now (every 41 s); let the buffers of the start settle.
             try await Task.sleep(for: .seconds(2))
-            let after = residentBytes()
+            let after = BenchmarkSupport.residentBytes()
             benchmark.measurement(ShardMetrics.kibPerIdleShard, (after - before) / 1_000 / 1_024)
             await ready.stop()
         }

@@ -100,27 +100,29 @@ public struct ShardDispatch: Sendable {
     /// `s`" can never be applied to another session.
     public internal(set) var session = 0
 
-    public init(
-        name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>, hotFields: HotFields? = nil,
-        hotEvent: HotEvent? = nil
-    ) {
+    /// A dispatch built by hand; whether it is a hot event is read from `name`.
+    public init(name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>, hotFields: HotFields? = nil) {
         self.name = name
         self.sequence = sequence
         self.guildID = guildID
         self.payload = payload
         self.dataRange = dataRange
         self.hotFields = hotFields
-        self.hotEvent = hotEvent ?? HotEvent(eventName: name)
+        hotEvent = HotEvent(eventName: name)
     }
 
     /// The dispatch a shard passes on for a payload and its envelope: the payload's bytes copied
     /// once (the inflater's buffer is reused by the next message). Nil when it is not a dispatch.
+    /// The envelope's pass already told which hot event it is: the name is not compared again.
     public init?(envelope: GatewayEnvelope, payload: UnsafeRawBufferPointer) {
         guard envelope.opcode == .dispatch, let name = envelope.eventName, let dataRange = envelope.dataRange else { return nil }
-        self.init(
-            name: name, sequence: envelope.sequence, guildID: GatewayPayloads.guildID(of: envelope, event: name),
-            payload: Array(payload), dataRange: dataRange, hotFields: envelope.hotFields,
-            hotEvent: envelope.hotEvent)
+        self.name = name
+        sequence = envelope.sequence
+        guildID = GatewayPayloads.guildID(of: envelope, event: name)
+        self.payload = Array(payload)
+        self.dataRange = dataRange
+        hotFields = envelope.hotFields
+        hotEvent = envelope.hotEvent
     }
 
     /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`); nil when it is not a dispatch.

@@ -1,4 +1,4 @@
-public import DiscordModels
+import DiscordModels
 public import KamiiRedis
 public import KamiiStore
 public import Logging

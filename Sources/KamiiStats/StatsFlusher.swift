@@ -62,7 +62,6 @@ public actor StatsFlusher {
     private let redis: RedisClient
     private let logger: Logger
     private let hydrator: (any GuildHydrator)?
-    private let positions: (@Sendable () -> [Int: ShardPosition])?
     private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
     private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])?
     private var reportedPositions: [Int: ShardPosition] = [:]
@@ -87,23 +86,20 @@ public actor StatsFlusher {
     /// - Parameters:
     ///   - hydrator: where a guild Redis does not have is loaded from before anything is added to
     ///     it (the checkpoint in SQL); nil: a guild Redis does not have starts from zero.
-    ///   - positions: where the shards stand (read just before each take: everything up to there is
-    ///     in that flush or an earlier one).
-    ///   - onDurable: told those positions once their flush is applied (the shards' saves then
-    ///     stay within them).
+    ///   - onDurable: told the shards' positions a take claims (``StatsBuffer/takeClaiming()``)
+    ///     once its flush is applied (the shards' saves then stay within them).
     ///   - durableWrites: commands recording those positions (the shards' sessions), sent in the
     ///     flush's own pipeline right after its changes: a process killed once the changes are in
     ///     resumes from exactly there.
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
-        positions: (@Sendable () -> [Int: ShardPosition])? = nil, onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
+        onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
         durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])? = nil,
         logger: Logger = Logger(label: "kamii.stats")
     ) {
         self.durableWrites = durableWrites
         self.buffer = buffer
         self.hydrator = hydrator
-        self.positions = positions
         self.onDurable = onDurable
         self.redis = redis
         self.configuration = configuration
@@ -162,10 +158,7 @@ public actor StatsFlusher {
         flushing = true
         defer { flushing = false }
         if pending == nil {
-            // Positions first, then the take: a dispatch routed in between is in this flush but
-            // not claimed by it (replayed after a crash, never lost).
-            let positions = positions?() ?? [:]
-            var batches = buffer.take()
+            var (batches, positions) = buffer.takeClaiming()
             for (guild, waiting) in deferred {
                 var merged = waiting
                 if let newer = batches[guild] { merged.merge(newer) }

@@ -30,7 +30,6 @@ final class HotPathService: Service, Sendable {
         flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(interval: settings.flushInterval, keys: keys),
             hydrator: store.map { StoreHydrator(store: $0) },
-            positions: { router.positions },
             onDurable: { positions in await manager.markDurable(positions.mapValues { ($0.session, $0.sequence) }) },
             durableWrites: { positions in
                 await manager.sessionRecords(at: positions.mapValues { ($0.session, $0.sequence) }).map { ($0.key, $0.value, $0.ttlMilliseconds) }

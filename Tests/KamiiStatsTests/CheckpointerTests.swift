@@ -131,11 +131,13 @@ struct CheckpointerTests {
         let claimed = Locked<[[Int: ShardPosition]]>([])
         let flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: ComingBack(),
-            positions: { [0: ShardPosition(session: 1, sequence: 77)] }, onDurable: { positions in claimed.withLock { $0.append(positions) } })
+            onDurable: { positions in claimed.withLock { $0.append(positions) } })
         let known = GuildID(guild.rawValue + (1 << 22))
         try await redis.send("SET", keys.batchMarker(in: known), "hydrated")
-        grant(buffer, user: 1, second: 0, xp: 30)
-        buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
+        buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 77)) {
+            grant(buffer, user: 1, second: 0, xp: 30)
+            buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
+        }
 
         #expect(await !flusher.flush(), "one guild waits")
         #expect(try await redis.send("HGET", keys.user(UserID(2), in: known), "msgs").int == 1, "the rest went")

@@ -124,9 +124,11 @@ struct StatsFlusherTests {
         let sessionKey = keys.prefix + ":session-probe"
         let flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall),
-            positions: { [0: ShardPosition(session: 1, sequence: 42)] },
             durableWrites: { positions in [(sessionKey, "s=\(positions[0]!.sequence)", 60_000)] })
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        let slot = buffer.slot(for: guild.rawValue)
+        buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 42)) {
+            buffer.record(in: slot) { $0.countMessage(by: 3) }
+        }
         #expect(await flusher.flush())
         #expect(try await redis.send("GET", sessionKey).string == "s=42")
         #expect(try await redis.send("PTTL", sessionKey).int.map { $0 > 0 && $0 <= 60_000 } == true)

@@ -44,8 +44,9 @@ public actor GuildActor {
     /// When the actor last handled an event (the router's clock, milliseconds).
     nonisolated var lastActiveAt: UInt64 { lastActive.load(ordering: .relaxed) }
 
-    /// Applies one dispatch of this guild.
-    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch) async {
+    /// Applies one dispatch of this guild; with `step`, moves the shard's lane to it together with
+    /// the changes it records.
+    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         await stats.waitForRoom()
         let settings: GuildSettings
         if let known = self.settings {
@@ -56,6 +57,11 @@ public actor GuildActor {
         }
         let now = clock()
         lastActive.store(now, ordering: .relaxed)
+        guard let step else { return apply(event, dispatch, settings, now: now) }
+        step.lane.advance(to: step.position) { apply(event, dispatch, settings, now: now) }
+    }
+
+    private func apply(_ event: HotEvent, _ dispatch: ShardDispatch, _ settings: GuildSettings, now: UInt64) {
         dispatch.payload.withUnsafeBytes { payload in
             do throws(JSONScanError) {
                 // Offsets in the fields are the payload's, whether the envelope's pass read them or this one.

@@ -20,8 +20,6 @@ public final class GuildRouter: Sendable {
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
     private let stripes: [Stripe]
-    /// Per shard, the last dispatch whose changes are in the stats buffer.
-    private let routed = Mutex<[Int: ShardPosition]>([:])
 
     private final class Stripe: Sendable {
         let actors = Mutex<[GuildID: GuildActor]>([:])
@@ -42,20 +40,24 @@ public final class GuildRouter: Sendable {
     }
 
     /// Routes one dispatch; returns when its guild actor has applied it. With `shard`, the
-    /// dispatch's position is recorded once its changes are in the stats buffer (``positions``).
+    /// shard's lane in the stats buffer moves to the dispatch together with its changes
+    /// (``StatsBuffer/takeClaiming()``).
     public func route(_ dispatch: ShardDispatch, shard: Int? = nil) async {
+        var step: (lane: ShardLane, position: ShardPosition)?
+        if let shard, let sequence = dispatch.sequence {
+            step = (stats.lane(for: shard), ShardPosition(session: dispatch.session, sequence: sequence))
+        }
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
             counters.routedCount.add(1, ordering: .relaxed)
-            await actor(for: guild).handle(event, dispatch)
-        }
-        if let shard, let sequence = dispatch.sequence {
-            routed.withLock { $0[shard] = ShardPosition(session: dispatch.session, sequence: sequence) }
+            await actor(for: guild).handle(event, dispatch, step: step)
+        } else if let step {
+            step.lane.advance(to: step.position)
         }
     }
 
     /// Per shard, the last dispatch routed: every change of it and of the dispatches before it is
     /// in the stats buffer (or already flushed).
-    public var positions: [Int: ShardPosition] { routed.withLock { $0 } }
+    public var positions: [Int: ShardPosition] { stats.positions }
 
     /// The guild's actor, created if it has none.
     public func actor(for guild: GuildID) -> GuildActor {

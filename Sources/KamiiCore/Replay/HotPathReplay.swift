@@ -1,5 +1,5 @@
 public import DiscordGateway
-public import DiscordModels
+import DiscordModels
 
 /// Drives recorded gateway frames through the hot path the way a shard does — inflate, read the
 /// envelope, hand each dispatch to the guild router and wait for it — stopping after the stage

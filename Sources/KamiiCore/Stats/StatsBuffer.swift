@@ -18,6 +18,8 @@ public final class StatsBuffer: Sendable {
     private let listed = Mutex<[GuildStatsSlot]>([])
     /// Slots for ``record(guild:_:)``, for recorders without a slot of their own.
     private let sharedSlots = Mutex<[UInt64: GuildStatsSlot]>([:])
+    /// Every shard's lane; held through a take, so no lane starts or moves during one.
+    private let lanes = Mutex<[Int: ShardLane]>([:])
     private let outstanding = Atomic<Int>(0)
     private let buffered = Atomic<Int>(0)
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -67,6 +69,24 @@ public final class StatsBuffer: Sendable {
         record(in: slot, change)
     }
 
+    /// The lane of `shard`, created on first use (see ``ShardLane``).
+    public func lane(for shard: Int) -> ShardLane {
+        lanes.withLock { lanes in
+            if let lane = lanes[shard] { return lane }
+            let lane = ShardLane(shard: shard)
+            lanes[shard] = lane
+            return lane
+        }
+    }
+
+    /// Per shard, the last dispatch whose changes are recorded.
+    public var positions: [Int: ShardPosition] {
+        let all = lanes.withLock { Array($0.values) }
+        var positions: [Int: ShardPosition] = [:]
+        for lane in all { positions[lane.shard] = lane.position }
+        return positions
+    }
+
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.
     public func waitForRoom() async {
         guard outstanding.load(ordering: .relaxed) >= capacity, !released.load(ordering: .relaxed) else { return }
@@ -77,6 +97,19 @@ public final class StatsBuffer: Sendable {
                 return false
             }
             if ready { continuation.resume() }
+        }
+    }
+
+    /// Takes every buffered change and the shards' positions those changes reach, exactly: no
+    /// dispatch is recorded while it runs (every lane is held), so each shard's position is its last
+    /// dispatch in the take.
+    public func takeClaiming() -> (batches: [UInt64: GuildStatsBatch], positions: [Int: ShardPosition]) {
+        lanes.withLock { lanes in
+            for lane in lanes.values { lane.lock() }
+            defer { for lane in lanes.values { lane.unlock() } }
+            var positions: [Int: ShardPosition] = [:]
+            for lane in lanes.values { positions[lane.shard] = lane.lockedPosition }
+            return (take(), positions)
         }
     }
 

@@ -94,11 +94,16 @@ let package = Package(
             dependencies: ["KamiiCore", "KamiiRedis", "KamiiStore", "DiscordModels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KamiiRewards",
+            dependencies: ["KamiiCore", "KamiiStats", "DiscordREST", "DiscordModels", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kamii",
             dependencies: [
-                "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiCore", "KamiiRedis", "KamiiShards", "KamiiStats",
-                "KamiiStore",
+                "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiCore", "KamiiRedis", "KamiiRewards", "KamiiShards",
+                "KamiiStats", "KamiiStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -143,6 +148,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KamiiRewardsTests",
+            dependencies: ["KamiiRewards", "KamiiCore", "KamiiStats", "KamiiStore", "DiscordREST", "DiscordSimulator", "DiscordModels"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiShardsTests",
@@ -151,7 +160,7 @@ let package = Package(
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordSimulator", "KamiiRedis", "KamiiStore", "KamiiTestSupport"],
+            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStore", "KamiiTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

@@ -182,8 +182,10 @@ struct PendingFlush {
                     outcome.guilds.append((guild, batch.deltaCount))
                     outcome.grants += max(0, applied)
                     for _ in 0..<max(0, ups) {
-                        guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let level = rest.popFirst()?.int else { break }
-                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(user), level: level))
+                        guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let before = rest.popFirst()?.int,
+                              let level = rest.popFirst()?.int
+                        else { break }
+                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(user), from: before, to: level))
                     }
                 }
             case .error(let message) where message.hasPrefix("NOSCRIPT"):

@@ -20,7 +20,7 @@ import KamiiRedis
 /// totals are loaded from SQL before anything is added to them.
 ///
 /// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
-/// rehydrate first), the number of level-ups, then each level-up's user and new level.
+/// rehydrate first), the number of level-ups, then each level-up's user, level before and new level.
 enum StatsFlushScript {
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
     /// has it applied: KEYS are all the flush's batch markers; ARGV the batch id, then key, value and
@@ -118,6 +118,7 @@ enum StatsFlushScript {
                         while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
                         if level > before then
                             ups[#ups + 1] = user
+                            ups[#ups + 1] = before
                             ups[#ups + 1] = level
                         end
                         redis.call('HSET', key, 'msgs', msgs, 'xp', xp, 'level', level, 'xp_msgs', xpMessages, 'last_xp', last)
@@ -151,7 +152,7 @@ enum StatsFlushScript {
                 redis.call('SET', KEYS[g], batch)
             end
             reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
-            reply[#reply + 1] = #ups / 2
+            reply[#reply + 1] = #ups / 3
             for _, v in ipairs(ups) do reply[#reply + 1] = v end
         end
         return reply

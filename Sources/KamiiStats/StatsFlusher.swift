@@ -11,7 +11,16 @@ public typealias DurableWrite = (key: String, value: String, ttlMilliseconds: In
 public struct LevelUp: Sendable, Equatable {
     public var guild: GuildID
     public var user: UserID
+    /// The level before this flush.
+    public var previousLevel: Int
     public var level: Int
+
+    public init(guild: GuildID, user: UserID, from previousLevel: Int, to level: Int) {
+        self.guild = guild
+        self.user = user
+        self.previousLevel = previousLevel
+        self.level = level
+    }
 }
 
 /// Moves guild actors' changes from the ``StatsBuffer`` to Redis: every interval, or sooner when
@@ -110,7 +119,8 @@ public actor StatsFlusher {
 
     /// Flushes every interval (or when the buffer wakes it) until the buffer is finished
     /// (``StatsBuffer/finish()``), then flushes what is left, retrying until Redis has it or
-    /// `finalDeadline` passes. Cancelling stops it at once, after one last attempt.
+    /// `finalDeadline` passes, and ends ``levelUps``. Cancelling stops it at once, after one last
+    /// attempt.
     public func run(finalDeadline: Duration = .seconds(30)) async {
         let interval = configuration.interval
         let buffer = buffer
@@ -128,6 +138,7 @@ public actor StatsFlusher {
             group.cancelAll()
         }
         await drain(deadline: finalDeadline)
+        levelUpSink.finish()
     }
 
     /// Flushes until nothing is unacknowledged or `deadline` passes; returns whether all is in Redis.

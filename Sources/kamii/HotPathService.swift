@@ -1,5 +1,7 @@
+import DiscordREST
 import KamiiCore
 import KamiiRedis
+import KamiiRewards
 import KamiiShards
 import KamiiStats
 import KamiiStore
@@ -7,13 +9,15 @@ import Logging
 import ServiceLifecycle
 
 /// The hot path as a service: the guild router the shards feed, the stats flusher, the sweep that
-/// evicts idle guild actors and, with a SQL store, the checkpointer. It is listed before the
+/// evicts idle guild actors, the level-up rewarder (reward roles, announcements) and, with a SQL
+/// store, the checkpointer. It is listed before the
 /// shards, so on shutdown it stops after them: the shards close first, then everything they
 /// delivered is flushed to Redis, then checkpointed to SQL.
 final class HotPathService: Service, Sendable {
     let router: GuildRouter
     let flusher: StatsFlusher
     let checkpointer: Checkpointer?
+    let rewarder: LevelUpRewarder
     let settings: RunConfiguration.HotPathSettings
     let logger: Logger
 
@@ -21,7 +25,7 @@ final class HotPathService: Service, Sendable {
     ///   the sessions it saves resume a killed process from there (nothing lost, nothing twice).
     init(
         settings: RunConfiguration.HotPathSettings, redis: RedisClient, guilds: any GuildSettingsSource, store: KamiiStore?,
-        manager: ShardManager, logger: Logger
+        manager: ShardManager, rest: DiscordRESTClient, logger: Logger
     ) {
         let buffer = StatsBuffer(capacity: settings.bufferCapacity, flushThreshold: settings.flushThreshold)
         let keys = StatsKeys(prefix: settings.keyPrefix)
@@ -36,6 +40,7 @@ final class HotPathService: Service, Sendable {
             },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
+        rewarder = LevelUpRewarder(settings: guilds, actions: RESTLevelUpActions(client: rest), logger: logger)
         self.settings = settings
         self.logger = logger
     }
@@ -46,6 +51,8 @@ final class HotPathService: Service, Sendable {
         let checkpointInterval = settings.checkpointInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
+            // Ends once the flusher has (its level-up stream finishes with it).
+            group.addTask { await self.rewarder.run(self.flusher.levelUps) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: min(idle, .seconds(60)))
@@ -64,6 +71,10 @@ final class HotPathService: Service, Sendable {
             try? await gracefulShutdown()
             router.stats.finish()
             await group.next()
+            // The flusher is done; the rewarder finishes the level-ups it holds, for a while at most
+            // (Discord may be slow or unreachable).
+            group.addTask { try? await Task.sleep(for: .seconds(10)) }
+            await group.next()
             group.cancelAll()
         }
         if let checkpointer {
@@ -74,6 +85,11 @@ final class HotPathService: Service, Sendable {
         logger.info("stats flushed", metadata: [
             "flushes": "\(totals.flushes)", "changes": "\(totals.deltas)", "xp_grants": "\(totals.grantsApplied)",
             "level_ups": "\(totals.levelUps)", "unflushed": "\(router.stats.unacknowledged)",
+        ])
+        let rewards = rewarder.totals
+        logger.info("level-ups carried out", metadata: [
+            "roles_added": "\(rewards.rolesAdded)", "roles_removed": "\(rewards.rolesRemoved)", "announcements": "\(rewards.announcements)",
+            "failures": "\(rewards.failures)", "dropped": "\(rewards.dropped)",
         ])
     }
 }

@@ -63,7 +63,7 @@ struct Run: AsyncParsableCommand {
         }
         let guilds: any GuildSettingsSource = store.map { StoreGuildSettings(store: $0) } ?? FixedGuildSettings()
         let hotPath = redis.map {
-            HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, store: store, manager: manager, logger: logger)
+            HotPathService(settings: settings.hotPath, redis: $0, guilds: guilds, store: store, manager: manager, rest: rest, logger: logger)
         }
         if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()

@@ -45,7 +45,7 @@ struct StatsFlusherTests {
         #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == 2)
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1)
         var levelUps = flusher.levelUps.makeAsyncIterator()
-        #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), level: 1))
+        #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), from: 0, to: 1))
         let totals = await flusher.totals
         #expect(totals.grantsApplied == 2 && totals.deltas == 8 && totals.guildBatches == 1)
         #expect(buffer.unacknowledged == 0)

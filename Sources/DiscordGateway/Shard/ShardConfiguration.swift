@@ -115,11 +115,22 @@ public struct ShardDispatch: Sendable {
     /// once (the inflater's buffer is reused by the next message). Nil when it is not a dispatch.
     /// The envelope's pass already told which hot event it is: the name is not compared again.
     public init?(envelope: GatewayEnvelope, payload: UnsafeRawBufferPointer) {
+        var storage: [UInt8] = []
+        self.init(envelope: envelope, payload: payload, reusing: &storage)
+    }
+
+    /// Like ``init(envelope:payload:)``, copying the payload into `storage` — the previous
+    /// dispatch's bytes. Once every copy of that dispatch is gone (its consumer returned and kept
+    /// nothing), its buffer is reused: no allocation per dispatch. A consumer that keeps a dispatch
+    /// keeps its bytes intact (the array is copied on write).
+    public init?(envelope: GatewayEnvelope, payload: UnsafeRawBufferPointer, reusing storage: inout [UInt8]) {
         guard envelope.opcode == .dispatch, let name = envelope.eventName, let dataRange = envelope.dataRange else { return nil }
         self.name = name
         sequence = envelope.sequence
         guildID = GatewayPayloads.guildID(of: envelope, event: name)
-        self.payload = Array(payload)
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: payload)
+        self.payload = storage
         self.dataRange = dataRange
         hotFields = envelope.hotFields
         hotEvent = envelope.hotEvent
@@ -128,7 +139,13 @@ public struct ShardDispatch: Sendable {
     /// A dispatch made from a whole payload (`{"op":0,"t":…,"d":…}`); nil when it is not a dispatch.
     public init?(payload: [UInt8]) {
         guard let envelope = try? GatewayEnvelope.peek(payload) else { return nil }
-        guard let dispatch = payload.withUnsafeBytes({ ShardDispatch(envelope: envelope, payload: $0) }) else { return nil }
-        self = dispatch
+        guard envelope.opcode == .dispatch, let name = envelope.eventName, let dataRange = envelope.dataRange else { return nil }
+        self.name = name
+        sequence = envelope.sequence
+        guildID = GatewayPayloads.guildID(of: envelope, event: name)
+        self.payload = payload
+        self.dataRange = dataRange
+        hotFields = envelope.hotFields
+        hotEvent = envelope.hotEvent
     }
 }

@@ -36,7 +36,7 @@ extension ShardConnection {
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
             if actions.contains(.deliver) {
-                dispatch = ShardDispatch(envelope: envelope, payload: payload)
+                dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &payloadStorage)
                 dispatch?.session = sessionNumber
             }
         default:

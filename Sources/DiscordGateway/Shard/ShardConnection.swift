@@ -22,6 +22,8 @@ public actor ShardConnection {
     var identifyWait: Task<Void, any Error>?
     /// Asks the live connection's identify task to wait for a turn and identify.
     var identifyRequest: AsyncStream<Void>.Continuation?
+    /// The last dispatch's bytes, reused for the next one once the consumer let go of them.
+    var payloadStorage: [UInt8] = []
     /// The `s` of the last dispatch the consumer returned from.
     var deliveredSequence: Int?
     /// The `s` up to which the consumer's work is durable (``markDurable(session:sequence:)``).

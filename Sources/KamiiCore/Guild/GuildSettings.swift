@@ -9,11 +9,14 @@ public struct GuildSettings: Sendable {
     public var karma: KarmaRules?
     /// The role members get once verified (a trust signal).
     public var verifiedRole: UInt64?
+    /// What a level-up brings (reward roles, an announcement); none while XP is off.
+    public var levelRewards: LevelRewards
 
-    public init(xp: XPRules?, karma: KarmaRules?, verifiedRole: UInt64? = nil) {
+    public init(xp: XPRules?, karma: KarmaRules?, verifiedRole: UInt64? = nil, levelRewards: LevelRewards = .none) {
         self.xp = xp
         self.karma = karma
         self.verifiedRole = verifiedRole
+        self.levelRewards = levelRewards
     }
 
     /// The rules of a stored configuration.
@@ -21,6 +24,7 @@ public struct GuildSettings: Sendable {
         xp = config.modules.xp ? XPRules(config.xp) : nil
         karma = config.modules.karma ? KarmaRules(config.karma) : nil
         verifiedRole = config.verifiedRole?.rawValue
+        levelRewards = config.modules.xp ? LevelRewards(config) : .none
     }
 
     /// A guild nobody configured: Kamii's defaults (XP on, karma off).

@@ -55,6 +55,8 @@ public struct HotPathReplay: Sendable {
     ) async throws -> Counts {
         inflater.reset()
         var counts = Counts()
+        // As a shard does: each dispatch's bytes go into the previous one's buffer.
+        var storage: [UInt8] = []
         for (index, range) in frames.enumerated() {
             counts.frames += 1
             let payload: UnsafeRawBufferPointer
@@ -69,7 +71,7 @@ public struct HotPathReplay: Sendable {
             } catch {
                 throw Failure(frame: index, underlying: "\(error)")
             }
-            guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload) else { continue }
+            guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &storage) else { continue }
             counts.dispatches += 1
             await router.route(dispatch)
         }

@@ -1,0 +1,80 @@
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import Foundation
+import KamiiStore
+import KamiiTestSupport
+import Testing
+
+/// `kamii run` carrying out level-ups: a guild configured in SQL with replacing reward roles and a
+/// level-up channel ends with every member holding the reward of the level the simulator says they
+/// reached, and with that level announced.
+@Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+struct RunLevelRewardsTests {
+    typealias RunningKamii = RunCommandTests.RunningKamii
+
+    @Test func membersGetTheRewardOfTheLevelTheyReachedAndItIsAnnounced() async throws {
+        let world = TrafficWorld(guildCount: 8, userCount: 200, seed: 97)
+        var simulated = SimulatorConfiguration(world: world, dispatchesPerSecond: 1_000, maxDispatchesPerSession: 9_000, identifyWindowMilliseconds: 300)
+        // Discord's limits, in windows 50 times shorter: a channel takes 5 messages per 0.1 s.
+        simulated.restLimits = RESTLimits(windowScale: 0.02)
+        let server = try await SimulatorServer.start(simulated)
+        let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
+        var environment = try RunHotPathTests.environment(server, prefix: prefix)
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-levels-\(UUID().uuidString).sqlite").path
+        environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+
+        // The busiest guild with two plain roles (below the bot's): level 1 gives the first, level 2
+        // replaces it with the second; level-ups are announced in its first channel. Every message
+        // earns 60 XP, so levels come within seconds.
+        let guild = try #require(world.guilds.filter { $0.roles.count >= 4 }.max { $0.members.count < $1.members.count })
+        let (first, second, channel) = (guild.roles[0], guild.roles[1], guild.channels[0])
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
+        try await store.migrate()
+        try await store.registerGuild(guild.id)
+        var config = GuildConfig()
+        config.xp.levelRewards = [.init(level: 1, role: first), .init(level: 2, role: second)]
+        config.xp.stackRewards = false
+        config.channels.levelUp = channel
+        config.xp.minPerMessage = 60
+        config.xp.maxPerMessage = 60
+        config.xp.cooldownSeconds = 0
+        try await store.putGuildConfig(config, for: guild.id, by: UserID(1 << 40))
+        try await store.close()
+
+        let redis = try RedisTestServer.client()
+        let kamii = try RunningKamii(["run"], environment: environment)
+        try await waitUntil("three members of the guild at level 2 (255 XP)", timeout: .seconds(90)) {
+            let top = try await redis.send("ZREVRANGE", "\(prefix):{\(guild.id.rawValue)}:lb:xp", "2", "2", "WITHSCORES").array ?? []
+            return top.count == 2 && (top[1].string.flatMap(Double.init) ?? 0) >= 255
+        }
+        // Stopping flushes what was delivered, then lets the rewarder finish.
+        #expect(await kamii.stop() == 0, "\(kamii.log)")
+        #expect(kamii.log.contains("level-ups carried out"), "\(kamii.log)")
+
+        let client = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let announcements = server.record.rest.filter { $0.method == "POST" && $0.path == "/api/v10/channels/\(channel.rawValue)/messages" }
+        var checked = 0
+        let bots = Set(world.users.filter(\.isBot).map(\.id))
+        // Judged by the levels Redis has (this guild's XP rules are not the ground truth's).
+        for (user, _) in server.groundTruth.all[guild.id] ?? [:] where !bots.contains(user) {
+            let level = try await redis.send("HGET", "\(prefix):{\(guild.id.rawValue)}:u:\(user.rawValue)", "level").int ?? 0
+            guard level >= 1 else { continue }
+            let roles = try await client.member(user, in: guild.id).roles
+            if level >= 2 {
+                #expect(roles.contains(second) && !roles.contains(first), "user \(user) at level \(level): \(roles)")
+            } else {
+                #expect(roles.contains(first), "user \(user) at level 1: \(roles)")
+            }
+            #expect(announcements.contains { $0.body.contains("<@\(user.rawValue)>") && $0.body.contains("level **\(level)**") },
+                    "user \(user)'s level \(level) announced")
+            checked += 1
+        }
+        #expect(checked >= 3)
+        // No other guild configured anything: no reward or announcement elsewhere.
+        #expect(server.record.rest.allSatisfy { !$0.path.contains("/roles/") || $0.path.contains("/guilds/\(guild.id.rawValue)/") })
+        await redis.close()
+        try await server.stop()
+    }
+}

@@ -1,0 +1,140 @@
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import Foundation
+import KamiiCore
+import KamiiRewards
+import KamiiStats
+import Testing
+
+/// The rewarder against the simulator's REST API, which checks permissions and the role hierarchy
+/// as Discord does and keeps every member's roles: what the record and the member's roles say is
+/// what Discord would have done.
+struct LevelUpRewarderTests {
+    static let world = TrafficWorld(guildCount: 6, userCount: 300, seed: 41)
+
+    /// A guild with at least two plain roles (below the bot's), and one of its plain members.
+    static func pick() throws -> (guild: TrafficWorld.Guild, member: UserID) {
+        let guild = try #require(world.guilds.first { $0.roles.count >= 4 && $0.members.count >= 10 })
+        let admin = guild.roles[guild.roles.count - 1]
+        let slot = try #require((1..<guild.members.count).first { slot in
+            !world.initialRoles(of: guild, slot: slot).contains(admin) && !world.users[guild.members[slot]].isBot
+        })
+        return (guild, world.users[guild.members[slot]].id)
+    }
+
+    static func start() async throws -> (SimulatorServer, DiscordRESTClient) {
+        let configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 0)
+        let server = try await SimulatorServer.start(configuration)
+        let client = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: configuration.token))
+        return (server, client)
+    }
+
+    @Test func replacedRewardsEndWithOnlyTheHighestRoleAndEveryLevelUpIsAnnounced() async throws {
+        let (server, client) = try await Self.start()
+        let (guild, member) = try Self.pick()
+        let low = guild.roles[0], high = guild.roles[1], channel = guild.channels[0]
+        let rewards = LevelRewards(
+            rewards: [.init(level: 5, role: low.rawValue), .init(level: 10, role: high.rawValue)], stack: false, announcementChannel: channel.rawValue)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client))
+        let before = try await client.member(member, in: guild.id).roles
+        if before.contains(low) { try await client.removeRole(low, from: member, in: guild.id) }
+        if before.contains(high) { try await client.removeRole(high, from: member, in: guild.id) }
+        let calls = server.record.rest.count
+
+        await rewarder.run([
+            LevelUp(guild: guild.id, user: member, from: 4, to: 5), LevelUp(guild: guild.id, user: member, from: 5, to: 6),
+            LevelUp(guild: guild.id, user: member, from: 9, to: 11),
+        ].async)
+
+        let made = server.record.rest.dropFirst(calls).map { "\($0.route ?? $0.path) \($0.status)" }
+        #expect(made == [
+            "PUT /guilds/{guild.id}/members/{user.id}/roles/{role.id} 204", "POST /channels/{channel.id}/messages 200",
+            "POST /channels/{channel.id}/messages 200",
+            "PUT /guilds/{guild.id}/members/{user.id}/roles/{role.id} 204", "DELETE /guilds/{guild.id}/members/{user.id}/roles/{role.id} 204",
+            "POST /channels/{channel.id}/messages 200",
+        ])
+        let roles = try await client.member(member, in: guild.id).roles
+        #expect(roles.contains(high) && !roles.contains(low))
+        let announcement = try #require(server.record.rest.last { $0.method == "POST" })
+        #expect(announcement.body.contains("<@\(member.rawValue)>") && announcement.body.contains("level **11**"))
+        #expect(announcement.body.contains(#""users":["\#(member.rawValue)"]"#), "only the member is pinged: \(announcement.body)")
+        #expect(server.record.rest.dropFirst(calls).filter { $0.method == "PUT" || $0.method == "DELETE" }.allSatisfy { $0.auditLogReason?.hasPrefix("Level reward") == true })
+        #expect(rewarder.totals == .init(levelUps: 3, rolesAdded: 2, rolesRemoved: 1, announcements: 3, failures: 0, dropped: 0))
+        try await server.stop()
+    }
+
+    /// Discord refusing (a reward role above the bot's own) is counted and not retried: one
+    /// request, no loop.
+    @Test func aRefusedRewardIsCountedNotRetried() async throws {
+        let (server, client) = try await Self.start()
+        let (guild, member) = try Self.pick()
+        let admin = guild.roles[guild.roles.count - 1]
+        let rewards = LevelRewards(rewards: [.init(level: 1, role: admin.rawValue)], stack: true, announcementChannel: nil)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            retryDelay: .milliseconds(10))
+        let calls = server.record.rest.count
+        await rewarder.run([LevelUp(guild: guild.id, user: member, from: 0, to: 1)].async)
+        #expect(server.record.rest.dropFirst(calls).map(\.status) == [403])
+        #expect(rewarder.totals.failures == 1 && rewarder.totals.rolesAdded == 0)
+        try await server.stop()
+    }
+
+    /// One guild's level-ups stay in order while many guilds' run side by side on a few lanes;
+    /// a guild with nothing configured costs no request.
+    @Test func eachGuildKeepsItsOrderAcrossLanes() async throws {
+        /// Records announcements, taking a varying time per call so lanes overtake each other.
+        final class Announcements: LevelUpActions, @unchecked Sendable {
+            let made = Locked<[(guild: UInt64, level: Int)]>([])
+            let channels: [UInt64: UInt64]
+            init(channels: [UInt64: UInt64]) { self.channels = channels }
+            func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
+            func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
+            func announce(level: Int, of user: UserID, in channel: ChannelID) async throws(RESTError) {
+                try? await Task.sleep(for: .microseconds(Int.random(in: 0...300)))
+                made.withLock { $0.append((channels[channel.rawValue]!, level)) }
+            }
+        }
+        struct PerGuild: GuildSettingsSource {
+            func settings(for guild: GuildID) async -> GuildSettings {
+                // Every other guild announces in a channel numbered after it.
+                let announces = (guild.rawValue >> 22) % 2 == 0
+                return GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(
+                    rewards: [], stack: true, announcementChannel: announces ? guild.rawValue + 1 : nil))
+            }
+        }
+        let guilds = (1...12).map { GuildID(UInt64($0) << 22) }
+        let actions = Announcements(channels: Dictionary(uniqueKeysWithValues: guilds.map { ($0.rawValue + 1, $0.rawValue) }))
+        let rewarder = LevelUpRewarder(settings: PerGuild(), actions: actions, lanes: 3)
+        let levelUps = (1...30).flatMap { level in guilds.map { LevelUp(guild: $0, user: UserID(7), from: level - 1, to: level) } }
+        await rewarder.run(levelUps.async)
+
+        let announcing = guilds.filter { ($0.rawValue >> 22) % 2 == 0 }
+        for guild in guilds {
+            let levels = actions.made.value.filter { $0.guild == guild.rawValue }.map(\.level)
+            #expect(levels == (announcing.contains(guild) ? Array(1...30) : []), "guild \(guild)")
+        }
+        #expect(rewarder.totals == .init(levelUps: 360, announcements: 180))
+    }
+}
+
+/// A value behind a lock, for test doubles.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { lock.withLock { body(&stored) } }
+}
+
+extension Array where Element: Sendable {
+    /// The elements as an async sequence that ends after the last.
+    var async: AsyncStream<Element> {
+        AsyncStream { continuation in
+            for element in self { continuation.yield(element) }
+            continuation.finish()
+        }
+    }
+}

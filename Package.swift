@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStore", "KamiiTestSupport"],
+            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStats", "KamiiStore", "KamiiTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

@@ -76,43 +76,56 @@ public actor Checkpointer {
         let users = try await take(dirty).compactMap { UInt64($0).map(UserID.init) }
         guard !users.isEmpty else { return 0 }
         var pipeline = RedisPipeline()
-        for user in users {
-            pipeline.append("HMGET", keys.user(user, in: guild), "xp", "level", "karma", "msgs", "avatar", "joined", "pending", "verified", "trust")
+        for start in stride(from: 0, to: users.count, by: 1_000) {
+            pipeline.append(["HMGET", keys.members(in: guild)] + users[start..<min(start + 1_000, users.count)].map { String($0.rawValue) })
         }
-        let replies = try await redis.execute(pipeline)
+        let stored = try await redis.execute(pipeline).flatMap { try $0.orThrow().array ?? [] }
         let now = Date()
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
-        let rows = zip(users, replies).compactMap { user, reply -> ServerUserStats? in
-            let fields = reply.array ?? []
-            // No hash at all: the member was purged (a privacy request) or never had one.
-            guard fields.contains(where: { !$0.isNull }) else { return nil }
-            let value = { (index: Int) in index < fields.count ? fields[index].int : nil }
+        let rows = zip(users, stored).compactMap { user, reply -> ServerUserStats? in
+            // No record: the member was purged (a privacy request) or never had one.
+            guard let record = reply.string.flatMap(MemberRecord.init(encoded:)) else { return nil }
             // Trust with everything known now: the member event's profile, activity and karma.
             let signals = TrustFactor.Signals(
-                accountCreatedAt: user.unixMilliseconds, hasAvatar: value(4).map { $0 != 0 },
-                joinedAt: value(5).flatMap { $0 > 0 ? UInt64($0) : nil }, isPending: value(6) == 1, isVerified: value(7) == 1,
-                messages: value(3) ?? 0, karma: value(2) ?? 0)
+                accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
+                joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
+                isVerified: record.isVerified == true, messages: record.messages, karma: record.karma)
             // No profile (no member event since this Redis was loaded from SQL): keep the trust it has.
-            let trust = value(4) == nil ? value(8).map { min(100, max(0, $0)) } : nil
+            let kept = record.hasAvatar == nil ? record.trust.map { min(100, max(0, $0)) } : nil
             return ServerUserStats(
-                guild: guild, user: user, xp: Int64(value(0) ?? 0), level: value(1) ?? 0, karma: Int64(value(2) ?? 0),
-                trust: trust ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(value(3) ?? 0), updatedAt: now)
+                guild: guild, user: user, xp: Int64(record.xp), level: record.level, karma: Int64(record.karma),
+                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages), updatedAt: now)
         }
         if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
             try await store.registerGuild(guild)
             _ = try await upsert(rows)
         }
-        var done = RedisPipeline()
-        // Only into a hash that still exists: a member purged meanwhile stays purged.
-        for row in rows {
-            done.append("EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'trust', ARGV[1]) end",
-                        "1", keys.user(row.user, in: guild), String(row.trust))
+        // Only into a record that still exists: a member purged meanwhile stays purged. The rest
+        // of the record is as Redis has it now (a flush may have changed it since it was read).
+        for start in stride(from: 0, to: rows.count, by: 1_000) {
+            let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
+            _ = try await redis.evaluate(Self.trustScript, keys: [keys.members(in: guild)], arguments: trusts)
         }
-        done.append("DEL", dirty + ":checkpointing")
-        for reply in try await redis.execute(done) { _ = try reply.orThrow() }
+        _ = try await redis.send("DEL", dirty + ":checkpointing")
         return rows.count
     }
+
+    /// Sets the trust place of existing member records: KEYS[1] the members hash, ARGV user and
+    /// trust pairs.
+    private static let trustScript = RedisScript(#"""
+        for k = 1, #ARGV, 2 do
+            local value = redis.call('HGET', KEYS[1], ARGV[k])
+            if value then
+                local s = {string.match(value, '\#(MemberRecord.luaPattern)')}
+                if #s == 11 then
+                    s[7] = ARGV[k + 1]
+                    redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
+                end
+            end
+        end
+        return 0
+        """#)
 
     /// Writes the rows; false when the store does not know the guild yet.
     private func upsert(_ rows: [ServerUserStats]) async throws -> Bool {

@@ -12,8 +12,9 @@ import KamiiRedis
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if the member's last XP is at least a cooldown older than
-/// the message, so a message replayed after a restart never earns twice. Per member: one HMGET,
-/// one HSET and a ZADD per leaderboard it changed; per guild one SADD of the dirty set.
+/// the message, so a message replayed after a restart never earns twice. Per guild (per thousand
+/// members): one SET … GET of its marker, one HMGET and one HSET of its members hash (each member a
+/// ``MemberRecord``), one ZADD per leaderboard that changed and one SADD of the dirty set.
 ///
 /// A guild with no marker at all is one this Redis never saw, or lost (restarted empty, flushed):
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
@@ -68,51 +69,70 @@ enum StatsFlushScript {
             return process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
         end
         local mustBeLoaded = ARGV[2] == '1'
+        local record = '\#(MemberRecord.luaPattern)'
         local reply = {}
         local i = 3
         for g = 1, #KEYS do
             local prefix = ARGV[i]
-            local users, xpBoard = prefix .. 'u:', prefix .. 'lb:xp'
+            local xpBoard = prefix .. 'lb:xp'
             local cooldown = tonumber(ARGV[i + 1])
             local members = tonumber(ARGV[i + 2])
             i = i + 3
-            local marker = redis.call('GET', KEYS[g])
+            -- The marker is set on the way in (one call); a guild that must not change gets its
+            -- old marker back.
+            local marker = redis.call('SET', KEYS[g], batch, 'GET')
             local unloaded = mustBeLoaded and not marker
             local skip = unloaded or applied(marker)
+            if unloaded then
+                redis.call('DEL', KEYS[g])
+            elseif skip and marker ~= batch then
+                redis.call('SET', KEYS[g], marker)
+            end
             local grantsApplied = 0
             local ups = {}
-            local dirty = {}
+            -- Where each member's arguments start; a repeated batch only steps over them.
+            local starts = {}
             for _ = 1, members do
-                local user = ARGV[i]
-                local messages = tonumber(ARGV[i + 1])
-                local karma = tonumber(ARGV[i + 2])
-                local profile = ARGV[i + 3]
-                local grants = tonumber(ARGV[i + 4])
-                i = i + 5
-                if skip then
-                    i = i + 2 * grants
-                else
-                    local key = users .. user
-                    local now = redis.call('HMGET', key, 'xp', 'level', 'msgs', 'xp_msgs', 'last_xp', 'karma')
-                    local xp = tonumber(now[1]) or 0
-                    local level = tonumber(now[2]) or 0
-                    local xpMessages = tonumber(now[4]) or 0
-                    local last = tonumber(now[5])
-                    local gained = 0
-                    local accepted = 0
-                    for _ = 1, grants do
-                        local t = tonumber(ARGV[i])
-                        if last == nil or t >= last + cooldown then
-                            gained = gained + tonumber(ARGV[i + 1])
-                            accepted = accepted + 1
-                            xpMessages = xpMessages + 1
-                            last = t
-                            grantsApplied = grantsApplied + 1
+                if not skip then starts[#starts + 1] = i end
+                i = i + 5 + 2 * tonumber(ARGV[i + 4])
+            end
+            local membersKey = prefix .. 'members'
+            -- A thousand members at a time: within Lua's limit on unpacked arguments.
+            for first = 1, #starts, 1000 do
+                local last = math.min(first + 999, #starts)
+                local users = {}
+                for m = first, last do users[#users + 1] = ARGV[starts[m]] end
+                local stored = redis.call('HMGET', membersKey, unpack(users))
+                local records, dirty, xpScores, karmaScores = {}, {}, {}, {}
+                for m = first, last do
+                    local a = starts[m]
+                    local user = ARGV[a]
+                    local karma = tonumber(ARGV[a + 2])
+                    local profile = ARGV[a + 3]
+                    local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, nil, 0
+                    local trust, avatar, joined, pending, verified = '', '', '', '', ''
+                    local value = stored[m - first + 1]
+                    if value then
+                        local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
+                        if s1 then
+                            xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
+                            lastXP, total = tonumber(s5), tonumber(s6) or 0
+                            trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
                         end
-                        i = i + 2
                     end
-                    local msgs = (tonumber(now[3]) or 0) + messages
+                    msgs = msgs + tonumber(ARGV[a + 1])
+                    local gained, accepted = 0, 0
+                    for g0 = a + 5, a + 3 + 2 * tonumber(ARGV[a + 4]), 2 do
+                        local t = tonumber(ARGV[g0])
+                        if lastXP == nil or t >= lastXP + cooldown then
+                            gained = gained + tonumber(ARGV[g0 + 1])
+                            accepted = accepted + 1
+                            lastXP = t
+                        end
+                    end
                     if accepted > 0 then
+                        grantsApplied = grantsApplied + accepted
+                        xpMessages = xpMessages + accepted
                         xp = xp + gained
                         local before = level
                         while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
@@ -121,35 +141,36 @@ enum StatsFlushScript {
                             ups[#ups + 1] = before
                             ups[#ups + 1] = level
                         end
-                        redis.call('HSET', key, 'msgs', msgs, 'xp', xp, 'level', level, 'xp_msgs', xpMessages, 'last_xp', last)
-                        redis.call('ZADD', xpBoard, xp, user)
-                    else
-                        redis.call('HSET', key, 'msgs', msgs)
+                        -- Formatted once, for the record and the leaderboard (number formatting is
+                        -- much of the script's cost).
+                        xp = tostring(xp)
+                        xpScores[#xpScores + 1] = xp
+                        xpScores[#xpScores + 1] = user
                     end
                     if karma ~= 0 then
-                        local total = (tonumber(now[6]) or 0) + karma
-                        redis.call('HSET', key, 'karma', total)
-                        redis.call('ZADD', prefix .. 'lb:karma', total, user)
+                        total = tostring(total + karma)
+                        karmaScores[#karmaScores + 1] = total
+                        karmaScores[#karmaScores + 1] = user
                     end
                     if profile ~= '' then
-                        local a, j, p, v, t = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-                        if a then
-                            redis.call('HSET', key, 'avatar', a, 'joined', j, 'pending', p, 'verified', v)
+                        local pa, pj, pp, pv, pt = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+                        if pa then
+                            avatar, joined, pending, verified = pa, pj, pp, pv
                             -- A known member keeps the checkpoint's trust (it counts activity and
                             -- karma, which a member event does not know) until the next checkpoint.
-                            redis.call('HSETNX', key, 'trust', t)
+                            if trust == '' then trust = pt end
                         end
                     end
+                    -- Numbers print exactly below 10^14 (Lua's %.14g): times in ms until the year 5138.
+                    records[#records + 1] = user
+                    records[#records + 1] = xp .. ':' .. level .. ':' .. msgs .. ':' .. xpMessages .. ':' .. (lastXP or '') .. ':' .. total
+                        .. ':' .. trust .. ':' .. avatar .. ':' .. joined .. ':' .. pending .. ':' .. verified
                     dirty[#dirty + 1] = user
-                    if #dirty == 1000 then
-                        redis.call('SADD', prefix .. 'dirty', unpack(dirty))
-                        dirty = {}
-                    end
                 end
-            end
-            if not skip then
-                if #dirty > 0 then redis.call('SADD', prefix .. 'dirty', unpack(dirty)) end
-                redis.call('SET', KEYS[g], batch)
+                redis.call('HSET', membersKey, unpack(records))
+                redis.call('SADD', prefix .. 'dirty', unpack(dirty))
+                if #xpScores > 0 then redis.call('ZADD', xpBoard, unpack(xpScores)) end
+                if #karmaScores > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end
             reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
             reply[#reply + 1] = #ups / 3

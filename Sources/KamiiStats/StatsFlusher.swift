@@ -305,13 +305,16 @@ public actor StatsFlusher {
         let keys = configuration.keys
         let members = try await hydrator.members(of: guild)
         var pipeline = RedisPipeline()
-        for member in members {
-            let user = String(member.user.rawValue)
-            pipeline.append(
-                "HSET", keys.user(member.user, in: guild), "xp", String(member.xp), "level", String(member.level), "msgs",
-                String(member.messageCount), "karma", String(member.karma), "trust", String(member.trust))
-            if member.xp > 0 { pipeline.append("ZADD", keys.leaderboard(.xp, in: guild), String(member.xp), user) }
-            if member.karma != 0 { pipeline.append("ZADD", keys.leaderboard(.karma, in: guild), String(member.karma), user) }
+        for start in stride(from: 0, to: members.count, by: 1_000) {
+            let part = members[start..<min(start + 1_000, members.count)]
+            pipeline.append(["HSET", keys.members(in: guild)] + part.flatMap { member in
+                [String(member.user.rawValue), MemberRecord(
+                    xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), karma: Int(member.karma), trust: member.trust).encoded]
+            })
+            let xp = part.filter { $0.xp > 0 }.flatMap { [String($0.xp), String($0.user.rawValue)] }
+            if !xp.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.xp, in: guild)] + xp) }
+            let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }
+            if !karma.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.karma, in: guild)] + karma) }
         }
         pipeline.append("SET", keys.batchMarker(in: guild), "hydrated", "NX")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }

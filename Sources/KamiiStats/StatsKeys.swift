@@ -3,8 +3,8 @@ public import DiscordModels
 /// Where a guild's live stats live in Redis. Every key of a guild carries the hash tag
 /// `{guild_id}`, so on Redis Cluster a guild's keys share one slot and one script can touch them.
 ///
-/// - `<prefix>:{g}:u:<user>` — hash: `xp`, `level`, `msgs`, `xp_msgs`, `last_xp`, `karma`; from
-///   member events `avatar`, `joined`, `pending`, `verified`; `trust`
+/// - `<prefix>:{g}:members` — hash: user ID → the member's ``MemberRecord`` (xp, level, messages,
+///   XP messages, last XP time, karma, trust and what member events said)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
 /// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)
@@ -19,7 +19,7 @@ public struct StatsKeys: Sendable, Equatable {
 
     /// The start shared by every key of `guild`.
     public func guildPrefix(_ guild: GuildID) -> String { "\(prefix):{\(guild.rawValue)}:" }
-    public func user(_ user: UserID, in guild: GuildID) -> String { guildPrefix(guild) + "u:\(user.rawValue)" }
+    public func members(in guild: GuildID) -> String { guildPrefix(guild) + "members" }
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }

@@ -30,28 +30,32 @@ public struct StatsPurge: Sendable {
         return found.count
     }
 
-    /// The user's counters in every guild, their places on its leaderboards and in its dirty sets.
-    /// Returns the guilds they were found in.
+    /// The user's record in every guild, their places on its leaderboards and in its dirty sets.
+    /// Returns how many guilds held a record of them.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
-        // Keys look like `<prefix>:{<guild>}:u:<user>`; the guild is read back from each.
-        let found = try await scan("\(keys.prefix):{*}:u:\(user.rawValue)")
+        // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
+        let found = try await scan("\(keys.prefix):{*}:members")
         let start = keys.prefix + ":{"
         let guilds = found.compactMap { key -> GuildID? in
             guard key.hasPrefix(start), let close = key.firstIndex(of: "}") else { return nil }
             return UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close]).map(GuildID.init)
         }
-        guard !guilds.isEmpty else { return 0 }
-        var pipeline = RedisPipeline()
         let member = String(user.rawValue)
-        for guild in guilds {
-            pipeline.append("UNLINK", keys.user(user, in: guild))
-            for board in Leaderboard.allCases { pipeline.append("ZREM", keys.leaderboard(board, in: guild), member) }
-            let dirty = keys.dirtyMembers(in: guild)
-            for set in [dirty, dirty + ":checkpointing"] { pipeline.append("SREM", set, member) }
+        var removed = 0
+        for first in stride(from: 0, to: guilds.count, by: 2_000) {
+            var pipeline = RedisPipeline()
+            for guild in guilds[first..<min(first + 2_000, guilds.count)] {
+                pipeline.append("HDEL", keys.members(in: guild), member)
+                for board in Leaderboard.allCases { pipeline.append("ZREM", keys.leaderboard(board, in: guild), member) }
+                let dirty = keys.dirtyMembers(in: guild)
+                for set in [dirty, dirty + ":checkpointing"] { pipeline.append("SREM", set, member) }
+            }
+            // Five replies per guild; the first (HDEL) says whether the member was there.
+            let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
+            removed += stride(from: 0, to: replies.count, by: 5).filter { replies[$0].int == 1 }.count
         }
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-        return guilds.count
+        return removed
     }
 
     private func scan(_ pattern: String) async throws -> [String] {

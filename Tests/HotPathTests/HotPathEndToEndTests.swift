@@ -86,10 +86,12 @@ struct HotPathEndToEndTests {
 
         let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
         var checked = (members: 0, xp: 0, karma: 0)
+        let reader = StatsReader(redis: redis, keys: keys)
         for (guild, members) in server.groundTruth.all {
+            let records = try await reader.members(of: guild)
             for (user, truth) in members {
-                let reply = try await redis.send("HMGET", keys.user(user, in: guild), "xp", "xp_msgs", "msgs", "karma").array ?? []
-                let stored = reply.map { $0.int ?? 0 }
+                let record = records[user] ?? MemberRecord()
+                let stored = [record.xp, record.xpMessages, record.messages, record.karma]
                 #expect(stored[0] == truth.xp && stored[1] == truth.messagesEarningXP, "guild \(guild) user \(user): \(stored) vs \(truth)")
                 #expect(stored[2] == (bots.contains(user) ? 0 : truth.messages), "guild \(guild) user \(user) messages")
                 #expect(stored[3] == truth.karma, "guild \(guild) user \(user) karma")

@@ -2,6 +2,7 @@ import DiscordModels
 import DiscordSimulator
 import Foundation
 import KamiiRedis
+import KamiiStats
 import KamiiStore
 import KamiiTestSupport
 import Testing
@@ -18,10 +19,12 @@ struct RunHotPathTests {
     static func mismatches(_ server: SimulatorServer, _ redis: RedisClient, prefix: String, onlyAbove: Bool = false) async throws -> [String] {
         let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
         var wrong: [String] = []
+        let reader = StatsReader(redis: redis, keys: StatsKeys(prefix: prefix))
         for (guild, members) in server.groundTruth.all {
+            let records = try await reader.members(of: guild)
             for (user, truth) in members {
-                let reply = try await redis.send("HMGET", "\(prefix):{\(guild)}:u:\(user)", "xp", "xp_msgs", "msgs").array ?? []
-                let stored = reply.map { $0.int ?? 0 }
+                let record = records[user] ?? MemberRecord()
+                let stored = [record.xp, record.xpMessages, record.messages]
                 let expected = [truth.xp, truth.messagesEarningXP, bots.contains(user) ? 0 : truth.messages]
                 let differs = onlyAbove ? zip(stored, expected).contains { $0 > $1 } : stored != expected
                 if differs { wrong.append("guild \(guild) user \(user): \(stored) ≠ \(expected)") }
@@ -123,9 +126,10 @@ struct RunHotPathTests {
                 guard messagesSent() > 12_000 else { return false }
                 overcounted = 0
                 for (guild, members) in server.groundTruth.all {
+                    let records = try await StatsReader(redis: redis, keys: StatsKeys(prefix: prefix)).members(of: guild)
                     for (user, truth) in members {
-                        let reply = try await redis.send("HMGET", "\(prefix):{\(guild)}:u:\(user)", "xp", "xp_msgs", "msgs").array ?? []
-                        let stored = reply.map { $0.int ?? 0 }
+                        let record = records[user] ?? MemberRecord()
+                        let stored = [record.xp, record.xpMessages, record.messages]
                         guard stored[0] == truth.xp, stored[1] == truth.messagesEarningXP else { return false }
                         let messages = bots.contains(user) ? 0 : truth.messages
                         guard stored[2] >= messages else { return false }

@@ -2,6 +2,7 @@ import DiscordModels
 import DiscordREST
 import DiscordSimulator
 import Foundation
+import KamiiStats
 import KamiiStore
 import KamiiTestSupport
 import Testing
@@ -44,31 +45,46 @@ struct RunLevelRewardsTests {
         try await store.close()
 
         let redis = try RedisTestServer.client()
-        let kamii = try RunningKamii(["run"], environment: environment)
-        try await waitUntil("three members of the guild at level 2 (255 XP)", timeout: .seconds(90)) {
-            let top = try await redis.send("ZREVRANGE", "\(prefix):{\(guild.id.rawValue)}:lb:xp", "2", "2", "WITHSCORES").array ?? []
-            return top.count == 2 && (top[1].string.flatMap(Double.init) ?? 0) >= 255
+        let reader = StatsReader(redis: redis, keys: StatsKeys(prefix: prefix))
+        let bots = Set(world.users.filter(\.isBot).map(\.id))
+        func announcements() -> [RESTCall] {
+            server.record.rest.filter { $0.method == "POST" && $0.path == "/api/v10/channels/\(channel.rawValue)/messages" }
         }
-        // Stopping flushes what was delivered, then lets the rewarder finish.
+        /// Members at level 1 or more (judged by what Redis has: this guild's XP rules are not the
+        /// ground truth's), and whether each one's level was announced.
+        func levels() async throws -> [(user: UserID, level: Int, announced: Bool)] {
+            let made = announcements()
+            return try await reader.members(of: guild.id).compactMap { user, record in
+                guard record.level >= 1, !bots.contains(user) else { return nil }
+                let announced = made.contains { $0.body.contains("<@\(user.rawValue)>") && $0.body.contains("level **\(record.level)**") }
+                return (user, record.level, announced)
+            }
+        }
+        let kamii = try RunningKamii(["run"], environment: environment)
+        // A level-up's roles change before it is announced: once every level is announced, the
+        // roles are final.
+        do {
+            try await waitUntil("three members at level 2 and every level announced", timeout: .seconds(90)) {
+                let now = try await levels()
+                return now.filter { $0.level >= 2 }.count >= 3 && now.allSatisfy(\.announced)
+            }
+        } catch {
+            _ = await kamii.stop(signal: SIGKILL)
+            Issue.record("\(error); kamii run said: \(kamii.log)")
+            throw error
+        }
         #expect(await kamii.stop() == 0, "\(kamii.log)")
         #expect(kamii.log.contains("level-ups carried out"), "\(kamii.log)")
 
         let client = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
-        let announcements = server.record.rest.filter { $0.method == "POST" && $0.path == "/api/v10/channels/\(channel.rawValue)/messages" }
         var checked = 0
-        let bots = Set(world.users.filter(\.isBot).map(\.id))
-        // Judged by the levels Redis has (this guild's XP rules are not the ground truth's).
-        for (user, _) in server.groundTruth.all[guild.id] ?? [:] where !bots.contains(user) {
-            let level = try await redis.send("HGET", "\(prefix):{\(guild.id.rawValue)}:u:\(user.rawValue)", "level").int ?? 0
-            guard level >= 1 else { continue }
+        for (user, level, _) in try await levels() {
             let roles = try await client.member(user, in: guild.id).roles
             if level >= 2 {
                 #expect(roles.contains(second) && !roles.contains(first), "user \(user) at level \(level): \(roles)")
             } else {
                 #expect(roles.contains(first), "user \(user) at level 1: \(roles)")
             }
-            #expect(announcements.contains { $0.body.contains("<@\(user.rawValue)>") && $0.body.contains("level **\(level)**") },
-                    "user \(user)'s level \(level) announced")
             checked += 1
         }
         #expect(checked >= 3)

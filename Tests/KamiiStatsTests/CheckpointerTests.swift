@@ -65,22 +65,22 @@ struct CheckpointerTests {
         // Trust from what is known: an account from 2015, two messages, no member event seen yet.
         let expectedTrust = TrustFactor.score(.init(accountCreatedAt: UserID(1).unixMilliseconds, hasAvatar: nil, messages: 2), now: UInt64(Date().timeIntervalSince1970 * 1_000)).value
         #expect(one.trust == expectedTrust)
-        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "trust").int == expectedTrust)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.trust == expectedTrust)
         let two = try #require(try await store.serverUser(UserID(2), in: guild))
         #expect(two.xp == 20 && two.karma == 4)
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild)).int == 0)
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
 
         // Redis loses the guild (restarted empty, flushed): its next batch starts from the checkpoint.
-        for key in [keys.user(UserID(1), in: guild), keys.user(UserID(2), in: guild), keys.batchMarker(in: guild),
+        for key in [keys.members(in: guild), keys.batchMarker(in: guild),
                     keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild)] {
             try await redis.send("DEL", key)
         }
         grant(buffer, user: 1, second: 200, xp: 25)
         #expect(await flusher.flush())
         #expect(await flusher.totals.hydrations == 2)
-        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "xp").int == 135)
-        #expect(try await redis.send("HGET", keys.user(UserID(2), in: guild), "karma").int == 4)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 135)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: guild)?.karma == 4)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "2").int == 20)
 
         await checkpointer.checkpoint()
@@ -140,14 +140,14 @@ struct CheckpointerTests {
         }
 
         #expect(await !flusher.flush(), "one guild waits")
-        #expect(try await redis.send("HGET", keys.user(UserID(2), in: known), "msgs").int == 1, "the rest went")
-        #expect(try await redis.send("EXISTS", keys.user(UserID(1), in: guild)).int == 0)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: known)?.messages == 1, "the rest went")
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild) == nil)
         #expect(buffer.unacknowledged == 2)
         #expect(claimed.value.isEmpty, "no position claimed while a guild waits")
 
         grant(buffer, user: 1, second: 100, xp: 20)
         #expect(await flusher.flush())
-        #expect(try await redis.send("HGET", keys.user(UserID(1), in: guild), "xp").int == 50)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 50)
         #expect(buffer.unacknowledged == 0)
         #expect(claimed.value == [[0: ShardPosition(session: 1, sequence: 77)]])
         await redis.close()

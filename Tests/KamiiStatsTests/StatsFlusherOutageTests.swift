@@ -38,7 +38,7 @@ struct StatsFlusherOutageTests {
         #expect(await flusher.drain(deadline: .seconds(10)))
         await waiting.value
         for (user, xp) in [(1, 20), (2, 10), (3, 10)] {
-            #expect(try await redis.send("HGET", keys.user(UserID(UInt64(user)), in: guild), "xp").int == xp)
+            #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(UInt64(user)), in: guild)?.xp == xp)
         }
         let totals = await flusher.totals
         #expect(totals.failedAttempts >= 2 && totals.grantsApplied == 4)
@@ -84,7 +84,7 @@ struct StatsFlusherOutageTests {
         try await redis.send("SCRIPT", "FLUSH")
         grant(second: 100, xp: 16)
         #expect(await flusher.flush(), "reloaded and sent again within the same flush")
-        #expect(try await redis.send("HGET", keys.user(UserID(9), in: guild), "xp").int == 31)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(9), in: guild)?.xp == 31)
         await redis.close()
     }
 }

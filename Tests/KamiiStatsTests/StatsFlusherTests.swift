@@ -10,13 +10,8 @@ struct StatsFlusherTests {
     let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
 
-    private func member(_ user: UInt64, _ redis: RedisClient) async throws -> [String: Int] {
-        let reply = try await redis.send("HGETALL", keys.user(UserID(user), in: guild)).array ?? []
-        var fields: [String: Int] = [:]
-        for pair in stride(from: 0, to: reply.count - 1, by: 2) {
-            fields[reply[pair].string ?? ""] = reply[pair + 1].int
-        }
-        return fields
+    private func member(_ user: UInt64, _ redis: RedisClient, in guild: GuildID? = nil) async throws -> MemberRecord? {
+        try await StatsReader(redis: redis, keys: keys).member(UserID(user), in: guild ?? self.guild)
     }
 
     private func grant(_ buffer: StatsBuffer, user: UInt64, second: UInt64, xp: Int, message: Bool = true) {
@@ -36,10 +31,10 @@ struct StatsFlusherTests {
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: 2); $0.changeKarma(of: 2, by: 3) }
         #expect(await flusher.flush())
 
-        let first = try await member(1, redis)
-        #expect(first["xp"] == 110 && first["level"] == 1 && first["msgs"] == 3 && first["xp_msgs"] == 2)
-        #expect(first["last_xp"] == 1_735_689_661_000)
-        #expect(try await member(2, redis) == ["msgs": 1, "karma": 3])
+        let first = try #require(try await member(1, redis))
+        #expect(first == MemberRecord(xp: 110, level: 1, messages: 3, xpMessages: 2, lastXPAt: 1_735_689_661_000))
+        #expect(try await member(2, redis) == MemberRecord(messages: 1, karma: 3))
+        #expect(try await redis.send("HGET", keys.members(in: guild), "2").string == "0:0:1:0::3:::::", "the stored form")
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").int == 110)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 3)
         #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == 2)
@@ -70,10 +65,8 @@ struct StatsFlusherTests {
         #expect(firstReplies.dropLast().flatMap { $0.array ?? [] } == once + once)
         #expect(secondReplies.dropLast().flatMap { $0.array ?? [] } == again + again)
         for guild in [guild, other] {
-            let reply = try await redis.send("HGETALL", keys.user(UserID(5), in: guild)).array ?? []
-            #expect(reply.count == 12, "six fields: \(reply)")
+            #expect(try await member(5, redis, in: guild) == MemberRecord(messages: 1, xpMessages: 1, lastXPAt: 1_000_000, karma: 1).with(xp: 20))
         }
-        #expect(try await member(5, redis) == ["msgs": 1, "xp": 20, "level": 0, "xp_msgs": 1, "last_xp": 1_000_000, "karma": 1])
         #expect(flush.settle(secondReplies).deltas == 6)
         await redis.close()
     }
@@ -88,8 +81,8 @@ struct StatsFlusherTests {
         grant(buffer, user: 7, second: 10, xp: 18, message: false)
         grant(buffer, user: 8, second: 10, xp: 22)
         #expect(await flusher.flush())
-        #expect(try await member(7, redis)["xp"] == 18)
-        #expect(try await member(8, redis)["xp"] == 22)
+        #expect(try await member(7, redis)?.xp == 18)
+        #expect(try await member(8, redis)?.xp == 22)
         #expect(await flusher.totals.grantsApplied == 2)
         await redis.close()
     }
@@ -110,7 +103,7 @@ struct StatsFlusherTests {
         let totals = await flusher.totals
         #expect(totals.guildBatches == 20 && totals.flushes == 1 && buffer.unacknowledged == 0)
         for guild in guilds {
-            #expect(try await redis.send("HGET", keys.user(UserID(3), in: guild), "xp").int == 17)
+            #expect(try await member(3, redis, in: guild)?.xp == 17)
         }
         await redis.close()
     }
@@ -132,7 +125,7 @@ struct StatsFlusherTests {
         #expect(await flusher.flush())
         #expect(try await redis.send("GET", sessionKey).string == "s=42")
         #expect(try await redis.send("PTTL", sessionKey).int.map { $0 > 0 && $0 <= 60_000 } == true)
-        #expect(try await redis.send("HGET", keys.user(UserID(3), in: guild), "msgs").int == 1)
+        #expect(try await member(3, redis)?.messages == 1)
         await redis.close()
     }
 
@@ -163,5 +156,13 @@ struct StatsFlusherTests {
         #expect(applied.recordsWritten && flush.batches.isEmpty)
         #expect(try await redis.send("GET", key).string == "v")
         await redis.close()
+    }
+}
+
+extension MemberRecord {
+    func with(xp: Int) -> MemberRecord {
+        var copy = self
+        copy.xp = xp
+        return copy
     }
 }

@@ -31,11 +31,11 @@ struct StatsPurgeTests {
         try await fill(redis)
         #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(11)) == 2)
         for guild in guilds {
-            #expect(try await redis.send("EXISTS", keys.user(UserID(11), in: guild)).int == 0)
+            #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guild) == nil)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "11").isNull)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
-            #expect(try await redis.send("HGET", keys.user(UserID(12), in: guild), "xp").int == 20, "others keep theirs")
+            #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(12), in: guild)?.xp == 20, "others keep theirs")
         }
         await redis.close()
     }
@@ -44,13 +44,13 @@ struct StatsPurgeTests {
         let redis = try RedisTestServer.client()
         try await fill(redis)
         let deleted = try await StatsPurge(redis: redis, keys: keys).purge(guilds[0])
-        #expect(deleted >= 5, "two members, two leaderboards, the dirty set")
+        #expect(deleted >= 4, "the members hash, two leaderboards, the dirty set")
         let left = try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []
         #expect(left == [.bulk(Array(keys.batchMarker(in: guilds[0]).utf8))], "only the marker, saying not to reload from SQL")
         #expect(try await redis.send("GET", keys.batchMarker(in: guilds[0])).string == "hydrated")
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[0].rawValue)).int == 0)
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[1].rawValue)).int == 1)
-        #expect(try await redis.send("HGET", keys.user(UserID(11), in: guilds[1]), "xp").int == 20)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guilds[1])?.xp == 20)
         await redis.close()
     }
 }

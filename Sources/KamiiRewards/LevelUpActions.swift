@@ -1,13 +1,26 @@
 public import DiscordModels
 public import DiscordREST
+public import KamiiStats
 
 /// What a level-up does on Discord: reward roles and the announcement. Behind a protocol so the
 /// rewarder's rules are testable; ``RESTLevelUpActions`` is the real one.
 public protocol LevelUpActions: Sendable {
     func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError)
     func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError)
-    /// Posts the level-up in `channel`, mentioning (and pinging) only the member.
-    func announce(level: Int, of user: UserID, in channel: ChannelID) async throws(RESTError)
+    /// Posts the members' new levels in `channel` in one message, mentioning (and pinging) only them.
+    func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError)
+}
+
+/// Where a member's level is read from (a member who comes back is given the rewards of it).
+public protocol MemberLevels: Sendable {
+    /// The member's level in the guild; nil when unknown.
+    func level(of user: UserID, in guild: GuildID) async throws -> Int?
+}
+
+extension StatsReader: MemberLevels {
+    public func level(of user: UserID, in guild: GuildID) async throws -> Int? {
+        try await member(user, in: guild)?.level
+    }
 }
 
 /// Level-up actions through Discord's REST API (rate limits, retries and the invalid-request
@@ -27,10 +40,12 @@ public struct RESTLevelUpActions: LevelUpActions {
         try await client.removeRole(role, from: user, in: guild, reason: "Level reward replaced by a higher one")
     }
 
-    public func announce(level: Int, of user: UserID, in channel: ChannelID) async throws(RESTError) {
-        let message = MessageCreate(
-            content: "GG <@\(user.rawValue)>, you just reached level **\(level)**!",
-            allowedMentions: AllowedMentions(parse: [], users: [user.description]))
+    public func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
+        guard let first = members.first else { return }
+        let content = members.count == 1
+            ? "GG <@\(first.user.rawValue)>, you just reached level **\(first.level)**!"
+            : "GG! " + members.map { "<@\($0.user.rawValue)> reached level **\($0.level)**" }.joined(separator: ", ") + "."
+        let message = MessageCreate(content: content, allowedMentions: AllowedMentions(parse: [], users: members.map(\.user.description)))
         _ = try await client.createMessage(in: channel, message)
     }
 }

@@ -6,13 +6,17 @@ public import Logging
 import Synchronization
 
 /// Carries out level-ups as flushes report them: the guild's reward roles (stacked or replacing
-/// each other, ``LevelRewards``) and its announcement.
+/// each other, ``LevelRewards``) and its announcement. A member who comes back to a guild (Discord
+/// dropped their roles when they left) is given the rewards of the level they have.
 ///
-/// Level-ups of one guild are handled in order on one of `lanes` workers (a guild always maps to
-/// the same one), so a member's "replace" never removes a role a later level-up added; guilds on
-/// different lanes proceed side by side, each held back only by its own REST rate limits. A lane
-/// that falls `laneCapacity` level-ups behind drops the newest (counted and logged) rather than
-/// growing without bound — the XP and levels themselves are in Redis either way.
+/// A guild always maps to the same one of `lanes` workers, so its level-ups are handled in order
+/// (a "replace" never removes a role a later level-up added); guilds on different lanes proceed
+/// side by side. A lane takes everything queued at once: a member's level-ups in it become one
+/// (3 → 4 → 5 is one change and one announcement of level 5), and a guild's announcements go
+/// together, up to ``membersPerAnnouncement`` in one message — so when Discord (one channel takes
+/// about one message a second) is slower than members level up, the backlog shrinks instead of
+/// growing. A lane that still falls `laneCapacity` behind drops the newest (counted and logged);
+/// the XP and levels themselves are in Redis either way.
 ///
 /// A guild's rewards are read from its settings and kept for `settingsLifetime`, so a change made
 /// in the panel applies within that time without a database read per level-up.
@@ -22,24 +26,39 @@ public final class LevelUpRewarder: Sendable {
         public var levelUps = 0
         public var rolesAdded = 0
         public var rolesRemoved = 0
+        /// Announcement messages sent (one may name several members).
         public var announcements = 0
+        /// Members named in them.
+        public var membersAnnounced = 0
+        /// Reward roles given again to members who came back.
+        public var rolesRestored = 0
         /// Calls Discord refused or that failed after retries.
         public var failures = 0
         /// Level-ups dropped because their lane was full.
         public var dropped = 0
 
-        public init(levelUps: Int = 0, rolesAdded: Int = 0, rolesRemoved: Int = 0, announcements: Int = 0, failures: Int = 0, dropped: Int = 0) {
+        public init(
+            levelUps: Int = 0, rolesAdded: Int = 0, rolesRemoved: Int = 0, announcements: Int = 0, membersAnnounced: Int = 0,
+            rolesRestored: Int = 0, failures: Int = 0, dropped: Int = 0
+        ) {
             self.levelUps = levelUps
             self.rolesAdded = rolesAdded
             self.rolesRemoved = rolesRemoved
             self.announcements = announcements
+            self.membersAnnounced = membersAnnounced
+            self.rolesRestored = rolesRestored
             self.failures = failures
             self.dropped = dropped
         }
     }
 
+    /// Members named in one announcement at most (Discord allows 2,000 characters and 100
+    /// mentions per message).
+    public static let membersPerAnnouncement = 40
+
     private let settings: any GuildSettingsSource
     private let actions: any LevelUpActions
+    private let levels: (any MemberLevels)?
     private let lanes: Int
     private let laneCapacity: Int
     private let settingsLifetime: Duration
@@ -52,12 +71,14 @@ public final class LevelUpRewarder: Sendable {
     private let reported = Mutex<Set<[UInt64]>>([])
 
     public init(
-        settings: any GuildSettingsSource, actions: any LevelUpActions, lanes: Int = 8, laneCapacity: Int = 10_000,
-        settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1), logger: Logger = Logger(label: "kamii.levels")
+        settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil, lanes: Int = 8,
+        laneCapacity: Int = 10_000, settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1),
+        logger: Logger = Logger(label: "kamii.levels")
     ) {
         precondition(lanes > 0 && laneCapacity > 0, "lanes and their capacity must be positive")
         self.settings = settings
         self.actions = actions
+        self.levels = levels
         self.lanes = lanes
         self.laneCapacity = laneCapacity
         self.settingsLifetime = settingsLifetime
@@ -67,40 +88,102 @@ public final class LevelUpRewarder: Sendable {
 
     public var totals: Totals { counts.withLock { $0 } }
 
-    /// Handles `levelUps` until the sequence ends, then finishes what its lanes hold.
-    public func run<LevelUps: AsyncSequence & Sendable>(_ levelUps: LevelUps) async where LevelUps.Element == LevelUp {
-        let streams = (0..<lanes).map { _ in AsyncStream<LevelUp>.makeStream(bufferingPolicy: .bufferingOldest(laneCapacity)) }
+    /// Handles `levelUps` and `joins` until both sequences end, then finishes what its lanes hold.
+    public func run<LevelUps: AsyncSequence & Sendable, Joins: AsyncSequence & Sendable>(
+        _ levelUps: LevelUps, joins: Joins
+    ) async where LevelUps.Element == LevelUp, Joins.Element == MemberJoin {
+        let queues = (0..<lanes).map { _ in RewardLane(capacity: laneCapacity) }
         await withTaskGroup(of: Void.self) { group in
-            for (stream, _) in streams {
+            for queue in queues {
                 group.addTask {
-                    for await levelUp in stream { await self.handle(levelUp) }
+                    while let batch = await queue.next() { await self.handle(batch) }
                 }
             }
-            do {
-                for try await levelUp in levelUps {
-                    let lane = Int((levelUp.guild.rawValue >> 22) % UInt64(lanes))
-                    if case .dropped = streams[lane].1.yield(levelUp) {
-                        let dropped = counts.withLock { totals -> Int in
-                            totals.dropped += 1
-                            return totals.dropped
-                        }
-                        if dropped == 1 || dropped.isMultiple(of: 1_000) {
-                            logger.warning("level-ups dropped: their lane is full (Discord slower than members level up?)", metadata: ["dropped": "\(dropped)"])
-                        }
-                    }
-                }
-            } catch {
-                logger.error("level-up stream failed", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { readers in
+                readers.addTask { await self.feed(levelUps.map { RewardWork.levelUp($0) }, into: queues) }
+                readers.addTask { await self.feed(joins.map { RewardWork.join($0) }, into: queues) }
             }
-            for (_, continuation) in streams { continuation.finish() }
+            for queue in queues { queue.finish() }
         }
     }
 
-    /// Carries out one level-up (in its guild's order).
+    /// Handles `levelUps` until the sequence ends (no joins).
+    public func run<LevelUps: AsyncSequence & Sendable>(_ levelUps: LevelUps) async where LevelUps.Element == LevelUp {
+        await run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
+    }
+
+    private func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
+        do {
+            for try await work in source {
+                guard !queues[Int((work.guild.rawValue >> 22) % UInt64(queues.count))].push(work) else { continue }
+                let dropped = counts.withLock { totals -> Int in
+                    totals.dropped += 1
+                    return totals.dropped
+                }
+                if dropped == 1 || dropped.isMultiple(of: 1_000) {
+                    logger.warning("level-ups dropped: their lane is full (Discord slower than members level up?)", metadata: ["dropped": "\(dropped)"])
+                }
+            }
+        } catch {
+            logger.error("level-up stream failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Handles what a lane had queued: joins first (a returning member's level is read from Redis,
+    /// which has their newest level anyway), then each member's level-ups merged into one, then
+    /// each guild's announcements together.
+    func handle(_ batch: [RewardWork]) async {
+        var merged: [LevelUp] = []
+        var index: [[UInt64]: Int] = [:]
+        for work in batch {
+            switch work {
+            case .join(let join):
+                await handle(join)
+            case .levelUp(let levelUp):
+                counts.withLock { $0.levelUps += 1 }
+                let key = [levelUp.guild.rawValue, levelUp.user.rawValue]
+                if let at = index[key] {
+                    merged[at].previousLevel = min(merged[at].previousLevel, levelUp.previousLevel)
+                    merged[at].level = max(merged[at].level, levelUp.level)
+                } else {
+                    index[key] = merged.count
+                    merged.append(levelUp)
+                }
+            }
+        }
+        var announcements: [(channel: UInt64, levelUp: LevelUp)] = []
+        for levelUp in merged {
+            let rewards = await rewards(of: levelUp.guild)
+            await applyRoles(levelUp, rewards)
+            if let channel = rewards.announcementChannel { announcements.append((channel, levelUp)) }
+        }
+        var byChannel: [UInt64: [LevelUp]] = [:]
+        var channels: [UInt64] = []
+        for (channel, levelUp) in announcements {
+            if byChannel[channel] == nil { channels.append(channel) }
+            byChannel[channel, default: []].append(levelUp)
+        }
+        for channel in channels {
+            let levelUps = byChannel[channel] ?? []
+            for start in stride(from: 0, to: levelUps.count, by: Self.membersPerAnnouncement) {
+                let part = Array(levelUps[start..<min(start + Self.membersPerAnnouncement, levelUps.count)])
+                let members = part.map { (user: $0.user, level: $0.level) }
+                if await attempt(part[0], { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) }) {
+                    counts.withLock {
+                        $0.announcements += 1
+                        $0.membersAnnounced += part.count
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out one level-up on its own (tests, or a caller without lanes).
     public func handle(_ levelUp: LevelUp) async {
-        counts.withLock { $0.levelUps += 1 }
-        let rewards = await rewards(of: levelUp.guild)
-        guard !rewards.isEmpty else { return }
+        await handle([.levelUp(levelUp)])
+    }
+
+    private func applyRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async {
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
         let guild = levelUp.guild, user = levelUp.user
         for role in changes.add {
@@ -113,10 +196,25 @@ public final class LevelUpRewarder: Sendable {
                 counts.withLock { $0.rolesRemoved += 1 }
             }
         }
-        if let channel = rewards.announcementChannel {
-            let level = levelUp.level
-            if await attempt(levelUp, { () throws(RESTError) in try await actions.announce(level: level, of: user, in: ChannelID(channel)) }) {
-                counts.withLock { $0.announcements += 1 }
+    }
+
+    /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
+    public func handle(_ join: MemberJoin) async {
+        let rewards = await rewards(of: join.guild)
+        guard !rewards.rewards.isEmpty, let levels else { return }
+        let level: Int
+        do {
+            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
+            level = known
+        } catch {
+            counts.withLock { $0.failures += 1 }
+            logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
+            return
+        }
+        let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
+        for role in rewards.roles(atLevel: level) {
+            if await attempt(context, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
+                counts.withLock { $0.rolesRestored += 1 }
             }
         }
     }

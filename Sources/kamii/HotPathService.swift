@@ -40,7 +40,8 @@ final class HotPathService: Service, Sendable {
             },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
-        rewarder = LevelUpRewarder(settings: guilds, actions: RESTLevelUpActions(client: rest), logger: logger)
+        rewarder = LevelUpRewarder(
+            settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys), logger: logger)
         self.settings = settings
         self.logger = logger
     }
@@ -51,8 +52,8 @@ final class HotPathService: Service, Sendable {
         let checkpointInterval = settings.checkpointInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
-            // Ends once the flusher has (its level-up stream finishes with it).
-            group.addTask { await self.rewarder.run(self.flusher.levelUps) }
+            // Ends once the flusher has (its level-up stream finishes with it) and the joins are over.
+            group.addTask { await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: min(idle, .seconds(60)))
@@ -70,6 +71,7 @@ final class HotPathService: Service, Sendable {
             // Shards are stopped by now (they shut down before this service): flush what is left.
             try? await gracefulShutdown()
             router.stats.finish()
+            router.joins.finish()
             await group.next()
             // The flusher is done; the rewarder finishes the level-ups it holds, for a while at most
             // (Discord may be slow or unreachable).
@@ -89,6 +91,7 @@ final class HotPathService: Service, Sendable {
         let rewards = rewarder.totals
         logger.info("level-ups carried out", metadata: [
             "roles_added": "\(rewards.rolesAdded)", "roles_removed": "\(rewards.rolesRemoved)", "announcements": "\(rewards.announcements)",
+            "roles_restored": "\(rewards.rolesRestored)",
             "failures": "\(rewards.failures)", "dropped": "\(rewards.dropped)",
         ])
     }

@@ -126,6 +126,25 @@ struct GuildActorTests {
         #expect(verified.hasAvatar && verified.isVerified && verified.trust > fresh.trust)
     }
 
+    /// Joins are reported only where level rewards may be owed again, and never for bots.
+    @Test func joinsAreReportedWhereRewardsExist() async {
+        var config = GuildConfig()
+        config.xp.levelRewards = [.init(level: 5, role: RoleID(1 << 30))]
+        for (rewarded, expected) in [(true, [UInt64(42) << 22]), (false, [])] {
+            let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(rewarded ? GuildSettings(config) : .defaults))
+            for (user, bot) in [(UInt64(42) << 22, false), (UInt64(43) << 22, true)] {
+                await router.route(D.dispatch("GUILD_MEMBER_ADD", """
+                    {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null,"bot":\(bot)},"roles":[],\
+                    "joined_at":"2025-12-31T23:58:00.000000+00:00"}
+                    """))
+            }
+            router.joins.finish()
+            var reported: [UInt64] = []
+            for await join in router.joins.stream { reported.append(join.user.rawValue) }
+            #expect(reported == expected)
+        }
+    }
+
     @Test func malformedPayloadsAreCountedAndSkipped() async {
         let router = router()
         await router.route(D.dispatch("MESSAGE_CREATE", #"{"id":"12","guild_id":"\#(D.guild)","author":{"id":"x"}}"#))

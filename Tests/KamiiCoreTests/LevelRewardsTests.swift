@@ -20,9 +20,15 @@ struct LevelRewardsTests {
         #expect(replacing.changes(from: 4, to: 5) == .init(add: [50]))
         #expect(replacing.changes(from: 9, to: 10) == .init(add: [100], remove: [50]))
         #expect(replacing.changes(from: 19, to: 20) == .init(add: [200], remove: [50, 100]))
-        // Passing level 5 on the way to 10 never added its role: nothing of it to remove.
-        #expect(replacing.changes(from: 3, to: 10) == .init(add: [100]))
+        // Passing level 5 on the way to 10: its role goes anyway (the member may hold it already).
+        #expect(replacing.changes(from: 3, to: 10) == .init(add: [100], remove: [50]))
         #expect(replacing.changes(from: 10, to: 19).isEmpty)
+    }
+
+    @Test func aReturningMemberHoldsTheRewardsOfTheirLevel() {
+        #expect(LevelRewards(rewards: rewards, stack: true, announcementChannel: nil).roles(atLevel: 12) == [50, 100])
+        #expect(LevelRewards(rewards: rewards, stack: false, announcementChannel: nil).roles(atLevel: 12) == [100])
+        #expect(LevelRewards(rewards: rewards, stack: false, announcementChannel: nil).roles(atLevel: 4).isEmpty)
     }
 
     @Test func aStoredConfigurationGivesItsRewardsOnlyWithXPOn() {

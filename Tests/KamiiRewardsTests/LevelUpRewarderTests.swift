@@ -3,7 +3,7 @@ import DiscordREST
 import DiscordSimulator
 import Foundation
 import KamiiCore
-import KamiiRewards
+@testable import KamiiRewards
 import KamiiStats
 import Testing
 
@@ -43,10 +43,12 @@ struct LevelUpRewarderTests {
         if before.contains(high) { try await client.removeRole(high, from: member, in: guild.id) }
         let calls = server.record.rest.count
 
-        await rewarder.run([
+        for levelUp in [
             LevelUp(guild: guild.id, user: member, from: 4, to: 5), LevelUp(guild: guild.id, user: member, from: 5, to: 6),
             LevelUp(guild: guild.id, user: member, from: 9, to: 11),
-        ].async)
+        ] {
+            await rewarder.handle(levelUp)
+        }
 
         let made = server.record.rest.dropFirst(calls).map { "\($0.route ?? $0.path) \($0.status)" }
         #expect(made == [
@@ -61,7 +63,67 @@ struct LevelUpRewarderTests {
         #expect(announcement.body.contains("<@\(member.rawValue)>") && announcement.body.contains("level **11**"))
         #expect(announcement.body.contains(#""users":["\#(member.rawValue)"]"#), "only the member is pinged: \(announcement.body)")
         #expect(server.record.rest.dropFirst(calls).filter { $0.method == "PUT" || $0.method == "DELETE" }.allSatisfy { $0.auditLogReason?.hasPrefix("Level reward") == true })
-        #expect(rewarder.totals == .init(levelUps: 3, rolesAdded: 2, rolesRemoved: 1, announcements: 3, failures: 0, dropped: 0))
+        #expect(rewarder.totals == .init(levelUps: 3, rolesAdded: 2, rolesRemoved: 1, announcements: 3, membersAnnounced: 3))
+        try await server.stop()
+    }
+
+    /// Level-ups queued together (Discord slower than members level up): a member's become one
+    /// change and one mention, and the guild's members are announced in one message.
+    @Test func aBacklogIsMergedPerMemberAndAnnouncedTogether() async throws {
+        let (server, client) = try await Self.start()
+        let (guild, member) = try Self.pick()
+        let other = try #require(guild.members.dropFirst().map { Self.world.users[$0] }.first { $0.id != member && !$0.isBot }).id
+        let low = guild.roles[0], high = guild.roles[1], channel = guild.channels[0]
+        let rewards = LevelRewards(
+            rewards: [.init(level: 5, role: low.rawValue), .init(level: 10, role: high.rawValue)], stack: false, announcementChannel: channel.rawValue)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client))
+        let calls = server.record.rest.count
+
+        await rewarder.handle([
+            .levelUp(LevelUp(guild: guild.id, user: member, from: 4, to: 5)), .levelUp(LevelUp(guild: guild.id, user: other, from: 1, to: 2)),
+            .levelUp(LevelUp(guild: guild.id, user: member, from: 5, to: 6)), .levelUp(LevelUp(guild: guild.id, user: member, from: 9, to: 11)),
+        ])
+
+        let made = server.record.rest.dropFirst(calls)
+        // 4 → 11 at once: the level-10 role, and the level-5 one it replaces removed (never added).
+        #expect(made.map { "\($0.route ?? $0.path) \($0.status)" } == [
+            "PUT /guilds/{guild.id}/members/{user.id}/roles/{role.id} 204", "DELETE /guilds/{guild.id}/members/{user.id}/roles/{role.id} 204",
+            "POST /channels/{channel.id}/messages 200",
+        ])
+        let body = try #require(made.last?.body)
+        #expect(body.contains("<@\(member.rawValue)> reached level **11**") && body.contains("<@\(other.rawValue)> reached level **2**"), "\(body)")
+        #expect(rewarder.totals == .init(levelUps: 4, rolesAdded: 1, rolesRemoved: 1, announcements: 1, membersAnnounced: 2))
+        try await server.stop()
+    }
+
+    /// A member who left and came back (Discord dropped their roles) gets the rewards of the level
+    /// Redis still has: the highest when rewards replace, every one reached when they stack.
+    @Test(arguments: [false, true])
+    func aReturningMemberGetsTheirRewardsBack(stack: Bool) async throws {
+        struct FixedLevels: MemberLevels {
+            let levels: [UserID: Int]
+            func level(of user: UserID, in guild: GuildID) async throws -> Int? { levels[user] }
+        }
+        let (server, client) = try await Self.start()
+        let (guild, member) = try Self.pick()
+        let low = guild.roles[0], high = guild.roles[1]
+        let rewards = LevelRewards(rewards: [.init(level: 5, role: low.rawValue), .init(level: 10, role: high.rawValue)], stack: stack, announcementChannel: nil)
+        let newcomer = Self.world.users[guild.members[guild.members.count - 1]].id
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            levels: FixedLevels(levels: [member: 12]))
+        for role in [low, high] where try await client.member(member, in: guild.id).roles.contains(role) {
+            try await client.removeRole(role, from: member, in: guild.id)
+        }
+        let calls = server.record.rest.count
+
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: [MemberJoin(guild: guild.id, user: member), MemberJoin(guild: guild.id, user: newcomer)].async)
+
+        let roles = try await client.member(member, in: guild.id).roles
+        #expect(roles.contains(high) && roles.contains(low) == stack, "\(roles)")
+        #expect(server.record.rest.dropFirst(calls).filter { $0.method == "PUT" }.count == (stack ? 2 : 1), "nothing for the newcomer")
+        #expect(rewarder.totals.rolesRestored == (stack ? 2 : 1))
         try await server.stop()
     }
 
@@ -82,8 +144,9 @@ struct LevelUpRewarderTests {
         try await server.stop()
     }
 
-    /// One guild's level-ups stay in order while many guilds' run side by side on a few lanes;
-    /// a guild with nothing configured costs no request.
+    /// One guild's level-ups stay in order while many guilds' run side by side on a few lanes (a
+    /// backlog merges a member's level-ups, so levels may be skipped, never reordered); a guild with
+    /// nothing configured costs no request.
     @Test func eachGuildKeepsItsOrderAcrossLanes() async throws {
         /// Records announcements, taking a varying time per call so lanes overtake each other.
         final class Announcements: LevelUpActions, @unchecked Sendable {
@@ -92,9 +155,9 @@ struct LevelUpRewarderTests {
             init(channels: [UInt64: UInt64]) { self.channels = channels }
             func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
             func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
-            func announce(level: Int, of user: UserID, in channel: ChannelID) async throws(RESTError) {
+            func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
                 try? await Task.sleep(for: .microseconds(Int.random(in: 0...300)))
-                made.withLock { $0.append((channels[channel.rawValue]!, level)) }
+                made.withLock { made in for member in members { made.append((channels[channel.rawValue]!, member.level)) } }
             }
         }
         struct PerGuild: GuildSettingsSource {
@@ -114,9 +177,13 @@ struct LevelUpRewarderTests {
         let announcing = guilds.filter { ($0.rawValue >> 22) % 2 == 0 }
         for guild in guilds {
             let levels = actions.made.value.filter { $0.guild == guild.rawValue }.map(\.level)
-            #expect(levels == (announcing.contains(guild) ? Array(1...30) : []), "guild \(guild)")
+            if announcing.contains(guild) {
+                #expect(levels.last == 30 && zip(levels, levels.dropFirst()).allSatisfy { $0 < $1 }, "guild \(guild): \(levels)")
+            } else {
+                #expect(levels.isEmpty, "guild \(guild)")
+            }
         }
-        #expect(rewarder.totals == .init(levelUps: 360, announcements: 180))
+        #expect(rewarder.totals.levelUps == 360 && rewarder.totals.failures == 0)
     }
 }
 

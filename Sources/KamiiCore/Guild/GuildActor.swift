@@ -16,6 +16,7 @@ public actor GuildActor {
     private let slot: GuildStatsSlot
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
+    private let joins: MemberJoins
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
     private var settings: GuildSettings?
@@ -28,7 +29,8 @@ public actor GuildActor {
     private let lastActive: Atomic<UInt64>
 
     init(
-        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, clock: @escaping @Sendable () -> UInt64,
+        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, joins: MemberJoins,
+        clock: @escaping @Sendable () -> UInt64,
         wallClock: @escaping @Sendable () -> UInt64
     ) {
         self.wallClock = wallClock
@@ -37,6 +39,7 @@ public actor GuildActor {
         slot = stats.slot(for: guild.rawValue)
         self.source = source
         self.counters = counters
+        self.joins = joins
         self.clock = clock
         lastActive = Atomic(clock())
     }
@@ -152,6 +155,9 @@ public actor GuildActor {
     private func member(_ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
         if member.userIsBot { karma.noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
+        if event == .memberAdd, !settings.levelRewards.rewards.isEmpty {
+            joins.report(MemberJoin(guild: guild, user: UserID(member.userID)))
+        }
         var isVerified = false
         if let role = settings.verifiedRole, let roles = member.roles {
             try roles.forEach(in: payload) { if $0 == role { isVerified = true } }

@@ -16,6 +16,8 @@ import Foundation
 public final class GuildRouter: Sendable {
     public let stats: StatsBuffer
     public let counters = HotPathCounters()
+    /// Members who joined guilds with level rewards (see ``MemberJoins``).
+    public let joins = MemberJoins()
     private let source: any GuildSettingsSource
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
@@ -63,7 +65,8 @@ public final class GuildRouter: Sendable {
     public func actor(for guild: GuildID) -> GuildActor {
         stripe(guild).actors.withLock { actors in
             if let actor = actors[guild] { return actor }
-            let actor = GuildActor(guild: guild, stats: stats, source: source, counters: counters, clock: clock, wallClock: wallClock)
+            let actor = GuildActor(
+                guild: guild, stats: stats, source: source, counters: counters, joins: joins, clock: clock, wallClock: wallClock)
             actors[guild] = actor
             return actor
         }

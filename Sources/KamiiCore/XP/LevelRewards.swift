@@ -5,8 +5,9 @@ public import KamiiStore
 /// (only the highest reward reached is kept; the lower ones go).
 ///
 /// The member's current roles are not known here (a level-up is computed in Redis), so the changes
-/// are what the rewards imply between the level before and the level reached — a member who skipped
-/// levels gets every reward on the way.
+/// are what the rewards imply between the level before and the level reached: a member who skipped
+/// levels gets every reward on the way (stacked) or the highest with every lower one removed
+/// (replaced; Discord answers a removal of a role the member lacks with success).
 public struct LevelRewards: Sendable, Equatable {
     /// A reward role and the level that grants it.
     public struct Reward: Sendable, Equatable {
@@ -57,19 +58,23 @@ public struct LevelRewards: Sendable, Equatable {
     /// Nothing to do on a level-up.
     public var isEmpty: Bool { rewards.isEmpty && announcementChannel == nil }
 
+    /// The reward roles a member at `level` holds: every one reached when they stack, the highest
+    /// reached when they replace (what a member who left and came back is given again).
+    public func roles(atLevel level: Int) -> [UInt64] {
+        let reached = rewards.filter { $0.level <= level }
+        if stack { return reached.map(\.role) }
+        return reached.last.map { [$0.role] } ?? []
+    }
+
     /// The role changes of going from level `previous` to `level`.
     public func changes(from previous: Int, to level: Int) -> RoleChanges {
         guard level > previous else { return RoleChanges() }
         let reached = rewards.filter { $0.level > previous && $0.level <= level }
         guard !reached.isEmpty else { return RoleChanges() }
         if stack { return RoleChanges(add: reached.map(\.role)) }
-        // Replace: the highest reward reached stays; the ones below it, held or just passed, go.
+        // Replace: the highest reward reached stays and every lower reward role goes — whether
+        // Kamii gave it, the member had it before, or an admin added it by hand.
         let top = reached[reached.count - 1]
-        let below = rewards.filter { $0.level < top.level && $0.role != top.role }.map(\.role)
-        return RoleChanges(add: [top.role], remove: below.filter { role in
-            // Passed on the way in this level-up: never added, nothing to remove — unless an
-            // earlier level also grants it.
-            rewards.contains { $0.role == role && $0.level <= previous }
-        })
+        return RoleChanges(add: [top.role], remove: rewards.filter { $0.level < top.level && $0.role != top.role }.map(\.role))
     }
 }

@@ -82,16 +82,22 @@ public actor Checkpointer {
         let stored = try await redis.execute(pipeline).flatMap { try $0.orThrow().array ?? [] }
         let now = Date()
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
-        let rows = zip(users, stored).compactMap { user, reply -> ServerUserStats? in
+        let records = zip(users, stored).compactMap { user, reply in
             // No record: the member was purged (a privacy request) or never had one.
-            guard let record = reply.string.flatMap(MemberRecord.init(encoded:)) else { return nil }
-            // Trust with everything known now: the member event's profile, activity and karma.
+            reply.string.flatMap(MemberRecord.init(encoded:)).map { (user, $0) }
+        }
+        // Moderation cases weigh on trust, fading with time (docs/TRUST.md).
+        let cases = records.isEmpty ? [:] : try await store.cases(of: records.map(\.0), in: guild)
+        let rows = records.map { user, record -> ServerUserStats in
+            let punishments = (cases[user] ?? []).compactMap(TrustFactor.PunishmentRecord.init)
+            // Trust with everything known now: the member event's profile, activity, karma, cases.
             let signals = TrustFactor.Signals(
                 accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
                 joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
-                isVerified: record.isVerified == true, messages: record.messages, karma: record.karma)
-            // No profile (no member event since this Redis was loaded from SQL): keep the trust it has.
-            let kept = record.hasAvatar == nil ? record.trust.map { min(100, max(0, $0)) } : nil
+                isVerified: record.isVerified == true, messages: record.messages, karma: record.karma, punishments: punishments)
+            // No profile (no member event since this Redis was loaded from SQL, which keeps only the
+            // score) and no case: keep the score it has rather than judge on less.
+            let kept = record.hasAvatar == nil && punishments.isEmpty ? record.trust.map { min(100, max(0, $0)) } : nil
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(record.xp), level: record.level, karma: Int64(record.karma),
                 trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages), updatedAt: now)

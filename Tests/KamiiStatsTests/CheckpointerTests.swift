@@ -110,6 +110,38 @@ struct CheckpointerTests {
         try await reopened.close()
     }
 
+    /// Moderation cases weigh on the trust a checkpoint computes: a fresh ban takes 30 points, a
+    /// revoked one nothing.
+    @Test(arguments: engines)
+    func casesWeighOnTrustUnlessRevoked(engine: String) async throws {
+        let (store, cleanup) = try await Self.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await store.registerGuild(guild)
+        let banned = UserID(UInt64(1_000) << 22), forgiven = UInt64(1_001) << 22, clean = UInt64(1_002) << 22
+        _ = try await store.createCase(NewPunishment(guild: guild, user: banned, moderator: UserID(1 << 30), kind: .ban, reason: "spam"))
+        let revoked = try await store.createCase(NewPunishment(guild: guild, user: UserID(forgiven), moderator: UserID(1 << 30), kind: .ban, reason: "?"))
+        try await store.revokeCase(revoked.caseID, in: guild, by: UserID(1 << 30), reason: "wrong member")
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let profile = MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: false, isVerified: false, trust: 60)
+        for user in [banned.rawValue, forgiven, clean] {
+            buffer.record(guild: guild.rawValue) { batch in
+                batch.countMessage(by: user)
+                batch.setProfile(profile, of: user)
+            }
+        }
+        #expect(await flusher.flush())
+        _ = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+
+        let trust = { (user: UInt64) in try await store.serverUser(UserID(user), in: self.guild)?.trust }
+        let cleanTrust = try #require(try await trust(clean))
+        #expect(try await trust(forgiven) == cleanTrust, "a revoked case weighs nothing")
+        #expect(try await trust(banned.rawValue) == max(0, cleanTrust - 30), "a ban given just now: −30")
+        await redis.close()
+        try await store.close()
+    }
+
     /// Rehydration that fails (the SQL store unreachable) holds back only its own guild: the rest is
     /// flushed, the waiting guild's changes go once it loads, and the shards' positions are claimed
     /// only then.

@@ -94,6 +94,30 @@ import Testing
         }
     }
 
+    /// Several members' cases in one query (a checkpoint's trust), each member's in order; other
+    /// guilds' and unasked members' cases stay out.
+    @Test(arguments: TestEngine.available)
+    func casesOfManyMembersComeGroupedByMember(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1), other = IDs.guild(2)
+            try await store.registerGuild(guild)
+            try await store.registerGuild(other)
+            for (user, kind) in [(1, Punishment.Kind.warn), (2, .ban), (1, .timeout), (3, .kick)] {
+                _ = try await store.createCase(NewPunishment(
+                    guild: guild, user: IDs.user(UInt64(user)), moderator: IDs.user(9), kind: kind, reason: "", createdAt: IDs.time,
+                    expiresAt: kind == .timeout ? IDs.time.addingTimeInterval(60) : nil))
+            }
+            _ = try await store.createCase(NewPunishment(guild: other, user: IDs.user(1), moderator: IDs.user(9), kind: .ban, reason: ""))
+            // More members than one statement's share of binds.
+            let asked = [IDs.user(1), IDs.user(2)] + (100...1_300).map { IDs.user(UInt64($0)) }
+            let cases = try await store.cases(of: asked, in: guild)
+            #expect(cases.count == 2)
+            #expect(cases[IDs.user(1)]?.map(\.kind) == [.warn, .timeout])
+            #expect(cases[IDs.user(2)]?.map(\.kind) == [.ban])
+            #expect(try await store.cases(of: [], in: guild).isEmpty)
+        }
+    }
+
     @Test(arguments: TestEngine.available)
     func aRolledBackCaseGivesItsNumberBack(_ engine: TestEngine) async throws {
         try await withStore(engine) { store in

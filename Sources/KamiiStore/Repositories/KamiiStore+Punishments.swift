@@ -80,6 +80,24 @@ extension KamiiStore {
         }
     }
 
+    /// The cases of several members of a guild, each member's oldest first (a checkpoint's trust
+    /// recomputation). Members without a case are absent.
+    public func cases(of users: [UserID], in guild: GuildID) async throws(StoreError) -> [UserID: [Punishment]] {
+        var found: [UserID: [Punishment]] = [:]
+        // A bounded number of binds per statement (SQLite allows 32,766; PostgreSQL 65,535).
+        for start in stride(from: 0, to: users.count, by: 500) {
+            let part = users[start..<min(start + 500, users.count)].map(\.column)
+            let rows = try await read { database in
+                try await database.raw("""
+                    SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments
+                    WHERE guild_id = \(bind: guild.column) AND user_id IN (\(binds: part)) ORDER BY user_id, case_id
+                    """).all().map(Punishment.init(row:))
+            }
+            for punishment in rows { found[punishment.user, default: []].append(punishment) }
+        }
+        return found
+    }
+
     /// Active cases (in every guild) whose expiry is at or before `time`: what the scheduler lifts next.
     public func activePunishments(expiringBefore time: Date, limit: Int = 500) async throws(StoreError) -> [Punishment] {
         try await read { database in

@@ -37,6 +37,9 @@ struct PendingFlush {
         var guilds: [(guild: UInt64, changes: Int)] = []
         /// Guilds Redis does not have (never loaded, or lost): rehydrate, then send again.
         var unloaded: [UInt64] = []
+        /// Guilds whose keys are not what Kamii writes, and Redis's error: their batches are done
+        /// with (maybe in part) and not sent again.
+        var broken: [(guild: UInt64, error: String, changes: Int)] = []
         var scriptMissing = false
         var error: String?
         /// The records went in the same transaction as the changes they vouch for.
@@ -174,6 +177,14 @@ struct PendingFlush {
                     }
                     if applied == -2 {
                         outcome.unloaded.append(guild)
+                        continue
+                    }
+                    if applied == -3 {
+                        let error = rest.popFirst()?.string ?? "unknown error"
+                        if let batch = batches.removeValue(forKey: guild) {
+                            outcome.deltas += batch.deltaCount
+                            outcome.broken.append((guild, error, batch.deltaCount))
+                        }
                         continue
                     }
                     guard let batch = batches.removeValue(forKey: guild) else { continue }

@@ -21,7 +21,9 @@ import KamiiRedis
 /// totals are loaded from SQL before anything is added to them.
 ///
 /// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
-/// rehydrate first), the number of level-ups, then each level-up's user, level before and new level.
+/// rehydrate first), the number of level-ups, then each level-up's user, level before and new level;
+/// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
+/// sent again: some of it may have been applied).
 enum StatsFlushScript {
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
     /// has it applied: KEYS are all the flush's batch markers; ARGV the batch id, then key, value and
@@ -78,103 +80,119 @@ enum StatsFlushScript {
             local cooldown = tonumber(ARGV[i + 1])
             local members = tonumber(ARGV[i + 2])
             i = i + 3
-            -- The marker is set on the way in (one call); a guild that must not change gets its
-            -- old marker back.
-            local marker = redis.call('SET', KEYS[g], batch, 'GET')
-            local unloaded = mustBeLoaded and not marker
-            local skip = unloaded or applied(marker)
-            if unloaded then
-                redis.call('DEL', KEYS[g])
-            elseif skip and marker ~= batch then
-                redis.call('SET', KEYS[g], marker)
-            end
             local grantsApplied = 0
             local ups = {}
-            -- Where each member's arguments start; a repeated batch only steps over them.
+            -- Where each member's arguments start (read before any command, so a guild that fails
+            -- cannot put the next guilds' arguments out of step).
             local starts = {}
             for _ = 1, members do
-                if not skip then starts[#starts + 1] = i end
+                starts[#starts + 1] = i
                 i = i + 5 + 2 * tonumber(ARGV[i + 4])
             end
-            local membersKey = prefix .. 'members'
-            -- A thousand members at a time: within Lua's limit on unpacked arguments.
-            for first = 1, #starts, 1000 do
-                local last = math.min(first + 999, #starts)
-                local users = {}
-                for m = first, last do users[#users + 1] = ARGV[starts[m]] end
-                local stored = redis.call('HMGET', membersKey, unpack(users))
-                local records, dirty, xpScores, karmaScores = {}, {}, {}, {}
-                for m = first, last do
-                    local a = starts[m]
-                    local user = ARGV[a]
-                    local karma = tonumber(ARGV[a + 2])
-                    local profile = ARGV[a + 3]
-                    local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, nil, 0
-                    local trust, avatar, joined, pending, verified = '', '', '', '', ''
-                    local value = stored[m - first + 1]
-                    if value then
-                        local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
-                        if s1 then
-                            xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
-                            lastXP, total = tonumber(s5), tonumber(s6) or 0
-                            trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
-                        end
-                    end
-                    msgs = msgs + tonumber(ARGV[a + 1])
-                    local gained, accepted = 0, 0
-                    for g0 = a + 5, a + 3 + 2 * tonumber(ARGV[a + 4]), 2 do
-                        local t = tonumber(ARGV[g0])
-                        if lastXP == nil or t >= lastXP + cooldown then
-                            gained = gained + tonumber(ARGV[g0 + 1])
-                            accepted = accepted + 1
-                            lastXP = t
-                        end
-                    end
-                    if accepted > 0 then
-                        grantsApplied = grantsApplied + accepted
-                        xpMessages = xpMessages + accepted
-                        xp = xp + gained
-                        local before = level
-                        while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
-                        if level > before then
-                            ups[#ups + 1] = user
-                            ups[#ups + 1] = before
-                            ups[#ups + 1] = level
-                        end
-                        -- Formatted once, for the record and the leaderboard (number formatting is
-                        -- much of the script's cost).
-                        xp = tostring(xp)
-                        xpScores[#xpScores + 1] = xp
-                        xpScores[#xpScores + 1] = user
-                    end
-                    if karma ~= 0 then
-                        total = tostring(total + karma)
-                        karmaScores[#karmaScores + 1] = total
-                        karmaScores[#karmaScores + 1] = user
-                    end
-                    if profile ~= '' then
-                        local pa, pj, pp, pv, pt = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-                        if pa then
-                            avatar, joined, pending, verified = pa, pj, pp, pv
-                            -- A known member keeps the checkpoint's trust (it counts activity and
-                            -- karma, which a member event does not know) until the next checkpoint.
-                            if trust == '' then trust = pt end
-                        end
-                    end
-                    -- Numbers print exactly below 10^14 (Lua's %.14g): times in ms until the year 5138.
-                    records[#records + 1] = user
-                    records[#records + 1] = xp .. ':' .. level .. ':' .. msgs .. ':' .. xpMessages .. ':' .. (lastXP or '') .. ':' .. total
-                        .. ':' .. trust .. ':' .. avatar .. ':' .. joined .. ':' .. pending .. ':' .. verified
-                    dirty[#dirty + 1] = user
+            local unloaded, skip = false, false
+            -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
+            -- program under the same prefix) fails alone: its batch counts as applied — its marker
+            -- may be set and some of its writes done, so sending it again could count them twice —
+            -- and the reply says why; every other guild goes on.
+            local ok, failure = pcall(function()
+                -- The marker is set on the way in (one call); a guild that must not change gets its
+                -- old marker back.
+                local marker = redis.call('SET', KEYS[g], batch, 'GET')
+                unloaded = mustBeLoaded and not marker
+                skip = unloaded or applied(marker)
+                if unloaded then
+                    redis.call('DEL', KEYS[g])
+                elseif skip and marker ~= batch then
+                    redis.call('SET', KEYS[g], marker)
                 end
-                redis.call('HSET', membersKey, unpack(records))
-                redis.call('SADD', prefix .. 'dirty', unpack(dirty))
-                if #xpScores > 0 then redis.call('ZADD', xpBoard, unpack(xpScores)) end
-                if #karmaScores > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
+                if skip then return end
+                local membersKey = prefix .. 'members'
+                -- A thousand members at a time: within Lua's limit on unpacked arguments.
+                for first = 1, #starts, 1000 do
+                    local last = math.min(first + 999, #starts)
+                    local users = {}
+                    for m = first, last do users[#users + 1] = ARGV[starts[m]] end
+                    local stored = redis.call('HMGET', membersKey, unpack(users))
+                    local records, dirty, xpScores, karmaScores = {}, {}, {}, {}
+                    for m = first, last do
+                        local a = starts[m]
+                        local user = ARGV[a]
+                        local karma = tonumber(ARGV[a + 2])
+                        local profile = ARGV[a + 3]
+                        local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, nil, 0
+                        local trust, avatar, joined, pending, verified = '', '', '', '', ''
+                        local value = stored[m - first + 1]
+                        if value then
+                            local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
+                            if s1 then
+                                xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
+                                lastXP, total = tonumber(s5), tonumber(s6) or 0
+                                trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
+                            end
+                        end
+                        msgs = msgs + tonumber(ARGV[a + 1])
+                        local gained, accepted = 0, 0
+                        for g0 = a + 5, a + 3 + 2 * tonumber(ARGV[a + 4]), 2 do
+                            local t = tonumber(ARGV[g0])
+                            if lastXP == nil or t >= lastXP + cooldown then
+                                gained = gained + tonumber(ARGV[g0 + 1])
+                                accepted = accepted + 1
+                                lastXP = t
+                            end
+                        end
+                        if accepted > 0 then
+                            grantsApplied = grantsApplied + accepted
+                            xpMessages = xpMessages + accepted
+                            xp = xp + gained
+                            local before = level
+                            while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
+                            if level > before then
+                                ups[#ups + 1] = user
+                                ups[#ups + 1] = before
+                                ups[#ups + 1] = level
+                            end
+                            -- Formatted once, for the record and the leaderboard (number formatting is
+                            -- much of the script's cost).
+                            xp = tostring(xp)
+                            xpScores[#xpScores + 1] = xp
+                            xpScores[#xpScores + 1] = user
+                        end
+                        if karma ~= 0 then
+                            total = tostring(total + karma)
+                            karmaScores[#karmaScores + 1] = total
+                            karmaScores[#karmaScores + 1] = user
+                        end
+                        if profile ~= '' then
+                            local pa, pj, pp, pv, pt = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+                            if pa then
+                                avatar, joined, pending, verified = pa, pj, pp, pv
+                                -- A known member keeps the checkpoint's trust (it counts activity and
+                                -- karma, which a member event does not know) until the next checkpoint.
+                                if trust == '' then trust = pt end
+                            end
+                        end
+                        -- Numbers print exactly below 10^14 (Lua's %.14g): times in ms until the year 5138.
+                        records[#records + 1] = user
+                        records[#records + 1] = xp .. ':' .. level .. ':' .. msgs .. ':' .. xpMessages .. ':' .. (lastXP or '') .. ':' .. total
+                            .. ':' .. trust .. ':' .. avatar .. ':' .. joined .. ':' .. pending .. ':' .. verified
+                        dirty[#dirty + 1] = user
+                    end
+                    redis.call('HSET', membersKey, unpack(records))
+                    redis.call('SADD', prefix .. 'dirty', unpack(dirty))
+                    if #xpScores > 0 then redis.call('ZADD', xpBoard, unpack(xpScores)) end
+                    if #karmaScores > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
+                end
+            end)
+            if not ok then
+                local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)
+                reply[#reply + 1] = -3
+                reply[#reply + 1] = 0
+                reply[#reply + 1] = message
+            else
+                reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
+                reply[#reply + 1] = #ups / 3
+                for _, v in ipairs(ups) do reply[#reply + 1] = v end
             end
-            reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
-            reply[#reply + 1] = #ups / 3
-            for _, v in ipairs(ups) do reply[#reply + 1] = v end
         end
         return reply
         """#)

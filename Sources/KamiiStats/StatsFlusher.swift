@@ -64,6 +64,10 @@ public actor StatsFlusher {
         public var levelUps = 0
         /// Guilds loaded from SQL because Redis did not have them.
         public var hydrations = 0
+        /// Guild batches Redis refused because a key of the guild is not what Kamii writes
+        /// (WRONGTYPE), and the changes they carried: dropped, logged.
+        public var brokenGuildBatches = 0
+        public var droppedChanges = 0
     }
 
     public nonisolated let configuration: Configuration
@@ -84,6 +88,8 @@ public actor StatsFlusher {
     /// changes wait here, merged with later ones, and go with the next flush, while every other
     /// guild keeps flushing. While any wait, the shards' positions are not claimed.
     private var deferred: [UInt64: GuildStatsBatch] = [:]
+    /// Guilds already logged as broken (one error line each, not one per flush).
+    private var brokenGuilds: Set<UInt64> = []
 
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
@@ -271,6 +277,15 @@ public actor StatsFlusher {
     }
 
     private func record(_ outcome: PendingFlush.Outcome) {
+        for broken in outcome.broken {
+            totals.brokenGuildBatches += 1
+            totals.droppedChanges += broken.changes
+            if brokenGuilds.insert(broken.guild).inserted {
+                logger.error("a guild's stats keys are not what Kamii writes; its changes are dropped until they are fixed or purged (kamii data delete --guild)", metadata: [
+                    "guild": "\(broken.guild)", "error": "\(broken.error)", "changes": "\(broken.changes)",
+                ])
+            }
+        }
         for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
         if activity.count > 100_000 {
             let kept = activity.sorted { $0.value > $1.value }.prefix(10_000)

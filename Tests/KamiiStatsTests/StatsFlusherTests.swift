@@ -87,6 +87,36 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// A guild whose keys are not what Kamii writes (a key overwritten by hand) loses its own batch
+    /// and nothing else: the flush succeeds, the other guilds are applied, nothing is retried.
+    @Test(arguments: [100, 1])
+    func aBrokenGuildFailsAlone(guildsPerCall: Int) async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall))
+        let healthy = GuildID(guild.rawValue + (1 << 22))
+        try await redis.send("SET", keys.members(in: guild), "not a hash")
+        for target in [guild, healthy] {
+            buffer.record(guild: target.rawValue) { batch in
+                batch.countMessage(by: 4)
+                batch.grant(.init(user: 4, messageTime: 1_700_000_000_000, xp: 21), cooldownMilliseconds: 60_000)
+            }
+        }
+        #expect(await flusher.flush())
+        #expect(try await member(4, redis, in: healthy)?.xp == 21)
+        #expect(try await redis.send("GET", keys.members(in: guild)).string == "not a hash")
+        let totals = await flusher.totals
+        #expect(totals.brokenGuildBatches == 1 && totals.droppedChanges == 2 && totals.failedAttempts == 0)
+        #expect(buffer.unacknowledged == 0)
+        // Still broken next time, still alone.
+        buffer.record(guild: healthy.rawValue) { $0.countMessage(by: 4) }
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 4) }
+        #expect(await flusher.flush())
+        #expect(try await member(4, redis, in: healthy)?.messages == 2)
+        #expect(await flusher.totals.brokenGuildBatches == 2)
+        await redis.close()
+    }
+
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()

@@ -12,7 +12,8 @@ import Synchronization
 /// `maxMessageBytes`.
 struct GatewayWebSocket: Sendable {
     let channel: any Channel
-    let frames: AsyncThrowingStream<WebSocketFrame, any Error>
+    /// Frames in the order they arrived, a read's worth at a time (one hand-off per read, not per frame).
+    let frames: AsyncThrowingStream<[WebSocketFrame], any Error>
     let flow: FlowControl
 
     struct UpgradeRefused: Error, CustomStringConvertible {
@@ -62,7 +63,7 @@ struct GatewayWebSocket: Sendable {
         let sslContext = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
         let group = MultiThreadedEventLoopGroup.singleton
         let upgraded = group.next().makePromise(of: Void.self)
-        let (frames, continuation) = AsyncThrowingStream<WebSocketFrame, any Error>.makeStream()
+        let (frames, continuation) = AsyncThrowingStream<[WebSocketFrame], any Error>.makeStream()
         let flow = FlowControl()
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
         let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
@@ -146,30 +147,47 @@ struct GatewayWebSocket: Sendable {
         }
     }
 
-    /// Hands frames to the stream; stops reading while the consumer is behind.
+    /// Hands frames to the stream, everything one read brought at once; stops reading while the
+    /// consumer is behind.
     private final class FrameForwarder: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
-        let continuation: AsyncThrowingStream<WebSocketFrame, any Error>.Continuation
+        let continuation: AsyncThrowingStream<[WebSocketFrame], any Error>.Continuation
         let flow: FlowControl
+        private var read: [WebSocketFrame] = []
 
-        init(continuation: AsyncThrowingStream<WebSocketFrame, any Error>.Continuation, flow: FlowControl) {
+        init(continuation: AsyncThrowingStream<[WebSocketFrame], any Error>.Continuation, flow: FlowControl) {
             self.continuation = continuation
             self.flow = flow
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            continuation.yield(unwrapInboundIn(data))
-            if flow.buffered.add(1, ordering: .relaxed).newValue == FlowControl.highWater {
+            read.append(unwrapInboundIn(data))
+        }
+
+        func channelReadComplete(context: ChannelHandlerContext) {
+            forward(context)
+            context.fireChannelReadComplete()
+        }
+
+        private func forward(_ context: ChannelHandlerContext) {
+            guard !read.isEmpty else { return }
+            let count = read.count
+            continuation.yield(read)
+            read.removeAll(keepingCapacity: true)
+            let now = flow.buffered.add(count, ordering: .relaxed).newValue
+            if now >= FlowControl.highWater && now - count < FlowControl.highWater {
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
+            forward(context)
             continuation.finish()
             context.fireChannelInactive()
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            forward(context)
             continuation.finish(throwing: error)
             context.close(promise: nil)
         }

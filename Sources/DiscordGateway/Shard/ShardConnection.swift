@@ -158,20 +158,24 @@ public actor ShardConnection {
                 for await _ in identifyRequests { await self.identifyWhenAllowed() }
             }
             do {
-                for try await frame in connection.frames {
-                    connection.flow.consumed(connection.channel)
-                    switch frame.opcode {
-                    case .binary, .text:
-                        if await !receive(frame.unmaskedData, consume) {
-                            // Corrupt compression or JSON: drop the connection, resume on a new one.
+                frames: for try await read in connection.frames {
+                    for frame in read {
+                        connection.flow.consumed(connection.channel)
+                        switch frame.opcode {
+                        case .binary, .text:
+                            if await !receive(frame.unmaskedData, consume) {
+                                // Corrupt compression or JSON: drop the connection (and what the read
+                                // brought after it), resume on a new one.
+                                connection.close()
+                                break frames
+                            }
+                        case .connectionClose:
+                            var data = frame.unmaskedData
+                            closeCode = data.readInteger(as: UInt16.self)
                             connection.close()
+                        default:
+                            break
                         }
-                    case .connectionClose:
-                        var data = frame.unmaskedData
-                        closeCode = data.readInteger(as: UInt16.self)
-                        connection.close()
-                    default:
-                        break
                     }
                 }
             } catch {}

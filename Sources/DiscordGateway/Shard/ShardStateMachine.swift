@@ -145,8 +145,11 @@ public struct ShardStateMachine: Sendable {
         } else if name == "RESUMED" {
             ready()
         }
-        return [.deliver]
+        return Self.deliverOnly
     }
+
+    /// Shared, so a dispatch (the common case, thousands a second) allocates no array.
+    private static let deliverOnly: [Action] = [.deliver]
 
     private mutating func ready() {
         state = .ready

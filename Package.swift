@@ -150,7 +150,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KamiiRewardsTests",
-            dependencies: ["KamiiRewards", "KamiiCore", "KamiiStats", "KamiiStore", "DiscordREST", "DiscordSimulator", "DiscordModels"],
+            dependencies: [
+                "KamiiRewards", "KamiiCore", "KamiiStats", "KamiiStore", "KamiiRedis", "KamiiTestSupport", "DiscordREST", "DiscordSimulator",
+                "DiscordModels",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -23,6 +23,16 @@ extension StatsReader: MemberLevels {
     }
 }
 
+/// Where level-ups wait until carried out (so a crash or a restart loses none).
+public protocol WaitingLevelUps: Sendable {
+    /// What earlier runs left to do.
+    func waiting() async throws -> [LevelUp]
+    /// These are carried out.
+    func done(_ levelUps: [LevelUp]) async throws
+}
+
+extension LevelUpBacklog: WaitingLevelUps {}
+
 /// Level-up actions through Discord's REST API (rate limits, retries and the invalid-request
 /// budget are the client's).
 public struct RESTLevelUpActions: LevelUpActions {

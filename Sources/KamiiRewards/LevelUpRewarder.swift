@@ -59,6 +59,7 @@ public final class LevelUpRewarder: Sendable {
     private let settings: any GuildSettingsSource
     private let actions: any LevelUpActions
     private let levels: (any MemberLevels)?
+    private let backlog: (any WaitingLevelUps)?
     private let lanes: Int
     private let laneCapacity: Int
     private let settingsLifetime: Duration
@@ -71,7 +72,8 @@ public final class LevelUpRewarder: Sendable {
     private let reported = Mutex<Set<[UInt64]>>([])
 
     public init(
-        settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil, lanes: Int = 8,
+        settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil,
+        backlog: (any WaitingLevelUps)? = nil, lanes: Int = 8,
         laneCapacity: Int = 10_000, settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1),
         logger: Logger = Logger(label: "kamii.levels")
     ) {
@@ -79,6 +81,7 @@ public final class LevelUpRewarder: Sendable {
         self.settings = settings
         self.actions = actions
         self.levels = levels
+        self.backlog = backlog
         self.lanes = lanes
         self.laneCapacity = laneCapacity
         self.settingsLifetime = settingsLifetime
@@ -99,11 +102,28 @@ public final class LevelUpRewarder: Sendable {
                     while let batch = await queue.next() { await self.handle(batch) }
                 }
             }
+            await resumeBacklog(into: queues)
             await withTaskGroup(of: Void.self) { readers in
                 readers.addTask { await self.feed(levelUps.map { RewardWork.levelUp($0) }, into: queues) }
                 readers.addTask { await self.feed(joins.map { RewardWork.join($0) }, into: queues) }
             }
             for queue in queues { queue.finish() }
+        }
+    }
+
+    /// Queues what earlier runs left undone (a crash, or a restart with a backlog).
+    private func resumeBacklog(into queues: [RewardLane]) async {
+        guard let backlog else { return }
+        do {
+            let waiting = try await backlog.waiting()
+            guard !waiting.isEmpty else { return }
+            logger.info("carrying out level-ups an earlier run left", metadata: ["level_ups": "\(waiting.count)"])
+            await feed(AsyncStream { continuation in
+                for levelUp in waiting { continuation.yield(RewardWork.levelUp(levelUp)) }
+                continuation.finish()
+            }, into: queues)
+        } catch {
+            logger.error("the level-ups an earlier run left could not be read", metadata: ["error": "\(error)"])
         }
     }
 
@@ -174,6 +194,14 @@ public final class LevelUpRewarder: Sendable {
                         $0.membersAnnounced += part.count
                     }
                 }
+            }
+        }
+        // Done, whether Discord took every call or refused some (refusals are not retried).
+        if let backlog, !merged.isEmpty {
+            do {
+                try await backlog.done(merged)
+            } catch {
+                logger.warning("level-ups carried out but not marked done (they may be carried out again after a restart)", metadata: ["error": "\(error)"])
             }
         }
     }

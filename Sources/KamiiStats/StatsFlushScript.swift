@@ -182,6 +182,26 @@ enum StatsFlushScript {
                     if #xpScores > 0 then redis.call('ZADD', xpBoard, unpack(xpScores)) end
                     if #karmaScores > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
                 end
+                -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one
+                -- not carried out yet) until the rewarder has carried them out: a crash or a
+                -- restart in between loses none.
+                local waitingKey = prefix .. 'levelups'
+                for first = 1, #ups, 3000 do
+                    local last = math.min(first + 2999, #ups)
+                    local users = {}
+                    for k = first, last, 3 do users[#users + 1] = ups[k] end
+                    local waiting = redis.call('HMGET', waitingKey, unpack(users))
+                    local entries = {}
+                    for k = first, last, 3 do
+                        local from = ups[k + 1]
+                        local earlier = waiting[(k - first) / 3 + 1]
+                        local earlierFrom = earlier and tonumber(string.match(earlier, '^(%d+):'))
+                        if earlierFrom and earlierFrom < from then from = earlierFrom end
+                        entries[#entries + 1] = ups[k]
+                        entries[#entries + 1] = from .. ':' .. ups[k + 2]
+                    end
+                    redis.call('HSET', waitingKey, unpack(entries))
+                end
             end)
             if not ok then
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

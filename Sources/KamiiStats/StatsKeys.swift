@@ -6,6 +6,7 @@ public import DiscordModels
 /// - `<prefix>:{g}:members` — hash: user ID → the member's ``MemberRecord`` (xp, level, messages,
 ///   XP messages, last XP time, karma, trust and what member events said)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
+/// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
 /// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)
 /// - `<prefix>:{dirty-guilds}` — set of guilds with dirty members (one per deployment; tagged so its
@@ -20,6 +21,7 @@ public struct StatsKeys: Sendable, Equatable {
     /// The start shared by every key of `guild`.
     public func guildPrefix(_ guild: GuildID) -> String { "\(prefix):{\(guild.rawValue)}:" }
     public func members(in guild: GuildID) -> String { guildPrefix(guild) + "members" }
+    public func waitingLevelUps(in guild: GuildID) -> String { guildPrefix(guild) + "levelups" }
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }

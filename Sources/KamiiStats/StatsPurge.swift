@@ -47,13 +47,14 @@ public struct StatsPurge: Sendable {
             var pipeline = RedisPipeline()
             for guild in guilds[first..<min(first + 2_000, guilds.count)] {
                 pipeline.append("HDEL", keys.members(in: guild), member)
+                pipeline.append("HDEL", keys.waitingLevelUps(in: guild), member)
                 for board in Leaderboard.allCases { pipeline.append("ZREM", keys.leaderboard(board, in: guild), member) }
                 let dirty = keys.dirtyMembers(in: guild)
                 for set in [dirty, dirty + ":checkpointing"] { pipeline.append("SREM", set, member) }
             }
-            // Five replies per guild; the first (HDEL) says whether the member was there.
+            // Six replies per guild; the first (HDEL of the record) says whether the member was there.
             let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
-            removed += stride(from: 0, to: replies.count, by: 5).filter { replies[$0].int == 1 }.count
+            removed += stride(from: 0, to: replies.count, by: 6).filter { replies[$0].int == 1 }.count
         }
         return removed
     }

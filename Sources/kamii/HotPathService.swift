@@ -41,7 +41,8 @@ final class HotPathService: Service, Sendable {
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
         rewarder = LevelUpRewarder(
-            settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys), logger: logger)
+            settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys),
+            backlog: LevelUpBacklog(redis: redis, keys: keys), logger: logger)
         self.settings = settings
         self.logger = logger
     }

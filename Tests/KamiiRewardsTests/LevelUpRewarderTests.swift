@@ -3,8 +3,10 @@ import DiscordREST
 import DiscordSimulator
 import Foundation
 import KamiiCore
+import KamiiRedis
 @testable import KamiiRewards
 import KamiiStats
+import KamiiTestSupport
 import Testing
 
 /// The rewarder against the simulator's REST API, which checks permissions and the role hierarchy
@@ -124,6 +126,26 @@ struct LevelUpRewarderTests {
         #expect(roles.contains(high) && roles.contains(low) == stack, "\(roles)")
         #expect(server.record.rest.dropFirst(calls).filter { $0.method == "PUT" }.count == (stack ? 2 : 1), "nothing for the newcomer")
         #expect(rewarder.totals.rolesRestored == (stack ? 2 : 1))
+        try await server.stop()
+    }
+
+    /// What a crash or a restart left waiting in Redis is carried out at start, then marked done.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func levelUpsLeftByAnEarlierRunAreCarriedOut() async throws {
+        let (server, client) = try await Self.start()
+        let (guild, member) = try Self.pick()
+        let redis = try RedisTestServer.client()
+        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+        try await redis.send("HSET", keys.waitingLevelUps(in: guild.id), String(member.rawValue), "3:5")
+        let rewards = LevelRewards(rewards: [], stack: true, announcementChannel: guild.channels[0].rawValue)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            backlog: LevelUpBacklog(redis: redis, keys: keys))
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() })
+        let announcement = try #require(server.record.rest.last { $0.method == "POST" })
+        #expect(announcement.body.contains("<@\(member.rawValue)>") && announcement.body.contains("level **5**"))
+        #expect(try await redis.send("EXISTS", keys.waitingLevelUps(in: guild.id)).int == 0, "marked done")
+        await redis.close()
         try await server.stop()
     }
 

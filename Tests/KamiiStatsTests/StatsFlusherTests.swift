@@ -41,6 +41,7 @@ struct StatsFlusherTests {
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1)
         var levelUps = flusher.levelUps.makeAsyncIterator()
         #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), from: 0, to: 1))
+        #expect(try await redis.send("HGET", keys.waitingLevelUps(in: guild), "1").string == "0:1", "waits until carried out")
         let totals = await flusher.totals
         #expect(totals.grantsApplied == 2 && totals.deltas == 8 && totals.guildBatches == 1)
         #expect(buffer.unacknowledged == 0)
@@ -84,6 +85,26 @@ struct StatsFlusherTests {
         #expect(try await member(7, redis)?.xp == 18)
         #expect(try await member(8, redis)?.xp == 22)
         #expect(await flusher.totals.grantsApplied == 2)
+        await redis.close()
+    }
+
+    /// Level-ups wait in Redis until marked done, merged per member, so a restart finds what a
+    /// crash left; marking an older level-up done leaves a newer one waiting.
+    @Test func levelUpsWaitUntilDone() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let backlog = LevelUpBacklog(redis: redis, keys: keys)
+        grant(buffer, user: 6, second: 0, xp: 120)
+        #expect(await flusher.flush())
+        grant(buffer, user: 6, second: 100, xp: 200)
+        #expect(await flusher.flush())
+        let waiting = try await backlog.waiting().filter { $0.guild == guild }
+        #expect(waiting == [LevelUp(guild: guild, user: UserID(6), from: 0, to: 2)], "1 then 2, merged")
+        try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 0, to: 1)])
+        #expect(try await backlog.waiting().filter { $0.guild == guild }.count == 1, "a newer level still waits")
+        try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 0, to: 2)])
+        #expect(try await backlog.waiting().filter { $0.guild == guild }.isEmpty)
         await redis.close()
     }
 

@@ -1,0 +1,59 @@
+import DiscordModels
+public import KamiiRedis
+
+/// The level-ups flushes recorded and nobody has carried out yet (each guild's `levelups` hash,
+/// written by the flush script with the XP that caused them). The rewarder reads them at start —
+/// what a crash or a restart left — and marks each one done once carried out.
+public struct LevelUpBacklog: Sendable {
+    public let redis: RedisClient
+    public let keys: StatsKeys
+
+    public init(redis: RedisClient, keys: StatsKeys = StatsKeys()) {
+        self.redis = redis
+        self.keys = keys
+    }
+
+    /// Every level-up waiting, in every guild (a scan of the key space: for start-up).
+    public func waiting() async throws -> [LevelUp] {
+        var cursor = "0"
+        var found: [LevelUp] = []
+        let start = keys.prefix + ":{"
+        repeat {
+            let reply = try await redis.send("SCAN", cursor, "MATCH", "\(keys.prefix):{*}:levelups", "COUNT", "1000").orThrow().array ?? []
+            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("SCAN answered \(reply)") }
+            cursor = next
+            for key in reply[1].array?.compactMap(\.string) ?? [] {
+                guard key.hasPrefix(start), let close = key.firstIndex(of: "}"),
+                      let guild = UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close])
+                else { continue }
+                let entries = try await redis.send("HGETALL", key).orThrow().array ?? []
+                for index in stride(from: 0, to: entries.count - 1, by: 2) {
+                    guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
+                    let levels = value.split(separator: ":").compactMap { Int($0) }
+                    guard levels.count == 2 else { continue }
+                    found.append(LevelUp(guild: GuildID(guild), user: UserID(user), from: levels[0], to: levels[1]))
+                }
+            }
+        } while cursor != "0"
+        return found
+    }
+
+    /// Marks level-ups carried out: each member's entry goes unless it already names a higher
+    /// level (a newer level-up, still to come).
+    public func done(_ levelUps: [LevelUp]) async throws {
+        var byGuild: [GuildID: [String]] = [:]
+        for levelUp in levelUps { byGuild[levelUp.guild, default: []] += [String(levelUp.user.rawValue), String(levelUp.level)] }
+        for (guild, pairs) in byGuild {
+            _ = try await redis.evaluate(Self.doneScript, keys: [keys.waitingLevelUps(in: guild)], arguments: pairs)
+        }
+    }
+
+    private static let doneScript = RedisScript("""
+        for k = 1, #ARGV, 2 do
+            local waiting = redis.call('HGET', KEYS[1], ARGV[k])
+            local to = waiting and tonumber(string.match(waiting, ':(%d+)$'))
+            if to and to <= tonumber(ARGV[k + 1]) then redis.call('HDEL', KEYS[1], ARGV[k]) end
+        end
+        return 0
+        """)
+}

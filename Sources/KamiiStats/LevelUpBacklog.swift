@@ -15,26 +15,17 @@ public struct LevelUpBacklog: Sendable {
 
     /// Every level-up waiting, in every guild (a scan of the key space: for start-up).
     public func waiting() async throws -> [LevelUp] {
-        var cursor = "0"
         var found: [LevelUp] = []
-        let start = keys.prefix + ":{"
-        repeat {
-            let reply = try await redis.send("SCAN", cursor, "MATCH", "\(keys.prefix):{*}:levelups", "COUNT", "1000").orThrow().array ?? []
-            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("SCAN answered \(reply)") }
-            cursor = next
-            for key in reply[1].array?.compactMap(\.string) ?? [] {
-                guard key.hasPrefix(start), let close = key.firstIndex(of: "}"),
-                      let guild = UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close])
-                else { continue }
-                let entries = try await redis.send("HGETALL", key).orThrow().array ?? []
-                for index in stride(from: 0, to: entries.count - 1, by: 2) {
-                    guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
-                    let levels = value.split(separator: ":").compactMap { Int($0) }
-                    guard levels.count == 2 else { continue }
-                    found.append(LevelUp(guild: GuildID(guild), user: UserID(user), from: levels[0], to: levels[1]))
-                }
+        for key in try await redis.keys(matching: "\(keys.prefix):{*}:levelups") {
+            guard let guild = keys.guild(ofKey: key) else { continue }
+            let entries = try await redis.send("HGETALL", key).array ?? []
+            for index in stride(from: 0, to: entries.count - 1, by: 2) {
+                guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
+                let levels = value.split(separator: ":").compactMap { Int($0) }
+                guard levels.count == 2 else { continue }
+                found.append(LevelUp(guild: guild, user: UserID(user), from: levels[0], to: levels[1]))
             }
-        } while cursor != "0"
+        }
         return found
     }
 

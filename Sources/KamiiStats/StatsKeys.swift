@@ -26,6 +26,13 @@ public struct StatsKeys: Sendable, Equatable {
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
+
+    /// The guild a key of it belongs to (read back from its hash tag); nil for any other key.
+    public func guild(ofKey key: String) -> GuildID? {
+        let start = prefix + ":{"
+        guard key.hasPrefix(start), let close = key.firstIndex(of: "}") else { return nil }
+        return UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close]).map(GuildID.init)
+    }
 }
 
 /// What a leaderboard ranks by.

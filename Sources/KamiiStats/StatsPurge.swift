@@ -19,7 +19,7 @@ public struct StatsPurge: Sendable {
     @discardableResult
     public func purge(_ guild: GuildID) async throws -> Int {
         let marker = keys.batchMarker(in: guild)
-        let found = try await scan(keys.guildPrefix(guild) + "*").filter { $0 != marker }
+        let found = try await redis.keys(matching: keys.guildPrefix(guild) + "*").filter { $0 != marker }
         var pipeline = RedisPipeline()
         pipeline.append("MULTI")
         if !found.isEmpty { pipeline.append(["UNLINK"] + found) }
@@ -35,12 +35,7 @@ public struct StatsPurge: Sendable {
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
-        let found = try await scan("\(keys.prefix):{*}:members")
-        let start = keys.prefix + ":{"
-        let guilds = found.compactMap { key -> GuildID? in
-            guard key.hasPrefix(start), let close = key.firstIndex(of: "}") else { return nil }
-            return UInt64(key[key.index(key.startIndex, offsetBy: start.count)..<close]).map(GuildID.init)
-        }
+        let guilds = try await redis.keys(matching: "\(keys.prefix):{*}:members").compactMap(keys.guild(ofKey:))
         let member = String(user.rawValue)
         var removed = 0
         for first in stride(from: 0, to: guilds.count, by: 2_000) {
@@ -57,17 +52,5 @@ public struct StatsPurge: Sendable {
             removed += stride(from: 0, to: replies.count, by: 6).filter { replies[$0].int == 1 }.count
         }
         return removed
-    }
-
-    private func scan(_ pattern: String) async throws -> [String] {
-        var cursor = "0"
-        var found: [String] = []
-        repeat {
-            let reply = try await redis.send("SCAN", cursor, "MATCH", pattern, "COUNT", "1000").array ?? []
-            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("SCAN answered \(reply)") }
-            cursor = next
-            found += reply[1].array?.compactMap(\.string) ?? []
-        } while cursor != "0"
-        return found
     }
 }

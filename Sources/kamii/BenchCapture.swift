@@ -126,18 +126,12 @@ struct BenchCapture: AsyncParsableCommand {
 
     /// Deletes the keys the Redis stage wrote, and only those.
     private static func deleteKeys(prefix: String, _ redis: RedisClient) async throws {
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.send("SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000").array ?? []
-            guard reply.count == 2, let next = reply[0].string else { return }
-            cursor = next
-            let keys = reply[1].array?.compactMap(\.string) ?? []
-            if !keys.isEmpty {
-                var pipeline = RedisPipeline()
-                pipeline.append(["UNLINK"] + keys)
-                _ = try await redis.execute(pipeline)
-            }
-        } while cursor != "0"
+        let keys = try await redis.keys(matching: prefix + "*")
+        for start in stride(from: 0, to: keys.count, by: 1_000) {
+            var pipeline = RedisPipeline()
+            pipeline.append(["UNLINK"] + keys[start..<min(start + 1_000, keys.count)])
+            _ = try await redis.execute(pipeline)
+        }
     }
 
     private static func redisCPUSeconds(_ redis: RedisClient) async throws -> Double {

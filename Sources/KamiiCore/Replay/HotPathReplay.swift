@@ -73,7 +73,9 @@ public struct HotPathReplay: Sendable {
             }
             guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &storage) else { continue }
             counts.dispatches += 1
-            await router.route(dispatch)
+            // As `kamii run` routes: the shard's lane moves with each dispatch (the capture is
+            // one shard's session).
+            await router.route(dispatch, shard: 0)
         }
         return counts
     }

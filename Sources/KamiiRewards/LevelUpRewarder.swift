@@ -91,9 +91,10 @@ public final class LevelUpRewarder: Sendable {
 
     public var totals: Totals { counts.withLock { $0 } }
 
-    /// Handles `levelUps` and `joins` until both sequences end, then finishes what its lanes hold.
+    /// Handles `waiting` (what earlier runs left, ``waitingLevelUps()``) first, then `levelUps` and
+    /// `joins` until both sequences end, then finishes what its lanes hold.
     public func run<LevelUps: AsyncSequence & Sendable, Joins: AsyncSequence & Sendable>(
-        _ levelUps: LevelUps, joins: Joins
+        _ levelUps: LevelUps, joins: Joins, waiting: [LevelUp] = []
     ) async where LevelUps.Element == LevelUp, Joins.Element == MemberJoin {
         let queues = (0..<lanes).map { _ in RewardLane(capacity: laneCapacity) }
         await withTaskGroup(of: Void.self) { group in
@@ -102,7 +103,11 @@ public final class LevelUpRewarder: Sendable {
                     while let batch = await queue.next() { await self.handle(batch) }
                 }
             }
-            await resumeBacklog(into: queues)
+            // Before anything new, so a member's level-ups stay in order.
+            await feed(AsyncStream { continuation in
+                for levelUp in waiting { continuation.yield(RewardWork.levelUp(levelUp)) }
+                continuation.finish()
+            }, into: queues)
             await withTaskGroup(of: Void.self) { readers in
                 readers.addTask { await self.feed(levelUps.map { RewardWork.levelUp($0) }, into: queues) }
                 readers.addTask { await self.feed(joins.map { RewardWork.join($0) }, into: queues) }
@@ -111,19 +116,18 @@ public final class LevelUpRewarder: Sendable {
         }
     }
 
-    /// Queues what earlier runs left undone (a crash, or a restart with a backlog).
-    private func resumeBacklog(into queues: [RewardLane]) async {
-        guard let backlog else { return }
+    /// What earlier runs left waiting in Redis (a crash, or a restart with a backlog). Read it
+    /// before the flusher starts: a level-up this run flushes would otherwise be read here and come
+    /// through the flusher's stream as well.
+    public func waitingLevelUps() async -> [LevelUp] {
+        guard let backlog else { return [] }
         do {
             let waiting = try await backlog.waiting()
-            guard !waiting.isEmpty else { return }
-            logger.info("carrying out level-ups an earlier run left", metadata: ["level_ups": "\(waiting.count)"])
-            await feed(AsyncStream { continuation in
-                for levelUp in waiting { continuation.yield(RewardWork.levelUp(levelUp)) }
-                continuation.finish()
-            }, into: queues)
+            if !waiting.isEmpty { logger.info("carrying out level-ups an earlier run left", metadata: ["level_ups": "\(waiting.count)"]) }
+            return waiting
         } catch {
             logger.error("the level-ups an earlier run left could not be read", metadata: ["error": "\(error)"])
+            return []
         }
     }
 
@@ -171,38 +175,41 @@ public final class LevelUpRewarder: Sendable {
                 }
             }
         }
-        var announcements: [(channel: UInt64, levelUp: LevelUp)] = []
-        for levelUp in merged {
+        // Which level-ups are over (every call done or refused): only those leave Redis's list.
+        var over = [Bool](repeating: true, count: merged.count)
+        var announcements: [(channel: UInt64, index: Int)] = []
+        for (index, levelUp) in merged.enumerated() {
             let rewards = await rewards(of: levelUp.guild)
-            await applyRoles(levelUp, rewards)
-            if let channel = rewards.announcementChannel { announcements.append((channel, levelUp)) }
+            over[index] = await applyRoles(levelUp, rewards)
+            if let channel = rewards.announcementChannel { announcements.append((channel, index)) }
         }
-        var byChannel: [UInt64: [LevelUp]] = [:]
+        var byChannel: [UInt64: [Int]] = [:]
         var channels: [UInt64] = []
-        for (channel, levelUp) in announcements {
+        for (channel, index) in announcements {
             if byChannel[channel] == nil { channels.append(channel) }
-            byChannel[channel, default: []].append(levelUp)
+            byChannel[channel, default: []].append(index)
         }
         for channel in channels {
-            let levelUps = byChannel[channel] ?? []
-            for start in stride(from: 0, to: levelUps.count, by: Self.membersPerAnnouncement) {
-                let part = Array(levelUps[start..<min(start + Self.membersPerAnnouncement, levelUps.count)])
-                let members = part.map { (user: $0.user, level: $0.level) }
-                if await attempt(part[0], { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) }) {
+            let indexes = byChannel[channel] ?? []
+            for start in stride(from: 0, to: indexes.count, by: Self.membersPerAnnouncement) {
+                let part = indexes[start..<min(start + Self.membersPerAnnouncement, indexes.count)]
+                let members = part.map { (user: merged[$0].user, level: merged[$0].level) }
+                let outcome = await attempt(merged[part.first!], { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) })
+                if outcome == .done {
                     counts.withLock {
                         $0.announcements += 1
                         $0.membersAnnounced += part.count
                     }
                 }
+                if !outcome.isOver { for index in part { over[index] = false } }
             }
         }
-        // Done, whether Discord took every call or refused some (refusals are not retried).
-        if let backlog, !merged.isEmpty {
-            do {
-                try await backlog.done(merged)
-            } catch {
-                logger.warning("level-ups carried out but not marked done (they may be carried out again after a restart)", metadata: ["error": "\(error)"])
-            }
+        let finished = zip(merged, over).filter(\.1).map(\.0)
+        guard let backlog, !finished.isEmpty, !Task.isCancelled else { return }
+        do {
+            try await backlog.done(finished)
+        } catch {
+            logger.warning("level-ups carried out but not marked done (they may be carried out again after a restart)", metadata: ["error": "\(error)"])
         }
     }
 
@@ -211,19 +218,22 @@ public final class LevelUpRewarder: Sendable {
         await handle([.levelUp(levelUp)])
     }
 
-    private func applyRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async {
+    /// Returns false when a call may pass later (the level-up stays waiting).
+    private func applyRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async -> Bool {
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
         let guild = levelUp.guild, user = levelUp.user
+        var over = true
         for role in changes.add {
-            if await attempt(levelUp, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) }) {
-                counts.withLock { $0.rolesAdded += 1 }
-            }
+            let outcome = await attempt(levelUp, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
+            if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
+            over = over && outcome.isOver
         }
         for role in changes.remove {
-            if await attempt(levelUp, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) }) {
-                counts.withLock { $0.rolesRemoved += 1 }
-            }
+            let outcome = await attempt(levelUp, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
+            if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
+            over = over && outcome.isOver
         }
+        return over
     }
 
     /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
@@ -241,7 +251,7 @@ public final class LevelUpRewarder: Sendable {
         }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
         for role in rewards.roles(atLevel: level) {
-            if await attempt(context, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
+            if await attempt(context, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) == .done {
                 counts.withLock { $0.rolesRestored += 1 }
             }
         }
@@ -259,22 +269,34 @@ public final class LevelUpRewarder: Sendable {
         return rewards
     }
 
+    /// How a call ended.
+    enum Outcome {
+        case done
+        /// Discord refused it (missing permissions, unknown member or role): sending it again would
+        /// not help, so the level-up is over as far as this call goes.
+        case refused
+        /// It may pass later (Discord unreachable or failing, the task cancelled at shutdown, the
+        /// invalid-request budget spent): the level-up stays waiting in Redis.
+        case failed
+
+        var isOver: Bool { self != .failed }
+    }
+
     /// Runs one call; a failure that may pass (5xx, connection, deadline) is retried twice after
-    /// `retryDelay` and then twice that. Discord's refusals (missing permissions, unknown member or
-    /// role) are not retried. Returns whether it succeeded.
-    private func attempt(_ levelUp: LevelUp, _ call: () async throws(RESTError) -> Void) async -> Bool {
+    /// `retryDelay` and then twice that. Discord's refusals are not retried.
+    private func attempt(_ levelUp: LevelUp, _ call: () async throws(RESTError) -> Void) async -> Outcome {
         var delay = retryDelay
         for attempt in 1...3 {
             do throws(RESTError) {
                 try await call()
-                return true
+                return .done
             } catch {
                 let transient: Bool
                 switch error.kind {
                 case .serverError, .transport, .deadlineExceeded: transient = true
                 default: transient = false
                 }
-                if transient, attempt < 3 {
+                if transient, attempt < 3, !Task.isCancelled {
                     try? await Task.sleep(for: delay)
                     delay *= 2
                     continue
@@ -286,9 +308,10 @@ public final class LevelUpRewarder: Sendable {
                         "guild": "\(levelUp.guild)", "user": "\(levelUp.user)", "level": "\(levelUp.level)", "error": "\(error)",
                     ])
                 }
-                return false
+                if case .discord = error.kind { return .refused }
+                return .failed
             }
         }
-        return false
+        return .failed
     }
 }

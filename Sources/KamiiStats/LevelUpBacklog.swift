@@ -29,21 +29,28 @@ public struct LevelUpBacklog: Sendable {
         return found
     }
 
-    /// Marks level-ups carried out: each member's entry goes unless it already names a higher
-    /// level (a newer level-up, still to come).
+    /// Marks level-ups carried out: a member's entry goes only when the level-up carried out covers
+    /// it (from no later, to no earlier) — a newer one, or an older one this run has not reached
+    /// (it merged more levels), stays.
     public func done(_ levelUps: [LevelUp]) async throws {
         var byGuild: [GuildID: [String]] = [:]
-        for levelUp in levelUps { byGuild[levelUp.guild, default: []] += [String(levelUp.user.rawValue), String(levelUp.level)] }
-        for (guild, pairs) in byGuild {
-            _ = try await redis.evaluate(Self.doneScript, keys: [keys.waitingLevelUps(in: guild)], arguments: pairs)
+        for levelUp in levelUps {
+            byGuild[levelUp.guild, default: []] += [String(levelUp.user.rawValue), String(levelUp.previousLevel), String(levelUp.level)]
+        }
+        for (guild, entries) in byGuild {
+            _ = try await redis.evaluate(Self.doneScript, keys: [keys.waitingLevelUps(in: guild)], arguments: entries)
         }
     }
 
     private static let doneScript = RedisScript("""
-        for k = 1, #ARGV, 2 do
+        for k = 1, #ARGV, 3 do
             local waiting = redis.call('HGET', KEYS[1], ARGV[k])
-            local to = waiting and tonumber(string.match(waiting, ':(%d+)$'))
-            if to and to <= tonumber(ARGV[k + 1]) then redis.call('HDEL', KEYS[1], ARGV[k]) end
+            if waiting then
+                local from, to = string.match(waiting, '^(%d+):(%d+)$')
+                if from and tonumber(from) >= tonumber(ARGV[k + 1]) and tonumber(to) <= tonumber(ARGV[k + 2]) then
+                    redis.call('HDEL', KEYS[1], ARGV[k])
+                end
+            end
         end
         return 0
         """)

@@ -72,5 +72,6 @@ public struct MemberRecord: Sendable, Equatable {
 
     /// The Lua pattern that reads a stored value into its eleven places (the flush and checkpoint
     /// scripts use it).
-    static let luaPattern = "^(%d*):(%d*):(%d*):(%d*):(%d*):(%-?%d*):(%d*):(%d*):(%d*):(%d*):(%d*)$"
+    /// Every place may be signed (karma is; a hand-edited or hydrated value might be).
+    static let luaPattern = "^(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*):(%-?%d*)$"
 }

@@ -91,7 +91,7 @@ enum StatsFlushScript {
             end
             local unloaded, skip = false, false
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
-            -- program under the same prefix) fails alone: its batch counts as applied — its marker
+            -- program under the same prefix; a member record that cannot be read) fails alone: its batch counts as applied — its marker
             -- may be set and some of its writes done, so sending it again could count them twice —
             -- and the reply says why; every other guild goes on.
             local ok, failure = pcall(function()
@@ -124,11 +124,11 @@ enum StatsFlushScript {
                         local value = stored[m - first + 1]
                         if value then
                             local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
-                            if s1 then
-                                xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
-                                lastXP, total = tonumber(s5), tonumber(s6) or 0
-                                trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
-                            end
+                            -- A record that cannot be read is not overwritten with zeros: the guild fails alone.
+                            if not s1 then error({err = 'KAMII-BROKEN unreadable member record of ' .. user .. ': ' .. value}) end
+                            xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
+                            lastXP, total = tonumber(s5), tonumber(s6) or 0
+                            trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
                         end
                         msgs = msgs + tonumber(ARGV[a + 1])
                         local gained, accepted = 0, 0
@@ -205,6 +205,9 @@ enum StatsFlushScript {
             end)
             if not ok then
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)
+                -- Anything else (OOM, READONLY, MISCONF: refused at the script's first write, before
+                -- anything was written) fails the whole call, and the flush is sent again.
+                if string.sub(message, 1, 9) ~= 'WRONGTYPE' and string.sub(message, 1, 12) ~= 'KAMII-BROKEN' then error(failure) end
                 reply[#reply + 1] = -3
                 reply[#reply + 1] = 0
                 reply[#reply + 1] = message

@@ -51,10 +51,12 @@ final class HotPathService: Service, Sendable {
         let router = router
         let idle = settings.guildIdle
         let checkpointInterval = settings.checkpointInterval
+        // Read before the flusher starts, so nothing this run flushes is among them.
+        let waiting = await rewarder.waitingLevelUps()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
             // Ends once the flusher has (its level-up stream finishes with it) and the joins are over.
-            group.addTask { await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream) }
+            group.addTask { await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream, waiting: waiting) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: min(idle, .seconds(60)))

@@ -141,12 +141,46 @@ struct LevelUpRewarderTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
             backlog: LevelUpBacklog(redis: redis, keys: keys))
-        await rewarder.run(AsyncStream<LevelUp> { $0.finish() })
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
         let announcement = try #require(server.record.rest.last { $0.method == "POST" })
         #expect(announcement.body.contains("<@\(member.rawValue)>") && announcement.body.contains("level **5**"))
         #expect(try await redis.send("EXISTS", keys.waitingLevelUps(in: guild.id)).int == 0, "marked done")
         await redis.close()
         try await server.stop()
+    }
+
+    /// A level-up leaves Redis's list only when it is over: done, or refused by Discord (sending it
+    /// again would not help). One that failed for a reason that may pass (Discord unreachable, the
+    /// task cancelled at shutdown) stays for the next start.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func onlyLevelUpsThatAreOverLeaveRedis() async throws {
+        struct Failing: LevelUpActions {
+            /// Announcing in channel 1 fails as a connection would; in channel 2 Discord refuses.
+            func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
+            func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
+            func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
+                if channel.rawValue == 1 { throw RESTError(.transport(description: "connection refused")) }
+                throw RESTError(.discord(status: 403, code: 50001, message: "Missing Access"))
+            }
+        }
+        struct ChannelPerGuild: GuildSettingsSource {
+            func settings(for guild: GuildID) async -> GuildSettings {
+                GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [], stack: true, announcementChannel: guild.rawValue >> 22))
+            }
+        }
+        let redis = try RedisTestServer.client()
+        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+        let (unreachable, refusing) = (GuildID(1 << 22), GuildID(2 << 22))
+        for guild in [unreachable, refusing] { try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3") }
+        let backlog = LevelUpBacklog(redis: redis, keys: keys)
+        let rewarder = LevelUpRewarder(settings: ChannelPerGuild(), actions: Failing(), backlog: backlog, retryDelay: .milliseconds(1))
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
+        #expect(try await backlog.waiting().map(\.guild) == [unreachable])
+        #expect(rewarder.totals.failures == 2)
+        // A level-up that covers less than what waits (a newer stretch) leaves it.
+        try await backlog.done([LevelUp(guild: unreachable, user: UserID(77), from: 1, to: 3)])
+        #expect(try await backlog.waiting().count == 1)
+        await redis.close()
     }
 
     /// Discord refusing (a reward role above the bot's own) is counted and not retried: one

@@ -115,9 +115,11 @@ struct StatsFlusherTests {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall))
-        let healthy = GuildID(guild.rawValue + (1 << 22))
+        let healthy = GuildID(guild.rawValue + (1 << 22)), unreadable = GuildID(guild.rawValue + (2 << 22))
         try await redis.send("SET", keys.members(in: guild), "not a hash")
-        for target in [guild, healthy] {
+        // A record that cannot be read is not overwritten with zeros either.
+        try await redis.send("HSET", keys.members(in: unreadable), "4", "1200:not a record")
+        for target in [guild, healthy, unreadable] {
             buffer.record(guild: target.rawValue) { batch in
                 batch.countMessage(by: 4)
                 batch.grant(.init(user: 4, messageTime: 1_700_000_000_000, xp: 21), cooldownMilliseconds: 60_000)
@@ -126,15 +128,16 @@ struct StatsFlusherTests {
         #expect(await flusher.flush())
         #expect(try await member(4, redis, in: healthy)?.xp == 21)
         #expect(try await redis.send("GET", keys.members(in: guild)).string == "not a hash")
+        #expect(try await redis.send("HGET", keys.members(in: unreadable), "4").string == "1200:not a record")
         let totals = await flusher.totals
-        #expect(totals.brokenGuildBatches == 1 && totals.droppedChanges == 2 && totals.failedAttempts == 0)
+        #expect(totals.brokenGuildBatches == 2 && totals.droppedChanges == 4 && totals.failedAttempts == 0)
         #expect(buffer.unacknowledged == 0)
         // Still broken next time, still alone.
         buffer.record(guild: healthy.rawValue) { $0.countMessage(by: 4) }
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: 4) }
         #expect(await flusher.flush())
         #expect(try await member(4, redis, in: healthy)?.messages == 2)
-        #expect(await flusher.totals.brokenGuildBatches == 2)
+        #expect(await flusher.totals.brokenGuildBatches == 3)
         await redis.close()
     }
 

@@ -37,6 +37,9 @@ struct GatewayWebSocket: Sendable {
             let left = buffered.subtract(1, ordering: .relaxed).newValue
             if left == Self.lowWater {
                 channel.eventLoop.execute {
+                    // A read may have landed since (frames are counted a read at a time): resume only
+                    // if the backlog is still low; otherwise the consumer passes low water again later.
+                    guard self.buffered.load(ordering: .relaxed) <= Self.lowWater else { return }
                     channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
                 }
             }
@@ -174,8 +177,9 @@ struct GatewayWebSocket: Sendable {
             let count = read.count
             continuation.yield(read)
             read.removeAll(keepingCapacity: true)
-            let now = flow.buffered.add(count, ordering: .relaxed).newValue
-            if now >= FlowControl.highWater && now - count < FlowControl.highWater {
+            // Above high water after any read, not only the one that crosses it: a resume queued
+            // before this read must not leave reading on.
+            if flow.buffered.add(count, ordering: .relaxed).newValue >= FlowControl.highWater {
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             }
         }

@@ -128,7 +128,12 @@ public struct ShardDispatch: Sendable {
         self.name = name
         sequence = envelope.sequence
         guildID = GatewayPayloads.guildID(of: envelope, event: name)
-        storage.removeAll(keepingCapacity: true)
+        // A big payload (READY, a large GUILD_CREATE) is not kept around for the small ones after it.
+        if storage.capacity > 1 << 20 && payload.count < storage.capacity / 4 {
+            storage = []
+        } else {
+            storage.removeAll(keepingCapacity: true)
+        }
         storage.append(contentsOf: payload)
         self.payload = storage
         self.dataRange = dataRange

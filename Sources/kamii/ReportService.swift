@@ -43,6 +43,11 @@ struct ReportService: Service {
                 metadata["level_ups"] = "\(flushed.levelUps)"
                 metadata["flush_failures"] = "\(flushed.failedAttempts)"
                 metadata["malformed"] = "\(hotPath.router.counters.malformed)"
+                let rewards = hotPath.rewarder.totals
+                metadata["reward_roles"] = "\(rewards.rolesAdded + rewards.rolesRestored)"
+                metadata["announcements"] = "\(rewards.announcements)"
+                metadata["reward_failures"] = "\(rewards.failures)"
+                metadata["broken_guild_batches"] = "\(flushed.brokenGuildBatches)"
                 if live, let redis, let guild = await hotPath.flusher.busiestGuild {
                     board = (guild, await Self.top(5, of: guild, keys: hotPath.flusher.configuration.keys, redis))
                 }
@@ -78,7 +83,8 @@ enum LiveScreen {
             "guild actors      \(figure("guilds_active")) active",
             "XP                \(figure("xp_grants")) messages earned XP    level-ups \(figure("level_ups"))",
             "Redis             \(figure("changes_flushed")) changes flushed    \(figure("unflushed")) waiting    \(figure("flush_failures")) failed attempts",
-            "malformed         \(figure("malformed"))",
+            "rewards           \(figure("reward_roles")) roles given    \(figure("announcements")) announcements    \(figure("reward_failures")) refused or failed",
+            "malformed         \(figure("malformed"))    broken guild batches \(figure("broken_guild_batches"))",
             "",
         ]
         if let board {

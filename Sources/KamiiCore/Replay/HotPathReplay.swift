@@ -49,9 +49,11 @@ public struct HotPathReplay: Sendable {
     }
 
     /// Replays every frame of `capture` (the bytes this replay was made from) through `stage`,
-    /// from a fresh stream on `inflater`.
+    /// from a fresh stream on `inflater`; `afterDispatch` runs after each dispatch the guild actors
+    /// applied (a benchmark flushing in step with the replay).
     public func run(
-        _ stage: Stage, capture: UnsafeRawBufferPointer, inflater: any GatewayInflater, router: GuildRouter?
+        _ stage: Stage, capture: UnsafeRawBufferPointer, inflater: any GatewayInflater, router: GuildRouter?,
+        afterDispatch: (() async -> Void)? = nil
     ) async throws -> Counts {
         inflater.reset()
         var counts = Counts()
@@ -76,6 +78,7 @@ public struct HotPathReplay: Sendable {
             // As `kamii run` routes: the shard's lane moves with each dispatch (the capture is
             // one shard's session).
             await router.route(dispatch, shard: 0)
+            await afterDispatch?()
         }
         return counts
     }

@@ -82,7 +82,7 @@ struct PendingFlush {
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
-            for guild in call { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
+            for guild in call { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             for (guild, members) in plan.grouped {
@@ -111,7 +111,7 @@ struct PendingFlush {
             pipeline.appendArgument("EVAL")
             pipeline.appendArgument(StatsFlushScript.commit.source)
             pipeline.appendArgument(allGuilds.count)
-            for guild in allGuilds { pipeline.appendArgument(keys.batchMarker(in: GuildID(guild))) }
+            for guild in allGuilds { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
             pipeline.appendArgument(id)
             for record in records {
                 pipeline.appendArgument(record.key)

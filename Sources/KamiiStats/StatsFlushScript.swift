@@ -2,19 +2,22 @@ import KamiiRedis
 
 /// The script that applies guilds' batches, each atomically and at most once.
 ///
-/// KEYS are the guilds' batch markers, one per guild; every other key of a guild is built from its
-/// key prefix, which carries the guild's hash tag (its marker's slot). On Redis Cluster one call
-/// carries one guild; on a single Redis, many. ARGV: the batch id, whether a guild must have been
+/// KEYS are the guilds' members hashes, one per guild (each holds its guild's batch marker, field
+/// `~batch`); every other key of a guild is built from its key prefix, which carries the guild's
+/// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
+/// Redis, many. ARGV: the batch id, whether a guild must have been
 /// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
 /// its cooldown in ms and its member count, then per member: user id, messages, karma change,
 /// profile (`avatar:joined:pending:verified:trust` from a member event, or empty), grant count, and
 /// per grant the message time and XP.
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
-/// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if the member's last XP is at least a cooldown older than
-/// the message, so a message replayed after a restart never earns twice. Per guild (per thousand
-/// members): one SET … GET of its marker, one HMGET and one HSET of its members hash (each member a
-/// ``MemberRecord``), one ZADD per leaderboard that changed and one SADD of the dirty set.
+/// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
+/// the member's last XP is at least a cooldown older than the message, so a message replayed after a
+/// restart never earns twice. Per guild (per thousand members): one HMGET and one HSET of its
+/// members hash (the marker and each member's ``MemberRecord``), one ZADD per leaderboard that
+/// changed and one SADD of the dirty set — Redis's cost is mostly per call, and a flush of 5,000
+/// changes holds one or two members of most guilds.
 ///
 /// A guild with no marker at all is one this Redis never saw, or lost (restarted empty, flushed):
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
@@ -26,7 +29,8 @@ import KamiiRedis
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
-    /// has it applied: KEYS are all the flush's batch markers; ARGV the batch id, then key, value and
+    /// has it applied: KEYS are all the flush's members hashes (their `~batch` fields are the
+    /// markers); ARGV the batch id, then key, value and
     /// time to live in ms per record. Replies 1 when written, 0 when a guild is not in (yet). Runs
     /// last in the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
     static let commit = RedisScript(#"""
@@ -34,7 +38,7 @@ enum StatsFlushScript {
         local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
         batchNumber = tonumber(batchNumber)
         for k = 1, #KEYS do
-            local marker = redis.call('GET', KEYS[k])
+            local marker = redis.call('HGET', KEYS[k], '~batch')
             local ok = marker == batch
             if not ok and marker then
                 local process, number = string.match(marker, '^(.*)-(%d+)$')
@@ -91,29 +95,31 @@ enum StatsFlushScript {
             end
             local unloaded, skip = false, false
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
-            -- program under the same prefix; a member record that cannot be read) fails alone: its batch counts as applied — its marker
-            -- may be set and some of its writes done, so sending it again could count them twice —
-            -- and the reply says why; every other guild goes on.
+            -- program under the same prefix; a member record that cannot be read) fails alone: its
+            -- batch counts as applied — some of its writes may be done, so sending it again could
+            -- count them twice — and the reply says why; every other guild goes on.
             local ok, failure = pcall(function()
-                -- The marker is set on the way in (one call); a guild that must not change gets its
-                -- old marker back.
-                local marker = redis.call('SET', KEYS[g], batch, 'GET')
-                unloaded = mustBeLoaded and not marker
-                skip = unloaded or applied(marker)
-                if unloaded then
-                    redis.call('DEL', KEYS[g])
-                elseif skip and marker ~= batch then
-                    redis.call('SET', KEYS[g], marker)
-                end
-                if skip then return end
-                local membersKey = prefix .. 'members'
-                -- A thousand members at a time: within Lua's limit on unpacked arguments.
+                local membersKey = KEYS[g]
+                -- A thousand members at a time: within Lua's limit on unpacked arguments. The first
+                -- read also fetches the batch marker (the hash's `~batch` field), so a guild costs
+                -- no call of its own for it, and nothing is written before it is known.
                 for first = 1, #starts, 1000 do
                     local last = math.min(first + 999, #starts)
-                    local users = {}
-                    for m = first, last do users[#users + 1] = ARGV[starts[m]] end
-                    local stored = redis.call('HMGET', membersKey, unpack(users))
-                    local records, dirty, xpScores, karmaScores = {}, {}, {}, {}
+                    local fields = {}
+                    if first == 1 then fields[1] = '~batch' end
+                    for m = first, last do fields[#fields + 1] = ARGV[starts[m]] end
+                    local stored = redis.call('HMGET', membersKey, unpack(fields))
+                    local offset = 0
+                    local records = {}
+                    if first == 1 then
+                        local marker = stored[1]
+                        unloaded = mustBeLoaded and not marker
+                        skip = unloaded or applied(marker)
+                        if skip then return end
+                        offset = 1
+                        records[1], records[2] = '~batch', batch
+                    end
+                    local dirty, xpScores, karmaScores = {}, {}, {}
                     for m = first, last do
                         local a = starts[m]
                         local user = ARGV[a]
@@ -121,7 +127,7 @@ enum StatsFlushScript {
                         local profile = ARGV[a + 3]
                         local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, nil, 0
                         local trust, avatar, joined, pending, verified = '', '', '', '', ''
-                        local value = stored[m - first + 1]
+                        local value = stored[m - first + 1 + offset]
                         if value then
                             local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
                             -- A record that cannot be read is not overwritten with zeros: the guild fails alone.

@@ -331,7 +331,7 @@ public actor StatsFlusher {
             let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }
             if !karma.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.karma, in: guild)] + karma) }
         }
-        pipeline.append("SET", keys.batchMarker(in: guild), "hydrated", "NX")
+        pipeline.append("HSETNX", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
         totals.hydrations += 1
         logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])

@@ -4,11 +4,11 @@ public import DiscordModels
 /// `{guild_id}`, so on Redis Cluster a guild's keys share one slot and one script can touch them.
 ///
 /// - `<prefix>:{g}:members` — hash: user ID → the member's ``MemberRecord`` (xp, level, messages,
-///   XP messages, last XP time, karma, trust and what member events said)
+///   XP messages, last XP time, karma, trust and what member events said); its `~batch` field is
+///   the last flush batch applied (what makes a retried flush a no-op)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
-/// - `<prefix>:{g}:batch` — the last flush batch applied (what makes a retried flush a no-op)
 /// - `<prefix>:{dirty-guilds}` — set of guilds with dirty members (one per deployment; tagged so its
 ///   `:checkpointing` twin shares its slot)
 public struct StatsKeys: Sendable, Equatable {
@@ -24,7 +24,9 @@ public struct StatsKeys: Sendable, Equatable {
     public func waitingLevelUps(in guild: GuildID) -> String { guildPrefix(guild) + "levelups" }
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
-    public func batchMarker(in guild: GuildID) -> String { guildPrefix(guild) + "batch" }
+    /// The field of a guild's members hash that holds the last flush batch applied to it
+    /// (`hydrated` when loaded from SQL, or purged).
+    public static let batchField = "~batch"
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
 
     /// The guild a key of it belongs to (read back from its hash tag); nil for any other key.

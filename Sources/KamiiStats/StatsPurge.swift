@@ -13,17 +13,17 @@ public struct StatsPurge: Sendable {
         self.keys = keys
     }
 
-    /// Every key of the guild, and its place in the checkpointer's guild list. The batch marker is
-    /// left saying `hydrated`: a bot still running then counts the guild's new activity from zero
-    /// instead of reloading it from SQL before the SQL rows are deleted. Returns the keys deleted.
+    /// Every key of the guild, and its place in the checkpointer's guild list. The guild's batch
+    /// marker is set back to `hydrated`: a bot still running then counts the guild's new activity
+    /// from zero instead of reloading it from SQL before the SQL rows are deleted. Returns the keys
+    /// deleted.
     @discardableResult
     public func purge(_ guild: GuildID) async throws -> Int {
-        let marker = keys.batchMarker(in: guild)
-        let found = try await redis.keys(matching: keys.guildPrefix(guild) + "*").filter { $0 != marker }
+        let found = try await redis.keys(matching: keys.guildPrefix(guild) + "*")
         var pipeline = RedisPipeline()
         pipeline.append("MULTI")
         if !found.isEmpty { pipeline.append(["UNLINK"] + found) }
-        pipeline.append("SET", marker, "hydrated")
+        pipeline.append("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         for set in [keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing"] { pipeline.append("SREM", set, String(guild.rawValue)) }
         pipeline.append("EXEC")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }

@@ -72,7 +72,7 @@ struct CheckpointerTests {
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
 
         // Redis loses the guild (restarted empty, flushed): its next batch starts from the checkpoint.
-        for key in [keys.members(in: guild), keys.batchMarker(in: guild),
+        for key in [keys.members(in: guild),
                     keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild)] {
             try await redis.send("DEL", key)
         }
@@ -165,7 +165,7 @@ struct CheckpointerTests {
             buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: ComingBack(),
             onDurable: { positions in claimed.withLock { $0.append(positions) } })
         let known = GuildID(guild.rawValue + (1 << 22))
-        try await redis.send("SET", keys.batchMarker(in: known), "hydrated")
+        try await redis.send("HSET", keys.members(in: known), StatsKeys.batchField, "hydrated")
         buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 77)) {
             grant(buffer, user: 1, second: 0, xp: 30)
             buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }

@@ -205,7 +205,7 @@ struct StatsFlusherTests {
         #expect(refused.unloaded == [guild.rawValue] && !refused.recordsWritten)
         #expect(try await redis.send("EXISTS", key).int == 0)
 
-        try await redis.send("SET", keys.batchMarker(in: guild), "hydrated")
+        try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         let applied = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
         #expect(applied.recordsWritten && flush.batches.isEmpty)
         #expect(try await redis.send("GET", key).string == "v")

@@ -46,8 +46,8 @@ struct StatsPurgeTests {
         let deleted = try await StatsPurge(redis: redis, keys: keys).purge(guilds[0])
         #expect(deleted >= 4, "the members hash, two leaderboards, the dirty set")
         let left = try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []
-        #expect(left == [.bulk(Array(keys.batchMarker(in: guilds[0]).utf8))], "only the marker, saying not to reload from SQL")
-        #expect(try await redis.send("GET", keys.batchMarker(in: guilds[0])).string == "hydrated")
+        #expect(left == [.bulk(Array(keys.members(in: guilds[0]).utf8))], "only the marker, saying not to reload from SQL")
+        #expect(try await redis.send("HGETALL", keys.members(in: guilds[0])).array == [.bulk(Array("~batch".utf8)), .bulk(Array("hydrated".utf8))])
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[0].rawValue)).int == 0)
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[1].rawValue)).int == 1)
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guilds[1])?.xp == 20)

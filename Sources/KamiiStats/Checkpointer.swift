@@ -100,7 +100,8 @@ public actor Checkpointer {
             let kept = record.hasAvatar == nil && punishments.isEmpty ? record.trust.map { min(100, max(0, $0)) } : nil
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(record.xp), level: record.level, karma: Int64(record.karma),
-                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages), updatedAt: now)
+                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages),
+                xpMessages: Int64(record.xpMessages), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now)
         }
         if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.

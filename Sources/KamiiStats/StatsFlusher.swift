@@ -324,7 +324,8 @@ public actor StatsFlusher {
             let part = members[start..<min(start + 1_000, members.count)]
             pipeline.append(["HSET", keys.members(in: guild)] + part.flatMap { member in
                 [String(member.user.rawValue), MemberRecord(
-                    xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), karma: Int(member.karma), trust: member.trust).encoded]
+                    xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
+                    lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).encoded]
             })
             let xp = part.filter { $0.xp > 0 }.flatMap { [String($0.xp), String($0.user.rawValue)] }
             if !xp.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.xp, in: guild)] + xp) }

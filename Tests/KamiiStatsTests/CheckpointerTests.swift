@@ -76,15 +76,20 @@ struct CheckpointerTests {
                     keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild)] {
             try await redis.send("DEL", key)
         }
+        // A message seen again after the loss (second 100, inside the cooldown of the XP at second
+        // 61, which SQL kept) earns nothing; a later one does.
+        grant(buffer, user: 1, second: 100, xp: 25)
         grant(buffer, user: 1, second: 200, xp: 25)
         #expect(await flusher.flush())
         #expect(await flusher.totals.hydrations == 2)
-        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 135)
+        let back = try #require(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild))
+        #expect(back.xp == 135 && back.xpMessages == 3 && back.lastXPAt == 1_735_689_800_000, "\(back)")
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: guild)?.karma == 4)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "2").int == 20)
 
         await checkpointer.checkpoint()
-        #expect(try await store.serverUser(UserID(1), in: guild)?.xp == 135)
+        let stored = try await store.serverUser(UserID(1), in: guild)
+        #expect(stored?.xp == 135 && stored?.xpMessages == 3 && stored?.lastXPAt == 1_735_689_800_000)
         await redis.close()
         try await store.close()
     }

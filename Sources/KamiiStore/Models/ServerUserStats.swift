@@ -12,9 +12,16 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
     /// The trust factor, 0–100.
     public var trust: Int
     public var messageCount: Int64
+    /// Messages that earned XP.
+    public var xpMessages: Int64
+    /// When the member last earned XP (the message's time, Unix ms); nil before a first XP.
+    public var lastXPAt: Int64?
     public var updatedAt: Date
 
-    public init(guild: GuildID, user: UserID, xp: Int64, level: Int, karma: Int64, trust: Int, messageCount: Int64, updatedAt: Date) {
+    public init(
+        guild: GuildID, user: UserID, xp: Int64, level: Int, karma: Int64, trust: Int, messageCount: Int64, xpMessages: Int64 = 0,
+        lastXPAt: Int64? = nil, updatedAt: Date
+    ) {
         self.guild = guild
         self.user = user
         self.xp = xp
@@ -22,13 +29,17 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
         self.karma = karma
         self.trust = trust
         self.messageCount = messageCount
+        self.xpMessages = xpMessages
+        self.lastXPAt = lastXPAt
         self.updatedAt = updatedAt
     }
 
     func validate() throws(StoreError) {
         try StoreSupport.requireValid(guild, "server_users.guild")
         try StoreSupport.requireValid(user, "server_users.user")
-        guard xp >= 0, level >= 0, messageCount >= 0 else { throw .invalid("server_users", "xp, level and message count cannot be negative (user \(user))") }
+        guard xp >= 0, level >= 0, messageCount >= 0, xpMessages >= 0, (lastXPAt ?? 0) >= 0 else {
+            throw .invalid("server_users", "xp, level, message counts and the last XP time cannot be negative (user \(user))")
+        }
         guard (0...100).contains(trust) else { throw .invalid("server_users.trust", "\(trust) is not between 0 and 100 (user \(user))") }
     }
 }

@@ -26,14 +26,17 @@ extension KamiiStore {
             }
             for start in stride(from: 0, to: rows.count, by: batchRows) {
                 let insert = database.insert(into: "server_users")
-                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "updated_at")
+                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at")
                 for row in rows[start..<min(start + batchRows, rows.count)] {
                     insert.values(
                         SQLBind(row.guild.column), SQLBind(row.user.column), SQLBind(row.xp), SQLBind(row.level),
-                        SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.updatedAt.unixMilliseconds))
+                        SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.xpMessages), SQLBind(row.lastXPAt),
+                        SQLBind(row.updatedAt.unixMilliseconds))
                 }
                 try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
-                    ["xp", "level", "karma", "trust", "message_count", "updated_at"].reduce(update) { $0.set(excludedValueOf: $1) }
+                    ["xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at"].reduce(update) {
+                        $0.set(excludedValueOf: $1)
+                    }
                 }.run()
             }
         }
@@ -86,7 +89,7 @@ extension KamiiStore {
         }
     }
 
-    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, updated_at"
+    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, xp_messages, last_xp_at, updated_at"
 
     /// A member of a guild, for deduplicating a batch.
     private struct Pair: Hashable {
@@ -106,6 +109,8 @@ extension ServerUserStats {
             karma: try row.decode(column: "karma", as: Int64.self),
             trust: try row.decode(column: "trust", as: Int.self),
             messageCount: try row.decode(column: "message_count", as: Int64.self),
+            xpMessages: try row.decode(column: "xp_messages", as: Int64.self),
+            lastXPAt: try row.decode(column: "last_xp_at", as: Int64?.self),
             updatedAt: try row.time("updated_at"))
     }
 }

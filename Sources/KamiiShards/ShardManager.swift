@@ -54,6 +54,15 @@ public actor ShardManager {
     /// of ``shutdown()``. `consume` gets each shard's dispatches in order, awaited one by one.
     /// Returns why each shard stopped.
     public func run(_ consume: @escaping @Sendable (_ shard: Int, ShardDispatch) async -> Void) async throws -> [Int: ShardStateMachine.StopReason] {
+        try await run(consumers: { shard in { await consume(shard, $0) } })
+    }
+
+    /// Like ``run(_:)``, with a consumer of its own for each shard, made once when the shard
+    /// starts — it can keep what belongs to that shard (its lane in the stats buffer) instead of
+    /// looking it up per dispatch.
+    public func run(
+        consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void
+    ) async throws -> [Int: ShardStateMachine.StopReason] {
         let gateway: GatewayBot
         do {
             gateway = try await rest.gatewayBot()
@@ -85,7 +94,7 @@ public actor ShardManager {
             for id in plan.shards {
                 let shardConfiguration = configuration.shard(id, of: plan.shardCount, gatewayURL: gatewayURL)
                 group.addTask {
-                    await self.runShard(shardConfiguration, resuming: saved[id], gate: gate, consume)
+                    await self.runShard(shardConfiguration, resuming: saved[id], gate: gate, makeConsumer(id))
                     return true
                 }
             }
@@ -109,7 +118,7 @@ public actor ShardManager {
 
     private func runShard(
         _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, gate: StartupIdentifyGate,
-        _ consume: @escaping @Sendable (Int, ShardDispatch) async -> Void
+        _ consume: @escaping @Sendable (ShardDispatch) async -> Void
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
@@ -117,7 +126,7 @@ public actor ShardManager {
             let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate)
             resume = nil
             shards[id] = shard
-            let reason = await shard.run { await consume(id, $0) }
+            let reason = await shard.run { await consume($0) }
             if shuttingDown || Task.isCancelled {
                 // A shard that stopped for good just before the shutdown keeps its reason (and so
                 // its session is forgotten, not saved).

@@ -111,10 +111,13 @@ final class ShardsService: Service, Sendable {
         let router = router
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let stopped = try await manager.run { shard, dispatch in
-                    tally.count(dispatch.name, shard: shard)
-                    await router?.route(dispatch, shard: shard)
-                }
+                let stopped = try await manager.run(consumers: { shard in
+                    let lane = router?.stats.lane(for: shard)
+                    return { dispatch in
+                        tally.count(dispatch.name, shard: shard)
+                        await router?.route(dispatch, lane: lane)
+                    }
+                })
                 self.reasons.withLock { $0 = stopped }
             }
             group.addTask {

@@ -45,9 +45,15 @@ public final class GuildRouter: Sendable {
     /// shard's lane in the stats buffer moves to the dispatch together with its changes
     /// (``StatsBuffer/takeClaiming()``).
     public func route(_ dispatch: ShardDispatch, shard: Int? = nil) async {
+        await route(dispatch, lane: shard.map { stats.lane(for: $0) })
+    }
+
+    /// Routes one dispatch of the shard whose `lane` it is (``StatsBuffer/lane(for:)``, looked up
+    /// once per shard rather than per dispatch).
+    public func route(_ dispatch: ShardDispatch, lane: ShardLane?) async {
         var step: (lane: ShardLane, position: ShardPosition)?
-        if let shard, let sequence = dispatch.sequence {
-            step = (stats.lane(for: shard), ShardPosition(session: dispatch.session, sequence: sequence))
+        if let lane, let sequence = dispatch.sequence {
+            step = (lane, ShardPosition(session: dispatch.session, sequence: sequence))
         }
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
             counters.routedCount.add(1, ordering: .relaxed)

@@ -59,6 +59,7 @@ public struct HotPathReplay: Sendable {
         var counts = Counts()
         // As a shard does: each dispatch's bytes go into the previous one's buffer.
         var storage: [UInt8] = []
+        let lane = router?.stats.lane(for: 0)
         for (index, range) in frames.enumerated() {
             counts.frames += 1
             let payload: UnsafeRawBufferPointer
@@ -77,7 +78,7 @@ public struct HotPathReplay: Sendable {
             counts.dispatches += 1
             // As `kamii run` routes: the shard's lane moves with each dispatch (the capture is
             // one shard's session).
-            await router.route(dispatch, shard: 0)
+            await router.route(dispatch, lane: lane)
             await afterDispatch?()
         }
         return counts

@@ -74,11 +74,11 @@ let benchmarks: @Sendable () -> Void = {
             let frames = (0..<count).map { _ in deflater.deflate(traffic.nextPayload()) }
             let inflater = compression.makeInflater(limits: InflaterLimits())
             var inflated = 0
-            let inflateStart = cpuSeconds()
+            let inflateStart = BenchmarkSupport.processCPUSeconds()
             for frame in frames {
                 try frame.withUnsafeBytes { if let payload = try inflater.inflate($0) { inflated += payload.count } }
             }
-            let inflateRate = Double(count) / (cpuSeconds() - inflateStart)
+            let inflateRate = Double(count) / (BenchmarkSupport.processCPUSeconds() - inflateStart)
             blackHole(inflated)
 
             // The shard: socket, WebSocket, inflate, envelope, guild, ordered hand-off to a consumer.
@@ -94,13 +94,13 @@ let benchmarks: @Sendable () -> Void = {
                 identifyGate: UnlimitedIdentifyGate())
             let received = Atomic<Int>(0)
             let expected = count + 1 + guilds  // READY, a GUILD_CREATE per guild, the live traffic
-            let shardStart = cpuSeconds()
+            let shardStart = BenchmarkSupport.processCPUSeconds()
             let run = Task { await shard.run { _ in received.add(1, ordering: .relaxed) } }
             let deadline = ContinuousClock.now + .seconds(300)
             while received.load(ordering: .relaxed) < expected, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            let shardRate = Double(received.load(ordering: .relaxed)) / (cpuSeconds() - shardStart)
+            let shardRate = Double(received.load(ordering: .relaxed)) / (BenchmarkSupport.processCPUSeconds() - shardStart)
             await shard.shutdown()
             _ = await run.value
             benchmark.measurement(ShardMetrics.shardRate, Int(shardRate))
@@ -108,13 +108,6 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(ShardMetrics.percentOfInflate, Int((shardRate / inflateRate * 100).rounded()))
         }
     }
-}
-
-/// CPU seconds this process has used (user + system, every thread).
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 enum ShardMetrics {

@@ -13,12 +13,12 @@ public struct StatsReader: Sendable {
 
     /// The member's record in the guild; nil when Redis has none.
     public func member(_ user: UserID, in guild: GuildID) async throws -> MemberRecord? {
-        try await redis.send("HGET", keys.members(in: guild), String(user.rawValue)).orThrow().string.flatMap(MemberRecord.init(encoded:))
+        try await redis.send("HGET", keys.members(in: guild), String(user.rawValue)).string.flatMap(MemberRecord.init(encoded:))
     }
 
     /// Every record of the guild, by user.
     public func members(of guild: GuildID) async throws -> [UserID: MemberRecord] {
-        let reply = try await redis.send("HGETALL", keys.members(in: guild)).orThrow().array ?? []
+        let reply = try await redis.send("HGETALL", keys.members(in: guild)).array ?? []
         var records: [UserID: MemberRecord] = [:]
         for index in stride(from: 0, to: reply.count - 1, by: 2) {
             guard let user = reply[index].string.flatMap(UInt64.init), let record = reply[index + 1].string.flatMap(MemberRecord.init(encoded:)) else { continue }

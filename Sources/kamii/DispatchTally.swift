@@ -1,30 +1,48 @@
 import Synchronization
 
-/// Counts dispatches per event name, for `kamii run`'s reports until the hot path consumes them.
+/// Counts dispatches per event name, for `kamii run`'s reports. Each shard counts in a tally of its
+/// own (one uncontended lock, taken once per shard, not a process-wide one per dispatch); reports
+/// add them up.
 final class DispatchTally: Sendable {
-    private struct Counts {
-        var byName: [String: Int] = [:]
-        var total = 0
-        var shardsReady: Set<Int> = []
-    }
+    /// One shard's counts.
+    final class Shard: Sendable {
+        fileprivate struct Counts {
+            var byName: [String: Int] = [:]
+            var total = 0
+            var ready = false
+        }
 
-    private let counts = Mutex(Counts())
+        fileprivate let counts = Mutex(Counts())
 
-    func count(_ name: String, shard: Int) {
-        counts.withLock {
-            $0.byName[name, default: 0] += 1
-            $0.total += 1
-            if name == "READY" || name == "RESUMED" { $0.shardsReady.insert(shard) }
+        func count(_ name: String) {
+            counts.withLock {
+                $0.byName[name, default: 0] += 1
+                $0.total += 1
+                if name == "READY" || name == "RESUMED" { $0.ready = true }
+            }
         }
     }
 
-    var total: Int { counts.withLock { $0.total } }
-    var shardsReady: Int { counts.withLock { $0.shardsReady.count } }
+    private let shards = Mutex<[Int: Shard]>([:])
+
+    /// The tally of `shard`, created on first use.
+    func shard(_ shard: Int) -> Shard {
+        shards.withLock { shards in
+            if let tally = shards[shard] { return tally }
+            let tally = Shard()
+            shards[shard] = tally
+            return tally
+        }
+    }
+
+    private var all: [Shard.Counts] { shards.withLock { Array($0.values) }.map { $0.counts.withLock { $0 } } }
+
+    var total: Int { all.reduce(0) { $0 + $1.total } }
+    var shardsReady: Int { all.filter(\.ready).count }
 
     /// `MESSAGE_CREATE=1200 GUILD_MEMBER_ADD=30 …`, most frequent first.
     var summary: String {
-        counts.withLock { counts in
-            counts.byName.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        }
+        let byName = all.reduce(into: [String: Int]()) { sum, counts in sum.merge(counts.byName, uniquingKeysWith: +) }
+        return byName.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }

@@ -112,9 +112,11 @@ final class ShardsService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 let stopped = try await manager.run(consumers: { shard in
+                    // What belongs to the shard, looked up once: its tally, its lane.
+                    let counter = tally.shard(shard)
                     let lane = router?.stats.lane(for: shard)
                     return { dispatch in
-                        tally.count(dispatch.name, shard: shard)
+                        counter.count(dispatch.name)
                         await router?.route(dispatch, lane: lane)
                     }
                 })

@@ -14,23 +14,32 @@ import Testing
 struct RunHotPathTests {
     typealias RunningKamii = RunCommandTests.RunningKamii
 
-    /// Members whose XP, XP messages or messages in Redis differ from the ground truth (or, with
-    /// `onlyAbove`, exceed it).
-    static func mismatches(_ server: SimulatorServer, _ redis: RedisClient, prefix: String, onlyAbove: Bool = false) async throws -> [String] {
+    /// Every ground-truth member's XP, XP messages and messages: in Redis, and as the simulator says.
+    static func comparisons(
+        _ server: SimulatorServer, _ redis: RedisClient, prefix: String
+    ) async throws -> [(member: String, stored: [Int], expected: [Int])] {
         let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
-        var wrong: [String] = []
         let reader = StatsReader(redis: redis, keys: StatsKeys(prefix: prefix))
+        var compared: [(member: String, stored: [Int], expected: [Int])] = []
         for (guild, members) in server.groundTruth.all {
             let records = try await reader.members(of: guild)
             for (user, truth) in members {
                 let record = records[user] ?? MemberRecord()
-                let stored = [record.xp, record.xpMessages, record.messages]
-                let expected = [truth.xp, truth.messagesEarningXP, bots.contains(user) ? 0 : truth.messages]
-                let differs = onlyAbove ? zip(stored, expected).contains { $0 > $1 } : stored != expected
-                if differs { wrong.append("guild \(guild) user \(user): \(stored) ≠ \(expected)") }
+                compared.append((
+                    "guild \(guild) user \(user)", [record.xp, record.xpMessages, record.messages],
+                    [truth.xp, truth.messagesEarningXP, bots.contains(user) ? 0 : truth.messages]))
             }
         }
-        return wrong
+        return compared
+    }
+
+    /// Members whose XP, XP messages or messages in Redis differ from the ground truth (or, with
+    /// `onlyAbove`, exceed it).
+    static func mismatches(_ server: SimulatorServer, _ redis: RedisClient, prefix: String, onlyAbove: Bool = false) async throws -> [String] {
+        try await comparisons(server, redis, prefix: prefix).compactMap { member, stored, expected in
+            let differs = onlyAbove ? zip(stored, expected).contains { $0 > $1 } : stored != expected
+            return differs ? "\(member): \(stored) ≠ \(expected)" : nil
+        }
     }
 
     /// Two shards, Redis with keys of their own, flushes every 100 ms.
@@ -119,23 +128,15 @@ struct RunHotPathTests {
         #expect(messagesSent() < 12_000, "killed mid-traffic")
 
         let second = try RunningKamii(["run"], environment: environment)
-        let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
         var overcounted = 0
         do {
             try await waitUntil("Redis to agree with the ground truth on XP", timeout: .seconds(120)) {
                 guard messagesSent() > 12_000 else { return false }
-                overcounted = 0
-                for (guild, members) in server.groundTruth.all {
-                    let records = try await StatsReader(redis: redis, keys: StatsKeys(prefix: prefix)).members(of: guild)
-                    for (user, truth) in members {
-                        let record = records[user] ?? MemberRecord()
-                        let stored = [record.xp, record.xpMessages, record.messages]
-                        guard stored[0] == truth.xp, stored[1] == truth.messagesEarningXP else { return false }
-                        let messages = bots.contains(user) ? 0 : truth.messages
-                        guard stored[2] >= messages else { return false }
-                        overcounted += stored[2] - messages
-                    }
-                }
+                let compared = try await Self.comparisons(server, redis, prefix: prefix)
+                // XP exact; messages at least as many (any beyond are counted twice).
+                guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
+                else { return false }
+                overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
                 return true
             }
         } catch {

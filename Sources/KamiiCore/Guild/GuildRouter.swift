@@ -63,10 +63,6 @@ public final class GuildRouter: Sendable {
         }
     }
 
-    /// Per shard, the last dispatch routed: every change of it and of the dispatches before it is
-    /// in the stats buffer (or already flushed).
-    public var positions: [Int: ShardPosition] { stats.positions }
-
     /// The guild's actor, created if it has none.
     public func actor(for guild: GuildID) -> GuildActor {
         stripe(guild).actors.withLock { actors in

@@ -52,13 +52,6 @@ public final class ShardLane: @unchecked Sendable {
         advance(to: position) {}
     }
 
-    /// The last position recorded.
-    public var position: ShardPosition? {
-        lock()
-        defer { unlock() }
-        return last
-    }
-
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
     /// Only while locked.

@@ -79,14 +79,6 @@ public final class StatsBuffer: Sendable {
         }
     }
 
-    /// Per shard, the last dispatch whose changes are recorded.
-    public var positions: [Int: ShardPosition] {
-        let all = lanes.withLock { Array($0.values) }
-        var positions: [Int: ShardPosition] = [:]
-        for lane in all { positions[lane.shard] = lane.position }
-        return positions
-    }
-
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.
     public func waitForRoom() async {
         guard outstanding.load(ordering: .relaxed) >= capacity, !released.load(ordering: .relaxed) else { return }

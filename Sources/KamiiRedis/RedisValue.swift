@@ -20,6 +20,11 @@ public enum RedisValue: Sendable, Equatable {
         }
     }
 
+    /// The bytes of a bulk string (binary-safe, unlike ``string``).
+    public var bytes: [UInt8]? {
+        if case .bulk(let bytes) = self { bytes } else { nil }
+    }
+
     /// The value as an integer: integer replies, and bulk strings that hold one (`GET` of a counter).
     public var int: Int? {
         switch self {

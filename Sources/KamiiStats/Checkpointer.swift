@@ -84,7 +84,7 @@ public actor Checkpointer {
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
         let records = zip(users, stored).compactMap { user, reply in
             // No record: the member was purged (a privacy request) or never had one.
-            reply.string.flatMap(MemberRecord.init(encoded:)).map { (user, $0) }
+            reply.bytes.flatMap(MemberRecord.init(stored:)).map { (user, $0) }
         }
         // Moderation cases weigh on trust, fading with time (docs/TRUST.md).
         let cases = records.isEmpty ? [:] : try await store.cases(of: records.map(\.0), in: guild)
@@ -121,9 +121,15 @@ public actor Checkpointer {
     /// Sets the trust place of existing member records: KEYS[1] the members hash, ARGV user and
     /// trust pairs.
     private static let trustScript = RedisScript(#"""
+        local format = '\#(MemberRecord.luaFormat)'
         for k = 1, #ARGV, 2 do
             local value = redis.call('HGET', KEYS[1], ARGV[k])
-            if value then
+            if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
+                local s = {struct.unpack(format, value)}
+                s[8] = tonumber(ARGV[k + 1])
+                redis.call('HSET', KEYS[1], ARGV[k], struct.pack(format, unpack(s, 1, 12)))
+            elseif value then
+                -- The text form of earlier versions (the next flush makes it binary).
                 local s = {string.match(value, '\#(MemberRecord.luaPattern)')}
                 if #s == 11 then
                     s[7] = ARGV[k + 1]

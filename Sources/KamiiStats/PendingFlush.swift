@@ -64,7 +64,7 @@ struct PendingFlush {
             let call = Array(remaining[start..<min(start + guildsPerCall, remaining.count)])
             let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
             let arguments = grouped.reduce(0) { total, entry in
-                total + 3 + entry.1.count * 5 + entry.1.reduce(0) { $0 + $1.grants.count * 2 }
+                total + 3 + entry.1.count * 2
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -75,6 +75,7 @@ struct PendingFlush {
         // One guild per call means Redis Cluster, where a script may not touch the sessions' slot.
         wrapped = !records.isEmpty && guildsPerCall > 1 && order.count == batches.count
         var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
+        var scratch = LittleEndianWriter(capacity: 256)
         if wrapped { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
@@ -91,14 +92,7 @@ struct PendingFlush {
                 pipeline.appendArgument(members.count)
                 for member in members {
                     pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
-                    pipeline.appendArgument(member.messages)
-                    pipeline.appendArgument(member.karma)
-                    pipeline.appendArgument(member.profile?.encoded ?? "")
-                    pipeline.appendArgument(member.grants.count)
-                    for grant in member.grants {
-                        pipeline.appendArgument(Int(grant.messageTime))
-                        pipeline.appendArgument(grant.xp)
-                    }
+                    pipeline.appendArgument(bytes: member.packed(into: &scratch))
                 }
             }
         }
@@ -129,6 +123,26 @@ struct PendingFlush {
         var karma = 0
         var profile: MemberProfile?
         var grants: [GuildStatsBatch.Grant] = []
+
+        /// The member's changes as the script unpacks them (``StatsFlushScript``'s member format,
+        /// then per grant its message time and XP); `writer` is reused from member to member.
+        func packed(into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
+            writer.removeAll()
+            writer.append(Int32(clamping: messages))
+            writer.append(Int32(clamping: karma))
+            writer.append(UInt8(profile == nil ? 0 : 1))
+            writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
+            writer.append(Double(profile?.joinedAt ?? 0))
+            writer.append(Int8(profile.map { $0.isPending ? 1 : 0 } ?? 0))
+            writer.append(Int8(profile.map { $0.isVerified ? 1 : 0 } ?? 0))
+            writer.append(Int8(clamping: profile?.trust ?? 0))
+            writer.append(Int32(clamping: grants.count))
+            for grant in grants {
+                writer.append(Double(grant.messageTime))
+                writer.append(Int32(clamping: grant.xp))
+            }
+            return writer.bytes[...]
+        }
     }
 
     /// A batch's changes grouped by member (the script's layout).

@@ -7,9 +7,11 @@ import KamiiRedis
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been
 /// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
-/// its cooldown in ms and its member count, then per member: user id, messages, karma change,
-/// profile (`avatar:joined:pending:verified:trust` from a member event, or empty), grant count, and
-/// per grant the message time and XP.
+/// its cooldown in ms and its member count, then per member its user id and its changes packed
+/// little-endian (`struct` format `<i4i4Bbdbbbi4`: messages, karma change, whether a member event
+/// brought a profile, the profile's avatar, joined (ms), pending, verified and trust, the grant
+/// count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked in one call
+/// rather than converted one argument at a time.
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
@@ -75,7 +77,25 @@ enum StatsFlushScript {
             return process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
         end
         local mustBeLoaded = ARGV[2] == '1'
-        local record = '\#(MemberRecord.luaPattern)'
+        local changeFormat, grantFormat = '<i4i4Bbdbbbi4', '<di4'
+        local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
+        local function int32(n)
+            if n > 2147483647 then return 2147483647 elseif n < -2147483648 then return -2147483648 end
+            return n
+        end
+        -- A member's record: the binary form, or the text form of earlier versions (read, then
+        -- written back binary). A record that cannot be read is not overwritten with zeros: its
+        -- guild fails alone.
+        local function readRecord(value, user)
+            if #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
+                local _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = struct.unpack(format, value)
+                return xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified
+            end
+            local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, legacy)
+            if not s1 then error({err = 'KAMII-BROKEN unreadable member record of ' .. user .. ': ' .. value}) end
+            return tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or -1, tonumber(s6) or 0,
+                tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
+        end
         local reply = {}
         local i = 3
         for g = 1, #KEYS do
@@ -91,7 +111,7 @@ enum StatsFlushScript {
             local starts = {}
             for _ = 1, members do
                 starts[#starts + 1] = i
-                i = i + 5 + 2 * tonumber(ARGV[i + 4])
+                i = i + 2
             end
             local unloaded, skip = false, false
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
@@ -123,25 +143,20 @@ enum StatsFlushScript {
                     for m = first, last do
                         local a = starts[m]
                         local user = ARGV[a]
-                        local karma = tonumber(ARGV[a + 2])
-                        local profile = ARGV[a + 3]
-                        local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, nil, 0
-                        local trust, avatar, joined, pending, verified = '', '', '', '', ''
+                        local added, karma, hasProfile, pa, pj, pp, pv, pt, grants, position = struct.unpack(changeFormat, ARGV[a + 1])
+                        local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
+                        local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
                         local value = stored[m - first + 1 + offset]
                         if value then
-                            local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, record)
-                            -- A record that cannot be read is not overwritten with zeros: the guild fails alone.
-                            if not s1 then error({err = 'KAMII-BROKEN unreadable member record of ' .. user .. ': ' .. value}) end
-                            xp, level, msgs, xpMessages = tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0
-                            lastXP, total = tonumber(s5), tonumber(s6) or 0
-                            trust, avatar, joined, pending, verified = s7, s8, s9, s10, s11
+                            xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(value, user)
                         end
-                        msgs = msgs + tonumber(ARGV[a + 1])
+                        msgs = msgs + added
                         local gained, accepted = 0, 0
-                        for g0 = a + 5, a + 3 + 2 * tonumber(ARGV[a + 4]), 2 do
-                            local t = tonumber(ARGV[g0])
-                            if lastXP == nil or t >= lastXP + cooldown then
-                                gained = gained + tonumber(ARGV[g0 + 1])
+                        for _ = 1, grants do
+                            local t, x
+                            t, x, position = struct.unpack(grantFormat, ARGV[a + 1], position)
+                            if lastXP < 0 or t >= lastXP + cooldown then
+                                gained = gained + x
                                 accepted = accepted + 1
                                 lastXP = t
                             end
@@ -159,28 +174,23 @@ enum StatsFlushScript {
                             end
                             -- Formatted once, for the record and the leaderboard (number formatting is
                             -- much of the script's cost).
-                            xp = tostring(xp)
                             xpScores[#xpScores + 1] = xp
                             xpScores[#xpScores + 1] = user
                         end
                         if karma ~= 0 then
-                            total = tostring(total + karma)
+                            total = total + karma
                             karmaScores[#karmaScores + 1] = total
                             karmaScores[#karmaScores + 1] = user
                         end
-                        if profile ~= '' then
-                            local pa, pj, pp, pv, pt = string.match(profile, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-                            if pa then
-                                avatar, joined, pending, verified = pa, pj, pp, pv
-                                -- A known member keeps the checkpoint's trust (it counts activity and
-                                -- karma, which a member event does not know) until the next checkpoint.
-                                if trust == '' then trust = pt end
-                            end
+                        if hasProfile == 1 then
+                            avatar, joined, pending, verified = pa, pj, pp, pv
+                            -- A known member keeps the checkpoint's trust (it counts activity and
+                            -- karma, which a member event does not know) until the next checkpoint.
+                            if trust < 0 then trust = pt end
                         end
-                        -- Numbers print exactly below 10^14 (Lua's %.14g): times in ms until the year 5138.
                         records[#records + 1] = user
-                        records[#records + 1] = xp .. ':' .. level .. ':' .. msgs .. ':' .. xpMessages .. ':' .. (lastXP or '') .. ':' .. total
-                            .. ':' .. trust .. ':' .. avatar .. ':' .. joined .. ':' .. pending .. ':' .. verified
+                        records[#records + 1] = struct.pack(format, 1, xp, level, int32(msgs), int32(xpMessages), lastXP, int32(total),
+                            trust, avatar, joined, pending, verified)
                         dirty[#dirty + 1] = user
                     end
                     redis.call('HSET', membersKey, unpack(records))

@@ -322,11 +322,15 @@ public actor StatsFlusher {
         var pipeline = RedisPipeline()
         for start in stride(from: 0, to: members.count, by: 1_000) {
             let part = members[start..<min(start + 1_000, members.count)]
-            pipeline.append(["HSET", keys.members(in: guild)] + part.flatMap { member in
-                [String(member.user.rawValue), MemberRecord(
+            pipeline.beginCommand(arguments: 2 + 2 * part.count)
+            pipeline.appendArgument("HSET")
+            pipeline.appendArgument(keys.members(in: guild))
+            for member in part {
+                pipeline.appendArgument(String(member.user.rawValue))
+                pipeline.appendArgument(bytes: MemberRecord(
                     xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
-                    lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).encoded]
-            })
+                    lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).stored)
+            }
             let xp = part.filter { $0.xp > 0 }.flatMap { [String($0.xp), String($0.user.rawValue)] }
             if !xp.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.xp, in: guild)] + xp) }
             let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }

@@ -34,7 +34,9 @@ struct StatsFlusherTests {
         let first = try #require(try await member(1, redis))
         #expect(first == MemberRecord(xp: 110, level: 1, messages: 3, xpMessages: 2, lastXPAt: 1_735_689_661_000))
         #expect(try await member(2, redis) == MemberRecord(messages: 1, karma: 3))
-        #expect(try await redis.send("HGET", keys.members(in: guild), "2").string == "0:0:1:0::3:::::", "the stored form")
+        let stored = try #require(try await redis.send("HGET", keys.members(in: guild), "2").bytes)
+        #expect(stored.count == 43 && stored[0] == 1, "the stored form: version 1, binary")
+        #expect(stored == MemberRecord(messages: 1, karma: 3).stored)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").int == 110)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 3)
         #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == 2)
@@ -108,6 +110,28 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// Records in the text form earlier versions wrote are read (nothing lost on an upgrade) and
+    /// written back binary by the next flush that touches them.
+    @Test func textRecordsOfEarlierVersionsAreReadAndUpgraded() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        try await redis.send("HSET", keys.members(in: guild), "7", "100:1:5:4:1735689600000:-2:60:1:1700000000000:0:1", "8", "30:0:2:1::4:::::")
+        try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
+        grant(buffer, user: 7, second: 30, xp: 20)  // inside the cooldown the text record holds: refused
+        grant(buffer, user: 7, second: 120, xp: 25)
+        buffer.record(guild: guild.rawValue) { $0.changeKarma(of: 8, by: 1) }
+        #expect(await flusher.flush())
+        #expect(try await member(7, redis) == MemberRecord(
+            xp: 125, level: 1, messages: 7, xpMessages: 5, lastXPAt: 1_735_689_720_000, karma: -2, trust: 60, hasAvatar: true,
+            joinedAt: 1_700_000_000_000, isPending: false, isVerified: true))
+        #expect(try await member(8, redis) == MemberRecord(xp: 30, messages: 2, xpMessages: 1, karma: 5))
+        for user in ["7", "8"] {
+            #expect(try await redis.send("HGET", keys.members(in: guild), user).bytes?.first == 1, "written back binary")
+        }
+        await redis.close()
+    }
+
     /// A guild whose keys are not what Kamii writes (a key overwritten by hand) loses its own batch
     /// and nothing else: the flush succeeds, the other guilds are applied, nothing is retried.
     @Test(arguments: [100, 1])
@@ -119,7 +143,10 @@ struct StatsFlusherTests {
         try await redis.send("SET", keys.members(in: guild), "not a hash")
         // A record that cannot be read is not overwritten with zeros either.
         try await redis.send("HSET", keys.members(in: unreadable), "4", "1200:not a record")
-        for target in [guild, healthy, unreadable] {
+        // Nor is one of the binary size with a version this Kamii does not know.
+        let unknownVersion = GuildID(guild.rawValue + (3 << 22))
+        try await redis.send("HSET", keys.members(in: unknownVersion), "4", String(repeating: "\u{2}", count: 43))
+        for target in [guild, healthy, unreadable, unknownVersion] {
             buffer.record(guild: target.rawValue) { batch in
                 batch.countMessage(by: 4)
                 batch.grant(.init(user: 4, messageTime: 1_700_000_000_000, xp: 21), cooldownMilliseconds: 60_000)
@@ -130,22 +157,23 @@ struct StatsFlusherTests {
         #expect(try await redis.send("GET", keys.members(in: guild)).string == "not a hash")
         #expect(try await redis.send("HGET", keys.members(in: unreadable), "4").string == "1200:not a record")
         let totals = await flusher.totals
-        #expect(totals.brokenGuildBatches == 2 && totals.droppedChanges == 4 && totals.failedAttempts == 0)
+        #expect(totals.brokenGuildBatches == 3 && totals.droppedChanges == 6 && totals.failedAttempts == 0)
+        #expect(try await redis.send("HGET", keys.members(in: unknownVersion), "4").string == String(repeating: "\u{2}", count: 43))
         #expect(buffer.unacknowledged == 0)
         // Still broken next time, still alone.
         buffer.record(guild: healthy.rawValue) { $0.countMessage(by: 4) }
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: 4) }
         #expect(await flusher.flush())
         #expect(try await member(4, redis, in: healthy)?.messages == 2)
-        #expect(await flusher.totals.brokenGuildBatches == 3)
+        #expect(await flusher.totals.brokenGuildBatches == 4)
         await redis.close()
     }
 
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        // About 20 arguments per guild here: at most two guilds' scripts per round trip.
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 30))
+        // Five script arguments per guild here: at most two guilds' scripts per round trip.
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 12))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }
         for guild in guilds {
             buffer.record(guild: guild.rawValue) { batch in

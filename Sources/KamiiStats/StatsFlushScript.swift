@@ -79,158 +79,155 @@ enum StatsFlushScript {
         local mustBeLoaded = ARGV[2] == '1'
         local changeFormat, grantFormat = '<i4i4Bbdbbbi4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
-        local function int32(n)
-            if n > 2147483647 then return 2147483647 elseif n < -2147483648 then return -2147483648 end
-            return n
-        end
-        -- A member's record: the binary form, or the text form of earlier versions (read, then
-        -- written back binary). A record that cannot be read is not overwritten with zeros: its
-        -- guild fails alone.
-        local function readRecord(value, user)
-            if #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
-                local _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = struct.unpack(format, value)
-                return xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified
-            end
+        local recordSize = \#(MemberRecord.storedSize)
+        local byte, pack, unpackBytes = string.byte, struct.pack, struct.unpack
+        -- The text form of earlier versions (written back binary). A record that cannot be read is
+        -- not overwritten with zeros: its guild fails alone.
+        local function readText(value, user)
             local s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = string.match(value, legacy)
             if not s1 then error({err = 'KAMII-BROKEN unreadable member record of ' .. user .. ': ' .. value}) end
             return tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or -1, tonumber(s6) or 0,
                 tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
         end
-        local reply = {}
+
+        -- One guild's batch: its members' arguments are ARGV[first], ARGV[first + 1], … (user, changes).
+        -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild
+        -- was skipped as unloaded or as having the batch already.
+        local function applyGuild(membersKey, prefix, cooldown, first, members)
+            local users = {}
+            for m = 1, members do users[m] = ARGV[first + 2 * m - 2] end
+            local grantsApplied, ups, upCount = 0, {}, 0
+            -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
+            -- also fetches the batch marker (the hash's `~batch` field), so a guild costs no call of
+            -- its own for it, and nothing is written before it is known.
+            for from = 1, members, 1000 do
+                local to = math.min(from + 999, members)
+                local stored, offset
+                local records, recordCount = {}, 0
+                if from == 1 then
+                    stored = redis.call('HMGET', membersKey, '~batch', unpack(users, from, to))
+                    local marker = stored[1]
+                    if mustBeLoaded and not marker then return 0, ups, true, true end
+                    if applied(marker) then return 0, ups, false, true end
+                    offset = 1
+                    records[1], records[2], recordCount = '~batch', batch, 2
+                else
+                    stored = redis.call('HMGET', membersKey, unpack(users, from, to))
+                    offset = 1 - from
+                end
+                local xpScores, xpCount, karmaScores, karmaCount = {}, 0, {}, 0
+                for m = from, to do
+                    local user = users[m]
+                    local changes = ARGV[first + 2 * m - 1]
+                    local added, karma, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
+                    local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
+                    local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
+                    local value = stored[m - from + 1 + offset]
+                    if value then
+                        if #value == recordSize and byte(value, 1) == 1 then
+                            local _
+                            _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
+                        else
+                            xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readText(value, user)
+                        end
+                    end
+                    msgs = msgs + added
+                    local accepted = 0
+                    for _ = 1, grants do
+                        local t, x
+                        t, x, position = unpackBytes(grantFormat, changes, position)
+                        if lastXP < 0 or t >= lastXP + cooldown then
+                            xp = xp + x
+                            accepted = accepted + 1
+                            lastXP = t
+                        end
+                    end
+                    if accepted > 0 then
+                        grantsApplied = grantsApplied + accepted
+                        xpMessages = xpMessages + accepted
+                        local before = level
+                        while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
+                        if level > before then
+                            ups[upCount + 1], ups[upCount + 2], ups[upCount + 3] = user, before, level
+                            upCount = upCount + 3
+                        end
+                        xpScores[xpCount + 1], xpScores[xpCount + 2] = xp, user
+                        xpCount = xpCount + 2
+                    end
+                    if karma ~= 0 then
+                        total = total + karma
+                        karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
+                        karmaCount = karmaCount + 2
+                    end
+                    if hasProfile == 1 then
+                        avatar, joined, pending, verified = pa, pj, pp, pv
+                        -- A known member keeps the checkpoint's trust (it counts activity and karma,
+                        -- which a member event does not know) until the next checkpoint.
+                        if trust < 0 then trust = pt end
+                    end
+                    -- Counts past what the record holds stay at its limit rather than wrap.
+                    if msgs > 2147483647 then msgs = 2147483647 end
+                    if xpMessages > 2147483647 then xpMessages = 2147483647 end
+                    if total > 2147483647 then total = 2147483647 elseif total < -2147483648 then total = -2147483648 end
+                    records[recordCount + 1] = user
+                    records[recordCount + 2] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
+                    recordCount = recordCount + 2
+                end
+                redis.call('HSET', membersKey, unpack(records))
+                redis.call('SADD', prefix .. 'dirty', unpack(users, from, to))
+                if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores)) end
+                if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
+            end
+            -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one not
+            -- carried out yet) until the rewarder has carried them out: a crash or a restart in
+            -- between loses none.
+            local waitingKey = prefix .. 'levelups'
+            for from = 1, upCount, 3000 do
+                local to = math.min(from + 2999, upCount)
+                local upUsers = {}
+                for k = from, to, 3 do upUsers[#upUsers + 1] = ups[k] end
+                local waiting = redis.call('HMGET', waitingKey, unpack(upUsers))
+                local entries = {}
+                for k = from, to, 3 do
+                    local before = ups[k + 1]
+                    local earlier = waiting[(k - from) / 3 + 1]
+                    local earlierFrom = earlier and tonumber(string.match(earlier, '^(%d+):'))
+                    if earlierFrom and earlierFrom < before then before = earlierFrom end
+                    entries[#entries + 1] = ups[k]
+                    entries[#entries + 1] = before .. ':' .. ups[k + 2]
+                end
+                redis.call('HSET', waitingKey, unpack(entries))
+            end
+            return grantsApplied, ups, false, false
+        end
+
+        local reply, replyCount = {}, 0
         local i = 3
         for g = 1, #KEYS do
-            local prefix = ARGV[i]
-            local xpBoard = prefix .. 'lb:xp'
-            local cooldown = tonumber(ARGV[i + 1])
-            local members = tonumber(ARGV[i + 2])
-            i = i + 3
-            local grantsApplied = 0
-            local ups = {}
-            -- Where each member's arguments start (read before any command, so a guild that fails
-            -- cannot put the next guilds' arguments out of step).
-            local starts = {}
-            for _ = 1, members do
-                starts[#starts + 1] = i
-                i = i + 2
-            end
-            local unloaded, skip = false, false
+            local prefix, cooldown, members = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+            -- The next guild's arguments are found before this one runs, so a guild that fails
+            -- cannot put them out of step.
+            local first = i + 3
+            i = first + 2 * members
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, failure = pcall(function()
-                local membersKey = KEYS[g]
-                -- A thousand members at a time: within Lua's limit on unpacked arguments. The first
-                -- read also fetches the batch marker (the hash's `~batch` field), so a guild costs
-                -- no call of its own for it, and nothing is written before it is known.
-                for first = 1, #starts, 1000 do
-                    local last = math.min(first + 999, #starts)
-                    local fields = {}
-                    if first == 1 then fields[1] = '~batch' end
-                    for m = first, last do fields[#fields + 1] = ARGV[starts[m]] end
-                    local stored = redis.call('HMGET', membersKey, unpack(fields))
-                    local offset = 0
-                    local records = {}
-                    if first == 1 then
-                        local marker = stored[1]
-                        unloaded = mustBeLoaded and not marker
-                        skip = unloaded or applied(marker)
-                        if skip then return end
-                        offset = 1
-                        records[1], records[2] = '~batch', batch
-                    end
-                    local dirty, xpScores, karmaScores = {}, {}, {}
-                    for m = first, last do
-                        local a = starts[m]
-                        local user = ARGV[a]
-                        local added, karma, hasProfile, pa, pj, pp, pv, pt, grants, position = struct.unpack(changeFormat, ARGV[a + 1])
-                        local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
-                        local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
-                        local value = stored[m - first + 1 + offset]
-                        if value then
-                            xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(value, user)
-                        end
-                        msgs = msgs + added
-                        local gained, accepted = 0, 0
-                        for _ = 1, grants do
-                            local t, x
-                            t, x, position = struct.unpack(grantFormat, ARGV[a + 1], position)
-                            if lastXP < 0 or t >= lastXP + cooldown then
-                                gained = gained + x
-                                accepted = accepted + 1
-                                lastXP = t
-                            end
-                        end
-                        if accepted > 0 then
-                            grantsApplied = grantsApplied + accepted
-                            xpMessages = xpMessages + accepted
-                            xp = xp + gained
-                            local before = level
-                            while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
-                            if level > before then
-                                ups[#ups + 1] = user
-                                ups[#ups + 1] = before
-                                ups[#ups + 1] = level
-                            end
-                            -- Formatted once, for the record and the leaderboard (number formatting is
-                            -- much of the script's cost).
-                            xpScores[#xpScores + 1] = xp
-                            xpScores[#xpScores + 1] = user
-                        end
-                        if karma ~= 0 then
-                            total = total + karma
-                            karmaScores[#karmaScores + 1] = total
-                            karmaScores[#karmaScores + 1] = user
-                        end
-                        if hasProfile == 1 then
-                            avatar, joined, pending, verified = pa, pj, pp, pv
-                            -- A known member keeps the checkpoint's trust (it counts activity and
-                            -- karma, which a member event does not know) until the next checkpoint.
-                            if trust < 0 then trust = pt end
-                        end
-                        records[#records + 1] = user
-                        records[#records + 1] = struct.pack(format, 1, xp, level, int32(msgs), int32(xpMessages), lastXP, int32(total),
-                            trust, avatar, joined, pending, verified)
-                        dirty[#dirty + 1] = user
-                    end
-                    redis.call('HSET', membersKey, unpack(records))
-                    redis.call('SADD', prefix .. 'dirty', unpack(dirty))
-                    if #xpScores > 0 then redis.call('ZADD', xpBoard, unpack(xpScores)) end
-                    if #karmaScores > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
-                end
-                -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one
-                -- not carried out yet) until the rewarder has carried them out: a crash or a
-                -- restart in between loses none.
-                local waitingKey = prefix .. 'levelups'
-                for first = 1, #ups, 3000 do
-                    local last = math.min(first + 2999, #ups)
-                    local users = {}
-                    for k = first, last, 3 do users[#users + 1] = ups[k] end
-                    local waiting = redis.call('HMGET', waitingKey, unpack(users))
-                    local entries = {}
-                    for k = first, last, 3 do
-                        local from = ups[k + 1]
-                        local earlier = waiting[(k - first) / 3 + 1]
-                        local earlierFrom = earlier and tonumber(string.match(earlier, '^(%d+):'))
-                        if earlierFrom and earlierFrom < from then from = earlierFrom end
-                        entries[#entries + 1] = ups[k]
-                        entries[#entries + 1] = from .. ':' .. ups[k + 2]
-                    end
-                    redis.call('HSET', waitingKey, unpack(entries))
-                end
-            end)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members)
             if not ok then
+                local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)
                 -- Anything else (OOM, READONLY, MISCONF: refused at the script's first write, before
                 -- anything was written) fails the whole call, and the flush is sent again.
                 if string.sub(message, 1, 9) ~= 'WRONGTYPE' and string.sub(message, 1, 12) ~= 'KAMII-BROKEN' then error(failure) end
-                reply[#reply + 1] = -3
-                reply[#reply + 1] = 0
-                reply[#reply + 1] = message
+                reply[replyCount + 1], reply[replyCount + 2], reply[replyCount + 3] = -3, 0, message
+                replyCount = replyCount + 3
             else
-                reply[#reply + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
-                reply[#reply + 1] = #ups / 3
-                for _, v in ipairs(ups) do reply[#reply + 1] = v end
+                reply[replyCount + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
+                reply[replyCount + 2] = #ups / 3
+                replyCount = replyCount + 2
+                for k = 1, #ups do reply[replyCount + k] = ups[k] end
+                replyCount = replyCount + #ups
             end
         end
         return reply

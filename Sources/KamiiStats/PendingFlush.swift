@@ -90,10 +90,10 @@ struct PendingFlush {
                 pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
                 pipeline.appendArgument(Int(batches[guild]!.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
-                for member in members {
-                    pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
-                    pipeline.appendArgument(bytes: member.packed(into: &scratch))
-                }
+                // The user ids first, then the changes: the script hands Redis the ids straight from
+                // its arguments.
+                for member in members { pipeline.appendArgument(Int(bitPattern: UInt(member.user))) }
+                for member in members { pipeline.appendArgument(bytes: member.packed(into: &scratch)) }
             }
         }
         pipeline.beginCommand(arguments: 2 + order.count)

@@ -7,8 +7,8 @@ import KamiiRedis
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been
 /// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
-/// its cooldown in ms and its member count, then per member its user id and its changes packed
-/// little-endian (`struct` format `<i4i4Bbdbbbi4`: messages, karma change, whether a member event
+/// its cooldown in ms and its member count, then its members' user ids, then each member's changes
+/// packed little-endian (`struct` format `<i4i4Bbdbbbi4`: messages, karma change, whether a member event
 /// brought a profile, the profile's avatar, joined (ms), pending, verified and trust, the grant
 /// count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked in one call
 /// rather than converted one argument at a time.
@@ -70,11 +70,18 @@ enum StatsFlushScript {
         -- one of the same process is a repeat (a retry, or a stale copy arriving late).
         local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
         batchNumber = tonumber(batchNumber)
+        -- Most guilds of a call hold one of a few markers (the batches before this one): each is judged once.
+        local verdicts = {}
         local function applied(marker)
             if not marker then return false end
             if marker == batch then return true end
-            local process, number = string.match(marker, '^(.*)-(%d+)$')
-            return process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
+            local verdict = verdicts[marker]
+            if verdict == nil then
+                local process, number = string.match(marker, '^(.*)-(%d+)$')
+                verdict = process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
+                verdicts[marker] = verdict
+            end
+            return verdict
         end
         local mustBeLoaded = ARGV[2] == '1'
         local changeFormat, grantFormat = '<i4i4Bbdbbbi4', '<di4'
@@ -90,13 +97,12 @@ enum StatsFlushScript {
                 tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
         end
 
-        -- One guild's batch: its members' arguments are ARGV[first], ARGV[first + 1], … (user, changes).
-        -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild
-        -- was skipped as unloaded or as having the batch already.
+        local noLevelUps = {}
+        -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], their
+        -- changes the same number of arguments after. Returns the grants applied, the level-ups (user,
+        -- before, after, …) and whether the guild was skipped as unloaded or as having the batch already.
         local function applyGuild(membersKey, prefix, cooldown, first, members)
-            local users = {}
-            for m = 1, members do users[m] = ARGV[first + 2 * m - 2] end
-            local grantsApplied, ups, upCount = 0, {}, 0
+            local grantsApplied, ups, upCount = 0, noLevelUps, 0
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
             -- also fetches the batch marker (the hash's `~batch` field), so a guild costs no call of
             -- its own for it, and nothing is written before it is known.
@@ -105,20 +111,20 @@ enum StatsFlushScript {
                 local stored, offset
                 local records, recordCount = {}, 0
                 if from == 1 then
-                    stored = redis.call('HMGET', membersKey, '~batch', unpack(users, from, to))
+                    stored = redis.call('HMGET', membersKey, '~batch', unpack(ARGV, first, first + to - 1))
                     local marker = stored[1]
                     if mustBeLoaded and not marker then return 0, ups, true, true end
                     if applied(marker) then return 0, ups, false, true end
                     offset = 1
                     records[1], records[2], recordCount = '~batch', batch, 2
                 else
-                    stored = redis.call('HMGET', membersKey, unpack(users, from, to))
+                    stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
                     offset = 1 - from
                 end
-                local xpScores, xpCount, karmaScores, karmaCount = {}, 0, {}, 0
+                local xpScores, xpCount, karmaScores, karmaCount = {}, 0, nil, 0
                 for m = from, to do
-                    local user = users[m]
-                    local changes = ARGV[first + 2 * m - 1]
+                    local user = ARGV[first + m - 1]
+                    local changes = ARGV[first + members + m - 1]
                     local added, karma, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
                     local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
                     local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
@@ -148,6 +154,7 @@ enum StatsFlushScript {
                         local before = level
                         while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
                         if level > before then
+                            if upCount == 0 then ups = {} end
                             ups[upCount + 1], ups[upCount + 2], ups[upCount + 3] = user, before, level
                             upCount = upCount + 3
                         end
@@ -156,6 +163,7 @@ enum StatsFlushScript {
                     end
                     if karma ~= 0 then
                         total = total + karma
+                        if karmaCount == 0 then karmaScores = {} end
                         karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
                         karmaCount = karmaCount + 2
                     end
@@ -174,7 +182,7 @@ enum StatsFlushScript {
                     recordCount = recordCount + 2
                 end
                 redis.call('HSET', membersKey, unpack(records))
-                redis.call('SADD', prefix .. 'dirty', unpack(users, from, to))
+                redis.call('SADD', prefix .. 'dirty', unpack(ARGV, first + from - 1, first + to - 1))
                 if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores)) end
                 if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end

@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
-        .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
+        .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis", "KamiiCore"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiCoreTests",
             dependencies: ["KamiiCore", "KamiiStore", "DiscordModels", "DiscordGateway", "DiscordSimulator", "KamiiTestSupport"],

@@ -1,3 +1,4 @@
+import Foundation
 import DiscordModels
 import KamiiCore
 import KamiiRedis
@@ -19,8 +20,16 @@ struct PendingFlush {
     /// Every guild the flush carried (applied ones leave `batches`): what the commit checks.
     private let allGuilds: [UInt64]
 
-    init(id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:]) {
+    /// How long the karma ledger remembers a reaction that gave karma (from its message's week, or
+    /// from when it was given for an older message): removing it later takes nothing back.
+    private let karmaMemoryMilliseconds: UInt64
+
+    init(
+        id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
+        karmaMemory: Duration = StatsFlusher.Configuration.defaultKarmaMemory
+    ) {
         self.id = id
+        karmaMemoryMilliseconds = UInt64(max(0, karmaMemory / .milliseconds(1)))
         self.positions = positions
         allGuilds = batches.keys.sorted()
         self.batches = batches
@@ -55,7 +64,8 @@ struct PendingFlush {
     /// flush shows it applied: a process killed at any moment resumes exactly after what Redis has,
     /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) keeps them unwritten.
     mutating func pipeline(
-        scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = []
+        scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
+        now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
     ) -> RedisPipeline {
         var planned: [(call: [UInt64], grouped: [(UInt64, [Member])], arguments: Int)] = []
         var total = 0
@@ -64,7 +74,7 @@ struct PendingFlush {
             let call = Array(remaining[start..<min(start + guildsPerCall, remaining.count)])
             let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
             let arguments = grouped.reduce(0) { total, entry in
-                total + 3 + entry.1.count * 2
+                total + 4 + entry.1.count * 2 + batches[entry.0]!.karmaReactions.count * 3
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -79,21 +89,30 @@ struct PendingFlush {
         if wrapped { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
-            pipeline.beginCommand(arguments: 5 + call.count + plan.arguments)
+            pipeline.beginCommand(arguments: 7 + call.count + plan.arguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
             for guild in call { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
+            pipeline.appendArgument(Int(now))
+            pipeline.appendArgument(Int(karmaMemoryMilliseconds))
             for (guild, members) in plan.grouped {
+                let batch = batches[guild]!
                 pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
-                pipeline.appendArgument(Int(batches[guild]!.cooldownMilliseconds))
+                pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
+                pipeline.appendArgument(batch.karmaReactions.count)
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members { pipeline.appendArgument(Int(bitPattern: UInt(member.user))) }
                 for member in members { pipeline.appendArgument(bytes: member.packed(into: &scratch)) }
+                for reaction in batch.karmaReactions {
+                    pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
+                    pipeline.appendArgument("\(reaction.message):\(reaction.giver):\(reaction.emoji)")
+                    pipeline.appendArgument(reaction.receiver.map(String.init) ?? "")
+                }
             }
         }
         pipeline.beginCommand(arguments: 2 + order.count)
@@ -120,7 +139,6 @@ struct PendingFlush {
     private struct Member {
         let user: UInt64
         var messages = 0
-        var karma = 0
         var profile: MemberProfile?
         var grants: [GuildStatsBatch.Grant] = []
 
@@ -129,7 +147,6 @@ struct PendingFlush {
         func packed(into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
             writer.removeAll()
             writer.append(Int32(clamping: messages))
-            writer.append(Int32(clamping: karma))
             writer.append(UInt8(profile == nil ? 0 : 1))
             writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
             writer.append(Double(profile?.joinedAt ?? 0))
@@ -149,7 +166,6 @@ struct PendingFlush {
     private static func members(of batch: GuildStatsBatch) -> [Member] {
         var members: [UInt64: Member] = [:]
         for (user, count) in batch.messages { members[user, default: Member(user: user)].messages = count }
-        for (user, change) in batch.karma { members[user, default: Member(user: user)].karma = change }
         for (user, profile) in batch.profiles { members[user, default: Member(user: user)].profile = profile }
         for grant in batch.grants { members[grant.user, default: Member(user: grant.user)].grants.append(grant) }
         return Array(members.values)

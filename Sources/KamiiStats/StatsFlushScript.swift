@@ -5,18 +5,20 @@ import KamiiRedis
 /// KEYS are the guilds' members hashes, one per guild (each holds its guild's batch marker, field
 /// `~batch`); every other key of a guild is built from its key prefix, which carries the guild's
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
-/// Redis, many. ARGV: the batch id, whether a guild must have been
-/// loaded first (1 when a SQL store can rehydrate it), then per guild: its key prefix,
-/// its cooldown in ms and its member count, then its members' user ids, then each member's changes
-/// packed little-endian (`struct` format `<i4i4Bbdbbbi4`: messages, karma change, whether a member event
-/// brought a profile, the profile's avatar, joined (ms), pending, verified and trust, the grant
-/// count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked in one call
-/// rather than converted one argument at a time.
+/// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
+/// can rehydrate it), the time now and the karma memory (ms), then per guild: its key prefix, its
+/// cooldown in ms, its member count and its karma reaction count, then its members' user ids, then
+/// each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
+/// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
+/// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
+/// in one call rather than converted one argument at a time — then per karma reaction its ledger
+/// week, `message:giver:emoji` and the receiver (empty for a removal).
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
 /// the member's last XP is at least a cooldown older than the message, so a message replayed after a
-/// restart never earns twice. Per guild (per thousand members): one HMGET and one HSET of its
+/// restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
+/// already, a removal only if it did. Per guild (per thousand members): one HMGET and one HSET of its
 /// members hash (the marker and each member's ``MemberRecord``), one ZADD per leaderboard that
 /// changed and one SADD of the dirty set — Redis's cost is mostly per call, and a flush of 5,000
 /// changes holds one or two members of most guilds.
@@ -84,7 +86,8 @@ enum StatsFlushScript {
             return verdict
         end
         local mustBeLoaded = ARGV[2] == '1'
-        local changeFormat, grantFormat = '<i4i4Bbdbbbi4', '<di4'
+        local now, karmaMemory, week = tonumber(ARGV[3]), tonumber(ARGV[4]), \#(StatsKeys.karmaWeekMilliseconds)
+        local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
         local recordSize = \#(MemberRecord.storedSize)
         local byte, pack, unpackBytes = string.byte, struct.pack, struct.unpack
@@ -96,17 +99,85 @@ enum StatsFlushScript {
             return tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or -1, tonumber(s6) or 0,
                 tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
         end
+        local function readRecord(value, user)
+            if not value then return 0, 0, 0, 0, -1, 0, -1, -1, -1, -1, -1 end
+            if #value == recordSize and byte(value, 1) == 1 then
+                local _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
+                return xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified
+            end
+            return readText(value, user)
+        end
+        local function clampKarma(total)
+            if total > 2147483647 then return 2147483647 elseif total < -2147483648 then return -2147483648 end
+            return total
+        end
+
+        -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
+        -- receiver): a reaction gives once however often it is replayed, a removal takes back what
+        -- its reaction gave and nothing else. Returns receiver → change, or nil.
+        local function karmaFrom(prefix, first, reactions)
+            local changes
+            for r = 1, reactions do
+                local a = first + 3 * (r - 1)
+                local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+                local ledger = prefix .. 'karma:' .. bucket
+                if receiver ~= '' then
+                    if redis.call('HSETNX', ledger, reaction, receiver) == 1 then
+                        -- Kept `karmaMemory` past the end of the message's week (or past now, for an older message).
+                        redis.call('PEXPIREAT', ledger, math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
+                        changes = changes or {}
+                        changes[receiver] = (changes[receiver] or 0) + 1
+                    end
+                else
+                    local given = redis.call('HGET', ledger, reaction)
+                    if given then
+                        redis.call('HDEL', ledger, reaction)
+                        changes = changes or {}
+                        changes[given] = (changes[given] or 0) - 1
+                    end
+                end
+            end
+            return changes
+        end
+
+        -- Karma for receivers who are not among the batch's members (their karma came from the ledger).
+        local function applyKarmaOnly(membersKey, prefix, changes)
+            local users, amounts = {}, {}
+            for user, change in pairs(changes) do
+                if change ~= 0 then users[#users + 1] = user; amounts[#users] = change end
+            end
+            for from = 1, #users, 1000 do
+                local to = math.min(from + 999, #users)
+                local stored = redis.call('HMGET', membersKey, unpack(users, from, to))
+                local records, scores = {}, {}
+                for m = from, to do
+                    local user = users[m]
+                    local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(stored[m - from + 1], user)
+                    total = clampKarma(total + amounts[m])
+                    records[#records + 1] = user
+                    records[#records + 1] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
+                    scores[#scores + 1] = total
+                    scores[#scores + 1] = user
+                end
+                redis.call('HSET', membersKey, unpack(records))
+                redis.call('SADD', prefix .. 'dirty', unpack(users, from, to))
+                redis.call('ZADD', prefix .. 'lb:karma', unpack(scores))
+            end
+        end
 
         local noLevelUps = {}
         -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], their
-        -- changes the same number of arguments after. Returns the grants applied, the level-ups (user,
-        -- before, after, …) and whether the guild was skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members)
+        -- changes the same number of arguments after, then its karma reactions (three arguments each).
+        -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
+        -- skipped as unloaded or as having the batch already.
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
+            local karmaOf
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
             -- also fetches the batch marker (the hash's `~batch` field), so a guild costs no call of
-            -- its own for it, and nothing is written before it is known.
-            for from = 1, members, 1000 do
+            -- its own for it, and nothing is written before it is known. A batch of karma reactions
+            -- alone still goes once through (for the marker).
+            for from = 1, math.max(members, 1), 1000 do
                 local to = math.min(from + 999, members)
                 local stored, offset
                 local records, recordCount = {}, 0
@@ -117,15 +188,16 @@ enum StatsFlushScript {
                     if applied(marker) then return 0, ups, false, true end
                     offset = 1
                     records[1], records[2], recordCount = '~batch', batch, 2
+                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions) end
                 else
                     stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
-                    offset = 1 - from
+                    offset = 0
                 end
                 local xpScores, xpCount, karmaScores, karmaCount = {}, 0, nil, 0
                 for m = from, to do
                     local user = ARGV[first + m - 1]
                     local changes = ARGV[first + members + m - 1]
-                    local added, karma, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
+                    local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
                     local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
                     local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
                     local value = stored[m - from + 1 + offset]
@@ -161,7 +233,9 @@ enum StatsFlushScript {
                         xpScores[xpCount + 1], xpScores[xpCount + 2] = xp, user
                         xpCount = xpCount + 2
                     end
-                    if karma ~= 0 then
+                    local karma = karmaOf and karmaOf[user]
+                    if karma then karmaOf[user] = nil end
+                    if karma and karma ~= 0 then
                         total = total + karma
                         if karmaCount == 0 then karmaScores = {} end
                         karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
@@ -182,10 +256,11 @@ enum StatsFlushScript {
                     recordCount = recordCount + 2
                 end
                 redis.call('HSET', membersKey, unpack(records))
-                redis.call('SADD', prefix .. 'dirty', unpack(ARGV, first + from - 1, first + to - 1))
+                if to >= from then redis.call('SADD', prefix .. 'dirty', unpack(ARGV, first + from - 1, first + to - 1)) end
                 if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores)) end
                 if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end
+            if karmaOf then applyKarmaOnly(membersKey, prefix, karmaOf) end
             -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one not
             -- carried out yet) until the rewarder has carried them out: a crash or a restart in
             -- between loses none.
@@ -210,18 +285,18 @@ enum StatsFlushScript {
         end
 
         local reply, replyCount = {}, 0
-        local i = 3
+        local i = 5
         for g = 1, #KEYS do
-            local prefix, cooldown, members = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+            local prefix, cooldown, members, reactions = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
-            local first = i + 3
-            i = first + 2 * members
+            local first = i + 4
+            i = first + 2 * members + 3 * reactions
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

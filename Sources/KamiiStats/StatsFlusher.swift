@@ -42,15 +42,21 @@ public actor StatsFlusher {
         /// Script arguments per round trip: a backlog after an outage is sent in parts (≈ 100,000
         /// arguments is ≈ 0.2 s of Redis's time), none long enough to run into the command timeout.
         public var maxArgumentsPerRoundTrip: Int
+        /// How long Redis remembers which reactions gave karma, counted from the end of their
+        /// message's week (from when the karma was given, for older messages): removing a reaction
+        /// within it takes its karma back.
+        public var karmaMemory: Duration
+        public static let defaultKarmaMemory = Duration.seconds(30 * 86_400)
 
         public init(
             interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
-            maxArgumentsPerRoundTrip: Int = 100_000
+            maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory
         ) {
             self.interval = interval
             self.keys = keys
             self.guildsPerCall = guildsPerCall
             self.maxArgumentsPerRoundTrip = maxArgumentsPerRoundTrip
+            self.karmaMemory = karmaMemory
         }
     }
 
@@ -189,7 +195,7 @@ public actor StatsFlusher {
             batchCounter += 1
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
-                positions: positions)
+                positions: positions, karmaMemory: configuration.karmaMemory)
         }
         guard var flush = pending else { return true }
         do {

@@ -9,6 +9,8 @@ public import DiscordModels
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
+/// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
+///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
 /// - `<prefix>:{dirty-guilds}` — set of guilds with dirty members (one per deployment; tagged so its
 ///   `:checkpointing` twin shares its slot)
 public struct StatsKeys: Sendable, Equatable {
@@ -24,6 +26,9 @@ public struct StatsKeys: Sendable, Equatable {
     public func waitingLevelUps(in guild: GuildID) -> String { guildPrefix(guild) + "levelups" }
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
+    public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
+    /// The karma ledger's buckets: a week of messages each.
+    public static let karmaWeekMilliseconds: UInt64 = 7 * 86_400_000
     /// The field of a guild's members hash that holds the last flush batch applied to it
     /// (`hydrated` when loaded from SQL, or purged).
     public static let batchField = "~batch"

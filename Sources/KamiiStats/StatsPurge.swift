@@ -30,8 +30,8 @@ public struct StatsPurge: Sendable {
         return found.count
     }
 
-    /// The user's record in every guild, their places on its leaderboards and in its dirty sets.
-    /// Returns how many guilds held a record of them.
+    /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
+    /// the karma ledgers' entries naming them. Returns how many guilds held a record of them.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
@@ -51,6 +51,27 @@ public struct StatsPurge: Sendable {
             let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
             removed += stride(from: 0, to: replies.count, by: 6).filter { replies[$0].int == 1 }.count
         }
+        // The karma ledgers: reactions the user gave, and reactions that gave the user karma.
+        for ledger in try await redis.keys(matching: "\(keys.prefix):{*}:karma:*") {
+            _ = try await redis.evaluate(Self.forgetInLedger, keys: [ledger], arguments: [member]).orThrow()
+        }
         return removed
     }
+
+    /// Deletes a karma ledger's entries (`message:giver:emoji` → receiver) where ARGV[1] is the giver
+    /// or the receiver; returns how many.
+    private static let forgetInLedger = RedisScript(#"""
+        local user, removed, cursor = ARGV[1], 0, '0'
+        repeat
+            local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)
+            cursor = page[1]
+            local entries = page[2]
+            for k = 1, #entries, 2 do
+                if entries[k + 1] == user or string.match(entries[k], '^%d+:(%d+):') == user then
+                    removed = removed + redis.call('HDEL', KEYS[1], entries[k])
+                end
+            end
+        until cursor == '0'
+        return removed
+        """#)
 }

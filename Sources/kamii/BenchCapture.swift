@@ -42,6 +42,16 @@ struct BenchCapture: AsyncParsableCommand {
     @Option(help: "The key prefix the Redis stage writes under (its keys are deleted afterwards).")
     var statsPrefix = "kamii-bench"
 
+    @Option(help: "Give karma for reactions with this emoji (off by default, as in a guild that has not switched karma on).")
+    var karmaEmoji: String?
+
+    /// Kamii's defaults, with karma on when asked.
+    private var settings: FixedGuildSettings {
+        var settings = GuildSettings.defaults
+        if let karmaEmoji { settings.karma = KarmaRules(emoji: [karmaEmoji], cooldownMilliseconds: 0) }
+        return FixedGuildSettings(settings)
+    }
+
     func validate() throws {
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
         for stage in stages where HotPathReplay.Stage(rawValue: stage) == nil {
@@ -65,7 +75,7 @@ struct BenchCapture: AsyncParsableCommand {
             do { replay = try HotPathReplay(capture: capture) } catch { throw InspectError("\(file): \(error)") }
             for stage in HotPathReplay.Stage.allCases where stage == .inflate || stages.contains(stage.rawValue) {
                 rows.append(try await measure(stage.rawValue, passes: passes) {
-                    let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: FixedGuildSettings()) : nil
+                    let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: settings) : nil
                     return try await Self.replay(replay, stage, capture, compress, router)
                 })
             }
@@ -78,7 +88,7 @@ struct BenchCapture: AsyncParsableCommand {
                     pass += 1
                     let buffer = StatsBuffer()
                     let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")))
-                    let router = GuildRouter(stats: buffer, settings: FixedGuildSettings())
+                    let router = GuildRouter(stats: buffer, settings: settings)
                     // Flushed as the flusher does at its threshold, but in step with the replay: every
                     // flush holds the default 5,000 changes whatever this machine's timing (a flusher
                     // running beside a replay this fast sends bigger, cheaper flushes, and a figure

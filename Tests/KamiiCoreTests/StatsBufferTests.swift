@@ -1,4 +1,5 @@
 import KamiiCore
+import KamiiTestSupport
 import Synchronization
 import Testing
 
@@ -8,8 +9,8 @@ struct StatsBufferTests {
         var wakeups = buffer.wakeups.makeAsyncIterator()
         buffer.record(guild: 1) { $0.countMessage(by: 5) }
         buffer.record(guild: 2) { $0.countMessage(by: 5) }
-        buffer.record(guild: 1) { $0.changeKarma(of: 6, by: 1) }
-        buffer.record(guild: 1) { $0.changeKarma(of: 6, by: 1) }
+        buffer.record(guild: 1) { $0.giveKarma(to: 6) }
+        buffer.record(guild: 1) { $0.giveKarma(to: 6) }
         buffer.finish()
         var count = 0
         while await wakeups.next() != nil { count += 1 }
@@ -19,10 +20,11 @@ struct StatsBufferTests {
     @Test func takingEmptiesTheBufferButTheBoundHoldsUntilAcknowledged() {
         let buffer = StatsBuffer(capacity: 100, flushThreshold: 50)
         buffer.record(guild: 1) { $0.countMessage(by: 5) }
-        buffer.record(guild: 1 << 22) { $0.changeKarma(of: 6, by: -1) }
+        let removal = GuildStatsBatch.KarmaReaction(message: 500, giver: 7, emoji: 1, receiver: nil)
+        buffer.record(guild: 1 << 22) { $0.record(removal) }
         let taken = buffer.take()
         #expect(taken[1]?.messages == [5: 1])
-        #expect(taken[1 << 22]?.karma == [6: -1])
+        #expect(taken[1 << 22]?.karmaReactions == [removal])
         #expect(buffer.take().isEmpty)
         #expect(buffer.unacknowledged == 2)
         buffer.acknowledge(2)

@@ -54,7 +54,7 @@ struct CheckpointerTests {
         grant(buffer, user: 1, second: 0, xp: 60)
         grant(buffer, user: 1, second: 61, xp: 50)
         grant(buffer, user: 2, second: 0, xp: 20)
-        buffer.record(guild: guild.rawValue) { $0.changeKarma(of: 2, by: 4) }
+        buffer.record(guild: guild.rawValue) { $0.giveKarma(to: 2, count: 4) }
         #expect(await flusher.flush())
         #expect(await flusher.totals.hydrations == 1, "a guild new to Redis is looked up in SQL first")
 

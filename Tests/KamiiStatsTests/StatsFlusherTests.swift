@@ -28,7 +28,7 @@ struct StatsFlusherTests {
         grant(buffer, user: 1, second: 0, xp: 60)
         grant(buffer, user: 1, second: 61, xp: 50)
         grant(buffer, user: 1, second: 90, xp: 25)  // inside the cooldown of the one before: refused by Redis
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 2); $0.changeKarma(of: 2, by: 3) }
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 2); $0.giveKarma(to: 2, count: 3) }
         #expect(await flusher.flush())
 
         let first = try #require(try await member(1, redis))
@@ -45,7 +45,7 @@ struct StatsFlusherTests {
         #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), from: 0, to: 1))
         #expect(try await redis.send("HGET", keys.waitingLevelUps(in: guild), "1").string == "0:1", "waits until carried out")
         let totals = await flusher.totals
-        #expect(totals.grantsApplied == 2 && totals.deltas == 8 && totals.guildBatches == 1)
+        #expect(totals.grantsApplied == 2 && totals.deltas == 10 && totals.guildBatches == 1)
         #expect(buffer.unacknowledged == 0)
         await redis.close()
     }
@@ -56,7 +56,7 @@ struct StatsFlusherTests {
         var batch = GuildStatsBatch()
         batch.countMessage(by: 5)
         batch.grant(.init(user: 5, messageTime: 1_000_000, xp: 20), cooldownMilliseconds: 60_000)
-        batch.changeKarma(of: 5, by: 1)
+        batch.giveKarma(to: 5)
         let other = GuildID(guild.rawValue + (1 << 22))
         var flush = PendingFlush(id: "test-1", batches: [guild.rawValue: batch, other.rawValue: batch], keys: keys, guildsPerCall: guildsPerCall)
         let sha = try await redis.load(StatsFlushScript.script)
@@ -110,6 +110,42 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// Redis's karma ledger decides: a reaction gives once however often it arrives (a replay after a
+    /// restart), a removal takes back what its reaction gave — from another process, an actor that
+    /// never saw the reaction — and a removal of a reaction that gave nothing takes nothing.
+    @Test func theKarmaLedgerGivesOnceAndTakesBackWhatWasGiven() async throws {
+        let redis = try RedisTestServer.client()
+        let thumbs = KarmaRules.emojiKey("👍")
+        let first = GuildStatsBatch.recentMessageID(), second = first + 1, unknown = first + 2
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
+            return await flusher.flush()
+        }
+        let given = GuildStatsBatch.KarmaReaction(message: first, giver: 1, emoji: thumbs, receiver: 2)
+        #expect(await flush([given, given, .init(message: second, giver: 3, emoji: thumbs, receiver: 2)]))
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(await flush([given]), "replayed in a later flush")
+        #expect(try await member(2, redis)?.karma == 2)
+        // Removals say nothing of the receiver: the ledger knows.
+        #expect(await flush([
+            .init(message: first, giver: 1, emoji: thumbs, receiver: nil), .init(message: first, giver: 1, emoji: thumbs, receiver: nil),
+            .init(message: unknown, giver: 1, emoji: thumbs, receiver: nil), .init(message: second, giver: 3, emoji: 7, receiver: nil),
+        ]))
+        #expect(try await member(2, redis)?.karma == 1)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 1)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "2").int == 1)
+        // Given again after its removal: counts again.
+        #expect(await flush([given]))
+        #expect(try await member(2, redis)?.karma == 2)
+        // Remembered for the karma memory past the end of the message's week.
+        let week = MessageID(first).unixMilliseconds / StatsKeys.karmaWeekMilliseconds
+        let expiry = try #require(try await redis.send("PEXPIRETIME", keys.karmaLedger(in: guild, week: week)).int)
+        #expect(expiry == Int((week + 1) * StatsKeys.karmaWeekMilliseconds) + Int(StatsFlusher.Configuration.defaultKarmaMemory / .milliseconds(1)))
+        await redis.close()
+    }
+
     /// Records in the text form earlier versions wrote are read (nothing lost on an upgrade) and
     /// written back binary by the next flush that touches them.
     @Test func textRecordsOfEarlierVersionsAreReadAndUpgraded() async throws {
@@ -120,7 +156,7 @@ struct StatsFlusherTests {
         try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         grant(buffer, user: 7, second: 30, xp: 20)  // inside the cooldown the text record holds: refused
         grant(buffer, user: 7, second: 120, xp: 25)
-        buffer.record(guild: guild.rawValue) { $0.changeKarma(of: 8, by: 1) }
+        buffer.record(guild: guild.rawValue) { $0.giveKarma(to: 8) }  // karma alone: the ledger's receivers
         #expect(await flusher.flush())
         #expect(try await member(7, redis) == MemberRecord(
             xp: 125, level: 1, messages: 7, xpMessages: 5, lastXPAt: 1_735_689_720_000, karma: -2, trust: 60, hasAvatar: true,
@@ -166,6 +202,30 @@ struct StatsFlusherTests {
         #expect(await flusher.flush())
         #expect(try await member(4, redis, in: healthy)?.messages == 2)
         #expect(await flusher.totals.brokenGuildBatches == 4)
+        await redis.close()
+    }
+
+    /// A guild batch of more than a thousand members (a backlog after an outage) goes to Redis a
+    /// thousand members at a time, and every member's record is read before it is added to.
+    @Test func aGuildWithThousandsOfMembersIsAppliedInParts() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer(capacity: 100_000, flushThreshold: 100_000)
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let users = (UInt64(1)...2_500).map { $0 << 22 }
+        for round in 0..<2 {
+            buffer.record(guild: guild.rawValue) { batch in
+                for user in users {
+                    batch.countMessage(by: user)
+                    batch.grant(.init(user: user, messageTime: 1_700_000_000_000 + UInt64(round) * 120_000, xp: 20), cooldownMilliseconds: 60_000)
+                }
+                batch.giveKarma(to: users[2_400])
+            }
+            #expect(await flusher.flush())
+        }
+        let records = try await StatsReader(redis: redis, keys: keys).members(of: guild)
+        #expect(records.count == users.count)
+        #expect(records.values.allSatisfy { $0.messages == 2 && $0.xp == 40 && $0.xpMessages == 2 }, "the second flush read every part")
+        #expect(records[UserID(users[2_400])]?.karma == 2)
         await redis.close()
     }
 

@@ -19,7 +19,10 @@ struct StatsPurgeTests {
                 buffer.record(guild: guild.rawValue) { batch in
                     batch.countMessage(by: user)
                     batch.grant(.init(user: user, messageTime: 1_700_000_000_000, xp: 20), cooldownMilliseconds: 60_000)
-                    batch.changeKarma(of: user, by: 1)
+                    batch.giveKarma(to: user)
+                    if user == 12 {  // and one reaction of 11's gave 12 karma
+                        batch.record(.init(message: GuildStatsBatch.recentMessageID(), giver: 11, emoji: KarmaRules.emojiKey("👍"), receiver: 12))
+                    }
                 }
             }
         }
@@ -36,6 +39,11 @@ struct StatsPurgeTests {
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(12), in: guild)?.xp == 20, "others keep theirs")
+            var receivers: [String] = []
+            for ledger in try await redis.keys(matching: keys.guildPrefix(guild) + "karma:*") {
+                receivers += try await redis.send("HVALS", ledger).array?.compactMap(\.string) ?? []
+            }
+            #expect(receivers == ["12"], "the karma ledger forgets the reactions they gave and got")
         }
         await redis.close()
     }

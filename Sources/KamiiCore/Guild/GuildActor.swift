@@ -7,9 +7,8 @@ import Synchronization
 /// leaves the resulting changes in the ``StatsBuffer``.
 ///
 /// What it remembers: each member's last XP time (a cache: Redis re-checks the cooldown when it
-/// applies a grant), and in its ``KarmaLedger`` the reactions that gave karma and the bots it has
-/// seen — which only it knows: an evicted actor forgets them, so removing an older reaction then
-/// takes nothing back.
+/// applies a grant), and in its ``KarmaGate`` the karma pair cooldowns and the bots it has seen
+/// (which reactions gave karma is Redis's ledger, applied by the flush).
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer
@@ -25,7 +24,7 @@ public actor GuildActor {
     /// Cooldowns held before the run-out ones are dropped (doubles with what stays).
     private var compactAt = GuildActor.compactionFloor
     private static let compactionFloor = 1_024
-    private var karma = KarmaLedger()
+    private var karma = KarmaGate()
     private let lastActive: Atomic<UInt64>
 
     init(
@@ -139,15 +138,18 @@ public actor GuildActor {
     }
 
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules, now: UInt64) {
-        guard let emoji = rules.emoji.firstIndex(where: { reaction.emojiMatches($0, in: data) }) else { return }
-        let change: (receiver: UInt64, amount: Int)?
+        guard let emoji = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
+        let receiver: UInt64?
         if added {
-            change = karma.give(reaction, emoji: emoji, rules: rules, now: now).map { ($0, 1) }
+            guard let given = karma.give(reaction, rules: rules, now: now) else { return }
+            receiver = given
         } else {
-            change = karma.takeBack(reaction, emoji: emoji).map { ($0, -1) }
+            guard karma.mayTakeBack(reaction) else { return }
+            receiver = nil
         }
-        guard let change else { return }
-        stats.record(in: slot) { $0.changeKarma(of: change.receiver, by: change.amount) }
+        let change = GuildStatsBatch.KarmaReaction(
+            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji), receiver: receiver)
+        stats.record(in: slot) { $0.record(change) }
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says

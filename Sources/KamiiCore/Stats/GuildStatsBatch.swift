@@ -15,13 +15,34 @@ public struct GuildStatsBatch: Sendable, Equatable {
         }
     }
 
+    /// A reaction that may give or take back karma. Redis keeps a ledger of the reactions that gave
+    /// karma (``message``, ``giver``, ``emoji`` → receiver), so the flush applies a reaction once
+    /// however often it is replayed, and a removal takes back exactly what its reaction gave —
+    /// whether or not the guild's actor still remembers it.
+    public struct KarmaReaction: Sendable, Equatable {
+        public var message: UInt64
+        public var giver: UInt64
+        /// A stable key of the configured emoji the reaction matched (``KarmaRules/emojiKey(_:)``).
+        public var emoji: UInt32
+        /// The message's author, who receives the karma, for a reaction added; nil for a removal
+        /// (Discord does not say whose message it was; the ledger knows).
+        public var receiver: UInt64?
+
+        public init(message: UInt64, giver: UInt64, emoji: UInt32, receiver: UInt64?) {
+            self.message = message
+            self.giver = giver
+            self.emoji = emoji
+            self.receiver = receiver
+        }
+    }
+
     /// The guild's cooldown when the grants were made (the flush re-checks it).
     public var cooldownMilliseconds: UInt64 = 0
     public var grants: [Grant] = []
     /// Messages counted per member.
     public var messages: [UInt64: Int] = [:]
-    /// Karma change per member (received), positive or negative.
-    public var karma: [UInt64: Int] = [:]
+    /// Reactions that give karma and removals that may take it back, in the order they came.
+    public var karmaReactions: [KarmaReaction] = []
     /// Members whose profile (what trust reads from member events) changed: the latest one each.
     public var profiles: [UInt64: MemberProfile] = [:]
     /// How many changes were recorded (what the buffer's bound counts).
@@ -46,7 +67,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
         grants += later.grants
         if !later.grants.isEmpty { cooldownMilliseconds = later.cooldownMilliseconds }
         messages.merge(later.messages, uniquingKeysWith: +)
-        karma.merge(later.karma, uniquingKeysWith: +)
+        karmaReactions += later.karmaReactions
         profiles.merge(later.profiles) { _, newer in newer }
         deltaCount += later.deltaCount
     }
@@ -56,8 +77,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
         deltaCount += 1
     }
 
-    public mutating func changeKarma(of user: UInt64, by amount: Int) {
-        karma[user, default: 0] += amount
+    public mutating func record(_ reaction: KarmaReaction) {
+        karmaReactions.append(reaction)
         deltaCount += 1
     }
 }

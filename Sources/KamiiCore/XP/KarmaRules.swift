@@ -16,4 +16,12 @@ public struct KarmaRules: Sendable, Equatable {
         self.emoji = emoji
         self.cooldownMilliseconds = cooldownMilliseconds
     }
+
+    /// A stable key of a configured emoji (FNV-1a of its text): what the karma ledger records, so
+    /// reordering the guild's emoji list changes nothing, and the key survives restarts.
+    public static func emojiKey(_ emoji: String) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in emoji.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return hash
+    }
 }

@@ -3,6 +3,7 @@ import DiscordModels
 import Foundation
 import KamiiRedis
 import KamiiShards
+import KamiiStats
 
 /// What `kamii run` connects to and how, read from a JSON file and then from environment variables
 /// (which win). The token belongs in the environment (`KAMII_TOKEN`); it is never printed.
@@ -32,6 +33,8 @@ struct RunConfiguration: Sendable {
         var keyPrefix = "kamii"
         var guildIdle: Duration = .seconds(600)
         var checkpointInterval: Duration = .seconds(30)
+        /// How long Redis's karma ledger remembers which reactions gave karma.
+        var karmaMemory = StatsFlusher.Configuration.defaultKarmaMemory
     }
 
     /// The file's shape: every field optional; `KAMII_<FIELD>` in upper case overrides each.
@@ -56,6 +59,7 @@ struct RunConfiguration: Sendable {
         var guildIdleSeconds: Int?
         var databaseURL: String?
         var checkpointIntervalSeconds: Int?
+        var karmaMemoryDays: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case token, intents, compression, shards, cluster, namespace
@@ -64,7 +68,7 @@ struct RunConfiguration: Sendable {
             case statsIntervalSeconds = "stats_interval_seconds"
             case flushIntervalMs = "flush_interval_ms", flushThreshold = "flush_threshold", statsBuffer = "stats_buffer"
             case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
-            case checkpointIntervalSeconds = "checkpoint_interval_seconds"
+            case checkpointIntervalSeconds = "checkpoint_interval_seconds", karmaMemoryDays = "karma_memory_days"
         }
 
         init() {}
@@ -97,6 +101,7 @@ struct RunConfiguration: Sendable {
             guildIdleSeconds = try container.decodeIfPresent(Int.self, forKey: .guildIdleSeconds)
             databaseURL = try container.decodeIfPresent(String.self, forKey: .databaseURL)
             checkpointIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .checkpointIntervalSeconds)
+            karmaMemoryDays = try container.decodeIfPresent(Int.self, forKey: .karmaMemoryDays)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -190,6 +195,10 @@ struct RunConfiguration: Sendable {
             throw Invalid("flush_interval_ms, flush_threshold, guild_idle_seconds and checkpoint_interval_seconds must be positive")
         }
         hotPath.checkpointInterval = .seconds(checkpoint)
+        if let days = try number(.karmaMemoryDays, file.karmaMemoryDays) {
+            guard (1...3_650).contains(days) else { throw Invalid("karma_memory_days must be between 1 and 3650, not \(days)") }
+            hotPath.karmaMemory = .seconds(days * 86_400)
+        }
         guard hotPath.bufferCapacity >= hotPath.flushThreshold else { throw Invalid("stats_buffer must be at least flush_threshold") }
         hotPath.flushInterval = .milliseconds(flushInterval)
         hotPath.guildIdle = .seconds(idle)

@@ -129,6 +129,7 @@ struct RunCommandTests {
         (["KAMII_INTENTS": "guilds,everything"], "intents"),
         (["KAMII_REDIS_URL": "http://cache"], "redis_url"),
         (["KAMII_API_URL": "discord.com"], "api_url"),
+        (["KAMII_KARMA_MEMORY_DAYS": "0"], "karma_memory_days must be between 1 and 3650"),
     ])
     func badSettingsAreRefusedClearly(_ settings: [String: String], _ message: String) async throws {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }

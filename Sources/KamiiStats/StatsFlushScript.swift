@@ -99,10 +99,17 @@ enum StatsFlushScript {
             return tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or -1, tonumber(s6) or 0,
                 tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
         end
+        -- A binary record whose numbers are not finite (edited by hand, corrupted) is refused like an
+        -- unreadable one: its guild fails alone instead of every flush failing on it.
+        -- (x - x is 0 for every finite x, NaN for NaN and ±inf.)
+        local function notFinite(user)
+            error({err = 'KAMII-BROKEN member record of ' .. user .. ' holds a number that is not finite'})
+        end
         local function readRecord(value, user)
             if not value then return 0, 0, 0, 0, -1, 0, -1, -1, -1, -1, -1 end
             if #value == recordSize and byte(value, 1) == 1 then
                 local _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
+                if xp - xp + lastXP - lastXP + joined - joined ~= 0 then notFinite(user) end
                 return xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified
             end
             return readText(value, user)
@@ -123,8 +130,10 @@ enum StatsFlushScript {
                 local ledger = prefix .. 'karma:' .. bucket
                 if receiver ~= '' then
                     if redis.call('HSETNX', ledger, reaction, receiver) == 1 then
-                        -- Kept `karmaMemory` past the end of the message's week (or past now, for an older message).
-                        redis.call('PEXPIREAT', ledger, math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
+                        -- Kept `karmaMemory` past the end of the message's week (or past now, for an
+                        -- older message); a week's hash expires whole, never sooner than it was told.
+                        local at = math.max((tonumber(bucket) + 1) * week, now) + karmaMemory
+                        if redis.call('PEXPIREAT', ledger, at, 'NX') == 0 then redis.call('PEXPIREAT', ledger, at, 'GT') end
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
@@ -205,6 +214,7 @@ enum StatsFlushScript {
                         if #value == recordSize and byte(value, 1) == 1 then
                             local _
                             _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
+                            if xp - xp + lastXP - lastXP + joined - joined ~= 0 then notFinite(user) end
                         else
                             xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readText(value, user)
                         end
@@ -236,7 +246,7 @@ enum StatsFlushScript {
                     local karma = karmaOf and karmaOf[user]
                     if karma then karmaOf[user] = nil end
                     if karma and karma ~= 0 then
-                        total = total + karma
+                        total = clampKarma(total + karma)
                         if karmaCount == 0 then karmaScores = {} end
                         karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
                         karmaCount = karmaCount + 2
@@ -250,7 +260,6 @@ enum StatsFlushScript {
                     -- Counts past what the record holds stay at its limit rather than wrap.
                     if msgs > 2147483647 then msgs = 2147483647 end
                     if xpMessages > 2147483647 then xpMessages = 2147483647 end
-                    if total > 2147483647 then total = 2147483647 elseif total < -2147483648 then total = -2147483648 end
                     records[recordCount + 1] = user
                     records[recordCount + 2] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
                     recordCount = recordCount + 2

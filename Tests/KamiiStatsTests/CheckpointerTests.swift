@@ -42,6 +42,30 @@ struct CheckpointerTests {
         }
     }
 
+    /// Right after an upgrade, dirty members may still hold records in the text form earlier
+    /// versions wrote: they reach SQL, and their trust is written back into the text record.
+    @Test func textRecordsOfEarlierVersionsAreCheckpointed() async throws {
+        let (store, cleanup) = try await Self.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await redis.send("HSET", keys.members(in: guild), "7", "130:1:9:4:1735689600000:3:::::")
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(report.failures == 0 && report.members >= 1)
+        let found = try await store.serverUser(UserID(7), in: guild)
+        guard let row = found else {
+            Issue.record("no server_users row: \(report)")
+            try await store.close()
+            return
+        }
+        #expect(row.xp == 130 && row.level == 1 && row.messageCount == 9 && row.xpMessages == 4 && row.karma == 3)
+        let stored = try #require(try await redis.send("HGET", keys.members(in: guild), "7").string)
+        #expect(stored == "130:1:9:4:1735689600000:3:\(row.trust)::::", "the trust place filled, the rest as it was")
+        await redis.close()
+        try await store.close()
+    }
+
     @Test(arguments: engines)
     func changedMembersReachSQLAndALostGuildComesBackFromIt(engine: String) async throws {
         let (store, cleanup) = try await Self.store(engine)

@@ -1,4 +1,5 @@
 import DiscordModels
+import Foundation
 import KamiiCore
 import KamiiRedis
 @testable import KamiiStats
@@ -146,6 +147,50 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// What a member event says reaches the record through the packed changes: avatar, joined,
+    /// pending, verified, and trust while the record has none (a checkpoint's, counting activity and
+    /// karma, is kept over a later event's).
+    @Test func aMembersProfileReachesTheirRecord() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let joined: UInt64 = 1_735_689_600_123
+        buffer.record(guild: guild.rawValue) {
+            $0.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined, isPending: true, isVerified: false, trust: 42), of: 9)
+        }
+        #expect(await flusher.flush())
+        #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: true, joinedAt: joined, isPending: true, isVerified: false))
+        buffer.record(guild: guild.rawValue) {
+            $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true, trust: 10), of: 9)
+        }
+        #expect(await flusher.flush())
+        #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true))
+        await redis.close()
+    }
+
+    /// A reaction to a message older than the karma memory is remembered from when it gave karma;
+    /// a week's ledger never expires sooner than it was told (a shorter memory set later).
+    @Test func anOldMessagesReactionIsRememberedFromNow() async throws {
+        let redis = try RedisTestServer.client()
+        let yearAgo = UInt64(Date().timeIntervalSince1970 * 1_000) - 365 * 86_400_000
+        let message = (yearAgo - 1_420_070_400_000) << 22
+        let week = yearAgo / StatsKeys.karmaWeekMilliseconds
+        let ledger = keys.karmaLedger(in: guild, week: week)
+        func give(from giver: UInt64, memory: Duration) async throws -> Int {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, karmaMemory: memory))
+            buffer.record(guild: guild.rawValue) { $0.record(.init(message: message, giver: giver, emoji: 1, receiver: 2)) }
+            #expect(await flusher.flush())
+            return try #require(try await redis.send("PEXPIRETIME", ledger).int)
+        }
+        let before = Int(Date().timeIntervalSince1970 * 1_000)
+        let expiry = try await give(from: 1, memory: .seconds(30 * 86_400))
+        #expect(expiry >= before + 30 * 86_400_000 && expiry <= Int(Date().timeIntervalSince1970 * 1_000) + 30 * 86_400_000)
+        #expect(try await give(from: 3, memory: .seconds(86_400)) == expiry, "not shortened")
+        #expect(try await member(2, redis)?.karma == 2)
+        await redis.close()
+    }
+
     /// Records in the text form earlier versions wrote are read (nothing lost on an upgrade) and
     /// written back binary by the next flush that touches them.
     @Test func textRecordsOfEarlierVersionsAreReadAndUpgraded() async throws {
@@ -179,10 +224,19 @@ struct StatsFlusherTests {
         try await redis.send("SET", keys.members(in: guild), "not a hash")
         // A record that cannot be read is not overwritten with zeros either.
         try await redis.send("HSET", keys.members(in: unreadable), "4", "1200:not a record")
-        // Nor is one of the binary size with a version this Kamii does not know.
-        let unknownVersion = GuildID(guild.rawValue + (3 << 22))
+        // Nor is one of the binary size with a version this Kamii does not know, or one holding NaN.
+        let unknownVersion = GuildID(guild.rawValue + (3 << 22)), notFinite = GuildID(guild.rawValue + (4 << 22))
         try await redis.send("HSET", keys.members(in: unknownVersion), "4", String(repeating: "\u{2}", count: 43))
-        for target in [guild, healthy, unreadable, unknownVersion] {
+        var nan = MemberRecord(xp: 5).stored
+        withUnsafeBytes(of: Double.nan.bitPattern.littleEndian) { nan.replaceSubrange(1..<9, with: $0) }
+        var pipeline = RedisPipeline()
+        pipeline.beginCommand(arguments: 4)
+        pipeline.appendArgument("HSET")
+        pipeline.appendArgument(keys.members(in: notFinite))
+        pipeline.appendArgument("4")
+        pipeline.appendArgument(bytes: nan)
+        _ = try await redis.execute(pipeline)
+        for target in [guild, healthy, unreadable, unknownVersion, notFinite] {
             buffer.record(guild: target.rawValue) { batch in
                 batch.countMessage(by: 4)
                 batch.grant(.init(user: 4, messageTime: 1_700_000_000_000, xp: 21), cooldownMilliseconds: 60_000)
@@ -193,7 +247,7 @@ struct StatsFlusherTests {
         #expect(try await redis.send("GET", keys.members(in: guild)).string == "not a hash")
         #expect(try await redis.send("HGET", keys.members(in: unreadable), "4").string == "1200:not a record")
         let totals = await flusher.totals
-        #expect(totals.brokenGuildBatches == 3 && totals.droppedChanges == 6 && totals.failedAttempts == 0)
+        #expect(totals.brokenGuildBatches == 4 && totals.droppedChanges == 8 && totals.failedAttempts == 0)
         #expect(try await redis.send("HGET", keys.members(in: unknownVersion), "4").string == String(repeating: "\u{2}", count: 43))
         #expect(buffer.unacknowledged == 0)
         // Still broken next time, still alone.
@@ -201,7 +255,7 @@ struct StatsFlusherTests {
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: 4) }
         #expect(await flusher.flush())
         #expect(try await member(4, redis, in: healthy)?.messages == 2)
-        #expect(await flusher.totals.brokenGuildBatches == 4)
+        #expect(await flusher.totals.brokenGuildBatches == 5)
         await redis.close()
     }
 
@@ -232,7 +286,7 @@ struct StatsFlusherTests {
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        // Five script arguments per guild here: at most two guilds' scripts per round trip.
+        // Six script arguments per guild here: at most two guilds' scripts per round trip.
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 12))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }
         for guild in guilds {

@@ -15,9 +15,4 @@ public struct MemberProfile: Sendable, Equatable {
         self.isVerified = isVerified
         self.trust = trust
     }
-
-    /// `avatar:joined:pending:verified:trust`, as the flush script stores it.
-    public var encoded: String {
-        "\(hasAvatar ? 1 : 0):\(joinedAt):\(isPending ? 1 : 0):\(isVerified ? 1 : 0):\(trust)"
-    }
 }

@@ -159,9 +159,25 @@ public struct JSONScanner {
         }
         let scanned = try scanString()
         guard !scanned.hasEscapes, !scanned.range.isEmpty, scanned.range.count <= 20 else { return nil }
+        var index = scanned.range.lowerBound
+        let end = scanned.range.upperBound
         var value: UInt64 = 0
-        for index in scanned.range {
+        // Up to 19 digits cannot overflow; the 20th is checked below. Eight at a time while they last.
+        let fast = end - (scanned.range.count == 20 ? 1 : 0)
+        let base = bytes.baseAddress!
+        while index + 8 <= fast {
+            guard let eight = Self.eightDigits(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))) else { return nil }
+            value = value &* 100_000_000 &+ eight
+            index += 8
+        }
+        while index < fast {
             let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value &* 10 &+ UInt64(digit)
+            index += 1
+        }
+        if fast < end {
+            let digit = bytes[fast] &- UInt8(ascii: "0")
             guard digit < 10 else { return nil }
             let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (added, overflow2) = shifted.addingReportingOverflow(UInt64(digit))
@@ -169,6 +185,21 @@ public struct JSONScanner {
             value = added
         }
         return value
+    }
+
+    /// The value of eight ASCII digits loaded little-endian (the first digit in the lowest byte), or
+    /// nil when any byte is not a digit. Pairs, then fours, then the eight are combined by
+    /// multiplications on the whole word.
+    @inline(__always)
+    static func eightDigits(_ word: UInt64) -> UInt64? {
+        let digits = word &- 0x3030_3030_3030_3030
+        // Every byte a digit: each was at least '0' (no borrow into the high nibble) and at most '9'.
+        guard (word & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030,
+              ((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+        else { return nil }
+        let pairs = (digits &* 10 &+ (digits >> 8)) & 0x00FF_00FF_00FF_00FF
+        let fours = (pairs &* 100 &+ (pairs >> 16)) & 0x0000_FFFF_0000_FFFF
+        return (fours &* 10_000 &+ (fours >> 32)) & 0xFFFF_FFFF
     }
 
     /// Lends the bytes being scanned (to decode a value found in them).

@@ -69,6 +69,35 @@ import DiscordModels
         #expect(id.description == "175928847299117063")
     }
 
+    /// The scanner reads snowflake strings eight digits at a time: every length, a non-digit at
+    /// every place (bytes just outside '0'...'9' too), and the 20-digit edge of UInt64.
+    @Test func snowflakeStringsReadLikeTheirDigits() throws {
+        func read(_ text: String) throws -> UInt64? {
+            let json = Array("\"\(text)\"".utf8)
+            return try json.withUnsafeBytes { bytes in
+                var scanner = JSONScanner(bytes)
+                return try Result { () throws(JSONScanError) in try scanner.readSnowflake() }.get()
+            }
+        }
+        var random = SystemRandomNumberGenerator()
+        for length in 1...20 {
+            for _ in 0..<200 {
+                let digits = String((0..<length).map { _ in Character(String(Int.random(in: 0...9, using: &random))) })
+                #expect(try read(digits) == UInt64(digits), "\(digits)")
+                let place = Int.random(in: 0..<length)
+                for wrong in ["/", ":", "a", " ", "\u{7F}", "é"] {
+                    var bad = Array(digits)
+                    bad[place] = Character(wrong)
+                    #expect(try read(String(bad)) == nil, "\(String(bad))")
+                }
+            }
+        }
+        #expect(try read("18446744073709551615") == UInt64.max)
+        #expect(try read("18446744073709551616") == nil)
+        #expect(try read("99999999999999999999") == nil)
+        #expect(try read("012345678901234567") == 12_345_678_901_234_567)
+    }
+
     @Test func roundTripsItsParts() {
         let id = GuildID(unixMilliseconds: 1_700_000_000_000, worker: 3, process: 4, increment: 4095)
         #expect(id.unixMilliseconds == 1_700_000_000_000)

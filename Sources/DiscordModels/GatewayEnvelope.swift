@@ -55,8 +55,18 @@ public struct GatewayEnvelope: Sendable, Equatable {
             } else if key == "s" {
                 sequence = try scanner.readNull() ? nil : scanner.readInteger()
             } else if key == "t" {
-                eventName = try scanner.readNull() ? nil : scanner.readString()
-                hotEvent = eventName.flatMap(HotEvent.init(eventName:))
+                guard try !scanner.readNull() else { return }
+                // The hot events' names are matched on their bytes and given as constants: no
+                // String built, no comparison of Strings, for most dispatches.
+                let raw = try scanner.readRawString()
+                if !raw.hasEscapes, let event = scanner.withBytes({ HotEvent(name: UnsafeRawBufferPointer(rebasing: $0[raw.range])) }) {
+                    hotEvent = event
+                    eventName = event.name
+                } else {
+                    let name = try scanner.withBytes { bytes in Result { () throws(JSONScanError) in try raw.decode(in: bytes) } }.get()
+                    eventName = name
+                    hotEvent = HotEvent(eventName: name)
+                }
             } else if key == "d" {
                 guard scanner.peekValueStart() == UInt8(ascii: "{") else {
                     dataRange = try scanner.skipValue()

@@ -20,6 +20,16 @@ import DiscordModels
         #expect(envelope.dataRange != nil)
     }
 
+    /// Hot events are found by their bytes; an escaped name is decoded first, and still found.
+    @Test func hotEventsAreKnownByNameEscapedOrNot() throws {
+        for (name, event) in [("MESSAGE_CREATE", HotEvent.messageCreate), ("MESSAGE\\u005fREACTION_ADD", .reactionAdd), ("GUILD_MEMBER_REMOVE", .memberRemove)] {
+            let envelope = try GatewayEnvelope.peek(Array(#"{"t":"\#(name)","s":1,"op":0,"d":null}"#.utf8))
+            #expect(envelope.hotEvent == event && envelope.eventName == event.name)
+        }
+        let other = try GatewayEnvelope.peek(Array(#"{"t":"MESSAGE_CREATED","s":1,"op":0,"d":null}"#.utf8))
+        #expect(other.hotEvent == nil && other.eventName == "MESSAGE_CREATED")
+    }
+
     @Test func keepsUnknownOpcodes() throws {
         #expect(try GatewayEnvelope.peek(Array(#"{"op":99}"#.utf8)).opcode == .unknown(99))
         #expect(GatewayOpcode(rawValue: 99).rawValue == 99)

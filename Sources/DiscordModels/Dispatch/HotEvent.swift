@@ -8,6 +8,35 @@ public enum HotEvent: Sendable, Equatable {
     case reactionAdd
     case reactionRemove
 
+    /// The event's name as Discord sends it in `t`.
+    public var name: String {
+        switch self {
+        case .messageCreate: "MESSAGE_CREATE"
+        case .reactionAdd: "MESSAGE_REACTION_ADD"
+        case .reactionRemove: "MESSAGE_REACTION_REMOVE"
+        case .memberAdd: "GUILD_MEMBER_ADD"
+        case .memberUpdate: "GUILD_MEMBER_UPDATE"
+        case .memberRemove: "GUILD_MEMBER_REMOVE"
+        }
+    }
+
+    private static let all: [HotEvent] = [.messageCreate, .reactionAdd, .reactionRemove, .memberAdd, .memberUpdate, .memberRemove]
+
+    /// The hot event whose name these bytes are (unescaped), or nil.
+    public init?(name bytes: UnsafeRawBufferPointer) {
+        for event in Self.all {
+            var name = event.name
+            let matches = name.withUTF8 { utf8 in
+                utf8.count == bytes.count && memcmpEqual(bytes.baseAddress!, utf8.baseAddress!, utf8.count)
+            }
+            if matches {
+                self = event
+                return
+            }
+        }
+        return nil
+    }
+
     /// The hot event a dispatch name stands for, or nil for an event the hot path ignores.
     public init?(eventName: String) {
         switch eventName {

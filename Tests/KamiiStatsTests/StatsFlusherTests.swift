@@ -283,6 +283,26 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// Karma for more than a thousand members who are not among the batch's members (the ledger's
+    /// receivers) is read and written a thousand at a time too.
+    @Test func thousandsOfKarmaReceiversAreAppliedInParts() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer(capacity: 100_000, flushThreshold: 100_000)
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let receivers = (UInt64(1)...1_500).map { $0 << 22 }
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.countMessage(by: 7)
+            for receiver in receivers { batch.giveKarma(to: receiver) }
+        }
+        #expect(await flusher.flush())
+        let records = try await StatsReader(redis: redis, keys: keys).members(of: guild)
+        #expect(records.count == receivers.count + 1)
+        #expect(receivers.allSatisfy { records[UserID($0)]?.karma == 1 })
+        #expect(try await redis.send("ZCARD", keys.leaderboard(.karma, in: guild)).int == receivers.count)
+        #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == receivers.count + 1)
+        await redis.close()
+    }
+
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()

@@ -48,6 +48,30 @@ struct StatsPurgeTests {
         await redis.close()
     }
 
+    /// A ledger too big for one page of HSCAN (a busy week) loses every entry naming the user, and
+    /// only those.
+    @Test func aUsersLedgerEntriesGoFromALargeLedger() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer(capacity: 100_000, flushThreshold: 100_000)
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let message = GuildStatsBatch.recentMessageID()
+        let thumbs = KarmaRules.emojiKey("👍")
+        buffer.record(guild: guilds[0].rawValue) { batch in
+            for k in UInt64(0)..<2_500 {
+                batch.record(.init(message: message + k, giver: 11, emoji: thumbs, receiver: 20 + k))  // given by 11
+                batch.record(.init(message: message + k, giver: 12, emoji: thumbs, receiver: 11))  // given to 11
+                batch.record(.init(message: message + k, giver: 13, emoji: thumbs, receiver: 14))  // neither
+            }
+        }
+        #expect(await flusher.flush())
+        try await StatsPurge(redis: redis, keys: keys).purge(UserID(11))
+        let week = MessageID(message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds
+        let left = try await redis.send("HGETALL", keys.karmaLedger(in: guilds[0], week: week)).array?.compactMap(\.string) ?? []
+        #expect(left.count == 2 * 2_500)
+        #expect(stride(from: 0, to: left.count, by: 2).allSatisfy { left[$0].contains(":13:") && left[$0 + 1] == "14" })
+        await redis.close()
+    }
+
     @Test func aGuildsStatsGoEntirely() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)

@@ -103,20 +103,9 @@ public struct RedisShardSessionStore: ShardSessionStore {
     /// Saves a session unless the key holds the same session further on: two writers (the periodic
     /// save and the stats flusher's) can finish in either order, and a later `s` must never be
     /// replaced by an earlier one — a restart would then replay, and count twice, what was between.
-    /// KEYS[1] the key; ARGV the record and its time to live in ms.
-    public static let monotonicSet = """
-        local old = redis.call('GET', KEYS[1])
-        if old then
-            local oldSequence, oldSession = string.match(old, '^v1 (%d+) (%S+) ')
-            local sequence, session = string.match(ARGV[1], '^v1 (%d+) (%S+) ')
-            if oldSession and session and oldSession == session and tonumber(oldSequence) > tonumber(sequence) then
-                redis.call('PEXPIRE', KEYS[1], ARGV[2])
-                return 0
-            end
-        end
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        return 1
-        """
+    /// KEYS[1] the key; ARGV the record (`v1 <s> <session> <url>`: a `ForwardOnlyRecord`) and its
+    /// time to live in ms.
+    public static let monotonicSet = ForwardOnlyRecord.set
 
     /// The keys and values that save `sessions`, for a caller to write along with the work they
     /// vouch for (the stats flusher, inside its last script call).

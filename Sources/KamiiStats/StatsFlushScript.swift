@@ -38,41 +38,26 @@ enum StatsFlushScript {
     /// time to live in ms per record. Replies 1 when written, 0 when a guild is not in (yet). Runs
     /// last in the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
     static let commit = RedisScript(#"""
-        local batch = ARGV[1]
-        local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
-        batchNumber = tonumber(batchNumber)
+        \#(batchJudgement)
+        \#(ForwardOnlyRecord.luaFunction)
         for k = 1, #KEYS do
-            local marker = redis.call('HGET', KEYS[k], '~batch')
-            local ok = marker == batch
-            if not ok and marker then
-                local process, number = string.match(marker, '^(.*)-(%d+)$')
-                ok = process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
-            end
-            if not ok then return 0 end
+            if not applied(redis.call('HGET', KEYS[k], '~batch')) then return 0 end
         end
         -- Never an earlier `s` of the same session over a later one (the shard manager's periodic
         -- save writes these keys too, and the two may finish in either order).
-        for r = 2, #ARGV, 3 do
-            local old = redis.call('GET', ARGV[r])
-            local keep = false
-            if old then
-                local oldSequence, oldSession = string.match(old, '^v1 (%d+) (%S+) ')
-                local sequence, session = string.match(ARGV[r + 1], '^v1 (%d+) (%S+) ')
-                keep = oldSession ~= nil and oldSession == session and tonumber(oldSequence) > tonumber(sequence)
-            end
-            if keep then redis.call('PEXPIRE', ARGV[r], ARGV[r + 2]) else redis.call('SET', ARGV[r], ARGV[r + 1], 'PX', ARGV[r + 2]) end
-        end
+        for r = 2, #ARGV, 3 do forwardOnlySet(ARGV[r], ARGV[r + 1], ARGV[r + 2]) end
         return 1
         """#)
 
-    static let script = RedisScript(#"""
-        local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
+    /// Lua defining `applied(marker)`: whether a guild whose batch marker is `marker` has this
+    /// call's batch (ARGV[1]) applied. A batch id is a process's prefix and a counter: a batch at or
+    /// below the last applied one of the same process is a repeat (a retry, or a stale copy
+    /// arriving late). Most guilds of a call hold one of a few markers (the batches before this
+    /// one): each is judged once.
+    static let batchJudgement = """
         local batch = ARGV[1]
-        -- A batch id is a process's prefix and a counter: a batch at or below the last applied
-        -- one of the same process is a repeat (a retry, or a stale copy arriving late).
         local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
         batchNumber = tonumber(batchNumber)
-        -- Most guilds of a call hold one of a few markers (the batches before this one): each is judged once.
         local verdicts = {}
         local function applied(marker)
             if not marker then return false end
@@ -85,6 +70,11 @@ enum StatsFlushScript {
             end
             return verdict
         end
+        """
+
+    static let script = RedisScript(#"""
+        local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
+        \#(batchJudgement)
         local mustBeLoaded = ARGV[2] == '1'
         local now, karmaMemory, week = tonumber(ARGV[3]), tonumber(ARGV[4]), \#(StatsKeys.karmaWeekMilliseconds)
         local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'

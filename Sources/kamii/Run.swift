@@ -32,6 +32,22 @@ struct Run: AsyncParsableCommand {
     @Option(help: "A JSON configuration file (default: $KAMII_CONFIG, if set).") var config: String?
     @Flag(help: "Redraw a live view every second instead of logging a report line per interval.") var live = false
 
+    /// Kamii's scripts use Redis 7.0 commands (`PEXPIREAT … NX/GT`): an older server is refused at
+    /// start, with the reason, rather than by every flush later. One that cannot be reached now is
+    /// left to the flusher, which waits for it.
+    static func checkVersion(of redis: RedisClient, logger: Logger) async throws {
+        let version: (major: Int, minor: Int)?
+        do {
+            version = try await redis.serverVersion()
+        } catch {
+            logger.warning("Redis not reachable at start; its version is not checked", metadata: ["error": "\(error)"])
+            return
+        }
+        if let version, version.major < 7 {
+            throw ValidationError("redis_url: Kamii needs Redis 7.0 or later; this server is \(version.major).\(version.minor)")
+        }
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let settings: RunConfiguration
@@ -48,6 +64,7 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "kamii")
         let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: settings.apiURL, token: settings.token))
         let redis = settings.redis.map { RedisClient(configuration: $0) }
+        if let redis { try await Self.checkVersion(of: redis, logger: logger) }
         var managerConfiguration = settings.managerConfiguration()
         // With the hot path, sessions are saved only as far as its changes are in Redis.
         managerConfiguration.savesDurableSequence = redis != nil

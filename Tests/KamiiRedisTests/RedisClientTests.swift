@@ -6,6 +6,15 @@ import Testing
 /// The client against the real redis-server `ops/test` starts.
 @Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
 struct RedisClientTests {
+    /// Kamii's scripts need Redis 7.0 (`kamii run` refuses an older server): the version is read
+    /// from the server itself.
+    @Test func theServersVersionIsRead() async throws {
+        let redis = try RedisTestServer.client()
+        let version = try #require(try await redis.serverVersion())
+        #expect(version.major >= 7, "ops/test's redis-server (Debian 12: 7.0)")
+        await redis.close()
+    }
+
     @Test func aPipelineIsAnsweredInOrder() async throws {
         let redis = try RedisTestServer.client()
         let key = RedisTestServer.uniqueKey("xp")

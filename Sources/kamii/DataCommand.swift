@@ -23,20 +23,48 @@ struct DataCommand: AsyncParsableCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print everything stored about a guild or a user as one JSON document.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print everything stored about a guild or a user as one JSON document.",
+            discussion: """
+                With a Redis (--redis, or $KAMII_REDIS_URL), the document also holds `karma_ledger`: the \
+                reactions Redis remembers as having given karma, where the guild is the subject or the \
+                user reacted or received the karma (kept there only, docs/PRIVACY.md).
+                """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
+        @Option(help: "The Redis holding the live stats (default: $KAMII_REDIS_URL; none: SQL only).") var redis: String?
+        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then kamii).") var statsPrefix: String?
 
         func run() async throws {
-            let json = try await withStore(options) { store in
+            let environment = ProcessInfo.processInfo.environment
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            var json = try await withStore(options) { store in
                 try await store.requireCurrentSchema()
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.dateEncodingStrategy = .iso8601
                 if let guild = subject.guild {
                     return try encoder.encode(try await store.exportGuild(GuildID(guild)))
                 }
                 return try encoder.encode(try await store.exportUser(UserID(subject.user!)))
+            }
+            if let url = redis ?? environment["KAMII_REDIS_URL"] {
+                let configuration: RedisConfiguration
+                do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
+                let client = RedisClient(configuration: configuration)
+                let ledger = KarmaLedgerExport(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
+                let entries = if let guild = subject.guild { try await ledger.entries(of: GuildID(guild)) } else {
+                    try await ledger.entries(of: UserID(subject.user!))
+                }
+                await client.close()
+                // The SQL document with one more member, `karma_ledger` (IDs as text, as in the rest).
+                guard var document = try JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+                    throw ValidationError("the export is not a JSON object")
+                }
+                document["karma_ledger"] = entries.map { entry in
+                    ["guild": String(entry.guild), "message": String(entry.message), "giver": String(entry.giver),
+                     "emoji_key": String(entry.emojiKey), "receiver": String(entry.receiver)]
+                }
+                json = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             }
             FileHandle.standardOutput.write(json + Data("\n".utf8))
         }

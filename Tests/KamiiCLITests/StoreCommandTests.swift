@@ -1,4 +1,5 @@
 import Foundation
+import KamiiTestSupport
 import Testing
 
 /// `kamii migrate` and `kamii data …` against a real SQLite file, as an operator runs them.
@@ -37,6 +38,27 @@ import Testing
         let confirmed = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--database", database.url])
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
         #expect(confirmed.stdout.hasPrefix("deleted: server_users=0"))
+    }
+
+    /// With a Redis, a user's export also holds what only Redis keeps: the karma ledger's reactions
+    /// they gave or that gave them karma.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func anExportWithRedisHoldsTheKarmaLedger() async throws {
+        let database = Database()
+        _ = try await Kamii.run(["migrate", "--database", database.url])
+        let redis = try RedisTestServer.client()
+        let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
+        try await redis.send("HSET", "\(prefix):{4194304}:karma:2900", "1234567:77:9", "88", "1234568:66:9", "55")
+        let server = try #require(RedisTestServer.configuration)
+        let export = try await Kamii.run([
+            "data", "export", "--user", "77", "--database", database.url, "--redis", "redis://\(server.host):\(server.port)",
+            "--stats-prefix", prefix,
+        ])
+        #expect(export.status == 0, "\(export.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
+        let ledger = try #require(document["karma_ledger"] as? [[String: String]])
+        #expect(ledger == [["guild": "4194304", "message": "1234567", "giver": "77", "emoji_key": "9", "receiver": "88"]])
+        await redis.close()
     }
 
     @Test func badRequestsAreClearErrors() async throws {

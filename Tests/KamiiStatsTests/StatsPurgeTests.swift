@@ -72,6 +72,22 @@ struct StatsPurgeTests {
         await redis.close()
     }
 
+    /// The ledger lives only in Redis, so a privacy export reads it there: a user's entries (given or
+    /// received) in every guild, or a guild's every entry.
+    @Test func theKarmaLedgerIsExported() async throws {
+        let redis = try RedisTestServer.client()
+        try await fill(redis)
+        let export = KarmaLedgerExport(redis: redis, keys: keys)
+        let mine = try await export.entries(of: UserID(11))
+        #expect(mine.count == 4, "per guild: one reaction gave 11 karma, 11 gave one")
+        #expect(mine.allSatisfy { $0.giver == 11 || $0.receiver == 11 })
+        #expect(Set(mine.map(\.guild)) == Set(guilds.map(\.rawValue)))
+        let guild = try await export.entries(of: guilds[0])
+        #expect(guild.count == 3 && guild.allSatisfy { $0.guild == guilds[0].rawValue && $0.emojiKey == KarmaRules.emojiKey("👍") })
+        #expect(try await export.entries(of: UserID(99)).isEmpty)
+        await redis.close()
+    }
+
     @Test func aGuildsStatsGoEntirely() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)

@@ -1,0 +1,82 @@
+public import DiscordModels
+public import KamiiRedis
+
+/// One reaction the karma ledger remembers: who reacted to which message, with which configured
+/// emoji (its key), and whom it gave karma.
+public struct KarmaLedgerEntry: Sendable, Equatable, Codable {
+    public var guild: UInt64
+    public var message: UInt64
+    public var giver: UInt64
+    public var emojiKey: UInt32
+    public var receiver: UInt64
+
+    public init(guild: UInt64, message: UInt64, giver: UInt64, emojiKey: UInt32, receiver: UInt64) {
+        self.guild = guild
+        self.message = message
+        self.giver = giver
+        self.emojiKey = emojiKey
+        self.receiver = receiver
+    }
+}
+
+/// What the karma ledger (Redis only: `<prefix>:{g}:karma:<week>`) holds of a guild or a user, for a
+/// privacy export — the rest of a member's stats reach SQL with each checkpoint, the ledger does not.
+public struct KarmaLedgerExport: Sendable {
+    public let redis: RedisClient
+    public let keys: StatsKeys
+
+    public init(redis: RedisClient, keys: StatsKeys = StatsKeys()) {
+        self.redis = redis
+        self.keys = keys
+    }
+
+    /// Every entry of the guild's ledger.
+    public func entries(of guild: GuildID) async throws -> [KarmaLedgerEntry] {
+        try await entries(in: redis.keys(matching: keys.guildPrefix(guild) + "karma:*"), naming: nil)
+    }
+
+    /// Every entry, in every guild, where the user reacted or received the karma.
+    public func entries(of user: UserID) async throws -> [KarmaLedgerEntry] {
+        try await entries(in: redis.keys(matching: "\(keys.prefix):{*}:karma:*"), naming: user)
+    }
+
+    private func entries(in ledgers: [String], naming user: UserID?) async throws -> [KarmaLedgerEntry] {
+        let sha = try await redis.load(Self.matching)
+        var found: [KarmaLedgerEntry] = []
+        for first in stride(from: 0, to: ledgers.count, by: 2_000) {
+            let part = ledgers[first..<min(first + 2_000, ledgers.count)]
+            var pipeline = RedisPipeline()
+            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "") }
+            for (ledger, reply) in zip(part, try await redis.execute(pipeline)) {
+                guard let guild = keys.guild(ofKey: ledger) else { continue }
+                let values = try reply.orThrow().array ?? []
+                for index in stride(from: 0, to: values.count - 1, by: 2) {
+                    let reaction = values[index].string?.split(separator: ":") ?? []
+                    guard reaction.count == 3, let message = UInt64(reaction[0]), let giver = UInt64(reaction[1]),
+                          let emoji = UInt32(reaction[2]), let receiver = values[index + 1].string.flatMap(UInt64.init)
+                    else { continue }
+                    found.append(KarmaLedgerEntry(guild: guild.rawValue, message: message, giver: giver, emojiKey: emoji, receiver: receiver))
+                }
+            }
+        }
+        return found.sorted { ($0.guild, $0.message, $0.giver) < ($1.guild, $1.message, $1.giver) }
+    }
+
+    /// A ledger's entries (field, value, …) where ARGV[1] is the giver or the receiver; all of them
+    /// when ARGV[1] is empty.
+    private static let matching = RedisScript(#"""
+        local user, found, cursor = ARGV[1], {}, '0'
+        repeat
+            local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)
+            cursor = page[1]
+            local entries = page[2]
+            for k = 1, #entries, 2 do
+                if user == '' or entries[k + 1] == user or string.match(entries[k], '^%d+:(%d+):') == user then
+                    found[#found + 1] = entries[k]
+                    found[#found + 1] = entries[k + 1]
+                end
+            end
+        until cursor == '0'
+        return found
+        """#)
+}

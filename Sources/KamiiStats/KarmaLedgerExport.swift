@@ -41,12 +41,12 @@ public struct KarmaLedgerExport: Sendable {
     }
 
     private func entries(in ledgers: [String], naming user: UserID?) async throws -> [KarmaLedgerEntry] {
-        let sha = try await redis.load(Self.matching)
+        let sha = try await redis.load(Self.entriesNaming)
         var found: [KarmaLedgerEntry] = []
         for first in stride(from: 0, to: ledgers.count, by: 2_000) {
             let part = ledgers[first..<min(first + 2_000, ledgers.count)]
             var pipeline = RedisPipeline()
-            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "") }
+            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "", "list") }
             for (ledger, reply) in zip(part, try await redis.execute(pipeline)) {
                 guard let guild = keys.guild(ofKey: ledger) else { continue }
                 let values = try reply.orThrow().array ?? []
@@ -62,21 +62,27 @@ public struct KarmaLedgerExport: Sendable {
         return found.sorted { ($0.guild, $0.message, $0.giver) < ($1.guild, $1.message, $1.giver) }
     }
 
-    /// A ledger's entries (field, value, …) where ARGV[1] is the giver or the receiver; all of them
-    /// when ARGV[1] is empty.
-    private static let matching = RedisScript(#"""
-        local user, found, cursor = ARGV[1], {}, '0'
+    /// A ledger's entries where ARGV[1] is the giver or the receiver (all of them when ARGV[1] is
+    /// empty): ARGV[2] `list` returns them (field, value, …), `delete` deletes them and returns how
+    /// many. (A page of HSCAN at a time; deleting what a page returned is safe for the scan.)
+    static let entriesNaming = RedisScript(#"""
+        local user, deleting, found, removed, cursor = ARGV[1], ARGV[2] == 'delete', {}, 0, '0'
         repeat
             local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)
             cursor = page[1]
             local entries = page[2]
             for k = 1, #entries, 2 do
                 if user == '' or entries[k + 1] == user or string.match(entries[k], '^%d+:(%d+):') == user then
-                    found[#found + 1] = entries[k]
-                    found[#found + 1] = entries[k + 1]
+                    if deleting then
+                        removed = removed + redis.call('HDEL', KEYS[1], entries[k])
+                    else
+                        found[#found + 1] = entries[k]
+                        found[#found + 1] = entries[k + 1]
+                    end
                 end
             end
         until cursor == '0'
+        if deleting then return removed end
         return found
         """#)
 }

@@ -53,29 +53,12 @@ public struct StatsPurge: Sendable {
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma.
         let ledgers = try await redis.keys(matching: "\(keys.prefix):{*}:karma:*")
-        let sha = try await redis.load(Self.forgetInLedger)
+        let sha = try await redis.load(KarmaLedgerExport.entriesNaming)
         for first in stride(from: 0, to: ledgers.count, by: 2_000) {
             var pipeline = RedisPipeline()
-            for ledger in ledgers[first..<min(first + 2_000, ledgers.count)] { pipeline.append("EVALSHA", sha, "1", ledger, member) }
+            for ledger in ledgers[first..<min(first + 2_000, ledgers.count)] { pipeline.append("EVALSHA", sha, "1", ledger, member, "delete") }
             for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
         }
         return removed
     }
-
-    /// Deletes a karma ledger's entries (`message:giver:emoji` → receiver) where ARGV[1] is the giver
-    /// or the receiver; returns how many.
-    private static let forgetInLedger = RedisScript(#"""
-        local user, removed, cursor = ARGV[1], 0, '0'
-        repeat
-            local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)
-            cursor = page[1]
-            local entries = page[2]
-            for k = 1, #entries, 2 do
-                if entries[k + 1] == user or string.match(entries[k], '^%d+:(%d+):') == user then
-                    removed = removed + redis.call('HDEL', KEYS[1], entries[k])
-                end
-            end
-        until cursor == '0'
-        return removed
-        """#)
 }

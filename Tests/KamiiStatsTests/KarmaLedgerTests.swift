@@ -1,0 +1,98 @@
+import DiscordModels
+import Foundation
+import KamiiCore
+import KamiiRedis
+@testable import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// Karma as the flush applies it: Redis's ledger of the reactions that gave karma decides what a
+/// reaction gives and a removal takes back, across flushes, processes and replays.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct KarmaLedgerTests {
+    let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    private func member(_ user: UInt64, _ redis: RedisClient) async throws -> MemberRecord? {
+        try await StatsReader(redis: redis, keys: keys).member(UserID(user), in: guild)
+    }
+
+    /// Redis's karma ledger decides: a reaction gives once however often it arrives (a replay after a
+    /// restart), a removal takes back what its reaction gave — from another process, an actor that
+    /// never saw the reaction — and a removal of a reaction that gave nothing takes nothing.
+    @Test func theKarmaLedgerGivesOnceAndTakesBackWhatWasGiven() async throws {
+        let redis = try RedisTestServer.client()
+        let thumbs = KarmaRules.emojiKey("👍")
+        let first = GuildStatsBatch.recentMessageID(), second = first + 1, unknown = first + 2
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
+            return await flusher.flush()
+        }
+        let given = GuildStatsBatch.KarmaReaction(message: first, giver: 1, emoji: thumbs, receiver: 2)
+        #expect(await flush([given, given, .init(message: second, giver: 3, emoji: thumbs, receiver: 2)]))
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(await flush([given]), "replayed in a later flush")
+        #expect(try await member(2, redis)?.karma == 2)
+        // Removals say nothing of the receiver: the ledger knows.
+        #expect(await flush([
+            .init(message: first, giver: 1, emoji: thumbs, receiver: nil), .init(message: first, giver: 1, emoji: thumbs, receiver: nil),
+            .init(message: unknown, giver: 1, emoji: thumbs, receiver: nil), .init(message: second, giver: 3, emoji: 7, receiver: nil),
+        ]))
+        #expect(try await member(2, redis)?.karma == 1)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 1)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "2").int == 1)
+        // Given again after its removal: counts again.
+        #expect(await flush([given]))
+        #expect(try await member(2, redis)?.karma == 2)
+        // Remembered for the karma memory past the end of the message's week.
+        let week = MessageID(first).unixMilliseconds / StatsKeys.karmaWeekMilliseconds
+        let expiry = try #require(try await redis.send("PEXPIRETIME", keys.karmaLedger(in: guild, week: week)).int)
+        #expect(expiry == Int((week + 1) * StatsKeys.karmaWeekMilliseconds) + Int(StatsFlusher.Configuration.defaultKarmaMemory / .milliseconds(1)))
+        await redis.close()
+    }
+
+    /// A reaction to a message older than the karma memory is remembered from when it gave karma;
+    /// a week's ledger never expires sooner than it was told (a shorter memory set later).
+    @Test func anOldMessagesReactionIsRememberedFromNow() async throws {
+        let redis = try RedisTestServer.client()
+        let yearAgo = UInt64(Date().timeIntervalSince1970 * 1_000) - 365 * 86_400_000
+        let message = (yearAgo - 1_420_070_400_000) << 22
+        let week = yearAgo / StatsKeys.karmaWeekMilliseconds
+        let ledger = keys.karmaLedger(in: guild, week: week)
+        func give(from giver: UInt64, memory: Duration) async throws -> Int {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, karmaMemory: memory))
+            buffer.record(guild: guild.rawValue) { $0.record(.init(message: message, giver: giver, emoji: 1, receiver: 2)) }
+            #expect(await flusher.flush())
+            return try #require(try await redis.send("PEXPIRETIME", ledger).int)
+        }
+        let before = Int(Date().timeIntervalSince1970 * 1_000)
+        let expiry = try await give(from: 1, memory: .seconds(30 * 86_400))
+        #expect(expiry >= before + 30 * 86_400_000 && expiry <= Int(Date().timeIntervalSince1970 * 1_000) + 30 * 86_400_000)
+        #expect(try await give(from: 3, memory: .seconds(86_400)) == expiry, "not shortened")
+        #expect(try await member(2, redis)?.karma == 2)
+        await redis.close()
+    }
+
+    /// Karma for more than a thousand members who are not among the batch's members (the ledger's
+    /// receivers) is read and written a thousand at a time too.
+    @Test func thousandsOfKarmaReceiversAreAppliedInParts() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer(capacity: 100_000, flushThreshold: 100_000)
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let receivers = (UInt64(1)...1_500).map { $0 << 22 }
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.countMessage(by: 7)
+            for receiver in receivers { batch.giveKarma(to: receiver) }
+        }
+        #expect(await flusher.flush())
+        let records = try await StatsReader(redis: redis, keys: keys).members(of: guild)
+        #expect(records.count == receivers.count + 1)
+        #expect(receivers.allSatisfy { records[UserID($0)]?.karma == 1 })
+        #expect(try await redis.send("ZCARD", keys.leaderboard(.karma, in: guild)).int == receivers.count)
+        #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == receivers.count + 1)
+        await redis.close()
+    }
+}

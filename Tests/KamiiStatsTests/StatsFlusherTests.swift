@@ -1,5 +1,4 @@
 import DiscordModels
-import Foundation
 import KamiiCore
 import KamiiRedis
 @testable import KamiiStats

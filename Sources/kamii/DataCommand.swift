@@ -40,34 +40,57 @@ struct DataCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            var json = try await withStore(options) { store in
-                try await store.requireCurrentSchema()
-                if let guild = subject.guild {
-                    return try encoder.encode(try await store.exportGuild(GuildID(guild)))
-                }
-                return try encoder.encode(try await store.exportUser(UserID(subject.user!)))
-            }
+            var ledger: [LedgerEntry]?
             if let url = redis ?? environment["KAMII_REDIS_URL"] {
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
-                let ledger = KarmaLedgerExport(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
-                let entries = if let guild = subject.guild { try await ledger.entries(of: GuildID(guild)) } else {
-                    try await ledger.entries(of: UserID(subject.user!))
+                let export = KarmaLedgerExport(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
+                let entries = if let guild = subject.guild { try await export.entries(of: GuildID(guild)) } else {
+                    try await export.entries(of: UserID(subject.user!))
                 }
                 await client.close()
-                // The SQL document with one more member, `karma_ledger` (IDs as text, as in the rest).
-                guard var document = try JSONSerialization.jsonObject(with: json) as? [String: Any] else {
-                    throw ValidationError("the export is not a JSON object")
+                ledger = entries.map(LedgerEntry.init)
+            }
+            let json = try await withStore(options) { store in
+                try await store.requireCurrentSchema()
+                if let guild = subject.guild {
+                    return try encoder.encode(WithLedger(document: try await store.exportGuild(GuildID(guild)), ledger: ledger))
                 }
-                document["karma_ledger"] = entries.map { entry in
-                    ["guild": String(entry.guild), "message": String(entry.message), "giver": String(entry.giver),
-                     "emoji_key": String(entry.emojiKey), "receiver": String(entry.receiver)]
-                }
-                json = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                return try encoder.encode(WithLedger(document: try await store.exportUser(UserID(subject.user!)), ledger: ledger))
             }
             FileHandle.standardOutput.write(json + Data("\n".utf8))
         }
+    }
+
+    /// The store's export with one more member, `karma_ledger`, when a Redis was given.
+    struct WithLedger<Document: Encodable>: Encodable {
+        let document: Document
+        let ledger: [LedgerEntry]?
+
+        private enum Key: String, CodingKey { case karmaLedger = "karma_ledger" }
+
+        func encode(to encoder: any Encoder) throws {
+            try document.encode(to: encoder)
+            guard let ledger else { return }
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(ledger, forKey: .karmaLedger)
+        }
+    }
+
+    /// A karma ledger entry as the export writes it: IDs as text, like the rest of the document.
+    struct LedgerEntry: Encodable {
+        let guild, message, giver, emojiKey, receiver: String
+
+        init(_ entry: KarmaLedgerEntry) {
+            guild = String(entry.guild)
+            message = String(entry.message)
+            giver = String(entry.giver)
+            emojiKey = String(entry.emojiKey)
+            receiver = String(entry.receiver)
+        }
+
+        private enum CodingKeys: String, CodingKey { case guild, message, giver, emojiKey = "emoji_key", receiver }
     }
 
     struct Delete: AsyncParsableCommand {

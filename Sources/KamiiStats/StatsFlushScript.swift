@@ -89,17 +89,17 @@ enum StatsFlushScript {
             return tonumber(s1) or 0, tonumber(s2) or 0, tonumber(s3) or 0, tonumber(s4) or 0, tonumber(s5) or -1, tonumber(s6) or 0,
                 tonumber(s7) or -1, tonumber(s8) or -1, tonumber(s9) or -1, tonumber(s10) or -1, tonumber(s11) or -1
         end
-        -- A binary record whose numbers are not finite (edited by hand, corrupted) is refused like an
-        -- unreadable one: its guild fails alone instead of every flush failing on it.
-        -- (x - x is 0 for every finite x, NaN for NaN and ±inf.)
-        local function notFinite(user)
-            error({err = 'KAMII-BROKEN member record of ' .. user .. ' holds a number that is not finite'})
-        end
+        -- A member's record (none yet: zeros, -1 for what is unknown).
         local function readRecord(value, user)
             if not value then return 0, 0, 0, 0, -1, 0, -1, -1, -1, -1, -1 end
             if #value == recordSize and byte(value, 1) == 1 then
                 local _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
-                if xp - xp + lastXP - lastXP + joined - joined ~= 0 then notFinite(user) end
+                -- A binary record whose numbers are not finite (edited by hand, corrupted) is refused like an
+                -- unreadable one: its guild fails alone instead of every flush failing on it.
+                -- (x - x is 0 for every finite x, NaN for NaN and ±inf.)
+                if xp - xp + lastXP - lastXP + joined - joined ~= 0 then
+                    error({err = 'KAMII-BROKEN member record of ' .. user .. ' holds a number that is not finite'})
+                end
                 return xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified
             end
             return readText(value, user)
@@ -197,18 +197,8 @@ enum StatsFlushScript {
                     local user = ARGV[first + m - 1]
                     local changes = ARGV[first + members + m - 1]
                     local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
-                    local xp, level, msgs, xpMessages, lastXP, total = 0, 0, 0, 0, -1, 0
-                    local trust, avatar, joined, pending, verified = -1, -1, -1, -1, -1
-                    local value = stored[m - from + 1 + offset]
-                    if value then
-                        if #value == recordSize and byte(value, 1) == 1 then
-                            local _
-                            _, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = unpackBytes(format, value)
-                            if xp - xp + lastXP - lastXP + joined - joined ~= 0 then notFinite(user) end
-                        else
-                            xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readText(value, user)
-                        end
-                    end
+                    local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
+                        readRecord(stored[m - from + 1 + offset], user)
                     msgs = msgs + added
                     local accepted = 0
                     for _ = 1, grants do

@@ -27,6 +27,9 @@ public struct StatsKeys: Sendable, Equatable {
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
+    /// SCAN patterns: a guild's karma ledgers, every guild's.
+    public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
+    public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
     /// The karma ledger's buckets: a week of messages each.
     public static let karmaWeekMilliseconds: UInt64 = 7 * 86_400_000
     /// The field of a guild's members hash that holds the last flush batch applied to it

@@ -52,13 +52,7 @@ public struct StatsPurge: Sendable {
             removed += stride(from: 0, to: replies.count, by: 6).filter { replies[$0].int == 1 }.count
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma.
-        let ledgers = try await redis.keys(matching: "\(keys.prefix):{*}:karma:*")
-        let sha = try await redis.load(KarmaLedgerExport.entriesNaming)
-        for first in stride(from: 0, to: ledgers.count, by: 2_000) {
-            var pipeline = RedisPipeline()
-            for ledger in ledgers[first..<min(first + 2_000, ledgers.count)] { pipeline.append("EVALSHA", sha, "1", ledger, member, "delete") }
-            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-        }
+        try await KarmaLedger(redis: redis, keys: keys).forget(user)
         return removed
     }
 }

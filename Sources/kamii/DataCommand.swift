@@ -45,7 +45,7 @@ struct DataCommand: AsyncParsableCommand {
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
-                let export = KarmaLedgerExport(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
+                let export = KarmaLedger(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
                 let entries = if let guild = subject.guild { try await export.entries(of: GuildID(guild)) } else {
                     try await export.entries(of: UserID(subject.user!))
                 }

@@ -77,7 +77,7 @@ struct StatsPurgeTests {
     @Test func theKarmaLedgerIsExported() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)
-        let export = KarmaLedgerExport(redis: redis, keys: keys)
+        let export = KarmaLedger(redis: redis, keys: keys)
         let mine = try await export.entries(of: UserID(11))
         #expect(mine.count == 4, "per guild: one reaction gave 11 karma, 11 gave one")
         #expect(mine.allSatisfy { $0.giver == 11 || $0.receiver == 11 })

@@ -1,6 +1,6 @@
 /// The dispatches Kamii's hot path acts on. Every other event type is passed over by name,
 /// without reading its payload.
-public enum HotEvent: Sendable, Equatable {
+public enum HotEvent: Sendable, Equatable, CaseIterable {
     case messageCreate
     case memberAdd
     case memberUpdate
@@ -20,11 +20,9 @@ public enum HotEvent: Sendable, Equatable {
         }
     }
 
-    private static let all: [HotEvent] = [.messageCreate, .reactionAdd, .reactionRemove, .memberAdd, .memberUpdate, .memberRemove]
-
     /// The hot event whose name these bytes are (unescaped), or nil.
     public init?(name bytes: UnsafeRawBufferPointer) {
-        for event in Self.all {
+        for event in Self.allCases {
             var name = event.name
             let matches = name.withUTF8 { utf8 in
                 utf8.count == bytes.count && memcmpEqual(bytes.baseAddress!, utf8.baseAddress!, utf8.count)
@@ -39,15 +37,9 @@ public enum HotEvent: Sendable, Equatable {
 
     /// The hot event a dispatch name stands for, or nil for an event the hot path ignores.
     public init?(eventName: String) {
-        switch eventName {
-        case "MESSAGE_CREATE": self = .messageCreate
-        case "MESSAGE_REACTION_ADD": self = .reactionAdd
-        case "MESSAGE_REACTION_REMOVE": self = .reactionRemove
-        case "GUILD_MEMBER_ADD": self = .memberAdd
-        case "GUILD_MEMBER_UPDATE": self = .memberUpdate
-        case "GUILD_MEMBER_REMOVE": self = .memberRemove
-        default: return nil
-        }
+        var name = eventName
+        guard let event = name.withUTF8({ HotEvent(name: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = event
     }
 }
 

@@ -19,9 +19,10 @@ public struct KarmaLedgerEntry: Sendable, Equatable, Codable {
     }
 }
 
-/// What the karma ledger (Redis only: `<prefix>:{g}:karma:<week>`) holds of a guild or a user, for a
-/// privacy export — the rest of a member's stats reach SQL with each checkpoint, the ledger does not.
-public struct KarmaLedgerExport: Sendable {
+/// The karma ledger's privacy side: what it holds of a guild or a user (for an export — the rest of a
+/// member's stats reach SQL with each checkpoint, the ledger, `<prefix>:{g}:karma:<week>`, does
+/// not), and forgetting a user. The flush script writes it.
+public struct KarmaLedger: Sendable {
     public let redis: RedisClient
     public let keys: StatsKeys
 
@@ -32,40 +33,54 @@ public struct KarmaLedgerExport: Sendable {
 
     /// Every entry of the guild's ledger.
     public func entries(of guild: GuildID) async throws -> [KarmaLedgerEntry] {
-        try await entries(in: redis.keys(matching: keys.guildPrefix(guild) + "karma:*"), naming: nil)
+        try await entries(in: redis.keys(matching: keys.karmaLedgers(in: guild)), naming: nil)
     }
 
     /// Every entry, in every guild, where the user reacted or received the karma.
     public func entries(of user: UserID) async throws -> [KarmaLedgerEntry] {
-        try await entries(in: redis.keys(matching: "\(keys.prefix):{*}:karma:*"), naming: user)
+        try await entries(in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
+    }
+
+    /// Deletes every entry, in every guild, where the user reacted or received the karma.
+    public func forget(_ user: UserID) async throws {
+        _ = try await run(.delete, in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
     }
 
     private func entries(in ledgers: [String], naming user: UserID?) async throws -> [KarmaLedgerEntry] {
-        let sha = try await redis.load(Self.entriesNaming)
         var found: [KarmaLedgerEntry] = []
-        for first in stride(from: 0, to: ledgers.count, by: 2_000) {
-            let part = ledgers[first..<min(first + 2_000, ledgers.count)]
-            var pipeline = RedisPipeline()
-            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "", "list") }
-            for (ledger, reply) in zip(part, try await redis.execute(pipeline)) {
-                guard let guild = keys.guild(ofKey: ledger) else { continue }
-                let values = try reply.orThrow().array ?? []
-                for index in stride(from: 0, to: values.count - 1, by: 2) {
-                    let reaction = values[index].string?.split(separator: ":") ?? []
-                    guard reaction.count == 3, let message = UInt64(reaction[0]), let giver = UInt64(reaction[1]),
-                          let emoji = UInt32(reaction[2]), let receiver = values[index + 1].string.flatMap(UInt64.init)
-                    else { continue }
-                    found.append(KarmaLedgerEntry(guild: guild.rawValue, message: message, giver: giver, emojiKey: emoji, receiver: receiver))
-                }
+        for (ledger, reply) in try await run(.list, in: ledgers, naming: user) {
+            guard let guild = keys.guild(ofKey: ledger) else { continue }
+            let values = reply.array ?? []
+            for index in stride(from: 0, to: values.count - 1, by: 2) {
+                let reaction = values[index].string?.split(separator: ":") ?? []
+                guard reaction.count == 3, let message = UInt64(reaction[0]), let giver = UInt64(reaction[1]),
+                      let emoji = UInt32(reaction[2]), let receiver = values[index + 1].string.flatMap(UInt64.init)
+                else { continue }
+                found.append(KarmaLedgerEntry(guild: guild.rawValue, message: message, giver: giver, emojiKey: emoji, receiver: receiver))
             }
         }
         return found.sorted { ($0.guild, $0.message, $0.giver) < ($1.guild, $1.message, $1.giver) }
     }
 
+    private enum Action: String { case list, delete }
+
+    /// Runs ``entriesNaming`` on every ledger, 2,000 to a round trip; the replies in order.
+    private func run(_ action: Action, in ledgers: [String], naming user: UserID?) async throws -> [(String, RedisValue)] {
+        let sha = try await redis.load(Self.entriesNaming)
+        var replies: [(String, RedisValue)] = []
+        for first in stride(from: 0, to: ledgers.count, by: 2_000) {
+            let part = ledgers[first..<min(first + 2_000, ledgers.count)]
+            var pipeline = RedisPipeline()
+            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "", action.rawValue) }
+            for (ledger, reply) in zip(part, try await redis.execute(pipeline)) { replies.append((ledger, try reply.orThrow())) }
+        }
+        return replies
+    }
+
     /// A ledger's entries where ARGV[1] is the giver or the receiver (all of them when ARGV[1] is
     /// empty): ARGV[2] `list` returns them (field, value, …), `delete` deletes them and returns how
     /// many. (A page of HSCAN at a time; deleting what a page returned is safe for the scan.)
-    static let entriesNaming = RedisScript(#"""
+    private static let entriesNaming = RedisScript(#"""
         local user, deleting, found, removed, cursor = ARGV[1], ARGV[2] == 'delete', {}, 0, '0'
         repeat
             local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 1000)

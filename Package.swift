@@ -28,8 +28,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev).
+        // System libraries (Debian: zlib1g-dev, libzstd-dev, libhiredis-dev, libisal-dev).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "DiscordSimulator",
             dependencies: [
-                "CZlib", "CZstd", "DiscordModels", "DiscordGateway",
+                "CZlib", "CZstd", "CIsal", "DiscordModels", "DiscordGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

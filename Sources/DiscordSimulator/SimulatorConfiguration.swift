@@ -28,11 +28,10 @@ public struct SimulatorConfiguration: Sendable {
     public var sessionStartLimit: Int
     /// How long until the session start budget is restored.
     public var sessionStartResetMilliseconds: Int
-    /// Compression levels of the streams it sends. zlib 6 is zlib's default (and what the inflate
-    /// benchmarks use); a load run that must out-run the bot on zlib-stream can trade ratio for
-    /// speed with 1 (1.5× the dispatches per core, see docs/PERFORMANCE.md).
-    public var zlibLevel: Int32 = 6
-    public var zstdLevel: Int32 = 3
+    /// How the streams it sends are compressed: like Discord by default (and what the inflate
+    /// benchmarks use); a load run that must out-run the bot picks `.fast`, which trades ratio for
+    /// several times the dispatches per core (docs/PERFORMANCE.md).
+    public var compression = DeflaterSettings.discord
     /// At most this many client payloads per connection per window, else close 4008 (Discord: 120 per 60 s).
     public var clientSendLimit: Int
     public var clientSendWindowMilliseconds: Int

@@ -1,9 +1,16 @@
 public import ArgumentParser
 public import DiscordGateway
+public import DiscordSimulator
 import DiscordModels
 import Foundation
 
 extension GatewayCompression: ExpressibleByArgument {}
+
+extension DeflaterSettings: ExpressibleByArgument {
+    public init?(argument: String) { self.init(named: argument) }
+    public static var allValueStrings: [String] { ["discord", "fast"] }
+    public var defaultValueDescription: String { self == .fast ? "fast" : "discord" }
+}
 
 /// `kamii inspect-capture`: decodes a recorded gateway session and lists its payloads.
 struct InspectCapture: ParsableCommand {

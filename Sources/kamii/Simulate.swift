@@ -32,6 +32,8 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "Live dispatches per second per session.") var rate = 100
     @Option(help: "Live dispatches a session gets at most (default: no limit).") var maxDispatches: Int?
     @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
+    @Option(help: "How streams are compressed: discord (zlib level 6, zstd level 3) or fast (ISA-L level 0, zstd level -3: several times the dispatches per core, larger messages).")
+    var compression: DeflaterSettings = .discord
 
     func validate() throws {
         guard guilds > 0, users > 0 else { throw ValidationError("--guilds and --users must be positive") }
@@ -50,6 +52,7 @@ struct SimulateServe: AsyncParsableCommand {
             world: world, trafficSeed: seed &+ 1, dispatchesPerSecond: rate, maxDispatchesPerSession: maxDispatches,
             maxConcurrency: maxConcurrency, identifyWindowMilliseconds: identifyWindowMs, sessionStartLimit: sessionStartLimit)
         configuration.recommendedShards = shards
+        configuration.compression = compression
         configuration.restLimits.globalPerSecond = globalLimit
         let server = try await SimulatorServer.start(
             configuration, restPort: port ?? restPort, gatewayPort: port.map { $0 + 1 } ?? gatewayPort)
@@ -99,6 +102,9 @@ struct SimulateCapture: ParsableCommand {
     @Option(help: "The seed of the world and its traffic.")
     var seed: UInt64 = 1
 
+    @Option(help: "How the stream is compressed: discord (zlib level 6, zstd level 3) or fast (ISA-L level 0, zstd level -3).")
+    var compression: DeflaterSettings = .discord
+
     func validate() throws {
         guard payloads > 0, guilds > 0, users > 0 else {
             throw ValidationError("--payloads, --guilds and --users must be positive")
@@ -108,7 +114,7 @@ struct SimulateCapture: ParsableCommand {
     func run() throws {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
         var traffic = TrafficGenerator(world: world, seed: seed &+ 1)
-        let deflater = compress.makeDeflater()
+        let deflater = compress.makeDeflater(compression)
         var capture: [UInt8] = []
         var payloadBytes = 0
         for _ in 0..<payloads {

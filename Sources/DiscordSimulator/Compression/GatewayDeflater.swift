@@ -1,27 +1,32 @@
 public import DiscordGateway
+public import NIOCore
 
 /// Compresses outgoing gateway payloads the way Discord does for one connection.
 public protocol GatewayDeflater: AnyObject {
     var compression: GatewayCompression { get }
-    /// The bytes of the WebSocket message that carries `payload`.
-    func deflate(_ payload: UnsafeRawBufferPointer) -> [UInt8]
+    /// Appends the bytes of the WebSocket message that carries `payload` to `message`.
+    func deflate(_ payload: UnsafeRawBufferPointer, appendingTo message: inout ByteBuffer)
 }
 
 extension GatewayDeflater {
+    /// The bytes of the WebSocket message that carries `payload`.
+    public func deflate(_ payload: UnsafeRawBufferPointer) -> [UInt8] {
+        var message = ByteBuffer()
+        deflate(payload, appendingTo: &message)
+        return Array(message.readableBytesView)
+    }
+
     public func deflate(_ payload: [UInt8]) -> [UInt8] {
         payload.withUnsafeBytes { deflate($0) }
     }
 }
 
-extension GatewayCompression {
-    /// A fresh compressor for one connection using this compression, at the given levels
-    /// (zlib 0–9, default 6; zstd 1–19, default 3).
-    public func makeDeflater(zlibLevel: Int32 = 6, zstdLevel: Int32 = 3) -> any GatewayDeflater {
-        switch self {
-        case .none: PassthroughDeflater()
-        case .zlibStream: ZlibStreamDeflater(level: zlibLevel)
-        case .zstdStream: ZstdStreamDeflater(level: zstdLevel)
-        }
+extension ByteBuffer {
+    /// Lets `write` fill the buffer's free space (at least `minimum` bytes) and keeps what it
+    /// says it wrote. The compressors write straight into the outgoing frame this way.
+    @inlinable
+    mutating func appending(atLeast minimum: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: minimum, write)
     }
 }
 
@@ -29,5 +34,7 @@ extension GatewayCompression {
 public final class PassthroughDeflater: GatewayDeflater {
     public var compression: GatewayCompression { .none }
     public init() {}
-    public func deflate(_ payload: UnsafeRawBufferPointer) -> [UInt8] { Array(payload) }
+    public func deflate(_ payload: UnsafeRawBufferPointer, appendingTo message: inout ByteBuffer) {
+        message.writeBytes(payload)
+    }
 }

@@ -1,12 +1,12 @@
 public import DiscordGateway
 import CZlib
+public import NIOCore
 
 /// Discord's zlib-stream sender: one deflate stream per connection, Z_SYNC_FLUSH after each
 /// payload, so every message ends in `00 00 ff ff`.
 public final class ZlibStreamDeflater: GatewayDeflater {
     public var compression: GatewayCompression { .zlibStream }
     private let stream: UnsafeMutablePointer<z_stream>
-    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// - Parameter level: zlib's compression level, 0–9; -1 (the default) is zlib's default, 6.
     public init(level: Int32 = -1) {
@@ -23,21 +23,21 @@ public final class ZlibStreamDeflater: GatewayDeflater {
         stream.deallocate()
     }
 
-    public func deflate(_ payload: UnsafeRawBufferPointer) -> [UInt8] {
-        var message: [UInt8] = []
-        message.reserveCapacity(payload.count / 4 + 16)
+    public func deflate(_ payload: UnsafeRawBufferPointer, appendingTo message: inout ByteBuffer) {
         stream.pointee.next_in = UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(payload.count)
-        scratch.withUnsafeMutableBytes { scratch in
-            repeat {
-                stream.pointee.next_out = scratch.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(scratch.count)
+        // Output that fills the space given may not be all of it: go on until some space is left.
+        var filled = true
+        while filled {
+            message.appending(atLeast: payload.count / 2 + 64) { output in
+                stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = uInt(output.count)
                 let status = CZlib.deflate(stream, Z_SYNC_FLUSH)
                 precondition(status == Z_OK || status == Z_BUF_ERROR, "deflate failed with zlib status \(status)")
-                message.append(contentsOf: scratch.prefix(scratch.count - Int(stream.pointee.avail_out)))
-            } while stream.pointee.avail_out == 0
+                filled = stream.pointee.avail_out == 0
+                return output.count - Int(stream.pointee.avail_out)
+            }
         }
         stream.pointee.next_in = nil
-        return message
     }
 }

@@ -49,7 +49,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         self.sessions = sessions
         self.identifyLimiter = identifyLimiter
         self.resumeURL = resumeURL
-        deflater = compression.makeDeflater(zlibLevel: configuration.zlibLevel, zstdLevel: configuration.zstdLevel)
+        deflater = compression.makeDeflater(configuration.compression)
         number = record.open(compression: compression.rawValue)
     }
 

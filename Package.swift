@@ -190,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "SimulatorBenchmarks",
             dependencies: [
-                "DiscordSimulator", "DiscordGateway", .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport", "DiscordSimulator", "DiscordGateway", .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
             ],

@@ -10,9 +10,13 @@ import NIOWebSocket
 enum ByteCountingClient {
     struct ClosedEarly: Error {}
 
-    /// Connects to `gatewayURL` with `compression`, identifies with `token` as `shard`, and returns
-    /// once `expected` messages (Hello excluded) arrived; throws if the connection closes first.
-    static func receive(_ expected: Int, from gatewayURL: String, compression: String, token: String, shard: [Int]) async throws {
+    /// Connects to `gatewayURL` with `compression`, identifies with `token` as `shard` asking for
+    /// `intents`, and returns once `expected` messages (Hello excluded) arrived; throws if the
+    /// connection closes first. `milestone(n)` runs when message `n` of `milestones` arrives.
+    static func receive(
+        _ expected: Int, from gatewayURL: String, compression: String, token: String, shard: [Int], intents: Int = 513,
+        milestones: Set<Int> = [], milestone: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         let url = URL(string: gatewayURL)!
         let done = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
         let path = "/?v=10&encoding=json&compress=\(compression)"
@@ -20,7 +24,8 @@ enum ByteCountingClient {
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 24) { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Counter(expected: expected, token: token, shard: shard, done: done))
+                        try channel.pipeline.syncOperations.addHandler(Counter(
+                            expected: expected, token: token, shard: shard, intents: intents, milestones: milestones, milestone: milestone, done: done))
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -66,6 +71,9 @@ enum ByteCountingClient {
         let expected: Int
         let token: String
         let shard: [Int]
+        let intents: Int
+        let milestones: Set<Int>
+        let milestone: @Sendable (Int) -> Void
         let done: EventLoopPromise<Void>
         var received = -1
         var finished = false
@@ -76,10 +84,16 @@ enum ByteCountingClient {
             if let error { done.fail(error) } else { done.succeed() }
         }
 
-        init(expected: Int, token: String, shard: [Int], done: EventLoopPromise<Void>) {
+        init(
+            expected: Int, token: String, shard: [Int], intents: Int, milestones: Set<Int>, milestone: @escaping @Sendable (Int) -> Void,
+            done: EventLoopPromise<Void>
+        ) {
             self.expected = expected
             self.token = token
             self.shard = shard
+            self.intents = intents
+            self.milestones = milestones
+            self.milestone = milestone
             self.done = done
         }
 
@@ -89,12 +103,13 @@ enum ByteCountingClient {
             guard frame.opcode == .binary || frame.opcode == .text else { return }
             received += 1
             if received == 0 {
-                let identify = #"{"op":2,"d":{"token":"\#(token)","intents":513,"shard":[\#(shard[0]),\#(shard[1])],"properties":{"os":"linux","browser":"bench","device":"bench"}}}"#
+                let identify = #"{"op":2,"d":{"token":"\#(token)","intents":\#(intents),"shard":[\#(shard[0]),\#(shard[1])],"properties":{"os":"linux","browser":"bench","device":"bench"}}}"#
                 // Clients mask what they send (RFC 6455); the encoder applies the key.
                 let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: identify))
                 context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-            } else if received == expected {
-                finish(nil)
+            } else {
+                if milestones.contains(received) { milestone(received) }
+                if received == expected { finish(nil) }
             }
         }
 

@@ -6,11 +6,6 @@ import Synchronization
 /// resume may replay, and the traffic it is owed. Connections on any event loop use it, so its
 /// state sits behind a lock.
 final class GatewaySession: Sendable {
-    /// How many dispatches, and how many bytes of them, a session keeps for replay; a resume from
-    /// further back is refused (Discord's own window is bounded too).
-    static let replayLimit = 100_000
-    static let replayByteLimit = 64 << 20
-
     let id: String
     let intents: GatewayIntents
     let shard: [Int]
@@ -18,10 +13,11 @@ final class GatewaySession: Sendable {
 
     private struct State {
         var sequence = 0
-        /// `(s, payload)` of the latest dispatches, oldest first.
-        var replay: [(sequence: Int, payload: [UInt8])] = []
-        var replayBytes = 0
+        /// The latest dispatches, for a resume: a resume from further back is refused.
+        var replay = ReplayLog()
         var traffic: TrafficGenerator
+        /// Where live events are rendered, reused from one to the next.
+        var render = JSONBytes(capacity: 8_192)
         var liveDispatches = 0
         var ended = false
         var connection: Connection?
@@ -73,8 +69,7 @@ final class GatewaySession: Sendable {
     func end() {
         state.withLock { state in
             state.ended = true
-            state.replay = []
-            state.replayBytes = 0
+            state.replay.removeAll()
             state.connection = nil
         }
     }
@@ -98,11 +93,11 @@ final class GatewaySession: Sendable {
     func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?)? {
         state.withLock { state in
             guard !state.ended, sequence <= state.sequence,
-                  sequence >= (state.replay.first?.sequence ?? 1) - 1
+                  sequence >= (state.replay.oldestSequence ?? 1) - 1
             else { return nil }
             let replaced = state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
             state.connection = connection
-            return (state.replay.filter { $0.sequence > sequence }.map(\.payload), replaced)
+            return (state.replay.payloads(after: sequence), replaced)
         }
     }
 
@@ -136,23 +131,21 @@ final class GatewaySession: Sendable {
     }
 
     private static func number(name: String, data: [UInt8], _ state: inout State) -> (sequence: Int, payload: [UInt8]) {
+        let sequence = number(name: name, data: data, &state) { Array($0) }
+        return (sequence.sequence, sequence.result)
+    }
+
+    /// Numbers a dispatch, keeps it for replay and hands its payload, where it is kept, to `use`.
+    private static func number<Result>(
+        name: String, data: [UInt8], _ state: inout State, use: (UnsafeRawBufferPointer) -> Result
+    ) -> (sequence: Int, result: Result) {
         state.sequence += 1
-        let payload = TrafficGenerator.payload(name: name, data: data, sequence: state.sequence)
-        state.replay.append((state.sequence, payload))
-        state.replayBytes += payload.count
-        // Trimmed a tenth at a time, so trimming costs O(1) per dispatch on average.
-        if state.replay.count > replayLimit + replayLimit / 10 || state.replayBytes > replayByteLimit + replayByteLimit / 10 {
-            var drop = max(0, state.replay.count - replayLimit)
-            var bytes = state.replayBytes
-            for entry in state.replay[..<drop] { bytes -= entry.payload.count }
-            while bytes > replayByteLimit, drop < state.replay.count - 1 {
-                bytes -= state.replay[drop].payload.count
-                drop += 1
-            }
-            state.replay.removeFirst(drop)
-            state.replayBytes = bytes
-        }
-        return (state.sequence, payload)
+        let sequence = state.sequence
+        let result = state.replay.append(
+            sequence: sequence, atMost: TrafficGenerator.payloadBound(name: name, dataCount: data.count),
+            write: { TrafficGenerator.appendPayload(name: name, data: data, sequence: sequence, to: &$0) },
+            use: use)
+        return (sequence, result)
     }
 
     /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes
@@ -191,27 +184,28 @@ final class GatewaySession: Sendable {
     }
 
     enum LiveDispatch {
-        /// The next live dispatch, already numbered and kept for replay.
-        case dispatch(name: String, sequence: Int, payload: [UInt8])
+        /// The next live dispatch, already numbered, kept for replay and written.
+        case dispatch(name: String, sequence: Int)
         /// None this time (rare events for narrow intents); try again on a later tick.
         case noneYet
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
         case finished
     }
 
-    /// The next live dispatch for `channel`'s session — on its shard, for its intents — drawn and
-    /// numbered in one locked step.
-    func nextLiveDispatch(limit: Int?, for channel: any Channel) -> LiveDispatch {
+    /// The next live dispatch for `channel`'s session — on its shard, for its intents — drawn,
+    /// numbered and handed to `write` (which compresses it onto the connection's stream) in one
+    /// locked step, so dispatches reach the stream in the order of their `s`.
+    func nextLiveDispatch(limit: Int?, for channel: any Channel, write: (UnsafeRawBufferPointer) -> Void) -> LiveDispatch {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
             for _ in 0..<1_000 {
-                let event = state.traffic.nextEvent()
+                let event = state.traffic.nextEvent(into: &state.render)
                 guard shardGuilds.contains(event.guild) else { continue }
                 if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
                 state.liveDispatches += 1
-                let (sequence, payload) = Self.number(name: event.name, data: event.data, &state)
-                return (.dispatch(name: event.name, sequence: sequence, payload: payload), event.fact)
+                let (sequence, _) = Self.number(name: event.name, data: event.data, &state, use: write)
+                return (.dispatch(name: event.name, sequence: sequence), event.fact)
             }
             return (.noneYet, .none)
         }

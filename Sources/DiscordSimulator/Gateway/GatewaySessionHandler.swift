@@ -256,33 +256,49 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 return
             }
             handler.owed += Double(rate) / 100
-            // Counted locally and recorded once per tick: the record's lock is shared by every
-            // connection on every event loop.
-            var sent: [String: Int] = [:]
-            var lastSequence = 0
-            while handler.owed >= 1, handler.state == .identified {
-                handler.owed -= 1
-                guard let session = handler.session else { break }
-                switch session.nextLiveDispatch(limit: handler.configuration.maxDispatchesPerSession, for: context.channel) {
-                case .dispatch(let name, let sequence, let payload):
-                    handler.write(payload, context, flush: false)
-                    sent[name, default: 0] += 1
-                    lastSequence = sequence
-                case .noneYet:
-                    handler.owed = 0
-                case .finished:
-                    task.cancel()
-                    handler.owed = 0
-                }
-            }
-            if lastSequence > 0 {
-                handler.record.update(handler.number) { connection in
-                    connection.dispatches.merge(sent, uniquingKeysWith: +)
-                    connection.lastSequence = lastSequence
-                }
-            }
-            context.flush()
+            handler.sendLiveTraffic(context, ticker: task)
         }
+    }
+
+    /// Sends the live dispatches owed this tick: each compressed onto the stream straight from
+    /// where the session keeps it, all into one buffer that is then cut into frames (a slice
+    /// allocates nothing).
+    private func sendLiveTraffic(_ context: ChannelHandlerContext, ticker: RepeatedTask) {
+        guard let session else { return }
+        // Counted locally and recorded once per tick: the record's lock is shared by every
+        // connection on every event loop.
+        var sent: [String: Int] = [:]
+        var lastSequence = 0
+        var frames = context.channel.allocator.buffer(capacity: min(Int(owed) + 1, 4_096) * 512)
+        var frameLengths: [Int] = []
+        while owed >= 1, state == .identified {
+            owed -= 1
+            let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { payload in
+                let start = frames.writerIndex
+                deflater.deflate(payload, appendingTo: &frames)
+                frameLengths.append(frames.writerIndex - start)
+            }
+            switch dispatch {
+            case .dispatch(let name, let sequence):
+                sent[name, default: 0] += 1
+                lastSequence = sequence
+            case .noneYet:
+                owed = 0
+            case .finished:
+                ticker.cancel()
+                owed = 0
+            }
+        }
+        for length in frameLengths {
+            send(frame: frames.readSlice(length: length)!, context, flush: false)
+        }
+        if lastSequence > 0 {
+            record.update(number) { connection in
+                connection.dispatches.merge(sent, uniquingKeysWith: +)
+                connection.lastSequence = lastSequence
+            }
+        }
+        context.flush()
     }
 
     func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
@@ -312,18 +328,27 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     func write(_ payload: [UInt8], _ context: ChannelHandlerContext, flush: Bool = true) {
-        var message = deflater.deflate(payload)
-        if corruptNext, !message.isEmpty {
+        var message = context.channel.allocator.buffer(capacity: payload.count / 2 + 64)
+        payload.withUnsafeBytes { deflater.deflate($0, appendingTo: &message) }
+        send(frame: message, context, flush: flush)
+    }
+
+    /// Sends one compressed message as a WebSocket frame (corrupted first, if a fault asked).
+    private func send(frame message: ByteBuffer, _ context: ChannelHandlerContext, flush: Bool) {
+        var message = message
+        if corruptNext, message.readableBytes > 0 {
             corruptNext = false
-            // The message starts a new block (zlib after a sync flush, zstd after a flushed block):
-            // type bits 11 name a reserved block type, which every decoder refuses.
-            message[0] |= 0x06
-            if deflater.compression == .none { message = Array("{\"op\":".utf8) }
+            if deflater.compression == .none {
+                message = ByteBuffer(string: "{\"op\":")
+            } else {
+                // The message starts a new block (zlib after a sync flush, zstd after a flushed
+                // block): type bits 11 name a reserved block type, which every decoder refuses.
+                let first = message.getInteger(at: message.readerIndex, as: UInt8.self)!
+                message.setInteger(first | 0x06, at: message.readerIndex)
+            }
         }
-        var buffer = context.channel.allocator.buffer(capacity: message.count)
-        buffer.writeBytes(message)
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
-        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: buffer)), promise: nil)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: message)), promise: nil)
         if flush { context.flush() }
     }
 

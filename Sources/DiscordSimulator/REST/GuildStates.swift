@@ -82,7 +82,7 @@ final class GuildStates: Sendable {
     /// Runs `body` on a guild's state; nil when the guild does not exist.
     func withGuild<T>(_ id: GuildID, _ body: (inout Guild, inout [ChannelID: Channel]) throws -> T) rethrows -> T? {
         try state.withLock { state in
-            guard var guild = materialize(id, &state) else { return nil }
+            guard var guild = take(id, &state) else { return nil }
             defer { state.guilds[id] = guild }
             return try body(&guild, &state.channels)
         }
@@ -96,7 +96,7 @@ final class GuildStates: Sendable {
                 _ = materialize(world.guilds[index].id, &state)
             }
             guard var channel = state.channels[id] else { return nil }
-            var guild = channel.guild.flatMap { materialize($0, &state) }
+            var guild = channel.guild.flatMap { take($0, &state) }
             defer {
                 if let guild { state.guilds[guild.id] = guild }
                 if guild?.channels.contains(id) == false { state.channels[id] = nil } else { state.channels[id] = channel }
@@ -138,13 +138,13 @@ final class GuildStates: Sendable {
         switch fact {
         case .memberJoined(let guildID, let user, let at, _):
             state.withLock { state in
-                guard var guild = materialize(guildID, &state) else { return }
+                guard var guild = take(guildID, &state) else { return }
                 guild.members[user.id] = Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at)
                 state.guilds[guildID] = guild
             }
         case .memberLeft(let guildID, let user):
             state.withLock { state in
-                guard var guild = materialize(guildID, &state) else { return }
+                guard var guild = take(guildID, &state) else { return }
                 guild.members[user] = nil
                 state.guilds[guildID] = guild
             }
@@ -165,6 +165,14 @@ final class GuildStates: Sendable {
                 return (index, world.initialRoles(of: source, slot: slot), slot == 0)
             }
         }
+    }
+
+    /// Takes a guild's state out (made from the world first if need be), for a caller that puts
+    /// it back changed. Taken out, not copied: a copy would share the member table, and the first
+    /// change would then copy all of it (tens of thousands of members, on every join).
+    private func take(_ id: GuildID, _ state: inout State) -> Guild? {
+        guard materialize(id, &state) != nil else { return nil }
+        return state.guilds.removeValue(forKey: id)
     }
 
     private func materialize(_ id: GuildID, _ state: inout State) -> Guild? {

@@ -10,6 +10,11 @@ struct JSONBytes {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Empties the buffer and keeps its capacity.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// Appends text that is already valid JSON (or a JSON-safe string body).
     mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }

@@ -60,8 +60,7 @@ extension TrafficGenerator {
 
     /// The next event of a raid: mostly a brand-new account joining, sometimes one of the raiders
     /// who already joined posting.
-    mutating func raidEvent(_ wave: (guild: Int, remaining: Int)) -> GeneratedEvent {
-        var json = JSONBytes()
+    mutating func raidEvent(_ wave: (guild: Int, remaining: Int), into json: inout JSONBytes) -> GeneratedEvent {
         let raiders = joined[wave.guild]?.filter { $0.user >= world.users.count } ?? []
         if !raiders.isEmpty, random.chance(25) {
             let raider = raiders[random.below(raiders.count)]

@@ -79,17 +79,25 @@ public struct TrafficGenerator: Sendable {
     }
 
     /// The next event — its name, its `d` as JSON bytes, its guild and what it means — for a
-    /// session that numbers dispatches itself. Nil only when this generator has no guilds.
+    /// session that numbers dispatches itself. Empty only when this generator has no guilds.
     public mutating func nextEvent() -> GeneratedEvent {
+        var json = JSONBytes()
+        return nextEvent(into: &json)
+    }
+
+    /// The next event, its `d` rendered into `json` (emptied first; its capacity is kept, so a
+    /// caller that reuses one buffer renders without allocating). The event's `data` shares that
+    /// buffer: let go of it before the next call.
+    mutating func nextEvent(into json: inout JSONBytes) -> GeneratedEvent {
+        json.removeAll()
         clock += UInt64(random.below(4))
         guard !guildIndexes.isEmpty else { return GeneratedEvent(name: "", data: [], guild: GuildID(0), fact: .none) }
-        if let raid { return raidEvent(raid) }
+        if let raid { return raidEvent(raid, into: &json) }
         let guildIndex = pickGuildIndex()
-        var json = JSONBytes()
         let roll = random.below(1_000)
         if roll == 999, random.below(20) == 0 {
             startRaid(guildIndex: guildIndex, size: random.inRange(20...200))
-            return raidEvent(raid!)
+            return raidEvent(raid!, into: &json)
         }
         var event: GeneratedEvent?
         switch roll {
@@ -103,7 +111,7 @@ public struct TrafficGenerator: Sendable {
         default: event = interactionCreate(in: guildIndex, into: &json)
         }
         if let event { return event }
-        json = JSONBytes()
+        json.removeAll()
         return messageCreate(in: guildIndex, into: &json)
     }
 
@@ -140,7 +148,22 @@ public struct TrafficGenerator: Sendable {
 
     /// A dispatch payload in Discord's key order.
     public static func payload(name: String, data: [UInt8], sequence: Int) -> [UInt8] {
-        var json = JSONBytes(capacity: data.count + name.utf8.count + 32)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(payloadBound(name: name, dataCount: data.count))
+        appendPayload(name: name, data: data, sequence: sequence, to: &bytes)
+        return bytes
+    }
+
+    /// At most how many bytes ``appendPayload(name:data:sequence:to:)`` appends.
+    static func payloadBound(name: String, dataCount: Int) -> Int {
+        dataCount + name.utf8.count + 48
+    }
+
+    /// Appends a dispatch payload to `bytes`.
+    static func appendPayload(name: String, data: [UInt8], sequence: Int, to bytes: inout [UInt8]) {
+        var json = JSONBytes(capacity: 0)
+        // Borrowed, not copied: the bytes go back to the caller below.
+        swap(&json.bytes, &bytes)
         json.raw(#"{"t":""#)
         json.raw(name)
         json.raw(#"","s":"#)
@@ -148,7 +171,7 @@ public struct TrafficGenerator: Sendable {
         json.raw(#","op":0,"d":"#)
         json.raw(data)
         json.raw("}")
-        return json.bytes
+        swap(&json.bytes, &bytes)
     }
 
     /// A dispatch payload whose `d` is given as text.

@@ -1,11 +1,12 @@
 import Foundation
 
-/// `kamii simulate` in a process of its own, so the benchmark's memory is only the shards'.
-final class SimulatorProcess {
+/// `kamii simulate` in a process of its own: the benchmark's memory is then only its own, and
+/// the simulator's CPU time can be read apart from the benchmark's.
+public final class SimulatorProcess {
     let process = Process()
-    let apiURL: String
-    let gatewayURL: String
-    let token: String
+    public let apiURL: String
+    public let gatewayURL: String
+    public let token: String
 
     /// The `kamii` built beside this benchmark (`swift build -c release --product kamii`; ops/bench
     /// builds it), or `KAMII_BINARY`.
@@ -15,11 +16,12 @@ final class SimulatorProcess {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("kamii")
     }
 
-    struct NotStarted: Error, CustomStringConvertible {
-        let description: String
+    public struct NotStarted: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    init(_ arguments: [String]) throws {
+    /// Starts `kamii simulate` with `arguments` and waits for it to announce its URLs and token.
+    public init(_ arguments: [String]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
             throw NotStarted(description: "no kamii binary at \(Self.binary.path): run `swift build -c release --product kamii` first")
         }
@@ -50,7 +52,26 @@ final class SimulatorProcess {
         self.token = token
     }
 
-    func stop() {
+    /// CPU time the simulator has used so far, all threads, in seconds (from /proc; the kernel
+    /// counts it in clock ticks, 10 ms here).
+    public func cpuSeconds() -> Double {
+        Self.cpuSeconds(ofProcess: process.processIdentifier)
+    }
+
+    /// CPU time process `pid` has used so far, all threads, in seconds.
+    public static func cpuSeconds(ofProcess pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = text.lastIndex(of: ")")
+        else { return 0 }
+        // After the command name: state is field 3, utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    public func stop() {
         process.terminate()
         process.waitUntilExit()
     }

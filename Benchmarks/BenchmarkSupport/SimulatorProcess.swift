@@ -18,6 +18,10 @@ public final class SimulatorProcess {
 
     public struct NotStarted: Error, CustomStringConvertible {
         public let description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Starts `kamii simulate` with `arguments` and waits for it to announce its URLs and token.

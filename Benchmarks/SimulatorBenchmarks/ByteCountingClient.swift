@@ -8,7 +8,12 @@ import NIOWebSocket
 /// simulator sends until it has `expected` of them. Nothing is inflated, so the figure it yields
 /// is the simulator's serving rate (its own cost is frame parsing only).
 enum ByteCountingClient {
-    struct ClosedEarly: Error {}
+    /// The connection closed before the expected messages arrived: after how many, and with
+    /// which close code (nil: no close frame).
+    struct ClosedEarly: Error {
+        let received: Int
+        let code: UInt16?
+    }
 
     /// Connects to `gatewayURL` with `compression`, identifies with `token` as `shard` asking for
     /// `intents`, and returns once `expected` messages (Hello excluded) arrived; throws if the
@@ -99,7 +104,10 @@ enum ByteCountingClient {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
-            if frame.opcode == .connectionClose { return finish(ClosedEarly()) }
+            if frame.opcode == .connectionClose {
+                var data = frame.unmaskedData
+                return finish(ClosedEarly(received: received, code: data.readInteger(as: UInt16.self)))
+            }
             guard frame.opcode == .binary || frame.opcode == .text else { return }
             received += 1
             if received == 0 {
@@ -118,7 +126,7 @@ enum ByteCountingClient {
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            finish(ClosedEarly())
+            finish(ClosedEarly(received: received, code: nil))
         }
     }
 }

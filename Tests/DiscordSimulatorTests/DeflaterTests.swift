@@ -74,4 +74,26 @@ import Testing
         #expect(fittedBytes < generalBytes * 9 / 10)
         #expect(fittedBytes < rawBytes / 3)
     }
+
+    /// The corrupt-frame fault must spoil a message whatever wrote the stream: the inflater refuses
+    /// it, at the stream's first message and later on.
+    @Test(arguments: [GatewayCompression.zlibStream, .zstdStream], [DeflaterSettings.discord, .fast])
+    func aCorruptedMessageIsRefused(_ compression: GatewayCompression, _ settings: DeflaterSettings) throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 6)
+        let payloads = traffic.payloads(count: 30)
+        for spoiled in [0, 17] {
+            let deflater = compression.makeDeflater(settings)
+            let inflater = compression.makeInflater()
+            for (index, payload) in payloads.enumerated() {
+                var message = ByteBuffer()
+                payload.withUnsafeBytes { deflater.deflate($0, appendingTo: &message) }
+                if index == spoiled {
+                    compression.corrupt(&message)
+                    #expect(throws: (any Error).self) { _ = try inflater.inflate(Array(message.readableBytesView)) }
+                    break
+                }
+                #expect(Array(try #require(try inflater.inflate(Array(message.readableBytesView)))) == payload)
+            }
+        }
+    }
 }

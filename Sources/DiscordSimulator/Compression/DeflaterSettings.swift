@@ -1,4 +1,5 @@
 public import DiscordGateway
+import NIOCore
 
 /// How the simulator compresses the streams it sends. Every setting makes a valid Discord stream
 /// (clients cannot tell them apart); they differ in ratio and in CPU per dispatch.
@@ -7,7 +8,8 @@ public struct DeflaterSettings: Sendable, Equatable {
     public enum ZlibEncoder: String, Sendable, CaseIterable {
         /// zlib itself, levels 0–9.
         case zlib
-        /// Intel's ISA-L igzip, levels 0–3: several times zlib's speed at a lower ratio.
+        /// Intel's ISA-L igzip, levels 0–3: level 0 compresses about nine times as fast as zlib's 6,
+        /// at a lower ratio.
         case isal
     }
 
@@ -52,6 +54,22 @@ extension GatewayCompression {
             case .isal: IsalZlibStreamDeflater(level: settings.zlibLevel)
             }
         case .zstdStream: ZstdStreamDeflater(level: settings.zstdLevel)
+        }
+    }
+}
+
+extension GatewayCompression {
+    /// Spoils one message as the corrupt-frame fault does, so that every client refuses it.
+    func corrupt(_ message: inout ByteBuffer) {
+        guard message.readableBytes > 0 else { return }
+        if self == .none {
+            message = ByteBuffer(string: "{\"op\":")
+        } else {
+            // The message starts a new block (zlib after a sync flush, zstd after a flushed
+            // block; the first message starts with the zlib header or zstd's magic, which this
+            // spoils too): type bits 11 name a reserved block type, which every decoder refuses.
+            let first = message.getInteger(at: message.readerIndex, as: UInt8.self)!
+            message.setInteger(first | 0x06, at: message.readerIndex)
         }
     }
 }

@@ -338,14 +338,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var message = message
         if corruptNext, message.readableBytes > 0 {
             corruptNext = false
-            if deflater.compression == .none {
-                message = ByteBuffer(string: "{\"op\":")
-            } else {
-                // The message starts a new block (zlib after a sync flush, zstd after a flushed
-                // block): type bits 11 name a reserved block type, which every decoder refuses.
-                let first = message.getInteger(at: message.readerIndex, as: UInt8.self)!
-                message.setInteger(first | 0x06, at: message.readerIndex)
-            }
+            deflater.compression.corrupt(&message)
         }
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
         context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: message)), promise: nil)

@@ -131,8 +131,8 @@ final class GatewaySession: Sendable {
     }
 
     private static func number(name: String, data: [UInt8], _ state: inout State) -> (sequence: Int, payload: [UInt8]) {
-        let sequence = number(name: name, data: data, &state) { Array($0) }
-        return (sequence.sequence, sequence.result)
+        let numbered = number(name: name, data: data, &state) { Array($0) }
+        return (numbered.sequence, numbered.result)
     }
 
     /// Numbers a dispatch, keeps it for replay and hands its payload, where it is kept, to `use`.

@@ -149,10 +149,14 @@ final class TemporaryFile {
 }
 
 @Suite struct SimulateAndBenchCaptureTests {
-    @Test(arguments: ["none", "zlib-stream", "zstd-stream"])
-    func aSimulatedSessionReadsBackWithUnbrokenSequences(_ compression: String) async throws {
+    /// Each compression, as Discord compresses and as a load run does (ISA-L writes zlib-stream).
+    @Test(arguments: ["none", "zlib-stream", "zstd-stream"], ["discord", "fast"])
+    func aSimulatedSessionReadsBackWithUnbrokenSequences(_ compression: String, _ settings: String) async throws {
         let file = try TemporaryFile(Data())
-        let written = try await Kamii.run(["simulate", "capture", file.path, "--compress", compression, "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9"])
+        let written = try await Kamii.run([
+            "simulate", "capture", file.path, "--compress", compression, "--compression", settings,
+            "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9",
+        ])
         #expect(written.status == 0, "\(written.stderr)")
         let listing = try await Kamii.run(["inspect-capture", file.path, "--compress", compression])
         #expect(listing.status == 0, "\(listing.stderr)")

@@ -32,6 +32,10 @@ public struct SimulatorConfiguration: Sendable {
     /// benchmarks use); a load run that must out-run the bot picks `.fast`, which trades ratio for
     /// dispatches per core: about 3× on zlib-stream, 1.2× on zstd-stream (docs/PERFORMANCE.md).
     public var compression = DeflaterSettings.discord
+    /// How long a session left without a connection can still be resumed; after that a resume
+    /// gets op 9 `false` and the session is let go. Discord does not publish its window; two
+    /// minutes is ours.
+    public var resumeWindowMilliseconds = 120_000
     /// At most this many client payloads per connection per window, else close 4008 (Discord: 120 per 60 s).
     public var clientSendLimit: Int
     public var clientSendWindowMilliseconds: Int

@@ -27,6 +27,7 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "REST requests per second across all routes (Discord: 50).") var globalLimit = 50
     @Option(help: "The identify window per bucket in milliseconds (Discord: 5,000).") var identifyWindowMs = 5_000
     @Option(help: "session_start_limit.total: identifies per day before the token is reset (Discord: 1,000).") var sessionStartLimit = 1_000
+    @Option(help: "How long a session without a connection can still be resumed, in milliseconds.") var resumeWindowMs = 120_000
     @Option(help: "How many guilds the world has.") var guilds = 100
     @Option(help: "How many users the world has.") var users = 20_000
     @Option(help: "Live dispatches per second per session.") var rate = 100
@@ -40,8 +41,8 @@ struct SimulateServe: AsyncParsableCommand {
         guard shards.map({ $0 > 0 }) ?? true, maxConcurrency > 0, globalLimit > 0 else {
             throw ValidationError("--shards, --max-concurrency and --global-limit must be positive")
         }
-        guard identifyWindowMs > 0, sessionStartLimit > 0 else {
-            throw ValidationError("--identify-window-ms and --session-start-limit must be positive")
+        guard identifyWindowMs > 0, sessionStartLimit > 0, resumeWindowMs > 0 else {
+            throw ValidationError("--identify-window-ms, --session-start-limit and --resume-window-ms must be positive")
         }
         if let port, !(1...65_534).contains(port) { throw ValidationError("--port must leave room for the gateway on the next port") }
     }
@@ -53,6 +54,7 @@ struct SimulateServe: AsyncParsableCommand {
             maxConcurrency: maxConcurrency, identifyWindowMilliseconds: identifyWindowMs, sessionStartLimit: sessionStartLimit)
         configuration.recommendedShards = shards
         configuration.compression = compression
+        configuration.resumeWindowMilliseconds = resumeWindowMs
         configuration.restLimits.globalPerSecond = globalLimit
         let server = try await SimulatorServer.start(
             configuration, restPort: port ?? restPort, gatewayPort: port.map { $0 + 1 } ?? gatewayPort)

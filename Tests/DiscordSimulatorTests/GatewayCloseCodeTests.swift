@@ -157,6 +157,27 @@ struct ResumeReplayTests {
         #expect(result.replayed.map { $0[1] } == [.text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("RESUMED")])
         #expect(server.record.connections.last?.replayed == 3)
     }
+
+    /// A session left without a connection past its resume window cannot be resumed: op 9
+    /// `false`, and nothing replayed. (Within the window, the test above resumes.)
+    @Test func aResumeAfterTheWindowGetsAnInvalidSession() async throws {
+        var configuration = SimulatorConfiguration(world: TrafficWorld(guildCount: 6, userCount: 100, seed: 10), dispatchesPerSecond: 0)
+        configuration.resumeWindowMilliseconds = 300
+        let server = try await SimulatorServer.start(configuration)
+        let output = try await DiscordPy.runScript("replay.py", [server.gatewayURL + "/", server.configuration.token, "1.5"])
+        struct Result: Decodable {
+            let first: [[JSONValue]]
+            let replayed: [[JSONValue]]
+            let invalid_session: Bool?
+        }
+        let result = try JSONDecoder().decode(Result.self, from: output)
+        try await server.stop()
+        #expect(result.first.count == 7)
+        #expect(result.invalid_session == false)
+        #expect(result.replayed.isEmpty)
+        #expect(server.record.connections.last?.invalidSessionsSent == 1)
+        #expect(server.record.connections.last?.resumed == false)
+    }
 }
 
 /// A JSON scalar from a script's output.

@@ -10,6 +10,8 @@ final class GatewaySession: Sendable {
     let intents: GatewayIntents
     let shard: [Int]
     let shardGuilds: Set<GuildID>
+    /// How long the session can be resumed once it has no connection.
+    let resumeWindow: TimeAmount
 
     private struct State {
         var sequence = 0
@@ -21,6 +23,8 @@ final class GatewaySession: Sendable {
         var liveDispatches = 0
         var ended = false
         var connection: Connection?
+        /// When the session lost its connection (nil while it has one).
+        var detachedAt: NIODeadline?
         /// What REST calls caused and the session is still to send (MESSAGE_CREATE of the bot's
         /// messages, GUILD_MEMBER_REMOVE after a kick…), ahead of live traffic.
         var pending: [(name: String, data: [UInt8])] = []
@@ -49,11 +53,12 @@ final class GatewaySession: Sendable {
 
     init(
         id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator,
-        observe: @escaping @Sendable (TrafficFact) -> Void
+        resumeWindow: TimeAmount = .minutes(2), observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
         self.id = id
         self.intents = intents
         self.shard = shard
+        self.resumeWindow = resumeWindow
         shardGuilds = Set(guilds)
         state = Mutex(State(traffic: traffic))
         self.observe = observe
@@ -65,20 +70,37 @@ final class GatewaySession: Sendable {
     /// Whether the session can no longer be resumed (the client closed it with 1000/1001).
     var isEnded: Bool { state.withLock { $0.ended } }
 
+    /// Ends the session if it has been without a connection for longer than its resume window,
+    /// and says whether it has ended (for whatever reason).
+    func endIfExpired(now: NIODeadline = .now()) -> Bool {
+        state.withLock { state in
+            if !state.ended, let detachedAt = state.detachedAt, now - detachedAt > resumeWindow {
+                Self.end(&state)
+            }
+            return state.ended
+        }
+    }
+
     /// Ends the session for good and lets go of what a resume would have needed.
     func end() {
-        state.withLock { state in
-            state.ended = true
-            state.replay.removeAll()
-            state.connection = nil
-        }
+        state.withLock { Self.end(&$0) }
+    }
+
+    private static func end(_ state: inout State) {
+        state.ended = true
+        state.replay.removeAll()
+        state.pending = []
+        state.connection = nil
     }
 
     /// Forgets `channel` as the session's connection once it closed, so a closed connection is
     /// neither kept alive nor targeted by faults.
     func detach(_ channel: any Channel) {
         state.withLock { state in
-            if state.connection?.channel === channel { state.connection = nil }
+            if state.connection?.channel === channel {
+                state.connection = nil
+                state.detachedAt = .now()
+            }
         }
     }
 
@@ -92,18 +114,25 @@ final class GatewaySession: Sendable {
     /// when the session ended or the sequence cannot be resumed from.
     func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?)? {
         state.withLock { state in
+            if !state.ended, let detachedAt = state.detachedAt, NIODeadline.now() - detachedAt > resumeWindow {
+                Self.end(&state)
+            }
             guard !state.ended, sequence <= state.sequence,
                   sequence >= (state.replay.oldestSequence ?? 1) - 1
             else { return nil }
             let replaced = state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
             state.connection = connection
+            state.detachedAt = nil
             return (state.replay.payloads(after: sequence), replaced)
         }
     }
 
     /// Makes `connection` the session's first connection (a resume attaches through `resume`).
     func attach(_ connection: Connection) {
-        state.withLock { $0.connection = connection }
+        state.withLock { state in
+            state.connection = connection
+            state.detachedAt = nil
+        }
     }
 
     /// The session's current connection.
@@ -226,8 +255,10 @@ final class SessionRegistry: Sendable {
 
     func register(_ session: GatewaySession) {
         sessions.withLock { state in
-            // Ended sessions can never be resumed again: drop them as new ones arrive.
-            state = state.filter { !$0.value.isEnded }
+            // Ended sessions, and those left unconnected past their resume window, can never be
+            // resumed again: let them go as new ones arrive.
+            let now = NIODeadline.now()
+            state = state.filter { !$0.value.endIfExpired(now: now) }
             state[session.id] = session
         }
     }

@@ -178,7 +178,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         traffic.botUserID = configuration.botUserID
         traffic.applicationID = configuration.applicationID
         let session = GatewaySession(
-            id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic, observe: observe)
+            id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
+            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), observe: observe)
         sessions.register(session)
         session.attach(connection(context))
         self.session = session

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Identifies with a plain aiohttp WebSocket, takes READY and the GUILD_CREATEs, then resumes the
-session from three dispatches back on a new connection; prints, as one JSON object, the sequence
-numbers and event names the resume replayed and what followed.
+session from three dispatches back on a new connection (after WAIT seconds without one, if
+given); prints, as one JSON object, the sequence numbers and event names the resume replayed and
+what followed, or the op 9 it got instead.
 
-    python replay.py GATEWAY_URL TOKEN
+    python replay.py GATEWAY_URL TOKEN [WAIT]
 """
 import asyncio
 import json
@@ -12,6 +13,7 @@ import sys
 import aiohttp
 
 gateway, token = sys.argv[1:3]
+wait = float(sys.argv[3]) if len(sys.argv) > 3 else 0
 
 
 async def main():
@@ -34,17 +36,22 @@ async def main():
                 session_id = payload["d"]["session_id"]
         last = seen[-1][0]
         await first.close(code=4000)
+        await asyncio.sleep(wait)
 
         second = await connect()
         await second.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": last - 3}})
         replayed = []
+        invalid_session = None
         while True:
             payload = await asyncio.wait_for(second.receive_json(), timeout=5)
+            if payload["op"] == 9:
+                invalid_session = payload["d"]
+                break
             replayed.append([payload["s"], payload["t"]])
             if payload["t"] == "RESUMED":
                 break
         await second.close()
-    print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed}))
+    print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed, "invalid_session": invalid_session}))
 
 
 asyncio.run(main())

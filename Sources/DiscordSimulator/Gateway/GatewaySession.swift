@@ -74,11 +74,13 @@ final class GatewaySession: Sendable {
     /// and says whether it has ended (for whatever reason).
     func endIfExpired(now: NIODeadline = .now()) -> Bool {
         state.withLock { state in
-            if !state.ended, let detachedAt = state.detachedAt, now - detachedAt > resumeWindow {
-                Self.end(&state)
-            }
+            expireIfDue(&state, now: now)
             return state.ended
         }
+    }
+
+    private func expireIfDue(_ state: inout State, now: NIODeadline) {
+        if !state.ended, let detachedAt = state.detachedAt, now - detachedAt > resumeWindow { Self.end(&state) }
     }
 
     /// Ends the session for good and lets go of what a resume would have needed.
@@ -114,9 +116,7 @@ final class GatewaySession: Sendable {
     /// when the session ended or the sequence cannot be resumed from.
     func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?)? {
         state.withLock { state in
-            if !state.ended, let detachedAt = state.detachedAt, NIODeadline.now() - detachedAt > resumeWindow {
-                Self.end(&state)
-            }
+            expireIfDue(&state, now: .now())
             guard !state.ended, sequence <= state.sequence,
                   sequence >= (state.replay.oldestSequence ?? 1) - 1
             else { return nil }

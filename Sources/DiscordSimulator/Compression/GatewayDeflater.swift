@@ -21,15 +21,6 @@ extension GatewayDeflater {
     }
 }
 
-extension ByteBuffer {
-    /// Lets `write` fill the buffer's free space (at least `minimum` bytes) and keeps what it
-    /// says it wrote. The compressors write straight into the outgoing frame this way.
-    @inlinable
-    mutating func appending(atLeast minimum: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
-        writeWithUnsafeMutableBytes(minimumWritableBytes: minimum, write)
-    }
-}
-
 /// `compress=none`: the payload is the message.
 public final class PassthroughDeflater: GatewayDeflater {
     public var compression: GatewayCompression { .none }

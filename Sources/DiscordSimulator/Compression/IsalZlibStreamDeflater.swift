@@ -45,7 +45,7 @@ public final class IsalZlibStreamDeflater: GatewayDeflater {
         // that would write an empty block (a header and another `00 00 ff ff`).
         var done = false
         while !done {
-            message.appending(atLeast: payload.count / 2 + 64) { output in
+            message.writeWithUnsafeMutableBytes(minimumWritableBytes: payload.count / 2 + 64) { output in
                 stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 stream.pointee.avail_out = UInt32(output.count)
                 let status = isal_deflate(stream)

@@ -29,7 +29,7 @@ public final class ZlibStreamDeflater: GatewayDeflater {
         // Output that fills the space given may not be all of it: go on until some space is left.
         var filled = true
         while filled {
-            message.appending(atLeast: payload.count / 2 + 64) { output in
+            message.writeWithUnsafeMutableBytes(minimumWritableBytes: payload.count / 2 + 64) { output in
                 stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
                 stream.pointee.avail_out = uInt(output.count)
                 let status = CZlib.deflate(stream, Z_SYNC_FLUSH)

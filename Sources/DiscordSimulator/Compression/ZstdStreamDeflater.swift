@@ -22,7 +22,7 @@ public final class ZstdStreamDeflater: GatewayDeflater {
         // zstd says how much of the flush is still to come; go on until nothing is.
         var remaining = 1
         while remaining != 0 {
-            message.appending(atLeast: payload.count / 2 + 64) { space in
+            message.writeWithUnsafeMutableBytes(minimumWritableBytes: payload.count / 2 + 64) { space in
                 var output = ZSTD_outBuffer(dst: space.baseAddress, size: space.count, pos: 0)
                 remaining = ZSTD_compressStream2(context, &output, &input, ZSTD_e_flush)
                 precondition(ZSTD_isError(remaining) == 0, "zstd: \(String(cString: ZSTD_getErrorName(remaining)))")

@@ -90,6 +90,8 @@ struct TrafficFactsTests {
         var traffic = TrafficGenerator(world: Self.world, seed: 6)
         let guild = Self.world.guilds[0]
         let role = Self.world.roles(of: guild)[0].id
+        // Traffic first, so the members' objects are rendered and kept before the change.
+        for _ in 0..<5_000 { _ = traffic.nextEvent() }
         var changed = Set<UserID>()
         for slot in 0..<guild.members.count {
             let user = Self.world.users[guild.members[slot]].id

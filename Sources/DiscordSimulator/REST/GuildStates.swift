@@ -93,7 +93,7 @@ final class GuildStates: Sendable {
     func withChannel<T>(_ id: ChannelID, _ body: (inout Channel, inout Guild?) throws -> T) rethrows -> T? {
         try state.withLock { state in
             if state.channels[id] == nil, let index = staticChannels[id] {
-                _ = materialize(world.guilds[index].id, &state)
+                materialize(world.guilds[index].id, &state)
             }
             guard var channel = state.channels[id] else { return nil }
             var guild = channel.guild.flatMap { take($0, &state) }
@@ -107,7 +107,10 @@ final class GuildStates: Sendable {
 
     /// The members of a guild as they are now; nil when the guild does not exist.
     func members(of id: GuildID) -> [Member]? {
-        state.withLock { state in materialize(id, &state).map { Array($0.members.values) } }
+        state.withLock { state in
+            guard materialize(id, &state) else { return nil }
+            return state.guilds[id].map { Array($0.members.values) }
+        }
     }
 
     /// A new channel ID.
@@ -171,13 +174,17 @@ final class GuildStates: Sendable {
     /// it back changed. Taken out, not copied: a copy would share the member table, and the first
     /// change would then copy all of it (tens of thousands of members, on every join).
     private func take(_ id: GuildID, _ state: inout State) -> Guild? {
-        guard materialize(id, &state) != nil else { return nil }
+        guard materialize(id, &state) else { return nil }
         return state.guilds.removeValue(forKey: id)
     }
 
-    private func materialize(_ id: GuildID, _ state: inout State) -> Guild? {
-        if let guild = state.guilds[id] { return guild }
-        guard let index = world.guildIndex(of: id) else { return nil }
+    /// Makes a guild's state from the world if it has none yet; false when there is no such guild.
+    /// (Whether it is there is all it says: handing the guild out would copy it, with a retain of
+    /// each of its tables, on every join and leave.)
+    @discardableResult
+    private func materialize(_ id: GuildID, _ state: inout State) -> Bool {
+        if state.guilds.index(forKey: id) != nil { return true }
+        guard let index = world.guildIndex(of: id) else { return false }
         let source = world.guilds[index]
         var members: [UserID: Member] = [:]
         members.reserveCapacity(source.members.count)
@@ -196,6 +203,6 @@ final class GuildStates: Sendable {
             index: index, id: id, ownerID: world.users[source.members[0]].id, roles: world.roles(of: source),
             botRole: world.botRoleID(of: source), members: members, channels: Set(source.channels))
         state.guilds[id] = guild
-        return guild
+        return true
     }
 }

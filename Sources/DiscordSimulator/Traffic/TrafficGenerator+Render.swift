@@ -5,15 +5,15 @@ extension TrafficGenerator {
     /// A member of the guild who is still in it: mostly the world's members (with their `slot`),
     /// sometimes someone who joined since.
     mutating func pickMember(of guildIndex: Int) -> PickedMember {
-        let guild = world.guilds[guildIndex]
+        // The guild's fields are read in place: a copy of the guild would retain each of its tables.
         var pick = PickedMember(user: 0, joinedAt: 0, slot: nil)
         for _ in 0..<16 {
             if let newcomers = joined[guildIndex], !newcomers.isEmpty, random.chance(newcomers.count > 50 ? 30 : 5) {
                 let newcomer = newcomers[random.below(newcomers.count)]
                 pick = PickedMember(user: newcomer.user, joinedAt: newcomer.at, slot: nil)
             } else {
-                let slot = random.below(guild.members.count)
-                pick = PickedMember(user: guild.members[slot], joinedAt: guild.joinedAt[slot], slot: slot)
+                let slot = random.below(world.guilds[guildIndex].members.count)
+                pick = PickedMember(user: world.guilds[guildIndex].members[slot], joinedAt: world.guilds[guildIndex].joinedAt[slot], slot: slot)
             }
             if departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
         }
@@ -32,86 +32,100 @@ extension TrafficGenerator {
         return member.slot == nil ? nil : world.initialNick(of: world.guilds[guildIndex], userIndex: member.user)
     }
 
+    /// A user object. A world user's is the same every time, so it is rendered once and reused;
+    /// raid accounts' are rendered each time.
     mutating func user(_ index: Int, into json: inout JSONBytes) {
-        if index < userObjects.count, let rendered = userObjects[index] {
-            return json.raw(rendered)
-        }
-        let user = self.user(at: index)
-        var object = JSONBytes(capacity: 256)
-        object.raw(#"{"username":""#)
-        object.raw(user.username)
-        object.raw(#"","public_flags":0,"id":"#)
-        object.id(user.id)
-        object.raw(#","global_name":""#)
-        object.raw(user.username)
-        object.raw(#"","discriminator":"0","clan":null,"primary_guild":null,"avatar_decoration_data":null,"avatar":"#)
-        if let avatar = user.avatar {
-            object.raw("\"")
-            object.raw(avatar)
-            object.raw("\"")
-        } else {
-            object.raw("null")
-        }
-        if user.isBot { object.raw(#","bot":true"#) }
-        object.raw("}")
-        if index < userObjects.count { userObjects[index] = object.bytes }
-        json.raw(object.bytes)
+        let isWorldUser = index < userObjects.count
+        if isWorldUser, userObjects.append(index, to: &json) { return }
+        let start = json.bytes.count
+        renderUser(index, into: &json)
+        if isWorldUser { userObjects.keep(index, json.bytes[start...]) }
     }
 
-    /// A guild member object. A world member's object is the same every time (roles and nickname
-    /// are theirs), so it is rendered once and reused; newcomers and objects carrying
-    /// `permissions` (interactions, rare) are rendered each time.
+    private func renderUser(_ index: Int, into json: inout JSONBytes) {
+        let user = self.user(at: index)
+        json.raw(#"{"username":""#)
+        json.raw(user.username)
+        json.raw(#"","public_flags":0,"id":"#)
+        json.id(user.id)
+        json.raw(#","global_name":""#)
+        json.raw(user.username)
+        json.raw(#"","discriminator":"0","clan":null,"primary_guild":null,"avatar_decoration_data":null,"avatar":"#)
+        if let avatar = user.avatar {
+            json.raw("\"")
+            json.raw(avatar)
+            json.raw("\"")
+        } else {
+            json.raw("null")
+        }
+        if user.isBot { json.raw(#","bot":true"#) }
+        json.raw("}")
+    }
+
+    /// A guild member object. A world member's object without its user is the same every time
+    /// (roles and nickname are theirs), so it is rendered once and reused, the user object put
+    /// in when wanted; newcomers' objects and those carrying `permissions` (interactions, rare)
+    /// are rendered each time.
     mutating func member(
         _ picked: PickedMember, in guildIndex: Int, withUser: Bool, permissions: Permissions? = nil, into json: inout JSONBytes
     ) {
-        let key = UInt64(guildIndex) << 33 | UInt64(picked.user) << 1 | (withUser ? 1 : 0)
-        if permissions == nil, picked.slot != nil, let cached = memberObjects[key] {
-            return json.raw(cached)
+        let slotBase = memberSlotBase[guildIndex]
+        guard permissions == nil, let slot = picked.slot, slotBase >= 0 else {
+            return renderMember(picked, in: guildIndex, withUser: withUser, permissions: permissions, into: &json)
         }
-        var object = JSONBytes(capacity: 512)
-        object.raw(#"{"roles":["#)
+        let index = slotBase + slot
+        let start = json.bytes.count
+        if !memberObjects.append(index, to: &json) {
+            renderMember(picked, in: guildIndex, withUser: false, permissions: nil, into: &json)
+            memberObjects.keep(index, json.bytes[start...])
+        }
+        guard withUser else { return }
+        // Rendered with the user inside: the same object, its closing brace after the user.
+        json.bytes.removeLast()
+        json.raw(#","user":"#)
+        user(picked.user, into: &json)
+        json.raw("}")
+    }
+
+    private mutating func renderMember(
+        _ picked: PickedMember, in guildIndex: Int, withUser: Bool, permissions: Permissions?, into json: inout JSONBytes
+    ) {
+        json.raw(#"{"roles":["#)
         for (index, role) in roles(of: picked, in: guildIndex).enumerated() {
-            if index > 0 { object.raw(",") }
-            object.id(role)
+            if index > 0 { json.raw(",") }
+            json.id(role)
         }
-        object.raw(#"],"premium_since":null,"pending":false,"nick":"#)
+        json.raw(#"],"premium_since":null,"pending":false,"nick":"#)
         if let nick = nick(of: picked, in: guildIndex) {
             // Set through REST it may hold anything: escaped.
-            object.string(nick)
+            json.string(nick)
         } else {
-            object.raw("null")
+            json.raw("null")
         }
-        object.raw(#","mute":false,"joined_at":"#)
-        object.timestamp(unixMilliseconds: picked.joinedAt)
-        object.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
+        json.raw(#","mute":false,"joined_at":"#)
+        json.timestamp(unixMilliseconds: picked.joinedAt)
+        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
         if withUser {
-            object.raw(#","user":"#)
-            user(picked.user, into: &object)
+            json.raw(#","user":"#)
+            user(picked.user, into: &json)
         }
         if let permissions {
-            object.raw(#","permissions":""#)
-            object.int(permissions.rawValue)
-            object.raw("\"")
+            json.raw(#","permissions":""#)
+            json.int(permissions.rawValue)
+            json.raw("\"")
         }
-        object.raw("}")
-        if permissions == nil, picked.slot != nil {
-            // Bounded: a long run over a huge world forgets and re-renders rather than growing.
-            if memberObjects.count >= 200_000 { memberObjects.removeAll(keepingCapacity: true) }
-            memberObjects[key] = object.bytes
-        }
-        json.raw(object.bytes)
+        json.raw("}")
     }
 
     mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
-        let guild = world.guilds[guildIndex]
         let author = pickMember(of: guildIndex)
-        let channel = guild.channels[random.below(guild.channels.count)]
+        let channel = world.guilds[guildIndex].channels[random.below(world.guilds[guildIndex].channels.count)]
         return messageCreate(in: guildIndex, channel: channel, author: author, into: &json)
     }
 
     mutating func messageCreate(in guildIndex: Int, channel: ChannelID, author picked: PickedMember, into json: inout JSONBytes) -> GeneratedEvent {
         let author = picked.user
-        let guild = world.guilds[guildIndex]
+        let guildID = world.guilds[guildIndex].id
         messageCounter += 1
         let id = MessageID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
         let mentionsBot = random.chance(3)
@@ -137,22 +151,22 @@ extension TrafficGenerator {
         json.raw(#","author":"#)
         user(author, into: &json)
         json.raw(#","attachments":[],"guild_id":"#)
-        json.id(guild.id)
+        json.id(guildID)
         if type == 19 {
             json.raw(#","message_reference":{"type":0,"channel_id":"#)
             json.id(channel)
             json.raw(#","message_id":""#)
             json.int(id.rawValue - 4_194_304)
             json.raw(#"","guild_id":"#)
-            json.id(guild.id)
+            json.id(guildID)
             json.raw("}")
         }
         json.raw("}")
-        let authorUser = user(at: author)
+        let authorUser = identity(of: author)
         recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, id: id, author: author))
         return GeneratedEvent(
-            name: "MESSAGE_CREATE", data: json.bytes, guild: guild.id,
-            fact: .message(guild: guild.id, author: authorUser.id, id: id, earnsXP: !authorUser.isBot))
+            name: "MESSAGE_CREATE", data: json.bytes, guild: guildID,
+            fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot))
     }
 
     mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {

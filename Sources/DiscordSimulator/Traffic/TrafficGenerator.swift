@@ -35,9 +35,13 @@ public struct TrafficGenerator: Sendable {
     /// Every reaction still on a recent message (the ring above forgets some): Discord sends no
     /// second add for a reaction that is already there.
     var placedReactions = Set<PlacedReaction>()
-    /// Each user's JSON object, rendered once (by user index), and world members' member objects.
-    var userObjects: [[UInt8]?]
-    var memberObjects: [UInt64: [UInt8]] = [:]
+    /// World users' JSON objects (by user index) and world members' member objects without their
+    /// user (by `memberSlotBase[guild index] + slot`), each rendered once.
+    var userObjects: RenderedObjects
+    var memberObjects: RenderedObjects
+    /// Where each guild's members start among `memberObjects`; -1 for the guilds this generator
+    /// does not talk about.
+    let memberSlotBase: [Int]
     /// Roles and nicknames REST changed, by (guild index << 32 | user index).
     var memberOverrides: [UInt64: (roles: [RoleID], nick: String?)] = [:]
 
@@ -57,18 +61,25 @@ public struct TrafficGenerator: Sendable {
         random = SeededRandom(seed: seed)
         clock = world.startMilliseconds + stream * 86_400_000
         idSource = stream & 0x3FF
-        userObjects = Array(repeating: nil, count: world.users.count)
         var indexes: [Int] = []
         var weights: [Double] = []
         var total = 0.0
+        var slotBase = Array(repeating: -1, count: world.guilds.count)
+        var memberships = 0
         for (index, guild) in world.guilds.enumerated() {
             if let shard, Int((guild.id.rawValue >> 22) % UInt64(shard.count)) != shard.id { continue }
             indexes.append(index)
             total += world.activityWeight(ofGuildAt: index)
             weights.append(total)
+            slotBase[index] = memberships
+            memberships += guild.members.count
         }
         guildIndexes = indexes
         cumulativeWeights = weights
+        memberSlotBase = slotBase
+        // Bounded: a long run over a huge world renders again rather than growing.
+        userObjects = RenderedObjects(count: world.users.count, byteLimit: 32 << 20)
+        memberObjects = RenderedObjects(count: memberships, byteLimit: 48 << 20)
     }
 
     /// The next dispatch payload as JSON bytes, numbered by this generator.
@@ -141,8 +152,8 @@ public struct TrafficGenerator: Sendable {
               let userIndex = self.userIndex(of: user)
         else { return }
         memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
-        for withUser: UInt64 in [0, 1] {
-            memberObjects[UInt64(guildIndex) << 33 | UInt64(userIndex) << 1 | withUser] = nil
+        if let slot = world.guilds[guildIndex].members.firstIndex(of: userIndex) {
+            memberObjects.forget(memberSlotBase[guildIndex] + slot)
         }
     }
 
@@ -192,6 +203,13 @@ public struct TrafficGenerator: Sendable {
     /// A user of the world or a raid account.
     func user(at index: Int) -> TrafficWorld.User {
         index < world.users.count ? world.users[index] : raidUsers[index - world.users.count]
+    }
+
+    /// A user's ID and whether they are a bot, read in place (a copy of the user would retain its strings).
+    func identity(of index: Int) -> (id: UserID, isBot: Bool) {
+        if index < world.users.count { return (world.users[index].id, world.users[index].isBot) }
+        let raider = index - world.users.count
+        return (raidUsers[raider].id, raidUsers[raider].isBot)
     }
 
     func userIndex(of id: UserID) -> Int? {

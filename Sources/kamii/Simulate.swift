@@ -117,18 +117,20 @@ struct SimulateCapture: ParsableCommand {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
         var traffic = TrafficGenerator(world: world, seed: seed &+ 1)
         let deflater = compress.makeDeflater(compression)
-        var capture: [UInt8] = []
+        // Written as it is made: a capture of millions of dispatches would not fit in memory.
+        let output = try CaptureFileWriter(path: file)
         var payloadBytes = 0
-        for _ in 0..<payloads {
-            let payload = traffic.nextPayload()
-            payloadBytes += payload.count
-            GatewayCapture.append(deflater.deflate(payload), to: &capture)
-        }
         do {
-            try Data(capture).write(to: URL(fileURLWithPath: file))
+            for _ in 0..<payloads {
+                let payload = traffic.nextPayload()
+                payloadBytes += payload.count
+                try output.append(deflater.deflate(payload))
+            }
+            try output.finish()
         } catch {
-            throw InspectError("cannot write \(file): \(error.localizedDescription)")
+            output.abandon()
+            throw error
         }
-        print("wrote \(file): \(payloads) dispatches, \(payloadBytes) payload bytes, \(capture.count) capture bytes, compression=\(compress)")
+        print("wrote \(file): \(payloads) dispatches, \(payloadBytes) payload bytes, \(output.byteCount) capture bytes, compression=\(compress)")
     }
 }

@@ -158,6 +158,8 @@ final class TemporaryFile {
             "--payloads", "1500", "--guilds", "50", "--users", "500", "--seed", "9",
         ])
         #expect(written.status == 0, "\(written.stderr)")
+        // Written through its partial file (uncompressed, past one 1 MiB chunk), then put in place.
+        #expect(!FileManager.default.fileExists(atPath: file.path + ".partial"))
         let listing = try await Kamii.run(["inspect-capture", file.path, "--compress", compression])
         #expect(listing.status == 0, "\(listing.stderr)")
         let lines = listing.stdout.split(separator: "\n")
@@ -165,6 +167,15 @@ final class TemporaryFile {
         #expect(lines[0].hasPrefix("frame=0 op=0 s=1 t="))
         #expect(lines[1_499].hasPrefix("frame=1499 op=0 s=1500 t="))
         #expect(lines[1_500].hasPrefix("summary: frames=1500 payloads=1500 dispatches=1500 sequence_breaks=0 "))
+    }
+
+    @Test func aCaptureThatCannotBeWrittenSaysWhereAndLeavesNothing() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-no-such-directory-\(UInt64.random(in: 0...UInt64.max))")
+        let path = directory.appendingPathComponent("session.capture").path
+        let result = try await Kamii.run(["simulate", "capture", path, "--payloads", "10"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot write \(path).partial"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path))
     }
 
     @Test func theSameSeedWritesTheSameBytes() async throws {

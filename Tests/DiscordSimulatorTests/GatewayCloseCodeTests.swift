@@ -171,6 +171,8 @@ struct ResumeReplayTests {
             let invalid_session: Bool?
         }
         let result = try JSONDecoder().decode(Result.self, from: output)
+        // Let go during the wait, with no new session arriving to prompt it (the resume made none).
+        #expect(server.sessionsHeld == 0)
         try await server.stop()
         #expect(result.first.count == 7)
         #expect(result.invalid_session == false)

@@ -255,13 +255,23 @@ final class SessionRegistry: Sendable {
 
     func register(_ session: GatewaySession) {
         sessions.withLock { state in
-            // Ended sessions, and those left unconnected past their resume window, can never be
-            // resumed again: let them go as new ones arrive.
-            let now = NIODeadline.now()
-            state = state.filter { !$0.value.endIfExpired(now: now) }
+            Self.prune(&state, now: .now())
             state[session.id] = session
         }
     }
+
+    /// Lets go of the sessions that can never be resumed again: those ended, and those left
+    /// unconnected past their resume window (each holds its traffic's caches and its replay).
+    func pruneExpired(now: NIODeadline = .now()) {
+        sessions.withLock { Self.prune(&$0, now: now) }
+    }
+
+    private static func prune(_ state: inout [String: GatewaySession], now: NIODeadline) {
+        state = state.filter { !$0.value.endIfExpired(now: now) }
+    }
+
+    /// How many sessions are held: connected, or resumable.
+    var count: Int { sessions.withLock { $0.count } }
 
     func session(_ id: String) -> GatewaySession? {
         sessions.withLock { $0[id] }

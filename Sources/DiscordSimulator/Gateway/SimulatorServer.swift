@@ -23,6 +23,8 @@ public final class SimulatorServer: Sendable {
     private let connections: Connections
     private let sessions: SessionRegistry
     private let identifyLimiter: IdentifyLimiter
+    /// Lets go of expired sessions now and then, whether or not new ones arrive.
+    private let sessionSweep: RepeatedTask
 
     /// The REST base URL, as a client's API base.
     public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
@@ -84,9 +86,15 @@ public final class SimulatorServer: Sendable {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
             try channel.pipeline.syncOperations.addHandler(RESTHandler(api: api))
         }.bind(host: "127.0.0.1", port: restPort).get()
+        // A quarter of the resume window: an expired session is held at most that much longer.
+        let sweepInterval = TimeAmount.milliseconds(max(100, Int64(configuration.resumeWindowMilliseconds) / 4))
+        let sessionSweep = gatewayChannel.eventLoop.scheduleRepeatedTask(initialDelay: sweepInterval, delay: sweepInterval) { _ in
+            sessions.pruneExpired()
+        }
         return SimulatorServer(
             configuration: configuration, record: record, groundTruth: groundTruth, api: api, restChannel: restChannel,
-            gatewayChannel: gatewayChannel, connections: connections, sessions: sessions, identifyLimiter: identifyLimiter)
+            gatewayChannel: gatewayChannel, connections: connections, sessions: sessions, identifyLimiter: identifyLimiter,
+            sessionSweep: sessionSweep)
     }
 
     private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
@@ -103,7 +111,7 @@ public final class SimulatorServer: Sendable {
     private init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, groundTruth: GroundTruth, api: SimulatedAPI,
         restChannel: any Channel, gatewayChannel: any Channel, connections: Connections, sessions: SessionRegistry,
-        identifyLimiter: IdentifyLimiter
+        identifyLimiter: IdentifyLimiter, sessionSweep: RepeatedTask
     ) {
         self.configuration = configuration
         self.record = record
@@ -114,6 +122,7 @@ public final class SimulatorServer: Sendable {
         self.connections = connections
         self.sessions = sessions
         self.identifyLimiter = identifyLimiter
+        self.sessionSweep = sessionSweep
     }
 
     /// The next `count` REST requests are refused with 429 of `scope` (`user`, `global` or `shared`)
@@ -143,6 +152,10 @@ public final class SimulatorServer: Sendable {
         api.commands.names(guild: guild)
     }
 
+    /// The gateway sessions held: connected, or resumable (a session left unconnected is let go
+    /// within a quarter of its resume window after the window ends).
+    public var sessionsHeld: Int { sessions.count }
+
     /// Identifies refused because another shard of their bucket identified within the window.
     public var identifyBucketViolations: Int { identifyLimiter.violations }
 
@@ -161,6 +174,7 @@ public final class SimulatorServer: Sendable {
 
     /// Stops listening and closes every open connection (their sessions' traffic stops with them).
     public func stop() async throws {
+        sessionSweep.cancel()
         try await restChannel.close()
         try await gatewayChannel.close()
         for channel in connections.all {

@@ -43,6 +43,14 @@ public final class KamiiStore: Sendable {
         try await pool.shutdown()
     }
 
+    deinit {
+        // A store let go without `close()` (a caller that threw half-way, a cancelled task) would
+        // keep its connections open, and AsyncKit's pool asserts that it was closed (a crash in a
+        // debug build) and prunes through an unowned reference to itself. Closed here instead; a
+        // no-op after `close()`.
+        pool.closeUnawaited()
+    }
+
     /// Runs single read-only statements on one pooled connection.
     func read<Result: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws(StoreError) -> Result {
         do {

@@ -100,4 +100,12 @@ enum ConnectionPool: @unchecked Sendable {
         case .postgres(let pool): try await pool.close().get()
         }
     }
+
+    /// Starts closing and does not wait (the pool keeps itself alive until it is closed).
+    func closeUnawaited() {
+        switch self {
+        case .sqlite(let pool): _ = pool.close()
+        case .postgres(let pool): _ = pool.close()
+        }
+    }
 }

@@ -259,32 +259,45 @@ public struct JSONScanner {
     private mutating func scanString() throws(JSONScanError) -> (range: Range<Int>, hasEscapes: Bool) {
         try expect(UInt8(ascii: "\""))
         let start = position
+        // A local index, written back once: `position` would be stored on every step.
+        var index = position
         var hasEscapes = false
         let base = bytes.baseAddress!
         let end = bytes.count
         while true {
-            // Plain string content is skipped a word at a time; most of a payload is strings.
-            while position + 8 <= end {
-                let word = UInt64(littleEndian: (base + position).loadUnaligned(as: UInt64.self))
-                let special = Self.specialStringBytes(in: word)
+            // Plain string content is skipped a word at a time; most of a payload is strings. The
+            // closing quote is told from the word's masks, without loading its byte again.
+            while index + 8 <= end {
+                let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
+                let (quotes, special) = Self.specialStringBytes(in: word)
                 if special != 0 {
-                    position += special.trailingZeroBitCount >> 3
+                    index += special.trailingZeroBitCount >> 3
+                    if quotes & special & (0 &- special) != 0 {
+                        position = index + 1
+                        return (start..<index, hasEscapes)
+                    }
                     break
                 }
-                position += 8
+                index += 8
             }
-            guard position < end else { throw error("unterminated string") }
-            switch bytes[position] {
+            guard index < end else {
+                position = index
+                throw error("unterminated string")
+            }
+            switch bytes[index] {
             case UInt8(ascii: "\""):
-                position += 1
-                return (start..<(position - 1), hasEscapes)
+                position = index + 1
+                return (start..<index, hasEscapes)
             case UInt8(ascii: "\\"):
                 hasEscapes = true
+                position = index
                 try skipEscape()
+                index = position
             case ..<0x20:
+                position = index
                 throw error("unescaped control character in a string")
             default:
-                position += 1
+                index += 1
             }
         }
     }
@@ -313,19 +326,19 @@ public struct JSONScanner {
         }
     }
 
-    /// A mask with the high bit set in the lowest byte of `word` that is a quote, a backslash or a
-    /// control character (SWAR "has byte" tests). Bits above the first match may be spurious, which
-    /// is fine: only the lowest one is used.
+    /// Masks with the high bit set in the bytes of `word` that are quotes, and in those that are a
+    /// quote, a backslash or a control character (SWAR "has byte" tests). Bits above the lowest
+    /// match may be spurious, which is fine: only the lowest one is used, and it is exact in both.
     @inline(__always)
-    private static func specialStringBytes(in word: UInt64) -> UInt64 {
+    private static func specialStringBytes(in word: UInt64) -> (quotes: UInt64, special: UInt64) {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highBits: UInt64 = 0x8080_8080_8080_8080
         let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
         let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-        let isQuote = (quotes &- ones) & ~quotes
+        let isQuote = (quotes &- ones) & ~quotes & highBits
         let isBackslash = (backslashes &- ones) & ~backslashes
         let isControl = (word &- ones &* 0x20) & ~word
-        return (isQuote | isBackslash | isControl) & highBits
+        return (isQuote, isQuote | ((isBackslash | isControl) & highBits))
     }
 
     private static func isNumberByte(_ byte: UInt8) -> Bool {
@@ -338,10 +351,13 @@ public struct JSONScanner {
         }
     }
 
+    /// Consumes `null`, `true` or `false` (their first four bytes compared as one word).
+    @inline(__always)
     private mutating func expectLiteral(_ literal: StaticString) throws(JSONScanError) {
         let count = literal.utf8CodeUnitCount
-        guard position + count <= bytes.count,
-              memcmpEqual(bytes.baseAddress! + position, literal.utf8Start, count)
+        guard count >= 4, position + count <= bytes.count,
+              (bytes.baseAddress! + position).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(literal.utf8Start).loadUnaligned(as: UInt32.self),
+              memcmpEqual(bytes.baseAddress! + position + 4, literal.utf8Start + 4, count - 4)
         else { throw error("invalid literal, expected \(literal)") }
         position += count
     }

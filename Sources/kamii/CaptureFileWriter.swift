@@ -36,10 +36,12 @@ final class CaptureFileWriter {
         try flush()
         do {
             try handle.close()
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: partialPath, toPath: path)
         } catch {
-            throw InspectError("cannot write \(path): \(error.localizedDescription)")
+            throw InspectError("cannot write \(partialPath): \(error.localizedDescription)")
+        }
+        // rename(2) replaces an older capture of the same name in one step.
+        guard rename(partialPath, path) == 0 else {
+            throw InspectError("cannot rename \(partialPath) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -124,7 +124,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DiscordSimulatorTests",
-            dependencies: ["DiscordSimulator", "DiscordGateway", "DiscordModels"],
+            dependencies: [
+                "DiscordSimulator", "DiscordGateway", "DiscordModels",
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             exclude: ["Clients"],
             swiftSettings: swiftSettings
         ),

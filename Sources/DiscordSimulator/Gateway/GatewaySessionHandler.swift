@@ -33,6 +33,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var context: ChannelHandlerContext?
     var answersHeartbeats = true
     var corruptNext = false
+    /// The buffer live dispatches are compressed into, one at a time, kept between ticks.
+    private var liveMessage: ByteBuffer?
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
     var heartbeatDeadline: Scheduled<Void>?
@@ -270,14 +272,18 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         // connection on every event loop.
         var sent: [String: Int] = [:]
         var lastSequence = 0
+        // Each dispatch is compressed into `message`, then framed into `frames`, which goes out
+        // in one write below the frame encoder (see WebSocketFrameWriter).
         var frames = context.channel.allocator.buffer(capacity: min(Int(owed) + 1, 4_096) * 512)
-        var frameLengths: [Int] = []
+        var message = liveMessage ?? context.channel.allocator.buffer(capacity: 4_096)
+        let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
         while owed >= 1, state == .identified {
             owed -= 1
             let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { payload in
-                let start = frames.writerIndex
-                deflater.deflate(payload, appendingTo: &frames)
-                frameLengths.append(frames.writerIndex - start)
+                message.clear()
+                deflater.deflate(payload, appendingTo: &message)
+                corruptIfAsked(&message)
+                WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
             }
             switch dispatch {
             case .dispatch(let name, let sequence):
@@ -290,8 +296,14 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 owed = 0
             }
         }
-        for length in frameLengths {
-            send(frame: frames.readSlice(length: length)!, context, flush: false)
+        liveMessage = message
+        if frames.readableBytes > 0 {
+            if let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) {
+                encoder.write(NIOAny(frames), promise: nil)
+            } else {
+                // No encoder to write below (never so after the upgrade): the bytes are already frames.
+                context.close(promise: nil)
+            }
         }
         if lastSequence > 0 {
             record.update(number) { connection in
@@ -337,13 +349,17 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// Sends one compressed message as a WebSocket frame (corrupted first, if a fault asked).
     private func send(frame message: ByteBuffer, _ context: ChannelHandlerContext, flush: Bool) {
         var message = message
-        if corruptNext, message.readableBytes > 0 {
-            corruptNext = false
-            deflater.compression.corrupt(&message)
-        }
+        corruptIfAsked(&message)
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
         context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: message)), promise: nil)
         if flush { context.flush() }
+    }
+
+    /// Damages `message` if a fault asked for the next message to be corrupt.
+    private func corruptIfAsked(_ message: inout ByteBuffer) {
+        guard corruptNext, message.readableBytes > 0 else { return }
+        corruptNext = false
+        deflater.compression.corrupt(&message)
     }
 
     /// Closes with a Discord close code, as Discord does: a close frame, then the TCP connection once

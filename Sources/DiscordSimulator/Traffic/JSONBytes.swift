@@ -23,7 +23,10 @@ struct JSONBytes {
     /// Appends a string's UTF-8 as is: callers pass text without quotes, backslashes or control
     /// characters (generated names, hashes, emoji).
     mutating func raw(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+        // Through its contiguous UTF-8 (on the stack for a small string): appending the UTF-8
+        // view takes a slower, general path.
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     mutating func raw(_ other: [UInt8]) {

@@ -2,23 +2,29 @@ import DiscordGateway
 import Foundation
 
 /// Writes a capture file frame by frame, in large chunks, so a capture of any length costs a
-/// chunk of memory rather than its size. The frames go to `<file>.partial`, renamed to `file` by
-/// ``finish()``: a run that fails half-way leaves no file that looks whole.
+/// chunk of memory rather than its size. A file goes to `<file>.partial`, synced and renamed to
+/// `file` by ``finish()``: a run that fails or a machine that crashes half-way leaves no file that
+/// looks whole. A path that is not a regular file (`/dev/stdout`, a FIFO) is written in place.
 final class CaptureFileWriter {
     private let path: String
-    private let partialPath: String
+    /// Where the frames go until ``finish()``; nil when they go straight to `path`.
+    private let partialPath: String?
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private let chunkSize = 1 << 20
+    /// Whether the capture goes straight to a stream (`/dev/stdout`, a FIFO) rather than a file.
+    var writesInPlace: Bool { partialPath == nil }
     /// Bytes written so far, length prefixes included.
     private(set) var byteCount = 0
 
     init(path: String) throws {
         self.path = path
-        partialPath = path + ".partial"
-        guard FileManager.default.createFile(atPath: partialPath, contents: nil),
-              let handle = FileHandle(forWritingAtPath: partialPath)
-        else { throw InspectError("cannot write \(partialPath)") }
+        let existingType = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+        partialPath = existingType == nil || existingType == .typeRegular ? path + ".partial" : nil
+        let target = partialPath ?? path
+        guard partialPath == nil || FileManager.default.createFile(atPath: target, contents: nil),
+              let handle = FileHandle(forWritingAtPath: target)
+        else { throw InspectError("cannot write \(target)") }
         self.handle = handle
         buffer.reserveCapacity(chunkSize)
     }
@@ -34,21 +40,25 @@ final class CaptureFileWriter {
     /// Writes what is left and puts the file in place.
     func finish() throws {
         try flush()
+        let target = partialPath ?? path
         do {
+            if partialPath != nil { try handle.synchronize() }
             try handle.close()
         } catch {
-            throw InspectError("cannot write \(partialPath): \(error.localizedDescription)")
+            throw InspectError("cannot write \(target): \(error.localizedDescription)")
         }
         // rename(2) replaces an older capture of the same name in one step.
-        guard rename(partialPath, path) == 0 else {
-            throw InspectError("cannot rename \(partialPath) to \(path): \(String(cString: strerror(errno)))")
+        if let partialPath, rename(partialPath, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: partialPath)
+            throw InspectError("cannot rename \(partialPath) to \(path): \(reason)")
         }
     }
 
-    /// Closes and removes the partial file (the run failed).
+    /// Closes, and removes the partial file (the run failed).
     func abandon() {
         try? handle.close()
-        try? FileManager.default.removeItem(atPath: partialPath)
+        if let partialPath { try? FileManager.default.removeItem(atPath: partialPath) }
     }
 
     private func flush() throws {
@@ -56,7 +66,7 @@ final class CaptureFileWriter {
         do {
             try handle.write(contentsOf: buffer)
         } catch {
-            throw InspectError("cannot write \(partialPath): \(error.localizedDescription)")
+            throw InspectError("cannot write \(partialPath ?? path): \(error.localizedDescription)")
         }
         buffer.removeAll(keepingCapacity: true)
     }

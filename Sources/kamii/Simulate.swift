@@ -131,6 +131,8 @@ struct SimulateCapture: ParsableCommand {
             output.abandon()
             throw error
         }
-        print("wrote \(file): \(payloads) dispatches, \(payloadBytes) payload bytes, \(output.byteCount) capture bytes, compression=\(compress)")
+        let summary = "wrote \(file): \(payloads) dispatches, \(payloadBytes) payload bytes, \(output.byteCount) capture bytes, compression=\(compress)\n"
+        // A capture sent to a stream keeps that stream to itself.
+        try (output.writesInPlace ? FileHandle.standardError : FileHandle.standardOutput).write(contentsOf: Data(summary.utf8))
     }
 }

@@ -178,6 +178,14 @@ final class TemporaryFile {
         #expect(!FileManager.default.fileExists(atPath: directory.path))
     }
 
+    @Test func aCaptureSentToAStreamKeepsTheStreamToItself() async throws {
+        let result = try await Kamii.run(["simulate", "capture", "/dev/stdout", "--compress", "none", "--payloads", "20", "--guilds", "5", "--users", "50"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.components(separatedBy: #","op":0,"d":"#).count == 21, "the 20 dispatches, uncompressed")
+        #expect(!result.stdout.contains("wrote"))
+        #expect(result.stderr.contains("wrote /dev/stdout: 20 dispatches"), "\(result.stderr)")
+    }
+
     @Test func theSameSeedWritesTheSameBytes() async throws {
         let first = try TemporaryFile(Data())
         let second = try TemporaryFile(Data())

@@ -264,8 +264,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     /// Sends the live dispatches owed this tick: each compressed onto the stream straight from
-    /// where the session keeps it, all into one buffer that is then cut into frames (a slice
-    /// allocates nothing).
+    /// where the session keeps it, framed, and all of them in one buffer written at once.
     private func sendLiveTraffic(_ context: ChannelHandlerContext, ticker: RepeatedTask) {
         guard let session else { return }
         // Counted locally and recorded once per tick: the record's lock is shared by every
@@ -276,6 +275,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         // in one write below the frame encoder (see WebSocketFrameWriter).
         var frames = context.channel.allocator.buffer(capacity: min(Int(owed) + 1, 4_096) * 512)
         var message = liveMessage ?? context.channel.allocator.buffer(capacity: 4_096)
+        // Held by the local alone, so clearing it reuses its storage instead of copying it.
+        liveMessage = nil
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
         while owed >= 1, state == .identified {
             owed -= 1

@@ -86,7 +86,8 @@ public final class SimulatorServer: Sendable {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline()
             try channel.pipeline.syncOperations.addHandler(RESTHandler(api: api))
         }.bind(host: "127.0.0.1", port: restPort).get()
-        // A quarter of the resume window: an expired session is held at most that much longer.
+        // A quarter of the resume window (at least 100 ms): an expired session is held at most
+        // that much longer.
         let sweepInterval = TimeAmount.milliseconds(max(100, Int64(configuration.resumeWindowMilliseconds) / 4))
         let sessionSweep = gatewayChannel.eventLoop.scheduleRepeatedTask(initialDelay: sweepInterval, delay: sweepInterval) { _ in
             sessions.pruneExpired()
@@ -153,7 +154,7 @@ public final class SimulatorServer: Sendable {
     }
 
     /// The gateway sessions held: connected, or resumable (a session left unconnected is let go
-    /// within a quarter of its resume window after the window ends).
+    /// within a quarter of its resume window, or 100 ms if that is longer, after the window ends).
     public var sessionsHeld: Int { sessions.count }
 
     /// Identifies refused because another shard of their bucket identified within the window.

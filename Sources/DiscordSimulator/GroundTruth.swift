@@ -52,8 +52,8 @@ public final class GroundTruth: Sendable {
     public let rules: Rules
     private let stripes: [Stripe]
 
-    /// One table per stripe keyed by (guild, user): every dispatch updates a member, and one
-    /// lookup costs half of a guild table's lookup and then its member's.
+    /// One table per stripe keyed by (guild, user): every dispatch updates a member, with one
+    /// lookup instead of a guild's table and then the member in it.
     private struct MemberKey: Hashable {
         let guild: GuildID
         let user: UserID

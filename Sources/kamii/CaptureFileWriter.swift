@@ -1,17 +1,17 @@
 import DiscordGateway
 import Foundation
 
-/// Writes a capture file frame by frame, in large chunks, so a capture of any length costs a
-/// chunk of memory rather than its size. A file goes to `<file>.partial`, synced and renamed to
-/// `file` by ``finish()``: a run that fails or a machine that crashes half-way leaves no file that
-/// looks whole. A path that is not a regular file (`/dev/stdout`, a FIFO) is written in place.
+/// Writes a capture file frame by frame, through a ``BufferedOutput``, so a capture of any length
+/// costs a chunk of memory rather than its size. A file goes to `<file>.partial`, synced and renamed
+/// to `file` by ``finish()``: a run that fails or a machine that crashes half-way leaves no file
+/// that looks whole. A path that is not a regular file (`/dev/stdout`, a FIFO) is written in place.
 final class CaptureFileWriter {
     private let path: String
     /// Where the frames go until ``finish()``; nil when they go straight to `path`.
     private let partialPath: String?
     private let handle: FileHandle
-    private var buffer: [UInt8] = []
-    private let chunkSize = 1 << 20
+    private let output: BufferedOutput
+    private var encoded: [UInt8] = []
     /// Whether the capture goes straight to a stream (`/dev/stdout`, a FIFO) rather than a file.
     var writesInPlace: Bool { partialPath == nil }
     /// Bytes written so far, length prefixes included.
@@ -26,20 +26,21 @@ final class CaptureFileWriter {
               let handle = FileHandle(forWritingAtPath: target)
         else { throw InspectError("cannot write \(target)") }
         self.handle = handle
-        buffer.reserveCapacity(chunkSize)
+        output = BufferedOutput(handle, name: target)
     }
 
     /// Appends one frame.
     func append(_ frame: [UInt8]) throws {
-        let before = buffer.count
-        GatewayCapture.append(frame, to: &buffer)
-        byteCount += buffer.count - before
-        if buffer.count >= chunkSize { try flush() }
+        // Encoded by GatewayCapture, which owns the format, into a reused scratch array.
+        encoded.removeAll(keepingCapacity: true)
+        GatewayCapture.append(frame, to: &encoded)
+        try encoded.withUnsafeBytes { try output.write($0) }
+        byteCount += encoded.count
     }
 
     /// Writes what is left and puts the file in place.
     func finish() throws {
-        try flush()
+        try output.flush()
         let target = partialPath ?? path
         do {
             if partialPath != nil { try handle.synchronize() }
@@ -59,15 +60,5 @@ final class CaptureFileWriter {
     func abandon() {
         try? handle.close()
         if let partialPath { try? FileManager.default.removeItem(atPath: partialPath) }
-    }
-
-    private func flush() throws {
-        guard !buffer.isEmpty else { return }
-        do {
-            try handle.write(contentsOf: buffer)
-        } catch {
-            throw InspectError("cannot write \(partialPath ?? path): \(error.localizedDescription)")
-        }
-        buffer.removeAll(keepingCapacity: true)
     }
 }

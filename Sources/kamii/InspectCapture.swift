@@ -37,20 +37,20 @@ struct InspectCapture: ParsableCommand {
     func run() throws {
         let replay = try CaptureReplay(file: file, compression: compress)
         var summary = CaptureSummary()
-        let output = BufferedOutput(FileHandle.standardOutput)
+        let output = BufferedOutput(FileHandle.standardOutput, name: "standard output")
         // Payloads before a bad frame are still shown, so the operator sees where it went wrong.
-        defer { output.flush() }
+        defer { try? output.flush() }
         summary.frames = try replay.replay(on: compress.makeInflater()) { index, payload, envelope in
             summary.record(envelope, bytes: payload.count)
             if json {
-                output.write(payload)
-                output.write("\n")
+                try output.write(payload)
+                try output.write("\n")
             } else {
-                output.write(Self.line(frame: index, envelope: envelope, bytes: payload.count))
+                try output.write(Self.line(frame: index, envelope: envelope, bytes: payload.count))
             }
         }
         summary.compressedBytes = replay.capture.count - 4 * summary.frames
-        output.flush()
+        try output.flush()
         if json {
             FileHandle.standardError.write(Data((summary.line(compression: compress) + "\n").utf8))
         } else {

@@ -9,10 +9,13 @@ import KamiiCore
 /// and at shutdown: Redis holds the live truth, SQL its checkpoint (what the panel reads, what a
 /// guild Redis lost is rehydrated from).
 ///
-/// Nothing marked dirty is forgotten, whatever fails or crashes: a guild's dirty set is first moved
-/// (atomically) into a set being checkpointed, which is deleted only once SQL has its rows; a
-/// checkpoint that fails or never finishes leaves it for the next one. The guild list works the
-/// same way.
+/// The members to copy are named by the flushes' ``ChangeJournal`` (``StatsKeys/changeJournal``)
+/// and, for karma receivers the flush script found in a guild's karma ledger, by the guild's dirty
+/// set. Nothing named is forgotten, whatever fails or crashes: a journal entry is deleted only once
+/// SQL has its members (the members of a guild that failed go back as a new entry, in the same
+/// transaction), and a dirty set is first moved (atomically) into a set being checkpointed, which is
+/// deleted only once SQL has its rows; a checkpoint that fails or never finishes leaves them for the
+/// next. Two checkpointers on one Redis at worst copy a member twice.
 public actor Checkpointer {
     public struct Report: Sendable, Equatable {
         public var guilds = 0
@@ -57,7 +60,7 @@ public actor Checkpointer {
         }
         for guild in guilds {
             do {
-                report.members += try await checkpoint(guild)
+                report.members += try await checkpointDirtySet(of: guild)
                 report.guilds += 1
                 _ = try await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
             } catch {
@@ -65,15 +68,81 @@ public actor Checkpointer {
                 logger.error("checkpoint of a guild failed; it stays marked", metadata: ["guild": "\(guild)", "error": "\(error)"])
             }
         }
+        do {
+            try await checkpointJournal(into: &report)
+        } catch {
+            report.failures += 1
+            logger.error("checkpoint: the change journal could not be read or updated; what it names stays", metadata: ["error": "\(error)"])
+        }
         totals.guilds += report.guilds
         totals.members += report.members
         totals.failures += report.failures
         return report
     }
 
-    private func checkpoint(_ guild: GuildID) async throws -> Int {
+    /// Entries read per round trip (each up to a flush's members, 16 bytes apiece).
+    static let journalPage = 64
+
+    /// The members the change journal names, a page of entries at a time: their guilds are
+    /// checkpointed, then the page's entries deleted and, in the same transaction, replaced by one
+    /// naming the members of the guilds that failed — so nothing named is forgotten, and the journal
+    /// does not grow with every attempt while SQL is away.
+    private func checkpointJournal(into report: inout Report) async throws {
+        let journal = keys.changeJournal
+        let fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)
+        for start in stride(from: 0, to: fields.count, by: Self.journalPage) {
+            let page = Array(fields[start..<min(start + Self.journalPage, fields.count)])
+            var read = RedisPipeline()
+            read.append(["HMGET", journal] + page)
+            let entries = try await redis.execute(read).first?.orThrow().array ?? []
+            var members: [UInt64: Set<UInt64>] = [:]
+            for (field, entry) in zip(page, entries) {
+                // No entry: another checkpointer took it meanwhile.
+                guard let bytes = entry.bytes else { continue }
+                if !ChangeJournal.read(bytes, into: &members) {
+                    logger.error("checkpoint: a change journal entry that is not one is dropped", metadata: ["field": "\(field)", "bytes": "\(bytes.count)"])
+                }
+            }
+            var failed: [UInt64: Set<UInt64>] = [:]
+            for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
+                do {
+                    report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
+                    report.guilds += 1
+                } catch {
+                    failed[guild] = users
+                    report.failures += 1
+                    logger.error("checkpoint of a guild failed; its members stay in the journal", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                }
+            }
+            var replace = RedisPipeline()
+            replace.append("MULTI")
+            if !failed.isEmpty {
+                replace.beginCommand(arguments: 4)
+                replace.appendArgument("HSET")
+                replace.appendArgument(journal)
+                replace.appendArgument("retry-\(UInt64.random(in: 1...UInt64.max))")
+                replace.appendArgument(bytes: ChangeJournal.entry(failed))
+            }
+            replace.append(["HDEL", journal] + page)
+            replace.append("EXEC")
+            for reply in try await redis.execute(replace) { _ = try reply.orThrow() }
+        }
+    }
+
+    /// The members in the guild's dirty set (karma receivers the flush script found in the ledger,
+    /// and what versions before the change journal marked).
+    private func checkpointDirtySet(of guild: GuildID) async throws -> Int {
         let dirty = keys.dirtyMembers(in: guild)
         let users = try await take(dirty).compactMap { UInt64($0).map(UserID.init) }
+        guard !users.isEmpty else { return 0 }
+        let count = try await checkpoint(guild, users: users)
+        _ = try await redis.send("DEL", dirty + ":checkpointing")
+        return count
+    }
+
+    /// Copies `users`' records in the guild to SQL, with their trust recomputed (and written back to
+    /// Redis); returns how many had a record.
+    private func checkpoint(_ guild: GuildID, users: [UserID]) async throws -> Int {
         guard !users.isEmpty else { return 0 }
         var pipeline = RedisPipeline()
         for start in stride(from: 0, to: users.count, by: 1_000) {
@@ -114,7 +183,6 @@ public actor Checkpointer {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
             _ = try await redis.evaluate(Self.trustScript, keys: [keys.members(in: guild)], arguments: trusts)
         }
-        _ = try await redis.send("DEL", dirty + ":checkpointing")
         return rows.count
     }
 

@@ -14,6 +14,12 @@ struct PendingFlush {
     private var calls: [[UInt64]] = []
     /// Whether the last pipeline was one transaction ending in the commit of the records.
     private var wrapped = false
+    /// The last pipeline's change journal entry (field, pairs) and where its reply is among the
+    /// commands' replies; nil when it wrote none.
+    private var journal: (field: String, entry: [UInt8], reply: Int)?
+    /// Pipelines built so far: each writes its own journal field, so a retry never replaces the entry
+    /// of guilds an earlier attempt applied.
+    private var attempts = 0
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
@@ -53,11 +59,16 @@ struct PendingFlush {
         var error: String?
         /// The records went in the same transaction as the changes they vouch for.
         var recordsWritten = false
+        /// The change journal entry Redis refused (field and pairs): the flusher writes it again,
+        /// since the guilds it names may be applied and leave the flush.
+        var unjournaled: (field: String, entry: [UInt8])?
     }
 
-    /// One EVALSHA per `guildsPerCall` guilds, then one SADD naming the guilds for the checkpointer —
-    /// for as many of the flush's guilds as fit in `maxArguments` script arguments (at least one
-    /// call): a backlog after an outage goes in several round trips, none long enough to time out.
+    /// One EVALSHA per `guildsPerCall` guilds, then (with `journal`) the ``ChangeJournal`` entry naming
+    /// their members for the checkpointer, and one SADD naming the guilds with karma reactions (whose
+    /// receivers only the script knows) — for as many of the flush's guilds as fit in `maxArguments`
+    /// script arguments (at least one call): a backlog after an outage goes in several round trips,
+    /// none long enough to time out.
     ///
     /// With `records` (the shards' sessions at the flush's positions), the flush's last part goes as
     /// one MULTI/EXEC ending in the commit script, which writes them only if every guild of the
@@ -65,7 +76,7 @@ struct PendingFlush {
     /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) keeps them unwritten.
     mutating func pipeline(
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
-        now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
+        journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
     ) -> RedisPipeline {
         var planned: [(call: [UInt64], grouped: [(UInt64, [Member])], arguments: Int)] = []
         var total = 0
@@ -86,6 +97,8 @@ struct PendingFlush {
         wrapped = !records.isEmpty && guildsPerCall > 1 && order.count == batches.count
         var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
         var scratch = LittleEndianWriter(capacity: 256)
+        var entry: [UInt8] = []
+        attempts += 1
         if wrapped { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
@@ -106,7 +119,10 @@ struct PendingFlush {
                 pipeline.appendArgument(batch.karmaReactions.count)
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
-                for member in members { pipeline.appendArgument(Int(bitPattern: UInt(member.user))) }
+                for member in members {
+                    pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
+                    if writesJournal { ChangeJournal.append(guild: guild, user: member.user, to: &entry) }
+                }
                 for member in members { pipeline.appendArgument(bytes: member.packed(into: &scratch)) }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
@@ -115,10 +131,25 @@ struct PendingFlush {
                 }
             }
         }
-        pipeline.beginCommand(arguments: 2 + order.count)
-        pipeline.appendArgument("SADD")
-        pipeline.appendArgument(keys.dirtyGuilds)
-        for guild in order { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        var commands = planned.count
+        journal = nil
+        if writesJournal && !entry.isEmpty {
+            let field = "\(id):\(attempts)"
+            pipeline.beginCommand(arguments: 4)
+            pipeline.appendArgument("HSET")
+            pipeline.appendArgument(keys.changeJournal)
+            pipeline.appendArgument(field)
+            pipeline.appendArgument(bytes: entry)
+            journal = (field, entry, commands)
+            commands += 1
+        }
+        let karmaGuilds = order.filter { !batches[$0]!.karmaReactions.isEmpty }
+        if !karmaGuilds.isEmpty {
+            pipeline.beginCommand(arguments: 2 + karmaGuilds.count)
+            pipeline.appendArgument("SADD")
+            pipeline.appendArgument(keys.dirtyGuilds)
+            for guild in karmaGuilds { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        }
         if wrapped {
             pipeline.beginCommand(arguments: 4 + allGuilds.count + 3 * records.count)
             pipeline.appendArgument("EVAL")
@@ -195,6 +226,9 @@ struct PendingFlush {
 
     private mutating func settleCommands(_ replies: [RedisValue]) -> Outcome {
         var outcome = Outcome()
+        if let journal, journal.reply < replies.count, case .error = replies[journal.reply] {
+            outcome.unjournaled = (journal.field, journal.entry)
+        }
         for (index, call) in calls.enumerated() {
             guard index < replies.count else { break }
             switch replies[index] {

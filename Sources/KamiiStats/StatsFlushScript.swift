@@ -19,9 +19,11 @@ import KamiiRedis
 /// the member's last XP is at least a cooldown older than the message, so a message replayed after a
 /// restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
 /// already, a removal only if it did. Per guild (per thousand members): one HMGET and one HSET of its
-/// members hash (the marker and each member's ``MemberRecord``), one ZADD per leaderboard that
-/// changed and one SADD of the dirty set — Redis's cost is mostly per call, and a flush of 5,000
-/// changes holds one or two members of most guilds.
+/// members hash (the marker and each member's ``MemberRecord``) and one ZADD per leaderboard that
+/// changed — Redis's cost is mostly per call, and a flush of 5,000 changes holds one or two members
+/// of most guilds. The members it was sent are marked for the checkpointer by the flush's
+/// ``ChangeJournal`` entry, not here; only karma receivers outside them (known from the ledger)
+/// go into the guild's dirty set.
 ///
 /// A guild with no marker at all is one this Redis never saw, or lost (restarted empty, flushed):
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
@@ -165,6 +167,9 @@ enum StatsFlushScript {
         end
 
         local noLevelUps = {}
+        -- The records and XP scores of one guild's part at a time, in tables reused from guild to
+        -- guild (each is read up to its count): no table built and grown per guild.
+        local sharedRecords, sharedScores = {}, {}
         -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], their
         -- changes the same number of arguments after, then its karma reactions (three arguments each).
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
@@ -179,7 +184,7 @@ enum StatsFlushScript {
             for from = 1, math.max(members, 1), 1000 do
                 local to = math.min(from + 999, members)
                 local stored, offset
-                local records, recordCount = {}, 0
+                local records, recordCount = sharedRecords, 0
                 if from == 1 then
                     stored = redis.call('HMGET', membersKey, '~batch', unpack(ARGV, first, first + to - 1))
                     local marker = stored[1]
@@ -192,7 +197,7 @@ enum StatsFlushScript {
                     stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
                     offset = 0
                 end
-                local xpScores, xpCount, karmaScores, karmaCount = {}, 0, nil, 0
+                local xpScores, xpCount, karmaScores, karmaCount = sharedScores, 0, nil, 0
                 for m = from, to do
                     local user = ARGV[first + m - 1]
                     local changes = ARGV[first + members + m - 1]
@@ -244,9 +249,8 @@ enum StatsFlushScript {
                     records[recordCount + 2] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
                     recordCount = recordCount + 2
                 end
-                redis.call('HSET', membersKey, unpack(records))
-                if to >= from then redis.call('SADD', prefix .. 'dirty', unpack(ARGV, first + from - 1, first + to - 1)) end
-                if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores)) end
+                redis.call('HSET', membersKey, unpack(records, 1, recordCount))
+                if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores, 1, xpCount)) end
                 if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end
             if karmaOf then applyKarmaOnly(membersKey, prefix, karmaOf) end

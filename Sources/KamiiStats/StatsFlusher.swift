@@ -47,16 +47,22 @@ public actor StatsFlusher {
         /// within it takes its karma back.
         public var karmaMemory: Duration
         public static let defaultKarmaMemory = Duration.seconds(30 * 86_400)
+        /// Whether flushes name the members they change in the ``StatsKeys/changeJournal`` for a
+        /// ``Checkpointer``. Off when nothing checkpoints this Redis (no SQL store): the journal
+        /// would only grow.
+        public var writesChangeJournal: Bool
 
         public init(
             interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
-            maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory
+            maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory,
+            writesChangeJournal: Bool = true
         ) {
             self.interval = interval
             self.keys = keys
             self.guildsPerCall = guildsPerCall
             self.maxArgumentsPerRoundTrip = maxArgumentsPerRoundTrip
             self.karmaMemory = karmaMemory
+            self.writesChangeJournal = writesChangeJournal
         }
     }
 
@@ -96,6 +102,10 @@ public actor StatsFlusher {
     private var deferred: [UInt64: GuildStatsBatch] = [:]
     /// Guilds already logged as broken (one error line each, not one per flush).
     private var brokenGuilds: Set<UInt64> = []
+    /// Change journal entries Redis refused while their changes went in: written again before each
+    /// flush until Redis takes them (the checkpointer would not know those members changed).
+    private var unjournaled: [(field: String, entry: [UInt8])] = []
+    private var journalRefused = false
 
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
@@ -157,7 +167,7 @@ public actor StatsFlusher {
     @discardableResult
     public func drain(deadline: Duration) async -> Bool {
         let end = ContinuousClock.now + deadline
-        while buffer.unacknowledged > 0 || pending != nil {
+        while buffer.unacknowledged > 0 || pending != nil || !unjournaled.isEmpty {
             if flushing {
                 // The run loop's last flush is still going: wait for it, not a verdict.
                 try? await Task.sleep(for: .milliseconds(10))
@@ -180,6 +190,7 @@ public actor StatsFlusher {
         guard !flushing else { return false }
         flushing = true
         defer { flushing = false }
+        guard await writeUnjournaled() else { return false }
         if pending == nil {
             var (batches, positions) = buffer.takeClaiming()
             for (guild, waiting) in deferred {
@@ -212,8 +223,13 @@ public actor StatsFlusher {
                 // The sessions as they are now: a retried flush must not write one the shard replaced.
                 let records = deferred.isEmpty ? await sessionRecords(flush.positions) : []
                 let outcome = flush.settle(try await redis.execute(flush.pipeline(
-                    scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, records: records)))
+                    scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, records: records,
+                    journal: configuration.writesChangeJournal)))
                 record(outcome)
+                if let refused = outcome.unjournaled {
+                    unjournaled.append(refused)
+                    _ = await writeUnjournaled()
+                }
                 recordsWritten = outcome.recordsWritten
                 reload = outcome.scriptMissing
                 for guild in await hydrate(outcome.unloaded.map(GuildID.init)) {
@@ -262,6 +278,32 @@ public actor StatsFlusher {
                 failing = true
                 logger.error("stats flush failed; kept and retried", metadata: ["error": "\(error)", "changes": "\(buffer.unacknowledged)"])
             }
+            return false
+        }
+    }
+
+    /// Writes the journal entries Redis refused; false (keeping them) while it still refuses.
+    private func writeUnjournaled() async -> Bool {
+        guard !unjournaled.isEmpty else { return true }
+        var pipeline = RedisPipeline()
+        for (field, entry) in unjournaled {
+            pipeline.beginCommand(arguments: 4)
+            pipeline.appendArgument("HSET")
+            pipeline.appendArgument(configuration.keys.changeJournal)
+            pipeline.appendArgument(field)
+            pipeline.appendArgument(bytes: entry)
+        }
+        do {
+            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+            unjournaled = []
+            journalRefused = false
+            return true
+        } catch {
+            guard !journalRefused else { return false }
+            journalRefused = true
+            logger.error("the change journal refuses entries; flushing waits until it takes them", metadata: [
+                "key": "\(configuration.keys.changeJournal)", "entries": "\(unjournaled.count)", "error": "\(error)",
+            ])
             return false
         }
     }

@@ -8,11 +8,15 @@ public import DiscordModels
 ///   the last flush batch applied (what makes a retried flush a no-op)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
-/// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint
+/// - `<prefix>:{g}:dirty` — set of members whose karma alone changed (the karma ledger's receivers,
+///   known only to the flush script) since the last checkpoint
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
-/// - `<prefix>:{dirty-guilds}` — set of guilds with dirty members (one per deployment; tagged so its
+/// - `<prefix>:{dirty-guilds}` — set of guilds with a `:dirty` set (one per deployment; tagged so its
 ///   `:checkpointing` twin shares its slot)
+/// - `<prefix>:{dirty-guilds}:journal` — hash: one field per flush round trip → the (guild, user)
+///   pairs of every member it changed, 16 bytes each (two little-endian UInt64s); the
+///   checkpointer deletes a field once SQL has its members
 public struct StatsKeys: Sendable, Equatable {
     public let prefix: String
 
@@ -36,6 +40,8 @@ public struct StatsKeys: Sendable, Equatable {
     /// (`hydrated` when loaded from SQL, or purged).
     public static let batchField = "~batch"
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
+    /// The flushes' journal of changed members (what the checkpointer copies to SQL).
+    public var changeJournal: String { dirtyGuilds + ":journal" }
 
     /// The guild a key of it belongs to (read back from its hash tag); nil for any other key.
     public func guild(ofKey key: String) -> GuildID? {

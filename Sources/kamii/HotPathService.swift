@@ -32,7 +32,8 @@ final class HotPathService: Service, Sendable {
         let router = GuildRouter(stats: buffer, settings: guilds)
         self.router = router
         flusher = StatsFlusher(
-            buffer: buffer, redis: redis, configuration: .init(interval: settings.flushInterval, keys: keys, karmaMemory: settings.karmaMemory),
+            buffer: buffer, redis: redis,
+            configuration: .init(interval: settings.flushInterval, keys: keys, karmaMemory: settings.karmaMemory, writesChangeJournal: store != nil),
             hydrator: store.map { StoreHydrator(store: $0) },
             onDurable: { positions in await manager.markDurable(positions.mapValues { ($0.session, $0.sequence) }) },
             durableWrites: { positions in

@@ -94,6 +94,7 @@ struct CheckpointerTests {
         #expect(two.xp == 20 && two.karma == 4)
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild)).int == 0)
         #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
+        #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0)
 
         // Redis loses the guild (restarted empty, flushed): its next batch starts from the checkpoint.
         for key in [keys.members(in: guild),
@@ -118,6 +119,24 @@ struct CheckpointerTests {
         try await store.close()
     }
 
+    /// A journal entry that is not one (written by hand, cut short) is dropped; the rest is copied.
+    @Test func aJournalEntryThatIsNotOneDoesNotHoldUpTheRest() async throws {
+        let (store, cleanup) = try await Self.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        grant(buffer, user: 9, second: 0, xp: 40)
+        #expect(await flusher.flush())
+        try await redis.send("HSET", keys.changeJournal, "by-hand", "12345")
+        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(report.failures == 0 && report.members == 1)
+        #expect(try await store.serverUser(UserID(9), in: guild)?.xp == 40)
+        #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
     @Test func aCheckpointThatCannotWriteLeavesEverythingMarked() async throws {
         let (store, cleanup) = try await Self.store("sqlite")
         defer { cleanup() }
@@ -130,11 +149,17 @@ struct CheckpointerTests {
 
         let failed = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
         #expect(failed.failures >= 1 && failed.members == 0)
+        // The flush's entry is replaced by one naming what failed: attempts do not make it grow.
+        let fields = try #require(try await redis.send("HKEYS", keys.changeJournal).array?.compactMap(\.string))
+        #expect(fields.count == 1 && fields[0].hasPrefix("retry-"), "\(fields)")
+        _ = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(try await redis.send("HLEN", keys.changeJournal).int == 1)
         let (reopened, cleanupAgain) = try await Self.store("sqlite")
         defer { cleanupAgain() }
         let report = await Checkpointer(store: reopened, redis: redis, keys: keys).checkpoint()
         #expect(report.members >= 1)
         #expect(try await reopened.serverUser(UserID(7), in: guild)?.xp == 30)
+        #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0, "done with once SQL has it")
         await redis.close()
         try await reopened.close()
     }

@@ -21,7 +21,16 @@ struct StatsFlusherTests {
         }
     }
 
-    @Test func aFlushWritesCountersLeaderboardsDirtySetsAndLevelUps() async throws {
+    /// What the change journal names: guild → users.
+    private func journal(_ redis: RedisClient) async throws -> [UInt64: Set<UInt64>] {
+        var members: [UInt64: Set<UInt64>] = [:]
+        for entry in try await redis.send("HVALS", keys.changeJournal).array ?? [] {
+            #expect(ChangeJournal.read(try #require(entry.bytes), into: &members))
+        }
+        return members
+    }
+
+    @Test func aFlushWritesCountersLeaderboardsTheJournalAndLevelUps() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
@@ -39,8 +48,10 @@ struct StatsFlusherTests {
         #expect(stored == MemberRecord(messages: 1, karma: 3).stored)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").int == 110)
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 3)
-        #expect(try await redis.send("SCARD", keys.dirtyMembers(in: guild)).int == 2)
-        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1)
+        #expect(try await journal(redis) == [guild.rawValue: [1, 2]], "both members named for the checkpointer")
+        #expect(try await redis.send("HLEN", keys.changeJournal).int == 1, "one entry per round trip")
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild)).int == 0, "karma of a member of the batch: no dirty set")
+        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1, "a guild with karma reactions")
         var levelUps = flusher.levelUps.makeAsyncIterator()
         #expect(await levelUps.next() == LevelUp(guild: guild, user: UserID(1), from: 0, to: 1))
         #expect(try await redis.send("HGET", keys.waitingLevelUps(in: guild), "1").string == "0:1", "waits until carried out")
@@ -65,8 +76,11 @@ struct StatsFlusherTests {
         let firstReplies = try await redis.execute(pipeline)
         let secondReplies = try await redis.execute(pipeline)
         let once: [RedisValue] = [.integer(1), .integer(0)], again: [RedisValue] = [.integer(-1), .integer(0)]
-        #expect(firstReplies.dropLast().flatMap { $0.array ?? [] } == once + once)
-        #expect(secondReplies.dropLast().flatMap { $0.array ?? [] } == again + again)
+        // The script calls' replies; then the journal's and the guild list's.
+        let calls = guildsPerCall == 1 ? 2 : 1
+        #expect(firstReplies.count == calls + 2)
+        #expect(firstReplies.prefix(calls).flatMap { $0.array ?? [] } == once + once)
+        #expect(secondReplies.prefix(calls).flatMap { $0.array ?? [] } == again + again)
         for guild in [guild, other] {
             #expect(try await member(5, redis, in: guild) == MemberRecord(messages: 1, xpMessages: 1, lastXPAt: 1_000_000, karma: 1).with(xp: 20))
         }
@@ -241,6 +255,42 @@ struct StatsFlusherTests {
         for guild in guilds {
             #expect(try await member(3, redis, in: guild)?.xp == 17)
         }
+        // Each round trip names its own guilds' members.
+        #expect(try await journal(redis) == Dictionary(uniqueKeysWithValues: guilds.map { ($0.rawValue, Set([3])) }))
+        #expect(try await redis.send("HLEN", keys.changeJournal).int == 10)
+        await redis.close()
+    }
+
+    /// With nothing to checkpoint this Redis (no SQL store), flushes keep no journal: it would only grow.
+    @Test func noJournalWithoutACheckpointer() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, writesChangeJournal: false))
+        grant(buffer, user: 1, second: 0, xp: 20)
+        #expect(await flusher.flush())
+        #expect(try await member(1, redis)?.xp == 20)
+        #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0)
+        await redis.close()
+    }
+
+    /// A journal Redis refuses (its key is not a hash) does not lose the members whose changes went
+    /// in: flushing waits until it takes their entry, then goes on.
+    @Test func aRefusedJournalEntryIsWrittenOnceRedisTakesIt() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        try await redis.send("SET", keys.changeJournal, "not a hash")
+        grant(buffer, user: 1, second: 0, xp: 20)
+        _ = await flusher.flush()
+        #expect(try await member(1, redis)?.xp == 20, "the changes went in")
+        grant(buffer, user: 2, second: 0, xp: 30)
+        #expect(await !flusher.flush(), "waits for the journal")
+        #expect(try await member(2, redis) == nil)
+
+        try await redis.send("DEL", keys.changeJournal)
+        #expect(await flusher.flush())
+        #expect(try await member(2, redis)?.xp == 30)
+        #expect(try await journal(redis) == [guild.rawValue: [1, 2]])
         await redis.close()
     }
 

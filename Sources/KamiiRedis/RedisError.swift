@@ -25,3 +25,10 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension RedisError {
+    /// Redis refused a command because a key holds another kind of value than the command works on.
+    public var isWrongType: Bool {
+        if case .server(let message) = self { message.hasPrefix("WRONGTYPE") } else { false }
+    }
+}

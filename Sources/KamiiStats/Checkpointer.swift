@@ -15,7 +15,9 @@ import KamiiCore
 /// SQL has its members (the members of a guild that failed go back as a new entry, in the same
 /// transaction), and a dirty set is first moved (atomically) into a set being checkpointed, which is
 /// deleted only once SQL has its rows; a checkpoint that fails or never finishes leaves them for the
-/// next. Two checkpointers on one Redis at worst copy a member twice.
+/// next. Two checkpointers on one Redis may copy a member twice, and (as with the dirty sets) one
+/// that read a record before the other may write it after, leaving that row a checkpoint behind
+/// until the member changes again.
 public actor Checkpointer {
     public struct Report: Sendable, Equatable {
         public var guilds = 0
@@ -28,6 +30,8 @@ public actor Checkpointer {
     private let keys: StatsKeys
     private let logger: Logger
     public private(set) var totals = Report()
+    /// Guilds already logged as broken (one error line each, not one per checkpoint).
+    private var brokenGuilds: Set<UInt64> = []
 
     public init(store: KamiiStore, redis: RedisClient, keys: StatsKeys = StatsKeys(), logger: Logger = Logger(label: "kamii.checkpoint")) {
         self.store = store
@@ -82,32 +86,48 @@ public actor Checkpointer {
 
     /// Entries read per round trip (each up to a flush's members, 16 bytes apiece).
     static let journalPage = 64
+    /// Members gathered from the journal before their guilds are checkpointed: a guild named by
+    /// many entries is copied once, and a backlog is taken in parts of bounded memory.
+    static let journalMembersPerPart = 250_000
 
-    /// The members the change journal names, a page of entries at a time: their guilds are
-    /// checkpointed, then the page's entries deleted and, in the same transaction, replaced by one
-    /// naming the members of the guilds that failed — so nothing named is forgotten, and the journal
-    /// does not grow with every attempt while SQL is away.
+    /// The members the change journal names, in parts: entries are read a page at a time and merged
+    /// until a part is full, its guilds are checkpointed, then the part's entries are deleted and, in
+    /// the same transaction, replaced by one naming the members of the guilds that failed — so
+    /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
+    /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
     private func checkpointJournal(into report: inout Report) async throws {
         let journal = keys.changeJournal
-        let fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)
-        for start in stride(from: 0, to: fields.count, by: Self.journalPage) {
-            let page = Array(fields[start..<min(start + Self.journalPage, fields.count)])
-            var read = RedisPipeline()
-            read.append(["HMGET", journal] + page)
-            let entries = try await redis.execute(read).first?.orThrow().array ?? []
+        var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
+        while !fields.isEmpty {
+            var taken: [String] = []
             var members: [UInt64: Set<UInt64>] = [:]
-            for (field, entry) in zip(page, entries) {
-                // No entry: another checkpointer took it meanwhile.
-                guard let bytes = entry.bytes else { continue }
-                if !ChangeJournal.read(bytes, into: &members) {
-                    logger.error("checkpoint: a change journal entry that is not one is dropped", metadata: ["field": "\(field)", "bytes": "\(bytes.count)"])
+            var gathered = 0
+            while !fields.isEmpty && gathered < Self.journalMembersPerPart {
+                let page = Array(fields.prefix(Self.journalPage))
+                fields = fields.dropFirst(page.count)
+                var read = RedisPipeline()
+                read.append(["HMGET", journal] + page)
+                let entries = try await redis.execute(read).first?.orThrow().array ?? []
+                for (field, entry) in zip(page, entries) {
+                    // No entry: another checkpointer took it meanwhile.
+                    guard let bytes = entry.bytes else { continue }
+                    gathered += bytes.count / ChangeJournal.pairSize
+                    if !ChangeJournal.read(bytes, into: &members) {
+                        logger.error("checkpoint: a change journal entry that is not one is dropped", metadata: ["field": "\(field)", "bytes": "\(bytes.count)"])
+                    }
                 }
+                taken += page
             }
             var failed: [UInt64: Set<UInt64>] = [:]
             for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
                 do {
                     report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
                     report.guilds += 1
+                } catch let error as RedisError where error.isWrongType {
+                    report.failures += 1
+                    if brokenGuilds.insert(guild).inserted {
+                        logger.error("checkpoint: a guild's members key is not what Kamii writes; its members are not copied until it is fixed or purged (kamii data delete --guild)", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                    }
                 } catch {
                     failed[guild] = users
                     report.failures += 1
@@ -123,7 +143,9 @@ public actor Checkpointer {
                 replace.appendArgument("retry-\(UInt64.random(in: 1...UInt64.max))")
                 replace.appendArgument(bytes: ChangeJournal.entry(failed))
             }
-            replace.append(["HDEL", journal] + page)
+            for start in stride(from: 0, to: taken.count, by: 1_000) {
+                replace.append(["HDEL", journal] + taken[start..<min(start + 1_000, taken.count)])
+            }
             replace.append("EXEC")
             for reply in try await redis.execute(replace) { _ = try reply.orThrow() }
         }

@@ -12,8 +12,10 @@ struct PendingFlush {
     private let guildsPerCall: Int
     /// The guilds of each script call of the last pipeline, in order.
     private var calls: [[UInt64]] = []
-    /// Whether the last pipeline was one transaction ending in the commit of the records.
-    private var wrapped = false
+    /// Whether the last pipeline was one MULTI/EXEC (a single Redis), and whether it ended in the
+    /// commit of the records.
+    private var transaction = false
+    private var commits = false
     /// The last pipeline's change journal entry (field, pairs) and where its reply is among the
     /// commands' replies; nil when it wrote none.
     private var journal: (field: String, entry: [UInt8], reply: Int)?
@@ -70,10 +72,13 @@ struct PendingFlush {
     /// script arguments (at least one call): a backlog after an outage goes in several round trips,
     /// none long enough to time out.
     ///
-    /// With `records` (the shards' sessions at the flush's positions), the flush's last part goes as
-    /// one MULTI/EXEC ending in the commit script, which writes them only if every guild of the
-    /// flush shows it applied: a process killed at any moment resumes exactly after what Redis has,
-    /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) keeps them unwritten.
+    /// On a single Redis (more than one guild per call) each round trip is one MULTI/EXEC: its
+    /// changes and its journal entry go in together or not at all, whenever the process dies. With
+    /// `records` (the shards' sessions at the flush's positions), the flush's last part ends in the
+    /// commit script, which writes them only if every guild of the flush shows it applied and the
+    /// journal has the entry: a process killed at any moment resumes exactly after what Redis has,
+    /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) or a refused entry keeps them
+    /// unwritten.
     mutating func pipeline(
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
         journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
@@ -93,13 +98,14 @@ struct PendingFlush {
         }
         calls = planned.map(\.call)
         let order = calls.flatMap { $0 }
-        // One guild per call means Redis Cluster, where a script may not touch the sessions' slot.
-        wrapped = !records.isEmpty && guildsPerCall > 1 && order.count == batches.count
+        // One guild per call means Redis Cluster, where one transaction may not span slots.
+        transaction = guildsPerCall > 1
+        commits = transaction && !records.isEmpty && order.count == batches.count
         var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
         var scratch = LittleEndianWriter(capacity: 256)
         var entry: [UInt8] = []
         attempts += 1
-        if wrapped { pipeline.append("MULTI") }
+        if transaction { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
             pipeline.beginCommand(arguments: 7 + call.count + plan.arguments)
@@ -150,20 +156,23 @@ struct PendingFlush {
             pipeline.appendArgument(keys.dirtyGuilds)
             for guild in karmaGuilds { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
         }
-        if wrapped {
-            pipeline.beginCommand(arguments: 4 + allGuilds.count + 3 * records.count)
+        if commits {
+            let journalKeys = journal == nil ? 0 : 1
+            pipeline.beginCommand(arguments: 5 + allGuilds.count + journalKeys + 3 * records.count)
             pipeline.appendArgument("EVAL")
             pipeline.appendArgument(StatsFlushScript.commit.source)
-            pipeline.appendArgument(allGuilds.count)
+            pipeline.appendArgument(allGuilds.count + journalKeys)
             for guild in allGuilds { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
+            if journal != nil { pipeline.appendArgument(keys.changeJournal) }
             pipeline.appendArgument(id)
+            pipeline.appendArgument(journal?.field ?? "")
             for record in records {
                 pipeline.appendArgument(record.key)
                 pipeline.appendArgument(record.value)
                 pipeline.appendArgument(record.ttlMilliseconds)
             }
-            pipeline.append("EXEC")
         }
+        if transaction { pipeline.append("EXEC") }
         return pipeline
     }
 
@@ -210,7 +219,7 @@ struct PendingFlush {
 
     /// Reads the replies of ``pipeline(scriptHash:)``: guilds that are done leave the flush.
     mutating func settle(_ replies: [RedisValue]) -> Outcome {
-        guard wrapped else { return settleCommands(replies) }
+        guard transaction else { return settleCommands(replies) }
         // MULTI, QUEUED per command, then EXEC's array of the real replies (or an error: nothing applied).
         guard case .array(let results)? = replies.last else {
             var outcome = Outcome()
@@ -220,7 +229,7 @@ struct PendingFlush {
             return outcome
         }
         var outcome = settleCommands(results)
-        outcome.recordsWritten = results.last == .integer(1)
+        outcome.recordsWritten = commits && results.last == .integer(1)
         return outcome
     }
 

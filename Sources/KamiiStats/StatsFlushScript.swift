@@ -35,19 +35,25 @@ import KamiiRedis
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
-    /// has it applied: KEYS are all the flush's members hashes (their `~batch` fields are the
-    /// markers); ARGV the batch id, then key, value and
-    /// time to live in ms per record. Replies 1 when written, 0 when a guild is not in (yet). Runs
-    /// last in the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
+    /// has it applied and the change journal has its entry: KEYS are all the flush's members hashes
+    /// (their `~batch` fields are the markers), then the change journal when ARGV[2] names a field;
+    /// ARGV the batch id, the journal field (empty: none), then key, value and time to live in ms
+    /// per record. Replies 1 when written, 0 when a guild or the entry is not in (yet). Runs last in
+    /// the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
     static let commit = RedisScript(#"""
         \#(batchJudgement)
         \#(ForwardOnlyRecord.luaFunction)
-        for k = 1, #KEYS do
+        local guilds = #KEYS
+        if ARGV[2] ~= '' then
+            guilds = guilds - 1
+            if redis.call('HEXISTS', KEYS[#KEYS], ARGV[2]) == 0 then return 0 end
+        end
+        for k = 1, guilds do
             if not applied(redis.call('HGET', KEYS[k], '~batch')) then return 0 end
         end
         -- Never an earlier `s` of the same session over a later one (the shard manager's periodic
         -- save writes these keys too, and the two may finish in either order).
-        for r = 2, #ARGV, 3 do forwardOnlySet(ARGV[r], ARGV[r + 1], ARGV[r + 2]) end
+        for r = 3, #ARGV, 3 do forwardOnlySet(ARGV[r], ARGV[r + 1], ARGV[r + 2]) end
         return 1
         """#)
 

@@ -102,10 +102,13 @@ public actor StatsFlusher {
     private var deferred: [UInt64: GuildStatsBatch] = [:]
     /// Guilds already logged as broken (one error line each, not one per flush).
     private var brokenGuilds: Set<UInt64> = []
-    /// Change journal entries Redis refused while their changes went in: written again before each
-    /// flush until Redis takes them (the checkpointer would not know those members changed).
+    /// Change journal entries Redis refused while their changes went in: their members are marked
+    /// in the dirty sets instead (``writeUnjournaled()``) before anything else is flushed, and until
+    /// then no shard position is claimed (the checkpointer would not know those members changed).
     private var unjournaled: [(field: String, entry: [UInt8])] = []
     private var journalRefused = false
+    /// Whether the last journal entry went to the dirty sets instead (logged once until one is taken).
+    private var journalBypassed = false
 
     public private(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
@@ -175,7 +178,9 @@ public actor StatsFlusher {
             }
             if await flush() { continue }
             guard ContinuousClock.now < end, !Task.isCancelled else {
-                logger.critical("stats not flushed at shutdown", metadata: ["changes": "\(buffer.unacknowledged)"])
+                logger.critical("stats not flushed at shutdown", metadata: [
+                    "changes": "\(buffer.unacknowledged)", "members not marked for the checkpointer": "\(unjournaled.count) entries",
+                ])
                 return false
             }
             try? await Task.sleep(for: .milliseconds(100))
@@ -229,6 +234,8 @@ public actor StatsFlusher {
                 if let refused = outcome.unjournaled {
                     unjournaled.append(refused)
                     _ = await writeUnjournaled()
+                } else if outcome.applied > 0 {
+                    journalBypassed = false
                 }
                 recordsWritten = outcome.recordsWritten
                 reload = outcome.scriptMissing
@@ -240,6 +247,12 @@ public actor StatsFlusher {
                 if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
             pending = nil
+            guard unjournaled.isEmpty else {
+                // Applied, but members of it are not yet marked for the checkpointer: a process that
+                // died now must replay this flush (which marks them again), so positions stay unclaimed.
+                totals.flushes += 1
+                return false
+            }
             // Not in the same transaction (a guild refused at first, a backlog in parts, Cluster): now
             // the positions the changes vouch for — a kill between the two replays one flush, whose
             // XP Redis refuses a second time.
@@ -257,7 +270,7 @@ public actor StatsFlusher {
                 // The commit script with no markers to check: the records, each written only over an
                 // earlier point of the same session.
                 var pipeline = RedisPipeline()
-                pipeline.append(["EVAL", StatsFlushScript.commit.source, "0", "late"] + late.flatMap { [$0.key, $0.value, String($0.ttlMilliseconds)] })
+                pipeline.append(["EVAL", StatsFlushScript.commit.source, "0", "late", ""] + late.flatMap { [$0.key, $0.value, String($0.ttlMilliseconds)] })
                 do {
                     for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
                 } catch {
@@ -282,27 +295,45 @@ public actor StatsFlusher {
         }
     }
 
-    /// Writes the journal entries Redis refused; false (keeping them) while it still refuses.
+    /// Marks the members of the journal entries Redis refused the way karma receivers are marked —
+    /// each guild's dirty set, and the guild in `{dirty-guilds}` — which the checkpointer reads as
+    /// well; false (keeping them) while Redis does not take that either.
     private func writeUnjournaled() async -> Bool {
         guard !unjournaled.isEmpty else { return true }
-        var pipeline = RedisPipeline()
-        for (field, entry) in unjournaled {
-            pipeline.beginCommand(arguments: 4)
-            pipeline.appendArgument("HSET")
-            pipeline.appendArgument(configuration.keys.changeJournal)
-            pipeline.appendArgument(field)
-            pipeline.appendArgument(bytes: entry)
+        let keys = configuration.keys
+        var members: [UInt64: Set<UInt64>] = [:]
+        for (_, entry) in unjournaled { ChangeJournal.read(entry, into: &members) }
+        guard !members.isEmpty else {
+            unjournaled = []
+            return true
         }
+        var pipeline = RedisPipeline()
+        for (guild, users) in members {
+            pipeline.beginCommand(arguments: 2 + users.count)
+            pipeline.appendArgument("SADD")
+            pipeline.appendArgument(keys.dirtyMembers(in: GuildID(guild)))
+            for user in users { pipeline.appendArgument(Int(bitPattern: UInt(user))) }
+        }
+        pipeline.beginCommand(arguments: 2 + members.count)
+        pipeline.appendArgument("SADD")
+        pipeline.appendArgument(keys.dirtyGuilds)
+        for guild in members.keys { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
         do {
             for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+            if !journalBypassed {
+                journalBypassed = true
+                logger.warning("the change journal refuses entries; their members are marked in their guilds' dirty sets instead", metadata: [
+                    "key": "\(keys.changeJournal)", "entries": "\(unjournaled.count)",
+                ])
+            }
             unjournaled = []
             journalRefused = false
             return true
         } catch {
             guard !journalRefused else { return false }
             journalRefused = true
-            logger.error("the change journal refuses entries; flushing waits until it takes them", metadata: [
-                "key": "\(configuration.keys.changeJournal)", "entries": "\(unjournaled.count)", "error": "\(error)",
+            logger.error("members whose changes are in Redis could not be marked for the checkpointer; flushing waits until they are", metadata: [
+                "entries": "\(unjournaled.count)", "error": "\(error)",
             ])
             return false
         }

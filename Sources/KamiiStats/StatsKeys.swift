@@ -12,8 +12,9 @@ public import DiscordModels
 ///   known only to the flush script) since the last checkpoint
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
-/// - `<prefix>:{dirty-guilds}` — set of guilds with a `:dirty` set (one per deployment; tagged so its
-///   `:checkpointing` twin shares its slot)
+/// - `<prefix>:{dirty-guilds}` — set of guilds whose `:dirty` set may name members: guilds whose
+///   flushes carried karma reactions, or whose journal entry Redis refused (one per deployment;
+///   tagged so its `:checkpointing` twin shares its slot)
 /// - `<prefix>:{dirty-guilds}:journal` — hash: one field per flush round trip → the (guild, user)
 ///   pairs of every member it changed, 16 bytes each (two little-endian UInt64s); the
 ///   checkpointer deletes a field once SQL has its members

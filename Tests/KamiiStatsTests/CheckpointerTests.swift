@@ -2,7 +2,7 @@ import DiscordModels
 import Foundation
 import KamiiCore
 import KamiiRedis
-import KamiiStats
+@testable import KamiiStats
 import KamiiStore
 import KamiiTestSupport
 import Testing
@@ -133,6 +133,33 @@ struct CheckpointerTests {
         #expect(report.failures == 0 && report.members == 1)
         #expect(try await store.serverUser(UserID(9), in: guild)?.xp == 40)
         #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// Entries past one page are read too, and a member named by many entries is copied once; a
+    /// guild whose members key is not a hash (the flusher reports it broken) is dropped rather than
+    /// failing every checkpoint.
+    @Test func manyEntriesAreReadAndABrokenGuildIsDropped() async throws {
+        let (store, cleanup) = try await Self.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let broken = GuildID(guild.rawValue + (1 << 22))
+        for flush in 0..<(Checkpointer.journalPage + 6) {
+            grant(buffer, user: UInt64(flush % 50) + 1, second: UInt64(flush) * 61, xp: 10)
+            buffer.record(guild: broken.rawValue) { $0.countMessage(by: 1) }
+            #expect(await flusher.flush())
+            if flush == 0 { try await redis.send("SET", keys.members(in: broken), "not a hash") }
+        }
+        #expect(try await redis.send("HLEN", keys.changeJournal).int == Checkpointer.journalPage + 6)
+        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(report.members == 50 && report.guilds == 1, "\(report)")
+        #expect(report.failures == 1, "the broken guild")
+        #expect(try await store.serverUser(UserID(1), in: guild)?.xp == 20)
+        #expect(try await store.serverUser(UserID(50), in: guild)?.xp == 10)
+        #expect(try await redis.send("EXISTS", keys.changeJournal).int == 0, "nothing kept for the broken guild")
         await redis.close()
         try await store.close()
     }

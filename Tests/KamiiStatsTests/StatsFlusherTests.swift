@@ -76,11 +76,13 @@ struct StatsFlusherTests {
         let firstReplies = try await redis.execute(pipeline)
         let secondReplies = try await redis.execute(pipeline)
         let once: [RedisValue] = [.integer(1), .integer(0)], again: [RedisValue] = [.integer(-1), .integer(0)]
-        // The script calls' replies; then the journal's and the guild list's.
+        // The script calls' replies (inside EXEC's on a single Redis); then the journal's and the
+        // guild list's.
         let calls = guildsPerCall == 1 ? 2 : 1
-        #expect(firstReplies.count == calls + 2)
-        #expect(firstReplies.prefix(calls).flatMap { $0.array ?? [] } == once + once)
-        #expect(secondReplies.prefix(calls).flatMap { $0.array ?? [] } == again + again)
+        let commands = { (replies: [RedisValue]) in guildsPerCall == 1 ? replies : replies.last?.array ?? [] }
+        #expect(commands(firstReplies).count == calls + 2)
+        #expect(commands(firstReplies).prefix(calls).flatMap { $0.array ?? [] } == once + once)
+        #expect(commands(secondReplies).prefix(calls).flatMap { $0.array ?? [] } == again + again)
         for guild in [guild, other] {
             #expect(try await member(5, redis, in: guild) == MemberRecord(messages: 1, xpMessages: 1, lastXPAt: 1_000_000, karma: 1).with(xp: 20))
         }
@@ -273,24 +275,37 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
-    /// A journal Redis refuses (its key is not a hash) does not lose the members whose changes went
-    /// in: flushing waits until it takes their entry, then goes on.
-    @Test func aRefusedJournalEntryIsWrittenOnceRedisTakesIt() async throws {
+    /// A journal entry Redis refuses (the journal's key is not a hash) does not lose the members
+    /// whose changes went in: they are marked in their guild's dirty set instead, which the
+    /// checkpointer reads too; until they are marked, the shards' positions stay unclaimed.
+    @Test func aRefusedJournalEntryFallsBackToTheDirtySets() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let sessionKey = keys.prefix + ":session-probe"
+        let claimed = Locked<[[Int: ShardPosition]]>([])
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys),
+            onDurable: { positions in claimed.withLock { $0.append(positions) } },
+            durableWrites: { positions in [(sessionKey, "s=\(positions[0]!.sequence)", 60_000)] })
         try await redis.send("SET", keys.changeJournal, "not a hash")
-        grant(buffer, user: 1, second: 0, xp: 20)
-        _ = await flusher.flush()
-        #expect(try await member(1, redis)?.xp == 20, "the changes went in")
-        grant(buffer, user: 2, second: 0, xp: 30)
-        #expect(await !flusher.flush(), "waits for the journal")
+        try await redis.send("SET", keys.dirtyMembers(in: guild), "not a set either")
+        buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 5)) { grant(buffer, user: 1, second: 0, xp: 20) }
+        #expect(await !flusher.flush(), "applied, but not marked anywhere yet")
+        #expect(try await member(1, redis)?.xp == 20)
+        #expect(claimed.value.isEmpty)
+        #expect(try await redis.send("EXISTS", sessionKey).int == 0, "the commit checks the journal has the entry")
+
+        buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 6)) { grant(buffer, user: 2, second: 0, xp: 30) }
+        #expect(await !flusher.flush(), "nothing newer goes before the marks")
         #expect(try await member(2, redis) == nil)
 
-        try await redis.send("DEL", keys.changeJournal)
+        try await redis.send("DEL", keys.dirtyMembers(in: guild))
         #expect(await flusher.flush())
+        #expect(try await redis.send("SMEMBERS", keys.dirtyMembers(in: guild)).array?.compactMap(\.string).sorted() == ["1", "2"])
+        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guild.rawValue)).int == 1)
         #expect(try await member(2, redis)?.xp == 30)
-        #expect(try await journal(redis) == [guild.rawValue: [1, 2]])
+        #expect(claimed.value == [[0: ShardPosition(session: 1, sequence: 6)]])
+        #expect(try await redis.send("GET", sessionKey).string == "s=6")
         await redis.close()
     }
 
@@ -309,6 +324,7 @@ struct StatsFlusherTests {
             buffer.record(in: slot) { $0.countMessage(by: 3) }
         }
         #expect(await flusher.flush())
+        #expect(try await journal(redis) == [guild.rawValue: [3]])
         #expect(try await redis.send("GET", sessionKey).string == "s=42")
         #expect(try await redis.send("PTTL", sessionKey).int.map { $0 > 0 && $0 <= 60_000 } == true)
         #expect(try await member(3, redis)?.messages == 1)

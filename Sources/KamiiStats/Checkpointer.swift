@@ -67,6 +67,11 @@ public actor Checkpointer {
                 report.members += try await checkpointDirtySet(of: guild)
                 report.guilds += 1
                 _ = try await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
+            } catch let error as RedisError where error.isWrongType {
+                // Keys Kamii did not write (the flusher reports the guild broken): dropped, not retried.
+                report.failures += 1
+                logBroken(guild.rawValue, error)
+                _ = try? await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
             } catch {
                 report.failures += 1
                 logger.error("checkpoint of a guild failed; it stays marked", metadata: ["guild": "\(guild)", "error": "\(error)"])
@@ -125,9 +130,7 @@ public actor Checkpointer {
                     report.guilds += 1
                 } catch let error as RedisError where error.isWrongType {
                     report.failures += 1
-                    if brokenGuilds.insert(guild).inserted {
-                        logger.error("checkpoint: a guild's members key is not what Kamii writes; its members are not copied until it is fixed or purged (kamii data delete --guild)", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                    }
+                    logBroken(guild, error)
                 } catch {
                     failed[guild] = users
                     report.failures += 1
@@ -149,6 +152,11 @@ public actor Checkpointer {
             replace.append("EXEC")
             for reply in try await redis.execute(replace) { _ = try reply.orThrow() }
         }
+    }
+
+    private func logBroken(_ guild: UInt64, _ error: RedisError) {
+        guard brokenGuilds.insert(guild).inserted else { return }
+        logger.error("checkpoint: a guild's keys are not what Kamii writes; its members are not copied until they are fixed or purged (kamii data delete --guild)", metadata: ["guild": "\(guild)", "error": "\(error)"])
     }
 
     /// The members in the guild's dirty set (karma receivers the flush script found in the ledger,

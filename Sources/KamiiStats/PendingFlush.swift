@@ -61,8 +61,8 @@ struct PendingFlush {
         var error: String?
         /// The records went in the same transaction as the changes they vouch for.
         var recordsWritten = false
-        /// The change journal entry Redis refused (field and pairs): the flusher writes it again,
-        /// since the guilds it names may be applied and leave the flush.
+        /// The change journal entry Redis refused (field and pairs): the flusher marks its members in
+        /// the dirty sets instead, since the guilds it names may be applied and leave the flush.
         var unjournaled: (field: String, entry: [UInt8])?
     }
 

@@ -226,7 +226,7 @@ public actor StatsFlusher {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
                 let before = flush.batches.count
                 // The sessions as they are now: a retried flush must not write one the shard replaced.
-                let records = deferred.isEmpty ? await sessionRecords(flush.positions) : []
+                let records = deferred.isEmpty && unjournaled.isEmpty ? await sessionRecords(flush.positions) : []
                 let outcome = flush.settle(try await redis.execute(flush.pipeline(
                     scriptHash: sha, mustBeLoaded: hydrator != nil, maxArguments: configuration.maxArgumentsPerRoundTrip, records: records,
                     journal: configuration.writesChangeJournal)))
@@ -307,19 +307,32 @@ public actor StatsFlusher {
             unjournaled = []
             return true
         }
+        let guilds = Array(members.keys)
         var pipeline = RedisPipeline()
-        for (guild, users) in members {
-            pipeline.beginCommand(arguments: 2 + users.count)
+        for guild in guilds {
+            pipeline.beginCommand(arguments: 2 + members[guild]!.count)
             pipeline.appendArgument("SADD")
             pipeline.appendArgument(keys.dirtyMembers(in: GuildID(guild)))
-            for user in users { pipeline.appendArgument(Int(bitPattern: UInt(user))) }
+            for user in members[guild]! { pipeline.appendArgument(Int(bitPattern: UInt(user))) }
         }
-        pipeline.beginCommand(arguments: 2 + members.count)
+        pipeline.beginCommand(arguments: 2 + guilds.count)
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
-        for guild in members.keys { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        for guild in guilds { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
         do {
-            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+            let replies = try await redis.execute(pipeline)
+            for (index, reply) in replies.enumerated() {
+                guard case .error(let message) = reply else { continue }
+                // A guild whose dirty set is not a set has keys Kamii did not write (the flusher
+                // reports it broken): it cannot be marked, and must not hold back every other guild.
+                if index < guilds.count && message.hasPrefix("WRONGTYPE") {
+                    if brokenGuilds.insert(guilds[index]).inserted {
+                        logger.error("a guild's dirty set is not what Kamii writes; its members are not marked for the checkpointer", metadata: ["guild": "\(guilds[index])", "error": "\(message)"])
+                    }
+                    continue
+                }
+                throw RedisError.server(message)
+            }
             if !journalBypassed {
                 journalBypassed = true
                 logger.warning("the change journal refuses entries; their members are marked in their guilds' dirty sets instead", metadata: [

@@ -8,8 +8,9 @@ public import DiscordModels
 ///   the last flush batch applied (what makes a retried flush a no-op)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
-/// - `<prefix>:{g}:dirty` — set of members whose karma alone changed (the karma ledger's receivers,
-///   known only to the flush script) since the last checkpoint
+/// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint that the change journal
+///   does not name: karma receivers known only to the flush script (from the ledger), and the
+///   members of a journal entry Redis refused
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
 /// - `<prefix>:{dirty-guilds}` — set of guilds whose `:dirty` set may name members: guilds whose

@@ -32,12 +32,14 @@ struct StatsPurgeTests {
     @Test func aUsersStatsLeaveEveryGuildAndNothingElse() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)
+        for guild in guilds { try await redis.send("SADD", keys.dirtyMembers(in: guild), "11", "12") }
         #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(11)) == 2)
         for guild in guilds {
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guild) == nil)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "11").isNull)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
+            #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "12").int == 1)
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(12), in: guild)?.xp == 20, "others keep theirs")
             var receivers: [String] = []
             for ledger in try await redis.keys(matching: keys.guildPrefix(guild) + "karma:*") {
@@ -92,7 +94,7 @@ struct StatsPurgeTests {
         let redis = try RedisTestServer.client()
         try await fill(redis)
         let deleted = try await StatsPurge(redis: redis, keys: keys).purge(guilds[0])
-        #expect(deleted >= 4, "the members hash, two leaderboards, the dirty set")
+        #expect(deleted >= 4, "the members hash, two leaderboards, the karma ledger")
         let left = try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []
         #expect(left == [.bulk(Array(keys.members(in: guilds[0]).utf8))], "only the marker, saying not to reload from SQL")
         #expect(try await redis.send("HGETALL", keys.members(in: guilds[0])).array == [.bulk(Array("~batch".utf8)), .bulk(Array("hydrated".utf8))])

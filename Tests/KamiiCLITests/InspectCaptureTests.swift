@@ -1,4 +1,5 @@
 import Foundation
+import KamiiTestSupport
 import Testing
 
 /// `kamii inspect-capture` run as an operator runs it: the built binary, on the Python-made captures.
@@ -212,6 +213,26 @@ final class TemporaryFile {
         #expect(rows.map { $0.first.map(String.init) } == ["inflate", "envelope", "guild-actors"])
         #expect(rows.allSatisfy { $0.count == 4 && Double($0[1]).map { $0 > 0 } == true })
         #expect(rows.first?.last == "1.000")
+    }
+
+    /// With a Redis: the flush's Redis CPU per million dispatches and the plain-write baseline of the
+    /// same run, and none of the keys either wrote left behind.
+    @Test(.enabled(if: RedisTestServer.configuration != nil))
+    func benchCaptureMeasuresRedisAgainstABaseline() async throws {
+        let path = InspectCaptureTests.fixtures.appendingPathComponent("zlib-split.capture").path
+        let configuration = try #require(RedisTestServer.configuration)
+        let prefix = "kamii-bench-test-\(UInt64.random(in: 0...UInt64.max))"
+        let result = try await Kamii.run([
+            "bench-capture", path, "--compress", "zlib-stream", "--passes", "2", "--stages", "guild-actors",
+            "--redis", "redis://\(configuration.host):\(configuration.port)", "--stats-prefix", prefix,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("redis: ") && $0.contains("CPU-s per million dispatches") }, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("redis baseline, one plain pipelined HSET per dispatch") && $0.hasSuffix("x that") }, "\(result.stdout)")
+        let redis = try RedisTestServer.client()
+        #expect(try await redis.keys(matching: prefix + "*").isEmpty)
+        await redis.close()
     }
 
     @Test func benchCaptureNamesABadFrame() async throws {

@@ -84,9 +84,9 @@ public actor StatsFlusher {
 
     public nonisolated let configuration: Configuration
     private let buffer: StatsBuffer
-    private let redis: RedisClient
-    private let logger: Logger
-    private let hydrator: (any GuildHydrator)?
+    let redis: RedisClient
+    let logger: Logger
+    let hydrator: (any GuildHydrator)?
     private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
     private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])?
     private var reportedPositions: [Int: ShardPosition] = [:]
@@ -110,7 +110,7 @@ public actor StatsFlusher {
     /// Whether the last journal entry went to the dirty sets instead (logged once until one is taken).
     private var journalBypassed = false
 
-    public private(set) var totals = Totals()
+    public internal(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
     private var activity: [UInt64: Int] = [:]
     private let levelUpSink: AsyncStream<LevelUp>.Continuation
@@ -389,48 +389,5 @@ public actor StatsFlusher {
         totals.levelUps += outcome.levelUps.count
         for levelUp in outcome.levelUps { levelUpSink.yield(levelUp) }
         buffer.acknowledge(outcome.deltas)
-    }
-
-    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
-    /// batch got there first, which cannot happen while this flusher is the guild's only writer).
-    /// Returns the guilds that could not be loaded now.
-    private func hydrate(_ guilds: [GuildID]) async -> [GuildID] {
-        guard let hydrator else { return [] }
-        var failed: [GuildID] = []
-        for guild in guilds {
-            do {
-                try await hydrate(guild, from: hydrator)
-            } catch {
-                logger.warning("guild not loaded from the checkpoint; its changes wait", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                failed.append(guild)
-            }
-        }
-        return failed
-    }
-
-    private func hydrate(_ guild: GuildID, from hydrator: any GuildHydrator) async throws {
-        let keys = configuration.keys
-        let members = try await hydrator.members(of: guild)
-        var pipeline = RedisPipeline()
-        for start in stride(from: 0, to: members.count, by: 1_000) {
-            let part = members[start..<min(start + 1_000, members.count)]
-            pipeline.beginCommand(arguments: 2 + 2 * part.count)
-            pipeline.appendArgument("HSET")
-            pipeline.appendArgument(keys.members(in: guild))
-            for member in part {
-                pipeline.appendArgument(String(member.user.rawValue))
-                pipeline.appendArgument(bytes: MemberRecord(
-                    xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
-                    lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).stored)
-            }
-            let xp = part.filter { $0.xp > 0 }.flatMap { [String($0.xp), String($0.user.rawValue)] }
-            if !xp.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.xp, in: guild)] + xp) }
-            let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }
-            if !karma.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.karma, in: guild)] + karma) }
-        }
-        pipeline.append("HSETNX", keys.members(in: guild), StatsKeys.batchField, "hydrated")
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-        totals.hydrations += 1
-        logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])
     }
 }

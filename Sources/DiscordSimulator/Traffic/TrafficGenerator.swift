@@ -44,6 +44,9 @@ public struct TrafficGenerator: Sendable {
     let memberSlotBase: [Int]
     /// Roles and nicknames REST changed, by (guild index << 32 | user index).
     var memberOverrides: [UInt64: (roles: [RoleID], nick: String?)] = [:]
+    /// Each world member's slot by user index, for the guilds REST changed a member of (built on
+    /// the first change: a scan of a big guild's members per REST call would hold the session).
+    var memberSlots: [Int: [Int: Int]] = [:]
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
@@ -129,7 +132,7 @@ public struct TrafficGenerator: Sendable {
     /// Starts a raid on a guild: `size` brand-new accounts join it over the next events, and
     /// some of them post.
     public mutating func startRaid(guild: GuildID, size: Int) {
-        guard let index = guildIndexes.first(where: { world.guilds[$0].id == guild }) else { return }
+        guard let index = talkedAboutIndex(of: guild) else { return }
         startRaid(guildIndex: index, size: size)
     }
 
@@ -139,7 +142,7 @@ public struct TrafficGenerator: Sendable {
 
     /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
     public mutating func removeMember(_ user: UserID, from guild: GuildID) {
-        guard let guildIndex = guildIndexes.first(where: { world.guilds[$0].id == guild }),
+        guard let guildIndex = talkedAboutIndex(of: guild),
               let userIndex = self.userIndex(of: user)
         else { return }
         departed[guildIndex, default: []].insert(userIndex)
@@ -148,13 +151,27 @@ public struct TrafficGenerator: Sendable {
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.
     public mutating func updateMember(_ user: UserID, in guild: GuildID, roles: [RoleID], nick: String?) {
-        guard let guildIndex = guildIndexes.first(where: { world.guilds[$0].id == guild }),
+        guard let guildIndex = talkedAboutIndex(of: guild),
               let userIndex = self.userIndex(of: user)
         else { return }
         memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
-        if let slot = world.guilds[guildIndex].members.firstIndex(of: userIndex) {
+        if let slot = slot(of: userIndex, in: guildIndex) {
             memberObjects.forget(memberSlotBase[guildIndex] + slot)
         }
+    }
+
+    /// The index of a guild of the world that this generator talks about.
+    func talkedAboutIndex(of guild: GuildID) -> Int? {
+        guard let index = world.guildIndex(of: guild), memberSlotBase[index] >= 0 else { return nil }
+        return index
+    }
+
+    /// A world member's slot among the guild's members (nil for a user who joined since).
+    mutating func slot(of userIndex: Int, in guildIndex: Int) -> Int? {
+        if let slots = memberSlots[guildIndex] { return slots[userIndex] }
+        let slots = Dictionary(world.guilds[guildIndex].members.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        memberSlots[guildIndex] = slots
+        return slots[userIndex]
     }
 
     /// A dispatch payload in Discord's key order.

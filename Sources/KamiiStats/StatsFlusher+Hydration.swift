@@ -4,6 +4,29 @@ import KamiiRedis
 /// Loading a guild Redis does not have (never saw, or lost) from the checkpoint in SQL before any
 /// change is added to it.
 extension StatsFlusher {
+    /// Before a flush, with a SQL store: the guilds this process has not flushed yet are looked up
+    /// in Redis (one HEXISTS each, once per guild) and loaded from SQL if Redis lacks them. Left to
+    /// the script, such a guild is refused in the middle of a flush whose other guilds are applied,
+    /// and the shards' positions are written only once it is in: a process killed in between
+    /// replays the applied guilds' messages, and counts them twice. (A guild Redis loses later is
+    /// still refused and loaded that way.)
+    func loadUnseen(_ guilds: some Collection<UInt64>) async {
+        guard hydrator != nil else { return }
+        let unseen = guilds.filter { !seenLoaded.contains($0) }
+        guard !unseen.isEmpty else { return }
+        if seenLoaded.count > 1_000_000 { seenLoaded.removeAll() }
+        var pipeline = RedisPipeline()
+        for guild in unseen { pipeline.append("HEXISTS", configuration.keys.members(in: GuildID(guild)), StatsKeys.batchField) }
+        // Unanswered: the flush meets Redis's refusal instead.
+        guard let replies = try? await redis.execute(pipeline) else { return }
+        var missing: [GuildID] = []
+        for (guild, reply) in zip(unseen, replies) {
+            if reply.int == 1 { seenLoaded.insert(guild) } else if reply.int == 0 { missing.append(GuildID(guild)) }
+        }
+        let failed = Set(await hydrate(missing))
+        for guild in missing where !failed.contains(guild) { seenLoaded.insert(guild.rawValue) }
+    }
+
     /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
     /// batch got there first, which cannot happen while this flusher is the guild's only writer).
     /// Returns the guilds that could not be loaded now.

@@ -109,6 +109,9 @@ public actor StatsFlusher {
     private var journalRefused = false
     /// Whether the last journal entry went to the dirty sets instead (logged once until one is taken).
     private var journalBypassed = false
+    /// Guilds Redis was seen to have (or that were loaded into it) since this process started:
+    /// ``loadUnseen(_:)`` checks the others before their first flush.
+    var seenLoaded: Set<UInt64> = []
 
     public internal(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.
@@ -214,6 +217,7 @@ public actor StatsFlusher {
                 positions: positions, karmaMemory: configuration.karmaMemory)
         }
         guard var flush = pending else { return true }
+        await loadUnseen(flush.batches.keys)
         do {
             // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at
             // once. Guilds it does not have are rehydrated from SQL, then sent again.

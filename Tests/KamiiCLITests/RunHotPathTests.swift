@@ -112,14 +112,18 @@ struct RunHotPathTests {
 
     /// kill -9 mid-traffic: the sessions saved were only as far as Redis had the changes, so the
     /// restarted process resumes from there — nothing lost, and XP (re-checked against each
-    /// member's last XP in Redis) never counted twice.
+    /// member's last XP in Redis) never counted twice. What the killed process changed but never
+    /// checkpointed reaches SQL through the restarted one (the change journal is in Redis).
     @Test func aKilledProcessResumesFromWhatRedisHas() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 30, userCount: 600, seed: 99), dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000,
             identifyWindowMilliseconds: 300))
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
-        let environment = try Self.environment(server, prefix: prefix)
+        var environment = try Self.environment(server, prefix: prefix)
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
+        environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
         func messagesSent() -> Int { server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } }
 
         let first = try RunningKamii(["run"], environment: environment)
@@ -150,7 +154,25 @@ struct RunHotPathTests {
         // are written in the same transaction as the changes they cover, a take claims exactly the
         // dispatches it holds (a position read before the take used to claim less: up to ≈ 195
         // counted twice under load), and a save never puts an earlier point back.
-        #expect(overcounted == 0, "messages counted twice: \(overcounted)")
+        #expect(overcounted == 0, "messages counted twice: \(overcounted); the killed run said: \(first.log.suffix(6_000))")
+
+        // The second process's checkpoint at shutdown copied everything, the first's changes too.
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
+        var compared = 0
+        for (guild, members) in server.groundTruth.all {
+            for (user, truth) in members where truth.xp > 0 {
+                let row = try await store.serverUser(user, in: guild)
+                if row?.xp != Int64(truth.xp) {
+                    let keys = StatsKeys(prefix: prefix)
+                    let record = try await StatsReader(redis: redis, keys: keys).member(user, in: guild)
+                    let entries = try await redis.send("HLEN", keys.changeJournal).int ?? -1
+                    Issue.record("guild \(guild) user \(user): SQL \(String(describing: row?.xp)), Redis \(String(describing: record?.xp)), truth \(truth.xp), journal entries left \(entries); the restarted run said: \(second.log.suffix(6_000))")
+                }
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
+        try await store.close()
         await redis.close()
         try await server.stop()
     }

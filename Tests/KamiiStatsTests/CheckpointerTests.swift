@@ -237,11 +237,44 @@ struct CheckpointerTests {
         try await store.close()
     }
 
+    /// A guild new to this process is looked up before its first flush and loaded from SQL if Redis
+    /// lacks it — not refused in the middle of a flush whose other guilds go in, which would leave
+    /// the shards' positions to a second write (a kill in between replays those guilds' messages).
+    @Test func aGuildRedisLacksIsLoadedBeforeItsFirstFlush() async throws {
+        /// Notes whether the other guild's change was already in Redis when it was asked.
+        final class Watching: GuildHydrator, @unchecked Sendable {
+            let redis: RedisClient, keys: StatsKeys, other: GuildID
+            let sawOtherApplied = Locked<[Bool]>([])
+            init(redis: RedisClient, keys: StatsKeys, other: GuildID) { (self.redis, self.keys, self.other) = (redis, keys, other) }
+            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+                let applied = try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: other) != nil
+                sawOtherApplied.withLock { $0.append(applied) }
+                return []
+            }
+        }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let known = GuildID(guild.rawValue + (1 << 22))
+        try await redis.send("HSET", keys.members(in: known), StatsKeys.batchField, "hydrated")
+        let hydrator = Watching(redis: redis, keys: keys, other: known)
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: hydrator)
+        grant(buffer, user: 1, second: 0, xp: 30)
+        buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
+        #expect(await flusher.flush())
+        #expect(hydrator.sawOtherApplied.value == [false], "loaded before anything of the flush went in, once")
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 30)
+        grant(buffer, user: 1, second: 100, xp: 20)
+        #expect(await flusher.flush())
+        #expect(hydrator.sawOtherApplied.value.count == 1, "a guild seen once is not looked up again")
+        await redis.close()
+    }
+
     /// Rehydration that fails (the SQL store unreachable) holds back only its own guild: the rest is
     /// flushed, the waiting guild's changes go once it loads, and the shards' positions are claimed
     /// only then.
     @Test func aGuildThatCannotBeLoadedWaitsAloneAndPositionsWaitWithIt() async throws {
-        /// Fails its first answer, like a database that comes back.
+        /// Fails its first two answers (before the flush, and when Redis refuses the guild in it),
+        /// like a database that comes back.
         final class ComingBack: GuildHydrator, @unchecked Sendable {
             let calls = Locked(0)
             func members(of guild: GuildID) async throws -> [ServerUserStats] {
@@ -249,7 +282,7 @@ struct CheckpointerTests {
                     value += 1
                     return value
                 }
-                if call == 1 { throw StoreError(.database, "the database is down") }
+                if call <= 2 { throw StoreError(.database, "the database is down") }
                 return []
             }
         }

@@ -9,22 +9,25 @@ extension StatsFlusher {
     /// the script, such a guild is refused in the middle of a flush whose other guilds are applied,
     /// and the shards' positions are written only once it is in: a process killed in between
     /// replays the applied guilds' messages, and counts them twice. (A guild Redis loses later is
-    /// still refused and loaded that way.)
-    func loadUnseen(_ guilds: some Collection<UInt64>) async {
-        guard hydrator != nil else { return }
+    /// still refused and loaded that way.) Returns the guilds that could not be loaded (the SQL store
+    /// unreachable): nothing of their batches has run, so they wait like refused ones. Throws when
+    /// Redis does not answer.
+    func loadUnseen(_ guilds: some Collection<UInt64>) async throws -> [UInt64] {
+        guard hydrator != nil else { return [] }
         let unseen = guilds.filter { !seenLoaded.contains($0) }
-        guard !unseen.isEmpty else { return }
+        guard !unseen.isEmpty else { return [] }
         if seenLoaded.count > 1_000_000 { seenLoaded.removeAll() }
         var pipeline = RedisPipeline()
         for guild in unseen { pipeline.append("HEXISTS", configuration.keys.members(in: GuildID(guild)), StatsKeys.batchField) }
-        // Unanswered: the flush meets Redis's refusal instead.
-        guard let replies = try? await redis.execute(pipeline) else { return }
+        let replies = try await redis.execute(pipeline)
         var missing: [GuildID] = []
         for (guild, reply) in zip(unseen, replies) {
-            if reply.int == 1 { seenLoaded.insert(guild) } else if reply.int == 0 { missing.append(GuildID(guild)) }
+            // Anything but "no marker" (an error for keys Kamii did not write, too) is the script's to judge.
+            if reply.int == 0 { missing.append(GuildID(guild)) } else { seenLoaded.insert(guild) }
         }
         let failed = Set(await hydrate(missing))
         for guild in missing where !failed.contains(guild) { seenLoaded.insert(guild.rawValue) }
+        return failed.map(\.rawValue)
     }
 
     /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a

@@ -217,8 +217,10 @@ public actor StatsFlusher {
                 positions: positions, karmaMemory: configuration.karmaMemory)
         }
         guard var flush = pending else { return true }
-        await loadUnseen(flush.batches.keys)
         do {
+            for guild in try await loadUnseen(flush.batches.keys) {
+                if let waiting = flush.setAside(guild) { deferred[guild] = waiting }
+            }
             // A Redis that restarted or ran SCRIPT FLUSH answers NOSCRIPT: load it and send again at
             // once. Guilds it does not have are rehydrated from SQL, then sent again.
             // A backlog goes in several round trips (`maxArguments` each); one that applies nothing

@@ -262,6 +262,8 @@ struct CheckpointerTests {
         buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
         #expect(await flusher.flush())
         #expect(hydrator.sawOtherApplied.value == [false], "loaded before anything of the flush went in, once")
+        #expect(await flusher.seenLoaded.contains(guild.rawValue))
+        #expect(await flusher.seenLoaded.contains(known.rawValue), "a guild Redis has is seen without loading")
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 30)
         grant(buffer, user: 1, second: 100, xp: 20)
         #expect(await flusher.flush())
@@ -273,24 +275,20 @@ struct CheckpointerTests {
     /// flushed, the waiting guild's changes go once it loads, and the shards' positions are claimed
     /// only then.
     @Test func aGuildThatCannotBeLoadedWaitsAloneAndPositionsWaitWithIt() async throws {
-        /// Fails its first two answers (before the flush, and when Redis refuses the guild in it),
-        /// like a database that comes back.
+        /// Fails while `down`, like a database that comes back.
         final class ComingBack: GuildHydrator, @unchecked Sendable {
-            let calls = Locked(0)
+            let down = Locked(true)
             func members(of guild: GuildID) async throws -> [ServerUserStats] {
-                let call = calls.withLock { value -> Int in
-                    value += 1
-                    return value
-                }
-                if call <= 2 { throw StoreError(.database, "the database is down") }
+                if down.value { throw StoreError(.database, "the database is down") }
                 return []
             }
         }
+        let store = ComingBack()
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         let claimed = Locked<[[Int: ShardPosition]]>([])
         let flusher = StatsFlusher(
-            buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: ComingBack(),
+            buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: store,
             onDurable: { positions in claimed.withLock { $0.append(positions) } })
         let known = GuildID(guild.rawValue + (1 << 22))
         try await redis.send("HSET", keys.members(in: known), StatsKeys.batchField, "hydrated")
@@ -304,7 +302,10 @@ struct CheckpointerTests {
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild) == nil)
         #expect(buffer.unacknowledged == 2)
         #expect(claimed.value.isEmpty, "no position claimed while a guild waits")
+        #expect(await !flusher.flush(), "still down: still waiting")
+        #expect(claimed.value.isEmpty)
 
+        store.down.withLock { $0 = false }
         grant(buffer, user: 1, second: 100, xp: 20)
         #expect(await flusher.flush())
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 50)

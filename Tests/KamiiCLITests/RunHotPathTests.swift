@@ -20,14 +20,23 @@ struct RunHotPathTests {
     ) async throws -> [(member: String, stored: [Int], expected: [Int])] {
         let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
         let reader = StatsReader(redis: redis, keys: StatsKeys(prefix: prefix))
+        var stored: [GuildID: [UserID: MemberRecord]] = [:]
+        for guild in server.configuration.world.guilds {
+            stored[guild.id] = try await reader.members(of: guild.id)
+        }
+        // The truth is read after Redis: it only grows, so Redis can match it only when everything
+        // sent was flushed and nothing was sent meanwhile — not mid-traffic, by a flush landing
+        // between a snapshot of the truth and the reads.
+        let truth = server.groundTruth.all
         var compared: [(member: String, stored: [Int], expected: [Int])] = []
-        for (guild, members) in server.groundTruth.all {
-            let records = try await reader.members(of: guild)
-            for (user, truth) in members {
+        for (guild, records) in stored {
+            let members = truth[guild] ?? [:]
+            for user in Set(members.keys).union(records.keys) {
                 let record = records[user] ?? MemberRecord()
+                let expected = members[user]
                 compared.append((
                     "guild \(guild) user \(user)", [record.xp, record.xpMessages, record.messages],
-                    [truth.xp, truth.messagesEarningXP, bots.contains(user) ? 0 : truth.messages]))
+                    [expected?.xp ?? 0, expected?.messagesEarningXP ?? 0, bots.contains(user) ? 0 : expected?.messages ?? 0]))
             }
         }
         return compared

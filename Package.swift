@@ -33,6 +33,8 @@ let package = Package(
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // The kamii executable's allocation functions, counting for `kamii bench-capture`.
+        .target(name: "CAllocationCounter"),
 
         .target(name: "DiscordModels", swiftSettings: swiftSettings),
         .target(
@@ -104,7 +106,7 @@ let package = Package(
             name: "kamii",
             dependencies: [
                 "DiscordGateway", "DiscordModels", "DiscordREST", "DiscordSimulator", "KamiiCore", "KamiiRedis", "KamiiRewards", "KamiiShards",
-                "KamiiStats", "KamiiStore",
+                "KamiiStats", "KamiiStore", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +169,7 @@ let package = Package(
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KamiiCLITests", dependencies: ["kamii", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStats", "KamiiStore", "KamiiTestSupport"],
+            name: "KamiiCLITests", dependencies: ["kamii", "CAllocationCounter", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStats", "KamiiStore", "KamiiTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CAllocationCounter
 import DiscordGateway
 import DiscordModels
 import Foundation
@@ -17,7 +18,9 @@ struct BenchCapture: AsyncParsableCommand {
         discussion: """
             Loads the capture into memory and replays it --passes times per stage, each pass on a fresh \
             stream with fresh guild actors. Reports the median pass: payloads per CPU-second (this \
-            process's CPU time, all threads), per wall-second, and each stage against inflate alone. \
+            process's CPU time, all threads), per wall-second, and each stage against inflate alone; \
+            and allocation calls (malloc, calloc, realloc, aligned) per payload over all passes, every \
+            thread counted, the passes' set-up included (fresh streams, a guild actor's creation). \
             With --redis, also the flush to Redis (writing under --stats-prefix; a flush every 5,000 \
             changes, in step with the replay) and Redis's own CPU time per million messages (from \
             INFO cpu). Build with `-c release` for meaningful figures.
@@ -123,6 +126,9 @@ struct BenchCapture: AsyncParsableCommand {
     private func measure(_ name: String, passes: Int, _ pass: () async throws -> HotPathReplay.Counts) async throws -> StageFigures {
         var samples: [(wall: Double, cpu: Double)] = []
         var counts = HotPathReplay.Counts()
+        kamii_allocation_counting(true)
+        defer { kamii_allocation_counting(false) }
+        let allocationsBefore = kamii_allocation_count()
         for _ in 0..<passes {
             let wallStart = ContinuousClock.now
             let cpuStart = Self.processCPUSeconds()
@@ -131,8 +137,11 @@ struct BenchCapture: AsyncParsableCommand {
             samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
         }
         guard counts.payloads > 0 else { throw InspectError("the capture holds no payloads") }
+        let allocations = kamii_allocation_count() - allocationsBefore
         let median = samples.sorted { $0.cpu < $1.cpu }[samples.count / 2]
-        return StageFigures(name: name, counts: counts, wallSeconds: median.wall, cpuSeconds: median.cpu)
+        return StageFigures(
+            name: name, counts: counts, wallSeconds: median.wall, cpuSeconds: median.cpu,
+            allocationsPerPayload: Double(allocations) / Double(counts.payloads * passes))
     }
 
     static func processCPUSeconds() -> Double {
@@ -190,6 +199,8 @@ struct StageFigures {
     let counts: HotPathReplay.Counts
     let wallSeconds: Double
     let cpuSeconds: Double
+    /// Allocation calls per payload, over every pass.
+    let allocationsPerPayload: Double
     var redisCPUSeconds: Double?
     /// Redis's CPU for the same number of plain writes (``BenchCapture`` `plainWrites`), same run.
     var redisBaselineCPUSeconds: Double?
@@ -199,10 +210,12 @@ struct StageFigures {
     static func print(_ rows: [StageFigures], passes: Int) {
         guard let baseline = rows.first else { return }
         Swift.print("\(baseline.counts.payloads) payloads (\(baseline.counts.payloadBytes) bytes inflated) in \(baseline.counts.frames) frames; median of \(passes) passes")
-        Swift.print("stage".padding(toLength: 28, withPad: " ", startingAt: 0) + "  payloads/CPU-s   payloads/s (wall)   vs inflate")
+        Swift.print("stage".padding(toLength: 28, withPad: " ", startingAt: 0) + "  payloads/CPU-s   payloads/s (wall)   vs inflate   mallocs/payload")
         for row in rows {
             let line = row.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-                + String(format: "  %14.0f   %17.0f   %10.3f", row.perCPUSecond, Double(row.counts.payloads) / row.wallSeconds, row.perCPUSecond / baseline.perCPUSecond)
+                + String(
+                    format: "  %14.0f   %17.0f   %10.3f   %15.3f", row.perCPUSecond, Double(row.counts.payloads) / row.wallSeconds,
+                    row.perCPUSecond / baseline.perCPUSecond, row.allocationsPerPayload)
             Swift.print(line)
         }
         for row in rows {

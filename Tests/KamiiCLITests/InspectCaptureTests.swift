@@ -208,11 +208,16 @@ final class TemporaryFile {
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 5, "\(result.stdout)")
         #expect(lines.first?.hasPrefix("40 payloads (") == true, "\(result.stdout)")
-        // One row per stage: its name, payloads per CPU-second, per wall-second, and against inflate alone.
+        // One row per stage: its name, payloads per CPU-second, per wall-second, against inflate
+        // alone, and allocation calls per payload.
         let rows = lines.dropFirst(2).map { $0.split(separator: " ") }
         #expect(rows.map { $0.first.map(String.init) } == ["inflate", "envelope", "guild-actors"])
-        #expect(rows.allSatisfy { $0.count == 4 && Double($0[1]).map { $0 > 0 } == true })
-        #expect(rows.first?.last == "1.000")
+        #expect(rows.allSatisfy { $0.count == 5 && Double($0[1]).map { $0 > 0 } == true })
+        #expect(rows.first?[3] == "1.000")
+        // Counted in the process: each pass makes a fresh inflater, and guild actors for the
+        // capture's guilds on top of that.
+        let mallocs = rows.compactMap { $0.last.flatMap { Double($0) } }
+        #expect(mallocs.count == 3 && mallocs[0] > 0 && mallocs[2] > mallocs[0], "\(result.stdout)")
     }
 
     /// With a Redis: the flush's Redis CPU per million dispatches and the plain-write baseline of the

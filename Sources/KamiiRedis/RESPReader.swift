@@ -41,15 +41,22 @@ final class RESPReader {
         case REDIS_REPLY_STRING:
             return .bulk(bytes(reply))
         case REDIS_REPLY_STATUS:
-            return .simple(String(decoding: bytes(reply), as: UTF8.self))
+            // Straight from hiredis's bytes: `QUEUED` and `OK` (one per command of a transaction)
+            // fit in a small String, with no array on the way.
+            return .simple(text(reply))
         case REDIS_REPLY_ERROR:
-            return .error(String(decoding: bytes(reply), as: UTF8.self))
+            return .error(text(reply))
         case REDIS_REPLY_ARRAY:
             guard let elements = reply.element else { return .array([]) }
             return .array((0..<reply.elements).map { index in elements[index].map(value) ?? .null })
         default:
             return .null
         }
+    }
+
+    private static func text(_ reply: redisReply) -> String {
+        guard let text = reply.str, reply.len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: reply.len), as: UTF8.self)
     }
 
     private static func bytes(_ reply: redisReply) -> [UInt8] {

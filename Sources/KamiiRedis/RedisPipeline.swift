@@ -46,6 +46,31 @@ public struct RedisPipeline: Sendable {
         }
     }
 
+    /// An unsigned number (a snowflake) as text, every bit of it.
+    public mutating func appendArgument(_ value: UInt64) {
+        Self.withDecimal(magnitude: value, negative: false) { digits in
+            buffer.writeInteger(UInt8(ascii: "$"))
+            writeDecimal(digits.count)
+            buffer.writeBytes(digits)
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// Appends one argument written in parts: `head`, `separator`, `value` in decimal, `tail` — a key
+    /// such as `kamii:{123}:members` — without building it as a String first (an allocation or two
+    /// per key, thousands of keys per flush).
+    public mutating func appendArgument(_ head: String, _ separator: StaticString, _ value: UInt64, _ tail: StaticString) {
+        Self.withDecimal(magnitude: value, negative: false) { digits in
+            buffer.writeInteger(UInt8(ascii: "$"))
+            writeDecimal(head.utf8.count + separator.utf8CodeUnitCount + digits.count + tail.utf8CodeUnitCount)
+            buffer.writeString(head)
+            buffer.writeStaticString(separator)
+            buffer.writeBytes(digits)
+            buffer.writeStaticString(tail)
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
     public mutating func appendArgument(bytes: some Collection<UInt8>) {
         buffer.writeInteger(UInt8(ascii: "$"))
         writeDecimal(bytes.count)
@@ -62,26 +87,30 @@ public struct RedisPipeline: Sendable {
 
     /// Calls `body` with `value`'s decimal digits, kept on the stack.
     private static func withDecimal(_ value: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int.min's 20
+        withDecimal(magnitude: UInt64(value.magnitude), negative: value < 0, body)
+    }
+
+    private static func withDecimal(magnitude: UInt64, negative: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and UInt64.max's 20 digits
         withUnsafeMutableBytes(of: &digits) { bytes in
-            let length = decimal(value, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<20]))
-            body(UnsafeRawBufferPointer(rebasing: bytes[(20 - length)..<20]))
+            let length = decimal(magnitude, negative: negative, into: bytes)
+            body(UnsafeRawBufferPointer(rebasing: bytes[(24 - length)..<24]))
         }
     }
 
-    /// Writes `value` in decimal right-aligned into the 20 bytes; returns how many it used.
-    private static func decimal(_ value: Int, into bytes: UnsafeMutableRawBufferPointer) -> Int {
-        var magnitude = value.magnitude
-        var index = 20
+    /// Writes a number in decimal right-aligned into the 24 bytes; returns how many it used.
+    private static func decimal(_ magnitude: UInt64, negative: Bool, into bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var magnitude = magnitude
+        var index = 24
         repeat {
             index -= 1
             bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
         } while magnitude > 0
-        if value < 0 {
+        if negative {
             index -= 1
             bytes[index] = UInt8(ascii: "-")
         }
-        return 20 - index
+        return 24 - index
     }
 }

@@ -83,20 +83,26 @@ struct PendingFlush {
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
         journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
     ) -> RedisPipeline {
-        var planned: [(call: [UInt64], grouped: [(UInt64, [Member])], arguments: Int)] = []
+        var planned: [(call: ArraySlice<UInt64>, members: [Range<Int>], arguments: Int)] = []
+        var grouped = FlushMembers()
         var total = 0
         let remaining = batches.keys.sorted()
         for start in stride(from: 0, to: remaining.count, by: guildsPerCall) {
-            let call = Array(remaining[start..<min(start + guildsPerCall, remaining.count)])
-            let grouped = call.map { guild in (guild, Self.members(of: batches[guild]!)) }
-            let arguments = grouped.reduce(0) { total, entry in
-                total + 4 + entry.1.count * 2 + batches[entry.0]!.karmaReactions.count * 3
+            let call = remaining[start..<min(start + guildsPerCall, remaining.count)]
+            var members: [Range<Int>] = []
+            members.reserveCapacity(call.count)
+            var arguments = 0
+            for guild in call {
+                let batch = batches[guild]!
+                let range = grouped.append(batch)
+                members.append(range)
+                arguments += 4 + range.count * 2 + batch.karmaReactions.count * 3
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
-            planned.append((call, grouped, arguments))
+            planned.append((call, members, arguments))
         }
-        calls = planned.map(\.call)
+        calls = planned.map { Array($0.call) }
         let order = calls.flatMap { $0 }
         // One guild per call means Redis Cluster, where one transaction may not span slots.
         transaction = guildsPerCall > 1
@@ -112,24 +118,25 @@ struct PendingFlush {
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
-            for guild in call { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
+            for guild in call { pipeline.appendMembersKey(keys, guild) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             pipeline.appendArgument(Int(now))
             pipeline.appendArgument(Int(karmaMemoryMilliseconds))
-            for (guild, members) in plan.grouped {
+            for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
-                pipeline.appendArgument(keys.guildPrefix(GuildID(guild)))
+                let members = grouped.members[range]
+                pipeline.appendGuildPrefix(keys, guild)
                 pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
                 pipeline.appendArgument(batch.karmaReactions.count)
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members {
-                    pipeline.appendArgument(Int(bitPattern: UInt(member.user)))
+                    pipeline.appendArgument(member.user)
                     if writesJournal { ChangeJournal.append(guild: guild, user: member.user, to: &entry) }
                 }
-                for member in members { pipeline.appendArgument(bytes: member.packed(into: &scratch)) }
+                for member in members { pipeline.appendArgument(bytes: grouped.packed(member, into: &scratch)) }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
                     pipeline.appendArgument("\(reaction.message):\(reaction.giver):\(reaction.emoji)")
@@ -154,7 +161,7 @@ struct PendingFlush {
             pipeline.beginCommand(arguments: 2 + karmaGuilds.count)
             pipeline.appendArgument("SADD")
             pipeline.appendArgument(keys.dirtyGuilds)
-            for guild in karmaGuilds { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+            for guild in karmaGuilds { pipeline.appendArgument(guild) }
         }
         if commits {
             let journalKeys = journal == nil ? 0 : 1
@@ -162,7 +169,7 @@ struct PendingFlush {
             pipeline.appendArgument("EVAL")
             pipeline.appendArgument(StatsFlushScript.commit.source)
             pipeline.appendArgument(allGuilds.count + journalKeys)
-            for guild in allGuilds { pipeline.appendArgument(keys.members(in: GuildID(guild))) }
+            for guild in allGuilds { pipeline.appendMembersKey(keys, guild) }
             if journal != nil { pipeline.appendArgument(keys.changeJournal) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(journal?.field ?? "")
@@ -174,41 +181,6 @@ struct PendingFlush {
         }
         if transaction { pipeline.append("EXEC") }
         return pipeline
-    }
-
-    private struct Member {
-        let user: UInt64
-        var messages = 0
-        var profile: MemberProfile?
-        var grants: [GuildStatsBatch.Grant] = []
-
-        /// The member's changes as the script unpacks them (``StatsFlushScript``'s member format,
-        /// then per grant its message time and XP); `writer` is reused from member to member.
-        func packed(into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
-            writer.removeAll()
-            writer.append(Int32(clamping: messages))
-            writer.append(UInt8(profile == nil ? 0 : 1))
-            writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
-            writer.append(Double(profile?.joinedAt ?? 0))
-            writer.append(Int8(profile.map { $0.isPending ? 1 : 0 } ?? 0))
-            writer.append(Int8(profile.map { $0.isVerified ? 1 : 0 } ?? 0))
-            writer.append(Int8(clamping: profile?.trust ?? 0))
-            writer.append(Int32(clamping: grants.count))
-            for grant in grants {
-                writer.append(Double(grant.messageTime))
-                writer.append(Int32(clamping: grant.xp))
-            }
-            return writer.bytes[...]
-        }
-    }
-
-    /// A batch's changes grouped by member (the script's layout).
-    private static func members(of batch: GuildStatsBatch) -> [Member] {
-        var members: [UInt64: Member] = [:]
-        for (user, count) in batch.messages { members[user, default: Member(user: user)].messages = count }
-        for (user, profile) in batch.profiles { members[user, default: Member(user: user)].profile = profile }
-        for grant in batch.grants { members[grant.user, default: Member(user: grant.user)].grants.append(grant) }
-        return Array(members.values)
     }
 
     /// Takes a guild out of the flush (Redis refused it and it cannot be rehydrated now): nothing of

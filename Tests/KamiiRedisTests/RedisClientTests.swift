@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Foundation
 import KamiiRedis
 import KamiiTestSupport
@@ -31,6 +32,27 @@ struct RedisClientTests {
         #expect(replies.count == 5_001)
         #expect(replies.prefix(5_000).enumerated().allSatisfy { $0.element == .integer(-3 * ($0.offset + 1)) })
         #expect(replies.last == .integer(1))
+        await redis.close()
+    }
+
+    /// A pipeline's replies are collected without copying what came before. hiredis allocates each
+    /// reply object it parses (one per reply); an append through a CircularBuffer's subscript used
+    /// to copy the array of replies as well, every time — a second allocation per reply, and a
+    /// copy as long as the replies so far.
+    @Test func aLongPipelinesRepliesAreNotCopiedAsTheyArrive() async throws {
+        let redis = try RedisTestServer.client()
+        let key = RedisTestServer.uniqueKey("count")
+        var pipeline = RedisPipeline()
+        for _ in 0..<5_000 { pipeline.append("INCR", key) }
+        _ = try await redis.send("PING")
+        kamii_allocation_counting(true)
+        let before = kamii_allocation_count()
+        let replies = try await redis.execute(pipeline)
+        let allocations = kamii_allocation_count() - before
+        kamii_allocation_counting(false)
+        #expect(replies.count == 5_000 && replies.last == .integer(5_000))
+        #expect(allocations < 7_500, "\(allocations) allocations for 5,000 replies")
+        _ = try await redis.send("DEL", key)
         await redis.close()
     }
 
@@ -76,6 +98,37 @@ struct RedisClientTests {
         }
         let replies = try await redis.execute(pipeline)
         #expect(replies.compactMap(\.string) == ["0", "7", "-1", "1000000", String(Int.max), String(Int.min)])
+        await redis.close()
+    }
+
+    /// Snowflakes go in whole (above Int.max too), alone or inside a key written in parts, byte for
+    /// byte what the String would be.
+    @Test func unsignedNumbersAndKeysInPartsAreWrittenInPlace() async throws {
+        let redis = try RedisTestServer.client()
+        let values: [UInt64] = [0, 9, 1_234_567_890_123_456_789, UInt64(Int.max) + 1, .max]
+        var pipeline = RedisPipeline()
+        for value in values {
+            pipeline.beginCommand(arguments: 3)
+            pipeline.appendArgument("ECHO")
+            pipeline.appendArgument(value)
+            pipeline.appendArgument("prefix-é", ":{", value, "}:members")
+        }
+        var asStrings = RedisPipeline()
+        for value in values {
+            asStrings.beginCommand(arguments: 3)
+            asStrings.appendArgument("ECHO")
+            asStrings.appendArgument(String(value))
+            asStrings.appendArgument("prefix-é:{\(value)}:members")
+        }
+        #expect(pipeline.buffer == asStrings.buffer)
+        var echoes = RedisPipeline()
+        for value in values {
+            echoes.beginCommand(arguments: 2)
+            echoes.appendArgument("ECHO")
+            echoes.appendArgument("kamii", ":{", value, "}:")
+        }
+        let replies = try await redis.execute(echoes)
+        #expect(replies.compactMap(\.string) == values.map { "kamii:{\($0)}:" })
         await redis.close()
     }
 

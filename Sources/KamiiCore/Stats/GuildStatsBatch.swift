@@ -36,11 +36,28 @@ public struct GuildStatsBatch: Sendable, Equatable {
         }
     }
 
+    /// A message counted, or the XP one earned.
+    public struct Change: Sendable, Equatable {
+        public var user: UInt64
+        /// The message's snowflake time (Unix milliseconds) of a grant; 0 for a message counted.
+        public var messageTime: UInt64
+        public var xp: Int32
+        public var isGrant: Bool
+    }
+
     /// The guild's cooldown when the grants were made (the flush re-checks it).
     public var cooldownMilliseconds: UInt64 = 0
-    public var grants: [Grant] = []
+    /// Messages counted and grants, in the order they came: one array, so a guild's batch costs
+    /// one allocation per flush rather than a table and an array (the flush groups them by member).
+    public private(set) var changes: [Change] = []
+    /// The grants, in the order they came.
+    public var grants: [Grant] {
+        changes.filter(\.isGrant).map { Grant(user: $0.user, messageTime: $0.messageTime, xp: Int($0.xp)) }
+    }
     /// Messages counted per member.
-    public var messages: [UInt64: Int] = [:]
+    public var messages: [UInt64: Int] {
+        changes.reduce(into: [:]) { counts, change in if !change.isGrant { counts[change.user, default: 0] += 1 } }
+    }
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
     /// Members whose profile (what trust reads from member events) changed: the latest one each.
@@ -51,22 +68,32 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public init() {}
 
     public mutating func grant(_ grant: Grant, cooldownMilliseconds: UInt64) {
-        grants.append(grant)
+        append(Change(user: grant.user, messageTime: grant.messageTime, xp: Int32(clamping: grant.xp), isGrant: true))
         self.cooldownMilliseconds = cooldownMilliseconds
-        deltaCount += 1
     }
 
     public mutating func countMessage(by user: UInt64) {
-        messages[user, default: 0] += 1
+        append(Change(user: user, messageTime: 0, xp: 0, isGrant: false))
+    }
+
+    private mutating func append(_ change: Change) {
+        // Room for a message and its grant, twice, from the first: most guilds' batches hold that
+        // much or less between flushes, and grow from 1 would allocate again at the grant.
+        if changes.capacity == 0 { changes.reserveCapacity(4) }
+        changes.append(change)
         deltaCount += 1
     }
 
     /// Appends `later`'s changes to these (grants keep their order: earlier ones first).
     public mutating func merge(_ later: GuildStatsBatch) {
         guard later.deltaCount > 0 else { return }
-        grants += later.grants
-        if !later.grants.isEmpty { cooldownMilliseconds = later.cooldownMilliseconds }
-        messages.merge(later.messages, uniquingKeysWith: +)
+        // Into nothing: take its storage rather than copy it.
+        guard deltaCount > 0 else {
+            self = later
+            return
+        }
+        changes += later.changes
+        if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         karmaReactions += later.karmaReactions
         profiles.merge(later.profiles) { _, newer in newer }
         deltaCount += later.deltaCount

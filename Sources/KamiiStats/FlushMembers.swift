@@ -1,0 +1,72 @@
+import KamiiCore
+
+/// A flush's guild batches grouped by member, the way the flush script reads them: per guild, its
+/// members (user, messages counted, latest profile, their grants in order). Every guild's members
+/// go into two flat arrays and a sort buffer reused from guild to guild, so grouping a flush of
+/// thousands of guilds allocates a handful of times, not once or more per guild and per member.
+struct FlushMembers {
+    struct Member {
+        let user: UInt64
+        let messages: Int
+        let profile: MemberProfile?
+        /// Where the member's grants are in ``FlushMembers/grants``.
+        let grants: Range<Int>
+    }
+
+    private(set) var members: [Member] = []
+    private(set) var grants: [GuildStatsBatch.Grant] = []
+    /// Each change's user and its index among the batch's changes (-1 for a profile): sorted, a
+    /// member's entries are side by side and their grants in order.
+    private var entries: [(user: UInt64, change: Int)] = []
+
+    /// Groups `batch` by member; returns where its members are in ``members``. Members come in
+    /// order of user id.
+    mutating func append(_ batch: GuildStatsBatch) -> Range<Int> {
+        entries.removeAll(keepingCapacity: true)
+        let changes = batch.changes
+        for index in changes.indices { entries.append((changes[index].user, index)) }
+        for user in batch.profiles.keys { entries.append((user, -1)) }
+        entries.sort { $0.user != $1.user ? $0.user < $1.user : $0.change < $1.change }
+        let first = members.count
+        var index = 0
+        while index < entries.count {
+            let user = entries[index].user
+            let firstGrant = grants.count
+            var messages = 0
+            while index < entries.count, entries[index].user == user {
+                let position = entries[index].change
+                if position >= 0 {
+                    let change = changes[position]
+                    if change.isGrant {
+                        grants.append(GuildStatsBatch.Grant(user: user, messageTime: change.messageTime, xp: Int(change.xp)))
+                    } else {
+                        messages += 1
+                    }
+                }
+                index += 1
+            }
+            members.append(Member(user: user, messages: messages, profile: batch.profiles[user], grants: firstGrant..<grants.count))
+        }
+        return first..<members.count
+    }
+
+    /// A member's changes as the script unpacks them (``StatsFlushScript``'s member format, then
+    /// per grant its message time and XP); `writer` is reused from member to member.
+    func packed(_ member: Member, into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
+        let profile = member.profile
+        writer.removeAll()
+        writer.append(Int32(clamping: member.messages))
+        writer.append(UInt8(profile == nil ? 0 : 1))
+        writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
+        writer.append(Double(profile?.joinedAt ?? 0))
+        writer.append(Int8(profile.map { $0.isPending ? 1 : 0 } ?? 0))
+        writer.append(Int8(profile.map { $0.isVerified ? 1 : 0 } ?? 0))
+        writer.append(Int8(clamping: profile?.trust ?? 0))
+        writer.append(Int32(clamping: member.grants.count))
+        for grant in grants[member.grants] {
+            writer.append(Double(grant.messageTime))
+            writer.append(Int32(clamping: grant.xp))
+        }
+        return writer.bytes[...]
+    }
+}

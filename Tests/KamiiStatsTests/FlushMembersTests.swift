@@ -1,0 +1,38 @@
+import KamiiCore
+@testable import KamiiStats
+import Testing
+
+/// Grouping a flush's batches by member into flat arrays (what the flush script reads).
+struct FlushMembersTests {
+    @Test func eachMemberGetsTheirCountsProfileAndGrantsInOrder() throws {
+        var first = GuildStatsBatch()
+        for (user, time, xp) in [(30, 1_000, 15), (10, 2_000, 20), (30, 3_000, 25), (30, 4_000, 16)] as [(UInt64, UInt64, Int)] {
+            first.grant(.init(user: user, messageTime: time, xp: xp), cooldownMilliseconds: 60_000)
+        }
+        for user in [30, 10, 30, 20, 30] as [UInt64] { first.countMessage(by: user) }
+        let profile = MemberProfile(hasAvatar: true, joinedAt: 5, isPending: false, isVerified: true, trust: 40)
+        first.setProfile(profile, of: 40)
+        var second = GuildStatsBatch()
+        second.countMessage(by: 30)
+        second.grant(.init(user: 30, messageTime: 9_000, xp: 21), cooldownMilliseconds: 60_000)
+
+        var grouped = FlushMembers()
+        let firstRange = grouped.append(first)
+        let secondRange = grouped.append(second)
+        let members = grouped.members[firstRange]
+        #expect(members.map(\.user) == [10, 20, 30, 40], "one per member, in order of user id")
+        #expect(members.map(\.messages) == [1, 1, 3, 0])
+        #expect(members.map { grouped.grants[$0.grants].map(\.messageTime) } == [[2_000], [], [1_000, 3_000, 4_000], []])
+        #expect(members.map { $0.profile != nil } == [false, false, false, true])
+        #expect(secondRange == 4..<5)
+        let later = grouped.members[secondRange.lowerBound]
+        #expect(later.user == 30 && later.messages == 1 && grouped.grants[later.grants].map(\.xp) == [21])
+
+        // Packed as the script unpacks it: `<i4Bbdbbbi4` then `<di4` per grant.
+        var writer = LittleEndianWriter(capacity: 64)
+        let bytes = Array(grouped.packed(members[members.startIndex + 2], into: &writer))
+        #expect(bytes.count == 4 + 1 + 1 + 8 + 1 + 1 + 1 + 4 + 3 * 12)
+        #expect(bytes[0..<4] == [3, 0, 0, 0] && bytes[4] == 0, "three messages, no profile")
+        #expect(bytes[17..<21] == [3, 0, 0, 0], "three grants")
+    }
+}

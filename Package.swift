@@ -161,7 +161,7 @@ let package = Package(
                 "DiscordModels",
             ],
             swiftSettings: swiftSettings),
-        .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport", "CAllocationCounter"], swiftSettings: swiftSettings),
+        .testTarget(name: "KamiiRedisTests", dependencies: ["KamiiRedis", "KamiiTestSupport", "CAllocationCounter", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiShardsTests",
             dependencies: ["KamiiShards", "KamiiRedis", "KamiiTestSupport", "DiscordGateway", "DiscordREST", "DiscordSimulator", "DiscordModels"],

@@ -13,18 +13,23 @@
 #include <stddef.h>
 #include <string.h>
 
-static atomic_bool counting;
+// How many measurements are under way (starts less stops).
+static atomic_int counting;
 static atomic_uint_fast64_t count;
+static _Thread_local uint64_t thread_count;
 
 static inline void note_allocation(void) {
-    if (__builtin_expect(atomic_load_explicit(&counting, memory_order_relaxed), 0)) {
+    if (__builtin_expect(atomic_load_explicit(&counting, memory_order_relaxed) > 0, 0)) {
         atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+        thread_count += 1;
     }
 }
 
-void kamii_allocation_counting(bool on) { atomic_store_explicit(&counting, on, memory_order_relaxed); }
+void kamii_allocation_counting(bool on) { atomic_fetch_add_explicit(&counting, on ? 1 : -1, memory_order_relaxed); }
 
 uint64_t kamii_allocation_count(void) { return atomic_load_explicit(&count, memory_order_relaxed); }
+
+uint64_t kamii_allocation_count_on_this_thread(void) { return thread_count; }
 
 // The next definitions, found on the first call. Should looking them up allocate, that allocation
 // is served from a small static buffer (its frees are ignored) instead of recursing.
@@ -41,9 +46,16 @@ static _Alignas(16) unsigned char bootstrap[8192];
 static atomic_size_t bootstrap_used;
 
 static void *bootstrap_allocation(size_t size) {
+    if (size > sizeof bootstrap) {
+        errno = ENOMEM;
+        return NULL;
+    }
     size_t rounded = (size + 15) & ~(size_t)15;
     size_t start = atomic_fetch_add(&bootstrap_used, rounded);
-    if (start + rounded > sizeof bootstrap) return NULL;
+    if (start + rounded > sizeof bootstrap) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return bootstrap + start;
 }
 
@@ -81,7 +93,10 @@ void *malloc(size_t size) {
 void *calloc(size_t count, size_t size) {
     note_allocation();
     if (!ready()) {
-        if (size != 0 && count > (size_t)-1 / size) return NULL;
+        if (size != 0 && count > (size_t)-1 / size) {
+            errno = ENOMEM;
+            return NULL;
+        }
         return bootstrap_allocation(count * size);  // static storage: zeroed already
     }
     return next_calloc(count, size);

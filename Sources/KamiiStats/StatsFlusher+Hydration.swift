@@ -22,8 +22,15 @@ extension StatsFlusher {
         let replies = try await redis.execute(pipeline)
         var missing: [GuildID] = []
         for (guild, reply) in zip(unseen, replies) {
-            // Anything but "no marker" (an error for keys Kamii did not write, too) is the script's to judge.
-            if reply.int == 0 { missing.append(GuildID(guild)) } else { seenLoaded.insert(guild) }
+            switch reply {
+            case .integer(0): missing.append(GuildID(guild))
+            // Keys Kamii did not write (WRONGTYPE) are the script's to judge, and to report.
+            case .integer(1): seenLoaded.insert(guild)
+            case .error(let message) where RedisError.server(message).isWrongType: seenLoaded.insert(guild)
+            // Anything else (LOADING after a restart, …): asked again before the next flush, which
+            // meets the same answer and is retried.
+            default: break
+            }
         }
         let failed = Set(await hydrate(missing))
         for guild in missing where !failed.contains(guild) { seenLoaded.insert(guild.rawValue) }

@@ -319,12 +319,12 @@ public actor StatsFlusher {
             pipeline.beginCommand(arguments: 2 + members[guild]!.count)
             pipeline.appendArgument("SADD")
             pipeline.appendArgument(keys.dirtyMembers(in: GuildID(guild)))
-            for user in members[guild]! { pipeline.appendArgument(Int(bitPattern: UInt(user))) }
+            for user in members[guild]! { pipeline.appendArgument(user) }
         }
         pipeline.beginCommand(arguments: 2 + guilds.count)
         pipeline.appendArgument("SADD")
         pipeline.appendArgument(keys.dirtyGuilds)
-        for guild in guilds { pipeline.appendArgument(Int(bitPattern: UInt(guild))) }
+        for guild in guilds { pipeline.appendArgument(guild) }
         do {
             let replies = try await redis.execute(pipeline)
             for (index, reply) in replies.enumerated() {

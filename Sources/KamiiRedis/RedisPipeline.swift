@@ -2,7 +2,9 @@ public import NIOCore
 
 /// Commands encoded as RESP into one buffer, sent with one write and answered in order. A command
 /// is an array of bulk strings; encoding writes straight into the buffer, so building a pipeline of
-/// thousands of commands allocates only as the buffer grows.
+/// thousands of commands allocates only as the buffer grows. Each part (a command's header, an
+/// argument with its length) is written with one capacity check and plain stores: a flush writes
+/// tens of thousands of small arguments, and ByteBuffer's checks per write were most of their cost.
 public struct RedisPipeline: Sendable {
     public private(set) var buffer: ByteBuffer
     public private(set) var count = 0
@@ -24,72 +26,106 @@ public struct RedisPipeline: Sendable {
     /// Starts a command of `arguments` parts; follow with exactly that many `appendArgument` calls.
     public mutating func beginCommand(arguments: Int) {
         precondition(arguments > 0, "a Redis command has a name")
-        buffer.writeInteger(UInt8(ascii: "*"))
-        writeDecimal(arguments)
+        Self.withDecimal(magnitude: UInt64(arguments), negative: false) { digits in
+            write(capacity: digits.count + 3) { writer in
+                writer.byte(UInt8(ascii: "*"))
+                writer.bytes(digits)
+                writer.crlf()
+            }
+        }
         count += 1
     }
 
     public mutating func appendArgument(_ text: String) {
-        buffer.writeInteger(UInt8(ascii: "$"))
-        writeDecimal(text.utf8.count)
-        buffer.writeString(text)
-        buffer.writeStaticString("\r\n")
+        var text = text
+        text.withUTF8 { appendArgument(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     public mutating func appendArgument(_ value: Int) {
         // Numbers as text without an intermediate String.
-        Self.withDecimal(value) { digits in
-            buffer.writeInteger(UInt8(ascii: "$"))
-            writeDecimal(digits.count)
-            buffer.writeBytes(digits)
-            buffer.writeStaticString("\r\n")
-        }
+        Self.withDecimal(magnitude: UInt64(value.magnitude), negative: value < 0) { appendArgument(bytes: $0) }
     }
 
     /// An unsigned number (a snowflake) as text, every bit of it.
     public mutating func appendArgument(_ value: UInt64) {
-        Self.withDecimal(magnitude: value, negative: false) { digits in
-            buffer.writeInteger(UInt8(ascii: "$"))
-            writeDecimal(digits.count)
-            buffer.writeBytes(digits)
-            buffer.writeStaticString("\r\n")
-        }
+        Self.withDecimal(magnitude: value, negative: false) { appendArgument(bytes: $0) }
     }
 
     /// Appends one argument written in parts: `head`, `separator`, `value` in decimal, `tail` — a key
     /// such as `kamii:{123}:members` — without building it as a String first (an allocation or two
     /// per key, thousands of keys per flush).
     public mutating func appendArgument(_ head: String, _ separator: StaticString, _ value: UInt64, _ tail: StaticString) {
-        Self.withDecimal(magnitude: value, negative: false) { digits in
-            buffer.writeInteger(UInt8(ascii: "$"))
-            writeDecimal(head.utf8.count + separator.utf8CodeUnitCount + digits.count + tail.utf8CodeUnitCount)
-            buffer.writeString(head)
-            buffer.writeStaticString(separator)
-            buffer.writeBytes(digits)
-            buffer.writeStaticString(tail)
-            buffer.writeStaticString("\r\n")
+        var head = head
+        head.withUTF8 { head in
+            Self.withDecimal(magnitude: value, negative: false) { digits in
+                let separator = UnsafeRawBufferPointer(start: separator.utf8Start, count: separator.utf8CodeUnitCount)
+                let tail = UnsafeRawBufferPointer(start: tail.utf8Start, count: tail.utf8CodeUnitCount)
+                let length = head.count + separator.count + digits.count + tail.count
+                Self.withDecimal(magnitude: UInt64(length), negative: false) { lengthDigits in
+                    write(capacity: lengthDigits.count + length + 5) { writer in
+                        writer.byte(UInt8(ascii: "$"))
+                        writer.bytes(lengthDigits)
+                        writer.crlf()
+                        writer.bytes(UnsafeRawBufferPointer(head))
+                        writer.bytes(separator)
+                        writer.bytes(digits)
+                        writer.bytes(tail)
+                        writer.crlf()
+                    }
+                }
+            }
         }
     }
 
     public mutating func appendArgument(bytes: some Collection<UInt8>) {
-        buffer.writeInteger(UInt8(ascii: "$"))
-        writeDecimal(bytes.count)
-        buffer.writeBytes(bytes)
-        buffer.writeStaticString("\r\n")
+        let done: Void? = bytes.withContiguousStorageIfAvailable { appendArgument(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { appendArgument(bytes: Array(bytes)) }
     }
 
-    private mutating func writeDecimal(_ value: Int) {
-        Self.withDecimal(value) { digits in
-            buffer.writeBytes(digits)
-            buffer.writeStaticString("\r\n")
+    private mutating func appendArgument(bytes: UnsafeRawBufferPointer) {
+        Self.withDecimal(magnitude: UInt64(bytes.count), negative: false) { lengthDigits in
+            write(capacity: lengthDigits.count + bytes.count + 5) { writer in
+                writer.byte(UInt8(ascii: "$"))
+                writer.bytes(lengthDigits)
+                writer.crlf()
+                writer.bytes(bytes)
+                writer.crlf()
+            }
         }
     }
 
-    /// Calls `body` with `value`'s decimal digits, kept on the stack.
-    private static func withDecimal(_ value: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
-        withDecimal(magnitude: UInt64(value.magnitude), negative: value < 0, body)
+    /// Writes at most `capacity` bytes at the buffer's end with one capacity check.
+    private mutating func write(capacity: Int, _ body: (inout RawWriter) -> Void) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { space in
+            var writer = RawWriter(base: space.baseAddress!)
+            body(&writer)
+            return writer.offset
+        }
     }
 
+    /// Stores into space already reserved.
+    private struct RawWriter {
+        let base: UnsafeMutableRawPointer
+        var offset = 0
+
+        mutating func byte(_ value: UInt8) {
+            base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+        }
+
+        mutating func bytes(_ source: UnsafeRawBufferPointer) {
+            guard let address = source.baseAddress, !source.isEmpty else { return }
+            (base + offset).copyMemory(from: address, byteCount: source.count)
+            offset += source.count
+        }
+
+        mutating func crlf() {
+            byte(UInt8(ascii: "\r"))
+            byte(UInt8(ascii: "\n"))
+        }
+    }
+
+    /// Calls `body` with a number's decimal digits, kept on the stack.
     private static func withDecimal(magnitude: UInt64, negative: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and UInt64.max's 20 digits
         withUnsafeMutableBytes(of: &digits) { bytes in

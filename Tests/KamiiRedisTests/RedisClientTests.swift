@@ -128,6 +128,14 @@ struct RedisClientTests {
             asStrings.appendArgument("prefix-é:{\(value)}:members")
         }
         #expect(pipeline.buffer == asStrings.buffer)
+        var literal = RedisPipeline()
+        literal.beginCommand(arguments: 5)
+        literal.appendArgument("SET")
+        literal.appendArgument("k", ":{", 7, "}")
+        literal.appendArgument(-42)
+        literal.appendArgument(UInt64(9))
+        literal.appendArgument(bytes: [0, 13, 10][...])
+        #expect(Array(literal.buffer.readableBytesView) == Array("*5\r\n$3\r\nSET\r\n$5\r\nk:{7}\r\n$3\r\n-42\r\n$1\r\n9\r\n$3\r\n\0\r\n\r\n".utf8))
         var echoes = RedisPipeline()
         for value in values {
             echoes.beginCommand(arguments: 2)

@@ -50,11 +50,11 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// Messages counted and grants, in the order they came: one array, so a guild's batch costs
     /// one allocation per flush rather than a table and an array (the flush groups them by member).
     public private(set) var changes: [Change] = []
-    /// The grants, in the order they came.
+    /// The grants, in the order they came (built from ``changes`` on each read: not for a hot path).
     public var grants: [Grant] {
         changes.filter(\.isGrant).map { Grant(user: $0.user, messageTime: $0.messageTime, xp: Int($0.xp)) }
     }
-    /// Messages counted per member.
+    /// Messages counted per member (built from ``changes`` on each read: not for a hot path).
     public var messages: [UInt64: Int] {
         changes.reduce(into: [:]) { counts, change in if !change.isGrant { counts[change.user, default: 0] += 1 } }
     }

@@ -63,16 +63,34 @@ static bool is_bootstrap(const void *pointer) {
     return (const unsigned char *)pointer >= bootstrap && (const unsigned char *)pointer < bootstrap + sizeof bootstrap;
 }
 
+// glibc's own entry points: what a lookup that finds nothing falls back to.
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *pointer, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+extern void __libc_free(void *pointer);
+
+static void *libc_aligned_alloc(size_t alignment, size_t size) { return __libc_memalign(alignment, size); }
+
+static int libc_posix_memalign(void **result, size_t alignment, size_t size) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment % sizeof(void *) != 0) return EINVAL;
+    void *pointer = __libc_memalign(alignment, size);
+    if (pointer == NULL) return ENOMEM;
+    *result = pointer;
+    return 0;
+}
+
 static void resolve(void) {
     resolving = true;
-    next_calloc = dlsym(RTLD_NEXT, "calloc");
-    next_realloc = dlsym(RTLD_NEXT, "realloc");
-    next_free = dlsym(RTLD_NEXT, "free");
-    next_memalign = dlsym(RTLD_NEXT, "memalign");
-    next_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
-    next_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+    void *found;
+    next_calloc = (found = dlsym(RTLD_NEXT, "calloc")) ? found : (void *)__libc_calloc;
+    next_realloc = (found = dlsym(RTLD_NEXT, "realloc")) ? found : (void *)__libc_realloc;
+    next_free = (found = dlsym(RTLD_NEXT, "free")) ? found : (void *)__libc_free;
+    next_memalign = (found = dlsym(RTLD_NEXT, "memalign")) ? found : (void *)__libc_memalign;
+    next_aligned_alloc = (found = dlsym(RTLD_NEXT, "aligned_alloc")) ? found : (void *)libc_aligned_alloc;
+    next_posix_memalign = (found = dlsym(RTLD_NEXT, "posix_memalign")) ? found : (void *)libc_posix_memalign;
     // Last: it is the one every entry point checks.
-    next_malloc = dlsym(RTLD_NEXT, "malloc");
+    next_malloc = (found = dlsym(RTLD_NEXT, "malloc")) ? found : (void *)__libc_malloc;
     resolving = false;
 }
 

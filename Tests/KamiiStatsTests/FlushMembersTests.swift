@@ -1,4 +1,6 @@
+import DiscordModels
 import KamiiCore
+import KamiiRedis
 @testable import KamiiStats
 import Testing
 
@@ -34,5 +36,22 @@ struct FlushMembersTests {
         #expect(bytes.count == 4 + 1 + 1 + 8 + 1 + 1 + 1 + 4 + 3 * 12)
         #expect(bytes[0..<4] == [3, 0, 0, 0] && bytes[4] == 0, "three messages, no profile")
         #expect(bytes[17..<21] == [3, 0, 0, 0], "three grants")
+    }
+
+    /// The keys the flush writes in parts are the keys everything else builds as Strings.
+    @Test func keysWrittenInPlaceAreStatsKeys() {
+        for keys in [StatsKeys(), StatsKeys(prefix: "a-much-longer-prefix-é")] {
+            for guild: UInt64 in [0, 1 << 22, 1_234_567_890_123_456_789, .max] {
+                var inPlace = RedisPipeline()
+                inPlace.beginCommand(arguments: 2)
+                inPlace.appendMembersKey(keys, guild)
+                inPlace.appendGuildPrefix(keys, guild)
+                var asStrings = RedisPipeline()
+                asStrings.beginCommand(arguments: 2)
+                asStrings.appendArgument(keys.members(in: GuildID(guild)))
+                asStrings.appendArgument(keys.guildPrefix(GuildID(guild)))
+                #expect(inPlace.buffer == asStrings.buffer, "\(keys.prefix) \(guild)")
+            }
+        }
     }
 }

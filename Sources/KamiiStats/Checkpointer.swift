@@ -202,6 +202,7 @@ public actor Checkpointer {
                 trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages),
                 xpMessages: Int64(record.xpMessages), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now)
         }
+        await beforeWritingSQL?(guild)
         if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
             try await store.registerGuild(guild)
@@ -209,17 +210,35 @@ public actor Checkpointer {
         }
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
+        var purged: [UserID] = []
         for start in stride(from: 0, to: rows.count, by: 1_000) {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
-            _ = try await redis.evaluate(Self.trustScript, keys: [keys.members(in: guild)], arguments: trusts)
+            let gone = try await redis.evaluate(Self.trustScript, keys: [keys.members(in: guild)], arguments: trusts)
+            purged += (gone.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) }
         }
-        return rows.count
+        // Their data was deleted after it was read here: the rows just written would bring it back.
+        if !purged.isEmpty {
+            try await store.deleteServerUsers(purged, in: guild)
+            logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
+        }
+        return rows.count - purged.count
+    }
+
+    /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).
+    private var beforeWritingSQL: (@Sendable (GuildID) async -> Void)?
+
+    func pauseBeforeWritingSQL(_ body: @escaping @Sendable (GuildID) async -> Void) {
+        beforeWritingSQL = body
     }
 
     /// Sets the trust place of existing member records: KEYS[1] the members hash, ARGV user and
-    /// trust pairs.
+    /// trust pairs. Returns the users whose record is gone while the guild's batch marker is still
+    /// there: purged since they were read (a Redis that lost the guild has no marker either, and
+    /// SQL is then all that is left of them).
     private static let trustScript = RedisScript(#"""
         local format = '\#(MemberRecord.luaFormat)'
+        local purged = {}
+        local marked = redis.call('HEXISTS', KEYS[1], '\#(StatsKeys.batchField)') == 1
         for k = 1, #ARGV, 2 do
             local value = redis.call('HGET', KEYS[1], ARGV[k])
             if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
@@ -233,9 +252,11 @@ public actor Checkpointer {
                     s[7] = ARGV[k + 1]
                     redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
                 end
+            elseif marked then
+                purged[#purged + 1] = ARGV[k]
             end
         end
-        return 0
+        return purged
         """#)
 
     /// Writes the rows; false when the store does not know the guild yet.

@@ -54,9 +54,15 @@ extension StatsFlusher {
         return failed
     }
 
+    /// Writes the guild's rows from SQL into Redis, then checks them against SQL once more before
+    /// marking the guild loaded: a privacy deletion (``PrivacyDeletion``) that ran between the read
+    /// and the write would otherwise see its rows come back. Until the marker is set the flush
+    /// script refuses the guild, so nothing but a load writes into it, and an earlier attempt's
+    /// leftovers are cleared first.
     private func hydrate(_ guild: GuildID, from hydrator: any GuildHydrator) async throws {
         let keys = configuration.keys
         let members = try await hydrator.members(of: guild)
+        _ = try await redis.evaluate(Self.clearUnloaded, keys: guildKeys(guild), arguments: [])
         var pipeline = RedisPipeline()
         for start in stride(from: 0, to: members.count, by: 1_000) {
             let part = members[start..<min(start + 1_000, members.count)]
@@ -74,9 +80,41 @@ extension StatsFlusher {
             let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }
             if !karma.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.karma, in: guild)] + karma) }
         }
-        pipeline.append("HSETNX", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        let deleted = try await takeOutDeleted(members.map(\.user), in: guild, from: hydrator)
+        _ = try await redis.send("HSETNX", keys.members(in: guild), StatsKeys.batchField, "hydrated").orThrow()
         totals.hydrations += 1
-        logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count)"])
+        logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count - deleted)"])
     }
+
+    /// Removes from Redis the members just written whom SQL no longer holds (deleted meanwhile);
+    /// returns how many.
+    private func takeOutDeleted(_ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator) async throws -> Int {
+        guard !written.isEmpty else { return 0 }
+        let still = Set(try await hydrator.members(of: guild).map(\.user))
+        let deleted = written.filter { !still.contains($0) }.map { String($0.rawValue) }
+        guard !deleted.isEmpty else { return 0 }
+        let keys = configuration.keys
+        var pipeline = RedisPipeline()
+        for start in stride(from: 0, to: deleted.count, by: 1_000) {
+            let part = deleted[start..<min(start + 1_000, deleted.count)]
+            pipeline.append(["HDEL", keys.members(in: guild)] + part)
+            for board in Leaderboard.allCases { pipeline.append(["ZREM", keys.leaderboard(board, in: guild)] + part) }
+        }
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        logger.notice("members deleted while their guild was loading were taken out again", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
+        return deleted.count
+    }
+
+    private func guildKeys(_ guild: GuildID) -> [String] {
+        let keys = configuration.keys
+        return [keys.members(in: guild)] + Leaderboard.allCases.map { keys.leaderboard($0, in: guild) }
+    }
+
+    /// Clears what an unfinished load left (KEYS: the members hash, then the leaderboards): a guild
+    /// without its batch marker holds nothing else.
+    static let clearUnloaded = RedisScript("""
+        if redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then redis.call('DEL', unpack(KEYS)) end
+        return 0
+        """)
 }

@@ -106,20 +106,28 @@ struct DataCommand: AsyncParsableCommand {
         func run() async throws {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
             let environment = ProcessInfo.processInfo.environment
+            var client: RedisClient?
             if let url = redis ?? environment["KAMII_REDIS_URL"] {
-                // Redis first: a checkpoint running between the two then has nothing to write back.
-                let configuration: RedisConfiguration
-                do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
-                let client = RedisClient(configuration: configuration)
-                let purge = StatsPurge(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
-                let purged = if let guild = subject.guild { try await purge.purge(GuildID(guild)) } else { try await purge.purge(UserID(subject.user!)) }
-                await client.close()
-                print("deleted from Redis: \(subject.guild != nil ? "\(purged) keys" : "the user's stats in \(purged) guilds")")
+                do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ValidationError("--redis: \(error)") }
             }
-            let report = try await withStore(options) { store in
-                try await store.requireCurrentSchema()
-                if let guild = subject.guild { return try await store.deleteGuildData(GuildID(guild)) }
-                return try await store.deleteUserData(UserID(subject.user!))
+            let keys = StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii")
+            let deletion: PrivacyDeletion.Report
+            do {
+                deletion = try await withStore(options) { store in
+                    try await store.requireCurrentSchema()
+                    let run = PrivacyDeletion(store: store, stats: client.map { StatsPurge(redis: $0, keys: keys) })
+                    if let guild = subject.guild { return try await run.delete(GuildID(guild)) }
+                    return try await run.delete(UserID(subject.user!))
+                }
+            } catch {
+                await client?.close()
+                throw error
+            }
+            await client?.close()
+            let report = deletion.sql
+            if client != nil {
+                print("deleted from Redis: \(subject.guild != nil ? "\(deletion.redis) keys" : "the user's stats in \(deletion.redis) guilds")"
+                    + "; again after SQL: \(deletion.redisAfterSQL)")
             }
             print("deleted: server_users=\(report.serverUsers) templates=\(report.templates) cases=\(report.cases) tickets=\(report.tickets)"
                 + " panel_audit=\(report.panelAudit) guild_config=\(report.configs); kept moderation cases about the user: \(report.casesKept)")

@@ -61,6 +61,28 @@ import Testing
         await redis.close()
     }
 
+    /// With a Redis, a deletion goes through Redis, SQL, then Redis again, and says what each pass found.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func aDeletionWithRedisPurgesItBeforeAndAfterSQL() async throws {
+        let database = Database()
+        _ = try await Kamii.run(["migrate", "--database", database.url])
+        let redis = try RedisTestServer.client()
+        let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
+        try await redis.send("HSET", "\(prefix):{4194304}:members", "~batch", "p-1", "77", "a record")
+        try await redis.send("ZADD", "\(prefix):{4194304}:lb:xp", "20", "77")
+        let server = try #require(RedisTestServer.configuration)
+        let deletion = try await Kamii.run([
+            "data", "delete", "--guild", "4194304", "--yes", "--database", database.url,
+            "--redis", "redis://\(server.host):\(server.port)", "--stats-prefix", prefix,
+        ])
+        #expect(deletion.status == 0, "\(deletion.stderr)")
+        #expect(deletion.stdout.hasPrefix("deleted from Redis: 2 keys; again after SQL: 1\ndeleted: server_users=0"), "\(deletion.stdout)")
+        #expect(try await redis.send("HGETALL", "\(prefix):{4194304}:members").array?.compactMap(\.string) == ["~batch", "hydrated"])
+        #expect(try await redis.send("EXISTS", "\(prefix):{4194304}:lb:xp").int == 0)
+        _ = try await redis.send("DEL", "\(prefix):{4194304}:members")
+        await redis.close()
+    }
+
     @Test func badRequestsAreClearErrors() async throws {
         let database = Database()
         _ = try await Kamii.run(["migrate", "--database", database.url])

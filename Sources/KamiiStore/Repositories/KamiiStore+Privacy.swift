@@ -120,6 +120,25 @@ extension KamiiStore {
         }
     }
 
+    /// Deletes the named members' stats rows in one guild; returns how many there were. For a
+    /// write that raced a deletion: a checkpoint that read a member from Redis before their data
+    /// was deleted, and wrote them to SQL after.
+    @discardableResult
+    public func deleteServerUsers(_ users: [UserID], in guild: GuildID) async throws(StoreError) -> Int {
+        try StoreSupport.requireValid(guild, "guild")
+        guard !users.isEmpty else { return 0 }
+        for user in users { try StoreSupport.requireValid(user, "user") }
+        return try await transaction { database in
+            var deleted = 0
+            for start in stride(from: 0, to: users.count, by: 500) {
+                let ids = users[start..<min(start + 500, users.count)].map(\.column)
+                deleted += try await Self.delete(
+                    "server_users", "guild_id = \(bind: guild.column) AND user_id IN (\(binds: ids))", database)
+            }
+            return deleted
+        }
+    }
+
     private static func records(_ punishments: [Punishment], _ history: [ReasonRevision]) -> [CaseRecord] {
         let byCase = Dictionary(grouping: history) { "\($0.guild):\($0.caseID)" }
         return punishments.map { CaseRecord(punishment: $0, reasonHistory: byCase["\($0.guild):\($0.caseID)"] ?? []) }

@@ -1,0 +1,199 @@
+import DiscordModels
+import Foundation
+import KamiiCore
+import KamiiRedis
+@testable import KamiiStats
+import KamiiStore
+import KamiiTestSupport
+import Testing
+
+/// A privacy request run while the bot runs: the bot's own writers must not bring the deleted data
+/// back, whichever side of the deletion their read and their write fall on. Against redis-server
+/// and each SQL engine.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct PrivacyDeletionTests {
+    let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    /// Reads the guild's rows from SQL like the store's hydrator, then holds the first load there
+    /// until `release` opens (`read` opens once the rows are in hand).
+    final class HeldHydrator: GuildHydrator {
+        let store: KamiiStore
+        let read = Gate(), release = Gate()
+        let calls = Locked(0)
+        init(store: KamiiStore) { self.store = store }
+        func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            let rows = try await store.serverUsers(in: guild)
+            if calls.withLock({ $0 += 1; return $0 }) == 1 {
+                read.open()
+                await release.wait()
+            }
+            return rows
+        }
+    }
+
+    private func checkpointed(_ store: KamiiStore, users: [UInt64]) async throws {
+        try await store.registerGuild(guild)
+        try await store.upsertServerUsers(users.map {
+            ServerUserStats(guild: guild, user: UserID($0), xp: Int64($0) * 100, level: 1, karma: 3, trust: 50, messageCount: 9, updatedAt: Date())
+        })
+    }
+
+    private func deletion(_ store: KamiiStore, _ redis: RedisClient) -> PrivacyDeletion {
+        PrivacyDeletion(store: store, stats: StatsPurge(redis: redis, keys: keys))
+    }
+
+    /// The bot loads a guild Redis lacks from SQL; a user's deletion runs whole between its read
+    /// and its write. The load finds the user gone from SQL and takes them out again.
+    @Test(arguments: CheckpointerTests.engines)
+    func aLoadThatReadBeforeAUsersDeletionDoesNotBringThemBack(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let hydrations = try await heldLoad(store, redis) {
+            let report = try await deletion(store, redis).delete(UserID(1))
+            #expect(report.sql.serverUsers == 1 && report.redis == 0 && report.redisAfterSQL == 0, "\(report)")
+        }
+        #expect(hydrations == 1)
+
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(1), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").isNull)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "1").isNull)
+        #expect(try await reader.member(UserID(2), in: guild)?.xp == 200, "the rest of the guild loaded")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "2").int == 200)
+        #expect(try await reader.member(UserID(3), in: guild)?.messages == 1)
+        #expect(try await store.serverUser(UserID(1), in: guild) == nil)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// The same with the whole guild deleted: it counts on from nothing, as the bot's new activity.
+    @Test func aLoadThatReadBeforeAGuildsDeletionDoesNotBringItBack() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        _ = try await heldLoad(store, redis) {
+            let report = try await deletion(store, redis).delete(guild)
+            #expect(report.sql.serverUsers == 2 && report.sql.configs == 1, "\(report)")
+        }
+
+        let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
+        #expect(Set(members.keys) == [UserID(3)], "only what came after the deletion: \(members)")
+        #expect(try await redis.send("ZCARD", keys.leaderboard(.xp, in: guild)).int == 0)
+        #expect(try await store.serverUsers(in: guild).isEmpty)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// A load that wrote its rows and then could not check them against SQL leaves the guild
+    /// unmarked; the next load starts clean, so a member deleted in between does not stay behind.
+    @Test func aLoadClearsWhatAnUnfinishedOneLeft() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await checkpointed(store, users: [2])
+        try await redis.send("HSET", keys.members(in: guild), "1", "100:1:9:3:1735689600000:3:::::")
+        try await redis.send("ZADD", keys.leaderboard(.xp, in: guild), "100", "1")
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        #expect(await flusher.flush())
+        let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
+        #expect(Set(members.keys) == [UserID(2), UserID(3)], "\(members)")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").isNull)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// A checkpoint reads records from Redis; a user's deletion runs whole before it writes them to
+    /// SQL. Writing trust back, it finds the record gone and deletes the row it wrote.
+    @Test(arguments: CheckpointerTests.engines)
+    func aCheckpointThatReadBeforeAUsersDeletionDoesNotBringThemBack(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let checkpointer = try await heldCheckpoint(store, redis) {
+            let report = try await deletion(store, redis).delete(UserID(1))
+            #expect(report.redis == 1 && report.sql.serverUsers == 0 && report.redisAfterSQL == 0, "\(report)")
+        }
+        #expect(checkpointer.members == 1 && checkpointer.failures == 0, "\(checkpointer)")
+        #expect(try await store.serverUser(UserID(1), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await store.serverUser(UserID(2), in: guild)?.xp == 40)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// A Redis that lost the guild between the checkpoint's read and its write is not a deletion:
+    /// the rows written are all that is left of those members, and they stay.
+    @Test func aCheckpointThatOutlivesRedisLosingTheGuildKeepsItsRows() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let checkpointer = try await heldCheckpoint(store, redis) {
+            for board in Leaderboard.allCases { try await redis.send("DEL", keys.leaderboard(board, in: guild)) }
+            try await redis.send("DEL", keys.members(in: guild))
+        }
+        #expect(checkpointer.members == 2 && checkpointer.failures == 0, "\(checkpointer)")
+        #expect(try await store.serverUser(UserID(1), in: guild)?.xp == 20)
+        #expect(try await store.serverUser(UserID(2), in: guild)?.xp == 40)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// Checkpoints users 1 and 2 in SQL, then flushes a message of user 3 to a Redis that lacks the
+    /// guild with `meanwhile` run between the load's read of SQL and its write to Redis; returns the
+    /// flusher's loads.
+    private func heldLoad(_ store: KamiiStore, _ redis: RedisClient, meanwhile: () async throws -> Void) async throws -> Int {
+        try await checkpointed(store, users: [1, 2])
+        let hydrator = HeldHydrator(store: store)
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: hydrator)
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        async let flushed = flusher.flush()
+        await hydrator.read.wait()
+        do {
+            try await meanwhile()
+        } catch {
+            hydrator.release.open()
+            _ = await flushed
+            throw error
+        }
+        hydrator.release.open()
+        #expect(await flushed)
+        return await flusher.totals.hydrations
+    }
+
+    /// Flushes XP for users 1 and 2, then checkpoints with `meanwhile` run between the checkpoint's
+    /// read of Redis and its write to SQL.
+    private func heldCheckpoint(
+        _ store: KamiiStore, _ redis: RedisClient, meanwhile: () async throws -> Void
+    ) async throws -> Checkpointer.Report {
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        for user in [UInt64(1), 2] {
+            buffer.record(guild: guild.rawValue) { batch in
+                batch.countMessage(by: user)
+                batch.grant(.init(user: user, messageTime: 1_735_689_600_000, xp: Int(user) * 20), cooldownMilliseconds: 60_000)
+            }
+        }
+        #expect(await flusher.flush())
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        let read = Gate(), release = Gate()
+        await checkpointer.pauseBeforeWritingSQL { _ in
+            read.open()
+            await release.wait()
+        }
+        async let report = checkpointer.checkpoint()
+        await read.wait()
+        do {
+            try await meanwhile()
+        } catch {
+            release.open()
+            _ = await report
+            throw error
+        }
+        release.open()
+        return await report
+    }
+}

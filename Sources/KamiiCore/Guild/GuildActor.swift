@@ -49,7 +49,7 @@ public actor GuildActor {
     /// Applies one dispatch of this guild; with `step`, moves the shard's lane to it together with
     /// the changes it records.
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
-        await stats.waitForRoom()
+        if stats.isFull { await stats.waitForRoom() }
         let settings: GuildSettings
         if let known = self.settings {
             settings = known

@@ -79,9 +79,17 @@ public final class StatsBuffer: Sendable {
         }
     }
 
+    /// Whether a recorder must wait (``waitForRoom()``) before recording. Asked first, so the common
+    /// case costs no call of an async function: that leaves the caller's actor and comes back to it,
+    /// two task switches per event.
+    @inline(__always)
+    public var isFull: Bool {
+        outstanding.load(ordering: .relaxed) >= capacity && !released.load(ordering: .relaxed)
+    }
+
     /// Returns at once while there is room; otherwise waits until a flush is acknowledged.
     public func waitForRoom() async {
-        guard outstanding.load(ordering: .relaxed) >= capacity, !released.load(ordering: .relaxed) else { return }
+        guard isFull else { return }
         await withCheckedContinuation { continuation in
             let ready = waiters.withLock { waiters -> Bool in
                 if outstanding.load(ordering: .relaxed) < capacity || released.load(ordering: .relaxed) { return true }

@@ -14,6 +14,9 @@ import Testing
 struct PrivacyDeletionTests {
     let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+    /// Three members, the first the one deleted. Random: a user's deletion reaches every guild of a
+    /// store other suites share (the test PostgreSQL).
+    let one = UInt64.random(in: 1...(1 << 60)), two = UInt64.random(in: 1...(1 << 60)), three = UInt64.random(in: 1...(1 << 60))
 
     /// Reads the guild's rows from SQL like the store's hydrator, then holds the first load there
     /// until `release` opens (`read` opens once the rows are in hand).
@@ -32,10 +35,11 @@ struct PrivacyDeletionTests {
         }
     }
 
-    private func checkpointed(_ store: KamiiStore, users: [UInt64]) async throws {
+    /// SQL rows for `users`, with this XP each.
+    private func checkpointed(_ store: KamiiStore, users: [(UInt64, xp: Int64)]) async throws {
         try await store.registerGuild(guild)
         try await store.upsertServerUsers(users.map {
-            ServerUserStats(guild: guild, user: UserID($0), xp: Int64($0) * 100, level: 1, karma: 3, trust: 50, messageCount: 9, updatedAt: Date())
+            ServerUserStats(guild: guild, user: UserID($0.0), xp: $0.xp, level: 1, karma: 3, trust: 50, messageCount: 9, updatedAt: Date())
         })
     }
 
@@ -51,19 +55,19 @@ struct PrivacyDeletionTests {
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let hydrations = try await heldLoad(store, redis) {
-            let report = try await deletion(store, redis).delete(UserID(1))
+            let report = try await deletion(store, redis).delete(UserID(one))
             #expect(report.sql.serverUsers == 1 && report.redis == 0 && report.redisAfterSQL == 0, "\(report)")
         }
         #expect(hydrations == 1)
 
         let reader = StatsReader(redis: redis, keys: keys)
-        #expect(try await reader.member(UserID(1), in: guild) == nil, "the deleted user stays deleted")
-        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").isNull)
-        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "1").isNull)
-        #expect(try await reader.member(UserID(2), in: guild)?.xp == 200, "the rest of the guild loaded")
-        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "2").int == 200)
-        #expect(try await reader.member(UserID(3), in: guild)?.messages == 1)
-        #expect(try await store.serverUser(UserID(1), in: guild) == nil)
+        #expect(try await reader.member(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), String(one)).isNull)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), String(one)).isNull)
+        #expect(try await reader.member(UserID(two), in: guild)?.xp == 200, "the rest of the guild loaded")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), String(two)).int == 200)
+        #expect(try await reader.member(UserID(three), in: guild)?.messages == 1)
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil)
         await redis.close()
         try await store.close()
     }
@@ -79,7 +83,7 @@ struct PrivacyDeletionTests {
         }
 
         let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
-        #expect(Set(members.keys) == [UserID(3)], "only what came after the deletion: \(members)")
+        #expect(Set(members.keys) == [UserID(three)], "only what came after the deletion: \(members)")
         #expect(try await redis.send("ZCARD", keys.leaderboard(.xp, in: guild)).int == 0)
         #expect(try await store.serverUsers(in: guild).isEmpty)
         await redis.close()
@@ -92,16 +96,16 @@ struct PrivacyDeletionTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        try await checkpointed(store, users: [2])
-        try await redis.send("HSET", keys.members(in: guild), "1", "100:1:9:3:1735689600000:3:::::")
-        try await redis.send("ZADD", keys.leaderboard(.xp, in: guild), "100", "1")
+        try await checkpointed(store, users: [(two, 200)])
+        try await redis.send("HSET", keys.members(in: guild), String(one), "100:1:9:3:1735689600000:3:::::")
+        try await redis.send("ZADD", keys.leaderboard(.xp, in: guild), "100", String(one))
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: three) }
         #expect(await flusher.flush())
         let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
-        #expect(Set(members.keys) == [UserID(2), UserID(3)], "\(members)")
-        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "1").isNull)
+        #expect(Set(members.keys) == [UserID(two), UserID(three)], "\(members)")
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), String(one)).isNull)
         await redis.close()
         try await store.close()
     }
@@ -114,12 +118,12 @@ struct PrivacyDeletionTests {
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let checkpointer = try await heldCheckpoint(store, redis) {
-            let report = try await deletion(store, redis).delete(UserID(1))
+            let report = try await deletion(store, redis).delete(UserID(one))
             #expect(report.redis == 1 && report.sql.serverUsers == 0 && report.redisAfterSQL == 0, "\(report)")
         }
         #expect(checkpointer.members == 1 && checkpointer.failures == 0, "\(checkpointer)")
-        #expect(try await store.serverUser(UserID(1), in: guild) == nil, "the deleted user stays deleted")
-        #expect(try await store.serverUser(UserID(2), in: guild)?.xp == 40)
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 40)
         await redis.close()
         try await store.close()
     }
@@ -135,21 +139,21 @@ struct PrivacyDeletionTests {
             try await redis.send("DEL", keys.members(in: guild))
         }
         #expect(checkpointer.members == 2 && checkpointer.failures == 0, "\(checkpointer)")
-        #expect(try await store.serverUser(UserID(1), in: guild)?.xp == 20)
-        #expect(try await store.serverUser(UserID(2), in: guild)?.xp == 40)
+        #expect(try await store.serverUser(UserID(one), in: guild)?.xp == 20)
+        #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 40)
         await redis.close()
         try await store.close()
     }
 
-    /// Checkpoints users 1 and 2 in SQL, then flushes a message of user 3 to a Redis that lacks the
+    /// Checkpoints `one` and `two` in SQL, then flushes a message of `three` to a Redis that lacks the
     /// guild with `meanwhile` run between the load's read of SQL and its write to Redis; returns the
     /// flusher's loads.
     private func heldLoad(_ store: KamiiStore, _ redis: RedisClient, meanwhile: () async throws -> Void) async throws -> Int {
-        try await checkpointed(store, users: [1, 2])
+        try await checkpointed(store, users: [(one, 100), (two, 200)])
         let hydrator = HeldHydrator(store: store)
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: hydrator)
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 3) }
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: three) }
         async let flushed = flusher.flush()
         await hydrator.read.wait()
         do {
@@ -164,17 +168,17 @@ struct PrivacyDeletionTests {
         return await flusher.totals.hydrations
     }
 
-    /// Flushes XP for users 1 and 2, then checkpoints with `meanwhile` run between the checkpoint's
+    /// Flushes XP for `one` (20) and `two` (40), then checkpoints with `meanwhile` run between the checkpoint's
     /// read of Redis and its write to SQL.
     private func heldCheckpoint(
         _ store: KamiiStore, _ redis: RedisClient, meanwhile: () async throws -> Void
     ) async throws -> Checkpointer.Report {
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-        for user in [UInt64(1), 2] {
+        for (user, xp) in [(one, 20), (two, 40)] {
             buffer.record(guild: guild.rawValue) { batch in
                 batch.countMessage(by: user)
-                batch.grant(.init(user: user, messageTime: 1_735_689_600_000, xp: Int(user) * 20), cooldownMilliseconds: 60_000)
+                batch.grant(.init(user: user, messageTime: 1_735_689_600_000, xp: xp), cooldownMilliseconds: 60_000)
             }
         }
         #expect(await flusher.flush())

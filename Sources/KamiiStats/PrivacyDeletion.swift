@@ -5,8 +5,10 @@ public import KamiiStore
 /// the live stats in Redis and from SQL, safe to run while the bot runs.
 ///
 /// Redis goes first, so a checkpoint starting in between finds nothing to write back; then SQL;
-/// then Redis once more, for a guild the bot was loading from SQL meanwhile (it read the rows
-/// before they were deleted and may have written them after the first pass). The writers close the
+/// then, after ``settle``, Redis once more: for a guild the bot was loading from SQL meanwhile (it
+/// read the rows before they were deleted and may have written them after the first pass), and for
+/// what the bot had buffered but not flushed when the deletion began (it lands within a flush
+/// interval, 250 ms by default, and would otherwise start the user's record again). The writers close the
 /// rest of the gap themselves: a load that writes after the second pass checks SQL again and takes
 /// out what is gone (``StatsFlusher``), and a checkpoint that read records before the first pass
 /// finds them gone when it writes trust back, and deletes its rows again (``Checkpointer``).
@@ -24,10 +26,13 @@ public struct PrivacyDeletion: Sendable {
     public let store: KamiiStore
     /// The live stats; nil when the deployment has none (SQL only).
     public let stats: StatsPurge?
+    /// How long Redis's second pass waits after SQL: longer than a running bot's flush interval.
+    public let settle: Duration
 
-    public init(store: KamiiStore, stats: StatsPurge?) {
+    public init(store: KamiiStore, stats: StatsPurge?, settle: Duration = .seconds(1)) {
         self.store = store
         self.stats = stats
+        self.settle = settle
     }
 
     public func delete(_ guild: GuildID) async throws -> Report {
@@ -41,6 +46,8 @@ public struct PrivacyDeletion: Sendable {
     private func run(redis: () async throws -> Int, sql: () async throws -> DeletionReport) async throws -> Report {
         let first = try await redis()
         let rows = try await sql()
+        guard stats != nil else { return Report(redis: 0, redisAfterSQL: 0, sql: rows) }
+        try await Task.sleep(for: settle)
         return Report(redis: first, redisAfterSQL: try await redis(), sql: rows)
     }
 }

@@ -90,6 +90,31 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
+    /// What the bot had buffered when the deletion began, flushed once SQL is done: Redis's second
+    /// pass waits for it, so the user's record does not start again from it.
+    @Test func changesBufferedBeforeTheDeletionAreGoneWithIt() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await checkpointed(store, users: [(one, 100), (two, 200)])
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: three) }
+        #expect(await flusher.flush(), "the guild loaded before the deletion")
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+
+        async let deleted = deletion(store, redis).delete(UserID(one))
+        try await waitUntil("SQL deleted") { try await store.serverUser(UserID(one), in: guild) == nil }
+        #expect(await flusher.flush())
+        let report = try await deleted
+        #expect(report.redis == 1 && report.sql.serverUsers == 1 && report.redisAfterSQL == 1, "\(report)")
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild) == nil)
+        #expect(try await reader.member(UserID(two), in: guild)?.messages == 10)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A load that wrote its rows and then could not check them against SQL leaves the guild
     /// unmarked; the next load starts clean, so a member deleted in between does not stay behind.
     @Test func aLoadClearsWhatAnUnfinishedOneLeft() async throws {

@@ -1,4 +1,4 @@
-import DiscordModels
+public import DiscordModels
 import DiscordREST
 public import KamiiCore
 public import KamiiStats
@@ -255,6 +255,11 @@ public final class LevelUpRewarder: Sendable {
                 counts.withLock { $0.rolesRestored += 1 }
             }
         }
+    }
+
+    /// The guild's configuration changed: its rewards are read again at its next level-up.
+    public func settingsChanged(_ guild: GuildID) {
+        _ = cache.withLock { $0.removeValue(forKey: guild.rawValue) }
     }
 
     private func rewards(of guild: GuildID) async -> LevelRewards {

@@ -18,6 +18,8 @@ final class HotPathService: Service, Sendable {
     let flusher: StatsFlusher
     let checkpointer: Checkpointer?
     let rewarder: LevelUpRewarder
+    /// With a SQL store: what admins save reaches the guild actors and the rewarder.
+    let watcher: GuildSettingsWatcher?
     let settings: RunConfiguration.HotPathSettings
     let logger: Logger
 
@@ -41,9 +43,18 @@ final class HotPathService: Service, Sendable {
             },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
-        rewarder = LevelUpRewarder(
+        let rewarder = LevelUpRewarder(
             settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys),
             backlog: LevelUpBacklog(redis: redis, keys: keys), logger: logger)
+        self.rewarder = rewarder
+        watcher = store.map { store in
+            GuildSettingsWatcher(store: store, logger: logger) { guilds in
+                for guild in guilds {
+                    router.settingsChanged(guild)
+                    rewarder.settingsChanged(guild)
+                }
+            }
+        }
         self.settings = settings
         self.logger = logger
     }
@@ -63,6 +74,10 @@ final class HotPathService: Service, Sendable {
                     try? await Task.sleep(for: min(idle, .seconds(60)))
                     router.evictIdle(olderThan: idle)
                 }
+            }
+            if let watcher {
+                let interval = settings.settingsPoll
+                group.addTask { await watcher.run(every: interval) }
             }
             if let checkpointer {
                 group.addTask {

@@ -25,7 +25,7 @@ struct Run: AsyncParsableCommand {
             redis_url / KAMII_REDIS_URL, namespace / KAMII_NAMESPACE (default: the bot's ID), session_reserve / KAMII_SESSION_RESERVE, \
             identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS, \
             flush_interval_ms, flush_threshold, stats_buffer, stats_prefix, guild_idle_seconds, database_url, \
-            checkpoint_interval_seconds, karma_memory_days (same KAMII_ form). \
+            checkpoint_interval_seconds, settings_poll_seconds, karma_memory_days (same KAMII_ form). \
             The environment wins over the file.
             """)
 

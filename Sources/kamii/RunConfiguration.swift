@@ -33,6 +33,8 @@ struct RunConfiguration: Sendable {
         var keyPrefix = "kamii"
         var guildIdle: Duration = .seconds(600)
         var checkpointInterval: Duration = .seconds(30)
+        /// How often SQL is asked which guild configurations admins saved (with a database).
+        var settingsPoll: Duration = .seconds(5)
         /// How long Redis's karma ledger remembers which reactions gave karma.
         var karmaMemory = StatsFlusher.Configuration.defaultKarmaMemory
     }
@@ -59,6 +61,7 @@ struct RunConfiguration: Sendable {
         var guildIdleSeconds: Int?
         var databaseURL: String?
         var checkpointIntervalSeconds: Int?
+        var settingsPollSeconds: Int?
         var karmaMemoryDays: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -69,6 +72,7 @@ struct RunConfiguration: Sendable {
             case flushIntervalMs = "flush_interval_ms", flushThreshold = "flush_threshold", statsBuffer = "stats_buffer"
             case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
             case checkpointIntervalSeconds = "checkpoint_interval_seconds", karmaMemoryDays = "karma_memory_days"
+            case settingsPollSeconds = "settings_poll_seconds"
         }
 
         init() {}
@@ -102,6 +106,7 @@ struct RunConfiguration: Sendable {
             databaseURL = try container.decodeIfPresent(String.self, forKey: .databaseURL)
             checkpointIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .checkpointIntervalSeconds)
             karmaMemoryDays = try container.decodeIfPresent(Int.self, forKey: .karmaMemoryDays)
+            settingsPollSeconds = try container.decodeIfPresent(Int.self, forKey: .settingsPollSeconds)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -191,10 +196,13 @@ struct RunConfiguration: Sendable {
         hotPath.bufferCapacity = try number(.statsBuffer, file.statsBuffer) ?? hotPath.bufferCapacity
         let idle = try number(.guildIdleSeconds, file.guildIdleSeconds) ?? 600
         let checkpoint = try number(.checkpointIntervalSeconds, file.checkpointIntervalSeconds) ?? 30
-        guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0, checkpoint > 0 else {
-            throw Invalid("flush_interval_ms, flush_threshold, guild_idle_seconds and checkpoint_interval_seconds must be positive")
+        let settingsPoll = try number(.settingsPollSeconds, file.settingsPollSeconds) ?? 5
+        guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0, checkpoint > 0, settingsPoll > 0 else {
+            throw Invalid(
+                "flush_interval_ms, flush_threshold, guild_idle_seconds, checkpoint_interval_seconds and settings_poll_seconds must be positive")
         }
         hotPath.checkpointInterval = .seconds(checkpoint)
+        hotPath.settingsPoll = .seconds(settingsPoll)
         if let days = try number(.karmaMemoryDays, file.karmaMemoryDays) {
             guard (1...3_650).contains(days) else { throw Invalid("karma_memory_days must be between 1 and 3650, not \(days)") }
             hotPath.karmaMemory = .seconds(days * 86_400)

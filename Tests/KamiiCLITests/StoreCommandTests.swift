@@ -18,9 +18,9 @@ import Testing
 
         let first = try await Kamii.run(["migrate", "--database", database.url])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout == "applied schema versions 1, 2; now at version 2\n")
+        #expect(first.stdout == "applied schema versions 1, 2, 3; now at version 3\n")
         let second = try await Kamii.run(["migrate", "--database", database.url])
-        #expect(second.stdout == "schema up to date at version 2\n")
+        #expect(second.stdout == "schema up to date at version 3\n")
     }
 
     @Test func exportPrintsOneJSONDocumentAndDeleteNeedsConfirmation() async throws {

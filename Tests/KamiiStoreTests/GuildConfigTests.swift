@@ -36,6 +36,32 @@ import Testing
         }
     }
 
+    /// What a running bot polls for: configurations saved since a time, oldest first, a page at a time.
+    @Test(arguments: TestEngine.available)
+    func savedConfigurationsAreListedByWhenTheyWereSaved(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            #expect(try await store.latestConfigChange() == nil)
+            let (one, two) = (IDs.guild(1), IDs.guild(2))
+            try await store.registerGuild(one, at: IDs.time)
+            try await store.registerGuild(two, at: IDs.time + 1)
+            try await store.putGuildConfig(GuildConfig(), for: one, by: IDs.user(9), at: IDs.time + 2)
+            let ms = IDs.time.unixMilliseconds
+            #expect(try await store.latestConfigChange() == ms + 2_000)
+            #expect(try await store.guildConfigChanges(since: ms) == [
+                GuildConfigChange(guild: two, revision: 1, updatedAt: ms + 1_000), GuildConfigChange(guild: one, revision: 2, updatedAt: ms + 2_000),
+            ])
+            #expect(try await store.guildConfigChanges(since: ms, limit: 1).map(\.guild) == [two])
+            #expect(try await store.guildConfigChanges(since: ms + 2_000).map(\.guild) == [one], "at or after")
+            #expect(try await store.guildConfigChanges(since: ms + 2_001).isEmpty)
+            // Saves of the same millisecond are paged by guild.
+            try await store.registerGuild(IDs.guild(3), at: IDs.time + 1)
+            let firstPage = try await store.guildConfigChanges(since: ms + 1_000, limit: 1)
+            #expect(firstPage.map(\.guild) == [two])
+            #expect(try await store.guildConfigChanges(since: ms + 1_000, after: two, limit: 1).map(\.guild) == [IDs.guild(3)])
+            #expect(try await store.guildConfigChanges(since: ms + 1_000, after: IDs.guild(3), limit: 1).map(\.guild) == [one])
+        }
+    }
+
     @Test(arguments: TestEngine.available)
     func aStaleRevisionWritesNothing(_ engine: TestEngine) async throws {
         try await withStore(engine) { store in

@@ -26,6 +26,8 @@ public actor GuildActor {
     private static let compactionFloor = 1_024
     private var karma = KarmaGate()
     private let lastActive: Atomic<UInt64>
+    /// Set when the guild's configuration changed: the settings are read again before the next event.
+    private let settingsStale = Atomic<Bool>(false)
 
     init(
         guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, joins: MemberJoins,
@@ -46,10 +48,19 @@ public actor GuildActor {
     /// When the actor last handled an event (the router's clock, milliseconds).
     nonisolated var lastActiveAt: UInt64 { lastActive.load(ordering: .relaxed) }
 
+    /// The guild's configuration changed (an admin saved it): the next event reads it again.
+    nonisolated func settingsChanged() {
+        settingsStale.store(true, ordering: .relaxed)
+    }
+
     /// Applies one dispatch of this guild; with `step`, moves the shard's lane to it together with
     /// the changes it records.
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         if stats.isFull { await stats.waitForRoom() }
+        if settingsStale.load(ordering: .relaxed) {
+            settingsStale.store(false, ordering: .relaxed)
+            settings = nil
+        }
         let settings: GuildSettings
         if let known = self.settings {
             settings = known

@@ -74,6 +74,12 @@ public final class GuildRouter: Sendable {
         }
     }
 
+    /// The guild's configuration changed: its actor, if it has one, reads it again before its next
+    /// event (an actor created later reads it anyway).
+    public func settingsChanged(_ guild: GuildID) {
+        stripe(guild).actors.withLock { $0[guild] }?.settingsChanged()
+    }
+
     /// Guild actors alive now.
     public var activeGuilds: Int {
         stripes.reduce(0) { total, stripe in total + stripe.actors.withLock { $0.count } }

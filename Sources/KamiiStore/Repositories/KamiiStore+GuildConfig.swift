@@ -13,6 +13,14 @@ public struct StoredGuildConfig: Sendable, Equatable {
     public let updatedAt: Date
 }
 
+/// A guild whose configuration was saved: which revision, and when (Unix milliseconds, the
+/// writer's clock).
+public struct GuildConfigChange: Sendable, Equatable {
+    public let guild: GuildID
+    public let revision: Int64
+    public let updatedAt: Int64
+}
+
 /// One row of the panel audit log: who changed what, when, from what to what.
 public struct PanelAuditEntry: Codable, Sendable, Equatable {
     /// Increasing in the order the changes were made.
@@ -77,6 +85,37 @@ extension KamiiStore {
                 """).run()
             try await Self.audit(guild, actor: actor, action: "config.update", before: try StoreSupport.json(current.config), after: after, at: time, in: database)
             return StoredGuildConfig(guild: guild, config: config, revision: revision, updatedAt: time.storedPrecision)
+        }
+    }
+
+    /// The configurations saved at or after `since` (Unix milliseconds), in the order of their
+    /// time and then guild, at most `limit`. With `after`, the page that follows the one ending
+    /// with that guild saved at `since`. What a running bot polls to pick up what admins change
+    /// (`GuildSettingsWatcher`).
+    public func guildConfigChanges(since: Int64, after: GuildID? = nil, limit: Int = 10_000) async throws(StoreError) -> [GuildConfigChange] {
+        let condition: SQLQueryString = if let after {
+            "updated_at > \(bind: since) OR (updated_at = \(bind: since) AND guild_id > \(bind: after.column))"
+        } else {
+            "updated_at >= \(bind: since)"
+        }
+        return try await read { database in
+            try await database.raw("""
+                SELECT guild_id, revision, updated_at FROM guild_config WHERE \(condition)
+                ORDER BY updated_at, guild_id LIMIT \(bind: max(1, limit))
+                """).all().map { row in
+                    GuildConfigChange(
+                        guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+                        revision: try row.decode(column: "revision", as: Int64.self),
+                        updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+                }
+        }
+    }
+
+    /// When the newest configuration was saved (Unix milliseconds); nil when no guild is registered.
+    public func latestConfigChange() async throws(StoreError) -> Int64? {
+        try await read { database in
+            try await database.raw("SELECT MAX(updated_at) AS latest FROM guild_config").first()?
+                .decode(column: "latest", as: Int64?.self)
         }
     }
 

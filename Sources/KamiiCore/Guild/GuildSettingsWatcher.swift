@@ -1,0 +1,85 @@
+public import DiscordModels
+public import KamiiStore
+public import Logging
+
+/// Picks up what admins save while the bot runs: every few seconds it asks SQL which guild
+/// configurations were saved since its last look, and names those guilds to `changed` (the guild
+/// router, whose actors read their settings again at their next event; the level-up rewarder).
+///
+/// One query per look, however many guilds there are (`guild_config.updated_at` is indexed). Each
+/// look reaches back ``overlap`` behind the newest save it has seen, and tells guilds apart by
+/// revision: a save committed late, or stamped by a process whose clock runs behind, is still
+/// found, and a guild already reported is not reported again.
+public actor GuildSettingsWatcher {
+    /// How far behind the newest save each look reaches again (milliseconds).
+    public static let overlap: Int64 = 10_000
+
+    private let store: KamiiStore
+    private let changed: @Sendable ([GuildID]) -> Void
+    private let logger: Logger
+    private let pageSize: Int
+    /// The newest `updated_at` seen; nil before the first look.
+    private var newest: Int64?
+    /// Revisions seen within the overlap, by guild.
+    private var seen: [GuildID: (revision: Int64, updatedAt: Int64)] = [:]
+    private var failing = false
+
+    public init(
+        store: KamiiStore, pageSize: Int = 10_000, logger: Logger = Logger(label: "kamii.guilds"),
+        changed: @escaping @Sendable ([GuildID]) -> Void
+    ) {
+        self.store = store
+        self.pageSize = pageSize
+        self.logger = logger
+        self.changed = changed
+    }
+
+    /// Looks every `interval` until cancelled; the first look only notes where the configurations
+    /// stand (actors alive then were started from them).
+    public func run(every interval: Duration) async {
+        await look()
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            await look()
+        }
+    }
+
+    /// One look; returns the guilds reported changed. A store that cannot answer is logged once and
+    /// asked again at the next look, which finds what this one missed.
+    @discardableResult
+    public func look() async -> [GuildID] {
+        do {
+            let found = try await changesSinceLastLook()
+            if failing { logger.info("guild settings readable again") }
+            failing = false
+            if !found.isEmpty { changed(found) }
+            return found
+        } catch {
+            if !failing { logger.error("guild settings changes unreadable; looking again later", metadata: ["error": "\(error)"]) }
+            failing = true
+            return []
+        }
+    }
+
+    private func changesSinceLastLook() async throws -> [GuildID] {
+        let first = newest == nil
+        let since = first ? (try await store.latestConfigChange() ?? 0) - Self.overlap : newest! - Self.overlap
+        var found: [GuildID] = []
+        var page = try await store.guildConfigChanges(since: since, limit: pageSize)
+        while true {
+            for change in page {
+                if seen[change.guild]?.revision != change.revision {
+                    seen[change.guild] = (change.revision, change.updatedAt)
+                    if !first { found.append(change.guild) }
+                }
+                newest = max(newest ?? change.updatedAt, change.updatedAt)
+            }
+            guard page.count == pageSize, let last = page.last else { break }
+            page = try await store.guildConfigChanges(since: last.updatedAt, after: last.guild, limit: pageSize)
+        }
+        let newest = self.newest ?? 0
+        self.newest = newest
+        seen = seen.filter { $0.value.updatedAt >= newest - Self.overlap }
+        return found
+    }
+}

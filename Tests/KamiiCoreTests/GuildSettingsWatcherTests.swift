@@ -1,0 +1,79 @@
+import DiscordModels
+import Foundation
+import KamiiCore
+import KamiiStore
+import Synchronization
+import Testing
+
+/// What admins save while the bot runs reaches the guild actors, against a real SQLite store.
+struct GuildSettingsWatcherTests {
+    typealias D = TestDispatches
+
+    /// A migrated store in a temp file for the length of `body`.
+    private func withStore(_ body: (KamiiStore) async throws -> Void) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(path)"))
+        try await store.migrate()
+        do { try await body(store) } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    private func xpOff() -> GuildConfig {
+        var config = GuildConfig()
+        config.modules.xp = false
+        return config
+    }
+
+    /// A busy guild's actor lives on and on: it reads the configuration again once the watcher
+    /// reports it saved, not before, and the change is reported once.
+    @Test func whatAnAdminSavesReachesALiveGuildActor() async throws {
+        try await withStore { store in
+            let guild = GuildID(D.guild)
+            try await store.registerGuild(guild)
+            let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: StoreGuildSettings(store: store))
+            let watcher = GuildSettingsWatcher(store: store) { guilds in guilds.forEach(router.settingsChanged) }
+            #expect(await watcher.look().isEmpty, "the first look notes where things stand")
+
+            await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+            try await store.putGuildConfig(xpOff(), for: guild, by: UserID(9))
+            await router.route(D.message(id: D.messageID(atSecond: 120), author: 10))
+            #expect(await watcher.look() == [guild])
+            await router.route(D.message(id: D.messageID(atSecond: 240), author: 10))
+            #expect(await watcher.look().isEmpty, "reported once")
+
+            let batch = try #require(router.stats.take()[D.guild])
+            #expect(batch.grants.map(\.messageTime) == [0, 120].map { MessageID(D.messageID(atSecond: $0)).unixMilliseconds },
+                    "XP until the save was seen, none after")
+            #expect(batch.messages == [10: 3], "messages still count with XP off")
+        }
+    }
+
+    /// A save stamped a little behind the newest one seen (another process's clock, a transaction
+    /// that committed late) is still found; saves beyond a page come in further pages.
+    @Test func latePagesAndEverySaveAreFound() async throws {
+        try await withStore { store in
+            let now = Date()
+            let guilds = (1...5).map { GuildID(D.guild + UInt64($0) << 22) }
+            for guild in guilds { try await store.registerGuild(guild, at: now) }
+            let reported = Mutex<[GuildID]>([])
+            let watcher = GuildSettingsWatcher(store: store, pageSize: 2) { guilds in reported.withLock { $0 += guilds } }
+            await watcher.look()
+
+            try await store.putGuildConfig(xpOff(), for: guilds[0], by: UserID(9), at: now + 2)
+            #expect(await watcher.look() == [guilds[0]])
+            try await store.putGuildConfig(xpOff(), for: guilds[1], by: UserID(9), at: now - 5)
+            #expect(await watcher.look() == [guilds[1]], "5 s behind the newest save")
+
+            for (offset, guild) in guilds.enumerated() {
+                try await store.putGuildConfig(GuildConfig(), for: guild, by: UserID(9), at: now + 3 + Double(offset))
+            }
+            #expect(Set(await watcher.look()) == Set(guilds), "five saves in pages of two")
+            #expect(await watcher.look().isEmpty)
+            #expect(reported.withLock { $0 }.count == 7)
+        }
+    }
+}

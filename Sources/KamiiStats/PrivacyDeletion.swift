@@ -6,12 +6,13 @@ public import KamiiStore
 ///
 /// Redis goes first, so a checkpoint starting in between finds nothing to write back; then SQL;
 /// then, after ``settle``, Redis once more: for a guild the bot was loading from SQL meanwhile (it
-/// read the rows before they were deleted and may have written them after the first pass), and for
-/// what the bot had buffered but not flushed when the deletion began (it lands within a flush
-/// interval, 250 ms by default, and would otherwise start the user's record again). The writers close the
-/// rest of the gap themselves: a load that writes after the second pass checks SQL again and takes
-/// out what is gone (``StatsFlusher``), and a checkpoint that read records before the first pass
-/// finds them gone when it writes trust back, and deletes its rows again (``Checkpointer``).
+/// read the rows before they were deleted and may have written them after the first pass), and
+/// for what the bot had buffered but not flushed when the deletion began (it lands within a flush
+/// interval, 250 ms by default, and would otherwise start the user's record again). The writers
+/// close the rest of the gap themselves: a load that writes after the second pass checks SQL again
+/// and takes out what is gone (``StatsFlusher``), and a checkpoint that read records before the
+/// first pass finds them gone when it writes trust back, and deletes its rows again
+/// (``Checkpointer``).
 public struct PrivacyDeletion: Sendable {
     /// What one deletion removed.
     public struct Report: Sendable, Equatable {

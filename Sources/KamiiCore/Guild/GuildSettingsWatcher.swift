@@ -61,9 +61,13 @@ public actor GuildSettingsWatcher {
         }
     }
 
+    /// What changed since the last look. What it learns is kept only once every page was read: a
+    /// look that fails half-way reports nothing and the next one finds it all again.
     private func changesSinceLastLook() async throws -> [GuildID] {
         let first = newest == nil
-        let since = first ? (try await store.latestConfigChange() ?? 0) - Self.overlap : newest! - Self.overlap
+        let since = try await first ? (store.latestConfigChange() ?? 0) - Self.overlap : newest! - Self.overlap
+        var seen = self.seen
+        var newest = self.newest ?? 0
         var found: [GuildID] = []
         var page = try await store.guildConfigChanges(since: since, limit: pageSize)
         while true {
@@ -72,14 +76,13 @@ public actor GuildSettingsWatcher {
                     seen[change.guild] = (change.revision, change.updatedAt)
                     if !first { found.append(change.guild) }
                 }
-                newest = max(newest ?? change.updatedAt, change.updatedAt)
+                newest = max(newest, change.updatedAt)
             }
             guard page.count == pageSize, let last = page.last else { break }
             page = try await store.guildConfigChanges(since: last.updatedAt, after: last.guild, limit: pageSize)
         }
-        let newest = self.newest ?? 0
         self.newest = newest
-        seen = seen.filter { $0.value.updatedAt >= newest - Self.overlap }
+        self.seen = seen.filter { $0.value.updatedAt >= newest - Self.overlap }
         return found
     }
 }

@@ -52,6 +52,40 @@ struct GuildSettingsWatcherTests {
         }
     }
 
+    /// The store, failing the page reads it is told to.
+    final class Failing: GuildConfigChangeLog {
+        let store: KamiiStore
+        let failPageReads = Mutex<Set<Int>>([])
+        let pageReads = Mutex(0)
+        init(_ store: KamiiStore) { self.store = store }
+        func latestConfigChange() async throws -> Int64? { try await store.latestConfigChange() }
+        func guildConfigChanges(since: Int64, after: GuildID?, limit: Int) async throws -> [GuildConfigChange] {
+            let read = pageReads.withLock { $0 += 1; return $0 }
+            if failPageReads.withLock({ $0.contains(read) }) { throw StoreError(.database, "the database went away") }
+            return try await store.guildConfigChanges(since: since, after: after, limit: limit)
+        }
+    }
+
+    /// A look that fails on its second page reports nothing, and the next look reports every guild
+    /// saved, the first page's included.
+    @Test func aLookFailingHalfWayLosesNothing() async throws {
+        try await withStore { store in
+            let now = Date()
+            let guilds = (1...5).map { GuildID(D.guild + UInt64($0) << 22) }
+            for guild in guilds { try await store.registerGuild(guild, at: now) }
+            let failing = Failing(store)
+            let watcher = GuildSettingsWatcher(store: failing, pageSize: 2) { _ in }
+            await watcher.look()
+            for (offset, guild) in guilds.enumerated() {
+                try await store.putGuildConfig(xpOff(), for: guild, by: UserID(9), at: now + 1 + Double(offset))
+            }
+            let next = failing.pageReads.withLock { $0 } + 2
+            failing.failPageReads.withLock { $0 = [next] }
+            #expect(await watcher.look().isEmpty, "the second page failed")
+            #expect(Set(await watcher.look()) == Set(guilds))
+        }
+    }
+
     /// A save stamped a little behind the newest one seen (another process's clock, a transaction
     /// that committed late) is still found; saves beyond a page come in further pages.
     @Test func latePagesAndEverySaveAreFound() async throws {

@@ -14,7 +14,7 @@ public actor GuildSettingsWatcher {
     /// How far behind the newest save each look reaches again (milliseconds).
     public static let overlap: Int64 = 10_000
 
-    private let store: KamiiStore
+    private let store: any GuildConfigChangeLog
     private let changed: @Sendable ([GuildID]) -> Void
     private let logger: Logger
     private let pageSize: Int
@@ -25,7 +25,7 @@ public actor GuildSettingsWatcher {
     private var failing = false
 
     public init(
-        store: KamiiStore, pageSize: Int = 10_000, logger: Logger = Logger(label: "kamii.guilds"),
+        store: any GuildConfigChangeLog, pageSize: Int = 10_000, logger: Logger = Logger(label: "kamii.guilds"),
         changed: @escaping @Sendable ([GuildID]) -> Void
     ) {
         self.store = store
@@ -69,7 +69,7 @@ public actor GuildSettingsWatcher {
         var seen = self.seen
         var newest = self.newest ?? 0
         var found: [GuildID] = []
-        var page = try await store.guildConfigChanges(since: since, limit: pageSize)
+        var page = try await store.guildConfigChanges(since: since, after: nil, limit: pageSize)
         while true {
             for change in page {
                 if seen[change.guild]?.revision != change.revision {
@@ -86,3 +86,14 @@ public actor GuildSettingsWatcher {
         return found
     }
 }
+
+/// Where the watcher reads which configurations were saved: the SQL store.
+public protocol GuildConfigChangeLog: Sendable {
+    /// When the newest configuration was saved (Unix milliseconds); nil when there is none.
+    func latestConfigChange() async throws -> Int64?
+    /// Saves at or after `since`, ordered by time then guild; with `after`, the page after that
+    /// guild's save at `since`.
+    func guildConfigChanges(since: Int64, after: GuildID?, limit: Int) async throws -> [GuildConfigChange]
+}
+
+extension KamiiStore: GuildConfigChangeLog {}

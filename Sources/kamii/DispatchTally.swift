@@ -40,9 +40,13 @@ final class DispatchTally: Sendable {
     var total: Int { all.reduce(0) { $0 + $1.total } }
     var shardsReady: Int { all.filter(\.ready).count }
 
+    /// Dispatches by event name, over every shard.
+    var byName: [String: Int] {
+        all.reduce(into: [String: Int]()) { sum, counts in sum.merge(counts.byName, uniquingKeysWith: +) }
+    }
+
     /// `MESSAGE_CREATE=1200 GUILD_MEMBER_ADD=30 …`, most frequent first.
     var summary: String {
-        let byName = all.reduce(into: [String: Int]()) { sum, counts in sum.merge(counts.byName, uniquingKeysWith: +) }
-        return byName.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        byName.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }

@@ -7,6 +7,8 @@ import KamiiRedis
 import KamiiShards
 import KamiiStore
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -25,7 +27,9 @@ struct Run: AsyncParsableCommand {
             redis_url / KAMII_REDIS_URL, namespace / KAMII_NAMESPACE (default: the bot's ID), session_reserve / KAMII_SESSION_RESERVE, \
             identify_window_ms / KAMII_IDENTIFY_WINDOW_MS, stats_interval_seconds / KAMII_STATS_INTERVAL_SECONDS, \
             flush_interval_ms, flush_threshold, stats_buffer, stats_prefix, guild_idle_seconds, database_url, \
-            checkpoint_interval_seconds, settings_poll_seconds, karma_memory_days (same KAMII_ form). \
+            checkpoint_interval_seconds, settings_poll_seconds, karma_memory_days, \
+            metrics_port / KAMII_METRICS_PORT (Prometheus's /metrics; off unless set), metrics_host (default 127.0.0.1) \
+            (same KAMII_ form). \
             The environment wins over the file.
             """)
 
@@ -87,10 +91,21 @@ struct Run: AsyncParsableCommand {
         let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)
         let reports = ReportService(
             manager: manager, tally: tally, hotPath: hotPath, redis: redis, interval: settings.statsInterval, live: live, logger: logger)
+        var metricsEndpoint: MetricsEndpoint?
+        if let address = settings.metrics {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let metrics = RunMetrics(tally: tally, manager: manager, hotPath: hotPath)
+            metricsEndpoint = MetricsEndpoint(host: address.host, port: address.port, render: {
+                await metrics.update()
+                return registry.emitToBuffer()
+            }, logger: logger)
+        }
         // Listed first, the hot path shuts down last: after the shards, so it flushes all they delivered.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = hotPath.map { [.init(service: $0)] } ?? []
         // Shards that all stopped for good end the group gracefully, so their reasons are said.
         services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
+        if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redis?.close()

@@ -24,6 +24,8 @@ struct RunConfiguration: Sendable {
     var hotPath: HotPathSettings
     /// The SQL store guild settings are read from; nil: every guild runs Kamii's defaults.
     var databaseURL: String?
+    /// Where Prometheus scrapes `/metrics`; nil: no metrics endpoint.
+    var metrics: (host: String, port: Int)?
 
     /// How guild events become Redis counters.
     struct HotPathSettings: Sendable, Equatable {
@@ -62,6 +64,8 @@ struct RunConfiguration: Sendable {
         var databaseURL: String?
         var checkpointIntervalSeconds: Int?
         var settingsPollSeconds: Int?
+        var metricsPort: Int?
+        var metricsHost: String?
         var karmaMemoryDays: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -72,7 +76,7 @@ struct RunConfiguration: Sendable {
             case flushIntervalMs = "flush_interval_ms", flushThreshold = "flush_threshold", statsBuffer = "stats_buffer"
             case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
             case checkpointIntervalSeconds = "checkpoint_interval_seconds", karmaMemoryDays = "karma_memory_days"
-            case settingsPollSeconds = "settings_poll_seconds"
+            case settingsPollSeconds = "settings_poll_seconds", metricsPort = "metrics_port", metricsHost = "metrics_host"
         }
 
         init() {}
@@ -107,6 +111,8 @@ struct RunConfiguration: Sendable {
             checkpointIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .checkpointIntervalSeconds)
             karmaMemoryDays = try container.decodeIfPresent(Int.self, forKey: .karmaMemoryDays)
             settingsPollSeconds = try container.decodeIfPresent(Int.self, forKey: .settingsPollSeconds)
+            metricsPort = try container.decodeIfPresent(Int.self, forKey: .metricsPort)
+            metricsHost = try container.decodeIfPresent(String.self, forKey: .metricsHost)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -216,10 +222,15 @@ struct RunConfiguration: Sendable {
             }
             hotPath.keyPrefix = prefix
         }
+        var metrics: (host: String, port: Int)?
+        if let port = try number(.metricsPort, file.metricsPort) {
+            guard (0...65_535).contains(port) else { throw Invalid("metrics_port must be between 0 (any free port, logged) and 65535, not \(port)") }
+            metrics = (setting(.metricsHost, file.metricsHost) ?? "127.0.0.1", port)
+        }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
             selection: selection, redis: redis, namespace: setting(.namespace, file.namespace), sessionReserve: reserve, identifyWindow: .milliseconds(window),
-            statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL))
+            statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL), metrics: metrics)
     }
 
     static func count(_ text: String?) throws -> ShardPlan.Count {

@@ -5,14 +5,18 @@ public import KamiiStore
 /// the live stats in Redis and from SQL, safe to run while the bot runs.
 ///
 /// Redis goes first, so a checkpoint starting in between finds nothing to write back; then SQL;
-/// then, after ``settle``, Redis once more: for a guild the bot was loading from SQL meanwhile (it
-/// read the rows before they were deleted and may have written them after the first pass), and
-/// for what the bot had buffered but not flushed when the deletion began (it lands within a flush
-/// interval, 250 ms by default, and would otherwise start the user's record again). The writers
-/// close the rest of the gap themselves: a load that writes after the second pass checks SQL again
-/// and takes out what is gone (``StatsFlusher``), and a checkpoint that read records before the
-/// first pass finds them gone when it writes trust back, and deletes its rows again
-/// (``Checkpointer``).
+/// then, after ``settle``, Redis once more and SQL once more. The second Redis pass takes what the
+/// bot had buffered but not flushed when the deletion began (it lands within one flush interval,
+/// 250 ms by default, if Redis and SQL answer) and a guild the bot loaded from SQL meanwhile; the
+/// second SQL pass takes rows a checkpoint that read before the first pass wrote back after the
+/// first delete. The writers close the rest of the gap themselves: a load that writes after the
+/// second pass checks SQL again and takes out what is gone (``StatsFlusher``), and a checkpoint
+/// that writes after the second SQL pass finds the records gone when it writes trust back, and
+/// deletes its rows again (``Checkpointer``).
+///
+/// Not covered: changes a bot holds longer than ``settle`` (a `flush_interval_ms` above it, Redis
+/// unreachable, a guild waiting for SQL) start the user's record again from what they carry when
+/// they land; run the deletion again once the bot is flushing.
 public struct PrivacyDeletion: Sendable {
     /// What one deletion removed.
     public struct Report: Sendable, Equatable {
@@ -21,6 +25,7 @@ public struct PrivacyDeletion: Sendable {
         /// Redis's second pass, after SQL: the same count again (for a guild, its members hash is
         /// found again: the first pass leaves its batch marker there).
         public var redisAfterSQL: Int
+        /// Rows deleted from SQL, both passes together.
         public var sql: DeletionReport
     }
 
@@ -46,9 +51,17 @@ public struct PrivacyDeletion: Sendable {
 
     private func run(redis: () async throws -> Int, sql: () async throws -> DeletionReport) async throws -> Report {
         let first = try await redis()
-        let rows = try await sql()
+        var rows = try await sql()
         guard stats != nil else { return Report(redis: 0, redisAfterSQL: 0, sql: rows) }
         try await Task.sleep(for: settle)
-        return Report(redis: first, redisAfterSQL: try await redis(), sql: rows)
+        let second = try await redis()
+        let again = try await sql()
+        rows.serverUsers += again.serverUsers
+        rows.templates += again.templates
+        rows.cases += again.cases
+        rows.tickets += again.tickets
+        rows.panelAudit += again.panelAudit
+        rows.configs += again.configs
+        return Report(redis: first, redisAfterSQL: second, sql: rows)
     }
 }

@@ -153,6 +153,41 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
+    /// A checkpoint read the user before the deletion; a change the bot had buffered starts their
+    /// record again after Redis's first pass, so the checkpoint, writing after the SQL delete,
+    /// finds a record and keeps its row: SQL's second pass deletes it.
+    @Test func aRowWrittenBackBesideARecreatedRecordGoesInTheSecondSQLPass() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        #expect(await flusher.flush())
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        let read = Gate(), release = Gate()
+        await checkpointer.pauseBeforeWritingSQL { _ in
+            read.open()
+            await release.wait()
+        }
+        async let checkpointed = checkpointer.checkpoint()
+        await read.wait()
+        async let deleted = deletion(store, redis).delete(UserID(one))
+        let reader = StatsReader(redis: redis, keys: keys)
+        try await waitUntil("Redis's first pass") { try await reader.member(UserID(one), in: guild) == nil }
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        release.open()
+        _ = await checkpointed
+        let report = try await deleted
+        #expect(report.redisAfterSQL == 1, "\(report)")
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await store.serverUser(UserID(two), in: guild)?.messageCount == 1)
+        #expect(try await reader.member(UserID(one), in: guild) == nil)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A Redis that lost the guild between the checkpoint's read and its write is not a deletion:
     /// the rows written are all that is left of those members, and they stay.
     @Test func aCheckpointThatOutlivesRedisLosingTheGuildKeepsItsRows() async throws {

@@ -230,4 +230,33 @@ struct GuildActorTests {
         #expect(router.counters.messages == 3)
         #expect(router.stats.unacknowledged == 2)
     }
+
+    /// Settings that cannot be read while set to nil (a database gone away).
+    final class FlakySettings: GuildSettingsSource {
+        let current = Mutex<GuildSettings?>(nil)
+        func settings(for guild: GuildID) async -> GuildSettings { current.withLock { $0 } ?? .defaults }
+        func changedSettings(for guild: GuildID) async -> GuildSettings? { current.withLock { $0 } }
+    }
+
+    /// A changed configuration that cannot be read leaves the actor on the settings it has (not the
+    /// defaults), and is asked for again after a while, not on every event.
+    @Test func aChangeThatCannotBeReadKeepsTheSettingsAndIsAskedAgainLater() async {
+        var xpOff = GuildConfig()
+        xpOff.modules.xp = false
+        let source = FlakySettings()
+        source.current.withLock { $0 = GuildSettings(xpOff) }
+        let clock = ManualClock()
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: source, clock: clock.read)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        source.current.withLock { $0 = nil }
+        router.settingsChanged(GuildID(D.guild))
+        await router.route(D.message(id: D.messageID(atSecond: 100), author: 10))
+        source.current.withLock { $0 = .defaults }
+        await router.route(D.message(id: D.messageID(atSecond: 200), author: 10))
+        clock.advance(5_000)
+        await router.route(D.message(id: D.messageID(atSecond: 300), author: 10))
+        let batch = batch(router)
+        #expect(batch.grants.map(\.messageTime) == [MessageID(D.messageID(atSecond: 300)).unixMilliseconds], "XP only once the change was read")
+        #expect(batch.messages == [10: 4])
+    }
 }

@@ -52,6 +52,22 @@ struct GuildSettingsWatcherTests {
         }
     }
 
+    /// A save stamped an hour ahead (a writer whose clock runs fast) does not hide the saves
+    /// stamped correctly after it.
+    @Test func aSaveStampedInTheFutureHidesNothing() async throws {
+        try await withStore { store in
+            let now = Date()
+            let (early, late) = (GuildID(D.guild + (1 << 22)), GuildID(D.guild + (2 << 22)))
+            for guild in [early, late] { try await store.registerGuild(guild, at: now) }
+            let watcher = GuildSettingsWatcher(store: store) { _ in }
+            await watcher.look()
+            try await store.putGuildConfig(xpOff(), for: early, by: UserID(9), at: now + 3_600)
+            #expect(await watcher.look() == [early])
+            try await store.putGuildConfig(xpOff(), for: late, by: UserID(9), at: now + 1)
+            #expect(await watcher.look() == [late])
+        }
+    }
+
     /// The store, failing the page reads it is told to.
     final class Failing: GuildConfigChangeLog {
         let store: KamiiStore

@@ -28,6 +28,9 @@ public actor GuildActor {
     private let lastActive: Atomic<UInt64>
     /// Set when the guild's configuration changed: the settings are read again before the next event.
     private let settingsStale = Atomic<Bool>(false)
+    /// When a changed configuration that could not be read is asked for again (router's clock).
+    private var settingsRetryAt: UInt64 = 0
+    private static let settingsRetryMilliseconds: UInt64 = 5_000
 
     init(
         guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, joins: MemberJoins,
@@ -57,9 +60,16 @@ public actor GuildActor {
     /// the changes it records.
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         if stats.isFull { await stats.waitForRoom() }
-        if settingsStale.load(ordering: .relaxed) {
+        let now = clock()
+        if settingsStale.load(ordering: .relaxed), now >= settingsRetryAt {
             settingsStale.store(false, ordering: .relaxed)
-            settings = nil
+            if let changed = await source.changedSettings(for: guild) {
+                self.settings = changed
+            } else if self.settings != nil {
+                // Unreadable now: the settings it has serve until the next try, not the defaults.
+                settingsStale.store(true, ordering: .relaxed)
+                settingsRetryAt = now &+ Self.settingsRetryMilliseconds
+            }
         }
         let settings: GuildSettings
         if let known = self.settings {
@@ -68,7 +78,6 @@ public actor GuildActor {
             settings = await source.settings(for: guild)
             self.settings = settings
         }
-        let now = clock()
         lastActive.store(now, ordering: .relaxed)
         guard let step else { return apply(event, dispatch, settings, now: now) }
         step.lane.advance(to: step.position) { apply(event, dispatch, settings, now: now) }

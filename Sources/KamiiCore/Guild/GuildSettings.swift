@@ -31,9 +31,17 @@ public struct GuildSettings: Sendable {
     public static let defaults = GuildSettings(GuildConfig())
 }
 
-/// Where guild actors get their settings when they start.
+/// Where guild actors get their settings when they start, and again when they change.
 public protocol GuildSettingsSource: Sendable {
+    /// The guild's settings; the defaults when they cannot be read (a starting actor must run).
     func settings(for guild: GuildID) async -> GuildSettings
+    /// The guild's settings, or nil when they cannot be read now (an actor that has settings keeps
+    /// them rather than fall back to the defaults).
+    func changedSettings(for guild: GuildID) async -> GuildSettings?
+}
+
+extension GuildSettingsSource {
+    public func changedSettings(for guild: GuildID) async -> GuildSettings? { await settings(for: guild) }
 }
 
 /// The same settings for every guild (no database, or a benchmark).
@@ -65,6 +73,15 @@ public struct StoreGuildSettings: GuildSettingsSource {
         } catch {
             logger.error("guild settings unreadable; running defaults", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return .defaults
+        }
+    }
+
+    public func changedSettings(for guild: GuildID) async -> GuildSettings? {
+        do {
+            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
+        } catch {
+            logger.error("changed guild settings unreadable; keeping the previous ones a while", metadata: ["guild": "\(guild)", "error": "\(error)"])
+            return nil
         }
     }
 }

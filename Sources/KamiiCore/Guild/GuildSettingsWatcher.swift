@@ -65,7 +65,10 @@ public actor GuildSettingsWatcher {
     /// look that fails half-way reports nothing and the next one finds it all again.
     private func changesSinceLastLook() async throws -> [GuildID] {
         let first = newest == nil
-        let since = try await first ? (store.latestConfigChange() ?? 0) - Self.overlap : newest! - Self.overlap
+        // Never later than this process's clock: one save stamped in the future (a writer's clock
+        // running ahead) would otherwise hide every save stamped correctly until that time.
+        let now = Int64(GuildRouter.unixMilliseconds())
+        let since = try await min(first ? (store.latestConfigChange() ?? 0) : newest!, now) - Self.overlap
         var seen = self.seen
         var newest = self.newest ?? 0
         var found: [GuildID] = []

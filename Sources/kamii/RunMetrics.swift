@@ -1,3 +1,4 @@
+import DiscordGateway
 import KamiiShards
 import Metrics
 import Synchronization
@@ -24,7 +25,11 @@ final class RunMetrics: Sendable {
             ("kamii_gateway_dispatches_total", [("type", $0.key)], $0.value)
         }
         Gauge(label: "kamii_shards").record(await manager.plan?.shards.count ?? 0)
-        Gauge(label: "kamii_shards_ready").record(tally.shardsReady)
+        var ready = 0
+        for shard in await manager.connections.values {
+            if await shard.isReady { ready += 1 }
+        }
+        Gauge(label: "kamii_shards_ready").record(ready)
         if let hotPath {
             let router = hotPath.router
             let flushed = await hotPath.flusher.totals
@@ -61,9 +66,11 @@ final class RunMetrics: Sendable {
         reported.withLock { reported in
             for counter in counters {
                 let key = counter.name + counter.dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+                // Made even at zero: a failure counter is there to alert on before the first failure.
+                let metric = Counter(label: counter.name, dimensions: counter.dimensions)
                 let added = counter.value - reported[key, default: 0]
                 guard added > 0 else { continue }
-                Counter(label: counter.name, dimensions: counter.dimensions).increment(by: added)
+                metric.increment(by: added)
                 reported[key] = counter.value
             }
         }

@@ -164,12 +164,7 @@ struct PrivacyDeletionTests {
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
         for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
         #expect(await flusher.flush())
-        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
-        let read = Gate(), release = Gate()
-        await checkpointer.pauseBeforeWritingSQL { _ in
-            read.open()
-            await release.wait()
-        }
+        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
         async let checkpointed = checkpointer.checkpoint()
         await read.wait()
         async let deleted = deletion(store, redis).delete(UserID(one))
@@ -228,6 +223,18 @@ struct PrivacyDeletionTests {
         return await flusher.totals.hydrations
     }
 
+    /// A checkpointer whose checkpoints open `read` once they have read Redis, then wait for
+    /// `release` before writing SQL.
+    private func heldCheckpointer(_ store: KamiiStore, _ redis: RedisClient) async -> (Checkpointer, read: Gate, release: Gate) {
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        let read = Gate(), release = Gate()
+        await checkpointer.pauseBeforeWritingSQL { _ in
+            read.open()
+            await release.wait()
+        }
+        return (checkpointer, read, release)
+    }
+
     /// Flushes XP for `one` (20) and `two` (40), then checkpoints with `meanwhile` run between the checkpoint's
     /// read of Redis and its write to SQL.
     private func heldCheckpoint(
@@ -242,12 +249,7 @@ struct PrivacyDeletionTests {
             }
         }
         #expect(await flusher.flush())
-        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
-        let read = Gate(), release = Gate()
-        await checkpointer.pauseBeforeWritingSQL { _ in
-            read.open()
-            await release.wait()
-        }
+        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
         async let report = checkpointer.checkpoint()
         await read.wait()
         do {

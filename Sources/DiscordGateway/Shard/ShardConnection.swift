@@ -76,11 +76,11 @@ public actor ShardConnection {
         return (id, url)
     }
 
-    /// The consumer's work is durable up to dispatch `sequence` of session `session` (as stamped
-    /// on ``ShardDispatch/session``); a mark for an earlier session is ignored.
     /// Whether the shard is connected and past READY or RESUMED now.
     public var isReady: Bool { machine.isReady }
 
+    /// The consumer's work is durable up to dispatch `sequence` of session `session` (as stamped
+    /// on ``ShardDispatch/session``); a mark for an earlier session is ignored.
     public func markDurable(session: Int, sequence: Int) {
         guard session == sessionNumber else { return }
         durableSequence = max(durableSequence ?? 0, sequence)

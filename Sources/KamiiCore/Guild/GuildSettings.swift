@@ -69,7 +69,7 @@ public struct StoreGuildSettings: GuildSettingsSource {
 
     public func settings(for guild: GuildID) async -> GuildSettings {
         do {
-            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
+            return try await read(guild)
         } catch {
             logger.error("guild settings unreadable; running defaults", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return .defaults
@@ -78,10 +78,14 @@ public struct StoreGuildSettings: GuildSettingsSource {
 
     public func changedSettings(for guild: GuildID) async -> GuildSettings? {
         do {
-            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
+            return try await read(guild)
         } catch {
             logger.error("changed guild settings unreadable; keeping the previous ones a while", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return nil
         }
+    }
+
+    private func read(_ guild: GuildID) async throws(StoreError) -> GuildSettings {
+        try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
     }
 }

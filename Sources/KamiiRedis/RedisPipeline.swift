@@ -60,18 +60,11 @@ public struct RedisPipeline: Sendable {
             Self.withDecimal(magnitude: value, negative: false) { digits in
                 let separator = UnsafeRawBufferPointer(start: separator.utf8Start, count: separator.utf8CodeUnitCount)
                 let tail = UnsafeRawBufferPointer(start: tail.utf8Start, count: tail.utf8CodeUnitCount)
-                let length = head.count + separator.count + digits.count + tail.count
-                Self.withDecimal(magnitude: UInt64(length), negative: false) { lengthDigits in
-                    write(capacity: lengthDigits.count + length + 5) { writer in
-                        writer.byte(UInt8(ascii: "$"))
-                        writer.bytes(lengthDigits)
-                        writer.crlf()
-                        writer.bytes(UnsafeRawBufferPointer(head))
-                        writer.bytes(separator)
-                        writer.bytes(digits)
-                        writer.bytes(tail)
-                        writer.crlf()
-                    }
+                appendArgument(length: head.count + separator.count + digits.count + tail.count) { writer in
+                    writer.bytes(UnsafeRawBufferPointer(head))
+                    writer.bytes(separator)
+                    writer.bytes(digits)
+                    writer.bytes(tail)
                 }
             }
         }
@@ -83,12 +76,17 @@ public struct RedisPipeline: Sendable {
     }
 
     private mutating func appendArgument(bytes: UnsafeRawBufferPointer) {
-        Self.withDecimal(magnitude: UInt64(bytes.count), negative: false) { lengthDigits in
-            write(capacity: lengthDigits.count + bytes.count + 5) { writer in
+        appendArgument(length: bytes.count) { $0.bytes(bytes) }
+    }
+
+    /// One bulk string of `length` bytes, which `body` writes between its header and its CRLF.
+    private mutating func appendArgument(length: Int, _ body: (inout RawWriter) -> Void) {
+        Self.withDecimal(magnitude: UInt64(length), negative: false) { lengthDigits in
+            write(capacity: lengthDigits.count + length + 5) { writer in
                 writer.byte(UInt8(ascii: "$"))
                 writer.bytes(lengthDigits)
                 writer.crlf()
-                writer.bytes(bytes)
+                body(&writer)
                 writer.crlf()
             }
         }

@@ -55,13 +55,7 @@ public struct PrivacyDeletion: Sendable {
         guard stats != nil else { return Report(redis: 0, redisAfterSQL: 0, sql: rows) }
         try await Task.sleep(for: settle)
         let second = try await redis()
-        let again = try await sql()
-        rows.serverUsers += again.serverUsers
-        rows.templates += again.templates
-        rows.cases += again.cases
-        rows.tickets += again.tickets
-        rows.panelAudit += again.panelAudit
-        rows.configs += again.configs
+        rows.addDeleted(try await sql())
         return Report(redis: first, redisAfterSQL: second, sql: rows)
     }
 }

@@ -60,4 +60,14 @@ public struct DeletionReport: Codable, Sendable, Equatable {
     public var configs = 0
     /// Moderation cases about the user that were kept.
     public var casesKept = 0
+
+    /// Adds the rows a later pass of the same deletion removed (the cases kept are counted once).
+    public mutating func addDeleted(_ later: DeletionReport) {
+        serverUsers += later.serverUsers
+        templates += later.templates
+        cases += later.cases
+        tickets += later.tickets
+        panelAudit += later.panelAudit
+        configs += later.configs
+    }
 }

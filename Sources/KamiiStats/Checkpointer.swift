@@ -174,11 +174,16 @@ public actor Checkpointer {
     /// Redis); returns how many had a record.
     private func checkpoint(_ guild: GuildID, users: [UserID]) async throws -> Int {
         guard !users.isEmpty else { return 0 }
+        // Redis's clock before the records are read: a deletion remembered at or after it came
+        // after the read.
         var pipeline = RedisPipeline()
+        pipeline.append("TIME")
         for start in stride(from: 0, to: users.count, by: 1_000) {
             pipeline.append(["HMGET", keys.members(in: guild)] + users[start..<min(start + 1_000, users.count)].map { String($0.rawValue) })
         }
-        let stored = try await redis.execute(pipeline).flatMap { try $0.orThrow().array ?? [] }
+        let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
+        let readAt = try Self.milliseconds(fromTime: replies[0])
+        let stored = replies.dropFirst().flatMap { $0.array ?? [] }
         let now = Date()
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
         let records = zip(users, stored).compactMap { user, reply in
@@ -211,9 +216,11 @@ public actor Checkpointer {
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
         var purged: [UserID] = []
+        let deletedSince = String(readAt - Self.clockAllowanceMilliseconds)
         for start in stride(from: 0, to: rows.count, by: 1_000) {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
-            let gone = try await redis.evaluate(Self.trustScript, keys: [keys.members(in: guild)], arguments: trusts)
+            let gone = try await redis.evaluate(
+                Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [deletedSince] + trusts)
             purged += (gone.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) }
         }
         // Their data was deleted after it was read here: the rows just written would bring it back.
@@ -231,15 +238,37 @@ public actor Checkpointer {
         beforeWritingSQL = body
     }
 
-    /// Sets the trust place of existing member records: KEYS[1] the members hash, ARGV user and
-    /// trust pairs. Returns the users whose record is gone while the guild's batch marker is still
-    /// there: purged since they were read (a Redis that lost the guild has no marker either, and
-    /// SQL is then all that is left of them).
+    /// Redis's clock as `TIME` answers it, in ms.
+    static func milliseconds(fromTime reply: RedisValue) throws -> Int64 {
+        guard let parts = reply.array, parts.count == 2, let seconds = parts[0].string.flatMap(Int64.init),
+              let microseconds = parts[1].string.flatMap(Int64.init) else {
+            throw RedisError.protocolViolation("TIME answered \(reply)")
+        }
+        return seconds * 1_000 + microseconds / 1_000
+    }
+
+    /// How far Redis's clock may step back between a checkpoint's read and a deletion, and the
+    /// deletion still count as later: a deletion just before the read, of a member whose record
+    /// started again, may then take that record's new row too — only if Redis also lost the guild
+    /// in that window (otherwise the record is there).
+    static let clockAllowanceMilliseconds: Int64 = 5_000
+
+    /// Sets the trust place of existing member records: KEYS[1] the members hash, KEYS[2] the
+    /// guild's deletions; ARGV[1] the time of the checkpoint's read (ms, Redis's clock), then user
+    /// and trust pairs. Returns the users whose record is gone and whose deletion (or the guild's)
+    /// is remembered at or after that time: purged since they were read. A record gone without one
+    /// was lost with Redis (perhaps reloaded from SQL since, without this checkpoint's members), and
+    /// SQL is then all that is left of it.
     private static let trustScript = RedisScript(#"""
         local format = '\#(MemberRecord.luaFormat)'
         local purged = {}
-        local marked = redis.call('HEXISTS', KEYS[1], '\#(StatsKeys.batchField)') == 1
-        for k = 1, #ARGV, 2 do
+        local since = tonumber(ARGV[1])
+        local function deletedSince(field)
+            local at = redis.call('HGET', KEYS[2], field)
+            return at ~= false and tonumber(at) ~= nil and tonumber(at) >= since
+        end
+        local guildDeleted = deletedSince('\#(StatsKeys.wholeGuild)')
+        for k = 2, #ARGV, 2 do
             local value = redis.call('HGET', KEYS[1], ARGV[k])
             if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
                 local s = {struct.unpack(format, value)}
@@ -252,7 +281,7 @@ public actor Checkpointer {
                     s[7] = ARGV[k + 1]
                     redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
                 end
-            elseif marked then
+            elseif guildDeleted or deletedSince(ARGV[k]) then
                 purged[#purged + 1] = ARGV[k]
             end
         end

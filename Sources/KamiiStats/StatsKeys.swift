@@ -13,6 +13,10 @@ public import DiscordModels
 ///   members of a journal entry Redis refused
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
+/// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record (Redis's
+///   clock, ms), field `*` for the whole guild; what tells the checkpointer a record it read was
+///   deleted rather than lost with Redis. Expires ``tombstoneLifetimeMilliseconds`` after the last
+///   deletion
 /// - `<prefix>:{dirty-guilds}` — set of guilds whose `:dirty` set may name members: guilds whose
 ///   flushes carried karma reactions, or whose journal entry Redis refused (one per deployment;
 ///   tagged so its `:checkpointing` twin shares its slot)
@@ -33,6 +37,12 @@ public struct StatsKeys: Sendable, Equatable {
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
+    public func deletions(in guild: GuildID) -> String { guildPrefix(guild) + "deleted" }
+    /// The field of a guild's deletions hash that stands for the whole guild.
+    public static let wholeGuild = "*"
+    /// How long a deletion is remembered: far longer than a checkpoint takes from its read of Redis
+    /// to its write back of trust.
+    public static let tombstoneLifetimeMilliseconds = 86_400_000
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }

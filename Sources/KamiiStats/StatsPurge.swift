@@ -15,44 +15,89 @@ public struct StatsPurge: Sendable {
 
     /// Every key of the guild, and its place in the checkpointer's guild list. The guild's batch
     /// marker is set back to `hydrated`: a bot still running then counts the guild's new activity
-    /// from zero instead of reloading it from SQL before the SQL rows are deleted. Returns the keys
+    /// from zero instead of reloading it from SQL before the SQL rows are deleted. The deletion is
+    /// remembered (``StatsKeys/deletions(in:)``, field ``StatsKeys/wholeGuild``). Returns the keys
     /// deleted.
     @discardableResult
     public func purge(_ guild: GuildID) async throws -> Int {
-        let found = try await redis.keys(matching: keys.guildPrefix(guild) + "*")
+        let deletions = keys.deletions(in: guild)
+        let found = try await redis.keys(matching: keys.guildPrefix(guild) + "*").filter { $0 != deletions }
         var pipeline = RedisPipeline()
         pipeline.append("MULTI")
         if !found.isEmpty { pipeline.append(["UNLINK"] + found) }
         pipeline.append("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         for set in [keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing"] { pipeline.append("SREM", set, String(guild.rawValue)) }
+        // The script's source rather than its hash: a NOSCRIPT inside MULTI would come after the UNLINK.
+        pipeline.append("EVAL", Self.remember, "1", deletions, StatsKeys.wholeGuild, String(StatsKeys.tombstoneLifetimeMilliseconds))
         pipeline.append("EXEC")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
         return found.count
     }
 
     /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
-    /// the karma ledgers' entries naming them. Returns how many guilds held a record of them.
+    /// the karma ledgers' entries naming them; in each guild that held a record, the deletion is
+    /// remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a record of them.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
         let guilds = try await redis.keys(matching: "\(keys.prefix):{*}:members").compactMap(keys.guild(ofKey:))
         let member = String(user.rawValue)
+        let lifetime = String(StatsKeys.tombstoneLifetimeMilliseconds)
         var removed = 0
         for first in stride(from: 0, to: guilds.count, by: 2_000) {
-            var pipeline = RedisPipeline()
-            for guild in guilds[first..<min(first + 2_000, guilds.count)] {
-                pipeline.append("HDEL", keys.members(in: guild), member)
-                pipeline.append("HDEL", keys.waitingLevelUps(in: guild), member)
-                for board in Leaderboard.allCases { pipeline.append("ZREM", keys.leaderboard(board, in: guild), member) }
-                let dirty = keys.dirtyMembers(in: guild)
-                for set in [dirty, dirty + ":checkpointing"] { pipeline.append("SREM", set, member) }
+            let part = guilds[first..<min(first + 2_000, guilds.count)]
+            // A Redis restarted between the load and the calls forgets the script: loaded again, and
+            // the part sent again (each call is idempotent).
+            for attempt in 0..<2 {
+                let sha = try await redis.load(Self.purgeMember, force: attempt > 0)
+                var pipeline = RedisPipeline()
+                for guild in part {
+                    let dirty = keys.dirtyMembers(in: guild)
+                    pipeline.append(
+                        "EVALSHA", sha, "7", keys.members(in: guild), keys.waitingLevelUps(in: guild),
+                        keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild), dirty, dirty + ":checkpointing",
+                        keys.deletions(in: guild), member, lifetime)
+                }
+                let replies = try await redis.execute(pipeline)
+                if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }), attempt == 0 {
+                    continue
+                }
+                // One reply per guild: whether the member had a record there.
+                removed += try replies.filter { try $0.orThrow().int == 1 }.count
+                break
             }
-            // Six replies per guild; the first (HDEL of the record) says whether the member was there.
-            let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
-            removed += stride(from: 0, to: replies.count, by: 6).filter { replies[$0].int == 1 }.count
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma.
         try await KarmaLedger(redis: redis, keys: keys).forget(user)
         return removed
     }
+
+    /// Lua: `remember(key, field, lifetime)` sets `field` of the deletions hash `key` to Redis's
+    /// clock now (ms) and keeps the hash `lifetime` ms from now.
+    static let rememberFunction = """
+        local function remember(key, field, lifetime)
+            local now = redis.call('TIME')
+            redis.call('HSET', key, field, now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000)))
+            redis.call('PEXPIRE', key, lifetime)
+        end
+        """
+
+    /// KEYS[1] the deletions hash; ARGV the field and the lifetime.
+    static let remember = rememberFunction + "\nremember(KEYS[1], ARGV[1], ARGV[2])\n"
+
+    /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, dirty set and its
+    /// checkpointing twin, deletions hash; ARGV the user and the deletion's lifetime. Returns 1 when
+    /// the user had a record (and remembers the deletion), else 0.
+    static let purgeMember = RedisScript(rememberFunction + """
+
+        local user = ARGV[1]
+        local had = redis.call('HDEL', KEYS[1], user)
+        redis.call('HDEL', KEYS[2], user)
+        redis.call('ZREM', KEYS[3], user)
+        redis.call('ZREM', KEYS[4], user)
+        redis.call('SREM', KEYS[5], user)
+        redis.call('SREM', KEYS[6], user)
+        if had == 1 then remember(KEYS[7], user, ARGV[2]) end
+        return had
+        """)
 }

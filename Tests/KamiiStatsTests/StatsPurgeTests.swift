@@ -33,6 +33,7 @@ struct StatsPurgeTests {
         let redis = try RedisTestServer.client()
         try await fill(redis)
         for guild in guilds { try await redis.send("SADD", keys.dirtyMembers(in: guild), "11", "12") }
+        let before = try await redisTime(redis)
         #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(11)) == 2)
         for guild in guilds {
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guild) == nil)
@@ -41,6 +42,7 @@ struct StatsPurgeTests {
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "12").int == 1)
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(12), in: guild)?.xp == 20, "others keep theirs")
+            try await expectRemembered(redis, keys.deletions(in: guild), fields: ["11"], since: before)
             var receivers: [String] = []
             for ledger in try await redis.keys(matching: keys.guildPrefix(guild) + "karma:*") {
                 receivers += try await redis.send("HVALS", ledger).array?.compactMap(\.string) ?? []
@@ -93,14 +95,35 @@ struct StatsPurgeTests {
     @Test func aGuildsStatsGoEntirely() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)
+        let before = try await redisTime(redis)
         let deleted = try await StatsPurge(redis: redis, keys: keys).purge(guilds[0])
         #expect(deleted >= 4, "the members hash, two leaderboards, the karma ledger")
-        let left = try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []
-        #expect(left == [.bulk(Array(keys.members(in: guilds[0]).utf8))], "only the marker, saying not to reload from SQL")
+        let left = Set((try await redis.send("KEYS", keys.guildPrefix(guilds[0]) + "*").array ?? []).compactMap(\.string))
+        #expect(left == [keys.members(in: guilds[0]), keys.deletions(in: guilds[0])], "the marker, saying not to reload from SQL, and the deletion")
+        try await expectRemembered(redis, keys.deletions(in: guilds[0]), fields: [StatsKeys.wholeGuild], since: before)
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(guilds[0]) == 1, "again: the members hash, not the deletion")
+        #expect(try await redis.send("EXISTS", keys.deletions(in: guilds[1])).int == 0)
         #expect(try await redis.send("HGETALL", keys.members(in: guilds[0])).array == [.bulk(Array("~batch".utf8)), .bulk(Array("hydrated".utf8))])
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[0].rawValue)).int == 0)
         #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds, String(guilds[1].rawValue)).int == 1)
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guilds[1])?.xp == 20)
         await redis.close()
+    }
+
+    private func redisTime(_ redis: RedisClient) async throws -> Int64 {
+        let parts = try #require(try await redis.send("TIME").array?.compactMap { $0.string.flatMap(Int64.init) })
+        return parts[0] * 1_000 + parts[1] / 1_000
+    }
+
+    /// The deletions hash names exactly `fields`, each at a time no earlier than `since` nor later
+    /// than now, and expires within a day.
+    private func expectRemembered(_ redis: RedisClient, _ key: String, fields: Set<String>, since: Int64) async throws {
+        let all = try await redis.send("HGETALL", key).array?.compactMap(\.string) ?? []
+        let remembered = Dictionary(uniqueKeysWithValues: stride(from: 0, to: all.count, by: 2).map { (all[$0], Int64(all[$0 + 1])) })
+        #expect(Set(remembered.keys) == fields)
+        let now = try await redisTime(redis)
+        #expect(remembered.values.allSatisfy { $0.map { (since...now).contains($0) } == true }, "\(remembered), \(since)...\(now)")
+        let lifetime = try await redis.send("PTTL", key).int ?? -1
+        #expect(lifetime > 0 && lifetime <= StatsKeys.tombstoneLifetimeMilliseconds)
     }
 }

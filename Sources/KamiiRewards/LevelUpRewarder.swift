@@ -32,7 +32,8 @@ public final class LevelUpRewarder: Sendable {
         public var membersAnnounced = 0
         /// Reward roles given again to members who came back.
         public var rolesRestored = 0
-        /// Calls Discord refused or that failed after retries.
+        /// Calls Discord refused or that failed after retries, and settings that could not be read
+        /// after retries (the level-ups wait in Redis).
         public var failures = 0
         /// Level-ups dropped because their lane was full.
         public var dropped = 0
@@ -65,7 +66,7 @@ public final class LevelUpRewarder: Sendable {
     private let settingsLifetime: Duration
     private let retryDelay: Duration
     private let logger: Logger
-    private let cache = Mutex<[UInt64: (rewards: LevelRewards, until: ContinuousClock.Instant)]>([:])
+    private let cache = Mutex(RewardsCache())
     private let counts = Mutex(Totals())
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
     /// away logs once, not once per member.
@@ -178,8 +179,15 @@ public final class LevelUpRewarder: Sendable {
         // Which level-ups are over (every call done or refused): only those leave Redis's list.
         var over = [Bool](repeating: true, count: merged.count)
         var announcements: [(channel: UInt64, index: Int)] = []
+        // Guilds whose settings could not be read: tried once per batch.
+        var unreadable: Set<UInt64> = []
         for (index, levelUp) in merged.enumerated() {
-            let rewards = await rewards(of: levelUp.guild)
+            // Unreadable settings (SQL away) are not taken for "no rewards": the level-up waits.
+            guard !unreadable.contains(levelUp.guild.rawValue), let rewards = await rewards(of: levelUp.guild) else {
+                unreadable.insert(levelUp.guild.rawValue)
+                over[index] = false
+                continue
+            }
             over[index] = await applyRoles(levelUp, rewards)
             if let channel = rewards.announcementChannel { announcements.append((channel, index)) }
         }
@@ -238,8 +246,7 @@ public final class LevelUpRewarder: Sendable {
 
     /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
     public func handle(_ join: MemberJoin) async {
-        let rewards = await rewards(of: join.guild)
-        guard !rewards.rewards.isEmpty, let levels else { return }
+        guard let rewards = await rewards(of: join.guild), !rewards.rewards.isEmpty, let levels else { return }
         let level: Int
         do {
             guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
@@ -259,19 +266,44 @@ public final class LevelUpRewarder: Sendable {
 
     /// The guild's configuration changed: its rewards are read again at its next level-up.
     public func settingsChanged(_ guild: GuildID) {
-        _ = cache.withLock { $0.removeValue(forKey: guild.rawValue) }
+        cache.withLock { cache in
+            cache.entries.removeValue(forKey: guild.rawValue)
+            cache.changes &+= 1
+        }
     }
 
-    private func rewards(of guild: GuildID) async -> LevelRewards {
+    /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read
+    /// (tried three times, `retryDelay` apart and then twice that).
+    private func rewards(of guild: GuildID) async -> LevelRewards? {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[guild.rawValue] }), cached.until > now { return cached.rewards }
-        let rewards = await settings.settings(for: guild).levelRewards
-        cache.withLock { cache in
-            // Bounded: the guilds that level members up in one lifetime are few next to all guilds.
-            if cache.count >= 50_000 { cache = cache.filter { $0.value.until > now } }
-            cache[guild.rawValue] = (rewards, now + settingsLifetime)
+        let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
+        if let cached, cached.until > now { return cached.rewards }
+        var delay = retryDelay
+        for attempt in 1...3 {
+            if let settings = await settings.changedSettings(for: guild) {
+                let rewards = settings.levelRewards
+                cache.withLock { cache in
+                    // A change that came in while this read was on its way may not be in it.
+                    guard cache.changes == changes else { return }
+                    // Bounded: the guilds that level members up in one lifetime are few next to all guilds.
+                    if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
+                    cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
+                }
+                return rewards
+            }
+            guard attempt < 3, !Task.isCancelled else { break }
+            try? await Task.sleep(for: delay)
+            delay *= 2
         }
-        return rewards
+        counts.withLock { $0.failures += 1 }
+        return nil
+    }
+
+    /// Rewards read per guild, and how many settings changes have come in (a read that began before
+    /// one is not kept).
+    struct RewardsCache {
+        var entries: [UInt64: (rewards: LevelRewards, until: ContinuousClock.Instant)] = [:]
+        var changes: UInt64 = 0
     }
 
     /// How a call ended.

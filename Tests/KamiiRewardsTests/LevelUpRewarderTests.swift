@@ -183,6 +183,81 @@ struct LevelUpRewarderTests {
         await redis.close()
     }
 
+    /// Records the roles given; settings as `Settings` says.
+    final class RecordedRoles: LevelUpActions, @unchecked Sendable {
+        let added = Locked<[UInt64]>([])
+        func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) { added.withLock { $0.append(role.rawValue) } }
+        func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
+        func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {}
+    }
+
+    /// Settings that give `role` at level 1; unreadable while `readable` is false (as the SQL
+    /// store's are in an outage: the defaults from `settings(for:)`, nil from `changedSettings`),
+    /// and held at `gate` on the first read when one is given.
+    final class SwitchableSettings: GuildSettingsSource, @unchecked Sendable {
+        let role = Locked<UInt64>(0), readable = Locked(true), reads = Locked(0)
+        let gate: Gate?, held = Gate()
+        init(role: UInt64, gate: Gate? = nil) {
+            self.role.withLock { $0 = role }
+            self.gate = gate
+        }
+        func settings(for guild: GuildID) async -> GuildSettings { await changedSettings(for: guild) ?? .defaults }
+        func changedSettings(for guild: GuildID) async -> GuildSettings? {
+            let role = role.value
+            if reads.withLock({ $0 += 1; return $0 }) == 1, let gate {
+                held.open()
+                await gate.wait()
+            }
+            guard readable.value else { return nil }
+            return GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [.init(level: 1, role: role)], stack: true, announcementChannel: nil))
+        }
+    }
+
+    /// Settings that cannot be read (SQL away) are not "no rewards": the level-up gives no role,
+    /// stays waiting in Redis, and is carried out once they can be read.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func aLevelUpWaitsWhileItsGuildsSettingsCannotBeRead() async throws {
+        let redis = try RedisTestServer.client()
+        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+        let guild = GuildID(5 << 22)
+        try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:1")
+        let backlog = LevelUpBacklog(redis: redis, keys: keys)
+        let settings = SwitchableSettings(role: 900)
+        settings.readable.withLock { $0 = false }
+        let actions = RecordedRoles()
+        let rewarder = LevelUpRewarder(settings: settings, actions: actions, backlog: backlog, retryDelay: .milliseconds(1))
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
+        #expect(actions.added.value.isEmpty && rewarder.totals.failures == 1)
+        #expect(settings.reads.value == 3, "read three times before giving up")
+        #expect(try await backlog.waiting().map(\.user) == [UserID(77)])
+
+        settings.readable.withLock { $0 = true }
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
+        #expect(actions.added.value == [900])
+        #expect(try await backlog.waiting().isEmpty)
+        await redis.close()
+    }
+
+    /// Rewards read before a settings change and answered after it are used once, not cached:
+    /// the next level-up reads the new ones.
+    @Test func rewardsReadAcrossAChangeAreNotKept() async throws {
+        let gate = Gate()
+        let settings = SwitchableSettings(role: 900, gate: gate)
+        let actions = RecordedRoles()
+        let rewarder = LevelUpRewarder(settings: settings, actions: actions)
+        let guild = GuildID(5 << 22)
+        async let first: Void = rewarder.handle(LevelUp(guild: guild, user: UserID(7), from: 0, to: 1))
+        await settings.held.wait()
+        settings.role.withLock { $0 = 901 }
+        rewarder.settingsChanged(guild)
+        gate.open()
+        await first
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(8), from: 0, to: 1))
+        #expect(actions.added.value == [900, 901])
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(9), from: 0, to: 1))
+        #expect(settings.reads.value == 2, "the second read is kept")
+    }
+
     /// Discord refusing (a reward role above the bot's own) is counted and not retried: one
     /// request, no loop.
     @Test func aRefusedRewardIsCountedNotRetried() async throws {

@@ -280,7 +280,7 @@ public final class LevelUpRewarder: Sendable {
         if let cached, cached.until > now { return cached.rewards }
         var delay = retryDelay
         for attempt in 1...3 {
-            if let settings = await settings.changedSettings(for: guild) {
+            if let settings = await settings.settings(for: guild) {
                 let rewards = settings.levelRewards
                 cache.withLock { cache in
                     // A change that came in while this read was on its way may not be in it.

@@ -234,8 +234,39 @@ struct GuildActorTests {
     /// Settings that cannot be read while set to nil (a database gone away).
     final class FlakySettings: GuildSettingsSource {
         let current = Mutex<GuildSettings?>(nil)
-        func settings(for guild: GuildID) async -> GuildSettings { current.withLock { $0 } ?? .defaults }
-        func changedSettings(for guild: GuildID) async -> GuildSettings? { current.withLock { $0 } }
+        func settings(for guild: GuildID) async -> GuildSettings? { current.withLock { $0 } }
+    }
+
+    /// A guild whose settings cannot be read when its actor starts runs the defaults meanwhile, and
+    /// its own settings from the first read that works (tried again after a while, not on every
+    /// event, nor never).
+    @Test func settingsThatCannotBeReadAtTheStartAreReadOnceTheyCanBe() async {
+        var xpOff = GuildConfig()
+        xpOff.modules.xp = false
+        let source = CountedSettings()
+        let clock = ManualClock()
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: source, clock: clock.read)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+        await router.route(D.message(id: D.messageID(atSecond: 100), author: 11))
+        #expect(source.reads.withLock { $0 } == 1, "asked once, then again only after a while")
+        source.current.withLock { $0 = GuildSettings(xpOff) }
+        clock.advance(5_000)
+        await router.route(D.message(id: D.messageID(atSecond: 200), author: 12))
+        await router.route(D.message(id: D.messageID(atSecond: 300), author: 13))
+        let batch = batch(router)
+        #expect(batch.grants.map(\.user).sorted() == [10, 11], "XP on the defaults, until the guild's own settings were read")
+        #expect(batch.messages == [10: 1, 11: 1, 12: 1, 13: 1])
+        #expect(source.reads.withLock { $0 } == 2)
+    }
+
+    /// ``FlakySettings`` that counts its reads.
+    final class CountedSettings: GuildSettingsSource {
+        let current = Mutex<GuildSettings?>(nil)
+        let reads = Mutex(0)
+        func settings(for guild: GuildID) async -> GuildSettings? {
+            reads.withLock { $0 += 1 }
+            return current.withLock { $0 }
+        }
     }
 
     /// A changed configuration that cannot be read leaves the actor on the settings it has (not the

@@ -164,7 +164,7 @@ struct LevelUpRewarderTests {
             }
         }
         struct ChannelPerGuild: GuildSettingsSource {
-            func settings(for guild: GuildID) async -> GuildSettings {
+            func settings(for guild: GuildID) async -> GuildSettings? {
                 GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [], stack: true, announcementChannel: guild.rawValue >> 22))
             }
         }
@@ -192,7 +192,7 @@ struct LevelUpRewarderTests {
     }
 
     /// Settings that give `role` at level 1; unreadable while `readable` is false (as the SQL
-    /// store's are in an outage: the defaults from `settings(for:)`, nil from `changedSettings`),
+    /// store's are in an outage: nil),
     /// and held at `gate` on the first read when one is given.
     final class SwitchableSettings: GuildSettingsSource, @unchecked Sendable {
         let role = Locked<UInt64>(0), readable = Locked(true), reads = Locked(0)
@@ -201,8 +201,7 @@ struct LevelUpRewarderTests {
             self.role.withLock { $0 = role }
             self.gate = gate
         }
-        func settings(for guild: GuildID) async -> GuildSettings { await changedSettings(for: guild) ?? .defaults }
-        func changedSettings(for guild: GuildID) async -> GuildSettings? {
+        func settings(for guild: GuildID) async -> GuildSettings? {
             let role = role.value
             if reads.withLock({ $0 += 1; return $0 }) == 1, let gate {
                 held.open()
@@ -292,7 +291,7 @@ struct LevelUpRewarderTests {
             }
         }
         struct PerGuild: GuildSettingsSource {
-            func settings(for guild: GuildID) async -> GuildSettings {
+            func settings(for guild: GuildID) async -> GuildSettings? {
                 // Every other guild announces in a channel numbered after it.
                 let announces = (guild.rawValue >> 22) % 2 == 0
                 return GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(

@@ -26,9 +26,10 @@ public actor GuildActor {
     private static let compactionFloor = 1_024
     private var karma = KarmaGate()
     private let lastActive: Atomic<UInt64>
-    /// Set when the guild's configuration changed: the settings are read again before the next event.
+    /// Set when the guild's configuration changed, or could not be read: the settings are read again
+    /// before the next event (after ``settingsRetryAt`` when the last read failed).
     private let settingsStale = Atomic<Bool>(false)
-    /// When a changed configuration that could not be read is asked for again (router's clock).
+    /// When a configuration that could not be read is asked for again (router's clock).
     private var settingsRetryAt: UInt64 = 0
     private static let settingsRetryMilliseconds: UInt64 = 5_000
 
@@ -61,26 +62,28 @@ public actor GuildActor {
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         if stats.isFull { await stats.waitForRoom() }
         let now = clock()
-        if settingsStale.load(ordering: .relaxed), now >= settingsRetryAt {
-            settingsStale.store(false, ordering: .relaxed)
-            if let changed = await source.changedSettings(for: guild) {
-                self.settings = changed
-            } else if self.settings != nil {
-                // Unreadable now: the settings it has serve until the next try, not the defaults.
-                settingsStale.store(true, ordering: .relaxed)
-                settingsRetryAt = now &+ Self.settingsRetryMilliseconds
-            }
-        }
-        let settings: GuildSettings
-        if let known = self.settings {
-            settings = known
-        } else {
-            settings = await source.settings(for: guild)
-            self.settings = settings
-        }
+        let settings = await currentSettings(now: now)
         lastActive.store(now, ordering: .relaxed)
         guard let step else { return apply(event, dispatch, settings, now: now) }
         step.lane.advance(to: step.position) { apply(event, dispatch, settings, now: now) }
+    }
+
+    /// The settings to apply, read when the actor has none yet or they changed (at most every
+    /// ``settingsRetryMilliseconds`` while they cannot be read).
+    private func currentSettings(now: UInt64) async -> GuildSettings {
+        if let settings, !(settingsStale.load(ordering: .relaxed) && now >= settingsRetryAt) { return settings }
+        settingsStale.store(false, ordering: .relaxed)
+        if let read = await source.settings(for: guild) {
+            settings = read
+            return read
+        }
+        // Unreadable now (a database gone away): the settings it has serve until the next try — the
+        // defaults when it has none yet, so the guild's members keep earning meanwhile.
+        settingsStale.store(true, ordering: .relaxed)
+        settingsRetryAt = now &+ Self.settingsRetryMilliseconds
+        let kept = settings ?? .defaults
+        settings = kept
+        return kept
     }
 
     private func apply(_ event: HotEvent, _ dispatch: ShardDispatch, _ settings: GuildSettings, now: UInt64) {

@@ -31,17 +31,13 @@ public struct GuildSettings: Sendable {
     public static let defaults = GuildSettings(GuildConfig())
 }
 
-/// Where guild actors get their settings when they start, and again when they change.
+/// Where guild actors (and the level-up rewarder) get a guild's settings when they start, and
+/// again when they change.
 public protocol GuildSettingsSource: Sendable {
-    /// The guild's settings; the defaults when they cannot be read (a starting actor must run).
-    func settings(for guild: GuildID) async -> GuildSettings
-    /// The guild's settings, or nil when they cannot be read now (an actor that has settings keeps
-    /// them rather than fall back to the defaults).
-    func changedSettings(for guild: GuildID) async -> GuildSettings?
-}
-
-extension GuildSettingsSource {
-    public func changedSettings(for guild: GuildID) async -> GuildSettings? { await settings(for: guild) }
+    /// The guild's settings, or nil when they cannot be read now (a database gone away). Each
+    /// reader decides what to do meanwhile: an actor keeps the settings it has (the defaults if it
+    /// has none yet) and asks again a few seconds later; the rewarder leaves the level-up waiting.
+    func settings(for guild: GuildID) async -> GuildSettings?
 }
 
 /// The same settings for every guild (no database, or a benchmark).
@@ -52,12 +48,11 @@ public struct FixedGuildSettings: GuildSettingsSource {
         self.settings = settings
     }
 
-    public func settings(for guild: GuildID) async -> GuildSettings { settings }
+    public func settings(for guild: GuildID) async -> GuildSettings? { settings }
 }
 
 /// Each guild's settings from the SQL store (what admins save in the panel); a guild with no
-/// stored configuration runs the defaults. A store that cannot answer gives the defaults too,
-/// logged, so a database outage slows no shard.
+/// stored configuration runs the defaults. A store that cannot answer gives nil, logged.
 public struct StoreGuildSettings: GuildSettingsSource {
     public let store: KamiiStore
     private let logger: Logger
@@ -67,25 +62,12 @@ public struct StoreGuildSettings: GuildSettingsSource {
         self.logger = logger
     }
 
-    public func settings(for guild: GuildID) async -> GuildSettings {
+    public func settings(for guild: GuildID) async -> GuildSettings? {
         do {
-            return try await read(guild)
+            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
         } catch {
-            logger.error("guild settings unreadable; running defaults", metadata: ["guild": "\(guild)", "error": "\(error)"])
-            return .defaults
-        }
-    }
-
-    public func changedSettings(for guild: GuildID) async -> GuildSettings? {
-        do {
-            return try await read(guild)
-        } catch {
-            logger.error("changed guild settings unreadable; keeping the previous ones a while", metadata: ["guild": "\(guild)", "error": "\(error)"])
+            logger.error("guild settings unreadable; asked again in a few seconds", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return nil
         }
-    }
-
-    private func read(_ guild: GuildID) async throws(StoreError) -> GuildSettings {
-        try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
     }
 }

@@ -174,7 +174,11 @@ let package = Package(
         ),
         .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KamiiCLITests", dependencies: ["kamii", "CAllocationCounter", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStats", "KamiiStore", "KamiiTestSupport"],
+            name: "KamiiCLITests",
+            dependencies: [
+                "kamii", "CAllocationCounter", "DiscordGateway", "DiscordREST", "DiscordSimulator", "KamiiRedis", "KamiiStats", "KamiiStore", "KamiiTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CZlib", "CZstd"], swiftSettings: swiftSettings),
 

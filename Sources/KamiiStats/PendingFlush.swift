@@ -31,13 +31,17 @@ struct PendingFlush {
     /// How long the karma ledger remembers a reaction that gave karma (from its message's week, or
     /// from when it was given for an older message): removing it later takes nothing back.
     private let karmaMemoryMilliseconds: UInt64
+    /// Subtracted from a batch's ``GuildStatsBatch/recordedAfter``: deletions remembered since then
+    /// drop their members' changes (``StatsFlusher/Configuration/deletionClockAllowance``).
+    private let deletionAllowanceMilliseconds: UInt64
 
     init(
         id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
-        karmaMemory: Duration = StatsFlusher.Configuration.defaultKarmaMemory
+        karmaMemory: Duration = StatsFlusher.Configuration.defaultKarmaMemory, deletionClockAllowance: Duration = .seconds(5)
     ) {
         self.id = id
         karmaMemoryMilliseconds = UInt64(max(0, karmaMemory / .milliseconds(1)))
+        deletionAllowanceMilliseconds = UInt64(max(0, deletionClockAllowance / .milliseconds(1)))
         self.positions = positions
         allGuilds = batches.keys.sorted()
         self.batches = batches
@@ -96,7 +100,7 @@ struct PendingFlush {
                 let batch = batches[guild]!
                 let range = grouped.append(batch)
                 members.append(range)
-                arguments += 4 + range.count * 2 + batch.karmaReactions.count * 3
+                arguments += StatsFlushScript.guildHeaderArguments + range.count * 2 + batch.karmaReactions.count * 3
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -130,6 +134,7 @@ struct PendingFlush {
                 pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
                 pipeline.appendArgument(batch.karmaReactions.count)
+                pipeline.appendArgument(batch.recordedAfter > deletionAllowanceMilliseconds ? batch.recordedAfter - deletionAllowanceMilliseconds : 0)
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members {

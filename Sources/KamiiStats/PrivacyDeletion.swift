@@ -5,18 +5,19 @@ public import KamiiStore
 /// the live stats in Redis and from SQL, safe to run while the bot runs.
 ///
 /// Redis goes first, so a checkpoint starting in between finds nothing to write back; then SQL;
-/// then, after ``settle``, Redis once more and SQL once more. The second Redis pass takes what the
-/// bot had buffered but not flushed when the deletion began (it lands within one flush interval,
-/// 250 ms by default, if Redis and SQL answer) and a guild the bot loaded from SQL meanwhile; the
-/// second SQL pass takes rows a checkpoint that read before the first pass wrote back after the
-/// first delete. The writers close the rest of the gap themselves: a load that writes after the
-/// second pass checks SQL again and takes out what is gone (``StatsFlusher``), and a checkpoint
-/// that writes after the second SQL pass finds the records gone when it writes trust back, and
-/// deletes its rows again (``Checkpointer``).
+/// then, after ``settle``, Redis once more and SQL once more. The second Redis pass takes a guild the
+/// bot loaded from SQL meanwhile; the second SQL pass takes rows a checkpoint that read before the
+/// first pass wrote back after the first delete. Redis remembers each deletion for a day
+/// (``StatsKeys/deletions(in:)``), and the writers close the rest of the gap themselves: a flush
+/// leaves out the changes of a member (or guild) deleted after its changes' take began, however
+/// long it was held up (``StatsFlushScript``); a load that writes after the second pass checks SQL
+/// again and takes out what is gone (``StatsFlusher``); and a checkpoint that writes after the
+/// second SQL pass finds the records gone and the deletion remembered after its read, and deletes
+/// its rows again (``Checkpointer``).
 ///
-/// Not covered: changes a bot holds longer than ``settle`` (a `flush_interval_ms` above it, Redis
-/// unreachable, a guild waiting for SQL) start the user's record again from what they carry when
-/// they land; run the deletion again once the bot is flushing.
+/// Not covered: a user with no record yet in a guild (their first changes there still buffered)
+/// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a
+/// record there. Run the deletion again once the bot is flushing.
 public struct PrivacyDeletion: Sendable {
     /// What one deletion removed.
     public struct Report: Sendable, Equatable {

@@ -7,7 +7,8 @@ import KamiiRedis
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
 /// can rehydrate it), the time now and the karma memory (ms), then per guild: its key prefix, its
-/// cooldown in ms, its member count and its karma reaction count, then its members' user ids, then
+/// cooldown in ms, its member count, its karma reaction count and the time (ms) from which a
+/// remembered privacy deletion concerns its changes, then its members' user ids, then
 /// each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
 /// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
@@ -25,6 +26,12 @@ import KamiiRedis
 /// ``ChangeJournal`` entry, not here; only karma receivers outside them (known from the ledger)
 /// go into the guild's dirty set.
 ///
+/// A member whose deletion the guild's deletions hash remembers from that time on (or the whole
+/// guild's) gets none of the batch's changes, nor do reactions they gave or got: those changes may
+/// have been recorded before the deletion, which they must not undo (a flush held up longer than
+/// ``PrivacyDeletion``'s settle). The hash is read only when the members hash's `~deleted` field,
+/// read with the marker, says a deletion came that late.
+///
 /// A guild with no marker at all is one this Redis never saw, or lost (restarted empty, flushed):
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
 /// totals are loaded from SQL before anything is added to them.
@@ -34,6 +41,9 @@ import KamiiRedis
 /// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
+    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, deletions since.
+    static let guildHeaderArguments = 5
+
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
     /// has it applied and the change journal has its entry: KEYS are all the flush's members hashes
     /// (their `~batch` fields are the markers), then the change journal when ARGV[2] names a field;
@@ -120,13 +130,15 @@ enum StatsFlushScript {
         -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
         -- receiver): a reaction gives once however often it is replayed, a removal takes back what
         -- its reaction gave and nothing else. Returns receiver → change, or nil.
-        local function karmaFrom(prefix, first, reactions)
+        local function karmaFrom(prefix, first, reactions, deleted)
             local changes
             for r = 1, reactions do
                 local a = first + 3 * (r - 1)
                 local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
                 local ledger = prefix .. 'karma:' .. bucket
-                if receiver ~= '' then
+                if deleted and (deleted[receiver] or deleted[string.match(reaction, '^%d+:(%d+):') or '']) then
+                    -- Given or received by a member deleted since: forgotten with them.
+                elseif receiver ~= '' then
                     if redis.call('HSETNX', ledger, reaction, receiver) == 1 then
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an
                         -- older message); a week's hash expires whole, never sooner than it was told.
@@ -172,6 +184,20 @@ enum StatsFlushScript {
             end
         end
 
+        -- The batch's members whose deletion the guild remembers at or after `since` (user → true),
+        -- with '*' when the whole guild's is.
+        local function deletedSince(prefix, first, members, since)
+            local deletions, deleted = prefix .. 'deleted', {}
+            local function check(field, at) if at and (tonumber(at) or -1) >= since then deleted[field] = true end end
+            check('*', redis.call('HGET', deletions, '*'))
+            for from = 1, members, 1000 do
+                local to = math.min(from + 999, members)
+                local at = redis.call('HMGET', deletions, unpack(ARGV, first + from - 1, first + to - 1))
+                for m = from, to do check(ARGV[first + m - 1], at[m - from + 1]) end
+            end
+            return deleted
+        end
+
         local noLevelUps = {}
         -- The records and XP scores of one guild's part at a time, in tables reused from guild to
         -- guild (each is read up to its count): no table built and grown per guild.
@@ -180,9 +206,9 @@ enum StatsFlushScript {
         -- changes the same number of arguments after, then its karma reactions (three arguments each).
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, since)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
-            local karmaOf
+            local karmaOf, deleted
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
             -- also fetches the batch marker (the hash's `~batch` field), so a guild costs no call of
             -- its own for it, and nothing is written before it is known. A batch of karma reactions
@@ -192,13 +218,20 @@ enum StatsFlushScript {
                 local stored, offset
                 local records, recordCount = sharedRecords, 0
                 if from == 1 then
-                    stored = redis.call('HMGET', membersKey, '~batch', unpack(ARGV, first, first + to - 1))
+                    stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', unpack(ARGV, first, first + to - 1))
                     local marker = stored[1]
                     if mustBeLoaded and not marker then return 0, ups, true, true end
                     if applied(marker) then return 0, ups, false, true end
-                    offset = 1
+                    if stored[2] and (tonumber(stored[2]) or -1) >= since then
+                        deleted = deletedSince(prefix, first, members, since)
+                        if deleted['*'] then
+                            redis.call('HSET', membersKey, '~batch', batch)
+                            return 0, ups, false, false
+                        end
+                    end
+                    offset = 2
                     records[1], records[2], recordCount = '~batch', batch, 2
-                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions) end
+                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions, deleted) end
                 else
                     stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
                     offset = 0
@@ -206,56 +239,59 @@ enum StatsFlushScript {
                 local xpScores, xpCount, karmaScores, karmaCount = sharedScores, 0, nil, 0
                 for m = from, to do
                     local user = ARGV[first + m - 1]
-                    local changes = ARGV[first + members + m - 1]
-                    local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
-                    local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
-                        readRecord(stored[m - from + 1 + offset], user)
-                    msgs = msgs + added
-                    local accepted = 0
-                    for _ = 1, grants do
-                        local t, x
-                        t, x, position = unpackBytes(grantFormat, changes, position)
-                        if lastXP < 0 or t >= lastXP + cooldown then
-                            xp = xp + x
-                            accepted = accepted + 1
-                            lastXP = t
+                    -- A member deleted since their changes may have been recorded gets none of them.
+                    if not (deleted and deleted[user]) then
+                        local changes = ARGV[first + members + m - 1]
+                        local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
+                        local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
+                            readRecord(stored[m - from + 1 + offset], user)
+                        msgs = msgs + added
+                        local accepted = 0
+                        for _ = 1, grants do
+                            local t, x
+                            t, x, position = unpackBytes(grantFormat, changes, position)
+                            if lastXP < 0 or t >= lastXP + cooldown then
+                                xp = xp + x
+                                accepted = accepted + 1
+                                lastXP = t
+                            end
                         end
-                    end
-                    if accepted > 0 then
-                        grantsApplied = grantsApplied + accepted
-                        xpMessages = xpMessages + accepted
-                        local before = level
-                        while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
-                        if level > before then
-                            if upCount == 0 then ups = {} end
-                            ups[upCount + 1], ups[upCount + 2], ups[upCount + 3] = user, before, level
-                            upCount = upCount + 3
+                        if accepted > 0 then
+                            grantsApplied = grantsApplied + accepted
+                            xpMessages = xpMessages + accepted
+                            local before = level
+                            while level < 1000 and reach(level + 1) <= xp do level = level + 1 end
+                            if level > before then
+                                if upCount == 0 then ups = {} end
+                                ups[upCount + 1], ups[upCount + 2], ups[upCount + 3] = user, before, level
+                                upCount = upCount + 3
+                            end
+                            xpScores[xpCount + 1], xpScores[xpCount + 2] = xp, user
+                            xpCount = xpCount + 2
                         end
-                        xpScores[xpCount + 1], xpScores[xpCount + 2] = xp, user
-                        xpCount = xpCount + 2
+                        local karma = karmaOf and karmaOf[user]
+                        if karma then karmaOf[user] = nil end
+                        if karma and karma ~= 0 then
+                            total = clampKarma(total + karma)
+                            if karmaCount == 0 then karmaScores = {} end
+                            karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
+                            karmaCount = karmaCount + 2
+                        end
+                        if hasProfile == 1 then
+                            avatar, joined, pending, verified = pa, pj, pp, pv
+                            -- A known member keeps the checkpoint's trust (it counts activity and karma,
+                            -- which a member event does not know) until the next checkpoint.
+                            if trust < 0 then trust = pt end
+                        end
+                        -- Counts past what the record holds stay at its limit rather than wrap.
+                        if msgs > 2147483647 then msgs = 2147483647 end
+                        if xpMessages > 2147483647 then xpMessages = 2147483647 end
+                        records[recordCount + 1] = user
+                        records[recordCount + 2] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
+                        recordCount = recordCount + 2
                     end
-                    local karma = karmaOf and karmaOf[user]
-                    if karma then karmaOf[user] = nil end
-                    if karma and karma ~= 0 then
-                        total = clampKarma(total + karma)
-                        if karmaCount == 0 then karmaScores = {} end
-                        karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
-                        karmaCount = karmaCount + 2
-                    end
-                    if hasProfile == 1 then
-                        avatar, joined, pending, verified = pa, pj, pp, pv
-                        -- A known member keeps the checkpoint's trust (it counts activity and karma,
-                        -- which a member event does not know) until the next checkpoint.
-                        if trust < 0 then trust = pt end
-                    end
-                    -- Counts past what the record holds stay at its limit rather than wrap.
-                    if msgs > 2147483647 then msgs = 2147483647 end
-                    if xpMessages > 2147483647 then xpMessages = 2147483647 end
-                    records[recordCount + 1] = user
-                    records[recordCount + 2] = pack(format, 1, xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified)
-                    recordCount = recordCount + 2
                 end
-                redis.call('HSET', membersKey, unpack(records, 1, recordCount))
+                if recordCount > 0 then redis.call('HSET', membersKey, unpack(records, 1, recordCount)) end
                 if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores, 1, xpCount)) end
                 if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end
@@ -286,16 +322,17 @@ enum StatsFlushScript {
         local reply, replyCount = {}, 0
         local i = 5
         for g = 1, #KEYS do
-            local prefix, cooldown, members, reactions = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+            local prefix, cooldown, members, reactions, since =
+                ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
-            local first = i + 4
+            local first = i + \#(guildHeaderArguments)
             i = first + 2 * members + 3 * reactions
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, since)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

@@ -51,11 +51,15 @@ public actor StatsFlusher {
         /// ``Checkpointer``. Off when nothing checkpoints this Redis (no SQL store): the journal
         /// would only grow.
         public var writesChangeJournal: Bool
+        /// How far the bot's clock may run ahead of Redis's: a member's changes recorded up to this
+        /// long after a privacy deletion Redis remembers (``StatsKeys/deletions(in:)``) are dropped
+        /// with the ones recorded before it, which must not bring the member back.
+        public var deletionClockAllowance: Duration
 
         public init(
             interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
             maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory,
-            writesChangeJournal: Bool = true
+            writesChangeJournal: Bool = true, deletionClockAllowance: Duration = .seconds(5)
         ) {
             self.interval = interval
             self.keys = keys
@@ -63,6 +67,7 @@ public actor StatsFlusher {
             self.maxArgumentsPerRoundTrip = maxArgumentsPerRoundTrip
             self.karmaMemory = karmaMemory
             self.writesChangeJournal = writesChangeJournal
+            self.deletionClockAllowance = deletionClockAllowance
         }
     }
 
@@ -214,7 +219,7 @@ public actor StatsFlusher {
             batchCounter += 1
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
-                positions: positions, karmaMemory: configuration.karmaMemory)
+                positions: positions, karmaMemory: configuration.karmaMemory, deletionClockAllowance: configuration.deletionClockAllowance)
         }
         guard var flush = pending else { return true }
         do {

@@ -5,7 +5,9 @@ public import DiscordModels
 ///
 /// - `<prefix>:{g}:members` — hash: user ID → the member's ``MemberRecord`` (xp, level, messages,
 ///   XP messages, last XP time, karma, trust and what member events said); its `~batch` field is
-///   the last flush batch applied (what makes a retried flush a no-op)
+///   the last flush batch applied (what makes a retried flush a no-op), its `~deleted` field the
+///   time of the guild's latest privacy deletion (read with the marker: the flush looks at the
+///   deletions hash only when a deletion may concern its changes)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint that the change journal
@@ -51,6 +53,8 @@ public struct StatsKeys: Sendable, Equatable {
     /// The field of a guild's members hash that holds the last flush batch applied to it
     /// (`hydrated` when loaded from SQL, or purged).
     public static let batchField = "~batch"
+    /// The field of a guild's members hash that holds when its latest deletion was remembered.
+    public static let deletedField = "~deleted"
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
     /// The flushes' journal of changed members (what the checkpointer copies to SQL).
     public var changeJournal: String { dirtyGuilds + ":journal" }

@@ -28,7 +28,8 @@ public struct StatsPurge: Sendable {
         pipeline.append("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
         for set in [keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing"] { pipeline.append("SREM", set, String(guild.rawValue)) }
         // The script's source rather than its hash: a NOSCRIPT inside MULTI would come after the UNLINK.
-        pipeline.append("EVAL", Self.remember, "1", deletions, StatsKeys.wholeGuild, String(StatsKeys.tombstoneLifetimeMilliseconds))
+        pipeline.append(
+            "EVAL", Self.remember, "2", deletions, keys.members(in: guild), StatsKeys.wholeGuild, String(StatsKeys.tombstoneLifetimeMilliseconds))
         pipeline.append("EXEC")
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
         return found.count
@@ -72,18 +73,21 @@ public struct StatsPurge: Sendable {
         return removed
     }
 
-    /// Lua: `remember(key, field, lifetime)` sets `field` of the deletions hash `key` to Redis's
-    /// clock now (ms) and keeps the hash `lifetime` ms from now.
+    /// Lua: `remember(deletions, members, field, lifetime)` sets `field` of the deletions hash to
+    /// Redis's clock now (ms), keeps the hash `lifetime` ms from now, and stamps the same time in the
+    /// members hash's ``StatsKeys/deletedField``.
     static let rememberFunction = """
-        local function remember(key, field, lifetime)
+        local function remember(deletions, members, field, lifetime)
             local now = redis.call('TIME')
-            redis.call('HSET', key, field, now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000)))
-            redis.call('PEXPIRE', key, lifetime)
+            local at = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000))
+            redis.call('HSET', deletions, field, at)
+            redis.call('PEXPIRE', deletions, lifetime)
+            redis.call('HSET', members, '\(StatsKeys.deletedField)', at)
         end
         """
 
-    /// KEYS[1] the deletions hash; ARGV the field and the lifetime.
-    static let remember = rememberFunction + "\nremember(KEYS[1], ARGV[1], ARGV[2])\n"
+    /// KEYS the deletions hash and the members hash; ARGV the field and the lifetime.
+    static let remember = rememberFunction + "\nremember(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
 
     /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, dirty set and its
     /// checkpointing twin, deletions hash; ARGV the user and the deletion's lifetime. Returns 1 when
@@ -97,7 +101,7 @@ public struct StatsPurge: Sendable {
         redis.call('ZREM', KEYS[4], user)
         redis.call('SREM', KEYS[5], user)
         redis.call('SREM', KEYS[6], user)
-        if had == 1 then remember(KEYS[7], user, ARGV[2]) end
+        if had == 1 then remember(KEYS[7], KEYS[1], user, ARGV[2]) end
         return had
         """)
 }

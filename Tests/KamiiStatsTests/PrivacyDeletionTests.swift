@@ -72,7 +72,8 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
-    /// The same with the whole guild deleted: it counts on from nothing, as the bot's new activity.
+    /// The same with the whole guild deleted: neither the load nor what the flush carried (recorded
+    /// before the deletion) is left.
     @Test func aLoadThatReadBeforeAGuildsDeletionDoesNotBringItBack() async throws {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
@@ -83,7 +84,7 @@ struct PrivacyDeletionTests {
         }
 
         let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
-        #expect(Set(members.keys) == [UserID(three)], "only what came after the deletion: \(members)")
+        #expect(members.isEmpty, "the message flushed was recorded before the deletion: \(members)")
         #expect(try await redis.send("ZCARD", keys.leaderboard(.xp, in: guild)).int == 0)
         #expect(try await store.serverUsers(in: guild).isEmpty)
         await redis.close()
@@ -107,12 +108,65 @@ struct PrivacyDeletionTests {
         try await waitUntil("SQL deleted") { try await store.serverUser(UserID(one), in: guild) == nil }
         #expect(await flusher.flush())
         let report = try await deleted
-        #expect(report.redis == 1 && report.sql.serverUsers == 1 && report.redisAfterSQL == 1, "\(report)")
+        // The flush left the deleted member out itself (their changes predate the deletion), so
+        // Redis's second pass finds nothing of them.
+        #expect(report.redis == 1 && report.sql.serverUsers == 1 && report.redisAfterSQL == 0, "\(report)")
         let reader = StatsReader(redis: redis, keys: keys)
         #expect(try await reader.member(UserID(one), in: guild) == nil)
         #expect(try await reader.member(UserID(two), in: guild)?.messages == 10)
         await redis.close()
         try await store.close()
+    }
+
+    /// Changes recorded before a user's deletion and flushed only after it — later than the
+    /// deletion's second Redis pass (Redis away, a long flush interval) — do not bring the user
+    /// back, nor do reactions they gave: the flush finds the deletion remembered after the changes'
+    /// take began. The other members' changes go in, and the user's own from after the deletion.
+    @Test func changesHeldPastAUsersDeletionDoNotBringThemBack() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        #expect(await flusher.flush())
+        buffer.record(guild: guild.rawValue) { batch in
+            for user in [one, two] { batch.countMessage(by: user) }
+            batch.record(.init(message: GuildStatsBatch.recentMessageID(), giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two))
+        }
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(one)) == 1)
+        // The next take begins after the deletion (the buffer's clock is coarse: a few ms).
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await reader.member(UserID(two), in: guild)?.messages == 2)
+        #expect(try await reader.member(UserID(two), in: guild)?.karma == 0, "no karma from the deleted user")
+        #expect(try await KarmaLedger(redis: redis, keys: keys).entries(of: guild).isEmpty)
+
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        #expect(try await reader.member(UserID(one), in: guild)?.messages == 1, "a message after the deletion counts")
+        await redis.close()
+    }
+
+    /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
+    @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        #expect(await flusher.flush())
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        try await StatsPurge(redis: redis, keys: keys).purge(guild)
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.members(of: guild).isEmpty)
+        #expect(await flusher.totals.guildBatches == 2, "the held batch counts as done")
+
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: three) }
+        #expect(await flusher.flush())
+        #expect(try await reader.members(of: guild).mapValues(\.messages) == [UserID(three): 1])
+        await redis.close()
     }
 
     /// A load that wrote its rows and then could not check them against SQL leaves the guild
@@ -153,15 +207,15 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
-    /// A checkpoint read the user before the deletion; a change the bot had buffered starts their
-    /// record again after Redis's first pass, so the checkpoint, writing after the SQL delete,
+    /// A checkpoint read the user before the deletion; the user posts again right after Redis's
+    /// first pass, which starts their record again, so the checkpoint, writing after the SQL delete,
     /// finds a record and keeps its row: SQL's second pass deletes it.
     @Test func aRowWrittenBackBesideARecreatedRecordGoesInTheSecondSQLPass() async throws {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
         for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
         #expect(await flusher.flush())
         let (checkpointer, read, release) = await heldCheckpointer(store, redis)
@@ -170,8 +224,13 @@ struct PrivacyDeletionTests {
         async let deleted = deletion(store, redis).delete(UserID(one))
         let reader = StatsReader(redis: redis, keys: keys)
         try await waitUntil("Redis's first pass") { try await reader.member(UserID(one), in: guild) == nil }
+        // A take that begins after the deletion, so the message after it is one the flush applies
+        // (the buffer's clock is coarse: a few ms).
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
         #expect(await flusher.flush())
+        #expect(try await reader.member(UserID(one), in: guild)?.messages == 1)
         release.open()
         _ = await checkpointed
         let report = try await deleted

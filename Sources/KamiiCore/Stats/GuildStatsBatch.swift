@@ -64,6 +64,9 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public var profiles: [UInt64: MemberProfile] = [:]
     /// How many changes were recorded (what the buffer's bound counts).
     public private(set) var deltaCount = 0
+    /// Every change of the batch was recorded at or after this time (Unix ms, the bot's wall clock;
+    /// set by ``StatsBuffer/take()``): a privacy deletion remembered earlier does not concern them.
+    public var recordedAfter: UInt64 = 0
 
     public init() {}
 
@@ -92,6 +95,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
             self = later
             return
         }
+        recordedAfter = min(recordedAfter, later.recordedAfter)
         changes += later.changes
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         karmaReactions += later.karmaReactions

@@ -27,11 +27,20 @@ public final class StatsBuffer: Sendable {
     private let wake: AsyncStream<Void>.Continuation
     /// Yields when the flusher should flush early (the threshold was crossed).
     public let wakeups: AsyncStream<Void>
+    private let wallClock: @Sendable () -> UInt64
+    /// When the last take began (the buffer's creation before the first): what the next take's
+    /// changes were all recorded after.
+    private let lastTakeBegan: Atomic<UInt64>
 
-    public init(capacity: Int = 1_000_000, flushThreshold: Int = 5_000) {
+    /// - Parameter wallClock: Unix milliseconds (``GuildStatsBatch/recordedAfter``).
+    public init(
+        capacity: Int = 1_000_000, flushThreshold: Int = 5_000, wallClock: @escaping @Sendable () -> UInt64 = GuildRouter.unixMilliseconds
+    ) {
         precondition(capacity > 0 && flushThreshold > 0, "capacity and threshold must be positive")
         self.capacity = capacity
         self.flushThreshold = flushThreshold
+        self.wallClock = wallClock
+        lastTakeBegan = Atomic(wallClock())
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -115,8 +124,11 @@ public final class StatsBuffer: Sendable {
 
     /// Takes every buffered change, leaving the buffer empty; the changes stay counted against the
     /// bound until ``acknowledge(_:)``. Two slots of one guild (an evicted actor's and its
-    /// successor's) are merged in the order they were listed, so the older changes come first.
+    /// successor's) are merged in the order they were listed, so the older changes come first. Each
+    /// batch's ``GuildStatsBatch/recordedAfter`` is when the take before began: a change recorded
+    /// after a slot was taken waits in it for the next take.
     public func take() -> [UInt64: GuildStatsBatch] {
+        let recordedAfter = lastTakeBegan.exchange(wallClock(), ordering: .relaxed)
         let slots = listed.withLock { listed in
             defer { listed.removeAll(keepingCapacity: true) }
             return listed
@@ -129,6 +141,7 @@ public final class StatsBuffer: Sendable {
                     state.batch = GuildStatsBatch()
                     state.listed = false
                 }
+                state.batch.recordedAfter = recordedAfter
                 return state.batch
             }
             count += batch.deltaCount

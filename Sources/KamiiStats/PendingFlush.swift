@@ -118,7 +118,7 @@ struct PendingFlush {
         if transaction { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
-            pipeline.beginCommand(arguments: 7 + call.count + plan.arguments)
+            pipeline.beginCommand(arguments: 8 + call.count + plan.arguments)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
@@ -127,6 +127,11 @@ struct PendingFlush {
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             pipeline.appendArgument(Int(now))
             pipeline.appendArgument(Int(karmaMemoryMilliseconds))
+            // One time per call, the earliest of its guilds' (most share their take's): a deletion
+            // at or after it is looked into.
+            var recordedAfter = UInt64.max
+            for guild in call { recordedAfter = min(recordedAfter, batches[guild]!.recordedAfter) }
+            pipeline.appendArgument(recordedAfter > deletionAllowanceMilliseconds ? recordedAfter - deletionAllowanceMilliseconds : 0)
             for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
                 let members = grouped.members[range]
@@ -134,7 +139,6 @@ struct PendingFlush {
                 pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
                 pipeline.appendArgument(batch.karmaReactions.count)
-                pipeline.appendArgument(batch.recordedAfter > deletionAllowanceMilliseconds ? batch.recordedAfter - deletionAllowanceMilliseconds : 0)
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members {

@@ -6,9 +6,10 @@ import KamiiRedis
 /// `~batch`); every other key of a guild is built from its key prefix, which carries the guild's
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
-/// can rehydrate it), the time now and the karma memory (ms), then per guild: its key prefix, its
-/// cooldown in ms, its member count, its karma reaction count and the time (ms) from which a
-/// remembered privacy deletion concerns its changes, then its members' user ids, then
+/// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
+/// privacy deletion concerns the call's changes (the earliest of its guilds'), then per guild: its
+/// key prefix, its cooldown in ms, its member count and its karma reaction count, then its members'
+/// user ids, then
 /// each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
 /// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
@@ -41,8 +42,8 @@ import KamiiRedis
 /// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
-    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, deletions since.
-    static let guildHeaderArguments = 5
+    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions.
+    static let guildHeaderArguments = 4
 
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
     /// has it applied and the change journal has its entry: KEYS are all the flush's members hashes
@@ -95,6 +96,7 @@ enum StatsFlushScript {
         \#(batchJudgement)
         local mustBeLoaded = ARGV[2] == '1'
         local now, karmaMemory, week = tonumber(ARGV[3]), tonumber(ARGV[4]), \#(StatsKeys.karmaWeekMilliseconds)
+        local since = tonumber(ARGV[5])
         local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
         local recordSize = \#(MemberRecord.storedSize)
@@ -186,7 +188,7 @@ enum StatsFlushScript {
 
         -- The batch's members whose deletion the guild remembers at or after `since` (user → true),
         -- with '*' when the whole guild's is.
-        local function deletedSince(prefix, first, members, since)
+        local function deletedSince(prefix, first, members)
             local deletions, deleted = prefix .. 'deleted', {}
             local function check(field, at) if at and (tonumber(at) or -1) >= since then deleted[field] = true end end
             check('*', redis.call('HGET', deletions, '*'))
@@ -206,7 +208,7 @@ enum StatsFlushScript {
         -- changes the same number of arguments after, then its karma reactions (three arguments each).
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, since)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
@@ -223,7 +225,7 @@ enum StatsFlushScript {
                     if mustBeLoaded and not marker then return 0, ups, true, true end
                     if applied(marker) then return 0, ups, false, true end
                     if stored[2] and (tonumber(stored[2]) or -1) >= since then
-                        deleted = deletedSince(prefix, first, members, since)
+                        deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
                             redis.call('HSET', membersKey, '~batch', batch)
                             return 0, ups, false, false
@@ -320,10 +322,9 @@ enum StatsFlushScript {
         end
 
         local reply, replyCount = {}, 0
-        local i = 5
+        local i = 6
         for g = 1, #KEYS do
-            local prefix, cooldown, members, reactions, since =
-                ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+            local prefix, cooldown, members, reactions = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
             local first = i + \#(guildHeaderArguments)
@@ -332,7 +333,7 @@ enum StatsFlushScript {
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, since)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

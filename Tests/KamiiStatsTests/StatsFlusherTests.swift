@@ -242,8 +242,8 @@ struct StatsFlusherTests {
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        // Seven script arguments per guild here: at most two guilds' scripts per round trip.
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 14))
+        // Six script arguments per guild here: at most two guilds' scripts per round trip.
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 12))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }
         for guild in guilds {
             buffer.record(guild: guild.rawValue) { batch in

@@ -158,12 +158,14 @@ public final class LevelUpRewarder: Sendable {
     /// which has their newest level anyway), then each member's level-ups merged into one, then
     /// each guild's announcements together.
     func handle(_ batch: [RewardWork]) async {
+        // Guilds whose settings could not be read: asked once per batch, not once per member.
+        var unreadable: Set<UInt64> = []
         var merged: [LevelUp] = []
         var index: [[UInt64]: Int] = [:]
         for work in batch {
             switch work {
             case .join(let join):
-                await handle(join)
+                await handle(join, unreadable: &unreadable)
             case .levelUp(let levelUp):
                 counts.withLock { $0.levelUps += 1 }
                 let key = [levelUp.guild.rawValue, levelUp.user.rawValue]
@@ -179,12 +181,9 @@ public final class LevelUpRewarder: Sendable {
         // Which level-ups are over (every call done or refused): only those leave Redis's list.
         var over = [Bool](repeating: true, count: merged.count)
         var announcements: [(channel: UInt64, index: Int)] = []
-        // Guilds whose settings could not be read: tried once per batch.
-        var unreadable: Set<UInt64> = []
         for (index, levelUp) in merged.enumerated() {
             // Unreadable settings (SQL away) are not taken for "no rewards": the level-up waits.
-            guard !unreadable.contains(levelUp.guild.rawValue), let rewards = await rewards(of: levelUp.guild) else {
-                unreadable.insert(levelUp.guild.rawValue)
+            guard let rewards = await rewards(of: levelUp.guild, unreadable: &unreadable) else {
                 over[index] = false
                 continue
             }
@@ -246,7 +245,12 @@ public final class LevelUpRewarder: Sendable {
 
     /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
     public func handle(_ join: MemberJoin) async {
-        guard let rewards = await rewards(of: join.guild), !rewards.rewards.isEmpty, let levels else { return }
+        var unreadable: Set<UInt64> = []
+        await handle(join, unreadable: &unreadable)
+    }
+
+    private func handle(_ join: MemberJoin, unreadable: inout Set<UInt64>) async {
+        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable), !rewards.rewards.isEmpty, let levels else { return }
         let level: Int
         do {
             guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
@@ -273,7 +277,15 @@ public final class LevelUpRewarder: Sendable {
     }
 
     /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read
-    /// (tried three times, `retryDelay` apart and then twice that).
+    /// (tried three times, `retryDelay` apart and then twice that), or could not earlier in the
+    /// batch (`unreadable`).
+    private func rewards(of guild: GuildID, unreadable: inout Set<UInt64>) async -> LevelRewards? {
+        guard !unreadable.contains(guild.rawValue) else { return nil }
+        let rewards = await rewards(of: guild)
+        if rewards == nil { unreadable.insert(guild.rawValue) }
+        return rewards
+    }
+
     private func rewards(of guild: GuildID) async -> LevelRewards? {
         let now = ContinuousClock.now
         let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }

@@ -87,12 +87,22 @@ struct PendingFlush {
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
         journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
     ) -> RedisPipeline {
-        var planned: [(call: ArraySlice<UInt64>, members: [Range<Int>], arguments: Int)] = []
+        var planned: [(call: ArraySlice<UInt64>, recordedAfter: UInt64, members: [Range<Int>], arguments: Int)] = []
         var grouped = FlushMembers()
         var total = 0
-        let remaining = batches.keys.sorted()
-        for start in stride(from: 0, to: remaining.count, by: guildsPerCall) {
-            let call = remaining[start..<min(start + guildsPerCall, remaining.count)]
+        // Calls of up to `guildsPerCall` guilds whose batches began recording at the same time: the
+        // script takes one such time per call. Most guilds of a flush share their take's; one held
+        // back (waiting for SQL) keeps an earlier time, which must not make the guilds beside it look
+        // into deletions made since.
+        let byTime = batches.map { (recordedAfter: $0.value.recordedAfter, guild: $0.key) }.sorted { ($0.recordedAfter, $0.guild) < ($1.recordedAfter, $1.guild) }
+        let remaining = byTime.map(\.guild)
+        var start = 0
+        while start < remaining.count {
+            let recordedAfter = byTime[start].recordedAfter
+            var end = start + 1
+            while end < remaining.count, end - start < guildsPerCall, byTime[end].recordedAfter == recordedAfter { end += 1 }
+            let call = remaining[start..<end]
+            start = end
             var members: [Range<Int>] = []
             members.reserveCapacity(call.count)
             var arguments = 0
@@ -104,7 +114,7 @@ struct PendingFlush {
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
-            planned.append((call, members, arguments))
+            planned.append((call, recordedAfter, members, arguments))
         }
         calls = planned.map { Array($0.call) }
         let order = calls.flatMap { $0 }
@@ -127,11 +137,7 @@ struct PendingFlush {
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             pipeline.appendArgument(Int(now))
             pipeline.appendArgument(Int(karmaMemoryMilliseconds))
-            // One time per call, the earliest of its guilds' (most share their take's): a deletion
-            // at or after it is looked into.
-            var recordedAfter = UInt64.max
-            for guild in call { recordedAfter = min(recordedAfter, batches[guild]!.recordedAfter) }
-            pipeline.appendArgument(recordedAfter > deletionAllowanceMilliseconds ? recordedAfter - deletionAllowanceMilliseconds : 0)
+            pipeline.appendArgument(plan.recordedAfter > deletionAllowanceMilliseconds ? plan.recordedAfter - deletionAllowanceMilliseconds : 0)
             for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
                 let members = grouped.members[range]

@@ -17,7 +17,9 @@ public import KamiiStore
 ///
 /// Not covered: a user with no record yet in a guild (their first changes there still buffered)
 /// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a
-/// record there. Run the deletion again once the bot is flushing.
+/// record there. And a bot that crashed and replays its sessions records messages sent before the
+/// deletion again, after it (a flush goes by when changes were recorded). Run the deletion again
+/// once the bot is flushing.
 public struct PrivacyDeletion: Sendable {
     /// What one deletion removed.
     public struct Report: Sendable, Equatable {

@@ -7,9 +7,9 @@ import KamiiRedis
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
-/// privacy deletion concerns the call's changes (the earliest of its guilds'), then per guild: its
-/// key prefix, its cooldown in ms, its member count and its karma reaction count, then its members'
-/// user ids, then
+/// privacy deletion concerns the call's changes (its guilds' batches all began recording then),
+/// then per guild: its key prefix, its cooldown in ms, its member count and its karma reaction
+/// count, then its members' user ids, then
 /// each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
 /// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
@@ -138,7 +138,8 @@ enum StatsFlushScript {
                 local a = first + 3 * (r - 1)
                 local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
                 local ledger = prefix .. 'karma:' .. bucket
-                if deleted and (deleted[receiver] or deleted[string.match(reaction, '^%d+:(%d+):') or '']) then
+                local giver = string.match(reaction, '^%d+:(%d+):')
+                if deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
                     -- Given or received by a member deleted since: forgotten with them.
                 elseif receiver ~= '' then
                     if redis.call('HSETNX', ledger, reaction, receiver) == 1 then
@@ -153,8 +154,11 @@ enum StatsFlushScript {
                     local given = redis.call('HGET', ledger, reaction)
                     if given then
                         redis.call('HDEL', ledger, reaction)
-                        changes = changes or {}
-                        changes[given] = (changes[given] or 0) - 1
+                        -- Karma of a member deleted since is gone already: nothing to take back.
+                        if not (deleted and deleted[given]) then
+                            changes = changes or {}
+                            changes[given] = (changes[given] or 0) - 1
+                        end
                     end
                 end
             end
@@ -186,16 +190,21 @@ enum StatsFlushScript {
             end
         end
 
-        -- The batch's members whose deletion the guild remembers at or after `since` (user → true),
-        -- with '*' when the whole guild's is.
+        -- Who the guild's deletions hash remembers as deleted at or after `since`: a table of user →
+        -- true or false, '*' for the whole guild. The batch's members are read together (a thousand
+        -- per HMGET); anyone else asked for (a reaction's giver or receiver) is read when first asked.
         local function deletedSince(prefix, first, members)
-            local deletions, deleted = prefix .. 'deleted', {}
-            local function check(field, at) if at and (tonumber(at) or -1) >= since then deleted[field] = true end end
-            check('*', redis.call('HGET', deletions, '*'))
+            local deletions = prefix .. 'deleted'
+            local function isLate(at) return at ~= false and at ~= nil and (tonumber(at) or -1) >= since end
+            local deleted = setmetatable({}, {__index = function(known, user)
+                local late = isLate(redis.call('HGET', deletions, user))
+                rawset(known, user, late)
+                return late
+            end})
             for from = 1, members, 1000 do
                 local to = math.min(from + 999, members)
                 local at = redis.call('HMGET', deletions, unpack(ARGV, first + from - 1, first + to - 1))
-                for m = from, to do check(ARGV[first + m - 1], at[m - from + 1]) end
+                for m = from, to do rawset(deleted, ARGV[first + m - 1], isLate(at[m - from + 1])) end
             end
             return deleted
         end
@@ -242,7 +251,9 @@ enum StatsFlushScript {
                 for m = from, to do
                     local user = ARGV[first + m - 1]
                     -- A member deleted since their changes may have been recorded gets none of them.
-                    if not (deleted and deleted[user]) then
+                    if deleted and deleted[user] then
+                        if karmaOf then karmaOf[user] = nil end
+                    else
                         local changes = ARGV[first + members + m - 1]
                         local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
                         local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =

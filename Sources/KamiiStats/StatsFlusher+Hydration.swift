@@ -112,9 +112,14 @@ extension StatsFlusher {
     }
 
     /// Clears what an unfinished load left (KEYS: the members hash, then the leaderboards): a guild
-    /// without its batch marker holds nothing else.
+    /// without its batch marker holds nothing else but the time of its latest privacy deletion,
+    /// which stays (the flush reads it to leave out changes recorded before the deletion).
     static let clearUnloaded = RedisScript("""
-        if redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then redis.call('DEL', unpack(KEYS)) end
+        if redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then
+            local deleted = redis.call('HGET', KEYS[1], '\(StatsKeys.deletedField)')
+            redis.call('DEL', unpack(KEYS))
+            if deleted then redis.call('HSET', KEYS[1], '\(StatsKeys.deletedField)', deleted) end
+        end
         return 0
         """)
 }

@@ -2,6 +2,7 @@ import DiscordModels
 import Foundation
 import KamiiCore
 import KamiiStore
+import Logging
 import Synchronization
 import Testing
 
@@ -50,6 +51,42 @@ struct GuildSettingsWatcherTests {
                     "XP until the save was seen, none after")
             #expect(batch.messages == [10: 3], "messages still count with XP off")
         }
+    }
+
+    /// Counts what is logged at error level.
+    struct CountingLogHandler: LogHandler {
+        let errors: Counter
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            if event.level == .error { errors.value.withLock { $0 += 1 } }
+        }
+    }
+
+    final class Counter: Sendable {
+        let value = Mutex(0)
+    }
+
+    /// While the database is away, a failed read spares the store every read for a while (each
+    /// would wait for its own failure while its shard waits), then asks again.
+    @Test func afterAFailedReadTheStoreIsLeftAloneForAWhile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(path)"))
+        try await store.migrate()
+        try await store.close()
+        let errors = Counter()
+        let logger = Logger(label: "test") { _ in CountingLogHandler(errors: errors) }
+        let quiet = StoreGuildSettings(store: store, quietPeriod: .seconds(60), logger: logger)
+        for guild in 1...3 { #expect(await quiet.settings(for: GuildID(UInt64(guild) << 22)) == nil) }
+        #expect(errors.value.withLock { $0 } == 1, "asked once")
+        let eager = StoreGuildSettings(store: store, quietPeriod: .zero, logger: logger)
+        for guild in 1...2 { #expect(await eager.settings(for: GuildID(UInt64(guild) << 22)) == nil) }
+        #expect(errors.value.withLock { $0 } == 3, "asked each time")
     }
 
     /// A save stamped an hour ahead (a writer whose clock runs fast) does not hide the saves

@@ -237,6 +237,19 @@ struct LevelUpRewarderTests {
         await redis.close()
     }
 
+    /// A lane's batch asks for an unreadable guild's settings once (three tries), not once per
+    /// join and level-up in it: while SQL is away a lane is held up seconds, not minutes.
+    @Test func aBatchAsksForUnreadableSettingsOnce() async throws {
+        let settings = SwitchableSettings(role: 900)
+        settings.readable.withLock { $0 = false }
+        let rewarder = LevelUpRewarder(settings: settings, actions: RecordedRoles(), retryDelay: .milliseconds(1))
+        let guild = GuildID(5 << 22)
+        await rewarder.handle((1...20).map { RewardWork.join(MemberJoin(guild: guild, user: UserID($0))) }
+            + [.levelUp(LevelUp(guild: guild, user: UserID(7), from: 0, to: 1))])
+        #expect(settings.reads.value == 3)
+        #expect(rewarder.totals.failures == 1)
+    }
+
     /// Rewards read before a settings change and answered after it are used once, not cached:
     /// the next level-up reads the new ones.
     @Test func rewardsReadAcrossAChangeAreNotKept() async throws {

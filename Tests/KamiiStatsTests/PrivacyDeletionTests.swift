@@ -148,6 +148,57 @@ struct PrivacyDeletionTests {
         await redis.close()
     }
 
+    /// Reactions held past a user's deletion, given by them or to them, with nothing else of theirs
+    /// in the flush: the ledger does not get them, nobody gets karma from them, and the deleted
+    /// user's record does not start again as a receiver.
+    @Test func reactionsHeldPastAUsersDeletionAreForgotten() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        #expect(await flusher.flush())
+        let message = GuildStatsBatch.recentMessageID()
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.record(.init(message: message, giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two))
+            batch.record(.init(message: message + 1, giver: two, emoji: KarmaRules.emojiKey("👍"), receiver: one))
+        }
+        try await StatsPurge(redis: redis, keys: keys).purge(UserID(one))
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild) == nil, "not brought back as a receiver")
+        #expect(try await reader.member(UserID(two), in: guild)?.karma == 0, "nothing from the deleted giver")
+        #expect(try await KarmaLedger(redis: redis, keys: keys).entries(of: guild).isEmpty)
+        await redis.close()
+    }
+
+    /// A guild held back (waiting for SQL) keeps the early time its batch began recording; the
+    /// guilds flushed beside it are judged by their own: what a member posted after their deletion
+    /// counts.
+    @Test func aGuildHeldBackDoesNotMakeItsNeighboursDropWhatCameAfterADeletion() async throws {
+        let redis = try RedisTestServer.client()
+        let (held, neighbour) = (GuildID(guild.rawValue + (1 << 22)), guild)
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        buffer.record(guild: neighbour.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        try await StatsPurge(redis: redis, keys: keys).purge(UserID(one))
+        try await Task.sleep(for: .milliseconds(30))
+        var early = GuildStatsBatch(), late = GuildStatsBatch()
+        early.countMessage(by: two)
+        late.countMessage(by: one)
+        late.recordedAfter = GuildRouter.unixMilliseconds()
+        var flush = PendingFlush(id: "test-1", batches: [held.rawValue: early, neighbour.rawValue: late], keys: keys, guildsPerCall: 100,
+                                 deletionClockAllowance: .zero)
+        let sha = try await redis.load(StatsFlushScript.script)
+        let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha)))
+        #expect(outcome.applied == 2 && outcome.error == nil, "\(outcome)")
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: neighbour)?.messages == 1, "posted after the deletion")
+        #expect(try await reader.member(UserID(two), in: held)?.messages == 1)
+        await redis.close()
+    }
+
     /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
     @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
         let redis = try RedisTestServer.client()
@@ -178,6 +229,7 @@ struct PrivacyDeletionTests {
         try await checkpointed(store, users: [(two, 200)])
         try await redis.send("HSET", keys.members(in: guild), String(one), "100:1:9:3:1735689600000:3:::::")
         try await redis.send("ZADD", keys.leaderboard(.xp, in: guild), "100", String(one))
+        try await redis.send("HSET", keys.members(in: guild), StatsKeys.deletedField, "1735689600000")
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
         buffer.record(guild: guild.rawValue) { $0.countMessage(by: three) }
@@ -185,6 +237,8 @@ struct PrivacyDeletionTests {
         let members = try await StatsReader(redis: redis, keys: keys).members(of: guild)
         #expect(Set(members.keys) == [UserID(two), UserID(three)], "\(members)")
         #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), String(one)).isNull)
+        #expect(try await redis.send("HGET", keys.members(in: guild), StatsKeys.deletedField).string == "1735689600000",
+                "the time of the guild's latest deletion stays")
         await redis.close()
         try await store.close()
     }

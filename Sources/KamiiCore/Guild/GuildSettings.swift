@@ -1,6 +1,7 @@
 public import DiscordModels
 public import Logging
 public import KamiiStore
+import Synchronization
 
 /// The rules a guild actor applies, from the guild's configuration; a module that is switched off
 /// has no rules.
@@ -52,22 +53,35 @@ public struct FixedGuildSettings: GuildSettingsSource {
 }
 
 /// Each guild's settings from the SQL store (what admins save in the panel); a guild with no
-/// stored configuration runs the defaults. A store that cannot answer gives nil, logged.
+/// stored configuration runs the defaults. A store that cannot answer gives nil, logged — and for
+/// ``quietPeriod`` after a failed read every read gives nil at once, without asking: while the
+/// database is away, the guild actors of a shard (which wait for each other's events) do not each
+/// wait for a query to fail.
 public struct StoreGuildSettings: GuildSettingsSource {
     public let store: KamiiStore
     private let logger: Logger
+    private let quietPeriod: Duration
+    private let failedAt = FailureTime()
 
-    public init(store: KamiiStore, logger: Logger = Logger(label: "kamii.guilds")) {
+    public init(store: KamiiStore, quietPeriod: Duration = .seconds(5), logger: Logger = Logger(label: "kamii.guilds")) {
         self.store = store
+        self.quietPeriod = quietPeriod
         self.logger = logger
     }
 
     public func settings(for guild: GuildID) async -> GuildSettings? {
+        if let failed = failedAt.instant.withLock({ $0 }), ContinuousClock.now < failed + quietPeriod { return nil }
         do {
             return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
         } catch {
-            logger.error("guild settings unreadable; asked again in a few seconds", metadata: ["guild": "\(guild)", "error": "\(error)"])
+            failedAt.instant.withLock { $0 = .now }
+            logger.error("guild settings unreadable; no read for a few seconds", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// When a read last failed, shared by the copies of one source.
+    private final class FailureTime: Sendable {
+        let instant = Mutex<ContinuousClock.Instant?>(nil)
     }
 }

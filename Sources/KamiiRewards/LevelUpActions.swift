@@ -27,6 +27,8 @@ extension StatsReader: MemberLevels {
 public protocol WaitingLevelUps: Sendable {
     /// What earlier runs left to do.
     func waiting() async throws -> [LevelUp]
+    /// What waits in these guilds (to try again what could not be carried out).
+    func waiting(in guilds: [GuildID]) async throws -> [LevelUp]
     /// These are carried out.
     func done(_ levelUps: [LevelUp]) async throws
 }

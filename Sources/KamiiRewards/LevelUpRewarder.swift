@@ -16,13 +16,16 @@ import Synchronization
 /// together, up to ``membersPerAnnouncement`` in one message — so when Discord (one channel takes
 /// about one message a second) is slower than members level up, the backlog shrinks instead of
 /// growing. A lane that still falls `laneCapacity` behind drops the newest (counted and logged);
-/// the XP and levels themselves are in Redis either way.
+/// the XP and levels themselves are in Redis either way. A level-up that could not be carried out
+/// (Discord or the settings' database away) stays waiting in Redis and is tried again every
+/// `retryInterval` while the rewarder runs (``retryWaiting(into:)``), and at the next start.
 ///
 /// A guild's rewards are read from its settings and kept for `settingsLifetime`, so a change made
 /// in the panel applies within that time without a database read per level-up.
 public final class LevelUpRewarder: Sendable {
     /// What was done since start.
     public struct Totals: Sendable, Equatable {
+        /// Level-ups handled (one tried again counts again).
         public var levelUps = 0
         public var rolesAdded = 0
         public var rolesRemoved = 0
@@ -60,12 +63,15 @@ public final class LevelUpRewarder: Sendable {
     private let settings: any GuildSettingsSource
     private let actions: any LevelUpActions
     private let levels: (any MemberLevels)?
-    private let backlog: (any WaitingLevelUps)?
+    let backlog: (any WaitingLevelUps)?
     private let lanes: Int
     private let laneCapacity: Int
     private let settingsLifetime: Duration
     private let retryDelay: Duration
-    private let logger: Logger
+    let logger: Logger
+    let retryInterval: Duration
+    /// Guilds where a level-up could not be carried out since the last retry.
+    let failedGuilds = Mutex<Set<UInt64>>([])
     private let cache = Mutex(RewardsCache())
     private let counts = Mutex(Totals())
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
@@ -76,6 +82,7 @@ public final class LevelUpRewarder: Sendable {
         settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil,
         backlog: (any WaitingLevelUps)? = nil, lanes: Int = 8,
         laneCapacity: Int = 10_000, settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1),
+        retryInterval: Duration = .seconds(60),
         logger: Logger = Logger(label: "kamii.levels")
     ) {
         precondition(lanes > 0 && laneCapacity > 0, "lanes and their capacity must be positive")
@@ -87,6 +94,7 @@ public final class LevelUpRewarder: Sendable {
         self.laneCapacity = laneCapacity
         self.settingsLifetime = settingsLifetime
         self.retryDelay = retryDelay
+        self.retryInterval = retryInterval
         self.logger = logger
     }
 
@@ -109,9 +117,14 @@ public final class LevelUpRewarder: Sendable {
                 for levelUp in waiting { continuation.yield(RewardWork.levelUp(levelUp)) }
                 continuation.finish()
             }, into: queues)
-            await withTaskGroup(of: Void.self) { readers in
-                readers.addTask { await self.feed(levelUps.map { RewardWork.levelUp($0) }, into: queues) }
-                readers.addTask { await self.feed(joins.map { RewardWork.join($0) }, into: queues) }
+            // Each task says whether it fed a stream: the retries go on until both streams end.
+            await withTaskGroup(of: Bool.self) { readers in
+                readers.addTask { await self.feed(levelUps.map { RewardWork.levelUp($0) }, into: queues); return true }
+                readers.addTask { await self.feed(joins.map { RewardWork.join($0) }, into: queues); return true }
+                readers.addTask { await self.retryWaiting(into: queues); return false }
+                var streamsEnded = 0
+                while streamsEnded < 2, let fedAStream = await readers.next() { if fedAStream { streamsEnded += 1 } }
+                readers.cancelAll()
             }
             for queue in queues { queue.finish() }
         }
@@ -137,7 +150,7 @@ public final class LevelUpRewarder: Sendable {
         await run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
     }
 
-    private func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
+    func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
         do {
             for try await work in source {
                 guard !queues[Int((work.guild.rawValue >> 22) % UInt64(queues.count))].push(work) else { continue }
@@ -210,6 +223,10 @@ public final class LevelUpRewarder: Sendable {
                 }
                 if !outcome.isOver { for index in part { over[index] = false } }
             }
+        }
+        if backlog != nil, over.contains(false) {
+            let waiting = zip(merged, over).filter { !$0.1 }.map(\.0.guild.rawValue)
+            failedGuilds.withLock { $0.formUnion(waiting) }
         }
         let finished = zip(merged, over).filter(\.1).map(\.0)
         guard let backlog, !finished.isEmpty, !Task.isCancelled else { return }

@@ -1,4 +1,4 @@
-import DiscordModels
+public import DiscordModels
 public import KamiiRedis
 
 /// The level-ups flushes recorded and nobody has carried out yet (each guild's `levelups` hash,
@@ -15,15 +15,24 @@ public struct LevelUpBacklog: Sendable {
 
     /// Every level-up waiting, in every guild (a scan of the key space: for start-up).
     public func waiting() async throws -> [LevelUp] {
+        try await waiting(in: redis.keys(matching: "\(keys.prefix):{*}:levelups").compactMap(keys.guild(ofKey:)))
+    }
+
+    /// The level-ups waiting in these guilds (one pipelined round trip per thousand guilds).
+    public func waiting(in guilds: [GuildID]) async throws -> [LevelUp] {
         var found: [LevelUp] = []
-        for key in try await redis.keys(matching: "\(keys.prefix):{*}:levelups") {
-            guard let guild = keys.guild(ofKey: key) else { continue }
-            let entries = try await redis.send("HGETALL", key).array ?? []
-            for index in stride(from: 0, to: entries.count - 1, by: 2) {
-                guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
-                let levels = value.split(separator: ":").compactMap { Int($0) }
-                guard levels.count == 2 else { continue }
-                found.append(LevelUp(guild: guild, user: UserID(user), from: levels[0], to: levels[1]))
+        for start in stride(from: 0, to: guilds.count, by: 1_000) {
+            let part = guilds[start..<min(start + 1_000, guilds.count)]
+            var pipeline = RedisPipeline()
+            for guild in part { pipeline.append("HGETALL", keys.waitingLevelUps(in: guild)) }
+            for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
+                let entries = try reply.orThrow().array ?? []
+                for index in stride(from: 0, to: entries.count - 1, by: 2) {
+                    guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
+                    let levels = value.split(separator: ":").compactMap { Int($0) }
+                    guard levels.count == 2 else { continue }
+                    found.append(LevelUp(guild: guild, user: UserID(user), from: levels[0], to: levels[1]))
+                }
             }
         }
         return found

@@ -143,7 +143,10 @@ let package = Package(
         .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis", "KamiiCore"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiCoreTests",
-            dependencies: ["KamiiCore", "KamiiStore", "DiscordModels", "DiscordGateway", "DiscordSimulator", "KamiiTestSupport"],
+            dependencies: [
+                "KamiiCore", "KamiiStore", "DiscordModels", "DiscordGateway", "DiscordSimulator", "KamiiTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -153,7 +153,7 @@ public final class LevelUpRewarder: Sendable {
     func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
         do {
             for try await work in source {
-                guard !queues[Int((work.guild.rawValue >> 22) % UInt64(queues.count))].push(work) else { continue }
+                guard !work.lane(in: queues).push(work) else { continue }
                 let dropped = counts.withLock { totals -> Int in
                     totals.dropped += 1
                     return totals.dropped
@@ -175,20 +175,25 @@ public final class LevelUpRewarder: Sendable {
         var unreadable: Set<UInt64> = []
         var merged: [LevelUp] = []
         var index: [[UInt64]: Int] = [:]
+        func merge(_ levelUp: LevelUp) {
+            counts.withLock { $0.levelUps += 1 }
+            let key = [levelUp.guild.rawValue, levelUp.user.rawValue]
+            if let at = index[key] {
+                merged[at].previousLevel = min(merged[at].previousLevel, levelUp.previousLevel)
+                merged[at].level = max(merged[at].level, levelUp.level)
+            } else {
+                index[key] = merged.count
+                merged.append(levelUp)
+            }
+        }
         for work in batch {
             switch work {
             case .join(let join):
                 await handle(join, unreadable: &unreadable)
             case .levelUp(let levelUp):
-                counts.withLock { $0.levelUps += 1 }
-                let key = [levelUp.guild.rawValue, levelUp.user.rawValue]
-                if let at = index[key] {
-                    merged[at].previousLevel = min(merged[at].previousLevel, levelUp.previousLevel)
-                    merged[at].level = max(merged[at].level, levelUp.level)
-                } else {
-                    index[key] = merged.count
-                    merged.append(levelUp)
-                }
+                merge(levelUp)
+            case .retry(let guild):
+                for levelUp in await waitingToRetry(in: guild) { merge(levelUp) }
             }
         }
         // Which level-ups are over (every call done or refused): only those leave Redis's list.
@@ -293,9 +298,9 @@ public final class LevelUpRewarder: Sendable {
         }
     }
 
-    /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read
-    /// (tried three times, `retryDelay` apart and then twice that), or could not earlier in the
-    /// batch (`unreadable`).
+    /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read, or
+    /// could not earlier in the batch (`unreadable`). One read: the source spaces out its own
+    /// reads while its database is away, and the level-up waits for the next retry.
     private func rewards(of guild: GuildID, unreadable: inout Set<UInt64>) async -> LevelRewards? {
         guard !unreadable.contains(guild.rawValue) else { return nil }
         let rewards = await rewards(of: guild)
@@ -307,25 +312,19 @@ public final class LevelUpRewarder: Sendable {
         let now = ContinuousClock.now
         let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
         if let cached, cached.until > now { return cached.rewards }
-        var delay = retryDelay
-        for attempt in 1...3 {
-            if let settings = await settings.settings(for: guild) {
-                let rewards = settings.levelRewards
-                cache.withLock { cache in
-                    // A change that came in while this read was on its way may not be in it.
-                    guard cache.changes == changes else { return }
-                    // Bounded: the guilds that level members up in one lifetime are few next to all guilds.
-                    if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
-                    cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
-                }
-                return rewards
-            }
-            guard attempt < 3, !Task.isCancelled else { break }
-            try? await Task.sleep(for: delay)
-            delay *= 2
+        guard let settings = await settings.settings(for: guild) else {
+            counts.withLock { $0.failures += 1 }
+            return nil
         }
-        counts.withLock { $0.failures += 1 }
-        return nil
+        let rewards = settings.levelRewards
+        cache.withLock { cache in
+            // A change that came in while this read was on its way may not be in it.
+            guard cache.changes == changes else { return }
+            // Bounded: the guilds that level members up in one lifetime are few next to all guilds.
+            if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
+            cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
+        }
+        return rewards
     }
 
     /// Rewards read per guild, and how many settings changes have come in (a read that began before

@@ -7,12 +7,21 @@ import Synchronization
 enum RewardWork: Sendable {
     case levelUp(LevelUp)
     case join(MemberJoin)
+    /// Try again the level-ups waiting in the guild (read from Redis when the lane gets to it, so
+    /// they come in the lane's order).
+    case retry(GuildID)
 
     var guild: GuildID {
         switch self {
         case .levelUp(let levelUp): levelUp.guild
         case .join(let join): join.guild
+        case .retry(let guild): guild
         }
+    }
+
+    /// The lane of `queues` that carries the guild's work: always the same one.
+    func lane(in queues: [RewardLane]) -> RewardLane {
+        queues[Int((guild.rawValue >> 22) % UInt64(queues.count))]
     }
 }
 

@@ -25,7 +25,8 @@ public struct LevelUp: Sendable, Equatable {
 
 /// Moves guild actors' changes from the ``StatsBuffer`` to Redis: every interval, or sooner when
 /// the buffer passes its threshold; one pipelined round trip per flush with at most one script call
-/// per guild (one per guild on Redis Cluster, one per ``Configuration/guildsPerCall`` guilds otherwise).
+/// per guild (one per guild on Redis Cluster; otherwise one per up to ``Configuration/guildsPerCall``
+/// guilds whose batches began recording together, which is most of a flush's).
 ///
 /// A flush is applied exactly once. Each carries an id; a guild's script records the id it
 /// applied and ignores a batch with the same id. A flush that fails — Redis down, the connection

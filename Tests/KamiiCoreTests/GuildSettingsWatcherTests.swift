@@ -1,8 +1,9 @@
 import DiscordModels
 import Foundation
 import KamiiCore
-import KamiiStore
+@testable import KamiiStore
 import Logging
+import SQLKit
 import Synchronization
 import Testing
 
@@ -87,6 +88,19 @@ struct GuildSettingsWatcherTests {
         let eager = StoreGuildSettings(store: store, quietPeriod: .zero, logger: logger)
         for guild in 1...2 { #expect(await eager.settings(for: GuildID(UInt64(guild) << 22)) == nil) }
         #expect(errors.value.withLock { $0 } == 3, "asked each time")
+    }
+
+    /// A configuration this binary cannot decode is its guild's problem: the others are read on.
+    @Test func aConfigurationThatCannotBeDecodedSparesTheOtherGuilds() async throws {
+        try await withStore { store in
+            let (broken, fine) = (GuildID(D.guild), GuildID(D.guild + (1 << 22)))
+            try await store.registerGuild(broken)
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = '{\"modules\": 7'").run() }
+            try await store.registerGuild(fine)
+            let settings = StoreGuildSettings(store: store, quietPeriod: .seconds(60))
+            #expect(await settings.settings(for: broken) == nil)
+            #expect(await settings.settings(for: fine) != nil)
+        }
     }
 
     /// A save stamped an hour ahead (a writer whose clock runs fast) does not hide the saves

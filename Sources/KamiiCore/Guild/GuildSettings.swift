@@ -56,7 +56,8 @@ public struct FixedGuildSettings: GuildSettingsSource {
 /// stored configuration runs the defaults. A store that cannot answer gives nil, logged — and for
 /// ``quietPeriod`` after a failed read every read gives nil at once, without asking: while the
 /// database is away, the guild actors of a shard (which wait for each other's events) do not each
-/// wait for a query to fail.
+/// wait for a query to fail. A configuration stored in a form this binary cannot decode gives nil
+/// for its guild alone.
 public struct StoreGuildSettings: GuildSettingsSource {
     public let store: KamiiStore
     private let logger: Logger
@@ -74,6 +75,12 @@ public struct StoreGuildSettings: GuildSettingsSource {
         do {
             return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
         } catch {
+            // A stored configuration that cannot be decoded is this guild's problem alone; any other
+            // failure is the database's.
+            guard !(error.underlying is DecodingError) else {
+                logger.error("guild settings stored in a form this binary cannot read", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                return nil
+            }
             failedAt.instant.withLock { $0 = .now }
             logger.error("guild settings unreadable; no read for a few seconds", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return nil

@@ -41,9 +41,12 @@ public struct KarmaLedger: Sendable {
         try await entries(in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
     }
 
-    /// Deletes every entry, in every guild, where the user reacted or received the karma.
-    public func forget(_ user: UserID) async throws {
-        _ = try await run(.delete, in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
+    /// Deletes every entry, in every guild, where the user reacted or received the karma; returns
+    /// the guilds that had one.
+    @discardableResult
+    public func forget(_ user: UserID) async throws -> Set<GuildID> {
+        let replies = try await run(.delete, in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
+        return Set(replies.compactMap { ledger, removed in (removed.int ?? 0) > 0 ? keys.guild(ofKey: ledger) : nil })
     }
 
     private func entries(in ledgers: [String], naming user: UserID?) async throws -> [KarmaLedgerEntry] {

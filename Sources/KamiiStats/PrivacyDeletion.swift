@@ -15,9 +15,9 @@ public import KamiiStore
 /// second SQL pass finds the records gone and the deletion remembered after its read, and deletes
 /// its rows again (``Checkpointer``).
 ///
-/// Not covered: a user with no record in a guild (their first changes there still buffered, or who
-/// only reacted there) leaves nothing there to remember the deletion by; changes of theirs held
-/// past ``settle`` start a record there, or put their reactions back in the ledger. And a bot that crashed and replays its sessions records messages sent before the
+/// Not covered: a user with nothing in a guild yet (their first changes there still buffered)
+/// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a
+/// record there, or put their reactions in the ledger. And a bot that crashed and replays its sessions records messages sent before the
 /// deletion again, after it (a flush goes by when changes were recorded). Run the deletion again
 /// once the bot is flushing.
 public struct PrivacyDeletion: Sendable {

@@ -36,8 +36,9 @@ public struct StatsPurge: Sendable {
     }
 
     /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
-    /// the karma ledgers' entries naming them; in each guild that held a record, the deletion is
-    /// remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a record of them.
+    /// the karma ledgers' entries naming them; in each guild that held a record or such an entry,
+    /// the deletion is remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a
+    /// record of them.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
@@ -68,8 +69,16 @@ public struct StatsPurge: Sendable {
                 break
             }
         }
-        // The karma ledgers: reactions the user gave, and reactions that gave the user karma.
-        try await KarmaLedger(redis: redis, keys: keys).forget(user)
+        // The karma ledgers: reactions the user gave, and reactions that gave the user karma. Where
+        // they had some, the deletion is remembered too (a member who only reacts has no record).
+        let reacted = try await KarmaLedger(redis: redis, keys: keys).forget(user).sorted { $0.rawValue < $1.rawValue }
+        for first in stride(from: 0, to: reacted.count, by: 2_000) {
+            var pipeline = RedisPipeline()
+            for guild in reacted[first..<min(first + 2_000, reacted.count)] {
+                pipeline.append("EVAL", Self.remember, "2", keys.deletions(in: guild), keys.members(in: guild), member, lifetime)
+            }
+            for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        }
         return removed
     }
 

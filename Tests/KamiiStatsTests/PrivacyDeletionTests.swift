@@ -199,6 +199,28 @@ struct PrivacyDeletionTests {
         await redis.close()
     }
 
+    /// A member who only reacts has no record, but the ledger names them: their deletion is
+    /// remembered there, and a reaction of theirs held past it does not go back in the ledger.
+    @Test func aMemberWhoOnlyReactsIsRememberedAsDeleted() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        let message = GuildStatsBatch.recentMessageID()
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.countMessage(by: two)
+            batch.record(.init(message: message, giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two))
+        }
+        #expect(await flusher.flush())
+        buffer.record(guild: guild.rawValue) { $0.record(.init(message: message + 1, giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two)) }
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(one)) == 0, "no record of theirs")
+        #expect(try await redis.send("HEXISTS", keys.deletions(in: guild), String(one)).int == 1)
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        #expect(try await KarmaLedger(redis: redis, keys: keys).entries(of: guild).isEmpty)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(two), in: guild)?.karma == 1, "the first reaction's karma stays with its receiver")
+        await redis.close()
+    }
+
     /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
     @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
         let redis = try RedisTestServer.client()

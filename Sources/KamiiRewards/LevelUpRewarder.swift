@@ -35,8 +35,8 @@ public final class LevelUpRewarder: Sendable {
         public var membersAnnounced = 0
         /// Reward roles given again to members who came back.
         public var rolesRestored = 0
-        /// Calls Discord refused or that failed after retries, and settings that could not be read
-        /// after retries (the level-ups wait in Redis).
+        /// Calls Discord refused or that failed after retries, and reads of a guild's settings that
+        /// failed (its level-ups wait in Redis).
         public var failures = 0
         /// Level-ups dropped because their lane was full.
         public var dropped = 0
@@ -150,7 +150,7 @@ public final class LevelUpRewarder: Sendable {
         await run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
     }
 
-    func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
+    private func feed<Source: AsyncSequence>(_ source: Source, into queues: [RewardLane]) async where Source.Element == RewardWork {
         do {
             for try await work in source {
                 guard !work.lane(in: queues).push(work) else { continue }

@@ -70,11 +70,11 @@ struct PendingFlush {
         var unjournaled: (field: String, entry: [UInt8])?
     }
 
-    /// One EVALSHA per up to `guildsPerCall` guilds whose batches began recording together, then (with `journal`) the ``ChangeJournal`` entry naming
-    /// their members for the checkpointer, and one SADD naming the guilds with karma reactions (whose
-    /// receivers only the script knows) — for as many of the flush's guilds as fit in `maxArguments`
-    /// script arguments (at least one call): a backlog after an outage goes in several round trips,
-    /// none long enough to time out.
+    /// One EVALSHA per up to `guildsPerCall` guilds whose batches began recording together, then
+    /// (with `journal`) the ``ChangeJournal`` entry naming their members for the checkpointer, and
+    /// one SADD naming the guilds with karma reactions (whose receivers only the script knows) — for
+    /// as many of the flush's guilds as fit in `maxArguments` script arguments (at least one call):
+    /// a backlog after an outage goes in several round trips, none long enough to time out.
     ///
     /// On a single Redis (more than one guild per call) each round trip is one MULTI/EXEC: its
     /// changes and its journal entry go in together or not at all, whenever the process dies. With

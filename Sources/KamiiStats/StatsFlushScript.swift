@@ -9,8 +9,7 @@ import KamiiRedis
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
 /// privacy deletion concerns the call's changes (its guilds' batches all began recording then),
 /// then per guild: its key prefix, its cooldown in ms, its member count and its karma reaction
-/// count, then its members' user ids, then
-/// each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
+/// count, then its members' user ids, then each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
 /// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
@@ -221,8 +220,9 @@ enum StatsFlushScript {
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
-            -- also fetches the batch marker (the hash's `~batch` field), so a guild costs no call of
-            -- its own for it, and nothing is written before it is known. A batch of karma reactions
+            -- also fetches the batch marker (the hash's `~batch` field) and the time of the guild's
+            -- latest deletion (`~deleted`), so a guild costs no call of its own for them, and nothing
+            -- is written before they are known. A batch of karma reactions
             -- alone still goes once through (for the marker).
             for from = 1, math.max(members, 1), 1000 do
                 local to = math.min(from + 999, members)

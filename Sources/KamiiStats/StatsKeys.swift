@@ -15,10 +15,10 @@ public import DiscordModels
 ///   members of a journal entry Redis refused
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
-/// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record (Redis's
-///   clock, ms), field `*` for the whole guild; what tells the checkpointer a record it read was
-///   deleted rather than lost with Redis. Expires ``tombstoneLifetimeMilliseconds`` after the last
-///   deletion
+/// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record or ledger
+///   entries (Redis's clock, ms), field `*` for the whole guild; what tells the checkpointer a
+///   record it read was deleted rather than lost with Redis, and the flush which held changes to
+///   leave out. Expires ``tombstoneLifetimeMilliseconds`` after the last deletion
 /// - `<prefix>:{dirty-guilds}` — set of guilds whose `:dirty` set may name members: guilds whose
 ///   flushes carried karma reactions, or whose journal entry Redis refused (one per deployment;
 ///   tagged so its `:checkpointing` twin shares its slot)

@@ -137,7 +137,11 @@ struct PendingFlush {
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             pipeline.appendArgument(Int(now))
             pipeline.appendArgument(Int(karmaMemoryMilliseconds))
-            pipeline.appendArgument(plan.recordedAfter > deletionAllowanceMilliseconds ? plan.recordedAfter - deletionAllowanceMilliseconds : 0)
+            // Its guilds' batches began recording together; a message in them recorded late (replayed
+            // after a restart) reaches back to its own time.
+            var since = plan.recordedAfter
+            for guild in call { since = min(since, batches[guild]!.earliestMessageTime) }
+            pipeline.appendArgument(since > deletionAllowanceMilliseconds ? since - deletionAllowanceMilliseconds : 0)
             for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
                 let members = grouped.members[range]

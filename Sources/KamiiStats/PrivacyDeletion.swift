@@ -9,17 +9,18 @@ public import KamiiStore
 /// bot loaded from SQL meanwhile; the second SQL pass takes rows a checkpoint that read before the
 /// first pass wrote back after the first delete. Redis remembers each deletion for a day
 /// (``StatsKeys/deletions(in:)``), and the writers close the rest of the gap themselves: a flush
-/// leaves out the changes of a member (or guild) deleted after its changes' take began, however
-/// long it was held up (``StatsFlushScript``); a load that writes after the second pass checks SQL
-/// again and takes out what is gone (``StatsFlusher``); and a checkpoint that writes after the
-/// second SQL pass finds the records gone and the deletion remembered after its read, and deletes
-/// its rows again (``Checkpointer``).
+/// leaves out the changes of a member (or guild) deleted after its changes' take began (or a late
+/// message was sent), however long it was held up (``StatsFlushScript``); a load that writes after
+/// the second pass checks SQL again and takes out what is gone (``StatsFlusher``); and a
+/// checkpoint that writes after the second SQL pass finds the records gone and the deletion
+/// remembered after its read, and deletes its rows again (``Checkpointer``).
 ///
 /// Not covered: a user with nothing in a guild yet (their first changes there still buffered)
 /// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a
-/// record there, or put their reactions in the ledger. And a bot that crashed and replays its sessions records messages sent before the
-/// deletion again, after it (a flush goes by when changes were recorded). Run the deletion again
-/// once the bot is flushing.
+/// record there, or put their reactions in the ledger. And reactions and member events carry no
+/// time of their own: replayed to a bot that restarted, those from before the deletion count
+/// (messages are judged by when they were sent too). Run the deletion again once the bot is
+/// flushing.
 public struct PrivacyDeletion: Sendable {
     /// What one deletion removed.
     public struct Report: Sendable, Equatable {

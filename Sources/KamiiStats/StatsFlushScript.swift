@@ -7,7 +7,8 @@ import KamiiRedis
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
 /// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
-/// privacy deletion concerns the call's changes (its guilds' batches all began recording then),
+/// privacy deletion concerns the call's changes (when its guilds' batches began recording, or the
+/// earliest message in them if one was recorded late),
 /// then per guild: its key prefix, its cooldown in ms, its member count and its karma reaction
 /// count, then its members' user ids, then each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,

@@ -289,5 +289,6 @@ struct GuildActorTests {
         let batch = batch(router)
         #expect(batch.grants.map(\.messageTime) == [MessageID(D.messageID(atSecond: 300)).unixMilliseconds], "XP only once the change was read")
         #expect(batch.messages == [10: 4])
+        #expect(batch.earliestMessageTime == MessageID(D.messageID(atSecond: 0)).unixMilliseconds, "counted with XP off, with its time")
     }
 }

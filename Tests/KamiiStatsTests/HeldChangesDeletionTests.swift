@@ -118,6 +118,30 @@ struct HeldChangesDeletionTests {
         await redis.close()
     }
 
+    /// A message sent before the deletion but recorded after it — replayed to a bot that restarted
+    /// — is judged by when it was sent: it does not bring the user back, even in a batch that began
+    /// recording after the deletion.
+    @Test func aMessageReplayedAfterADeletionDoesNotBringTheUserBack() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        let sent = GuildRouter.unixMilliseconds() - 60_000
+        try await StatsPurge(redis: redis, keys: keys).purge(UserID(one))
+        var replayed = GuildStatsBatch()
+        replayed.countMessage(by: one, at: sent)
+        replayed.countMessage(by: two, at: sent)
+        replayed.recordedAfter = GuildRouter.unixMilliseconds() + 10_000
+        var flush = PendingFlush(id: "replay-1", batches: [guild.rawValue: replayed], keys: keys, guildsPerCall: 100)
+        let sha = try await redis.load(StatsFlushScript.script)
+        #expect(flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha))).applied == 1)
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild) == nil, "sent before the deletion")
+        #expect(try await reader.member(UserID(two), in: guild)?.messages == 1)
+        await redis.close()
+    }
+
     /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
     @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
         let redis = try RedisTestServer.client()

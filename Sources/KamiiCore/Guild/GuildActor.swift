@@ -125,7 +125,7 @@ public actor GuildActor {
         guard let rules = settings.xp else {
             // XP off: a member's message still counts (activity is a trust signal).
             if XPRules.defaults.exclusion(of: message, roles: []) == nil {
-                stats.record(in: slot) { $0.countMessage(by: message.authorID) }
+                stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds) }
             }
             return
         }
@@ -136,7 +136,7 @@ public actor GuildActor {
             break
         case .noXPChannel, .noXPRole:
             // A member's message still counts where it earns no XP.
-            stats.record(in: slot) { $0.countMessage(by: author) }
+            stats.record(in: slot) { $0.countMessage(by: author, at: MessageID(message.id).unixMilliseconds) }
             return
         case .bot, .webhook, .systemMessage, .notInGuild:
             return
@@ -154,7 +154,7 @@ public actor GuildActor {
             }
         }
         stats.record(in: slot) { batch in
-            batch.countMessage(by: author)
+            batch.countMessage(by: author, at: time)
             if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }
         }
         if grant != nil { counters.grantCount.add(1, ordering: .relaxed) }

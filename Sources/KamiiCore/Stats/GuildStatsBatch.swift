@@ -67,6 +67,10 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// Every change of the batch was recorded at or after this time (Unix ms, the bot's wall clock;
     /// set by ``StatsBuffer/take()``): a privacy deletion remembered earlier does not concern them.
     public var recordedAfter: UInt64 = 0
+    /// The earliest message time (Unix ms, the message's snowflake) among the changes that carry
+    /// one; `UInt64.max` when none does. A message recorded late — replayed after a restart —
+    /// reaches back past ``recordedAfter``.
+    public private(set) var earliestMessageTime = UInt64.max
 
     public init() {}
 
@@ -75,14 +79,16 @@ public struct GuildStatsBatch: Sendable, Equatable {
         self.cooldownMilliseconds = cooldownMilliseconds
     }
 
-    public mutating func countMessage(by user: UInt64) {
-        append(Change(user: user, messageTime: 0, xp: 0, isGrant: false))
+    /// Counts a message of `user`, sent at `messageTime` (its snowflake's Unix ms; 0 when unknown).
+    public mutating func countMessage(by user: UInt64, at messageTime: UInt64 = 0) {
+        append(Change(user: user, messageTime: messageTime, xp: 0, isGrant: false))
     }
 
     private mutating func append(_ change: Change) {
         // Room for a message and its grant, twice, from the first: most guilds' batches hold that
         // much or less between flushes, and grow from 1 would allocate again at the grant.
         if changes.capacity == 0 { changes.reserveCapacity(4) }
+        if change.messageTime != 0 { earliestMessageTime = min(earliestMessageTime, change.messageTime) }
         changes.append(change)
         deltaCount += 1
     }
@@ -96,6 +102,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
             return
         }
         recordedAfter = min(recordedAfter, later.recordedAfter)
+        earliestMessageTime = min(earliestMessageTime, later.earliestMessageTime)
         changes += later.changes
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         karmaReactions += later.karmaReactions

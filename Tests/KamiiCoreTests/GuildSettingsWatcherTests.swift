@@ -2,6 +2,7 @@ import DiscordModels
 import Foundation
 import KamiiCore
 @testable import KamiiStore
+import KamiiTestSupport
 import Logging
 import SQLKit
 import Synchronization
@@ -56,7 +57,7 @@ struct GuildSettingsWatcherTests {
 
     /// Counts what is logged at error level.
     struct CountingLogHandler: LogHandler {
-        let errors: Counter
+        let errors: Locked<Int>
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -64,12 +65,8 @@ struct GuildSettingsWatcherTests {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            if event.level == .error { errors.value.withLock { $0 += 1 } }
+            if event.level == .error { errors.withLock { $0 += 1 } }
         }
-    }
-
-    final class Counter: Sendable {
-        let value = Mutex(0)
     }
 
     /// While the database is away, a failed read spares the store every read for a while (each
@@ -80,14 +77,14 @@ struct GuildSettingsWatcherTests {
         let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(path)"))
         try await store.migrate()
         try await store.close()
-        let errors = Counter()
+        let errors = Locked(0)
         let logger = Logger(label: "test") { _ in CountingLogHandler(errors: errors) }
         let quiet = StoreGuildSettings(store: store, quietPeriod: .seconds(60), logger: logger)
         for guild in 1...3 { #expect(await quiet.settings(for: GuildID(UInt64(guild) << 22)) == nil) }
-        #expect(errors.value.withLock { $0 } == 1, "asked once")
+        #expect(errors.value == 1, "asked once")
         let eager = StoreGuildSettings(store: store, quietPeriod: .zero, logger: logger)
         for guild in 1...2 { #expect(await eager.settings(for: GuildID(UInt64(guild) << 22)) == nil) }
-        #expect(errors.value.withLock { $0 } == 3, "asked each time")
+        #expect(errors.value == 3, "asked each time")
     }
 
     /// A configuration this binary cannot decode is its guild's problem: the others are read on.

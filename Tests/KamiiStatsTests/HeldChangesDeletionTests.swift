@@ -20,11 +20,7 @@ struct HeldChangesDeletionTests {
     /// back, nor do reactions they gave: the flush finds the deletion remembered after the changes'
     /// take began. The other members' changes go in, and the user's own from after the deletion.
     @Test func changesHeldPastAUsersDeletionDoNotBringThemBack() async throws {
-        let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
-        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
-        #expect(await flusher.flush())
+        let (redis, buffer, flusher) = try await flushed([one, two])
         buffer.record(guild: guild.rawValue) { batch in
             for user in [one, two] { batch.countMessage(by: user) }
             batch.record(.init(message: GuildStatsBatch.recentMessageID(), giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two))
@@ -49,11 +45,7 @@ struct HeldChangesDeletionTests {
     /// in the flush: the ledger does not get them, nobody gets karma from them, and the deleted
     /// user's record does not start again as a receiver.
     @Test func reactionsHeldPastAUsersDeletionAreForgotten() async throws {
-        let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
-        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
-        #expect(await flusher.flush())
+        let (redis, buffer, flusher) = try await flushed([one, two])
         let message = GuildStatsBatch.recentMessageID()
         buffer.record(guild: guild.rawValue) { batch in
             batch.record(.init(message: message, giver: one, emoji: KarmaRules.emojiKey("👍"), receiver: two))
@@ -99,9 +91,7 @@ struct HeldChangesDeletionTests {
     /// A member who only reacts has no record, but the ledger names them: their deletion is
     /// remembered there, and a reaction of theirs held past it does not go back in the ledger.
     @Test func aMemberWhoOnlyReactsIsRememberedAsDeleted() async throws {
-        let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        let (redis, buffer, flusher) = try await flushed([])
         let message = GuildStatsBatch.recentMessageID()
         buffer.record(guild: guild.rawValue) { batch in
             batch.countMessage(by: two)
@@ -144,11 +134,7 @@ struct HeldChangesDeletionTests {
 
     /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
     @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
-        let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
-        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
-        #expect(await flusher.flush())
+        let (redis, buffer, flusher) = try await flushed([one, two])
         for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
         try await StatsPurge(redis: redis, keys: keys).purge(guild)
         try await Task.sleep(for: .milliseconds(30))
@@ -161,5 +147,16 @@ struct HeldChangesDeletionTests {
         #expect(await flusher.flush())
         #expect(try await reader.members(of: guild).mapValues(\.messages) == [UserID(three): 1])
         await redis.close()
+    }
+
+    /// A flusher that judges deletions with no clock allowance (bot and Redis share this machine's
+    /// clock), after it flushed a message of each of `users`.
+    private func flushed(_ users: [UInt64]) async throws -> (RedisClient, StatsBuffer, StatsFlusher) {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in users { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        if !users.isEmpty { #expect(await flusher.flush()) }
+        return (redis, buffer, flusher)
     }
 }

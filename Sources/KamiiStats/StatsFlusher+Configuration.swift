@@ -1,0 +1,41 @@
+extension StatsFlusher {
+    /// How a ``StatsFlusher`` flushes: how often, under which keys, how many guilds per script call,
+    /// and how it treats karma and privacy deletions.
+    public struct Configuration: Sendable {
+        public var interval: Duration
+        public var keys: StatsKeys
+        /// Guilds per script call. On Redis Cluster, 1 (a script's keys must share a slot); on a
+        /// single Redis, more guilds per call save Redis the per-call cost.
+        public var guildsPerCall: Int
+        /// Script arguments per round trip: a backlog after an outage is sent in parts (≈ 100,000
+        /// arguments is ≈ 0.2 s of Redis's time), none long enough to run into the command timeout.
+        public var maxArgumentsPerRoundTrip: Int
+        /// How long Redis remembers which reactions gave karma, counted from the end of their
+        /// message's week (from when the karma was given, for older messages): removing a reaction
+        /// within it takes its karma back.
+        public var karmaMemory: Duration
+        public static let defaultKarmaMemory = Duration.seconds(30 * 86_400)
+        /// Whether flushes name the members they change in the ``StatsKeys/changeJournal`` for a
+        /// ``Checkpointer``. Off when nothing checkpoints this Redis (no SQL store): the journal
+        /// would only grow.
+        public var writesChangeJournal: Bool
+        /// How far the bot's clock may run ahead of Redis's: a member's changes recorded up to this
+        /// long after a privacy deletion Redis remembers (``StatsKeys/deletions(in:)``) are dropped
+        /// with the ones recorded before it, which must not bring the member back.
+        public var deletionClockAllowance: Duration
+
+        public init(
+            interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
+            maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory,
+            writesChangeJournal: Bool = true, deletionClockAllowance: Duration = .seconds(5)
+        ) {
+            self.interval = interval
+            self.keys = keys
+            self.guildsPerCall = guildsPerCall
+            self.maxArgumentsPerRoundTrip = maxArgumentsPerRoundTrip
+            self.karmaMemory = karmaMemory
+            self.writesChangeJournal = writesChangeJournal
+            self.deletionClockAllowance = deletionClockAllowance
+        }
+    }
+}

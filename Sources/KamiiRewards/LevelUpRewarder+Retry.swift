@@ -6,8 +6,8 @@ extension LevelUpRewarder {
     /// since the last look gets a ``RewardWork/retry(_:)`` on its lane. The lane reads the guild's
     /// waiting level-ups from Redis when it gets there (``waitingToRetry(in:)``), behind whatever
     /// the guild had queued: Redis merges a member's waiting level-ups (from the lowest level to
-    /// the highest), so the member ends with the roles of their level; at worst a level is
-    /// announced twice (one flushed while the retry was queued).
+    /// the highest), so the member ends with the roles of their level, and the flush's own report
+    /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``).
     func retryWaiting(into queues: [RewardLane]) async {
         guard backlog != nil else { return }
         while !Task.isCancelled {
@@ -30,6 +30,7 @@ extension LevelUpRewarder {
         guard let backlog else { return [] }
         do {
             let waiting = try await backlog.waiting(in: [guild])
+            retried.withLock { $0.remember(waiting, for: retryInterval) }
             if !waiting.isEmpty {
                 logger.info("trying again the level-ups that could not be carried out", metadata: ["guild": "\(guild)", "level_ups": "\(waiting.count)"])
             }
@@ -39,5 +40,38 @@ extension LevelUpRewarder {
             logger.warning("the level-ups waiting to be tried again could not be read", metadata: ["guild": "\(guild)", "error": "\(error)"])
             return []
         }
+    }
+
+    /// Whether `levelUp`, reported by a flush, is still to be carried out. A flush merges a
+    /// member's new level-up into the entry waiting in Redis before its report reaches the lane, so
+    /// a retry in between carried out both; the report is then dropped. One that reaches past what
+    /// the retry read is carried out whole: its roles are given again (Discord keeps a role given
+    /// twice once) and its highest level, which nobody has announced, is.
+    func notYetRetried(_ levelUp: LevelUp) -> Bool {
+        let covered = retried.withLock { $0.covers(levelUp) }
+        if covered { counts.withLock { $0.alreadyRetried += 1 } }
+        return !covered
+    }
+}
+
+/// The level-ups retries read from Redis, per member, kept for a while (a retry interval): long
+/// enough for the report of a flush the read already saw to reach the lane, short enough that a
+/// member whose levels were reset and earned again is not mistaken for one.
+struct RetriedLevels {
+    private var read: [[UInt64]: (from: Int, to: Int, until: ContinuousClock.Instant)] = [:]
+
+    mutating func remember(_ levelUps: [LevelUp], for lifetime: Duration) {
+        let now = ContinuousClock.now
+        // Bounded by the members whose level-ups failed within one lifetime.
+        read = read.filter { $0.value.until > now }
+        for levelUp in levelUps {
+            read[[levelUp.guild.rawValue, levelUp.user.rawValue]] = (levelUp.previousLevel, levelUp.level, now + lifetime)
+        }
+    }
+
+    /// Whether a read covered `levelUp`: from no earlier, to no later.
+    func covers(_ levelUp: LevelUp) -> Bool {
+        guard let read = read[[levelUp.guild.rawValue, levelUp.user.rawValue]], read.until > .now else { return false }
+        return read.from <= levelUp.previousLevel && levelUp.level <= read.to
     }
 }

@@ -40,10 +40,13 @@ public final class LevelUpRewarder: Sendable {
         public var failures = 0
         /// Level-ups dropped because their lane was full.
         public var dropped = 0
+        /// Level-ups a retry had already carried out (read from Redis, where the flush had merged
+        /// them, before the flush's report reached the lane): not carried out again.
+        public var alreadyRetried = 0
 
         public init(
             levelUps: Int = 0, rolesAdded: Int = 0, rolesRemoved: Int = 0, announcements: Int = 0, membersAnnounced: Int = 0,
-            rolesRestored: Int = 0, failures: Int = 0, dropped: Int = 0
+            rolesRestored: Int = 0, failures: Int = 0, dropped: Int = 0, alreadyRetried: Int = 0
         ) {
             self.levelUps = levelUps
             self.rolesAdded = rolesAdded
@@ -53,6 +56,7 @@ public final class LevelUpRewarder: Sendable {
             self.rolesRestored = rolesRestored
             self.failures = failures
             self.dropped = dropped
+            self.alreadyRetried = alreadyRetried
         }
     }
 
@@ -72,8 +76,10 @@ public final class LevelUpRewarder: Sendable {
     let retryInterval: Duration
     /// Guilds where a level-up could not be carried out since the last retry.
     let failedGuilds = Mutex<Set<UInt64>>([])
+    /// What retries read from Redis lately, per member (``RetriedLevels``).
+    let retried = Mutex(RetriedLevels())
     private let cache = Mutex(RewardsCache())
-    private let counts = Mutex(Totals())
+    let counts = Mutex(Totals())
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
     /// away logs once, not once per member.
     private let reported = Mutex<Set<[UInt64]>>([])
@@ -191,7 +197,7 @@ public final class LevelUpRewarder: Sendable {
             case .join(let join):
                 await handle(join, unreadable: &unreadable)
             case .levelUp(let levelUp):
-                merge(levelUp)
+                if notYetRetried(levelUp) { merge(levelUp) }
             case .retry(let guild):
                 for levelUp in await waitingToRetry(in: guild) { merge(levelUp) }
             }

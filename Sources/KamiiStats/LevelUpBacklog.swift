@@ -38,9 +38,11 @@ public struct LevelUpBacklog: Sendable {
         return found
     }
 
-    /// Marks level-ups carried out: a member's entry goes only when the level-up carried out covers
-    /// it (from no later, to no earlier) — a newer one, or an older one this run has not reached
-    /// (it merged more levels), stays.
+    /// Marks level-ups carried out. A member's entry goes when the level-up carried out covers it
+    /// (from no later, to no earlier). When a flush merged newer levels into it meanwhile, what is
+    /// left of it stays (from the level carried out to its end), so that the newer level-up, once
+    /// carried out, covers it. An entry that begins earlier (an older level-up this run has not
+    /// reached) stays whole.
     public func done(_ levelUps: [LevelUp]) async throws {
         var byGuild: [GuildID: [String]] = [:]
         for levelUp in levelUps {
@@ -56,8 +58,13 @@ public struct LevelUpBacklog: Sendable {
             local waiting = redis.call('HGET', KEYS[1], ARGV[k])
             if waiting then
                 local from, to = string.match(waiting, '^(%d+):(%d+)$')
-                if from and tonumber(from) >= tonumber(ARGV[k + 1]) and tonumber(to) <= tonumber(ARGV[k + 2]) then
-                    redis.call('HDEL', KEYS[1], ARGV[k])
+                local doneFrom, doneTo = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
+                if from and tonumber(from) >= doneFrom then
+                    if tonumber(to) <= doneTo then
+                        redis.call('HDEL', KEYS[1], ARGV[k])
+                    elseif doneTo > tonumber(from) then
+                        redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2] .. ':' .. to)
+                    end
                 end
             end
         end

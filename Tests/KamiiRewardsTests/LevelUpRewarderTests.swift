@@ -270,47 +270,6 @@ struct LevelUpRewarderTests {
         #expect(settings.reads.value == 2, "the second read is kept")
     }
 
-    /// A level-up whose announcement failed for a reason that passes (Discord unreachable) is tried
-    /// again while the rewarder runs, not only at the next start, and leaves Redis once done.
-    @Test(.enabled(if: RedisTestServer.isConfigured))
-    func aLevelUpThatFailedIsTriedAgainWhileTheRewarderRuns() async throws {
-        final class FlakyAnnouncements: LevelUpActions, @unchecked Sendable {
-            let failing = Locked(true), announced = Locked<[Int]>([])
-            func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
-            func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
-            func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
-                if failing.value { throw RESTError(.transport(description: "connection refused")) }
-                announced.withLock { $0 += members.map(\.level) }
-            }
-        }
-        struct Announcing: GuildSettingsSource {
-            func settings(for guild: GuildID) async -> GuildSettings? {
-                GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [], stack: true, announcementChannel: 1))
-            }
-        }
-        let redis = try RedisTestServer.client()
-        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
-        let guild = GuildID(6 << 22)
-        // As the flush leaves it beside the level-up it reports.
-        try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3")
-        let backlog = LevelUpBacklog(redis: redis, keys: keys)
-        let actions = FlakyAnnouncements()
-        let rewarder = LevelUpRewarder(
-            settings: Announcing(), actions: actions, backlog: backlog, retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
-        let (levelUps, reported) = AsyncStream<LevelUp>.makeStream()
-        async let running: Void = rewarder.run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
-        reported.yield(LevelUp(guild: guild, user: UserID(77), from: 0, to: 3))
-        try await waitUntil("the first try failed") { rewarder.totals.failures >= 1 }
-        #expect(try await backlog.waiting().count == 1)
-        actions.failing.withLock { $0 = false }
-        try await waitUntil("tried again") { !actions.announced.value.isEmpty }
-        reported.finish()
-        await running
-        #expect(actions.announced.value == [3])
-        #expect(try await backlog.waiting().isEmpty)
-        await redis.close()
-    }
-
     /// Discord refusing (a reward role above the bot's own) is counted and not retried: one
     /// request, no loop.
     @Test func aRefusedRewardIsCountedNotRetried() async throws {
@@ -369,15 +328,6 @@ struct LevelUpRewarderTests {
         }
         #expect(rewarder.totals.levelUps == 360 && rewarder.totals.failures == 0)
     }
-}
-
-/// A value behind a lock, for test doubles.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { lock.withLock { body(&stored) } }
 }
 
 extension Array where Element: Sendable {

@@ -107,7 +107,8 @@ struct StatsFlusherTests {
     }
 
     /// Level-ups wait in Redis until marked done, merged per member, so a restart finds what a
-    /// crash left; marking an older level-up done leaves a newer one waiting.
+    /// crash left; marking an older level-up done leaves the newer levels waiting, and the newer
+    /// level-up's report, once done, clears them (a restart carries out nothing again).
     @Test func levelUpsWaitUntilDone() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
@@ -120,8 +121,10 @@ struct StatsFlusherTests {
         let waiting = try await backlog.waiting().filter { $0.guild == guild }
         #expect(waiting == [LevelUp(guild: guild, user: UserID(6), from: 0, to: 2)], "1 then 2, merged")
         try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 0, to: 1)])
-        #expect(try await backlog.waiting().filter { $0.guild == guild }.count == 1, "a newer level still waits")
-        try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 0, to: 2)])
+        #expect(try await backlog.waiting().filter { $0.guild == guild } == [LevelUp(guild: guild, user: UserID(6), from: 1, to: 2)], "a newer level still waits")
+        try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 0, to: 1)])
+        #expect(try await backlog.waiting().filter { $0.guild == guild }.count == 1, "marked done twice: nothing more of it carried out")
+        try await backlog.done([LevelUp(guild: guild, user: UserID(6), from: 1, to: 2)])
         #expect(try await backlog.waiting().filter { $0.guild == guild }.isEmpty)
         await redis.close()
     }

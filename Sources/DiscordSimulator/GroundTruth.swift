@@ -87,7 +87,8 @@ public final class GroundTruth: Sendable {
                 member.messages += 1
                 guard earnsXP else { return }
                 let at = id.unixMilliseconds
-                if let last = member.lastXPAt, at < last + rules.cooldownMilliseconds { return }
+                // At least 1 ms, as Kamii counts it: a message at the very time of the last XP earns nothing.
+                if let last = member.lastXPAt, at < last + max(1, rules.cooldownMilliseconds) { return }
                 member.lastXPAt = at
                 member.messagesEarningXP += 1
                 member.xp += Self.xpRoll(messageID: id, rules: rules)

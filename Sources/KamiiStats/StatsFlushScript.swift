@@ -18,8 +18,8 @@ import KamiiRedis
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
-/// the member's last XP is at least a cooldown older than the message, so a message replayed after a
-/// restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
+/// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message
+/// replayed after a restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
 /// already, a removal only if it did. Per guild (per thousand members): one HMGET and one HSET of its
 /// members hash (the marker and each member's ``MemberRecord``) and one ZADD per leaderboard that
 /// changed — Redis's cost is mostly per call, and a flush of 5,000 changes holds one or two members
@@ -336,7 +336,7 @@ enum StatsFlushScript {
         local reply, replyCount = {}, 0
         local i = 6
         for g = 1, #KEYS do
-            local prefix, cooldown, members, reactions = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+            local prefix, cooldown, members, reactions = ARGV[i], math.max(tonumber(ARGV[i + 1]), 1), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
             local first = i + \#(guildHeaderArguments)

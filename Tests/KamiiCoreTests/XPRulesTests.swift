@@ -71,4 +71,14 @@ struct XPRulesTests {
         #expect(rules.isCoolingDown(messageTime: 60_999, lastXPAt: 1_000))
         #expect(!rules.isCoolingDown(messageTime: 61_000, lastXPAt: 1_000))
     }
+
+    /// With no cooldown every later message earns, but the message of the last XP itself (seen
+    /// again after a resume) does not.
+    @Test func noCooldownStillNeverGrantsOneMessageTwice() {
+        var settings = GuildConfig.XPSettings()
+        settings.cooldownSeconds = 0
+        let rules = XPRules(settings)
+        #expect(rules.isCoolingDown(messageTime: 1_000, lastXPAt: 1_000))
+        #expect(!rules.isCoolingDown(messageTime: 1_001, lastXPAt: 1_000))
+    }
 }

@@ -14,10 +14,10 @@ struct StatsFlusherTests {
         try await StatsReader(redis: redis, keys: keys).member(UserID(user), in: guild ?? self.guild)
     }
 
-    func grant(_ buffer: StatsBuffer, user: UInt64, second: UInt64, xp: Int, message: Bool = true) {
+    func grant(_ buffer: StatsBuffer, user: UInt64, second: UInt64, xp: Int, message: Bool = true, cooldown: UInt64 = 60_000) {
         buffer.record(guild: guild.rawValue) { batch in
             if message { batch.countMessage(by: user) }
-            batch.grant(.init(user: user, messageTime: 1_735_689_600_000 + second * 1_000, xp: xp), cooldownMilliseconds: 60_000)
+            batch.grant(.init(user: user, messageTime: 1_735_689_600_000 + second * 1_000, xp: xp), cooldownMilliseconds: cooldown)
         }
     }
 
@@ -90,15 +90,17 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
-    @Test func aReplayedMessageNeverEarnsTwice() async throws {
+    /// With the default cooldown and with none (the script counts at least 1 ms).
+    @Test(arguments: [60_000, 0] as [UInt64])
+    func aReplayedMessageNeverEarnsTwice(cooldown: UInt64) async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-        grant(buffer, user: 7, second: 10, xp: 18)
+        grant(buffer, user: 7, second: 10, xp: 18, cooldown: cooldown)
         #expect(await flusher.flush())
         // After a crash the restarted process sees the message again and, remembering nothing, grants it again.
-        grant(buffer, user: 7, second: 10, xp: 18, message: false)
-        grant(buffer, user: 8, second: 10, xp: 22)
+        grant(buffer, user: 7, second: 10, xp: 18, message: false, cooldown: cooldown)
+        grant(buffer, user: 8, second: 10, xp: 22, cooldown: cooldown)
         #expect(await flusher.flush())
         #expect(try await member(7, redis)?.xp == 18)
         #expect(try await member(8, redis)?.xp == 22)

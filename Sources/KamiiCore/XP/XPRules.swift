@@ -20,12 +20,18 @@ public final class XPRules: Sendable {
     public init(_ settings: GuildConfig.XPSettings) {
         minimumXP = settings.minPerMessage
         maximumXP = max(settings.minPerMessage, settings.maxPerMessage)
-        cooldownMilliseconds = UInt64(max(0, settings.cooldownSeconds)) * 1_000
+        cooldownMilliseconds = Self.effectiveCooldown(seconds: settings.cooldownSeconds)
         multiplier = settings.multiplier
         channelMultipliers = Dictionary(settings.channelMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
         roleMultipliers = Dictionary(settings.roleMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
         noXPChannels = Set(settings.noXPChannels.map(\.rawValue))
         noXPRoles = Set(settings.noXPRoles.map(\.rawValue))
+    }
+
+    /// A cooldown in milliseconds, at least 1: with none configured, a message seen again (a
+    /// replay, at the very time of the author's last XP) must still earn nothing the second time.
+    public static func effectiveCooldown(seconds: Int) -> UInt64 {
+        max(1, UInt64(max(0, seconds)) * 1_000)
     }
 
     /// Whether the author's roles matter (for exclusions or multipliers), so the role list must be read.

@@ -1,4 +1,4 @@
-import DiscordModels
+public import DiscordModels
 import KamiiStats
 
 extension LevelUpRewarder {
@@ -22,6 +22,13 @@ extension LevelUpRewarder {
                 if !work.lane(in: queues).push(work) { failedGuilds.withLock { _ = $0.insert(guild) } }
             }
         }
+    }
+
+    /// Looks at the level-ups waiting in these guilds at the next retry: some may have been
+    /// applied without being reported (``StatsFlusher``'s `onUnreportedLevelUps`).
+    public func lookAgain(at guilds: [GuildID]) {
+        guard backlog != nil else { return }
+        failedGuilds.withLock { $0.formUnion(guilds.map(\.rawValue)) }
     }
 
     /// The level-ups waiting in Redis in `guild`; none when they cannot be read (the guild is

@@ -17,8 +17,9 @@ import Synchronization
 /// about one message a second) is slower than members level up, the backlog shrinks instead of
 /// growing. A lane that still falls `laneCapacity` behind drops the newest (counted and logged);
 /// the XP and levels themselves are in Redis either way. A level-up that could not be carried out
-/// (Discord or the settings' database away) stays waiting in Redis and is tried again every
-/// `retryInterval` while the rewarder runs (``retryWaiting(into:)``), and at the next start.
+/// (Discord or the settings' database away), or was dropped, or never reported (``lookAgain(at:)``)
+/// stays waiting in Redis and is tried again every `retryInterval` while the rewarder runs
+/// (``retryWaiting(into:)``), and at the next start.
 ///
 /// A guild's rewards are read from its settings and kept for `settingsLifetime`, so a change made
 /// in the panel applies within that time without a database read per level-up.
@@ -160,6 +161,8 @@ public final class LevelUpRewarder: Sendable {
         do {
             for try await work in source {
                 guard !work.lane(in: queues).push(work) else { continue }
+                // It waits in Redis: the next retry carries it out.
+                if case .levelUp(let levelUp) = work { lookAgain(at: [levelUp.guild]) }
                 let dropped = counts.withLock { totals -> Int in
                     totals.dropped += 1
                     return totals.dropped

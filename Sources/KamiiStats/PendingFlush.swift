@@ -56,6 +56,9 @@ struct PendingFlush {
         var levelUps: [LevelUp] = []
         /// The guilds applied and how many changes each carried.
         var guilds: [(guild: UInt64, changes: Int)] = []
+        /// Guilds with XP in their batch that an earlier send of this flush had applied (its reply
+        /// lost): their level-ups, if any, were not reported.
+        var appliedEarlier: [UInt64] = []
         /// Guilds Redis does not have (never loaded, or lost): rehydrate, then send again.
         var unloaded: [UInt64] = []
         /// Guilds whose keys are not what Kamii writes, and Redis's error: their batches are done
@@ -256,6 +259,7 @@ struct PendingFlush {
                     outcome.deltas += batch.deltaCount
                     outcome.guilds.append((guild, batch.deltaCount))
                     outcome.grants += max(0, applied)
+                    if applied == -1, batch.changes.contains(where: \.isGrant) { outcome.appliedEarlier.append(guild) }
                     for _ in 0..<max(0, ups) {
                         guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let before = rest.popFirst()?.int,
                               let level = rest.popFirst()?.int

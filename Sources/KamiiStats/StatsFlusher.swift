@@ -57,6 +57,7 @@ public actor StatsFlusher {
     let hydrator: (any GuildHydrator)?
     private let onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)?
     private let durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])?
+    private let onUnreportedLevelUps: (@Sendable ([GuildID]) -> Void)?
     private var reportedPositions: [Int: ShardPosition] = [:]
     private let batchPrefix: String
     private var batchCounter = 0
@@ -96,13 +97,19 @@ public actor StatsFlusher {
     ///   - durableWrites: commands recording those positions (the shards' sessions), sent in the
     ///     flush's own pipeline right after its changes: a process killed once the changes are in
     ///     resumes from exactly there.
+    ///   - onUnreportedLevelUps: told the guilds where level-ups may have been applied without
+    ///     coming through ``levelUps``: a flush whose reply was lost (sent again, Redis says it had
+    ///     it already), or the stream full. Each waits in Redis's list (``LevelUpBacklog``) for
+    ///     whoever carries them out to look.
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
         onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
         durableWrites: (@Sendable ([Int: ShardPosition]) async -> [DurableWrite])? = nil,
+        onUnreportedLevelUps: (@Sendable ([GuildID]) -> Void)? = nil,
         logger: Logger = Logger(label: "kamii.stats")
     ) {
         self.durableWrites = durableWrites
+        self.onUnreportedLevelUps = onUnreportedLevelUps
         self.buffer = buffer
         self.hydrator = hydrator
         self.onDurable = onDurable
@@ -361,7 +368,12 @@ public actor StatsFlusher {
         totals.grantsApplied += outcome.grants
         totals.deltas += outcome.deltas
         totals.levelUps += outcome.levelUps.count
-        for levelUp in outcome.levelUps { levelUpSink.yield(levelUp) }
+        var unreported = Set(outcome.appliedEarlier)
+        for levelUp in outcome.levelUps {
+            // Nobody read for 10,000 level-ups: the oldest goes.
+            if case .dropped(let lost) = levelUpSink.yield(levelUp) { unreported.insert(lost.guild.rawValue) }
+        }
+        if !unreported.isEmpty { onUnreportedLevelUps?(unreported.sorted().map(GuildID.init)) }
         buffer.acknowledge(outcome.deltas)
     }
 }

@@ -33,6 +33,10 @@ final class HotPathService: Service, Sendable {
         let keys = StatsKeys(prefix: settings.keyPrefix)
         let router = GuildRouter(stats: buffer, settings: guilds)
         self.router = router
+        let rewarder = LevelUpRewarder(
+            settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys),
+            backlog: LevelUpBacklog(redis: redis, keys: keys), logger: logger)
+        self.rewarder = rewarder
         flusher = StatsFlusher(
             buffer: buffer, redis: redis,
             configuration: .init(interval: settings.flushInterval, keys: keys, karmaMemory: settings.karmaMemory, writesChangeJournal: store != nil),
@@ -41,12 +45,9 @@ final class HotPathService: Service, Sendable {
             durableWrites: { positions in
                 await manager.sessionRecords(at: positions.mapValues { ($0.session, $0.sequence) }).map { ($0.key, $0.value, $0.ttlMilliseconds) }
             },
+            onUnreportedLevelUps: { guilds in rewarder.lookAgain(at: guilds) },
             logger: logger)
         checkpointer = store.map { Checkpointer(store: $0, redis: redis, keys: keys, logger: logger) }
-        let rewarder = LevelUpRewarder(
-            settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys),
-            backlog: LevelUpBacklog(redis: redis, keys: keys), logger: logger)
-        self.rewarder = rewarder
         watcher = store.map { store in
             GuildSettingsWatcher(store: store, logger: logger) { guilds in
                 for guild in guilds {

@@ -109,4 +109,20 @@ struct LevelUpRetryTests {
             #expect(run.rewarder.totals.alreadyRetried == 1)
         }
     }
+
+    /// A level-up applied without being reported (a flush's reply lost, the stream full) is carried
+    /// out from Redis's waiting list once its guild is named.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func aGuildNamedForUnreportedLevelUpsIsLookedAt() async throws {
+        try await withRetryingRewarder(in: GuildID(8 << 22)) { run in
+            run.actions.failing.withLock { $0 = false }
+            try await run.wait(77, "2:3")
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(run.actions.announced.value.isEmpty, "nothing failed here: no retry on its own")
+            run.rewarder.lookAgain(at: [run.guild])
+            try await waitUntil("carried out") { !run.actions.announced.value.isEmpty }
+            try await waitUntil("marked done") { try await run.backlog.waiting().isEmpty }
+            #expect(run.actions.announced.value == [3])
+        }
+    }
 }

@@ -86,7 +86,27 @@ struct StatsFlusherTests {
         for guild in [guild, other] {
             #expect(try await member(5, redis, in: guild) == MemberRecord(messages: 1, xpMessages: 1, lastXPAt: 1_000_000, karma: 1).with(xp: 20))
         }
-        #expect(flush.settle(secondReplies).deltas == 6)
+        let settled = flush.settle(secondReplies)
+        #expect(settled.deltas == 6)
+        #expect(settled.appliedEarlier.sorted() == [guild.rawValue, other.rawValue], "their level-ups, if any, went unreported")
+        await redis.close()
+    }
+
+    /// Level-ups nobody reads past the stream's 10,000 are not lost without a word: their guilds
+    /// are named, to be looked up in Redis's waiting list.
+    @Test func levelUpsTheStreamCannotHoldAreNamed() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let named = Locked<[GuildID]>([])
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys), onUnreportedLevelUps: { guilds in named.withLock { $0 += guilds } })
+        for user in 1...10_000 as ClosedRange<UInt64> { grant(buffer, user: user, second: 0, xp: 100) }
+        #expect(await flusher.flush())
+        #expect(named.value.isEmpty, "10,000 held")
+        grant(buffer, user: 10_001, second: 0, xp: 100)
+        #expect(await flusher.flush())
+        #expect(named.value == [guild])
+        #expect(try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int == 10_001, "every one waits in Redis")
         await redis.close()
     }
 

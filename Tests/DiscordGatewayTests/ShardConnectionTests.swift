@@ -165,6 +165,20 @@ struct ShardConnectionTests {
         try await server.stop()
     }
 
+    /// A Hello whose interval no gateway would send (past Int64 nanoseconds once in seconds) is a
+    /// broken stream: the shard reconnects, it does not trap.
+    @Test func anAbsurdHeartbeatIntervalIsRefusedNotTrappedOn() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: Int.max, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 88), dispatchesPerSecond: 0))
+        let shard = Self.shard(server)
+        async let stopped = shard.run { _ in }
+        try await waitUntil("a reconnect") { await shard.connections >= 2 }
+        await shard.shutdown()
+        _ = await stopped
+        #expect(await shard.identifies == 0)
+        try await server.stop()
+    }
+
     @Test func aBadTokenStopsTheShardAtOnceWithAReason() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 50, seed: 84), dispatchesPerSecond: 0))
         let shard = Self.shard(server, token: "not.the.token")

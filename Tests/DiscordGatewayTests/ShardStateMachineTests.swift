@@ -14,6 +14,13 @@ struct ShardStateMachineTests {
         return machine
     }
 
+    @Test func aHelloIntervalIsHeldWithinTheLimit() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        _ = machine.start()
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: Int.max, jitter: 0.5) == [.scheduleHeartbeat(delay: 1_800), .requestIdentify])
+    }
+
     @Test func helloSchedulesAJitteredFirstBeatAndAsksForAnIdentifySlot() {
         var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
         #expect(machine.start() == [.connect(url: "wss://gateway.example", delay: 0)])

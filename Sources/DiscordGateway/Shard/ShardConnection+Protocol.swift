@@ -14,7 +14,9 @@ extension ShardConnection {
         let data = envelope.dataRange.map { UnsafeRawBufferPointer(rebasing: payload[$0]) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         switch envelope.opcode {
         case .hello:
-            guard let interval = try? GatewayPayloads.heartbeatInterval(in: data), interval > 0 else { return false }
+            guard let interval = try? GatewayPayloads.heartbeatInterval(in: data),
+                  (1...ShardStateMachine.heartbeatIntervalLimitMilliseconds).contains(interval)
+            else { return false }
             actions = machine.hello(intervalMilliseconds: interval, jitter: Double.random(in: 0..<1))
         case .heartbeatAck:
             actions = machine.heartbeatAcknowledged()

@@ -111,10 +111,15 @@ public struct ShardStateMachine: Sendable {
         return []
     }
 
+    /// The longest heartbeat interval a Hello may ask for (Discord's is 41,250 ms): one longer is
+    /// not a gateway's, and the shard reconnects.
+    public static let heartbeatIntervalLimitMilliseconds = 3_600_000
+
     /// Hello: heartbeats start, then resume or identify.
     public mutating func hello(intervalMilliseconds: Int, jitter: Double) -> [Action] {
         guard state == .awaitingHello else { return [] }
-        let interval = Double(intervalMilliseconds) / 1_000
+        // Held within reason whatever the Hello said: a delay past Int64 nanoseconds would trap.
+        let interval = Double(min(max(intervalMilliseconds, 1), Self.heartbeatIntervalLimitMilliseconds)) / 1_000
         heartbeatInterval = interval
         awaitingAck = false
         let first = Action.scheduleHeartbeat(delay: interval * min(max(jitter, 0), 0.999_999))

@@ -66,7 +66,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     func armHeartbeatDeadline(_ context: ChannelHandlerContext) {
         heartbeatDeadline?.cancel()
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        let grace = Int64(configuration.heartbeatIntervalMilliseconds) * 3 / 2
+        // Held to a year: tests serve absurd intervals to clients, and the deadline must not overflow.
+        let grace = min(Int64(configuration.heartbeatIntervalMilliseconds), 365 * 86_400_000) * 3 / 2
         heartbeatDeadline = context.eventLoop.scheduleTask(in: .milliseconds(grace)) {
             let (handler, context) = bound.value
             handler.close(.sessionTimedOut, context)

@@ -89,9 +89,12 @@ public final class GroundTruth: Sendable {
                 let at = id.unixMilliseconds
                 // At least 1 ms, as Kamii counts it: a message at the very time of the last XP earns nothing.
                 if let last = member.lastXPAt, at < last + max(1, rules.cooldownMilliseconds) { return }
+                let xp = Self.xpRoll(messageID: id, rules: rules)
+                // A roll of 0 earns nothing and starts no cooldown.
+                guard xp > 0 else { return }
                 member.lastXPAt = at
                 member.messagesEarningXP += 1
-                member.xp += Self.xpRoll(messageID: id, rules: rules)
+                member.xp += xp
             }
         case .reaction(let guild, let giver, let receiver, let emoji, let added, let giverIsBot, let receiverIsBot):
             let change = added ? 1 : -1

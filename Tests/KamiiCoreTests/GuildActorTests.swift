@@ -67,6 +67,19 @@ struct GuildActorTests {
         #expect(batch.grants.first?.xp == 2 * XPRules.roll(messageID: id, minimum: 15, maximum: 25))
     }
 
+    /// A 0× channel counts the message and earns nothing, and starts no cooldown: the member's
+    /// next message elsewhere earns.
+    @Test func aMessageThatWouldEarnZeroStartsNoCooldown() async {
+        var config = GuildConfig()
+        config.xp.channelMultipliers = [ChannelID(702): 0]
+        let router = router(GuildSettings(config))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 40, channel: 702))
+        await router.route(D.message(id: D.messageID(atSecond: 30), author: 40))
+        let batch = batch(router)
+        #expect(batch.messages == [40: 2])
+        #expect(batch.grants.map(\.user) == [40] && batch.grants.allSatisfy { $0.xp > 0 })
+    }
+
     /// The actor passes on the reactions its rules allow (karma emoji, no self-karma, no bots) and
     /// every removal of a karma emoji: Redis's ledger then gives once per reaction and takes back
     /// only what a reaction gave (`StatsFlusherTests`).

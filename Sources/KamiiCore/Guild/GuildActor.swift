@@ -143,9 +143,12 @@ public actor GuildActor {
         }
         let time = MessageID(message.id).unixMilliseconds
         newestMessageTime = max(newestMessageTime, time)
-        let cooling = rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author])
-        let grant = cooling ? nil : GuildStatsBatch.Grant(
-            user: author, messageTime: time, xp: rules.award(messageID: message.id, channelID: message.channelID, roles: roles))
+        var grant: GuildStatsBatch.Grant?
+        if !rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author]) {
+            let xp = rules.award(messageID: message.id, channelID: message.channelID, roles: roles)
+            // Nothing to earn (a 0× multiplier, a roll of 0): counted, and no cooldown started.
+            if xp > 0 { grant = GuildStatsBatch.Grant(user: author, messageTime: time, xp: xp) }
+        }
         if grant != nil {
             lastXPAt[author] = time
             if lastXPAt.count >= compactAt {

@@ -14,6 +14,11 @@ struct KarmaGate {
     }
 
     private var lastGiven: [Pair: UInt64] = [:]
+    /// The pair count at which expired cooldowns are dropped next: twice what the last compaction
+    /// kept, so a guild with many cooldowns running compacts now and then, not on every reaction.
+    private var compactAt = KarmaGate.capacity
+    /// How many times expired cooldowns were dropped (for tests).
+    private(set) var compactions = 0
     private var bots: Set<UInt64> = []
 
     mutating func noteBot(_ user: UInt64) {
@@ -29,9 +34,11 @@ struct KarmaGate {
         let pair = Pair(giver: giver, receiver: receiver)
         if let last = lastGiven[pair], now < last &+ rules.cooldownMilliseconds { return nil }
         lastGiven[pair] = now
-        if lastGiven.count > Self.capacity {
+        if lastGiven.count > compactAt {
             // Only cooldowns still running matter; drop the rest (all of them when none has a cooldown).
             lastGiven = lastGiven.filter { now < $0.value &+ rules.cooldownMilliseconds }
+            compactAt = max(Self.capacity, lastGiven.count * 2)
+            compactions += 1
         }
         return receiver
     }

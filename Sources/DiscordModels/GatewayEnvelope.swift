@@ -68,6 +68,8 @@ public struct GatewayEnvelope: Sendable, Equatable {
                     hotEvent = HotEvent(eventName: name)
                 }
             } else if key == "d" {
+                // A second `d` replaces the first, as in any JSON parser: nothing read from it stays.
+                (hotFields, dataGuildID, dataID) = (nil, nil, nil)
                 guard scanner.peekValueStart() == UInt8(ascii: "{") else {
                     dataRange = try scanner.skipValue()
                     return

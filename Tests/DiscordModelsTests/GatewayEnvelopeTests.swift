@@ -130,6 +130,25 @@ struct GatewayEnvelopeGuildTests {
         #expect(String(decoding: bytes[range], as: UTF8.self).hasSuffix(#""81384788765712384"}"#))
     }
 
+    /// Duplicate keys read as a JSON parser reads them (the last one counts), and a message type
+    /// that is not an integer is not taken for a member's message.
+    @Test func duplicateKeysAndOddTypesReadAsAParserReadsThem() throws {
+        func message(_ d: String) throws -> MessageCreateFields? {
+            let envelope = try GatewayEnvelope.peek(Array(#"{"t":"MESSAGE_CREATE","s":1,"op":0,"d":\#(d)}"#.utf8))
+            guard case .message(let fields) = envelope.hotFields else { return nil }
+            return fields
+        }
+        let base = #""id":"300","channel_id":"5","author":{"id":"9"},"guild_id":"81384788765712384""#
+        #expect(try message(#"{\#(base),"webhook_id":"1","webhook_id":null}"#)?.isWebhook == false)
+        #expect(try message(#"{\#(base),"webhook_id":null,"webhook_id":"1"}"#)?.isWebhook == true)
+        #expect(try message(#"{\#(base),"type":"0"}"#)?.type == -1)
+        #expect(try message(#"{\#(base),"type":0.0}"#)?.type == -1)
+        #expect(try message(#"{\#(base)}"#)?.type == 0, "no type: a plain message")
+        let twice = try GatewayEnvelope.peek(Array(
+            #"{"t":"MESSAGE_CREATE","s":1,"op":0,"d":{\#(base)},"d":{"id":"301","guild_id":"2"}}"#.utf8))
+        #expect(twice.hotFields == nil && twice.dataGuildID == 2 && twice.dataID == 301, "nothing of the first d stays")
+    }
+
     @Test(arguments: [#"null"#, #"42"#, #""\u0031""#, #""12a""#, #""""#, #""99999999999999999999""#])
     func aGuildThatIsNotASnowflakeStringIsNone(_ value: String) throws {
         let envelope = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"X","d":{"guild_id":\#(value),"k":[1]}}"#.utf8))

@@ -60,9 +60,11 @@ public struct MessageCreateFields: Sendable, Equatable {
             } else if key == "channel_id" {
                 channelID = try scanner.readSnowflake()
             } else if key == "type" {
-                type = try scanner.readLenientInteger() ?? 0
+                // A type that is not an integer is no type Kamii knows: not a member's message.
+                type = try scanner.readLenientInteger() ?? -1
             } else if key == "webhook_id" {
-                if try !scanner.readNull() { isWebhook = try scanner.readSnowflake() != nil }
+                // The last value counts, as in any JSON parser: a later null clears an earlier ID.
+                isWebhook = try scanner.readNull() ? false : try scanner.readSnowflake() != nil
             } else if key == "author" {
                 author = try UserFields.scanIdentity(&scanner)
             } else if key == "member" {

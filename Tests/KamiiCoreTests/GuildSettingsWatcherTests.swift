@@ -122,11 +122,30 @@ struct GuildSettingsWatcherTests {
         let failPageReads = Mutex<Set<Int>>([])
         let pageReads = Mutex(0)
         init(_ store: KamiiStore) { self.store = store }
-        func latestConfigChange() async throws -> Int64? { try await store.latestConfigChange() }
         func guildConfigChanges(since: Int64, after: GuildID?, limit: Int) async throws -> [GuildConfigChange] {
             let read = pageReads.withLock { $0 += 1; return $0 }
             if failPageReads.withLock({ $0.contains(read) }) { throw StoreError(.database, "the database went away") }
             return try await store.guildConfigChanges(since: since, after: after, limit: limit)
+        }
+    }
+
+    /// A store that cannot answer the watcher's first look (the database away at start): a save
+    /// made before the first look that works is reported by it — an actor may have read the old
+    /// configuration meanwhile — and what was saved before the watcher was made is not.
+    @Test func aSaveBeforeTheFirstLookThatWorksIsReported() async throws {
+        try await withStore { store in
+            let (before, after) = (GuildID(D.guild + (1 << 22)), GuildID(D.guild + (2 << 22)))
+            for guild in [before, after] { try await store.registerGuild(guild) }
+            try await store.putGuildConfig(xpOff(), for: before, by: UserID(9))
+            try await Task.sleep(for: .milliseconds(5))
+            let failing = Failing(store)
+            failing.failPageReads.withLock { $0 = [1] }
+            let watcher = GuildSettingsWatcher(store: failing) { _ in }
+            #expect(await watcher.look().isEmpty, "the store cannot answer")
+            try await Task.sleep(for: .milliseconds(5))
+            try await store.putGuildConfig(xpOff(), for: after, by: UserID(9))
+            #expect(await watcher.look() == [after])
+            #expect(await watcher.look().isEmpty)
         }
     }
 

@@ -1,9 +1,10 @@
 public import DiscordModels
+import Foundation
 public import KamiiStore
 public import Logging
 
 /// Picks up what admins save while the bot runs: every few seconds it asks SQL which guild
-/// configurations were saved since its last look, and names those guilds to `changed` (the guild
+/// configurations were saved since its last look (the first: since it was made), and names those guilds to `changed` (the guild
 /// router, whose actors read their settings again at their next event; the level-up rewarder).
 ///
 /// One query per look, however many guilds there are (`guild_config.updated_at` is indexed). Each
@@ -18,8 +19,13 @@ public actor GuildSettingsWatcher {
     private let changed: @Sendable ([GuildID]) -> Void
     private let logger: Logger
     private let pageSize: Int
-    /// The newest `updated_at` seen; nil before the first look.
-    private var newest: Int64?
+    /// When the watcher was made (Unix milliseconds): the first look that succeeds reports what was
+    /// saved since, however late it comes — an actor may have read its settings before a save while
+    /// the store could not answer the watcher.
+    private let startedAt: Int64
+    /// The newest `updated_at` seen (at first, when the watcher was made).
+    private var newest: Int64
+    private var lookedOnce = false
     /// Revisions seen within the overlap, by guild.
     private var seen: [GuildID: (revision: Int64, updatedAt: Int64)] = [:]
     private var failing = false
@@ -29,13 +35,16 @@ public actor GuildSettingsWatcher {
         changed: @escaping @Sendable ([GuildID]) -> Void
     ) {
         self.store = store
+        // The precise clock, as the store stamps saves: the coarse one may lag a few milliseconds.
+        startedAt = Int64((Date().timeIntervalSince1970 * 1_000).rounded())
+        newest = startedAt
         self.pageSize = pageSize
         self.logger = logger
         self.changed = changed
     }
 
-    /// Looks every `interval` until cancelled; the first look only notes where the configurations
-    /// stand (actors alive then were started from them).
+    /// Looks every `interval` until cancelled; the first look notes where the configurations stand
+    /// and reports only what was saved since the watcher was made.
     public func run(every interval: Duration) async {
         await look()
         while !Task.isCancelled {
@@ -64,20 +73,21 @@ public actor GuildSettingsWatcher {
     /// What changed since the last look. What it learns is kept only once every page was read: a
     /// look that fails half-way reports nothing and the next one finds it all again.
     private func changesSinceLastLook() async throws -> [GuildID] {
-        let first = newest == nil
         // Never later than this process's clock: one save stamped in the future (a writer's clock
         // running ahead) would otherwise hide every save stamped correctly until that time.
         let now = Int64(GuildRouter.unixMilliseconds())
-        let since = try await min(first ? (store.latestConfigChange() ?? 0) : newest!, now) - Self.overlap
+        let since = min(newest, now) - Self.overlap
+        // What was saved before the watcher was made, actors made since have read.
+        let reportedAfter = lookedOnce ? Int64.min : startedAt
         var seen = self.seen
-        var newest = self.newest ?? 0
+        var newest = self.newest
         var found: [GuildID] = []
         var page = try await store.guildConfigChanges(since: since, after: nil, limit: pageSize)
         while true {
             for change in page {
                 if seen[change.guild]?.revision != change.revision {
                     seen[change.guild] = (change.revision, change.updatedAt)
-                    if !first { found.append(change.guild) }
+                    if change.updatedAt > reportedAfter { found.append(change.guild) }
                 }
                 newest = max(newest, change.updatedAt)
             }
@@ -85,6 +95,7 @@ public actor GuildSettingsWatcher {
             page = try await store.guildConfigChanges(since: last.updatedAt, after: last.guild, limit: pageSize)
         }
         self.newest = newest
+        lookedOnce = true
         self.seen = seen.filter { $0.value.updatedAt >= newest - Self.overlap }
         return found
     }
@@ -92,8 +103,6 @@ public actor GuildSettingsWatcher {
 
 /// Where the watcher reads which configurations were saved: the SQL store.
 public protocol GuildConfigChangeLog: Sendable {
-    /// When the newest configuration was saved (Unix milliseconds); nil when there is none.
-    func latestConfigChange() async throws -> Int64?
     /// Saves at or after `since`, ordered by time then guild; with `after`, the page after that
     /// guild's save at `since`.
     func guildConfigChanges(since: Int64, after: GuildID?, limit: Int) async throws -> [GuildConfigChange]

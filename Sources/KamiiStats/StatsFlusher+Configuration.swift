@@ -23,11 +23,18 @@ extension StatsFlusher {
         /// long after a privacy deletion Redis remembers (``StatsKeys/deletions(in:)``) are dropped
         /// with the ones recorded before it, which must not bring the member back.
         public var deletionClockAllowance: Duration
+        /// After a guild could not be loaded from SQL, how long no load is tried (guilds that need
+        /// one wait, set aside): doubled after each failure in a row, up to ``hydrationBackoffLimit``.
+        /// A database that hangs instead of refusing holds a flush for one failure per quiet period,
+        /// not one per guild per flush.
+        public var hydrationBackoff: Duration
+        public var hydrationBackoffLimit: Duration
 
         public init(
             interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,
             maxArgumentsPerRoundTrip: Int = 100_000, karmaMemory: Duration = Configuration.defaultKarmaMemory,
-            writesChangeJournal: Bool = true, deletionClockAllowance: Duration = .seconds(5)
+            writesChangeJournal: Bool = true, deletionClockAllowance: Duration = .seconds(5),
+            hydrationBackoff: Duration = .seconds(2), hydrationBackoffLimit: Duration = .seconds(60)
         ) {
             self.interval = interval
             self.keys = keys
@@ -36,6 +43,8 @@ extension StatsFlusher {
             self.karmaMemory = karmaMemory
             self.writesChangeJournal = writesChangeJournal
             self.deletionClockAllowance = deletionClockAllowance
+            self.hydrationBackoff = hydrationBackoff
+            self.hydrationBackoffLimit = hydrationBackoffLimit
         }
     }
 }

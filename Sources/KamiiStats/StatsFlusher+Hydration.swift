@@ -39,19 +39,28 @@ extension StatsFlusher {
 
     /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
     /// batch got there first, which cannot happen while this flusher is the guild's only writer).
-    /// Returns the guilds that could not be loaded now.
+    /// Returns the guilds that could not be loaded now. After a failure the rest are not tried,
+    /// and no load is for a quiet period (``Configuration/hydrationBackoff``): the store is likely
+    /// away, and one that hangs would hold every flush for a timeout per guild.
     func hydrate(_ guilds: [GuildID]) async -> [GuildID] {
-        guard let hydrator else { return [] }
-        var failed: [GuildID] = []
-        for guild in guilds {
+        guard let hydrator, !guilds.isEmpty else { return [] }
+        if let quietUntil = hydrationQuietUntil, ContinuousClock.now < quietUntil { return guilds }
+        for (index, guild) in guilds.enumerated() {
             do {
                 try await hydrate(guild, from: hydrator)
             } catch {
-                logger.warning("guild not loaded from the checkpoint; its changes wait", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                failed.append(guild)
+                hydrationBackoff = min(
+                    max(configuration.hydrationBackoff, hydrationBackoff * 2), max(configuration.hydrationBackoff, configuration.hydrationBackoffLimit))
+                hydrationQuietUntil = .now + hydrationBackoff
+                logger.warning("guild not loaded from the checkpoint; its changes wait, and loads pause", metadata: [
+                    "guild": "\(guild)", "waiting": "\(guilds.count - index)", "pause_seconds": "\(hydrationBackoff.components.seconds)", "error": "\(error)",
+                ])
+                return Array(guilds[index...])
             }
         }
-        return failed
+        hydrationQuietUntil = nil
+        hydrationBackoff = .zero
+        return []
     }
 
     /// Writes the guild's rows from SQL into Redis, then checks them against SQL once more before

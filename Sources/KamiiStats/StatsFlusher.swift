@@ -81,6 +81,10 @@ public actor StatsFlusher {
     /// Guilds Redis was seen to have (or that were loaded into it) since this process started:
     /// ``loadUnseen(_:)`` checks the others before their first flush.
     var seenLoaded: Set<UInt64> = []
+    /// After a load from SQL failed, no load is tried before this (``hydrate(_:)``), and how long
+    /// the next quiet period lasts if it fails again.
+    var hydrationQuietUntil: ContinuousClock.Instant?
+    var hydrationBackoff: Duration = .zero
 
     public internal(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.

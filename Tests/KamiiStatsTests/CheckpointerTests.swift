@@ -271,14 +271,16 @@ struct CheckpointerTests {
         await redis.close()
     }
 
-    /// Rehydration that fails (the SQL store unreachable) holds back only its own guild: the rest is
-    /// flushed, the waiting guild's changes go once it loads, and the shards' positions are claimed
-    /// only then.
-    @Test func aGuildThatCannotBeLoadedWaitsAloneAndPositionsWaitWithIt() async throws {
+    /// Rehydration that fails (the SQL store unreachable) holds back only its own guilds: the rest
+    /// is flushed, the waiting guilds' changes go once they load, and the shards' positions are
+    /// claimed only then. After a failure the store is left alone for a quiet period: one failed
+    /// load per flush at most, none while it lasts.
+    @Test func guildsThatCannotBeLoadedWaitAloneAndPositionsWaitWithThem() async throws {
         /// Fails while `down`, like a database that comes back.
         final class ComingBack: GuildHydrator, @unchecked Sendable {
-            let down = Locked(true)
+            let down = Locked(true), calls = Locked(0)
             func members(of guild: GuildID) async throws -> [ServerUserStats] {
+                calls.withLock { $0 += 1 }
                 if down.value { throw StoreError(.database, "the database is down") }
                 return []
             }
@@ -288,27 +290,32 @@ struct CheckpointerTests {
         let buffer = StatsBuffer()
         let claimed = Locked<[[Int: ShardPosition]]>([])
         let flusher = StatsFlusher(
-            buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: store,
+            buffer: buffer, redis: redis, configuration: .init(keys: keys, hydrationBackoff: .milliseconds(200)), hydrator: store,
             onDurable: { positions in claimed.withLock { $0.append(positions) } })
-        let known = GuildID(guild.rawValue + (1 << 22))
+        let known = GuildID(guild.rawValue + (1 << 22)), unloaded = GuildID(guild.rawValue + (2 << 22))
         try await redis.send("HSET", keys.members(in: known), StatsKeys.batchField, "hydrated")
         buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: 77)) {
             grant(buffer, user: 1, second: 0, xp: 30)
             buffer.record(guild: known.rawValue) { $0.countMessage(by: 2) }
+            buffer.record(guild: unloaded.rawValue) { $0.countMessage(by: 3) }
         }
 
-        #expect(await !flusher.flush(), "one guild waits")
+        #expect(await !flusher.flush(), "two guilds wait")
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: known)?.messages == 1, "the rest went")
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild) == nil)
-        #expect(buffer.unacknowledged == 2)
+        #expect(buffer.unacknowledged == 3)
         #expect(claimed.value.isEmpty, "no position claimed while a guild waits")
+        #expect(store.calls.value == 1, "the second guild is not tried once the first failed")
         #expect(await !flusher.flush(), "still down: still waiting")
+        #expect(store.calls.value == 1, "no load tried in the quiet period")
         #expect(claimed.value.isEmpty)
 
         store.down.withLock { $0 = false }
         grant(buffer, user: 1, second: 100, xp: 20)
-        #expect(await flusher.flush())
+        try await waitUntil("loaded after the quiet period", timeout: .seconds(10)) { await flusher.flush() }
+        #expect(store.calls.value == 3)
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.xp == 50)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(3), in: unloaded)?.messages == 1)
         #expect(buffer.unacknowledged == 0)
         #expect(claimed.value == [[0: ShardPosition(session: 1, sequence: 77)]])
         await redis.close()

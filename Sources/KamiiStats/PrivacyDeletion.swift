@@ -10,7 +10,8 @@ public import KamiiStore
 /// first pass wrote back after the first delete. Redis remembers each deletion for a day
 /// (``StatsKeys/deletions(in:)``), and the writers close the rest of the gap themselves: a flush
 /// leaves out the changes of a member (or guild) deleted after its changes' take began (or a late
-/// message was sent), however long it was held up (``StatsFlushScript``); a load that writes after
+/// message was sent), however long it was held up within the day the deletion is remembered
+/// (``StatsFlushScript``); a load that writes after
 /// the second pass checks SQL again and takes out what is gone (``StatsFlusher``); and a
 /// checkpoint that writes after the second SQL pass finds the records gone and the deletion
 /// remembered after its read, and deletes its rows again (``Checkpointer``).

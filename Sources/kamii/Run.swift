@@ -37,8 +37,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Redraw a live view every second instead of logging a report line per interval.") var live = false
 
     /// Kamii's scripts use Redis 7.0 commands (`PEXPIREAT … NX/GT`): an older server is refused at
-    /// start, with the reason, rather than by every flush later. One that cannot be reached now is
-    /// left to the flusher, which waits for it.
+    /// start, with the reason, rather than by every flush later; settings that put data at risk
+    /// (no append-only file, eviction) are logged. One that cannot be reached now is left to the
+    /// flusher, which waits for it.
     static func checkVersion(of redis: RedisClient, logger: Logger) async throws {
         let version: (major: Int, minor: Int)?
         do {
@@ -49,6 +50,10 @@ struct Run: AsyncParsableCommand {
         }
         if let version, version.major < 7 {
             throw ValidationError("redis_url: Kamii needs Redis 7.0 or later; this server is \(version.major).\(version.minor)")
+        }
+        // Warned about, not refused: a test or demo Redis may rightly run without persistence.
+        for warning in (try? await redis.durabilityWarnings()) ?? [] {
+            logger.warning("Redis configuration puts data at risk: \(warning)")
         }
     }
 

@@ -18,6 +18,22 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    /// `kamii run` logs the settings that put Kamii's data at risk: none on a server set up as the
+    /// tests' are (append-only file, no memory limit), both on one without persistence that evicts.
+    @Test func settingsThatPutDataAtRiskAreNamed() async throws {
+        let server = try RedisProcess()
+        let redis = RedisClient(configuration: server.configuration)
+        #expect(try await redis.durabilityWarnings().isEmpty)
+        for (name, value) in [("appendonly", "no"), ("maxmemory", "104857600"), ("maxmemory-policy", "allkeys-lru")] {
+            _ = try await redis.send("CONFIG", "SET", name, value).orThrow()
+        }
+        let warnings = try await redis.durabilityWarnings()
+        #expect(warnings.count == 2)
+        #expect(warnings.contains { $0.hasPrefix("appendonly is off") } && warnings.contains { $0.contains("allkeys-lru") })
+        await redis.close()
+        server.stop()
+    }
+
     @Test func aPipelineIsAnsweredInOrder() async throws {
         let redis = try RedisTestServer.client()
         let key = RedisTestServer.uniqueKey("xp")

@@ -161,7 +161,9 @@ struct PendingFlush {
                 for member in members { pipeline.appendArgument(bytes: grouped.packed(member, into: &scratch)) }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
-                    pipeline.appendArgument("\(reaction.message):\(reaction.giver):\(reaction.emoji)")
+                    // A clear matches every giver's reaction with the emoji (a HSCAN pattern).
+                    let giver = reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver ? "*" : String(reaction.giver)
+                    pipeline.appendArgument("\(reaction.message):\(giver):\(reaction.emoji)")
                     pipeline.appendArgument(reaction.receiver.map(String.init) ?? "")
                 }
             }

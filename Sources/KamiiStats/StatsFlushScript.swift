@@ -150,6 +150,21 @@ enum StatsFlushScript {
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
+                elseif string.find(reaction, '*', 1, true) then
+                    -- A clear: every giver's reaction to the message with the emoji, taken back at once.
+                    local cleared, cursor = {}, '0'
+                    repeat
+                        local page = redis.call('HSCAN', ledger, cursor, 'MATCH', reaction, 'COUNT', 1000)
+                        cursor = page[1]
+                        for e = 1, #page[2], 2 do cleared[#cleared + 1] = {page[2][e], page[2][e + 1]} end
+                    until cursor == '0'
+                    for _, entry in ipairs(cleared) do
+                        redis.call('HDEL', ledger, entry[1])
+                        if not (deleted and deleted[entry[2]]) then
+                            changes = changes or {}
+                            changes[entry[2]] = (changes[entry[2]] or 0) - 1
+                        end
+                    end
                 else
                     local given = redis.call('HGET', ledger, reaction)
                     if given then

@@ -103,6 +103,26 @@ struct GuildActorTests {
         ])
     }
 
+    /// A message's reactions cleared, all of them or one emoji's: a clear per karma emoji concerned,
+    /// every giver at once (Discord names none); another emoji's clear is nothing to karma.
+    @Test func clearedReactionsAreTakenBackPerKarmaEmoji() async {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.emoji = ["👍", "⭐"]
+        let router = router(GuildSettings(config))
+        await router.route(D.dispatch("MESSAGE_REACTION_REMOVE_ALL", #"{"message_id":"600","channel_id":"700","guild_id":"\#(D.guild)"}"#))
+        await router.route(D.dispatch(
+            "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"601","emoji":{"name":"⭐","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
+        await router.route(D.dispatch(
+            "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"602","emoji":{"name":"🔥","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
+        let (thumbs, star, every) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("⭐"), GuildStatsBatch.KarmaReaction.everyGiver)
+        #expect(batch(router).karmaReactions == [
+            .init(message: 600, giver: every, emoji: thumbs, receiver: nil), .init(message: 600, giver: every, emoji: star, receiver: nil),
+            .init(message: 601, giver: every, emoji: star, receiver: nil),
+        ])
+        #expect(router.counters.malformed == 0)
+    }
+
     @Test func karmaBetweenTheSamePairWaitsOutTheCooldown() async {
         var config = GuildConfig()
         config.modules.karma = true

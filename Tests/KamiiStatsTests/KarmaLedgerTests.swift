@@ -53,6 +53,37 @@ struct KarmaLedgerTests {
         await redis.close()
     }
 
+    /// A message's reactions cleared (MESSAGE_REACTION_REMOVE_EMOJI, or _ALL: one clear per karma
+    /// emoji) take back what each reaction with that emoji on that message gave, and nothing else.
+    @Test func aClearTakesBackEveryGiversReactionWithItsEmoji() async throws {
+        let redis = try RedisTestServer.client()
+        let (thumbs, star) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("⭐"))
+        let message = GuildStatsBatch.recentMessageID(), other = message + 1
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async {
+            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
+            #expect(await flusher.flush())
+        }
+        let every = GuildStatsBatch.KarmaReaction.everyGiver
+        await flush([
+            .init(message: message, giver: 1, emoji: thumbs, receiver: 2), .init(message: message, giver: 3, emoji: thumbs, receiver: 2),
+            .init(message: message, giver: 4, emoji: star, receiver: 2), .init(message: other, giver: 1, emoji: thumbs, receiver: 5),
+        ])
+        #expect(try await member(2, redis)?.karma == 3)
+        await flush([.init(message: message, giver: every, emoji: thumbs, receiver: nil)])
+        #expect(try await member(2, redis)?.karma == 1, "both thumbs on the message taken back, the star kept")
+        #expect(try await member(5, redis)?.karma == 1, "another message's untouched")
+        await flush([.init(message: message, giver: every, emoji: thumbs, receiver: nil)])
+        #expect(try await member(2, redis)?.karma == 1, "cleared twice: nothing more taken")
+        await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: 2)])
+        #expect(try await member(2, redis)?.karma == 2, "given again after the clear: counts again")
+        await flush([thumbs, star].map { .init(message: message, giver: every, emoji: $0, receiver: nil) })
+        #expect(try await member(2, redis)?.karma == 0)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "2").int == 0)
+        await redis.close()
+    }
+
     /// A reaction to a message older than the karma memory is remembered from when it gave karma;
     /// a week's ledger never expires sooner than it was told (a shorter memory set later).
     @Test func anOldMessagesReactionIsRememberedFromNow() async throws {

@@ -7,6 +7,10 @@ public enum HotEvent: Sendable, Equatable, CaseIterable {
     case memberRemove
     case reactionAdd
     case reactionRemove
+    /// A message's reactions cleared (by a moderator, or the message's author): every emoji.
+    case reactionRemoveAll
+    /// One emoji's reactions cleared from a message.
+    case reactionRemoveEmoji
 
     /// The event's name as Discord sends it in `t`.
     public var name: String {
@@ -14,6 +18,8 @@ public enum HotEvent: Sendable, Equatable, CaseIterable {
         case .messageCreate: "MESSAGE_CREATE"
         case .reactionAdd: "MESSAGE_REACTION_ADD"
         case .reactionRemove: "MESSAGE_REACTION_REMOVE"
+        case .reactionRemoveAll: "MESSAGE_REACTION_REMOVE_ALL"
+        case .reactionRemoveEmoji: "MESSAGE_REACTION_REMOVE_EMOJI"
         case .memberAdd: "GUILD_MEMBER_ADD"
         case .memberUpdate: "GUILD_MEMBER_UPDATE"
         case .memberRemove: "GUILD_MEMBER_REMOVE"
@@ -58,6 +64,7 @@ public enum HotFields: Sendable, Equatable {
         case .messageCreate: try MessageCreateFields.read(&scanner).map(HotFields.message)
         case .memberAdd, .memberUpdate, .memberRemove: try MemberFields.read(&scanner).map(HotFields.member)
         case .reactionAdd, .reactionRemove: try ReactionFields.read(&scanner).map(HotFields.reaction)
+        case .reactionRemoveAll, .reactionRemoveEmoji: try ReactionFields.read(&scanner, needsUser: false).map(HotFields.reaction)
         }
     }
 

@@ -1,11 +1,12 @@
 /// What Kamii reads from MESSAGE_REACTION_ADD and MESSAGE_REACTION_REMOVE, in one pass over `d`.
-/// REMOVE carries no `message_author_id` and no `member`. Offsets (the emoji's name) are the
+/// REMOVE carries no `message_author_id` and no `member`; REMOVE_ALL and REMOVE_EMOJI carry no user
+/// either (``userID`` 0), and REMOVE_ALL no emoji. Offsets (the emoji's name) are the
 /// scanner's: relative to `d` for ``scan(_:)``, to the payload when read on the envelope's pass.
 public struct ReactionFields: Sendable, Equatable {
     public var guildID: UInt64?
     public var channelID: UInt64
     public var messageID: UInt64
-    /// Who reacted.
+    /// Who reacted; 0 for a clear (REMOVE_ALL, REMOVE_EMOJI).
     public var userID: UInt64
     /// Who wrote the message reacted to (ADD only).
     public var messageAuthorID: UInt64?
@@ -42,9 +43,10 @@ public struct ReactionFields: Sendable, Equatable {
     }
 
     /// Reads the `d` object at the scanner's position; offsets are the scanner's. Nil when a
-    /// required field is missing (the object is still consumed).
+    /// required field is missing (the object is still consumed): `user_id` is one unless
+    /// `needsUser` is false (a clear names no user).
     /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
-    public static func read(_ scanner: inout JSONScanner) throws(JSONScanError) -> ReactionFields? {
+    public static func read(_ scanner: inout JSONScanner, needsUser: Bool = true) throws(JSONScanError) -> ReactionFields? {
         var guildID: UInt64?
         var channelID: UInt64?
         var messageID: UInt64?
@@ -71,9 +73,9 @@ public struct ReactionFields: Sendable, Equatable {
                 try scanner.skipValue()
             }
         }
-        guard let userID, let messageID, let channelID else { return nil }
+        guard userID != nil || !needsUser, let messageID, let channelID else { return nil }
         return ReactionFields(
-            guildID: guildID, channelID: channelID, messageID: messageID, userID: userID, messageAuthorID: messageAuthorID,
+            guildID: guildID, channelID: channelID, messageID: messageID, userID: userID ?? 0, messageAuthorID: messageAuthorID,
             userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name)
     }
 

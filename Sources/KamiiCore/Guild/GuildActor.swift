@@ -101,6 +101,9 @@ public actor GuildActor {
                 case (.reactionAdd, .reaction(let reaction)?), (.reactionRemove, .reaction(let reaction)?):
                     guard let rules = settings.karma else { return }
                     self.reaction(reaction, added: event == .reactionAdd, payload, rules, now: now)
+                case (.reactionRemoveAll, .reaction(let reaction)?), (.reactionRemoveEmoji, .reaction(let reaction)?):
+                    guard let rules = settings.karma else { return }
+                    reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
                     try self.member(member, event, payload, settings)
                 default:
@@ -176,6 +179,16 @@ public actor GuildActor {
         let change = GuildStatsBatch.KarmaReaction(
             message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji), receiver: receiver)
         stats.record(in: slot) { $0.record(change) }
+    }
+
+    /// A message's reactions cleared: what each karma reaction on it gave is taken back, as if each
+    /// had been removed (the ledger knows who gave what; ``GuildStatsBatch/KarmaReaction/everyGiver``).
+    private func reactionsCleared(_ reaction: ReactionFields, everyEmoji: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
+        for emoji in rules.emoji where everyEmoji || reaction.emojiMatches(emoji, in: data) {
+            let change = GuildStatsBatch.KarmaReaction(
+                message: reaction.messageID, giver: GuildStatsBatch.KarmaReaction.everyGiver, emoji: KarmaRules.emojiKey(emoji), receiver: nil)
+            stats.record(in: slot) { $0.record(change) }
+        }
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says

@@ -20,7 +20,11 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// however often it is replayed, and a removal takes back exactly what its reaction gave —
     /// whether or not the guild's actor still remembers it.
     public struct KarmaReaction: Sendable, Equatable {
+        /// The giver of a clear: the message's reactions with the emoji are all removed at once.
+        public static let everyGiver: UInt64 = 0
+
         public var message: UInt64
+        /// Who reacted; ``everyGiver`` for a clear (no Discord user has ID 0).
         public var giver: UInt64
         /// A stable key of the configured emoji the reaction matched (``KarmaRules/emojiKey(_:)``).
         public var emoji: UInt32

@@ -43,7 +43,7 @@ public struct GatewayIntents: OptionSet, Sendable, Hashable {
     public static func required(for event: String) -> Self? {
         switch event {
         case "MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE": .guildMessages
-        case "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE": .guildMessageReactions
+        case "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI": .guildMessageReactions
         case "TYPING_START": .guildMessageTyping
         case "PRESENCE_UPDATE": .guildPresences
         case "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE", "GUILD_MEMBER_UPDATE": .guildMembers

@@ -104,6 +104,8 @@ public final class GroundTruth: Sendable {
                 member.reactionsReceived[emoji, default: 0] += change
                 if givesKarma { member.karma += change }
             }
+        case .reactionsCleared(let removals):
+            for removal in removals { apply(removal) }
         case .memberJoined(let guild, let user, _, _):
             update(guild, user.id) { $0.joins += 1 }
         case .memberLeft(let guild, let user):

@@ -20,6 +20,7 @@ struct TrafficFactsTests {
         var traffic = TrafficGenerator(world: Self.world, seed: 2)
         var reactions: [String: Int] = [:]
         var seen = Set<String>()
+        var clears = 0
         for _ in 0..<30_000 {
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
@@ -41,6 +42,25 @@ struct TrafficFactsTests {
                 reactions[key, default: 0] += added ? 1 : -1
                 // One reaction per user, emoji and message; a removal takes back an earlier add.
                 #expect((0...1).contains(reactions[key]!))
+            case .reactionsCleared(let removals):
+                let emoji = (data["emoji"] as? [String: Any])?["name"] as? String
+                #expect(event.name == (emoji == nil ? "MESSAGE_REACTION_REMOVE_ALL" : "MESSAGE_REACTION_REMOVE_EMOJI"))
+                #expect(data["user_id"] == nil)
+                clears += 1
+                // Exactly the reactions in place on the message (with the emoji) are taken off.
+                let prefix = "\(data["message_id"]!)/"
+                let inPlace = Set(reactions.filter { $0.value == 1 && $0.key.hasPrefix(prefix) && (emoji == nil || $0.key.hasSuffix("/\(emoji!)")) }.keys)
+                var removed = Set<String>()
+                for removal in removals {
+                    guard case .reaction(_, let giver, _, let removedEmoji, let added, _, _) = removal else {
+                        Issue.record("a clear holds reaction removals only")
+                        continue
+                    }
+                    #expect(!added && (emoji == nil || removedEmoji == emoji))
+                    removed.insert("\(data["message_id"]!)/\(giver)/\(removedEmoji)")
+                }
+                #expect(removed == inPlace)
+                for key in removed { reactions[key] = 0 }
             case .memberLeft(let guild, let user):
                 #expect(event.name == "GUILD_MEMBER_REMOVE")
                 let index = try #require(Self.world.guildIndex(of: guild))
@@ -57,7 +77,8 @@ struct TrafficFactsTests {
             }
         }
         #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
-                                     "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE"]))
+                                     "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI"]))
+        #expect(clears > 0)
     }
 
     @Test func aMembersRolesAndNicknameAreTheSameInEveryEvent() throws {

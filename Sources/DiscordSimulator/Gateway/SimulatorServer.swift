@@ -47,7 +47,7 @@ public final class SimulatorServer: Sendable {
             case .interaction(let id, let token, let guild, let channel, _):
                 interactions.register(id: id, token: token, guild: guild, channel: channel, at: clock.now)
             case .memberJoined, .memberLeft: guildStates.apply(fact)
-            case .message, .reaction: break
+            case .message, .reaction, .reactionsCleared: break
             }
             groundTruth.apply(fact)
         }

@@ -1,6 +1,6 @@
 import DiscordModels
 
-/// Reactions on messages the traffic posted earlier, and their removal.
+/// Reactions on messages the traffic posted earlier, and their removal (one at a time, or cleared).
 extension TrafficGenerator {
     static let emojis: [StaticString] = ["👍", "⭐", "❤️", "😂", "🔥"]
     /// The same emoji as strings, for the ground truth.
@@ -58,6 +58,35 @@ extension TrafficGenerator {
         return GeneratedEvent(
             name: "MESSAGE_REACTION_REMOVE", data: json.bytes, guild: guild.id,
             fact: reactionFact(reaction.message, reaction.giver, reaction.emoji, added: false))
+    }
+
+    /// A moderator clears a recent message's reactions, all of them or one emoji's: Discord sends
+    /// one event naming no user (MESSAGE_REACTION_REMOVE_ALL, _EMOJI); nil until there is a reaction.
+    mutating func reactionsCleared(into json: inout JSONBytes) -> GeneratedEvent? {
+        guard !recentReactions.items.isEmpty else { return nil }
+        let picked = recentReactions.items[random.below(recentReactions.items.count)]
+        let message = picked.message
+        let emoji: Int? = random.chance(50) ? picked.emoji : nil
+        func cleared(_ id: MessageID, _ reactionEmoji: Int) -> Bool { id == message.id && (emoji == nil || reactionEmoji == emoji) }
+        let removed = placedReactions.filter { cleared($0.message, $0.emoji) }
+        placedReactions.subtract(removed)
+        recentReactions.removeAll { cleared($0.message.id, $0.emoji) }
+        let guild = world.guilds[message.guild]
+        json.raw(#"{"message_id":"#)
+        json.id(message.id)
+        if let emoji {
+            json.raw(#","emoji":{"name":""#)
+            json.raw(Self.emojis[emoji])
+            json.raw(#"","id":null}"#)
+        }
+        json.raw(#","channel_id":"#)
+        json.id(message.channel)
+        json.raw(#","guild_id":"#)
+        json.id(guild.id)
+        json.raw("}")
+        return GeneratedEvent(
+            name: emoji == nil ? "MESSAGE_REACTION_REMOVE_ALL" : "MESSAGE_REACTION_REMOVE_EMOJI", data: json.bytes, guild: guild.id,
+            fact: .reactionsCleared(removed.map { reactionFact(message, $0.giver, $0.emoji, added: false) }))
     }
 
     private func reactionFact(_ message: RecentMessage, _ giver: Int, _ emoji: Int, added: Bool) -> TrafficFact {

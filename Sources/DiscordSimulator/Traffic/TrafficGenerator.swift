@@ -119,7 +119,8 @@ public struct TrafficGenerator: Sendable {
         case ..<900: event = typingStart(in: guildIndex, into: &json)
         case ..<950: event = presenceUpdate(in: guildIndex, into: &json)
         case ..<985: event = reactionAdd(into: &json)
-        case ..<990: event = reactionRemove(into: &json)
+        case ..<989: event = reactionRemove(into: &json)
+        case ..<990: event = reactionsCleared(into: &json)
         case ..<996: event = memberAdd(in: guildIndex, into: &json)
         case ..<999: event = memberRemove(in: guildIndex, into: &json)
         default: event = interactionCreate(in: guildIndex, into: &json)
@@ -250,6 +251,8 @@ public enum TrafficFact: Sendable, Equatable {
     case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool)
     /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
     case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
+    /// A message's reactions cleared at once (all, or one emoji's): each one's removal.
+    case reactionsCleared([TrafficFact])
     /// A member joined at `at` (Unix milliseconds, as `joined_at` says).
     case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool)
     case memberLeft(guild: GuildID, user: UserID)
@@ -268,6 +271,12 @@ struct RecentRing<Element: Sendable>: Sendable {
     mutating func append(_ item: Element) {
         if items.count < capacity { items.append(item) } else { items[next] = item }
         next = (next + 1) % capacity
+    }
+
+    /// Takes out every item `matches` names (order is not kept).
+    mutating func removeAll(where matches: (Element) -> Bool) {
+        items.removeAll(where: matches)
+        next = items.count % capacity
     }
 
     /// Takes one out (order is not kept).

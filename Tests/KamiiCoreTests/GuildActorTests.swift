@@ -216,6 +216,23 @@ struct GuildActorTests {
         #expect(router.activeGuilds == 2)
     }
 
+    /// A karma pair cooldown lives only in its actor: an idle actor holding one that still runs is
+    /// kept, so the pair cannot give karma again at once; it goes once the cooldown is over.
+    @Test func anActorHoldingARunningKarmaCooldownIsKeptUntilItEnds() async {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.cooldownSeconds = 3_600
+        let clock = ManualClock()
+        let router = router(GuildSettings(config), clock: clock)
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
+        clock.advance(11 * 60_000)
+        #expect(router.evictIdle(olderThan: .seconds(600)) == 0)
+        await router.route(D.reaction(added: true, message: 501, giver: 1, author: 2))
+        #expect(batch(router).karmaReactions.count == 1, "the pair still cools down")
+        clock.advance(3_600_000)
+        #expect(router.evictIdle(olderThan: .seconds(600)) == 1)
+    }
+
     @Test func anActorActiveDuringTheSweepIsKept() async {
         // The sweep read `now`, then the actor handled an event: its last activity is after `now`.
         let clock = ManualClock()

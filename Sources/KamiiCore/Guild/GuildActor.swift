@@ -26,6 +26,9 @@ public actor GuildActor {
     private static let compactionFloor = 1_024
     private var karma = KarmaGate()
     private let lastActive: Atomic<UInt64>
+    /// Until when a karma pair cooldown this actor holds runs (router's clock): the actor is not
+    /// evicted before, or the pair could give karma again at once.
+    private let karmaCooldownsEnd = Atomic<UInt64>(0)
     /// Set when the guild's configuration changed, or could not be read: the settings are read again
     /// before the next event (after ``settingsRetryAt`` when the last read failed).
     private let settingsStale = Atomic<Bool>(false)
@@ -51,6 +54,9 @@ public actor GuildActor {
 
     /// When the actor last handled an event (the router's clock, milliseconds).
     nonisolated var lastActiveAt: UInt64 { lastActive.load(ordering: .relaxed) }
+
+    /// When the last karma pair cooldown it holds ends (router's clock; 0: none ever started).
+    nonisolated var karmaCooldownsEndAt: UInt64 { karmaCooldownsEnd.load(ordering: .relaxed) }
 
     /// The guild's configuration changed (an admin saved it): the next event reads it again.
     nonisolated func settingsChanged() {
@@ -172,6 +178,7 @@ public actor GuildActor {
         if added {
             guard let given = karma.give(reaction, rules: rules, now: now) else { return }
             receiver = given
+            if rules.cooldownMilliseconds > 0 { karmaCooldownsEnd.max(now &+ rules.cooldownMilliseconds, ordering: .relaxed) }
         } else {
             guard karma.mayTakeBack(reaction) else { return }
             receiver = nil

@@ -85,8 +85,9 @@ public final class GuildRouter: Sendable {
         stripes.reduce(0) { total, stripe in total + stripe.actors.withLock { $0.count } }
     }
 
-    /// Drops the actors idle for at least `idle`; returns how many. Their changes are already in the
-    /// stats buffer; a guild's next event starts a fresh actor.
+    /// Drops the actors idle for at least `idle`, unless a karma pair cooldown they hold still runs
+    /// (it lives only in the actor); returns how many. Their changes are already in the stats
+    /// buffer; a guild's next event starts a fresh actor.
     @discardableResult
     public func evictIdle(olderThan idle: Duration) -> Int {
         let now = clock()
@@ -98,7 +99,7 @@ public final class GuildRouter: Sendable {
                 // An actor that handled an event after `now` was read is active, not 2^64 ms idle.
                 actors = actors.filter { actor in
                     let last = actor.value.lastActiveAt
-                    return last >= now || now - last < limit
+                    return last >= now || now - last < limit || actor.value.karmaCooldownsEndAt > now
                 }
                 evicted += before - actors.count
             }

@@ -161,9 +161,13 @@ struct PendingFlush {
                 for member in members { pipeline.appendArgument(bytes: grouped.packed(member, into: &scratch)) }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
-                    // A clear matches every giver's reaction with the emoji (a HSCAN pattern).
-                    let giver = reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver ? "*" : String(reaction.giver)
-                    pipeline.appendArgument("\(reaction.message):\(giver):\(reaction.emoji)")
+                    // A clear is a HSCAN pattern: every giver's reaction with the emoji, or with any.
+                    if reaction.everyEmoji {
+                        pipeline.appendArgument("\(reaction.message):*")
+                    } else {
+                        let giver = reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver ? "*" : String(reaction.giver)
+                        pipeline.appendArgument("\(reaction.message):\(giver):\(reaction.emoji)")
+                    }
                     pipeline.appendArgument(reaction.receiver.map(String.init) ?? "")
                 }
             }

@@ -151,7 +151,9 @@ enum StatsFlushScript {
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
                 elseif string.find(reaction, '*', 1, true) then
-                    -- A clear: every giver's reaction to the message with the emoji, taken back at once.
+                    -- A clear: every giver's reaction to the message (with the emoji, or any), taken
+                    -- back at once. The pattern is the message's digits and a colon: no other message.
+                    -- It walks the week's whole ledger: clears are moderators' acts, not traffic.
                     local cleared, cursor = {}, '0'
                     repeat
                         local page = redis.call('HSCAN', ledger, cursor, 'MATCH', reaction, 'COUNT', 1000)
@@ -159,10 +161,13 @@ enum StatsFlushScript {
                         for e = 1, #page[2], 2 do cleared[#cleared + 1] = {page[2][e], page[2][e + 1]} end
                     until cursor == '0'
                     for _, entry in ipairs(cleared) do
-                        redis.call('HDEL', ledger, entry[1])
-                        if not (deleted and deleted[entry[2]]) then
+                        local field, given = entry[1], entry[2]
+                        local by = string.match(field, '^%d+:(%d+):')
+                        -- Counted once even if the scan named it twice; a member deleted since is forgotten.
+                        if redis.call('HDEL', ledger, field) == 1
+                            and not (deleted and ((by and deleted[by]) or deleted[given])) then
                             changes = changes or {}
-                            changes[entry[2]] = (changes[entry[2]] or 0) - 1
+                            changes[given] = (changes[given] or 0) - 1
                         end
                     end
                 else

@@ -46,6 +46,9 @@ import DiscordModels
                 #expect(data["user_id"] is String)
             case "MESSAGE_REACTION_REMOVE":
                 #expect(data["user_id"] is String && data["message_id"] is String && data["member"] == nil)
+            case "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI":
+                #expect(data["user_id"] == nil && data["message_id"] is String && data["channel_id"] is String)
+                #expect((data["emoji"] as? [String: Any])?["name"] is String == (name == "MESSAGE_REACTION_REMOVE_EMOJI"))
             case "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE", "TYPING_START":
                 #expect(data["user"] is [String: Any] || data["member"] is [String: Any])
             case "INTERACTION_CREATE":

@@ -61,12 +61,12 @@ extension TrafficGenerator {
     }
 
     /// A moderator clears a recent message's reactions, all of them or one emoji's: Discord sends
-    /// one event naming no user (MESSAGE_REACTION_REMOVE_ALL, _EMOJI); nil until there is a reaction.
+    /// one event naming no user (MESSAGE_REACTION_REMOVE_ALL, _EMOJI), whatever the message had;
+    /// nil until there is a message. A recent one: ``placedReactions`` holds all of its reactions.
     mutating func reactionsCleared(into json: inout JSONBytes) -> GeneratedEvent? {
-        guard !recentReactions.items.isEmpty else { return nil }
-        let picked = recentReactions.items[random.below(recentReactions.items.count)]
-        let message = picked.message
-        let emoji: Int? = random.chance(50) ? picked.emoji : nil
+        guard !recentMessages.items.isEmpty else { return nil }
+        let message = recentMessages.items[random.below(recentMessages.items.count)]
+        let emoji: Int? = random.chance(50) ? random.below(Self.emojis.count) : nil
         func cleared(_ id: MessageID, _ reactionEmoji: Int) -> Bool { id == message.id && (emoji == nil || reactionEmoji == emoji) }
         let removed = placedReactions.filter { cleared($0.message, $0.emoji) }
         placedReactions.subtract(removed)

@@ -188,14 +188,18 @@ public actor GuildActor {
         stats.record(in: slot) { $0.record(change) }
     }
 
-    /// A message's reactions cleared: what each karma reaction on it gave is taken back, as if each
-    /// had been removed (the ledger knows who gave what; ``GuildStatsBatch/KarmaReaction/everyGiver``).
+    /// A message's reactions cleared: what each karma reaction on it (with the emoji cleared) gave
+    /// is taken back, as if each had been removed — the ledger knows who gave what.
     private func reactionsCleared(_ reaction: ReactionFields, everyEmoji: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
-        for emoji in rules.emoji where everyEmoji || reaction.emojiMatches(emoji, in: data) {
-            let change = GuildStatsBatch.KarmaReaction(
-                message: reaction.messageID, giver: GuildStatsBatch.KarmaReaction.everyGiver, emoji: KarmaRules.emojiKey(emoji), receiver: nil)
-            stats.record(in: slot) { $0.record(change) }
+        let emoji: UInt32?
+        if everyEmoji {
+            emoji = nil
+        } else {
+            guard let matched = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
+            emoji = KarmaRules.emojiKey(matched)
         }
+        let change = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: emoji)
+        stats.record(in: slot) { $0.record(change) }
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says

@@ -20,7 +20,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// however often it is replayed, and a removal takes back exactly what its reaction gave —
     /// whether or not the guild's actor still remembers it.
     public struct KarmaReaction: Sendable, Equatable {
-        /// The giver of a clear: the message's reactions with the emoji are all removed at once.
+        /// The giver of a clear: the message's reactions (with the emoji, unless ``everyEmoji``)
+        /// are all removed at once.
         public static let everyGiver: UInt64 = 0
 
         public var message: UInt64
@@ -31,12 +32,21 @@ public struct GuildStatsBatch: Sendable, Equatable {
         /// The message's author, who receives the karma, for a reaction added; nil for a removal
         /// (Discord does not say whose message it was; the ledger knows).
         public var receiver: UInt64?
+        /// A clear of every emoji's reactions (MESSAGE_REACTION_REMOVE_ALL): ``emoji`` does not matter.
+        public var everyEmoji = false
 
         public init(message: UInt64, giver: UInt64, emoji: UInt32, receiver: UInt64?) {
             self.message = message
             self.giver = giver
             self.emoji = emoji
             self.receiver = receiver
+        }
+
+        /// Every reaction to `message` removed at once: with `emoji`, that emoji's only.
+        public static func cleared(_ message: UInt64, emoji: UInt32?) -> KarmaReaction {
+            var clear = KarmaReaction(message: message, giver: everyGiver, emoji: emoji ?? 0, receiver: nil)
+            clear.everyEmoji = emoji == nil
+            return clear
         }
     }
 

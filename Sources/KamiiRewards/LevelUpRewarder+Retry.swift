@@ -7,7 +7,9 @@ extension LevelUpRewarder {
     /// waiting level-ups from Redis when it gets there (``waitingToRetry(in:)``), behind whatever
     /// the guild had queued: Redis merges a member's waiting level-ups (from the lowest level to
     /// the highest), so the member ends with the roles of their level, and the flush's own report
-    /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``).
+    /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``). A report
+    /// carried out before the retry reads the entry it was merged into is: at worst a level is
+    /// announced twice.
     func retryWaiting(into queues: [RewardLane]) async {
         guard backlog != nil else { return }
         while !Task.isCancelled {

@@ -41,14 +41,19 @@ extension StatsFlusher {
     /// batch got there first, which cannot happen while this flusher is the guild's only writer).
     /// Returns the guilds that could not be loaded now. After a failure the rest are not tried,
     /// and no load is for a quiet period (``Configuration/hydrationBackoff``): the store is likely
-    /// away, and one that hangs would hold every flush for a timeout per guild.
+    /// away, and one that hangs would hold every flush for a timeout per guild. The guild that
+    /// failed last is tried last, and a load that works ends the backoff.
     func hydrate(_ guilds: [GuildID]) async -> [GuildID] {
         guard let hydrator, !guilds.isEmpty else { return [] }
         if let quietUntil = hydrationQuietUntil, ContinuousClock.now < quietUntil { return guilds }
+        var guilds = guilds
+        if let last = hydrationFailedLast, let at = guilds.firstIndex(of: last) { guilds.append(guilds.remove(at: at)) }
         for (index, guild) in guilds.enumerated() {
             do {
                 try await hydrate(guild, from: hydrator)
+                hydrationBackoff = .zero
             } catch {
+                hydrationFailedLast = guild
                 hydrationBackoff = min(
                     max(configuration.hydrationBackoff, hydrationBackoff * 2), max(configuration.hydrationBackoff, configuration.hydrationBackoffLimit))
                 hydrationQuietUntil = .now + hydrationBackoff
@@ -59,7 +64,7 @@ extension StatsFlusher {
             }
         }
         hydrationQuietUntil = nil
-        hydrationBackoff = .zero
+        hydrationFailedLast = nil
         return []
     }
 

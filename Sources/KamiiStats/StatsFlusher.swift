@@ -85,6 +85,9 @@ public actor StatsFlusher {
     /// the next quiet period lasts if it fails again.
     var hydrationQuietUntil: ContinuousClock.Instant?
     var hydrationBackoff: Duration = .zero
+    /// The guild whose load failed last: tried last next time, so one guild that can never load
+    /// does not keep the others from loading.
+    var hydrationFailedLast: GuildID?
 
     public internal(set) var totals = Totals()
     /// Changes flushed per guild since start (the most active first when asked); bounded.

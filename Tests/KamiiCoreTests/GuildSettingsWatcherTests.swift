@@ -36,7 +36,8 @@ struct GuildSettingsWatcherTests {
     @Test func whatAnAdminSavesReachesALiveGuildActor() async throws {
         try await withStore { store in
             let guild = GuildID(D.guild)
-            try await store.registerGuild(guild)
+            // Registered a minute before the watcher was made: its first look does not name it.
+            try await store.registerGuild(guild, at: Date() - 60)
             let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: StoreGuildSettings(store: store))
             let watcher = GuildSettingsWatcher(store: store) { guilds in guilds.forEach(router.settingsChanged) }
             #expect(await watcher.look().isEmpty, "the first look notes where things stand")
@@ -131,13 +132,12 @@ struct GuildSettingsWatcherTests {
 
     /// A store that cannot answer the watcher's first look (the database away at start): a save
     /// made before the first look that works is reported by it — an actor may have read the old
-    /// configuration meanwhile — and what was saved before the watcher was made is not.
+    /// configuration meanwhile — and what was saved well before the watcher was made is not.
     @Test func aSaveBeforeTheFirstLookThatWorksIsReported() async throws {
         try await withStore { store in
             let (before, after) = (GuildID(D.guild + (1 << 22)), GuildID(D.guild + (2 << 22)))
-            for guild in [before, after] { try await store.registerGuild(guild) }
-            try await store.putGuildConfig(xpOff(), for: before, by: UserID(9))
-            try await Task.sleep(for: .milliseconds(5))
+            for guild in [before, after] { try await store.registerGuild(guild, at: Date() - 60) }
+            try await store.putGuildConfig(xpOff(), for: before, by: UserID(9), at: Date() - 30)
             let failing = Failing(store)
             failing.failPageReads.withLock { $0 = [1] }
             let watcher = GuildSettingsWatcher(store: failing) { _ in }
@@ -155,7 +155,7 @@ struct GuildSettingsWatcherTests {
         try await withStore { store in
             let now = Date()
             let guilds = (1...5).map { GuildID(D.guild + UInt64($0) << 22) }
-            for guild in guilds { try await store.registerGuild(guild, at: now) }
+            for guild in guilds { try await store.registerGuild(guild, at: now - 60) }
             let failing = Failing(store)
             let watcher = GuildSettingsWatcher(store: failing, pageSize: 2) { _ in }
             await watcher.look()
@@ -175,7 +175,7 @@ struct GuildSettingsWatcherTests {
         try await withStore { store in
             let now = Date()
             let guilds = (1...5).map { GuildID(D.guild + UInt64($0) << 22) }
-            for guild in guilds { try await store.registerGuild(guild, at: now) }
+            for guild in guilds { try await store.registerGuild(guild, at: now - 60) }
             let reported = Mutex<[GuildID]>([])
             let watcher = GuildSettingsWatcher(store: store, pageSize: 2) { guilds in reported.withLock { $0 += guilds } }
             await watcher.look()

@@ -320,4 +320,35 @@ struct CheckpointerTests {
         #expect(claimed.value == [[0: ShardPosition(session: 1, sequence: 77)]])
         await redis.close()
     }
+
+    /// A guild that can never be loaded (its rows broken) is tried last after it failed: the other
+    /// guilds waiting for a load go in, however the flush orders them.
+    @Test func aGuildThatNeverLoadsDoesNotKeepTheOthersOut() async throws {
+        final class OneBroken: GuildHydrator, @unchecked Sendable {
+            let broken: GuildID
+            init(_ broken: GuildID) { self.broken = broken }
+            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+                if guild == broken { throw StoreError(.database, "a row that does not decode") }
+                return []
+            }
+        }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let others = (1...6).map { GuildID(guild.rawValue + (UInt64($0) << 22)) }
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys, hydrationBackoff: .milliseconds(20)), hydrator: OneBroken(guild))
+        grant(buffer, user: 1, second: 0, xp: 30)
+        for (user, other) in others.enumerated() { buffer.record(guild: other.rawValue) { $0.countMessage(by: UInt64(user)) } }
+        try await waitUntil("every other guild in", timeout: .seconds(10)) {
+            _ = await flusher.flush()
+            try await Task.sleep(for: .milliseconds(25))
+            for (user, other) in others.enumerated() where try await StatsReader(redis: redis, keys: keys).member(UserID(UInt64(user)), in: other) == nil {
+                return false
+            }
+            return true
+        }
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild) == nil, "the broken guild still waits")
+        #expect(buffer.unacknowledged == 2)
+        await redis.close()
+    }
 }

@@ -19,13 +19,11 @@ public actor GuildSettingsWatcher {
     private let changed: @Sendable ([GuildID]) -> Void
     private let logger: Logger
     private let pageSize: Int
-    /// When the watcher was made (Unix milliseconds): the first look that succeeds reports what was
-    /// saved since, however late it comes — an actor may have read its settings before a save while
-    /// the store could not answer the watcher.
-    private let startedAt: Int64
-    /// The newest `updated_at` seen (at first, when the watcher was made).
+    /// The newest `updated_at` seen; at first, when the watcher was made (Unix milliseconds): the
+    /// first look that succeeds reports what was saved since (``overlap`` included, for a writer
+    /// whose clock runs behind), however late it comes — an actor may have read its settings
+    /// before a save while the store could not answer the watcher.
     private var newest: Int64
-    private var lookedOnce = false
     /// Revisions seen within the overlap, by guild.
     private var seen: [GuildID: (revision: Int64, updatedAt: Int64)] = [:]
     private var failing = false
@@ -35,16 +33,15 @@ public actor GuildSettingsWatcher {
         changed: @escaping @Sendable ([GuildID]) -> Void
     ) {
         self.store = store
-        // The precise clock, as the store stamps saves: the coarse one may lag a few milliseconds.
-        startedAt = Int64((Date().timeIntervalSince1970 * 1_000).rounded())
-        newest = startedAt
+        // The precise clock, as writers stamp saves: the coarse one may lag a few milliseconds.
+        newest = Int64((Date().timeIntervalSince1970 * 1_000).rounded())
         self.pageSize = pageSize
         self.logger = logger
         self.changed = changed
     }
 
-    /// Looks every `interval` until cancelled; the first look notes where the configurations stand
-    /// and reports only what was saved since the watcher was made.
+    /// Looks every `interval` until cancelled; the first look reports what was saved since the
+    /// watcher was made (and up to ``overlap`` before: a guild read again needlessly costs one read).
     public func run(every interval: Duration) async {
         await look()
         while !Task.isCancelled {
@@ -77,8 +74,6 @@ public actor GuildSettingsWatcher {
         // running ahead) would otherwise hide every save stamped correctly until that time.
         let now = Int64(GuildRouter.unixMilliseconds())
         let since = min(newest, now) - Self.overlap
-        // What was saved before the watcher was made, actors made since have read.
-        let reportedAfter = lookedOnce ? Int64.min : startedAt
         var seen = self.seen
         var newest = self.newest
         var found: [GuildID] = []
@@ -87,7 +82,7 @@ public actor GuildSettingsWatcher {
             for change in page {
                 if seen[change.guild]?.revision != change.revision {
                     seen[change.guild] = (change.revision, change.updatedAt)
-                    if change.updatedAt > reportedAfter { found.append(change.guild) }
+                    found.append(change.guild)
                 }
                 newest = max(newest, change.updatedAt)
             }
@@ -95,7 +90,6 @@ public actor GuildSettingsWatcher {
             page = try await store.guildConfigChanges(since: last.updatedAt, after: last.guild, limit: pageSize)
         }
         self.newest = newest
-        lookedOnce = true
         self.seen = seen.filter { $0.value.updatedAt >= newest - Self.overlap }
         return found
     }

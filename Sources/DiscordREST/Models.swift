@@ -98,18 +98,29 @@ public struct MessageCreate: Codable, Sendable, Equatable {
     public var allowedMentions: AllowedMentions?
     public var components: [ActionRow]?
     public var flags: Int?
+    /// Up to 25 characters. With ``enforceNonce``, Discord answers a create with a nonce it saw from
+    /// the bot in the past few minutes with that message and creates none: a create whose answer
+    /// was lost (a timeout, a 5xx) can be sent again without posting twice.
+    public var nonce: String?
+    public var enforceNonce: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case content, embeds, components, flags
+        case content, embeds, components, flags, nonce
         case allowedMentions = "allowed_mentions"
+        case enforceNonce = "enforce_nonce"
     }
 
-    public init(content: String? = nil, embeds: [Embed]? = nil, allowedMentions: AllowedMentions? = AllowedMentions.none, components: [ActionRow]? = nil, flags: Int? = nil) {
+    public init(
+        content: String? = nil, embeds: [Embed]? = nil, allowedMentions: AllowedMentions? = AllowedMentions.none, components: [ActionRow]? = nil,
+        flags: Int? = nil, nonce: String? = nil, enforceNonce: Bool? = nil
+    ) {
         self.content = content
         self.embeds = embeds
         self.allowedMentions = allowedMentions
         self.components = components
         self.flags = flags
+        self.nonce = nonce
+        self.enforceNonce = enforceNonce
     }
 }
 

@@ -57,7 +57,18 @@ public struct RESTLevelUpActions: LevelUpActions {
         let content = members.count == 1
             ? "GG <@\(first.user.rawValue)>, you just reached level **\(first.level)**!"
             : "GG! " + members.map { "<@\($0.user.rawValue)> reached level **\($0.level)**" }.joined(separator: ", ") + "."
-        let message = MessageCreate(content: content, allowedMentions: AllowedMentions(parse: [], users: members.map(\.user.description)))
+        // The same announcement always has the same nonce: one sent again (its answer lost, or the
+        // level-up retried) within Discord's few minutes posts nothing twice.
+        let message = MessageCreate(
+            content: content, allowedMentions: AllowedMentions(parse: [], users: members.map(\.user.description)),
+            nonce: Self.nonce(of: content, in: channel), enforceNonce: true)
         _ = try await client.createMessage(in: channel, message)
+    }
+
+    /// "lu" and an FNV-1a hash of the channel and the text, in base 36 (15 characters at most).
+    static func nonce(of content: String, in channel: ChannelID) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in String(channel.rawValue).utf8 + [0] + content.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return "lu" + String(hash, radix: 36)
     }
 }

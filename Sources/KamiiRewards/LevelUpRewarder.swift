@@ -346,8 +346,8 @@ public final class LevelUpRewarder: Sendable {
     /// How a call ended.
     enum Outcome {
         case done
-        /// Discord refused it (missing permissions, unknown member or role): sending it again would
-        /// not help, so the level-up is over as far as this call goes.
+        /// Discord refused it (missing permissions, unknown member or role; not a 429): sending it
+        /// again would not help, so the level-up is over as far as this call goes.
         case refused
         /// It may pass later (Discord unreachable or failing, the task cancelled at shutdown, the
         /// invalid-request budget spent): the level-up stays waiting in Redis.
@@ -382,7 +382,9 @@ public final class LevelUpRewarder: Sendable {
                         "guild": "\(levelUp.guild)", "user": "\(levelUp.user)", "level": "\(levelUp.level)", "error": "\(error)",
                     ])
                 }
-                if case .discord = error.kind { return .refused }
+                // Still rate limited after the client's own resends (no retry_after, a shared
+                // limit held for long): not a refusal, the level-up waits for the next retry.
+                if case .discord(let status, _, _) = error.kind, status != 429 { return .refused }
                 return .failed
             }
         }

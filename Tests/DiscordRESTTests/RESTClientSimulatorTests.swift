@@ -111,6 +111,26 @@ struct RESTClientSimulatorTests {
         try await server.stop()
     }
 
+    /// With `enforce_nonce`, a create sent again (its answer lost) is answered with the message the
+    /// first made, as Discord does, and posts nothing twice; without it, or with another nonce, a
+    /// new message is made. A nonce past 25 characters is refused.
+    @Test func aCreateWithAnEnforcedNonceIsMadeOnce() async throws {
+        let (server, client) = try await Self.start(RESTLimits())
+        let channel = Self.world.guilds[0].channels[0]
+        let once = MessageCreate(content: "level up", nonce: "lu123", enforceNonce: true)
+        let first = try await client.createMessage(in: channel, once)
+        let again = try await client.createMessage(in: channel, once)
+        #expect(first.id == again.id)
+        let other = try await client.createMessage(in: channel, MessageCreate(content: "level up", nonce: "lu124", enforceNonce: true))
+        let unenforced = try await client.createMessage(in: channel, MessageCreate(content: "level up", nonce: "lu123"))
+        #expect(Set([first.id, other.id, unenforced.id]).count == 3)
+        await #expect(throws: RESTError.self) {
+            _ = try await client.createMessage(in: channel, MessageCreate(content: "x", nonce: String(repeating: "9", count: 26), enforceNonce: true))
+        }
+        #expect(server.record.rest.last?.status == 400)
+        try await server.stop()
+    }
+
     @Test func theInvalidRequestGuardStopsBeforeDiscordWouldBan() async throws {
         // Kicks are 5 per 5 s: windows shortened a hundredfold (the 10-minute count stretched to match).
         let limits = RESTLimits(windowScale: 0.01, invalidRequestLimit: 100, invalidRequestWindowSeconds: 60_000)

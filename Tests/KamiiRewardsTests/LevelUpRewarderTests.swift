@@ -155,11 +155,13 @@ struct LevelUpRewarderTests {
     @Test(.enabled(if: RedisTestServer.isConfigured))
     func onlyLevelUpsThatAreOverLeaveRedis() async throws {
         struct Failing: LevelUpActions {
-            /// Announcing in channel 1 fails as a connection would; in channel 2 Discord refuses.
+            /// Announcing in channel 1 fails as a connection would; in channel 2 Discord refuses; in
+            /// channel 3 a 429 outlasted the client's resends.
             func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
             func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
             func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
                 if channel.rawValue == 1 { throw RESTError(.transport(description: "connection refused")) }
+                if channel.rawValue == 3 { throw RESTError(.discord(status: 429, code: 0, message: "You are being rate limited.")) }
                 throw RESTError(.discord(status: 403, code: 50001, message: "Missing Access"))
             }
         }
@@ -170,16 +172,16 @@ struct LevelUpRewarderTests {
         }
         let redis = try RedisTestServer.client()
         let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
-        let (unreachable, refusing) = (GuildID(1 << 22), GuildID(2 << 22))
-        for guild in [unreachable, refusing] { try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3") }
+        let (unreachable, refusing, limited) = (GuildID(1 << 22), GuildID(2 << 22), GuildID(3 << 22))
+        for guild in [unreachable, refusing, limited] { try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3") }
         let backlog = LevelUpBacklog(redis: redis, keys: keys)
         let rewarder = LevelUpRewarder(settings: ChannelPerGuild(), actions: Failing(), backlog: backlog, retryDelay: .milliseconds(1))
         await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
-        #expect(try await backlog.waiting().map(\.guild) == [unreachable])
-        #expect(rewarder.totals.failures == 2)
+        #expect(Set(try await backlog.waiting().map(\.guild)) == [unreachable, limited])
+        #expect(rewarder.totals.failures == 3)
         // A level-up that covers less than what waits (a newer stretch) leaves it.
         try await backlog.done([LevelUp(guild: unreachable, user: UserID(77), from: 1, to: 3)])
-        #expect(try await backlog.waiting().count == 1)
+        #expect(try await backlog.waiting().count == 2)
         await redis.close()
     }
 
@@ -268,6 +270,16 @@ struct LevelUpRewarderTests {
         #expect(actions.added.value == [900, 901])
         await rewarder.handle(LevelUp(guild: guild, user: UserID(9), from: 0, to: 1))
         #expect(settings.reads.value == 2, "the second read is kept")
+    }
+
+    /// An announcement sent again (its answer lost, or its level-up retried) carries the same nonce,
+    /// which Discord enforces (`RESTClientSimulatorTests`): members are not pinged twice.
+    @Test func anAnnouncementsNonceIsItsOwn() {
+        let nonce = RESTLevelUpActions.nonce(of: "GG <@1>, you just reached level **5**!", in: ChannelID(700))
+        #expect(nonce == RESTLevelUpActions.nonce(of: "GG <@1>, you just reached level **5**!", in: ChannelID(700)))
+        #expect(nonce != RESTLevelUpActions.nonce(of: "GG <@1>, you just reached level **6**!", in: ChannelID(700)))
+        #expect(nonce != RESTLevelUpActions.nonce(of: "GG <@1>, you just reached level **5**!", in: ChannelID(701)))
+        #expect(nonce.count <= 25)
     }
 
     /// Discord refusing (a reward role above the bot's own) is counted and not retried: one

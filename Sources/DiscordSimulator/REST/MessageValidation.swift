@@ -13,6 +13,9 @@ enum MessageValidation {
             errors.append((prefix + "content", "STRING_TYPE_CONVERT", "Could not interpret \"\(value)\" as string."))
         }
         if content.count > 2_000 { errors.append((prefix + "content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")) }
+        if let nonce = fields["nonce"] as? String, nonce.count > 25 {
+            errors.append((prefix + "nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+        }
         let embeds = fields["embeds"] as? [[String: Any]] ?? []
         if embeds.count > 10 { errors.append((prefix + "embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")) }
         var embedCharacters = 0

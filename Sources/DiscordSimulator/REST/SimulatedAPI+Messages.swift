@@ -7,6 +7,11 @@ extension SimulatedAPI {
         let channelID = try snowflake(route, "channel.id", ChannelID.self)
         let fields = try object(json)
         try MessageValidation.check(fields)
+        // With `enforce_nonce`, a nonce seen in the past few minutes answers with its message.
+        let nonce = (fields["enforce_nonce"] as? Bool == true) ? Self.nonce(fields["nonce"]) : nil
+        if let nonce, let earlier = nonces.message(in: channelID, nonce: nonce, now: rateLimits.now) {
+            return .json(200, earlier)
+        }
         let result: Result<(GuildID?, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
             Result { () throws(DiscordError) -> (GuildID?, [String: Any]) in
                 if let guild {
@@ -22,7 +27,17 @@ extension SimulatedAPI {
         guard let result else { throw .unknownChannel }
         let (guild, created) = try result.get()
         if let guild { broadcast("MESSAGE_CREATE", created, guild: guild) }
-        return .json(200, Self.encode(created))
+        let encoded = Self.encode(created)
+        if let nonce { nonces.remember(encoded, in: channelID, nonce: nonce, now: rateLimits.now) }
+        return .json(200, encoded)
+    }
+
+    /// A nonce as Discord takes it: a string, or an integer, of 25 characters at most
+    /// (``MessageValidation`` refuses longer ones).
+    static func nonce(_ value: Any?) -> String? {
+        if let text = value as? String { return text }
+        if let number = value as? Int { return String(number) }
+        return nil
     }
 
     func createDM(_ json: Any?) throws(DiscordError) -> RESTResponse {

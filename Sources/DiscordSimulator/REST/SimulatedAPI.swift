@@ -17,6 +17,7 @@ final class SimulatedAPI: Sendable {
     let oauth: OAuth2Service
     let sessions: SessionRegistry
     let commands = CommandStore()
+    let nonces = MessageNonces()
     /// Numbers the messages REST creates.
     let messageCounter = Atomic<UInt64>(0)
     /// Injects a fault on the sessions (all, or the one named); returns how many it reached.

@@ -24,43 +24,6 @@ import Synchronization
 /// A guild's rewards are read from its settings and kept for `settingsLifetime`, so a change made
 /// in the panel applies within that time without a database read per level-up.
 public final class LevelUpRewarder: Sendable {
-    /// What was done since start.
-    public struct Totals: Sendable, Equatable {
-        /// Level-ups handled (one tried again counts again).
-        public var levelUps = 0
-        public var rolesAdded = 0
-        public var rolesRemoved = 0
-        /// Announcement messages sent (one may name several members).
-        public var announcements = 0
-        /// Members named in them.
-        public var membersAnnounced = 0
-        /// Reward roles given again to members who came back.
-        public var rolesRestored = 0
-        /// Calls Discord refused or that failed after retries, and reads of a guild's settings that
-        /// failed (its level-ups wait in Redis).
-        public var failures = 0
-        /// Level-ups dropped because their lane was full.
-        public var dropped = 0
-        /// Level-ups a retry had already carried out (read from Redis, where the flush had merged
-        /// them, before the flush's report reached the lane): not carried out again.
-        public var alreadyRetried = 0
-
-        public init(
-            levelUps: Int = 0, rolesAdded: Int = 0, rolesRemoved: Int = 0, announcements: Int = 0, membersAnnounced: Int = 0,
-            rolesRestored: Int = 0, failures: Int = 0, dropped: Int = 0, alreadyRetried: Int = 0
-        ) {
-            self.levelUps = levelUps
-            self.rolesAdded = rolesAdded
-            self.rolesRemoved = rolesRemoved
-            self.announcements = announcements
-            self.membersAnnounced = membersAnnounced
-            self.rolesRestored = rolesRestored
-            self.failures = failures
-            self.dropped = dropped
-            self.alreadyRetried = alreadyRetried
-        }
-    }
-
     /// Members named in one announcement at most (Discord allows 2,000 characters and 100
     /// mentions per message).
     public static let membersPerAnnouncement = 40
@@ -77,6 +40,8 @@ public final class LevelUpRewarder: Sendable {
     let retryInterval: Duration
     /// Guilds where a level-up could not be carried out since the last retry.
     let failedGuilds = Mutex<Set<UInt64>>([])
+    /// Roles and channels Discord refused for a while (``RefusedTargets``).
+    let refusedTargets: RefusedTargets
     /// What retries read from Redis lately, per member (``RetriedLevels``).
     let retried = Mutex(RetriedLevels())
     private let cache = Mutex(RewardsCache())
@@ -89,9 +54,10 @@ public final class LevelUpRewarder: Sendable {
         settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil,
         backlog: (any WaitingLevelUps)? = nil, lanes: Int = 8,
         laneCapacity: Int = 10_000, settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1),
-        retryInterval: Duration = .seconds(60),
+        retryInterval: Duration = .seconds(60), refusalMemory: Duration = .seconds(600),
         logger: Logger = Logger(label: "kamii.levels")
     ) {
+        refusedTargets = RefusedTargets(lifetime: refusalMemory)
         precondition(lanes > 0 && laneCapacity > 0, "lanes and their capacity must be positive")
         self.settings = settings
         self.actions = actions
@@ -228,7 +194,7 @@ public final class LevelUpRewarder: Sendable {
             for start in stride(from: 0, to: indexes.count, by: Self.membersPerAnnouncement) {
                 let part = indexes[start..<min(start + Self.membersPerAnnouncement, indexes.count)]
                 let members = part.map { (user: merged[$0].user, level: merged[$0].level) }
-                let outcome = await attempt(merged[part.first!], { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) })
+                let outcome = await attempt(merged[part.first!], on: channel, { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) })
                 if outcome == .done {
                     counts.withLock {
                         $0.announcements += 1
@@ -262,12 +228,12 @@ public final class LevelUpRewarder: Sendable {
         let guild = levelUp.guild, user = levelUp.user
         var over = true
         for role in changes.add {
-            let outcome = await attempt(levelUp, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
+            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
             over = over && outcome.isOver
         }
         for role in changes.remove {
-            let outcome = await attempt(levelUp, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
+            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
             over = over && outcome.isOver
         }
@@ -293,7 +259,7 @@ public final class LevelUpRewarder: Sendable {
         }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
         for role in rewards.roles(atLevel: level) {
-            if await attempt(context, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) == .done {
+            if await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) == .done {
                 counts.withLock { $0.rolesRestored += 1 }
             }
         }
@@ -301,6 +267,7 @@ public final class LevelUpRewarder: Sendable {
 
     /// The guild's configuration changed: its rewards are read again at its next level-up.
     public func settingsChanged(_ guild: GuildID) {
+        refusedTargets.forget(guild.rawValue)
         cache.withLock { cache in
             cache.entries.removeValue(forKey: guild.rawValue)
             cache.changes &+= 1
@@ -358,7 +325,11 @@ public final class LevelUpRewarder: Sendable {
 
     /// Runs one call; a failure that may pass (5xx, connection, deadline) is retried twice after
     /// `retryDelay` and then twice that. Discord's refusals are not retried.
-    private func attempt(_ levelUp: LevelUp, _ call: () async throws(RESTError) -> Void) async -> Outcome {
+    private func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
+        if refusedTargets.isRefused(target, in: levelUp.guild.rawValue) {
+            counts.withLock { $0.notSent += 1 }
+            return .refused
+        }
         var delay = retryDelay
         for attempt in 1...3 {
             do throws(RESTError) {
@@ -384,7 +355,10 @@ public final class LevelUpRewarder: Sendable {
                 }
                 // Still rate limited after the client's own resends (no retry_after, a shared
                 // limit held for long): not a refusal, the level-up waits for the next retry.
-                if case .discord(let status, _, _) = error.kind, status != 429 { return .refused }
+                if case .discord(let status, let code, _) = error.kind, status != 429 {
+                    refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
+                    return .refused
+                }
                 return .failed
             }
         }

@@ -1,0 +1,42 @@
+extension LevelUpRewarder {
+    /// What was done since start.
+    public struct Totals: Sendable, Equatable {
+        /// Level-ups handled (one tried again counts again).
+        public var levelUps = 0
+        public var rolesAdded = 0
+        public var rolesRemoved = 0
+        /// Announcement messages sent (one may name several members).
+        public var announcements = 0
+        /// Members named in them.
+        public var membersAnnounced = 0
+        /// Reward roles given again to members who came back.
+        public var rolesRestored = 0
+        /// Calls Discord refused or that failed after retries, and reads of a guild's settings that
+        /// failed (its level-ups wait in Redis).
+        public var failures = 0
+        /// Level-ups dropped because their lane was full.
+        public var dropped = 0
+        /// Calls not sent: Discord refused the same role or channel in the guild lately
+        /// (``RefusedTargets``), and would again.
+        public var notSent = 0
+        /// Level-ups a retry had already carried out (read from Redis, where the flush had merged
+        /// them, before the flush's report reached the lane): not carried out again.
+        public var alreadyRetried = 0
+
+        public init(
+            levelUps: Int = 0, rolesAdded: Int = 0, rolesRemoved: Int = 0, announcements: Int = 0, membersAnnounced: Int = 0,
+            rolesRestored: Int = 0, failures: Int = 0, dropped: Int = 0, alreadyRetried: Int = 0, notSent: Int = 0
+        ) {
+            self.levelUps = levelUps
+            self.rolesAdded = rolesAdded
+            self.rolesRemoved = rolesRemoved
+            self.announcements = announcements
+            self.membersAnnounced = membersAnnounced
+            self.rolesRestored = rolesRestored
+            self.failures = failures
+            self.dropped = dropped
+            self.alreadyRetried = alreadyRetried
+            self.notSent = notSent
+        }
+    }
+}

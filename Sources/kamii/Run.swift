@@ -71,7 +71,7 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kamii")
-        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: settings.apiURL, token: settings.token))
+        let rest = DiscordRESTClient(configuration: settings.restConfiguration())
         let redis = settings.redis.map { RedisClient(configuration: $0) }
         if let redis { try await Self.checkVersion(of: redis, logger: logger) }
         var managerConfiguration = settings.managerConfiguration()

@@ -1,5 +1,6 @@
 import DiscordGateway
 import DiscordModels
+import DiscordREST
 import Foundation
 import KamiiRedis
 import KamiiShards
@@ -269,6 +270,19 @@ struct RunConfiguration: Sendable {
         default:
             return "\(error)"
         }
+    }
+
+    /// The REST client's limits for this process. Discord's global limit (50 requests a second) is
+    /// the bot's and its invalid-request limit the IP's: with `cluster` "i/n" each of the n
+    /// processes keeps to its share. (With `shard_range` the processes are not known: each keeps
+    /// the whole, which is right for one process per machine and IP.)
+    func restConfiguration() -> RESTClientConfiguration {
+        var rest = RESTClientConfiguration(apiBaseURL: apiURL, token: token)
+        if case .cluster(_, let processes) = selection, processes > 1 {
+            rest.globalLimit = max(1, rest.globalLimit / processes)
+            rest.invalidRequestLimit = max(1, rest.invalidRequestLimit / processes)
+        }
+        return rest
     }
 
     func managerConfiguration() -> ShardManagerConfiguration {

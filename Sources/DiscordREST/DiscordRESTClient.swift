@@ -167,8 +167,11 @@ public final class DiscordRESTClient: Sendable {
     private func headers(_ contentType: String, _ body: [UInt8]?, _ reason: String?) -> [(String, String)] {
         var headers = [("Authorization", "Bot \(configuration.token)"), ("User-Agent", configuration.userAgent)]
         if body != nil { headers.append(("Content-Type", contentType)) }
-        // Discord requires the reason URL-encoded (it may hold any Unicode).
-        if let reason, !reason.isEmpty { headers.append(("X-Audit-Log-Reason", Self.percentEncode(String(reason.prefix(512))))) }
+        // Discord requires the reason URL-encoded (it may hold any Unicode) and keeps 512 characters:
+        // cut by scalars, not by graphemes, which may each hold any number of combining marks.
+        if let reason, !reason.isEmpty {
+            headers.append(("X-Audit-Log-Reason", Self.percentEncode(String(String.UnicodeScalarView(reason.unicodeScalars.prefix(512))))))
+        }
         return headers
     }
 

@@ -173,6 +173,11 @@ struct RESTClientSimulatorTests {
         try await client.ban(target, from: guild.id, deleteMessageSeconds: 3_600, reason: "Raid wave — compte créé il y a 2 min")
         let ban = try #require(server.record.rest.last { $0.route == "PUT /guilds/{guild.id}/bans/{user.id}" })
         #expect(ban.status == 204 && ban.auditLogReason == "Raid wave — compte créé il y a 2 min")
+        // 600 graphemes of 11 scalars each: the reason keeps 512 scalars, not 512 graphemes.
+        let zalgo = String(repeating: "e" + String(repeating: "\u{301}", count: 10), count: 600)
+        try await client.unban(target, from: guild.id, reason: zalgo)
+        let unban = try #require(server.record.rest.last { $0.route == "DELETE /guilds/{guild.id}/bans/{user.id}" })
+        #expect(unban.auditLogReason?.unicodeScalars.count == 512)
         let bot = try await client.currentUser()
         #expect(bot.id == server.configuration.botUserID && bot.bot == true)
         #expect(server.record.rest.allSatisfy { $0.userAgent?.hasPrefix("DiscordBot (https://") == true })

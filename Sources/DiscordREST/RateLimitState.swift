@@ -88,6 +88,13 @@ public struct RateLimitState: Sendable {
     private var globalSends: [Double]
     private var globalNext = 0
     private var globalBlockedUntil = 0.0
+    /// Buckets and blocks held at which the ended ones are dropped next: twice what the last
+    /// sweep kept. A bucket per guild and channel the bot ever called would otherwise stay for good.
+    private var sweepAt = RateLimitState.sweepFloor
+    static let sweepFloor = 4_096
+
+    /// Buckets and route blocks held now.
+    var heldCount: Int { buckets.count + routeBlocks.count }
 
     /// - Parameter globalLimit: 1…1,000,000 (Discord grants large bots a few thousand); the state
     ///   keeps one send time per allowed request.
@@ -189,6 +196,20 @@ public struct RateLimitState: Sendable {
             bucket.resetAt = max(bucket.resetAt ?? reset, reset)
         }
         buckets[key] = bucket
+        if buckets.count + routeBlocks.count >= sweepAt { sweep(now: now) }
+    }
+
+    /// Drops the buckets whose window has ended (a fresh one, full again, is the same) and the
+    /// blocks that have passed.
+    private mutating func sweep(now: Double) {
+        buckets = buckets.filter { key, bucket in
+            if let reset = bucket.resetAt { return now < reset }
+            guard let started = bucket.windowStartedAt else { return bucket.remaining < bucket.limit }
+            let hash = String(key.prefix { $0 != ":" })
+            return now < started + (windows[hash] ?? 1) + margin
+        }
+        routeBlocks = routeBlocks.filter { now < $0.value }
+        sweepAt = max(Self.sweepFloor, 2 * (buckets.count + routeBlocks.count))
     }
 
     /// The ticket's request never got an answer (the connection failed): let discovery go on. The

@@ -4,8 +4,9 @@ public import KamiiStore
 public import Logging
 
 /// Picks up what admins save while the bot runs: every few seconds it asks SQL which guild
-/// configurations were saved since its last look (the first: since it was made), and names those guilds to `changed` (the guild
-/// router, whose actors read their settings again at their next event; the level-up rewarder).
+/// configurations were saved since its last look (the first: since it was made), and names those
+/// guilds to `changed` (the guild router, whose actors read their settings again at their next
+/// event; the level-up rewarder).
 ///
 /// One query per look, however many guilds there are (`guild_config.updated_at` is indexed). Each
 /// look reaches back ``overlap`` behind the newest save it has seen, and tells guilds apart by

@@ -30,7 +30,7 @@ public final class XPRules: Sendable {
 
     /// A cooldown in milliseconds, at least 1: with none configured, a message seen again (a
     /// replay, at the very time of the author's last XP) must still earn nothing the second time.
-    public static func effectiveCooldown(seconds: Int) -> UInt64 {
+    private static func effectiveCooldown(seconds: Int) -> UInt64 {
         max(1, UInt64(max(0, seconds)) * 1_000)
     }
 

@@ -24,14 +24,33 @@ public struct ShardPlan: Sendable, Equatable {
         public let description: String
     }
 
+    /// More shards than any bot runs (the largest run a few thousand): a count past it is a
+    /// mistake, and planning it would allocate without bound.
+    public static let shardCountLimit = 65_536
+    /// Discord's `max_concurrency` is 1 for most bots, 16 or a higher power of two for large ones.
+    public static let maxConcurrencyLimit = 4_096
+
+    /// - Parameters:
+    ///   - recommended: `/gateway/bot`'s `shards`.
+    ///   - maxConcurrency: `/gateway/bot`'s `session_start_limit.max_concurrency`. Both come from
+    ///     the network, so an answer no gateway gives is refused here, with what it said.
     public init(count: Count, selection: Selection, recommended: Int, maxConcurrency: Int) throws(Invalid) {
-        let concurrency = max(1, maxConcurrency)
+        guard (1...Self.maxConcurrencyLimit).contains(maxConcurrency) else {
+            throw Invalid(description: "GET /gateway/bot answered max_concurrency \(maxConcurrency); Discord's is 1...\(Self.maxConcurrencyLimit)")
+        }
+        let concurrency = maxConcurrency
         switch count {
         case .automatic:
+            guard recommended <= Self.shardCountLimit else {
+                throw Invalid(description: "GET /gateway/bot recommended \(recommended) shards, more than \(Self.shardCountLimit)")
+            }
             let wanted = max(1, recommended)
             shardCount = concurrency > 1 ? (wanted + concurrency - 1) / concurrency * concurrency : wanted
         case .fixed(let fixed):
             guard fixed > 0 else { throw Invalid(description: "the shard count must be at least 1 (got \(fixed))") }
+            guard fixed <= Self.shardCountLimit else {
+                throw Invalid(description: "the shard count must be at most \(Self.shardCountLimit) (got \(fixed))")
+            }
             shardCount = fixed
         }
         switch selection {

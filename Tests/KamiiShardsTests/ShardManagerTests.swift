@@ -69,6 +69,20 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    @Test func aGatewayBotAnswerNoGatewayGivesStopsTheStartWithAReason() async throws {
+        // max_concurrency 0 used to trap in the identify queue's precondition.
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 2, userCount: 20, seed: 5), dispatchesPerSecond: 0, maxConcurrency: 0))
+        let manager = Self.manager(server, coordination: .local, namespace: Self.namespace(), count: 2)
+        await #expect {
+            _ = try await manager.run { _, _ in }
+        } throws: { error in
+            "\(error)".contains("max_concurrency 0")
+        }
+        #expect(server.record.connections.isEmpty, "no shard connected")
+        try await server.stop()
+    }
+
     @Test func withoutSharedCoordinationTheSameStartBreaksDiscordsRule() async throws {
         // The control for the test above: two processes that each keep only their own queue
         // identify shards of one bucket at once.

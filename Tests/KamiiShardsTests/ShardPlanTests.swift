@@ -9,6 +9,21 @@ struct ShardPlanTests {
         #expect(try ShardPlan(count: .fixed(10), selection: .all, recommended: 1_000, maxConcurrency: 16).shards == Array(0..<10))
     }
 
+    @Test func answersNoGatewayGivesAreRefusedNotTrappedOn() {
+        for concurrency in [0, -1, Int.min, ShardPlan.maxConcurrencyLimit + 1] {
+            #expect(throws: ShardPlan.Invalid.self) { try ShardPlan(count: .automatic, selection: .all, recommended: 1, maxConcurrency: concurrency) }
+            #expect(throws: ShardPlan.Invalid.self) { try ShardPlan(count: .fixed(4), selection: .all, recommended: 1, maxConcurrency: concurrency) }
+        }
+        #expect(throws: ShardPlan.Invalid.self) { try ShardPlan(count: .automatic, selection: .all, recommended: Int.max, maxConcurrency: 16) }
+        #expect(throws: ShardPlan.Invalid.self) { try ShardPlan(count: .fixed(Int.max), selection: .all, recommended: 1, maxConcurrency: 1) }
+        #expect(throws: ShardPlan.Invalid.self) {
+            try ShardPlan(count: .fixed(ShardPlan.shardCountLimit + 1), selection: .cluster(index: 0, of: 2), recommended: 1, maxConcurrency: 1)
+        }
+        #expect(
+            (try? ShardPlan(count: .automatic, selection: .all, recommended: ShardPlan.shardCountLimit, maxConcurrency: 16))?.shardCount
+                == ShardPlan.shardCountLimit)
+    }
+
     @Test func rangesAndClustersAreChecked() throws {
         #expect(try ShardPlan(count: .fixed(8), selection: .range(2..<5), recommended: 1, maxConcurrency: 1).shards == [2, 3, 4])
         #expect(throws: ShardPlan.Invalid.self) { try ShardPlan(count: .fixed(8), selection: .range(6..<9), recommended: 1, maxConcurrency: 1) }

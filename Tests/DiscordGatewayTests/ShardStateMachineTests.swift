@@ -54,9 +54,9 @@ struct ShardStateMachineTests {
         _ = machine.connected()
         _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0)
         _ = machine.dispatch(name: "RESUMED", sequence: nil)
-        // Op 9 true: resume again.
+        // Op 9 true: resume again (after a backoff: the session has not proved healthy since).
         #expect(machine.invalidSession(resumable: true) == [.close(code: 4000)])
-        #expect(machine.closed(code: nil, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
+        #expect(machine.closed(code: nil, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0.5)])
         _ = machine.connected()
         #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .sendResume(sessionID: "s1", sequence: 1))
         // Op 9 false: the session is gone; identify on the main gateway.
@@ -92,24 +92,72 @@ struct ShardStateMachineTests {
         #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify)
         _ = machine.identifyAllowed()
         _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s2", resumeURL: "wss://resume.example")
-        #expect(machine.closed(code: 4000, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
+        // The second close since the last healthy session: a backoff (base 1 s × jitter 0.5).
+        #expect(machine.closed(code: 4000, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0.5)])
     }
 
-    @Test func failedConnectionsBackOffExponentiallyCappedAndReadyResetsIt() {
+    func delay(_ actions: [ShardStateMachine.Action]) -> Double? {
+        if case .connect(_, let delay)? = actions.first { delay } else { nil }
+    }
+
+    @Test func failedConnectionsBackOffExponentiallyCappedAndAHealthySessionResetsIt() {
         var machine = ShardStateMachine(gatewayURL: "wss://g", backoffBase: 1, backoffCap: 8)
         _ = machine.start()
-        var delays: [Double] = []
-        for _ in 0..<7 {
-            guard case .connect(_, let delay)? = machine.closed(code: nil, jitter: 0.5).first else { return }
-            delays.append(delay)
-        }
+        let delays = (0..<7).map { _ in delay(machine.closed(code: nil, jitter: 0.5)) }
         #expect(delays == [0, 1, 2, 4, 8, 8, 8])
         _ = machine.connected()
-        _ = machine.hello(intervalMilliseconds: 1_000, jitter: 0)
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
         _ = machine.identifyAllowed()
         _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s", resumeURL: "wss://r")
-        guard case .connect(_, let delay)? = machine.closed(code: nil, jitter: 0.5).first else { return }
-        #expect(delay == 0)
+        // Ready, with two heartbeats acknowledged (20 s): not yet proved healthy.
+        for _ in 0..<2 {
+            _ = machine.heartbeatDue()
+            _ = machine.heartbeatAcknowledged()
+        }
+        #expect(delay(machine.closed(code: nil, jitter: 0.5)) == 8)
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: nil)
+        for _ in 0..<3 {
+            _ = machine.heartbeatDue()
+            _ = machine.heartbeatAcknowledged()
+        }
+        #expect(delay(machine.closed(code: nil, jitter: 0.5)) == 0, "30 s of acknowledged heartbeats: healthy")
+    }
+
+    @Test func aGatewayThatResumesThenDropsEveryConnectionIsBackedOffFrom() {
+        var machine = readyMachine()
+        var delays: [Double?] = []
+        for _ in 0..<6 {
+            delays.append(delay(machine.closed(code: nil, jitter: 0.5)))
+            _ = machine.connected()
+            #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.5).last == .sendResume(sessionID: "s1", sequence: 1))
+            _ = machine.dispatch(name: "RESUMED", sequence: nil)
+        }
+        #expect(delays == [0, 1, 2, 4, 8, 16], "RESUMED alone does not reset the backoff")
+    }
+
+    @Test func aReadyWithoutASessionIsABrokenStream() {
+        for session in [nil, ""] {
+            var machine = ShardStateMachine(gatewayURL: "wss://g")
+            _ = machine.start()
+            _ = machine.connected()
+            _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0)
+            _ = machine.identifyAllowed()
+            #expect(machine.dispatch(name: "READY", sequence: 1, sessionID: session, resumeURL: "wss://r") == [.close(code: 4000)])
+            #expect(machine.sessionID == nil && !machine.isReady)
+            #expect(machine.closed(code: nil, jitter: 0) == [.connect(url: "wss://g", delay: 0)])
+            _ = machine.connected()
+            #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify, "nothing to resume: identify")
+        }
+    }
+
+    @Test func aResumedSessionKeepsTheConfiguredBackoff() {
+        var machine = ShardStateMachine(
+            gatewayURL: "wss://g", resuming: "s", sequence: 3, resumeURL: "wss://r", backoffBase: 5, backoffCap: 7)
+        _ = machine.start()
+        let delays = (0..<4).map { _ in delay(machine.closed(code: nil, jitter: 0.5)) }
+        #expect(delays == [0, 5, 7, 7])
     }
 
     @Test func shutdownClosesResumablyAndAStoredSessionResumesAfterARestart() {

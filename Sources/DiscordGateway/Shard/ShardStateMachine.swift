@@ -9,7 +9,11 @@
 ///   forget the session and identify again when the identify queue allows.
 /// - Close codes 4004, 4010–4014 are fatal: the shard stops with an actionable reason, no retry.
 ///   4007 and 4009 → new session. Anything else → resume if there is a session.
-/// - Reconnects back off exponentially with jitter, capped; a READY or RESUMED resets the backoff.
+/// - A READY without a `session_id` is a broken stream: close and identify again.
+/// - Reconnects back off exponentially with jitter, capped. The backoff resets once a session
+///   has proved healthy — READY or RESUMED, then heartbeats acknowledged for
+///   ``stableSessionSeconds`` — not at READY or RESUMED alone: a gateway that resumes and then
+///   drops every connection would otherwise be reconnected to without pause.
 public struct ShardStateMachine: Sendable {
     /// Why a shard stopped for good — what its operator must fix.
     public enum StopReason: Sendable, Equatable, CustomStringConvertible {
@@ -74,6 +78,8 @@ public struct ShardStateMachine: Sendable {
     private var heartbeatInterval: Double?
     private var awaitingAck = false
     private var failures = 0
+    /// Heartbeat intervals acknowledged since this connection's READY or RESUMED.
+    private var healthySeconds = 0.0
     private var unreachableResumes = 0
     /// Whether the next connection should resume (otherwise it identifies).
     private var resumeNext = false
@@ -85,8 +91,11 @@ public struct ShardStateMachine: Sendable {
     }
 
     /// Starts with a session saved by an earlier process (restart-safe resume).
-    public init(gatewayURL: String, resuming sessionID: String, sequence: Int, resumeURL: String) {
-        self.init(gatewayURL: gatewayURL)
+    public init(
+        gatewayURL: String, resuming sessionID: String, sequence: Int, resumeURL: String, backoffBase: Double = 1,
+        backoffCap: Double = 60
+    ) {
+        self.init(gatewayURL: gatewayURL, backoffBase: backoffBase, backoffCap: backoffCap)
         self.sessionID = sessionID
         self.sequence = sequence
         self.resumeURL = resumeURL
@@ -108,6 +117,7 @@ public struct ShardStateMachine: Sendable {
     public mutating func connected() -> [Action] {
         guard state == .connecting else { return [] }
         state = .awaitingHello
+        healthySeconds = 0
         return []
     }
 
@@ -143,6 +153,11 @@ public struct ShardStateMachine: Sendable {
         guard state == .identifying || state == .resuming || state == .ready else { return [] }
         if let sequence { self.sequence = max(self.sequence ?? 0, sequence) }
         if name == "READY" {
+            guard let sessionID, !sessionID.isEmpty else {
+                // Nothing to resume with: every later drop would cost an identify. Not Discord's.
+                forgetSession()
+                return closeAndReconnect(resume: false)
+            }
             self.sessionID = sessionID
             self.resumeURL = resumeURL
             unreachableResumes = 0
@@ -158,9 +173,12 @@ public struct ShardStateMachine: Sendable {
 
     private mutating func ready() {
         state = .ready
-        failures = 0
         resumeNext = false
     }
+
+    /// How long a READY or RESUMED session must keep its heartbeats acknowledged before the
+    /// reconnect backoff starts again from nothing (Discord's interval is 41.25 s: the first ACK).
+    public static let stableSessionSeconds = 30.0
 
     public mutating func heartbeatDue() -> [Action] {
         guard let interval = heartbeatInterval, [.identifying, .resuming, .ready].contains(state) else { return [] }
@@ -173,6 +191,10 @@ public struct ShardStateMachine: Sendable {
     }
 
     public mutating func heartbeatAcknowledged() -> [Action] {
+        if state == .ready, awaitingAck, let heartbeatInterval {
+            healthySeconds += heartbeatInterval
+            if healthySeconds >= Self.stableSessionSeconds { failures = 0 }
+        }
         awaitingAck = false
         return []
     }

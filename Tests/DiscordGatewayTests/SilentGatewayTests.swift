@@ -37,4 +37,39 @@ struct SilentGatewayTests {
         #expect(await stopped == .shutdown)
         try await server.close()
     }
+
+    @Test func shuttingDownDoesNotWaitOutTheReconnectBackoff() async throws {
+        let accepted = Accepted()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                accepted.count.add(1, ordering: .relaxed)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        // The second failed connection waits at least 50 s before the third.
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", backoffBase: 100, backoffCap: 100,
+                helloTimeout: .milliseconds(100)),
+            identifyGate: UnlimitedIdentifyGate())
+        let stopped = Task { await shard.run { _ in } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while accepted.count.load(ordering: .relaxed) < 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Past the second connection's timeout: the shard is in its backoff now.
+        try await Task.sleep(for: .milliseconds(600))
+        await shard.shutdown()
+        let first = await withTaskGroup(of: String.self) { group in
+            group.addTask { _ = await stopped.value; return "stopped" }
+            group.addTask { try? await Task.sleep(for: .seconds(20)); return "still waiting" }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(first == "stopped")
+        #expect(accepted.count.load(ordering: .relaxed) == 2, "no connection after the shutdown")
+        try await server.close()
+    }
 }

@@ -18,6 +18,9 @@ public actor ShardConnection {
     var sendLimiter: GatewaySendLimiter
     var stopReason: ShardStateMachine.StopReason?
     var identifyBreaker: IdentifyCircuitBreaker
+    /// The wait before reconnecting, while there is one: ``shutdown()`` ends it (a backoff can
+    /// last a minute).
+    var backoffWait: Task<Void, Never>?
     /// The wait for the identify gate, while there is one.
     var identifyWait: Task<Void, any Error>?
     /// Asks the live connection's identify task to wait for a turn and identify.
@@ -52,7 +55,8 @@ public actor ShardConnection {
             // Everything up to a saved session's `s` was durable when it was saved.
             durableSequence = saved.sequence
             machine = ShardStateMachine(
-                gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL)
+                gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL,
+                backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
         } else {
             machine = ShardStateMachine(
                 gatewayURL: configuration.gatewayURL, backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
@@ -100,7 +104,8 @@ public actor ShardConnection {
             pending.removeFirst()
             switch action {
             case .connect(let url, let delay):
-                if delay > 0 { try? await Task.sleep(for: .seconds(delay)) }
+                if let stopReason { return stopReason }
+                if delay > 0 { await backOff(seconds: delay) }
                 if let stopReason { return stopReason }
                 let code: UInt16?
                 do {
@@ -136,8 +141,21 @@ public actor ShardConnection {
             if case .stop(let reason) = action { stopReason = reason }
         }
         identifyWait?.cancel()
+        backoffWait?.cancel()
         await execute(actions.filter { if case .stop = $0 { return false } else { return true } })
         socket?.close()
+    }
+
+    /// Sleeps out a reconnect backoff, unless the shard is shut down or its task cancelled first.
+    private func backOff(seconds: Double) async {
+        let wait = Task { _ = try? await Task.sleep(for: .seconds(seconds)) }
+        backoffWait = wait
+        await withTaskCancellationHandler {
+            await wait.value
+        } onCancel: {
+            wait.cancel()
+        }
+        backoffWait = nil
     }
 
     /// One connection: frames in, actions out, heartbeats beside. Returns the close code Discord

@@ -10,6 +10,10 @@ import Metrics
 public protocol SessionBudget: Sendable {
     /// Takes one session start, or throws ``IdentifyRefused`` when only the reserve is left.
     func spend(shard: Int) async throws
+    /// Gives back the start `shard` took with its last ``spend(shard:)``: its identify was never
+    /// written (the connection ended, or the shard stopped, while it waited for its turn), so
+    /// Discord did not count it. Without this an outage drains the budget one wait at a time.
+    func refund(shard: Int) async
 }
 
 /// The budget shared by every process of the bot through one Redis counter, set from
@@ -70,6 +74,22 @@ public struct RedisSessionBudget: SessionBudget {
         throw IdentifyRefused(reason: "nobody answered what the session budget is (GET /gateway/bot)", retryAfter: .seconds(5))
     }
 
+    /// Gives the start back while the budget it came from is still running. A budget that reset
+    /// and was read again meanwhile gets one start too many back — the reserve covers that.
+    public func refund(shard: Int) async {
+        do {
+            _ = try await redis.evaluate(Self.giveBack, keys: [key], arguments: [])
+        } catch {
+            // The start stays spent: a budget that looks smaller than it is errs on the safe side.
+            logger.warning("could not give back shard \(shard)'s unused session start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static let giveBack = RedisScript("""
+        if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
+        return -1
+        """)
+
     /// Takes one start unless only the reserve is left; answers {left after, ms until reset},
     /// {-1, ms until reset} when refused, {-2, 0} when the budget is unknown.
     static let take = RedisScript("""
@@ -91,6 +111,10 @@ public actor LocalSessionBudget: SessionBudget {
     private var remaining: Int?
     private var resetAt = ContinuousClock.now
     private var refreshing: Task<Void, any Error>?
+    /// Which of Discord's answers each shard's last start came from: a refund after the budget was
+    /// read again would give back a start the new answer never counted.
+    private var answer = 0
+    private var spentFrom: [Int: Int] = [:]
 
     /// - Parameter initial: an answer already at hand, used until its reset passes.
     public init(
@@ -114,6 +138,15 @@ public actor LocalSessionBudget: SessionBudget {
             throw SessionBudgetGuard.refuse(shard: shard, reserve: reserve, retryAfter: resetAt - .now, logger: logger)
         }
         remaining = left - 1
+        spentFrom[shard] = answer
+    }
+
+    /// The starts this process believes are left, once Discord was asked.
+    public var startsLeft: Int? { remaining }
+
+    public func refund(shard: Int) {
+        guard let from = spentFrom.removeValue(forKey: shard), from == answer, let left = remaining else { return }
+        remaining = left + 1
     }
 }
 
@@ -133,6 +166,8 @@ extension LocalSessionBudget {
     }
 
     private func apply(_ limit: GatewayBot.SessionStartLimit) {
+        answer += 1
+        spentFrom.removeAll()
         remaining = limit.remaining
         resetAt = .now + .milliseconds(max(1_000, limit.resetAfter))
     }

@@ -48,11 +48,21 @@ public actor StartupIdentifyGate: IdentifyGate {
             // Redis or Discord's REST API cannot say what is left: do not guess; ask again soon.
             throw IdentifyRefused(reason: "the session budget cannot be checked: \(error)", retryAfter: .seconds(5))
         }
-        try await queue.waitForTurn(shard: shard)
+        do {
+            try await queue.waitForTurn(shard: shard)
+        } catch {
+            await budget?.refund(shard: shard)
+            throw error
+        }
     }
 
     public func identifySent(shard: Int) async {
         await queue.identifySent(shard: shard)
+    }
+
+    public func identifyNotSent(shard: Int) async {
+        await budget?.refund(shard: shard)
+        await queue.identifyNotSent(shard: shard)
     }
 
     private func wake(_ shard: Int) {

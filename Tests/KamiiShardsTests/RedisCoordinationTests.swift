@@ -115,6 +115,44 @@ struct RedisCoordinationTests {
         await redisB.close()
     }
 
+    @Test func aStartWhoseIdentifyWasNeverWrittenIsGivenBack() async throws {
+        let budget = LocalSessionBudget(reserve: 0, initial: .init(total: 10, remaining: 2, resetAfter: 60_000, maxConcurrency: 1)) {
+            throw CancellationError()
+        }
+        // Another shard holds the only bucket: shard 0 spends its start, then waits in the queue.
+        let queue = LocalIdentifyQueue(maxConcurrency: 1, window: .seconds(5))
+        try await queue.waitForTurn(shard: 9)
+        let gate = StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: 1, firstIdentifies: [])
+        let waiting = Task { try await gate.waitForTurn(shard: 0) }
+        try await waitUntil("the start spent") { await budget.startsLeft == 1 }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(await budget.startsLeft == 2, "the wait ended before the identify: Discord never counted it")
+
+        // A turn given but not used (the connection ended meanwhile) is given back too; a used one is not.
+        let free = StartupIdentifyGate(
+            queue: LocalIdentifyQueue(maxConcurrency: 1, window: .milliseconds(10)), budget: budget, maxConcurrency: 1, firstIdentifies: [])
+        try await free.waitForTurn(shard: 1)
+        await free.identifyNotSent(shard: 1)
+        #expect(await budget.startsLeft == 2)
+        try await free.waitForTurn(shard: 1)
+        await free.identifySent(shard: 1)
+        #expect(await budget.startsLeft == 1)
+    }
+
+    @Test func theSharedBudgetTakesBackAnUnusedStart() async throws {
+        let redis = try RedisTestServer.client()
+        let budget = RedisSessionBudget(redis: redis, namespace: Self.namespace(), reserve: 0) {
+            .init(total: 10, remaining: 1, resetAfter: 60_000, maxConcurrency: 1)
+        }
+        try await budget.spend(shard: 0)
+        await #expect(throws: IdentifyRefused.self) { try await budget.spend(shard: 1) }
+        await budget.refund(shard: 0)
+        try await budget.spend(shard: 1)
+        await #expect(throws: IdentifyRefused.self) { try await budget.spend(shard: 2) }
+        await redis.close()
+    }
+
     @Test func theLocalBudgetAsksDiscordAgainAfterItsReset() async throws {
         let answers = Locked([3, 5])
         let budget = LocalSessionBudget(reserve: 1) {

@@ -59,10 +59,14 @@ public protocol IdentifyGate: Sendable {
     func waitForTurn(shard: Int) async throws
     /// `shard`'s identify was just written: its bucket's window runs from now.
     func identifySent(shard: Int) async
+    /// `shard` had its turn but did not identify (its connection ended first, or it was told to
+    /// reconnect): what the turn cost, such as a session start, can be given back.
+    func identifyNotSent(shard: Int) async
 }
 
 extension IdentifyGate {
     public func identifySent(shard: Int) async {}
+    public func identifyNotSent(shard: Int) async {}
 }
 
 /// A gate's refusal: why, and when asking again makes sense.

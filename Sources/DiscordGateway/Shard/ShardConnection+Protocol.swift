@@ -56,10 +56,13 @@ extension ShardConnection {
             case .requestIdentify:
                 identifyRequest?.yield()
             case .sendIdentify:
-                identifies += 1
-                identifyBreaker.record(at: .now)
-                await send(identifyPayload, isHeartbeat: false)
-                await identifyGate.identifySent(shard: configuration.shardID)
+                if await send(identifyPayload, isHeartbeat: false) {
+                    identifyBreaker.record(at: .now)
+                    identifies += 1
+                    await identifyGate.identifySent(shard: configuration.shardID)
+                } else {
+                    await identifyGate.identifyNotSent(shard: configuration.shardID)
+                }
             case .sendResume(let sessionID, let sequence):
                 resumes += 1
                 await send(#"{"op":6,"d":{"token":\#(jsonString(configuration.token)),"session_id":\#(jsonString(sessionID)),"seq":\#(sequence)}}"#, isHeartbeat: false)
@@ -95,9 +98,14 @@ extension ShardConnection {
             await stop(.identifyRefused(reason: "\(error)", retryAfter: nil))
             return
         }
-        // The turn may come just as the connection ends: identify on the next one instead.
-        if Task.isCancelled || socket == nil { return }
-        await execute(machine.identifyAllowed())
+        // The turn may come just as the connection ends, or after an op 7 or 9: identify on the
+        // next connection instead, and give back what the turn cost.
+        let actions = Task.isCancelled || socket == nil ? [] : machine.identifyAllowed()
+        guard actions.contains(.sendIdentify) else {
+            await identifyGate.identifyNotSent(shard: configuration.shardID)
+            return
+        }
+        await execute(actions)
     }
 
     /// Waits for the identify gate in a task ``shutdown()`` can cancel: a shard may wait many

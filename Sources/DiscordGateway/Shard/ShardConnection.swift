@@ -235,15 +235,18 @@ public actor ShardConnection {
     }
 
     /// Sends a payload as a masked text frame, within the 120-per-minute limit (heartbeats have
-    /// reserved slots).
-    func send(_ payload: String, isHeartbeat: Bool) async {
+    /// reserved slots). False when it was not written because the connection ended first; true once
+    /// the write was attempted (a write that fails may still have reached the other side).
+    @discardableResult
+    func send(_ payload: String, isHeartbeat: Bool) async -> Bool {
         while let wait = sendLimiter.admit(isHeartbeat: isHeartbeat, now: secondsSinceStart) {
             try? await Task.sleep(for: .seconds(max(0, wait - secondsSinceStart)))
-            if Task.isCancelled || socket == nil { return }
+            if Task.isCancelled || socket == nil { return false }
         }
-        guard let socket else { return }
+        guard let socket else { return false }
         let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: socket.channel.allocator.buffer(string: payload))
         try? await socket.write(frame)
+        return true
     }
 
     /// Closes the connection with a close frame carrying `code`, then the socket.

@@ -8,8 +8,8 @@ import Synchronization
 
 /// A gateway WebSocket: TCP (TLS for `wss://`), the HTTP upgrade, then whole messages as an
 /// async stream of frames with back-pressure (the socket stops being read while the shard has
-/// more than `highWater` frames it has not taken). Fragmented messages are reassembled up to
-/// `maxMessageBytes`.
+/// more than `highWater` frames it has not taken, a frame counting once per 64 KiB it holds).
+/// Fragmented messages are reassembled up to `maxMessageBytes`.
 struct GatewayWebSocket: Sendable {
     let channel: any Channel
     /// Frames in the order they arrived, a read's worth at a time (one hand-off per read, not per frame).
@@ -26,16 +26,22 @@ struct GatewayWebSocket: Sendable {
         var description: String { "the gateway at \(url) did not answer the WebSocket upgrade in time" }
     }
 
-    /// Reads pause above `highWater` unconsumed frames and resume below `lowWater`.
+    /// Reads pause above `highWater` unconsumed frames and resume below `lowWater`. A frame
+    /// weighs one more for each whole 64 KiB it holds: gateway frames are small, but one of up to
+    /// `maxMessageBytes` must not count as one, or 256 of them could be held (16 GiB at 64 MiB).
     final class FlowControl: Sendable {
         static let highWater = 256
         static let lowWater = 64
         let buffered = Atomic<Int>(0)
 
-        /// The consumer took a frame; reading resumes once the backlog is low again.
-        func consumed(_ channel: any Channel) {
-            let left = buffered.subtract(1, ordering: .relaxed).newValue
-            if left == Self.lowWater {
+        /// What a frame of `bytes` counts for against the high and low water.
+        static func weight(ofBytes bytes: Int) -> Int { 1 + bytes >> 16 }
+
+        /// The consumer took a frame of `bytes`; reading resumes once the backlog is low again.
+        func consumed(_ channel: any Channel, bytes: Int) {
+            let weight = Self.weight(ofBytes: bytes)
+            let left = buffered.subtract(weight, ordering: .relaxed).newValue
+            if left <= Self.lowWater, left + weight > Self.lowWater {
                 channel.eventLoop.execute {
                     // A read may have landed since (frames are counted a read at a time): resume only
                     // if the backlog is still low; otherwise the consumer passes low water again later.
@@ -152,7 +158,7 @@ struct GatewayWebSocket: Sendable {
 
     /// Hands frames to the stream, everything one read brought at once; stops reading while the
     /// consumer is behind.
-    private final class FrameForwarder: ChannelInboundHandler {
+    final class FrameForwarder: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
         let continuation: AsyncThrowingStream<[WebSocketFrame], any Error>.Continuation
         let flow: FlowControl
@@ -174,12 +180,13 @@ struct GatewayWebSocket: Sendable {
 
         private func forward(_ context: ChannelHandlerContext) {
             guard !read.isEmpty else { return }
-            let count = read.count
+            var weight = 0
+            for frame in read { weight += FlowControl.weight(ofBytes: frame.length) }
             continuation.yield(read)
             read.removeAll(keepingCapacity: true)
             // Above high water after any read, not only the one that crosses it: a resume queued
             // before this read must not leave reading on.
-            if flow.buffered.add(count, ordering: .relaxed).newValue >= FlowControl.highWater {
+            if flow.buffered.add(weight, ordering: .relaxed).newValue >= FlowControl.highWater {
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             }
         }

@@ -181,7 +181,7 @@ public actor ShardConnection {
             do {
                 frames: for try await read in connection.frames {
                     for frame in read {
-                        connection.flow.consumed(connection.channel)
+                        connection.flow.consumed(connection.channel, bytes: frame.length)
                         switch frame.opcode {
                         case .binary, .text:
                             if await !receive(frame.unmaskedData, consume) {

@@ -16,6 +16,7 @@ public actor GuildActor {
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
     private let joins: MemberJoins
+    private let threads: ThreadParents
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
     private var settings: GuildSettings?
@@ -38,7 +39,7 @@ public actor GuildActor {
 
     init(
         guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, joins: MemberJoins,
-        clock: @escaping @Sendable () -> UInt64,
+        threads: ThreadParents, clock: @escaping @Sendable () -> UInt64,
         wallClock: @escaping @Sendable () -> UInt64
     ) {
         self.wallClock = wallClock
@@ -48,6 +49,7 @@ public actor GuildActor {
         self.source = source
         self.counters = counters
         self.joins = joins
+        self.threads = threads
         self.clock = clock
         lastActive = Atomic(clock())
     }
@@ -140,7 +142,8 @@ public actor GuildActor {
         }
         let roles = rules.readsRoles ? try message.memberRoles?.ids(in: data) ?? [] : []
         let author = message.authorID
-        switch rules.exclusion(of: message, roles: roles) {
+        let parentChannel = rules.readsChannelParents ? threads.parent(of: message.channelID) : nil
+        switch rules.exclusion(of: message, roles: roles, parentChannel: parentChannel) {
         case nil:
             break
         case .noXPChannel, .noXPRole:
@@ -154,7 +157,7 @@ public actor GuildActor {
         newestMessageTime = max(newestMessageTime, time)
         var grant: GuildStatsBatch.Grant?
         if !rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author]) {
-            let xp = rules.award(messageID: message.id, channelID: message.channelID, roles: roles)
+            let xp = rules.award(messageID: message.id, channelID: message.channelID, parentChannel: parentChannel, roles: roles)
             // Nothing to earn (a 0× multiplier, a roll of 0): counted, and no cooldown started.
             if xp > 0 { grant = GuildStatsBatch.Grant(user: author, messageTime: time, xp: xp) }
         }

@@ -8,8 +8,9 @@ import Foundation
 #endif
 
 /// Sends each hot dispatch to its guild's actor, creating the actor on the guild's first event and
-/// evicting it once idle. Events the hot path ignores (typing, presences, …) are passed over by
-/// name without reading their payload.
+/// evicting it once idle. Thread events (and GUILD_CREATE's active threads) teach it which channel
+/// each thread is in. Events the hot path ignores (typing, presences, …) are passed over by name
+/// without reading their payload.
 ///
 /// It is the shards' consumer: a shard awaits each event, so one guild's events are applied in
 /// order and a slow guild actor — or a full ``StatsBuffer`` — slows that shard's socket.
@@ -18,6 +19,8 @@ public final class GuildRouter: Sendable {
     public let counters = HotPathCounters()
     /// Members who joined guilds with level rewards (see ``MemberJoins``).
     public let joins = MemberJoins()
+    /// Which channel each active thread is in (see ``ThreadParents``).
+    public let threads = ThreadParents()
     private let source: any GuildSettingsSource
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
@@ -58,8 +61,12 @@ public final class GuildRouter: Sendable {
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
             counters.routedCount.add(1, ordering: .relaxed)
             await actor(for: guild).handle(event, dispatch, step: step)
-        } else if let step {
-            step.lane.advance(to: step.position)
+        } else {
+            // Threads are learnt in the shard's order, before any message posted in them.
+            if dispatch.guildID != nil, ThreadParents.reads(dispatch.name), !threads.learn(from: dispatch) {
+                counters.malformedCount.add(1, ordering: .relaxed)
+            }
+            if let step { step.lane.advance(to: step.position) }
         }
     }
 
@@ -68,7 +75,8 @@ public final class GuildRouter: Sendable {
         stripe(guild).actors.withLock { actors in
             if let actor = actors[guild] { return actor }
             let actor = GuildActor(
-                guild: guild, stats: stats, source: source, counters: counters, joins: joins, clock: clock, wallClock: wallClock)
+                guild: guild, stats: stats, source: source, counters: counters, joins: joins, threads: threads, clock: clock,
+                wallClock: wallClock)
             actors[guild] = actor
             return actor
         }

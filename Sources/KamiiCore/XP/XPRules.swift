@@ -40,19 +40,25 @@ public final class XPRules: Sendable {
     /// No multiplier anywhere: the award is the roll.
     private var isPlain: Bool { multiplier == 1 && channelMultipliers.isEmpty && roleMultipliers.isEmpty }
 
+    /// Whether channel rules exist, so a thread's parent channel must be looked up: a thread
+    /// follows its channel's no-XP setting and multiplier unless it has its own.
+    public var readsChannelParents: Bool { !noXPChannels.isEmpty || !channelMultipliers.isEmpty }
+
     /// Why a message earns no XP, before the cooldown is looked at.
     public enum Exclusion: Sendable, Equatable {
         case bot, webhook, systemMessage, notInGuild, noXPChannel, noXPRole
     }
 
     /// The reason `message` can never earn XP, or nil when it can (subject to the cooldown).
-    /// `roles` are the author's roles, read only when ``readsRoles``.
-    public func exclusion(of message: MessageCreateFields, roles: [UInt64]) -> Exclusion? {
+    /// `roles` are the author's roles, read only when ``readsRoles``; `parentChannel` is the
+    /// channel of the thread the message is in, looked up only when ``readsChannelParents``.
+    public func exclusion(of message: MessageCreateFields, roles: [UInt64], parentChannel: UInt64? = nil) -> Exclusion? {
         if message.authorIsBot { return .bot }
         if message.isWebhook { return .webhook }
         if message.type != 0 && message.type != 19 { return .systemMessage }
         if message.guildID == nil { return .notInGuild }
         if noXPChannels.contains(message.channelID) { return .noXPChannel }
+        if let parentChannel, noXPChannels.contains(parentChannel) { return .noXPChannel }
         if !noXPRoles.isEmpty, roles.contains(where: noXPRoles.contains) { return .noXPRole }
         return nil
     }
@@ -63,12 +69,13 @@ public final class XPRules: Sendable {
         return messageTime < lastXPAt &+ cooldownMilliseconds
     }
 
-    /// The XP a message earns: the roll for its ID times the global, channel and (highest) role
-    /// multipliers, rounded to the nearest whole XP.
-    public func award(messageID: UInt64, channelID: UInt64, roles: [UInt64]) -> Int {
+    /// The XP a message earns: the roll for its ID times the global, channel (the thread's own, or
+    /// else its parent channel's) and (highest) role multipliers, rounded to the nearest whole XP.
+    public func award(messageID: UInt64, channelID: UInt64, parentChannel: UInt64? = nil, roles: [UInt64]) -> Int {
         let roll = Self.roll(messageID: messageID, minimum: minimumXP, maximum: maximumXP)
         if isPlain { return roll }
-        var factor = multiplier * (channelMultipliers[channelID] ?? 1)
+        let channelFactor = channelMultipliers[channelID] ?? parentChannel.flatMap { channelMultipliers[$0] } ?? 1
+        var factor = multiplier * channelFactor
         if !roleMultipliers.isEmpty, let highest = roles.compactMap({ roleMultipliers[$0] }).max() { factor *= highest }
         if factor == 1 { return roll }
         return Int((Double(roll) * factor).rounded())

@@ -1,0 +1,90 @@
+import DiscordGateway
+import DiscordModels
+import KamiiCore
+import KamiiStore
+import Testing
+
+/// Threads and forum posts follow their channel's XP rules: the router learns which channel each
+/// active thread is in from the gateway, in the shard's order.
+struct ThreadParentsTests {
+    typealias D = TestDispatches
+
+    static func thread(_ name: String, id: UInt64, parent: UInt64?, archived: Bool = false) -> ShardDispatch {
+        let parentField = parent.map { #""parent_id":"\#($0)""# } ?? #""parent_id":null"#
+        return D.dispatch(name, """
+            {"type":11,"id":"\(id)","guild_id":"\(D.guild)",\(parentField),"name":"t","owner_id":"5",\
+            "thread_metadata":{"locked":false,"archived":\(archived),"auto_archive_duration":1440},"member_count":1}
+            """)
+    }
+
+    @Test func threadsAreLearntFromEveryEventThatNamesThem() {
+        let threads = ThreadParents()
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", """
+            {"id":"\(D.guild)","channels":[{"id":"700","type":0}],"members":[{"user":{"id":"1"}}],\
+            "threads":[{"id":"900","parent_id":"700","type":11,"thread_metadata":{"archived":false}},\
+            {"id":"901","parent_id":"701","type":12}],"member_count":3}
+            """)))
+        #expect(threads.parent(of: 900) == 700 && threads.parent(of: 901) == 701 && threads.parent(of: 700) == nil)
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 902, parent: 702)))
+        #expect(threads.parent(of: 902) == 702)
+        // Archived: forgotten (a message to it unarchives it first, with a THREAD_UPDATE).
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702, archived: true)))
+        #expect(threads.parent(of: 902) == nil)
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702)))
+        #expect(threads.parent(of: 902) == 702)
+        #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"900","guild_id":"\#(D.guild)","parent_id":"700","type":11}"#)))
+        #expect(threads.parent(of: 900) == nil)
+        #expect(threads.learn(from: D.dispatch("THREAD_LIST_SYNC", """
+            {"guild_id":"\(D.guild)","channel_ids":["703"],"threads":[{"id":"903","parent_id":"703","type":11}],"members":[]}
+            """)))
+        #expect(threads.parent(of: 903) == 703)
+        #expect(threads.threadCount == 3)
+    }
+
+    @Test func payloadsNoGatewaySendsAreRefusedWithoutLosingWhatWasKnown() {
+        let threads = ThreadParents(limit: 2)
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 910, parent: 710)))
+        for data in [#"{"id":"911","parent_id":"#, #"{"id":911,"parent_id":{"x":1}}"#, #"[]"#, #""x""#] {
+            // Built by hand: the envelope's own pass would refuse the cut-off one.
+            let prefix = Array(#"{"op":0,"t":"THREAD_CREATE","d":"#.utf8)
+            let dispatch = ShardDispatch(
+                name: "THREAD_CREATE", sequence: 2, guildID: GuildID(D.guild), payload: prefix + Array(data.utf8) + [UInt8(ascii: "}")],
+                dataRange: prefix.count..<(prefix.count + data.utf8.count))
+            _ = threads.learn(from: dispatch)
+            #expect(threads.parent(of: 911) == nil)
+        }
+        #expect(!threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"1","threads":[{"id":"911","parent_id":"711"},7]}"#)))
+        #expect(threads.parent(of: 911) == 711, "what came before the fault is kept: each thread is a fact of its own")
+        #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"911","parent_id":"711"}"#)))
+        // A thread that names itself, or no parent, is not a thread of a channel.
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 912, parent: 912)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 913, parent: nil)))
+        #expect(threads.parent(of: 912) == nil && threads.parent(of: 913) == nil)
+        // Past the limit a new thread is not remembered; a known one is still updated.
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 914, parent: 714)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 915, parent: 715)))
+        #expect(threads.parent(of: 915) == nil && threads.overflowCount == 1)
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 910, parent: 716)))
+        #expect(threads.parent(of: 910) == 716 && threads.threadCount == 2)
+    }
+
+    @Test func aThreadFollowsItsChannelsNoXPAndMultiplierUnlessItHasItsOwn() async {
+        var config = GuildConfig()
+        config.xp.noXPChannels = [ChannelID(720)]
+        config.xp.channelMultipliers = [ChannelID(721): 2, ChannelID(931): 3]
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: FixedGuildSettings(GuildSettings(config)))
+        await router.route(Self.thread("THREAD_CREATE", id: 930, parent: 720))
+        await router.route(Self.thread("THREAD_CREATE", id: 931, parent: 721))
+        await router.route(Self.thread("THREAD_CREATE", id: 932, parent: 721))
+        let ids = (0..<3).map { D.messageID(atSecond: 0, increment: UInt64($0)) }
+        await router.route(D.message(id: ids[0], author: 50, channel: 930))
+        await router.route(D.message(id: ids[1], author: 51, channel: 931))
+        await router.route(D.message(id: ids[2], author: 52, channel: 932))
+        let batch = router.stats.take()[D.guild] ?? GuildStatsBatch()
+        #expect(batch.messages == [50: 1, 51: 1, 52: 1], "every member's message counts")
+        let xp = Dictionary(uniqueKeysWithValues: batch.grants.map { ($0.user, $0.xp) })
+        #expect(xp[50] == nil, "a thread in a no-XP channel earns nothing")
+        #expect(xp[51] == 3 * XPRules.roll(messageID: ids[1], minimum: 15, maximum: 25), "the thread's own multiplier wins")
+        #expect(xp[52] == 2 * XPRules.roll(messageID: ids[2], minimum: 15, maximum: 25), "else its channel's")
+    }
+}

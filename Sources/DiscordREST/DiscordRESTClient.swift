@@ -78,6 +78,17 @@ public final class DiscordRESTClient: Sendable {
             let now = self.now
             limits.withLock { $0.complete(ticket, rate, now: now) }
             budget.withLock { $0.record(status: answer.status, scope: rate.scope, at: now) }
+            if let lost = answer.bodyLost, (200..<300).contains(answer.status) {
+                // Done, but what Discord answered is gone: as a lost connection, only what is safe
+                // twice goes again. (An error's status says enough without its body.)
+                if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
+                guard route.method.isIdempotent, failures < configuration.maxRetries else {
+                    throw RESTError(.transport(description: "HTTP \(answer.status), but its body was lost: \(lost)"))
+                }
+                failures += 1
+                try await backoff(failures, deadline: deadline)
+                continue
+            }
             switch answer.status {
             case 200..<300:
                 return Response(status: answer.status, headers: answer.headers, body: answer.body)

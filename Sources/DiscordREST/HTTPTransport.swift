@@ -27,11 +27,15 @@ public struct TransportResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// Why the body could not be read (too large, the deadline, the connection), when the status
+    /// and headers came: they still say what Discord did and what its limits are.
+    public var bodyLost: String?
 
-    public init(status: Int, headers: [(String, String)], body: [UInt8]) {
+    public init(status: Int, headers: [(String, String)], body: [UInt8], bodyLost: String? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.bodyLost = bodyLost
     }
 
     /// A header by name, ignoring ASCII case as HTTP does.
@@ -75,18 +79,22 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         let response = try await client.execute(outgoing, timeout: .nanoseconds(max(1, nanoseconds)))
         // async-http-client's deadline ends with the response head; the body gets its own race.
         let limit = maxBodyBytes
-        let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await response.body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                return nil
+        let status = Int(response.status.code)
+        let headers = response.headers.map { ($0.name, $0.value) }
+        do {
+            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await response.body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let collected = first else { throw HTTPClientError.deadlineExceeded }
+                return collected
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let collected = first else { throw HTTPClientError.deadlineExceeded }
-            return collected
+            return TransportResponse(status: status, headers: headers, body: Array(body.readableBytesView))
+        } catch where !(error is CancellationError) && !Task.isCancelled {
+            return TransportResponse(status: status, headers: headers, body: [], bodyLost: "\(error)")
         }
-        return TransportResponse(
-            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-            body: Array(body.readableBytesView))
     }
 }

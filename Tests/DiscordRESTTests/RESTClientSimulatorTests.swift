@@ -186,6 +186,34 @@ struct RESTClientSimulatorTests {
         try await server.stop()
     }
 
+    /// An answer whose body cannot be read (here: larger than the transport takes) still has its
+    /// status and headers: an error is Discord's error, not a lost connection to retry, a 429's
+    /// `Retry-After` is honoured, and a success is retried only where that is safe.
+    @Test func anAnswerWhoseBodyIsLostKeepsItsStatusAndHeaders() async throws {
+        var configuration = SimulatorConfiguration(world: Self.world, dispatchesPerSecond: 0)
+        configuration.restLimits = RESTLimits()
+        let server = try await SimulatorServer.start(configuration)
+        var clientConfiguration = RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: configuration.token)
+        clientConfiguration.firstBackoff = .milliseconds(10)
+        let client = DiscordRESTClient(configuration: clientConfiguration, transport: AsyncHTTPClientTransport(maxBodyBytes: 16))
+        let guild = Self.world.guilds[0]
+        server.forceRateLimits(count: 1, retryAfter: 0.2)
+        await #expect(throws: RESTError(.discord(status: 404, code: 0, message: "HTTP 404"))) {
+            _ = try await client.member(UserID(12_345), in: guild.id)
+        }
+        let lookups = server.record.rest.filter { $0.route == "GET /guilds/{guild.id}/members/{user.id}" }
+        #expect(lookups.map(\.status) == [429, 404], "the 429 waited out by its header, the 404 not retried")
+        do {
+            _ = try await client.gatewayBot()
+            Issue.record("a success whose body was lost was taken for an answer")
+        } catch {
+            guard case .transport(let description) = error.kind else { throw error }
+            #expect(description.contains("HTTP 200"))
+        }
+        #expect(server.record.rest.filter { $0.route == "GET /gateway/bot" }.count == 1 + clientConfiguration.maxRetries, "a GET is safe to send again")
+        try await server.stop()
+    }
+
     @Test func aDeadlineEndsTheWaitAndCancellationToo() async throws {
         let (server, client) = try await Self.start(RESTLimits())
         server.forceRateLimits(count: 1, retryAfter: 30, scope: "global")

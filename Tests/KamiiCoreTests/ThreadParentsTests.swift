@@ -17,55 +17,67 @@ struct ThreadParentsTests {
             """)
     }
 
+    static let guild = GuildID(D.guild)
+
     @Test func threadsAreLearntFromEveryEventThatNamesThem() {
         let threads = ThreadParents()
+        func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 899, parent: 699)))
+        // GUILD_CREATE lists every active thread: what was known before is replaced.
         #expect(threads.learn(from: D.dispatch("GUILD_CREATE", """
             {"id":"\(D.guild)","channels":[{"id":"700","type":0}],"members":[{"user":{"id":"1"}}],\
             "threads":[{"id":"900","parent_id":"700","type":11,"thread_metadata":{"archived":false}},\
             {"id":"901","parent_id":"701","type":12}],"member_count":3}
             """)))
-        #expect(threads.parent(of: 900) == 700 && threads.parent(of: 901) == 701 && threads.parent(of: 700) == nil)
+        #expect(parent(900) == 700 && parent(901) == 701 && parent(700) == nil && parent(899) == nil)
+        #expect(threads.parent(of: 900, in: GuildID(D.guild + 1)) == nil, "threads belong to their guild")
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 902, parent: 702)))
-        #expect(threads.parent(of: 902) == 702)
+        #expect(parent(902) == 702)
         // Archived: forgotten (a message to it unarchives it first, with a THREAD_UPDATE).
         #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702, archived: true)))
-        #expect(threads.parent(of: 902) == nil)
+        #expect(parent(902) == nil)
         #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702)))
-        #expect(threads.parent(of: 902) == 702)
+        #expect(parent(902) == 702)
         #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"900","guild_id":"\#(D.guild)","parent_id":"700","type":11}"#)))
-        #expect(threads.parent(of: 900) == nil)
+        #expect(parent(900) == nil)
+        // A sync names the channels it covers: their threads are replaced, the others kept.
         #expect(threads.learn(from: D.dispatch("THREAD_LIST_SYNC", """
-            {"guild_id":"\(D.guild)","channel_ids":["703"],"threads":[{"id":"903","parent_id":"703","type":11}],"members":[]}
+            {"guild_id":"\(D.guild)","channel_ids":["701","703"],"threads":[{"id":"903","parent_id":"703","type":11}],"members":[]}
             """)))
-        #expect(threads.parent(of: 903) == 703)
-        #expect(threads.threadCount == 3)
+        #expect(parent(901) == nil && parent(902) == 702 && parent(903) == 703)
+        #expect(threads.threadCount == 2)
+        // An outage keeps them; leaving the guild does not.
+        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)","unavailable":true}"#)))
+        #expect(threads.threadCount == 2)
+        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)"}"#)))
+        #expect(threads.threadCount == 0 && parent(902) == nil)
     }
 
-    @Test func payloadsNoGatewaySendsAreRefusedWithoutLosingWhatWasKnown() {
+    @Test func payloadsNoGatewaySendsChangeNothing() {
         let threads = ThreadParents(limit: 2)
+        func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 910, parent: 710)))
         for data in [#"{"id":"911","parent_id":"#, #"{"id":911,"parent_id":{"x":1}}"#, #"[]"#, #""x""#] {
             // Built by hand: the envelope's own pass would refuse the cut-off one.
             let prefix = Array(#"{"op":0,"t":"THREAD_CREATE","d":"#.utf8)
             let dispatch = ShardDispatch(
-                name: "THREAD_CREATE", sequence: 2, guildID: GuildID(D.guild), payload: prefix + Array(data.utf8) + [UInt8(ascii: "}")],
+                name: "THREAD_CREATE", sequence: 2, guildID: Self.guild, payload: prefix + Array(data.utf8) + [UInt8(ascii: "}")],
                 dataRange: prefix.count..<(prefix.count + data.utf8.count))
             _ = threads.learn(from: dispatch)
-            #expect(threads.parent(of: 911) == nil)
+            #expect(parent(911) == nil)
         }
-        #expect(!threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"1","threads":[{"id":"911","parent_id":"711"},7]}"#)))
-        #expect(threads.parent(of: 911) == 711, "what came before the fault is kept: each thread is a fact of its own")
-        #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"911","parent_id":"711"}"#)))
+        #expect(!threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[{"id":"911","parent_id":"711"},7]}"#)))
+        #expect(parent(911) == nil && parent(910) == 710, "a broken GUILD_CREATE neither adds nor replaces")
         // A thread that names itself, or no parent, is not a thread of a channel.
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 912, parent: 912)))
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 913, parent: nil)))
-        #expect(threads.parent(of: 912) == nil && threads.parent(of: 913) == nil)
+        #expect(parent(912) == nil && parent(913) == nil)
         // Past the limit a new thread is not remembered; a known one is still updated.
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 914, parent: 714)))
         #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 915, parent: 715)))
-        #expect(threads.parent(of: 915) == nil && threads.overflowCount == 1)
+        #expect(parent(915) == nil && threads.overflowCount == 1)
         #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 910, parent: 716)))
-        #expect(threads.parent(of: 910) == 716 && threads.threadCount == 2)
+        #expect(parent(910) == 716 && threads.threadCount == 2)
     }
 
     @Test func aThreadFollowsItsChannelsNoXPAndMultiplierUnlessItHasItsOwn() async {

@@ -142,7 +142,7 @@ public actor GuildActor {
         }
         let roles = rules.readsRoles ? try message.memberRoles?.ids(in: data) ?? [] : []
         let author = message.authorID
-        let parentChannel = rules.readsChannelParents ? threads.parent(of: message.channelID) : nil
+        let parentChannel = rules.readsChannelParents ? threads.parent(of: message.channelID, in: guild) : nil
         switch rules.exclusion(of: message, roles: roles, parentChannel: parentChannel) {
         case nil:
             break

@@ -1,15 +1,17 @@
 public import DiscordGateway
-import DiscordModels
+public import DiscordModels
 import Synchronization
 
 /// The channel each active thread (or forum post) belongs to, so a thread follows its channel's
 /// XP rules: a message's `channel_id` is the thread's, and Discord does not say the parent there.
 ///
-/// Learnt from the gateway, in the order the guild's shard delivers it: GUILD_CREATE's `threads`
-/// (every active thread the bot can see), THREAD_CREATE and THREAD_UPDATE (an archived thread is
-/// forgotten; a message to it unarchives it first, which Discord announces with a THREAD_UPDATE),
-/// THREAD_DELETE, and THREAD_LIST_SYNC (threads of channels the bot gains access to). Kept outside
-/// the guild actors, which are evicted when idle. Thread IDs are snowflakes, unique across guilds.
+/// Learnt from the gateway, in the order the guild's shard delivers it, as Discord describes each
+/// event: GUILD_CREATE lists every active thread of the guild (what was known before is replaced);
+/// THREAD_CREATE and THREAD_UPDATE (an archived thread is forgotten; a message to it unarchives it
+/// first, which Discord announces with a THREAD_UPDATE); THREAD_DELETE; THREAD_LIST_SYNC (the
+/// active threads of the channels named, or of the whole guild); GUILD_DELETE when the bot left.
+/// A payload that is not what Discord sends changes nothing. Kept outside the guild actors, which
+/// are evicted when idle.
 public final class ThreadParents: Sendable {
     /// At most this many threads are remembered; past it a new thread is not (its messages follow
     /// the rules set for the thread itself, as before threads were known). About 80 bytes each.
@@ -18,14 +20,19 @@ public final class ThreadParents: Sendable {
     private let count = Atomic<Int>(0)
     private let overflows = Atomic<Int>(0)
 
+    private final class Stripe: Sendable {
+        /// Thread → parent channel, per guild.
+        let guilds = Mutex<[UInt64: [UInt64: UInt64]]>([:])
+    }
+
     public init(limit: Int = 1_000_000) {
         self.limit = limit
         stripes = (0..<16).map { _ in Stripe() }
     }
 
-    /// The channel `channel` belongs to if it is a known active thread.
-    public func parent(of channel: UInt64) -> UInt64? {
-        stripe(channel).threads.withLock { $0[channel] }
+    /// The channel `channel` belongs to if it is a known active thread of `guild`.
+    public func parent(of channel: UInt64, in guild: GuildID) -> UInt64? {
+        stripe(guild).guilds.withLock { $0[guild.rawValue]?[channel] }
     }
 
     /// Threads remembered now.
@@ -37,40 +44,37 @@ public final class ThreadParents: Sendable {
     /// Whether ``learn(from:)`` wants this event (the rest pass by without being read).
     public static func reads(_ name: String) -> Bool {
         switch name {
-        case "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "THREAD_LIST_SYNC", "GUILD_CREATE": true
+        case "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "THREAD_LIST_SYNC", "GUILD_CREATE", "GUILD_DELETE": true
         default: false
         }
     }
 
-    /// Updates the map from one dispatch; returns false when its payload is not what Discord
-    /// sends (nothing it read before the fault is undone: each thread is a fact of its own).
+    /// Updates the map from one dispatch of a guild; false when its payload is not what Discord
+    /// sends (then nothing changed).
     @discardableResult
     public func learn(from dispatch: ShardDispatch) -> Bool {
-        let name = dispatch.name
-        return dispatch.payload.withUnsafeBytes { payload in
-            var scanner = JSONScanner(payload, at: dispatch.dataRange.lowerBound)
-            do throws(JSONScanError) {
-                switch name {
-                case "THREAD_CREATE", "THREAD_UPDATE":
-                    apply(try Self.thread(&scanner))
-                case "THREAD_DELETE":
-                    if let id = try Self.thread(&scanner).id { forget(id) }
-                case "THREAD_LIST_SYNC", "GUILD_CREATE":
-                    try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                        guard key == "threads", scanner.peekValueStart() == UInt8(ascii: "[") else {
-                            _ = try scanner.skipValue()
-                            return
-                        }
-                        try scanner.forEachElement { scanner throws(JSONScanError) in self.apply(try Self.thread(&scanner)) }
-                    }
-                default:
-                    break
-                }
-                return true
-            } catch {
-                return false
+        guard let guild = dispatch.guildID else { return true }
+        let read = dispatch.payload.withUnsafeBytes { payload in
+            Result { () throws(JSONScanError) in
+                var scanner = JSONScanner(payload, at: dispatch.dataRange.lowerBound)
+                return try Self.change(of: dispatch.name, &scanner)
             }
         }
+        guard case .success(let change) = read else { return false }
+        apply(change, to: guild)
+        return true
+    }
+
+    /// What an event says, read in full before anything is changed.
+    enum Change {
+        case thread(Thread)
+        case deleted(UInt64)
+        /// Every active thread of the guild (GUILD_CREATE, THREAD_LIST_SYNC without channel_ids).
+        case all([Thread])
+        /// The active threads of these parent channels (THREAD_LIST_SYNC with channel_ids).
+        case channels(Set<UInt64>, [Thread])
+        case guildGone
+        case none
     }
 
     /// What a channel object says about a thread.
@@ -78,6 +82,45 @@ public final class ThreadParents: Sendable {
         var id: UInt64?
         var parent: UInt64?
         var archived = false
+    }
+
+    static func change(of event: String, _ scanner: inout JSONScanner) throws(JSONScanError) -> Change {
+        switch event {
+        case "THREAD_CREATE", "THREAD_UPDATE":
+            return .thread(try thread(&scanner))
+        case "THREAD_DELETE":
+            return try thread(&scanner).id.map(Change.deleted) ?? .none
+        case "GUILD_DELETE":
+            var unavailable = false
+            try scanner.forEachMember { key, scanner throws(JSONScanError) in
+                if key == "unavailable", scanner.peekValueStart() == UInt8(ascii: "t") {
+                    unavailable = try scanner.readBool()
+                } else {
+                    _ = try scanner.skipValue()
+                }
+            }
+            // Unavailable is an outage: the threads are still there when it ends.
+            return unavailable ? .none : .guildGone
+        case "GUILD_CREATE", "THREAD_LIST_SYNC":
+            var threads: [Thread] = []
+            var channels: Set<UInt64>?
+            try scanner.forEachMember { key, scanner throws(JSONScanError) in
+                if key == "threads", scanner.peekValueStart() == UInt8(ascii: "[") {
+                    try scanner.forEachElement { scanner throws(JSONScanError) in threads.append(try thread(&scanner)) }
+                } else if key == "channel_ids", event == "THREAD_LIST_SYNC", scanner.peekValueStart() == UInt8(ascii: "[") {
+                    var ids = Set<UInt64>()
+                    try scanner.forEachElement { scanner throws(JSONScanError) in
+                        if let id = try scanner.readSnowflake() { ids.insert(id) }
+                    }
+                    channels = ids
+                } else {
+                    _ = try scanner.skipValue()
+                }
+            }
+            return channels.map { .channels($0, threads) } ?? .all(threads)
+        default:
+            return .none
+        }
     }
 
     static func thread(_ scanner: inout JSONScanner) throws(JSONScanError) -> Thread {
@@ -102,31 +145,50 @@ public final class ThreadParents: Sendable {
         return thread
     }
 
-    private func apply(_ thread: Thread) {
-        guard let id = thread.id else { return }
-        guard let parent = thread.parent, !thread.archived, parent != id else { return forget(id) }
-        let added: Bool = stripe(id).threads.withLock { threads in
-            if threads[id] != nil {
-                threads[id] = parent
-                return false
+    private func apply(_ change: Change, to guild: GuildID) {
+        if case .none = change { return }
+        stripe(guild).guilds.withLock { guilds in
+            var threads = guilds.removeValue(forKey: guild.rawValue) ?? [:]
+            switch change {
+            case .thread(let thread):
+                add(thread, to: &threads)
+            case .deleted(let id):
+                if threads.removeValue(forKey: id) != nil { count.subtract(1, ordering: .relaxed) }
+            case .all(let listed):
+                count.subtract(threads.count, ordering: .relaxed)
+                threads.removeAll()
+                for thread in listed { add(thread, to: &threads) }
+            case .channels(let parents, let listed):
+                let before = threads.count
+                threads = threads.filter { !parents.contains($0.value) }
+                count.subtract(before - threads.count, ordering: .relaxed)
+                for thread in listed { add(thread, to: &threads) }
+            case .guildGone:
+                count.subtract(threads.count, ordering: .relaxed)
+                threads.removeAll()
+            case .none:
+                break
             }
-            guard count.load(ordering: .relaxed) < limit else { return false }
-            threads[id] = parent
-            count.add(1, ordering: .relaxed)
-            return true
+            if !threads.isEmpty { guilds[guild.rawValue] = threads }
         }
-        if !added, self.parent(of: id) == nil { overflows.add(1, ordering: .relaxed) }
     }
 
-    private func forget(_ id: UInt64) {
-        if stripe(id).threads.withLock({ $0.removeValue(forKey: id) }) != nil { count.subtract(1, ordering: .relaxed) }
+    /// Adds or updates one thread (an archived one, or one without a parent, is taken out), within
+    /// the limit, keeping the count.
+    private func add(_ thread: Thread, to threads: inout [UInt64: UInt64]) {
+        guard let id = thread.id else { return }
+        guard let parent = thread.parent, !thread.archived, parent != id else {
+            if threads.removeValue(forKey: id) != nil { count.subtract(1, ordering: .relaxed) }
+            return
+        }
+        if threads[id] == nil, count.load(ordering: .relaxed) >= limit {
+            overflows.add(1, ordering: .relaxed)
+            return
+        }
+        if threads.updateValue(parent, forKey: id) == nil { count.add(1, ordering: .relaxed) }
     }
 
-    private final class Stripe: Sendable {
-        let threads = Mutex<[UInt64: UInt64]>([:])
-    }
-
-    private func stripe(_ id: UInt64) -> Stripe {
-        stripes[Int((id >> 22) % UInt64(stripes.count))]
+    private func stripe(_ guild: GuildID) -> Stripe {
+        stripes[Int((guild.rawValue >> 22) % UInt64(stripes.count))]
     }
 }

@@ -94,24 +94,28 @@ public actor RedisClient {
         if isClosed { throw RedisError.closed }
         if let channel, channel.isActive { return channel }
         channel = nil
+        // Whoever waits on the connect, the one who started it or a caller who came meanwhile,
+        // gets a ``RedisError``: callers tell "Redis is away" from other failures by that type.
         if let connecting { return try await connecting.value }
-        let task = Task { [configuration, group] in try await Self.connect(configuration, group: group) }
+        let task = Task { [configuration, group] in
+            do {
+                return try await Self.connect(configuration, group: group)
+            } catch let error as RedisError {
+                throw error
+            } catch {
+                throw RedisError.connectionFailed("\(configuration.host):\(configuration.port): \(error)")
+            }
+        }
         connecting = task
         defer { connecting = nil }
-        do {
-            let channel = try await task.value
-            if isClosed {
-                try? await channel.close()
-                throw RedisError.closed
-            }
-            self.channel = channel
-            connections += 1
-            return channel
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw RedisError.connectionFailed("\(configuration.host):\(configuration.port): \(error)")
+        let channel = try await task.value
+        if isClosed {
+            try? await channel.close()
+            throw RedisError.closed
         }
+        self.channel = channel
+        connections += 1
+        return channel
     }
 
     private static func connect(_ configuration: RedisConfiguration, group: any EventLoopGroup) async throws -> any Channel {

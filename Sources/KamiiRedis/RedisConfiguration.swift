@@ -34,7 +34,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         var database = 0
         let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if !path.isEmpty {
-            guard let number = Int(path), number >= 0 else { throw ConfigurationError("the database in a redis:// URL is a number: \(path)") }
+            // Not echoed either: a password with an unescaped '/' ends up in the path.
+            guard let number = Int(path), number >= 0 else { throw ConfigurationError("the database in a redis:// URL is a number") }
             database = number
         }
         let user = url.user?.removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }

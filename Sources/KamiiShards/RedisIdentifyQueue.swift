@@ -55,8 +55,9 @@ public actor RedisIdentifyQueue: IdentifyGate {
                 // -2: gone between SET and PTTL; try again at once. The lease shrinks when its
                 // holder's identify is written, so look again soon rather than sleep out its PTTL.
                 wait = remaining > 0 ? min(.milliseconds(remaining), LocalIdentifyQueue.pollInterval(for: window)) : .zero
-            } catch let error as RedisError {
-                // Identifying without the lease could reset the token; wait for Redis instead.
+            } catch where !(error is CancellationError) {
+                // Identifying without the lease could reset the token; wait for Redis instead
+                // (whatever kept the answer from coming: a shard stopped for it would not restart).
                 failures += 1
                 if failures == 1 || failures.isMultiple(of: 20) {
                     logger.error("identify queue cannot reach Redis; shard \(shard) waits", metadata: ["error": "\(error)"])

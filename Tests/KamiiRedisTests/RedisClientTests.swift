@@ -231,6 +231,31 @@ struct RedisClientTests {
         await #expect(throws: RedisError.closed) { try await redis.send("PING") }
     }
 
+    /// Callers that arrive while a connect is under way wait on it; when it fails, each of them
+    /// must see a ``RedisError`` too (the identify queue waits for Redis on that type; a raw NIO
+    /// error used to stop a shard for good).
+    @Test func everyCallerWaitingOnAFailedConnectGetsAConnectionFailure() async throws {
+        let redis = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .milliseconds(500)))
+        let errors = await withTaskGroup(of: (any Error)?.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    do {
+                        _ = try await redis.send("PING")
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            return await group.reduce(into: [(any Error)?]()) { $0.append($1) }
+        }
+        #expect(errors.count == 20)
+        for error in errors {
+            #expect((error as? RedisError).map { if case .connectionFailed = $0 { true } else { false } } == true, "\(String(describing: error))")
+        }
+        await redis.close()
+    }
+
     @Test func urlsAreRead() throws {
         let plain = try RedisConfiguration(url: "redis://cache.internal:6380/2")
         #expect(plain.host == "cache.internal" && plain.port == 6380 && plain.database == 2 && plain.password == nil)
@@ -248,6 +273,13 @@ extension RedisClientTests {
         do {
             _ = try RedisConfiguration(url: "redis://:s3cret@")
             Issue.record("a URL without a host was accepted")
+        } catch {
+            #expect(!"\(error)".contains("s3cret"))
+        }
+        // An unescaped '/' in the password puts the rest of it in the path.
+        do {
+            _ = try RedisConfiguration(url: "redis://user:12/s3cret@host/0")
+            Issue.record("a password cut by '/' was taken for a database")
         } catch {
             #expect(!"\(error)".contains("s3cret"))
         }

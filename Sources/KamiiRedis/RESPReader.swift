@@ -20,6 +20,9 @@ final class RESPReader {
         if status != REDIS_OK { throw .protocolViolation(errorText) }
     }
 
+    /// Bytes fed and not yet part of a reply handed out.
+    var unparsedBytes: Int { reader.pointee.len - reader.pointee.pos }
+
     /// The next complete reply, or nil until more bytes arrive.
     func next() throws(RedisError) -> RedisValue? {
         var object: UnsafeMutableRawPointer?

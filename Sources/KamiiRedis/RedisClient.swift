@@ -125,7 +125,7 @@ public actor RedisClient {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisConnectionHandler(commandTimeout: timeout))
+                    try channel.pipeline.syncOperations.addHandler(RedisConnectionHandler(commandTimeout: timeout, maxReplyBytes: configuration.maxReplyBytes))
                 }
             }
             .connect(host: configuration.host, port: configuration.port)

@@ -11,10 +11,14 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// How long a pipeline may wait for its replies before the connection is given up.
     public var commandTimeout: Duration
+    /// The most bytes one reply may take on the wire (a guild's whole hash of a million members is
+    /// about 80 MB): a larger one fails its pipeline and closes the connection rather than
+    /// growing memory without bound.
+    public var maxReplyBytes: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
-        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5)
+        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5), maxReplyBytes: Int = 256 << 20
     ) {
         self.host = host
         self.port = port
@@ -23,6 +27,7 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.database = database
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.maxReplyBytes = maxReplyBytes
     }
 
     /// Reads `redis://[:password@]host[:port][/database]`.

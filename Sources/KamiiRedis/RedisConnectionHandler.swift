@@ -30,10 +30,14 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
     /// 12.5 million value copies.
     private var replies: [RedisValue] = []
     private let commandTimeout: TimeAmount
+    private let maxReplyBytes: Int
+    /// Bytes received since the last whole reply: what the reply being read has taken so far.
+    private var bytesSinceReply = 0
     private var failure: RedisError?
 
-    init(commandTimeout: TimeAmount) {
+    init(commandTimeout: TimeAmount, maxReplyBytes: Int) {
         self.commandTimeout = commandTimeout
+        self.maxReplyBytes = maxReplyBytes
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -65,8 +69,11 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
-            try reader.feed(unwrapInboundIn(data))
+            let bytes = unwrapInboundIn(data)
+            bytesSinceReply += bytes.readableBytes
+            try reader.feed(bytes)
             while let reply = try reader.next() {
+                bytesSinceReply = reader.unparsedBytes
                 guard let first = outstanding.first else { throw RedisError.protocolViolation("a reply nobody asked for") }
                 replies.append(reply)
                 if replies.count == first.expected {
@@ -76,6 +83,9 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
                     if let next = outstanding.first { replies.reserveCapacity(next.expected) }
                     first.promise.succeed(done)
                 }
+            }
+            if bytesSinceReply > maxReplyBytes {
+                throw RedisError.protocolViolation("a reply of more than \(maxReplyBytes) bytes")
             }
         } catch let error as RedisError {
             failAll(error, context: context)

@@ -240,8 +240,11 @@ public actor Checkpointer {
 
     /// Redis's clock as `TIME` answers it, in ms.
     static func milliseconds(fromTime reply: RedisValue) throws -> Int64 {
+        // Between 1970 and the year 10000, so the arithmetic after it cannot overflow.
         guard let parts = reply.array, parts.count == 2, let seconds = parts[0].string.flatMap(Int64.init),
-              let microseconds = parts[1].string.flatMap(Int64.init) else {
+              let microseconds = parts[1].string.flatMap(Int64.init), (0..<253_402_300_800).contains(seconds),
+              (0..<1_000_000).contains(microseconds)
+        else {
             throw RedisError.protocolViolation("TIME answered \(reply)")
         }
         return seconds * 1_000 + microseconds / 1_000

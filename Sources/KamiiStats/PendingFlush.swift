@@ -264,7 +264,8 @@ struct PendingFlush {
                     outcome.applied += 1
                     outcome.deltas += batch.deltaCount
                     outcome.guilds.append((guild, batch.deltaCount))
-                    outcome.grants += max(0, applied)
+                    // No more than the batch holds, whatever the reply says (it is the network's).
+                    outcome.grants += min(max(0, applied), batch.deltaCount)
                     if applied == -1, batch.changes.contains(where: \.isGrant) { outcome.appliedEarlier.append(guild) }
                     for _ in 0..<max(0, ups) {
                         guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let before = rest.popFirst()?.int,

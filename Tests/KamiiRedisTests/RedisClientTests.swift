@@ -220,6 +220,25 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    /// A reply past the configured size fails its pipeline and the connection, instead of being
+    /// buffered however large it grows; the next call works on a fresh connection.
+    @Test func aReplyLargerThanAllowedFailsRatherThanGrowingMemory() async throws {
+        var configuration = try #require(RedisTestServer.configuration)
+        configuration.maxReplyBytes = 1 << 20
+        let redis = RedisClient(configuration: configuration)
+        let key = RedisTestServer.uniqueKey("big")
+        _ = try await redis.send("SET", key, String(repeating: "x", count: 3 << 20))
+        await #expect {
+            _ = try await redis.send("GET", key)
+        } throws: { error in
+            if case .protocolViolation(let text) = error as? RedisError { text.contains("more than 1048576 bytes") } else { false }
+        }
+        #expect(try await redis.send("STRLEN", key) == .integer(3 << 20))
+        #expect(try await redis.send("GETRANGE", key, "0", "4") == .bulk(Array("xxxxx".utf8)))
+        _ = try await redis.send("DEL", key)
+        await redis.close()
+    }
+
     @Test func nobodyListeningIsAConnectionFailure() async throws {
         let redis = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .milliseconds(500)))
         await #expect {

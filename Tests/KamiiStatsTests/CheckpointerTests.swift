@@ -352,3 +352,17 @@ struct CheckpointerTests {
         await redis.close()
     }
 }
+
+/// Redis's `TIME`, read with nothing trusted: a reply no server gives is an error, not a trap.
+struct RedisTimeReplyTests {
+    static func time(_ seconds: String, _ microseconds: String) -> RedisValue {
+        .array([.bulk(Array(seconds.utf8)), .bulk(Array(microseconds.utf8))])
+    }
+
+    @Test func aTimeNoServerGivesIsRefused() throws {
+        #expect(try Checkpointer.milliseconds(fromTime: Self.time("1764547200", "123456")) == 1_764_547_200_123)
+        for (seconds, microseconds) in [("9223372036854775807", "0"), ("-9223372036854775808", "0"), ("1764547200", "-5"), ("1764547200", "1000000")] {
+            #expect(throws: RedisError.self) { try Checkpointer.milliseconds(fromTime: Self.time(seconds, microseconds)) }
+        }
+    }
+}

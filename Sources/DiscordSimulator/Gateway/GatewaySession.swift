@@ -196,12 +196,17 @@ final class GatewaySession: Sendable {
         connection?.sendPending()
     }
 
-    /// Takes the dispatches REST calls caused, if `channel` is the session's connection.
-    func takePending(for channel: any Channel) -> [(name: String, data: [UInt8])] {
+    /// Takes the dispatches REST calls caused and numbers them, in one locked step, if `channel`
+    /// is the session's connection: a resume on another connection cannot fall between taking and
+    /// numbering and leave them neither pending nor numbered, never to be sent or replayed.
+    func takePending(for channel: any Channel) -> [(name: String, sequence: Int, payload: [UInt8])] {
         state.withLock { state in
             guard state.connection?.channel === channel else { return [] }
             defer { state.pending = [] }
-            return state.pending
+            return state.pending.map { event in
+                let numbered = Self.number(name: event.name, data: event.data, &state)
+                return (event.name, numbered.sequence, numbered.payload)
+            }
         }
     }
 

@@ -38,12 +38,15 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
     var heartbeatDeadline: Scheduled<Void>?
+    /// Whether the URL asked for a gateway version Discord serves (`v=10` or `9`).
+    private let apiVersionSupported: Bool
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
-        guildStates: GuildStates, observe: @escaping @Sendable (TrafficFact) -> Void
+        guildStates: GuildStates, apiVersionSupported: Bool = true, observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.apiVersionSupported = apiVersionSupported
         self.observe = observe
         self.guildStates = guildStates
         self.configuration = configuration
@@ -58,6 +61,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         send(#"{"t":null,"s":null,"op":10,"d":{"heartbeat_interval":\#(configuration.heartbeatIntervalMilliseconds),"_trace":["[\"gateway-simulator\"]"]}}"#, context)
+        guard apiVersionSupported else { return close(.invalidAPIVersion, context) }
         armHeartbeatDeadline(context)
     }
 
@@ -145,6 +149,20 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// A JSON array of whole numbers (not booleans, not strings, not fractions), as Discord reads one.
+    static func integers(_ value: Any) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var integers: [Int] = []
+        for element in array {
+            // A JSON boolean is an NSNumber of type "c" (`is Bool` holds for 0 and 1 too, on Linux).
+            guard let number = element as? NSNumber, String(cString: number.objCType) != "c",
+                  let integer = Int(exactly: number.doubleValue)
+            else { return nil }
+            integers.append(integer)
+        }
+        return integers
+    }
+
     private func identify(_ data: [String: Any], _ context: ChannelHandlerContext) {
         guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
               identifyLimiter.tokenIsValid
@@ -157,7 +175,14 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         guard configuration.approvedPrivilegedIntents.isSuperset(of: requested.intersection(.privileged)) else {
             return close(.disallowedIntents, context)
         }
-        let shard = (data["shard"] as? [Int]) ?? [0, 1]
+        // Absent (or null): one shard. Present, it must be two integers.
+        let shard: [Int]
+        if let sent = data["shard"], !(sent is NSNull) {
+            guard let pair = Self.integers(sent) else { return close(.decodeError, context) }
+            shard = pair
+        } else {
+            shard = [0, 1]
+        }
         guard shard.count == 2, shard[1] >= 1, (0..<shard[1]).contains(shard[0]) else { return close(.invalidShard, context) }
         let payloads = WorldPayloads(configuration: configuration)
         let guilds = payloads.guilds(shard: shard[0], of: shard[1])
@@ -192,7 +217,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             $0.intents = rawIntents
             $0.shard = shard
         }
-        let sentShard = data["shard"] == nil ? nil : shard
+        let sentShard = data["shard"] == nil || data["shard"] is NSNull ? nil : shard
         let largeThreshold = min(max((data["large_threshold"] as? Int) ?? 50, 50), 250)
         var burst = [(name: "READY", data: Array(payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
         if requested.contains(.guilds) {
@@ -333,7 +358,11 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     func sendPending() {
         guard state == .identified, let context, let session else { return }
         for event in session.takePending(for: context.channel) {
-            dispatch(event.name, event.data, context, flush: false)
+            record.update(number) {
+                $0.dispatches[event.name, default: 0] += 1
+                $0.lastSequence = event.sequence
+            }
+            write(event.payload, context, flush: false)
         }
         context.flush()
     }

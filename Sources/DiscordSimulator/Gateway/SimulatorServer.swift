@@ -64,7 +64,8 @@ public final class SimulatorServer: Sendable {
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
-                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates, observe: observe),
+                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates,
+                                apiVersionSupported: Self.apiVersionIsSupported(in: head.uri), observe: observe),
                         ])
                     }
                 })
@@ -181,6 +182,13 @@ public final class SimulatorServer: Sendable {
         for channel in connections.all {
             try? await channel.close()
         }
+    }
+
+    /// Whether a gateway URL asks for a version Discord serves: `v` is required, 10 (or 9).
+    /// Another one is upgraded, then closed with 4012 after Hello.
+    static func apiVersionIsSupported(in uri: String) -> Bool {
+        let version = URLComponents(string: uri)?.queryItems?.first { $0.name == "v" }?.value
+        return version == "10" || version == "9"
     }
 
     /// The `compress` query parameter of a gateway URL; nil when the request is not for the gateway

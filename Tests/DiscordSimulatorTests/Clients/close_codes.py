@@ -24,14 +24,19 @@ CASES = {
     "invalid_intents": [identify(intents=1 << 40)],
     "disallowed_intents": [identify(intents=513 | (1 << 8))],
     "bad_shard": [identify(shard=[2, 2])],
+    "shard_of_strings": [identify(shard=["0", "2"])],
+    "shard_of_booleans": [identify(shard=[False, True])],
     "before_identify": [{"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}],
     "second_identify": [identify(), identify()],
     "not_json": ["{not json"],
 }
 
+# Gateway versions Discord does not serve: Hello, then 4012 (nothing sent).
+VERSIONS = {"version_6": "?v=6&encoding=json", "no_version": "?encoding=json"}
 
-async def close_code(session, messages):
-    async with session.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
+
+async def close_code(session, messages, query="?v=10&encoding=json"):
+    async with session.ws_connect(gateway + query, timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
         hello = await asyncio.wait_for(ws.receive_json(), timeout=10)
         assert hello["op"] == 10, hello
         for message in messages:
@@ -45,6 +50,7 @@ async def close_code(session, messages):
 async def main():
     async with aiohttp.ClientSession() as session:
         results = {name: await close_code(session, messages) for name, messages in CASES.items()}
+        results.update({name: await close_code(session, [], query) for name, query in VERSIONS.items()})
     print(json.dumps(results))
 
 

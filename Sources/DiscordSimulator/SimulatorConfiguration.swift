@@ -24,6 +24,9 @@ public struct SimulatorConfiguration: Sendable {
     public var maxConcurrency: Int
     /// At most one identify per bucket per window (Discord: 5 s; shorter in tests).
     public var identifyWindowMilliseconds: Int
+    /// How often the members of a whole guild may be requested (op 8 with `query: ""`, `limit: 0`):
+    /// Discord's 30 s; a repeat within it gets a RATE_LIMITED dispatch.
+    public var allMembersRequestWindowMilliseconds = 30_000
     /// `session_start_limit.total`: identifies allowed per reset period. Past it the token is reset.
     public var sessionStartLimit: Int
     /// How long until the session start budget is restored.

@@ -66,6 +66,8 @@ struct RequestGuildMembersTests {
             .map { world.users[guild.members[$0]].username }.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         #expect(results["prefix"]?.members == Array(matching.prefix(2)))
         #expect(results["users"] == Result(members: [member.username], not_found: ["1"], chunks: 1))
+        #expect(results["again"] == Result(members: ["8", guild.id.description, "again"], not_found: ["waits"], chunks: 0),
+                "a whole guild asked for twice within 30 s: RATE_LIMITED")
     }
 }
 

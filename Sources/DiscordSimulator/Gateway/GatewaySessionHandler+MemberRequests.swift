@@ -6,14 +6,17 @@ extension GatewaySessionHandler {
     /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
     /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
     /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
-    /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes.
+    /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes; a
+    /// whole guild asked for again within ``MemberRequestLimiter/window`` gets RATE_LIMITED.
     func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
         guard let session, let id = Self.snowflake(data["guild_id"]),
               let guild = configuration.world.guilds.first(where: { $0.id.rawValue == id }), session.shardGuilds.contains(guild.id)
         else { return }
         var nonceField = ""
+        var nonceJSON: String?
         if let nonce = data["nonce"] as? String, nonce.utf8.count <= 32,
            let encoded = try? JSONSerialization.data(withJSONObject: nonce, options: [.fragmentsAllowed]) {
+            nonceJSON = String(decoding: encoded, as: UTF8.self)
             nonceField = #","nonce":"# + String(decoding: encoded, as: UTF8.self)
         }
         let selection: WorldPayloads.MemberSelection
@@ -25,6 +28,11 @@ extension GatewaySessionHandler {
             let limit = (data["limit"] as? Int) ?? 0
             if query.isEmpty && limit == 0 {
                 guard session.intents.contains(.guildMembers) else { return }
+                if let wait = memberRequests.admit(guild: guild.id.rawValue) {
+                    let seconds = Double(wait.nanoseconds) / 1e9
+                    let meta = #"{"guild_id":"\#(guild.id)""# + (nonceJSON.map { #","nonce":"# + $0 } ?? "") + "}"
+                    return dispatch("RATE_LIMITED", #"{"opcode":8,"retry_after":\#(seconds),"meta":\#(meta)}"#, context)
+                }
                 selection = .all
             } else {
                 selection = .prefix(query.lowercased(), limit: min(max(limit, 1), 100))

@@ -40,12 +40,15 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var heartbeatDeadline: Scheduled<Void>?
     /// Whether the URL asked for a gateway version Discord serves (`v=10` or `9`).
     private let apiVersionSupported: Bool
+    let memberRequests: MemberRequestLimiter
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
-        guildStates: GuildStates, apiVersionSupported: Bool = true, observe: @escaping @Sendable (TrafficFact) -> Void
+        guildStates: GuildStates, memberRequests: MemberRequestLimiter, apiVersionSupported: Bool = true,
+        observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.memberRequests = memberRequests
         self.apiVersionSupported = apiVersionSupported
         self.observe = observe
         self.guildStates = guildStates

@@ -37,6 +37,7 @@ public final class SimulatorServer: Sendable {
         let connections = Connections()
         let sessions = SessionRegistry()
         let identifyLimiter = IdentifyLimiter(configuration)
+        let memberRequests = MemberRequestLimiter(window: .milliseconds(Int64(configuration.allMembersRequestWindowMilliseconds)))
         let groundTruth = GroundTruth(rules: configuration.xpRules)
         let guildStates = GuildStates(world: configuration.world)
         let interactions = InteractionRegistry(responseWindow: configuration.interactionResponseSeconds)
@@ -65,7 +66,7 @@ public final class SimulatorServer: Sendable {
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
                                 compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates,
-                                apiVersionSupported: Self.apiVersionIsSupported(in: head.uri), observe: observe),
+                                memberRequests: memberRequests, apiVersionSupported: Self.apiVersionIsSupported(in: head.uri), observe: observe),
                         ])
                     }
                 })

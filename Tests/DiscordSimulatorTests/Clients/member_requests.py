@@ -41,6 +41,21 @@ async def main():
                 nonce = name + '-"quoted"'
                 await ws.send_json({"op": 8, "d": dict(d, nonce=nonce)})
                 results[name] = await collect_chunks(ws, nonce)
+            # The whole guild again at once: Discord's RATE_LIMITED, not the members.
+            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "query": "", "limit": 0, "nonce": "again"}})
+            while True:
+                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+                if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "again":
+                    results["again"] = {"members": [m["user"]["username"] for m in msg["d"]["members"]], "not_found": [], "chunks": -1}
+                    break
+                if msg.get("t") == "RATE_LIMITED":
+                    d = msg["d"]
+                    results["again"] = {
+                        "members": [str(d["opcode"]), d["meta"]["guild_id"], d["meta"]["nonce"]],
+                        "not_found": ["waits" if 25 < d["retry_after"] <= 30 else "bad retry_after %r" % d["retry_after"]],
+                        "chunks": 0,
+                    }
+                    break
     print(json.dumps(results))
 
 

@@ -91,6 +91,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        // RFC 6455 §5.1: a client's frames are masked, and a server closes on one that is not.
+        guard frame.maskKey != nil else { return close(code: 1002, reason: "Client frames must be masked.", context) }
         switch frame.opcode {
         case .text, .binary:
             received(Data(frame.unmaskedData.readableBytesView), context)
@@ -102,8 +104,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 state = .closed
                 ticker?.cancel()
                 record.update(number) { $0.clientCloseCode = code.map(Int.init) }
-                // 1000 and 1001 end the session; any other code leaves it resumable.
-                if code == 1000 || code == 1001 { session?.end() }
+                // 1000 and 1001 end the session (from its own connection, not one a resume
+                // replaced); any other code leaves it resumable.
+                if code == 1000 || code == 1001, let session, session.isAttached(context.channel) { session.end() }
                 let echo = WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.writeAndFlush(wrapOutboundOut(echo)).whenComplete { _ in bound.value.close(promise: nil) }
@@ -115,6 +118,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    /// What NIO's frame decoder or aggregator refused (a continuation with nothing to continue, a
+    /// fragmented message of too many frames): a protocol error, closed as one.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close(code: 1002, reason: "WebSocket protocol error.", context)
     }
 
     private func received(_ message: Data, _ context: ChannelHandlerContext) {

@@ -5,8 +5,12 @@ identify mistake and prints, as one JSON object, the close code each one got.
     python close_codes.py GATEWAY_URL TOKEN
 """
 import asyncio
+import base64
 import json
+import os
+import struct
 import sys
+from urllib.parse import urlparse
 
 import aiohttp
 
@@ -47,10 +51,41 @@ async def close_code(session, messages, query="?v=10&encoding=json"):
                 return ws.close_code
 
 
+async def read_frame(reader):
+    first, second = await reader.readexactly(2)
+    length = second & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return first & 0x0F, await reader.readexactly(length)
+
+
+async def unmasked_frame_code():
+    """Sends a frame without a mask key (every WebSocket library masks; this writes bytes by hand):
+    RFC 6455 has the server close the connection with 1002."""
+    url = urlparse(gateway)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /?v=10&encoding=json HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    opcode, hello = await asyncio.wait_for(read_frame(reader), timeout=10)
+    assert opcode == 1 and json.loads(hello)["op"] == 10, hello
+    payload = json.dumps({"op": 1, "d": None}).encode()
+    writer.write(bytes([0x81, len(payload)]) + payload)
+    while True:
+        opcode, data = await asyncio.wait_for(read_frame(reader), timeout=10)
+        if opcode == 8:
+            writer.close()
+            return struct.unpack("!H", data[:2])[0]
+
+
 async def main():
     async with aiohttp.ClientSession() as session:
         results = {name: await close_code(session, messages) for name, messages in CASES.items()}
         results.update({name: await close_code(session, [], query) for name, query in VERSIONS.items()})
+    results["unmasked_frame"] = await unmasked_frame_code()
     print(json.dumps(results))
 
 

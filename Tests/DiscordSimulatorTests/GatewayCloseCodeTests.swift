@@ -165,6 +165,28 @@ struct ResumeReplayTests {
         #expect(server.record.connections.last?.replayed == 3)
     }
 
+    /// What a REST call caused while the session had no connection was missed: the resume
+    /// replays it before RESUMED, after which every dispatch is new.
+    @Test func whatRESTCausedWhileAwayIsReplayedBeforeResumed() async throws {
+        let world = TrafficWorld(guildCount: 6, userCount: 100, seed: 10)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 0))
+        async let output = DiscordPy.runScript("replay.py", [server.gatewayURL + "/", server.configuration.token, "2"])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while server.record.connections.first?.clientCloseCode == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let created = try await client.send("POST", "/guilds/\(world.guilds[0].id)/channels", json: ["name": "while-away", "type": 0])
+        #expect(created.status == 201)
+        struct Result: Decodable {
+            let replayed: [[JSONValue]]
+        }
+        let result = try JSONDecoder().decode(Result.self, from: try await output)
+        try await server.stop()
+        #expect(result.replayed.map { $0[1] } == [.text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("GUILD_CREATE"), .text("CHANNEL_CREATE"), .text("RESUMED")])
+        #expect(result.replayed.map { $0[0] } == (5...9).map { .number($0) })
+    }
+
     /// A session left without a connection past its resume window cannot be resumed: op 9
     /// `false`, and nothing replayed. (Within the window, the test above resumes.)
     @Test func aResumeAfterTheWindowGetsAnInvalidSession() async throws {

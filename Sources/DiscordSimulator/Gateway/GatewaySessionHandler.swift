@@ -278,8 +278,10 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             $0.replayed = missed.count
         }
         for payload in missed { write(payload, context) }
-        dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
+        // What REST calls caused while it was away was missed too: it comes before RESUMED, after
+        // which every dispatch is new (as Discord documents the resume).
         sendPending()
+        dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
         startTraffic(context)
     }
 

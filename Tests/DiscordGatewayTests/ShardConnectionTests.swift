@@ -101,6 +101,35 @@ struct ShardConnectionTests {
         try await server.stop()
     }
 
+    /// Guilds go on while a shard is away: a resume brings what happened meanwhile before
+    /// RESUMED, as Discord does, not only what was in flight when the connection dropped.
+    @Test func aResumeBringsWhatHappenedWhileAway() async throws {
+        let world = TrafficWorld(guildCount: 10, userCount: 400, seed: 89)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 500))
+        // A second drop soon after the first waits out a backoff of 0.5–1.5 s: time away.
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMessages, .guildMessageReactions, .guildMembers],
+                gatewayURL: server.gatewayURL, backoffBase: 1, backoffCap: 1),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("traffic") { received.count >= 100 }
+        #expect(server.inject(.dropConnection) == 1)
+        try await waitUntil("the first resume") { received.all.contains { $0.name == "RESUMED" } }
+        let before = received.count
+        #expect(server.inject(.dropConnection) == 1)
+        try await waitUntil("the second resume") { received.all.filter { $0.name == "RESUMED" }.count == 2 }
+        await shard.shutdown()
+        _ = await stopped
+        let all = received.all
+        expectContiguousSequences(all.map { ($0.name, $0.sequence) })
+        let resumed = try #require(all.lastIndex { $0.name == "RESUMED" })
+        let whileAway = all[before..<resumed].filter { $0.name != "RESUMED" }.count
+        #expect(whileAway >= 100, "about 250–750 dispatches of the time away came before RESUMED; got \(whileAway)")
+        try await server.stop()
+    }
+
     @Test func aNonResumableInvalidSessionStartsANewOne() async throws {
         let world = TrafficWorld(guildCount: 5, userCount: 200, seed: 83)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 300, identifyWindowMilliseconds: 500))

@@ -114,16 +114,19 @@ final class GatewaySession: Sendable {
     /// A resume, in one step: checks the session can resume from `sequence`, makes `connection`
     /// its connection and returns what the client missed, plus the connection it replaced. Nil
     /// when the session ended or the sequence cannot be resumed from.
-    func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?)? {
+    /// `away` is how long the session had no connection (zero when the resume replaced one).
+    func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?, away: TimeAmount)? {
         state.withLock { state in
-            expireIfDue(&state, now: .now())
+            let now = NIODeadline.now()
+            expireIfDue(&state, now: now)
             guard !state.ended, sequence <= state.sequence,
                   sequence >= (state.replay.oldestSequence ?? 1) - 1
             else { return nil }
             let replaced = state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
+            let away = state.detachedAt.map { now - $0 } ?? .zero
             state.connection = connection
             state.detachedAt = nil
-            return (state.replay.payloads(after: sequence), replaced)
+            return (state.replay.payloads(after: sequence), replaced, away)
         }
     }
 

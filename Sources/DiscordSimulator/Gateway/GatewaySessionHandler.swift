@@ -261,7 +261,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         guard let id = data["session_id"] as? String, let session = sessions.session(id),
               let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil),
-              let (missed, replaced) = session.resume(after: sequence, attaching: connection(context))
+              let (missed, replaced, away) = session.resume(after: sequence, attaching: connection(context))
         else {
             record.update(number) { $0.invalidSessionsSent += 1 }
             return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
@@ -278,8 +278,14 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             $0.replayed = missed.count
         }
         for payload in missed { write(payload, context) }
-        // What REST calls caused while it was away was missed too: it comes before RESUMED, after
-        // which every dispatch is new (as Discord documents the resume).
+        // Guilds went on while it was away: their traffic of that time, and what REST calls caused,
+        // was missed too and comes before RESUMED, after which every dispatch is new (as Discord
+        // documents the resume).
+        if configuration.dispatchesPerSecond > 0, away > .zero {
+            let seconds = Double(away.nanoseconds) / 1e9
+            owed = min(seconds * Double(configuration.dispatchesPerSecond), Self.awayTrafficLimit)
+            sendOwedTraffic(context)
+        }
         sendPending()
         dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
         startTraffic(context)
@@ -299,14 +305,20 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 return
             }
             handler.owed += Double(rate) / 100
-            handler.sendLiveTraffic(context, ticker: task)
+            if handler.sendOwedTraffic(context) { task.cancel() }
         }
     }
 
-    /// Sends the live dispatches owed this tick: each compressed onto the stream straight from
-    /// where the session keeps it, framed, and all of them in one buffer written at once.
-    private func sendLiveTraffic(_ context: ChannelHandlerContext, ticker: RepeatedTask) {
-        guard let session else { return }
+    /// The most live dispatches made up at once for the time a resumed session was away.
+    static let awayTrafficLimit = 20_000.0
+
+    /// Sends the live dispatches owed (this tick's, or those of the time a resumed session was
+    /// away): each compressed onto the stream straight from where the session keeps it, framed,
+    /// and all of them in one buffer written at once. True when the session's traffic is over.
+    @discardableResult
+    private func sendOwedTraffic(_ context: ChannelHandlerContext) -> Bool {
+        guard let session else { return true }
+        var finished = false
         // Counted locally and recorded once per tick: the record's lock is shared by every
         // connection on every event loop.
         var sent: [String: Int] = [:]
@@ -333,7 +345,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             case .noneYet:
                 owed = 0
             case .finished:
-                ticker.cancel()
+                finished = true
                 owed = 0
             }
         }
@@ -353,6 +365,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             }
         }
         context.flush()
+        return finished
     }
 
     func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {

@@ -187,6 +187,26 @@ struct ResumeReplayTests {
         #expect(result.replayed.map { $0[0] } == (5...9).map { .number($0) })
     }
 
+    /// A resume from a `seq` the session never reached is refused with 4007 (Invalid seq, as on
+    /// Discord: the client starts a new session), not with op 9, and replays nothing.
+    @Test func aResumeFromASequenceAheadOfTheSessionIsClosedWith4007() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 6, userCount: 100, seed: 10), dispatchesPerSecond: 0))
+        let output = try await DiscordPy.runScript("replay.py", [server.gatewayURL + "/", server.configuration.token, "0", "-5"])
+        struct Result: Decodable {
+            let replayed: [[JSONValue]]
+            let invalid_session: Bool?
+            let close_code: Int?
+        }
+        let result = try JSONDecoder().decode(Result.self, from: output)
+        try await server.stop()
+        #expect(result.close_code == 4007)
+        #expect(result.invalid_session == nil)
+        #expect(result.replayed.isEmpty)
+        #expect(server.record.connections.last?.closeCode == 4007)
+        #expect(server.record.connections.last?.resumed == false)
+    }
+
     /// A session left without a connection past its resume window cannot be resumed: op 9
     /// `false`, and nothing replayed. (Within the window, the test above resumes.)
     @Test func aResumeAfterTheWindowGetsAnInvalidSession() async throws {

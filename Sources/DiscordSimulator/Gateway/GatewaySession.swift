@@ -111,22 +111,32 @@ final class GatewaySession: Sendable {
         state.withLock { $0.connection?.channel === channel }
     }
 
-    /// A resume, in one step: checks the session can resume from `sequence`, makes `connection`
-    /// its connection and returns what the client missed, plus the connection it replaced. Nil
-    /// when the session ended or the sequence cannot be resumed from.
-    /// `away` is how long the session had no connection (zero when the resume replaced one).
-    func resume(after sequence: Int, attaching connection: Connection) -> (missed: [[UInt8]], replaced: Connection?, away: TimeAmount)? {
+    /// What a resume found.
+    enum ResumeOutcome {
+        /// `missed` is what the client missed, `replaced` the connection the resume took over,
+        /// `away` how long the session had no connection (zero when the resume replaced one).
+        case resumed(missed: [[UInt8]], replaced: Connection?, away: TimeAmount)
+        /// The session has ended (or expired): op 9 `false`.
+        case ended
+        /// The sequence is ahead of the session's or older than what it keeps: close 4007.
+        case invalidSequence
+    }
+
+    /// A resume, in one step: checks the session can resume from `sequence` and, if it can, makes
+    /// `connection` its connection and returns what the client missed.
+    func resume(after sequence: Int, attaching connection: Connection) -> ResumeOutcome {
         state.withLock { state in
             let now = NIODeadline.now()
             expireIfDue(&state, now: now)
-            guard !state.ended, sequence <= state.sequence,
-                  sequence >= (state.replay.oldestSequence ?? 1) - 1
-            else { return nil }
+            guard !state.ended else { return .ended }
+            guard sequence <= state.sequence, sequence >= (state.replay.oldestSequence ?? 1) - 1 else {
+                return .invalidSequence
+            }
             let replaced = state.connection.flatMap { $0.channel === connection.channel ? nil : $0 }
             let away = state.detachedAt.map { now - $0 } ?? .zero
             state.connection = connection
             state.detachedAt = nil
-            return (state.replay.payloads(after: sequence), replaced, away)
+            return .resumed(missed: state.replay.payloads(after: sequence), replaced: replaced, away: away)
         }
     }
 

@@ -252,19 +252,28 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     /// Resume (op 6): the session's missed dispatches are replayed, then RESUMED, then live traffic
-    /// goes on. An unknown, ended or too-old session gets op 9 with `d: false`, as on Discord.
+    /// goes on. An unknown, ended or expired session gets op 9 with `d: false`; a `seq` the session
+    /// cannot resume from (ahead of it, or older than it keeps) gets 4007, as on Discord.
     private func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
         guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
               identifyLimiter.tokenIsValid
         else {
             return close(.authenticationFailed, context)
         }
-        guard let id = data["session_id"] as? String, let session = sessions.session(id),
-              let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil),
-              let (missed, replaced, away) = session.resume(after: sequence, attaching: connection(context))
-        else {
-            record.update(number) { $0.invalidSessionsSent += 1 }
-            return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+        guard let id = data["session_id"] as? String, let session = sessions.session(id) else {
+            return sendInvalidSession(context)
+        }
+        guard let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil) else {
+            return close(.decodeError, context)
+        }
+        let missed: [[UInt8]], replaced: GatewaySession.Connection?, away: TimeAmount
+        switch session.resume(after: sequence, attaching: connection(context)) {
+        case .ended:
+            return sendInvalidSession(context)
+        case .invalidSequence:
+            return close(.invalidSequence, context)
+        case .resumed(let m, let r, let a):
+            (missed, replaced, away) = (m, r, a)
         }
         // From here the replaced connection can number nothing, so the replay is complete.
         replaced?.inject(.superseded)
@@ -289,6 +298,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         sendPending()
         dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
         startTraffic(context)
+    }
+
+    /// Op 9 `d: false`: the session cannot be resumed, the client identifies anew.
+    private func sendInvalidSession(_ context: ChannelHandlerContext) {
+        record.update(number) { $0.invalidSessionsSent += 1 }
+        send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
     }
 
     /// Sends live traffic in 10 ms ticks at the configured rate.

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Identifies with a plain aiohttp WebSocket, takes READY and the GUILD_CREATEs, then resumes the
-session from three dispatches back on a new connection (after WAIT seconds without one, if
-given); prints, as one JSON object, the sequence numbers and event names the resume replayed and
-what followed, or the op 9 it got instead.
+session from BACK dispatches back (3 unless given; negative: ahead of the session) on a new
+connection (after WAIT seconds without one, if given); prints, as one JSON object, the sequence
+numbers and event names the resume replayed and what followed, or the op 9 or the close code it got
+instead.
 
-    python replay.py GATEWAY_URL TOKEN [WAIT]
+    python replay.py GATEWAY_URL TOKEN [WAIT [BACK]]
 """
 import asyncio
 import json
@@ -14,6 +15,7 @@ import aiohttp
 
 gateway, token = sys.argv[1:3]
 wait = float(sys.argv[3]) if len(sys.argv) > 3 else 0
+back = int(sys.argv[4]) if len(sys.argv) > 4 else 3
 
 
 async def main():
@@ -39,11 +41,16 @@ async def main():
         await asyncio.sleep(wait)
 
         second = await connect()
-        await second.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": last - 3}})
+        await second.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": last - back}})
         replayed = []
         invalid_session = None
+        close_code = None
         while True:
-            payload = await asyncio.wait_for(second.receive_json(), timeout=5)
+            message = await asyncio.wait_for(second.receive(), timeout=5)
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                close_code = second.close_code
+                break
+            payload = json.loads(message.data)
             if payload["op"] == 9:
                 invalid_session = payload["d"]
                 break
@@ -51,7 +58,8 @@ async def main():
             if payload["t"] == "RESUMED":
                 break
         await second.close()
-    print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed, "invalid_session": invalid_session}))
+    print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed, "invalid_session": invalid_session,
+                      "close_code": close_code}))
 
 
 asyncio.run(main())

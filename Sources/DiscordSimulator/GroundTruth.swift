@@ -6,10 +6,12 @@ import Synchronization
 /// given and received. Updated as each dispatch is numbered, so replays after a resume do not
 /// count twice and events a client could never have seen do not count at all.
 ///
-/// The XP rule is Kamii's (docs/XP.md): a message earns XP when its author is a human and at least
-/// `cooldown` passed, by message-ID time, since the author's last XP in that guild; the amount is
-/// `min + splitmix64(message_id) % (max - min + 1)`, so a message replayed after a crash earns the
-/// same XP and the simulator can know every user's total to the unit.
+/// The XP rule is Kamii's (docs/XP.md): a message earns XP when its author is a human, its channel
+/// (or the thread's parent channel) is not a no-XP channel, and at least `cooldown` passed, by
+/// message-ID time, since the author's last XP in that guild; the amount is
+/// `min + splitmix64(message_id) % (max - min + 1)` times the channel's multiplier, so a message
+/// replayed after a crash earns the same XP and the simulator can know every user's total to the
+/// unit.
 public final class GroundTruth: Sendable {
     /// The XP settings the truth is computed under (Kamii's defaults are MEE6's).
     public struct Rules: Sendable, Equatable {
@@ -21,12 +23,35 @@ public final class GroundTruth: Sendable {
         /// simulator cannot know when the bot receives a reaction, and that is what the cooldown counts).
         public var karmaEmoji: Set<String>
 
-        public init(minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍"]) {
+        /// Channels where messages earn no XP; a thread follows its parent channel.
+        public var noXPChannels: Set<ChannelID>
+        /// XP multipliers by channel: a thread's own, or else its parent channel's. The award is
+        /// the roll times the multiplier, rounded to the nearest whole XP.
+        public var channelMultipliers: [ChannelID: Double]
+
+        public init(
+            minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍"],
+            noXPChannels: Set<ChannelID> = [], channelMultipliers: [ChannelID: Double] = [:]
+        ) {
             precondition(minimumXP >= 0 && maximumXP >= minimumXP, "XP range must be non-empty")
+            precondition(channelMultipliers.values.allSatisfy { $0 >= 0 && $0.isFinite }, "multipliers must be finite and not negative")
             self.minimumXP = minimumXP
             self.maximumXP = maximumXP
             self.cooldownMilliseconds = cooldownMilliseconds
             self.karmaEmoji = karmaEmoji
+            self.noXPChannels = noXPChannels
+            self.channelMultipliers = channelMultipliers
+        }
+
+        /// Whether a message in `channel` (a thread in `parent`) can earn XP at all.
+        func earnsXP(in channel: ChannelID, parent: ChannelID?) -> Bool {
+            !noXPChannels.contains(channel) && !(parent.map(noXPChannels.contains) ?? false)
+        }
+
+        /// The XP a message in `channel` (a thread in `parent`) earns, from its roll.
+        func award(roll: Int, in channel: ChannelID, parent: ChannelID?) -> Int {
+            guard let factor = channelMultipliers[channel] ?? parent.flatMap({ channelMultipliers[$0] }), factor != 1 else { return roll }
+            return Int((Double(roll) * factor).rounded())
         }
     }
 
@@ -82,14 +107,14 @@ public final class GroundTruth: Sendable {
         switch fact {
         case .none, .interaction:
             return
-        case .message(let guild, let author, let id, let earnsXP):
+        case .message(let guild, let author, let id, let earnsXP, let channel, let parent):
             update(guild, author) { member in
                 member.messages += 1
-                guard earnsXP else { return }
+                guard earnsXP, rules.earnsXP(in: channel, parent: parent) else { return }
                 let at = id.unixMilliseconds
                 // At least 1 ms, as Kamii counts it: a message at the very time of the last XP earns nothing.
                 if let last = member.lastXPAt, at < last + max(1, rules.cooldownMilliseconds) { return }
-                let xp = Self.xpRoll(messageID: id, rules: rules)
+                let xp = rules.award(roll: Self.xpRoll(messageID: id, rules: rules), in: channel, parent: parent)
                 // A roll of 0 earns nothing and starts no cooldown.
                 guard xp > 0 else { return }
                 member.lastXPAt = at

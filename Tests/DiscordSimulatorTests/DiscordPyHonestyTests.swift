@@ -18,6 +18,10 @@ struct DiscordPyHonestyTests {
         let messages: Int
         let messages_in_known_guild_channels: Int
         let messages_with_member_author: Int
+        let messages_in_threads: Int
+        let threads_created: Int
+        let threads_archived: Int
+        let threads_deleted: Int
         let member_joins: Int
         let reactions: Int
         let resumes: Int
@@ -60,6 +64,12 @@ struct DiscordPyHonestyTests {
         #expect(messages > 1_000)
         #expect(report.messages == messages)
         #expect(report.messages_in_known_guild_channels == messages)
+        // Threads: discord.py took each THREAD_CREATE, archive and delete, and placed every message
+        // posted in a thread in a thread it knew, in a channel it knew.
+        #expect(report.threads_created == connection.dispatches["THREAD_CREATE"] ?? 0)
+        #expect(report.threads_archived == connection.dispatches["THREAD_UPDATE"] ?? 0)
+        #expect(report.threads_deleted == connection.dispatches["THREAD_DELETE"] ?? 0)
+        #expect(report.threads_created > 0 && report.messages_in_threads > 0, "\(report.threads_created) threads, \(report.messages_in_threads) messages in them")
         #expect(report.messages_with_member_author == messages)
         #expect(report.member_joins == connection.dispatches["GUILD_MEMBER_ADD"] ?? 0)
         #expect(report.reactions == connection.dispatches["MESSAGE_REACTION_ADD"] ?? 0)

@@ -21,18 +21,30 @@ struct TrafficFactsTests {
         var reactions: [String: Int] = [:]
         var seen = Set<String>()
         var clears = 0
+        var openThreads: [String: String] = [:]
+        var (threadMessages, closedThreads) = (0, 0)
         for _ in 0..<30_000 {
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
             #expect(data["guild_id"] as? String == event.guild.description)
             seen.insert(event.name)
             switch event.fact {
-            case .message(let guild, let author, let id, let earnsXP):
+            case .message(let guild, let author, let id, let earnsXP, let channel, let parent):
                 #expect(event.name == "MESSAGE_CREATE" && guild == event.guild)
                 let authorObject = try #require(data["author"] as? [String: Any])
                 #expect(authorObject["id"] as? String == author.description)
                 #expect(data["id"] as? String == id.description)
                 #expect(earnsXP == (authorObject["bot"] == nil))
+                #expect(data["channel_id"] as? String == channel.description)
+                #expect(data["channel_type"] as? Int == (parent == nil ? 0 : 11))
+                if let parent {
+                    // Posted only in a thread the traffic opened before and has not closed.
+                    #expect(openThreads[channel.description] == parent.description, "thread \(channel)")
+                    threadMessages += 1
+                } else {
+                    let index = try #require(Self.world.guildIndex(of: guild))
+                    #expect(Self.world.guilds[index].channels.contains(channel))
+                }
             case .reaction(_, let giver, let receiver, let emoji, let added, _, _):
                 #expect(event.name == (added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE"))
                 #expect(data["user_id"] as? String == giver.description)
@@ -73,11 +85,31 @@ struct TrafficFactsTests {
                 #expect(data["id"] as? String == String(id) && data["token"] as? String == token)
                 #expect(((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String == user.description)
             case .none:
-                #expect(["TYPING_START", "PRESENCE_UPDATE"].contains(event.name))
+                #expect(["TYPING_START", "PRESENCE_UPDATE", "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"].contains(event.name))
+                guard event.name.hasPrefix("THREAD_") else { break }
+                let id = try #require(data["id"] as? String)
+                let parent = try #require(data["parent_id"] as? String)
+                #expect(data["type"] as? Int == 11)
+                let index = try #require(Self.world.guildIndex(of: event.guild))
+                #expect(Self.world.guilds[index].channels.map(\.description).contains(parent))
+                let archived = (data["thread_metadata"] as? [String: Any])?["archived"] as? Bool
+                switch event.name {
+                case "THREAD_CREATE":
+                    #expect(openThreads[id] == nil && archived == false && data["newly_created"] as? Bool == true)
+                    #expect(data["owner_id"] is String)
+                    openThreads[id] = parent
+                default:
+                    #expect(openThreads[id] == parent)
+                    if event.name == "THREAD_UPDATE" { #expect(archived == true) }
+                    openThreads[id] = nil
+                    closedThreads += 1
+                }
             }
         }
+        #expect(threadMessages > 100 && closedThreads > 10, "\(threadMessages) thread messages, \(closedThreads) threads closed")
         #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
-                                     "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI"]))
+                                     "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI",
+                                     "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"]))
         #expect(clears > 0)
     }
 
@@ -89,7 +121,7 @@ struct TrafficFactsTests {
             let event = traffic.nextEvent()
             // Someone who leaves and joins again is a new member: no roles, a new joined_at.
             if case .memberJoined(let guild, let user, _, _) = event.fact { seen["\(guild)/\(user.id)"] = nil }
-            guard case .message(let guild, let author, _, _) = event.fact else { continue }
+            guard case .message(let guild, let author, _, _, _, _) = event.fact else { continue }
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
             let member = try #require(data["member"] as? [String: Any])
             let identity = "\(member["roles"] as? [String] ?? [])|\(member["nick"] as? String ?? "-")|\(member["joined_at"] as? String ?? "")"
@@ -122,7 +154,7 @@ struct TrafficFactsTests {
         var seen = 0
         for _ in 0..<5_000 {
             let event = traffic.nextEvent()
-            guard case .message(let eventGuild, let author, _, _) = event.fact, eventGuild == guild.id, changed.contains(author) else { continue }
+            guard case .message(let eventGuild, let author, _, _, _, _) = event.fact, eventGuild == guild.id, changed.contains(author) else { continue }
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any], "escaped JSON")
             let member = try #require(data["member"] as? [String: Any])
             #expect(member["roles"] as? [String] == [role.description])
@@ -177,14 +209,50 @@ struct TrafficFactsTests {
         let user = UserID(1 << 31)
         let start: UInt64 = 1_795_000_000_000
         let ids = [0, 30_000, 60_000, 61_000, 125_000].map { MessageID(unixMilliseconds: start + UInt64($0), increment: 1) }
-        for id in ids { truth.apply(.message(guild: guild, author: user, id: id, earnsXP: true)) }
-        truth.apply(.message(guild: guild, author: user, id: ids[4], earnsXP: false))
+        let channel = ChannelID(1 << 32)
+        for id in ids { truth.apply(.message(guild: guild, author: user, id: id, earnsXP: true, channel: channel, parent: nil)) }
+        truth.apply(.message(guild: guild, author: user, id: ids[4], earnsXP: false, channel: channel, parent: nil))
         let member = truth.member(user, in: guild)
         #expect(member.messages == 6)
         // 0 earns; 30 s is inside the cooldown; 60 s earns; 61 s is inside the new cooldown; 125 s earns.
         #expect(member.messagesEarningXP == 3)
         #expect(member.xp == [ids[0], ids[2], ids[4]].map { GroundTruth.xpRoll(messageID: $0, rules: truth.rules) }.reduce(0, +))
         #expect(truth.xp(in: guild) == [user: member.xp])
+    }
+
+    /// Kamii's channel rules, threads included: a thread follows its parent's no-XP setting, and
+    /// its own multiplier before its parent's; a message that earns 0 XP starts no cooldown.
+    @Test func channelRulesFollowAThreadsParent() {
+        let quiet = ChannelID(10 << 32), boosted = ChannelID(11 << 32), halved = ChannelID(12 << 32), plain = ChannelID(13 << 32)
+        let quietThread = ChannelID(20 << 32), boostedThread = ChannelID(21 << 32), ownThread = ChannelID(22 << 32)
+        let rules = GroundTruth.Rules(
+            minimumXP: 15, maximumXP: 25, noXPChannels: [quiet],
+            channelMultipliers: [boosted: 1.5, halved: 0.5, ownThread: 0, plain: 1])
+        let truth = GroundTruth(rules: rules)
+        let guild = GuildID(1 << 30)
+        let start: UInt64 = 1_795_000_000_000
+        var next = 0
+        func post(_ user: UInt64, in channel: ChannelID, parent: ChannelID? = nil) -> MessageID {
+            next += 1
+            let id = MessageID(unixMilliseconds: start + UInt64(next) * 61_000, increment: UInt64(next))
+            truth.apply(.message(guild: guild, author: UserID(user << 31), id: id, earnsXP: true, channel: channel, parent: parent))
+            return id
+        }
+        func roll(_ id: MessageID) -> Int { GroundTruth.xpRoll(messageID: id, rules: rules) }
+        _ = post(1, in: quiet)
+        _ = post(1, in: quietThread, parent: quiet)
+        #expect(truth.member(UserID(1 << 31), in: guild).messages == 2)
+        #expect(truth.member(UserID(1 << 31), in: guild).xp == 0)
+        let inBoostedThread = post(2, in: boostedThread, parent: boosted)
+        let inHalved = post(2, in: halved)
+        #expect(truth.member(UserID(2 << 31), in: guild).xp
+            == Int((Double(roll(inBoostedThread)) * 1.5).rounded()) + Int((Double(roll(inHalved)) * 0.5).rounded()))
+        // The thread's own 0× wins over its parent's 1.5×: nothing earned, no cooldown started.
+        _ = post(3, in: ownThread, parent: boosted)
+        #expect(truth.member(UserID(3 << 31), in: guild).messagesEarningXP == 0)
+        #expect(truth.member(UserID(3 << 31), in: guild).lastXPAt == nil)
+        let inPlain = post(3, in: plain)
+        #expect(truth.member(UserID(3 << 31), in: guild).xp == roll(inPlain))
     }
 
     @Test func reactionsAreCountedNetOfRemovals() {

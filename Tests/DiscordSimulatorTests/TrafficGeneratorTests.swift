@@ -58,6 +58,9 @@ import DiscordModels
                 #expect([2, 3].contains(data["type"] as? Int ?? 0))
             case "PRESENCE_UPDATE":
                 #expect(data["status"] is String)
+            case "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE":
+                #expect(data["id"] is String && data["parent_id"] is String && data["type"] as? Int == 11)
+                #expect((data["thread_metadata"] as? [String: Any])?["archived"] is Bool == (name != "THREAD_DELETE"))
             default:
                 Issue.record("unexpected event \(name)")
             }

@@ -26,13 +26,24 @@ struct HotPathEndToEndTests {
     @Test func twoHundredThousandEventsEndWithTheSimulatorsExactTotalsThroughARedisRestart() async throws {
         let shardCount = 4
         let perSession = 50_000
-        let server = try await SimulatorServer.start(SimulatorConfiguration(
-            heartbeatIntervalMilliseconds: 5_000, world: TrafficWorld(guildCount: 60, userCount: 3_000, seed: 2_026),
-            dispatchesPerSecond: 6_000, maxDispatchesPerSession: perSession, maxConcurrency: shardCount, identifyWindowMilliseconds: 200))
+        let world = TrafficWorld(guildCount: 60, userCount: 3_000, seed: 2_026)
+        // Channel rules in every guild: one channel earns no XP, one 1.5×, one 0.5×; messages in
+        // threads of those channels follow them (the bot learns each thread's channel on the way).
+        var config = GuildConfig()
+        for guild in world.guilds {
+            config.xp.noXPChannels.append(guild.channels[0])
+            config.xp.channelMultipliers[guild.channels[1]] = 1.5
+            config.xp.channelMultipliers[guild.channels[2]] = 0.5
+        }
+        var simulation = SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 5_000, world: world,
+            dispatchesPerSecond: 6_000, maxDispatchesPerSession: perSession, maxConcurrency: shardCount, identifyWindowMilliseconds: 200)
+        simulation.xpRules.noXPChannels = Set(config.xp.noXPChannels)
+        simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
+        let server = try await SimulatorServer.start(simulation)
         let redisServer = try RedisProcess()
         let redis = RedisClient(configuration: redisServer.configuration)
 
-        var config = GuildConfig()
         config.modules.karma = true
         config.karma.emoji = Array(server.configuration.xpRules.karmaEmoji)
         config.karma.cooldownSeconds = 0
@@ -81,6 +92,8 @@ struct HotPathEndToEndTests {
         await flushing.value
         #expect(buffer.unacknowledged == 0)
         #expect(router.counters.malformed == 0)
+        let threadsOpened = (0..<shardCount).map { delivered.of($0)["THREAD_CREATE"] ?? 0 }.reduce(0, +)
+        #expect(threadsOpened > 100 && router.threads.threadCount > 0, "\(threadsOpened) threads opened, \(router.threads.threadCount) known")
         let totals = await flusher.totals
         #expect(totals.failedAttempts > 0, "the restart was felt: \(totals)")
 

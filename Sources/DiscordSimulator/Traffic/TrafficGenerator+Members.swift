@@ -23,7 +23,8 @@ extension TrafficGenerator {
         let guild = world.guilds[guildIndex]
         // Inserted in place: copying a big guild's member set per join would cost more than the event.
         isMember[guildIndex, default: Set(guild.members)].insert(user)
-        departed[guildIndex]?.remove(user)
+        // A world member coming back stays `departed`: their world slot (roles, joined_at) is not
+        // theirs any more; they are picked as the newcomer they are.
         joined[guildIndex, default: []].append((user, clock))
         json.raw(#"{"user":"#)
         self.user(user, into: &json)
@@ -42,7 +43,7 @@ extension TrafficGenerator {
         let guild = world.guilds[guildIndex]
         let user = pickMember(of: guildIndex).user
         // The owner never leaves their guild, and a guild keeps a few members.
-        guard user != guild.members[0], departed[guildIndex]?.contains(user) != true,
+        guard user != guild.members[0], isMember[guildIndex].map({ $0.contains(user) }) ?? !(departed[guildIndex]?.contains(user) ?? false),
               (departed[guildIndex]?.count ?? 0) < guild.members.count / 2
         else { return nil }
         departed[guildIndex, default: []].insert(user)

@@ -15,7 +15,9 @@ extension TrafficGenerator {
                 let slot = random.below(world.guilds[guildIndex].members.count)
                 pick = PickedMember(user: world.guilds[guildIndex].members[slot], joinedAt: world.guilds[guildIndex].joinedAt[slot], slot: slot)
             }
-            if departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
+            // Someone who left is no longer the world's member in that slot (if they came back,
+            // they are a newcomer, with a newcomer's roles and joined_at).
+            if pick.slot == nil || departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
         }
         return pick
     }
@@ -119,11 +121,14 @@ extension TrafficGenerator {
 
     mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
         let author = pickMember(of: guildIndex)
-        let channel = world.guilds[guildIndex].channels[random.below(world.guilds[guildIndex].channels.count)]
-        return messageCreate(in: guildIndex, channel: channel, author: author, into: &json)
+        let (channel, parent) = messageChannel(in: guildIndex)
+        return messageCreate(in: guildIndex, channel: channel, parent: parent, author: author, into: &json)
     }
 
-    mutating func messageCreate(in guildIndex: Int, channel: ChannelID, author picked: PickedMember, into json: inout JSONBytes) -> GeneratedEvent {
+    /// A MESSAGE_CREATE in `channel`, a thread when it has a `parent`.
+    mutating func messageCreate(
+        in guildIndex: Int, channel: ChannelID, parent: ChannelID? = nil, author picked: PickedMember, into json: inout JSONBytes
+    ) -> GeneratedEvent {
         let author = picked.user
         let guildID = world.guilds[guildIndex].id
         messageCounter += 1
@@ -146,7 +151,7 @@ extension TrafficGenerator {
             json.int(botUserID.rawValue)
             json.raw("> rank please")
         }
-        json.raw(#"","components":[],"channel_type":0,"channel_id":"#)
+        json.raw(parent == nil ? #"","components":[],"channel_type":0,"channel_id":"# : #"","components":[],"channel_type":11,"channel_id":"#)
         json.id(channel)
         json.raw(#","author":"#)
         user(author, into: &json)
@@ -166,7 +171,7 @@ extension TrafficGenerator {
         recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, id: id, author: author))
         return GeneratedEvent(
             name: "MESSAGE_CREATE", data: json.bytes, guild: guildID,
-            fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot))
+            fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent))
     }
 
     mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {

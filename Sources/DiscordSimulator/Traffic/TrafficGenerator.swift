@@ -5,8 +5,10 @@ import Foundation
 /// inflate benchmarks and the traffic of simulated sessions.
 ///
 /// The mix follows a busy bot without the MESSAGE_CONTENT intent (content is empty unless the bot
-/// is mentioned), per thousand events: 850 MESSAGE_CREATE, 50 TYPING_START, 50 PRESENCE_UPDATE,
-/// 35 MESSAGE_REACTION_ADD, 5 MESSAGE_REACTION_REMOVE, 6 GUILD_MEMBER_ADD, 3 GUILD_MEMBER_REMOVE,
+/// is mentioned), per thousand events: 850 MESSAGE_CREATE (one in five in an active thread, where a
+/// guild has one), 46 TYPING_START, 2 THREAD_CREATE, 1 THREAD_UPDATE (archived), 1 THREAD_DELETE,
+/// 50 PRESENCE_UPDATE, 35 MESSAGE_REACTION_ADD, 4 MESSAGE_REACTION_REMOVE, 1 of
+/// MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3 GUILD_MEMBER_REMOVE,
 /// 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
 /// and posting).
 public struct TrafficGenerator: Sendable {
@@ -47,6 +49,9 @@ public struct TrafficGenerator: Sendable {
     /// Each world member's slot by user index, for the guilds REST changed a member of (built on
     /// the first change: a scan of a big guild's members per REST call would hold the session).
     var memberSlots: [Int: [Int: Int]] = [:]
+    /// Each guild's active threads (by guild index), and how many threads were opened so far.
+    var threads: [Int: [ActiveThread]] = [:]
+    var threadsOpened = 0
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
@@ -116,6 +121,9 @@ public struct TrafficGenerator: Sendable {
         var event: GeneratedEvent?
         switch roll {
         case ..<850: break
+        case ..<852: event = threadCreate(in: guildIndex, into: &json)
+        case ..<853: event = threadClose(in: guildIndex, delete: false, into: &json)
+        case ..<854: event = threadClose(in: guildIndex, delete: true, into: &json)
         case ..<900: event = typingStart(in: guildIndex, into: &json)
         case ..<950: event = presenceUpdate(in: guildIndex, into: &json)
         case ..<985: event = reactionAdd(into: &json)
@@ -147,7 +155,8 @@ public struct TrafficGenerator: Sendable {
               let userIndex = self.userIndex(of: user)
         else { return }
         departed[guildIndex, default: []].insert(userIndex)
-        isMember[guildIndex]?.remove(userIndex)
+        isMember[guildIndex, default: Set(world.guilds[guildIndex].members)].remove(userIndex)
+        joined[guildIndex]?.removeAll { $0.user == userIndex }
     }
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.
@@ -247,8 +256,9 @@ public struct GeneratedEvent: Sendable {
 /// What an event means for the results a bot must reach (see ``GroundTruth``).
 public enum TrafficFact: Sendable, Equatable {
     case none
-    /// A message; `earnsXP` is false for bots, webhooks and system messages.
-    case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool)
+    /// A message in `channel` (a thread in `parent`, when it has one); `earnsXP` is false for
+    /// bots, webhooks and system messages.
+    case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool, channel: ChannelID, parent: ChannelID?)
     /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
     case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
     /// A message's reactions cleared at once (all, or one emoji's): each one's removal.

@@ -33,6 +33,9 @@ report = {
     "compression": discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE,
     "ready": False, "user_id": None, "guilds": 0, "guild_ids": [],
     "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
+    # Messages in a thread discord.py knows (it learnt it from THREAD_CREATE), and threads it
+    # saw created, archived or deleted.
+    "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_deleted": 0,
     "member_joins": 0, "reactions": 0, "resumes": 0, "readies": 0,
     # "guild/author" -> messages, to compare with the simulator's ground truth.
     "messages_by_author": {},
@@ -61,10 +64,31 @@ async def on_message(message):
     if message.guild is not None:
         key = f"{message.guild.id}/{message.author.id}"
         report["messages_by_author"][key] = report["messages_by_author"].get(key, 0) + 1
-    if message.guild is not None and message.guild.get_channel(message.channel.id) is not None:
+    if message.guild is not None and message.guild.get_channel_or_thread(message.channel.id) is not None:
         report["messages_in_known_guild_channels"] += 1
+        if isinstance(message.channel, discord.Thread) and message.channel.parent is not None:
+            report["messages_in_threads"] += 1
     if isinstance(message.author, discord.Member):
         report["messages_with_member_author"] += 1
+    touch()
+
+
+@client.event
+async def on_thread_create(thread):
+    report["threads_created"] += 1
+    touch()
+
+
+@client.event
+async def on_thread_update(before, after):
+    if after.archived and not before.archived:
+        report["threads_archived"] += 1
+    touch()
+
+
+@client.event
+async def on_raw_thread_delete(payload):
+    report["threads_deleted"] += 1
     touch()
 
 

@@ -1,0 +1,88 @@
+import DiscordModels
+
+/// Threads: members open public threads in a guild's text channels, post in them, and threads are
+/// archived or deleted. A message's `channel_id` is then the thread's, which says nothing of the
+/// channel it is in — a bot learns that from THREAD_CREATE (GUILDS intent), as on Discord.
+extension TrafficGenerator {
+    /// Active threads a guild holds at most: past it, no new thread opens until one closes.
+    static let threadLimitPerGuild = 12
+
+    /// A thread that is open (not archived, not deleted): its messages may still come.
+    struct ActiveThread: Sendable {
+        let id: ChannelID
+        let parent: ChannelID
+        let owner: UserID
+        let createdAt: UInt64
+        let number: Int
+    }
+
+    /// The channel a message goes to: one of the guild's active threads one time in five, when it
+    /// has any; else one of its channels. The second value is the thread's parent channel.
+    mutating func messageChannel(in guildIndex: Int) -> (channel: ChannelID, parent: ChannelID?) {
+        if let open = threads[guildIndex], !open.isEmpty, random.chance(20) {
+            let thread = open[random.below(open.count)]
+            return (thread.id, thread.parent)
+        }
+        let channels = world.guilds[guildIndex].channels
+        return (channels[random.below(channels.count)], nil)
+    }
+
+    /// THREAD_CREATE: a member opens a public thread in one of the guild's channels. Nil when the
+    /// guild holds as many active threads as it may.
+    mutating func threadCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        guard threads[guildIndex, default: []].count < Self.threadLimitPerGuild else { return nil }
+        let guild = world.guilds[guildIndex]
+        let owner = identity(of: pickMember(of: guildIndex).user).id
+        messageCounter += 1
+        threadsOpened += 1
+        let id = ChannelID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
+        let thread = ActiveThread(
+            id: id, parent: guild.channels[random.below(guild.channels.count)], owner: owner, createdAt: clock, number: threadsOpened)
+        threads[guildIndex, default: []].append(thread)
+        renderThread(thread, guild: guild.id, archived: false, newlyCreated: true, into: &json)
+        return GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none)
+    }
+
+    /// THREAD_UPDATE archiving one of the guild's active threads (it goes quiet: no message comes to
+    /// it again), or THREAD_DELETE. Nil when the guild has no active thread.
+    mutating func threadClose(in guildIndex: Int, delete: Bool, into json: inout JSONBytes) -> GeneratedEvent? {
+        guard var open = threads[guildIndex], !open.isEmpty else { return nil }
+        let thread = open.remove(at: random.below(open.count))
+        threads[guildIndex] = open
+        let guild = world.guilds[guildIndex].id
+        if delete {
+            json.raw(#"{"type":11,"parent_id":"#)
+            json.id(thread.parent)
+            json.raw(#","id":"#)
+            json.id(thread.id)
+            json.raw(#","guild_id":"#)
+            json.id(guild)
+            json.raw("}")
+            return GeneratedEvent(name: "THREAD_DELETE", data: json.bytes, guild: guild, fact: .none)
+        }
+        renderThread(thread, guild: guild, archived: true, newlyCreated: false, into: &json)
+        return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
+    }
+
+    /// A thread's channel object, as THREAD_CREATE and THREAD_UPDATE carry it.
+    private func renderThread(_ thread: ActiveThread, guild: GuildID, archived: Bool, newlyCreated: Bool, into json: inout JSONBytes) {
+        json.raw(#"{"type":11,"total_message_sent":0,"thread_metadata":{"locked":false,"create_timestamp":"#)
+        json.timestamp(unixMilliseconds: thread.createdAt)
+        json.raw(#","auto_archive_duration":4320,"archived":"#)
+        json.raw(archived ? "true" : "false")
+        json.raw(#","archive_timestamp":"#)
+        json.timestamp(unixMilliseconds: archived ? clock : thread.createdAt)
+        json.raw(#"},"rate_limit_per_user":0,"parent_id":"#)
+        json.id(thread.parent)
+        json.raw(#","owner_id":"#)
+        json.id(thread.owner)
+        if newlyCreated { json.raw(#","newly_created":true"#) }
+        json.raw(#","name":"thread "#)
+        json.int(thread.number)
+        json.raw(#"","message_count":0,"member_count":1,"last_message_id":null,"id":"#)
+        json.id(thread.id)
+        json.raw(#","guild_id":"#)
+        json.id(guild)
+        json.raw(#","flags":0}"#)
+    }
+}

@@ -21,6 +21,7 @@ struct DiscordPyHonestyTests {
         let messages_in_threads: Int
         let threads_created: Int
         let threads_archived: Int
+        let threads_unarchived: Int
         let threads_deleted: Int
         let member_joins: Int
         let reactions: Int
@@ -67,7 +68,7 @@ struct DiscordPyHonestyTests {
         // Threads: discord.py took each THREAD_CREATE, archive and delete, and placed every message
         // posted in a thread in a thread it knew, in a channel it knew.
         #expect(report.threads_created == connection.dispatches["THREAD_CREATE"] ?? 0)
-        #expect(report.threads_archived == connection.dispatches["THREAD_UPDATE"] ?? 0)
+        #expect(report.threads_archived + report.threads_unarchived == connection.dispatches["THREAD_UPDATE"] ?? 0)
         #expect(report.threads_deleted == connection.dispatches["THREAD_DELETE"] ?? 0)
         #expect(report.threads_created > 0 && report.messages_in_threads > 0, "\(report.threads_created) threads, \(report.messages_in_threads) messages in them")
         #expect(report.messages_with_member_author == messages)

@@ -21,8 +21,8 @@ struct TrafficFactsTests {
         var reactions: [String: Int] = [:]
         var seen = Set<String>()
         var clears = 0
-        var openThreads: [String: String] = [:]
-        var (threadMessages, closedThreads) = (0, 0)
+        var openThreads: [String: String] = [:], archivedThreads: [String: String] = [:]
+        var (threadMessages, closedThreads, unarchived) = (0, 0, 0)
         for _ in 0..<30_000 {
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
@@ -93,20 +93,29 @@ struct TrafficFactsTests {
                 let index = try #require(Self.world.guildIndex(of: event.guild))
                 #expect(Self.world.guilds[index].channels.map(\.description).contains(parent))
                 let archived = (data["thread_metadata"] as? [String: Any])?["archived"] as? Bool
-                switch event.name {
-                case "THREAD_CREATE":
+                switch (event.name, archived) {
+                case ("THREAD_CREATE", _):
                     #expect(openThreads[id] == nil && archived == false && data["newly_created"] as? Bool == true)
                     #expect(data["owner_id"] is String)
                     openThreads[id] = parent
+                case ("THREAD_UPDATE", false?):
+                    // Out of the archive: a thread archived before, in the same channel.
+                    #expect(archivedThreads[id] == parent && openThreads[id] == nil)
+                    archivedThreads[id] = nil
+                    openThreads[id] = parent
+                    unarchived += 1
                 default:
                     #expect(openThreads[id] == parent)
-                    if event.name == "THREAD_UPDATE" { #expect(archived == true) }
+                    if event.name == "THREAD_UPDATE" {
+                        #expect(archived == true)
+                        archivedThreads[id] = parent
+                    }
                     openThreads[id] = nil
                     closedThreads += 1
                 }
             }
         }
-        #expect(threadMessages > 100 && closedThreads > 10, "\(threadMessages) thread messages, \(closedThreads) threads closed")
+        #expect(threadMessages > 100 && closedThreads > 10 && unarchived > 0, "\(threadMessages) thread messages, \(closedThreads) closed, \(unarchived) out of the archive")
         #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
                                      "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI",
                                      "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"]))

@@ -43,12 +43,18 @@ extension TrafficGenerator {
         return GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none)
     }
 
-    /// THREAD_UPDATE archiving one of the guild's active threads (it goes quiet: no message comes to
-    /// it again), or THREAD_DELETE. Nil when the guild has no active thread.
+    /// THREAD_UPDATE archiving one of the guild's active threads (no message comes to it while it
+    /// is archived), or THREAD_DELETE. Nil when the guild has no active thread.
     mutating func threadClose(in guildIndex: Int, delete: Bool, into json: inout JSONBytes) -> GeneratedEvent? {
         guard var open = threads[guildIndex], !open.isEmpty else { return nil }
         let thread = open.remove(at: random.below(open.count))
         threads[guildIndex] = open
+        if !delete {
+            var archived = archivedThreads[guildIndex, default: []]
+            if archived.count >= Self.threadLimitPerGuild { archived.removeFirst() }
+            archived.append(thread)
+            archivedThreads[guildIndex] = archived
+        }
         let guild = world.guilds[guildIndex].id
         if delete {
             json.raw(#"{"type":11,"parent_id":"#)
@@ -64,6 +70,21 @@ extension TrafficGenerator {
         return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
     }
 
+    /// THREAD_UPDATE taking one of the guild's archived threads out of the archive (as a member
+    /// posting in it does, before their message), so messages come to it again. Nil when the guild
+    /// has no archived thread, or as many active ones as it may.
+    mutating func threadUnarchive(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        guard var archived = archivedThreads[guildIndex], !archived.isEmpty,
+              threads[guildIndex, default: []].count < Self.threadLimitPerGuild
+        else { return nil }
+        let thread = archived.remove(at: random.below(archived.count))
+        archivedThreads[guildIndex] = archived
+        threads[guildIndex, default: []].append(thread)
+        let guild = world.guilds[guildIndex].id
+        renderThread(thread, guild: guild, archived: false, newlyCreated: false, into: &json)
+        return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
+    }
+
     /// A thread's channel object, as THREAD_CREATE and THREAD_UPDATE carry it.
     private func renderThread(_ thread: ActiveThread, guild: GuildID, archived: Bool, newlyCreated: Bool, into json: inout JSONBytes) {
         json.raw(#"{"type":11,"total_message_sent":0,"thread_metadata":{"locked":false,"create_timestamp":"#)
@@ -71,7 +92,8 @@ extension TrafficGenerator {
         json.raw(#","auto_archive_duration":4320,"archived":"#)
         json.raw(archived ? "true" : "false")
         json.raw(#","archive_timestamp":"#)
-        json.timestamp(unixMilliseconds: archived ? clock : thread.createdAt)
+        // The archive state's last change: created, archived, or taken out of the archive now.
+        json.timestamp(unixMilliseconds: newlyCreated ? thread.createdAt : clock)
         json.raw(#"},"rate_limit_per_user":0,"parent_id":"#)
         json.id(thread.parent)
         json.raw(#","owner_id":"#)

@@ -6,10 +6,10 @@ import Foundation
 ///
 /// The mix follows a busy bot without the MESSAGE_CONTENT intent (content is empty unless the bot
 /// is mentioned), per thousand events: 850 MESSAGE_CREATE (one in five in an active thread, where a
-/// guild has one), 46 TYPING_START, 2 THREAD_CREATE, 1 THREAD_UPDATE (archived), 1 THREAD_DELETE,
-/// 50 PRESENCE_UPDATE, 35 MESSAGE_REACTION_ADD, 4 MESSAGE_REACTION_REMOVE, 1 of
-/// MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3 GUILD_MEMBER_REMOVE,
-/// 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
+/// guild has one), 45 TYPING_START, 2 THREAD_CREATE, 2 THREAD_UPDATE (archiving one, or taking one
+/// out of the archive), 1 THREAD_DELETE, 50 PRESENCE_UPDATE, 35 MESSAGE_REACTION_ADD, 4
+/// MESSAGE_REACTION_REMOVE, 1 of MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3
+/// GUILD_MEMBER_REMOVE, 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
 /// and posting).
 public struct TrafficGenerator: Sendable {
     public let world: TrafficWorld
@@ -49,8 +49,10 @@ public struct TrafficGenerator: Sendable {
     /// Each world member's slot by user index, for the guilds REST changed a member of (built on
     /// the first change: a scan of a big guild's members per REST call would hold the session).
     var memberSlots: [Int: [Int: Int]] = [:]
-    /// Each guild's active threads (by guild index), and how many threads were opened so far.
+    /// Each guild's active threads (by guild index), its latest archived ones, and how many threads
+    /// were opened so far.
     var threads: [Int: [ActiveThread]] = [:]
+    var archivedThreads: [Int: [ActiveThread]] = [:]
     var threadsOpened = 0
 
     /// The snowflake worker and process bits of the messages this generator creates.
@@ -124,6 +126,7 @@ public struct TrafficGenerator: Sendable {
         case ..<852: event = threadCreate(in: guildIndex, into: &json)
         case ..<853: event = threadClose(in: guildIndex, delete: false, into: &json)
         case ..<854: event = threadClose(in: guildIndex, delete: true, into: &json)
+        case ..<855: event = threadUnarchive(in: guildIndex, into: &json)
         case ..<900: event = typingStart(in: guildIndex, into: &json)
         case ..<950: event = presenceUpdate(in: guildIndex, into: &json)
         case ..<985: event = reactionAdd(into: &json)

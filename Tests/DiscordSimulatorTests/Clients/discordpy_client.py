@@ -35,7 +35,8 @@ report = {
     "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
     # Messages in a thread discord.py knows (it learnt it from THREAD_CREATE), and threads it
     # saw created, archived or deleted.
-    "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_deleted": 0,
+    "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_unarchived": 0,
+    "threads_deleted": 0,
     "member_joins": 0, "reactions": 0, "resumes": 0, "readies": 0,
     # "guild/author" -> messages, to compare with the simulator's ground truth.
     "messages_by_author": {},
@@ -83,6 +84,14 @@ async def on_thread_create(thread):
 async def on_thread_update(before, after):
     if after.archived and not before.archived:
         report["threads_archived"] += 1
+    touch()
+
+
+@client.event
+async def on_thread_join(thread):
+    # A thread taken out of the archive: discord.py had let it go, and learns it again.
+    if not thread.archived:
+        report["threads_unarchived"] += 1
     touch()
 
 

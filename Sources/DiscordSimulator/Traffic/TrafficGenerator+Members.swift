@@ -44,11 +44,13 @@ extension TrafficGenerator {
         let user = pickMember(of: guildIndex).user
         // The owner never leaves their guild, and a guild keeps a few members.
         guard user != guild.members[0], isMember[guildIndex].map({ $0.contains(user) }) ?? !(departed[guildIndex]?.contains(user) ?? false),
-              (departed[guildIndex]?.count ?? 0) < guild.members.count / 2
+              worldMembersAway(from: guildIndex) < guild.members.count / 2
         else { return nil }
         departed[guildIndex, default: []].insert(user)
         isMember[guildIndex, default: Set(guild.members)].remove(user)
         joined[guildIndex]?.removeAll { $0.user == user }
+        // Whoever comes back comes back without what REST gave them.
+        memberOverrides[UInt64(guildIndex) << 32 | UInt64(user)] = nil
         json.raw(#"{"user":"#)
         self.user(user, into: &json)
         json.raw(#","guild_id":"#)
@@ -57,6 +59,13 @@ extension TrafficGenerator {
         return GeneratedEvent(
             name: "GUILD_MEMBER_REMOVE", data: json.bytes, guild: guild.id,
             fact: .memberLeft(guild: guild.id, user: self.user(at: user).id))
+    }
+
+    /// World members who left the guild and are not back: the guild keeps at least half of its own.
+    func worldMembersAway(from guildIndex: Int) -> Int {
+        guard let departed = departed[guildIndex] else { return 0 }
+        guard let members = isMember[guildIndex] else { return departed.count }
+        return departed.reduce(0) { $0 + (members.contains($1) ? 0 : 1) }
     }
 
     /// The next event of a raid: mostly a brand-new account joining, sometimes one of the raiders

@@ -49,6 +49,9 @@ extension TrafficGenerator {
         guard var open = threads[guildIndex], !open.isEmpty else { return nil }
         let thread = open.remove(at: random.below(open.count))
         threads[guildIndex] = open
+        // Nobody reacts in an archived or deleted thread.
+        recentMessages.removeAll { $0.channel == thread.id }
+        recentReactions.removeAll { $0.message.channel == thread.id }
         if !delete {
             var archived = archivedThreads[guildIndex, default: []]
             if archived.count >= Self.threadLimitPerGuild { archived.removeFirst() }

@@ -160,6 +160,7 @@ public struct TrafficGenerator: Sendable {
         departed[guildIndex, default: []].insert(userIndex)
         isMember[guildIndex, default: Set(world.guilds[guildIndex].members)].remove(userIndex)
         joined[guildIndex]?.removeAll { $0.user == userIndex }
+        memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = nil
     }
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.

@@ -1,0 +1,60 @@
+import Foundation
+import NIOCore
+
+/// Resume (op 6) on a new connection: what the client missed, then what happened while it was away.
+extension GatewaySessionHandler {
+    /// Resume (op 6): the session's missed dispatches are replayed, then RESUMED, then live traffic
+    /// goes on. An unknown, ended or expired session gets op 9 with `d: false`; a `seq` the session
+    /// cannot resume from (ahead of it, or older than it keeps) gets 4007, as on Discord.
+    func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
+        guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
+              identifyLimiter.tokenIsValid
+        else {
+            return close(.authenticationFailed, context)
+        }
+        guard let id = data["session_id"] as? String, let session = sessions.session(id) else {
+            return sendInvalidSession(context)
+        }
+        guard let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil) else {
+            return close(.decodeError, context)
+        }
+        let missed: [[UInt8]], replaced: GatewaySession.Connection?, away: TimeAmount
+        switch session.resume(after: sequence, attaching: connection(context)) {
+        case .ended:
+            return sendInvalidSession(context)
+        case .invalidSequence:
+            return close(.invalidSequence, context)
+        case .resumed(let m, let r, let a):
+            (missed, replaced, away) = (m, r, a)
+        }
+        // From here the replaced connection can number nothing, so the replay is complete.
+        replaced?.inject(.superseded)
+        self.session = session
+        state = .identified
+        record.update(number) {
+            $0.sessionID = id
+            $0.intents = session.intents.rawValue
+            $0.shard = session.shard
+            $0.resumed = true
+            $0.replayed = missed.count
+        }
+        for payload in missed { write(payload, context) }
+        // Guilds went on while it was away: their traffic of that time, and what REST calls caused,
+        // was missed too and comes before RESUMED, after which every dispatch is new (as Discord
+        // documents the resume).
+        if configuration.dispatchesPerSecond > 0, away > .zero {
+            let seconds = Double(away.nanoseconds) / 1e9
+            owed = min(seconds * Double(configuration.dispatchesPerSecond), Self.awayTrafficLimit)
+            sendOwedTraffic(context)
+        }
+        sendPending()
+        dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
+        startTraffic(context)
+    }
+
+    /// Op 9 `d: false`: the session cannot be resumed, the client identifies anew.
+    private func sendInvalidSession(_ context: ChannelHandlerContext) {
+        record.update(number) { $0.invalidSessionsSent += 1 }
+        send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+    }
+}

@@ -12,7 +12,8 @@ struct SilentGatewayTests {
         let count = Atomic<Int>(0)
     }
 
-    @Test func aGatewayThatNeverAnswersIsRetriedNotWaitedOnForever() async throws {
+    /// A server on loopback that accepts connections, counts them and never writes a byte.
+    static func silentGateway() async throws -> (server: any Channel, port: Int, accepted: Accepted) {
         let accepted = Accepted()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -20,7 +21,11 @@ struct SilentGatewayTests {
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(server.localAddress?.port)
+        return (server, try #require(server.localAddress?.port), accepted)
+    }
+
+    @Test func aGatewayThatNeverAnswersIsRetriedNotWaitedOnForever() async throws {
+        let (server, port, accepted) = try await Self.silentGateway()
         let shard = ShardConnection(
             configuration: ShardConfiguration(
                 token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", backoffBase: 0.01, backoffCap: 0.05,
@@ -39,14 +44,7 @@ struct SilentGatewayTests {
     }
 
     @Test func shuttingDownDoesNotWaitOutTheReconnectBackoff() async throws {
-        let accepted = Accepted()
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                accepted.count.add(1, ordering: .relaxed)
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(server.localAddress?.port)
+        let (server, port, accepted) = try await Self.silentGateway()
         // The second failed connection waits at least 50 s before the third.
         let shard = ShardConnection(
             configuration: ShardConfiguration(

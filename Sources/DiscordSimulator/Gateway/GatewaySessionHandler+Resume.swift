@@ -3,9 +3,10 @@ import NIOCore
 
 /// Resume (op 6) on a new connection: what the client missed, then what happened while it was away.
 extension GatewaySessionHandler {
-    /// Resume (op 6): the session's missed dispatches are replayed, then RESUMED, then live traffic
-    /// goes on. An unknown, ended or expired session gets op 9 with `d: false`; a `seq` the session
-    /// cannot resume from (ahead of it, or older than it keeps) gets 4007, as on Discord.
+    /// Resume (op 6): the session's missed dispatches are replayed, then the traffic of the time it
+    /// was away and what REST caused meanwhile, then RESUMED, then live traffic goes on. An unknown,
+    /// ended or expired session gets op 9 with `d: false`; a `seq` the session cannot resume from
+    /// (ahead of it, or older than it keeps) gets 4007, as on Discord.
     func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
         guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
               identifyLimiter.tokenIsValid

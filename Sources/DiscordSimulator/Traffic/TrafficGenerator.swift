@@ -9,8 +9,9 @@ import Foundation
 /// guild has one), 45 TYPING_START, 2 THREAD_CREATE, 2 THREAD_UPDATE (archiving one, or taking one
 /// out of the archive), 1 THREAD_DELETE, 50 PRESENCE_UPDATE, 35 MESSAGE_REACTION_ADD, 4
 /// MESSAGE_REACTION_REMOVE, 1 of MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3
-/// GUILD_MEMBER_REMOVE, 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
-/// and posting).
+/// GUILD_MEMBER_REMOVE, 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new
+/// accounts joining one guild and posting). A draw that finds nothing to act on (no thread to
+/// archive, no recent message to react to) becomes a message.
 public struct TrafficGenerator: Sendable {
     public let world: TrafficWorld
     var random: SeededRandom

@@ -67,11 +67,7 @@ public final class DiscordRESTClient: Sendable {
                 if error is CancellationError || Task.isCancelled { throw RESTError(.cancelled) }
                 if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
                 // A lost connection may have delivered the request: only what is safe twice goes again.
-                guard route.method.isIdempotent, failures < configuration.maxRetries else {
-                    throw RESTError(.transport(description: "\(error)"))
-                }
-                failures += 1
-                try await backoff(failures, deadline: deadline)
+                try await retry(route, after: &failures, deadline: deadline, or: RESTError(.transport(description: "\(error)")))
                 continue
             }
             let rate = Self.rateLimitAnswer(answer)
@@ -82,11 +78,8 @@ public final class DiscordRESTClient: Sendable {
                 // Done, but what Discord answered is gone: as a lost connection, only what is safe
                 // twice goes again. (An error's status says enough without its body.)
                 if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
-                guard route.method.isIdempotent, failures < configuration.maxRetries else {
-                    throw RESTError(.transport(description: "HTTP \(answer.status), but its body was lost: \(lost)"))
-                }
-                failures += 1
-                try await backoff(failures, deadline: deadline)
+                let failure = RESTError(.transport(description: "HTTP \(answer.status), but its body was lost: \(lost)"))
+                try await retry(route, after: &failures, deadline: deadline, or: failure)
                 continue
             }
             switch answer.status {
@@ -98,11 +91,7 @@ public final class DiscordRESTClient: Sendable {
                 rateLimited += 1
                 continue
             case 500...:
-                guard route.method.isIdempotent, failures < configuration.maxRetries else {
-                    throw RESTError(.serverError(status: answer.status))
-                }
-                failures += 1
-                try await backoff(failures, deadline: deadline)
+                try await retry(route, after: &failures, deadline: deadline, or: RESTError(.serverError(status: answer.status)))
             default:
                 throw DiscordErrorBody.error(status: answer.status, body: answer.body)
             }
@@ -156,6 +145,14 @@ public final class DiscordRESTClient: Sendable {
         } catch {
             throw RESTError(.cancelled)
         }
+    }
+
+    /// One more failure of a request Discord may have carried out: waits before it goes again, or
+    /// throws `failure` when it is not safe twice or was tried as often as it may be.
+    private func retry(_ route: Route, after failures: inout Int, deadline: ContinuousClock.Instant, or failure: RESTError) async throws(RESTError) {
+        guard route.method.isIdempotent, failures < configuration.maxRetries else { throw failure }
+        failures += 1
+        try await backoff(failures, deadline: deadline)
     }
 
     private func backoff(_ failures: Int, deadline: ContinuousClock.Instant) async throws(RESTError) {

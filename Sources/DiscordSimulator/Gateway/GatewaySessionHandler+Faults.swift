@@ -16,8 +16,7 @@ extension GatewaySessionHandler {
         case .invalidSession(let resumable):
             ticker?.cancel()
             if !resumable { session?.end() }
-            record.update(number) { $0.invalidSessionsSent += 1 }
-            send(#"{"t":null,"s":null,"op":9,"d":\#(resumable)}"#, context)
+            sendInvalidSession(resumable: resumable, context)
             let channel = context.channel
             context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
         case .dropConnection:

@@ -14,7 +14,7 @@ extension GatewaySessionHandler {
             return close(.authenticationFailed, context)
         }
         guard let id = data["session_id"] as? String, let session = sessions.session(id) else {
-            return sendInvalidSession(context)
+            return sendInvalidSession(resumable: false, context)
         }
         guard let sequence = (data["seq"] as? Int) ?? (data["seq"] is NSNull ? 0 : nil) else {
             return close(.decodeError, context)
@@ -22,7 +22,7 @@ extension GatewaySessionHandler {
         let missed: [[UInt8]], replaced: GatewaySession.Connection?, away: TimeAmount
         switch session.resume(after: sequence, attaching: connection(context)) {
         case .ended:
-            return sendInvalidSession(context)
+            return sendInvalidSession(resumable: false, context)
         case .invalidSequence:
             return close(.invalidSequence, context)
         case .resumed(let m, let r, let a):
@@ -51,11 +51,5 @@ extension GatewaySessionHandler {
         sendPending()
         dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
         startTraffic(context)
-    }
-
-    /// Op 9 `d: false`: the session cannot be resumed, the client identifies anew.
-    private func sendInvalidSession(_ context: ChannelHandlerContext) {
-        record.update(number) { $0.invalidSessionsSent += 1 }
-        send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
     }
 }

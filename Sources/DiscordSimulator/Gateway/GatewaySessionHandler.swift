@@ -18,7 +18,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     let record: SimulatorRecord
     let sessions: SessionRegistry
     let identifyLimiter: IdentifyLimiter
-    private let deflater: any GatewayDeflater
+    let deflater: any GatewayDeflater
     private let resumeURL: String
     private let observe: @Sendable (TrafficFact) -> Void
     /// The guilds as they are now (members joined, left, kicked, their roles), for op 8.
@@ -34,7 +34,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var answersHeartbeats = true
     var corruptNext = false
     /// The buffer live dispatches are compressed into, one at a time, kept between ticks.
-    private var liveMessage: ByteBuffer?
+    var liveMessage: ByteBuffer?
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
     var heartbeatDeadline: Scheduled<Void>?
@@ -208,8 +208,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             }
             return close(.authenticationFailed, context)
         case .bucketBusy:
-            record.update(number) { $0.invalidSessionsSent += 1 }
-            return send(#"{"t":null,"s":null,"op":9,"d":false}"#, context)
+            return sendInvalidSession(resumable: false, context)
         }
 
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
@@ -251,83 +250,6 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         GatewaySession.Connection(channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
-    /// Sends live traffic in 10 ms ticks at the configured rate.
-    func startTraffic(_ context: ChannelHandlerContext) {
-        let rate = configuration.dispatchesPerSecond
-        guard rate > 0 else { return }
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { task in
-            let (handler, context) = bound.value
-            // A client that does not keep up is not sent more: the socket's buffer is the limit,
-            // and what it missed is simply not generated (no unbounded queue on either side).
-            guard context.channel.isWritable else {
-                handler.owed = 0
-                return
-            }
-            handler.owed += Double(rate) / 100
-            if handler.sendOwedTraffic(context) { task.cancel() }
-        }
-    }
-
-    /// The most live dispatches made up at once for the time a resumed session was away.
-    static let awayTrafficLimit = 20_000.0
-
-    /// Sends the live dispatches owed (this tick's, or those of the time a resumed session was
-    /// away): each compressed onto the stream straight from where the session keeps it, framed,
-    /// and all of them in one buffer written at once. True when the session's traffic is over.
-    @discardableResult
-    func sendOwedTraffic(_ context: ChannelHandlerContext) -> Bool {
-        guard let session else { return true }
-        var finished = false
-        // Counted locally and recorded once per tick: the record's lock is shared by every
-        // connection on every event loop.
-        var sent: [String: Int] = [:]
-        var lastSequence = 0
-        // Each dispatch is compressed into `message`, then framed into `frames`, which goes out
-        // in one write below the frame encoder (see WebSocketFrameWriter).
-        var frames = context.channel.allocator.buffer(capacity: min(Int(owed) + 1, 4_096) * 512)
-        var message = liveMessage ?? context.channel.allocator.buffer(capacity: 4_096)
-        // Held by the local alone, so clearing it reuses its storage instead of copying it.
-        liveMessage = nil
-        let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
-        while owed >= 1, state == .identified {
-            owed -= 1
-            let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { payload in
-                message.clear()
-                deflater.deflate(payload, appendingTo: &message)
-                corruptIfAsked(&message)
-                WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
-            }
-            switch dispatch {
-            case .dispatch(let name, let sequence):
-                sent[name, default: 0] += 1
-                lastSequence = sequence
-            case .noneYet:
-                owed = 0
-            case .finished:
-                finished = true
-                owed = 0
-            }
-        }
-        liveMessage = message
-        if frames.readableBytes > 0 {
-            if let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) {
-                encoder.write(NIOAny(frames), promise: nil)
-            } else {
-                // No encoder to write below (never so after the upgrade): the bytes are already frames.
-                context.close(promise: nil)
-            }
-        }
-        if lastSequence > 0 {
-            record.update(number) { connection in
-                connection.dispatches.merge(sent, uniquingKeysWith: +)
-                connection.lastSequence = lastSequence
-            }
-        }
-        context.flush()
-        return finished
-    }
-
     func dispatch(_ name: String, _ data: String, _ context: ChannelHandlerContext, flush: Bool = true) {
         dispatch(name, Array(data.utf8), context, flush: flush)
     }
@@ -354,6 +276,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         context.flush()
     }
 
+    /// Op 9, counted: `resumable` says whether the client may resume, or must identify anew.
+    func sendInvalidSession(resumable: Bool, _ context: ChannelHandlerContext) {
+        record.update(number) { $0.invalidSessionsSent += 1 }
+        send(resumable ? #"{"t":null,"s":null,"op":9,"d":true}"# : #"{"t":null,"s":null,"op":9,"d":false}"#, context)
+    }
+
     func send(_ payload: String, _ context: ChannelHandlerContext) {
         write(Array(payload.utf8), context)
     }
@@ -374,7 +302,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     }
 
     /// Damages `message` if a fault asked for the next message to be corrupt.
-    private func corruptIfAsked(_ message: inout ByteBuffer) {
+    func corruptIfAsked(_ message: inout ByteBuffer) {
         guard corruptNext, message.readableBytes > 0 else { return }
         corruptNext = false
         deflater.compression.corrupt(&message)

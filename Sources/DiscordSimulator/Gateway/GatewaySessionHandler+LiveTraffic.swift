@@ -1,0 +1,83 @@
+import NIOCore
+import NIOWebSocket
+
+/// Live traffic: the session's dispatches drawn at the configured rate, compressed and framed
+/// straight onto the connection.
+extension GatewaySessionHandler {
+    /// Sends live traffic in 10 ms ticks at the configured rate.
+    func startTraffic(_ context: ChannelHandlerContext) {
+        let rate = configuration.dispatchesPerSecond
+        guard rate > 0 else { return }
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { task in
+            let (handler, context) = bound.value
+            // A client that does not keep up is not sent more: the socket's buffer is the limit,
+            // and what it missed is simply not generated (no unbounded queue on either side).
+            guard context.channel.isWritable else {
+                handler.owed = 0
+                return
+            }
+            handler.owed += Double(rate) / 100
+            if handler.sendOwedTraffic(context) { task.cancel() }
+        }
+    }
+
+    /// The most live dispatches made up at once for the time a resumed session was away.
+    static let awayTrafficLimit = 20_000.0
+
+    /// Sends the live dispatches owed (this tick's, or those of the time a resumed session was
+    /// away): each compressed onto the stream straight from where the session keeps it, framed,
+    /// and all of them in one buffer written at once. True when the session's traffic is over.
+    @discardableResult
+    func sendOwedTraffic(_ context: ChannelHandlerContext) -> Bool {
+        guard let session else { return true }
+        var finished = false
+        // Counted locally and recorded once per tick: the record's lock is shared by every
+        // connection on every event loop.
+        var sent: [String: Int] = [:]
+        var lastSequence = 0
+        // Each dispatch is compressed into `message`, then framed into `frames`, which goes out
+        // in one write below the frame encoder (see WebSocketFrameWriter).
+        var frames = context.channel.allocator.buffer(capacity: min(Int(owed) + 1, 4_096) * 512)
+        var message = liveMessage ?? context.channel.allocator.buffer(capacity: 4_096)
+        // Held by the local alone, so clearing it reuses its storage instead of copying it.
+        liveMessage = nil
+        let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
+        while owed >= 1, state == .identified {
+            owed -= 1
+            let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { payload in
+                message.clear()
+                deflater.deflate(payload, appendingTo: &message)
+                corruptIfAsked(&message)
+                WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
+            }
+            switch dispatch {
+            case .dispatch(let name, let sequence):
+                sent[name, default: 0] += 1
+                lastSequence = sequence
+            case .noneYet:
+                owed = 0
+            case .finished:
+                finished = true
+                owed = 0
+            }
+        }
+        liveMessage = message
+        if frames.readableBytes > 0 {
+            if let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) {
+                encoder.write(NIOAny(frames), promise: nil)
+            } else {
+                // No encoder to write below (never so after the upgrade): the bytes are already frames.
+                context.close(promise: nil)
+            }
+        }
+        if lastSequence > 0 {
+            record.update(number) { connection in
+                connection.dispatches.merge(sent, uniquingKeysWith: +)
+                connection.lastSequence = lastSequence
+            }
+        }
+        context.flush()
+        return finished
+    }
+}

@@ -27,6 +27,12 @@ struct PendingFlush {
     let positions: [Int: ShardPosition]
     /// Every guild the flush carried (applied ones leave `batches`): what the commit checks.
     private let allGuilds: [UInt64]
+    /// How guilds' thread maps changed up to ``positions``; written once, in the first round trip
+    /// Redis applies (see ``ThreadMapWrites``).
+    let threads: [UInt64: ThreadMapChange]
+    private(set) var threadsWritten: Bool
+    /// Where the last pipeline's thread writes are among the commands' replies.
+    private var threadReplies: Range<Int>?
 
     /// How long the karma ledger remembers a reaction that gave karma (from its message's week, or
     /// from when it was given for an older message): removing it later takes nothing back.
@@ -37,12 +43,14 @@ struct PendingFlush {
 
     init(
         id: String, batches: [UInt64: GuildStatsBatch], keys: StatsKeys, guildsPerCall: Int = 1, positions: [Int: ShardPosition] = [:],
-        karmaMemory: Duration = StatsFlusher.Configuration.defaultKarmaMemory, deletionClockAllowance: Duration = .seconds(5)
+        threads: [UInt64: ThreadMapChange] = [:], karmaMemory: Duration = StatsFlusher.Configuration.defaultKarmaMemory, deletionClockAllowance: Duration = .seconds(5)
     ) {
         self.id = id
         karmaMemoryMilliseconds = UInt64(max(0, karmaMemory / .milliseconds(1)))
         deletionAllowanceMilliseconds = UInt64(max(0, deletionClockAllowance / .milliseconds(1)))
         self.positions = positions
+        self.threads = threads
+        threadsWritten = threads.isEmpty
         allGuilds = batches.keys.sorted()
         self.batches = batches
         self.keys = keys
@@ -68,6 +76,10 @@ struct PendingFlush {
         var error: String?
         /// The records went in the same transaction as the changes they vouch for.
         var recordsWritten = false
+        /// Whether the thread maps' changes are in Redis (or were given up on: ``threadErrors``).
+        var threadsWritten = false
+        /// Redis's errors for thread map keys that are not what Kamii writes (given up on).
+        var threadErrors: [String] = []
         /// The change journal entry Redis refused (field and pairs): the flusher marks its members in
         /// the dirty sets instead, since the guilds it names may be applied and leave the flush.
         var unjournaled: (field: String, entry: [UInt8])?
@@ -191,6 +203,11 @@ struct PendingFlush {
             pipeline.appendArgument(keys.dirtyGuilds)
             for guild in karmaGuilds { pipeline.appendArgument(guild) }
         }
+        threadReplies = nil
+        if !threadsWritten {
+            let written = ThreadMapWrites.append(threads, keys: keys, to: &pipeline)
+            threadReplies = commands + (karmaGuilds.isEmpty ? 0 : 1)..<commands + (karmaGuilds.isEmpty ? 0 : 1) + written
+        }
         if commits {
             let journalKeys = journal == nil ? 0 : 1
             pipeline.beginCommand(arguments: 5 + allGuilds.count + journalKeys + 3 * records.count)
@@ -235,6 +252,13 @@ struct PendingFlush {
 
     private mutating func settleCommands(_ replies: [RedisValue]) -> Outcome {
         var outcome = Outcome()
+        if let threadReplies, threadReplies.upperBound <= replies.count {
+            let verdict = ThreadMapWrites.judge(replies[threadReplies])
+            threadsWritten = verdict.written
+            outcome.threadErrors = verdict.givenUp
+            if let retry = verdict.retry { outcome.error = "thread maps: \(retry)" }
+        }
+        outcome.threadsWritten = threadsWritten
         if let journal, journal.reply < replies.count, case .error = replies[journal.reply] {
             outcome.unjournaled = (journal.field, journal.entry)
         }

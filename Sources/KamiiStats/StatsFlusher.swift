@@ -33,6 +33,9 @@ public struct LevelUp: Sendable, Equatable {
 /// lost with the outcome unknown, a restarted Redis that forgot the script — is kept as it was and
 /// sent again, id and all, before anything newer; changes recorded meanwhile wait in the buffer,
 /// whose bound then holds the guild actors back.
+///
+/// The guilds' thread maps (``ThreadMapChange``, taken with the same positions) go in the flush's
+/// first round trip Redis applies (``ThreadMapWrites``); until they are in, no position is claimed.
 public actor StatsFlusher {
     /// What flushes did so far.
     public struct Totals: Sendable, Equatable {
@@ -155,7 +158,7 @@ public actor StatsFlusher {
     @discardableResult
     public func drain(deadline: Duration) async -> Bool {
         let end = ContinuousClock.now + deadline
-        while buffer.unacknowledged > 0 || pending != nil || !unjournaled.isEmpty {
+        while buffer.unacknowledged > 0 || buffer.holdsThreadChanges || pending != nil || !unjournaled.isEmpty {
             if flushing {
                 // The run loop's last flush is still going: wait for it, not a verdict.
                 try? await Task.sleep(for: .milliseconds(10))
@@ -182,21 +185,21 @@ public actor StatsFlusher {
         defer { flushing = false }
         guard await writeUnjournaled() else { return false }
         if pending == nil {
-            var (batches, positions) = buffer.takeClaiming()
+            var (batches, positions, threads) = buffer.takeClaiming()
             for (guild, waiting) in deferred {
                 var merged = waiting
                 if let newer = batches[guild] { merged.merge(newer) }
                 batches[guild] = merged
             }
             deferred = [:]
-            guard !batches.isEmpty else {
+            guard !batches.isEmpty || !threads.isEmpty else {
                 await reportDurable(positions)
                 return true
             }
             batchCounter += 1
             pending = PendingFlush(
                 id: batchPrefix + String(batchCounter), batches: batches, keys: configuration.keys, guildsPerCall: configuration.guildsPerCall,
-                positions: positions, karmaMemory: configuration.karmaMemory, deletionClockAllowance: configuration.deletionClockAllowance)
+                positions: positions, threads: threads, karmaMemory: configuration.karmaMemory, deletionClockAllowance: configuration.deletionClockAllowance)
         }
         guard var flush = pending else { return true }
         do {
@@ -210,9 +213,9 @@ public actor StatsFlusher {
             var reload = false
             var fruitless = 0
             var recordsWritten = false
-            while !flush.batches.isEmpty {
+            while !flush.batches.isEmpty || !flush.threadsWritten {
                 let sha = try await redis.load(StatsFlushScript.script, force: reload)
-                let before = flush.batches.count
+                let before = (flush.batches.count, flush.threadsWritten)
                 // The sessions as they are now: a retried flush must not write one the shard replaced.
                 let records = deferred.isEmpty && unjournaled.isEmpty ? await sessionRecords(flush.positions) : []
                 let outcome = flush.settle(try await redis.execute(flush.pipeline(
@@ -231,7 +234,7 @@ public actor StatsFlusher {
                     if let waiting = flush.setAside(guild.rawValue) { deferred[guild.rawValue] = waiting }
                 }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
-                fruitless = flush.batches.count < before ? 0 : fruitless + 1
+                fruitless = flush.batches.count < before.0 || flush.threadsWritten != before.1 ? 0 : fruitless + 1
                 if fruitless >= 3 { throw RedisError.server("\(flush.batches.count) guilds still unapplied") }
             }
             pending = nil
@@ -273,7 +276,7 @@ public actor StatsFlusher {
             }
             return true
         } catch {
-            pending = flush.batches.isEmpty ? nil : flush
+            pending = flush.batches.isEmpty && flush.threadsWritten ? nil : flush
             totals.failedAttempts += 1
             if !failing {
                 failing = true
@@ -365,6 +368,11 @@ public actor StatsFlusher {
                     "guild": "\(broken.guild)", "error": "\(broken.error)", "changes": "\(broken.changes)",
                 ])
             }
+        }
+        if !outcome.threadErrors.isEmpty {
+            logger.error("guilds' thread map keys are not what Kamii writes; left as they are", metadata: [
+                "errors": "\(outcome.threadErrors.count)", "first": "\(outcome.threadErrors[0])",
+            ])
         }
         for (guild, changes) in outcome.guilds { activity[guild, default: 0] += changes }
         if activity.count > 100_000 {

@@ -19,6 +19,11 @@ public import DiscordModels
 ///   entries (Redis's clock, ms), field `*` for the whole guild; what tells the checkpointer a
 ///   record it read was deleted rather than lost with Redis, and the flush which held changes to
 ///   leave out. Expires ``tombstoneLifetimeMilliseconds`` after the last deletion
+/// - `<prefix>:{g}:threads` — hash: thread ID → the channel it is in, the guild's active threads as
+///   far as the flushed stats go (``ThreadMapChange``): what a restarted process that resumes its
+///   sessions, and so gets no GUILD_CREATE, starts from (``StoredThreadParents``)
+/// - `<prefix>:{thread-guilds}` — set of guilds that may have a `:threads` hash (read at start; a
+///   guild whose hash is gone is taken out then)
 /// - `<prefix>:{dirty-guilds}` — set of guilds whose `:dirty` set may name members: guilds whose
 ///   flushes carried karma reactions, or whose journal entry Redis refused (one per deployment;
 ///   tagged so its `:checkpointing` twin shares its slot)
@@ -40,6 +45,8 @@ public struct StatsKeys: Sendable, Equatable {
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
     public func deletions(in guild: GuildID) -> String { guildPrefix(guild) + "deleted" }
+    public func threads(in guild: GuildID) -> String { guildPrefix(guild) + "threads" }
+    public var threadGuilds: String { "\(prefix):{thread-guilds}" }
     /// The field of a guild's deletions hash that stands for the whole guild.
     public static let wholeGuild = "*"
     /// How long a deletion is remembered: far longer than a checkpoint takes from its read of Redis

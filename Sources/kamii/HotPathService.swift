@@ -21,6 +21,7 @@ final class HotPathService: Service, Sendable {
     /// With a SQL store: what admins save reaches the guild actors and the rewarder.
     let watcher: GuildSettingsWatcher?
     let settings: RunConfiguration.HotPathSettings
+    let threadMaps: StoredThreadParents
     let logger: Logger
 
     /// - Parameter manager: told after each flush how far each shard's dispatches are in Redis, so
@@ -57,7 +58,21 @@ final class HotPathService: Service, Sendable {
             }
         }
         self.settings = settings
+        threadMaps = StoredThreadParents(redis: redis, keys: keys)
         self.logger = logger
+    }
+
+    /// Reads the thread maps Redis keeps into the router; called before the shards start, so a
+    /// resumed session's first thread messages follow their channels' rules.
+    func restoreThreadParents() async {
+        do {
+            let loaded = try await threadMaps.load(into: router.threads)
+            if loaded.guilds > 0 {
+                logger.info("thread maps restored", metadata: ["guilds": "\(loaded.guilds)", "threads": "\(loaded.threads)"])
+            }
+        } catch {
+            logger.warning("thread maps not restored: threads are learnt from events only", metadata: ["error": "\(error)"])
+        }
     }
 
     func run() async throws {

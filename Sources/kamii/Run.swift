@@ -112,6 +112,7 @@ struct Run: AsyncParsableCommand {
         services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
         if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        await hotPath?.restoreThreadParents()
         try await group.run()
         await redis?.close()
         try? await store?.close()

@@ -74,16 +74,35 @@ struct RunHotPathTests {
         return environment
     }
 
+    /// With channel rules in every guild (one channel earns no XP, one 1.5×, one 0.5×): the second
+    /// process resumes its sessions, so it gets no GUILD_CREATE, and the threads the first one
+    /// learnt must still follow their channels — from what Redis kept of them.
     @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
-        let server = try await SimulatorServer.start(SimulatorConfiguration(
-            world: TrafficWorld(guildCount: 30, userCount: 600, seed: 98), dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000,
-            identifyWindowMilliseconds: 300))
+        let world = TrafficWorld(guildCount: 30, userCount: 600, seed: 98)
+        var simulation = SimulatorConfiguration(
+            world: world, dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000, identifyWindowMilliseconds: 300)
+        var config = GuildConfig()
+        for guild in world.guilds {
+            config.xp.noXPChannels.append(guild.channels[0])
+            config.xp.channelMultipliers[guild.channels[1]] = 1.5
+            config.xp.channelMultipliers[guild.channels[2]] = 0.5
+        }
+        simulation.xpRules.noXPChannels = Set(config.xp.noXPChannels)
+        simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
+        let server = try await SimulatorServer.start(simulation)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try Self.environment(server, prefix: prefix)
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let setup = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
+        _ = try await setup.migrate()
+        for guild in world.guilds {
+            try await setup.registerGuild(guild.id)
+            try await setup.putGuildConfig(config, for: guild.id, by: UserID(1))
+        }
+        try await setup.close()
 
         let first = try RunningKamii(["run"], environment: environment)
         try await waitUntil("a third of the traffic") {
@@ -113,6 +132,7 @@ struct RunHotPathTests {
         }
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
+        #expect(second.log.contains("thread maps restored"), "\(second.log)")
         #expect(try await Self.mismatches(server, redis, prefix: prefix).isEmpty)
         #expect(second.log.contains("checkpointed to SQL"), "\(second.log)")
 
@@ -172,6 +192,7 @@ struct RunHotPathTests {
         }
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
+        #expect(second.log.contains("thread maps restored"), "\(second.log)")
         // Message counts are not re-checked like XP: exactness rests on the saved sessions. They
         // are written in the same transaction as the changes they cover, a take claims exactly the
         // dispatches it holds (a position read before the take used to claim less: up to ≈ 195

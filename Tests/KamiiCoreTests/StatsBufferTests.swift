@@ -58,7 +58,7 @@ struct StatsBufferTests {
             var takes = 0
             var mismatches: [String] = []
             while taking.load(ordering: .relaxed) {
-                let (batches, positions) = buffer.takeClaiming()
+                let (batches, positions, _) = buffer.takeClaiming()
                 takes += 1
                 var held = [[Int]](repeating: [], count: shards)
                 for batch in batches.values {

@@ -1,5 +1,6 @@
 import DiscordGateway
 import DiscordModels
+import Foundation
 import KamiiCore
 import KamiiStore
 import Testing
@@ -22,41 +23,42 @@ struct ThreadParentsTests {
     @Test func threadsAreLearntFromEveryEventThatNamesThem() {
         let threads = ThreadParents()
         func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 899, parent: 699)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 899, parent: 699)) != nil)
         // GUILD_CREATE lists every active thread: what was known before is replaced.
         #expect(threads.learn(from: D.dispatch("GUILD_CREATE", """
             {"id":"\(D.guild)","channels":[{"id":"700","type":0}],"members":[{"user":{"id":"1"}}],\
             "threads":[{"id":"900","parent_id":"700","type":11,"thread_metadata":{"archived":false}},\
             {"id":"901","parent_id":"701","type":12}],"member_count":3}
-            """)))
+            """)) == ThreadMapChange(replacesAll: true, parents: [900: 700, 901: 701]))
         #expect(parent(900) == 700 && parent(901) == 701 && parent(700) == nil && parent(899) == nil)
         #expect(threads.parent(of: 900, in: GuildID(D.guild + 1)) == nil, "threads belong to their guild")
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 902, parent: 702)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 902, parent: 702)) != nil)
         #expect(parent(902) == 702)
         // Archived: forgotten (a message to it unarchives it first, with a THREAD_UPDATE).
-        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702, archived: true)))
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702, archived: true)) == ThreadMapChange(parents: [902: 0]))
         #expect(parent(902) == nil)
-        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702)))
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 902, parent: 702)) == ThreadMapChange(parents: [902: 702]))
         #expect(parent(902) == 702)
-        #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"900","guild_id":"\#(D.guild)","parent_id":"700","type":11}"#)))
+        #expect(threads.learn(from: D.dispatch("THREAD_DELETE", #"{"id":"900","guild_id":"\#(D.guild)","parent_id":"700","type":11}"#))
+            == ThreadMapChange(parents: [900: ThreadMapChange.forgotten]))
         #expect(parent(900) == nil)
         // A sync names the channels it covers: their threads are replaced, the others kept.
         #expect(threads.learn(from: D.dispatch("THREAD_LIST_SYNC", """
             {"guild_id":"\(D.guild)","channel_ids":["701","703"],"threads":[{"id":"903","parent_id":"703","type":11}],"members":[]}
-            """)))
+            """)) == ThreadMapChange(parents: [901: ThreadMapChange.forgotten, 903: 703]))
         #expect(parent(901) == nil && parent(902) == 702 && parent(903) == 703)
         #expect(threads.threadCount == 2)
         // An outage keeps them; leaving the guild does not.
-        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)","unavailable":true}"#)))
+        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)","unavailable":true}"#)) == ThreadMapChange())
         #expect(threads.threadCount == 2)
-        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)"}"#)))
+        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", #"{"id":"\#(D.guild)"}"#)) == ThreadMapChange(replacesAll: true))
         #expect(threads.threadCount == 0 && parent(902) == nil)
     }
 
     @Test func payloadsNoGatewaySendsChangeNothing() {
         let threads = ThreadParents(limit: 2)
         func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 910, parent: 710)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 910, parent: 710)) != nil)
         for data in [#"{"id":"911","parent_id":"#, #"{"id":911,"parent_id":{"x":1}}"#, #"[]"#, #""x""#] {
             // Built by hand: the envelope's own pass would refuse the cut-off one.
             let prefix = Array(#"{"op":0,"t":"THREAD_CREATE","d":"#.utf8)
@@ -66,18 +68,52 @@ struct ThreadParentsTests {
             _ = threads.learn(from: dispatch)
             #expect(parent(911) == nil)
         }
-        #expect(!threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[{"id":"911","parent_id":"711"},7]}"#)))
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[{"id":"911","parent_id":"711"},7]}"#)) == nil)
         #expect(parent(911) == nil && parent(910) == 710, "a broken GUILD_CREATE neither adds nor replaces")
         // A thread that names itself, or no parent, is not a thread of a channel.
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 912, parent: 912)))
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 913, parent: nil)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 912, parent: 912)) != nil)
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 913, parent: nil)) == ThreadMapChange(), "nothing to keep")
         #expect(parent(912) == nil && parent(913) == nil)
         // Past the limit a new thread is not remembered; a known one is still updated.
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 914, parent: 714)))
-        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 915, parent: 715)))
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 914, parent: 714)) != nil)
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 915, parent: 715)) == ThreadMapChange(), "not remembered, not kept")
         #expect(parent(915) == nil && threads.overflowCount == 1)
-        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 910, parent: 716)))
+        #expect(threads.learn(from: Self.thread("THREAD_UPDATE", id: 910, parent: 716)) != nil)
         #expect(parent(910) == 716 && threads.threadCount == 2)
+    }
+
+    /// What the map learns goes to the stats buffer with the shard's position (what the flusher
+    /// keeps in Redis); a starting process restores it.
+    @Test func changesAreRecordedWithTheShardsPositionAndRestored() async {
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: FixedGuildSettings(GuildSettings(GuildConfig())))
+        let lane = router.stats.lane(for: 0)
+        func routed(_ dispatch: ShardDispatch, at sequence: Int) async {
+            let payload = String(decoding: dispatch.payload, as: UTF8.self).replacingOccurrences(of: #""s":1,"#, with: #""s":\#(sequence),"#)
+            await router.route(ShardDispatch(payload: Array(payload.utf8))!, lane: lane)
+        }
+        await routed(Self.thread("THREAD_CREATE", id: 940, parent: 740), at: 1)
+        await routed(Self.thread("THREAD_CREATE", id: 941, parent: 741), at: 2)
+        await routed(Self.thread("THREAD_UPDATE", id: 940, parent: 740, archived: true), at: 3)
+        await routed(D.dispatch("TYPING_START", #"{"guild_id":"\#(D.guild)","channel_id":"741","user_id":"5"}"#), at: 4)
+        var taken = router.stats.takeClaiming()
+        #expect(taken.threads == [D.guild: ThreadMapChange(parents: [940: 0, 941: 741])], "merged, the latest of each thread")
+        #expect(taken.positions[0]?.sequence == 4)
+        // Nothing changed: nothing to keep.
+        await routed(Self.thread("THREAD_CREATE", id: 941, parent: 741), at: 5)
+        taken = router.stats.takeClaiming()
+        #expect(taken.threads.isEmpty && taken.positions[0]?.sequence == 5)
+        // A whole-guild list after a single change replaces it.
+        await routed(Self.thread("THREAD_CREATE", id: 942, parent: 742), at: 6)
+        await routed(D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[{"id":"943","parent_id":"743"}]}"#), at: 7)
+        await routed(Self.thread("THREAD_DELETE", id: 943, parent: 743), at: 8)
+        taken = router.stats.takeClaiming()
+        #expect(taken.threads == [D.guild: ThreadMapChange(replacesAll: true)])
+
+        let restarted = ThreadParents(limit: 2)
+        restarted.restore([950: 750, 951: 751, 952: 752], of: Self.guild)
+        #expect(restarted.threadCount == 2 && restarted.overflowCount == 1, "within the limit")
+        restarted.restore([953: 753], of: Self.guild)
+        #expect(restarted.threads(of: Self.guild) == [953: 753] && restarted.threadCount == 1)
     }
 
     @Test func aThreadFollowsItsChannelsNoXPAndMultiplierUnlessItHasItsOwn() async {

@@ -62,11 +62,22 @@ public final class GuildRouter: Sendable {
             counters.routedCount.add(1, ordering: .relaxed)
             await actor(for: guild).handle(event, dispatch, step: step)
         } else {
-            // Threads are learnt in the shard's order, before any message posted in them.
-            if dispatch.guildID != nil, ThreadParents.reads(dispatch.name), !threads.learn(from: dispatch) {
-                counters.malformedCount.add(1, ordering: .relaxed)
+            // Threads are learnt in the shard's order, before any message posted in them; how a
+            // guild's map changed is recorded with the shard's position, as stats are.
+            guard let guild = dispatch.guildID, ThreadParents.reads(dispatch.name) else {
+                if let step { step.lane.advance(to: step.position) }
+                return
             }
-            if let step { step.lane.advance(to: step.position) }
+            guard let change = threads.learn(from: dispatch) else {
+                counters.malformedCount.add(1, ordering: .relaxed)
+                if let step { step.lane.advance(to: step.position) }
+                return
+            }
+            if let step {
+                step.lane.advance(to: step.position) { stats.record(change, of: guild.rawValue) }
+            } else {
+                stats.record(change, of: guild.rawValue)
+            }
         }
     }
 

@@ -11,7 +11,9 @@ import Synchronization
 /// first, which Discord announces with a THREAD_UPDATE); THREAD_DELETE; THREAD_LIST_SYNC (the
 /// active threads of the channels named, or of the whole guild); GUILD_DELETE when the bot left.
 /// A payload that is not what Discord sends changes nothing. Kept outside the guild actors, which
-/// are evicted when idle.
+/// are evicted when idle; each change also goes to the stats buffer with the shard's position
+/// (``ThreadMapChange``), so what Redis keeps of the map is as far as the saved sessions, and a
+/// restarted process that resumes them starts from it (``restore(_:of:)``).
 public final class ThreadParents: Sendable {
     /// At most this many threads are remembered; past it a new thread is not (its messages follow
     /// the rules set for the thread itself, as before threads were known). About 80 bytes each.
@@ -49,20 +51,36 @@ public final class ThreadParents: Sendable {
         }
     }
 
-    /// Updates the map from one dispatch of a guild; false when its payload is not what Discord
-    /// sends (then nothing changed).
+    /// Updates the map from one dispatch of a guild and says how the guild's map changed (to be
+    /// kept with the stats); nil when its payload is not what Discord sends (then nothing changed).
     @discardableResult
-    public func learn(from dispatch: ShardDispatch) -> Bool {
-        guard let guild = dispatch.guildID else { return true }
+    public func learn(from dispatch: ShardDispatch) -> ThreadMapChange? {
+        guard let guild = dispatch.guildID else { return ThreadMapChange() }
         let read = dispatch.payload.withUnsafeBytes { payload in
             Result { () throws(JSONScanError) in
                 var scanner = JSONScanner(payload, at: dispatch.dataRange.lowerBound)
                 return try Self.change(of: dispatch.name, &scanner)
             }
         }
-        guard case .success(let change) = read else { return false }
-        apply(change, to: guild)
-        return true
+        guard case .success(let change) = read else { return nil }
+        return apply(change, to: guild)
+    }
+
+    /// Sets a guild's map to what was kept of it (a process starting; nothing is reported as a
+    /// change). Within the limit, like threads learnt from events.
+    public func restore(_ parents: [UInt64: UInt64], of guild: GuildID) {
+        stripe(guild).guilds.withLock { guilds in
+            var threads = guilds.removeValue(forKey: guild.rawValue) ?? [:]
+            count.subtract(threads.count, ordering: .relaxed)
+            threads.removeAll()
+            for (thread, parent) in parents { add(Thread(id: thread, parent: parent), to: &threads) }
+            if !threads.isEmpty { guilds[guild.rawValue] = threads }
+        }
+    }
+
+    /// The map of one guild, thread → channel.
+    public func threads(of guild: GuildID) -> [UInt64: UInt64] {
+        stripe(guild).guilds.withLock { $0[guild.rawValue] ?? [:] }
     }
 
     /// What an event says, read in full before anything is changed.
@@ -145,10 +163,16 @@ public final class ThreadParents: Sendable {
         return thread
     }
 
-    private func apply(_ change: Change, to guild: GuildID) {
-        if case .none = change { return }
-        stripe(guild).guilds.withLock { guilds in
+    private func apply(_ change: Change, to guild: GuildID) -> ThreadMapChange {
+        var replacingAll = false
+        switch change {
+        case .none: return ThreadMapChange()
+        case .all, .guildGone: replacingAll = true
+        case .thread, .deleted, .channels: break
+        }
+        return stripe(guild).guilds.withLock { guilds in
             var threads = guilds.removeValue(forKey: guild.rawValue) ?? [:]
+            let before = threads
             switch change {
             case .thread(let thread):
                 add(thread, to: &threads)
@@ -170,6 +194,7 @@ public final class ThreadParents: Sendable {
                 break
             }
             if !threads.isEmpty { guilds[guild.rawValue] = threads }
+            return ThreadMapChange(from: before, to: threads, replacingAll: replacingAll)
         }
     }
 

@@ -18,6 +18,8 @@ public final class StatsBuffer: Sendable {
     private let listed = Mutex<[GuildStatsSlot]>([])
     /// Slots for ``record(guild:_:)``, for recorders without a slot of their own.
     private let sharedSlots = Mutex<[UInt64: GuildStatsSlot]>([:])
+    /// Guilds' thread maps changed since the last claiming take (``record(_:of:)``).
+    private let threadChanges = Mutex<[UInt64: ThreadMapChange]>([:])
     /// Every shard's lane; held through a take, so no lane starts or moves during one.
     private let lanes = Mutex<[Int: ShardLane]>([:])
     private let outstanding = Atomic<Int>(0)
@@ -78,6 +80,16 @@ public final class StatsBuffer: Sendable {
         record(in: slot, change)
     }
 
+    /// Records how a guild's thread map changed (inside its shard's lane move, like its stats).
+    /// Not counted against the bound: a guild holds one change, at most as large as its map.
+    public func record(_ change: ThreadMapChange, of guild: UInt64) {
+        guard !change.isEmpty else { return }
+        threadChanges.withLock { $0[guild, default: ThreadMapChange()].merge(change) }
+    }
+
+    /// Whether thread map changes wait for a take.
+    public var holdsThreadChanges: Bool { threadChanges.withLock { !$0.isEmpty } }
+
     /// The lane of `shard`, created on first use (see ``ShardLane``).
     public func lane(for shard: Int) -> ShardLane {
         lanes.withLock { lanes in
@@ -109,16 +121,20 @@ public final class StatsBuffer: Sendable {
         }
     }
 
-    /// Takes every buffered change and the shards' positions those changes reach, exactly: no
-    /// dispatch is recorded while it runs (every lane is held), so each shard's position is its last
-    /// dispatch in the take.
-    public func takeClaiming() -> (batches: [UInt64: GuildStatsBatch], positions: [Int: ShardPosition]) {
+    /// Takes every buffered change, the thread maps' changes and the shards' positions those
+    /// changes reach, exactly: no dispatch is recorded while it runs (every lane is held), so each
+    /// shard's position is its last dispatch in the take.
+    public func takeClaiming() -> (batches: [UInt64: GuildStatsBatch], positions: [Int: ShardPosition], threads: [UInt64: ThreadMapChange]) {
         lanes.withLock { lanes in
             for lane in lanes.values { lane.lock() }
             defer { for lane in lanes.values { lane.unlock() } }
             var positions: [Int: ShardPosition] = [:]
             for lane in lanes.values { positions[lane.shard] = lane.lockedPosition }
-            return (take(), positions)
+            let threads = threadChanges.withLock { changes in
+                defer { changes.removeAll() }
+                return changes
+            }
+            return (take(), positions, threads)
         }
     }
 

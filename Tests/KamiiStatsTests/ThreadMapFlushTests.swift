@@ -1,0 +1,110 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+import KamiiStats
+import KamiiTestSupport
+import Synchronization
+import Testing
+
+/// Guilds' thread → channel maps kept in Redis with the stats, as far as the shard positions they
+/// vouch for, and read back by a starting process (which gets no GUILD_CREATE when it resumes).
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct ThreadMapFlushTests {
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+    let guilds = (0..<4).map { _ in UInt64.random(in: 1...(1 << 40)) << 22 }
+
+    /// Records `change` as part of dispatch `sequence` of shard 0's session 1.
+    func record(_ change: ThreadMapChange, of guild: UInt64, at sequence: Int, in buffer: StatsBuffer) {
+        buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: sequence)) { buffer.record(change, of: guild) }
+    }
+
+    func stored(_ guild: UInt64, _ redis: RedisClient) async throws -> [String: String] {
+        let fields = try await redis.send("HGETALL", keys.threads(in: GuildID(guild))).array ?? []
+        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: fields.count - 1, by: 2).map { (fields[$0].string ?? "", fields[$0 + 1].string ?? "") })
+    }
+
+    func listed(_ redis: RedisClient) async throws -> Set<UInt64> {
+        Set((try await redis.send("SMEMBERS", keys.threadGuilds).array ?? []).compactMap { $0.string.flatMap(UInt64.init) })
+    }
+
+    @Test(arguments: [100, 1])
+    func mapsAreWrittenWithTheirPositionsAndReadBack(guildsPerCall: Int) async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let durable = Mutex<Int?>(nil)
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall),
+            onDurable: { positions in durable.withLock { $0 = positions[0]?.sequence } })
+        let (a, b, c, d) = (guilds[0], guilds[1], guilds[2], guilds[3])
+        record(ThreadMapChange(parents: [10: 100, 11: 101]), of: a, at: 1, in: buffer)
+        record(ThreadMapChange(replacesAll: true, parents: [20: 200]), of: b, at: 2, in: buffer)
+        record(ThreadMapChange(parents: [30: 300]), of: c, at: 3, in: buffer)
+        #expect(await flusher.flush(), "a flush of thread maps alone")
+        #expect(durable.withLock { $0 } == 3, "the positions they reach are claimed once they are in")
+        #expect(try await stored(a, redis) == ["10": "100", "11": "101"])
+        #expect(try await stored(b, redis) == ["20": "200"])
+        #expect(try await listed(redis) == [a, b, c])
+
+        // A thread archived, a guild listed again (GUILD_CREATE), a guild left, one never stored.
+        record(ThreadMapChange(parents: [10: ThreadMapChange.forgotten]), of: a, at: 4, in: buffer)
+        record(ThreadMapChange(replacesAll: true, parents: [21: 201]), of: b, at: 5, in: buffer)
+        record(ThreadMapChange(replacesAll: true), of: c, at: 6, in: buffer)
+        _ = try await redis.send("SADD", keys.threadGuilds, String(d))
+        #expect(await flusher.flush())
+        #expect(durable.withLock { $0 } == 6)
+        #expect(try await stored(a, redis) == ["11": "101"])
+        #expect(try await stored(b, redis) == ["21": "201"], "replaced, not added to")
+        #expect(try await redis.send("EXISTS", keys.threads(in: GuildID(c))).int == 0)
+        #expect(try await listed(redis) == [a, b, d], "a guild left is taken off the list")
+
+        let restarted = ThreadParents()
+        let loaded = try await StoredThreadParents(redis: redis, keys: keys).load(into: restarted)
+        #expect(loaded.guilds == 2 && loaded.threads == 2)
+        #expect(restarted.threads(of: GuildID(a)) == [11: 101] && restarted.threads(of: GuildID(b)) == [21: 201])
+        #expect(try await listed(redis) == [a, b], "a listed guild without a map is taken off at the read")
+        await redis.close()
+    }
+
+    @Test func aKeyKamiiDidNotWriteIsLeftAloneAndTheRestIsWritten() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        _ = try await redis.send("SET", keys.threads(in: GuildID(guilds[0])), "not a hash")
+        record(ThreadMapChange(parents: [10: 100]), of: guilds[0], at: 1, in: buffer)
+        record(ThreadMapChange(parents: [20: 200]), of: guilds[1], at: 2, in: buffer)
+        #expect(await flusher.flush(), "given up on, not retried for ever")
+        #expect(try await redis.send("GET", keys.threads(in: GuildID(guilds[0]))).string == "not a hash")
+        #expect(try await stored(guilds[1], redis) == ["20": "200"])
+        // Read back, a map that holds anything but snowflakes is an error, not threads made up.
+        _ = try await redis.send("DEL", keys.threads(in: GuildID(guilds[0])))
+        _ = try await redis.send("HSET", keys.threads(in: GuildID(guilds[0])), "5", "x")
+        _ = try await redis.send("SADD", keys.threadGuilds, String(guilds[0]))
+        await #expect(throws: RedisError.self) { try await StoredThreadParents(redis: redis, keys: keys).load(into: ThreadParents()) }
+        _ = try await redis.send("DEL", keys.threads(in: GuildID(guilds[0])))
+        await redis.close()
+    }
+
+    /// Redis refusing the writes (out of memory) or gone: the changes wait, and so do the positions.
+    @Test func refusedWritesWaitWithTheirPositions() async throws {
+        let server = try RedisProcess()
+        let redis = RedisClient(configuration: server.configuration)
+        let buffer = StatsBuffer()
+        let durable = Mutex<Int?>(nil)
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys),
+            onDurable: { positions in durable.withLock { $0 = positions[0]?.sequence } })
+        _ = try await redis.send("CONFIG", "SET", "maxmemory", "1")
+        record(ThreadMapChange(parents: [10: 100]), of: guilds[0], at: 1, in: buffer)
+        #expect(await !flusher.flush(), "OOM")
+        #expect(durable.withLock { $0 } == nil)
+        server.stop()
+        record(ThreadMapChange(parents: [11: 101]), of: guilds[0], at: 2, in: buffer)
+        #expect(await !flusher.flush(), "down")
+        try server.start()
+        _ = try await redis.send("CONFIG", "SET", "maxmemory", "0")
+        #expect(await flusher.drain(deadline: .seconds(10)))
+        #expect(durable.withLock { $0 } == 2)
+        #expect(try await stored(guilds[0], redis) == ["10": "100", "11": "101"])
+        await redis.close()
+    }
+}

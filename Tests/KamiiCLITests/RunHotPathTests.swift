@@ -74,11 +74,12 @@ struct RunHotPathTests {
         return environment
     }
 
-    /// With channel rules in every guild (one channel earns no XP, one 1.5×, one 0.5×): the second
-    /// process resumes its sessions, so it gets no GUILD_CREATE, and the threads the first one
-    /// learnt must still follow their channels — from what Redis kept of them.
-    @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
-        let world = TrafficWorld(guildCount: 30, userCount: 600, seed: 98)
+    /// A simulator whose guilds all have channel rules (one channel earns no XP, one 1.5×, one
+    /// 0.5×), and a SQL database at `database` that holds them. A process that resumes its
+    /// sessions gets no GUILD_CREATE: the threads its predecessor learnt must still follow their
+    /// channels, from what Redis kept of them.
+    static func simulatorWithChannelRules(seed: UInt64, database: String) async throws -> SimulatorServer {
+        let world = TrafficWorld(guildCount: 30, userCount: 600, seed: seed)
         var simulation = SimulatorConfiguration(
             world: world, dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000, identifyWindowMilliseconds: 300)
         var config = GuildConfig()
@@ -89,20 +90,24 @@ struct RunHotPathTests {
         }
         simulation.xpRules.noXPChannels = Set(config.xp.noXPChannels)
         simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
-        let server = try await SimulatorServer.start(simulation)
+        let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
+        _ = try await store.migrate()
+        for guild in world.guilds {
+            try await store.registerGuild(guild.id)
+            try await store.putGuildConfig(config, for: guild.id, by: UserID(1))
+        }
+        try await store.close()
+        return try await SimulatorServer.start(simulation)
+    }
+
+    @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let server = try await Self.simulatorWithChannelRules(seed: 98, database: database)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try Self.environment(server, prefix: prefix)
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let setup = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
-        _ = try await setup.migrate()
-        for guild in world.guilds {
-            try await setup.registerGuild(guild.id)
-            try await setup.putGuildConfig(config, for: guild.id, by: UserID(1))
-        }
-        try await setup.close()
 
         let first = try RunningKamii(["run"], environment: environment)
         try await waitUntil("a third of the traffic") {
@@ -156,16 +161,16 @@ struct RunHotPathTests {
     /// restarted process resumes from there — nothing lost, and XP (re-checked against each
     /// member's last XP in Redis) never counted twice. What the killed process changed but never
     /// checkpointed reaches SQL through the restarted one (the change journal is in Redis).
+    /// With channel rules: the thread maps Redis kept are as far as the saved sessions, so the
+    /// messages replayed after the resume follow the same rules as the first time.
     @Test func aKilledProcessResumesFromWhatRedisHas() async throws {
-        let server = try await SimulatorServer.start(SimulatorConfiguration(
-            world: TrafficWorld(guildCount: 30, userCount: 600, seed: 99), dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000,
-            identifyWindowMilliseconds: 300))
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let server = try await Self.simulatorWithChannelRules(seed: 99, database: database)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try Self.environment(server, prefix: prefix)
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
         func messagesSent() -> Int { server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } }
 
         let first = try RunningKamii(["run"], environment: environment)

@@ -59,9 +59,11 @@ public actor ShardManager {
 
     /// Like ``run(_:)``, with a consumer of its own for each shard, made once when the shard
     /// starts — it can keep what belongs to that shard (its lane in the stats buffer) instead of
-    /// looking it up per dispatch.
+    /// looking it up per dispatch. `prepare` runs once the plan is known, before any shard
+    /// connects (what the consumers need of their shards, read beforehand).
     public func run(
-        consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void
+        consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void,
+        prepare: (@Sendable (ShardPlan) async -> Void)? = nil
     ) async throws -> [Int: ShardStateMachine.StopReason] {
         let gateway: GatewayBot
         do {
@@ -84,6 +86,8 @@ public actor ShardManager {
         let saved = await loadSessions(plan, namespace: namespace)
         restoredSessions = Set(saved.keys)
         let gate = await makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
+        if shuttingDown { return [:] }
+        await prepare?(plan)
         if shuttingDown { return [:] }
 
         await withTaskGroup(of: Bool.self) { group in

@@ -27,8 +27,8 @@ struct PendingFlush {
     let positions: [Int: ShardPosition]
     /// Every guild the flush carried (applied ones leave `batches`): what the commit checks.
     private let allGuilds: [UInt64]
-    /// How guilds' thread maps changed up to ``positions``; written once, in the first round trip
-    /// Redis applies (see ``ThreadMapWrites``).
+    /// How guilds' thread maps changed up to ``positions``; written once, with the last of the
+    /// flush's guilds (see ``ThreadMapWrites``).
     let threads: [UInt64: ThreadMapChange]
     private(set) var threadsWritten: Bool
     /// Where the last pipeline's thread writes are among the commands' replies.
@@ -204,7 +204,9 @@ struct PendingFlush {
             for guild in karmaGuilds { pipeline.appendArgument(guild) }
         }
         threadReplies = nil
-        if !threadsWritten {
+        // With the last of the flush's guilds, the round trip that commits the sessions (on a
+        // single Redis, in its transaction): the maps are never ahead of a backlog's guilds.
+        if !threadsWritten && order.count == batches.count {
             let written = ThreadMapWrites.append(threads, keys: keys, to: &pipeline)
             threadReplies = commands + (karmaGuilds.isEmpty ? 0 : 1)..<commands + (karmaGuilds.isEmpty ? 0 : 1) + written
         }

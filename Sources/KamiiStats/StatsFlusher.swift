@@ -34,8 +34,9 @@ public struct LevelUp: Sendable, Equatable {
 /// sent again, id and all, before anything newer; changes recorded meanwhile wait in the buffer,
 /// whose bound then holds the guild actors back.
 ///
-/// The guilds' thread maps (``ThreadMapChange``, taken with the same positions) go in the flush's
-/// first round trip Redis applies (``ThreadMapWrites``); until they are in, no position is claimed.
+/// The guilds' thread maps (``ThreadMapChange``, taken with the same positions) go with the flush's
+/// last round trip, the one that commits the sessions (``ThreadMapWrites``); until they are in, no
+/// position is claimed.
 public actor StatsFlusher {
     /// What flushes did so far.
     public struct Totals: Sendable, Equatable {

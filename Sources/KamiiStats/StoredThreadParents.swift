@@ -15,12 +15,22 @@ public struct StoredThreadParents: Sendable {
         self.keys = keys
     }
 
-    /// Restores every stored map into `threads`; returns how many guilds and threads it read.
-    /// Guilds listed whose map is gone (emptied, purged) are taken off the list.
+    /// What a read restored, and what it could not.
+    public struct Loaded: Sendable, Equatable {
+        public var guilds = 0
+        public var threads = 0
+        /// Guilds whose key holds something else than Kamii writes (left as they are).
+        public var unreadable: [UInt64] = []
+    }
+
+    /// Restores into `threads` the stored maps of the guilds on `shards` (of `shardCount`; nil:
+    /// every guild) — processes sharing a Redis each read their own. A listed guild whose map is
+    /// gone (emptied, purged) is taken off the list; one whose key is not a map of snowflakes is
+    /// skipped and named in ``Loaded/unreadable``.
     @discardableResult
-    public func load(into threads: ThreadParents) async throws -> (guilds: Int, threads: Int) {
+    public func load(into threads: ThreadParents, shards: Set<Int>? = nil, of shardCount: Int = 1) async throws -> Loaded {
         var cursor = "0"
-        var loaded = (guilds: 0, threads: 0)
+        var loaded = Loaded()
         var gone: [UInt64] = []
         repeat {
             let reply = try await redis.send("SSCAN", keys.threadGuilds, cursor, "COUNT", "1000").array ?? []
@@ -28,12 +38,17 @@ public struct StoredThreadParents: Sendable {
                 throw RedisError.protocolViolation("SSCAN answered \(reply)")
             }
             cursor = next
-            let guilds = members.compactMap { $0.string.flatMap(UInt64.init) }
+            let guilds = members.compactMap { $0.string.flatMap(UInt64.init) }.filter { guild in
+                shards.map { $0.contains(Int((guild >> 22) % UInt64(max(1, shardCount)))) } ?? true
+            }
             guard !guilds.isEmpty else { continue }
             var pipeline = RedisPipeline()
             for guild in guilds { pipeline.append("HGETALL", keys.threads(in: GuildID(guild))) }
             for (guild, map) in zip(guilds, try await redis.execute(pipeline)) {
-                let parents = try Self.parents(try map.orThrow(), of: guild)
+                guard let parents = Self.parents(map) else {
+                    loaded.unreadable.append(guild)
+                    continue
+                }
                 if parents.isEmpty {
                     gone.append(guild)
                     continue
@@ -43,26 +58,38 @@ public struct StoredThreadParents: Sendable {
                 loaded.threads += parents.count
             }
         } while cursor != "0"
-        if !gone.isEmpty {
-            var pipeline = RedisPipeline()
-            pipeline.append(["SREM", keys.threadGuilds] + gone.map(String.init))
-            _ = try await redis.execute(pipeline)[0].orThrow()
-        }
+        try await unlist(gone)
         return loaded
     }
 
-    /// A HGETALL reply: thread → channel, both snowflakes (anything else is not what Kamii wrote).
-    static func parents(_ reply: RedisValue, of guild: UInt64) throws -> [UInt64: UInt64] {
-        let fields = reply.array ?? []
+    /// Takes guilds without a map off the list. A writer adds to the list after writing the map,
+    /// so a guild whose map is there again once it is off goes back on: a map written meanwhile
+    /// stays listed.
+    private func unlist(_ guilds: [UInt64]) async throws {
+        guard !guilds.isEmpty else { return }
+        var pipeline = RedisPipeline()
+        pipeline.append(["SREM", keys.threadGuilds] + guilds.map(String.init))
+        for guild in guilds { pipeline.append("EXISTS", keys.threads(in: GuildID(guild))) }
+        let replies = try await redis.execute(pipeline)
+        _ = try replies[0].orThrow()
+        let back = zip(guilds, replies.dropFirst()).filter { $0.1.int == 1 }.map { String($0.0) }
+        guard !back.isEmpty else { return }
+        var again = RedisPipeline()
+        again.append(["SADD", keys.threadGuilds] + back)
+        _ = try await redis.execute(again)[0].orThrow()
+    }
+
+    /// A HGETALL reply: thread → channel, both snowflakes; nil for anything else (an error reply, a
+    /// field or value Kamii did not write).
+    static func parents(_ reply: RedisValue) -> [UInt64: UInt64]? {
+        guard case .array(let fields) = reply, fields.count % 2 == 0 else { return reply == .null ? [:] : nil }
         var parents: [UInt64: UInt64] = [:]
         parents.reserveCapacity(fields.count / 2)
-        var index = 0
-        while index + 1 < fields.count {
+        for index in stride(from: 0, to: fields.count, by: 2) {
             guard let thread = fields[index].string.flatMap(UInt64.init), let parent = fields[index + 1].string.flatMap(UInt64.init),
                   thread != 0, parent != 0
-            else { throw RedisError.protocolViolation("guild \(guild)'s thread map holds \(fields[index]) → \(fields[index + 1])") }
+            else { return nil }
             parents[thread] = parent
-            index += 2
         }
         return parents
     }

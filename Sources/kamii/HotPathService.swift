@@ -62,15 +62,22 @@ final class HotPathService: Service, Sendable {
         self.logger = logger
     }
 
-    /// Reads the thread maps Redis keeps into the router; called before the shards start, so a
-    /// resumed session's first thread messages follow their channels' rules.
-    func restoreThreadParents() async {
+    /// Reads the thread maps Redis keeps for the guilds of `shards` into the router; called before
+    /// the shards connect, so a resumed session's first thread messages follow their channels' rules.
+    func restoreThreadParents(shards: Set<Int>, of shardCount: Int) async {
         do {
-            let loaded = try await threadMaps.load(into: router.threads)
+            let loaded = try await threadMaps.load(into: router.threads, shards: shards, of: shardCount)
             if loaded.guilds > 0 {
                 logger.info("thread maps restored", metadata: ["guilds": "\(loaded.guilds)", "threads": "\(loaded.threads)"])
             }
+            if !loaded.unreadable.isEmpty {
+                logger.error("guilds' thread map keys are not what Kamii writes; skipped", metadata: [
+                    "guilds": "\(loaded.unreadable.count)", "first": "\(loaded.unreadable[0])",
+                ])
+            }
         } catch {
+            // What Redis kept is not known: whole-guild lists replace it rather than being compared.
+            router.threads.storedMapsAreUnknown()
             logger.warning("thread maps not restored: threads are learnt from events only", metadata: ["error": "\(error)"])
         }
     }

@@ -93,7 +93,7 @@ struct Run: AsyncParsableCommand {
         }
         if hotPath == nil { logger.warning("no redis_url: dispatches are counted, no XP or karma is kept") }
         let tally = DispatchTally()
-        let shards = ShardsService(manager: manager, tally: tally, router: hotPath?.router)
+        let shards = ShardsService(manager: manager, tally: tally, hotPath: hotPath)
         let reports = ReportService(
             manager: manager, tally: tally, hotPath: hotPath, redis: redis, interval: settings.statsInterval, live: live, logger: logger)
         var metricsEndpoint: MetricsEndpoint?
@@ -112,7 +112,6 @@ struct Run: AsyncParsableCommand {
         services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
         if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        await hotPath?.restoreThreadParents()
         try await group.run()
         await redis?.close()
         try? await store?.close()
@@ -133,12 +132,14 @@ final class ShardsService: Service, Sendable {
     let manager: ShardManager
     let tally: DispatchTally
     let router: GuildRouter?
+    let hotPath: HotPathService?
     private let reasons = Mutex<[Int: ShardStateMachine.StopReason]>([:])
 
-    init(manager: ShardManager, tally: DispatchTally, router: GuildRouter?) {
+    init(manager: ShardManager, tally: DispatchTally, hotPath: HotPathService?) {
         self.manager = manager
         self.tally = tally
-        self.router = router
+        self.hotPath = hotPath
+        router = hotPath?.router
     }
 
     var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.withLock { $0 } }
@@ -147,17 +148,20 @@ final class ShardsService: Service, Sendable {
         let tally = tally
         let manager = manager
         let router = router
+        let hotPath = hotPath
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let stopped = try await manager.run(consumers: { shard in
-                    // What belongs to the shard, looked up once: its tally, its lane.
-                    let counter = tally.shard(shard)
-                    let lane = router?.stats.lane(for: shard)
-                    return { dispatch in
-                        counter.count(dispatch.name)
-                        await router?.route(dispatch, lane: lane)
-                    }
-                })
+                let stopped = try await manager.run(
+                    consumers: { shard in
+                        // What belongs to the shard, looked up once: its tally, its lane.
+                        let counter = tally.shard(shard)
+                        let lane = router?.stats.lane(for: shard)
+                        return { dispatch in
+                            counter.count(dispatch.name)
+                            await router?.route(dispatch, lane: lane)
+                        }
+                    },
+                    prepare: { plan in await hotPath?.restoreThreadParents(shards: Set(plan.shards), of: plan.shardCount) })
                 self.reasons.withLock { $0 = stopped }
             }
             group.addTask {

@@ -114,6 +114,13 @@ struct ThreadParentsTests {
         #expect(restarted.threadCount == 2 && restarted.overflowCount == 1, "within the limit")
         restarted.restore([953: 753], of: Self.guild)
         #expect(restarted.threads(of: Self.guild) == [953: 753] && restarted.threadCount == 1)
+
+        // Redis's maps could not be read at the start: a whole-guild list replaces what Redis may
+        // hold, whether memory changed or not.
+        let unsure = ThreadParents()
+        #expect(unsure.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[]}"#)) == ThreadMapChange())
+        unsure.storedMapsAreUnknown()
+        #expect(unsure.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","threads":[]}"#)) == ThreadMapChange(replacesAll: true))
     }
 
     @Test func aThreadFollowsItsChannelsNoXPAndMultiplierUnlessItHasItsOwn() async {

@@ -59,9 +59,15 @@ struct ThreadMapFlushTests {
 
         let restarted = ThreadParents()
         let loaded = try await StoredThreadParents(redis: redis, keys: keys).load(into: restarted)
-        #expect(loaded.guilds == 2 && loaded.threads == 2)
+        #expect(loaded.guilds == 2 && loaded.threads == 2 && loaded.unreadable.isEmpty)
         #expect(restarted.threads(of: GuildID(a)) == [11: 101] && restarted.threads(of: GuildID(b)) == [21: 201])
         #expect(try await listed(redis) == [a, b], "a listed guild without a map is taken off at the read")
+        // A process of a cluster reads only its own shards' guilds.
+        let shardOfA = Int((a >> 22) % 64)
+        let own = ThreadParents()
+        let ownLoaded = try await StoredThreadParents(redis: redis, keys: keys).load(into: own, shards: [shardOfA], of: 64)
+        #expect(own.threads(of: GuildID(a)) == [11: 101])
+        #expect(ownLoaded.threads == (Int((b >> 22) % 64) == shardOfA ? 2 : 1))
         await redis.close()
     }
 
@@ -75,12 +81,41 @@ struct ThreadMapFlushTests {
         #expect(await flusher.flush(), "given up on, not retried for ever")
         #expect(try await redis.send("GET", keys.threads(in: GuildID(guilds[0]))).string == "not a hash")
         #expect(try await stored(guilds[1], redis) == ["20": "200"])
-        // Read back, a map that holds anything but snowflakes is an error, not threads made up.
-        _ = try await redis.send("DEL", keys.threads(in: GuildID(guilds[0])))
-        _ = try await redis.send("HSET", keys.threads(in: GuildID(guilds[0])), "5", "x")
-        _ = try await redis.send("SADD", keys.threadGuilds, String(guilds[0]))
-        await #expect(throws: RedisError.self) { try await StoredThreadParents(redis: redis, keys: keys).load(into: ThreadParents()) }
-        _ = try await redis.send("DEL", keys.threads(in: GuildID(guilds[0])))
+        // Read back, a key that is not a map, or a map of anything but snowflakes, is skipped and
+        // named — not threads made up, and not every other guild's map lost with it.
+        _ = try await redis.send("SADD", keys.threadGuilds, String(guilds[0]), String(guilds[2]))
+        _ = try await redis.send("HSET", keys.threads(in: GuildID(guilds[2])), "5", "x")
+        let restarted = ThreadParents()
+        let loaded = try await StoredThreadParents(redis: redis, keys: keys).load(into: restarted)
+        #expect(Set(loaded.unreadable) == [guilds[0], guilds[2]])
+        #expect(loaded.guilds == 1 && restarted.threads(of: GuildID(guilds[1])) == [20: 200])
+        #expect(try await listed(redis) == [guilds[0], guilds[1], guilds[2]], "left as they are")
+        await redis.close()
+    }
+
+    /// Thread maps in flushes of stats too, over several round trips (a backlog), with and without a
+    /// transaction: they go with the last of them, and everything lands.
+    @Test(arguments: [100, 1])
+    func mapsGoWithTheLastRoundTripOfABacklog(guildsPerCall: Int) async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall, maxArgumentsPerRoundTrip: 10))
+        for (index, guild) in guilds.enumerated() {
+            buffer.lane(for: 0).advance(to: ShardPosition(session: 1, sequence: index + 1)) {
+                buffer.record(guild: guild) { batch in
+                    batch.countMessage(by: 7)
+                    batch.grant(.init(user: 7, messageTime: 1_735_689_600_000, xp: 20), cooldownMilliseconds: 60_000)
+                    batch.giveKarma(to: 8)
+                }
+                buffer.record(ThreadMapChange(parents: [UInt64(index) + 10: 100]), of: guild)
+            }
+        }
+        #expect(await flusher.flush())
+        for (index, guild) in guilds.enumerated() {
+            #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(7), in: GuildID(guild))?.xp == 20)
+            #expect(try await stored(guild, redis) == ["\(index + 10)": "100"])
+        }
+        #expect(try await listed(redis) == Set(guilds))
         await redis.close()
     }
 

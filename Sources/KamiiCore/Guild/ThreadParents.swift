@@ -21,6 +21,7 @@ public final class ThreadParents: Sendable {
     private let stripes: [Stripe]
     private let count = Atomic<Int>(0)
     private let overflows = Atomic<Int>(0)
+    private let storedMapsUnknown = Atomic<Bool>(false)
 
     private final class Stripe: Sendable {
         /// Thread → parent channel, per guild.
@@ -76,6 +77,13 @@ public final class ThreadParents: Sendable {
             for (thread, parent) in parents { add(Thread(id: thread, parent: parent), to: &threads) }
             if !threads.isEmpty { guilds[guild.rawValue] = threads }
         }
+    }
+
+    /// The maps kept in Redis could not be read at the start: from now on a whole-guild list
+    /// (GUILD_CREATE, the bot leaving) is reported as a replacement even where memory did not
+    /// change, so what Redis kept from before is not left behind.
+    public func storedMapsAreUnknown() {
+        storedMapsUnknown.store(true, ordering: .relaxed)
     }
 
     /// The map of one guild, thread → channel.
@@ -164,37 +172,47 @@ public final class ThreadParents: Sendable {
     }
 
     private func apply(_ change: Change, to guild: GuildID) -> ThreadMapChange {
-        var replacingAll = false
-        switch change {
-        case .none: return ThreadMapChange()
-        case .all, .guildGone: replacingAll = true
-        case .thread, .deleted, .channels: break
-        }
+        if case .none = change { return ThreadMapChange() }
+        let unsure = storedMapsUnknown.load(ordering: .relaxed)
         return stripe(guild).guilds.withLock { guilds in
             var threads = guilds.removeValue(forKey: guild.rawValue) ?? [:]
-            let before = threads
+            defer { if !threads.isEmpty { guilds[guild.rawValue] = threads } }
+            // One thread: its own change, without a copy of the guild's map.
+            func changed(_ id: UInt64, from before: UInt64?) -> ThreadMapChange {
+                let after = threads[id]
+                return before == after ? ThreadMapChange() : ThreadMapChange(parents: [id: after ?? ThreadMapChange.forgotten])
+            }
             switch change {
             case .thread(let thread):
+                guard let id = thread.id else { return ThreadMapChange() }
+                let before = threads[id]
                 add(thread, to: &threads)
+                return changed(id, from: before)
             case .deleted(let id):
-                if threads.removeValue(forKey: id) != nil { count.subtract(1, ordering: .relaxed) }
+                guard threads.removeValue(forKey: id) != nil else { return ThreadMapChange() }
+                count.subtract(1, ordering: .relaxed)
+                return ThreadMapChange(parents: [id: ThreadMapChange.forgotten])
             case .all(let listed):
+                let before = threads
                 count.subtract(threads.count, ordering: .relaxed)
                 threads.removeAll()
                 for thread in listed { add(thread, to: &threads) }
+                // Redis may hold what memory does not (its maps could not be read at the start).
+                return unsure ? ThreadMapChange(replacesAll: true, parents: threads) : ThreadMapChange(from: before, to: threads, replacingAll: true)
             case .channels(let parents, let listed):
-                let before = threads.count
+                let before = threads
                 threads = threads.filter { !parents.contains($0.value) }
-                count.subtract(before - threads.count, ordering: .relaxed)
+                count.subtract(before.count - threads.count, ordering: .relaxed)
                 for thread in listed { add(thread, to: &threads) }
+                return ThreadMapChange(from: before, to: threads, replacingAll: false)
             case .guildGone:
+                let before = threads
                 count.subtract(threads.count, ordering: .relaxed)
                 threads.removeAll()
+                return unsure ? ThreadMapChange(replacesAll: true) : ThreadMapChange(from: before, to: threads, replacingAll: true)
             case .none:
-                break
+                return ThreadMapChange()
             }
-            if !threads.isEmpty { guilds[guild.rawValue] = threads }
-            return ThreadMapChange(from: before, to: threads, replacingAll: replacingAll)
         }
     }
 
@@ -202,7 +220,7 @@ public final class ThreadParents: Sendable {
     /// the limit, keeping the count.
     private func add(_ thread: Thread, to threads: inout [UInt64: UInt64]) {
         guard let id = thread.id else { return }
-        guard let parent = thread.parent, !thread.archived, parent != id else {
+        guard let parent = thread.parent, !thread.archived, parent != id, parent != ThreadMapChange.forgotten else {
             if threads.removeValue(forKey: id) != nil { count.subtract(1, ordering: .relaxed) }
             return
         }

@@ -16,7 +16,8 @@ public struct SimulatorConfiguration: Sendable {
     public var world: TrafficWorld
     /// Seed of each session's live traffic.
     public var trafficSeed: UInt64
-    /// Live dispatches per second per session after its GUILD_CREATEs (0: none).
+    /// Live events of a session's guilds per second, after its GUILD_CREATEs (0: none); those the
+    /// session's intents do not cover are not sent.
     public var dispatchesPerSecond: Int
     /// How many live dispatches a session sends at most (nil: no limit).
     public var maxDispatchesPerSession: Int?

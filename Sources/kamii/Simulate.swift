@@ -30,7 +30,7 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "How long a session without a connection can still be resumed, in milliseconds.") var resumeWindowMs = 120_000
     @Option(help: "How many guilds the world has.") var guilds = 100
     @Option(help: "How many users the world has.") var users = 20_000
-    @Option(help: "Live dispatches per second per session.") var rate = 100
+    @Option(help: "Live events per second per session (those its intents do not cover are not sent).") var rate = 100
     @Option(help: "Live dispatches a session gets at most (default: no limit).") var maxDispatches: Int?
     @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
     @Option(help: "How streams are compressed: discord (zlib level 6, zstd level 3) or fast (ISA-L level 0, zstd level -3: about 3x the dispatches per core on zlib-stream and 1.2x on zstd-stream, larger messages).")

@@ -101,6 +101,32 @@ struct ShardConnectionTests {
         try await server.stop()
     }
 
+    /// The rate is the guilds' traffic: a session whose intents cover little of it (GUILDS only:
+    /// thread events, and interactions, which need no intent) receives that little, as on Discord — it is not sent the
+    /// rate in rare events, which took drawing hundreds of events per dispatch sent.
+    @Test func narrowIntentsReceiveTheirShareOfTheTrafficNotTheRate() async throws {
+        let rate = 2_000
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 10, userCount: 400, seed: 90), dispatchesPerSecond: rate))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds], gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = Received()
+        let start = ContinuousClock.now
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("READY and the guilds") { received.all.filter { $0.name == "GUILD_CREATE" }.count == 10 }
+        try await Task.sleep(for: .milliseconds(1_500))
+        let elapsed = (ContinuousClock.now - start) / .seconds(1)
+        await shard.shutdown()
+        _ = await stopped
+        let live = received.all.filter { !["READY", "GUILD_CREATE"].contains($0.name) }
+        // Interactions need no intent.
+        #expect(live.allSatisfy { [.guilds, nil].contains(GatewayIntents.required(for: $0.name)) }, "\(Set(live.map(\.name)))")
+        // Ticks never run ahead of the clock, so at most rate × time events were drawn.
+        #expect(Double(live.count) <= Double(rate) * (elapsed + 0.1) * 0.05, "\(live.count) dispatches in \(elapsed) s")
+        try await server.stop()
+    }
+
     /// Guilds go on while a shard is away: a resume brings what happened meanwhile before
     /// RESUMED, as Discord does, not only what was in flight when the connection dropped.
     @Test func aResumeBringsWhatHappenedWhileAway() async throws {

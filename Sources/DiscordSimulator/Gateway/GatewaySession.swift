@@ -233,28 +233,27 @@ final class GatewaySession: Sendable {
     enum LiveDispatch {
         /// The next live dispatch, already numbered, kept for replay and written.
         case dispatch(name: String, sequence: Int)
-        /// None this time (rare events for narrow intents); try again on a later tick.
-        case noneYet
+        /// The world's next event was not for this session (its intents do not cover it): nothing sent.
+        case skipped
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
         case finished
     }
 
-    /// The next live dispatch for `channel`'s session — on its shard, for its intents — drawn,
+    /// The next event of the session's guilds, drawn and — when the session's intents cover it —
     /// numbered and handed to `write` (which compresses it onto the connection's stream) in one
-    /// locked step, so dispatches reach the stream in the order of their `s`.
+    /// locked step, so dispatches reach the stream in the order of their `s`. One event per call,
+    /// sent or not: a session with narrow intents gets fewer dispatches for the same traffic, as on
+    /// Discord, and never costs more work than the traffic's rate.
     func nextLiveDispatch(limit: Int?, for channel: any Channel, write: (UnsafeRawBufferPointer) -> Void) -> LiveDispatch {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
-            for _ in 0..<1_000 {
-                let event = state.traffic.nextEvent(into: &state.render)
-                guard shardGuilds.contains(event.guild) else { continue }
-                if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { continue }
-                state.liveDispatches += 1
-                let (sequence, _) = Self.number(name: event.name, data: event.data, &state, use: write)
-                return (.dispatch(name: event.name, sequence: sequence), event.fact)
-            }
-            return (.noneYet, .none)
+            let event = state.traffic.nextEvent(into: &state.render)
+            guard shardGuilds.contains(event.guild) else { return (.skipped, .none) }
+            if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { return (.skipped, .none) }
+            state.liveDispatches += 1
+            let (sequence, _) = Self.number(name: event.name, data: event.data, &state, use: write)
+            return (.dispatch(name: event.name, sequence: sequence), event.fact)
         }
         if fact != .none { observe(fact) }
         return result

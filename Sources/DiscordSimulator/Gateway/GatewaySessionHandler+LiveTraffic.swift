@@ -1,8 +1,8 @@
 import NIOCore
 import NIOWebSocket
 
-/// Live traffic: the session's dispatches drawn at the configured rate, compressed and framed
-/// straight onto the connection.
+/// Live traffic: the events of the session's guilds drawn at the configured rate, and those its
+/// intents cover compressed and framed straight onto the connection.
 extension GatewaySessionHandler {
     /// Sends live traffic in 10 ms ticks at the configured rate.
     func startTraffic(_ context: ChannelHandlerContext) {
@@ -22,12 +22,13 @@ extension GatewaySessionHandler {
         }
     }
 
-    /// The most live dispatches made up at once for the time a resumed session was away.
+    /// The most live events made up at once for the time a resumed session was away.
     static let awayTrafficLimit = 20_000.0
 
-    /// Sends the live dispatches owed (this tick's, or those of the time a resumed session was
-    /// away): each compressed onto the stream straight from where the session keeps it, framed,
-    /// and all of them in one buffer written at once. True when the session's traffic is over.
+    /// Draws the live events owed (this tick's, or those of the time a resumed session was away) and
+    /// sends those the session's intents cover: each compressed onto the stream straight from where
+    /// the session keeps it, framed, and all of them in one buffer written at once. True when the
+    /// session's traffic is over.
     @discardableResult
     func sendOwedTraffic(_ context: ChannelHandlerContext) -> Bool {
         guard let session else { return true }
@@ -55,8 +56,8 @@ extension GatewaySessionHandler {
             case .dispatch(let name, let sequence):
                 sent[name, default: 0] += 1
                 lastSequence = sequence
-            case .noneYet:
-                owed = 0
+            case .skipped:
+                break
             case .finished:
                 finished = true
                 owed = 0

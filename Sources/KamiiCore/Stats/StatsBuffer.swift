@@ -138,8 +138,9 @@ public final class StatsBuffer: Sendable {
         }
     }
 
-    /// Takes every buffered change, leaving the buffer empty; the changes stay counted against the
-    /// bound until ``acknowledge(_:)``. Two slots of one guild (an evicted actor's and its
+    /// Takes every buffered change, leaving the buffer empty (thread maps' changes stay: only a
+    /// claiming take, which has the positions they need, returns them); the changes stay counted
+    /// against the bound until ``acknowledge(_:)``. Two slots of one guild (an evicted actor's and its
     /// successor's) are merged in the order they were listed, so the older changes come first. Each
     /// batch's ``GuildStatsBatch/recordedAfter`` is when the take before began: a change recorded
     /// after a slot was taken waits in it for the next take.

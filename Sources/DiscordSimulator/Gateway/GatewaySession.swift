@@ -50,11 +50,14 @@ final class GatewaySession: Sendable {
     private let state: Mutex<State>
     /// Told about every dispatch as it is numbered (the ground truth, the interaction registry).
     private let observe: @Sendable (TrafficFact) -> Void
+    /// Where the threads the traffic opens, archives and deletes are kept for later sessions.
+    private let worldThreads: WorldThreads?
 
     init(
         id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator,
-        resumeWindow: TimeAmount = .minutes(2), observe: @escaping @Sendable (TrafficFact) -> Void
+        resumeWindow: TimeAmount = .minutes(2), worldThreads: WorldThreads? = nil, observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.worldThreads = worldThreads
         self.id = id
         self.intents = intents
         self.shard = shard
@@ -248,7 +251,12 @@ final class GatewaySession: Sendable {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
+            let threadChanges = state.traffic.threadChange.count
             let event = state.traffic.nextEvent(into: &state.render)
+            if let worldThreads, state.traffic.threadChange.count != threadChanges {
+                let index = state.traffic.threadChange.guildIndex
+                worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
+            }
             guard shardGuilds.contains(event.guild) else { return (.skipped, .none) }
             if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { return (.skipped, .none) }
             state.liveDispatches += 1

@@ -216,9 +216,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number), shard: (shard[0], shard[1]))
         traffic.botUserID = configuration.botUserID
         traffic.applicationID = configuration.applicationID
+        // Threads opened in the shard's earlier sessions are still there.
+        let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) ?? 0 }
+        traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes))
+        let activeThreads = guildIndexes.map { traffic.renderedActiveThreads(ofGuildAt: $0) }
         let session = GatewaySession(
             id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
-            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), observe: observe)
+            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads, observe: observe)
         sessions.register(session)
         session.attach(connection(context))
         self.session = session
@@ -232,7 +236,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let largeThreshold = min(max((data["large_threshold"] as? Int) ?? 50, 50), 250)
         var burst = [(name: "READY", data: Array(payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
         if requested.contains(.guilds) {
-            burst += guilds.map { ("GUILD_CREATE", Array(payloads.guildCreate($0, largeThreshold: largeThreshold).utf8)) }
+            burst += zip(guilds, activeThreads).map { guild, threads in
+                ("GUILD_CREATE", Array(payloads.guildCreate(guild, largeThreshold: largeThreshold, threads: threads).utf8))
+            }
         }
         for (index, (sequence, payload)) in session.dispatch(batch: burst, from: context.channel).enumerated() {
             let name = burst[index].name

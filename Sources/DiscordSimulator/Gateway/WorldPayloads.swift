@@ -82,7 +82,8 @@ struct WorldPayloads {
     }
 
     /// GUILD_CREATE; `large` when the member count passes the identify's `large_threshold`.
-    func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int) -> String {
+    /// - Parameter threads: the guild's active threads, a JSON array of channel objects.
+    func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int, threads: String = "[]") -> String {
         let index = configuration.world.guilds.firstIndex { $0.id == guild.id } ?? 0
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"\#(Permissions.everyoneDefault.rawValue)","managed":false,"mentionable":false,"flags":0}"#
@@ -95,7 +96,7 @@ struct WorldPayloads {
         }
         let owner = configuration.world.users[guild.members[0]].id
         let botMember = #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
-        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":[],"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":\#(threads),"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
     }
 
     /// `text` as a JSON string literal.

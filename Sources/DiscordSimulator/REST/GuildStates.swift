@@ -5,6 +5,9 @@ import Synchronization
 /// channels with their permission overwrites. A guild's state is made from the world the first
 /// time anything touches it; joins and leaves in the traffic keep it current.
 final class GuildStates: Sendable {
+    /// The world's threads, which outlive the sessions they were opened in.
+    let threads = WorldThreads()
+
     struct Member: Sendable {
         var user: TrafficWorld.User
         var roles: [RoleID]

@@ -16,6 +16,41 @@ extension TrafficGenerator {
         let number: Int
     }
 
+    /// A guild's threads: those open, and the latest archived ones (which may be taken out of the
+    /// archive).
+    struct GuildThreads: Sendable {
+        var active: [ActiveThread] = []
+        var archived: [ActiveThread] = []
+        var isEmpty: Bool { active.isEmpty && archived.isEmpty }
+    }
+
+    /// Starts from threads opened before this generator (in the world's earlier sessions), for the
+    /// guilds it talks about.
+    mutating func adoptThreads(_ world: [Int: GuildThreads]) {
+        for (index, guild) in world where memberSlotBase.indices.contains(index) && memberSlotBase[index] >= 0 {
+            threads[index] = guild.active
+            archivedThreads[index] = guild.archived
+        }
+    }
+
+    /// The threads of the guild at `index` now.
+    func threads(ofGuildAt index: Int) -> GuildThreads {
+        GuildThreads(active: threads[index] ?? [], archived: archivedThreads[index] ?? [])
+    }
+
+    /// The active threads of the guild at `index` as GUILD_CREATE lists them (`threads`: a JSON
+    /// array of channel objects).
+    func renderedActiveThreads(ofGuildAt index: Int) -> String {
+        var json = JSONBytes()
+        json.raw("[")
+        for (position, thread) in (threads[index] ?? []).enumerated() {
+            if position > 0 { json.raw(",") }
+            Self.renderThread(thread, guild: world.guilds[index].id, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
+        }
+        json.raw("]")
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
     /// The channel a message goes to: one of the guild's active threads one time in five, when it
     /// has any; else one of its channels. The second value is the thread's parent channel.
     mutating func messageChannel(in guildIndex: Int) -> (channel: ChannelID, parent: ChannelID?) {
@@ -39,6 +74,7 @@ extension TrafficGenerator {
         let thread = ActiveThread(
             id: id, parent: guild.channels[random.below(guild.channels.count)], owner: owner, createdAt: clock, number: threadsOpened)
         threads[guildIndex, default: []].append(thread)
+        threadChange = (guildIndex, threadChange.count &+ 1)
         renderThread(thread, guild: guild.id, archived: false, newlyCreated: true, into: &json)
         return GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none)
     }
@@ -49,6 +85,7 @@ extension TrafficGenerator {
         guard var open = threads[guildIndex], !open.isEmpty else { return nil }
         let thread = open.remove(at: random.below(open.count))
         threads[guildIndex] = open
+        threadChange = (guildIndex, threadChange.count &+ 1)
         // Nobody reacts in an archived or deleted thread.
         recentMessages.removeAll { $0.channel == thread.id }
         recentReactions.removeAll { $0.message.channel == thread.id }
@@ -83,20 +120,28 @@ extension TrafficGenerator {
         let thread = archived.remove(at: random.below(archived.count))
         archivedThreads[guildIndex] = archived
         threads[guildIndex, default: []].append(thread)
+        threadChange = (guildIndex, threadChange.count &+ 1)
         let guild = world.guilds[guildIndex].id
         renderThread(thread, guild: guild, archived: false, newlyCreated: false, into: &json)
         return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
     }
 
-    /// A thread's channel object, as THREAD_CREATE and THREAD_UPDATE carry it.
+    /// A thread's channel object, as THREAD_CREATE and THREAD_UPDATE carry it; its archive state
+    /// last changed when it was created, or now (archived, or taken out of the archive).
     private func renderThread(_ thread: ActiveThread, guild: GuildID, archived: Bool, newlyCreated: Bool, into json: inout JSONBytes) {
+        Self.renderThread(thread, guild: guild, archived: archived, archivedAt: newlyCreated ? thread.createdAt : clock, newlyCreated: newlyCreated, into: &json)
+    }
+
+    /// A thread's channel object, whose archive state last changed at `archivedAt` (Unix ms).
+    static func renderThread(
+        _ thread: ActiveThread, guild: GuildID, archived: Bool, archivedAt: UInt64, newlyCreated: Bool, into json: inout JSONBytes
+    ) {
         json.raw(#"{"type":11,"total_message_sent":0,"thread_metadata":{"locked":false,"create_timestamp":"#)
         json.timestamp(unixMilliseconds: thread.createdAt)
         json.raw(#","auto_archive_duration":4320,"archived":"#)
         json.raw(archived ? "true" : "false")
         json.raw(#","archive_timestamp":"#)
-        // The archive state's last change: created, archived, or taken out of the archive now.
-        json.timestamp(unixMilliseconds: newlyCreated ? thread.createdAt : clock)
+        json.timestamp(unixMilliseconds: archivedAt)
         json.raw(#"},"rate_limit_per_user":0,"parent_id":"#)
         json.id(thread.parent)
         json.raw(#","owner_id":"#)

@@ -55,6 +55,9 @@ public struct TrafficGenerator: Sendable {
     var threads: [Int: [ActiveThread]] = [:]
     var archivedThreads: [Int: [ActiveThread]] = [:]
     var threadsOpened = 0
+    /// The last guild whose threads changed (opened, archived, taken out, deleted), and how many
+    /// times any did: what a session keeps for the world's later sessions.
+    var threadChange = (guildIndex: -1, count: 0)
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64

@@ -83,11 +83,11 @@ public actor ShardManager {
                 "max_concurrency": "\(limit.maxConcurrency)", "session_starts_remaining": "\(limit.remaining)",
             ])
 
+        // Before the sessions are read: their freshness is judged on reading them.
+        await prepare?(plan)
         let saved = await loadSessions(plan, namespace: namespace)
         restoredSessions = Set(saved.keys)
         let gate = await makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
-        if shuttingDown { return [:] }
-        await prepare?(plan)
         if shuttingDown { return [:] }
 
         await withTaskGroup(of: Bool.self) { group in

@@ -45,6 +45,8 @@ public struct StoredThreadParents: Sendable {
             var pipeline = RedisPipeline()
             for guild in guilds { pipeline.append("HGETALL", keys.threads(in: GuildID(guild))) }
             for (guild, map) in zip(guilds, try await redis.execute(pipeline)) {
+                // Any other error (busy, loading…) is Redis's, not the key's: the read fails.
+                if case .error(let message) = map, !message.hasPrefix("WRONGTYPE") { throw RedisError.server(message) }
                 guard let parents = Self.parents(map) else {
                     loaded.unreadable.append(guild)
                     continue

@@ -1,7 +1,7 @@
 import DiscordModels
 import KamiiCore
 import KamiiRedis
-import KamiiStats
+@testable import KamiiStats
 import KamiiTestSupport
 import Synchronization
 import Testing
@@ -93,8 +93,8 @@ struct ThreadMapFlushTests {
         await redis.close()
     }
 
-    /// Thread maps in flushes of stats too, over several round trips (a backlog), with and without a
-    /// transaction: they go with the last of them, and everything lands.
+    /// Thread maps in flushes of stats too, with and without a transaction (without one, a round
+    /// trip per guild here: a backlog), against Redis: everything lands.
     @Test(arguments: [100, 1])
     func mapsGoWithTheLastRoundTripOfABacklog(guildsPerCall: Int) async throws {
         let redis = try RedisTestServer.client()
@@ -117,6 +117,38 @@ struct ThreadMapFlushTests {
         }
         #expect(try await listed(redis) == Set(guilds))
         await redis.close()
+    }
+
+    /// Built and settled without a server: a backlog in several round trips carries the thread maps
+    /// in its last one only (the one that commits the sessions), and they count as written only
+    /// once its replies are in — in a transaction (guilds whose batches began recording at
+    /// different times go in calls of their own) and without one (Redis Cluster).
+    @Test(arguments: [100, 1])
+    func onlyTheLastRoundTripOfABacklogCarriesTheMaps(guildsPerCall: Int) throws {
+        var batches: [UInt64: GuildStatsBatch] = [:]
+        for (index, guild) in guilds.enumerated() {
+            var batch = GuildStatsBatch()
+            batch.countMessage(by: 7)
+            batch.recordedAfter = UInt64(index)
+            batches[guild] = batch
+        }
+        var flush = PendingFlush(
+            id: "p-1", batches: batches, keys: keys, guildsPerCall: guildsPerCall, threads: [guilds[0]: ThreadMapChange(parents: [10: 100])])
+        let mapKey = keys.threads(in: GuildID(guilds[0]))
+        var carried: [Bool] = []
+        while !flush.batches.isEmpty && carried.count < 10 {
+            // Six arguments a guild, ten a round trip: one guild each.
+            let pipeline = flush.pipeline(scriptHash: "sha", maxArguments: 10, journal: false)
+            carried.append(String(decoding: pipeline.buffer.readableBytesView, as: UTF8.self).contains(mapKey))
+            #expect(!flush.threadsWritten)
+            // The script call's reply first (applied, no level-ups), then the rest's.
+            let transaction = guildsPerCall > 1
+            let commands = pipeline.count - (transaction ? 2 : 0)
+            let results = [RedisValue.array([.integer(1), .integer(0)])] + Array(repeating: .integer(1), count: commands - 1)
+            _ = flush.settle(transaction ? [.simple("OK")] + Array(repeating: .simple("QUEUED"), count: commands) + [.array(results)] : results)
+        }
+        #expect(carried == [false, false, false, true])
+        #expect(flush.threadsWritten)
     }
 
     /// Redis refusing the writes (out of memory) or gone: the changes wait, and so do the positions.

@@ -26,7 +26,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     let number: Int
     var state = State.awaitingIdentify
     var session: GatewaySession?
-    /// Dispatches due but not yet sent: the rate rarely divides into whole dispatches per tick.
+    /// Live events due but not yet drawn: the rate rarely divides into whole events per tick.
     var owed = 0.0
     var ticker: RepeatedTask?
     /// Kept so faults injected from outside can act on the connection.
@@ -217,9 +217,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         traffic.botUserID = configuration.botUserID
         traffic.applicationID = configuration.applicationID
         // Threads opened in the shard's earlier sessions are still there.
-        let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) ?? 0 }
-        traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes))
-        let activeThreads = guildIndexes.map { traffic.renderedActiveThreads(ofGuildAt: $0) }
+        let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
+        traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
+        let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
         let session = GatewaySession(
             id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
             resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads, observe: observe)

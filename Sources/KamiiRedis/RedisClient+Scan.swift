@@ -3,11 +3,24 @@ extension RedisClient {
     /// KEYS does). As SCAN promises: every key present throughout is returned; one added or removed
     /// meanwhile may or may not be.
     public func keys(matching pattern: String) async throws -> [String] {
+        try await everyPage { cursor in ["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"] }
+    }
+
+    /// Every member of the set at `key`, by SSCAN (a thousand a step), with SCAN's promise: a member
+    /// present throughout is returned (possibly twice); one added or removed meanwhile may or may not be.
+    public func members(ofSet key: String) async throws -> [String] {
+        try await everyPage { cursor in ["SSCAN", key, cursor, "COUNT", "1000"] }
+    }
+
+    /// Follows a SCAN-family cursor from 0 until the server says 0 again, gathering its pages.
+    private func everyPage(_ command: (String) -> [String]) async throws -> [String] {
         var cursor = "0"
         var found: [String] = []
         repeat {
-            let reply = try await send("SCAN", cursor, "MATCH", pattern, "COUNT", "1000").array ?? []
-            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("SCAN answered \(reply)") }
+            var pipeline = RedisPipeline()
+            pipeline.append(command(cursor))
+            let reply = try await execute(pipeline)[0].orThrow().array ?? []
+            guard reply.count == 2, let next = reply[0].string else { throw RedisError.protocolViolation("\(command(cursor)[0]) answered \(reply)") }
             cursor = next
             found += reply[1].array?.compactMap(\.string) ?? []
         } while cursor != "0"

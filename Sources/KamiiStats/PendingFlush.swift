@@ -207,8 +207,8 @@ struct PendingFlush {
         // With the last of the flush's guilds, the round trip that commits the sessions (on a
         // single Redis, in its transaction): the maps are never ahead of a backlog's guilds.
         if !threadsWritten && order.count == batches.count {
-            let written = ThreadMapWrites.append(threads, keys: keys, to: &pipeline)
-            threadReplies = commands + (karmaGuilds.isEmpty ? 0 : 1)..<commands + (karmaGuilds.isEmpty ? 0 : 1) + written
+            let first = commands + (karmaGuilds.isEmpty ? 0 : 1)
+            threadReplies = first..<first + ThreadMapWrites.append(threads, keys: keys, to: &pipeline)
         }
         if commits {
             let journalKeys = journal == nil ? 0 : 1

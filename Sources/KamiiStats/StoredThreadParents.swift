@@ -29,22 +29,17 @@ public struct StoredThreadParents: Sendable {
     /// skipped and named in ``Loaded/unreadable``.
     @discardableResult
     public func load(into threads: ThreadParents, shards: Set<Int>? = nil, of shardCount: Int = 1) async throws -> Loaded {
-        var cursor = "0"
         var loaded = Loaded()
         var gone: [UInt64] = []
-        repeat {
-            let reply = try await redis.send("SSCAN", keys.threadGuilds, cursor, "COUNT", "1000").array ?? []
-            guard reply.count == 2, let next = reply[0].string, let members = reply[1].array else {
-                throw RedisError.protocolViolation("SSCAN answered \(reply)")
-            }
-            cursor = next
-            let guilds = members.compactMap { $0.string.flatMap(UInt64.init) }.filter { guild in
-                shards.map { $0.contains(Int((guild >> 22) % UInt64(max(1, shardCount)))) } ?? true
-            }
-            guard !guilds.isEmpty else { continue }
+        // SSCAN may return a member twice.
+        let listed = Array(Set(try await redis.members(ofSet: keys.threadGuilds).compactMap { UInt64($0) }).filter { guild in
+            shards.map { $0.contains(Int((guild >> 22) % UInt64(max(1, shardCount)))) } ?? true
+        })
+        for start in stride(from: 0, to: listed.count, by: 1_000) {
+            let page = listed[start..<min(start + 1_000, listed.count)]
             var pipeline = RedisPipeline()
-            for guild in guilds { pipeline.append("HGETALL", keys.threads(in: GuildID(guild))) }
-            for (guild, map) in zip(guilds, try await redis.execute(pipeline)) {
+            for guild in page { pipeline.append("HGETALL", keys.threads(in: GuildID(guild))) }
+            for (guild, map) in zip(page, try await redis.execute(pipeline)) {
                 // Any other error (busy, loading…) is Redis's, not the key's: the read fails.
                 if case .error(let message) = map, !message.hasPrefix("WRONGTYPE") { throw RedisError.server(message) }
                 guard let parents = Self.parents(map) else {
@@ -59,7 +54,7 @@ public struct StoredThreadParents: Sendable {
                 loaded.guilds += 1
                 loaded.threads += parents.count
             }
-        } while cursor != "0"
+        }
         try await unlist(gone)
         return loaded
     }

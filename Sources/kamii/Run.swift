@@ -131,7 +131,6 @@ struct Run: AsyncParsableCommand {
 final class ShardsService: Service, Sendable {
     let manager: ShardManager
     let tally: DispatchTally
-    let router: GuildRouter?
     let hotPath: HotPathService?
     private let reasons = Mutex<[Int: ShardStateMachine.StopReason]>([:])
 
@@ -139,7 +138,6 @@ final class ShardsService: Service, Sendable {
         self.manager = manager
         self.tally = tally
         self.hotPath = hotPath
-        router = hotPath?.router
     }
 
     var stopReasons: [Int: ShardStateMachine.StopReason] { reasons.withLock { $0 } }
@@ -147,8 +145,8 @@ final class ShardsService: Service, Sendable {
     func run() async throws {
         let tally = tally
         let manager = manager
-        let router = router
         let hotPath = hotPath
+        let router = hotPath?.router
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 let stopped = try await manager.run(

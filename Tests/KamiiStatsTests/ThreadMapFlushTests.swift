@@ -96,7 +96,7 @@ struct ThreadMapFlushTests {
     /// Thread maps in flushes of stats too, with and without a transaction (without one, a round
     /// trip per guild here: a backlog), against Redis: everything lands.
     @Test(arguments: [100, 1])
-    func mapsGoWithTheLastRoundTripOfABacklog(guildsPerCall: Int) async throws {
+    func mapsAndStatsOfOneFlushAllLand(guildsPerCall: Int) async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: guildsPerCall, maxArgumentsPerRoundTrip: 10))

@@ -46,11 +46,7 @@ extension TrafficGenerator {
         guard user != guild.members[0], isMember[guildIndex].map({ $0.contains(user) }) ?? !(departed[guildIndex]?.contains(user) ?? false),
               worldMembersAway(from: guildIndex) < guild.members.count / 2
         else { return nil }
-        departed[guildIndex, default: []].insert(user)
-        isMember[guildIndex, default: Set(guild.members)].remove(user)
-        joined[guildIndex]?.removeAll { $0.user == user }
-        // Whoever comes back comes back without what REST gave them.
-        memberOverrides[UInt64(guildIndex) << 32 | UInt64(user)] = nil
+        markGone(user, from: guildIndex)
         json.raw(#"{"user":"#)
         self.user(user, into: &json)
         json.raw(#","guild_id":"#)
@@ -59,6 +55,15 @@ extension TrafficGenerator {
         return GeneratedEvent(
             name: "GUILD_MEMBER_REMOVE", data: json.bytes, guild: guild.id,
             fact: .memberLeft(guild: guild.id, user: self.user(at: user).id))
+    }
+
+    /// Takes a member out of a guild (they left, or were kicked or banned): they no longer post, and
+    /// whoever comes back comes back without what REST gave them.
+    mutating func markGone(_ user: Int, from guildIndex: Int) {
+        departed[guildIndex, default: []].insert(user)
+        isMember[guildIndex, default: Set(world.guilds[guildIndex].members)].remove(user)
+        joined[guildIndex]?.removeAll { $0.user == user }
+        memberOverrides[UInt64(guildIndex) << 32 | UInt64(user)] = nil
     }
 
     /// World members who left the guild and are not back: the guild keeps at least half of its own.

@@ -161,10 +161,7 @@ public struct TrafficGenerator: Sendable {
         guard let guildIndex = talkedAboutIndex(of: guild),
               let userIndex = self.userIndex(of: user)
         else { return }
-        departed[guildIndex, default: []].insert(userIndex)
-        isMember[guildIndex, default: Set(world.guilds[guildIndex].members)].remove(userIndex)
-        joined[guildIndex]?.removeAll { $0.user == userIndex }
-        memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = nil
+        markGone(userIndex, from: guildIndex)
     }
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.

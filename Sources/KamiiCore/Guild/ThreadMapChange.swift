@@ -19,15 +19,8 @@ public struct ThreadMapChange: Sendable, Equatable {
     /// Nothing to write.
     public var isEmpty: Bool { !replacesAll && parents.isEmpty }
 
-    /// The change from `before` to `after`: the threads whose channel differs, or (with
-    /// `replacingAll`, when anything differs) the whole of `after`.
-    init(from before: [UInt64: UInt64], to after: [UInt64: UInt64], replacingAll: Bool) {
-        guard before != after else { return }
-        if replacingAll {
-            replacesAll = true
-            parents = after
-            return
-        }
+    /// The change from `before` to `after`, thread by thread.
+    init(from before: [UInt64: UInt64], to after: [UInt64: UInt64]) {
         for (thread, parent) in after where before[thread] != parent { parents[thread] = parent }
         for thread in before.keys where after[thread] == nil { parents[thread] = Self.forgotten }
     }

@@ -198,18 +198,18 @@ public final class ThreadParents: Sendable {
                 threads.removeAll()
                 for thread in listed { add(thread, to: &threads) }
                 // Redis may hold what memory does not (its maps could not be read at the start).
-                return unsure ? ThreadMapChange(replacesAll: true, parents: threads) : ThreadMapChange(from: before, to: threads, replacingAll: true)
+                return unsure || before != threads ? ThreadMapChange(replacesAll: true, parents: threads) : ThreadMapChange()
             case .channels(let parents, let listed):
                 let before = threads
                 threads = threads.filter { !parents.contains($0.value) }
                 count.subtract(before.count - threads.count, ordering: .relaxed)
                 for thread in listed { add(thread, to: &threads) }
-                return ThreadMapChange(from: before, to: threads, replacingAll: false)
+                return ThreadMapChange(from: before, to: threads)
             case .guildGone:
-                let before = threads
+                let known = !threads.isEmpty
                 count.subtract(threads.count, ordering: .relaxed)
                 threads.removeAll()
-                return unsure ? ThreadMapChange(replacesAll: true) : ThreadMapChange(from: before, to: threads, replacingAll: true)
+                return unsure || known ? ThreadMapChange(replacesAll: true) : ThreadMapChange()
             case .none:
                 return ThreadMapChange()
             }

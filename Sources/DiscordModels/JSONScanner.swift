@@ -215,11 +215,47 @@ public struct JSONScanner {
 
     /// Skips one value of any kind and returns the range of bytes it spans.
     @discardableResult
+    @inline(__always)
     public mutating func skipValue() throws(JSONScanError) -> Range<Int> {
         skipWhitespace()
         let start = position
-        try skipValue(depth: 0)
+        if try !skipCommonValue() { try skipValue(depth: 0) }
         return start..<position
+    }
+
+    /// Skips the values most members hold — a string, `null`, `false`, `true`, `[]`, `{}`, a
+    /// non-negative number — without the general walk's call and jump table. Returns false, having
+    /// consumed nothing, for any other value (and near the end of the bytes).
+    @inline(__always)
+    private mutating func skipCommonValue() throws(JSONScanError) -> Bool {
+        guard position + 8 <= bytes.count else { return false }
+        let word = UInt64(littleEndian: (bytes.baseAddress! + position).loadUnaligned(as: UInt64.self))
+        // The literals as little-endian words: "null", "true", "false".
+        switch UInt8(truncatingIfNeeded: word) {
+        case UInt8(ascii: "\""):
+            _ = try scanString()
+        case UInt8(ascii: "n"):
+            guard word & 0xFFFF_FFFF == 0x6C6C_756E else { return false }
+            position += 4
+        case UInt8(ascii: "f"):
+            guard word & 0xFF_FFFF_FFFF == 0x65_736C_6166 else { return false }
+            position += 5
+        case UInt8(ascii: "t"):
+            guard word & 0xFFFF_FFFF == 0x6575_7274 else { return false }
+            position += 4
+        case UInt8(ascii: "["):
+            guard UInt8(truncatingIfNeeded: word >> 8) == UInt8(ascii: "]") else { return false }
+            position += 2
+        case UInt8(ascii: "{"):
+            guard UInt8(truncatingIfNeeded: word >> 8) == UInt8(ascii: "}") else { return false }
+            position += 2
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            position += 1
+            while let next = peekByte(), Self.isNumberByte(next) { position += 1 }
+        default:
+            return false
+        }
+        return true
     }
 
     private mutating func skipValue(depth: Int) throws(JSONScanError) {
@@ -230,13 +266,17 @@ public struct JSONScanner {
         case UInt8(ascii: "\""):
             _ = try scanString()
         case UInt8(ascii: "{"):
-            try forEachMember { _, scanner throws(JSONScanError) in try scanner.skipValue(depth: depth + 1) }
+            try forEachMember { _, scanner throws(JSONScanError) in
+                scanner.skipWhitespace()
+                if try !scanner.skipCommonValue() { try scanner.skipValue(depth: depth + 1) }
+            }
         case UInt8(ascii: "["):
             position += 1
             skipWhitespace()
             if peekByte() == UInt8(ascii: "]") { position += 1; return }
             while true {
-                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if try !skipCommonValue() { try skipValue(depth: depth + 1) }
                 skipWhitespace()
                 switch peekByte() {
                 case UInt8(ascii: ","): position += 1
@@ -256,31 +296,45 @@ public struct JSONScanner {
     }
 
     /// Moves past a string starting at the current `"`; returns the range between the quotes.
+    ///
+    /// Inlined, for most of a payload is strings and most strings are plain: those end here. A
+    /// string with an escape, or whose last bytes do not fill a word, is finished out of line.
+    @inline(__always)
     private mutating func scanString() throws(JSONScanError) -> (range: Range<Int>, hasEscapes: Bool) {
-        try expect(UInt8(ascii: "\""))
-        let start = position
-        // A local index, written back once: `position` would be stored on every step.
-        var index = position
-        var hasEscapes = false
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected '\"'") }
+        let start = position + 1
+        let run = skipPlainContent(from: start)
+        guard run.closed else { return try finishString(start: start, from: run.index) }
+        position = run.index + 1
+        return (start..<run.index, false)
+    }
+
+    /// Skips plain string content a word at a time from `index`. Returns where the first quote,
+    /// backslash or control byte is, or where the last whole word ended, and whether that byte is
+    /// a quote — told from the word's masks, without loading the byte again.
+    @inline(__always)
+    private func skipPlainContent(from start: Int) -> (index: Int, closed: Bool) {
         let base = bytes.baseAddress!
-        let end = bytes.count
-        while true {
-            // Plain string content is skipped a word at a time; most of a payload is strings. The
-            // closing quote is told from the word's masks, without loading its byte again.
-            while index + 8 <= end {
-                let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
-                let (quotes, special) = Self.specialStringBytes(in: word)
-                if special != 0 {
-                    index += special.trailingZeroBitCount >> 3
-                    if quotes & special & (0 &- special) != 0 {
-                        position = index + 1
-                        return (start..<index, hasEscapes)
-                    }
-                    break
-                }
-                index += 8
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
+            let (quotes, special) = Self.specialStringBytes(in: word)
+            if special != 0 {
+                return (index + special.trailingZeroBitCount >> 3, quotes & special & (0 &- special) != 0)
             }
-            guard index < end else {
+            index += 8
+        }
+        return (index, false)
+    }
+
+    /// Finishes a string begun at `start` whose plain content reaches `index`: escapes, control
+    /// characters, the bytes past the last whole word.
+    @inline(never)
+    private mutating func finishString(start: Int, from index: Int) throws(JSONScanError) -> (range: Range<Int>, hasEscapes: Bool) {
+        var index = index
+        var hasEscapes = false
+        while true {
+            guard index < bytes.count else {
                 position = index
                 throw error("unterminated string")
             }
@@ -298,6 +352,12 @@ public struct JSONScanner {
                 throw error("unescaped control character in a string")
             default:
                 index += 1
+            }
+            let run = skipPlainContent(from: index)
+            index = run.index
+            if run.closed {
+                position = index + 1
+                return (start..<index, hasEscapes)
             }
         }
     }

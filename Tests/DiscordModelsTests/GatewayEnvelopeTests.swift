@@ -46,6 +46,14 @@ import DiscordModels
         #"{"d":null}"#, #"{"op":0,"t":"\x"}"#, #"{"op":0 "s":1}"#, #"{"op":0,"d":tru}"#, #"{"op":99999999999999999999}"#,
         #"{"op":0,"t":"\ud800"}"#, #"{"op":0}x"#, #"{"op":0}{"op":1}"#,
         #"{"op":0,"d":"\x"}"#, #"{"op":0,"d":{"k":"\u12G4"}}"#, #"{"op":0,"d":["\u12"]}"#, #"{"op":01}"#, #"{"op":0,"s":00}"#, "{\"op\":0,\"t\":\"a\u{01}\"}",
+        // Broken values with a word of bytes still ahead, where members are skipped without the general walk.
+        #"{"op":0,"d":{"a":nul,"b":"12345678"}}"#, #"{"op":0,"d":{"a":fals,"b":"12345678"}}"#,
+        #"{"op":0,"d":{"a":[},"b":"12345678"}}"#, #"{"op":0,"d":{"a":{],"b":"12345678"}}"#,
+        #"{"op":0,"d":{"a":nullx,"b":"12345678"}}"#, #"{"op":0,"d":{"a":7x,"b":"12345678"}}"#,
+        #"{"t":"MESSAGE_CREATE","op":0,"d":{"x":nulx,"id":"1","channel_id":"2","author":{"id":"3"}}}"#,
+        #"{"t":"MESSAGE_CREATE","op":0,"d":{"x":trux,"id":"1","channel_id":"2","author":{"id":"3"}}}"#,
+        #"{"t":"MESSAGE_CREATE","op":0,"d":{"x":"ab\qcd","id":"1","channel_id":"2","author":{"id":"3"}}}"#,
+        #"{"t":"MESSAGE_CREATE","op":0,"d":{"x":"abcdefghij"#,
     ])
     func rejectsMalformedPayloads(_ payload: String) {
         #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(payload.utf8)) }

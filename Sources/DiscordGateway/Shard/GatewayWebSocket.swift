@@ -40,7 +40,7 @@ struct GatewayWebSocket: Sendable {
         /// The consumer took a frame of `bytes`; reading resumes once the backlog is low again.
         func consumed(_ channel: any Channel, bytes: Int) {
             let weight = Self.weight(ofBytes: bytes)
-            let left = buffered.subtract(weight, ordering: .relaxed).newValue
+            let left = buffered.wrappingSubtract(weight, ordering: .relaxed).newValue
             if left <= Self.lowWater, left + weight > Self.lowWater {
                 channel.eventLoop.execute {
                     // A read may have landed since (frames are counted a read at a time): resume only
@@ -186,7 +186,7 @@ struct GatewayWebSocket: Sendable {
             read.removeAll(keepingCapacity: true)
             // Above high water after any read, not only the one that crosses it: a resume queued
             // before this read must not leave reading on.
-            if flow.buffered.add(weight, ordering: .relaxed).newValue >= FlowControl.highWater {
+            if flow.buffered.wrappingAdd(weight, ordering: .relaxed).newValue >= FlowControl.highWater {
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             }
         }

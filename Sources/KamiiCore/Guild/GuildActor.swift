@@ -70,7 +70,13 @@ public actor GuildActor {
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         if stats.isFull { await stats.waitForRoom() }
         let now = clock()
-        let settings = await currentSettings(now: now)
+        // Read without a suspension point when nothing changed: the call would cost a task frame per event.
+        let settings: GuildSettings
+        if let current = self.settings, !settingsStale.load(ordering: .relaxed) {
+            settings = current
+        } else {
+            settings = await currentSettings(now: now)
+        }
         lastActive.store(now, ordering: .relaxed)
         guard let step else { return apply(event, dispatch, settings, now: now) }
         step.lane.advance(to: step.position) { apply(event, dispatch, settings, now: now) }
@@ -131,7 +137,7 @@ public actor GuildActor {
     }
 
     private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
-        counters.messageCount.add(1, ordering: .relaxed)
+        counters.messageCount.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
         guard let rules = settings.xp else {
             // XP off: a member's message still counts (activity is a trust signal).
@@ -172,7 +178,7 @@ public actor GuildActor {
             batch.countMessage(by: author, at: time)
             if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }
         }
-        if grant != nil { counters.grantCount.add(1, ordering: .relaxed) }
+        if grant != nil { counters.grantCount.wrappingAdd(1, ordering: .relaxed) }
     }
 
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules, now: UInt64) {

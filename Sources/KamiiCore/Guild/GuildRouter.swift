@@ -59,7 +59,7 @@ public final class GuildRouter: Sendable {
             step = (lane, ShardPosition(session: dispatch.session, sequence: sequence))
         }
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
-            counters.routedCount.add(1, ordering: .relaxed)
+            counters.routedCount.wrappingAdd(1, ordering: .relaxed)
             await actor(for: guild).handle(event, dispatch, step: step)
         } else {
             // Threads are learnt in the shard's order, before any message posted in them; how a

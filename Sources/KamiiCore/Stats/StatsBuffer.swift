@@ -63,8 +63,8 @@ public final class StatsBuffer: Sendable {
         }
         guard added > 0 else { return }
         if first { listed.withLock { $0.append(slot) } }
-        outstanding.add(added, ordering: .relaxed)
-        let now = buffered.add(added, ordering: .relaxed).newValue
+        outstanding.wrappingAdd(added, ordering: .relaxed)
+        let now = buffered.wrappingAdd(added, ordering: .relaxed).newValue
         if now >= flushThreshold && now - added < flushThreshold { wake.yield() }
     }
 

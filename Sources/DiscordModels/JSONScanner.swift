@@ -23,6 +23,7 @@ public struct JSONScanner {
 
     /// Walks the members of the object at the current position, calling `body` with each key;
     /// `body` must consume the member's value (read it or skip it).
+    @inline(__always)
     public mutating func forEachMember(
         _ body: (JSONKey, inout JSONScanner) throws(JSONScanError) -> Void
     ) throws(JSONScanError) {

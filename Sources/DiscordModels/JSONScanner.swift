@@ -8,17 +8,21 @@ public struct JSONScanner {
     public static let maxDepth = 256
 
     private let bytes: UnsafeRawBufferPointer
+    /// `bytes.count`, kept: in a large inlined reader the optimizer may call the getter instead.
+    private let end: Int
     /// The offset of the next unread byte.
     public private(set) var position = 0
 
     public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
+        end = bytes.count
     }
 
     /// A scanner that starts at `position` in `bytes` (offsets it reports stay those of `bytes`).
     public init(_ bytes: UnsafeRawBufferPointer, at position: Int) {
         self.bytes = bytes
-        self.position = min(max(0, position), bytes.count)
+        end = bytes.count
+        self.position = min(max(0, position), end)
     }
 
     /// Walks the members of the object at the current position, calling `body` with each key;
@@ -229,7 +233,7 @@ public struct JSONScanner {
     /// consumed nothing, for any other value (and near the end of the bytes).
     @inline(__always)
     private mutating func skipCommonValue() throws(JSONScanError) -> Bool {
-        guard position + 8 <= bytes.count else { return false }
+        guard position + 8 <= end else { return false }
         let word = UInt64(littleEndian: (bytes.baseAddress! + position).loadUnaligned(as: UInt64.self))
         // The literals as little-endian words: "null", "true", "false".
         switch UInt8(truncatingIfNeeded: word) {
@@ -302,7 +306,7 @@ public struct JSONScanner {
     /// string with an escape, or whose last bytes do not fill a word, is finished out of line.
     @inline(__always)
     private mutating func scanString() throws(JSONScanError) -> (range: Range<Int>, hasEscapes: Bool) {
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected '\"'") }
+        guard position < end, bytes[position] == UInt8(ascii: "\"") else { throw error("expected '\"'") }
         let start = position + 1
         let run = skipPlainContent(from: start)
         guard run.closed else { return try finishString(start: start, from: run.index) }
@@ -317,7 +321,7 @@ public struct JSONScanner {
     private func skipPlainContent(from start: Int) -> (index: Int, closed: Bool) {
         let base = bytes.baseAddress!
         var index = start
-        while index + 8 <= bytes.count {
+        while index + 8 <= end {
             let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
             let (quotes, special) = Self.specialStringBytes(in: word)
             if special != 0 {
@@ -335,7 +339,7 @@ public struct JSONScanner {
         var index = index
         var hasEscapes = false
         while true {
-            guard index < bytes.count else {
+            guard index < end else {
                 position = index
                 throw error("unterminated string")
             }
@@ -365,13 +369,13 @@ public struct JSONScanner {
 
     /// Moves past one escape sequence (at a backslash), checking it is one JSON allows.
     private mutating func skipEscape() throws(JSONScanError) {
-        guard position + 1 < bytes.count else { throw error("unterminated string") }
+        guard position + 1 < end else { throw error("unterminated string") }
         switch bytes[position + 1] {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
              UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
             position += 2
         case UInt8(ascii: "u"):
-            guard position + 6 <= bytes.count,
+            guard position + 6 <= end,
                   (position + 2..<position + 6).allSatisfy({ Self.isHexDigit(bytes[$0]) })
             else { throw error("invalid \\u escape") }
             position += 6
@@ -416,7 +420,7 @@ public struct JSONScanner {
     @inline(__always)
     private mutating func expectLiteral(_ literal: StaticString) throws(JSONScanError) {
         let count = literal.utf8CodeUnitCount
-        guard count >= 4, position + count <= bytes.count,
+        guard count >= 4, position + count <= end,
               (bytes.baseAddress! + position).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(literal.utf8Start).loadUnaligned(as: UInt32.self),
               memcmpEqual(bytes.baseAddress! + position + 4, literal.utf8Start + 4, count - 4)
         else { throw error("invalid literal, expected \(literal)") }
@@ -431,12 +435,12 @@ public struct JSONScanner {
 
     @inline(__always)
     private func peekByte() -> UInt8? {
-        position < bytes.count ? bytes[position] : nil
+        position < end ? bytes[position] : nil
     }
 
     @inline(__always)
     private mutating func skipWhitespace() {
-        while position < bytes.count {
+        while position < end {
             switch bytes[position] {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
             default: return
@@ -447,11 +451,11 @@ public struct JSONScanner {
     /// Checks that nothing but whitespace follows the value just read.
     public mutating func expectEnd() throws(JSONScanError) {
         skipWhitespace()
-        guard position == bytes.count else { throw error("unexpected bytes after the payload") }
+        guard position == end else { throw error("unexpected bytes after the payload") }
     }
 
     /// An error at the current position.
     public func error(_ message: String) -> JSONScanError {
-        JSONScanError(offset: min(position, bytes.count), message: message)
+        JSONScanError(offset: min(position, end), message: message)
     }
 }

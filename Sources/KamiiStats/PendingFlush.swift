@@ -125,7 +125,7 @@ struct PendingFlush {
                 let batch = batches[guild]!
                 let range = grouped.append(batch)
                 members.append(range)
-                arguments += StatsFlushScript.guildHeaderArguments + range.count * 2 + batch.karmaReactions.count * 3
+                arguments += StatsFlushScript.guildHeaderArguments + range.count * 2 + batch.karmaReactions.count * StatsFlushScript.argumentsPerKarmaReaction
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -164,6 +164,7 @@ struct PendingFlush {
                 pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
                 pipeline.appendArgument(batch.karmaReactions.count)
+                pipeline.appendArgument(Int(batch.karmaCooldownMilliseconds))
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members {
@@ -181,6 +182,7 @@ struct PendingFlush {
                         pipeline.appendArgument("\(reaction.message):\(giver):\(reaction.emoji)")
                     }
                     pipeline.appendArgument(reaction.receiver.map(String.init) ?? "")
+                    pipeline.appendArgument(Int(reaction.givenAt))
                 }
             }
         }

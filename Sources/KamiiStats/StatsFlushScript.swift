@@ -9,18 +9,21 @@ import KamiiRedis
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
 /// privacy deletion concerns the call's changes (when its guilds' batches began recording, or the
 /// earliest message in them if one was recorded late),
-/// then per guild: its key prefix, its cooldown in ms, its member count and its karma reaction
-/// count, then its members' user ids, then each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
+/// then per guild: its key prefix, its cooldown in ms, its member count, its karma reaction count
+/// and its karma pair cooldown in ms, then its members' user ids, then each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
 /// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
 /// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
-/// week, `message:giver:emoji` and the receiver (empty for a removal).
+/// week, `message:giver:emoji`, the receiver (empty for a removal) and when the bot received it
+/// (Unix ms; 0 for a removal).
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
 /// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message
 /// replayed after a restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
-/// already, a removal only if it did. Per guild (per thousand members): one HMGET and one HSET of its
+/// already and its giver gave its receiver nothing within the pair cooldown before it (the pair's
+/// last karma is kept as `karma-pair:<giver>:<receiver>` until its cooldown ends), a removal only if
+/// the ledger had it. Per guild (per thousand members): one HMGET and one HSET of its
 /// members hash (the marker and each member's ``MemberRecord``) and one ZADD per leaderboard that
 /// changed — Redis's cost is mostly per call, and a flush of 5,000 changes holds one or two members
 /// of most guilds. The members it was sent are marked for the checkpointer by the flush's
@@ -42,8 +45,10 @@ import KamiiRedis
 /// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
-    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions.
-    static let guildHeaderArguments = 4
+    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, karma cooldown.
+    static let guildHeaderArguments = 5
+    /// Arguments per karma reaction: ledger week, `message:giver:emoji`, receiver, when given.
+    static let argumentsPerKarmaReaction = 4
 
     /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
     /// has it applied and the change journal has its entry: KEYS are all the flush's members hashes
@@ -132,17 +137,28 @@ enum StatsFlushScript {
         -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
         -- receiver): a reaction gives once however often it is replayed, a removal takes back what
         -- its reaction gave and nothing else. Returns receiver → change, or nil.
-        local function karmaFrom(prefix, first, reactions, deleted)
+        local function karmaFrom(prefix, first, reactions, deleted, pairCooldown)
             local changes
             for r = 1, reactions do
-                local a = first + 3 * (r - 1)
+                local a = first + \#(argumentsPerKarmaReaction) * (r - 1)
                 local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
                 local ledger = prefix .. 'karma:' .. bucket
                 local giver = string.match(reaction, '^%d+:(%d+):')
                 if deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
                     -- Given or received by a member deleted since: forgotten with them.
                 elseif receiver ~= '' then
-                    if redis.call('HSETNX', ledger, reaction, receiver) == 1 then
+                    -- The pair's last karma (`karma-pair:<giver>:<receiver>`, the bot's wall clock,
+                    -- kept until its cooldown ends): a cooldown outlives the actor that started it
+                    -- (evicted, restarted), and reactions flushed late together still count apart.
+                    local at, pair, last = tonumber(ARGV[a + 3]), nil, nil
+                    if pairCooldown > 0 and giver then
+                        pair = prefix .. 'karma-pair:' .. giver .. ':' .. receiver
+                        last = tonumber(redis.call('GET', pair))
+                    end
+                    if last and at < last + pairCooldown then
+                        -- Still cooling down: gives nothing, and the ledger does not remember it.
+                    elseif redis.call('HSETNX', ledger, reaction, receiver) == 1 then
+                        if pair then redis.call('SET', pair, at, 'PXAT', at + pairCooldown) end
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an
                         -- older message); a week's hash expires whole, never sooner than it was told.
                         local at = math.max((tonumber(bucket) + 1) * week, now) + karmaMemory
@@ -234,10 +250,10 @@ enum StatsFlushScript {
         -- guild (each is read up to its count): no table built and grown per guild.
         local sharedRecords, sharedScores = {}, {}
         -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], their
-        -- changes the same number of arguments after, then its karma reactions (three arguments each).
+        -- changes the same number of arguments after, then its karma reactions (four arguments each).
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
@@ -263,7 +279,7 @@ enum StatsFlushScript {
                     end
                     offset = 2
                     records[1], records[2], recordCount = '~batch', batch, 2
-                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions, deleted) end
+                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions, deleted, pairCooldown) end
                 else
                     stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
                     offset = 0
@@ -357,15 +373,16 @@ enum StatsFlushScript {
         local i = 6
         for g = 1, #KEYS do
             local prefix, cooldown, members, reactions = ARGV[i], math.max(tonumber(ARGV[i + 1]), 1), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+            local pairCooldown = tonumber(ARGV[i + 4])
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
             local first = i + \#(guildHeaderArguments)
-            i = first + 2 * members + 3 * reactions
+            i = first + 2 * members + \#(argumentsPerKarmaReaction) * reactions
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

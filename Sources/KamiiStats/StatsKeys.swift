@@ -15,6 +15,9 @@ public import DiscordModels
 ///   members of a journal entry Redis refused
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
+/// - `<prefix>:{g}:karma-pair:<giver>:<receiver>` — string: when the giver last gave the receiver
+///   karma (Unix ms, the bot's clock), kept until the guild's pair cooldown from then ends: what holds
+///   the cooldown across evictions and restarts
 /// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record or ledger
 ///   entries (Redis's clock, ms), field `*` for the whole guild; what tells the checkpointer a
 ///   record it read was deleted rather than lost with Redis, and the flush which held changes to
@@ -55,6 +58,18 @@ public struct StatsKeys: Sendable, Equatable {
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
+    public func karmaPair(in guild: GuildID, giver: UserID, receiver: UserID) -> String {
+        guildPrefix(guild) + "karma-pair:\(giver.rawValue):\(receiver.rawValue)"
+    }
+    /// SCAN pattern: every guild's karma pair cooldowns.
+    public var everyKarmaPair: String { "\(prefix):{*}:karma-pair:*" }
+    /// The giver and receiver a karma pair cooldown's key names; nil for any other key.
+    public func karmaPair(ofKey key: String) -> (giver: UserID, receiver: UserID)? {
+        guard let marker = key.range(of: "}:karma-pair:") else { return nil }
+        let ids = key[marker.upperBound...].split(separator: ":")
+        guard ids.count == 2, let giver = UInt64(ids[0]), let receiver = UInt64(ids[1]) else { return nil }
+        return (UserID(giver), UserID(receiver))
+    }
     /// The karma ledger's buckets: a week of messages each.
     public static let karmaWeekMilliseconds: UInt64 = 7 * 86_400_000
     /// The field of a guild's members hash that holds the last flush batch applied to it

@@ -36,7 +36,8 @@ public struct StatsPurge: Sendable {
     }
 
     /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
-    /// the karma ledgers' entries naming them; in each guild that held a record or such an entry,
+    /// the karma ledgers' entries and pair cooldowns naming them; in each guild that held a record or
+    /// such an entry,
     /// the deletion is remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a
     /// record of them.
     @discardableResult
@@ -71,7 +72,10 @@ public struct StatsPurge: Sendable {
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma. Where
         // they had some, the deletion is remembered too (a member who only reacts has no record).
-        let reacted = try await KarmaLedger(redis: redis, keys: keys).forget(user).sorted { $0.rawValue < $1.rawValue }
+        var reactedIn = try await KarmaLedger(redis: redis, keys: keys).forget(user)
+        // The karma pair cooldowns they are in (each kept until its cooldown ends, a day at most).
+        reactedIn.formUnion(try await KarmaPairCooldowns(redis: redis, keys: keys).forget(user))
+        let reacted = reactedIn.sorted { $0.rawValue < $1.rawValue }
         for first in stride(from: 0, to: reacted.count, by: 2_000) {
             var pipeline = RedisPipeline()
             for guild in reacted[first..<min(first + 2_000, reacted.count)] {

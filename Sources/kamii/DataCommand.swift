@@ -28,7 +28,9 @@ struct DataCommand: AsyncParsableCommand {
             discussion: """
                 With a Redis (--redis, or $KAMII_REDIS_URL), the document also holds `karma_ledger`: the \
                 reactions Redis remembers as having given karma, where the guild is the subject or the \
-                user reacted or received the karma (kept there only, docs/PRIVACY.md).
+                user reacted or received the karma; and `karma_cooldowns`: the karma pair cooldowns \
+                running, with when the giver last gave the receiver karma (both kept there only, \
+                docs/PRIVACY.md).
                 """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
@@ -40,17 +42,20 @@ struct DataCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            var ledger: [LedgerEntry]?
+            var ledger: Ledger?
             if let url = redis ?? environment["KAMII_REDIS_URL"] {
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
-                let export = KarmaLedger(redis: client, keys: StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii"))
-                let entries = if let guild = subject.guild { try await export.entries(of: GuildID(guild)) } else {
-                    try await export.entries(of: UserID(subject.user!))
+                let keys = StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii")
+                let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
+                let (entries, running) = if let guild = subject.guild {
+                    (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)))
+                } else {
+                    (try await export.entries(of: UserID(subject.user!)), try await cooldowns.running(naming: UserID(subject.user!)))
                 }
                 await client.close()
-                ledger = entries.map(LedgerEntry.init)
+                ledger = Ledger(entries: entries.map(LedgerEntry.init), cooldowns: running.map(CooldownEntry.init))
             }
             let json = try await withStore(options) { store in
                 try await store.requireCurrentSchema()
@@ -63,19 +68,41 @@ struct DataCommand: AsyncParsableCommand {
         }
     }
 
-    /// The store's export with one more member, `karma_ledger`, when a Redis was given.
+    /// What Redis alone keeps of karma: the ledger and the pair cooldowns running.
+    struct Ledger {
+        let entries: [LedgerEntry]
+        let cooldowns: [CooldownEntry]
+    }
+
+    /// The store's export with two more members, `karma_ledger` and `karma_cooldowns`, when a Redis was given.
     struct WithLedger<Document: Encodable>: Encodable {
         let document: Document
-        let ledger: [LedgerEntry]?
+        let ledger: Ledger?
 
-        private enum Key: String, CodingKey { case karmaLedger = "karma_ledger" }
+        private enum Key: String, CodingKey { case karmaLedger = "karma_ledger", karmaCooldowns = "karma_cooldowns" }
 
         func encode(to encoder: any Encoder) throws {
             try document.encode(to: encoder)
             guard let ledger else { return }
             var container = encoder.container(keyedBy: Key.self)
-            try container.encode(ledger, forKey: .karmaLedger)
+            try container.encode(ledger.entries, forKey: .karmaLedger)
+            try container.encode(ledger.cooldowns, forKey: .karmaCooldowns)
         }
+    }
+
+    /// A karma pair cooldown as the export writes it: IDs as text, the time as Unix milliseconds.
+    struct CooldownEntry: Encodable {
+        let guild, giver, receiver: String
+        let givenAt: UInt64
+
+        init(_ cooldown: KarmaPairCooldown) {
+            guild = String(cooldown.guild.rawValue)
+            giver = String(cooldown.giver.rawValue)
+            receiver = String(cooldown.receiver.rawValue)
+            givenAt = cooldown.givenAt
+        }
+
+        private enum CodingKeys: String, CodingKey { case guild, giver, receiver, givenAt = "given_at_ms" }
     }
 
     /// A karma ledger entry as the export writes it: IDs as text, like the rest of the document.

@@ -41,7 +41,7 @@ import Testing
     }
 
     /// With a Redis, a user's export also holds what only Redis keeps: the karma ledger's reactions
-    /// they gave or that gave them karma.
+    /// they gave or that gave them karma, and the karma pair cooldowns they are in.
     @Test(.enabled(if: RedisTestServer.isConfigured))
     func anExportWithRedisHoldsTheKarmaLedger() async throws {
         let database = Database()
@@ -49,6 +49,8 @@ import Testing
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         try await redis.send("HSET", "\(prefix):{4194304}:karma:2900", "1234567:77:9", "88", "1234568:66:9", "55")
+        try await redis.send("SET", "\(prefix):{4194304}:karma-pair:88:77", "1764000000000", "EX", "60")
+        try await redis.send("SET", "\(prefix):{4194304}:karma-pair:66:55", "1764000000001", "EX", "60")
         let server = try #require(RedisTestServer.configuration)
         let export = try await Kamii.run([
             "data", "export", "--user", "77", "--database", database.url, "--redis", "redis://\(server.host):\(server.port)",
@@ -58,6 +60,9 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
         let ledger = try #require(document["karma_ledger"] as? [[String: String]])
         #expect(ledger == [["guild": "4194304", "message": "1234567", "giver": "77", "emoji_key": "9", "receiver": "88"]])
+        let cooldowns = try #require(document["karma_cooldowns"] as? [[String: Any]])
+        #expect(cooldowns.count == 1 && cooldowns.first?["giver"] as? String == "88" && cooldowns.first?["receiver"] as? String == "77")
+        #expect((cooldowns.first?["given_at_ms"] as? NSNumber)?.uint64Value == 1_764_000_000_000)
         await redis.close()
     }
 

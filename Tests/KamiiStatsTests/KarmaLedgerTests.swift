@@ -107,6 +107,70 @@ struct KarmaLedgerTests {
         await redis.close()
     }
 
+    /// A pair's cooldown is Redis's as well as the actor's: a reaction the pair gives within it counts
+    /// for nothing even from an actor that never saw the first (evicted, or a restarted process), and
+    /// is not put in the ledger; reactions of one pair flushed late together still count apart when
+    /// the bot received them a cooldown apart. Without a cooldown nothing is kept.
+    @Test func aKarmaPairCooldownOutlivesTheActorThatStartedIt() async throws {
+        let redis = try RedisTestServer.client()
+        let thumbs = KarmaRules.emojiKey("👍")
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+        let minute: UInt64 = 60_000
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction], cooldown: UInt64 = 60_000) async -> Bool {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction, cooldownMilliseconds: cooldown) } }
+            return await flusher.flush()
+        }
+        func give(_ giver: UInt64, at time: UInt64) -> GuildStatsBatch.KarmaReaction {
+            .init(message: GuildStatsBatch.recentMessageID(), giver: giver, emoji: thumbs, receiver: 2, givenAt: time)
+        }
+        let pair = keys.karmaPair(in: guild, giver: UserID(1), receiver: UserID(2))
+        #expect(await flush([give(1, at: now)]))
+        #expect(try await member(2, redis)?.karma == 1)
+        #expect(try await redis.send("GET", pair).string == String(now))
+        #expect(try await redis.send("PEXPIRETIME", pair).int == Int(now + minute))
+        // A second later, from a fresh buffer and flusher (as after a restart): still cooling down.
+        let early = give(1, at: now + 1_000)
+        #expect(await flush([early]))
+        #expect(try await member(2, redis)?.karma == 1)
+        var removal = early
+        removal.receiver = nil
+        removal.givenAt = 0
+        #expect(await flush([removal]))
+        #expect(try await member(2, redis)?.karma == 1, "the ledger never had it: its removal takes nothing")
+        // A cooldown later it counts, and the pair cools down from then.
+        #expect(await flush([give(1, at: now + minute)]))
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(try await redis.send("GET", pair).string == String(now + minute))
+        // Held back and flushed together: a cooldown apart both count, a second apart only the first.
+        #expect(await flush([give(3, at: now), give(3, at: now + minute), give(4, at: now), give(4, at: now + 1_000)]))
+        #expect(try await member(2, redis)?.karma == 5)
+        // Another pair, another cooldown; no cooldown, no key.
+        #expect(await flush([give(5, at: now)], cooldown: 0))
+        #expect(try await member(2, redis)?.karma == 6)
+        #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(5), receiver: UserID(2))).int == 0)
+        let running = try await KarmaPairCooldowns(redis: redis, keys: keys).running(in: guild)
+        #expect(running.map(\.giver.rawValue) == [1, 3, 4] && running.allSatisfy { $0.receiver.rawValue == 2 })
+        #expect(try await KarmaPairCooldowns(redis: redis, keys: keys).forget(UserID(3)) == [guild])
+        #expect(try await KarmaPairCooldowns(redis: redis, keys: keys).running(naming: UserID(2)).map(\.giver.rawValue) == [1, 4])
+        await redis.close()
+    }
+
+    /// A user's privacy deletion takes the karma pair cooldowns they are in, as giver or receiver,
+    /// and remembers the deletion in that guild; other pairs stay.
+    @Test func aUsersDeletionTakesTheirKarmaPairCooldowns() async throws {
+        let redis = try RedisTestServer.client()
+        for (giver, receiver) in [(1, 2), (2, 3), (4, 5)] as [(UInt64, UInt64)] {
+            try await redis.send("SET", keys.karmaPair(in: guild, giver: UserID(giver), receiver: UserID(receiver)), "1764000000000", "EX", "60")
+        }
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(2)) == 0, "no record of theirs")
+        let left = try await KarmaPairCooldowns(redis: redis, keys: keys).running(in: guild)
+        #expect(left.map { [$0.giver.rawValue, $0.receiver.rawValue] } == [[4, 5]])
+        #expect(try await redis.send("HEXISTS", keys.deletions(in: guild), "2").int == 1)
+        await redis.close()
+    }
+
     /// Karma for more than a thousand members who are not among the batch's members (the ledger's
     /// receivers) is read and written a thousand at a time too.
     @Test func thousandsOfKarmaReceiversAreAppliedInParts() async throws {

@@ -267,8 +267,10 @@ struct StatsFlusherTests {
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        // Six script arguments per guild here: at most two guilds' scripts per round trip.
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 12))
+        // The guild's header, one member id and its changes per guild here: two guilds' scripts per round trip.
+        let perGuild = StatsFlushScript.guildHeaderArguments + 2
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 2 * perGuild))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }
         for guild in guilds {
             buffer.record(guild: guild.rawValue) { batch in

@@ -6,9 +6,10 @@ import Synchronization
 /// one shard, whose consumer awaits each event); it reads only the fields its rules need and
 /// leaves the resulting changes in the ``StatsBuffer``.
 ///
-/// What it remembers: each member's last XP time (a cache: Redis re-checks the cooldown when it
-/// applies a grant), and in its ``KarmaGate`` the karma pair cooldowns and the bots it has seen
-/// (which reactions gave karma is Redis's ledger, applied by the flush).
+/// What it remembers: each member's last XP time and, in its ``KarmaGate``, the karma pair
+/// cooldowns — caches both: the flush re-checks each cooldown against what Redis keeps, so an
+/// evicted or restarted actor lets nothing through twice — and the bots it has seen (which
+/// reactions gave karma is Redis's ledger, applied by the flush).
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer
@@ -27,9 +28,6 @@ public actor GuildActor {
     private static let compactionFloor = 1_024
     private var karma = KarmaGate()
     private let lastActive: Atomic<UInt64>
-    /// Until when a karma pair cooldown this actor holds runs (router's clock): the actor is not
-    /// evicted before, or the pair could give karma again at once.
-    private let karmaCooldownsEnd = Atomic<UInt64>(0)
     /// Set when the guild's configuration changed, or could not be read: the settings are read again
     /// before the next event (after ``settingsRetryAt`` when the last read failed).
     private let settingsStale = Atomic<Bool>(false)
@@ -56,9 +54,6 @@ public actor GuildActor {
 
     /// When the actor last handled an event (the router's clock, milliseconds).
     nonisolated var lastActiveAt: UInt64 { lastActive.load(ordering: .relaxed) }
-
-    /// When the last karma pair cooldown it holds ends (router's clock; 0: none ever started).
-    nonisolated var karmaCooldownsEndAt: UInt64 { karmaCooldownsEnd.load(ordering: .relaxed) }
 
     /// The guild's configuration changed (an admin saved it): the next event reads it again.
     nonisolated func settingsChanged() {
@@ -187,14 +182,14 @@ public actor GuildActor {
         if added {
             guard let given = karma.give(reaction, rules: rules, now: now) else { return }
             receiver = given
-            if rules.cooldownMilliseconds > 0 { karmaCooldownsEnd.max(now &+ rules.cooldownMilliseconds, ordering: .relaxed) }
         } else {
             guard karma.mayTakeBack(reaction) else { return }
             receiver = nil
         }
         let change = GuildStatsBatch.KarmaReaction(
-            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji), receiver: receiver)
-        stats.record(in: slot) { $0.record(change) }
+            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji), receiver: receiver,
+            givenAt: added ? wallClock() : 0)
+        stats.record(in: slot) { $0.record(change, cooldownMilliseconds: rules.cooldownMilliseconds) }
     }
 
     /// A message's reactions cleared: what each karma reaction on it (with the emoji cleared) gave

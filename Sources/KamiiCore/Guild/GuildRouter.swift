@@ -104,9 +104,9 @@ public final class GuildRouter: Sendable {
         stripes.reduce(0) { total, stripe in total + stripe.actors.withLock { $0.count } }
     }
 
-    /// Drops the actors idle for at least `idle`, unless a karma pair cooldown they hold still runs
-    /// (it lives only in the actor); returns how many. Their changes are already in the stats
-    /// buffer; a guild's next event starts a fresh actor.
+    /// Drops the actors idle for at least `idle`; returns how many. Their changes are already in the
+    /// stats buffer; a guild's next event starts a fresh actor. The cooldowns an actor held go with
+    /// it, which is safe: the flush re-checks XP and karma pair cooldowns against Redis.
     @discardableResult
     public func evictIdle(olderThan idle: Duration) -> Int {
         let now = clock()
@@ -118,7 +118,7 @@ public final class GuildRouter: Sendable {
                 // An actor that handled an event after `now` was read is active, not 2^64 ms idle.
                 actors = actors.filter { actor in
                     let last = actor.value.lastActiveAt
-                    return last >= now || now - last < limit || actor.value.karmaCooldownsEndAt > now
+                    return last >= now || now - last < limit
                 }
                 evicted += before - actors.count
             }

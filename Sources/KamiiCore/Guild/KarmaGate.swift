@@ -4,7 +4,9 @@ import DiscordModels
 /// cooldown) and which members are bots (bots neither give nor receive). Which reactions gave
 /// karma is Redis's ledger (``GuildStatsBatch/KarmaReaction``): it outlives the actor, so a removal
 /// takes back what its reaction gave after an eviction or a restart too, and a replayed reaction
-/// gives nothing twice. What is lost with the actor is only the cooldowns and the bots it saw.
+/// gives nothing twice. Its cooldowns are a cache too: the flush holds each giving reaction to the
+/// pair's last karma, which Redis keeps until the cooldown ends. What is lost with the actor is only
+/// the bots it saw.
 struct KarmaGate {
     static let capacity = 4_096
 

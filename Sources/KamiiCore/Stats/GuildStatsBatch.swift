@@ -34,12 +34,16 @@ public struct GuildStatsBatch: Sendable, Equatable {
         public var receiver: UInt64?
         /// A clear of every emoji's reactions (MESSAGE_REACTION_REMOVE_ALL): ``emoji`` does not matter.
         public var everyEmoji = false
+        /// When the bot received a reaction that gives (Unix ms, its wall clock; 0 for a removal): what
+        /// the flush holds against the pair's cooldown, which Redis keeps past the actor.
+        public var givenAt: UInt64
 
-        public init(message: UInt64, giver: UInt64, emoji: UInt32, receiver: UInt64?) {
+        public init(message: UInt64, giver: UInt64, emoji: UInt32, receiver: UInt64?, givenAt: UInt64 = 0) {
             self.message = message
             self.giver = giver
             self.emoji = emoji
             self.receiver = receiver
+            self.givenAt = givenAt
         }
 
         /// Every reaction to `message` removed at once: with `emoji`, that emoji's only.
@@ -74,6 +78,9 @@ public struct GuildStatsBatch: Sendable, Equatable {
     }
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
+    /// The guild's karma pair cooldown when the giving reactions were recorded (the flush re-checks
+    /// it against the pair's last karma, which Redis keeps).
+    public var karmaCooldownMilliseconds: UInt64 = 0
     /// Members whose profile (what trust reads from member events) changed: the latest one each.
     public var profiles: [UInt64: MemberProfile] = [:]
     /// How many changes were recorded (what the buffer's bound counts).
@@ -119,6 +126,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
         earliestMessageTime = min(earliestMessageTime, later.earliestMessageTime)
         changes += later.changes
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
+        if later.karmaReactions.contains(where: { $0.receiver != nil }) { karmaCooldownMilliseconds = later.karmaCooldownMilliseconds }
         karmaReactions += later.karmaReactions
         profiles.merge(later.profiles) { _, newer in newer }
         deltaCount += later.deltaCount
@@ -129,7 +137,9 @@ public struct GuildStatsBatch: Sendable, Equatable {
         deltaCount += 1
     }
 
-    public mutating func record(_ reaction: KarmaReaction) {
+    /// Records a reaction; one that gives karma carries the guild's pair cooldown with it.
+    public mutating func record(_ reaction: KarmaReaction, cooldownMilliseconds: UInt64 = 0) {
+        if reaction.receiver != nil { karmaCooldownMilliseconds = cooldownMilliseconds }
         karmaReactions.append(reaction)
         deltaCount += 1
     }

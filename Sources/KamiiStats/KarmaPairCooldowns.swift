@@ -1,0 +1,82 @@
+public import DiscordModels
+public import KamiiRedis
+
+/// A karma pair cooldown still running: the giver last gave the receiver karma at `givenAt`.
+public struct KarmaPairCooldown: Sendable, Equatable {
+    public var guild: GuildID
+    public var giver: UserID
+    public var receiver: UserID
+    /// Unix milliseconds, the bot's wall clock when it received the reaction.
+    public var givenAt: UInt64
+
+    public init(guild: GuildID, giver: UserID, receiver: UserID, givenAt: UInt64) {
+        self.guild = guild
+        self.giver = giver
+        self.receiver = receiver
+        self.givenAt = givenAt
+    }
+}
+
+/// The karma pair cooldowns' privacy side: which ones name a guild or a user (for an export), and
+/// forgetting a user's. The flush script writes them (`<prefix>:{g}:karma-pair:<giver>:<receiver>`)
+/// and Redis drops each when its cooldown ends, a day at most.
+public struct KarmaPairCooldowns: Sendable {
+    public let redis: RedisClient
+    public let keys: StatsKeys
+
+    public init(redis: RedisClient, keys: StatsKeys = StatsKeys()) {
+        self.redis = redis
+        self.keys = keys
+    }
+
+    /// The guild's cooldowns running now.
+    public func running(in guild: GuildID) async throws -> [KarmaPairCooldown] {
+        try await read(try await redis.keys(matching: keys.guildPrefix(guild) + "karma-pair:*"))
+    }
+
+    /// The cooldowns running now, in every guild, where the user is the giver or the receiver.
+    public func running(naming user: UserID) async throws -> [KarmaPairCooldown] {
+        try await read(try await keysNaming(user))
+    }
+
+    /// Deletes every cooldown naming the user; returns the guilds that had one.
+    @discardableResult
+    public func forget(_ user: UserID) async throws -> Set<GuildID> {
+        let found = try await keysNaming(user)
+        var guilds = Set<GuildID>()
+        // One key per command: on Redis Cluster the guilds' keys live in different slots.
+        for first in stride(from: 0, to: found.count, by: 2_000) {
+            let part = found[first..<min(first + 2_000, found.count)]
+            var pipeline = RedisPipeline()
+            for key in part { pipeline.append("UNLINK", key) }
+            for (key, reply) in zip(part, try await redis.execute(pipeline)) where (try reply.orThrow().int ?? 0) > 0 {
+                if let guild = keys.guild(ofKey: key) { guilds.insert(guild) }
+            }
+        }
+        return guilds
+    }
+
+    private func keysNaming(_ user: UserID) async throws -> [String] {
+        try await redis.keys(matching: keys.everyKarmaPair).filter { key in
+            guard let pair = keys.karmaPair(ofKey: key) else { return false }
+            return pair.giver == user || pair.receiver == user
+        }
+    }
+
+    /// Each key's value, 2,000 to a round trip; a key gone since the scan (its cooldown ended) is left out.
+    private func read(_ found: [String]) async throws -> [KarmaPairCooldown] {
+        var cooldowns: [KarmaPairCooldown] = []
+        for first in stride(from: 0, to: found.count, by: 2_000) {
+            let part = found[first..<min(first + 2_000, found.count)]
+            var pipeline = RedisPipeline()
+            for key in part { pipeline.append("GET", key) }
+            for (key, reply) in zip(part, try await redis.execute(pipeline)) {
+                guard let guild = keys.guild(ofKey: key), let pair = keys.karmaPair(ofKey: key),
+                      let givenAt = try reply.orThrow().string.flatMap(UInt64.init)
+                else { continue }
+                cooldowns.append(KarmaPairCooldown(guild: guild, giver: pair.giver, receiver: pair.receiver, givenAt: givenAt))
+            }
+        }
+        return cooldowns.sorted { ($0.guild.rawValue, $0.giver.rawValue, $0.receiver.rawValue) < ($1.guild.rawValue, $1.giver.rawValue, $1.receiver.rawValue) }
+    }
+}

@@ -57,14 +57,16 @@ public struct KarmaPairCooldowns: Sendable {
     }
 
     private func keysNaming(_ user: UserID) async throws -> [String] {
-        try await redis.keys(matching: keys.everyKarmaPair).filter { key in
+        Array(Set(try await redis.keys(matching: keys.everyKarmaPair).filter { key in
             guard let pair = keys.karmaPair(ofKey: key) else { return false }
             return pair.giver == user || pair.receiver == user
-        }
+        }))
     }
 
-    /// Each key's value, 2,000 to a round trip; a key gone since the scan (its cooldown ended) is left out.
-    private func read(_ found: [String]) async throws -> [KarmaPairCooldown] {
+    /// Each key's value, 2,000 to a round trip; a key gone since the scan (its cooldown ended) is
+    /// left out, and a key the scan named twice is read once.
+    private func read(_ scanned: [String]) async throws -> [KarmaPairCooldown] {
+        let found = Array(Set(scanned))
         var cooldowns: [KarmaPairCooldown] = []
         for first in stride(from: 0, to: found.count, by: 2_000) {
             let part = found[first..<min(first + 2_000, found.count)]

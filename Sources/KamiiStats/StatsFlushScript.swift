@@ -129,6 +129,9 @@ enum StatsFlushScript {
             end
             return readText(value, user)
         end
+        -- A whole number as Redis reads one: Redis may write a Lua number it is handed in exponent form.
+        local function digits(number) return string.format('%.0f', number) end
+
         local function clampKarma(total)
             if total > 2147483647 then return 2147483647 elseif total < -2147483648 then return -2147483648 end
             return total
@@ -147,10 +150,12 @@ enum StatsFlushScript {
                 if deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
                     -- Given or received by a member deleted since: forgotten with them.
                 elseif receiver ~= '' then
-                    -- The pair's last karma (`karma-pair:<giver>:<receiver>`, the bot's wall clock,
-                    -- kept until its cooldown ends): a cooldown outlives the actor that started it
-                    -- (evicted, restarted), and reactions flushed late together still count apart.
-                    local at, pair, last = tonumber(ARGV[a + 3]), nil, nil
+                    -- The pair's cooldown, judged here (the actors do not: a fresh one knows no
+                    -- pair): the pair's last karma (`karma-pair:<giver>:<receiver>`, when the bot
+                    -- received it) is kept until its cooldown ends — from now for a reaction held back
+                    -- longer than that, so the next of the same backlog still finds it.
+                    local givenAt, pair, last = ARGV[a + 3], nil, nil
+                    local at = tonumber(givenAt)
                     if pairCooldown > 0 and giver then
                         pair = prefix .. 'karma-pair:' .. giver .. ':' .. receiver
                         last = tonumber(redis.call('GET', pair))
@@ -158,11 +163,11 @@ enum StatsFlushScript {
                     if last and at < last + pairCooldown then
                         -- Still cooling down: gives nothing, and the ledger does not remember it.
                     elseif redis.call('HSETNX', ledger, reaction, receiver) == 1 then
-                        if pair then redis.call('SET', pair, at, 'PXAT', at + pairCooldown) end
+                        if pair then redis.call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an
                         -- older message); a week's hash expires whole, never sooner than it was told.
-                        local at = math.max((tonumber(bucket) + 1) * week, now) + karmaMemory
-                        if redis.call('PEXPIREAT', ledger, at, 'NX') == 0 then redis.call('PEXPIREAT', ledger, at, 'GT') end
+                        local expireAt = digits(math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
+                        if redis.call('PEXPIREAT', ledger, expireAt, 'NX') == 0 then redis.call('PEXPIREAT', ledger, expireAt, 'GT') end
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end

@@ -3,34 +3,31 @@ import DiscordModels
 import Testing
 
 struct KarmaGateTests {
-    static func reaction(from giver: UInt64, to receiver: UInt64) -> ReactionFields {
-        ReactionFields(guildID: 1, channelID: 2, messageID: 3, userID: giver, messageAuthorID: receiver)
+    static func reaction(from giver: UInt64, to receiver: UInt64?, giverIsBot: Bool = false) -> ReactionFields {
+        ReactionFields(guildID: 1, channelID: 2, messageID: 3, userID: giver, messageAuthorID: receiver, userIsBot: giverIsBot)
     }
 
-    /// A busy guild with a day-long pair cooldown: every new pair gives karma, every pair cooling
-    /// down gives none, and the cooldowns are compacted now and then — not on every reaction once
-    /// more than the capacity are running.
-    @Test func manyRunningCooldownsAreKeptWithoutCompactingOnEveryReaction() {
+    /// No karma to oneself, from a bot or to a bot (known from its own messages or member events),
+    /// nor for a message whose author the event does not name; a bot's removal takes nothing back.
+    @Test func selfKarmaAndBotsGiveNothing() {
         var gate = KarmaGate()
-        let rules = KarmaRules(emoji: ["👍"], cooldownMilliseconds: 86_400_000)
-        let pairs = 3 * KarmaGate.capacity
-        for giver in 1...UInt64(pairs) {
-            #expect(gate.give(Self.reaction(from: giver, to: 1_000_000), rules: rules, now: 1_000 + giver) == 1_000_000)
-        }
-        #expect(gate.compactions <= 2, "compacted \(gate.compactions) times")
-        #expect(gate.give(Self.reaction(from: 1, to: 1_000_000), rules: rules, now: 50_000) == nil, "still cooling down")
-        #expect(gate.give(Self.reaction(from: 1, to: 1_000_000), rules: rules, now: 1_001 + 86_400_000) == 1_000_000, "cooled down")
+        #expect(gate.receiver(of: Self.reaction(from: 1, to: 2)) == 2)
+        #expect(gate.receiver(of: Self.reaction(from: 1, to: 2)) == 2, "the pair cooldown is the flush's")
+        #expect(gate.receiver(of: Self.reaction(from: 7, to: 7)) == nil)
+        #expect(gate.receiver(of: Self.reaction(from: 1, to: nil)) == nil)
+        #expect(gate.receiver(of: Self.reaction(from: 5, to: 2, giverIsBot: true)) == nil)
+        gate.noteBot(9)
+        #expect(gate.receiver(of: Self.reaction(from: 9, to: 2)) == nil)
+        #expect(gate.receiver(of: Self.reaction(from: 1, to: 9)) == nil)
+        #expect(!gate.mayTakeBack(Self.reaction(from: 9, to: 2)) && gate.mayTakeBack(Self.reaction(from: 1, to: 2)))
     }
 
-    /// Without a cooldown nothing needs keeping: the pairs are dropped at the capacity.
-    @Test func withoutACooldownEveryReactionGives() {
+    /// The bots it remembers are bounded: past the capacity, new ones are not kept.
+    @Test func rememberedBotsAreBounded() {
         var gate = KarmaGate()
-        let rules = KarmaRules(emoji: ["👍"], cooldownMilliseconds: 0)
-        for round in 0..<3 as Range<UInt64> {
-            for giver in 1...UInt64(KarmaGate.capacity + 1) {
-                #expect(gate.give(Self.reaction(from: giver, to: 1_000_000), rules: rules, now: 10 + round) == 1_000_000)
-            }
-        }
-        #expect(gate.give(Self.reaction(from: 7, to: 7), rules: rules, now: 20) == nil, "no self-karma")
+        for bot in 1...UInt64(KarmaGate.capacity + 10) { gate.noteBot(bot) }
+        #expect(gate.receiver(of: Self.reaction(from: 1, to: 2)) == nil)
+        let unkept = UInt64(KarmaGate.capacity + 5)
+        #expect(gate.receiver(of: Self.reaction(from: unkept, to: unkept + 1)) == unkept + 1, "not kept past the capacity")
     }
 }

@@ -110,11 +110,14 @@ struct KarmaLedgerTests {
     /// A pair's cooldown is Redis's as well as the actor's: a reaction the pair gives within it counts
     /// for nothing even from an actor that never saw the first (evicted, or a restarted process), and
     /// is not put in the ledger; reactions of one pair flushed late together still count apart when
-    /// the bot received them a cooldown apart. Without a cooldown nothing is kept.
+    /// the bot received them a cooldown apart, and one held back longer than the cooldown still
+    /// holds back the next. Without a cooldown nothing is kept.
     @Test func aKarmaPairCooldownOutlivesTheActorThatStartedIt() async throws {
         let redis = try RedisTestServer.client()
         let thumbs = KarmaRules.emojiKey("👍")
-        let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+        // Received a second in the future (a clock a little ahead): the key's expiry is then the
+        // reaction's own time plus the cooldown, not the flush's.
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000) + 1_000
         let minute: UInt64 = 60_000
         func flush(_ reactions: [GuildStatsBatch.KarmaReaction], cooldown: UInt64 = 60_000) async -> Bool {
             let buffer = StatsBuffer()
@@ -129,7 +132,7 @@ struct KarmaLedgerTests {
         #expect(await flush([give(1, at: now)]))
         #expect(try await member(2, redis)?.karma == 1)
         #expect(try await redis.send("GET", pair).string == String(now))
-        #expect(try await redis.send("PEXPIRETIME", pair).int == Int(now + minute))
+        #expect(try await redis.send("PEXPIRETIME", pair).int == Int(now + minute), "a cooldown from when it was received")
         // A second later, from a fresh buffer and flusher (as after a restart): still cooling down.
         let early = give(1, at: now + 1_000)
         #expect(await flush([early]))
@@ -146,14 +149,24 @@ struct KarmaLedgerTests {
         // Held back and flushed together: a cooldown apart both count, a second apart only the first.
         #expect(await flush([give(3, at: now), give(3, at: now + minute), give(4, at: now), give(4, at: now + 1_000)]))
         #expect(try await member(2, redis)?.karma == 5)
+        // Held back longer than the cooldown (Redis away): the pair's key is kept a cooldown from
+        // the flush, so the next reaction of the same backlog, flushed later, still finds it.
+        let long = now - 2 * minute
+        #expect(await flush([give(6, at: long)]))
+        let sixPair = keys.karmaPair(in: guild, giver: UserID(6), receiver: UserID(2))
+        let expiry = try #require(try await redis.send("PEXPIRETIME", sixPair).int)
+        #expect(expiry >= Int(now - 1_000 + minute) && expiry <= Int(UInt64(Date().timeIntervalSince1970 * 1_000) + minute), "from the flush")
+        #expect(try await redis.send("GET", sixPair).string == String(long))
+        #expect(await flush([give(6, at: long + 1_000)]))
+        #expect(try await member(2, redis)?.karma == 6)
         // Another pair, another cooldown; no cooldown, no key.
         #expect(await flush([give(5, at: now)], cooldown: 0))
-        #expect(try await member(2, redis)?.karma == 6)
+        #expect(try await member(2, redis)?.karma == 7)
         #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(5), receiver: UserID(2))).int == 0)
         let running = try await KarmaPairCooldowns(redis: redis, keys: keys).running(in: guild)
-        #expect(running.map(\.giver.rawValue) == [1, 3, 4] && running.allSatisfy { $0.receiver.rawValue == 2 })
+        #expect(running.map(\.giver.rawValue) == [1, 3, 4, 6] && running.allSatisfy { $0.receiver.rawValue == 2 })
         #expect(try await KarmaPairCooldowns(redis: redis, keys: keys).forget(UserID(3)) == [guild])
-        #expect(try await KarmaPairCooldowns(redis: redis, keys: keys).running(naming: UserID(2)).map(\.giver.rawValue) == [1, 4])
+        #expect(try await KarmaPairCooldowns(redis: redis, keys: keys).running(naming: UserID(2)).map(\.giver.rawValue) == [1, 4, 6])
         await redis.close()
     }
 

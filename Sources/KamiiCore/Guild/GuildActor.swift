@@ -6,10 +6,9 @@ import Synchronization
 /// one shard, whose consumer awaits each event); it reads only the fields its rules need and
 /// leaves the resulting changes in the ``StatsBuffer``.
 ///
-/// What it remembers: each member's last XP time and, in its ``KarmaGate``, the karma pair
-/// cooldowns — caches both: the flush re-checks each cooldown against what Redis keeps, so an
-/// evicted or restarted actor lets nothing through twice — and the bots it has seen (which
-/// reactions gave karma is Redis's ledger, applied by the flush).
+/// What it remembers: each member's last XP time (a cache: the flush re-checks the cooldown against
+/// what Redis keeps) and, in its ``KarmaGate``, the bots it has seen. Which reactions gave karma
+/// and each karma pair's cooldown are Redis's, judged by the flush.
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer
@@ -73,8 +72,8 @@ public actor GuildActor {
             settings = await currentSettings(now: now)
         }
         lastActive.store(now, ordering: .relaxed)
-        guard let step else { return apply(event, dispatch, settings, now: now) }
-        step.lane.advance(to: step.position) { apply(event, dispatch, settings, now: now) }
+        guard let step else { return apply(event, dispatch, settings) }
+        step.lane.advance(to: step.position) { apply(event, dispatch, settings) }
     }
 
     /// The settings to apply, read when the actor has none yet or they changed (at most every
@@ -95,7 +94,7 @@ public actor GuildActor {
         return kept
     }
 
-    private func apply(_ event: HotEvent, _ dispatch: ShardDispatch, _ settings: GuildSettings, now: UInt64) {
+    private func apply(_ event: HotEvent, _ dispatch: ShardDispatch, _ settings: GuildSettings) {
         dispatch.payload.withUnsafeBytes { payload in
             do throws(JSONScanError) {
                 // Offsets in the fields are the payload's, whether the envelope's pass read them or this one.
@@ -109,7 +108,7 @@ public actor GuildActor {
                     try self.message(message, payload, settings)
                 case (.reactionAdd, .reaction(let reaction)?), (.reactionRemove, .reaction(let reaction)?):
                     guard let rules = settings.karma else { return }
-                    self.reaction(reaction, added: event == .reactionAdd, payload, rules, now: now)
+                    self.reaction(reaction, added: event == .reactionAdd, payload, rules)
                 case (.reactionRemoveAll, .reaction(let reaction)?), (.reactionRemoveEmoji, .reaction(let reaction)?):
                     guard let rules = settings.karma else { return }
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
@@ -176,11 +175,12 @@ public actor GuildActor {
         if grant != nil { counters.grantCount.wrappingAdd(1, ordering: .relaxed) }
     }
 
-    private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules, now: UInt64) {
+    private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
         guard let emoji = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
         let receiver: UInt64?
         if added {
-            guard let given = karma.give(reaction, rules: rules, now: now) else { return }
+            // The pair's cooldown is the flush's to judge, against the pair's last karma in Redis.
+            guard let given = karma.receiver(of: reaction) else { return }
             receiver = given
         } else {
             guard karma.mayTakeBack(reaction) else { return }

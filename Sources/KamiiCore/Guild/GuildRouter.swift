@@ -105,8 +105,9 @@ public final class GuildRouter: Sendable {
     }
 
     /// Drops the actors idle for at least `idle`; returns how many. Their changes are already in the
-    /// stats buffer; a guild's next event starts a fresh actor. The cooldowns an actor held go with
-    /// it, which is safe: the flush re-checks XP and karma pair cooldowns against Redis.
+    /// stats buffer; a guild's next event starts a fresh actor. The XP cooldowns an actor held go
+    /// with it, which is safe: the flush re-checks them against Redis (and judges karma pair
+    /// cooldowns there alone).
     @discardableResult
     public func evictIdle(olderThan idle: Duration) -> Int {
         let now = clock()

@@ -1,47 +1,27 @@
 import DiscordModels
 
-/// What a guild actor remembers about karma: when each giver last gave to each receiver (the pair
-/// cooldown) and which members are bots (bots neither give nor receive). Which reactions gave
-/// karma is Redis's ledger (``GuildStatsBatch/KarmaReaction``): it outlives the actor, so a removal
-/// takes back what its reaction gave after an eviction or a restart too, and a replayed reaction
-/// gives nothing twice. Its cooldowns are a cache too: the flush holds each giving reaction to the
-/// pair's last karma, which Redis keeps until the cooldown ends. What is lost with the actor is only
-/// the bots it saw.
+/// What a guild actor remembers about karma: which members are bots (bots neither give nor receive
+/// karma). The rest is Redis's, applied by the flush, so it outlives the actor (evicted, or a
+/// restarted process): its ledger of which reactions gave karma (``GuildStatsBatch/KarmaReaction``
+/// — a removal takes back what its reaction gave, a replayed reaction gives nothing twice) and each
+/// pair's last karma (the pair cooldown, judged on the bot's wall clock when the reaction was
+/// received). An actor that judged the cooldown itself would, once fresh, hold back a pair on the
+/// strength of a reaction Redis then refused.
 struct KarmaGate {
     static let capacity = 4_096
 
-    private struct Pair: Hashable {
-        let giver: UInt64
-        let receiver: UInt64
-    }
-
-    private var lastGiven: [Pair: UInt64] = [:]
-    /// The pair count at which expired cooldowns are dropped next: twice what the last compaction
-    /// kept, so a guild with many cooldowns running compacts now and then, not on every reaction.
-    private var compactAt = KarmaGate.capacity
-    /// How many times expired cooldowns were dropped (for tests).
-    private(set) var compactions = 0
     private var bots: Set<UInt64> = []
 
     mutating func noteBot(_ user: UInt64) {
         if bots.count < Self.capacity { bots.insert(user) }
     }
 
-    /// The member who receives karma for this reaction, or nil when the rules give none.
-    mutating func give(_ reaction: ReactionFields, rules: KarmaRules, now: UInt64) -> UInt64? {
-        let giver = reaction.userID
-        guard !reaction.userIsBot, !bots.contains(giver), let receiver = reaction.messageAuthorID, receiver != giver,
+    /// The member who would receive karma for this reaction, or nil when the rules give none: a
+    /// reaction by its message's author, by a bot, or to a bot's message.
+    func receiver(of reaction: ReactionFields) -> UInt64? {
+        guard !reaction.userIsBot, !bots.contains(reaction.userID), let receiver = reaction.messageAuthorID, receiver != reaction.userID,
               !bots.contains(receiver)
         else { return nil }
-        let pair = Pair(giver: giver, receiver: receiver)
-        if let last = lastGiven[pair], now < last &+ rules.cooldownMilliseconds { return nil }
-        lastGiven[pair] = now
-        if lastGiven.count > compactAt {
-            // Only cooldowns still running matter; drop the rest (all of them when none has a cooldown).
-            lastGiven = lastGiven.filter { now < $0.value &+ rules.cooldownMilliseconds }
-            compactAt = max(Self.capacity, lastGiven.count * 2)
-            compactions += 1
-        }
         return receiver
     }
 

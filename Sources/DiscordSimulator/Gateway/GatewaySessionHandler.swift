@@ -237,7 +237,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var burst = [(name: "READY", data: Array(payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
         if requested.contains(.guilds) {
             burst += zip(guilds, activeThreads).map { guild, threads in
-                ("GUILD_CREATE", Array(payloads.guildCreate(guild, largeThreshold: largeThreshold, threads: threads).utf8))
+                let current = guildStates.snapshot(of: guild.id)
+                return ("GUILD_CREATE", Array(payloads.guildCreate(guild, largeThreshold: largeThreshold, threads: threads, current: current).utf8))
             }
         }
         for (index, (sequence, payload)) in session.dispatch(batch: burst, from: context.channel).enumerated() {

@@ -82,8 +82,11 @@ struct WorldPayloads {
     }
 
     /// GUILD_CREATE; `large` when the member count passes the identify's `large_threshold`.
-    /// - Parameter threads: the guild's active threads, a JSON array of channel objects.
-    func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int, threads: String = "[]") -> String {
+    /// - Parameters:
+    ///   - threads: the guild's active threads, a JSON array of channel objects.
+    ///   - current: the guild as traffic and REST left it (members joined and gone, channels made,
+    ///     changed or deleted); nil when the world's own is current.
+    func guildCreate(_ guild: TrafficWorld.Guild, largeThreshold: Int, threads: String = "[]", current: GuildStates.Snapshot? = nil) -> String {
         let index = configuration.world.guilds.firstIndex { $0.id == guild.id } ?? 0
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         let everyone = #"{"id":"\#(guild.id)","name":"@everyone","color":0,"hoist":false,"icon":null,"unicode_emoji":null,"position":0,"permissions":"\#(Permissions.everyoneDefault.rawValue)","managed":false,"mentionable":false,"flags":0}"#
@@ -91,12 +94,24 @@ struct WorldPayloads {
             let tags = role.managed ? #","tags":{"bot_id":"\#(configuration.botUserID)"}"# : ""
             return #"{"id":"\#(role.id)","name":"\#(role.name)","color":\#((role.position * 0x2F1A3B) & 0xFFFFFF),"hoist":false,"icon":null,"unicode_emoji":null,"position":\#(role.position),"permissions":"\#(role.permissions.rawValue)","managed":\#(role.managed),"mentionable":\#(!role.managed),"flags":0\#(tags)}"#
         }
-        let channels = guild.channels.enumerated().map { position, channel in
+        let channels = current.map { $0.channels.map(Self.channelJSON) } ?? guild.channels.enumerated().map { position, channel in
             #"{"id":"\#(channel)","type":0,"name":"channel-\#(position + 1)","position":\#(position),"permission_overwrites":[],"parent_id":null,"topic":null,"nsfw":false,"last_message_id":null,"rate_limit_per_user":0,"flags":0}"#
         }
+        let memberCount = (current?.memberCount ?? guild.members.count) + 1
+        // Discord clears the system channel when it is deleted.
+        let systemChannelKept = current.map { $0.channels.contains { $0.id == guild.channels[0] } } ?? true
+        let systemChannel = systemChannelKept ? #""\#(guild.channels[0])""# : "null"
         let owner = configuration.world.users[guild.members[0]].id
         let botMember = #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
-        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":"\#(guild.channels[0])","system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(guild.members.count + 1 > largeThreshold),"unavailable":false,"member_count":\#(guild.members.count + 1),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":\#(threads),"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":\#(systemChannel),"system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(memberCount > largeThreshold),"unavailable":false,"member_count":\#(memberCount),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":\#(threads),"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+    }
+
+    /// A guild channel as GUILD_CREATE lists it (no `guild_id`: the guild says it).
+    static func channelJSON(_ channel: GuildStates.Channel) -> String {
+        let overwrites = channel.overwrites.map { #"{"id":"\#($0.id)","type":\#($0.type),"allow":"\#($0.allow)","deny":"\#($0.deny)"}"# }
+        let parent = channel.parentID.map { #""\#($0)""# } ?? "null"
+        let topic = channel.topic.map(jsonString) ?? "null"
+        return #"{"id":"\#(channel.id)","type":\#(channel.type),"name":\#(jsonString(channel.name)),"position":\#(channel.position),"permission_overwrites":[\#(overwrites.joined(separator: ","))],"parent_id":\#(parent),"topic":\#(topic),"nsfw":false,"last_message_id":null,"rate_limit_per_user":0,"flags":0}"#
     }
 
     /// `text` as a JSON string literal.

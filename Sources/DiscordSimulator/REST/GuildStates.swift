@@ -108,6 +108,23 @@ final class GuildStates: Sendable {
         }
     }
 
+    /// A guild as a new session's GUILD_CREATE shows it once traffic or REST has touched it.
+    struct Snapshot: Sendable {
+        /// Its members now, the bot not among them.
+        var memberCount: Int
+        /// Its channels now, by position.
+        var channels: [Channel]
+    }
+
+    /// The guild as it is now; nil while nothing has touched it (the world's own is current then).
+    func snapshot(of id: GuildID) -> Snapshot? {
+        state.withLock { state in
+            guard let guild = state.guilds[id] else { return nil }
+            let channels = guild.channels.compactMap { state.channels[$0] }.sorted { ($0.position, $0.id.rawValue) < ($1.position, $1.id.rawValue) }
+            return Snapshot(memberCount: guild.members.count, channels: channels)
+        }
+    }
+
     /// The members of a guild as they are now; nil when the guild does not exist.
     func members(of id: GuildID) -> [Member]? {
         state.withLock { state in

@@ -1,0 +1,93 @@
+import DiscordGateway
+import DiscordModels
+import DiscordSimulator
+import Foundation
+import Synchronization
+import Testing
+
+/// A new session's GUILD_CREATE shows each guild as traffic and REST left it, as Discord's does:
+/// members joined and gone in its count, channels made there, channels deleted gone (and the
+/// system channel with them).
+struct GuildCreateStateTests {
+    /// Every dispatch's name and `d`, in order.
+    final class Dispatches: Sendable {
+        private let items = Mutex<[(name: String, data: [UInt8])]>([])
+
+        func add(_ dispatch: ShardDispatch) {
+            items.withLock { $0.append((dispatch.name, Array(dispatch.payload[dispatch.dataRange]))) }
+        }
+
+        var all: [(name: String, data: [String: Any])] {
+            items.withLock { $0 }.map { ($0.name, (try? JSONSerialization.jsonObject(with: Data($0.data)) as? [String: Any]) ?? [:]) }
+        }
+
+        func count(of name: String) -> Int { items.withLock { $0.filter { $0.name == name }.count } }
+    }
+
+    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @Test func aNewSessionsGuildCreateShowsWhatTrafficAndRESTChanged() async throws {
+        let world = TrafficWorld(guildCount: 3, userCount: 300, seed: 17)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 3_000))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMembers], gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = Dispatches()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 3 }
+
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let (first, second, third) = (world.guilds[0], world.guilds[1], world.guilds[2])
+        let created = try await client.send(
+            "POST", "/guilds/\(first.id)/channels", json: ["name": "mod-log", "type": 0, "topic": #"say "hi" \ bye"#])
+        #expect(created.status == 201, "\(created.text)")
+        let createdID = try #require(created.object["id"] as? String)
+        #expect(try await client.send("DELETE", "/channels/\(second.channels[0])").status == 200)
+        var kicked = false
+        for slot in 1..<third.members.count where !kicked {
+            kicked = try await client.send("DELETE", "/guilds/\(third.id)/members/\(world.users[third.members[slot]].id)").status == 204
+        }
+        #expect(kicked)
+        try await waitUntil("members coming and going") {
+            received.count(of: "GUILD_MEMBER_ADD") >= 2 && received.count(of: "GUILD_MEMBER_REMOVE") >= 2
+        }
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("a new session's guilds") { received.count(of: "GUILD_CREATE") == 6 }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        // The first session ended on op 9, after every event it drew: its member events are all there were.
+        let all = received.all
+        let secondReady = try #require(all.lastIndex { $0.name == "READY" })
+        var expected: [String: Int] = [:]
+        for (name, data) in all[..<secondReady] {
+            guard let guild = data["guild_id"] as? String ?? (name == "GUILD_CREATE" ? data["id"] as? String : nil) else { continue }
+            switch name {
+            case "GUILD_CREATE": expected[guild] = data["member_count"] as? Int
+            case "GUILD_MEMBER_ADD": expected[guild, default: 0] += 1
+            case "GUILD_MEMBER_REMOVE": expected[guild, default: 0] -= 1
+            default: break
+            }
+        }
+        let again = Dictionary(uniqueKeysWithValues: all[secondReady...].filter { $0.name == "GUILD_CREATE" }.map { ($0.data["id"] as? String ?? "", $0.data) })
+        #expect(again.mapValues { $0["member_count"] as? Int } == expected.mapValues { Optional($0) })
+        #expect(expected != Dictionary(uniqueKeysWithValues: all.filter { $0.name == "GUILD_CREATE" }.prefix(3).map { ($0.data["id"] as? String ?? "", $0.data["member_count"] as? Int ?? 0) }), "members came and went")
+
+        let firstChannels = try #require(again[first.id.description]?["channels"] as? [[String: Any]])
+        let made = try #require(firstChannels.first { $0["id"] as? String == createdID })
+        #expect(made["name"] as? String == "mod-log" && made["topic"] as? String == #"say "hi" \ bye"#)
+        #expect(firstChannels.count == first.channels.count + 1)
+        let secondChannels = try #require(again[second.id.description]?["channels"] as? [[String: Any]])
+        #expect(secondChannels.compactMap { $0["id"] as? String } == second.channels.dropFirst().map(\.description))
+        #expect(again[second.id.description]?["system_channel_id"] is NSNull)
+        #expect(again[third.id.description]?["system_channel_id"] as? String == third.channels[0].description)
+    }
+}

@@ -271,17 +271,13 @@ public struct JSONScanner {
         case UInt8(ascii: "\""):
             _ = try scanString()
         case UInt8(ascii: "{"):
-            try forEachMember { _, scanner throws(JSONScanError) in
-                scanner.skipWhitespace()
-                if try !scanner.skipCommonValue() { try scanner.skipValue(depth: depth + 1) }
-            }
+            try forEachMember { _, scanner throws(JSONScanError) in try scanner.skipNested(depth: depth + 1) }
         case UInt8(ascii: "["):
             position += 1
             skipWhitespace()
             if peekByte() == UInt8(ascii: "]") { position += 1; return }
             while true {
-                skipWhitespace()
-                if try !skipCommonValue() { try skipValue(depth: depth + 1) }
+                try skipNested(depth: depth + 1)
                 skipWhitespace()
                 switch peekByte() {
                 case UInt8(ascii: ","): position += 1
@@ -298,6 +294,16 @@ public struct JSONScanner {
         default:
             throw error("unexpected byte 0x\(String(byte, radix: 16)) where a value should start")
         }
+    }
+
+    /// Skips a value nested at `depth`: the common ones without the general walk, while the depth
+    /// is within the limit (beyond it, the general walk refuses even a scalar).
+    @inline(__always)
+    private mutating func skipNested(depth: Int) throws(JSONScanError) {
+        skipWhitespace()
+        var skipped = false
+        if depth < Self.maxDepth { skipped = try skipCommonValue() }
+        if !skipped { try skipValue(depth: depth) }
     }
 
     /// Moves past a string starting at the current `"`; returns the range between the quotes.

@@ -72,10 +72,18 @@ import DiscordModels
         }
     }
 
-    @Test func refusesNestingBeyondTheLimit() {
+    @Test func refusesNestingBeyondTheLimit() throws {
         let deep = #"{"op":0,"d":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"
         let error = #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(deep.utf8)) }
         #expect(error?.message.contains("nesting") == true)
+        // At the limit exactly: a value nested 255 deep is read, one 256 deep is refused, whatever its kind.
+        func nested(_ depth: Int, _ value: String) -> [UInt8] {
+            Array((#"{"op":0,"d":"# + String(repeating: "[", count: depth) + value + String(repeating: "]", count: depth) + #","s":12345678}"#).utf8)
+        }
+        for value in ["null", "[]", "7", #""text""#] {
+            #expect(try GatewayEnvelope.peek(nested(JSONScanner.maxDepth - 1, value)).opcode == .dispatch)
+            #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(nested(JSONScanner.maxDepth, value)) }
+        }
     }
 }
 

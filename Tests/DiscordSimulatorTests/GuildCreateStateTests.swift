@@ -55,8 +55,12 @@ struct GuildCreateStateTests {
             kicked = try await client.send("DELETE", "/guilds/\(third.id)/members/\(world.users[third.members[slot]].id)").status == 204
         }
         #expect(kicked)
-        try await waitUntil("members coming and going") {
-            received.count(of: "GUILD_MEMBER_ADD") >= 2 && received.count(of: "GUILD_MEMBER_REMOVE") >= 2
+        try await waitUntil("members coming and going, and some guild's count changed") {
+            var net: [String: Int] = [:]
+            for (name, data) in received.all where name.hasPrefix("GUILD_MEMBER_") {
+                net[data["guild_id"] as? String ?? "", default: 0] += name == "GUILD_MEMBER_ADD" ? 1 : name == "GUILD_MEMBER_REMOVE" ? -1 : 0
+            }
+            return received.count(of: "GUILD_MEMBER_ADD") >= 2 && received.count(of: "GUILD_MEMBER_REMOVE") >= 2 && net.values.contains { $0 != 0 }
         }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
         try await waitUntil("a new session's guilds") { received.count(of: "GUILD_CREATE") == 6 }

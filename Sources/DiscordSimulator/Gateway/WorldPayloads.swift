@@ -116,6 +116,11 @@ struct WorldPayloads {
 
     /// `text` as a JSON string literal.
     static func jsonString(_ text: String) -> String {
+        // Most names are plain ASCII (the world's are `channel-N`): quoted as they are, without
+        // JSONSerialization — a GUILD_CREATE burst may render tens of thousands.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }

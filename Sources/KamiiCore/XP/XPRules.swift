@@ -57,11 +57,8 @@ public final class XPRules: Sendable {
         if message.isWebhook { return .webhook }
         if message.type != 0 && message.type != 19 { return .systemMessage }
         if message.guildID == nil { return .notInGuild }
-        // A set hashes its argument even when empty: most guilds have no no-XP channel.
-        if !noXPChannels.isEmpty {
-            if noXPChannels.contains(message.channelID) { return .noXPChannel }
-            if let parentChannel, noXPChannels.contains(parentChannel) { return .noXPChannel }
-        }
+        if noXPChannels.contains(message.channelID) { return .noXPChannel }
+        if let parentChannel, noXPChannels.contains(parentChannel) { return .noXPChannel }
         if !noXPRoles.isEmpty, roles.contains(where: noXPRoles.contains) { return .noXPRole }
         return nil
     }

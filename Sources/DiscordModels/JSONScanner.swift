@@ -320,7 +320,7 @@ public struct JSONScanner {
         return (start..<run.index, false)
     }
 
-    /// Skips plain string content a word at a time from `index`. Returns where the first quote,
+    /// Skips plain string content a word at a time from `start`. Returns where the first quote,
     /// backslash or control byte is, or where the last whole word ended, and whether that byte is
     /// a quote — told from the word's masks, without loading the byte again.
     @inline(__always)

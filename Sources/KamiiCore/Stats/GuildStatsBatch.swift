@@ -78,8 +78,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
     }
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
-    /// The guild's karma pair cooldown when the giving reactions were recorded (the flush re-checks
-    /// it against the pair's last karma, which Redis keeps).
+    /// The guild's karma pair cooldown when the giving reactions were recorded (the flush judges
+    /// each against the pair's last karma, which Redis keeps).
     public var karmaCooldownMilliseconds: UInt64 = 0
     /// Members whose profile (what trust reads from member events) changed: the latest one each.
     public var profiles: [UInt64: MemberProfile] = [:]

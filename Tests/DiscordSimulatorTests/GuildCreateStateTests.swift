@@ -94,4 +94,58 @@ struct GuildCreateStateTests {
         #expect(again[second.id.description]?["system_channel_id"] is NSNull)
         #expect(again[third.id.description]?["system_channel_id"] as? String == third.channels[0].description)
     }
+
+    /// A new session's traffic goes on from the members there are: across both sessions, no member
+    /// is announced while a member, nobody leaves or posts who is not one (a member gone in the first
+    /// session, or kicked through REST, stays gone; one who joined stays in).
+    @Test func aNewSessionsTrafficGoesOnFromTheMembersThereAre() async throws {
+        let world = TrafficWorld(guildCount: 3, userCount: 2_000, seed: 23)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMembers, .guildMessages], gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = Dispatches()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("members coming and going") {
+            received.count(of: "GUILD_MEMBER_ADD") >= 15 && received.count(of: "GUILD_MEMBER_REMOVE") >= 15
+        }
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        var kicked = false
+        for slot in 1..<world.guilds[0].members.count where !kicked {
+            kicked = try await client.send("DELETE", "/guilds/\(world.guilds[0].id)/members/\(world.users[world.guilds[0].members[slot]].id)").status == 204
+        }
+        #expect(kicked)
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("the new session's traffic") {
+            let all = received.all
+            guard let second = all.lastIndex(where: { $0.name == "READY" }), second > 0 else { return false }
+            let after = all[second...]
+            return after.filter { $0.name == "GUILD_MEMBER_REMOVE" }.count >= 15 && after.filter { $0.name == "MESSAGE_CREATE" }.count >= 2_000
+        }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        var members: [String: Set<String>] = [:]
+        for guild in world.guilds { members[guild.id.description] = Set(guild.members.map { world.users[$0].id.description }) }
+        var violations: [String] = []
+        for (position, (name, data)) in received.all.enumerated() {
+            guard let guild = data["guild_id"] as? String else { continue }
+            switch name {
+            case "GUILD_MEMBER_ADD":
+                let user = (data["user"] as? [String: Any])?["id"] as? String ?? ""
+                if members[guild]?.insert(user).inserted == false { violations.append("\(position): \(user) announced again") }
+            case "GUILD_MEMBER_REMOVE":
+                let user = (data["user"] as? [String: Any])?["id"] as? String ?? ""
+                if members[guild]?.remove(user) == nil { violations.append("\(position): \(user) left, not a member") }
+            case "MESSAGE_CREATE":
+                let author = (data["author"] as? [String: Any])?["id"] as? String ?? ""
+                if members[guild]?.contains(author) != true { violations.append("\(position): \(author) posted, not a member") }
+            default:
+                break
+            }
+        }
+        #expect(violations.isEmpty, "\(violations.count): \(violations.prefix(5))")
+    }
 }

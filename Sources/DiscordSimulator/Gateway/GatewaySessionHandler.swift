@@ -219,6 +219,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         // Threads opened in the shard's earlier sessions are still there.
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
+        // So are the members who joined and left then, and what REST changed.
+        traffic.adoptMembers(guildStates.touchedMembers(ofGuildsAt: guildIndexes.compactMap { $0 }))
         let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
         let session = GatewaySession(
             id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,

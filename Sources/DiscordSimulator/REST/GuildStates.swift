@@ -125,6 +125,18 @@ final class GuildStates: Sendable {
         }
     }
 
+    /// The members now of the guilds at `indexes` that traffic or REST has touched, by guild index
+    /// (a guild left out is as the world made it).
+    func touchedMembers(ofGuildsAt indexes: [Int]) -> [Int: [Member]] {
+        state.withLock { state in
+            var found: [Int: [Member]] = [:]
+            for index in indexes where world.guilds.indices.contains(index) {
+                if let guild = state.guilds[world.guilds[index].id] { found[index] = Array(guild.members.values) }
+            }
+            return found
+        }
+    }
+
     /// The members of a guild as they are now; nil when the guild does not exist.
     func members(of id: GuildID) -> [Member]? {
         state.withLock { state in

@@ -94,3 +94,45 @@ extension TrafficGenerator {
         return join(world.users.count + raidUsers.count - 1, guildIndex: wave.guild, raid: true, into: &json)
     }
 }
+
+/// Starting from the members as earlier sessions and REST left them.
+extension TrafficGenerator {
+    /// Takes up, for the guilds it talks about, who is a member now (`current`: each guild's members,
+    /// by guild index, for the guilds traffic or REST has touched): a world member gone does not post
+    /// or leave again, one who came back is a newcomer, a newcomer of an earlier session (a raider
+    /// too) posts and is not announced again, and everyone keeps the roles and nickname REST gave them.
+    mutating func adoptMembers(_ current: [Int: [GuildStates.Member]]) {
+        for (guildIndex, members) in current where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
+            let guild = world.guilds[guildIndex]
+            var present = Set<Int>()
+            present.reserveCapacity(members.count)
+            var newcomers: [(user: Int, at: UInt64)] = []
+            var gone = Set<Int>()
+            for member in members {
+                let index = userIndex(of: member.user.id) ?? adoptRaider(member.user)
+                present.insert(index)
+                let key = UInt64(guildIndex) << 32 | UInt64(index)
+                if let slot = slot(of: index, in: guildIndex), guild.joinedAt[slot] == member.joinedAt {
+                    if member.roles != world.initialRoles(of: guild, slot: slot) || member.nick != world.initialNick(of: guild, userIndex: index) {
+                        memberOverrides[key] = (member.roles, member.nick)
+                    }
+                } else {
+                    // Not (or no longer) the world's member in a slot: a newcomer, as when they joined.
+                    if slot(of: index, in: guildIndex) != nil { gone.insert(index) }
+                    newcomers.append((index, member.joinedAt))
+                    if !member.roles.isEmpty || member.nick != nil { memberOverrides[key] = (member.roles, member.nick) }
+                }
+            }
+            for user in guild.members where !present.contains(user) { gone.insert(user) }
+            isMember[guildIndex] = present
+            departed[guildIndex] = gone.isEmpty ? nil : gone
+            joined[guildIndex] = newcomers.isEmpty ? nil : newcomers.sorted { $0.at < $1.at }
+        }
+    }
+
+    /// A raid account of an earlier session, known from here on.
+    private mutating func adoptRaider(_ user: TrafficWorld.User) -> Int {
+        raidUsers.append(user)
+        return world.users.count + raidUsers.count - 1
+    }
+}

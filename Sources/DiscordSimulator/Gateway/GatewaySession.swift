@@ -52,12 +52,17 @@ final class GatewaySession: Sendable {
     private let observe: @Sendable (TrafficFact) -> Void
     /// Where the threads the traffic opens, archives and deletes are kept for later sessions.
     private let worldThreads: WorldThreads?
+    /// Told about joins and leaves the session's intents kept it from sending: they happened all the
+    /// same (the guilds' membership), though the bot never saw them (not the ground truth).
+    private let worldChange: @Sendable (TrafficFact) -> Void
 
     init(
         id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator,
-        resumeWindow: TimeAmount = .minutes(2), worldThreads: WorldThreads? = nil, observe: @escaping @Sendable (TrafficFact) -> Void
+        resumeWindow: TimeAmount = .minutes(2), worldThreads: WorldThreads? = nil,
+        worldChange: @escaping @Sendable (TrafficFact) -> Void = { _ in }, observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
         self.worldThreads = worldThreads
+        self.worldChange = worldChange
         self.id = id
         self.intents = intents
         self.shard = shard
@@ -257,13 +262,17 @@ final class GatewaySession: Sendable {
                 let index = state.traffic.threadChange.guildIndex
                 worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
             }
-            guard shardGuilds.contains(event.guild) else { return (.skipped, .none) }
-            if let needed = GatewayIntents.required(for: event.name), !intents.contains(needed) { return (.skipped, .none) }
+            guard shardGuilds.contains(event.guild), GatewayIntents.required(for: event.name).map(intents.contains) ?? true else {
+                // Not sent, but it happened: who is a member changes all the same.
+                return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
+            }
             state.liveDispatches += 1
             let (sequence, _) = Self.number(name: event.name, data: event.data, &state, use: write)
             return (.dispatch(name: event.name, sequence: sequence), event.fact)
         }
-        if fact != .none { observe(fact) }
+        if fact != .none {
+            if case .skipped = result { worldChange(fact) } else { observe(fact) }
+        }
         return result
     }
 }

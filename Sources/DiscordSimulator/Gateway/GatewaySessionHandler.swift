@@ -219,12 +219,15 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         // Threads opened in the shard's earlier sessions are still there.
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
-        // So are the members who joined and left then, and what REST changed.
+        // So are the members who joined and left then, and what REST changed. (A REST change landing
+        // between this and the session's registration below reaches neither: a window of
+        // microseconds, left open.)
         traffic.adoptMembers(guildStates.touchedMembers(ofGuildsAt: guildIndexes.compactMap { $0 }))
         let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
         let session = GatewaySession(
             id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
-            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads, observe: observe)
+            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads,
+            worldChange: { [guildStates] fact in guildStates.apply(fact) }, observe: observe)
         sessions.register(session)
         session.attach(connection(context))
         self.session = session

@@ -102,23 +102,35 @@ extension TrafficGenerator {
     /// or leave again, one who came back is a newcomer, a newcomer of an earlier session (a raider
     /// too) posts and is not announced again, and everyone keeps the roles and nickname REST gave them.
     mutating func adoptMembers(_ current: [Int: [GuildStates.Member]]) {
-        for (guildIndex, members) in current where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
+        // Raid accounts of earlier sessions, numbered on from the world's users as raids number them.
+        var raiders: [UserID: Int] = [:]
+        // In a fixed order (guilds by index, members by when they joined), so the same history
+        // gives the same traffic.
+        for guildIndex in current.keys.sorted() where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
             let guild = world.guilds[guildIndex]
+            let members = current[guildIndex]!.sorted { ($0.joinedAt, $0.user.id.rawValue) < ($1.joinedAt, $1.user.id.rawValue) }
             var present = Set<Int>()
             present.reserveCapacity(members.count)
             var newcomers: [(user: Int, at: UInt64)] = []
             var gone = Set<Int>()
             for member in members {
-                let index = userIndex(of: member.user.id) ?? adoptRaider(member.user)
+                let index: Int
+                if let known = world.userIndex(of: member.user.id) ?? raiders[member.user.id] {
+                    index = known
+                } else {
+                    index = adoptRaider(member.user)
+                    raiders[member.user.id] = index
+                }
                 present.insert(index)
                 let key = UInt64(guildIndex) << 32 | UInt64(index)
-                if let slot = slot(of: index, in: guildIndex), guild.joinedAt[slot] == member.joinedAt {
+                let slot = slot(of: index, in: guildIndex)
+                if let slot, guild.joinedAt[slot] == member.joinedAt {
                     if member.roles != world.initialRoles(of: guild, slot: slot) || member.nick != world.initialNick(of: guild, userIndex: index) {
                         memberOverrides[key] = (member.roles, member.nick)
                     }
                 } else {
                     // Not (or no longer) the world's member in a slot: a newcomer, as when they joined.
-                    if slot(of: index, in: guildIndex) != nil { gone.insert(index) }
+                    if slot != nil { gone.insert(index) }
                     newcomers.append((index, member.joinedAt))
                     if !member.roles.isEmpty || member.nick != nil { memberOverrides[key] = (member.roles, member.nick) }
                 }
@@ -126,7 +138,7 @@ extension TrafficGenerator {
             for user in guild.members where !present.contains(user) { gone.insert(user) }
             isMember[guildIndex] = present
             departed[guildIndex] = gone.isEmpty ? nil : gone
-            joined[guildIndex] = newcomers.isEmpty ? nil : newcomers.sorted { $0.at < $1.at }
+            joined[guildIndex] = newcomers.isEmpty ? nil : newcomers
         }
     }
 

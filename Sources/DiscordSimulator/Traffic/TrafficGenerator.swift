@@ -273,6 +273,14 @@ public enum TrafficFact: Sendable, Equatable {
     case memberLeft(guild: GuildID, user: UserID)
     /// An interaction a bot may answer with `token` (through REST).
     case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID)
+
+    /// A join or a leave: a change to who is a guild's member.
+    var isMembershipChange: Bool {
+        switch self {
+        case .memberJoined, .memberLeft: true
+        default: false
+        }
+    }
 }
 
 /// A fixed-size ring of recent items, picked at random.

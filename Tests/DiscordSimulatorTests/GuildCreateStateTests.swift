@@ -177,4 +177,38 @@ struct GuildCreateStateTests {
         }
         #expect(counts(next) != counts(unseen), "members came and went while the first session did not see them")
     }
+
+    /// A user banned through REST does not join the guild again — in the session that saw the ban
+    /// nor in a later one — until the ban is lifted.
+    @Test func theBannedDoNotJoinAgain() async throws {
+        let world = TrafficWorld(guildCount: 2, userCount: 600, seed: 31)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMembers, .guildModeration], gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = Dispatches()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 2 }
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let guild = world.guilds[0]
+        let candidates = guild.members.dropFirst().prefix(200).map { world.users[$0].id.description }
+        let answer = try await client.send("POST", "/guilds/\(guild.id)/bulk-ban", json: ["user_ids": candidates])
+        let banned = Set(answer.object["banned_users"] as? [String] ?? [])
+        #expect(banned.count >= 50, "\(answer.text)")
+        // Members left and came back meanwhile: with 600 users, most who are not members are banned now.
+        let adds = received.count(of: "GUILD_MEMBER_ADD")
+        try await waitUntil("joins after the ban") { received.count(of: "GUILD_MEMBER_ADD") >= adds + 20 }
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("joins in a new session") {
+            received.count(of: "READY") == 2 && received.count(of: "GUILD_MEMBER_ADD") >= adds + 40
+        }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+        let all = received.all
+        let banAt = try #require(all.firstIndex { $0.name == "GUILD_BAN_ADD" })
+        let rejoined = all[banAt...].filter { $0.name == "GUILD_MEMBER_ADD" && $0.data["guild_id"] as? String == guild.id.description }
+            .compactMap { ($0.data["user"] as? [String: Any])?["id"] as? String }.filter(banned.contains)
+        #expect(rejoined.isEmpty, "banned users joined again: \(rejoined.prefix(5))")
+    }
 }

@@ -208,6 +208,8 @@ final class GatewaySession: Sendable {
             switch change {
             case .removed(let user): state.traffic.removeMember(user, from: guild)
             case .updated(let user, let roles, let nick): state.traffic.updateMember(user, in: guild, roles: roles, nick: nick)
+            case .banned(let user): state.traffic.banMember(user, in: guild)
+            case .unbanned(let user): state.traffic.unbanMember(user, in: guild)
             case nil: break
             }
             if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return nil }
@@ -281,6 +283,9 @@ final class GatewaySession: Sendable {
 enum MemberChange: Sendable {
     case removed(UserID)
     case updated(UserID, roles: [RoleID], nick: String?)
+    /// Banned: gone, and does not join again until unbanned.
+    case banned(UserID)
+    case unbanned(UserID)
 }
 
 /// The live sessions of a simulator, by session ID.

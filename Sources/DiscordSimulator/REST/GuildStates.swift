@@ -125,13 +125,13 @@ final class GuildStates: Sendable {
         }
     }
 
-    /// The members now of the guilds at `indexes` that traffic or REST has touched, by guild index
-    /// (a guild left out is as the world made it).
-    func touchedMembers(ofGuildsAt indexes: [Int]) -> [Int: [Member]] {
+    /// The members and bans now of the guilds at `indexes` that traffic or REST has touched, by
+    /// guild index (a guild left out is as the world made it).
+    func touchedMembers(ofGuildsAt indexes: [Int]) -> [Int: (members: [Member], bans: [UserID])] {
         state.withLock { state in
-            var found: [Int: [Member]] = [:]
+            var found: [Int: (members: [Member], bans: [UserID])] = [:]
             for index in indexes where world.guilds.indices.contains(index) {
-                if let guild = state.guilds[world.guilds[index].id] { found[index] = Array(guild.members.values) }
+                if let guild = state.guilds[world.guilds[index].id] { found[index] = (Array(guild.members.values), Array(guild.bans.keys)) }
             }
             return found
         }

@@ -131,7 +131,7 @@ extension SimulatedAPI {
             try require(.banMembers, in: guild)
             return try banOne(userID, in: &guild)
         }
-        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
+        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .banned(userID))
         if wasMember {
             broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
         }
@@ -146,7 +146,7 @@ extension SimulatedAPI {
             guard guild.bans.removeValue(forKey: userID) != nil else { throw .unknownBan }
         }
         let user = knownUser(userID).map(userObject) ?? ["id": userID.description]
-        broadcast("GUILD_BAN_REMOVE", ["guild_id": guildID.description, "user": user], guild: guildID)
+        broadcast("GUILD_BAN_REMOVE", ["guild_id": guildID.description, "user": user], guild: guildID, change: .unbanned(userID))
         return .noContent
     }
 
@@ -174,7 +174,7 @@ extension SimulatedAPI {
         }
         guard !outcome.0.isEmpty else { throw .bulkBanFailed }
         for (user, wasMember) in outcome.0 {
-            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(user.id))
+            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .banned(user.id))
             if wasMember {
                 broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(user.id))
             }

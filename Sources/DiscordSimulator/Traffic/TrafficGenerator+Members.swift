@@ -10,7 +10,7 @@ extension TrafficGenerator {
         var candidate: Int?
         for _ in 0..<32 {
             let user = random.below(world.users.count)
-            if isMember[guildIndex]?.contains(user) == false {
+            if isMember[guildIndex]?.contains(user) == false, banned[guildIndex]?.contains(user) != true {
                 candidate = user
                 break
             }
@@ -100,15 +100,16 @@ extension TrafficGenerator {
     /// Takes up, for the guilds it talks about, who is a member now (`current`: each guild's members,
     /// by guild index, for the guilds traffic or REST has touched): a world member gone does not post
     /// or leave again, one who came back is a newcomer, a newcomer of an earlier session (a raider
-    /// too) posts and is not announced again, and everyone keeps the roles and nickname REST gave them.
-    mutating func adoptMembers(_ current: [Int: [GuildStates.Member]]) {
+    /// too) posts and is not announced again, everyone keeps the roles and nickname REST gave them,
+    /// and the banned do not join again.
+    mutating func adoptMembers(_ current: [Int: (members: [GuildStates.Member], bans: [UserID])]) {
         // Raid accounts of earlier sessions, numbered on from the world's users as raids number them.
         var raiders: [UserID: Int] = [:]
         // In a fixed order (guilds by index, members by when they joined), so the same history
         // gives the same traffic.
         for guildIndex in current.keys.sorted() where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
             let guild = world.guilds[guildIndex]
-            let members = current[guildIndex]!.sorted { ($0.joinedAt, $0.user.id.rawValue) < ($1.joinedAt, $1.user.id.rawValue) }
+            let members = current[guildIndex]!.members.sorted { ($0.joinedAt, $0.user.id.rawValue) < ($1.joinedAt, $1.user.id.rawValue) }
             var present = Set<Int>()
             present.reserveCapacity(members.count)
             var newcomers: [(user: Int, at: UInt64)] = []
@@ -139,6 +140,9 @@ extension TrafficGenerator {
             isMember[guildIndex] = present
             departed[guildIndex] = gone.isEmpty ? nil : gone
             joined[guildIndex] = newcomers.isEmpty ? nil : newcomers
+            // A banned raid account of an earlier session cannot come back: raids make new ones.
+            let bans = Set(current[guildIndex]!.bans.compactMap { world.userIndex(of: $0) ?? raiders[$0] })
+            banned[guildIndex] = bans.isEmpty ? nil : bans
         }
     }
 

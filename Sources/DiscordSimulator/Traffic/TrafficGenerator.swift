@@ -28,6 +28,8 @@ public struct TrafficGenerator: Sendable {
     var joined: [Int: [(user: Int, at: UInt64)]] = [:]
     var isMember: [Int: Set<Int>] = [:]
     var departed: [Int: Set<Int>] = [:]
+    /// Users banned from a guild (by REST): they do not join it again.
+    var banned: [Int: Set<Int>] = [:]
     /// Brand-new accounts made by raids; user index `world.users.count + i`.
     var raidUsers: [TrafficWorld.User] = []
     /// A raid under way: the guild, and how many joins are still to come.
@@ -162,6 +164,19 @@ public struct TrafficGenerator: Sendable {
               let userIndex = self.userIndex(of: user)
         else { return }
         markGone(userIndex, from: guildIndex)
+    }
+
+    /// A user banned through REST does not join the guild again (a member is also removed, by the
+    /// GUILD_MEMBER_REMOVE that comes with the ban).
+    mutating func banMember(_ user: UserID, in guild: GuildID) {
+        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = self.userIndex(of: user) else { return }
+        banned[guildIndex, default: []].insert(userIndex)
+    }
+
+    /// A ban lifted: the user may join again.
+    mutating func unbanMember(_ user: UserID, in guild: GuildID) {
+        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = self.userIndex(of: user) else { return }
+        banned[guildIndex]?.remove(userIndex)
     }
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.

@@ -42,43 +42,43 @@ public struct KarmaPairCooldowns: Sendable {
     /// Deletes every cooldown naming the user; returns the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {
-        let found = try await keysNaming(user)
         var guilds = Set<GuildID>()
-        // One key per command: on Redis Cluster the guilds' keys live in different slots.
-        for first in stride(from: 0, to: found.count, by: 2_000) {
-            let part = found[first..<min(first + 2_000, found.count)]
-            var pipeline = RedisPipeline()
-            for key in part { pipeline.append("UNLINK", key) }
-            for (key, reply) in zip(part, try await redis.execute(pipeline)) where (try reply.orThrow().int ?? 0) > 0 {
-                if let guild = keys.guild(ofKey: key) { guilds.insert(guild) }
-            }
+        for (key, reply) in try await each(try await keysNaming(user), "UNLINK") where (reply.int ?? 0) > 0 {
+            if let guild = keys.guild(ofKey: key) { guilds.insert(guild) }
         }
         return guilds
     }
 
     private func keysNaming(_ user: UserID) async throws -> [String] {
-        Array(Set(try await redis.keys(matching: keys.everyKarmaPair).filter { key in
+        try await redis.keys(matching: keys.everyKarmaPair).filter { key in
             guard let pair = keys.karmaPair(ofKey: key) else { return false }
             return pair.giver == user || pair.receiver == user
-        }))
+        }
     }
 
-    /// Each key's value, 2,000 to a round trip; a key gone since the scan (its cooldown ended) is
-    /// left out, and a key the scan named twice is read once.
+    /// Each key's value; a key gone since the scan (its cooldown ended) is left out.
     private func read(_ scanned: [String]) async throws -> [KarmaPairCooldown] {
-        let found = Array(Set(scanned))
         var cooldowns: [KarmaPairCooldown] = []
+        for (key, reply) in try await each(scanned, "GET") {
+            guard let guild = keys.guild(ofKey: key), let pair = keys.karmaPair(ofKey: key), let givenAt = reply.string.flatMap(UInt64.init)
+            else { continue }
+            cooldowns.append(KarmaPairCooldown(guild: guild, giver: pair.giver, receiver: pair.receiver, givenAt: givenAt))
+        }
+        return cooldowns.sorted { ($0.guild.rawValue, $0.giver.rawValue, $0.receiver.rawValue) < ($1.guild.rawValue, $1.giver.rawValue, $1.receiver.rawValue) }
+    }
+
+    /// `command` on each key the scan found (once, though SCAN may name a key twice), one key per
+    /// command — on Redis Cluster the guilds' keys live in different slots — 2,000 to a round trip;
+    /// each key with its reply.
+    private func each(_ scanned: [String], _ command: String) async throws -> [(key: String, reply: RedisValue)] {
+        let found = Array(Set(scanned))
+        var replies: [(key: String, reply: RedisValue)] = []
         for first in stride(from: 0, to: found.count, by: 2_000) {
             let part = found[first..<min(first + 2_000, found.count)]
             var pipeline = RedisPipeline()
-            for key in part { pipeline.append("GET", key) }
-            for (key, reply) in zip(part, try await redis.execute(pipeline)) {
-                guard let guild = keys.guild(ofKey: key), let pair = keys.karmaPair(ofKey: key),
-                      let givenAt = try reply.orThrow().string.flatMap(UInt64.init)
-                else { continue }
-                cooldowns.append(KarmaPairCooldown(guild: guild, giver: pair.giver, receiver: pair.receiver, givenAt: givenAt))
-            }
+            for key in part { pipeline.append(command, key) }
+            for (key, reply) in zip(part, try await redis.execute(pipeline)) { replies.append((key, try reply.orThrow())) }
         }
-        return cooldowns.sorted { ($0.guild.rawValue, $0.giver.rawValue, $0.receiver.rawValue) < ($1.guild.rawValue, $1.giver.rawValue, $1.receiver.rawValue) }
+        return replies
     }
 }

@@ -1,0 +1,76 @@
+extension StatsFlushScript {
+    /// The flush script's karma: `karmaFrom(prefix, first, reactions, deleted, pairCooldown)` reads
+    /// a guild's karma reactions from ARGV and decides, by the guild's ledger and its pairs' last
+    /// karma, what each gives or takes back. A part of ``script`` (it uses that script's `now`,
+    /// `week`, `karmaMemory` and `digits`).
+    static let karmaFromLedger = #"""
+        -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
+        -- receiver): a reaction gives once however often it is replayed, a removal takes back what
+        -- its reaction gave and nothing else. Returns receiver → change, or nil.
+        local function karmaFrom(prefix, first, reactions, deleted, pairCooldown)
+            local changes
+            for r = 1, reactions do
+                local a = first + \#(argumentsPerKarmaReaction) * (r - 1)
+                local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+                local ledger = prefix .. 'karma:' .. bucket
+                local giver = string.match(reaction, '^%d+:(%d+):')
+                if deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
+                    -- Given or received by a member deleted since: forgotten with them.
+                elseif receiver ~= '' then
+                    -- The pair's cooldown, judged here (the actors do not: a fresh one knows no
+                    -- pair): the pair's last karma (`karma-pair:<giver>:<receiver>`, when the bot
+                    -- received it) is kept until its cooldown ends — from now for a reaction held back
+                    -- longer than that, so the next of the same backlog still finds it.
+                    local givenAt, pair, last = ARGV[a + 3], nil, nil
+                    local at = tonumber(givenAt)
+                    if pairCooldown > 0 and giver then
+                        pair = prefix .. 'karma-pair:' .. giver .. ':' .. receiver
+                        last = tonumber(redis.call('GET', pair))
+                    end
+                    if last and at < last + pairCooldown then
+                        -- Still cooling down: gives nothing, and the ledger does not remember it.
+                    elseif redis.call('HSETNX', ledger, reaction, receiver) == 1 then
+                        if pair then redis.call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
+                        -- Kept `karmaMemory` past the end of the message's week (or past now, for an
+                        -- older message); a week's hash expires whole, never sooner than it was told.
+                        local expireAt = digits(math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
+                        if redis.call('PEXPIREAT', ledger, expireAt, 'NX') == 0 then redis.call('PEXPIREAT', ledger, expireAt, 'GT') end
+                        changes = changes or {}
+                        changes[receiver] = (changes[receiver] or 0) + 1
+                    end
+                elseif string.find(reaction, '*', 1, true) then
+                    -- A clear: every giver's reaction to the message (with the emoji, or any), taken
+                    -- back at once. The pattern is the message's digits and a colon: no other message.
+                    -- It walks the week's whole ledger: clears are moderators' acts, not traffic.
+                    local cleared, cursor = {}, '0'
+                    repeat
+                        local page = redis.call('HSCAN', ledger, cursor, 'MATCH', reaction, 'COUNT', 1000)
+                        cursor = page[1]
+                        for e = 1, #page[2], 2 do cleared[#cleared + 1] = {page[2][e], page[2][e + 1]} end
+                    until cursor == '0'
+                    for _, entry in ipairs(cleared) do
+                        local field, given = entry[1], entry[2]
+                        local by = string.match(field, '^%d+:(%d+):')
+                        -- Counted once even if the scan named it twice; a member deleted since is forgotten.
+                        if redis.call('HDEL', ledger, field) == 1
+                            and not (deleted and ((by and deleted[by]) or deleted[given])) then
+                            changes = changes or {}
+                            changes[given] = (changes[given] or 0) - 1
+                        end
+                    end
+                else
+                    local given = redis.call('HGET', ledger, reaction)
+                    if given then
+                        redis.call('HDEL', ledger, reaction)
+                        -- Karma of a member deleted since is gone already: nothing to take back.
+                        if not (deleted and deleted[given]) then
+                            changes = changes or {}
+                            changes[given] = (changes[given] or 0) - 1
+                        end
+                    end
+                end
+            end
+            return changes
+        end
+        """#
+}

@@ -201,16 +201,18 @@ final class GatewaySession: Sendable {
     /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes
     /// the session's traffic to match (a kicked member stops posting). The connection is told to
     /// send it; a session without one sends it after its resume's replay.
-    func deliver(name: String, data: [UInt8], guild: GuildID, change: MemberChange? = nil) {
+    func deliver(name: String, data: [UInt8], guild: GuildID, change: TrafficChange? = nil) {
         guard shardGuilds.contains(guild) else { return }
         let connection: Connection? = state.withLock { state in
             guard !state.ended else { return nil }
-            switch change {
-            case .removed(let user): state.traffic.removeMember(user, from: guild)
-            case .updated(let user, let roles, let nick): state.traffic.updateMember(user, in: guild, roles: roles, nick: nick)
-            case .banned(let user): state.traffic.banMember(user, in: guild)
-            case .unbanned(let user): state.traffic.unbanMember(user, in: guild)
-            case nil: break
+            if let change {
+                let threadChanges = state.traffic.threadChange.count
+                state.traffic.apply(change, in: guild)
+                // A deleted channel takes its threads with it, for later sessions too.
+                if let worldThreads, state.traffic.threadChange.count != threadChanges {
+                    let index = state.traffic.threadChange.guildIndex
+                    worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
+                }
             }
             if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return nil }
             state.pending.append((name, data))
@@ -277,15 +279,6 @@ final class GatewaySession: Sendable {
         }
         return result
     }
-}
-
-/// How a REST call changed a member, for the traffic that talks about them.
-enum MemberChange: Sendable {
-    case removed(UserID)
-    case updated(UserID, roles: [RoleID], nick: String?)
-    /// Banned: gone, and does not join again until unbanned.
-    case banned(UserID)
-    case unbanned(UserID)
 }
 
 /// The live sessions of a simulator, by session ID.

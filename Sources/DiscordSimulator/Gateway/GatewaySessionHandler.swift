@@ -219,10 +219,12 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         // Threads opened in the shard's earlier sessions are still there.
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
-        // So are the members who joined and left then, and what REST changed. (A REST change landing
-        // between this and the session's registration below reaches neither: a window of
-        // microseconds, left open.)
-        traffic.adoptMembers(guildStates.touchedMembers(ofGuildsAt: guildIndexes.compactMap { $0 }))
+        // So are the members who joined and left then, and what REST changed (roles, nicknames,
+        // timeouts, bans, channels). (A REST change landing between this and the session's
+        // registration below reaches neither: a window of microseconds, left open.)
+        let touched = guildStates.touchedGuilds(ofGuildsAt: guildIndexes.compactMap { $0 })
+        traffic.adoptMembers(touched)
+        traffic.adoptChannelsAndTimeouts(touched)
         let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
         let session = GatewaySession(
             id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,

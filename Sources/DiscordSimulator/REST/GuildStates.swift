@@ -1,4 +1,5 @@
 import DiscordModels
+import Foundation
 import Synchronization
 
 /// The guilds as REST sees and changes them: members (with roles, nicknames and timeouts), bans and
@@ -15,6 +16,11 @@ final class GuildStates: Sendable {
         /// ISO 8601, as sent; nil when not timed out.
         var timeoutUntil: String?
         var joinedAt: UInt64
+
+        /// When the member's timeout ends, in Unix milliseconds; nil when not timed out.
+        var timedOutUntilMilliseconds: UInt64? {
+            timeoutUntil.flatMap(SimulatedAPI.parseTimestamp).map { UInt64(max(0, $0.timeIntervalSince1970 * 1_000)) }
+        }
     }
 
     struct Overwrite: Sendable, Equatable {
@@ -47,6 +53,28 @@ final class GuildStates: Sendable {
         var members: [UserID: Member]
         var bans: [UserID: String?] = [:]
         var channels: Set<ChannelID>
+        /// The timeouts of members who left (or were kicked or banned) while timed out: on Discord a
+        /// timeout outlasts leaving, so whoever comes back comes back timed out.
+        var departedTimeouts: [UserID: String] = [:]
+
+        /// A member joins (again): with the timeout they left with, if any.
+        mutating func join(_ member: Member) {
+            var member = member
+            if let timeout = departedTimeouts.removeValue(forKey: member.user.id) { member.timeoutUntil = timeout }
+            members[member.user.id] = member
+        }
+
+        /// A member leaves, is kicked or banned: the member, if they were one.
+        @discardableResult
+        mutating func leave(_ user: UserID) -> Member? {
+            guard let member = members.removeValue(forKey: user) else { return nil }
+            if let timeout = member.timeoutUntil, (member.timedOutUntilMilliseconds ?? 0) > Self.nowMilliseconds() {
+                departedTimeouts[user] = timeout
+            }
+            return member
+        }
+
+        static func nowMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) }
 
         /// The highest role position a member holds (0: only `@everyone`).
         func highestPosition(_ roleIDs: [RoleID]) -> Int {
@@ -125,13 +153,25 @@ final class GuildStates: Sendable {
         }
     }
 
-    /// The members and bans now of the guilds at `indexes` that traffic or REST has touched, by
-    /// guild index (a guild left out is as the world made it).
-    func touchedMembers(ofGuildsAt indexes: [Int]) -> [Int: (members: [Member], bans: [UserID])] {
+    /// A guild as a new session's traffic starts from once traffic or REST has touched it.
+    struct TouchedGuild: Sendable {
+        var members: [Member]
+        var bans: [UserID]
+        /// The channels members post in (text and announcement), by position.
+        var postableChannels: [ChannelID]
+    }
+
+    /// The guilds at `indexes` that traffic or REST has touched, as they are now, by guild index (a
+    /// guild left out is as the world made it).
+    func touchedGuilds(ofGuildsAt indexes: [Int]) -> [Int: TouchedGuild] {
         state.withLock { state in
-            var found: [Int: (members: [Member], bans: [UserID])] = [:]
+            var found: [Int: TouchedGuild] = [:]
             for index in indexes where world.guilds.indices.contains(index) {
-                if let guild = state.guilds[world.guilds[index].id] { found[index] = (Array(guild.members.values), Array(guild.bans.keys)) }
+                guard let guild = state.guilds[world.guilds[index].id] else { continue }
+                let channels = guild.channels.compactMap { state.channels[$0] }
+                    .filter { TrafficGenerator.postableChannelTypes.contains($0.type) }
+                    .sorted { ($0.position, $0.id.rawValue) < ($1.position, $1.id.rawValue) }
+                found[index] = TouchedGuild(members: Array(guild.members.values), bans: Array(guild.bans.keys), postableChannels: channels.map(\.id))
             }
             return found
         }
@@ -174,13 +214,13 @@ final class GuildStates: Sendable {
         case .memberJoined(let guildID, let user, let at, _):
             state.withLock { state in
                 guard var guild = take(guildID, &state) else { return }
-                guild.members[user.id] = Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at)
+                guild.join(Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at))
                 state.guilds[guildID] = guild
             }
         case .memberLeft(let guildID, let user):
             state.withLock { state in
                 guard var guild = take(guildID, &state) else { return }
-                guild.members[user] = nil
+                guild.leave(user)
                 state.guilds[guildID] = guild
             }
         default:

@@ -28,7 +28,7 @@ extension SimulatedAPI {
             return channel
         }
         let object = channelObject(channel)
-        broadcast("CHANNEL_CREATE", object, guild: guildID)
+        broadcast("CHANNEL_CREATE", object, guild: guildID, change: .channelCreated(channel.id, type: channel.type))
         return .json(201, Self.encode(object))
     }
 
@@ -66,7 +66,7 @@ extension SimulatedAPI {
             return channel
         }
         let object = channelObject(channel)
-        broadcast("CHANNEL_DELETE", object, guild: channel.guild!)
+        broadcast("CHANNEL_DELETE", object, guild: channel.guild!, change: .channelDeleted(channelID))
         return .json(200, Self.encode(object))
     }
 

@@ -20,7 +20,7 @@ extension SimulatedAPI {
             return (memberObject(member, guild: guild.id, withGuildID: true), member)
         }
         if let (update, member) = update {
-            broadcast("GUILD_MEMBER_UPDATE", update, guild: guildID, change: .updated(userID, roles: member.roles, nick: member.nick))
+            broadcast("GUILD_MEMBER_UPDATE", update, guild: guildID, change: .updated(member))
         }
         return .noContent
     }
@@ -99,7 +99,7 @@ extension SimulatedAPI {
             guild.members[userID] = member
             return (memberObject(member, guild: guild.id, withGuildID: false), memberObject(member, guild: guild.id, withGuildID: true), member)
         }
-        broadcast("GUILD_MEMBER_UPDATE", updated.1, guild: guildID, change: .updated(userID, roles: updated.2.roles, nick: updated.2.nick))
+        broadcast("GUILD_MEMBER_UPDATE", updated.1, guild: guildID, change: .updated(updated.2))
         return .json(200, Self.encode(updated.0))
     }
 
@@ -110,7 +110,7 @@ extension SimulatedAPI {
             try require(.kickMembers, in: guild)
             guard let member = guild.members[userID] else { throw .unknownMember }
             guard guild.botOutranks(userID) else { throw .missingPermissions }
-            guild.members[userID] = nil
+            guild.leave(userID)
             return member.user
         }
         broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
@@ -188,7 +188,7 @@ extension SimulatedAPI {
         guard let user = member?.user ?? knownUser(userID) else { throw .unknownUser }
         if member != nil, !guild.botOutranks(userID) { throw .missingPermissions }
         if member == nil, userID == guild.ownerID { throw .missingPermissions }
-        guild.members[userID] = nil
+        guild.leave(userID)
         guild.bans[userID] = .some(nil)
         return (user, member != nil)
     }

@@ -169,8 +169,9 @@ final class SimulatedAPI: Sendable {
     }
 
     /// Sends a dispatch caused by a REST call to every session serving the guild, and changes
-    /// their traffic to match (a removed member no longer posts; an updated one shows new roles).
-    func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, change: MemberChange? = nil) {
+    /// their traffic to match (a removed member no longer posts; an updated one shows new roles, and
+    /// does not act while timed out; nothing is posted in a deleted channel).
+    func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, change: TrafficChange? = nil) {
         let bytes = Array((try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])) ?? Data())
         for session in sessions.all where !session.isEnded {
             session.deliver(name: name, data: bytes, guild: guild, change: change)

@@ -6,12 +6,13 @@ extension TrafficGenerator {
     /// The slash commands the traffic uses, as a bot like Kamii registers them.
     static let commandNames = ["rank", "leaderboard", "warn"]
 
-    mutating func interactionCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
+    /// A member uses a command or clicks a button; nil when the pick turned up nobody who may, or
+    /// the guild has no channel left.
+    mutating func interactionCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
         let guild = world.guilds[guildIndex]
-        let picked = pickMember(of: guildIndex)
+        guard let picked = pickActingMember(of: guildIndex), let channel = pickChannel(inGuildAt: guildIndex) else { return nil }
         let user = picked.user
         let roles = self.roles(of: picked, in: guildIndex)
-        let channel = guild.channels[random.below(guild.channels.count)]
         messageCounter += 1
         let id = Snowflake<MessageTag>(unixMilliseconds: clock, worker: 8 | (idSource >> 5), process: idSource & 0x1F, increment: messageCounter)
         let token = "aW50ZXJhY3Rpb246" + random.hex(64)

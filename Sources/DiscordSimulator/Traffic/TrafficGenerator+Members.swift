@@ -30,7 +30,14 @@ extension TrafficGenerator {
         self.user(user, into: &json)
         json.raw(#","roles":[],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
         json.timestamp(unixMilliseconds: clock)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null,"guild_id":"#)
+        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":"#)
+        // A timeout outlasts leaving: whoever comes back within it comes back timed out.
+        if isTimedOut(user, inGuildAt: guildIndex), let until = timeouts[UInt64(guildIndex) << 32 | UInt64(user)] {
+            json.timestamp(unixMilliseconds: until)
+        } else {
+            json.raw("null")
+        }
+        json.raw(#","avatar":null,"guild_id":"#)
         json.id(guild.id)
         json.raw("}")
         return GeneratedEvent(
@@ -79,9 +86,10 @@ extension TrafficGenerator {
         let raiders = joined[wave.guild]?.filter { $0.user >= world.users.count } ?? []
         if !raiders.isEmpty, random.chance(25) {
             let raider = raiders[random.below(raiders.count)]
-            let guild = world.guilds[wave.guild]
-            let channel = guild.channels[0]
-            return messageCreate(in: wave.guild, channel: channel, author: PickedMember(user: raider.user, joinedAt: raider.at, slot: nil), into: &json)
+            // Raiders post in the first channel there is, unless a moderator timed them out.
+            if let channel = channels(ofGuildAt: wave.guild).first, !isTimedOut(raider.user, inGuildAt: wave.guild) {
+                return messageCreate(in: wave.guild, channel: channel, author: PickedMember(user: raider.user, joinedAt: raider.at, slot: nil), into: &json)
+            }
         }
         raid = wave.remaining > 1 ? (wave.guild, wave.remaining - 1) : nil
         let created = clock - UInt64(random.below(600_000))
@@ -102,7 +110,7 @@ extension TrafficGenerator {
     /// or leave again, one who came back is a newcomer, a newcomer of an earlier session (a raider
     /// too) posts and is not announced again, everyone keeps the roles and nickname REST gave them,
     /// and the banned do not join again.
-    mutating func adoptMembers(_ current: [Int: (members: [GuildStates.Member], bans: [UserID])]) {
+    mutating func adoptMembers(_ current: [Int: GuildStates.TouchedGuild]) {
         // Raid accounts of earlier sessions, numbered on from the world's users as raids number them.
         var raiders: [UserID: Int] = [:]
         // In a fixed order (guilds by index, members by when they joined), so the same history

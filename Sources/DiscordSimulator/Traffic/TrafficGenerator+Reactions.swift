@@ -6,12 +6,13 @@ extension TrafficGenerator {
     /// The same emoji as strings, for the ground truth.
     public static let emojiNames = ["👍", "⭐", "❤️", "😂", "🔥"]
 
-    /// A member reacts to a recent message; nil until there is one.
+    /// A member reacts to a recent message; nil until there is one, or when the pick turned up
+    /// nobody who may react.
     mutating func reactionAdd(into json: inout JSONBytes) -> GeneratedEvent? {
         guard !recentMessages.items.isEmpty else { return nil }
         let message = recentMessages.items[random.below(recentMessages.items.count)]
         let guild = world.guilds[message.guild]
-        let picked = pickMember(of: message.guild)
+        guard let picked = pickActingMember(of: message.guild) else { return nil }
         let giver = picked.user
         let emoji = random.below(Self.emojis.count)
         // One reaction per user, emoji and message, as on Discord.

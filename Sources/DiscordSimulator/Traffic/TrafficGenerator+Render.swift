@@ -22,6 +22,18 @@ extension TrafficGenerator {
         return pick
     }
 
+    /// A member who may act now (post, react, type, open a thread, use a command): picked as
+    /// ``pickMember(of:)`` picks, but never one timed out or gone; nil when no such pick turned up.
+    mutating func pickActingMember(of guildIndex: Int) -> PickedMember? {
+        for _ in 0..<4 {
+            let pick = pickMember(of: guildIndex)
+            if pick.slot != nil, departed[guildIndex]?.contains(pick.user) == true { continue }
+            if isTimedOut(pick.user, inGuildAt: guildIndex) { continue }
+            return pick
+        }
+        return nil
+    }
+
     /// A member's roles: as REST last set them, else as the world gave them (none for newcomers).
     func roles(of member: PickedMember, in guildIndex: Int) -> [RoleID] {
         if let override = memberOverrides[UInt64(guildIndex) << 32 | UInt64(member.user)] { return override.roles }
@@ -119,9 +131,9 @@ extension TrafficGenerator {
         json.raw("}")
     }
 
-    mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
-        let author = pickMember(of: guildIndex)
-        let (channel, parent) = messageChannel(in: guildIndex)
+    /// A member posts; nil when the pick turned up nobody who may, or the guild has no channel left.
+    mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        guard let author = pickActingMember(of: guildIndex), let (channel, parent) = messageChannel(in: guildIndex) else { return nil }
         return messageCreate(in: guildIndex, channel: channel, parent: parent, author: author, into: &json)
     }
 
@@ -174,10 +186,10 @@ extension TrafficGenerator {
             fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent))
     }
 
-    mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {
+    /// A member starts typing; nil when the pick turned up nobody who may, or the guild has no channel left.
+    mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
         let guild = world.guilds[guildIndex]
-        let picked = pickMember(of: guildIndex)
-        let channel = guild.channels[random.below(guild.channels.count)]
+        guard let picked = pickActingMember(of: guildIndex), let channel = pickChannel(inGuildAt: guildIndex) else { return nil }
         json.raw(#"{"user_id":"#)
         json.id(self.user(at: picked.user).id)
         json.raw(#","timestamp":"#)

@@ -53,26 +53,27 @@ extension TrafficGenerator {
 
     /// The channel a message goes to: one of the guild's active threads one time in five, when it
     /// has any; else one of its channels. The second value is the thread's parent channel.
-    mutating func messageChannel(in guildIndex: Int) -> (channel: ChannelID, parent: ChannelID?) {
+    /// Nil when the guild has neither channel nor thread left.
+    mutating func messageChannel(in guildIndex: Int) -> (channel: ChannelID, parent: ChannelID?)? {
         if let open = threads[guildIndex], !open.isEmpty, random.chance(20) {
             let thread = open[random.below(open.count)]
             return (thread.id, thread.parent)
         }
-        let channels = world.guilds[guildIndex].channels
-        return (channels[random.below(channels.count)], nil)
+        return pickChannel(inGuildAt: guildIndex).map { ($0, nil) }
     }
 
     /// THREAD_CREATE: a member opens a public thread in one of the guild's channels. Nil when the
     /// guild holds as many active threads as it may.
     mutating func threadCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
-        guard threads[guildIndex, default: []].count < Self.threadLimitPerGuild else { return nil }
+        guard threads[guildIndex, default: []].count < Self.threadLimitPerGuild,
+              let opener = pickActingMember(of: guildIndex), let parent = pickChannel(inGuildAt: guildIndex)
+        else { return nil }
         let guild = world.guilds[guildIndex]
-        let owner = identity(of: pickMember(of: guildIndex).user).id
+        let owner = identity(of: opener.user).id
         messageCounter += 1
         threadsOpened += 1
         let id = ChannelID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
-        let thread = ActiveThread(
-            id: id, parent: guild.channels[random.below(guild.channels.count)], owner: owner, createdAt: clock, number: threadsOpened)
+        let thread = ActiveThread(id: id, parent: parent, owner: owner, createdAt: clock, number: threadsOpened)
         threads[guildIndex, default: []].append(thread)
         threadChange = (guildIndex, threadChange.count &+ 1)
         renderThread(thread, guild: guild.id, archived: false, newlyCreated: true, into: &json)

@@ -49,6 +49,12 @@ public struct TrafficGenerator: Sendable {
     let memberSlotBase: [Int]
     /// Roles and nicknames REST changed, by (guild index << 32 | user index).
     var memberOverrides: [UInt64: (roles: [RoleID], nick: String?)] = [:]
+    /// Members timed out through REST, by (guild index << 32 | user index): until when, in Unix
+    /// milliseconds by the wall clock.
+    var timeouts: [UInt64: UInt64] = [:]
+    /// The channels members post in, for the guilds (by index) where REST made or deleted one; the
+    /// others have the world's.
+    var changedChannels: [Int: [ChannelID]] = [:]
     /// Each world member's slot by user index, for the guilds REST changed a member of (built on
     /// the first change: a scan of a big guild's members per REST call would hold the session).
     var memberSlots: [Int: [Int: Int]] = [:]
@@ -144,7 +150,10 @@ public struct TrafficGenerator: Sendable {
         }
         if let event { return event }
         json.removeAll()
-        return messageCreate(in: guildIndex, into: &json)
+        if let message = messageCreate(in: guildIndex, into: &json) { return message }
+        // Nobody may post (every channel deleted, every member picked timed out): members are still online.
+        json.removeAll()
+        return presenceUpdate(in: guildIndex, into: &json)
     }
 
     /// Starts a raid on a guild: `size` brand-new accounts join it over the next events, and
@@ -156,38 +165,6 @@ public struct TrafficGenerator: Sendable {
 
     mutating func startRaid(guildIndex: Int, size: Int) {
         raid = (guildIndex, max(1, size))
-    }
-
-    /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
-    public mutating func removeMember(_ user: UserID, from guild: GuildID) {
-        guard let guildIndex = talkedAboutIndex(of: guild),
-              let userIndex = self.userIndex(of: user)
-        else { return }
-        markGone(userIndex, from: guildIndex)
-    }
-
-    /// A user banned through REST does not join the guild again (a member is also removed, by the
-    /// GUILD_MEMBER_REMOVE that comes with the ban).
-    mutating func banMember(_ user: UserID, in guild: GuildID) {
-        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = self.userIndex(of: user) else { return }
-        banned[guildIndex, default: []].insert(userIndex)
-    }
-
-    /// A ban lifted: the user may join again.
-    mutating func unbanMember(_ user: UserID, in guild: GuildID) {
-        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = self.userIndex(of: user) else { return }
-        banned[guildIndex]?.remove(userIndex)
-    }
-
-    /// Shows a member with the roles and nickname a REST call gave them from now on.
-    public mutating func updateMember(_ user: UserID, in guild: GuildID, roles: [RoleID], nick: String?) {
-        guard let guildIndex = talkedAboutIndex(of: guild),
-              let userIndex = self.userIndex(of: user)
-        else { return }
-        memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
-        if let slot = slot(of: userIndex, in: guildIndex) {
-            memberObjects.forget(memberSlotBase[guildIndex] + slot)
-        }
     }
 
     /// The index of a guild of the world that this generator talks about.

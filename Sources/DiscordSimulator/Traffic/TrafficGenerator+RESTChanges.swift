@@ -1,0 +1,133 @@
+public import DiscordModels
+import Foundation
+
+/// How a REST call changed the world, for the traffic of the sessions serving the guild.
+enum TrafficChange: Sendable {
+    /// Kicked, or gone with a ban: no longer posts.
+    case removed(UserID)
+    /// Roles, nickname or timeout changed.
+    case updated(GuildStates.Member)
+    /// Banned: gone, and does not join again until unbanned.
+    case banned(UserID)
+    case unbanned(UserID)
+    /// A channel made: members post in it when it is a text or announcement channel.
+    case channelCreated(ChannelID, type: Int)
+    /// A channel deleted: nothing is posted in it, or in its threads, any more.
+    case channelDeleted(ChannelID)
+}
+
+/// What REST changed, as the traffic follows it: who is a member, with which roles and nickname,
+/// who is timed out, which channels there are to post in.
+extension TrafficGenerator {
+    /// The channel types members post messages in: text and announcement.
+    static let postableChannelTypes: Set<Int> = [0, 5]
+
+    /// Changes the traffic of `guild` to match a REST call (nothing for a guild it does not talk about).
+    mutating func apply(_ change: TrafficChange, in guild: GuildID) {
+        guard let guildIndex = talkedAboutIndex(of: guild) else { return }
+        switch change {
+        case .removed(let user):
+            if let userIndex = userIndex(of: user) { markGone(userIndex, from: guildIndex) }
+        case .updated(let member):
+            updateMember(member, inGuildAt: guildIndex)
+        case .banned(let user):
+            if let userIndex = userIndex(of: user) { banned[guildIndex, default: []].insert(userIndex) }
+        case .unbanned(let user):
+            if let userIndex = userIndex(of: user) { banned[guildIndex]?.remove(userIndex) }
+        case .channelCreated(let channel, let type):
+            guard Self.postableChannelTypes.contains(type) else { return }
+            var list = channels(ofGuildAt: guildIndex)
+            if !list.contains(channel) { list.append(channel) }
+            changedChannels[guildIndex] = list
+        case .channelDeleted(let channel):
+            forgetChannel(channel, inGuildAt: guildIndex)
+        }
+    }
+
+    /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
+    public mutating func removeMember(_ user: UserID, from guild: GuildID) {
+        apply(.removed(user), in: guild)
+    }
+
+    /// Shows a member with the roles and nickname a REST call gave them from now on.
+    public mutating func updateMember(_ user: UserID, in guild: GuildID, roles: [RoleID], nick: String?) {
+        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = userIndex(of: user) else { return }
+        override(userIndex, inGuildAt: guildIndex, roles: roles, nick: nick)
+    }
+
+    /// A member as REST left them: their roles and nickname from now on, and no act of theirs
+    /// while they are timed out.
+    mutating func updateMember(_ member: GuildStates.Member, inGuildAt guildIndex: Int) {
+        guard let userIndex = userIndex(of: member.user.id) else { return }
+        override(userIndex, inGuildAt: guildIndex, roles: member.roles, nick: member.nick)
+        timeouts[UInt64(guildIndex) << 32 | UInt64(userIndex)] = member.timedOutUntilMilliseconds
+    }
+
+    private mutating func override(_ userIndex: Int, inGuildAt guildIndex: Int, roles: [RoleID], nick: String?) {
+        memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
+        if let slot = slot(of: userIndex, in: guildIndex) {
+            memberObjects.forget(memberSlotBase[guildIndex] + slot)
+        }
+    }
+
+    /// The channels members of the guild at `guildIndex` post in now.
+    func channels(ofGuildAt guildIndex: Int) -> [ChannelID] {
+        if changedChannels.isEmpty { return world.guilds[guildIndex].channels }
+        return changedChannels[guildIndex] ?? world.guilds[guildIndex].channels
+    }
+
+    /// One of the guild's channels to post in; nil when it has none left.
+    mutating func pickChannel(inGuildAt guildIndex: Int) -> ChannelID? {
+        let channels = channels(ofGuildAt: guildIndex)
+        guard !channels.isEmpty else { return nil }
+        return channels[random.below(channels.count)]
+    }
+
+    /// A channel is gone, and its threads with it: no message, typing, reaction or interaction
+    /// names them again.
+    mutating func forgetChannel(_ channel: ChannelID, inGuildAt guildIndex: Int) {
+        var list = channels(ofGuildAt: guildIndex)
+        if list.contains(channel) {
+            list.removeAll { $0 == channel }
+            changedChannels[guildIndex] = list
+        }
+        var gone: Set<ChannelID> = [channel]
+        let active = threads[guildIndex] ?? [], archived = archivedThreads[guildIndex] ?? []
+        for thread in active + archived where thread.parent == channel { gone.insert(thread.id) }
+        if gone.count > 1 {
+            threads[guildIndex] = active.filter { !gone.contains($0.id) }
+            archivedThreads[guildIndex] = archived.filter { !gone.contains($0.id) }
+            threadChange = (guildIndex, threadChange.count &+ 1)
+        }
+        recentMessages.removeAll { gone.contains($0.channel) }
+        recentReactions.removeAll { gone.contains($0.message.channel) }
+    }
+
+    /// Whether a member is timed out now (by the wall clock, as Discord judges it): they may not
+    /// post, react, type, open threads or use commands.
+    mutating func isTimedOut(_ user: Int, inGuildAt guildIndex: Int) -> Bool {
+        guard !timeouts.isEmpty else { return false }
+        let key = UInt64(guildIndex) << 32 | UInt64(user)
+        guard let until = timeouts[key] else { return false }
+        if UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) < until { return true }
+        timeouts[key] = nil
+        return false
+    }
+
+    /// Takes up, for the guilds it talks about that REST or earlier traffic touched, the channels
+    /// there are to post in and who is timed out; threads of a channel deleted meanwhile are gone.
+    mutating func adoptChannelsAndTimeouts(_ current: [Int: GuildStates.TouchedGuild]) {
+        for guildIndex in current.keys.sorted() where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
+            let guild = current[guildIndex]!
+            if guild.postableChannels != world.guilds[guildIndex].channels { changedChannels[guildIndex] = guild.postableChannels }
+            let kept = Set(guild.postableChannels)
+            for parent in Set(((threads[guildIndex] ?? []) + (archivedThreads[guildIndex] ?? [])).map(\.parent)) where !kept.contains(parent) {
+                forgetChannel(parent, inGuildAt: guildIndex)
+            }
+            for member in guild.members {
+                guard let until = member.timedOutUntilMilliseconds, let userIndex = userIndex(of: member.user.id) else { continue }
+                timeouts[UInt64(guildIndex) << 32 | UInt64(userIndex)] = until
+            }
+        }
+    }
+}

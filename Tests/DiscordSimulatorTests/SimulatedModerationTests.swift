@@ -1,0 +1,178 @@
+import DiscordGateway
+import DiscordModels
+import DiscordSimulator
+import Foundation
+import Synchronization
+import Testing
+
+/// What moderators do through REST reaches the simulator's traffic, as it would on Discord: nothing
+/// is posted in a deleted channel or its threads, members post in a channel made for them, and a
+/// timed-out member neither posts, reacts, types, opens threads nor uses commands until the timeout
+/// ends — in the session that saw the change and in the next one.
+struct SimulatedModerationTests {
+    /// Every dispatch's name and `d`, in order.
+    final class Received: Sendable {
+        private let items = Mutex<[(name: String, data: [UInt8])]>([])
+
+        func add(_ dispatch: ShardDispatch) {
+            items.withLock { $0.append((dispatch.name, Array(dispatch.payload[dispatch.dataRange]))) }
+        }
+
+        var count: Int { items.withLock { $0.count } }
+        func count(of name: String) -> Int { items.withLock { $0.filter { $0.name == name }.count } }
+
+        func decoded(from start: Int = 0) -> [(name: String, data: [String: Any])] {
+            items.withLock { Array($0[min(start, $0.count)...]) }.map {
+                ($0.name, (try? JSONSerialization.jsonObject(with: Data($0.data)) as? [String: Any]) ?? [:])
+            }
+        }
+    }
+
+    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { Issue.record("timed out waiting for \(what)"); throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func connect(_ server: SimulatorServer, _ intents: GatewayIntents) -> ShardConnection {
+        ShardConnection(
+            configuration: ShardConfiguration(token: server.configuration.token, intents: intents, gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+    }
+
+    /// The channel an event happens in, and who acted in it (nil for events without one).
+    private static func actor(of name: String, _ data: [String: Any]) -> (channel: String?, user: String?) {
+        let channel = data["channel_id"] as? String
+        switch name {
+        case "MESSAGE_CREATE":
+            let isWebhook = !(data["webhook_id"] == nil || data["webhook_id"] is NSNull)
+            return (channel, isWebhook ? nil : (data["author"] as? [String: Any])?["id"] as? String)
+        case "MESSAGE_REACTION_ADD", "TYPING_START": return (channel, data["user_id"] as? String)
+        case "INTERACTION_CREATE": return (channel, ((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String)
+        case "THREAD_CREATE": return (data["parent_id"] as? String, data["owner_id"] as? String)
+        case "MESSAGE_REACTION_REMOVE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI": return (channel, nil)
+        default: return (nil, nil)
+        }
+    }
+
+    @Test func deletedChannelsGetNoTrafficAndNewOnesDo() async throws {
+        let world = TrafficWorld(guildCount: 2, userCount: 300, seed: 37)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        let guild = world.guilds[0]
+        // A channel with a thread in it, so the thread's traffic must end with its channel.
+        try await waitUntil("a thread in the first guild") {
+            received.decoded().contains { $0.name == "THREAD_CREATE" && $0.data["guild_id"] as? String == guild.id.description }
+        }
+        let opened = try #require(received.decoded().first { $0.name == "THREAD_CREATE" && $0.data["guild_id"] as? String == guild.id.description })
+        let deleted = try #require(opened.data["parent_id"] as? String)
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        #expect(try await client.send("DELETE", "/channels/\(deleted)").status == 200)
+        let created = try await client.send("POST", "/guilds/\(guild.id)/channels", json: ["name": "fresh-chat", "type": 0])
+        let createdID = try #require(created.object["id"] as? String)
+        let voice = try await client.send("POST", "/guilds/\(guild.id)/channels", json: ["name": "voice", "type": 2])
+        let voiceID = try #require(voice.object["id"] as? String)
+
+        func messages(in channel: String, from start: Int) -> Int {
+            received.decoded(from: start).filter { $0.name == "MESSAGE_CREATE" && $0.data["channel_id"] as? String == channel }.count
+        }
+        try await waitUntil("messages in the new channel") { messages(in: createdID, from: 0) >= 5 }
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        let secondSession = try #require(received.decoded().lastIndex { $0.name == "READY" })
+        try await waitUntil("the new session's messages in the new channel") { messages(in: createdID, from: secondSession) >= 5 }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        let all = received.decoded()
+        let deletedAt = try #require(all.firstIndex { $0.name == "CHANNEL_DELETE" && $0.data["id"] as? String == deleted })
+        var gone: Set<String> = [deleted, voiceID]
+        var violations: [String] = []
+        for (position, (name, data)) in all.enumerated() {
+            if name == "THREAD_CREATE", data["parent_id"] as? String == deleted, let id = data["id"] as? String { gone.insert(id) }
+            guard position > deletedAt, let channel = Self.actor(of: name, data).channel, gone.contains(channel) else { continue }
+            violations.append("\(position): \(name) in \(channel)")
+        }
+        #expect(violations.isEmpty, "\(violations.count) events in deleted channels: \(violations.prefix(5))")
+        #expect(gone.count > 2, "the deleted channel had a thread")
+        let secondGuildCreate = try #require(all[secondSession...].first { $0.name == "GUILD_CREATE" && $0.data["id"] as? String == guild.id.description })
+        let threads = secondGuildCreate.data["threads"] as? [[String: Any]] ?? []
+        #expect(!threads.contains { $0["parent_id"] as? String == deleted }, "the new session lists no thread of the deleted channel")
+    }
+
+    @Test func timedOutMembersDoNotActUntilTheTimeoutEnds() async throws {
+        let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 41)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("traffic") { received.count(of: "MESSAGE_CREATE") >= 200 }
+        let guild = world.guilds[0]
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        func timeOut(_ user: String, for seconds: Double) async throws -> Bool {
+            while true {
+                let until = formatter.string(from: Date().addingTimeInterval(seconds))
+                let answer = try await client.send("PATCH", "/guilds/\(guild.id)/members/\(user)", json: ["communication_disabled_until": until])
+                guard answer.status == 429 else { return answer.status == 200 }
+                try await Task.sleep(for: .seconds(answer.object["retry_after"] as? Double ?? 1))
+            }
+        }
+        // Admins and the owner cannot be timed out; everyone else who posts can.
+        var long: Set<String> = []
+        for slot in 1..<guild.members.count where long.count < 10 {
+            let user = world.users[guild.members[slot]]
+            if try await timeOut(user.id.description, for: 600) { long.insert(user.id.description) }
+        }
+        #expect(long.count == 10)
+        // One more for a few seconds: they act again once it ends.
+        var short: String?
+        var shortFrom = ContinuousClock.now
+        for slot in (1..<guild.members.count).reversed() where short == nil {
+            let user = world.users[guild.members[slot]].id.description
+            shortFrom = ContinuousClock.now
+            if !long.contains(user), try await timeOut(user, for: 4) { short = user }
+        }
+        let shortUser = try #require(short)
+        try await Task.sleep(until: shortFrom + .seconds(3.5))
+        let beforeExpiry = received.count
+        try await Task.sleep(until: shortFrom + .seconds(4.5))
+        let afterExpiry = received.count
+        try await waitUntil("the short timeout's member posting again") {
+            received.decoded(from: afterExpiry).contains { $0.name == "MESSAGE_CREATE" && Self.actor(of: $0.name, $0.data).user == shortUser }
+        }
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        let secondSession = received.count
+        try await waitUntil("the new session's messages") { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 1_000 }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        let all = received.decoded()
+        var violations: [String] = []
+        var timedOut: Set<String> = []
+        for (position, (name, data)) in all.enumerated() {
+            if name == "GUILD_MEMBER_UPDATE", let user = (data["user"] as? [String: Any])?["id"] as? String, long.contains(user) || user == shortUser {
+                timedOut.insert(user)
+            }
+            if position == beforeExpiry { timedOut.remove(shortUser) }
+            // Leaving does not end a timeout: whoever comes back within it comes back timed out.
+            if name == "GUILD_MEMBER_ADD", let user = (data["user"] as? [String: Any])?["id"] as? String, timedOut.contains(user),
+               !(data["communication_disabled_until"] is String) {
+                violations.append("\(position): \(user) rejoined without their timeout")
+            }
+            guard let user = Self.actor(of: name, data).user, timedOut.contains(user) else { continue }
+            violations.append("\(position): \(name) by \(user)")
+        }
+        let readies = all.indices.filter { all[$0].name == "READY" }
+        #expect(violations.isEmpty, "\(violations.count) acts by timed-out members: \(violations.prefix(5)); sessions from \(readies)")
+        #expect(timedOut == long, "every timeout was announced")
+    }
+}

@@ -210,5 +210,14 @@ struct GuildCreateStateTests {
         let rejoined = all[banAt...].filter { $0.name == "GUILD_MEMBER_ADD" && $0.data["guild_id"] as? String == guild.id.description }
             .compactMap { ($0.data["user"] as? [String: Any])?["id"] as? String }.filter(banned.contains)
         #expect(rejoined.isEmpty, "banned users joined again: \(rejoined.prefix(5))")
+        // And a ban always removes the member, even one whose join was drawn in the instant before it.
+        var members = Set(guild.members.map { world.users[$0].id.description })
+        let secondReady = try #require(all.lastIndex { $0.name == "READY" })
+        for (name, data) in all[..<secondReady] where data["guild_id"] as? String == guild.id.description {
+            let user = (data["user"] as? [String: Any])?["id"] as? String ?? ""
+            if name == "GUILD_MEMBER_ADD" { members.insert(user) }
+            if name == "GUILD_MEMBER_REMOVE" { members.remove(user) }
+        }
+        #expect(members.isDisjoint(with: banned), "banned users still members: \(members.intersection(banned).prefix(5))")
     }
 }

@@ -6,9 +6,10 @@ import Synchronization
 import Testing
 
 /// What moderators do through REST reaches the simulator's traffic, as it would on Discord: nothing
-/// is posted in a deleted channel or its threads, members post in a channel made for them, and a
-/// timed-out member neither posts, reacts, types, opens threads nor uses commands until the timeout
-/// ends — in the session that saw the change and in the next one.
+/// is posted in a deleted channel or its threads, members post in a channel made for them, only
+/// those its permission overwrites allow post in a locked channel, and a timed-out member neither
+/// posts, reacts, types, opens threads nor uses commands until the timeout ends — in the session
+/// that saw the change and in the next one.
 struct SimulatedModerationTests {
     /// Every dispatch's name and `d`, in order.
     final class Received: Sendable {
@@ -174,5 +175,79 @@ struct SimulatedModerationTests {
         let readies = all.indices.filter { all[$0].name == "READY" }
         #expect(violations.isEmpty, "\(violations.count) acts by timed-out members: \(violations.prefix(5)); sessions from \(readies)")
         #expect(timedOut == long, "every timeout was announced")
+    }
+
+    @Test func aLockedChannelHearsOnlyFromThoseItsOverwritesAllow() async throws {
+        let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 43)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let received = Received()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("the guild") { received.count(of: "GUILD_CREATE") == 1 }
+        let guild = world.guilds[0]
+        let created = try #require(received.decoded().first { $0.name == "GUILD_CREATE" }?.data)
+        let roles = created["roles"] as? [[String: Any]] ?? []
+        func role(_ name: String) -> String? { roles.first { $0["name"] as? String == name }?["id"] as? String }
+        let (admin, moderator) = (try #require(role("Admin")), try #require(role("Moderator")))
+        let owner = try #require(created["owner_id"] as? String)
+        let locked = guild.channels[0].description
+        let allowed = world.users[guild.members[guild.members.count - 1]].id.description
+        let (send, react, threads) = (UInt64(1) << 11, UInt64(1) << 6, (UInt64(1) << 35) | (UInt64(1) << 38))
+        // A lockdown: nobody posts, reacts or opens threads — but moderators and one member may post.
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let answer = try await client.send("PATCH", "/channels/\(locked)", json: ["permission_overwrites": [
+            ["id": guild.id.description, "type": 0, "deny": String(send | react | threads)],
+            ["id": moderator, "type": 0, "allow": String(send)],
+            ["id": allowed, "type": 1, "allow": String(send)],
+        ]])
+        #expect(answer.status == 200, "\(answer.text)")
+        func postedByAllowed(from start: Int) -> Bool {
+            received.decoded(from: start).contains {
+                $0.name == "MESSAGE_CREATE" && $0.data["channel_id"] as? String == locked && Self.actor(of: $0.name, $0.data).user == allowed
+            }
+        }
+        try await waitUntil("the allowed member posting in the locked channel") { postedByAllowed(from: 0) }
+        #expect(server.inject(.invalidSession(resumable: false)) == 1)
+        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        let secondSession = try #require(received.decoded().lastIndex { $0.name == "READY" })
+        try await waitUntil("the new session's messages") { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 3_000 }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        let all = received.decoded()
+        let lockedAt = try #require(all.firstIndex { $0.name == "CHANNEL_UPDATE" && $0.data["id"] as? String == locked })
+        var threadsOfLocked: Set<String> = []
+        for (name, data) in all where name == "THREAD_CREATE" || name == "GUILD_CREATE" {
+            let listed = name == "THREAD_CREATE" ? [data] : data["threads"] as? [[String: Any]] ?? []
+            for thread in listed where thread["parent_id"] as? String == locked { threadsOfLocked.insert(thread["id"] as? String ?? "") }
+        }
+        // Roles as each member's latest member object showed them.
+        var memberRoles: [String: [String]] = [:]
+        var violations: [String] = []
+        var heard = 0
+        for (position, (name, data)) in all.enumerated() {
+            let member = data["member"] as? [String: Any]
+            let (channel, user) = Self.actor(of: name, data)
+            if let user, let held = member?["roles"] as? [String] { memberRoles[user] = held }
+            guard position > lockedAt, let channel, let user, channel == locked || threadsOfLocked.contains(channel) else { continue }
+            let held = memberRoles[user] ?? []
+            let isAdmin = user == owner || held.contains(admin)
+            let maySend = isAdmin || held.contains(moderator) || user == allowed
+            let mayAct: Bool = switch name {
+            case "MESSAGE_CREATE", "TYPING_START": channel == locked ? maySend : isAdmin
+            case "INTERACTION_CREATE": true
+            default: isAdmin
+            }
+            if !mayAct { violations.append("\(position): \(name) by \(user) in \(channel == locked ? "the locked channel" : "its thread")") }
+            if name == "MESSAGE_CREATE" { heard += 1 }
+            // An interaction's member carries their permissions in the channel, overwrites applied.
+            if name == "INTERACTION_CREATE", channel == locked, let text = member?["permissions"] as? String, let bits = UInt64(text),
+               (bits & send != 0) != maySend {
+                violations.append("\(position): \(user)'s permissions \(text) in the locked channel")
+            }
+        }
+        #expect(violations.isEmpty, "\(violations.count): \(violations.prefix(5))")
+        #expect(heard > 0, "the locked channel still heard from those allowed")
     }
 }

@@ -198,25 +198,41 @@ final class GatewaySession: Sendable {
         return (sequence, result)
     }
 
-    /// Queues a dispatch caused by a REST call (if the session's intents ask for it) and changes
-    /// the session's traffic to match (a kicked member stops posting). The connection is told to
-    /// send it; a session without one sends it after its resume's replay.
-    func deliver(name: String, data: [UInt8], guild: GuildID, change: TrafficChange? = nil) {
+    /// Queues the dispatches one REST call caused (those the session's intents ask for) and changes
+    /// the session's traffic to match (a kicked member stops posting), all in one locked step: no
+    /// live event is drawn between two of them (a bulk ban's users are all banned at once). The
+    /// connection is told to send them; a session without one sends them after its resume's replay.
+    func deliver(_ events: [(name: String, data: [UInt8], change: TrafficChange?)], guild: GuildID) {
         guard shardGuilds.contains(guild) else { return }
         let connection: Connection? = state.withLock { state in
             guard !state.ended else { return nil }
-            if let change {
-                let threadChanges = state.traffic.threadChange.count
-                state.traffic.apply(change, in: guild)
-                // A deleted channel takes its threads with it, for later sessions too.
-                if let worldThreads, state.traffic.threadChange.count != threadChanges {
-                    let index = state.traffic.threadChange.guildIndex
-                    worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
-                }
+            var queued = false
+            func queue(_ name: String, _ data: [UInt8]) {
+                if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return }
+                state.pending.append((name, data))
+                queued = true
             }
-            if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return nil }
-            state.pending.append((name, data))
-            return state.connection
+            for event in events {
+                if case .banned(let user) = event.change,
+                   !events.contains(where: { if case .removed(user) = $0.change { true } else { false } }),
+                   let removal = state.traffic.removalByBan(of: user, in: guild) {
+                    queue(event.name, event.data)
+                    queue("GUILD_MEMBER_REMOVE", removal)
+                    state.traffic.apply(.banned(user), in: guild)
+                    continue
+                }
+                if let change = event.change {
+                    let threadChanges = state.traffic.threadChange.count
+                    state.traffic.apply(change, in: guild)
+                    // A deleted channel takes its threads with it, for later sessions too.
+                    if let worldThreads, state.traffic.threadChange.count != threadChanges {
+                        let index = state.traffic.threadChange.guildIndex
+                        worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
+                    }
+                }
+                queue(event.name, event.data)
+            }
+            return queued ? state.connection : nil
         }
         connection?.sendPending()
     }

@@ -29,6 +29,27 @@ final class GuildStates: Sendable {
         var type: Int
         var allow: UInt64
         var deny: UInt64
+
+        /// A member's permissions in a channel: their guild permissions with the channel's
+        /// overwrites applied in Discord's order — `@everyone`'s, then those of the member's roles
+        /// together, then the member's own. Administrators are not bound by overwrites.
+        static func apply(_ overwrites: [Overwrite], to base: Permissions, guild: GuildID, roles: [RoleID], user: UserID) -> Permissions {
+            if base.contains(.administrator) { return .all }
+            var raw = base.rawValue
+            if let everyone = overwrites.first(where: { $0.type == 0 && $0.id == guild.rawValue }) {
+                raw = (raw & ~everyone.deny) | everyone.allow
+            }
+            var (deny, allow): (UInt64, UInt64) = (0, 0)
+            for overwrite in overwrites where overwrite.type == 0 && overwrite.id != guild.rawValue && roles.contains(where: { $0.rawValue == overwrite.id }) {
+                deny |= overwrite.deny
+                allow |= overwrite.allow
+            }
+            raw = (raw & ~deny) | allow
+            if let member = overwrites.first(where: { $0.type == 1 && $0.id == user.rawValue }) {
+                raw = (raw & ~member.deny) | member.allow
+            }
+            return Permissions(rawValue: raw)
+        }
     }
 
     struct Channel: Sendable {
@@ -159,6 +180,11 @@ final class GuildStates: Sendable {
         var bans: [UserID]
         /// The channels members post in (text and announcement), by position.
         var postableChannels: [ChannelID]
+        /// Those channels' permission overwrites, for the channels that have any.
+        var overwrites: [ChannelID: [Overwrite]]
+        /// Who is timed out until when (Unix milliseconds), members and those who left within their
+        /// timeout alike (they come back timed out).
+        var timeouts: [(user: UserID, until: UInt64)]
     }
 
     /// The guilds at `indexes` that traffic or REST has touched, as they are now, by guild index (a
@@ -171,7 +197,13 @@ final class GuildStates: Sendable {
                 let channels = guild.channels.compactMap { state.channels[$0] }
                     .filter { TrafficGenerator.postableChannelTypes.contains($0.type) }
                     .sorted { ($0.position, $0.id.rawValue) < ($1.position, $1.id.rawValue) }
-                found[index] = TouchedGuild(members: Array(guild.members.values), bans: Array(guild.bans.keys), postableChannels: channels.map(\.id))
+                found[index] = TouchedGuild(
+                    members: Array(guild.members.values), bans: Array(guild.bans.keys), postableChannels: channels.map(\.id),
+                    overwrites: Dictionary(uniqueKeysWithValues: channels.filter { !$0.overwrites.isEmpty }.map { ($0.id, $0.overwrites) }),
+                    timeouts: guild.members.values.compactMap { member in member.timedOutUntilMilliseconds.map { (member.user.id, $0) } }
+                        + guild.departedTimeouts.compactMap { user, text in
+                            SimulatedAPI.parseTimestamp(text).map { (user, UInt64(max(0, $0.timeIntervalSince1970 * 1_000))) }
+                        })
             }
             return found
         }
@@ -214,7 +246,9 @@ final class GuildStates: Sendable {
         case .memberJoined(let guildID, let user, let at, _):
             state.withLock { state in
                 guard var guild = take(guildID, &state) else { return }
-                guild.join(Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at))
+                // A join drawn just before a ban and counted after it: the ban removed them (the
+                // session that drew it sends the GUILD_MEMBER_REMOVE).
+                if guild.bans[user.id] == nil { guild.join(Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at)) }
                 state.guilds[guildID] = guild
             }
         case .memberLeft(let guildID, let user):

@@ -28,7 +28,7 @@ extension SimulatedAPI {
             return channel
         }
         let object = channelObject(channel)
-        broadcast("CHANNEL_CREATE", object, guild: guildID, change: .channelCreated(channel.id, type: channel.type))
+        broadcast("CHANNEL_CREATE", object, guild: guildID, change: .channelCreated(channel.id, type: channel.type, overwrites: channel.overwrites))
         return .json(201, Self.encode(object))
     }
 
@@ -54,7 +54,7 @@ extension SimulatedAPI {
             return channel
         }
         let object = channelObject(channel)
-        broadcast("CHANNEL_UPDATE", object, guild: channel.guild!)
+        broadcast("CHANNEL_UPDATE", object, guild: channel.guild!, change: .channelUpdated(channel.id, overwrites: channel.overwrites))
         return .json(200, Self.encode(object))
     }
 

@@ -131,10 +131,8 @@ extension SimulatedAPI {
             try require(.banMembers, in: guild)
             return try banOne(userID, in: &guild)
         }
-        broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .banned(userID))
-        if wasMember {
-            broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(userID))
-        }
+        let data: [String: Any] = ["guild_id": guildID.description, "user": userObject(user)]
+        broadcast([("GUILD_BAN_ADD", data, .banned(userID))] + (wasMember ? [("GUILD_MEMBER_REMOVE", data, .removed(userID))] : []), guild: guildID)
         return .noContent
     }
 
@@ -173,12 +171,13 @@ extension SimulatedAPI {
             return (banned, failed)
         }
         guard !outcome.0.isEmpty else { throw .bulkBanFailed }
+        var events: [(name: String, data: [String: Any], change: TrafficChange?)] = []
         for (user, wasMember) in outcome.0 {
-            broadcast("GUILD_BAN_ADD", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .banned(user.id))
-            if wasMember {
-                broadcast("GUILD_MEMBER_REMOVE", ["guild_id": guildID.description, "user": userObject(user)], guild: guildID, change: .removed(user.id))
-            }
+            let data: [String: Any] = ["guild_id": guildID.description, "user": userObject(user)]
+            events.append(("GUILD_BAN_ADD", data, .banned(user.id)))
+            if wasMember { events.append(("GUILD_MEMBER_REMOVE", data, .removed(user.id))) }
         }
+        broadcast(events, guild: guildID)
         return .json(200, Self.encode(["banned_users": outcome.0.map(\.0.id.description), "failed_users": outcome.1]))
     }
 

@@ -47,19 +47,7 @@ extension SimulatedAPI {
     /// The bot's permissions in a channel: guild permissions, then the `@everyone`, role and member
     /// overwrites, in Discord's order.
     func botPermissions(in channel: GuildStates.Channel, of guild: GuildStates.Guild) -> Permissions {
-        var permissions = botPermissions(in: guild)
-        if permissions.contains(.administrator) { return .all }
-        var raw = permissions.rawValue
-        if let everyone = channel.overwrites.first(where: { $0.id == guild.id.rawValue }) {
-            raw = (raw & ~everyone.deny) | everyone.allow
-        }
-        let roleOverwrites = channel.overwrites.filter { $0.type == 0 && $0.id == guild.botRole.rawValue }
-        raw = (raw & ~roleOverwrites.reduce(0) { $0 | $1.deny }) | roleOverwrites.reduce(0) { $0 | $1.allow }
-        if let member = channel.overwrites.first(where: { $0.type == 1 && $0.id == configuration.botUserID.rawValue }) {
-            raw = (raw & ~member.deny) | member.allow
-        }
-        permissions = Permissions(rawValue: raw)
-        return permissions
+        GuildStates.Overwrite.apply(channel.overwrites, to: botPermissions(in: guild), guild: guild.id, roles: [guild.botRole], user: configuration.botUserID)
     }
 
     /// A user the simulator knows: one of the world's, or a member (raiders are known once they joined).

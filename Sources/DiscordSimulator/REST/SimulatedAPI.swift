@@ -172,9 +172,17 @@ final class SimulatedAPI: Sendable {
     /// their traffic to match (a removed member no longer posts; an updated one shows new roles, and
     /// does not act while timed out; nothing is posted in a deleted channel).
     func broadcast(_ name: String, _ data: [String: Any], guild: GuildID, change: TrafficChange? = nil) {
-        let bytes = Array((try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])) ?? Data())
+        broadcast([(name, data, change)], guild: guild)
+    }
+
+    /// Sends the dispatches of one REST call together: each session takes them, and their changes
+    /// to its traffic, in one step.
+    func broadcast(_ events: [(name: String, data: [String: Any], change: TrafficChange?)], guild: GuildID) {
+        let encoded = events.map { event in
+            (event.name, Array((try? JSONSerialization.data(withJSONObject: event.data, options: [.sortedKeys])) ?? Data()), event.change)
+        }
         for session in sessions.all where !session.isEnded {
-            session.deliver(name: name, data: bytes, guild: guild, change: change)
+            session.deliver(encoded, guild: guild)
         }
     }
 

@@ -17,6 +17,9 @@ public struct Permissions: OptionSet, Sendable, Hashable {
     public static let readMessageHistory = Self(rawValue: 1 << 16)
     public static let manageNicknames = Self(rawValue: 1 << 27)
     public static let manageRoles = Self(rawValue: 1 << 28)
+    public static let useApplicationCommands = Self(rawValue: 1 << 31)
+    public static let createPublicThreads = Self(rawValue: 1 << 35)
+    public static let sendMessagesInThreads = Self(rawValue: 1 << 38)
     public static let moderateMembers = Self(rawValue: 1 << 40)
 
     /// Every bit Discord defines today (through 1 << 50).

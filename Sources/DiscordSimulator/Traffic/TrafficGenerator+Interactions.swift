@@ -6,20 +6,21 @@ extension TrafficGenerator {
     /// The slash commands the traffic uses, as a bot like Kamii registers them.
     static let commandNames = ["rank", "leaderboard", "warn"]
 
-    /// A member uses a command or clicks a button; nil when the pick turned up nobody who may, or
-    /// the guild has no channel left.
+    /// A member uses a command or clicks a button; nil when the pick turned up nobody who may (or
+    /// not in the channel picked), or the guild has no channel left.
     mutating func interactionCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
         let guild = world.guilds[guildIndex]
         guard let picked = pickActingMember(of: guildIndex), let channel = pickChannel(inGuildAt: guildIndex) else { return nil }
         let user = picked.user
-        let roles = self.roles(of: picked, in: guildIndex)
         messageCounter += 1
         let id = Snowflake<MessageTag>(unixMilliseconds: clock, worker: 8 | (idSource >> 5), process: idSource & 0x1F, increment: messageCounter)
         let token = "aW50ZXJhY3Rpb246" + random.hex(64)
-        let isOwner = user == guild.members[0]
-        let permissions = world.permissions(of: guild, roles: roles, isOwner: isOwner)
-        let appPermissions = world.permissions(of: guild, roles: [world.botRoleID(of: guild)], isOwner: false)
+        // Permissions in the channel, overwrites applied, as Discord sends them.
+        let permissions = self.permissions(of: picked, in: channel, guildAt: guildIndex)
+        let appPermissions = botPermissions(in: channel, guildAt: guildIndex)
         let isButton = random.chance(30)
+        // A button on a message they can see; a command where they may use commands.
+        guard permissions.isSuperset(of: isButton ? [.viewChannel] : [.viewChannel, .useApplicationCommands]) else { return nil }
         json.raw(#"{"version":1,"type":"#)
         json.int(isButton ? 3 : 2)
         json.raw(#","token":""#)

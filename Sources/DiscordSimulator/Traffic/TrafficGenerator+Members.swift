@@ -86,9 +86,11 @@ extension TrafficGenerator {
         let raiders = joined[wave.guild]?.filter { $0.user >= world.users.count } ?? []
         if !raiders.isEmpty, random.chance(25) {
             let raider = raiders[random.below(raiders.count)]
-            // Raiders post in the first channel there is, unless a moderator timed them out.
-            if let channel = channels(ofGuildAt: wave.guild).first, !isTimedOut(raider.user, inGuildAt: wave.guild) {
-                return messageCreate(in: wave.guild, channel: channel, author: PickedMember(user: raider.user, joinedAt: raider.at, slot: nil), into: &json)
+            // Raiders post in the first channel there is, unless a moderator timed them out or locked it.
+            let author = PickedMember(user: raider.user, joinedAt: raider.at, slot: nil)
+            if let channel = channels(ofGuildAt: wave.guild).first, !isTimedOut(raider.user, inGuildAt: wave.guild),
+               may(author, [.viewChannel, .sendMessages], in: channel, guildAt: wave.guild) {
+                return messageCreate(in: wave.guild, channel: channel, author: author, into: &json)
             }
         }
         raid = wave.remaining > 1 ? (wave.guild, wave.remaining - 1) : nil

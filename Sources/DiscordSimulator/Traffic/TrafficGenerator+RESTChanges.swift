@@ -10,14 +10,17 @@ enum TrafficChange: Sendable {
     /// Banned: gone, and does not join again until unbanned.
     case banned(UserID)
     case unbanned(UserID)
-    /// A channel made: members post in it when it is a text or announcement channel.
-    case channelCreated(ChannelID, type: Int)
+    /// A channel made: members post in it when it is a text or announcement channel and its
+    /// permission overwrites let them.
+    case channelCreated(ChannelID, type: Int, overwrites: [GuildStates.Overwrite])
+    /// A channel's permission overwrites as they are now (a lockdown denies `@everyone` Send Messages).
+    case channelUpdated(ChannelID, overwrites: [GuildStates.Overwrite])
     /// A channel deleted: nothing is posted in it, or in its threads, any more.
     case channelDeleted(ChannelID)
 }
 
 /// What REST changed, as the traffic follows it: who is a member, with which roles and nickname,
-/// who is timed out, which channels there are to post in.
+/// who is timed out, which channels there are to post in and who may post in each.
 extension TrafficGenerator {
     /// The channel types members post messages in: text and announcement.
     static let postableChannelTypes: Set<Int> = [0, 5]
@@ -34,14 +37,34 @@ extension TrafficGenerator {
             if let userIndex = userIndex(of: user) { banned[guildIndex, default: []].insert(userIndex) }
         case .unbanned(let user):
             if let userIndex = userIndex(of: user) { banned[guildIndex]?.remove(userIndex) }
-        case .channelCreated(let channel, let type):
+        case .channelCreated(let channel, let type, let overwrites):
             guard Self.postableChannelTypes.contains(type) else { return }
             var list = channels(ofGuildAt: guildIndex)
             if !list.contains(channel) { list.append(channel) }
             changedChannels[guildIndex] = list
+            channelOverwrites[channel] = overwrites.isEmpty ? nil : overwrites
+        case .channelUpdated(let channel, let overwrites):
+            channelOverwrites[channel] = overwrites.isEmpty ? nil : overwrites
         case .channelDeleted(let channel):
             forgetChannel(channel, inGuildAt: guildIndex)
         }
+    }
+
+    /// The GUILD_MEMBER_REMOVE `d` of a user banned just after this traffic drew their join, so the
+    /// ban's REST call found no member to remove (on Discord a ban always removes the member); the
+    /// member is taken out. Nil when the user is no member in this traffic.
+    mutating func removalByBan(of user: UserID, in guild: GuildID) -> [UInt8]? {
+        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = userIndex(of: user),
+              isMember[guildIndex]?.contains(userIndex) == true
+        else { return nil }
+        markGone(userIndex, from: guildIndex)
+        var json = JSONBytes()
+        json.raw(#"{"user":"#)
+        self.user(userIndex, into: &json)
+        json.raw(#","guild_id":"#)
+        json.id(guild)
+        json.raw("}")
+        return json.bytes
     }
 
     /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
@@ -86,6 +109,7 @@ extension TrafficGenerator {
     /// A channel is gone, and its threads with it: no message, typing, reaction or interaction
     /// names them again.
     mutating func forgetChannel(_ channel: ChannelID, inGuildAt guildIndex: Int) {
+        channelOverwrites[channel] = nil
         var list = channels(ofGuildAt: guildIndex)
         if list.contains(channel) {
             list.removeAll { $0 == channel }
@@ -103,6 +127,33 @@ extension TrafficGenerator {
         recentReactions.removeAll { gone.contains($0.message.channel) }
     }
 
+    /// Whether a member may do all of `needs` in a channel (for a thread, its parent channel), by
+    /// its permission overwrites; a channel without any leaves members their guild permissions,
+    /// which let everyone post.
+    func may(_ member: PickedMember, _ needs: Permissions, in channel: ChannelID, guildAt guildIndex: Int) -> Bool {
+        guard !channelOverwrites.isEmpty, channelOverwrites[channel] != nil else { return true }
+        return permissions(of: member, in: channel, guildAt: guildIndex).isSuperset(of: needs)
+    }
+
+    /// A member's permissions in a channel (for a thread, its parent channel), as an interaction's
+    /// `member.permissions` carries them.
+    func permissions(of member: PickedMember, in channel: ChannelID, guildAt guildIndex: Int) -> Permissions {
+        let guild = world.guilds[guildIndex]
+        let roles = roles(of: member, in: guildIndex)
+        let base = world.permissions(of: guild, roles: roles, isOwner: member.user == guild.members[0])
+        guard let overwrites = channelOverwrites[channel] else { return base }
+        return GuildStates.Overwrite.apply(overwrites, to: base, guild: guild.id, roles: roles, user: identity(of: member.user).id)
+    }
+
+    /// The bot's permissions in a channel, as an interaction's `app_permissions` carries them.
+    func botPermissions(in channel: ChannelID, guildAt guildIndex: Int) -> Permissions {
+        let guild = world.guilds[guildIndex]
+        let role = world.botRoleID(of: guild)
+        let base = world.permissions(of: guild, roles: [role], isOwner: false)
+        guard let overwrites = channelOverwrites[channel] else { return base }
+        return GuildStates.Overwrite.apply(overwrites, to: base, guild: guild.id, roles: [role], user: botUserID)
+    }
+
     /// Whether a member is timed out now (by the wall clock, as Discord judges it): they may not
     /// post, react, type, open threads or use commands.
     mutating func isTimedOut(_ user: Int, inGuildAt guildIndex: Int) -> Bool {
@@ -115,17 +166,18 @@ extension TrafficGenerator {
     }
 
     /// Takes up, for the guilds it talks about that REST or earlier traffic touched, the channels
-    /// there are to post in and who is timed out; threads of a channel deleted meanwhile are gone.
+    /// there are to post in (with their permission overwrites) and who is timed out; threads of a channel deleted meanwhile are gone.
     mutating func adoptChannelsAndTimeouts(_ current: [Int: GuildStates.TouchedGuild]) {
         for guildIndex in current.keys.sorted() where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
             let guild = current[guildIndex]!
             if guild.postableChannels != world.guilds[guildIndex].channels { changedChannels[guildIndex] = guild.postableChannels }
+            for (channel, overwrites) in guild.overwrites { channelOverwrites[channel] = overwrites }
             let kept = Set(guild.postableChannels)
             for parent in Set(((threads[guildIndex] ?? []) + (archivedThreads[guildIndex] ?? [])).map(\.parent)) where !kept.contains(parent) {
                 forgetChannel(parent, inGuildAt: guildIndex)
             }
-            for member in guild.members {
-                guard let until = member.timedOutUntilMilliseconds, let userIndex = userIndex(of: member.user.id) else { continue }
+            for (user, until) in guild.timeouts {
+                guard let userIndex = userIndex(of: user) else { continue }
                 timeouts[UInt64(guildIndex) << 32 | UInt64(userIndex)] = until
             }
         }

@@ -12,7 +12,9 @@ extension TrafficGenerator {
         guard !recentMessages.items.isEmpty else { return nil }
         let message = recentMessages.items[random.below(recentMessages.items.count)]
         let guild = world.guilds[message.guild]
-        guard let picked = pickActingMember(of: message.guild) else { return nil }
+        guard let picked = pickActingMember(of: message.guild),
+              may(picked, [.viewChannel, .addReactions, .readMessageHistory], in: message.parent ?? message.channel, guildAt: message.guild)
+        else { return nil }
         let giver = picked.user
         let emoji = random.below(Self.emojis.count)
         // One reaction per user, emoji and message, as on Discord.

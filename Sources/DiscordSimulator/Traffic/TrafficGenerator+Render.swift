@@ -131,10 +131,16 @@ extension TrafficGenerator {
         json.raw("}")
     }
 
-    /// A member posts; nil when the pick turned up nobody who may, or the guild has no channel left.
+    /// A member posts where they may (a locked channel is passed over, a few tries, as members
+    /// do); nil when the picks turned up nobody who may, or the guild has no channel left.
     mutating func messageCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
-        guard let author = pickActingMember(of: guildIndex), let (channel, parent) = messageChannel(in: guildIndex) else { return nil }
-        return messageCreate(in: guildIndex, channel: channel, parent: parent, author: author, into: &json)
+        for _ in 0..<4 {
+            guard let author = pickActingMember(of: guildIndex), let (channel, parent) = messageChannel(in: guildIndex) else { return nil }
+            let needs: Permissions = parent == nil ? [.viewChannel, .sendMessages] : [.viewChannel, .sendMessagesInThreads]
+            guard may(author, needs, in: parent ?? channel, guildAt: guildIndex) else { continue }
+            return messageCreate(in: guildIndex, channel: channel, parent: parent, author: author, into: &json)
+        }
+        return nil
     }
 
     /// A MESSAGE_CREATE in `channel`, a thread when it has a `parent`.
@@ -180,16 +186,19 @@ extension TrafficGenerator {
         }
         json.raw("}")
         let authorUser = identity(of: author)
-        recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, id: id, author: author))
+        recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, parent: parent, id: id, author: author))
         return GeneratedEvent(
             name: "MESSAGE_CREATE", data: json.bytes, guild: guildID,
             fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent))
     }
 
-    /// A member starts typing; nil when the pick turned up nobody who may, or the guild has no channel left.
+    /// A member starts typing; nil when the pick turned up nobody who may (or not in the channel
+    /// picked), or the guild has no channel left.
     mutating func typingStart(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
         let guild = world.guilds[guildIndex]
-        guard let picked = pickActingMember(of: guildIndex), let channel = pickChannel(inGuildAt: guildIndex) else { return nil }
+        guard let picked = pickActingMember(of: guildIndex), let channel = pickChannel(inGuildAt: guildIndex),
+              may(picked, [.viewChannel, .sendMessages], in: channel, guildAt: guildIndex)
+        else { return nil }
         json.raw(#"{"user_id":"#)
         json.id(self.user(at: picked.user).id)
         json.raw(#","timestamp":"#)

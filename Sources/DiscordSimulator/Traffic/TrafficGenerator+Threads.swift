@@ -66,7 +66,8 @@ extension TrafficGenerator {
     /// guild holds as many active threads as it may.
     mutating func threadCreate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
         guard threads[guildIndex, default: []].count < Self.threadLimitPerGuild,
-              let opener = pickActingMember(of: guildIndex), let parent = pickChannel(inGuildAt: guildIndex)
+              let opener = pickActingMember(of: guildIndex), let parent = pickChannel(inGuildAt: guildIndex),
+              may(opener, [.viewChannel, .createPublicThreads], in: parent, guildAt: guildIndex)
         else { return nil }
         let guild = world.guilds[guildIndex]
         let owner = identity(of: opener.user).id

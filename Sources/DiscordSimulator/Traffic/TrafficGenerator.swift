@@ -55,6 +55,8 @@ public struct TrafficGenerator: Sendable {
     /// The channels members post in, for the guilds (by index) where REST made or deleted one; the
     /// others have the world's.
     var changedChannels: [Int: [ChannelID]] = [:]
+    /// The permission overwrites of the channels REST made or changed, where there are any.
+    var channelOverwrites: [ChannelID: [GuildStates.Overwrite]] = [:]
     /// Each world member's slot by user index, for the guilds REST changed a member of (built on
     /// the first change: a scan of a big guild's members per REST call would hold the session).
     var memberSlots: [Int: [Int: Int]] = [:]
@@ -315,6 +317,8 @@ struct PickedMember: Sendable {
 struct RecentMessage: Sendable {
     let guild: Int
     let channel: ChannelID
+    /// The thread's parent channel, for a message in a thread.
+    let parent: ChannelID?
     let id: MessageID
     let author: Int
 }

@@ -2,28 +2,12 @@ import DiscordGateway
 import DiscordModels
 import DiscordSimulator
 import Foundation
-import Synchronization
 import Testing
 
 /// A new session's GUILD_CREATE shows each guild as traffic and REST left it, as Discord's does:
 /// members joined and gone in its count, channels made there, channels deleted gone (and the
 /// system channel with them).
 struct GuildCreateStateTests {
-    /// Every dispatch's name and `d`, in order.
-    final class Dispatches: Sendable {
-        private let items = Mutex<[(name: String, data: [UInt8])]>([])
-
-        func add(_ dispatch: ShardDispatch) {
-            items.withLock { $0.append((dispatch.name, Array(dispatch.payload[dispatch.dataRange]))) }
-        }
-
-        var all: [(name: String, data: [String: Any])] {
-            items.withLock { $0 }.map { ($0.name, (try? JSONSerialization.jsonObject(with: Data($0.data)) as? [String: Any]) ?? [:]) }
-        }
-
-        func count(of name: String) -> Int { items.withLock { $0.filter { $0.name == name }.count } }
-    }
-
     private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
@@ -39,7 +23,7 @@ struct GuildCreateStateTests {
             configuration: ShardConfiguration(
                 token: server.configuration.token, intents: [.guilds, .guildMembers], gatewayURL: server.gatewayURL),
             identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
-        let received = Dispatches()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 3 }
 
@@ -105,7 +89,7 @@ struct GuildCreateStateTests {
             configuration: ShardConfiguration(
                 token: server.configuration.token, intents: [.guilds, .guildMembers, .guildMessages], gatewayURL: server.gatewayURL),
             identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
-        let received = Dispatches()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("members coming and going") {
             received.count(of: "GUILD_MEMBER_ADD") >= 15 && received.count(of: "GUILD_MEMBER_REMOVE") >= 15
@@ -155,11 +139,11 @@ struct GuildCreateStateTests {
     @Test func membersComingAndGoingUnseenStillCount() async throws {
         let world = TrafficWorld(guildCount: 3, userCount: 2_000, seed: 29)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        func session(_ intents: GatewayIntents, until done: @escaping @Sendable (Dispatches) -> Bool) async throws -> Dispatches {
+        func session(_ intents: GatewayIntents, until done: @escaping @Sendable (ReceivedDispatches) -> Bool) async throws -> ReceivedDispatches {
             let shard = ShardConnection(
                 configuration: ShardConfiguration(token: server.configuration.token, intents: intents, gatewayURL: server.gatewayURL),
                 identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
-            let received = Dispatches()
+            let received = ReceivedDispatches()
             async let stopped = shard.run { received.add($0) }
             try await waitUntil("the session's traffic") { done(received) }
             await shard.shutdown()
@@ -170,7 +154,7 @@ struct GuildCreateStateTests {
         #expect(unseen.count(of: "GUILD_MEMBER_ADD") == 0 && unseen.count(of: "GUILD_MEMBER_REMOVE") == 0)
         let next = try await session([.guilds]) { $0.count(of: "GUILD_CREATE") == 3 }
         try await server.stop()
-        func counts(_ dispatches: Dispatches) -> [String: Int] {
+        func counts(_ dispatches: ReceivedDispatches) -> [String: Int] {
             Dictionary(uniqueKeysWithValues: dispatches.all.filter { $0.name == "GUILD_CREATE" }.map {
                 ($0.data["id"] as? String ?? "", $0.data["member_count"] as? Int ?? 0)
             })
@@ -186,7 +170,7 @@ struct GuildCreateStateTests {
         let shard = ShardConnection(
             configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMembers, .guildModeration], gatewayURL: server.gatewayURL),
             identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
-        let received = Dispatches()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 2 }
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)

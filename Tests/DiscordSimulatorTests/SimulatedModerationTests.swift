@@ -2,7 +2,6 @@ import DiscordGateway
 import DiscordModels
 import DiscordSimulator
 import Foundation
-import Synchronization
 import Testing
 
 /// What moderators do through REST reaches the simulator's traffic, as it would on Discord: nothing
@@ -11,24 +10,6 @@ import Testing
 /// posts, reacts, types, opens threads nor uses commands until the timeout ends — in the session
 /// that saw the change and in the next one.
 struct SimulatedModerationTests {
-    /// Every dispatch's name and `d`, in order.
-    final class Received: Sendable {
-        private let items = Mutex<[(name: String, data: [UInt8])]>([])
-
-        func add(_ dispatch: ShardDispatch) {
-            items.withLock { $0.append((dispatch.name, Array(dispatch.payload[dispatch.dataRange]))) }
-        }
-
-        var count: Int { items.withLock { $0.count } }
-        func count(of name: String) -> Int { items.withLock { $0.filter { $0.name == name }.count } }
-
-        func decoded(from start: Int = 0) -> [(name: String, data: [String: Any])] {
-            items.withLock { Array($0[min(start, $0.count)...]) }.map {
-                ($0.name, (try? JSONSerialization.jsonObject(with: Data($0.data)) as? [String: Any]) ?? [:])
-            }
-        }
-    }
-
     private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
@@ -62,7 +43,7 @@ struct SimulatedModerationTests {
         let world = TrafficWorld(guildCount: 2, userCount: 300, seed: 37)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
         let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
-        let received = Received()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         let guild = world.guilds[0]
         // A channel with a thread in it, so the thread's traffic must end with its channel.
@@ -110,18 +91,21 @@ struct SimulatedModerationTests {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 41)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
         let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
-        let received = Received()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("traffic") { received.count(of: "MESSAGE_CREATE") >= 200 }
         let guild = world.guilds[0]
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func timeOut(_ user: String, for seconds: Double) async throws -> Bool {
+        /// When the timeout was asked for (it ends `seconds` later); nil when it was refused.
+        func timeOut(_ user: String, for seconds: Double) async throws -> ContinuousClock.Instant? {
             while true {
+                let sent = ContinuousClock.now
                 let until = formatter.string(from: Date().addingTimeInterval(seconds))
                 let answer = try await client.send("PATCH", "/guilds/\(guild.id)/members/\(user)", json: ["communication_disabled_until": until])
-                guard answer.status == 429 else { return answer.status == 200 }
+                // The route allows 10 calls per 10 s per guild.
+                guard answer.status == 429 else { return answer.status == 200 ? sent : nil }
                 try await Task.sleep(for: .seconds(answer.object["retry_after"] as? Double ?? 1))
             }
         }
@@ -129,18 +113,20 @@ struct SimulatedModerationTests {
         var long: Set<String> = []
         for slot in 1..<guild.members.count where long.count < 10 {
             let user = world.users[guild.members[slot]]
-            if try await timeOut(user.id.description, for: 600) { long.insert(user.id.description) }
+            if try await timeOut(user.id.description, for: 600) != nil { long.insert(user.id.description) }
         }
         #expect(long.count == 10)
         // One more for a few seconds: they act again once it ends.
-        var short: String?
-        var shortFrom = ContinuousClock.now
+        var short: (user: String, from: ContinuousClock.Instant)?
         for slot in (1..<guild.members.count).reversed() where short == nil {
             let user = world.users[guild.members[slot]].id.description
-            shortFrom = ContinuousClock.now
-            if !long.contains(user), try await timeOut(user, for: 4) { short = user }
+            if !long.contains(user), let from = try await timeOut(user, for: 4) { short = (user, from) }
         }
-        let shortUser = try #require(short)
+        let (shortUser, shortFrom) = try #require(short)
+        // Its GUILD_MEMBER_UPDATE is in before the window closes: the check below starts from it.
+        try await waitUntil("the short timeout announced") {
+            received.decoded().contains { $0.name == "GUILD_MEMBER_UPDATE" && ($0.data["user"] as? [String: Any])?["id"] as? String == shortUser }
+        }
         try await Task.sleep(until: shortFrom + .seconds(3.5))
         let beforeExpiry = received.count
         try await Task.sleep(until: shortFrom + .seconds(4.5))
@@ -175,13 +161,14 @@ struct SimulatedModerationTests {
         let readies = all.indices.filter { all[$0].name == "READY" }
         #expect(violations.isEmpty, "\(violations.count) acts by timed-out members: \(violations.prefix(5)); sessions from \(readies)")
         #expect(timedOut == long, "every timeout was announced")
+        #expect(ContinuousClock.now - shortFrom > .seconds(4), "the short timeout ended during the test")
     }
 
     @Test func aLockedChannelHearsOnlyFromThoseItsOverwritesAllow() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 43)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
         let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
-        let received = Received()
+        let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("the guild") { received.count(of: "GUILD_CREATE") == 1 }
         let guild = world.guilds[0]

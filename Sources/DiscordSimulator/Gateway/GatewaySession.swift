@@ -221,6 +221,8 @@ final class GatewaySession: Sendable {
                     state.traffic.apply(.banned(user), in: guild)
                     continue
                 }
+                // The mirror case: a leave drawn just before a kick or ban was the member's removal.
+                if case .removed(let user) = event.change, state.traffic.hasLeft(user, from: guild) { continue }
                 if let change = event.change {
                     let threadChanges = state.traffic.threadChange.count
                     state.traffic.apply(change, in: guild)

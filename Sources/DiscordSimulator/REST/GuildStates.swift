@@ -17,7 +17,8 @@ final class GuildStates: Sendable {
         var timeoutUntil: String?
         var joinedAt: UInt64
 
-        /// When the member's timeout ends, in Unix milliseconds; nil when not timed out.
+        /// When the member's timeout ends (or ended: an expired one is kept, as Discord keeps it), in
+        /// Unix milliseconds; nil when never timed out or the timeout was lifted.
         var timedOutUntilMilliseconds: UInt64? {
             timeoutUntil.flatMap(SimulatedAPI.parseTimestamp).map { UInt64(max(0, $0.timeIntervalSince1970 * 1_000)) }
         }
@@ -178,7 +179,7 @@ final class GuildStates: Sendable {
     struct TouchedGuild: Sendable {
         var members: [Member]
         var bans: [UserID]
-        /// The channels members post in (text and announcement), by position.
+        /// The channels members post in (text), by position.
         var postableChannels: [ChannelID]
         /// Those channels' permission overwrites, for the channels that have any.
         var overwrites: [ChannelID: [Overwrite]]

@@ -24,9 +24,15 @@ extension SimulatedAPI {
                 return (guild?.id, message(fields, channel: channelID, guild: guild?.id))
             }
         }
-        guard let result else { throw .unknownChannel }
-        let (guild, created) = try result.get()
-        if let guild { broadcast("MESSAGE_CREATE", created, guild: guild) }
+        let created: [String: Any]
+        if let result {
+            let (guild, message) = try result.get()
+            if let guild { broadcast("MESSAGE_CREATE", message, guild: guild) }
+            created = message
+        } else {
+            guard let inThread = try createMessage(inThread: channelID, fields) else { throw .unknownChannel }
+            created = inThread
+        }
         let encoded = Self.encode(created)
         if let nonce { nonces.remember(encoded, in: channelID, nonce: nonce, now: rateLimits.now) }
         return .json(200, encoded)

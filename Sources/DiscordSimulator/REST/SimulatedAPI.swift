@@ -20,6 +20,7 @@ final class SimulatedAPI: Sendable {
     let nonces = MessageNonces()
     /// Numbers the messages REST creates.
     let messageCounter = Atomic<UInt64>(0)
+    private let inOrder = Mutex(())
     /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
     let injectFault: @Sendable (SimulatorFault, String?) -> Int
 
@@ -105,7 +106,11 @@ final class SimulatedAPI: Sendable {
         var response: RESTResponse
         do {
             let json = try Self.parse(body)
-            response = try handle(route, json: json, query: query, bearerUser: bearerUser, reason: call.auditLogReason)
+            // One call at a time, its change and its dispatches together: two calls on one guild
+            // (a lockdown, then its lifting) reach every session in the order they were made.
+            response = try inOrder.withLock { _ throws(DiscordError) in
+                try handle(route, json: json, query: query, bearerUser: bearerUser, reason: call.auditLogReason)
+            }
         } catch {
             response = .error(Self.status(of: error), error)
         }

@@ -10,20 +10,23 @@ enum TrafficChange: Sendable {
     /// Banned: gone, and does not join again until unbanned.
     case banned(UserID)
     case unbanned(UserID)
-    /// A channel made: members post in it when it is a text or announcement channel and its
-    /// permission overwrites let them.
+    /// A channel made: members post in it when it is a text channel and its permission overwrites
+    /// let them.
     case channelCreated(ChannelID, type: Int, overwrites: [GuildStates.Overwrite])
     /// A channel's permission overwrites as they are now (a lockdown denies `@everyone` Send Messages).
     case channelUpdated(ChannelID, overwrites: [GuildStates.Overwrite])
     /// A channel deleted: nothing is posted in it, or in its threads, any more.
     case channelDeleted(ChannelID)
+    /// An archived thread taken out of the archive (the bot posted in it): messages come to it again.
+    case threadUnarchived(ChannelID)
 }
 
 /// What REST changed, as the traffic follows it: who is a member, with which roles and nickname,
 /// who is timed out, which channels there are to post in and who may post in each.
 extension TrafficGenerator {
-    /// The channel types members post messages in: text and announcement.
-    static let postableChannelTypes: Set<Int> = [0, 5]
+    /// The channel types members post messages in: text. (Announcement channels would need their own
+    /// shapes — `channel_type` 5, threads of type 10 — which the traffic does not render.)
+    static let postableChannelTypes: Set<Int> = [0]
 
     /// Changes the traffic of `guild` to match a REST call (nothing for a guild it does not talk about).
     mutating func apply(_ change: TrafficChange, in guild: GuildID) {
@@ -47,6 +50,10 @@ extension TrafficGenerator {
             channelOverwrites[channel] = overwrites.isEmpty ? nil : overwrites
         case .channelDeleted(let channel):
             forgetChannel(channel, inGuildAt: guildIndex)
+        case .threadUnarchived(let thread):
+            guard let position = archivedThreads[guildIndex]?.firstIndex(where: { $0.id == thread }) else { return }
+            threads[guildIndex, default: []].append(archivedThreads[guildIndex]!.remove(at: position))
+            threadChange = (guildIndex, threadChange.count &+ 1)
         }
     }
 
@@ -65,6 +72,13 @@ extension TrafficGenerator {
         json.id(guild)
         json.raw("}")
         return json.bytes
+    }
+
+    /// Whether the user left the guild in this traffic (a leave drawn in the instant before a kick or
+    /// ban that still found them a member): the kick's GUILD_MEMBER_REMOVE would be a second one.
+    func hasLeft(_ user: UserID, from guild: GuildID) -> Bool {
+        guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = userIndex(of: user), let members = isMember[guildIndex] else { return false }
+        return !members.contains(userIndex)
     }
 
     /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.

@@ -12,6 +12,8 @@ extension TrafficGenerator {
         guard !recentMessages.items.isEmpty else { return nil }
         let message = recentMessages.items[random.below(recentMessages.items.count)]
         let guild = world.guilds[message.guild]
+        // Read Message History always, Add Reactions for a reaction no one placed yet on Discord;
+        // the traffic asks for both every time (fewer reactions in a locked channel, none wrong).
         guard let picked = pickActingMember(of: message.guild),
               may(picked, [.viewChannel, .addReactions, .readMessageHistory], in: message.parent ?? message.channel, guildAt: message.guild)
         else { return nil }

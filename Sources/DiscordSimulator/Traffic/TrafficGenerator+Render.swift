@@ -5,6 +5,19 @@ extension TrafficGenerator {
     /// A member of the guild who is still in it: mostly the world's members (with their `slot`),
     /// sometimes someone who joined since.
     mutating func pickMember(of guildIndex: Int) -> PickedMember {
+        drawMember(of: guildIndex, acting: false).pick
+    }
+
+    /// A member who may act now (post, react, type, open a thread, use a command): picked as
+    /// ``pickMember(of:)`` picks, but never one timed out or gone; nil when no such pick turned up.
+    mutating func pickActingMember(of guildIndex: Int) -> PickedMember? {
+        let drawn = drawMember(of: guildIndex, acting: true)
+        return drawn.found ? drawn.pick : nil
+    }
+
+    /// Up to 16 draws for a member still in the guild (and, `acting`, not timed out); `found` is
+    /// false when every draw missed (the last one is handed back all the same).
+    private mutating func drawMember(of guildIndex: Int, acting: Bool) -> (pick: PickedMember, found: Bool) {
         // The guild's fields are read in place: a copy of the guild would retain each of its tables.
         var pick = PickedMember(user: 0, joinedAt: 0, slot: nil)
         for _ in 0..<16 {
@@ -17,21 +30,10 @@ extension TrafficGenerator {
             }
             // Someone who left is no longer the world's member in that slot (if they came back,
             // they are a newcomer, with a newcomer's roles and joined_at).
-            if pick.slot == nil || departed.isEmpty || departed[guildIndex]?.contains(pick.user) != true { break }
+            let gone = pick.slot != nil && !departed.isEmpty && departed[guildIndex]?.contains(pick.user) == true
+            if !gone, !acting || !isTimedOut(pick.user, inGuildAt: guildIndex) { return (pick, true) }
         }
-        return pick
-    }
-
-    /// A member who may act now (post, react, type, open a thread, use a command): picked as
-    /// ``pickMember(of:)`` picks, but never one timed out or gone; nil when no such pick turned up.
-    mutating func pickActingMember(of guildIndex: Int) -> PickedMember? {
-        for _ in 0..<4 {
-            let pick = pickMember(of: guildIndex)
-            if pick.slot != nil, departed[guildIndex]?.contains(pick.user) == true { continue }
-            if isTimedOut(pick.user, inGuildAt: guildIndex) { continue }
-            return pick
-        }
-        return nil
+        return (pick, false)
     }
 
     /// A member's roles: as REST last set them, else as the world gave them (none for newcomers).

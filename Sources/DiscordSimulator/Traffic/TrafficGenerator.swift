@@ -11,7 +11,8 @@ import Foundation
 /// MESSAGE_REACTION_REMOVE, 1 of MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3
 /// GUILD_MEMBER_REMOVE, 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new
 /// accounts joining one guild and posting). A draw that finds nothing to act on (no thread to
-/// archive, no recent message to react to) becomes a message.
+/// archive, no recent message to react to) becomes a message — or a presence, when nobody drawn may
+/// post (timed out, a locked channel) or the guild has no channel left.
 public struct TrafficGenerator: Sendable {
     public let world: TrafficWorld
     var random: SeededRandom

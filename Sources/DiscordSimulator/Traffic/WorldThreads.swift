@@ -17,6 +17,29 @@ final class WorldThreads: Sendable {
         }
     }
 
+    /// The thread `id`: its guild, and whether it is archived; nil when there is none (never opened,
+    /// deleted, or gone with its channel). A scan of the guilds with threads: REST asks it, not the
+    /// traffic.
+    func thread(_ id: ChannelID) -> (guildIndex: Int, thread: TrafficGenerator.ActiveThread, archived: Bool)? {
+        guilds.withLock { guilds in
+            for (index, threads) in guilds {
+                if let thread = threads.active.first(where: { $0.id == id }) { return (index, thread, false) }
+                if let thread = threads.archived.first(where: { $0.id == id }) { return (index, thread, true) }
+            }
+            return nil
+        }
+    }
+
+    /// Takes an archived thread out of the archive; false when it is not archived (any more).
+    func unarchive(_ id: ChannelID, ofGuildAt index: Int) -> Bool {
+        guilds.withLock { guilds in
+            guard var threads = guilds[index], let position = threads.archived.firstIndex(where: { $0.id == id }) else { return false }
+            threads.active.append(threads.archived.remove(at: position))
+            guilds[index] = threads
+            return true
+        }
+    }
+
     /// A guild's threads as a session's traffic left them.
     func update(_ threads: TrafficGenerator.GuildThreads, ofGuildAt index: Int) {
         guilds.withLock { $0[index] = threads.isEmpty ? nil : threads }

@@ -1,0 +1,78 @@
+import DiscordGateway
+import DiscordModels
+import DiscordSimulator
+import Foundation
+import Testing
+
+/// The bot posts in a thread as in any channel: in an active one; in an archived one, which its
+/// message takes out of the archive (THREAD_UPDATE, and members post there again), as on Discord;
+/// not in a deleted one (10003).
+struct ThreadMessagesTests {
+    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { Issue.record("timed out waiting for \(what)"); throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Each thread's latest state by the dispatches so far: archived, open, or deleted (nil).
+    private static func threadStates(_ all: [(name: String, data: [String: Any])]) -> [String: Bool?] {
+        var states: [String: Bool?] = [:]
+        for (name, data) in all {
+            guard let id = data["id"] as? String else { continue }
+            switch name {
+            case "THREAD_CREATE", "THREAD_UPDATE":
+                states[id] = .some((data["thread_metadata"] as? [String: Any])?["archived"] as? Bool == true)
+            case "THREAD_DELETE":
+                states[id] = .some(nil)
+            default:
+                break
+            }
+        }
+        return states
+    }
+
+    @Test func theBotPostsInActiveAndArchivedThreadsAndNotInDeletedOnes() async throws {
+        let world = TrafficWorld(guildCount: 1, userCount: 200, seed: 47)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 1_000))
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL),
+            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let received = ReceivedDispatches()
+        async let stopped = shard.run { received.add($0) }
+        var picked: (open: String, archived: String, deleted: String)?
+        try await waitUntil("threads open, archived and deleted") {
+            let states = Self.threadStates(received.all)
+            guard let open = states.first(where: { $0.value == false })?.key, let archived = states.first(where: { $0.value == true })?.key,
+                  let deleted = states.first(where: { $0.value == nil })?.key
+            else { return false }
+            picked = (open, archived, deleted)
+            return true
+        }
+        let (open, archived, deleted) = try #require(picked)
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        for thread in [open, archived] {
+            let posted = try await client.send("POST", "/channels/\(thread)/messages", json: ["content": "level up!"])
+            #expect(posted.status == 200, "\(posted.text)")
+            #expect(posted.object["channel_id"] as? String == thread)
+        }
+        let refused = try await client.send("POST", "/channels/\(deleted)/messages", json: ["content": "level up!"])
+        #expect(refused.status == 404 && refused.object["code"] as? Int == 10003, "\(refused.text)")
+        let bot = server.configuration.botUserID.description
+        /// Where messages in `thread` are, and whether the bot wrote each.
+        func messages(in thread: String) -> [(position: Int, byBot: Bool)] {
+            received.all.enumerated().filter { $0.element.name == "MESSAGE_CREATE" && $0.element.data["channel_id"] as? String == thread }.map {
+                ($0.offset, ($0.element.data["author"] as? [String: Any])?["id"] as? String == bot)
+            }
+        }
+        try await waitUntil("the bot's messages, and members posting in the thread it took out of the archive") {
+            let inArchived = messages(in: archived)
+            guard messages(in: open).filter(\.byBot).count == 1, let botPost = inArchived.first(where: \.byBot)?.position else { return false }
+            return Self.threadStates(received.all)[archived] == .some(false) && inArchived.contains { !$0.byBot && $0.position > botPost }
+        }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+    }
+}

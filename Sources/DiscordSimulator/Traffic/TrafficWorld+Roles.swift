@@ -21,16 +21,25 @@ extension TrafficWorld {
     public func roles(of guild: Guild) -> [RoleInfo] {
         let count = guild.roles.count
         var roles: [RoleInfo] = guild.roles.enumerated().map { index, id in
+            let permissions = Self.permissions(ofRoleAt: index, among: count)
             if count >= 2, index == count - 1 {
-                return RoleInfo(id: id, name: "Admin", position: count + 1, permissions: .administrator, managed: false)
+                return RoleInfo(id: id, name: "Admin", position: count + 1, permissions: permissions, managed: false)
             }
             if count >= 3, index == count - 2 {
-                return RoleInfo(id: id, name: "Moderator", position: count - 1, permissions: .moderator, managed: false)
+                return RoleInfo(id: id, name: "Moderator", position: count - 1, permissions: permissions, managed: false)
             }
-            return RoleInfo(id: id, name: "role-\(index + 1)", position: index + 1, permissions: [], managed: false)
+            return RoleInfo(id: id, name: "role-\(index + 1)", position: index + 1, permissions: permissions, managed: false)
         }
         roles.append(RoleInfo(id: botRoleID(of: guild), name: "Kamii", position: count, permissions: botPermissions, managed: true))
         return roles.sorted { $0.position < $1.position }
+    }
+
+    /// What the role at `index` of a guild's `count` roles grants: the highest is Admin, the one
+    /// below it Moderator, the rest nothing beyond `@everyone`.
+    static func permissions(ofRoleAt index: Int, among count: Int) -> Permissions {
+        if count >= 2, index == count - 1 { return .administrator }
+        if count >= 3, index == count - 2 { return .moderator }
+        return []
     }
 
     /// The bot's managed role in `guild`.
@@ -65,8 +74,17 @@ extension TrafficWorld {
     /// A member's guild-wide permissions from `@everyone` and `roles`; the owner has all of them.
     public func permissions(of guild: Guild, roles held: [RoleID], isOwner: Bool) -> Permissions {
         if isOwner { return .all }
+        // Read off the guild's role list, not ``roles(of:)``: the traffic asks this per event in a
+        // channel with overwrites, and building the roles (names and all) would cost more than the event.
         var permissions = Permissions.everyoneDefault
-        for role in roles(of: guild) where held.contains(role.id) { permissions.formUnion(role.permissions) }
+        let botRole = botRoleID(of: guild)
+        for role in held {
+            if role == botRole {
+                permissions.formUnion(botPermissions)
+            } else if let index = guild.roles.firstIndex(of: role) {
+                permissions.formUnion(Self.permissions(ofRoleAt: index, among: guild.roles.count))
+            }
+        }
         return permissions.contains(.administrator) ? .all : permissions
     }
 }

@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "DiscordSimulatorTests",
             dependencies: [
-                "DiscordSimulator", "DiscordGateway", "DiscordModels",
+                "DiscordSimulator", "DiscordGateway", "DiscordModels", "KamiiTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             exclude: ["Clients"],

@@ -1,6 +1,7 @@
 import DiscordGateway
 import DiscordModels
 import DiscordSimulator
+import KamiiTestSupport
 import Foundation
 import Testing
 
@@ -8,24 +9,13 @@ import Testing
 /// members joined and gone in its count, channels made there, channels deleted gone (and the
 /// system channel with them).
 struct GuildCreateStateTests {
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     @Test func aNewSessionsGuildCreateShowsWhatTrafficAndRESTChanged() async throws {
         let world = TrafficWorld(guildCount: 3, userCount: 300, seed: 17)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 3_000))
-        let shard = ShardConnection(
-            configuration: ShardConfiguration(
-                token: server.configuration.token, intents: [.guilds, .guildMembers], gatewayURL: server.gatewayURL),
-            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let shard = testShard(server, intents: [.guilds, .guildMembers])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 3 }
+        try await waitUntil("the guilds", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 3 }
 
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let (first, second, third) = (world.guilds[0], world.guilds[1], world.guilds[2])
@@ -39,7 +29,7 @@ struct GuildCreateStateTests {
             kicked = try await client.send("DELETE", "/guilds/\(third.id)/members/\(world.users[third.members[slot]].id)").status == 204
         }
         #expect(kicked)
-        try await waitUntil("members coming and going, and some guild's count changed") {
+        try await waitUntil("members coming and going, and some guild's count changed", timeout: .seconds(30)) {
             var net: [String: Int] = [:]
             for (name, data) in received.all where name.hasPrefix("GUILD_MEMBER_") {
                 net[data["guild_id"] as? String ?? "", default: 0] += name == "GUILD_MEMBER_ADD" ? 1 : name == "GUILD_MEMBER_REMOVE" ? -1 : 0
@@ -47,7 +37,7 @@ struct GuildCreateStateTests {
             return received.count(of: "GUILD_MEMBER_ADD") >= 2 && received.count(of: "GUILD_MEMBER_REMOVE") >= 2 && net.values.contains { $0 != 0 }
         }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
-        try await waitUntil("a new session's guilds") { received.count(of: "GUILD_CREATE") == 6 }
+        try await waitUntil("a new session's guilds", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 6 }
         await shard.shutdown()
         _ = await stopped
         try await server.stop()
@@ -85,13 +75,10 @@ struct GuildCreateStateTests {
     @Test func aNewSessionsTrafficGoesOnFromTheMembersThereAre() async throws {
         let world = TrafficWorld(guildCount: 3, userCount: 2_000, seed: 23)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = ShardConnection(
-            configuration: ShardConfiguration(
-                token: server.configuration.token, intents: [.guilds, .guildMembers, .guildMessages], gatewayURL: server.gatewayURL),
-            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        try await waitUntil("members coming and going") {
+        try await waitUntil("members coming and going", timeout: .seconds(30)) {
             received.count(of: "GUILD_MEMBER_ADD") >= 15 && received.count(of: "GUILD_MEMBER_REMOVE") >= 15
         }
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
@@ -102,7 +89,7 @@ struct GuildCreateStateTests {
         #expect(kicked)
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
         let (removes, messages) = (received.count(of: "GUILD_MEMBER_REMOVE"), received.count(of: "MESSAGE_CREATE"))
-        try await waitUntil("the new session's traffic") {
+        try await waitUntil("the new session's traffic", timeout: .seconds(30)) {
             received.count(of: "READY") == 2 && received.count(of: "GUILD_MEMBER_REMOVE") >= removes + 15
                 && received.count(of: "MESSAGE_CREATE") >= messages + 2_000
         }
@@ -140,12 +127,10 @@ struct GuildCreateStateTests {
         let world = TrafficWorld(guildCount: 3, userCount: 2_000, seed: 29)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
         func session(_ intents: GatewayIntents, until done: @escaping @Sendable (ReceivedDispatches) -> Bool) async throws -> ReceivedDispatches {
-            let shard = ShardConnection(
-                configuration: ShardConfiguration(token: server.configuration.token, intents: intents, gatewayURL: server.gatewayURL),
-                identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+            let shard = testShard(server, intents: intents)
             let received = ReceivedDispatches()
             async let stopped = shard.run { received.add($0) }
-            try await waitUntil("the session's traffic") { done(received) }
+            try await waitUntil("the session's traffic", timeout: .seconds(30)) { done(received) }
             await shard.shutdown()
             _ = await stopped
             return received
@@ -167,12 +152,10 @@ struct GuildCreateStateTests {
     @Test func theBannedDoNotJoinAgain() async throws {
         let world = TrafficWorld(guildCount: 2, userCount: 600, seed: 31)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = ShardConnection(
-            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMembers, .guildModeration], gatewayURL: server.gatewayURL),
-            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildModeration])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        try await waitUntil("the guilds") { received.count(of: "GUILD_CREATE") == 2 }
+        try await waitUntil("the guilds", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 2 }
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let guild = world.guilds[0]
         let candidates = guild.members.dropFirst().prefix(200).map { world.users[$0].id.description }
@@ -181,9 +164,9 @@ struct GuildCreateStateTests {
         #expect(banned.count >= 50, "\(answer.text)")
         // Members left and came back meanwhile: with 600 users, most who are not members are banned now.
         let adds = received.count(of: "GUILD_MEMBER_ADD")
-        try await waitUntil("joins after the ban") { received.count(of: "GUILD_MEMBER_ADD") >= adds + 20 }
+        try await waitUntil("joins after the ban", timeout: .seconds(30)) { received.count(of: "GUILD_MEMBER_ADD") >= adds + 20 }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
-        try await waitUntil("joins in a new session") {
+        try await waitUntil("joins in a new session", timeout: .seconds(30)) {
             received.count(of: "READY") == 2 && received.count(of: "GUILD_MEMBER_ADD") >= adds + 40
         }
         await shard.shutdown()

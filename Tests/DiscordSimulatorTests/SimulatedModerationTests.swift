@@ -1,6 +1,7 @@
 import DiscordGateway
 import DiscordModels
 import DiscordSimulator
+import KamiiTestSupport
 import Foundation
 import Testing
 
@@ -10,20 +11,6 @@ import Testing
 /// posts, reacts, types, opens threads nor uses commands until the timeout ends — in the session
 /// that saw the change and in the next one.
 struct SimulatedModerationTests {
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { Issue.record("timed out waiting for \(what)"); throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    private func connect(_ server: SimulatorServer, _ intents: GatewayIntents) -> ShardConnection {
-        ShardConnection(
-            configuration: ShardConfiguration(token: server.configuration.token, intents: intents, gatewayURL: server.gatewayURL),
-            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
-    }
-
     /// The channel an event happens in, and who acted in it (nil for events without one).
     private static func actor(of name: String, _ data: [String: Any]) -> (channel: String?, user: String?) {
         let channel = data["channel_id"] as? String
@@ -42,12 +29,12 @@ struct SimulatedModerationTests {
     @Test func deletedChannelsGetNoTrafficAndNewOnesDo() async throws {
         let world = TrafficWorld(guildCount: 2, userCount: 300, seed: 37)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         let guild = world.guilds[0]
         // A channel with a thread in it, so the thread's traffic must end with its channel.
-        try await waitUntil("a thread in the first guild") {
+        try await waitUntil("a thread in the first guild", timeout: .seconds(30)) {
             received.decoded().contains { $0.name == "THREAD_CREATE" && $0.data["guild_id"] as? String == guild.id.description }
         }
         let opened = try #require(received.decoded().first { $0.name == "THREAD_CREATE" && $0.data["guild_id"] as? String == guild.id.description })
@@ -62,11 +49,11 @@ struct SimulatedModerationTests {
         func messages(in channel: String, from start: Int) -> Int {
             received.decoded(from: start).filter { $0.name == "MESSAGE_CREATE" && $0.data["channel_id"] as? String == channel }.count
         }
-        try await waitUntil("messages in the new channel") { messages(in: createdID, from: 0) >= 5 }
+        try await waitUntil("messages in the new channel", timeout: .seconds(30)) { messages(in: createdID, from: 0) >= 5 }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
-        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        try await waitUntil("a new session", timeout: .seconds(30)) { received.count(of: "READY") == 2 }
         let secondSession = try #require(received.decoded().lastIndex { $0.name == "READY" })
-        try await waitUntil("the new session's messages in the new channel") { messages(in: createdID, from: secondSession) >= 5 }
+        try await waitUntil("the new session's messages in the new channel", timeout: .seconds(30)) { messages(in: createdID, from: secondSession) >= 5 }
         await shard.shutdown()
         _ = await stopped
         try await server.stop()
@@ -90,10 +77,10 @@ struct SimulatedModerationTests {
     @Test func timedOutMembersDoNotActUntilTheTimeoutEnds() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 41)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        try await waitUntil("traffic") { received.count(of: "MESSAGE_CREATE") >= 200 }
+        try await waitUntil("traffic", timeout: .seconds(30)) { received.count(of: "MESSAGE_CREATE") >= 200 }
         let guild = world.guilds[0]
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let formatter = ISO8601DateFormatter()
@@ -124,20 +111,20 @@ struct SimulatedModerationTests {
         }
         let (shortUser, shortFrom) = try #require(short)
         // Its GUILD_MEMBER_UPDATE is in before the window closes: the check below starts from it.
-        try await waitUntil("the short timeout announced") {
+        try await waitUntil("the short timeout announced", timeout: .seconds(30)) {
             received.decoded().contains { $0.name == "GUILD_MEMBER_UPDATE" && ($0.data["user"] as? [String: Any])?["id"] as? String == shortUser }
         }
         try await Task.sleep(until: shortFrom + .seconds(3.5))
         let beforeExpiry = received.count
         try await Task.sleep(until: shortFrom + .seconds(4.5))
         let afterExpiry = received.count
-        try await waitUntil("the short timeout's member posting again") {
+        try await waitUntil("the short timeout's member posting again", timeout: .seconds(30)) {
             received.decoded(from: afterExpiry).contains { $0.name == "MESSAGE_CREATE" && Self.actor(of: $0.name, $0.data).user == shortUser }
         }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
-        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        try await waitUntil("a new session", timeout: .seconds(30)) { received.count(of: "READY") == 2 }
         let secondSession = received.count
-        try await waitUntil("the new session's messages") { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 1_000 }
+        try await waitUntil("the new session's messages", timeout: .seconds(30)) { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 1_000 }
         await shard.shutdown()
         _ = await stopped
         try await server.stop()
@@ -167,10 +154,10 @@ struct SimulatedModerationTests {
     @Test func aLockedChannelHearsOnlyFromThoseItsOverwritesAllow() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 43)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = connect(server, [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        try await waitUntil("the guild") { received.count(of: "GUILD_CREATE") == 1 }
+        try await waitUntil("the guild", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 1 }
         let guild = world.guilds[0]
         let created = try #require(received.decoded().first { $0.name == "GUILD_CREATE" }?.data)
         let roles = created["roles"] as? [[String: Any]] ?? []
@@ -193,11 +180,11 @@ struct SimulatedModerationTests {
                 $0.name == "MESSAGE_CREATE" && $0.data["channel_id"] as? String == locked && Self.actor(of: $0.name, $0.data).user == allowed
             }
         }
-        try await waitUntil("the allowed member posting in the locked channel") { postedByAllowed(from: 0) }
+        try await waitUntil("the allowed member posting in the locked channel", timeout: .seconds(30)) { postedByAllowed(from: 0) }
         #expect(server.inject(.invalidSession(resumable: false)) == 1)
-        try await waitUntil("a new session") { received.count(of: "READY") == 2 }
+        try await waitUntil("a new session", timeout: .seconds(30)) { received.count(of: "READY") == 2 }
         let secondSession = try #require(received.decoded().lastIndex { $0.name == "READY" })
-        try await waitUntil("the new session's messages") { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 3_000 }
+        try await waitUntil("the new session's messages", timeout: .seconds(30)) { received.decoded(from: secondSession).filter { $0.name == "MESSAGE_CREATE" }.count >= 3_000 }
         await shard.shutdown()
         _ = await stopped
         try await server.stop()

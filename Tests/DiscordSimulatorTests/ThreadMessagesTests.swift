@@ -1,6 +1,7 @@
 import DiscordGateway
 import DiscordModels
 import DiscordSimulator
+import KamiiTestSupport
 import Foundation
 import Testing
 
@@ -8,14 +9,6 @@ import Testing
 /// message takes out of the archive (THREAD_UPDATE, and members post there again), as on Discord;
 /// not in a deleted one (10003).
 struct ThreadMessagesTests {
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { Issue.record("timed out waiting for \(what)"); throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     /// Each thread's latest state by the dispatches so far: archived, open, or deleted (nil).
     private static func threadStates(_ all: [(name: String, data: [String: Any])]) -> [String: Bool?] {
         var states: [String: Bool?] = [:]
@@ -36,13 +29,11 @@ struct ThreadMessagesTests {
     @Test func theBotPostsInActiveAndArchivedThreadsAndNotInDeletedOnes() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 200, seed: 47)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 1_000))
-        let shard = ShardConnection(
-            configuration: ShardConfiguration(token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL),
-            identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
+        let shard = testShard(server, intents: [.guilds, .guildMessages])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         var picked: (open: String, archived: String, deleted: String)?
-        try await waitUntil("threads open, archived and deleted") {
+        try await waitUntil("threads open, archived and deleted", timeout: .seconds(30)) {
             let states = Self.threadStates(received.all)
             guard let open = states.first(where: { $0.value == false })?.key, let archived = states.first(where: { $0.value == true })?.key,
                   let deleted = states.first(where: { $0.value == nil })?.key
@@ -66,7 +57,7 @@ struct ThreadMessagesTests {
                 ($0.offset, ($0.element.data["author"] as? [String: Any])?["id"] as? String == bot)
             }
         }
-        try await waitUntil("the bot's messages, and members posting in the thread it took out of the archive") {
+        try await waitUntil("the bot's messages, and members posting in the thread it took out of the archive", timeout: .seconds(30)) {
             let inArchived = messages(in: archived)
             guard messages(in: open).filter(\.byBot).count == 1, let botPost = inArchived.first(where: \.byBot)?.position else { return false }
             return Self.threadStates(received.all)[archived] == .some(false) && inArchived.contains { !$0.byBot && $0.position > botPost }

@@ -1,4 +1,6 @@
 import DiscordGateway
+import DiscordModels
+import DiscordSimulator
 import Foundation
 import Synchronization
 
@@ -22,4 +24,11 @@ final class ReceivedDispatches: Sendable {
     }
 
     var all: [(name: String, data: [String: Any])] { decoded() }
+}
+
+/// A shard of a test's own on `server`, identifying within the simulator's identify window.
+func testShard(_ server: SimulatorServer, intents: GatewayIntents) -> ShardConnection {
+    ShardConnection(
+        configuration: ShardConfiguration(token: server.configuration.token, intents: intents, gatewayURL: server.gatewayURL),
+        identifyGate: LocalIdentifyQueue(window: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds) + 50)))
 }

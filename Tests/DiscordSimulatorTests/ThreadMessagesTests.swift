@@ -43,6 +43,7 @@ struct ThreadMessagesTests {
         }
         let (open, archived, deleted) = try #require(picked)
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        let beforePosts = received.count
         for thread in [open, archived] {
             let posted = try await client.send("POST", "/channels/\(thread)/messages", json: ["content": "level up!"])
             #expect(posted.status == 200, "\(posted.text)")
@@ -57,11 +58,19 @@ struct ThreadMessagesTests {
                 ($0.offset, ($0.element.data["author"] as? [String: Any])?["id"] as? String == bot)
             }
         }
-        try await waitUntil("the bot's messages, and members posting in the thread it took out of the archive", timeout: .seconds(30)) {
-            let inArchived = messages(in: archived)
-            guard messages(in: open).filter(\.byBot).count == 1, let botPost = inArchived.first(where: \.byBot)?.position else { return false }
-            return Self.threadStates(received.all)[archived] == .some(false) && inArchived.contains { !$0.byBot && $0.position > botPost }
+        try await waitUntil("the bot's messages, and members posting after it in the thread it took out of the archive", timeout: .seconds(30)) {
+            guard messages(in: open).filter(\.byBot).count == 1, let botPost = messages(in: archived).first(where: \.byBot)?.position else { return false }
+            return messages(in: archived).contains { !$0.byBot && $0.position > botPost }
         }
+        // The bot's message came after a THREAD_UPDATE taking the thread out of the archive, sent
+        // since the bot posted (REST's; the traffic's own would have to fall in those milliseconds).
+        let all = received.all
+        let botPost = try #require(messages(in: archived).first(where: \.byBot)?.position)
+        #expect(Self.threadStates(Array(all[..<botPost]))[archived] == .some(false))
+        #expect(all[beforePosts..<botPost].contains {
+            $0.name == "THREAD_UPDATE" && $0.data["id"] as? String == archived
+                && ($0.data["thread_metadata"] as? [String: Any])?["archived"] as? Bool == false
+        })
         await shard.shutdown()
         _ = await stopped
         try await server.stop()

@@ -39,6 +39,9 @@ struct StatsBufferTests {
         let shards = 3
         let dispatches = 20_000
         let taking = Atomic<Bool>(true)
+        // Takes made so far: each recorder waits for one more take every 2,000 dispatches, so the
+        // takes interleave with recording however the tasks are scheduled.
+        let takesMade = TakesMade()
         await withTaskGroup(of: Void.self) { group in
             for shard in 0..<shards {
                 group.addTask {
@@ -51,6 +54,7 @@ struct StatsBufferTests {
                             buffer.record(in: slots[sequence % slots.count]) { $0.countMessage(by: UInt64(sequence * 8 + shard)) }
                         }
                         if sequence % 64 == 0 { await Task.yield() }
+                        while sequence % 2_000 == 0, takesMade.count.load(ordering: .relaxed) < sequence / 2_000 { await Task.yield() }
                     }
                 }
             }
@@ -60,6 +64,7 @@ struct StatsBufferTests {
             while taking.load(ordering: .relaxed) {
                 let (batches, positions, _) = buffer.takeClaiming()
                 takes += 1
+                takesMade.count.store(takes, ordering: .relaxed)
                 var held = [[Int]](repeating: [], count: shards)
                 for batch in batches.values {
                     for (user, count) in batch.messages {
@@ -80,4 +85,9 @@ struct StatsBufferTests {
             #expect(takes > 2, "the takes raced with the recorders")
         }
     }
+}
+
+/// How many takes a racing test has made, shared with its recording tasks.
+private final class TakesMade: Sendable {
+    let count = Atomic<Int>(0)
 }

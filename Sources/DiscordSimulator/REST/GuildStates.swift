@@ -1,5 +1,4 @@
 import DiscordModels
-import Foundation
 import Synchronization
 
 /// The guilds as REST sees and changes them: members (with roles, nicknames and timeouts), bans and
@@ -20,7 +19,7 @@ final class GuildStates: Sendable {
         /// When the member's timeout ends (or ended: an expired one is kept, as Discord keeps it), in
         /// Unix milliseconds; nil when never timed out or the timeout was lifted.
         var timedOutUntilMilliseconds: UInt64? {
-            timeoutUntil.flatMap(SimulatedAPI.parseTimestamp).map { UInt64(max(0, $0.timeIntervalSince1970 * 1_000)) }
+            timeoutUntil.flatMap(SimulatedAPI.parseTimestamp).map(DiscordTimestamp.unixMilliseconds(of:))
         }
     }
 
@@ -90,13 +89,11 @@ final class GuildStates: Sendable {
         @discardableResult
         mutating func leave(_ user: UserID) -> Member? {
             guard let member = members.removeValue(forKey: user) else { return nil }
-            if let timeout = member.timeoutUntil, (member.timedOutUntilMilliseconds ?? 0) > Self.nowMilliseconds() {
+            if let timeout = member.timeoutUntil, (member.timedOutUntilMilliseconds ?? 0) > DiscordTimestamp.nowUnixMilliseconds() {
                 departedTimeouts[user] = timeout
             }
             return member
         }
-
-        static func nowMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) }
 
         /// The highest role position a member holds (0: only `@everyone`).
         func highestPosition(_ roleIDs: [RoleID]) -> Int {
@@ -203,7 +200,7 @@ final class GuildStates: Sendable {
                     overwrites: Dictionary(uniqueKeysWithValues: channels.filter { !$0.overwrites.isEmpty }.map { ($0.id, $0.overwrites) }),
                     timeouts: guild.members.values.compactMap { member in member.timedOutUntilMilliseconds.map { (member.user.id, $0) } }
                         + guild.departedTimeouts.compactMap { user, text in
-                            SimulatedAPI.parseTimestamp(text).map { (user, UInt64(max(0, $0.timeIntervalSince1970 * 1_000))) }
+                            SimulatedAPI.parseTimestamp(text).map { (user, DiscordTimestamp.unixMilliseconds(of: $0)) }
                         })
             }
             return found

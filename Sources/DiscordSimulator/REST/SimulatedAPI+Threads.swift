@@ -18,7 +18,7 @@ extension SimulatedAPI {
         if found.archived, guilds.threads.unarchive(id, ofGuildAt: found.guildIndex) {
             var json = JSONBytes()
             // Later sessions' traffic clocks run days ahead of the wall clock: never before the thread was made.
-            let now = max(UInt64(Date().timeIntervalSince1970 * 1_000), found.thread.createdAt)
+            let now = max(DiscordTimestamp.nowUnixMilliseconds(), found.thread.createdAt)
             TrafficGenerator.renderThread(found.thread, guild: guildID, archived: false, archivedAt: now, newlyCreated: false, into: &json)
             let object = (try? JSONSerialization.jsonObject(with: Data(json.bytes))) as? [String: Any] ?? [:]
             broadcast("THREAD_UPDATE", object, guild: guildID, change: .threadUnarchived(id))

@@ -1,5 +1,12 @@
+import Foundation
+
 /// Discord's ISO 8601 timestamps, such as `2026-11-30T03:28:57.123000+00:00`, from Unix milliseconds.
 enum DiscordTimestamp {
+    /// The wall clock in Unix milliseconds, by which Discord judges timeouts and stamps what REST makes.
+    static func nowUnixMilliseconds() -> UInt64 { unixMilliseconds(of: Date()) }
+
+    static func unixMilliseconds(of date: Date) -> UInt64 { UInt64(max(0, date.timeIntervalSince1970 * 1_000)) }
+
     static func iso8601(unixMilliseconds: UInt64) -> String {
         let seconds = Int(unixMilliseconds / 1000)
         let milliseconds = Int(unixMilliseconds % 1000)

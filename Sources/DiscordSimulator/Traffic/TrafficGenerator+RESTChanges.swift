@@ -1,5 +1,4 @@
 public import DiscordModels
-import Foundation
 
 /// How a REST call changed the world, for the traffic of the sessions serving the guild.
 enum TrafficChange: Sendable {
@@ -79,11 +78,6 @@ extension TrafficGenerator {
     func hasLeft(_ user: UserID, from guild: GuildID) -> Bool {
         guard let guildIndex = talkedAboutIndex(of: guild), let userIndex = userIndex(of: user), let members = isMember[guildIndex] else { return false }
         return !members.contains(userIndex)
-    }
-
-    /// Takes a member out of a guild's traffic (they were kicked or banned): they no longer post.
-    public mutating func removeMember(_ user: UserID, from guild: GuildID) {
-        apply(.removed(user), in: guild)
     }
 
     /// Shows a member with the roles and nickname a REST call gave them from now on.
@@ -174,7 +168,7 @@ extension TrafficGenerator {
         guard !timeouts.isEmpty else { return false }
         let key = UInt64(guildIndex) << 32 | UInt64(user)
         guard let until = timeouts[key] else { return false }
-        if UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) < until { return true }
+        if DiscordTimestamp.nowUnixMilliseconds() < until { return true }
         timeouts[key] = nil
         return false
     }

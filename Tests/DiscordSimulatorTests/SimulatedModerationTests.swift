@@ -69,6 +69,10 @@ struct SimulatedModerationTests {
         }
         #expect(violations.isEmpty, "\(violations.count) events in deleted channels: \(violations.prefix(5))")
         #expect(gone.count > 2, "the deleted channel had a thread")
+        // The channel's traffic starts after the bot heard of it, never before.
+        let createdAt = try #require(all.firstIndex { $0.name == "CHANNEL_CREATE" && $0.data["id"] as? String == createdID })
+        let early = all[..<createdAt].filter { Self.actor(of: $0.name, $0.data).channel == createdID }.map(\.name)
+        #expect(early.isEmpty, "events in the new channel before its CHANNEL_CREATE: \(early)")
         let secondGuildCreate = try #require(all[secondSession...].first { $0.name == "GUILD_CREATE" && $0.data["id"] as? String == guild.id.description })
         let threads = secondGuildCreate.data["threads"] as? [[String: Any]] ?? []
         #expect(!threads.contains { $0["parent_id"] as? String == deleted }, "the new session lists no thread of the deleted channel")

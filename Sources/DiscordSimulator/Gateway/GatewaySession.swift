@@ -261,8 +261,8 @@ final class GatewaySession: Sendable {
     }
 
     enum LiveDispatch {
-        /// The next live dispatch, already numbered, kept for replay and written.
-        case dispatch(name: String, sequence: Int)
+        /// The next live dispatch was numbered, kept for replay and written.
+        case sent
         /// The world's next event was not for this session (its intents do not cover it): nothing sent.
         case skipped
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
@@ -274,9 +274,23 @@ final class GatewaySession: Sendable {
     /// locked step, so dispatches reach the stream in the order of their `s`. One event per call,
     /// sent or not: a session with narrow intents gets fewer dispatches for the same traffic, as on
     /// Discord, and never costs more work than the traffic's rate.
-    func nextLiveDispatch(limit: Int?, for channel: any Channel, write: (UnsafeRawBufferPointer) -> Void) -> LiveDispatch {
+    ///
+    /// What REST calls caused and is still pending is numbered and written first, in the same step:
+    /// their changes are already in the traffic, so an event drawn after them (a message in a channel
+    /// just made, in a thread just unarchived) must not be numbered before them.
+    func nextLiveDispatch(
+        limit: Int?, for channel: any Channel, write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
+    ) -> LiveDispatch {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
+            if !state.pending.isEmpty {
+                let pending = state.pending
+                state.pending = []
+                for event in pending {
+                    let sequence = state.sequence + 1
+                    _ = Self.number(name: event.name, data: event.data, &state) { write(event.name, sequence, $0) }
+                }
+            }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
             let threadChanges = state.traffic.threadChange.count
             let event = state.traffic.nextEvent(into: &state.render)
@@ -289,8 +303,9 @@ final class GatewaySession: Sendable {
                 return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
             }
             state.liveDispatches += 1
-            let (sequence, _) = Self.number(name: event.name, data: event.data, &state, use: write)
-            return (.dispatch(name: event.name, sequence: sequence), event.fact)
+            let sequence = state.sequence + 1
+            _ = Self.number(name: event.name, data: event.data, &state) { write(event.name, sequence, $0) }
+            return (.sent, event.fact)
         }
         if fact != .none {
             if case .skipped = result { worldChange(fact) } else { observe(fact) }

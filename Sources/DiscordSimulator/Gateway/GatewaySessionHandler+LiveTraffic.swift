@@ -46,17 +46,16 @@ extension GatewaySessionHandler {
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
         while owed >= 1, state == .identified {
             owed -= 1
-            let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { payload in
+            let dispatch = session.nextLiveDispatch(limit: configuration.maxDispatchesPerSession, for: context.channel) { name, sequence, payload in
                 message.clear()
                 deflater.deflate(payload, appendingTo: &message)
                 corruptIfAsked(&message)
                 WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
-            }
-            switch dispatch {
-            case .dispatch(let name, let sequence):
                 sent[name, default: 0] += 1
                 lastSequence = sequence
-            case .skipped:
+            }
+            switch dispatch {
+            case .sent, .skipped:
                 break
             case .finished:
                 finished = true

@@ -181,7 +181,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         else {
             return close(.authenticationFailed, context)
         }
-        guard let rawIntents = (data["intents"] as? NSNumber)?.uint64Value else { return close(.decodeError, context) }
+        // Intents are required since v8: Discord closes an identify without them with 4013, not 4002.
+        guard let sentIntents = data["intents"], !(sentIntents is NSNull) else { return close(.invalidIntents, context) }
+        guard let rawIntents = (sentIntents as? NSNumber)?.uint64Value else { return close(.decodeError, context) }
         let requested = GatewayIntents(rawValue: rawIntents)
         guard GatewayIntents.all.isSuperset(of: requested) else { return close(.invalidIntents, context) }
         guard configuration.approvedPrivilegedIntents.isSuperset(of: requested.intersection(.privileged)) else {

@@ -33,6 +33,10 @@ CASES = {
     "before_identify": [{"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}],
     "second_identify": [identify(), identify()],
     "not_json": ["{not json"],
+    # Required since v8; Discord answers an identify without them with 4013.
+    "no_intents": [{"op": 2, "d": {k: v for k, v in identify()["d"].items() if k != "intents"}}],
+    # Payloads over 4,096 bytes: 4002.
+    "too_large": [{"op": 1, "d": None, "padding": "x" * 4_100}],
 }
 
 # Gateway versions Discord does not serve: Hello, then 4012 (nothing sent).

@@ -260,10 +260,12 @@ final class GatewaySession: Sendable {
         return true
     }
 
+    /// What became of the next live event (pending REST dispatches may have been written before it,
+    /// whichever it is, unless `channel` is no longer attached).
     enum LiveDispatch {
         /// The next live dispatch was numbered, kept for replay and written.
         case sent
-        /// The world's next event was not for this session (its intents do not cover it): nothing sent.
+        /// The world's next event was not for this session (its intents do not cover it): not sent.
         case skipped
         /// The session's live traffic is over (`limit` reached, or `channel` no longer attached).
         case finished
@@ -277,7 +279,8 @@ final class GatewaySession: Sendable {
     ///
     /// What REST calls caused and is still pending is numbered and written first, in the same step:
     /// their changes are already in the traffic, so an event drawn after them (a message in a channel
-    /// just made, in a thread just unarchived) must not be numbered before them.
+    /// just made, in a thread just unarchived) must not be numbered before them. (They are compressed
+    /// under the session's lock, as live events are: a REST call delivering meanwhile waits that long.)
     func nextLiveDispatch(
         limit: Int?, for channel: any Channel, write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
     ) -> LiveDispatch {
@@ -317,6 +320,15 @@ final class GatewaySession: Sendable {
 /// The live sessions of a simulator, by session ID.
 final class SessionRegistry: Sendable {
     private let sessions = Mutex<[String: GatewaySession]>([:])
+    /// Held by a REST call while it changes the world and delivers what it caused, and by a new
+    /// session while it adopts the world's state and registers (``inChangeOrder(_:)``).
+    private let changeOrder = Mutex(())
+
+    /// Runs `body` with no REST change and no session start running meanwhile: a change is either
+    /// in what a starting session adopted or delivered to it once registered — never neither.
+    func inChangeOrder<Result: Sendable, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+        try changeOrder.withLock { _ throws(Failure) in try body() }
+    }
 
     func register(_ session: GatewaySession) {
         sessions.withLock { state in

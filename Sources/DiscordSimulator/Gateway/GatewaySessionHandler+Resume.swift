@@ -3,8 +3,8 @@ import NIOCore
 
 /// Resume (op 6) on a new connection: what the client missed, then what happened while it was away.
 extension GatewaySessionHandler {
-    /// Resume (op 6): the session's missed dispatches are replayed, then the traffic of the time it
-    /// was away and what REST caused meanwhile, then RESUMED, then live traffic goes on. An unknown,
+    /// Resume (op 6): the session's missed dispatches are replayed, then what REST caused while it
+    /// was away, then the traffic of that time, then RESUMED, then live traffic goes on. An unknown,
     /// ended or expired session gets op 9 with `d: false`; a `seq` the session cannot resume from
     /// (ahead of it, or older than it keeps) gets 4007, as on Discord.
     func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
@@ -40,15 +40,16 @@ extension GatewaySessionHandler {
             $0.replayed = missed.count
         }
         for payload in missed { write(payload, context) }
-        // Guilds went on while it was away: their traffic of that time, and what REST calls caused,
+        // Guilds went on while it was away: what REST calls caused, and their traffic of that time,
         // was missed too and comes before RESUMED, after which every dispatch is new (as Discord
-        // documents the resume).
+        // documents the resume). REST's dispatches first: the traffic made up now already follows
+        // their changes.
+        sendPending()
         if configuration.dispatchesPerSecond > 0, away > .zero {
             let seconds = Double(away.nanoseconds) / 1e9
             owed = min(seconds * Double(configuration.dispatchesPerSecond), Self.awayTrafficLimit)
             sendOwedTraffic(context)
         }
-        sendPending()
         dispatch("RESUMED", #"{"_trace":["[\"gateway-simulator\"]"]}"#, context)
         startTraffic(context)
     }

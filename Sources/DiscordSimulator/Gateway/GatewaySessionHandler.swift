@@ -218,21 +218,25 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number), shard: (shard[0], shard[1]))
         traffic.botUserID = configuration.botUserID
         traffic.applicationID = configuration.applicationID
-        // Threads opened in the shard's earlier sessions are still there.
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
-        traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
-        // So are the members who joined and left then, and what REST changed (roles, nicknames,
-        // timeouts, bans, channels). (A REST change landing between this and the session's
-        // registration below reaches neither: a window of microseconds, left open.)
-        let touched = guildStates.touchedGuilds(ofGuildsAt: guildIndexes.compactMap { $0 })
-        traffic.adoptMembers(touched)
-        traffic.adoptChannelsAndTimeouts(touched)
-        let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
-        let session = GatewaySession(
-            id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
-            resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads,
-            worldChange: { [guildStates] fact in guildStates.apply(fact) }, observe: observe)
-        sessions.register(session)
+        // The world as earlier sessions and REST left it, adopted and the session registered with
+        // no REST change in between (one lands before and is adopted, or after and is delivered).
+        let (session, activeThreads) = sessions.inChangeOrder { () -> (GatewaySession, [String]) in
+            // Threads opened in the shard's earlier sessions are still there.
+            traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
+            // So are the members who joined and left then, and what REST changed (roles, nicknames,
+            // timeouts, bans, channels).
+            let touched = guildStates.touchedGuilds(ofGuildsAt: guildIndexes.compactMap { $0 })
+            traffic.adoptMembers(touched)
+            traffic.adoptChannelsAndTimeouts(touched)
+            let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
+            let session = GatewaySession(
+                id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
+                resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads,
+                worldChange: { [guildStates] fact in guildStates.apply(fact) }, observe: observe)
+            sessions.register(session)
+            return (session, activeThreads)
+        }
         session.attach(connection(context))
         self.session = session
         state = .identified
@@ -259,6 +263,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             write(payload, context, flush: false)
         }
         context.flush()
+        // What REST caused between the registration and the attachment above (nobody was told).
+        sendPending()
         startTraffic(context)
     }
 

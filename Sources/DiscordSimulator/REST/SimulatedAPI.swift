@@ -20,7 +20,6 @@ final class SimulatedAPI: Sendable {
     let nonces = MessageNonces()
     /// Numbers the messages REST creates.
     let messageCounter = Atomic<UInt64>(0)
-    private let inOrder = Mutex(())
     /// Injects a fault on the sessions (all, or the one named); returns how many it reached.
     let injectFault: @Sendable (SimulatorFault, String?) -> Int
 
@@ -107,8 +106,9 @@ final class SimulatedAPI: Sendable {
         do {
             let json = try Self.parse(body)
             // One call at a time, its change and its dispatches together: two calls on one guild
-            // (a lockdown, then its lifting) reach every session in the order they were made.
-            response = try inOrder.withLock { _ throws(DiscordError) in
+            // (a lockdown, then its lifting) reach every session in the order they were made, and
+            // a session starting meanwhile either adopted the change or is delivered it.
+            response = try sessions.inChangeOrder { () throws(DiscordError) in
                 try handle(route, json: json, query: query, bearerUser: bearerUser, reason: call.auditLogReason)
             }
         } catch {

@@ -49,6 +49,8 @@ struct ThreadMessagesTests {
             #expect(posted.status == 200, "\(posted.text)")
             #expect(posted.object["channel_id"] as? String == thread)
         }
+        let text = world.guilds[0].channels[0].description
+        #expect(try await client.send("POST", "/channels/\(text)/messages", json: ["content": "hello"]).status == 200)
         let refused = try await client.send("POST", "/channels/\(deleted)/messages", json: ["content": "level up!"])
         #expect(refused.status == 404 && refused.object["code"] as? Int == 10003, "\(refused.text)")
         let bot = server.configuration.botUserID.description
@@ -59,13 +61,17 @@ struct ThreadMessagesTests {
             }
         }
         try await waitUntil("the bot's messages, and members posting after it in the thread it took out of the archive", timeout: .seconds(30)) {
-            guard messages(in: open).filter(\.byBot).count == 1, let botPost = messages(in: archived).first(where: \.byBot)?.position else { return false }
+            guard messages(in: text).contains(where: \.byBot), messages(in: open).filter(\.byBot).count == 1, let botPost = messages(in: archived).first(where: \.byBot)?.position else { return false }
             return messages(in: archived).contains { !$0.byBot && $0.position > botPost }
         }
         // The bot's message came after a THREAD_UPDATE taking the thread out of the archive, sent
         // since the bot posted (REST's; the traffic's own would have to fall in those milliseconds).
         let all = received.all
         let botPost = try #require(messages(in: archived).first(where: \.byBot)?.position)
+        // MESSAGE_CREATE's extra field, as the traffic's own messages in threads carry it.
+        #expect(all[botPost].data["channel_type"] as? Int == 11)
+        #expect(posted(by: bot, in: open, all)?["channel_type"] as? Int == 11)
+        #expect(posted(by: bot, in: text, all)?["channel_type"] as? Int == 0)
         #expect(Self.threadStates(Array(all[..<botPost]))[archived] == .some(false))
         #expect(all[beforePosts..<botPost].contains {
             $0.name == "THREAD_UPDATE" && $0.data["id"] as? String == archived
@@ -74,5 +80,11 @@ struct ThreadMessagesTests {
         await shard.shutdown()
         _ = await stopped
         try await server.stop()
+    }
+
+    private func posted(by user: String, in channel: String, _ all: [(name: String, data: [String: Any])]) -> [String: Any]? {
+        all.first {
+            $0.name == "MESSAGE_CREATE" && $0.data["channel_id"] as? String == channel && ($0.data["author"] as? [String: Any])?["id"] as? String == user
+        }?.data
     }
 }

@@ -12,8 +12,8 @@ extension SimulatedAPI {
         if let nonce, let earlier = nonces.message(in: channelID, nonce: nonce, now: rateLimits.now) {
             return .json(200, earlier)
         }
-        let result: Result<(GuildID?, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
-            Result { () throws(DiscordError) -> (GuildID?, [String: Any]) in
+        let result: Result<(GuildID?, Int, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
+            Result { () throws(DiscordError) -> (GuildID?, Int, [String: Any]) in
                 if let guild {
                     let permissions = botPermissions(in: channel, of: guild)
                     guard permissions.contains(.viewChannel) else { throw .missingAccess }
@@ -21,13 +21,13 @@ extension SimulatedAPI {
                 } else if let recipient = channel.recipient, !Self.acceptsDirectMessages(recipient) {
                     throw DiscordError(code: 50007, message: "Cannot send messages to this user")
                 }
-                return (guild?.id, message(fields, channel: channelID, guild: guild?.id))
+                return (guild?.id, channel.type, message(fields, channel: channelID, guild: guild?.id))
             }
         }
         let created: [String: Any]
         if let result {
-            let (guild, message) = try result.get()
-            if let guild { broadcast("MESSAGE_CREATE", message, guild: guild) }
+            let (guild, channelType, message) = try result.get()
+            if let guild { broadcast("MESSAGE_CREATE", Self.dispatched(message, channelType: channelType), guild: guild) }
             created = message
         } else {
             guard let inThread = try createMessage(inThread: channelID, fields) else { throw .unknownChannel }
@@ -36,6 +36,14 @@ extension SimulatedAPI {
         let encoded = Self.encode(created)
         if let nonce { nonces.remember(encoded, in: channelID, nonce: nonce, now: rateLimits.now) }
         return .json(200, encoded)
+    }
+
+    /// A message as MESSAGE_CREATE carries it: the REST object and the type of its channel
+    /// (`channel_type`, one of the event's extra fields; the REST answer has no such field).
+    static func dispatched(_ message: [String: Any], channelType: Int) -> [String: Any] {
+        var dispatched = message
+        dispatched["channel_type"] = channelType
+        return dispatched
     }
 
     /// A nonce as Discord takes it: a string, or an integer, of 25 characters at most

@@ -24,7 +24,8 @@ extension SimulatedAPI {
             broadcast("THREAD_UPDATE", object, guild: guildID, change: .threadUnarchived(id))
         }
         let created = message(fields, channel: id, guild: guildID)
-        broadcast("MESSAGE_CREATE", created, guild: guildID)
+        // The simulator's threads are public ones (type 11).
+        broadcast("MESSAGE_CREATE", Self.dispatched(created, channelType: 11), guild: guildID)
         return created
     }
 }

@@ -332,6 +332,28 @@ struct GuildActorTests {
 
     /// A changed configuration that cannot be read leaves the actor on the settings it has (not the
     /// defaults), and is asked for again after a while, not on every event.
+    /// An actor judging messages by plain rules (the defaults) takes up a guild's configured rules
+    /// from its next message once they change, and the plain ones again when they go back.
+    @Test func aChangeFromPlainRulesToConfiguredOnesAndBackTakesEffect() async {
+        var quiet = GuildConfig()
+        quiet.xp.noXPChannels = [ChannelID(700)]
+        let source = FlakySettings()
+        source.current.withLock { $0 = .defaults }
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: source, clock: ManualClock().read)
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 10, channel: 700))
+        source.current.withLock { $0 = GuildSettings(quiet) }
+        router.settingsChanged(GuildID(D.guild))
+        await router.route(D.message(id: D.messageID(atSecond: 100), author: 10, channel: 700))
+        await router.route(D.message(id: D.messageID(atSecond: 200), author: 11, channel: 701))
+        source.current.withLock { $0 = .defaults }
+        router.settingsChanged(GuildID(D.guild))
+        await router.route(D.message(id: D.messageID(atSecond: 300), author: 10, channel: 700))
+        let batch = batch(router)
+        let earned = [0, 200, 300].map { MessageID(D.messageID(atSecond: $0)).unixMilliseconds }
+        #expect(batch.grants.map(\.messageTime) == earned, "nothing in the no-XP channel while it was one")
+        #expect(batch.messages == [10: 3, 11: 1])
+    }
+
     @Test func aChangeThatCannotBeReadKeepsTheSettingsAndIsAskedAgainLater() async {
         var xpOff = GuildConfig()
         xpOff.modules.xp = false

@@ -65,6 +65,29 @@ struct XPRulesTests {
         #expect(rules.award(messageID: 1, channelID: 8, roles: [1]) == 38)  // 37.5 rounds up
     }
 
+    @Test func onlyRulesWithoutMultipliersOrListsArePlain() {
+        let plain = XPRules.defaults.plain
+        #expect(plain?.minimumXP == 15 && plain?.maximumXP == 25 && plain?.cooldownMilliseconds == 60_000)
+        let tweaks: [(String, (inout GuildConfig.XPSettings) -> Void)] = [
+            ("multiplier", { $0.multiplier = 2 }),
+            ("channel multiplier", { $0.channelMultipliers = [ChannelID(7): 1.5] }),
+            ("role multiplier", { $0.roleMultipliers = [RoleID(8): 1.5] }),
+            ("no-XP channel", { $0.noXPChannels = [ChannelID(7)] }),
+            ("no-XP role", { $0.noXPRoles = [RoleID(8)] }),
+        ]
+        for (name, tweak) in tweaks {
+            var settings = GuildConfig.XPSettings()
+            tweak(&settings)
+            #expect(XPRules(settings).plain == nil, "\(name)")
+        }
+        var bounds = GuildConfig.XPSettings()
+        bounds.minPerMessage = 5
+        bounds.maxPerMessage = 9
+        bounds.cooldownSeconds = 10
+        let tight = XPRules(bounds).plain
+        #expect(tight?.minimumXP == 5 && tight?.maximumXP == 9 && tight?.cooldownMilliseconds == 10_000)
+    }
+
     @Test func theCooldownIsMeasuredInMessageTime() {
         let rules = XPRules.defaults
         #expect(!rules.isCoolingDown(messageTime: 1_000, lastXPAt: nil))

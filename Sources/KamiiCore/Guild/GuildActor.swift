@@ -19,7 +19,14 @@ public actor GuildActor {
     private let threads: ThreadParents
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
-    private var settings: GuildSettings?
+    private var settings: GuildSettings? {
+        didSet { plainXP = settings?.xp?.plain }
+    }
+    /// The XP rules as plain values, when they are (``XPRules/plain``): a message, most of the
+    /// traffic, is judged from these without copying the settings — whose XP rules object every
+    /// unconfigured guild's actor shares, so each copy would write its reference count, from every
+    /// core.
+    private var plainXP: XPRules.Plain?
     private var lastXPAt: [UInt64: UInt64] = [:]
     private var newestMessageTime: UInt64 = 0
     /// Cooldowns held before the run-out ones are dropped (doubles with what stays).
@@ -64,37 +71,30 @@ public actor GuildActor {
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
         if stats.isFull { await stats.waitForRoom() }
         let now = clock()
-        // Read without a suspension point when nothing changed: the call would cost a task frame per event.
-        let settings: GuildSettings
-        if let current = self.settings, !settingsStale.load(ordering: .relaxed) {
-            settings = current
-        } else {
-            settings = await currentSettings(now: now)
-        }
+        // Read again only when missing or changed: the call would cost a task frame per event.
+        if settings == nil || settingsStale.load(ordering: .relaxed) { await refreshSettings(now: now) }
         lastActive.store(now, ordering: .relaxed)
-        guard let step else { return apply(event, dispatch, settings) }
-        step.lane.advance(to: step.position) { apply(event, dispatch, settings) }
+        guard let step else { return apply(event, dispatch) }
+        step.lane.advance(to: step.position) { apply(event, dispatch) }
     }
 
-    /// The settings to apply, read when the actor has none yet or they changed (at most every
+    /// Reads the settings when the actor has none yet or they changed (at most every
     /// ``settingsRetryMilliseconds`` while they cannot be read).
-    private func currentSettings(now: UInt64) async -> GuildSettings {
-        if let settings, !(settingsStale.load(ordering: .relaxed) && now >= settingsRetryAt) { return settings }
+    private func refreshSettings(now: UInt64) async {
+        if settings != nil, !(settingsStale.load(ordering: .relaxed) && now >= settingsRetryAt) { return }
         settingsStale.store(false, ordering: .relaxed)
         if let read = await source.settings(for: guild) {
             settings = read
-            return read
+            return
         }
         // Unreadable now (a database gone away): the settings it has serve until the next try — the
         // defaults when it has none yet, so the guild's members keep earning meanwhile.
         settingsStale.store(true, ordering: .relaxed)
         settingsRetryAt = now &+ Self.settingsRetryMilliseconds
-        let kept = settings ?? .defaults
-        settings = kept
-        return kept
+        if settings == nil { settings = .defaults }
     }
 
-    private func apply(_ event: HotEvent, _ dispatch: ShardDispatch, _ settings: GuildSettings) {
+    private func apply(_ event: HotEvent, _ dispatch: ShardDispatch) {
         dispatch.payload.withUnsafeBytes { payload in
             do throws(JSONScanError) {
                 // Offsets in the fields are the payload's, whether the envelope's pass read them or this one.
@@ -105,15 +105,21 @@ public actor GuildActor {
                 }
                 switch (event, fields) {
                 case (.messageCreate, .message(let message)?):
-                    try self.message(message, payload, settings)
+                    if let plain = plainXP {
+                        try self.message(message, payload, .plain(plain))
+                    } else if let rules = settings?.xp {
+                        try self.message(message, payload, .configured(rules))
+                    } else {
+                        messageWithoutXP(message)
+                    }
                 case (.reactionAdd, .reaction(let reaction)?), (.reactionRemove, .reaction(let reaction)?):
-                    guard let rules = settings.karma else { return }
+                    guard let rules = settings?.karma else { return }
                     self.reaction(reaction, added: event == .reactionAdd, payload, rules)
                 case (.reactionRemoveAll, .reaction(let reaction)?), (.reactionRemoveEmoji, .reaction(let reaction)?):
-                    guard let rules = settings.karma else { return }
+                    guard let rules = settings?.karma else { return }
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
-                    try self.member(member, event, payload, settings)
+                    try self.member(member, event, payload, settings ?? .defaults)
                 default:
                     counters.malformedCount.add(1, ordering: .relaxed)
                 }
@@ -130,20 +136,35 @@ public actor GuildActor {
         lastXPAt = lastXPAt.filter { $0.value &+ cooldown > newestMessageTime }
     }
 
-    private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
+    /// The XP rules a message is judged by: plain values, or a guild's configured rules.
+    private enum XPView {
+        case plain(XPRules.Plain)
+        case configured(XPRules)
+
+        var cooldownMilliseconds: UInt64 {
+            switch self {
+            case .plain(let plain): plain.cooldownMilliseconds
+            case .configured(let rules): rules.cooldownMilliseconds
+            }
+        }
+    }
+
+    private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ rules: XPView) throws(JSONScanError) {
         counters.messageCount.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
-        guard let rules = settings.xp else {
-            // XP off: a member's message still counts (activity is a trust signal).
-            if XPRules.defaults.exclusion(of: message, roles: []) == nil {
-                stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds) }
-            }
-            return
-        }
-        let roles = rules.readsRoles ? try message.memberRoles?.ids(in: data) ?? [] : []
         let author = message.authorID
-        let parentChannel = rules.readsChannelParents ? threads.parent(of: message.channelID, in: guild) : nil
-        switch rules.exclusion(of: message, roles: roles, parentChannel: parentChannel) {
+        var roles: [UInt64] = []
+        var parentChannel: UInt64?
+        let exclusion: XPRules.Exclusion?
+        switch rules {
+        case .plain:
+            exclusion = XPRules.exclusionOfAnyGuild(message)
+        case .configured(let configured):
+            if configured.readsRoles { roles = try message.memberRoles?.ids(in: data) ?? [] }
+            if configured.readsChannelParents { parentChannel = threads.parent(of: message.channelID, in: guild) }
+            exclusion = configured.exclusion(of: message, roles: roles, parentChannel: parentChannel)
+        }
+        switch exclusion {
         case nil:
             break
         case .noXPChannel, .noXPRole:
@@ -155,9 +176,16 @@ public actor GuildActor {
         }
         let time = MessageID(message.id).unixMilliseconds
         newestMessageTime = max(newestMessageTime, time)
+        let cooldown = rules.cooldownMilliseconds
         var grant: GuildStatsBatch.Grant?
-        if !rules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author]) {
-            let xp = rules.award(messageID: message.id, channelID: message.channelID, parentChannel: parentChannel, roles: roles)
+        if !XPRules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author], cooldownMilliseconds: cooldown) {
+            let xp: Int
+            switch rules {
+            case .plain(let plain):
+                xp = XPRules.roll(messageID: message.id, minimum: plain.minimumXP, maximum: plain.maximumXP)
+            case .configured(let configured):
+                xp = configured.award(messageID: message.id, channelID: message.channelID, parentChannel: parentChannel, roles: roles)
+            }
             // Nothing to earn (a 0× multiplier, a roll of 0): counted, and no cooldown started.
             if xp > 0 { grant = GuildStatsBatch.Grant(user: author, messageTime: time, xp: xp) }
         }
@@ -170,9 +198,17 @@ public actor GuildActor {
         }
         stats.record(in: slot) { batch in
             batch.countMessage(by: author, at: time)
-            if let grant { batch.grant(grant, cooldownMilliseconds: rules.cooldownMilliseconds) }
+            if let grant { batch.grant(grant, cooldownMilliseconds: cooldown) }
         }
         if grant != nil { counters.grantCount.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    /// A message in a guild with XP off: it still counts when a member wrote it (activity is a trust signal).
+    private func messageWithoutXP(_ message: MessageCreateFields) {
+        counters.messageCount.wrappingAdd(1, ordering: .relaxed)
+        if message.authorIsBot { karma.noteBot(message.authorID) }
+        guard XPRules.exclusionOfAnyGuild(message) == nil else { return }
+        stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds) }
     }
 
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {

@@ -53,18 +53,46 @@ public final class XPRules: Sendable {
     /// `roles` are the author's roles, read only when ``readsRoles``; `parentChannel` is the
     /// channel of the thread the message is in, looked up only when ``readsChannelParents``.
     public func exclusion(of message: MessageCreateFields, roles: [UInt64], parentChannel: UInt64? = nil) -> Exclusion? {
-        if message.authorIsBot { return .bot }
-        if message.isWebhook { return .webhook }
-        if message.type != 0 && message.type != 19 { return .systemMessage }
-        if message.guildID == nil { return .notInGuild }
+        if let excluded = Self.exclusionOfAnyGuild(message) { return excluded }
         if noXPChannels.contains(message.channelID) { return .noXPChannel }
         if let parentChannel, noXPChannels.contains(parentChannel) { return .noXPChannel }
         if !noXPRoles.isEmpty, roles.contains(where: noXPRoles.contains) { return .noXPRole }
         return nil
     }
 
+    /// Why `message` earns no XP whatever a guild configured (a bot's, a webhook's, a system
+    /// message, not in a guild), or nil.
+    public static func exclusionOfAnyGuild(_ message: MessageCreateFields) -> Exclusion? {
+        if message.authorIsBot { return .bot }
+        if message.isWebhook { return .webhook }
+        if message.type != 0 && message.type != 19 { return .systemMessage }
+        if message.guildID == nil { return .notInGuild }
+        return nil
+    }
+
+    /// Rules with no multiplier and no exclusion list, as plain values: a message's XP is its roll
+    /// and its cooldown is all that holds it back.
+    public struct Plain: Sendable, Equatable {
+        public let minimumXP: Int
+        public let maximumXP: Int
+        public let cooldownMilliseconds: UInt64
+    }
+
+    /// These rules as plain values when that is all they are (MEE6's defaults, most guilds), so
+    /// the hot path reads them without touching this object — one that every unconfigured guild's
+    /// actor shares, on every core.
+    public var plain: Plain? {
+        guard isPlain, noXPChannels.isEmpty, noXPRoles.isEmpty else { return nil }
+        return Plain(minimumXP: minimumXP, maximumXP: maximumXP, cooldownMilliseconds: cooldownMilliseconds)
+    }
+
     /// Whether a message at `messageTime` is still within the cooldown of the author's last XP.
     public func isCoolingDown(messageTime: UInt64, lastXPAt: UInt64?) -> Bool {
+        Self.isCoolingDown(messageTime: messageTime, lastXPAt: lastXPAt, cooldownMilliseconds: cooldownMilliseconds)
+    }
+
+    /// Whether a message at `messageTime` is still within `cooldownMilliseconds` of the author's last XP.
+    public static func isCoolingDown(messageTime: UInt64, lastXPAt: UInt64?, cooldownMilliseconds: UInt64) -> Bool {
         guard let lastXPAt else { return false }
         return messageTime < lastXPAt &+ cooldownMilliseconds
     }

@@ -119,7 +119,7 @@ extension SimulatedAPI {
             }
             var edited = message(fields, channel: interaction.channel, guild: nil, viaWebhook: true)
             if let target { edited["id"] = String(target) }
-            edited["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000))
+            edited["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.nowUnixMilliseconds())
             return .json(200, Self.encode(edited))
         default:
             let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
@@ -130,7 +130,7 @@ extension SimulatedAPI {
 
     /// A message object as Discord returns it, authored by the bot.
     func message(_ fields: [String: Any], channel: ChannelID?, guild: GuildID?, viaWebhook: Bool = false) -> [String: Any] {
-        let nowMilliseconds = UInt64(Date().timeIntervalSince1970 * 1_000)
+        let nowMilliseconds = DiscordTimestamp.nowUnixMilliseconds()
         // A counter, not a random increment: no two messages share an ID.
         let sequence = messageCounter.add(1, ordering: .relaxed).newValue
         let id = MessageID(unixMilliseconds: nowMilliseconds, worker: 11, process: (sequence >> 12) & 0x1F, increment: sequence & 0xFFF)

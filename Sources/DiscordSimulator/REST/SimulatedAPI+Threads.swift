@@ -15,17 +15,20 @@ extension SimulatedAPI {
         guard let permissions = inParent ?? nil else { throw .unknownChannel }
         guard permissions.contains(.viewChannel) else { throw .missingAccess }
         guard permissions.contains(.sendMessagesInThreads) else { throw .missingPermissions }
+        var events: [(name: String, data: [String: Any], change: TrafficChange?)] = []
         if found.archived, guilds.threads.unarchive(id, ofGuildAt: found.guildIndex) {
             var json = JSONBytes()
             // Later sessions' traffic clocks run days ahead of the wall clock: never before the thread was made.
             let now = max(DiscordTimestamp.nowUnixMilliseconds(), found.thread.createdAt)
             TrafficGenerator.renderThread(found.thread, guild: guildID, archived: false, archivedAt: now, newlyCreated: false, into: &json)
             let object = (try? JSONSerialization.jsonObject(with: Data(json.bytes))) as? [String: Any] ?? [:]
-            broadcast("THREAD_UPDATE", object, guild: guildID, change: .threadUnarchived(id))
+            events.append(("THREAD_UPDATE", object, .threadUnarchived(id)))
         }
         let created = message(fields, channel: id, guild: guildID)
-        // The simulator's threads are public ones (type 11).
-        broadcast("MESSAGE_CREATE", Self.dispatched(created, channelType: 11), guild: guildID)
+        // The simulator's threads are public ones (type 11). One delivery: the thread comes out of
+        // the archive and gets the bot's message in one step of each session.
+        events.append(("MESSAGE_CREATE", Self.dispatched(created, channelType: 11), nil))
+        broadcast(events, guild: guildID)
         return created
     }
 }

@@ -330,8 +330,31 @@ struct GuildActorTests {
         }
     }
 
-    /// A changed configuration that cannot be read leaves the actor on the settings it has (not the
-    /// defaults), and is asked for again after a while, not on every event.
+    /// Plain rules (judged from plain values) and the same rules judged as configured ones (a no-XP
+    /// list naming a channel nobody posts in) give the same grants and counts — with a 0-XP floor
+    /// and no cooldown (1 ms in effect) too. Bounds: minimum, maximum, cooldown seconds.
+    @Test(arguments: [[15, 25, 60], [0, 3, 0]])
+    func plainRulesJudgeAsConfiguredOnesWould(_ bounds: [Int]) async {
+        var plain = GuildConfig()
+        (plain.xp.minPerMessage, plain.xp.maxPerMessage, plain.xp.cooldownSeconds) = (bounds[0], bounds[1], bounds[2])
+        var configured = plain
+        configured.xp.noXPChannels = [ChannelID(999)]
+        #expect(GuildSettings(plain).xp?.plain != nil && GuildSettings(configured).xp?.plain == nil)
+        var batches: [GuildStatsBatch] = []
+        for config in [plain, configured] {
+            let router = router(GuildSettings(config))
+            for index in 0..<60 as Range<UInt64> {
+                // Three authors, some messages in the same millisecond, a bot's and a system message among them.
+                let id = D.messageID(atSecond: index / 2 * 7, increment: index % 2)
+                await router.route(D.message(id: id, author: 10 + index % 3, bot: index % 17 == 5, type: index % 13 == 4 ? 7 : 0))
+            }
+            batches.append(batch(router))
+        }
+        #expect(batches[0].grants == batches[1].grants)
+        #expect(batches[0].messages == batches[1].messages)
+        #expect(batches[0].grants.count > 3 && batches[0].grants.count < 50)
+    }
+
     /// An actor judging messages by plain rules (the defaults) takes up a guild's configured rules
     /// from its next message once they change, and the plain ones again when they go back.
     @Test func aChangeFromPlainRulesToConfiguredOnesAndBackTakesEffect() async {
@@ -354,6 +377,8 @@ struct GuildActorTests {
         #expect(batch.messages == [10: 3, 11: 1])
     }
 
+    /// A changed configuration that cannot be read leaves the actor on the settings it has (not the
+    /// defaults), and is asked for again after a while, not on every event.
     @Test func aChangeThatCannotBeReadKeepsTheSettingsAndIsAskedAgainLater() async {
         var xpOff = GuildConfig()
         xpOff.modules.xp = false

@@ -221,7 +221,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         // The world as earlier sessions and REST left it, adopted and the session registered with
         // no REST change in between (one lands before and is adopted, or after and is delivered).
-        let (session, activeThreads) = sessions.inChangeOrder { () -> (GatewaySession, [String]) in
+        let session = sessions.inChangeOrder { () -> GatewaySession in
             // Threads opened in the shard's earlier sessions are still there.
             traffic.adoptThreads(guildStates.threads.threads(ofGuildsAt: guildIndexes.compactMap { $0 }))
             // So are the members who joined and left then, and what REST changed (roles, nicknames,
@@ -229,14 +229,15 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             let touched = guildStates.touchedGuilds(ofGuildsAt: guildIndexes.compactMap { $0 })
             traffic.adoptMembers(touched)
             traffic.adoptChannelsAndTimeouts(touched)
-            let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
             let session = GatewaySession(
                 id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
                 resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads,
                 worldChange: { [guildStates] fact in guildStates.apply(fact) }, observe: observe)
             sessions.register(session)
-            return (session, activeThreads)
+            return session
         }
+        // From the state adopted above (the local copy keeps it), outside the lock REST calls wait on.
+        let activeThreads = guildIndexes.map { index in index.map { traffic.renderedActiveThreads(ofGuildAt: $0) } ?? "[]" }
         session.attach(connection(context))
         self.session = session
         state = .identified

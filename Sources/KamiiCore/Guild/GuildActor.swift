@@ -119,7 +119,9 @@ public actor GuildActor {
                     guard let rules = settings?.karma else { return }
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
-                    try self.member(member, event, payload, settings ?? .defaults)
+                    // Always read by now (the defaults at worst): nothing to judge without them.
+                    guard let settings else { return }
+                    try self.member(member, event, payload, settings)
                 default:
                     counters.malformedCount.add(1, ordering: .relaxed)
                 }

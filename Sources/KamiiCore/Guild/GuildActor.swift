@@ -66,16 +66,16 @@ public actor GuildActor {
         settingsStale.store(true, ordering: .relaxed)
     }
 
-    /// Applies one dispatch of this guild; with `step`, moves the shard's lane to it together with
-    /// the changes it records.
-    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, step: (lane: ShardLane, position: ShardPosition)? = nil) async {
+    /// Applies one dispatch of this guild; with a `lane`, moves the shard's lane to `position`
+    /// together with the changes it records.
+    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, lane: ShardLane? = nil, position: ShardPosition = ShardPosition(session: 0, sequence: 0)) async {
         if stats.isFull { await stats.waitForRoom() }
         let now = clock()
         // Read again only when missing or changed: the call would cost a task frame per event.
         if settings == nil || settingsStale.load(ordering: .relaxed) { await refreshSettings(now: now) }
         lastActive.store(now, ordering: .relaxed)
-        guard let step else { return apply(event, dispatch) }
-        step.lane.advance(to: step.position) { apply(event, dispatch) }
+        guard let lane else { return apply(event, dispatch) }
+        lane.advance(to: position) { apply(event, dispatch) }
     }
 
     /// Reads the settings when the actor has none yet or they changed (at most every

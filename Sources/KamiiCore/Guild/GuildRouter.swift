@@ -54,27 +54,30 @@ public final class GuildRouter: Sendable {
     /// Routes one dispatch of the shard whose `lane` it is (``StatsBuffer/lane(for:)``, looked up
     /// once per shard rather than per dispatch).
     public func route(_ dispatch: ShardDispatch, lane: ShardLane?) async {
-        var step: (lane: ShardLane, position: ShardPosition)?
-        if let lane, let sequence = dispatch.sequence {
-            step = (lane, ShardPosition(session: dispatch.session, sequence: sequence))
-        }
+        // Only a numbered dispatch moves the lane. (Lane and position go on separately: a tuple of
+        // them would be one more reference to count per dispatch.)
+        guard let sequence = dispatch.sequence else { return await route(dispatch, lane: nil, position: ShardPosition(session: 0, sequence: 0)) }
+        await route(dispatch, lane: lane, position: ShardPosition(session: dispatch.session, sequence: sequence))
+    }
+
+    private func route(_ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) async {
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
             counters.routedCount.wrappingAdd(1, ordering: .relaxed)
-            await actor(for: guild).handle(event, dispatch, step: step)
+            await actor(for: guild).handle(event, dispatch, lane: lane, position: position)
         } else {
             // Threads are learnt in the shard's order, before any message posted in them; how a
             // guild's map changed is recorded with the shard's position, as stats are.
             guard let guild = dispatch.guildID, ThreadParents.reads(dispatch.name) else {
-                if let step { step.lane.advance(to: step.position) }
+                lane?.advance(to: position)
                 return
             }
             guard let change = threads.learn(from: dispatch) else {
                 counters.malformedCount.add(1, ordering: .relaxed)
-                if let step { step.lane.advance(to: step.position) }
+                lane?.advance(to: position)
                 return
             }
-            if let step {
-                step.lane.advance(to: step.position) { stats.record(change, of: guild.rawValue) }
+            if let lane {
+                lane.advance(to: position) { stats.record(change, of: guild.rawValue) }
             } else {
                 stats.record(change, of: guild.rawValue)
             }

@@ -119,9 +119,9 @@ public actor GuildActor {
                     guard let rules = settings?.karma else { return }
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
-                    // Always read by now (the defaults at worst): nothing to judge without them.
-                    guard let settings else { return }
-                    try self.member(member, event, payload, settings)
+                    // Only the fields it needs: a copy of the settings would retain the XP rules, shared.
+                    let reportsJoins = settings?.levelRewards.rewards.isEmpty == false
+                    try self.member(member, event, payload, reportsJoins: reportsJoins, verifiedRole: settings?.verifiedRole)
                 default:
                     counters.malformedCount.add(1, ordering: .relaxed)
                 }
@@ -246,14 +246,16 @@ public actor GuildActor {
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says
     /// (activity and karma are added at the next checkpoint, which has them).
-    private func member(_ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, _ settings: GuildSettings) throws(JSONScanError) {
+    private func member(
+        _ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, reportsJoins: Bool, verifiedRole: UInt64?
+    ) throws(JSONScanError) {
         if member.userIsBot { karma.noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
-        if event == .memberAdd, !settings.levelRewards.rewards.isEmpty {
+        if event == .memberAdd, reportsJoins {
             joins.report(MemberJoin(guild: guild, user: UserID(member.userID)))
         }
         var isVerified = false
-        if let role = settings.verifiedRole, let roles = member.roles {
+        if let role = verifiedRole, let roles = member.roles {
             try roles.forEach(in: payload) { if $0 == role { isVerified = true } }
         }
         let joinedAt = member.joinedAtMilliseconds.map { UInt64(max(0, $0)) }

@@ -68,7 +68,7 @@ public actor GuildActor {
 
     /// Applies one dispatch of this guild; with a `lane`, moves the shard's lane to `position`
     /// together with the changes it records.
-    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, lane: ShardLane? = nil, position: ShardPosition = ShardPosition(session: 0, sequence: 0)) async {
+    public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) async {
         if stats.isFull { await stats.waitForRoom() }
         let now = clock()
         // Read again only when missing or changed: the call would cost a task frame per event.

@@ -181,21 +181,29 @@ final class GatewaySession: Sendable {
     }
 
     private static func number(name: String, data: [UInt8], _ state: inout State) -> (sequence: Int, payload: [UInt8]) {
-        let numbered = number(name: name, data: data, &state) { Array($0) }
-        return (numbered.sequence, numbered.result)
+        number(name: name, data: data, &state) { sequence, payload in (sequence, Array(payload)) }
     }
 
-    /// Numbers a dispatch, keeps it for replay and hands its payload, where it is kept, to `use`.
+    /// Numbers a dispatch, keeps it for replay and hands its sequence and payload, where it is
+    /// kept, to `use`.
     private static func number<Result>(
-        name: String, data: [UInt8], _ state: inout State, use: (UnsafeRawBufferPointer) -> Result
-    ) -> (sequence: Int, result: Result) {
+        name: String, data: [UInt8], _ state: inout State, use: (_ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Result
+    ) -> Result {
         state.sequence += 1
         let sequence = state.sequence
-        let result = state.replay.append(
+        return state.replay.append(
             sequence: sequence, atMost: TrafficGenerator.payloadBound(name: name, dataCount: data.count),
             write: { TrafficGenerator.appendPayload(name: name, data: data, sequence: sequence, to: &$0) },
-            use: use)
-        return (sequence, result)
+            use: { use(sequence, $0) })
+    }
+
+    /// Numbers what REST calls caused and is pending, in order, handing each to `use`.
+    private static func numberPending(_ state: inout State, _ use: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void) {
+        let pending = state.pending
+        state.pending = []
+        for event in pending {
+            number(name: event.name, data: event.data, &state) { use(event.name, $0, $1) }
+        }
     }
 
     /// Queues the dispatches one REST call caused (those the session's intents ask for) and changes
@@ -245,11 +253,9 @@ final class GatewaySession: Sendable {
     func takePending(for channel: any Channel) -> [(name: String, sequence: Int, payload: [UInt8])] {
         state.withLock { state in
             guard state.connection?.channel === channel else { return [] }
-            defer { state.pending = [] }
-            return state.pending.map { event in
-                let numbered = Self.number(name: event.name, data: event.data, &state)
-                return (event.name, numbered.sequence, numbered.payload)
-            }
+            var taken: [(name: String, sequence: Int, payload: [UInt8])] = []
+            Self.numberPending(&state) { name, sequence, payload in taken.append((name, sequence, Array(payload))) }
+            return taken
         }
     }
 
@@ -286,14 +292,7 @@ final class GatewaySession: Sendable {
     ) -> LiveDispatch {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
-            if !state.pending.isEmpty {
-                let pending = state.pending
-                state.pending = []
-                for event in pending {
-                    let sequence = state.sequence + 1
-                    _ = Self.number(name: event.name, data: event.data, &state) { write(event.name, sequence, $0) }
-                }
-            }
+            if !state.pending.isEmpty { Self.numberPending(&state, write) }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
             let threadChanges = state.traffic.threadChange.count
             let event = state.traffic.nextEvent(into: &state.render)
@@ -306,8 +305,7 @@ final class GatewaySession: Sendable {
                 return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
             }
             state.liveDispatches += 1
-            let sequence = state.sequence + 1
-            _ = Self.number(name: event.name, data: event.data, &state) { write(event.name, sequence, $0) }
+            Self.number(name: event.name, data: event.data, &state) { write(event.name, $0, $1) }
             return (.sent, event.fact)
         }
         if fact != .none {

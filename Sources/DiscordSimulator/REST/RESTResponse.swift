@@ -38,10 +38,12 @@ struct DiscordError: Error, Sendable {
     static let missingAccess = DiscordError(code: 50001, message: "Missing Access")
     static let cannotSendEmpty = DiscordError(code: 50006, message: "Cannot send an empty message")
     static let missingPermissions = DiscordError(code: 50013, message: "Missing Permissions")
+    static let notATextChannel = DiscordError(code: 50008, message: "Cannot send messages in a non-text channel")
     static let invalidJSON = DiscordError(code: 50109, message: "The request body contains invalid JSON.")
     static let bulkBanFailed = DiscordError(code: 500000, message: "Failed to ban users")
 
-    /// 50035 with the given field errors.
+    /// 50035 with the given field errors; a path of "" is an error of the request itself (Discord's
+    /// `errors._errors`), a dotted path one of a field (`errors.a.0.b._errors`).
     static func invalidFormBody(_ errors: [(path: String, code: String, message: String)]) -> DiscordError {
         DiscordError(code: 50035, message: "Invalid Form Body", fieldErrors: errors)
     }
@@ -60,7 +62,10 @@ struct DiscordError: Error, Sendable {
     }
 
     private func insert(_ error: [String: String], at path: [String], into tree: inout [String: Any]) {
-        guard let first = path.first else { return }
+        guard let first = path.first else {
+            tree["_errors"] = (tree["_errors"] as? [[String: String]] ?? []) + [error]
+            return
+        }
         var child = tree[first] as? [String: Any] ?? [:]
         if path.count == 1 {
             child["_errors"] = (child["_errors"] as? [[String: String]] ?? []) + [error]

@@ -14,12 +14,8 @@ extension SimulatedAPI {
         let overwrites = try Self.overwrites(fields["permission_overwrites"]) ?? []
         let id = guilds.makeChannelID()
         let channel = try withGuild(guildID) { guild, channels throws(DiscordError) in
-            let permissions = botPermissions(in: guild)
             try require(.manageChannels, in: guild)
-            // A bot cannot grant in an overwrite what it does not have itself.
-            if !permissions.contains(.administrator), overwrites.contains(where: { $0.allow & ~permissions.rawValue != 0 }) {
-                throw .missingPermissions
-            }
+            guard mayCreateChannel(with: overwrites, in: guild) else { throw .missingPermissions }
             let channel = GuildStates.Channel(
                 id: id, guild: guildID, name: name, type: type, position: guild.channels.count, parentID: (fields["parent_id"] as? String).flatMap(UInt64.init),
                 topic: fields["topic"] as? String, overwrites: overwrites, recipient: nil)
@@ -37,16 +33,14 @@ extension SimulatedAPI {
         let fields = try object(json)
         let name = try channelName(fields, required: false)
         let overwrites = try Self.overwrites(fields["permission_overwrites"])
+        // REST changes run one at a time (`SessionRegistry.inChangeOrder`): the parent cannot change in between.
+        let parent = guilds.withChannel(channelID) { channel, _ in channel.parentID }.flatMap { $0 }
+        let inParent = parent.flatMap { id in
+            guilds.withChannel(ChannelID(id)) { parent, guild in guild.map { botPermissions(in: parent, of: $0) } }
+        }.flatMap { $0 }
         let channel = try onGuildChannel(channelID) { channel, guild throws(DiscordError) in
             guard botPermissions(in: channel, of: guild).contains(.manageChannels) else { throw .missingPermissions }
-            if let overwrites {
-                // Overwrites need Manage Roles, and cannot grant what the bot lacks.
-                let permissions = botPermissions(in: guild)
-                guard permissions.contains(.manageRoles) || permissions.contains(.administrator) else { throw .missingPermissions }
-                if !permissions.contains(.administrator), overwrites.contains(where: { $0.allow & ~permissions.rawValue != 0 }) {
-                    throw .missingPermissions
-                }
-            }
+            if let overwrites, !mayModify(channel, overwrites: overwrites, in: guild, inParent: inParent) { throw .missingPermissions }
             if let name { channel.name = name }
             if let topic = fields["topic"] { channel.topic = topic as? String }
             if let overwrites { channel.overwrites = overwrites }
@@ -74,7 +68,7 @@ extension SimulatedAPI {
     func overwriteCommands(_ route: RESTRoute, _ json: Any?) throws(DiscordError) -> RESTResponse {
         guard route.parameters["application.id"] == String(configuration.applicationID) else { throw .missingAccess }
         guard let list = json as? [[String: Any]] else {
-            throw .invalidFormBody([("_errors", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")])
+            throw .invalidFormBody([("", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")])
         }
         var guildID: GuildID?
         if route.endpoint == .overwriteGuildCommands {
@@ -82,25 +76,7 @@ extension SimulatedAPI {
             guard world.guildIndex(of: id) != nil else { throw .unknownGuild }
             guildID = id
         }
-        guard list.count <= 100 else { throw .invalidFormBody([("_errors", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")]) }
-        var errors: [MessageValidation.FieldError] = []
-        var seen = Set<String>()
-        for (index, command) in list.enumerated() {
-            let name = command["name"] as? String ?? ""
-            let type = command["type"] as? Int ?? 1
-            let valid = (1...32).contains(name.count) && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || (type != 1 && $0 == " ") }
-            if !valid || (type == 1 && name != name.lowercased()) {
-                errors.append(("\(index).name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
-            }
-            let description = command["description"] as? String ?? ""
-            if type == 1, !(1...100).contains(description.count) {
-                errors.append(("\(index).description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
-            }
-            if !seen.insert("\(type):\(name)").inserted {
-                errors.append(("\(index).name", "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"))
-            }
-        }
-        guard errors.isEmpty else { throw .invalidFormBody(errors) }
+        try CommandValidation.check(list, global: guildID == nil)
         let stored = commands.replace(list, guild: guildID, applicationID: configuration.applicationID)
         return .json(200, Self.encode(stored))
     }
@@ -141,24 +117,5 @@ extension SimulatedAPI {
             throw .invalidFormBody([("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")])
         }
         return name
-    }
-
-    static func overwrites(_ value: Any?) throws(DiscordError) -> [GuildStates.Overwrite]? {
-        guard let value else { return nil }
-        guard let list = value as? [[String: Any]] else {
-            throw .invalidFormBody([("permission_overwrites", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")])
-        }
-        var result: [GuildStates.Overwrite] = []
-        for (index, item) in list.enumerated() {
-            func number(_ key: String) -> UInt64? {
-                if let text = item[key] as? String { return UInt64(text) }
-                return (item[key] as? NSNumber)?.uint64Value
-            }
-            guard let id = number("id"), let type = item["type"] as? Int, type == 0 || type == 1 else {
-                throw .invalidFormBody([("permission_overwrites.\(index)", "BASE_TYPE_REQUIRED", "id and type (0 or 1) are required")])
-            }
-            result.append(GuildStates.Overwrite(id: id, type: type, allow: number("allow") ?? 0, deny: number("deny") ?? 0))
-        }
-        return result
     }
 }

@@ -161,8 +161,10 @@ extension SimulatedAPI {
             try require([.banMembers, .manageGuild], in: guild)
             var banned: [(TrafficWorld.User, Bool)] = []
             var failed: [String] = []
+            // An ID already banned (before, or earlier in this list) fails: "could not be banned or
+            // were already banned", as Discord documents `failed_users`.
             for (index, id) in users.enumerated() {
-                guard let id, let result = try? banOne(id, in: &guild) else {
+                guard let id, guild.bans.index(forKey: id) == nil, let result = try? banOne(id, in: &guild) else {
                     failed.append((ids[index] as? String) ?? "\(ids[index])")
                     continue
                 }

@@ -18,7 +18,7 @@ extension SimulatedAPI {
     /// The body as a JSON object.
     func object(_ json: Any?) throws(DiscordError) -> [String: Any] {
         guard let object = json as? [String: Any] else {
-            throw .invalidFormBody([("_errors", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")])
+            throw .invalidFormBody([("", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")])
         }
         return object
     }

@@ -80,7 +80,9 @@ struct TrafficFactsTests {
             case .memberJoined(_, let user, _, _):
                 #expect(event.name == "GUILD_MEMBER_ADD")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
-            case .interaction(let id, let token, _, let channel, let user):
+            case .interaction(let id, let token, _, let channel, let user, let componentMessage):
+                #expect(data["type"] as? Int == (componentMessage == nil ? 2 : 3))
+                #expect((data["message"] as? [String: Any])?["id"] as? String == componentMessage.map(String.init))
                 #expect(data["channel_id"] as? String == channel.description)
                 #expect(data["id"] as? String == String(id) && data["token"] as? String == token)
                 #expect(((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String == user.description)

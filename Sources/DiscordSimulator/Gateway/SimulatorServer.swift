@@ -17,7 +17,7 @@ public final class SimulatorServer: Sendable {
     public let record: SimulatorRecord
     /// The results a bot must reach from the traffic sent so far.
     public let groundTruth: GroundTruth
-    private let api: SimulatedAPI
+    let api: SimulatedAPI
     private let restChannel: any Channel
     private let gatewayChannel: any Channel
     private let connections: Connections
@@ -45,8 +45,8 @@ public final class SimulatorServer: Sendable {
         let observe: @Sendable (TrafficFact) -> Void = { fact in
             switch fact {
             case .none: return
-            case .interaction(let id, let token, let guild, let channel, _):
-                interactions.register(id: id, token: token, guild: guild, channel: channel, at: clock.now)
+            case .interaction(let id, let token, let guild, let channel, _, let componentMessage):
+                interactions.register(id: id, token: token, guild: guild, channel: channel, componentMessage: componentMessage, at: clock.now)
             case .memberJoined, .memberLeft: guildStates.apply(fact)
             case .message, .reaction, .reactionsCleared: break
             }

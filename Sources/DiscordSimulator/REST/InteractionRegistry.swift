@@ -9,6 +9,8 @@ final class InteractionRegistry: Sendable {
         let token: String
         let guild: GuildID
         let channel: ChannelID
+        /// For a button click, the message the button is on; nil for a command.
+        let componentMessage: UInt64?
         let deliveredAt: Double
         var acknowledged = false
         /// Follow-up messages sent with the token (IDs), for edits and deletes.
@@ -31,7 +33,10 @@ final class InteractionRegistry: Sendable {
         self.tokenLifetime = tokenLifetime
     }
 
-    func register(id: UInt64, token: String, guild: GuildID, channel: ChannelID, at now: Double) {
+    /// Discord's interaction type: 3 for a component (a button click), 2 for a command.
+    static func type(of interaction: Interaction) -> Int { interaction.componentMessage == nil ? 2 : 3 }
+
+    func register(id: UInt64, token: String, guild: GuildID, channel: ChannelID, componentMessage: UInt64? = nil, at now: Double) {
         state.withLock { state in
             // Forget the expired first: the registry stays as small as 15 minutes of interactions.
             let expired = state.order.prefix { $0.at < now - tokenLifetime }
@@ -39,23 +44,24 @@ final class InteractionRegistry: Sendable {
                 if let token = state.byID.removeValue(forKey: entry.id)?.token { state.byToken[token] = nil }
             }
             state.order.removeFirst(expired.count)
-            state.byID[id] = Interaction(token: token, guild: guild, channel: channel, deliveredAt: now)
+            state.byID[id] = Interaction(token: token, guild: guild, channel: channel, componentMessage: componentMessage, deliveredAt: now)
             state.byToken[token] = id
             state.order.append((id, now))
         }
     }
 
-    /// Accepts the initial response to interaction `id` with `token`.
-    func acknowledge(id: UInt64, token: String, at now: Double) throws(CallbackError) {
-        let result: CallbackError? = state.withLock { state in
+    /// Accepts the initial response to interaction `id` with `token`; returns the interaction.
+    @discardableResult
+    func acknowledge(id: UInt64, token: String, at now: Double) throws(CallbackError) -> Interaction {
+        let result: Result<Interaction, CallbackError> = state.withLock { state in
             guard var interaction = state.byID[id], interaction.token == token, now <= interaction.deliveredAt + responseWindow
-            else { return .unknown }
-            guard !interaction.acknowledged else { return .alreadyAcknowledged }
+            else { return .failure(.unknown) }
+            guard !interaction.acknowledged else { return .failure(.alreadyAcknowledged) }
             interaction.acknowledged = true
             state.byID[id] = interaction
-            return nil
+            return .success(interaction)
         }
-        if let result { throw result }
+        return try result.get()
     }
 
     /// The interaction `token` belongs to, if it was acknowledged and is still within its

@@ -6,7 +6,8 @@ enum MessageValidation {
     typealias FieldError = (path: String, code: String, message: String)
 
     /// Checks `fields`; `prefix` is the path of the message inside the body (`data.` for callbacks).
-    static func check(_ fields: [String: Any], prefix: String = "") throws(DiscordError) {
+    /// - Parameter emptyAllowed: an edit, which may leave content, embeds and components as they are.
+    static func check(_ fields: [String: Any], prefix: String = "", emptyAllowed: Bool = false) throws(DiscordError) {
         var errors: [FieldError] = []
         let content = fields["content"] as? String ?? ""
         if let value = fields["content"], !(value is String), !(value is NSNull) {
@@ -89,6 +90,6 @@ enum MessageValidation {
         }
         guard errors.isEmpty else { throw .invalidFormBody(errors) }
         let hasStickers = !((fields["sticker_ids"] as? [Any]) ?? []).isEmpty
-        if content.isEmpty, embeds.isEmpty, rows.isEmpty, !hasStickers, fields["poll"] == nil { throw .cannotSendEmpty }
+        if !emptyAllowed, content.isEmpty, embeds.isEmpty, rows.isEmpty, !hasStickers, fields["poll"] == nil { throw .cannotSendEmpty }
     }
 }

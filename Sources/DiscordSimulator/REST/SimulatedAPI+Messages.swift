@@ -15,6 +15,8 @@ extension SimulatedAPI {
         let result: Result<(GuildID?, Int, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
             Result { () throws(DiscordError) -> (GuildID?, Int, [String: Any]) in
                 if let guild {
+                    // Categories, forums and media channels hold no messages of their own.
+                    guard ![4, 15, 16].contains(channel.type) else { throw .notATextChannel }
                     let permissions = botPermissions(in: channel, of: guild)
                     guard permissions.contains(.viewChannel) else { throw .missingAccess }
                     guard permissions.contains(.sendMessages) else { throw .missingPermissions }
@@ -76,8 +78,9 @@ extension SimulatedAPI {
         if type == 4 || type == 7 {
             try MessageValidation.check(fields["data"] as? [String: Any] ?? [:], prefix: "data.")
         }
+        let acknowledged: InteractionRegistry.Interaction
         do {
-            try interactions.acknowledge(id: id.rawValue, token: route.parameters["interaction.token"] ?? "", at: rateLimits.now)
+            acknowledged = try interactions.acknowledge(id: id.rawValue, token: route.parameters["interaction.token"] ?? "", at: rateLimits.now)
         } catch .alreadyAcknowledged {
             throw .alreadyAcknowledged
         } catch {
@@ -85,14 +88,19 @@ extension SimulatedAPI {
         }
         // Discord reads booleans in queries as true/True/1.
         guard ["true", "True", "1"].contains(query.first(where: { $0.name == "with_response" })?.value ?? "") else { return .noContent }
-        var interaction: [String: Any] = ["id": id.description, "type": 2]
+        var interaction: [String: Any] = ["id": id.description, "type": InteractionRegistry.type(of: acknowledged)]
         var resource: [String: Any] = ["type": type]
         if type == 5 { interaction["response_message_loading"] = true }
-        if type == 4, let data = fields["data"] as? [String: Any] {
-            let created = message(data, channel: nil, guild: nil, viaWebhook: true)
-            interaction["response_message_id"] = created["id"]
+        // "message": "the message created by a CHANNEL_MESSAGE_WITH_SOURCE or UPDATE_MESSAGE".
+        if type == 4 || type == 7, let data = fields["data"] as? [String: Any] {
+            var responded = message(data, channel: acknowledged.channel, guild: acknowledged.guild, viaWebhook: true)
+            if type == 7, let updated = acknowledged.componentMessage {
+                responded["id"] = String(updated)
+                responded["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.nowUnixMilliseconds())
+            }
+            interaction["response_message_id"] = responded["id"]
             interaction["response_message_ephemeral"] = ((data["flags"] as? Int ?? 0) & 64) != 0
-            resource["message"] = created
+            resource["message"] = responded
         }
         return .json(200, Self.encode(["interaction": interaction, "resource": resource]))
     }
@@ -113,6 +121,8 @@ extension SimulatedAPI {
             return .json(200, Self.encode(created))
         case .editFollowup:
             let fields = try object(json)
+            // Every field of an edit is optional, each checked as when creating.
+            try MessageValidation.check(fields, emptyAllowed: true)
             let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
             guard let interaction = interactions.followup(token: token, message: target, creating: false, at: now) else {
                 throw .unknownWebhook

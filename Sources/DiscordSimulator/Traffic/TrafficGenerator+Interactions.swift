@@ -68,9 +68,11 @@ extension TrafficGenerator {
         json.raw(#"","app_permissions":""#)
         json.int(appPermissions.rawValue)
         json.raw(#"","attachment_size_limit":10485760"#)
-        if isButton {
+        // The message a button sits on: a command's response sent just before.
+        let componentMessage = isButton ? id.rawValue - 4_194_304 : nil
+        if let componentMessage {
             json.raw(#","message":{"type":20,"id":""#)
-            json.int(id.rawValue - 4_194_304)
+            json.int(componentMessage)
             json.raw("\"")
             json.raw(#","channel_id":"#)
             json.id(channel)
@@ -81,6 +83,7 @@ extension TrafficGenerator {
         json.raw("}")
         return GeneratedEvent(
             name: "INTERACTION_CREATE", data: json.bytes, guild: guild.id,
-            fact: .interaction(id: id.rawValue, token: token, guild: guild.id, channel: channel, user: self.user(at: user).id))
+            fact: .interaction(
+                id: id.rawValue, token: token, guild: guild.id, channel: channel, user: self.user(at: user).id, componentMessage: componentMessage))
     }
 }

@@ -266,8 +266,9 @@ public enum TrafficFact: Sendable, Equatable {
     /// A member joined at `at` (Unix milliseconds, as `joined_at` says).
     case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool)
     case memberLeft(guild: GuildID, user: UserID)
-    /// An interaction a bot may answer with `token` (through REST).
-    case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID)
+    /// An interaction a bot may answer with `token` (through REST): a slash command, or a click on
+    /// a button of the message `componentMessage`.
+    case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID, componentMessage: UInt64?)
 
     /// A join or a leave: a change to who is a guild's member.
     var isMembershipChange: Bool {

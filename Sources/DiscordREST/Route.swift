@@ -44,8 +44,11 @@ public struct Route: Sendable, Hashable {
     /// The route's identity for bucket discovery: method and template.
     public var key: String { method.rawValue + " " + template }
 
-    /// Interaction callbacks do not count against the global limit.
-    public var isExemptFromGlobalLimit: Bool { template.hasPrefix("/interactions/") }
+    /// The interaction endpoints — the callback, the original response, follow-ups (a webhook
+    /// addressed by an interaction's token) — are "not bound to the application's Global Rate Limit".
+    public var isExemptFromGlobalLimit: Bool {
+        template.hasPrefix("/interactions/") || template.hasPrefix("/webhooks/{application.id}/{interaction.token}")
+    }
 
     private static func encodePathSegment(_ value: String) -> String {
         // A segment of only dots would be collapsed by URL normalisation into another endpoint.

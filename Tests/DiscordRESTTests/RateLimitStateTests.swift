@@ -78,9 +78,15 @@ struct RateLimitStateTests {
         #expect(waitUntil(&state, channelA, at: 0.95) == 1.01)
         #expect(proceed(&state, channelA, at: 1.01) != nil)
         #expect(waitUntil(&state, channelA, at: 1.2) == 1.51)
-        // Interaction callbacks are exempt.
+        // The interaction endpoints are exempt: the callback and follow-ups (a webhook by interaction token).
         let callback = Route(.post, "/interactions/{interaction.id}/{interaction.token}/callback", ["interaction.id": "9", "interaction.token": "t"])
         #expect(proceed(&state, callback, at: 1.2) != nil)
+        let followup = Route(.post, "/webhooks/{application.id}/{interaction.token}", ["application.id": "7", "interaction.token": "t"])
+        #expect(proceed(&state, followup, at: 1.2) != nil)
+        let edit = Route(
+            .patch, "/webhooks/{application.id}/{interaction.token}/messages/{message.id}",
+            ["application.id": "7", "interaction.token": "t", "message.id": "@original"])
+        #expect(proceed(&state, edit, at: 1.2) != nil)
     }
 
     @Test func fourTwentyNinesHoldBackTheirScope() throws {

@@ -96,6 +96,9 @@ struct RESTEndpointTests {
         #expect(tooGenerous.object["code"] as? Int == 50013, "an overwrite cannot grant administrator the bot lacks")
         #expect(try await client.send("DELETE", "/channels/\(newChannel)").status == 200)
         #expect(try await client.send("POST", "/channels/\(newChannel)/messages", json: ["content": "x"]).object["code"] as? Int == 10003)
+        let category = try #require(try await client.send("POST", "/guilds/\(guild)/channels", json: ["name": "staff", "type": 4]).object["id"] as? String)
+        let inCategory = try await client.send("POST", "/channels/\(category)/messages", json: ["content": "x"])
+        #expect(inCategory.status == 400 && inCategory.object["code"] as? Int == 50008, "a category holds no messages")
         // A bot cannot grant what it lacks (administrator) in an overwrite.
         let grant = try await client.send("POST", "/guilds/\(guild)/channels", json: [
             "name": "x", "permission_overwrites": [["id": guild.description, "type": 0, "allow": "8", "deny": "0"]],
@@ -159,6 +162,13 @@ struct RESTEndpointTests {
         #expect(bulk.object["failed_users"] as? [String] == [cast.owner.description, "999"])
         let none = try await client.send("POST", "/guilds/\(guild)/bulk-ban", json: ["user_ids": [cast.owner.description]])
         #expect(none.status == 400 && none.object["code"] as? Int == 500000)
+        // Already banned — before, or earlier in the same list — is a failure, not a second ban.
+        let third = cast.plain[2].description
+        let again = try await client.send("POST", "/guilds/\(guild)/bulk-ban", json: ["user_ids": [third, second.description, third]])
+        #expect(again.object["banned_users"] as? [String] == [third])
+        #expect(again.object["failed_users"] as? [String] == [second.description, third])
+        let allBanned = try await client.send("POST", "/guilds/\(guild)/bulk-ban", json: ["user_ids": [second.description, third]])
+        #expect(allBanned.object["code"] as? Int == 500000)
         try await server.stop()
     }
 
@@ -177,6 +187,10 @@ struct RESTEndpointTests {
         #expect(try await client.send("PUT", "/applications/\(application)/guilds/\(guild)/commands", json: [commands[0]]).status == 200)
         #expect(server.commandNames(guild: guild) == ["rank"])
         #expect(try await client.send("PUT", "/applications/1/commands", json: commands).object["code"] as? Int == 50001)
+        let userCommands = (0..<16).map { ["name": "User \($0)", "type": 2] as [String: Any] }
+        let tooMany = try await client.send("PUT", "/applications/\(application)/commands", json: userCommands)
+        #expect(tooMany.status == 400 && tooMany.object["code"] as? Int == 30032)
+        #expect(server.commandNames() == ["rank", "warn"], "a refused overwrite changes nothing")
 
         // One user in ten has DMs closed (50007); the others can be written to.
         let closed = try #require(Self.world.users.first { !$0.isBot && !SimulatedAPI.acceptsDirectMessages($0) })
@@ -259,6 +273,15 @@ struct RESTEndpointTests {
             "client_id": String(application), "client_secret": server.configuration.clientSecret, "token": newAccess,
         ])).status == 200)
         #expect(try await api.send("GET", "/users/@me", authorization: "Bearer \(newAccess)").status == 401)
+        // Revoking one token revokes every token of its authorization, and no other.
+        #expect(try await api.send("GET", "/users/@me", authorization: "Bearer \(access)").status == 401, "the first access token too")
+        let newRefresh = try #require(renewed.object["refresh_token"] as? String)
+        let refreshed = try await api.send("POST", "/oauth2/token", body: form([
+            "client_id": String(application), "client_secret": server.configuration.clientSecret, "grant_type": "refresh_token",
+            "refresh_token": newRefresh,
+        ]))
+        #expect(refreshed.status == 400, "the refresh token of that authorization")
+        #expect(try await api.send("GET", "/users/@me", authorization: "Bearer \(narrowToken)").status == 200, "another authorization")
         try await server.stop()
     }
 }

@@ -98,6 +98,15 @@ struct RESTRateLimitTests {
             return
         }
         #expect(limited.isGlobal && abs(limited.retryAfter - 0.2) < 1e-9)
+        // The interaction endpoints are not bound to the global limit, and do not count towards it.
+        for path in ["POST /interactions/9/t/callback", "POST /webhooks/7/t", "PATCH /webhooks/7/t/messages/@original", "DELETE /webhooks/7/t/messages/11"] {
+            let parts = path.split(separator: " ").map(String.init)
+            let route = RESTRoute.match(method: parts[0], path: parts[1])!
+            guard case .allowed = model.admit(route, at: 1.3) else {
+                Issue.record("\(path) was held by the global limit")
+                continue
+            }
+        }
         #expect(admitted(6, at: 1.51))
     }
 

@@ -13,10 +13,13 @@ final class OAuth2Service: Sendable {
         let redirectURI: String
     }
 
+    /// Tokens carry the authorization they came from (a code's exchange, kept through refreshes):
+    /// revoking any token revokes every token of its authorization.
     private struct State {
         var codes: [String: Grant] = [:]
-        var accessTokens: [String: (scopes: String, expires: Date)] = [:]
-        var refreshTokens: [String: String] = [:]
+        var accessTokens: [String: (scopes: String, expires: Date, authorization: Int)] = [:]
+        var refreshTokens: [String: (scopes: String, authorization: Int)] = [:]
+        var authorizations = 0
     }
 
     private let configuration: SimulatorConfiguration
@@ -66,34 +69,38 @@ final class OAuth2Service: Sendable {
             return .json(401, #"{"error":"invalid_client"}"#)
         }
         if path == "/oauth2/token/revoke" {
+            // "any active access or refresh tokens associated with that authorization will be
+            // revoked, regardless of the token and token_type_hint".
             state.withLock { state in
-                if let token = form["token"] {
-                    state.accessTokens[token] = nil
-                    state.refreshTokens[token] = nil
-                }
+                guard let token = form["token"],
+                      let authorization = state.accessTokens[token]?.authorization ?? state.refreshTokens[token]?.authorization
+                else { return }
+                state.accessTokens = state.accessTokens.filter { $0.value.authorization != authorization }
+                state.refreshTokens = state.refreshTokens.filter { $0.value.authorization != authorization }
             }
             return .json(200, "{}")
         }
+        let access = Self.randomToken(30)
+        let refresh = Self.randomToken(30)
         let scopes: String? = state.withLock { state in
+            let granted: (scopes: String, authorization: Int)
             switch form["grant_type"] {
             case "authorization_code":
                 guard let code = form["code"], let grant = state.codes.removeValue(forKey: code),
                       form["redirect_uri"] == grant.redirectURI else { return nil }
-                return grant.scopes
+                state.authorizations += 1
+                granted = (grant.scopes, state.authorizations)
             case "refresh_token":
-                guard let token = form["refresh_token"], let scopes = state.refreshTokens.removeValue(forKey: token) else { return nil }
-                return scopes
+                guard let token = form["refresh_token"], let earlier = state.refreshTokens.removeValue(forKey: token) else { return nil }
+                granted = earlier
             default:
                 return nil
             }
+            state.accessTokens[access] = (granted.scopes, Date().addingTimeInterval(604_800), granted.authorization)
+            state.refreshTokens[refresh] = granted
+            return granted.scopes
         }
         guard let scopes else { return .json(400, #"{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}"#) }
-        let access = Self.randomToken(30)
-        let refresh = Self.randomToken(30)
-        state.withLock { state in
-            state.accessTokens[access] = (scopes, Date().addingTimeInterval(604_800))
-            state.refreshTokens[refresh] = scopes
-        }
         return .json(200, SimulatedAPI.encode([
             "token_type": "Bearer", "access_token": access, "expires_in": 604_800, "refresh_token": refresh, "scope": scopes,
         ] as [String: Any]))

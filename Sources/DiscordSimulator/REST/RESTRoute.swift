@@ -22,8 +22,14 @@ struct RESTRoute: Sendable, Equatable {
     /// The value of the major parameter, which splits a group into buckets.
     let majorParameter: String
 
-    /// Interaction callbacks do not count against the global limit.
-    var isExemptFromGlobalLimit: Bool { endpoint == .interactionCallback }
+    /// The interaction endpoints — the callback, the original response, follow-ups — do not count
+    /// against the global limit ("not bound to the application's Global Rate Limit").
+    var isExemptFromGlobalLimit: Bool {
+        switch endpoint {
+        case .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
+        default: false
+        }
+    }
 
     /// Whether the route takes the bot's token (the rest take none, or an OAuth2 bearer token, or
     /// the interaction token in the path).

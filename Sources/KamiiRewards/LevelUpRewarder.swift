@@ -227,11 +227,17 @@ public final class LevelUpRewarder: Sendable {
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
         let guild = levelUp.guild, user = levelUp.user
         var over = true
+        var allAdded = true
         for role in changes.add {
             let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
             over = over && outcome.isOver
+            allAdded = allAdded && outcome == .done
         }
+        // Replaced rewards go only once the new one is held: a member whose new role was refused
+        // (above the bot's, deleted) keeps the one they had, rather than ending with neither; one
+        // whose call failed for now keeps it until the level-up's retry.
+        guard allAdded else { return over }
         for role in changes.remove {
             let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }

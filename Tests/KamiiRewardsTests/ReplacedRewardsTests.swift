@@ -1,0 +1,32 @@
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import KamiiCore
+import KamiiStats
+@testable import KamiiRewards
+import Testing
+
+/// Rewards that replace each other never leave a member with fewer reward roles than before.
+struct ReplacedRewardsTests {
+    @Test func aRefusedNewRewardLeavesTheOldOneInPlace() async throws {
+        let (server, client) = try await LevelUpRewarderTests.start()
+        let (guild, member) = try LevelUpRewarderTests.pick()
+        // The level-10 reward is a role above the bot's: Discord refuses to give it (50013).
+        let low = guild.roles[0], aboveBot = guild.roles[guild.roles.count - 1]
+        let rewards = LevelRewards(rewards: [.init(level: 5, role: low.rawValue), .init(level: 10, role: aboveBot.rawValue)], stack: false, announcementChannel: nil)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            retryDelay: .milliseconds(10))
+        await rewarder.handle(LevelUp(guild: guild.id, user: member, from: 4, to: 5))
+        #expect(try await client.member(member, in: guild.id).roles.contains(low))
+        let calls = server.record.rest.count
+
+        await rewarder.handle(LevelUp(guild: guild.id, user: member, from: 9, to: 10))
+
+        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403"], "no removal after the refusal")
+        let roles = try await client.member(member, in: guild.id).roles
+        #expect(roles.contains(low) && !roles.contains(aboveBot), "\(roles)")
+        #expect(rewarder.totals.rolesRemoved == 0)
+        try await server.stop()
+    }
+}

@@ -77,4 +77,9 @@ public struct ShardPlan: Sendable, Equatable {
             shards = Array(start..<end)
         }
     }
+
+    /// The shard a guild's events arrive on: `(guild_id >> 22) % shard_count`.
+    public static func shard(of guild: UInt64, count: Int) -> Int {
+        Int((guild >> 22) % UInt64(max(1, count)))
+    }
 }

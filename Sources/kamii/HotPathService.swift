@@ -23,6 +23,10 @@ final class HotPathService: Service, Sendable {
     let settings: RunConfiguration.HotPathSettings
     let threadMaps: StoredThreadParents
     let logger: Logger
+    /// The shards this process runs, once planned (``shardsPlanned(_:of:)``): which guilds'
+    /// waiting level-ups are this process's to carry out.
+    private let plans: AsyncStream<(shards: Set<Int>, count: Int)>
+    private let planned: AsyncStream<(shards: Set<Int>, count: Int)>.Continuation
 
     /// - Parameter manager: told after each flush how far each shard's dispatches are in Redis, so
     ///   the sessions it saves resume a killed process from there (nothing lost, nothing twice).
@@ -60,6 +64,13 @@ final class HotPathService: Service, Sendable {
         self.settings = settings
         threadMaps = StoredThreadParents(redis: redis, keys: keys)
         self.logger = logger
+        (plans, planned) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The shards are planned and about to connect: what Redis keeps for their guilds is read in.
+    func shardsPlanned(_ shards: Set<Int>, of shardCount: Int) async {
+        planned.yield((shards, shardCount))
+        await restoreThreadParents(shards: shards, of: shardCount)
     }
 
     /// Reads the thread maps Redis keeps for the guilds of `shards` into the router; called before
@@ -91,7 +102,15 @@ final class HotPathService: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
             // Ends once the flusher has (its level-up stream finishes with it) and the joins are over.
-            group.addTask { await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream, waiting: waiting) }
+            group.addTask {
+                // Only the level-ups of this process's guilds: in a cluster, each process carries out
+                // its own (two doing one guild's would race, one's replacing undone by the other's).
+                // No level-up comes before the plan: the shards connect after it.
+                var plans = self.plans.makeAsyncIterator()
+                let plan = await plans.next()
+                let mine = plan.map { plan in waiting.filter { plan.shards.contains(ShardPlan.shard(of: $0.guild.rawValue, count: plan.count)) } }
+                await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream, waiting: mine ?? [])
+            }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: min(idle, .seconds(60)))
@@ -112,6 +131,7 @@ final class HotPathService: Service, Sendable {
             }
             // Shards are stopped by now (they shut down before this service): flush what is left.
             try? await gracefulShutdown()
+            planned.finish()
             router.stats.finish()
             router.joins.finish()
             await group.next()

@@ -159,7 +159,7 @@ final class ShardsService: Service, Sendable {
                             await router?.route(dispatch, lane: lane)
                         }
                     },
-                    prepare: { plan in await hotPath?.restoreThreadParents(shards: Set(plan.shards), of: plan.shardCount) })
+                    prepare: { plan in await hotPath?.shardsPlanned(Set(plan.shards), of: plan.shardCount) })
                 self.reasons.withLock { $0 = stopped }
             }
             group.addTask {

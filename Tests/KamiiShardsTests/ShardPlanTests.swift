@@ -54,3 +54,18 @@ struct ShardPlanTests {
         #expect(ShardManagerConfiguration(token: "x", intents: [], namespace: "prod").resolvedNamespace == "prod")
     }
 }
+
+extension ShardPlanTests {
+    /// Each guild's events arrive on `(guild_id >> 22) % shard_count` (Discord's sharding formula),
+    /// and in a cluster exactly one process runs that shard: the one whose waiting level-ups those are.
+    @Test func everyGuildBelongsToExactlyOneProcessOfACluster() throws {
+        #expect(ShardPlan.shard(of: 197_038_439_483_310_086, count: 16) == 2)
+        #expect(ShardPlan.shard(of: 197_038_439_483_310_086, count: 1_008) == 482)
+        #expect(ShardPlan.shard(of: 12_345, count: 16) == 0, "created in Discord's first four milliseconds")
+        let plans = try (0..<4).map { try ShardPlan(count: .fixed(1_008), selection: .cluster(index: $0, of: 4), recommended: 0, maxConcurrency: 16) }
+        for guild in stride(from: UInt64(1) << 40, to: UInt64(1) << 62, by: Int(UInt64(1) << 50 / 7 + 12_345)) {
+            let shard = ShardPlan.shard(of: guild, count: 1_008)
+            #expect(plans.filter { $0.shards.contains(shard) }.count == 1)
+        }
+    }
+}

@@ -101,6 +101,23 @@ struct GuildSettingsWatcherTests {
         }
     }
 
+    /// A configuration outside the panel's limits (written by hand, or by another build) is refused
+    /// for its guild alone, as one that cannot be decoded is: its actor runs the defaults meanwhile.
+    @Test func aConfigurationOutsideTheLimitsIsRefusedForItsGuildAlone() async throws {
+        try await withStore { store in
+            let (bogus, fine) = (GuildID(D.guild), GuildID(D.guild + (1 << 22)))
+            for guild in [bogus, fine] { try await store.registerGuild(guild) }
+            var config = GuildConfig()
+            config.xp.cooldownSeconds = 20_000_000_000_000_000
+            config.xp.multiplier = 1e300
+            let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = \(bind: json) WHERE guild_id = \(bind: bogus.column)").run() }
+            let settings = StoreGuildSettings(store: store, quietPeriod: .seconds(60))
+            #expect(await settings.settings(for: bogus) == nil)
+            #expect(await settings.settings(for: fine) != nil)
+        }
+    }
+
     /// A save stamped an hour ahead (a writer whose clock runs fast) does not hide the saves
     /// stamped correctly after it.
     @Test func aSaveStampedInTheFutureHidesNothing() async throws {

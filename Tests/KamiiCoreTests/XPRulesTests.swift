@@ -104,4 +104,22 @@ struct XPRulesTests {
         #expect(rules.isCoolingDown(messageTime: 1_000, lastXPAt: 1_000))
         #expect(!rules.isCoolingDown(messageTime: 1_001, lastXPAt: 1_000))
     }
+
+    /// Settings that reached the database past the panel's checks are held to bounds instead of
+    /// trapping the arithmetic: no crash, and a cooldown that still holds.
+    @Test func extremeSettingsNeverTrap() {
+        var settings = GuildConfig.XPSettings()
+        settings.cooldownSeconds = Int.max
+        settings.minPerMessage = Int.min
+        settings.maxPerMessage = Int.max
+        settings.multiplier = .infinity
+        settings.channelMultipliers = [ChannelID(5 << 22): .nan]
+        let rules = XPRules(settings)
+        #expect(rules.cooldownMilliseconds == 31_536_000_000 && rules.isCoolingDown(messageTime: 2_000, lastXPAt: 1_000))
+        let xp = rules.award(messageID: 1 << 40, channelID: 5 << 22, roles: [])
+        #expect((0...100_000_000).contains(xp))
+        var karma = GuildConfig.KarmaSettings()
+        karma.cooldownSeconds = Int.max
+        #expect(KarmaRules(karma).cooldownMilliseconds == 31_536_000_000)
+    }
 }

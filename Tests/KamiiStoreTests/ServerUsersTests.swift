@@ -9,6 +9,18 @@ import Testing
                         messageCount: xp / 20, updatedAt: IDs.time)
     }
 
+    /// The largest batch the configuration accepts fits one statement of either engine.
+    @Test(arguments: TestEngine.available)
+    func theLargestBatchAllowedFitsOneStatement(_ engine: TestEngine) async throws {
+        try await withStore(engine, batchRows: StoreConfiguration.maxBatchRows) { store in
+            let guild = IDs.guild(3)
+            try await store.registerGuild(guild)
+            let rows = (1...StoreConfiguration.maxBatchRows + 5).map { Self.stats(guild, UInt64($0), xp: Int64($0)) }
+            try await store.upsertServerUsers(rows)
+            #expect(try await store.serverUser(IDs.user(UInt64(StoreConfiguration.maxBatchRows)), in: guild) == rows[StoreConfiguration.maxBatchRows - 1])
+        }
+    }
+
     @Test(arguments: TestEngine.available)
     func batchesLargerThanOneStatementAreUpsertedAndReadBack(_ engine: TestEngine) async throws {
         try await withStore(engine, batchRows: 400) { store in

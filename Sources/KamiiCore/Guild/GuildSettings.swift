@@ -56,8 +56,8 @@ public struct FixedGuildSettings: GuildSettingsSource {
 /// stored configuration runs the defaults. A store that cannot answer gives nil, logged — and for
 /// ``quietPeriod`` after a failed read every read gives nil at once, without asking: while the
 /// database is away, the guild actors of a shard (which wait for each other's events) do not each
-/// wait for a query to fail. A configuration stored in a form this binary cannot decode gives nil
-/// for its guild alone.
+/// wait for a query to fail. A configuration stored in a form this binary cannot decode, or outside
+/// the limits the panel enforces (written by hand, or by another build), gives nil for its guild alone.
 public struct StoreGuildSettings: GuildSettingsSource {
     public let store: KamiiStore
     private let logger: Logger
@@ -73,7 +73,14 @@ public struct StoreGuildSettings: GuildSettingsSource {
     public func settings(for guild: GuildID) async -> GuildSettings? {
         if let failed = failedAt.instant.withLock({ $0 }), ContinuousClock.now < failed + quietPeriod { return nil }
         do {
-            return try await store.guildConfig(guild).map { GuildSettings($0.config) } ?? .defaults
+            guard let stored = try await store.guildConfig(guild) else { return .defaults }
+            do {
+                try stored.config.validate()
+            } catch {
+                logger.error("guild settings stored outside the limits Kamii accepts", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                return nil
+            }
+            return GuildSettings(stored.config)
         } catch {
             // A stored configuration that cannot be decoded is this guild's problem alone; any other
             // failure is the database's.

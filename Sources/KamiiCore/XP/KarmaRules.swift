@@ -9,7 +9,7 @@ public struct KarmaRules: Sendable, Equatable {
 
     public init(_ settings: GuildConfig.KarmaSettings) {
         emoji = settings.emoji
-        cooldownMilliseconds = UInt64(max(0, settings.cooldownSeconds)) * 1_000
+        cooldownMilliseconds = UInt64(XPRules.clampedCooldown(seconds: settings.cooldownSeconds)) * 1_000
     }
 
     public init(emoji: [String], cooldownMilliseconds: UInt64) {

@@ -18,20 +18,33 @@ public final class XPRules: Sendable {
     public static let defaults = XPRules(GuildConfig.XPSettings())
 
     public init(_ settings: GuildConfig.XPSettings) {
-        minimumXP = settings.minPerMessage
-        maximumXP = max(settings.minPerMessage, settings.maxPerMessage)
+        // Held within what the panel allows (its check is the rule; these bounds only keep settings
+        // that reached the database some other way from trapping the arithmetic below).
+        minimumXP = min(max(0, settings.minPerMessage), 1_000_000)
+        maximumXP = max(minimumXP, min(settings.maxPerMessage, 1_000_000))
         cooldownMilliseconds = Self.effectiveCooldown(seconds: settings.cooldownSeconds)
-        multiplier = settings.multiplier
-        channelMultipliers = Dictionary(settings.channelMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
-        roleMultipliers = Dictionary(settings.roleMultipliers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { first, _ in first })
+        multiplier = Self.bounded(settings.multiplier)
+        channelMultipliers = Dictionary(settings.channelMultipliers.map { ($0.key.rawValue, Self.bounded($0.value)) }, uniquingKeysWith: { first, _ in first })
+        roleMultipliers = Dictionary(settings.roleMultipliers.map { ($0.key.rawValue, Self.bounded($0.value)) }, uniquingKeysWith: { first, _ in first })
         noXPChannels = Set(settings.noXPChannels.map(\.rawValue))
         noXPRoles = Set(settings.noXPRoles.map(\.rawValue))
+    }
+
+    /// A multiplier within 0 ... 100 (not a number: 1).
+    private static func bounded(_ multiplier: Double) -> Double {
+        multiplier.isNaN ? 1 : min(max(0, multiplier), 100)
+    }
+
+    /// A cooldown's seconds within 0 ... a year: settings come from a database, whatever reached it
+    /// (the panel allows a day), and times are added to them with wrapping arithmetic.
+    public static func clampedCooldown(seconds: Int) -> Int {
+        min(max(0, seconds), 31_536_000)
     }
 
     /// A cooldown in milliseconds, at least 1: with none configured, a message seen again (a
     /// replay, at the very time of the author's last XP) must still earn nothing the second time.
     private static func effectiveCooldown(seconds: Int) -> UInt64 {
-        max(1, UInt64(max(0, seconds)) * 1_000)
+        max(1, UInt64(clampedCooldown(seconds: seconds)) * 1_000)
     }
 
     /// Whether the author's roles matter (for exclusions or multipliers), so the role list must be read.

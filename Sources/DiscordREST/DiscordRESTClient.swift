@@ -10,6 +10,8 @@ public final class DiscordRESTClient: Sendable {
     private let transport: any HTTPTransport
     private let limits: Mutex<RateLimitState>
     private let budget: Mutex<InvalidRequestBudget>
+    /// Set by a 401: every later request is refused here, unsent.
+    private let tokenRefused = Atomic<Bool>(false)
     private let started = ContinuousClock.now
 
     public init(configuration: RESTClientConfiguration, transport: any HTTPTransport = AsyncHTTPClientTransport()) {
@@ -71,6 +73,7 @@ public final class DiscordRESTClient: Sendable {
                 continue
             }
             let rate = Self.rateLimitAnswer(answer)
+            if answer.status == 401 { tokenRefused.store(true, ordering: .relaxed) }
             let now = self.now
             limits.withLock { $0.complete(ticket, rate, now: now) }
             budget.withLock { $0.record(status: answer.status, scope: rate.scope, at: now) }
@@ -117,6 +120,7 @@ public final class DiscordRESTClient: Sendable {
     /// request go. The fast path is one lock.
     private func acquire(_ route: Route, deadline: ContinuousClock.Instant) async throws(RESTError) -> RateLimitState.Ticket {
         while true {
+            guard !tokenRefused.load(ordering: .relaxed) else { throw RESTError(.tokenRefused) }
             let now = self.now
             guard budget.withLock({ $0.allows(at: now) }) else {
                 throw RESTError(.invalidRequestBudgetExhausted(count: budget.withLock { $0.count(at: now) }))

@@ -9,6 +9,9 @@ public struct RESTError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The invalid-request budget (401/403/429 over 10 minutes) is spent down to its safety
         /// margin: the request was not sent, so the bot's IP is not banned.
         case invalidRequestBudgetExhausted(count: Int)
+        /// Discord answered 401 to an earlier request: the token is not valid (reset, or revoked), so
+        /// nothing more is sent with it ("stop making requests", each one an invalid request).
+        case tokenRefused
         /// The request's deadline passed (while waiting for a limit or for the answer).
         case deadlineExceeded
         /// The connection failed (for a request not safe to send twice, or after the retries).
@@ -55,6 +58,7 @@ public struct RESTError: Error, Sendable, Equatable, CustomStringConvertible {
         case .serverError(let status): return "Discord answered HTTP \(status); the request was not retried because it may have been applied"
         case .invalidRequestBudgetExhausted(let count):
             return "not sent: \(count) invalid requests (401/403/429) in the last 10 minutes; Discord bans the IP at 10,000"
+        case .tokenRefused: return "not sent: Discord refused the bot token (401) earlier; restart with a valid token"
         case .deadlineExceeded: return "the request's deadline passed"
         case .transport(let description): return "connection failed: \(description)"
         case .decoding(let description): return "Discord's answer could not be decoded: \(description)"

@@ -360,8 +360,10 @@ public final class LevelUpRewarder: Sendable {
                     ])
                 }
                 // Still rate limited after the client's own resends (no retry_after, a shared
-                // limit held for long): not a refusal, the level-up waits for the next retry.
-                if case .discord(let status, let code, _) = error.kind, status != 429 {
+                // limit held for long), the token refused (401: the bot's, not this call's fault),
+                // or an answer that is not Discord's JSON (code 0: a proxy's page): not a refusal of
+                // this call, so the level-up waits for the next retry or start.
+                if case .discord(let status, let code, _) = error.kind, status != 429, status != 401, code != 0 {
                     refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
                     return .refused
                 }

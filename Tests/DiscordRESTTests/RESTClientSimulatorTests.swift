@@ -156,6 +156,19 @@ struct RESTClientSimulatorTests {
         try await server.stop()
     }
 
+    /// A 401 means the token is not valid: the client sends nothing more with it.
+    @Test func afterA401NothingMoreIsSent() async throws {
+        let (server, client) = try await Self.start(RESTLimits()) { $0.token = "reset.bot.token" }
+        await #expect(throws: RESTError(.discord(status: 401, code: 0, message: "401: Unauthorized"))) { try await client.currentUser() }
+        let calls = server.record.rest.count
+        for _ in 0..<3 {
+            await #expect(throws: RESTError(.tokenRefused)) { try await client.gatewayBot() }
+        }
+        #expect(server.record.rest.count == calls, "nothing sent after the 401")
+        #expect(client.invalidRequests == 1)
+        try await server.stop()
+    }
+
     @Test func discordsErrorsArriveTypedAndReasonsAreEncoded() async throws {
         let (server, client) = try await Self.start(RESTLimits())
         let guild = Self.world.guilds[0]

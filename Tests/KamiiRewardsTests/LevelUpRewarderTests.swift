@@ -156,12 +156,13 @@ struct LevelUpRewarderTests {
     func onlyLevelUpsThatAreOverLeaveRedis() async throws {
         struct Failing: LevelUpActions {
             /// Announcing in channel 1 fails as a connection would; in channel 2 Discord refuses; in
-            /// channel 3 a 429 outlasted the client's resends.
+            /// channel 3 a 429 outlasted the client's resends; in channel 4 the token was refused.
             func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
             func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
             func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
                 if channel.rawValue == 1 { throw RESTError(.transport(description: "connection refused")) }
                 if channel.rawValue == 3 { throw RESTError(.discord(status: 429, code: 0, message: "You are being rate limited.")) }
+                if channel.rawValue == 4 { throw RESTError(.discord(status: 401, code: 0, message: "401: Unauthorized")) }
                 throw RESTError(.discord(status: 403, code: 50001, message: "Missing Access"))
             }
         }
@@ -172,16 +173,16 @@ struct LevelUpRewarderTests {
         }
         let redis = try RedisTestServer.client()
         let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
-        let (unreachable, refusing, limited) = (GuildID(1 << 22), GuildID(2 << 22), GuildID(3 << 22))
-        for guild in [unreachable, refusing, limited] { try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3") }
+        let (unreachable, refusing, limited, unauthorized) = (GuildID(1 << 22), GuildID(2 << 22), GuildID(3 << 22), GuildID(4 << 22))
+        for guild in [unreachable, refusing, limited, unauthorized] { try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "0:3") }
         let backlog = LevelUpBacklog(redis: redis, keys: keys)
         let rewarder = LevelUpRewarder(settings: ChannelPerGuild(), actions: Failing(), backlog: backlog, retryDelay: .milliseconds(1))
         await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waiting: await rewarder.waitingLevelUps())
-        #expect(Set(try await backlog.waiting().map(\.guild)) == [unreachable, limited])
-        #expect(rewarder.totals.failures == 3)
+        #expect(Set(try await backlog.waiting().map(\.guild)) == [unreachable, limited, unauthorized])
+        #expect(rewarder.totals.failures == 4)
         // A level-up that covers less than what waits (a newer stretch) leaves it.
         try await backlog.done([LevelUp(guild: unreachable, user: UserID(77), from: 1, to: 3)])
-        #expect(try await backlog.waiting().count == 2)
+        #expect(try await backlog.waiting().count == 3)
         await redis.close()
     }
 

@@ -202,10 +202,12 @@ public actor Checkpointer {
             // No profile (no member event since this Redis was loaded from SQL, which keeps only the
             // score) and no case: keep the score it has rather than judge on less.
             let kept = record.hasAvatar == nil && punishments.isEmpty ? record.trust.map { min(100, max(0, $0)) } : nil
+            // Counts below zero can only be a damaged or hand-edited record: written as 0, so that
+            // one member's record cannot fail the guild's whole upsert at every checkpoint.
             return ServerUserStats(
-                guild: guild, user: user, xp: Int64(record.xp), level: record.level, karma: Int64(record.karma),
-                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(record.messages),
-                xpMessages: Int64(record.xpMessages), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now)
+                guild: guild, user: user, xp: Int64(max(0, record.xp)), level: max(0, record.level), karma: Int64(record.karma),
+                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(max(0, record.messages)),
+                xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now)
         }
         await beforeWritingSQL?(guild)
         if !rows.isEmpty, try await !upsert(rows) {

@@ -207,7 +207,8 @@ public actor Checkpointer {
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(max(0, record.xp)), level: max(0, record.level), karma: Int64(record.karma),
                 trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(max(0, record.messages)),
-                xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now)
+                xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now,
+                asOf: Int64(clamping: readAt))
         }
         await beforeWritingSQL?(guild)
         if !rows.isEmpty, try await !upsert(rows) {

@@ -9,6 +9,29 @@ import Testing
                         messageCount: xp / 20, updatedAt: IDs.time)
     }
 
+    /// A row read from Redis later is not replaced by one read earlier (two checkpointers, the
+    /// earlier one slower to write); rows written without a read time are replaced by any.
+    @Test(arguments: TestEngine.available)
+    func anEarlierReadDoesNotReplaceALaterOne(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(4)
+            try await store.registerGuild(guild)
+            func row(xp: Int64, asOf: Int64) -> ServerUserStats {
+                var row = Self.stats(guild, 1, xp: xp)
+                row.asOf = asOf
+                return row
+            }
+            try await store.upsertServerUsers([Self.stats(guild, 1, xp: 10)])
+            try await store.upsertServerUsers([row(xp: 101, asOf: 2_000)])
+            #expect(try await store.serverUser(IDs.user(1), in: guild)?.xp == 101, "a versioned read replaces an unversioned row")
+            try await store.upsertServerUsers([row(xp: 100, asOf: 1_000)])
+            #expect(try await store.serverUser(IDs.user(1), in: guild) == row(xp: 101, asOf: 2_000), "the earlier read changed nothing")
+            try await store.upsertServerUsers([row(xp: 102, asOf: 2_000), Self.stats(guild, 2, xp: 7)])
+            #expect(try await store.serverUser(IDs.user(1), in: guild)?.xp == 102, "a read as late replaces it")
+            #expect(try await store.serverUser(IDs.user(2), in: guild)?.xp == 7)
+        }
+    }
+
     /// The largest batch the configuration accepts fits one statement of either engine.
     @Test(arguments: TestEngine.available)
     func theLargestBatchAllowedFitsOneStatement(_ engine: TestEngine) async throws {

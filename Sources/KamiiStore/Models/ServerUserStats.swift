@@ -17,10 +17,13 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
     /// When the member last earned XP (the message's time, Unix ms); nil before a first XP.
     public var lastXPAt: Int64?
     public var updatedAt: Date
+    /// When (Unix ms, on the clock of the source read) the values were read: a row is replaced only
+    /// by values read no earlier. 0: unversioned (replaced by any).
+    public var asOf: Int64
 
     public init(
         guild: GuildID, user: UserID, xp: Int64, level: Int, karma: Int64, trust: Int, messageCount: Int64, xpMessages: Int64 = 0,
-        lastXPAt: Int64? = nil, updatedAt: Date
+        lastXPAt: Int64? = nil, updatedAt: Date, asOf: Int64 = 0
     ) {
         self.guild = guild
         self.user = user
@@ -32,12 +35,13 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
         self.xpMessages = xpMessages
         self.lastXPAt = lastXPAt
         self.updatedAt = updatedAt
+        self.asOf = asOf
     }
 
     func validate() throws(StoreError) {
         try StoreSupport.requireValid(guild, "server_users.guild")
         try StoreSupport.requireValid(user, "server_users.user")
-        guard xp >= 0, level >= 0, messageCount >= 0, xpMessages >= 0, (lastXPAt ?? 0) >= 0 else {
+        guard xp >= 0, level >= 0, messageCount >= 0, xpMessages >= 0, (lastXPAt ?? 0) >= 0, asOf >= 0 else {
             throw .invalid("server_users", "xp, level, message counts and the last XP time cannot be negative (user \(user))")
         }
         guard (0...100).contains(trust) else { throw .invalid("server_users.trust", "\(trust) is not between 0 and 100 (user \(user))") }

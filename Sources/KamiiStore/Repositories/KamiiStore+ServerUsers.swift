@@ -5,7 +5,8 @@ import SQLKit
 extension KamiiStore {
     /// Writes a batch of counters in one transaction, as multi-row upserts of
     /// ``StoreConfiguration/batchRows`` rows each. Values replace what is stored: Redis holds
-    /// the truth, SQL is its checkpoint.
+    /// the truth, SQL is its checkpoint — unless the stored row was read later (``ServerUserStats/asOf``):
+    /// a slow writer cannot put back what a later one wrote.
     ///
     /// A member listed twice keeps the later row (PostgreSQL refuses to update one row twice in a
     /// statement, so duplicates are dropped here rather than left to the engine).
@@ -26,17 +27,17 @@ extension KamiiStore {
             }
             for start in stride(from: 0, to: rows.count, by: batchRows) {
                 let insert = database.insert(into: "server_users")
-                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at")
+                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of")
                 for row in rows[start..<min(start + batchRows, rows.count)] {
                     insert.values(
                         SQLBind(row.guild.column), SQLBind(row.user.column), SQLBind(row.xp), SQLBind(row.level),
                         SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.xpMessages), SQLBind(row.lastXPAt),
-                        SQLBind(row.updatedAt.unixMilliseconds))
+                        SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf))
                 }
                 try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
-                    ["xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at"].reduce(update) {
+                    ["xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of"].reduce(update) {
                         $0.set(excludedValueOf: $1)
-                    }
+                    }.where(SQLColumn("as_of", table: "server_users"), .lessThanOrEqual, SQLExcludedColumn("as_of"))
                 }.run()
             }
         }
@@ -89,7 +90,7 @@ extension KamiiStore {
         }
     }
 
-    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, xp_messages, last_xp_at, updated_at"
+    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, xp_messages, last_xp_at, updated_at, as_of"
 
     /// A member of a guild, for deduplicating a batch.
     private struct Pair: Hashable {
@@ -111,6 +112,7 @@ extension ServerUserStats {
             messageCount: try row.decode(column: "message_count", as: Int64.self),
             xpMessages: try row.decode(column: "xp_messages", as: Int64.self),
             lastXPAt: try row.decode(column: "last_xp_at", as: Int64?.self),
-            updatedAt: try row.time("updated_at"))
+            updatedAt: try row.time("updated_at"),
+            asOf: try row.decode(column: "as_of", as: Int64.self))
     }
 }

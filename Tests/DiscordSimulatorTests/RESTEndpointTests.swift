@@ -252,7 +252,7 @@ struct RESTEndpointTests {
         let first = try #require(list.first { $0["id"] as? String == Self.world.guilds[0].id.description })
         #expect(first["owner"] as? Bool == true && first["permissions"] as? String == String(Permissions.all.rawValue))
         #expect(list.count == Self.world.guilds.filter { $0.members.contains(Self.world.userIndex(of: owner.id)!) }.count)
-        #expect(try await api.send("GET", "/users/@me/guilds", authorization: "Bot \(server.configuration.token)").status == 401)
+        #expect(try await api.send("GET", "/users/@me/guilds", authorization: "Bot wrong").status == 401)
 
         // A token granted only `identify` reads the user, not their guilds.
         let narrow = try await web.send("GET", "/oauth2/authorize?client_id=\(application)&response_type=code&scope=identify&redirect_uri=\(redirect)")

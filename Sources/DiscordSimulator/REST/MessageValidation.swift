@@ -23,15 +23,15 @@ enum MessageValidation {
         for (index, embed) in embeds.enumerated() {
             let path = "\(prefix)embeds.\(index)."
             for (field, limit) in [("title", 256), ("description", 4_096)] {
-                let text = embed[field] as? String ?? ""
+                let text = trimmed(embed[field])
                 embedCharacters += text.count
                 if text.count > limit { errors.append((path + field, "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
             }
             let embedFields = embed["fields"] as? [[String: Any]] ?? []
             if embedFields.count > 25 { errors.append((path + "fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")) }
             for (fieldIndex, field) in embedFields.enumerated() {
-                let name = field["name"] as? String ?? ""
-                let value = field["value"] as? String ?? ""
+                let name = trimmed(field["name"])
+                let value = trimmed(field["value"])
                 embedCharacters += name.count + value.count
                 if name.isEmpty || name.count > 256 {
                     errors.append(("\(path)fields.\(fieldIndex).name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 256 in length."))
@@ -40,8 +40,11 @@ enum MessageValidation {
                     errors.append(("\(path)fields.\(fieldIndex).value", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 1024 in length."))
                 }
             }
-            embedCharacters += ((embed["footer"] as? [String: Any])?["text"] as? String)?.count ?? 0
-            embedCharacters += ((embed["author"] as? [String: Any])?["name"] as? String)?.count ?? 0
+            for (object, field, limit) in [("footer", "text", 2_048), ("author", "name", 256)] {
+                let text = trimmed((embed[object] as? [String: Any])?[field])
+                embedCharacters += text.count
+                if text.count > limit { errors.append(("\(path)\(object).\(field)", "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
+            }
         }
         if embedCharacters > 6_000 {
             errors.append((prefix + "embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"))
@@ -51,13 +54,14 @@ enum MessageValidation {
             for (index, value) in parse.enumerated() where !["roles", "users", "everyone"].contains(value as? String ?? "") {
                 errors.append(("\(prefix)allowed_mentions.parse.\(index)", "ENUM_TYPE_COERCE", "Value \"\(value)\" is not a valid enum value."))
             }
-            let parsesUsers = parse.contains { ($0 as? String) == "users" }
-            if parsesUsers, let users = mentions["users"] as? [Any], !users.isEmpty {
-                errors.append((prefix + "allowed_mentions", "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                               "parse:[\"users\"] and users: [ids...] are mutually exclusive."))
-            }
-            if (mentions["users"] as? [Any])?.count ?? 0 > 100 {
-                errors.append((prefix + "allowed_mentions.users", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."))
+            for kind in ["users", "roles"] {
+                if parse.contains(where: { ($0 as? String) == kind }), let ids = mentions[kind] as? [Any], !ids.isEmpty {
+                    errors.append((prefix + "allowed_mentions", "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                                   "parse:[\"\(kind)\"] and \(kind): [ids...] are mutually exclusive."))
+                }
+                if (mentions[kind] as? [Any])?.count ?? 0 > 100 {
+                    errors.append(("\(prefix)allowed_mentions.\(kind)", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."))
+                }
             }
         }
         let rows = fields["components"] as? [[String: Any]] ?? []
@@ -91,5 +95,11 @@ enum MessageValidation {
         guard errors.isEmpty else { throw .invalidFormBody(errors) }
         let hasStickers = !((fields["sticker_ids"] as? [Any]) ?? []).isEmpty
         if !emptyAllowed, content.isEmpty, embeds.isEmpty, rows.isEmpty, !hasStickers, fields["poll"] == nil { throw .cannotSendEmpty }
+    }
+
+    /// An embed text as Discord counts it: "Leading and trailing whitespace characters are not
+    /// included (they are trimmed automatically)".
+    private static func trimmed(_ value: Any?) -> String {
+        (value as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

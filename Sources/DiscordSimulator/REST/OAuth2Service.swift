@@ -119,15 +119,47 @@ final class OAuth2Service: Sendable {
         return #"{"id":"\#(user.id)","username":"\#(user.username)","global_name":"\#(user.username)","discriminator":"0","avatar":\#(avatar),"public_flags":0,"flags":0,"locale":"en-US","mfa_enabled":false}"#
     }
 
-    /// `/users/@me/guilds`: partial guilds with `owner` and the user's `permissions` in each.
-    func guildsJSON(of user: TrafficWorld.User) -> String {
+    /// `/users/@me/guilds`: partial guilds with `owner` and the user's (nil: the bot's)
+    /// `permissions` in each, by ID; `before` / `after` a guild ID, `limit` 1...200 (200), and with
+    /// `with_counts` each guild's approximate member and presence counts.
+    func guildsJSON(of user: TrafficWorld.User?, query: [URLQueryItem]) throws(DiscordError) -> String {
+        func value(_ name: String) -> String? { query.first { $0.name == name }?.value }
+        var limit = 200
+        if let text = value("limit") {
+            guard let number = Int(text) else { throw .invalidFormBody([("limit", "NUMBER_TYPE_COERCE", "Value \"\(text)\" is not int.")]) }
+            guard (1...200).contains(number) else {
+                throw .invalidFormBody([("limit", number < 1 ? "NUMBER_TYPE_MIN" : "NUMBER_TYPE_MAX", "int value should be between 1 and 200.")])
+            }
+            limit = number
+        }
+        var bounds: [String: UInt64] = [:]
+        for name in ["before", "after"] {
+            guard let text = value(name) else { continue }
+            guard let id = UInt64(text) else { throw .invalidFormBody([(name, "NUMBER_TYPE_COERCE", "Value \"\(text)\" is not snowflake.")]) }
+            bounds[name] = id
+        }
+        let withCounts = ["true", "True", "1"].contains(value("with_counts") ?? "")
         let world = configuration.world
-        let entries = guilds.memberships(of: user.id).map { membership in
+        var entries = (user.map { guilds.memberships(of: $0.id) } ?? world.guilds.indices.map { index in
+            (index, [world.botRoleID(of: world.guilds[index])], false)
+        }).map { (index: $0.0, roles: $0.1, isOwner: $0.2) }
+        entries = entries.filter { entry in
+            let id = world.guilds[entry.index].id.rawValue
+            return id < (bounds["before"] ?? .max) && id > (bounds["after"] ?? 0)
+        }.sorted { world.guilds[$0.index].id.rawValue < world.guilds[$1.index].id.rawValue }
+        // Paging back from `before` gives the guilds nearest to it.
+        let page = bounds["before"] != nil && bounds["after"] == nil ? Array(entries.suffix(limit)) : Array(entries.prefix(limit))
+        let objects = page.map { membership in
             let guild = world.guilds[membership.index]
             let permissions = world.permissions(of: guild, roles: membership.roles, isOwner: membership.isOwner)
-            return #"{"id":"\#(guild.id)","name":"Guild \#(membership.index + 1)","icon":null,"banner":null,"owner":\#(membership.isOwner),"permissions":"\#(permissions.rawValue)","features":[]}"#
+            var counts = ""
+            if withCounts {
+                let members = (guilds.snapshot(of: guild.id)?.memberCount ?? guild.members.count) + 1
+                counts = #","approximate_member_count":\#(members),"approximate_presence_count":\#(members / 4)"#
+            }
+            return #"{"id":"\#(guild.id)","name":"Guild \#(membership.index + 1)","icon":null,"banner":null,"owner":\#(membership.isOwner),"permissions":"\#(permissions.rawValue)","features":[]\#(counts)}"#
         }
-        return "[" + entries.joined(separator: ",") + "]"
+        return "[" + objects.joined(separator: ",") + "]"
     }
 
     private static func randomToken(_ length: Int) -> String {

@@ -82,7 +82,7 @@ final class SimulatedAPI: Sendable {
         let authorized = switch route.endpoint {
         case .gateway, .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
         case .currentUser: isBot || bearerUser != nil
-        case .currentUserGuilds: bearerUser != nil
+        case .currentUserGuilds: isBot || bearerUser != nil
         default: isBot
         }
         guard authorized else {
@@ -137,7 +137,7 @@ final class SimulatedAPI: Sendable {
             if let bearerUser { return .json(200, oauth.userJSON(bearerUser)) }
             return .json(200, payloads.botUser)
         case .currentUserGuilds:
-            return .json(200, oauth.guildsJSON(of: bearerUser!))
+            return .json(200, try oauth.guildsJSON(of: bearerUser, query: query))
         case .currentApplication:
             return .json(200, payloads.application)
         case .createMessage:

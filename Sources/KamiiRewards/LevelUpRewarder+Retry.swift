@@ -1,4 +1,5 @@
 public import DiscordModels
+import KamiiCore
 import KamiiStats
 
 extension LevelUpRewarder {
@@ -10,8 +11,9 @@ extension LevelUpRewarder {
     /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``). A report
     /// carried out before the retry reads the entry it was merged into is: at worst a level is
     /// announced twice.
+    /// Returning members whose roles could not be given back (``failedJoins``) go on their lanes
+    /// again at each look too.
     func retryWaiting(into queues: [RewardLane]) async {
-        guard backlog != nil else { return }
         while !Task.isCancelled {
             do { try await Task.sleep(for: retryInterval) } catch { return }
             let guilds = failedGuilds.withLock { failed -> Set<UInt64> in
@@ -22,6 +24,14 @@ extension LevelUpRewarder {
                 let work = RewardWork.retry(GuildID(guild))
                 // A full lane: asked again at the next look.
                 if !work.lane(in: queues).push(work) { failedGuilds.withLock { _ = $0.insert(guild) } }
+            }
+            let joins = failedJoins.withLock { failed -> Set<[UInt64]> in
+                defer { failed.removeAll() }
+                return failed
+            }
+            for join in joins.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let work = RewardWork.join(MemberJoin(guild: GuildID(join[0]), user: UserID(join[1])))
+                if !work.lane(in: queues).push(work) { failedJoins.withLock { _ = $0.insert(join) } }
             }
         }
     }

@@ -40,6 +40,11 @@ public final class LevelUpRewarder: Sendable {
     let retryInterval: Duration
     /// Guilds where a level-up could not be carried out since the last retry.
     let failedGuilds = Mutex<Set<UInt64>>([])
+    /// Returning members (guild, user) whose roles could not be given back yet (Discord or a
+    /// database away): tried again at each retry, in this process (nothing in Redis names them).
+    let failedJoins = Mutex<Set<[UInt64]>>([])
+    /// Returning members held for a retry at most: past it, one is given up (and counted).
+    static let failedJoinsLimit = 100_000
     /// Roles and channels Discord refused for a while (``RefusedTargets``).
     let refusedTargets: RefusedTargets
     /// What retries read from Redis lately, per member (``RetriedLevels``).
@@ -253,7 +258,9 @@ public final class LevelUpRewarder: Sendable {
     }
 
     private func handle(_ join: MemberJoin, unreadable: inout Set<UInt64>) async {
-        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable), !rewards.rewards.isEmpty, let levels else { return }
+        guard let levels else { return }
+        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable) else { return retryLater(join) }
+        guard !rewards.rewards.isEmpty else { return }
         let level: Int
         do {
             guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
@@ -261,14 +268,28 @@ public final class LevelUpRewarder: Sendable {
         } catch {
             counts.withLock { $0.failures += 1 }
             logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
-            return
+            return retryLater(join)
         }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
+        var failed = false
         for role in rewards.roles(atLevel: level) {
-            if await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) == .done {
-                counts.withLock { $0.rolesRestored += 1 }
+            switch await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
+            case .done: counts.withLock { $0.rolesRestored += 1 }
+            case .refused: break
+            case .failed: failed = true
             }
         }
+        // All of them again later: a role given twice is held once.
+        if failed { retryLater(join) }
+    }
+
+    private func retryLater(_ join: MemberJoin) {
+        let held = failedJoins.withLock { failed in
+            guard failed.count < Self.failedJoinsLimit else { return false }
+            failed.insert([join.guild.rawValue, join.user.rawValue])
+            return true
+        }
+        if !held { counts.withLock { $0.dropped += 1 } }
     }
 
     /// The guild's configuration changed: its rewards are read again at its next level-up.

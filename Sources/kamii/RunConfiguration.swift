@@ -158,8 +158,13 @@ struct RunConfiguration: Sendable {
             return value
         }
 
-        guard let token = setting(.token, file.token), !token.isEmpty else {
+        // A secret file or an env file often ends its line: the newline is not part of the token.
+        guard let token = setting(.token, file.token)?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
             throw Invalid("no bot token: set KAMII_TOKEN (or \"token\" in the configuration file)")
+        }
+        // Said without the token: it would otherwise end up in an HTTP client's error (and a log).
+        guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw Invalid("the bot token holds a space, a control character or a non-ASCII character; check how it was stored")
         }
         let apiURL = setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10"
         guard let api = URL(string: apiURL), ["http", "https"].contains(api.scheme ?? ""), api.host != nil else {
@@ -184,7 +189,12 @@ struct RunConfiguration: Sendable {
             compression = parsed
         }
         let count = try Self.count(setting(.shards, file.shards))
-        let selection = try Self.selection(range: setting(.shardRange, file.shardRange), cluster: setting(.cluster, file.cluster))
+        // The environment's shard selection replaces the file's whole: a range in the file and a
+        // cluster in the environment is the environment's cluster.
+        let fromEnvironment = (range: setting(.shardRange, nil), cluster: setting(.cluster, nil))
+        let selection = fromEnvironment.range != nil || fromEnvironment.cluster != nil
+            ? try Self.selection(range: fromEnvironment.range, cluster: fromEnvironment.cluster)
+            : try Self.selection(range: file.shardRange, cluster: file.cluster)
         var redis: RedisConfiguration?
         if let url = setting(.redisURL, file.redisURL) {
             do { redis = try RedisConfiguration(url: url) } catch { throw Invalid("redis_url: \(error)") }
@@ -194,6 +204,9 @@ struct RunConfiguration: Sendable {
         let stats = try number(.statsIntervalSeconds, file.statsIntervalSeconds) ?? 10
         guard reserve >= 0 else { throw Invalid("session_reserve cannot be negative") }
         guard window > 0, stats > 0 else { throw Invalid("identify_window_ms and stats_interval_seconds must be positive") }
+        guard window <= Self.longestMilliseconds, stats <= Self.longestSeconds else {
+            throw Invalid("identify_window_ms must be at most \(Self.longestMilliseconds) (a day) and stats_interval_seconds at most \(Self.longestSeconds) (a year)")
+        }
         if window < 5_000, api.host?.hasSuffix("discord.com") == true {
             throw Invalid("identify_window_ms below 5000 breaks Discord's identify rule (shorten it only against a simulator)")
         }
@@ -207,6 +220,10 @@ struct RunConfiguration: Sendable {
         guard flushInterval > 0, hotPath.flushThreshold > 0, idle > 0, checkpoint > 0, settingsPoll > 0 else {
             throw Invalid(
                 "flush_interval_ms, flush_threshold, guild_idle_seconds, checkpoint_interval_seconds and settings_poll_seconds must be positive")
+        }
+        guard flushInterval <= Self.longestMilliseconds, [idle, checkpoint, settingsPoll].allSatisfy({ $0 <= Self.longestSeconds }) else {
+            throw Invalid(
+                "flush_interval_ms must be at most \(Self.longestMilliseconds) (a day); guild_idle_seconds, checkpoint_interval_seconds and settings_poll_seconds at most \(Self.longestSeconds) (a year)")
         }
         hotPath.checkpointInterval = .seconds(checkpoint)
         hotPath.settingsPoll = .seconds(settingsPoll)
@@ -240,21 +257,32 @@ struct RunConfiguration: Sendable {
         return .fixed(fixed)
     }
 
+    /// The longest a duration setting may be: longer ones are mistakes, and would overflow the
+    /// clocks they are added to.
+    static let longestSeconds = 31_536_000
+    static let longestMilliseconds = 86_400_000
+
     /// `shard_range` "first-last" (inclusive) or `cluster` "index/count"; not both.
     static func selection(range: String?, cluster: String?) throws -> ShardPlan.Selection {
+        /// Two whole numbers around `separator`, digits only (no sign, nothing else).
+        func pair(_ text: String, _ separator: Character) -> (Int, Int)? {
+            let parts = text.split(separator: separator, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 9 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let first = Int(parts[0]), let second = Int(parts[1])
+            else { return nil }
+            return (first, second)
+        }
         switch (range, cluster) {
         case (.some, .some):
             throw Invalid("give shard_range or cluster, not both")
         case (let range?, nil):
-            let bounds = range.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard bounds.count == 2, let first = bounds[0], let last = bounds[1], first >= 0, last >= first else {
-                throw Invalid("shard_range is \"first-last\", such as 0-15, not \(range)")
+            guard let (first, last) = pair(range, "-"), last >= first, last < ShardPlan.shardCountLimit else {
+                throw Invalid("shard_range is \"first-last\", such as 0-15, with last at least first and below \(ShardPlan.shardCountLimit), not \(range)")
             }
             return .range(first..<(last + 1))
         case (nil, let cluster?):
-            let parts = cluster.split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard parts.count == 2, let index = parts[0], let count = parts[1] else {
-                throw Invalid("cluster is \"index/count\", such as 0/4, not \(cluster)")
+            guard let (index, count) = pair(cluster, "/"), count >= 1, index < count, count <= ShardPlan.shardCountLimit else {
+                throw Invalid("cluster is \"index/count\", such as 0/4, with index below count, not \(cluster)")
             }
             return .cluster(index: index, of: count)
         case (nil, nil):

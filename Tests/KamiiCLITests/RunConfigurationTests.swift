@@ -1,4 +1,6 @@
+import Foundation
 @testable import kamii
+import KamiiShards
 import Testing
 
 /// What `kamii run` reads from its environment, checked without starting it.
@@ -10,5 +12,55 @@ struct RunConfigurationTests {
         #expect(single.globalLimit == 50 && single.invalidRequestLimit == 8_000)
         let cluster = try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "1/4"]).restConfiguration()
         #expect(cluster.globalLimit == 12 && cluster.invalidRequestLimit == 2_000)
+    }
+
+    func refusal(_ environment: [String: String], path: String? = nil) -> String? {
+        do {
+            _ = try RunConfiguration.load(path: path, environment: ["KAMII_TOKEN": "t"].merging(environment) { $1 })
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// A token as a secret file or an env file stores it (a line's end) works; one with anything
+    /// else in it is refused without being repeated (an HTTP client's error would print it).
+    @Test func aTokenIsTrimmedAndRefusedWithoutBeingRepeated() throws {
+        #expect(try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "MTIz.abc.def\r\n"]).token == "MTIz.abc.def")
+        let refused = try #require(refusal(["KAMII_TOKEN": "MTIz.abc def"]))
+        #expect(refused.contains("bot token") && !refused.contains("MTIz"))
+    }
+
+    /// Shard selections are read strictly and checked before anything starts.
+    @Test func shardSelectionsAreCheckedAtOnce() throws {
+        #expect(try RunConfiguration.selection(range: "0-15", cluster: nil) == .range(0..<16))
+        #expect(try RunConfiguration.selection(range: nil, cluster: "1/4") == .cluster(index: 1, of: 4))
+        for range in ["0-9223372036854775807", "-1-5", "3--7", "5-3", "0-70000", "1-2-3", "a-b", "+1-2"] {
+            #expect(throws: RunConfiguration.Invalid.self, "\(range)") { try RunConfiguration.selection(range: range, cluster: nil) }
+        }
+        for cluster in ["4/4", "0/0", "-1/4", "1/", "9999999999/99999999999"] {
+            #expect(throws: RunConfiguration.Invalid.self, "\(cluster)") { try RunConfiguration.selection(range: nil, cluster: cluster) }
+        }
+    }
+
+    /// The environment's shard selection replaces the file's (the environment wins, as documented).
+    @Test func theEnvironmentsSelectionReplacesTheFiles() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(#"{"token": "t", "shard_range": "0-7"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try RunConfiguration.load(path: path, environment: [:]).selection == .range(0..<8))
+        #expect(try RunConfiguration.load(path: path, environment: ["KAMII_CLUSTER": "1/2"]).selection == .cluster(index: 1, of: 2))
+    }
+
+    /// Durations past a year (or a day, in milliseconds) are refused, not left to overflow a clock.
+    @Test func absurdDurationsAreRefused() {
+        for (key, value) in [
+            ("KAMII_GUILD_IDLE_SECONDS", "20000000000000000"), ("KAMII_IDENTIFY_WINDOW_MS", "5000000000000000000"),
+            ("KAMII_CHECKPOINT_INTERVAL_SECONDS", "9223372036854775807"), ("KAMII_FLUSH_INTERVAL_MS", "100000000000"),
+            ("KAMII_STATS_INTERVAL_SECONDS", "40000000"), ("KAMII_SETTINGS_POLL_SECONDS", "40000000"),
+        ] {
+            #expect(refusal([key: value])?.contains("at most") == true, "\(key)")
+        }
+        #expect(refusal(["KAMII_GUILD_IDLE_SECONDS": "86400", "KAMII_FLUSH_INTERVAL_MS": "1000"]) == nil)
     }
 }

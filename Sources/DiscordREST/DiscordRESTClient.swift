@@ -69,7 +69,7 @@ public final class DiscordRESTClient: Sendable {
                 if error is CancellationError || Task.isCancelled { throw RESTError(.cancelled) }
                 if ContinuousClock.now >= deadline { throw RESTError(.deadlineExceeded) }
                 // A lost connection may have delivered the request: only what is safe twice goes again.
-                try await retry(route, after: &failures, deadline: deadline, or: RESTError(.transport(description: "\(error)")))
+                try await retry(route, after: &failures, deadline: deadline, or: RESTError(.transport(description: redacted("\(error)"))))
                 continue
             }
             let rate = Self.rateLimitAnswer(answer)
@@ -99,6 +99,19 @@ public final class DiscordRESTClient: Sendable {
                 throw DiscordErrorBody.error(status: answer.status, body: answer.body)
             }
         }
+    }
+
+    /// `text` without the token: an HTTP client's error may quote the headers it refused — as
+    /// they are, escaped (`\r`), or around the character it refused.
+    func redacted(_ text: String) -> String {
+        let token = configuration.token
+        let escaped = String(String(reflecting: token).dropFirst().dropLast())
+        let core = token.trimmingCharacters(in: .whitespacesAndNewlines.union(.controlCharacters))
+        var result = text
+        for form in [token, escaped, core] where form.count >= 4 {
+            result = result.replacingOccurrences(of: form, with: "<token>")
+        }
+        return result
     }
 
     /// Sends `body` as JSON and decodes the answer as `T`.

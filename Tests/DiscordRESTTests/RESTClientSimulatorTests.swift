@@ -169,6 +169,18 @@ struct RESTClientSimulatorTests {
         try await server.stop()
     }
 
+    /// A token the HTTP client refuses to put in a header is not quoted in the error it gives.
+    @Test func aTokenNeverAppearsInATransportError() async throws {
+        let (server, client) = try await Self.start(RESTLimits()) { $0.token = "MTIz.secret\r" }
+        do {
+            _ = try await client.currentUser()
+            Issue.record("a header with a carriage return was sent")
+        } catch {
+            #expect(!"\(error)".contains("MTIz.secret"), "\(error)")
+        }
+        try await server.stop()
+    }
+
     @Test func discordsErrorsArriveTypedAndReasonsAreEncoded() async throws {
         let (server, client) = try await Self.start(RESTLimits())
         let guild = Self.world.guilds[0]

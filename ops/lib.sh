@@ -20,7 +20,21 @@ install_system_packages() {
         [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them"
         log "installing ${missing[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # redis-server and postgresql would start (and enable) the system's own instances on 6379
+        # and 5432; Kamii's scripts start private ones on free ports, so those are not started
+        # (policy-rc.d, for the install only) and, under systemd, not enabled either.
+        local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+        [ "$own_policy" = 0 ] || rm -f "$policy"
+        [ "$status" = 0 ] || die "apt-get install ${missing[*]} failed"
+        if [ -d /run/systemd/system ]; then
+            for service in redis-server postgresql; do
+                [[ " ${missing[*]} " != *" $service "* ]] || systemctl disable -q "$service" 2>/dev/null || true
+            done
+        fi
     fi
     command -v swift >/dev/null || die "no Swift toolchain on PATH: Kamii needs Swift 6.2 or later (swift.org/install)"
 }
@@ -108,10 +122,14 @@ start_postgres() {
 }
 
 # Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
+# A second Ctrl-C does not cut it short. Background children of a script ignore SIGINT, so each
+# gets SIGTERM as well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
 stop_services() {
+    trap '' INT TERM
     local pid
     for pid in "${KAMII_STARTED_PIDS[@]}"; do
         kill -INT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in "${KAMII_STARTED_PIDS[@]}"; do
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

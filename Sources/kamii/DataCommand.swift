@@ -43,11 +43,11 @@ struct DataCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             var ledger: Ledger?
-            if let url = redis ?? environment["KAMII_REDIS_URL"] {
+            if let url = redis ?? DataCommand.setting("KAMII_REDIS_URL", environment) {
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
-                let keys = StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii")
+                let keys = try DataCommand.statsKeys(statsPrefix, environment)
                 let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
                 let (entries, running) = if let guild = subject.guild {
                     (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)))
@@ -134,10 +134,10 @@ struct DataCommand: AsyncParsableCommand {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
             let environment = ProcessInfo.processInfo.environment
             var client: RedisClient?
-            if let url = redis ?? environment["KAMII_REDIS_URL"] {
+            if let url = redis ?? DataCommand.setting("KAMII_REDIS_URL", environment) {
                 do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ValidationError("--redis: \(error)") }
             }
-            let keys = StatsKeys(prefix: statsPrefix ?? environment["KAMII_STATS_PREFIX"] ?? "kamii")
+            let keys = try DataCommand.statsKeys(statsPrefix, environment)
             let deletion: PrivacyDeletion.Report
             do {
                 deletion = try await withStore(options) { store in
@@ -159,5 +159,22 @@ struct DataCommand: AsyncParsableCommand {
             print("deleted: server_users=\(report.serverUsers) templates=\(report.templates) cases=\(report.cases) tickets=\(report.tickets)"
                 + " panel_audit=\(report.panelAudit) guild_config=\(report.configs); kept moderation cases about the user: \(report.casesKept)")
         }
+    }
+}
+
+extension DataCommand {
+    /// An environment variable as `kamii run` reads it: empty is unset.
+    static func setting(_ name: String, _ environment: [String: String]) -> String? {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The stats keys: `--stats-prefix`, else $KAMII_STATS_PREFIX, else `kamii` — checked as
+    /// `kamii run` checks it, so a deletion never purges under a prefix the bot does not write.
+    static func statsKeys(_ option: String?, _ environment: [String: String]) throws -> StatsKeys {
+        let prefix = option ?? setting("KAMII_STATS_PREFIX", environment) ?? "kamii"
+        guard RunConfiguration.isValidStatsPrefix(prefix) else {
+            throw ValidationError("the stats prefix must be non-empty, without braces or spaces, not \"\(prefix)\"")
+        }
+        return StatsKeys(prefix: prefix)
     }
 }

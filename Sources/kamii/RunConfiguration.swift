@@ -235,7 +235,7 @@ struct RunConfiguration: Sendable {
         hotPath.flushInterval = .milliseconds(flushInterval)
         hotPath.guildIdle = .seconds(idle)
         if let prefix = setting(.statsPrefix, file.statsPrefix) {
-            guard !prefix.isEmpty, !prefix.contains(where: { "{} \n".contains($0) }) else {
+            guard Self.isValidStatsPrefix(prefix) else {
                 throw Invalid("stats_prefix must be non-empty, without braces or spaces, not \(prefix)")
             }
             hotPath.keyPrefix = prefix
@@ -255,6 +255,11 @@ struct RunConfiguration: Sendable {
         guard let text, text != "auto" else { return .automatic }
         guard let fixed = Int(text), fixed > 0 else { throw Invalid("shards is \"auto\" or a positive number, not \(text)") }
         return .fixed(fixed)
+    }
+
+    /// A stats key prefix Kamii writes under: non-empty, no braces (hash tags) or spaces.
+    static func isValidStatsPrefix(_ prefix: String) -> Bool {
+        !prefix.isEmpty && !prefix.contains(where: { "{} \n".contains($0) })
     }
 
     /// The longest a duration setting may be: longer ones are mistakes, and would overflow the

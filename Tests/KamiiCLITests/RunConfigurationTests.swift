@@ -1,6 +1,7 @@
 import Foundation
 @testable import kamii
 import KamiiShards
+import KamiiStats
 import Testing
 
 /// What `kamii run` reads from its environment, checked without starting it.
@@ -62,5 +63,16 @@ struct RunConfigurationTests {
             #expect(refusal([key: value])?.contains("at most") == true, "\(key)")
         }
         #expect(refusal(["KAMII_GUILD_IDLE_SECONDS": "86400", "KAMII_FLUSH_INTERVAL_MS": "1000"]) == nil)
+    }
+
+    /// `kamii data` reads the stats prefix as `kamii run` does: an empty variable is unset, and a
+    /// prefix the bot would refuse is refused (a deletion under it would purge nothing it wrote).
+    @Test func dataCommandsReadTheStatsPrefixAsTheBotDoes() throws {
+        #expect(try DataCommand.statsKeys(nil, ["KAMII_STATS_PREFIX": ""]).prefix == "kamii")
+        #expect(try DataCommand.statsKeys(nil, ["KAMII_STATS_PREFIX": "prod"]).prefix == "prod")
+        #expect(try DataCommand.statsKeys("live", ["KAMII_STATS_PREFIX": "prod"]).prefix == "live")
+        #expect(throws: (any Error).self) { try DataCommand.statsKeys("", [:]) }
+        #expect(throws: (any Error).self) { try DataCommand.statsKeys("a{b}", [:]) }
+        #expect(DataCommand.setting("KAMII_REDIS_URL", ["KAMII_REDIS_URL": ""]) == nil)
     }
 }

@@ -98,7 +98,7 @@ import DiscordModels
             #expect(scanned.id == expectedID && scanned.channelID == expectedChannel && scanned.authorID == expectedAuthor, "\(text)")
             #expect(scanned.guildID == snowflake(full["guild_id"]), "\(text)")
             #expect(scanned.authorIsBot == (author?["bot"] as? Bool ?? false), "\(text)")
-            #expect(scanned.isWebhook == (snowflake(full["webhook_id"]) != nil), "\(text)")
+            #expect(scanned.isWebhook == (full["webhook_id"].map { !($0 is NSNull) } ?? false), "\(text)")
             #expect(scanned.type == (full["type"] == nil ? 0 : full["type"] as? Int ?? -1), "\(text)")
             let expectedRoles = ((full["member"] as? [String: Any])?["roles"] as? [Any])?.compactMap(snowflake)
             #expect(try roleIDs(scanned.memberRoles, bytes) == expectedRoles, "\(text)")

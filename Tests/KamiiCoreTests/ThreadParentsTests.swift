@@ -55,6 +55,20 @@ struct ThreadParentsTests {
         #expect(threads.threadCount == 0 && parent(902) == nil)
     }
 
+    /// An unavailable guild's GUILD_CREATE (an outage), or one without its threads, keeps what is
+    /// known; of two `threads` keys the last counts.
+    @Test func aGuildCreateReplacesTheMapOnlyWithTheThreadsItLists() {
+        let threads = ThreadParents()
+        func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 920, parent: 720)) != nil)
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","unavailable":true}"#)) == ThreadMapChange())
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", #"{"id":"\#(D.guild)","name":"g"}"#)) == ThreadMapChange())
+        #expect(parent(920) == 720)
+        let twice = #"{"id":"\#(D.guild)","threads":[{"id":"921","parent_id":"721"}],"threads":[]}"#
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", twice)) == ThreadMapChange(replacesAll: true))
+        #expect(parent(921) == nil && parent(920) == nil)
+    }
+
     @Test func payloadsNoGatewaySendsChangeNothing() {
         let threads = ThreadParents(limit: 2)
         func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }

@@ -64,7 +64,10 @@ public struct MessageCreateFields: Sendable, Equatable {
                 type = try scanner.readLenientInteger() ?? -1
             } else if key == "webhook_id" {
                 // The last value counts, as in any JSON parser: a later null clears an earlier ID.
-                isWebhook = try scanner.readNull() ? false : try scanner.readSnowflake() != nil
+                // Present and not null, whatever its form: a message that says a webhook sent it
+                // earns nothing, even if the ID cannot be read.
+                isWebhook = try !scanner.readNull()
+                if isWebhook { try scanner.skipValue() }
             } else if key == "author" {
                 author = try UserFields.scanIdentity(&scanner)
             } else if key == "member" {

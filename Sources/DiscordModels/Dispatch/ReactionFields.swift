@@ -80,7 +80,10 @@ public struct ReactionFields: Sendable, Equatable {
     }
 
     /// Whether the emoji is `name` (a Unicode emoji, or a custom emoji's `name:id` or bare name).
+    /// A custom emoji given as `name:id` is known by its ID alone: a reaction removed after the
+    /// emoji was deleted (its name null) or renamed still matches.
     public func emojiMatches(_ name: String, in data: UnsafeRawBufferPointer) -> Bool {
+        if let emojiID, let colon = name.lastIndex(of: ":"), UInt64(name[name.index(after: colon)...]) == emojiID { return true }
         guard let emojiName, let decoded = try? emojiName.decode(in: data) else { return false }
         guard let emojiID else { return decoded == name }
         return name == decoded || name == "\(decoded):\(emojiID)"

@@ -69,10 +69,18 @@ public actor GuildActor {
     /// Applies one dispatch of this guild; with a `lane`, moves the shard's lane to `position`
     /// together with the changes it records.
     public func handle(_ event: HotEvent, _ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) async {
-        if stats.isFull { await stats.waitForRoom() }
+        // Marked active before waiting (a full buffer, a settings read), so the idle sweep does not
+        // take an actor that is busy with an event for an idle one.
+        if stats.isFull {
+            lastActive.store(clock(), ordering: .relaxed)
+            await stats.waitForRoom()
+        }
         let now = clock()
         // Read again only when missing or changed: the call would cost a task frame per event.
-        if settings == nil || settingsStale.load(ordering: .relaxed) { await refreshSettings(now: now) }
+        if settings == nil || settingsStale.load(ordering: .relaxed) {
+            lastActive.store(now, ordering: .relaxed)
+            await refreshSettings(now: now)
+        }
         lastActive.store(now, ordering: .relaxed)
         guard let lane else { return apply(event, dispatch) }
         lane.advance(to: position) { apply(event, dispatch) }

@@ -128,11 +128,17 @@ public final class ThreadParents: Sendable {
             // Unavailable is an outage: the threads are still there when it ends.
             return unavailable ? .none : .guildGone
         case "GUILD_CREATE", "THREAD_LIST_SYNC":
-            var threads: [Thread] = []
+            var threads: [Thread]?
             var channels: Set<UInt64>?
+            var unavailable = false
             try scanner.forEachMember { key, scanner throws(JSONScanError) in
                 if key == "threads", scanner.peekValueStart() == UInt8(ascii: "[") {
-                    try scanner.forEachElement { scanner throws(JSONScanError) in threads.append(try thread(&scanner)) }
+                    // A key given twice: the last one counts, as in any JSON parser.
+                    var listed: [Thread] = []
+                    try scanner.forEachElement { scanner throws(JSONScanError) in listed.append(try thread(&scanner)) }
+                    threads = listed
+                } else if key == "unavailable", scanner.peekValueStart() == UInt8(ascii: "t") {
+                    unavailable = try scanner.readBool()
                 } else if key == "channel_ids", event == "THREAD_LIST_SYNC", scanner.peekValueStart() == UInt8(ascii: "[") {
                     var ids = Set<UInt64>()
                     try scanner.forEachElement { scanner throws(JSONScanError) in
@@ -143,6 +149,8 @@ public final class ThreadParents: Sendable {
                     _ = try scanner.skipValue()
                 }
             }
+            // An unavailable guild (an outage) or one sent without its threads says nothing about them.
+            guard !unavailable, let threads else { return .none }
             return channels.map { .channels($0, threads) } ?? .all(threads)
         default:
             return .none

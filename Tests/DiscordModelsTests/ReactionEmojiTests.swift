@@ -1,0 +1,22 @@
+import DiscordModels
+import Testing
+
+/// Which configured karma emoji a reaction is.
+struct ReactionEmojiTests {
+    func matches(_ emoji: String, _ configured: String) throws -> Bool {
+        let text = #"{"user_id":"11","message_id":"12","channel_id":"13","guild_id":"14","emoji":\#(emoji)}"#
+        let bytes = Array(text.utf8)
+        let fields = try bytes.withUnsafeBytes { raw throws(JSONScanError) in try ReactionFields.scan(raw) }
+        return bytes.withUnsafeBytes { fields.emojiMatches(configured, in: $0) }
+    }
+
+    @Test func aCustomEmojiIsKnownByItsID() throws {
+        #expect(try matches(#"{"id":"123","name":"pog"}"#, "pog:123"))
+        #expect(try matches(#"{"id":"123","name":"pog"}"#, "pog"))
+        #expect(try matches(#"{"id":"123","name":null}"#, "pog:123"), "deleted since: the name is null")
+        #expect(try matches(#"{"id":"123","name":"pogchamp"}"#, "pog:123"), "renamed since")
+        #expect(try !matches(#"{"id":"123","name":null}"#, "pog"), "a bare name needs the name")
+        #expect(try !matches(#"{"id":"124","name":"pog"}"#, "pog:123"))
+        #expect(try matches(#"{"id":null,"name":"👍"}"#, "👍") && !matches(#"{"id":null,"name":"👍"}"#, "👎"))
+    }
+}

@@ -266,7 +266,9 @@ enum StatsFlushScript {
                             karmaCount = karmaCount + 2
                         end
                         if hasProfile == 1 then
-                            avatar, joined, pending, verified = pa, pj, pp, pv
+                            avatar, pending, verified = pa, pp, pv
+                            -- 0: the event did not say (joined_at null or unreadable); the record's stays.
+                            if pj > 0 then joined = pj end
                             -- A known member keeps the checkpoint's trust (it counts activity and karma,
                             -- which a member event does not know) until the next checkpoint.
                             if trust < 0 then trust = pt end

@@ -153,7 +153,8 @@ struct StatsFlusherTests {
 
     /// What a member event says reaches the record through the packed changes: avatar, joined,
     /// pending, verified, and trust while the record has none (a checkpoint's, counting activity and
-    /// karma, is kept over a later event's).
+    /// karma, is kept over a later event's). An event that does not say when the member joined
+    /// (`joined_at` null) leaves the join time known.
     @Test func aMembersProfileReachesTheirRecord() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
@@ -168,7 +169,7 @@ struct StatsFlusherTests {
             $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true, trust: 10), of: 9)
         }
         #expect(await flusher.flush())
-        #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true))
+        #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: joined, isPending: false, isVerified: true))
         await redis.close()
     }
 

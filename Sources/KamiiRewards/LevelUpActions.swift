@@ -9,6 +9,13 @@ public protocol LevelUpActions: Sendable {
     func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError)
     /// Posts the members' new levels in `channel` in one message, mentioning (and pinging) only them.
     func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError)
+    /// The roles the member holds now; nil when the actions cannot tell (every replaced reward is
+    /// then removed, held or not).
+    func roles(of user: UserID, in guild: GuildID) async throws(RESTError) -> [RoleID]?
+}
+
+extension LevelUpActions {
+    public func roles(of user: UserID, in guild: GuildID) async throws(RESTError) -> [RoleID]? { nil }
 }
 
 /// Where a member's level is read from (a member who comes back is given the rewards of it).
@@ -50,6 +57,10 @@ public struct RESTLevelUpActions: LevelUpActions {
 
     public func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {
         try await client.removeRole(role, from: user, in: guild, reason: "Level reward replaced by a higher one")
+    }
+
+    public func roles(of user: UserID, in guild: GuildID) async throws(RESTError) -> [RoleID]? {
+        try await client.member(user, in: guild).roles
     }
 
     public func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {

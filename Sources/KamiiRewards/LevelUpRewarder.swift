@@ -243,7 +243,18 @@ public final class LevelUpRewarder: Sendable {
         // (above the bot's, deleted) keeps the one they had, rather than ending with neither; one
         // whose call failed for now keeps it until the level-up's retry.
         guard allAdded else { return over }
-        for role in changes.remove {
+        var remove = changes.remove
+        // Many lower tiers: one read of the member's roles instead of a removal of each tier.
+        if remove.count > 1 {
+            var held: [RoleID]?
+            let read = await attempt(levelUp, on: user.rawValue, { () throws(RESTError) in held = try await actions.roles(of: user, in: guild) })
+            switch read {
+            case .done: if let held { remove = remove.filter { role in held.contains { $0.rawValue == role } } }
+            case .refused: return over  // the member left: nothing of theirs to remove
+            case .failed: return false
+            }
+        }
+        for role in remove {
             let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
             over = over && outcome.isOver

@@ -1,9 +1,10 @@
 extension RedisClient {
     /// Every key matching `pattern`, by SCAN (a thousand a step, never blocking the server the way
-    /// KEYS does). As SCAN promises: every key present throughout is returned; one added or removed
-    /// meanwhile may or may not be.
+    /// KEYS does), each once (SCAN may return a key twice while the server rehashes). As SCAN
+    /// promises: every key present throughout is returned; one added or removed meanwhile may or may not be.
     public func keys(matching pattern: String) async throws -> [String] {
-        try await everyPage { cursor in ["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"] }
+        var seen = Set<String>()
+        return try await everyPage { cursor in ["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"] }.filter { seen.insert($0).inserted }
     }
 
     /// Every member of the set at `key`, by SSCAN (a thousand a step), with SCAN's promise: a member

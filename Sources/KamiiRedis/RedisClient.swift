@@ -24,6 +24,7 @@ public actor RedisClient {
     /// Sends every command of `pipeline` in one write; returns their replies in order. Error replies
     /// are values (`.error`), not thrown: one failed command does not hide the others' results.
     public func execute(_ pipeline: RedisPipeline) async throws -> [RedisValue] {
+        precondition(pipeline.isComplete, "a pipeline whose last command lacks arguments")
         var attempts = 0
         while true {
             let channel = try await connectedChannel()
@@ -119,9 +120,9 @@ public actor RedisClient {
     }
 
     private static func connect(_ configuration: RedisConfiguration, group: any EventLoopGroup) async throws -> any Channel {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.commandTimeout / .nanoseconds(1)))
+        let timeout = timeAmount(configuration.commandTimeout)
         let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout / .nanoseconds(1))))
+            .connectTimeout(timeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -147,6 +148,13 @@ public actor RedisClient {
             throw error
         }
         return channel
+    }
+
+    /// A timeout as NIO takes it, held within a millisecond and a day (a `Duration` past about 292
+    /// years would trap converting to nanoseconds; zero would time every pipeline out at once).
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let bounded = min(max(duration, .milliseconds(1)), .seconds(86_400))
+        return .nanoseconds(Int64(bounded / .nanoseconds(1)))
     }
 
     private static func write(_ pipeline: RedisPipeline, to channel: any Channel) async throws -> [RedisValue] {

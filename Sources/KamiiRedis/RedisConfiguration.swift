@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where Redis is and how patient to be with it.
-public struct RedisConfiguration: Sendable, Equatable {
+public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var host: String
     public var port: Int
     /// A Redis 6 ACL user; nil authenticates as the default user.
@@ -43,9 +43,27 @@ public struct RedisConfiguration: Sendable, Equatable {
             guard let number = Int(path), number >= 0 else { throw ConfigurationError("the database in a redis:// URL is a number") }
             database = number
         }
-        let user = url.user?.removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
-        self.init(host: host, port: url.port ?? 6379, username: user, password: url.password?.removingPercentEncoding, database: database)
+        // Both read as written in the URL and decoded once (`URL.user` alone would decode twice).
+        func decoded(_ part: String?, _ name: String) throws -> String? {
+            guard let part, !part.isEmpty else { return nil }
+            guard let text = part.removingPercentEncoding else { throw ConfigurationError("the \(name) in a redis:// URL has a broken % escape") }
+            return text.isEmpty ? nil : text
+        }
+        let user = try decoded(url.user(percentEncoded: true), "user")
+        let password = try decoded(url.password(percentEncoded: true), "password")
+        if user != nil, password == nil { throw ConfigurationError("a redis:// URL with a user needs its password") }
+        self.init(host: host, port: url.port ?? 6379, username: user, password: password, database: database)
     }
+
+    /// Where, without the password (a configuration printed in a log or a failed test stays safe).
+    public var description: String {
+        let credentials = password == nil ? "" : "\(username.map { "\($0):" } ?? ":")***@"
+        return "redis://\(credentials)\(host):\(port)/\(database)"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
     /// A configuration that cannot be used, said plainly (passwords are never echoed).
     public struct ConfigurationError: Error, CustomStringConvertible, Sendable {

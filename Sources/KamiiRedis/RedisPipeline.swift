@@ -8,6 +8,16 @@ public import NIOCore
 public struct RedisPipeline: Sendable {
     public private(set) var buffer: ByteBuffer
     public private(set) var count = 0
+    /// Arguments the command begun last still expects: a count off by one would shift every later
+    /// reply on the connection onto the wrong command, so it is checked, not trusted.
+    private var argumentsLeft = 0
+
+    /// Whether every command begun has all its arguments (what ``RedisClient/execute(_:)`` sends).
+    public var isComplete: Bool { argumentsLeft == 0 }
+
+    /// Commands that do not answer exactly once, or change the connection in a way a reconnect
+    /// would silently undo: a pipeline pairs one reply with each command, so they are refused.
+    static let unpaired: Set<String> = ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT"]
 
     public init(capacity: Int = 256) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
@@ -19,6 +29,9 @@ public struct RedisPipeline: Sendable {
     }
 
     public mutating func append(_ arguments: [String]) {
+        precondition(!(arguments.first.map { Self.unpaired.contains($0.uppercased()) } ?? false)
+            && !(arguments.count >= 2 && arguments[0].uppercased() == "CLIENT" && arguments[1].uppercased() == "REPLY"),
+            "\(arguments.first ?? "") does not answer once per command")
         beginCommand(arguments: arguments.count)
         for argument in arguments { appendArgument(argument) }
     }
@@ -26,6 +39,8 @@ public struct RedisPipeline: Sendable {
     /// Starts a command of `arguments` parts; follow with exactly that many `appendArgument` calls.
     public mutating func beginCommand(arguments: Int) {
         precondition(arguments > 0, "a Redis command has a name")
+        precondition(argumentsLeft == 0, "the command begun before still expects \(argumentsLeft) argument(s)")
+        argumentsLeft = arguments
         Self.withDecimal(magnitude: UInt64(arguments), negative: false) { digits in
             write(capacity: digits.count + 3) { writer in
                 writer.byte(UInt8(ascii: "*"))
@@ -81,6 +96,8 @@ public struct RedisPipeline: Sendable {
 
     /// One bulk string of `length` bytes, which `body` writes between its header and its CRLF.
     private mutating func appendArgument(length: Int, _ body: (inout RawWriter) -> Void) {
+        precondition(argumentsLeft > 0, "an argument beyond the count its command began with")
+        argumentsLeft -= 1
         Self.withDecimal(magnitude: UInt64(length), negative: false) { lengthDigits in
             write(capacity: lengthDigits.count + length + 5) { writer in
                 writer.byte(UInt8(ascii: "$"))

@@ -1,6 +1,6 @@
 import CAllocationCounter
 import Foundation
-import KamiiRedis
+@testable import KamiiRedis
 import KamiiTestSupport
 import NIOCore
 import NIOPosix
@@ -302,5 +302,37 @@ extension RedisClientTests {
         } catch {
             #expect(!"\(error)".contains("s3cret"))
         }
+    }
+}
+
+extension RedisClientTests {
+    /// A user and a password are each decoded once; a user without a password, or an empty
+    /// password, is not taken for credentials; a configuration prints without its password.
+    @Test func credentialsAreDecodedOnceAndNeverPrinted() throws {
+        #expect(try RedisConfiguration(url: "redis://a%2541:pw@h").username == "a%41")
+        #expect(try RedisConfiguration(url: "redis://100%25ops:pw@h").username == "100%ops")
+        #expect(try RedisConfiguration(url: "redis://:@h").password == nil)
+        #expect(throws: RedisConfiguration.ConfigurationError.self) { try RedisConfiguration(url: "redis://kamii@h") }
+        let configuration = try RedisConfiguration(url: "redis://kamii:s3cret@cache:6380/1")
+        for printed in ["\(configuration)", String(reflecting: configuration), "\(Mirror(reflecting: configuration).children.map(\.value))"] {
+            #expect(!printed.contains("s3cret") && printed.contains("cache:6380"), "\(printed)")
+        }
+    }
+
+    /// Timeouts no clock can add (or none at all) are held within a millisecond and a day.
+    @Test func timeoutsAreHeldToWhatAClockCanAdd() {
+        #expect(RedisClient.timeAmount(.seconds(Int64.max)) == .seconds(86_400))
+        #expect(RedisClient.timeAmount(.zero) == .milliseconds(1))
+        #expect(RedisClient.timeAmount(.seconds(5)) == .seconds(5))
+    }
+
+    /// A pipeline knows whether its last command has all its arguments.
+    @Test func aPipelineCountsItsArguments() {
+        var pipeline = RedisPipeline()
+        pipeline.beginCommand(arguments: 2)
+        pipeline.appendArgument("GET")
+        #expect(!pipeline.isComplete)
+        pipeline.appendArgument("key")
+        #expect(pipeline.isComplete && pipeline.count == 1)
     }
 }

@@ -140,7 +140,7 @@ public actor RedisClient {
             for reply in try await write(hello, to: channel) {
                 if case .error(let message) = reply {
                     // The server's words, never the password.
-                    throw RedisError.connectionFailed(message)
+                    throw RedisError.refused(message)
                 }
             }
         } catch {

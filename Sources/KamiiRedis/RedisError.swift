@@ -2,6 +2,9 @@
 public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No connection could be made (refused, unreachable, timed out while connecting).
     case connectionFailed(String)
+    /// The server refused the connection's AUTH or SELECT (a wrong password, an unknown user, a
+    /// database out of range): its words. Trying again will not help.
+    case refused(String)
     /// The connection closed with replies outstanding: whether those commands ran is unknown.
     case connectionLost
     /// No reply within the command timeout; the connection was closed, since its replies can no
@@ -17,6 +20,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .connectionFailed(let why): "cannot connect to Redis: \(why)"
+        case .refused(let why): "Redis refused the connection: \(why)"
         case .connectionLost: "the connection to Redis was lost with replies outstanding"
         case .timeout: "Redis did not answer in time"
         case .server(let message): "Redis: \(message)"
@@ -27,6 +31,11 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension RedisError {
+    /// Redis answered that the connection must authenticate first (a password is needed).
+    public var needsAuthentication: Bool {
+        if case .server(let message) = self { message.hasPrefix("NOAUTH") } else { false }
+    }
+
     /// Redis refused a command because a key holds another kind of value than the command works on.
     public var isWrongType: Bool {
         if case .server(let message) = self { message.hasPrefix("WRONGTYPE") } else { false }

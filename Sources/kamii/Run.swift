@@ -39,11 +39,16 @@ struct Run: AsyncParsableCommand {
     /// Kamii's scripts use Redis 7.0 commands (`PEXPIREAT … NX/GT`): an older server is refused at
     /// start, with the reason, rather than by every flush later; settings that put data at risk
     /// (no append-only file, eviction) are logged. One that cannot be reached now is left to the
-    /// flusher, which waits for it.
+    /// flusher, which waits for it; one that refuses the credentials (or wants some) is refused here:
+    /// waiting would not help.
     static func checkVersion(of redis: RedisClient, logger: Logger) async throws {
         let version: (major: Int, minor: Int)?
         do {
             version = try await redis.serverVersion()
+        } catch let error as RedisError where error.needsAuthentication {
+            throw ValidationError("redis_url: the server needs a password (redis://:PASSWORD@host), and the URL gives none")
+        } catch RedisError.refused(let why) {
+            throw ValidationError("redis_url: Redis refused the connection: \(why)")
         } catch {
             logger.warning("Redis not reachable at start; its version is not checked", metadata: ["error": "\(error)"])
             return

@@ -1,4 +1,5 @@
 import DiscordModels
+import Foundation
 import Synchronization
 
 /// The interactions the gateway delivered, so their callbacks and follow-ups can be checked as
@@ -13,9 +14,13 @@ final class InteractionRegistry: Sendable {
         let componentMessage: UInt64?
         let deliveredAt: Double
         var acknowledged = false
-        /// Follow-up messages sent with the token (IDs), for edits and deletes.
-        var followups: Set<UInt64> = []
+        /// The messages sent with the token, as JSON, for edits: the original response under 0
+        /// (once the response made one), follow-ups under their IDs.
+        var messages: [UInt64: Data] = [:]
     }
+
+    /// The key of the original response in ``Interaction/messages``.
+    static let original: UInt64 = 0
 
     enum CallbackError: Error, Equatable {
         case unknown
@@ -74,11 +79,24 @@ final class InteractionRegistry: Sendable {
             else { return nil }
             guard let message else { return interaction }
             if creating {
-                interaction.followups.insert(message)
+                interaction.messages[message] = Data()
                 state.byID[id] = interaction
                 return interaction
             }
-            return interaction.followups.contains(message) ? interaction : nil
+            return interaction.messages[message] != nil ? interaction : nil
+        }
+    }
+
+    /// The message `message` (``original``, or a follow-up's ID) of the interaction `token` belongs to, as JSON.
+    func message(_ message: UInt64, token: String) -> Data? {
+        state.withLock { state in state.byToken[token].flatMap { state.byID[$0]?.messages[message] } }
+    }
+
+    /// Keeps (or, with nil, forgets) the message `message` of the interaction `token` belongs to.
+    func keep(_ json: Data?, as message: UInt64, token: String) {
+        state.withLock { state in
+            guard let id = state.byToken[token] else { return }
+            state.byID[id]?.messages[message] = json
         }
     }
 }

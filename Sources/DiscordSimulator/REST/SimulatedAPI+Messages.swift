@@ -86,18 +86,27 @@ extension SimulatedAPI {
         } catch {
             throw .unknownInteraction
         }
+        // The message the response made, kept for edits of `@original`: a new one (4), the
+        // component's message updated (7), or the "thinking" one a deferred response shows (5).
+        let data = fields["data"] as? [String: Any] ?? [:]
+        var responded: [String: Any]?
+        if [4, 5, 7].contains(type) {
+            var made = message(type == 5 ? ["flags": 128 | ((data["flags"] as? Int ?? 0) & 64)] : data,
+                               channel: acknowledged.channel, guild: acknowledged.guild, viaWebhook: true)
+            if type == 7, let updated = acknowledged.componentMessage {
+                made["id"] = String(updated)
+                made["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.nowUnixMilliseconds())
+            }
+            interactions.keep(Data(Self.encode(made).utf8), as: InteractionRegistry.original, token: acknowledged.token)
+            responded = made
+        }
         // Discord reads booleans in queries as true/True/1.
         guard ["true", "True", "1"].contains(query.first(where: { $0.name == "with_response" })?.value ?? "") else { return .noContent }
         var interaction: [String: Any] = ["id": id.description, "type": InteractionRegistry.type(of: acknowledged)]
         var resource: [String: Any] = ["type": type]
         if type == 5 { interaction["response_message_loading"] = true }
         // "message": "the message created by a CHANNEL_MESSAGE_WITH_SOURCE or UPDATE_MESSAGE".
-        if type == 4 || type == 7, let data = fields["data"] as? [String: Any] {
-            var responded = message(data, channel: acknowledged.channel, guild: acknowledged.guild, viaWebhook: true)
-            if type == 7, let updated = acknowledged.componentMessage {
-                responded["id"] = String(updated)
-                responded["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.nowUnixMilliseconds())
-            }
+        if type == 4 || type == 7, let responded {
             interaction["response_message_id"] = responded["id"]
             interaction["response_message_ephemeral"] = ((data["flags"] as? Int ?? 0) & 64) != 0
             resource["message"] = responded
@@ -118,7 +127,9 @@ extension SimulatedAPI {
             let id = UInt64(created["id"] as? String ?? "") ?? 0
             guard let interaction = interactions.followup(token: token, message: id, creating: true, at: now) else { throw .unknownWebhook }
             created["channel_id"] = interaction.channel.description
-            return .json(200, Self.encode(created))
+            let encoded = Self.encode(created)
+            interactions.keep(Data(encoded.utf8), as: id, token: token)
+            return .json(200, encoded)
         case .editFollowup:
             let fields = try object(json)
             // Every field of an edit is optional, each checked as when creating.
@@ -127,13 +138,27 @@ extension SimulatedAPI {
             guard let interaction = interactions.followup(token: token, message: target, creating: false, at: now) else {
                 throw .unknownWebhook
             }
-            var edited = message(fields, channel: interaction.channel, guild: nil, viaWebhook: true)
+            // The message as it was, with what the edit sends replacing it field by field (every
+            // field of an edit is optional); one the simulator never kept is made afresh.
+            let key = target ?? InteractionRegistry.original
+            var edited = interactions.message(key, token: token).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+                ?? message([:], channel: interaction.channel, guild: nil, viaWebhook: true)
+            // A null clears a field (to what a new message has).
+            let cleared: [String: Any] = ["content": "", "embeds": [Any](), "components": [Any](), "flags": 0, "attachments": [Any]()]
+            for (field, empty) in cleared where fields[field] != nil {
+                edited[field] = fields[field] is NSNull ? empty : fields[field]
+            }
             if let target { edited["id"] = String(target) }
+            // Editing the "thinking" message of a deferred response makes it the response.
+            if let flags = edited["flags"] as? Int, flags & 128 != 0, fields["flags"] == nil { edited["flags"] = flags & ~128 }
             edited["edited_timestamp"] = DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.nowUnixMilliseconds())
-            return .json(200, Self.encode(edited))
+            let encoded = Self.encode(edited)
+            interactions.keep(Data(encoded.utf8), as: key, token: token)
+            return .json(200, encoded)
         default:
             let target = route.parameters["message.id"] == "@original" ? nil : route.snowflake("message.id")
             guard interactions.followup(token: token, message: target, creating: false, at: now) != nil else { throw .unknownMessage }
+            interactions.keep(nil, as: target ?? InteractionRegistry.original, token: token)
             return .noContent
         }
     }

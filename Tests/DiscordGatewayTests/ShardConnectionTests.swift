@@ -225,6 +225,30 @@ struct ShardConnectionTests {
         try await server.stop()
     }
 
+    /// A consumer that holds the shard back (a full stats buffer while Redis is away) for several
+    /// heartbeat intervals: heartbeats go on, the unread ACKs are not taken for a dead connection,
+    /// and the session goes on where it was, without a reconnect.
+    @Test func aConsumerHoldingTheShardBackIsNotTakenForADeadConnection() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            heartbeatIntervalMilliseconds: 300, world: TrafficWorld(guildCount: 2, userCount: 50, seed: 89), dispatchesPerSecond: 20))
+        let shard = Self.shard(server)
+        let received = Received()
+        let held = Atomic<Bool>(false)
+        async let stopped = shard.run { dispatch in
+            received.add(dispatch)
+            if dispatch.name == "MESSAGE_CREATE", !held.exchange(true, ordering: .relaxed) {
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+        try await waitUntil("traffic after the hold") { received.all.filter { $0.name == "MESSAGE_CREATE" }.count >= 20 }
+        await shard.shutdown()
+        _ = await stopped
+        #expect(await shard.connections == 1, "no reconnect while the consumer held the shard")
+        #expect(server.record.connections.count == 1)
+        expectContiguousSequences(received.all.map { ($0.name, $0.sequence) })
+        try await server.stop()
+    }
+
     /// A Hello whose interval no gateway would send (past Int64 nanoseconds once in seconds) is a
     /// broken stream: the shard reconnects, it does not trap.
     @Test func anAbsurdHeartbeatIntervalIsRefusedNotTrappedOn() async throws {

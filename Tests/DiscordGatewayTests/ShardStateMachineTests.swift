@@ -37,6 +37,8 @@ struct ShardStateMachineTests {
         #expect(machine.heartbeatDue() == [.sendHeartbeat(sequence: 7), .scheduleHeartbeat(delay: 40)])
         _ = machine.heartbeatAcknowledged()
         #expect(machine.heartbeatDue() == [.sendHeartbeat(sequence: 7), .scheduleHeartbeat(delay: 40)])
+        // The consumer holds reading back: the ACK may be unread, so beats go on, no verdict.
+        #expect(machine.heartbeatDue(readingHeldBack: true) == [.sendHeartbeat(sequence: 7), .scheduleHeartbeat(delay: 40)])
         // No ACK before the next beat: close resumably, then resume on the resume URL.
         #expect(machine.heartbeatDue() == [.close(code: 4000)])
         #expect(machine.closed(code: 4000, jitter: 0.5) == [.connect(url: "wss://resume.example", delay: 0)])

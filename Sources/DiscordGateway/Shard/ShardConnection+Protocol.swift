@@ -142,7 +142,7 @@ extension ShardConnection {
                 continue
             }
             nextHeartbeat = nil
-            await execute(machine.heartbeatDue())
+            await execute(machine.heartbeatDue(readingHeldBack: consuming))
         }
     }
 

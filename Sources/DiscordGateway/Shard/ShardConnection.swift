@@ -29,6 +29,9 @@ public actor ShardConnection {
     var payloadStorage: [UInt8] = []
     /// The `s` of the last dispatch the consumer returned from.
     var deliveredSequence: Int?
+    /// Whether the consumer is working on a dispatch: the frame loop waits for it, so heartbeat
+    /// ACKs may sit unread (``ShardStateMachine/heartbeatDue(readingHeldBack:)``).
+    var consuming = false
     /// The `s` up to which the consumer's work is durable (``markDurable(session:sequence:)``).
     var durableSequence: Int?
     /// The number of the current session, stamped on each dispatch: unique in the process (a new
@@ -52,8 +55,9 @@ public actor ShardConnection {
         self.configuration = configuration
         self.identifyGate = identifyGate
         if let saved {
-            // Everything up to a saved session's `s` was durable when it was saved.
+            // Everything up to a saved session's `s` was durable when it was saved, and delivered.
             durableSequence = saved.sequence
+            deliveredSequence = saved.sequence
             machine = ShardStateMachine(
                 gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL,
                 backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
@@ -69,7 +73,9 @@ public actor ShardConnection {
     /// The session as it stands, for saving: what a restarted process resumes with. Its sequence
     /// is the last dispatch the consumer finished with, so a resume replays anything it had not.
     public var session: (id: String, sequence: Int, resumeURL: String)? {
-        guard let id = machine.sessionID, let sequence = deliveredSequence ?? machine.sequence, let url = machine.resumeURL else { return nil }
+        // What the consumer returned from, never what it is still working on (`machine.sequence`
+        // moves on as a dispatch arrives): a save during its work must not skip it.
+        guard let id = machine.sessionID, let sequence = deliveredSequence, let url = machine.resumeURL else { return nil }
         let saved = configuration.savesDurableSequence ? min(durableSequence ?? 0, sequence) : sequence
         return (id, min(saved, machine.sequence ?? saved), url)
     }
@@ -228,7 +234,9 @@ public actor ShardConnection {
         }
         await execute(actions)
         if let dispatch {
+            consuming = true
             await consume(dispatch)
+            consuming = false
             if let sequence = dispatch.sequence { deliveredSequence = sequence }
         }
         return ok

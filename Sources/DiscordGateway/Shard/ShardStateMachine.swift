@@ -180,9 +180,12 @@ public struct ShardStateMachine: Sendable {
     /// reconnect backoff starts again from nothing (Discord's interval is 41.25 s: the first ACK).
     public static let stableSessionSeconds = 30.0
 
-    public mutating func heartbeatDue() -> [Action] {
+    /// - Parameter readingHeldBack: the consumer holds the frame loop (a full stats buffer), so an
+    ///   ACK may be waiting unread: the beat goes out (Discord keeps the session while beats come)
+    ///   and the connection is judged once reading resumes.
+    public mutating func heartbeatDue(readingHeldBack: Bool = false) -> [Action] {
         guard let interval = heartbeatInterval, [.identifying, .resuming, .ready].contains(state) else { return [] }
-        if awaitingAck {
+        if awaitingAck, !readingHeldBack {
             // No ACK since the last beat: a zombie. Close resumably and resume elsewhere.
             return closeAndReconnect(resume: true)
         }

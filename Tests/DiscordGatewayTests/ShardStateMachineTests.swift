@@ -31,6 +31,34 @@ struct ShardStateMachineTests {
         #expect(machine.isReady && machine.sessionID == "s1" && machine.sequence == 1)
     }
 
+    /// Where the first `connect` of `actions` goes.
+    func connectURL(_ actions: [ShardStateMachine.Action]) -> String? {
+        for action in actions { if case .connect(let url, _) = action { return url } }
+        return nil
+    }
+
+    /// Op 7 "can occur at any point … even before/in place of receiving a Hello": the shard closes
+    /// and resumes at once instead of waiting for a Hello that will not come.
+    @Test func aReconnectBeforeHelloIsFollowed() {
+        var machine = readyMachine()
+        _ = machine.reconnectRequested()
+        _ = machine.closed(code: nil, jitter: 0.5)
+        _ = machine.connected()
+        #expect(machine.isAwaitingHello)
+        #expect(machine.reconnectRequested() == [.close(code: 4000)])
+        #expect(connectURL(machine.closed(code: nil, jitter: 0.5)) == "wss://resume.example")
+    }
+
+    /// A 4009 (session timed out) or 4007 that answers a close of ours still ends the session:
+    /// the next connection identifies instead of trying a resume bound to fail.
+    @Test func aSessionEndingCodeCountsEvenAfterOurOwnClose() {
+        var machine = readyMachine()
+        _ = machine.heartbeatDue()
+        #expect(machine.heartbeatDue() == [.close(code: 4000)])
+        #expect(connectURL(machine.closed(code: 4009, jitter: 0.5)) == "wss://gateway.example")
+        #expect(machine.sessionID == nil)
+    }
+
     @Test func heartbeatsCarryTheLastSequenceAndAMissingAckIsAZombie() {
         var machine = readyMachine()
         _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 7)

@@ -208,15 +208,15 @@ public struct ShardStateMachine: Sendable {
         return [.sendHeartbeat(sequence: sequence)]
     }
 
-    /// Op 7.
+    /// Op 7 — which "can occur at any point … even before/in place of receiving a Hello".
     public mutating func reconnectRequested() -> [Action] {
-        guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        guard [.awaitingHello, .identifying, .resuming, .ready].contains(state) else { return [] }
         return closeAndReconnect(resume: true)
     }
 
     /// Op 9.
     public mutating func invalidSession(resumable: Bool) -> [Action] {
-        guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        guard [.awaitingHello, .identifying, .resuming, .ready].contains(state) else { return [] }
         if !resumable { forgetSession() }
         return closeAndReconnect(resume: resumable)
     }
@@ -234,9 +234,11 @@ public struct ShardStateMachine: Sendable {
             // gone): after a few tries, resume through the main gateway instead.
             unreachableResumes += 1
         }
+        // The session is gone (an invalid sequence, a timed-out session): a new one, even when the
+        // code answers a close of ours.
+        if code == 4007 || code == 4009 { forgetSession() }
         if state != .closing {
             // Closed by the other side: resume unless the code says the session is gone.
-            if code == 4007 || code == 4009 { forgetSession() }
             resumeNext = sessionID != nil
         }
         failures += 1

@@ -59,6 +59,29 @@ struct ShardStateMachineTests {
         #expect(machine.sessionID == nil)
     }
 
+    /// A message that cannot be read is replayed by every resume: after three breaks at the same
+    /// point the session is given up and the next connection identifies; breaks at different
+    /// points are resumed each time.
+    @Test func aMessageThatNeverReadsEndsTheSessionNotTheShard() {
+        var machine = readyMachine()
+        func breakAndReconnect() -> String? {
+            machine.streamBroken()
+            let url = connectURL(machine.closed(code: nil, jitter: 0.5))
+            _ = machine.connected()
+            _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0)
+            if machine.sessionID != nil { _ = machine.dispatch(name: "RESUMED", sequence: nil) } else { _ = machine.identifyAllowed() }
+            return url
+        }
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 5)
+        #expect(breakAndReconnect() == "wss://resume.example")
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 6)
+        #expect(breakAndReconnect() == "wss://resume.example", "a break further on starts the count again")
+        #expect(breakAndReconnect() == "wss://resume.example")
+        #expect(machine.sessionsAbandoned == 0)
+        #expect(breakAndReconnect() == "wss://gateway.example", "the third break at 6: a new session")
+        #expect(machine.sessionsAbandoned == 1 && machine.sessionID == nil)
+    }
+
     @Test func heartbeatsCarryTheLastSequenceAndAMissingAckIsAZombie() {
         var machine = readyMachine()
         _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 7)

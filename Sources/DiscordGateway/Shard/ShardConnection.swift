@@ -45,6 +45,9 @@ public actor ShardConnection {
     public internal(set) var connections = 0
     public internal(set) var resumes = 0
     public internal(set) var identifies = 0
+    /// Sessions given up because one message could never be read (the same point broke the stream
+    /// three times in a row).
+    public var sessionsAbandoned: Int { machine.sessionsAbandoned }
 
     /// - Parameter resuming: a session an earlier process saved (restart-safe resume): the shard
     ///   resumes it instead of identifying.
@@ -192,7 +195,9 @@ public actor ShardConnection {
                         case .binary, .text:
                             if await !receive(frame.unmaskedData, consume) {
                                 // Corrupt compression or JSON: drop the connection (and what the read
-                                // brought after it), resume on a new one.
+                                // brought after it), resume on a new one — unless it keeps breaking
+                                // at the same point.
+                                machine.streamBroken()
                                 connection.close()
                                 break frames
                             }

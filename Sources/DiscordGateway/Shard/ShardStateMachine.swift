@@ -83,6 +83,12 @@ public struct ShardStateMachine: Sendable {
     private var unreachableResumes = 0
     /// Whether the next connection should resume (otherwise it identifies).
     private var resumeNext = false
+    /// Where the stream last broke (the sequence then) and how many times in a row it broke there.
+    private var brokenAt: (sequence: Int?, times: Int)?
+    /// Sessions given up because the same message could never be read (``streamBroken()``).
+    public private(set) var sessionsAbandoned = 0
+    /// Breaks at one point of a session before the session is given up.
+    static let brokenStreamLimit = 3
 
     public init(gatewayURL: String, backoffBase: Double = 1, backoffCap: Double = 60) {
         self.gatewayURL = gatewayURL
@@ -206,6 +212,20 @@ public struct ShardStateMachine: Sendable {
     public mutating func heartbeatRequested() -> [Action] {
         guard [.identifying, .resuming, .ready].contains(state) else { return [] }
         return [.sendHeartbeat(sequence: sequence)]
+    }
+
+    /// A message could not be read (corrupt compression or JSON, past a limit): the connection is
+    /// dropped and the session resumed, which replays from the same point. Breaking there
+    /// ``brokenStreamLimit`` times in a row means a message that will never be read: the session
+    /// is given up, and the next connection identifies (a new session does not replay it).
+    public mutating func streamBroken() {
+        let times = brokenAt.map { $0.sequence == sequence ? $0.times + 1 : 1 } ?? 1
+        brokenAt = (sequence, times)
+        if times >= Self.brokenStreamLimit, sessionID != nil {
+            forgetSession()
+            brokenAt = nil
+            sessionsAbandoned += 1
+        }
     }
 
     /// Op 7 — which "can occur at any point … even before/in place of receiving a Hello".

@@ -144,11 +144,16 @@ public actor ShardManager {
                 // The session budget is at its reserve: wait for Discord's reset, then start again.
                 refusals += 1
                 logger.warning("shard \(id) waits \(retryAfter) for the session budget to reset")
-                let until = ContinuousClock.now + retryAfter
-                // Shutting down must not wait for Discord's reset.
-                while !shuttingDown, !Task.isCancelled, ContinuousClock.now < until {
-                    try? await Task.sleep(for: min(.milliseconds(100), until - .now))
-                }
+                await wait(retryAfter)
+                continue
+            }
+            if case .identifyLoop(let count, let period) = reason {
+                // Its sessions kept dying (an op 9 storm, a gateway in trouble): the breaker spared
+                // the session budget; after its period the shard tries again, rather than leaving
+                // its guilds unserved for as long as the process runs.
+                Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
+                logger.error("shard \(id) identified \(count) times within \(period); it waits \(period) and starts again")
+                await wait(period)
                 continue
             }
             stopReasons[id] = reason
@@ -162,6 +167,14 @@ public actor ShardManager {
             return
         }
         stopReasons[id] = .shutdown
+    }
+
+    /// Sleeps for `duration`, or until the manager shuts down (which must not wait for it).
+    private func wait(_ duration: Duration) async {
+        let until = ContinuousClock.now + duration
+        while !shuttingDown, !Task.isCancelled, ContinuousClock.now < until {
+            try? await Task.sleep(for: min(.milliseconds(100), until - .now))
+        }
     }
 
     private func makeGate(_ plan: ShardPlan, limit: GatewayBot.SessionStartLimit, namespace: String, firstIdentifies: [Int]) async -> StartupIdentifyGate {

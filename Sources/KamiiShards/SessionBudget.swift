@@ -1,5 +1,6 @@
 import DiscordGateway
 public import DiscordREST
+import Synchronization
 public import KamiiRedis
 public import Logging
 import Metrics
@@ -24,6 +25,13 @@ public struct RedisSessionBudget: SessionBudget {
     private let key: String
     private let fetch: @Sendable () async throws -> GatewayBot.SessionStartLimit
     private let logger: Logger
+    /// Which answer of Discord's (the budget's epoch) each shard's last start came from: a refund
+    /// after the budget was read again would give back a start the new answer never counted.
+    private let spentFrom = SpentFrom()
+
+    private final class SpentFrom: Sendable {
+        let epochs = Mutex<[Int: String]>([:])
+    }
 
     public init(
         redis: RedisClient, namespace: String, reserve: Int, logger: Logger = Logger(label: "kamii.session-budget"),
@@ -38,13 +46,21 @@ public struct RedisSessionBudget: SessionBudget {
 
     /// Starts the shared budget from an answer already at hand, unless another process did.
     public func seed(_ limit: GatewayBot.SessionStartLimit) async throws {
-        _ = try await redis.send("SET", key, String(limit.remaining), "NX", "PX", String(max(1_000, limit.resetAfter)))
+        try await set(limit)
+    }
+
+    /// Sets the budget from Discord's answer unless it is set, with a fresh epoch beside it (same expiry).
+    private func set(_ limit: GatewayBot.SessionStartLimit) async throws {
+        let epoch = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        _ = try await redis.evaluate(Self.setBudget, keys: [key, key + ":epoch"], arguments: [
+            String(limit.remaining), String(max(1_000, limit.resetAfter)), epoch,
+        ])
     }
 
     public func spend(shard: Int) async throws {
         for _ in 0..<100 {
-            let reply = try await redis.evaluate(Self.take, keys: [key], arguments: [String(reserve)])
-            guard let values = reply.array, values.count == 2, let left = values[0].int, let ttl = values[1].int else {
+            let reply = try await redis.evaluate(Self.take, keys: [key, key + ":epoch"], arguments: [String(reserve)])
+            guard let values = reply.array, values.count == 3, let left = values[0].int, let ttl = values[1].int else {
                 throw RedisError.protocolViolation("budget script answered \(reply)")
             }
             switch left {
@@ -59,8 +75,7 @@ public struct RedisSessionBudget: SessionBudget {
                         _ = try? await redis.send("DEL", key + ":asking")
                         throw error
                     }
-                    _ = try await redis.send(
-                        "SET", key, String(limit.remaining), "NX", "PX", String(max(1_000, limit.resetAfter)))
+                    try await set(limit)
                     _ = try await redis.send("DEL", key + ":asking")
                 } else {
                     try await Task.sleep(for: .milliseconds(50))
@@ -68,17 +83,20 @@ public struct RedisSessionBudget: SessionBudget {
             case -1:
                 throw SessionBudgetGuard.refuse(shard: shard, reserve: reserve, retryAfter: .milliseconds(max(ttl, 1_000)), logger: logger)
             default:
+                let epoch = values[2].string ?? ""
+                spentFrom.epochs.withLock { $0[shard] = epoch }
                 return
             }
         }
         throw IdentifyRefused(reason: "nobody answered what the session budget is (GET /gateway/bot)", retryAfter: .seconds(5))
     }
 
-    /// Gives the start back while the budget it came from is still running. A budget that reset
-    /// and was read again meanwhile gets one start too many back — the reserve covers that.
+    /// Gives the start back while the budget it came from is still running: a budget that reset
+    /// and was read again meanwhile (another epoch) never counted it.
     public func refund(shard: Int) async {
+        guard let epoch = spentFrom.epochs.withLock({ $0.removeValue(forKey: shard) }) else { return }
         do {
-            _ = try await redis.evaluate(Self.giveBack, keys: [key], arguments: [])
+            _ = try await redis.evaluate(Self.giveBack, keys: [key, key + ":epoch"], arguments: [epoch])
         } catch {
             // The start stays spent: a budget that looks smaller than it is errs on the safe side.
             logger.warning("could not give back shard \(shard)'s unused session start", metadata: ["error": "\(error)"])
@@ -86,19 +104,26 @@ public struct RedisSessionBudget: SessionBudget {
     }
 
     static let giveBack = RedisScript("""
-        if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
+        if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('INCR', KEYS[1]) end
         return -1
         """)
 
-    /// Takes one start unless only the reserve is left; answers {left after, ms until reset},
-    /// {-1, ms until reset} when refused, {-2, 0} when the budget is unknown.
+    /// The budget (remaining, expiry in ms) and its epoch, unless a budget is set.
+    static let setBudget = RedisScript("""
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end
+        return 1
+        """)
+
+    /// Takes one start unless only the reserve is left; answers {left after, ms until reset, epoch},
+    /// {-1, ms until reset, epoch} when refused, {-2, 0, false} when the budget is unknown.
     static let take = RedisScript("""
         local remaining = redis.call('GET', KEYS[1])
-        if not remaining then return {-2, 0} end
+        if not remaining then return {-2, 0, false} end
         remaining = tonumber(remaining)
-        if remaining <= tonumber(ARGV[1]) then return {-1, redis.call('PTTL', KEYS[1])} end
+        local epoch = redis.call('GET', KEYS[2]) or ''
+        if remaining <= tonumber(ARGV[1]) then return {-1, redis.call('PTTL', KEYS[1]), epoch} end
         redis.call('DECR', KEYS[1])
-        return {remaining - 1, redis.call('PTTL', KEYS[1])}
+        return {remaining - 1, redis.call('PTTL', KEYS[1]), epoch}
         """)
 }
 

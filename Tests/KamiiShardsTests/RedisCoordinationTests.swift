@@ -153,6 +153,29 @@ struct RedisCoordinationTests {
         await redis.close()
     }
 
+    /// A start spent from a budget that has since reset (and been read again) is not given back
+    /// to the new one, which never counted it.
+    @Test func aStartIsGivenBackOnlyToTheBudgetItCameFrom() async throws {
+        let redis = try RedisTestServer.client()
+        let namespace = Self.namespace()
+        let budget = RedisSessionBudget(redis: redis, namespace: namespace, reserve: 0) {
+            .init(total: 10, remaining: 5, resetAfter: 60_000, maxConcurrency: 1)
+        }
+        let key = "kamii:gateway:{\(namespace)}:session-budget"
+        try await budget.spend(shard: 0)
+        try await budget.spend(shard: 1)
+        #expect(try await redis.send("GET", key).string == "3")
+        // Discord's budget resets: the next spend reads it again (5), and takes one.
+        _ = try await redis.send("DEL", key)
+        try await budget.spend(shard: 2)
+        #expect(try await redis.send("GET", key).string == "4")
+        await budget.refund(shard: 0)
+        #expect(try await redis.send("GET", key).string == "4", "spent from the budget before the reset")
+        await budget.refund(shard: 2)
+        #expect(try await redis.send("GET", key).string == "5")
+        await redis.close()
+    }
+
     @Test func theLocalBudgetAsksDiscordAgainAfterItsReset() async throws {
         let answers = Locked([3, 5])
         let budget = LocalSessionBudget(reserve: 1) {

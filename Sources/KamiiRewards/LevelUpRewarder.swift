@@ -29,8 +29,8 @@ public final class LevelUpRewarder: Sendable {
     public static let membersPerAnnouncement = 40
 
     private let settings: any GuildSettingsSource
-    private let actions: any LevelUpActions
-    private let levels: (any MemberLevels)?
+    let actions: any LevelUpActions
+    let levels: (any MemberLevels)?
     let backlog: (any WaitingLevelUps)?
     private let lanes: Int
     private let laneCapacity: Int
@@ -262,47 +262,6 @@ public final class LevelUpRewarder: Sendable {
         return over
     }
 
-    /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
-    public func handle(_ join: MemberJoin) async {
-        var unreadable: Set<UInt64> = []
-        await handle(join, unreadable: &unreadable)
-    }
-
-    private func handle(_ join: MemberJoin, unreadable: inout Set<UInt64>) async {
-        guard let levels else { return }
-        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable) else { return retryLater(join) }
-        guard !rewards.rewards.isEmpty else { return }
-        let level: Int
-        do {
-            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
-            level = known
-        } catch {
-            counts.withLock { $0.failures += 1 }
-            logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
-            return retryLater(join)
-        }
-        let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
-        var failed = false
-        for role in rewards.roles(atLevel: level) {
-            switch await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
-            case .done: counts.withLock { $0.rolesRestored += 1 }
-            case .refused: break
-            case .failed: failed = true
-            }
-        }
-        // All of them again later: a role given twice is held once.
-        if failed { retryLater(join) }
-    }
-
-    private func retryLater(_ join: MemberJoin) {
-        let held = failedJoins.withLock { failed in
-            guard failed.count < Self.failedJoinsLimit else { return false }
-            failed.insert([join.guild.rawValue, join.user.rawValue])
-            return true
-        }
-        if !held { counts.withLock { $0.dropped += 1 } }
-    }
-
     /// The guild's configuration changed: its rewards are read again at its next level-up.
     public func settingsChanged(_ guild: GuildID) {
         refusedTargets.forget(guild.rawValue)
@@ -315,7 +274,7 @@ public final class LevelUpRewarder: Sendable {
     /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read, or
     /// could not earlier in the batch (`unreadable`). One read: the source spaces out its own
     /// reads while its database is away, and the level-up waits for the next retry.
-    private func rewards(of guild: GuildID, unreadable: inout Set<UInt64>) async -> LevelRewards? {
+    func rewards(of guild: GuildID, unreadable: inout Set<UInt64>) async -> LevelRewards? {
         guard !unreadable.contains(guild.rawValue) else { return nil }
         let rewards = await rewards(of: guild)
         if rewards == nil { unreadable.insert(guild.rawValue) }
@@ -363,7 +322,7 @@ public final class LevelUpRewarder: Sendable {
 
     /// Runs one call; a failure that may pass (5xx, connection, deadline) is retried twice after
     /// `retryDelay` and then twice that. Discord's refusals are not retried.
-    private func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
+    func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
         if refusedTargets.isRefused(target, in: levelUp.guild.rawValue) {
             counts.withLock { $0.notSent += 1 }
             return .refused

@@ -35,6 +35,7 @@ extension ShardConnection {
                 // A new session: nothing of it is durable yet (a restart resumes it from its start).
                 sessionNumber = ShardConnection.sessionNumbers.add(1, ordering: .relaxed).newValue
                 durableSequence = nil
+                deliveredSequence = nil
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
             if actions.contains(.deliver) {

@@ -292,6 +292,7 @@ public struct ShardStateMachine: Sendable {
     }
 
     private mutating func forgetSession() {
+        brokenAt = nil
         sessionID = nil
         sequence = nil
         resumeURL = nil

@@ -1,0 +1,49 @@
+import DiscordModels
+public import KamiiCore
+import DiscordREST
+import KamiiStats
+
+/// Members who come back: Discord dropped their roles, so they are given the rewards of the level
+/// Redis has for them, and tried again later when that fails for a reason that may pass.
+extension LevelUpRewarder {
+    /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
+    public func handle(_ join: MemberJoin) async {
+        var unreadable: Set<UInt64> = []
+        await handle(join, unreadable: &unreadable)
+    }
+
+    func handle(_ join: MemberJoin, unreadable: inout Set<UInt64>) async {
+        guard let levels else { return }
+        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable) else { return retryLater(join) }
+        guard !rewards.rewards.isEmpty else { return }
+        let level: Int
+        do {
+            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
+            level = known
+        } catch {
+            counts.withLock { $0.failures += 1 }
+            logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
+            return retryLater(join)
+        }
+        let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
+        var failed = false
+        for role in rewards.roles(atLevel: level) {
+            switch await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
+            case .done: counts.withLock { $0.rolesRestored += 1 }
+            case .refused: break
+            case .failed: failed = true
+            }
+        }
+        // All of them again later: a role given twice is held once.
+        if failed { retryLater(join) }
+    }
+
+    private func retryLater(_ join: MemberJoin) {
+        let held = failedJoins.withLock { failed in
+            guard failed.count < Self.failedJoinsLimit else { return false }
+            failed.insert([join.guild.rawValue, join.user.rawValue])
+            return true
+        }
+        if !held { counts.withLock { $0.dropped += 1 } }
+    }
+}

@@ -75,7 +75,7 @@ public final class DiscordRESTClient: Sendable {
             let rate = Self.rateLimitAnswer(answer)
             // Only the bot token's refusal latches: routes addressed by an interaction's token answer
             // 401 (50027) once that token expires, which says nothing of the bot's.
-            if answer.status == 401, !route.isExemptFromGlobalLimit { tokenRefused.store(true, ordering: .relaxed) }
+            if answer.status == 401, !route.isInteractionEndpoint { tokenRefused.store(true, ordering: .relaxed) }
             let now = self.now
             limits.withLock { $0.complete(ticket, rate, now: now) }
             budget.withLock { $0.record(status: answer.status, scope: rate.scope, at: now) }

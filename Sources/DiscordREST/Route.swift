@@ -45,10 +45,13 @@ public struct Route: Sendable, Hashable {
     public var key: String { method.rawValue + " " + template }
 
     /// The interaction endpoints — the callback, the original response, follow-ups (a webhook
-    /// addressed by an interaction's token) — are "not bound to the application's Global Rate Limit".
-    public var isExemptFromGlobalLimit: Bool {
+    /// addressed by an interaction's token) — authorised by that token, not the bot's.
+    public var isInteractionEndpoint: Bool {
         template.hasPrefix("/interactions/") || template.hasPrefix("/webhooks/{application.id}/{interaction.token}")
     }
+
+    /// The interaction endpoints are "not bound to the application's Global Rate Limit".
+    public var isExemptFromGlobalLimit: Bool { isInteractionEndpoint }
 
     private static func encodePathSegment(_ value: String) -> String {
         // A segment of only dots would be collapsed by URL normalisation into another endpoint.

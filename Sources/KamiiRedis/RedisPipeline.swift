@@ -29,9 +29,9 @@ public struct RedisPipeline: Sendable {
     }
 
     public mutating func append(_ arguments: [String]) {
-        precondition(!(arguments.first.map { Self.unpaired.contains($0.uppercased()) } ?? false)
-            && !(arguments.count >= 2 && arguments[0].uppercased() == "CLIENT" && arguments[1].uppercased() == "REPLY"),
-            "\(arguments.first ?? "") does not answer once per command")
+        let name = arguments.first?.uppercased() ?? ""
+        precondition(!Self.unpaired.contains(name) && !(name == "CLIENT" && arguments.count >= 2 && arguments[1].uppercased() == "REPLY"),
+            "\(name) does not answer once per command")
         beginCommand(arguments: arguments.count)
         for argument in arguments { appendArgument(argument) }
     }

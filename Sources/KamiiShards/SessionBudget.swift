@@ -44,13 +44,9 @@ public struct RedisSessionBudget: SessionBudget {
         self.logger = logger
     }
 
-    /// Starts the shared budget from an answer already at hand, unless another process did.
+    /// Starts the shared budget from Discord's answer, unless another process did, with a fresh
+    /// epoch beside it (same expiry).
     public func seed(_ limit: GatewayBot.SessionStartLimit) async throws {
-        try await set(limit)
-    }
-
-    /// Sets the budget from Discord's answer unless it is set, with a fresh epoch beside it (same expiry).
-    private func set(_ limit: GatewayBot.SessionStartLimit) async throws {
         let epoch = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         _ = try await redis.evaluate(Self.setBudget, keys: [key, key + ":epoch"], arguments: [
             String(limit.remaining), String(max(1_000, limit.resetAfter)), epoch,
@@ -75,7 +71,7 @@ public struct RedisSessionBudget: SessionBudget {
                         _ = try? await redis.send("DEL", key + ":asking")
                         throw error
                     }
-                    try await set(limit)
+                    try await seed(limit)
                     _ = try await redis.send("DEL", key + ":asking")
                 } else {
                     try await Task.sleep(for: .milliseconds(50))

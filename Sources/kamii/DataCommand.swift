@@ -43,7 +43,7 @@ struct DataCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             var ledger: Ledger?
-            if let url = redis ?? DataCommand.setting("KAMII_REDIS_URL", environment) {
+            if let url = redis ?? RunConfiguration.variable("KAMII_REDIS_URL", in: environment) {
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
@@ -134,7 +134,7 @@ struct DataCommand: AsyncParsableCommand {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
             let environment = ProcessInfo.processInfo.environment
             var client: RedisClient?
-            if let url = redis ?? DataCommand.setting("KAMII_REDIS_URL", environment) {
+            if let url = redis ?? RunConfiguration.variable("KAMII_REDIS_URL", in: environment) {
                 do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ValidationError("--redis: \(error)") }
             }
             let keys = try DataCommand.statsKeys(statsPrefix, environment)
@@ -163,15 +163,10 @@ struct DataCommand: AsyncParsableCommand {
 }
 
 extension DataCommand {
-    /// An environment variable as `kamii run` reads it: empty is unset.
-    static func setting(_ name: String, _ environment: [String: String]) -> String? {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
     /// The stats keys: `--stats-prefix`, else $KAMII_STATS_PREFIX, else `kamii` — checked as
     /// `kamii run` checks it, so a deletion never purges under a prefix the bot does not write.
     static func statsKeys(_ option: String?, _ environment: [String: String]) throws -> StatsKeys {
-        let prefix = option ?? setting("KAMII_STATS_PREFIX", environment) ?? "kamii"
+        let prefix = option ?? RunConfiguration.variable("KAMII_STATS_PREFIX", in: environment) ?? "kamii"
         guard RunConfiguration.isValidStatsPrefix(prefix) else {
             throw ValidationError("the stats prefix must be non-empty, without braces or spaces, not \"\(prefix)\"")
         }

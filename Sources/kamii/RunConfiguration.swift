@@ -149,11 +149,10 @@ struct RunConfiguration: Sendable {
             }
         }
         func setting(_ key: File.CodingKeys, _ fromFile: String?) -> String? {
-            let value = environment["KAMII_" + key.rawValue.uppercased()].flatMap { $0.isEmpty ? nil : $0 }
-            return value ?? fromFile
+            Self.variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
         }
         func number(_ key: File.CodingKeys, _ fromFile: Int?) throws -> Int? {
-            guard let text = environment["KAMII_" + key.rawValue.uppercased()], !text.isEmpty else { return fromFile }
+            guard let text = Self.variable("KAMII_" + key.rawValue.uppercased(), in: environment) else { return fromFile }
             guard let value = Int(text) else { throw Invalid("KAMII_\(key.rawValue.uppercased()) must be a whole number, not \(text)") }
             return value
         }
@@ -255,6 +254,11 @@ struct RunConfiguration: Sendable {
         guard let text, text != "auto" else { return .automatic }
         guard let fixed = Int(text), fixed > 0 else { throw Invalid("shards is \"auto\" or a positive number, not \(text)") }
         return .fixed(fixed)
+    }
+
+    /// An environment variable as Kamii reads one: empty is unset.
+    static func variable(_ name: String, in environment: [String: String]) -> String? {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// A stats key prefix Kamii writes under: non-empty, no braces (hash tags) or spaces.

@@ -73,6 +73,6 @@ struct RunConfigurationTests {
         #expect(try DataCommand.statsKeys("live", ["KAMII_STATS_PREFIX": "prod"]).prefix == "live")
         #expect(throws: (any Error).self) { try DataCommand.statsKeys("", [:]) }
         #expect(throws: (any Error).self) { try DataCommand.statsKeys("a{b}", [:]) }
-        #expect(DataCommand.setting("KAMII_REDIS_URL", ["KAMII_REDIS_URL": ""]) == nil)
+        #expect(RunConfiguration.variable("KAMII_REDIS_URL", in: ["KAMII_REDIS_URL": ""]) == nil)
     }
 }

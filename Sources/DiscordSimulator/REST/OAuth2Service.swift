@@ -138,7 +138,7 @@ final class OAuth2Service: Sendable {
             guard let id = UInt64(text) else { throw .invalidFormBody([(name, "NUMBER_TYPE_COERCE", "Value \"\(text)\" is not snowflake.")]) }
             bounds[name] = id
         }
-        let withCounts = ["true", "True", "1"].contains(value("with_counts") ?? "")
+        let withCounts = SimulatedAPI.isTrue(value("with_counts"))
         let world = configuration.world
         var entries = (user.map { guilds.memberships(of: $0.id) } ?? world.guilds.indices.map { index in
             (index, [world.botRoleID(of: world.guilds[index])], false)

@@ -22,23 +22,18 @@ struct RESTRoute: Sendable, Equatable {
     /// The value of the major parameter, which splits a group into buckets.
     let majorParameter: String
 
-    /// The interaction endpoints — the callback, the original response, follow-ups — do not count
-    /// against the global limit ("not bound to the application's Global Rate Limit").
-    var isExemptFromGlobalLimit: Bool {
+    /// The interaction endpoints — the callback, the original response, follow-ups — authorised
+    /// by the interaction's token in the path, not the bot's.
+    var isInteractionEndpoint: Bool {
         switch endpoint {
         case .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
         default: false
         }
     }
 
-    /// Whether the route takes the bot's token (the rest take none, or an OAuth2 bearer token, or
-    /// the interaction token in the path).
-    var needsBotToken: Bool {
-        switch endpoint {
-        case .gateway, .currentUserGuilds, .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: false
-        default: true
-        }
-    }
+    /// The interaction endpoints do not count against the global limit ("not bound to the
+    /// application's Global Rate Limit").
+    var isExemptFromGlobalLimit: Bool { isInteractionEndpoint }
 
     private static let table: [(method: String, pattern: String, endpoint: Endpoint, group: String, major: String?)] = [
         ("GET", "/gateway", .gateway, "gateway", nil),

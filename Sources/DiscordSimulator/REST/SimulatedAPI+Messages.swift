@@ -100,8 +100,7 @@ extension SimulatedAPI {
             interactions.keep(Data(Self.encode(made).utf8), as: InteractionRegistry.original, token: acknowledged.token)
             responded = made
         }
-        // Discord reads booleans in queries as true/True/1.
-        guard ["true", "True", "1"].contains(query.first(where: { $0.name == "with_response" })?.value ?? "") else { return .noContent }
+        guard Self.isTrue(query.first(where: { $0.name == "with_response" })?.value) else { return .noContent }
         var interaction: [String: Any] = ["id": id.description, "type": InteractionRegistry.type(of: acknowledged)]
         var resource: [String: Any] = ["type": type]
         if type == 5 { interaction["response_message_loading"] = true }

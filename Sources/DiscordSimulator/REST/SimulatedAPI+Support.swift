@@ -15,6 +15,11 @@ extension SimulatedAPI {
         return Snowflake(value)
     }
 
+    /// A boolean query parameter as Discord reads one: true, True or 1.
+    static func isTrue(_ value: String?) -> Bool {
+        ["true", "True", "1"].contains(value ?? "")
+    }
+
     /// The body as a JSON object.
     func object(_ json: Any?) throws(DiscordError) -> [String: Any] {
         guard let object = json as? [String: Any] else {

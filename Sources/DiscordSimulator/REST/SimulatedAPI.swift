@@ -80,9 +80,9 @@ final class SimulatedAPI: Sendable {
         let bearerUser = authorization.hasPrefix("Bearer ") ? oauth.user(forAccessToken: String(authorization.dropFirst(7)), scope: scope) : nil
         let isBot = authorization == "Bot \(configuration.token)" && identifyLimiter.tokenIsValid
         let authorized = switch route.endpoint {
-        case .gateway, .interactionCallback, .createFollowup, .editFollowup, .deleteFollowup: true
-        case .currentUser: isBot || bearerUser != nil
-        case .currentUserGuilds: isBot || bearerUser != nil
+        case _ where route.isInteractionEndpoint: true
+        case .gateway: true
+        case .currentUser, .currentUserGuilds: isBot || bearerUser != nil
         default: isBot
         }
         guard authorized else {

@@ -46,9 +46,9 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
         self.batchRows = batchRows
     }
 
-    /// The most rows one upsert statement may carry: with the `server_users` upsert's 11 bound
-    /// parameters a row, it stays under SQLite's 32,766 (and PostgreSQL's 65,535) parameters per statement.
-    public static let maxBatchRows = 32_766 / 11
+    /// The most rows one upsert statement may carry: with a parameter bound per `server_users`
+    /// column, it stays under SQLite's 32,766 (and PostgreSQL's 65,535) parameters per statement.
+    public static let maxBatchRows = 32_766 / KamiiStore.serverUserColumnNames.count
 
     /// Checks the settings; ``KamiiStore/init(_:logger:)`` calls it.
     public func validate() throws(StoreError) {

@@ -27,7 +27,7 @@ extension KamiiStore {
             }
             for start in stride(from: 0, to: rows.count, by: batchRows) {
                 let insert = database.insert(into: "server_users")
-                    .columns("guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of")
+                    .columns(Self.serverUserColumnNames)
                 for row in rows[start..<min(start + batchRows, rows.count)] {
                     insert.values(
                         SQLBind(row.guild.column), SQLBind(row.user.column), SQLBind(row.xp), SQLBind(row.level),
@@ -35,7 +35,7 @@ extension KamiiStore {
                         SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf))
                 }
                 try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
-                    ["xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of"].reduce(update) {
+                    Self.serverUserColumnNames.dropFirst(2).reduce(update) {
                         $0.set(excludedValueOf: $1)
                     }.where(SQLColumn("as_of", table: "server_users"), .lessThanOrEqual, SQLExcludedColumn("as_of"))
                 }.run()
@@ -90,7 +90,12 @@ extension KamiiStore {
         }
     }
 
-    static let serverUserColumns = "guild_id, user_id, xp, level, karma, trust, message_count, xp_messages, last_xp_at, updated_at, as_of"
+    /// A `server_users` row's columns: the key (guild, user) first, then what an upsert replaces —
+    /// in the order `upsertServerUsers` binds them.
+    static let serverUserColumnNames = [
+        "guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of",
+    ]
+    static let serverUserColumns = serverUserColumnNames.joined(separator: ", ")
 
     /// A member of a guild, for deduplicating a batch.
     private struct Pair: Hashable {

@@ -41,7 +41,9 @@ import Testing
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             for other in others { try await other.close() }
-            #expect(applied == Array(1...KamiiStore.latestSchemaVersion))
+            // Each version once, by one migrator or the other (they take turns version by version,
+            // and their lists come back in the order they finished).
+            #expect(applied.sorted() == Array(1...KamiiStore.latestSchemaVersion))
             #expect(try await store.schemaVersion() == KamiiStore.latestSchemaVersion)
         }
     }

@@ -43,17 +43,22 @@ let benchmarks: @Sendable () -> Void = {
     // The whole serving path, measured on the simulator's own CPU: `kamii simulate` in its own
     // process serves a session (draw, render, number, keep for replay, compress, write through
     // NIO) to a client here that only counts messages. Dispatches per simulator CPU-second is
-    // dispatches per second per core.
-    for (compression, settings, label) in variants {
+    // dispatches per second per core. Then the same with the session's events drawn and rendered
+    // before the clock starts (`--prerender`): what issue 3's target measures, "pre-encode and
+    // compress per connection".
+    let servedVariants = variants.map { ($0.0, $0.1, $0.label, prerendered: false) } + variants.map { ($0.0, $0.1, $0.label, prerendered: true) }
+    for (compression, settings, label, prerendered) in servedVariants {
         Benchmark(
-            "session traffic, \(compression)\(label), served (simulator CPU)",
+            "session traffic, \(compression)\(label), served\(prerendered ? " pre-rendered" : "") (simulator CPU)",
             configuration: .init(metrics: [SimulatorMetrics.dispatchesPerSecond], maxDuration: .seconds(60), maxIterations: 3)
         ) { benchmark in
             let served = 300_000
+            // Enough for every dispatch served: a twentieth of the events drawn (presences) are not sent.
+            let ahead = prerendered ? ["--prerender", "\(served + served / 10)"] : []
             let simulator = try SimulatorProcess([
                 "--guilds", "5000", "--users", "60000", "--seed", "1229", "--rate", "2000000", "--max-dispatches", "\(served)",
                 "--identify-window-ms", "1", "--compression", settings == .fast ? "fast" : "discord",
-            ])
+            ] + ahead)
             defer { simulator.stop() }
             // Shard 0 of 4 (5,000 guilds is past one session's 2,500): READY and a GUILD_CREATE per
             // guild of the shard come first, then live traffic. The clock starts 50,000 live

@@ -21,6 +21,11 @@ public struct SimulatorConfiguration: Sendable {
     public var dispatchesPerSecond: Int
     /// How many live dispatches a session sends at most (nil: no limit).
     public var maxDispatchesPerSession: Int?
+    /// Live events each new session draws and renders when it starts, before sending any (0:
+    /// each is drawn as it is sent). A load run's head start: sending those costs numbering,
+    /// compression and the write alone, the served path issue 3's target speaks of. About 1 KB
+    /// each; a REST change reaches the traffic drawn after them.
+    public var prerenderedDispatches = 0
     /// `session_start_limit.max_concurrency`: identify buckets are `shard_id % maxConcurrency`.
     public var maxConcurrency: Int
     /// At most one identify per bucket per window (Discord: 5 s; shorter in tests).

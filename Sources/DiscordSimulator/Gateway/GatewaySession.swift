@@ -28,6 +28,8 @@ final class GatewaySession: Sendable {
         /// What REST calls caused and the session is still to send (MESSAGE_CREATE of the bot's
         /// messages, GUILD_MEMBER_REMOVE after a kick…), ahead of live traffic.
         var pending: [(name: String, data: [UInt8])] = []
+        /// Live events drawn ahead (``prerender(_:)``), sent before any drawn later.
+        var ahead = PrerenderedTraffic()
     }
 
     /// The connection a session is attached to: its channel, and its handler (reachable only on
@@ -100,6 +102,7 @@ final class GatewaySession: Sendable {
         state.ended = true
         state.replay.removeAll()
         state.pending = []
+        state.ahead = PrerenderedTraffic()
         state.connection = nil
     }
 
@@ -184,10 +187,16 @@ final class GatewaySession: Sendable {
         number(name: name, data: data, &state) { sequence, payload in (sequence, Array(payload)) }
     }
 
+    private static func number<Result>(
+        name: String, data: [UInt8], _ state: inout State, use: (_ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        data.withUnsafeBytes { number(name: name, data: $0, &state, use: use) }
+    }
+
     /// Numbers a dispatch, keeps it for replay and hands its sequence and payload, where it is
     /// kept, to `use`.
     private static func number<Result>(
-        name: String, data: [UInt8], _ state: inout State, use: (_ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Result
+        name: String, data: UnsafeRawBufferPointer, _ state: inout State, use: (_ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Result
     ) -> Result {
         state.sequence += 1
         let sequence = state.sequence
@@ -294,13 +303,9 @@ final class GatewaySession: Sendable {
             guard state.connection?.channel === channel else { return (.finished, .none) }
             if !state.pending.isEmpty { Self.numberPending(&state, write) }
             if let limit, state.liveDispatches >= limit { return (.finished, .none) }
-            let threadChanges = state.traffic.threadChange.count
-            let event = state.traffic.nextEvent(into: &state.render)
-            if let worldThreads, state.traffic.threadChange.count != threadChanges {
-                let index = state.traffic.threadChange.guildIndex
-                worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
-            }
-            guard shardGuilds.contains(event.guild), GatewayIntents.required(for: event.name).map(intents.contains) ?? true else {
+            if !state.ahead.isEmpty { return Self.sendAhead(&state, write) }
+            let event = drawLive(&state)
+            guard sends(event) else {
                 // Not sent, but it happened: who is a member changes all the same.
                 return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
             }
@@ -313,67 +318,56 @@ final class GatewaySession: Sendable {
         }
         return result
     }
-}
 
-/// The live sessions of a simulator, by session ID.
-final class SessionRegistry: Sendable {
-    private let sessions = Mutex<[String: GatewaySession]>([:])
-    /// Held by a REST call while it changes the world and delivers what it caused, and by a new
-    /// session while it adopts the world's state and registers (``inChangeOrder(_:)``).
-    private let changeOrder = Mutex(())
-
-    /// Runs `body` with no REST change and no session start running meanwhile: a change is either
-    /// in what a starting session adopted or delivered to it once registered — never neither.
-    func inChangeOrder<Result: Sendable, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
-        try changeOrder.withLock { _ throws(Failure) in try body() }
-    }
-
-    func register(_ session: GatewaySession) {
-        sessions.withLock { state in
-            Self.prune(&state, now: .now())
-            state[session.id] = session
+    /// Draws and renders the session's next `count` live events now, to be sent before any drawn
+    /// later (``PrerenderedTraffic``: a load run's way to measure serving alone). Their facts reach
+    /// the ground truth and the world as each is sent, as live ones do. What a REST call changes
+    /// reaches the events drawn after them, as if these had been in flight; what it caused is
+    /// still numbered first.
+    func prerender(_ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { state in
+            var ahead = PrerenderedTraffic(reservingFor: count)
+            for _ in 0..<count {
+                let event = drawLive(&state)
+                ahead.append(event, sent: sends(event))
+            }
+            state.ahead = ahead
         }
     }
 
-    /// Lets go of the sessions that can never be resumed again: those ended, and those left
-    /// unconnected past their resume window (each holds its traffic's caches and its replay).
-    func pruneExpired(now: NIODeadline = .now()) {
-        sessions.withLock { Self.prune(&$0, now: now) }
+    /// The next live event of the session's traffic; the threads it opens, archives or deletes
+    /// are kept for later sessions at once.
+    private func drawLive(_ state: inout State) -> GeneratedEvent {
+        let threadChanges = state.traffic.threadChange.count
+        let event = state.traffic.nextEvent(into: &state.render)
+        if let worldThreads, state.traffic.threadChange.count != threadChanges {
+            let index = state.traffic.threadChange.guildIndex
+            worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
+        }
+        return event
     }
 
-    private static func prune(_ state: inout [String: GatewaySession], now: NIODeadline) {
-        state = state.filter { !$0.value.endIfExpired(now: now) }
+    /// Whether the session is sent `event`: one of its shard's guilds, and an event its intents cover.
+    private func sends(_ event: GeneratedEvent) -> Bool {
+        shardGuilds.contains(event.guild) && (GatewayIntents.required(for: event.name).map(intents.contains) ?? true)
     }
 
-    /// How many sessions are held: connected, or resumable.
-    var count: Int { sessions.withLock { $0.count } }
-
-    func session(_ id: String) -> GatewaySession? {
-        sessions.withLock { $0[id] }
+    /// Numbers and writes the oldest event drawn ahead, as ``nextLiveDispatch(limit:for:write:)``
+    /// does one drawn now.
+    private static func sendAhead(
+        _ state: inout State, _ write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
+    ) -> (LiveDispatch, TrafficFact) {
+        // Out of the state while one is taken, so numbering (which changes the state) copies nothing.
+        var ahead = PrerenderedTraffic()
+        swap(&ahead, &state.ahead)
+        defer { swap(&ahead, &state.ahead) }
+        let outcome = ahead.takeNext { event, data -> (LiveDispatch, TrafficFact) in
+            guard event.sent else { return (.skipped, event.fact.isMembershipChange ? event.fact : .none) }
+            state.liveDispatches += 1
+            number(name: event.name, data: data, &state) { write(event.name, $0, $1) }
+            return (.sent, event.fact)
+        }
+        return outcome ?? (.skipped, .none)
     }
-
-    var all: [GatewaySession] { sessions.withLock { Array($0.values) } }
-}
-
-/// What the simulator can do to a connection on command — the faults a bot must survive.
-public enum SimulatorFault: Sendable, Equatable {
-    /// Op 7 Reconnect: the client must reconnect and resume.
-    case reconnect
-    /// Op 9 Invalid Session; `resumable: false` also ends the session, so the client must identify.
-    case invalidSession(resumable: Bool)
-    /// Close the TCP connection without a close frame (the session stays resumable).
-    case dropConnection
-    /// Close with this code (4000–4014 as Discord uses them; the session stays resumable unless
-    /// the code says otherwise).
-    case close(code: UInt16)
-    /// Stop answering heartbeats with op 11, as a zombied connection does.
-    case stopHeartbeatACKs
-    /// Ask for a heartbeat now (a server-sent op 1); the client must answer at once.
-    case requestHeartbeat
-    /// Damage the next compressed message so that it cannot be inflated.
-    case corruptNextMessage
-    /// Stop reading from the client for this long (a slow server: the client's sends back up).
-    case pauseReading(milliseconds: Int)
-    /// A newer connection resumed this session: this one is closed.
-    case superseded
 }

@@ -33,6 +33,10 @@ struct JSONBytes {
         bytes.append(contentsOf: other)
     }
 
+    mutating func raw(_ other: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: other)
+    }
+
     mutating func int<Value: BinaryInteger>(_ value: Value) {
         var magnitude = UInt64(value.magnitude)
         if value < 0 { bytes.append(UInt8(ascii: "-")) }

@@ -199,6 +199,11 @@ public struct TrafficGenerator: Sendable {
 
     /// Appends a dispatch payload to `bytes`.
     static func appendPayload(name: String, data: [UInt8], sequence: Int, to bytes: inout [UInt8]) {
+        data.withUnsafeBytes { appendPayload(name: name, data: $0, sequence: sequence, to: &bytes) }
+    }
+
+    /// Appends a dispatch payload whose `d` is `data` to `bytes`.
+    static func appendPayload(name: String, data: UnsafeRawBufferPointer, sequence: Int, to bytes: inout [UInt8]) {
         var json = JSONBytes(capacity: 0)
         // Borrowed, not copied: the bytes go back to the caller below.
         swap(&json.bytes, &bytes)

@@ -1,0 +1,53 @@
+import DiscordModels
+
+/// Live events a session drew and rendered before its traffic started, waiting to be sent in the
+/// order drawn: with them, sending a dispatch costs numbering, keeping it for replay, compressing
+/// and writing it — the served path a load run measures ("pre-encode and compress per
+/// connection"), without drawing and rendering in the way. Each event's `d` sits end to end in one
+/// buffer, so holding hundreds of thousands costs a few allocations, and sending one none.
+struct PrerenderedTraffic: Sendable {
+    struct Event: Sendable {
+        let name: String
+        let fact: TrafficFact
+        /// Whether the session sends it (its shard's guild, an event its intents cover). One it
+        /// does not send still happened: a join or a leave changes who is a member.
+        let sent: Bool
+        fileprivate let start: Int
+        fileprivate let count: Int
+    }
+
+    private var events: [Event] = []
+    private var data: [UInt8] = []
+    private var next = 0
+
+    init() {}
+
+    /// Room for `count` events of about `bytesPerEvent` each.
+    init(reservingFor count: Int, bytesPerEvent: Int = 1_024) {
+        events.reserveCapacity(count)
+        data.reserveCapacity(count * bytesPerEvent)
+    }
+
+    /// How many are still to be sent.
+    var count: Int { events.count - next }
+
+    var isEmpty: Bool { next == events.count }
+
+    /// Keeps an event drawn now, its `d` copied if it is to be sent.
+    mutating func append(_ event: GeneratedEvent, sent: Bool) {
+        let count = sent ? event.data.count : 0
+        events.append(Event(name: event.name, fact: event.fact, sent: sent, start: data.count, count: count))
+        if sent { data.append(contentsOf: event.data) }
+    }
+
+    /// Takes the oldest event and hands it, with its `d`, to `use`; nil when none is left. The
+    /// last one taken lets go of the buffers.
+    mutating func takeNext<Result>(_ use: (Event, UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard next < events.count else { return nil }
+        let event = events[next]
+        next += 1
+        let result = data.withUnsafeBytes { use(event, UnsafeRawBufferPointer(rebasing: $0[event.start..<event.start + event.count])) }
+        if next == events.count { self = PrerenderedTraffic() }
+        return result
+    }
+}

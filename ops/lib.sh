@@ -6,6 +6,7 @@ KAMII_APT_PACKAGES=(git ca-certificates pkg-config libhiredis-dev libzstd-dev zl
 KAMII_PYTHON_PACKAGES=(zstandard==0.25.0 discord.py==2.7.1 orjson==3.13.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()
+KAMII_OWN_POLICY_RC=
 
 log() { printf '\033[1m[%s] %s\033[0m\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -23,12 +24,13 @@ install_system_packages() {
         # redis-server and postgresql would start (and enable) the system's own instances on 6379
         # and 5432; Kamii's scripts start private ones on free ports, so those are not started
         # (policy-rc.d, for the install only) and, under systemd, not enabled either.
-        local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
+        # (stop_services removes it too, should the install be interrupted.)
+        local policy=/usr/sbin/policy-rc.d status=0
         if [ ! -e "$policy" ]; then
-            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && KAMII_OWN_POLICY_RC=$policy
         fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
-        [ "$own_policy" = 0 ] || rm -f "$policy"
+        remove_own_policy_rc
         [ "$status" = 0 ] || die "apt-get install ${missing[*]} failed"
         if [ -d /run/systemd/system ]; then
             for service in redis-server postgresql; do
@@ -124,8 +126,15 @@ start_postgres() {
 # Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
 # A second Ctrl-C does not cut it short. Background children of a script ignore SIGINT, so each
 # gets SIGTERM as well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
+# Removes the policy-rc.d that install_system_packages put in place, if it did.
+remove_own_policy_rc() {
+    [ -z "$KAMII_OWN_POLICY_RC" ] || rm -f "$KAMII_OWN_POLICY_RC"
+    KAMII_OWN_POLICY_RC=
+}
+
 stop_services() {
     trap '' INT TERM
+    remove_own_policy_rc
     local pid
     for pid in "${KAMII_STARTED_PIDS[@]}"; do
         kill -INT "$pid" 2>/dev/null || true

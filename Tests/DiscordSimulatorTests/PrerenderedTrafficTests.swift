@@ -1,6 +1,7 @@
 import DiscordGateway
 import DiscordModels
 import Foundation
+import KamiiTestSupport
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -8,96 +9,150 @@ import Testing
 @testable import DiscordSimulator
 
 /// A session that draws its traffic ahead (`--prerender`) sends exactly what one drawing each
-/// event as it goes sends: the same dispatches, numbered the same, the same facts told to the
-/// ground truth and the world at the moment each is sent.
+/// event as it goes sends: the same dispatches, numbered the same, with what each means told to the
+/// ground truth and the world (members, threads) at the moment it is sent.
 struct PrerenderedTrafficTests {
     /// What one session wrote and told, in order.
     final class Served: Sendable {
         let written = Mutex<[(sequence: Int, payload: [UInt8])]>([])
         let observed = Mutex<[TrafficFact]>([])
         let worldChanges = Mutex<[TrafficFact]>([])
+        let threads = WorldThreads()
+
+        var sequences: [Int] { written.withLock { $0.map(\.sequence) } }
+        var payloads: [[UInt8]] { written.withLock { $0.map(\.payload) } }
+        var facts: [TrafficFact] { observed.withLock { $0 } }
+        /// The open threads the world keeps, by guild index.
+        var openThreads: [Int: [ChannelID]] { threads.threads(ofGuildsAt: 0..<Self.guildCount).mapValues { $0.active.map(\.id) } }
+
+        static let guildCount = 12
     }
 
-    /// A session on `world`'s first guilds, attached to an embedded channel (its event loop is
-    /// never run: only what the session numbers is looked at).
-    func session(_ world: TrafficWorld, prerender: Int, served: Served) -> (GatewaySession, EmbeddedChannel) {
+    let world = TrafficWorld(guildCount: Served.guildCount, userCount: 400, seed: 21)
+
+    /// A session on shard 0 of 2 without the typing intent (some events drawn are not its to send),
+    /// attached to an embedded channel whose event loop never runs: only what the session numbers
+    /// is looked at.
+    func session(prerender: Int, limit: Int? = nil, served: Served) -> (GatewaySession, EmbeddedChannel) {
         let configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 0)
         let channel = EmbeddedChannel()
         let handler = GatewaySessionHandler(
             configuration: configuration, record: SimulatorRecord(), sessions: SessionRegistry(),
             identifyLimiter: IdentifyLimiter(configuration), compression: .none, resumeURL: "", guildStates: GuildStates(world: world),
             memberRequests: MemberRequestLimiter(window: .seconds(1)), observe: { _ in })
-        // Shard 0 of 2 and no typing intent: some drawn events are not sent.
         let guilds = world.guilds.map(\.id).filter { ($0.rawValue >> 22) % 2 == 0 }
         let session = GatewaySession(
             id: "session", intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions], shard: [0, 2], guilds: guilds,
-            traffic: TrafficGenerator(world: world, seed: 5, shard: (0, 2)),
+            traffic: TrafficGenerator(world: world, seed: 5, shard: (0, 2)), worldThreads: served.threads,
             worldChange: { fact in served.worldChanges.withLock { $0.append(fact) } },
             observe: { fact in served.observed.withLock { $0.append(fact) } })
         session.attach(GatewaySession.Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)))
-        session.prerender(prerender)
+        session.prerender(prerender, limit: limit)
         return (session, channel)
     }
 
-    func serve(_ session: GatewaySession, _ channel: EmbeddedChannel, events: Int, into served: Served) {
-        for _ in 0..<events {
-            _ = session.nextLiveDispatch(limit: nil, for: channel) { _, sequence, payload in
+    /// Asks the session for `events` live events (fewer are sent: some are not its to send).
+    @discardableResult
+    func serve(_ session: GatewaySession, _ channel: EmbeddedChannel, events: Int, limit: Int? = nil, into served: Served) -> [GatewaySession.LiveDispatch] {
+        (0..<events).map { _ in
+            session.nextLiveDispatch(limit: limit, for: channel) { _, sequence, payload in
                 served.written.withLock { $0.append((sequence, Array(payload))) }
             }
         }
     }
 
     @Test func drawnAheadOrAsSentTheSessionSendsTheSame() {
-        let world = TrafficWorld(guildCount: 12, userCount: 400, seed: 21)
         let live = Served(), ahead = Served()
-        let (liveSession, liveChannel) = session(world, prerender: 0, served: live)
-        let (aheadSession, aheadChannel) = session(world, prerender: 2_000, served: ahead)
+        let (liveSession, liveChannel) = session(prerender: 0, served: live)
+        let (aheadSession, aheadChannel) = session(prerender: 3_000, served: ahead)
         // Past the events drawn ahead: the rest are drawn as they are sent, from where those left off.
-        serve(liveSession, liveChannel, events: 3_000, into: live)
-        serve(aheadSession, aheadChannel, events: 3_000, into: ahead)
+        serve(liveSession, liveChannel, events: 4_000, into: live)
+        serve(aheadSession, aheadChannel, events: 4_000, into: ahead)
 
-        let liveWritten = live.written.withLock { $0 }, aheadWritten = ahead.written.withLock { $0 }
-        #expect(liveWritten.count > 2_000 && liveWritten.count < 3_000, "some events drawn are not this session's to send")
-        #expect(aheadWritten.count == liveWritten.count)
-        #expect(aheadWritten.map(\.sequence) == Array(1...aheadWritten.count))
-        let differing = zip(liveWritten, aheadWritten).enumerated().first { $0.element.0.payload != $0.element.1.payload }?.offset
+        #expect(live.sequences.count > 3_000 && live.sequences.count < 4_000, "some events drawn are not this session's to send")
+        #expect(ahead.sequences == Array(1...live.sequences.count))
+        let differing = zip(live.payloads, ahead.payloads).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(differing == nil, "the dispatches differ from s = \(differing.map { $0 + 1 } ?? 0)")
-        #expect(ahead.observed.withLock { $0 } == live.observed.withLock { $0 })
+        #expect(ahead.facts == live.facts)
         #expect(ahead.worldChanges.withLock { $0 } == live.worldChanges.withLock { $0 })
-        #expect(live.observed.withLock { $0.contains { $0.isMembershipChange } }, "the traffic has joins or leaves")
+        #expect(live.facts.contains { $0.isMembershipChange }, "the traffic has joins or leaves")
+        #expect(!live.openThreads.isEmpty, "the traffic opened threads")
+        #expect(ahead.openThreads == live.openThreads)
     }
 
-    @Test func factsAreToldAsEachEventIsSentNotWhenItIsDrawn() {
-        let world = TrafficWorld(guildCount: 12, userCount: 400, seed: 21)
+    @Test func whatAnEventMeansIsToldWhenItIsSentNotWhenItIsDrawn() {
+        let live = Served(), ahead = Served()
+        let (liveSession, liveChannel) = session(prerender: 0, served: live)
+        let (aheadSession, aheadChannel) = session(prerender: 3_000, served: ahead)
+        #expect(ahead.facts.isEmpty && ahead.openThreads.isEmpty, "nothing drawn ahead has happened yet")
+        // As far as the live session has got when it first opened a thread.
+        var asked = 0
+        while live.openThreads.isEmpty, asked < 3_000 {
+            serve(liveSession, liveChannel, events: 1, into: live)
+            asked += 1
+        }
+        serve(aheadSession, aheadChannel, events: asked, into: ahead)
+        #expect(!live.openThreads.isEmpty)
+        #expect(ahead.facts == live.facts && ahead.openThreads == live.openThreads)
+        #expect(aheadSession.eventsAhead == 3_000 - asked)
+    }
+
+    @Test func noMoreIsDrawnAheadThanTheSessionMaySend() {
         let ahead = Served()
-        let (session, channel) = session(world, prerender: 1_000, served: ahead)
-        #expect(ahead.observed.withLock { $0.isEmpty } && ahead.worldChanges.withLock { $0.isEmpty })
-        serve(session, channel, events: 10, into: ahead)
-        #expect(ahead.written.withLock { $0.count } <= 10)
-        #expect(ahead.observed.withLock { $0.count } <= 10)
+        let (session, channel) = session(prerender: 1_000, limit: 100, served: ahead)
+        #expect(session.eventsAhead >= 100 && session.eventsAhead < 150, "the sent ones among them stop at the limit")
+        let outcomes = serve(session, channel, events: 200, limit: 100, into: ahead)
+        #expect(ahead.sequences == Array(1...100))
+        guard case .finished = outcomes.last else { Issue.record("the session's traffic is over at its limit"); return }
+        #expect(session.eventsAhead == 0)
     }
 
     @Test func whatRESTCausesIsNumberedBeforeTheEventsDrawnAhead() throws {
-        let world = TrafficWorld(guildCount: 12, userCount: 400, seed: 21)
         let ahead = Served()
-        let (session, channel) = session(world, prerender: 500, served: ahead)
+        let (session, channel) = session(prerender: 500, served: ahead)
         serve(session, channel, events: 100, into: ahead)
         let guild = try #require(world.guilds.first { ($0.id.rawValue >> 22) % 2 == 0 })
         let made = ChannelID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000), increment: 7)
         let created: [String: Any] = ["id": made.description, "guild_id": guild.id.description, "type": 0, "name": "fresh", "position": 9]
         let data = try JSONSerialization.data(withJSONObject: created, options: [.sortedKeys])
-        let before = ahead.written.withLock { $0.count }
+        let before = ahead.sequences.count
         session.deliver([("CHANNEL_CREATE", Array(data), .channelCreated(made, type: 0, overwrites: []))], guild: guild.id)
         serve(session, channel, events: 1_500, into: ahead)
 
-        let written = ahead.written.withLock { $0 }
-        #expect(written.map(\.sequence) == Array(1...written.count), "every dispatch numbered once, in order")
-        let names = written.map { payload -> String in
-            let object = try? JSONSerialization.jsonObject(with: Data(payload.payload)) as? [String: Any]
-            return object?["t"] as? String ?? ""
-        }
-        #expect(names[before] == "CHANNEL_CREATE", "the REST call's dispatch comes right after what was sent before it")
+        #expect(ahead.sequences == Array(1...ahead.sequences.count), "every dispatch numbered once, in order")
+        let objects = ahead.payloads.map { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+        try #require(objects.count > before)
+        #expect(objects[before]?["t"] as? String == "CHANNEL_CREATE", "the REST call's dispatch comes right after what was sent before it")
+        let inMade = objects.indices.filter { (objects[$0]?["d"] as? [String: Any])?["channel_id"] as? String == made.description }
+        #expect(!inMade.isEmpty, "members post in the new channel, once the events drawn before it are sent")
         #expect(session.takePending(for: channel).isEmpty)
         channel.embeddedEventLoop.run()
+    }
+}
+
+/// `--prerender` through a real connection: a shard receives exactly its dispatch limit of live
+/// events, drawn ahead in chunks, and the ground truth counts exactly the messages it received.
+struct PrerenderedSessionTests {
+    @Test func aSessionServedFromEventsDrawnAheadIsCountedAsSent() async throws {
+        let world = TrafficWorld(guildCount: 4, userCount: 600, seed: 31)
+        var configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 20_000, maxDispatchesPerSession: 5_000)
+        // More than the limit needs, and more than one chunk: drawing stops at the limit.
+        configuration.prerenderedDispatches = 8_000
+        let server = try await SimulatorServer.start(configuration)
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions])
+        let received = ReceivedDispatches()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("the session's live dispatches", timeout: .seconds(60)) { received.count >= 1 + 4 + 5_000 }
+        // Nothing past the limit.
+        try await Task.sleep(for: .milliseconds(200))
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+
+        #expect(received.count == 1 + 4 + 5_000)
+        let messages = received.all.filter { $0.name == "MESSAGE_CREATE" }
+        #expect(messages.count > 3_000)
+        let counted = server.groundTruth.all.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.messages } }
+        #expect(counted == messages.count, "the ground truth counts what was sent, no more")
     }
 }

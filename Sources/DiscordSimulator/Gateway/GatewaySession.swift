@@ -302,9 +302,13 @@ final class GatewaySession: Sendable {
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
             if !state.pending.isEmpty { Self.numberPending(&state, write) }
-            if let limit, state.liveDispatches >= limit { return (.finished, .none) }
-            if !state.ahead.isEmpty { return Self.sendAhead(&state, write) }
-            let event = drawLive(&state)
+            if let limit, state.liveDispatches >= limit {
+                state.ahead = PrerenderedTraffic()
+                return (.finished, .none)
+            }
+            if !state.ahead.isEmpty { return sendAhead(&state, write) }
+            let (event, threads) = Self.drawLive(&state)
+            if let threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
             guard sends(event) else {
                 // Not sent, but it happened: who is a member changes all the same.
                 return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
@@ -319,33 +323,42 @@ final class GatewaySession: Sendable {
         return result
     }
 
-    /// Draws and renders the session's next `count` live events now, to be sent before any drawn
-    /// later (``PrerenderedTraffic``: a load run's way to measure serving alone). Their facts reach
-    /// the ground truth and the world as each is sent, as live ones do. What a REST call changes
+    /// Draws and renders up to `count` more of the session's live events now, to be sent before
+    /// any drawn later (``PrerenderedTraffic``: a load run's way to measure serving alone), and
+    /// returns how many it drew: fewer once those to be sent would pass `limit` (the live
+    /// dispatches the session may send). What each means — for the ground truth, the world's
+    /// members and threads — is told as it is sent, as for live ones. What a REST call changes
     /// reaches the events drawn after them, as if these had been in flight; what it caused is
     /// still numbered first.
-    func prerender(_ count: Int) {
-        guard count > 0 else { return }
-        state.withLock { state in
-            var ahead = PrerenderedTraffic(reservingFor: count)
-            for _ in 0..<count {
-                let event = drawLive(&state)
-                ahead.append(event, sent: sends(event))
+    @discardableResult
+    func prerender(_ count: Int, limit: Int? = nil) -> Int {
+        guard count > 0 else { return 0 }
+        return state.withLock { state in
+            // Out of the state while it grows (drawing changes the state).
+            var ahead = PrerenderedTraffic()
+            swap(&ahead, &state.ahead)
+            defer { swap(&ahead, &state.ahead) }
+            var drawn = 0
+            while drawn < count, limit.map({ state.liveDispatches + ahead.sentCount < $0 }) ?? true {
+                let (event, threads) = Self.drawLive(&state)
+                ahead.append(event, sent: sends(event), threads: threads)
+                drawn += 1
             }
-            state.ahead = ahead
+            return drawn
         }
     }
 
-    /// The next live event of the session's traffic; the threads it opens, archives or deletes
-    /// are kept for later sessions at once.
-    private func drawLive(_ state: inout State) -> GeneratedEvent {
+    /// Live events still to be sent that were drawn ahead.
+    var eventsAhead: Int { state.withLock { $0.ahead.count } }
+
+    /// The next live event of the session's traffic, and its guild's threads when it opened,
+    /// archived or deleted one (kept for later sessions once it is sent: ``WorldThreads``).
+    private static func drawLive(_ state: inout State) -> (GeneratedEvent, PrerenderedTraffic.ThreadsChange?) {
         let threadChanges = state.traffic.threadChange.count
         let event = state.traffic.nextEvent(into: &state.render)
-        if let worldThreads, state.traffic.threadChange.count != threadChanges {
-            let index = state.traffic.threadChange.guildIndex
-            worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
-        }
-        return event
+        guard state.traffic.threadChange.count != threadChanges else { return (event, nil) }
+        let index = state.traffic.threadChange.guildIndex
+        return (event, (index, state.traffic.threads(ofGuildAt: index)))
     }
 
     /// Whether the session is sent `event`: one of its shard's guilds, and an event its intents cover.
@@ -355,7 +368,7 @@ final class GatewaySession: Sendable {
 
     /// Numbers and writes the oldest event drawn ahead, as ``nextLiveDispatch(limit:for:write:)``
     /// does one drawn now.
-    private static func sendAhead(
+    private func sendAhead(
         _ state: inout State, _ write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
     ) -> (LiveDispatch, TrafficFact) {
         // Out of the state while one is taken, so numbering (which changes the state) copies nothing.
@@ -363,9 +376,10 @@ final class GatewaySession: Sendable {
         swap(&ahead, &state.ahead)
         defer { swap(&ahead, &state.ahead) }
         let outcome = ahead.takeNext { event, data -> (LiveDispatch, TrafficFact) in
+            if let threads = event.threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
             guard event.sent else { return (.skipped, event.fact.isMembershipChange ? event.fact : .none) }
             state.liveDispatches += 1
-            number(name: event.name, data: data, &state) { write(event.name, $0, $1) }
+            Self.number(name: event.name, data: data, &state) { write(event.name, $0, $1) }
             return (.sent, event.fact)
         }
         return outcome ?? (.skipped, .none)

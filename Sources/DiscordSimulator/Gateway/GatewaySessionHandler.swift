@@ -266,8 +266,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         context.flush()
         // What REST caused between the registration and the attachment above (nobody was told).
         sendPending()
-        session.prerender(configuration.prerenderedDispatches)
-        startTraffic(context)
+        prerenderThenStartTraffic(context, remaining: configuration.prerenderedDispatches)
     }
 
     func connection(_ context: ChannelHandlerContext) -> GatewaySession.Connection {

@@ -6,9 +6,13 @@ import DiscordModels
 /// connection"), without drawing and rendering in the way. Each event's `d` sits end to end in one
 /// buffer, so holding hundreds of thousands costs a few allocations, and sending one none.
 struct PrerenderedTraffic: Sendable {
+    /// A guild's threads after an event opened, archived or deleted one (for ``WorldThreads``).
+    typealias ThreadsChange = (guildIndex: Int, threads: TrafficGenerator.GuildThreads)
+
     struct Event: Sendable {
         let name: String
         let fact: TrafficFact
+        let threads: ThreadsChange?
         /// Whether the session sends it (its shard's guild, an event its intents cover). One it
         /// does not send still happened: a join or a leave changes who is a member.
         let sent: Bool
@@ -19,14 +23,10 @@ struct PrerenderedTraffic: Sendable {
     private var events: [Event] = []
     private var data: [UInt8] = []
     private var next = 0
+    /// How many of the events still held are to be sent.
+    private(set) var sentCount = 0
 
     init() {}
-
-    /// Room for `count` events of about `bytesPerEvent` each.
-    init(reservingFor count: Int, bytesPerEvent: Int = 1_024) {
-        events.reserveCapacity(count)
-        data.reserveCapacity(count * bytesPerEvent)
-    }
 
     /// How many are still to be sent.
     var count: Int { events.count - next }
@@ -34,10 +34,13 @@ struct PrerenderedTraffic: Sendable {
     var isEmpty: Bool { next == events.count }
 
     /// Keeps an event drawn now, its `d` copied if it is to be sent.
-    mutating func append(_ event: GeneratedEvent, sent: Bool) {
+    mutating func append(_ event: GeneratedEvent, sent: Bool, threads: ThreadsChange? = nil) {
         let count = sent ? event.data.count : 0
-        events.append(Event(name: event.name, fact: event.fact, sent: sent, start: data.count, count: count))
-        if sent { data.append(contentsOf: event.data) }
+        events.append(Event(name: event.name, fact: event.fact, threads: threads, sent: sent, start: data.count, count: count))
+        if sent {
+            data.append(contentsOf: event.data)
+            sentCount += 1
+        }
     }
 
     /// Takes the oldest event and hands it, with its `d`, to `use`; nil when none is left. The
@@ -46,6 +49,7 @@ struct PrerenderedTraffic: Sendable {
         guard next < events.count else { return nil }
         let event = events[next]
         next += 1
+        if event.sent { sentCount -= 1 }
         let result = data.withUnsafeBytes { use(event, UnsafeRawBufferPointer(rebasing: $0[event.start..<event.start + event.count])) }
         if next == events.count { self = PrerenderedTraffic() }
         return result

@@ -15,8 +15,11 @@ struct ReplayLog: Sendable {
     let countLimit: Int
     let byteLimit: Int
     let chunkSize: Int
-    /// Chunks by number; chunk `n` is `chunks[n - firstChunk]`.
+    /// The full chunks by number (chunk `n` is `chunks[n - firstChunk]`), then the one written to,
+    /// kept apart: writing a payload into it and reading it back touch no reference count, as an
+    /// element of `chunks` would (a retain and a release per dispatch).
     private var chunks: [[UInt8]] = []
+    private var current: [UInt8] = []
     private var firstChunk = 0
     /// Entries oldest first; those before `firstEntry` are gone (compacted now and then).
     private var entries: [Entry] = []
@@ -41,54 +44,53 @@ struct ReplayLog: Sendable {
     mutating func append<Result>(
         sequence: Int, atMost: Int, write: (inout [UInt8]) -> Void, use: (UnsafeRawBufferPointer) -> Result
     ) -> Result {
-        if chunks.isEmpty || chunks[chunks.count - 1].capacity - chunks[chunks.count - 1].count < atMost {
-            var chunk: [UInt8] = []
-            chunk.reserveCapacity(max(chunkSize, atMost))
-            chunks.append(chunk)
-            bytes += chunk.capacity
+        if current.capacity - current.count < atMost {
+            if current.capacity > 0 { chunks.append(current) }
+            current = []
+            current.reserveCapacity(max(chunkSize, atMost))
+            bytes += current.capacity
             trim()
         }
-        let chunkIndex = chunks.count - 1
-        let offset = chunks[chunkIndex].count
-        write(&chunks[chunkIndex])
-        let count = chunks[chunkIndex].count - offset
+        let offset = current.count
+        write(&current)
+        let count = current.count - offset
         precondition(count <= atMost, "a replay payload was longer than announced")
-        let chunk = firstChunk + chunkIndex
-        entries.append(Entry(sequence: sequence, chunk: chunk, offset: offset, count: count))
-        // Trimming may drop older chunks, which moves this one: find it again by its number.
+        entries.append(Entry(sequence: sequence, chunk: firstChunk + chunks.count, offset: offset, count: count))
         if self.count > countLimit + countLimit / 10 { trim() }
-        return chunks[chunk - firstChunk].withUnsafeBytes { use(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
+        return current.withUnsafeBytes { use(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
     }
 
     /// The payloads of the dispatches after `sequence`, oldest first.
     func payloads(after sequence: Int) -> [[UInt8]] {
         entries[firstEntry...].filter { $0.sequence > sequence }.map { entry in
-            Array(chunks[entry.chunk - firstChunk][entry.offset..<entry.offset + entry.count])
+            let index = entry.chunk - firstChunk
+            return Array((index < chunks.count ? chunks[index] : current)[entry.offset..<entry.offset + entry.count])
         }
     }
 
     /// Lets go of everything (the session ended).
     mutating func removeAll() {
         chunks = []
+        current = []
         entries = []
         firstEntry = 0
         bytes = 0
     }
 
     /// Drops the oldest dispatches past the count limit, then whole chunks past the byte limit
-    /// (never the newest chunk). Runs when a chunk is added or the count overshoots by a tenth,
+    /// (never the one written to). Runs when a chunk is added or the count overshoots by a tenth,
     /// so its cost is spread thin.
     private mutating func trim() {
         if count > countLimit { firstEntry += count - countLimit }
-        while bytes > byteLimit, chunks.count > 1 {
+        while bytes > byteLimit, !chunks.isEmpty {
             bytes -= chunks[0].capacity
             chunks.removeFirst()
             firstChunk += 1
         }
         // Entries in chunks that are gone go too, and so do chunks with no entry left.
         while firstEntry < entries.count, entries[firstEntry].chunk < firstChunk { firstEntry += 1 }
-        let oldestChunk = firstEntry < entries.count ? entries[firstEntry].chunk : firstChunk + chunks.count - 1
-        while firstChunk < oldestChunk, chunks.count > 1 {
+        let oldestChunk = firstEntry < entries.count ? entries[firstEntry].chunk : firstChunk + chunks.count
+        while firstChunk < oldestChunk, !chunks.isEmpty {
             bytes -= chunks[0].capacity
             chunks.removeFirst()
             firstChunk += 1

@@ -27,7 +27,9 @@ install_system_packages() {
         # (stop_services removes it too, should the install be interrupted.)
         local policy=/usr/sbin/policy-rc.d status=0
         if [ ! -e "$policy" ]; then
-            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && KAMII_OWN_POLICY_RC=$policy
+            # Recorded first: a write that fails halfway still leaves a file to remove.
+            KAMII_OWN_POLICY_RC=$policy
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
         fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
         remove_own_policy_rc
@@ -123,15 +125,15 @@ start_postgres() {
     log "PostgreSQL pid $! on 127.0.0.1:$port"
 }
 
-# Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
-# A second Ctrl-C does not cut it short. Background children of a script ignore SIGINT, so each
-# gets SIGTERM as well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
 # Removes the policy-rc.d that install_system_packages put in place, if it did.
 remove_own_policy_rc() {
     [ -z "$KAMII_OWN_POLICY_RC" ] || rm -f "$KAMII_OWN_POLICY_RC"
     KAMII_OWN_POLICY_RC=
 }
 
+# Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
+# A second Ctrl-C does not cut it short. Background children of a script ignore SIGINT, so each
+# gets SIGTERM as well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
 stop_services() {
     trap '' INT TERM
     remove_own_policy_rc

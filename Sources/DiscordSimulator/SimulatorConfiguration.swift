@@ -23,8 +23,9 @@ public struct SimulatorConfiguration: Sendable {
     public var maxDispatchesPerSession: Int?
     /// Live events each new session draws and renders when it starts, before sending any (0:
     /// each is drawn as it is sent). A load run's head start: sending those costs numbering,
-    /// compression and the write alone, the served path issue 3's target speaks of. About 1 KB
-    /// each; a REST change reaches the traffic drawn after them.
+    /// the replay copy, the ground truth's count, compression and the write — the served path
+    /// issue 3's target speaks of. About 1 KB each, per session; a REST change reaches the traffic
+    /// drawn after them.
     public var prerenderedDispatches = 0
     /// `session_start_limit.max_concurrency`: identify buckets are `shard_id % maxConcurrency`.
     public var maxConcurrency: Int

@@ -33,7 +33,7 @@ struct SimulateServe: AsyncParsableCommand {
     @Option(help: "Live events per second per session (those its intents do not cover are not sent).") var rate = 100
     @Option(help: "Live dispatches a session gets at most (default: no limit).") var maxDispatches: Int?
     @Option(help: "The seed of the world and its traffic.") var seed: UInt64 = 1
-    @Option(help: "Live events each session draws and renders as it starts, before sending any (about 1 KB each, at most 2,000,000): a load run's head start, so that sending them costs compression and the write alone. REST changes reach the traffic drawn after them.")
+    @Option(help: "Live events each session draws and renders as it starts, before sending any (about 1 KB each, per session; at most 2,000,000): a load run's head start, so that sending them costs little more than compression and the write. REST changes reach the traffic drawn after them.")
     var prerender = 0
     @Option(help: "How streams are compressed: discord (zlib level 6, zstd level 3) or fast (ISA-L level 0, zstd level -3: about 3x the dispatches per core on zlib-stream and 1.2x on zstd-stream, larger messages).")
     var compression: DeflaterSettings = .discord

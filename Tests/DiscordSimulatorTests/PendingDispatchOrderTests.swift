@@ -15,16 +15,11 @@ struct PendingDispatchOrderTests {
     @Test func whatRESTCausedIsNumberedBeforeTrafficDrawnAfterIt() throws {
         let world = TrafficWorld(guildCount: 1, userCount: 80, seed: 11)
         let guild = world.guilds[0]
-        let configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 0)
-        let channel = EmbeddedChannel()
-        let handler = GatewaySessionHandler(
-            configuration: configuration, record: SimulatorRecord(), sessions: SessionRegistry(),
-            identifyLimiter: IdentifyLimiter(configuration), compression: .none, resumeURL: "", guildStates: GuildStates(world: world),
-            memberRequests: MemberRequestLimiter(window: .seconds(1)), observe: { _ in })
+        let (channel, connection) = embeddedConnection(world: world)
         let session = GatewaySession(
             id: "session", intents: [.guilds, .guildMembers, .guildMessages], shard: [0, 1], guilds: [guild.id],
             traffic: TrafficGenerator(world: world, seed: 5), observe: { _ in })
-        session.attach(GatewaySession.Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)))
+        session.attach(connection)
 
         var written: [(name: String, sequence: Int, data: [String: Any])] = []
         func draw(_ count: Int) {

@@ -34,20 +34,15 @@ struct PrerenderedTrafficTests {
     /// attached to an embedded channel whose event loop never runs: only what the session numbers
     /// is looked at.
     func session(prerender: Int, limit: Int? = nil, served: Served) -> (GatewaySession, EmbeddedChannel) {
-        let configuration = SimulatorConfiguration(world: world, dispatchesPerSecond: 0)
-        let channel = EmbeddedChannel()
-        let handler = GatewaySessionHandler(
-            configuration: configuration, record: SimulatorRecord(), sessions: SessionRegistry(),
-            identifyLimiter: IdentifyLimiter(configuration), compression: .none, resumeURL: "", guildStates: GuildStates(world: world),
-            memberRequests: MemberRequestLimiter(window: .seconds(1)), observe: { _ in })
+        let (channel, connection) = embeddedConnection(world: world)
         let guilds = world.guilds.map(\.id).filter { ($0.rawValue >> 22) % 2 == 0 }
         let session = GatewaySession(
             id: "session", intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions], shard: [0, 2], guilds: guilds,
             traffic: TrafficGenerator(world: world, seed: 5, shard: (0, 2)), worldThreads: served.threads,
             worldChange: { fact in served.worldChanges.withLock { $0.append(fact) } },
             observe: { fact in served.observed.withLock { $0.append(fact) } })
-        session.attach(GatewaySession.Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)))
-        session.prerender(prerender, limit: limit)
+        session.attach(connection)
+        session.prerender(prerender, limit: limit, for: channel)
         return (session, channel)
     }
 
@@ -105,6 +100,29 @@ struct PrerenderedTrafficTests {
         #expect(ahead.sequences == Array(1...100))
         guard case .finished = outcomes.last else { Issue.record("the session's traffic is over at its limit"); return }
         #expect(session.eventsAhead == 0)
+    }
+
+    /// A channel deleted through REST takes its threads with it for later sessions, though events
+    /// drawn before the deletion — some opening and changing threads in it — are still sent after it.
+    @Test func aChannelDeletedMeanwhileStaysWithoutThreadsInTheWorld() throws {
+        // Which threads the traffic has open after 3,000 events.
+        let live = Served()
+        let (liveSession, liveChannel) = session(prerender: 0, served: live)
+        serve(liveSession, liveChannel, events: 3_000, into: live)
+        let (guildIndex, threadIDs) = try #require(live.openThreads.first)
+        let parent = try #require(live.threads.threads(ofGuildsAt: [guildIndex])[guildIndex]?.active.first { $0.id == threadIDs[0] }?.parent)
+        let guild = world.guilds[guildIndex].id
+
+        // The same 3,000 drawn ahead, the channel deleted before any is sent.
+        let ahead = Served()
+        let (session, channel) = session(prerender: 3_000, served: ahead)
+        let deleted = #"{"id":"\#(parent)","guild_id":"\#(guild)","type":0}"#
+        session.deliver([("CHANNEL_DELETE", Array(deleted.utf8), .channelDeleted(parent))], guild: guild)
+        serve(session, channel, events: 3_000, into: ahead)
+        #expect(session.eventsAhead == 0)
+        let left = ahead.threads.threads(ofGuildsAt: [guildIndex])[guildIndex]
+        #expect(left.map { ($0.active + $0.archived).filter { $0.parent == parent }.isEmpty } ?? true, "no thread of the deleted channel is kept")
+        channel.embeddedEventLoop.run()
     }
 
     @Test func whatRESTCausesIsNumberedBeforeTheEventsDrawnAhead() throws {

@@ -28,7 +28,7 @@ final class GatewaySession: Sendable {
         /// What REST calls caused and the session is still to send (MESSAGE_CREATE of the bot's
         /// messages, GUILD_MEMBER_REMOVE after a kick…), ahead of live traffic.
         var pending: [(name: String, data: [UInt8])] = []
-        /// Live events drawn ahead (``prerender(_:)``), sent before any drawn later.
+        /// Live events drawn ahead (``prerender(_:limit:for:)``), sent before any drawn later.
         var ahead = PrerenderedTraffic()
     }
 
@@ -247,6 +247,9 @@ final class GatewaySession: Sendable {
                     if let worldThreads, state.traffic.threadChange.count != threadChanges {
                         let index = state.traffic.threadChange.guildIndex
                         worldThreads.update(state.traffic.threads(ofGuildAt: index), ofGuildAt: index)
+                        // Events drawn ahead carry the guild's threads as they were then: told
+                        // later, they would undo this change.
+                        state.ahead.forgetThreads(ofGuildAt: index)
                     }
                 }
                 queue(event.name, event.data)
@@ -331,9 +334,11 @@ final class GatewaySession: Sendable {
     /// reaches the events drawn after them, as if these had been in flight; what it caused is
     /// still numbered first.
     @discardableResult
-    func prerender(_ count: Int, limit: Int? = nil) -> Int {
+    func prerender(_ count: Int, limit: Int? = nil, for channel: any Channel) -> Int {
         guard count > 0 else { return 0 }
         return state.withLock { state in
+            // Not for a session that ended or moved to another connection meanwhile.
+            guard !state.ended, state.connection?.channel === channel else { return 0 }
             // Out of the state while it grows (drawing changes the state).
             var ahead = PrerenderedTraffic()
             swap(&ahead, &state.ahead)
@@ -348,7 +353,7 @@ final class GatewaySession: Sendable {
         }
     }
 
-    /// Live events still to be sent that were drawn ahead.
+    /// Live events drawn ahead and not yet taken (those the session does not send included).
     var eventsAhead: Int { state.withLock { $0.ahead.count } }
 
     /// The next live event of the session's traffic, and its guild's threads when it opened,

@@ -23,21 +23,23 @@ extension GatewaySessionHandler {
     }
 
     /// Has a new session draw its first live events ahead (``SimulatorConfiguration/prerenderedDispatches``),
-    /// a chunk per turn of the event loop — so that the other connections on it, and REST calls
+    /// a chunk at a time — so that the other connections on the event loop, and REST calls
     /// waiting on the session, are not held up for long — then starts its traffic.
     func prerenderThenStartTraffic(_ context: ChannelHandlerContext, remaining: Int) {
         guard state == .identified, let session, session.isAttached(context.channel) else { return }
         guard remaining > 0, configuration.dispatchesPerSecond > 0 else { return startTraffic(context) }
-        let drawn = session.prerender(min(remaining, Self.prerenderChunk), limit: configuration.maxDispatchesPerSession)
+        let drawn = session.prerender(min(remaining, Self.prerenderChunk), limit: configuration.maxDispatchesPerSession, for: context.channel)
         // Drawing stops short at the session's dispatch limit.
         guard drawn == min(remaining, Self.prerenderChunk) else { return startTraffic(context) }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
+        // Scheduled, not executed: the event loop runs every task queued before it next reads its
+        // sockets, so a chain of `execute`s would hold every other connection for the whole draw.
+        context.eventLoop.scheduleTask(in: .milliseconds(1)) {
             bound.value.handler.prerenderThenStartTraffic(bound.value.context, remaining: remaining - drawn)
         }
     }
 
-    /// Live events drawn ahead per turn of the event loop (a few milliseconds' work).
+    /// Live events drawn ahead at a time (a few milliseconds' work).
     static let prerenderChunk = 2_048
 
     /// The most live events made up at once for the time a resumed session was away.

@@ -12,7 +12,7 @@ struct PrerenderedTraffic: Sendable {
     struct Event: Sendable {
         let name: String
         let fact: TrafficFact
-        let threads: ThreadsChange?
+        fileprivate(set) var threads: ThreadsChange?
         /// Whether the session sends it (its shard's guild, an event its intents cover). One it
         /// does not send still happened: a join or a leave changes who is a member.
         let sent: Bool
@@ -28,7 +28,7 @@ struct PrerenderedTraffic: Sendable {
 
     init() {}
 
-    /// How many are still to be sent.
+    /// How many are still held (those the session does not send included).
     var count: Int { events.count - next }
 
     var isEmpty: Bool { next == events.count }
@@ -40,6 +40,14 @@ struct PrerenderedTraffic: Sendable {
         if sent {
             data.append(contentsOf: event.data)
             sentCount += 1
+        }
+    }
+
+    /// Drops the thread lists of a guild that the events still held carry: a REST change made since
+    /// they were drawn is newer than any of them.
+    mutating func forgetThreads(ofGuildAt guildIndex: Int) {
+        for index in next..<events.count where events[index].threads?.guildIndex == guildIndex {
+            events[index].threads = nil
         }
     }
 

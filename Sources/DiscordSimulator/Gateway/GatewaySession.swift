@@ -353,6 +353,11 @@ final class GatewaySession: Sendable {
         }
     }
 
+    /// Makes room for `count` more events drawn ahead, before ``prerender(_:limit:for:)`` draws them in chunks.
+    func reserveAhead(_ count: Int) {
+        state.withLock { $0.ahead.reserve(count) }
+    }
+
     /// Live events drawn ahead and not yet taken (those the session does not send included).
     var eventsAhead: Int { state.withLock { $0.ahead.count } }
 

@@ -311,14 +311,9 @@ final class GatewaySession: Sendable {
             }
             if !state.ahead.isEmpty { return sendAhead(&state, write) }
             let (event, threads) = Self.drawLive(&state)
-            if let threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
-            guard sends(event) else {
-                // Not sent, but it happened: who is a member changes all the same.
-                return (.skipped, event.fact.isMembershipChange ? event.fact : .none)
+            return event.data.withUnsafeBytes { data in
+                send(event.name, data, fact: event.fact, sent: sends(event), threads: threads, &state, write)
             }
-            state.liveDispatches += 1
-            Self.number(name: event.name, data: event.data, &state) { write(event.name, $0, $1) }
-            return (.sent, event.fact)
         }
         if fact != .none {
             if case .skipped = result { worldChange(fact) } else { observe(fact) }
@@ -385,13 +380,23 @@ final class GatewaySession: Sendable {
         var ahead = PrerenderedTraffic()
         swap(&ahead, &state.ahead)
         defer { swap(&ahead, &state.ahead) }
-        let outcome = ahead.takeNext { event, data -> (LiveDispatch, TrafficFact) in
-            if let threads = event.threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
-            guard event.sent else { return (.skipped, event.fact.isMembershipChange ? event.fact : .none) }
-            state.liveDispatches += 1
-            Self.number(name: event.name, data: data, &state) { write(event.name, $0, $1) }
-            return (.sent, event.fact)
+        let outcome = ahead.takeNext { event, data in
+            send(event.name, data, fact: event.fact, sent: event.sent, threads: event.threads, &state, write)
         }
         return outcome ?? (.skipped, .none)
+    }
+
+    /// Sends a live event the session drew (now or ahead), if it is the session's to send: the
+    /// threads it changed are kept for later sessions, and its fact is handed back for the ground
+    /// truth — or, for a join or a leave not sent, for the world, since it happened all the same.
+    private func send(
+        _ name: String, _ data: UnsafeRawBufferPointer, fact: TrafficFact, sent: Bool, threads: PrerenderedTraffic.ThreadsChange?,
+        _ state: inout State, _ write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
+    ) -> (LiveDispatch, TrafficFact) {
+        if let threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
+        guard sent else { return (.skipped, fact.isMembershipChange ? fact : .none) }
+        state.liveDispatches += 1
+        Self.number(name: name, data: data, &state) { write(name, $0, $1) }
+        return (.sent, fact)
     }
 }

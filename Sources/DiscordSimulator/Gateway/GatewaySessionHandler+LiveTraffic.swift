@@ -22,12 +22,22 @@ extension GatewaySessionHandler {
         }
     }
 
-    /// Has a new session draw its first live events ahead (``SimulatorConfiguration/prerenderedDispatches``),
-    /// a chunk at a time — so that the other connections on the event loop, and REST calls
-    /// waiting on the session, are not held up for long — then starts its traffic.
-    func prerenderThenStartTraffic(_ context: ChannelHandlerContext, remaining: Int) {
+    /// Starts a new session's traffic, after drawing its first live events ahead when configured
+    /// (``SimulatorConfiguration/prerenderedDispatches``).
+    func startTrafficDrawingAhead(_ context: ChannelHandlerContext) {
+        let count = configuration.prerenderedDispatches
+        guard count > 0, configuration.dispatchesPerSecond > 0, let session else { return startTraffic(context) }
+        // Room for the `d`s of as many as it may send (those it does not send keep none).
+        session.reserveAhead(min(count, configuration.maxDispatchesPerSession ?? .max))
+        prerenderThenStartTraffic(context, remaining: count)
+    }
+
+    /// Draws the session's live events ahead a chunk at a time — so that the other connections on
+    /// the event loop, and REST calls waiting on the session, are not held up for long — then
+    /// starts its traffic.
+    private func prerenderThenStartTraffic(_ context: ChannelHandlerContext, remaining: Int) {
         guard state == .identified, let session, session.isAttached(context.channel) else { return }
-        guard remaining > 0, configuration.dispatchesPerSecond > 0 else { return startTraffic(context) }
+        guard remaining > 0 else { return startTraffic(context) }
         let drawn = session.prerender(min(remaining, Self.prerenderChunk), limit: configuration.maxDispatchesPerSession, for: context.channel)
         // Drawing stops short at the session's dispatch limit.
         guard drawn == min(remaining, Self.prerenderChunk) else { return startTraffic(context) }

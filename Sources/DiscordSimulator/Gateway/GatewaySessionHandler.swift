@@ -266,15 +266,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         context.flush()
         // What REST caused between the registration and the attachment above (nobody was told).
         sendPending()
-        if configuration.prerenderedDispatches > 0, configuration.dispatchesPerSecond > 0 {
-            // Room for what the session may send, and those of its traffic it does not send (a tenth).
-            let sendable = configuration.maxDispatchesPerSession.map { limit in
-                let (sum, overflow) = limit.addingReportingOverflow(limit / 10)
-                return overflow ? .max : sum
-            } ?? .max
-            session.reserveAhead(max(0, min(configuration.prerenderedDispatches, sendable)))
-        }
-        prerenderThenStartTraffic(context, remaining: configuration.prerenderedDispatches)
+        startTrafficDrawingAhead(context)
     }
 
     func connection(_ context: ChannelHandlerContext) -> GatewaySession.Connection {

@@ -36,6 +36,7 @@ struct PrerenderedTraffic: Sendable {
     /// Makes room for `count` more events at once: grown by doubling, the buffer of `d`s would be
     /// copied and faulted in again at every step (gigabytes, for millions of events).
     mutating func reserve(_ count: Int) {
+        let count = max(0, count)
         events.reserveCapacity(events.count + count)
         data.reserveCapacity(data.count + count * Self.bytesPerEvent)
     }

@@ -59,15 +59,60 @@ struct SilentGatewayTests {
         // Past the second connection's timeout: the shard is in its backoff now.
         try await Task.sleep(for: .milliseconds(600))
         await shard.shutdown()
-        let first = await withTaskGroup(of: String.self) { group in
-            group.addTask { _ = await stopped.value; return "stopped" }
+        #expect(await Self.stopsFirst(stopped) == "stopped")
+        #expect(accepted.count.load(ordering: .relaxed) == 2, "no connection after the shutdown")
+        try await server.close()
+    }
+
+    /// The first to finish of `task` and a 20 s sleep (far longer than stopping takes, far shorter
+    /// than the shards' timeouts below).
+    static func stopsFirst(_ task: Task<ShardStateMachine.StopReason, Never>) async -> String {
+        await withTaskGroup(of: String.self) { group in
+            group.addTask { _ = await task.value; return "stopped" }
             group.addTask { try? await Task.sleep(for: .seconds(20)); return "still waiting" }
             let first = await group.next()!
             group.cancelAll()
             return first
         }
-        #expect(first == "stopped")
-        #expect(accepted.count.load(ordering: .relaxed) == 2, "no connection after the shutdown")
+    }
+
+    @Test func shuttingDownGivesUpAConnectionStillWaitingForItsUpgrade() async throws {
+        let (server, port, accepted) = try await Self.silentGateway()
+        // Each phase of a connection may take two minutes before the shard gives up on its own.
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", helloTimeout: .seconds(120)),
+            identifyGate: UnlimitedIdentifyGate())
+        let stopped = Task { await shard.run { _ in } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while accepted.count.load(ordering: .relaxed) < 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(accepted.count.load(ordering: .relaxed) == 1)
+        await shard.shutdown()
+        #expect(await Self.stopsFirst(stopped) == "stopped")
+        #expect(await stopped.value == .shutdown)
+        #expect(accepted.count.load(ordering: .relaxed) == 1, "no connection after the shutdown")
+        #expect(await shard.connections == 0)
+        try await server.close()
+    }
+
+    @Test func cancellingTheShardsTaskGivesUpAConnectionStillWaitingForItsUpgrade() async throws {
+        let (server, port, accepted) = try await Self.silentGateway()
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", helloTimeout: .seconds(120)),
+            identifyGate: UnlimitedIdentifyGate())
+        let stopped = Task { await shard.run { _ in } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while accepted.count.load(ordering: .relaxed) < 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(accepted.count.load(ordering: .relaxed) == 1)
+        stopped.cancel()
+        #expect(await Self.stopsFirst(stopped) == "stopped")
+        #expect(await stopped.value == .shutdown)
+        #expect(accepted.count.load(ordering: .relaxed) == 1, "no connection after the cancellation")
         try await server.close()
     }
 }

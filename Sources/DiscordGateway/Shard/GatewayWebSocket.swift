@@ -63,6 +63,7 @@ struct GatewayWebSocket: Sendable {
 
     /// - Parameter timeout: for the TCP (and TLS) connection and again for the upgrade: a server
     ///   that accepts but never answers must not hold the shard.
+    /// - Throws: `CancellationError` as soon as the task is cancelled, in either phase.
     static func connect(to urlString: String, path: String, maxMessageBytes: Int, timeout: Duration = .seconds(10)) async throws -> GatewayWebSocket {
         guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme, scheme == "ws" || scheme == "wss" else {
             throw UpgradeRefused(url: urlString)
@@ -106,12 +107,21 @@ struct GatewayWebSocket: Sendable {
                 }
             }
             .connect(host: host, port: port)
+        // Waited on through a promise of its own, which cancellation fails at once: a shard shut
+        // down while connecting must not wait out the timeout (a connection made after that is closed).
+        let attempt = connecting.eventLoop.makePromise(of: (any Channel).self)
+        connecting.cascade(to: attempt)
         let channel: any Channel
         do {
-            channel = try await connecting.get()
+            channel = try await withTaskCancellationHandler {
+                try await attempt.futureResult.get()
+            } onCancel: {
+                attempt.fail(CancellationError())
+            }
         } catch {
-            // Never connected: the promise must still be completed (NIO traps a leaked promise).
+            // Never connected, or given up: the promise must still be completed (NIO traps a leaked promise).
             upgraded.fail(error)
+            connecting.whenSuccess { $0.close(promise: nil) }
             throw error
         }
         channel.closeFuture.whenComplete { _ in
@@ -123,7 +133,12 @@ struct GatewayWebSocket: Sendable {
             channel.close(promise: nil)
         }
         upgraded.futureResult.whenComplete { _ in giveUp.cancel() }
-        try await upgraded.futureResult.get()
+        try await withTaskCancellationHandler {
+            try await upgraded.futureResult.get()
+        } onCancel: {
+            upgraded.fail(CancellationError())
+            channel.close(promise: nil)
+        }
         return GatewayWebSocket(channel: channel, frames: frames, flow: flow)
     }
 

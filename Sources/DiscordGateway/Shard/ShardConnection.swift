@@ -23,6 +23,9 @@ public actor ShardConnection {
     var backoffWait: Task<Void, Never>?
     /// The wait for the identify gate, while there is one.
     var identifyWait: Task<Void, any Error>?
+    /// The connection being made, while one is: ``shutdown()`` gives it up (the TCP connect and
+    /// the upgrade may each take up to `helloTimeout`).
+    var connectAttempt: Task<GatewayWebSocket, any Error>?
     /// Asks the live connection's identify task to wait for a turn and identify.
     var identifyRequest: AsyncStream<Void>.Continuation?
     /// The last dispatch's bytes, reused for the next one once the consumer let go of them.
@@ -118,9 +121,7 @@ public actor ShardConnection {
                 if let stopReason { return stopReason }
                 let code: UInt16?
                 do {
-                    let connection = try await GatewayWebSocket.connect(
-                        to: url, path: configuration.query, maxMessageBytes: configuration.maxMessageBytes,
-                        timeout: configuration.helloTimeout)
+                    let connection = try await connect(to: url)
                     if let stopReason {
                         // Shut down while connecting: the new connection must not linger until
                         // Discord's heartbeat deadline closes it.
@@ -151,8 +152,24 @@ public actor ShardConnection {
         }
         identifyWait?.cancel()
         backoffWait?.cancel()
+        connectAttempt?.cancel()
         await execute(actions.filter { if case .stop = $0 { return false } else { return true } })
         socket?.close()
+    }
+
+    /// Connects to `url`, unless the shard is shut down or its task cancelled first.
+    private func connect(to url: String) async throws -> GatewayWebSocket {
+        let (query, maxMessageBytes, timeout) = (configuration.query, configuration.maxMessageBytes, configuration.helloTimeout)
+        let attempt = Task {
+            try await GatewayWebSocket.connect(to: url, path: query, maxMessageBytes: maxMessageBytes, timeout: timeout)
+        }
+        connectAttempt = attempt
+        defer { connectAttempt = nil }
+        return try await withTaskCancellationHandler {
+            try await attempt.value
+        } onCancel: {
+            attempt.cancel()
+        }
     }
 
     /// Sleeps out a reconnect backoff, unless the shard is shut down or its task cancelled first.

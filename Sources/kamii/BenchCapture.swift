@@ -23,12 +23,14 @@ struct BenchCapture: AsyncParsableCommand {
             thread counted, the passes' set-up included (fresh streams, a guild actor's creation). \
             With --redis, also the flush to Redis (writing under --stats-prefix; a flush every 5,000 \
             changes, in step with the replay) and Redis's own CPU time per million messages (from \
-            INFO cpu). Build with `-c release` for meaningful figures.
+            INFO cpu). Several captures are replayed at once through one set of guild actors, each as \
+            its own shard (a capture is one shard's session; captures of different seeds hold different \
+            guilds): how the hot path scales across cores. Build with `-c release` for meaningful figures.
             """
     )
 
-    @Argument(help: "The capture file.")
-    var file: String
+    @Argument(help: "The capture file; several are replayed at once, one shard each.")
+    var files: [String]
 
     @Option(help: "The connection's transport compression.")
     var compress: GatewayCompression
@@ -56,6 +58,8 @@ struct BenchCapture: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("Name a capture file.") }
+        guard redis == nil || files.count == 1 else { throw ValidationError("--redis measures one capture at a time.") }
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
         for stage in stages where HotPathReplay.Stage(rawValue: stage) == nil {
             throw ValidationError("--stages: \(stage) is not one of \(HotPathReplay.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -63,23 +67,18 @@ struct BenchCapture: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let source = try CaptureReplay(file: file, compression: compress)
         let redisConfiguration = try redis.map { url in
             do { return try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
         }
-        // A copy the async stages can hold across suspensions (Data lends its bytes only to a synchronous closure).
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.capture.count, alignment: 16)
-        defer { copy.deallocate() }
-        source.capture.copyBytes(to: copy)
-        let capture = UnsafeRawBufferPointer(copy)
+        let shards = try files.map { try LoadedCapture(file: $0, compression: compress) }
+        defer { for shard in shards { shard.capture.deallocate() } }
+        let (replay, capture) = (shards[0].replay, UnsafeRawBufferPointer(shards[0].capture))
         var rows: [StageFigures] = []
         do {
-            let replay: HotPathReplay
-            do { replay = try HotPathReplay(capture: capture) } catch { throw InspectError("\(file): \(error)") }
             for stage in HotPathReplay.Stage.allCases where stage == .inflate || stages.contains(stage.rawValue) {
                 rows.append(try await measure(stage.rawValue, passes: passes) {
                     let router = stage == .guildActors ? GuildRouter(stats: StatsBuffer(capacity: .max / 2), settings: settings) : nil
-                    return try await Self.replay(replay, stage, capture, compress, router)
+                    return try await Self.replay(shards, stage, compress, router)
                 })
             }
             if let redisConfiguration {
@@ -110,14 +109,55 @@ struct BenchCapture: AsyncParsableCommand {
             }
         }
         StageFigures.print(rows, passes: passes)
+        if shards.count > 1 { print("\(shards.count) captures replayed at once, one shard each") }
+    }
+
+    /// A capture read into memory the async stages can hold across suspensions (Data lends its
+    /// bytes only to a synchronous closure), and its frames.
+    private struct LoadedCapture: @unchecked Sendable {
+        let capture: UnsafeMutableRawBufferPointer
+        let replay: HotPathReplay
+
+        init(file: String, compression: GatewayCompression) throws {
+            let source = try CaptureReplay(file: file, compression: compression)
+            capture = UnsafeMutableRawBufferPointer.allocate(byteCount: source.capture.count, alignment: 16)
+            source.capture.copyBytes(to: capture)
+            do { replay = try HotPathReplay(capture: UnsafeRawBufferPointer(capture)) } catch {
+                capture.deallocate()
+                throw InspectError("\(file): \(error)")
+            }
+        }
+    }
+
+    /// Replays every capture at once, shard `i` the `i`th, and adds up what they went through.
+    private static func replay(
+        _ shards: [LoadedCapture], _ stage: HotPathReplay.Stage, _ compression: GatewayCompression, _ router: GuildRouter?
+    ) async throws -> HotPathReplay.Counts {
+        guard shards.count > 1 else { return try await replay(shards[0].replay, stage, UnsafeRawBufferPointer(shards[0].capture), compression, router) }
+        return try await withThrowingTaskGroup(of: HotPathReplay.Counts.self) { group in
+            for (shard, loaded) in shards.enumerated() {
+                group.addTask {
+                    try await replay(loaded.replay, stage, UnsafeRawBufferPointer(loaded.capture), compression, router, shard: shard)
+                }
+            }
+            var total = HotPathReplay.Counts()
+            for try await counts in group {
+                total.frames += counts.frames
+                total.payloads += counts.payloads
+                total.dispatches += counts.dispatches
+                total.payloadBytes += counts.payloadBytes
+            }
+            return total
+        }
     }
 
     private static func replay(
         _ replay: HotPathReplay, _ stage: HotPathReplay.Stage, _ capture: UnsafeRawBufferPointer, _ compression: GatewayCompression,
-        _ router: GuildRouter?, afterDispatch: (() async -> Void)? = nil
+        _ router: GuildRouter?, shard: Int = 0, afterDispatch: (() async -> Void)? = nil
     ) async throws -> HotPathReplay.Counts {
         do {
-            return try await replay.run(stage, capture: capture, inflater: compression.makeInflater(), router: router, afterDispatch: afterDispatch)
+            return try await replay.run(
+                stage, capture: capture, inflater: compression.makeInflater(), router: router, shard: shard, afterDispatch: afterDispatch)
         } catch {
             throw InspectError("the capture stopped making sense: \(error) (is --compress \(compression) right?)")
         }

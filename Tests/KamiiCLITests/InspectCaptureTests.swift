@@ -220,6 +220,26 @@ final class TemporaryFile {
         #expect(mallocs.count == 3 && mallocs[0] > 0 && mallocs[2] > mallocs[0], "\(result.stdout)")
     }
 
+    /// Two captures of different worlds, replayed at once as two shards through one set of guild
+    /// actors: every payload of both is counted.
+    @Test func benchCaptureReplaysSeveralCapturesAsShards() async throws {
+        let first = try TemporaryFile(Data())
+        let second = try TemporaryFile(Data())
+        for (file, seed) in [(first, "4"), (second, "5")] {
+            let result = try await Kamii.run(["simulate", "capture", file.path, "--payloads", "300", "--seed", seed])
+            #expect(result.status == 0)
+        }
+        let result = try await Kamii.run(["bench-capture", first.path, second.path, "--compress", "zlib-stream", "--passes", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("600 payloads (") == true, "\(result.stdout)")
+        #expect(lines.contains("2 captures replayed at once, one shard each"), "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("guild-actors ") }, "\(result.stdout)")
+        let withRedis = try await Kamii.run(["bench-capture", first.path, second.path, "--compress", "zlib-stream", "--redis", "redis://127.0.0.1:1"])
+        #expect(withRedis.status != 0)
+        #expect(withRedis.stderr.contains("--redis measures one capture at a time"), "\(withRedis.stderr)")
+    }
+
     /// With a Redis: the flush's Redis CPU per million dispatches and the plain-write baseline of the
     /// same run, and none of the keys either wrote left behind.
     @Test(.enabled(if: RedisTestServer.configuration != nil))

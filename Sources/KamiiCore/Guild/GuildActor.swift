@@ -131,10 +131,10 @@ public actor GuildActor {
                     let reportsJoins = settings?.levelRewards.rewards.isEmpty == false
                     try self.member(member, event, payload, reportsJoins: reportsJoins, verifiedRole: settings?.verifiedRole)
                 default:
-                    counters.malformedCount.add(1, ordering: .relaxed)
+                    counters.local.malformed.add(1, ordering: .relaxed)
                 }
             } catch {
-                counters.malformedCount.add(1, ordering: .relaxed)
+                counters.local.malformed.add(1, ordering: .relaxed)
             }
         }
     }
@@ -160,7 +160,7 @@ public actor GuildActor {
     }
 
     private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ rules: XPView) throws(JSONScanError) {
-        counters.messageCount.wrappingAdd(1, ordering: .relaxed)
+        counters.local.messages.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
         let author = message.authorID
         var roles: [UInt64] = []
@@ -210,12 +210,12 @@ public actor GuildActor {
             batch.countMessage(by: author, at: time)
             if let grant { batch.grant(grant, cooldownMilliseconds: cooldown) }
         }
-        if grant != nil { counters.grantCount.wrappingAdd(1, ordering: .relaxed) }
+        if grant != nil { counters.local.grants.wrappingAdd(1, ordering: .relaxed) }
     }
 
     /// A message in a guild with XP off: it still counts when a member wrote it (activity is a trust signal).
     private func messageWithoutXP(_ message: MessageCreateFields) {
-        counters.messageCount.wrappingAdd(1, ordering: .relaxed)
+        counters.local.messages.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
         guard XPRules.exclusionOfAnyGuild(message) == nil else { return }
         stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds) }

@@ -62,7 +62,7 @@ public final class GuildRouter: Sendable {
 
     private func route(_ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) async {
         if let event = dispatch.hotEvent, let guild = dispatch.guildID {
-            counters.routedCount.wrappingAdd(1, ordering: .relaxed)
+            counters.local.routed.wrappingAdd(1, ordering: .relaxed)
             await actor(for: guild).handle(event, dispatch, lane: lane, position: position)
         } else {
             // Threads are learnt in the shard's order, before any message posted in them; how a
@@ -72,7 +72,7 @@ public final class GuildRouter: Sendable {
                 return
             }
             guard let change = threads.learn(from: dispatch) else {
-                counters.malformedCount.add(1, ordering: .relaxed)
+                counters.local.malformed.add(1, ordering: .relaxed)
                 lane?.advance(to: position)
                 return
             }

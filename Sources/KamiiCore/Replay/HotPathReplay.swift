@@ -49,17 +49,17 @@ public struct HotPathReplay: Sendable {
     }
 
     /// Replays every frame of `capture` (the bytes this replay was made from) through `stage`,
-    /// from a fresh stream on `inflater`; `afterDispatch` runs after each dispatch the guild actors
-    /// applied (a benchmark flushing in step with the replay).
+    /// from a fresh stream on `inflater`, as shard `shard`'s session; `afterDispatch` runs after
+    /// each dispatch the guild actors applied (a benchmark flushing in step with the replay).
     public func run(
-        _ stage: Stage, capture: UnsafeRawBufferPointer, inflater: any GatewayInflater, router: GuildRouter?,
+        _ stage: Stage, capture: UnsafeRawBufferPointer, inflater: any GatewayInflater, router: GuildRouter?, shard: Int = 0,
         afterDispatch: (() async -> Void)? = nil
     ) async throws -> Counts {
         inflater.reset()
         var counts = Counts()
         // As a shard does: each dispatch's bytes go into the previous one's buffer.
         var storage: [UInt8] = []
-        let lane = router?.stats.lane(for: 0)
+        let lane = router?.stats.lane(for: shard)
         for (index, range) in frames.enumerated() {
             counts.frames += 1
             let payload: UnsafeRawBufferPointer
@@ -76,8 +76,7 @@ public struct HotPathReplay: Sendable {
             }
             guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &storage) else { continue }
             counts.dispatches += 1
-            // As `kamii run` routes: the shard's lane moves with each dispatch (the capture is
-            // one shard's session).
+            // As `kamii run` routes: the shard's lane moves with each dispatch.
             await router.route(dispatch, lane: lane)
             await afterDispatch?()
         }

@@ -70,8 +70,9 @@ struct BenchCapture: AsyncParsableCommand {
         let redisConfiguration = try redis.map { url in
             do { return try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
         }
-        let shards = try files.map { try LoadedCapture(file: $0, compression: compress) }
+        var shards: [LoadedCapture] = []
         defer { for shard in shards { shard.capture.deallocate() } }
+        for file in files { shards.append(try LoadedCapture(file: file, compression: compress)) }
         let (replay, capture) = (shards[0].replay, UnsafeRawBufferPointer(shards[0].capture))
         var rows: [StageFigures] = []
         do {

@@ -66,13 +66,16 @@ struct SilentGatewayTests {
 
     /// The first to finish of `task` and a 20 s sleep (far longer than stopping takes, far shorter
     /// than the shards' timeouts below).
+    /// (Unstructured waits: awaiting `task.value` ignores cancellation, so a group would wait for a
+    /// shard that never stops instead of failing.)
     static func stopsFirst(_ task: Task<ShardStateMachine.StopReason, Never>) async -> String {
-        await withTaskGroup(of: String.self) { group in
-            group.addTask { _ = await task.value; return "stopped" }
-            group.addTask { try? await Task.sleep(for: .seconds(20)); return "still waiting" }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
+        let answered = Mutex(false)
+        return await withCheckedContinuation { (first: CheckedContinuation<String, Never>) in
+            let answer: @Sendable (String) -> Void = { outcome in
+                if answered.withLock({ done in defer { done = true }; return !done }) { first.resume(returning: outcome) }
+            }
+            Task { _ = await task.value; answer("stopped") }
+            Task { try? await Task.sleep(for: .seconds(20)); answer("still waiting") }
         }
     }
 

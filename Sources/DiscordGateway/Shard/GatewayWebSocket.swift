@@ -68,6 +68,7 @@ struct GatewayWebSocket: Sendable {
         guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme, scheme == "ws" || scheme == "wss" else {
             throw UpgradeRefused(url: urlString)
         }
+        try Task.checkCancellation()
         let secure = scheme == "wss"
         let port = url.port ?? (secure ? 443 : 80)
         let sslContext = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil

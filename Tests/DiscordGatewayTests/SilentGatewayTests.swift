@@ -59,62 +59,59 @@ struct SilentGatewayTests {
         // Past the second connection's timeout: the shard is in its backoff now.
         try await Task.sleep(for: .milliseconds(600))
         await shard.shutdown()
-        #expect(await Self.stopsFirst(stopped) == "stopped")
+        #expect(await Self.stopsFirst(stopped) == .shutdown)
         #expect(accepted.count.load(ordering: .relaxed) == 2, "no connection after the shutdown")
         try await server.close()
     }
 
-    /// The first to finish of `task` and a 20 s sleep (far longer than stopping takes, far shorter
-    /// than the shards' timeouts below).
+    /// How `task` ended, or nil when it was still running after 20 s (far longer than stopping
+    /// takes, far shorter than the shards' timeouts below).
     /// (Unstructured waits: awaiting `task.value` ignores cancellation, so a group would wait for a
     /// shard that never stops instead of failing.)
-    static func stopsFirst(_ task: Task<ShardStateMachine.StopReason, Never>) async -> String {
+    static func stopsFirst(_ task: Task<ShardStateMachine.StopReason, Never>) async -> ShardStateMachine.StopReason? {
         let answered = Mutex(false)
-        return await withCheckedContinuation { (first: CheckedContinuation<String, Never>) in
-            let answer: @Sendable (String) -> Void = { outcome in
+        return await withCheckedContinuation { (first: CheckedContinuation<ShardStateMachine.StopReason?, Never>) in
+            let answer: @Sendable (ShardStateMachine.StopReason?) -> Void = { outcome in
                 if answered.withLock({ done in defer { done = true }; return !done }) { first.resume(returning: outcome) }
             }
-            Task { _ = await task.value; answer("stopped") }
-            Task { try? await Task.sleep(for: .seconds(20)); answer("still waiting") }
+            Task { answer(await task.value) }
+            Task { try? await Task.sleep(for: .seconds(20)); answer(nil) }
         }
     }
 
-    @Test func shuttingDownGivesUpAConnectionStillWaitingForItsUpgrade() async throws {
-        let (server, port, accepted) = try await Self.silentGateway()
-        // Each phase of a connection may take two minutes before the shard gives up on its own.
+    /// A shard whose first connection the silent gateway has accepted and whose WebSocket upgrade
+    /// is now waiting for an answer; each phase of a connection may take two minutes before the
+    /// shard gives up on its own.
+    static func shardWaitingForItsUpgrade() async throws
+        -> (server: any Channel, accepted: Accepted, shard: ShardConnection, running: Task<ShardStateMachine.StopReason, Never>)
+    {
+        let (server, port, accepted) = try await silentGateway()
         let shard = ShardConnection(
             configuration: ShardConfiguration(
                 token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", helloTimeout: .seconds(120)),
             identifyGate: UnlimitedIdentifyGate())
-        let stopped = Task { await shard.run { _ in } }
+        let running = Task { await shard.run { _ in } }
         let deadline = ContinuousClock.now + .seconds(30)
         while accepted.count.load(ordering: .relaxed) < 1, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
         try #require(accepted.count.load(ordering: .relaxed) == 1)
+        return (server, accepted, shard, running)
+    }
+
+    @Test func shuttingDownGivesUpAConnectionStillWaitingForItsUpgrade() async throws {
+        let (server, accepted, shard, running) = try await Self.shardWaitingForItsUpgrade()
         await shard.shutdown()
-        #expect(await Self.stopsFirst(stopped) == "stopped")
-        #expect(await stopped.value == .shutdown)
+        #expect(await Self.stopsFirst(running) == .shutdown)
         #expect(accepted.count.load(ordering: .relaxed) == 1, "no connection after the shutdown")
         #expect(await shard.connections == 0)
         try await server.close()
     }
 
     @Test func cancellingTheShardsTaskGivesUpAConnectionStillWaitingForItsUpgrade() async throws {
-        let (server, port, accepted) = try await Self.silentGateway()
-        let shard = ShardConnection(
-            configuration: ShardConfiguration(
-                token: "t", intents: [.guilds], gatewayURL: "ws://127.0.0.1:\(port)", helloTimeout: .seconds(120)),
-            identifyGate: UnlimitedIdentifyGate())
-        let stopped = Task { await shard.run { _ in } }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while accepted.count.load(ordering: .relaxed) < 1, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try #require(accepted.count.load(ordering: .relaxed) == 1)
-        stopped.cancel()
-        #expect(await Self.stopsFirst(stopped) == "stopped")
-        #expect(await stopped.value == .shutdown)
+        let (server, accepted, _, running) = try await Self.shardWaitingForItsUpgrade()
+        running.cancel()
+        #expect(await Self.stopsFirst(running) == .shutdown)
         #expect(accepted.count.load(ordering: .relaxed) == 1, "no connection after the cancellation")
         try await server.close()
     }

@@ -21,6 +21,8 @@ kamii_c_inflater *kamii_c_inflater_create(int kind, size_t initial_capacity) {
     inflater->output = malloc(initial_capacity);
     if (kind == 0) {
         if (inflateInit(&inflater->zlib) != Z_OK) return NULL;
+        /* As ZlibStreamInflater: no Adler-32 of a stream whose end never comes. */
+        inflateValidate(&inflater->zlib, 0);
     } else {
         inflater->zstd = ZSTD_createDCtx();
     }
@@ -80,8 +82,12 @@ static int64_t inflate_zstd(kamii_c_inflater *inflater, const uint8_t *message, 
 
 int64_t kamii_c_inflate_all(kamii_c_inflater *inflater, const uint8_t *const *messages,
                             const size_t *lengths, size_t count) {
-    if (inflater->kind == 0) inflateReset(&inflater->zlib);
-    else ZSTD_DCtx_reset(inflater->zstd, ZSTD_reset_session_only);
+    if (inflater->kind == 0) {
+        inflateReset(&inflater->zlib);
+        inflateValidate(&inflater->zlib, 0);
+    } else {
+        ZSTD_DCtx_reset(inflater->zstd, ZSTD_reset_session_only);
+    }
     int64_t total = 0;
     for (size_t index = 0; index < count; index++) {
         int64_t produced = inflater->kind == 0 ? inflate_zlib(inflater, messages[index], lengths[index])

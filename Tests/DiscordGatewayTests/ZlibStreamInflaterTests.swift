@@ -66,6 +66,25 @@ import Testing
         #expect(inflater.outputCapacity == limits.initialOutputCapacity)
     }
 
+    /// The Adler-32 of the inflated bytes would only be compared at the stream's end, which
+    /// Discord never sends: it is not computed, from the first stream and after a reset. The
+    /// header is still checked.
+    @Test func theChecksumNobodyComparesIsNotComputedButTheHeaderIsChecked() throws {
+        let frames = try Fixtures.frames("zlib-small.capture")
+        let expected = try #require(Fixtures.manifest["zlib-small.capture"]).payloads.map(InflatedPayload.init)
+        let inflater = ZlibStreamInflater()
+        for _ in 0..<2 {
+            #expect(try inflater.inflateAll(frames) == expected)
+            #expect(inflater.checksum == 1, "Adler-32's initial value: nothing was added to it")
+            inflater.reset()
+        }
+        var badHeader = frames[0]
+        badHeader[1] ^= 0x01  // FCHECK no longer makes the header a multiple of 31
+        let error = #expect(throws: InflateError.self) { try inflater.inflate(badHeader) }
+        #expect(error?.kind == .corruptData)
+        #expect(error?.detail == "incorrect header check")
+    }
+
     @Test func steadyStateReusesOneBuffer() throws {
         let frames = try Fixtures.frames("zlib-small.capture")
         let inflater = ZlibStreamInflater()

@@ -15,10 +15,22 @@ extension GatewaySessionHandler {
             context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
         case .invalidSession(let resumable):
             ticker?.cancel()
-            if !resumable { session?.end() }
+            if resumable {
+                // Resumable from a new connection, or this one: no longer this connection's session.
+                session?.detach(context.channel)
+            } else {
+                session?.end()
+            }
+            session = nil
             sendInvalidSession(resumable: resumable, context)
-            let channel = context.channel
-            context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            // The connection is no longer authenticated (anything but a heartbeat, an identify or a
+            // resume now gets 4003). Discord hangs up unless the client identifies or resumes on it.
+            state = .awaitingIdentify
+            let bound = NIOLoopBound((handler: self, channel: context.channel), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .seconds(5)) {
+                let (handler, channel) = bound.value
+                if handler.state == .awaitingIdentify { channel.close(promise: nil) }
+            }
         case .dropConnection:
             state = .closed
             ticker?.cancel()

@@ -38,18 +38,19 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
     var heartbeatDeadline: Scheduled<Void>?
-    /// Whether the URL asked for a gateway version Discord serves (`v=10` or `9`).
-    private let apiVersionSupported: Bool
+    /// The gateway version the URL asked for when Discord serves it (`v=10` or `9`; READY says
+    /// which); nil for any other, closed with 4012 after Hello.
+    let apiVersion: Int?
     let memberRequests: MemberRequestLimiter
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
-        guildStates: GuildStates, memberRequests: MemberRequestLimiter, apiVersionSupported: Bool = true,
+        guildStates: GuildStates, memberRequests: MemberRequestLimiter, apiVersion: Int? = 10,
         observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
         self.memberRequests = memberRequests
-        self.apiVersionSupported = apiVersionSupported
+        self.apiVersion = apiVersion
         self.observe = observe
         self.guildStates = guildStates
         self.configuration = configuration
@@ -64,7 +65,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         send(#"{"t":null,"s":null,"op":10,"d":{"heartbeat_interval":\#(configuration.heartbeatIntervalMilliseconds),"_trace":["[\"gateway-simulator\"]"]}}"#, context)
-        guard apiVersionSupported else { return close(.invalidAPIVersion, context) }
+        guard apiVersion != nil else { return close(.invalidAPIVersion, context) }
         armHeartbeatDeadline(context)
     }
 
@@ -120,10 +121,18 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
     }
 
-    /// What NIO's frame decoder or aggregator refused (a continuation with nothing to continue, a
-    /// fragmented message of too many frames): a protocol error, closed as one.
+    /// What NIO's frame decoder or aggregator refused, closed once, here (the upgrader's own error
+    /// handling is off, or it would send a close frame of its own first): a message over the frame
+    /// limit, in one frame or fragments, is a payload far over Discord's 4,096 bytes (4002, as a
+    /// smaller one gets); anything else (an unmasked frame, a continuation with nothing to
+    /// continue, too many fragments) is a WebSocket protocol error.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        close(code: 1002, reason: "WebSocket protocol error.", context)
+        switch error {
+        case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
+            close(.decodeError, context)
+        default:
+            close(code: 1002, reason: "WebSocket protocol error.", context)
+        }
     }
 
     private func received(_ message: Data, _ context: ChannelHandlerContext) {
@@ -183,7 +192,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         // Intents are required since v8: Discord closes an identify without them with 4013, not 4002.
         guard let sentIntents = data["intents"], !(sentIntents is NSNull) else { return close(.invalidIntents, context) }
-        guard let rawIntents = (sentIntents as? NSNumber)?.uint64Value else { return close(.decodeError, context) }
+        // A whole number: a fraction, a boolean or a string is not one (and is not truncated to one).
+        guard let sentInteger = Self.integers([sentIntents])?.first, sentInteger >= 0 else { return close(.decodeError, context) }
+        let rawIntents = UInt64(sentInteger)
         let requested = GatewayIntents(rawValue: rawIntents)
         guard GatewayIntents.all.isSuperset(of: requested) else { return close(.invalidIntents, context) }
         guard configuration.approvedPrivilegedIntents.isSuperset(of: requested.intersection(.privileged)) else {
@@ -248,7 +259,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         }
         let sentShard = data["shard"] == nil || data["shard"] is NSNull ? nil : shard
         let largeThreshold = min(max((data["large_threshold"] as? Int) ?? 50, 50), 250)
-        var burst = [(name: "READY", data: Array(payloads.ready(sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
+        var burst = [(name: "READY", data: Array(payloads.ready(version: apiVersion ?? 10, sessionID: sessionID, resumeURL: resumeURL, shard: sentShard, guilds: guilds).utf8))]
         if requested.contains(.guilds) {
             burst += zip(guilds, activeThreads).map { guild, threads in
                 let current = guildStates.snapshot(of: guild.id)

@@ -56,6 +56,8 @@ public final class SimulatorServer: Sendable {
             let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
             let upgrader = NIOWebSocketServerUpgrader(
                 maxFrameSize: 1 << 20,
+                // The session handler closes on a frame error itself, once, with Discord's code.
+                automaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     channel.eventLoop.makeSucceededFuture(Self.compression(of: head.uri) == nil ? nil : HTTPHeaders())
                 },
@@ -66,7 +68,7 @@ public final class SimulatorServer: Sendable {
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
                                 compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates,
-                                memberRequests: memberRequests, apiVersionSupported: Self.apiVersionIsSupported(in: head.uri), observe: observe),
+                                memberRequests: memberRequests, apiVersion: Self.apiVersion(in: head.uri), observe: observe),
                         ])
                     }
                 })
@@ -185,11 +187,14 @@ public final class SimulatorServer: Sendable {
         }
     }
 
-    /// Whether a gateway URL asks for a version Discord serves: `v` is required, 10 (or 9).
-    /// Another one is upgraded, then closed with 4012 after Hello.
-    static func apiVersionIsSupported(in uri: String) -> Bool {
-        let version = URLComponents(string: uri)?.queryItems?.first { $0.name == "v" }?.value
-        return version == "10" || version == "9"
+    /// The version a gateway URL asks for when Discord serves it: `v` is required, 10 (or 9). Nil
+    /// for another one, which is upgraded, then closed with 4012 after Hello.
+    static func apiVersion(in uri: String) -> Int? {
+        switch URLComponents(string: uri)?.queryItems?.first(where: { $0.name == "v" })?.value {
+        case "10": 10
+        case "9": 9
+        default: nil
+        }
     }
 
     /// The `compress` query parameter of a gateway URL; nil when the request is not for the gateway

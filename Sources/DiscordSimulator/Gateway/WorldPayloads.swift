@@ -30,11 +30,12 @@ struct WorldPayloads {
         return #"{"id":"\#(configuration.applicationID)","name":"\#(configuration.botUsername)","icon":null,"description":"","summary":"","type":null,"hook":true,"bot_public":true,"bot_require_code_grant":false,"verify_key":"\#(String(repeating: "0f", count: 32))","owner":\#(ownerJSON),"flags":\#(applicationFlags),"team":null,"bot":\#(botUser),"redirect_uris":[],"interactions_endpoint_url":null,"approximate_guild_count":\#(configuration.world.guilds.count),"tags":[]}"#
     }
 
-    /// READY; `shard` is included only when the identify sent one, as Discord does.
-    func ready(sessionID: String, resumeURL: String, shard: [Int]?, guilds: [TrafficWorld.Guild]) -> String {
+    /// READY on a connection of gateway version `version`; `shard` is included only when the
+    /// identify sent one, as Discord does.
+    func ready(version: Int = 10, sessionID: String, resumeURL: String, shard: [Int]?, guilds: [TrafficWorld.Guild]) -> String {
         let stubs = guilds.map { #"{"unavailable":true,"id":"\#($0.id)"}"# }.joined(separator: ",")
         let shardField = shard.map { #","shard":[\#($0[0]),\#($0[1])]"# } ?? ""
-        return #"{"v":10,"user_settings":{},"user":\#(botUser),"session_type":"normal","session_id":"\#(sessionID)","resume_gateway_url":"\#(resumeURL)","relationships":[],"private_channels":[],"presences":[],"guilds":[\#(stubs)],"guild_join_requests":[],"geo_ordered_rtc_regions":["us-east"],"auth":{},"application":{"id":"\#(configuration.applicationID)","flags":\#(applicationFlags)},"_trace":["[\"gateway-simulator\"]"]\#(shardField)}"#
+        return #"{"v":\#(version),"user_settings":{},"user":\#(botUser),"session_type":"normal","session_id":"\#(sessionID)","resume_gateway_url":"\#(resumeURL)","relationships":[],"private_channels":[],"presences":[],"guilds":[\#(stubs)],"guild_join_requests":[],"geo_ordered_rtc_regions":["us-east"],"auth":{},"application":{"id":"\#(configuration.applicationID)","flags":\#(applicationFlags)},"_trace":["[\"gateway-simulator\"]"]\#(shardField)}"#
     }
 
     /// Which members an op 8 request asks for.

@@ -30,6 +30,9 @@ CASES = {
     "bad_shard": [identify(shard=[2, 2])],
     "shard_of_strings": [identify(shard=["0", "2"])],
     "shard_of_booleans": [identify(shard=[False, True])],
+    # A whole number: not a fraction (not read as 513), not a boolean.
+    "intents_fraction": [identify(intents=513.5)],
+    "intents_boolean": [identify(intents=True)],
     "before_identify": [{"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}],
     "second_identify": [identify(), identify()],
     "not_json": ["{not json"],
@@ -65,9 +68,9 @@ async def read_frame(reader):
     return first & 0x0F, await reader.readexactly(length)
 
 
-async def unmasked_frame_code():
-    """Sends a frame without a mask key (every WebSocket library masks; this writes bytes by hand):
-    RFC 6455 has the server close the connection with 1002."""
+async def raw_frame_closes(frame):
+    """Sends `frame` as written (bytes no WebSocket library would send) after Hello; returns the
+    close code of the first close frame and how many close frames came before the server hung up."""
     url = urlparse(gateway)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -76,20 +79,37 @@ async def unmasked_frame_code():
     await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
     opcode, hello = await asyncio.wait_for(read_frame(reader), timeout=10)
     assert opcode == 1 and json.loads(hello)["op"] == 10, hello
-    payload = json.dumps({"op": 1, "d": None}).encode()
-    writer.write(bytes([0x81, len(payload)]) + payload)
+    writer.write(frame)
+    codes = []
     while True:
-        opcode, data = await asyncio.wait_for(read_frame(reader), timeout=10)
-        if opcode == 8:
+        try:
+            opcode, data = await asyncio.wait_for(read_frame(reader), timeout=10)
+        except asyncio.IncompleteReadError:
             writer.close()
-            return struct.unpack("!H", data[:2])[0]
+            return codes[0], len(codes)
+        if opcode == 8:
+            codes.append(struct.unpack("!H", data[:2])[0])
+
+
+def unmasked_frame():
+    """A frame without a mask key (every WebSocket library masks): RFC 6455 has the server close
+    the connection with 1002."""
+    payload = json.dumps({"op": 1, "d": None}).encode()
+    return bytes([0x81, len(payload)]) + payload
+
+
+def huge_frame_header():
+    """The header of a masked text frame of just over 1 MiB (the simulator's frame limit): a payload
+    far over Discord's 4,096 bytes, refused from its length alone."""
+    return bytes([0x81, 0x80 | 127]) + struct.pack("!Q", (1 << 20) + 1) + os.urandom(4)
 
 
 async def main():
     async with aiohttp.ClientSession() as session:
         results = {name: await close_code(session, messages) for name, messages in CASES.items()}
         results.update({name: await close_code(session, [], query) for name, query in VERSIONS.items()})
-    results["unmasked_frame"] = await unmasked_frame_code()
+    results["unmasked_frame"], results["unmasked_frame_closes"] = await raw_frame_closes(unmasked_frame())
+    results["huge_frame"], results["huge_frame_closes"] = await raw_frame_closes(huge_frame_header())
     print(json.dumps(results))
 
 

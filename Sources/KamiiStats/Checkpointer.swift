@@ -32,6 +32,13 @@ public actor Checkpointer {
     public private(set) var totals = Report()
     /// Guilds already logged as broken (one error line each, not one per checkpoint).
     private var brokenGuilds: Set<UInt64> = []
+    /// Tests only: runs once a guild's marked members are copied, before their marks are released
+    /// — where another process's checkpointer may merge marks of its own into the same set.
+    var beforeReleasingMarks: (@Sendable (GuildID) async -> Void)?
+
+    func setBeforeReleasingMarks(_ hook: @escaping @Sendable (GuildID) async -> Void) {
+        beforeReleasingMarks = hook
+    }
 
     public init(store: KamiiStore, redis: RedisClient, keys: StatsKeys = StatsKeys(), logger: Logger = Logger(label: "kamii.checkpoint")) {
         self.store = store
@@ -66,7 +73,11 @@ public actor Checkpointer {
             do {
                 report.members += try await checkpointDirtySet(of: guild)
                 report.guilds += 1
-                _ = try await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
+                // Listed until its set is empty: marks another process's checkpointer merged in
+                // meanwhile (several processes share one Redis) are not orphaned.
+                if try await redis.send("SCARD", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0 {
+                    _ = try await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
+                }
             } catch let error as RedisError where error.isWrongType {
                 // Keys Kamii did not write (the flusher reports the guild broken): dropped, not retried.
                 report.failures += 1
@@ -163,10 +174,17 @@ public actor Checkpointer {
     /// and what versions before the change journal marked).
     private func checkpointDirtySet(of guild: GuildID) async throws -> Int {
         let dirty = keys.dirtyMembers(in: guild)
-        let users = try await take(dirty).compactMap { UInt64($0).map(UserID.init) }
-        guard !users.isEmpty else { return 0 }
-        let count = try await checkpoint(guild, users: users)
-        _ = try await redis.send("DEL", dirty + ":checkpointing")
+        let taken = try await take(dirty)
+        guard !taken.isEmpty else { return 0 }
+        let count = try await checkpoint(guild, users: taken.compactMap { UInt64($0).map(UserID.init) })
+        await beforeReleasingMarks?(guild)
+        // Only the marks this checkpointer read (not a DEL of the set): another process's take may
+        // have merged marks of its own into the set since, and they are not copied yet.
+        var release = RedisPipeline()
+        for start in stride(from: 0, to: taken.count, by: 1_000) {
+            release.append(["SREM", dirty + ":checkpointing"] + taken[start..<min(start + 1_000, taken.count)])
+        }
+        for reply in try await redis.execute(release) { _ = try reply.orThrow() }
         return count
     }
 

@@ -57,10 +57,13 @@ extension GuildActorTests {
         #expect(GuildSettings(plain).xp?.plain != nil && GuildSettings(configured).xp?.plain == nil)
         var batches: [GuildStatsBatch] = []
         for config in [plain, configured] {
+            // Past the actor's first cooldown, so that every cooldown is the actor's to judge.
             let router = router(GuildSettings(config))
+            await router.route(D.message(id: D.messageID(atSecond: 0), author: 1))
+            _ = router.stats.take()
             for index in 0..<60 as Range<UInt64> {
                 // Three authors, some messages in the same millisecond, a bot's and a system message among them.
-                let id = D.messageID(atSecond: index / 2 * 7, increment: index % 2)
+                let id = D.messageID(atSecond: 100 + index / 2 * 7, increment: index % 2)
                 await router.route(D.message(id: id, author: 10 + index % 3, bot: index % 17 == 5, type: index % 13 == 4 ? 7 : 0))
             }
             batches.append(batch(router))

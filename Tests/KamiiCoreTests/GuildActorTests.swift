@@ -30,21 +30,46 @@ struct GuildActorTests {
         router.stats.take()[D.guild] ?? GuildStatsBatch()
     }
 
+    /// Past its first cooldown (the guild's first message, by member 1, a hundred seconds
+    /// earlier; its batch taken): an actor that knows every cooldown Redis may hold.
+    func warmed(_ router: GuildRouter) async -> GuildRouter {
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 1))
+        _ = router.stats.take()
+        return router
+    }
+
     @Test func aMemberEarnsOncePerCooldownByMessageTime() async throws {
-        let router = router()
-        for (second, author) in [(0, 10), (30, 10), (59, 11), (61, 10), (125, 10), (130, 11)] as [(UInt64, UInt64)] {
+        let router = await warmed(router())
+        for (second, author) in [(100, 10), (130, 10), (159, 11), (161, 10), (225, 10), (230, 11)] as [(UInt64, UInt64)] {
             await router.route(D.message(id: D.messageID(atSecond: second), author: author))
         }
         let batch = batch(router)
         #expect(batch.messages == [10: 4, 11: 2])
         let grants = batch.grants.map { [$0.user, ($0.messageTime - 1_735_689_600_000) / 1_000] }
-        #expect(grants == [[10, 0], [11, 59], [10, 61], [10, 125], [11, 130]])
+        #expect(grants == [[10, 100], [11, 159], [10, 161], [10, 225], [11, 230]])
         for grant in batch.grants {
-            let id = try #require([0, 59, 61, 125, 130].map { D.messageID(atSecond: $0) }.first { MessageID($0).unixMilliseconds == grant.messageTime })
+            let id = try #require([100, 159, 161, 225, 230].map { D.messageID(atSecond: $0) }.first { MessageID($0).unixMilliseconds == grant.messageTime })
             #expect(grant.xp == XPRules.roll(messageID: id, minimum: 15, maximum: 25))
         }
         #expect(batch.cooldownMilliseconds == 60_000)
-        #expect(router.counters.grants == 5 && router.counters.messages == 6)
+        #expect(router.counters.grants == 6 && router.counters.messages == 7, "the warming message's included")
+    }
+
+    /// A fresh actor (a restart) cannot know the last XP Redis holds from before its first message:
+    /// until a cooldown (and the order skew) past that message, a member it has not seen is in
+    /// doubt, and their messages go to Redis as grants it re-checks — holding one back might lose
+    /// XP Redis would give. A member in doubt is known again at their first message a cooldown
+    /// after their last one sent; a member first seen after that window is known at once.
+    @Test func aFreshActorLetsRedisJudgeMembersItCannotKnow() async throws {
+        let router = router()
+        let messages: [(UInt64, UInt64)] = [(0, 10), (30, 10), (80, 11), (95, 10), (100, 11), (120, 10), (160, 10)]
+        for (second, author) in messages {
+            await router.route(D.message(id: D.messageID(atSecond: second), author: author))
+        }
+        let grants = batch(router).grants.map { [$0.user, ($0.messageTime - 1_735_689_600_000) / 1_000] }
+        // 0 and 30: in doubt. 80: first seen past the window (0 + 10 s + 60 s). 95: a cooldown after
+        // 30, so known. 100 and 120: cooling down. 160: a cooldown after 95.
+        #expect(grants == [[10, 0], [10, 30], [11, 80], [10, 95], [10, 160]])
     }
 
     @Test func botsWebhooksAndSystemMessagesAreNotCounted() async {

@@ -6,8 +6,9 @@ import Synchronization
 /// one shard, whose consumer awaits each event); it reads only the fields its rules need and
 /// leaves the resulting changes in the ``StatsBuffer``.
 ///
-/// What it remembers: each member's last XP time (a cache: the flush re-checks the cooldown against
-/// what Redis keeps) and, in its ``KarmaGate``, the bots it has seen. Which reactions gave karma
+/// What it remembers: each member's last XP time (``XPCooldowns``: exact where it can be, the
+/// flush re-checking every grant against what Redis keeps) and, in its ``KarmaGate``, the bots it
+/// has seen. Which reactions gave karma
 /// and each karma pair's cooldown are Redis's, judged by the flush.
 public actor GuildActor {
     public nonisolated let guild: GuildID
@@ -27,7 +28,7 @@ public actor GuildActor {
     /// unconfigured guild's actor shares, so each copy would write its reference count, from every
     /// core.
     private var plainXP: XPRules.Plain?
-    private var lastXPAt: [UInt64: UInt64] = [:]
+    private var cooldowns = XPCooldowns()
     private var newestMessageTime: UInt64 = 0
     /// Cooldowns held before the run-out ones are dropped (doubles with what stays).
     private var compactAt = GuildActor.compactionFloor
@@ -142,8 +143,8 @@ public actor GuildActor {
     /// Forgets cooldowns that can no longer hold back a new message. Message times are Discord's
     /// clock, so the newest message seen is the yardstick, not the router's clock.
     func compact() {
-        guard let cooldown = settings?.xp?.cooldownMilliseconds else { return lastXPAt = [:] }
-        lastXPAt = lastXPAt.filter { $0.value &+ cooldown > newestMessageTime }
+        guard let cooldown = settings?.xp?.cooldownMilliseconds else { return cooldowns.removeAll() }
+        cooldowns.compact(newest: newestMessageTime, cooldown: cooldown)
     }
 
     /// The XP rules a message is judged by: plain values, or a guild's configured rules.
@@ -188,7 +189,8 @@ public actor GuildActor {
         newestMessageTime = max(newestMessageTime, time)
         let cooldown = rules.cooldownMilliseconds
         var grant: GuildStatsBatch.Grant?
-        if !XPRules.isCoolingDown(messageTime: time, lastXPAt: lastXPAt[author], cooldownMilliseconds: cooldown) {
+        let verdict = cooldowns.verdict(for: author, at: time, cooldown: cooldown)
+        if verdict != .coolingDown {
             let xp: Int
             switch rules {
             case .plain(let plain):
@@ -200,10 +202,10 @@ public actor GuildActor {
             if xp > 0 { grant = GuildStatsBatch.Grant(user: author, messageTime: time, xp: xp) }
         }
         if grant != nil {
-            lastXPAt[author] = time
-            if lastXPAt.count >= compactAt {
+            cooldowns.sent(verdict, by: author, at: time)
+            if cooldowns.count >= compactAt {
                 compact()
-                compactAt = max(Self.compactionFloor, lastXPAt.count * 2)
+                compactAt = max(Self.compactionFloor, cooldowns.count * 2)
             }
         }
         stats.record(in: slot) { batch in

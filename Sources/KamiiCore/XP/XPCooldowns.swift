@@ -1,0 +1,86 @@
+/// A guild actor's memory of its members' XP cooldowns, exact where it can be.
+///
+/// Redis holds each member's last XP time and re-checks every grant the flush brings against it, so
+/// a grant the actor sends in doubt costs Redis a check, never a wrong total; a message the actor
+/// holds back as cooling down never reaches Redis. So the actor may hold back only what Redis
+/// would refuse: it remembers a member's last XP time only when Redis's must be the same.
+///
+/// That holds for every grant the actor judges from an exact memory (both apply the same rule to
+/// the same messages in the same order), and for every grant of a message at least a cooldown
+/// after anything Redis may hold. It does not hold when the actor starts (a restart, an eviction):
+/// Redis may hold a last XP the actor never saw, from messages before its first one. Until a
+/// cooldown past that first message, a member the actor has not seen is in doubt: their messages
+/// go to Redis as candidates, and Redis decides. A member in doubt is known again at the first
+/// message a cooldown after their last candidate — which Redis accepts whatever it decided before.
+struct XPCooldowns {
+    /// What to do with a member's message that earns XP.
+    enum Verdict: Equatable {
+        /// Grant it: Redis will accept it too.
+        case grant
+        /// Send it as a grant Redis may refuse (the actor cannot tell).
+        case candidate
+        /// Hold it back: Redis would refuse it.
+        case coolingDown
+    }
+
+    /// How far message times (Discord's snowflakes) may run out of the gateway's order: a message
+    /// delivered before the actor's first one may carry a later time by this much.
+    static let orderSkewMilliseconds: UInt64 = 10_000
+
+    /// Members' last XP times that Redis holds too.
+    private var known: [UInt64: UInt64] = [:]
+    /// Members in doubt: the time of their last candidate.
+    private var inDoubt: [UInt64: UInt64] = [:]
+    /// The time of the first message judged; nil before it.
+    private var firstMessageTime: UInt64?
+
+    /// Members remembered, known or in doubt (what compaction is measured by).
+    var count: Int { known.count + inDoubt.count }
+
+    /// The verdict on a message of `member` at `time` (milliseconds) under `cooldown`.
+    mutating func verdict(for member: UInt64, at time: UInt64, cooldown: UInt64) -> Verdict {
+        if let last = known[member] {
+            return time < last &+ cooldown ? .coolingDown : .grant
+        }
+        let first = firstMessageTime ?? time
+        firstMessageTime = first
+        // Past this, nothing from before the actor's first message can hold a message back.
+        let unseenUntil = first &+ Self.orderSkewMilliseconds &+ cooldown
+        if !inDoubt.isEmpty, let candidate = inDoubt[member] {
+            // Redis holds the last candidate it accepted, or what it held before: past a cooldown
+            // after both, this message is accepted whichever it is.
+            return time < candidate &+ cooldown || time < unseenUntil ? .candidate : .grant
+        }
+        return time < unseenUntil ? .candidate : .grant
+    }
+
+    /// Records that a message of `member` at `time` was sent to Redis under `verdict` (a message
+    /// that earned nothing is not recorded: Redis never sees it).
+    mutating func sent(_ verdict: Verdict, by member: UInt64, at time: UInt64) {
+        switch verdict {
+        case .grant:
+            known[member] = time
+            if !inDoubt.isEmpty, inDoubt.removeValue(forKey: member) != nil, inDoubt.isEmpty {
+                // The last member in doubt known: its storage goes too (an idle actor keeps none).
+                inDoubt = [:]
+            }
+        case .candidate:
+            inDoubt[member] = time
+        case .coolingDown:
+            break
+        }
+    }
+
+    /// Forgets what can no longer hold back or put in doubt a message at `newest` or later: a member
+    /// forgotten is judged as one not seen, which after the first cooldown is a grant.
+    mutating func compact(newest: UInt64, cooldown: UInt64) {
+        known = known.filter { $0.value &+ cooldown > newest }
+        inDoubt = inDoubt.filter { $0.value &+ cooldown > newest }
+    }
+
+    /// Forgets everything but when the first message came (XP turned off).
+    mutating func removeAll() {
+        known = [:]
+        inDoubt = [:]
+    }
+}

@@ -45,12 +45,17 @@ struct GatewayCloseCodeTests {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 3, userCount: 100, seed: 1), dispatchesPerSecond: 0, identifyWindowMilliseconds: 1))
         async let output = DiscordPy.runScript("invalid_session.py", [server.gatewayURL + "/", server.configuration.token])
-        // Into the first connection once identified, then into the second (the first is not
-        // identified any more, so it is not injected twice).
-        for _ in 0..<2 {
+        // Into the first connection once identified, then into the second. An injection runs on
+        // the connection's event loop: the next waits until it was sent, so that the first
+        // connection's session has ended and is not injected twice.
+        let sent = { server.record.connections.map(\.invalidSessionsSent).reduce(0, +) }
+        for injection in 1...2 {
             let deadline = ContinuousClock.now + .seconds(30)
             while server.inject(.invalidSession(resumable: false)) == 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
+            }
+            while sent() < injection, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
             }
         }
         struct Result: Decodable {

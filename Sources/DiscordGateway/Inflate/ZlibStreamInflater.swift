@@ -34,6 +34,8 @@ public final class ZlibStreamInflater: GatewayInflater {
     /// Turns off zlib's Adler-32 of the inflated bytes. It is only ever compared at the end of the
     /// stream, which Discord never sends: computed, it was a pass over every payload (≈ 8 % of the
     /// hot path's time on zlib-stream) for nothing. The header is still checked, and every block.
+    /// (`inflateReset` keeps the setting; `reset()` sets it again so that no zlib version's reset
+    /// can turn it back on unnoticed.)
     private func skipChecksum() {
         // Only fails for a stream zlib does not know: not possible for ours.
         _ = inflateValidate(stream, 0)

@@ -8,6 +8,9 @@ extension GatewaySessionHandler {
     func startTraffic(_ context: ChannelHandlerContext) {
         let rate = configuration.dispatchesPerSecond
         guard rate > 0 else { return }
+        // One ticker per connection, whatever session it carries now (an identify or a resume on
+        // the same connection after an op 9 starts traffic again).
+        ticker?.cancel()
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { task in
             let (handler, context) = bound.value
@@ -35,8 +38,9 @@ extension GatewaySessionHandler {
     /// Draws the session's live events ahead a chunk at a time — so that the other connections on
     /// the event loop, and REST calls waiting on the session, are not held up for long — then
     /// starts its traffic.
-    private func prerenderThenStartTraffic(_ context: ChannelHandlerContext, remaining: Int) {
-        guard state == .identified, let session, session.isAttached(context.channel) else { return }
+    private func prerenderThenStartTraffic(_ context: ChannelHandlerContext, remaining: Int, for drawing: GatewaySession? = nil) {
+        // Only for the session it began for: after an op 9 the connection may carry another.
+        guard state == .identified, let session, drawing.map({ $0 === session }) ?? true, session.isAttached(context.channel) else { return }
         guard remaining > 0 else { return startTraffic(context) }
         let drawn = session.prerender(min(remaining, Self.prerenderChunk), limit: configuration.maxDispatchesPerSession, for: context.channel)
         // Drawing stops short at the session's dispatch limit.
@@ -45,7 +49,7 @@ extension GatewaySessionHandler {
         // Scheduled, not executed: the event loop runs every task queued before it next reads its
         // sockets, so a chain of `execute`s would hold every other connection for the whole draw.
         context.eventLoop.scheduleTask(in: .milliseconds(1)) {
-            bound.value.handler.prerenderThenStartTraffic(bound.value.context, remaining: remaining - drawn)
+            bound.value.handler.prerenderThenStartTraffic(bound.value.context, remaining: remaining - drawn, for: session)
         }
     }
 

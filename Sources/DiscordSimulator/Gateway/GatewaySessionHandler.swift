@@ -124,8 +124,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     /// What NIO's frame decoder or aggregator refused, closed once, here (the upgrader's own error
     /// handling is off, or it would send a close frame of its own first): a message over the frame
     /// limit, in one frame or fragments, is a payload far over Discord's 4,096 bytes (4002, as a
-    /// smaller one gets); anything else (an unmasked frame, a continuation with nothing to
-    /// continue, too many fragments) is a WebSocket protocol error.
+    /// smaller one gets); anything else (a continuation with nothing to continue, too many
+    /// fragments, a fragmented control frame) is a WebSocket protocol error.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:

@@ -143,7 +143,8 @@ public actor GuildActor {
     /// Forgets cooldowns that can no longer hold back a new message. Message times are Discord's
     /// clock, so the newest message seen is the yardstick, not the router's clock.
     func compact() {
-        guard let cooldown = settings?.xp?.cooldownMilliseconds else { return cooldowns.removeAll() }
+        // XP off: nothing is judged, and what is remembered still holds when it comes back on.
+        guard let cooldown = settings?.xp?.cooldownMilliseconds else { return }
         cooldowns.compact(newest: newestMessageTime, cooldown: cooldown)
     }
 

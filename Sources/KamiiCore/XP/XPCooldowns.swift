@@ -11,11 +11,17 @@
 /// Redis may hold a last XP the actor never saw, from messages before its first one. Until a
 /// cooldown past that first message, a member the actor has not seen is in doubt: their messages
 /// go to Redis as candidates, and Redis decides. A member in doubt is known again at the first
-/// message a cooldown after their last candidate — which Redis accepts whatever it decided before.
+/// message a cooldown after their last candidate and past that window — which Redis accepts
+/// whatever it decided before.
+///
+/// A change of the cooldown puts everything in doubt again, from the message that brings it: a
+/// flush judges all of a guild's grants by the batch's last cooldown, so Redis may judge grants
+/// the actor made under the old one differently.
 struct XPCooldowns {
     /// What to do with a member's message that earns XP.
     enum Verdict: Equatable {
-        /// Grant it: Redis will accept it too.
+        /// Grant it: Redis accepts it too (with no cooldown, one in the very millisecond of the last
+        /// may be refused, which holds nothing back).
         case grant
         /// Send it as a grant Redis may refuse (the actor cannot tell).
         case candidate
@@ -31,14 +37,20 @@ struct XPCooldowns {
     private var known: [UInt64: UInt64] = [:]
     /// Members in doubt: the time of their last candidate.
     private var inDoubt: [UInt64: UInt64] = [:]
-    /// The time of the first message judged; nil before it.
+    /// The time of the first message judged (since the cooldown last changed); nil before it.
     private var firstMessageTime: UInt64?
+    /// The cooldown the remembered times were judged under.
+    private var judgedCooldown: UInt64?
 
     /// Members remembered, known or in doubt (what compaction is measured by).
     var count: Int { known.count + inDoubt.count }
 
     /// The verdict on a message of `member` at `time` (milliseconds) under `cooldown`.
     mutating func verdict(for member: UInt64, at time: UInt64, cooldown: UInt64) -> Verdict {
+        if judgedCooldown != cooldown {
+            if judgedCooldown != nil { restartInDoubt(at: time) }
+            judgedCooldown = cooldown
+        }
         if let last = known[member] {
             return time < last &+ cooldown ? .coolingDown : .grant
         }
@@ -61,26 +73,30 @@ struct XPCooldowns {
         case .grant:
             known[member] = time
             if !inDoubt.isEmpty, inDoubt.removeValue(forKey: member) != nil, inDoubt.isEmpty {
-                // The last member in doubt known: its storage goes too (an idle actor keeps none).
+                // The last member in doubt known: its storage goes too.
                 inDoubt = [:]
             }
         case .candidate:
-            inDoubt[member] = time
+            // The latest sent, whatever order their times came in: Redis may hold any of them.
+            inDoubt[member] = max(inDoubt[member] ?? 0, time)
         case .coolingDown:
             break
         }
     }
 
-    /// Forgets what can no longer hold back or put in doubt a message at `newest` or later: a member
-    /// forgotten is judged as one not seen, which after the first cooldown is a grant.
+    /// Forgets what can no longer hold back or put in doubt a message at `newest` or later, or up to
+    /// the order skew before it: a member forgotten is judged as one not seen, which after the first
+    /// window is a grant.
     mutating func compact(newest: UInt64, cooldown: UInt64) {
-        known = known.filter { $0.value &+ cooldown > newest }
-        inDoubt = inDoubt.filter { $0.value &+ cooldown > newest }
+        let horizon = cooldown &+ Self.orderSkewMilliseconds
+        known = known.filter { $0.value &+ horizon > newest }
+        inDoubt = inDoubt.filter { $0.value &+ horizon > newest }
     }
 
-    /// Forgets everything but when the first message came (XP turned off).
-    mutating func removeAll() {
+    /// Everyone remembered is in doubt again, and anyone not seen until a cooldown past `time`.
+    private mutating func restartInDoubt(at time: UInt64) {
+        for (member, last) in known { inDoubt[member] = max(inDoubt[member] ?? 0, last) }
         known = [:]
-        inDoubt = [:]
+        firstMessageTime = time
     }
 }

@@ -324,7 +324,8 @@ public actor Checkpointer {
     }
 
     /// Moves `set` into `set:checkpointing` (adding to what a failed checkpoint left there) and
-    /// returns everything in it.
+    /// returns everything in it that is an ID (decimal digits); anything else — not Kamii's, never
+    /// copyable — is removed there, so that it cannot keep the set from ever emptying.
     private func take(_ set: String) async throws -> [String] {
         let reply = try await redis.evaluate(Self.takeScript, keys: [set, set + ":checkpointing"], arguments: [])
         return (reply.array ?? []).compactMap(\.string)
@@ -335,6 +336,10 @@ public actor Checkpointer {
             redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
             redis.call('DEL', KEYS[1])
         end
-        return redis.call('SMEMBERS', KEYS[2])
+        local ids = {}
+        for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+            if string.match(member, '^%d+$') then ids[#ids + 1] = member else redis.call('SREM', KEYS[2], member) end
+        end
+        return ids
         """)
 }

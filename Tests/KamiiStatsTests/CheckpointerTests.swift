@@ -70,6 +70,31 @@ struct CheckpointerTests {
         try await store.close()
     }
 
+    /// A mark that is not an ID (not Kamii's: a key written by hand) is dropped when taken, so the
+    /// set still empties and the guild is not listed for ever — bytes that are not UTF-8 too, which
+    /// could not be named back to Redis once read as text.
+    @Test func marksThatAreNotIDsAreDroppedWhenTaken() async throws {
+        let (store, cleanup) = try await Self.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
+        var notUTF8 = RedisPipeline()
+        notUTF8.beginCommand(arguments: 3)
+        notUTF8.appendArgument("SADD")
+        notUTF8.appendArgument(keys.dirtyMembers(in: guild))
+        notUTF8.appendArgument(bytes: [0xFF, 0xFE, 0x37])
+        for reply in try await redis.execute(notUTF8) { _ = try reply.orThrow() }
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "not-a-user", "")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue), "guild?")
+        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(report.members == 1 && report.failures == 0)
+        #expect(try await store.serverUser(UserID(7), in: guild)?.xp == 50)
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
+        #expect(try await redis.send("EXISTS", keys.dirtyGuilds + ":checkpointing").int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A damaged record (a count below zero) is written as 0 instead of failing its guild's
     /// checkpoint, which would then fail again every time, the other members with it.
     @Test func aRecordWithNegativeCountsDoesNotHoldUpItsGuild() async throws {

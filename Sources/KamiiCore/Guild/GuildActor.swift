@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// What it remembers: each member's last XP time (``XPCooldowns``: exact where it can be, the
 /// flush re-checking every grant against what Redis keeps) and, in its ``KarmaGate``, the bots it
-/// has seen. Which reactions gave karma
-/// and each karma pair's cooldown are Redis's, judged by the flush.
+/// has seen. Which reactions gave karma and each karma pair's cooldown are Redis's, judged by the
+/// flush.
 public actor GuildActor {
     public nonisolated let guild: GuildID
     private let stats: StatsBuffer

@@ -9,7 +9,8 @@
 /// the same messages in the same order), and for every grant of a message at least a cooldown
 /// after anything Redis may hold. It does not hold when the actor starts (a restart, an eviction):
 /// Redis may hold a last XP the actor never saw, from messages before its first one. Until a
-/// cooldown past that first message, a member the actor has not seen is in doubt: their messages
+/// cooldown (and the order skew) past that first message, a member the actor has not seen is in
+/// doubt: their messages
 /// go to Redis as candidates, and Redis decides. A member in doubt is known again at the first
 /// message a cooldown after their last candidate and past that window — which Redis accepts
 /// whatever it decided before.

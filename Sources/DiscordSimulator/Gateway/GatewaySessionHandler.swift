@@ -158,9 +158,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             identify(payload["d"] as? [String: Any] ?? [:], context)
         case 8:
             guard state == .identified else { return close(.notAuthenticated, context) }
-            requestGuildMembers(payload["d"] as? [String: Any] ?? [:], context)
+            // 4001 is also "an invalid payload for an opcode": a `d` that is not an object, or a
+            // request without the guild it is for.
+            guard let data = payload["d"] as? [String: Any], data["guild_id"] != nil else { return close(.unknownOpcode, context) }
+            requestGuildMembers(data, context)
         case 3, 4, 31, 43:
             guard state == .identified else { return close(.notAuthenticated, context) }
+            guard payload["d"] is [String: Any] else { return close(.unknownOpcode, context) }
         case 6:
             guard state == .awaitingIdentify else { return close(.alreadyAuthenticated, context) }
             resume(payload["d"] as? [String: Any] ?? [:], context)

@@ -35,6 +35,10 @@ CASES = {
     "intents_boolean": [identify(intents=True)],
     "before_identify": [{"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}],
     "second_identify": [identify(), identify()],
+    # "An invalid payload for an opcode" (4001): a presence update whose `d` is not an object, a
+    # member request for no guild.
+    "presence_not_an_object": [identify(), {"op": 3, "d": 5}],
+    "members_of_no_guild": [identify(), {"op": 8, "d": {"query": "", "limit": 0}}],
     "not_json": ["{not json"],
     # Required since v8; Discord answers an identify without them with 4013.
     "no_intents": [{"op": 2, "d": {k: v for k, v in identify()["d"].items() if k != "intents"}}],

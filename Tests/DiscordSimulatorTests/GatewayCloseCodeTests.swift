@@ -114,6 +114,8 @@ struct RequestGuildMembersTests {
         #expect(results["users"] == Result(members: [member.username], not_found: ["1"], chunks: 1))
         #expect(results["again"] == Result(members: ["8", guild.id.description, "again"], not_found: ["waits"], chunks: 0),
                 "a whole guild asked for twice within 30 s: RATE_LIMITED")
+        #expect(results["sounds"] == Result(members: [guild.id.description], not_found: [], chunks: 0),
+                "op 31: one SOUNDBOARD_SOUNDS (no sounds) for the session's guild, none for another")
     }
 }
 

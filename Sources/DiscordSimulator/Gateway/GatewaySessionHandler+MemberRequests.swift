@@ -3,6 +3,16 @@ import Foundation
 import NIOCore
 
 extension GatewaySessionHandler {
+    /// Request Soundboard Sounds (op 31): a SOUNDBOARD_SOUNDS dispatch for each of the session's
+    /// guilds asked for (none of the world's guilds has sounds of its own: an empty list, as their
+    /// GUILD_CREATE says); IDs of other guilds are passed over.
+    func requestSoundboardSounds(_ guilds: [Any], _ context: ChannelHandlerContext) {
+        guard let session else { return }
+        for id in guilds.compactMap(Self.snowflake) where session.shardGuilds.contains(GuildID(id)) {
+            dispatch("SOUNDBOARD_SOUNDS", #"{"soundboard_sounds":[],"guild_id":"\#(id)"}"#, context)
+        }
+    }
+
     /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
     /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
     /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with

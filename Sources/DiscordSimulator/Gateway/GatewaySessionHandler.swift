@@ -162,7 +162,13 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             // request without the guild it is for.
             guard let data = payload["d"] as? [String: Any], data["guild_id"] != nil else { return close(.unknownOpcode, context) }
             requestGuildMembers(data, context)
-        case 3, 4, 31, 43:
+        case 31:
+            guard state == .identified else { return close(.notAuthenticated, context) }
+            guard let data = payload["d"] as? [String: Any], let guilds = data["guild_ids"] as? [Any] else {
+                return close(.unknownOpcode, context)
+            }
+            requestSoundboardSounds(guilds, context)
+        case 3, 4, 43:
             guard state == .identified else { return close(.notAuthenticated, context) }
             guard payload["d"] is [String: Any] else { return close(.unknownOpcode, context) }
         case 6:

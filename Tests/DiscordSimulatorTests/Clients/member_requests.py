@@ -56,6 +56,19 @@ async def main():
                         "chunks": 0,
                     }
                     break
+            # Request Soundboard Sounds (op 31) for the guild and one the session does not have; a
+            # member request after it marks where its answers end.
+            await ws.send_json({"op": 31, "d": {"guild_ids": [guild_id, "1"]}})
+            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "user_ids": [member_id], "nonce": "after-sounds"}})
+            sounds = {"members": [], "not_found": [], "chunks": 0}
+            while True:
+                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+                if msg.get("t") == "SOUNDBOARD_SOUNDS":
+                    sounds["members"].append(msg["d"]["guild_id"])
+                    sounds["chunks"] += len(msg["d"]["soundboard_sounds"])
+                if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-sounds":
+                    break
+            results["sounds"] = sounds
     print(json.dumps(results))
 
 

@@ -42,59 +42,6 @@ struct CheckpointerTests {
         }
     }
 
-    /// Several processes share one Redis: while one checkpointer copies a guild's marked members,
-    /// another's take may merge new marks into the same set. Releasing its own marks, the first
-    /// leaves those (and the guild listed), so they are copied by the next checkpoint.
-    @Test func marksAnotherCheckpointerMergedMeanwhileAreNotErased() async throws {
-        let (store, cleanup) = try await Self.store("sqlite")
-        defer { cleanup() }
-        let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
-        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
-        let twin = keys.dirtyMembers(in: guild) + ":checkpointing"
-        await checkpointer.setBeforeReleasingMarks { _ in
-            // What the other process's take does with a mark a flush made after this one's take.
-            _ = try? await redis.send("SADD", twin, "8")
-        }
-        #expect(await checkpointer.checkpoint().members == 1)
-        #expect(try await store.serverUser(UserID(7), in: guild)?.xp == 50)
-        #expect(try await redis.send("SMEMBERS", twin).array?.compactMap(\.string) == ["8"])
-        await checkpointer.setBeforeReleasingMarks { _ in }
-        #expect(await checkpointer.checkpoint().members == 1)
-        #expect(try await store.serverUser(UserID(8), in: guild)?.xp == 70)
-        #expect(try await redis.send("EXISTS", twin).int == 0)
-        #expect(try await redis.send("SISMEMBER", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue)).int == 0)
-        await redis.close()
-        try await store.close()
-    }
-
-    /// A mark that is not an ID (not Kamii's: a key written by hand) is dropped when taken, so the
-    /// set still empties and the guild is not listed for ever — bytes that are not UTF-8 too, which
-    /// could not be named back to Redis once read as text.
-    @Test func marksThatAreNotIDsAreDroppedWhenTaken() async throws {
-        let (store, cleanup) = try await Self.store("sqlite")
-        defer { cleanup() }
-        let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
-        var notUTF8 = RedisPipeline()
-        notUTF8.beginCommand(arguments: 3)
-        notUTF8.appendArgument("SADD")
-        notUTF8.appendArgument(keys.dirtyMembers(in: guild))
-        notUTF8.appendArgument(bytes: [0xFF, 0xFE, 0x37])
-        for reply in try await redis.execute(notUTF8) { _ = try reply.orThrow() }
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "not-a-user", "")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue), "guild?")
-        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
-        #expect(report.members == 1 && report.failures == 0)
-        #expect(try await store.serverUser(UserID(7), in: guild)?.xp == 50)
-        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
-        #expect(try await redis.send("EXISTS", keys.dirtyGuilds + ":checkpointing").int == 0)
-        await redis.close()
-        try await store.close()
-    }
-
     /// A damaged record (a count below zero) is written as 0 instead of failing its guild's
     /// checkpoint, which would then fail again every time, the other members with it.
     @Test func aRecordWithNegativeCountsDoesNotHoldUpItsGuild() async throws {

@@ -71,13 +71,14 @@ public actor Checkpointer {
         }
         for guild in guilds {
             do {
-                report.members += try await checkpointDirtySet(of: guild)
-                report.guilds += 1
+                let members = try await checkpointDirtySet(of: guild)
                 // Listed until its set is empty: marks another process's checkpointer merged in
                 // meanwhile (several processes share one Redis) are not orphaned.
                 if try await redis.send("SCARD", keys.dirtyMembers(in: guild) + ":checkpointing").int == 0 {
                     _ = try await redis.send("SREM", keys.dirtyGuilds + ":checkpointing", String(guild.rawValue))
                 }
+                report.members += members
+                report.guilds += 1
             } catch let error as RedisError where error.isWrongType {
                 // Keys Kamii did not write (the flusher reports the guild broken): dropped, not retried.
                 report.failures += 1

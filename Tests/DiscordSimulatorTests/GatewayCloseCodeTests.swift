@@ -24,7 +24,8 @@ struct GatewayCloseCodeTests {
             "version_6": Int(GatewayCloseCode.invalidAPIVersion.rawValue),
             "no_version": Int(GatewayCloseCode.invalidAPIVersion.rawValue),
             "unmasked_frame": 1002,
-            // One close frame, the simulator's: NIO's own error handling would send another first.
+            // One close frame each, the simulator's (for a frame over the limit NIO's own error
+            // handling would send 1009 first; an unmasked frame never reached it).
             "unmasked_frame_closes": 1,
             "huge_frame": Int(GatewayCloseCode.decodeError.rawValue),
             "huge_frame_closes": 1,

@@ -11,7 +11,7 @@ import Glibc
 /// Reads add the cells up. Two threads may hash to the same cell (the counts stay exact, the cell's
 /// line is then shared by those two); where there is no Glibc every thread uses the first cell.
 /// Picking a cell costs no reference counting per event (`Benchmarks/Live/reference_counts.sh`:
-/// 7.57 retains per dispatch with the cells, 7.5 before them).
+/// 7.57 retains per dispatch with the cells and without them).
 public final class HotPathCounters: Sendable {
     /// One thread's counts (relaxed atomics: a thread may share its cell with another).
     final class Cell: Sendable {

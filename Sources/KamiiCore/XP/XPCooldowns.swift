@@ -53,7 +53,7 @@ struct XPCooldowns {
             judgedCooldown = cooldown
         }
         if let last = known[member] {
-            return time < last &+ cooldown ? .coolingDown : .grant
+            return XPRules.isCoolingDown(messageTime: time, lastXPAt: last, cooldownMilliseconds: cooldown) ? .coolingDown : .grant
         }
         let first = firstMessageTime ?? time
         firstMessageTime = first
@@ -62,7 +62,8 @@ struct XPCooldowns {
         if !inDoubt.isEmpty, let candidate = inDoubt[member] {
             // Redis holds the last candidate it accepted, or what it held before: past a cooldown
             // after both, this message is accepted whichever it is.
-            return time < candidate &+ cooldown || time < unseenUntil ? .candidate : .grant
+            let mayBeCooling = XPRules.isCoolingDown(messageTime: time, lastXPAt: candidate, cooldownMilliseconds: cooldown)
+            return mayBeCooling || time < unseenUntil ? .candidate : .grant
         }
         return time < unseenUntil ? .candidate : .grant
     }

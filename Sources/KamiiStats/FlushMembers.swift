@@ -2,7 +2,7 @@ import KamiiCore
 
 /// A flush's guild batches grouped by member, the way the flush script reads them: per guild, its
 /// members (user, messages counted, latest profile, their grants in order). Every guild's members
-/// go into two flat arrays and a sort buffer reused from guild to guild, so grouping a flush of
+/// go into flat arrays and a sort buffer reused from guild to guild, so grouping a flush of
 /// thousands of guilds allocates a handful of times, not once or more per guild and per member.
 struct FlushMembers {
     struct Member {
@@ -11,12 +11,17 @@ struct FlushMembers {
         let profile: MemberProfile?
         /// Where the member's grants are in ``FlushMembers/grants``.
         let grants: Range<Int>
+        /// Where the `s` of the member's replayed messages (``GuildStatsBatch/replayedMessages``)
+        /// are in ``FlushMembers/replayedSequences``.
+        let replayed: Range<Int>
     }
 
     private(set) var members: [Member] = []
     private(set) var grants: [GuildStatsBatch.Grant] = []
-    /// Each change's user and its index among the batch's changes (-1 for a profile): sorted, a
-    /// member's entries are side by side and their grants in order.
+    private(set) var replayedSequences: [UInt64] = []
+    /// Each change's user and its index among the batch's changes (-1 for a profile, `Int.min + i`
+    /// for replayed message i): sorted, a member's entries are side by side and their grants and
+    /// replayed messages in order.
     private var entries: [(user: UInt64, change: Int)] = []
 
     /// Groups `batch` by member; returns where its members are in ``members``. Members come in
@@ -26,16 +31,21 @@ struct FlushMembers {
         let changes = batch.changes
         for index in changes.indices { entries.append((changes[index].user, index)) }
         for user in batch.profiles.keys { entries.append((user, -1)) }
+        let replayed = batch.replayedMessages
+        for index in replayed.indices { entries.append((replayed[index].user, Int.min + index)) }
         entries.sort { $0.user != $1.user ? $0.user < $1.user : $0.change < $1.change }
         let first = members.count
         var index = 0
         while index < entries.count {
             let user = entries[index].user
             let firstGrant = grants.count
+            let firstReplayed = replayedSequences.count
             var messages = 0
             while index < entries.count, entries[index].user == user {
                 let position = entries[index].change
-                if position >= 0 {
+                if position < -1 {
+                    replayedSequences.append(replayed[position - Int.min].sequence)
+                } else if position >= 0 {
                     let change = changes[position]
                     if change.isGrant {
                         grants.append(GuildStatsBatch.Grant(user: user, messageTime: change.messageTime, xp: Int(change.xp)))
@@ -45,18 +55,21 @@ struct FlushMembers {
                 }
                 index += 1
             }
-            members.append(Member(user: user, messages: messages, profile: batch.profiles[user], grants: firstGrant..<grants.count))
+            members.append(Member(
+                user: user, messages: messages, profile: batch.profiles[user], grants: firstGrant..<grants.count,
+                replayed: firstReplayed..<replayedSequences.count))
         }
         return first..<members.count
     }
 
     /// A member's changes as the script unpacks them (``StatsFlushScript``'s member format, then
-    /// per grant its message time and XP); `writer` is reused from member to member.
+    /// per grant its message time and XP, then — when the flags say so — the replayed messages'
+    /// count and `s` each); `writer` is reused from member to member.
     func packed(_ member: Member, into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
         let profile = member.profile
         writer.removeAll()
         writer.append(Int32(clamping: member.messages))
-        writer.append(UInt8(profile == nil ? 0 : 1))
+        writer.append(UInt8((profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
         writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
         writer.append(Double(profile?.joinedAt ?? 0))
         writer.append(Int8(profile.map { $0.isPending ? 1 : 0 } ?? 0))
@@ -66,6 +79,11 @@ struct FlushMembers {
         for grant in grants[member.grants] {
             writer.append(Double(grant.messageTime))
             writer.append(Int32(clamping: grant.xp))
+        }
+        if !member.replayed.isEmpty {
+            writer.append(Int32(clamping: member.replayed.count))
+            // A double holds every `s` exactly (below 2^53): Lua's numbers are doubles.
+            for sequence in replayedSequences[member.replayed] { writer.append(Double(sequence)) }
         }
         return writer.bytes[...]
     }

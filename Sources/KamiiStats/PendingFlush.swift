@@ -125,7 +125,9 @@ struct PendingFlush {
                 let batch = batches[guild]!
                 let range = grouped.append(batch)
                 members.append(range)
-                arguments += StatsFlushScript.guildHeaderArguments + range.count * 2 + batch.karmaReactions.count * StatsFlushScript.argumentsPerKarmaReaction
+                // With the position arguments, which the call may not carry: a budget, not a count.
+                arguments += StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + range.count * 2
+                    + batch.karmaReactions.count * StatsFlushScript.argumentsPerKarmaReaction
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -136,6 +138,9 @@ struct PendingFlush {
         // One guild per call means Redis Cluster, where one transaction may not span slots.
         transaction = guildsPerCall > 1
         commits = transaction && !records.isEmpty && order.count == batches.count
+        // Where the records go in with the changes, the sessions saved are never behind a guild: no
+        // guild needs its own position kept (what a replay after a kill is judged by).
+        let writesPositions = !commits
         var pipeline = RedisPipeline(capacity: 64 * batches.count + 1_024)
         var scratch = LittleEndianWriter(capacity: 256)
         var entry: [UInt8] = []
@@ -143,7 +148,10 @@ struct PendingFlush {
         if transaction { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
-            pipeline.beginCommand(arguments: 8 + call.count + plan.arguments)
+            let readsPositions = call.contains { !batches[$0]!.replayedMessages.isEmpty }
+            let positionMode = (writesPositions ? StatsFlushScript.writesPositions : 0) + (readsPositions ? StatsFlushScript.readsPositions : 0)
+            let unsentPositions = positionMode == 0 ? StatsFlushScript.positionArguments * call.count : 0
+            pipeline.beginCommand(arguments: 9 + call.count + plan.arguments - unsentPositions)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
             pipeline.appendArgument(call.count)
@@ -157,6 +165,7 @@ struct PendingFlush {
             var since = plan.recordedAfter
             for guild in call { since = min(since, batches[guild]!.earliestMessageTime) }
             pipeline.appendArgument(since > deletionAllowanceMilliseconds ? since - deletionAllowanceMilliseconds : 0)
+            pipeline.appendArgument(positionMode)
             for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
                 let members = grouped.members[range]
@@ -165,6 +174,11 @@ struct PendingFlush {
                 pipeline.appendArgument(members.count)
                 pipeline.appendArgument(batch.karmaReactions.count)
                 pipeline.appendArgument(Int(batch.karmaCooldownMilliseconds))
+                if positionMode != 0 {
+                    // Where the guild's counted messages end: kept with it, or what its replays are judged with.
+                    pipeline.appendArgument(batch.sessionTag)
+                    pipeline.appendArgument(batch.lastSequence)
+                }
                 // The user ids first, then the changes: the script hands Redis the ids straight from
                 // its arguments.
                 for member in members {

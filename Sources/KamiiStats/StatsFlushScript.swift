@@ -9,16 +9,27 @@ import KamiiRedis
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
 /// privacy deletion concerns the call's changes (when its guilds' batches began recording, or the
 /// earliest message in them if one was recorded late),
-/// then per guild: its key prefix, its cooldown in ms, its member count, its karma reaction count
-/// and its karma pair cooldown in ms, then its members' user ids, then each member's changes packed little-endian (`struct` format `<i4Bbdbbbi4`: messages, whether a
-/// member event brought a profile, the profile's avatar, joined (ms), pending, verified and trust,
-/// the grant count; then per grant `<di4`: the message time in ms and the XP) — numbers unpacked
+/// the call's position mode (1: write each guild's position, 2: its guilds may hold replayed
+/// messages, judged by the positions kept; 3: both), then per guild: its key prefix, its cooldown
+/// in ms, its member count, its karma reaction count, its karma pair cooldown in ms, with a
+/// position mode other than 0 the session tag and `s` of the last dispatch whose message it counts
+/// (0 and 0: unknown), then its members' user ids, then each member's changes packed
+/// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
+/// profile, 2: replayed messages follow), the profile's avatar, joined (ms), pending, verified and
+/// trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
+/// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
 /// week, `message:giver:emoji`, the receiver (empty for a removal) and when the bot received it
 /// (Unix ms; 0 for a removal).
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
-/// retried flush, or a stale copy arriving late): nothing happens to it. A grant is applied only if
+/// retried flush, or a stale copy arriving late): nothing happens to it. The members hash's `~pos`
+/// field keeps the session tag and the `s` of that session the guild's batches counted messages up
+/// to, written only by a call whose flush does not also save the shards' sessions in the same
+/// transaction (a backlog in parts, Cluster, no sessions to save): where it does, the saved
+/// session is never behind the guild. A replayed message (from a dispatch an earlier process may
+/// have applied, ``GuildStatsBatch/replayedMessages``) of that session at or below that `s` is not
+/// counted again; `~pos` then never goes back within a session. A grant is applied only if
 /// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message
 /// replayed after a restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
 /// already and its giver gave its receiver nothing within the pair cooldown before it (the pair's
@@ -45,8 +56,16 @@ import KamiiRedis
 /// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
-    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, karma cooldown.
+    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, karma cooldown;
+    /// then, in a call with a position mode, ``positionArguments`` more: session tag, last `s`.
     static let guildHeaderArguments = 5
+    static let positionArguments = 2
+    /// A call's position modes (``script``'s ARGV[6]).
+    static let writesPositions = 1
+    static let readsPositions = 2
+    /// A member's flags: a member event brought a profile; replayed messages follow the grants.
+    static let hasProfileFlag: UInt8 = 1
+    static let hasReplayedFlag: UInt8 = 2
     /// Arguments per karma reaction: ledger week, `message:giver:emoji`, receiver, when given.
     static let argumentsPerKarmaReaction = 4
 
@@ -102,6 +121,8 @@ enum StatsFlushScript {
         local mustBeLoaded = ARGV[2] == '1'
         local now, karmaMemory, week = tonumber(ARGV[3]), tonumber(ARGV[4]), \#(StatsKeys.karmaWeekMilliseconds)
         local since = tonumber(ARGV[5])
+        local positionMode = tonumber(ARGV[6])
+        local writesPositions, readsPositions = positionMode % 2 == 1, positionMode >= 2
         local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
         local recordSize = \#(MemberRecord.storedSize)
@@ -191,9 +212,12 @@ enum StatsFlushScript {
         -- changes the same number of arguments after, then its karma reactions (four arguments each).
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
+            -- Replayed messages of this session at or below `counted` are in already (-1: none known).
+            local counted = -1
+            local reached = sessionTag ~= '0' and sessionTag .. ':' .. lastSequence
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
             -- also fetches the batch marker (the hash's `~batch` field) and the time of the guild's
             -- latest deletion (`~deleted`), so a guild costs no call of its own for them, and nothing
@@ -204,7 +228,13 @@ enum StatsFlushScript {
                 local stored, offset
                 local records, recordCount = sharedRecords, 0
                 if from == 1 then
-                    stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', unpack(ARGV, first, first + to - 1))
+                    if readsPositions then
+                        stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', '\#(StatsKeys.positionField)', unpack(ARGV, first, first + to - 1))
+                        offset = 3
+                    else
+                        stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', unpack(ARGV, first, first + to - 1))
+                        offset = 2
+                    end
                     local marker = stored[1]
                     if mustBeLoaded and not marker then return 0, ups, true, true end
                     if applied(marker) then return 0, ups, false, true end
@@ -215,8 +245,16 @@ enum StatsFlushScript {
                             return 0, ups, false, false
                         end
                     end
-                    offset = 2
+                    if readsPositions then
+                        local storedTag, storedSequence = string.match(stored[3] or '', '^(%d+):(%d+)$')
+                        if storedTag == sessionTag then counted = tonumber(storedSequence) end
+                    end
                     records[1], records[2], recordCount = '~batch', batch, 2
+                    -- Never back within a session: a replay flushed in parts ends each part below
+                    -- what an earlier process counted. (Without replays, `s` only grows.)
+                    if writesPositions and reached and tonumber(lastSequence) > counted then
+                        records[3], records[4], recordCount = '\#(StatsKeys.positionField)', reached, 4
+                    end
                     if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions, deleted, pairCooldown) end
                 else
                     stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
@@ -230,7 +268,7 @@ enum StatsFlushScript {
                         if karmaOf then karmaOf[user] = nil end
                     else
                         local changes = ARGV[first + members + m - 1]
-                        local added, hasProfile, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
+                        local added, flags, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
                         local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
                             readRecord(stored[m - from + 1 + offset], user)
                         msgs = msgs + added
@@ -242,6 +280,14 @@ enum StatsFlushScript {
                                 xp = xp + x
                                 accepted = accepted + 1
                                 lastXP = t
+                            end
+                        end
+                        if flags >= 2 then
+                            local replayed, s
+                            replayed, position = unpackBytes('<i4', changes, position)
+                            for _ = 1, replayed do
+                                s, position = unpackBytes('<d', changes, position)
+                                if s > counted then msgs = msgs + 1 end
                             end
                         end
                         if accepted > 0 then
@@ -265,7 +311,7 @@ enum StatsFlushScript {
                             karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
                             karmaCount = karmaCount + 2
                         end
-                        if hasProfile == 1 then
+                        if flags % 2 == 1 then
                             avatar, pending, verified = pa, pp, pv
                             -- 0: the event did not say (joined_at null or unreadable); the record's stays.
                             if pj > 0 then joined = pj end
@@ -310,19 +356,21 @@ enum StatsFlushScript {
         end
 
         local reply, replyCount = {}, 0
-        local i = 6
+        local i = 7
+        local headerSize = \#(guildHeaderArguments) + (positionMode == 0 and 0 or \#(positionArguments))
         for g = 1, #KEYS do
             local prefix, cooldown, members, reactions = ARGV[i], math.max(tonumber(ARGV[i + 1]), 1), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-            local pairCooldown = tonumber(ARGV[i + 4])
+            local pairCooldown, sessionTag, lastSequence = tonumber(ARGV[i + 4]), '0', '0'
+            if positionMode ~= 0 then sessionTag, lastSequence = ARGV[i + 5], ARGV[i + 6] end
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
-            local first = i + \#(guildHeaderArguments)
+            local first = i + headerSize
             i = first + 2 * members + \#(argumentsPerKarmaReaction) * reactions
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

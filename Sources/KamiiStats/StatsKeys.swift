@@ -7,7 +7,8 @@ public import DiscordModels
 ///   XP messages, last XP time, karma, trust and what member events said); its `~batch` field is
 ///   the last flush batch applied (what makes a retried flush a no-op), its `~deleted` field the
 ///   time of the guild's latest privacy deletion (read with the marker: the flush looks at the
-///   deletions hash only when a deletion may concern its changes)
+///   deletions hash only when a deletion may concern its changes), its `~pos` field where its
+///   counted messages end in their shard's session (a replay after a restart is judged by it)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint that the change journal
@@ -77,6 +78,9 @@ public struct StatsKeys: Sendable, Equatable {
     public static let batchField = "~batch"
     /// The field of a guild's members hash that holds when its latest deletion was remembered.
     public static let deletedField = "~deleted"
+    /// The field of a guild's members hash that holds the session tag and `s` (`tag:s`) its last
+    /// batch counted messages up to (see ``StatsFlushScript``).
+    public static let positionField = "~pos"
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
     /// The flushes' journal of changed members (what the checkpointer copies to SQL).
     public var changeJournal: String { dirtyGuilds + ":journal" }

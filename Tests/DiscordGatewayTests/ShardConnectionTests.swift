@@ -282,27 +282,48 @@ struct ShardConnectionTests {
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 300, identifyWindowMilliseconds: 500))
         let first = Self.shard(server)
         let before = Received()
-        async let firstStopped = first.run { before.add($0) }
+        let firstTags = Mutex<Set<UInt64>>([])
+        let firstReplays = Atomic<Int>(0)
+        async let firstStopped = first.run { dispatch in
+            before.add(dispatch)
+            firstTags.withLock { _ = $0.insert(dispatch.sessionTag) }
+            if dispatch.mayBeApplied { firstReplays.add(1, ordering: .relaxed) }
+        }
         try await waitUntil("traffic") { before.count >= 100 }
         await first.shutdown()
         _ = await firstStopped
         let saved = try #require(await first.session)
+        #expect(firstTags.withLock { $0 } == [SessionTag.of(saved.id)], "every dispatch of the session carries its tag")
+        #expect(firstReplays.load(ordering: .relaxed) == 0, "a session this process identified repeats nothing")
+        // Saved 30 dispatches back (as when the first process's last flush was in Redis but its
+        // session record was not): the replay repeats them.
+        let savedAt = saved.sequence - 30
 
         let restarted = ShardConnection(
             configuration: ShardConfiguration(
                 token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL),
-            resuming: (saved.id, saved.sequence, saved.resumeURL))
+            resuming: (saved.id, savedAt, saved.resumeURL))
         let after = Received()
-        async let secondStopped = restarted.run { after.add($0) }
+        let origins = Mutex<[(name: String, tag: UInt64, mayBeApplied: Bool)]>([])
+        async let secondStopped = restarted.run { dispatch in
+            after.add(dispatch)
+            origins.withLock { $0.append((dispatch.name, dispatch.sessionTag, dispatch.mayBeApplied)) }
+        }
         try await waitUntil("traffic after the restart") { after.count >= 100 }
         await restarted.shutdown()
         _ = await secondStopped
 
         let (identifies, resumes) = (await restarted.identifies, await restarted.resumes)
         #expect(identifies == 0 && resumes == 1)
-        #expect(after.all.first { $0.sequence != nil }?.sequence == saved.sequence + 1, "the replay continues where the first process stopped")
+        #expect(after.all.first { $0.sequence != nil }?.sequence == savedAt + 1, "the replay continues where the saved session stopped")
         // RESUMED is numbered too, as on Discord: the sequence runs on through it.
-        expectContiguousSequences((before.all + after.all).map { ($0.name, $0.sequence) })
+        expectContiguousSequences((before.all + after.all.drop { ($0.sequence ?? 0) <= saved.sequence }).map { ($0.name, $0.sequence) })
+        // Everything up to RESUMED may repeat what the first process applied; nothing after it does.
+        let seen = origins.withLock { $0 }
+        let resumed = try #require(seen.firstIndex { $0.name == "RESUMED" })
+        #expect(resumed >= 30)
+        #expect(seen[..<resumed].allSatisfy(\.mayBeApplied) && !seen[resumed...].contains(where: \.mayBeApplied))
+        #expect(seen.allSatisfy { $0.tag == SessionTag.of(saved.id) }, "the session's tag is the first process's")
         #expect(server.record.connections.last?.resumed == true)
         try await server.stop()
     }

@@ -38,6 +38,31 @@ struct FlushMembersTests {
         #expect(bytes[17..<21] == [3, 0, 0, 0], "three grants")
     }
 
+    @Test func replayedMessagesFollowTheGrantsWithTheirSequences() throws {
+        var batch = GuildStatsBatch()
+        for (user, sequence) in [(30, 5), (10, 6), (30, 7)] as [(UInt64, UInt64)] {
+            batch.countMessage(by: user, at: 1_000, from: GuildStatsBatch.Origin(sessionTag: 77, sequence: sequence, mayBeApplied: true))
+        }
+        batch.countMessage(by: 30, at: 2_000, from: GuildStatsBatch.Origin(sessionTag: 77, sequence: 8))
+        batch.grant(.init(user: 30, messageTime: 2_000, xp: 18), cooldownMilliseconds: 60_000)
+        batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 5, isPending: false, isVerified: false, trust: 40), of: 30)
+        #expect(batch.sessionTag == 77 && batch.lastSequence == 8 && batch.deltaCount == 6)
+        #expect(batch.messages == [10: 1, 30: 3])
+
+        var grouped = FlushMembers()
+        let range = grouped.append(batch)
+        let members = grouped.members[range]
+        #expect(members.map(\.user) == [10, 30] && members.map(\.messages) == [0, 1])
+        #expect(members.map { grouped.replayedSequences[$0.replayed] } == [[6], [5, 7]])
+        var writer = LittleEndianWriter(capacity: 64)
+        let bytes = Array(grouped.packed(members[members.startIndex + 1], into: &writer))
+        // `<i4Bbdbbbi4`, one grant `<di4`, then the replayed count and each `s` as a double.
+        #expect(bytes.count == 21 + 12 + 4 + 2 * 8)
+        #expect(bytes[4] == StatsFlushScript.hasProfileFlag + StatsFlushScript.hasReplayedFlag, "a profile, and replayed messages follow")
+        #expect(bytes[33..<37] == [2, 0, 0, 0])
+        #expect(bytes[37..<45] == ArraySlice(withUnsafeBytes(of: Double(5).bitPattern.littleEndian, Array.init)))
+    }
+
     /// The keys the flush writes in parts are the keys everything else builds as Strings.
     @Test func keysWrittenInPlaceAreStatsKeys() {
         for keys in [StatsKeys(), StatsKeys(prefix: "a-much-longer-prefix-é")] {

@@ -269,7 +269,7 @@ struct StatsFlusherTests {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
         // The guild's header, one member id and its changes per guild here: two guilds' scripts per round trip.
-        let perGuild = StatsFlushScript.guildHeaderArguments + 2
+        let perGuild = StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 2
         let flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 2 * perGuild))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }

@@ -103,6 +103,13 @@ public struct ShardDispatch: Sendable {
     /// Which of the shard's sessions it belongs to (counts READYs), so a consumer's "durable up to
     /// `s`" can never be applied to another session.
     public internal(set) var session = 0
+    /// The Discord session it came in (``SessionTag``; 0 when unknown): unlike ``session``, the
+    /// same in a later process that resumes the session.
+    public var sessionTag: UInt64 = 0
+    /// Whether it came while the shard resumed a session an earlier process saved, before that
+    /// resume's RESUMED: such a dispatch may have been applied already by that process (its changes
+    /// flushed, its position not yet saved), which only Redis can tell.
+    public var mayBeApplied = false
 
     /// A dispatch built by hand; whether it is a hot event is read from `name`.
     public init(name: String, sequence: Int?, guildID: GuildID?, payload: [UInt8], dataRange: Range<Int>, hotFields: HotFields? = nil) {

@@ -36,11 +36,17 @@ extension ShardConnection {
                 sessionNumber = ShardConnection.sessionNumbers.add(1, ordering: .relaxed).newValue
                 durableSequence = nil
                 deliveredSequence = nil
+                sessionTag = session.id.map(SessionTag.of) ?? 0
             }
             actions = machine.dispatch(name: name, sequence: envelope.sequence, sessionID: session.id, resumeURL: session.resumeURL)
+            // Past its RESUMED, a restored session sends only what no earlier process received
+            // (a resume after a later drop starts from what this one received).
+            if name == "READY" || name == "RESUMED" { replayingSavedSession = false }
             if actions.contains(.deliver) {
                 dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &payloadStorage)
                 dispatch?.session = sessionNumber
+                dispatch?.sessionTag = sessionTag
+                dispatch?.mayBeApplied = replayingSavedSession
             }
         default:
             break

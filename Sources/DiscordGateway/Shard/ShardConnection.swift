@@ -42,6 +42,12 @@ public actor ShardConnection {
     /// earlier session cannot land on a later one.
     var sessionNumber = 0
     static let sessionNumbers = Atomic<Int>(0)
+    /// The current session's ``SessionTag``, stamped on each dispatch.
+    var sessionTag: UInt64 = 0
+    /// Whether the shard is resuming a session an earlier process saved and has not seen its
+    /// RESUMED (or a READY) yet: what it receives meanwhile is replayed from the saved `s` on, and
+    /// may have been applied by that process (``ShardDispatch/mayBeApplied``).
+    var replayingSavedSession = false
     let started = ContinuousClock.now
 
     /// Counters for operators and tests.
@@ -64,6 +70,8 @@ public actor ShardConnection {
             // Everything up to a saved session's `s` was durable when it was saved, and delivered.
             durableSequence = saved.sequence
             deliveredSequence = saved.sequence
+            sessionTag = SessionTag.of(saved.sessionID)
+            replayingSavedSession = true
             machine = ShardStateMachine(
                 gatewayURL: configuration.gatewayURL, resuming: saved.sessionID, sequence: saved.sequence, resumeURL: saved.resumeURL,
                 backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)

@@ -114,12 +114,15 @@ public actor GuildActor {
                 }
                 switch (event, fields) {
                 case (.messageCreate, .message(let message)?):
+                    let origin = dispatch.sequence.map {
+                        GuildStatsBatch.Origin(sessionTag: dispatch.sessionTag, sequence: UInt64(clamping: $0), mayBeApplied: dispatch.mayBeApplied)
+                    } ?? .unknown
                     if let plain = plainXP {
-                        try self.message(message, payload, .plain(plain))
+                        try self.message(message, payload, .plain(plain), origin)
                     } else if let rules = settings?.xp {
-                        try self.message(message, payload, .configured(rules))
+                        try self.message(message, payload, .configured(rules), origin)
                     } else {
-                        messageWithoutXP(message)
+                        messageWithoutXP(message, origin)
                     }
                 case (.reactionAdd, .reaction(let reaction)?), (.reactionRemove, .reaction(let reaction)?):
                     guard let rules = settings?.karma else { return }
@@ -161,7 +164,9 @@ public actor GuildActor {
         }
     }
 
-    private func message(_ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ rules: XPView) throws(JSONScanError) {
+    private func message(
+        _ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ rules: XPView, _ origin: GuildStatsBatch.Origin
+    ) throws(JSONScanError) {
         counters.local.messages.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
         let author = message.authorID
@@ -181,7 +186,7 @@ public actor GuildActor {
             break
         case .noXPChannel, .noXPRole:
             // A member's message still counts where it earns no XP.
-            stats.record(in: slot) { $0.countMessage(by: author, at: MessageID(message.id).unixMilliseconds) }
+            stats.record(in: slot) { $0.countMessage(by: author, at: MessageID(message.id).unixMilliseconds, from: origin) }
             return
         case .bot, .webhook, .systemMessage, .notInGuild:
             return
@@ -210,18 +215,18 @@ public actor GuildActor {
             }
         }
         stats.record(in: slot) { batch in
-            batch.countMessage(by: author, at: time)
+            batch.countMessage(by: author, at: time, from: origin)
             if let grant { batch.grant(grant, cooldownMilliseconds: cooldown) }
         }
         if grant != nil { counters.local.grants.wrappingAdd(1, ordering: .relaxed) }
     }
 
     /// A message in a guild with XP off: it still counts when a member wrote it (activity is a trust signal).
-    private func messageWithoutXP(_ message: MessageCreateFields) {
+    private func messageWithoutXP(_ message: MessageCreateFields, _ origin: GuildStatsBatch.Origin) {
         counters.local.messages.wrappingAdd(1, ordering: .relaxed)
         if message.authorIsBot { karma.noteBot(message.authorID) }
         guard XPRules.exclusionOfAnyGuild(message) == nil else { return }
-        stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds) }
+        stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds, from: origin) }
     }
 
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {

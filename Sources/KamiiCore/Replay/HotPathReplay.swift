@@ -60,6 +60,8 @@ public struct HotPathReplay: Sendable {
         // As a shard does: each dispatch's bytes go into the previous one's buffer.
         var storage: [UInt8] = []
         let lane = router?.stats.lane(for: shard)
+        // A session's tag on every dispatch, as a shard stamps it: the flush keeps it per guild.
+        let sessionTag = SessionTag.of("replayed-capture-\(shard)")
         for (index, range) in frames.enumerated() {
             counts.frames += 1
             let payload: UnsafeRawBufferPointer
@@ -74,7 +76,8 @@ public struct HotPathReplay: Sendable {
             } catch {
                 throw Failure(frame: index, underlying: "\(error)")
             }
-            guard stage == .guildActors, let router, let dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &storage) else { continue }
+            guard stage == .guildActors, let router, var dispatch = ShardDispatch(envelope: envelope, payload: payload, reusing: &storage) else { continue }
+            dispatch.sessionTag = sessionTag
             counts.dispatches += 1
             // As `kamii run` routes: the shard's lane moves with each dispatch.
             await router.route(dispatch, lane: lane)

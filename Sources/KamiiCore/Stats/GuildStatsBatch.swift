@@ -63,6 +63,38 @@ public struct GuildStatsBatch: Sendable, Equatable {
         public var isGrant: Bool
     }
 
+    /// Which dispatch a message came in: its session (``DiscordGateway/SessionTag``; 0 when
+    /// unknown) and `s`, and whether it may have been applied by an earlier process
+    /// (``DiscordGateway/ShardDispatch/mayBeApplied``).
+    public struct Origin: Sendable, Equatable {
+        public var sessionTag: UInt64
+        public var sequence: UInt64
+        public var mayBeApplied: Bool
+
+        public init(sessionTag: UInt64, sequence: UInt64, mayBeApplied: Bool = false) {
+            self.sessionTag = sessionTag
+            self.sequence = sequence
+            self.mayBeApplied = mayBeApplied
+        }
+
+        /// A message whose dispatch is not known (a test, a capture replayed without a session).
+        public static let unknown = Origin(sessionTag: 0, sequence: 0)
+    }
+
+    /// A message counted from a dispatch that may have been applied by an earlier process: the
+    /// flush counts it only if its `s` is past what Redis holds for the guild in that session.
+    public struct ReplayedMessage: Sendable, Equatable {
+        public var user: UInt64
+        public var messageTime: UInt64
+        public var sequence: UInt64
+
+        public init(user: UInt64, messageTime: UInt64, sequence: UInt64) {
+            self.user = user
+            self.messageTime = messageTime
+            self.sequence = sequence
+        }
+    }
+
     /// The guild's cooldown when the grants were made (the flush re-checks it).
     public var cooldownMilliseconds: UInt64 = 0
     /// Messages counted and grants, in the order they came: one array, so a guild's batch costs
@@ -72,10 +104,20 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public var grants: [Grant] {
         changes.filter(\.isGrant).map { Grant(user: $0.user, messageTime: $0.messageTime, xp: Int($0.xp)) }
     }
-    /// Messages counted per member (built from ``changes`` on each read: not for a hot path).
+    /// Messages counted per member, replayed ones included (built on each read: not for a hot path).
     public var messages: [UInt64: Int] {
-        changes.reduce(into: [:]) { counts, change in if !change.isGrant { counts[change.user, default: 0] += 1 } }
+        var counts = changes.reduce(into: [UInt64: Int]()) { counts, change in if !change.isGrant { counts[change.user, default: 0] += 1 } }
+        for replayed in replayedMessages { counts[replayed.user, default: 0] += 1 }
+        return counts
     }
+    /// The session (its tag) and `s` of the last dispatch whose message the batch counts; 0 and 0
+    /// when none is known. The flush stores them with the guild: every message of the guild up to
+    /// that dispatch is then counted in Redis.
+    public private(set) var sessionTag: UInt64 = 0
+    public private(set) var lastSequence: UInt64 = 0
+    /// Messages counted from dispatches that may have been applied already, all of session
+    /// ``sessionTag`` (in arrival order; they precede the session's other messages).
+    public private(set) var replayedMessages: [ReplayedMessage] = []
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
     /// The guild's karma pair cooldown when the giving reactions were recorded (the flush judges
@@ -105,6 +147,31 @@ public struct GuildStatsBatch: Sendable, Equatable {
         append(Change(user: user, messageTime: messageTime, xp: 0, isGrant: false))
     }
 
+    /// Counts a message that came in the dispatch `origin`: one that may have been applied
+    /// already waits among ``replayedMessages`` for the flush to judge.
+    public mutating func countMessage(by user: UInt64, at messageTime: UInt64, from origin: Origin) {
+        guard origin.sessionTag != 0 else { return countMessage(by: user, at: messageTime) }
+        moveTo(sessionTag: origin.sessionTag, sequence: origin.sequence)
+        guard origin.mayBeApplied else { return countMessage(by: user, at: messageTime) }
+        if messageTime != 0 { earliestMessageTime = min(earliestMessageTime, messageTime) }
+        replayedMessages.append(ReplayedMessage(user: user, messageTime: messageTime, sequence: origin.sequence))
+        deltaCount += 1
+    }
+
+    /// The batch now ends in dispatch `sequence` of session `tag`. Replays of another session can
+    /// no longer be judged against what Redis holds for this one: they count as they are (rare: a
+    /// restored session replaced within one flush interval).
+    private mutating func moveTo(sessionTag tag: UInt64, sequence: UInt64) {
+        if tag != sessionTag, !replayedMessages.isEmpty {
+            for replayed in replayedMessages {
+                changes.append(Change(user: replayed.user, messageTime: replayed.messageTime, xp: 0, isGrant: false))
+            }
+            replayedMessages = []
+        }
+        sessionTag = tag
+        lastSequence = sequence
+    }
+
     private mutating func append(_ change: Change) {
         // Room for a message and its grant, twice, from the first: most guilds' batches hold that
         // much or less between flushes, and grow from 1 would allocate again at the grant.
@@ -125,6 +192,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
         recordedAfter = min(recordedAfter, later.recordedAfter)
         earliestMessageTime = min(earliestMessageTime, later.earliestMessageTime)
         changes += later.changes
+        if later.sessionTag != 0 { moveTo(sessionTag: later.sessionTag, sequence: later.lastSequence) }
+        replayedMessages += later.replayedMessages
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         if later.karmaReactions.contains(where: { $0.receiver != nil }) { karmaCooldownMilliseconds = later.karmaCooldownMilliseconds }
         karmaReactions += later.karmaReactions

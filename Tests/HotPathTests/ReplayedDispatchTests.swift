@@ -1,0 +1,147 @@
+import DiscordGateway
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// A process killed with `kill -9` after a flush reached Redis but before its shards' sessions
+/// were saved: the next process resumes from the older saved `s`, and Discord replays dispatches
+/// whose messages Redis counted already. They must not be counted again (nor earn XP again).
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct ReplayedDispatchTests {
+    let guilds = (1...3).map { GuildID(UInt64.random(in: 1...(1 << 40)) << 22 | $0) }
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+    let session = SessionTag.of("c0ffee-session")
+    let members: [UInt64] = [11, 12, 13]
+
+    /// Dispatch `s` of the session: a message by one of the members, 10 s after the one before, in
+    /// one of the three guilds in turn; each member posts twice in a row, then not for 40 s.
+    func dispatch(_ sequence: Int, mayBeApplied: Bool) -> ShardDispatch {
+        let guild = guilds[sequence % 3]
+        let author = author(of: sequence)
+        let id = MessageID(unixMilliseconds: 1_735_689_600_000 + UInt64(sequence) * 10_000, increment: 0).rawValue
+        let payload = """
+            {"op":0,"s":\(sequence),"t":"MESSAGE_CREATE","d":{"type":0,"content":"","member":{"roles":[]},"id":"\(id)",\
+            "channel_id":"700","author":{"id":"\(author)","username":"u"},"guild_id":"\(guild.rawValue)"}}
+            """
+        var dispatch = ShardDispatch(payload: Array(payload.utf8))!
+        dispatch.sessionTag = session
+        dispatch.mayBeApplied = mayBeApplied
+        return dispatch
+    }
+
+    func author(of sequence: Int) -> UInt64 { members[(sequence / 2) % 3] }
+
+    /// A process: its own buffer, router and flusher. Routes each of `flushes` and flushes it, then
+    /// routes `lost` and dies before flushing those. With `savingSessions`, each flush also saves
+    /// the shard's session (as `kamii run` does) under `sessionKey`.
+    func process(
+        _ redis: RedisClient, flushes: [[ShardDispatch]], lost: [ShardDispatch] = [], guildsPerCall: Int = 100,
+        maxArguments: Int = 100_000, savingSessions: Bool = false
+    ) async {
+        let buffer = StatsBuffer(capacity: 1_000)
+        let router = GuildRouter(stats: buffer, settings: FixedGuildSettings(.defaults))
+        let sessionKey = keys.prefix + ":session"
+        let saveSession: @Sendable ([Int: ShardPosition]) async -> [DurableWrite] = { positions in
+            [(sessionKey, "s=\(positions[0]!.sequence)", 60_000)]
+        }
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis,
+            configuration: .init(interval: .seconds(60), keys: keys, guildsPerCall: guildsPerCall, maxArgumentsPerRoundTrip: maxArguments),
+            durableWrites: savingSessions ? saveSession : nil)
+        let shard: Int? = savingSessions ? 0 : nil
+        for flushed in flushes {
+            for dispatch in flushed { await router.route(dispatch, shard: shard) }
+            #expect(await flusher.flush())
+        }
+        for dispatch in lost { await router.route(dispatch, shard: shard) }
+    }
+
+    /// What a guild's members hash keeps of where its counted messages end.
+    func position(of guild: GuildID, _ redis: RedisClient) async throws -> String? {
+        try await redis.send("HGET", keys.members(in: guild), StatsKeys.positionField).string
+    }
+
+    @Test func onlyAFlushThatDoesNotSaveTheSessionsKeepsTheGuildsPositions() async throws {
+        let redis = try RedisTestServer.client()
+        // Sessions saved in the flush's own transaction: never behind a guild, so nothing is kept.
+        await process(redis, flushes: [(1...4).map { dispatch($0, mayBeApplied: false) }], savingSessions: true)
+        #expect(try await redis.send("GET", keys.prefix + ":session").string == "s=4")
+        for guild in guilds { #expect(try await position(of: guild, redis) == nil) }
+        #expect(try await StatsReader(redis: redis, keys: keys).members(of: guilds[1]).values.map(\.messages).reduce(0, +) == 2, "s 1 and 4")
+        // In parts (one call per round trip, the first two guilds in it): the guilds of the parts
+        // before the last keep their own; the last part saves the sessions with it.
+        let sorted = guilds.sorted { $0.rawValue < $1.rawValue }
+        await process(redis, flushes: [(5...10).map { dispatch($0, mayBeApplied: false) }], guildsPerCall: 2, maxArguments: 1, savingSessions: true)
+        var kept: [String?] = []
+        for guild in sorted { kept.append(try await position(of: guild, redis)) }
+        let last = { (guild: GuildID) in (5...10).last { guilds[$0 % 3] == guild }! }
+        #expect(kept == [last(sorted[0]), last(sorted[1])].map { "\(session):\($0)" } + [nil])
+        #expect(try await redis.send("GET", keys.prefix + ":session").string == "s=10")
+        // Cluster (a call per guild, no transaction): every guild keeps its own.
+        await process(redis, flushes: [(11...13).map { dispatch($0, mayBeApplied: false) }], guildsPerCall: 1, savingSessions: true)
+        kept = []
+        for guild in guilds { kept.append(try await position(of: guild, redis)) }
+        #expect(kept == guilds.map { guild in "\(session):\((11...13).last { guilds[$0 % 3] == guild }!)" })
+        await redis.close()
+    }
+
+    @Test(arguments: [(100, 100_000), (2, 1), (1, 100_000)])
+    func messagesReplayedAfterAKillAreCountedOnce(guildsPerCall: Int, maxArguments: Int) async throws {
+        let redis = try RedisTestServer.client()
+        // The first process flushed 1…15 and had 16…20 in hand when it was killed; its session was
+        // last saved at 10. The next one resumes from 10: Discord replays 11…20, then RESUMED, then
+        // 21…30. Its first flush comes in the middle of the replay (11…13: each guild's part ends
+        // below what the first process counted, which must not move Redis's mark back).
+        await process(
+            redis, flushes: [(1...15).map { dispatch($0, mayBeApplied: false) }], lost: (16...20).map { dispatch($0, mayBeApplied: false) },
+            guildsPerCall: guildsPerCall, maxArguments: maxArguments)
+        await process(
+            redis,
+            flushes: [
+                (11...13).map { dispatch($0, mayBeApplied: true) },
+                (14...20).map { dispatch($0, mayBeApplied: true) } + (21...30).map { dispatch($0, mayBeApplied: false) },
+            ],
+            guildsPerCall: guildsPerCall, maxArguments: maxArguments)
+
+        let reader = StatsReader(redis: redis, keys: keys)
+        for (index, guild) in guilds.enumerated() {
+            let records = try await reader.members(of: guild)
+            for member in members {
+                // What the member posted in the guild, 1…30 once each, and what earned under the cooldown.
+                let sequences = (1...30).filter { $0 % 3 == index && author(of: $0) == member }
+                var lastXP: UInt64?
+                var xp = 0, earning = 0
+                for sequence in sequences {
+                    let time = 1_735_689_600_000 + UInt64(sequence) * 10_000
+                    guard lastXP.map({ time >= $0 + 60_000 }) ?? true else { continue }
+                    lastXP = time
+                    earning += 1
+                    xp += XPRules.roll(messageID: MessageID(unixMilliseconds: time, increment: 0).rawValue, minimum: 15, maximum: 25)
+                }
+                let record = records[UserID(member)] ?? MemberRecord()
+                #expect(record.messages == sequences.count, "guild \(index), member \(member): messages")
+                #expect(record.xpMessages == earning && record.xp == xp, "guild \(index), member \(member): \(record)")
+            }
+        }
+        await redis.close()
+    }
+
+    @Test func aReplayOfAnotherSessionIsCounted() async throws {
+        let redis = try RedisTestServer.client()
+        await process(redis, flushes: [(1...6).map { dispatch($0, mayBeApplied: false) }])
+        // Replayed dispatches with the same numbers in a session Redis holds nothing of: not the ones
+        // it counted, so they count.
+        let other = (1...6).map { sequence in
+            var replayed = dispatch(sequence, mayBeApplied: true)
+            replayed.sessionTag = SessionTag.of("another-session")
+            return replayed
+        }
+        await process(redis, flushes: [other])
+        let records = try await StatsReader(redis: redis, keys: keys).members(of: guilds[0])
+        #expect(records.values.map(\.messages).reduce(0, +) == 4, "s 3 and 6 in each session")
+        await redis.close()
+    }
+}

@@ -90,7 +90,14 @@ struct BenchCapture: AsyncParsableCommand {
                     // A prefix per pass: the same messages again would meet their own cooldowns.
                     pass += 1
                     let buffer = StatsBuffer()
-                    let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")))
+                    // Each flush saves the shards' sessions in its own transaction, as `kamii run`'s do
+                    // (the commit script's check of every guild is part of what Redis does per flush).
+                    let sessionPrefix = "\(statsPrefix)-\(pass):session:"
+                    let flusher = StatsFlusher(
+                        buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")),
+                        durableWrites: { positions in
+                            positions.map { (sessionPrefix + String($0.key), "v1 \($0.value.sequence) bench-capture wss://gateway.invalid", 600_000) }
+                        })
                     let router = GuildRouter(stats: buffer, settings: settings)
                     // Flushed as the flusher does at its threshold, but in step with the replay: every
                     // flush holds the default 5,000 changes whatever this machine's timing (a flusher

@@ -327,4 +327,57 @@ struct ShardConnectionTests {
         #expect(server.record.connections.last?.resumed == true)
         try await server.stop()
     }
+
+    /// A restored session's connection drops while its consumer holds the replay's first dispatch:
+    /// whether RESUMED came before the drop or only on the next connection, everything up to the
+    /// first RESUMED this process sees is marked (a replay cut short may still repeat what the
+    /// earlier process applied), and nothing after it (a later resume replays only what this
+    /// process received). Here the simulator had sent the whole replay and RESUMED before the
+    /// drop; the cut-short case needs a replay larger than the connection buffers (8,000 dispatches,
+    /// 7 MB uncompressed, still arrived whole).
+    @Test func aRestoredSessionDroppedInItsReplayMarksUpToItsFirstResumed() async throws {
+        let world = TrafficWorld(guildCount: 5, userCount: 200, seed: 86)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 2_000, identifyWindowMilliseconds: 500))
+        let first = Self.shard(server, .none)
+        let before = Received()
+        async let firstStopped = first.run { before.add($0) }
+        try await waitUntil("traffic") { before.count >= 1_500 }
+        await first.shutdown()
+        _ = await firstStopped
+        let saved = try #require(await first.session)
+
+        // Uncompressed and 1,200 dispatches back: a replay of about a megabyte, which the drop can
+        // cut short while the consumer holds the shard at its first dispatch.
+        let restarted = ShardConnection(
+            configuration: ShardConfiguration(
+                token: server.configuration.token, intents: [.guilds, .guildMessages], gatewayURL: server.gatewayURL, compression: .none,
+                backoffBase: 0.05, backoffCap: 0.5),
+            resuming: (saved.id, saved.sequence - 1_200, saved.resumeURL))
+        let seen = Mutex<[(name: String, sequence: Int?, mayBeApplied: Bool)]>([])
+        let dropped = Atomic<Bool>(false)
+        let connectionsDropped = Atomic<Int>(0)
+        async let stopped = restarted.run { dispatch in
+            seen.withLock { $0.append((dispatch.name, dispatch.sequence, dispatch.mayBeApplied)) }
+            if !dropped.exchange(true, ordering: .relaxed) {
+                connectionsDropped.store(server.inject(.dropConnection), ordering: .relaxed)
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        try await waitUntil("a second resume, and traffic after its RESUMED") {
+            let resumed = seen.withLock { $0.filter { $0.name == "RESUMED" }.count }
+            return await restarted.resumes == 2 && resumed >= 1 && seen.withLock { $0.last?.name != "RESUMED" }
+        }
+        await restarted.shutdown()
+        _ = await stopped
+
+        #expect(connectionsDropped.load(ordering: .relaxed) == 1)
+        let all = seen.withLock { $0 }
+        // From the saved point on, through the drop and both resumes: no gap, no repeat.
+        let numbered = all.compactMap { $0.sequence }
+        #expect(numbered.first == saved.sequence - 1_199 && numbered == Array(numbered[0]..<numbered[0] + numbered.count))
+        let firstResumed = try #require(all.firstIndex { $0.name == "RESUMED" })
+        #expect(all[..<firstResumed].allSatisfy { $0.mayBeApplied }, "the replay, on either connection, is marked")
+        #expect(!all[firstResumed...].contains { $0.mayBeApplied }, "nothing after RESUMED is")
+        try await server.stop()
+    }
 }

@@ -22,7 +22,8 @@ struct BenchCapture: AsyncParsableCommand {
             and allocation calls (malloc, calloc, realloc, aligned) per payload over all passes, every \
             thread counted, the passes' set-up included (fresh streams, a guild actor's creation). \
             With --redis, also the flush to Redis (writing under --stats-prefix; a flush every 5,000 \
-            changes, in step with the replay) and Redis's own CPU time per million messages (from \
+            changes, in step with the replay, each saving the shard's session as kamii run's do) and \
+            Redis's own CPU time per million messages (from \
             INFO cpu). Several captures are replayed at once through one set of guild actors, each as \
             its own shard (a capture is one shard's session; captures of different seeds hold different \
             guilds): how the hot path scales across cores. Build with `-c release` for meaningful figures.

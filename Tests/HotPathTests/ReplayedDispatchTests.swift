@@ -17,7 +17,7 @@ struct ReplayedDispatchTests {
     let members: [UInt64] = [11, 12, 13]
 
     /// Dispatch `s` of the session: a message by one of the members, 10 s after the one before, in
-    /// one of the three guilds in turn; each member posts twice in a row, then not for 40 s.
+    /// one of the three guilds in turn; each member posts twice in a row (10 s apart), then not for 50 s.
     func dispatch(_ sequence: Int, mayBeApplied: Bool) -> ShardDispatch {
         let guild = guilds[sequence % 3]
         let author = author(of: sequence)

@@ -233,6 +233,10 @@ public actor StatsFlusher {
                 reload = outcome.scriptMissing
                 for guild in await hydrate(outcome.unloaded.map(GuildID.init)) {
                     if let waiting = flush.setAside(guild.rawValue) { deferred[guild.rawValue] = waiting }
+                    // Looked up again before its next flush, and set aside there while it cannot be
+                    // loaded: a flush that would only be refused again does not claim to commit the
+                    // sessions, so its guilds keep their positions (a kill replays none twice).
+                    seenLoaded.remove(guild.rawValue)
                 }
                 if let error = outcome.error, !reload { throw RedisError.server(error) }
                 fruitless = flush.batches.count < before.0 || flush.threadsWritten != before.1 ? 0 : fruitless + 1

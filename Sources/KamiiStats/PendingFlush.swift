@@ -102,7 +102,7 @@ struct PendingFlush {
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
         journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)
     ) -> RedisPipeline {
-        var planned: [(call: ArraySlice<UInt64>, recordedAfter: UInt64, members: [Range<Int>], arguments: Int)] = []
+        var planned: [(call: ArraySlice<UInt64>, recordedAfter: UInt64, members: [Range<Int>], arguments: Int, replays: Bool)] = []
         var grouped = FlushMembers()
         var total = 0
         // Calls of up to `guildsPerCall` guilds whose batches began recording at the same time: the
@@ -121,8 +121,10 @@ struct PendingFlush {
             var members: [Range<Int>] = []
             members.reserveCapacity(call.count)
             var arguments = 0
+            var replays = false
             for guild in call {
                 let batch = batches[guild]!
+                replays = replays || !batch.replayedMessages.isEmpty
                 let range = grouped.append(batch)
                 members.append(range)
                 // With the position arguments, which the call may not carry: a budget, not a count.
@@ -131,7 +133,7 @@ struct PendingFlush {
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
-            planned.append((call, recordedAfter, members, arguments))
+            planned.append((call, recordedAfter, members, arguments, replays))
         }
         calls = planned.map { Array($0.call) }
         let order = calls.flatMap { $0 }
@@ -148,8 +150,8 @@ struct PendingFlush {
         if transaction { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
-            let readsPositions = call.contains { !batches[$0]!.replayedMessages.isEmpty }
-            let positionMode = (writesPositions ? StatsFlushScript.writesPositions : 0) + (readsPositions ? StatsFlushScript.readsPositions : 0)
+            // A call holding replayed messages judges them by the positions kept.
+            let positionMode = (writesPositions ? StatsFlushScript.writesPositions : 0) + (plan.replays ? StatsFlushScript.readsPositions : 0)
             let unsentPositions = positionMode == 0 ? StatsFlushScript.positionArguments * call.count : 0
             pipeline.beginCommand(arguments: 9 + call.count + plan.arguments - unsentPositions)
             pipeline.appendArgument("EVALSHA")

@@ -12,7 +12,7 @@ struct GuildStatsBatchTests {
         // A message whose dispatch is unknown moves nothing (a capture replayed without a session).
         batch.countMessage(by: 2, at: 12, from: .unknown)
         #expect(batch.sessionTag == 5 && batch.lastSequence == 4)
-        #expect(batch.replayedMessages == [.init(user: 1, messageTime: 10, sequence: 3)])
+        #expect(batch.replayedMessages.map { [$0.user, $0.messageTime, $0.sequence] } == [[1, 10, 3]])
         #expect(batch.messages == [1: 1, 2: 2] && batch.deltaCount == 3 && batch.earliestMessageTime == 10)
     }
 

@@ -87,12 +87,6 @@ public struct GuildStatsBatch: Sendable, Equatable {
         public var user: UInt64
         public var messageTime: UInt64
         public var sequence: UInt64
-
-        public init(user: UInt64, messageTime: UInt64, sequence: UInt64) {
-            self.user = user
-            self.messageTime = messageTime
-            self.sequence = sequence
-        }
     }
 
     /// The guild's cooldown when the grants were made (the flush re-checks it).

@@ -147,17 +147,22 @@ struct PendingFlush {
         var scratch = LittleEndianWriter(capacity: 256)
         var entry: [UInt8] = []
         attempts += 1
+        // One counter per attempt: a count left by an earlier one could never be mistaken for its own.
+        let confirmations = commits ? keys.flushConfirmations(of: "\(id):\(attempts)") : ""
         if transaction { pipeline.append("MULTI") }
         for plan in planned {
             let call = plan.call
             // A call holding replayed messages judges them by the positions kept.
             let positionMode = (writesPositions ? StatsFlushScript.writesPositions : 0) + (plan.replays ? StatsFlushScript.readsPositions : 0)
             let unsentPositions = positionMode == 0 ? StatsFlushScript.positionArguments * call.count : 0
-            pipeline.beginCommand(arguments: 9 + call.count + plan.arguments - unsentPositions)
+            // Where the transaction ends in the commit, each call counts its guilds that have the batch.
+            let counter = commits ? 1 : 0
+            pipeline.beginCommand(arguments: 9 + call.count + counter + plan.arguments - unsentPositions)
             pipeline.appendArgument("EVALSHA")
             pipeline.appendArgument(scriptHash)
-            pipeline.appendArgument(call.count)
+            pipeline.appendArgument(call.count + counter)
             for guild in call { pipeline.appendMembersKey(keys, guild) }
+            if commits { pipeline.appendArgument(confirmations) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(mustBeLoaded ? 1 : 0)
             pipeline.appendArgument(Int(now))
@@ -167,7 +172,7 @@ struct PendingFlush {
             var since = plan.recordedAfter
             for guild in call { since = min(since, batches[guild]!.earliestMessageTime) }
             pipeline.appendArgument(since > deletionAllowanceMilliseconds ? since - deletionAllowanceMilliseconds : 0)
-            pipeline.appendArgument(positionMode)
+            pipeline.appendArgument(positionMode + (commits ? StatsFlushScript.confirmsGuilds : 0))
             for (guild, range) in zip(call, plan.members) {
                 let batch = batches[guild]!
                 let members = grouped.members[range]
@@ -229,15 +234,22 @@ struct PendingFlush {
             threadReplies = first..<first + ThreadMapWrites.append(threads, keys: keys, to: &pipeline)
         }
         if commits {
+            // This round trip's guilds confirm themselves through the counter; those of earlier
+            // round trips are judged by their markers.
+            let sentNow = Set(order)
+            let appliedEarlier = allGuilds.filter { !sentNow.contains($0) }
+            let counterKeys = order.isEmpty ? 0 : 1
             let journalKeys = journal == nil ? 0 : 1
-            pipeline.beginCommand(arguments: 5 + allGuilds.count + journalKeys + 3 * records.count)
+            pipeline.beginCommand(arguments: 6 + counterKeys + appliedEarlier.count + journalKeys + 3 * records.count)
             pipeline.appendArgument("EVAL")
             pipeline.appendArgument(StatsFlushScript.commit.source)
-            pipeline.appendArgument(allGuilds.count + journalKeys)
-            for guild in allGuilds { pipeline.appendMembersKey(keys, guild) }
+            pipeline.appendArgument(counterKeys + appliedEarlier.count + journalKeys)
+            if counterKeys == 1 { pipeline.appendArgument(confirmations) }
+            for guild in appliedEarlier { pipeline.appendMembersKey(keys, guild) }
             if journal != nil { pipeline.appendArgument(keys.changeJournal) }
             pipeline.appendArgument(id)
             pipeline.appendArgument(journal?.field ?? "")
+            pipeline.appendArgument(order.isEmpty ? "" : String(order.count))
             for record in records {
                 pipeline.appendArgument(record.key)
                 pipeline.appendArgument(record.value)

@@ -5,14 +5,16 @@ import KamiiRedis
 /// KEYS are the guilds' members hashes, one per guild (each holds its guild's batch marker, field
 /// `~batch`); every other key of a guild is built from its key prefix, which carries the guild's
 /// hash tag (its members hash's slot). On Redis Cluster one call carries one guild; on a single
-/// Redis, many. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
+/// Redis, many, and in a transaction that ends in the ``commit`` the last KEY is the flush's
+/// confirmation counter. ARGV: the batch id, whether a guild must have been loaded first (1 when a SQL store
 /// can rehydrate it), the time now and the karma memory (ms), the time (ms) from which a remembered
 /// privacy deletion concerns the call's changes (when its guilds' batches began recording, or the
 /// earliest message in them if one was recorded late),
-/// the call's position mode (1: write each guild's position, 2: its guilds may hold replayed
-/// messages, judged by the positions kept; 3: both), then per guild: its key prefix, its cooldown
+/// the call's mode (1: write each guild's position, 2: its guilds may hold replayed
+/// messages, judged by the positions kept; 4: add the number of guilds that have the batch to the
+/// counter; added together), then per guild: its key prefix, its cooldown
 /// in ms, its member count, its karma reaction count, its karma pair cooldown in ms, with a
-/// position mode other than 0 the session tag and `s` of the last dispatch whose message it counts
+/// position mode (1 or 2) the session tag and `s` of the last dispatch whose message it counts
 /// (0 and 0: unknown), then its members' user ids, then each member's changes packed
 /// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
 /// profile, 2: replayed messages follow), the profile's avatar, joined (ms), pending, verified and
@@ -60,37 +62,16 @@ enum StatsFlushScript {
     /// then, in a call with a position mode, ``positionArguments`` more: session tag, last `s`.
     static let guildHeaderArguments = 5
     static let positionArguments = 2
-    /// A call's position modes (``script``'s ARGV[6]).
+    /// A call's modes (``script``'s ARGV[6], added together): it writes each guild's position; its
+    /// guilds may hold replayed messages; its last KEY counts the guilds it confirms (``commit``).
     static let writesPositions = 1
     static let readsPositions = 2
+    static let confirmsGuilds = 4
     /// A member's flags: a member event brought a profile; replayed messages follow the grants.
     static let hasProfileFlag: UInt8 = 1
     static let hasReplayedFlag: UInt8 = 2
     /// Arguments per karma reaction: ledger week, `message:giver:emoji`, receiver, when given.
     static let argumentsPerKarmaReaction = 4
-
-    /// Writes records (the shards' sessions at a flush's positions) only if every guild of the flush
-    /// has it applied and the change journal has its entry: KEYS are all the flush's members hashes
-    /// (their `~batch` fields are the markers), then the change journal when ARGV[2] names a field;
-    /// ARGV the batch id, the journal field (empty: none), then key, value and time to live in ms
-    /// per record. Replies 1 when written, 0 when a guild or the entry is not in (yet). Runs last in
-    /// the flush's MULTI/EXEC; the records' keys are in another slot (single Redis only).
-    static let commit = RedisScript(#"""
-        \#(batchJudgement)
-        \#(ForwardOnlyRecord.luaFunction)
-        local guilds = #KEYS
-        if ARGV[2] ~= '' then
-            guilds = guilds - 1
-            if redis.call('HEXISTS', KEYS[#KEYS], ARGV[2]) == 0 then return 0 end
-        end
-        for k = 1, guilds do
-            if not applied(redis.call('HGET', KEYS[k], '~batch')) then return 0 end
-        end
-        -- Never an earlier `s` of the same session over a later one (the shard manager's periodic
-        -- save writes these keys too, and the two may finish in either order).
-        for r = 3, #ARGV, 3 do forwardOnlySet(ARGV[r], ARGV[r + 1], ARGV[r + 2]) end
-        return 1
-        """#)
 
     /// Lua defining `applied(marker)`: whether a guild whose batch marker is `marker` has this
     /// call's batch (ARGV[1]) applied. A batch id is a process's prefix and a counter: a batch at or
@@ -121,8 +102,9 @@ enum StatsFlushScript {
         local mustBeLoaded = ARGV[2] == '1'
         local now, karmaMemory, week = tonumber(ARGV[3]), tonumber(ARGV[4]), \#(StatsKeys.karmaWeekMilliseconds)
         local since = tonumber(ARGV[5])
-        local positionMode = tonumber(ARGV[6])
-        local writesPositions, readsPositions = positionMode % 2 == 1, positionMode >= 2
+        local mode = tonumber(ARGV[6])
+        local positionMode = mode % 4
+        local writesPositions, readsPositions, confirms = positionMode % 2 == 1, positionMode >= 2, mode >= 4
         local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
         local recordSize = \#(MemberRecord.storedSize)
@@ -358,7 +340,11 @@ enum StatsFlushScript {
         local reply, replyCount = {}, 0
         local i = 7
         local headerSize = \#(guildHeaderArguments) + (positionMode == 0 and 0 or \#(positionArguments))
-        for g = 1, #KEYS do
+        local guilds = confirms and #KEYS - 1 or #KEYS
+        -- Guilds that have this batch (applied now, before, or failed alone: counted as applied),
+        -- for the commit at the end of the transaction.
+        local confirmed = 0
+        for g = 1, guilds do
             local prefix, cooldown, members, reactions = ARGV[i], math.max(tonumber(ARGV[i + 1]), 1), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
             local pairCooldown, sessionTag, lastSequence = tonumber(ARGV[i + 4]), '0', '0'
             if positionMode ~= 0 then sessionTag, lastSequence = ARGV[i + 5], ARGV[i + 6] end
@@ -379,7 +365,9 @@ enum StatsFlushScript {
                 if string.sub(message, 1, 9) ~= 'WRONGTYPE' and string.sub(message, 1, 12) ~= 'KAMII-BROKEN' then error(failure) end
                 reply[replyCount + 1], reply[replyCount + 2], reply[replyCount + 3] = -3, 0, message
                 replyCount = replyCount + 3
+                confirmed = confirmed + 1
             else
+                if not unloaded then confirmed = confirmed + 1 end
                 reply[replyCount + 1] = unloaded and -2 or (skip and -1 or grantsApplied)
                 reply[replyCount + 2] = #ups / 3
                 replyCount = replyCount + 2
@@ -387,6 +375,7 @@ enum StatsFlushScript {
                 replyCount = replyCount + #ups
             end
         end
+        if confirms and confirmed > 0 then redis.call('INCRBY', KEYS[#KEYS], confirmed) end
         return reply
         """#)
 }

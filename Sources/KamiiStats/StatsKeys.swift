@@ -84,6 +84,10 @@ public struct StatsKeys: Sendable, Equatable {
     public var dirtyGuilds: String { "\(prefix):{dirty-guilds}" }
     /// The flushes' journal of changed members (what the checkpointer copies to SQL).
     public var changeJournal: String { dirtyGuilds + ":journal" }
+    /// How many guilds of one attempt of a flush (`id:attempt`) confirmed its batch; read and
+    /// deleted by the transaction's last command (``StatsFlushScript/commit``), so it exists only
+    /// inside the transaction.
+    func flushConfirmations(of attempt: String) -> String { dirtyGuilds + ":confirmed:" + attempt }
 
     /// The guild a key of it belongs to (read back from its hash tag); nil for any other key.
     public func guild(ofKey key: String) -> GuildID? {

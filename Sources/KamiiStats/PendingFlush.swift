@@ -25,7 +25,8 @@ struct PendingFlush {
 
     /// Where each shard stood when the batches were taken: durable once the flush is applied.
     let positions: [Int: ShardPosition]
-    /// Every guild the flush carried (applied ones leave `batches`): what the commit checks.
+    /// Every guild the flush carried (applied ones leave `batches`): those of earlier round trips are
+    /// what the commit checks by their markers.
     private let allGuilds: [UInt64]
     /// How guilds' thread maps changed up to ``positions``; written once, with the last of the
     /// flush's guilds (see ``ThreadMapWrites``).
@@ -94,10 +95,11 @@ struct PendingFlush {
     /// On a single Redis (more than one guild per call) each round trip is one MULTI/EXEC: its
     /// changes and its journal entry go in together or not at all, whenever the process dies. With
     /// `records` (the shards' sessions at the flush's positions), the flush's last part ends in the
-    /// commit script, which writes them only if every guild of the flush shows it applied and the
-    /// journal has the entry: a process killed at any moment resumes exactly after what Redis has,
-    /// and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) or a refused entry keeps them
-    /// unwritten.
+    /// commit script, which writes them only if every guild of the flush has the batch (this round
+    /// trip's counted by their calls, a guild that failed alone included; earlier ones' by their
+    /// markers) and the journal has the entry: a process killed at any moment resumes exactly after
+    /// what Redis has, and a guild refused (to rehydrate, or a NOSCRIPT inside EXEC) or a refused
+    /// entry keeps them unwritten.
     mutating func pipeline(
         scriptHash: String, mustBeLoaded: Bool = false, maxArguments: Int = .max, records: [DurableWrite] = [],
         journal writesJournal: Bool = true, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000)

@@ -7,7 +7,8 @@ extension StatsFlushScript {
     /// (mode 4), which the commit reads and deletes first of all — so it never outlives the
     /// transaction, whatever fails after — and compares with how many there are. Guilds applied in
     /// an earlier round trip (a backlog in parts) are judged by their markers instead: Redis may have
-    /// lost them since.
+    /// lost them since. (One of those whose keys are not Kamii's fails the commit's read; the
+    /// records then go after the flush, as after any refused commit.)
     ///
     /// KEYS: the counter when ARGV[3] is not empty, then the members hashes of the guilds applied
     /// earlier (their `~batch` fields are the markers), then the change journal when ARGV[2] names a

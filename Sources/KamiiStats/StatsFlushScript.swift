@@ -14,7 +14,7 @@ import KamiiRedis
 /// messages, judged by the positions kept; 4: add the number of guilds that have the batch to the
 /// counter; added together), then per guild: its key prefix, its cooldown
 /// in ms, its member count, its karma reaction count, its karma pair cooldown in ms, with a
-/// position mode (1 or 2) the session tag and `s` of the last dispatch whose message it counts
+/// position mode (1, 2 or both) the session tag and `s` of the last dispatch whose message it counts
 /// (0 and 0: unknown), then its members' user ids, then each member's changes packed
 /// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
 /// profile, 2: replayed messages follow), the profile's avatar, joined (ms), pending, verified and
@@ -375,7 +375,9 @@ enum StatsFlushScript {
                 replyCount = replyCount + #ups
             end
         end
-        if confirms and confirmed > 0 then redis.call('INCRBY', KEYS[#KEYS], confirmed) end
+        -- A count Redis refuses (out of memory, a replica) refuses the commit, not the call: its
+        -- guilds' replies stand (a retry whose guilds all had the batch writes nothing else).
+        if confirms and confirmed > 0 then redis.pcall('INCRBY', KEYS[#KEYS], confirmed) end
         return reply
         """#)
 }

@@ -60,6 +60,29 @@ struct FlushCommitTests {
         await redis.close()
     }
 
+    /// Three guilds in two calls of one transaction (two per call, by id): the count adds up over the
+    /// calls, whichever call holds the guild Redis refuses.
+    @Test(arguments: [nil, 0, 2] as [Int?])
+    func theCountAddsUpOverTheTransactionsCalls(refused refusedIndex: Int?) async throws {
+        let redis = try RedisTestServer.client()
+        let sha = try await redis.load(StatsFlushScript.script)
+        let byID = guilds.sorted { $0.rawValue < $1.rawValue }
+        for (index, guild) in byID.enumerated() where index != refusedIndex {
+            try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated")
+        }
+        var flush = flush("commit-5", guildsPerCall: 2)
+        let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
+        if let refusedIndex {
+            #expect(outcome.unloaded == [byID[refusedIndex].rawValue] && outcome.applied == 2 && !outcome.recordsWritten)
+            #expect(try await redis.send("EXISTS", sessionKey).int == 0)
+        } else {
+            #expect(outcome.applied == 3 && outcome.recordsWritten)
+            #expect(try await redis.send("GET", sessionKey).string == "v")
+        }
+        #expect(try await counters(redis).isEmpty)
+        await redis.close()
+    }
+
     /// A guild whose keys are not Kamii's fails alone and counts as applied (its batch is not sent
     /// again), so it does not keep the sessions from being saved with the rest.
     @Test func aGuildThatFailsAloneDoesNotHoldTheSessionsBack() async throws {
@@ -72,6 +95,7 @@ struct FlushCommitTests {
         #expect(broken == [guilds[0].rawValue] && outcome.applied == 2)
         #expect(outcome.recordsWritten && flush.batches.isEmpty)
         #expect(try await redis.send("GET", sessionKey).string == "v")
+        #expect(try await counters(redis).isEmpty)
         await redis.close()
     }
 

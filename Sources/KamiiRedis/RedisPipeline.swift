@@ -140,6 +140,12 @@ public struct RedisPipeline: Sendable {
         }
     }
 
+    /// Appends `value` in decimal to `bytes`: for an argument assembled from many numbers, without a
+    /// String per number.
+    public static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        withDecimal(magnitude: value, negative: false) { bytes.append(contentsOf: $0) }
+    }
+
     /// Calls `body` with a number's decimal digits, kept on the stack.
     private static func withDecimal(magnitude: UInt64, negative: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and UInt64.max's 20 digits

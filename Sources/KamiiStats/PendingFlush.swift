@@ -242,7 +242,7 @@ struct PendingFlush {
             let appliedEarlier = allGuilds.filter { !sentNow.contains($0) }
             let counterKeys = order.isEmpty ? 0 : 1
             let journalKeys = journal == nil ? 0 : 1
-            pipeline.beginCommand(arguments: 6 + counterKeys + appliedEarlier.count + journalKeys + 3 * records.count)
+            pipeline.beginCommand(arguments: 7 + counterKeys + appliedEarlier.count + journalKeys + 3 * records.count)
             pipeline.appendArgument("EVAL")
             pipeline.appendArgument(StatsFlushScript.commit.source)
             pipeline.appendArgument(counterKeys + appliedEarlier.count + journalKeys)
@@ -252,6 +252,7 @@ struct PendingFlush {
             pipeline.appendArgument(id)
             pipeline.appendArgument(journal?.field ?? "")
             pipeline.appendArgument(order.isEmpty ? "" : String(order.count))
+            pipeline.appendArgument(bytes: positionsIfRefused(order))
             for record in records {
                 pipeline.appendArgument(record.key)
                 pipeline.appendArgument(record.value)
@@ -260,6 +261,27 @@ struct PendingFlush {
         }
         if transaction { pipeline.append("EXEC") }
         return pipeline
+    }
+
+    /// What the commit keeps, should it refuse, in place of the sessions it does not save: each of
+    /// `guilds`' position (their calls wrote none, the sessions were to be saved with them), one
+    /// line per guild, `members key<TAB>tag:s`. Without it a kill before the sessions go in later
+    /// would replay messages whose counts are in, and count them again.
+    private func positionsIfRefused(_ guilds: [UInt64]) -> [UInt8] {
+        var lines: [UInt8] = []
+        lines.reserveCapacity(guilds.count * (keys.prefix.utf8.count + 64))
+        for guild in guilds {
+            guard let batch = batches[guild], batch.sessionTag != 0 else { continue }
+            lines.append(contentsOf: keys.prefix.utf8)
+            lines.append(contentsOf: ":{".utf8)
+            RedisPipeline.appendDecimal(guild, to: &lines)
+            lines.append(contentsOf: "}:members\t".utf8)
+            RedisPipeline.appendDecimal(batch.sessionTag, to: &lines)
+            lines.append(UInt8(ascii: ":"))
+            RedisPipeline.appendDecimal(batch.lastSequence, to: &lines)
+            lines.append(UInt8(ascii: "\n"))
+        }
+        return lines
     }
 
     /// Takes a guild out of the flush (Redis refused it and it cannot be rehydrated now): nothing of

@@ -266,7 +266,7 @@ public actor StatsFlusher {
                 // The commit script with no markers to check: the records, each written only over an
                 // earlier point of the same session.
                 var pipeline = RedisPipeline()
-                pipeline.append(["EVAL", StatsFlushScript.commit.source, "0", "late", "", ""] + late.flatMap { [$0.key, $0.value, String($0.ttlMilliseconds)] })
+                pipeline.append(["EVAL", StatsFlushScript.commit.source, "0", "late", "", "", ""] + late.flatMap { [$0.key, $0.value, String($0.ttlMilliseconds)] })
                 do {
                     for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
                 } catch {

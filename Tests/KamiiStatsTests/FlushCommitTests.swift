@@ -14,12 +14,18 @@ struct FlushCommitTests {
     let guilds = (1...3).map { GuildID((UInt64.random(in: 1...(1 << 40)) + UInt64($0)) << 22) }
     var sessionKey: String { keys.prefix + ":session-probe" }
     var records: [DurableWrite] { [(sessionKey, "v", 60_000)] }
+    let sessionTag: UInt64 = 0xFEED_0000_0000_0042
+
+    /// The position a guild's members hash keeps (`tag:s`), if any.
+    func position(_ guild: GuildID, _ redis: RedisClient) async throws -> String? {
+        try await redis.send("HGET", keys.members(in: guild), StatsKeys.positionField).string
+    }
 
     func flush(_ id: String, guildsPerCall: Int = 100) -> PendingFlush {
         var batches: [UInt64: GuildStatsBatch] = [:]
-        for guild in guilds {
+        for (index, guild) in guilds.enumerated() {
             var batch = GuildStatsBatch()
-            batch.countMessage(by: 4)
+            batch.countMessage(by: 4, at: 1_735_689_600_000, from: .init(sessionTag: sessionTag, sequence: UInt64(40 + index)))
             batches[guild.rawValue] = batch
         }
         return PendingFlush(id: id, batches: batches, keys: keys, guildsPerCall: guildsPerCall, positions: [0: ShardPosition(session: 1, sequence: 9)])
@@ -38,6 +44,7 @@ struct FlushCommitTests {
         #expect(outcome.recordsWritten && outcome.applied == 3 && flush.batches.isEmpty)
         #expect(try await redis.send("GET", sessionKey).string == "v")
         #expect(try await counters(redis).isEmpty)
+        for guild in guilds { #expect(try await position(guild, redis) == nil, "the saved sessions are the position") }
         await redis.close()
     }
 
@@ -57,6 +64,24 @@ struct FlushCommitTests {
         let applied = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
         #expect(applied.recordsWritten && flush.batches.isEmpty)
         #expect(try await redis.send("GET", sessionKey).string == "v")
+        await redis.close()
+    }
+
+    /// A refused commit keeps the positions of the guilds that have the batch (never back within a
+    /// session), and none for a guild Redis refused: after a kill before the sessions go in, their
+    /// replayed messages are not counted again.
+    @Test func aRefusedCommitKeepsTheAppliedGuildsPositions() async throws {
+        let redis = try RedisTestServer.client()
+        let sha = try await redis.load(StatsFlushScript.script)
+        for guild in guilds.dropLast() { try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated") }
+        // Guild 1 already counted further in this session (a replay flushed in parts): it stays there.
+        try await redis.send("HSET", keys.members(in: guilds[1]), StatsKeys.positionField, "\(sessionTag):99")
+        var flush = flush("commit-6")
+        let refused = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
+        #expect(refused.unloaded == [guilds[2].rawValue] && refused.applied == 2 && !refused.recordsWritten)
+        #expect(try await position(guilds[0], redis) == "\(sessionTag):40")
+        #expect(try await position(guilds[1], redis) == "\(sessionTag):99")
+        #expect(try await position(guilds[2], redis) == nil)
         await redis.close()
     }
 

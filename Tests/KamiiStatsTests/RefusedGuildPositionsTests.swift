@@ -6,10 +6,10 @@ import KamiiStore
 import KamiiTestSupport
 import Testing
 
-/// A guild Redis lost while SQL is away is refused flush after flush. The flushes beside it must
-/// not claim to commit the shards' sessions (the commit would be refused too, and no position
-/// would be kept anywhere): their guilds keep where their counted messages end, so a process
-/// killed during the outage replays none of them twice.
+/// A guild Redis lost while SQL is away is refused flush after flush. The first such flush's commit
+/// is refused and keeps its guilds' positions instead; the flushes after it must not claim to
+/// commit the shards' sessions (the commit would be refused too): their guilds keep where their
+/// counted messages end, so a process killed during the outage replays none of them twice.
 @Suite(.enabled(if: RedisTestServer.isConfigured))
 struct RefusedGuildPositionsTests {
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
@@ -56,6 +56,7 @@ struct RefusedGuildPositionsTests {
         store.down.withLock { $0 = true }
         messages(buffer, 2)
         #expect(await !flusher.flush(), "the lost guild waits")
+        #expect(try await position(kept) == "\(session):2", "the commit this flush meant to make, refused, kept the guild's position")
         messages(buffer, 3)
         #expect(await !flusher.flush(), "and waits")
         #expect(try await position(kept) == "\(session):3", "the flush beside it kept the guild's position")

@@ -35,7 +35,8 @@ extension StatsFlushScript {
             end
             if ARGV[2] ~= '' then
                 last = last - 1
-                if redis.call('HEXISTS', KEYS[#KEYS], ARGV[2]) == 0 then return false end
+                -- A journal that is not Kamii's (WRONGTYPE) refused the entry: a refusal, not an error.
+                if redis.pcall('HEXISTS', KEYS[#KEYS], ARGV[2]) ~= 1 then return false end
             end
             for k = first, last do
                 -- A hash that is not Kamii's (WRONGTYPE) is not a guild with the batch either.

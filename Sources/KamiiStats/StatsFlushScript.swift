@@ -27,9 +27,10 @@ import KamiiRedis
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. The members hash's `~pos`
 /// field keeps the session tag and the `s` of that session the guild's batches counted messages up
-/// to, written only by a call whose flush does not also save the shards' sessions in the same
-/// transaction (a backlog in parts, Cluster, no sessions to save): where it does, the saved
-/// session is never behind the guild. A replayed message (from a dispatch an earlier process may
+/// to, written by a call whose flush does not also save the shards' sessions in the same
+/// transaction (a backlog in parts, Cluster, no sessions to save) — where it does, the saved
+/// session is never behind the guild, and only if that ``commit`` is refused does it write the
+/// positions instead. A replayed message (from a dispatch an earlier process may
 /// have applied, ``GuildStatsBatch/replayedMessages``) of that session at or below that `s` is not
 /// counted again; `~pos` then never goes back within a session. A grant is applied only if
 /// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message

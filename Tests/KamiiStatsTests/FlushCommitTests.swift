@@ -67,21 +67,38 @@ struct FlushCommitTests {
         await redis.close()
     }
 
-    /// A refused commit keeps the positions of the guilds that have the batch (never back within a
-    /// session), and none for a guild Redis refused: after a kill before the sessions go in, their
-    /// replayed messages are not counted again.
+    /// A refused commit keeps the positions of the guilds that have the batch — never back within a
+    /// session, over another session's — and none for a guild Redis refused: after a kill before the
+    /// sessions go in, their replayed messages are not counted again.
     @Test func aRefusedCommitKeepsTheAppliedGuildsPositions() async throws {
         let redis = try RedisTestServer.client()
         let sha = try await redis.load(StatsFlushScript.script)
         for guild in guilds.dropLast() { try await redis.send("HSET", keys.members(in: guild), StatsKeys.batchField, "hydrated") }
-        // Guild 1 already counted further in this session (a replay flushed in parts): it stays there.
-        try await redis.send("HSET", keys.members(in: guilds[1]), StatsKeys.positionField, "\(sessionTag):99")
+        // Guild 0 kept another session's; guild 1 counted further in this one (a replay flushed in
+        // parts), which stays (100 is past 41, though not as text).
+        try await redis.send("HSET", keys.members(in: guilds[0]), StatsKeys.positionField, "7:500")
+        try await redis.send("HSET", keys.members(in: guilds[1]), StatsKeys.positionField, "\(sessionTag):100")
         var flush = flush("commit-6")
         let refused = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, mustBeLoaded: true, records: records)))
         #expect(refused.unloaded == [guilds[2].rawValue] && refused.applied == 2 && !refused.recordsWritten)
         #expect(try await position(guilds[0], redis) == "\(sessionTag):40")
-        #expect(try await position(guilds[1], redis) == "\(sessionTag):99")
+        #expect(try await position(guilds[1], redis) == "\(sessionTag):100")
         #expect(try await position(guilds[2], redis) == nil)
+        await redis.close()
+    }
+
+    /// A journal entry Redis refused (the journal's key is not Kamii's) refuses the commit, which
+    /// keeps the positions in its place.
+    @Test func aRefusedJournalEntryKeepsThePositions() async throws {
+        let redis = try RedisTestServer.client()
+        let sha = try await redis.load(StatsFlushScript.script)
+        try await redis.send("SET", keys.changeJournal, "not a hash")
+        var flush = flush("commit-7")
+        let outcome = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, records: records)))
+        #expect(outcome.unjournaled != nil && outcome.applied == 3 && !outcome.recordsWritten)
+        #expect(try await redis.send("EXISTS", sessionKey).int == 0)
+        for (index, guild) in guilds.enumerated() { #expect(try await position(guild, redis) == "\(sessionTag):\(40 + index)") }
+        _ = try await redis.send("DEL", keys.changeJournal)
         await redis.close()
     }
 

@@ -129,6 +129,42 @@ struct ReplayedDispatchTests {
         await redis.close()
     }
 
+    /// The first process's last flush reached Redis but its commit was refused (the journal's key
+    /// was broken), so its session stayed saved at 10, and it died before saving a later one (here:
+    /// Redis refuses the members' marks too, which keeps the flusher from saving it, as a kill in
+    /// between would). The next process is replayed 11…15: counted once, by the positions the
+    /// refused commit kept.
+    @Test func messagesOfARefusedCommitReplayedAfterAKillAreCountedOnce() async throws {
+        let redis = try RedisTestServer.client()
+        let sessionKey = keys.prefix + ":session"
+        let buffer = StatsBuffer(capacity: 1_000)
+        let router = GuildRouter(stats: buffer, settings: FixedGuildSettings(.defaults))
+        let flusher = StatsFlusher(
+            buffer: buffer, redis: redis, configuration: .init(interval: .seconds(60), keys: keys),
+            durableWrites: { positions in [(sessionKey, "s=\(positions[0]!.sequence)", 60_000)] })
+        for sequence in 1...10 { await router.route(dispatch(sequence, mayBeApplied: false), shard: 0) }
+        #expect(await flusher.flush())
+        try await redis.send("SET", keys.changeJournal, "not a hash")
+        try await redis.send("SET", keys.dirtyGuilds, "not a set")
+        for sequence in 11...15 { await router.route(dispatch(sequence, mayBeApplied: false), shard: 0) }
+        #expect(await !flusher.flush(), "applied, but its members are not journaled: no session saved")
+        #expect(try await redis.send("GET", sessionKey).string == "s=10")
+        try await redis.send("DEL", keys.changeJournal, keys.dirtyGuilds)
+
+        await process(
+            redis, flushes: [(11...15).map { dispatch($0, mayBeApplied: true) } + (16...20).map { dispatch($0, mayBeApplied: false) }],
+            savingSessions: true)
+        let reader = StatsReader(redis: redis, keys: keys)
+        for (index, guild) in guilds.enumerated() {
+            let records = try await reader.members(of: guild)
+            for member in members {
+                let sent = (1...20).filter { $0 % 3 == index && author(of: $0) == member }.count
+                #expect((records[UserID(member)]?.messages ?? 0) == sent, "guild \(index), member \(member)")
+            }
+        }
+        await redis.close()
+    }
+
     @Test func aReplayOfAnotherSessionIsCounted() async throws {
         let redis = try RedisTestServer.client()
         await process(redis, flushes: [(1...6).map { dispatch($0, mayBeApplied: false) }])

@@ -92,7 +92,7 @@ struct BenchCapture: AsyncParsableCommand {
                     pass += 1
                     let buffer = StatsBuffer()
                     // Each flush saves the shards' sessions in its own transaction, as `kamii run`'s do
-                    // (the commit script's check of every guild is part of what Redis does per flush).
+                    // (the commit that ends each flush's transaction is part of what Redis does per flush).
                     let sessionPrefix = "\(statsPrefix)-\(pass):session:"
                     let flusher = StatsFlusher(
                         buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")),

@@ -272,10 +272,8 @@ struct PendingFlush {
         lines.reserveCapacity(guilds.count * (keys.prefix.utf8.count + 64))
         for guild in guilds {
             guard let batch = batches[guild], batch.sessionTag != 0 else { continue }
-            lines.append(contentsOf: keys.prefix.utf8)
-            lines.append(contentsOf: ":{".utf8)
-            RedisPipeline.appendDecimal(guild, to: &lines)
-            lines.append(contentsOf: "}:members\t".utf8)
+            keys.appendMembersKey(of: guild, to: &lines)
+            lines.append(UInt8(ascii: "\t"))
             RedisPipeline.appendDecimal(batch.sessionTag, to: &lines)
             lines.append(UInt8(ascii: ":"))
             RedisPipeline.appendDecimal(batch.lastSequence, to: &lines)

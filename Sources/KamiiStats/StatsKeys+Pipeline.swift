@@ -11,3 +11,13 @@ extension RedisPipeline {
         appendArgument(keys.prefix, ":{", guild, "}:")
     }
 }
+
+extension StatsKeys {
+    /// Appends ``members(in:)`` of `guild` to `bytes` (an argument made of many keys), without a String.
+    func appendMembersKey(of guild: UInt64, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: prefix.utf8)
+        bytes.append(contentsOf: ":{".utf8)
+        RedisPipeline.appendDecimal(guild, to: &bytes)
+        bytes.append(contentsOf: "}:members".utf8)
+    }
+}

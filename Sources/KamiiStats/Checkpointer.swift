@@ -209,6 +209,10 @@ public actor Checkpointer {
             // No record: the member was purged (a privacy request) or never had one.
             reply.bytes.flatMap(MemberRecord.init(stored:)).map { (user, $0) }
         }
+        if records.count < users.count {
+            let recorded = Set(records.map(\.0))
+            try await deleteRowsOfDeleted(users.filter { !recorded.contains($0) }, in: guild)
+        }
         // Moderation cases weigh on trust, fading with time (docs/TRUST.md).
         let cases = records.isEmpty ? [:] : try await store.cases(of: records.map(\.0), in: guild)
         let rows = records.map { user, record -> ServerUserStats in
@@ -251,6 +255,22 @@ public actor Checkpointer {
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
         return rows.count - purged.count
+    }
+
+    /// Deletes the SQL rows of `users` (marked, but without a record in Redis) whose deletion Redis
+    /// still remembers. A checkpoint that wrote a deleted member's row back and then failed, or was
+    /// killed, before deleting it again leaves the member marked; without this, the next checkpoint
+    /// would pass over them for having no record, and the row would outlive the deletion (and come
+    /// back into Redis with the next load).
+    private func deleteRowsOfDeleted(_ users: [UserID], in guild: GuildID) async throws {
+        var pipeline = RedisPipeline()
+        pipeline.append(["HMGET", keys.deletions(in: guild), StatsKeys.wholeGuild] + users.map { String($0.rawValue) })
+        let remembered = try await redis.execute(pipeline).first?.orThrow().array ?? []
+        let wholeGuild = remembered.first.map { $0 != .null } ?? false
+        let deleted = zip(users, remembered.dropFirst()).filter { wholeGuild || $0.1 != .null }.map(\.0)
+        guard !deleted.isEmpty else { return }
+        try await store.deleteServerUsers(deleted, in: guild)
+        logger.notice("rows of deleted members, written back by an unfinished checkpoint, deleted", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
     }
 
     /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).

@@ -14,7 +14,8 @@ public import KamiiStore
 /// (``StatsFlushScript``); a load that writes after
 /// the second pass checks SQL again and takes out what is gone (``StatsFlusher``); and a
 /// checkpoint that writes after the second SQL pass finds the records gone and the deletion
-/// remembered after its read, and deletes its rows again (``Checkpointer``).
+/// remembered after its read, and deletes its rows again (``Checkpointer``) — or, had it died
+/// first, the next checkpoint does, the members still marked and their deletion remembered.
 ///
 /// Not covered: a user with nothing in a guild yet (their first changes there still buffered)
 /// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a

@@ -238,6 +238,25 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
+    /// A checkpoint wrote a deleted member's row back and died (or failed) before deleting it again:
+    /// the member is still marked, without a record. The next checkpoint deletes the row, since
+    /// Redis remembers the deletion — and leaves alone a marked member whose deletion it does not.
+    @Test(arguments: CheckpointerTests.engines)
+    func aRowAnUnfinishedCheckpointWroteBackIsDeletedByTheNext(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await checkpointed(store, users: [(one, 100), (two, 200)])
+        try await redis.send("HSET", keys.deletions(in: guild), String(one), String(UInt64(Date().timeIntervalSince1970 * 1_000)))
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), String(one), String(two))
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(report.failures == 0, "\(report)")
+        #expect(try await store.serverUsers(in: guild).map(\.user) == [UserID(two)], "the deleted member's row is gone; the other stays")
+        await redis.close()
+        try await store.close()
+    }
+
     /// Checkpoints `one` and `two` in SQL, then flushes a message of `three` to a Redis that lacks the
     /// guild with `meanwhile` run between the load's read of SQL and its write to Redis; returns the
     /// flusher's loads.

@@ -155,6 +155,8 @@ import DiscordModels
             if !random.chance(10) {
                 members.append(("emoji", random.object([("id", random.chance(2) ? "null" : random.snowflake()), ("name", names[random.next(names.count)])])))
             }
+            if random.chance(2) { members.append(("burst", ["true", "false", "null", "\"true\""][random.next(4)])) }
+            if random.chance(2) { members.append(("type", ["0", "1", "2", "null", "\"1\""][random.next(5)])) }
             noise(&random, into: &members)
             let text = random.object(members)
             let full = try decode(text)
@@ -170,6 +172,13 @@ import DiscordModels
             #expect(scanned.messageAuthorID == snowflake(full["message_author_id"]), "\(text)")
             let memberUser = (full["member"] as? [String: Any])?["user"] as? [String: Any]
             #expect(scanned.userIsBot == (memberUser?["bot"] as? Bool ?? false), "\(text)")
+            // A JSON boolean is an NSNumber of type "c" (on Linux `as? Bool` takes 0 and 1 too).
+            func number(_ value: Any?) -> (isBoolean: Bool, value: Double)? {
+                (value as? NSNumber).map { (String(cString: $0.objCType) == "c", $0.doubleValue) }
+            }
+            let burst = number(full["burst"]).map { $0.isBoolean && $0.value == 1 } ?? false
+            let superType = number(full["type"]).map { !$0.isBoolean && $0.value == 1 } ?? false
+            #expect(scanned.isBurst == (burst || superType), "\(text)")
             let emoji = full["emoji"] as? [String: Any]
             #expect(scanned.emojiID == snowflake(emoji?["id"]), "\(text)")
             let name = try bytes.withUnsafeBytes { raw in try scanned.emojiName.map { try $0.decode(in: raw) } }

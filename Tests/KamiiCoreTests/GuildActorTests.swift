@@ -135,6 +135,25 @@ struct GuildActorTests {
         ])
     }
 
+    /// A member's super reaction and normal reaction with the same emoji on one message are two
+    /// reactions to the ledger: removing one leaves what the other gave.
+    @Test func aSuperReactionIsKeptApartFromTheNormalOne() async {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.cooldownSeconds = 0
+        let router = router(GuildSettings(config), wallClock: { Self.receivedAt })
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
+        await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2, burst: true))
+        await router.route(D.reaction(added: false, message: 500, giver: 1, author: 2, burst: true))
+        let (thumbs, superThumbs) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("👍", burst: true))
+        #expect(thumbs != superThumbs)
+        let at = Self.receivedAt
+        #expect(batch(router).karmaReactions == [
+            .init(message: 500, giver: 1, emoji: thumbs, receiver: 2, givenAt: at), .init(message: 500, giver: 1, emoji: superThumbs, receiver: 2, givenAt: at),
+            .init(message: 500, giver: 1, emoji: superThumbs, receiver: nil),
+        ])
+    }
+
     /// A message's reactions cleared, all of them or one karma emoji's: one clear, every giver at
     /// once (Discord names none); another emoji's clear is nothing to karma.
     @Test func clearedReactionsAreTakenBackPerKarmaEmoji() async {
@@ -147,7 +166,9 @@ struct GuildActorTests {
             "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"601","emoji":{"name":"⭐","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
         await router.route(D.dispatch(
             "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"602","emoji":{"name":"🔥","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
-        #expect(batch(router).karmaReactions == [.cleared(600, emoji: nil), .cleared(601, emoji: KarmaRules.emojiKey("⭐"))])
+        #expect(batch(router).karmaReactions == [
+            .cleared(600, emoji: nil), .cleared(601, emoji: KarmaRules.emojiKey("⭐")), .cleared(601, emoji: KarmaRules.emojiKey("⭐", burst: true)),
+        ])
         #expect(router.counters.malformed == 0)
     }
 

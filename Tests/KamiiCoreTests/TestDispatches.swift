@@ -29,12 +29,12 @@ enum TestDispatches {
     }
 
     static func reaction(
-        added: Bool, message: UInt64, giver: UInt64, author: UInt64, emoji: String = "👍", giverIsBot: Bool = false
+        added: Bool, message: UInt64, giver: UInt64, author: UInt64, emoji: String = "👍", giverIsBot: Bool = false, burst: Bool = false
     ) -> ShardDispatch {
         let authorField = added ? #""message_author_id":"\#(author)","member":{"user":{"id":"\#(giver)","bot":\#(giverIsBot)}},"# : ""
         return dispatch(added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", """
             {"user_id":"\(giver)","message_id":"\(message)",\(authorField)"emoji":{"name":"\(emoji)","id":null},\
-            "channel_id":"700","guild_id":"\(guild)"}
+            "burst":\(burst),"type":\(burst ? 1 : 0),"channel_id":"700","guild_id":"\(guild)"}
             """)
     }
 }

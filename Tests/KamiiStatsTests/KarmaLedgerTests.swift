@@ -53,6 +53,27 @@ struct KarmaLedgerTests {
         await redis.close()
     }
 
+    /// A member's normal and super reaction with the same emoji on one message are two entries of
+    /// the ledger: removing the super reaction takes back what it gave, not what the normal one did.
+    @Test func aSuperReactionsRemovalLeavesTheNormalOnesKarma() async throws {
+        let redis = try RedisTestServer.client()
+        let (thumbs, superThumbs) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("👍", burst: true))
+        let message = GuildStatsBatch.recentMessageID()
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool {
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
+            return await flusher.flush()
+        }
+        #expect(await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: 2), .init(message: message, giver: 1, emoji: superThumbs, receiver: 2)]))
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(await flush([.init(message: message, giver: 1, emoji: superThumbs, receiver: nil)]))
+        #expect(try await member(2, redis)?.karma == 1, "the normal reaction is still there")
+        #expect(await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: nil)]))
+        #expect(try await member(2, redis)?.karma == 0)
+        await redis.close()
+    }
+
     /// A message's reactions cleared (MESSAGE_REACTION_REMOVE_EMOJI, or _ALL) take back what each
     /// reaction with that emoji (or any) on that message gave, and nothing else.
     @Test func aClearTakesBackEveryGiversReactionWithItsEmoji() async throws {

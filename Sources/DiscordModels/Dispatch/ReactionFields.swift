@@ -16,10 +16,13 @@ public struct ReactionFields: Sendable, Equatable {
     public var emojiID: UInt64?
     /// The emoji's name: the Unicode emoji itself, or the custom emoji's name.
     public var emojiName: JSONRawString?
+    /// A super reaction (`burst`, or `type` 1): a user may have one of each kind with the same emoji
+    /// on a message, and removing one leaves the other.
+    public var isBurst: Bool
 
     public init(
         guildID: UInt64?, channelID: UInt64, messageID: UInt64, userID: UInt64, messageAuthorID: UInt64? = nil,
-        userIsBot: Bool = false, emojiID: UInt64? = nil, emojiName: JSONRawString? = nil
+        userIsBot: Bool = false, emojiID: UInt64? = nil, emojiName: JSONRawString? = nil, isBurst: Bool = false
     ) {
         self.guildID = guildID
         self.channelID = channelID
@@ -29,6 +32,7 @@ public struct ReactionFields: Sendable, Equatable {
         self.userIsBot = userIsBot
         self.emojiID = emojiID
         self.emojiName = emojiName
+        self.isBurst = isBurst
     }
 
     /// Scans a reaction event's `d` object.
@@ -54,6 +58,7 @@ public struct ReactionFields: Sendable, Equatable {
         var messageAuthorID: UInt64?
         var userIsBot = false
         var emoji: (id: UInt64?, name: JSONRawString?) = (nil, nil)
+        var isBurst = false
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "guild_id" {
                 guildID = try scanner.readSnowflake()
@@ -69,6 +74,10 @@ public struct ReactionFields: Sendable, Equatable {
                 userIsBot = try scanMemberIsBot(&scanner)
             } else if key == "emoji" {
                 emoji = try scanEmoji(&scanner)
+            } else if key == "burst" {
+                isBurst = try scanner.readBool() || isBurst
+            } else if key == "type" {
+                isBurst = try scanner.readLenientInteger() == 1 || isBurst
             } else {
                 try scanner.skipValue()
             }
@@ -76,7 +85,7 @@ public struct ReactionFields: Sendable, Equatable {
         guard userID != nil || !needsUser, let messageID, let channelID else { return nil }
         return ReactionFields(
             guildID: guildID, channelID: channelID, messageID: messageID, userID: userID ?? 0, messageAuthorID: messageAuthorID,
-            userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name)
+            userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name, isBurst: isBurst)
     }
 
     /// Whether the emoji is `name` (a Unicode emoji, or a custom emoji's `name:id` or bare name).

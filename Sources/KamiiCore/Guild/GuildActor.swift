@@ -241,7 +241,7 @@ public actor GuildActor {
             receiver = nil
         }
         let change = GuildStatsBatch.KarmaReaction(
-            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji), receiver: receiver,
+            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji, burst: reaction.isBurst), receiver: receiver,
             givenAt: added ? wallClock() : 0)
         stats.record(in: slot) { $0.record(change, cooldownMilliseconds: rules.cooldownMilliseconds) }
     }
@@ -249,15 +249,18 @@ public actor GuildActor {
     /// A message's reactions cleared: what each karma reaction on it (with the emoji cleared) gave
     /// is taken back, as if each had been removed — the ledger knows who gave what.
     private func reactionsCleared(_ reaction: ReactionFields, everyEmoji: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
-        let emoji: UInt32?
-        if everyEmoji {
-            emoji = nil
-        } else {
-            guard let matched = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
-            emoji = KarmaRules.emojiKey(matched)
+        guard !everyEmoji else {
+            let change = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: nil)
+            return stats.record(in: slot) { $0.record(change) }
         }
-        let change = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: emoji)
-        stats.record(in: slot) { $0.record(change) }
+        guard let matched = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
+        // An emoji's clear takes its super reactions too.
+        let normal = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: KarmaRules.emojiKey(matched))
+        let burst = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: KarmaRules.emojiKey(matched, burst: true))
+        stats.record(in: slot) { batch in
+            batch.record(normal)
+            batch.record(burst)
+        }
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says

@@ -18,10 +18,14 @@ public struct KarmaRules: Sendable, Equatable {
     }
 
     /// A stable key of a configured emoji (FNV-1a of its text): what the karma ledger records, so
-    /// reordering the guild's emoji list changes nothing, and the key survives restarts.
-    public static func emojiKey(_ emoji: String) -> UInt32 {
+    /// reordering the guild's emoji list changes nothing, and the key survives restarts. A super
+    /// reaction's key goes on over a NUL and `burst`: the ledger keeps it apart from the normal
+    /// reaction with the same emoji, which the same member may have on the same message.
+    public static func emojiKey(_ emoji: String, burst: Bool = false) -> UInt32 {
         var hash: UInt32 = 2_166_136_261
         for byte in emoji.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        guard burst else { return hash }
+        for byte in "\u{0}burst".utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         return hash
     }
 }

@@ -1,6 +1,6 @@
 /// MEE6's level curve: going from level `l` to `l + 1` takes `5l² + 50l + 100` XP.
 public enum LevelCurve {
-    /// The highest level Kamii computes (about 1.7 × 10¹⁰ XP), far beyond any real member.
+    /// The highest level Kamii computes (about 1.69 × 10⁹ XP in all), far beyond any real member.
     public static let maximumLevel = 1_000
 
     /// XP needed to go from `level` to `level + 1`.

@@ -111,14 +111,19 @@ struct GuildActorTests {
         #expect(batch.grants.map(\.user) == [40] && batch.grants.allSatisfy { $0.xp > 0 })
     }
 
+    /// A router for guilds with karma on (👍, no pair cooldown), receiving everything at `receivedAt`.
+    func karmaRouter() -> GuildRouter {
+        var config = GuildConfig()
+        config.modules.karma = true
+        config.karma.cooldownSeconds = 0
+        return router(GuildSettings(config), wallClock: { Self.receivedAt })
+    }
+
     /// The actor passes on the reactions its rules allow (karma emoji, no self-karma, no bots) and
     /// every removal of a karma emoji: Redis's ledger then gives once per reaction and takes back
     /// only what a reaction gave (`StatsFlusherTests`).
     @Test func karmaReactionsGoToTheLedgerWhenTheRulesAllow() async {
-        var config = GuildConfig()
-        config.modules.karma = true
-        config.karma.cooldownSeconds = 0
-        let router = router(GuildSettings(config), wallClock: { Self.receivedAt })
+        let router = karmaRouter()
         await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
         await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))  // the same reaction again
         await router.route(D.reaction(added: true, message: 501, giver: 3, author: 2))
@@ -138,10 +143,7 @@ struct GuildActorTests {
     /// A member's super reaction and normal reaction with the same emoji on one message are two
     /// reactions to the ledger: removing one leaves what the other gave.
     @Test func aSuperReactionIsKeptApartFromTheNormalOne() async {
-        var config = GuildConfig()
-        config.modules.karma = true
-        config.karma.cooldownSeconds = 0
-        let router = router(GuildSettings(config), wallClock: { Self.receivedAt })
+        let router = karmaRouter()
         await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2))
         await router.route(D.reaction(added: true, message: 500, giver: 1, author: 2, burst: true))
         await router.route(D.reaction(added: false, message: 500, giver: 1, author: 2, burst: true))

@@ -17,6 +17,14 @@ struct KarmaLedgerTests {
         try await StatsReader(redis: redis, keys: keys).member(UserID(user), in: guild)
     }
 
+    /// Flushes `reactions` of the guild, as a process of its own would (a fresh buffer and flusher).
+    private func flush(_ reactions: [GuildStatsBatch.KarmaReaction], _ redis: RedisClient, cooldown: UInt64 = 0) async -> Bool {
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction, cooldownMilliseconds: cooldown) } }
+        return await flusher.flush()
+    }
+
     /// Redis's karma ledger decides: a reaction gives once however often it arrives (a replay after a
     /// restart), a removal takes back what its reaction gave — from another process, an actor that
     /// never saw the reaction — and a removal of a reaction that gave nothing takes nothing.
@@ -24,12 +32,7 @@ struct KarmaLedgerTests {
         let redis = try RedisTestServer.client()
         let thumbs = KarmaRules.emojiKey("👍")
         let first = GuildStatsBatch.recentMessageID(), second = first + 1, unknown = first + 2
-        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool {
-            let buffer = StatsBuffer()
-            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
-            return await flusher.flush()
-        }
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool { await self.flush(reactions, redis) }
         let given = GuildStatsBatch.KarmaReaction(message: first, giver: 1, emoji: thumbs, receiver: 2)
         #expect(await flush([given, given, .init(message: second, giver: 3, emoji: thumbs, receiver: 2)]))
         #expect(try await member(2, redis)?.karma == 2)
@@ -59,12 +62,7 @@ struct KarmaLedgerTests {
         let redis = try RedisTestServer.client()
         let (thumbs, superThumbs) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("👍", burst: true))
         let message = GuildStatsBatch.recentMessageID()
-        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool {
-            let buffer = StatsBuffer()
-            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction) } }
-            return await flusher.flush()
-        }
+        func flush(_ reactions: [GuildStatsBatch.KarmaReaction]) async -> Bool { await self.flush(reactions, redis) }
         #expect(await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: 2), .init(message: message, giver: 1, emoji: superThumbs, receiver: 2)]))
         #expect(try await member(2, redis)?.karma == 2)
         #expect(await flush([.init(message: message, giver: 1, emoji: superThumbs, receiver: nil)]))
@@ -141,10 +139,7 @@ struct KarmaLedgerTests {
         let now = UInt64(Date().timeIntervalSince1970 * 1_000) + 1_000
         let minute: UInt64 = 60_000
         func flush(_ reactions: [GuildStatsBatch.KarmaReaction], cooldown: UInt64 = 60_000) async -> Bool {
-            let buffer = StatsBuffer()
-            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-            for reaction in reactions { buffer.record(guild: guild.rawValue) { $0.record(reaction, cooldownMilliseconds: cooldown) } }
-            return await flusher.flush()
+            await self.flush(reactions, redis, cooldown: cooldown)
         }
         func give(_ giver: UInt64, at time: UInt64) -> GuildStatsBatch.KarmaReaction {
             .init(message: GuildStatsBatch.recentMessageID(), giver: giver, emoji: thumbs, receiver: 2, givenAt: time)

@@ -151,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KamiiStatsTests",
-            dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "KamiiStore", "DiscordModels", "KamiiTestSupport"],
+            dependencies: ["KamiiStats", "KamiiCore", "KamiiRedis", "KamiiStore", "DiscordModels", "DiscordGateway", "KamiiTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,8 +1,8 @@
 public import DiscordModels
 public import KamiiRedis
 
-/// One reaction the karma ledger remembers: who reacted to which message, with which configured
-/// emoji (its key), and whom it gave karma.
+/// One reaction the karma ledger remembers: who reacted to which message, with which emoji (its
+/// key), and whom it gave karma.
 public struct KarmaLedgerEntry: Sendable, Equatable, Codable {
     public var guild: UInt64
     public var message: UInt64

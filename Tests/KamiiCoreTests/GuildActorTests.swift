@@ -120,7 +120,7 @@ struct GuildActorTests {
     }
 
     /// The actor passes on the reactions its rules allow (karma emoji, no self-karma, no bots) and
-    /// every removal of a karma emoji: Redis's ledger then gives once per reaction and takes back
+    /// every removal but a bot's: Redis's ledger then gives once per reaction and takes back
     /// only what a reaction gave (`StatsFlusherTests`).
     @Test func karmaReactionsGoToTheLedgerWhenTheRulesAllow() async {
         let router = karmaRouter()
@@ -132,12 +132,47 @@ struct GuildActorTests {
         await router.route(D.reaction(added: true, message: 504, giver: 5, author: 2, giverIsBot: true))
         await router.route(D.reaction(added: false, message: 500, giver: 1, author: 2))
         await router.route(D.reaction(added: false, message: 503, giver: 4, author: 2, emoji: "🔥"))
-        let thumbs = KarmaRules.emojiKey("👍")
+        await router.route(D.reaction(added: false, message: 504, giver: 5, author: 2, giverIsBot: true))
+        let (thumbs, fire) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("🔥"))
         let at = Self.receivedAt
         #expect(batch(router).karmaReactions == [
             .init(message: 500, giver: 1, emoji: thumbs, receiver: 2, givenAt: at), .init(message: 500, giver: 1, emoji: thumbs, receiver: 2, givenAt: at),
             .init(message: 501, giver: 3, emoji: thumbs, receiver: 2, givenAt: at), .init(message: 500, giver: 1, emoji: thumbs, receiver: nil),
+            // Any emoji's removal goes to the ledger, which takes back only what a reaction gave
+            // (🔥 may have been a karma emoji when it was given).
+            .init(message: 503, giver: 4, emoji: fire, receiver: nil),
         ])
+    }
+
+    /// The ledger keys a reaction by its own emoji (a custom emoji by its ID), not by how the guild's
+    /// list spells it: a removal after an admin respelt or dropped the emoji still reaches what
+    /// the reaction gave. A removal also takes back under the configured text's key, which is how
+    /// reactions given before were keyed.
+    @Test func aReactionIsKeyedByItsOwnEmojiNotTheConfiguredText() async {
+        func karma(_ emoji: [String]) -> GuildRouter {
+            var config = GuildConfig()
+            config.modules.karma = true
+            config.karma.emoji = emoji
+            return router(GuildSettings(config), wallClock: { Self.receivedAt })
+        }
+        let upvote = KarmaRules.emojiKey("123456789012345678")
+        #expect(upvote != KarmaRules.emojiKey("upvote:123456789012345678"))
+        let spelt = karma(["upvote:123456789012345678"])
+        await spelt.route(D.reaction(added: true, message: 500, giver: 1, author: 2, emoji: "upvote", emojiID: 123_456_789_012_345_678))
+        await spelt.route(D.reaction(added: false, message: 500, giver: 1, author: 2, emoji: "upvote", emojiID: 123_456_789_012_345_678))
+        #expect(batch(spelt).karmaReactions == [
+            .init(message: 500, giver: 1, emoji: upvote, receiver: 2, givenAt: Self.receivedAt), .init(message: 500, giver: 1, emoji: upvote, receiver: nil),
+            .init(message: 500, giver: 1, emoji: KarmaRules.emojiKey("upvote:123456789012345678"), receiver: nil),
+        ])
+        for list in [["upvote"], ["⭐"]] {
+            let changed = karma(list)
+            await changed.route(D.reaction(added: false, message: 500, giver: 1, author: 2, emoji: "upvote", emojiID: 123_456_789_012_345_678))
+            #expect(batch(changed).karmaReactions.first == .init(message: 500, giver: 1, emoji: upvote, receiver: nil), "\(list)")
+        }
+        // A Unicode emoji's key is its text's, as before.
+        let star = karma(["⭐"])
+        await star.route(D.reaction(added: true, message: 501, giver: 1, author: 2, emoji: "⭐", burst: true))
+        #expect(batch(star).karmaReactions.map(\.emoji) == [KarmaRules.emojiKey("⭐", burst: true)])
     }
 
     /// A member's super reaction and normal reaction with the same emoji on one message are two
@@ -156,9 +191,9 @@ struct GuildActorTests {
         ])
     }
 
-    /// A message's reactions cleared, all of them or one karma emoji's: one clear, every giver at
-    /// once (Discord names none); another emoji's clear is nothing to karma.
-    @Test func clearedReactionsAreTakenBackPerKarmaEmoji() async {
+    /// A message's reactions cleared, all of them or one emoji's: one clear, every giver at once
+    /// (Discord names none), the emoji's normal and super reactions.
+    @Test func clearedReactionsAreTakenBackPerEmoji() async {
         var config = GuildConfig()
         config.modules.karma = true
         config.karma.emoji = ["👍", "⭐"]
@@ -170,6 +205,8 @@ struct GuildActorTests {
             "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"602","emoji":{"name":"🔥","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
         #expect(batch(router).karmaReactions == [
             .cleared(600, emoji: nil), .cleared(601, emoji: KarmaRules.emojiKey("⭐")), .cleared(601, emoji: KarmaRules.emojiKey("⭐", burst: true)),
+            // Not a karma emoji now, but it may have been when its reactions were given.
+            .cleared(602, emoji: KarmaRules.emojiKey("🔥")), .cleared(602, emoji: KarmaRules.emojiKey("🔥", burst: true)),
         ])
         #expect(router.counters.malformed == 0)
     }

@@ -29,11 +29,13 @@ enum TestDispatches {
     }
 
     static func reaction(
-        added: Bool, message: UInt64, giver: UInt64, author: UInt64, emoji: String = "👍", giverIsBot: Bool = false, burst: Bool = false
+        added: Bool, message: UInt64, giver: UInt64, author: UInt64, emoji: String = "👍", emojiID: UInt64? = nil, giverIsBot: Bool = false,
+        burst: Bool = false
     ) -> ShardDispatch {
+        let id = emojiID.map { #""\#($0)""# } ?? "null"
         let authorField = added ? #""message_author_id":"\#(author)","member":{"user":{"id":"\#(giver)","bot":\#(giverIsBot)}},"# : ""
         return dispatch(added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", """
-            {"user_id":"\(giver)","message_id":"\(message)",\(authorField)"emoji":{"name":"\(emoji)","id":null},\
+            {"user_id":"\(giver)","message_id":"\(message)",\(authorField)"emoji":{"name":"\(emoji)","id":\(id)},\
             "burst":\(burst),"type":\(burst ? 1 : 0),"channel_id":"700","guild_id":"\(guild)"}
             """)
     }

@@ -1,8 +1,10 @@
+import DiscordGateway
 import DiscordModels
 import Foundation
 import KamiiCore
 import KamiiRedis
 @testable import KamiiStats
+import KamiiStore
 import KamiiTestSupport
 import Testing
 
@@ -69,6 +71,34 @@ struct KarmaLedgerTests {
         #expect(try await member(2, redis)?.karma == 1, "the normal reaction is still there")
         #expect(await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: nil)]))
         #expect(try await member(2, redis)?.karma == 0)
+        await redis.close()
+    }
+
+    /// A reaction given while the guild's list spelt a custom emoji `name:id` is taken back by its
+    /// removal after an admin respelt the list (the bare name) or dropped the emoji, in a process of
+    /// its own: the ledger keys it by the emoji's ID, whatever the list says. (Keyed by the list's
+    /// text, the removal missed the entry and the karma stayed.)
+    @Test func aRemovalAfterTheEmojiListChangedTakesBackWhatItsReactionGave() async throws {
+        let redis = try RedisTestServer.client()
+        let message = GuildStatsBatch.recentMessageID()
+        func route(_ name: String, giver: UInt64, list: [String]) async -> Bool {
+            var config = GuildConfig()
+            config.modules.karma = true
+            config.karma.emoji = list
+            let buffer = StatsBuffer()
+            let router = GuildRouter(stats: buffer, settings: FixedGuildSettings(GuildSettings(config)))
+            let author = name == "MESSAGE_REACTION_ADD" ? #""message_author_id":"2","member":{"user":{"id":"\#(giver)"}},"# : ""
+            let data = #"{"user_id":"\#(giver)","message_id":"\#(message)",\#(author)"emoji":{"name":"upvote","id":"123456789012345678"},"channel_id":"7","guild_id":"\#(guild.rawValue)"}"#
+            await router.route(ShardDispatch(payload: Array(#"{"op":0,"s":1,"t":"\#(name)","d":\#(data)}"#.utf8))!)
+            return await StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys)).flush()
+        }
+        #expect(await route("MESSAGE_REACTION_ADD", giver: 1, list: ["upvote:123456789012345678"]))
+        #expect(await route("MESSAGE_REACTION_ADD", giver: 3, list: ["upvote:123456789012345678"]))
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(await route("MESSAGE_REACTION_REMOVE", giver: 1, list: ["upvote"]))
+        #expect(try await member(2, redis)?.karma == 1, "respelt")
+        #expect(await route("MESSAGE_REACTION_REMOVE", giver: 3, list: ["⭐"]))
+        #expect(try await member(2, redis)?.karma == 0, "dropped from the list")
         await redis.close()
     }
 

@@ -229,20 +229,33 @@ public actor GuildActor {
         stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds, from: origin) }
     }
 
+    /// A reaction gives karma when its emoji is one the guild counts now. A removal takes back what
+    /// its reaction gave whatever the emoji list says now: the ledger entry is keyed by the
+    /// reaction's own emoji, so an admin changing or respelling the list leaves it reachable.
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
-        guard let emoji = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
-        let receiver: UInt64?
-        if added {
-            // The pair's cooldown is the flush's to judge, against the pair's last karma in Redis.
-            guard let given = karma.receiver(of: reaction) else { return }
-            receiver = given
-        } else {
+        // A removal does not say whether its user is a bot; the add before it did.
+        if reaction.userIsBot { karma.noteBot(reaction.userID) }
+        let configured = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) })
+        guard let own = KarmaRules.emojiKey(of: reaction, in: data, burst: reaction.isBurst) else { return }
+        guard added else {
             guard karma.mayTakeBack(reaction) else { return }
-            receiver = nil
+            let removal = GuildStatsBatch.KarmaReaction(message: reaction.messageID, giver: reaction.userID, emoji: own, receiver: nil)
+            // Given before the ledger keyed reactions by their own emoji, under the configured
+            // text's key (ledgers are kept by the week, so this matters for a few weeks).
+            let earlierKey = configured.map { KarmaRules.emojiKey($0, burst: reaction.isBurst) }
+            return stats.record(in: slot) { batch in
+                batch.record(removal, cooldownMilliseconds: rules.cooldownMilliseconds)
+                if let earlierKey, earlierKey != own {
+                    var earlier = removal
+                    earlier.emoji = earlierKey
+                    batch.record(earlier, cooldownMilliseconds: rules.cooldownMilliseconds)
+                }
+            }
         }
+        // The pair's cooldown is the flush's to judge, against the pair's last karma in Redis.
+        guard configured != nil, let receiver = karma.receiver(of: reaction) else { return }
         let change = GuildStatsBatch.KarmaReaction(
-            message: reaction.messageID, giver: reaction.userID, emoji: KarmaRules.emojiKey(emoji, burst: reaction.isBurst), receiver: receiver,
-            givenAt: added ? wallClock() : 0)
+            message: reaction.messageID, giver: reaction.userID, emoji: own, receiver: receiver, givenAt: wallClock())
         stats.record(in: slot) { $0.record(change, cooldownMilliseconds: rules.cooldownMilliseconds) }
     }
 
@@ -253,13 +266,20 @@ public actor GuildActor {
             let change = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: nil)
             return stats.record(in: slot) { $0.record(change) }
         }
-        guard let matched = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) else { return }
-        // An emoji's clear takes its super reactions too.
-        let normal = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: KarmaRules.emojiKey(matched))
-        let burst = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emoji: KarmaRules.emojiKey(matched, burst: true))
+        // An emoji's clear takes its super reactions too; and, as a removal does, the entries keyed
+        // by the configured text before the ledger keyed them by the emoji's own identity.
+        var keys: [UInt32] = []
+        for burst in [false, true] {
+            if let own = KarmaRules.emojiKey(of: reaction, in: data, burst: burst) { keys.append(own) }
+        }
+        if let configured = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) {
+            for burst in [false, true] where !keys.contains(KarmaRules.emojiKey(configured, burst: burst)) {
+                keys.append(KarmaRules.emojiKey(configured, burst: burst))
+            }
+        }
+        guard !keys.isEmpty else { return }
         stats.record(in: slot) { batch in
-            batch.record(normal)
-            batch.record(burst)
+            for key in keys { batch.record(.cleared(reaction.messageID, emoji: key)) }
         }
     }
 

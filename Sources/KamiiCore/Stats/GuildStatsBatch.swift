@@ -27,7 +27,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
         public var message: UInt64
         /// Who reacted; ``everyGiver`` for a clear (no Discord user has ID 0).
         public var giver: UInt64
-        /// A stable key of the configured emoji the reaction matched (``KarmaRules/emojiKey(_:)``).
+        /// A stable key of the reaction's own emoji (``KarmaRules/emojiKey(of:in:burst:)``).
         public var emoji: UInt32
         /// The message's author, who receives the karma, for a reaction added; nil for a removal
         /// (Discord does not say whose message it was; the ledger knows).

@@ -1,3 +1,4 @@
+public import DiscordModels
 public import KamiiStore
 
 /// A guild's karma rules: which reactions count and how often one member may give karma to the
@@ -17,15 +18,46 @@ public struct KarmaRules: Sendable, Equatable {
         self.cooldownMilliseconds = cooldownMilliseconds
     }
 
-    /// A stable key of a configured emoji (FNV-1a of its text): what the karma ledger records, so
-    /// reordering the guild's emoji list changes nothing, and the key survives restarts. A super
-    /// reaction's key goes on over a NUL and `burst`: the ledger keeps it apart from the normal
-    /// reaction with the same emoji, which the same member may have on the same message.
+    /// A stable key of an emoji (FNV-1a of its text): what the karma ledger records, so the key
+    /// survives restarts. A super reaction's key goes on over a NUL and `burst`: the ledger keeps
+    /// it apart from the normal reaction with the same emoji, which the same member may have on the
+    /// same message. The ledger keys a reaction by the emoji's own identity
+    /// (``emojiKey(of:in:burst:)``); this, on configured text, is how keys were made before.
     public static func emojiKey(_ emoji: String, burst: Bool = false) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in emoji.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        guard burst else { return hash }
-        for byte in "\u{0}burst".utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return hash
+        var hash = FNV1a()
+        for byte in emoji.utf8 { hash.add(byte) }
+        return hash.finished(burst: burst)
+    }
+
+    /// The key of the reaction's own emoji, whatever the guild's configuration says: a custom
+    /// emoji's ID in decimal, a Unicode emoji's text (the same key as ``emojiKey(_:burst:)`` of
+    /// that text). A removal is taken back under the key its reaction was given with even after
+    /// an admin changed or respelt the emoji list. Nil when the event names no emoji.
+    public static func emojiKey(of reaction: ReactionFields, in data: UnsafeRawBufferPointer, burst: Bool) -> UInt32? {
+        var hash = FNV1a()
+        if let id = reaction.emojiID {
+            // The ID's digits, most significant first, without building a string.
+            var divisor: UInt64 = 1
+            while id / divisor >= 10 { divisor *= 10 }
+            while divisor > 0 {
+                hash.add(UInt8(ascii: "0") + UInt8(id / divisor % 10))
+                divisor /= 10
+            }
+        } else {
+            guard let name = reaction.emojiName, let text = try? name.decode(in: data) else { return nil }
+            for byte in text.utf8 { hash.add(byte) }
+        }
+        return hash.finished(burst: burst)
+    }
+
+    private struct FNV1a {
+        var value: UInt32 = 2_166_136_261
+
+        mutating func add(_ byte: UInt8) { value = (value ^ UInt32(byte)) &* 16_777_619 }
+
+        mutating func finished(burst: Bool) -> UInt32 {
+            if burst { for byte in "\u{0}burst".utf8 { add(byte) } }
+            return value
+        }
     }
 }

@@ -131,7 +131,7 @@ struct PendingFlush {
                 members.append(range)
                 // With the position arguments, which the call may not carry: a budget, not a count.
                 arguments += StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + range.count * 2
-                    + batch.karmaReactions.count * StatsFlushScript.argumentsPerKarmaReaction
+                    + (batch.karmaBots.count + batch.karmaReactions.count) * StatsFlushScript.argumentsPerKarmaReaction
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
             total += arguments
@@ -181,7 +181,7 @@ struct PendingFlush {
                 pipeline.appendGuildPrefix(keys, guild)
                 pipeline.appendArgument(Int(batch.cooldownMilliseconds))
                 pipeline.appendArgument(members.count)
-                pipeline.appendArgument(batch.karmaReactions.count)
+                pipeline.appendArgument(batch.karmaBots.count + batch.karmaReactions.count)
                 pipeline.appendArgument(Int(batch.karmaCooldownMilliseconds))
                 if positionMode != 0 {
                     // Where the guild's counted messages end: kept with it, or what its replays are judged with.
@@ -195,6 +195,13 @@ struct PendingFlush {
                     if writesJournal { ChangeJournal.append(guild: guild, user: member.user, to: &entry) }
                 }
                 for member in members { pipeline.appendArgument(bytes: grouped.packed(member, into: &scratch)) }
+                // Bots first, as karma entries of their own: no reaction of the batch gives them any.
+                for bot in batch.karmaBots {
+                    pipeline.appendArgument(0)
+                    pipeline.appendArgument(StatsFlushScript.botEntry)
+                    pipeline.appendArgument(bot)
+                    pipeline.appendArgument(0)
+                }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
                     // A clear is a HSCAN pattern: every giver's reaction with the emoji, or with any.

@@ -14,7 +14,10 @@ extension StatsFlushScript {
                 local bucket, reaction, receiver = ARGV[a], ARGV[a + 1], ARGV[a + 2]
                 local ledger = prefix .. 'karma:' .. bucket
                 local giver = string.match(reaction, '^%d+:(%d+):')
-                if deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
+                if reaction == '\#(botEntry)' then
+                    -- A bot an actor saw: no karma reaches it, from an actor that has not seen it yet either.
+                    redis.call('SADD', prefix .. 'bots', receiver)
+                elseif deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
                     -- Given or received by a member deleted since: forgotten with them.
                 elseif receiver ~= '' then
                     -- The pair's cooldown, judged here (the actors do not: a fresh one knows no
@@ -29,6 +32,8 @@ extension StatsFlushScript {
                     end
                     if last and at < last + pairCooldown then
                         -- Still cooling down: gives nothing, and the ledger does not remember it.
+                    elseif redis.call('SISMEMBER', prefix .. 'bots', receiver) == 1 then
+                        -- A bot's message (a role menu an actor started since has not seen it post).
                     elseif redis.call('HSETNX', ledger, reaction, receiver) == 1 then
                         if pair then redis.call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an

@@ -22,7 +22,8 @@ import KamiiRedis
 /// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
 /// week, `message:giver:emoji`, the receiver (empty for a removal) and when the bot received it
-/// (Unix ms; 0 for a removal).
+/// (Unix ms; 0 for a removal) — or, for a bot the guild's actors saw, 0, `bot`, its id and 0: kept
+/// in the guild's `bots` set, whose members receive no karma.
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. The members hash's `~pos`
@@ -73,6 +74,8 @@ enum StatsFlushScript {
     static let hasReplayedFlag: UInt8 = 2
     /// Arguments per karma reaction: ledger week, `message:giver:emoji`, receiver, when given.
     static let argumentsPerKarmaReaction = 4
+    /// The `message:giver:emoji` of a karma entry that names a bot (its id in the receiver's place).
+    static let botEntry = "bot"
 
     /// Lua defining `applied(marker)`: whether a guild whose batch marker is `marker` has this
     /// call's batch (ARGV[1]) applied. A batch id is a process's prefix and a counter: a batch at or

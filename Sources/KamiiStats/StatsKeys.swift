@@ -19,6 +19,8 @@ public import DiscordModels
 /// - `<prefix>:{g}:karma-pair:<giver>:<receiver>` — string: when the giver last gave the receiver
 ///   karma (Unix ms, the bot's clock), kept until the guild's pair cooldown from then ends: what holds
 ///   the cooldown across evictions and restarts
+/// - `<prefix>:{g}:bots` — set of the bots the guild's actors saw while karma was on: no karma
+///   reaches them, whichever actor judged the reaction
 /// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record or ledger
 ///   entries (Redis's clock, ms), field `*` for the whole guild; what tells the checkpointer a
 ///   record it read was deleted rather than lost with Redis, and the flush which held changes to
@@ -49,6 +51,7 @@ public struct StatsKeys: Sendable, Equatable {
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
     public func deletions(in guild: GuildID) -> String { guildPrefix(guild) + "deleted" }
+    public func bots(in guild: GuildID) -> String { guildPrefix(guild) + "bots" }
     public func threads(in guild: GuildID) -> String { guildPrefix(guild) + "threads" }
     public var threadGuilds: String { "\(prefix):{thread-guilds}" }
     /// The field of a guild's deletions hash that stands for the whole guild.

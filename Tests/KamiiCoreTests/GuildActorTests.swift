@@ -175,6 +175,20 @@ struct GuildActorTests {
         #expect(batch(star).karmaReactions.map(\.emoji) == [KarmaRules.emojiKey("⭐", burst: true)])
     }
 
+    /// A bot the actor sees (its message, a member event, its reaction) goes to the flush once while
+    /// karma is on, for Redis to keep from karma; with karma off, none does.
+    @Test func botsSeenWhileKarmaIsOnGoToTheFlushOnce() async {
+        let router = karmaRouter()
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 90, bot: true))
+        await router.route(D.message(id: D.messageID(atSecond: 1), author: 90, bot: true))
+        await router.route(D.reaction(added: true, message: 500, giver: 91, author: 2, giverIsBot: true))
+        await router.route(D.message(id: D.messageID(atSecond: 2), author: 40))
+        #expect(batch(router).karmaBots == [90, 91])
+        let off = self.router()
+        await off.route(D.message(id: D.messageID(atSecond: 0), author: 90, bot: true))
+        #expect(off.stats.take().isEmpty)
+    }
+
     /// A member's super reaction and normal reaction with the same emoji on one message are two
     /// reactions to the ledger: removing one leaves what the other gave.
     @Test func aSuperReactionIsKeptApartFromTheNormalOne() async {

@@ -102,6 +102,33 @@ struct KarmaLedgerTests {
         await redis.close()
     }
 
+    /// A bot an actor saw gets no karma from an actor that has not seen it — evicted, or another
+    /// process — as when members react to a bot's role menu after a restart: Redis keeps the bots.
+    @Test func aBotSeenByOneActorGetsNoKarmaThroughAnother() async throws {
+        let redis = try RedisTestServer.client()
+        let message = GuildStatsBatch.recentMessageID()
+        func process(_ name: String, _ data: String) async -> Bool {
+            var config = GuildConfig()
+            config.modules.karma = true
+            config.karma.cooldownSeconds = 0
+            let buffer = StatsBuffer()
+            let router = GuildRouter(stats: buffer, settings: FixedGuildSettings(GuildSettings(config)))
+            await router.route(ShardDispatch(payload: Array(#"{"op":0,"s":1,"t":"\#(name)","d":\#(data)}"#.utf8))!)
+            return await StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys)).flush()
+        }
+        func reaction(to author: UInt64) -> String {
+            #"{"user_id":"1","message_id":"\#(message)","message_author_id":"\#(author)","member":{"user":{"id":"1"}},"emoji":{"name":"👍","id":null},"channel_id":"7","guild_id":"\#(guild.rawValue)"}"#
+        }
+        #expect(await process("MESSAGE_CREATE", #"{"id":"\#(message)","channel_id":"7","guild_id":"\#(guild.rawValue)","type":0,"author":{"id":"9","bot":true},"content":""}"#))
+        #expect(try await redis.send("SMEMBERS", keys.bots(in: guild)).array?.compactMap(\.string) == ["9"])
+        #expect(await process("MESSAGE_REACTION_ADD", reaction(to: 9)))
+        #expect(try await member(9, redis) == nil)
+        #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "9").string == nil)
+        #expect(await process("MESSAGE_REACTION_ADD", reaction(to: 2)))
+        #expect(try await member(2, redis)?.karma == 1, "a member's message still gives")
+        await redis.close()
+    }
+
     /// A message's reactions cleared (MESSAGE_REACTION_REMOVE_EMOJI, or _ALL) take back what each
     /// reaction with that emoji (or any) on that message gave, and nothing else.
     @Test func aClearTakesBackEveryGiversReactionWithItsEmoji() async throws {

@@ -168,7 +168,7 @@ public actor GuildActor {
         _ message: MessageCreateFields, _ data: UnsafeRawBufferPointer, _ rules: XPView, _ origin: GuildStatsBatch.Origin
     ) throws(JSONScanError) {
         counters.local.messages.wrappingAdd(1, ordering: .relaxed)
-        if message.authorIsBot { karma.noteBot(message.authorID) }
+        if message.authorIsBot { noteBot(message.authorID) }
         let author = message.authorID
         var roles: [UInt64] = []
         var parentChannel: UInt64?
@@ -224,9 +224,16 @@ public actor GuildActor {
     /// A message in a guild with XP off: it still counts when a member wrote it (activity is a trust signal).
     private func messageWithoutXP(_ message: MessageCreateFields, _ origin: GuildStatsBatch.Origin) {
         counters.local.messages.wrappingAdd(1, ordering: .relaxed)
-        if message.authorIsBot { karma.noteBot(message.authorID) }
+        if message.authorIsBot { noteBot(message.authorID) }
         guard XPRules.exclusionOfAnyGuild(message) == nil else { return }
         stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds, from: origin) }
+    }
+
+    /// Remembers a bot; the first time, with karma on, the flush keeps it in Redis too, so that an
+    /// actor that has not seen it yet gives it no karma either.
+    private func noteBot(_ user: UInt64) {
+        guard karma.noteBot(user), settings?.karma != nil else { return }
+        stats.record(in: slot) { $0.noteBot(user) }
     }
 
     /// A reaction gives karma when its emoji is one the guild counts now. A removal takes back what
@@ -234,7 +241,7 @@ public actor GuildActor {
     /// reaction's own emoji, so an admin changing or respelling the list leaves it reachable.
     private func reaction(_ reaction: ReactionFields, added: Bool, _ data: UnsafeRawBufferPointer, _ rules: KarmaRules) {
         // A removal does not say whether its user is a bot; the add before it did.
-        if reaction.userIsBot { karma.noteBot(reaction.userID) }
+        if reaction.userIsBot { noteBot(reaction.userID) }
         let configured = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) })
         guard let own = KarmaRules.emojiKey(of: reaction, in: data, burst: reaction.isBurst) else { return }
         guard added else {
@@ -288,7 +295,7 @@ public actor GuildActor {
     private func member(
         _ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, reportsJoins: Bool, verifiedRole: UInt64?
     ) throws(JSONScanError) {
-        if member.userIsBot { karma.noteBot(member.userID) }
+        if member.userIsBot { noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
         if event == .memberAdd, reportsJoins {
             joins.report(MemberJoin(guild: guild, user: UserID(member.userID)))

@@ -1,7 +1,8 @@
 import DiscordModels
 
 /// What a guild actor remembers about karma: which members are bots (bots neither give nor receive
-/// karma). The rest is Redis's, applied by the flush, so it outlives the actor (evicted, or a
+/// karma; the flush keeps those it saw in Redis too, for actors that have not seen them yet). The
+/// rest is Redis's, applied by the flush, so it outlives the actor (evicted, or a
 /// restarted process): its ledger of which reactions gave karma (``GuildStatsBatch/KarmaReaction``
 /// — a removal takes back what its reaction gave, a replayed reaction gives nothing twice) and each
 /// pair's last karma (the pair cooldown, judged on the bot's wall clock when the reaction was
@@ -12,8 +13,10 @@ struct KarmaGate {
 
     private var bots: Set<UInt64> = []
 
-    mutating func noteBot(_ user: UInt64) {
-        if bots.count < Self.capacity { bots.insert(user) }
+    /// Remembers a bot; true the first time (within the capacity).
+    @discardableResult
+    mutating func noteBot(_ user: UInt64) -> Bool {
+        bots.count < Self.capacity && bots.insert(user).inserted
     }
 
     /// The member who would receive karma for this reaction, or nil when the rules give none: a

@@ -114,6 +114,11 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public private(set) var replayedMessages: [ReplayedMessage] = []
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
+    /// Bots the guild's actor saw (by their messages, member events or reactions) while karma was
+    /// on: the flush keeps them in Redis, where no karma reaches them — an actor started later
+    /// (evicted, a restart) knows no bot before it sees it, and a reaction to a bot's old message
+    /// (a role menu) names only its author.
+    public private(set) var karmaBots: [UInt64] = []
     /// The guild's karma pair cooldown when the giving reactions were recorded (the flush judges
     /// each against the pair's last karma, which Redis keeps).
     public var karmaCooldownMilliseconds: UInt64 = 0
@@ -191,12 +196,19 @@ public struct GuildStatsBatch: Sendable, Equatable {
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         if later.karmaReactions.contains(where: { $0.receiver != nil }) { karmaCooldownMilliseconds = later.karmaCooldownMilliseconds }
         karmaReactions += later.karmaReactions
+        karmaBots += later.karmaBots
         profiles.merge(later.profiles) { _, newer in newer }
         deltaCount += later.deltaCount
     }
 
     public mutating func setProfile(_ profile: MemberProfile, of user: UInt64) {
         profiles[user] = profile
+        deltaCount += 1
+    }
+
+    /// Records a bot the guild's actor saw (``karmaBots``).
+    public mutating func noteBot(_ user: UInt64) {
+        karmaBots.append(user)
         deltaCount += 1
     }
 

@@ -1,5 +1,6 @@
 import DiscordModels
 import KamiiRedis
+import KamiiStore
 
 /// Loading a guild Redis does not have (never saw, or lost) from the checkpoint in SQL before any
 /// change is added to it.
@@ -37,20 +38,24 @@ extension StatsFlusher {
         return failed.map(\.rawValue)
     }
 
-    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded (unless a
-    /// batch got there first, which cannot happen while this flusher is the guild's only writer).
-    /// Returns the guilds that could not be loaded now. After a failure the rest are not tried,
-    /// and no load is for a quiet period (``Configuration/hydrationBackoff``): the store is likely
-    /// away, and one that hangs would hold every flush for a timeout per guild. The guild that
-    /// failed last is tried last, and a load that works ends the backoff.
+    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded. Returns the
+    /// guilds that could not be loaded now: after a failure the rest are not tried, and no load is
+    /// for a quiet period (``Configuration/hydrationBackoff``): the store is likely away, and one
+    /// that hangs would hold every flush for a timeout per guild. The guild that failed last is
+    /// tried last, and a load that works ends the backoff. A guild another process is loading
+    /// (``GuildLoadScripts``) waits too, without a backoff: it is loaded when its flush comes again.
     func hydrate(_ guilds: [GuildID]) async -> [GuildID] {
         guard let hydrator, !guilds.isEmpty else { return [] }
         if let quietUntil = hydrationQuietUntil, ContinuousClock.now < quietUntil { return guilds }
         var guilds = guilds
         if let last = hydrationFailedLast, let at = guilds.firstIndex(of: last) { guilds.append(guilds.remove(at: at)) }
+        var waiting: [GuildID] = []
         for (index, guild) in guilds.enumerated() {
             do {
-                try await hydrate(guild, from: hydrator)
+                if try await hydrate(guild, from: hydrator) == .busy {
+                    waiting.append(guild)
+                    logger.info("another process is loading the guild from the checkpoint; its changes wait", metadata: ["guild": "\(guild)"])
+                }
                 hydrationBackoff = .zero
             } catch {
                 hydrationFailedLast = guild
@@ -60,45 +65,96 @@ extension StatsFlusher {
                 logger.warning("guild not loaded from the checkpoint; its changes wait, and loads pause", metadata: [
                     "guild": "\(guild)", "waiting": "\(guilds.count - index)", "pause_seconds": "\(hydrationBackoff.components.seconds)", "error": "\(error)",
                 ])
-                return Array(guilds[index...])
+                return waiting + guilds[index...]
             }
         }
         hydrationQuietUntil = nil
         hydrationFailedLast = nil
-        return []
+        return waiting
     }
+
+    enum LoadOutcome { case loaded, busy }
 
     /// Writes the guild's rows from SQL into Redis, then checks them against SQL once more before
     /// marking the guild loaded: a privacy deletion (``PrivacyDeletion``) that ran between the read
     /// and the write would otherwise see its rows come back. Until the marker is set the flush
     /// script refuses the guild, so nothing but a load writes into it, and an earlier attempt's
-    /// leftovers are cleared first.
-    private func hydrate(_ guild: GuildID, from hydrator: any GuildHydrator) async throws {
+    /// leftovers are cleared first. All of it under the guild's load lock: `busy` when another
+    /// loader holds it, or took it over (this one's lock ran out) — nothing more is written then.
+    private func hydrate(_ guild: GuildID, from hydrator: any GuildHydrator) async throws -> LoadOutcome {
         let keys = configuration.keys
-        let members = try await hydrator.members(of: guild)
-        _ = try await redis.evaluate(Self.clearUnloaded, keys: guildKeys(guild), arguments: [])
-        var pipeline = RedisPipeline()
-        for start in stride(from: 0, to: members.count, by: 1_000) {
-            let part = members[start..<min(start + 1_000, members.count)]
-            pipeline.beginCommand(arguments: 2 + 2 * part.count)
-            pipeline.appendArgument("HSET")
-            pipeline.appendArgument(keys.members(in: guild))
-            for member in part {
-                pipeline.appendArgument(String(member.user.rawValue))
-                pipeline.appendArgument(bytes: MemberRecord(
-                    xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
-                    lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).stored)
-            }
-            let xp = part.filter { $0.xp > 0 }.flatMap { [String($0.xp), String($0.user.rawValue)] }
-            if !xp.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.xp, in: guild)] + xp) }
-            let karma = part.filter { $0.karma != 0 }.flatMap { [String($0.karma), String($0.user.rawValue)] }
-            if !karma.isEmpty { pipeline.append(["ZADD", keys.leaderboard(.karma, in: guild)] + karma) }
+        let (members, lock) = (keys.members(in: guild), keys.loadLock(in: guild))
+        let token = "\(UInt64.random(in: 1...UInt64.max))"
+        let lifetime = String(GuildLoadScripts.lockLifetimeMilliseconds)
+        switch try await redis.evaluate(GuildLoadScripts.acquire, keys: [members, lock], arguments: [token, lifetime]).orThrow().string {
+        case "loaded": return .loaded
+        case "locked": break
+        default: return .busy
         }
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-        let deleted = try await takeOutDeleted(members.map(\.user), in: guild, from: hydrator)
-        _ = try await redis.send("HSETNX", keys.members(in: guild), StatsKeys.batchField, "hydrated").orThrow()
-        totals.hydrations += 1
-        logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(members.count - deleted)"])
+        // A step that finds the guild loaded by someone else (another loader finished, a privacy
+        // purge marked it) ends this load as done: the guild's batch is sent again at once.
+        func stopped(at reply: RedisValue) async throws -> LoadOutcome? {
+            switch try reply.orThrow().int {
+            case GuildLoadScripts.done: return nil
+            case GuildLoadScripts.alreadyLoaded:
+                _ = try? await redis.evaluate(GuildLoadScripts.release, keys: [lock], arguments: [token])
+                return .loaded
+            default: return .busy
+            }
+        }
+        do {
+            let rows = try await hydrator.members(of: guild)
+            let boards = Leaderboard.allCases.map { keys.leaderboard($0, in: guild) }
+            let cleared = try await redis.evaluate(GuildLoadScripts.clearUnloaded, keys: [members] + boards + [lock], arguments: [token, lifetime])
+            if let outcome = try await stopped(at: cleared) { return outcome }
+            var pipeline = RedisPipeline()
+            for start in stride(from: 0, to: rows.count, by: 1_000) {
+                appendPart(rows[start..<min(start + 1_000, rows.count)], keys: [members] + boards + [lock], token: token, lifetime: lifetime, to: &pipeline)
+            }
+            for reply in try await redis.execute(pipeline) {
+                if let outcome = try await stopped(at: reply) { return outcome }
+            }
+            let deleted = try await takeOutDeleted(rows.map(\.user), in: guild, from: hydrator)
+            let finished = try await redis.evaluate(GuildLoadScripts.finish, keys: [members, lock], arguments: [token])
+            if let outcome = try await stopped(at: finished) { return outcome }
+            totals.hydrations += 1
+            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(rows.count - deleted)"])
+            return .loaded
+        } catch {
+            // The next try, here or in another process, need not wait for the lock to run out.
+            _ = try? await redis.evaluate(GuildLoadScripts.release, keys: [lock], arguments: [token])
+            throw error
+        }
+    }
+
+    /// One ``GuildLoadScripts/writePart`` call: the rows' records, then their XP and karma scores.
+    private func appendPart(
+        _ part: ArraySlice<ServerUserStats>, keys: [String], token: String, lifetime: String, to pipeline: inout RedisPipeline
+    ) {
+        let xp = part.filter { $0.xp > 0 }
+        let karma = part.filter { $0.karma != 0 }
+        pipeline.beginCommand(arguments: 3 + keys.count + 2 + 3 + 2 * (part.count + xp.count + karma.count))
+        pipeline.appendArgument("EVAL")
+        pipeline.appendArgument(GuildLoadScripts.writePart.source)
+        pipeline.appendArgument(keys.count)
+        for key in keys { pipeline.appendArgument(key) }
+        pipeline.appendArgument(token)
+        pipeline.appendArgument(lifetime)
+        pipeline.appendArgument(part.count)
+        for member in part {
+            pipeline.appendArgument(member.user.rawValue)
+            pipeline.appendArgument(bytes: MemberRecord(
+                xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
+                lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).stored)
+        }
+        // In the order of `Leaderboard.allCases`, as the KEYS are.
+        for scores in [xp.map { (Int($0.xp), $0.user.rawValue) }, karma.map { (Int($0.karma), $0.user.rawValue) }] {
+            pipeline.appendArgument(scores.count)
+            for (score, user) in scores {
+                pipeline.appendArgument(score)
+                pipeline.appendArgument(user)
+            }
+        }
     }
 
     /// Removes from Redis the members just written whom SQL no longer holds (deleted meanwhile);
@@ -119,21 +175,4 @@ extension StatsFlusher {
         logger.notice("members deleted while their guild was loading were taken out again", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
         return deleted.count
     }
-
-    private func guildKeys(_ guild: GuildID) -> [String] {
-        let keys = configuration.keys
-        return [keys.members(in: guild)] + Leaderboard.allCases.map { keys.leaderboard($0, in: guild) }
-    }
-
-    /// Clears what an unfinished load left (KEYS: the members hash, then the leaderboards): a guild
-    /// without its batch marker holds nothing else but the time of its latest privacy deletion,
-    /// which stays (the flush reads it to leave out changes recorded before the deletion).
-    static let clearUnloaded = RedisScript("""
-        if redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then
-            local deleted = redis.call('HGET', KEYS[1], '\(StatsKeys.deletedField)')
-            redis.call('DEL', unpack(KEYS))
-            if deleted then redis.call('HSET', KEYS[1], '\(StatsKeys.deletedField)', deleted) end
-        end
-        return 0
-        """)
 }

@@ -21,6 +21,8 @@ public import DiscordModels
 ///   the cooldown across evictions and restarts
 /// - `<prefix>:{g}:bots` — set of the bots the guild's actors saw while karma was on: no karma
 ///   reaches them, whichever actor judged the reaction
+/// - `<prefix>:{g}:loading` — string: the token of the process loading the guild from SQL, while it
+///   does (``GuildLoadScripts``); runs out if that process dies
 /// - `<prefix>:{g}:deleted` — hash: user → when a privacy request purged their record or ledger
 ///   entries (Redis's clock, ms), field `*` for the whole guild; what tells the checkpointer a
 ///   record it read was deleted rather than lost with Redis, and the flush which held changes to
@@ -52,6 +54,7 @@ public struct StatsKeys: Sendable, Equatable {
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
     public func deletions(in guild: GuildID) -> String { guildPrefix(guild) + "deleted" }
     public func bots(in guild: GuildID) -> String { guildPrefix(guild) + "bots" }
+    public func loadLock(in guild: GuildID) -> String { guildPrefix(guild) + "loading" }
     public func threads(in guild: GuildID) -> String { guildPrefix(guild) + "threads" }
     public var threadGuilds: String { "\(prefix):{thread-guilds}" }
     /// The field of a guild's deletions hash that stands for the whole guild.

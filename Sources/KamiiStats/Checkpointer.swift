@@ -17,12 +17,15 @@ import KamiiCore
 /// deleted only once SQL has its rows; a checkpoint that fails or never finishes leaves them for the
 /// next. Two checkpointers on one Redis may copy a member twice, and (as with the dirty sets) one
 /// that read a record before the other may write it after, leaving that row a checkpoint behind
-/// until the member changes again.
+/// until the member changes again. One checkpointer at a time on a Redis (``CheckpointLock``) keeps
+/// that to the case of one whose lock ran out (it hung for a minute).
 public actor Checkpointer {
     public struct Report: Sendable, Equatable {
         public var guilds = 0
         public var members = 0
         public var failures = 0
+        /// Another process's checkpointer was at it: the marks are left to it.
+        public var leftToAnother = false
     }
 
     private let store: KamiiStore
@@ -47,29 +50,52 @@ public actor Checkpointer {
         self.logger = logger
     }
 
-    /// Checkpoints every `interval` until cancelled, then once more.
-    public func run(interval: Duration) async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { break }
-            _ = await checkpoint()
-        }
-        _ = await checkpoint()
-    }
-
-    /// One checkpoint of everything marked dirty so far.
+    /// One checkpoint of everything marked dirty so far — unless another process's checkpointer is
+    /// at it (``CheckpointLock``), which copies every mark: then nothing is done here
+    /// (``Report/leftToAnother``). With `patience` (at shutdown, so that what this process's last
+    /// flush marked is copied before it stops), it first waits that long for the other to finish.
     @discardableResult
-    public func checkpoint() async -> Report {
+    public func checkpoint(waitingUpTo patience: Duration = .zero) async -> Report {
         var report = Report()
-        let guilds: [GuildID]
+        var lock = CheckpointLock(keys: keys)
+        let deadline = ContinuousClock.now + patience
         do {
-            guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
+            while try await !lock.acquire(redis) {
+                guard ContinuousClock.now < deadline else {
+                    report.leftToAnother = true
+                    return report
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
         } catch {
             logger.error("checkpoint: Redis did not answer", metadata: ["error": "\(error)"])
             report.failures += 1
             totals.failures += 1
             return report
         }
+        await checkpoint(holding: &lock, into: &report)
+        do {
+            try await lock.release(redis)
+        } catch {
+            logger.warning("checkpoint: its lock was not released; it runs out", metadata: ["error": "\(error)"])
+        }
+        totals.guilds += report.guilds
+        totals.members += report.members
+        totals.failures += report.failures
+        return report
+    }
+
+    private func checkpoint(holding lock: inout CheckpointLock, into report: inout Report) async {
+        let guilds: [GuildID]
+        do {
+            guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
+        } catch {
+            logger.error("checkpoint: Redis did not answer", metadata: ["error": "\(error)"])
+            report.failures += 1
+            return
+        }
         for guild in guilds {
+            try? await lock.renewIfDue(redis)
             do {
                 let members = try await checkpointDirtySet(of: guild)
                 // Listed until its set is empty: marks another process's checkpointer merged in
@@ -90,15 +116,11 @@ public actor Checkpointer {
             }
         }
         do {
-            try await checkpointJournal(into: &report)
+            try await checkpointJournal(into: &report, renewing: &lock)
         } catch {
             report.failures += 1
             logger.error("checkpoint: the change journal could not be read or updated; what it names stays", metadata: ["error": "\(error)"])
         }
-        totals.guilds += report.guilds
-        totals.members += report.members
-        totals.failures += report.failures
-        return report
     }
 
     /// Entries read per round trip (each up to a flush's members, 16 bytes apiece).
@@ -112,7 +134,7 @@ public actor Checkpointer {
     /// the same transaction, replaced by one naming the members of the guilds that failed — so
     /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
     /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
-    private func checkpointJournal(into report: inout Report) async throws {
+    private func checkpointJournal(into report: inout Report, renewing lock: inout CheckpointLock) async throws {
         let journal = keys.changeJournal
         var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
         while !fields.isEmpty {
@@ -137,6 +159,7 @@ public actor Checkpointer {
             }
             var failed: [UInt64: Set<UInt64>] = [:]
             for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
+                try? await lock.renewIfDue(redis)
                 do {
                     report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
                     report.guilds += 1

@@ -142,7 +142,11 @@ final class HotPathService: Service, Sendable {
             group.cancelAll()
         }
         if let checkpointer {
-            let report = await checkpointer.checkpoint()
+            // Another process's checkpoint may be running: this one's last marks wait for it to end.
+            let report = await checkpointer.checkpoint(waitingUpTo: .seconds(60))
+            if report.leftToAnother {
+                logger.warning("another process's checkpoint ran past a minute; it, or the next, copies this one's last changes to SQL")
+            }
             logger.info("checkpointed to SQL", metadata: ["guilds": "\(report.guilds)", "members": "\(report.members)", "failures": "\(report.failures)"])
         }
         let totals = await flusher.totals

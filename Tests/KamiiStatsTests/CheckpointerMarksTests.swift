@@ -41,6 +41,41 @@ struct CheckpointerMarksTests {
         try await store.close()
     }
 
+    /// One checkpointer at a time on a Redis: a second, in another process, leaves the marks to the
+    /// one at it — unless it is told to wait (at shutdown), when it copies what was marked after the
+    /// first's take once the first is done. The lock is released after each.
+    @Test func aSecondCheckpointerLeavesTheMarksToTheOneAtItOrWaitsItsTurn() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
+        let copied = Gate(), release = Gate()
+        await first.setBeforeReleasingMarks { _ in
+            copied.open()
+            await release.wait()
+        }
+        async let firstReport = first.checkpoint()
+        await copied.wait()
+        let left = await second.checkpoint()
+        #expect(left.leftToAnother && left.members == 0 && left.failures == 0, "\(left)")
+        // A flush marks member 8 after the first's take; the second, shutting down, waits its turn.
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "8")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        async let waited = second.checkpoint(waitingUpTo: .seconds(30))
+        try await Task.sleep(for: .milliseconds(300))
+        release.open()
+        #expect(await firstReport.members == 1)
+        let report = await waited
+        #expect(!report.leftToAnother && report.members == 1 && report.failures == 0, "\(report)")
+        #expect(try await store.serverUser(UserID(8), in: guild)?.xp == 70)
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0, "released")
+        await redis.close()
+        try await store.close()
+    }
+
     /// A mark that is not an ID (not Kamii's: a key written by hand) is dropped when taken, so the
     /// set still empties and the guild is not listed for ever — bytes that are not UTF-8 too, which
     /// could not be named back to Redis once read as text.

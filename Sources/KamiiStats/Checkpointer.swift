@@ -15,10 +15,9 @@ import KamiiCore
 /// SQL has its members (the members of a guild that failed go back as a new entry, in the same
 /// transaction), and a dirty set is first moved (atomically) into a set being checkpointed, which is
 /// deleted only once SQL has its rows; a checkpoint that fails or never finishes leaves them for the
-/// next. Two checkpointers on one Redis may copy a member twice, and (as with the dirty sets) one
-/// that read a record before the other may write it after, leaving that row a checkpoint behind
-/// until the member changes again. One checkpointer at a time on a Redis (``CheckpointLock``) keeps
-/// that to the case of one whose lock ran out (it hung for a minute).
+/// next. One checkpointer at a time on a Redis (``CheckpointLock``); two overlap only when one's
+/// lock ran out (it hung for a minute), and then may copy a member twice — each row carries the
+/// Redis time of its read, and an older read never replaces a newer one.
 public actor Checkpointer {
     public struct Report: Sendable, Equatable {
         public var guilds = 0

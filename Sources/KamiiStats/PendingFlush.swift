@@ -207,9 +207,12 @@ struct PendingFlush {
                     // A clear is a HSCAN pattern: every giver's reaction with the emoji, or with any.
                     if reaction.everyEmoji {
                         pipeline.appendArgument("\(reaction.message):*")
+                    } else if reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver {
+                        // One emoji's clear: every key its reactions may be kept under, one pass.
+                        let keys = reaction.clearedEmoji.isEmpty ? [reaction.emoji] : reaction.clearedEmoji
+                        pipeline.appendArgument("\(reaction.message):*:" + keys.map(String.init).joined(separator: ","))
                     } else {
-                        let giver = reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver ? "*" : String(reaction.giver)
-                        pipeline.appendArgument("\(reaction.message):\(giver):\(reaction.emoji)")
+                        pipeline.appendArgument("\(reaction.message):\(reaction.giver):\(reaction.emoji)")
                     }
                     pipeline.appendArgument(reaction.receiver.map(String.init) ?? "")
                     pipeline.appendArgument(Int(reaction.givenAt))

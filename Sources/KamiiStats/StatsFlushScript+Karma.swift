@@ -44,14 +44,28 @@ extension StatsFlushScript {
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
                 elseif string.find(reaction, '*', 1, true) then
-                    -- A clear: every giver's reaction to the message (with the emoji, or any), taken
-                    -- back at once. The pattern is the message's digits and a colon: no other message.
-                    -- It walks the week's whole ledger: clears are moderators' acts, not traffic.
+                    -- A clear: every giver's reaction to the message (with one of the emoji keys
+                    -- listed after `message:*:`, or any), taken back at once. The pattern is the
+                    -- message's digits and a colon: no other message. It walks the week's whole
+                    -- ledger once, whatever the keys: clears are moderators' and bots' acts, not
+                    -- the traffic.
+                    local message, listed = string.match(reaction, '^(%d+):%*:([%d,]+)$')
+                    local keys
+                    if listed then
+                        keys = {}
+                        for key in string.gmatch(listed, '%d+') do keys[key] = true end
+                    else
+                        message = string.match(reaction, '^(%d+):%*$')
+                    end
                     local cleared, cursor = {}, '0'
                     repeat
-                        local page = redis.call('HSCAN', ledger, cursor, 'MATCH', reaction, 'COUNT', 1000)
+                        local page = redis.call('HSCAN', ledger, cursor, 'MATCH', (message or '-') .. ':*', 'COUNT', 1000)
                         cursor = page[1]
-                        for e = 1, #page[2], 2 do cleared[#cleared + 1] = {page[2][e], page[2][e + 1]} end
+                        for e = 1, #page[2], 2 do
+                            if not keys or keys[string.match(page[2][e], ':(%d+)$') or ''] then
+                                cleared[#cleared + 1] = {page[2][e], page[2][e + 1]}
+                            end
+                        end
                     until cursor == '0'
                     for _, entry in ipairs(cleared) do
                         local field, given = entry[1], entry[2]

@@ -187,6 +187,17 @@ struct GuildActorTests {
         let off = self.router()
         await off.route(D.message(id: D.messageID(atSecond: 0), author: 90, bot: true))
         #expect(off.stats.take().isEmpty)
+        // Seen while karma was off, then again after an admin switched it on: sent then.
+        let source = CountedSettings()
+        source.current.withLock { $0 = .defaults }
+        let switched = GuildRouter(stats: StatsBuffer(), settings: source, clock: ManualClock().read)
+        await switched.route(D.message(id: D.messageID(atSecond: 0), author: 90, bot: true))
+        var on = GuildConfig()
+        on.modules.karma = true
+        source.current.withLock { $0 = GuildSettings(on) }
+        switched.settingsChanged(GuildID(D.guild))
+        await switched.route(D.message(id: D.messageID(atSecond: 1), author: 90, bot: true))
+        #expect(batch(switched).karmaBots == [90])
     }
 
     /// A member's super reaction and normal reaction with the same emoji on one message are two
@@ -218,9 +229,9 @@ struct GuildActorTests {
         await router.route(D.dispatch(
             "MESSAGE_REACTION_REMOVE_EMOJI", #"{"message_id":"602","emoji":{"name":"🔥","id":null},"channel_id":"700","guild_id":"\#(D.guild)"}"#))
         #expect(batch(router).karmaReactions == [
-            .cleared(600, emoji: nil), .cleared(601, emoji: KarmaRules.emojiKey("⭐")), .cleared(601, emoji: KarmaRules.emojiKey("⭐", burst: true)),
+            .cleared(600, emoji: nil), .cleared(601, emojiKeys: [KarmaRules.emojiKey("⭐"), KarmaRules.emojiKey("⭐", burst: true)]),
             // Not a karma emoji now, but it may have been when its reactions were given.
-            .cleared(602, emoji: KarmaRules.emojiKey("🔥")), .cleared(602, emoji: KarmaRules.emojiKey("🔥", burst: true)),
+            .cleared(602, emojiKeys: [KarmaRules.emojiKey("🔥"), KarmaRules.emojiKey("🔥", burst: true)]),
         ])
         #expect(router.counters.malformed == 0)
     }

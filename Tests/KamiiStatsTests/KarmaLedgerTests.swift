@@ -153,6 +153,16 @@ struct KarmaLedgerTests {
         #expect(try await member(2, redis)?.karma == 1, "cleared twice: nothing more taken")
         await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: 2)])
         #expect(try await member(2, redis)?.karma == 2, "given again after the clear: counts again")
+        // One clear, several keys (normal and super, the emoji's own and the configured text's):
+        // one pass takes back what any of them gave, and leaves another emoji's.
+        let (superThumbs, upvote) = (KarmaRules.emojiKey("👍", burst: true), KarmaRules.emojiKey("upvote:1"))
+        await flush([
+            .init(message: message, giver: 3, emoji: superThumbs, receiver: 2), .init(message: message, giver: 6, emoji: upvote, receiver: 2),
+        ])
+        #expect(try await member(2, redis)?.karma == 4)
+        await flush([.cleared(message, emojiKeys: [thumbs, superThumbs, upvote])])
+        #expect(try await member(2, redis)?.karma == 1, "thumbs, super thumbs and the upvote taken back; the star kept")
+        await flush([.init(message: message, giver: 1, emoji: thumbs, receiver: 2)])
         await flush([.cleared(message, emoji: nil)])
         #expect(try await member(2, redis)?.karma == 0, "every emoji's")
         #expect(try await member(5, redis)?.karma == 1)

@@ -229,10 +229,11 @@ public actor GuildActor {
         stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds, from: origin) }
     }
 
-    /// Remembers a bot; the first time, with karma on, the flush keeps it in Redis too, so that an
-    /// actor that has not seen it yet gives it no karma either.
+    /// Remembers a bot; the first time it is seen with karma on, the flush keeps it in Redis too,
+    /// so that an actor that has not seen it yet gives it no karma either.
     private func noteBot(_ user: UInt64) {
-        guard karma.noteBot(user), settings?.karma != nil else { return }
+        karma.noteBot(user)
+        guard settings?.karma != nil, karma.reports(user) else { return }
         stats.record(in: slot) { $0.noteBot(user) }
     }
 
@@ -285,9 +286,8 @@ public actor GuildActor {
             }
         }
         guard !keys.isEmpty else { return }
-        stats.record(in: slot) { batch in
-            for key in keys { batch.record(.cleared(reaction.messageID, emoji: key)) }
-        }
+        let change = GuildStatsBatch.KarmaReaction.cleared(reaction.messageID, emojiKeys: keys)
+        stats.record(in: slot) { $0.record(change) }
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says

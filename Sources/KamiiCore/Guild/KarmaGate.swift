@@ -12,11 +12,19 @@ struct KarmaGate {
     static let capacity = 4_096
 
     private var bots: Set<UInt64> = []
+    /// Bots already sent to the flush for Redis to keep (``GuildStatsBatch/karmaBots``).
+    private var reported: Set<UInt64> = []
 
-    /// Remembers a bot; true the first time (within the capacity).
-    @discardableResult
-    mutating func noteBot(_ user: UInt64) -> Bool {
-        bots.count < Self.capacity && bots.insert(user).inserted
+    /// Remembers a bot.
+    mutating func noteBot(_ user: UInt64) {
+        if bots.count < Self.capacity { bots.insert(user) }
+    }
+
+    /// Whether the bot is yet to be sent to the flush, and from now on counts as sent. Kept apart
+    /// from ``noteBot(_:)``: a bot seen while karma was off is sent when seen again after it is
+    /// switched on.
+    mutating func reports(_ bot: UInt64) -> Bool {
+        reported.count < Self.capacity && reported.insert(bot).inserted
     }
 
     /// The member who would receive karma for this reaction, or nil when the rules give none: a

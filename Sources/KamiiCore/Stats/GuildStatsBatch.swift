@@ -34,6 +34,9 @@ public struct GuildStatsBatch: Sendable, Equatable {
         public var receiver: UInt64?
         /// A clear of every emoji's reactions (MESSAGE_REACTION_REMOVE_ALL): ``emoji`` does not matter.
         public var everyEmoji = false
+        /// A clear of one emoji's reactions: every key they may be kept under (normal and super, the
+        /// emoji's own and the configured text's), taken back in one pass over the ledger.
+        public var clearedEmoji: [UInt32] = []
         /// When the bot received a reaction that gives (Unix ms, its wall clock; 0 for a removal): what
         /// the flush holds against the pair's cooldown, which Redis keeps past the actor.
         public var givenAt: UInt64
@@ -48,8 +51,14 @@ public struct GuildStatsBatch: Sendable, Equatable {
 
         /// Every reaction to `message` removed at once: with `emoji`, that emoji's only.
         public static func cleared(_ message: UInt64, emoji: UInt32?) -> KarmaReaction {
-            var clear = KarmaReaction(message: message, giver: everyGiver, emoji: emoji ?? 0, receiver: nil)
-            clear.everyEmoji = emoji == nil
+            cleared(message, emojiKeys: emoji.map { [$0] })
+        }
+
+        /// Every reaction to `message` removed at once: with `emojiKeys`, those kept under them only.
+        public static func cleared(_ message: UInt64, emojiKeys: [UInt32]?) -> KarmaReaction {
+            var clear = KarmaReaction(message: message, giver: everyGiver, emoji: emojiKeys?.first ?? 0, receiver: nil)
+            clear.everyEmoji = emojiKeys == nil
+            clear.clearedEmoji = emojiKeys ?? []
             return clear
         }
     }

@@ -1,4 +1,5 @@
 import KamiiRedis
+import Logging
 
 /// One checkpointer at a time on a Redis (`<prefix>:{dirty-guilds}:checkpoint-lock`, holding the
 /// holder's token). Several processes share one Redis and its marks: two checkpointers at once
@@ -6,33 +7,48 @@ import KamiiRedis
 /// for the member's next one), and one that read a record before the other could write it to SQL
 /// after. A checkpoint that finds the lock taken leaves the marks to the holder, which copies them
 /// all; at shutdown a process waits for its turn instead, so that what its last flush marked is
-/// copied before it stops. The lock runs out if its holder dies; a long checkpoint renews it.
-struct CheckpointLock {
-    /// How long the lock lasts past its holder's latest renewal (ms).
-    static let lifetimeMilliseconds = "60000"
-    /// How often a checkpoint in progress renews it.
-    static let renewal: Duration = .seconds(10)
+/// copied before it stops. The lock runs out if its holder dies; a checkpoint renews it while it works.
+struct CheckpointLock: Sendable {
+    /// How long the lock lasts past its holder's latest renewal, and how often a checkpoint in
+    /// progress renews it.
+    struct Timing: Sendable {
+        var lifetime: Duration = .seconds(60)
+        var renewal: Duration = .seconds(10)
+    }
 
     let key: String
     let token = String(UInt64.random(in: 1...UInt64.max))
-    private var renewedAt = ContinuousClock.now
+    let timing: Timing
+    private let lifetimeMilliseconds: String
 
-    init(keys: StatsKeys) {
+    init(keys: StatsKeys, timing: Timing = Timing()) {
         key = keys.dirtyGuilds + ":checkpoint-lock"
+        self.timing = timing
+        lifetimeMilliseconds = String(max(1, Int(timing.lifetime / .milliseconds(1))))
     }
 
     /// Takes the lock if no one holds it.
-    mutating func acquire(_ redis: RedisClient) async throws -> Bool {
-        let reply = try await redis.send("SET", key, token, "NX", "PX", Self.lifetimeMilliseconds).orThrow()
-        renewedAt = .now
-        return !reply.isNull
+    func acquire(_ redis: RedisClient) async throws -> Bool {
+        try await !redis.send("SET", key, token, "NX", "PX", lifetimeMilliseconds).orThrow().isNull
     }
 
-    /// Renews the lock when it was last renewed ``renewal`` ago or more (if it is still this one's).
-    mutating func renewIfDue(_ redis: RedisClient) async throws {
-        guard ContinuousClock.now - renewedAt >= Self.renewal else { return }
-        renewedAt = .now
-        _ = try await redis.evaluate(Self.renew, keys: [key], arguments: [token, Self.lifetimeMilliseconds]).orThrow()
+    /// Renews the lock every ``Timing/renewal`` until cancelled (the checkpoint is done), however long
+    /// one guild's copy takes. Returns early, with a warning, when the lock is found to be no
+    /// longer this one's: it ran out (Redis unreachable for a minute, say) and another
+    /// checkpointer may be at it now.
+    func keepRenewed(_ redis: RedisClient, logger: Logger) async {
+        while true {
+            do { try await Task.sleep(for: timing.renewal) } catch { return }
+            do {
+                let kept = try await redis.evaluate(Self.renew, keys: [key], arguments: [token, lifetimeMilliseconds]).orThrow().int == 1
+                guard kept else {
+                    logger.warning("checkpoint: its lock ran out; another process's checkpoint may overlap this one")
+                    return
+                }
+            } catch {
+                logger.warning("checkpoint: its lock could not be renewed; tried again shortly", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Releases the lock if it is still this one's.
@@ -41,8 +57,9 @@ struct CheckpointLock {
     }
 
     private static let renew = RedisScript("""
-        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-        return 0
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        return 1
         """)
 
     private static let release = RedisScript("""

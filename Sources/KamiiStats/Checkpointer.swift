@@ -38,6 +38,13 @@ public actor Checkpointer {
     /// — where another process's checkpointer may merge marks of its own into the same set.
     var beforeReleasingMarks: (@Sendable (GuildID) async -> Void)?
 
+    /// Tests only: a lock that runs out (and is renewed) sooner.
+    var lockTiming = CheckpointLock.Timing()
+
+    func setLockTiming(_ timing: CheckpointLock.Timing) {
+        lockTiming = timing
+    }
+
     func setBeforeReleasingMarks(_ hook: @escaping @Sendable (GuildID) async -> Void) {
         beforeReleasingMarks = hook
     }
@@ -56,7 +63,7 @@ public actor Checkpointer {
     @discardableResult
     public func checkpoint(waitingUpTo patience: Duration = .zero) async -> Report {
         var report = Report()
-        var lock = CheckpointLock(keys: keys)
+        let lock = CheckpointLock(keys: keys, timing: lockTiming)
         let deadline = ContinuousClock.now + patience
         do {
             while try await !lock.acquire(redis) {
@@ -66,13 +73,23 @@ public actor Checkpointer {
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
+        } catch is CancellationError {
+            // Stopped while waiting for another process's checkpoint: its marks are left to that one.
+            logger.notice("checkpoint: stopped while another process's checkpoint ran; the marks are left to it")
+            report.leftToAnother = true
+            return report
         } catch {
             logger.error("checkpoint: Redis did not answer", metadata: ["error": "\(error)"])
             report.failures += 1
             totals.failures += 1
             return report
         }
-        await checkpoint(holding: &lock, into: &report)
+        let (redis, logger) = (self.redis, self.logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await lock.keepRenewed(redis, logger: logger) }
+            await checkpointMarked(into: &report)
+            group.cancelAll()
+        }
         do {
             try await lock.release(redis)
         } catch {
@@ -84,7 +101,7 @@ public actor Checkpointer {
         return report
     }
 
-    private func checkpoint(holding lock: inout CheckpointLock, into report: inout Report) async {
+    private func checkpointMarked(into report: inout Report) async {
         let guilds: [GuildID]
         do {
             guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
@@ -94,7 +111,6 @@ public actor Checkpointer {
             return
         }
         for guild in guilds {
-            try? await lock.renewIfDue(redis)
             do {
                 let members = try await checkpointDirtySet(of: guild)
                 // Listed until its set is empty: marks another process's checkpointer merged in
@@ -115,7 +131,7 @@ public actor Checkpointer {
             }
         }
         do {
-            try await checkpointJournal(into: &report, renewing: &lock)
+            try await checkpointJournal(into: &report)
         } catch {
             report.failures += 1
             logger.error("checkpoint: the change journal could not be read or updated; what it names stays", metadata: ["error": "\(error)"])
@@ -133,7 +149,7 @@ public actor Checkpointer {
     /// the same transaction, replaced by one naming the members of the guilds that failed — so
     /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
     /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
-    private func checkpointJournal(into report: inout Report, renewing lock: inout CheckpointLock) async throws {
+    private func checkpointJournal(into report: inout Report) async throws {
         let journal = keys.changeJournal
         var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
         while !fields.isEmpty {
@@ -158,7 +174,6 @@ public actor Checkpointer {
             }
             var failed: [UInt64: Set<UInt64>] = [:]
             for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
-                try? await lock.renewIfDue(redis)
                 do {
                     report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
                     report.guilds += 1

@@ -38,6 +38,8 @@ public import DiscordModels
 /// - `<prefix>:{dirty-guilds}:journal` — hash: one field per flush round trip → the (guild, user)
 ///   pairs of every member it changed, 16 bytes each (two little-endian UInt64s); the
 ///   checkpointer deletes a field once SQL has its members
+/// - `<prefix>:{dirty-guilds}:checkpoint-lock` — string: the token of the checkpointer at work
+///   (``CheckpointLock``), one at a time per Redis; runs out a minute after its last renewal
 public struct StatsKeys: Sendable, Equatable {
     public let prefix: String
 

@@ -76,6 +76,35 @@ struct CheckpointerMarksTests {
         try await store.close()
     }
 
+    /// A checkpoint renews its lock while it works, however long one guild takes: held here for
+    /// four of the lock's lifetimes, it still holds the lock, and a second checkpointer still
+    /// leaves the marks to it.
+    @Test func aLongCheckpointKeepsItsLock() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
+        await first.setLockTiming(.init(lifetime: .milliseconds(300), renewal: .milliseconds(100)))
+        let copied = Gate(), release = Gate()
+        await first.setBeforeReleasingMarks { _ in
+            copied.open()
+            await release.wait()
+        }
+        async let firstReport = first.checkpoint()
+        await copied.wait()
+        try await Task.sleep(for: .milliseconds(1_200))
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 1, "renewed")
+        #expect(await second.checkpoint().leftToAnother)
+        release.open()
+        #expect(await firstReport.members == 1)
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A mark that is not an ID (not Kamii's: a key written by hand) is dropped when taken, so the
     /// set still empties and the guild is not listed for ever — bytes that are not UTF-8 too, which
     /// could not be named back to Redis once read as text.

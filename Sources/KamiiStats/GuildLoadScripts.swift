@@ -61,15 +61,23 @@ enum GuildLoadScripts {
         return \(done)
         """)
 
-    /// Marks the guild loaded and releases the lock (KEYS: the members hash, the lock; ARGV: the
-    /// token). Replies ``done``, or ``lockLost`` / ``alreadyLoaded`` with nothing marked.
+    /// Takes out the members SQL no longer holds (deleted while the guild loaded), marks the guild
+    /// loaded and releases the lock (KEYS: the members hash, the leaderboards, the lock; ARGV: the
+    /// token, then the members to take out). Replies ``done``, or ``lockLost`` / ``alreadyLoaded``
+    /// with nothing done — a record another loader's guild has since is not this one's to delete.
     static let finish = RedisScript("""
-        if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+        local lock = KEYS[#KEYS]
+        if redis.call('GET', lock) ~= ARGV[1] then
             if redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 1 then return \(alreadyLoaded) end
             return \(lockLost)
         end
+        for first = 2, #ARGV, 1000 do
+            local last = math.min(first + 999, #ARGV)
+            redis.call('HDEL', KEYS[1], unpack(ARGV, first, last))
+            for k = 2, #KEYS - 1 do redis.call('ZREM', KEYS[k], unpack(ARGV, first, last)) end
+        end
         redis.call('HSETNX', KEYS[1], '\(StatsKeys.batchField)', 'hydrated')
-        redis.call('DEL', KEYS[2])
+        redis.call('DEL', lock)
         return \(done)
         """)
 

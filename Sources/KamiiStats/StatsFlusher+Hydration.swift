@@ -86,11 +86,6 @@ extension StatsFlusher {
         let (members, lock) = (keys.members(in: guild), keys.loadLock(in: guild))
         let token = "\(UInt64.random(in: 1...UInt64.max))"
         let lifetime = String(GuildLoadScripts.lockLifetimeMilliseconds)
-        switch try await redis.evaluate(GuildLoadScripts.acquire, keys: [members, lock], arguments: [token, lifetime]).orThrow().string {
-        case "loaded": return .loaded
-        case "locked": break
-        default: return .busy
-        }
         // A step that finds the guild loaded by someone else (another loader finished, a privacy
         // purge marked it) ends this load as done: the guild's batch is sent again at once.
         func stopped(at reply: RedisValue) async throws -> LoadOutcome? {
@@ -103,25 +98,34 @@ extension StatsFlusher {
             }
         }
         do {
+            switch try await redis.evaluate(GuildLoadScripts.acquire, keys: [members, lock], arguments: [token, lifetime]).orThrow().string {
+            case "loaded": return .loaded
+            case "locked": break
+            default: return .busy
+            }
             let rows = try await hydrator.members(of: guild)
-            let boards = Leaderboard.allCases.map { keys.leaderboard($0, in: guild) }
-            let cleared = try await redis.evaluate(GuildLoadScripts.clearUnloaded, keys: [members] + boards + [lock], arguments: [token, lifetime])
+            let guildKeys = [members] + Leaderboard.allCases.map { keys.leaderboard($0, in: guild) } + [lock]
+            let cleared = try await redis.evaluate(GuildLoadScripts.clearUnloaded, keys: guildKeys, arguments: [token, lifetime])
             if let outcome = try await stopped(at: cleared) { return outcome }
             var pipeline = RedisPipeline()
             for start in stride(from: 0, to: rows.count, by: 1_000) {
-                appendPart(rows[start..<min(start + 1_000, rows.count)], keys: [members] + boards + [lock], token: token, lifetime: lifetime, to: &pipeline)
+                appendPart(rows[start..<min(start + 1_000, rows.count)], keys: guildKeys, token: token, lifetime: lifetime, to: &pipeline)
             }
             for reply in try await redis.execute(pipeline) {
                 if let outcome = try await stopped(at: reply) { return outcome }
             }
-            let deleted = try await takeOutDeleted(rows.map(\.user), in: guild, from: hydrator)
-            let finished = try await redis.evaluate(GuildLoadScripts.finish, keys: [members, lock], arguments: [token])
+            let deleted = try await deletedMeanwhile(rows.map(\.user), in: guild, from: hydrator)
+            let finished = try await redis.evaluate(GuildLoadScripts.finish, keys: guildKeys, arguments: [token] + deleted)
             if let outcome = try await stopped(at: finished) { return outcome }
+            if !deleted.isEmpty {
+                logger.notice("members deleted while their guild was loading were taken out again", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
+            }
             totals.hydrations += 1
-            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(rows.count - deleted)"])
+            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(rows.count - deleted.count)"])
             return .loaded
         } catch {
-            // The next try, here or in another process, need not wait for the lock to run out.
+            // The next try, here or in another process, need not wait for the lock to run out (a
+            // lock taken by an acquire whose reply was lost included).
             _ = try? await redis.evaluate(GuildLoadScripts.release, keys: [lock], arguments: [token])
             throw error
         }
@@ -157,22 +161,11 @@ extension StatsFlusher {
         }
     }
 
-    /// Removes from Redis the members just written whom SQL no longer holds (deleted meanwhile);
-    /// returns how many.
-    private func takeOutDeleted(_ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator) async throws -> Int {
-        guard !written.isEmpty else { return 0 }
+    /// The members just written whom SQL no longer holds (deleted meanwhile): ``GuildLoadScripts/finish``
+    /// takes them out again, under the load's lock.
+    private func deletedMeanwhile(_ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator) async throws -> [String] {
+        guard !written.isEmpty else { return [] }
         let still = Set(try await hydrator.members(of: guild).map(\.user))
-        let deleted = written.filter { !still.contains($0) }.map { String($0.rawValue) }
-        guard !deleted.isEmpty else { return 0 }
-        let keys = configuration.keys
-        var pipeline = RedisPipeline()
-        for start in stride(from: 0, to: deleted.count, by: 1_000) {
-            let part = deleted[start..<min(start + 1_000, deleted.count)]
-            pipeline.append(["HDEL", keys.members(in: guild)] + part)
-            for board in Leaderboard.allCases { pipeline.append(["ZREM", keys.leaderboard(board, in: guild)] + part) }
-        }
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
-        logger.notice("members deleted while their guild was loading were taken out again", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
-        return deleted.count
+        return written.filter { !still.contains($0) }.map { String($0.rawValue) }
     }
 }

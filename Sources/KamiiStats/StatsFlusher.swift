@@ -257,7 +257,9 @@ public actor StatsFlusher {
                 totals.flushes += 1
                 if !failing {
                     failing = true
-                    logger.error("guilds wait for rehydration (SQL unreachable?); the rest is flushed", metadata: ["guilds": "\(deferred.count)"])
+                    // SQL unreachable, or another process loading them (a rolling restart): the
+                    // load's own log line says which.
+                    logger.warning("guilds wait to be loaded from SQL; the rest is flushed", metadata: ["guilds": "\(deferred.count)"])
                 }
                 return false
             }

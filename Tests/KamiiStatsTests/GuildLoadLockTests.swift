@@ -80,6 +80,41 @@ struct GuildLoadLockTests {
         try await store.close()
     }
 
+    /// A loader that lost its turn while checking SQL for members deleted meanwhile takes none of
+    /// them out: the guild is the other loader's now, and the member's record there is new (their
+    /// messages after the deletion). (Taken out unguarded before, the record was lost.)
+    @Test func aLoaderThatLostItsTurnTakesOutNothing() async throws {
+        /// The member's row on the first read; none on the second, which waits for `release`.
+        final class DeletedWhileLoading: GuildHydrator {
+            let row: ServerUserStats
+            let checking = Gate(), release = Gate()
+            let calls = Locked(0)
+            init(_ row: ServerUserStats) { self.row = row }
+            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+                guard calls.withLock({ $0 += 1; return $0 }) == 2 else { return [row] }
+                checking.open()
+                await release.wait()
+                return []
+            }
+        }
+        struct Empty: GuildHydrator {
+            func members(of guild: GuildID) async throws -> [ServerUserStats] { [] }
+        }
+        let redis = try RedisTestServer.client()
+        let held = DeletedWhileLoading(ServerUserStats(
+            guild: guild, user: UserID(member), xp: 100, level: 1, karma: 0, trust: 50, messageCount: 9, updatedAt: Date()))
+        let first = process(redis, held)
+        async let firstFlushed = first.flush()
+        await held.checking.wait()
+        try await redis.send("DEL", keys.loadLock(in: guild))
+        #expect(await process(redis, Empty()).flush())
+        #expect(try await messages(redis) == 1, "the member starts again after their deletion")
+        held.release.open()
+        #expect(await firstFlushed)
+        #expect(try await messages(redis) == 2, "not taken out by the loader that lost its turn")
+        await redis.close()
+    }
+
     /// A load that fails (the store gone) releases its lock: the next try need not wait for it to
     /// run out.
     @Test func aFailedLoadReleasesItsLock() async throws {

@@ -13,7 +13,7 @@ import KamiiRedis
 /// the call's mode (1: write each guild's position, 2: its guilds may hold replayed
 /// messages, judged by the positions kept; 4: add the number of guilds that have the batch to the
 /// counter; added together), then per guild: its key prefix, its cooldown
-/// in ms, its member count, its karma reaction count, its karma pair cooldown in ms, with a
+/// in ms, its member count, its karma entry count (bots and reactions), its karma pair cooldown in ms, with a
 /// position mode (1, 2 or both) the session tag and `s` of the last dispatch whose message it counts
 /// (0 and 0: unknown), then its members' user ids, then each member's changes packed
 /// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a

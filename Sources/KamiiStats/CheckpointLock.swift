@@ -1,5 +1,6 @@
 import KamiiRedis
 import Logging
+import Synchronization
 
 /// One checkpointer at a time on a Redis (`<prefix>:{dirty-guilds}:checkpoint-lock`, holding the
 /// holder's token). Several processes share one Redis and its marks: two checkpointers at once
@@ -7,7 +8,8 @@ import Logging
 /// for the member's next one), and one that read a record before the other could write it to SQL
 /// after. A checkpoint that finds the lock taken leaves the marks to the holder, which copies them
 /// all; at shutdown a process waits for its turn instead, so that what its last flush marked is
-/// copied before it stops. The lock runs out if its holder dies; a checkpoint renews it while it works.
+/// copied before it stops. The lock runs out if its holder dies or hangs; a checkpoint renews it
+/// while it makes progress.
 struct CheckpointLock: Sendable {
     /// How long the lock lasts past its holder's latest renewal, and how often a checkpoint in
     /// progress renews it.
@@ -32,13 +34,27 @@ struct CheckpointLock: Sendable {
         try await !redis.send("SET", key, token, "NX", "PX", lifetimeMilliseconds).orThrow().isNull
     }
 
-    /// Renews the lock every ``Timing/renewal`` until cancelled (the checkpoint is done), however long
-    /// one guild's copy takes. Returns early, with a warning, when the lock is found to be no
-    /// longer this one's: it ran out (Redis unreachable for a minute, say) and another
-    /// checkpointer may be at it now.
-    func keepRenewed(_ redis: RedisClient, logger: Logger) async {
+    /// When the checkpoint holding the lock last made progress (a guild or a journal part done).
+    final class Progress: Sendable {
+        private let last = Mutex(ContinuousClock.now)
+
+        func note() { last.withLock { $0 = .now } }
+
+        var age: Duration { ContinuousClock.now - last.withLock { $0 } }
+    }
+
+    /// Renews the lock every ``Timing/renewal`` until cancelled (the checkpoint is done), while the
+    /// checkpoint makes `progress`: however long one guild's copy takes, but not for one that hangs
+    /// (a SQL call that never returns), whose lock then runs out so that another process's
+    /// checkpoints go on. Returns early, with a warning, when the lock is found to be no longer
+    /// this one's, or stops being renewed.
+    func keepRenewed(_ redis: RedisClient, progress: Progress, logger: Logger) async {
         while true {
             do { try await Task.sleep(for: timing.renewal) } catch { return }
+            guard progress.age < timing.lifetime else {
+                logger.warning("checkpoint: no progress for the lock's lifetime; its lock runs out, and another process's checkpoint may overlap this one")
+                return
+            }
             do {
                 let kept = try await redis.evaluate(Self.renew, keys: [key], arguments: [token, lifetimeMilliseconds]).orThrow().int == 1
                 guard kept else {

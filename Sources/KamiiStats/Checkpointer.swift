@@ -16,8 +16,9 @@ import KamiiCore
 /// transaction), and a dirty set is first moved (atomically) into a set being checkpointed, which is
 /// deleted only once SQL has its rows; a checkpoint that fails or never finishes leaves them for the
 /// next. One checkpointer at a time on a Redis (``CheckpointLock``); two overlap only when one's
-/// lock ran out (it hung for a minute), and then may copy a member twice — each row carries the
-/// Redis time of its read, and an older read never replaces a newer one.
+/// lock ran out (it made no progress for a minute, or could not reach Redis), and then may copy a
+/// member twice — each row carries the Redis time of its read, and an older read never replaces
+/// a newer one.
 public actor Checkpointer {
     public struct Report: Sendable, Equatable {
         public var guilds = 0
@@ -28,7 +29,7 @@ public actor Checkpointer {
     }
 
     private let store: KamiiStore
-    private let redis: RedisClient
+    let redis: RedisClient
     private let keys: StatsKeys
     private let logger: Logger
     public private(set) var totals = Report()
@@ -84,12 +85,13 @@ public actor Checkpointer {
             totals.failures += 1
             return report
         }
-        let (redis, logger) = (self.redis, self.logger)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await lock.keepRenewed(redis, logger: logger) }
-            await checkpointMarked(into: &report)
-            group.cancelAll()
-        }
+        // Not a child task: a shutdown that cancels this one must not stop the renewals of a
+        // checkpoint that goes on (Redis and SQL calls run to their end).
+        let (redis, logger, progress) = (self.redis, self.logger, CheckpointLock.Progress())
+        let renewer = Task { await lock.keepRenewed(redis, progress: progress, logger: logger) }
+        await checkpointMarked(into: &report, progress: progress)
+        renewer.cancel()
+        await renewer.value
         do {
             try await lock.release(redis)
         } catch {
@@ -101,7 +103,7 @@ public actor Checkpointer {
         return report
     }
 
-    private func checkpointMarked(into report: inout Report) async {
+    private func checkpointMarked(into report: inout Report, progress: CheckpointLock.Progress) async {
         let guilds: [GuildID]
         do {
             guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
@@ -111,6 +113,7 @@ public actor Checkpointer {
             return
         }
         for guild in guilds {
+            progress.note()
             do {
                 let members = try await checkpointDirtySet(of: guild)
                 // Listed until its set is empty: marks another process's checkpointer merged in
@@ -131,7 +134,7 @@ public actor Checkpointer {
             }
         }
         do {
-            try await checkpointJournal(into: &report)
+            try await checkpointJournal(into: &report, progress: progress)
         } catch {
             report.failures += 1
             logger.error("checkpoint: the change journal could not be read or updated; what it names stays", metadata: ["error": "\(error)"])
@@ -149,7 +152,7 @@ public actor Checkpointer {
     /// the same transaction, replaced by one naming the members of the guilds that failed — so
     /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
     /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
-    private func checkpointJournal(into report: inout Report) async throws {
+    private func checkpointJournal(into report: inout Report, progress: CheckpointLock.Progress) async throws {
         let journal = keys.changeJournal
         var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
         while !fields.isEmpty {
@@ -157,6 +160,7 @@ public actor Checkpointer {
             var members: [UInt64: Set<UInt64>] = [:]
             var gathered = 0
             while !fields.isEmpty && gathered < Self.journalMembersPerPart {
+                progress.note()
                 let page = Array(fields.prefix(Self.journalPage))
                 fields = fields.dropFirst(page.count)
                 var read = RedisPipeline()
@@ -174,6 +178,7 @@ public actor Checkpointer {
             }
             var failed: [UInt64: Set<UInt64>] = [:]
             for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
+                progress.note()
                 do {
                     report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
                     report.guilds += 1
@@ -380,24 +385,4 @@ public actor Checkpointer {
             throw error
         }
     }
-
-    /// Moves `set` into `set:checkpointing` (adding to what a failed checkpoint left there) and
-    /// returns everything in it that is an ID (decimal digits); anything else — not Kamii's, never
-    /// copyable — is removed there, so that it cannot keep the set from ever emptying.
-    private func take(_ set: String) async throws -> [String] {
-        let reply = try await redis.evaluate(Self.takeScript, keys: [set, set + ":checkpointing"], arguments: [])
-        return (reply.array ?? []).compactMap(\.string)
-    }
-
-    private static let takeScript = RedisScript("""
-        if redis.call('EXISTS', KEYS[1]) == 1 then
-            redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
-            redis.call('DEL', KEYS[1])
-        end
-        local ids = {}
-        for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-            if string.match(member, '^%d+$') then ids[#ids + 1] = member else redis.call('SREM', KEYS[2], member) end
-        end
-        return ids
-        """)
 }

@@ -204,7 +204,8 @@ struct PendingFlush {
                 }
                 for reaction in batch.karmaReactions {
                     pipeline.appendArgument(Int(MessageID(reaction.message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds))
-                    // A clear is a HSCAN pattern: every giver's reaction with the emoji, or with any.
+                    // A clear names the message and its emoji keys (none: every emoji's); the script
+                    // scans the ledger for them.
                     if reaction.everyEmoji {
                         pipeline.appendArgument("\(reaction.message):*")
                     } else if reaction.giver == GuildStatsBatch.KarmaReaction.everyGiver {

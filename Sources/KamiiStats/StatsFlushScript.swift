@@ -21,8 +21,9 @@ import KamiiRedis
 /// trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
 /// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
-/// week, `message:giver:emoji`, the receiver (empty for a removal) and when the bot received it
-/// (Unix ms; 0 for a removal) — or, for a bot the guild's actors saw, 0, `bot`, its id and 0: kept
+/// week, `message:giver:emoji` (a clear: `message:*`, or `message:*:` and the emoji keys it
+/// clears, comma-separated), the receiver (empty for a removal or a clear) and when the bot
+/// received it (Unix ms; 0 for a removal) — or, for a bot the guild's actors saw, 0, `bot`, its id and 0: kept
 /// in the guild's `bots` set, whose members receive no karma.
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a

@@ -257,8 +257,7 @@ public actor StatsFlusher {
                 totals.flushes += 1
                 if !failing {
                     failing = true
-                    // SQL unreachable, or another process loading them (a rolling restart): the
-                    // load's own log line says which.
+                    // SQL unreachable, or another process loading them: the load's own line says which.
                     logger.warning("guilds wait to be loaded from SQL; the rest is flushed", metadata: ["guilds": "\(deferred.count)"])
                 }
                 return false

@@ -53,6 +53,8 @@ struct CheckpointerMarksTests {
         try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
         let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
         let copied = Gate(), release = Gate()
+        // Opened on every way out: a failure before the release must not leave the checkpoint waiting.
+        defer { release.open() }
         await first.setBeforeReleasingMarks { _ in
             copied.open()
             await release.wait()
@@ -76,10 +78,35 @@ struct CheckpointerMarksTests {
         try await store.close()
     }
 
-    /// A checkpoint renews its lock while it works, however long one guild takes: held here for
-    /// four of the lock's lifetimes, it still holds the lock, and a second checkpointer still
-    /// leaves the marks to it.
-    @Test func aLongCheckpointKeepsItsLock() async throws {
+    /// A checkpoint renews its lock while it makes progress, however long it takes in all: five
+    /// guilds of 300 ms each against a lock of one second, and the lock is still held past it, so
+    /// a second checkpointer leaves the marks to the first.
+    @Test func aCheckpointThatMakesProgressKeepsItsLock() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let guilds = (0..<5).map { GuildID(guild.rawValue + (UInt64($0) << 22)) }
+        for guild in guilds {
+            try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
+            try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
+            try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        }
+        let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
+        await first.setLockTiming(.init(lifetime: .seconds(1), renewal: .milliseconds(100)))
+        await first.setBeforeReleasingMarks { _ in try? await Task.sleep(for: .milliseconds(300)) }
+        async let firstReport = first.checkpoint()
+        try await Task.sleep(for: .milliseconds(1_300))
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 1, "renewed")
+        #expect(await second.checkpoint().leftToAnother)
+        #expect(await firstReport.members == 5)
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// A checkpoint that makes no progress (a SQL call that hangs) stops renewing its lock: it runs
+    /// out, and another process's checkpoint copies the marks meanwhile.
+    @Test func aCheckpointThatHangsLetsItsLockRunOut() async throws {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
@@ -89,18 +116,19 @@ struct CheckpointerMarksTests {
         let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
         await first.setLockTiming(.init(lifetime: .milliseconds(300), renewal: .milliseconds(100)))
         let copied = Gate(), release = Gate()
+        defer { release.open() }
         await first.setBeforeReleasingMarks { _ in
             copied.open()
             await release.wait()
         }
         async let firstReport = first.checkpoint()
         await copied.wait()
-        try await Task.sleep(for: .milliseconds(1_200))
-        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 1, "renewed")
-        #expect(await second.checkpoint().leftToAnother)
+        try await Task.sleep(for: .milliseconds(1_000))
+        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0, "ran out")
+        let report = await second.checkpoint()
+        #expect(!report.leftToAnother && report.members == 1, "\(report)")
         release.open()
         #expect(await firstReport.members == 1)
-        #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0)
         await redis.close()
         try await store.close()
     }

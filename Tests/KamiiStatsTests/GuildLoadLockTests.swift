@@ -40,6 +40,7 @@ struct GuildLoadLockTests {
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let held = PrivacyDeletionTests.HeldHydrator(store: store)
+        defer { held.release.open() }
         let first = process(redis, held), second = process(redis, StoreHydrator(store: store))
         async let firstFlushed = first.flush()
         await held.read.wait()
@@ -65,6 +66,7 @@ struct GuildLoadLockTests {
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let held = PrivacyDeletionTests.HeldHydrator(store: store)
+        defer { held.release.open() }
         let first = process(redis, held), second = process(redis, StoreHydrator(store: store))
         async let firstFlushed = first.flush()
         await held.read.wait()
@@ -103,6 +105,7 @@ struct GuildLoadLockTests {
         let redis = try RedisTestServer.client()
         let held = DeletedWhileLoading(ServerUserStats(
             guild: guild, user: UserID(member), xp: 100, level: 1, karma: 0, trust: 50, messageCount: 9, updatedAt: Date()))
+        defer { held.release.open() }
         let first = process(redis, held)
         async let firstFlushed = first.flush()
         await held.checking.wait()

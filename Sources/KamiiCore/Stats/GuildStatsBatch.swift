@@ -20,8 +20,8 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// however often it is replayed, and a removal takes back exactly what its reaction gave —
     /// whether or not the guild's actor still remembers it.
     public struct KarmaReaction: Sendable, Equatable {
-        /// The giver of a clear: the message's reactions (with the emoji, unless ``everyEmoji``)
-        /// are all removed at once.
+        /// The giver of a clear: the message's reactions (those kept under ``clearedEmoji``, unless
+        /// ``everyEmoji``) are all removed at once.
         public static let everyGiver: UInt64 = 0
 
         public var message: UInt64

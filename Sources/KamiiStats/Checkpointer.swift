@@ -26,6 +26,8 @@ public actor Checkpointer {
         public var failures = 0
         /// Another process's checkpointer was at it: the marks are left to it.
         public var leftToAnother = false
+        /// Rows SQL did not take: it held a later read of them (``totals`` only).
+        public var rowsNotWritten = 0
     }
 
     private let store: KamiiStore
@@ -378,7 +380,17 @@ public actor Checkpointer {
     /// Writes the rows; false when the store does not know the guild yet.
     private func upsert(_ rows: [ServerUserStats]) async throws -> Bool {
         do {
-            try await store.upsertServerUsers(rows)
+            let written = try await store.upsertServerUsers(rows)
+            if written < rows.count {
+                // One checkpointer at a time writes: a row SQL holds from a later read than this one
+                // means Redis's clock went back (a failover to a replica whose clock is behind), or
+                // this checkpoint's lock ran out. Those rows stay as they are until the clock
+                // passes their read time.
+                totals.rowsNotWritten += rows.count - written
+                logger.warning("checkpoint: rows not written, SQL holds a later read of them (Redis's clock behind the one that wrote them?)", metadata: [
+                    "guild": "\(rows[0].guild)", "rows": "\(rows.count - written)",
+                ])
+            }
             return true
         } catch {
             if error.kind == .unknownGuild { return false }

@@ -133,6 +133,32 @@ struct CheckpointerMarksTests {
         try await store.close()
     }
 
+    /// A row SQL holds from a later read than the checkpoint's (Redis's clock went back, a failover
+    /// to a replica whose clock is behind) is not replaced, and the checkpointer says so rather
+    /// than silently: counted and logged.
+    @Test(arguments: CheckpointerTests.engines)
+    func rowsSQLHoldsFromALaterReadAreCountedNotReplaced(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await store.registerGuild(guild)
+        let hourAhead = Int64(Date().timeIntervalSince1970 * 1_000) + 3_600_000
+        var later = ServerUserStats(guild: guild, user: UserID(7), xp: 40, level: 0, karma: 0, trust: 50, messageCount: 2, updatedAt: Date())
+        later.asOf = hourAhead
+        try await store.upsertServerUsers([later])
+        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "8")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        let report = await checkpointer.checkpoint()
+        #expect(report.failures == 0 && report.members == 2, "\(report)")
+        #expect(await checkpointer.totals.rowsNotWritten == 1)
+        #expect(try await store.serverUser(UserID(7), in: guild)?.xp == 40, "kept")
+        #expect(try await store.serverUser(UserID(8), in: guild)?.xp == 70)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A mark that is not an ID (not Kamii's: a key written by hand) is dropped when taken, so the
     /// set still empties and the guild is not listed for ever — bytes that are not UTF-8 too, which
     /// could not be named back to Redis once read as text.

@@ -10,21 +10,25 @@ extension KamiiStore {
     ///
     /// A member listed twice keeps the later row (PostgreSQL refuses to update one row twice in a
     /// statement, so duplicates are dropped here rather than left to the engine).
+    /// - Returns: how many rows were written (inserted or replaced); the others were not, SQL
+    ///   holding a later read of them.
     /// - Throws: `invalidInput` or `unknownGuild` before anything is written.
-    public func upsertServerUsers(_ batch: [ServerUserStats]) async throws(StoreError) {
-        guard !batch.isEmpty else { return }
+    @discardableResult
+    public func upsertServerUsers(_ batch: [ServerUserStats]) async throws(StoreError) -> Int {
+        guard !batch.isEmpty else { return 0 }
         for row in batch { try row.validate() }
         var latest: [Pair: Int] = [:]
         for (index, row) in batch.enumerated() { latest[Pair(guild: row.guild, user: row.user)] = index }
         let rows = latest.count == batch.count ? batch : batch.indices.filter { latest[Pair(guild: batch[$0].guild, user: batch[$0].user)] == $0 }.map { batch[$0] }
         let guilds = Array(Set(rows.map(\.guild.column)))
         let batchRows = configuration.batchRows
-        try await transaction { database in
+        return try await transaction { database in
             let known = try await database.select().column("guild_id").from("guild_config")
                 .where("guild_id", .in, guilds).all().map { try $0.decode(column: "guild_id", as: Int64.self) }
             if let missing = Set(guilds).subtracting(known).first {
                 throw StoreError(.unknownGuild, "guild \(GuildID(column: missing)) is not registered; nothing was written")
             }
+            var written = 0
             for start in stride(from: 0, to: rows.count, by: batchRows) {
                 let insert = database.insert(into: "server_users")
                     .columns(Self.serverUserColumnNames)
@@ -34,12 +38,13 @@ extension KamiiStore {
                         SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.xpMessages), SQLBind(row.lastXPAt),
                         SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf))
                 }
-                try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
+                written += try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
                     Self.serverUserColumnNames.dropFirst(2).reduce(update) {
                         $0.set(excludedValueOf: $1)
                     }.where(SQLColumn("as_of", table: "server_users"), .lessThanOrEqual, SQLExcludedColumn("as_of"))
-                }.run()
+                }.returning("user_id").all().count
             }
+            return written
         }
     }
 

@@ -58,6 +58,7 @@ final class RunMetrics: Sendable {
                 counters += [
                     ("kamii_checkpoint_members_total", [], checkpoints.members),
                     ("kamii_checkpoint_failures_total", [], checkpoints.failures),
+                    ("kamii_checkpoint_rows_not_written_total", [], checkpoints.rowsNotWritten),
                 ]
             }
             Gauge(label: "kamii_guild_actors").record(router.activeGuilds)

@@ -13,6 +13,28 @@ struct CheckpointerMarksTests {
     let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
 
+    /// Writes member records (user → record text) into a guild's Redis hash and marks them (or
+    /// `only` these) for the checkpointer, as a flush would.
+    private func mark(_ records: [String: String], only: [String]? = nil, in guild: GuildID? = nil, _ redis: RedisClient) async throws {
+        let guild = guild ?? self.guild
+        var pipeline = RedisPipeline()
+        pipeline.append(["HSET", keys.members(in: guild)] + records.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] })
+        pipeline.append(["SADD", keys.dirtyMembers(in: guild)] + (only ?? records.keys.sorted()))
+        pipeline.append("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+    }
+
+    /// Makes `checkpointer` open `copied` once it has copied a guild's marked members, then wait
+    /// for `release` before releasing their marks.
+    private func hold(_ checkpointer: Checkpointer) async -> (copied: Gate, release: Gate) {
+        let copied = Gate(), release = Gate()
+        await checkpointer.setBeforeReleasingMarks { _ in
+            copied.open()
+            await release.wait()
+        }
+        return (copied, release)
+    }
+
     /// Several processes share one Redis: while one checkpointer copies a guild's marked members,
     /// another's take may merge new marks into the same set. Releasing its own marks, the first
     /// leaves those (and the guild listed), so they are copied by the next checkpoint.
@@ -20,9 +42,7 @@ struct CheckpointerMarksTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        try await mark(["7": "50:0:3:1::0:::::", "8": "70:0:4:1::0:::::"], only: ["7"], redis)
         let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
         let twin = keys.dirtyMembers(in: guild) + ":checkpointing"
         await checkpointer.setBeforeReleasingMarks { _ in
@@ -48,17 +68,11 @@ struct CheckpointerMarksTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
-        let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
-        let copied = Gate(), release = Gate()
+        try await mark(["7": "50:0:3:1::0:::::", "8": "70:0:4:1::0:::::"], only: ["7"], redis)
+        let (first, second) = (Checkpointer(store: store, redis: redis, keys: keys), Checkpointer(store: store, redis: redis, keys: keys))
+        let (copied, release) = await hold(first)
         // Opened on every way out: a failure before the release must not leave the checkpoint waiting.
         defer { release.open() }
-        await first.setBeforeReleasingMarks { _ in
-            copied.open()
-            await release.wait()
-        }
         async let firstReport = first.checkpoint()
         await copied.wait()
         let left = await second.checkpoint()
@@ -86,11 +100,7 @@ struct CheckpointerMarksTests {
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         let guilds = (0..<5).map { GuildID(guild.rawValue + (UInt64($0) << 22)) }
-        for guild in guilds {
-            try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
-            try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
-            try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
-        }
+        for guild in guilds { try await mark(["7": "50:0:3:1::0:::::"], in: guild, redis) }
         let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
         await first.setLockTiming(.init(lifetime: .seconds(1), renewal: .milliseconds(100)))
         await first.setBeforeReleasingMarks { _ in try? await Task.sleep(for: .milliseconds(300)) }
@@ -110,17 +120,11 @@ struct CheckpointerMarksTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
-        let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
+        try await mark(["7": "50:0:3:1::0:::::"], redis)
+        let (first, second) = (Checkpointer(store: store, redis: redis, keys: keys), Checkpointer(store: store, redis: redis, keys: keys))
         await first.setLockTiming(.init(lifetime: .milliseconds(300), renewal: .milliseconds(100)))
-        let copied = Gate(), release = Gate()
+        let (copied, release) = await hold(first)
         defer { release.open() }
-        await first.setBeforeReleasingMarks { _ in
-            copied.open()
-            await release.wait()
-        }
         async let firstReport = first.checkpoint()
         await copied.wait()
         try await Task.sleep(for: .milliseconds(1_000))
@@ -146,9 +150,7 @@ struct CheckpointerMarksTests {
         var later = ServerUserStats(guild: guild, user: UserID(7), xp: 40, level: 0, karma: 0, trust: 50, messageCount: 2, updatedAt: Date())
         later.asOf = hourAhead
         try await store.upsertServerUsers([later])
-        try await redis.send("HSET", keys.members(in: guild), "7", "50:0:3:1::0:::::", "8", "70:0:4:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "8")
-        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        try await mark(["7": "50:0:3:1::0:::::", "8": "70:0:4:1::0:::::"], redis)
         let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
         let report = await checkpointer.checkpoint()
         #expect(report.failures == 0 && report.members == 2, "\(report)")

@@ -29,6 +29,18 @@ struct GuildLoadLockTests {
         return (store, cleanup)
     }
 
+    /// Two processes with a message each: the first's flush has started, and its load of the guild
+    /// holds right after reading SQL until `held.release` opens.
+    private func firstLoadHeld(
+        _ store: KamiiStore, _ redis: RedisClient
+    ) async -> (first: StatsFlusher, flush: Task<Bool, Never>, held: PrivacyDeletionTests.HeldHydrator, second: StatsFlusher) {
+        let held = PrivacyDeletionTests.HeldHydrator(store: store)
+        let first = process(redis, held), second = process(redis, StoreHydrator(store: store))
+        let flush = Task { await first.flush() }
+        await held.read.wait()
+        return (first, flush, held, second)
+    }
+
     private func messages(_ redis: RedisClient) async throws -> Int? {
         try await StatsReader(redis: redis, keys: keys).member(UserID(member), in: guild)?.messages
     }
@@ -39,16 +51,13 @@ struct GuildLoadLockTests {
         let (store, cleanup) = try await store()
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        let held = PrivacyDeletionTests.HeldHydrator(store: store)
+        let (_, firstFlush, held, second) = await firstLoadHeld(store, redis)
         defer { held.release.open() }
-        let first = process(redis, held), second = process(redis, StoreHydrator(store: store))
-        async let firstFlushed = first.flush()
-        await held.read.wait()
         #expect(await second.flush() == false, "the guild waits: another process is loading it")
         #expect(await second.totals.hydrations == 0)
         #expect(try await messages(redis) == nil, "nothing written by the second")
         held.release.open()
-        #expect(await firstFlushed)
+        #expect(await firstFlush.value)
         #expect(try await messages(redis) == 10)
         #expect(await second.flush())
         #expect(try await messages(redis) == 11, "the second's message added to the first's load")
@@ -65,16 +74,13 @@ struct GuildLoadLockTests {
         let (store, cleanup) = try await store()
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        let held = PrivacyDeletionTests.HeldHydrator(store: store)
+        let (first, firstFlush, held, second) = await firstLoadHeld(store, redis)
         defer { held.release.open() }
-        let first = process(redis, held), second = process(redis, StoreHydrator(store: store))
-        async let firstFlushed = first.flush()
-        await held.read.wait()
         try await redis.send("DEL", keys.loadLock(in: guild))
         #expect(await second.flush())
         #expect(try await messages(redis) == 10)
         held.release.open()
-        #expect(await firstFlushed)
+        #expect(await firstFlush.value)
         #expect(try await messages(redis) == 11)
         #expect(await first.totals.hydrations == 0)
         #expect(await second.totals.hydrations == 1)

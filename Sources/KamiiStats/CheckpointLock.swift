@@ -44,17 +44,23 @@ struct CheckpointLock: Sendable {
     }
 
     /// Renews the lock every ``Timing/renewal`` until cancelled (the checkpoint is done), while the
-    /// checkpoint makes `progress`: however long one guild's copy takes, but not for one that hangs
-    /// (a SQL call that never returns), whose lock then runs out so that another process's
-    /// checkpoints go on. Returns early, with a warning, when the lock is found to be no longer
-    /// this one's, or stops being renewed.
+    /// checkpoint makes `progress` (noted per guild and per step of a guild's copy; one step — a
+    /// single upsert — longer than the lifetime lets it run out), but not for one that hangs (a SQL
+    /// call that never returns), whose lock then runs out so that another process's checkpoints
+    /// go on; renewals resume if progress does while the lock is still this one's. Returns early,
+    /// with a warning, when the lock is found to be no longer this one's.
     func keepRenewed(_ redis: RedisClient, progress: Progress, logger: Logger) async {
+        var stalled = false
         while true {
             do { try await Task.sleep(for: timing.renewal) } catch { return }
             guard progress.age < timing.lifetime else {
-                logger.warning("checkpoint: no progress for the lock's lifetime; its lock runs out, and another process's checkpoint may overlap this one")
-                return
+                if !stalled {
+                    logger.warning("checkpoint: no progress for the lock's lifetime; its lock runs out, and another process's checkpoint may overlap this one")
+                }
+                stalled = true
+                continue
             }
+            stalled = false
             do {
                 let kept = try await redis.evaluate(Self.renew, keys: [key], arguments: [token, lifetimeMilliseconds]).orThrow().int == 1
                 guard kept else {

@@ -1,6 +1,7 @@
 import KamiiRedis
 
-/// Taking a set of marks for a checkpoint: what it copies, and what stays if it fails.
+/// Taking a set of marks for a checkpoint (what it copies, and what stays if it fails), and
+/// writing trust back into the records it copied.
 extension Checkpointer {
     /// Moves `set` into `set:checkpointing` (adding to what a failed checkpoint left there) and
     /// returns everything in it that is an ID (decimal digits); anything else — not Kamii's, never
@@ -21,4 +22,39 @@ extension Checkpointer {
         end
         return ids
         """)
+
+    /// Sets the trust place of existing member records: KEYS[1] the members hash, KEYS[2] the
+    /// guild's deletions; ARGV[1] the time of the checkpoint's read (ms, Redis's clock), then user
+    /// and trust pairs. Returns the users whose record is gone and whose deletion (or the guild's)
+    /// is remembered at or after that time: purged since they were read. A record gone without one
+    /// was lost with Redis (perhaps reloaded from SQL since, without this checkpoint's members), and
+    /// SQL is then all that is left of it.
+    static let trustScript = RedisScript(#"""
+        local format = '\#(MemberRecord.luaFormat)'
+        local purged = {}
+        local since = tonumber(ARGV[1])
+        local function deletedSince(field)
+            local at = redis.call('HGET', KEYS[2], field)
+            return at ~= false and tonumber(at) ~= nil and tonumber(at) >= since
+        end
+        local guildDeleted = deletedSince('\#(StatsKeys.wholeGuild)')
+        for k = 2, #ARGV, 2 do
+            local value = redis.call('HGET', KEYS[1], ARGV[k])
+            if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
+                local s = {struct.unpack(format, value)}
+                s[8] = tonumber(ARGV[k + 1])
+                redis.call('HSET', KEYS[1], ARGV[k], struct.pack(format, unpack(s, 1, 12)))
+            elseif value then
+                -- The text form of earlier versions (the next flush makes it binary).
+                local s = {string.match(value, '\#(MemberRecord.luaPattern)')}
+                if #s == 11 then
+                    s[7] = ARGV[k + 1]
+                    redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
+                end
+            elseif guildDeleted or deletedSince(ARGV[k]) then
+                purged[#purged + 1] = ARGV[k]
+            end
+        end
+        return purged
+        """#)
 }

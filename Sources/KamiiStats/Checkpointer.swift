@@ -43,6 +43,9 @@ public actor Checkpointer {
 
     /// Tests only: a lock that runs out (and is renewed) sooner.
     var lockTiming = CheckpointLock.Timing()
+    /// The running checkpoint's progress, which its lock's renewals follow: noted per guild, per
+    /// journal page and per step of a guild's copy (a single upsert is the longest step).
+    private var progress = CheckpointLock.Progress()
 
     func setLockTiming(_ timing: CheckpointLock.Timing) {
         lockTiming = timing
@@ -89,9 +92,10 @@ public actor Checkpointer {
         }
         // Not a child task: a shutdown that cancels this one must not stop the renewals of a
         // checkpoint that goes on (Redis and SQL calls run to their end).
-        let (redis, logger, progress) = (self.redis, self.logger, CheckpointLock.Progress())
+        progress = CheckpointLock.Progress()
+        let (redis, logger, progress) = (self.redis, self.logger, self.progress)
         let renewer = Task { await lock.keepRenewed(redis, progress: progress, logger: logger) }
-        await checkpointMarked(into: &report, progress: progress)
+        await checkpointMarked(into: &report)
         renewer.cancel()
         await renewer.value
         do {
@@ -105,7 +109,7 @@ public actor Checkpointer {
         return report
     }
 
-    private func checkpointMarked(into report: inout Report, progress: CheckpointLock.Progress) async {
+    private func checkpointMarked(into report: inout Report) async {
         let guilds: [GuildID]
         do {
             guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
@@ -136,7 +140,7 @@ public actor Checkpointer {
             }
         }
         do {
-            try await checkpointJournal(into: &report, progress: progress)
+            try await checkpointJournal(into: &report)
         } catch {
             report.failures += 1
             logger.error("checkpoint: the change journal could not be read or updated; what it names stays", metadata: ["error": "\(error)"])
@@ -154,7 +158,7 @@ public actor Checkpointer {
     /// the same transaction, replaced by one naming the members of the guilds that failed — so
     /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
     /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
-    private func checkpointJournal(into report: inout Report, progress: CheckpointLock.Progress) async throws {
+    private func checkpointJournal(into report: inout Report) async throws {
         let journal = keys.changeJournal
         var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
         while !fields.isEmpty {
@@ -245,6 +249,7 @@ public actor Checkpointer {
             pipeline.append(["HMGET", keys.members(in: guild)] + users[start..<min(start + 1_000, users.count)].map { String($0.rawValue) })
         }
         let replies = try await redis.execute(pipeline).map { try $0.orThrow() }
+        progress.note()
         let readAt = try Self.milliseconds(fromTime: replies[0])
         let stored = replies.dropFirst().flatMap { $0.array ?? [] }
         let now = Date()
@@ -277,6 +282,7 @@ public actor Checkpointer {
                 xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now,
                 asOf: Int64(clamping: readAt))
         }
+        progress.note()
         await beforeWritingSQL?(guild)
         if !rows.isEmpty, try await !upsert(rows) {
             // A guild the store has not met yet (joined while it was away): register it, then write.
@@ -292,6 +298,7 @@ public actor Checkpointer {
             let gone = try await redis.evaluate(
                 Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [deletedSince] + trusts)
             purged += (gone.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) }
+            progress.note()
         }
         // Their data was deleted after it was read here: the rows just written would bring it back.
         if !purged.isEmpty {
@@ -341,41 +348,6 @@ public actor Checkpointer {
     /// started again, may then take that record's new row too — only if Redis also lost the guild
     /// in that window (otherwise the record is there).
     static let clockAllowanceMilliseconds: Int64 = 5_000
-
-    /// Sets the trust place of existing member records: KEYS[1] the members hash, KEYS[2] the
-    /// guild's deletions; ARGV[1] the time of the checkpoint's read (ms, Redis's clock), then user
-    /// and trust pairs. Returns the users whose record is gone and whose deletion (or the guild's)
-    /// is remembered at or after that time: purged since they were read. A record gone without one
-    /// was lost with Redis (perhaps reloaded from SQL since, without this checkpoint's members), and
-    /// SQL is then all that is left of it.
-    private static let trustScript = RedisScript(#"""
-        local format = '\#(MemberRecord.luaFormat)'
-        local purged = {}
-        local since = tonumber(ARGV[1])
-        local function deletedSince(field)
-            local at = redis.call('HGET', KEYS[2], field)
-            return at ~= false and tonumber(at) ~= nil and tonumber(at) >= since
-        end
-        local guildDeleted = deletedSince('\#(StatsKeys.wholeGuild)')
-        for k = 2, #ARGV, 2 do
-            local value = redis.call('HGET', KEYS[1], ARGV[k])
-            if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
-                local s = {struct.unpack(format, value)}
-                s[8] = tonumber(ARGV[k + 1])
-                redis.call('HSET', KEYS[1], ARGV[k], struct.pack(format, unpack(s, 1, 12)))
-            elseif value then
-                -- The text form of earlier versions (the next flush makes it binary).
-                local s = {string.match(value, '\#(MemberRecord.luaPattern)')}
-                if #s == 11 then
-                    s[7] = ARGV[k + 1]
-                    redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
-                end
-            elseif guildDeleted or deletedSince(ARGV[k]) then
-                purged[#purged + 1] = ARGV[k]
-            end
-        end
-        return purged
-        """#)
 
     /// Writes the rows; false when the store does not know the guild yet.
     private func upsert(_ rows: [ServerUserStats]) async throws -> Bool {

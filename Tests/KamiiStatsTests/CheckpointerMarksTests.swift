@@ -71,9 +71,10 @@ struct CheckpointerMarksTests {
         try await mark(["7": "50:0:3:1::0:::::", "8": "70:0:4:1::0:::::"], only: ["7"], redis)
         let (first, second) = (Checkpointer(store: store, redis: redis, keys: keys), Checkpointer(store: store, redis: redis, keys: keys))
         let (copied, release) = await hold(first)
-        // Opened on every way out: a failure before the release must not leave the checkpoint waiting.
-        defer { release.open() }
         async let firstReport = first.checkpoint()
+        // Opened on every way out, declared after the `async let` so that it runs first: a failure
+        // before the release must not leave the checkpoint (awaited on the way out) waiting.
+        defer { release.open() }
         await copied.wait()
         let left = await second.checkpoint()
         #expect(left.leftToAnother && left.members == 0 && left.failures == 0, "\(left)")
@@ -92,9 +93,9 @@ struct CheckpointerMarksTests {
         try await store.close()
     }
 
-    /// A checkpoint renews its lock while it makes progress, however long it takes in all: five
-    /// guilds of 300 ms each against a lock of one second, and the lock is still held past it, so
-    /// a second checkpointer leaves the marks to the first.
+    /// A checkpoint renews its lock while it makes progress, however long it takes in all: four
+    /// guilds of 300 ms each against a lock of one second, and at the fifth the lock is still
+    /// held, so a second checkpointer leaves the marks to the first.
     @Test func aCheckpointThatMakesProgressKeepsItsLock() async throws {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
@@ -103,11 +104,22 @@ struct CheckpointerMarksTests {
         for guild in guilds { try await mark(["7": "50:0:3:1::0:::::"], in: guild, redis) }
         let first = Checkpointer(store: store, redis: redis, keys: keys), second = Checkpointer(store: store, redis: redis, keys: keys)
         await first.setLockTiming(.init(lifetime: .seconds(1), renewal: .milliseconds(100)))
-        await first.setBeforeReleasingMarks { _ in try? await Task.sleep(for: .milliseconds(300)) }
+        // Four guilds of 300 ms; the fifth waits until the test has looked (1.2 s in, at least).
+        let calls = Locked(0), atLast = Gate(), release = Gate()
+        await first.setBeforeReleasingMarks { _ in
+            guard calls.withLock({ $0 += 1; return $0 }) == guilds.count else {
+                try? await Task.sleep(for: .milliseconds(300))
+                return
+            }
+            atLast.open()
+            await release.wait()
+        }
         async let firstReport = first.checkpoint()
-        try await Task.sleep(for: .milliseconds(1_300))
+        defer { release.open() }
+        await atLast.wait()
         #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 1, "renewed")
         #expect(await second.checkpoint().leftToAnother)
+        release.open()
         #expect(await firstReport.members == 5)
         #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0)
         await redis.close()
@@ -124,8 +136,8 @@ struct CheckpointerMarksTests {
         let (first, second) = (Checkpointer(store: store, redis: redis, keys: keys), Checkpointer(store: store, redis: redis, keys: keys))
         await first.setLockTiming(.init(lifetime: .milliseconds(300), renewal: .milliseconds(100)))
         let (copied, release) = await hold(first)
-        defer { release.open() }
         async let firstReport = first.checkpoint()
+        defer { release.open() }
         await copied.wait()
         try await Task.sleep(for: .milliseconds(1_000))
         #expect(try await redis.send("EXISTS", CheckpointLock(keys: keys).key).int == 0, "ran out")

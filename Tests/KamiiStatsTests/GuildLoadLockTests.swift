@@ -111,9 +111,9 @@ struct GuildLoadLockTests {
         let redis = try RedisTestServer.client()
         let held = DeletedWhileLoading(ServerUserStats(
             guild: guild, user: UserID(member), xp: 100, level: 1, karma: 0, trust: 50, messageCount: 9, updatedAt: Date()))
-        defer { held.release.open() }
         let first = process(redis, held)
         async let firstFlushed = first.flush()
+        defer { held.release.open() }
         await held.checking.wait()
         try await redis.send("DEL", keys.loadLock(in: guild))
         #expect(await process(redis, Empty()).flush())

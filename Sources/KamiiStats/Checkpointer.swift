@@ -26,7 +26,7 @@ public actor Checkpointer {
         public var failures = 0
         /// Another process's checkpointer was at it: the marks are left to it.
         public var leftToAnother = false
-        /// Rows SQL did not take: it held a later read of them (``totals`` only).
+        /// Rows SQL did not take: it held a later read of them (not counted in ``members``).
         public var rowsNotWritten = 0
     }
 
@@ -44,11 +44,22 @@ public actor Checkpointer {
     /// Tests only: a lock that runs out (and is renewed) sooner.
     var lockTiming = CheckpointLock.Timing()
     /// The running checkpoint's progress, which its lock's renewals follow: noted per guild, per
-    /// journal page and per step of a guild's copy (a single upsert is the longest step).
+    /// journal page and per step of a guild's copy (one part of its upsert is the longest step).
     private var progress = CheckpointLock.Progress()
+    /// Rows per SQL upsert of a guild: a fraction of a second at the rates measured
+    /// (docs/PERFORMANCE.md), far inside the lock's lifetime however large the guild.
+    private(set) var rowsPerUpsert = 10_000
+    /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``).
+    private var rowsNotWritten = 0
 
     func setLockTiming(_ timing: CheckpointLock.Timing) {
         lockTiming = timing
+    }
+
+    /// Tests only: smaller parts.
+    func setRowsPerUpsert(_ rows: Int) {
+        precondition(rows > 0, "a part holds at least one row")
+        rowsPerUpsert = rows
     }
 
     func setBeforeReleasingMarks(_ hook: @escaping @Sendable (GuildID) async -> Void) {
@@ -95,7 +106,9 @@ public actor Checkpointer {
         progress = CheckpointLock.Progress()
         let (redis, logger, progress) = (self.redis, self.logger, self.progress)
         let renewer = Task { await lock.keepRenewed(redis, progress: progress, logger: logger) }
+        rowsNotWritten = 0
         await checkpointMarked(into: &report)
+        report.rowsNotWritten = rowsNotWritten
         renewer.cancel()
         await renewer.value
         do {
@@ -106,6 +119,7 @@ public actor Checkpointer {
         totals.guilds += report.guilds
         totals.members += report.members
         totals.failures += report.failures
+        totals.rowsNotWritten += report.rowsNotWritten
         return report
     }
 
@@ -238,7 +252,7 @@ public actor Checkpointer {
     }
 
     /// Copies `users`' records in the guild to SQL, with their trust recomputed (and written back to
-    /// Redis); returns how many had a record.
+    /// Redis); returns how many rows it wrote and kept.
     private func checkpoint(_ guild: GuildID, users: [UserID]) async throws -> Int {
         guard !users.isEmpty else { return 0 }
         // Redis's clock before the records are read: a deletion remembered at or after it came
@@ -284,10 +298,18 @@ public actor Checkpointer {
         }
         progress.note()
         await beforeWritingSQL?(guild)
-        if !rows.isEmpty, try await !upsert(rows) {
-            // A guild the store has not met yet (joined while it was away): register it, then write.
-            try await store.registerGuild(guild)
-            _ = try await upsert(rows)
+        // In parts, each noted as progress: one statement over a huge guild could outlast the lock.
+        var written = 0
+        for start in stride(from: 0, to: rows.count, by: rowsPerUpsert) {
+            let part = Array(rows[start..<min(start + rowsPerUpsert, rows.count)])
+            if let count = try await upsert(part) {
+                written += count
+            } else {
+                // A guild the store has not met yet (joined while it was away): register it, then write.
+                try await store.registerGuild(guild)
+                written += try await upsert(part) ?? 0
+            }
+            progress.note()
         }
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
@@ -305,7 +327,7 @@ public actor Checkpointer {
             try await store.deleteServerUsers(purged, in: guild)
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
-        return rows.count - purged.count
+        return max(0, written - purged.count)
     }
 
     /// Deletes the SQL rows of `users` (marked, but without a record in Redis) whose deletion Redis
@@ -349,8 +371,8 @@ public actor Checkpointer {
     /// in that window (otherwise the record is there).
     static let clockAllowanceMilliseconds: Int64 = 5_000
 
-    /// Writes the rows; false when the store does not know the guild yet.
-    private func upsert(_ rows: [ServerUserStats]) async throws -> Bool {
+    /// Writes the rows; returns how many were written, nil when the store does not know the guild yet.
+    private func upsert(_ rows: [ServerUserStats]) async throws -> Int? {
         do {
             let written = try await store.upsertServerUsers(rows)
             if written < rows.count {
@@ -358,14 +380,14 @@ public actor Checkpointer {
                 // means Redis's clock went back (a failover to a replica whose clock is behind), or
                 // this checkpoint's lock ran out. Those rows stay as they are until the clock
                 // passes their read time.
-                totals.rowsNotWritten += rows.count - written
+                rowsNotWritten += rows.count - written
                 logger.warning("checkpoint: rows not written, SQL holds a later read of them (Redis's clock behind the one that wrote them?)", metadata: [
                     "guild": "\(rows[0].guild)", "rows": "\(rows.count - written)",
                 ])
             }
-            return true
+            return written
         } catch {
-            if error.kind == .unknownGuild { return false }
+            if error.kind == .unknownGuild { return nil }
             throw error
         }
     }

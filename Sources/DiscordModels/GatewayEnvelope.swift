@@ -55,6 +55,9 @@ public struct GatewayEnvelope: Sendable, Equatable {
             } else if key == "s" {
                 sequence = try scanner.readNull() ? nil : scanner.readInteger()
             } else if key == "t" {
+                // A later `t` replaces an earlier one, as in any JSON parser; fields already read
+                // from `d` were read for the earlier name, so they go (`d` is read again on its own).
+                (eventName, hotEvent, hotFields) = (nil, nil, nil)
                 guard try !scanner.readNull() else { return }
                 // The hot events' names are matched on their bytes and given as constants: no
                 // String built, no comparison of Strings, for most dispatches.

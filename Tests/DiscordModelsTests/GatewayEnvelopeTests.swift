@@ -165,6 +165,21 @@ struct GatewayEnvelopeGuildTests {
         #expect(twice.hotFields == nil && twice.dataGuildID == 2 && twice.dataID == 301, "nothing of the first d stays")
     }
 
+    /// A `t` after `d` names the event the data belongs to: fields read for an earlier name do not
+    /// stay (a crafted REACTION_REMOVE_ALL would otherwise act as an add by user 0).
+    @Test func aLaterNameDropsTheFieldsReadForTheEarlierOne() throws {
+        let d = #"{"channel_id":"5","message_id":"6","guild_id":"7"}"#
+        let renamed = try GatewayEnvelope.peek(Array(
+            #"{"op":0,"s":1,"t":"MESSAGE_REACTION_REMOVE_ALL","d":\#(d),"t":"MESSAGE_REACTION_ADD"}"#.utf8))
+        #expect(renamed.hotEvent == .reactionAdd && renamed.eventName == "MESSAGE_REACTION_ADD")
+        #expect(renamed.hotFields == nil, "d is read again, as an add, which it is not")
+        #expect(renamed.dataGuildID == 7)
+        let cleared = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_REACTION_REMOVE_ALL","d":\#(d),"t":null}"#.utf8))
+        #expect(cleared.hotEvent == nil && cleared.eventName == nil && cleared.hotFields == nil)
+        let inOrder = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_REACTION_REMOVE_ALL","d":\#(d)}"#.utf8))
+        #expect(inOrder.hotFields != nil, "the usual order still reads the fields on the one pass")
+    }
+
     @Test(arguments: [#"null"#, #"42"#, #""\u0031""#, #""12a""#, #""""#, #""99999999999999999999""#])
     func aGuildThatIsNotASnowflakeStringIsNone(_ value: String) throws {
         let envelope = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"X","d":{"guild_id":\#(value),"k":[1]}}"#.utf8))

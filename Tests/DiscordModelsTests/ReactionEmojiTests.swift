@@ -19,4 +19,16 @@ struct ReactionEmojiTests {
         #expect(try !matches(#"{"id":"124","name":"pog"}"#, "pog:123"))
         #expect(try matches(#"{"id":null,"name":"👍"}"#, "👍") && !matches(#"{"id":null,"name":"👍"}"#, "👎"))
     }
+
+    /// Discord sends the variant a member chose; the admin listed the plain emoji (or the other way round).
+    @Test func aUnicodeEmojiMatchesInAnySkinToneAndPresentation() throws {
+        #expect(try matches(#"{"id":null,"name":"👍🏽"}"#, "👍"), "medium skin tone")
+        #expect(try matches(#"{"id":null,"name":"👍"}"#, "👍🏿"))
+        #expect(try matches(#"{"id":null,"name":"❤️"}"#, "❤"), "with U+FE0F")
+        #expect(try matches(#"{"id":null,"name":"\u2764"}"#, "❤️"), "escaped, without U+FE0F")
+        #expect(try !matches(#"{"id":null,"name":"👎🏽"}"#, "👍"))
+        #expect(try !matches(#"{"id":null,"name":"🏽"}"#, "👍"), "a lone modifier is no thumb")
+        #expect(try !matches(#"{"id":null,"name":"\ufe0f"}"#, "\u{FE0E}"), "nothing left on either side is no match")
+        #expect(try !matches(#"{"id":null,"name":"👨‍👩‍👧"}"#, "👨"), "a sequence is not its first emoji")
+    }
 }

@@ -90,12 +90,24 @@ public struct ReactionFields: Sendable, Equatable {
 
     /// Whether the emoji is `name` (a Unicode emoji, or a custom emoji's `name:id` or bare name).
     /// A custom emoji given as `name:id` is known by its ID alone: a reaction removed after the
-    /// emoji was deleted (its name null) or renamed still matches.
+    /// emoji was deleted (its name null) or renamed still matches. A Unicode emoji matches in any
+    /// skin tone and with or without its presentation selector: an admin who lists 👍 or ❤ means
+    /// 👍🏽 and ❤️ too.
     public func emojiMatches(_ name: String, in data: UnsafeRawBufferPointer) -> Bool {
         if let emojiID, let colon = name.lastIndex(of: ":"), UInt64(name[name.index(after: colon)...]) == emojiID { return true }
         guard let emojiName, let decoded = try? emojiName.decode(in: data) else { return false }
-        guard let emojiID else { return decoded == name }
+        guard let emojiID else { return decoded == name || Self.sameEmojiInAnyVariant(decoded, name) }
         return name == decoded || name == "\(decoded):\(emojiID)"
+    }
+
+    /// The two texts with skin-tone modifiers (U+1F3FB–U+1F3FF) and variation selectors (U+FE0E,
+    /// U+FE0F) left out are the same scalars.
+    static func sameEmojiInAnyVariant(_ left: String, _ right: String) -> Bool {
+        func isVariant(_ scalar: Unicode.Scalar) -> Bool {
+            (0x1F3FB...0x1F3FF).contains(scalar.value) || scalar.value == 0xFE0E || scalar.value == 0xFE0F
+        }
+        let base = left.unicodeScalars.lazy.filter { !isVariant($0) }
+        return !base.isEmpty && base.elementsEqual(right.unicodeScalars.lazy.filter { !isVariant($0) })
     }
 
     private static func scanMemberIsBot(_ scanner: inout JSONScanner) throws(JSONScanError) -> Bool {

@@ -285,7 +285,8 @@ public final class LevelUpRewarder: Sendable {
         let now = ContinuousClock.now
         let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
         if let cached, cached.until > now { return cached.rewards }
-        guard let settings = await settings.settings(for: guild) else {
+        // A refused configuration says nothing about rewards: the level-up waits for a valid one.
+        guard let settings = await settings.settings(for: guild), !settings.isRefused else {
             counts.withLock { $0.failures += 1 }
             return nil
         }

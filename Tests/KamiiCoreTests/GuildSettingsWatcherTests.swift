@@ -96,13 +96,13 @@ struct GuildSettingsWatcherTests {
             try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = '{\"modules\": 7'").run() }
             try await store.registerGuild(fine)
             let settings = StoreGuildSettings(store: store, quietPeriod: .seconds(60))
-            #expect(await settings.settings(for: broken) == nil)
+            #expect(await settings.settings(for: broken)?.isRefused == true)
             #expect(await settings.settings(for: fine) != nil)
         }
     }
 
     /// A configuration outside the panel's limits (written by hand, or by another build) is refused
-    /// for its guild alone, as one that cannot be decoded is: its actor runs the defaults meanwhile.
+    /// for its guild alone, as one that cannot be decoded is.
     @Test func aConfigurationOutsideTheLimitsIsRefusedForItsGuildAlone() async throws {
         try await withStore { store in
             let (bogus, fine) = (GuildID(D.guild), GuildID(D.guild + (1 << 22)))
@@ -113,8 +113,27 @@ struct GuildSettingsWatcherTests {
             let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
             try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = \(bind: json) WHERE guild_id = \(bind: bogus.column)").run() }
             let settings = StoreGuildSettings(store: store, quietPeriod: .seconds(60))
-            #expect(await settings.settings(for: bogus) == nil)
-            #expect(await settings.settings(for: fine) != nil)
+            #expect(await settings.settings(for: bogus)?.isRefused == true)
+            #expect(await settings.settings(for: fine)?.isRefused == false)
+        }
+    }
+
+    /// A guild whose configuration is refused has its messages counted and earns nothing its
+    /// configuration could have forbidden (the defaults would give XP); a valid save brings XP back.
+    @Test func aRefusedConfigurationCountsMessagesAndGivesNoXP() async throws {
+        try await withStore { store in
+            let guild = GuildID(D.guild)
+            try await store.registerGuild(guild, at: Date() - 60)
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = '{\"modules\": 7'").run() }
+            let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: StoreGuildSettings(store: store))
+            await router.route(D.message(id: D.messageID(atSecond: 0), author: 10))
+            await router.route(D.message(id: D.messageID(atSecond: 120), author: 10))
+            try await store.putGuildConfig(GuildConfig(), for: guild, by: UserID(9))
+            router.settingsChanged(guild)
+            await router.route(D.message(id: D.messageID(atSecond: 240), author: 10))
+            let batch = try #require(router.stats.take()[D.guild])
+            #expect(batch.messages == [10: 3])
+            #expect(batch.grants.map(\.messageTime) == [MessageID(D.messageID(atSecond: 240)).unixMilliseconds], "XP once saved valid")
         }
     }
 

@@ -36,6 +36,25 @@ import Testing
         }
     }
 
+    /// A configuration this binary cannot read (another build's, or edited by hand) is replaced by a
+    /// valid save, and the audit row keeps the text that was there.
+    @Test(arguments: TestEngine.available)
+    func aValidSaveReplacesAConfigurationThatCannotBeRead(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild, at: IDs.time)
+            let unreadable = #"{"modules": 7"#
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = \(bind: unreadable) WHERE guild_id = \(bind: guild.column)").run() }
+            await #expect(throws: StoreError.self) { try await store.guildConfig(guild) }
+            var config = GuildConfig()
+            config.modules.karma = true
+            let stored = try await store.putGuildConfig(config, for: guild, by: IDs.user(9), expectedRevision: 1)
+            #expect(stored.revision == 2)
+            #expect(try await store.guildConfig(guild)?.config == config)
+            #expect(try await store.panelAudit(guild).map(\.before) == [unreadable])
+        }
+    }
+
     /// What a running bot polls for: configurations saved since a time, oldest first, a page at a time.
     @Test(arguments: TestEngine.available)
     func savedConfigurationsAreListedByWhenTheyWereSaved(_ engine: TestEngine) async throws {

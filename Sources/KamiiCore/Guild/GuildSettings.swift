@@ -30,12 +30,27 @@ public struct GuildSettings: Sendable {
 
     /// A guild nobody configured: Kamii's defaults (XP on, karma off).
     public static let defaults = GuildSettings(GuildConfig())
+
+    /// Whether these stand for a configuration this binary refused (``refused``).
+    public private(set) var isRefused = false
+
+    /// A guild whose stored configuration this binary refuses — one it cannot decode, or outside
+    /// the limits the panel enforces (written by hand, or by another build): its members' messages
+    /// are counted, and nothing the configuration could have forbidden is given (no XP, karma or
+    /// rewards) until an admin saves one that is valid. The defaults could give XP in a guild, or a
+    /// channel, where the admin had turned it off — and XP given is not taken back.
+    public static let refused: GuildSettings = {
+        var settings = GuildSettings(xp: nil, karma: nil)
+        settings.isRefused = true
+        return settings
+    }()
 }
 
 /// Where guild actors (and the level-up rewarder) get a guild's settings when they start, and
 /// again when they change.
 public protocol GuildSettingsSource: Sendable {
-    /// The guild's settings, or nil when they cannot be read now (a database gone away). Each
+    /// The guild's settings (``GuildSettings/refused`` for a stored configuration refused), or nil
+    /// when they cannot be read now (a database gone away). Each
     /// reader decides what to do meanwhile: an actor keeps the settings it has (the defaults if it
     /// has none yet) and asks again a few seconds later; the rewarder leaves the level-up waiting.
     func settings(for guild: GuildID) async -> GuildSettings?
@@ -57,7 +72,8 @@ public struct FixedGuildSettings: GuildSettingsSource {
 /// ``quietPeriod`` after a failed read every read gives nil at once, without asking: while the
 /// database is away, the guild actors of a shard (which wait for each other's events) do not each
 /// wait for a query to fail. A configuration stored in a form this binary cannot decode, or outside
-/// the limits the panel enforces (written by hand, or by another build), gives nil for its guild alone.
+/// the limits the panel enforces (written by hand, or by another build), gives
+/// ``GuildSettings/refused`` for its guild alone.
 public struct StoreGuildSettings: GuildSettingsSource {
     public let store: KamiiStore
     private let logger: Logger
@@ -77,16 +93,16 @@ public struct StoreGuildSettings: GuildSettingsSource {
             do {
                 try stored.config.validate()
             } catch {
-                logger.error("guild settings stored outside the limits Kamii accepts", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                return nil
+                logger.error("guild settings stored outside the limits Kamii accepts; messages counted, no XP or karma until they are saved again", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                return .refused
             }
             return GuildSettings(stored.config)
         } catch {
             // A stored configuration that cannot be decoded is this guild's problem alone; any other
             // failure is the database's.
             guard !(error.underlying is DecodingError) else {
-                logger.error("guild settings stored in a form this binary cannot read", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                return nil
+                logger.error("guild settings stored in a form this binary cannot read; messages counted, no XP or karma until they are saved again", metadata: ["guild": "\(guild)", "error": "\(error)"])
+                return .refused
             }
             failedAt.instant.withLock { $0 = .now }
             logger.error("guild settings unreadable; no read for a few seconds", metadata: ["guild": "\(guild)", "error": "\(error)"])

@@ -72,7 +72,12 @@ extension KamiiStore {
         let after: String
         do { after = try StoreSupport.json(config) } catch { throw Self.storeError(error) }
         return try await transaction { database in
-            guard let current = try await Self.loadConfig(guild, in: database, lock: true) else {
+            // The stored text as it is, not decoded: a configuration this binary cannot read (written
+            // by another build, or by hand) must still be replaceable by a valid one.
+            guard let current = try await database.raw("""
+                SELECT settings, revision FROM guild_config WHERE guild_id = \(bind: guild.column)\(StoreSupport.forUpdate(database))
+                """).first().map({ (settings: try $0.decode(column: "settings", as: String.self), revision: try $0.decode(column: "revision", as: Int64.self)) })
+            else {
                 throw StoreError(.unknownGuild, "guild \(guild) is not registered")
             }
             if let expectedRevision, expectedRevision != current.revision {
@@ -83,7 +88,7 @@ extension KamiiStore {
                 UPDATE guild_config SET settings = \(bind: after), revision = \(bind: revision), updated_at = \(bind: time.unixMilliseconds)
                 WHERE guild_id = \(bind: guild.column)
                 """).run()
-            try await Self.audit(guild, actor: actor, action: "config.update", before: try StoreSupport.json(current.config), after: after, at: time, in: database)
+            try await Self.audit(guild, actor: actor, action: "config.update", before: current.settings, after: after, at: time, in: database)
             return StoredGuildConfig(guild: guild, config: config, revision: revision, updatedAt: time.storedPrecision)
         }
     }
@@ -140,9 +145,9 @@ extension KamiiStore {
 
     static let auditColumns = "id, guild_id, actor_id, action, before_value, after_value, at"
 
-    static func loadConfig(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws -> StoredGuildConfig? {
+    static func loadConfig(_ guild: GuildID, in database: any SQLDatabase) async throws -> StoredGuildConfig? {
         guard let row = try await database.raw("""
-            SELECT settings, revision, updated_at FROM guild_config WHERE guild_id = \(bind: guild.column)\(lock ? StoreSupport.forUpdate(database) : "")
+            SELECT settings, revision, updated_at FROM guild_config WHERE guild_id = \(bind: guild.column)
             """).first()
         else { return nil }
         return StoredGuildConfig(

@@ -97,6 +97,17 @@ public struct JSONScanner {
     }
 
     /// Reads `true` or `false`; any other value (`null`, or one of the wrong kind) is consumed and
+    /// reads as nil: for a flag whose absence means "not said" rather than "not set".
+    /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
+    public mutating func readOptionalBool() throws(JSONScanError) -> Bool? {
+        skipWhitespace()
+        switch peekByte() {
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return try readBool()
+        default: try skipValue(depth: 0); return nil
+        }
+    }
+
+    /// Reads `true` or `false`; any other value (`null`, or one of the wrong kind) is consumed and
     /// reads as false: a flag Kamii cannot read is a flag not set, never a broken payload.
     /// - Throws: ``JSONScanError`` only when the bytes are not JSON.
     public mutating func readBool() throws(JSONScanError) -> Bool {

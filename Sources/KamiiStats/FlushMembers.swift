@@ -72,7 +72,8 @@ struct FlushMembers {
         writer.append(UInt8((profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
         writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
         writer.append(Double(profile?.joinedAt ?? 0))
-        writer.append(Int8(profile.map { $0.isPending ? 1 : 0 } ?? 0))
+        // -1: the event did not say; the record's flag stays.
+        writer.append(Int8(profile.map { $0.isPending.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
         writer.append(Int8(profile.map { $0.isVerified ? 1 : 0 } ?? 0))
         writer.append(Int8(clamping: profile?.trust ?? 0))
         writer.append(Int32(clamping: member.grants.count))

@@ -17,8 +17,8 @@ import KamiiRedis
 /// position mode (1, 2 or both) the session tag and `s` of the last dispatch whose message it counts
 /// (0 and 0: unknown), then its members' user ids, then each member's changes packed
 /// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
-/// profile, 2: replayed messages follow), the profile's avatar, joined (ms), pending, verified and
-/// trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
+/// profile, 2: replayed messages follow), the profile's avatar, joined (ms; 0 not said), pending
+/// (-1 not said), verified and trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
 /// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
 /// week, `message:giver:emoji` (a clear: `message:*`, or `message:*:` and the emoji keys it
@@ -299,9 +299,10 @@ enum StatsFlushScript {
                             karmaCount = karmaCount + 2
                         end
                         if flags % 2 == 1 then
-                            avatar, pending, verified = pa, pp, pv
-                            -- 0: the event did not say (joined_at null or unreadable); the record's stays.
+                            avatar, verified = pa, pv
+                            -- Not said (joined_at null or unreadable: 0; pending absent: -1): the record's stays.
                             if pj > 0 then joined = pj end
+                            if pp >= 0 then pending = pp end
                             -- A known member keeps the checkpoint's trust (it counts activity and karma,
                             -- which a member event does not know) until the next checkpoint.
                             if trust < 0 then trust = pt end

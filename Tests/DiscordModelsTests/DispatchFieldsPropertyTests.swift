@@ -136,7 +136,7 @@ import DiscordModels
             #expect(scanned.guildID == guildID && scanned.userID == userID, "\(text)")
             #expect(scanned.userIsBot == (user?["bot"] as? Bool ?? false), "\(text)")
             #expect(scanned.hasAvatar == (user?["avatar"] is String), "\(text)")
-            #expect(scanned.isPending == (full["pending"] as? Bool ?? false), "\(text)")
+            #expect(scanned.isPending == full["pending"] as? Bool, "absent or null: not said; \(text)")
             #expect(try roleIDs(scanned.roles, bytes) == (full["roles"] as? [Any])?.compactMap(snowflake), "\(text)")
             #expect(scanned.joinedAtMilliseconds == joinedMilliseconds, "\(text)")
         }

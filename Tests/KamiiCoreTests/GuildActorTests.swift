@@ -98,6 +98,26 @@ struct GuildActorTests {
         #expect(batch.grants.first?.xp == 2 * XPRules.roll(messageID: id, minimum: 15, maximum: 25))
     }
 
+    /// @everyone (the role whose ID is the guild's) is held by every member, though no member's
+    /// role list names it: a rule on it applies to all, and the highest multiplier still wins.
+    @Test func aRuleOnEveryoneAppliesToEveryMember() async {
+        var config = GuildConfig()
+        config.xp.roleMultipliers = [RoleID(D.guild): 2, RoleID(78): 3]
+        let router = router(GuildSettings(config))
+        await router.route(D.message(id: D.messageID(atSecond: 0), author: 30))
+        await router.route(D.message(id: D.messageID(atSecond: 0, increment: 1), author: 31, roles: [78]))
+        let grants = batch(router).grants
+        #expect(grants.map(\.xp) == [
+            2 * XPRules.roll(messageID: D.messageID(atSecond: 0), minimum: 15, maximum: 25),
+            3 * XPRules.roll(messageID: D.messageID(atSecond: 0, increment: 1), minimum: 15, maximum: 25),
+        ])
+        config.xp.noXPRoles = [RoleID(D.guild)]
+        let excluded = self.router(GuildSettings(config))
+        await excluded.route(D.message(id: D.messageID(atSecond: 0), author: 30))
+        let excludedBatch = batch(excluded)
+        #expect(excludedBatch.grants.isEmpty && excludedBatch.messages == [30: 1])
+    }
+
     /// A 0× channel counts the message and earns nothing, and starts no cooldown: the member's
     /// next message elsewhere earns.
     @Test func aMessageThatWouldEarnZeroStartsNoCooldown() async {

@@ -154,7 +154,7 @@ struct StatsFlusherTests {
     /// What a member event says reaches the record through the packed changes: avatar, joined,
     /// pending, verified, and trust while the record has none (a checkpoint's, counting activity and
     /// karma, is kept over a later event's). An event that does not say when the member joined
-    /// (`joined_at` null) leaves the join time known.
+    /// (`joined_at` null), or whether they passed screening (no `pending`), leaves what is known.
     @Test func aMembersProfileReachesTheirRecord() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
@@ -165,6 +165,13 @@ struct StatsFlusherTests {
         }
         #expect(await flusher.flush())
         #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: true, joinedAt: joined, isPending: true, isVerified: false))
+        buffer.record(guild: guild.rawValue) {
+            $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: nil, isVerified: true, trust: 10), of: 9)
+        }
+        #expect(await flusher.flush())
+        #expect(
+            try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: joined, isPending: true, isVerified: true),
+            "an event without `pending` leaves the member pending")
         buffer.record(guild: guild.rawValue) {
             $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true, trust: 10), of: 9)
         }

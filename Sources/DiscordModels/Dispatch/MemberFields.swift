@@ -11,12 +11,13 @@ public struct MemberFields: Sendable, Equatable {
     public var roles: SnowflakeList?
     /// When the member joined, Unix milliseconds, from `joined_at`.
     public var joinedAtMilliseconds: Int64?
-    /// The member has not yet passed membership screening.
-    public var isPending: Bool
+    /// The member has not yet passed membership screening; nil when the event did not say
+    /// (`pending` absent or not a boolean), which leaves what is known of the member as it was.
+    public var isPending: Bool?
 
     public init(
         guildID: UInt64, userID: UInt64, userIsBot: Bool = false, hasAvatar: Bool = false, roles: SnowflakeList? = nil,
-        joinedAtMilliseconds: Int64? = nil, isPending: Bool = false
+        joinedAtMilliseconds: Int64? = nil, isPending: Bool? = nil
     ) {
         self.guildID = guildID
         self.userID = userID
@@ -46,7 +47,7 @@ public struct MemberFields: Sendable, Equatable {
         var user: (id: UInt64?, isBot: Bool, hasAvatar: Bool) = (nil, false, false)
         var roles: SnowflakeList?
         var joinedAt: Int64?
-        var isPending = false
+        var isPending: Bool?
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "guild_id" {
                 guildID = try scanner.readSnowflake()
@@ -57,7 +58,7 @@ public struct MemberFields: Sendable, Equatable {
             } else if key == "joined_at" {
                 joinedAt = try scanTimestamp(&scanner)
             } else if key == "pending" {
-                isPending = try scanner.readBool()
+                isPending = try scanner.readOptionalBool()
             } else {
                 try scanner.skipValue()
             }

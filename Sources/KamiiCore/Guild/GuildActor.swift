@@ -177,7 +177,11 @@ public actor GuildActor {
         case .plain:
             exclusion = XPRules.exclusionOfAnyGuild(message)
         case .configured(let configured):
-            if configured.readsRoles { roles = try message.memberRoles?.ids(in: data) ?? [] }
+            if configured.readsRoles {
+                roles = try message.memberRoles?.ids(in: data) ?? []
+                // Every member holds @everyone, whose ID is the guild's, though Discord never lists it.
+                roles.append(guild.rawValue)
+            }
             if configured.readsChannelParents { parentChannel = threads.parent(of: message.channelID, in: guild) }
             exclusion = configured.exclusion(of: message, roles: roles, parentChannel: parentChannel)
         }
@@ -307,7 +311,7 @@ public actor GuildActor {
         let joinedAt = member.joinedAtMilliseconds.map { UInt64(max(0, $0)) }
         let signals = TrustFactor.Signals(
             accountCreatedAt: UserID(member.userID).unixMilliseconds, hasAvatar: member.hasAvatar, joinedAt: joinedAt,
-            isPending: member.isPending, isVerified: isVerified)
+            isPending: member.isPending == true, isVerified: isVerified)
         let trust = TrustFactor.score(signals, now: wallClock()).value
         let profile = MemberProfile(hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust)
         stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }

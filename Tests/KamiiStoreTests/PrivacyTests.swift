@@ -45,6 +45,10 @@ import Testing
             #expect(empty.config == nil && empty.serverUsers.isEmpty && empty.cases.isEmpty && empty.tickets.isEmpty && empty.panelAudit.isEmpty && empty.templates.isEmpty)
             // The other guild is untouched, and a re-registered guild starts again from case 1.
             #expect(try await store.exportGuild(IDs.guild(2)).cases.count == 2)
+            // A configuration this binary cannot read is handed over as it is stored.
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET settings = '{\"modules\": 7' WHERE guild_id = \(bind: IDs.guild(2).column)").run() }
+            let unreadable = try await store.exportGuild(IDs.guild(2))
+            #expect(unreadable.config == nil && unreadable.unreadableConfig == #"{"modules": 7"# && unreadable.configRevision != nil)
             try await store.registerGuild(IDs.guild(1))
             #expect(try await store.createCase(NewPunishment(guild: IDs.guild(1), user: IDs.user(5), moderator: IDs.user(9), kind: .warn, reason: "")).caseID == 1)
         }

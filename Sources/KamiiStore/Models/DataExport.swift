@@ -18,9 +18,13 @@ public struct TemplateEdit: Codable, Sendable, Equatable {
 public struct GuildDataExport: Codable, Sendable {
     public let guild: GuildID
     public let exportedAt: Date
-    /// Nil when the guild is not (or no longer) registered.
+    /// Nil when the guild is not (or no longer) registered, or its configuration is stored in a
+    /// form this binary cannot read (``unreadableConfig``).
     public let config: GuildConfig?
     public let configRevision: Int64?
+    /// The stored configuration's text when this binary cannot decode it (another build's, or one
+    /// edited by hand): handed over as it is rather than failing the export.
+    public var unreadableConfig: String?
     /// By template kind.
     public let templates: [String: MessageTemplate]
     public let serverUsers: [ServerUserStats]

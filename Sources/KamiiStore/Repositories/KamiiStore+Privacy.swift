@@ -10,7 +10,9 @@ extension KamiiStore {
         try StoreSupport.requireValid(guild, "guild")
         return try await snapshot { database in
             let id = guild.column
-            let config = try await Self.loadConfig(guild, in: database)
+            let stored = try await database.raw("SELECT settings, revision FROM guild_config WHERE guild_id = \(bind: id)").first()
+            let settings = try stored?.decode(column: "settings", as: String.self)
+            let config = settings.flatMap { try? StoreSupport.decode(GuildConfig.self, json: $0) }
             var templates: [String: MessageTemplate] = [:]
             for row in try await database.raw("SELECT kind, content, embed FROM message_templates WHERE guild_id = \(bind: id)").all() {
                 templates[try row.decode(column: "kind", as: String.self)] = try MessageTemplate(row: row)
@@ -22,7 +24,8 @@ extension KamiiStore {
                 SELECT \(unsafeRaw: Self.revisionColumns) FROM punishment_reason_history WHERE guild_id = \(bind: id) ORDER BY case_id, revision
                 """).all().map(ReasonRevision.init(row:))
             return GuildDataExport(
-                guild: guild, exportedAt: time.storedPrecision, config: config?.config, configRevision: config?.revision, templates: templates,
+                guild: guild, exportedAt: time.storedPrecision, config: config, configRevision: try stored?.decode(column: "revision", as: Int64.self),
+                unreadableConfig: config == nil ? settings : nil, templates: templates,
                 serverUsers: try await database.raw("""
                     SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: id) ORDER BY user_id
                     """).all().map(ServerUserStats.init(row:)),

@@ -31,4 +31,15 @@ struct ReactionEmojiTests {
         #expect(try !matches(#"{"id":null,"name":"\ufe0f"}"#, "\u{FE0E}"), "nothing left on either side is no match")
         #expect(try !matches(#"{"id":null,"name":"👨‍👩‍👧"}"#, "👨"), "a sequence is not its first emoji")
     }
+
+    /// `burst` or `type` 1 says a super reaction; a key given twice counts as given last.
+    @Test func aSuperReactionIsReadFromEitherFieldTheLastOfEachCounting() throws {
+        func isBurst(_ extra: String) throws -> Bool {
+            let bytes = Array(#"{"user_id":"11","message_id":"12","channel_id":"13","emoji":{"id":null,"name":"👍"}\#(extra)}"#.utf8)
+            return try bytes.withUnsafeBytes { raw throws(JSONScanError) in try ReactionFields.scan(raw) }.isBurst
+        }
+        #expect(try isBurst(#","burst":true"#) && isBurst(#","type":1"#) && isBurst(#","burst":false,"type":1"#))
+        #expect(try !isBurst(#","burst":true,"burst":false"#) && !isBurst(#","type":1,"type":0"#) && !isBurst(""))
+        #expect(try isBurst(#","burst":false,"burst":true"#))
+    }
 }

@@ -22,12 +22,20 @@ struct KarmaGateTests {
         #expect(!gate.mayTakeBack(Self.reaction(from: 9, to: 2)) && gate.mayTakeBack(Self.reaction(from: 1, to: 2)))
     }
 
-    /// The bots it remembers are bounded: past the capacity, new ones are not kept.
+    /// The bots it remembers are bounded: past the capacity, new ones are not kept — and are sent
+    /// to Redis at every sighting, since Redis alone will know them.
     @Test func rememberedBotsAreBounded() {
         var gate = KarmaGate()
-        for bot in 1...UInt64(KarmaGate.capacity + 10) { gate.noteBot(bot) }
+        for bot in 1...UInt64(KarmaGate.capacity + 10) {
+            gate.noteBot(bot)
+            let sent = gate.reports(bot)
+            #expect(sent)
+        }
         #expect(gate.receiver(of: Self.reaction(from: 1, to: 2)) == nil)
         let unkept = UInt64(KarmaGate.capacity + 5)
         #expect(gate.receiver(of: Self.reaction(from: unkept, to: unkept + 1)) == unkept + 1, "not kept past the capacity")
+        let (keptAgain, unkeptAgain, unkeptOnceMore) = (gate.reports(1), gate.reports(unkept), gate.reports(unkept))
+        #expect(!keptAgain, "a kept one is sent once")
+        #expect(unkeptAgain && unkeptOnceMore, "one not kept is sent each time it is seen")
     }
 }

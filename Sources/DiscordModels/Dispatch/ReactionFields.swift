@@ -58,7 +58,8 @@ public struct ReactionFields: Sendable, Equatable {
         var messageAuthorID: UInt64?
         var userIsBot = false
         var emoji: (id: UInt64?, name: JSONRawString?) = (nil, nil)
-        var isBurst = false
+        // Either says a super reaction; a key given twice counts as given last, as in any JSON parser.
+        var (burst, type) = (false, false)
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "guild_id" {
                 guildID = try scanner.readSnowflake()
@@ -75,9 +76,9 @@ public struct ReactionFields: Sendable, Equatable {
             } else if key == "emoji" {
                 emoji = try scanEmoji(&scanner)
             } else if key == "burst" {
-                isBurst = try scanner.readBool() || isBurst
+                burst = try scanner.readBool()
             } else if key == "type" {
-                isBurst = try scanner.readLenientInteger() == 1 || isBurst
+                type = try scanner.readLenientInteger() == 1
             } else {
                 try scanner.skipValue()
             }
@@ -85,7 +86,7 @@ public struct ReactionFields: Sendable, Equatable {
         guard userID != nil || !needsUser, let messageID, let channelID else { return nil }
         return ReactionFields(
             guildID: guildID, channelID: channelID, messageID: messageID, userID: userID ?? 0, messageAuthorID: messageAuthorID,
-            userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name, isBurst: isBurst)
+            userIsBot: userIsBot, emojiID: emoji.id, emojiName: emoji.name, isBurst: burst || type)
     }
 
     /// Whether the emoji is `name` (a Unicode emoji, or a custom emoji's `name:id` or bare name).

@@ -22,9 +22,11 @@ struct KarmaGate {
 
     /// Whether the bot is yet to be sent to the flush, and from now on counts as sent. Kept apart
     /// from ``noteBot(_:)``: a bot seen while karma was off is sent when seen again after it is
-    /// switched on.
+    /// switched on. Past the capacity every sighting of a bot not kept is sent (Redis's set takes a
+    /// bot once): Redis is then the only one to know it, and a bot it never heard of would receive karma.
     mutating func reports(_ bot: UInt64) -> Bool {
-        reported.count < Self.capacity && reported.insert(bot).inserted
+        guard reported.count < Self.capacity else { return !reported.contains(bot) }
+        return reported.insert(bot).inserted
     }
 
     /// The member who would receive karma for this reaction, or nil when the rules give none: a

@@ -117,6 +117,8 @@ struct RequestGuildMembersTests {
                 "a whole guild asked for twice within 30 s: RATE_LIMITED")
         #expect(results["sounds"] == Result(members: [guild.id.description], not_found: [], chunks: 0),
                 "op 31: one SOUNDBOARD_SOUNDS (no sounds) for the session's guild, none for another")
+        #expect(results["channels"] == Result(members: [guild.id.description], not_found: [], chunks: 0),
+                "op 43: one CHANNEL_INFO (no voice channels) for the session's guild, none for another")
     }
 }
 

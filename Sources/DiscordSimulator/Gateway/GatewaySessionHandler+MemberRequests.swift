@@ -13,6 +13,14 @@ extension GatewaySessionHandler {
         }
     }
 
+    /// Request Channel Info (op 43): a CHANNEL_INFO dispatch with the ephemeral data (voice status,
+    /// voice start time) of the guild's voice channels — the world's channels are all text channels,
+    /// so an empty list; a guild the session does not have is passed over.
+    func requestChannelInfo(_ data: [String: Any], _ context: ChannelHandlerContext) {
+        guard let session, let id = Self.snowflake(data["guild_id"]), session.shardGuilds.contains(GuildID(id)) else { return }
+        dispatch("CHANNEL_INFO", #"{"guild_id":"\#(id)","channels":[]}"#, context)
+    }
+
     /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
     /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
     /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with

@@ -168,7 +168,11 @@ final class GatewaySessionHandler: ChannelInboundHandler {
                 return close(.unknownOpcode, context)
             }
             requestSoundboardSounds(guilds, context)
-        case 3, 4, 43:
+        case 43:
+            guard state == .identified else { return close(.notAuthenticated, context) }
+            guard let data = payload["d"] as? [String: Any], data["guild_id"] != nil else { return close(.unknownOpcode, context) }
+            requestChannelInfo(data, context)
+        case 3, 4:
             guard state == .identified else { return close(.notAuthenticated, context) }
             guard payload["d"] is [String: Any] else { return close(.unknownOpcode, context) }
         case 6:

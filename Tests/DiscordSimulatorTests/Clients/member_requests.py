@@ -69,6 +69,19 @@ async def main():
                 if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-sounds":
                     break
             results["sounds"] = sounds
+            # Request Channel Info (op 43), the same way.
+            await ws.send_json({"op": 43, "d": {"guild_id": guild_id, "fields": ["status", "voice_start_time"]}})
+            await ws.send_json({"op": 43, "d": {"guild_id": "1", "fields": ["status"]}})
+            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "user_ids": [member_id], "nonce": "after-channels"}})
+            channels = {"members": [], "not_found": [], "chunks": 0}
+            while True:
+                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+                if msg.get("t") == "CHANNEL_INFO":
+                    channels["members"].append(msg["d"]["guild_id"])
+                    channels["chunks"] += len(msg["d"]["channels"])
+                if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-channels":
+                    break
+            results["channels"] = channels
     print(json.dumps(results))
 
 

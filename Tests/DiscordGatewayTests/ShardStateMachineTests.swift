@@ -300,3 +300,34 @@ extension ShardStateMachineResumeURLTests {
         }
     }
 }
+
+extension ShardStateMachineResumeURLTests {
+    /// A network blip fails the main gateway as well as the resume URL: only the resume URL's own
+    /// failures count, and once a session has been stable (30 s of acknowledged heartbeats) through
+    /// the main gateway, the next resume tries the resume URL again — Discord disconnects sessions
+    /// that do not resume there sooner.
+    @Test func aBlipDoesNotKeepResumesOffTheResumeURL() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 9, resumeURL: "wss://resume.example")
+        _ = machine.start()
+        for _ in 0..<3 { _ = machine.closed(code: nil, jitter: 0) }  // the resume URL, three times: the main gateway next
+        for _ in 0..<2 {
+            // The main gateway fails too (the network is down): it stays the main gateway.
+            guard case .connect(let url, _)? = machine.closed(code: nil, jitter: 0).last else { Issue.record("no reconnect"); return }
+            #expect(url == "wss://gateway.example")
+        }
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: 10)
+        guard case .connect(let beforeStable, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(beforeStable == "wss://gateway.example", "not yet stable: the network may still be failing")
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: 11)
+        for _ in 0..<3 {
+            _ = machine.heartbeatDue()
+            _ = machine.heartbeatAcknowledged()
+        }
+        guard case .connect(let afterStable, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(afterStable == "wss://resume.example")
+    }
+}

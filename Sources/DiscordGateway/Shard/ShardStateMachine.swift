@@ -202,7 +202,12 @@ public struct ShardStateMachine: Sendable {
     public mutating func heartbeatAcknowledged() -> [Action] {
         if state == .ready, awaitingAck, let heartbeatInterval {
             healthySeconds += heartbeatInterval
-            if healthySeconds >= Self.stableSessionSeconds { failures = 0 }
+            if healthySeconds >= Self.stableSessionSeconds {
+                failures = 0
+                // A network that failed for a while is back: the next resume tries the resume URL
+                // again (Discord disconnects sessions that do not resume there sooner).
+                unreachableResumes = 0
+            }
         }
         awaitingAck = false
         return []
@@ -249,9 +254,10 @@ public struct ShardStateMachine: Sendable {
             state = .stopped
             return [.stop(.closed(code: code, reason: fatal))]
         }
-        if resumeNext, state == .connecting || state == .awaitingHello {
+        if resumeNext, state == .connecting || state == .awaitingHello, let resumeURL, connectedTo == resumeURL, resumeURL != gatewayURL {
             // The resume URL did not even say Hello (a restarted process may hold a URL that is
-            // gone): after a few tries, resume through the main gateway instead.
+            // gone): after a few tries, resume through the main gateway instead. Only the resume
+            // URL's own failures count: the main gateway failing too is the network.
             unreachableResumes += 1
         }
         // The session is gone (an invalid sequence, a timed-out session): a new one, even when the

@@ -61,6 +61,11 @@ struct GatewayWebSocket: Sendable {
         channel.close(promise: nil)
     }
 
+    /// One TLS context for every connection of the process: making one parses the whole CA bundle
+    /// (milliseconds, on the calling thread), which thousands of shards reconnecting at once would
+    /// each pay. A context is thread-safe; the connections' sessions are their own.
+    private static let sharedTLSContext = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
+
     /// - Parameter timeout: for the TCP (and TLS) connection and again for the upgrade: a server
     ///   that accepts but never answers must not hold the shard.
     /// - Throws: `CancellationError` as soon as the task is cancelled, in either phase.
@@ -71,7 +76,7 @@ struct GatewayWebSocket: Sendable {
         try Task.checkCancellation()
         let secure = scheme == "wss"
         let port = url.port ?? (secure ? 443 : 80)
-        let sslContext = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let sslContext = secure ? try sharedTLSContext.get() : nil
         let group = MultiThreadedEventLoopGroup.singleton
         let upgraded = group.next().makePromise(of: Void.self)
         let (frames, continuation) = AsyncThrowingStream<[WebSocketFrame], any Error>.makeStream()
@@ -86,7 +91,10 @@ struct GatewayWebSocket: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: host))
                     }
-                    let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxMessageBytes) { channel, _ in
+                    // NIO's own error handling would close the channel before the error reached
+                    // the stream, which would then end as if the server had closed: the forwarder
+                    // ends the stream with the error (a broken stream, ShardStateMachine.streamBroken), then closes.
+                    let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxMessageBytes, automaticErrorHandling: false) { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandlers([
                                 NIOWebSocketFrameAggregator(

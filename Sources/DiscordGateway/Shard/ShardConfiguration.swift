@@ -11,7 +11,8 @@ public struct ShardConfiguration: Sendable {
     public var compression: GatewayCompression
     /// Members above which a guild is sent without its offline members (50…250).
     public var largeThreshold: Int
-    /// The largest message accepted after reassembly; READY of a big shard is several MiB.
+    /// The largest message accepted after reassembly (held within 1 byte … 4 GiB); READY of a big
+    /// shard is several MiB.
     public var maxMessageBytes: Int
     public var backoffBase: Double
     public var backoffCap: Double

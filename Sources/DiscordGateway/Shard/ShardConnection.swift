@@ -79,7 +79,10 @@ public actor ShardConnection {
             machine = ShardStateMachine(
                 gatewayURL: configuration.gatewayURL, backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
         }
-        inflater = configuration.compression.makeInflater(limits: InflaterLimits(maxPayloadBytes: configuration.maxMessageBytes))
+        // A limit below the inflater's usual first buffer takes that buffer down with it.
+        let limit = max(1, configuration.maxMessageBytes)
+        inflater = configuration.compression.makeInflater(
+            limits: InflaterLimits(initialOutputCapacity: min(32 * 1024, limit), maxPayloadBytes: limit))
         sendLimiter = GatewaySendLimiter()
         identifyBreaker = IdentifyCircuitBreaker(limit: configuration.identifyLimit)
     }
@@ -167,7 +170,7 @@ public actor ShardConnection {
 
     /// Connects to `url`, unless the shard is shut down or its task cancelled first.
     private func connect(to url: String) async throws -> GatewayWebSocket {
-        let (query, maxMessageBytes, timeout) = (configuration.query, configuration.maxMessageBytes, configuration.helloTimeout)
+        let (query, maxMessageBytes, timeout) = (configuration.query, min(max(1, configuration.maxMessageBytes), Int(UInt32.max)), configuration.helloTimeout)
         let attempt = Task {
             try await GatewayWebSocket.connect(to: url, path: query, maxMessageBytes: maxMessageBytes, timeout: timeout)
         }
@@ -235,6 +238,12 @@ public actor ShardConnection {
                         }
                     }
                 }
+            } catch is NIOWebSocketError {
+                // A frame that cannot be read (over the size limit, a malformed control frame): a
+                // broken stream like a corrupt message, so a session that replays it for ever is given up.
+                machine.streamBroken()
+            } catch is NIOWebSocketFrameAggregator.Error {
+                machine.streamBroken()
             } catch {}
             group.cancelAll()
         }

@@ -7,6 +7,8 @@ public final class SimulatorRecord: Sendable {
         /// 1, 2, 3… in the order connections were accepted.
         public var number: Int
         public var compression: String
+        /// Whether the client came in on READY's `resume_gateway_url` rather than the gateway URL.
+        public var viaResumeURL = false
         /// Set once an identify succeeded.
         public var sessionID: String?
         public var intents: UInt64 = 0
@@ -49,10 +51,10 @@ public final class SimulatorRecord: Sendable {
     public var rest: [RESTCall] { state.withLock { $0.rest } }
 
     /// Registers a new connection and returns its number.
-    func open(compression: String) -> Int {
+    func open(compression: String, viaResumeURL: Bool = false) -> Int {
         state.withLock { state in
             let number = state.connections.count + 1
-            state.connections.append(Connection(number: number, compression: compression))
+            state.connections.append(Connection(number: number, compression: compression, viaResumeURL: viaResumeURL))
             return number
         }
     }

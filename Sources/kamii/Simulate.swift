@@ -19,9 +19,10 @@ struct SimulateServe: AsyncParsableCommand {
         abstract: "Serve a simulated Discord (REST and gateway) on 127.0.0.1.",
         discussion: "Prints the API base URL, the gateway URL and the bot token it accepts, then a running count of what it sent.")
 
-    @Option(help: "The REST port; the gateway listens on the next one (unless --gateway-port says otherwise).") var port: Int?
+    @Option(help: "The REST port; the gateway listens on the next one and READY's resume URL on the one after (unless --gateway-port or --resume-port says otherwise).") var port: Int?
     @Option(help: "The REST port (0: any free port).") var restPort = 0
     @Option(help: "The gateway port (0: any free port).") var gatewayPort = 0
+    @Option(help: "The port of READY's resume_gateway_url (0: any free port).") var resumePort = 0
     @Option(help: "The shard count /gateway/bot recommends (default: one per 1,000 guilds).") var shards: Int?
     @Option(help: "session_start_limit.max_concurrency: identify buckets.") var maxConcurrency = 1
     @Option(help: "REST requests per second across all routes (Discord: 50).") var globalLimit = 50
@@ -61,7 +62,7 @@ struct SimulateServe: AsyncParsableCommand {
         configuration.prerenderedDispatches = prerender
         configuration.restLimits.globalPerSecond = globalLimit
         let server = try await SimulatorServer.start(
-            configuration, restPort: port ?? restPort, gatewayPort: port.map { $0 + 1 } ?? gatewayPort)
+            configuration, restPort: port ?? restPort, gatewayPort: port.map { $0 + 1 } ?? gatewayPort, resumePort: port.map { $0 + 2 } ?? resumePort)
         print("api: \(server.apiBaseURL)")
         print("gateway: \(server.gatewayURL)")
         print("token: \(server.configuration.token)")

@@ -102,6 +102,10 @@ struct ShardConnectionTests {
         let (resumes, identifies) = (await shard.resumes, await shard.identifies)
         // op 7, op 9 true, the drop, close 4000, the corrupt message and the zombie each resumed.
         #expect(resumes >= 6 && identifies == 1)
+        let connections = server.record.connections
+        let resumedElsewhere = connections.filter { $0.resumed && !$0.viaResumeURL }.count
+        #expect(resumedElsewhere == 0, "every resume on READY's resume_gateway_url")
+        #expect(connections.first { $0.sessionID != nil }?.viaResumeURL == false, "the identify on the gateway URL")
         try await server.stop()
     }
 

@@ -45,7 +45,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
 
     init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
-        identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String,
+        identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String, viaResumeURL: Bool = false,
         guildStates: GuildStates, memberRequests: MemberRequestLimiter, apiVersion: Int? = 10,
         observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
@@ -59,7 +59,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         self.identifyLimiter = identifyLimiter
         self.resumeURL = resumeURL
         deflater = compression.makeDeflater(configuration.compression)
-        number = record.open(compression: compression.rawValue)
+        number = record.open(compression: compression.rawValue, viaResumeURL: viaResumeURL)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

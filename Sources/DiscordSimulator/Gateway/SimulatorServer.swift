@@ -10,7 +10,8 @@ public import DiscordModels
 /// The simulated Discord on loopback: REST under `/api/v10` on one port, the gateway (a WebSocket,
 /// `/?v=10&encoding=json&compress=zlib-stream|zstd-stream`) on another — separate hosts, as
 /// discord.com and gateway.discord.gg are, so a client's pooled REST connection is never the one
-/// it upgrades.
+/// it upgrades. READY's `resume_gateway_url` is a third port, as Discord's is a host of its own:
+/// which of the two a client resumes on is recorded (``SimulatorRecord/Connection/viaResumeURL``).
 public final class SimulatorServer: Sendable {
     public let configuration: SimulatorConfiguration
     /// Everything the simulator did, for assertions.
@@ -20,6 +21,7 @@ public final class SimulatorServer: Sendable {
     let api: SimulatedAPI
     private let restChannel: any Channel
     private let gatewayChannel: any Channel
+    private let resumeChannel: any Channel
     private let connections: Connections
     private let sessions: SessionRegistry
     private let identifyLimiter: IdentifyLimiter
@@ -28,11 +30,15 @@ public final class SimulatorServer: Sendable {
 
     /// The REST base URL, as a client's API base.
     public var apiBaseURL: String { "http://127.0.0.1:\(restChannel.localAddress?.port ?? 0)/api/v10" }
-    /// The gateway URL, as `/gateway` and READY's `resume_gateway_url` give it.
+    /// The gateway URL, as `/gateway` and `/gateway/bot` give it.
     public var gatewayURL: String { "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)" }
+    /// READY's `resume_gateway_url`: the same gateway, on a port of its own.
+    public var resumeGatewayURL: String { "ws://127.0.0.1:\(resumeChannel.localAddress?.port ?? 0)" }
 
     /// Starts listening on 127.0.0.1 (port 0: any free port).
-    public static func start(_ configuration: SimulatorConfiguration, restPort: Int = 0, gatewayPort: Int = 0) async throws -> SimulatorServer {
+    public static func start(
+        _ configuration: SimulatorConfiguration, restPort: Int = 0, gatewayPort: Int = 0, resumePort: Int = 0
+    ) async throws -> SimulatorServer {
         let record = SimulatorRecord()
         let connections = Connections()
         let sessions = SessionRegistry()
@@ -52,8 +58,10 @@ public final class SimulatorServer: Sendable {
             }
             groundTruth.apply(fact)
         }
-        let gatewayChannel = try await bootstrap(connections) { channel in
-            let gatewayURL = "ws://127.0.0.1:\(channel.localAddress?.port ?? 0)"
+        let resumeAddress = ResumeAddress()
+        let gateway = bootstrap(connections) { channel in
+            let resumePort = resumeAddress.port.load(ordering: .acquiring)
+            let viaResumeURL = channel.localAddress?.port == resumePort
             let upgrader = NIOWebSocketServerUpgrader(
                 maxFrameSize: 1 << 20,
                 // The session handler closes on a frame error itself, once, with Discord's code.
@@ -67,7 +75,8 @@ public final class SimulatorServer: Sendable {
                             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
                             GatewaySessionHandler(
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
-                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: gatewayURL, guildStates: guildStates,
+                                compression: Self.compression(of: head.uri) ?? .none, resumeURL: "ws://127.0.0.1:\(resumePort)",
+                                viaResumeURL: viaResumeURL, guildStates: guildStates,
                                 memberRequests: memberRequests, apiVersion: Self.apiVersion(in: head.uri), observe: observe),
                         ])
                     }
@@ -78,7 +87,11 @@ public final class SimulatorServer: Sendable {
             ))
             // A plain HTTP request to the gateway host gets the REST handler's 404.
             try channel.pipeline.syncOperations.addHandler(RESTHandler(api: nil), name: "kamii.rest")
-        }.bind(host: "127.0.0.1", port: gatewayPort).get()
+        }
+        // Bound before the gateway, so no connection is accepted before its port is known.
+        let resumeChannel = try await gateway.bind(host: "127.0.0.1", port: resumePort).get()
+        resumeAddress.port.store(resumeChannel.localAddress?.port ?? 0, ordering: .releasing)
+        let gatewayChannel = try await gateway.bind(host: "127.0.0.1", port: gatewayPort).get()
         let gatewayURL = "ws://127.0.0.1:\(gatewayChannel.localAddress?.port ?? 0)"
         let injectFault: @Sendable (SimulatorFault, String?) -> Int = { fault, session in
             Self.inject(fault, session: session, into: sessions)
@@ -98,8 +111,8 @@ public final class SimulatorServer: Sendable {
         }
         return SimulatorServer(
             configuration: configuration, record: record, groundTruth: groundTruth, api: api, restChannel: restChannel,
-            gatewayChannel: gatewayChannel, connections: connections, sessions: sessions, identifyLimiter: identifyLimiter,
-            sessionSweep: sessionSweep)
+            gatewayChannel: gatewayChannel, resumeChannel: resumeChannel, connections: connections, sessions: sessions,
+            identifyLimiter: identifyLimiter, sessionSweep: sessionSweep)
     }
 
     private static func bootstrap(_ connections: Connections, _ initialize: @escaping @Sendable (any Channel) throws -> Void) -> ServerBootstrap {
@@ -115,7 +128,7 @@ public final class SimulatorServer: Sendable {
 
     private init(
         configuration: SimulatorConfiguration, record: SimulatorRecord, groundTruth: GroundTruth, api: SimulatedAPI,
-        restChannel: any Channel, gatewayChannel: any Channel, connections: Connections, sessions: SessionRegistry,
+        restChannel: any Channel, gatewayChannel: any Channel, resumeChannel: any Channel, connections: Connections, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, sessionSweep: RepeatedTask
     ) {
         self.configuration = configuration
@@ -124,6 +137,7 @@ public final class SimulatorServer: Sendable {
         self.api = api
         self.restChannel = restChannel
         self.gatewayChannel = gatewayChannel
+        self.resumeChannel = resumeChannel
         self.connections = connections
         self.sessions = sessions
         self.identifyLimiter = identifyLimiter
@@ -182,6 +196,7 @@ public final class SimulatorServer: Sendable {
         sessionSweep.cancel()
         try await restChannel.close()
         try await gatewayChannel.close()
+        try await resumeChannel.close()
         for channel in connections.all {
             try? await channel.close()
         }
@@ -206,6 +221,11 @@ public final class SimulatorServer: Sendable {
         guard let compress = items.first(where: { $0.name == "compress" })?.value else { return GatewayCompression.none }
         return GatewayCompression(rawValue: compress)
     }
+}
+
+/// The resume listener's port, known once it is bound (before any connection is accepted).
+private final class ResumeAddress: Sendable {
+    let port = Atomic<Int>(0)
 }
 
 /// The accepted connections still open, so `stop()` can close them.

@@ -21,9 +21,10 @@ extension GatewaySessionHandler {
         dispatch("CHANNEL_INFO", #"{"guild_id":"\#(id)","channels":[]}"#, context)
     }
 
-    /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`, which needs
-    /// the GUILD_MEMBERS intent and is otherwise ignored, as Discord does), members whose username
-    /// starts with `query` (at most `limit`, at most 100), or up to 100 `user_ids`. Answered with
+    /// Request Guild Members (op 8): one guild; every member (`query: ""`, `limit: 0`), members
+    /// whose username starts with `query` (at most `limit`, at most 100; an empty query, like the
+    /// whole list, needs the GUILD_MEMBERS intent and is otherwise ignored, as Discord says), or up
+    /// to 100 `user_ids`. Answered with
     /// GUILD_MEMBERS_CHUNK dispatches of up to 1,000 members, echoing a nonce of up to 32 bytes; a
     /// whole guild asked for again within ``MemberRequestLimiter/window`` gets RATE_LIMITED.
     func requestGuildMembers(_ data: [String: Any], _ context: ChannelHandlerContext) {
@@ -44,8 +45,9 @@ extension GatewaySessionHandler {
         } else {
             let query = (data["query"] as? String) ?? ""
             let limit = (data["limit"] as? Int) ?? 0
+            // An empty query asks for the member list, whatever the limit: GUILD_MEMBERS needed.
+            if query.isEmpty, !session.intents.contains(.guildMembers) { return }
             if query.isEmpty && limit == 0 {
-                guard session.intents.contains(.guildMembers) else { return }
                 if let wait = memberRequests.admit(guild: guild.id.rawValue) {
                     let seconds = Double(wait.nanoseconds) / 1e9
                     let meta = #"{"guild_id":"\#(guild.id)""# + (nonceJSON.map { #","nonce":"# + $0 } ?? "") + "}"

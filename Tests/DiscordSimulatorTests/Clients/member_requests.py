@@ -82,6 +82,23 @@ async def main():
                 if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-channels":
                     break
             results["channels"] = channels
+        # Without GUILD_MEMBERS an empty query is ignored whatever its limit; a prefix is answered.
+        async with session.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
+            await asyncio.wait_for(ws.receive_json(), timeout=10)
+            await asyncio.sleep(0.3)  # past the identify window the test sets
+            await ws.send_json({"op": 2, "d": {"token": token, "intents": 1, "properties": {}}})
+            while (await asyncio.wait_for(ws.receive_json(), timeout=10)).get("t") != "READY":
+                pass
+            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "query": "", "limit": 5, "nonce": "empty"}})
+            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "query": prefix, "limit": 1, "nonce": "prefix"}})
+            answered = []
+            while True:
+                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+                if msg.get("t") == "GUILD_MEMBERS_CHUNK":
+                    answered.append(msg["d"]["nonce"])
+                    if msg["d"]["nonce"] == "prefix":
+                        break
+            results["without_intent"] = {"members": answered, "not_found": [], "chunks": 0}
     print(json.dumps(results))
 
 

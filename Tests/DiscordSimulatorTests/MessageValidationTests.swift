@@ -35,4 +35,11 @@ struct MessageValidationTests {
         #expect(errors([:], emptyAllowed: true) == [])
         #expect(errors(["content": String(repeating: "c", count: 2_001)], emptyAllowed: true) == ["content: BASE_TYPE_MAX_LENGTH"])
     }
+
+    /// Lengths are code points, as Discord counts them: 👍🏽 is two, 🇫🇷 is two.
+    @Test func lengthsAreCountedInCodePoints() {
+        #expect(errors(["content": String(repeating: "👍🏽", count: 1_000)]) == [])
+        #expect(errors(["content": String(repeating: "👍🏽", count: 1_001)]) == ["content: BASE_TYPE_MAX_LENGTH"], "1,001 to a reader, 2,002 to Discord")
+        #expect(errors(["embeds": [["title": String(repeating: "🇫🇷", count: 129)]]]) == ["embeds.0.title: BASE_TYPE_MAX_LENGTH"])
+    }
 }

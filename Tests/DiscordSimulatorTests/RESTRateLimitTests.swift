@@ -155,6 +155,12 @@ struct RESTRateLimitTests {
         let honest = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let banned = try await honest.send("GET", "/users/@me")
         #expect(banned.status == 429 && banned.text == "error code: 1015")
+        // The address is banned, not the route: a bad token, OAuth and an unknown path get the same.
+        for (client, method, path) in [(stranger, "GET", "/users/@me"), (honest, "POST", "/oauth2/token"), (honest, "GET", "/no/such/route")] {
+            let response = try await client.send(method, path)
+            #expect(response.status == 429 && response.text == "error code: 1015", "\(method) \(path)")
+        }
+        #expect(server.invalidRESTRequests.bans == 1, "requests refused while banned are not counted again")
         try await server.stop()
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Discord's checks on a message body (create message, interaction responses, follow-ups): lengths,
-/// embed limits, allowed mentions and components, reported as 50035 field errors or 50006.
+/// embed limits, allowed mentions and components, reported as 50035 field errors or 50006. Lengths
+/// are counted in code points, as Discord counts them (👍🏽 is two), not in what a reader sees.
 enum MessageValidation {
     typealias FieldError = (path: String, code: String, message: String)
 
@@ -13,8 +14,8 @@ enum MessageValidation {
         if let value = fields["content"], !(value is String), !(value is NSNull) {
             errors.append((prefix + "content", "STRING_TYPE_CONVERT", "Could not interpret \"\(value)\" as string."))
         }
-        if content.count > 2_000 { errors.append((prefix + "content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")) }
-        if let nonce = fields["nonce"] as? String, nonce.count > 25 {
+        if content.unicodeScalars.count > 2_000 { errors.append((prefix + "content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")) }
+        if let nonce = fields["nonce"] as? String, nonce.unicodeScalars.count > 25 {
             errors.append((prefix + "nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
         }
         let embeds = fields["embeds"] as? [[String: Any]] ?? []
@@ -24,26 +25,26 @@ enum MessageValidation {
             let path = "\(prefix)embeds.\(index)."
             for (field, limit) in [("title", 256), ("description", 4_096)] {
                 let text = trimmed(embed[field])
-                embedCharacters += text.count
-                if text.count > limit { errors.append((path + field, "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
+                embedCharacters += text.unicodeScalars.count
+                if text.unicodeScalars.count > limit { errors.append((path + field, "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
             }
             let embedFields = embed["fields"] as? [[String: Any]] ?? []
             if embedFields.count > 25 { errors.append((path + "fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")) }
             for (fieldIndex, field) in embedFields.enumerated() {
                 let name = trimmed(field["name"])
                 let value = trimmed(field["value"])
-                embedCharacters += name.count + value.count
-                if name.isEmpty || name.count > 256 {
+                embedCharacters += name.unicodeScalars.count + value.unicodeScalars.count
+                if name.isEmpty || name.unicodeScalars.count > 256 {
                     errors.append(("\(path)fields.\(fieldIndex).name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 256 in length."))
                 }
-                if value.isEmpty || value.count > 1_024 {
+                if value.isEmpty || value.unicodeScalars.count > 1_024 {
                     errors.append(("\(path)fields.\(fieldIndex).value", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 1024 in length."))
                 }
             }
             for (object, field, limit) in [("footer", "text", 2_048), ("author", "name", 256)] {
                 let text = trimmed((embed[object] as? [String: Any])?[field])
-                embedCharacters += text.count
-                if text.count > limit { errors.append(("\(path)\(object).\(field)", "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
+                embedCharacters += text.unicodeScalars.count
+                if text.unicodeScalars.count > limit { errors.append(("\(path)\(object).\(field)", "BASE_TYPE_MAX_LENGTH", "Must be \(limit) or fewer in length.")) }
             }
         }
         if embedCharacters > 6_000 {
@@ -85,9 +86,9 @@ enum MessageValidation {
                 } else if (1...4).contains(style) {
                     let id = child["custom_id"] as? String ?? ""
                     if id.isEmpty { errors.append((childPath + "custom_id", "BASE_TYPE_REQUIRED", "This field is required")) }
-                    if id.count > 100 { errors.append((childPath + "custom_id", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")) }
+                    if id.unicodeScalars.count > 100 { errors.append((childPath + "custom_id", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")) }
                 }
-                if (child["label"] as? String)?.count ?? 0 > 80 {
+                if (child["label"] as? String)?.unicodeScalars.count ?? 0 > 80 {
                     errors.append((childPath + "label", "BASE_TYPE_MAX_LENGTH", "Must be 80 or fewer in length."))
                 }
             }

@@ -79,6 +79,18 @@ final class RateLimitModel: Sendable {
     }
 
     /// Decides a request on `route` and counts it.
+    /// Whether the client is banned now (a ban that has run out is lifted, its count cleared).
+    func isBanned(at now: Double? = nil) -> Bool {
+        let now = now ?? self.now
+        return state.withLock { state in
+            guard let until = state.bannedUntil else { return false }
+            if now < until { return true }
+            state.bannedUntil = nil
+            state.invalid = []
+            return false
+        }
+    }
+
     func admit(_ route: RESTRoute, at now: Double? = nil) -> Verdict {
         let now = now ?? self.now
         return state.withLock { state in

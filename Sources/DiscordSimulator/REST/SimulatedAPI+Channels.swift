@@ -113,7 +113,7 @@ extension SimulatedAPI {
             if required { throw .invalidFormBody([("name", "BASE_TYPE_REQUIRED", "This field is required")]) }
             return nil
         }
-        guard let name = value as? String, (1...100).contains(name.count) else {
+        guard let name = value as? String, (1...100).contains(name.unicodeScalars.count) else {
             throw .invalidFormBody([("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")])
         }
         return name

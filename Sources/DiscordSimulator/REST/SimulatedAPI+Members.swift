@@ -58,7 +58,7 @@ extension SimulatedAPI {
         if let value = fields["nick"] {
             if value is NSNull {
                 nick = .some(nil)
-            } else if let text = value as? String, text.count <= 32 {
+            } else if let text = value as? String, text.unicodeScalars.count <= 32 {
                 nick = .some(text.isEmpty ? nil : text)
             } else {
                 fieldErrors.append(("nick", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."))

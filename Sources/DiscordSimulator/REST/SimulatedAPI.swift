@@ -62,6 +62,8 @@ final class SimulatedAPI: Sendable {
         if path.hasPrefix("/_simulator/"), method == "POST" {
             return ControlCommands.respond(path: path, query: query, api: self)
         }
+        // Cloudflare bans the address: every request gets the same answer, authorized, routed or not.
+        if rateLimits.isBanned() { return Self.banned }
         if path == "/oauth2/authorize", method == "GET" { return oauth.authorize(query) }
         guard path.hasPrefix("/api/v10/") else { return .error(404, DiscordError(code: 0, message: "404: Not Found")) }
         let apiPath = String(path.dropFirst("/api/v10".count))
@@ -93,7 +95,7 @@ final class SimulatedAPI: Sendable {
         var rateLimitHeaders: [(String, String)] = []
         switch rateLimits.admit(route) {
         case .banned:
-            return RESTResponse(status: 429, headers: [("Content-Type", "text/plain")], body: "error code: 1015")
+            return Self.banned
         case .limited(let limited):
             call.scope = limited.scope
             rateLimits.count(status: 429, scope: limited.scope)
@@ -190,6 +192,9 @@ final class SimulatedAPI: Sendable {
             session.deliver(encoded, guild: guild)
         }
     }
+
+    /// What a banned address gets: Cloudflare's page, not Discord's JSON.
+    static let banned = RESTResponse(status: 429, headers: [("Content-Type", "text/plain")], body: "error code: 1015")
 
     static func rateLimited(_ limited: RateLimitModel.RateLimited) -> RESTResponse {
         let retryAfter = (min(max(limited.retryAfter, 0), 86_400) * 1_000).rounded(.up) / 1_000

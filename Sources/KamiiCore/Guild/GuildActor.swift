@@ -253,8 +253,10 @@ public actor GuildActor {
             guard karma.mayTakeBack(reaction) else { return }
             let removal = GuildStatsBatch.KarmaReaction(message: reaction.messageID, giver: reaction.userID, emoji: own, receiver: nil)
             // Given before the ledger keyed reactions by their own emoji, under the configured
-            // text's key (ledgers are kept by the week, so this matters for a few weeks).
-            let earlierKey = configured.map { KarmaRules.emojiKey($0, burst: reaction.isBurst) }
+            // text's key (ledgers are kept by the week, so this matters for a few weeks). Only a
+            // custom emoji's differs: a Unicode one then matched its text exactly, the key its own
+            // text gives — and one matched in another skin tone is another reaction, not this one.
+            let earlierKey = reaction.emojiID == nil ? nil : configured.map { KarmaRules.emojiKey($0, burst: reaction.isBurst) }
             return stats.record(in: slot) { batch in
                 batch.record(removal, cooldownMilliseconds: rules.cooldownMilliseconds)
                 if let earlierKey, earlierKey != own {
@@ -284,7 +286,7 @@ public actor GuildActor {
         for burst in [false, true] {
             if let own = KarmaRules.emojiKey(of: reaction, in: data, burst: burst) { keys.append(own) }
         }
-        if let configured = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) {
+        if reaction.emojiID != nil, let configured = rules.emoji.first(where: { reaction.emojiMatches($0, in: data) }) {
             for burst in [false, true] where !keys.contains(KarmaRules.emojiKey(configured, burst: burst)) {
                 keys.append(KarmaRules.emojiKey(configured, burst: burst))
             }

@@ -20,7 +20,9 @@ public final class GroundTruth: Sendable {
         public var cooldownMilliseconds: UInt64
 
         /// Reactions with these emoji give karma (Kamii's karma rule with no pair cooldown: the
-        /// simulator cannot know when the bot receives a reaction, and that is what the cooldown counts).
+        /// simulator cannot know when the bot receives a reaction, and that is what the cooldown
+        /// counts). A Unicode emoji counts in any skin tone and presentation, and a super reaction
+        /// like a normal one: each is a reaction of its own. A custom emoji is named `name:id`.
         public var karmaEmoji: Set<String>
 
         /// Channels where messages earn no XP; a thread follows its parent channel.
@@ -30,7 +32,7 @@ public final class GroundTruth: Sendable {
         public var channelMultipliers: [ChannelID: Double]
 
         public init(
-            minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍"],
+            minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍", "kamii_upvote:1186000000000000001"],
             noXPChannels: Set<ChannelID> = [], channelMultipliers: [ChannelID: Double] = [:]
         ) {
             precondition(minimumXP >= 0 && maximumXP >= minimumXP, "XP range must be non-empty")
@@ -41,6 +43,17 @@ public final class GroundTruth: Sendable {
             self.karmaEmoji = karmaEmoji
             self.noXPChannels = noXPChannels
             self.channelMultipliers = channelMultipliers
+        }
+
+        /// Whether a reaction with `emoji` gives karma: listed, or listed in another skin tone or
+        /// presentation (skin-tone modifiers and variation selectors left out on both sides).
+        func givesKarma(_ emoji: String) -> Bool {
+            if karmaEmoji.contains(emoji) { return true }
+            func base(_ text: String) -> [Unicode.Scalar] {
+                text.unicodeScalars.filter { !(0x1F3FB...0x1F3FF).contains($0.value) && $0.value != 0xFE0E && $0.value != 0xFE0F }
+            }
+            let own = base(emoji)
+            return !own.isEmpty && karmaEmoji.contains { base($0) == own }
         }
 
         /// Whether a message in `channel` (a thread in `parent`) can earn XP at all.
@@ -123,7 +136,7 @@ public final class GroundTruth: Sendable {
             }
         case .reaction(let guild, let giver, let receiver, let emoji, let added, let giverIsBot, let receiverIsBot):
             let change = added ? 1 : -1
-            let givesKarma = rules.karmaEmoji.contains(emoji) && !giverIsBot && !receiverIsBot && giver != receiver
+            let givesKarma = rules.givesKarma(emoji) && !giverIsBot && !receiverIsBot && giver != receiver
             update(guild, giver) { $0.reactionsGiven[emoji, default: 0] += change }
             update(guild, receiver) { member in
                 member.reactionsReceived[emoji, default: 0] += change

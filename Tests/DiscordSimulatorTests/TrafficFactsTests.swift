@@ -8,6 +8,13 @@ import Testing
 struct TrafficFactsTests {
     static let world = TrafficWorld(guildCount: 200, userCount: 4_000, seed: 21)
 
+    /// A reaction event's emoji as the ground truth names it: a Unicode emoji's text, a custom
+    /// emoji's `name:id`.
+    static func emojiName(_ data: [String: Any]) -> String? {
+        guard let emoji = data["emoji"] as? [String: Any], let name = emoji["name"] as? String else { return nil }
+        return (emoji["id"] as? String).map { "\(name):\($0)" } ?? name
+    }
+
     @Test func aShardsTrafficTalksOnlyAboutItsGuilds() {
         var traffic = TrafficGenerator(world: Self.world, seed: 1, shard: (id: 1, count: 4))
         for _ in 0..<2_000 {
@@ -21,6 +28,7 @@ struct TrafficFactsTests {
         var reactions: [String: Int] = [:]
         var seen = Set<String>()
         var clears = 0
+        var (superReactions, customReactions, skinTones) = (0, 0, 0)
         var openThreads: [String: String] = [:], archivedThreads: [String: String] = [:]
         var (threadMessages, closedThreads, unarchived) = (0, 0, 0)
         for _ in 0..<30_000 {
@@ -49,30 +57,35 @@ struct TrafficFactsTests {
                 #expect(event.name == (added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE"))
                 #expect(data["user_id"] as? String == giver.description)
                 if added { #expect(data["message_author_id"] as? String == receiver.description) }
-                #expect((data["emoji"] as? [String: Any])?["name"] as? String == emoji)
+                #expect(Self.emojiName(data) == emoji)
+                #expect((data["burst"] as? Bool) == ((data["type"] as? Int) == 1), "burst and type agree")
+                if added, data["burst"] as? Bool == true { superReactions += 1 }
+                if added, emoji.contains(":") { customReactions += 1 }
+                if added, emoji.unicodeScalars.contains(where: { (0x1F3FB...0x1F3FF).contains($0.value) }) { skinTones += 1 }
                 let key = "\(data["message_id"]!)/\(giver)/\(emoji)"
                 reactions[key, default: 0] += added ? 1 : -1
-                // One reaction per user, emoji and message; a removal takes back an earlier add.
-                #expect((0...1).contains(reactions[key]!))
+                // One reaction per user, emoji and message, and a super one besides; a removal
+                // takes back an earlier add.
+                #expect((0...2).contains(reactions[key]!))
             case .reactionsCleared(let removals):
-                let emoji = (data["emoji"] as? [String: Any])?["name"] as? String
+                let emoji = Self.emojiName(data)
                 #expect(event.name == (emoji == nil ? "MESSAGE_REACTION_REMOVE_ALL" : "MESSAGE_REACTION_REMOVE_EMOJI"))
                 #expect(data["user_id"] == nil)
                 clears += 1
                 // Exactly the reactions in place on the message (with the emoji) are taken off.
                 let prefix = "\(data["message_id"]!)/"
-                let inPlace = Set(reactions.filter { $0.value == 1 && $0.key.hasPrefix(prefix) && (emoji == nil || $0.key.hasSuffix("/\(emoji!)")) }.keys)
-                var removed = Set<String>()
+                let inPlace = reactions.filter { $0.value > 0 && $0.key.hasPrefix(prefix) && (emoji == nil || $0.key.hasSuffix("/\(emoji!)")) }
+                var removed: [String: Int] = [:]
                 for removal in removals {
                     guard case .reaction(_, let giver, _, let removedEmoji, let added, _, _) = removal else {
                         Issue.record("a clear holds reaction removals only")
                         continue
                     }
                     #expect(!added && (emoji == nil || removedEmoji == emoji))
-                    removed.insert("\(data["message_id"]!)/\(giver)/\(removedEmoji)")
+                    removed["\(data["message_id"]!)/\(giver)/\(removedEmoji)", default: 0] += 1
                 }
                 #expect(removed == inPlace)
-                for key in removed { reactions[key] = 0 }
+                for key in removed.keys { reactions[key] = 0 }
             case .memberLeft(let guild, let user):
                 #expect(event.name == "GUILD_MEMBER_REMOVE")
                 let index = try #require(Self.world.guildIndex(of: guild))
@@ -122,6 +135,7 @@ struct TrafficFactsTests {
                                      "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI",
                                      "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"]))
         #expect(clears > 0)
+        #expect(superReactions > 0 && customReactions > 0 && skinTones > 0, "\(superReactions) super, \(customReactions) custom, \(skinTones) in a skin tone")
     }
 
     @Test func aMembersRolesAndNicknameAreTheSameInEveryEvent() throws {

@@ -2,9 +2,16 @@ import DiscordModels
 
 /// Reactions on messages the traffic posted earlier, and their removal (one at a time, or cleared).
 extension TrafficGenerator {
-    static let emojis: [StaticString] = ["👍", "⭐", "❤️", "😂", "🔥"]
-    /// The same emoji as strings, for the ground truth.
-    public static let emojiNames = ["👍", "⭐", "❤️", "😂", "🔥"]
+    /// The emoji members react with, as a reaction event's `emoji` object: Unicode ones (one in
+    /// a skin tone, one with its presentation selector) and a custom emoji.
+    static let emojis: [StaticString] = [
+        #"{"name":"👍","id":null}"#, #"{"name":"⭐","id":null}"#, #"{"name":"❤️","id":null}"#, #"{"name":"😂","id":null}"#,
+        #"{"name":"🔥","id":null}"#, #"{"name":"👍🏽","id":null}"#, #"{"name":"kamii_upvote","id":"1186000000000000001","animated":false}"#,
+    ]
+    /// The same emoji as the ground truth names them (a custom emoji as `name:id`, as a guild lists it).
+    public static let emojiNames = ["👍", "⭐", "❤️", "😂", "🔥", "👍🏽", "kamii_upvote:1186000000000000001"]
+    /// One reaction in this many is a super reaction.
+    static let superReactionOdds = 10
 
     /// A member reacts to a recent message; nil until there is one, or when the pick turned up
     /// nobody who may react.
@@ -19,27 +26,28 @@ extension TrafficGenerator {
         else { return nil }
         let giver = picked.user
         let emoji = random.below(Self.emojis.count)
-        // One reaction per user, emoji and message, as on Discord.
-        guard placedReactions.insert(PlacedReaction(message: message.id, giver: giver, emoji: emoji)).inserted else { return nil }
+        let isBurst = random.below(Self.superReactionOdds) == 0
+        // One reaction per user, emoji and message (and a super one besides), as on Discord.
+        guard placedReactions.insert(PlacedReaction(message: message.id, giver: giver, emoji: emoji, isBurst: isBurst)).inserted else { return nil }
         if placedReactions.count > 8 * recentMessages.capacity, let oldest = recentMessages.items.map(\.id).min() {
             placedReactions = placedReactions.filter { $0.message >= oldest }
         }
-        recentReactions.append(RecentReaction(message: message, giver: giver, emoji: emoji))
+        recentReactions.append(RecentReaction(message: message, giver: giver, emoji: emoji, isBurst: isBurst))
         json.raw(#"{"user_id":"#)
         json.id(user(at: giver).id)
-        json.raw(#","type":0,"message_id":"#)
+        json.raw(isBurst ? #","type":1,"message_id":"# : #","type":0,"message_id":"#)
         json.id(message.id)
         json.raw(#","message_author_id":"#)
         json.id(user(at: message.author).id)
         json.raw(#","member":"#)
         member(picked, in: message.guild, withUser: true, into: &json)
-        json.raw(#","emoji":{"name":""#)
+        json.raw(#","emoji":"#)
         json.raw(Self.emojis[emoji])
-        json.raw(#"","id":null},"channel_id":"#)
+        json.raw(#","channel_id":"#)
         json.id(message.channel)
-        json.raw(#","burst":false,"guild_id":"#)
+        json.raw(isBurst ? #","burst":true,"guild_id":"# : #","burst":false,"guild_id":"#)
         json.id(guild.id)
-        json.raw(#","burst_colors":[]}"#)
+        json.raw(isBurst ? ##","burst_colors":["#ffcc4d","#f4900c"]}"## : #","burst_colors":[]}"#)
         return GeneratedEvent(name: "MESSAGE_REACTION_ADD", data: json.bytes, guild: guild.id, fact: reactionFact(message, giver, emoji, added: true))
     }
 
@@ -47,17 +55,17 @@ extension TrafficGenerator {
     mutating func reactionRemove(into json: inout JSONBytes) -> GeneratedEvent? {
         guard !recentReactions.items.isEmpty else { return nil }
         let reaction = recentReactions.remove(at: random.below(recentReactions.items.count))
-        placedReactions.remove(PlacedReaction(message: reaction.message.id, giver: reaction.giver, emoji: reaction.emoji))
+        placedReactions.remove(PlacedReaction(message: reaction.message.id, giver: reaction.giver, emoji: reaction.emoji, isBurst: reaction.isBurst))
         let guild = world.guilds[reaction.message.guild]
         json.raw(#"{"user_id":"#)
         json.id(user(at: reaction.giver).id)
-        json.raw(#","type":0,"message_id":"#)
+        json.raw(reaction.isBurst ? #","type":1,"message_id":"# : #","type":0,"message_id":"#)
         json.id(reaction.message.id)
-        json.raw(#","emoji":{"name":""#)
+        json.raw(#","emoji":"#)
         json.raw(Self.emojis[reaction.emoji])
-        json.raw(#"","id":null},"channel_id":"#)
+        json.raw(#","channel_id":"#)
         json.id(reaction.message.channel)
-        json.raw(#","burst":false,"guild_id":"#)
+        json.raw(reaction.isBurst ? #","burst":true,"guild_id":"# : #","burst":false,"guild_id":"#)
         json.id(guild.id)
         json.raw("}")
         return GeneratedEvent(
@@ -80,9 +88,8 @@ extension TrafficGenerator {
         json.raw(#"{"message_id":"#)
         json.id(message.id)
         if let emoji {
-            json.raw(#","emoji":{"name":""#)
+            json.raw(#","emoji":"#)
             json.raw(Self.emojis[emoji])
-            json.raw(#"","id":null}"#)
         }
         json.raw(#","channel_id":"#)
         json.id(message.channel)

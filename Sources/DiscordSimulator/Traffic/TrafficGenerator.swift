@@ -330,14 +330,17 @@ struct RecentMessage: Sendable {
     let author: Int
 }
 
+/// A member's reaction on a message: one per emoji, and a super reaction of the same emoji besides.
 struct PlacedReaction: Hashable, Sendable {
     let message: MessageID
     let giver: Int
     let emoji: Int
+    let isBurst: Bool
 }
 
 struct RecentReaction: Sendable {
     let message: RecentMessage
     let giver: Int
     let emoji: Int
+    let isBurst: Bool
 }

@@ -65,7 +65,10 @@ async def on_message(message):
     if message.guild is not None:
         key = f"{message.guild.id}/{message.author.id}"
         report["messages_by_author"][key] = report["messages_by_author"].get(key, 0) + 1
-    if message.guild is not None and message.guild.get_channel_or_thread(message.channel.id) is not None:
+    # Known when the message was parsed: discord.py resolved its channel then (a PartialMessageable
+    # otherwise). Asked here, in the handler, a thread archived by a dispatch parsed meanwhile (the
+    # handler runs as a task after the parsing goes on) would look unknown.
+    if message.guild is not None and not isinstance(message.channel, discord.PartialMessageable):
         report["messages_in_known_guild_channels"] += 1
         if isinstance(message.channel, discord.Thread) and message.channel.parent is not None:
             report["messages_in_threads"] += 1

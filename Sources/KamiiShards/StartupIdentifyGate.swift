@@ -1,8 +1,11 @@
 public import DiscordGateway
 
 /// The gate a manager's shards share: shards identify their first time in shard order within each
-/// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31); the session
-/// budget is charged, then the queue (local or Redis) gives the bucket's slot.
+/// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31), and any later
+/// identify (a session invalidated, a shard restarted) joins the end of its bucket's line — so only
+/// the head of each bucket asks the queue, however many shards of a process must identify again at
+/// once (each asking the Redis queue every few milliseconds would be thousands of scripts a
+/// second); the session budget is charged, then the queue (local or Redis) gives the bucket's slot.
 public actor StartupIdentifyGate: IdentifyGate {
     private let queue: any IdentifyGate
     private let budget: (any SessionBudget)?
@@ -24,16 +27,15 @@ public actor StartupIdentifyGate: IdentifyGate {
         let bucket = shard % maxConcurrency
         // However this ends (identified, refused, cancelled), the next shard of the bucket may go.
         defer { forget(shard: shard) }
-        if waiting[bucket]?.contains(shard) == true {
-            while waiting[bucket]?.first != shard {
-                try Task.checkCancellation()
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { continuation in
-                        if Task.isCancelled { continuation.resume() } else { wakeUps[shard] = continuation }
-                    }
-                } onCancel: {
-                    Task { await self.wake(shard) }
+        if waiting[bucket]?.contains(shard) != true { waiting[bucket, default: []].append(shard) }
+        while waiting[bucket]?.first != shard {
+            try Task.checkCancellation()
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    if Task.isCancelled { continuation.resume() } else { wakeUps[shard] = continuation }
                 }
+            } onCancel: {
+                Task { await self.wake(shard) }
             }
         }
         // The budget first: asking Discord for it can take a while, and a bucket's lease must

@@ -28,6 +28,8 @@ struct DiscordPyHonestyTests {
         let resumes: Int
         let readies: Int
         let messages_by_author: [String: Int]
+        let content_mentions: Int
+        let bot_mentions: Int
     }
 
     /// The simulator's ground truth in the report's shape: "guild/author" → messages.
@@ -65,6 +67,8 @@ struct DiscordPyHonestyTests {
         #expect(messages > 1_000)
         #expect(report.messages == messages)
         #expect(report.messages_in_known_guild_channels == messages)
+        // A message whose content mentions the bot lists it in `mentions`, as Discord's do.
+        #expect(report.content_mentions > 0 && report.bot_mentions == report.content_mentions, "\(report.bot_mentions) of \(report.content_mentions)")
         // Threads: discord.py took each THREAD_CREATE, archive and delete, and placed every message
         // posted in a thread in a thread it knew, in a channel it knew.
         #expect(report.threads_created == connection.dispatches["THREAD_CREATE"] ?? 0)

@@ -242,6 +242,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var traffic = TrafficGenerator(
             world: configuration.world, seed: configuration.trafficSeed &+ UInt64(number), stream: UInt64(number), shard: (shard[0], shard[1]))
         traffic.botUserID = configuration.botUserID
+        traffic.botUsername = configuration.botUsername
         traffic.applicationID = configuration.applicationID
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         // The world as earlier sessions and REST left it, adopted and the session registered with

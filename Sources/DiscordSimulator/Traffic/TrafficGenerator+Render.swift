@@ -161,7 +161,21 @@ extension TrafficGenerator {
         json.timestamp(unixMilliseconds: clock)
         json.raw(#","referenced_message":null,"pinned":false,"nonce":""#)
         json.int(id.rawValue + 77)
-        json.raw(#"","mentions":[],"mention_roles":[],"mention_everyone":false,"member":"#)
+        if mentionsBot {
+            // The bot, as a mention lists a user in a guild: its user object and, beside it, its member.
+            let guild = world.guilds[guildIndex]
+            json.raw(#"","mentions":[{"username":"#)
+            json.string(botUsername)
+            json.raw(#","public_flags":0,"id":"#)
+            json.id(botUserID)
+            json.raw(#","global_name":null,"discriminator":"0","bot":true,"avatar":null,"member":{"roles":["#)
+            json.id(world.botRoleID(of: guild))
+            json.raw(#"],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
+            json.timestamp(unixMilliseconds: guild.id.unixMilliseconds)
+            json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null}}],"mention_roles":[],"mention_everyone":false,"member":"#)
+        } else {
+            json.raw(#"","mentions":[],"mention_roles":[],"mention_everyone":false,"member":"#)
+        }
         member(picked, in: guildIndex, withUser: false, into: &json)
         json.raw(#","id":"#)
         json.id(id)

@@ -74,6 +74,8 @@ public struct TrafficGenerator: Sendable {
     let idSource: UInt64
     /// The bot the traffic is for: some messages mention it, interactions are addressed to it.
     public var botUserID = UserID(1_100_000_000_000_000_001)
+    /// The bot's username, as a message mentioning it lists the bot in `mentions`.
+    public var botUsername = "Kamii"
     public var applicationID: UInt64 = 1_100_000_000_000_000_001
 
     /// - Parameters:

@@ -38,6 +38,8 @@ report = {
     "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_unarchived": 0,
     "threads_deleted": 0,
     "member_joins": 0, "reactions": 0, "resumes": 0, "readies": 0,
+    # Messages whose content mentions the bot, and those discord.py says mention it (`mentions`).
+    "content_mentions": 0, "bot_mentions": 0,
     # "guild/author" -> messages, to compare with the simulator's ground truth.
     "messages_by_author": {},
 }
@@ -62,6 +64,10 @@ async def on_ready():
 @client.event
 async def on_message(message):
     report["messages"] += 1
+    if f"<@{client.user.id}>" in message.content:
+        report["content_mentions"] += 1
+    if client.user.mentioned_in(message):
+        report["bot_mentions"] += 1
     if message.guild is not None:
         key = f"{message.guild.id}/{message.author.id}"
         report["messages_by_author"][key] = report["messages_by_author"].get(key, 0) + 1

@@ -63,8 +63,18 @@ struct GatewayWebSocket: Sendable {
 
     /// One TLS context for every connection of the process: making one parses the whole CA bundle
     /// (milliseconds, on the calling thread), which thousands of shards reconnecting at once would
-    /// each pay. A context is thread-safe; the connections' sessions are their own.
-    private static let sharedTLSContext = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
+    /// each pay. A context is thread-safe; the connections' sessions are their own. Only a context
+    /// made is kept: a failure (out of file descriptors for a moment) is tried again next time.
+    private static let sharedTLSContext = Mutex<NIOSSLContext?>(nil)
+
+    private static func tlsContext() throws -> NIOSSLContext {
+        try sharedTLSContext.withLock { shared in
+            if let shared { return shared }
+            let context = try NIOSSLContext(configuration: .makeClientConfiguration())
+            shared = context
+            return context
+        }
+    }
 
     /// - Parameter timeout: for the TCP (and TLS) connection and again for the upgrade: a server
     ///   that accepts but never answers must not hold the shard.
@@ -76,7 +86,7 @@ struct GatewayWebSocket: Sendable {
         try Task.checkCancellation()
         let secure = scheme == "wss"
         let port = url.port ?? (secure ? 443 : 80)
-        let sslContext = secure ? try sharedTLSContext.get() : nil
+        let sslContext = secure ? try tlsContext() : nil
         let group = MultiThreadedEventLoopGroup.singleton
         let upgraded = group.next().makePromise(of: Void.self)
         let (frames, continuation) = AsyncThrowingStream<[WebSocketFrame], any Error>.makeStream()

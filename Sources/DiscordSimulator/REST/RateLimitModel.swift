@@ -78,7 +78,6 @@ final class RateLimitModel: Sendable {
         }
     }
 
-    /// Decides a request on `route` and counts it.
     /// Whether the client is banned now (a ban that has run out is lifted, its count cleared).
     func isBanned(at now: Double? = nil) -> Bool {
         let now = now ?? self.now
@@ -91,6 +90,7 @@ final class RateLimitModel: Sendable {
         }
     }
 
+    /// Decides a request on `route` and counts it.
     func admit(_ route: RESTRoute, at now: Double? = nil) -> Verdict {
         let now = now ?? self.now
         return state.withLock { state in

@@ -331,3 +331,22 @@ extension ShardStateMachineResumeURLTests {
         #expect(afterStable == "wss://resume.example")
     }
 }
+
+extension ShardStateMachineResumeURLTests {
+    /// A resume URL that alone failed (the main gateway answered at once) is gone, not blipped:
+    /// a stable session does not send the next resume back to it.
+    @Test func aResumeURLThatAloneFailedStaysGivenUpOn() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 9, resumeURL: "wss://gone.example")
+        _ = machine.start()
+        for _ in 0..<3 { _ = machine.closed(code: nil, jitter: 0) }
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: 10)
+        for _ in 0..<3 {
+            _ = machine.heartbeatDue()
+            _ = machine.heartbeatAcknowledged()
+        }
+        guard case .connect(let url, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
+        #expect(url == "wss://gateway.example")
+    }
+}

@@ -81,6 +81,9 @@ public struct ShardStateMachine: Sendable {
     /// Heartbeat intervals acknowledged since this connection's READY or RESUMED.
     private var healthySeconds = 0.0
     private var unreachableResumes = 0
+    /// The main gateway failed too while the resume URL was being given up on: the network, not
+    /// the URL, so a stable session sends the next resume to the resume URL again.
+    private var gatewayAlsoUnreachable = false
     /// Whether the next connection should resume (otherwise it identifies).
     private var resumeNext = false
     /// Where the stream last broke (the sequence then) and how many times in a row it broke there.
@@ -140,7 +143,7 @@ public struct ShardStateMachine: Sendable {
         awaitingAck = false
         let first = Action.scheduleHeartbeat(delay: interval * min(max(jitter, 0), 0.999_999))
         // The resume URL answered after all: later resumes go back to it.
-        if connectedTo == resumeURL { unreachableResumes = 0 }
+        if connectedTo == resumeURL { (unreachableResumes, gatewayAlsoUnreachable) = (0, false) }
         if resumeNext, let sessionID, let sequence {
             state = .resuming
             return [first, .sendResume(sessionID: sessionID, sequence: sequence)]
@@ -166,7 +169,7 @@ public struct ShardStateMachine: Sendable {
             }
             self.sessionID = sessionID
             self.resumeURL = resumeURL
-            unreachableResumes = 0
+            (unreachableResumes, gatewayAlsoUnreachable) = (0, false)
             ready()
         } else if name == "RESUMED" {
             ready()
@@ -204,9 +207,10 @@ public struct ShardStateMachine: Sendable {
             healthySeconds += heartbeatInterval
             if healthySeconds >= Self.stableSessionSeconds {
                 failures = 0
-                // A network that failed for a while is back: the next resume tries the resume URL
-                // again (Discord disconnects sessions that do not resume there sooner).
-                unreachableResumes = 0
+                // A network that failed for a while (the main gateway too) is back: the next resume
+                // tries the resume URL again (Discord disconnects sessions that do not resume there
+                // sooner). A resume URL that alone failed stays given up on.
+                if gatewayAlsoUnreachable { (unreachableResumes, gatewayAlsoUnreachable) = (0, false) }
             }
         }
         awaitingAck = false
@@ -259,6 +263,8 @@ public struct ShardStateMachine: Sendable {
             // gone): after a few tries, resume through the main gateway instead. Only the resume
             // URL's own failures count: the main gateway failing too is the network.
             unreachableResumes += 1
+        } else if resumeNext, state == .connecting || state == .awaitingHello, connectedTo == gatewayURL, unreachableResumes > 0 {
+            gatewayAlsoUnreachable = true
         }
         // The session is gone (an invalid sequence, a timed-out session): a new one, even when the
         // code answers a close of ours.

@@ -56,7 +56,11 @@ public struct GatewayEnvelope: Sendable, Equatable {
                 sequence = try scanner.readNull() ? nil : scanner.readInteger()
             } else if key == "t" {
                 // A later `t` replaces an earlier one, as in any JSON parser; fields already read
-                // from `d` were read for the earlier name, so they go (`d` is read again on its own).
+                // from `d` were read for the earlier name, so they go (`d` is read again on its own),
+                // and its `guild_id` and `id` are found as for any event (that read took only some).
+                if hotFields != nil, let dataRange {
+                    (dataGuildID, dataID) = try Self.guildAndID(payload, at: dataRange.lowerBound)
+                }
                 (eventName, hotEvent, hotFields) = (nil, nil, nil)
                 guard try !scanner.readNull() else { return }
                 // The hot events' names are matched on their bytes and given as constants: no
@@ -109,6 +113,22 @@ public struct GatewayEnvelope: Sendable, Equatable {
         return GatewayEnvelope(
             opcode: GatewayOpcode(rawValue: opcode), sequence: sequence, eventName: eventName, dataRange: dataRange,
             dataGuildID: dataGuildID, dataID: dataID, hotFields: hotFields, hotEvent: hotEvent)
+    }
+
+    /// `guild_id` and `id` of the object at `offset`, as snowflake strings.
+    private static func guildAndID(_ payload: UnsafeRawBufferPointer, at offset: Int) throws(JSONScanError) -> (UInt64?, UInt64?) {
+        var scanner = JSONScanner(payload, at: offset)
+        var found: (guild: UInt64?, id: UInt64?) = (nil, nil)
+        try scanner.forEachMember { member, scanner throws(JSONScanError) in
+            if member == "guild_id" {
+                found.guild = try scanner.readSnowflake()
+            } else if member == "id" {
+                found.id = try scanner.readSnowflake()
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        return found
     }
 
     /// Reads the envelope of a payload held in an array.

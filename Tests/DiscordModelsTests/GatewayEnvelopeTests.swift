@@ -174,6 +174,13 @@ struct GatewayEnvelopeGuildTests {
         #expect(renamed.hotEvent == .reactionAdd && renamed.eventName == "MESSAGE_REACTION_ADD")
         #expect(renamed.hotFields == nil, "d is read again, as an add, which it is not")
         #expect(renamed.dataGuildID == 7)
+        // What a hot read left out is found too: a message's `d` renamed a guild event is routed by its own fields.
+        let message = #"{"id":"300","channel_id":"5","author":{"id":"9"},"guild_id":"81384788765712384"}"#
+        let guildEvent = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_CREATE","d":\#(message),"t":"GUILD_DELETE"}"#.utf8))
+        #expect(guildEvent.dataGuildID == 81_384_788_765_712_384 && guildEvent.dataID == 300 && guildEvent.hotFields == nil)
+        let reaction = #"{"user_id":"1","channel_id":"5","message_id":"6","guild_id":"7","id":"8"}"#
+        let created = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_REACTION_ADD","d":\#(reaction),"t":"GUILD_CREATE"}"#.utf8))
+        #expect(created.dataGuildID == 7 && created.dataID == 8, "the id the reaction's read did not take")
         let cleared = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_REACTION_REMOVE_ALL","d":\#(d),"t":null}"#.utf8))
         #expect(cleared.hotEvent == nil && cleared.eventName == nil && cleared.hotFields == nil)
         let inOrder = try GatewayEnvelope.peek(Array(#"{"op":0,"s":1,"t":"MESSAGE_REACTION_REMOVE_ALL","d":\#(d)}"#.utf8))

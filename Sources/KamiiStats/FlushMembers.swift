@@ -74,7 +74,7 @@ struct FlushMembers {
         writer.append(Double(profile?.joinedAt ?? 0))
         // -1: the event did not say; the record's flag stays.
         writer.append(Int8(profile.map { $0.isPending.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
-        writer.append(Int8(profile.map { $0.isVerified ? 1 : 0 } ?? 0))
+        writer.append(Int8(profile.map { $0.isVerified.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
         writer.append(Int8(clamping: profile?.trust ?? 0))
         writer.append(Int32(clamping: member.grants.count))
         for grant in grants[member.grants] {

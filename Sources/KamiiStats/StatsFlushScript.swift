@@ -18,7 +18,7 @@ import KamiiRedis
 /// (0 and 0: unknown), then its members' user ids, then each member's changes packed
 /// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
 /// profile, 2: replayed messages follow), the profile's avatar, joined (ms; 0 not said), pending
-/// (-1 not said), verified and trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
+/// and verified (-1 not said) and trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
 /// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
 /// in one call rather than converted one argument at a time — then per karma reaction its ledger
 /// week, `message:giver:emoji` (a clear: `message:*`, or `message:*:` and the emoji keys it
@@ -299,10 +299,11 @@ enum StatsFlushScript {
                             karmaCount = karmaCount + 2
                         end
                         if flags % 2 == 1 then
-                            avatar, verified = pa, pv
-                            -- Not said (joined_at null or unreadable: 0; pending absent: -1): the record's stays.
+                            avatar = pa
+                            -- Not said (joined_at null or unreadable: 0; pending, verified: -1): the record's stays.
                             if pj > 0 then joined = pj end
                             if pp >= 0 then pending = pp end
+                            if pv >= 0 then verified = pv end
                             -- A known member keeps the checkpoint's trust (it counts activity and karma,
                             -- which a member event does not know) until the next checkpoint.
                             if trust < 0 then trust = pt end

@@ -147,10 +147,26 @@ struct GuildActorTests {
         let profiles = batch(router).profiles
         #expect(profiles.count == 2, "bots get no trust")
         let fresh = try #require(profiles[newAccount])
-        #expect(!fresh.hasAvatar && !fresh.isVerified && fresh.joinedAt == now - 120_000)
+        #expect(!fresh.hasAvatar && fresh.isVerified == false && fresh.joinedAt == now - 120_000)
         #expect(fresh.trust == TrustFactor.score(.init(accountCreatedAt: now - 3_600_000, hasAvatar: false, joinedAt: now - 120_000), now: now).value)
         let verified = try #require(profiles[UInt64(42) << 22])
-        #expect(verified.hasAvatar && verified.isVerified && verified.trust > fresh.trust)
+        #expect(verified.hasAvatar && verified.isVerified == true && verified.trust > fresh.trust)
+    }
+
+    /// Two events of a member in one flush: what the later leaves unsaid (`pending`, `joined_at`)
+    /// is kept from the earlier, so a join's `pending: true` is not lost to an update without it.
+    @Test func aLaterMemberEventKeepsWhatItDoesNotSay() async throws {
+        let router = router()
+        let user = UInt64(44) << 22
+        await router.route(D.dispatch("GUILD_MEMBER_ADD", """
+            {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null},"roles":[],\
+            "joined_at":"2025-12-31T23:58:00.000000+00:00","pending":true}
+            """))
+        await router.route(D.dispatch("GUILD_MEMBER_UPDATE", """
+            {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":"abc"},"roles":[],"joined_at":null}
+            """))
+        let profile = try #require(batch(router).profiles[user])
+        #expect(profile.hasAvatar && profile.isPending == true && profile.joinedAt == 1_767_225_480_000)
     }
 
     /// Joins are reported only where level rewards may be owed again, and never for bots.

@@ -166,12 +166,12 @@ struct StatsFlusherTests {
         #expect(await flusher.flush())
         #expect(try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: true, joinedAt: joined, isPending: true, isVerified: false))
         buffer.record(guild: guild.rawValue) {
-            $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: nil, isVerified: true, trust: 10), of: 9)
+            $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: nil, isVerified: nil, trust: 10), of: 9)
         }
         #expect(await flusher.flush())
         #expect(
-            try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: joined, isPending: true, isVerified: true),
-            "an event without `pending` leaves the member pending")
+            try await member(9, redis) == MemberRecord(trust: 42, hasAvatar: false, joinedAt: joined, isPending: true, isVerified: false),
+            "an event without `pending`, or whose verification could not be judged, leaves both as they were")
         buffer.record(guild: guild.rawValue) {
             $0.setProfile(MemberProfile(hasAvatar: false, joinedAt: 0, isPending: false, isVerified: true, trust: 10), of: 9)
         }

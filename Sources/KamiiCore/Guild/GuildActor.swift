@@ -133,7 +133,9 @@ public actor GuildActor {
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
                     // Only the fields it needs: a copy of the settings would retain the XP rules, shared.
                     let reportsJoins = settings?.levelRewards.rewards.isEmpty == false
-                    try self.member(member, event, payload, reportsJoins: reportsJoins, verifiedRole: settings?.verifiedRole)
+                    // A refused configuration does not say which role verifies: the record's flag stays.
+                    let verifiedRole: UInt64?? = settings?.isRefused == true ? nil : .some(settings?.verifiedRole)
+                    try self.member(member, event, payload, reportsJoins: reportsJoins, verifiedRole: verifiedRole)
                 default:
                     counters.local.malformed.add(1, ordering: .relaxed)
                 }
@@ -297,23 +299,31 @@ public actor GuildActor {
     }
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says
-    /// (activity and karma are added at the next checkpoint, which has them).
+    /// (activity and karma are added at the next checkpoint, which has them). `verifiedRole` is
+    /// nil when it is not known (the configuration refused), `.some(nil)` when the guild has none.
     private func member(
-        _ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, reportsJoins: Bool, verifiedRole: UInt64?
+        _ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, reportsJoins: Bool, verifiedRole: UInt64??
     ) throws(JSONScanError) {
         if member.userIsBot { noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
         if event == .memberAdd, reportsJoins {
             joins.report(MemberJoin(guild: guild, user: UserID(member.userID)))
         }
-        var isVerified = false
-        if let role = verifiedRole, let roles = member.roles {
-            try roles.forEach(in: payload) { if $0 == role { isVerified = true } }
+        // Not said (nil) when the role is not known, or the event lists no roles.
+        var isVerified: Bool?
+        switch verifiedRole {
+        case .some(.some(let role)):
+            if let roles = member.roles {
+                isVerified = false
+                try roles.forEach(in: payload) { if $0 == role { isVerified = true } }
+            }
+        case .some(.none): isVerified = false
+        case .none: isVerified = nil
         }
         let joinedAt = member.joinedAtMilliseconds.map { UInt64(max(0, $0)) }
         let signals = TrustFactor.Signals(
             accountCreatedAt: UserID(member.userID).unixMilliseconds, hasAvatar: member.hasAvatar, joinedAt: joinedAt,
-            isPending: member.isPending == true, isVerified: isVerified)
+            isPending: member.isPending == true, isVerified: isVerified == true)
         let trust = TrustFactor.score(signals, now: wallClock()).value
         let profile = MemberProfile(hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust)
         stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }

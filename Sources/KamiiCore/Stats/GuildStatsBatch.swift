@@ -206,12 +206,12 @@ public struct GuildStatsBatch: Sendable, Equatable {
         if later.karmaReactions.contains(where: { $0.receiver != nil }) { karmaCooldownMilliseconds = later.karmaCooldownMilliseconds }
         karmaReactions += later.karmaReactions
         karmaBots += later.karmaBots
-        profiles.merge(later.profiles) { _, newer in newer }
+        profiles.merge(later.profiles) { older, newer in older.followed(by: newer) }
         deltaCount += later.deltaCount
     }
 
     public mutating func setProfile(_ profile: MemberProfile, of user: UInt64) {
-        profiles[user] = profile
+        profiles[user] = profiles[user].map { $0.followed(by: profile) } ?? profile
         deltaCount += 1
     }
 

@@ -26,6 +26,20 @@ async def collect_chunks(ws, nonce):
             return {"members": members, "not_found": not_found, "chunks": chunks}
 
 
+async def answers_until_marker(ws, event, items, nonce):
+    """The guilds of the `event` dispatches that answer what was just sent, and how many `items`
+    they held; a member request sent after it marks where those answers end."""
+    await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "user_ids": [member_id], "nonce": nonce}})
+    answers = {"members": [], "not_found": [], "chunks": 0}
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
+        if msg.get("t") == event:
+            answers["members"].append(msg["d"]["guild_id"])
+            answers["chunks"] += len(msg["d"][items])
+        if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == nonce:
+            return answers
+
+
 async def main():
     results = {}
     async with aiohttp.ClientSession() as session:
@@ -56,32 +70,13 @@ async def main():
                         "chunks": 0,
                     }
                     break
-            # Request Soundboard Sounds (op 31) for the guild and one the session does not have; a
-            # member request after it marks where its answers end.
+            # Request Soundboard Sounds (op 31) and Request Channel Info (op 43), each for the guild
+            # and one the session does not have.
             await ws.send_json({"op": 31, "d": {"guild_ids": [guild_id, "1"]}})
-            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "user_ids": [member_id], "nonce": "after-sounds"}})
-            sounds = {"members": [], "not_found": [], "chunks": 0}
-            while True:
-                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
-                if msg.get("t") == "SOUNDBOARD_SOUNDS":
-                    sounds["members"].append(msg["d"]["guild_id"])
-                    sounds["chunks"] += len(msg["d"]["soundboard_sounds"])
-                if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-sounds":
-                    break
-            results["sounds"] = sounds
-            # Request Channel Info (op 43), the same way.
+            results["sounds"] = await answers_until_marker(ws, "SOUNDBOARD_SOUNDS", "soundboard_sounds", "after-sounds")
             await ws.send_json({"op": 43, "d": {"guild_id": guild_id, "fields": ["status", "voice_start_time"]}})
             await ws.send_json({"op": 43, "d": {"guild_id": "1", "fields": ["status"]}})
-            await ws.send_json({"op": 8, "d": {"guild_id": guild_id, "user_ids": [member_id], "nonce": "after-channels"}})
-            channels = {"members": [], "not_found": [], "chunks": 0}
-            while True:
-                msg = await asyncio.wait_for(ws.receive_json(), timeout=5)
-                if msg.get("t") == "CHANNEL_INFO":
-                    channels["members"].append(msg["d"]["guild_id"])
-                    channels["chunks"] += len(msg["d"]["channels"])
-                if msg.get("t") == "GUILD_MEMBERS_CHUNK" and msg["d"].get("nonce") == "after-channels":
-                    break
-            results["channels"] = channels
+            results["channels"] = await answers_until_marker(ws, "CHANNEL_INFO", "channels", "after-channels")
         # Without GUILD_MEMBERS an empty query is ignored whatever its limit; a prefix is answered.
         async with session.ws_connect(gateway + "?v=10&encoding=json", timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
             await asyncio.wait_for(ws.receive_json(), timeout=10)

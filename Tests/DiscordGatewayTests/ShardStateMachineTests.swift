@@ -302,6 +302,20 @@ extension ShardStateMachineResumeURLTests {
 }
 
 extension ShardStateMachineResumeURLTests {
+    /// Resumes on the connection the machine is making, then, when `stable`, has 30 s of
+    /// heartbeats acknowledged; returns where the reconnect after the next drop goes.
+    func resumeThenDrop(_ machine: inout ShardStateMachine, sequence: Int, stable: Bool) -> String? {
+        _ = machine.connected()
+        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
+        _ = machine.dispatch(name: "RESUMED", sequence: sequence)
+        for _ in 0..<(stable ? 3 : 0) {
+            _ = machine.heartbeatDue()
+            _ = machine.heartbeatAcknowledged()
+        }
+        guard case .connect(let url, _)? = machine.closed(code: 4000, jitter: 0).last else { return nil }
+        return url
+    }
+
     /// A network blip fails the main gateway as well as the resume URL: only the resume URL's own
     /// failures count, and once a session has been stable (30 s of acknowledged heartbeats) through
     /// the main gateway, the next resume tries the resume URL again — Discord disconnects sessions
@@ -315,38 +329,16 @@ extension ShardStateMachineResumeURLTests {
             guard case .connect(let url, _)? = machine.closed(code: nil, jitter: 0).last else { Issue.record("no reconnect"); return }
             #expect(url == "wss://gateway.example")
         }
-        _ = machine.connected()
-        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
-        _ = machine.dispatch(name: "RESUMED", sequence: 10)
-        guard case .connect(let beforeStable, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
-        #expect(beforeStable == "wss://gateway.example", "not yet stable: the network may still be failing")
-        _ = machine.connected()
-        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
-        _ = machine.dispatch(name: "RESUMED", sequence: 11)
-        for _ in 0..<3 {
-            _ = machine.heartbeatDue()
-            _ = machine.heartbeatAcknowledged()
-        }
-        guard case .connect(let afterStable, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
-        #expect(afterStable == "wss://resume.example")
+        #expect(resumeThenDrop(&machine, sequence: 10, stable: false) == "wss://gateway.example", "not yet stable: the network may still be failing")
+        #expect(resumeThenDrop(&machine, sequence: 11, stable: true) == "wss://resume.example")
     }
-}
 
-extension ShardStateMachineResumeURLTests {
     /// A resume URL that alone failed (the main gateway answered at once) is gone, not blipped:
     /// a stable session does not send the next resume back to it.
     @Test func aResumeURLThatAloneFailedStaysGivenUpOn() {
         var machine = ShardStateMachine(gatewayURL: "wss://gateway.example", resuming: "s1", sequence: 9, resumeURL: "wss://gone.example")
         _ = machine.start()
         for _ in 0..<3 { _ = machine.closed(code: nil, jitter: 0) }
-        _ = machine.connected()
-        _ = machine.hello(intervalMilliseconds: 10_000, jitter: 0)
-        _ = machine.dispatch(name: "RESUMED", sequence: 10)
-        for _ in 0..<3 {
-            _ = machine.heartbeatDue()
-            _ = machine.heartbeatAcknowledged()
-        }
-        guard case .connect(let url, _)? = machine.closed(code: 4000, jitter: 0).last else { Issue.record("no reconnect"); return }
-        #expect(url == "wss://gateway.example")
+        #expect(resumeThenDrop(&machine, sequence: 10, stable: true) == "wss://gateway.example")
     }
 }

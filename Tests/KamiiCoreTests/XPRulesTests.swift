@@ -65,6 +65,20 @@ struct XPRulesTests {
         #expect(rules.award(messageID: 1, channelID: 8, roles: [1]) == 38)  // 37.5 rounds up
     }
 
+    /// @everyone, the role whose ID is the guild's, is held by every member though no role list names it.
+    @Test func everyMemberHoldsEveryone() {
+        var settings = GuildConfig.XPSettings()
+        settings.minPerMessage = 20
+        settings.maxPerMessage = 20
+        settings.roleMultipliers = [RoleID(1): 2, RoleID(2): 3]
+        let rules = XPRules(settings)
+        #expect(rules.award(messageID: 1, channelID: 8, roles: [], guild: 1) == 40)
+        #expect(rules.award(messageID: 1, channelID: 8, roles: [2], guild: 1) == 60, "the highest still wins")
+        settings.noXPRoles = [RoleID(1)]
+        #expect(XPRules(settings).exclusion(of: message(guild: 1), roles: []) == .noXPRole)
+        #expect(XPRules(settings).exclusion(of: message(guild: 5), roles: []) == nil)
+    }
+
     @Test func onlyRulesWithoutMultipliersOrListsArePlain() {
         let plain = XPRules.defaults.plain
         #expect(plain?.minimumXP == 15 && plain?.maximumXP == 25 && plain?.cooldownMilliseconds == 60_000)

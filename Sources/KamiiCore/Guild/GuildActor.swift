@@ -179,11 +179,7 @@ public actor GuildActor {
         case .plain:
             exclusion = XPRules.exclusionOfAnyGuild(message)
         case .configured(let configured):
-            if configured.readsRoles {
-                roles = try message.memberRoles?.ids(in: data) ?? []
-                // Every member holds @everyone, whose ID is the guild's, though Discord never lists it.
-                roles.append(guild.rawValue)
-            }
+            if configured.readsRoles { roles = try message.memberRoles?.ids(in: data) ?? [] }
             if configured.readsChannelParents { parentChannel = threads.parent(of: message.channelID, in: guild) }
             exclusion = configured.exclusion(of: message, roles: roles, parentChannel: parentChannel)
         }
@@ -208,7 +204,8 @@ public actor GuildActor {
             case .plain(let plain):
                 xp = XPRules.roll(messageID: message.id, minimum: plain.minimumXP, maximum: plain.maximumXP)
             case .configured(let configured):
-                xp = configured.award(messageID: message.id, channelID: message.channelID, parentChannel: parentChannel, roles: roles)
+                xp = configured.award(
+                    messageID: message.id, channelID: message.channelID, parentChannel: parentChannel, roles: roles, guild: guild.rawValue)
             }
             // Nothing to earn (a 0× multiplier, a roll of 0): counted, and no cooldown started.
             if xp > 0 { grant = GuildStatsBatch.Grant(user: author, messageTime: time, xp: xp) }

@@ -64,12 +64,15 @@ public final class XPRules: Sendable {
 
     /// The reason `message` can never earn XP, or nil when it can (subject to the cooldown).
     /// `roles` are the author's roles, read only when ``readsRoles``; `parentChannel` is the
-    /// channel of the thread the message is in, looked up only when ``readsChannelParents``.
+    /// channel of the thread the message is in, looked up only when ``readsChannelParents``. Every
+    /// member holds @everyone, the role whose ID is the guild's, though Discord never lists it.
     public func exclusion(of message: MessageCreateFields, roles: [UInt64], parentChannel: UInt64? = nil) -> Exclusion? {
         if let excluded = Self.exclusionOfAnyGuild(message) { return excluded }
         if noXPChannels.contains(message.channelID) { return .noXPChannel }
         if let parentChannel, noXPChannels.contains(parentChannel) { return .noXPChannel }
-        if !noXPRoles.isEmpty, roles.contains(where: noXPRoles.contains) { return .noXPRole }
+        if !noXPRoles.isEmpty, message.guildID.map(noXPRoles.contains) == true || roles.contains(where: noXPRoles.contains) {
+            return .noXPRole
+        }
         return nil
     }
 
@@ -112,14 +115,25 @@ public final class XPRules: Sendable {
 
     /// The XP a message earns: the roll for its ID times the global, channel (the thread's own, or
     /// else its parent channel's) and (highest) role multipliers, rounded to the nearest whole XP.
-    public func award(messageID: UInt64, channelID: UInt64, parentChannel: UInt64? = nil, roles: [UInt64]) -> Int {
+    /// `guild`: the guild's ID, which is @everyone's, a role every member holds.
+    public func award(messageID: UInt64, channelID: UInt64, parentChannel: UInt64? = nil, roles: [UInt64], guild: UInt64? = nil) -> Int {
         let roll = Self.roll(messageID: messageID, minimum: minimumXP, maximum: maximumXP)
         if isPlain { return roll }
         let channelFactor = channelMultipliers[channelID] ?? parentChannel.flatMap { channelMultipliers[$0] } ?? 1
         var factor = multiplier * channelFactor
-        if !roleMultipliers.isEmpty, let highest = roles.compactMap({ roleMultipliers[$0] }).max() { factor *= highest }
+        if !roleMultipliers.isEmpty, let highest = highestRoleMultiplier(roles, guild: guild) { factor *= highest }
         if factor == 1 { return roll }
         return Int((Double(roll) * factor).rounded())
+    }
+
+    /// The highest multiplier among the author's roles and @everyone, found without building an
+    /// array for every message.
+    private func highestRoleMultiplier(_ roles: [UInt64], guild: UInt64?) -> Double? {
+        var highest = guild.flatMap { roleMultipliers[$0] }
+        for role in roles {
+            if let factor = roleMultipliers[role], factor > highest ?? -1 { highest = factor }
+        }
+        return highest
     }
 
     /// `min + splitmix64(id) % (max - min + 1)`: the same message always earns the same XP, so a

@@ -59,7 +59,8 @@ public struct GatewayEnvelope: Sendable, Equatable {
                 // from `d` were read for the earlier name, so they go (`d` is read again on its own),
                 // and its `guild_id` and `id` are found as for any event (that read took only some).
                 if hotFields != nil, let dataRange {
-                    (dataGuildID, dataID) = try Self.guildAndID(payload, at: dataRange.lowerBound)
+                    var data = JSONScanner(payload, at: dataRange.lowerBound)
+                    (dataGuildID, dataID) = try Self.guildAndID(&data)
                 }
                 (eventName, hotEvent, hotFields) = (nil, nil, nil)
                 guard try !scanner.readNull() else { return }
@@ -94,15 +95,7 @@ public struct GatewayEnvelope: Sendable, Equatable {
                     // A hot event missing a field it must have: still say where it belongs.
                     scanner = before
                 }
-                try scanner.forEachMember { member, scanner throws(JSONScanError) in
-                    if member == "guild_id" {
-                        dataGuildID = try scanner.readSnowflake()
-                    } else if member == "id" {
-                        dataID = try scanner.readSnowflake()
-                    } else {
-                        try scanner.skipValue()
-                    }
-                }
+                (dataGuildID, dataID) = try Self.guildAndID(&scanner)
                 dataRange = start..<scanner.position
             } else {
                 try scanner.skipValue()
@@ -115,9 +108,10 @@ public struct GatewayEnvelope: Sendable, Equatable {
             dataGuildID: dataGuildID, dataID: dataID, hotFields: hotFields, hotEvent: hotEvent)
     }
 
-    /// `guild_id` and `id` of the object at `offset`, as snowflake strings.
-    private static func guildAndID(_ payload: UnsafeRawBufferPointer, at offset: Int) throws(JSONScanError) -> (UInt64?, UInt64?) {
-        var scanner = JSONScanner(payload, at: offset)
+    /// `guild_id` and `id` of the object at the scanner's position, as snowflake strings; the
+    /// scanner ends past the object.
+    @inline(__always)
+    private static func guildAndID(_ scanner: inout JSONScanner) throws(JSONScanError) -> (UInt64?, UInt64?) {
         var found: (guild: UInt64?, id: UInt64?) = (nil, nil)
         try scanner.forEachMember { member, scanner throws(JSONScanError) in
             if member == "guild_id" {

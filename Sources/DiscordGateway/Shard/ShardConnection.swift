@@ -238,11 +238,9 @@ public actor ShardConnection {
                         }
                     }
                 }
-            } catch is NIOWebSocketError {
+            } catch where error is NIOWebSocketError || error is NIOWebSocketFrameAggregator.Error {
                 // A frame that cannot be read (over the size limit, a malformed control frame): a
                 // broken stream like a corrupt message, so a session that replays it for ever is given up.
-                machine.streamBroken()
-            } catch is NIOWebSocketFrameAggregator.Error {
                 machine.streamBroken()
             } catch {}
             group.cancelAll()

@@ -81,24 +81,24 @@ final class RateLimitModel: Sendable {
     /// Whether the client is banned now (a ban that has run out is lifted, its count cleared).
     func isBanned(at now: Double? = nil) -> Bool {
         let now = now ?? self.now
-        return state.withLock { state in
-            guard let until = state.bannedUntil else { return false }
-            if now < until { return true }
-            state.bannedUntil = nil
-            state.invalid = []
-            return false
-        }
+        return state.withLock { Self.banStands(&$0, at: now) }
+    }
+
+    /// Whether a ban stands at `now`; one that has run out is lifted and its count cleared.
+    private static func banStands(_ state: inout State, at now: Double) -> Bool {
+        guard let until = state.bannedUntil else { return false }
+        if now < until { return true }
+        state.bannedUntil = nil
+        state.invalid = []
+        return false
     }
 
     /// Decides a request on `route` and counts it.
     func admit(_ route: RESTRoute, at now: Double? = nil) -> Verdict {
         let now = now ?? self.now
         return state.withLock { state in
-            if let until = state.bannedUntil {
-                if now < until { return .banned }
-                state.bannedUntil = nil
-                state.invalid = []
-            }
+            // Checked again: a ban may have begun since the request's first look (another's 401).
+            if Self.banStands(&state, at: now) { return .banned }
             let allowance = limits.bucket(for: route.bucketGroup)
             let key = route.bucketGroup + ":" + route.majorParameter
             var window = state.buckets[key] ?? Window(startedAt: now, count: 0)

@@ -16,12 +16,7 @@ struct CheckpointerMarksTests {
     /// Writes member records (user → record text) into a guild's Redis hash and marks them (or
     /// `only` these) for the checkpointer, as a flush would.
     private func mark(_ records: [String: String], only: [String]? = nil, in guild: GuildID? = nil, _ redis: RedisClient) async throws {
-        let guild = guild ?? self.guild
-        var pipeline = RedisPipeline()
-        pipeline.append(["HSET", keys.members(in: guild)] + records.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] })
-        pipeline.append(["SADD", keys.dirtyMembers(in: guild)] + (only ?? records.keys.sorted()))
-        pipeline.append("SADD", keys.dirtyGuilds, String(guild.rawValue))
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        try await keys.markDirty(records, only: only, in: guild ?? self.guild, redis)
     }
 
     /// Makes `checkpointer` open `copied` once it has copied a guild's marked members, then wait

@@ -15,13 +15,8 @@ struct CheckpointerPartsTests {
 
     /// Members 1…count with 10 × their ID in XP, marked dirty.
     private func mark(_ count: UInt64, _ redis: RedisClient) async throws {
-        var fields: [String] = []
-        for user in 1...count { fields += [String(user), "\(user * 10):0:1:1:1735689600000:0:::::"] }
-        var pipeline = RedisPipeline()
-        pipeline.append(["HSET", keys.members(in: guild)] + fields)
-        pipeline.append(["SADD", keys.dirtyMembers(in: guild)] + (1...count).map(String.init))
-        pipeline.append(["SADD", keys.dirtyGuilds, String(guild.rawValue)])
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        let records = (1...count).map { (String($0), "\($0 * 10):0:1:1:1735689600000:0:::::") }
+        try await keys.markDirty(Dictionary(uniqueKeysWithValues: records), in: guild, redis)
     }
 
     @Test(arguments: CheckpointerTests.engines)

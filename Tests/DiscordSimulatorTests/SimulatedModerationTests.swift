@@ -78,6 +78,33 @@ struct SimulatedModerationTests {
         #expect(!threads.contains { $0["parent_id"] as? String == deleted }, "the new session lists no thread of the deleted channel")
     }
 
+    @Test func aChannelTheBotMayNotViewSendsItNothing() async throws {
+        let world = TrafficWorld(guildCount: 1, userCount: 200, seed: 41)
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let received = ReceivedDispatches()
+        async let stopped = shard.run { received.add($0) }
+        try await waitUntil("the guild", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 1 }
+        let guild = world.guilds[0]
+        let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
+        // A staff channel the bot's own role may not view; members may.
+        let view = String(Permissions.viewChannel.rawValue)
+        let hidden = try await client.send("POST", "/guilds/\(guild.id)/channels", json: [
+            "name": "staff", "type": 0,
+            "permission_overwrites": [["id": world.botRoleID(of: guild).description, "type": 0, "deny": view]],
+        ])
+        let open = try await client.send("POST", "/guilds/\(guild.id)/channels", json: ["name": "open", "type": 0])
+        let (hiddenID, openID) = (try #require(hidden.object["id"] as? String), try #require(open.object["id"] as? String))
+        func heard(in channel: String) -> Int {
+            received.decoded().filter { Self.actor(of: $0.name, $0.data).channel == channel }.count
+        }
+        try await waitUntil("messages in the open channel", timeout: .seconds(30)) { heard(in: openID) >= 20 }
+        await shard.shutdown()
+        _ = await stopped
+        try await server.stop()
+        #expect(heard(in: hiddenID) == 0)
+    }
+
     @Test func timedOutMembersDoNotActUntilTheTimeoutEnds() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 41)
         let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))

@@ -91,9 +91,10 @@ extension GatewaySession {
         return (event, (index, state.traffic.threads(ofGuildAt: index)))
     }
 
-    /// Whether the session is sent `event`: one of its shard's guilds, and an event its intents cover.
+    /// Whether the session is sent `event`: one of its shard's guilds, in a channel the bot may
+    /// view, and an event its intents cover.
     private func sends(_ event: GeneratedEvent) -> Bool {
-        shardGuilds.contains(event.guild) && (GatewayIntents.required(for: event.name).map(intents.contains) ?? true)
+        event.botCanView && shardGuilds.contains(event.guild) && (GatewayIntents.required(for: event.name).map(intents.contains) ?? true)
     }
 
     /// Numbers and writes the oldest event drawn ahead, as ``nextLiveDispatch(limit:for:write:)``

@@ -162,6 +162,21 @@ extension TrafficGenerator {
         return GuildStates.Overwrite.apply(overwrites, to: base, guild: guild.id, roles: [role], user: botUserID)
     }
 
+    /// Whether the bot may view `channel` (for a thread, its parent): Discord sends no event of a
+    /// channel to a bot that may not view it.
+    func botViews(_ channel: ChannelID, guildAt guildIndex: Int) -> Bool {
+        guard !channelOverwrites.isEmpty, channelOverwrites[channel] != nil else { return true }
+        return botPermissions(in: channel, guildAt: guildIndex).contains(.viewChannel)
+    }
+
+    /// `event`, marked as not sent when the bot may not view `channel`.
+    func visible(_ event: GeneratedEvent, in channel: ChannelID, guildAt guildIndex: Int) -> GeneratedEvent {
+        guard !botViews(channel, guildAt: guildIndex) else { return event }
+        var hidden = event
+        hidden.botCanView = false
+        return hidden
+    }
+
     /// Whether a member is timed out now (by the wall clock, as Discord judges it): they may not
     /// post, react, type, open threads or use commands.
     mutating func isTimedOut(_ user: Int, inGuildAt guildIndex: Int) -> Bool {

@@ -31,7 +31,10 @@ extension TrafficGenerator {
         guard placedReactions.insert(PlacedReaction(message: message.id, giver: giver, emoji: emoji, isBurst: isBurst)).inserted else { return nil }
         if placedReactions.count > 8 * recentMessages.capacity, let oldest = recentMessages.items.map(\.id).min() {
             placedReactions = placedReactions.filter { $0.message >= oldest }
+            if !reactionsUnseenByBot.isEmpty { reactionsUnseenByBot = reactionsUnseenByBot.filter { $0.message >= oldest } }
         }
+        let seen = botViews(message.parent ?? message.channel, guildAt: message.guild)
+        if !seen { reactionsUnseenByBot.insert(PlacedReaction(message: message.id, giver: giver, emoji: emoji, isBurst: isBurst)) }
         recentReactions.append(RecentReaction(message: message, giver: giver, emoji: emoji, isBurst: isBurst))
         json.raw(#"{"user_id":"#)
         json.id(user(at: giver).id)
@@ -48,14 +51,18 @@ extension TrafficGenerator {
         json.raw(isBurst ? #","burst":true,"guild_id":"# : #","burst":false,"guild_id":"#)
         json.id(guild.id)
         json.raw(isBurst ? ##","burst_colors":["#ffcc4d","#f4900c"]}"## : #","burst_colors":[]}"#)
-        return GeneratedEvent(name: "MESSAGE_REACTION_ADD", data: json.bytes, guild: guild.id, fact: reactionFact(message, giver, emoji, added: true))
+        var event = GeneratedEvent(name: "MESSAGE_REACTION_ADD", data: json.bytes, guild: guild.id, fact: reactionFact(message, giver, emoji, added: true))
+        event.botCanView = seen
+        return event
     }
 
     /// A reaction added earlier is taken back; nil until there is one.
     mutating func reactionRemove(into json: inout JSONBytes) -> GeneratedEvent? {
         guard !recentReactions.items.isEmpty else { return nil }
         let reaction = recentReactions.remove(at: random.below(recentReactions.items.count))
-        placedReactions.remove(PlacedReaction(message: reaction.message.id, giver: reaction.giver, emoji: reaction.emoji, isBurst: reaction.isBurst))
+        let placed = PlacedReaction(message: reaction.message.id, giver: reaction.giver, emoji: reaction.emoji, isBurst: reaction.isBurst)
+        placedReactions.remove(placed)
+        let addWasSeen = reactionsUnseenByBot.isEmpty || reactionsUnseenByBot.remove(placed) == nil
         let guild = world.guilds[reaction.message.guild]
         json.raw(#"{"user_id":"#)
         json.id(user(at: reaction.giver).id)
@@ -68,9 +75,10 @@ extension TrafficGenerator {
         json.raw(reaction.isBurst ? #","burst":true,"guild_id":"# : #","burst":false,"guild_id":"#)
         json.id(guild.id)
         json.raw("}")
-        return GeneratedEvent(
+        let event = GeneratedEvent(
             name: "MESSAGE_REACTION_REMOVE", data: json.bytes, guild: guild.id,
-            fact: reactionFact(reaction.message, reaction.giver, reaction.emoji, added: false))
+            fact: addWasSeen ? reactionFact(reaction.message, reaction.giver, reaction.emoji, added: false) : .none)
+        return visible(event, in: reaction.message.parent ?? reaction.message.channel, guildAt: reaction.message.guild)
     }
 
     /// A moderator clears a recent message's reactions, all of them or one emoji's: Discord sends
@@ -81,8 +89,13 @@ extension TrafficGenerator {
         let message = recentMessages.items[random.below(recentMessages.items.count)]
         let emoji: Int? = random.chance(50) ? random.below(Self.emojis.count) : nil
         func cleared(_ id: MessageID, _ reactionEmoji: Int) -> Bool { id == message.id && (emoji == nil || reactionEmoji == emoji) }
-        let removed = placedReactions.filter { cleared($0.message, $0.emoji) }
+        var removed = placedReactions.filter { cleared($0.message, $0.emoji) }
         placedReactions.subtract(removed)
+        if !reactionsUnseenByBot.isEmpty {
+            let unseen = reactionsUnseenByBot.intersection(removed)
+            reactionsUnseenByBot.subtract(unseen)
+            removed.subtract(unseen)
+        }
         recentReactions.removeAll { cleared($0.message.id, $0.emoji) }
         let guild = world.guilds[message.guild]
         json.raw(#"{"message_id":"#)
@@ -96,9 +109,10 @@ extension TrafficGenerator {
         json.raw(#","guild_id":"#)
         json.id(guild.id)
         json.raw("}")
-        return GeneratedEvent(
+        let event = GeneratedEvent(
             name: emoji == nil ? "MESSAGE_REACTION_REMOVE_ALL" : "MESSAGE_REACTION_REMOVE_EMOJI", data: json.bytes, guild: guild.id,
             fact: .reactionsCleared(removed.map { reactionFact(message, $0.giver, $0.emoji, added: false) }))
+        return visible(event, in: message.parent ?? message.channel, guildAt: message.guild)
     }
 
     private func reactionFact(_ message: RecentMessage, _ giver: Int, _ emoji: Int, added: Bool) -> TrafficFact {

@@ -203,9 +203,10 @@ extension TrafficGenerator {
         json.raw("}")
         let authorUser = identity(of: author)
         recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, parent: parent, id: id, author: author))
-        return GeneratedEvent(
+        let event = GeneratedEvent(
             name: "MESSAGE_CREATE", data: json.bytes, guild: guildID,
             fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent))
+        return visible(event, in: parent ?? channel, guildAt: guildIndex)
     }
 
     /// A member starts typing; nil when the pick turned up nobody who may (or not in the channel
@@ -226,7 +227,7 @@ extension TrafficGenerator {
         json.raw(#","guild_id":"#)
         json.id(guild.id)
         json.raw("}")
-        return GeneratedEvent(name: "TYPING_START", data: json.bytes, guild: guild.id, fact: .none)
+        return visible(GeneratedEvent(name: "TYPING_START", data: json.bytes, guild: guild.id, fact: .none), in: channel, guildAt: guildIndex)
     }
 
     mutating func presenceUpdate(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent {

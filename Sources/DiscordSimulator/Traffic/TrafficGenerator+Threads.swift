@@ -78,7 +78,7 @@ extension TrafficGenerator {
         threads[guildIndex, default: []].append(thread)
         threadChange = (guildIndex, threadChange.count &+ 1)
         renderThread(thread, guild: guild.id, archived: false, newlyCreated: true, into: &json)
-        return GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none)
+        return visible(GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none), in: parent, guildAt: guildIndex)
     }
 
     /// THREAD_UPDATE archiving one of the guild's active threads (no message comes to it while it
@@ -106,10 +106,10 @@ extension TrafficGenerator {
             json.raw(#","guild_id":"#)
             json.id(guild)
             json.raw("}")
-            return GeneratedEvent(name: "THREAD_DELETE", data: json.bytes, guild: guild, fact: .none)
+            return visible(GeneratedEvent(name: "THREAD_DELETE", data: json.bytes, guild: guild, fact: .none), in: thread.parent, guildAt: guildIndex)
         }
         renderThread(thread, guild: guild, archived: true, newlyCreated: false, into: &json)
-        return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
+        return visible(GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none), in: thread.parent, guildAt: guildIndex)
     }
 
     /// THREAD_UPDATE taking one of the guild's archived threads out of the archive (as a member
@@ -125,7 +125,7 @@ extension TrafficGenerator {
         threadChange = (guildIndex, threadChange.count &+ 1)
         let guild = world.guilds[guildIndex].id
         renderThread(thread, guild: guild, archived: false, newlyCreated: false, into: &json)
-        return GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none)
+        return visible(GeneratedEvent(name: "THREAD_UPDATE", data: json.bytes, guild: guild, fact: .none), in: thread.parent, guildAt: guildIndex)
     }
 
     /// A thread's channel object, as THREAD_CREATE and THREAD_UPDATE carry it; its archive state

@@ -41,6 +41,9 @@ public struct TrafficGenerator: Sendable {
     /// Every reaction still on a recent message (the ring above forgets some): Discord sends no
     /// second add for a reaction that is already there.
     var placedReactions = Set<PlacedReaction>()
+    /// The placed reactions added where the bot could not see them: their removal means nothing
+    /// to the bot (it never counted them), even where it can see the channel by then.
+    var reactionsUnseenByBot = Set<PlacedReaction>()
     /// World users' JSON objects (by user index) and world members' member objects without their
     /// user (by `memberSlotBase[guild index] + slot`), each rendered once.
     var userObjects: RenderedObjects
@@ -258,6 +261,9 @@ public struct GeneratedEvent: Sendable {
     public let data: [UInt8]
     public let guild: GuildID
     public let fact: TrafficFact
+    /// False for an event in a channel the bot may not view (for a thread, its parent): Discord
+    /// does not send it, and it counts for nothing the bot must reach.
+    public var botCanView = true
 }
 
 /// What an event means for the results a bot must reach (see ``GroundTruth``).

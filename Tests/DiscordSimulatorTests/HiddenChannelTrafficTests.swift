@@ -25,7 +25,17 @@ struct HiddenChannelTrafficTests {
         var (hiddenByKind, shownInHidden, hiddenElsewhere) = ([String: Int](), 0, 0)
         var (removalsOfUnseen, removalsOfUnseenCounted, removalsOfSeenInChannel) = (0, 0, 0)
         for step in 0..<60_000 {
-            if step == 30_000 { traffic.apply(.channelUpdated(hidden, overwrites: []), in: guild.id) }
+            if step == 30_000 {
+                // A new session's GUILD_CREATE lists no thread of the hidden channel, then lists them.
+                let hiddenActive = traffic.threads(ofGuildAt: 0).active.filter { $0.parent == hidden }.count
+                #expect(hiddenActive > 0, "the hidden channel has active threads")
+                func listed() throws -> [[String: Any]] {
+                    try #require(try JSONSerialization.jsonObject(with: Data(traffic.renderedActiveThreads(ofGuildAt: 0).utf8)) as? [[String: Any]])
+                }
+                #expect(try listed().filter { $0["parent_id"] as? String == hidden.description }.isEmpty)
+                traffic.apply(.channelUpdated(hidden, overwrites: []), in: guild.id)
+                #expect(try listed().filter { $0["parent_id"] as? String == hidden.description }.count == hiddenActive)
+            }
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
             if event.name == "THREAD_CREATE", data["parent_id"] as? String == hidden.description, let id = data["id"] as? String {

@@ -39,11 +39,12 @@ extension TrafficGenerator {
     }
 
     /// The active threads of the guild at `index` as GUILD_CREATE lists them (`threads`: a JSON
-    /// array of channel objects).
+    /// array of channel objects): those in channels the bot may view.
     func renderedActiveThreads(ofGuildAt index: Int) -> String {
         var json = JSONBytes()
         json.raw("[")
-        for (position, thread) in (threads[index] ?? []).enumerated() {
+        // Those the bot may view, as Discord lists them.
+        for (position, thread) in (threads[index] ?? []).filter({ botViews($0.parent, guildAt: index) }).enumerated() {
             if position > 0 { json.raw(",") }
             Self.renderThread(thread, guild: world.guilds[index].id, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
         }

@@ -5,7 +5,8 @@ import Testing
 
 /// Discord sends a bot no event of a channel it may not view (nor of that channel's threads): the
 /// traffic marks such events as not for the bot, and a reaction the bot never saw added counts for
-/// nothing when it is taken back, even once the bot may view the channel again.
+/// nothing when it is taken back, even once the bot may view the channel again. A bot let in is
+/// told the channel's active threads (THREAD_LIST_SYNC).
 struct HiddenChannelTrafficTests {
     @Test func eventsOfAChannelTheBotMayNotViewAreNotTheBots() throws {
         let world = TrafficWorld(guildCount: 1, userCount: 200, seed: 5)
@@ -33,6 +34,11 @@ struct HiddenChannelTrafficTests {
                     try #require(try JSONSerialization.jsonObject(with: Data(traffic.renderedActiveThreads(ofGuildAt: 0).utf8)) as? [[String: Any]])
                 }
                 #expect(try listed().filter { $0["parent_id"] as? String == hidden.description }.isEmpty)
+                // What a bot let in is told: the channel's active threads, each in the channel.
+                let sync = try #require(try JSONSerialization.jsonObject(with: Data(traffic.threadListSync(of: hidden, guildAt: 0))) as? [String: Any])
+                #expect(sync["channel_ids"] as? [String] == [hidden.description] && sync["guild_id"] as? String == guild.id.description)
+                let synced = sync["threads"] as? [[String: Any]] ?? []
+                #expect(synced.count == hiddenActive && synced.allSatisfy { $0["parent_id"] as? String == hidden.description })
                 traffic.apply(.channelUpdated(hidden, overwrites: []), in: guild.id)
                 #expect(try listed().filter { $0["parent_id"] as? String == hidden.description }.count == hiddenActive)
             }

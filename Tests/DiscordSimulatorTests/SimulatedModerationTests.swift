@@ -95,14 +95,55 @@ struct SimulatedModerationTests {
         ])
         let open = try await client.send("POST", "/guilds/\(guild.id)/channels", json: ["name": "open", "type": 0])
         let (hiddenID, openID) = (try #require(hidden.object["id"] as? String), try #require(open.object["id"] as? String))
+        // Interactions excepted: Discord delivers them wherever they are used (`app_permissions` says what the bot may do there).
         func heard(in channel: String) -> Int {
-            received.decoded().filter { Self.actor(of: $0.name, $0.data).channel == channel }.count
+            received.decoded().filter { $0.name != "INTERACTION_CREATE" && Self.actor(of: $0.name, $0.data).channel == channel }.count
         }
         try await waitUntil("messages in the open channel", timeout: .seconds(30)) { heard(in: openID) >= 20 }
+        // Threads opened elsewhere meanwhile: members open them in the hidden channel too.
+        let before = received.count(of: "THREAD_CREATE")
+        try await waitUntil("threads opened", timeout: .seconds(60)) { received.count(of: "THREAD_CREATE") >= before + 20 }
+        #expect(heard(in: hiddenID) == 0)
+        // Without View Channel the bot holds no other permission there (Discord's implicit rule).
+        for (method, path, body) in [("PATCH", "/channels/\(hiddenID)", ["name": "renamed"]), ("DELETE", "/channels/\(hiddenID)", nil),
+                                     ("POST", "/channels/\(hiddenID)/messages", ["content": "hello"])] {
+            let refused = try await client.send(method, path, json: body)
+            #expect(refused.status == 403 && refused.object["code"] as? Int == 50001, "\(method) \(path): \(refused.text)")
+        }
+        // An admin lets the bot in: Discord tells it which threads are active there, then its traffic comes.
+        let origin = server.apiBaseURL.replacingOccurrences(of: "/api/v10", with: "")
+        let lifted = try await client.send("POST", origin + "/_simulator/channel-overwrites?channel=\(hiddenID)")
+        #expect(lifted.status == 200, "\(lifted.text)")
+        try await waitUntil("messages in the channel let in", timeout: .seconds(30)) { heard(in: hiddenID) >= 20 }
         await shard.shutdown()
         _ = await stopped
         try await server.stop()
-        #expect(heard(in: hiddenID) == 0)
+
+        // Every message the bot hears is in a channel or thread it was told of: threads of the
+        // channel opened while it was hidden and still active come in the sync (which lists the
+        // channel whether or not any are).
+        let all = received.decoded()
+        let sync = try #require(all.first { $0.name == "THREAD_LIST_SYNC" })
+        #expect(sync.data["channel_ids"] as? [String] == [hiddenID])
+        let synced = sync.data["threads"] as? [[String: Any]] ?? []
+        #expect(synced.allSatisfy { $0["parent_id"] as? String == hiddenID })
+        var known = Set<String>()
+        var unknown: [String] = []
+        for (name, data) in all {
+            switch name {
+            case "GUILD_CREATE":
+                for key in ["channels", "threads"] { for item in data[key] as? [[String: Any]] ?? [] { known.insert(item["id"] as? String ?? "") } }
+            case "CHANNEL_CREATE", "THREAD_CREATE", "THREAD_UPDATE":
+                known.insert(data["id"] as? String ?? "")
+            case "THREAD_LIST_SYNC":
+                for thread in data["threads"] as? [[String: Any]] ?? [] { known.insert(thread["id"] as? String ?? "") }
+            case "MESSAGE_CREATE":
+                if let channel = data["channel_id"] as? String, !known.contains(channel) { unknown.append(channel) }
+            default:
+                break
+            }
+        }
+        #expect(unknown.isEmpty, "messages in channels the bot was never told of: \(Set(unknown))")
     }
 
     @Test func timedOutMembersDoNotActUntilTheTimeoutEnds() async throws {

@@ -242,7 +242,13 @@ final class GatewaySession: Sendable {
                 }
                 // The mirror case: a leave drawn just before a kick or ban was the member's removal.
                 if case .removed(let user) = event.change, state.traffic.hasLeft(user, from: guild) { continue }
+                var gainedAccess: (channel: ChannelID, guildIndex: Int)?
                 if let change = event.change {
+                    // The bot's own view of a channel may change with its overwrites.
+                    if case .channelUpdated(let channel, _) = change, let index = state.traffic.talkedAboutIndex(of: guild),
+                       !state.traffic.botViews(channel, guildAt: index) {
+                        gainedAccess = (channel, index)
+                    }
                     let threadChanges = state.traffic.threadChange.count
                     state.traffic.apply(change, in: guild)
                     // A deleted channel takes its threads with it, for later sessions too.
@@ -255,6 +261,10 @@ final class GatewaySession: Sendable {
                     }
                 }
                 queue(event.name, event.data)
+                // Discord tells a bot that gains access to a channel which threads are active in it.
+                if let gained = gainedAccess, state.traffic.botViews(gained.channel, guildAt: gained.guildIndex) {
+                    queue("THREAD_LIST_SYNC", state.traffic.threadListSync(of: gained.channel, guildAt: gained.guildIndex))
+                }
             }
             return queued ? state.connection : nil
         }

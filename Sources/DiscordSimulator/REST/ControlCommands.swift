@@ -12,6 +12,9 @@ import Foundation
 ///   requests get 429. Answers `{"count": N}`.
 /// - `POST /_simulator/server-error?count=N&status=502`: the next N REST requests are applied,
 ///   then answered with that 5xx. Answers `{"count": N}`.
+/// - `POST /_simulator/channel-overwrites?channel=ID&overwrite=ID:TYPE:ALLOW:DENY…`: a guild admin
+///   sets the channel's permission overwrites to those listed (none: cleared), as in Discord's
+///   client. Answers `{"channel": "ID"}`; 404 for an unknown channel.
 enum ControlCommands {
     static func respond(path: String, query: [URLQueryItem], api: SimulatedAPI) -> RESTResponse {
         func value(_ name: String) -> String? { query.first { $0.name == name }?.value }
@@ -37,6 +40,18 @@ enum ControlCommands {
             else { return bad("server-error needs count=N and status=500…599") }
             api.rateLimits.forceServerErrors(count: count, status: status)
             return .json(200, #"{"count":\#(count)}"#)
+        case "/_simulator/channel-overwrites":
+            var overwrites: [GuildStates.Overwrite] = []
+            for item in query where item.name == "overwrite" {
+                let parts = (item.value ?? "").split(separator: ":").map { UInt64($0) }
+                guard parts.count == 4, let id = parts[0], let type = parts[1], type <= 1, let allow = parts[2], let deny = parts[3] else {
+                    return bad("overwrite must be ID:TYPE:ALLOW:DENY (TYPE 0 role, 1 member)")
+                }
+                overwrites.append(GuildStates.Overwrite(id: id, type: Int(type), allow: allow, deny: deny))
+            }
+            guard let channel = value("channel").flatMap(UInt64.init) else { return bad("channel-overwrites needs channel=ID") }
+            guard api.adminSetsOverwrites(of: ChannelID(channel), to: overwrites) else { return .error(404, .unknownChannel) }
+            return .json(200, #"{"channel":"\#(channel)"}"#)
         default:
             return .error(404, DiscordError(code: 0, message: "404: Not Found"))
         }

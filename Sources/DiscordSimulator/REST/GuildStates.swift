@@ -32,7 +32,8 @@ final class GuildStates: Sendable {
 
         /// A member's permissions in a channel: their guild permissions with the channel's
         /// overwrites applied in Discord's order — `@everyone`'s, then those of the member's roles
-        /// together, then the member's own. Administrators are not bound by overwrites.
+        /// together, then the member's own. Administrators are not bound by overwrites. Without View
+        /// Channel, no other permission holds in the channel (Discord's implicit permissions).
         static func apply(_ overwrites: [Overwrite], to base: Permissions, guild: GuildID, roles: [RoleID], user: UserID) -> Permissions {
             if base.contains(.administrator) { return .all }
             var raw = base.rawValue
@@ -48,6 +49,7 @@ final class GuildStates: Sendable {
             if let member = overwrites.first(where: { $0.type == 1 && $0.id == user.rawValue }) {
                 raw = (raw & ~member.deny) | member.allow
             }
+            guard raw & Permissions.viewChannel.rawValue != 0 else { return [] }
             return Permissions(rawValue: raw)
         }
     }

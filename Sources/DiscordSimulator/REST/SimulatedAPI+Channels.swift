@@ -39,7 +39,9 @@ extension SimulatedAPI {
             guilds.withChannel(ChannelID(id)) { parent, guild in guild.map { botPermissions(in: parent, of: $0) } }
         }.flatMap { $0 }
         let channel = try onGuildChannel(channelID) { channel, guild throws(DiscordError) in
-            guard botPermissions(in: channel, of: guild).contains(.manageChannels) else { throw .missingPermissions }
+            let permissions = botPermissions(in: channel, of: guild)
+            guard permissions.contains(.viewChannel) else { throw .missingAccess }
+            guard permissions.contains(.manageChannels) else { throw .missingPermissions }
             if let overwrites, !mayModify(channel, overwrites: overwrites, in: guild, inParent: inParent) { throw .missingPermissions }
             if let name { channel.name = name }
             if let topic = fields["topic"] { channel.topic = topic as? String }
@@ -55,7 +57,9 @@ extension SimulatedAPI {
     func deleteChannel(_ route: RESTRoute) throws(DiscordError) -> RESTResponse {
         let channelID = try snowflake(route, "channel.id", ChannelID.self)
         let channel = try onGuildChannel(channelID) { channel, guild throws(DiscordError) in
-            guard botPermissions(in: channel, of: guild).contains(.manageChannels) else { throw .missingPermissions }
+            let permissions = botPermissions(in: channel, of: guild)
+            guard permissions.contains(.viewChannel) else { throw .missingAccess }
+            guard permissions.contains(.manageChannels) else { throw .missingPermissions }
             guild.channels.remove(channelID)
             return channel
         }
@@ -79,6 +83,19 @@ extension SimulatedAPI {
         try CommandValidation.check(list, global: guildID == nil)
         let stored = commands.replace(list, guild: guildID, applicationID: configuration.applicationID)
         return .json(200, Self.encode(stored))
+    }
+
+    /// A guild's admin sets a channel's permission overwrites in Discord's client (a world event,
+    /// not the bot's call: no permission of the bot's is checked). False for an unknown channel.
+    func adminSetsOverwrites(of channelID: ChannelID, to overwrites: [GuildStates.Overwrite]) -> Bool {
+        sessions.inChangeOrder { () -> Bool in
+            guard let channel = try? onGuildChannel(channelID, { channel, _ throws(DiscordError) in
+                channel.overwrites = overwrites
+                return channel
+            }) else { return false }
+            broadcast("CHANNEL_UPDATE", channelObject(channel), guild: channel.guild!, change: .channelUpdated(channel.id, overwrites: overwrites))
+            return true
+        }
     }
 
     func channelObject(_ channel: GuildStates.Channel) -> [String: Any] {

@@ -52,6 +52,24 @@ extension TrafficGenerator {
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
+    /// THREAD_LIST_SYNC's `d` for `channel` of the guild at `index`, as Discord sends it when the bot
+    /// gains access to the channel: the channel's active threads (the bot is a member of none).
+    func threadListSync(of channel: ChannelID, guildAt index: Int) -> [UInt8] {
+        let guild = world.guilds[index].id
+        var json = JSONBytes()
+        json.raw(#"{"guild_id":"#)
+        json.id(guild)
+        json.raw(#","channel_ids":["#)
+        json.id(channel)
+        json.raw(#"],"threads":["#)
+        for (position, thread) in (threads[index] ?? []).filter({ $0.parent == channel }).enumerated() {
+            if position > 0 { json.raw(",") }
+            Self.renderThread(thread, guild: guild, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
+        }
+        json.raw(#"],"members":[]}"#)
+        return json.bytes
+    }
+
     /// The channel a message goes to: one of the guild's active threads one time in five, when it
     /// has any; else one of its channels. The second value is the thread's parent channel.
     /// Nil when the guild has neither channel nor thread left.

@@ -110,6 +110,29 @@ struct RESTRateLimitTests {
         #expect(admitted(6, at: 1.51))
     }
 
+    @Test func limitsAreKeptPerTokenNotForEveryone() {
+        var model = RateLimitModel(limits: RESTLimits(globalPerSecond: 3))
+        let me = RESTRoute.match(method: "GET", path: "/users/@me")!
+        let messages = (0..<4).map { RESTRoute.match(method: "POST", path: "/channels/\(2_000 + $0)/messages")! }
+        func admitted(_ route: RESTRoute, _ caller: String, at time: Double) -> Bool {
+            if case .allowed = model.admit(route, caller: caller, at: time) { return true }
+            return false
+        }
+        // The bot spends its global allowance; a user's bearer token still has its own.
+        #expect(admitted(messages[0], "bot", at: 0) && admitted(messages[1], "bot", at: 0.1) && admitted(messages[2], "bot", at: 0.2))
+        #expect(!admitted(messages[3], "bot", at: 0.3))
+        #expect(admitted(me, "user:1", at: 0.3))
+        // A bucket the bot emptied is full for a user, and one user's does not drain another's.
+        model = RateLimitModel(limits: RESTLimits(globalPerSecond: 1_000))
+        let bucket = RESTLimits().bucket(for: me.bucketGroup).limit
+        let later = 5.0
+        var spent = 0
+        while admitted(me, "bot", at: later), spent < 1_000 { spent += 1 }
+        #expect(spent == bucket)
+        #expect(admitted(me, "user:2", at: later))
+        #expect(!admitted(me, "bot", at: later))
+    }
+
     @Test func aBucketWindowStartsWithItsFirstRequestAndResets() {
         let model = RateLimitModel(limits: RESTLimits(overrides: ["messages": .init(limit: 2, seconds: 5)]))
         let route = RESTRoute.match(method: "POST", path: "/channels/42/messages")!

@@ -32,7 +32,8 @@ final class RateLimitModel: Sendable {
     private struct State {
         var buckets: [String: Window] = [:]
         /// When the accepted non-exempt requests of the last global window arrived, oldest first.
-        var recentGlobal: [Double] = []
+        /// Each caller's requests within the global window.
+        var recentGlobal: [String: [Double]] = [:]
         var invalid: [Double] = []
         var bannedUntil: Double?
         var forced: (remaining: Int, retryAfter: Double, scope: String)?
@@ -93,14 +94,17 @@ final class RateLimitModel: Sendable {
         return false
     }
 
-    /// Decides a request on `route` and counts it.
-    func admit(_ route: RESTRoute, at now: Double? = nil) -> Verdict {
+    /// Decides a request on `route` by `caller` and counts it. Discord keeps buckets and the global
+    /// limit per token: the bot's, and each OAuth2 user's bearer token apart (`user:ID`), so a
+    /// busy bot does not hold back a user's panel requests, nor the other way round. Invalid
+    /// requests are counted per address, for everyone together (``count(status:scope:at:)``).
+    func admit(_ route: RESTRoute, caller: String = "bot", at now: Double? = nil) -> Verdict {
         let now = now ?? self.now
         return state.withLock { state in
             // Checked again: a ban may have begun since the request's first look (another's 401).
             if Self.banStands(&state, at: now) { return .banned }
             let allowance = limits.bucket(for: route.bucketGroup)
-            let key = route.bucketGroup + ":" + route.majorParameter
+            let key = caller + " " + route.bucketGroup + ":" + route.majorParameter
             var window = state.buckets[key] ?? Window(startedAt: now, count: 0)
             if now >= window.startedAt + allowance.seconds { window = Window(startedAt: now, count: 0) }
             let resetAfter = window.startedAt + allowance.seconds - now
@@ -114,8 +118,10 @@ final class RateLimitModel: Sendable {
             }
             if !route.isExemptFromGlobalLimit {
                 let span = limits.globalWindowSeconds
-                state.recentGlobal.removeFirst(state.recentGlobal.prefix { $0 <= now - span }.count)
-                if state.recentGlobal.count >= limits.globalPerSecond, let oldest = state.recentGlobal.first {
+                var recent = state.recentGlobal.removeValue(forKey: caller) ?? []
+                recent.removeFirst(recent.prefix { $0 <= now - span }.count)
+                if !recent.isEmpty { state.recentGlobal[caller] = recent }
+                if recent.count >= limits.globalPerSecond, let oldest = recent.first {
                     return .limited(RateLimited(retryAfter: oldest + span - now, scope: "global"))
                 }
             }
@@ -125,7 +131,7 @@ final class RateLimitModel: Sendable {
             }
             window.count += 1
             state.buckets[key] = window
-            if !route.isExemptFromGlobalLimit { state.recentGlobal.append(now) }
+            if !route.isExemptFromGlobalLimit { state.recentGlobal[caller, default: []].append(now) }
             return .allowed(headers: Self.headers(
                 route, allowance, remaining: allowance.limit - window.count, resetAfter: resetAfter, epoch: startedEpoch + now))
         }

@@ -93,7 +93,9 @@ final class SimulatedAPI: Sendable {
         }
 
         var rateLimitHeaders: [(String, String)] = []
-        switch rateLimits.admit(route) {
+        // Limits are per token: the bot's, or an OAuth2 user's (the interaction webhooks are the app's).
+        let caller = bearerUser.map { "user:\($0.id)" } ?? "bot"
+        switch rateLimits.admit(route, caller: caller) {
         case .banned:
             return Self.banned
         case .limited(let limited):

@@ -272,6 +272,15 @@ struct RESTEndpointTests {
             "refresh_token": refresh,
         ]))
         let newAccess = try #require(renewed.object["access_token"] as? String)
+        // A refresh token is used once; a grant type Discord does not offer is refused as OAuth2 says.
+        let client = ["client_id": String(application), "client_secret": server.configuration.clientSecret]
+        let reused = try await api.send("POST", "/oauth2/token", body: form(client.merging(["grant_type": "refresh_token", "refresh_token": refresh]) { $1 }))
+        #expect(reused.status == 400 && reused.object["error"] as? String == "invalid_grant")
+        #expect((reused.object["error_description"] as? String)?.contains("refresh_token") == true, "\(reused.text)")
+        let password = try await api.send("POST", "/oauth2/token", body: form(client.merging(["grant_type": "password"]) { $1 }))
+        #expect(password.status == 400 && password.object["error"] as? String == "unsupported_grant_type")
+        let missing = try await api.send("POST", "/oauth2/token", body: form(client))
+        #expect(missing.status == 400 && missing.object["error"] as? String == "invalid_request")
         #expect(try await api.send("POST", "/oauth2/token/revoke", body: form([
             "client_id": String(application), "client_secret": server.configuration.clientSecret, "token": newAccess,
         ])).status == 200)

@@ -80,11 +80,16 @@ final class OAuth2Service: Sendable {
             }
             return .json(200, "{}")
         }
+        // As RFC 6749 answers: no grant type is a malformed request, one Discord does not offer unsupported.
+        guard let grantType = form["grant_type"] else {
+            return .json(400, #"{"error":"invalid_request","error_description":"Missing \"grant_type\" in request."}"#)
+        }
+        guard ["authorization_code", "refresh_token"].contains(grantType) else { return .json(400, #"{"error":"unsupported_grant_type"}"#) }
         let access = Self.randomToken(30)
         let refresh = Self.randomToken(30)
         let scopes: String? = state.withLock { state in
             let granted: (scopes: String, authorization: Int)
-            switch form["grant_type"] {
+            switch grantType {
             case "authorization_code":
                 guard let code = form["code"], let grant = state.codes.removeValue(forKey: code),
                       form["redirect_uri"] == grant.redirectURI else { return nil }
@@ -100,7 +105,10 @@ final class OAuth2Service: Sendable {
             state.refreshTokens[refresh] = granted
             return granted.scopes
         }
-        guard let scopes else { return .json(400, #"{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}"#) }
+        guard let scopes else {
+            let field = grantType == "refresh_token" ? "refresh_token" : "code"
+            return .json(400, #"{"error":"invalid_grant","error_description":"Invalid \"\#(field)\" in request."}"#)
+        }
         return .json(200, SimulatedAPI.encode([
             "token_type": "Bearer", "access_token": access, "expires_in": 604_800, "refresh_token": refresh, "scope": scopes,
         ] as [String: Any]))

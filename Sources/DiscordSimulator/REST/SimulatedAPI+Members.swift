@@ -49,7 +49,8 @@ extension SimulatedAPI {
                     fieldErrors.append(("communication_disabled_until", "COMMUNICATION_DISABLED_TIMESTAMP_TOO_FAR",
                                         "Timestamp cannot be more than 28 days in the future"))
                 }
-                timeout = .some(date.timeIntervalSinceNow > 0 ? text : nil)
+                // Kept and sent back as Discord writes timestamps (`…T…:….ssssss+00:00`), whatever form it came in.
+                timeout = .some(date.timeIntervalSinceNow > 0 ? DiscordTimestamp.iso8601(unixMilliseconds: DiscordTimestamp.unixMilliseconds(of: date)) : nil)
             } else {
                 fieldErrors.append(("communication_disabled_until", "DATE_TYPE_PARSE", "Could not parse \(fields["communication_disabled_until"]!). Should be ISO8601."))
             }

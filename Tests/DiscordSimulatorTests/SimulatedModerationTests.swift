@@ -26,10 +26,16 @@ struct SimulatedModerationTests {
         }
     }
 
+    /// A simulator serving `world`'s traffic at 4,000 events a second, and a shard to it with the
+    /// intents these tests watch.
+    private static func serve(_ world: TrafficWorld) async throws -> (SimulatorServer, ShardConnection) {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
+        return (server, testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping]))
+    }
+
     @Test func deletedChannelsGetNoTrafficAndNewOnesDo() async throws {
         let world = TrafficWorld(guildCount: 2, userCount: 300, seed: 37)
-        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let (server, shard) = try await Self.serve(world)
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         let guild = world.guilds[0]
@@ -80,8 +86,7 @@ struct SimulatedModerationTests {
 
     @Test func aChannelTheBotMayNotViewSendsItNothing() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 200, seed: 41)
-        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let (server, shard) = try await Self.serve(world)
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("the guild", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 1 }
@@ -148,8 +153,7 @@ struct SimulatedModerationTests {
 
     @Test func timedOutMembersDoNotActUntilTheTimeoutEnds() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 41)
-        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let (server, shard) = try await Self.serve(world)
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("traffic", timeout: .seconds(30)) { received.count(of: "MESSAGE_CREATE") >= 200 }
@@ -227,8 +231,7 @@ struct SimulatedModerationTests {
 
     @Test func aLockedChannelHearsOnlyFromThoseItsOverwritesAllow() async throws {
         let world = TrafficWorld(guildCount: 1, userCount: 60, seed: 43)
-        let server = try await SimulatorServer.start(SimulatorConfiguration(world: world, dispatchesPerSecond: 4_000))
-        let shard = testShard(server, intents: [.guilds, .guildMembers, .guildMessages, .guildMessageReactions, .guildMessageTyping])
+        let (server, shard) = try await Self.serve(world)
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
         try await waitUntil("the guild", timeout: .seconds(30)) { received.count(of: "GUILD_CREATE") == 1 }

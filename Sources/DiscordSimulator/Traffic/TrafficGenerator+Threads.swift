@@ -43,11 +43,7 @@ extension TrafficGenerator {
     func renderedActiveThreads(ofGuildAt index: Int) -> String {
         var json = JSONBytes()
         json.raw("[")
-        // Those the bot may view, as Discord lists them.
-        for (position, thread) in (threads[index] ?? []).filter({ botViews($0.parent, guildAt: index) }).enumerated() {
-            if position > 0 { json.raw(",") }
-            Self.renderThread(thread, guild: world.guilds[index].id, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
-        }
+        renderActiveThreads(ofGuildAt: index, where: { botViews($0.parent, guildAt: index) }, into: &json)
         json.raw("]")
         return String(decoding: json.bytes, as: UTF8.self)
     }
@@ -55,19 +51,23 @@ extension TrafficGenerator {
     /// THREAD_LIST_SYNC's `d` for `channel` of the guild at `index`, as Discord sends it when the bot
     /// gains access to the channel: the channel's active threads (the bot is a member of none).
     func threadListSync(of channel: ChannelID, guildAt index: Int) -> [UInt8] {
-        let guild = world.guilds[index].id
         var json = JSONBytes()
         json.raw(#"{"guild_id":"#)
-        json.id(guild)
+        json.id(world.guilds[index].id)
         json.raw(#","channel_ids":["#)
         json.id(channel)
         json.raw(#"],"threads":["#)
-        for (position, thread) in (threads[index] ?? []).filter({ $0.parent == channel }).enumerated() {
-            if position > 0 { json.raw(",") }
-            Self.renderThread(thread, guild: guild, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
-        }
+        renderActiveThreads(ofGuildAt: index, where: { $0.parent == channel }, into: &json)
         json.raw(#"],"members":[]}"#)
         return json.bytes
+    }
+
+    /// The guild's active threads that `isIncluded` accepts, as channel objects separated by commas.
+    private func renderActiveThreads(ofGuildAt index: Int, where isIncluded: (ActiveThread) -> Bool, into json: inout JSONBytes) {
+        for (position, thread) in (threads[index] ?? []).filter(isIncluded).enumerated() {
+            if position > 0 { json.raw(",") }
+            Self.renderThread(thread, guild: world.guilds[index].id, archived: false, archivedAt: thread.createdAt, newlyCreated: false, into: &json)
+        }
     }
 
     /// The channel a message goes to: one of the guild's active threads one time in five, when it

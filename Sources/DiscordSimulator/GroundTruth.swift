@@ -7,11 +7,13 @@ import Synchronization
 /// count twice and events a client could never have seen do not count at all.
 ///
 /// The XP rule is Kamii's (docs/XP.md): a message earns XP when its author is a human, its channel
-/// (or the thread's parent channel) is not a no-XP channel, and at least `cooldown` passed, by
+/// (or the thread's parent channel) is not a no-XP channel, they hold no no-XP role, and at least `cooldown` passed, by
 /// message-ID time, since the author's last XP in that guild; the amount is
-/// `min + splitmix64(message_id) % (max - min + 1)` times the channel's multiplier, so a message
-/// replayed after a crash earns the same XP and the simulator can know every user's total to the
-/// unit.
+/// `min + splitmix64(message_id) % (max - min + 1)` times the guild's, the channel's and the
+/// author's highest role's multipliers, so a message replayed after a crash earns the same XP and
+/// the simulator can know every user's total to the unit. No-XP roles are judged, and role
+/// multipliers chosen, by the roles the message's member object lists (they change as moderators
+/// give and take roles).
 public final class GroundTruth: Sendable {
     /// The XP settings the truth is computed under (Kamii's defaults are MEE6's).
     public struct Rules: Sendable, Equatable {
@@ -27,22 +29,35 @@ public final class GroundTruth: Sendable {
 
         /// Channels where messages earn no XP; a thread follows its parent channel.
         public var noXPChannels: Set<ChannelID>
-        /// XP multipliers by channel: a thread's own, or else its parent channel's. The award is
-        /// the roll times the multiplier, rounded to the nearest whole XP.
+        /// XP multipliers by channel: a thread's own, or else its parent channel's.
         public var channelMultipliers: [ChannelID: Double]
+        /// Roles whose holders' messages earn no XP (a guild's ID is its `@everyone`, which every
+        /// member holds).
+        public var noXPRoles: Set<RoleID>
+        /// XP multipliers by role: the highest of the author's roles' (and `@everyone`'s) counts.
+        public var roleMultipliers: [RoleID: Double]
+        /// The guild-wide multiplier. The award is the roll times the guild's, the channel's and
+        /// the role's multipliers, rounded to the nearest whole XP.
+        public var multiplier: Double
 
         public init(
             minimumXP: Int = 15, maximumXP: Int = 25, cooldownMilliseconds: UInt64 = 60_000, karmaEmoji: Set<String> = ["👍", "kamii_upvote:1186000000000000001"],
-            noXPChannels: Set<ChannelID> = [], channelMultipliers: [ChannelID: Double] = [:]
+            noXPChannels: Set<ChannelID> = [], channelMultipliers: [ChannelID: Double] = [:],
+            noXPRoles: Set<RoleID> = [], roleMultipliers: [RoleID: Double] = [:], multiplier: Double = 1
         ) {
             precondition(minimumXP >= 0 && maximumXP >= minimumXP, "XP range must be non-empty")
-            precondition(channelMultipliers.values.allSatisfy { $0 >= 0 && $0.isFinite }, "multipliers must be finite and not negative")
+            precondition(
+                (Array(channelMultipliers.values) + Array(roleMultipliers.values) + [multiplier]).allSatisfy { $0 >= 0 && $0.isFinite },
+                "multipliers must be finite and not negative")
             self.minimumXP = minimumXP
             self.maximumXP = maximumXP
             self.cooldownMilliseconds = cooldownMilliseconds
             self.karmaEmoji = karmaEmoji
             self.noXPChannels = noXPChannels
             self.channelMultipliers = channelMultipliers
+            self.noXPRoles = noXPRoles
+            self.roleMultipliers = roleMultipliers
+            self.multiplier = multiplier
         }
 
         /// Whether a reaction with `emoji` gives karma: listed, or listed in another skin tone or
@@ -56,15 +71,29 @@ public final class GroundTruth: Sendable {
             return !own.isEmpty && karmaEmoji.contains { base($0) == own }
         }
 
-        /// Whether a message in `channel` (a thread in `parent`) can earn XP at all.
-        func earnsXP(in channel: ChannelID, parent: ChannelID?) -> Bool {
-            !noXPChannels.contains(channel) && !(parent.map(noXPChannels.contains) ?? false)
+        /// Whether the rules look at the author's roles (a message's fact must then list them).
+        public var readsRoles: Bool { !noXPRoles.isEmpty || !roleMultipliers.isEmpty }
+
+        /// Whether a message in `channel` (a thread in `parent`) of `guild`, by an author holding
+        /// `roles`, can earn XP at all.
+        func earnsXP(in channel: ChannelID, parent: ChannelID?, guild: GuildID, roles: [RoleID]) -> Bool {
+            if noXPChannels.contains(channel) || (parent.map(noXPChannels.contains) ?? false) { return false }
+            return noXPRoles.isEmpty || (!noXPRoles.contains(RoleID(guild.rawValue)) && !roles.contains(where: noXPRoles.contains))
         }
 
-        /// The XP a message in `channel` (a thread in `parent`) earns, from its roll.
-        func award(roll: Int, in channel: ChannelID, parent: ChannelID?) -> Int {
-            guard let factor = channelMultipliers[channel] ?? parent.flatMap({ channelMultipliers[$0] }), factor != 1 else { return roll }
-            return Int((Double(roll) * factor).rounded())
+        /// The XP a message earns, from its roll: times the guild's multiplier, the channel's (a
+        /// thread's own, or else its parent channel's) and the highest of the author's roles'
+        /// (`@everyone` counted), in that order, rounded to the nearest whole XP.
+        func award(roll: Int, in channel: ChannelID, parent: ChannelID?, guild: GuildID, roles: [RoleID]) -> Int {
+            var factor = multiplier * (channelMultipliers[channel] ?? parent.flatMap { channelMultipliers[$0] } ?? 1)
+            if !roleMultipliers.isEmpty {
+                var highest = roleMultipliers[RoleID(guild.rawValue)]
+                for role in roles {
+                    if let candidate = roleMultipliers[role], candidate > highest ?? -1 { highest = candidate }
+                }
+                if let highest { factor *= highest }
+            }
+            return factor == 1 ? roll : Int((Double(roll) * factor).rounded())
         }
     }
 
@@ -83,6 +112,10 @@ public final class GroundTruth: Sendable {
         public var karma = 0
         public var joins = 0
         public var leaves = 0
+        /// As the traffic's last member event (join or update) said — what a bot keeps of the
+        /// member from those events; nil when there was none (a member since before the traffic).
+        public var pending: Bool?
+        public var roles: [RoleID]?
 
         public init() {}
     }
@@ -120,14 +153,14 @@ public final class GroundTruth: Sendable {
         switch fact {
         case .none, .interaction:
             return
-        case .message(let guild, let author, let id, let earnsXP, let channel, let parent):
+        case .message(let guild, let author, let id, let earnsXP, let channel, let parent, let roles):
             update(guild, author) { member in
                 member.messages += 1
-                guard earnsXP, rules.earnsXP(in: channel, parent: parent) else { return }
+                guard earnsXP, rules.earnsXP(in: channel, parent: parent, guild: guild, roles: roles) else { return }
                 let at = id.unixMilliseconds
                 // At least 1 ms, as Kamii counts it: a message at the very time of the last XP earns nothing.
                 if let last = member.lastXPAt, at < last + max(1, rules.cooldownMilliseconds) { return }
-                let xp = rules.award(roll: Self.xpRoll(messageID: id, rules: rules), in: channel, parent: parent)
+                let xp = rules.award(roll: Self.xpRoll(messageID: id, rules: rules), in: channel, parent: parent, guild: guild, roles: roles)
                 // A roll of 0 earns nothing and starts no cooldown.
                 guard xp > 0 else { return }
                 member.lastXPAt = at
@@ -144,10 +177,19 @@ public final class GroundTruth: Sendable {
             }
         case .reactionsCleared(let removals):
             for removal in removals { apply(removal) }
-        case .memberJoined(let guild, let user, _, _):
-            update(guild, user.id) { $0.joins += 1 }
+        case .memberJoined(let guild, let user, _, _, let pending):
+            update(guild, user.id) { member in
+                member.joins += 1
+                member.pending = pending
+                member.roles = []
+            }
         case .memberLeft(let guild, let user):
             update(guild, user) { $0.leaves += 1 }
+        case .memberUpdated(let guild, let user, let roles, let pending):
+            update(guild, user) { member in
+                member.pending = pending
+                member.roles = roles
+            }
         }
     }
 

@@ -72,7 +72,7 @@ struct PrerenderedTrafficTests {
         #expect(differing == nil, "the dispatches differ from s = \(differing.map { $0 + 1 } ?? 0)")
         #expect(ahead.facts == live.facts)
         #expect(ahead.worldChanges.withLock { $0 } == live.worldChanges.withLock { $0 })
-        #expect(live.facts.contains { $0.isMembershipChange }, "the traffic has joins or leaves")
+        #expect(live.facts.contains { $0.isMemberChange }, "the traffic has joins, leaves or member updates")
         #expect(!live.openThreads.isEmpty, "the traffic opened threads")
         #expect(ahead.openThreads == live.openThreads)
     }

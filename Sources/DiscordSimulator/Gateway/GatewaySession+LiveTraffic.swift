@@ -120,7 +120,7 @@ extension GatewaySession {
         _ state: inout State, _ write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
     ) -> (LiveDispatch, TrafficFact) {
         if let threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
-        guard sent else { return (.skipped, fact.isMembershipChange ? fact : .none) }
+        guard sent else { return (.skipped, fact.isMemberChange ? fact : .none) }
         state.liveDispatches += 1
         Self.number(name: name, data: data, &state) { write(name, $0, $1) }
         return (.sent, fact)

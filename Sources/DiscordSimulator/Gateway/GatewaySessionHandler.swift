@@ -244,6 +244,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         traffic.botUserID = configuration.botUserID
         traffic.botUsername = configuration.botUsername
         traffic.applicationID = configuration.applicationID
+        traffic.rolesInFacts = configuration.xpRules.readsRoles
         let guildIndexes = guilds.map { configuration.world.guildIndex(of: $0.id) }
         // The world as earlier sessions and REST left it, adopted and the session registered with
         // no REST change in between (one lands before and is adopted, or after and is delivered).

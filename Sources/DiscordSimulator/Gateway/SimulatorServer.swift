@@ -53,7 +53,7 @@ public final class SimulatorServer: Sendable {
             case .none: return
             case .interaction(let id, let token, let guild, let channel, _, let componentMessage):
                 interactions.register(id: id, token: token, guild: guild, channel: channel, componentMessage: componentMessage, at: clock.now)
-            case .memberJoined, .memberLeft: guildStates.apply(fact)
+            case .memberJoined, .memberLeft, .memberUpdated: guildStates.apply(fact)
             case .message, .reaction, .reactionsCleared: break
             }
             groundTruth.apply(fact)

@@ -59,7 +59,7 @@ struct WorldPayloads {
             // A nickname is whatever a REST call set: escaped, never pasted.
             let nick = member.nick.map(Self.jsonString) ?? "null"
             let timeout = member.timeoutUntil.map(Self.jsonString) ?? "null"
-            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":\#(nick),"avatar":null,"communication_disabled_until":\#(timeout)}"#)
+            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":\#(member.pending),"premium_since":null,"nick":\#(nick),"avatar":null,"communication_disabled_until":\#(timeout)}"#)
         }
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         members.append((configuration.botUserID.rawValue, configuration.botUsername,
@@ -103,8 +103,11 @@ struct WorldPayloads {
         let systemChannelKept = current.map { $0.channels.contains { $0.id == guild.channels[0] } } ?? true
         let systemChannel = systemChannelKept ? #""\#(guild.channels[0])""# : "null"
         let owner = configuration.world.users[guild.members[0]].id
+        // A community guild names its rules and moderators' updates channels (here the system channel).
+        let community = configuration.world.screensNewMembers(guild)
+        let rulesChannel = community ? systemChannel : "null"
         let botMember = #"{"user":\#(botUser),"roles":["\#(configuration.world.botRoleID(of: guild))"],"joined_at":"\#(created)","deaf":false,"mute":false,"flags":0,"pending":false,"premium_since":null,"nick":null,"avatar":null,"communication_disabled_until":null}"#
-        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":[],"mfa_level":0,"application_id":null,"system_channel_id":\#(systemChannel),"system_channel_flags":0,"rules_channel_id":null,"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":null,"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(memberCount > largeThreshold),"unavailable":false,"member_count":\#(memberCount),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":\#(threads),"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
+        return #"{"id":"\#(guild.id)","name":"Guild \#(index + 1)","icon":null,"splash":null,"discovery_splash":null,"owner_id":"\#(owner)","afk_channel_id":null,"afk_timeout":300,"verification_level":1,"default_message_notifications":1,"explicit_content_filter":2,"roles":[\#(roles.joined(separator: ","))],"emojis":[],"features":\#(configuration.world.featuresJSON(of: guild)),"mfa_level":0,"application_id":null,"system_channel_id":\#(systemChannel),"system_channel_flags":0,"rules_channel_id":\#(rulesChannel),"max_members":500000,"vanity_url_code":null,"description":null,"banner":null,"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US","public_updates_channel_id":\#(rulesChannel),"nsfw_level":0,"stickers":[],"premium_progress_bar_enabled":false,"safety_alerts_channel_id":null,"joined_at":"\#(created)","large":\#(memberCount > largeThreshold),"unavailable":false,"member_count":\#(memberCount),"voice_states":[],"members":[\#(botMember)],"channels":[\#(channels.joined(separator: ","))],"threads":\#(threads),"presences":[],"stage_instances":[],"guild_scheduled_events":[],"soundboard_sounds":[],"lazy":true}"#
     }
 
     /// A guild channel as GUILD_CREATE lists it (no `guild_id`: the guild says it).

@@ -15,6 +15,8 @@ final class GuildStates: Sendable {
         /// ISO 8601, as sent; nil when not timed out.
         var timeoutUntil: String?
         var joinedAt: UInt64
+        /// Not yet through the guild's Membership Screening.
+        var pending = false
 
         /// When the member's timeout ends (or ended: an expired one is kept, as Discord keeps it), in
         /// Unix milliseconds; nil when never timed out or the timeout was lifted.
@@ -243,12 +245,25 @@ final class GuildStates: Sendable {
     /// Keeps membership in step with the traffic that was sent.
     func apply(_ fact: TrafficFact) {
         switch fact {
-        case .memberJoined(let guildID, let user, let at, _):
+        case .memberJoined(let guildID, let user, let at, _, let pending):
             state.withLock { state in
                 guard var guild = take(guildID, &state) else { return }
                 // A join drawn just before a ban and counted after it: the ban removed them (the
                 // session that drew it sends the GUILD_MEMBER_REMOVE).
-                if guild.bans[user.id] == nil { guild.join(Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at)) }
+                if guild.bans[user.id] == nil {
+                    guild.join(Member(user: user, roles: [], nick: nil, timeoutUntil: nil, joinedAt: at, pending: pending))
+                }
+                state.guilds[guildID] = guild
+            }
+        case .memberUpdated(let guildID, let user, let roles, let pending):
+            state.withLock { state in
+                guard var guild = take(guildID, &state) else { return }
+                // An update drawn just before a kick and counted after it changes nobody.
+                if var member = guild.members[user] {
+                    member.roles = roles
+                    member.pending = pending
+                    guild.members[user] = member
+                }
                 state.guilds[guildID] = guild
             }
         case .memberLeft(let guildID, let user):

@@ -165,7 +165,7 @@ final class OAuth2Service: Sendable {
                 let members = (guilds.snapshot(of: guild.id)?.memberCount ?? guild.members.count) + 1
                 counts = #","approximate_member_count":\#(members),"approximate_presence_count":\#(members / 4)"#
             }
-            return #"{"id":"\#(guild.id)","name":"Guild \#(membership.index + 1)","icon":null,"banner":null,"owner":\#(membership.isOwner),"permissions":"\#(permissions.rawValue)","features":[]\#(counts)}"#
+            return #"{"id":"\#(guild.id)","name":"Guild \#(membership.index + 1)","icon":null,"banner":null,"owner":\#(membership.isOwner),"permissions":"\#(permissions.rawValue)","features":\#(world.featuresJSON(of: guild))\#(counts)}"#
         }
         return "[" + objects.joined(separator: ",") + "]"
     }

@@ -73,7 +73,7 @@ extension SimulatedAPI {
         var object: [String: Any] = [
             "user": userObject(member.user), "roles": member.roles.map(\.description), "nick": member.nick ?? NSNull(),
             "joined_at": DiscordTimestamp.iso8601(unixMilliseconds: member.joinedAt), "deaf": false, "mute": false, "flags": 0,
-            "pending": false, "premium_since": NSNull(), "avatar": NSNull(),
+            "pending": member.pending, "premium_since": NSNull(), "avatar": NSNull(),
             "communication_disabled_until": member.timeoutUntil ?? NSNull(),
         ]
         if withGuildID { object["guild_id"] = guild.description }

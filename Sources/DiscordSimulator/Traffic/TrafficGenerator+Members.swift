@@ -26,9 +26,14 @@ extension TrafficGenerator {
         // A world member coming back stays `departed`: their world slot (roles, joined_at) is not
         // theirs any more; they are picked as the newcomer they are.
         joined[guildIndex, default: []].append((user, clock))
+        // Where the guild screens newcomers, they wait to pass it before they may post or react.
+        let pending = world.screensNewMembers(guild)
+        if pending { pendingMembers.append((guildIndex, user)) }
         json.raw(#"{"user":"#)
         self.user(user, into: &json)
-        json.raw(#","roles":[],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
+        json.raw(#","roles":[],"premium_since":null,"pending":"#)
+        json.raw(pending ? "true" : "false")
+        json.raw(#","nick":null,"mute":false,"joined_at":"#)
         json.timestamp(unixMilliseconds: clock)
         json.raw(#","flags":0,"deaf":false,"communication_disabled_until":"#)
         // A timeout outlasts leaving: whoever comes back within it comes back timed out.
@@ -42,7 +47,7 @@ extension TrafficGenerator {
         json.raw("}")
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
-            fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid))
+            fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid, pending: pending))
     }
 
     /// A member leaves; nil when the pick turned up nobody still in the guild.
@@ -70,6 +75,7 @@ extension TrafficGenerator {
         departed[guildIndex, default: []].insert(user)
         isMember[guildIndex, default: Set(world.guilds[guildIndex].members)].remove(user)
         joined[guildIndex]?.removeAll { $0.user == user }
+        if !pendingMembers.isEmpty { pendingMembers.removeAll { $0 == (guildIndex, user) } }
         memberOverrides[UInt64(guildIndex) << 32 | UInt64(user)] = nil
     }
 
@@ -86,6 +92,10 @@ extension TrafficGenerator {
         let raiders = joined[wave.guild]?.filter { $0.user >= world.users.count } ?? []
         if !raiders.isEmpty, random.chance(25) {
             let raider = raiders[random.below(raiders.count)]
+            // A raider still held by screening clicks through it first.
+            if isPending(raider.user, inGuildAt: wave.guild), let passed = screeningPassed(raider.user, inGuildAt: wave.guild, into: &json) {
+                return passed
+            }
             // Raiders post in the first channel there is, unless a moderator timed them out or locked it.
             let author = PickedMember(user: raider.user, joinedAt: raider.at, slot: nil)
             if let channel = channels(ofGuildAt: wave.guild).first, !isTimedOut(raider.user, inGuildAt: wave.guild),
@@ -110,13 +120,14 @@ extension TrafficGenerator {
     /// Takes up, for the guilds it talks about, who is a member now (`current`: each guild's members,
     /// by guild index, for the guilds traffic or REST has touched): a world member gone does not post
     /// or leave again, one who came back is a newcomer, a newcomer of an earlier session (a raider
-    /// too) posts and is not announced again, everyone keeps the roles and nickname REST gave them,
-    /// and the banned do not join again.
+    /// too) posts once through screening and is not announced again, everyone keeps the roles and
+    /// nickname REST or the traffic gave them, and the banned do not join again.
     mutating func adoptMembers(_ current: [Int: GuildStates.TouchedGuild]) {
         // Raid accounts of earlier sessions, numbered on from the world's users as raids number them.
         var raiders: [UserID: Int] = [:]
         // In a fixed order (guilds by index, members by when they joined), so the same history
         // gives the same traffic.
+        pendingMembers.removeAll()
         for guildIndex in current.keys.sorted() where talkedAboutIndex(of: world.guilds[guildIndex].id) == guildIndex {
             let guild = world.guilds[guildIndex]
             let members = current[guildIndex]!.members.sorted { ($0.joinedAt, $0.user.id.rawValue) < ($1.joinedAt, $1.user.id.rawValue) }
@@ -143,6 +154,7 @@ extension TrafficGenerator {
                     // Not (or no longer) the world's member in a slot: a newcomer, as when they joined.
                     if slot != nil { gone.insert(index) }
                     newcomers.append((index, member.joinedAt))
+                    if member.pending { pendingMembers.append((guildIndex, index)) }
                     if !member.roles.isEmpty || member.nick != nil { memberOverrides[key] = (member.roles, member.nick) }
                 }
             }

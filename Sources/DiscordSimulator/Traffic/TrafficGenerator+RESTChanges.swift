@@ -94,7 +94,8 @@ extension TrafficGenerator {
         timeouts[UInt64(guildIndex) << 32 | UInt64(userIndex)] = member.timedOutUntilMilliseconds
     }
 
-    private mutating func override(_ userIndex: Int, inGuildAt guildIndex: Int, roles: [RoleID], nick: String?) {
+    /// A member's roles and nickname from now on (their kept member object is rendered again).
+    mutating func override(_ userIndex: Int, inGuildAt guildIndex: Int, roles: [RoleID], nick: String?) {
         memberOverrides[UInt64(guildIndex) << 32 | UInt64(userIndex)] = (roles, nick)
         if let slot = slot(of: userIndex, in: guildIndex) {
             memberObjects.forget(memberSlotBase[guildIndex] + slot)

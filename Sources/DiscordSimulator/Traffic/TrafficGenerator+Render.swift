@@ -9,15 +9,16 @@ extension TrafficGenerator {
     }
 
     /// A member who may act now (post, react, type, open a thread, use a command): picked as
-    /// ``pickMember(of:)`` picks, but never one timed out or gone; nil when no such pick turned up.
+    /// ``pickMember(of:)`` picks, but never one timed out, still pending screening or gone; nil
+    /// when no such pick turned up.
     mutating func pickActingMember(of guildIndex: Int) -> PickedMember? {
         let drawn = drawMember(of: guildIndex, acting: true)
         return drawn.found ? drawn.pick : nil
     }
 
-    /// Up to 16 draws for a member still in the guild (and, `acting`, not timed out); `found` is
-    /// false when every draw missed (the last one is handed back all the same).
-    private mutating func drawMember(of guildIndex: Int, acting: Bool) -> (pick: PickedMember, found: Bool) {
+    /// Up to 16 draws for a member still in the guild (and, `acting`, neither timed out nor
+    /// pending); `found` is false when every draw missed (the last one is handed back all the same).
+    mutating func drawMember(of guildIndex: Int, acting: Bool) -> (pick: PickedMember, found: Bool) {
         // The guild's fields are read in place: a copy of the guild would retain each of its tables.
         var pick = PickedMember(user: 0, joinedAt: 0, slot: nil)
         for _ in 0..<16 {
@@ -31,7 +32,9 @@ extension TrafficGenerator {
             // Someone who left is no longer the world's member in that slot (if they came back,
             // they are a newcomer, with a newcomer's roles and joined_at).
             let gone = pick.slot != nil && !departed.isEmpty && departed[guildIndex]?.contains(pick.user) == true
-            if !gone, !acting || !isTimedOut(pick.user, inGuildAt: guildIndex) { return (pick, true) }
+            if !gone, !acting || (!isTimedOut(pick.user, inGuildAt: guildIndex) && !isPending(pick.user, inGuildAt: guildIndex)) {
+                return (pick, true)
+            }
         }
         return (pick, false)
     }
@@ -111,7 +114,9 @@ extension TrafficGenerator {
             if index > 0 { json.raw(",") }
             json.id(role)
         }
-        json.raw(#"],"premium_since":null,"pending":false,"nick":"#)
+        // No `pending`: Discord leaves it out of the member objects of events (messages, typing,
+        // reactions, interactions) that only members who passed screening can cause.
+        json.raw(#"],"premium_since":null,"nick":"#)
         if let nick = nick(of: picked, in: guildIndex) {
             // Set through REST it may hold anything: escaped.
             json.string(nick)
@@ -170,7 +175,7 @@ extension TrafficGenerator {
             json.id(botUserID)
             json.raw(#","global_name":null,"discriminator":"0","bot":true,"avatar":null,"member":{"roles":["#)
             json.id(world.botRoleID(of: guild))
-            json.raw(#"],"premium_since":null,"pending":false,"nick":null,"mute":false,"joined_at":"#)
+            json.raw(#"],"premium_since":null,"nick":null,"mute":false,"joined_at":"#)
             json.timestamp(unixMilliseconds: guild.id.unixMilliseconds)
             json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"avatar":null}}],"mention_roles":[],"mention_everyone":false,"member":"#)
         } else {
@@ -205,7 +210,9 @@ extension TrafficGenerator {
         recentMessages.append(RecentMessage(guild: guildIndex, channel: channel, parent: parent, id: id, author: author))
         let event = GeneratedEvent(
             name: "MESSAGE_CREATE", data: json.bytes, guild: guildID,
-            fact: .message(guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent))
+            fact: .message(
+                guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent,
+                roles: rolesInFacts ? roles(of: picked, in: guildIndex) : []))
         return visible(event, in: parent ?? channel, guildAt: guildIndex)
     }
 

@@ -7,10 +7,12 @@ import Foundation
 /// The mix follows a busy bot without the MESSAGE_CONTENT intent (content is empty unless the bot
 /// is mentioned), per thousand events: 850 MESSAGE_CREATE (one in five in an active thread, where a
 /// guild has one), 45 TYPING_START, 2 THREAD_CREATE, 2 THREAD_UPDATE (archiving one, or taking one
-/// out of the archive), 1 THREAD_DELETE, 50 PRESENCE_UPDATE, 35 MESSAGE_REACTION_ADD, 4
-/// MESSAGE_REACTION_REMOVE, 1 of MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3
-/// GUILD_MEMBER_REMOVE, 1 INTERACTION_CREATE; now and then a raid wave (a burst of brand-new
-/// accounts joining one guild and posting). A draw that finds nothing to act on (no thread to
+/// out of the archive), 1 THREAD_DELETE, 45 PRESENCE_UPDATE, 5 GUILD_MEMBER_UPDATE (a role given or
+/// taken, Membership Screening passed), 35 MESSAGE_REACTION_ADD, 4 MESSAGE_REACTION_REMOVE, 1 of
+/// MESSAGE_REACTION_REMOVE_ALL or _EMOJI, 6 GUILD_MEMBER_ADD, 3 GUILD_MEMBER_REMOVE, 1
+/// INTERACTION_CREATE; now and then a raid wave (a burst of brand-new accounts joining one guild
+/// and posting). In a guild with Membership Screening a newcomer joins `pending` and does nothing
+/// until they pass it. A draw that finds nothing to act on (no thread to
 /// archive, no recent message to react to) becomes a message — or a presence, when nobody drawn may
 /// post (timed out, a locked channel) or the guild has no channel left.
 public struct TrafficGenerator: Sendable {
@@ -31,6 +33,10 @@ public struct TrafficGenerator: Sendable {
     var departed: [Int: Set<Int>] = [:]
     /// Users banned from a guild (by REST): they do not join it again.
     var banned: [Int: Set<Int>] = [:]
+    /// Newcomers who have not yet passed their guild's Membership Screening (guild and user
+    /// indexes), in a fixed order: they may not act until they do. A handful at a time, as passes
+    /// are drawn more often than screened joins.
+    var pendingMembers: [(guild: Int, user: Int)] = []
     /// Brand-new accounts made by raids; user index `world.users.count + i`.
     var raidUsers: [TrafficWorld.User] = []
     /// A raid under way: the guild, and how many joins are still to come.
@@ -75,6 +81,9 @@ public struct TrafficGenerator: Sendable {
 
     /// The snowflake worker and process bits of the messages this generator creates.
     let idSource: UInt64
+    /// Whether a message's fact lists its author's roles: a ground truth with role rules needs
+    /// them, and working a world member's out costs an allocation per message otherwise saved.
+    public var rolesInFacts = false
     /// The bot the traffic is for: some messages mention it, interactions are addressed to it.
     public var botUserID = UserID(1_100_000_000_000_000_001)
     /// The bot's username, as a message mentioning it lists the bot in `mentions`.
@@ -148,7 +157,8 @@ public struct TrafficGenerator: Sendable {
         case ..<854: event = threadClose(in: guildIndex, delete: true, into: &json)
         case ..<855: event = threadUnarchive(in: guildIndex, into: &json)
         case ..<900: event = typingStart(in: guildIndex, into: &json)
-        case ..<950: event = presenceUpdate(in: guildIndex, into: &json)
+        case ..<945: event = presenceUpdate(in: guildIndex, into: &json)
+        case ..<950: event = memberUpdate(in: guildIndex, into: &json)
         case ..<985: event = reactionAdd(into: &json)
         case ..<989: event = reactionRemove(into: &json)
         case ..<990: event = reactionsCleared(into: &json)
@@ -269,24 +279,29 @@ public struct GeneratedEvent: Sendable {
 /// What an event means for the results a bot must reach (see ``GroundTruth``).
 public enum TrafficFact: Sendable, Equatable {
     case none
-    /// A message in `channel` (a thread in `parent`, when it has one); `earnsXP` is false for
-    /// bots, webhooks and system messages.
-    case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool, channel: ChannelID, parent: ChannelID?)
+    /// A message in `channel` (a thread in `parent`, when it has one) by an author holding `roles`
+    /// (`@everyone` aside); `earnsXP` is false for bots, webhooks and system messages.
+    case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool, channel: ChannelID, parent: ChannelID?, roles: [RoleID])
     /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
     case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
     /// A message's reactions cleared at once (all, or one emoji's): each one's removal.
     case reactionsCleared([TrafficFact])
-    /// A member joined at `at` (Unix milliseconds, as `joined_at` says).
-    case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool)
+    /// A member joined at `at` (Unix milliseconds, as `joined_at` says); `pending` in a guild with
+    /// Membership Screening, until they pass it.
+    case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool, pending: Bool)
     case memberLeft(guild: GuildID, user: UserID)
+    /// A member's GUILD_MEMBER_UPDATE: a role given or taken (by a moderator, a role menu's bot), or
+    /// Membership Screening passed. `roles` and `pending` are what it says now.
+    case memberUpdated(guild: GuildID, user: UserID, roles: [RoleID], pending: Bool)
     /// An interaction a bot may answer with `token` (through REST): a slash command, or a click on
     /// a button of the message `componentMessage`.
     case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID, componentMessage: UInt64?)
 
-    /// A join or a leave: a change to who is a guild's member.
-    var isMembershipChange: Bool {
+    /// A join, a leave or a member's update: a change to who is a guild's member, or to a member,
+    /// which holds whether or not a session sends it.
+    var isMemberChange: Bool {
         switch self {
-        case .memberJoined, .memberLeft: true
+        case .memberJoined, .memberLeft, .memberUpdated: true
         default: false
         }
     }

@@ -52,7 +52,7 @@ extension TrafficWorld {
     public func initialRoles(of guild: Guild, slot: Int) -> [RoleID] {
         let count = guild.roles.count
         var random = SeededRandom(seed: guild.id.rawValue ^ (UInt64(slot) &* 0x9E37_79B9_7F4A_7C15))
-        let plain = count >= 3 ? count - 2 : (count >= 2 ? count - 1 : count)
+        let plain = Self.plainRoleCount(among: count)
         var held: [RoleID] = []
         if plain > 0 {
             for _ in 0..<random.below(min(3, plain) + 1) {
@@ -63,6 +63,11 @@ extension TrafficWorld {
         if count >= 3, random.chance(3) { held.append(guild.roles[count - 2]) }
         if count >= 2, slot == 0 || random.below(200) == 0 { held.append(guild.roles[count - 1]) }
         return held
+    }
+
+    /// How many of a guild's `count` roles are plain (the lowest ones): all but Admin and Moderator.
+    static func plainRoleCount(among count: Int) -> Int {
+        count >= 3 ? count - 2 : (count >= 2 ? count - 1 : count)
     }
 
     /// The nickname a world member has in a guild when the world starts: one in five has one.

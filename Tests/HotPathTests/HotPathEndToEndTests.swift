@@ -29,17 +29,29 @@ struct HotPathEndToEndTests {
         let world = TrafficWorld(guildCount: 60, userCount: 3_000, seed: 2_026)
         // Channel rules in every guild: one channel earns no XP, one 1.5×, one 0.5×; messages in
         // threads of those channels follow them (the bot learns each thread's channel on the way).
+        // Role rules too, judged by the roles each message lists as moderators give and take them:
+        // in half the guilds a plain role earns nothing; elsewhere one doubles, one halves; and
+        // everything is 1.2× the roll.
         var config = GuildConfig()
-        for guild in world.guilds {
+        config.xp.multiplier = 1.2
+        for (index, guild) in world.guilds.enumerated() {
             config.xp.noXPChannels.append(guild.channels[0])
             config.xp.channelMultipliers[guild.channels[1]] = 1.5
             config.xp.channelMultipliers[guild.channels[2]] = 0.5
+            if index.isMultiple(of: 2) { config.xp.noXPRoles.append(guild.roles[0]) } else { config.xp.roleMultipliers[guild.roles[0]] = 2 }
+            if guild.roles.count > 1 { config.xp.roleMultipliers[guild.roles[1]] = 0.5 }
         }
+        // Members holding it are verified, for trust: a role of the first guild.
+        let verifiedRole = world.guilds[0].roles[0]
+        config.verifiedRole = verifiedRole
         var simulation = SimulatorConfiguration(
             heartbeatIntervalMilliseconds: 5_000, world: world,
             dispatchesPerSecond: 6_000, maxDispatchesPerSession: perSession, maxConcurrency: shardCount, identifyWindowMilliseconds: 200)
         simulation.xpRules.noXPChannels = Set(config.xp.noXPChannels)
         simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
+        simulation.xpRules.noXPRoles = Set(config.xp.noXPRoles)
+        simulation.xpRules.roleMultipliers = config.xp.roleMultipliers
+        simulation.xpRules.multiplier = config.xp.multiplier
         let server = try await SimulatorServer.start(simulation)
         let redisServer = try RedisProcess()
         let redis = RedisClient(configuration: redisServer.configuration)
@@ -98,7 +110,8 @@ struct HotPathEndToEndTests {
         #expect(totals.failedAttempts > 0, "the restart was felt: \(totals)")
 
         let bots = Set(server.configuration.world.users.filter(\.isBot).map(\.id))
-        var checked = (members: 0, xp: 0, karma: 0)
+        var checked = (members: 0, xp: 0, karma: 0, passed: 0, updated: 0)
+        let screening = Set(world.guilds.filter(world.screensNewMembers).map(\.id))
         let reader = StatsReader(redis: redis, keys: keys)
         for (guild, members) in server.groundTruth.all {
             let records = try await reader.members(of: guild)
@@ -108,12 +121,24 @@ struct HotPathEndToEndTests {
                 #expect(stored[0] == truth.xp && stored[1] == truth.messagesEarningXP, "guild \(guild) user \(user): \(stored) vs \(truth)")
                 #expect(stored[2] == (bots.contains(user) ? 0 : truth.messages), "guild \(guild) user \(user) messages")
                 #expect(stored[3] == truth.karma, "guild \(guild) user \(user) karma")
+                // What the member's last join or update said: still pending screening, and
+                // holding the verified role (or not).
+                if let pending = truth.pending, !bots.contains(user) {
+                    #expect(record.isPending == pending, "guild \(guild) user \(user) pending")
+                    // Joined pending, then passed screening.
+                    if !pending, truth.joins > 0, screening.contains(guild) { checked.passed += 1 }
+                }
+                if let roles = truth.roles, !bots.contains(user) {
+                    #expect(record.isVerified == roles.contains(verifiedRole), "guild \(guild) user \(user) verified")
+                    if !roles.isEmpty { checked.updated += 1 }
+                }
                 checked.members += 1
                 checked.xp += truth.xp
                 checked.karma += truth.karma
             }
         }
         #expect(checked.members > 1_000 && checked.xp > 100_000 && checked.karma > 100, "\(checked)")
+        #expect(checked.passed > 10 && checked.updated > 50, "\(checked)")
         let levels = try await redis.send("ZREVRANGE", keys.leaderboard(.xp, in: server.configuration.world.guilds[0].id), "0", "0", "WITHSCORES")
         #expect(levels.array?.count == 2)
         await redis.close()

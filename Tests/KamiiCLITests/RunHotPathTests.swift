@@ -75,21 +75,27 @@ struct RunHotPathTests {
     }
 
     /// A simulator whose guilds all have channel rules (one channel earns no XP, one 1.5×, one
-    /// 0.5×), and a SQL database at `database` that holds them. A process that resumes its
+    /// 0.5×) and a role rule (a role earns nothing, or doubles), and a SQL database at `database`
+    /// that holds them. A process that resumes its
     /// sessions gets no GUILD_CREATE: the threads its predecessor learnt must still follow their
     /// channels, from what Redis kept of them.
-    static func simulatorWithChannelRules(seed: UInt64, database: String) async throws -> SimulatorServer {
+    static func simulatorWithXPRules(seed: UInt64, database: String) async throws -> SimulatorServer {
         let world = TrafficWorld(guildCount: 30, userCount: 600, seed: seed)
         var simulation = SimulatorConfiguration(
             world: world, dispatchesPerSecond: 3_000, maxDispatchesPerSession: 9_000, identifyWindowMilliseconds: 300)
         var config = GuildConfig()
-        for guild in world.guilds {
+        // Channel and role rules, as an admin saves them: the roles judged are those each message
+        // lists, as the traffic's moderators give and take them.
+        for (index, guild) in world.guilds.enumerated() {
             config.xp.noXPChannels.append(guild.channels[0])
             config.xp.channelMultipliers[guild.channels[1]] = 1.5
             config.xp.channelMultipliers[guild.channels[2]] = 0.5
+            if index.isMultiple(of: 2) { config.xp.noXPRoles.append(guild.roles[0]) } else { config.xp.roleMultipliers[guild.roles[0]] = 2 }
         }
         simulation.xpRules.noXPChannels = Set(config.xp.noXPChannels)
         simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
+        simulation.xpRules.noXPRoles = Set(config.xp.noXPRoles)
+        simulation.xpRules.roleMultipliers = config.xp.roleMultipliers
         let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
         _ = try await store.migrate()
         for guild in world.guilds {
@@ -103,7 +109,7 @@ struct RunHotPathTests {
     @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let server = try await Self.simulatorWithChannelRules(seed: 98, database: database)
+        let server = try await Self.simulatorWithXPRules(seed: 98, database: database)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try Self.environment(server, prefix: prefix)
@@ -166,7 +172,7 @@ struct RunHotPathTests {
     @Test func aKilledProcessResumesFromWhatRedisHas() async throws {
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let server = try await Self.simulatorWithChannelRules(seed: 99, database: database)
+        let server = try await Self.simulatorWithXPRules(seed: 99, database: database)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try Self.environment(server, prefix: prefix)

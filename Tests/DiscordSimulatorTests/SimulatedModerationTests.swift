@@ -189,7 +189,10 @@ struct SimulatedModerationTests {
         let (shortUser, shortFrom) = try #require(short)
         // Its GUILD_MEMBER_UPDATE is in before the window closes: the check below starts from it.
         try await waitUntil("the short timeout announced", timeout: .seconds(30)) {
-            received.decoded().contains { $0.name == "GUILD_MEMBER_UPDATE" && ($0.data["user"] as? [String: Any])?["id"] as? String == shortUser }
+            received.decoded().contains {
+                $0.name == "GUILD_MEMBER_UPDATE" && ($0.data["user"] as? [String: Any])?["id"] as? String == shortUser
+                    && $0.data["communication_disabled_until"] is String
+            }
         }
         // Else the window below would close after the timeout ended, and count their posts after it.
         try #require(ContinuousClock.now < shortFrom + .seconds(9.5), "the timeout was announced in time to judge it")
@@ -212,8 +215,14 @@ struct SimulatedModerationTests {
         var violations: [String] = []
         var timedOut: Set<String> = []
         for (position, (name, data)) in all.enumerated() {
+            // The traffic's own updates (a role given or taken) say whether the member is still
+            // timed out; one that says not, while they are, would have lifted it.
             if name == "GUILD_MEMBER_UPDATE", let user = (data["user"] as? [String: Any])?["id"] as? String, long.contains(user) || user == shortUser {
-                timedOut.insert(user)
+                if data["communication_disabled_until"] is String {
+                    if user != shortUser || position < beforeExpiry { timedOut.insert(user) }
+                } else if timedOut.contains(user) {
+                    violations.append("\(position): an update of \(user) says they are not timed out")
+                }
             }
             if position == beforeExpiry { timedOut.remove(shortUser) }
             // Leaving does not end a timeout: whoever comes back within it comes back timed out.

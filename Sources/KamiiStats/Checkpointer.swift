@@ -292,7 +292,7 @@ public actor Checkpointer {
             // one member's record cannot fail the guild's whole upsert at every checkpoint.
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(max(0, record.xp)), level: max(0, record.level), karma: Int64(record.karma),
-                trust: kept ?? TrustFactor.score(signals, now: nowMilliseconds).value, messageCount: Int64(max(0, record.messages)),
+                trust: kept ?? TrustFactor.value(signals, now: nowMilliseconds), messageCount: Int64(max(0, record.messages)),
                 xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now,
                 asOf: Int64(clamping: readAt))
         }

@@ -59,4 +59,23 @@ struct TrustFactorTests {
         #expect(score(.init(accountCreatedAt: Self.now - 100 * Self.day, hasAvatar: nil, karma: -3)).value == 45)
         #expect(score(.init(accountCreatedAt: Self.now + 5_000, hasAvatar: nil)).value == 20, "a clock behind the account is age zero")
     }
+
+    /// The hot path's value, worked out without the reasons, is the explained score's.
+    @Test func theValueAloneIsTheScoresValue() {
+        let days: [UInt64] = [0, 1, 6, 29, 179, 364, 1_094, 2_000]
+        for (index, age) in days.enumerated() {
+            for avatar in [nil, true, false] as [Bool?] {
+                for tenure in [nil, 0, 2, 40, 400] as [UInt64?] {
+                    let signals = TrustFactor.Signals(
+                        accountCreatedAt: Self.now - age * Self.day, hasAvatar: avatar, joinedAt: tenure.map { Self.now - $0 * Self.day },
+                        isPending: index.isMultiple(of: 2), isVerified: index.isMultiple(of: 3), messages: [0, 10, 100, 1_000][index % 4],
+                        karma: [-1, 0, 5, 25][(index + 1) % 4],
+                        punishments: index > 4 ? [.init(kind: .ban, at: Self.now - age * Self.day), .init(kind: .warn, at: Self.now)] : [])
+                    let explained = score(signals)
+                    #expect(TrustFactor.value(signals, now: Self.now) == explained.value, "\(signals)")
+                    #expect(explained.value == min(100, max(0, explained.reasons.reduce(0) { $0 + $1.points })))
+                }
+            }
+        }
+    }
 }

@@ -321,7 +321,7 @@ public actor GuildActor {
         let signals = TrustFactor.Signals(
             accountCreatedAt: UserID(member.userID).unixMilliseconds, hasAvatar: member.hasAvatar, joinedAt: joinedAt,
             isPending: member.isPending == true, isVerified: isVerified == true)
-        let trust = TrustFactor.score(signals, now: wallClock()).value
+        let trust = TrustFactor.value(signals, now: wallClock())
         let profile = MemberProfile(hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust)
         stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }
     }

@@ -74,17 +74,37 @@ public enum TrustFactor {
     static let day: UInt64 = 86_400_000
     static let punishmentHalfLife = 30.0 * 86_400_000
 
-    /// The member's trust at `now` (Unix ms).
+    /// The member's trust at `now` (Unix ms), with the reasons that make it up (what a moderator
+    /// sees).
     public static func score(_ signals: Signals, now: UInt64) -> Score {
-        var reasons = [Reason(reason: "baseline", points: baseline)]
-        func add(_ reason: String, _ points: Int) { if points != 0 { reasons.append(Reason(reason: reason, points: points)) } }
+        var reasons: [Reason] = []
+        reasons.reserveCapacity(8 + signals.punishments.count)
+        let total = forEachReason(of: signals, now: now) { reasons.append(Reason(reason: $0, points: $1)) }
+        return Score(value: min(100, max(0, total)), reasons: reasons)
+    }
 
+    /// The member's trust at `now` without its reasons: what the hot path keeps for every member
+    /// event, worked out without allocating.
+    public static func value(_ signals: Signals, now: UInt64) -> Int {
+        min(100, max(0, forEachReason(of: signals, now: now) { _, _ in }))
+    }
+
+    /// Hands each reason that gives or takes points to `body`, the baseline first, and returns
+    /// their sum (before the 0–100 clamp): the one place the rules are written.
+    private static func forEachReason(of signals: Signals, now: UInt64, _ body: (String, Int) -> Void) -> Int {
+        var total = baseline
+        body("baseline", baseline)
+        func add(_ reason: String, _ points: Int) {
+            guard points != 0 else { return }
+            total += points
+            body(reason, points)
+        }
         let accountAge = now > signals.accountCreatedAt ? now - signals.accountCreatedAt : 0
-        add("account age", steps(accountAge, [(day, -30), (7 * day, -20), (30 * day, -10), (180 * day, 0), (365 * day, 5), (3 * 365 * day, 10)], else: 15))
+        add("account age", steps(accountAge, accountAgeSteps, else: 15))
         if let hasAvatar = signals.hasAvatar { add(hasAvatar ? "has an avatar" : "no avatar", hasAvatar ? 5 : -5) }
         if let joinedAt = signals.joinedAt {
             let tenure = now > joinedAt ? now - joinedAt : 0
-            add("time in the guild", steps(tenure, [(day / 144, -10), (day, -5), (30 * day, 0), (180 * day, 5)], else: 10))
+            add("time in the guild", steps(tenure, tenureSteps, else: 10))
         }
         if signals.isPending { add("membership screening not passed", -10) }
         if signals.isVerified { add("verified", 10) }
@@ -92,12 +112,17 @@ public enum TrustFactor {
         add("karma", signals.karma >= 25 ? 10 : signals.karma >= 5 ? 5 : signals.karma < 0 ? -5 : 0)
         for punishment in signals.punishments {
             let age = Double(now > punishment.at ? now - punishment.at : 0)
-            let points = -Int((punishment.kind.weight * pow2(-age / punishmentHalfLife)).rounded())
-            add("\(punishment.kind.rawValue)", points)
+            add(punishment.kind.rawValue, -Int((punishment.kind.weight * pow2(-age / punishmentHalfLife)).rounded()))
         }
-        let total = reasons.reduce(0) { $0 + $1.points }
-        return Score(value: min(100, max(0, total)), reasons: reasons)
+        return total
     }
+
+    /// Points by the account's age: under a day, a week, a month, half a year, a year, three years.
+    private static let accountAgeSteps: [(below: UInt64, points: Int)] = [
+        (day, -30), (7 * day, -20), (30 * day, -10), (180 * day, 0), (365 * day, 5), (3 * 365 * day, 10),
+    ]
+    /// Points by the time in the guild: under ten minutes, a day, a month, half a year.
+    private static let tenureSteps: [(below: UInt64, points: Int)] = [(day / 144, -10), (day, -5), (30 * day, 0), (180 * day, 5)]
 
     /// The points of the first step whose bound `value` is under, else `otherwise`.
     private static func steps(_ value: UInt64, _ steps: [(below: UInt64, points: Int)], else otherwise: Int) -> Int {

@@ -49,6 +49,10 @@ import DiscordModels
             case "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI":
                 #expect(data["user_id"] == nil && data["message_id"] is String && data["channel_id"] is String)
                 #expect((data["emoji"] as? [String: Any])?["name"] is String == (name == "MESSAGE_REACTION_REMOVE_EMOJI"))
+            case "GUILD_MEMBER_UPDATE":
+                // The whole member, as Discord sends it: a GUILD_ event always says `pending`.
+                #expect(data["user"] is [String: Any] && data["roles"] is [String] && data["pending"] is Bool)
+                #expect(data["joined_at"] is String && data["guild_id"] is String)
             case "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE", "TYPING_START":
                 #expect(data["user"] is [String: Any] || data["member"] is [String: Any])
             case "INTERACTION_CREATE":

@@ -24,6 +24,11 @@ struct DiscordPyHonestyTests {
         let threads_unarchived: Int
         let threads_deleted: Int
         let member_joins: Int
+        let pending_joins: Int
+        let joins_pending_as_features_say: Int
+        let member_updates: Int
+        let role_changes: Int
+        let screening_passes: Int
         let reactions: Int
         let resumes: Int
         let readies: Int
@@ -77,6 +82,13 @@ struct DiscordPyHonestyTests {
         #expect(report.threads_created > 0 && report.messages_in_threads > 0, "\(report.threads_created) threads, \(report.messages_in_threads) messages in them")
         #expect(report.messages_with_member_author == messages)
         #expect(report.member_joins == connection.dispatches["GUILD_MEMBER_ADD"] ?? 0)
+        // Membership Screening as discord.py reads it: a newcomer is pending exactly where the
+        // guild's features say it screens; every update of a member it knew gave or took one of
+        // the guild's roles, or passed the member through screening.
+        #expect(report.joins_pending_as_features_say == report.member_joins && report.pending_joins > 0)
+        #expect(report.member_updates > 0 && report.member_updates == report.role_changes + report.screening_passes,
+                "\(report.member_updates) updates: \(report.role_changes) role changes, \(report.screening_passes) passes")
+        #expect(report.member_updates <= connection.dispatches["GUILD_MEMBER_UPDATE"] ?? 0)
         #expect(report.reactions == connection.dispatches["MESSAGE_REACTION_ADD"] ?? 0)
         // discord.py did not ask for presences (privileged), so none were sent.
         #expect(connection.dispatches["PRESENCE_UPDATE"] == nil)

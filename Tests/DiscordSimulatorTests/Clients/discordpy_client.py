@@ -38,6 +38,12 @@ report = {
     "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_unarchived": 0,
     "threads_deleted": 0,
     "member_joins": 0, "reactions": 0, "resumes": 0, "readies": 0,
+    # Joins that are `pending` (not yet through Membership Screening), and joins whose `pending`
+    # is what their guild's features say (a guild with MEMBER_VERIFICATION_GATE_ENABLED screens).
+    "pending_joins": 0, "joins_pending_as_features_say": 0,
+    # Updates of members discord.py knew: each gave or took one of the guild's roles, or passed
+    # the member through screening (anything else counts in neither).
+    "member_updates": 0, "role_changes": 0, "screening_passes": 0,
     # Messages whose content mentions the bot, and those discord.py says mention it (`mentions`).
     "content_mentions": 0, "bot_mentions": 0,
     # "guild/author" -> messages, to compare with the simulator's ground truth.
@@ -119,6 +125,22 @@ async def on_resumed():
 @client.event
 async def on_member_join(member):
     report["member_joins"] += 1
+    if member.pending:
+        report["pending_joins"] += 1
+    if member.pending == ("MEMBER_VERIFICATION_GATE_ENABLED" in member.guild.features):
+        report["joins_pending_as_features_say"] += 1
+    touch()
+
+
+@client.event
+async def on_member_update(before, after):
+    report["member_updates"] += 1
+    # discord.py resolves role IDs against the guild's roles: an unknown one would not show.
+    changed = {role.id for role in before.roles} ^ {role.id for role in after.roles}
+    if before.pending and not after.pending and not changed:
+        report["screening_passes"] += 1
+    elif len(changed) == 1 and not after.pending:
+        report["role_changes"] += 1
     touch()
 
 

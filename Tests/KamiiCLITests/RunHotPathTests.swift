@@ -76,9 +76,8 @@ struct RunHotPathTests {
 
     /// A simulator whose guilds all have channel rules (one channel earns no XP, one 1.5×, one
     /// 0.5×) and a role rule (a role earns nothing, or doubles), and a SQL database at `database`
-    /// that holds them. A process that resumes its
-    /// sessions gets no GUILD_CREATE: the threads its predecessor learnt must still follow their
-    /// channels, from what Redis kept of them.
+    /// that holds them. A process that resumes its sessions gets no GUILD_CREATE: the threads its
+    /// predecessor learnt must still follow their channels, from what Redis kept of them.
     static func simulatorWithXPRules(seed: UInt64, database: String) async throws -> SimulatorServer {
         let world = TrafficWorld(guildCount: 30, userCount: 600, seed: seed)
         var simulation = SimulatorConfiguration(

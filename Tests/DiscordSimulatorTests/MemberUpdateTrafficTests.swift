@@ -213,4 +213,50 @@ struct MemberUpdateTrafficTests {
         #expect(truth.member(UserID(2 << 31), in: guild).roles == [booster] && truth.member(UserID(2 << 31), in: guild).pending == false)
         #expect(truth.member(UserID(4 << 31), in: guild).pending == nil)
     }
+
+    /// Discord's member flag `DID_REJOIN`: whoever left a guild and came back carries it in every
+    /// later member object — the traffic's, REST's and a later session's.
+    @Test func whoeverLeftAndCameBackIsFlaggedAsRejoined() throws {
+        // Few users, so those who come back are often those who left.
+        let world = TrafficWorld(guildCount: 4, userCount: 300, seed: 43)
+        let states = GuildStates(world: world)
+        var traffic = TrafficGenerator(world: world, seed: 50)
+        var left: [GuildID: Set<UserID>] = [:]
+        var (rejoins, flaggedMessages) = (0, 0)
+        var violations: [String] = []
+        for position in 0..<60_000 {
+            let event = traffic.nextEvent()
+            states.apply(event.fact)
+            switch event.fact {
+            case .memberLeft(let guild, let user):
+                left[guild, default: []].insert(user)
+            case .memberJoined(let guild, let user, _, _, _):
+                let rejoined = left[guild]?.contains(user.id) == true
+                if try Self.object(event)["flags"] as? Int != (rejoined ? 1 : 0) { violations.append("\(position): join of \(user.id)") }
+                if rejoined { rejoins += 1 }
+            case .message(let guild, let author, _, _, _, _, _):
+                guard let member = try Self.object(event)["member"] as? [String: Any] else { continue }
+                let rejoined = left[guild]?.contains(author) == true
+                if member["flags"] as? Int != (rejoined ? 1 : 0) { violations.append("\(position): message by \(author)") }
+                if rejoined { flaggedMessages += 1 }
+            default:
+                break
+            }
+        }
+        #expect(violations.isEmpty, "\(violations.count): \(violations.prefix(5))")
+        #expect(rejoins > 20 && flaggedMessages > 100, "\(rejoins) rejoins, \(flaggedMessages) messages by them")
+
+        // REST's members say the same; so does a new session's traffic, for one who is away now.
+        var away: (guild: Int, user: Int)?
+        for (index, guild) in world.guilds.enumerated() {
+            let members = try #require(states.members(of: guild.id))
+            for member in members { #expect(member.didRejoin == (left[guild.id]?.contains(member.user.id) == true)) }
+            let present = Set(members.map(\.user.id))
+            if let gone = left[guild.id]?.first(where: { !present.contains($0) }), let user = world.userIndex(of: gone) { away = (index, user) }
+        }
+        let (guildIndex, user) = try #require(away)
+        var next = TrafficGenerator(world: world, seed: 51)
+        next.adoptMembers(states.touchedGuilds(ofGuildsAt: [guildIndex]))
+        #expect(next.memberFlags(of: PickedMember(user: user, joinedAt: 0, slot: nil), in: guildIndex) == 1)
+    }
 }

@@ -59,7 +59,7 @@ struct WorldPayloads {
             // A nickname is whatever a REST call set: escaped, never pasted.
             let nick = member.nick.map(Self.jsonString) ?? "null"
             let timeout = member.timeoutUntil.map(Self.jsonString) ?? "null"
-            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":0,"pending":\#(member.pending),"premium_since":null,"nick":\#(nick),"avatar":null,"communication_disabled_until":\#(timeout)}"#)
+            return (user.id.rawValue, user.username, #"{"user":{"id":"\#(user.id)","username":"\#(user.username)","global_name":null,"avatar":\#(avatar),"discriminator":"0","public_flags":0\#(bot)},"roles":[\#(roles)],"joined_at":"\#(joined)","deaf":false,"mute":false,"flags":\#(member.flags),"pending":\#(member.pending),"premium_since":null,"nick":\#(nick),"avatar":null,"communication_disabled_until":\#(timeout)}"#)
         }
         let created = DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds)
         members.append((configuration.botUserID.rawValue, configuration.botUsername,

@@ -17,6 +17,11 @@ final class GuildStates: Sendable {
         var joinedAt: UInt64
         /// Not yet through the guild's Membership Screening.
         var pending = false
+        /// Left the guild once and came back (Discord's member flag `DID_REJOIN`, `1 << 0`).
+        var didRejoin = false
+
+        /// The member's `flags`, as Discord sends them.
+        var flags: Int { didRejoin ? 1 : 0 }
 
         /// When the member's timeout ends (or ended: an expired one is kept, as Discord keeps it), in
         /// Unix milliseconds; nil when never timed out or the timeout was lifted.
@@ -81,11 +86,15 @@ final class GuildStates: Sendable {
         /// The timeouts of members who left (or were kicked or banned) while timed out: on Discord a
         /// timeout outlasts leaving, so whoever comes back comes back timed out.
         var departedTimeouts: [UserID: String] = [:]
+        /// Everyone who was a member once and left (or was kicked or banned): whoever of them joins
+        /// again is flagged as rejoined.
+        var formerMembers: Set<UserID> = []
 
         /// A member joins (again): with the timeout they left with, if any.
         mutating func join(_ member: Member) {
             var member = member
             if let timeout = departedTimeouts.removeValue(forKey: member.user.id) { member.timeoutUntil = timeout }
+            member.didRejoin = formerMembers.contains(member.user.id)
             members[member.user.id] = member
         }
 
@@ -93,6 +102,7 @@ final class GuildStates: Sendable {
         @discardableResult
         mutating func leave(_ user: UserID) -> Member? {
             guard let member = members.removeValue(forKey: user) else { return nil }
+            formerMembers.insert(user)
             if let timeout = member.timeoutUntil, (member.timedOutUntilMilliseconds ?? 0) > DiscordTimestamp.nowUnixMilliseconds() {
                 departedTimeouts[user] = timeout
             }
@@ -187,6 +197,8 @@ final class GuildStates: Sendable {
         /// Who is timed out until when (Unix milliseconds), members and those who left within their
         /// timeout alike (they come back timed out).
         var timeouts: [(user: UserID, until: UInt64)]
+        /// Everyone who left once: a new session's traffic flags them as rejoined when they come back.
+        var formerMembers: [UserID]
     }
 
     /// The guilds at `indexes` that traffic or REST has touched, as they are now, by guild index (a
@@ -205,7 +217,8 @@ final class GuildStates: Sendable {
                     timeouts: guild.members.values.compactMap { member in member.timedOutUntilMilliseconds.map { (member.user.id, $0) } }
                         + guild.departedTimeouts.compactMap { user, text in
                             SimulatedAPI.parseTimestamp(text).map { (user, DiscordTimestamp.unixMilliseconds(of: $0)) }
-                        })
+                        },
+                    formerMembers: Array(guild.formerMembers))
             }
             return found
         }

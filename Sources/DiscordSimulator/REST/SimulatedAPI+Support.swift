@@ -72,7 +72,7 @@ extension SimulatedAPI {
     func memberObject(_ member: GuildStates.Member, guild: GuildID, withGuildID: Bool) -> [String: Any] {
         var object: [String: Any] = [
             "user": userObject(member.user), "roles": member.roles.map(\.description), "nick": member.nick ?? NSNull(),
-            "joined_at": DiscordTimestamp.iso8601(unixMilliseconds: member.joinedAt), "deaf": false, "mute": false, "flags": 0,
+            "joined_at": DiscordTimestamp.iso8601(unixMilliseconds: member.joinedAt), "deaf": false, "mute": false, "flags": member.flags,
             "pending": member.pending, "premium_since": NSNull(), "avatar": NSNull(),
             "communication_disabled_until": member.timeoutUntil ?? NSNull(),
         ]

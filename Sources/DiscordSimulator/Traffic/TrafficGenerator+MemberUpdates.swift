@@ -61,7 +61,9 @@ extension TrafficGenerator {
         if let nick = nick(of: picked, in: guildIndex) { json.string(nick) } else { json.raw("null") }
         json.raw(#","mute":false,"joined_at":"#)
         json.timestamp(unixMilliseconds: picked.joinedAt)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":"#)
+        json.raw(#","flags":"#)
+        json.int(memberFlags(of: picked, in: guildIndex))
+        json.raw(#","deaf":false,"communication_disabled_until":"#)
         if isTimedOut(picked.user, inGuildAt: guildIndex), let until = timeouts[UInt64(guildIndex) << 32 | UInt64(picked.user)] {
             json.timestamp(unixMilliseconds: until)
         } else {

@@ -35,7 +35,9 @@ extension TrafficGenerator {
         json.raw(pending ? "true" : "false")
         json.raw(#","nick":null,"mute":false,"joined_at":"#)
         json.timestamp(unixMilliseconds: clock)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":"#)
+        json.raw(#","flags":"#)
+        json.int(memberFlags(of: PickedMember(user: user, joinedAt: clock, slot: nil), in: guildIndex))
+        json.raw(#","deaf":false,"communication_disabled_until":"#)
         // A timeout outlasts leaving: whoever comes back within it comes back timed out.
         if isTimedOut(user, inGuildAt: guildIndex), let until = timeouts[UInt64(guildIndex) << 32 | UInt64(user)] {
             json.timestamp(unixMilliseconds: until)
@@ -159,6 +161,10 @@ extension TrafficGenerator {
                 }
             }
             for user in guild.members where !present.contains(user) { gone.insert(user) }
+            // Those who left once, world users or not, are flagged as rejoined when they come back.
+            for user in current[guildIndex]!.formerMembers {
+                if let index = world.userIndex(of: user) ?? raiders[user] { gone.insert(index) }
+            }
             isMember[guildIndex] = present
             departed[guildIndex] = gone.isEmpty ? nil : gone
             joined[guildIndex] = newcomers.isEmpty ? nil : newcomers

@@ -45,6 +45,12 @@ extension TrafficGenerator {
         return member.slot.map { world.initialRoles(of: world.guilds[guildIndex], slot: $0) } ?? []
     }
 
+    /// A member's `flags`: `DID_REJOIN` (1) for one who left the guild once and came back — never a
+    /// world member in their slot, who has not left.
+    func memberFlags(of member: PickedMember, in guildIndex: Int) -> Int {
+        member.slot == nil && !departed.isEmpty && departed[guildIndex]?.contains(member.user) == true ? 1 : 0
+    }
+
     /// A member's nickname: as REST last set it, else the world's.
     func nick(of member: PickedMember, in guildIndex: Int) -> String? {
         if let override = memberOverrides[UInt64(guildIndex) << 32 | UInt64(member.user)] { return override.nick }
@@ -125,7 +131,9 @@ extension TrafficGenerator {
         }
         json.raw(#","mute":false,"joined_at":"#)
         json.timestamp(unixMilliseconds: picked.joinedAt)
-        json.raw(#","flags":0,"deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
+        json.raw(#","flags":"#)
+        json.int(memberFlags(of: picked, in: guildIndex))
+        json.raw(#","deaf":false,"communication_disabled_until":null,"banner":null,"avatar":null"#)
         if withUser {
             json.raw(#","user":"#)
             user(picked.user, into: &json)

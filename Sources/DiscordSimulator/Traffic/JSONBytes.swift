@@ -80,6 +80,14 @@ struct JSONBytes {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Snowflakes separated by commas (the inside of a JSON array).
+    mutating func ids<Tag>(_ ids: [Snowflake<Tag>]) {
+        for (index, id) in ids.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            self.id(id)
+        }
+    }
+
     /// A quoted ISO 8601 timestamp in Discord's form, `2026-11-30T03:28:57.123000+00:00`.
     mutating func timestamp(unixMilliseconds: UInt64) {
         let seconds = Int(unixMilliseconds / 1000)

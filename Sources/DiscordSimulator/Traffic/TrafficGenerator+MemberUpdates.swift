@@ -48,13 +48,19 @@ extension TrafficGenerator {
         _ picked: PickedMember, roles: [RoleID], pending: Bool, inGuildAt guildIndex: Int, into json: inout JSONBytes
     ) -> GeneratedEvent {
         let guildID = world.guilds[guildIndex].id
+        guildMemberEvent(picked, roles: roles, pending: pending, inGuildAt: guildIndex, into: &json)
+        return GeneratedEvent(
+            name: "GUILD_MEMBER_UPDATE", data: json.bytes, guild: guildID,
+            fact: .memberUpdated(guild: guildID, user: identity(of: picked.user).id, roles: roles, pending: pending))
+    }
+
+    /// The `d` of GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE: a guild member object with its user
+    /// and `guild_id`, `pending` always said (as in every GUILD_ event).
+    mutating func guildMemberEvent(_ picked: PickedMember, roles: [RoleID], pending: Bool, inGuildAt guildIndex: Int, into json: inout JSONBytes) {
         json.raw(#"{"user":"#)
         user(picked.user, into: &json)
         json.raw(#","roles":["#)
-        for (index, role) in roles.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.id(role)
-        }
+        json.ids(roles)
         json.raw(#"],"premium_since":null,"pending":"#)
         json.raw(pending ? "true" : "false")
         json.raw(#","nick":"#)
@@ -64,16 +70,14 @@ extension TrafficGenerator {
         json.raw(#","flags":"#)
         json.int(memberFlags(of: picked, in: guildIndex))
         json.raw(#","deaf":false,"communication_disabled_until":"#)
+        // A timeout outlasts leaving: whoever comes back within it comes back timed out.
         if isTimedOut(picked.user, inGuildAt: guildIndex), let until = timeouts[UInt64(guildIndex) << 32 | UInt64(picked.user)] {
             json.timestamp(unixMilliseconds: until)
         } else {
             json.raw("null")
         }
-        json.raw(#","banner":null,"avatar":null,"guild_id":"#)
-        json.id(guildID)
+        json.raw(#","avatar":null,"guild_id":"#)
+        json.id(world.guilds[guildIndex].id)
         json.raw("}")
-        return GeneratedEvent(
-            name: "GUILD_MEMBER_UPDATE", data: json.bytes, guild: guildID,
-            fact: .memberUpdated(guild: guildID, user: identity(of: picked.user).id, roles: roles, pending: pending))
     }
 }

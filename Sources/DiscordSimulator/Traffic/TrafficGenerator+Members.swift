@@ -29,24 +29,8 @@ extension TrafficGenerator {
         // Where the guild screens newcomers, they wait to pass it before they may post or react.
         let pending = world.screensNewMembers(guild)
         if pending { pendingMembers.append((guildIndex, user)) }
-        json.raw(#"{"user":"#)
-        self.user(user, into: &json)
-        json.raw(#","roles":[],"premium_since":null,"pending":"#)
-        json.raw(pending ? "true" : "false")
-        json.raw(#","nick":null,"mute":false,"joined_at":"#)
-        json.timestamp(unixMilliseconds: clock)
-        json.raw(#","flags":"#)
-        json.int(memberFlags(of: PickedMember(user: user, joinedAt: clock, slot: nil), in: guildIndex))
-        json.raw(#","deaf":false,"communication_disabled_until":"#)
-        // A timeout outlasts leaving: whoever comes back within it comes back timed out.
-        if isTimedOut(user, inGuildAt: guildIndex), let until = timeouts[UInt64(guildIndex) << 32 | UInt64(user)] {
-            json.timestamp(unixMilliseconds: until)
-        } else {
-            json.raw("null")
-        }
-        json.raw(#","avatar":null,"guild_id":"#)
-        json.id(guild.id)
-        json.raw("}")
+        // A newcomer: no roles, no nickname (whatever REST gave them before they left went with them).
+        guildMemberEvent(PickedMember(user: user, joinedAt: clock, slot: nil), roles: [], pending: pending, inGuildAt: guildIndex, into: &json)
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
             fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid, pending: pending))

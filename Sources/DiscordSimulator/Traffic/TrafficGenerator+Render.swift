@@ -116,10 +116,7 @@ extension TrafficGenerator {
         _ picked: PickedMember, in guildIndex: Int, withUser: Bool, permissions: Permissions?, into json: inout JSONBytes
     ) {
         json.raw(#"{"roles":["#)
-        for (index, role) in roles(of: picked, in: guildIndex).enumerated() {
-            if index > 0 { json.raw(",") }
-            json.id(role)
-        }
+        json.ids(roles(of: picked, in: guildIndex))
         // No `pending`: Discord leaves it out of the member objects of events (messages, typing,
         // reactions, interactions) that only members who passed screening can cause.
         json.raw(#"],"premium_since":null,"nick":"#)

@@ -1,4 +1,4 @@
-public import DiscordModels
+import DiscordModels
 
 /// Membership Screening: in a guild that has it, whoever joins is `pending` and may not post, react
 /// or use commands until they pass it (GUILD_MEMBER_UPDATE with `pending: false`). Which guilds have

@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // The kamii executable's allocation functions, counting for `kamii bench-capture`.
         .target(name: "CAllocationCounter"),
+        // Cache hints (prefetch) for tables whose slots are known before they are used.
+        .target(name: "CMemoryHints"),
 
         .target(name: "DiscordModels", swiftSettings: swiftSettings),
         .target(
@@ -56,7 +58,7 @@ let package = Package(
         .target(
             name: "DiscordSimulator",
             dependencies: [
-                "CZlib", "CZstd", "CIsal", "DiscordModels", "DiscordGateway",
+                "CZlib", "CZstd", "CIsal", "CMemoryHints", "DiscordModels", "DiscordGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -118,20 +118,44 @@ public final class GroundTruth: Sendable {
         public var roles: [RoleID]?
 
         public init() {}
+
+        /// Puts in the counters the messages table keeps.
+        mutating func take(_ totals: MessageTotals.Totals) {
+            messages = totals.messages
+            messagesEarningXP = totals.messagesEarningXP
+            xp = totals.xp
+            lastXPAt = totals.lastXPAt
+        }
     }
 
     public let rules: Rules
     private let stripes: [Stripe]
 
-    /// One table per stripe keyed by (guild, user): every dispatch updates a member, with one
-    /// lookup instead of a guild's table and then the member in it.
+    /// Tables per stripe keyed by (guild, user), so a fact costs one lookup instead of a guild's
+    /// table and then the member in it: messages' counters in ``MessageTotals`` (most of the
+    /// traffic), everything else of a ``Member`` beside them.
     private struct MemberKey: Hashable {
         let guild: GuildID
         let user: UserID
     }
 
+    private struct Tables {
+        var messages = MessageTotals()
+        /// Members' reactions, joins, leaves and roles; their message counters stay zero here.
+        var others: [MemberKey: Member] = [:]
+
+        /// Both tables' parts of the member; nil when neither has them.
+        func member(_ key: MemberKey) -> Member? {
+            let totals = messages.totals(guild: key.guild, user: key.user)
+            if totals == nil, others[key] == nil { return nil }
+            var member = others[key] ?? Member()
+            if let totals { member.take(totals) }
+            return member
+        }
+    }
+
     private final class Stripe: Sendable {
-        let members = Mutex<[MemberKey: Member]>([:])
+        let tables = Mutex(Tables())
     }
 
     public init(rules: Rules = Rules()) {
@@ -154,7 +178,7 @@ public final class GroundTruth: Sendable {
         case .none, .interaction:
             return
         case .message(let guild, let author, let id, let earnsXP, let channel, let parent, let roles):
-            update(guild, author) { member in
+            updateMessages(guild, author) { member in
                 member.messages += 1
                 guard earnsXP, rules.earnsXP(in: channel, parent: parent, guild: guild, roles: roles) else { return }
                 let at = id.unixMilliseconds
@@ -193,31 +217,46 @@ public final class GroundTruth: Sendable {
         }
     }
 
+    /// Starts loading what `fact` will update, when that is a message's counters: called as a
+    /// dispatch is numbered, before it is compressed, and ``apply(_:)`` after finds them in the
+    /// cache instead of waiting on memory (the table of every (guild, user) is far larger than it).
+    func prefetch(_ fact: TrafficFact) {
+        guard case .message(let guild, let author, _, _, _, _, _) = fact else { return }
+        stripe(guild).tables.withLock { $0.messages.prefetch(guild: guild, user: author) }
+    }
+
     /// What `user` did in `guild` so far.
     public func member(_ user: UserID, in guild: GuildID) -> Member {
-        stripe(guild).members.withLock { $0[MemberKey(guild: guild, user: user)] } ?? Member()
+        stripe(guild).tables.withLock { $0.member(MemberKey(guild: guild, user: user)) } ?? Member()
     }
 
     /// Every (guild, user) with anything to its name.
     public var all: [GuildID: [UserID: Member]] {
         stripes.reduce(into: [:]) { result, stripe in
-            stripe.members.withLock { members in
-                for (key, member) in members { result[key.guild, default: [:]][key.user] = member }
+            stripe.tables.withLock { tables in
+                for (key, member) in tables.others { result[key.guild, default: [:]][key.user] = member }
+                tables.messages.forEach { guild, user, totals in result[guild, default: [:]][user, default: Member()].take(totals) }
             }
         }
     }
 
     /// The total XP of every user of `guild`, the way a leaderboard lists it.
     public func xp(in guild: GuildID) -> [UserID: Int] {
-        stripe(guild).members.withLock { members in
+        stripe(guild).tables.withLock { tables in
             var xp: [UserID: Int] = [:]
-            for (key, member) in members where key.guild == guild && member.xp > 0 { xp[key.user] = member.xp }
+            tables.messages.forEach { owner, user, totals in
+                if owner == guild, totals.xp > 0 { xp[user] = totals.xp }
+            }
             return xp
         }
     }
 
+    private func updateMessages(_ guild: GuildID, _ user: UserID, _ change: (inout MessageTotals.Totals) -> Void) {
+        stripe(guild).tables.withLock { $0.messages.update(guild: guild, user: user, change) }
+    }
+
     private func update(_ guild: GuildID, _ user: UserID, _ change: (inout Member) -> Void) {
-        stripe(guild).members.withLock { change(&$0[MemberKey(guild: guild, user: user), default: Member()]) }
+        stripe(guild).tables.withLock { change(&$0.others[MemberKey(guild: guild, user: user), default: Member()]) }
     }
 
     private func stripe(_ guild: GuildID) -> Stripe {

@@ -121,6 +121,7 @@ extension GatewaySession {
     ) -> (LiveDispatch, TrafficFact) {
         if let threads { worldThreads?.update(threads.threads, ofGuildAt: threads.guildIndex) }
         guard sent else { return (.skipped, fact.isMemberChange ? fact : .none) }
+        foresee(fact)
         state.liveDispatches += 1
         Self.number(name: name, data: data, &state) { write(name, $0, $1) }
         return (.sent, fact)

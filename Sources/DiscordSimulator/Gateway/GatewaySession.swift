@@ -54,6 +54,9 @@ final class GatewaySession: Sendable {
     let state: Mutex<State>
     /// Told about every dispatch as it is numbered (the ground truth, the interaction registry).
     let observe: @Sendable (TrafficFact) -> Void
+    /// Told about each live dispatch's fact just before it is numbered and compressed, so the ground
+    /// truth can start loading what ``observe`` will update.
+    let foresee: @Sendable (TrafficFact) -> Void
     /// Where the threads the traffic opens, archives and deletes are kept for later sessions.
     let worldThreads: WorldThreads?
     /// Told about joins and leaves the session's intents kept it from sending: they happened all the
@@ -63,8 +66,10 @@ final class GatewaySession: Sendable {
     init(
         id: String, intents: GatewayIntents, shard: [Int], guilds: [GuildID], traffic: TrafficGenerator,
         resumeWindow: TimeAmount = .minutes(2), worldThreads: WorldThreads? = nil,
-        worldChange: @escaping @Sendable (TrafficFact) -> Void = { _ in }, observe: @escaping @Sendable (TrafficFact) -> Void
+        worldChange: @escaping @Sendable (TrafficFact) -> Void = { _ in }, foresee: @escaping @Sendable (TrafficFact) -> Void = { _ in },
+        observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.foresee = foresee
         self.worldThreads = worldThreads
         self.worldChange = worldChange
         self.id = id

@@ -21,6 +21,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     let deflater: any GatewayDeflater
     private let resumeURL: String
     private let observe: @Sendable (TrafficFact) -> Void
+    private let foresee: @Sendable (TrafficFact) -> Void
     /// The guilds as they are now (members joined, left, kicked, their roles), for op 8.
     let guildStates: GuildStates
     let number: Int
@@ -47,8 +48,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         configuration: SimulatorConfiguration, record: SimulatorRecord, sessions: SessionRegistry,
         identifyLimiter: IdentifyLimiter, compression: GatewayCompression, resumeURL: String, viaResumeURL: Bool = false,
         guildStates: GuildStates, memberRequests: MemberRequestLimiter, apiVersion: Int? = 10,
-        observe: @escaping @Sendable (TrafficFact) -> Void
+        foresee: @escaping @Sendable (TrafficFact) -> Void = { _ in }, observe: @escaping @Sendable (TrafficFact) -> Void
     ) {
+        self.foresee = foresee
         self.memberRequests = memberRequests
         self.apiVersion = apiVersion
         self.observe = observe
@@ -259,7 +261,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             let session = GatewaySession(
                 id: sessionID, intents: requested, shard: shard, guilds: guilds.map(\.id), traffic: traffic,
                 resumeWindow: .milliseconds(Int64(configuration.resumeWindowMilliseconds)), worldThreads: guildStates.threads,
-                worldChange: { [guildStates] fact in guildStates.apply(fact) }, observe: observe)
+                worldChange: { [guildStates] fact in guildStates.apply(fact) }, foresee: foresee, observe: observe)
             sessions.register(session)
             return session
         }

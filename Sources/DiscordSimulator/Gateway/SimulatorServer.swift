@@ -77,7 +77,8 @@ public final class SimulatorServer: Sendable {
                                 configuration: configuration, record: record, sessions: sessions, identifyLimiter: identifyLimiter,
                                 compression: Self.compression(of: head.uri) ?? .none, resumeURL: "ws://127.0.0.1:\(resumePort)",
                                 viaResumeURL: viaResumeURL, guildStates: guildStates,
-                                memberRequests: memberRequests, apiVersion: Self.apiVersion(in: head.uri), observe: observe),
+                                memberRequests: memberRequests, apiVersion: Self.apiVersion(in: head.uri),
+                                foresee: { groundTruth.prefetch($0) }, observe: observe),
                         ])
                     }
                 })

@@ -69,7 +69,7 @@ extension GatewaySessionHandler {
         var finished = false
         // Counted locally and recorded once per tick: the record's lock is shared by every
         // connection on every event loop.
-        var sent: [String: Int] = [:]
+        var sent = DispatchTally()
         var lastSequence = 0
         // Each dispatch is compressed into `message`, then framed into `frames`, which goes out
         // in one write below the frame encoder (see WebSocketFrameWriter).
@@ -85,7 +85,7 @@ extension GatewaySessionHandler {
                 deflater.deflate(payload, appendingTo: &message)
                 corruptIfAsked(&message)
                 WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
-                sent[name, default: 0] += 1
+                sent.count(name)
                 lastSequence = sequence
             }
             switch dispatch {
@@ -107,7 +107,7 @@ extension GatewaySessionHandler {
         }
         if lastSequence > 0 {
             record.update(number) { connection in
-                connection.dispatches.merge(sent, uniquingKeysWith: +)
+                connection.dispatches.merge(sent.byName, uniquingKeysWith: +)
                 connection.lastSequence = lastSequence
             }
         }

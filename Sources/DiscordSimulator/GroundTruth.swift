@@ -111,9 +111,11 @@ public final class GroundTruth: Sendable {
         /// −1 when such a reaction is removed.
         public var karma = 0
         public var joins = 0
+        /// Every GUILD_MEMBER_REMOVE sent: leaves, and kicks and bans made through REST.
         public var leaves = 0
-        /// As the traffic's last member event (join or update) said — what a bot keeps of the
-        /// member from those events; nil when there was none (a member since before the traffic).
+        /// As the last member event sent (a join or update, the traffic's or a REST call's) said —
+        /// what a bot keeps of the member from those events; nil when there was none (a member
+        /// since before the traffic, untouched since).
         public var pending: Bool?
         public var roles: [RoleID]?
 
@@ -201,6 +203,8 @@ public final class GroundTruth: Sendable {
             }
         case .reactionsCleared(let removals):
             for removal in removals { apply(removal) }
+        case .throughREST(let change):
+            apply(change)
         case .memberJoined(let guild, let user, _, _, let pending):
             update(guild, user.id) { member in
                 member.joins += 1

@@ -107,6 +107,8 @@ struct TrafficFactsTests {
                 #expect(data["channel_id"] as? String == channel.description)
                 #expect(data["id"] as? String == String(id) && data["token"] as? String == token)
                 #expect(((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String == user.description)
+            case .throughREST:
+                Issue.record("the traffic drew a REST call's change: \(event.name)")
             case .none:
                 #expect(["TYPING_START", "PRESENCE_UPDATE", "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"].contains(event.name))
                 guard event.name.hasPrefix("THREAD_") else { break }

@@ -27,9 +27,10 @@ extension GatewaySession {
     func nextLiveDispatch(
         limit: Int?, for channel: any Channel, write: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
     ) -> LiveDispatch {
+        var throughREST: [TrafficFact] = []
         let (result, fact): (LiveDispatch, TrafficFact) = state.withLock { state in
             guard state.connection?.channel === channel else { return (.finished, .none) }
-            if !state.pending.isEmpty { Self.numberPending(&state, write) }
+            if !state.pending.isEmpty { throughREST = Self.numberPending(&state, write) }
             if let limit, state.liveDispatches >= limit {
                 state.ahead = PrerenderedTraffic()
                 return (.finished, .none)
@@ -40,6 +41,8 @@ extension GatewaySession {
                 send(event.name, data, fact: event.fact, sent: sends(event), threads: threads, &state, write)
             }
         }
+        // In numbering order: what REST caused was numbered before this event.
+        for change in throughREST { observe(change) }
         if fact != .none {
             if case .skipped = result { worldChange(fact) } else { observe(fact) }
         }

@@ -29,7 +29,7 @@ final class GatewaySession: Sendable {
         var detachedAt: NIODeadline?
         /// What REST calls caused and the session is still to send (MESSAGE_CREATE of the bot's
         /// messages, GUILD_MEMBER_REMOVE after a kick…), ahead of live traffic.
-        var pending: [(name: String, data: [UInt8])] = []
+        var pending: [(name: String, data: [UInt8], fact: TrafficFact)] = []
         /// Live events drawn ahead (``prerender(_:limit:for:)``), sent before any drawn later.
         var ahead = PrerenderedTraffic()
     }
@@ -213,12 +213,30 @@ final class GatewaySession: Sendable {
             use: { use(sequence, $0) })
     }
 
-    /// Numbers what REST calls caused and is pending, in order, handing each to `use`.
-    static func numberPending(_ state: inout State, _ use: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void) {
+    /// Numbers what REST calls caused and is pending, in order, handing each to `use`; returns the
+    /// member changes among them (``TrafficFact/throughREST(_:)``), in the same order.
+    static func numberPending(
+        _ state: inout State, _ use: (_ name: String, _ sequence: Int, _ payload: UnsafeRawBufferPointer) -> Void
+    ) -> [TrafficFact] {
         let pending = state.pending
         state.pending = []
+        var facts: [TrafficFact] = []
         for event in pending {
             number(name: event.name, data: event.data, &state) { use(event.name, $0, $1) }
+            if event.fact != .none { facts.append(event.fact) }
+        }
+        return facts
+    }
+
+    /// What a REST-caused dispatch means for the ground truth: a member's new roles, or a removal.
+    private static func fact(of name: String, _ change: TrafficChange?, guild: GuildID) -> TrafficFact {
+        switch (name, change) {
+        case ("GUILD_MEMBER_UPDATE", .updated(let member)?):
+            .throughREST(.memberUpdated(guild: guild, user: member.user.id, roles: member.roles, pending: member.pending))
+        case ("GUILD_MEMBER_REMOVE", .removed(let user)?), ("GUILD_MEMBER_REMOVE", .banned(let user)?):
+            .throughREST(.memberLeft(guild: guild, user: user))
+        default:
+            .none
         }
     }
 
@@ -231,9 +249,9 @@ final class GatewaySession: Sendable {
         let connection: Connection? = state.withLock { state in
             guard !state.ended else { return nil }
             var queued = false
-            func queue(_ name: String, _ data: [UInt8]) {
+            func queue(_ name: String, _ data: [UInt8], _ change: TrafficChange? = nil) {
                 if let needed = GatewayIntents.required(for: name), !intents.contains(needed) { return }
-                state.pending.append((name, data))
+                state.pending.append((name, data, Self.fact(of: name, change, guild: guild)))
                 queued = true
             }
             for event in events {
@@ -241,7 +259,7 @@ final class GatewaySession: Sendable {
                    !events.contains(where: { if case .removed(user) = $0.change { true } else { false } }),
                    let removal = state.traffic.removalByBan(of: user, in: guild) {
                     queue(event.name, event.data)
-                    queue("GUILD_MEMBER_REMOVE", removal)
+                    queue("GUILD_MEMBER_REMOVE", removal, .banned(user))
                     state.traffic.apply(.banned(user), in: guild)
                     continue
                 }
@@ -265,7 +283,7 @@ final class GatewaySession: Sendable {
                         state.ahead.forgetThreads(ofGuildAt: index)
                     }
                 }
-                queue(event.name, event.data)
+                queue(event.name, event.data, event.change)
                 // Discord tells a bot that gains access to a channel which threads are active in it.
                 if let gained = gainedAccess, state.traffic.botViews(gained.channel, guildAt: gained.guildIndex) {
                     queue("THREAD_LIST_SYNC", state.traffic.threadListSync(of: gained.channel, guildAt: gained.guildIndex))
@@ -280,12 +298,14 @@ final class GatewaySession: Sendable {
     /// is the session's connection: a resume on another connection cannot fall between taking and
     /// numbering and leave them neither pending nor numbered, never to be sent or replayed.
     func takePending(for channel: any Channel) -> [(name: String, sequence: Int, payload: [UInt8])] {
-        state.withLock { state in
-            guard state.connection?.channel === channel else { return [] }
+        let (taken, facts) = state.withLock { state -> ([(name: String, sequence: Int, payload: [UInt8])], [TrafficFact]) in
+            guard state.connection?.channel === channel else { return ([], []) }
             var taken: [(name: String, sequence: Int, payload: [UInt8])] = []
-            Self.numberPending(&state) { name, sequence, payload in taken.append((name, sequence, Array(payload))) }
-            return taken
+            let facts = Self.numberPending(&state) { name, sequence, payload in taken.append((name, sequence, Array(payload))) }
+            return (taken, facts)
         }
+        for fact in facts { observe(fact) }
+        return taken
     }
 
     /// Starts a raid wave in the session's traffic, if the guild is on its shard.

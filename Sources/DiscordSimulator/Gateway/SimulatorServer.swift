@@ -54,7 +54,8 @@ public final class SimulatorServer: Sendable {
             case .interaction(let id, let token, let guild, let channel, _, let componentMessage):
                 interactions.register(id: id, token: token, guild: guild, channel: channel, componentMessage: componentMessage, at: clock.now)
             case .memberJoined, .memberLeft, .memberUpdated: guildStates.apply(fact)
-            case .message, .reaction, .reactionsCleared: break
+            // A REST call's change is in the guilds' states since the call.
+            case .message, .reaction, .reactionsCleared, .throughREST: break
             }
             groundTruth.apply(fact)
         }

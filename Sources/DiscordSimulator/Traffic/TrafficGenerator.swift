@@ -296,6 +296,10 @@ public enum TrafficFact: Sendable, Equatable {
     /// An interaction a bot may answer with `token` (through REST): a slash command, or a click on
     /// a button of the message `componentMessage`.
     case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID, componentMessage: UInt64?)
+    /// A member change a REST call made (a role given or taken, a kick, a ban's removal), told as
+    /// the session numbers its dispatch: the guilds' states hold it since the call, so only the
+    /// ground truth counts it then.
+    indirect case throughREST(TrafficFact)
 
     /// A join, a leave or a member's update: a change to who is a guild's member, or to a member,
     /// which holds whether or not a session sends it.

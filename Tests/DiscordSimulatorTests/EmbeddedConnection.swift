@@ -13,3 +13,16 @@ func embeddedConnection(world: TrafficWorld) -> (channel: EmbeddedChannel, conne
         memberRequests: MemberRequestLimiter(window: .seconds(1)), observe: { _ in })
     return (channel, GatewaySession.Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)))
 }
+
+/// A session of `world`'s one guild on an embedded connection, with the intents member and message
+/// events need, its traffic seeded with 5; `observe` hears each dispatch's fact as it is numbered.
+func embeddedSession(
+    world: TrafficWorld, observe: @escaping @Sendable (TrafficFact) -> Void = { _ in }
+) -> (channel: EmbeddedChannel, session: GatewaySession) {
+    let (channel, connection) = embeddedConnection(world: world)
+    let session = GatewaySession(
+        id: "session", intents: [.guilds, .guildMembers, .guildMessages], shard: [0, 1], guilds: [world.guilds[0].id],
+        traffic: TrafficGenerator(world: world, seed: 5), observe: observe)
+    session.attach(connection)
+    return (channel, session)
+}

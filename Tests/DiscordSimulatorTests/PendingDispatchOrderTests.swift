@@ -15,11 +15,7 @@ struct PendingDispatchOrderTests {
     @Test func whatRESTCausedIsNumberedBeforeTrafficDrawnAfterIt() throws {
         let world = TrafficWorld(guildCount: 1, userCount: 80, seed: 11)
         let guild = world.guilds[0]
-        let (channel, connection) = embeddedConnection(world: world)
-        let session = GatewaySession(
-            id: "session", intents: [.guilds, .guildMembers, .guildMessages], shard: [0, 1], guilds: [guild.id],
-            traffic: TrafficGenerator(world: world, seed: 5), observe: { _ in })
-        session.attach(connection)
+        let (channel, session) = embeddedSession(world: world)
 
         var written: [(name: String, sequence: Int, data: [String: Any])] = []
         func draw(_ count: Int) {

@@ -17,12 +17,8 @@ struct RESTMemberFactsTests {
     @Test func aRESTChangeIsObservedOnceWhereItIsNumbered() throws {
         let world = TrafficWorld(guildCount: 1, userCount: 80, seed: 11)
         let guild = world.guilds[0]
-        let (channel, connection) = embeddedConnection(world: world)
         let observed = Mutex<[TrafficFact]>([])
-        let session = GatewaySession(
-            id: "session", intents: [.guilds, .guildMembers, .guildMessages], shard: [0, 1], guilds: [guild.id],
-            traffic: TrafficGenerator(world: world, seed: 5), observe: { fact in observed.withLock { $0.append(fact) } })
-        session.attach(connection)
+        let (channel, session) = embeddedSession(world: world) { fact in observed.withLock { $0.append(fact) } }
         var names: [String] = []
         func draw(_ count: Int) {
             for _ in 0..<count {

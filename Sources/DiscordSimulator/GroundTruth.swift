@@ -148,9 +148,9 @@ public final class GroundTruth: Sendable {
 
         /// Both tables' parts of the member; nil when neither has them.
         func member(_ key: MemberKey) -> Member? {
-            let totals = messages.totals(guild: key.guild, user: key.user)
-            if totals == nil, others[key] == nil { return nil }
-            var member = others[key] ?? Member()
+            let totals = messages.totals(guild: key.guild, user: key.user), other = others[key]
+            guard totals != nil || other != nil else { return nil }
+            var member = other ?? Member()
             if let totals { member.take(totals) }
             return member
         }

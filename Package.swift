@@ -38,8 +38,9 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         // Cache hints (prefetch) for tables whose slots are known before they are used.
         .target(name: "CMemoryHints"),
+        .target(name: "CStringScan"),
 
-        .target(name: "DiscordModels", swiftSettings: swiftSettings),
+        .target(name: "DiscordModels", dependencies: ["CStringScan"], swiftSettings: swiftSettings),
         .target(
             name: "DiscordGateway",
             dependencies: [

@@ -45,9 +45,25 @@ public struct JSONScanError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }
 
+/// Whether `count` bytes at `lhs` and `rhs` are equal: a word at a time (the last word overlapping
+/// the one before it), for names and keys are short and compared often.
 @inline(__always)
 func memcmpEqual(_ lhs: UnsafeRawPointer, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-    for index in 0..<count where lhs.load(fromByteOffset: index, as: UInt8.self) != rhs[index] {
+    let rhs = UnsafeRawPointer(rhs)
+    if count >= 8 {
+        var index = 0
+        while index + 8 < count {
+            guard lhs.loadUnaligned(fromByteOffset: index, as: UInt64.self) == rhs.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            else { return false }
+            index += 8
+        }
+        return lhs.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == rhs.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+    if count >= 4 {
+        return lhs.loadUnaligned(as: UInt32.self) == rhs.loadUnaligned(as: UInt32.self)
+            && lhs.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == rhs.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+    }
+    for index in 0..<count where lhs.load(fromByteOffset: index, as: UInt8.self) != rhs.load(fromByteOffset: index, as: UInt8.self) {
         return false
     }
     return true

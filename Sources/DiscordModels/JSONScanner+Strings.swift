@@ -1,3 +1,5 @@
+import CStringScan
+
 /// Strings: most of a payload, so the scanner's hottest part (a word at a time, the rare cases out
 /// of line).
 extension JSONScanner {
@@ -22,6 +24,14 @@ extension JSONScanner {
     func skipPlainContent(from start: Int) -> (index: Int, closed: Bool) {
         let base = bytes.baseAddress!
         var index = start
+        while index + 16 <= end {
+            let specials = kamii_string_specials16(base + index)
+            if specials != 0 {
+                index += specials.trailingZeroBitCount
+                return (index, base.load(fromByteOffset: index, as: UInt8.self) == UInt8(ascii: "\""))
+            }
+            index += 16
+        }
         while index + 8 <= end {
             let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
             let (quotes, special) = Self.specialStringBytes(in: word)

@@ -59,8 +59,9 @@ import DiscordModels
         #expect(throws: JSONScanError.self) { try GatewayEnvelope.peek(Array(payload.utf8)) }
     }
 
-    @Test func findsQuotesEscapesAndControlCharactersAtEveryOffsetOfAWord() throws {
-        for offset in 0..<24 {
+    @Test func findsQuotesEscapesAndControlCharactersAtEveryOffsetOfAWordOrVector() throws {
+        // Past 16 bytes of a vector, past 8 of a word, and in the bytes too few for either.
+        for offset in 0..<40 {
             let padding = String(repeating: "x", count: offset)
             let name = try GatewayEnvelope.peek(Array(#"{"op":0,"t":"\#(padding)\"\#(padding)\\"}"#.utf8)).eventName
             #expect(name == padding + "\"" + padding + "\\")
@@ -69,6 +70,28 @@ import DiscordModels
             #expect(error?.offset == 13 + offset)
             // Bytes at 0x80 and above (UTF-8) are plain content, not control characters.
             #expect(try GatewayEnvelope.peek(Array(#"{"op":0,"t":"\#(padding)é😀"}"#.utf8)).eventName == padding + "é😀")
+        }
+    }
+
+    @Test func tellsHotEventsByTheirWholeName() {
+        func event(_ name: String) -> HotEvent? {
+            Array(name.utf8).withUnsafeBytes { HotEvent(name: $0) }
+        }
+        for hot in HotEvent.allCases {
+            #expect(event(hot.name) == hot)
+            #expect(HotEvent(eventName: hot.name) == hot)
+            // The same length with any one byte changed is another event, or none.
+            let bytes = Array(hot.name.utf8)
+            for index in bytes.indices {
+                var changed = bytes
+                changed[index] ^= 0x20
+                #expect(changed.withUnsafeBytes { HotEvent(name: $0) } == nil)
+            }
+            #expect(event(String(hot.name.dropLast())) == nil)
+            #expect(event(hot.name + "S") == nil)
+        }
+        for other in ["", "READY", "GUILD_CREATE", "TYPING_START", "MESSAGE_UPDATE", "MESSAGE_DELETE", "GUILD_MEMBERS_CHUNK", "PRESENCE_UPDATE"] {
+            #expect(event(other) == nil)
         }
     }
 

@@ -32,6 +32,8 @@ enum GatewayPayloads {
     /// The guild a dispatch concerns: its top-level `guild_id`, or for GUILD_CREATE, GUILD_UPDATE
     /// and GUILD_DELETE (whose `d` is the guild) its `id` — both read by the envelope's one pass.
     static func guildID(of envelope: GatewayEnvelope, event: String) -> GuildID? {
+        // The hot events carry `guild_id`: their names are not compared again.
+        if envelope.hotEvent != nil { return envelope.dataGuildID.map(GuildID.init) }
         let isGuildObject = event == "GUILD_CREATE" || event == "GUILD_UPDATE" || event == "GUILD_DELETE"
         return (isGuildObject ? envelope.dataID : envelope.dataGuildID).map(GuildID.init)
     }

@@ -26,19 +26,37 @@ public enum HotEvent: Sendable, Equatable, CaseIterable {
         }
     }
 
-    /// The hot event whose name these bytes are (unescaped), or nil.
+    /// The hot event whose name these bytes are (unescaped), or nil. Told apart by length first:
+    /// every dispatch passes here, most of them one of these names.
     public init?(name bytes: UnsafeRawBufferPointer) {
-        for event in Self.allCases {
-            var name = event.name
-            let matches = name.withUTF8 { utf8 in
-                utf8.count == bytes.count && memcmpEqual(bytes.baseAddress!, utf8.baseAddress!, utf8.count)
-            }
-            if matches {
-                self = event
-                return
-            }
+        let candidate: HotEvent
+        switch bytes.count {
+        case 14: candidate = .messageCreate
+        case 16: candidate = .memberAdd
+        case 19: candidate = bytes[13] == UInt8(ascii: "U") ? .memberUpdate : .memberRemove
+        case 20: candidate = .reactionAdd
+        case 23: candidate = .reactionRemove
+        case 27: candidate = .reactionRemoveAll
+        case 29: candidate = .reactionRemoveEmoji
+        default: return nil
         }
-        return nil
+        let name = candidate.staticName
+        guard name.utf8CodeUnitCount == bytes.count, memcmpEqual(bytes.baseAddress!, name.utf8Start, bytes.count) else { return nil }
+        self = candidate
+    }
+
+    /// ``name`` as static bytes, to compare against without a String.
+    var staticName: StaticString {
+        switch self {
+        case .messageCreate: "MESSAGE_CREATE"
+        case .reactionAdd: "MESSAGE_REACTION_ADD"
+        case .reactionRemove: "MESSAGE_REACTION_REMOVE"
+        case .reactionRemoveAll: "MESSAGE_REACTION_REMOVE_ALL"
+        case .reactionRemoveEmoji: "MESSAGE_REACTION_REMOVE_EMOJI"
+        case .memberAdd: "GUILD_MEMBER_ADD"
+        case .memberUpdate: "GUILD_MEMBER_UPDATE"
+        case .memberRemove: "GUILD_MEMBER_REMOVE"
+        }
     }
 
     /// The hot event a dispatch name stands for, or nil for an event the hot path ignores.

@@ -35,9 +35,9 @@ struct XPCooldowns {
     static let orderSkewMilliseconds: UInt64 = 10_000
 
     /// Members' last XP times that Redis holds too.
-    private var known: [UInt64: UInt64] = [:]
+    private var known = MemberTimes()
     /// Members in doubt: the time of their last candidate.
-    private var inDoubt: [UInt64: UInt64] = [:]
+    private var inDoubt = MemberTimes()
     /// The time of the first message judged (since the cooldown last changed); nil before it.
     private var firstMessageTime: UInt64?
     /// The cooldown the remembered times were judged under.
@@ -76,7 +76,7 @@ struct XPCooldowns {
             known[member] = time
             if !inDoubt.isEmpty, inDoubt.removeValue(forKey: member) != nil, inDoubt.isEmpty {
                 // The last member in doubt known: its storage goes too.
-                inDoubt = [:]
+                inDoubt = MemberTimes()
             }
         case .candidate:
             // The latest sent, whatever order their times came in: Redis may hold any of them.
@@ -91,14 +91,15 @@ struct XPCooldowns {
     /// window is a grant.
     mutating func compact(newest: UInt64, cooldown: UInt64) {
         let horizon = cooldown &+ Self.orderSkewMilliseconds
-        known = known.filter { $0.value &+ horizon > newest }
-        inDoubt = inDoubt.filter { $0.value &+ horizon > newest }
+        known.keepOnly { _, last in last &+ horizon > newest }
+        inDoubt.keepOnly { _, last in last &+ horizon > newest }
     }
 
     /// Everyone remembered is in doubt again, and anyone not seen until a cooldown past `time`.
     private mutating func restartInDoubt(at time: UInt64) {
-        for (member, last) in known { inDoubt[member] = max(inDoubt[member] ?? 0, last) }
-        known = [:]
+        let remembered = known
+        remembered.forEach { member, last in inDoubt[member] = max(inDoubt[member] ?? 0, last) }
+        known = MemberTimes()
         firstMessageTime = time
     }
 }

@@ -40,23 +40,13 @@ public enum HotEvent: Sendable, Equatable, CaseIterable {
         case 29: candidate = .reactionRemoveEmoji
         default: return nil
         }
-        let name = candidate.staticName
-        guard name.utf8CodeUnitCount == bytes.count, memcmpEqual(bytes.baseAddress!, name.utf8Start, bytes.count) else { return nil }
-        self = candidate
-    }
-
-    /// ``name`` as static bytes, to compare against without a String.
-    var staticName: StaticString {
-        switch self {
-        case .messageCreate: "MESSAGE_CREATE"
-        case .reactionAdd: "MESSAGE_REACTION_ADD"
-        case .reactionRemove: "MESSAGE_REACTION_REMOVE"
-        case .reactionRemoveAll: "MESSAGE_REACTION_REMOVE_ALL"
-        case .reactionRemoveEmoji: "MESSAGE_REACTION_REMOVE_EMOJI"
-        case .memberAdd: "GUILD_MEMBER_ADD"
-        case .memberUpdate: "GUILD_MEMBER_UPDATE"
-        case .memberRemove: "GUILD_MEMBER_REMOVE"
+        // The names are literals: their UTF-8 is lent as it is stored, nothing is copied.
+        var name = candidate.name
+        let matches = name.withUTF8 { utf8 in
+            utf8.count == bytes.count && memcmpEqual(bytes.baseAddress!, utf8.baseAddress!, utf8.count)
         }
+        guard matches else { return nil }
+        self = candidate
     }
 
     /// The hot event a dispatch name stands for, or nil for an event the hot path ignores.

@@ -55,32 +55,33 @@ public final class GuildRouter: Sendable {
     /// once per shard rather than per dispatch).
     public func route(_ dispatch: ShardDispatch, lane: ShardLane?) async {
         // Only a numbered dispatch moves the lane. (Lane and position go on separately: a tuple of
-        // them would be one more reference to count per dispatch.)
-        guard let sequence = dispatch.sequence else { return await route(dispatch, lane: nil, position: ShardPosition(session: 0, sequence: 0)) }
-        await route(dispatch, lane: lane, position: ShardPosition(session: dispatch.session, sequence: sequence))
+        // them would be one more reference to count per dispatch.) One async call per dispatch, the
+        // actor's: what does not go to an actor is handled here, synchronously.
+        let position = ShardPosition(session: dispatch.session, sequence: dispatch.sequence ?? 0)
+        let lane = dispatch.sequence == nil ? nil : lane
+        guard let event = dispatch.hotEvent, let guild = dispatch.guildID else { return passOver(dispatch, lane: lane, position: position) }
+        counters.local.routed.wrappingAdd(1, ordering: .relaxed)
+        await actor(for: guild).handle(event, dispatch, lane: lane, position: position)
     }
 
-    private func route(_ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) async {
-        if let event = dispatch.hotEvent, let guild = dispatch.guildID {
-            counters.local.routed.wrappingAdd(1, ordering: .relaxed)
-            await actor(for: guild).handle(event, dispatch, lane: lane, position: position)
+    /// A dispatch no guild actor takes: the lane moves past it, and a thread event teaches the
+    /// thread map.
+    private func passOver(_ dispatch: ShardDispatch, lane: ShardLane?, position: ShardPosition) {
+        // Threads are learnt in the shard's order, before any message posted in them; how a
+        // guild's map changed is recorded with the shard's position, as stats are.
+        guard let guild = dispatch.guildID, ThreadParents.reads(dispatch.name) else {
+            lane?.advance(to: position)
+            return
+        }
+        guard let change = threads.learn(from: dispatch) else {
+            counters.local.malformed.add(1, ordering: .relaxed)
+            lane?.advance(to: position)
+            return
+        }
+        if let lane {
+            lane.advance(to: position) { stats.record(change, of: guild.rawValue) }
         } else {
-            // Threads are learnt in the shard's order, before any message posted in them; how a
-            // guild's map changed is recorded with the shard's position, as stats are.
-            guard let guild = dispatch.guildID, ThreadParents.reads(dispatch.name) else {
-                lane?.advance(to: position)
-                return
-            }
-            guard let change = threads.learn(from: dispatch) else {
-                counters.local.malformed.add(1, ordering: .relaxed)
-                lane?.advance(to: position)
-                return
-            }
-            if let lane {
-                lane.advance(to: position) { stats.record(change, of: guild.rawValue) }
-            } else {
-                stats.record(change, of: guild.rawValue)
-            }
+            stats.record(change, of: guild.rawValue)
         }
     }
 

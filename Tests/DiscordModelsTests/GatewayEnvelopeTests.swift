@@ -80,7 +80,7 @@ import DiscordModels
         for hot in HotEvent.allCases {
             #expect(event(hot.name) == hot)
             #expect(HotEvent(eventName: hot.name) == hot)
-            // The same length with any one byte changed is another event, or none.
+            // The same length with any one byte's case (or `_`) changed is no event.
             let bytes = Array(hot.name.utf8)
             for index in bytes.indices {
                 var changed = bytes

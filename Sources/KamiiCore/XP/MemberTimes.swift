@@ -13,8 +13,6 @@ struct MemberTimes {
 
     /// Empty, or a power of two of slots at most 70 % full.
     private var slots: [Slot] = []
-    /// `64 - log2(slots.count)`: the hash's top bits index the slots.
-    private var shift = 64
     private var zeroValue: UInt64?
     /// Members held.
     private(set) var count = 0
@@ -42,9 +40,10 @@ struct MemberTimes {
     @discardableResult
     mutating func removeValue(forKey member: UInt64) -> UInt64? {
         guard member != 0 else {
-            defer { zeroValue = nil }
-            if zeroValue != nil { count -= 1 }
-            return zeroValue
+            let removed = zeroValue
+            if removed != nil { count -= 1 }
+            zeroValue = nil
+            return removed
         }
         guard let found = find(member), slots[found].key == member else { return nil }
         let removed = slots[found].value
@@ -106,18 +105,17 @@ struct MemberTimes {
         return index
     }
 
-    /// Where `member`'s probe starts: the top bits of its Fibonacci hash, which every bit of the
-    /// snowflake (timestamp, worker, increment) moves.
+    /// Where `member`'s probe starts: the top log2(slots) bits of its Fibonacci hash, which every
+    /// bit of the snowflake (timestamp, worker, increment) moves. Only called with slots.
     @inline(__always)
     private func home(_ member: UInt64) -> Int {
-        Int(truncatingIfNeeded: (member &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+        Int(truncatingIfNeeded: (member &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slots.count.trailingZeroBitCount))
     }
 
     private mutating func grow() {
         let old = slots
         let capacity = Swift.max(Self.smallestCapacity, old.count * 2)
         slots = Array(repeating: Slot(key: 0, value: 0), count: capacity)
-        shift = 64 - capacity.trailingZeroBitCount
         let mask = capacity - 1
         for slot in old where slot.key != 0 {
             var index = home(slot.key)

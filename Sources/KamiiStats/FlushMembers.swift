@@ -66,8 +66,15 @@ struct FlushMembers {
     /// per grant its message time and XP, then — when the flags say so — the replayed messages'
     /// count and `s` each); `writer` is reused from member to member.
     func packed(_ member: Member, into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
-        let profile = member.profile
         writer.removeAll()
+        append(member, to: &writer)
+        return writer.bytes[...]
+    }
+
+    /// Appends ``packed(_:into:)``'s bytes to what `writer` holds: a guild's members go one after
+    /// the other in its one changes argument.
+    func append(_ member: Member, to writer: inout LittleEndianWriter) {
+        let profile = member.profile
         writer.append(Int32(clamping: member.messages))
         writer.append(UInt8((profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
         writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
@@ -86,6 +93,5 @@ struct FlushMembers {
             // A double holds every `s` exactly (below 2^53): Lua's numbers are doubles.
             for sequence in replayedSequences[member.replayed] { writer.append(Double(sequence)) }
         }
-        return writer.bytes[...]
     }
 }

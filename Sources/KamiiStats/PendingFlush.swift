@@ -130,7 +130,7 @@ struct PendingFlush {
                 let range = grouped.append(batch)
                 members.append(range)
                 // With the position arguments, which the call may not carry: a budget, not a count.
-                arguments += StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + range.count * 2
+                arguments += StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + range.count
                     + (batch.karmaBots.count + batch.karmaReactions.count) * StatsFlushScript.argumentsPerKarmaReaction
             }
             if !planned.isEmpty && total + arguments > maxArguments { break }
@@ -179,22 +179,26 @@ struct PendingFlush {
                 let batch = batches[guild]!
                 let members = grouped.members[range]
                 pipeline.appendGuildPrefix(keys, guild)
-                pipeline.appendArgument(Int(batch.cooldownMilliseconds))
-                pipeline.appendArgument(members.count)
-                pipeline.appendArgument(batch.karmaBots.count + batch.karmaReactions.count)
-                pipeline.appendArgument(Int(batch.karmaCooldownMilliseconds))
+                // The guild's numbers and every member's changes in one argument: Redis makes a Lua
+                // string of each argument, and most guilds of a flush have one to four members.
+                scratch.removeAll()
+                scratch.append(Double(batch.cooldownMilliseconds))
+                scratch.append(Int32(clamping: members.count))
+                scratch.append(Int32(clamping: batch.karmaBots.count + batch.karmaReactions.count))
+                scratch.append(Double(batch.karmaCooldownMilliseconds))
+                for member in members { grouped.append(member, to: &scratch) }
+                pipeline.appendArgument(bytes: scratch.bytes[...])
                 if positionMode != 0 {
                     // Where the guild's counted messages end: kept with it, or what its replays are judged with.
                     pipeline.appendArgument(batch.sessionTag)
                     pipeline.appendArgument(batch.lastSequence)
                 }
-                // The user ids first, then the changes: the script hands Redis the ids straight from
-                // its arguments.
+                // The user ids, each an argument of its own: the script hands them to Redis straight
+                // from its arguments.
                 for member in members {
                     pipeline.appendArgument(member.user)
                     if writesJournal { ChangeJournal.append(guild: guild, user: member.user, to: &entry) }
                 }
-                for member in members { pipeline.appendArgument(bytes: grouped.packed(member, into: &scratch)) }
                 // Bots first, as karma entries of their own: no reaction of the batch gives them any.
                 for bot in batch.karmaBots {
                     pipeline.appendArgument(0)

@@ -2,7 +2,7 @@ extension StatsFlushScript {
     /// The flush script's karma: `karmaFrom(prefix, first, reactions, deleted, pairCooldown)` reads
     /// a guild's karma reactions from ARGV and decides, by the guild's ledger and its pairs' last
     /// karma, what each gives or takes back. A part of ``script`` (it uses that script's `now`,
-    /// `week`, `karmaMemory` and `digits`).
+    /// `week`, `karmaMemory`, `digits` and `call`, its `redis.call`).
     static let karmaFromLedger = #"""
         -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
         -- receiver): a reaction gives once however often it is replayed, a removal takes back what
@@ -16,7 +16,7 @@ extension StatsFlushScript {
                 local giver = string.match(reaction, '^%d+:(%d+):')
                 if reaction == '\#(botEntry)' then
                     -- A bot an actor saw: no karma reaches it, from an actor that has not seen it yet either.
-                    redis.call('SADD', prefix .. 'bots', receiver)
+                    call('SADD', prefix .. 'bots', receiver)
                 elseif deleted and ((giver and deleted[giver]) or (receiver ~= '' and deleted[receiver])) then
                     -- Given or received by a member deleted since: forgotten with them.
                 elseif receiver ~= '' then
@@ -28,18 +28,18 @@ extension StatsFlushScript {
                     local at = tonumber(givenAt)
                     if pairCooldown > 0 and giver then
                         pair = prefix .. 'karma-pair:' .. giver .. ':' .. receiver
-                        last = tonumber(redis.call('GET', pair))
+                        last = tonumber(call('GET', pair))
                     end
                     if last and at < last + pairCooldown then
                         -- Still cooling down: gives nothing, and the ledger does not remember it.
-                    elseif redis.call('SISMEMBER', prefix .. 'bots', receiver) == 1 then
+                    elseif call('SISMEMBER', prefix .. 'bots', receiver) == 1 then
                         -- A bot's message (a role menu an actor started since has not seen it post).
-                    elseif redis.call('HSETNX', ledger, reaction, receiver) == 1 then
-                        if pair then redis.call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
+                    elseif call('HSETNX', ledger, reaction, receiver) == 1 then
+                        if pair then call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an
                         -- older message); a week's hash expires whole, never sooner than it was told.
                         local expireAt = digits(math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
-                        if redis.call('PEXPIREAT', ledger, expireAt, 'NX') == 0 then redis.call('PEXPIREAT', ledger, expireAt, 'GT') end
+                        if call('PEXPIREAT', ledger, expireAt, 'NX') == 0 then call('PEXPIREAT', ledger, expireAt, 'GT') end
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
@@ -59,7 +59,7 @@ extension StatsFlushScript {
                     end
                     local cleared, cursor = {}, '0'
                     repeat
-                        local page = redis.call('HSCAN', ledger, cursor, 'MATCH', (message or '-') .. ':*', 'COUNT', 1000)
+                        local page = call('HSCAN', ledger, cursor, 'MATCH', (message or '-') .. ':*', 'COUNT', 1000)
                         cursor = page[1]
                         for e = 1, #page[2], 2 do
                             if not keys or keys[string.match(page[2][e], ':(%d+)$') or ''] then
@@ -71,16 +71,16 @@ extension StatsFlushScript {
                         local field, given = entry[1], entry[2]
                         local by = string.match(field, '^%d+:(%d+):')
                         -- Counted once even if the scan named it twice; a member deleted since is forgotten.
-                        if redis.call('HDEL', ledger, field) == 1
+                        if call('HDEL', ledger, field) == 1
                             and not (deleted and ((by and deleted[by]) or deleted[given])) then
                             changes = changes or {}
                             changes[given] = (changes[given] or 0) - 1
                         end
                     end
                 else
-                    local given = redis.call('HGET', ledger, reaction)
+                    local given = call('HGET', ledger, reaction)
                     if given then
-                        redis.call('HDEL', ledger, reaction)
+                        call('HDEL', ledger, reaction)
                         -- Karma of a member deleted since is gone already: nothing to take back.
                         if not (deleted and deleted[given]) then
                             changes = changes or {}

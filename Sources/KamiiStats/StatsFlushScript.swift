@@ -12,17 +12,18 @@ import KamiiRedis
 /// earliest message in them if one was recorded late),
 /// the call's mode (1: write each guild's position, 2: its guilds may hold replayed
 /// messages, judged by the positions kept; 4: add the number of guilds that have the batch to the
-/// counter; added together), then per guild: its key prefix, its cooldown
-/// in ms, its member count, its karma entry count (bots and reactions), its karma pair cooldown in ms, with a
-/// position mode (1, 2 or both) the session tag and `s` of the last dispatch whose message it counts
-/// (0 and 0: unknown), then its members' user ids, then each member's changes packed
-/// little-endian (`struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
+/// counter; added together), then per guild: its key prefix; its changes, one argument packed
+/// little-endian (``guildFormat``, `<di4i4d`: its cooldown in ms, its member count, its karma entry
+/// count (bots and reactions), its karma pair cooldown in ms; then each member's changes in the
+/// order of the user ids, `struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
 /// profile, 2: replayed messages follow), the profile's avatar, joined (ms; 0 not said), pending
-/// and verified (-1 not said) and trust, the grant count; then per grant `<di4`: the message time in ms and the XP; then, with
-/// flag 2, `<i4` the count of replayed messages and `<d` the `s` of each) — numbers unpacked
-/// in one call rather than converted one argument at a time — then per karma reaction its ledger
-/// week, `message:giver:emoji` (a clear: `message:*`, or `message:*:` and the emoji keys it
-/// clears, comma-separated), the receiver (empty for a removal or a clear) and when the bot
+/// and verified (-1 not said) and trust, the grant count; then per grant `<di4`: the message time in
+/// ms and the XP; then, with flag 2, `<i4` the count of replayed messages and `<d` the `s` of each)
+/// — numbers unpacked in one call rather than converted one argument at a time, and one Lua string
+/// per guild rather than one per member and number; with a position mode (1, 2 or both) the
+/// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown); then its
+/// members' user ids; then per karma reaction its ledger week, `message:giver:emoji` (a clear:
+/// `message:*`, or `message:*:` and the emoji keys it clears, comma-separated), the receiver (empty for a removal or a clear) and when the bot
 /// received it (Unix ms; 0 for a removal) — or, for a bot the guild's actors saw, 0, `bot`, its id and 0: kept
 /// in the guild's `bots` set, whose members receive no karma.
 ///
@@ -61,9 +62,9 @@ import KamiiRedis
 /// or, for a guild whose keys are not what Kamii writes, -3, 0 and Redis's error (its batch is not
 /// sent again: some of it may have been applied).
 enum StatsFlushScript {
-    /// Arguments before each guild's user ids: prefix, cooldown, members, reactions, karma cooldown;
-    /// then, in a call with a position mode, ``positionArguments`` more: session tag, last `s`.
-    static let guildHeaderArguments = 5
+    /// Arguments before each guild's user ids: prefix, changes (its numbers and its members'
+    /// changes); then, in a call with a position mode, ``positionArguments`` more: session tag, last `s`.
+    static let guildHeaderArguments = 2
     static let positionArguments = 2
     /// A call's modes (``script``'s ARGV[6], added together): it writes each guild's position; its
     /// guilds may hold replayed messages; its last KEY counts the guilds it confirms (``commit``).
@@ -73,6 +74,11 @@ enum StatsFlushScript {
     /// A member's flags: a member event brought a profile; replayed messages follow the grants.
     static let hasProfileFlag: UInt8 = 1
     static let hasReplayedFlag: UInt8 = 2
+    /// A guild's numbers at the head of its changes argument (`struct` format): cooldown (ms),
+    /// member count, karma entry count, karma pair cooldown (ms).
+    static let guildFormat = "<di4i4d"
+    /// The bytes of one grant in a member's changes (`<di4`).
+    static let grantSize = 12
     /// Arguments per karma reaction: ledger week, `message:giver:emoji`, receiver, when given.
     static let argumentsPerKarmaReaction = 4
     /// The `message:giver:emoji` of a karma entry that names a bot (its id in the receiver's place).
@@ -102,6 +108,8 @@ enum StatsFlushScript {
         """
 
     static let script = RedisScript(#"""
+        -- The globals the loops read, as locals: a global is looked up by name at every read.
+        local ARGV, KEYS, unpack, tonumber, string, math, struct, call = ARGV, KEYS, unpack, tonumber, string, math, struct, redis.call
         local function reach(l) return 5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l end
         \#(batchJudgement)
         local mustBeLoaded = ARGV[2] == '1'
@@ -155,7 +163,7 @@ enum StatsFlushScript {
             end
             for from = 1, #users, 1000 do
                 local to = math.min(from + 999, #users)
-                local stored = redis.call('HMGET', membersKey, unpack(users, from, to))
+                local stored = call('HMGET', membersKey, unpack(users, from, to))
                 local records, scores = {}, {}
                 for m = from, to do
                     local user = users[m]
@@ -166,9 +174,9 @@ enum StatsFlushScript {
                     scores[#scores + 1] = total
                     scores[#scores + 1] = user
                 end
-                redis.call('HSET', membersKey, unpack(records))
-                redis.call('SADD', prefix .. 'dirty', unpack(users, from, to))
-                redis.call('ZADD', prefix .. 'lb:karma', unpack(scores))
+                call('HSET', membersKey, unpack(records))
+                call('SADD', prefix .. 'dirty', unpack(users, from, to))
+                call('ZADD', prefix .. 'lb:karma', unpack(scores))
             end
         end
 
@@ -179,13 +187,13 @@ enum StatsFlushScript {
             local deletions = prefix .. 'deleted'
             local function isLate(at) return at ~= false and at ~= nil and (tonumber(at) or -1) >= since end
             local deleted = setmetatable({}, {__index = function(known, user)
-                local late = isLate(redis.call('HGET', deletions, user))
+                local late = isLate(call('HGET', deletions, user))
                 rawset(known, user, late)
                 return late
             end})
             for from = 1, members, 1000 do
                 local to = math.min(from + 999, members)
-                local at = redis.call('HMGET', deletions, unpack(ARGV, first + from - 1, first + to - 1))
+                local at = call('HMGET', deletions, unpack(ARGV, first + from - 1, first + to - 1))
                 for m = from, to do rawset(deleted, ARGV[first + m - 1], isLate(at[m - from + 1])) end
             end
             return deleted
@@ -195,11 +203,12 @@ enum StatsFlushScript {
         -- The records and XP scores of one guild's part at a time, in tables reused from guild to
         -- guild (each is read up to its count): no table built and grown per guild.
         local sharedRecords, sharedScores = {}, {}
-        -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], their
-        -- changes the same number of arguments after, then its karma reactions (four arguments each).
+        -- One guild's batch: its members' user ids are ARGV[first] to ARGV[first + members - 1], then
+        -- come its karma reactions (four arguments each); their changes are in `changes`, in the
+        -- same order, the first at `position`.
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, changes, position)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
             -- Replayed messages of this session at or below `counted` are in already (-1: none known).
@@ -216,10 +225,10 @@ enum StatsFlushScript {
                 local records, recordCount = sharedRecords, 0
                 if from == 1 then
                     if readsPositions then
-                        stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', '\#(StatsKeys.positionField)', unpack(ARGV, first, first + to - 1))
+                        stored = call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', '\#(StatsKeys.positionField)', unpack(ARGV, first, first + to - 1))
                         offset = 3
                     else
-                        stored = redis.call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', unpack(ARGV, first, first + to - 1))
+                        stored = call('HMGET', membersKey, '~batch', '\#(StatsKeys.deletedField)', unpack(ARGV, first, first + to - 1))
                         offset = 2
                     end
                     local marker = stored[1]
@@ -228,7 +237,7 @@ enum StatsFlushScript {
                     if stored[2] and (tonumber(stored[2]) or -1) >= since then
                         deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
-                            redis.call('HSET', membersKey, '~batch', batch)
+                            call('HSET', membersKey, '~batch', batch)
                             return 0, ups, false, false
                         end
                     end
@@ -242,20 +251,23 @@ enum StatsFlushScript {
                     if writesPositions and reached and tonumber(lastSequence) > counted then
                         records[3], records[4], recordCount = '\#(StatsKeys.positionField)', reached, 4
                     end
-                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + 2 * members, reactions, deleted, pairCooldown) end
+                    if reactions > 0 then karmaOf = karmaFrom(prefix, first + members, reactions, deleted, pairCooldown) end
                 else
-                    stored = redis.call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
+                    stored = call('HMGET', membersKey, unpack(ARGV, first + from - 1, first + to - 1))
                     offset = 0
                 end
                 local xpScores, xpCount, karmaScores, karmaCount = sharedScores, 0, nil, 0
                 for m = from, to do
                     local user = ARGV[first + m - 1]
+                    local added, flags, pa, pj, pp, pv, pt, grants
+                    added, flags, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes, position)
                     -- A member deleted since their changes may have been recorded gets none of them.
                     if deleted and deleted[user] then
                         if karmaOf then karmaOf[user] = nil end
+                        -- Past their grants and replayed messages, to the next member's changes.
+                        position = position + \#(grantSize) * grants
+                        if flags >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
-                        local changes = ARGV[first + members + m - 1]
-                        local added, flags, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes)
                         local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
                             readRecord(stored[m - from + 1 + offset], user)
                         msgs = msgs + added
@@ -316,9 +328,9 @@ enum StatsFlushScript {
                         recordCount = recordCount + 2
                     end
                 end
-                if recordCount > 0 then redis.call('HSET', membersKey, unpack(records, 1, recordCount)) end
-                if xpCount > 0 then redis.call('ZADD', prefix .. 'lb:xp', unpack(xpScores, 1, xpCount)) end
-                if karmaCount > 0 then redis.call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
+                if recordCount > 0 then call('HSET', membersKey, unpack(records, 1, recordCount)) end
+                if xpCount > 0 then call('ZADD', prefix .. 'lb:xp', unpack(xpScores, 1, xpCount)) end
+                if karmaCount > 0 then call('ZADD', prefix .. 'lb:karma', unpack(karmaScores)) end
             end
             if karmaOf then applyKarmaOnly(membersKey, prefix, karmaOf) end
             -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one not
@@ -329,7 +341,7 @@ enum StatsFlushScript {
                 local to = math.min(from + 2999, upCount)
                 local upUsers = {}
                 for k = from, to, 3 do upUsers[#upUsers + 1] = ups[k] end
-                local waiting = redis.call('HMGET', waitingKey, unpack(upUsers))
+                local waiting = call('HMGET', waitingKey, unpack(upUsers))
                 local entries = {}
                 for k = from, to, 3 do
                     local before = ups[k + 1]
@@ -339,7 +351,7 @@ enum StatsFlushScript {
                     entries[#entries + 1] = ups[k]
                     entries[#entries + 1] = before .. ':' .. ups[k + 2]
                 end
-                redis.call('HSET', waitingKey, unpack(entries))
+                call('HSET', waitingKey, unpack(entries))
             end
             return grantsApplied, ups, false, false
         end
@@ -352,18 +364,20 @@ enum StatsFlushScript {
         -- for the commit at the end of the transaction.
         local confirmed = 0
         for g = 1, guilds do
-            local prefix, cooldown, members, reactions = ARGV[i], math.max(tonumber(ARGV[i + 1]), 1), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-            local pairCooldown, sessionTag, lastSequence = tonumber(ARGV[i + 4]), '0', '0'
-            if positionMode ~= 0 then sessionTag, lastSequence = ARGV[i + 5], ARGV[i + 6] end
+            local prefix, changes = ARGV[i], ARGV[i + 1]
+            local cooldown, members, reactions, pairCooldown, position = unpackBytes('\#(guildFormat)', changes)
+            cooldown = math.max(cooldown, 1)
+            local sessionTag, lastSequence = '0', '0'
+            if positionMode ~= 0 then sessionTag, lastSequence = ARGV[i + 2], ARGV[i + 3] end
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
             local first = i + headerSize
-            i = first + 2 * members + \#(argumentsPerKarmaReaction) * reactions
+            i = first + members + \#(argumentsPerKarmaReaction) * reactions
             -- A guild whose keys are not what Kamii writes (WRONGTYPE: a key set by hand, another
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, changes, position)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

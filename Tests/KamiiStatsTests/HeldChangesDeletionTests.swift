@@ -132,6 +132,37 @@ struct HeldChangesDeletionTests {
         await redis.close()
     }
 
+    /// A deleted member's changes are passed over whole — grants, replayed messages and profile
+    /// — and the member after them in the guild's changes gets exactly theirs.
+    @Test func theMemberAfterADeletedOneGetsExactlyTheirChanges() async throws {
+        let redis = try RedisTestServer.client()
+        let (low, high) = (min(one, two), max(one, two))
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: low) }
+        #expect(await flusher.flush())
+        let sent = GuildRouter.unixMilliseconds() - 180_000
+        try await StatsPurge(redis: redis, keys: keys).purge(UserID(low))
+        var batch = GuildStatsBatch()
+        for (user, sequence) in [(low, 1), (high, 2)] as [(UInt64, UInt64)] {
+            batch.countMessage(by: user, at: sent, from: .init(sessionTag: 5, sequence: sequence, mayBeApplied: true))
+        }
+        for (user, offset, xp) in [(low, 0, 15), (high, 0, 20), (low, 60_000, 25), (high, 120_000, 17)] as [(UInt64, UInt64, Int)] {
+            batch.countMessage(by: user, at: sent + offset)
+            batch.grant(.init(user: user, messageTime: sent + offset, xp: xp), cooldownMilliseconds: 60_000)
+        }
+        batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 5, isPending: false, isVerified: true, trust: 40), of: low)
+        batch.recordedAfter = GuildRouter.unixMilliseconds() + 10_000
+        var flush = PendingFlush(id: "replay-2", batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 100)
+        let sha = try await redis.load(StatsFlushScript.script)
+        #expect(flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha))).applied == 1)
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(low), in: guild) == nil, "deleted")
+        let record = try await reader.member(UserID(high), in: guild)
+        #expect(record?.messages == 3 && record?.xp == 37 && record?.xpMessages == 2, "\(String(describing: record))")
+        await redis.close()
+    }
+
     /// The same for a guild's deletion: what was held goes nowhere, and what comes after counts.
     @Test func changesHeldPastAGuildsDeletionDoNotBringItBack() async throws {
         let (redis, buffer, flusher) = try await flushed([one, two])

@@ -137,8 +137,9 @@ struct ThreadMapFlushTests {
         let mapKey = keys.threads(in: GuildID(guilds[0]))
         var carried: [Bool] = []
         while !flush.batches.isEmpty && carried.count < 10 {
-            // Six arguments a guild, ten a round trip: one guild each.
-            let pipeline = flush.pipeline(scriptHash: "sha", maxArguments: 10, journal: false)
+            // Room for one guild (its header and one member) a round trip, not two.
+            let perGuild = StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 1
+            let pipeline = flush.pipeline(scriptHash: "sha", maxArguments: 2 * perGuild - 1, journal: false)
             carried.append(String(decoding: pipeline.buffer.readableBytesView, as: UTF8.self).contains(mapKey))
             #expect(!flush.threadsWritten)
             // The script call's reply first (applied, no level-ups), then the rest's.

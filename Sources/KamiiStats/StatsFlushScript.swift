@@ -268,8 +268,10 @@ enum StatsFlushScript {
                         position = position + \#(grantSize) * grants
                         if flags >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
-                        local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified =
-                            readRecord(stored[m - from + 1 + offset], user)
+                        -- No record yet (readRecord's zeros and -1s) without a function call: most members of a worst-case flush.
+                        local value = stored[m - from + 1 + offset]
+                        local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = 0, 0, 0, 0, -1, 0, -1, -1, -1, -1, -1
+                        if value then xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(value, user) end
                         msgs = msgs + added
                         local accepted = 0
                         for _ = 1, grants do
@@ -336,11 +338,11 @@ enum StatsFlushScript {
             -- Level-ups wait in the guild's levelups hash (user → from:to, merged with one not
             -- carried out yet) until the rewarder has carried them out: a crash or a restart in
             -- between loses none.
-            local waitingKey = prefix .. 'levelups'
             for from = 1, upCount, 3000 do
                 local to = math.min(from + 2999, upCount)
                 local upUsers = {}
                 for k = from, to, 3 do upUsers[#upUsers + 1] = ups[k] end
+                local waitingKey = prefix .. 'levelups'
                 local waiting = call('HMGET', waitingKey, unpack(upUsers))
                 local entries = {}
                 for k = from, to, 3 do

@@ -62,9 +62,10 @@ struct FlushMembers {
         return first..<members.count
     }
 
-    /// A member's changes as the script unpacks them (``StatsFlushScript``'s member format, then
-    /// per grant its message time and XP, then — when the flags say so — the replayed messages'
-    /// count and `s` each); `writer` is reused from member to member.
+    /// A member's changes as the script unpacks them (``StatsFlushScript``'s member format, its
+    /// first grant's message time and XP among them, then each further grant's, then — when the
+    /// flags say so — the replayed messages' count and `s` each); `writer` is reused from member
+    /// to member.
     func packed(_ member: Member, into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
         writer.removeAll()
         append(member, to: &writer)
@@ -84,6 +85,12 @@ struct FlushMembers {
         writer.append(Int8(profile.map { $0.isVerified.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
         writer.append(Int8(clamping: profile?.trust ?? 0))
         writer.append(Int32(clamping: member.grants.count))
+        // The first grant is part of the member's fixed fields (zeros when none), so the script reads
+        // the usual member — one grant — in one unpack.
+        if member.grants.isEmpty {
+            writer.append(Double(0))
+            writer.append(Int32(0))
+        }
         for grant in grants[member.grants] {
             writer.append(Double(grant.messageTime))
             writer.append(Int32(clamping: grant.xp))

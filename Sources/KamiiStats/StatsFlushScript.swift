@@ -15,10 +15,11 @@ import KamiiRedis
 /// counter; added together), then per guild: its key prefix; its changes, one argument packed
 /// little-endian (``guildFormat``, `<di4i4d`: its cooldown in ms, its member count, its karma entry
 /// count (bots and reactions), its karma pair cooldown in ms; then each member's changes in the
-/// order of the user ids, `struct` format `<i4Bbdbbbi4`: messages, flags (1: a member event brought a
+/// order of the user ids, `struct` format `<i4Bbdbbbi4di4`: messages, flags (1: a member event brought a
 /// profile, 2: replayed messages follow), the profile's avatar, joined (ms; 0 not said), pending
-/// and verified (-1 not said) and trust, the grant count; then per grant `<di4`: the message time in
-/// ms and the XP; then, with flag 2, `<i4` the count of replayed messages and `<d` the `s` of each)
+/// and verified (-1 not said) and trust, the grant count, and the first grant's message time in ms
+/// and XP (0 and 0 when none: one unpack for the usual member); then per further grant `<di4`;
+/// then, with flag 2, `<i4` the count of replayed messages and `<d` the `s` of each)
 /// — numbers unpacked in one call rather than converted one argument at a time, and one Lua string
 /// per guild rather than one per member and number; with a position mode (1, 2 or both) the
 /// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown); then its
@@ -95,7 +96,7 @@ enum StatsFlushScript {
         local mode = tonumber(ARGV[6])
         local positionMode = mode % 4
         local writesPositions, readsPositions, confirms = positionMode % 2 == 1, positionMode >= 2, mode >= 4
-        local changeFormat, grantFormat = '<i4Bbdbbbi4', '<di4'
+        local changeFormat, grantFormat = '<i4Bbdbbbi4di4', '<di4'
         local format, legacy = '\#(MemberRecord.luaFormat)', '\#(MemberRecord.luaPattern)'
         local recordSize = \#(MemberRecord.storedSize)
         local byte, pack, unpackBytes = string.byte, struct.pack, struct.unpack
@@ -236,13 +237,13 @@ enum StatsFlushScript {
                 local xpScores, xpCount, karmaScores, karmaCount = sharedScores, 0, nil, 0
                 for m = from, to do
                     local user = ARGV[first + m - 1]
-                    local added, flags, pa, pj, pp, pv, pt, grants
-                    added, flags, pa, pj, pp, pv, pt, grants, position = unpackBytes(changeFormat, changes, position)
+                    local added, flags, pa, pj, pp, pv, pt, grants, firstTime, firstXP
+                    added, flags, pa, pj, pp, pv, pt, grants, firstTime, firstXP, position = unpackBytes(changeFormat, changes, position)
                     -- A member deleted since their changes may have been recorded gets none of them.
                     if deleted and deleted[user] then
                         if karmaOf then karmaOf[user] = nil end
                         -- Past their grants and replayed messages, to the next member's changes.
-                        position = position + \#(grantSize) * grants
+                        if grants > 1 then position = position + \#(grantSize) * (grants - 1) end
                         if flags >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
                         -- No record yet (readRecord's zeros and -1s) without a function call: most members of a worst-case flush.
@@ -251,9 +252,10 @@ enum StatsFlushScript {
                         if value then xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(value, user) end
                         msgs = msgs + added
                         local accepted = 0
-                        for _ = 1, grants do
-                            local t, x
-                            t, x, position = unpackBytes(grantFormat, changes, position)
+                        for g = 1, grants do
+                            -- The first grant came with the member's numbers.
+                            local t, x = firstTime, firstXP
+                            if g > 1 then t, x, position = unpackBytes(grantFormat, changes, position) end
                             if lastXP < 0 or t >= lastXP + cooldown then
                                 xp = xp + x
                                 accepted = accepted + 1

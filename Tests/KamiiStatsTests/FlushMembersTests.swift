@@ -30,7 +30,8 @@ struct FlushMembersTests {
         let later = grouped.members[secondRange.lowerBound]
         #expect(later.user == 30 && later.messages == 1 && grouped.grants[later.grants].map(\.xp) == [21])
 
-        // Packed as the script unpacks it: `<i4Bbdbbbi4` then `<di4` per grant.
+        // Packed as the script unpacks it: `<i4Bbdbbbi4di4` (the first grant among the member's
+        // numbers), then `<di4` per further grant.
         var writer = LittleEndianWriter(capacity: 64)
         let bytes = Array(grouped.packed(members[members.startIndex + 2], into: &writer))
         #expect(bytes.count == 4 + 1 + 1 + 8 + 1 + 1 + 1 + 4 + 3 * 12)
@@ -56,11 +57,15 @@ struct FlushMembersTests {
         #expect(members.map { grouped.replayedSequences[$0.replayed] } == [[6], [5, 7]])
         var writer = LittleEndianWriter(capacity: 64)
         let bytes = Array(grouped.packed(members[members.startIndex + 1], into: &writer))
-        // `<i4Bbdbbbi4`, one grant `<di4`, then the replayed count and each `s` as a double.
+        // `<i4Bbdbbbi4di4` with its one grant, then the replayed count and each `s` as a double.
         #expect(bytes.count == 21 + 12 + 4 + 2 * 8)
         #expect(bytes[4] == StatsFlushScript.hasProfileFlag + StatsFlushScript.hasReplayedFlag, "a profile, and replayed messages follow")
         #expect(bytes[33..<37] == [2, 0, 0, 0])
         #expect(bytes[37..<45] == ArraySlice(withUnsafeBytes(of: Double(5).bitPattern.littleEndian, Array.init)))
+        // A member without a grant still has the first grant's place, zeros, before their replays.
+        let none = Array(grouped.packed(members[members.startIndex], into: &writer))
+        #expect(none.count == 21 + 12 + 4 + 8 && none[17..<21] == [0, 0, 0, 0] && none[21..<33].allSatisfy { $0 == 0 })
+        #expect(none[33..<37] == [1, 0, 0, 0], "one replayed message")
     }
 
     /// The keys the flush writes in parts are the keys everything else builds as Strings.

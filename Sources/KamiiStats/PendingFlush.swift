@@ -123,6 +123,9 @@ struct PendingFlush {
             var members: [Range<Int>] = []
             members.reserveCapacity(call.count)
             var arguments = 0
+            // Each member's changes weigh as the argument of their own they once were: a round trip
+            // holds as many members as before, and as much of Redis's time.
+            var changesWeight = 0
             var replays = false
             for guild in call {
                 let batch = batches[guild]!
@@ -132,9 +135,10 @@ struct PendingFlush {
                 // With the position arguments, which the call may not carry: a budget, not a count.
                 arguments += StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + range.count
                     + (batch.karmaBots.count + batch.karmaReactions.count) * StatsFlushScript.argumentsPerKarmaReaction
+                changesWeight += range.count
             }
-            if !planned.isEmpty && total + arguments > maxArguments { break }
-            total += arguments
+            if !planned.isEmpty && total + arguments + changesWeight > maxArguments { break }
+            total += arguments + changesWeight
             planned.append((call, recordedAfter, members, arguments, replays))
         }
         calls = planned.map { Array($0.call) }

@@ -7,7 +7,8 @@ extension StatsFlusher {
         /// Guilds per script call. On Redis Cluster, 1 (a script's keys must share a slot); on a
         /// single Redis, more guilds per call save Redis the per-call cost.
         public var guildsPerCall: Int
-        /// Script arguments per round trip: a backlog after an outage is sent in parts (≈ 100,000
+        /// Script arguments per round trip, each member's changes counted as one (they travel in
+        /// their guild's one argument): a backlog after an outage is sent in parts (≈ 100,000
         /// arguments is ≈ 0.2 s of Redis's time), none long enough to run into the command timeout.
         public var maxArgumentsPerRoundTrip: Int
         /// How long Redis remembers which reactions gave karma, counted from the end of their

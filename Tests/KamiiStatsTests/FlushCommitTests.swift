@@ -149,7 +149,7 @@ struct FlushCommitTests {
         let sha = try await redis.load(StatsFlushScript.script)
         var flush = flush("commit-4", guildsPerCall: 2)
         // Room for one call of two one-member guilds per round trip.
-        let twoGuilds = 2 * (StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 1)
+        let twoGuilds = 2 * (StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 2)
         let first = flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha, maxArguments: twoGuilds, records: records)))
         #expect(first.applied == 2 && !first.recordsWritten && flush.batches.count == 1, "\(first)")
         let appliedFirst = try #require(guilds.first { flush.batches[$0.rawValue] == nil })

@@ -275,8 +275,8 @@ struct StatsFlusherTests {
     @Test func aBacklogGoesInSeveralRoundTrips() async throws {
         let redis = try RedisTestServer.client()
         let buffer = StatsBuffer()
-        // The guild's header (its changes in it) and one member id per guild here: two guilds' scripts per round trip.
-        let perGuild = StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 1
+        // The guild's header, one member id and its changes per guild here: two guilds' scripts per round trip.
+        let perGuild = StatsFlushScript.guildHeaderArguments + StatsFlushScript.positionArguments + 2
         let flusher = StatsFlusher(
             buffer: buffer, redis: redis, configuration: .init(keys: keys, guildsPerCall: 1, maxArgumentsPerRoundTrip: 2 * perGuild))
         let guilds = (1...20).map { GuildID(guild.rawValue + UInt64($0) << 22) }

@@ -112,20 +112,14 @@ struct HeldChangesDeletionTests {
     /// — is judged by when it was sent: it does not bring the user back, even in a batch that began
     /// recording after the deletion.
     @Test func aMessageReplayedAfterADeletionDoesNotBringTheUserBack() async throws {
-        let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
-        #expect(await flusher.flush())
+        let (redis, _, _) = try await flushed([one])
         let sent = GuildRouter.unixMilliseconds() - 60_000
         try await StatsPurge(redis: redis, keys: keys).purge(UserID(one))
         var replayed = GuildStatsBatch()
         replayed.countMessage(by: one, at: sent)
         replayed.countMessage(by: two, at: sent)
         replayed.recordedAfter = GuildRouter.unixMilliseconds() + 10_000
-        var flush = PendingFlush(id: "replay-1", batches: [guild.rawValue: replayed], keys: keys, guildsPerCall: 100)
-        let sha = try await redis.load(StatsFlushScript.script)
-        #expect(flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha))).applied == 1)
+        #expect(try await applyAlone(replayed, id: "replay-1", redis) == 1)
         let reader = StatsReader(redis: redis, keys: keys)
         #expect(try await reader.member(UserID(one), in: guild) == nil, "sent before the deletion")
         #expect(try await reader.member(UserID(two), in: guild)?.messages == 1)
@@ -135,12 +129,8 @@ struct HeldChangesDeletionTests {
     /// A deleted member's changes are passed over whole — grants, replayed messages and profile
     /// — and the member after them in the guild's changes gets exactly theirs.
     @Test func theMemberAfterADeletedOneGetsExactlyTheirChanges() async throws {
-        let redis = try RedisTestServer.client()
         let (low, high) = (min(one, two), max(one, two))
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: low) }
-        #expect(await flusher.flush())
+        let (redis, _, _) = try await flushed([low])
         let sent = GuildRouter.unixMilliseconds() - 180_000
         try await StatsPurge(redis: redis, keys: keys).purge(UserID(low))
         var batch = GuildStatsBatch()
@@ -153,9 +143,7 @@ struct HeldChangesDeletionTests {
         }
         batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 5, isPending: false, isVerified: true, trust: 40), of: low)
         batch.recordedAfter = GuildRouter.unixMilliseconds() + 10_000
-        var flush = PendingFlush(id: "replay-2", batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 100)
-        let sha = try await redis.load(StatsFlushScript.script)
-        #expect(flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha))).applied == 1)
+        #expect(try await applyAlone(batch, id: "replay-2", redis) == 1)
         let reader = StatsReader(redis: redis, keys: keys)
         #expect(try await reader.member(UserID(low), in: guild) == nil, "deleted")
         let record = try await reader.member(UserID(high), in: guild)
@@ -189,5 +177,13 @@ struct HeldChangesDeletionTests {
         for user in users { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
         if !users.isEmpty { #expect(await flusher.flush()) }
         return (redis, buffer, flusher)
+    }
+
+    /// Applies `batch` as a flush of its own (what a restarted process's held changes are); returns
+    /// how many guilds have it applied.
+    private func applyAlone(_ batch: GuildStatsBatch, id: String, _ redis: RedisClient) async throws -> Int {
+        var flush = PendingFlush(id: id, batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 100)
+        let sha = try await redis.load(StatsFlushScript.script)
+        return flush.settle(try await redis.execute(flush.pipeline(scriptHash: sha))).applied
     }
 }

@@ -24,9 +24,10 @@ import KamiiRedis
 /// per guild rather than one per member and number; with a position mode (1, 2 or both) the
 /// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown); then its
 /// members' user ids; then per karma reaction its ledger week, `message:giver:emoji` (a clear:
-/// `message:*`, or `message:*:` and the emoji keys it clears, comma-separated), the receiver (empty for a removal or a clear) and when the bot
-/// received it (Unix ms; 0 for a removal) — or, for a bot the guild's actors saw, 0, `bot`, its id and 0: kept
-/// in the guild's `bots` set, whose members receive no karma.
+/// `message:*`, or `message:*:` and the emoji keys it clears, comma-separated), the receiver
+/// (empty for a removal or a clear) and when the bot received it (Unix ms; 0 for a removal) — or,
+/// for a bot the guild's actors saw, 0, `bot`, its id and 0: kept in the guild's `bots` set, whose
+/// members receive no karma.
 ///
 /// A guild whose marker holds this batch id, or a later one of the same process, had it applied (a
 /// retried flush, or a stale copy arriving late): nothing happens to it. The members hash's `~pos`
@@ -246,7 +247,8 @@ enum StatsFlushScript {
                         if grants > 1 then position = position + \#(grantSize) * (grants - 1) end
                         if flags >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
-                        -- No record yet (readRecord's zeros and -1s) without a function call: most members of a worst-case flush.
+                        -- No record yet (readRecord's zeros and -1s), without a function call: most
+                        -- members of a worst-case flush.
                         local value = stored[m - from + 1 + offset]
                         local xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = 0, 0, 0, 0, -1, 0, -1, -1, -1, -1, -1
                         if value then xp, level, msgs, xpMessages, lastXP, total, trust, avatar, joined, pending, verified = readRecord(value, user) end

@@ -62,18 +62,10 @@ struct FlushMembers {
         return first..<members.count
     }
 
-    /// A member's changes as the script unpacks them (``StatsFlushScript``'s member format, its
-    /// first grant's message time and XP among them, then each further grant's, then — when the
-    /// flags say so — the replayed messages' count and `s` each); `writer` is reused from member
-    /// to member.
-    func packed(_ member: Member, into writer: inout LittleEndianWriter) -> ArraySlice<UInt8> {
-        writer.removeAll()
-        append(member, to: &writer)
-        return writer.bytes[...]
-    }
-
-    /// Appends ``packed(_:into:)``'s bytes to what `writer` holds: a guild's members go one after
-    /// the other in its one changes argument.
+    /// Appends a member's changes as the script unpacks them (``StatsFlushScript``'s member format,
+    /// its first grant's message time and XP among them, then each further grant's, then — when the
+    /// flags say so — the replayed messages' count and `s` each) to what `writer` holds: a guild's
+    /// members go one after the other in its one changes argument.
     func append(_ member: Member, to writer: inout LittleEndianWriter) {
         let profile = member.profile
         writer.append(Int32(clamping: member.messages))

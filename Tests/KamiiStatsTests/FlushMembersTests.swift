@@ -32,8 +32,7 @@ struct FlushMembersTests {
 
         // Packed as the script unpacks it: `<i4Bbdbbbi4di4` (the first grant among the member's
         // numbers), then `<di4` per further grant.
-        var writer = LittleEndianWriter(capacity: 64)
-        let bytes = Array(grouped.packed(members[members.startIndex + 2], into: &writer))
+        let bytes = packed(members[members.startIndex + 2], grouped)
         #expect(bytes.count == 4 + 1 + 1 + 8 + 1 + 1 + 1 + 4 + 3 * 12)
         #expect(bytes[0..<4] == [3, 0, 0, 0] && bytes[4] == 0, "three messages, no profile")
         #expect(bytes[17..<21] == [3, 0, 0, 0], "three grants")
@@ -55,15 +54,14 @@ struct FlushMembersTests {
         let members = grouped.members[range]
         #expect(members.map(\.user) == [10, 30] && members.map(\.messages) == [0, 1])
         #expect(members.map { grouped.replayedSequences[$0.replayed] } == [[6], [5, 7]])
-        var writer = LittleEndianWriter(capacity: 64)
-        let bytes = Array(grouped.packed(members[members.startIndex + 1], into: &writer))
+        let bytes = packed(members[members.startIndex + 1], grouped)
         // `<i4Bbdbbbi4di4` with its one grant, then the replayed count and each `s` as a double.
         #expect(bytes.count == 21 + 12 + 4 + 2 * 8)
         #expect(bytes[4] == StatsFlushScript.hasProfileFlag + StatsFlushScript.hasReplayedFlag, "a profile, and replayed messages follow")
         #expect(bytes[33..<37] == [2, 0, 0, 0])
         #expect(bytes[37..<45] == ArraySlice(withUnsafeBytes(of: Double(5).bitPattern.littleEndian, Array.init)))
         // A member without a grant still has the first grant's place, zeros, before their replays.
-        let none = Array(grouped.packed(members[members.startIndex], into: &writer))
+        let none = packed(members[members.startIndex], grouped)
         #expect(none.count == 21 + 12 + 4 + 8 && none[17..<21] == [0, 0, 0, 0] && none[21..<33].allSatisfy { $0 == 0 })
         #expect(none[33..<37] == [1, 0, 0, 0], "one replayed message")
     }
@@ -83,5 +81,12 @@ struct FlushMembersTests {
                 #expect(inPlace.buffer == asStrings.buffer, "\(keys.prefix) \(guild)")
             }
         }
+    }
+
+    /// One member's bytes, as ``FlushMembers/append(_:to:)`` writes them into their guild's argument.
+    private func packed(_ member: FlushMembers.Member, _ grouped: FlushMembers) -> [UInt8] {
+        var writer = LittleEndianWriter(capacity: 64)
+        grouped.append(member, to: &writer)
+        return writer.bytes
     }
 }

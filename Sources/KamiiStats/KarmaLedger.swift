@@ -74,15 +74,20 @@ public struct KarmaLedger: Sendable {
         for first in stride(from: 0, to: ledgers.count, by: 2_000) {
             let part = ledgers[first..<min(first + 2_000, ledgers.count)]
             var pipeline = RedisPipeline()
-            for ledger in part { pipeline.append("EVALSHA", sha, "1", ledger, user.map { String($0.rawValue) } ?? "", action.rawValue) }
+            for ledger in part {
+                // The index's key shares the ledger's hash tag; an unexpected name (none) just has none.
+                let index = keys.karmaIndex(ofLedger: ledger) ?? ledger + ":no-index"
+                pipeline.append("EVALSHA", sha, "2", ledger, index, user.map { String($0.rawValue) } ?? "", action.rawValue)
+            }
             for (ledger, reply) in zip(part, try await redis.execute(pipeline)) { replies.append((ledger, try reply.orThrow())) }
         }
         return replies
     }
 
-    /// A ledger's entries where ARGV[1] is the giver or the receiver (all of them when ARGV[1] is
-    /// empty): ARGV[2] `list` returns them (field, value, …), `delete` deletes them and returns how
-    /// many. (A page of HSCAN at a time; deleting what a page returned is safe for the scan.)
+    /// A ledger's (KEYS[1]) entries where ARGV[1] is the giver or the receiver (all of them when
+    /// ARGV[1] is empty): ARGV[2] `list` returns them (field, value, …), `delete` deletes them, from
+    /// its index (KEYS[2]) too, and returns how many. (A page of HSCAN at a time; deleting what a
+    /// page returned is safe for the scan.)
     private static let entriesNaming = RedisScript(#"""
         local user, deleting, found, removed, cursor = ARGV[1], ARGV[2] == 'delete', {}, 0, '0'
         repeat
@@ -93,6 +98,7 @@ public struct KarmaLedger: Sendable {
                 if user == '' or entries[k + 1] == user or string.match(entries[k], '^%d+:(%d+):') == user then
                     if deleting then
                         removed = removed + redis.call('HDEL', KEYS[1], entries[k])
+                        redis.call('ZREM', KEYS[2], entries[k])
                     else
                         found[#found + 1] = entries[k]
                         found[#found + 1] = entries[k + 1]

@@ -4,6 +4,48 @@ extension StatsFlushScript {
     /// karma, what each gives or takes back. A part of ``script`` (it uses that script's `now`,
     /// `week`, `karmaMemory`, `digits` and `call`, its `redis.call`).
     static let karmaFromLedger = #"""
+        local indexedMarker = '\#(StatsKeys.karmaIndexedMarker)'
+        -- The ledger's entries (field, receiver) for `message` whose emoji key is in `keys` (any
+        -- when nil), and out of the index (`karma-index:<week>`: the ledger's fields, all scored 0,
+        -- so a message's are one range of it). A ledger the index does not cover (begun by an
+        -- earlier version: no marker) is scanned whole instead, matching the message's digits and
+        -- a colon.
+        local function clearedEntries(ledger, index, message, keys)
+            local function wanted(field) return not keys or keys[string.match(field, ':(%d+)$') or ''] end
+            local cleared = {}
+            if call('ZSCORE', index, indexedMarker) then
+                local fields = {}
+                for _, field in ipairs(call('ZRANGEBYLEX', index, '[' .. message .. ':', '(' .. message .. ';')) do
+                    if wanted(field) then fields[#fields + 1] = field end
+                end
+                -- A thousand at a time: within Lua's limit on unpacked arguments.
+                for from = 1, #fields, 1000 do
+                    local to = math.min(from + 999, #fields)
+                    local given = call('HMGET', ledger, unpack(fields, from, to))
+                    for f = from, to do
+                        if given[f - from + 1] then cleared[#cleared + 1] = {fields[f], given[f - from + 1]} end
+                    end
+                    call('ZREM', index, unpack(fields, from, to))
+                end
+                return cleared
+            end
+            local cursor = '0'
+            repeat
+                local page = call('HSCAN', ledger, cursor, 'MATCH', message .. ':*', 'COUNT', 1000)
+                cursor = page[1]
+                for e = 1, #page[2], 2 do
+                    if wanted(page[2][e]) then cleared[#cleared + 1] = {page[2][e], page[2][e + 1]} end
+                end
+            until cursor == '0'
+            -- Those given since this version began indexing the ledger.
+            for from = 1, #cleared, 1000 do
+                local fields = {}
+                for c = from, math.min(from + 999, #cleared) do fields[#fields + 1] = cleared[c][1] end
+                call('ZREM', index, unpack(fields))
+            end
+            return cleared
+        end
+
         -- Karma from the guild's reactions, decided by its ledger (`karma:<week>` hashes: reaction →
         -- receiver): a reaction gives once however often it is replayed, a removal takes back what
         -- its reaction gave and nothing else. Returns receiver → change, or nil.
@@ -38,17 +80,26 @@ extension StatsFlushScript {
                         if pair then call('SET', pair, givenAt, 'PXAT', digits(math.max(at, now) + pairCooldown)) end
                         -- Kept `karmaMemory` past the end of the message's week (or past now, for an
                         -- older message); a week's hash expires whole, never sooner than it was told.
+                        -- The week's index runs out with it.
                         local expireAt = digits(math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
-                        if call('PEXPIREAT', ledger, expireAt, 'NX') == 0 then call('PEXPIREAT', ledger, expireAt, 'GT') end
+                        local index, extended = prefix .. 'karma-index:' .. bucket, true
+                        if call('PEXPIREAT', ledger, expireAt, 'NX') == 1 then
+                            -- A ledger started now: every entry it will hold is indexed, which the
+                            -- marker says (a ledger of an earlier version is not, and is scanned).
+                            call('ZADD', index, 0, indexedMarker, 0, reaction)
+                        else
+                            extended = call('PEXPIREAT', ledger, expireAt, 'GT') == 1
+                            call('ZADD', index, 0, reaction)
+                        end
+                        -- The index's expiry follows the ledger's (an index begun beside an earlier
+                        -- version's ledger may run out first: that ledger is scanned anyway).
+                        if call('PEXPIREAT', index, expireAt, 'NX') == 0 and extended then call('PEXPIREAT', index, expireAt, 'GT') end
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end
                 elseif string.find(reaction, '*', 1, true) then
                     -- A clear: every giver's reaction to the message (with one of the emoji keys
-                    -- listed after `message:*:`, or any), taken back at once. The pattern is the
-                    -- message's digits and a colon: no other message. It walks the week's whole
-                    -- ledger once, whatever the keys: clears are moderators' and bots' acts, not
-                    -- the traffic.
+                    -- listed after `message:*:`, or any), taken back at once.
                     local message, listed = string.match(reaction, '^(%d+):%*:([%d,]+)$')
                     local keys
                     if listed then
@@ -57,20 +108,11 @@ extension StatsFlushScript {
                     else
                         message = string.match(reaction, '^(%d+):%*$')
                     end
-                    local cleared, cursor = {}, '0'
-                    repeat
-                        local page = call('HSCAN', ledger, cursor, 'MATCH', (message or '-') .. ':*', 'COUNT', 1000)
-                        cursor = page[1]
-                        for e = 1, #page[2], 2 do
-                            if not keys or keys[string.match(page[2][e], ':(%d+)$') or ''] then
-                                cleared[#cleared + 1] = {page[2][e], page[2][e + 1]}
-                            end
-                        end
-                    until cursor == '0'
+                    local cleared = clearedEntries(ledger, prefix .. 'karma-index:' .. bucket, message or '-', keys)
                     for _, entry in ipairs(cleared) do
                         local field, given = entry[1], entry[2]
                         local by = string.match(field, '^%d+:(%d+):')
-                        -- Counted once even if the scan named it twice; a member deleted since is forgotten.
+                        -- Counted once even if a scan named it twice; a member deleted since is forgotten.
                         if call('HDEL', ledger, field) == 1
                             and not (deleted and ((by and deleted[by]) or deleted[given])) then
                             changes = changes or {}
@@ -81,6 +123,7 @@ extension StatsFlushScript {
                     local given = call('HGET', ledger, reaction)
                     if given then
                         call('HDEL', ledger, reaction)
+                        call('ZREM', prefix .. 'karma-index:' .. bucket, reaction)
                         -- Karma of a member deleted since is gone already: nothing to take back.
                         if not (deleted and deleted[given]) then
                             changes = changes or {}

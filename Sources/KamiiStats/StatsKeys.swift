@@ -16,6 +16,10 @@ public import DiscordModels
 ///   members of a journal entry Redis refused
 /// - `<prefix>:{g}:karma:<week>` — hash: `message:giver:emoji` → receiver, the reactions that gave
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
+/// - `<prefix>:{g}:karma-index:<week>` — sorted set: the ledger's fields, every score 0, so one
+///   message's entries are one lexicographic range (a clear of its reactions reads that range, not
+///   the week's ledger); its member ``karmaIndexedMarker`` says the index covers the whole ledger
+///   (a ledger begun by an earlier version is scanned instead); expires with the ledger
 /// - `<prefix>:{g}:karma-pair:<giver>:<receiver>` — string: when the giver last gave the receiver
 ///   karma (Unix ms, the bot's clock), kept until the guild's pair cooldown from then ends: what holds
 ///   the cooldown across evictions and restarts
@@ -54,6 +58,15 @@ public struct StatsKeys: Sendable, Equatable {
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }
+    public func karmaIndex(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma-index:\(week)" }
+    /// The index of the ledger named `ledger` (a key ``karmaLedger(in:week:)`` gives).
+    public func karmaIndex(ofLedger ledger: String) -> String? {
+        guard let colon = ledger.lastIndex(of: ":"), ledger[..<colon].hasSuffix("}:karma") else { return nil }
+        return ledger[..<colon] + "-index" + ledger[colon...]
+    }
+    /// The member of a karma index that says it holds every field of its ledger (it sorts after
+    /// every `message:giver:emoji`, so no message's range takes it in).
+    public static let karmaIndexedMarker = "~indexed"
     public func deletions(in guild: GuildID) -> String { guildPrefix(guild) + "deleted" }
     public func bots(in guild: GuildID) -> String { guildPrefix(guild) + "bots" }
     public func loadLock(in guild: GuildID) -> String { guildPrefix(guild) + "loading" }

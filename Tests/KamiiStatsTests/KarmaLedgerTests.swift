@@ -170,6 +170,58 @@ struct KarmaLedgerTests {
         await redis.close()
     }
 
+    /// A clear reads the message's entries from the week's index (one range of a sorted set), not a
+    /// scan of the week's ledger: an entry the index does not name is left alone. Removals and
+    /// clears take their entries out of the index; the index expires with its ledger.
+    @Test func aClearReadsItsMessagesEntriesFromTheIndex() async throws {
+        let redis = try RedisTestServer.client()
+        let (thumbs, star) = (KarmaRules.emojiKey("👍"), KarmaRules.emojiKey("⭐"))
+        let message = GuildStatsBatch.recentMessageID(), other = message + 1
+        let week = MessageID(message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds
+        let (ledger, index) = (keys.karmaLedger(in: guild, week: week), keys.karmaIndex(in: guild, week: week))
+        #expect(keys.karmaIndex(ofLedger: ledger) == index)
+        func indexed() async throws -> [String] { try await redis.send("ZRANGE", index, "0", "-1").array?.compactMap(\.string) ?? [] }
+        #expect(await flush([
+            .init(message: message, giver: 1, emoji: thumbs, receiver: 2), .init(message: message, giver: 3, emoji: thumbs, receiver: 2),
+            .init(message: message, giver: 4, emoji: star, receiver: 2), .init(message: other, giver: 1, emoji: thumbs, receiver: 5),
+        ], redis))
+        #expect(try await indexed() == ["\(message):1:\(thumbs)", "\(message):3:\(thumbs)", "\(message):4:\(star)", "\(other):1:\(thumbs)", StatsKeys.karmaIndexedMarker])
+        #expect(try await redis.send("PEXPIRETIME", index).int == (try await redis.send("PEXPIRETIME", ledger).int))
+        // An entry only the ledger has: a scan would take it back, the index does not know it.
+        try await redis.send("HSET", ledger, "\(message):9:\(thumbs)", "2")
+        #expect(await flush([.cleared(message, emoji: thumbs)], redis))
+        #expect(try await member(2, redis)?.karma == 1, "givers 1 and 3 taken back, the star kept")
+        #expect(try await member(5, redis)?.karma == 1)
+        #expect(try await redis.send("HEXISTS", ledger, "\(message):9:\(thumbs)").int == 1, "not read")
+        #expect(try await indexed() == ["\(message):4:\(star)", "\(other):1:\(thumbs)", StatsKeys.karmaIndexedMarker])
+        #expect(await flush([.init(message: message, giver: 4, emoji: star, receiver: nil)], redis))
+        #expect(try await member(2, redis)?.karma == 0)
+        #expect(try await indexed() == ["\(other):1:\(thumbs)", StatsKeys.karmaIndexedMarker])
+        await redis.close()
+    }
+
+    /// A week's ledger begun before the index (no marker; later entries indexed without one) is
+    /// cleared by a scan of the ledger, as before: every entry of the message goes, indexed or not.
+    @Test func aLedgerBegunBeforeTheIndexIsClearedByAScan() async throws {
+        let redis = try RedisTestServer.client()
+        let thumbs = KarmaRules.emojiKey("👍")
+        let message = GuildStatsBatch.recentMessageID(), other = message + 1
+        let week = MessageID(message).unixMilliseconds / StatsKeys.karmaWeekMilliseconds
+        let index = keys.karmaIndex(in: guild, week: week)
+        #expect(await flush([
+            .init(message: message, giver: 1, emoji: thumbs, receiver: 2), .init(message: other, giver: 1, emoji: thumbs, receiver: 5),
+        ], redis))
+        try await redis.send("DEL", index)  // as an earlier version left it
+        #expect(await flush([.init(message: message, giver: 3, emoji: thumbs, receiver: 2)], redis))
+        #expect(try await redis.send("ZRANGE", index, "0", "-1").array?.compactMap(\.string) == ["\(message):3:\(thumbs)"], "no marker")
+        #expect(try await member(2, redis)?.karma == 2)
+        #expect(await flush([.cleared(message, emoji: nil)], redis))
+        #expect(try await member(2, redis)?.karma == 0, "the unindexed entry and the indexed one")
+        #expect(try await member(5, redis)?.karma == 1)
+        #expect(try await redis.send("EXISTS", index).int == 0, "its one entry taken out")
+        await redis.close()
+    }
+
     /// A reaction to a message older than the karma memory is remembered from when it gave karma;
     /// a week's ledger never expires sooner than it was told (a shorter memory set later).
     @Test func anOldMessagesReactionIsRememberedFromNow() async throws {
@@ -189,7 +241,10 @@ struct KarmaLedgerTests {
         let expiry = try await give(from: 1, memory: .seconds(30 * 86_400))
         #expect(expiry >= before + 30 * 86_400_000 && expiry <= Int(Date().timeIntervalSince1970 * 1_000) + 30 * 86_400_000)
         #expect(try await give(from: 3, memory: .seconds(86_400)) == expiry, "not shortened")
-        #expect(try await member(2, redis)?.karma == 2)
+        let longer = try await give(from: 4, memory: .seconds(60 * 86_400))
+        #expect(longer > expiry)
+        #expect(try await redis.send("PEXPIRETIME", keys.karmaIndex(in: guild, week: week)).int == longer, "the index runs out with its ledger")
+        #expect(try await member(2, redis)?.karma == 3)
         await redis.close()
     }
 

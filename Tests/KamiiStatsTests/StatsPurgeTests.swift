@@ -73,6 +73,8 @@ struct StatsPurgeTests {
         let left = try await redis.send("HGETALL", keys.karmaLedger(in: guilds[0], week: week)).array?.compactMap(\.string) ?? []
         #expect(left.count == 2 * 2_500)
         #expect(stride(from: 0, to: left.count, by: 2).allSatisfy { left[$0].contains(":13:") && left[$0 + 1] == "14" })
+        let indexed = try await redis.send("ZRANGE", keys.karmaIndex(in: guilds[0], week: week), "0", "-1").array?.compactMap(\.string) ?? []
+        #expect(indexed.count == 2_500 + 1 && indexed.allSatisfy { $0.contains(":13:") || $0 == StatsKeys.karmaIndexedMarker }, "the index forgets them too")
         await redis.close()
     }
 

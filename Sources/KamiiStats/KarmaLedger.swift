@@ -45,7 +45,12 @@ public struct KarmaLedger: Sendable {
     /// the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {
-        let replies = try await run(.delete, in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
+        // The indexes too, even one whose ledger is gone (evicted, emptied): their entries name givers.
+        var ledgers = Set(try await redis.keys(matching: keys.everyKarmaLedger))
+        for index in try await redis.keys(matching: keys.everyKarmaIndex) {
+            if let ledger = keys.karmaLedger(ofIndex: index) { ledgers.insert(ledger) }
+        }
+        let replies = try await run(.delete, in: ledgers.sorted(), naming: user)
         return Set(replies.compactMap { ledger, removed in (removed.int ?? 0) > 0 ? keys.guild(ofKey: ledger) : nil })
     }
 
@@ -86,8 +91,9 @@ public struct KarmaLedger: Sendable {
 
     /// A ledger's (KEYS[1]) entries where ARGV[1] is the giver or the receiver (all of them when
     /// ARGV[1] is empty): ARGV[2] `list` returns them (field, value, …), `delete` deletes them, from
-    /// its index (KEYS[2]) too, and returns how many. (A page of HSCAN at a time; deleting what a
-    /// page returned is safe for the scan.)
+    /// its index (KEYS[2]) too, with any entry the index still holds of ARGV[1] as giver, and
+    /// returns how many the ledger had. (A page of HSCAN or ZSCAN at a time; deleting what a page
+    /// returned is safe for the scan.)
     private static let entriesNaming = RedisScript(#"""
         local user, deleting, found, removed, cursor = ARGV[1], ARGV[2] == 'delete', {}, 0, '0'
         repeat
@@ -106,7 +112,14 @@ public struct KarmaLedger: Sendable {
                 end
             end
         until cursor == '0'
-        if deleting then return removed end
-        return found
+        if not deleting then return found end
+        if user ~= '' then
+            repeat
+                local page = redis.call('ZSCAN', KEYS[2], cursor, 'MATCH', '*:' .. user .. ':*', 'COUNT', 1000)
+                cursor = page[1]
+                for k = 1, #page[2], 2 do redis.call('ZREM', KEYS[2], page[2][k]) end
+            until cursor == '0'
+        end
+        return removed
         """#)
 }

@@ -8,12 +8,15 @@ extension StatsFlushScript {
         -- The ledger's entries (field, receiver) for `message` whose emoji key is in `keys` (any
         -- when nil), and out of the index (`karma-index:<week>`: the ledger's fields, all scored 0,
         -- so a message's are one range of it). A ledger the index does not cover (begun by an
-        -- earlier version: no marker) is scanned whole instead, matching the message's digits and
-        -- a colon.
+        -- earlier version: no marker; or written by one since) is scanned whole instead, matching
+        -- the message's digits and a colon.
         local function clearedEntries(ledger, index, message, keys)
             local function wanted(field) return not keys or keys[string.match(field, ':(%d+)$') or ''] end
             local cleared = {}
-            if call('ZSCORE', index, indexedMarker) then
+            -- Trusted only while it holds as many entries as the ledger: an earlier version writing
+            -- into this week's ledger (a rollback) adds entries the index does not know, and the
+            -- ledger is scanned instead.
+            if call('ZSCORE', index, indexedMarker) and call('ZCARD', index) == call('HLEN', ledger) + 1 then
                 local fields = {}
                 for _, field in ipairs(call('ZRANGEBYLEX', index, '[' .. message .. ':', '(' .. message .. ';')) do
                     if wanted(field) then fields[#fields + 1] = field end
@@ -82,18 +85,24 @@ extension StatsFlushScript {
                         -- older message); a week's hash expires whole, never sooner than it was told.
                         -- The week's index runs out with it.
                         local expireAt = digits(math.max((tonumber(bucket) + 1) * week, now) + karmaMemory)
-                        local index, extended = prefix .. 'karma-index:' .. bucket, true
+                        local index = prefix .. 'karma-index:' .. bucket
                         if call('PEXPIREAT', ledger, expireAt, 'NX') == 1 then
-                            -- A ledger started now: every entry it will hold is indexed, which the
-                            -- marker says (a ledger of an earlier version is not, and is scanned).
+                            -- A ledger started now: its index starts with it (whatever an earlier
+                            -- ledger of the week left in one goes), holding every entry the ledger
+                            -- will, which the marker says, and runs out when the ledger does.
+                            call('DEL', index)
                             call('ZADD', index, 0, indexedMarker, 0, reaction)
+                            call('PEXPIREAT', index, expireAt)
                         else
-                            extended = call('PEXPIREAT', ledger, expireAt, 'GT') == 1
                             call('ZADD', index, 0, reaction)
+                            if call('PEXPIREAT', ledger, expireAt, 'GT') == 1 then
+                                call('PEXPIREAT', index, expireAt)
+                            else
+                                -- An index begun beside an earlier version's ledger (no marker: the
+                                -- ledger is scanned) runs out no later than the ledger.
+                                call('PEXPIREAT', index, expireAt, 'NX')
+                            end
                         end
-                        -- The index's expiry follows the ledger's (an index begun beside an earlier
-                        -- version's ledger may run out first: that ledger is scanned anyway).
-                        if call('PEXPIREAT', index, expireAt, 'NX') == 0 and extended then call('PEXPIREAT', index, expireAt, 'GT') end
                         changes = changes or {}
                         changes[receiver] = (changes[receiver] or 0) + 1
                     end

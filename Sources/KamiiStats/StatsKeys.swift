@@ -18,8 +18,9 @@ public import DiscordModels
 ///   karma on messages of that week (weeks since 1970, UTC); expires with the flusher's karma memory
 /// - `<prefix>:{g}:karma-index:<week>` — sorted set: the ledger's fields, every score 0, so one
 ///   message's entries are one lexicographic range (a clear of its reactions reads that range, not
-///   the week's ledger); its member ``karmaIndexedMarker`` says the index covers the whole ledger
-///   (a ledger begun by an earlier version is scanned instead); expires with the ledger
+///   the week's ledger); begun afresh with its ledger, with the member ``karmaIndexedMarker`` which
+///   says it covers the whole ledger (a ledger begun by an earlier version, or one whose entry
+///   count the index does not match, is scanned instead); runs out when its ledger does
 /// - `<prefix>:{g}:karma-pair:<giver>:<receiver>` — string: when the giver last gave the receiver
 ///   karma (Unix ms, the bot's clock), kept until the guild's pair cooldown from then ends: what holds
 ///   the cooldown across evictions and restarts
@@ -64,6 +65,11 @@ public struct StatsKeys: Sendable, Equatable {
         guard let colon = ledger.lastIndex(of: ":"), ledger[..<colon].hasSuffix("}:karma") else { return nil }
         return ledger[..<colon] + "-index" + ledger[colon...]
     }
+    /// The ledger whose index is `index` (a key ``karmaIndex(in:week:)`` gives).
+    public func karmaLedger(ofIndex index: String) -> String? {
+        guard let colon = index.lastIndex(of: ":"), index[..<colon].hasSuffix("}:karma-index") else { return nil }
+        return String(index[..<colon].dropLast("-index".count)) + index[colon...]
+    }
     /// The member of a karma index that says it holds every field of its ledger (it sorts after
     /// every `message:giver:emoji`, so no message's range takes it in).
     public static let karmaIndexedMarker = "~indexed"
@@ -80,6 +86,8 @@ public struct StatsKeys: Sendable, Equatable {
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
+    /// SCAN pattern: every guild's karma indexes.
+    public var everyKarmaIndex: String { "\(prefix):{*}:karma-index:*" }
     public func karmaPair(in guild: GuildID, giver: UserID, receiver: UserID) -> String {
         guildPrefix(guild) + "karma-pair:\(giver.rawValue):\(receiver.rawValue)"
     }

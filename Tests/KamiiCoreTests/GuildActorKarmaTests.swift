@@ -93,6 +93,17 @@ extension GuildActorTests {
         switched.settingsChanged(GuildID(D.guild))
         await switched.route(D.message(id: D.messageID(atSecond: 1), author: 90, bot: true))
         #expect(batch(switched).karmaBots == [90])
+        // Seen again an hour later: sent again (Redis may have lost its `:bots` meanwhile).
+        let clock = ManualClock()
+        var config = GuildConfig()
+        config.modules.karma = true
+        let hourly = self.router(GuildSettings(config), clock: clock)
+        await hourly.route(D.message(id: D.messageID(atSecond: 0), author: 90, bot: true))
+        clock.advance(3_600_000 - 1)  // an hour less a millisecond
+        await hourly.route(D.message(id: D.messageID(atSecond: 1), author: 90, bot: true))
+        clock.advance(1)
+        await hourly.route(D.message(id: D.messageID(atSecond: 2), author: 90, bot: true))
+        #expect(batch(hourly).karmaBots == [90, 90])
     }
 
     /// A member's super reaction and normal reaction with the same emoji on one message are two

@@ -28,14 +28,26 @@ struct KarmaGateTests {
         var gate = KarmaGate()
         for bot in 1...UInt64(KarmaGate.capacity + 10) {
             gate.noteBot(bot)
-            let sent = gate.reports(bot)
+            let sent = gate.reports(bot, at: 0)
             #expect(sent)
         }
         #expect(gate.receiver(of: Self.reaction(from: 1, to: 2)) == nil)
         let unkept = UInt64(KarmaGate.capacity + 5)
         #expect(gate.receiver(of: Self.reaction(from: unkept, to: unkept + 1)) == unkept + 1, "not kept past the capacity")
-        let (keptAgain, unkeptAgain, unkeptOnceMore) = (gate.reports(1), gate.reports(unkept), gate.reports(unkept))
+        let (keptAgain, unkeptAgain, unkeptOnceMore) = (gate.reports(1, at: 1), gate.reports(unkept, at: 1), gate.reports(unkept, at: 2))
         #expect(!keptAgain, "a kept one is sent once")
         #expect(unkeptAgain && unkeptOnceMore, "one not kept is sent each time it is seen")
+    }
+
+    /// A bot sent to the flush is sent again when seen an hour or more later (a Redis that lost
+    /// `:bots` learns it again), not before.
+    @Test func aBotIsSentAgainHourly() {
+        var gate = KarmaGate()
+        let hour = KarmaGate.reportMilliseconds
+        gate.noteBot(9)
+        let sightings = [1_000, 1_000 + hour - 1, 1_000 + hour, 1_000 + hour + 5, 1_000 + 3 * hour].map { gate.reports(9, at: $0) }
+        #expect(sightings == [true, false, true, false, true])
+        let earlier = gate.reports(9, at: 500)
+        #expect(!earlier, "a clock read earlier than the last report sends nothing")
     }
 }

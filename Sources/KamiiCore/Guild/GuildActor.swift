@@ -232,11 +232,11 @@ public actor GuildActor {
         stats.record(in: slot) { $0.countMessage(by: message.authorID, at: MessageID(message.id).unixMilliseconds, from: origin) }
     }
 
-    /// Remembers a bot; the first time it is seen with karma on, the flush keeps it in Redis too,
-    /// so that an actor that has not seen it yet gives it no karma either.
+    /// Remembers a bot; the first time it is seen with karma on (and again hourly), the flush keeps
+    /// it in Redis too, so that an actor that has not seen it yet gives it no karma either.
     private func noteBot(_ user: UInt64) {
         karma.noteBot(user)
-        guard settings?.karma != nil, karma.reports(user) else { return }
+        guard settings?.karma != nil, karma.reports(user, at: clock()) else { return }
         stats.record(in: slot) { $0.noteBot(user) }
     }
 

@@ -45,10 +45,15 @@ public struct KarmaLedger: Sendable {
     /// the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {
-        // The indexes too, even one whose ledger is gone (evicted, emptied): their entries name givers.
-        var ledgers = Set(try await redis.keys(matching: keys.everyKarmaLedger))
-        for index in try await redis.keys(matching: keys.everyKarmaIndex) {
-            if let ledger = keys.karmaLedger(ofIndex: index) { ledgers.insert(ledger) }
+        // The indexes too, even one whose ledger is gone (evicted, emptied): their entries name
+        // givers. Ledgers and indexes are found by one walk of the keyspace.
+        var ledgers = Set<String>()
+        for key in try await redis.keys(matching: keys.everyKarmaLedgerOrIndex) {
+            if let ledger = keys.karmaLedger(ofIndex: key) {
+                ledgers.insert(ledger)
+            } else if keys.karmaIndex(ofLedger: key) != nil {
+                ledgers.insert(key)
+            }
         }
         let replies = try await run(.delete, in: ledgers.sorted(), naming: user)
         return Set(replies.compactMap { ledger, removed in (removed.int ?? 0) > 0 ? keys.guild(ofKey: ledger) : nil })

@@ -86,8 +86,9 @@ public struct StatsKeys: Sendable, Equatable {
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
-    /// SCAN pattern: every guild's karma indexes.
-    public var everyKarmaIndex: String { "\(prefix):{*}:karma-index:*" }
+    /// SCAN pattern: every guild's karma ledgers and indexes, and its pair cooldowns (`karma-pair:`),
+    /// which a caller passes over. (The `-` first in the brackets: Redis reads `[:-]` as a range.)
+    public var everyKarmaLedgerOrIndex: String { "\(prefix):{*}:karma[-:]*" }
     public func karmaPair(in guild: GuildID, giver: UserID, receiver: UserID) -> String {
         guildPrefix(guild) + "karma-pair:\(giver.rawValue):\(receiver.rawValue)"
     }

@@ -137,6 +137,8 @@ struct PendingFlush {
                     + (batch.karmaBots.count + batch.karmaReactions.count) * StatsFlushScript.argumentsPerKarmaReaction
                 changesWeight += range.count
             }
+            // A call holding replays names each guild's replayed session, too.
+            if replays { arguments += StatsFlushScript.replaySessionArguments * call.count }
             if !planned.isEmpty && total + arguments + changesWeight > maxArguments { break }
             total += arguments + changesWeight
             planned.append((call, recordedAfter, members, arguments, replays))
@@ -197,6 +199,8 @@ struct PendingFlush {
                     pipeline.appendArgument(batch.sessionTag)
                     pipeline.appendArgument(batch.lastSequence)
                 }
+                // What its replayed messages are judged by: the positions kept of their own session.
+                if plan.replays { pipeline.appendArgument(batch.replayedSessionTag) }
                 // The user ids, each an argument of its own: the script hands them to Redis straight
                 // from its arguments.
                 for member in members {

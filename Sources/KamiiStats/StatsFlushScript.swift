@@ -22,8 +22,8 @@ import KamiiRedis
 /// then, with flag 2, `<i4` the count of replayed messages and `<d` the `s` of each)
 /// — numbers unpacked in one call rather than converted one argument at a time, and one Lua string
 /// per guild rather than one per member and number; with a position mode (1, 2 or both) the
-/// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown); then its
-/// members' user ids; then per karma reaction its ledger week, `message:giver:emoji` (a clear:
+/// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown), and with
+/// mode 2 the session its replayed messages came in (0: none); then its members' user ids; then per karma reaction its ledger week, `message:giver:emoji` (a clear:
 /// `message:*`, or `message:*:` and the emoji keys it clears, comma-separated), the receiver
 /// (empty for a removal or a clear) and when the bot received it (Unix ms; 0 for a removal) — or,
 /// for a bot the guild's actors saw, 0, `bot`, its id and 0: kept in the guild's `bots` set, whose
@@ -37,7 +37,7 @@ import KamiiRedis
 /// session is never behind the guild, and only if that ``commit`` is refused does it write the
 /// positions instead. A replayed message (from a dispatch an earlier process may
 /// have applied, ``GuildStatsBatch/replayedMessages``) of that session at or below that `s` is not
-/// counted again; `~pos` then never goes back within a session. A grant is applied only if
+/// counted again, whichever session the batch ends in; `~pos` then never goes back within a session. A grant is applied only if
 /// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message
 /// replayed after a restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
 /// already and its giver gave its receiver nothing within the pair cooldown before it (the pair's
@@ -68,6 +68,9 @@ enum StatsFlushScript {
     /// changes); then, in a call with a position mode, ``positionArguments`` more: session tag, last `s`.
     static let guildHeaderArguments = 2
     static let positionArguments = 2
+    /// In a call that reads positions, one more after those: the session the guild's replayed
+    /// messages came in (``GuildStatsBatch/replayedSessionTag``; 0: none).
+    static let replaySessionArguments = 1
     /// A call's modes (``script``'s ARGV[6], added together): it writes each guild's position; its
     /// guilds may hold replayed messages; its last KEY counts the guilds it confirms (``commit``).
     static let writesPositions = 1
@@ -187,11 +190,12 @@ enum StatsFlushScript {
         -- same order, the first at `position`.
         -- Returns the grants applied, the level-ups (user, before, after, …) and whether the guild was
         -- skipped as unloaded or as having the batch already.
-        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, changes, position)
+        local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, replayTag, changes, position)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             local karmaOf, deleted
-            -- Replayed messages of this session at or below `counted` are in already (-1: none known).
-            local counted = -1
+            -- Replayed messages (of session `replayTag`) at or below `counted` are in already (-1: none
+            -- known); the batch's own session was counted up to `countedHere` (-1: none known).
+            local counted, countedHere = -1, -1
             local reached = sessionTag ~= '0' and sessionTag .. ':' .. lastSequence
             -- A thousand members at a time: within Lua's limit on unpacked arguments. The first read
             -- also fetches the batch marker (the hash's `~batch` field) and the time of the guild's
@@ -222,12 +226,13 @@ enum StatsFlushScript {
                     end
                     if readsPositions then
                         local storedTag, storedSequence = string.match(stored[3] or '', '^(%d+):(%d+)$')
-                        if storedTag == sessionTag then counted = tonumber(storedSequence) end
+                        if storedTag == replayTag then counted = tonumber(storedSequence) end
+                        if storedTag == sessionTag then countedHere = tonumber(storedSequence) end
                     end
                     records[1], records[2], recordCount = '~batch', batch, 2
                     -- Never back within a session: a replay flushed in parts ends each part below
                     -- what an earlier process counted. (Without replays, `s` only grows.)
-                    if writesPositions and reached and tonumber(lastSequence) > counted then
+                    if writesPositions and reached and tonumber(lastSequence) > countedHere then
                         records[3], records[4], recordCount = '\#(StatsKeys.positionField)', reached, 4
                     end
                     if reactions > 0 then karmaOf = karmaFrom(prefix, first + members, reactions, deleted, pairCooldown) end
@@ -341,7 +346,7 @@ enum StatsFlushScript {
 
         local reply, replyCount = {}, 0
         local i = 7
-        local headerSize = \#(guildHeaderArguments) + (positionMode == 0 and 0 or \#(positionArguments))
+        local headerSize = \#(guildHeaderArguments) + (positionMode == 0 and 0 or \#(positionArguments)) + (readsPositions and \#(replaySessionArguments) or 0)
         local guilds = confirms and #KEYS - 1 or #KEYS
         -- Guilds that have this batch (applied now, before, or failed alone: counted as applied),
         -- for the commit at the end of the transaction.
@@ -350,8 +355,9 @@ enum StatsFlushScript {
             local prefix, changes = ARGV[i], ARGV[i + 1]
             local cooldown, members, reactions, pairCooldown, position = unpackBytes('\#(guildFormat)', changes)
             cooldown = math.max(cooldown, 1)
-            local sessionTag, lastSequence = '0', '0'
+            local sessionTag, lastSequence, replayTag = '0', '0', '0'
             if positionMode ~= 0 then sessionTag, lastSequence = ARGV[i + 2], ARGV[i + 3] end
+            if readsPositions then replayTag = ARGV[i + 4] end
             -- The next guild's arguments are found before this one runs, so a guild that fails
             -- cannot put them out of step.
             local first = i + headerSize
@@ -360,7 +366,7 @@ enum StatsFlushScript {
             -- program under the same prefix; a member record that cannot be read) fails alone: its
             -- batch counts as applied — some of its writes may be done, so sending it again could
             -- count them twice — and the reply says why; every other guild goes on.
-            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, changes, position)
+            local ok, grantsApplied, ups, unloaded, skip = pcall(applyGuild, KEYS[g], prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, replayTag, changes, position)
             if not ok then
                 local failure = grantsApplied
                 local message = type(failure) == 'table' and (failure.err or 'error') or tostring(failure)

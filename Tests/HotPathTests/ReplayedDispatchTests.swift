@@ -18,16 +18,19 @@ struct ReplayedDispatchTests {
 
     /// Dispatch `s` of the session: a message by one of the members, 10 s after the one before, in
     /// one of the three guilds in turn; each member posts twice in a row (10 s apart), then not for 50 s.
-    func dispatch(_ sequence: Int, mayBeApplied: Bool) -> ShardDispatch {
-        let guild = guilds[sequence % 3]
-        let author = author(of: sequence)
-        let id = MessageID(unixMilliseconds: 1_735_689_600_000 + UInt64(sequence) * 10_000, increment: 0).rawValue
+    /// With `moment`, the message is that one's (its time, guild and author) sent as dispatch
+    /// `sequence` of session `sessionTag`.
+    func dispatch(_ sequence: Int, mayBeApplied: Bool, moment: Int? = nil, sessionTag: UInt64? = nil) -> ShardDispatch {
+        let moment = moment ?? sequence
+        let guild = guilds[moment % 3]
+        let author = author(of: moment)
+        let id = MessageID(unixMilliseconds: 1_735_689_600_000 + UInt64(moment) * 10_000, increment: 0).rawValue
         let payload = """
             {"op":0,"s":\(sequence),"t":"MESSAGE_CREATE","d":{"type":0,"content":"","member":{"roles":[]},"id":"\(id)",\
             "channel_id":"700","author":{"id":"\(author)","username":"u"},"guild_id":"\(guild.rawValue)"}}
             """
         var dispatch = ShardDispatch(payload: Array(payload.utf8))!
-        dispatch.sessionTag = session
+        dispatch.sessionTag = sessionTag ?? session
         dispatch.mayBeApplied = mayBeApplied
         return dispatch
     }
@@ -105,28 +108,54 @@ struct ReplayedDispatchTests {
                 (14...20).map { dispatch($0, mayBeApplied: true) } + (21...30).map { dispatch($0, mayBeApplied: false) },
             ],
             guildsPerCall: guildsPerCall, maxArguments: maxArguments)
+        try await expectEachMessageOnce(1...30, redis)
+        await redis.close()
+    }
 
+    /// The restored session is replaced (op 9, a new READY) before the flush that holds its
+    /// replays: they are still judged against what Redis keeps of the old session, and the guilds'
+    /// positions move to the new one — where the next replay, of the new session, is judged.
+    @Test func replaysOfASessionReplacedBeforeTheFlushAreCountedOnce() async throws {
+        let redis = try RedisTestServer.client()
+        let replacement = SessionTag.of("replacement-session")
+        await process(redis, flushes: [(1...15).map { dispatch($0, mayBeApplied: false) }], lost: (16...20).map { dispatch($0, mayBeApplied: false) })
+        // Replayed 11…20, then the session is lost and a new one starts from `s` 1: messages 21…30.
+        let renewed = (1...10).map { dispatch($0, mayBeApplied: false, moment: 20 + $0, sessionTag: replacement) }
+        await process(redis, flushes: [(11...20).map { dispatch($0, mayBeApplied: true) } + renewed.prefix(7)], lost: Array(renewed.suffix(3)))
+        try await expectEachMessageOnce(1...27, redis)
+        for (index, guild) in guilds.enumerated() {
+            // Its last `s` of the new session, though the old one had counted further.
+            let last = (1...7).last { (20 + $0) % 3 == index }!
+            #expect(try await position(of: guild, redis) == "\(replacement):\(last)")
+        }
+        // Killed again: the new session's 1…10 replayed, as a third process resumes it.
+        await process(redis, flushes: [(1...10).map { dispatch($0, mayBeApplied: true, moment: 20 + $0, sessionTag: replacement) }])
+        try await expectEachMessageOnce(1...30, redis)
+        await redis.close()
+    }
+
+    /// Each member's messages among `moments`, each counted once, and the XP they earned under the
+    /// cooldown.
+    func expectEachMessageOnce(_ moments: ClosedRange<Int>, _ redis: RedisClient) async throws {
         let reader = StatsReader(redis: redis, keys: keys)
         for (index, guild) in guilds.enumerated() {
             let records = try await reader.members(of: guild)
             for member in members {
-                // What the member posted in the guild, 1…30 once each, and what earned under the cooldown.
-                let sequences = (1...30).filter { $0 % 3 == index && author(of: $0) == member }
+                let sent = moments.filter { $0 % 3 == index && author(of: $0) == member }
                 var lastXP: UInt64?
                 var xp = 0, earning = 0
-                for sequence in sequences {
-                    let time = 1_735_689_600_000 + UInt64(sequence) * 10_000
+                for moment in sent {
+                    let time = 1_735_689_600_000 + UInt64(moment) * 10_000
                     guard lastXP.map({ time >= $0 + 60_000 }) ?? true else { continue }
                     lastXP = time
                     earning += 1
                     xp += XPRules.roll(messageID: MessageID(unixMilliseconds: time, increment: 0).rawValue, minimum: 15, maximum: 25)
                 }
                 let record = records[UserID(member)] ?? MemberRecord()
-                #expect(record.messages == sequences.count, "guild \(index), member \(member): messages")
+                #expect(record.messages == sent.count, "guild \(index), member \(member): messages")
                 #expect(record.xpMessages == earning && record.xp == xp, "guild \(index), member \(member): \(record)")
             }
         }
-        await redis.close()
     }
 
     /// The first process's last flush reached Redis but its commit was refused (the journal's key

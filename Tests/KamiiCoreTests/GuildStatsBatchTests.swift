@@ -16,17 +16,21 @@ struct GuildStatsBatchTests {
         #expect(batch.messages == [1: 1, 2: 2] && batch.deltaCount == 3 && batch.earliestMessageTime == 10)
     }
 
-    @Test func replaysOfASessionTheBatchNoLongerEndsInCountAsTheyAre() {
+    @Test func replaysKeepTheirSessionWhenTheBatchEndsInAnother() {
         var batch = GuildStatsBatch()
         batch.countMessage(by: 1, at: 10, from: Origin(sessionTag: 5, sequence: 3, mayBeApplied: true))
-        // The restored session was replaced (op 9, a new READY) before the flush: Redis's position
-        // for the guild belongs to the old one, which the batch no longer ends in.
+        // The restored session was replaced (op 9, a new READY) before the flush: the replay is still
+        // judged against Redis's position in the old one.
         batch.countMessage(by: 1, at: 20, from: Origin(sessionTag: 6, sequence: 1))
-        #expect(batch.replayedMessages.isEmpty && batch.messages == [1: 2] && batch.deltaCount == 2)
-        #expect(batch.sessionTag == 6 && batch.lastSequence == 1)
+        #expect(batch.replayedMessages.map(\.sequence) == [3] && batch.replayedSessionTag == 5)
+        #expect(batch.sessionTag == 6 && batch.lastSequence == 1 && batch.messages == [1: 2] && batch.deltaCount == 2)
+        // Replays of yet another session: those held before count as they are, the new ones are kept.
+        batch.countMessage(by: 2, at: 30, from: Origin(sessionTag: 7, sequence: 8, mayBeApplied: true))
+        #expect(batch.replayedMessages.map(\.sequence) == [8] && batch.replayedSessionTag == 7)
+        #expect(batch.changes.filter { !$0.isGrant }.map(\.user) == [1, 1] && batch.messages == [1: 2, 2: 1] && batch.deltaCount == 3)
     }
 
-    @Test func aMergeKeepsReplaysOfTheSessionItEndsIn() {
+    @Test func aMergeKeepsReplaysWithTheirSession() {
         var earlier = GuildStatsBatch()
         earlier.countMessage(by: 1, at: 10, from: Origin(sessionTag: 5, sequence: 3, mayBeApplied: true))
         var later = GuildStatsBatch()
@@ -39,8 +43,15 @@ struct GuildStatsBatchTests {
         other.countMessage(by: 2, at: 20, from: Origin(sessionTag: 8, sequence: 2))
         var replaced = earlier
         replaced.merge(other)
-        #expect(replaced.replayedMessages.isEmpty && replaced.messages == [1: 1, 2: 1])
+        #expect(replaced.replayedMessages.map(\.sequence) == [3] && replaced.replayedSessionTag == 5 && replaced.messages == [1: 1, 2: 1])
         #expect(replaced.sessionTag == 8 && replaced.lastSequence == 2)
+
+        var otherReplays = GuildStatsBatch()
+        otherReplays.countMessage(by: 2, at: 20, from: Origin(sessionTag: 8, sequence: 2, mayBeApplied: true))
+        var twoSessions = earlier
+        twoSessions.merge(otherReplays)
+        #expect(twoSessions.replayedMessages.map(\.sequence) == [2] && twoSessions.replayedSessionTag == 8)
+        #expect(twoSessions.messages == [1: 1, 2: 1] && twoSessions.deltaCount == 2)
 
         // A later batch that counted no message of a session leaves where the earlier one ended.
         var karmaOnly = GuildStatsBatch()

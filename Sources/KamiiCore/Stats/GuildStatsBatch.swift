@@ -119,8 +119,13 @@ public struct GuildStatsBatch: Sendable, Equatable {
     public private(set) var sessionTag: UInt64 = 0
     public private(set) var lastSequence: UInt64 = 0
     /// Messages counted from dispatches that may have been applied already, all of session
-    /// ``sessionTag`` (in arrival order; they precede the session's other messages).
+    /// ``replayedSessionTag`` (in arrival order).
     public private(set) var replayedMessages: [ReplayedMessage] = []
+    /// The session every one of ``replayedMessages`` came in (0 while there are none). It need not be
+    /// the one the batch ends in: a restored session replaced (op 9, a new READY) before the flush —
+    /// or while a Redis outage holds the flushes back — leaves replays of the old one behind it,
+    /// which the flush still judges against what Redis keeps of the old session.
+    public private(set) var replayedSessionTag: UInt64 = 0
     /// Reactions that give karma and removals that may take it back, in the order they came.
     public var karmaReactions: [KarmaReaction] = []
     /// Bots the guild's actor saw (by their messages, member events or reactions) while karma was
@@ -159,25 +164,27 @@ public struct GuildStatsBatch: Sendable, Equatable {
     /// already waits among ``replayedMessages`` for the flush to judge.
     public mutating func countMessage(by user: UInt64, at messageTime: UInt64, from origin: Origin) {
         guard origin.sessionTag != 0 else { return countMessage(by: user, at: messageTime) }
-        moveTo(sessionTag: origin.sessionTag, sequence: origin.sequence)
+        sessionTag = origin.sessionTag
+        lastSequence = origin.sequence
         guard origin.mayBeApplied else { return countMessage(by: user, at: messageTime) }
+        keepReplays(of: origin.sessionTag)
         if messageTime != 0 { earliestMessageTime = min(earliestMessageTime, messageTime) }
         replayedMessages.append(ReplayedMessage(user: user, messageTime: messageTime, sequence: origin.sequence))
         deltaCount += 1
     }
 
-    /// The batch now ends in dispatch `sequence` of session `tag`. Replays of another session can
-    /// no longer be judged against what Redis holds for this one: they count as they are (rare: a
-    /// restored session replaced within one flush interval).
-    private mutating func moveTo(sessionTag tag: UInt64, sequence: UInt64) {
-        if tag != sessionTag, !replayedMessages.isEmpty {
+    /// Replays of session `tag` come next. The flush judges a guild's replays against what Redis
+    /// keeps of one session, so replays of another session held already count as they are — which
+    /// takes two saved sessions restored on the same shard before one flush, not something a
+    /// running process does.
+    private mutating func keepReplays(of tag: UInt64) {
+        if tag != replayedSessionTag, !replayedMessages.isEmpty {
             for replayed in replayedMessages {
                 changes.append(Change(user: replayed.user, messageTime: replayed.messageTime, xp: 0, isGrant: false))
             }
             replayedMessages = []
         }
-        sessionTag = tag
-        lastSequence = sequence
+        replayedSessionTag = tag
     }
 
     private mutating func append(_ change: Change) {
@@ -200,8 +207,14 @@ public struct GuildStatsBatch: Sendable, Equatable {
         recordedAfter = min(recordedAfter, later.recordedAfter)
         earliestMessageTime = min(earliestMessageTime, later.earliestMessageTime)
         changes += later.changes
-        if later.sessionTag != 0 { moveTo(sessionTag: later.sessionTag, sequence: later.lastSequence) }
-        replayedMessages += later.replayedMessages
+        if later.sessionTag != 0 {
+            sessionTag = later.sessionTag
+            lastSequence = later.lastSequence
+        }
+        if !later.replayedMessages.isEmpty {
+            keepReplays(of: later.replayedSessionTag)
+            replayedMessages += later.replayedMessages
+        }
         if later.changes.contains(where: \.isGrant) { cooldownMilliseconds = later.cooldownMilliseconds }
         if later.karmaReactions.contains(where: { $0.receiver != nil }) { karmaCooldownMilliseconds = later.karmaCooldownMilliseconds }
         karmaReactions += later.karmaReactions

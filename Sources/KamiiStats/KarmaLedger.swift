@@ -45,10 +45,17 @@ public struct KarmaLedger: Sendable {
     /// the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {
+        try await forget(user, among: redis.keys(matching: keys.everyKarmaLedgerOrIndex))
+    }
+
+    /// ``forget(_:)`` in the ledgers and indexes among `scanned` (keys a walk of the keyspace found;
+    /// any others are passed over).
+    @discardableResult
+    public func forget(_ user: UserID, among scanned: [String]) async throws -> Set<GuildID> {
         // The indexes too, even one whose ledger is gone (evicted, emptied): their entries name
-        // givers. Ledgers and indexes are found by one walk of the keyspace.
+        // givers.
         var ledgers = Set<String>()
-        for key in try await redis.keys(matching: keys.everyKarmaLedgerOrIndex) {
+        for key in scanned {
             if let ledger = keys.karmaLedger(ofIndex: key) {
                 ledgers.insert(ledger)
             } else if keys.karmaIndex(ofLedger: key) != nil {

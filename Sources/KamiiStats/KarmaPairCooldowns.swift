@@ -42,15 +42,26 @@ public struct KarmaPairCooldowns: Sendable {
     /// Deletes every cooldown naming the user; returns the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {
+        try await forget(user, among: redis.keys(matching: keys.everyKarmaPair))
+    }
+
+    /// ``forget(_:)`` among `scanned` (keys a walk of the keyspace found; any that is not a pair
+    /// cooldown is passed over).
+    @discardableResult
+    public func forget(_ user: UserID, among scanned: [String]) async throws -> Set<GuildID> {
         var guilds = Set<GuildID>()
-        for (key, reply) in try await each(try await keysNaming(user), "UNLINK") where (reply.int ?? 0) > 0 {
+        for (key, reply) in try await each(naming(user, among: scanned), "UNLINK") where (reply.int ?? 0) > 0 {
             if let guild = keys.guild(ofKey: key) { guilds.insert(guild) }
         }
         return guilds
     }
 
     private func keysNaming(_ user: UserID) async throws -> [String] {
-        try await redis.keys(matching: keys.everyKarmaPair).filter { key in
+        naming(user, among: try await redis.keys(matching: keys.everyKarmaPair))
+    }
+
+    private func naming(_ user: UserID, among scanned: [String]) -> [String] {
+        scanned.filter { key in
             guard let pair = keys.karmaPair(ofKey: key) else { return false }
             return pair.giver == user || pair.receiver == user
         }

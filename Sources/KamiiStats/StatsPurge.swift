@@ -42,8 +42,10 @@ public struct StatsPurge: Sendable {
     /// record of them.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
-        // Every guild's members hash (`<prefix>:{<guild>}:members`); the guild is read back from each.
-        let guilds = try await redis.keys(matching: "\(keys.prefix):{*}:members").compactMap(keys.guild(ofKey:))
+        // Every guild's members hash (`<prefix>:{<guild>}:members`; the guild is read back from each),
+        // and the karma keys, found by one walk of the keyspace.
+        let scanned = try await redis.keys(matching: keys.everyMembersOrKarmaKey)
+        let guilds = scanned.filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:))
         let member = String(user.rawValue)
         let lifetime = String(StatsKeys.tombstoneLifetimeMilliseconds)
         var removed = 0
@@ -72,9 +74,9 @@ public struct StatsPurge: Sendable {
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma. Where
         // they had some, the deletion is remembered too (a member who only reacts has no record).
-        var reactedIn = try await KarmaLedger(redis: redis, keys: keys).forget(user)
+        var reactedIn = try await KarmaLedger(redis: redis, keys: keys).forget(user, among: scanned)
         // The karma pair cooldowns they are in (each kept until its cooldown ends, a day at most).
-        reactedIn.formUnion(try await KarmaPairCooldowns(redis: redis, keys: keys).forget(user))
+        reactedIn.formUnion(try await KarmaPairCooldowns(redis: redis, keys: keys).forget(user, among: scanned))
         let reacted = reactedIn.sorted { $0.rawValue < $1.rawValue }
         for first in stride(from: 0, to: reacted.count, by: 2_000) {
             var pipeline = RedisPipeline()

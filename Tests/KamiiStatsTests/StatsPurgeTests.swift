@@ -1,4 +1,5 @@
 import DiscordModels
+import Foundation
 import KamiiCore
 import KamiiRedis
 import KamiiStats
@@ -20,8 +21,11 @@ struct StatsPurgeTests {
                     batch.countMessage(by: user)
                     batch.grant(.init(user: user, messageTime: 1_700_000_000_000, xp: 20), cooldownMilliseconds: 60_000)
                     batch.giveKarma(to: user)
-                    if user == 12 {  // and one reaction of 11's gave 12 karma
-                        batch.record(.init(message: GuildStatsBatch.recentMessageID(), giver: 11, emoji: KarmaRules.emojiKey("👍"), receiver: 12))
+                    if user == 12 {  // and one reaction of 11's gave 12 karma, whose pair cooldown runs for an hour
+                        let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+                        batch.record(
+                            .init(message: GuildStatsBatch.recentMessageID(), giver: 11, emoji: KarmaRules.emojiKey("👍"), receiver: 12, givenAt: now),
+                            cooldownMilliseconds: 3_600_000)
                     }
                 }
             }
@@ -32,10 +36,16 @@ struct StatsPurgeTests {
     @Test func aUsersStatsLeaveEveryGuildAndNothingElse() async throws {
         let redis = try RedisTestServer.client()
         try await fill(redis)
-        for guild in guilds { try await redis.send("SADD", keys.dirtyMembers(in: guild), "11", "12") }
+        for guild in guilds {
+            try await redis.send("SADD", keys.dirtyMembers(in: guild), "11", "12")
+            #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(11), receiver: UserID(12))).int == 1)
+            try await redis.send("SET", keys.karmaPair(in: guild, giver: UserID(13), receiver: UserID(12)), "1", "PX", "3600000")
+        }
         let before = try await redisTime(redis)
         #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(11)) == 2)
         for guild in guilds {
+            #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(11), receiver: UserID(12))).int == 0)
+            #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(13), receiver: UserID(12))).int == 1, "others' pairs stay")
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(11), in: guild) == nil)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.xp, in: guild), "11").isNull)
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)

@@ -7,22 +7,6 @@ public import Logging
 /// to live in ms.
 public typealias DurableWrite = (key: String, value: String, ttlMilliseconds: Int)
 
-/// A member who reached a new level in a flush (for announcements and role rewards).
-public struct LevelUp: Sendable, Equatable {
-    public var guild: GuildID
-    public var user: UserID
-    /// The level before this flush.
-    public var previousLevel: Int
-    public var level: Int
-
-    public init(guild: GuildID, user: UserID, from previousLevel: Int, to level: Int) {
-        self.guild = guild
-        self.user = user
-        self.previousLevel = previousLevel
-        self.level = level
-    }
-}
-
 /// Moves guild actors' changes from the ``StatsBuffer`` to Redis: every interval, or sooner when
 /// the buffer passes its threshold; one pipelined round trip per flush with at most one script call
 /// per guild (one per guild on Redis Cluster; otherwise one per up to ``Configuration/guildsPerCall``

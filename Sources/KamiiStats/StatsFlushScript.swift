@@ -22,9 +22,10 @@ import KamiiRedis
 /// then, with flag 2, `<i4` the count of replayed messages and `<d` the `s` of each)
 /// — numbers unpacked in one call rather than converted one argument at a time, and one Lua string
 /// per guild rather than one per member and number; with a position mode (1, 2 or both) the
-/// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown), and with
-/// mode 2 the session its replayed messages came in (0: none); then its members' user ids; then per karma reaction its ledger week, `message:giver:emoji` (a clear:
-/// `message:*`, or `message:*:` and the emoji keys it clears, comma-separated), the receiver
+/// session tag and `s` of the last dispatch whose message it counts (0 and 0: unknown), and
+/// with mode 2 the session its replayed messages came in (0: none); then its members' user ids;
+/// then per karma reaction its ledger week, `message:giver:emoji` (a clear: `message:*`, or
+/// `message:*:` and the emoji keys it clears, comma-separated), the receiver
 /// (empty for a removal or a clear) and when the bot received it (Unix ms; 0 for a removal) — or,
 /// for a bot the guild's actors saw, 0, `bot`, its id and 0: kept in the guild's `bots` set, whose
 /// members receive no karma.
@@ -37,7 +38,9 @@ import KamiiRedis
 /// session is never behind the guild, and only if that ``commit`` is refused does it write the
 /// positions instead. A replayed message (from a dispatch an earlier process may
 /// have applied, ``GuildStatsBatch/replayedMessages``) of that session at or below that `s` is not
-/// counted again, whichever session the batch ends in; `~pos` then never goes back within a session. A grant is applied only if
+/// counted again, whichever session the batch ends in; `~pos` then moves to the batch's own
+/// session (one position per guild: the older session's is forgotten), and never goes back within
+/// a session. A grant is applied only if
 /// the member's last XP is at least a cooldown (1 ms at least) older than the message, so a message
 /// replayed after a restart never earns twice; a karma reaction counts only if the guild's ledger did not have it
 /// already and its giver gave its receiver nothing within the pair cooldown before it (the pair's

@@ -39,7 +39,9 @@ public struct StatsPurge: Sendable {
     /// the karma ledgers' entries and pair cooldowns naming them; in each guild that held a record or
     /// such an entry,
     /// the deletion is remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a
-    /// record of them.
+    /// record of them. The members hashes and karma keys are found by one walk of the keyspace
+    /// before anything is deleted: a karma key a flush creates in between is left to the second
+    /// Redis pass of a ``PrivacyDeletion``.
     @discardableResult
     public func purge(_ user: UserID) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`; the guild is read back from each),

@@ -19,10 +19,10 @@ struct ReplayedDispatchTests {
     /// Dispatch `s` of the session: a message by one of the members, 10 s after the one before, in
     /// one of the three guilds in turn; each member posts twice in a row (10 s apart), then not for 50 s.
     /// With `moment`, the message is that one's (its time, guild and author) sent as dispatch
-    /// `sequence` of session `sessionTag`.
-    func dispatch(_ sequence: Int, mayBeApplied: Bool, moment: Int? = nil, sessionTag: UInt64? = nil) -> ShardDispatch {
+    /// `sequence` of session `sessionTag`; with `guild`, in that guild instead.
+    func dispatch(_ sequence: Int, mayBeApplied: Bool, moment: Int? = nil, sessionTag: UInt64? = nil, guild: GuildID? = nil) -> ShardDispatch {
         let moment = moment ?? sequence
-        let guild = guilds[moment % 3]
+        let guild = guild ?? guilds[moment % 3]
         let author = author(of: moment)
         let id = MessageID(unixMilliseconds: 1_735_689_600_000 + UInt64(moment) * 10_000, increment: 0).rawValue
         let payload = """
@@ -114,23 +114,44 @@ struct ReplayedDispatchTests {
 
     /// The restored session is replaced (op 9, a new READY) before the flush that holds its
     /// replays: they are still judged against what Redis keeps of the old session, and the guilds'
-    /// positions move to the new one — where the next replay, of the new session, is judged.
-    @Test func replaysOfASessionReplacedBeforeTheFlushAreCountedOnce() async throws {
+    /// positions move to the new one — where the next replay, of the new session, is judged. In a
+    /// single call, in parts, one guild per call (Cluster), and in a flush that saves the sessions
+    /// (its call reads positions but writes none). A fourth guild gets only the new session's
+    /// messages: a guild without replays in a call that reads positions.
+    @Test(arguments: [(100, 100_000, false), (2, 1, false), (1, 100_000, false), (100, 100_000, true)])
+    func replaysOfASessionReplacedBeforeTheFlushAreCountedOnce(guildsPerCall: Int, maxArguments: Int, savingSessions: Bool) async throws {
         let redis = try RedisTestServer.client()
         let replacement = SessionTag.of("replacement-session")
-        await process(redis, flushes: [(1...15).map { dispatch($0, mayBeApplied: false) }], lost: (16...20).map { dispatch($0, mayBeApplied: false) })
-        // Replayed 11…20, then the session is lost and a new one starts from `s` 1: messages 21…30.
-        let renewed = (1...10).map { dispatch($0, mayBeApplied: false, moment: 20 + $0, sessionTag: replacement) }
-        await process(redis, flushes: [(11...20).map { dispatch($0, mayBeApplied: true) } + renewed.prefix(7)], lost: Array(renewed.suffix(3)))
+        let quiet = GuildID(guilds[2].rawValue + (1 << 22))
+        let (calls, arguments) = (guildsPerCall, maxArguments)
+        // The first process keeps each guild's position (its flushes do not save the sessions).
+        await process(
+            redis, flushes: [(1...15).map { dispatch($0, mayBeApplied: false) }], lost: (16...20).map { dispatch($0, mayBeApplied: false) },
+            guildsPerCall: calls, maxArguments: arguments)
+        // Replayed 11…20, then the session is lost and a new one starts from `s` 1: messages 21…27,
+        // two in the quiet guild (8, 9), then 28…30 (10…12) before the next kill.
+        let renewed = (1...7).map { dispatch($0, mayBeApplied: false, moment: 20 + $0, sessionTag: replacement) }
+            + (8...9).map { dispatch($0, mayBeApplied: false, moment: 20 + $0, sessionTag: replacement, guild: quiet) }
+        let lost = (10...12).map { dispatch($0, mayBeApplied: false, moment: 18 + $0, sessionTag: replacement) }
+        await process(
+            redis, flushes: [(11...20).map { dispatch($0, mayBeApplied: true) } + renewed], lost: lost, guildsPerCall: calls,
+            maxArguments: arguments, savingSessions: savingSessions)
         try await expectEachMessageOnce(1...27, redis)
-        for (index, guild) in guilds.enumerated() {
-            // Its last `s` of the new session, though the old one had counted further.
-            let last = (1...7).last { (20 + $0) % 3 == index }!
-            #expect(try await position(of: guild, redis) == "\(replacement):\(last)")
+        if !savingSessions {
+            for (index, guild) in guilds.enumerated() {
+                // Its last `s` of the new session, though the old one had counted further.
+                let last = (1...7).last { (20 + $0) % 3 == index }!
+                #expect(try await position(of: guild, redis) == "\(replacement):\(last)")
+            }
+            #expect(try await position(of: quiet, redis) == "\(replacement):9")
         }
-        // Killed again: the new session's 1…10 replayed, as a third process resumes it.
-        await process(redis, flushes: [(1...10).map { dispatch($0, mayBeApplied: true, moment: 20 + $0, sessionTag: replacement) }])
+        // Killed again, as a third process resumes the new session: from its start where nothing
+        // saved it (the positions judge), after 9 where the flush saved it.
+        let replayed = savingSessions ? Array(lost) : renewed + lost
+        await process(redis, flushes: [replayed.map { var again = $0; again.mayBeApplied = true; return again }], guildsPerCall: calls, maxArguments: arguments)
         try await expectEachMessageOnce(1...30, redis)
+        let quietRecords = try await StatsReader(redis: redis, keys: keys).members(of: quiet)
+        #expect(quietRecords.values.map(\.messages).reduce(0, +) == 2, "the quiet guild's two messages, once")
         await redis.close()
     }
 

@@ -53,6 +53,15 @@ struct GuildStatsBatchTests {
         #expect(twoSessions.replayedMessages.map(\.sequence) == [2] && twoSessions.replayedSessionTag == 8)
         #expect(twoSessions.messages == [1: 1, 2: 1] && twoSessions.deltaCount == 2)
 
+        // Replays merged into a batch of plain messages (another session's), or into nothing.
+        var plain = other
+        plain.merge(earlier)
+        #expect(plain.replayedMessages.map(\.sequence) == [3] && plain.replayedSessionTag == 5 && plain.messages == [1: 1, 2: 1])
+        #expect(plain.sessionTag == 5 && plain.lastSequence == 3 && plain.deltaCount == 2)
+        var empty = GuildStatsBatch()
+        empty.merge(earlier)
+        #expect(empty == earlier)
+
         // A later batch that counted no message of a session leaves where the earlier one ended.
         var karmaOnly = GuildStatsBatch()
         karmaOnly.record(.init(message: 1, giver: 2, emoji: 3, receiver: 4))

@@ -1,0 +1,61 @@
+import DiscordModels
+import KamiiRedis
+
+extension StatsFlusher {
+    /// Marks the members of the journal entries Redis refused the way karma receivers are marked —
+    /// each guild's dirty set, and the guild in `{dirty-guilds}` — which the checkpointer reads as
+    /// well; false (keeping them) while Redis does not take that either.
+    func writeUnjournaled() async -> Bool {
+        guard !unjournaled.isEmpty else { return true }
+        let keys = configuration.keys
+        var members: [UInt64: Set<UInt64>] = [:]
+        for (_, entry) in unjournaled { ChangeJournal.read(entry, into: &members) }
+        guard !members.isEmpty else {
+            unjournaled = []
+            return true
+        }
+        let guilds = Array(members.keys)
+        var pipeline = RedisPipeline()
+        for guild in guilds {
+            pipeline.beginCommand(arguments: 2 + members[guild]!.count)
+            pipeline.appendArgument("SADD")
+            pipeline.appendArgument(keys.dirtyMembers(in: GuildID(guild)))
+            for user in members[guild]! { pipeline.appendArgument(user) }
+        }
+        pipeline.beginCommand(arguments: 2 + guilds.count)
+        pipeline.appendArgument("SADD")
+        pipeline.appendArgument(keys.dirtyGuilds)
+        for guild in guilds { pipeline.appendArgument(guild) }
+        do {
+            let replies = try await redis.execute(pipeline)
+            for (index, reply) in replies.enumerated() {
+                guard case .error(let message) = reply else { continue }
+                // A guild whose dirty set is not a set has keys Kamii did not write (the flusher
+                // reports it broken): it cannot be marked, and must not hold back every other guild.
+                if index < guilds.count && message.hasPrefix("WRONGTYPE") {
+                    if brokenGuilds.insert(guilds[index]).inserted {
+                        logger.error("a guild's dirty set is not what Kamii writes; its members are not marked for the checkpointer", metadata: ["guild": "\(guilds[index])", "error": "\(message)"])
+                    }
+                    continue
+                }
+                throw RedisError.server(message)
+            }
+            if !journalBypassed {
+                journalBypassed = true
+                logger.warning("the change journal refuses entries; their members are marked in their guilds' dirty sets instead", metadata: [
+                    "key": "\(keys.changeJournal)", "entries": "\(unjournaled.count)",
+                ])
+            }
+            unjournaled = []
+            journalRefused = false
+            return true
+        } catch {
+            guard !journalRefused else { return false }
+            journalRefused = true
+            logger.error("members whose changes are in Redis could not be marked for the checkpointer; flushing waits until they are", metadata: [
+                "entries": "\(unjournaled.count)", "error": "\(error)",
+            ])
+            return false
+        }
+    }
+}

@@ -78,6 +78,10 @@ public actor StatsFlusher {
     var hydrationFailedLast: GuildID?
 
     public internal(set) var totals = Totals()
+    /// When the last flush that left nothing behind ended, and how long it took (nil before the
+    /// first): what ``lag(now:)`` is measured from.
+    public private(set) var lastCompleteFlush: (endedAt: ContinuousClock.Instant, duration: Duration)?
+    private let startedAt = ContinuousClock.now
     /// Changes flushed per guild since start (the most active first when asked); bounded.
     private var activity: [UInt64: Int] = [:]
     private let levelUpSink: AsyncStream<LevelUp>.Continuation
@@ -161,13 +165,30 @@ public actor StatsFlusher {
         return true
     }
 
+    /// How long changes have been waiting for Redis: the time since the last flush that left
+    /// nothing behind (or since the flusher started), while any change is unacknowledged; zero when
+    /// none is. A few flush intervals at most in health, it climbs while Redis (or SQL, for guilds
+    /// to load) is away — the figure to alert on.
+    public func lag(now: ContinuousClock.Instant = .now) -> Duration {
+        guard buffer.unacknowledged > 0 || pending != nil || !deferred.isEmpty else { return .zero }
+        return now - (lastCompleteFlush?.endedAt ?? startedAt)
+    }
+
     /// One flush: the failed one if there is one, else everything buffered. Returns false when it
-    /// failed (and is kept for the next attempt).
+    /// failed (and is kept for the next attempt), or left guilds or positions behind.
     public func flush() async -> Bool {
         // Overlapping flushes would send (and acknowledge) one pending flush twice.
         guard !flushing else { return false }
         flushing = true
         defer { flushing = false }
+        let began = ContinuousClock.now
+        guard await flushOnce() else { return false }
+        let ended = ContinuousClock.now
+        lastCompleteFlush = (ended, ended - began)
+        return true
+    }
+
+    private func flushOnce() async -> Bool {
         guard await writeUnjournaled() else { return false }
         if pending == nil {
             var (batches, positions, threads) = buffer.takeClaiming()

@@ -40,6 +40,7 @@ struct ReportService: Service {
                 metadata["xp_grants"] = "\(flushed.grantsApplied)"
                 metadata["changes_flushed"] = "\(flushed.deltas)"
                 metadata["unflushed"] = "\(hotPath.router.stats.unacknowledged)"
+                metadata["flush_lag_ms"] = "\(Int(await hotPath.flusher.lag() / .milliseconds(1)))"
                 metadata["level_ups"] = "\(flushed.levelUps)"
                 metadata["flush_failures"] = "\(flushed.failedAttempts)"
                 metadata["malformed"] = "\(hotPath.router.counters.malformed)"
@@ -82,7 +83,7 @@ enum LiveScreen {
             "events/s          \(figure("per_second"))    total \(figure("total"))",
             "guild actors      \(figure("guilds_active")) active",
             "XP                \(figure("xp_grants")) messages earned XP    level-ups \(figure("level_ups"))",
-            "Redis             \(figure("changes_flushed")) changes flushed    \(figure("unflushed")) waiting    \(figure("flush_failures")) failed attempts",
+            "Redis             \(figure("changes_flushed")) changes flushed    \(figure("unflushed")) waiting (for \(figure("flush_lag_ms")) ms)    \(figure("flush_failures")) failed attempts",
             "rewards           \(figure("reward_roles")) roles given    \(figure("announcements")) announcements    \(figure("reward_failures")) refused or failed",
             "malformed         \(figure("malformed"))    broken guild batches \(figure("broken_guild_batches"))",
             "",

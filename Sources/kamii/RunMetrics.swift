@@ -19,6 +19,10 @@ final class RunMetrics: Sendable {
         self.hotPath = hotPath
     }
 
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// Brings every metric up to the figures of now.
     func update() async {
         var counters: [(name: String, dimensions: [(String, String)], value: Int)] = tally.byName.map {
@@ -47,6 +51,7 @@ final class RunMetrics: Sendable {
                 ("kamii_stats_guilds_loaded_total", [], flushed.hydrations),
                 ("kamii_stats_broken_guild_batches_total", [], flushed.brokenGuildBatches),
                 ("kamii_stats_changes_dropped_total", [], flushed.droppedChanges),
+                ("kamii_stats_backpressure_waits_total", [], router.stats.backPressureWaits),
                 ("kamii_rewards_roles_added_total", [], rewards.rolesAdded + rewards.rolesRestored),
                 ("kamii_rewards_roles_removed_total", [], rewards.rolesRemoved),
                 ("kamii_rewards_announcements_total", [], rewards.announcements),
@@ -63,6 +68,10 @@ final class RunMetrics: Sendable {
             }
             Gauge(label: "kamii_guild_actors").record(router.activeGuilds)
             Gauge(label: "kamii_stats_unflushed_changes").record(router.stats.unacknowledged)
+            Gauge(label: "kamii_stats_flush_lag_seconds").record(Self.seconds(await hotPath.flusher.lag()))
+            if let last = await hotPath.flusher.lastCompleteFlush {
+                Gauge(label: "kamii_stats_last_flush_seconds").record(Self.seconds(last.duration))
+            }
         }
         reported.withLock { reported in
             for counter in counters {

@@ -57,6 +57,10 @@ struct RunMetricsTests {
             #expect(samples["kamii_stats_flushes_total"] ?? 0 > 0)
             #expect(samples["kamii_stats_changes_flushed_total"] ?? 0 >= Double(sent), "every message is a change")
             #expect(samples["kamii_guild_actors"] ?? 0 > 0)
+            // Everything flushed: nothing waits, and no shard was held back.
+            #expect(samples["kamii_stats_flush_lag_seconds"] == 0)
+            #expect(samples["kamii_stats_last_flush_seconds"] ?? 0 > 0)
+            #expect(samples["kamii_stats_backpressure_waits_total"] == 0)
             let again = try await Self.scrape(metrics).samples
             #expect(again[#"kamii_gateway_dispatches_total{type="MESSAGE_CREATE"}"#] == Double(sent), "counted once, however often scraped")
             #expect(try await Self.scrape(metrics.deletingLastPathComponent().appendingPathComponent("other")).status == 404)

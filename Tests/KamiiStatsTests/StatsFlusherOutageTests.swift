@@ -23,20 +23,31 @@ struct StatsFlusherOutageTests {
         }
         message(1, second: 0)
         #expect(await flusher.flush())
+        let flushed = try #require(await flusher.lastCompleteFlush)
+        #expect(await flusher.lag() == .zero, "nothing waits")
 
         server.stop()
         message(1, second: 100)
         message(2, second: 100)
         #expect(await !flusher.flush(), "Redis is down")
+        await buffer.waitForRoom()
+        #expect(buffer.backPressureWaits == 0, "not full yet: no wait")
         message(3, second: 100)
         #expect(await !flusher.flush())
         #expect(buffer.unacknowledged == 6)
         let waiting = Task { await buffer.waitForRoom() }
         try await Task.sleep(for: .milliseconds(100))
+        #expect(buffer.backPressureWaits == 1)
+        // Measured from the last flush that left nothing behind, however many failed since.
+        let now = ContinuousClock.now
+        #expect(await flusher.lag(now: now) == now - flushed.endedAt)
+        #expect(await flusher.lag(now: now) >= .milliseconds(100))
 
         try server.start()
         #expect(await flusher.drain(deadline: .seconds(10)))
         await waiting.value
+        #expect(await flusher.lag() == .zero)
+        #expect(try #require(await flusher.lastCompleteFlush).endedAt > flushed.endedAt)
         for (user, xp) in [(1, 20), (2, 10), (3, 10)] {
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(UInt64(user)), in: guild)?.xp == xp)
         }

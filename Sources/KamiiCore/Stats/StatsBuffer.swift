@@ -25,6 +25,7 @@ public final class StatsBuffer: Sendable {
     private let outstanding = Atomic<Int>(0)
     private let buffered = Atomic<Int>(0)
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let waits = Atomic<Int>(0)
     private let released = Atomic<Bool>(false)
     private let wake: AsyncStream<Void>.Continuation
     /// Yields when the flusher should flush early (the threshold was crossed).
@@ -117,6 +118,7 @@ public final class StatsBuffer: Sendable {
                 waiters.append(continuation)
                 return false
             }
+            if !ready { waits.add(1, ordering: .relaxed) }
             if ready { continuation.resume() }
         }
     }
@@ -181,6 +183,10 @@ public final class StatsBuffer: Sendable {
 
     /// Changes recorded and not yet acknowledged.
     public var unacknowledged: Int { outstanding.load(ordering: .relaxed) }
+
+    /// How many times a recorder had to wait for room (``waitForRoom()``): each is a guild actor,
+    /// and the shard feeding it, held back because Redis had not taken the changes before.
+    public var backPressureWaits: Int { waits.load(ordering: .relaxed) }
 
     /// Wakes the flusher (its interval timer calls this).
     public func requestFlush() { wake.yield() }

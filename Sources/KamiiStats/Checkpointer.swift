@@ -20,21 +20,15 @@ import KamiiCore
 /// member twice — each row carries the Redis time of its read, and an older read never replaces
 /// a newer one.
 public actor Checkpointer {
-    public struct Report: Sendable, Equatable {
-        public var guilds = 0
-        public var members = 0
-        public var failures = 0
-        /// Another process's checkpointer was at it: the marks are left to it.
-        public var leftToAnother = false
-        /// Rows SQL did not take: it held a later read of them (not counted in ``members``).
-        public var rowsNotWritten = 0
-    }
-
     private let store: KamiiStore
     let redis: RedisClient
     private let keys: StatsKeys
     private let logger: Logger
     public private(set) var totals = Report()
+    /// When the last checkpoint that ended with nothing failed began (this process's, or one whose
+    /// marks were left to another process's checkpointer at it); nil before the first.
+    public private(set) var lastCleanCheckpointBegan: ContinuousClock.Instant?
+    private let startedAt = ContinuousClock.now
     /// Guilds already logged as broken (one error line each, not one per checkpoint).
     private var brokenGuilds: Set<UInt64> = []
     /// Tests only: runs once a guild's marked members are copied, before their marks are released
@@ -79,6 +73,21 @@ public actor Checkpointer {
     /// flush marked is copied before it stops), it first waits that long for the other to finish.
     @discardableResult
     public func checkpoint(waitingUpTo patience: Duration = .zero) async -> Report {
+        let began = ContinuousClock.now
+        let report = await checkpointOnce(waitingUpTo: patience)
+        if report.failures == 0 { lastCleanCheckpointBegan = began }
+        return report
+    }
+
+    /// How far SQL's copy may be behind Redis: the time since the last checkpoint that ended with
+    /// nothing failed began (or since the checkpointer started). The checkpoint interval or so in
+    /// health, it climbs while SQL or Redis is away — and it is what a Redis lost now would take
+    /// its guilds back by.
+    public func age(now: ContinuousClock.Instant = .now) -> Duration {
+        now - (lastCleanCheckpointBegan ?? startedAt)
+    }
+
+    private func checkpointOnce(waitingUpTo patience: Duration) async -> Report {
         var report = Report()
         let lock = CheckpointLock(keys: keys, timing: lockTiming)
         let deadline = ContinuousClock.now + patience

@@ -65,6 +65,7 @@ final class RunMetrics: Sendable {
                     ("kamii_checkpoint_failures_total", [], checkpoints.failures),
                     ("kamii_checkpoint_rows_not_written_total", [], checkpoints.rowsNotWritten),
                 ]
+                Gauge(label: "kamii_checkpoint_age_seconds").record(Self.seconds(await checkpointer.age()))
             }
             Gauge(label: "kamii_guild_actors").record(router.activeGuilds)
             Gauge(label: "kamii_stats_unflushed_changes").record(router.stats.unacknowledged)

@@ -31,6 +31,11 @@ struct RunMetricsTests {
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try RunHotPathTests.environment(server, prefix: prefix)
         environment["KAMII_METRICS_PORT"] = "0"
+        // A database, so that the checkpointer runs too.
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-metrics-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        environment["KAMII_CHECKPOINT_INTERVAL_SECONDS"] = "1"
         let kamii = try RunningKamii(["run"], environment: environment)
         do {
             var address: URL?
@@ -44,6 +49,7 @@ struct RunMetricsTests {
             try await waitUntil("every dispatch counted and flushed") {
                 let samples = try await Self.scrape(metrics).samples
                 return samples["kamii_hot_path_events_total"] ?? 0 > 0 && samples["kamii_stats_unflushed_changes"] == 0
+                    && samples["kamii_checkpoint_members_total"] ?? 0 > 0
                     && RunHotPathTests.trafficIsOver(server)
                     && samples.filter { $0.key.hasPrefix("kamii_gateway_dispatches_total") }.values.reduce(0, +)
                         >= Double(RunHotPathTests.liveDispatchesSent(server))
@@ -61,6 +67,8 @@ struct RunMetricsTests {
             #expect(samples["kamii_stats_flush_lag_seconds"] == 0)
             #expect(samples["kamii_stats_last_flush_seconds"] ?? 0 > 0)
             #expect(samples["kamii_stats_backpressure_waits_total"] == 0)
+            #expect(samples["kamii_checkpoint_failures_total"] == 0)
+            #expect(samples["kamii_checkpoint_age_seconds"].map { $0 >= 0 && $0.isFinite } == true, "\(samples)")
             let again = try await Self.scrape(metrics).samples
             #expect(again[#"kamii_gateway_dispatches_total{type="MESSAGE_CREATE"}"#] == Double(sent), "counted once, however often scraped")
             #expect(try await Self.scrape(metrics.deletingLastPathComponent().appendingPathComponent("other")).status == 404)

@@ -1,0 +1,12 @@
+extension Checkpointer {
+    /// What one checkpoint (or every checkpoint so far: ``Checkpointer/totals``) did.
+    public struct Report: Sendable, Equatable {
+        public var guilds = 0
+        public var members = 0
+        public var failures = 0
+        /// Another process's checkpointer was at it: the marks are left to it.
+        public var leftToAnother = false
+        /// Rows SQL did not take: it held a later read of them (not counted in ``members``).
+        public var rowsNotWritten = 0
+    }
+}

@@ -39,12 +39,14 @@ let package = Package(
         // Cache hints (prefetch) for tables whose slots are known before they are used.
         .target(name: "CMemoryHints"),
         .target(name: "CStringScan"),
+        // The zlib-stream decoder (Discord's sync-flushed payloads, decoded in place).
+        .target(name: "CDeflateDecoder"),
 
         .target(name: "DiscordModels", dependencies: ["CStringScan"], swiftSettings: swiftSettings),
         .target(
             name: "DiscordGateway",
             dependencies: [
-                "CZlib", "CZstd", "DiscordModels",
+                "CDeflateDecoder", "CZstd", "DiscordModels",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -11,7 +11,8 @@
 // needs; a prefix holds at least two codes, so there are at most half the alphabet's.
 #define LITLEN_TABLE ((1u << LITLEN_ROOT) + 143u * (1u << (15u - LITLEN_ROOT)))
 #define DISTANCE_TABLE ((1u << DISTANCE_ROOT) + 15u * (1u << (15u - DISTANCE_ROOT)))
-// Written past the payload's end by the 16-byte match copies, never read as output.
+// A margin allocated past the arena's usable end: every step of the decoding stays within
+// `capacity` (the 16-byte match copies included), so nothing should reach it.
 #define SLACK 64u
 // The most one step of the decoding loop writes: a match of 258 bytes, copied 16 at a time.
 #define STEP (258u + 16u)
@@ -24,10 +25,10 @@ struct kamii_deflate_decoder {
     size_t capacity;  // arena bytes that may hold output (SLACK more are allocated)
     size_t pos;       // where the next output byte goes
     size_t start;     // the current payload's first byte
-    size_t floor;     // the stream's oldest output byte still in the arena
     size_t initial, retained, max_payload;
     size_t room;      // a payload starts after the window is slid down when less is left
     int header_read, ended;
+    int failed;       // an error since the last reset: every call is refused until the next
     uint32_t litlen[LITLEN_TABLE];
     uint32_t distance[DISTANCE_TABLE];
     uint32_t fixed_litlen[1u << LITLEN_ROOT];
@@ -69,13 +70,13 @@ static inline uint32_t look_up(const uint32_t *table, unsigned root, uint64_t bi
 static int make_room(kamii_deflate_decoder *d, size_t needed) {
     size_t written = d->pos - d->start;
     if (written + needed > d->max_payload + STEP) return KAMII_DEFLATE_TOO_LARGE;
-    size_t history = d->start - d->floor > WINDOW ? WINDOW : d->start - d->floor;
+    // Everything before `pos` is this stream's output (a reset starts the arena over).
+    size_t history = d->start > WINDOW ? WINDOW : d->start;
     size_t keep_from = d->start - history;
     if (keep_from > 0) {
         memmove(d->arena, d->arena + keep_from, d->pos - keep_from);
         d->pos -= keep_from;
         d->start -= keep_from;
-        d->floor = d->floor > keep_from ? d->floor - keep_from : 0;
     }
     if (d->pos + needed <= d->capacity) return KAMII_DEFLATE_OK;
     size_t capacity = d->capacity;
@@ -101,7 +102,12 @@ static int decode_codes(kamii_deflate_decoder *d, const uint32_t *litlen, const 
             refill(d);
             uint32_t entry = look_up(litlen, LITLEN_ROOT, d->bits);
             unsigned length = entry_length(entry), kind = entry_kind(entry);
-            if (kind == KIND_INVALID || length == 0) { d->pos = pos; *detail = "invalid literal/length code"; return KAMII_DEFLATE_CORRUPT; }
+            if (kind == KIND_INVALID || length == 0) {
+                // Out of input, the bits looked up were padding: the block was cut short.
+                if (d->in == d->end && d->bit_count < 15) { *detail = "the payload ends inside a block"; return KAMII_DEFLATE_TRUNCATED; }
+                *detail = "invalid literal/length code";
+                return KAMII_DEFLATE_CORRUPT;
+            }
             if (length > d->bit_count) { d->pos = pos; *detail = "the payload ends inside a block"; return KAMII_DEFLATE_TRUNCATED; }
             d->bits >>= length;
             d->bit_count -= length;
@@ -126,7 +132,7 @@ static int decode_codes(kamii_deflate_decoder *d, const uint32_t *litlen, const 
             extra = entry_extra(entry);
             if (extra > d->bit_count) { *detail = "the payload ends inside a block"; return KAMII_DEFLATE_TRUNCATED; }
             size_t back = entry_value(entry) + take_bits(d, extra);
-            if (back > pos - d->floor) { *detail = "a distance reaches before the stream's start"; return KAMII_DEFLATE_CORRUPT; }
+            if (back > pos) { *detail = "a distance reaches before the stream's start"; return KAMII_DEFLATE_CORRUPT; }
             uint8_t *to = out + pos;
             const uint8_t *from = to - back;
             if (back >= 16) {
@@ -261,9 +267,10 @@ void kamii_deflate_reset(kamii_deflate_decoder *d) {
     d->bits = 0;
     d->bit_count = 0;
     d->in = d->end = NULL;
-    d->pos = d->start = d->floor = 0;
+    d->pos = d->start = 0;
     d->header_read = 0;
     d->ended = 0;
+    d->failed = 0;
     if (d->capacity > d->retained) {
         uint8_t *arena = realloc(d->arena, d->initial + SLACK);
         if (arena) {
@@ -277,20 +284,21 @@ size_t kamii_deflate_capacity(const kamii_deflate_decoder *d) { return d->capaci
 
 const uint8_t *kamii_deflate_arena(const kamii_deflate_decoder *d) { return d->arena; }
 
-int kamii_deflate_payload(
+static int decode_payload(
     kamii_deflate_decoder *d, const uint8_t *input, size_t length, const uint8_t **payload, size_t *payload_length, int *ended,
     const char **detail) {
-    *detail = "";
-    *ended = 0;
     if (d->ended) { *detail = "data after the end of the zlib stream"; return KAMII_DEFLATE_CORRUPT; }
+    if (length == 0) { *detail = "an empty payload"; return KAMII_DEFLATE_TRUNCATED; }
+    // A payload that decoded ended between blocks with every bit used: nothing carries over.
+    d->bits = 0;
+    d->bit_count = 0;
     // The window to the arena's start when the room after it runs short, and an arena grown for an
     // outsized payload back to its first size.
-    size_t history = d->pos - d->floor > WINDOW ? WINDOW : d->pos - d->floor;
+    size_t history = d->pos > WINDOW ? WINDOW : d->pos;
     if (d->capacity > d->retained || d->pos + d->room + STEP > d->capacity) {
         size_t keep_from = d->pos - history;
         memmove(d->arena, d->arena + keep_from, history);
         d->pos = history;
-        d->floor = d->floor > keep_from ? d->floor - keep_from : 0;
         if (d->capacity > d->retained) {
             uint8_t *arena = realloc(d->arena, d->initial + SLACK);
             if (arena) {
@@ -346,4 +354,16 @@ int kamii_deflate_payload(
     *payload = d->arena + d->start;
     *payload_length = d->pos - d->start;
     return KAMII_DEFLATE_OK;
+}
+
+int kamii_deflate_payload(
+    kamii_deflate_decoder *d, const uint8_t *input, size_t length, const uint8_t **payload, size_t *payload_length, int *ended,
+    const char **detail) {
+    *detail = "";
+    *ended = 0;
+    // The state an error leaves (bits of another input among them) is not decoded on from.
+    if (d->failed) { *detail = "an earlier payload failed; reset first"; return KAMII_DEFLATE_CORRUPT; }
+    int status = decode_payload(d, input, length, payload, payload_length, ended, detail);
+    if (status != KAMII_DEFLATE_OK) d->failed = 1;
+    return status;
 }

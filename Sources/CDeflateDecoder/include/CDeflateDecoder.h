@@ -40,8 +40,8 @@ void kamii_deflate_reset(kamii_deflate_decoder *decoder);
 
 /// Decodes one payload from all of its compressed bytes (`length` > 0). On KAMII_DEFLATE_OK,
 /// `*payload` and `*payload_length` are the decoded bytes, valid until the next call. Any other
-/// result leaves the stream unusable until a reset; `*detail` then says what was wrong (a static
-/// string). `*ended` is set to 1 when the payload's last block was marked final (the stream ended:
+/// result leaves the stream unusable until a reset (every later call is refused with
+/// KAMII_DEFLATE_CORRUPT); `*detail` then says what was wrong (a static string). `*ended` is set to 1 when the payload's last block was marked final (the stream ended:
 /// nothing may follow it).
 int kamii_deflate_payload(
     kamii_deflate_decoder *decoder, const uint8_t *input, size_t length, const uint8_t **payload, size_t *payload_length,

@@ -202,14 +202,19 @@ static int decode_dynamic(kamii_deflate_decoder *d, const char **detail) {
     return decode_codes(d, d->litlen, d->distance, detail);
 }
 
-static int decode_stored(kamii_deflate_decoder *d, const char **detail) {
-    // To the byte boundary; whole bytes still in the bit buffer go back to the input.
+/// To the byte boundary; whole bytes still in the bit buffer go back to the input (they came from
+/// it: the buffer is empty at every payload's start).
+static void align_to_byte(kamii_deflate_decoder *d) {
     unsigned drop = d->bit_count & 7u;
     d->bits >>= drop;
     d->bit_count -= drop;
     d->in -= d->bit_count >> 3;
     d->bits = 0;
     d->bit_count = 0;
+}
+
+static int decode_stored(kamii_deflate_decoder *d, const char **detail) {
+    align_to_byte(d);
     if (d->end - d->in < 4) { *detail = "the payload ends inside a block header"; return KAMII_DEFLATE_TRUNCATED; }
     size_t length = (size_t)d->in[0] | (size_t)d->in[1] << 8, complement = (size_t)d->in[2] | (size_t)d->in[3] << 8;
     if ((length ^ 0xffffu) != complement) { *detail = "invalid stored block lengths"; return KAMII_DEFLATE_CORRUPT; }
@@ -339,12 +344,7 @@ static int decode_payload(
             // The stream ended (Discord never ends it): nothing may follow, in this payload or after it.
             d->ended = 1;
             *ended = 1;
-            unsigned drop = d->bit_count & 7u;
-            d->bits >>= drop;
-            d->bit_count -= drop;
-            d->in -= d->bit_count >> 3;
-            d->bits = 0;
-            d->bit_count = 0;
+            align_to_byte(d);
             // The 4-byte Adler-32 trailer may follow; it is not compared (never computed).
             size_t rest = (size_t)(d->end - d->in);
             if (rest != 0 && rest != 4) { *detail = "data after the end of the zlib stream"; return KAMII_DEFLATE_CORRUPT; }

@@ -41,15 +41,9 @@ public struct KarmaLedger: Sendable {
         try await entries(in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
     }
 
-    /// Deletes every entry, in every guild, where the user reacted or received the karma; returns
-    /// the guilds that had one.
-    @discardableResult
-    public func forget(_ user: UserID) async throws -> Set<GuildID> {
-        try await forget(user, among: redis.keys(matching: keys.everyKarmaLedgerOrIndex))
-    }
-
-    /// ``forget(_:)`` in the ledgers and indexes among `scanned` (keys a walk of the keyspace found;
-    /// any others are passed over).
+    /// Deletes every entry, in every guild, where the user reacted or received the karma, from the
+    /// ledgers and indexes among `scanned` (keys a walk of the keyspace found,
+    /// ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over); returns the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID, among scanned: [String]) async throws -> Set<GuildID> {
         // The indexes too, even one whose ledger is gone (evicted, emptied): their entries name

@@ -86,9 +86,6 @@ public struct StatsKeys: Sendable, Equatable {
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
-    /// SCAN pattern: every guild's karma ledgers and indexes, and its pair cooldowns (`karma-pair:`),
-    /// which a caller passes over. (The `-` first in the brackets: Redis reads `[:-]` as a range.)
-    public var everyKarmaLedgerOrIndex: String { "\(prefix):{*}:karma[-:]*" }
     /// SCAN pattern: every guild's members hash and karma keys (ledgers, indexes, pair cooldowns) —
     /// what a user's privacy deletion looks through, found by one walk of the keyspace (SCAN visits
     /// every key whatever it matches, so one broader walk costs Redis a third of three narrow ones).

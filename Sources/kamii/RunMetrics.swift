@@ -19,10 +19,6 @@ final class RunMetrics: Sendable {
         self.hotPath = hotPath
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     /// Brings every metric up to the figures of now.
     func update() async {
         var counters: [(name: String, dimensions: [(String, String)], value: Int)] = tally.byName.map {
@@ -65,13 +61,13 @@ final class RunMetrics: Sendable {
                     ("kamii_checkpoint_failures_total", [], checkpoints.failures),
                     ("kamii_checkpoint_rows_not_written_total", [], checkpoints.rowsNotWritten),
                 ]
-                Gauge(label: "kamii_checkpoint_age_seconds").record(Self.seconds(await checkpointer.age()))
+                Gauge(label: "kamii_checkpoint_age_seconds").record(await checkpointer.age() / .seconds(1))
             }
             Gauge(label: "kamii_guild_actors").record(router.activeGuilds)
             Gauge(label: "kamii_stats_unflushed_changes").record(router.stats.unacknowledged)
-            Gauge(label: "kamii_stats_flush_lag_seconds").record(Self.seconds(await hotPath.flusher.lag()))
+            Gauge(label: "kamii_stats_flush_lag_seconds").record(await hotPath.flusher.lag() / .seconds(1))
             if let last = await hotPath.flusher.lastCompleteFlush {
-                Gauge(label: "kamii_stats_last_flush_seconds").record(Self.seconds(last.duration))
+                Gauge(label: "kamii_stats_last_flush_seconds").record(last.duration / .seconds(1))
             }
         }
         reported.withLock { reported in

@@ -13,15 +13,16 @@ struct GatewayFlowControlTests {
         channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool
     }
 
-    func frame(bytes: Int, _ channel: EmbeddedChannel) -> WebSocketFrame {
-        WebSocketFrame(fin: true, opcode: .binary, data: channel.allocator.buffer(repeating: 0x78, count: bytes))
+    /// A binary frame of `bytes` as a server sends it, read by itself.
+    func frame(bytes: Int, _ channel: EmbeddedChannel) -> ByteBuffer {
+        WebSocketFrameBytes.encode(fin: true, opcode: .binary, payload: [UInt8](repeating: 0x78, count: bytes))
     }
 
     @Test func aFewLargeFramesPauseReadingAsManySmallOnesDo() throws {
-        let (frames, continuation) = AsyncThrowingStream<[WebSocketFrame], any Error>.makeStream()
+        let (frames, continuation) = AsyncThrowingStream<[GatewayFrame], any Error>.makeStream()
         _ = frames
         let flow = FlowControl()
-        let channel = EmbeddedChannel(handler: GatewayWebSocket.FrameForwarder(continuation: continuation, flow: flow))
+        let channel = EmbeddedChannel(handler: GatewayWebSocket.FrameForwarder(continuation: continuation, flow: flow, maxMessageBytes: 64 << 20))
         // 200 small frames: under the high water, reading goes on.
         for _ in 0..<200 { try channel.writeInbound(frame(bytes: 300, channel)) }
         #expect(autoRead(channel) == nil)

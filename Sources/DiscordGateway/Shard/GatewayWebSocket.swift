@@ -9,11 +9,11 @@ import Synchronization
 /// A gateway WebSocket: TCP (TLS for `wss://`), the HTTP upgrade, then whole messages as an
 /// async stream of frames with back-pressure (the socket stops being read while the shard has
 /// more than `highWater` frames it has not taken, a frame counting once per 64 KiB it holds).
-/// Fragmented messages are reassembled up to `maxMessageBytes`.
+/// Fragmented messages are reassembled up to `maxMessageBytes` (``GatewayFrameReader``).
 struct GatewayWebSocket: Sendable {
     let channel: any Channel
     /// Frames in the order they arrived, a read's worth at a time (one hand-off per read, not per frame).
-    let frames: AsyncThrowingStream<[WebSocketFrame], any Error>
+    let frames: AsyncThrowingStream<[GatewayFrame], any Error>
     let flow: FlowControl
 
     struct UpgradeRefused: Error, CustomStringConvertible {
@@ -89,7 +89,7 @@ struct GatewayWebSocket: Sendable {
         let sslContext = secure ? try tlsContext() : nil
         let group = MultiThreadedEventLoopGroup.singleton
         let upgraded = group.next().makePromise(of: Void.self)
-        let (frames, continuation) = AsyncThrowingStream<[WebSocketFrame], any Error>.makeStream()
+        let (frames, continuation) = AsyncThrowingStream<[GatewayFrame], any Error>.makeStream()
         let flow = FlowControl()
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
         let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
@@ -106,11 +106,14 @@ struct GatewayWebSocket: Sendable {
                     // ends the stream with the error (a broken stream, ShardStateMachine.streamBroken), then closes.
                     let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxMessageBytes, automaticErrorHandling: false) { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandlers([
-                                NIOWebSocketFrameAggregator(
-                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1_024, maxAccumulatedFrameSize: maxMessageBytes),
-                                FrameForwarder(continuation: continuation, flow: flow),
-                            ])
+                            // The forwarder reads the frames itself, in place of the decoder the
+                            // upgrader added (bytes forwarded after the 101 reach it first).
+                            let operations = channel.pipeline.syncOperations
+                            let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+                            try operations.addHandler(
+                                FrameForwarder(continuation: continuation, flow: flow, maxMessageBytes: maxMessageBytes),
+                                position: .before(decoder))
+                            operations.removeHandler(decoder, promise: nil)
                             upgraded.succeed()
                         }
                     }
@@ -190,21 +193,45 @@ struct GatewayWebSocket: Sendable {
         }
     }
 
-    /// Hands frames to the stream, everything one read brought at once; stops reading while the
-    /// consumer is behind.
+    /// Reads the frames from the socket's bytes (``GatewayFrameReader``) and hands them to the
+    /// stream, everything one read brought at once; stops reading while the consumer is behind.
     final class FrameForwarder: ChannelInboundHandler {
-        typealias InboundIn = WebSocketFrame
-        let continuation: AsyncThrowingStream<[WebSocketFrame], any Error>.Continuation
+        typealias InboundIn = ByteBuffer
+        let continuation: AsyncThrowingStream<[GatewayFrame], any Error>.Continuation
         let flow: FlowControl
-        private var read: [WebSocketFrame] = []
+        private var reader: GatewayFrameReader
+        /// The start of a frame whose bytes have not all arrived.
+        private var unfinished: ByteBuffer?
+        private var read: [GatewayFrame] = []
+        private var failed = false
 
-        init(continuation: AsyncThrowingStream<[WebSocketFrame], any Error>.Continuation, flow: FlowControl) {
+        init(continuation: AsyncThrowingStream<[GatewayFrame], any Error>.Continuation, flow: FlowControl, maxMessageBytes: Int) {
             self.continuation = continuation
             self.flow = flow
+            reader = GatewayFrameReader(maxMessageBytes: maxMessageBytes)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            read.append(unwrapInboundIn(data))
+            guard !failed else { return }
+            var bytes = unwrapInboundIn(data)
+            if var unfinished {
+                self.unfinished = nil
+                unfinished.writeBuffer(&bytes)
+                bytes = unfinished
+            }
+            do {
+                while let frame = try reader.next(from: &bytes) { read.append(frame) }
+            } catch {
+                fail(context, error)
+                return
+            }
+            if bytes.readableBytes > 0 {
+                // Only the unread part is kept: moved to the front, or copied if frames of this
+                // read still share the storage. Then the next reads append to it, growing it by
+                // doubling: a large message in many reads is copied once, not once per read.
+                bytes.discardReadBytes()
+                unfinished = bytes
+            }
         }
 
         func channelReadComplete(context: ChannelHandlerContext) {
@@ -225,6 +252,15 @@ struct GatewayWebSocket: Sendable {
             }
         }
 
+        /// Frames read before the bad one still go to the shard; then the stream ends with the error.
+        private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+            failed = true
+            unfinished = nil
+            forward(context)
+            continuation.finish(throwing: error)
+            context.close(promise: nil)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
             forward(context)
             continuation.finish()
@@ -232,9 +268,8 @@ struct GatewayWebSocket: Sendable {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            forward(context)
-            continuation.finish(throwing: error)
-            context.close(promise: nil)
+            guard !failed else { return }
+            fail(context, error)
         }
     }
 }

@@ -221,7 +221,7 @@ public actor ShardConnection {
                         connection.flow.consumed(connection.channel, bytes: frame.length)
                         switch frame.opcode {
                         case .binary, .text:
-                            if await !receive(frame.unmaskedData, consume) {
+                            if await !receive(frame.data, consume) {
                                 // Corrupt compression or JSON: drop the connection (and what the read
                                 // brought after it), resume on a new one — unless it keeps breaking
                                 // at the same point.
@@ -230,15 +230,14 @@ public actor ShardConnection {
                                 break frames
                             }
                         case .connectionClose:
-                            var data = frame.unmaskedData
-                            closeCode = data.readInteger(as: UInt16.self)
+                            closeCode = frame.data.getInteger(at: frame.data.readerIndex, as: UInt16.self)
                             connection.close()
                         default:
                             break
                         }
                     }
                 }
-            } catch where error is NIOWebSocketError || error is NIOWebSocketFrameAggregator.Error {
+            } catch where error is GatewayFrameReader.Failure {
                 // A frame that cannot be read (over the size limit, a malformed control frame): a
                 // broken stream like a corrupt message, so a session that replays it for ever is given up.
                 machine.streamBroken()
@@ -269,7 +268,8 @@ public actor ShardConnection {
             guard let payload else { return true }
             return handle(payload, &actions, &dispatch)
         }
-        await execute(actions)
+        // A dispatch's only action is to deliver it: no call (and async frame) for that.
+        if actions.contains(where: { $0 != .deliver }) { await execute(actions) }
         if let dispatch {
             consuming = true
             await consume(dispatch)

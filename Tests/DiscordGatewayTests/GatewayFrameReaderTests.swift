@@ -100,6 +100,42 @@ struct GatewayFrameReaderTests {
         }
     }
 
+    /// Hostile bytes — valid frames with bytes changed, cut or appended at random, and pure noise,
+    /// in reads of random sizes — end in frames or in a typed error, never a trap or a hang; and a
+    /// message is never handed over larger than the limit.
+    @Test func randomBytesEndInFramesOrATypedErrorNeverATrap() async throws {
+        var random = SeededRandom(seed: 11)
+        var valid = ByteBuffer()
+        for length in [0, 3, 125, 126, 300, 70_000] {
+            var frame = WebSocketFrameBytes.encode(fin: length != 300, opcode: length == 0 ? .ping : .text, payload: [UInt8](repeating: 0x61, count: length))
+            valid.writeBuffer(&frame)
+            if length == 300 {
+                var last = WebSocketFrameBytes.encode(fin: true, opcode: .continuation, payload: [0x62])
+                valid.writeBuffer(&last)
+            }
+        }
+        let original = Array(valid.readableBytesView)
+        for trial in 0..<400 {
+            var bytes = original
+            if trial % 4 == 3 {
+                bytes = (0..<Int(random.next() % 4_096)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                // Half of the noise begins with a binary frame's header of a random 64-bit length.
+                if trial % 8 == 3 { bytes = [0x82, 0x7F] + (0..<8).map { _ in UInt8(truncatingIfNeeded: random.next()) } + bytes }
+            } else {
+                for _ in 0..<(1 + random.next() % 4) { bytes[Int(random.next() % UInt64(min(bytes.count, 600)))] = UInt8(truncatingIfNeeded: random.next()) }
+                if trial % 4 == 1 { bytes.removeLast(Int(random.next() % UInt64(bytes.count))) }
+            }
+            let sizes = (0..<3).map { _ in 1 + Int(random.next() % 2_000) }
+            do {
+                for frame in try await frames(in: ByteBuffer(bytes: bytes), readSizes: sizes, maxMessageBytes: 65_536) {
+                    #expect(frame.1.count <= 65_536)
+                }
+            } catch {
+                #expect(error is GatewayFrameReader.Failure, "trial \(trial): \(error)")
+            }
+        }
+    }
+
     @Test func aCloseFrameKeepsItsCode() async throws {
         let stream = WebSocketFrameBytes.encode(fin: true, opcode: .connectionClose, payload: [0x0F, 0xA4])
         let read = try await frames(in: stream, readSizes: [1])

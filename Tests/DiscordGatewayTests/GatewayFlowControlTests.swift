@@ -14,7 +14,7 @@ struct GatewayFlowControlTests {
     }
 
     /// A binary frame of `bytes` as a server sends it, read by itself.
-    func frame(bytes: Int, _ channel: EmbeddedChannel) -> ByteBuffer {
+    func frame(bytes: Int) -> ByteBuffer {
         WebSocketFrameBytes.encode(fin: true, opcode: .binary, payload: [UInt8](repeating: 0x78, count: bytes))
     }
 
@@ -24,13 +24,13 @@ struct GatewayFlowControlTests {
         let flow = FlowControl()
         let channel = EmbeddedChannel(handler: GatewayWebSocket.FrameForwarder(continuation: continuation, flow: flow, maxMessageBytes: 64 << 20))
         // 200 small frames: under the high water, reading goes on.
-        for _ in 0..<200 { try channel.writeInbound(frame(bytes: 300, channel)) }
+        for _ in 0..<200 { try channel.writeInbound(frame(bytes: 300)) }
         #expect(autoRead(channel) == nil)
         for _ in 0..<200 { flow.consumed(channel, bytes: 300) }
         #expect(flow.buffered.load(ordering: .relaxed) == 0)
 
         // Four 4 MiB frames (a 16th of the 64 MiB a message may be) weigh 65 each: 260 in all.
-        for _ in 0..<4 { try channel.writeInbound(frame(bytes: 4 << 20, channel)) }
+        for _ in 0..<4 { try channel.writeInbound(frame(bytes: 4 << 20)) }
         #expect(autoRead(channel) == false, "16 MiB waiting: reading pauses")
         for _ in 0..<3 { flow.consumed(channel, bytes: 4 << 20) }
         channel.embeddedEventLoop.run()

@@ -11,7 +11,10 @@ public actor RedisClient {
     private var channel: (any Channel)?
     private var connecting: Task<any Channel, any Error>?
     private var isClosed = false
-    private var scriptHashes: [String: String] = [:]
+    /// Scripts loaded, found by comparing sources: a script is a static text, so the comparison is
+    /// of one storage with itself, where a dictionary would hash the whole text (kilobytes) at every
+    /// flush.
+    private var scriptHashes: [(source: String, sha: String)] = []
 
     /// Connections made, for tests and metrics (the first one counts).
     public private(set) var connections = 0
@@ -69,11 +72,12 @@ public actor RedisClient {
 
     /// The script's SHA1 on this server, loading it when not known yet.
     public func load(_ script: RedisScript, force: Bool = false) async throws -> String {
-        if !force, let sha = scriptHashes[script.source] { return sha }
+        if !force, let known = scriptHashes.first(where: { $0.source == script.source }) { return known.sha }
         guard let sha = try await send("SCRIPT", "LOAD", script.source).string else {
             throw RedisError.protocolViolation("SCRIPT LOAD answered without a hash")
         }
-        scriptHashes[script.source] = sha
+        scriptHashes.removeAll { $0.source == script.source }
+        scriptHashes.append((script.source, sha))
         return sha
     }
 

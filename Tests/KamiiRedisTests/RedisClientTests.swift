@@ -220,6 +220,27 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    /// A script loaded once is known by its text on later loads, without asking Redis again (so a
+    /// `SCRIPT FLUSH` stays unseen until forced); each text keeps its own hash, and a copy of a text
+    /// built at run time is the same script.
+    @Test func loadedScriptsAreKnownByTheirText() async throws {
+        let redis = try RedisTestServer.client()
+        let first = RedisScript("return 1")
+        let second = RedisScript("return 2")
+        let firstHash = try await redis.load(first)
+        let secondHash = try await redis.load(second)
+        #expect(firstHash != secondHash)
+        #expect(try await redis.send("SCRIPT", "LOAD", "return 2").string == secondHash)
+        _ = try await redis.send("SCRIPT", "FLUSH")
+        let rebuilt = RedisScript(["return", "1"].joined(separator: " "))
+        #expect(try await redis.load(rebuilt) == firstHash)
+        #expect(try await redis.send("SCRIPT", "EXISTS", firstHash) == .array([.integer(0)]))
+        #expect(try await redis.load(first, force: true) == firstHash)
+        #expect(try await redis.send("SCRIPT", "EXISTS", firstHash, secondHash) == .array([.integer(1), .integer(0)]))
+        #expect(try await redis.load(second) == secondHash)
+        await redis.close()
+    }
+
     /// A reply past the configured size fails its pipeline and the connection, instead of being
     /// buffered however large it grows; the next call works on a fresh connection.
     @Test func aReplyLargerThanAllowedFailsRatherThanGrowingMemory() async throws {

@@ -160,6 +160,71 @@ struct GatewayFrameReaderTests {
         await #expect(throws: failure) { try await frames(in: stream, readSizes: [64], maxMessageBytes: 1_000) }
     }
 
+    /// The other reserved bits and a reserved control opcode are refused too.
+    @Test func everyReservedBitAndControlOpcodeIsRefused() {
+        for bit: UInt8 in [4, 2, 1] {
+            var bytes = WebSocketFrameBytes.encode(fin: true, opcode: .text, payload: [1], reserved: bit)
+            var reader = GatewayFrameReader(maxMessageBytes: 1_000)
+            #expect(throws: GatewayFrameReader.Failure.reservedBits) { try reader.next(from: &bytes) }
+        }
+        var control = ByteBuffer(bytes: [0x8B, 0x00])
+        var reader = GatewayFrameReader(maxMessageBytes: 1_000)
+        #expect(throws: GatewayFrameReader.Failure.reservedOpcode(0xB)) { try reader.next(from: &control) }
+    }
+
+    /// Each limit is a bound, not a step past it: a 125-byte control frame, a message of exactly the
+    /// size limit (in two fragments) and one in exactly the most fragments allowed are read.
+    @Test func whatReachesALimitExactlyIsRead() async throws {
+        var stream = WebSocketFrameBytes.encode(fin: true, opcode: .ping, payload: [UInt8](repeating: 7, count: 125))
+        var first = WebSocketFrameBytes.encode(fin: false, opcode: .binary, payload: [UInt8](repeating: 1, count: 400))
+        var last = WebSocketFrameBytes.encode(fin: true, opcode: .continuation, payload: [UInt8](repeating: 2, count: 624))
+        stream.writeBuffer(&first)
+        stream.writeBuffer(&last)
+        var many = WebSocketFrameBytes.encode(fin: false, opcode: .text, payload: [0])
+        stream.writeBuffer(&many)
+        for index in 1..<GatewayFrameReader.maxFragments {
+            var more = WebSocketFrameBytes.encode(
+                fin: index == GatewayFrameReader.maxFragments - 1, opcode: .continuation, payload: [UInt8(truncatingIfNeeded: index)])
+            stream.writeBuffer(&more)
+        }
+        // The size limit is the fragments' count too: 1,024 one-byte fragments.
+        let read = try await frames(in: stream, readSizes: [100], maxMessageBytes: GatewayFrameReader.maxFragments)
+        #expect(read.map(\.0) == [.ping, .binary, .text])
+        #expect(read.map(\.1.count) == [125, 1_024, GatewayFrameReader.maxFragments])
+        #expect(read[1].1 == [UInt8](repeating: 1, count: 400) + [UInt8](repeating: 2, count: 624))
+    }
+
+    /// After a large message, the frames of later reads do not live in (and keep alive) a buffer of
+    /// its size: only a cut frame's own bytes are kept from one read to the next. (NIO's
+    /// `discardReadBytes` on storage frames still share copies its whole capacity, so each later
+    /// read would have copied the large message's size.)
+    @Test func framesAfterALargeMessageDoNotKeepItsStorage() async throws {
+        let large = 2 << 20
+        var stream = WebSocketFrameBytes.encode(fin: true, opcode: .text, payload: [UInt8](repeating: 3, count: large))
+        for index in 0..<200 {
+            var small = WebSocketFrameBytes.encode(fin: true, opcode: .text, payload: [UInt8](repeating: UInt8(index), count: 300))
+            stream.writeBuffer(&small)
+        }
+        let (frames, continuation) = AsyncThrowingStream<[GatewayFrame], any Error>.makeStream()
+        let channel = EmbeddedChannel(handler: GatewayWebSocket.FrameForwarder(continuation: continuation, flow: .init(), maxMessageBytes: 4 << 20))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).get()
+        // 64 KiB reads through the large message, then 1,000-byte reads, which cut most small frames.
+        while stream.readableBytes > 0 {
+            let size = stream.readerIndex < large ? 65_536 : 1_000
+            try channel.writeInbound(stream.readSlice(length: min(size, stream.readableBytes))!)
+        }
+        _ = try? channel.finish()
+        var storages: [Int] = []
+        for try await batch in frames {
+            for frame in batch { storages.append(frame.data.storageCapacity) }
+        }
+        #expect(storages.count == 201)
+        #expect(storages[0] >= large)
+        // Those of the read that ended the large message share its storage; none after it.
+        #expect(storages.dropFirst().filter { $0 >= large }.count <= 4)
+        #expect(storages.suffix(190).allSatisfy { $0 <= 16_384 })
+    }
+
     /// A bad frame ends the stream with its reason, after the frames the same read brought before
     /// it, and closes the connection.
     @Test func framesBeforeABadOneStillReachTheShard() async throws {

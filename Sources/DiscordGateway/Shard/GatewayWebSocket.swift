@@ -214,6 +214,7 @@ struct GatewayWebSocket: Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !failed else { return }
             var bytes = unwrapInboundIn(data)
+            let continuesUnfinished = unfinished != nil
             if var unfinished {
                 self.unfinished = nil
                 unfinished.writeBuffer(&bytes)
@@ -225,12 +226,19 @@ struct GatewayWebSocket: Sendable {
                 fail(context, error)
                 return
             }
-            if bytes.readableBytes > 0 {
-                // Only the unread part is kept: moved to the front, or copied if frames of this
-                // read still share the storage. Then the next reads append to it, growing it by
-                // doubling: a large message in many reads is copied once, not once per read.
-                bytes.discardReadBytes()
+            guard bytes.readableBytes > 0 else { return }
+            if continuesUnfinished && bytes.readerIndex == 0 {
+                // Still the start of one frame, in a buffer of our own that no frame shares: the
+                // next reads append to it, growing it by doubling, so a large message in many reads
+                // is copied once, not once per read.
                 unfinished = bytes
+            } else {
+                // Only the unread bytes, into a buffer their size. Frames of this read share its
+                // storage (as TLS does the socket's), so NIO's `discardReadBytes` would copy all of
+                // its capacity — after one large message, that message's size at every read.
+                var rest = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+                rest.writeBuffer(&bytes)
+                unfinished = rest
             }
         }
 

@@ -24,6 +24,9 @@ public final class SimulatorRecord: Sendable {
         /// The last `s` sent.
         public var lastSequence = 0
         public var heartbeatsAcknowledged = 0
+        /// WebSocket pings sent (the `ping` fault), and pongs that echoed the last one's bytes.
+        public var pingsSent = 0
+        public var pongsReceived = 0
         /// The close code the simulator closed the connection with, if it did.
         public var closeCode: Int?
         /// The close code the client closed the connection with, if it did (1000/1001 end the session).

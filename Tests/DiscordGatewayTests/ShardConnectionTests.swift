@@ -68,7 +68,7 @@ struct ShardConnectionTests {
         async let stopped = shard.run { received.add($0) }
         let faults: [SimulatorFault] = [
             .reconnect, .invalidSession(resumable: true), .dropConnection, .close(code: 4000), .corruptNextMessage,
-            .requestHeartbeat, .stopHeartbeatACKs, .pauseReading(milliseconds: 300),
+            .requestHeartbeat, .ping, .stopHeartbeatACKs, .pauseReading(milliseconds: 300),
         ]
         for fault in faults {
             let before = received.count
@@ -103,6 +103,9 @@ struct ShardConnectionTests {
         // op 7, op 9 true, the drop, close 4000, the corrupt message and the zombie each resumed.
         #expect(resumes >= 6 && identifies == 1)
         let connections = server.record.connections
+        // The WebSocket ping was answered with its own bytes, on the connection it came on.
+        #expect(connections.map(\.pingsSent).reduce(0, +) >= 1)
+        #expect(connections.allSatisfy { $0.pongsReceived == $0.pingsSent })
         let resumedElsewhere = connections.filter { $0.resumed && !$0.viaResumeURL }.count
         #expect(resumedElsewhere == 0, "every resume on READY's resume_gateway_url")
         #expect(connections.first { $0.sessionID != nil }?.viaResumeURL == false, "the identify on the gateway URL")

@@ -232,6 +232,10 @@ public actor ShardConnection {
                         case .connectionClose:
                             closeCode = frame.data.getInteger(at: frame.data.readerIndex, as: UInt16.self)
                             connection.close()
+                        case .ping:
+                            // RFC 6455 §5.5.2: a pong with the ping's bytes (at most 125, the reader
+                            // saw to that). Not a gateway payload: Discord's send limit does not count it.
+                            try? await connection.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.data))
                         default:
                             break
                         }

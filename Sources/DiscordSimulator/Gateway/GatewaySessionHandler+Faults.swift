@@ -1,5 +1,6 @@
 import DiscordModels
 import NIOCore
+import NIOWebSocket
 
 extension GatewaySessionHandler {
     /// Applies a fault the simulator was told to inject. Called on the channel's event loop.
@@ -45,6 +46,12 @@ extension GatewaySessionHandler {
             answersHeartbeats = false
         case .requestHeartbeat:
             send(#"{"t":null,"s":null,"op":1,"d":null}"#, context)
+        case .ping:
+            pingsSent += 1
+            let payload = ByteBuffer(string: "kamii-simulator-ping-\(pingsSent)")
+            lastPing = payload
+            record.update(number) { $0.pingsSent += 1 }
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
         case .corruptNextMessage:
             corruptNext = true
         case .pauseReading(let milliseconds):

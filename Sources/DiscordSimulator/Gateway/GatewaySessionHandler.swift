@@ -34,6 +34,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var context: ChannelHandlerContext?
     var answersHeartbeats = true
     var corruptNext = false
+    /// Pings sent on this connection, and the last one's bytes (the pong must echo them).
+    var pingsSent = 0
+    var lastPing: ByteBuffer?
     /// The buffer live dispatches are compressed into, one at a time, kept between ticks.
     var liveMessage: ByteBuffer?
     /// When the client's recent payloads arrived, for the send limit (close 4008).
@@ -118,6 +121,11 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             }
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            if let lastPing, frame.unmaskedData == lastPing {
+                self.lastPing = nil
+                record.update(number) { $0.pongsReceived += 1 }
+            }
         default:
             break
         }

@@ -13,6 +13,9 @@ public enum SimulatorFault: Sendable, Equatable {
     case stopHeartbeatACKs
     /// Ask for a heartbeat now (a server-sent op 1); the client must answer at once.
     case requestHeartbeat
+    /// A WebSocket ping (not Discord's op 1): the client must answer with a pong carrying the same
+    /// bytes (RFC 6455 §5.5.2), and the session goes on.
+    case ping
     /// Damage the next compressed message so that it cannot be inflated.
     case corruptNextMessage
     /// Stop reading from the client for this long (a slow server: the client's sends back up).

@@ -72,6 +72,7 @@ enum ControlCommands {
         case "stop-acks": fault = .stopHeartbeatACKs
         case "request-heartbeat": fault = .requestHeartbeat
         case "corrupt": fault = .corruptNextMessage
+        case "ping": fault = .ping
         case "pause":
             guard let milliseconds = value("ms").flatMap(Int.init), (1...60_000).contains(milliseconds) else {
                 return bad("pause needs ms=1…60000")

@@ -345,19 +345,19 @@ struct PendingFlush {
             case .array(let values):
                 var rest = values[...]
                 for guild in call {
-                    guard let applied = rest.popFirst()?.int, let ups = rest.popFirst()?.int else {
-                        outcome.error = "guild \(guild): the script's reply is cut short"
+                    // This guild and the ones after it stay in the flush, sent again under the same id.
+                    guard let reply = FlushGuildReply(&rest) else {
+                        outcome.error = "guild \(guild): the script's reply is cut short or not of its shape"
                         break
                     }
-                    if applied == -2 {
+                    if reply.applied == FlushGuildReply.unloaded {
                         outcome.unloaded.append(guild)
                         continue
                     }
-                    if applied == -3 {
-                        let error = rest.popFirst()?.string ?? "unknown error"
+                    if reply.applied == FlushGuildReply.broken {
                         if let batch = batches.removeValue(forKey: guild) {
                             outcome.deltas += batch.deltaCount
-                            outcome.broken.append((guild, error, batch.deltaCount))
+                            outcome.broken.append((guild, reply.error ?? "unknown error", batch.deltaCount))
                         }
                         continue
                     }
@@ -366,14 +366,14 @@ struct PendingFlush {
                     outcome.deltas += batch.deltaCount
                     outcome.guilds.append((guild, batch.deltaCount))
                     // No more than the batch holds, whatever the reply says (it is the network's).
-                    outcome.grants += min(max(0, applied), batch.deltaCount)
-                    if applied == -1, batch.changes.contains(where: \.isGrant) { outcome.appliedEarlier.append(guild) }
-                    for _ in 0..<max(0, ups) {
-                        guard let user = rest.popFirst()?.string.flatMap(UInt64.init), let before = rest.popFirst()?.int,
-                              let level = rest.popFirst()?.int
-                        else { break }
-                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(user), from: before, to: level))
+                    outcome.grants += min(max(0, reply.applied), batch.deltaCount)
+                    if reply.applied == FlushGuildReply.appliedEarlier, batch.changes.contains(where: \.isGrant) { outcome.appliedEarlier.append(guild) }
+                    for up in reply.levelUps {
+                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(up.user), from: up.from, to: up.to))
                     }
+                }
+                if outcome.error == nil, !rest.isEmpty {
+                    outcome.error = "guilds \(call.first ?? 0)…: the script's reply has \(rest.count) values more than its guilds'"
                 }
             case .error(let message) where message.hasPrefix("NOSCRIPT"):
                 outcome.scriptMissing = true

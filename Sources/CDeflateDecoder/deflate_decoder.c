@@ -79,8 +79,12 @@ static int make_room(kamii_deflate_decoder *d, size_t needed) {
         d->start -= keep_from;
     }
     if (d->pos + needed <= d->capacity) return KAMII_DEFLATE_OK;
+    // Doubling, but never past what a payload within the limit can need (its window, itself and
+    // one step): the limit bounds memory, not only the payload. (max_payload is at most 4 GiB.)
+    const size_t ceiling = WINDOW + d->max_payload + STEP;
     size_t capacity = d->capacity;
-    while (d->pos + needed > capacity) capacity *= 2;
+    while (d->pos + needed > capacity && capacity < ceiling) capacity = capacity > ceiling / 2 ? ceiling : capacity * 2;
+    if (d->pos + needed > capacity) return KAMII_DEFLATE_TOO_LARGE;
     uint8_t *arena = realloc(d->arena, capacity + SLACK);
     if (!arena) return KAMII_DEFLATE_NO_MEMORY;
     d->arena = arena;

@@ -106,6 +106,18 @@ import Testing
         #expect(error?.kind == .payloadTooLarge)
     }
 
+    /// The arena grows no further than a payload within the limit needs (the 32 KiB window, the
+    /// payload, one match's room, and the 64 bytes the decoder's 16-byte copies may run past its
+    /// end), not to the next doubling past it.
+    @Test func theArenaStopsGrowingAtWhatTheLimitNeeds() throws {
+        let frames = try Fixtures.frames("zlib-large.capture")
+        let size = Fixtures.manifest["zlib-large.capture"]!.payloads[1].length
+        let inflater = ZlibStreamInflater(limits: InflaterLimits(initialOutputCapacity: 1024, retainedOutputCapacity: 4096, maxPayloadBytes: size))
+        _ = try inflater.inflate(frames[0])
+        #expect(try inflater.inflate(frames[1])?.count == size)
+        #expect(inflater.outputCapacity <= 32_768 + size + 274 + 64)
+    }
+
     @Test func endlessBytesWithoutAMarkerAreRefused() throws {
         let inflater = ZlibStreamInflater(limits: InflaterLimits(maxPendingInputBytes: 100_000))
         let chunk = [UInt8](repeating: 0x41, count: 30_000)
@@ -122,6 +134,22 @@ import Testing
 }
 
 @Suite struct PayloadLimitTests {
+    /// A limit past what a message may hold is taken as that (4 GiB), not trusted into arithmetic
+    /// that would overflow: payloads that make the buffers grow inflate.
+    @Test func aLimitBeyondFourGiBIsHeldThere() throws {
+        let limits = InflaterLimits(maxPayloadBytes: .max)
+        #expect(limits.maxPayloadBytes == Int(UInt32.max))
+        let zstd = try Fixtures.frames("zstd-large.capture")
+        let inflater = ZstdStreamInflater(limits: limits)
+        _ = try inflater.inflate(zstd[0])
+        #expect(try inflater.inflate(zstd[1])?.count ?? 0 > 1 << 20)
+        let zlib = try Fixtures.frames("zlib-large.capture")
+        let zlibInflater = ZlibStreamInflater(limits: limits)
+        _ = try zlibInflater.inflate(zlib[0])
+        #expect(try zlibInflater.inflate(zlib[1])?.count ?? 0 > 1 << 20)
+        #expect(try PassthroughInflater(limits: limits).inflate([UInt8](repeating: 0x20, count: 100_000))?.count == 100_000)
+    }
+
     @Test func aPayloadOfExactlyTheLimitFitsAndOneByteMoreDoesNot() throws {
         let frames = try Fixtures.frames("zlib-small.capture")
         let size = Fixtures.manifest["zlib-small.capture"]!.payloads[0].length

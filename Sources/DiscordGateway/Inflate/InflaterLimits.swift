@@ -8,12 +8,17 @@ public struct InflaterLimits: Sendable, Equatable {
     /// per shard for the life of the connection.
     public var retainedOutputCapacity: Int
     /// The largest decompressed payload accepted. Anything larger is an error, not an allocation.
+    /// At most ``largestPayloadBytes``: a larger value is taken as that.
     public var maxPayloadBytes: Int
     /// The most compressed bytes buffered while a zlib-stream payload spans several frames.
     public var maxPendingInputBytes: Int
     /// The largest zstd window (as a power of two) a zstd-stream sender may ask for. The window is
     /// memory the connection keeps for its whole life; a frame asking for more is refused.
     public var maxZstdWindowLog: Int
+
+    /// The most ``maxPayloadBytes`` may be (4 GiB): what a WebSocket message may hold here, and
+    /// where the buffers' arithmetic stays far from overflowing.
+    public static let largestPayloadBytes = Int(UInt32.max)
 
     public init(
         initialOutputCapacity: Int = 32 * 1024,
@@ -29,7 +34,7 @@ public struct InflaterLimits: Sendable, Equatable {
         precondition((10...31).contains(maxZstdWindowLog), "maxZstdWindowLog must be between 10 and 31")
         self.initialOutputCapacity = initialOutputCapacity
         self.retainedOutputCapacity = retainedOutputCapacity
-        self.maxPayloadBytes = maxPayloadBytes
+        self.maxPayloadBytes = min(maxPayloadBytes, Self.largestPayloadBytes)
         self.maxPendingInputBytes = maxPendingInputBytes
         self.maxZstdWindowLog = maxZstdWindowLog
     }

@@ -14,6 +14,8 @@ public struct ShardConfiguration: Sendable {
     /// The largest message accepted after reassembly (held within 1 byte … 4 GiB); READY of a big
     /// shard is several MiB.
     public var maxMessageBytes: Int
+    /// ``maxMessageBytes`` held within its bounds, as the socket and the inflater take it.
+    var messageLimit: Int { min(max(1, maxMessageBytes), InflaterLimits.largestPayloadBytes) }
     public var backoffBase: Double
     public var backoffCap: Double
     /// More identifies than this within its period stop the shard (``IdentifyCircuitBreaker``).

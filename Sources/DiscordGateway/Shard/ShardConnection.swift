@@ -80,7 +80,7 @@ public actor ShardConnection {
                 gatewayURL: configuration.gatewayURL, backoffBase: configuration.backoffBase, backoffCap: configuration.backoffCap)
         }
         // A limit below the inflater's usual first buffer takes that buffer down with it.
-        let limit = max(1, configuration.maxMessageBytes)
+        let limit = configuration.messageLimit
         inflater = configuration.compression.makeInflater(
             limits: InflaterLimits(initialOutputCapacity: min(32 * 1024, limit), maxPayloadBytes: limit))
         sendLimiter = GatewaySendLimiter()
@@ -170,7 +170,7 @@ public actor ShardConnection {
 
     /// Connects to `url`, unless the shard is shut down or its task cancelled first.
     private func connect(to url: String) async throws -> GatewayWebSocket {
-        let (query, maxMessageBytes, timeout) = (configuration.query, min(max(1, configuration.maxMessageBytes), Int(UInt32.max)), configuration.helloTimeout)
+        let (query, maxMessageBytes, timeout) = (configuration.query, configuration.messageLimit, configuration.helloTimeout)
         let attempt = Task {
             try await GatewayWebSocket.connect(to: url, path: query, maxMessageBytes: maxMessageBytes, timeout: timeout)
         }

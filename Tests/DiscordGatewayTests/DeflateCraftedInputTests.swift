@@ -39,6 +39,14 @@ import Testing
         }
     }
 
+    /// `bits`, ended as a message is, refused as corrupt data for `reason`.
+    func expectRefused(_ bits: Bits, _ reason: String) throws {
+        var bits = bits
+        bits.syncFlush()
+        let error = try refusal(bits)
+        #expect(error?.kind == .corruptData && error?.detail == reason)
+    }
+
     func refusal(_ bits: Bits) throws -> InflateError? {
         let inflater = ZlibStreamInflater()
         let error = #expect(throws: InflateError.self) { try inflater.inflate(bits.bytes) }
@@ -75,9 +83,7 @@ import Testing
         var bits = Bits()
         bits.value(0, bits: 3)
         bits.alignedBytes([0x05, 0x00, 0x00, 0x00] + Array("hello".utf8))  // NLEN should be FA FF
-        bits.syncFlush()
-        let error = try refusal(bits)
-        #expect(error?.kind == .corruptData && error?.detail == "invalid stored block lengths")
+        try expectRefused(bits, "invalid stored block lengths")
     }
 
     @Test func aMatchReachingBeforeTheStreamsStart() throws {
@@ -87,9 +93,7 @@ import Testing
         bits.code(1, bits: 7)  // length 3 (257), the very first symbol
         bits.code(0, bits: 5)  // distance 1
         bits.code(0, bits: 7)
-        bits.syncFlush()
-        let error = try refusal(bits)
-        #expect(error?.kind == .corruptData && error?.detail == "a distance reaches before the stream's start")
+        try expectRefused(bits, "a distance reaches before the stream's start")
     }
 
     /// A dynamic block's header: 257 literal/length and 1 distance code lengths, read with a code
@@ -106,10 +110,8 @@ import Testing
     }
 
     @Test func anOversubscribedCodeLengthCode() throws {
-        var bits = Self.dynamicHeader(codeLengthCode: [1, 1, 1, 1])  // four codes of one bit
-        bits.syncFlush()
-        let error = try refusal(bits)
-        #expect(error?.kind == .corruptData && error?.detail == "invalid code lengths set")
+        let bits = Self.dynamicHeader(codeLengthCode: [1, 1, 1, 1])  // four codes of one bit
+        try expectRefused(bits, "invalid code lengths set")
     }
 
     @Test func aRepeatWithNothingToRepeat() throws {
@@ -117,9 +119,7 @@ import Testing
         var bits = Self.dynamicHeader(codeLengthCode: [1, 0, 0, 1])
         bits.code(1, bits: 1)
         bits.value(0, bits: 2)
-        bits.syncFlush()
-        let error = try refusal(bits)
-        #expect(error?.kind == .corruptData && error?.detail == "a repeat with no length before it")
+        try expectRefused(bits, "a repeat with no length before it")
     }
 
     @Test func noEndOfBlockCode() throws {
@@ -129,9 +129,7 @@ import Testing
         bits.value(127, bits: 7)
         bits.code(1, bits: 1)
         bits.value(109, bits: 7)
-        bits.syncFlush()
-        let error = try refusal(bits)
-        #expect(error?.kind == .corruptData && error?.detail == "no end-of-block code")
+        try expectRefused(bits, "no end-of-block code")
     }
 }
 

@@ -8,5 +8,8 @@ extension Checkpointer {
         public var leftToAnother = false
         /// Rows SQL did not take: it held a later read of them (not counted in ``members``).
         public var rowsNotWritten = 0
+        /// Members whose id no Discord object has (0, or past 2^63 − 1, which SQL cannot hold): a
+        /// damaged journal entry, a hostile payload. Their records stay in Redis, out of SQL.
+        public var unstorableMembers = 0
     }
 }

@@ -43,8 +43,10 @@ public actor Checkpointer {
     /// Rows per SQL upsert of a guild: a fraction of a second at the rates measured
     /// (docs/PERFORMANCE.md), far inside the lock's lifetime however large the guild.
     private(set) var rowsPerUpsert = 10_000
-    /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``).
+    /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``), and
+    /// members it left out (``Report/unstorableMembers``).
     private var rowsNotWritten = 0
+    private var unstorableMembers = 0
 
     func setLockTiming(_ timing: CheckpointLock.Timing) {
         lockTiming = timing
@@ -115,9 +117,9 @@ public actor Checkpointer {
         progress = CheckpointLock.Progress()
         let (redis, logger, progress) = (self.redis, self.logger, self.progress)
         let renewer = Task { await lock.keepRenewed(redis, progress: progress, logger: logger) }
-        rowsNotWritten = 0
+        (rowsNotWritten, unstorableMembers) = (0, 0)
         await checkpointMarked(into: &report)
-        report.rowsNotWritten = rowsNotWritten
+        (report.rowsNotWritten, report.unstorableMembers) = (rowsNotWritten, unstorableMembers)
         renewer.cancel()
         await renewer.value
         do {
@@ -129,6 +131,7 @@ public actor Checkpointer {
         totals.members += report.members
         totals.failures += report.failures
         totals.rowsNotWritten += report.rowsNotWritten
+        totals.unstorableMembers += report.unstorableMembers
         return report
     }
 
@@ -262,7 +265,10 @@ public actor Checkpointer {
 
     /// Copies `users`' records in the guild to SQL, with their trust recomputed (and written back to
     /// Redis); returns how many rows it wrote and kept.
-    private func checkpoint(_ guild: GuildID, users: [UserID]) async throws -> Int {
+    private func checkpoint(_ guild: GuildID, users marked: [UserID]) async throws -> Int {
+        // Left out, not failing the guild's every checkpoint: SQL refuses the whole upsert for one.
+        let users = marked.filter(\.isValid)
+        unstorableMembers += marked.count - users.count
         guard !users.isEmpty else { return 0 }
         // Redis's clock before the records are read: a deletion remembered at or after it came
         // after the read.

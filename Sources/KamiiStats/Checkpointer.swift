@@ -263,8 +263,8 @@ public actor Checkpointer {
         return count
     }
 
-    /// Copies `users`' records in the guild to SQL, with their trust recomputed (and written back to
-    /// Redis); returns how many rows it wrote and kept.
+    /// Copies the records of the `marked` members SQL can hold to SQL, with their trust recomputed
+    /// (and written back to Redis); returns how many rows it wrote and kept.
     private func checkpoint(_ guild: GuildID, users marked: [UserID]) async throws -> Int {
         // Left out, not failing the guild's every checkpoint: SQL refuses the whole upsert for one.
         let users = marked.filter(\.isValid)

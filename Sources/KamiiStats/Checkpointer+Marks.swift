@@ -1,3 +1,4 @@
+import DiscordModels
 import KamiiRedis
 
 /// Taking a set of marks for a checkpoint (what it copies, and what stays if it fails), and
@@ -9,6 +10,16 @@ extension Checkpointer {
     func take(_ set: String) async throws -> [String] {
         let reply = try await redis.evaluate(Self.takeScript, keys: [set, set + ":checkpointing"], arguments: [])
         return (reply.array ?? []).compactMap(\.string)
+    }
+
+    /// Marks `users` of `guild` dirty again, for the next checkpoint: SQL kept rows of theirs from a
+    /// later read, so theirs wait until Redis's clock passes it (or another read replaces them).
+    func markAgain(_ users: [UserID], in guild: GuildID) async throws {
+        guard !users.isEmpty else { return }
+        var pipeline = RedisPipeline()
+        pipeline.append(["SADD", keys.dirtyMembers(in: guild)] + users.map { String($0.rawValue) })
+        pipeline.append("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
     }
 
     private static let takeScript = RedisScript("""

@@ -22,7 +22,7 @@ import KamiiCore
 public actor Checkpointer {
     private let store: KamiiStore
     let redis: RedisClient
-    private let keys: StatsKeys
+    let keys: StatsKeys
     private let logger: Logger
     public private(set) var totals = Report()
     /// When the last checkpoint that ended with nothing failed began (this process's, or one whose
@@ -314,18 +314,20 @@ public actor Checkpointer {
         progress.note()
         await beforeWritingSQL?(guild)
         // In parts, each noted as progress: one statement over a huge guild could outlast the lock.
-        var written = 0
+        var (written, refused) = (0, [UserID]())
         for start in stride(from: 0, to: rows.count, by: rowsPerUpsert) {
             let part = Array(rows[start..<min(start + rowsPerUpsert, rows.count)])
-            if let count = try await upsert(part) {
-                written += count
-            } else {
+            var result = try await upsert(part)
+            if result == nil {
                 // A guild the store has not met yet (joined while it was away): register it, then write.
                 try await store.registerGuild(guild)
-                written += try await upsert(part) ?? 0
+                result = try await upsert(part)
             }
+            written += result?.written ?? 0
+            refused += result?.refused ?? []
             progress.note()
         }
+        try await markAgain(refused, in: guild)
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
         var purged: [UserID] = []
@@ -368,21 +370,22 @@ public actor Checkpointer {
         beforeWritingSQL = body
     }
 
-    /// Writes the rows; returns how many were written, nil when the store does not know the guild yet.
-    private func upsert(_ rows: [ServerUserStats]) async throws -> Int? {
+    /// Writes the rows; returns how many were written and whose SQL kept (it held a later read), nil
+    /// when the store does not know the guild yet.
+    private func upsert(_ rows: [ServerUserStats]) async throws -> (written: Int, refused: [UserID])? {
         do {
-            let written = try await store.upsertServerUsers(rows)
-            if written < rows.count {
+            let (written, refused) = try await store.upsertServerUsersKeepingLater(rows)
+            if !refused.isEmpty {
                 // One checkpointer at a time writes: a row SQL holds from a later read than this one
                 // means Redis's clock went back (a failover to a replica whose clock is behind), or
-                // this checkpoint's lock ran out. Those rows stay as they are until the clock
-                // passes their read time.
-                rowsNotWritten += rows.count - written
+                // this checkpoint's lock ran out. Their members stay marked, written once the
+                // clock passes their read time (or a later read replaces them).
+                rowsNotWritten += refused.count
                 logger.warning("checkpoint: rows not written, SQL holds a later read of them (Redis's clock behind the one that wrote them?)", metadata: [
-                    "guild": "\(rows[0].guild)", "rows": "\(rows.count - written)",
+                    "guild": "\(rows[0].guild)", "rows": "\(refused.count)",
                 ])
             }
-            return written
+            return (written, refused.map(\.user))
         } catch {
             if error.kind == .unknownGuild { return nil }
             throw error

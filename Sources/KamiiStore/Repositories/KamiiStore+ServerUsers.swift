@@ -15,20 +15,26 @@ extension KamiiStore {
     /// - Throws: `invalidInput` or `unknownGuild` before anything is written.
     @discardableResult
     public func upsertServerUsers(_ batch: [ServerUserStats]) async throws(StoreError) -> Int {
-        guard !batch.isEmpty else { return 0 }
+        try await upsertServerUsersKeepingLater(batch).written
+    }
+
+    /// As ``upsertServerUsers(_:)``; also returns the rows it did not write, SQL holding a later
+    /// read of them (a writer whose clock went back must write them again later, or they stay stale).
+    public func upsertServerUsersKeepingLater(_ batch: [ServerUserStats]) async throws(StoreError) -> (written: Int, refused: [ServerUserStats]) {
+        guard !batch.isEmpty else { return (0, []) }
         for row in batch { try row.validate() }
         var latest: [Pair: Int] = [:]
         for (index, row) in batch.enumerated() { latest[Pair(guild: row.guild, user: row.user)] = index }
         let rows = latest.count == batch.count ? batch : batch.indices.filter { latest[Pair(guild: batch[$0].guild, user: batch[$0].user)] == $0 }.map { batch[$0] }
         let guilds = Array(Set(rows.map(\.guild.column)))
         let batchRows = configuration.batchRows
-        return try await transaction { database in
+        let written: Set<Pair> = try await transaction { database in
             let known = try await database.select().column("guild_id").from("guild_config")
                 .where("guild_id", .in, guilds).all().map { try $0.decode(column: "guild_id", as: Int64.self) }
             if let missing = Set(guilds).subtracting(known).first {
                 throw StoreError(.unknownGuild, "guild \(GuildID(column: missing)) is not registered; nothing was written")
             }
-            var written = 0
+            var written: Set<Pair> = []
             for start in stride(from: 0, to: rows.count, by: batchRows) {
                 let insert = database.insert(into: "server_users")
                     .columns(Self.serverUserColumnNames)
@@ -38,14 +44,20 @@ extension KamiiStore {
                         SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.xpMessages), SQLBind(row.lastXPAt),
                         SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf))
                 }
-                written += try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
+                let replaced = try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
                     Self.serverUserColumnNames.dropFirst(2).reduce(update) {
                         $0.set(excludedValueOf: $1)
                     }.where(SQLColumn("as_of", table: "server_users"), .lessThanOrEqual, SQLExcludedColumn("as_of"))
-                }.returning("user_id").all().count
+                }.returning("guild_id", "user_id").all()
+                for row in replaced {
+                    written.insert(Pair(
+                        guild: GuildID(column: try row.decode(column: "guild_id", as: Int64.self)),
+                        user: UserID(column: try row.decode(column: "user_id", as: Int64.self))))
+                }
             }
             return written
         }
+        return (written.count, rows.filter { !written.contains(Pair(guild: $0.guild, user: $0.user)) })
     }
 
     /// One member's counters in one guild.

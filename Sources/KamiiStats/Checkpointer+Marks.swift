@@ -17,8 +17,7 @@ extension Checkpointer {
     func markAgain(_ users: [UserID], in guild: GuildID) async throws {
         guard !users.isEmpty else { return }
         var pipeline = RedisPipeline()
-        pipeline.append(["SADD", keys.dirtyMembers(in: guild)] + users.map { String($0.rawValue) })
-        pipeline.append("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        pipeline.appendDirtyMarks(keys, [(guild.rawValue, users.map(\.rawValue))])
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
     }
 

@@ -26,7 +26,7 @@ struct FlushGuildReply {
             guard let message = rest.popFirst()?.string else { return nil }
             error = message
         }
-        // Only an applied batch can have levelled anyone up.
+        // Level-ups come only with a batch applied (now, or by an earlier send of the flush).
         guard count == 0 || applied >= Self.appliedEarlier, count <= rest.count / 3 else { return nil }
         var levelUps: [(user: UInt64, from: Int, to: Int)] = []
         for _ in 0..<count {

@@ -14,18 +14,10 @@ extension StatsFlusher {
             unjournaled = []
             return true
         }
-        let guilds = Array(members.keys)
+        let marks = members.map { (guild: $0.key, users: $0.value) }
+        let guilds = marks.map(\.guild)
         var pipeline = RedisPipeline()
-        for guild in guilds {
-            pipeline.beginCommand(arguments: 2 + members[guild]!.count)
-            pipeline.appendArgument("SADD")
-            pipeline.appendArgument(keys.dirtyMembers(in: GuildID(guild)))
-            for user in members[guild]! { pipeline.appendArgument(user) }
-        }
-        pipeline.beginCommand(arguments: 2 + guilds.count)
-        pipeline.appendArgument("SADD")
-        pipeline.appendArgument(keys.dirtyGuilds)
-        for guild in guilds { pipeline.appendArgument(guild) }
+        pipeline.appendDirtyMarks(keys, marks)
         do {
             let replies = try await redis.execute(pipeline)
             for (index, reply) in replies.enumerated() {

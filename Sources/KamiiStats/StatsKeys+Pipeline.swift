@@ -1,3 +1,4 @@
+import DiscordModels
 import KamiiRedis
 
 extension RedisPipeline {
@@ -9,6 +10,21 @@ extension RedisPipeline {
     /// Appends ``StatsKeys/guildPrefix(_:)`` of `guild`, written in place.
     mutating func appendGuildPrefix(_ keys: StatsKeys, _ guild: UInt64) {
         appendArgument(keys.prefix, ":{", guild, "}:")
+    }
+
+    /// Marks members for the checkpointer: one SADD per guild into its dirty set, in the order
+    /// given, then one naming the guilds in ``StatsKeys/dirtyGuilds`` (so the replies come in that order).
+    mutating func appendDirtyMarks(_ keys: StatsKeys, _ members: [(guild: UInt64, users: some Collection<UInt64>)]) {
+        for (guild, users) in members {
+            beginCommand(arguments: 2 + users.count)
+            appendArgument("SADD")
+            appendArgument(keys.dirtyMembers(in: GuildID(guild)))
+            for user in users { appendArgument(user) }
+        }
+        beginCommand(arguments: 2 + members.count)
+        appendArgument("SADD")
+        appendArgument(keys.dirtyGuilds)
+        for (guild, _) in members { appendArgument(guild) }
     }
 }
 

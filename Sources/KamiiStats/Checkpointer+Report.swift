@@ -11,5 +11,8 @@ extension Checkpointer {
         /// Members whose id no Discord object has (0, or past 2^63 − 1, which SQL cannot hold): a
         /// damaged journal entry, a hostile payload. Their records stay in Redis, out of SQL.
         public var unstorableMembers = 0
+        /// Records Kamii cannot read (damaged, or written by something else): kept marked and out of
+        /// SQL until fixed or purged, counted at each checkpoint that meets them.
+        public var unreadableRecords = 0
     }
 }

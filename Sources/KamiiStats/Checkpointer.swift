@@ -20,17 +20,17 @@ import KamiiCore
 /// member twice — each row carries the Redis time of its read, and an older read never replaces
 /// a newer one.
 public actor Checkpointer {
-    private let store: KamiiStore
+    let store: KamiiStore
     let redis: RedisClient
     let keys: StatsKeys
-    private let logger: Logger
+    let logger: Logger
     public private(set) var totals = Report()
     /// When the last checkpoint that ended with nothing failed began (this process's, or one whose
     /// marks were left to another process's checkpointer at it); nil before the first.
     public private(set) var lastCleanCheckpointBegan: ContinuousClock.Instant?
     private let startedAt = ContinuousClock.now
     /// Guilds already logged as broken (one error line each, not one per checkpoint).
-    private var brokenGuilds: Set<UInt64> = []
+    var brokenGuilds: Set<UInt64> = []
     /// Tests only: runs once a guild's marked members are copied, before their marks are released
     /// — where another process's checkpointer may merge marks of its own into the same set.
     var beforeReleasingMarks: (@Sendable (GuildID) async -> Void)?
@@ -47,6 +47,8 @@ public actor Checkpointer {
     /// members it left out (``Report/unstorableMembers``).
     private var rowsNotWritten = 0
     private var unstorableMembers = 0
+    /// Members the running checkpoint found a record of it cannot read (``Report/unreadableRecords``).
+    var unreadableRecords = 0
 
     func setLockTiming(_ timing: CheckpointLock.Timing) {
         lockTiming = timing
@@ -117,9 +119,9 @@ public actor Checkpointer {
         progress = CheckpointLock.Progress()
         let (redis, logger, progress) = (self.redis, self.logger, self.progress)
         let renewer = Task { await lock.keepRenewed(redis, progress: progress, logger: logger) }
-        (rowsNotWritten, unstorableMembers) = (0, 0)
+        (rowsNotWritten, unstorableMembers, unreadableRecords) = (0, 0, 0)
         await checkpointMarked(into: &report)
-        (report.rowsNotWritten, report.unstorableMembers) = (rowsNotWritten, unstorableMembers)
+        (report.rowsNotWritten, report.unstorableMembers, report.unreadableRecords) = (rowsNotWritten, unstorableMembers, unreadableRecords)
         renewer.cancel()
         await renewer.value
         do {
@@ -132,6 +134,7 @@ public actor Checkpointer {
         totals.failures += report.failures
         totals.rowsNotWritten += report.rowsNotWritten
         totals.unstorableMembers += report.unstorableMembers
+        totals.unreadableRecords += report.unreadableRecords
         return report
     }
 
@@ -283,14 +286,9 @@ public actor Checkpointer {
         let stored = replies.dropFirst().flatMap { $0.array ?? [] }
         let now = Date()
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1_000)
-        let records = zip(users, stored).compactMap { user, reply in
-            // No record: the member was purged (a privacy request) or never had one.
-            reply.bytes.flatMap(MemberRecord.init(stored:)).map { (user, $0) }
-        }
-        if records.count < users.count {
-            let recorded = Set(records.map(\.0))
-            try await deleteRowsOfDeleted(users.filter { !recorded.contains($0) }, in: guild)
-        }
+        let (records, missing, unreadable) = Self.sort(users, stored)
+        try await deleteRowsOfDeleted(missing, in: guild)
+        try await keepMarked(unreadable, in: guild)
         // Moderation cases weigh on trust, fading with time (docs/TRUST.md).
         let cases = records.isEmpty ? [:] : try await store.cases(of: records.map(\.0), in: guild)
         let rows = records.map { user, record -> ServerUserStats in
@@ -345,22 +343,6 @@ public actor Checkpointer {
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
         return max(0, written - purged.count)
-    }
-
-    /// Deletes the SQL rows of `users` (marked, but without a record in Redis) whose deletion Redis
-    /// still remembers. A checkpoint that wrote a deleted member's row back and then failed, or was
-    /// killed, before deleting it again leaves the member marked; without this, the next checkpoint
-    /// would pass over them for having no record, and the row would outlive the deletion (and come
-    /// back into Redis with the next load).
-    private func deleteRowsOfDeleted(_ users: [UserID], in guild: GuildID) async throws {
-        var pipeline = RedisPipeline()
-        pipeline.append(["HMGET", keys.deletions(in: guild), StatsKeys.wholeGuild] + users.map { String($0.rawValue) })
-        let remembered = try await redis.execute(pipeline).first?.orThrow().array ?? []
-        let wholeGuild = remembered.first.map { $0 != .null } ?? false
-        let deleted = zip(users, remembered.dropFirst()).filter { wholeGuild || $0.1 != .null }.map(\.0)
-        guard !deleted.isEmpty else { return }
-        try await store.deleteServerUsers(deleted, in: guild)
-        logger.notice("rows of deleted members, written back by an unfinished checkpoint, deleted", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
     }
 
     /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).

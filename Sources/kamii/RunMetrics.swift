@@ -61,6 +61,7 @@ final class RunMetrics: Sendable {
                     ("kamii_checkpoint_failures_total", [], checkpoints.failures),
                     ("kamii_checkpoint_rows_not_written_total", [], checkpoints.rowsNotWritten),
                     ("kamii_checkpoint_unstorable_members_total", [], checkpoints.unstorableMembers),
+                    ("kamii_checkpoint_unreadable_records_total", [], checkpoints.unreadableRecords),
                 ]
                 Gauge(label: "kamii_checkpoint_age_seconds").record(await checkpointer.age() / .seconds(1))
             }

@@ -76,4 +76,35 @@ struct CheckpointerUnwritableRowsTests {
         await redis.close()
         try await store.close()
     }
+
+    /// A record Kamii cannot read (damaged, or written by something else) is not taken for a
+    /// deletion, though one is remembered: SQL keeps the member's last good row, the member stays
+    /// marked and counted, and is copied once the record is fixed.
+    @Test func anUnreadableRecordKeepsItsRowAndItsMark() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        #expect(await flush([(9, 40), (10, 40)], redis))
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        #expect(await checkpointer.checkpoint().members == 2)
+        try await redis.send("HSET", keys.members(in: guild), "9", "not a record")
+        try await redis.send("HSET", keys.deletions(in: guild), "9", String(Int64(Date().timeIntervalSince1970 * 1_000)))
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "9", "10")
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let report = await checkpointer.checkpoint()
+        #expect(report.failures == 0 && report.members == 1 && report.unreadableRecords == 1, "\(report)")
+        #expect(try await store.serverUser(UserID(9), in: guild)?.xp == 40, "the last good row stays")
+        #expect(try await redis.send("SMEMBERS", keys.dirtyMembers(in: guild)) == .array([.bulk(Array("9".utf8))]))
+        var repair = RedisPipeline()
+        repair.beginCommand(arguments: 4)
+        for argument in ["HSET", keys.members(in: guild), "9"] { repair.appendArgument(argument) }
+        repair.appendArgument(bytes: MemberRecord(xp: 55, messages: 2).stored)
+        _ = try await redis.execute(repair).first?.orThrow()
+        let fixed = await checkpointer.checkpoint()
+        #expect(fixed.members == 1 && fixed.unreadableRecords == 0, "\(fixed)")
+        #expect(try await store.serverUser(UserID(9), in: guild)?.xp == 55)
+        #expect(await checkpointer.totals.unreadableRecords == 1)
+        await redis.close()
+        try await store.close()
+    }
 }

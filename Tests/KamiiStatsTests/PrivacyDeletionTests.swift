@@ -240,19 +240,27 @@ struct PrivacyDeletionTests {
 
     /// A checkpoint wrote a deleted member's row back and died (or failed) before deleting it again:
     /// the member is still marked, without a record. The next checkpoint deletes the row, since
-    /// Redis remembers the deletion — and leaves alone a marked member whose deletion it does not.
+    /// Redis remembers the deletion — and leaves alone a marked member whose deletion it does not,
+    /// and a row read a minute after the deletion (the member posted again since; their record is
+    /// missing because Redis lost it, or a load is writing it back), which holds only what came after.
     @Test(arguments: CheckpointerTests.engines)
     func aRowAnUnfinishedCheckpointWroteBackIsDeletedByTheNext(engine: String) async throws {
         let (store, cleanup) = try await CheckpointerTests.store(engine)
         defer { cleanup() }
         let redis = try RedisTestServer.client()
         try await checkpointed(store, users: [(one, 100), (two, 200)])
-        try await redis.send("HSET", keys.deletions(in: guild), String(one), String(UInt64(Date().timeIntervalSince1970 * 1_000)))
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), String(one), String(two))
+        let deletedAt = Int64(Date().timeIntervalSince1970 * 1_000)
+        try await store.upsertServerUsers([ServerUserStats(
+            guild: guild, user: UserID(three), xp: 20, level: 0, karma: 0, trust: 50, messageCount: 1, updatedAt: Date(),
+            asOf: deletedAt + 60_000)])
+        for user in [one, three] { try await redis.send("HSET", keys.deletions(in: guild), String(user), String(deletedAt)) }
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), String(one), String(two), String(three))
         try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
         let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
         #expect(report.failures == 0, "\(report)")
-        #expect(try await store.serverUsers(in: guild).map(\.user) == [UserID(two)], "the deleted member's row is gone; the other stays")
+        #expect(
+            Set(try await store.serverUsers(in: guild).map(\.user)) == [UserID(two), UserID(three)],
+            "the deleted member's row is gone; the other and the one read after its deletion stay")
         await redis.close()
         try await store.close()
     }

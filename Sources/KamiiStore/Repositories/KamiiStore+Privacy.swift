@@ -142,6 +142,29 @@ extension KamiiStore {
         }
     }
 
+    /// Deletes the named members' stats rows in one guild whose read (`as_of`, Redis's clock, Unix
+    /// ms) is at or before each one's bound; returns how many there were. For a deletion found
+    /// later: a row read after it holds what the member did since, and stays.
+    @discardableResult
+    public func deleteServerUsers(
+        _ reads: [(user: UserID, readNoLaterThan: Int64)], in guild: GuildID
+    ) async throws(StoreError) -> Int {
+        try StoreSupport.requireValid(guild, "guild")
+        guard !reads.isEmpty else { return 0 }
+        for read in reads { try StoreSupport.requireValid(read.user, "user") }
+        return try await transaction { database in
+            var deleted = 0
+            for start in stride(from: 0, to: reads.count, by: 250) {
+                let each = reads[start..<min(start + 250, reads.count)].map {
+                    "(user_id = \(bind: $0.user.column) AND as_of <= \(bind: $0.readNoLaterThan))" as SQLQueryString
+                }
+                deleted += try await Self.delete(
+                    "server_users", "guild_id = \(bind: guild.column) AND (" + each.joined(separator: " OR ") + ")", database)
+            }
+            return deleted
+        }
+    }
+
     private static func records(_ punishments: [Punishment], _ history: [ReasonRevision]) -> [CaseRecord] {
         let byCase = Dictionary(grouping: history) { "\($0.guild):\($0.caseID)" }
         return punishments.map { CaseRecord(punishment: $0, reasonHistory: byCase["\($0.guild):\($0.caseID)"] ?? []) }

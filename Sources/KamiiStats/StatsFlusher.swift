@@ -52,6 +52,8 @@ public actor StatsFlusher {
     private var pending: PendingFlush?
     private var failing = false
     private var flushing = false
+    /// Drains waiting for the running flush to end.
+    private var flushEndWaiters: [CheckedContinuation<Void, Never>] = []
     /// Guilds Redis refused until rehydrated, while rehydrating failed (the SQL store unreachable).
     /// Nothing of their batches was applied (a refusal means no marker, so none of it ran): their
     /// changes wait here, merged with later ones, and go with the next flush, while every other
@@ -149,8 +151,9 @@ public actor StatsFlusher {
         let end = ContinuousClock.now + deadline
         while buffer.unacknowledged > 0 || buffer.holdsThreadChanges || pending != nil || !unjournaled.isEmpty {
             if flushing {
-                // The run loop's last flush is still going: wait for it, not a verdict.
-                try? await Task.sleep(for: .milliseconds(10))
+                // The run loop's last flush is still going: wait for its end (not a verdict, and not
+                // a sleep, which a cancelled task does not take: it would spin until the flush ends).
+                await withCheckedContinuation { flushEndWaiters.append($0) }
                 continue
             }
             if await flush() { continue }
@@ -180,7 +183,11 @@ public actor StatsFlusher {
         // Overlapping flushes would send (and acknowledge) one pending flush twice.
         guard !flushing else { return false }
         flushing = true
-        defer { flushing = false }
+        defer {
+            flushing = false
+            for waiter in flushEndWaiters { waiter.resume() }
+            flushEndWaiters.removeAll()
+        }
         let began = ContinuousClock.now
         guard await flushOnce() else { return false }
         let ended = ContinuousClock.now

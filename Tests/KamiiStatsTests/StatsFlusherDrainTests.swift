@@ -1,0 +1,59 @@
+import DiscordModels
+import Foundation
+import KamiiCore
+import KamiiRedis
+import KamiiStats
+import KamiiStore
+import KamiiTestSupport
+import Testing
+
+/// The shutdown's drain while the run loop's last flush is still going.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct StatsFlusherDrainTests {
+    /// Holds the first guild load until `release` opens (`holding` opens once it is held).
+    final class HeldHydrator: GuildHydrator {
+        let holding = Gate(), release = Gate()
+        func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            holding.open()
+            await release.wait()
+            return []
+        }
+    }
+
+    /// A drain run from a cancelled task (a shutdown) waits for the running flush to end without
+    /// spinning — a cancelled task's sleep returns at once — and then finishes what is left.
+    @Test func aCancelledDrainWaitsForTheRunningFlushWithoutSpinning() async throws {
+        let redis = try RedisTestServer.client()
+        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+        let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
+        let hydrator = HeldHydrator()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: hydrator)
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 7) }
+        async let flushed = flusher.flush()
+        await hydrator.holding.wait()
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: 8) }
+        let drain = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await flusher.drain(deadline: .seconds(10))
+        }
+        let cpuBefore = Self.processCPU()
+        try await Task.sleep(for: .milliseconds(400))
+        let cpuWhileHeld = Self.processCPU() - cpuBefore
+        hydrator.release.open()
+        #expect(await flushed)
+        #expect(await drain.value, "what was recorded during the held flush is flushed too")
+        // A drain that spins keeps a core busy the whole hold (≈ 0.4 s); a waiting one, nearly idle.
+        #expect(cpuWhileHeld < 0.2, "CPU seconds while the flush was held: \(cpuWhileHeld)")
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(7), in: guild)?.messages == 1)
+        #expect(try await reader.member(UserID(8), in: guild)?.messages == 1)
+        await redis.close()
+    }
+
+    private static func processCPU() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

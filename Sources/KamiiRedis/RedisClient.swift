@@ -101,7 +101,12 @@ public actor RedisClient {
         channel = nil
         // Whoever waits on the connect, the one who started it or a caller who came meanwhile,
         // gets a ``RedisError``: callers tell "Redis is away" from other failures by that type.
-        if let connecting { return try await connecting.value }
+        if let connecting {
+            let channel = try await connecting.value
+            // Closed while the connect went on: its starter closes the channel, this caller is told.
+            if isClosed { throw RedisError.closed }
+            return channel
+        }
         let task = Task { [configuration, group] in
             do {
                 return try await Self.connect(configuration, group: group)
@@ -137,9 +142,9 @@ public actor RedisClient {
             .get()
         var hello = RedisPipeline()
         if let password = configuration.password {
-            if let username = configuration.username { hello.append("AUTH", username, password) } else { hello.append("AUTH", password) }
+            hello.appendConnectionSetup(["AUTH"] + [configuration.username].compactMap { $0 } + [password])
         }
-        if configuration.database != 0 { hello.append("SELECT", String(configuration.database)) }
+        if configuration.database != 0 { hello.appendConnectionSetup(["SELECT", String(configuration.database)]) }
         do {
             for reply in try await write(hello, to: channel) {
                 if case .error(let message) = reply {

@@ -15,9 +15,22 @@ public struct RedisPipeline: Sendable {
     /// Whether every command begun has all its arguments (what ``RedisClient/execute(_:)`` sends).
     public var isComplete: Bool { argumentsLeft == 0 }
 
+    /// Which argument of the command begun last comes next (0: its name), while the command's name
+    /// (and a CLIENT command's subcommand) is still to be checked; -1 once checked.
+    private var argumentToCheck = -1
+    /// Whether the connection's own set-up (``appendConnectionSetup(_:)``) is being written.
+    private var writingConnectionSetup = false
+
     /// Commands that do not answer exactly once, or change the connection in a way a reconnect
-    /// would silently undo: a pipeline pairs one reply with each command, so they are refused.
-    static let unpaired: Set<String> = ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT"]
+    /// would silently undo (the next commands would go to database 0, as another user, unwatched):
+    /// a pipeline pairs one reply with each command, and a connection is replaced whenever it
+    /// fails, so they are refused — whether appended whole or argument by argument. The
+    /// configuration's database and credentials are the connection's set-up.
+    static let unpaired: [StaticString] = [
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT", "SELECT", "AUTH", "WATCH",
+    ]
+    /// CLIENT subcommands refused for the same reasons.
+    static let unpairedClientSubcommands: [StaticString] = ["REPLY", "SETNAME", "SETINFO", "TRACKING", "NO-EVICT", "NO-TOUCH"]
 
     public init(capacity: Int = 256) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
@@ -29,11 +42,16 @@ public struct RedisPipeline: Sendable {
     }
 
     public mutating func append(_ arguments: [String]) {
-        let name = arguments.first?.uppercased() ?? ""
-        precondition(!Self.unpaired.contains(name) && !(name == "CLIENT" && arguments.count >= 2 && arguments[1].uppercased() == "REPLY"),
-            "\(name) does not answer once per command")
         beginCommand(arguments: arguments.count)
         for argument in arguments { appendArgument(argument) }
+    }
+
+    /// Appends the connection's set-up (AUTH, SELECT), which ``append(_:)`` refuses: the client
+    /// sends it on every connection it makes.
+    mutating func appendConnectionSetup(_ arguments: [String]) {
+        writingConnectionSetup = true
+        defer { writingConnectionSetup = false }
+        append(arguments)
     }
 
     /// Starts a command of `arguments` parts; follow with exactly that many `appendArgument` calls.
@@ -41,6 +59,7 @@ public struct RedisPipeline: Sendable {
         precondition(arguments > 0, "a Redis command has a name")
         precondition(argumentsLeft == 0, "the command begun before still expects \(argumentsLeft) argument(s)")
         argumentsLeft = arguments
+        argumentToCheck = 0
         Self.withDecimal(magnitude: UInt64(arguments), negative: false) { digits in
             write(capacity: digits.count + 3) { writer in
                 writer.byte(UInt8(ascii: "*"))
@@ -105,6 +124,37 @@ public struct RedisPipeline: Sendable {
                 writer.crlf()
                 body(&writer)
                 writer.crlf()
+            }
+        }
+        if argumentToCheck >= 0 { checkPairing(length: length) }
+    }
+
+    /// Refuses (a programming error) a command ``unpaired`` names, or a CLIENT command's
+    /// subcommand ``unpairedClientSubcommands`` names, reading the argument back from the buffer
+    /// without a copy: the only check per argument on the hot path is whether one is due.
+    private mutating func checkPairing(length: Int) {
+        let start = buffer.writerIndex - buffer.readerIndex - 2 - length
+        if argumentToCheck == 0 {
+            let refused = Self.written(at: start, length: length, in: buffer, among: Self.unpaired)
+            precondition(writingConnectionSetup || refused == nil, "\(refused ?? "") does not answer once per command, or a reconnect would undo it")
+            argumentToCheck = Self.written(at: start, length: length, in: buffer, among: ["CLIENT"]) == nil ? -1 : 1
+        } else {
+            let refused = Self.written(at: start, length: length, in: buffer, among: Self.unpairedClientSubcommands)
+            precondition(refused == nil, "CLIENT \(refused ?? "") does not answer once per command, or a reconnect would undo it")
+            argumentToCheck = -1
+        }
+    }
+
+    /// The word of `words` (upper case) that the `length` bytes at `start` of `buffer`'s readable
+    /// bytes spell in any case, if one does.
+    private static func written(at start: Int, length: Int, in buffer: ByteBuffer, among words: [StaticString]) -> StaticString? {
+        buffer.withUnsafeReadableBytes { bytes in
+            words.first { word in
+                word.utf8CodeUnitCount == length && (0..<length).allSatisfy { index in
+                    let byte = bytes[start + index]
+                    let upper = byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte
+                    return upper == word.utf8Start[index]
+                }
             }
         }
     }

@@ -20,6 +20,16 @@ struct ReactionEmojiTests {
         #expect(try matches(#"{"id":null,"name":"👍"}"#, "👍") && !matches(#"{"id":null,"name":"👍"}"#, "👎"))
     }
 
+    /// A `name` given twice counts as given last, as a JSON parser reads it: a later null or
+    /// non-string leaves no name.
+    @Test func aNameGivenTwiceCountsAsGivenLast() throws {
+        #expect(try !matches(#"{"id":null,"name":"👍","name":null}"#, "👍"))
+        #expect(try !matches(#"{"id":null,"name":"👍","name":7}"#, "👍"))
+        #expect(try !matches(#"{"id":null,"name":"👍","name":{"a":"👍"}}"#, "👍"))
+        #expect(try matches(#"{"id":null,"name":null,"name":"👍"}"#, "👍"))
+        #expect(try matches(#"{"id":null,"name":"👎","name":"👍"}"#, "👍"))
+    }
+
     /// Discord sends the variant a member chose; the admin listed the plain emoji (or the other way round).
     @Test func aUnicodeEmojiMatchesInAnySkinToneAndPresentation() throws {
         #expect(try matches(#"{"id":null,"name":"👍🏽"}"#, "👍"), "medium skin tone")

@@ -136,8 +136,10 @@ public struct ReactionFields: Sendable, Equatable {
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
             if key == "id" {
                 emoji.id = try scanner.readSnowflake()
-            } else if key == "name", scanner.peekValueStart() == UInt8(ascii: "\"") {
-                emoji.name = try scanner.readRawString()
+            } else if key == "name" {
+                // The last `name` wins, as in a full decode: a later null (or non-string) clears it.
+                emoji.name = scanner.peekValueStart() == UInt8(ascii: "\"") ? try scanner.readRawString() : nil
+                if emoji.name == nil { try scanner.skipValue() }
             } else {
                 try scanner.skipValue()
             }

@@ -298,16 +298,15 @@ public actor Checkpointer {
                 accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
                 joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
                 isVerified: record.isVerified == true, messages: record.messages, karma: record.karma, punishments: punishments)
-            // No profile (no member event since this Redis was loaded from SQL, which keeps only the
-            // score) and no case: keep the score it has rather than judge on less.
-            let kept = record.hasAvatar == nil && punishments.isEmpty ? record.trust.map { min(100, max(0, $0)) } : nil
             // Counts below zero can only be a damaged or hand-edited record: written as 0, so that
-            // one member's record cannot fail the guild's whole upsert at every checkpoint.
+            // one member's record cannot fail the guild's whole upsert at every checkpoint. The
+            // profile goes to SQL too: a guild loaded back from it is judged on the same.
             return ServerUserStats(
                 guild: guild, user: user, xp: Int64(max(0, record.xp)), level: max(0, record.level), karma: Int64(record.karma),
-                trust: kept ?? TrustFactor.value(signals, now: nowMilliseconds), messageCount: Int64(max(0, record.messages)),
+                trust: TrustFactor.value(signals, now: nowMilliseconds), messageCount: Int64(max(0, record.messages)),
                 xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now,
-                asOf: Int64(clamping: readAt))
+                asOf: Int64(clamping: readAt), hasAvatar: record.hasAvatar, joinedAt: record.joinedAt.map { Int64(clamping: $0) },
+                isPending: record.isPending, isVerified: record.isVerified)
         }
         progress.note()
         await beforeWritingSQL?(guild)

@@ -149,7 +149,9 @@ extension StatsFlusher {
             pipeline.appendArgument(member.user.rawValue)
             pipeline.appendArgument(bytes: MemberRecord(
                 xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
-                lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust).stored)
+                lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust,
+                hasAvatar: member.hasAvatar, joinedAt: member.joinedAt.map { UInt64(max(0, $0)) }, isPending: member.isPending,
+                isVerified: member.isVerified).stored)
         }
         // In the order of `Leaderboard.allCases`, as the KEYS are.
         for scores in [xp.map { (Int($0.xp), $0.user.rawValue) }, karma.map { (Int($0.karma), $0.user.rawValue) }] {

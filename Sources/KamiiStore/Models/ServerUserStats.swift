@@ -20,10 +20,20 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
     /// When (Unix ms, on the clock of the source read) the values were read: a row is replaced only
     /// by values read no earlier. 0: unversioned (replaced by any).
     public var asOf: Int64
+    /// The member's profile as their last member event gave it, which trust is judged on (kept so a
+    /// guild loaded back from SQL is judged as before); nil where no member event was seen.
+    public var hasAvatar: Bool?
+    /// When the member joined the guild (Unix ms); 0 when the member event did not say.
+    public var joinedAt: Int64?
+    /// Membership screening not passed yet.
+    public var isPending: Bool?
+    /// Holds the guild's verified role.
+    public var isVerified: Bool?
 
     public init(
         guild: GuildID, user: UserID, xp: Int64, level: Int, karma: Int64, trust: Int, messageCount: Int64, xpMessages: Int64 = 0,
-        lastXPAt: Int64? = nil, updatedAt: Date, asOf: Int64 = 0
+        lastXPAt: Int64? = nil, updatedAt: Date, asOf: Int64 = 0,
+        hasAvatar: Bool? = nil, joinedAt: Int64? = nil, isPending: Bool? = nil, isVerified: Bool? = nil
     ) {
         self.guild = guild
         self.user = user
@@ -36,13 +46,17 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
         self.lastXPAt = lastXPAt
         self.updatedAt = updatedAt
         self.asOf = asOf
+        self.hasAvatar = hasAvatar
+        self.joinedAt = joinedAt
+        self.isPending = isPending
+        self.isVerified = isVerified
     }
 
     func validate() throws(StoreError) {
         try StoreSupport.requireValid(guild, "server_users.guild")
         try StoreSupport.requireValid(user, "server_users.user")
-        guard xp >= 0, level >= 0, messageCount >= 0, xpMessages >= 0, (lastXPAt ?? 0) >= 0, asOf >= 0 else {
-            throw .invalid("server_users", "xp, level, message counts and the last XP time cannot be negative (user \(user))")
+        guard xp >= 0, level >= 0, messageCount >= 0, xpMessages >= 0, (lastXPAt ?? 0) >= 0, asOf >= 0, (joinedAt ?? 0) >= 0 else {
+            throw .invalid("server_users", "xp, level, message counts and times cannot be negative (user \(user))")
         }
         guard (0...100).contains(trust) else { throw .invalid("server_users.trust", "\(trust) is not between 0 and 100 (user \(user))") }
     }

@@ -42,7 +42,8 @@ extension KamiiStore {
                     insert.values(
                         SQLBind(row.guild.column), SQLBind(row.user.column), SQLBind(row.xp), SQLBind(row.level),
                         SQLBind(row.karma), SQLBind(row.trust), SQLBind(row.messageCount), SQLBind(row.xpMessages), SQLBind(row.lastXPAt),
-                        SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf))
+                        SQLBind(row.updatedAt.unixMilliseconds), SQLBind(row.asOf), SQLBind(row.hasAvatar.map { $0 ? 1 : 0 }),
+                        SQLBind(row.joinedAt), SQLBind(row.isPending.map { $0 ? 1 : 0 }), SQLBind(row.isVerified.map { $0 ? 1 : 0 }))
                 }
                 let replaced = try await insert.onConflict(with: ["guild_id", "user_id"]) { update in
                     Self.serverUserColumnNames.dropFirst(2).reduce(update) {
@@ -111,6 +112,7 @@ extension KamiiStore {
     /// in the order `upsertServerUsers` binds them.
     static let serverUserColumnNames = [
         "guild_id", "user_id", "xp", "level", "karma", "trust", "message_count", "xp_messages", "last_xp_at", "updated_at", "as_of",
+        "has_avatar", "joined_at", "pending", "verified",
     ]
     static let serverUserColumns = serverUserColumnNames.joined(separator: ", ")
 
@@ -135,6 +137,10 @@ extension ServerUserStats {
             xpMessages: try row.decode(column: "xp_messages", as: Int64.self),
             lastXPAt: try row.decode(column: "last_xp_at", as: Int64?.self),
             updatedAt: try row.time("updated_at"),
-            asOf: try row.decode(column: "as_of", as: Int64.self))
+            asOf: try row.decode(column: "as_of", as: Int64.self),
+            hasAvatar: try row.decode(column: "has_avatar", as: Int?.self).map { $0 != 0 },
+            joinedAt: try row.decode(column: "joined_at", as: Int64?.self),
+            isPending: try row.decode(column: "pending", as: Int?.self).map { $0 != 0 },
+            isVerified: try row.decode(column: "verified", as: Int?.self).map { $0 != 0 })
     }
 }

@@ -9,5 +9,5 @@ struct Migration: Sendable {
 
 extension Migration {
     /// Every migration this binary knows, oldest first. Append; never edit a released one.
-    static let all: [Migration] = [.initialSchema, .xpMemory, .configChanges, .rowVersions]
+    static let all: [Migration] = [.initialSchema, .xpMemory, .configChanges, .rowVersions, .memberProfiles]
 }

@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "DiscordGateway", "DiscordModels", "DiscordSimulator", "KamiiTestSupport", "CZlib", "CZstd",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -230,8 +230,12 @@ public actor ShardConnection {
                                 break frames
                             }
                         case .connectionClose:
+                            // A body too short for a code (one byte) is a close without one. Nothing
+                            // after a close is the server's traffic (RFC 6455 §5.5.1): not handled —
+                            // a dispatch there is resumed from, not delivered.
                             closeCode = frame.data.getInteger(at: frame.data.readerIndex, as: UInt16.self)
                             connection.close()
+                            break frames
                         case .ping:
                             // RFC 6455 §5.5.2: a pong with the ping's bytes (at most 125, the reader
                             // saw to that). Not a gateway payload: Discord's send limit does not count it.

@@ -188,6 +188,33 @@ struct GuildActorTests {
         }
     }
 
+    /// A member who joins pending Membership Screening is reported once an update says they passed
+    /// it — a role given before would let them skip it — and once only; one who joins not pending
+    /// (or in a guild without screening) at once.
+    @Test func aJoinPendingScreeningIsReportedOnceItIsPassed() async {
+        var config = GuildConfig()
+        config.xp.levelRewards = [.init(level: 5, role: RoleID(1 << 30))]
+        let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(GuildSettings(config)))
+        let (screened, direct, unknown) = (UInt64(42) << 22, UInt64(44) << 22, UInt64(45) << 22)
+        func member(_ event: String, _ user: UInt64, pending: String) async {
+            await router.route(D.dispatch(event, """
+                {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null},"roles":[],\
+                "joined_at":"2025-12-31T23:58:00.000000+00:00"\(pending)}
+                """))
+        }
+        await member("GUILD_MEMBER_ADD", screened, pending: #","pending":true"#)
+        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":true"#)
+        await member("GUILD_MEMBER_UPDATE", screened, pending: "")
+        await member("GUILD_MEMBER_ADD", direct, pending: #","pending":false"#)
+        await member("GUILD_MEMBER_UPDATE", unknown, pending: #","pending":false"#)
+        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":false"#)
+        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":false"#)
+        router.joins.finish()
+        var reported: [UInt64] = []
+        for await join in router.joins.stream { reported.append(join.user.rawValue) }
+        #expect(reported == [direct, screened], "the screened member after passing, once; an update alone is no join")
+    }
+
     @Test func malformedPayloadsAreCountedAndSkipped() async {
         let router = router()
         await router.route(D.dispatch("MESSAGE_CREATE", #"{"id":"12","guild_id":"\#(D.guild)","author":{"id":"x"}}"#))

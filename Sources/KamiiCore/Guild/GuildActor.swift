@@ -303,8 +303,15 @@ public actor GuildActor {
     ) throws(JSONScanError) {
         if member.userIsBot { noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
-        if event == .memberAdd, reportsJoins {
-            joins.report(MemberJoin(guild: guild, user: UserID(member.userID)))
+        if reportsJoins {
+            // Rewards again once past Membership Screening (a role would let them skip it).
+            let join = MemberJoin(guild: guild, user: UserID(member.userID))
+            switch (event, member.isPending) {
+            case (.memberAdd, true?): joins.awaitScreening(join, now: wallClock())
+            case (.memberAdd, _): joins.report(join)
+            case (.memberUpdate, false?): joins.passedScreening(join, now: wallClock())
+            default: break
+            }
         }
         // Not said (nil) when the role is not known, or the event lists no roles.
         var isVerified: Bool?

@@ -240,7 +240,8 @@ struct ResumeReplayTests {
     }
 
     /// A resume from a `seq` the session never reached is refused with 4007 (Invalid seq, as on
-    /// Discord: the client starts a new session), not with op 9, and replays nothing.
+    /// Discord: the client starts a new session), not with op 9, and replays nothing; the session
+    /// is over — a resume from where it was then gets op 9 `false`.
     @Test func aResumeFromASequenceAheadOfTheSessionIsClosedWith4007() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 6, userCount: 100, seed: 10), dispatchesPerSecond: 0))
@@ -249,14 +250,16 @@ struct ResumeReplayTests {
             let replayed: [[JSONValue]]
             let invalid_session: Bool?
             let close_code: Int?
+            let retried: [String: Bool]?
         }
         let result = try JSONDecoder().decode(Result.self, from: output)
         try await server.stop()
         #expect(result.close_code == 4007)
+        #expect(result.retried == ["invalid_session": false], "\(String(describing: result.retried))")
         #expect(result.invalid_session == nil)
         #expect(result.replayed.isEmpty)
-        #expect(server.record.connections.last?.closeCode == 4007)
-        #expect(server.record.connections.last?.resumed == false)
+        let refused = server.record.connections.filter { $0.closeCode == 4007 }
+        #expect(refused.count == 1 && refused.first?.resumed == false)
     }
 
     /// A session left without a connection past its resume window cannot be resumed: op 9

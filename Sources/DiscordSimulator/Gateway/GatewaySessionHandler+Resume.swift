@@ -6,7 +6,7 @@ extension GatewaySessionHandler {
     /// Resume (op 6): the session's missed dispatches are replayed, then what REST caused while it
     /// was away, then the traffic of that time, then RESUMED, then live traffic goes on. An unknown,
     /// ended or expired session gets op 9 with `d: false`; a `seq` the session cannot resume from
-    /// (ahead of it, or older than it keeps) gets 4007, as on Discord.
+    /// (ahead of it, or older than it keeps) gets 4007 and ends the session, as on Discord.
     func resume(_ data: [String: Any], _ context: ChannelHandlerContext) {
         guard let token = data["token"] as? String, token == configuration.token || token == "Bot \(configuration.token)",
               identifyLimiter.tokenIsValid
@@ -24,6 +24,9 @@ extension GatewaySessionHandler {
         case .ended:
             return sendInvalidSession(resumable: false, context)
         case .invalidSequence:
+            // "Reconnect and start a new session": this one cannot be resumed any more (the
+            // handler's close ends only a session attached to its own connection, which this is not).
+            session.end()
             return close(.invalidSequence, context)
         case .resumed(let m, let r, let a):
             (missed, replaced, away) = (m, r, a)

@@ -3,7 +3,7 @@
 session from BACK dispatches back (3 unless given; negative: ahead of the session) on a new
 connection (after WAIT seconds without one, if given); prints, as one JSON object, the sequence
 numbers and event names the resume replayed and what followed, or the op 9 or the close code it got
-instead.
+instead (after a 4007, also what a resume from the session's last `s` then gets).
 
     python replay.py GATEWAY_URL TOKEN [WAIT [BACK]]
 """
@@ -58,8 +58,21 @@ async def main():
             if payload["t"] == "RESUMED":
                 break
         await second.close()
+        # After 4007 (Invalid seq: start a new session) the session is gone: a resume from where
+        # it was gets op 9 (or RESUMED, were it still there).
+        retried = None
+        if close_code == 4007:
+            third = await connect()
+            await third.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": last}})
+            while retried is None:
+                payload = await asyncio.wait_for(third.receive_json(), timeout=5)
+                if payload["op"] == 9:
+                    retried = {"invalid_session": payload["d"]}
+                elif payload["t"] == "RESUMED":
+                    retried = {"resumed": True}
+            await third.close()
     print(json.dumps({"first": [list(x) for x in seen], "replayed": replayed, "invalid_session": invalid_session,
-                      "close_code": close_code}))
+                      "close_code": close_code, "retried": retried}))
 
 
 asyncio.run(main())

@@ -49,6 +49,8 @@ public final class LevelUpRewarder: Sendable {
     let refusedTargets: RefusedTargets
     /// What retries read from Redis lately, per member (``RetriedLevels``).
     let retried = Mutex(RetriedLevels())
+    /// Level-ups announced that wait for their roles (``AnnouncedLevels``).
+    let announced = Mutex(AnnouncedLevels())
     private let cache = Mutex(RewardsCache())
     let counts = Mutex(Totals())
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
@@ -186,7 +188,9 @@ public final class LevelUpRewarder: Sendable {
                 continue
             }
             over[index] = await applyRoles(levelUp, rewards)
-            if let channel = rewards.announcementChannel { announcements.append((channel, index)) }
+            if let channel = rewards.announcementChannel, !announced.withLock({ $0.covers(levelUp) }) {
+                announcements.append((channel, index))
+            }
         }
         var byChannel: [UInt64: [Int]] = [:]
         var channels: [UInt64] = []
@@ -205,6 +209,10 @@ public final class LevelUpRewarder: Sendable {
                         $0.announcements += 1
                         $0.membersAnnounced += part.count
                     }
+                    // Those whose roles wait for a retry are not announced again by it.
+                    announced.withLock { announced in
+                        for index in part where !over[index] { announced.note(merged[index]) }
+                    }
                 }
                 if !outcome.isOver { for index in part { over[index] = false } }
             }
@@ -214,6 +222,9 @@ public final class LevelUpRewarder: Sendable {
             failedGuilds.withLock { $0.formUnion(waiting) }
         }
         let finished = zip(merged, over).filter(\.1).map(\.0)
+        if !finished.isEmpty {
+            announced.withLock { announced in for levelUp in finished { announced.forget(levelUp) } }
+        }
         guard let backlog, !finished.isEmpty, !Task.isCancelled else { return }
         do {
             try await backlog.done(finished)

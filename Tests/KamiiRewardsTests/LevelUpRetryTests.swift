@@ -10,10 +10,15 @@ import Testing
 /// Level-ups that could not be carried out, tried again while the rewarder runs: against a real
 /// Redis holding the waiting list as the flush script leaves it.
 struct LevelUpRetryTests {
-    /// Announcements that fail as an unreachable Discord would while `failing` is set.
+    /// Announcements that fail as an unreachable Discord would while `failing` is set; role adds
+    /// while `rolesFailing` is.
     final class FlakyAnnouncements: LevelUpActions, Sendable {
         let failing = Locked(true), announced = Locked<[Int]>([])
-        func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {}
+        let rolesFailing = Locked(false), rolesAdded = Locked(0)
+        func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {
+            if rolesFailing.value { throw RESTError(.transport(description: "connection refused")) }
+            rolesAdded.withLock { $0 += 1 }
+        }
         func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
         func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
             if failing.value { throw RESTError(.transport(description: "connection refused")) }
@@ -21,10 +26,10 @@ struct LevelUpRetryTests {
         }
     }
 
-    /// Every guild announces level-ups in channel 1.
+    /// Every guild announces level-ups in channel 1, and gives a role at level 3.
     struct Announcing: GuildSettingsSource {
         func settings(for guild: GuildID) async -> GuildSettings? {
-            GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [], stack: true, announcementChannel: 1))
+            GuildSettings(xp: .defaults, karma: nil, levelRewards: LevelRewards(rewards: [.init(level: 3, role: 1 << 30)], stack: true, announcementChannel: 1))
         }
     }
 
@@ -107,6 +112,26 @@ struct LevelUpRetryTests {
             try await waitUntil("marked done") { try await run.backlog.waiting().isEmpty }
             #expect(run.actions.announced.value == [4, 5])
             #expect(run.rewarder.totals.alreadyRetried == 1)
+        }
+    }
+
+    /// A level-up announced whose role could not be given yet (Discord unreachable for that call)
+    /// waits for a retry: the retries give the role, and do not announce it — and ping the member —
+    /// again.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func aLevelUpAnnouncedWhoseRoleWaitsIsNotAnnouncedAgain() async throws {
+        try await withRetryingRewarder(in: GuildID(9 << 22)) { run in
+            run.actions.failing.withLock { $0 = false }
+            run.actions.rolesFailing.withLock { $0 = true }
+            try await run.wait(77, "0:3")
+            run.reported.yield(LevelUp(guild: run.guild, user: UserID(77), from: 0, to: 3))
+            try await waitUntil("three tries") { run.rewarder.totals.failures >= 3 }
+            #expect(run.actions.announced.value == [3])
+            run.actions.rolesFailing.withLock { $0 = false }
+            try await waitUntil("the role given") { run.actions.rolesAdded.value == 1 }
+            try await waitUntil("marked done") { try await run.backlog.waiting().isEmpty }
+            #expect(run.actions.announced.value == [3], "announced once")
+            #expect(run.rewarder.announced.withLock { $0.count } == 0, "nothing left waiting")
         }
     }
 

@@ -99,7 +99,11 @@ public final class GroundTruth: Sendable {
 
     /// What one user did in one guild.
     public struct Member: Sendable, Equatable {
+        /// Messages the user posted (bots' too).
         public var messages = 0
+        /// Messages sent in their name that are not their own activity — a join's system message,
+        /// a webhook's post (under the webhook's ID) — which a bot counts nowhere.
+        public var notOwnMessages = 0
         public var messagesEarningXP = 0
         public var xp = 0
         /// Unix milliseconds of the message that last earned XP.
@@ -201,6 +205,8 @@ public final class GroundTruth: Sendable {
                 member.reactionsReceived[emoji, default: 0] += change
                 if givesKarma { member.karma += change }
             }
+        case .notOwnMessage(let guild, let author):
+            update(guild, author) { $0.notOwnMessages += 1 }
         case .reactionsCleared(let removals):
             for removal in removals { apply(removal) }
         case .throughREST(let change):

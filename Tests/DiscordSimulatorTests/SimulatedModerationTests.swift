@@ -16,8 +16,10 @@ struct SimulatedModerationTests {
         let channel = data["channel_id"] as? String
         switch name {
         case "MESSAGE_CREATE":
+            // A webhook's post, or a system message naming the member (a join's), is not their act.
             let isWebhook = !(data["webhook_id"] == nil || data["webhook_id"] is NSNull)
-            return (channel, isWebhook ? nil : (data["author"] as? [String: Any])?["id"] as? String)
+            let isSystem = (data["type"] as? Int).map { $0 != 0 && $0 != 19 } ?? false
+            return (channel, isWebhook || isSystem ? nil : (data["author"] as? [String: Any])?["id"] as? String)
         case "MESSAGE_REACTION_ADD", "TYPING_START": return (channel, data["user_id"] as? String)
         case "INTERACTION_CREATE": return (channel, ((data["member"] as? [String: Any])?["user"] as? [String: Any])?["id"] as? String)
         case "THREAD_CREATE": return (data["parent_id"] as? String, data["owner_id"] as? String)

@@ -55,6 +55,12 @@ struct TrafficFactsTests {
                     let index = try #require(Self.world.guildIndex(of: guild))
                     #expect(Self.world.guilds[index].channels.contains(channel))
                 }
+            case .notOwnMessage(let guild, let author):
+                // A join's system message (by the newcomer) or a webhook's post (by the webhook).
+                #expect(event.name == "MESSAGE_CREATE" && guild == event.guild)
+                let authorObject = try #require(data["author"] as? [String: Any])
+                #expect(authorObject["id"] as? String == author.description)
+                #expect(data["type"] as? Int == 7 || (data["webhook_id"] as? String == author.description && authorObject["bot"] as? Bool == true))
             case .reaction(_, let giver, let receiver, let emoji, let added, _, _):
                 #expect(event.name == (added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE"))
                 #expect(data["user_id"] as? String == giver.description)
@@ -230,6 +236,9 @@ struct TrafficFactsTests {
                 joins += 1
             case .message:
                 raiderMessages += 1
+            case .notOwnMessage:
+                // A raider greeted in the system channel (a guild without screening).
+                #expect(!Self.world.screensNewMembers(Self.world.guilds[7]))
             case .memberUpdated(_, _, let roles, let pending) where roles.isEmpty && !pending:
                 // A raider through the guild's screening, before posting.
                 #expect(Self.world.screensNewMembers(Self.world.guilds[7]))

@@ -30,6 +30,11 @@ import DiscordModels
             let guildID = try #require(data["guild_id"] as? String)
             #expect(guildIDs.contains(guildID))
             switch name {
+            case "MESSAGE_CREATE" where data["webhook_id"] != nil:
+                // A webhook's: its author is the webhook, a bot, and no member.
+                let author = try #require(data["author"] as? [String: Any])
+                #expect(author["bot"] as? Bool == true && author["id"] as? String == data["webhook_id"] as? String && data["member"] == nil)
+                counts["webhook", default: 0] += 1
             case "MESSAGE_CREATE":
                 let author = try #require(data["author"] as? [String: Any])
                 let member = try #require(data["member"] as? [String: Any])
@@ -71,6 +76,39 @@ import DiscordModels
         }
         #expect((4_150...4_450).contains(counts["MESSAGE_CREATE"] ?? 0))
         #expect(Set(counts.keys).count >= 7, "\(counts)")
+    }
+
+    /// A newcomer who is not pending is greeted by a system message (type 7) in the guild's system
+    /// channel, authored by them, right after their GUILD_MEMBER_ADD — as Discord does with join
+    /// messages on — and neither it nor a webhook's message is a fact the ground truth counts.
+    @Test func joinsAreGreetedBySystemMessagesThatCountForNothing() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 4)
+        var joinedLast: (user: String, pending: Bool)?
+        var (greeted, webhooks) = (0, 0)
+        for _ in 0..<60_000 {
+            let event = traffic.nextEvent()
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+            defer {
+                joinedLast = event.name == "GUILD_MEMBER_ADD"
+                    ? ((data["user"] as? [String: Any])?["id"] as? String ?? "", data["pending"] as? Bool == true) : nil
+            }
+            guard event.name == "MESSAGE_CREATE" else { continue }
+            let author = try #require(data["author"] as? [String: Any])
+            if data["type"] as? Int == 7 {
+                let joined = try #require(joinedLast, "a join message follows its join")
+                #expect(!joined.pending && author["id"] as? String == joined.user && author["bot"] == nil)
+                #expect(data["channel_id"] as? String == Self.world.guilds.first { $0.id == event.guild }?.channels.first?.description)
+                #expect(event.fact == .notOwnMessage(guild: event.guild, author: UserID(UInt64(joined.user) ?? 0)))
+                greeted += 1
+            } else if data["webhook_id"] != nil {
+                #expect(event.fact == .notOwnMessage(guild: event.guild, author: UserID(UInt64(author["id"] as? String ?? "") ?? 0)))
+                webhooks += 1
+            } else if case .message = event.fact {
+            } else {
+                Issue.record("a member's message without its fact: \(event.fact)")
+            }
+        }
+        #expect(greeted > 20 && webhooks > 20, "\(greeted) join messages, \(webhooks) webhook messages")
     }
 
     @Test func activityIsSkewedTowardsAFewGuilds() {

@@ -55,7 +55,7 @@ public final class SimulatorServer: Sendable {
                 interactions.register(id: id, token: token, guild: guild, channel: channel, componentMessage: componentMessage, at: clock.now)
             case .memberJoined, .memberLeft, .memberUpdated: guildStates.apply(fact)
             // A REST call's change is in the guilds' states since the call.
-            case .message, .reaction, .reactionsCleared, .throughREST: break
+            case .message, .notOwnMessage, .reaction, .reactionsCleared, .throughREST: break
             }
             groundTruth.apply(fact)
         }

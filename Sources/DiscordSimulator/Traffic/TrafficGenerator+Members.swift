@@ -30,7 +30,9 @@ extension TrafficGenerator {
         let pending = world.screensNewMembers(guild)
         if pending { pendingMembers.append((guildIndex, user)) }
         // A newcomer: no roles, no nickname (whatever REST gave them before they left went with them).
-        guildMemberEvent(PickedMember(user: user, joinedAt: clock, slot: nil), roles: [], pending: pending, inGuildAt: guildIndex, into: &json)
+        let newcomer = PickedMember(user: user, joinedAt: clock, slot: nil)
+        guildMemberEvent(newcomer, roles: [], pending: pending, inGuildAt: guildIndex, into: &json)
+        if !pending { followUp = joinMessage(for: newcomer, inGuildAt: guildIndex) }
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
             fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid, pending: pending))

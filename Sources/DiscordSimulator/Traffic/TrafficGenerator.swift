@@ -41,6 +41,8 @@ public struct TrafficGenerator: Sendable {
     var raidUsers: [TrafficWorld.User] = []
     /// A raid under way: the guild, and how many joins are still to come.
     var raid: (guild: Int, remaining: Int)?
+    /// An event that follows the one just returned (a join's system message), returned next.
+    var followUp: GeneratedEvent?
     /// Recent messages and reactions, which reactions and reaction removals refer to.
     var recentMessages = RecentRing<RecentMessage>(capacity: 512)
     var recentReactions = RecentRing<RecentReaction>(capacity: 512)
@@ -140,6 +142,10 @@ public struct TrafficGenerator: Sendable {
     /// buffer: let go of it before the next call.
     mutating func nextEvent(into json: inout JSONBytes) -> GeneratedEvent {
         json.removeAll()
+        if let followUp {
+            self.followUp = nil
+            return followUp
+        }
         clock += UInt64(random.below(4))
         guard !guildIndexes.isEmpty else { return GeneratedEvent(name: "", data: [], guild: GuildID(0), fact: .none) }
         if let raid { return raidEvent(raid, into: &json) }
@@ -167,6 +173,8 @@ public struct TrafficGenerator: Sendable {
         default: event = interactionCreate(in: guildIndex, into: &json)
         }
         if let event { return event }
+        json.removeAll()
+        if random.below(Self.webhookMessageOdds) == 0, let message = webhookMessage(inGuildAt: guildIndex, into: &json) { return message }
         json.removeAll()
         if let message = messageCreate(in: guildIndex, into: &json) { return message }
         // Nobody may post (every channel deleted, every member picked timed out): members are still online.
@@ -280,8 +288,11 @@ public struct GeneratedEvent: Sendable {
 public enum TrafficFact: Sendable, Equatable {
     case none
     /// A message in `channel` (a thread in `parent`, when it has one) by an author holding `roles`
-    /// (`@everyone` aside); `earnsXP` is false for bots, webhooks and system messages.
+    /// (`@everyone` aside); `earnsXP` is false for bots.
     case message(guild: GuildID, author: UserID, id: MessageID, earnsXP: Bool, channel: ChannelID, parent: ChannelID?, roles: [RoleID])
+    /// A message in `author`'s name that is not their own activity: a join's system message (the
+    /// newcomer), a webhook's post (the webhook). Sent, and nothing a bot counts.
+    case notOwnMessage(guild: GuildID, author: UserID)
     /// A reaction added (`added`) or removed, by `giver` on a message by `receiver`.
     case reaction(guild: GuildID, giver: UserID, receiver: UserID, emoji: String, added: Bool, giverIsBot: Bool, receiverIsBot: Bool)
     /// A message's reactions cleared at once (all, or one emoji's): each one's removal.

@@ -32,7 +32,7 @@ client = discord.Client(intents=intents)
 report = {
     "compression": discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE,
     "ready": False, "user_id": None, "guilds": 0, "guild_ids": [],
-    "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0,
+    "messages": 0, "messages_in_known_guild_channels": 0, "messages_with_member_author": 0, "messages_by_webhook": 0,
     # Messages in a thread discord.py knows (it learnt it from THREAD_CREATE), and threads it
     # saw created, archived or deleted.
     "messages_in_threads": 0, "threads_created": 0, "threads_archived": 0, "threads_unarchived": 0,
@@ -86,6 +86,8 @@ async def on_message(message):
             report["messages_in_threads"] += 1
     if isinstance(message.author, discord.Member):
         report["messages_with_member_author"] += 1
+    if message.webhook_id is not None:
+        report["messages_by_webhook"] += 1
     touch()
 
 

@@ -56,6 +56,7 @@ public final class LevelUpRewarder: Sendable {
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
     /// away logs once, not once per member.
     private let reported = Mutex<Set<[UInt64]>>([])
+    static let reportedLimit = 10_000
 
     public init(
         settings: any GuildSettingsSource, actions: any LevelUpActions, levels: (any MemberLevels)? = nil,
@@ -222,14 +223,19 @@ public final class LevelUpRewarder: Sendable {
             failedGuilds.withLock { $0.formUnion(waiting) }
         }
         let finished = zip(merged, over).filter(\.1).map(\.0)
-        if !finished.isEmpty {
-            announced.withLock { announced in for levelUp in finished { announced.forget(levelUp) } }
-        }
-        guard let backlog, !finished.isEmpty, !Task.isCancelled else { return }
+        guard !finished.isEmpty else { return }
+        // Marked even when the rewarder is being stopped: a call cut short by it counts as failed
+        // (the level-up waits), so `finished` holds only what was carried out — left unmarked, it
+        // would be carried out (and announced) again at the next start.
         do {
-            try await backlog.done(finished)
+            try await backlog?.done(finished)
+            announced.withLock { announced in for levelUp in finished { announced.forget(levelUp) } }
         } catch {
-            logger.warning("level-ups carried out but not marked done (they may be carried out again after a restart)", metadata: ["error": "\(error)"])
+            // Still waiting in Redis: the guild's next retry marks them (its roles are held by then,
+            // and what was announced is not announced again).
+            announced.withLock { announced in for levelUp in finished { announced.note(levelUp) } }
+            failedGuilds.withLock { $0.formUnion(finished.map(\.guild.rawValue)) }
+            logger.warning("level-ups carried out but not marked done; tried again at the next retry", metadata: ["error": "\(error)"])
         }
     }
 
@@ -362,7 +368,12 @@ public final class LevelUpRewarder: Sendable {
                     continue
                 }
                 counts.withLock { $0.failures += 1 }
-                let first = reported.withLock { $0.insert([levelUp.guild.rawValue, UInt64(bitPattern: Int64(error.code ?? -1))]).inserted }
+                let first = reported.withLock { reported in
+                    // Bounded, and forgotten now and then: a guild's later failures of one kind are
+                    // logged again, not hidden for the process's life behind its first.
+                    if reported.count >= Self.reportedLimit { reported.removeAll() }
+                    return reported.insert([levelUp.guild.rawValue, UInt64(bitPattern: Int64(error.code ?? -1))]).inserted
+                }
                 if first {
                     logger.warning("a level-up's reward or announcement failed", metadata: [
                         "guild": "\(levelUp.guild)", "user": "\(levelUp.user)", "level": "\(levelUp.level)", "error": "\(error)",

@@ -53,6 +53,7 @@ final class RunMetrics: Sendable {
                 ("kamii_rewards_announcements_total", [], rewards.announcements),
                 ("kamii_rewards_failures_total", [], rewards.failures),
                 ("kamii_rewards_dropped_total", [], rewards.dropped),
+                ("kamii_member_joins_dropped_total", [], router.joins.dropped),
             ]
             if let checkpointer = hotPath.checkpointer {
                 let checkpoints = await checkpointer.totals

@@ -29,4 +29,12 @@ struct MemberJoinsScreeningTests {
         joins.passedScreening(join(2), now: 9 + MemberJoins.screeningWaitMilliseconds)
         #expect(await reported(joins) == [2])
     }
+
+    /// Joins nobody reads past the buffer's 10,000 are counted, not lost silently.
+    @Test func joinsNobodyReadsAreCountedOnceTheBufferIsFull() async {
+        let joins = MemberJoins()
+        for user in 1...10_005 as ClosedRange<UInt64> { joins.report(join(user)) }
+        #expect(joins.dropped == 5)
+        #expect(await reported(joins).count == 10_000)
+    }
 }

@@ -28,6 +28,7 @@ public final class MemberJoins: Sendable {
     private let screening = Mutex<[MemberJoin: UInt64]>([:])
     /// Whether any member waits: member updates of guilds with rewards look only when one does.
     private let anyScreening = Atomic<Bool>(false)
+    private let droppedCount = Atomic<Int>(0)
     static let screeningCapacity = 50_000
     static let screeningWaitMilliseconds: UInt64 = 86_400_000
 
@@ -35,7 +36,13 @@ public final class MemberJoins: Sendable {
         (stream, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
     }
 
-    func report(_ join: MemberJoin) { continuation.yield(join) }
+    func report(_ join: MemberJoin) {
+        if case .dropped = continuation.yield(join) { droppedCount.add(1, ordering: .relaxed) }
+    }
+
+    /// Joins given up because 10,000 were waiting to be read (counted, not silent: those members
+    /// do not get their rewards back until they leave and come back again).
+    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
     /// A member joined pending screening, at `now` (wall clock, ms): reported once they pass it.
     func awaitScreening(_ join: MemberJoin, now: UInt64) {

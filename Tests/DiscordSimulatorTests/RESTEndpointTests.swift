@@ -125,6 +125,13 @@ struct RESTEndpointTests {
         #expect(try await client.send("PUT", "/guilds/\(guild)/members/\(target)/roles/\(cast.plainRole.id)").status == 204)
         let roles = try await client.send("GET", "/guilds/\(guild)/members/\(target)").object["roles"] as? [String]
         #expect(roles?.contains(cast.plainRole.id.description) == true)
+        // A role list's IDs as strings or JSON integers, as Discord takes them; anything else is
+        // refused by name, not dropped (which would take the member's roles away).
+        let numeric = try await client.send("PATCH", "/guilds/\(guild)/members/\(target)", json: ["roles": [cast.plainRole.id.rawValue]])
+        #expect(numeric.status == 200 && numeric.object["roles"] as? [String] == [cast.plainRole.id.description], "\(numeric.text)")
+        let odd = try await client.send("PATCH", "/guilds/\(guild)/members/\(target)", json: ["roles": [cast.plainRole.id.description, true, 1.5]])
+        #expect(Self.firstError(odd, ["roles", "1"]) == "NUMBER_TYPE_COERCE" && Self.firstError(odd, ["roles", "2"]) == "NUMBER_TYPE_COERCE")
+        #expect(try await client.send("GET", "/guilds/\(guild)/members/\(target)").object["roles"] as? [String] == [cast.plainRole.id.description])
 
         let tooLong = ISO8601DateFormatter().string(from: Date().addingTimeInterval(29 * 86_400))
         let far = try await client.send("PATCH", "/guilds/\(guild)/members/\(target)", json: ["communication_disabled_until": tooLong])

@@ -150,9 +150,12 @@ struct RESTRateLimitTests {
     @Test func aForcedStormRefusesTheNextRequestsThenServesAgain() async throws {
         let (server, client) = try await Self.start()
         server.forceRateLimits(count: 3, retryAfter: 0.25, scope: "shared")
-        var statuses: [Int] = []
-        for _ in 0..<4 { statuses.append(try await client.send("GET", "/users/@me").status) }
-        #expect(statuses == [429, 429, 429, 200])
+        var responses: [HTTPTestClient.Response] = []
+        for _ in 0..<4 { responses.append(try await client.send("GET", "/users/@me")) }
+        #expect(responses.map(\.status) == [429, 429, 429, 200])
+        // A shared resource's limit, in Discord's words, with the caller's own bucket untouched.
+        #expect(responses[0].object["message"] as? String == "The resource is being rate limited.")
+        #expect(responses[0].header("X-RateLimit-Scope") == "shared" && responses[0].header("X-RateLimit-Remaining").flatMap(Int.init).map { $0 > 0 } == true)
         // `shared` 429s do not count as invalid requests.
         #expect(server.invalidRESTRequests.inWindow == 0)
         // A bucket's 429 names the bucket, as Discord's do.

@@ -112,8 +112,11 @@ final class RateLimitModel: Sendable {
             if let forced = state.forced {
                 state.forced = forced.remaining > 1 ? (forced.remaining - 1, forced.retryAfter, forced.scope) : nil
                 // As on Discord, a bucket's or a resource's 429 names the bucket; a global one does not.
+                // A shared resource's limit is not the caller's bucket: that still has what it has
+                // (Discord's example answers `Remaining: 9`), so a client must heed the 429 itself.
+                let remaining = forced.scope == "shared" ? max(0, allowance.limit - window.count) : 0
                 let headers = forced.scope == "global" ? [] : Self.headers(
-                    route, allowance, remaining: 0, resetAfter: forced.retryAfter, epoch: startedEpoch + now)
+                    route, allowance, remaining: remaining, resetAfter: forced.retryAfter, epoch: startedEpoch + now)
                 return .limited(RateLimited(retryAfter: forced.retryAfter, scope: forced.scope, headers: headers))
             }
             if !route.isExemptFromGlobalLimit {

@@ -68,7 +68,17 @@ extension SimulatedAPI {
         var roles: [RoleID]?
         if let value = fields["roles"] {
             guard let list = value as? [Any] else { throw .invalidFormBody([("roles", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")]) }
-            roles = list.compactMap { ($0 as? String).flatMap(UInt64.init).map(RoleID.init) }
+            // A snowflake as a string or a JSON integer, as Discord takes it; anything else is named,
+            // not dropped (which would take the member's roles away).
+            var ids: [RoleID] = []
+            for (index, element) in list.enumerated() {
+                if let id = Self.snowflake(element) {
+                    ids.append(RoleID(id))
+                } else {
+                    fieldErrors.append(("roles.\(index)", "NUMBER_TYPE_COERCE", "Value \"\(element)\" is not snowflake."))
+                }
+            }
+            roles = ids
         }
         guard fieldErrors.isEmpty else { throw .invalidFormBody(fieldErrors) }
 
@@ -204,5 +214,16 @@ extension SimulatedAPI {
             throw .invalidFormBody([("delete_message_seconds", "NUMBER_TYPE_MAX", "int value should be less than or equal to 604800.")])
         }
         return seconds
+    }
+}
+
+extension SimulatedAPI {
+    /// A snowflake in a request body: a string of digits, or a JSON integer (not a fraction, not a
+    /// Boolean); nil for anything else.
+    static func snowflake(_ value: Any) -> UInt64? {
+        if let text = value as? String { return UInt64(text) }
+        // JSONSerialization gives a Boolean as a `c` number and a fraction as a `d` one.
+        guard let number = value as? NSNumber, !["c", "d", "f"].contains(String(cString: number.objCType)) else { return nil }
+        return UInt64(number.stringValue)
     }
 }

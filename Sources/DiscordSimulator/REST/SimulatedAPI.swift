@@ -205,7 +205,9 @@ final class SimulatedAPI: Sendable {
             ("X-RateLimit-Scope", limited.scope),
         ]
         if limited.isGlobal { headers.append(("X-RateLimit-Global", "true")) }
-        let body = #"{"message":"You are being rate limited.","retry_after":\#(retryAfter),"global":\#(limited.isGlobal)}"#
+        // Discord's words differ for a shared resource's limit.
+        let message = limited.scope == "shared" ? "The resource is being rate limited." : "You are being rate limited."
+        let body = #"{"message":"\#(message)","retry_after":\#(retryAfter),"global":\#(limited.isGlobal)}"#
         return RESTResponse(status: 429, headers: headers, body: body)
     }
 

@@ -251,7 +251,7 @@ public final class LevelUpRewarder: Sendable {
         var over = true
         var allAdded = true
         for role in changes.add {
-            let outcome = await attempt(levelUp, on: role, waitsForAFix: true, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
+            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
             over = over && outcome.isOver
             allAdded = allAdded && outcome == .done
@@ -272,7 +272,7 @@ public final class LevelUpRewarder: Sendable {
             }
         }
         for role in remove {
-            let outcome = await attempt(levelUp, on: role, waitsForAFix: true, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
+            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
             if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
             over = over && outcome.isOver
         }
@@ -339,17 +339,11 @@ public final class LevelUpRewarder: Sendable {
     }
 
     /// Runs one call; a failure that may pass (5xx, connection, deadline) is retried twice after
-    /// `retryDelay` and then twice that. Discord's refusals are not retried here. With
-    /// `waitsForAFix` (a reward role), a refusal of the target itself (``RefusedTargets``: the
-    /// bot's role below it, a permission taken away, the role deleted) leaves the level-up waiting
-    /// rather than over: an admin fixes it in Discord or in the settings, and the member then gets
-    /// the role at a retry once the refusal is forgotten — not only by leaving and coming back.
-    func attempt(
-        _ levelUp: LevelUp, on target: UInt64, waitsForAFix: Bool = false, _ call: () async throws(RESTError) -> Void
-    ) async -> Outcome {
+    /// `retryDelay` and then twice that. Discord's refusals are not retried.
+    func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
         if refusedTargets.isRefused(target, in: levelUp.guild.rawValue) {
             counts.withLock { $0.notSent += 1 }
-            return waitsForAFix ? .failed : .refused
+            return .refused
         }
         var delay = retryDelay
         for attempt in 1...3 {
@@ -385,7 +379,7 @@ public final class LevelUpRewarder: Sendable {
                 // this call, so the level-up waits for the next retry or start.
                 if case .discord(let status, let code, _) = error.kind, status != 429, status != 401, code != 0 {
                     refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
-                    return waitsForAFix && RefusedTargets.lastingCodes.contains(code) ? .failed : .refused
+                    return .refused
                 }
                 return .failed
             }

@@ -14,11 +14,9 @@ struct LevelUpRetryTests {
     /// while `rolesFailing` is.
     final class FlakyAnnouncements: LevelUpActions, Sendable {
         let failing = Locked(true), announced = Locked<[Int]>([])
-        let rolesFailing = Locked(false), rolesRefused = Locked(false), rolesAdded = Locked(0), roleCalls = Locked(0)
+        let rolesFailing = Locked(false), rolesAdded = Locked(0)
         func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {
-            roleCalls.withLock { $0 += 1 }
             if rolesFailing.value { throw RESTError(.transport(description: "connection refused")) }
-            if rolesRefused.value { throw RESTError(.discord(status: 403, code: 50013, message: "Missing Permissions")) }
             rolesAdded.withLock { $0 += 1 }
         }
         func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
@@ -53,16 +51,13 @@ struct LevelUpRetryTests {
     }
 
     /// Runs `body` beside a rewarder that retries every 100 ms, then ends its stream and waits for it.
-    func withRetryingRewarder(
-        in guild: GuildID, refusalMemory: Duration = .seconds(600), _ body: (Running) async throws -> Void
-    ) async throws {
+    func withRetryingRewarder(in guild: GuildID, _ body: (Running) async throws -> Void) async throws {
         let redis = try RedisTestServer.client()
         let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
         let backlog = LevelUpBacklog(redis: redis, keys: keys)
         let actions = FlakyAnnouncements()
         let rewarder = LevelUpRewarder(
-            settings: Announcing(), actions: actions, backlog: backlog, retryDelay: .milliseconds(1), retryInterval: .milliseconds(100),
-            refusalMemory: refusalMemory)
+            settings: Announcing(), actions: actions, backlog: backlog, retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
         let (levelUps, reported) = AsyncStream<LevelUp>.makeStream()
         async let running: Void = rewarder.run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
         do {
@@ -137,26 +132,6 @@ struct LevelUpRetryTests {
             try await waitUntil("marked done") { try await run.backlog.waiting().isEmpty }
             #expect(run.actions.announced.value == [3], "announced once")
             #expect(run.rewarder.announced.withLock { $0.count } == 0, "nothing left waiting")
-        }
-    }
-
-    /// A reward role Discord refuses (the bot's role below it) is not given up: the level-up waits,
-    /// the role is not asked for while the refusal is remembered, and once it is forgotten (the
-    /// admin fixed it in Discord) a retry gives it.
-    @Test(.enabled(if: RedisTestServer.isConfigured))
-    func aRefusedRewardRoleWaitsForTheFix() async throws {
-        try await withRetryingRewarder(in: GuildID(10 << 22), refusalMemory: .milliseconds(600)) { run in
-            run.actions.failing.withLock { $0 = false }
-            run.actions.rolesRefused.withLock { $0 = true }
-            try await run.wait(77, "0:3")
-            run.reported.yield(LevelUp(guild: run.guild, user: UserID(77), from: 0, to: 3))
-            try await waitUntil("retried while refused") { run.rewarder.totals.notSent >= 2 }
-            #expect(run.actions.roleCalls.value == 1, "not asked again while the refusal is remembered")
-            #expect(try await run.backlog.waiting().count == 1, "the level-up waits")
-            run.actions.rolesRefused.withLock { $0 = false }
-            try await waitUntil("the role given") { run.actions.rolesAdded.value == 1 }
-            try await waitUntil("marked done") { try await run.backlog.waiting().isEmpty }
-            #expect(run.actions.announced.value == [3], "announced once")
         }
     }
 

@@ -17,10 +17,12 @@ struct AnnouncedLevels {
         (levels[Self.key(levelUp)] ?? -1) >= levelUp.level
     }
 
-    /// The level-up was announced and waits for its roles.
+    /// The level-up was announced and waits for its roles. At the limit everything noted is
+    /// forgotten first (a retry may then announce one of those again) rather than nothing new
+    /// being noted for the rest of the process's life.
     mutating func note(_ levelUp: LevelUp) {
         let key = Self.key(levelUp)
-        guard levels[key] != nil || levels.count < Self.limit else { return }
+        if levels[key] == nil, levels.count >= Self.limit { levels.removeAll() }
         levels[key] = max(levels[key] ?? -1, levelUp.level)
     }
 

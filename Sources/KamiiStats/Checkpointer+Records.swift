@@ -45,7 +45,9 @@ extension Checkpointer {
                 guard let at = [wholeGuild, Self.deletionTime(time)].compactMap({ $0 }).max() else { continue }
                 // The same allowance for clocks as the trust write's: a read this close to the
                 // deletion counts as before it.
-                deleted.append((user, at.addingReportingOverflow(Self.clockAllowanceMilliseconds).partialValue))
+                // Saturated, not wrapped: a time past the last one Int64 holds still deletes.
+                let (bound, overflowed) = at.addingReportingOverflow(Self.clockAllowanceMilliseconds)
+                deleted.append((user, overflowed ? .max : bound))
             }
         }
         guard !deleted.isEmpty else { return }

@@ -54,6 +54,8 @@ public actor StatsFlusher {
     private var flushing = false
     /// Drains waiting for the running flush to end.
     private var flushEndWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Tests only: how often a drain waited for a running flush's end.
+    private(set) var drainWaitsForRunningFlush = 0
     /// Guilds Redis refused until rehydrated, while rehydrating failed (the SQL store unreachable).
     /// Nothing of their batches was applied (a refusal means no marker, so none of it ran): their
     /// changes wait here, merged with later ones, and go with the next flush, while every other
@@ -153,6 +155,7 @@ public actor StatsFlusher {
             if flushing {
                 // The run loop's last flush is still going: wait for its end (not a verdict, and not
                 // a sleep, which a cancelled task does not take: it would spin until the flush ends).
+                drainWaitsForRunningFlush += 1
                 await withCheckedContinuation { flushEndWaiters.append($0) }
                 continue
             }

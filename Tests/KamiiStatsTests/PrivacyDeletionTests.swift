@@ -265,6 +265,24 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
+    /// A remembered deletion whose time Kamii cannot read counts as the latest there is: the row
+    /// goes (a deletion is never undone by doubt, nor by a time past what Int64 holds).
+    @Test func aDeletionWithATimeKamiiCannotReadStillDeletes() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await checkpointed(store, users: [(one, 100), (two, 200)])
+        try await store.upsertServerUsers([ServerUserStats(
+            guild: guild, user: UserID(one), xp: 100, level: 1, karma: 3, trust: 50, messageCount: 9, updatedAt: Date(), asOf: .max - 1)])
+        try await redis.send("HSET", keys.deletions(in: guild), String(one), "not a time", String(two), String(Int64.max))
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), String(one), String(two))
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        #expect(await Checkpointer(store: store, redis: redis, keys: keys).checkpoint().failures == 0)
+        #expect(try await store.serverUsers(in: guild).isEmpty)
+        await redis.close()
+        try await store.close()
+    }
+
     /// Checkpoints `one` and `two` in SQL, then flushes a message of `three` to a Redis that lacks the
     /// guild with `meanwhile` run between the load's read of SQL and its write to Redis; returns the
     /// flusher's loads.

@@ -8,8 +8,9 @@ extension TrafficGenerator {
     /// One message in a few hundred comes from a webhook.
     static let webhookMessageOdds = 300
 
-    /// The join message for a human newcomer (not pending: a guild that screens newcomers greets
-    /// them once they pass), posted in the guild's system channel while it exists; nil otherwise.
+    /// The join message for a human newcomer not pending screening, posted in the guild's system
+    /// channel while it exists; nil otherwise. (Discord greets a screened newcomer once they pass;
+    /// the traffic sends none then.)
     mutating func joinMessage(for picked: PickedMember, inGuildAt guildIndex: Int) -> GeneratedEvent? {
         let guild = world.guilds[guildIndex]
         // GUILD_CREATE names the first channel the system channel, flags 0: join messages on.

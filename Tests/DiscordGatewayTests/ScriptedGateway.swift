@@ -12,6 +12,7 @@ final class ScriptedGateway: Sendable {
     /// What the shard sent and how often it connected.
     struct Seen: Sendable {
         var connections = 0
+        var identifies = 0
         var resumeSequences: [Int] = []
     }
 
@@ -27,8 +28,11 @@ final class ScriptedGateway: Sendable {
 
     var received: Seen { recorder.seen.withLock { $0 } }
 
-    /// `afterReady` gives the frames written (with one flush) right after READY.
-    init(afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame]) async throws {
+    /// `afterReady` gives the frames written (with one flush) right after READY; `firstConnection`,
+    /// when given, what the first connection gets instead of Hello (then nothing more).
+    init(
+        firstConnection: [String]? = nil, afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame] = { _ in [] }
+    ) async throws {
         let recorder = self.recorder
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -36,8 +40,9 @@ final class ScriptedGateway: Sendable {
                 let upgrader = NIOWebSocketServerUpgrader(
                     shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
                     upgradePipelineHandler: { channel, _ in
-                        recorder.seen.withLock { $0.connections += 1 }
-                        return channel.pipeline.addHandler(Handler(recorder: recorder, afterReady: afterReady))
+                        let number = recorder.seen.withLock { $0.connections += 1; return $0.connections }
+                        let script = number == 1 ? firstConnection : nil
+                        return channel.pipeline.addHandler(Handler(recorder: recorder, instead: script, afterReady: afterReady))
                     })
                 return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
             }
@@ -54,19 +59,24 @@ final class ScriptedGateway: Sendable {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
         let recorder: Recorder
+        let instead: [String]?
         let afterReady: @Sendable (ByteBufferAllocator) -> [WebSocketFrame]
 
-        init(recorder: Recorder, afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame]) {
-            (self.recorder, self.afterReady) = (recorder, afterReady)
+        init(recorder: Recorder, instead: [String]?, afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame]) {
+            (self.recorder, self.instead, self.afterReady) = (recorder, instead, afterReady)
         }
 
         func handlerAdded(context: ChannelHandlerContext) {
-            send(#"{"op":10,"s":null,"t":null,"d":{"heartbeat_interval":45000}}"#, context)
+            for payload in instead ?? [#"{"op":10,"s":null,"t":null,"d":{"heartbeat_interval":45000}}"#] { send(payload, context) }
             context.flush()
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
+            if frame.opcode == .text, frame.unmaskedData.readableBytesView.starts(with: Array(#"{"op":2"#.utf8)) {
+                recorder.seen.withLock { $0.identifies += 1 }
+            }
+            guard instead == nil else { return }
             guard frame.opcode == .text,
                   let payload = try? JSONSerialization.jsonObject(with: Data(frame.unmaskedData.readableBytesView)) as? [String: Any],
                   let op = payload["op"] as? Int

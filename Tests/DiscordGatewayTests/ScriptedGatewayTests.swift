@@ -59,3 +59,24 @@ struct CloseFrameTests {
         try await gateway.close()
     }
 }
+
+/// What Discord may send before Hello: op 7 "can occur at any point … even before, or in place
+/// of, Hello" (the gateway events docs), and an op 9. The shard connects again and logs in, once.
+struct BeforeHelloTests {
+    @Test(arguments: [#"{"op":7,"s":null,"t":null,"d":null}"#, #"{"op":9,"s":null,"t":null,"d":false}"#])
+    func aReconnectOrInvalidSessionInPlaceOfHelloIsAnotherConnection(_ first: String) async throws {
+        let gateway = try await ScriptedGateway(firstConnection: [first])
+        let shard = ShardConnection(
+            configuration: ShardConfiguration(
+                token: "t", intents: [.guilds], gatewayURL: gateway.url, compression: .none, backoffBase: 0.01, backoffCap: 0.05,
+                helloTimeout: .seconds(30)),
+            identifyGate: UnlimitedIdentifyGate())
+        let dispatches = Mutex<[String]>([])
+        async let stopped = shard.run { dispatch in dispatches.withLock { $0.append(dispatch.name) } }
+        try await waitUntil("READY on a second connection", timeout: .seconds(20)) { dispatches.withLock { $0 } == ["READY"] }
+        await shard.shutdown()
+        _ = await stopped
+        #expect(gateway.received.connections == 2 && gateway.received.identifies == 1)
+        try await gateway.close()
+    }
+}

@@ -72,6 +72,9 @@ struct RESTEndpointTests {
         ])
         #expect(Self.firstError(button, ["components", "0", "components", "0", "custom_id"]) == "BASE_TYPE_REQUIRED")
         #expect(try await client.send("POST", "/channels/\(channel)/messages", json: [String: Any]()).object["code"] as? Int == 50006)
+        // The nonce comes back as it was sent, a string or an integer.
+        #expect(try await client.send("POST", "/channels/\(channel)/messages", json: ["content": "x", "nonce": "n-1"]).object["nonce"] as? String == "n-1")
+        #expect(try await client.send("POST", "/channels/\(channel)/messages", json: ["content": "x", "nonce": 77]).object["nonce"] as? Int == 77)
         #expect(try await client.send("POST", "/channels/1/messages", json: ["content": "x"]).object["code"] as? Int == 10003)
         let notSnowflake = try await client.send("POST", "/channels/general/messages", json: ["content": "x"])
         #expect(Self.firstError(notSnowflake, ["channel_id"]) == "NUMBER_TYPE_COERCE")

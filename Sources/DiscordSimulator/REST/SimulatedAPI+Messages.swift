@@ -177,6 +177,8 @@ extension SimulatedAPI {
         ]
         if let channel { message["channel_id"] = channel.description }
         if let guild { message["guild_id"] = guild.description }
+        // Echoed as sent, in the answer and in MESSAGE_CREATE (Discord's message object).
+        if let nonce = fields["nonce"], nonce is String || nonce is Int { message["nonce"] = nonce }
         // Interaction responses and follow-ups are sent through the application's webhook.
         if viaWebhook { message["webhook_id"] = String(configuration.applicationID) }
         return message

@@ -72,11 +72,14 @@ public actor ShardManager {
             throw GatewayBotUnavailable(underlying: "\(error)")
         }
         let limit = gateway.sessionStartLimit
-        let plan = try ShardPlan(
+        let namespace = configuration.resolvedNamespace
+        var plan = try ShardPlan(
             count: configuration.count, selection: configuration.selection, recommended: gateway.shards, maxConcurrency: limit.maxConcurrency)
+        if case .automatic = configuration.count, configuration.selection != .all, case .redis(let redis) = coordination {
+            plan = try await agreedPlan(plan, redis: redis, namespace: namespace, gateway: gateway)
+        }
         self.plan = plan
         let gatewayURL = configuration.gatewayURL ?? gateway.url
-        let namespace = configuration.resolvedNamespace
         logger.info(
             "running shards", metadata: [
                 "shards": "\(plan.shards.first ?? 0)…\(plan.shards.last ?? 0) of \(plan.shardCount)",
@@ -267,4 +270,29 @@ public actor ShardManager {
         case .shutdown: "shutdown"
         }
     }
+
+    /// A share of the bot's shards (a range, a cluster) with `shards: auto`: every process must
+    /// shard by the same count, or guilds would go to two sessions (counted twice) or to none. The
+    /// first process's count is kept in Redis for all (`kamii:gateway:{namespace}:shard-count`,
+    /// without expiry); a later one runs by it whatever Discord recommends by then. To reshard,
+    /// stop them all and delete the key, or set `shards`.
+    private func agreedPlan(_ plan: ShardPlan, redis: RedisClient, namespace: String, gateway: GatewayBot) async throws -> ShardPlan {
+        let key = "kamii:gateway:{\(namespace)}:shard-count"
+        let reply = try await redis.evaluate(Self.agreeScript, keys: [key], arguments: [String(plan.shardCount)])
+        guard let agreed = reply.string.flatMap(Int.init), agreed != plan.shardCount else { return plan }
+        logger.notice("shard count: the one the bot's other processes run by, not Discord's recommendation (delete the key to reshard)", metadata: [
+            "agreed": "\(agreed)", "recommended": "\(plan.shardCount)", "key": "\(key)",
+        ])
+        return try ShardPlan(
+            count: .fixed(agreed), selection: configuration.selection, recommended: gateway.shards,
+            maxConcurrency: gateway.sessionStartLimit.maxConcurrency)
+    }
+
+    /// KEYS[1] the agreed count; ARGV[1] this process's: returns the count kept (setting it when none is).
+    private static let agreeScript = RedisScript("""
+        local kept = redis.call('GET', KEYS[1])
+        if kept then return kept end
+        redis.call('SET', KEYS[1], ARGV[1])
+        return ARGV[1]
+        """)
 }

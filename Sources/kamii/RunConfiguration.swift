@@ -198,6 +198,11 @@ struct RunConfiguration: Sendable {
         if let url = setting(.redisURL, file.redisURL) {
             do { redis = try RedisConfiguration(url: url) } catch { throw Invalid("redis_url: \(error)") }
         }
+        // Processes sharing a bot's shards agree through Redis — whose turn to identify, what is left
+        // of the session budget, the shard count; each on its own would break Discord's limits.
+        if selection != .all, redis == nil {
+            throw Invalid("shard_range and cluster share a bot's shards among processes, which agree through Redis: set redis_url")
+        }
         let reserve = try number(.sessionReserve, file.sessionReserve) ?? 10
         let window = try number(.identifyWindowMs, file.identifyWindowMs) ?? 5_000
         let stats = try number(.statsIntervalSeconds, file.statsIntervalSeconds) ?? 10

@@ -125,6 +125,7 @@ struct RunCommandTests {
         ([:], "no bot token"),
         (["KAMII_SHARDS": "many"], "shards is \"auto\" or a positive number"),
         (["KAMII_SHARD_RANGE": "0-3", "KAMII_CLUSTER": "0/2"], "not both"),
+        (["KAMII_CLUSTER": "0/2"], "set redis_url"),
         (["KAMII_COMPRESSION": "gzip"], "compression is zstd-stream, zlib-stream or none"),
         (["KAMII_INTENTS": "guilds,everything"], "intents"),
         (["KAMII_REDIS_URL": "http://cache"], "redis_url"),

@@ -11,7 +11,8 @@ struct RunConfigurationTests {
     @Test func aClusterSharesDiscordsRESTLimits() throws {
         let single = try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "t"]).restConfiguration()
         #expect(single.globalLimit == 50 && single.invalidRequestLimit == 8_000)
-        let cluster = try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "1/4"]).restConfiguration()
+        let cluster = try RunConfiguration.load(
+            path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "1/4", "KAMII_REDIS_URL": "redis://127.0.0.1:6379"]).restConfiguration()
         #expect(cluster.globalLimit == 12 && cluster.invalidRequestLimit == 2_000)
     }
 
@@ -48,7 +49,7 @@ struct RunConfigurationTests {
     @Test func theEnvironmentsSelectionReplacesTheFiles() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try Data(#"{"token": "t", "shard_range": "0-7"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        try Data(#"{"token": "t", "shard_range": "0-7", "redis_url": "redis://127.0.0.1:6379"}"#.utf8).write(to: URL(fileURLWithPath: path))
         #expect(try RunConfiguration.load(path: path, environment: [:]).selection == .range(0..<8))
         #expect(try RunConfiguration.load(path: path, environment: ["KAMII_CLUSTER": "1/2"]).selection == .cluster(index: 1, of: 2))
     }

@@ -69,6 +69,47 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// Processes sharing a bot's shards with `shards: auto` run by one count: the first one's, kept
+    /// in Redis — a later one that Discord now tells of another count runs by it, or guilds would go
+    /// to two sessions or to none.
+    @Test func processesSharingShardsRunByTheFirstOnesCount() async throws {
+        var configuration = SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 8, userCount: 200, seed: 92), dispatchesPerSecond: 0, identifyWindowMilliseconds: 200)
+        configuration.recommendedShards = 2
+        let server = try await SimulatorServer.start(configuration)
+        let namespace = Self.namespace()
+        let redis = try RedisTestServer.client()
+        // The first process, started when Discord recommended 4.
+        try await redis.send("SET", "kamii:gateway:{\(namespace)}:shard-count", "4")
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let manager = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 1, of: 2),
+                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
+            rest: rest, coordination: .redis(redis))
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("2 sessions") { received.readies() == 2 }
+        let plan = await manager.plan
+        #expect(plan?.shardCount == 4 && plan?.shards == [2, 3], "\(String(describing: plan))")
+        await manager.shutdown()
+        _ = try await stopped
+        // With nothing kept, the first process keeps Discord's count for the others.
+        try await redis.send("DEL", "kamii:gateway:{\(namespace)}:shard-count")
+        let first = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 0, of: 2),
+                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
+            rest: rest, coordination: .redis(redis))
+        async let firstStopped = first.run { received.add($0, $1) }
+        try await waitUntil("its session") { received.readies() == 3 }
+        #expect(try await redis.send("GET", "kamii:gateway:{\(namespace)}:shard-count").string == "2")
+        await first.shutdown()
+        _ = try await firstStopped
+        await redis.close()
+        try await server.stop()
+    }
+
     @Test func aGatewayBotAnswerNoGatewayGivesStopsTheStartWithAReason() async throws {
         // max_concurrency 0 used to trap in the identify queue's precondition.
         let server = try await SimulatorServer.start(SimulatorConfiguration(

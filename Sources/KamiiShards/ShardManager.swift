@@ -203,7 +203,8 @@ public actor ShardManager {
 
     private func loadSessions(_ plan: ShardPlan, namespace: String) async -> [Int: SavedSession] {
         guard case .redis(let redis) = coordination else { return [:] }
-        let store = RedisShardSessionStore(redis: redis, namespace: namespace, freshness: configuration.sessionFreshness, logger: logger)
+        let store = RedisShardSessionStore(
+            redis: redis, namespace: namespace, intents: configuration.intents.rawValue, freshness: configuration.sessionFreshness, logger: logger)
         sessionStore = store
         do {
             let sessions = try await store.load(shards: plan.shards, shardCount: plan.shardCount)

@@ -53,14 +53,21 @@ public struct RedisShardSessionStore: ShardSessionStore {
     private let prefix: String
     private let logger: Logger
 
-    public init(redis: RedisClient, namespace: String, freshness: Duration = .seconds(90), logger: Logger = Logger(label: "kamii.sessions")) {
+    /// - Parameter intents: the intents the shards identify with (their raw value), part of the key:
+    ///   a session identified with other intents keeps them when resumed, so a process started
+    ///   with new intents must identify — not resume, again at every quick restart, the old ones.
+    public init(
+        redis: RedisClient, namespace: String, intents: UInt64 = 0, freshness: Duration = .seconds(90),
+        logger: Logger = Logger(label: "kamii.sessions")
+    ) {
         self.redis = redis
-        self.prefix = "kamii:gateway:{\(namespace)}:session:"
+        self.prefix = "kamii:gateway:{\(namespace)}:session:i\(intents):"
         self.freshness = freshness
         self.logger = logger
     }
 
-    /// The shard count is part of the key: a session of shard 3 of 8 is no use to shard 3 of 16.
+    /// The shard count is part of the key: a session of shard 3 of 8 is no use to shard 3 of 16
+    /// (nor, the prefix says, one identified with other intents).
     private func key(_ shard: Int, _ count: Int) -> String { "\(prefix)\(count):\(shard)" }
 
     public func load(shards: [Int], shardCount: Int) async throws -> [Int: SavedSession] {

@@ -205,8 +205,11 @@ struct RedisCoordinationTests {
         try await store.save([1: SavedSession?.none], shardCount: 4)
         #expect(try await store.load(shards: [0, 1], shardCount: 4).keys.sorted() == [0])
         // Garbage under a session key is ignored, not trusted.
-        _ = try await redis.send("SET", "kamii:gateway:{\(namespace)}:session:4:3", "v1 notanumber x ws://h")
+        _ = try await redis.send("SET", "kamii:gateway:{\(namespace)}:session:i0:4:3", "v1 notanumber x ws://h")
         #expect(try await store.load(shards: [3], shardCount: 4).isEmpty)
+        // A session identified with other intents keeps them when resumed: it is not offered.
+        let otherIntents = RedisShardSessionStore(redis: redis, namespace: namespace, intents: 513, freshness: .seconds(60))
+        #expect(try await otherIntents.load(shards: [0], shardCount: 4).isEmpty)
         // Expiry with a short-lived store of its own: the checks above, run on a loaded machine,
         // must not outlast the sessions they read.
         let shortLived = RedisShardSessionStore(redis: redis, namespace: namespace, freshness: .milliseconds(300))

@@ -130,7 +130,7 @@ let package = Package(
             dependencies: [
                 "DiscordGateway", "DiscordModels", "DiscordSimulator", "KamiiTestSupport", "CZlib", "CZstd",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
@@ -146,7 +146,14 @@ let package = Package(
         ),
         .testTarget(
             name: "DiscordRESTTests", dependencies: ["DiscordREST", "DiscordSimulator", "DiscordModels"], swiftSettings: swiftSettings),
-        .target(name: "KamiiTestSupport", dependencies: ["KamiiRedis", "KamiiCore"], path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "KamiiTestSupport",
+            dependencies: [
+                "KamiiRedis", "KamiiCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/KamiiTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiCoreTests",
             dependencies: [

@@ -2,6 +2,7 @@ public import DiscordGateway
 public import DiscordREST
 public import KamiiRedis
 public import Logging
+import DiscordModels
 import Metrics
 
 /// `GET /gateway/bot` failed, so no shard can be planned.
@@ -161,6 +162,13 @@ public actor ShardManager {
             }
             stopReasons[id] = reason
             Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
+            if case .closed(let code, _) = reason, code == GatewayCloseCode.authenticationFailed.rawValue {
+                // The token is the bot's, not this shard's: the others would each be refused in
+                // turn (minutes for a thousand shards), each identify taken off the session budget.
+                logger.critical("shard \(id) stopped: Discord refused the token (4004); every shard stops — check KAMII_TOKEN")
+                await shutdown()
+                return
+            }
             if reason == .shutdown {
                 // Its task was cancelled.
                 logger.info("shard \(id) stopped: \(reason)")

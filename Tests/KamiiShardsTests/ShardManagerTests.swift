@@ -110,6 +110,27 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// A 4004 (the token refused) is the bot's, not one shard's: every shard stops at once, and the
+    /// ones still waiting for their turn do not identify to be refused one by one.
+    @Test func aRefusedTokenStopsEveryShardAtOnce() async throws {
+        var configuration = SimulatorConfiguration(world: TrafficWorld(guildCount: 8, userCount: 200, seed: 93), dispatchesPerSecond: 0)
+        configuration.recommendedShards = 4
+        let server = try await SimulatorServer.start(configuration)
+        let gateway = try await ScriptedGateway(closeOnIdentify: 4004)
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let manager = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: Self.intents, gatewayURL: gateway.url, compression: .none, count: .fixed(4),
+                identifyWindow: .milliseconds(1_000), sessionReserve: 0, backoffBase: 0.05, backoffCap: 0.5, namespace: Self.namespace()),
+            rest: rest, coordination: .local)
+        let reasons = try await manager.run { _, _ in }
+        #expect(gateway.received.identifies == 1, "one identify refused, none after it")
+        let refused = reasons.values.filter { if case .closed(4004, _) = $0 { true } else { false } }
+        #expect(refused.count == 1 && reasons.values.filter { $0 == .shutdown }.count == 3, "\(reasons)")
+        try await gateway.close()
+        try await server.stop()
+    }
+
     @Test func aGatewayBotAnswerNoGatewayGivesStopsTheStartWithAReason() async throws {
         // max_concurrency 0 used to trap in the identify queue's precondition.
         let server = try await SimulatorServer.start(SimulatorConfiguration(

@@ -1,19 +1,19 @@
 import Foundation
-import NIOCore
+public import NIOCore
 import NIOHTTP1
 import NIOPosix
-import NIOWebSocket
+public import NIOWebSocket
 import Synchronization
 
 /// A gateway of a test's own, uncompressed, that says what a test scripts after READY — frames
 /// Discord would not send (the simulator stays honest). It answers Hello, a heartbeat's ACK and
-/// READY (`s` 1) to an identify; what it received is kept.
-final class ScriptedGateway: Sendable {
+/// READY (`s` 1) to an identify (or closes with a code given); what it received is kept.
+public final class ScriptedGateway: Sendable {
     /// What the shard sent and how often it connected.
-    struct Seen: Sendable {
-        var connections = 0
-        var identifies = 0
-        var resumeSequences: [Int] = []
+    public struct Seen: Sendable {
+        public var connections = 0
+        public var identifies = 0
+        public var resumeSequences: [Int] = []
     }
 
     /// Shared with the connections' handlers.
@@ -23,15 +23,16 @@ final class ScriptedGateway: Sendable {
     }
 
     let server: any Channel
-    let port: Int
+    public let port: Int
     private let recorder = Recorder()
 
-    var received: Seen { recorder.seen.withLock { $0 } }
+    public var received: Seen { recorder.seen.withLock { $0 } }
 
     /// `afterReady` gives the frames written (with one flush) right after READY; `firstConnection`,
     /// when given, what the first connection gets instead of Hello (then nothing more).
-    init(
-        firstConnection: [String]? = nil, afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame] = { _ in [] }
+    public init(
+        firstConnection: [String]? = nil, closeOnIdentify: UInt16? = nil,
+        afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame] = { _ in [] }
     ) async throws {
         let recorder = self.recorder
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -42,7 +43,8 @@ final class ScriptedGateway: Sendable {
                     upgradePipelineHandler: { channel, _ in
                         let number = recorder.seen.withLock { $0.connections += 1; return $0.connections }
                         let script = number == 1 ? firstConnection : nil
-                        return channel.pipeline.addHandler(Handler(recorder: recorder, instead: script, afterReady: afterReady))
+                        return channel.pipeline.addHandler(
+                            Handler(recorder: recorder, instead: script, closeOnIdentify: closeOnIdentify, afterReady: afterReady))
                     })
                 return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
             }
@@ -51,19 +53,23 @@ final class ScriptedGateway: Sendable {
         recorder.port.store(port, ordering: .relaxed)
     }
 
-    var url: String { "ws://127.0.0.1:\(port)" }
+    public var url: String { "ws://127.0.0.1:\(port)" }
 
-    func close() async throws { try await server.close() }
+    public func close() async throws { try await server.close() }
 
     private final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
         let recorder: Recorder
         let instead: [String]?
+        let closeOnIdentify: UInt16?
         let afterReady: @Sendable (ByteBufferAllocator) -> [WebSocketFrame]
 
-        init(recorder: Recorder, instead: [String]?, afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame]) {
-            (self.recorder, self.instead, self.afterReady) = (recorder, instead, afterReady)
+        init(
+            recorder: Recorder, instead: [String]?, closeOnIdentify: UInt16?,
+            afterReady: @escaping @Sendable (ByteBufferAllocator) -> [WebSocketFrame]
+        ) {
+            (self.recorder, self.instead, self.closeOnIdentify, self.afterReady) = (recorder, instead, closeOnIdentify, afterReady)
         }
 
         func handlerAdded(context: ChannelHandlerContext) {
@@ -84,6 +90,10 @@ final class ScriptedGateway: Sendable {
             switch op {
             case 1:
                 send(#"{"op":11,"s":null,"t":null,"d":null}"#, context)
+            case 2 where closeOnIdentify != nil:
+                var code = context.channel.allocator.buffer(capacity: 2)
+                code.writeInteger(closeOnIdentify ?? 4000)
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: code)), promise: nil)
             case 2:
                 send(#"""
                     {"op":0,"s":1,"t":"READY","d":{"v":10,"user":{"id":"1","username":"k","discriminator":"0","bot":true},"guilds":[],"session_id":"scripted","resume_gateway_url":"ws://127.0.0.1:\#(recorder.port.load(ordering: .relaxed))","shard":[0,1],"application":{"id":"1","flags":0}}}

@@ -211,8 +211,17 @@ struct RunConfiguration: Sendable {
         guard window <= Self.longestMilliseconds, stats <= Self.longestSeconds else {
             throw Invalid("identify_window_ms must be at most \(Self.longestMilliseconds) (a day) and stats_interval_seconds at most \(Self.longestSeconds) (a year)")
         }
-        if window < 5_000, api.host?.hasSuffix("discord.com") == true {
+        // Discord by either door: its API (directly, or the older name), or its gateway given
+        // directly (a REST proxy in front of the API says nothing of where the shards connect).
+        let gatewayHost = gatewayURL.flatMap { URL(string: $0)?.host }
+        let discordHosts = ["discord.com", "discordapp.com", "discord.gg"]
+        if window < 5_000, [api.host, gatewayHost].contains(where: { host in discordHosts.contains { host?.hasSuffix($0) == true } }) {
             throw Invalid("identify_window_ms below 5000 breaks Discord's identify rule (shorten it only against a simulator)")
+        }
+        let namespace = setting(.namespace, file.namespace)
+        // The Redis hash tag of the shards' keys: `{<namespace>}` must stay one tag.
+        if let namespace, namespace.isEmpty || namespace.contains(where: { "{} ".contains($0) }) || namespace.utf8.count > 128 {
+            throw Invalid("namespace must be 1–128 bytes without braces or spaces (it becomes a Redis hash tag), not \"\(namespace)\"")
         }
         var hotPath = HotPathSettings()
         let flushInterval = try number(.flushIntervalMs, file.flushIntervalMs) ?? 250
@@ -251,7 +260,7 @@ struct RunConfiguration: Sendable {
         }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
-            selection: selection, redis: redis, namespace: setting(.namespace, file.namespace), sessionReserve: reserve, identifyWindow: .milliseconds(window),
+            selection: selection, redis: redis, namespace: namespace, sessionReserve: reserve, identifyWindow: .milliseconds(window),
             statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL), metrics: metrics)
     }
 

@@ -126,6 +126,8 @@ struct RunCommandTests {
         (["KAMII_SHARDS": "many"], "shards is \"auto\" or a positive number"),
         (["KAMII_SHARD_RANGE": "0-3", "KAMII_CLUSTER": "0/2"], "not both"),
         (["KAMII_CLUSTER": "0/2"], "set redis_url"),
+        (["KAMII_GATEWAY_URL": "wss://gateway.discord.gg", "KAMII_IDENTIFY_WINDOW_MS": "1000"], "identify_window_ms below 5000"),
+        (["KAMII_NAMESPACE": "a}b"], "namespace must be"),
         (["KAMII_COMPRESSION": "gzip"], "compression is zstd-stream, zlib-stream or none"),
         (["KAMII_INTENTS": "guilds,everything"], "intents"),
         (["KAMII_REDIS_URL": "http://cache"], "redis_url"),

@@ -115,12 +115,14 @@ struct ShardStateMachineTests {
         // Op 9 false: the session is gone; identify on the main gateway.
         #expect(machine.invalidSession(resumable: false) == [.close(code: 4000)])
         #expect(machine.sessionID == nil && machine.sequence == nil)
-        let reconnect = machine.closed(code: 4000, jitter: 0)
-        guard case .connect(let url, _)? = reconnect.first else {
+        let reconnect = machine.closed(code: 4000, jitter: 0.9)
+        guard case .connect(let url, let delay)? = reconnect.first else {
             Issue.record("expected a reconnect, got \(reconnect)")
             return
         }
-        #expect(url == "wss://gateway.example")
+        // Discord asks for a random 1–5 s before the fresh identify (here 1 + 4 × 0.9; the backoff
+        // alone would be 2.8).
+        #expect(url == "wss://gateway.example" && abs(delay - 4.6) < 1e-9, "\(delay)")
         _ = machine.connected()
         #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify)
     }

@@ -126,6 +126,7 @@ public struct ShardStateMachine: Sendable {
     public mutating func connected() -> [Action] {
         guard state == .connecting else { return [] }
         state = .awaitingHello
+        waitsBeforeFreshIdentify = false
         healthySeconds = 0
         return []
     }
@@ -243,11 +244,26 @@ public struct ShardStateMachine: Sendable {
         return closeAndReconnect(resume: true)
     }
 
-    /// Op 9.
+    /// Op 9. Not resumable: a fresh identify after a random 1–5 s, as Discord asks (the identify
+    /// gate spaces a bucket's identifies, not one shard's right after its session was refused).
     public mutating func invalidSession(resumable: Bool) -> [Action] {
         guard [.awaitingHello, .identifying, .resuming, .ready].contains(state) else { return [] }
-        if !resumable { forgetSession() }
+        if !resumable {
+            forgetSession()
+            waitsBeforeFreshIdentify = true
+        }
         return closeAndReconnect(resume: resumable)
+    }
+
+    /// Set by a non-resumable op 9 until the next connection opens.
+    private var waitsBeforeFreshIdentify = false
+
+    /// The wait before the next connection: the backoff, and after a non-resumable op 9 at least
+    /// 1–5 s (`jitter` in [0, 1) picks where).
+    private func reconnectDelay(jitter: Double) -> Double {
+        let backoff = backoff(jitter: jitter)
+        guard waitsBeforeFreshIdentify else { return backoff }
+        return max(backoff, 1 + 4 * min(max(jitter, 0), 0.999_999))
     }
 
     /// The connection closed (by Discord with `code`, or without a close frame: nil), or could
@@ -275,7 +291,7 @@ public struct ShardStateMachine: Sendable {
         }
         failures += 1
         state = .connecting
-        return [connect(delay: backoff(jitter: 0.5))]
+        return [connect(delay: reconnectDelay(jitter: 0.5))]
     }
 
     /// Stops the shard; the connection closes with a resumable code so a restarted process can
@@ -291,7 +307,7 @@ public struct ShardStateMachine: Sendable {
     public mutating func closed(code: UInt16?, jitter: Double) -> [Action] {
         var actions = closed(code: code)
         if case .connect(let url, _)? = actions.last, failures > 0 {
-            actions[actions.count - 1] = .connect(url: url, delay: backoff(jitter: jitter))
+            actions[actions.count - 1] = .connect(url: url, delay: reconnectDelay(jitter: jitter))
         }
         return actions
     }

@@ -14,9 +14,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible, 
     /// The most bytes one reply may take on the wire (a guild's whole hash of a million members is
     /// about 80 MB): a larger one fails its pipeline and closes the connection rather than
     /// growing memory without bound. The bound is on the wire: while a reply is read, hiredis holds
-    /// an object per element, up to ≈ 14 times its wire size for an array of one-digit integers
-    /// (56 bytes an object for 4 on the wire) — ≈ 3.5 GB for the default, against ≈ 160 MB for
-    /// the bulk strings of the largest hash Kamii reads.
+    /// an object of tens of bytes per element, so an array of one-digit integers (4 bytes each on
+    /// the wire) can take over ten times this in memory.
     public var maxReplyBytes: Int
 
     public init(

@@ -31,6 +31,9 @@ public struct RedisPipeline: Sendable {
     ]
     /// CLIENT subcommands refused for the same reasons.
     static let unpairedClientSubcommands: [StaticString] = ["REPLY", "SETNAME", "SETINFO", "TRACKING", "NO-EVICT", "NO-TOUCH"]
+    /// The names a command's first argument is compared with: those refused, and CLIENT (whose
+    /// subcommand is checked next).
+    private static let checkedNames: [StaticString] = unpaired + ["CLIENT"]
 
     public init(capacity: Int = 256) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
@@ -135,9 +138,11 @@ public struct RedisPipeline: Sendable {
     private mutating func checkPairing(length: Int) {
         let start = buffer.writerIndex - buffer.readerIndex - 2 - length
         if argumentToCheck == 0 {
-            let refused = Self.written(at: start, length: length, in: buffer, among: Self.unpaired)
-            precondition(writingConnectionSetup || refused == nil, "\(refused ?? "") does not answer once per command, or a reconnect would undo it")
-            argumentToCheck = Self.written(at: start, length: length, in: buffer, among: ["CLIENT"]) == nil ? -1 : 1
+            argumentToCheck = -1
+            guard let name = Self.written(at: start, length: length, in: buffer, among: Self.checkedNames) else { return }
+            let isClient = name.description == "CLIENT"
+            precondition(isClient || writingConnectionSetup, "\(name) does not answer once per command, or a reconnect would undo it")
+            if isClient { argumentToCheck = 1 }
         } else {
             let refused = Self.written(at: start, length: length, in: buffer, among: Self.unpairedClientSubcommands)
             precondition(refused == nil, "CLIENT \(refused ?? "") does not answer once per command, or a reconnect would undo it")

@@ -128,18 +128,7 @@ extension KamiiStore {
     /// was deleted, and wrote them to SQL after.
     @discardableResult
     public func deleteServerUsers(_ users: [UserID], in guild: GuildID) async throws(StoreError) -> Int {
-        try StoreSupport.requireValid(guild, "guild")
-        guard !users.isEmpty else { return 0 }
-        for user in users { try StoreSupport.requireValid(user, "user") }
-        return try await transaction { database in
-            var deleted = 0
-            for start in stride(from: 0, to: users.count, by: 500) {
-                let ids = users[start..<min(start + 500, users.count)].map(\.column)
-                deleted += try await Self.delete(
-                    "server_users", "guild_id = \(bind: guild.column) AND user_id IN (\(binds: ids))", database)
-            }
-            return deleted
-        }
+        try await deleteServerUsers(users.map { ($0, Int64.max) }, in: guild)
     }
 
     /// Deletes the named members' stats rows in one guild whose read (`as_of`, Redis's clock, Unix

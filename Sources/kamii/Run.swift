@@ -15,7 +15,8 @@ import Synchronization
 /// `kamii run`: connects this process's shards to Discord (or any Discord-compatible endpoint) and
 /// feeds their dispatches to the guild actors, whose XP and karma are flushed to Redis. Without
 /// Redis it only counts the dispatches. SIGTERM or Ctrl-C closes every shard resumably, flushes
-/// what they delivered, and saves the sessions for the next start.
+/// what they delivered, and saves the sessions for the next start; a second one stops at once
+/// (``ShutdownSignals``).
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the bot's shards (configuration: a JSON file and KAMII_* environment variables).",
@@ -116,10 +117,15 @@ struct Run: AsyncParsableCommand {
         // Shards that all stopped for good end the group gracefully, so their reasons are said.
         services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
         if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // No signals of the group's own: ShutdownSignals answers them, a second one stopping at once.
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let outcome = try await ShutdownSignals.run(group, logger: logger)
         await redis?.close()
         try? await store?.close()
+        if outcome == .stoppedAtOnce {
+            logger.warning("stopped at once", metadata: ["dispatches": "\(tally.total)"])
+            throw ExitCode(1)
+        }
 
         let failed = shards.stopReasons.filter { $0.value != .shutdown }
         logger.info("stopped", metadata: ["dispatches": "\(tally.total)", "by_type": "\(tally.summary)"])

@@ -151,4 +151,31 @@ struct RunCommandTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("unknown setting shard_count"), "\(result.stderr)")
     }
+
+    @Test(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+    func aSecondSignalStopsAShutdownWaitingForRedis() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 10, userCount: 200, seed: 98), dispatchesPerSecond: 200, identifyWindowMilliseconds: 300))
+        let redis = try RedisProcess()
+        var environment = Self.environment(server, redis: "redis://127.0.0.1:\(redis.port)")
+        environment["KAMII_SHARDS"] = "1"
+        let kamii = try RunningKamii(["run"], environment: environment)
+        do {
+            try await waitUntil("the shard ready and counting messages") {
+                kamii.log.contains("shards_ready=1/1") && kamii.log.contains("MESSAGE_CREATE=")
+            }
+        } catch {
+            _ = await kamii.stop(signal: SIGKILL)
+            Issue.record("\(error); kamii run said: \(kamii.log)")
+            throw error
+        }
+        // Redis gone: the graceful shutdown waits for it (30 s for the flush, then the rest).
+        redis.stop()
+        kill(kamii.process.processIdentifier, SIGTERM)
+        try await waitUntil("the shutdown begun") { kamii.log.contains("SIGTERM: shutting down") }
+        #expect(await kamii.stop(signal: SIGINT) == 1, "\(kamii.log)")
+        #expect(kamii.log.contains("SIGINT again: stopping at once"))
+        #expect(kamii.log.contains("stopped at once"))
+        try await server.stop()
+    }
 }

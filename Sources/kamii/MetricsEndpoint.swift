@@ -9,8 +9,11 @@ import Synchronization
 /// gets 404 (405 for another method on `/metrics`). Stops on a graceful shutdown.
 ///
 /// Bounded: a connection that sends nothing for ``idleTimeout`` is closed, and past
-/// ``maxConnections`` open at once a new one is closed as soon as it is accepted (a scraper keeps
-/// one; a client that opens many and idles must not hold the process's file descriptors).
+/// ``maxConnections`` open at once the one that completed a request part longest ago (or none
+/// since it was accepted) is closed to make room for the new one. A scraper keeps one connection
+/// and completes a request in milliseconds; a client that opens many and idles, or trickles a
+/// request head a byte at a time, must hold neither the process's file descriptors nor the places
+/// a scrape needs.
 struct MetricsEndpoint: Service {
     let host: String
     let port: Int
@@ -26,13 +29,18 @@ struct MetricsEndpoint: Service {
     static let maxRequestBytes = 16 * 1024
 
     func run() async throws {
+        // The listening channel hands over plain channels, not reading yet (autoRead off): NIO
+        // drops the connections still queued in its stream when it closes or the task reading it
+        // is cancelled, and a queued NIOAsyncChannel dropped so traps (swift-nio #2813). A plain
+        // channel dropped so is closed by its idle timer; one taken is wrapped, then reads.
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
             .bind(host: host, port: port) { [idleTimeout] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(readTimeout: idleTimeout), CloseWhenIdle())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    return channel
                 }
             }
         let bound = server.channel.localAddress?.port ?? port
@@ -40,22 +48,17 @@ struct MetricsEndpoint: Service {
         listening(bound)
         let open = OpenConnections()
         try await withGracefulShutdownHandler {
-            try await server.executeThenClose { connections in
+            try await server.executeThenClose { channels in
                 try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in connections {
-                        let admitted = open.count.withLock { count in
-                            guard count < maxConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        guard admitted else {
-                            // Closed through the async channel: one dropped unclosed traps in NIO.
-                            group.addTask { try? await connection.executeThenClose { _, _ in } }
-                            continue
-                        }
+                    for try await channel in channels {
+                        let id = open.admit(channel, limit: maxConnections)
                         group.addTask {
-                            await serve(connection)
-                            open.count.withLock { $0 -= 1 }
+                            if let connection = try? await Self.reading(channel) {
+                                await serve(connection, heard: { open.heard(id) })
+                            } else {
+                                channel.close(promise: nil)
+                            }
+                            open.remove(id)
                         }
                     }
                 }
@@ -65,21 +68,35 @@ struct MetricsEndpoint: Service {
         }
     }
 
+    /// `channel` wrapped for async use, then reading; it throws when the channel closed meanwhile.
+    private static func reading(_ channel: any Channel) async throws -> NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart> {
+        try await channel.eventLoop.submit {
+            let connection = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+            try channel.syncOptions?.setOption(.autoRead, value: true)
+            return connection
+        }.get()
+    }
+
     /// Answers each request of one connection in turn, until the client closes it or the process
     /// shuts down (a scraper keeps its connection open between scrapes).
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, heard: @Sendable () -> Void
+    ) async {
         await withGracefulShutdownHandler {
-            await answerEach(connection)
+            await answerEach(connection, heard: heard)
         } onGracefulShutdown: {
             connection.channel.close(promise: nil)
         }
     }
 
-    private func answerEach(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func answerEach(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, heard: @Sendable () -> Void
+    ) async {
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var bodyBytes = 0
             for try await part in inbound {
+                heard()
                 switch part {
                 case .head(let request):
                     head = request
@@ -120,7 +137,38 @@ private final class CloseWhenIdle: ChannelInboundHandler, Sendable {
     }
 }
 
-/// How many connections are being served.
+/// The connections being served, each with when it last completed a request part.
 private final class OpenConnections: Sendable {
-    let count = Mutex(0)
+    private struct Entry {
+        let channel: any Channel
+        var lastHeard: ContinuousClock.Instant
+    }
+
+    private let state = Mutex<(nextID: Int, open: [Int: Entry])>((0, [:]))
+
+    /// Admits `channel`; with `limit` open already, the one heard from longest ago is closed (its
+    /// task then ends and removes it). Returns the new connection's id.
+    func admit(_ channel: any Channel, limit: Int) -> Int {
+        let (id, evicted) = state.withLock { state -> (Int, (any Channel)?) in
+            var evicted: (any Channel)?
+            if state.open.count >= limit, let quietest = state.open.min(by: { $0.value.lastHeard < $1.value.lastHeard }) {
+                state.open[quietest.key] = nil
+                evicted = quietest.value.channel
+            }
+            let id = state.nextID
+            state.nextID += 1
+            state.open[id] = Entry(channel: channel, lastHeard: .now)
+            return (id, evicted)
+        }
+        evicted?.close(promise: nil)
+        return id
+    }
+
+    func heard(_ id: Int) {
+        state.withLock { $0.open[id]?.lastHeard = .now }
+    }
+
+    func remove(_ id: Int) {
+        state.withLock { _ = $0.open.removeValue(forKey: id) }
+    }
 }

@@ -51,6 +51,13 @@ public actor ShardManager {
     /// The running shard of each ID (a shard restarted after a refusal is a new connection).
     public var connections: [Int: ShardConnection] { shards }
 
+    /// How many shards are connected and past READY (or RESUMED) now.
+    public func readyShardCount() async -> Int {
+        var ready = 0
+        for shard in shards.values where await shard.isReady { ready += 1 }
+        return ready
+    }
+
     /// Runs until every shard stopped: for good (a fatal close code, an identify loop) or because
     /// of ``shutdown()``. `consume` gets each shard's dispatches in order, awaited one by one.
     /// Returns why each shard stopped.
@@ -270,6 +277,11 @@ public actor ShardManager {
             logger.warning("could not save shard sessions", metadata: ["error": "\(error)"])
         }
     }
+
+    /// The `reason` labels of `kamii_shard_stops_total` a process can meet without a gateway
+    /// inventing close codes: made at zero before the first stop, so the first one can be alerted on.
+    public static let stopReasonLabels = ["identify_refused", "identify_loop"]
+        + GatewayCloseCode.allCases.filter(\.isFatal).map { "close_\($0.rawValue)" }
 
     private static func label(_ reason: ShardStateMachine.StopReason) -> String {
         switch reason {

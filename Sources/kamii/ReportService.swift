@@ -19,6 +19,7 @@ struct ReportService: Service {
     let logger: Logger
 
     func run() async throws {
+        let screen = live ? LiveOutput() : nil
         var last = (at: ContinuousClock.now, total: 0)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let interval = live ? .seconds(1) : interval
@@ -31,7 +32,7 @@ struct ReportService: Service {
             last = (now, total)
             var metadata: Logger.Metadata = [
                 "per_second": "\(perSecond)", "total": "\(total)",
-                "shards_ready": "\(tally.shardsReady)/\(shardCount)", "by_type": "\(tally.summary)",
+                "shards_ready": "\(await manager.readyShardCount())/\(shardCount)", "by_type": "\(tally.summary)",
             ]
             var board: (guild: GuildID, rows: [(user: String, xp: Int)])?
             if let hotPath {
@@ -53,8 +54,8 @@ struct ReportService: Service {
                     board = (guild, await Self.top(5, of: guild, keys: hotPath.flusher.configuration.keys, redis))
                 }
             }
-            if live {
-                FileHandle.standardOutput.write(Data(LiveScreen.render(metadata, board: board).utf8))
+            if let screen {
+                screen.show(LiveScreen.render(metadata, board: board, redrawInPlace: screen.isTerminal))
             } else {
                 logger.info("dispatches", metadata: metadata)
             }
@@ -72,9 +73,10 @@ struct ReportService: Service {
     }
 }
 
-/// The live view's screen, drawn with ANSI escapes (home, clear).
+/// The live view's screen. On a terminal it is redrawn in place (ANSI home, clear); written to a
+/// file or a pipe, each screen follows the last, without escapes.
 enum LiveScreen {
-    static func render(_ figures: Logger.Metadata, board: (guild: GuildID, rows: [(user: String, xp: Int)])?) -> String {
+    static func render(_ figures: Logger.Metadata, board: (guild: GuildID, rows: [(user: String, xp: Int)])?, redrawInPlace: Bool = true) -> String {
         func figure(_ key: String) -> String { figures[key].map { "\($0)" } ?? "-" }
         var lines = [
             "Kamii — live view (Ctrl-C stops: shards close resumably, everything is flushed)",
@@ -99,6 +101,6 @@ enum LiveScreen {
         }
         lines.append("")
         lines.append("by type: \(figure("by_type"))")
-        return "\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n") + "\n"
+        return (redrawInPlace ? "\u{1B}[H\u{1B}[2J" : "\n") + lines.joined(separator: "\n") + "\n"
     }
 }

@@ -112,11 +112,14 @@ struct Run: AsyncParsableCommand {
                 return registry.emitToBuffer()
             }, logger: logger)
         }
-        // Listed first, the hot path shuts down last: after the shards, so it flushes all they delivered.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = hotPath.map { [.init(service: $0)] } ?? []
-        // Shards that all stopped for good end the group gracefully, so their reasons are said.
-        services += [.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup), .init(service: reports)]
+        // A graceful shutdown stops them in reverse order, each after the one before has ended: the
+        // shards, then the hot path (flushing all they delivered), and only then the reports and
+        // the metrics, which show the drain as it goes.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reports)]
         if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
+        if let hotPath { services.append(.init(service: hotPath)) }
+        // Shards that all stopped for good end the group gracefully, so their reasons are said.
+        services.append(.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup))
         // No signals of the group's own: ShutdownSignals answers them, a second one stopping at once.
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let outcome = try await ShutdownSignals.run(group, logger: logger)

@@ -17,6 +17,12 @@ final class RunMetrics: Sendable {
         self.tally = tally
         self.manager = manager
         self.hotPath = hotPath
+        // Counted where they happen (the shard manager, the session budget); made here at zero, so
+        // the first stop or refusal is an increase an alert sees, not a series appearing at 1.
+        for reason in ShardManager.stopReasonLabels {
+            _ = Counter(label: "kamii_shard_stops_total", dimensions: [("reason", reason)])
+        }
+        _ = Counter(label: "kamii_identify_refused_total")
     }
 
     /// Brings every metric up to the figures of now.
@@ -25,11 +31,7 @@ final class RunMetrics: Sendable {
             ("kamii_gateway_dispatches_total", [("type", $0.key)], $0.value)
         }
         Gauge(label: "kamii_shards").record(await manager.plan?.shards.count ?? 0)
-        var ready = 0
-        for shard in await manager.connections.values {
-            if await shard.isReady { ready += 1 }
-        }
-        Gauge(label: "kamii_shards_ready").record(ready)
+        Gauge(label: "kamii_shards_ready").record(await manager.readyShardCount())
         if let hotPath {
             let router = hotPath.router
             let flushed = await hotPath.flusher.totals

@@ -68,6 +68,10 @@ struct RunMetricsTests {
             #expect(samples["kamii_stats_last_flush_seconds"] ?? 0 > 0)
             #expect(samples["kamii_stats_backpressure_waits_total"] == 0)
             #expect(samples["kamii_checkpoint_failures_total"] == 0)
+            // Failures counted where they happen are there at zero before the first one.
+            #expect(samples["kamii_identify_refused_total"] == 0, "\(samples)")
+            #expect(samples[#"kamii_shard_stops_total{reason="close_4004"}"#] == 0)
+            #expect(samples[#"kamii_shard_stops_total{reason="identify_loop"}"#] == 0)
             #expect(samples["kamii_checkpoint_age_seconds"].map { $0 >= 0 && $0.isFinite } == true, "\(samples)")
             let again = try await Self.scrape(metrics).samples
             #expect(again[#"kamii_gateway_dispatches_total{type="MESSAGE_CREATE"}"#] == Double(sent), "counted once, however often scraped")

@@ -13,14 +13,19 @@ die() { log "error: $*"; exit 1; }
 
 # Debian packages: installed only when one is missing, after an apt-get update.
 install_system_packages() {
+    # Checked first: without it nothing else is worth installing.
+    command -v swift >/dev/null || die "no Swift toolchain on PATH: Kamii needs Swift 6.2 or later (swift.org/install)"
     local missing=()
     for package in "${KAMII_APT_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     if [ ${#missing[@]} -gt 0 ]; then
+        command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get: the scripts know Debian only"
         [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them"
         log "installing ${missing[*]}"
-        apt-get update -qq
+        # A fresh machine's unattended-upgrades may hold dpkg's lock for a while: wait for it.
+        local apt_wait=(-o DPkg::Lock::Timeout=600)
+        apt-get "${apt_wait[@]}" update -qq || die "apt-get update failed (network? sources.list?)"
         # redis-server and postgresql would start (and enable) the system's own instances on 6379
         # and 5432; Kamii's scripts start private ones on free ports, so those are not started
         # (policy-rc.d, for the install only) and, under systemd, not enabled either.
@@ -31,7 +36,7 @@ install_system_packages() {
             KAMII_OWN_POLICY_RC=$policy
             printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
         fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+        DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
         remove_own_policy_rc
         [ "$status" = 0 ] || die "apt-get install ${missing[*]} failed"
         if [ -d /run/systemd/system ]; then
@@ -40,7 +45,6 @@ install_system_packages() {
             done
         fi
     fi
-    command -v swift >/dev/null || die "no Swift toolchain on PATH: Kamii needs Swift 6.2 or later (swift.org/install)"
 }
 
 # A venv in .venv with the Python packages the tests use (fixture generators, client libraries).
@@ -50,6 +54,10 @@ install_python_packages() {
     if [ ! -x "$KAMII_ROOT/.venv/bin/python" ]; then
         log "creating .venv"
         "$python" -m venv "$KAMII_ROOT/.venv"
+    elif ! "$KAMII_ROOT/.venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        # Left half made (interrupted, or made before python3-venv was installed): made again.
+        log "re-creating .venv (it has no working pip)"
+        "$python" -m venv --clear "$KAMII_ROOT/.venv"
     fi
     local installed missing=()
     installed=$("$KAMII_ROOT/.venv/bin/python" -m pip freeze 2>/dev/null)
@@ -68,13 +76,20 @@ free_port() {
     "${KAMII_PYTHON:-python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-    local seconds=$1 what=$2
-    shift 2
+# wait_for SECONDS DESCRIPTION PID LOG COMMAND...: until COMMAND succeeds. If the process PID ends
+# first, or the time is up, the end of its LOG is shown (the reason) and the script stops.
+wait_for() {
+    local seconds=$1 what=$2 pid=$3 logfile=$4
+    shift 4
     for _ in $(seq $((seconds * 10))); do
         "$@" >/dev/null 2>&1 && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$logfile" >&2 2>/dev/null || true
+            die "$what exited before it was ready"
+        fi
         sleep 0.1
     done
+    tail -n 20 "$logfile" >&2 2>/dev/null || true
     die "$what did not come up within ${seconds}s"
 }
 
@@ -86,15 +101,19 @@ make_temp_dir() {
 }
 
 # Starts a private redis-server on loopback; exports KAMII_TEST_REDIS=127.0.0.1:PORT.
+# Servers run in a session of their own (setsid; a background child is no group leader, so setsid
+# does not fork and $! is the server): a Ctrl-C at the terminal goes to the script and its
+# foreground command — `kamii run`, which then flushes to this Redis — not to the servers, which
+# stop_services stops last.
 start_redis() {
     local port dir
     port=$(free_port)
     make_temp_dir redis
     dir=$KAMII_TEMP_DIR
-    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+    setsid redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
         --logfile "$dir/redis.log" --daemonize no &
     KAMII_STARTED_PIDS+=($!)
-    wait_for 10 "redis-server on port $port" redis-cli -h 127.0.0.1 -p "$port" ping
+    wait_for 10 "redis-server on port $port" $! "$dir/redis.log" redis-cli -h 127.0.0.1 -p "$port" ping
     export KAMII_TEST_REDIS="127.0.0.1:$port"
     log "redis-server pid $! on 127.0.0.1:$port"
 }
@@ -114,12 +133,14 @@ start_postgres() {
         chown postgres:postgres "$dir"
         as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
     fi
-    "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+    # C.UTF-8, not the caller's LANG: an ssh session may bring a locale this machine never generated.
+    "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-    "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
+    # TCP on loopback only: no Unix socket, whose path a long TMPDIR could push past its limit.
+    setsid "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k '' -c listen_addresses=127.0.0.1 \
         "${speed[@]}" >"$dir/postgres.log" 2>&1 &
     KAMII_STARTED_PIDS+=($!)
-    wait_for 30 "PostgreSQL on port $port" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
+    wait_for 30 "PostgreSQL on port $port" $! "$dir/postgres.log" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U kamii kamii
     export KAMII_TEST_POSTGRES_URL="postgres://kamii@127.0.0.1:$port/kamii"
     log "PostgreSQL pid $! on 127.0.0.1:$port"
@@ -131,22 +152,40 @@ remove_own_policy_rc() {
     KAMII_OWN_POLICY_RC=
 }
 
+# The script's own child processes, by /proc (procps may not be installed).
+own_children() {
+    grep -l "^PPid:[[:space:]]*$$\$" /proc/[0-9]*/status 2>/dev/null | sed 's#^/proc/##; s#/status$##' || true
+}
+
 # Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.
-# A second Ctrl-C does not cut it short. Background children of a script ignore SIGINT, so each
-# gets SIGTERM as well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
+# A second Ctrl-C does not cut it short. A script stopped by SIGTERM leaves its foreground command
+# (`swift test`, `kamii run`) running: every child of the script that is not one of its servers gets
+# SIGTERM first and is waited for — it may still be using the servers (`kamii run` flushing to
+# Redis). Then the servers: background children of a script ignore SIGINT, so each gets SIGTERM as
+# well (PostgreSQL takes SIGINT as its fast shutdown, and a later SIGTERM is moot).
 stop_services() {
     trap '' INT TERM
     remove_own_policy_rc
-    local pid
-    for pid in "${KAMII_STARTED_PIDS[@]}"; do
-        kill -INT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || true
+    local pid others=()
+    for pid in $(own_children); do
+        [[ " ${KAMII_STARTED_PIDS[*]} " == *" $pid "* ]] || others+=("$pid")
     done
-    for pid in "${KAMII_STARTED_PIDS[@]}"; do
+    stop_processes TERM "${others[@]}"
+    stop_processes "INT TERM" "${KAMII_STARTED_PIDS[@]}"
+    KAMII_STARTED_PIDS=()
+    [ ${#KAMII_TEMP_DIRS[@]} -eq 0 ] || rm -rf "${KAMII_TEMP_DIRS[@]}"
+}
+
+# stop_processes "SIGNALS" PID...: sends each the signals, gives them 10 s, then SIGKILL.
+stop_processes() {
+    local signals=$1 pid signal
+    shift
+    for pid in "$@"; do
+        for signal in $signals; do kill -"$signal" "$pid" 2>/dev/null || true; done
+    done
+    for pid in "$@"; do
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    KAMII_STARTED_PIDS=()
-    [ ${#KAMII_TEMP_DIRS[@]} -eq 0 ] || rm -rf "${KAMII_TEMP_DIRS[@]}"
 }

@@ -28,7 +28,16 @@ struct MetricsEndpoint: Service {
     /// Requests larger than this are not metrics scrapes; the connection is closed.
     static let maxRequestBytes = 16 * 1024
 
-    func run() async throws {
+    /// The endpoint with its port bound: a service that serves it.
+    struct Bound: Service {
+        let endpoint: MetricsEndpoint
+        fileprivate let server: NIOAsyncChannel<any Channel, Never>
+
+        func run() async throws { try await endpoint.accept(on: server) }
+    }
+
+    /// Binds the port, so that a port in use fails `kamii run` before any shard connects.
+    func bind() async throws -> Bound {
         // The listening channel hands over plain channels, not reading yet (autoRead off): NIO
         // drops the connections still queued in its stream when it closes or the task reading it
         // is cancelled, and a queued NIOAsyncChannel dropped so traps (swift-nio #2813). A plain
@@ -46,6 +55,15 @@ struct MetricsEndpoint: Service {
         let bound = server.channel.localAddress?.port ?? port
         logger.info("metrics served", metadata: ["url": "http://\(host):\(bound)/metrics"])
         listening(bound)
+        return Bound(endpoint: self, server: server)
+    }
+
+    func run() async throws {
+        try await bind().run()
+    }
+
+    /// Takes connections until a graceful shutdown closes the listening channel.
+    private func accept(on server: NIOAsyncChannel<any Channel, Never>) async throws {
         let open = OpenConnections()
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { channels in

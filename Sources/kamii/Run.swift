@@ -116,7 +116,7 @@ struct Run: AsyncParsableCommand {
         // shards, then the hot path (flushing all they delivered), and only then the reports and
         // the metrics, which show the drain as it goes.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reports)]
-        if let metricsEndpoint { services.append(.init(service: metricsEndpoint)) }
+        if let metricsEndpoint { services.append(.init(service: try await metricsEndpoint.bind())) }
         if let hotPath { services.append(.init(service: hotPath)) }
         // Shards that all stopped for good end the group gracefully, so their reasons are said.
         services.append(.init(service: shards, successTerminationBehavior: .gracefullyShutdownGroup))

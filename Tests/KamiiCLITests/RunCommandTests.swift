@@ -2,6 +2,7 @@ import DiscordSimulator
 import Foundation
 import KamiiRedis
 import KamiiTestSupport
+import NIOPosix
 import Testing
 
 /// `kamii run` as an operator runs it: configured by a file and the environment, against the
@@ -176,6 +177,19 @@ struct RunCommandTests {
         #expect(await kamii.stop(signal: SIGINT) == 1, "\(kamii.log)")
         #expect(kamii.log.contains("SIGINT again: stopping at once"))
         #expect(kamii.log.contains("stopped at once"))
+        try await server.stop()
+    }
+
+    @Test func aMetricsPortInUseFailsBeforeAnyShardConnects() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 20, seed: 99), dispatchesPerSecond: 0))
+        let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        var environment = Self.environment(server)
+        environment["KAMII_METRICS_PORT"] = String(try #require(taken.localAddress?.port))
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.lowercased().contains("address already in use"), "\(result.stderr)")
+        #expect(server.record.connections.isEmpty, "no shard connected")
+        try await taken.close()
         try await server.stop()
     }
 }

@@ -62,6 +62,9 @@ struct BenchCapture: AsyncParsableCommand {
         guard !files.isEmpty else { throw ValidationError("Name a capture file.") }
         guard redis == nil || files.count == 1 else { throw ValidationError("--redis measures one capture at a time.") }
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
+        guard RunConfiguration.isValidStatsPrefix(statsPrefix) else {
+            throw ValidationError("--stats-prefix must be \(RunConfiguration.statsPrefixRule): its keys are found and deleted by pattern")
+        }
         for stage in stages where HotPathReplay.Stage(rawValue: stage) == nil {
             throw ValidationError("--stages: \(stage) is not one of \(HotPathReplay.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
         }

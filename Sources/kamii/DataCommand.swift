@@ -19,6 +19,11 @@ struct DataCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (guild == nil) != (user == nil) else { throw ValidationError("give exactly one of --guild and --user") }
+            // Checked before Redis is touched: the SQL step refuses such IDs, too late to spare Redis
+            // a purge of a guild no Discord object is.
+            guard let id = guild ?? user, (1...UInt64(Int64.max)).contains(id) else {
+                throw ValidationError("\(guild ?? user ?? 0) is not a Discord ID (a number from 1 to \(Int64.max))")
+            }
         }
     }
 
@@ -26,7 +31,8 @@ struct DataCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print everything stored about a guild or a user as one JSON document.",
             discussion: """
-                With a Redis (--redis, or $KAMII_REDIS_URL), the document also holds `karma_ledger`: the \
+                With a Redis (--redis, else $KAMII_REDIS_URL, else redis_url in --config / $KAMII_CONFIG), the \
+                document also holds `karma_ledger`: the \
                 reactions Redis remembers as having given karma, where the guild is the subject or the \
                 user reacted or received the karma; and `karma_cooldowns`: the karma pair cooldowns \
                 running, with when the giver last gave the receiver karma (both kept there only, \
@@ -34,20 +40,22 @@ struct DataCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
-        @Option(help: "The Redis holding the live stats (default: $KAMII_REDIS_URL; none: SQL only).") var redis: String?
-        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then kamii).") var statsPrefix: String?
+        @Option(help: "The Redis holding the live stats (default: $KAMII_REDIS_URL, then redis_url in the configuration file).")
+        var redis: String?
+        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then stats_prefix in the configuration file, then kamii).")
+        var statsPrefix: String?
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
+            let locations = try options.locations()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             var ledger: Ledger?
-            if let url = redis ?? RunConfiguration.variable("KAMII_REDIS_URL", in: environment) {
+            if let url = redis ?? locations.redisURL {
+                let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
-                let keys = try DataCommand.statsKeys(statsPrefix, environment)
                 let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
                 let (entries, running) = if let guild = subject.guild {
                     (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)))
@@ -56,6 +64,9 @@ struct DataCommand: AsyncParsableCommand {
                 }
                 await client.close()
                 ledger = Ledger(entries: entries.map(LedgerEntry.init), cooldowns: running.map(CooldownEntry.init))
+            } else {
+                DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): the export holds what SQL keeps only — "
+                    + "no karma ledger or cooldowns, and stats as of the last checkpoint")
             }
             let json = try await withStore(options) { store in
                 try await store.requireCurrentSchema()
@@ -126,18 +137,27 @@ struct DataCommand: AsyncParsableCommand {
             discussion: "A user's moderation cases are kept (docs/PRIVACY.md says why); the report counts them.")
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
-        @Option(help: "The Redis holding the live stats, purged first (default: $KAMII_REDIS_URL; none: SQL only).") var redis: String?
-        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then kamii).") var statsPrefix: String?
+        @Option(help: "The Redis holding the live stats, purged first (default: $KAMII_REDIS_URL, then redis_url in the configuration file).")
+        var redis: String?
+        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then stats_prefix in the configuration file, then kamii).")
+        var statsPrefix: String?
+        @Flag(help: "Delete from SQL only: for a deployment whose bot runs without Redis.") var sqlOnly = false
         @Flag(help: "Confirm the deletion; without it nothing is deleted.") var yes = false
 
         func run() async throws {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
-            let environment = ProcessInfo.processInfo.environment
+            let locations = try options.locations()
+            let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
             var client: RedisClient?
-            if let url = redis ?? RunConfiguration.variable("KAMII_REDIS_URL", in: environment) {
+            if let url = redis ?? locations.redisURL {
+                guard !sqlOnly else { throw ValidationError("--sql-only, yet a Redis is given (\(redis != nil ? "--redis" : "KAMII_REDIS_URL or redis_url")): purge it too") }
                 do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ValidationError("--redis: \(error)") }
+            } else if !sqlOnly {
+                // The live stats are in Redis: a deletion from SQL alone leaves them, and the bot's
+                // next checkpoint writes the member back.
+                throw ValidationError(
+                    "no Redis given: the bot keeps the live stats there. Give --redis URL (or KAMII_REDIS_URL, or --config with redis_url), or --sql-only if the bot runs without Redis")
             }
-            let keys = try DataCommand.statsKeys(statsPrefix, environment)
             let deletion: PrivacyDeletion.Report
             do {
                 deletion = try await withStore(options) { store in
@@ -163,13 +183,17 @@ struct DataCommand: AsyncParsableCommand {
 }
 
 extension DataCommand {
-    /// The stats keys: `--stats-prefix`, else $KAMII_STATS_PREFIX, else `kamii` — checked as
-    /// `kamii run` checks it, so a deletion never purges under a prefix the bot does not write.
-    static func statsKeys(_ option: String?, _ environment: [String: String]) throws -> StatsKeys {
-        let prefix = option ?? RunConfiguration.variable("KAMII_STATS_PREFIX", in: environment) ?? "kamii"
+    /// The stats keys under `prefix` (default `kamii`) — checked as `kamii run` checks it, so a
+    /// deletion never purges under a prefix the bot does not write.
+    static func statsKeys(_ prefix: String?) throws -> StatsKeys {
+        let prefix = prefix ?? "kamii"
         guard RunConfiguration.isValidStatsPrefix(prefix) else {
-            throw ValidationError("the stats prefix must be non-empty, without braces or spaces, not \"\(prefix)\"")
+            throw ValidationError("the stats prefix must be \(RunConfiguration.statsPrefixRule), not \"\(prefix)\"")
         }
         return StatsKeys(prefix: prefix)
+    }
+
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 }

@@ -2,19 +2,51 @@ import ArgumentParser
 import Foundation
 import KamiiStore
 
-/// `--database URL`, shared by the commands that open the SQL store.
+/// `--database URL` and `--config FILE`, shared by the commands that work on `kamii run`'s stores
+/// without running the bot (`migrate`, `data export`, `data delete`). Each store is found as the bot
+/// finds it — an option, else its `KAMII_*` variable, else `kamii run`'s configuration file — so a
+/// privacy deletion reaches the stores the bot writes, not only those named on its command line.
 struct DatabaseOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The database: sqlite:PATH or postgres://user@host:port/database.",
-        discussion: "Defaults to $KAMII_DATABASE_URL, then sqlite:kamii.sqlite."))
+        discussion: "Defaults to $KAMII_DATABASE_URL, then database_url in the configuration file, then sqlite:kamii.sqlite."))
     var database: String?
 
-    var url: String {
-        database ?? ProcessInfo.processInfo.environment["KAMII_DATABASE_URL"] ?? "sqlite:kamii.sqlite"
+    @Option(help: "kamii run's configuration file, read for database_url, redis_url and stats_prefix (default: $KAMII_CONFIG).")
+    var config: String?
+
+    /// Where the stores are; `databaseURL` always set.
+    func locations() throws -> StoreLocations {
+        let environment = ProcessInfo.processInfo.environment
+        let path = config ?? RunConfiguration.variable("KAMII_CONFIG", in: environment)
+        var locations: StoreLocations
+        do {
+            locations = try StoreLocations(file: RunConfiguration.readFile(path: path), environment: environment)
+        } catch let error as RunConfiguration.Invalid {
+            throw ValidationError(error.description)
+        }
+        locations.databaseURL = database ?? locations.databaseURL ?? "sqlite:kamii.sqlite"
+        return locations
     }
 
     func openStore() throws -> KamiiStore {
-        try KamiiStore(StoreConfiguration(url: url))
+        try KamiiStore(StoreConfiguration(url: locations().databaseURL ?? "sqlite:kamii.sqlite"))
+    }
+}
+
+/// Where `kamii run` keeps its data: the environment's `KAMII_*` over the configuration file's.
+struct StoreLocations {
+    var databaseURL: String?
+    var redisURL: String?
+    var statsPrefix: String?
+
+    init(file: RunConfiguration.File, environment: [String: String]) {
+        func setting(_ key: RunConfiguration.File.CodingKeys, _ fromFile: String?) -> String? {
+            RunConfiguration.variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
+        }
+        databaseURL = setting(.databaseURL, file.databaseURL)
+        redisURL = setting(.redisURL, file.redisURL)
+        statsPrefix = setting(.statsPrefix, file.statsPrefix)
     }
 }
 

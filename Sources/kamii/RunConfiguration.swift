@@ -135,19 +135,22 @@ struct RunConfiguration: Sendable {
         init(_ description: String) { self.description = description }
     }
 
+    /// The configuration file's settings; none without a path.
+    static func readFile(path: String?) throws -> File {
+        guard let path else { return File() }
+        guard let data = FileManager.default.contents(atPath: path) else { throw Invalid("cannot read the configuration file \(path)") }
+        do {
+            return try JSONDecoder().decode(File.self, from: data)
+        } catch let error as Invalid {
+            throw Invalid("\(path): \(error.description)")
+        } catch {
+            throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))")
+        }
+    }
+
     /// Reads `path` (if given) and then the environment.
     static func load(path: String?, environment: [String: String]) throws -> RunConfiguration {
-        var file = File()
-        if let path {
-            guard let data = FileManager.default.contents(atPath: path) else { throw Invalid("cannot read the configuration file \(path)") }
-            do {
-                file = try JSONDecoder().decode(File.self, from: data)
-            } catch let error as Invalid {
-                throw Invalid("\(path): \(error.description)")
-            } catch {
-                throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))")
-            }
-        }
+        let file = try readFile(path: path)
         func setting(_ key: File.CodingKeys, _ fromFile: String?) -> String? {
             Self.variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
         }
@@ -249,7 +252,7 @@ struct RunConfiguration: Sendable {
         hotPath.guildIdle = .seconds(idle)
         if let prefix = setting(.statsPrefix, file.statsPrefix) {
             guard Self.isValidStatsPrefix(prefix) else {
-                throw Invalid("stats_prefix must be non-empty, without braces or spaces, not \(prefix)")
+                throw Invalid("stats_prefix must be \(Self.statsPrefixRule), not \(prefix)")
             }
             hotPath.keyPrefix = prefix
         }
@@ -275,10 +278,15 @@ struct RunConfiguration: Sendable {
         environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// A stats key prefix Kamii writes under: non-empty, no braces (hash tags) or spaces.
+    /// A stats key prefix Kamii writes under: non-empty, no braces (hash tags), spaces, or the
+    /// characters of Redis's glob patterns (a purge or a clean-up finds keys by `SCAN MATCH`
+    /// under the prefix: `k?mii` would match another deployment's keys, `k[a]mii` none of its own).
     static func isValidStatsPrefix(_ prefix: String) -> Bool {
-        !prefix.isEmpty && !prefix.contains(where: { "{} \n".contains($0) })
+        !prefix.isEmpty && !prefix.contains(where: { "{} \n*?[]\\".contains($0) })
     }
+
+    /// Why ``isValidStatsPrefix(_:)`` refused a prefix.
+    static let statsPrefixRule = "non-empty, without braces, spaces or any of * ? [ ] \\"
 
     /// The longest a duration setting may be: longer ones are mistakes, and would overflow the
     /// clocks they are added to.

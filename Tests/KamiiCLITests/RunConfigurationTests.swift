@@ -66,14 +66,23 @@ struct RunConfigurationTests {
         #expect(refusal(["KAMII_GUILD_IDLE_SECONDS": "86400", "KAMII_FLUSH_INTERVAL_MS": "1000"]) == nil)
     }
 
-    /// `kamii data` reads the stats prefix as `kamii run` does: an empty variable is unset, and a
-    /// prefix the bot would refuse is refused (a deletion under it would purge nothing it wrote).
-    @Test func dataCommandsReadTheStatsPrefixAsTheBotDoes() throws {
-        #expect(try DataCommand.statsKeys(nil, ["KAMII_STATS_PREFIX": ""]).prefix == "kamii")
-        #expect(try DataCommand.statsKeys(nil, ["KAMII_STATS_PREFIX": "prod"]).prefix == "prod")
-        #expect(try DataCommand.statsKeys("live", ["KAMII_STATS_PREFIX": "prod"]).prefix == "live")
-        #expect(throws: (any Error).self) { try DataCommand.statsKeys("", [:]) }
-        #expect(throws: (any Error).self) { try DataCommand.statsKeys("a{b}", [:]) }
-        #expect(RunConfiguration.variable("KAMII_REDIS_URL", in: ["KAMII_REDIS_URL": ""]) == nil)
+    /// `kamii data` finds the stores as `kamii run` does: an empty variable is unset, the
+    /// environment wins over the configuration file, and a prefix the bot would refuse is refused
+    /// (a deletion under it would purge nothing it wrote — or, with a glob character, another's keys).
+    @Test func dataCommandsFindTheStoresAsTheBotDoes() throws {
+        var file = RunConfiguration.File()
+        file.redisURL = "redis://file:6379"
+        file.statsPrefix = "from-file"
+        file.databaseURL = "sqlite:/from/file.sqlite"
+        let fromFile = StoreLocations(file: file, environment: ["KAMII_STATS_PREFIX": "", "KAMII_REDIS_URL": ""])
+        #expect(fromFile.redisURL == "redis://file:6379" && fromFile.statsPrefix == "from-file" && fromFile.databaseURL == "sqlite:/from/file.sqlite")
+        let fromEnvironment = StoreLocations(file: file, environment: ["KAMII_STATS_PREFIX": "prod", "KAMII_REDIS_URL": "redis://env:6379"])
+        #expect(fromEnvironment.redisURL == "redis://env:6379" && fromEnvironment.statsPrefix == "prod")
+        #expect(StoreLocations(file: .init(), environment: [:]).redisURL == nil)
+        #expect(try DataCommand.statsKeys(nil).prefix == "kamii")
+        #expect(try DataCommand.statsKeys("live").prefix == "live")
+        for refused in ["", "a{b}", "k?mii", "k*", "k[a]mii", "k\\mii"] {
+            #expect(throws: (any Error).self, "\(refused)") { try DataCommand.statsKeys(refused) }
+        }
     }
 }

@@ -34,11 +34,16 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
         #expect(document["guild"] as? String == "754679440999308764")
         #expect(document["cases"] as? [Any] != nil)
+        #expect(export.stderr.contains("warning: no Redis given"), "what is missing from it is said")
 
         let unconfirmed = try await Kamii.run(["data", "delete", "--user", "5", "--database", database.url])
         #expect(unconfirmed.status != 0)
         #expect(unconfirmed.stderr.contains("--yes"))
-        let confirmed = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--database", database.url])
+        // The live stats are in Redis: a deletion that would leave them there is refused, unless
+        // the operator says the bot has no Redis.
+        let withoutRedis = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--database", database.url])
+        #expect(withoutRedis.status != 0 && withoutRedis.stderr.contains("no Redis given"), "\(withoutRedis.stderr)")
+        let confirmed = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--sql-only", "--database", database.url])
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
         #expect(confirmed.stdout.hasPrefix("deleted: server_users=0"))
     }
@@ -69,7 +74,8 @@ import Testing
         await redis.close()
     }
 
-    /// With a Redis, a deletion goes through Redis, SQL, then Redis again, and says what each pass found.
+    /// With a Redis, a deletion goes through Redis, SQL, then Redis again, and says what each pass
+    /// found. The stores are found as the bot finds them: here from its configuration file alone.
     @Test(.enabled(if: RedisTestServer.isConfigured))
     func aDeletionWithRedisPurgesItBeforeAndAfterSQL() async throws {
         let database = Database()
@@ -79,10 +85,10 @@ import Testing
         try await redis.send("HSET", "\(prefix):{4194304}:members", "~batch", "p-1", "77", "a record")
         try await redis.send("ZADD", "\(prefix):{4194304}:lb:xp", "20", "77")
         let server = try #require(RedisTestServer.configuration)
-        let deletion = try await Kamii.run([
-            "data", "delete", "--guild", "4194304", "--yes", "--database", database.url,
-            "--redis", "redis://\(server.host):\(server.port)", "--stats-prefix", prefix,
-        ])
+        let config = try TemporaryFile(Data("""
+            {"token": "a.b.c", "database_url": "\(database.url)", "redis_url": "redis://\(server.host):\(server.port)", "stats_prefix": "\(prefix)"}
+            """.utf8))
+        let deletion = try await Kamii.run(["data", "delete", "--guild", "4194304", "--yes", "--config", config.path])
         #expect(deletion.status == 0, "\(deletion.stderr)")
         #expect(deletion.stdout.hasPrefix("deleted from Redis: 2 keys; again after SQL: 1\ndeleted: server_users=0"), "\(deletion.stdout)")
         let members = try await redis.send("HGETALL", "\(prefix):{4194304}:members").array?.compactMap(\.string) ?? []
@@ -100,6 +106,10 @@ import Testing
         #expect(both.status != 0 && both.stderr.contains("exactly one of --guild and --user"))
         let zero = try await Kamii.run(["data", "export", "--guild", "0", "--database", database.url])
         #expect(zero.status != 0 && zero.stderr.contains("0 is not a Discord ID"))
+        let huge = try await Kamii.run(["data", "delete", "--user", "9223372036854775808", "--yes", "--sql-only", "--database", database.url])
+        #expect(huge.status != 0 && huge.stderr.contains("9223372036854775808 is not a Discord ID"), "refused before any store is touched")
+        let globbed = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--redis", "redis://127.0.0.1:1", "--stats-prefix", "k?mii"])
+        #expect(globbed.status != 0 && globbed.stderr.contains("stats prefix must be"), "\(globbed.stderr)")
         let scheme = try await Kamii.run(["migrate", "--database", "mysql://db/kamii"])
         #expect(scheme.status != 0 && scheme.stderr.contains("unsupported database URL"))
     }

@@ -4,7 +4,8 @@ import Foundation
 /// Writes a capture file frame by frame, through a ``BufferedOutput``, so a capture of any length
 /// costs a chunk of memory rather than its size. A file goes to `<file>.partial`, synced and renamed
 /// to `file` by ``finish()``: a run that fails or a machine that crashes half-way leaves no file
-/// that looks whole. A path that is not a regular file (`/dev/stdout`, a FIFO) is written in place.
+/// that looks whole (through a symbolic link, the file it names). A path that is not a regular
+/// file (`/dev/stdout`, a FIFO) is written in place.
 final class CaptureFileWriter {
     private let path: String
     /// Where the frames go until ``finish()``; nil when they go straight to `path`.
@@ -18,9 +19,13 @@ final class CaptureFileWriter {
     private(set) var byteCount = 0
 
     init(path: String) throws {
-        self.path = path
-        let existingType = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
-        partialPath = existingType == nil || existingType == .typeRegular ? path + ".partial" : nil
+        // stat(2) follows a symbolic link: a link to a regular file is a file (its target gets the
+        // new capture by rename, whole), not a stream to write over in place.
+        var info = stat()
+        let isFile = stat(path, &info) != 0 || info.st_mode & S_IFMT == S_IFREG
+        let destination = isFile ? URL(fileURLWithPath: path).resolvingSymlinksInPath().path : path
+        self.path = destination
+        partialPath = isFile ? destination + ".partial" : nil
         let target = partialPath ?? path
         guard partialPath == nil || FileManager.default.createFile(atPath: target, contents: nil),
               let handle = FileHandle(forWritingAtPath: target)

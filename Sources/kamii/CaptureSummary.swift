@@ -18,7 +18,7 @@ struct CaptureSummary {
         guard envelope.opcode == .dispatch else { return }
         dispatches += 1
         if let sequence = envelope.sequence {
-            if let lastSequence, sequence != lastSequence + 1 { sequenceBreaks += 1 }
+            if let lastSequence, lastSequence == .max || sequence != lastSequence + 1 { sequenceBreaks += 1 }
             lastSequence = sequence
         }
     }

@@ -40,14 +40,19 @@ struct SimulateServe: AsyncParsableCommand {
     var compression: DeflaterSettings = .discord
 
     func validate() throws {
-        guard guilds > 0, users > 0 else { throw ValidationError("--guilds and --users must be positive") }
+        try SimulatedWorldSize.validate(guilds: guilds, users: users)
         guard shards.map({ $0 > 0 }) ?? true, maxConcurrency > 0, globalLimit > 0 else {
             throw ValidationError("--shards, --max-concurrency and --global-limit must be positive")
         }
         guard identifyWindowMs > 0, sessionStartLimit > 0, resumeWindowMs > 0 else {
             throw ValidationError("--identify-window-ms, --session-start-limit and --resume-window-ms must be positive")
         }
-        if let port, !(1...65_534).contains(port) { throw ValidationError("--port must leave room for the gateway on the next port") }
+        if let port, !(1...65_533).contains(port) {
+            throw ValidationError("--port must be 1 to 65533: the gateway and the resume URL take the next two")
+        }
+        for (name, value) in [("--rest-port", restPort), ("--gateway-port", gatewayPort), ("--resume-port", resumePort)] where !(0...65_535).contains(value) {
+            throw ValidationError("\(name) must be 0 (any free port) to 65535, not \(value)")
+        }
         guard (0...2_000_000).contains(prerender) else { throw ValidationError("--prerender must be 0 to 2,000,000") }
     }
 
@@ -113,9 +118,8 @@ struct SimulateCapture: ParsableCommand {
     var compression: DeflaterSettings = .discord
 
     func validate() throws {
-        guard payloads > 0, guilds > 0, users > 0 else {
-            throw ValidationError("--payloads, --guilds and --users must be positive")
-        }
+        guard payloads > 0 else { throw ValidationError("--payloads must be positive") }
+        try SimulatedWorldSize.validate(guilds: guilds, users: users)
     }
 
     func run() throws {
@@ -139,5 +143,18 @@ struct SimulateCapture: ParsableCommand {
         let summary = "wrote \(file): \(payloads) dispatches, \(payloadBytes) payload bytes, \(output.byteCount) capture bytes, compression=\(compress)\n"
         // A capture sent to a stream keeps that stream to itself.
         try (output.writesInPlace ? FileHandle.standardError : FileHandle.standardOutput).write(contentsOf: Data(summary.utf8))
+    }
+}
+
+/// How large a simulated world may be: it lives in memory (about 370 bytes a user), built before
+/// anything is sent or written — a typo of three zeros must be refused, not allocate tens of GiB.
+enum SimulatedWorldSize {
+    static let maxGuilds = 1_000_000
+    static let maxUsers = 5_000_000
+
+    static func validate(guilds: Int, users: Int) throws {
+        guard (1...maxGuilds).contains(guilds), (1...maxUsers).contains(users) else {
+            throw ValidationError("--guilds must be 1 to \(maxGuilds) and --users 1 to \(maxUsers) (the world is held in memory)")
+        }
     }
 }

@@ -69,6 +69,18 @@ import Testing
         #expect(result.stdout.split(separator: "\n").count == 5)
     }
 
+    @Test func theLargestSequenceNumberIsABreakNotACrash() async throws {
+        var capture = Data()
+        for payload in [#"{"op":0,"s":9223372036854775807,"t":"X","d":{}}"#, #"{"op":0,"s":1,"t":"X","d":{}}"#] {
+            let bytes = Data(payload.utf8)
+            capture += withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Data($0) } + bytes
+        }
+        let file = try TemporaryFile(capture)
+        let result = try await Kamii.run(["inspect-capture", file.path, "--compress", "none"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("dispatches=2 sequence_breaks=1"), "\(result.stdout)")
+    }
+
     @Test func aTruncatedFileIsNamedByFrame() async throws {
         let capture = try Data(contentsOf: Self.fixtures.appendingPathComponent("zstd-small.capture"))
         let file = try TemporaryFile(capture.prefix(1_000))
@@ -179,6 +191,21 @@ final class TemporaryFile {
         #expect(!FileManager.default.fileExists(atPath: directory.path))
     }
 
+    @Test func aCaptureThroughASymbolicLinkReplacesTheFileItNames() async throws {
+        let target = try TemporaryFile(Data(repeating: 0xAB, count: 200_000))
+        let link = target.path + ".link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target.path)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        let result = try await Kamii.run(["simulate", "capture", link, "--compress", "none", "--payloads", "5", "--guilds", "2", "--users", "20"])
+        #expect(result.status == 0, "\(result.stderr)")
+        // Written whole (not over the old bytes, whose tail would follow), and the link still names it.
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: target.path)[.size] as? Int)
+        #expect(size < 200_000, "the old file's bytes are gone")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target.path)
+        let listing = try await Kamii.run(["inspect-capture", link, "--compress", "none"])
+        #expect(listing.status == 0 && listing.stdout.contains("payloads=5 dispatches=5"), "\(listing.stderr)")
+    }
+
     @Test func aCaptureSentToAStreamKeepsTheStreamToItself() async throws {
         let result = try await Kamii.run(["simulate", "capture", "/dev/stdout", "--compress", "none", "--payloads", "20", "--guilds", "5", "--users", "50"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -268,5 +295,24 @@ final class TemporaryFile {
         let corrupt = try await Kamii.run(["bench-capture", garbage.path, "--compress", "none"])
         #expect(corrupt.status != 0)
         #expect(corrupt.stderr.contains("frame 0: invalid JSON"), "\(corrupt.stderr)")
+    }
+
+    @Test func benchCaptureRefusesACaptureCutInsideAPayload() async throws {
+        // zlib-small's frames, the last one cut to half its bytes (its length prefix says so).
+        let whole = try Data(contentsOf: InspectCaptureTests.fixtures.appendingPathComponent("zlib-small.capture"))
+        var frames: [Data] = []
+        var offset = 0
+        while offset < whole.count {
+            let length = Int(whole[offset]) | Int(whole[offset + 1]) << 8 | Int(whole[offset + 2]) << 16 | Int(whole[offset + 3]) << 24
+            frames.append(whole[(offset + 4)..<(offset + 4 + length)])
+            offset += 4 + length
+        }
+        frames[frames.count - 1] = frames[frames.count - 1].prefix(frames[frames.count - 1].count / 2)
+        let cut = try TemporaryFile(frames.reduce(into: Data()) { capture, frame in
+            capture += withUnsafeBytes(of: UInt32(frame.count).littleEndian) { Data($0) } + frame
+        })
+        let result = try await Kamii.run(["bench-capture", cut.path, "--compress", "zlib-stream", "--passes", "1"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("the capture ends inside a payload"), "\(result.stderr)")
     }
 }

@@ -51,4 +51,18 @@ struct SimulateServeTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("--shards"))
     }
+
+    @Test(arguments: [
+        (["simulate", "--users", "100000000"], "held in memory"),
+        (["simulate", "capture", "/dev/null", "--guilds", "2000000"], "held in memory"),
+        (["simulate", "capture", "/dev/null", "--payloads", "0"], "--payloads must be positive"),
+        (["simulate", "--port", "65534"], "the gateway and the resume URL take the next two"),
+        (["simulate", "--rest-port", "70000"], "--rest-port must be 0"),
+        (["simulate", "--resume-port", "65536"], "--resume-port must be 0"),
+    ])
+    func worldsAndPortsOutOfRangeAreRefused(_ arguments: [String], _ message: String) async throws {
+        let result = try await Kamii.run(arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
 }

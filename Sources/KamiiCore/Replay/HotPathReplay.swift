@@ -83,6 +83,10 @@ public struct HotPathReplay: Sendable {
             await router.route(dispatch, lane: lane)
             await afterDispatch?()
         }
+        // A capture cut inside a payload measured less than it claims to (as `inspect-capture` says).
+        guard inflater.pendingInputBytes == 0 else {
+            throw Failure(frame: frames.count - 1, underlying: "the capture ends inside a payload (\(inflater.pendingInputBytes) compressed bytes wait for more)")
+        }
         return counts
     }
 }

@@ -36,6 +36,7 @@ import Testing
             #expect(export.cases[0].punishment.reason == "spam in #general")
             #expect(export.tickets.count == 2)
             #expect(export.panelAudit.map(\.action) == ["config.update", "template.welcome"])
+            #expect(export.counters == ["case": 2, "ticket": 2])
             let json = try JSONEncoder().encode(export)
             #expect(try JSONSerialization.jsonObject(with: json) is [String: Any])
 
@@ -43,6 +44,7 @@ import Testing
             #expect(report == DeletionReport(serverUsers: 2, templates: 1, cases: 2, tickets: 2, panelAudit: 2, configs: 1))
             let empty = try await store.exportGuild(IDs.guild(1))
             #expect(empty.config == nil && empty.serverUsers.isEmpty && empty.cases.isEmpty && empty.tickets.isEmpty && empty.panelAudit.isEmpty && empty.templates.isEmpty)
+            #expect(empty.counters.isEmpty)
             // The other guild is untouched, and a re-registered guild starts again from case 1.
             #expect(try await store.exportGuild(IDs.guild(2)).cases.count == 2)
             // A configuration this binary cannot read is handed over as it is stored.

@@ -31,6 +31,8 @@ public struct GuildDataExport: Codable, Sendable {
     public let cases: [CaseRecord]
     public let tickets: [Ticket]
     public let panelAudit: [PanelAuditEntry]
+    /// The last number each of the guild's counters gave (`case`, `ticket`).
+    public let counters: [String: Int64]
 }
 
 /// Everything Kamii stores about one user across all guilds, as handed to them on request.

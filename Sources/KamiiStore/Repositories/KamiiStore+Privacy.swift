@@ -35,7 +35,11 @@ extension KamiiStore {
                     """).all().map(Ticket.init(row:)),
                 panelAudit: try await database.raw("""
                     SELECT \(unsafeRaw: Self.auditColumns) FROM panel_audit WHERE guild_id = \(bind: id) ORDER BY id
-                    """).all().map(PanelAuditEntry.init(row:)))
+                    """).all().map(PanelAuditEntry.init(row:)),
+                counters: try await database.raw("SELECT counter, value FROM guild_counters WHERE guild_id = \(bind: id)").all()
+                    .reduce(into: [:]) { counters, row in
+                        counters[try row.decode(column: "counter", as: String.self)] = try row.decode(column: "value", as: Int64.self)
+                    })
         }
     }
 

@@ -46,6 +46,11 @@ public struct SimulatorConfiguration: Sendable {
     /// gets op 9 `false` and the session is let go. Discord does not publish its window; two
     /// minutes is ours.
     public var resumeWindowMilliseconds = 120_000
+    /// zlib-stream: one compressed message in this many goes out as two WebSocket messages, cut in
+    /// the middle. Discord's docs have clients buffer until a message ends in `00 00 ff ff`, since a
+    /// payload may span messages; a client that inflates each message alone fails here as it would
+    /// there. Nil: every payload in one message.
+    public var zlibSplitEvery: Int? = 64
     /// At most this many client payloads per connection per window, else close 4008 (Discord: 120 per 60 s).
     public var clientSendLimit: Int
     public var clientSendWindowMilliseconds: Int

@@ -27,6 +27,8 @@ public final class SimulatorRecord: Sendable {
         /// WebSocket pings sent (the `ping` fault), and pongs that echoed the last one's bytes.
         public var pingsSent = 0
         public var pongsReceived = 0
+        /// zlib-stream payloads sent as two WebSocket messages (``SimulatorConfiguration/zlibSplitEvery``).
+        public var splitMessages = 0
         /// The close code the simulator closed the connection with, if it did.
         public var closeCode: Int?
         /// The close code the client closed the connection with, if it did (1000/1001 end the session).

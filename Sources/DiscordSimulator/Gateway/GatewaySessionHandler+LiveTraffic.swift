@@ -84,7 +84,9 @@ extension GatewaySessionHandler {
                 message.clear()
                 deflater.deflate(payload, appendingTo: &message)
                 corruptIfAsked(&message)
-                WebSocketFrameWriter.append(opcode: opcode, payload: message, to: &frames)
+                let parts = messageParts(message)
+                WebSocketFrameWriter.append(opcode: opcode, payload: parts.first, to: &frames)
+                if let second = parts.second { WebSocketFrameWriter.append(opcode: opcode, payload: second, to: &frames) }
                 sent.count(name)
                 lastSequence = sequence
             }

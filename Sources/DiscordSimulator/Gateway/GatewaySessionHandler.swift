@@ -39,6 +39,8 @@ final class GatewaySessionHandler: ChannelInboundHandler {
     var lastPing: ByteBuffer?
     /// The buffer live dispatches are compressed into, one at a time, kept between ticks.
     var liveMessage: ByteBuffer?
+    /// zlib-stream messages made on this connection, to split one in `zlibSplitEvery`.
+    var zlibMessages = 0
     /// When the client's recent payloads arrived, for the send limit (close 4008).
     private var recentSends: [NIODeadline] = []
     var heartbeatDeadline: Scheduled<Void>?
@@ -357,7 +359,9 @@ final class GatewaySessionHandler: ChannelInboundHandler {
         var message = message
         corruptIfAsked(&message)
         let opcode: WebSocketOpcode = deflater.compression == .none ? .text : .binary
-        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: message)), promise: nil)
+        let parts = messageParts(message)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: parts.first)), promise: nil)
+        if let second = parts.second { context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: second)), promise: nil) }
         if flush { context.flush() }
     }
 

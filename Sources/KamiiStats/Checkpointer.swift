@@ -298,11 +298,13 @@ public actor Checkpointer {
                 accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
                 joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
                 isVerified: record.isVerified == true, messages: record.messages, karma: record.karma, punishments: punishments)
-            // Counts below zero can only be a damaged or hand-edited record: written as 0, so that
-            // one member's record cannot fail the guild's whole upsert at every checkpoint. The
-            // profile goes to SQL too: a guild loaded back from it is judged on the same.
+            // Counts below zero, or a level past the curve's end, can only be a damaged or
+            // hand-edited record: written within range, so that one member's record cannot fail
+            // the guild's whole upsert at every checkpoint (PostgreSQL's INTEGER ends at 2^31 − 1).
+            // The profile goes to SQL too: a guild loaded back from it is judged on the same.
             return ServerUserStats(
-                guild: guild, user: user, xp: Int64(max(0, record.xp)), level: max(0, record.level), karma: Int64(record.karma),
+                guild: guild, user: user, xp: Int64(max(0, record.xp)), level: min(max(0, record.level), LevelCurve.maximumLevel),
+                karma: Int64(record.karma),
                 trust: TrustFactor.value(signals, now: nowMilliseconds), messageCount: Int64(max(0, record.messages)),
                 xpMessages: Int64(max(0, record.xpMessages)), lastXPAt: record.lastXPAt.map { Int64(clamping: $0) }, updatedAt: now,
                 asOf: Int64(clamping: readAt), hasAvatar: record.hasAvatar, joinedAt: record.joinedAt.map { Int64(clamping: $0) },

@@ -42,20 +42,24 @@ struct CheckpointerTests {
         }
     }
 
-    /// A damaged record (a count below zero) is written as 0 instead of failing its guild's
-    /// checkpoint, which would then fail again every time, the other members with it.
-    @Test func aRecordWithNegativeCountsDoesNotHoldUpItsGuild() async throws {
-        let (store, cleanup) = try await Self.store("sqlite")
+    /// A damaged record (a count below zero, a level past the curve's end and PostgreSQL's
+    /// INTEGER) is written within range instead of failing its guild's checkpoint, which would then
+    /// fail again every time, the other members with it.
+    @Test(arguments: Self.engines)
+    func aRecordWithNegativeCountsDoesNotHoldUpItsGuild(_ engine: String) async throws {
+        let (store, cleanup) = try await Self.store(engine)
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        try await redis.send("HSET", keys.members(in: guild), "7", "-130:-1:-9:-4::3:::::", "8", "50:0:3:1::0:::::")
-        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "8")
+        try await redis.send(
+            "HSET", keys.members(in: guild), "7", "-130:-1:-9:-4::3:::::", "8", "50:0:3:1::0:::::", "9", "60:3000000000:2:2::0:::::")
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), "7", "8", "9")
         try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
         let report = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
         #expect(report.failures == 0)
         let damaged = try await store.serverUser(UserID(7), in: guild)
         #expect(damaged?.xp == 0 && damaged?.level == 0 && damaged?.messageCount == 0 && damaged?.xpMessages == 0 && damaged?.karma == 3)
         #expect(try await store.serverUser(UserID(8), in: guild)?.xp == 50)
+        #expect(try await store.serverUser(UserID(9), in: guild)?.level == LevelCurve.maximumLevel)
         await redis.close()
         try await store.close()
     }

@@ -66,5 +66,14 @@ import Testing
         #expect(try StoreConfiguration(url: "postgres://kamii@db:5432/kamii").engine == .postgres(url: "postgres://kamii@db:5432/kamii", searchPath: nil))
         #expect(throws: StoreError.self) { try StoreConfiguration(url: "mysql://x") }
         #expect(throws: StoreError.self) { try StoreConfiguration(url: "sqlite:") }
+        // One in-memory database per pooled connection: the schema would be missing on the next.
+        #expect(throws: StoreError.self) { try StoreConfiguration(url: "sqlite::memory:") }
+    }
+
+    @Test func theDatabasePasswordIsNeverPrinted() throws {
+        let configuration = try StoreConfiguration(url: "postgres://kamii:hunter2@db:5432/kamii")
+        #expect(configuration.description == "postgres://kamii:%3Credacted%3E@db:5432/kamii" || configuration.description == "postgres://kamii:<redacted>@db:5432/kamii")
+        #expect(!"\(configuration.engine)".contains("hunter2"), "the engine printed alone")
+        #expect(!"\(configuration)".contains("hunter2"))
     }
 }

@@ -83,4 +83,26 @@ import Testing
             #expect(try await store.tickets(in: IDs.guild(1), status: .open).map(\.opener) == [IDs.user(2)])
         }
     }
+
+    /// A guild deletion that meets an edit in flight — the guild's row held, its audit row written
+    /// and not yet committed — leaves none of the edit's audit behind once both are done.
+    @Test(arguments: TestEngine.available)
+    func aGuildDeletionWaitsForAnEditInFlight(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            try await Self.populate(store)
+            let guild = IDs.guild(1).column
+            async let edit: Void = store.transaction { database in
+                _ = try await database.raw("SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild)\(StoreSupport.forUpdate(database))").first()
+                try await database.raw("""
+                    INSERT INTO panel_audit (guild_id, actor_id, action, before_value, after_value, at)
+                    VALUES (\(bind: guild), 9, 'config.update', '{}', '{"secret": 1}', 0)
+                    """).run()
+                try await Task.sleep(for: .milliseconds(800))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try await store.deleteGuildData(IDs.guild(1))
+            try await edit
+            #expect(try await store.exportGuild(IDs.guild(1)).panelAudit.isEmpty, "the edit's audit row went with the guild")
+        }
+    }
 }

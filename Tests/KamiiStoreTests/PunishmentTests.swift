@@ -188,7 +188,14 @@ import Testing
             longReason.reason = String(repeating: "r", count: 513)
             var badUser = base
             badUser.user = UserID(0)
-            for bad in [noExpiry, backwards, longReason, badUser] {
+            // Past what a stored time holds (it trapped converting to milliseconds), and merely absurd.
+            var beyondTime = base
+            beyondTime.kind = .tempban
+            beyondTime.expiresAt = base.createdAt.addingTimeInterval(1e16)
+            var centuries = base
+            centuries.kind = .tempban
+            centuries.expiresAt = base.createdAt.addingTimeInterval(NewPunishment.longestDuration + 86_400)
+            for bad in [noExpiry, backwards, longReason, badUser, beyondTime, centuries] {
                 await expectStoreError(.invalidInput) { try await store.createCase(bad) }
             }
             var elsewhere = base

@@ -3,28 +3,32 @@ import Foundation
 /// Where Kamii keeps its SQL data: a SQLite file (the default, for small operators) or a
 /// PostgreSQL server (for large networks), chosen by `database.url`.
 public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
-    public enum Engine: Sendable, Equatable {
+    public enum Engine: Sendable, Equatable, CustomStringConvertible {
         /// A SQLite database file, opened in WAL mode.
         case sqlite(path: String)
         /// A PostgreSQL server: `postgres://user:password@host:port/database`.
         case postgres(url: String, searchPath: [String]?)
+
+        /// The engine without the database password (printed alone, too, it must not show it).
+        public var description: String {
+            switch self {
+            case .sqlite(let path):
+                return "sqlite:\(path)"
+            case .postgres(let url, _):
+                guard var components = URLComponents(string: url) else {
+                    // A URL `URL` reads and `URLComponents` does not: nothing of it is said.
+                    return "postgres://<redacted>"
+                }
+                if components.password != nil { components.password = "<redacted>" }
+                return components.string ?? "postgres://<redacted>"
+            }
+        }
     }
 
     public var engine: Engine
 
     /// The configuration without the database password.
-    public var description: String {
-        switch engine {
-        case .sqlite(let path):
-            return "sqlite:\(path)"
-        case .postgres(let url, _):
-            if var components = URLComponents(string: url), components.password != nil {
-                components.password = "<redacted>"
-                return components.string ?? "postgres://<redacted>"
-            }
-            return url
-        }
-    }
+    public var description: String { engine.description }
     /// How many connections the pool may open.
     public var maxConnections: Int
     /// How long a SQLite writer waits for another process's lock before failing.
@@ -67,6 +71,11 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
             var path = String(url.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path.removeFirst(2) }
             guard !path.isEmpty else { throw StoreError(.misconfigured, "the SQLite URL names no file (expected sqlite:PATH)") }
+            // Each pooled connection would open a database of its own, empty: the schema one
+            // connection made would be missing on the next.
+            guard path != ":memory:", !path.hasPrefix("file::memory:"), !path.contains("mode=memory") else {
+                throw StoreError(.misconfigured, "an in-memory SQLite database is not shared between connections: name a file (sqlite:PATH)")
+            }
             self.init(engine: .sqlite(path: path))
         } else {
             throw StoreError(.misconfigured, "unsupported database URL scheme (use sqlite:PATH or postgres://…)")

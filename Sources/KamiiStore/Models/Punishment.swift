@@ -62,6 +62,9 @@ public struct NewPunishment: Sendable {
     /// A reason is at most 512 characters — Discord's audit-log reason limit.
     static let maxReasonCharacters = 512
 
+    /// The longest a temporary punishment may run: a hundred years (longer is a mistake).
+    public static let longestDuration: TimeInterval = 100 * 31_557_600
+
     func validate() throws(StoreError) {
         try StoreSupport.requireValid(guild, "guild")
         try StoreSupport.requireValid(user, "user")
@@ -70,6 +73,9 @@ public struct NewPunishment: Sendable {
         if kind.needsExpiry {
             guard let expiresAt else { throw .invalid("expiresAt", "a \(kind.rawValue) needs an expiry") }
             guard expiresAt > createdAt else { throw .invalid("expiresAt", "must be after the case is created") }
+            guard expiresAt.timeIntervalSince(createdAt) <= Self.longestDuration else {
+                throw .invalid("expiresAt", "must be within \(Int(Self.longestDuration / 31_557_600)) years of the case")
+            }
         }
     }
 }

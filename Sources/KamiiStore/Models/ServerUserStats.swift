@@ -59,6 +59,8 @@ public struct ServerUserStats: Codable, Sendable, Equatable {
             throw .invalid("server_users", "xp, level, message counts and times cannot be negative (user \(user))")
         }
         guard (0...100).contains(trust) else { throw .invalid("server_users.trust", "\(trust) is not between 0 and 100 (user \(user))") }
+        // The column is INTEGER: 64 bits on SQLite, 32 on PostgreSQL. Refused alike on both.
+        guard level <= Int(Int32.max) else { throw .invalid("server_users.level", "\(level) is past \(Int32.max) (user \(user))") }
     }
 }
 

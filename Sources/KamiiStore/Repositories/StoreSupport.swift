@@ -10,8 +10,13 @@ extension Snowflake {
 }
 
 extension Date {
-    /// Times are stored as whole Unix milliseconds.
-    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    /// Times are stored as whole Unix milliseconds; a time past what they hold (hundreds of
+    /// millions of years away, or not a number) is held at the end rather than trapping.
+    var unixMilliseconds: Int64 {
+        let milliseconds = (timeIntervalSince1970 * 1000).rounded()
+        guard milliseconds.isFinite else { return milliseconds.isNaN ? 0 : milliseconds > 0 ? .max : .min }
+        return milliseconds >= 0x1p63 ? .max : milliseconds < -0x1p63 ? .min : Int64(milliseconds)
+    }
 
     init(unixMilliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(unixMilliseconds) / 1000)

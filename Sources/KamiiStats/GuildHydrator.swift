@@ -3,7 +3,9 @@ public import KamiiStore
 
 /// Where a guild's counters come from when Redis does not have them: the last checkpoint.
 public protocol GuildHydrator: Sendable {
-    func members(of guild: GuildID) async throws -> [ServerUserStats]
+    /// Up to `limit` of the guild's members, in ascending user ID, after `after` (nil: the first):
+    /// a guild of millions is read, and written to Redis, a page at a time.
+    func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats]
 }
 
 /// The SQL store's `server_users`, as the checkpointer last wrote them.
@@ -14,7 +16,7 @@ public struct StoreHydrator: GuildHydrator {
         self.store = store
     }
 
-    public func members(of guild: GuildID) async throws -> [ServerUserStats] {
-        try await store.serverUsers(in: guild)
+    public func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
+        try await store.serverUsers(in: guild, after: after, limit: limit)
     }
 }

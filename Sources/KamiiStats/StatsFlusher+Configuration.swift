@@ -30,6 +30,9 @@ extension StatsFlusher {
         /// not one per guild per flush.
         public var hydrationBackoff: Duration
         public var hydrationBackoffLimit: Duration
+        /// Rows a guild's load reads from SQL, and writes to Redis in one round trip, at a time: a
+        /// guild of millions is never held whole.
+        public var loadPageRows = 10_000
 
         public init(
             interval: Duration = .milliseconds(250), keys: StatsKeys = StatsKeys(), guildsPerCall: Int = 100,

@@ -103,25 +103,34 @@ extension StatsFlusher {
             case "locked": break
             default: return .busy
             }
-            let rows = try await hydrator.members(of: guild)
             let guildKeys = [members] + Leaderboard.allCases.map { keys.leaderboard($0, in: guild) } + [lock]
             let cleared = try await redis.evaluate(GuildLoadScripts.clearUnloaded, keys: guildKeys, arguments: [token, lifetime])
             if let outcome = try await stopped(at: cleared) { return outcome }
-            var pipeline = RedisPipeline()
-            for start in stride(from: 0, to: rows.count, by: 1_000) {
-                appendPart(rows[start..<min(start + 1_000, rows.count)], keys: guildKeys, token: token, lifetime: lifetime, to: &pipeline)
+            // A page of rows at a time (a pipelined round trip of writes each): a guild of millions
+            // holds one page in memory, not itself (and its commands) whole.
+            var written: [UserID] = []
+            var after: UserID?
+            while true {
+                let rows = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
+                var pipeline = RedisPipeline()
+                for start in stride(from: 0, to: rows.count, by: 1_000) {
+                    appendPart(rows[start..<min(start + 1_000, rows.count)], keys: guildKeys, token: token, lifetime: lifetime, to: &pipeline)
+                }
+                for reply in try await redis.execute(pipeline) {
+                    if let outcome = try await stopped(at: reply) { return outcome }
+                }
+                written += rows.map(\.user)
+                guard rows.count == configuration.loadPageRows, let last = rows.last else { break }
+                after = last.user
             }
-            for reply in try await redis.execute(pipeline) {
-                if let outcome = try await stopped(at: reply) { return outcome }
-            }
-            let deleted = try await deletedMeanwhile(rows.map(\.user), in: guild, from: hydrator)
+            let deleted = try await deletedMeanwhile(written, in: guild, from: hydrator)
             let finished = try await redis.evaluate(GuildLoadScripts.finish, keys: guildKeys, arguments: [token] + deleted)
             if let outcome = try await stopped(at: finished) { return outcome }
             if !deleted.isEmpty {
                 logger.notice("members deleted while their guild was loading were taken out again", metadata: ["guild": "\(guild)", "members": "\(deleted.count)"])
             }
             totals.hydrations += 1
-            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(rows.count - deleted.count)"])
+            logger.info("guild loaded from the checkpoint", metadata: ["guild": "\(guild)", "members": "\(written.count - deleted.count)"])
             return .loaded
         } catch {
             // The next try, here or in another process, need not wait for the lock to run out (a
@@ -164,10 +173,26 @@ extension StatsFlusher {
     }
 
     /// The members just written whom SQL no longer holds (deleted meanwhile): ``GuildLoadScripts/finish``
-    /// takes them out again, under the load's lock.
+    /// takes them out again, under the load's lock. `written` is in ascending user order, as SQL
+    /// gives its pages: one walk through both, a page of SQL at a time.
     private func deletedMeanwhile(_ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator) async throws -> [String] {
         guard !written.isEmpty else { return [] }
-        let still = Set(try await hydrator.members(of: guild).map(\.user))
-        return written.filter { !still.contains($0) }.map { String($0.rawValue) }
+        var deleted: [String] = []
+        var index = 0
+        var after: UserID?
+        while index < written.count {
+            let page = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
+            for row in page {
+                while index < written.count, written[index].rawValue < row.user.rawValue {
+                    deleted.append(String(written[index].rawValue))
+                    index += 1
+                }
+                if index < written.count, written[index] == row.user { index += 1 }
+            }
+            guard page.count == configuration.loadPageRows, let last = page.last else { break }
+            after = last.user
+        }
+        deleted += written[index...].map { String($0.rawValue) }
+        return deleted
     }
 }

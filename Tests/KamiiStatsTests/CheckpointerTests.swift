@@ -268,7 +268,7 @@ struct CheckpointerTests {
             let redis: RedisClient, keys: StatsKeys, other: GuildID
             let sawOtherApplied = Locked<[Bool]>([])
             init(redis: RedisClient, keys: StatsKeys, other: GuildID) { (self.redis, self.keys, self.other) = (redis, keys, other) }
-            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
                 let applied = try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: other) != nil
                 sawOtherApplied.withLock { $0.append(applied) }
                 return []
@@ -301,7 +301,7 @@ struct CheckpointerTests {
         /// Fails while `down`, like a database that comes back.
         final class ComingBack: GuildHydrator, @unchecked Sendable {
             let down = Locked(true), calls = Locked(0)
-            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
                 calls.withLock { $0 += 1 }
                 if down.value { throw StoreError(.database, "the database is down") }
                 return []
@@ -349,7 +349,7 @@ struct CheckpointerTests {
         final class OneBroken: GuildHydrator, @unchecked Sendable {
             let broken: GuildID
             init(_ broken: GuildID) { self.broken = broken }
-            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
                 if guild == broken { throw StoreError(.database, "a row that does not decode") }
                 return []
             }

@@ -98,7 +98,7 @@ struct GuildLoadLockTests {
             let checking = Gate(), release = Gate()
             let calls = Locked(0)
             init(_ row: ServerUserStats) { self.row = row }
-            func members(of guild: GuildID) async throws -> [ServerUserStats] {
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
                 guard calls.withLock({ $0 += 1; return $0 }) == 2 else { return [row] }
                 checking.open()
                 await release.wait()
@@ -106,7 +106,7 @@ struct GuildLoadLockTests {
             }
         }
         struct Empty: GuildHydrator {
-            func members(of guild: GuildID) async throws -> [ServerUserStats] { [] }
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] { [] }
         }
         let redis = try RedisTestServer.client()
         let held = DeletedWhileLoading(ServerUserStats(
@@ -128,7 +128,7 @@ struct GuildLoadLockTests {
     /// run out.
     @Test func aFailedLoadReleasesItsLock() async throws {
         struct Broken: GuildHydrator {
-            func members(of guild: GuildID) async throws -> [ServerUserStats] { throw StoreError(.database, "the database is down") }
+            func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] { throw StoreError(.database, "the database is down") }
         }
         let redis = try RedisTestServer.client()
         #expect(await process(redis, Broken()).flush() == false)

@@ -25,8 +25,8 @@ struct PrivacyDeletionTests {
         let read = Gate(), release = Gate()
         let calls = Locked(0)
         init(store: KamiiStore) { self.store = store }
-        func members(of guild: GuildID) async throws -> [ServerUserStats] {
-            let rows = try await store.serverUsers(in: guild)
+        func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
+            let rows = try await store.serverUsers(in: guild, after: after, limit: limit)
             if calls.withLock({ $0 += 1; return $0 }) == 1 {
                 read.open()
                 await release.wait()

@@ -19,7 +19,7 @@ struct RefusedGuildPositionsTests {
     /// Fails while `down`.
     final class Store: GuildHydrator, @unchecked Sendable {
         let down = Locked(false)
-        func members(of guild: GuildID) async throws -> [ServerUserStats] {
+        func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
             if down.value { throw StoreError(.database, "the database is down") }
             return []
         }

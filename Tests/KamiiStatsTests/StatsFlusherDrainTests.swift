@@ -13,7 +13,7 @@ struct StatsFlusherDrainTests {
     /// Holds the first guild load until `release` opens (`holding` opens once it is held).
     final class HeldHydrator: GuildHydrator {
         let holding = Gate(), release = Gate()
-        func members(of guild: GuildID) async throws -> [ServerUserStats] {
+        func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
             holding.open()
             await release.wait()
             return []

@@ -95,6 +95,20 @@ extension KamiiStore {
         }
     }
 
+    /// Up to `limit` members' counters in one guild, in user order, after `after` (nil: the first):
+    /// a guild read a page at a time, never whole in memory.
+    public func serverUsers(in guild: GuildID, after: UserID?, limit: Int) async throws(StoreError) -> [ServerUserStats] {
+        guard limit > 0 else { return [] }
+        // Valid IDs fit the signed BIGINT: its order is theirs.
+        let from = after.map { Int64(bitPattern: $0.rawValue) } ?? -1
+        return try await read { database in
+            try await database.raw("""
+                SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column) AND user_id > \(bind: from)
+                ORDER BY user_id LIMIT \(bind: limit)
+                """).all().map(ServerUserStats.init(row:))
+        }
+    }
+
     /// The member's 1-based rank on the leaderboard, or nil if they have no row.
     public func rank(of user: UserID, in guild: GuildID, by order: LeaderboardOrder = .xp) async throws(StoreError) -> Int? {
         guard let stats = try await serverUser(user, in: guild) else { return nil }

@@ -154,7 +154,8 @@ remove_own_policy_rc() {
 
 # The script's own child processes, by /proc (procps may not be installed).
 own_children() {
-    grep -l "^PPid:[[:space:]]*$$\$" /proc/[0-9]*/status 2>/dev/null | sed 's#^/proc/##; s#/status$##' || true
+    local self=$BASHPID  # this function's own subshell, when called as $(own_children): not a child to stop
+    grep -l "^PPid:[[:space:]]*$$\$" /proc/[0-9]*/status 2>/dev/null | sed 's#^/proc/##; s#/status$##' | grep -vx "$self" || true
 }
 
 # Stops what this script started, by pid, and removes its temp dirs. Installed as the EXIT trap.

@@ -81,6 +81,14 @@ enum GuildLoadScripts {
         return \(done)
         """)
 
+    /// Renews the lock, if still the caller's and the guild not loaded (KEYS: the members hash, the
+    /// lock; ARGV: token, lifetime): a load checking a guild of millions against SQL, page after
+    /// page, writes nothing meanwhile that would. Replies as every step does.
+    static let renew = RedisScript("""
+        \(stillOurs)
+        return \(done)
+        """)
+
     /// Releases the lock if it is still the caller's (KEYS: the lock; ARGV: the token): a load that
     /// failed lets the next try start at once.
     static let release = RedisScript("""

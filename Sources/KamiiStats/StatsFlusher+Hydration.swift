@@ -123,7 +123,11 @@ extension StatsFlusher {
                 guard rows.count == configuration.loadPageRows, let last = rows.last else { break }
                 after = last.user
             }
-            let deleted = try await deletedMeanwhile(written, in: guild, from: hydrator)
+            let check = try await deletedMeanwhile(written, in: guild, from: hydrator) {
+                try await stopped(at: redis.evaluate(GuildLoadScripts.renew, keys: [members, lock], arguments: [token, lifetime]))
+            }
+            if let outcome = check.stopped { return outcome }
+            let deleted = check.deleted
             let finished = try await redis.evaluate(GuildLoadScripts.finish, keys: guildKeys, arguments: [token] + deleted)
             if let outcome = try await stopped(at: finished) { return outcome }
             if !deleted.isEmpty {
@@ -174,9 +178,12 @@ extension StatsFlusher {
 
     /// The members just written whom SQL no longer holds (deleted meanwhile): ``GuildLoadScripts/finish``
     /// takes them out again, under the load's lock. `written` is in ascending user order, as SQL
-    /// gives its pages: one walk through both, a page of SQL at a time.
-    private func deletedMeanwhile(_ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator) async throws -> [String] {
-        guard !written.isEmpty else { return [] }
+    /// gives its pages: one walk through both, a page of SQL at a time, the lock renewed after each
+    /// (`renew` says when the load must stop instead).
+    private func deletedMeanwhile(
+        _ written: [UserID], in guild: GuildID, from hydrator: any GuildHydrator, renew: () async throws -> LoadOutcome?
+    ) async throws -> (deleted: [String], stopped: LoadOutcome?) {
+        guard !written.isEmpty else { return ([], nil) }
         var deleted: [String] = []
         var index = 0
         var after: UserID?
@@ -190,9 +197,10 @@ extension StatsFlusher {
                 if index < written.count, written[index] == row.user { index += 1 }
             }
             guard page.count == configuration.loadPageRows, let last = page.last else { break }
+            if let outcome = try await renew() { return ([], outcome) }
             after = last.user
         }
         deleted += written[index...].map { String($0.rawValue) }
-        return deleted
+        return (deleted, nil)
     }
 }

@@ -16,6 +16,24 @@ public struct StatsReader: Sendable {
         try await redis.send("HGET", keys.members(in: guild), String(user.rawValue)).bytes.flatMap(MemberRecord.init(stored:))
     }
 
+    /// The user's record in every guild Redis has one, found by one walk of the keyspace (the
+    /// members hashes), then read a thousand guilds to a round trip: a privacy export's live part.
+    public func records(of user: UserID) async throws -> [(guild: GuildID, record: MemberRecord)] {
+        let guilds = try await redis.keys(matching: keys.everyMembersOrKarmaKey)
+            .filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
+        let member = String(user.rawValue)
+        var found: [(guild: GuildID, record: MemberRecord)] = []
+        for first in stride(from: 0, to: guilds.count, by: 1_000) {
+            let part = guilds[first..<min(first + 1_000, guilds.count)]
+            var pipeline = RedisPipeline()
+            for guild in part { pipeline.append("HGET", keys.members(in: guild), member) }
+            for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
+                if let record = try reply.orThrow().bytes.flatMap(MemberRecord.init(stored:)) { found.append((guild, record)) }
+            }
+        }
+        return found
+    }
+
     /// Every record of the guild, by user.
     public func members(of guild: GuildID) async throws -> [UserID: MemberRecord] {
         let reply = try await redis.send("HGETALL", keys.members(in: guild)).array ?? []

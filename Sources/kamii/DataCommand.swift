@@ -36,7 +36,8 @@ struct DataCommand: AsyncParsableCommand {
                 reactions Redis remembers as having given karma, where the guild is the subject or the \
                 user reacted or received the karma; and `karma_cooldowns`: the karma pair cooldowns \
                 running, with when the giver last gave the receiver karma (both kept there only, \
-                docs/PRIVACY.md).
+                docs/PRIVACY.md); and `stats_in_redis`: the live stats (XP, level, messages, karma, trust, \
+                profile) as Redis holds them now, newer than SQL's by up to a checkpoint interval.
                 """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
@@ -50,20 +51,25 @@ struct DataCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            var ledger: Ledger?
+            var ledger: FromRedis?
             if let url = redis ?? locations.redisURL {
                 let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
                 let configuration: RedisConfiguration
                 do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
                 let client = RedisClient(configuration: configuration)
                 let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
-                let (entries, running) = if let guild = subject.guild {
-                    (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)))
+                let reader = StatsReader(redis: client, keys: keys)
+                let (entries, running, live) = if let guild = subject.guild {
+                    (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)),
+                     try await reader.members(of: GuildID(guild)).map { (GuildID(guild), $0.key, $0.value) })
                 } else {
-                    (try await export.entries(of: UserID(subject.user!)), try await cooldowns.running(naming: UserID(subject.user!)))
+                    (try await export.entries(of: UserID(subject.user!)), try await cooldowns.running(naming: UserID(subject.user!)),
+                     try await reader.records(of: UserID(subject.user!)).map { ($0.guild, UserID(subject.user!), $0.record) })
                 }
                 await client.close()
-                ledger = Ledger(entries: entries.map(LedgerEntry.init), cooldowns: running.map(CooldownEntry.init))
+                ledger = FromRedis(
+                    entries: entries.map(LedgerEntry.init), cooldowns: running.map(CooldownEntry.init),
+                    live: live.sorted { ($0.0.rawValue, $0.1.rawValue) < ($1.0.rawValue, $1.1.rawValue) }.map(LiveStatsEntry.init))
             } else {
                 DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): the export holds what SQL keeps only — "
                     + "no karma ledger or cooldowns, and stats as of the last checkpoint")
@@ -71,64 +77,12 @@ struct DataCommand: AsyncParsableCommand {
             let json = try await withStore(options) { store in
                 try await store.requireCurrentSchema()
                 if let guild = subject.guild {
-                    return try encoder.encode(WithLedger(document: try await store.exportGuild(GuildID(guild)), ledger: ledger))
+                    return try encoder.encode(WithRedis(document: try await store.exportGuild(GuildID(guild)), ledger: ledger))
                 }
-                return try encoder.encode(WithLedger(document: try await store.exportUser(UserID(subject.user!)), ledger: ledger))
+                return try encoder.encode(WithRedis(document: try await store.exportUser(UserID(subject.user!)), ledger: ledger))
             }
             FileHandle.standardOutput.write(json + Data("\n".utf8))
         }
-    }
-
-    /// What Redis alone keeps of karma: the ledger and the pair cooldowns running.
-    struct Ledger {
-        let entries: [LedgerEntry]
-        let cooldowns: [CooldownEntry]
-    }
-
-    /// The store's export with two more members, `karma_ledger` and `karma_cooldowns`, when a Redis was given.
-    struct WithLedger<Document: Encodable>: Encodable {
-        let document: Document
-        let ledger: Ledger?
-
-        private enum Key: String, CodingKey { case karmaLedger = "karma_ledger", karmaCooldowns = "karma_cooldowns" }
-
-        func encode(to encoder: any Encoder) throws {
-            try document.encode(to: encoder)
-            guard let ledger else { return }
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(ledger.entries, forKey: .karmaLedger)
-            try container.encode(ledger.cooldowns, forKey: .karmaCooldowns)
-        }
-    }
-
-    /// A karma pair cooldown as the export writes it: IDs as text, the time as Unix milliseconds.
-    struct CooldownEntry: Encodable {
-        let guild, giver, receiver: String
-        let givenAt: UInt64
-
-        init(_ cooldown: KarmaPairCooldown) {
-            guild = String(cooldown.guild.rawValue)
-            giver = String(cooldown.giver.rawValue)
-            receiver = String(cooldown.receiver.rawValue)
-            givenAt = cooldown.givenAt
-        }
-
-        private enum CodingKeys: String, CodingKey { case guild, giver, receiver, givenAt = "given_at_ms" }
-    }
-
-    /// A karma ledger entry as the export writes it: IDs as text, like the rest of the document.
-    struct LedgerEntry: Encodable {
-        let guild, message, giver, emojiKey, receiver: String
-
-        init(_ entry: KarmaLedgerEntry) {
-            guild = String(entry.guild)
-            message = String(entry.message)
-            giver = String(entry.giver)
-            emojiKey = String(entry.emojiKey)
-            receiver = String(entry.receiver)
-        }
-
-        private enum CodingKeys: String, CodingKey { case guild, message, giver, emojiKey = "emoji_key", receiver }
     }
 
     struct Delete: AsyncParsableCommand {

@@ -141,7 +141,9 @@ final class HotPathService: Service, Sendable {
             await group.next()
             group.cancelAll()
         }
-        if let checkpointer {
+        // Stopped at once (a second signal): no last checkpoint — it could wait on SQL for as long
+        // as SQL takes; the next start's checkpoints copy what Redis holds.
+        if let checkpointer, !Task.isCancelled {
             // Another process's checkpoint may be running: this one's last marks wait for it to end.
             let report = await checkpointer.checkpoint(waitingUpTo: .seconds(60))
             if report.leftToAnother {

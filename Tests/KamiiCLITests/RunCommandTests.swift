@@ -37,15 +37,22 @@ struct RunCommandTests {
 
         var log: String { output.value }
 
-        func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        /// Sends `signal` and waits for the exit; past `killAfter`, SIGKILL (a hang fails its test
+        /// with status 9 instead of holding up the suite).
+        func stop(signal: Int32 = SIGTERM, killAfter: Duration = .seconds(120)) async -> Int32 {
             kill(process.processIdentifier, signal)
             let process = process
-            return await withCheckedContinuation { continuation in
+            let (seconds, _) = killAfter.components
+            let killer = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(seconds)), execute: killer)
+            let status = await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
                     process.waitUntilExit()
                     continuation.resume(returning: process.terminationStatus)
                 }
             }
+            killer.cancel()
+            return status
         }
     }
 
@@ -173,8 +180,14 @@ struct RunCommandTests {
         // Redis gone: the graceful shutdown waits for it (30 s for the flush, then the rest).
         redis.stop()
         kill(kamii.process.processIdentifier, SIGTERM)
-        try await waitUntil("the shutdown begun") { kamii.log.contains("SIGTERM: shutting down") }
-        #expect(await kamii.stop(signal: SIGINT) == 1, "\(kamii.log)")
+        do {
+            try await waitUntil("the shutdown begun") { kamii.log.contains("SIGTERM: shutting down") }
+        } catch {
+            _ = await kamii.stop(signal: SIGKILL)
+            throw error
+        }
+        // Well before the flush's own 30 s: the second signal ends the wait (killed, the status is 9).
+        #expect(await kamii.stop(signal: SIGINT, killAfter: .seconds(20)) == 1, "\(kamii.log)")
         #expect(kamii.log.contains("SIGINT again: stopping at once"))
         #expect(kamii.log.contains("stopped at once"))
         try await server.stop()

@@ -59,6 +59,9 @@ import Testing
         try await redis.send("HSET", "\(prefix):{4194304}:karma:2900", "1234567:77:9", "88", "1234568:66:9", "55")
         try await redis.send("SET", "\(prefix):{4194304}:karma-pair:88:77", "1764000000000", "EX", "60")
         try await redis.send("SET", "\(prefix):{4194304}:karma-pair:66:55", "1764000000001", "EX", "60")
+        // Live stats: 77's record in two guilds, and another member's.
+        try await redis.send("HSET", "\(prefix):{4194304}:members", "77", "150:2:10:5::3:::::", "66", "9:0:1:1::0:::::")
+        try await redis.send("HSET", "\(prefix):{8388608}:members", "77", "20:0:2:1::0:::::")
         let server = try #require(RedisTestServer.configuration)
         let export = try await Kamii.run([
             "data", "export", "--user", "77", "--database", database.url, "--redis", "redis://\(server.host):\(server.port)",
@@ -71,6 +74,18 @@ import Testing
         let cooldowns = try #require(document["karma_cooldowns"] as? [[String: Any]])
         #expect(cooldowns.count == 1 && cooldowns.first?["giver"] as? String == "88" && cooldowns.first?["receiver"] as? String == "77")
         #expect((cooldowns.first?["given_at_ms"] as? NSNumber)?.uint64Value == 1_764_000_000_000)
+        // The live stats Redis holds, newer than SQL's: the user's in each guild, nobody else's.
+        let live = try #require(document["stats_in_redis"] as? [[String: Any]])
+        #expect(live.map { $0["guild"] as? String } == ["4194304", "8388608"] && live.allSatisfy { $0["user"] as? String == "77" }, "\(live)")
+        #expect(live.first?["xp"] as? Int == 150 && live.first?["level"] as? Int == 2 && live.first?["karma"] as? Int == 3)
+        let guildExport = try await Kamii.run([
+            "data", "export", "--guild", "4194304", "--database", database.url, "--redis", "redis://\(server.host):\(server.port)",
+            "--stats-prefix", prefix,
+        ])
+        let guildDocument = try #require(try JSONSerialization.jsonObject(with: Data(guildExport.stdout.utf8)) as? [String: Any])
+        let members = try #require(guildDocument["stats_in_redis"] as? [[String: Any]])
+        #expect(members.compactMap { $0["user"] as? String } == ["66", "77"], "the guild's every member, by user")
+        _ = try await redis.send("DEL", "\(prefix):{4194304}:members", "\(prefix):{8388608}:members")
         await redis.close()
     }
 

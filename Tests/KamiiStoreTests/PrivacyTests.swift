@@ -91,15 +91,19 @@ import Testing
         try await withStore(engine) { store in
             try await Self.populate(store)
             let guild = IDs.guild(1).column
+            // The deletion starts once the edit's audit row is written (and before it commits).
+            let (written, signal) = AsyncStream<Void>.makeStream()
             async let edit: Void = store.transaction { database in
                 _ = try await database.raw("SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild)\(StoreSupport.forUpdate(database))").first()
                 try await database.raw("""
                     INSERT INTO panel_audit (guild_id, actor_id, action, before_value, after_value, at)
                     VALUES (\(bind: guild), 9, 'config.update', '{}', '{"secret": 1}', 0)
                     """).run()
+                signal.yield()
                 try await Task.sleep(for: .milliseconds(800))
             }
-            try await Task.sleep(for: .milliseconds(200))
+            var waiting = written.makeAsyncIterator()
+            _ = await waiting.next()
             _ = try await store.deleteGuildData(IDs.guild(1))
             try await edit
             #expect(try await store.exportGuild(IDs.guild(1)).panelAudit.isEmpty, "the edit's audit row went with the guild")

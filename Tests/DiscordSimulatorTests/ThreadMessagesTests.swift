@@ -72,6 +72,11 @@ struct ThreadMessagesTests {
         #expect(all[botPost].data["channel_type"] as? Int == 11)
         #expect(posted(by: bot, in: open, all)?["channel_type"] as? Int == 11)
         #expect(posted(by: bot, in: text, all)?["channel_type"] as? Int == 0)
+        // And the author's partial member, as Discord's guild messages have it — the bot's own too.
+        for posting in [posted(by: bot, in: text, all), posted(by: bot, in: open, all)] {
+            let member = try #require(posting?["member"] as? [String: Any], "\(posting ?? [:])")
+            #expect((member["roles"] as? [String])?.count == 1 && member["joined_at"] is String && member["user"] == nil)
+        }
         #expect(Self.threadStates(Array(all[..<botPost]))[archived] == .some(false))
         #expect(all[beforePosts..<botPost].contains {
             $0.name == "THREAD_UPDATE" && $0.data["id"] as? String == archived

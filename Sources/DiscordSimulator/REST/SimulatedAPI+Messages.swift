@@ -12,8 +12,8 @@ extension SimulatedAPI {
         if let nonce, let earlier = nonces.message(in: channelID, nonce: nonce, now: rateLimits.now) {
             return .json(200, earlier)
         }
-        let result: Result<(GuildID?, Int, [String: Any]), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
-            Result { () throws(DiscordError) -> (GuildID?, Int, [String: Any]) in
+        let result: Result<(GuildID?, Int, [String: Any], [String: Any]?), DiscordError>? = guilds.withChannel(channelID) { channel, guild in
+            Result { () throws(DiscordError) -> (GuildID?, Int, [String: Any], [String: Any]?) in
                 if let guild {
                     // Categories, forums and media channels hold no messages of their own.
                     guard ![4, 15, 16].contains(channel.type) else { throw .notATextChannel }
@@ -23,13 +23,13 @@ extension SimulatedAPI {
                 } else if let recipient = channel.recipient, !Self.acceptsDirectMessages(recipient) {
                     throw DiscordError(code: 50007, message: "Cannot send messages to this user")
                 }
-                return (guild?.id, channel.type, message(fields, channel: channelID, guild: guild?.id))
+                return (guild?.id, channel.type, message(fields, channel: channelID, guild: guild?.id), guild.map(botMessageMember))
             }
         }
         let created: [String: Any]
         if let result {
-            let (guild, channelType, message) = try result.get()
-            if let guild { broadcast("MESSAGE_CREATE", Self.dispatched(message, channelType: channelType), guild: guild) }
+            let (guild, channelType, message, member) = try result.get()
+            if let guild { broadcast("MESSAGE_CREATE", Self.dispatched(message, channelType: channelType, member: member), guild: guild) }
             created = message
         } else {
             guard let inThread = try createMessage(inThread: channelID, fields) else { throw .unknownChannel }
@@ -40,12 +40,24 @@ extension SimulatedAPI {
         return .json(200, encoded)
     }
 
-    /// A message as MESSAGE_CREATE carries it: the REST object and the type of its channel
-    /// (`channel_type`, one of the event's extra fields; the REST answer has no such field).
-    static func dispatched(_ message: [String: Any], channelType: Int) -> [String: Any] {
+    /// A message as MESSAGE_CREATE carries it: the REST object and the event's extra fields — the
+    /// type of its channel (`channel_type`) and, in a guild, the author's partial `member` (the
+    /// REST answer has neither).
+    static func dispatched(_ message: [String: Any], channelType: Int, member: [String: Any]?) -> [String: Any] {
         var dispatched = message
         dispatched["channel_type"] = channelType
+        if let member { dispatched["member"] = member }
         return dispatched
+    }
+
+    /// The bot's member in `guild` as a guild message it sends carries it: without `user` (the
+    /// message's `author` is the user), as Discord's MESSAGE_CREATE has it.
+    func botMessageMember(_ guild: GuildStates.Guild) -> [String: Any] {
+        [
+            "roles": [guild.botRole.description], "joined_at": DiscordTimestamp.iso8601(unixMilliseconds: guild.id.unixMilliseconds),
+            "deaf": false, "mute": false, "flags": 0, "pending": false, "premium_since": NSNull(), "nick": NSNull(), "avatar": NSNull(),
+            "communication_disabled_until": NSNull(),
+        ]
     }
 
     /// A nonce as Discord takes it: a string, or an integer, of 25 characters at most

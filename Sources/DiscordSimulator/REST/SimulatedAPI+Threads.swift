@@ -11,8 +11,8 @@ extension SimulatedAPI {
     func createMessage(inThread id: ChannelID, _ fields: [String: Any]) throws(DiscordError) -> [String: Any]? {
         guard let found = guilds.threads.thread(id) else { return nil }
         let guildID = world.guilds[found.guildIndex].id
-        let inParent = guilds.withChannel(found.thread.parent) { parent, guild in guild.map { botPermissions(in: parent, of: $0) } }
-        guard let permissions = inParent ?? nil else { throw .unknownChannel }
+        let inParent = guilds.withChannel(found.thread.parent) { parent, guild in guild.map { (botPermissions(in: parent, of: $0), botMessageMember($0)) } }
+        guard let (permissions, member) = inParent ?? nil else { throw .unknownChannel }
         guard permissions.contains(.viewChannel) else { throw .missingAccess }
         guard permissions.contains(.sendMessagesInThreads) else { throw .missingPermissions }
         var events: [(name: String, data: [String: Any], change: TrafficChange?)] = []
@@ -27,7 +27,7 @@ extension SimulatedAPI {
         let created = message(fields, channel: id, guild: guildID)
         // The simulator's threads are public ones (type 11). One delivery: the thread comes out of
         // the archive and gets the bot's message in one step of each session.
-        events.append(("MESSAGE_CREATE", Self.dispatched(created, channelType: 11), nil))
+        events.append(("MESSAGE_CREATE", Self.dispatched(created, channelType: 11, member: member), nil))
         broadcast(events, guild: guildID)
         return created
     }

@@ -71,7 +71,15 @@ import Testing
             let staff = try await store.exportUser(IDs.user(9))
             #expect(staff.panelChanges.count == 4)
             #expect(staff.reasonEdits.map(\.reason) == ["spam", "spam"])
-            #expect(staff.templatesEdited.map(\.kind) == [.welcome, .welcome])
+            #expect(staff.templatesEdited.map(\.kind) == ["welcome", "welcome"])
+            // A template of a kind this build does not know (a later build's) names the user too.
+            try await store.transaction { database in
+                try await database.raw("""
+                    INSERT INTO message_templates (guild_id, kind, content, updated_by, updated_at)
+                    VALUES (\(bind: IDs.guild(1).column), 'farewell-v2', 'Bye', \(bind: IDs.user(9).column), 0)
+                    """).run()
+            }
+            #expect(try await store.exportUser(IDs.user(9)).templatesEdited.map(\.kind) == ["farewell-v2", "welcome", "welcome"])
 
             let report = try await store.deleteUserData(IDs.user(1))
             #expect(report.serverUsers == 2 && report.tickets == 2 && report.casesKept == 2)

@@ -10,7 +10,9 @@ public struct CaseRecord: Codable, Sendable, Equatable {
 /// A template a user last edited (its text is the guild's, not theirs).
 public struct TemplateEdit: Codable, Sendable, Equatable {
     public let guild: GuildID
-    public let kind: MessageTemplate.Kind
+    /// The template's kind as stored: one this binary knows (``MessageTemplate/Kind``) or not (a
+    /// later build's) — the row names the user either way, so it is handed over.
+    public let kind: String
     public let editedAt: Date
 }
 

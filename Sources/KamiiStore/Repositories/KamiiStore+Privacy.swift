@@ -79,10 +79,9 @@ extension KamiiStore {
                     """).all().map(Ticket.init(row:)),
                 templatesEdited: try await database.raw("""
                     SELECT guild_id, kind, updated_at FROM message_templates WHERE updated_by = \(bind: id) ORDER BY guild_id, kind
-                    """).all().compactMap { row in
-                    guard let kind = MessageTemplate.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
-                    return TemplateEdit(
-                        guild: try row.id("guild_id"), kind: kind,
+                    """).all().map { row in
+                    TemplateEdit(
+                        guild: try row.id("guild_id"), kind: try row.decode(column: "kind", as: String.self),
                         editedAt: try row.time("updated_at"))
                 },
                 panelChanges: try await database.raw("""

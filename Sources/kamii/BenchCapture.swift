@@ -6,6 +6,7 @@ import Foundation
 import KamiiCore
 import KamiiRedis
 import KamiiStats
+import KamiiStore
 
 /// `kamii bench-capture`: replays a capture through the hot path in this process — inflate,
 /// envelope, guild actors with Kamii's default rules, and with `--redis` the flush to Redis — and
@@ -51,10 +52,18 @@ struct BenchCapture: AsyncParsableCommand {
     @Option(help: "Give karma for reactions with this emoji (off by default, as in a guild that has not switched karma on).")
     var karmaEmoji: String?
 
-    /// Kamii's defaults, with karma on when asked.
+    @Option(help: "The XP cooldown in seconds (default: Kamii's 60). 0: every member's message earns XP — the Redis worst case the issue's target is set on.")
+    var xpCooldownSeconds: Int?
+
+    /// Kamii's defaults, with karma on and the XP cooldown changed when asked.
     private var settings: FixedGuildSettings {
         var settings = GuildSettings.defaults
         if let karmaEmoji { settings.karma = KarmaRules(emoji: [karmaEmoji], cooldownMilliseconds: 0) }
+        if let xpCooldownSeconds {
+            var xp = GuildConfig.XPSettings()
+            xp.cooldownSeconds = xpCooldownSeconds
+            settings.xp = XPRules(xp)
+        }
         return FixedGuildSettings(settings)
     }
 
@@ -62,6 +71,7 @@ struct BenchCapture: AsyncParsableCommand {
         guard !files.isEmpty else { throw ValidationError("Name a capture file.") }
         guard redis == nil || files.count == 1 else { throw ValidationError("--redis measures one capture at a time.") }
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
+        if let xpCooldownSeconds, !(0...86_400).contains(xpCooldownSeconds) { throw ValidationError("--xp-cooldown-seconds must be 0 to 86400") }
         guard RunConfiguration.isValidStatsPrefix(statsPrefix) else {
             throw ValidationError("--stats-prefix must be \(RunConfiguration.statsPrefixRule): its keys are found and deleted by pattern")
         }
@@ -90,6 +100,7 @@ struct BenchCapture: AsyncParsableCommand {
                 let redis = RedisClient(configuration: redisConfiguration)
                 let cpuBefore = try await Self.redisCPUSeconds(redis)
                 var pass = 0
+                var grants = 0
                 rows.append(try await measure("guild-actors + redis flush", passes: passes) {
                     // A prefix per pass: the same messages again would meet their own cooldowns.
                     pass += 1
@@ -111,9 +122,11 @@ struct BenchCapture: AsyncParsableCommand {
                         if buffer.unacknowledged >= buffer.flushThreshold { _ = await flusher.flush() }
                     }
                     _ = await flusher.drain(deadline: .seconds(60))
+                    grants += router.counters.grants
                     return counts
                 })
                 rows[rows.count - 1].redisCPUSeconds = try await Self.redisCPUSeconds(redis) - cpuBefore
+                rows[rows.count - 1].xpGrants = grants
                 for pass in 1...passes { try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis) }
                 rows[rows.count - 1].redisBaselineCPUSeconds = try await Self.plainWrites(
                     (rows.last?.counts.dispatches ?? 0) * passes, prefix: "\(statsPrefix)-baseline:", redis)
@@ -256,6 +269,8 @@ struct StageFigures {
     var redisCPUSeconds: Double?
     /// Redis's CPU for the same number of plain writes (``BenchCapture`` `plainWrites`), same run.
     var redisBaselineCPUSeconds: Double?
+    /// Messages that earned XP over every pass of the Redis stage (the target counts those).
+    var xpGrants: Int?
 
     var perCPUSecond: Double { Double(counts.payloads) / max(cpuSeconds, 1e-9) }
 
@@ -274,6 +289,10 @@ struct StageFigures {
             guard let redisCPU = row.redisCPUSeconds else { continue }
             let messages = Double(row.counts.dispatches * passes)
             Swift.print(String(format: "redis: %.2f CPU-s per million dispatches (%.2f s over %d passes)", redisCPU / messages * 1e6, redisCPU, passes))
+            if let grants = row.xpGrants, grants > 0 {
+                Swift.print(String(
+                    format: "redis: %.2f CPU-s per million messages that earned XP (%d of %.0f dispatches)", redisCPU / Double(grants) * 1e6, grants, messages))
+            }
             if let baseline = row.redisBaselineCPUSeconds, baseline > 0 {
                 Swift.print(String(
                     format: "redis baseline, one plain pipelined HSET per dispatch in the same Redis: %.2f CPU-s per million; the flush %.2fx that",

@@ -101,6 +101,7 @@ struct BenchCapture: AsyncParsableCommand {
                 let cpuBefore = try await Self.redisCPUSeconds(redis)
                 var pass = 0
                 var grants = 0
+                let steady = SteadyState(from: replay.frames.count / 2)
                 rows.append(try await measure("guild-actors + redis flush", passes: passes) {
                     // A prefix per pass: the same messages again would meet their own cooldowns.
                     pass += 1
@@ -118,15 +119,19 @@ struct BenchCapture: AsyncParsableCommand {
                     // flush holds the default 5,000 changes whatever this machine's timing (a flusher
                     // running beside a replay this fast sends bigger, cheaper flushes, and a figure
                     // that moves from run to run).
+                    steady.begin()
                     let counts = try await Self.replay(replay, .guildActors, capture, compress, router) {
+                        steady.dispatched()
                         if buffer.unacknowledged >= buffer.flushThreshold { _ = await flusher.flush() }
                     }
                     _ = await flusher.drain(deadline: .seconds(60))
+                    steady.end()
                     grants += router.counters.grants
                     return counts
                 })
                 rows[rows.count - 1].redisCPUSeconds = try await Self.redisCPUSeconds(redis) - cpuBefore
                 rows[rows.count - 1].xpGrants = grants
+                rows[rows.count - 1].steadyAllocationsPerDispatch = steady.perDispatch
                 for pass in 1...passes { try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis) }
                 rows[rows.count - 1].redisBaselineCPUSeconds = try await Self.plainWrites(
                     (rows.last?.counts.dispatches ?? 0) * passes, prefix: "\(statsPrefix)-baseline:", redis)
@@ -271,6 +276,8 @@ struct StageFigures {
     var redisBaselineCPUSeconds: Double?
     /// Messages that earned XP over every pass of the Redis stage (the target counts those).
     var xpGrants: Int?
+    /// Allocation calls per dispatch over the second half of each pass of the Redis stage (``SteadyState``).
+    var steadyAllocationsPerDispatch: Double?
 
     var perCPUSecond: Double { Double(counts.payloads) / max(cpuSeconds, 1e-9) }
 
@@ -289,6 +296,9 @@ struct StageFigures {
             guard let redisCPU = row.redisCPUSeconds else { continue }
             let messages = Double(row.counts.dispatches * passes)
             Swift.print(String(format: "redis: %.2f CPU-s per million dispatches (%.2f s over %d passes)", redisCPU / messages * 1e6, redisCPU, passes))
+            if let steady = row.steadyAllocationsPerDispatch {
+                Swift.print(String(format: "steady state, the second half of each pass (its guilds' actors made): %.3f mallocs per dispatch, the flush included", steady))
+            }
             if let grants = row.xpGrants, grants > 0 {
                 Swift.print(String(
                     format: "redis: %.2f CPU-s per million messages that earned XP (%d of %.0f dispatches)", redisCPU / Double(grants) * 1e6, grants, messages))
@@ -300,4 +310,32 @@ struct StageFigures {
             }
         }
     }
+}
+
+/// Allocation calls over the second half of each pass: by then the capture's guilds have their
+/// actors (5,000 guilds, 50,000 dispatches), so what is left is the per-event cost at steady state —
+/// the flushes, and the drain that ends the pass, included. Counting starts at dispatch `from`.
+final class SteadyState {
+    private let from: Int
+    private var seen = 0
+    private var startedAt: UInt64?
+    private(set) var allocations: UInt64 = 0
+    private(set) var dispatches = 0
+
+    init(from: Int) { self.from = from }
+
+    func begin() { (seen, startedAt) = (0, nil) }
+
+    func dispatched() {
+        seen += 1
+        if seen == from { startedAt = kamii_allocation_count() }
+        if seen > from { dispatches += 1 }
+    }
+
+    func end() {
+        guard let startedAt else { return }
+        allocations += kamii_allocation_count() - startedAt
+    }
+
+    var perDispatch: Double? { dispatches > 0 ? Double(allocations) / Double(dispatches) : nil }
 }

@@ -69,4 +69,23 @@ struct GuildStatsBatchTests {
         kept.merge(karmaOnly)
         #expect(kept.sessionTag == 5 && kept.lastSequence == 3 && kept.replayedMessages.count == 1)
     }
+
+    /// The changes' first four are held in place and the rest in an array: every count of them keeps
+    /// its order through appends and merges, on either side of the fourth.
+    @Test(arguments: [0, 1, 3, 4, 5, 9])
+    func changesKeepTheirOrderAcrossTheHeldFour(_ count: Int) {
+        var earlier = GuildStatsBatch(), later = GuildStatsBatch()
+        for user in 1...(count + 3) {
+            if user <= count { earlier.countMessage(by: UInt64(user)) } else { later.countMessage(by: UInt64(user)) }
+        }
+        #expect(earlier.changes.map(\.user) == (0..<count).map { UInt64($0 + 1) })
+        #expect(earlier.changes.count == count && earlier.deltaCount == count)
+        var merged = earlier
+        merged.merge(later)
+        #expect(merged.changes.map(\.user) == (1...(count + 3)).map(UInt64.init))
+        #expect(merged.changes.indices == 0..<(count + 3))
+        var same = GuildStatsBatch()
+        for user in 1...(count + 3) { same.countMessage(by: UInt64(user)) }
+        #expect(same.changes == merged.changes, "equal by their changes, however they were held")
+    }
 }

@@ -100,9 +100,9 @@ public struct GuildStatsBatch: Sendable, Equatable {
 
     /// The guild's cooldown when the grants were made (the flush re-checks it).
     public var cooldownMilliseconds: UInt64 = 0
-    /// Messages counted and grants, in the order they came: one array, so a guild's batch costs
-    /// one allocation per flush rather than a table and an array (the flush groups them by member).
-    public private(set) var changes: [Change] = []
+    /// Messages counted and grants, in the order they came: one list (the flush groups them by
+    /// member), its first four held in place (``Changes``), so most guilds' batches cost no allocation.
+    public private(set) var changes = Changes()
     /// The grants, in the order they came (built from ``changes`` on each read: not for a hot path).
     public var grants: [Grant] {
         changes.filter(\.isGrant).map { Grant(user: $0.user, messageTime: $0.messageTime, xp: Int($0.xp)) }
@@ -188,9 +188,6 @@ public struct GuildStatsBatch: Sendable, Equatable {
     }
 
     private mutating func append(_ change: Change) {
-        // Room for a message and its grant, twice, from the first: most guilds' batches hold that
-        // much or less between flushes, and grow from 1 would allocate again at the grant.
-        if changes.capacity == 0 { changes.reserveCapacity(4) }
         if change.messageTime != 0 { earliestMessageTime = min(earliestMessageTime, change.messageTime) }
         changes.append(change)
         deltaCount += 1
@@ -206,7 +203,7 @@ public struct GuildStatsBatch: Sendable, Equatable {
         }
         recordedAfter = min(recordedAfter, later.recordedAfter)
         earliestMessageTime = min(earliestMessageTime, later.earliestMessageTime)
-        changes += later.changes
+        changes.append(contentsOf: later.changes)
         if later.sessionTag != 0 {
             sessionTag = later.sessionTag
             lastSequence = later.lastSequence

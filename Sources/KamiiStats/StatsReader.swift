@@ -19,8 +19,9 @@ public struct StatsReader: Sendable {
     /// The user's record in every guild Redis has one, found by one walk of the keyspace (the
     /// members hashes), then read a thousand guilds to a round trip: a privacy export's live part.
     public func records(of user: UserID) async throws -> [(guild: GuildID, record: MemberRecord)] {
-        let guilds = try await redis.keys(matching: keys.everyMembersOrKarmaKey)
-            .filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
+        // Only the members hashes: Redis filters them (the karma keys can number millions).
+        let guilds = try await redis.keys(matching: "\(keys.prefix):{*}:members")
+            .compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
         let member = String(user.rawValue)
         var found: [(guild: GuildID, record: MemberRecord)] = []
         for first in stride(from: 0, to: guilds.count, by: 1_000) {
@@ -32,6 +33,15 @@ public struct StatsReader: Sendable {
             }
         }
         return found
+    }
+
+    /// Every record of the guild, by user, read by HSCAN a thousand at a time: a guild of millions
+    /// does not block Redis (and the flushes waiting on it) the way ``members(of:)`` would.
+    public func scanMembers(of guild: GuildID) async throws -> [(user: UserID, record: MemberRecord)] {
+        try await redis.fields(ofHash: keys.members(in: guild)).compactMap { field, value in
+            guard let user = UInt64(field), let record = MemberRecord(stored: value) else { return nil }
+            return (UserID(user), record)
+        }
     }
 
     /// Every record of the guild, by user.

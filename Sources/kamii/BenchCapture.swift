@@ -52,7 +52,7 @@ struct BenchCapture: AsyncParsableCommand {
     @Option(help: "Give karma for reactions with this emoji (off by default, as in a guild that has not switched karma on).")
     var karmaEmoji: String?
 
-    @Option(help: "The XP cooldown in seconds (default: Kamii's 60). 0: every member's message earns XP — the Redis worst case the issue's target is set on.")
+    @Option(help: "The XP cooldown in seconds (default: Kamii's 60). 0: every member's message earns XP (but a second one of the same member in the same millisecond) — the Redis worst case the issue's target is set on.")
     var xpCooldownSeconds: Int?
 
     /// Kamii's defaults, with karma on and the XP cooldown changed when asked.
@@ -101,7 +101,7 @@ struct BenchCapture: AsyncParsableCommand {
                 let cpuBefore = try await Self.redisCPUSeconds(redis)
                 var pass = 0
                 var grants = 0
-                let steady = SteadyState(from: replay.frames.count / 2)
+                let steady = SteadyState(dispatchesAtMost: replay.frames.count)
                 rows.append(try await measure("guild-actors + redis flush", passes: passes) {
                     // A prefix per pass: the same messages again would meet their own cooldowns.
                     pass += 1
@@ -126,7 +126,8 @@ struct BenchCapture: AsyncParsableCommand {
                     }
                     _ = await flusher.drain(deadline: .seconds(60))
                     steady.end()
-                    grants += router.counters.grants
+                    // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
+                    grants += await flusher.totals.grantsApplied
                     return counts
                 })
                 rows[rows.count - 1].redisCPUSeconds = try await Self.redisCPUSeconds(redis) - cpuBefore
@@ -312,29 +313,32 @@ struct StageFigures {
     }
 }
 
-/// Allocation calls over the second half of each pass: by then the capture's guilds have their
-/// actors (5,000 guilds, 50,000 dispatches), so what is left is the per-event cost at steady state —
-/// the flushes, and the drain that ends the pass, included. Counting starts at dispatch `from`.
+/// Allocation calls over the second half of each pass's dispatches: by then the capture's guilds
+/// have their actors (5,000 guilds, 50,000 dispatches), so what is left is the per-event cost at
+/// steady state — the flushes, and the drain that ends the pass, included. The allocation count is
+/// noted at every dispatch into room reserved beforehand (no allocation of its own), and the middle
+/// is picked once the pass has ended: a capture's frames need not all be dispatches.
 final class SteadyState {
-    private let from: Int
-    private var seen = 0
-    private var startedAt: UInt64?
+    private var marks: [UInt64]
     private(set) var allocations: UInt64 = 0
     private(set) var dispatches = 0
 
-    init(from: Int) { self.from = from }
+    init(dispatchesAtMost: Int) {
+        marks = []
+        marks.reserveCapacity(dispatchesAtMost)
+    }
 
-    func begin() { (seen, startedAt) = (0, nil) }
+    func begin() { marks.removeAll(keepingCapacity: true) }
 
     func dispatched() {
-        seen += 1
-        if seen == from { startedAt = kamii_allocation_count() }
-        if seen > from { dispatches += 1 }
+        if marks.count < marks.capacity { marks.append(kamii_allocation_count()) }
     }
 
     func end() {
-        guard let startedAt else { return }
-        allocations += kamii_allocation_count() - startedAt
+        guard !marks.isEmpty else { return }
+        let middle = marks.count / 2
+        allocations += kamii_allocation_count() - marks[middle]
+        dispatches += marks.count - middle
     }
 
     var perDispatch: Double? { dispatches > 0 ? Double(allocations) / Double(dispatches) : nil }

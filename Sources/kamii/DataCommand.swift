@@ -61,7 +61,7 @@ struct DataCommand: AsyncParsableCommand {
                 let reader = StatsReader(redis: client, keys: keys)
                 let (entries, running, live) = if let guild = subject.guild {
                     (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)),
-                     try await reader.members(of: GuildID(guild)).map { (GuildID(guild), $0.key, $0.value) })
+                     try await reader.scanMembers(of: GuildID(guild)).map { (GuildID(guild), $0.user, $0.record) })
                 } else {
                     (try await export.entries(of: UserID(subject.user!)), try await cooldowns.running(naming: UserID(subject.user!)),
                      try await reader.records(of: UserID(subject.user!)).map { ($0.guild, UserID(subject.user!), $0.record) })

@@ -177,8 +177,15 @@ struct RunCommandTests {
             Issue.record("\(error); kamii run said: \(kamii.log)")
             throw error
         }
-        // Redis gone: the graceful shutdown waits for it (30 s for the flush, then the rest).
+        // Redis gone, with changes waiting for it (a flush has failed since): the graceful shutdown
+        // waits for it (30 s for the flush, then the rest).
         redis.stop()
+        do {
+            try await waitUntil("a flush failing for want of Redis") { kamii.log.contains("stats flush failed") }
+        } catch {
+            _ = await kamii.stop(signal: SIGKILL)
+            throw error
+        }
         kill(kamii.process.processIdentifier, SIGTERM)
         do {
             try await waitUntil("the shutdown begun") { kamii.log.contains("SIGTERM: shutting down") }

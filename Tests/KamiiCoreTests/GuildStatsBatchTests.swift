@@ -71,21 +71,22 @@ struct GuildStatsBatchTests {
     }
 
     /// The changes' first four are held in place and the rest in an array: every count of them keeps
-    /// its order through appends and merges, on either side of the fourth.
-    @Test(arguments: [0, 1, 3, 4, 5, 9])
-    func changesKeepTheirOrderAcrossTheHeldFour(_ count: Int) {
+    /// its order through appends and merges, on either side of the fourth, on both sides of a merge.
+    @Test(arguments: [(0, 3), (1, 3), (3, 3), (4, 3), (5, 3), (9, 3), (6, 7), (4, 0), (2, 9)])
+    func changesKeepTheirOrderAcrossTheHeldFour(_ counts: (earlier: Int, later: Int)) {
         var earlier = GuildStatsBatch(), later = GuildStatsBatch()
-        for user in 1...(count + 3) {
-            if user <= count { earlier.countMessage(by: UInt64(user)) } else { later.countMessage(by: UInt64(user)) }
+        let total = counts.earlier + counts.later
+        for user in 0..<total {
+            if user < counts.earlier { earlier.countMessage(by: UInt64(user + 1)) } else { later.countMessage(by: UInt64(user + 1)) }
         }
-        #expect(earlier.changes.map(\.user) == (0..<count).map { UInt64($0 + 1) })
-        #expect(earlier.changes.count == count && earlier.deltaCount == count)
+        #expect(earlier.changes.map(\.user) == (0..<counts.earlier).map { UInt64($0 + 1) })
+        #expect(earlier.changes.count == counts.earlier && earlier.deltaCount == counts.earlier)
         var merged = earlier
         merged.merge(later)
-        #expect(merged.changes.map(\.user) == (1...(count + 3)).map(UInt64.init))
-        #expect(merged.changes.indices == 0..<(count + 3))
+        #expect(merged.changes.map(\.user) == (0..<total).map { UInt64($0 + 1) })
+        #expect(merged.changes.indices == 0..<total)
         var same = GuildStatsBatch()
-        for user in 1...(count + 3) { same.countMessage(by: UInt64(user)) }
+        for user in 0..<total { same.countMessage(by: UInt64(user + 1)) }
         #expect(same.changes == merged.changes, "equal by their changes, however they were held")
     }
 }

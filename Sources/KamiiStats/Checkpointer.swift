@@ -239,7 +239,7 @@ public actor Checkpointer {
                 replace.append(["HDEL", journal] + taken[start..<min(start + 1_000, taken.count)])
             }
             replace.append("EXEC")
-            for reply in try await redis.execute(replace) { _ = try reply.orThrow() }
+            try await redis.executeTransaction(replace)
         }
     }
 

@@ -109,9 +109,7 @@ extension StatsFlusher {
             // A page of rows at a time (a pipelined round trip of writes each): a guild of millions
             // holds one page in memory, not itself (and its commands) whole.
             var written: [UserID] = []
-            var after: UserID?
-            while true {
-                let rows = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
+            let stoppedWriting = try await eachPage(of: guild, from: hydrator) { rows in
                 var pipeline = RedisPipeline()
                 for start in stride(from: 0, to: rows.count, by: 1_000) {
                     appendPart(rows[start..<min(start + 1_000, rows.count)], keys: guildKeys, token: token, lifetime: lifetime, to: &pipeline)
@@ -120,9 +118,9 @@ extension StatsFlusher {
                     if let outcome = try await stopped(at: reply) { return outcome }
                 }
                 written += rows.map(\.user)
-                guard rows.count == configuration.loadPageRows, let last = rows.last else { break }
-                after = last.user
+                return nil
             }
+            if let outcome = stoppedWriting { return outcome }
             let check = try await deletedMeanwhile(written, in: guild, from: hydrator) {
                 try await stopped(at: redis.evaluate(GuildLoadScripts.renew, keys: [members, lock], arguments: [token, lifetime]))
             }
@@ -186,9 +184,7 @@ extension StatsFlusher {
         guard !written.isEmpty else { return ([], nil) }
         var deleted: [String] = []
         var index = 0
-        var after: UserID?
-        while index < written.count {
-            let page = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
+        let stopped = try await eachPage(of: guild, from: hydrator) { page in
             for row in page {
                 while index < written.count, written[index].rawValue < row.user.rawValue {
                     deleted.append(String(written[index].rawValue))
@@ -196,11 +192,25 @@ extension StatsFlusher {
                 }
                 if index < written.count, written[index] == row.user { index += 1 }
             }
-            guard page.count == configuration.loadPageRows, let last = page.last else { break }
-            if let outcome = try await renew() { return ([], outcome) }
-            after = last.user
+            // Another page to read: the lock is renewed first.
+            return page.count == configuration.loadPageRows ? try await renew() : nil
         }
+        if let stopped { return ([], stopped) }
         deleted += written[index...].map { String($0.rawValue) }
         return (deleted, nil)
+    }
+
+    /// Hands `body` the guild's rows in SQL a page at a time (``Configuration/loadPageRows``), in
+    /// user order, until a page comes short (the last) or `body` says the load must stop.
+    private func eachPage(
+        of guild: GuildID, from hydrator: any GuildHydrator, _ body: ([ServerUserStats]) async throws -> LoadOutcome?
+    ) async throws -> LoadOutcome? {
+        var after: UserID?
+        while true {
+            let page = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
+            if let outcome = try await body(page) { return outcome }
+            guard page.count == configuration.loadPageRows, let last = page.last else { return nil }
+            after = last.user
+        }
     }
 }

@@ -31,11 +31,8 @@ public struct StatsPurge: Sendable {
         pipeline.append(
             "EVAL", Self.remember, "2", deletions, keys.members(in: guild), StatsKeys.wholeGuild, String(StatsKeys.tombstoneLifetimeMilliseconds))
         pipeline.append("EXEC")
-        let replies = try await redis.execute(pipeline)
-        for reply in replies { _ = try reply.orThrow() }
-        // EXEC answers with each queued command's reply: one failing (the script, on a key not of
-        // Kamii's shape) is an error inside it, not EXEC's own — and the deletion did not happen whole.
-        for reply in replies.last?.array ?? [] { _ = try reply.orThrow() }
+        // The script failing on a key not of Kamii's shape is an error inside EXEC's reply.
+        try await redis.executeTransaction(pipeline)
         return found.count
     }
 

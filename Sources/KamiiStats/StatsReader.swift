@@ -36,7 +36,7 @@ public struct StatsReader: Sendable {
     }
 
     /// Every record of the guild, by user, read by HSCAN a thousand at a time: a guild of millions
-    /// does not block Redis (and the flushes waiting on it) the way ``members(of:)`` would.
+    /// does not block Redis (and the flushes waiting on it) the way HGETALL would.
     public func scanMembers(of guild: GuildID) async throws -> [(user: UserID, record: MemberRecord)] {
         try await redis.fields(ofHash: keys.members(in: guild)).compactMap { field, value in
             guard let user = UInt64(field), let record = MemberRecord(stored: value) else { return nil }
@@ -44,14 +44,8 @@ public struct StatsReader: Sendable {
         }
     }
 
-    /// Every record of the guild, by user.
+    /// Every record of the guild, by user (read as ``scanMembers(of:)`` reads them).
     public func members(of guild: GuildID) async throws -> [UserID: MemberRecord] {
-        let reply = try await redis.send("HGETALL", keys.members(in: guild)).array ?? []
-        var records: [UserID: MemberRecord] = [:]
-        for index in stride(from: 0, to: reply.count - 1, by: 2) {
-            guard let user = reply[index].string.flatMap(UInt64.init), let record = reply[index + 1].bytes.flatMap(MemberRecord.init(stored:)) else { continue }
-            records[UserID(user)] = record
-        }
-        return records
+        Dictionary(try await scanMembers(of: guild).map { ($0.user, $0.record) }, uniquingKeysWith: { _, latest in latest })
     }
 }

@@ -41,12 +41,9 @@ struct StoreLocations {
     var statsPrefix: String?
 
     init(file: RunConfiguration.File, environment: [String: String]) {
-        func setting(_ key: RunConfiguration.File.CodingKeys, _ fromFile: String?) -> String? {
-            RunConfiguration.variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
-        }
-        databaseURL = setting(.databaseURL, file.databaseURL)
-        redisURL = setting(.redisURL, file.redisURL)
-        statsPrefix = setting(.statsPrefix, file.statsPrefix)
+        databaseURL = RunConfiguration.setting(.databaseURL, file.databaseURL, in: environment)
+        redisURL = RunConfiguration.setting(.redisURL, file.redisURL, in: environment)
+        statsPrefix = RunConfiguration.setting(.statsPrefix, file.statsPrefix, in: environment)
     }
 }
 

@@ -152,7 +152,7 @@ struct RunConfiguration: Sendable {
     static func load(path: String?, environment: [String: String]) throws -> RunConfiguration {
         let file = try readFile(path: path)
         func setting(_ key: File.CodingKeys, _ fromFile: String?) -> String? {
-            Self.variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
+            Self.setting(key, fromFile, in: environment)
         }
         func number(_ key: File.CodingKeys, _ fromFile: Int?) throws -> Int? {
             guard let text = Self.variable("KAMII_" + key.rawValue.uppercased(), in: environment) else { return fromFile }
@@ -271,6 +271,11 @@ struct RunConfiguration: Sendable {
         guard let text, text != "auto" else { return .automatic }
         guard let fixed = Int(text), fixed > 0 else { throw Invalid("shards is \"auto\" or a positive number, not \(text)") }
         return .fixed(fixed)
+    }
+
+    /// A setting as Kamii reads one: its `KAMII_*` variable, else the configuration file's value.
+    static func setting(_ key: File.CodingKeys, _ fromFile: String?, in environment: [String: String]) -> String? {
+        variable("KAMII_" + key.rawValue.uppercased(), in: environment) ?? fromFile
     }
 
     /// An environment variable as Kamii reads one: empty is unset.

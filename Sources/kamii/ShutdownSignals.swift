@@ -8,13 +8,13 @@ import UnixSignals
 /// close resumably, what they delivered is flushed to Redis and checkpointed to SQL — which waits
 /// for Redis (30 s at most) and for SQL (a minute at most) when they are slow or away. A second
 /// signal stops at once, the way an operator at a terminal expects a second Ctrl-C to: the waits
-/// are cancelled and the process ends — within ``stopDeadline`` whatever a service still awaits
+/// are cancelled and the process ends — within ``stopDeadlineSeconds`` whatever a service still awaits
 /// (a SQL call running to its own timeout), by `exit(1)` if need be. What was not flushed by then
 /// is what a `kill -9` would leave: the saved sessions resume from the last flushed dispatch, so
 /// Discord replays the rest.
 enum ShutdownSignals {
     /// How long a second signal's cancellation may take before the process exits regardless.
-    static let stopDeadline: Duration = .seconds(5)
+    static let stopDeadlineSeconds = 5
 
     /// What ended the run.
     enum Outcome: Equatable {
@@ -43,9 +43,8 @@ enum ShutdownSignals {
                 logger.warning("\(second) again: stopping at once; changes not yet in Redis come back only if a saved session resumes")
                 // Off Swift's pool, which a service stuck in a call might hold: the promise of
                 // "at once" does not depend on every service honouring cancellation.
-                let (seconds, attoseconds) = stopDeadline.components
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))) {
-                    logger.critical("services still running \(stopDeadline) after the stop: exiting")
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(stopDeadlineSeconds)) {
+                    logger.critical("services still running \(stopDeadlineSeconds) s after the stop: exiting")
                     exit(1)
                 }
                 return .stoppedAtOnce

@@ -37,6 +37,18 @@ struct RunCommandTests {
 
         var log: String { output.value }
 
+        /// Waits until `condition` holds of the process's log; if it never does, kills the process
+        /// (a test's failure must not leave it running) and records what it said.
+        func waitFor(_ what: String, _ condition: @escaping (String) -> Bool) async throws {
+            do {
+                try await waitUntil(what) { condition(self.log) }
+            } catch {
+                _ = await stop(signal: SIGKILL)
+                Issue.record("\(error); kamii run said: \(log)")
+                throw error
+            }
+        }
+
         /// Sends `signal` and waits for the exit; past `killAfter`, SIGKILL (a hang fails its test
         /// with status 9 instead of holding up the suite).
         func stop(signal: Int32 = SIGTERM, killAfter: Duration = .seconds(120)) async -> Int32 {
@@ -78,15 +90,7 @@ struct RunCommandTests {
         environment["KAMII_NAMESPACE"] = "test-\(UInt64.random(in: 0...UInt64.max))"
 
         let first = try RunningKamii(["run"], environment: environment)
-        do {
-            try await waitUntil("both shards ready and counting messages") {
-                first.log.contains("shards_ready=2/2") && first.log.contains("MESSAGE_CREATE=")
-            }
-        } catch {
-            _ = await first.stop(signal: SIGKILL)
-            Issue.record("\(error); kamii run said: \(first.log)")
-            throw error
-        }
+        try await first.waitFor("both shards ready and counting messages") { $0.contains("shards_ready=2/2") && $0.contains("MESSAGE_CREATE=") }
         #expect(await first.stop() == 0, "\(first.log)")
         #expect(first.log.contains("stopped"))
         #expect(!first.log.contains(server.configuration.token), "the token is never logged")
@@ -168,31 +172,13 @@ struct RunCommandTests {
         var environment = Self.environment(server, redis: "redis://127.0.0.1:\(redis.port)")
         environment["KAMII_SHARDS"] = "1"
         let kamii = try RunningKamii(["run"], environment: environment)
-        do {
-            try await waitUntil("the shard ready and counting messages") {
-                kamii.log.contains("shards_ready=1/1") && kamii.log.contains("MESSAGE_CREATE=")
-            }
-        } catch {
-            _ = await kamii.stop(signal: SIGKILL)
-            Issue.record("\(error); kamii run said: \(kamii.log)")
-            throw error
-        }
+        try await kamii.waitFor("the shard ready and counting messages") { $0.contains("shards_ready=1/1") && $0.contains("MESSAGE_CREATE=") }
         // Redis gone, with changes waiting for it (a flush has failed since): the graceful shutdown
         // waits for it (30 s for the flush, then the rest).
         redis.stop()
-        do {
-            try await waitUntil("a flush failing for want of Redis") { kamii.log.contains("stats flush failed") }
-        } catch {
-            _ = await kamii.stop(signal: SIGKILL)
-            throw error
-        }
+        try await kamii.waitFor("a flush failing for want of Redis") { $0.contains("stats flush failed") }
         kill(kamii.process.processIdentifier, SIGTERM)
-        do {
-            try await waitUntil("the shutdown begun") { kamii.log.contains("SIGTERM: shutting down") }
-        } catch {
-            _ = await kamii.stop(signal: SIGKILL)
-            throw error
-        }
+        try await kamii.waitFor("the shutdown begun") { $0.contains("SIGTERM: shutting down") }
         // Well before the flush's own 30 s: the second signal ends the wait (killed, the status is 9).
         #expect(await kamii.stop(signal: SIGINT, killAfter: .seconds(20)) == 1, "\(kamii.log)")
         #expect(kamii.log.contains("SIGINT again: stopping at once"))

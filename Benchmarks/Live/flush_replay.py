@@ -18,6 +18,9 @@ same bytes into an emptied Redis gives steadier figures, and under callgrind exa
       With --callgrind, P is a redis-server under
       `valgrind --tool=callgrind --toggle-collect=execCommand --callgrind-out-file=DIR/cg.out`
       and the figure is instructions (in billions) instead of CPU seconds.
+      With --primed (a log of `bench-capture --redis-primed-by`), the writes before the bench's
+      first `INFO` after a flush (the primer's) are replayed before each measurement, unmeasured:
+      the figure is the measured capture's, into members Redis already holds.
 
 Nothing beyond Python's standard library; only for benchmarking (the replay FLUSHALLs).
 """
@@ -127,13 +130,16 @@ def digest(redis):
     return h.hexdigest()[:12]
 
 
-def replay(log, port, rounds, variants, callgrind):
+def replay(log, port, rounds, variants, callgrind, primed=False):
     sent = list(commands(open(log, 'rb').read()))
     baseline = next((i for i, c in enumerate(sent) if len(c) > 1 and c[1].startswith(b'kamii-bench-baseline')), len(sent))
     sent = sent[:baseline]
+    first_flush = next(i for i, c in enumerate(sent) if c[0].upper() == b'EVALSHA')
+    primed_up_to = next(i for i, c in enumerate(sent) if i > first_flush and c[0].upper() == b'INFO') if primed else 0
     scripts = {hashlib.sha1(c[2]).hexdigest().encode(): c[2] for c in sent if c[0].upper() == b'SCRIPT' and c[1].upper() == b'LOAD'}
     flush = next(sha for sha, text in scripts.items() if b'applyGuild' in text)
-    writes = [c for c in sent if c[0].upper() in WRITES]
+    primer = [c for c in sent[:primed_up_to] if c[0].upper() in WRITES]
+    writes = [c for c in sent[primed_up_to:] if c[0].upper() in WRITES]
     runs = {}
     for name in variants:
         text, transform = scripts[flush].decode(), None
@@ -150,14 +156,19 @@ def replay(log, port, rounds, variants, callgrind):
             return transform(command) if transform else command
 
         data = b''.join(encode(rewritten(c)) for c in writes)
-        runs[name] = (text.encode(), data, [])
+        runs[name] = (text.encode(), data, [], b''.join(encode(rewritten(c)) for c in primer))
     redis = Connection(port)
     pid = redis.info('server')['process_id']
     for round_ in range(rounds):
         for name in (variants if round_ % 2 == 0 else variants[::-1]):
-            text, data, figures = runs[name]
+            text, data, figures, priming = runs[name]
             redis.send('FLUSHALL')
             for script in list(scripts.values()) + [text]: redis.send('SCRIPT', 'LOAD', script)
+            if priming:
+                primer_connection = Connection(port)
+                primer_connection.sock.sendall(priming)
+                for _ in primer: primer_connection.reply()
+                primer_connection.sock.close()
             redis.send('CONFIG', 'RESETSTAT')
             if callgrind: subprocess.run(['callgrind_control', '-z', pid], capture_output=True)
             before = redis.info('cpu')
@@ -195,9 +206,10 @@ def main():
     rep.add_argument('log'); rep.add_argument('--port', type=int, default=6379)
     rep.add_argument('--rounds', type=int, default=3); rep.add_argument('--variant', action='append')
     rep.add_argument('--callgrind', metavar='DIR')
+    rep.add_argument('--primed', action='store_true')
     args = parser.parse_args()
     if args.command == 'record': record(args.listen, args.redis, args.out)
-    else: replay(args.log, args.port, args.rounds, args.variant or ['-'], args.callgrind)
+    else: replay(args.log, args.port, args.rounds, args.variant or ['-'], args.callgrind, args.primed)
 
 
 if __name__ == '__main__':

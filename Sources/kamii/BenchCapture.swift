@@ -52,6 +52,14 @@ struct BenchCapture: AsyncParsableCommand {
     @Option(help: "Give karma for reactions with this emoji (off by default, as in a guild that has not switched karma on).")
     var karmaEmoji: String?
 
+    @Option(help: """
+        With --redis: before each pass, replay this capture (same compression, same world, earlier \
+        messages: `simulate capture --stream 0` for a measured `--stream 1`) through the same guild \
+        actors into the same keys, unmeasured — so the measured capture meets members Redis already \
+        holds, as a bot that has run a while does. Without it every pass starts from empty keys.
+        """)
+    var redisPrimedBy: String?
+
     @Option(help: "The XP cooldown in seconds (default: Kamii's 60). 0: every member's message earns XP (but a second one of the same member in the same millisecond) — the Redis worst case the issue's target is set on.")
     var xpCooldownSeconds: Int?
 
@@ -70,6 +78,7 @@ struct BenchCapture: AsyncParsableCommand {
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("Name a capture file.") }
         guard redis == nil || files.count == 1 else { throw ValidationError("--redis measures one capture at a time.") }
+        guard redisPrimedBy == nil || redis != nil else { throw ValidationError("--redis-primed-by needs --redis") }
         guard passes > 0 else { throw ValidationError("--passes must be positive") }
         if let xpCooldownSeconds, !(0...86_400).contains(xpCooldownSeconds) { throw ValidationError("--xp-cooldown-seconds must be 0 to 86400") }
         guard RunConfiguration.isValidStatsPrefix(statsPrefix) else {
@@ -87,6 +96,8 @@ struct BenchCapture: AsyncParsableCommand {
         var shards: [LoadedCapture] = []
         defer { for shard in shards { shard.capture.deallocate() } }
         for file in files { shards.append(try LoadedCapture(file: file, compression: compress)) }
+        if let redisPrimedBy { shards.append(try LoadedCapture(file: redisPrimedBy, compression: compress)) }
+        let primer = redisPrimedBy == nil ? nil : shards.removeLast()
         let (replay, capture) = (shards[0].replay, UnsafeRawBufferPointer(shards[0].capture))
         var rows: [StageFigures] = []
         do {
@@ -98,39 +109,37 @@ struct BenchCapture: AsyncParsableCommand {
             }
             if let redisConfiguration {
                 let redis = RedisClient(configuration: redisConfiguration)
-                let cpuBefore = try await Self.redisCPUSeconds(redis)
                 var pass = 0
                 var grants = 0
+                var redisCPU = 0.0
                 let steady = SteadyState(dispatchesAtMost: replay.frames.count)
-                rows.append(try await measure("guild-actors + redis flush", passes: passes) {
-                    // A prefix per pass: the same messages again would meet their own cooldowns.
-                    pass += 1
-                    let buffer = StatsBuffer()
-                    // Each flush saves the shards' sessions in its own transaction, as `kamii run`'s do
-                    // (the commit that ends each flush's transaction is part of what Redis does per flush).
-                    let sessionPrefix = "\(statsPrefix)-\(pass):session:"
-                    let flusher = StatsFlusher(
-                        buffer: buffer, redis: redis, configuration: .init(keys: StatsKeys(prefix: "\(statsPrefix)-\(pass)")),
-                        durableWrites: { positions in
-                            positions.map { (sessionPrefix + String($0.key), "v1 \($0.value.sequence) bench-capture wss://gateway.invalid", 600_000) }
-                        })
-                    let router = GuildRouter(stats: buffer, settings: settings)
-                    // Flushed as the flusher does at its threshold, but in step with the replay: every
-                    // flush holds the default 5,000 changes whatever this machine's timing (a flusher
-                    // running beside a replay this fast sends bigger, cheaper flushes, and a figure
-                    // that moves from run to run).
-                    steady.begin()
-                    let counts = try await Self.replay(replay, .guildActors, capture, compress, router) {
-                        steady.dispatched()
-                        if buffer.unacknowledged >= buffer.flushThreshold { _ = await flusher.flush() }
-                    }
-                    _ = await flusher.drain(deadline: .seconds(60))
-                    steady.end()
-                    // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
-                    grants += await flusher.totals.grantsApplied
-                    return counts
-                })
-                rows[rows.count - 1].redisCPUSeconds = try await Self.redisCPUSeconds(redis) - cpuBefore
+                var run: FlushRun?
+                rows.append(try await measure(
+                    primer == nil ? "guild-actors + redis flush" : "... members known to redis", passes: passes,
+                    prepare: {
+                        // A prefix per pass: the same messages again would meet their own cooldowns.
+                        pass += 1
+                        let fresh = FlushRun(redis: redis, prefix: "\(statsPrefix)-\(pass)", settings: settings)
+                        if let primer {
+                            _ = try await fresh.replay(primer.replay, UnsafeRawBufferPointer(primer.capture), compress) {}
+                            _ = await fresh.flusher.drain(deadline: .seconds(60))
+                        }
+                        grants -= await fresh.flusher.totals.grantsApplied
+                        redisCPU -= try await Self.redisCPUSeconds(redis)
+                        run = fresh
+                    },
+                    { [steady] in
+                        guard let run else { return HotPathReplay.Counts() }
+                        steady.begin()
+                        let counts = try await run.replay(replay, capture, compress) { steady.dispatched() }
+                        _ = await run.flusher.drain(deadline: .seconds(60))
+                        steady.end()
+                        redisCPU += try await Self.redisCPUSeconds(redis)
+                        // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
+                        grants += await run.flusher.totals.grantsApplied
+                        return counts
+                    }))
+                rows[rows.count - 1].redisCPUSeconds = redisCPU
                 rows[rows.count - 1].xpGrants = grants
                 rows[rows.count - 1].steadyAllocationsPerDispatch = steady.perDispatch
                 for pass in 1...passes { try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis) }
@@ -182,7 +191,7 @@ struct BenchCapture: AsyncParsableCommand {
         }
     }
 
-    private static func replay(
+    static func replay(
         _ replay: HotPathReplay, _ stage: HotPathReplay.Stage, _ capture: UnsafeRawBufferPointer, _ compression: GatewayCompression,
         _ router: GuildRouter?, shard: Int = 0, afterDispatch: (() async -> Void)? = nil
     ) async throws -> HotPathReplay.Counts {
@@ -194,21 +203,26 @@ struct BenchCapture: AsyncParsableCommand {
         }
     }
 
-    private func measure(_ name: String, passes: Int, _ pass: () async throws -> HotPathReplay.Counts) async throws -> StageFigures {
+    /// `prepare` runs before each pass, outside its times and allocation count.
+    private func measure(
+        _ name: String, passes: Int, prepare: () async throws -> Void = {}, _ pass: () async throws -> HotPathReplay.Counts
+    ) async throws -> StageFigures {
         var samples: [(wall: Double, cpu: Double)] = []
         var counts = HotPathReplay.Counts()
-        kamii_allocation_counting(true)
-        defer { kamii_allocation_counting(false) }
-        let allocationsBefore = kamii_allocation_count()
+        var allocations: UInt64 = 0
         for _ in 0..<passes {
+            try await prepare()
+            kamii_allocation_counting(true)
+            defer { kamii_allocation_counting(false) }
+            let allocationsBefore = kamii_allocation_count()
             let wallStart = ContinuousClock.now
             let cpuStart = Self.processCPUSeconds()
             counts = try await pass()
             let wall = ContinuousClock.now - wallStart
             samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
+            allocations += kamii_allocation_count() - allocationsBefore
         }
         guard counts.payloads > 0 else { throw InspectError("the capture holds no payloads") }
-        let allocations = kamii_allocation_count() - allocationsBefore
         let median = samples.sorted { $0.cpu < $1.cpu }[samples.count / 2]
         return StageFigures(
             name: name, counts: counts, wallSeconds: median.wall, cpuSeconds: median.cpu,

@@ -117,14 +117,23 @@ struct SimulateCapture: ParsableCommand {
     @Option(help: "How the stream is compressed: discord (zlib level 6, zstd level 3) or fast (ISA-L level 0, zstd level -3).")
     var compression: DeflaterSettings = .discord
 
+    @Option(help: """
+        The same world's traffic, this many days later: the same seed draws the same guilds and authors, \
+        with later message IDs. Prime a Redis with stream 0's capture and measure stream 1's \
+        (`bench-capture --redis-primed-by`) to count Redis's cost for members it already holds.
+        """)
+    var stream: UInt64 = 0
+
     func validate() throws {
         guard payloads > 0 else { throw ValidationError("--payloads must be positive") }
+        // A message ID's worker and process bits carry the stream (10 bits).
+        guard stream < 1_024 else { throw ValidationError("--stream must be below 1024") }
         try SimulatedWorldSize.validate(guilds: guilds, users: users)
     }
 
     func run() throws {
         let world = TrafficWorld(guildCount: guilds, userCount: users, seed: seed)
-        var traffic = TrafficGenerator(world: world, seed: seed &+ 1)
+        var traffic = TrafficGenerator(world: world, seed: seed &+ 1, stream: stream)
         let deflater = compress.makeDeflater(compression)
         // Written as it is made: a capture of millions of dispatches would not fit in memory.
         let output = try CaptureFileWriter(path: file)

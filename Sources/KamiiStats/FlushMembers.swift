@@ -62,28 +62,28 @@ struct FlushMembers {
         return first..<members.count
     }
 
-    /// Appends a member's changes as the script unpacks them (``StatsFlushScript``'s member format,
-    /// its first grant's message time and XP among them, then each further grant's, then — when the
-    /// flags say so — the replayed messages' count and `s` each) to what `writer` holds: a guild's
-    /// members go one after the other in its one changes argument.
+    /// Appends a member's changes as the script unpacks them (``StatsFlushScript/memberFormat``,
+    /// its first grant's message time and XP among them; the profile when there is one; each further
+    /// grant; then — when the flags say so — the replayed messages' count and `s` each) to what
+    /// `writer` holds: a guild's members go one after the other in its one changes argument.
     func append(_ member: Member, to writer: inout LittleEndianWriter) {
-        let profile = member.profile
         writer.append(Int32(clamping: member.messages))
-        writer.append(UInt8((profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
-        writer.append(Int8(profile.map { $0.hasAvatar ? 1 : 0 } ?? 0))
-        writer.append(Double(profile?.joinedAt ?? 0))
-        // -1: the event did not say; the record's flag stays.
-        writer.append(Int8(profile.map { $0.isPending.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
-        writer.append(Int8(profile.map { $0.isVerified.map { $0 ? 1 : 0 } ?? -1 } ?? 0))
-        writer.append(Int8(clamping: profile?.trust ?? 0))
+        writer.append(UInt8((member.profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
         writer.append(Int32(clamping: member.grants.count))
         // The first grant is part of the member's fixed fields (zeros when none), so the script reads
-        // the usual member — one grant — in one unpack.
-        if member.grants.isEmpty {
-            writer.append(Double(0))
-            writer.append(Int32(0))
+        // the usual member — one grant, no profile — in one unpack.
+        let first = member.grants.isEmpty ? nil : grants[member.grants.lowerBound]
+        writer.append(Double(first?.messageTime ?? 0))
+        writer.append(Int32(clamping: first?.xp ?? 0))
+        if let profile = member.profile {
+            writer.append(Int8(profile.hasAvatar ? 1 : 0))
+            writer.append(Double(profile.joinedAt))
+            // -1: the event did not say; the record's flag stays.
+            writer.append(Int8(profile.isPending.map { $0 ? 1 : 0 } ?? -1))
+            writer.append(Int8(profile.isVerified.map { $0 ? 1 : 0 } ?? -1))
+            writer.append(Int8(clamping: profile.trust))
         }
-        for grant in grants[member.grants] {
+        for grant in grants[member.grants].dropFirst() {
             writer.append(Double(grant.messageTime))
             writer.append(Int32(clamping: grant.xp))
         }

@@ -30,12 +30,18 @@ struct FlushMembersTests {
         let later = grouped.members[secondRange.lowerBound]
         #expect(later.user == 30 && later.messages == 1 && grouped.grants[later.grants].map(\.xp) == [21])
 
-        // Packed as the script unpacks it: `<i4Bbdbbbi4di4` (the first grant among the member's
-        // numbers), then `<di4` per further grant.
+        // Packed as the script unpacks it: `<i4Bi4di4` (the first grant among the member's numbers),
+        // no profile, then `<di4` per further grant.
         let bytes = packed(members[members.startIndex + 2], grouped)
-        #expect(bytes.count == 4 + 1 + 1 + 8 + 1 + 1 + 1 + 4 + 3 * 12)
+        #expect(bytes.count == 4 + 1 + 4 + 8 + 4 + 2 * 12)
         #expect(bytes[0..<4] == [3, 0, 0, 0] && bytes[4] == 0, "three messages, no profile")
-        #expect(bytes[17..<21] == [3, 0, 0, 0], "three grants")
+        #expect(bytes[5..<9] == [3, 0, 0, 0], "three grants")
+        #expect(bytes[9..<17] == ArraySlice(withUnsafeBytes(of: Double(1_000).bitPattern.littleEndian, Array.init)), "the first grant's time")
+        #expect(bytes[21..<29] == ArraySlice(withUnsafeBytes(of: Double(3_000).bitPattern.littleEndian, Array.init)), "the second's, next")
+        // A profile follows the fixed numbers: `<bdbbb`.
+        let withProfile = packed(members[members.startIndex + 3], grouped)
+        #expect(withProfile.count == 21 + 12 && withProfile[4] == StatsFlushScript.hasProfileFlag)
+        #expect(withProfile[21] == 1 && withProfile[30..<33] == [0, 1, 40], "avatar, …, not pending, verified, trust")
     }
 
     @Test func replayedMessagesFollowTheGrantsWithTheirSequences() throws {
@@ -55,15 +61,15 @@ struct FlushMembersTests {
         #expect(members.map(\.user) == [10, 30] && members.map(\.messages) == [0, 1])
         #expect(members.map { grouped.replayedSequences[$0.replayed] } == [[6], [5, 7]])
         let bytes = packed(members[members.startIndex + 1], grouped)
-        // `<i4Bbdbbbi4di4` with its one grant, then the replayed count and each `s` as a double.
+        // `<i4Bi4di4` with its one grant, the profile, then the replayed count and each `s` as a double.
         #expect(bytes.count == 21 + 12 + 4 + 2 * 8)
         #expect(bytes[4] == StatsFlushScript.hasProfileFlag + StatsFlushScript.hasReplayedFlag, "a profile, and replayed messages follow")
         #expect(bytes[33..<37] == [2, 0, 0, 0])
         #expect(bytes[37..<45] == ArraySlice(withUnsafeBytes(of: Double(5).bitPattern.littleEndian, Array.init)))
         // A member without a grant still has the first grant's place, zeros, before their replays.
         let none = packed(members[members.startIndex], grouped)
-        #expect(none.count == 21 + 12 + 4 + 8 && none[17..<21] == [0, 0, 0, 0] && none[21..<33].allSatisfy { $0 == 0 })
-        #expect(none[33..<37] == [1, 0, 0, 0], "one replayed message")
+        #expect(none.count == 21 + 4 + 8 && none[5..<9] == [0, 0, 0, 0] && none[9..<21].allSatisfy { $0 == 0 })
+        #expect(none[21..<25] == [1, 0, 0, 0], "one replayed message")
     }
 
     /// The keys the flush writes in parts are the keys everything else builds as Strings.

@@ -18,9 +18,9 @@ same bytes into an emptied Redis gives steadier figures, and under callgrind exa
       With --callgrind, P is a redis-server under
       `valgrind --tool=callgrind --toggle-collect=execCommand --callgrind-out-file=DIR/cg.out`
       and the figure is instructions (in billions) instead of CPU seconds.
-      With --primed (a log of `bench-capture --redis-primed-by`), the writes before the bench's
-      first `INFO` after a flush (the primer's) are replayed before each measurement, unmeasured:
-      the figure is the measured capture's, into members Redis already holds.
+      With --primed (a log of `bench-capture --redis-primed-by … --passes 1`), the writes before
+      the bench's first `INFO` after a flush (the primer's) are replayed before each measurement,
+      unmeasured: the figure is the measured capture's, into members Redis already holds.
 
 Nothing beyond Python's standard library; only for benchmarking (the replay FLUSHALLs).
 """
@@ -135,7 +135,12 @@ def replay(log, port, rounds, variants, callgrind, primed=False):
     baseline = next((i for i, c in enumerate(sent) if len(c) > 1 and c[1].startswith(b'kamii-bench-baseline')), len(sent))
     sent = sent[:baseline]
     first_flush = next(i for i, c in enumerate(sent) if c[0].upper() == b'EVALSHA')
-    primed_up_to = next(i for i, c in enumerate(sent) if i > first_flush and c[0].upper() == b'INFO') if primed else 0
+    # The passes end where the bench deletes their keys (UNLINK); the baseline's INFO comes after.
+    passes_end = next((i for i, c in enumerate(sent) if c[0].upper() == b'UNLINK'), len(sent))
+    infos = [i for i, c in enumerate(sent[:passes_end]) if i > first_flush and c[0].upper() == b'INFO']
+    # One INFO after the primer and one after the pass, per pass: later passes' primers would be measured.
+    if primed and len(infos) != 2: sys.exit('--primed replays a one-pass log: record bench-capture with --passes 1')
+    primed_up_to = infos[0] if primed else 0
     scripts = {hashlib.sha1(c[2]).hexdigest().encode(): c[2] for c in sent if c[0].upper() == b'SCRIPT' and c[1].upper() == b'LOAD'}
     flush = next(sha for sha, text in scripts.items() if b'applyGuild' in text)
     primer = [c for c in sent[:primed_up_to] if c[0].upper() in WRITES]

@@ -24,6 +24,14 @@ extension BenchCapture {
             router = GuildRouter(stats: buffer, settings: settings)
         }
 
+        /// Flushes what is left; a flush that does not finish within a minute (Redis gone, refusing)
+        /// stops the bench rather than leaving changes to be counted in the next pass.
+        func drain() async throws {
+            guard await flusher.drain(deadline: .seconds(60)) else {
+                throw InspectError("the flush to Redis did not finish within a minute (is Redis up and accepting writes?)")
+            }
+        }
+
         /// Replays a capture through the run's actors, flushed as the flusher does at its threshold
         /// but in step with the replay: every flush holds the default 5,000 changes whatever this
         /// machine's timing (a flusher running beside a replay this fast sends bigger, cheaper

@@ -98,6 +98,7 @@ struct BenchCapture: AsyncParsableCommand {
         for file in files { shards.append(try LoadedCapture(file: file, compression: compress)) }
         if let redisPrimedBy { shards.append(try LoadedCapture(file: redisPrimedBy, compression: compress)) }
         let primer = redisPrimedBy == nil ? nil : shards.removeLast()
+        defer { primer?.capture.deallocate() }
         let (replay, capture) = (shards[0].replay, UnsafeRawBufferPointer(shards[0].capture))
         var rows: [StageFigures] = []
         do {
@@ -122,7 +123,8 @@ struct BenchCapture: AsyncParsableCommand {
                         let fresh = FlushRun(redis: redis, prefix: "\(statsPrefix)-\(pass)", settings: settings)
                         if let primer {
                             _ = try await fresh.replay(primer.replay, UnsafeRawBufferPointer(primer.capture), compress) {}
-                            _ = await fresh.flusher.drain(deadline: .seconds(60))
+                            // Whatever the primer left unflushed would be flushed, and counted, in the pass.
+                            try await fresh.drain()
                         }
                         grants -= await fresh.flusher.totals.grantsApplied
                         redisCPU -= try await Self.redisCPUSeconds(redis)
@@ -132,12 +134,15 @@ struct BenchCapture: AsyncParsableCommand {
                         guard let run else { return HotPathReplay.Counts() }
                         steady.begin()
                         let counts = try await run.replay(replay, capture, compress) { steady.dispatched() }
-                        _ = await run.flusher.drain(deadline: .seconds(60))
+                        try await run.drain()
                         steady.end()
+                        return counts
+                    },
+                    finish: {
+                        guard let run else { return }
                         redisCPU += try await Self.redisCPUSeconds(redis)
                         // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
                         grants += await run.flusher.totals.grantsApplied
-                        return counts
                     }))
                 rows[rows.count - 1].redisCPUSeconds = redisCPU
                 rows[rows.count - 1].xpGrants = grants
@@ -203,24 +208,28 @@ struct BenchCapture: AsyncParsableCommand {
         }
     }
 
-    /// `prepare` runs before each pass, outside its times and allocation count.
+    /// `prepare` runs before each pass and `finish` after it, both outside its times and allocation count.
     private func measure(
-        _ name: String, passes: Int, prepare: () async throws -> Void = {}, _ pass: () async throws -> HotPathReplay.Counts
+        _ name: String, passes: Int, prepare: () async throws -> Void = {}, _ pass: () async throws -> HotPathReplay.Counts,
+        finish: () async throws -> Void = {}
     ) async throws -> StageFigures {
         var samples: [(wall: Double, cpu: Double)] = []
         var counts = HotPathReplay.Counts()
         var allocations: UInt64 = 0
         for _ in 0..<passes {
             try await prepare()
-            kamii_allocation_counting(true)
-            defer { kamii_allocation_counting(false) }
-            let allocationsBefore = kamii_allocation_count()
-            let wallStart = ContinuousClock.now
-            let cpuStart = Self.processCPUSeconds()
-            counts = try await pass()
-            let wall = ContinuousClock.now - wallStart
-            samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
-            allocations += kamii_allocation_count() - allocationsBefore
+            do {
+                kamii_allocation_counting(true)
+                defer { kamii_allocation_counting(false) }
+                let allocationsBefore = kamii_allocation_count()
+                let wallStart = ContinuousClock.now
+                let cpuStart = Self.processCPUSeconds()
+                counts = try await pass()
+                let wall = ContinuousClock.now - wallStart
+                samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
+                allocations += kamii_allocation_count() - allocationsBefore
+            }
+            try await finish()
         }
         guard counts.payloads > 0 else { throw InspectError("the capture holds no payloads") }
         let median = samples.sorted { $0.cpu < $1.cpu }[samples.count / 2]

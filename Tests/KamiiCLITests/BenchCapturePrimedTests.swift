@@ -43,9 +43,10 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("--stream must be below 1024"), "\(refused.stderr)")
     }
 
-    /// Primed with the same day's capture, the measured pass's messages all meet their own cooldowns
-    /// in Redis (none earns XP): the primer went through the same keys. Primed with the day before,
-    /// they earn XP as the members Redis holds.
+    /// Primed with the same day's capture, none of the measured pass's messages earns XP again: the
+    /// primer went through the same actors and keys (the actors remember those messages; Redis would
+    /// refuse them too). Primed with the day before, they earn XP — and only the measured pass's
+    /// grants are counted, not the primer's.
     @Test(.enabled(if: RedisTestServer.configuration != nil))
     func aPrimedBenchMeasuresTheCaptureIntoMembersRedisHolds() async throws {
         let configuration = try #require(RedisTestServer.configuration)
@@ -73,6 +74,7 @@ import Testing
         let dayLater = try await bench(later.path, primedBy: first.path)
         let humanMessages = try await Self.messages(in: later.path).count
         #expect(dayLater.grants > humanMessages, "two passes of \(humanMessages) messages, nearly all earning XP: \(dayLater.stdout)")
+        #expect(dayLater.grants <= 2 * humanMessages, "the primers' grants are not the passes': \(dayLater.stdout)")
         let redis = try RedisTestServer.client()
         #expect(try await redis.keys(matching: prefix + "*").isEmpty)
         await redis.close()

@@ -38,7 +38,13 @@ public struct KarmaLedger: Sendable {
 
     /// Every entry, in every guild, where the user reacted or received the karma.
     public func entries(of user: UserID) async throws -> [KarmaLedgerEntry] {
-        try await entries(in: redis.keys(matching: keys.everyKarmaLedger), naming: user)
+        try await entries(of: user, among: redis.keys(matching: keys.everyKarmaLedger))
+    }
+
+    /// ``entries(of:)-(UserID)`` in the ledgers among `scanned` (keys a walk of the keyspace found,
+    /// ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over).
+    public func entries(of user: UserID, among scanned: [String]) async throws -> [KarmaLedgerEntry] {
+        try await entries(in: scanned.filter { keys.karmaIndex(ofLedger: $0) != nil }, naming: user)
     }
 
     /// Deletes every entry, in every guild, where the user reacted or received the karma, from the

@@ -39,6 +39,12 @@ public struct KarmaPairCooldowns: Sendable {
         try await read(try await keysNaming(user))
     }
 
+    /// ``running(naming:)`` among `scanned` (keys a walk of the keyspace found; any that is not a
+    /// pair cooldown is passed over).
+    public func running(naming user: UserID, among scanned: [String]) async throws -> [KarmaPairCooldown] {
+        try await read(naming(user, among: scanned))
+    }
+
     /// Deletes every cooldown naming the user; returns the guilds that had one.
     @discardableResult
     public func forget(_ user: UserID) async throws -> Set<GuildID> {

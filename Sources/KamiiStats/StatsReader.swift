@@ -20,8 +20,13 @@ public struct StatsReader: Sendable {
     /// members hashes), then read a thousand guilds to a round trip: a privacy export's live part.
     public func records(of user: UserID) async throws -> [(guild: GuildID, record: MemberRecord)] {
         // Only the members hashes: Redis filters them (the karma keys can number millions).
-        let guilds = try await redis.keys(matching: "\(keys.prefix):{*}:members")
-            .compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
+        try await records(of: user, among: redis.keys(matching: "\(keys.prefix):{*}:members"))
+    }
+
+    /// ``records(of:)`` in the members hashes among `scanned` (keys a walk of the keyspace found,
+    /// ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over).
+    public func records(of user: UserID, among scanned: [String]) async throws -> [(guild: GuildID, record: MemberRecord)] {
+        let guilds = scanned.filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
         let member = String(user.rawValue)
         var found: [(guild: GuildID, record: MemberRecord)] = []
         for first in stride(from: 0, to: guilds.count, by: 1_000) {

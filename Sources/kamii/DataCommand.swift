@@ -21,7 +21,7 @@ struct DataCommand: AsyncParsableCommand {
             guard (guild == nil) != (user == nil) else { throw ValidationError("give exactly one of --guild and --user") }
             // Checked before Redis is touched: the SQL step refuses such IDs, too late to spare Redis
             // a purge of a guild no Discord object is.
-            guard let id = guild ?? user, (1...UInt64(Int64.max)).contains(id) else {
+            guard let id = guild ?? user, UserID(id).isValid else {
                 throw ValidationError("\(guild ?? user ?? 0) is not a Discord ID (a number from 1 to \(Int64.max))")
             }
         }
@@ -59,12 +59,18 @@ struct DataCommand: AsyncParsableCommand {
                 let client = RedisClient(configuration: configuration)
                 let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
                 let reader = StatsReader(redis: client, keys: keys)
-                let (entries, running, live) = if let guild = subject.guild {
-                    (try await export.entries(of: GuildID(guild)), try await cooldowns.running(in: GuildID(guild)),
-                     try await reader.scanMembers(of: GuildID(guild)).map { (GuildID(guild), $0.user, $0.record) })
+                let entries: [KarmaLedgerEntry], running: [KarmaPairCooldown], live: [(GuildID, UserID, MemberRecord)]
+                if let guild = subject.guild.map(GuildID.init) {
+                    entries = try await export.entries(of: guild)
+                    running = try await cooldowns.running(in: guild)
+                    live = try await reader.scanMembers(of: guild).map { (guild, $0.user, $0.record) }
                 } else {
-                    (try await export.entries(of: UserID(subject.user!)), try await cooldowns.running(naming: UserID(subject.user!)),
-                     try await reader.records(of: UserID(subject.user!)).map { ($0.guild, UserID(subject.user!), $0.record) })
+                    // One walk of the keyspace for all three, as a user's purge does (SCAN visits every key).
+                    let user = UserID(subject.user!)
+                    let scanned = try await client.keys(matching: keys.everyMembersOrKarmaKey)
+                    entries = try await export.entries(of: user, among: scanned)
+                    running = try await cooldowns.running(naming: user, among: scanned)
+                    live = try await reader.records(of: user, among: scanned).map { ($0.guild, user, $0.record) }
                 }
                 await client.close()
                 ledger = FromRedis(

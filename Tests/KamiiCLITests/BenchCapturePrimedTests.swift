@@ -7,6 +7,17 @@ import Testing
 @Suite struct BenchCapturePrimedTests {
     static let world = ["--compress", "zlib-stream", "--payloads", "1500", "--guilds", "20", "--users", "300", "--seed", "3"]
 
+    /// The world's capture (stream 0) and the same traffic a day later (stream 1).
+    static func writeBothDays() async throws -> (first: TemporaryFile, later: TemporaryFile) {
+        let first = try TemporaryFile(Data())
+        let later = try TemporaryFile(Data())
+        for (file, stream) in [(first, "0"), (later, "1")] {
+            let result = try await Kamii.run(["simulate", "capture", file.path, "--stream", stream] + world)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        return (first, later)
+    }
+
     /// Each human MESSAGE_CREATE's guild, author and message ID, in order.
     static func messages(in path: String) async throws -> [(guild: String, author: String, id: UInt64)] {
         let listing = try await Kamii.run(["inspect-capture", path, "--compress", "zlib-stream", "--json"])
@@ -22,12 +33,7 @@ import Testing
     }
 
     @Test func aLaterStreamIsTheSameTrafficADayLater() async throws {
-        let first = try TemporaryFile(Data())
-        let later = try TemporaryFile(Data())
-        for (file, stream) in [(first, "0"), (later, "1")] {
-            let result = try await Kamii.run(["simulate", "capture", file.path, "--stream", stream] + Self.world)
-            #expect(result.status == 0, "\(result.stderr)")
-        }
+        let (first, later) = try await Self.writeBothDays()
         let before = try await Self.messages(in: first.path)
         let after = try await Self.messages(in: later.path)
         #expect(before.count > 1_000 && after.count > 1_000)
@@ -50,12 +56,7 @@ import Testing
     @Test(.enabled(if: RedisTestServer.configuration != nil))
     func aPrimedBenchMeasuresTheCaptureIntoMembersRedisHolds() async throws {
         let configuration = try #require(RedisTestServer.configuration)
-        let first = try TemporaryFile(Data())
-        let later = try TemporaryFile(Data())
-        for (file, stream) in [(first, "0"), (later, "1")] {
-            let result = try await Kamii.run(["simulate", "capture", file.path, "--stream", stream] + Self.world)
-            #expect(result.status == 0, "\(result.stderr)")
-        }
+        let (first, later) = try await Self.writeBothDays()
         let prefix = "kamii-bench-primed-\(UInt64.random(in: 0...UInt64.max))"
         func bench(_ measured: String, primedBy primer: String) async throws -> (grants: Int, stdout: String) {
             let result = try await Kamii.run([

@@ -4,6 +4,15 @@ import Testing
 @testable import KamiiStore
 
 @Suite struct PunishmentTests {
+    /// A time past what whole milliseconds in an Int64 hold is held at the end (it trapped); the
+    /// 100-year bound on punishments refuses such times before they get here, so this is checked alone.
+    @Test func aTimePastStoredMillisecondsIsHeldAtTheEnd() {
+        #expect(Date(timeIntervalSince1970: 1e17).unixMilliseconds == .max)
+        #expect(Date(timeIntervalSince1970: -1e17).unixMilliseconds == .min)
+        #expect(Date(timeIntervalSince1970: .nan).unixMilliseconds == 0)
+        #expect(Date(timeIntervalSince1970: 1_795_000_000.25).unixMilliseconds == 1_795_000_000_250)
+    }
+
     @Test(arguments: TestEngine.available)
     func fiftyConcurrentModeratorsGetCaseNumbersOneToFiveThousand(_ engine: TestEngine) async throws {
         try await withStore(engine, maxConnections: 8) { store in

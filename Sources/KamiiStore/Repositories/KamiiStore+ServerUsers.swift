@@ -86,7 +86,8 @@ extension KamiiStore {
         }
     }
 
-    /// Every member's counters in one guild (what rehydrates a guild Redis lost), in user order.
+    /// Every member's counters in one guild, in user order, whole in memory (a guild Redis lost is
+    /// rehydrated a page at a time: ``serverUsers(in:after:limit:)``).
     public func serverUsers(in guild: GuildID) async throws(StoreError) -> [ServerUserStats] {
         try await read { database in
             try await database.raw("""
@@ -100,7 +101,7 @@ extension KamiiStore {
     public func serverUsers(in guild: GuildID, after: UserID?, limit: Int) async throws(StoreError) -> [ServerUserStats] {
         guard limit > 0 else { return [] }
         // Valid IDs fit the signed BIGINT: its order is theirs.
-        let from = after.map { Int64(bitPattern: $0.rawValue) } ?? -1
+        let from = after.map(\.column) ?? -1
         return try await read { database in
             try await database.raw("""
                 SELECT \(unsafeRaw: Self.serverUserColumns) FROM server_users WHERE guild_id = \(bind: guild.column) AND user_id > \(bind: from)

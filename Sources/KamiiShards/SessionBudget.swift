@@ -195,8 +195,13 @@ extension LocalSessionBudget {
 }
 
 enum SessionBudgetGuard {
+    private static var refusals: Counter { Counter(label: "kamii_identify_refused_total") }
+
+    /// Makes the refusals' series at zero (``ShardManager/makeMetricsAtZero()``).
+    static func makeMetricsAtZero() { _ = refusals }
+
     static func refuse(shard: Int, reserve: Int, retryAfter: Duration, logger: Logger) -> IdentifyRefused {
-        Counter(label: "kamii_identify_refused_total").increment()
+        refusals.increment()
         let reason = "only \(reserve) session starts are left today (the configured reserve); shard \(shard) waits for "
             + "Discord's budget to reset in \(retryAfter) instead of risking a token reset. Check why shards keep identifying."
         logger.error("\(reason)")

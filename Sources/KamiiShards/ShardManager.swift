@@ -162,13 +162,13 @@ public actor ShardManager {
                 // Its sessions kept dying (an op 9 storm, a gateway in trouble): the breaker spared
                 // the session budget; after its period the shard tries again, rather than leaving
                 // its guilds unserved for as long as the process runs.
-                Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
+                Self.stopCounter(reason: Self.label(reason)).increment()
                 logger.error("shard \(id) identified \(count) times within \(period); it waits \(period) and starts again")
                 await wait(period)
                 continue
             }
             stopReasons[id] = reason
-            Counter(label: "kamii_shard_stops_total", dimensions: [("reason", Self.label(reason))]).increment()
+            Self.stopCounter(reason: Self.label(reason)).increment()
             if case .closed(let code, _) = reason, code == GatewayCloseCode.authenticationFailed.rawValue {
                 // The token is the bot's, not this shard's: the others would each be refused in
                 // turn (minutes for a thousand shards), each identify taken off the session budget.
@@ -280,8 +280,20 @@ public actor ShardManager {
 
     /// The `reason` labels of `kamii_shard_stops_total` a process can meet without a gateway
     /// inventing close codes: made at zero before the first stop, so the first one can be alerted on.
-    public static let stopReasonLabels = ["identify_refused", "identify_loop"]
+    static let stopReasonLabels = ["identify_refused", "identify_loop"]
         + GatewayCloseCode.allCases.filter(\.isFatal).map { "close_\($0.rawValue)" }
+
+    /// Makes the series this type counts in (`kamii_shard_stops_total` per ``stopReasonLabels``,
+    /// and the session budget's refusals) at zero, once the process's metrics backend is set up:
+    /// the first stop is then an increase an alert sees, not a series appearing at 1.
+    public static func makeMetricsAtZero() {
+        for reason in stopReasonLabels { _ = stopCounter(reason: reason) }
+        SessionBudgetGuard.makeMetricsAtZero()
+    }
+
+    private static func stopCounter(reason: String) -> Counter {
+        Counter(label: "kamii_shard_stops_total", dimensions: [("reason", reason)])
+    }
 
     private static func label(_ reason: ShardStateMachine.StopReason) -> String {
         switch reason {

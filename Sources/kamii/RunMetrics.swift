@@ -17,12 +17,9 @@ final class RunMetrics: Sendable {
         self.tally = tally
         self.manager = manager
         self.hotPath = hotPath
-        // Counted where they happen (the shard manager, the session budget); made here at zero, so
-        // the first stop or refusal is an increase an alert sees, not a series appearing at 1.
-        for reason in ShardManager.stopReasonLabels {
-            _ = Counter(label: "kamii_shard_stops_total", dimensions: [("reason", reason)])
-        }
-        _ = Counter(label: "kamii_identify_refused_total")
+        // Counted where they happen (the shard manager, the session budget), which make their
+        // series at zero: the first stop or refusal is an increase an alert sees.
+        ShardManager.makeMetricsAtZero()
     }
 
     /// Brings every metric up to the figures of now.

@@ -14,7 +14,7 @@ import Synchronization
 /// and completes a request in milliseconds; a client that opens many and idles, or trickles a
 /// request head a byte at a time, must hold neither the process's file descriptors nor the places
 /// a scrape needs.
-struct MetricsEndpoint: Service {
+struct MetricsEndpoint: Sendable {
     let host: String
     let port: Int
     /// The page, rendered at each scrape.
@@ -22,8 +22,6 @@ struct MetricsEndpoint: Service {
     let logger: Logger
     var idleTimeout: TimeAmount = .seconds(90)
     var maxConnections = 32
-    /// Told the port once listening (tests, with port 0).
-    var listening: @Sendable (Int) -> Void = { _ in }
 
     /// Requests larger than this are not metrics scrapes; the connection is closed.
     static let maxRequestBytes = 16 * 1024
@@ -32,6 +30,8 @@ struct MetricsEndpoint: Service {
     struct Bound: Service {
         let endpoint: MetricsEndpoint
         fileprivate let server: NIOAsyncChannel<any Channel, Never>
+        /// The port bound (the one asked for, or the one the system chose for port 0).
+        let port: Int
 
         func run() async throws { try await endpoint.accept(on: server) }
     }
@@ -54,12 +54,7 @@ struct MetricsEndpoint: Service {
             }
         let bound = server.channel.localAddress?.port ?? port
         logger.info("metrics served", metadata: ["url": "http://\(host):\(bound)/metrics"])
-        listening(bound)
-        return Bound(endpoint: self, server: server)
-    }
-
-    func run() async throws {
-        try await bind().run()
+        return Bound(endpoint: self, server: server, port: bound)
     }
 
     /// Takes connections until a graceful shutdown closes the listening channel.

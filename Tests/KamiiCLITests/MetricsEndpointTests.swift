@@ -15,16 +15,14 @@ struct MetricsEndpointTests {
     private func withEndpoint(
         idleTimeout: TimeAmount, maxConnections: Int, _ body: @Sendable (Int) async throws -> Void
     ) async throws {
-        let port = Locked<Int?>(nil)
         var endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, render: { Array("up 1\n".utf8) }, logger: Logger(label: "test"))
         endpoint.idleTimeout = idleTimeout
         endpoint.maxConnections = maxConnections
-        endpoint.listening = { bound in port.withLock { $0 = bound } }
+        let bound = try await endpoint.bind()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [endpoint] in try await endpoint.run() }
-            try await waitUntil("the endpoint listening") { port.value != nil }
+            group.addTask { try await bound.run() }
             do {
-                try await body(port.value!)
+                try await body(bound.port)
             } catch {
                 group.cancelAll()
                 throw error

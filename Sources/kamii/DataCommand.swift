@@ -80,7 +80,7 @@ struct DataCommand: AsyncParsableCommand {
                 DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): the export holds what SQL keeps only — "
                     + "no karma ledger or cooldowns, and stats as of the last checkpoint")
             }
-            let json = try await withStore(options) { store in
+            let json = try await withStore(at: locations) { store in
                 try await store.requireCurrentSchema()
                 if let guild = subject.guild {
                     return try encoder.encode(WithRedis(document: try await store.exportGuild(GuildID(guild)), ledger: ledger))
@@ -120,7 +120,7 @@ struct DataCommand: AsyncParsableCommand {
             }
             let deletion: PrivacyDeletion.Report
             do {
-                deletion = try await withStore(options) { store in
+                deletion = try await withStore(at: locations) { store in
                     try await store.requireCurrentSchema()
                     let run = PrivacyDeletion(store: store, stats: client.map { StatsPurge(redis: $0, keys: keys) })
                     if let guild = subject.guild { return try await run.delete(GuildID(guild)) }

@@ -15,41 +15,38 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "kamii run's configuration file, read for database_url, redis_url and stats_prefix (default: $KAMII_CONFIG).")
     var config: String?
 
-    /// Where the stores are; `databaseURL` always set.
+    /// Where the stores are, the configuration file read once.
     func locations() throws -> StoreLocations {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? RunConfiguration.variable("KAMII_CONFIG", in: environment)
-        var locations: StoreLocations
         do {
-            locations = try StoreLocations(file: RunConfiguration.readFile(path: path), environment: environment)
+            return try StoreLocations(file: RunConfiguration.readFile(path: path), environment: environment, database: database)
         } catch let error as RunConfiguration.Invalid {
             throw ValidationError(error.description)
         }
-        locations.databaseURL = database ?? locations.databaseURL ?? "sqlite:kamii.sqlite"
-        return locations
-    }
-
-    func openStore() throws -> KamiiStore {
-        try KamiiStore(StoreConfiguration(url: locations().databaseURL ?? "sqlite:kamii.sqlite"))
     }
 }
 
-/// Where `kamii run` keeps its data: the environment's `KAMII_*` over the configuration file's.
+/// Where `kamii run` keeps its data: an option over the environment's `KAMII_*` over the
+/// configuration file's.
 struct StoreLocations {
-    var databaseURL: String?
+    /// The SQL store: `--database`, else `KAMII_DATABASE_URL`, else the file's, else ``defaultDatabaseURL``.
+    var databaseURL: String
     var redisURL: String?
     var statsPrefix: String?
 
-    init(file: RunConfiguration.File, environment: [String: String]) {
-        databaseURL = RunConfiguration.setting(.databaseURL, file.databaseURL, in: environment)
+    static let defaultDatabaseURL = "sqlite:kamii.sqlite"
+
+    init(file: RunConfiguration.File, environment: [String: String], database: String? = nil) {
+        databaseURL = database ?? RunConfiguration.setting(.databaseURL, file.databaseURL, in: environment) ?? Self.defaultDatabaseURL
         redisURL = RunConfiguration.setting(.redisURL, file.redisURL, in: environment)
         statsPrefix = RunConfiguration.setting(.statsPrefix, file.statsPrefix, in: environment)
     }
 }
 
-/// Runs `body` with an open store and closes it afterwards, whatever happens.
-func withStore<Result>(_ options: DatabaseOptions, _ body: (KamiiStore) async throws -> Result) async throws -> Result {
-    let store = try options.openStore()
+/// Runs `body` with the SQL store of `locations` open and closes it afterwards, whatever happens.
+func withStore<Result>(at locations: StoreLocations, _ body: (KamiiStore) async throws -> Result) async throws -> Result {
+    let store = try KamiiStore(StoreConfiguration(url: locations.databaseURL))
     do {
         let result = try await body(store)
         try await store.close()

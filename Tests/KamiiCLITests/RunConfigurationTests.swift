@@ -79,6 +79,10 @@ struct RunConfigurationTests {
         let fromEnvironment = StoreLocations(file: file, environment: ["KAMII_STATS_PREFIX": "prod", "KAMII_REDIS_URL": "redis://env:6379"])
         #expect(fromEnvironment.redisURL == "redis://env:6379" && fromEnvironment.statsPrefix == "prod")
         #expect(StoreLocations(file: .init(), environment: [:]).redisURL == nil)
+        #expect(StoreLocations(file: file, environment: ["KAMII_DATABASE_URL": "sqlite:/env.sqlite"]).databaseURL == "sqlite:/env.sqlite")
+        #expect(StoreLocations(file: file, environment: ["KAMII_DATABASE_URL": "sqlite:/env.sqlite"], database: "sqlite:/option.sqlite").databaseURL
+            == "sqlite:/option.sqlite")
+        #expect(StoreLocations(file: .init(), environment: [:]).databaseURL == StoreLocations.defaultDatabaseURL)
         #expect(try DataCommand.statsKeys(nil).prefix == "kamii")
         #expect(try DataCommand.statsKeys("live").prefix == "live")
         for refused in ["", "a{b}", "k?mii", "k*", "k[a]mii", "k\\mii"] {

@@ -114,7 +114,6 @@ struct BenchCapture: AsyncParsableCommand {
                 var grants = 0
                 var redisCPU = 0.0
                 let steady = SteadyState(dispatchesAtMost: replay.frames.count)
-                var run: FlushRun?
                 rows.append(try await measure(
                     primer == nil ? "guild-actors + redis flush" : "... members known to redis", passes: passes,
                     prepare: {
@@ -128,18 +127,16 @@ struct BenchCapture: AsyncParsableCommand {
                         }
                         grants -= await fresh.flusher.totals.grantsApplied
                         redisCPU -= try await Self.redisCPUSeconds(redis)
-                        run = fresh
+                        return fresh
                     },
-                    { [steady] in
-                        guard let run else { return HotPathReplay.Counts() }
+                    { [steady] run in
                         steady.begin()
                         let counts = try await run.replay(replay, capture, compress) { steady.dispatched() }
                         try await run.drain()
                         steady.end()
                         return counts
                     },
-                    finish: {
-                        guard let run else { return }
+                    finish: { run in
                         redisCPU += try await Self.redisCPUSeconds(redis)
                         // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
                         grants += await run.flusher.totals.grantsApplied
@@ -209,27 +206,33 @@ struct BenchCapture: AsyncParsableCommand {
     }
 
     /// `prepare` runs before each pass and `finish` after it, both outside its times and allocation count.
-    private func measure(
-        _ name: String, passes: Int, prepare: () async throws -> Void = {}, _ pass: () async throws -> HotPathReplay.Counts,
-        finish: () async throws -> Void = {}
+    private func measure(_ name: String, passes: Int, _ pass: () async throws -> HotPathReplay.Counts) async throws -> StageFigures {
+        try await measure(name, passes: passes, prepare: {}, { _ in try await pass() }, finish: { _ in })
+    }
+
+    /// Runs `pass` `passes` times, each on what `prepare` made for it (outside the figures), and
+    /// `finish` after it (outside them too).
+    private func measure<Prepared>(
+        _ name: String, passes: Int, prepare: () async throws -> Prepared, _ pass: (Prepared) async throws -> HotPathReplay.Counts,
+        finish: (Prepared) async throws -> Void
     ) async throws -> StageFigures {
         var samples: [(wall: Double, cpu: Double)] = []
         var counts = HotPathReplay.Counts()
         var allocations: UInt64 = 0
         for _ in 0..<passes {
-            try await prepare()
+            let prepared = try await prepare()
             do {
                 kamii_allocation_counting(true)
                 defer { kamii_allocation_counting(false) }
                 let allocationsBefore = kamii_allocation_count()
                 let wallStart = ContinuousClock.now
                 let cpuStart = Self.processCPUSeconds()
-                counts = try await pass()
+                counts = try await pass(prepared)
                 let wall = ContinuousClock.now - wallStart
                 samples.append((Double(wall / .microseconds(1)) / 1e6, Self.processCPUSeconds() - cpuStart))
                 allocations += kamii_allocation_count() - allocationsBefore
             }
-            try await finish()
+            try await finish(prepared)
         }
         guard counts.payloads > 0 else { throw InspectError("the capture holds no payloads") }
         let median = samples.sorted { $0.cpu < $1.cpu }[samples.count / 2]

@@ -37,14 +37,19 @@ struct RunCommandTests {
 
         var log: String { output.value }
 
-        /// Waits until `condition` holds of the process's log; if it never does, kills the process
-        /// (a test's failure must not leave it running) and records what it said.
-        func waitFor(_ what: String, _ condition: @escaping (String) -> Bool) async throws {
+        /// Waits until `condition` holds (it is given the process's log); if it never does, kills the
+        /// process (a test's failure must not leave it running) and records what it said, after
+        /// `explaining`'s account of what was wrong.
+        func waitFor(
+            _ what: String, timeout: Duration = .seconds(60), _ condition: (String) async throws -> Bool,
+            explaining: () async throws -> String = { "" }
+        ) async throws {
             do {
-                try await waitUntil(what) { condition(self.log) }
+                try await waitUntil(what, timeout: timeout) { try await condition(self.log) }
             } catch {
                 _ = await stop(signal: SIGKILL)
-                Issue.record("\(error); kamii run said: \(log)")
+                let account = (try? await explaining()) ?? ""
+                Issue.record("\(error)\(account.isEmpty ? "" : ": " + account); kamii run said: \(log)")
                 throw error
             }
         }
@@ -100,7 +105,7 @@ struct RunCommandTests {
         #expect(server.record.connections.allSatisfy { $0.clientCloseCode == 4000 }, "closed resumably")
 
         let second = try RunningKamii(["run"], environment: environment)
-        try await waitUntil("both shards resumed") { second.log.contains("shards_ready=2/2") }
+        try await second.waitFor("both shards resumed") { $0.contains("shards_ready=2/2") }
         #expect(await second.stop(signal: SIGINT) == 0)
         #expect(second.log.contains("resuming 2 saved sessions"))
         #expect(!second.log.contains("READY="), "no shard identified again")

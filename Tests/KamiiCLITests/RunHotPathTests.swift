@@ -115,8 +115,8 @@ struct RunHotPathTests {
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
 
         let first = try RunningKamii(["run"], environment: environment)
-        try await waitUntil("a third of the traffic") {
-            first.log.contains("xp_grants=") && server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } > 5_000
+        try await first.waitFor("a third of the traffic") { log in
+            log.contains("xp_grants=") && server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } > 5_000
         }
         #expect(await first.stop() == 0, "\(first.log)")
         #expect(first.log.contains("stats flushed"), "\(first.log)")
@@ -127,18 +127,14 @@ struct RunHotPathTests {
         #expect(try await Self.mismatches(server, redis, prefix: prefix, onlyAbove: true).isEmpty, "nothing counted beyond what was sent")
 
         let second = try RunningKamii(["run"], environment: environment)
-        do {
-            try await waitUntil("Redis to agree with the ground truth", timeout: .seconds(120)) {
-                // Exact once all of it is sent: what is in flight at the stop below would otherwise be
-                // counted by the simulator and never reach this process.
-                guard Self.trafficIsOver(server) else { return false }
-                return try await Self.mismatches(server, redis, prefix: prefix).isEmpty
-            }
-        } catch {
-            _ = await second.stop(signal: SIGKILL)
+        try await second.waitFor("Redis to agree with the ground truth", timeout: .seconds(120)) { _ in
+            // Exact once all of it is sent: what is in flight at the stop below would otherwise be
+            // counted by the simulator and never reach this process.
+            guard Self.trafficIsOver(server) else { return false }
+            return try await Self.mismatches(server, redis, prefix: prefix).isEmpty
+        } explaining: {
             let wrong = try await Self.mismatches(server, redis, prefix: prefix)
-            Issue.record("\(error): \(wrong.count) members differ, e.g. \(wrong.prefix(5)); kamii run said: \(second.log)")
-            throw error
+            return "\(wrong.count) members differ, e.g. \(wrong.prefix(5))"
         }
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
@@ -179,26 +175,20 @@ struct RunHotPathTests {
         func messagesSent() -> Int { server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } }
 
         let first = try RunningKamii(["run"], environment: environment)
-        try await waitUntil("a third of the traffic") { first.log.contains("xp_grants=") && messagesSent() > 5_000 }
+        try await first.waitFor("a third of the traffic") { $0.contains("xp_grants=") && messagesSent() > 5_000 }
         _ = await first.stop(signal: SIGKILL)
         #expect(messagesSent() < 12_000, "killed mid-traffic")
 
         let second = try RunningKamii(["run"], environment: environment)
         var overcounted = 0
-        do {
-            try await waitUntil("Redis to agree with the ground truth on XP", timeout: .seconds(120)) {
-                guard Self.trafficIsOver(server) else { return false }
-                let compared = try await Self.comparisons(server, redis, prefix: prefix)
-                // XP exact; messages at least as many (any beyond are counted twice).
-                guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
-                else { return false }
-                overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
-                return true
-            }
-        } catch {
-            _ = await second.stop(signal: SIGKILL)
-            Issue.record("\(error); kamii run said: \(second.log)")
-            throw error
+        try await second.waitFor("Redis to agree with the ground truth on XP", timeout: .seconds(120)) { _ in
+            guard Self.trafficIsOver(server) else { return false }
+            let compared = try await Self.comparisons(server, redis, prefix: prefix)
+            // XP exact; messages at least as many (any beyond are counted twice).
+            guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
+            else { return false }
+            overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
+            return true
         }
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")

@@ -81,15 +81,9 @@ struct RunLevelRewardsTests {
         let kamii = try RunningKamii(["run"], environment: environment)
         // A level-up's roles change before it is announced: once every level is announced, the
         // roles are final.
-        do {
-            try await waitUntil("three members at level 2 and every level announced", timeout: .seconds(90)) {
-                let now = try await levels()
-                return now.filter { $0.level >= 2 }.count >= 3 && now.allSatisfy(\.announced)
-            }
-        } catch {
-            _ = await kamii.stop(signal: SIGKILL)
-            Issue.record("\(error); kamii run said: \(kamii.log)")
-            throw error
+        try await kamii.waitFor("three members at level 2 and every level announced", timeout: .seconds(90)) { _ in
+            let now = try await levels()
+            return now.filter { $0.level >= 2 }.count >= 3 && now.allSatisfy(\.announced)
         }
         #expect(await kamii.stop() == 0, "\(kamii.log)")
         #expect(kamii.log.contains("level-ups carried out"), "\(kamii.log)")

@@ -184,7 +184,7 @@ extension StatsFlusher {
         guard !written.isEmpty else { return ([], nil) }
         var deleted: [String] = []
         var index = 0
-        let stopped = try await eachPage(of: guild, from: hydrator) { page in
+        let stopped = try await eachPage(of: guild, from: hydrator, betweenPages: renew) { page in
             for row in page {
                 while index < written.count, written[index].rawValue < row.user.rawValue {
                     deleted.append(String(written[index].rawValue))
@@ -192,8 +192,7 @@ extension StatsFlusher {
                 }
                 if index < written.count, written[index] == row.user { index += 1 }
             }
-            // Another page to read: the lock is renewed first.
-            return page.count == configuration.loadPageRows ? try await renew() : nil
+            return nil
         }
         if let stopped { return ([], stopped) }
         deleted += written[index...].map { String($0.rawValue) }
@@ -201,15 +200,18 @@ extension StatsFlusher {
     }
 
     /// Hands `body` the guild's rows in SQL a page at a time (``Configuration/loadPageRows``), in
-    /// user order, until a page comes short (the last) or `body` says the load must stop.
+    /// user order, until a page comes short (the last) or `body` says the load must stop;
+    /// `betweenPages` runs before each page after the first (and may stop the load too).
     private func eachPage(
-        of guild: GuildID, from hydrator: any GuildHydrator, _ body: ([ServerUserStats]) async throws -> LoadOutcome?
+        of guild: GuildID, from hydrator: any GuildHydrator, betweenPages: () async throws -> LoadOutcome? = { nil },
+        _ body: ([ServerUserStats]) async throws -> LoadOutcome?
     ) async throws -> LoadOutcome? {
         var after: UserID?
         while true {
             let page = try await hydrator.members(of: guild, after: after, limit: configuration.loadPageRows)
             if let outcome = try await body(page) { return outcome }
             guard page.count == configuration.loadPageRows, let last = page.last else { return nil }
+            if let outcome = try await betweenPages() { return outcome }
             after = last.user
         }
     }

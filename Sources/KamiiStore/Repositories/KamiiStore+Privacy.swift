@@ -100,7 +100,7 @@ extension KamiiStore {
             // The guild's row first, locked: an edit holding it (its audit row written, not yet
             // committed) ends before the deletes look. Else PostgreSQL's DELETE misses that row,
             // and panel_audit, unlike the tables that cascade from guild_config, keeps it.
-            _ = try await database.raw("SELECT guild_id FROM guild_config WHERE \(condition)\(StoreSupport.forUpdate(database))").first()
+            try await StoreSupport.isRegistered(guild, in: database, lock: true)
             var report = DeletionReport()
             report.serverUsers = try await Self.delete("server_users", condition, database)
             report.templates = try await Self.delete("message_templates", condition, database)

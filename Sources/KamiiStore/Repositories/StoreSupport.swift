@@ -65,10 +65,16 @@ enum StoreSupport {
     /// Throws `unknownGuild` unless the guild was registered. With `lock`, holds the guild's row
     /// until the transaction ends, serialising writes that must see each other (template edits).
     static func requireGuild(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws {
-        let row = try await database.raw("""
+        guard try await isRegistered(guild, in: database, lock: lock) else { throw StoreError(.unknownGuild, "guild \(guild) is not registered") }
+    }
+
+    /// Whether `guild` has a configuration row; with `lock`, that row is locked until the caller's
+    /// transaction ends (PostgreSQL; SQLite's writer holds the whole database).
+    @discardableResult
+    static func isRegistered(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws -> Bool {
+        try await database.raw("""
             SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column)\(lock ? forUpdate(database) : "")
-            """).first()
-        guard row != nil else { throw StoreError(.unknownGuild, "guild \(guild) is not registered") }
+            """).first() != nil
     }
 
     /// Takes the next number of a per-guild counter inside the caller's transaction: concurrent

@@ -1,3 +1,4 @@
+import DiscordGateway
 import Foundation
 import KamiiTestSupport
 import Testing
@@ -25,6 +26,14 @@ import Testing
         let data = try! Data(contentsOf: fixtures.appendingPathComponent("manifest.json"))
         return try! JSONDecoder().decode([String: Manifest].self, from: data)
     }()
+
+    /// The frames of a fixture capture, to edit and write back with `GatewayCapture.encode`.
+    static func frames(ofFixture name: String) throws -> [[UInt8]] {
+        let capture = try Data(contentsOf: fixtures.appendingPathComponent(name))
+        var frames: [[UInt8]] = []
+        try capture.withUnsafeBytes { bytes in try GatewayCapture.forEachFrame(in: bytes) { _, frame in frames.append(Array(frame)) } }
+        return frames
+    }
 
     @Test(arguments: manifest.keys.sorted())
     func listsEveryPayloadAndASummary(_ name: String) async throws {
@@ -57,12 +66,10 @@ import Testing
     }
 
     @Test func aCorruptFrameIsNamedAndTheListingStopsThere() async throws {
-        var capture = try Data(contentsOf: Self.fixtures.appendingPathComponent("zlib-small.capture"))
+        var frames = try Self.frames(ofFixture: "zlib-small.capture")
         // Frame 5's first deflate byte: mark its block as the reserved type 11.
-        var offset = 0
-        for _ in 0..<5 { offset += 4 + Int(capture[offset]) + Int(capture[offset + 1]) << 8 }
-        capture[offset + 4] |= 0x06
-        let file = try TemporaryFile(capture)
+        frames[5][0] |= 0x06
+        let file = try TemporaryFile(Data(GatewayCapture.encode(frames)))
         let result = try await Kamii.run(["inspect-capture", file.path, "--compress", "zlib-stream"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("frame 5: zlib-stream: corrupt data: invalid block type"), "\(result.stderr)")
@@ -70,12 +77,8 @@ import Testing
     }
 
     @Test func theLargestSequenceNumberIsABreakNotACrash() async throws {
-        var capture = Data()
-        for payload in [#"{"op":0,"s":9223372036854775807,"t":"X","d":{}}"#, #"{"op":0,"s":1,"t":"X","d":{}}"#] {
-            let bytes = Data(payload.utf8)
-            capture += withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Data($0) } + bytes
-        }
-        let file = try TemporaryFile(capture)
+        let payloads = [#"{"op":0,"s":9223372036854775807,"t":"X","d":{}}"#, #"{"op":0,"s":1,"t":"X","d":{}}"#]
+        let file = try TemporaryFile(Data(GatewayCapture.encode(payloads.map { Array($0.utf8) })))
         let result = try await Kamii.run(["inspect-capture", file.path, "--compress", "none"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("dispatches=2 sequence_breaks=1"), "\(result.stdout)")
@@ -299,18 +302,9 @@ final class TemporaryFile {
 
     @Test func benchCaptureRefusesACaptureCutInsideAPayload() async throws {
         // zlib-small's frames, the last one cut to half its bytes (its length prefix says so).
-        let whole = try Data(contentsOf: InspectCaptureTests.fixtures.appendingPathComponent("zlib-small.capture"))
-        var frames: [Data] = []
-        var offset = 0
-        while offset < whole.count {
-            let length = Int(whole[offset]) | Int(whole[offset + 1]) << 8 | Int(whole[offset + 2]) << 16 | Int(whole[offset + 3]) << 24
-            frames.append(whole[(offset + 4)..<(offset + 4 + length)])
-            offset += 4 + length
-        }
-        frames[frames.count - 1] = frames[frames.count - 1].prefix(frames[frames.count - 1].count / 2)
-        let cut = try TemporaryFile(frames.reduce(into: Data()) { capture, frame in
-            capture += withUnsafeBytes(of: UInt32(frame.count).littleEndian) { Data($0) } + frame
-        })
+        var frames = try InspectCaptureTests.frames(ofFixture: "zlib-small.capture")
+        frames[frames.count - 1] = Array(frames[frames.count - 1].prefix(frames[frames.count - 1].count / 2))
+        let cut = try TemporaryFile(Data(GatewayCapture.encode(frames)))
         let result = try await Kamii.run(["bench-capture", cut.path, "--compress", "zlib-stream", "--passes", "1"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("the capture ends inside a payload"), "\(result.stderr)")

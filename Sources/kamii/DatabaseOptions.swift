@@ -27,8 +27,8 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-/// Where `kamii run` keeps its data: an option over the environment's `KAMII_*` over the
-/// configuration file's.
+/// Where `kamii run` keeps its data: the environment's `KAMII_*` over the configuration file's, and
+/// `--database` over both (the data commands put their own `--redis` and `--stats-prefix` first).
 struct StoreLocations {
     /// The SQL store: `--database`, else `KAMII_DATABASE_URL`, else the file's, else ``defaultDatabaseURL``.
     var databaseURL: String

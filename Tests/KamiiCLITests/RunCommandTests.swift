@@ -48,7 +48,8 @@ struct RunCommandTests {
                 try await waitUntil(what, timeout: timeout) { try await condition(self.log) }
             } catch {
                 _ = await stop(signal: SIGKILL)
-                let account = (try? await explaining()) ?? ""
+                let account: String
+                do { account = try await explaining() } catch { account = "(could not say what was wrong: \(error))" }
                 Issue.record("\(error)\(account.isEmpty ? "" : ": " + account); kamii run said: \(log)")
                 throw error
             }

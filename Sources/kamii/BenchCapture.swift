@@ -205,13 +205,13 @@ struct BenchCapture: AsyncParsableCommand {
         }
     }
 
-    /// `prepare` runs before each pass and `finish` after it, both outside its times and allocation count.
+    /// Runs `pass` `passes` times: the figures of a stage that needs nothing made before each pass.
     private func measure(_ name: String, passes: Int, _ pass: () async throws -> HotPathReplay.Counts) async throws -> StageFigures {
         try await measure(name, passes: passes, prepare: {}, { _ in try await pass() }, finish: { _ in })
     }
 
-    /// Runs `pass` `passes` times, each on what `prepare` made for it (outside the figures), and
-    /// `finish` after it (outside them too).
+    /// Runs `pass` `passes` times, each on what `prepare` made for it; `prepare` runs before each
+    /// pass and `finish` after it, both outside its times and allocation count.
     private func measure<Prepared>(
         _ name: String, passes: Int, prepare: () async throws -> Prepared, _ pass: (Prepared) async throws -> HotPathReplay.Counts,
         finish: (Prepared) async throws -> Void

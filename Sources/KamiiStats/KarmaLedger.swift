@@ -33,7 +33,13 @@ public struct KarmaLedger: Sendable {
 
     /// Every entry of the guild's ledger.
     public func entries(of guild: GuildID) async throws -> [KarmaLedgerEntry] {
-        try await entries(in: redis.keys(matching: keys.karmaLedgers(in: guild)), naming: nil)
+        try await entries(among: redis.keys(matching: keys.karmaLedgers(in: guild)))
+    }
+
+    /// Every entry of the ledgers among `scanned` (keys a walk of the keyspace found, e.g.
+    /// ``StatsKeys/karmaKeys(in:)``; any others are passed over).
+    public func entries(among scanned: [String]) async throws -> [KarmaLedgerEntry] {
+        try await entries(in: scanned.filter { keys.karmaIndex(ofLedger: $0) != nil }, naming: nil)
     }
 
     /// Every entry, in every guild, where the user reacted or received the karma.

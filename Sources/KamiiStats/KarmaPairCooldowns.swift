@@ -31,12 +31,18 @@ public struct KarmaPairCooldowns: Sendable {
 
     /// The guild's cooldowns running now.
     public func running(in guild: GuildID) async throws -> [KarmaPairCooldown] {
-        try await read(try await redis.keys(matching: keys.guildPrefix(guild) + "karma-pair:*"))
+        try await running(among: redis.keys(matching: keys.guildPrefix(guild) + "karma-pair:*"))
+    }
+
+    /// The cooldowns running now among `scanned` (keys a walk of the keyspace found, e.g.
+    /// ``StatsKeys/karmaKeys(in:)``; any that is not a pair cooldown is passed over).
+    public func running(among scanned: [String]) async throws -> [KarmaPairCooldown] {
+        try await read(scanned.filter { keys.karmaPair(ofKey: $0) != nil })
     }
 
     /// The cooldowns running now, in every guild, where the user is the giver or the receiver.
     public func running(naming user: UserID) async throws -> [KarmaPairCooldown] {
-        try await read(try await keysNaming(user))
+        try await running(naming: user, among: redis.keys(matching: keys.everyKarmaPair))
     }
 
     /// ``running(naming:)`` among `scanned` (keys a walk of the keyspace found; any that is not a
@@ -60,10 +66,6 @@ public struct KarmaPairCooldowns: Sendable {
             if let guild = keys.guild(ofKey: key) { guilds.insert(guild) }
         }
         return guilds
-    }
-
-    private func keysNaming(_ user: UserID) async throws -> [String] {
-        naming(user, among: try await redis.keys(matching: keys.everyKarmaPair))
     }
 
     private func naming(_ user: UserID, among scanned: [String]) -> [String] {

@@ -86,6 +86,8 @@ public struct StatsKeys: Sendable, Equatable {
     /// SCAN patterns: a guild's karma ledgers, every guild's.
     public func karmaLedgers(in guild: GuildID) -> String { guildPrefix(guild) + "karma:*" }
     public var everyKarmaLedger: String { "\(prefix):{*}:karma:*" }
+    /// SCAN pattern: a guild's karma keys — ledgers, indexes, pair cooldowns.
+    public func karmaKeys(in guild: GuildID) -> String { guildPrefix(guild) + "karma*" }
     /// SCAN pattern: every guild's members hash and karma keys (ledgers, indexes, pair cooldowns) —
     /// what a user's privacy deletion looks through, found by one walk of the keyspace (SCAN visits
     /// every key whatever it matches, so one broader walk costs Redis a third of three narrow ones).
@@ -119,6 +121,11 @@ public struct StatsKeys: Sendable, Equatable {
     /// deleted by the transaction's last command (``StatsFlushScript/commit``), so it exists only
     /// inside the transaction.
     func flushConfirmations(of attempt: String) -> String { dirtyGuilds + ":confirmed:" + attempt }
+
+    /// The guild whose members hash `key` is; nil for any other key.
+    public func guild(ofMembersKey key: String) -> GuildID? {
+        key.hasSuffix("}:members") ? guild(ofKey: key) : nil
+    }
 
     /// The guild a key of it belongs to (read back from its hash tag); nil for any other key.
     public func guild(ofKey key: String) -> GuildID? {

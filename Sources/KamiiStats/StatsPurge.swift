@@ -48,7 +48,7 @@ public struct StatsPurge: Sendable {
         // Every guild's members hash (`<prefix>:{<guild>}:members`; the guild is read back from each),
         // and the karma keys, found by one walk of the keyspace.
         let scanned = try await redis.keys(matching: keys.everyMembersOrKarmaKey)
-        let guilds = scanned.filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:))
+        let guilds = scanned.compactMap(keys.guild(ofMembersKey:))
         let member = String(user.rawValue)
         let lifetime = String(StatsKeys.tombstoneLifetimeMilliseconds)
         var removed = 0

@@ -16,17 +16,11 @@ public struct StatsReader: Sendable {
         try await redis.send("HGET", keys.members(in: guild), String(user.rawValue)).bytes.flatMap(MemberRecord.init(stored:))
     }
 
-    /// The user's record in every guild Redis has one, found by one walk of the keyspace (the
-    /// members hashes), then read a thousand guilds to a round trip: a privacy export's live part.
-    public func records(of user: UserID) async throws -> [(guild: GuildID, record: MemberRecord)] {
-        // Only the members hashes: Redis filters them (the karma keys can number millions).
-        try await records(of: user, among: redis.keys(matching: "\(keys.prefix):{*}:members"))
-    }
-
-    /// ``records(of:)`` in the members hashes among `scanned` (keys a walk of the keyspace found,
-    /// ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over).
+    /// The user's record in every guild whose members hash is among `scanned` (keys a walk of the
+    /// keyspace found, ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over), read a
+    /// thousand guilds to a round trip: a privacy export's live part.
     public func records(of user: UserID, among scanned: [String]) async throws -> [(guild: GuildID, record: MemberRecord)] {
-        let guilds = scanned.filter { $0.hasSuffix("}:members") }.compactMap(keys.guild(ofKey:)).sorted { $0.rawValue < $1.rawValue }
+        let guilds = scanned.compactMap(keys.guild(ofMembersKey:)).sorted { $0.rawValue < $1.rawValue }
         let member = String(user.rawValue)
         var found: [(guild: GuildID, record: MemberRecord)] = []
         for first in stride(from: 0, to: guilds.count, by: 1_000) {

@@ -61,8 +61,10 @@ struct DataCommand: AsyncParsableCommand {
                 let reader = StatsReader(redis: client, keys: keys)
                 let entries: [KarmaLedgerEntry], running: [KarmaPairCooldown], live: [(GuildID, UserID, MemberRecord)]
                 if let guild = subject.guild.map(GuildID.init) {
-                    entries = try await export.entries(of: guild)
-                    running = try await cooldowns.running(in: guild)
+                    // One walk of the guild's karma keys for the ledgers and the pair cooldowns.
+                    let scanned = try await client.keys(matching: keys.karmaKeys(in: guild))
+                    entries = try await export.entries(among: scanned)
+                    running = try await cooldowns.running(among: scanned)
                     live = try await reader.scanMembers(of: guild).map { (guild, $0.user, $0.record) }
                 } else {
                     // One walk of the keyspace for all three, as a user's purge does (SCAN visits every key).

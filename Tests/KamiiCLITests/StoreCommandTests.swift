@@ -59,6 +59,8 @@ import Testing
         try await redis.send("HSET", "\(prefix):{4194304}:karma:2900", "1234567:77:9", "88", "1234568:66:9", "55")
         try await redis.send("SET", "\(prefix):{4194304}:karma-pair:88:77", "1764000000000", "EX", "60")
         try await redis.send("SET", "\(prefix):{4194304}:karma-pair:66:55", "1764000000001", "EX", "60")
+        // The ledger's index: a karma key that is neither a ledger nor a cooldown, passed over.
+        try await redis.send("ZADD", "\(prefix):{4194304}:karma-index:2900", "0", "1234567:77:9", "0", "1234568:66:9")
         // Live stats: 77's record in two guilds, and another member's.
         try await redis.send("HSET", "\(prefix):{4194304}:members", "77", "150:2:10:5::3:::::", "66", "9:0:1:1::0:::::")
         try await redis.send("HSET", "\(prefix):{8388608}:members", "77", "20:0:2:1::0:::::")
@@ -85,7 +87,13 @@ import Testing
         let guildDocument = try #require(try JSONSerialization.jsonObject(with: Data(guildExport.stdout.utf8)) as? [String: Any])
         let members = try #require(guildDocument["stats_in_redis"] as? [[String: Any]])
         #expect(members.compactMap { $0["user"] as? String } == ["66", "77"], "the guild's every member, by user")
-        _ = try await redis.send("DEL", "\(prefix):{4194304}:members", "\(prefix):{8388608}:members")
+        let guildLedger = try #require(guildDocument["karma_ledger"] as? [[String: String]])
+        #expect(guildLedger.compactMap { $0["giver"] }.sorted() == ["66", "77"], "the guild's whole ledger")
+        let guildCooldowns = try #require(guildDocument["karma_cooldowns"] as? [[String: Any]])
+        #expect(guildCooldowns.compactMap { $0["giver"] as? String }.sorted() == ["66", "88"], "the guild's every pair cooldown")
+        _ = try await redis.send(
+            "DEL", "\(prefix):{4194304}:members", "\(prefix):{8388608}:members", "\(prefix):{4194304}:karma:2900",
+            "\(prefix):{4194304}:karma-index:2900", "\(prefix):{4194304}:karma-pair:88:77", "\(prefix):{4194304}:karma-pair:66:55")
         await redis.close()
     }
 

@@ -96,8 +96,7 @@ struct BenchCapture: AsyncParsableCommand {
         var shards: [LoadedCapture] = []
         defer { for shard in shards { shard.capture.deallocate() } }
         for file in files { shards.append(try LoadedCapture(file: file, compression: compress)) }
-        if let redisPrimedBy { shards.append(try LoadedCapture(file: redisPrimedBy, compression: compress)) }
-        let primer = redisPrimedBy == nil ? nil : shards.removeLast()
+        let primer = try redisPrimedBy.map { try LoadedCapture(file: $0, compression: compress) }
         defer { primer?.capture.deallocate() }
         let (replay, capture) = (shards[0].replay, UnsafeRawBufferPointer(shards[0].capture))
         var rows: [StageFigures] = []
@@ -140,11 +139,12 @@ struct BenchCapture: AsyncParsableCommand {
                         redisCPU += try await Self.redisCPUSeconds(redis)
                         // The grants Redis applied (the flush re-checks each cooldown), not the actors' count.
                         grants += await run.flusher.totals.grantsApplied
+                        // Gone before the next pass: each pass meets a keyspace of its own size.
+                        try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis)
                     }))
                 rows[rows.count - 1].redisCPUSeconds = redisCPU
                 rows[rows.count - 1].xpGrants = grants
                 rows[rows.count - 1].steadyAllocationsPerDispatch = steady.perDispatch
-                for pass in 1...passes { try await Self.deleteKeys(prefix: "\(statsPrefix)-\(pass):", redis) }
                 rows[rows.count - 1].redisBaselineCPUSeconds = try await Self.plainWrites(
                     (rows.last?.counts.dispatches ?? 0) * passes, prefix: "\(statsPrefix)-baseline:", redis)
                 await redis.close()
@@ -326,9 +326,10 @@ struct StageFigures {
             if let steady = row.steadyAllocationsPerDispatch {
                 Swift.print(String(format: "steady state, the second half of each pass (its guilds' actors made): %.3f mallocs per dispatch, the flush included", steady))
             }
-            if let grants = row.xpGrants, grants > 0 {
-                Swift.print(String(
-                    format: "redis: %.2f CPU-s per million messages that earned XP (%d of %.0f dispatches)", redisCPU / Double(grants) * 1e6, grants, messages))
+            if let grants = row.xpGrants {
+                Swift.print(grants > 0
+                    ? String(format: "redis: %.2f CPU-s per million messages that earned XP (%d of %.0f dispatches)", redisCPU / Double(grants) * 1e6, grants, messages)
+                    : String(format: "redis: no message earned XP (0 of %.0f dispatches)", messages))
             }
             if let baseline = row.redisBaselineCPUSeconds, baseline > 0 {
                 Swift.print(String(

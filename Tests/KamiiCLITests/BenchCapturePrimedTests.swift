@@ -66,8 +66,9 @@ import Testing
             ])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("... members known to redis"), "\(result.stdout)")
-            let line = result.stdout.split(separator: "\n").first { $0.contains("per million messages that earned XP") }
-            let grants = line.flatMap { $0.split(separator: "(").last?.split(separator: " ").first }.flatMap { Int($0) } ?? 0
+            // The grants line is there at 0 too: a count never made fails here, not as "no grants".
+            let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("earned XP (") }, "\(result.stdout)")
+            let grants = try #require(line.split(separator: "(").last?.split(separator: " ").first.flatMap { Int($0) }, "\(line)")
             return (grants, result.stdout)
         }
         let again = try await bench(first.path, primedBy: first.path)

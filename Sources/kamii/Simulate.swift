@@ -126,8 +126,8 @@ struct SimulateCapture: ParsableCommand {
 
     func validate() throws {
         guard payloads > 0 else { throw ValidationError("--payloads must be positive") }
-        // A message ID's worker and process bits carry the stream (10 bits).
-        guard stream < 1_024 else { throw ValidationError("--stream must be below 1024") }
+        // A message ID's worker and process bits carry the stream.
+        guard stream < TrafficGenerator.distinctStreams else { throw ValidationError("--stream must be below \(TrafficGenerator.distinctStreams)") }
         try SimulatedWorldSize.validate(guilds: guilds, users: users)
     }
 

@@ -92,6 +92,9 @@ public struct TrafficGenerator: Sendable {
     public var botUsername = "Kamii"
     public var applicationID: UInt64 = 1_100_000_000_000_000_001
 
+    /// Streams whose message IDs differ: a snowflake's worker and process bits are ten.
+    public static let distinctStreams: UInt64 = 1 << 10
+
     /// - Parameters:
     ///   - stream: tells concurrent generators of one world apart (a simulator passes each
     ///     session's number): its clock starts a day later per stream and its message IDs carry
@@ -101,7 +104,7 @@ public struct TrafficGenerator: Sendable {
         self.world = world
         random = SeededRandom(seed: seed)
         clock = world.startMilliseconds + stream * 86_400_000
-        idSource = stream & 0x3FF
+        idSource = stream % Self.distinctStreams
         var indexes: [Int] = []
         var weights: [Double] = []
         var total = 0.0

@@ -117,4 +117,49 @@ import Testing
             #expect(try await store.exportGuild(IDs.guild(1)).panelAudit.isEmpty, "the edit's audit row went with the guild")
         }
     }
+
+    /// A member's row deleted by another transaction while the guild's deletion waits for it is
+    /// not in the deletion's report: the report counts what the deletion removed.
+    @Test(arguments: TestEngine.available)
+    func aGuildDeletionReportsOnlyTheRowsItDeleted(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            try await Self.populate(store)
+            let guild = IDs.guild(1).column
+            let (held, signal) = AsyncStream<Void>.makeStream()
+            async let other: Void = store.transaction { database in
+                _ = try await database.raw("""
+                    SELECT user_id FROM server_users WHERE guild_id = \(bind: guild) AND user_id = \(bind: IDs.user(2).column)\(StoreSupport.forUpdate(database))
+                    """).first()
+                signal.yield()
+                try await Self.untilADeleteWaits(on: "server_users", engine, store)
+                try await database.raw("""
+                    DELETE FROM server_users WHERE guild_id = \(bind: guild) AND user_id = \(bind: IDs.user(2).column)
+                    """).run()
+            }
+            var waiting = held.makeAsyncIterator()
+            _ = await waiting.next()
+            let report = try await store.deleteGuildData(IDs.guild(1))
+            try await other
+            #expect(report.serverUsers == 1, "user 2's row was deleted by the other transaction, not by this one")
+            #expect(try await store.exportGuild(IDs.guild(1)).serverUsers.isEmpty)
+        }
+    }
+
+    /// Returns once a statement touching `table` waits for a row lock (PostgreSQL), or after a
+    /// pause long enough for a deletion to queue behind the held write transaction (SQLite, where
+    /// writes queue in the store and nothing can be watched).
+    static func untilADeleteWaits(on table: String, _ engine: TestEngine, _ store: KamiiStore) async throws {
+        guard engine == .postgres else { return try await Task.sleep(for: .milliseconds(300)) }
+        for _ in 0..<200 {
+            let waiting = try await store.read { database in
+                try await database.raw("""
+                    SELECT count(*)::int AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE \(bind: "%DELETE FROM \"\(table)\"%")
+                    """).first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+            if waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("no DELETE on \(table) came to wait for the held row")
+    }
 }

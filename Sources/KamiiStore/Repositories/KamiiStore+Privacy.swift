@@ -166,8 +166,17 @@ extension KamiiStore {
         return punishments.map { CaseRecord(punishment: $0, reasonHistory: byCase["\($0.guild):\($0.caseID)"] ?? []) }
     }
 
-    /// Deletes the matching rows and returns how many there were.
+    /// Deletes the matching rows and returns how many it deleted. On PostgreSQL that is one
+    /// statement: a count before the delete can differ from it, since another transaction may
+    /// commit a matching row (or remove one) in between, and the report would tell a user about
+    /// rows that were not deleted. SQLite runs one write transaction at a time, so there the count
+    /// is what the delete removes.
     private static func delete(_ table: String, _ condition: SQLQueryString, _ database: any SQLDatabase) async throws -> Int {
+        if database.dialect.name == "postgresql" {
+            return try await database.raw("""
+                WITH gone AS (DELETE FROM \(ident: table) WHERE \(condition) RETURNING 1) SELECT COUNT(*) AS matching FROM gone
+                """).first()?.decode(column: "matching", as: Int.self) ?? 0
+        }
         let count = try await count(table, condition, database)
         if count > 0 {
             try await database.raw("DELETE FROM \(ident: table) WHERE \(condition)").run()

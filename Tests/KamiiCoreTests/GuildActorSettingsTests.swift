@@ -117,4 +117,33 @@ extension GuildActorTests {
         #expect(batch.messages == [10: 4])
         #expect(batch.earliestMessageTime == MessageID(D.messageID(atSecond: 0)).unixMilliseconds, "counted with XP off, with its time")
     }
+
+    /// While no settings could be read yet, a member event does not say whether the member is
+    /// verified (the defaults name no verified role; the record's flag must stay), and a join is
+    /// reported for the rewarder to judge; once the settings are read, both follow them.
+    @Test func settingsNotReadYetJudgeNoVerificationAndReportJoins() async throws {
+        var config = GuildConfig()
+        config.verifiedRole = RoleID(900)
+        let source = FlakySettings()
+        let clock = ManualClock()
+        let router = GuildRouter(stats: StatsBuffer(capacity: 1_000), settings: source, clock: clock.read)
+        let (early, late) = (UInt64(42) << 22, UInt64(43) << 22)
+        func join(_ user: UInt64) async {
+            await router.route(D.dispatch("GUILD_MEMBER_ADD", """
+                {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null},"roles":["900"],\
+                "joined_at":"2025-12-31T23:58:00.000000+00:00","pending":false}
+                """))
+        }
+        await join(early)
+        source.current.withLock { $0 = GuildSettings(config) }
+        clock.advance(5_000)
+        await join(late)
+        let profiles = batch(router).profiles
+        #expect(try #require(profiles[early]).isVerified == nil, "no verified role known yet: the record's flag stays")
+        #expect(try #require(profiles[late]).isVerified == true)
+        router.joins.finish()
+        var reported: [UInt64] = []
+        for await join in router.joins.stream { reported.append(join.user.rawValue) }
+        #expect(reported == [early], "reported while the rewards were unknown; not once the settings say there are none")
+    }
 }

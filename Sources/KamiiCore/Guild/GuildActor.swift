@@ -96,11 +96,11 @@ public actor GuildActor {
             settings = read
             return
         }
-        // Unreadable now (a database gone away): the settings it has serve until the next try — the
-        // defaults when it has none yet, so the guild's members keep earning meanwhile.
+        // Unreadable now (a database gone away): the settings it has serve until the next try — a
+        // stand-in when it has none yet, so the guild's members keep earning meanwhile.
         settingsStale.store(true, ordering: .relaxed)
         settingsRetryAt = now &+ Self.settingsRetryMilliseconds
-        if settings == nil { settings = .defaults }
+        if settings == nil { settings = .standIn }
     }
 
     private func apply(_ event: HotEvent, _ dispatch: ShardDispatch) {
@@ -132,9 +132,10 @@ public actor GuildActor {
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
                     // Only the fields it needs: a copy of the settings would retain the XP rules, shared.
-                    let reportsJoins = settings?.levelRewards.rewards.isEmpty == false
-                    // A refused configuration does not say which role verifies: the record's flag stays.
-                    let verifiedRole: UInt64?? = settings?.isRefused == true ? nil : .some(settings?.verifiedRole)
+                    let reportsJoins = settings?.levelRewards.rewards.isEmpty == false || settings?.isStandIn == true
+                    // A refused configuration, or none read yet, does not say which role verifies: the
+                    // record's flag stays.
+                    let verifiedRole: UInt64?? = settings?.isRefused == true || settings?.isStandIn == true ? nil : .some(settings?.verifiedRole)
                     try self.member(member, event, payload, reportsJoins: reportsJoins, verifiedRole: verifiedRole)
                 default:
                     counters.local.malformed.add(1, ordering: .relaxed)

@@ -34,6 +34,20 @@ public struct GuildSettings: Sendable {
     /// Whether these stand for a configuration this binary refused (``refused``).
     public private(set) var isRefused = false
 
+    /// Whether these stand in for settings not read yet (``standIn``).
+    public private(set) var isStandIn = false
+
+    /// What an actor runs while its guild's settings cannot be read (a database gone away) and it
+    /// has read none yet: the defaults' XP, so members keep earning — and nothing judged from a
+    /// configuration it has not seen. Which role verifies is not known (a member's record keeps
+    /// its flag), and joins are reported: the rewarder reads the settings itself, and holds a join
+    /// while it cannot.
+    public static let standIn: GuildSettings = {
+        var settings = GuildSettings.defaults
+        settings.isStandIn = true
+        return settings
+    }()
+
     /// A guild whose stored configuration this binary refuses — one it cannot decode, or outside
     /// the limits the panel enforces (written by hand, or by another build): its members' messages
     /// are counted, and nothing the configuration could have forbidden is given (no XP, karma or

@@ -20,13 +20,17 @@ extension LevelUpActions {
 
 /// Where a member's level is read from (a member who comes back is given the rewards of it).
 public protocol MemberLevels: Sendable {
-    /// The member's level in the guild; nil when unknown.
+    /// The member's level in the guild; nil for a member it has no record of (a newcomer). Throws
+    /// when that cannot be told yet — ``StatsReader/GuildNotLoaded`` while Redis holds nothing of
+    /// the guild — or the read failed.
     func level(of user: UserID, in guild: GuildID) async throws -> Int?
 }
 
 extension StatsReader: MemberLevels {
+    /// A member Redis has no record of is a newcomer only in a guild Redis holds: in one it lost
+    /// (restarted empty) the member may be in the checkpoint, loaded before the guild's next flush.
     public func level(of user: UserID, in guild: GuildID) async throws -> Int? {
-        try await member(user, in: guild)?.level
+        try await member(user, inLoaded: guild)?.level
     }
 }
 

@@ -20,6 +20,11 @@ extension LevelUpRewarder {
         do {
             guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
             level = known
+        } catch let notLoaded as StatsReader.GuildNotLoaded {
+            // Redis lost the guild (or has not met it): its level is known once the guild's next
+            // flush loads it from the checkpoint.
+            logger.info("a returning member's guild is not in Redis yet; tried again later", metadata: ["guild": "\(notLoaded.guild)"])
+            return retryLater(join)
         } catch {
             counts.withLock { $0.failures += 1 }
             logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])

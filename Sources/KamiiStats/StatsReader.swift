@@ -16,6 +16,26 @@ public struct StatsReader: Sendable {
         try await redis.send("HGET", keys.members(in: guild), String(user.rawValue)).bytes.flatMap(MemberRecord.init(stored:))
     }
 
+    /// The member's record in a guild Redis holds: nil when it holds the guild and not the member.
+    /// Throws ``GuildNotLoaded`` when Redis holds nothing of the guild (no batch marker: lost with
+    /// a restart, or never flushed): the checkpoint in SQL may still have the member, and is loaded
+    /// before the guild's next flush.
+    public func member(_ user: UserID, inLoaded guild: GuildID) async throws -> MemberRecord? {
+        let replies = try await redis.send("HMGET", keys.members(in: guild), String(user.rawValue), StatsKeys.batchField).array
+        guard let replies, replies.count == 2 else { throw RedisError.protocolViolation("HMGET answered \(replies.map { "\($0)" } ?? "no array")") }
+        guard !replies[1].isNull else { throw GuildNotLoaded(guild: guild) }
+        return replies[0].bytes.flatMap(MemberRecord.init(stored:))
+    }
+
+    /// Redis holds nothing of the guild yet (``member(_:inLoaded:)``).
+    public struct GuildNotLoaded: Error, Sendable, Equatable {
+        public let guild: GuildID
+
+        public init(guild: GuildID) {
+            self.guild = guild
+        }
+    }
+
     /// The user's record in every guild whose members hash is among `scanned` (keys a walk of the
     /// keyspace found, ``StatsKeys/everyMembersOrKarmaKey``; any others are passed over), read a
     /// thousand guilds to a round trip: a privacy export's live part.

@@ -1,6 +1,7 @@
 import DiscordModels
 import DiscordREST
 import KamiiCore
+import KamiiRedis
 @testable import KamiiRewards
 import KamiiStats
 import KamiiTestSupport
@@ -46,5 +47,51 @@ struct ReturningMemberRetryTests {
         }
         join.finish()
         await running
+    }
+
+    /// A member who comes back to a guild Redis lost (restarted empty) is not taken for a newcomer:
+    /// Redis holds nothing of the guild until its next flush loads it from the checkpoint, and the
+    /// member's rewards are given at a retry once it has. In a guild Redis holds, a member it has
+    /// no record of is a newcomer, and nothing is tried again for them.
+    @Test(.enabled(if: RedisTestServer.isConfigured))
+    func aMemberBackInAGuildRedisLostGetsTheirRewardsOnceItIsLoaded() async throws {
+        let redis = try RedisTestServer.client()
+        let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+        let guild = GuildID(9 << 22)
+        let reader = StatsReader(redis: redis, keys: keys)
+        await #expect(throws: StatsReader.GuildNotLoaded(guild: guild)) { try await reader.member(UserID(77), inLoaded: guild) }
+
+        let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, levels: reader,
+            retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
+        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
+        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
+        do {
+            join.yield(MemberJoin(guild: guild, user: UserID(77)))
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(actions.added.value.isEmpty && rewarder.totals.failures == 0, "not a newcomer, nor a failure: not known yet")
+            // The guild's load from the checkpoint: the member's record, then the marker.
+            var load = RedisPipeline()
+            load.beginCommand(arguments: 6)
+            for argument in ["HSET", keys.members(in: guild), "77"] { load.appendArgument(argument) }
+            load.appendArgument(bytes: MemberRecord(xp: 3_000, level: 12).stored)
+            for argument in [StatsKeys.batchField, "hydrated"] { load.appendArgument(argument) }
+            _ = try await redis.execute(load).first?.orThrow()
+            try await waitUntil("given at a retry once the guild is loaded") { Set(actions.added.value) == [501, 1_001] }
+            #expect(try await reader.member(UserID(78), inLoaded: guild) == nil)
+            join.yield(MemberJoin(guild: guild, user: UserID(78)))
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(actions.added.value.count == 2 && rewarder.totals.rolesRestored == 2, "nothing for a newcomer")
+        } catch {
+            join.finish()
+            await running
+            throw error
+        }
+        join.finish()
+        await running
+        _ = try await redis.send("DEL", keys.members(in: guild))
     }
 }

@@ -23,6 +23,16 @@ public enum GatewayCloseCode: UInt16, Sendable, CaseIterable {
         }
     }
 
+    /// Fatal codes that refuse what every shard of the bot sends alike — the token, the API
+    /// version, the intents — so every other shard would be refused in turn, each identify taken
+    /// off the session budget. (An invalid shard, or one that must be split, is that shard's own.)
+    public var refusesEveryShard: Bool {
+        switch self {
+        case .authenticationFailed, .invalidAPIVersion, .invalidIntents, .disallowedIntents: true
+        default: false
+        }
+    }
+
     /// Discord's reason text for the code.
     public var reason: String {
         switch self {

@@ -169,10 +169,12 @@ public actor ShardManager {
             }
             stopReasons[id] = reason
             Self.stopCounter(reason: Self.label(reason)).increment()
-            if case .closed(let code, _) = reason, code == GatewayCloseCode.authenticationFailed.rawValue {
-                // The token is the bot's, not this shard's: the others would each be refused in
-                // turn (minutes for a thousand shards), each identify taken off the session budget.
-                logger.critical("shard \(id) stopped: Discord refused the token (4004); every shard stops — check KAMII_TOKEN")
+            if case .closed(let code, _) = reason, let known = GatewayCloseCode(rawValue: code), known.refusesEveryShard {
+                // The token, version or intents are the bot's, not this shard's: the others would
+                // each be refused in turn (minutes for a thousand shards), each identify taken off
+                // the session budget, which a restart after the fix would then lack.
+                let fix = known == .authenticationFailed ? "check KAMII_TOKEN" : known == .invalidAPIVersion ? "check the gateway URL's version" : "check the intents (privileged ones must be enabled in the Developer Portal)"
+                logger.critical("shard \(id) stopped: Discord refused it (\(code): \(known.reason)); every shard stops — \(fix)")
                 await shutdown()
                 return
             }

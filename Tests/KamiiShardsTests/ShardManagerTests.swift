@@ -112,11 +112,14 @@ struct ShardManagerTests {
 
     /// A 4004 (the token refused) is the bot's, not one shard's: every shard stops at once, and the
     /// ones still waiting for their turn do not identify to be refused one by one.
-    @Test func aRefusedTokenStopsEveryShardAtOnce() async throws {
+    /// A refusal of what every shard sends alike (token, API version, intents) stops every shard
+    /// at once, before the others are refused in turn.
+    @Test(arguments: [UInt16(4004), 4012, 4013, 4014])
+    func aRefusalOfWhatEveryShardSendsStopsEveryShardAtOnce(code: UInt16) async throws {
         var configuration = SimulatorConfiguration(world: TrafficWorld(guildCount: 8, userCount: 200, seed: 93), dispatchesPerSecond: 0)
         configuration.recommendedShards = 4
         let server = try await SimulatorServer.start(configuration)
-        let gateway = try await ScriptedGateway(closeOnIdentify: 4004)
+        let gateway = try await ScriptedGateway(closeOnIdentify: code)
         let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
         let manager = ShardManager(
             configuration: ShardManagerConfiguration(
@@ -125,7 +128,7 @@ struct ShardManagerTests {
             rest: rest, coordination: .local)
         let reasons = try await manager.run { _, _ in }
         #expect(gateway.received.identifies == 1, "one identify refused, none after it")
-        let refused = reasons.values.filter { if case .closed(4004, _) = $0 { true } else { false } }
+        let refused = reasons.values.filter { if case .closed(code, _) = $0 { true } else { false } }
         #expect(refused.count == 1 && reasons.values.filter { $0 == .shutdown }.count == 3, "\(reasons)")
         try await gateway.close()
         try await server.stop()

@@ -101,7 +101,10 @@ struct ShardStateMachineTests {
 
     @Test func opcodesOneSevenAndNine() {
         var machine = readyMachine()
-        #expect(machine.heartbeatRequested() == [.sendHeartbeat(sequence: 1)])
+        #expect(machine.heartbeatRequested(now: 100) == [.sendHeartbeat(sequence: 1)])
+        // A flood of op 1 is answered once per spacing, not once each.
+        #expect(machine.heartbeatRequested(now: 100.5) == [] && machine.heartbeatRequested(now: 104.9) == [])
+        #expect(machine.heartbeatRequested(now: 105) == [.sendHeartbeat(sequence: 1)])
         #expect(machine.reconnectRequested() == [.close(code: 4000)])
         #expect(machine.closed(code: 4000, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0)])
         _ = machine.connected()

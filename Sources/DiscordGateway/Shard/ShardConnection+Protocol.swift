@@ -21,7 +21,7 @@ extension ShardConnection {
         case .heartbeatAck:
             actions = machine.heartbeatAcknowledged()
         case .heartbeat:
-            actions = machine.heartbeatRequested()
+            actions = machine.heartbeatRequested(now: secondsSinceStart)
         case .reconnect:
             actions = machine.reconnectRequested()
         case .invalidSession:

@@ -316,7 +316,7 @@ public actor ShardConnection {
         socket?.close()
     }
 
-    private var secondsSinceStart: Double {
+    var secondsSinceStart: Double {
         let elapsed = ContinuousClock.now - started
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }

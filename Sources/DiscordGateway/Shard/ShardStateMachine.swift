@@ -77,6 +77,7 @@ public struct ShardStateMachine: Sendable {
     public private(set) var sequence: Int?
     private var heartbeatInterval: Double?
     private var awaitingAck = false
+    private var lastRequestedBeat: Double?
     private var failures = 0
     /// Heartbeat intervals acknowledged since this connection's READY or RESUMED.
     private var healthySeconds = 0.0
@@ -218,11 +219,19 @@ public struct ShardStateMachine: Sendable {
         return []
     }
 
-    /// Op 1: Discord wants a heartbeat now.
-    public mutating func heartbeatRequested() -> [Action] {
+    /// Op 1: Discord wants a heartbeat now. One asked for within ``requestedBeatSpacing`` of the
+    /// last answered is not answered again: that beat already said the shard lives, and a flood of
+    /// op 1 answered one by one would spend the 120 sends a minute and then hold the frame loop
+    /// waiting for the limit (`now`: seconds on any steady clock).
+    public mutating func heartbeatRequested(now: Double) -> [Action] {
         guard [.identifying, .resuming, .ready].contains(state) else { return [] }
+        if let last = lastRequestedBeat, now - last < Self.requestedBeatSpacing, now >= last { return [] }
+        lastRequestedBeat = now
         return [.sendHeartbeat(sequence: sequence)]
     }
+
+    /// The least time between two op 1 answered (Discord asks rarely: a reconnect or a check).
+    public static let requestedBeatSpacing = 5.0
 
     /// A message could not be read (corrupt compression or JSON, past a limit): the connection is
     /// dropped and the session resumed, which replays from the same point. Breaking there

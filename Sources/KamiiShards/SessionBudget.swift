@@ -31,6 +31,9 @@ public struct RedisSessionBudget: SessionBudget {
 
     private final class SpentFrom: Sendable {
         let epochs = Mutex<[Int: String]>([:])
+        /// Each shard's take whose answer was lost (a timeout, a dropped connection): the script
+        /// may have run. The shard's next take names it again, and is answered from it if it did.
+        let unsettled = Mutex<[Int: String]>([:])
     }
 
     public init(
@@ -54,8 +57,12 @@ public struct RedisSessionBudget: SessionBudget {
     }
 
     public func spend(shard: Int) async throws {
+        let take = spentFrom.unsettled.withLock { $0[shard] } ?? String(UInt64.random(in: 0...UInt64.max), radix: 36)
         for _ in 0..<100 {
-            let reply = try await redis.evaluate(Self.take, keys: [key, key + ":epoch"], arguments: [String(reserve)])
+            // A take that fails stays named for the shard's next: one that did not run is taken then.
+            spentFrom.unsettled.withLock { $0[shard] = take }
+            let reply = try await redis.evaluate(Self.take, keys: [key, key + ":epoch", key + ":take:" + take], arguments: [String(reserve)])
+            spentFrom.unsettled.withLock { _ = $0.removeValue(forKey: shard) }
             guard let values = reply.array, values.count == 3, let left = values[0].int, let ttl = values[1].int else {
                 throw RedisError.protocolViolation("budget script answered \(reply)")
             }
@@ -111,14 +118,18 @@ public struct RedisSessionBudget: SessionBudget {
         """)
 
     /// Takes one start unless only the reserve is left; answers {left after, ms until reset, epoch},
-    /// {-1, ms until reset, epoch} when refused, {-2, 0, false} when the budget is unknown.
+    /// {-1, ms until reset, epoch} when refused, {-2, 0, false} when the budget is unknown. The take
+    /// is named (KEYS[3], kept ten minutes, holding the epoch it took from): named again after its
+    /// answer was lost, it answers that the start is taken — from this budget — without taking another.
     static let take = RedisScript("""
         local remaining = redis.call('GET', KEYS[1])
         if not remaining then return {-2, 0, false} end
         remaining = tonumber(remaining)
         local epoch = redis.call('GET', KEYS[2]) or ''
+        if redis.call('GET', KEYS[3]) == epoch then return {remaining, redis.call('PTTL', KEYS[1]), epoch} end
         if remaining <= tonumber(ARGV[1]) then return {-1, redis.call('PTTL', KEYS[1]), epoch} end
         redis.call('DECR', KEYS[1])
+        redis.call('SET', KEYS[3], epoch, 'PX', 600000)
         return {remaining - 1, redis.call('PTTL', KEYS[1]), epoch}
         """)
 }

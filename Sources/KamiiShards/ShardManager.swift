@@ -151,10 +151,11 @@ public actor ShardManager {
                 }
                 return
             }
-            if case .identifyRefused(_, let retryAfter?) = reason {
-                // The session budget is at its reserve: wait for Discord's reset, then start again.
+            if case .identifyRefused(let why, let retryAfter?) = reason {
+                // The session budget is at its reserve (wait for Discord's reset), or could not be
+                // read (wait a moment): then start again.
                 refusals += 1
-                logger.warning("shard \(id) waits \(retryAfter) for the session budget to reset")
+                logger.warning("shard \(id) waits \(retryAfter) before identifying: \(why)")
                 await wait(retryAfter)
                 continue
             }

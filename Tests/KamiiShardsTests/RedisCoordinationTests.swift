@@ -153,6 +153,45 @@ struct RedisCoordinationTests {
         await redis.close()
     }
 
+    /// A take whose answer was lost — Redis busier than the command timeout, so the client gave up
+    /// while the script still ran later — is not taken again by the shard's next take, which finds
+    /// it; a take after that one takes a start of its own.
+    @Test func aTakeWhoseAnswerWasLostIsNotTakenTwice() async throws {
+        let namespace = Self.namespace()
+        let key = "kamii:gateway:{\(namespace)}:session-budget"
+        // A server of its own: the test holds it busy.
+        let server = try RedisProcess()
+        var quick = server.configuration
+        quick.commandTimeout = .milliseconds(150)
+        let (blocker, impatient) = (RedisClient(configuration: server.configuration), RedisClient(configuration: quick))
+        let budget = RedisSessionBudget(redis: impatient, namespace: namespace, reserve: 0) {
+            .init(total: 10, remaining: 5, resetAfter: 60_000, maxConcurrency: 1)
+        }
+        try await budget.spend(shard: 1)
+        #expect(try await blocker.send("GET", key).string == "4")
+        // Redis runs a script of 1.5 s (under the 2 s timeout of `blocker`): shard 0's take waits behind it, past its client's timeout.
+        async let busy = blocker.send("EVAL", """
+            local t = redis.call('TIME') local start = t[1] * 1000000 + t[2]
+            repeat local now = redis.call('TIME') until now[1] * 1000000 + now[2] - start > 1500000
+            return 1
+            """, "0")
+        try await Task.sleep(for: .milliseconds(300))
+        await #expect(throws: RedisError.timeout) { try await budget.spend(shard: 0) }
+        _ = try await busy
+        var left = try await blocker.send("GET", key).string
+        for _ in 0..<40 where left != "3" {
+            try await Task.sleep(for: .milliseconds(25))
+            left = try await blocker.send("GET", key).string
+        }
+        #expect(left == "3", "the take ran once Redis was free, its answer lost")
+        try await budget.spend(shard: 0)
+        #expect(try await blocker.send("GET", key).string == "3", "the lost take's start, not a second one")
+        try await budget.spend(shard: 0)
+        #expect(try await blocker.send("GET", key).string == "2", "a new take takes its own")
+        await blocker.close()
+        await impatient.close()
+    }
+
     /// A start spent from a budget that has since reset (and been read again) is not given back
     /// to the new one, which never counted it.
     @Test func aStartIsGivenBackOnlyToTheBudgetItCameFrom() async throws {

@@ -7,7 +7,8 @@ import UnixSignals
 /// How `kamii run` answers SIGTERM and SIGINT. The first asks for a graceful shutdown: the shards
 /// close resumably, what they delivered is flushed to Redis and checkpointed to SQL — which waits
 /// for Redis (30 s at most) and for SQL (a minute at most) when they are slow or away. A second
-/// signal stops at once, the way an operator at a terminal expects a second Ctrl-C to: the waits
+/// signal (a second or more after the first) stops at once, the way an operator at a terminal
+/// expects a second Ctrl-C to: the waits
 /// are cancelled and the process ends — within ``stopDeadlineSeconds`` whatever a service still awaits
 /// (a SQL call running to its own timeout), by `exit(1)` if need be. What was not flushed by then
 /// is what a `kill -9` would leave: the saved sessions resume from the last flushed dispatch, so
@@ -15,6 +16,9 @@ import UnixSignals
 enum ShutdownSignals {
     /// How long a second signal's cancellation may take before the process exits regardless.
     static let stopDeadlineSeconds = 5
+
+    /// A signal this soon after the first is taken for the same one, delivered twice.
+    static let repeatWindow = Duration.seconds(1)
 
     /// What ended the run.
     enum Outcome: Equatable {
@@ -39,7 +43,16 @@ enum ShutdownSignals {
                 guard let first = await received.next() else { return nil }
                 logger.notice("\(first): shutting down — shards close resumably, their changes are flushed; send it again to stop at once")
                 await group.triggerGracefulShutdown()
-                guard let second = await received.next() else { return nil }
+                let firstAt = ContinuousClock.now
+                var next = await received.next()
+                while let repeated = next, ContinuousClock.now - firstAt < repeatWindow {
+                    // One Ctrl-C can arrive twice: from the terminal to the process group, and again
+                    // from a wrapper in it that passes its own on (`timeout --foreground`, some
+                    // supervisors). That must not cut the flush short.
+                    logger.notice("\(repeated) again within \(repeatWindow): taken for the same one; send it again to stop at once")
+                    next = await received.next()
+                }
+                guard let second = next else { return nil }
                 logger.warning("\(second) again: stopping at once; changes not yet in Redis come back only if a saved session resumes")
                 // Off Swift's pool, which a service stuck in a call might hold: the promise of
                 // "at once" does not depend on every service honouring cancellation.

@@ -1,24 +1,57 @@
 extension StatsFlushScript {
-    /// Lua defining `applied(marker)`: whether a guild whose batch marker is `marker` has this
-    /// call's batch (ARGV[1]) applied. A batch id is a process's prefix and a counter: a batch at or
-    /// below the last applied one of the same process is a repeat (a retry, or a stale copy
-    /// arriving late). Most guilds of a call hold one of a few markers (the batches before this
-    /// one): each is judged once.
+    /// Lua defining `applied(marker, key)`: whether the guild whose members hash `key` holds batch
+    /// marker `marker` has this call's batch (ARGV[1]) applied. A batch id is a process's prefix
+    /// and a counter: a batch at or below the last applied one of the same process is a repeat (a
+    /// retry, or a stale copy arriving late). Most guilds of a call hold one of a few markers (the
+    /// batches before this one): each is judged once. A marker of another process (the shard moved,
+    /// a rolling restart) says nothing of this one's batches: the markers it replaced were kept
+    /// aside (`keptAside`, in the hash's `~batch-others` field), and this process's last among them
+    /// is judged instead — else a retry whose first copy was applied, its reply lost, would be
+    /// applied again once another process had flushed the guild.
     static let batchJudgement = """
         local batch = ARGV[1]
         local batchProcess, batchNumber = string.match(batch, '^(.*)-(%d+)$')
         batchNumber = tonumber(batchNumber)
         local verdicts = {}
-        local function applied(marker)
+        local othersField = '\(StatsKeys.otherProcessesBatchField)'
+        local function appliedAmong(others)
+            if type(others) ~= 'string' or not batchNumber then return false end
+            for entry in string.gmatch(others, '[^ ]+') do
+                local process, number = string.match(entry, '^(.*)-(%d+)$')
+                if process == batchProcess then return tonumber(number) >= batchNumber end
+            end
+            return false
+        end
+        -- The process of a batch marker; nil for a load's (`hydrated`).
+        local function processOf(marker)
+            return string.match(marker, '^(.*)-%d+$')
+        end
+        local function applied(marker, key)
             if not marker then return false end
             if marker == batch then return true end
             local verdict = verdicts[marker]
             if verdict == nil then
                 local process, number = string.match(marker, '^(.*)-(%d+)$')
-                verdict = process ~= nil and process == batchProcess and batchNumber ~= nil and tonumber(number) >= batchNumber
+                if process ~= batchProcess then return appliedAmong(redis.call('HGET', key, othersField)) end
+                verdict = batchNumber ~= nil and tonumber(number) >= batchNumber
                 verdicts[marker] = verdict
             end
             return verdict
+        end
+        -- What `~batch-others` holds once `marker`, another process's, is replaced by this batch:
+        -- it first, then the others kept before but its process's and this one's, eight at most.
+        local function keptAside(marker, others)
+            local list, count, replaced = {marker}, 1, processOf(marker)
+            if type(others) == 'string' then
+                for entry in string.gmatch(others, '[^ ]+') do
+                    local process = processOf(entry)
+                    if count < 8 and process ~= replaced and process ~= batchProcess then
+                        count = count + 1
+                        list[count] = entry
+                    end
+                end
+            end
+            return table.concat(list, ' ')
         end
         """
 }

@@ -41,7 +41,7 @@ extension StatsFlushScript {
             for k = first, last do
                 -- A hash that is not Kamii's (WRONGTYPE) is not a guild with the batch either.
                 local marker = redis.pcall('HGET', KEYS[k], '\#(StatsKeys.batchField)')
-                if type(marker) == 'table' or not applied(marker) then return false end
+                if type(marker) == 'table' or not applied(marker, KEYS[k]) then return false end
             end
             return true
         end

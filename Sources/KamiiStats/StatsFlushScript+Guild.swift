@@ -41,7 +41,7 @@ extension StatsFlushScript {
                     end
                     local marker = stored[1]
                     if mustBeLoaded and not marker then return 0, ups, true, true end
-                    if applied(marker) then return 0, ups, false, true end
+                    if applied(marker, membersKey) then return 0, ups, false, true end
                     if stored[2] and (tonumber(stored[2]) or -1) >= since then
                         deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
@@ -55,10 +55,13 @@ extension StatsFlushScript {
                         if storedTag == sessionTag then countedHere = tonumber(storedSequence) end
                     end
                     records[1], records[2], recordCount = '~batch', batch, 2
+                    if marker and processOf(marker) and processOf(marker) ~= batchProcess then
+                        records[3], records[4], recordCount = othersField, keptAside(marker, call('HGET', membersKey, othersField)), 4
+                    end
                     -- Never back within a session: a replay flushed in parts ends each part below
                     -- what an earlier process counted. (Without replays, `s` only grows.)
                     if writesPositions and reached and tonumber(lastSequence) > countedHere then
-                        records[3], records[4], recordCount = '\#(StatsKeys.positionField)', reached, 4
+                        records[recordCount + 1], records[recordCount + 2], recordCount = '\#(StatsKeys.positionField)', reached, recordCount + 2
                     end
                     if reactions > 0 then karmaOf = karmaFrom(prefix, first + members, reactions, deleted, pairCooldown) end
                 else

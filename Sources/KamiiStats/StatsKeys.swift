@@ -109,6 +109,10 @@ public struct StatsKeys: Sendable, Equatable {
     /// The field of a guild's members hash that holds the last flush batch applied to it
     /// (`hydrated` when loaded from SQL, or purged).
     public static let batchField = "~batch"
+    /// The field of a guild's members hash that holds the batch markers of other processes this
+    /// guild's marker replaced, the latest per process (space-separated, eight at most): how a
+    /// process that retries a batch after another flushed the guild tells whether it was applied.
+    public static let otherProcessesBatchField = "~batch-others"
     /// The field of a guild's members hash that holds when its latest deletion was remembered.
     public static let deletedField = "~deleted"
     /// The field of a guild's members hash that holds the session tag and `s` (`tag:s`) its last

@@ -17,6 +17,11 @@ public import KamiiStore
 /// remembered after its read, and deletes its rows again (``Checkpointer``) — or, had it died
 /// first, the next checkpoint does, the members still marked and their deletion remembered.
 ///
+/// A guild Redis has lost (or is loading from SQL) holds no record of the user to delete, so the
+/// deletion is remembered there anyway — in each such guild Redis has a members hash for, and in each
+/// where SQL holds the user's counters — or the changes the bot holds until the guild is loaded
+/// would start their record again.
+///
 /// Not covered: a user with nothing in a guild yet (their first changes there still buffered)
 /// leaves nothing there to remember the deletion by; changes of theirs held past ``settle`` start a
 /// record there, or put their reactions in the ledger. And reactions and member events carry no
@@ -52,7 +57,9 @@ public struct PrivacyDeletion: Sendable {
     }
 
     public func delete(_ user: UserID) async throws -> Report {
-        try await run { try await stats?.purge(user) ?? 0 } sql: { try await store.deleteUserData(user) }
+        // Where SQL holds their counters: a guild Redis has lost (or is loading) is remembered too.
+        let withStats = stats == nil ? [] : try await store.guilds(withStatsOf: user)
+        return try await run { try await stats?.purge(user, rememberingIn: withStats) ?? 0 } sql: { try await store.deleteUserData(user) }
     }
 
     private func run(redis: () async throws -> Int, sql: () async throws -> DeletionReport) async throws -> Report {

@@ -38,17 +38,20 @@ public struct StatsPurge: Sendable {
 
     /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
     /// the karma ledgers' entries and pair cooldowns naming them; in each guild that held a record or
-    /// such an entry,
-    /// the deletion is remembered (``StatsKeys/deletions(in:)``). Returns how many guilds held a
-    /// record of them. The members hashes and karma keys are found by one walk of the keyspace
-    /// before anything is deleted: a karma key a flush creates in between is left to the second
-    /// Redis pass of a ``PrivacyDeletion``.
+    /// such an entry, or that Redis does not hold loaded (no batch marker: lost, or a load under way)
+    /// among those it has a members hash for and `known` (where SQL holds the user's counters),
+    /// the deletion is remembered (``StatsKeys/deletions(in:)``): else the bot's changes of theirs,
+    /// held until the guild is loaded, would start a record there again. Returns how many guilds
+    /// held a record of them. The members hashes and karma keys are found by one walk of the
+    /// keyspace before anything is deleted: a karma key a flush creates in between is left to the
+    /// second Redis pass of a ``PrivacyDeletion``.
     @discardableResult
-    public func purge(_ user: UserID) async throws -> Int {
+    public func purge(_ user: UserID, rememberingIn known: [GuildID] = []) async throws -> Int {
         // Every guild's members hash (`<prefix>:{<guild>}:members`; the guild is read back from each),
         // and the karma keys, found by one walk of the keyspace.
         let scanned = try await redis.keys(matching: keys.everyMembersOrKarmaKey)
-        let guilds = scanned.compactMap(keys.guild(ofMembersKey:))
+        let found = scanned.compactMap(keys.guild(ofMembersKey:))
+        let guilds = found + Set(known).subtracting(found)
         let member = String(user.rawValue)
         let lifetime = String(StatsKeys.tombstoneLifetimeMilliseconds)
         var removed = 0
@@ -109,7 +112,8 @@ public struct StatsPurge: Sendable {
 
     /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, dirty set and its
     /// checkpointing twin, deletions hash; ARGV the user and the deletion's lifetime. Returns 1 when
-    /// the user had a record (and remembers the deletion), else 0.
+    /// the user had a record, else 0; remembers the deletion when they had one, or when the guild is
+    /// not loaded (no batch marker).
     static let purgeMember = RedisScript(rememberFunction + """
 
         local user = ARGV[1]
@@ -119,7 +123,7 @@ public struct StatsPurge: Sendable {
         redis.call('ZREM', KEYS[4], user)
         redis.call('SREM', KEYS[5], user)
         redis.call('SREM', KEYS[6], user)
-        if had == 1 then remember(KEYS[7], KEYS[1], user, ARGV[2]) end
+        if had == 1 or redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then remember(KEYS[7], KEYS[1], user, ARGV[2]) end
         return had
         """)
 }

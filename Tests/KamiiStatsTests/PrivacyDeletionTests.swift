@@ -118,6 +118,38 @@ struct PrivacyDeletionTests {
         try await store.close()
     }
 
+    /// Redis lost the guild (restarted empty) while the bot holds a deleted user's changes there,
+    /// waiting for the guild to be loaded: the deletion, finding no record of them in Redis, is
+    /// remembered there anyway (SQL held their counters), so the load and the flush after it do not
+    /// start their record again; the other members keep theirs.
+    @Test(arguments: [false, true])
+    func changesHeldForAGuildRedisLostAreGoneWithTheUser(loadUnderWay: Bool) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        try await checkpointed(store, users: [(one, 100), (two, 200)])
+        if loadUnderWay {
+            // A load under way: another member's row written, the user's not yet, no marker.
+            var page = RedisPipeline()
+            page.beginCommand(arguments: 4)
+            for argument in ["HSET", keys.members(in: guild), String(two)] { page.appendArgument(argument) }
+            page.appendArgument(bytes: MemberRecord(xp: 200, messages: 9).stored)
+            _ = try await redis.execute(page).first?.orThrow()
+        }
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: StoreHydrator(store: store))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+
+        let report = try await deletion(store, redis).delete(UserID(one))
+        #expect(report.redis == 0 && report.sql.serverUsers == 1, "\(report)")
+        #expect(await flusher.flush(), "the guild loaded, then its batch applied")
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild) == nil, "the deleted user's held message starts no record")
+        #expect(try await reader.member(UserID(two), in: guild)?.messages == 10)
+        await redis.close()
+        try await store.close()
+    }
+
     /// A load that wrote its rows and then could not check them against SQL leaves the guild
     /// unmarked; the next load starts clean, so a member deleted in between does not stay behind.
     @Test func aLoadClearsWhatAnUnfinishedOneLeft() async throws {

@@ -71,6 +71,17 @@ extension KamiiStore {
         }
     }
 
+    /// The guilds where the user has counters (a privacy deletion remembers itself in each, for a
+    /// guild Redis does not hold when it runs), in ID order.
+    public func guilds(withStatsOf user: UserID) async throws(StoreError) -> [GuildID] {
+        try StoreSupport.requireValid(user, "user")
+        return try await read { database in
+            try await database.raw("""
+                SELECT guild_id FROM server_users WHERE user_id = \(bind: user.column) ORDER BY guild_id
+                """).all().map { try $0.id("guild_id") }
+        }
+    }
+
     /// A page of the guild's leaderboard (page 0 first), highest first; ties by user ID.
     public func leaderboard(
         _ guild: GuildID, by order: LeaderboardOrder = .xp, page: Int = 0, pageSize: Int = 10

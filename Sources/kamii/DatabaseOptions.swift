@@ -9,7 +9,7 @@ import KamiiStore
 struct DatabaseOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The database: sqlite:PATH or postgres://user@host:port/database.",
-        discussion: "Defaults to $KAMII_DATABASE_URL, then database_url in the configuration file, then sqlite:kamii.sqlite."))
+        discussion: "Defaults to $KAMII_DATABASE_URL, then database_url in the configuration file; one of them is required."))
     var database: String?
 
     @Option(help: "kamii run's configuration file, read for database_url, redis_url and stats_prefix (default: $KAMII_CONFIG).")
@@ -30,15 +30,15 @@ struct DatabaseOptions: ParsableArguments {
 /// Where `kamii run` keeps its data: the environment's `KAMII_*` over the configuration file's, and
 /// `--database` over both (the data commands put their own `--redis` and `--stats-prefix` first).
 struct StoreLocations {
-    /// The SQL store: `--database`, else `KAMII_DATABASE_URL`, else the file's, else ``defaultDatabaseURL``.
-    var databaseURL: String
+    /// The SQL store: `--database`, else `KAMII_DATABASE_URL`, else the file's. None is no default:
+    /// a made-up one (an SQLite file in the current directory) would be created empty, and a privacy
+    /// deletion there would report success with the bot's own database untouched.
+    var databaseURL: String?
     var redisURL: String?
     var statsPrefix: String?
 
-    static let defaultDatabaseURL = "sqlite:kamii.sqlite"
-
     init(file: RunConfiguration.File, environment: [String: String], database: String? = nil) {
-        databaseURL = database ?? RunConfiguration.setting(.databaseURL, file.databaseURL, in: environment) ?? Self.defaultDatabaseURL
+        databaseURL = database ?? RunConfiguration.setting(.databaseURL, file.databaseURL, in: environment)
         redisURL = RunConfiguration.setting(.redisURL, file.redisURL, in: environment)
         statsPrefix = RunConfiguration.setting(.statsPrefix, file.statsPrefix, in: environment)
     }
@@ -46,7 +46,10 @@ struct StoreLocations {
 
 /// Runs `body` with the SQL store of `locations` open and closes it afterwards, whatever happens.
 func withStore<Result>(at locations: StoreLocations, _ body: (KamiiStore) async throws -> Result) async throws -> Result {
-    let store = try KamiiStore(StoreConfiguration(url: locations.databaseURL))
+    guard let url = locations.databaseURL else {
+        throw ValidationError("no database given: pass --database, set KAMII_DATABASE_URL, or point --config (or KAMII_CONFIG) at kamii run's configuration file with database_url")
+    }
+    let store = try KamiiStore(StoreConfiguration(url: url))
     do {
         let result = try await body(store)
         try await store.close()

@@ -126,11 +126,12 @@ enum Kamii {
     /// Runs the executable and waits for it without holding a thread of Swift's cooperative pool:
     /// the pipes are read and the exit awaited on Dispatch's threads (tests run in parallel on a
     /// pool of two threads here; a blocked one stalls every other test).
-    static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String]? = nil, in directory: URL? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout

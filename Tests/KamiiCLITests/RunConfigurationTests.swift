@@ -82,7 +82,7 @@ struct RunConfigurationTests {
         #expect(StoreLocations(file: file, environment: ["KAMII_DATABASE_URL": "sqlite:/env.sqlite"]).databaseURL == "sqlite:/env.sqlite")
         #expect(StoreLocations(file: file, environment: ["KAMII_DATABASE_URL": "sqlite:/env.sqlite"], database: "sqlite:/option.sqlite").databaseURL
             == "sqlite:/option.sqlite")
-        #expect(StoreLocations(file: .init(), environment: [:]).databaseURL == StoreLocations.defaultDatabaseURL)
+        #expect(StoreLocations(file: .init(), environment: [:]).databaseURL == nil, "no database made up")
         #expect(try DataCommand.statsKeys(nil).prefix == "kamii")
         #expect(try DataCommand.statsKeys("live").prefix == "live")
         for refused in ["", "a{b}", "k?mii", "k*", "k[a]mii", "k\\mii"] {

@@ -26,6 +26,21 @@ import Testing
         #expect(second.stdout == "schema up to date at version \(latest)\n")
     }
 
+    /// With no database named anywhere (option, variable, configuration file), the data commands
+    /// stop with an error: an SQLite file made up in the current directory would be created empty,
+    /// and a deletion there would report success with the bot's own database untouched.
+    @Test func dataCommandsWithNoDatabaseNamedStopWithoutMakingOneUp() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        for arguments in [["data", "delete", "--user", "5", "--yes", "--sql-only"], ["data", "export", "--user", "5"], ["migrate"]] {
+            let result = try await Kamii.run(arguments, environment: environment, in: directory)
+            #expect(result.status != 0 && result.stderr.contains("no database given"), "\(arguments): \(result.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "no database file made")
+    }
+
     @Test func exportPrintsOneJSONDocumentAndDeleteNeedsConfirmation() async throws {
         let database = Database()
         _ = try await Kamii.run(["migrate", "--database", database.url])

@@ -66,17 +66,22 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let settings: RunConfiguration
+        let logLevel: Logger.Level
         do {
-            settings = try RunConfiguration.load(path: config ?? environment["KAMII_CONFIG"], environment: environment)
+            settings = try RunConfiguration.load(path: RunEnvironment.configPath(option: config, in: environment), environment: environment)
+            logLevel = try RunEnvironment.logLevel(in: environment)
         } catch let error as RunConfiguration.Invalid {
             throw ValidationError(error.description)
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = environment["KAMII_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "kamii")
+        for (given, meant) in RunEnvironment.misspelt(in: environment) {
+            logger.warning("\(given) is not a setting kamii run reads (ignored); did you mean \(meant)?")
+        }
         let rest = DiscordRESTClient(configuration: settings.restConfiguration())
         let redis = settings.redis.map { RedisClient(configuration: $0) }
         if let redis { try await Self.checkVersion(of: redis, logger: logger) }

@@ -89,4 +89,24 @@ struct RunConfigurationTests {
             #expect(throws: (any Error).self, "\(refused)") { try DataCommand.statsKeys(refused) }
         }
     }
+
+    /// A misspelt setting is named with the one it is likely meant to be (else it is ignored
+    /// without a word, and the bot runs on the default); other tools' `KAMII_*` variables are left
+    /// alone. The log level takes any case, and refuses a name it does not know; an empty
+    /// `KAMII_CONFIG` is unset.
+    @Test func misspeltVariablesAreNamedAndTheLogLevelIsChecked() throws {
+        let environment = [
+            "KAMII_REDIS": "redis://x", "KAMII_FLUSH_INTERVAL": "250", "KAMII_SHARD": "4", "KAMII_TOKN": "t",
+            "KAMII_TOKEN": "t", "KAMII_TEST_REDIS": "127.0.0.1:6390", "KAMII_PYTHON": "python3", "HOME": "/root",
+        ]
+        let named = RunEnvironment.misspelt(in: environment).map { "\($0.given)→\($0.meant)" }
+        #expect(named == ["KAMII_FLUSH_INTERVAL→KAMII_FLUSH_INTERVAL_MS", "KAMII_REDIS→KAMII_REDIS_URL", "KAMII_SHARD→KAMII_SHARDS", "KAMII_TOKN→KAMII_TOKEN"])
+        #expect(try RunEnvironment.logLevel(in: [:]) == .info)
+        #expect(try RunEnvironment.logLevel(in: ["KAMII_LOG_LEVEL": "DEBUG"]) == .debug)
+        #expect(try RunEnvironment.logLevel(in: ["KAMII_LOG_LEVEL": "warn"]) == .warning)
+        #expect(throws: RunConfiguration.Invalid.self) { try RunEnvironment.logLevel(in: ["KAMII_LOG_LEVEL": "verbose"]) }
+        #expect(RunEnvironment.configPath(option: nil, in: ["KAMII_CONFIG": ""]) == nil)
+        #expect(RunEnvironment.configPath(option: "a.json", in: ["KAMII_CONFIG": "b.json"]) == "a.json")
+        #expect(RunEnvironment.editDistance("", "abc") == 3 && RunEnvironment.editDistance("kitten", "sitting") == 3)
+    }
 }

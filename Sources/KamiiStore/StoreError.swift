@@ -1,3 +1,5 @@
+import PostgresKit
+
 /// Why a storage call failed.
 ///
 /// Caller mistakes (invalid input, an unknown guild, a missing record) are separate from runtime
@@ -46,6 +48,17 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case .misconfigured: "misconfigured database"
         case .database: "database error"
         }
-        return underlying.map { "\(what): \(detail) (\($0))" } ?? "\(what): \(detail)"
+        return underlying.map { "\(what): \(detail) (\(Self.explain($0)))" } ?? "\(what): \(detail)"
+    }
+
+    /// The driver's error in words an operator can act on (refused connection, unknown role,
+    /// missing database), without the query or its values — which is why PostgresNIO's own
+    /// description is a fixed text that says nothing.
+    static func explain(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            return "PostgreSQL: \(message)" + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        return error.underlying.map { "PostgreSQL \(error.code): \($0)" } ?? "PostgreSQL \(error.code)"
     }
 }

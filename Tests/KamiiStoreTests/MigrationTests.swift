@@ -76,4 +76,23 @@ import Testing
         #expect(!"\(configuration.engine)".contains("hunter2"), "the engine printed alone")
         #expect(!"\(configuration)".contains("hunter2"))
     }
+
+    /// A PostgreSQL that refuses says why — PostgresNIO's own description of its error is a fixed
+    /// text that names nothing — and the password stays out of it.
+    @Test(.enabled(if: TestEngine.available.contains(.postgres)))
+    func aRefusingPostgreSQLSaysWhy() async throws {
+        let url = try #require(TestEngine.postgresURL)
+        var missing = try #require(URLComponents(string: url))
+        missing.path = "/kamii_missing_\(UInt32.random(in: 0...UInt32.max))"
+        missing.password = "hunter2secret"
+        let store = try KamiiStore(StoreConfiguration(url: try #require(missing.string)))
+        do {
+            _ = try await store.schemaVersion()
+            Issue.record("a database that does not exist answered")
+        } catch {
+            #expect(error.description.contains("does not exist") && error.description.contains("SQLSTATE 3D000"), "\(error)")
+            #expect(!error.description.contains("hunter2secret"))
+        }
+        try await store.close()
+    }
 }

@@ -131,8 +131,14 @@ start_postgres() {
     make_temp_dir postgres
     dir=$KAMII_TEMP_DIR
     if [ "$(id -u)" = 0 ]; then
-        chown postgres:postgres "$dir"
         as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+        chown postgres:postgres "$dir"
+        # A TMPDIR the postgres user cannot reach (under /root, mode 700): the data goes under /tmp.
+        if ! "${as_postgres[@]}" test -w "$dir"; then
+            TMPDIR=/tmp make_temp_dir postgres
+            dir=$KAMII_TEMP_DIR
+            chown postgres:postgres "$dir"
+        fi
     fi
     # C.UTF-8, not the caller's LANG: an ssh session may bring a locale this machine never generated.
     "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \

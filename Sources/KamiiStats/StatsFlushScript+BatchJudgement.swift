@@ -26,17 +26,21 @@ extension StatsFlushScript {
         local function processOf(marker)
             return string.match(marker, '^(.*)-%d+$')
         end
+        -- Also says whether `marker` is another process's batch (to keep aside once replaced): a
+        -- second value, so the usual guild parses no marker again.
         local function applied(marker, key)
-            if not marker then return false end
-            if marker == batch then return true end
+            if not marker then return false, false end
+            if marker == batch then return true, false end
             local verdict = verdicts[marker]
             if verdict == nil then
                 local process, number = string.match(marker, '^(.*)-(%d+)$')
-                if process ~= batchProcess then return appliedAmong(redis.call('HGET', key, othersField)) end
+                if process ~= batchProcess then
+                    return appliedAmong(redis.call('HGET', key, othersField)), process ~= nil
+                end
                 verdict = batchNumber ~= nil and tonumber(number) >= batchNumber
                 verdicts[marker] = verdict
             end
-            return verdict
+            return verdict, false
         end
         -- What `~batch-others` holds once `marker`, another process's, is replaced by this batch:
         -- it first, then the others kept before but its process's and this one's, eight at most.

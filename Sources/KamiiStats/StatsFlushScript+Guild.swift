@@ -41,7 +41,8 @@ extension StatsFlushScript {
                     end
                     local marker = stored[1]
                     if mustBeLoaded and not marker then return 0, ups, true, true end
-                    if applied(marker, membersKey) then return 0, ups, false, true end
+                    local done, foreign = applied(marker, membersKey)
+                    if done then return 0, ups, false, true end
                     if stored[2] and (tonumber(stored[2]) or -1) >= since then
                         deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
@@ -55,7 +56,7 @@ extension StatsFlushScript {
                         if storedTag == sessionTag then countedHere = tonumber(storedSequence) end
                     end
                     records[1], records[2], recordCount = '~batch', batch, 2
-                    if marker and processOf(marker) and processOf(marker) ~= batchProcess then
+                    if foreign then
                         records[3], records[4], recordCount = othersField, keptAside(marker, call('HGET', membersKey, othersField)), 4
                     end
                     -- Never back within a session: a replay flushed in parts ends each part below

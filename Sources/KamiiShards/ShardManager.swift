@@ -174,7 +174,12 @@ public actor ShardManager {
                 // The token, version or intents are the bot's, not this shard's: the others would
                 // each be refused in turn (minutes for a thousand shards), each identify taken off
                 // the session budget, which a restart after the fix would then lack.
-                let fix = known == .authenticationFailed ? "check KAMII_TOKEN" : known == .invalidAPIVersion ? "check the gateway URL's version" : "check the intents (privileged ones must be enabled in the Developer Portal)"
+                let fix = switch known {
+                case .authenticationFailed: "check KAMII_TOKEN"
+                case .invalidAPIVersion: "check the gateway URL's version"
+                case .disallowedIntents: "enable the privileged intents asked for in the Developer Portal, or ask for fewer"
+                default: "check the intents setting: a value Discord does not know"
+                }
                 logger.critical("shard \(id) stopped: Discord refused it (\(code): \(known.reason)); every shard stops — \(fix)")
                 await shutdown()
                 return

@@ -34,8 +34,13 @@ extension StatsFlushScript {
             local verdict = verdicts[marker]
             if verdict == nil then
                 local process, number = string.match(marker, '^(.*)-(%d+)$')
+                -- A load's or a purge's (`hydrated`) starts a fresh hash: nothing kept aside.
+                if process == nil then
+                    verdicts[marker] = false
+                    return false, false
+                end
                 if process ~= batchProcess then
-                    return appliedAmong(redis.call('HGET', key, othersField)), process ~= nil
+                    return appliedAmong(redis.call('HGET', key, othersField)), true
                 end
                 verdict = batchNumber ~= nil and tonumber(number) >= batchNumber
                 verdicts[marker] = verdict

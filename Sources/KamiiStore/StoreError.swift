@@ -52,8 +52,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The driver's error in words an operator can act on (refused connection, unknown role,
-    /// missing database), without the query or its values — which is why PostgresNIO's own
-    /// description is a fixed text that says nothing.
+    /// missing database): PostgreSQL's message and SQLSTATE, or the connection's failure — not the
+    /// query or its bind values, which is why PostgresNIO's own description is a fixed text that
+    /// says nothing. (A message may quote a value the server refused.)
     static func explain(_ error: any Error) -> String {
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] {

@@ -17,7 +17,7 @@ enum ShutdownSignals {
     /// How long a second signal's cancellation may take before the process exits regardless.
     static let stopDeadlineSeconds = 5
 
-    /// A signal this soon after the first is taken for the same one, delivered twice.
+    /// The first signal again this soon after it is taken for the same one, delivered twice.
     static let repeatWindow = Duration.seconds(1)
 
     /// What ended the run.
@@ -41,14 +41,14 @@ enum ShutdownSignals {
             tasks.addTask {
                 var received = signals.makeAsyncIterator()
                 guard let first = await received.next() else { return nil }
+                let firstAt = ContinuousClock.now
                 logger.notice("\(first): shutting down — shards close resumably, their changes are flushed; send it again to stop at once")
                 await group.triggerGracefulShutdown()
-                let firstAt = ContinuousClock.now
                 var next = await received.next()
-                while let repeated = next, ContinuousClock.now - firstAt < repeatWindow {
+                while let repeated = next, repeated == first, ContinuousClock.now - firstAt < repeatWindow {
                     // One Ctrl-C can arrive twice: from the terminal to the process group, and again
                     // from a wrapper in it that passes its own on (`timeout --foreground`, some
-                    // supervisors). That must not cut the flush short.
+                    // supervisors). That must not cut the flush short; another signal still does.
                     logger.notice("\(repeated) again within \(repeatWindow): taken for the same one; send it again to stop at once")
                     next = await received.next()
                 }

@@ -187,8 +187,8 @@ struct RunCommandTests {
         try await kamii.waitFor("the shutdown begun") { $0.contains("SIGTERM: shutting down") }
         // One signal delivered twice (a Ctrl-C from the terminal, and again from a wrapper such as
         // `timeout --foreground`): the repeat, within a second, does not cut the shutdown short.
-        kill(kamii.process.processIdentifier, SIGINT)
-        try await kamii.waitFor("the repeat taken for the first") { $0.contains("SIGINT again within") && $0.contains("taken for the same one") }
+        kill(kamii.process.processIdentifier, SIGTERM)
+        try await kamii.waitFor("the repeat taken for the first") { $0.contains("SIGTERM again within") && $0.contains("taken for the same one") }
         #expect(kamii.process.isRunning && !kamii.log.contains("stopping at once"))
         // Past that second, well before the flush's own 30 s: the second signal ends the wait
         // (killed, the status is 9).

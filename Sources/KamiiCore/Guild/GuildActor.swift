@@ -298,7 +298,8 @@ public actor GuildActor {
 
     /// Notes bots; on a join or an update, judges the member's trust from what the event says
     /// (activity and karma are added at the next checkpoint, which has them). `verifiedRole` is
-    /// nil when it is not known (the configuration refused), `.some(nil)` when the guild has none.
+    /// nil when it is not known (the configuration refused, or not read yet), `.some(nil)` when the
+    /// guild has none.
     private func member(
         _ member: MemberFields, _ event: HotEvent, _ payload: UnsafeRawBufferPointer, reportsJoins: Bool, verifiedRole: UInt64??
     ) throws(JSONScanError) {

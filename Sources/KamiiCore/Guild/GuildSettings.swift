@@ -65,8 +65,8 @@ public struct GuildSettings: Sendable {
 public protocol GuildSettingsSource: Sendable {
     /// The guild's settings (``GuildSettings/refused`` for a stored configuration refused), or nil
     /// when they cannot be read now (a database gone away). Each
-    /// reader decides what to do meanwhile: an actor keeps the settings it has (the defaults if it
-    /// has none yet) and asks again a few seconds later; the rewarder leaves the level-up waiting.
+    /// reader decides what to do meanwhile: an actor keeps the settings it has (``GuildSettings/standIn``
+    /// if it has none yet) and asks again a few seconds later; the rewarder leaves the level-up waiting.
     func settings(for guild: GuildID) async -> GuildSettings?
 }
 

@@ -52,9 +52,12 @@ struct GatewayWebSocket: Sendable {
         }
     }
 
-    /// Sends a frame.
-    func write(_ frame: WebSocketFrame) async throws {
-        try await channel.writeAndFlush(frame)
+    /// Sends a frame, without waiting for the kernel to take it: a peer that stopped reading (its
+    /// window full, its stack alive) would hold such a wait forever — the heartbeat that finds the
+    /// connection dead, or the close that ends it, with it. The shard sends a few small frames a
+    /// minute; a close after this write goes out after it (both run in order on the channel's loop).
+    func write(_ frame: WebSocketFrame) {
+        channel.writeAndFlush(frame, promise: nil)
     }
 
     func close() {

@@ -239,7 +239,7 @@ public actor ShardConnection {
                         case .ping:
                             // RFC 6455 §5.5.2: a pong with the ping's bytes (at most 125, the reader
                             // saw to that). Not a gateway payload: Discord's send limit does not count it.
-                            try? await connection.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.data))
+                            connection.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.data))
                         default:
                             break
                         }
@@ -298,7 +298,7 @@ public actor ShardConnection {
         }
         guard let socket else { return false }
         let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: socket.channel.allocator.buffer(string: payload))
-        try? await socket.write(frame)
+        socket.write(frame)
         return true
     }
 
@@ -307,7 +307,7 @@ public actor ShardConnection {
         guard let socket else { return }
         var data = socket.channel.allocator.buffer(capacity: 2)
         data.writeInteger(code)
-        try? await socket.write(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data))
+        socket.write(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data))
         socket.close()
     }
 

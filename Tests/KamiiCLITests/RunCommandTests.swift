@@ -211,4 +211,26 @@ struct RunCommandTests {
         try await taken.close()
         try await server.stop()
     }
+
+    /// A log level kamii run does not know stops the start, said; a `KAMII_*` variable that looks
+    /// like a setting but is not one is named with the setting it is likely meant to be.
+    @Test func aBadLogLevelStopsTheStartAndAMisspeltVariableIsNamed() async throws {
+        var refusedEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        refusedEnvironment["KAMII_TOKEN"] = "a.b.c"
+        refusedEnvironment["KAMII_LOG_LEVEL"] = "verbose"
+        let refused = try await Kamii.run(["run"], environment: refusedEnvironment)
+        #expect(refused.status != 0 && refused.stderr.contains("KAMII_LOG_LEVEL must be one of"), "\(refused.stderr)")
+
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 2, userCount: 20, seed: 97), dispatchesPerSecond: 0))
+        var environment = Self.environment(server)
+        environment["KAMII_REDIS"] = "redis://127.0.0.1:6379"
+        environment["KAMII_LOG_LEVEL"] = "Notice"
+        let kamii = try RunningKamii(["run"], environment: environment)
+        try await kamii.waitFor("the misspelt variable named") { $0.contains("KAMII_REDIS is not a setting kamii run reads (ignored); did you mean KAMII_REDIS_URL?") }
+        // Its signals are trapped once its services run: a shard has connected by then.
+        try await waitUntil("a shard connected") { !server.record.connections.isEmpty }
+        #expect(!kamii.log.contains(" info "), "the level read in any case: notice and above only")
+        #expect(await kamii.stop() == 0, "\(kamii.log)")
+        try await server.stop()
+    }
 }

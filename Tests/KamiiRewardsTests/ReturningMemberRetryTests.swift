@@ -31,15 +31,22 @@ struct ReturningMemberRetryTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, levels: Levels(),
             retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
-        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
-        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
-        join.yield(MemberJoin(guild: GuildID(9 << 22), user: UserID(77)))
-        do {
+        try await withRunning(rewarder) { join in
+            join.yield(MemberJoin(guild: GuildID(9 << 22), user: UserID(77)))
             try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
             #expect(actions.added.value.isEmpty)
             actions.failing.withLock { $0 = false }
             try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
             #expect(Set(actions.added.value) == [501, 1_001] && rewarder.totals.rolesRestored == 2)
+        }
+    }
+
+    /// Runs `rewarder` on the joins `body` yields, and ends it after `body` (also when it throws).
+    func withRunning(_ rewarder: LevelUpRewarder, _ body: (AsyncStream<MemberJoin>.Continuation) async throws -> Void) async throws {
+        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
+        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
+        do {
+            try await body(join)
         } catch {
             join.finish()
             await running
@@ -67,9 +74,7 @@ struct ReturningMemberRetryTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, levels: reader,
             retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
-        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
-        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
-        do {
+        try await withRunning(rewarder) { join in
             join.yield(MemberJoin(guild: guild, user: UserID(77)))
             try await Task.sleep(for: .milliseconds(250))
             #expect(actions.added.value.isEmpty && rewarder.totals.failures == 0, "not a newcomer, nor a failure: not known yet")
@@ -85,13 +90,8 @@ struct ReturningMemberRetryTests {
             join.yield(MemberJoin(guild: guild, user: UserID(78)))
             try await Task.sleep(for: .milliseconds(250))
             #expect(actions.added.value.count == 2 && rewarder.totals.rolesRestored == 2, "nothing for a newcomer")
-        } catch {
-            join.finish()
-            await running
-            throw error
         }
-        join.finish()
-        await running
         _ = try await redis.send("DEL", keys.members(in: guild))
+        await redis.close()
     }
 }

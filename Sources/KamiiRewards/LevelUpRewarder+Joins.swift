@@ -8,13 +8,18 @@ import KamiiStats
 extension LevelUpRewarder {
     /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
     public func handle(_ join: MemberJoin) async {
-        var unreadable: Set<UInt64> = []
-        await handle(join, unreadable: &unreadable)
+        var unknown: [UInt64: RewardsUnknown] = [:]
+        await handle(join, unknown: &unknown)
     }
 
-    func handle(_ join: MemberJoin, unreadable: inout Set<UInt64>) async {
+    func handle(_ join: MemberJoin, unknown: inout [UInt64: RewardsUnknown]) async {
         guard let levels else { return }
-        guard let rewards = await rewards(of: join.guild, unreadable: &unreadable) else { return retryLater(join) }
+        let rewards: LevelRewards
+        switch await self.rewards(of: join.guild, unknown: &unknown) {
+        case .success(let known): rewards = known
+        case .failure(.unreadable): return retryLater(join)
+        case .failure(.refused): return holdUntilSettingsChange(join)
+        }
         guard !rewards.rewards.isEmpty else { return }
         let level: Int
         do {
@@ -41,6 +46,29 @@ extension LevelUpRewarder {
         }
         // All of them again later: a role given twice is held once.
         if failed { retryLater(join) }
+    }
+
+    /// The guild's held joins (``JoinsAwaitingSettings``) are tried again at the next retry: its
+    /// settings changed, and may say now what rewards are owed.
+    func releaseJoins(awaitingSettingsOf guild: GuildID) {
+        let users = joinsAwaitingSettings.withLock { $0.release(guild.rawValue) }
+        guard !users.isEmpty else { return }
+        logger.info("returning members held while the configuration was refused are tried again", metadata: ["guild": "\(guild)", "members": "\(users.count)"])
+        for user in users { retryLater(MemberJoin(guild: guild, user: UserID(user))) }
+    }
+
+    private func holdUntilSettingsChange(_ join: MemberJoin) {
+        let (held, first) = joinsAwaitingSettings.withLock { awaiting in
+            let before = awaiting.count(in: join.guild.rawValue)
+            return (awaiting.hold(join.user.rawValue, in: join.guild.rawValue), before == 0)
+        }
+        if !held {
+            counts.withLock { $0.dropped += 1 }
+        } else if first {
+            logger.warning(
+                "a returning member waits for their roles: the guild's configuration is refused until an admin saves a valid one",
+                metadata: ["guild": "\(join.guild)"])
+        }
     }
 
     private func retryLater(_ join: MemberJoin) {

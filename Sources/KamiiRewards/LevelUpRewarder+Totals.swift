@@ -14,7 +14,8 @@ extension LevelUpRewarder {
         /// Calls Discord refused or that failed after retries, and reads of a guild's settings that
         /// failed (its level-ups wait in Redis).
         public var failures = 0
-        /// Level-ups dropped because their lane was full.
+        /// Level-ups dropped because their lane was full, and returning members given up because
+        /// too many were held.
         public var dropped = 0
         /// Calls not sent: Discord refused the same role or channel in the guild lately
         /// (``RefusedTargets``), and would again.

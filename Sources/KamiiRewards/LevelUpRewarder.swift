@@ -45,6 +45,8 @@ public final class LevelUpRewarder: Sendable {
     let failedJoins = Mutex<Set<[UInt64]>>([])
     /// Returning members held for a retry at most: past it, one is given up (and counted).
     static let failedJoinsLimit = 100_000
+    /// Returning members of guilds whose configuration is refused, held until it changes.
+    let joinsAwaitingSettings = Mutex(JoinsAwaitingSettings())
     /// Roles and channels Discord refused for a while (``RefusedTargets``).
     let refusedTargets: RefusedTargets
     /// What retries read from Redis lately, per member (``RetriedLevels``).
@@ -154,8 +156,8 @@ public final class LevelUpRewarder: Sendable {
     /// which has their newest level anyway), then each member's level-ups merged into one, then
     /// each guild's announcements together.
     func handle(_ batch: [RewardWork]) async {
-        // Guilds whose settings could not be read: asked once per batch, not once per member.
-        var unreadable: Set<UInt64> = []
+        // Guilds whose rewards could not be known: asked once per batch, not once per member.
+        var unknown: [UInt64: RewardsUnknown] = [:]
         var merged: [LevelUp] = []
         var index: [[UInt64]: Int] = [:]
         func merge(_ levelUp: LevelUp) {
@@ -172,7 +174,7 @@ public final class LevelUpRewarder: Sendable {
         for work in batch {
             switch work {
             case .join(let join):
-                await handle(join, unreadable: &unreadable)
+                await handle(join, unknown: &unknown)
             case .levelUp(let levelUp):
                 if notYetRetried(levelUp) { merge(levelUp) }
             case .retry(let guild):
@@ -184,7 +186,7 @@ public final class LevelUpRewarder: Sendable {
         var announcements: [(channel: UInt64, index: Int)] = []
         for (index, levelUp) in merged.enumerated() {
             // Unreadable settings (SQL away) are not taken for "no rewards": the level-up waits.
-            guard let rewards = await rewards(of: levelUp.guild, unreadable: &unreadable) else {
+            guard case .success(let rewards) = await rewards(of: levelUp.guild, unknown: &unknown) else {
                 over[index] = false
                 continue
             }
@@ -282,30 +284,40 @@ public final class LevelUpRewarder: Sendable {
     /// The guild's configuration changed: its rewards are read again at its next level-up.
     public func settingsChanged(_ guild: GuildID) {
         refusedTargets.forget(guild.rawValue)
+        releaseJoins(awaitingSettingsOf: guild)
         cache.withLock { cache in
             cache.entries.removeValue(forKey: guild.rawValue)
             cache.changes &+= 1
         }
     }
 
-    /// The guild's rewards, cached for `settingsLifetime`; nil when its settings cannot be read, or
-    /// could not earlier in the batch (`unreadable`). One read: the source spaces out its own
-    /// reads while its database is away, and the level-up waits for the next retry.
-    func rewards(of guild: GuildID, unreadable: inout Set<UInt64>) async -> LevelRewards? {
-        guard !unreadable.contains(guild.rawValue) else { return nil }
+    /// The guild's rewards, cached for `settingsLifetime`, or why they are not known — now, or
+    /// earlier in the batch (`unknown`). One read: the source spaces out its own reads while its
+    /// database is away, and the level-up waits for the next retry.
+    func rewards(of guild: GuildID, unknown: inout [UInt64: RewardsUnknown]) async -> Result<LevelRewards, RewardsUnknown> {
+        if let reason = unknown[guild.rawValue] { return .failure(reason) }
         let rewards = await rewards(of: guild)
-        if rewards == nil { unreadable.insert(guild.rawValue) }
+        if case .failure(let reason) = rewards { unknown[guild.rawValue] = reason }
         return rewards
     }
 
-    private func rewards(of guild: GuildID) async -> LevelRewards? {
+    /// Why a guild's rewards are not known.
+    enum RewardsUnknown: Error {
+        /// Its settings could not be read (the database away).
+        case unreadable
+        /// Its stored configuration is refused (``GuildSettings/refused``) until an admin saves one.
+        case refused
+    }
+
+    private func rewards(of guild: GuildID) async -> Result<LevelRewards, RewardsUnknown> {
         let now = ContinuousClock.now
         let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
-        if let cached, cached.until > now { return cached.rewards }
+        if let cached, cached.until > now { return .success(cached.rewards) }
         // A refused configuration says nothing about rewards: the level-up waits for a valid one.
-        guard let settings = await settings.settings(for: guild), !settings.isRefused else {
+        let read = await settings.settings(for: guild)
+        guard let settings = read, !settings.isRefused else {
             counts.withLock { $0.failures += 1 }
-            return nil
+            return .failure(read == nil ? .unreadable : .refused)
         }
         let rewards = settings.levelRewards
         cache.withLock { cache in
@@ -315,7 +327,7 @@ public final class LevelUpRewarder: Sendable {
             if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
             cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
         }
-        return rewards
+        return .success(rewards)
     }
 
     /// Rewards read per guild, and how many settings changes have come in (a read that began before

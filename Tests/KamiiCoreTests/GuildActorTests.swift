@@ -169,12 +169,13 @@ struct GuildActorTests {
         #expect(profile.hasAvatar && profile.isPending == true && profile.joinedAt == 1_767_225_480_000)
     }
 
-    /// Joins are reported only where level rewards may be owed again, and never for bots.
+    /// Joins are reported only where level rewards may be owed again — or may be, the guild's
+    /// configuration refused (the rewarder holds them until a valid one says) — and never for bots.
     @Test func joinsAreReportedWhereRewardsExist() async {
         var config = GuildConfig()
         config.xp.levelRewards = [.init(level: 5, role: RoleID(1 << 30))]
-        for (rewarded, expected) in [(true, [UInt64(42) << 22]), (false, [])] {
-            let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(rewarded ? GuildSettings(config) : .defaults))
+        for (settings, expected) in [(GuildSettings(config), [UInt64(42) << 22]), (.defaults, []), (.refused, [UInt64(42) << 22])] {
+            let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(settings))
             for (user, bot) in [(UInt64(42) << 22, false), (UInt64(43) << 22, true)] {
                 await router.route(D.dispatch("GUILD_MEMBER_ADD", """
                     {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null,"bot":\(bot)},"roles":[],\

@@ -56,6 +56,63 @@ struct ReturningMemberRetryTests {
         await running
     }
 
+    /// Settings refused (``GuildSettings/refused``) while `refused` is set, else rewards at levels
+    /// 5 and 10; reads counted.
+    final class RefusedUntilSaved: GuildSettingsSource, Sendable {
+        let refused = Locked(true), reads = Locked(0)
+        func settings(for guild: GuildID) async -> GuildSettings? {
+            reads.withLock { $0 += 1 }
+            if refused.value { return .refused }
+            let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
+            return GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)
+        }
+    }
+
+    /// Members who come back while their guild's configuration is refused are held — not tried at
+    /// each retry, which would read the settings again for nothing — and get their roles once an
+    /// admin saves a valid configuration.
+    @Test func membersBackWhileTheConfigurationIsRefusedGetTheirRolesOnceItIsSaved() async throws {
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let settings = RefusedUntilSaved()
+        let rewarder = LevelUpRewarder(
+            settings: settings, actions: actions, levels: Levels(), retryDelay: .milliseconds(1), retryInterval: .milliseconds(50))
+        let guild = GuildID(9 << 22)
+        try await withRunning(rewarder) { join in
+            join.yield(MemberJoin(guild: guild, user: UserID(77)))
+            join.yield(MemberJoin(guild: guild, user: UserID(78)))
+            try await waitUntil("both joins judged") { settings.reads.value >= 2 }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(actions.added.value.isEmpty)
+            #expect(settings.reads.value == 2, "held, not tried again at each of the retries since")
+            #expect(rewarder.joinsAwaitingSettings.withLock { $0.count(in: guild.rawValue) } == 2)
+
+            settings.refused.withLock { $0 = false }
+            rewarder.settingsChanged(guild)
+            try await waitUntil("given at the retry after the change") { rewarder.totals.rolesRestored == 4 }
+            #expect(actions.added.value.sorted() == [501, 501, 1_001, 1_001])
+            #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 0)
+        }
+    }
+
+    /// Held joins are bounded per guild and in all; a member held twice counts once; a guild's
+    /// release frees its share.
+    @Test func joinsAwaitingSettingsAreBounded() {
+        var awaiting = JoinsAwaitingSettings(perGuild: 2, limit: 3)
+        let first = [awaiting.hold(1, in: 10), awaiting.hold(2, in: 10)]
+        #expect(first == [true, true])
+        let third = awaiting.hold(3, in: 10)
+        #expect(!third, "the guild's share is full")
+        let again = awaiting.hold(1, in: 10)
+        #expect(again && awaiting.count == 2, "held once")
+        let other = [awaiting.hold(1, in: 20), awaiting.hold(2, in: 20)]
+        #expect(other == [true, false], "the total is reached")
+        let released = [awaiting.release(10), awaiting.release(10)]
+        #expect(released == [[1, 2], []] && awaiting.count == 1)
+        let afterRelease = awaiting.hold(2, in: 20)
+        #expect(afterRelease && awaiting.count(in: 20) == 2)
+    }
+
     /// A member who comes back to a guild Redis lost (restarted empty) is not taken for a newcomer:
     /// Redis holds nothing of the guild until its next flush loads it from the checkpoint, and the
     /// member's rewards are given at a retry once it has. In a guild Redis holds, a member it has

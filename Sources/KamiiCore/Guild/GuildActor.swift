@@ -132,7 +132,10 @@ public actor GuildActor {
                     reactionsCleared(reaction, everyEmoji: event == .reactionRemoveAll, payload, rules)
                 case (.memberAdd, .member(let member)?), (.memberUpdate, .member(let member)?), (.memberRemove, .member(let member)?):
                     // Only the fields it needs: a copy of the settings would retain the XP rules, shared.
+                    // Where the rewards are not known (settings refused or not read yet) the rewarder,
+                    // which holds a join until they are, judges.
                     let reportsJoins = settings?.levelRewards.rewards.isEmpty == false || settings?.isStandIn == true
+                        || settings?.isRefused == true
                     // A refused configuration, or none read yet, does not say which role verifies: the
                     // record's flag stays.
                     let verifiedRole: UInt64?? = settings?.isRefused == true || settings?.isStandIn == true ? nil : .some(settings?.verifiedRole)

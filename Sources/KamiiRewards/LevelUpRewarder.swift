@@ -1,4 +1,4 @@
-public import DiscordModels
+import DiscordModels
 import DiscordREST
 public import KamiiCore
 public import KamiiStats
@@ -28,13 +28,13 @@ public final class LevelUpRewarder: Sendable {
     /// mentions per message).
     public static let membersPerAnnouncement = 40
 
-    private let settings: any GuildSettingsSource
+    let settings: any GuildSettingsSource
     let actions: any LevelUpActions
     let levels: (any MemberLevels)?
     let backlog: (any WaitingLevelUps)?
     private let lanes: Int
     private let laneCapacity: Int
-    private let settingsLifetime: Duration
+    let settingsLifetime: Duration
     private let retryDelay: Duration
     let logger: Logger
     let retryInterval: Duration
@@ -53,7 +53,7 @@ public final class LevelUpRewarder: Sendable {
     let retried = Mutex(RetriedLevels())
     /// Level-ups announced that wait for their roles (``AnnouncedLevels``).
     let announced = Mutex(AnnouncedLevels())
-    private let cache = Mutex(RewardsCache())
+    let cache = Mutex(RewardsCache())
     let counts = Mutex(Totals())
     /// (guild, Discord error code) pairs already logged: a guild that took the bot's permission
     /// away logs once, not once per member.
@@ -279,62 +279,6 @@ public final class LevelUpRewarder: Sendable {
             over = over && outcome.isOver
         }
         return over
-    }
-
-    /// The guild's configuration changed: its rewards are read again at its next level-up.
-    public func settingsChanged(_ guild: GuildID) {
-        refusedTargets.forget(guild.rawValue)
-        releaseJoins(awaitingSettingsOf: guild)
-        cache.withLock { cache in
-            cache.entries.removeValue(forKey: guild.rawValue)
-            cache.changes &+= 1
-        }
-    }
-
-    /// The guild's rewards, cached for `settingsLifetime`, or why they are not known — now, or
-    /// earlier in the batch (`unknown`). One read: the source spaces out its own reads while its
-    /// database is away, and the level-up waits for the next retry.
-    func rewards(of guild: GuildID, unknown: inout [UInt64: RewardsUnknown]) async -> Result<LevelRewards, RewardsUnknown> {
-        if let reason = unknown[guild.rawValue] { return .failure(reason) }
-        let rewards = await rewards(of: guild)
-        if case .failure(let reason) = rewards { unknown[guild.rawValue] = reason }
-        return rewards
-    }
-
-    /// Why a guild's rewards are not known.
-    enum RewardsUnknown: Error {
-        /// Its settings could not be read (the database away).
-        case unreadable
-        /// Its stored configuration is refused (``GuildSettings/refused``) until an admin saves one.
-        case refused
-    }
-
-    private func rewards(of guild: GuildID) async -> Result<LevelRewards, RewardsUnknown> {
-        let now = ContinuousClock.now
-        let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
-        if let cached, cached.until > now { return .success(cached.rewards) }
-        // A refused configuration says nothing about rewards: the level-up waits for a valid one.
-        let read = await settings.settings(for: guild)
-        guard let settings = read, !settings.isRefused else {
-            counts.withLock { $0.failures += 1 }
-            return .failure(read == nil ? .unreadable : .refused)
-        }
-        let rewards = settings.levelRewards
-        cache.withLock { cache in
-            // A change that came in while this read was on its way may not be in it.
-            guard cache.changes == changes else { return }
-            // Bounded: the guilds that level members up in one lifetime are few next to all guilds.
-            if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
-            cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
-        }
-        return .success(rewards)
-    }
-
-    /// Rewards read per guild, and how many settings changes have come in (a read that began before
-    /// one is not kept).
-    struct RewardsCache {
-        var entries: [UInt64: (rewards: LevelRewards, until: ContinuousClock.Instant)] = [:]
-        var changes: UInt64 = 0
     }
 
     /// How a call ended.

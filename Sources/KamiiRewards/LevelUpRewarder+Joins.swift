@@ -14,30 +14,33 @@ extension LevelUpRewarder {
 
     func handle(_ join: MemberJoin, unknown: inout [UInt64: RewardsUnknown]) async {
         guard let levels else { return }
-        let rewards: LevelRewards
-        switch await self.rewards(of: join.guild, unknown: &unknown) {
-        case .success(let known): rewards = known
-        case .failure(.unreadable): return retryLater(join)
-        case .failure(.refused): return holdUntilSettingsChange(join)
-        }
-        guard !rewards.rewards.isEmpty else { return }
+        let rewards = await self.rewards(of: join.guild, unknown: &unknown)
+        if case .success(let known) = rewards, known.rewards.isEmpty { return }
+        // The level before the rewards' absence is acted on: most joins are newcomers, owed nothing
+        // whatever the guild's settings say, and are neither held nor tried again.
         let level: Int
         do {
             guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
             level = known
         } catch let notLoaded as StatsReader.GuildNotLoaded {
             // Redis lost the guild (or has not met it): its level is known once the guild's next
-            // flush loads it from the checkpoint.
-            logger.info("a returning member's guild is not in Redis yet; tried again later", metadata: ["guild": "\(notLoaded.guild)"])
+            // flush loads it from the checkpoint. (Debug: a held join meets this at each retry.)
+            logger.debug("a returning member's guild is not in Redis yet; tried again later", metadata: ["guild": "\(notLoaded.guild)"])
             return retryLater(join)
         } catch {
             counts.withLock { $0.failures += 1 }
             logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
             return retryLater(join)
         }
+        let known: LevelRewards
+        switch rewards {
+        case .success(let rewards): known = rewards
+        case .failure(.unreadable): return retryLater(join)
+        case .failure(.refused(let asOf)): return holdUntilSettingsChange(join, refusedAsOf: asOf)
+        }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
         var failed = false
-        for role in rewards.roles(atLevel: level) {
+        for role in known.roles(atLevel: level) {
             switch await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {
             case .done: counts.withLock { $0.rolesRestored += 1 }
             case .refused: break
@@ -57,12 +60,20 @@ extension LevelUpRewarder {
         for user in users { retryLater(MemberJoin(guild: guild, user: UserID(user))) }
     }
 
-    private func holdUntilSettingsChange(_ join: MemberJoin) {
-        let (held, first) = joinsAwaitingSettings.withLock { awaiting in
+    /// Holds `join` until its guild's settings change, or tries it at the next retry when they
+    /// changed since the read that found them refused (`asOf`, ``RewardsCache/changes``): that
+    /// change's release may have come before this hold.
+    private func holdUntilSettingsChange(_ join: MemberJoin, refusedAsOf asOf: UInt64) {
+        // `settingsChanged` counts the change before it releases: checked and held under one lock,
+        // a join is either seen changed here or held before the release looks.
+        let (changed, held, first) = joinsAwaitingSettings.withLock { awaiting -> (Bool, Bool, Bool) in
+            guard cache.withLock({ $0.changes }) == asOf else { return (true, false, false) }
             let before = awaiting.count(in: join.guild.rawValue)
-            return (awaiting.hold(join.user.rawValue, in: join.guild.rawValue), before == 0)
+            return (false, awaiting.hold(join.user.rawValue, in: join.guild.rawValue), before == 0)
         }
-        if !held {
+        if changed {
+            retryLater(join)
+        } else if !held {
             counts.withLock { $0.dropped += 1 }
         } else if first {
             logger.warning(

@@ -8,11 +8,13 @@ extension LevelUpRewarder {
     /// The guild's configuration changed: its rewards are read again at its next level-up.
     public func settingsChanged(_ guild: GuildID) {
         refusedTargets.forget(guild.rawValue)
-        releaseJoins(awaitingSettingsOf: guild)
         cache.withLock { cache in
             cache.entries.removeValue(forKey: guild.rawValue)
             cache.changes &+= 1
         }
+        // After the count: a join found refused by a read before it is then held before this
+        // looks, or sees the count moved (``holdUntilSettingsChange(_:refusedAsOf:)``).
+        releaseJoins(awaitingSettingsOf: guild)
     }
 
     /// The guild's rewards, cached for `settingsLifetime`, or why they are not known — now, or
@@ -29,8 +31,9 @@ extension LevelUpRewarder {
     enum RewardsUnknown: Error {
         /// Its settings could not be read (the database away).
         case unreadable
-        /// Its stored configuration is refused (``GuildSettings/refused``) until an admin saves one.
-        case refused
+        /// Its stored configuration is refused (``GuildSettings/refused``) until an admin saves one;
+        /// `asOf` the settings changes counted (``RewardsCache/changes``) before the read.
+        case refused(asOf: UInt64)
     }
 
     private func rewards(of guild: GuildID) async -> Result<LevelRewards, RewardsUnknown> {
@@ -41,7 +44,7 @@ extension LevelUpRewarder {
         let read = await settings.settings(for: guild)
         guard let settings = read, !settings.isRefused else {
             counts.withLock { $0.failures += 1 }
-            return .failure(read == nil ? .unreadable : .refused)
+            return .failure(read == nil ? .unreadable : .refused(asOf: changes))
         }
         let rewards = settings.levelRewards
         cache.withLock { cache in

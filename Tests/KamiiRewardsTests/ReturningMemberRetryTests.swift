@@ -68,24 +68,31 @@ struct ReturningMemberRetryTests {
         }
     }
 
+    /// Level 12 for everyone but `newcomer`, whom Redis has no record of.
+    struct LevelsBut: MemberLevels {
+        let newcomer: UserID
+        func level(of user: UserID, in guild: GuildID) async throws -> Int? { user == newcomer ? nil : 12 }
+    }
+
     /// Members who come back while their guild's configuration is refused are held — not tried at
     /// each retry, which would read the settings again for nothing — and get their roles once an
-    /// admin saves a valid configuration.
+    /// admin saves a valid configuration. A newcomer, owed nothing whatever it says, is not held.
     @Test func membersBackWhileTheConfigurationIsRefusedGetTheirRolesOnceItIsSaved() async throws {
         let actions = FlakyRoles()
         actions.failing.withLock { $0 = false }
         let settings = RefusedUntilSaved()
         let rewarder = LevelUpRewarder(
-            settings: settings, actions: actions, levels: Levels(), retryDelay: .milliseconds(1), retryInterval: .milliseconds(50))
+            settings: settings, actions: actions, levels: LevelsBut(newcomer: UserID(79)), retryDelay: .milliseconds(1),
+            retryInterval: .milliseconds(50))
         let guild = GuildID(9 << 22)
         try await withRunning(rewarder) { join in
-            join.yield(MemberJoin(guild: guild, user: UserID(77)))
-            join.yield(MemberJoin(guild: guild, user: UserID(78)))
-            try await waitUntil("both joins judged") { settings.reads.value >= 2 }
+            for user: UInt64 in [77, 78, 79] { join.yield(MemberJoin(guild: guild, user: UserID(user))) }
+            try await waitUntil("both returning members held") { rewarder.joinsAwaitingSettings.withLock { $0.count(in: guild.rawValue) } == 2 }
+            let reads = settings.reads.value
             try await Task.sleep(for: .milliseconds(300))
             #expect(actions.added.value.isEmpty)
-            #expect(settings.reads.value == 2, "held, not tried again at each of the retries since")
-            #expect(rewarder.joinsAwaitingSettings.withLock { $0.count(in: guild.rawValue) } == 2)
+            #expect(settings.reads.value == reads, "held, not tried again at each of the retries since")
+            #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 2 && rewarder.failedJoins.withLock { $0.isEmpty })
 
             settings.refused.withLock { $0 = false }
             rewarder.settingsChanged(guild)

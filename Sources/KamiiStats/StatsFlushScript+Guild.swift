@@ -46,7 +46,13 @@ extension StatsFlushScript {
                     if stored[2] and (tonumber(stored[2]) or -1) >= since then
                         deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
-                            call('HSET', membersKey, '~batch', batch)
+                            -- Voided, but the marker it replaces is kept aside as any other's:
+                            -- that process's retry is judged by it.
+                            if foreign then
+                                call('HSET', membersKey, '~batch', batch, othersField, keptAside(marker, call('HGET', membersKey, othersField)))
+                            else
+                                call('HSET', membersKey, '~batch', batch)
+                            end
                             return 0, ups, false, false
                         end
                     end

@@ -92,35 +92,6 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
-    /// A batch retried after another process flushed the guild (the shard moved, a rolling
-    /// restart) is judged by this process's own last batch there, kept aside when the other's
-    /// marker replaced it: applied once, not again — and a batch that never ran still runs.
-    @Test func aBatchRetriedAfterAnotherProcessFlushedTheGuildIsAppliedOnce() async throws {
-        let redis = try RedisTestServer.client()
-        let sha = try await redis.load(StatsFlushScript.script)
-        func flush(_ id: String, messages: Int) -> RedisPipeline {
-            var batch = GuildStatsBatch()
-            for _ in 0..<messages { batch.countMessage(by: 5) }
-            var flush = PendingFlush(id: id, batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 1)
-            return flush.pipeline(scriptHash: sha)
-        }
-        // The guild's reply: -1 when its batch was applied before.
-        func appliedBefore(_ replies: [RedisValue]) -> Bool { replies.first?.array?.first == .integer(-1) }
-        let (first, sameAgain) = (flush("a1-100", messages: 1), flush("a1-100", messages: 1))
-        #expect(!appliedBefore(try await redis.execute(first)), "process a1 applies its batch (its reply lost)")
-        #expect(!appliedBefore(try await redis.execute(flush("b2-5", messages: 2))), "process b2 flushes the guild")
-        #expect(appliedBefore(try await redis.execute(sameAgain)), "a1's retry: applied already")
-        #expect(appliedBefore(try await redis.execute(flush("b2-5", messages: 2))), "b2's own retry, as before")
-        #expect(try await member(5, redis)?.messages == 3)
-        // a1 again: a batch it never sent before is applied, and keeps b2's marker aside in turn.
-        #expect(!appliedBefore(try await redis.execute(flush("a1-101", messages: 4))))
-        #expect(appliedBefore(try await redis.execute(flush("b2-5", messages: 2))), "b2's batch, judged by b2's marker kept aside")
-        #expect(!appliedBefore(try await redis.execute(flush("b2-6", messages: 8))))
-        #expect(try await member(5, redis)?.messages == 15)
-        #expect(try await redis.send("HGET", keys.members(in: guild), StatsKeys.otherProcessesBatchField).string == "a1-101")
-        await redis.close()
-    }
-
     /// Level-ups nobody reads past the stream's 10,000 are not lost without a word: their guilds
     /// are named, to be looked up in Redis's waiting list.
     @Test func levelUpsTheStreamCannotHoldAreNamed() async throws {

@@ -110,6 +110,7 @@ struct ShardStateMachineTests {
         _ = machine.connected()
         _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0)
         _ = machine.dispatch(name: "RESUMED", sequence: nil)
+        #expect(machine.heartbeatRequested(now: 106) == [.sendHeartbeat(sequence: 1)], "a new connection's op 1, answered")
         // Op 9 true: resume again (after a backoff: the session has not proved healthy since).
         #expect(machine.invalidSession(resumable: true) == [.close(code: 4000)])
         #expect(machine.closed(code: nil, jitter: 0) == [.connect(url: "wss://resume.example", delay: 0.5)])

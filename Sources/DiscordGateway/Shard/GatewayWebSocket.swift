@@ -55,7 +55,9 @@ struct GatewayWebSocket: Sendable {
     /// Sends a frame, without waiting for the kernel to take it: a peer that stopped reading (its
     /// window full, its stack alive) would hold such a wait forever — the heartbeat that finds the
     /// connection dead, or the close that ends it, with it. The shard sends a few small frames a
-    /// minute; a close after this write goes out after it (both run in order on the channel's loop).
+    /// minute. Writes and ``close()`` run in order on the channel's loop, but closing drops what the
+    /// kernel has not taken: against a peer that stopped reading, a close frame is lost with the
+    /// connection it was ending (the session stays resumable; Discord times it out).
     func write(_ frame: WebSocketFrame) {
         channel.writeAndFlush(frame, promise: nil)
     }

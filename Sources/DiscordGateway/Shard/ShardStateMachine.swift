@@ -129,6 +129,8 @@ public struct ShardStateMachine: Sendable {
         state = .awaitingHello
         waitsBeforeFreshIdentify = false
         healthySeconds = 0
+        // A new connection's op 1 is answered whatever the last one's was.
+        lastRequestedBeat = nil
         return []
     }
 

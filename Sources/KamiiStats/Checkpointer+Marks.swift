@@ -35,10 +35,12 @@ extension Checkpointer {
 
     /// Sets the trust place of existing member records: KEYS[1] the members hash, KEYS[2] the
     /// guild's deletions; ARGV[1] the time of the checkpoint's read (ms, Redis's clock), then user
-    /// and trust pairs. Returns the users whose record is gone and whose deletion (or the guild's)
-    /// is remembered at or after that time: purged since they were read. A record gone without one
-    /// was lost with Redis (perhaps reloaded from SQL since, without this checkpoint's members), and
-    /// SQL is then all that is left of it.
+    /// and trust pairs. Returns the users whose deletion (or the guild's) is remembered at or after
+    /// that time: purged since they were read, so the rows just written hold data deleted — also
+    /// when a record is there again (the member posted after the deletion), which gets no trust
+    /// worked out from the old. A record gone without a deletion was lost with Redis (perhaps
+    /// reloaded from SQL since, without this checkpoint's members), and SQL is then all that is
+    /// left of it.
     static let trustScript = RedisScript(#"""
         local format = '\#(MemberRecord.luaFormat)'
         local purged = {}
@@ -47,10 +49,14 @@ extension Checkpointer {
             local at = redis.call('HGET', KEYS[2], field)
             return at ~= false and tonumber(at) ~= nil and tonumber(at) >= since
         end
-        local guildDeleted = deletedSince('\#(StatsKeys.wholeGuild)')
+        -- Most guilds remember no deletion (the hash lasts a day): no look per member there.
+        local anyDeleted = redis.call('EXISTS', KEYS[2]) == 1
+        local guildDeleted = anyDeleted and deletedSince('\#(StatsKeys.wholeGuild)')
         for k = 2, #ARGV, 2 do
             local value = redis.call('HGET', KEYS[1], ARGV[k])
-            if value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
+            if anyDeleted and (guildDeleted or deletedSince(ARGV[k])) then
+                purged[#purged + 1] = ARGV[k]
+            elseif value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
                 local s = {struct.unpack(format, value)}
                 s[8] = tonumber(ARGV[k + 1])
                 redis.call('HSET', KEYS[1], ARGV[k], struct.pack(format, unpack(s, 1, 12)))
@@ -61,8 +67,6 @@ extension Checkpointer {
                     s[7] = ARGV[k + 1]
                     redis.call('HSET', KEYS[1], ARGV[k], table.concat(s, ':'))
                 end
-            elseif guildDeleted or deletedSince(ARGV[k]) then
-                purged[#purged + 1] = ARGV[k]
             end
         end
         return purged

@@ -339,8 +339,10 @@ public actor Checkpointer {
             progress.note()
         }
         // Their data was deleted after it was read here: the rows just written would bring it back.
+        // A record of theirs there again (activity since) goes to SQL at the next checkpoint.
         if !purged.isEmpty {
             try await store.deleteServerUsers(purged, in: guild)
+            try await markAgain(purged, in: guild)
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
         return max(0, written - purged.count)

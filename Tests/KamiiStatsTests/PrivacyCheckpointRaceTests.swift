@@ -1,0 +1,90 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+@testable import KamiiStats
+import KamiiStore
+import KamiiTestSupport
+import Testing
+
+/// A checkpoint that read a member before their deletion, and a member who posts again after it,
+/// starting a new record: the row the checkpoint writes holds data deleted, and goes.
+extension PrivacyDeletionTests {
+    /// A checkpoint read the user before the deletion; the user posts again right after Redis's
+    /// first pass, which starts their record again, so the checkpoint, writing after the SQL delete,
+    /// finds a record and keeps its row: SQL's second pass deletes it.
+    @Test func aRowWrittenBackBesideARecreatedRecordGoesInTheSecondSQLPass() async throws {
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
+        #expect(await flusher.flush())
+        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
+        async let checkpointed = checkpointer.checkpoint()
+        await read.wait()
+        async let deleted = deletion(store, redis).delete(UserID(one))
+        let reader = StatsReader(redis: redis, keys: keys)
+        try await waitUntil("Redis's first pass") { try await reader.member(UserID(one), in: guild) == nil }
+        // A take that begins after the deletion, so the message after it is one the flush applies
+        // (the buffer's clock is coarse: a few ms).
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        #expect(try await reader.member(UserID(one), in: guild)?.messages == 1)
+        release.open()
+        _ = await checkpointed
+        let report = try await deleted
+        #expect(report.redisAfterSQL == 1, "\(report)")
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await store.serverUser(UserID(two), in: guild)?.messageCount == 1)
+        #expect(try await reader.member(UserID(one), in: guild) == nil)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// The checkpoint writes after the deletion has run whole (both SQL passes), the member having
+    /// posted again meanwhile: writing trust back finds their deletion remembered after its read
+    /// and deletes the row it wrote, though a record is there; the new record stays marked for a
+    /// later checkpoint.
+    @Test(arguments: CheckpointerTests.engines)
+    func aRowReadBeforeADeletionGoesThoughTheMemberPostedAgain(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+        for user in [one, two] {
+            buffer.record(guild: guild.rawValue) { batch in
+                for _ in 0..<3 { batch.countMessage(by: user) }
+            }
+        }
+        #expect(await flusher.flush())
+        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
+        async let checkpointed = checkpointer.checkpoint()
+        await read.wait()
+        let report = try await deletion(store, redis).delete(UserID(one))
+        #expect(report.redis == 1, "\(report)")
+        // A take that begins after the deletion, so the message after it is one the flush applies.
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+        #expect(await flusher.flush())
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(one), in: guild)?.messages == 1)
+        release.open()
+        _ = await checkpointed
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the row read before the deletion is gone")
+        #expect(try await store.serverUser(UserID(two), in: guild)?.messageCount == 3)
+        #expect(try await reader.member(UserID(one), in: guild)?.trust == nil, "no trust worked out from the data deleted")
+        // Marked for a later checkpoint: one that reads within the clock allowance of the deletion
+        // (5 s) cannot tell their record from one read before it, and marks it again.
+        #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), String(one)).int == 1)
+        _ = await checkpointer.checkpoint()
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), String(one)).int == 1, "still waiting")
+        await redis.close()
+        try await store.close()
+    }
+}

@@ -314,10 +314,17 @@ public actor Checkpointer {
         await beforeWritingSQL?(guild)
         // In parts, each noted as progress: one statement over a huge guild could outlast the lock.
         var (written, refused) = (0, [UserID]())
+        let deletedSince = readAt - Self.clockAllowanceMilliseconds
         for start in stride(from: 0, to: rows.count, by: rowsPerUpsert) {
             let part = Array(rows[start..<min(start + rowsPerUpsert, rows.count)])
             var result = try await upsert(part)
             if result == nil {
+                // A guild deleted since the read is not registered again for rows that go anyway
+                // (its configuration would stay); what was written is deleted below.
+                if try await guildDeleted(guild, since: deletedSince) {
+                    logger.notice("guild deleted while being checkpointed: not registered again", metadata: ["guild": "\(guild)"])
+                    break
+                }
                 // A guild the store has not met yet (joined while it was away): register it, then write.
                 try await store.registerGuild(guild)
                 result = try await upsert(part)
@@ -330,11 +337,10 @@ public actor Checkpointer {
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
         var purged: [UserID] = []
-        let deletedSince = String(readAt - Self.clockAllowanceMilliseconds)
         for start in stride(from: 0, to: rows.count, by: 1_000) {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
             let gone = try await redis.evaluate(
-                Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [deletedSince] + trusts)
+                Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [String(deletedSince)] + trusts)
             purged += (gone.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) }
             progress.note()
         }
@@ -346,6 +352,12 @@ public actor Checkpointer {
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
         return max(0, written - purged.count)
+    }
+
+    /// Whether Redis remembers the guild's deletion at or after `since` (ms, Redis's clock).
+    private func guildDeleted(_ guild: GuildID, since: Int64) async throws -> Bool {
+        let at = try await redis.send("HGET", keys.deletions(in: guild), StatsKeys.wholeGuild)
+        return at.string.flatMap { Int64($0) }.map { $0 >= since } ?? false
     }
 
     /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).

@@ -231,6 +231,7 @@ struct PrivacyDeletionTests {
         }
         #expect(checkpointer.members == 0 && checkpointer.failures == 0, "\(checkpointer)")
         #expect(try await store.serverUsers(in: guild).isEmpty, "the deleted guild stays deleted")
+        #expect(try await store.guildConfig(guild) == nil, "not registered again")
         await redis.close()
         try await store.close()
     }

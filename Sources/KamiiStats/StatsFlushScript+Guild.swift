@@ -43,7 +43,7 @@ extension StatsFlushScript {
                     if mustBeLoaded and not marker then return 0, ups, true, true end
                     local done, foreign = applied(marker, membersKey)
                     if done then return 0, ups, false, true end
-                    if stored[2] and (tonumber(stored[2]) or -1) >= since then
+                    if stored[2] and (tonumber(stored[2]) or math.huge) >= since then
                         deleted = deletedSince(prefix, first, members)
                         if deleted['*'] then
                             -- Voided, but the marker it replaces is kept aside as any other's:

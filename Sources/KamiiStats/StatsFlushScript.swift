@@ -178,7 +178,8 @@ enum StatsFlushScript {
         -- per HMGET); anyone else asked for (a reaction's giver or receiver) is read when first asked.
         local function deletedSince(prefix, first, members)
             local deletions = prefix .. 'deleted'
-            local function isLate(at) return at ~= false and at ~= nil and (tonumber(at) or -1) >= since end
+            -- A time Kamii did not write (not a number) counts as late, as the checkpointer takes it.
+            local function isLate(at) return at ~= false and at ~= nil and (tonumber(at) or math.huge) >= since end
             local deleted = setmetatable({}, {__index = function(known, user)
                 local late = isLate(call('HGET', deletions, user))
                 rawset(known, user, late)

@@ -92,6 +92,24 @@ struct StatsFlusherTests {
         await redis.close()
     }
 
+    /// A deletion time Kamii did not write (a value edited by hand) counts as late, as the
+    /// checkpointer takes it: the member's changes are left out rather than let through.
+    @Test func aDeletionTimeThatIsNotANumberCountsAsLate() async throws {
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        grant(buffer, user: 7, second: 10, xp: 18)
+        #expect(await flusher.flush())
+        try await redis.send("HSET", keys.members(in: guild), StatsKeys.deletedField, "not-a-time")
+        try await redis.send("HSET", keys.deletions(in: guild), "8", "not-a-time")
+        grant(buffer, user: 7, second: 100, xp: 20)
+        grant(buffer, user: 8, second: 100, xp: 22)
+        #expect(await flusher.flush())
+        #expect(try await member(7, redis)?.xp == 38)
+        #expect(try await member(8, redis) == nil)
+        await redis.close()
+    }
+
     /// Level-ups nobody reads past the stream's 10,000 are not lost without a word: their guilds
     /// are named, to be looked up in Redis's waiting list.
     @Test func levelUpsTheStreamCannotHoldAreNamed() async throws {

@@ -74,7 +74,7 @@ extension LevelUpRewarder {
         if changed {
             retryLater(join)
         } else if !held {
-            counts.withLock { $0.dropped += 1 }
+            givenUp(join, because: "too many wait for their guilds' configurations to be saved")
         } else if first {
             logger.warning(
                 "a returning member waits for their roles: the guild's configuration is refused until an admin saves a valid one",
@@ -88,6 +88,17 @@ extension LevelUpRewarder {
             failed.insert([join.guild.rawValue, join.user.rawValue])
             return true
         }
-        if !held { counts.withLock { $0.dropped += 1 } }
+        if !held { givenUp(join, because: "too many wait for a retry") }
+    }
+
+    /// Counts a join given up, and says so at the first and every thousandth.
+    private func givenUp(_ join: MemberJoin, because reason: String) {
+        let dropped = counts.withLock { totals -> Int in
+            totals.dropped += 1
+            return totals.dropped
+        }
+        if dropped == 1 || dropped.isMultiple(of: 1_000) {
+            logger.warning("a returning member's roles given up: \(reason)", metadata: ["guild": "\(join.guild)", "dropped": "\(dropped)"])
+        }
     }
 }

@@ -17,8 +17,8 @@ extension LevelUpRewarder {
         releaseJoins(awaitingSettingsOf: guild)
     }
 
-    /// The guild's rewards, cached for `settingsLifetime`, or why they are not known — now, or
-    /// earlier in the batch (`unknown`). One read: the source spaces out its own reads while its
+    /// The guild's rewards (or its configuration's refusal), cached for `settingsLifetime`, or why
+    /// they are not known — now, or earlier in the batch (`unknown`). One read: the source spaces out its own reads while its
     /// database is away, and the level-up waits for the next retry.
     func rewards(of guild: GuildID, unknown: inout [UInt64: RewardsUnknown]) async -> Result<LevelRewards, RewardsUnknown> {
         if let reason = unknown[guild.rawValue] { return .failure(reason) }
@@ -39,14 +39,19 @@ extension LevelUpRewarder {
     private func rewards(of guild: GuildID) async -> Result<LevelRewards, RewardsUnknown> {
         let now = ContinuousClock.now
         let (cached, changes) = cache.withLock { ($0.entries[guild.rawValue], $0.changes) }
-        if let cached, cached.until > now { return .success(cached.rewards) }
-        // A refused configuration says nothing about rewards: the level-up waits for a valid one.
-        let read = await settings.settings(for: guild)
-        guard let settings = read, !settings.isRefused else {
-            counts.withLock { $0.failures += 1 }
-            return .failure(read == nil ? .unreadable : .refused(asOf: changes))
+        if let cached, cached.until > now {
+            // A refusal cached holds until the guild's settings change (which drops the entry):
+            // as of now, then.
+            return cached.rewards.map { .success($0) } ?? .failure(.refused(asOf: changes))
         }
-        let rewards = settings.levelRewards
+        // A refused configuration says nothing about rewards: the level-up waits for a valid one.
+        // It is cached like rewards: every join in a refused guild would read the database again.
+        let read = await settings.settings(for: guild)
+        guard let settings = read else {
+            counts.withLock { $0.failures += 1 }
+            return .failure(.unreadable)
+        }
+        let rewards = settings.isRefused ? nil : settings.levelRewards
         cache.withLock { cache in
             // A change that came in while this read was on its way may not be in it.
             guard cache.changes == changes else { return }
@@ -54,13 +59,17 @@ extension LevelUpRewarder {
             if cache.entries.count >= 50_000 { cache.entries = cache.entries.filter { $0.value.until > now } }
             cache.entries[guild.rawValue] = (rewards, now + settingsLifetime)
         }
+        guard let rewards else {
+            counts.withLock { $0.failures += 1 }
+            return .failure(.refused(asOf: changes))
+        }
         return .success(rewards)
     }
 
-    /// Rewards read per guild, and how many settings changes have come in (a read that began before
-    /// one is not kept).
+    /// Rewards read per guild (nil: the configuration refused), and how many settings changes have
+    /// come in (a read that began before one is not kept).
     struct RewardsCache {
-        var entries: [UInt64: (rewards: LevelRewards, until: ContinuousClock.Instant)] = [:]
+        var entries: [UInt64: (rewards: LevelRewards?, until: ContinuousClock.Instant)] = [:]
         var changes: UInt64 = 0
     }
 }

@@ -62,10 +62,11 @@ struct ReturningMemberRetryTests {
         let refused = Locked(true), reads = Locked(0)
         func settings(for guild: GuildID) async -> GuildSettings? {
             reads.withLock { $0 += 1 }
-            if refused.value { return .refused }
-            let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
-            return GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)
+            return refused.value ? .refused : Self.valid
         }
+        static let valid = GuildSettings(
+            xp: .defaults, karma: nil,
+            levelRewards: LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil))
     }
 
     /// Level 12 for everyone but `newcomer`, whom Redis has no record of.
@@ -75,8 +76,8 @@ struct ReturningMemberRetryTests {
     }
 
     /// Members who come back while their guild's configuration is refused are held — not tried at
-    /// each retry, which would read the settings again for nothing — and get their roles once an
-    /// admin saves a valid configuration. A newcomer, owed nothing whatever it says, is not held.
+    /// each retry for nothing — and get their roles once an admin saves a valid configuration. A
+    /// newcomer, owed nothing whatever it says, is not held. The refusal is read once and kept.
     @Test func membersBackWhileTheConfigurationIsRefusedGetTheirRolesOnceItIsSaved() async throws {
         let actions = FlakyRoles()
         actions.failing.withLock { $0 = false }
@@ -88,10 +89,9 @@ struct ReturningMemberRetryTests {
         try await withRunning(rewarder) { join in
             for user: UInt64 in [77, 78, 79] { join.yield(MemberJoin(guild: guild, user: UserID(user))) }
             try await waitUntil("both returning members held") { rewarder.joinsAwaitingSettings.withLock { $0.count(in: guild.rawValue) } == 2 }
-            let reads = settings.reads.value
             try await Task.sleep(for: .milliseconds(300))
             #expect(actions.added.value.isEmpty)
-            #expect(settings.reads.value == reads, "held, not tried again at each of the retries since")
+            #expect(settings.reads.value == 1, "the refusal read once, and kept")
             #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 2 && rewarder.failedJoins.withLock { $0.isEmpty })
 
             settings.refused.withLock { $0 = false }
@@ -100,6 +100,32 @@ struct ReturningMemberRetryTests {
             #expect(actions.added.value.sorted() == [501, 501, 1_001, 1_001])
             #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 0)
         }
+    }
+
+    /// Reads the refused configuration while an admin's save comes in: the save's release of held
+    /// joins has come and gone by the time the read's answer is acted on.
+    final class SavedDuringTheRead: GuildSettingsSource, Sendable {
+        let rewarder = Locked<LevelUpRewarder?>(nil), saved = Locked(false)
+        func settings(for guild: GuildID) async -> GuildSettings? {
+            guard saved.value else {
+                saved.withLock { $0 = true }
+                rewarder.value?.settingsChanged(guild)
+                return .refused
+            }
+            return RefusedUntilSaved.valid
+        }
+    }
+
+    /// A join found refused by a read a save overtook is tried at the next retry, not held until
+    /// a save that already came.
+    @Test func aJoinFoundRefusedByAReadASaveOvertookIsTriedAgain() async {
+        let settings = SavedDuringTheRead()
+        let rewarder = LevelUpRewarder(settings: settings, actions: FlakyRoles(), levels: Levels())
+        settings.rewarder.withLock { $0 = rewarder }
+        let guild = GuildID(9 << 22)
+        await rewarder.handle(MemberJoin(guild: guild, user: UserID(77)))
+        #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 0)
+        #expect(rewarder.failedJoins.withLock { $0 } == [[guild.rawValue, 77]])
     }
 
     /// Held joins are bounded per guild and in all; a member held twice counts once; a guild's

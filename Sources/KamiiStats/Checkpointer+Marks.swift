@@ -35,19 +35,20 @@ extension Checkpointer {
 
     /// Sets the trust place of existing member records: KEYS[1] the members hash, KEYS[2] the
     /// guild's deletions; ARGV[1] the time of the checkpoint's read (ms, Redis's clock), then user
-    /// and trust pairs. Returns the users whose deletion (or the guild's) is remembered at or after
-    /// that time: purged since they were read, so the rows just written hold data deleted — also
-    /// when a record is there again (the member posted after the deletion), which gets no trust
+    /// and trust pairs. Returns two lists of the users whose deletion (or the guild's) is
+    /// remembered at or after that time (a time Kamii did not write counts as the latest): purged
+    /// since they were read, so the rows just written hold data deleted — those without a record,
+    /// then those with one there again (the member posted after the deletion), which gets no trust
     /// worked out from the old. A record gone without a deletion was lost with Redis (perhaps
     /// reloaded from SQL since, without this checkpoint's members), and SQL is then all that is
     /// left of it.
     static let trustScript = RedisScript(#"""
         local format = '\#(MemberRecord.luaFormat)'
-        local purged = {}
+        local gone, there = {}, {}
         local since = tonumber(ARGV[1])
         local function deletedSince(field)
             local at = redis.call('HGET', KEYS[2], field)
-            return at ~= false and tonumber(at) ~= nil and tonumber(at) >= since
+            return at ~= false and (tonumber(at) or math.huge) >= since
         end
         -- Most guilds remember no deletion (the hash lasts a day): no look per member there.
         local anyDeleted = redis.call('EXISTS', KEYS[2]) == 1
@@ -55,7 +56,7 @@ extension Checkpointer {
         for k = 2, #ARGV, 2 do
             local value = redis.call('HGET', KEYS[1], ARGV[k])
             if anyDeleted and (guildDeleted or deletedSince(ARGV[k])) then
-                purged[#purged + 1] = ARGV[k]
+                if value then there[#there + 1] = ARGV[k] else gone[#gone + 1] = ARGV[k] end
             elseif value and #value == \#(MemberRecord.storedSize) and string.byte(value, 1) == 1 then
                 local s = {struct.unpack(format, value)}
                 s[8] = tonumber(ARGV[k + 1])
@@ -69,6 +70,6 @@ extension Checkpointer {
                 end
             end
         end
-        return purged
+        return {gone, there}
         """#)
 }

@@ -336,28 +336,33 @@ public actor Checkpointer {
         try await markAgain(refused, in: guild)
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
-        var purged: [UserID] = []
+        var (purged, postedSince): ([UserID], [UserID]) = ([], [])
+        func userIDs(_ reply: RedisValue?) -> [UserID] { (reply?.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) } }
         for start in stride(from: 0, to: rows.count, by: 1_000) {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
-            let gone = try await redis.evaluate(
+            let reply = try await redis.evaluate(
                 Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [String(deletedSince)] + trusts)
-            purged += (gone.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) }
+            let (gone, there) = (userIDs(reply.array?.first), userIDs(reply.array?.dropFirst().first))
+            purged += gone + there
+            postedSince += there
             progress.note()
         }
-        // Their data was deleted after it was read here: the rows just written would bring it back.
-        // A record of theirs there again (activity since) goes to SQL at the next checkpoint.
+        // Their data was deleted after it was read here: the rows just written would bring it back
+        // (only those: a row of a later read is that checkpoint's to judge). A record of theirs
+        // there again (activity since) goes to SQL at a later checkpoint.
         if !purged.isEmpty {
-            try await store.deleteServerUsers(purged, in: guild)
-            try await markAgain(purged, in: guild)
+            try await store.deleteServerUsers(purged.map { ($0, readNoLaterThan: Int64(clamping: readAt)) }, in: guild)
+            try await markAgain(postedSince, in: guild)
             logger.notice("members deleted while being checkpointed: their rows were deleted again", metadata: ["guild": "\(guild)", "members": "\(purged.count)"])
         }
-        return max(0, written - purged.count)
+        return max(0, written - Set(purged).subtracting(refused).count)
     }
 
     /// Whether Redis remembers the guild's deletion at or after `since` (ms, Redis's clock).
     private func guildDeleted(_ guild: GuildID, since: Int64) async throws -> Bool {
         let at = try await redis.send("HGET", keys.deletions(in: guild), StatsKeys.wholeGuild)
-        return at.string.flatMap { Int64($0) }.map { $0 >= since } ?? false
+        // A time Kamii did not write counts as the latest, as everywhere deletions are judged.
+        return at.string.map { (Int64($0) ?? .max) >= since } ?? false
     }
 
     /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).

@@ -187,6 +187,7 @@ struct PrivacyDeletionTests {
         #expect(checkpointer.members == 1 && checkpointer.failures == 0, "\(checkpointer)")
         #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the deleted user stays deleted")
         #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 40)
+        #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), String(one)).int == 0, "nothing of theirs left to copy")
         await redis.close()
         try await store.close()
     }

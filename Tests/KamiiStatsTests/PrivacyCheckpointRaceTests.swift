@@ -10,9 +10,11 @@ import Testing
 /// starting a new record: the row the checkpoint writes holds data deleted, and goes.
 extension PrivacyDeletionTests {
     /// A checkpoint read the user before the deletion; the user posts again right after Redis's
-    /// first pass, which starts their record again, so the checkpoint, writing after the SQL delete,
-    /// finds a record and keeps its row: SQL's second pass deletes it.
-    @Test func aRowWrittenBackBesideARecreatedRecordGoesInTheSecondSQLPass() async throws {
+    /// first pass, which starts their record again, and the checkpoint writes its row after the
+    /// first SQL delete. The row goes — deleted by the checkpoint's trust step, which finds the
+    /// deletion remembered since its read though a record is there, and by SQL's second pass, which
+    /// would catch it were the checkpoint to die before that step.
+    @Test func aRowWrittenBackBesideARecreatedRecordGoes() async throws {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()

@@ -93,12 +93,12 @@ extension LevelUpRewarder {
 
     /// Counts a join given up, and says so at the first and every thousandth.
     private func givenUp(_ join: MemberJoin, because reason: String) {
-        let dropped = counts.withLock { totals -> Int in
-            totals.dropped += 1
-            return totals.dropped
+        let givenUp = counts.withLock { totals -> Int in
+            totals.joinsGivenUp += 1
+            return totals.joinsGivenUp
         }
-        if dropped == 1 || dropped.isMultiple(of: 1_000) {
-            logger.warning("a returning member's roles given up: \(reason)", metadata: ["guild": "\(join.guild)", "dropped": "\(dropped)"])
+        if givenUp == 1 || givenUp.isMultiple(of: 1_000) {
+            logger.warning("a returning member's roles given up: \(reason)", metadata: ["guild": "\(join.guild)", "given_up": "\(givenUp)"])
         }
     }
 }

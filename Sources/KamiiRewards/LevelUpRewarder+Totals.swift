@@ -12,11 +12,14 @@ extension LevelUpRewarder {
         /// Reward roles given again to members who came back.
         public var rolesRestored = 0
         /// Calls Discord refused or that failed after retries, and reads of a guild's settings that
-        /// failed (its level-ups wait in Redis).
+        /// failed or found its configuration refused (its level-ups wait in Redis; a refusal is
+        /// counted once a read, kept ``settingsLifetime``, not once per level-up waiting).
         public var failures = 0
-        /// Level-ups dropped because their lane was full, and returning members given up because
-        /// too many were held.
+        /// Level-ups dropped because their lane was full.
         public var dropped = 0
+        /// Returning members given up because too many were held (for a retry, or for their
+        /// guild's configuration to be saved).
+        public var joinsGivenUp = 0
         /// Calls not sent: Discord refused the same role or channel in the guild lately
         /// (``RefusedTargets``), and would again.
         public var notSent = 0

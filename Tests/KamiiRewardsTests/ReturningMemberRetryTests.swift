@@ -105,8 +105,9 @@ struct ReturningMemberRetryTests {
     /// Reads the refused configuration while an admin's save comes in: the save's release of held
     /// joins has come and gone by the time the read's answer is acted on.
     final class SavedDuringTheRead: GuildSettingsSource, Sendable {
-        let rewarder = Locked<LevelUpRewarder?>(nil), saved = Locked(false)
+        let rewarder = Locked<LevelUpRewarder?>(nil), saved = Locked(false), reads = Locked(0)
         func settings(for guild: GuildID) async -> GuildSettings? {
+            reads.withLock { $0 += 1 }
             guard saved.value else {
                 saved.withLock { $0 = true }
                 rewarder.value?.settingsChanged(guild)
@@ -117,15 +118,19 @@ struct ReturningMemberRetryTests {
     }
 
     /// A join found refused by a read a save overtook is tried at the next retry, not held until
-    /// a save that already came.
+    /// a save that already came; nor is that refusal kept for the joins after it.
     @Test func aJoinFoundRefusedByAReadASaveOvertookIsTriedAgain() async {
         let settings = SavedDuringTheRead()
-        let rewarder = LevelUpRewarder(settings: settings, actions: FlakyRoles(), levels: Levels())
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let rewarder = LevelUpRewarder(settings: settings, actions: actions, levels: Levels())
         settings.rewarder.withLock { $0 = rewarder }
         let guild = GuildID(9 << 22)
         await rewarder.handle(MemberJoin(guild: guild, user: UserID(77)))
         #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 0)
         #expect(rewarder.failedJoins.withLock { $0 } == [[guild.rawValue, 77]])
+        await rewarder.handle(MemberJoin(guild: guild, user: UserID(77)))
+        #expect(settings.reads.value == 2 && rewarder.totals.rolesRestored == 2, "read again: the stale refusal was not kept")
     }
 
     /// Held joins are bounded per guild and in all; a member held twice counts once; a guild's

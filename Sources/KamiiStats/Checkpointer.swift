@@ -337,12 +337,16 @@ public actor Checkpointer {
         // Only into a record that still exists: a member purged meanwhile stays purged. The rest
         // of the record is as Redis has it now (a flush may have changed it since it was read).
         var (purged, postedSince): ([UserID], [UserID]) = ([], [])
-        func userIDs(_ reply: RedisValue?) -> [UserID] { (reply?.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) } }
+        func userIDs(_ list: RedisValue) -> [UserID] { (list.array ?? []).compactMap { $0.string.flatMap(UInt64.init).map(UserID.init) } }
         for start in stride(from: 0, to: rows.count, by: 1_000) {
             let trusts = rows[start..<min(start + 1_000, rows.count)].flatMap { [String($0.user.rawValue), String($0.trust)] }
             let reply = try await redis.evaluate(
                 Self.trustScript, keys: [keys.members(in: guild), keys.deletions(in: guild)], arguments: [String(deletedSince)] + trusts)
-            let (gone, there) = (userIDs(reply.array?.first), userIDs(reply.array?.dropFirst().first))
+            // Any other shape fails the guild (it stays marked) rather than pass for "nobody purged".
+            guard let lists = reply.array, lists.count == 2, lists.allSatisfy({ $0.array != nil }) else {
+                throw RedisError.protocolViolation("the trust script answered \(reply)")
+            }
+            let (gone, there) = (userIDs(lists[0]), userIDs(lists[1]))
             purged += gone + there
             postedSince += there
             progress.note()

@@ -18,8 +18,8 @@ extension LevelUpRewarder {
     }
 
     /// The guild's rewards (or its configuration's refusal), cached for `settingsLifetime`, or why
-    /// they are not known — now, or earlier in the batch (`unknown`). One read: the source spaces out its own reads while its
-    /// database is away, and the level-up waits for the next retry.
+    /// they are not known — now, or earlier in the batch (`unknown`). One read: the source spaces
+    /// out its own reads while its database is away, and the level-up waits for the next retry.
     func rewards(of guild: GuildID, unknown: inout [UInt64: RewardsUnknown]) async -> Result<LevelRewards, RewardsUnknown> {
         if let reason = unknown[guild.rawValue] { return .failure(reason) }
         let rewards = await rewards(of: guild)

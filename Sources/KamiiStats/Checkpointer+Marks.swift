@@ -21,6 +21,13 @@ extension Checkpointer {
         for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
     }
 
+    /// Whether Redis remembers the guild's deletion at or after `since` (ms, Redis's clock).
+    func guildDeleted(_ guild: GuildID, since: Int64) async throws -> Bool {
+        let at = try await redis.send("HGET", keys.deletions(in: guild), StatsKeys.wholeGuild)
+        // A time Kamii did not write counts as the latest, as everywhere deletions are judged.
+        return at.string.map { (Int64($0) ?? .max) >= since } ?? false
+    }
+
     private static let takeScript = RedisScript("""
         if redis.call('EXISTS', KEYS[1]) == 1 then
             redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])

@@ -362,13 +362,6 @@ public actor Checkpointer {
         return max(0, written - Set(purged).subtracting(refused).count)
     }
 
-    /// Whether Redis remembers the guild's deletion at or after `since` (ms, Redis's clock).
-    private func guildDeleted(_ guild: GuildID, since: Int64) async throws -> Bool {
-        let at = try await redis.send("HGET", keys.deletions(in: guild), StatsKeys.wholeGuild)
-        // A time Kamii did not write counts as the latest, as everywhere deletions are judged.
-        return at.string.map { (Int64($0) ?? .max) >= since } ?? false
-    }
-
     /// Runs between reading a guild's records and writing them to SQL (tests hold a checkpoint there).
     private var beforeWritingSQL: (@Sendable (GuildID) async -> Void)?
 

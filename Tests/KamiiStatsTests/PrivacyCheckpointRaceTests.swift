@@ -56,39 +56,30 @@ extension PrivacyDeletionTests {
         let (store, cleanup) = try await CheckpointerTests.store(engine)
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
-        for user in [one, two] {
-            buffer.record(guild: guild.rawValue) { batch in
-                for _ in 0..<3 { batch.countMessage(by: user) }
-            }
-        }
-        #expect(await flusher.flush())
-        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
-        async let checkpointed = checkpointer.checkpoint()
-        await read.wait()
-        let report = try await deletion(store, redis).delete(UserID(one))
-        #expect(report.redis == 1, "\(report)")
-        // A take that begins after the deletion, so the message after it is one the flush applies.
-        try await Task.sleep(for: .milliseconds(30))
-        #expect(await flusher.flush())
-        buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
-        #expect(await flusher.flush())
         let reader = StatsReader(redis: redis, keys: keys)
-        #expect(try await reader.member(UserID(one), in: guild)?.messages == 1)
-        release.open()
-        _ = await checkpointed
+        _ = try await heldCheckpoint(store, redis) {
+            let report = try await deletion(store, redis).delete(UserID(one))
+            #expect(report.redis == 1, "\(report)")
+            // A take that begins after the deletion, so the message after it (no XP) is one the flush applies.
+            let buffer = StatsBuffer()
+            let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, deletionClockAllowance: .zero))
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(await flusher.flush())
+            buffer.record(guild: guild.rawValue) { $0.countMessage(by: one) }
+            #expect(await flusher.flush())
+            #expect(try await reader.member(UserID(one), in: guild).map { [$0.messages, $0.xp] } == [1, 0])
+        }
         #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the row read before the deletion is gone")
-        #expect(try await store.serverUser(UserID(two), in: guild)?.messageCount == 3)
+        #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 40)
         #expect(try await reader.member(UserID(one), in: guild)?.trust == nil, "no trust worked out from the data deleted")
         // Marked for a later checkpoint. One that reads within the clock allowance of the deletion
         // (5 s) cannot tell their record from one read before it, deletes the row and marks it
-        // again; one later writes what they did since. Never the three messages before.
+        // again; one later writes what they did since (no XP). Never the 20 XP before.
         #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), String(one)).int == 1)
-        _ = await checkpointer.checkpoint()
+        _ = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
         let row = try await store.serverUser(UserID(one), in: guild)
         let marked = try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), String(one)).int == 1
-        #expect(row == nil ? marked : row?.messageCount == 1 && !marked, "\(String(describing: row)), marked: \(marked)")
+        #expect(row == nil ? marked : row?.xp == 0 && row?.messageCount == 1 && !marked, "\(String(describing: row)), marked: \(marked)")
         await redis.close()
         try await store.close()
     }
@@ -100,21 +91,14 @@ extension PrivacyDeletionTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let redis = try RedisTestServer.client()
-        let buffer = StatsBuffer()
-        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
-        for user in [one, two] { buffer.record(guild: guild.rawValue) { $0.countMessage(by: user) } }
-        #expect(await flusher.flush())
-        let (checkpointer, read, release) = await heldCheckpointer(store, redis)
-        async let checkpointed = checkpointer.checkpoint()
-        await read.wait()
-        _ = try await deletion(store, redis).delete(UserID(one))
-        try await store.registerGuild(guild)
-        try await store.upsertServerUsers([ServerUserStats(
-            guild: guild, user: UserID(one), xp: 0, level: 0, karma: 0, trust: 50, messageCount: 7, updatedAt: Date(), asOf: .max - 1)])
-        release.open()
-        _ = await checkpointed
+        _ = try await heldCheckpoint(store, redis) {
+            _ = try await deletion(store, redis).delete(UserID(one))
+            try await store.registerGuild(guild)
+            try await store.upsertServerUsers([ServerUserStats(
+                guild: guild, user: UserID(one), xp: 0, level: 0, karma: 0, trust: 50, messageCount: 7, updatedAt: Date(), asOf: .max - 1)])
+        }
         #expect(try await store.serverUser(UserID(one), in: guild)?.messageCount == 7)
-        #expect(try await store.serverUser(UserID(two), in: guild)?.messageCount == 1)
+        #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 40)
         await redis.close()
         try await store.close()
     }

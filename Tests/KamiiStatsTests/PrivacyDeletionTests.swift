@@ -319,7 +319,7 @@ struct PrivacyDeletionTests {
 
     /// Flushes XP for `one` (20) and `two` (40), then checkpoints with `meanwhile` run between the checkpoint's
     /// read of Redis and its write to SQL.
-    private func heldCheckpoint(
+    func heldCheckpoint(
         _ store: KamiiStore, _ redis: RedisClient, meanwhile: () async throws -> Void
     ) async throws -> Checkpointer.Report {
         let buffer = StatsBuffer()

@@ -39,6 +39,13 @@ extension LevelUpRewarder {
         case .failure(.refused(let asOf)): return holdUntilSettingsChange(join, refusedAsOf: asOf)
         }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
+        guard known.stack else {
+            // The highest tier the bot may give: with the top one refused, the next one down.
+            if case .stopped(over: false) = await giveHighest(of: known.tiers(atLevel: level), for: context, counting: \Totals.rolesRestored) {
+                retryLater(join)
+            }
+            return
+        }
         var failed = false
         for role in known.roles(atLevel: level) {
             switch await attempt(context, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: join.user, in: join.guild) }) {

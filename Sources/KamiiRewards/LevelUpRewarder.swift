@@ -249,20 +249,28 @@ public final class LevelUpRewarder: Sendable {
     /// Returns false when a call may pass later (the level-up stays waiting).
     private func applyRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async -> Bool {
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
+        guard !changes.isEmpty else { return true }
         let guild = levelUp.guild, user = levelUp.user
-        var over = true
-        var allAdded = true
-        for role in changes.add {
-            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
-            if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
-            over = over && outcome.isOver
-            allAdded = allAdded && outcome == .done
+        if rewards.stack {
+            var over = true
+            for role in changes.add {
+                let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
+                if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
+                over = over && outcome.isOver
+            }
+            return over
         }
         // Replaced rewards go only once the new one is held: a member whose new role was refused
-        // (above the bot's, deleted) keeps the one they had, rather than ending with neither; one
-        // whose call failed for now keeps it until the level-up's retry.
-        guard allAdded else { return over }
-        var remove = changes.remove
+        // (above the bot's, deleted) is given the next one down — most often the one they had —
+        // rather than ending with neither; one whose call failed for now keeps theirs until the
+        // level-up's retry.
+        let top: LevelRewards.Reward
+        switch await giveHighest(of: rewards.tiers(atLevel: levelUp.level), for: levelUp, counting: \Totals.rolesAdded) {
+        case .given(let reward): top = reward
+        case .stopped(let over): return over
+        }
+        var over = true
+        var remove = rewards.rewards.filter { $0.level < top.level && $0.role != top.role }.map(\.role)
         // Many lower tiers: one read of the member's roles instead of a removal of each tier.
         if remove.count > 1 {
             var held: [RoleID]?
@@ -282,11 +290,12 @@ public final class LevelUpRewarder: Sendable {
     }
 
     /// How a call ended.
-    enum Outcome {
+    enum Outcome: Equatable {
         case done
         /// Discord refused it (missing permissions, unknown member or role; not a 429): sending it
-        /// again would not help, so the level-up is over as far as this call goes.
-        case refused
+        /// again would not help, so the level-up is over as far as this call goes. `ofTarget`: the
+        /// role or channel itself is refused, for a while, whoever the member (``RefusedTargets``).
+        case refused(ofTarget: Bool)
         /// It may pass later (Discord unreachable or failing, the task cancelled at shutdown, the
         /// invalid-request budget spent): the level-up stays waiting in Redis.
         case failed
@@ -299,7 +308,7 @@ public final class LevelUpRewarder: Sendable {
     func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
         if refusedTargets.isRefused(target, in: levelUp.guild.rawValue) {
             counts.withLock { $0.notSent += 1 }
-            return .refused
+            return .refused(ofTarget: true)
         }
         var delay = retryDelay
         for attempt in 1...3 {
@@ -335,7 +344,7 @@ public final class LevelUpRewarder: Sendable {
                 // this call, so the level-up waits for the next retry or start.
                 if case .discord(let status, let code, _) = error.kind, status != 429, status != 401, code != 0 {
                     refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
-                    return .refused
+                    return .refused(ofTarget: RefusedTargets.lastingCodes.contains(code))
                 }
                 return .failed
             }

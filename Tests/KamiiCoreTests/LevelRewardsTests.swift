@@ -31,6 +31,15 @@ struct LevelRewardsTests {
         #expect(LevelRewards(rewards: rewards, stack: false, announcementChannel: nil).roles(atLevel: 4).isEmpty)
     }
 
+    @Test func replacedTiersRunFromTheHighestReachedDownOncePerRole() {
+        let replacing = LevelRewards(rewards: rewards + [.init(level: 15, role: 50)], stack: false, announcementChannel: nil)
+        #expect(replacing.tiers(atLevel: 12).map(\.role) == [100, 50])
+        // A role given at two levels is tried once, at its higher level (what it replaces is below that).
+        #expect(replacing.tiers(atLevel: 17) == [.init(level: 15, role: 50), .init(level: 10, role: 100)])
+        #expect(replacing.tiers(atLevel: 20).map(\.role) == [200, 50, 100])
+        #expect(replacing.tiers(atLevel: 4).isEmpty)
+    }
+
     @Test func aStoredConfigurationGivesItsRewardsOnlyWithXPOn() {
         var config = GuildConfig()
         config.xp.levelRewards = [.init(level: 3, role: RoleID(1 << 40))]

@@ -23,10 +23,74 @@ struct ReplacedRewardsTests {
 
         await rewarder.handle(LevelUp(guild: guild.id, user: member, from: 9, to: 10))
 
-        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403"], "no removal after the refusal")
+        // The tier below is given (again: the member holds it), nothing removed.
+        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403", "PUT 204"], "no removal after the refusal")
         let roles = try await client.member(member, in: guild.id).roles
         #expect(roles.contains(low) && !roles.contains(aboveBot), "\(roles)")
         #expect(rewarder.totals.rolesRemoved == 0)
+        try await server.stop()
+    }
+
+    /// A member who passes a lower tier on the way to a refused one, or comes back at a level whose
+    /// tier is refused, is given the highest tier the bot may give — not nothing.
+    @Test(arguments: [false, true])
+    func aRefusedTopTierFallsToTheNextOneDown(returning: Bool) async throws {
+        struct FixedLevels: MemberLevels {
+            let level: Int
+            func level(of user: UserID, in guild: GuildID) async throws -> Int? { level }
+        }
+        let (server, client) = try await LevelUpRewarderTests.start()
+        let (guild, member) = try LevelUpRewarderTests.pick()
+        let roles = LevelUpRewarderTests.world.roles(of: guild)
+        let bot = try #require(roles.first { $0.managed })
+        let below = roles.filter { !$0.managed && $0.position < bot.position }.map(\.id)
+        let aboveBot = try #require(roles.filter { !$0.managed && $0.position > bot.position }.last?.id)
+        try #require(below.count >= 2)
+        let (lowest, middle) = (below[0], below[1])
+        let rewards = LevelRewards(
+            rewards: [.init(level: 5, role: lowest.rawValue), .init(level: 10, role: middle.rawValue), .init(level: 20, role: aboveBot.rawValue)],
+            stack: false, announcementChannel: nil)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            levels: FixedLevels(level: 22), retryDelay: .milliseconds(10))
+        for role in [lowest, middle, aboveBot] where try await client.member(member, in: guild.id).roles.contains(role) {
+            try await client.removeRole(role, from: member, in: guild.id)
+        }
+        if !returning { try await client.addRole(lowest, to: member, in: guild.id) }
+        let calls = server.record.rest.count
+
+        if returning {
+            await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: [MemberJoin(guild: guild.id, user: member)].async)
+        } else {
+            await rewarder.handle(LevelUp(guild: guild.id, user: member, from: 7, to: 22))
+        }
+
+        // Returning: Discord dropped their roles, nothing to remove.
+        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403", "PUT 204"] + (returning ? [] : ["DELETE 204"]))
+        let held = try await client.member(member, in: guild.id).roles
+        #expect(held.contains(middle) && !held.contains(aboveBot) && !held.contains(lowest), "\(held)")
+        #expect(returning ? rewarder.totals.rolesRestored == 1 : rewarder.totals.rolesAdded == 1 && rewarder.totals.rolesRemoved == 1)
+        try await server.stop()
+    }
+
+    /// Discord refusing the member (they left again) is not a refusal of the role: no lower tier is
+    /// tried, each would be refused too (and spend the invalid-request budget).
+    @Test func aRefusedMemberIsNotWalkedDownTheTiers() async throws {
+        let (server, client) = try await LevelUpRewarderTests.start()
+        let (guild, _) = try LevelUpRewarderTests.pick()
+        // Nobody the simulated world knows: Discord answers Unknown Member (10007).
+        let stranger = UserID(1 << 50)
+        #expect(!LevelUpRewarderTests.world.users.contains { $0.id == stranger })
+        let rewards = LevelRewards(
+            rewards: [.init(level: 5, role: guild.roles[0].rawValue), .init(level: 10, role: guild.roles[1].rawValue)], stack: false, announcementChannel: nil)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: RESTLevelUpActions(client: client),
+            retryDelay: .milliseconds(10))
+        let calls = server.record.rest.count
+
+        await rewarder.handle(LevelUp(guild: guild.id, user: stranger, from: 9, to: 10))
+
+        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 404"])
         try await server.stop()
     }
 

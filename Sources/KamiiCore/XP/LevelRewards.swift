@@ -66,6 +66,15 @@ public struct LevelRewards: Sendable, Equatable {
         return reached.last.map { [$0.role] } ?? []
     }
 
+    /// When rewards replace: the rewards a member at `level` may be given, highest first, one per
+    /// role — the one they are owed, then those to fall back on when Discord refuses it for good (a
+    /// role above the bot's, deleted), so that a member is not left with no reward while a lower
+    /// one can be given.
+    public func tiers(atLevel level: Int) -> [Reward] {
+        var seen: Set<UInt64> = []
+        return rewards.reversed().filter { $0.level <= level && seen.insert($0.role).inserted }
+    }
+
     /// The role changes of going from level `previous` to `level`.
     public func changes(from previous: Int, to level: Int) -> RoleChanges {
         guard level > previous else { return RoleChanges() }

@@ -1,0 +1,39 @@
+import DiscordModels
+import DiscordREST
+import KamiiCore
+import KamiiStats
+
+/// Rewards that replace each other: the member is given the highest tier Discord lets the bot give.
+extension LevelUpRewarder {
+    /// How giving one of a member's tiers ended.
+    enum TierGiven {
+        /// This tier's role is the member's now.
+        case given(LevelRewards.Reward)
+        /// None was given: `over` false when a call may pass later (the work waits for a retry),
+        /// true when no tier can be given (every role refused, or the member is gone).
+        case stopped(over: Bool)
+    }
+
+    /// Gives the first of `tiers` (highest first, ``LevelRewards/tiers(atLevel:)``) Discord accepts,
+    /// counting it in `counter`. A tier whose role is refused for itself (above the bot's, deleted)
+    /// falls to the next one down; a refusal of the member (they left) ends the walk, as no tier
+    /// would be given, and so does a call that may pass later — a lower tier given meanwhile would
+    /// only be replaced again at the retry.
+    func giveHighest(
+        of tiers: [LevelRewards.Reward], for context: LevelUp, counting counter: WritableKeyPath<Totals, Int>
+    ) async -> TierGiven {
+        let guild = context.guild, user = context.user
+        for tier in tiers {
+            switch await attempt(context, on: tier.role, { () throws(RESTError) in try await actions.addRole(RoleID(tier.role), to: user, in: guild) }) {
+            case .done:
+                counts.withLock { $0[keyPath: counter] += 1 }
+                return .given(tier)
+            case .failed:
+                return .stopped(over: false)
+            case .refused(let ofTarget):
+                guard ofTarget else { return .stopped(over: true) }
+            }
+        }
+        return .stopped(over: true)
+    }
+}

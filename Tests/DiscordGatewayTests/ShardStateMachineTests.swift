@@ -82,6 +82,52 @@ struct ShardStateMachineTests {
         #expect(machine.sessionsAbandoned == 1 && machine.sessionID == nil)
     }
 
+    /// A session Discord invalidated may answer every resume by closing (4003 "this session has
+    /// been invalidated", 4000, no code) or op 9 `true`: after three resumes in a row that came to
+    /// nothing the shard identifies, as Discord asks when "the reconnect fails". One that replayed
+    /// something before it was cut starts the count again.
+    @Test func resumesThatComeToNothingEndTheSession() {
+        var machine = readyMachine()
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 5)
+        /// One resume, ended as `end` says; where the connection after it goes.
+        func resume(replaying replayed: Int? = nil, _ end: (inout ShardStateMachine) -> [ShardStateMachine.Action]) -> String? {
+            _ = machine.connected()
+            #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .sendResume(sessionID: "s1", sequence: machine.sequence ?? -1))
+            if let replayed { _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: replayed) }
+            return connectURL(end(&machine))
+        }
+        #expect(connectURL(machine.closed(code: nil, jitter: 0.5)) == "wss://resume.example")
+        #expect(resume { $0.closed(code: 4003, jitter: 0.5) } == "wss://resume.example")
+        #expect(resume(replaying: 6) { $0.closed(code: nil, jitter: 0.5) } == "wss://resume.example", "a replay started: the count starts again")
+        #expect(resume { $0.closed(code: 4000, jitter: 0.5) } == "wss://resume.example")
+        let afterOp9 = resume { machine in
+            #expect(machine.invalidSession(resumable: true) == [.close(code: 4000)])
+            return machine.closed(code: nil, jitter: 0.5)
+        }
+        #expect(afterOp9 == "wss://resume.example")
+        #expect(machine.sessionsUnresumable == 0 && machine.sessionID == "s1")
+        #expect(resume { $0.closed(code: nil, jitter: 0.5) } == "wss://gateway.example", "the third in a row: a new session")
+        #expect(machine.sessionsUnresumable == 1 && machine.sessionID == nil)
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0).last == .requestIdentify)
+
+        // A resume that goes through clears the count.
+        var resumed = readyMachine()
+        for _ in 0..<2 {
+            _ = resumed.closed(code: nil, jitter: 0.5)
+            _ = resumed.connected()
+            _ = resumed.hello(intervalMilliseconds: 40_000, jitter: 0)
+        }
+        _ = resumed.dispatch(name: "RESUMED", sequence: nil)
+        for _ in 0..<2 {
+            _ = resumed.closed(code: nil, jitter: 0.5)
+            _ = resumed.connected()
+            #expect(resumed.hello(intervalMilliseconds: 40_000, jitter: 0).last == .sendResume(sessionID: "s1", sequence: 1))
+        }
+        #expect(connectURL(resumed.closed(code: nil, jitter: 0.5)) == "wss://resume.example")
+        #expect(resumed.sessionsUnresumable == 0)
+    }
+
     @Test func heartbeatsCarryTheLastSequenceAndAMissingAckIsAZombie() {
         var machine = readyMachine()
         _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 7)

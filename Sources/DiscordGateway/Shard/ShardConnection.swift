@@ -57,6 +57,9 @@ public actor ShardConnection {
     /// Sessions given up because one message could never be read (the same point broke the stream
     /// three times in a row).
     public var sessionsAbandoned: Int { machine.sessionsAbandoned }
+    /// Sessions given up because they would not resume (three resumes in a row ended with neither
+    /// RESUMED nor a replayed dispatch): the shard identified instead.
+    public var sessionsUnresumable: Int { machine.sessionsUnresumable }
 
     /// - Parameter resuming: a session an earlier process saved (restart-safe resume): the shard
     ///   resumes it instead of identifying.

@@ -8,7 +8,10 @@
 /// - Op 1 → heartbeat at once. Op 7 → reconnect and resume. Op 9 `true` → resume; `false` →
 ///   forget the session and identify again when the identify queue allows.
 /// - Close codes 4004, 4010–4014 are fatal: the shard stops with an actionable reason, no retry.
-///   4007 and 4009 → new session. Anything else → resume if there is a session.
+///   4007 and 4009 → new session. Anything else → resume if there is a session — unless
+///   ``fruitlessResumeLimit`` resumes in a row ended with neither RESUMED nor a replayed dispatch
+///   (a session Discord invalidated closes a resume with 4003, 4000 or no code at all): then
+///   identify, as Discord asks when "the reconnect fails".
 /// - A READY without a `session_id` is a broken stream: close and identify again.
 /// - Reconnects back off exponentially with jitter, capped. The backoff resets once a session
 ///   has proved healthy — READY or RESUMED, then heartbeats acknowledged for
@@ -93,6 +96,16 @@ public struct ShardStateMachine: Sendable {
     public private(set) var sessionsAbandoned = 0
     /// Breaks at one point of a session before the session is given up.
     static let brokenStreamLimit = 3
+    /// The sequence this connection's resume was sent at; nil when it sent none, or the resume
+    /// went through (RESUMED).
+    private var resumedFrom: Int?
+    /// Resumes in a row that ended with neither RESUMED nor a dispatch replayed.
+    private var fruitlessResumes = 0
+    /// Sessions given up because they would not resume (``fruitlessResumeLimit``).
+    public private(set) var sessionsUnresumable = 0
+    /// Resumes in a row that come to nothing before the session is given up: the session is
+    /// saved while it is kept, so a restarted process would otherwise resume it for ever too.
+    static let fruitlessResumeLimit = 3
 
     public init(gatewayURL: String, backoffBase: Double = 1, backoffCap: Double = 60) {
         self.gatewayURL = gatewayURL
@@ -150,6 +163,7 @@ public struct ShardStateMachine: Sendable {
         if connectedTo == resumeURL { (unreachableResumes, gatewayAlsoUnreachable) = (0, false) }
         if resumeNext, let sessionID, let sequence {
             state = .resuming
+            resumedFrom = sequence
             return [first, .sendResume(sessionID: sessionID, sequence: sequence)]
         }
         state = .identifying
@@ -187,6 +201,8 @@ public struct ShardStateMachine: Sendable {
     private mutating func ready() {
         state = .ready
         resumeNext = false
+        resumedFrom = nil
+        fruitlessResumes = 0
     }
 
     /// How long a READY or RESUMED session must keep its heartbeats acknowledged before the
@@ -296,6 +312,15 @@ public struct ShardStateMachine: Sendable {
         // The session is gone (an invalid sequence, a timed-out session): a new one, even when the
         // code answers a close of ours.
         if code == 4007 || code == 4009 { forgetSession() }
+        if let from = resumedFrom {
+            // A resume that replayed something is getting somewhere (a long replay cut short).
+            fruitlessResumes = sequence == from ? fruitlessResumes + 1 : 0
+            resumedFrom = nil
+            if fruitlessResumes >= Self.fruitlessResumeLimit, sessionID != nil {
+                forgetSession()
+                sessionsUnresumable += 1
+            }
+        }
         if state != .closing {
             // Closed by the other side: resume unless the code says the session is gone.
             resumeNext = sessionID != nil
@@ -332,6 +357,7 @@ public struct ShardStateMachine: Sendable {
 
     private mutating func forgetSession() {
         brokenAt = nil
+        fruitlessResumes = 0
         sessionID = nil
         sequence = nil
         resumeURL = nil

@@ -149,7 +149,7 @@ public actor RedisClient {
             for reply in try await write(hello, to: channel) {
                 if case .error(let message) = reply {
                     // The server's words, never the password.
-                    throw RedisError.refused(message)
+                    throw RedisError.refusingSetUp(message)
                 }
             }
         } catch {

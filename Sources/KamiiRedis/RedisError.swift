@@ -36,6 +36,18 @@ extension RedisError {
         if case .server(let message) = self { message.hasPrefix("NOAUTH") } else { false }
     }
 
+    /// What an error reply to a connection's AUTH or SELECT means: ``refused`` when it is about
+    /// the credentials or the database (trying again will not help), ``connectionFailed`` when it
+    /// is the server's state — "max number of clients reached", written to every connection it
+    /// accepts while full (a rolling restart's old processes still connected), or LOADING — which
+    /// passes, and is waited for like a server that cannot be reached.
+    static func refusingSetUp(_ message: String) -> RedisError {
+        let code = message.prefix { $0 != " " }
+        let aboutCredentialsOrDatabase = ["WRONGPASS", "NOAUTH", "NOPERM"].contains(code)
+            || ["password", "DB index", "SELECT"].contains { message.localizedCaseInsensitiveContains($0) }
+        return aboutCredentialsOrDatabase ? .refused(message) : .connectionFailed("the server answered the connection's set-up with: \(message)")
+    }
+
     /// Redis refused a command because a key holds another kind of value than the command works on.
     public var isWrongType: Bool {
         if case .server(let message) = self { message.hasPrefix("WRONGTYPE") } else { false }

@@ -70,6 +70,27 @@ public actor RedisClient {
         throw RedisError.server("NOSCRIPT after loading the script")
     }
 
+    /// Runs `script` once per call in one pipelined round trip; the calls Redis answered NOSCRIPT
+    /// (it restarted, or its scripts were flushed, since the script was loaded) are sent again,
+    /// alone, once it is loaded again — so a call is never run twice. The replies in the calls'
+    /// order, error replies included (``RedisValue/orThrow()`` each).
+    public func evaluateEach(_ script: RedisScript, _ calls: [(keys: [String], arguments: [String])]) async throws -> [RedisValue] {
+        var replies = [RedisValue](repeating: .null, count: calls.count)
+        var pending = Array(calls.indices)
+        for attempt in 0..<2 where !pending.isEmpty {
+            let sha = try await load(script, force: attempt > 0)
+            var pipeline = RedisPipeline()
+            for index in pending { pipeline.append(["EVALSHA", sha, String(calls[index].keys.count)] + calls[index].keys + calls[index].arguments) }
+            var unknown: [Int] = []
+            for (index, reply) in zip(pending, try await execute(pipeline)) {
+                replies[index] = reply
+                if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { unknown.append(index) }
+            }
+            pending = unknown
+        }
+        return replies
+    }
+
     /// The script's SHA1 on this server, loading it when not known yet.
     public func load(_ script: RedisScript, force: Bool = false) async throws -> String {
         if !force, let known = scriptHashes.first(where: { $0.source == script.source }) { return known.sha }

@@ -92,17 +92,14 @@ public struct KarmaLedger: Sendable {
 
     /// Runs ``entriesNaming`` on every ledger, 2,000 to a round trip; the replies in order.
     private func run(_ action: Action, in ledgers: [String], naming user: UserID?) async throws -> [(String, RedisValue)] {
-        let sha = try await redis.load(Self.entriesNaming)
         var replies: [(String, RedisValue)] = []
         for first in stride(from: 0, to: ledgers.count, by: 2_000) {
             let part = ledgers[first..<min(first + 2_000, ledgers.count)]
-            var pipeline = RedisPipeline()
-            for ledger in part {
+            let calls = part.map { ledger in
                 // The index's key shares the ledger's hash tag; an unexpected name (none) just has none.
-                let index = keys.karmaIndex(ofLedger: ledger) ?? ledger + ":no-index"
-                pipeline.append("EVALSHA", sha, "2", ledger, index, user.map { String($0.rawValue) } ?? "", action.rawValue)
+                (keys: [ledger, keys.karmaIndex(ofLedger: ledger) ?? ledger + ":no-index"], arguments: [user.map { String($0.rawValue) } ?? "", action.rawValue])
             }
-            for (ledger, reply) in zip(part, try await redis.execute(pipeline)) { replies.append((ledger, try reply.orThrow())) }
+            for (ledger, reply) in zip(part, try await redis.evaluateEach(Self.entriesNaming, calls)) { replies.append((ledger, try reply.orThrow())) }
         }
         return replies
     }

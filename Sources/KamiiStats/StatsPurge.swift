@@ -57,26 +57,17 @@ public struct StatsPurge: Sendable {
         var removed = 0
         for first in stride(from: 0, to: guilds.count, by: 2_000) {
             let part = guilds[first..<min(first + 2_000, guilds.count)]
-            // A Redis restarted between the load and the calls forgets the script: loaded again, and
-            // the part sent again (each call is idempotent).
-            for attempt in 0..<2 {
-                let sha = try await redis.load(Self.purgeMember, force: attempt > 0)
-                var pipeline = RedisPipeline()
-                for guild in part {
-                    let dirty = keys.dirtyMembers(in: guild)
-                    pipeline.append(
-                        "EVALSHA", sha, "7", keys.members(in: guild), keys.waitingLevelUps(in: guild),
-                        keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild), dirty, dirty + ":checkpointing",
-                        keys.deletions(in: guild), member, lifetime)
-                }
-                let replies = try await redis.execute(pipeline)
-                if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }), attempt == 0 {
-                    continue
-                }
-                // One reply per guild: whether the member had a record there.
-                removed += try replies.filter { try $0.orThrow().int == 1 }.count
-                break
+            let calls = part.map { guild in
+                let dirty = keys.dirtyMembers(in: guild)
+                return (
+                    keys: [
+                        keys.members(in: guild), keys.waitingLevelUps(in: guild), keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild),
+                        dirty, dirty + ":checkpointing", keys.deletions(in: guild),
+                    ],
+                    arguments: [member, lifetime])
             }
+            // One reply per guild: whether the member had a record there.
+            removed += try await redis.evaluateEach(Self.purgeMember, calls).filter { try $0.orThrow().int == 1 }.count
         }
         // The karma ledgers: reactions the user gave, and reactions that gave the user karma. Where
         // they had some, the deletion is remembered too (a member who only reacts has no record).

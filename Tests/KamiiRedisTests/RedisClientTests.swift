@@ -220,6 +220,29 @@ struct RedisClientTests {
         await redis.close()
     }
 
+    /// Calls pipelined together after Redis forgot the script (a restart, a flush) are sent again
+    /// once it is loaded again, and each runs once; a call's own error comes back as its reply.
+    @Test func callsEvaluatedTogetherRunOnceEachAcrossAForgottenScript() async throws {
+        let redis = try RedisTestServer.client()
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        let keys = (0..<4).map { RedisTestServer.uniqueKey("each\($0)") }
+        #expect(try await redis.evaluateEach(script, keys.map { (keys: [$0], arguments: ["1"]) }) == Array(repeating: .integer(1), count: 4))
+        _ = try await redis.send("SCRIPT", "FLUSH")
+        // A call whose own error is not NOSCRIPT comes back as it is, and is not sent again.
+        let calls = keys.map { (keys: [$0], arguments: ["2"]) } + [(keys: [keys[0]], arguments: ["not a number"])]
+        let replies = try await redis.evaluateEach(script, calls)
+        #expect(Array(replies.prefix(4)) == Array(repeating: .integer(3), count: 4))
+        guard case .error(let message)? = replies.last else { Issue.record("\(replies)"); return }
+        #expect(message.contains("not an integer"), "\(message)")
+        var read = RedisPipeline()
+        for key in keys { read.append("GET", key) }
+        #expect(try await redis.execute(read) == Array(repeating: .bulk(Array("3".utf8)), count: 4))
+        var delete = RedisPipeline()
+        delete.append(["DEL"] + keys)
+        _ = try await redis.execute(delete)
+        await redis.close()
+    }
+
     /// A script loaded once is known by its text on later loads, without asking Redis again (so a
     /// `SCRIPT FLUSH` stays unseen until forced); each text keeps its own hash, and a copy of a text
     /// built at run time is the same script.

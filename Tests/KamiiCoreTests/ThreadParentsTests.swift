@@ -69,6 +69,26 @@ struct ThreadParentsTests {
         #expect(parent(921) == nil && parent(920) == nil)
     }
 
+    /// A key given twice counts as given last whatever its second form, as in any JSON parser:
+    /// `threads` then `null` lists none, `unavailable` then `false` is available, a second
+    /// `thread_metadata` without `archived` is not archived.
+    @Test func aRepeatedKeyCountsAsGivenLastInEveryForm() {
+        let threads = ThreadParents()
+        func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }
+        #expect(threads.learn(from: Self.thread("THREAD_CREATE", id: 930, parent: 730)) != nil)
+        let nullAfterAList = #"{"id":"\#(D.guild)","threads":[{"id":"931","parent_id":"731"}],"threads":null}"#
+        #expect(threads.learn(from: D.dispatch("GUILD_CREATE", nullAfterAList)) == ThreadMapChange())
+        #expect(parent(930) == 730 && parent(931) == nil)
+        let archivedThenNot = #"{"id":"932","guild_id":"\#(D.guild)","parent_id":"732","thread_metadata":{"archived":true},"thread_metadata":{"locked":false}}"#
+        #expect(threads.learn(from: D.dispatch("THREAD_UPDATE", archivedThenNot)) == ThreadMapChange(parents: [932: 732]))
+        let archivedNull = #"{"id":"930","guild_id":"\#(D.guild)","parent_id":"730","thread_metadata":{"archived":true,"archived":null}}"#
+        #expect(threads.learn(from: D.dispatch("THREAD_UPDATE", archivedNull)) == ThreadMapChange())
+        #expect(parent(930) == 730 && parent(932) == 732)
+        let unavailableThenNot = #"{"id":"\#(D.guild)","unavailable":true,"unavailable":false}"#
+        #expect(threads.learn(from: D.dispatch("GUILD_DELETE", unavailableThenNot)) == ThreadMapChange(replacesAll: true))
+        #expect(parent(930) == nil && parent(932) == nil, "the bot left the guild")
+    }
+
     @Test func payloadsNoGatewaySendsChangeNothing() {
         let threads = ThreadParents(limit: 2)
         func parent(_ id: UInt64) -> UInt64? { threads.parent(of: id, in: Self.guild) }

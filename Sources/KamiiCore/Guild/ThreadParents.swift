@@ -119,8 +119,8 @@ public final class ThreadParents: Sendable {
         case "GUILD_DELETE":
             var unavailable = false
             try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                if key == "unavailable", scanner.peekValueStart() == UInt8(ascii: "t") {
-                    unavailable = try scanner.readBool()
+                if key == "unavailable" {
+                    unavailable = try flag(&scanner)
                 } else {
                     _ = try scanner.skipValue()
                 }
@@ -131,15 +131,20 @@ public final class ThreadParents: Sendable {
             var threads: [Thread]?
             var channels: Set<UInt64>?
             var unavailable = false
+            // A key given twice: the last one counts, as in any JSON parser, whatever its form (a
+            // list that is not one — null — is no list).
             try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                if key == "threads", scanner.peekValueStart() == UInt8(ascii: "[") {
-                    // A key given twice: the last one counts, as in any JSON parser.
+                if key == "threads" {
+                    threads = nil
+                    guard scanner.peekValueStart() == UInt8(ascii: "[") else { _ = try scanner.skipValue(); return }
                     var listed: [Thread] = []
                     try scanner.forEachElement { scanner throws(JSONScanError) in listed.append(try thread(&scanner)) }
                     threads = listed
-                } else if key == "unavailable", scanner.peekValueStart() == UInt8(ascii: "t") {
-                    unavailable = try scanner.readBool()
-                } else if key == "channel_ids", event == "THREAD_LIST_SYNC", scanner.peekValueStart() == UInt8(ascii: "[") {
+                } else if key == "unavailable" {
+                    unavailable = try flag(&scanner)
+                } else if key == "channel_ids", event == "THREAD_LIST_SYNC" {
+                    channels = nil
+                    guard scanner.peekValueStart() == UInt8(ascii: "[") else { _ = try scanner.skipValue(); return }
                     var ids = Set<UInt64>()
                     try scanner.forEachElement { scanner throws(JSONScanError) in
                         if let id = try scanner.readSnowflake() { ids.insert(id) }
@@ -157,6 +162,15 @@ public final class ThreadParents: Sendable {
         }
     }
 
+    /// A boolean member's value: true only for `true` — false, null or another kind of value is
+    /// not, so that a key given again replaces what it said before whatever its form.
+    private static func flag(_ scanner: inout JSONScanner) throws(JSONScanError) -> Bool {
+        let start = scanner.peekValueStart()
+        if start == UInt8(ascii: "t") || start == UInt8(ascii: "f") { return try scanner.readBool() }
+        _ = try scanner.skipValue()
+        return false
+    }
+
     static func thread(_ scanner: inout JSONScanner) throws(JSONScanError) -> Thread {
         var thread = Thread()
         try scanner.forEachMember { key, scanner throws(JSONScanError) in
@@ -164,10 +178,13 @@ public final class ThreadParents: Sendable {
                 thread.id = try scanner.readSnowflake()
             } else if key == "parent_id" {
                 thread.parent = try scanner.readSnowflake()
-            } else if key == "thread_metadata", scanner.peekValueStart() == UInt8(ascii: "{") {
+            } else if key == "thread_metadata" {
+                // Given again, the last one counts (one without `archived` says not archived).
+                thread.archived = false
+                guard scanner.peekValueStart() == UInt8(ascii: "{") else { _ = try scanner.skipValue(); return }
                 try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                    if key == "archived", scanner.peekValueStart() == UInt8(ascii: "t") || scanner.peekValueStart() == UInt8(ascii: "f") {
-                        thread.archived = try scanner.readBool()
+                    if key == "archived" {
+                        thread.archived = try flag(&scanner)
                     } else {
                         _ = try scanner.skipValue()
                     }

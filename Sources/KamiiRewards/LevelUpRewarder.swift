@@ -314,6 +314,7 @@ public final class LevelUpRewarder: Sendable {
         for attempt in 1...3 {
             do throws(RESTError) {
                 try await call()
+                refusedTargets.accepted(target, in: levelUp.guild.rawValue)
                 return .done
             } catch {
                 let transient: Bool

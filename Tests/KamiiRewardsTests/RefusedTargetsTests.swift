@@ -39,6 +39,32 @@ struct RefusedTargetsTests {
         #expect(actions.calls.value == 3)
     }
 
+    /// A target refused again as soon as it is tried again is kept twice as long each time, up to
+    /// a day: a guild left misconfigured costs a refusal a day, not one every ten minutes. A call
+    /// that goes through starts the count again; so does a save of the guild's settings.
+    @Test func aTargetRefusedAgainIsKeptTwiceAsLong() {
+        let refused = RefusedTargets(lifetime: .seconds(600))
+        let start = ContinuousClock.now
+        func refusedAt(_ seconds: Int) -> Bool { refused.isRefused(900, in: 1, now: start + .seconds(seconds)) }
+        refused.note(50013, on: 900, in: 1, now: start)
+        #expect(refusedAt(599) && !refusedAt(600))
+        refused.note(50013, on: 900, in: 1, now: start + .seconds(600))
+        #expect(refusedAt(600 + 1_199) && !refusedAt(600 + 1_200))
+        refused.note(50013, on: 900, in: 1, now: start + .seconds(1_800))
+        #expect(refusedAt(1_800 + 2_399) && !refusedAt(1_800 + 2_400))
+        for _ in 0..<20 { refused.note(50013, on: 900, in: 1, now: start + .seconds(10_000)) }
+        #expect(refusedAt(10_000 + 86_399) && !refusedAt(10_000 + 86_400), "a day at most")
+        #expect(!refused.isRefused(901, in: 1, now: start) && !refused.isRefused(900, in: 2, now: start))
+
+        refused.accepted(900, in: 1)
+        refused.note(50013, on: 900, in: 1, now: start)
+        #expect(refusedAt(599) && !refusedAt(600), "counted from the start after a call went through")
+        refused.note(50013, on: 900, in: 1, now: start + .seconds(600))
+        refused.forget(1)
+        refused.note(50013, on: 900, in: 1, now: start)
+        #expect(!refusedAt(600), "and after the settings were saved")
+    }
+
     /// A refusal about the member (unknown member: they left) says nothing of the role.
     @Test func aRefusalAboutTheMemberIsNotKept() {
         let refused = RefusedTargets(lifetime: .seconds(600))

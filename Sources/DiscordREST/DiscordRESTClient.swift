@@ -54,13 +54,21 @@ public final class DiscordRESTClient: Sendable {
         _ route: Route, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String = "application/json",
         reason: String? = nil, deadline: Duration? = nil
     ) async throws(RESTError) -> Response {
-        let deadline = ContinuousClock.now + (deadline ?? configuration.defaultDeadline)
+        let allowed = deadline ?? configuration.defaultDeadline
+        let deadline = ContinuousClock.now + allowed
+        // A request is not sent with less than this left: its answer could not come in time, and the
+        // caller would be told it failed when Discord may have done it (a POST, a PATCH).
+        let sendBy = deadline - min(Self.leastTimeToSend, allowed / 4)
         let request = TransportRequest(method: route.method.rawValue, url: url(route, query), headers: headers(contentType, body, reason), body: body)
         var failures = 0
         var rateLimited = 0
         while true {
             if Task.isCancelled { throw RESTError(.cancelled) }
-            let ticket = try await acquire(route, deadline: deadline)
+            let ticket = try await acquire(route, deadline: sendBy)
+            guard ContinuousClock.now <= sendBy else {
+                limits.withLock { $0.abandon(ticket) }
+                throw RESTError(.deadlineExceeded)
+            }
             let answer: TransportResponse
             do {
                 answer = try await transport.send(request, deadline: deadline)
@@ -148,6 +156,9 @@ public final class DiscordRESTClient: Sendable {
             }
         }
     }
+
+    /// The least time left for a request to be sent (a quarter of its deadline when that is less).
+    static let leastTimeToSend = Duration.seconds(1)
 
     /// A request answered 429 this many times in a row is given up on (Discord is not letting it
     /// through; going on would only spend the invalid-request budget).

@@ -241,6 +241,15 @@ struct RESTClientSimulatorTests {
 
     @Test func aDeadlineEndsTheWaitAndCancellationToo() async throws {
         let (server, client) = try await Self.start(RESTLimits())
+        // A wait that would leave too little time for the answer (less than a quarter of the
+        // deadline, here) ends the request at once, unsent: sent, Discord might do it and the
+        // caller be told it failed.
+        server.forceRateLimits(count: 1, retryAfter: 0.9, scope: "global")
+        await #expect(throws: RESTError(.deadlineExceeded)) {
+            _ = try await client.send(Route(.get, "/users/@me"), deadline: .seconds(1))
+        }
+        #expect(server.record.rest.filter { $0.route == "GET /users/@me" }.count == 1, "only the request answered 429")
+        try await Task.sleep(for: .seconds(1))
         server.forceRateLimits(count: 1, retryAfter: 30, scope: "global")
         // Had the client waited out the 30 s, the request would have succeeded: the error is the proof.
         await #expect(throws: RESTError(.deadlineExceeded)) {

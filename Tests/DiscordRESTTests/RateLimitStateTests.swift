@@ -37,6 +37,20 @@ struct RateLimitStateTests {
         #expect(proceed(&state, channelA, at: 5.01) != nil, "the window reset")
     }
 
+    /// A request waiting on its route's discovery looks again soon while the discovery is young,
+    /// less and less often as it drags on (Discord slow or failing), 50 ms apart at most.
+    @Test func looksAtADiscoveryThinOutAsItDragsOn() throws {
+        var state = RateLimitState(margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 10))
+        #expect(waitUntil(&state, channelB, at: 10.001) == 10.001 + 0.002)
+        #expect(try #require(waitUntil(&state, channelB, at: 10.1)) == 10.1 + 0.025)
+        #expect(waitUntil(&state, channelB, at: 40) == 40 + RateLimitState.longestDiscoveryPoll)
+        state.abandon(first)
+        // The next discovery starts its own clock.
+        #expect(proceed(&state, channelB, at: 41)?.discovering == true)
+        #expect(waitUntil(&state, channelA, at: 41.001) == 41.001 + 0.002)
+    }
+
     @Test func lateAnswersNeverRaiseWhatIsLeftOrPullTheResetEarlier() throws {
         var state = RateLimitState(margin: 0)
         let first = try #require(proceed(&state, channelA, at: 0))

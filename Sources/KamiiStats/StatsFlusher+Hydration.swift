@@ -38,8 +38,9 @@ extension StatsFlusher {
         return failed.map(\.rawValue)
     }
 
-    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded. Returns the
-    /// guilds that could not be loaded now: after a failure the rest are not tried, and no load is
+    /// Loads guilds Redis does not have from the checkpoint, then marks them loaded, up to
+    /// ``Configuration/hydrationConcurrency`` at once. Returns the guilds that could not be loaded
+    /// now: after a failure no more loads are begun (those under way finish), and no load is
     /// for a quiet period (``Configuration/hydrationBackoff``): the store is likely away, and one
     /// that hangs would hold every flush for a timeout per guild. The guild that failed last is
     /// tried last, and a load that works ends the backoff. A guild another process is loading
@@ -49,28 +50,59 @@ extension StatsFlusher {
         if let quietUntil = hydrationQuietUntil, ContinuousClock.now < quietUntil { return guilds }
         var guilds = guilds
         if let last = hydrationFailedLast, let at = guilds.firstIndex(of: last) { guilds.append(guilds.remove(at: at)) }
-        var waiting: [GuildID] = []
-        for (index, guild) in guilds.enumerated() {
-            do {
-                if try await hydrate(guild, from: hydrator) == .busy {
-                    waiting.append(guild)
-                    logger.info("another process is loading the guild from the checkpoint; its changes wait", metadata: ["guild": "\(guild)"])
+        let order = guilds
+        let width = min(order.count, max(1, configuration.hydrationConcurrency))
+        // The loads' ends in the order they came, and how many loads were begun.
+        let (ends, begun) = await withTaskGroup(
+            of: (GuildID, Result<LoadOutcome, any Error>).self, returning: ([(GuildID, Result<LoadOutcome, any Error>)], Int).self
+        ) { group in
+            var ends: [(GuildID, Result<LoadOutcome, any Error>)] = []
+            var next = 0
+            while next < order.count {
+                if next >= width {
+                    // One ends before the next begins; a failure ends the beginning of more.
+                    guard let end = await group.next() else { break }
+                    ends.append(end)
+                    if case .failure = end.1 { break }
                 }
+                let guild = order[next]
+                next += 1
+                group.addTask {
+                    do { return (guild, .success(try await self.hydrate(guild, from: hydrator))) } catch { return (guild, .failure(error)) }
+                }
+            }
+            while let end = await group.next() { ends.append(end) }
+            return (ends, next)
+        }
+        var (waiting, failed) = ([GuildID](), [GuildID]())
+        var firstError: (any Error)?
+        for (guild, result) in ends {
+            switch result {
+            case .success(.loaded): hydrationBackoff = .zero
+            case .success(.busy):
                 hydrationBackoff = .zero
-            } catch {
-                hydrationFailedLast = guild
-                hydrationBackoff = min(
-                    max(configuration.hydrationBackoff, hydrationBackoff * 2), max(configuration.hydrationBackoff, configuration.hydrationBackoffLimit))
-                hydrationQuietUntil = .now + hydrationBackoff
-                logger.warning("guild not loaded from the checkpoint; its changes wait, and loads pause", metadata: [
-                    "guild": "\(guild)", "waiting": "\(guilds.count - index)", "pause_seconds": "\(hydrationBackoff.components.seconds)", "error": "\(error)",
-                ])
-                return waiting + guilds[index...]
+                waiting.append(guild)
+                logger.info("another process is loading the guild from the checkpoint; its changes wait", metadata: ["guild": "\(guild)"])
+            case .failure(let error):
+                failed.append(guild)
+                if firstError == nil { firstError = error }
             }
         }
-        hydrationQuietUntil = nil
-        hydrationFailedLast = nil
-        return waiting
+        guard let firstError else {
+            hydrationQuietUntil = nil
+            hydrationFailedLast = nil
+            return waiting
+        }
+        let left = order[begun...]
+        hydrationFailedLast = failed.last
+        hydrationBackoff = min(
+            max(configuration.hydrationBackoff, hydrationBackoff * 2), max(configuration.hydrationBackoff, configuration.hydrationBackoffLimit))
+        hydrationQuietUntil = .now + hydrationBackoff
+        logger.warning("guild not loaded from the checkpoint; its changes wait, and loads pause", metadata: [
+            "guild": "\(failed[0])", "waiting": "\(failed.count + left.count)", "pause_seconds": "\(hydrationBackoff.components.seconds)",
+            "error": "\(firstError)",
+        ])
+        return waiting + failed + left
     }
 
     enum LoadOutcome { case loaded, busy }

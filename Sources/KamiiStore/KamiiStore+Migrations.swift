@@ -23,6 +23,10 @@ extension KamiiStore {
             let dialect = dialect
             let didApply = try await transaction { database in
                 if dialect == .postgres {
+                    // A migration may rightly take long (an index over a large table), and wait long
+                    // for another migrator: the connection's limits are lifted for this transaction.
+                    try await database.raw("SET LOCAL statement_timeout = 0").run()
+                    try await database.raw("SET LOCAL lock_timeout = 0").run()
                     // Serialises concurrent migrators until this transaction ends.
                     try await database.raw("SELECT pg_advisory_xact_lock(\(bind: Int64(0x4B41_4D49)))").run()
                 }

@@ -26,6 +26,41 @@ import Testing
         }
     }
 
+    /// PostgreSQL ends a statement that runs too long, or waits too long for a lock, with an error
+    /// instead of letting it (and every checkpoint queued behind it) wait for ever; a migration
+    /// lifts both for its own transaction.
+    @Test(.enabled(if: TestEngine.available.contains(.postgres)))
+    func postgresStatementsEndAtTheirTimeouts() async throws {
+        try await withStore(.postgres) { store in
+            var configuration = store.configuration
+            configuration.postgresStatementTimeout = .milliseconds(300)
+            configuration.postgresLockTimeout = .milliseconds(200)
+            let limited = try KamiiStore(configuration)
+            let settings = try await limited.read { database in
+                try await database.raw("SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('idle_in_transaction_session_timeout') AS i")
+                    .first().map { [try $0.decode(column: "s", as: String.self), try $0.decode(column: "l", as: String.self), try $0.decode(column: "i", as: String.self)] }
+            }
+            #expect(settings == ["300ms", "200ms", "5min"])
+            await expectStoreError(.database, because: "a statement past its timeout") {
+                try await limited.read { database in try await database.raw("SELECT pg_sleep(5)").run() }
+            }
+            // A row held by another session (an operator's forgotten transaction): the wait ends.
+            let holding = Task {
+                try await store.transaction { database in
+                    try await database.raw("SELECT pg_advisory_xact_lock(424242)").run()
+                    try await Task.sleep(for: .seconds(2))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            await expectStoreError(.database, because: "a lock wait past its timeout") {
+                try await limited.read { database in try await database.raw("SELECT pg_advisory_lock(424242)").run() }
+            }
+            try await holding.value
+            #expect(try await limited.migrate().isEmpty, "a migration runs within the limits it lifts")
+            try await limited.close()
+        }
+    }
+
     /// PostgreSQL's count of client connections to this database (0 on SQLite).
     static func serverConnections(_ store: KamiiStore) async throws -> Int {
         guard store.dialect == .postgres else { return 0 }

@@ -31,6 +31,13 @@ enum ConnectionPool: @unchecked Sendable {
                 throw StoreError(.misconfigured, "cannot read the PostgreSQL URL (expected postgres://user:password@host:port/database)")
             }
             sqlConfiguration.searchPath = searchPath
+            // Sent with the connection's start-up: every session has them, whoever opened it.
+            func milliseconds(_ limit: Duration) -> String { String(Int(limit / .milliseconds(1))) }
+            sqlConfiguration.coreConfiguration.options.additionalStartupParameters += [
+                ("statement_timeout", milliseconds(configuration.postgresStatementTimeout)),
+                ("lock_timeout", milliseconds(configuration.postgresLockTimeout)),
+                ("idle_in_transaction_session_timeout", milliseconds(configuration.postgresIdleTransactionTimeout)),
+            ]
             let source = PostgresConnectionSource(sqlConfiguration: sqlConfiguration)
             return .postgres(EventLoopConnectionPool(source: source, maxConnections: configuration.maxConnections, logger: logger, on: loop))
         }

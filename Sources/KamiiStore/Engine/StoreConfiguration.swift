@@ -35,6 +35,14 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var sqliteBusyTimeoutMilliseconds: Int
     /// Rows per multi-row statement in batch upserts (bounded by the engines' bind-parameter limits).
     public var batchRows: Int
+    /// PostgreSQL: the longest a statement may run, and wait for a lock, before the server ends it
+    /// with an error (`statement_timeout`, `lock_timeout`), and the longest a transaction may sit
+    /// idle (`idle_in_transaction_session_timeout`). Without them, one statement held behind an
+    /// operator's forgotten `BEGIN … FOR UPDATE` waits for ever, and so does every checkpoint after
+    /// it. Migrations run without the first two (an index over a large table may take longer).
+    public var postgresStatementTimeout: Duration = .seconds(120)
+    public var postgresLockTimeout: Duration = .seconds(60)
+    public var postgresIdleTransactionTimeout: Duration = .seconds(300)
     /// Whether a starting process migrates the schema itself (``KamiiStore/prepare()``), or only
     /// checks it is current — for operators who run `kamii migrate` as a deployment step.
     public var migrateOnStart: Bool
@@ -59,6 +67,10 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
         guard (1...200).contains(maxConnections) else { throw StoreError(.misconfigured, "maxConnections must be between 1 and 200") }
         guard (1...Self.maxBatchRows).contains(batchRows) else { throw StoreError(.misconfigured, "batchRows must be between 1 and \(Self.maxBatchRows)") }
         guard sqliteBusyTimeoutMilliseconds >= 0 else { throw StoreError(.misconfigured, "sqliteBusyTimeoutMilliseconds cannot be negative") }
+        for (name, limit) in [("postgresStatementTimeout", postgresStatementTimeout), ("postgresLockTimeout", postgresLockTimeout),
+                              ("postgresIdleTransactionTimeout", postgresIdleTransactionTimeout)] {
+            guard limit >= .milliseconds(1), limit <= .seconds(86_400) else { throw StoreError(.misconfigured, "\(name) must be between 1 ms and a day") }
+        }
     }
 
     /// Reads a `database.url`: `sqlite:PATH` / `sqlite://PATH` (relative or absolute), or

@@ -8,6 +8,7 @@ KAMII_PYTHON_PACKAGES=(zstandard==0.25.0 discord.py==2.7.1 orjson==3.13.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()
 KAMII_OWN_POLICY_RC=
+KAMII_POLICY_RC_MARK='# written by Kamii ops/lib.sh for one apt-get install; removed after it'
 
 log() { printf '\033[1m[%s] %s\033[0m\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -24,18 +25,33 @@ install_system_packages() {
         command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get: the scripts know Debian only"
         [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them"
         log "installing ${missing[*]}"
-        # A fresh machine's unattended-upgrades may hold dpkg's lock for a while: wait for it.
-        local apt_wait=(-o DPkg::Lock::Timeout=600)
-        apt-get "${apt_wait[@]}" update -qq || die "apt-get update failed (network? sources.list?)"
+        # A fresh machine's unattended-upgrades may hold dpkg's lock for a while: wait for it. The
+        # lists' lock (apt-daily refreshing them) is not waited on by that option: retried.
+        local apt_wait=(-o DPkg::Lock::Timeout=600) update_log
+        update_log=$(mktemp)
+        for attempt in $(seq 120); do
+            apt-get "${apt_wait[@]}" update -qq >"$update_log" 2>&1 && break
+            if [ "$attempt" = 120 ] || ! grep -q "Could not get lock" "$update_log"; then
+                cat "$update_log" >&2
+                rm -f "$update_log"
+                die "apt-get update failed (network? sources.list?)"
+            fi
+            [ "$attempt" != 1 ] || log "apt's package lists are locked by another apt (apt-daily?): waiting for it"
+            sleep 5
+        done
+        rm -f "$update_log"
         # redis-server and postgresql would start (and enable) the system's own instances on 6379
         # and 5432; Kamii's scripts start private ones on free ports, so those are not started
         # (policy-rc.d, for the install only) and, under systemd, not enabled either.
         # (stop_services removes it too, should the install be interrupted.)
         local policy=/usr/sbin/policy-rc.d status=0
+        # One a killed run left (no trap runs on SIGKILL) is known by its mark, and taken back:
+        # left in place it would keep every service any package installs from starting.
+        if grep -qxF "$KAMII_POLICY_RC_MARK" "$policy" 2>/dev/null; then rm -f "$policy"; fi
         if [ ! -e "$policy" ]; then
             # Recorded first: a write that fails halfway still leaves a file to remove.
             KAMII_OWN_POLICY_RC=$policy
-            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+            printf '#!/bin/sh\n%s\nexit 101\n' "$KAMII_POLICY_RC_MARK" >"$policy" && chmod +x "$policy"
         fi
         DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
         remove_own_policy_rc
@@ -127,7 +143,6 @@ start_postgres() {
     [ "${1:-}" = durable ] && speed=()
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
     [ -n "$bin" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
-    port=$(free_port)
     make_temp_dir postgres
     dir=$KAMII_TEMP_DIR
     if [ "$(id -u)" = 0 ]; then
@@ -143,6 +158,8 @@ start_postgres() {
     # C.UTF-8, not the caller's LANG: an ssh session may bring a locale this machine never generated.
     "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U kamii -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    # Picked just before the server binds it (initdb takes seconds, in which another could take it).
+    port=$(free_port)
     # TCP on loopback only: no Unix socket, whose path a long TMPDIR could push past its limit.
     setsid "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k '' -c listen_addresses=127.0.0.1 \
         "${speed[@]}" >"$dir/postgres.log" 2>&1 &

@@ -45,11 +45,21 @@ struct StoreLocations {
 }
 
 /// Runs `body` with the SQL store of `locations` open and closes it afterwards, whatever happens.
-func withStore<Result>(at locations: StoreLocations, _ body: (KamiiStore) async throws -> Result) async throws -> Result {
+/// Unless `creating` (`kamii migrate`), a SQLite file that is not there is refused rather than
+/// created empty: a relative path resolves against the current directory, which may not be the
+/// bot's, and a deletion in an empty database would report success with the bot's untouched.
+func withStore<Result>(
+    at locations: StoreLocations, creating: Bool = false, _ body: (KamiiStore) async throws -> Result
+) async throws -> Result {
     guard let url = locations.databaseURL else {
         throw ValidationError("no database given: pass --database, set KAMII_DATABASE_URL, or point --config (or KAMII_CONFIG) at kamii run's configuration file with database_url")
     }
-    let store = try KamiiStore(StoreConfiguration(url: url))
+    let configuration = try StoreConfiguration(url: url)
+    if !creating, case .sqlite(let path) = configuration.engine, !FileManager.default.fileExists(atPath: path) {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        throw ValidationError("no SQLite database at \(absolute)\(path.hasPrefix("/") ? "" : " (a relative path, from the current directory)"): give the path kamii run uses")
+    }
+    let store = try KamiiStore(configuration)
     do {
         let result = try await body(store)
         try await store.close()

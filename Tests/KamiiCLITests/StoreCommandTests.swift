@@ -13,6 +13,13 @@ import Testing
 
     @Test func migrateCreatesTheSchemaOnceAndDataCommandsNeedIt() async throws {
         let database = Database()
+        // No file there (a relative path from another directory than the bot's, say): refused, not
+        // made — a deletion in an empty database would report success.
+        let missing = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--sql-only", "--database", database.url])
+        #expect(missing.status != 0 && missing.stderr.contains("no SQLite database at \(database.path)"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: database.path), "no database file made")
+        // A file with no schema yet.
+        #expect(FileManager.default.createFile(atPath: database.path, contents: nil))
         let early = try await Kamii.run(["data", "export", "--user", "5", "--database", database.url])
         #expect(early.status != 0)
         #expect(early.stderr.contains("run `kamii migrate`"), "\(early.stderr)")

@@ -50,7 +50,11 @@ struct DataCommand: AsyncParsableCommand {
             let locations = try options.locations()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
+            // The milliseconds the store keeps, not cut to whole seconds (`.iso8601` drops them).
+            encoder.dateEncodingStrategy = .custom { date, encoder in
+                var container = encoder.singleValueContainer()
+                try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            }
             var ledger: FromRedis?
             if let url = redis ?? locations.redisURL {
                 let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)

@@ -56,6 +56,8 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
         #expect(document["guild"] as? String == "754679440999308764")
         #expect(document["cases"] as? [Any] != nil)
+        // Times as the store keeps them, to the millisecond (not cut to whole seconds).
+        #expect(export.stdout.contains(/"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/), "\(export.stdout.prefix(400))")
         #expect(export.stderr.contains("warning: no Redis given"), "what is missing from it is said")
 
         let unconfirmed = try await Kamii.run(["data", "delete", "--user", "5", "--database", database.url])

@@ -112,4 +112,45 @@ import Testing
             await expectStoreError(.invalidInput) { try await store.leaderboard(guild, page: Int.max / 2) }
         }
     }
+
+    /// On PostgreSQL an upsert holds its guilds' rows (KEY SHARE) before touching any member's: a
+    /// guild deletion, which locks the guild's row first and then deletes its members', queues
+    /// behind it or ahead of it. Taken only by the foreign-key check at the statement's end, the
+    /// upsert held members' rows the deletion waited on while it waited on the deletion's guild
+    /// row — a deadlock, PostgreSQL aborting one of the two.
+    @Test(.enabled(if: TestEngine.available.contains(.postgres)))
+    func anUpsertTakesItsGuildsRowsBeforeItsMembers() async throws {
+        try await withStore(.postgres, maxConnections: 4) { store in
+            let guild = IDs.guild(7)
+            try await store.registerGuild(guild)
+            try await store.upsertServerUsers([Self.stats(guild, 1, xp: 10)])
+            // Another session holds the guild's row, as a deletion does before its deletes.
+            let (held, holding) = AsyncStream.makeStream(of: Void.self)
+            let (release, releasing) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await store.transaction { database in
+                    try await database.raw("SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column) FOR UPDATE").run()
+                    holding.yield()
+                    for await _ in release { break }
+                }
+            }
+            // Released however the test ends (its schema is dropped afterwards, behind this lock).
+            defer { releasing.yield() }
+            for await _ in held { break }
+            // An existing member (an update) and a new one (an insert, whose foreign key is checked).
+            let upsert = Task { try await store.upsertServerUsersKeepingLater([Self.stats(guild, 1, xp: 20), Self.stats(guild, 2, xp: 5)]) }
+            try await Task.sleep(for: .milliseconds(300))
+            // The member's row is free: the upsert waits on the guild's row, before any of its own.
+            let free = try await store.transaction { database in
+                try await database.raw("""
+                    SELECT user_id FROM server_users WHERE guild_id = \(bind: guild.column) AND user_id = \(bind: IDs.user(1).column) FOR UPDATE NOWAIT
+                    """).first() != nil
+            }
+            #expect(free)
+            releasing.yield()
+            try await holder.value
+            #expect(try await upsert.value.written == 2)
+            #expect(try await store.serverUser(IDs.user(1), in: guild)?.xp == 20)
+        }
+    }
 }

@@ -29,8 +29,15 @@ extension KamiiStore {
         let guilds = Array(Set(rows.map(\.guild.column)))
         let batchRows = configuration.batchRows
         let written: Set<Pair> = try await transaction { database in
-            let known = try await database.select().column("guild_id").from("guild_config")
-                .where("guild_id", .in, guilds).all().map { try $0.decode(column: "guild_id", as: Int64.self) }
+            let select = database.select().column("guild_id").from("guild_config").where("guild_id", .in, guilds)
+            if database.dialect.name == "postgresql" {
+                // The guilds' rows locked first (as the foreign-key check would lock them, only at
+                // the end): a guild deletion locks its row first too, so the two queue instead of
+                // deadlocking over each other's rows, and one that committed first leaves the guild
+                // unknown here rather than failing the insert on its foreign key.
+                _ = select.lockingClause(SQLRaw("FOR KEY SHARE"))
+            }
+            let known = try await select.all().map { try $0.decode(column: "guild_id", as: Int64.self) }
             if let missing = Set(guilds).subtracting(known).first {
                 throw StoreError(.unknownGuild, "guild \(GuildID(column: missing)) is not registered; nothing was written")
             }

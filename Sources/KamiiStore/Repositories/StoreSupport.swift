@@ -64,16 +64,24 @@ enum StoreSupport {
 
     /// Throws `unknownGuild` unless the guild was registered. With `lock`, holds the guild's row
     /// until the transaction ends, serialising writes that must see each other (template edits).
+    /// Without, on PostgreSQL, holds it from being deleted (KEY SHARE, what the foreign-key check of
+    /// a row written for the guild takes anyway, only at the end): a guild deletion locks that row
+    /// first too, so a writer that locked a counter row first cannot deadlock with it.
     static func requireGuild(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws {
-        guard try await isRegistered(guild, in: database, lock: lock) else { throw StoreError(.unknownGuild, "guild \(guild) is not registered") }
+        guard try await isRegistered(guild, in: database, lock: lock, keyShare: true) else {
+            throw StoreError(.unknownGuild, "guild \(guild) is not registered")
+        }
     }
 
     /// Whether `guild` has a configuration row; with `lock`, that row is locked until the caller's
-    /// transaction ends (PostgreSQL; SQLite's writer holds the whole database).
+    /// transaction ends (PostgreSQL; SQLite's writer holds the whole database), with `keyShare`
+    /// held from being deleted.
     @discardableResult
-    static func isRegistered(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false) async throws -> Bool {
-        try await database.raw("""
-            SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column)\(lock ? forUpdate(database) : "")
+    static func isRegistered(_ guild: GuildID, in database: any SQLDatabase, lock: Bool = false, keyShare: Bool = false) async throws -> Bool {
+        let postgres = database.dialect.name == "postgresql"
+        let clause: SQLQueryString = lock ? forUpdate(database) : keyShare && postgres ? " FOR KEY SHARE" : ""
+        return try await database.raw("""
+            SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column)\(clause)
             """).first() != nil
     }
 

@@ -152,7 +152,7 @@ public final class DiscordRESTClient: Sendable {
             case .proceed(let ticket):
                 return ticket
             case .wait(let until):
-                try await sleep(for: until - now, deadline: deadline)
+                try await sleep(for: until - now, deadline: deadline, orElse: RESTError(.rateLimited(retryAfter: until - now)))
             }
         }
     }
@@ -164,11 +164,15 @@ public final class DiscordRESTClient: Sendable {
     /// through; going on would only spend the invalid-request budget).
     static let maxRateLimitedResends = 20
 
-    private func sleep(for seconds: Double, deadline: ContinuousClock.Instant) async throws(RESTError) {
+    /// Sleeps `seconds`, or throws `tooLong` (by default: the deadline passed) at once when that
+    /// would go past `deadline`.
+    private func sleep(
+        for seconds: Double, deadline: ContinuousClock.Instant, orElse tooLong: RESTError = RESTError(.deadlineExceeded)
+    ) async throws(RESTError) {
         let left = ContinuousClock.now.duration(to: deadline)
         let leftSeconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
         // Checked before converting: a wait past the deadline (or an absurd one) ends the request.
-        guard seconds.isFinite, seconds <= leftSeconds else { throw RESTError(.deadlineExceeded) }
+        guard seconds.isFinite, seconds <= leftSeconds else { throw tooLong }
         let wake = ContinuousClock.now + .nanoseconds(Int64(max(0, seconds) * 1e9))
         do {
             try await Task.sleep(until: wake, clock: .continuous)

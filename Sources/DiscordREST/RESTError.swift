@@ -12,8 +12,12 @@ public struct RESTError: Error, Sendable, Equatable, CustomStringConvertible {
         /// Discord answered 401 to an earlier request: the token is not valid (reset, or revoked), so
         /// nothing more is sent with it ("stop making requests", each one an invalid request).
         case tokenRefused
-        /// The request's deadline passed (while waiting for a limit or for the answer).
+        /// The request's deadline passed (waiting for the answer, or for a backoff).
         case deadlineExceeded
+        /// Not sent: a rate limit (the route's bucket, a 429's block, the global limit) holds it
+        /// back `retryAfter` seconds, past its deadline. Sending it later may work; at once it
+        /// would only wait again.
+        case rateLimited(retryAfter: Double)
         /// The connection failed (for a request not safe to send twice, or after the retries).
         case transport(description: String)
         /// An answer that could not be decoded as the expected JSON.
@@ -60,6 +64,7 @@ public struct RESTError: Error, Sendable, Equatable, CustomStringConvertible {
             return "not sent: \(count) invalid requests (401/403/429) in the last 10 minutes; Discord bans the IP at 10,000"
         case .tokenRefused: return "not sent: Discord refused the bot token (401) earlier; restart with a valid token"
         case .deadlineExceeded: return "the request's deadline passed"
+        case .rateLimited(let retryAfter): return "not sent: rate limited for \((retryAfter * 1_000).rounded() / 1_000) s, past the request's deadline"
         case .transport(let description): return "connection failed: \(description)"
         case .decoding(let description): return "Discord's answer could not be decoded: \(description)"
         case .cancelled: return "cancelled"

@@ -245,16 +245,18 @@ struct RESTClientSimulatorTests {
         // deadline, here) ends the request at once, unsent: sent, Discord might do it and the
         // caller be told it failed.
         server.forceRateLimits(count: 1, retryAfter: 0.9, scope: "global")
-        await #expect(throws: RESTError(.deadlineExceeded)) {
-            _ = try await client.send(Route(.get, "/users/@me"), deadline: .seconds(1))
+        /// Whether `error` says a rate limit held the request back for about `seconds`.
+        func rateLimited(_ error: any Error, about seconds: Double) -> Bool {
+            guard case .rateLimited(let retryAfter)? = (error as? RESTError)?.kind else { return false }
+            return abs(retryAfter - seconds) < 0.5
         }
+        await #expect { _ = try await client.send(Route(.get, "/users/@me"), deadline: .seconds(1)) } throws: { rateLimited($0, about: 0.9) }
         #expect(server.record.rest.filter { $0.route == "GET /users/@me" }.count == 1, "only the request answered 429")
         try await Task.sleep(for: .seconds(1))
         server.forceRateLimits(count: 1, retryAfter: 30, scope: "global")
-        // Had the client waited out the 30 s, the request would have succeeded: the error is the proof.
-        await #expect(throws: RESTError(.deadlineExceeded)) {
-            _ = try await client.send(Route(.get, "/users/@me"), deadline: .milliseconds(300))
-        }
+        // Had the client waited out the 30 s, the request would have succeeded: the error is the
+        // proof, and says it was a rate limit, not a timeout.
+        await #expect { _ = try await client.send(Route(.get, "/users/@me"), deadline: .milliseconds(300)) } throws: { rateLimited($0, about: 30) }
         let waiting = Task { try await client.send(Route(.get, "/users/@me"), deadline: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(50))
         waiting.cancel()

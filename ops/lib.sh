@@ -115,6 +115,41 @@ wait_for() {
 make_temp_dir() {
     KAMII_TEMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kamii-$1.XXXXXX")
     KAMII_TEMP_DIRS+=("$KAMII_TEMP_DIR")
+    watch_list dir "$KAMII_TEMP_DIR"
+}
+
+# started PID: a server (or simulator) this script runs, stopped by stop_services — or, should the
+# script be killed outright, by the watchdog.
+started() {
+    KAMII_STARTED_PIDS+=("$1")
+    watch_list pid "$1"
+}
+
+# A script killed outright (SIGKILL: a CI job cancelled, the OOM killer) runs no trap, and its
+# servers, each in a session of its own, are out of reach of a kill of its process group. A
+# watchdog in a session of its own, started with the first thing to clean up, waits for the script
+# to end; then it stops the pids and removes the dirs listed for it — unless stop_services took the
+# list away first (every other end).
+KAMII_WATCH_LIST=
+KAMII_WATCHDOG_PID=
+watch_list() {
+    if [ -z "$KAMII_WATCH_LIST" ]; then
+        KAMII_WATCH_LIST=$(mktemp "${TMPDIR:-/tmp}/kamii-watch.XXXXXX")
+        # shellcheck disable=SC2016
+        setsid bash -c '
+            while kill -0 "$1" 2>/dev/null; do sleep 1; done
+            [ -f "$2" ] || exit 0
+            pids=$(sed -n "s/^pid //p" "$2")
+            for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+            for pid in $pids; do
+                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$pid" 2>/dev/null
+            done
+            sed -n "s/^dir //p" "$2" | while read -r dir; do rm -rf "$dir"; done
+            rm -f "$2"' kamii-watchdog "$$" "$KAMII_WATCH_LIST" </dev/null >/dev/null 2>&1 &
+        KAMII_WATCHDOG_PID=$!
+    fi
+    printf '%s %s\n' "$1" "$2" >>"$KAMII_WATCH_LIST"
 }
 
 # Starts a private redis-server on loopback; exports KAMII_TEST_REDIS=127.0.0.1:PORT.
@@ -129,7 +164,7 @@ start_redis() {
     dir=$KAMII_TEMP_DIR
     setsid redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
         --logfile "$dir/redis.log" --daemonize no &
-    KAMII_STARTED_PIDS+=($!)
+    started $!
     wait_for 10 "redis-server on port $port" $! "$dir/redis.log" redis-cli -h 127.0.0.1 -p "$port" ping
     export KAMII_TEST_REDIS="127.0.0.1:$port"
     log "redis-server pid $! on 127.0.0.1:$port"
@@ -163,7 +198,7 @@ start_postgres() {
     # TCP on loopback only: no Unix socket, whose path a long TMPDIR could push past its limit.
     setsid "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k '' -c listen_addresses=127.0.0.1 \
         "${speed[@]}" >"$dir/postgres.log" 2>&1 &
-    KAMII_STARTED_PIDS+=($!)
+    started $!
     wait_for 30 "PostgreSQL on port $port" $! "$dir/postgres.log" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U kamii kamii
     export KAMII_TEST_POSTGRES_URL="postgres://kamii@127.0.0.1:$port/kamii"
@@ -193,12 +228,15 @@ stop_services() {
     remove_own_policy_rc
     local pid others=()
     for pid in $(own_children); do
-        [[ " ${KAMII_STARTED_PIDS[*]} " == *" $pid "* ]] || others+=("$pid")
+        # The watchdog ends by itself once the script has (and finds nothing left to do).
+        [[ " ${KAMII_STARTED_PIDS[*]} $KAMII_WATCHDOG_PID " == *" $pid "* ]] || others+=("$pid")
     done
     stop_processes TERM "${others[@]}"
     stop_processes "INT TERM" "${KAMII_STARTED_PIDS[@]}"
     KAMII_STARTED_PIDS=()
     [ ${#KAMII_TEMP_DIRS[@]} -eq 0 ] || rm -rf "${KAMII_TEMP_DIRS[@]}"
+    # Done here: the watchdog, finding no list once the script has ended, does nothing.
+    [ -z "$KAMII_WATCH_LIST" ] || rm -f "$KAMII_WATCH_LIST"
 }
 
 # stop_processes "SIGNALS" PID...: sends each the signals, gives them 10 s, then SIGKILL.

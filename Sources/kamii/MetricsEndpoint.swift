@@ -22,6 +22,11 @@ struct MetricsEndpoint: Sendable {
     let logger: Logger
     var idleTimeout: TimeAmount = .seconds(90)
     var maxConnections = 32
+    /// Tests only: the first this many takes of connections fail at once, as one out of file
+    /// descriptors does.
+    var failingTakes = 0
+
+    struct TakeFailed: Error {}
 
     /// Requests larger than this are not metrics scrapes; the connection is closed.
     static let maxRequestBytes = 16 * 1024
@@ -33,16 +38,53 @@ struct MetricsEndpoint: Sendable {
         /// The port bound (the one asked for, or the one the system chose for port 0).
         let port: Int
 
-        func run() async throws { try await endpoint.accept(on: server) }
+        /// Serves until a graceful shutdown. Taking connections can fail (out of file descriptors:
+        /// NIO ends the stream of connections with the error): the endpoint is bound again a
+        /// second later rather than failing the service — which would stop the whole bot.
+        func run() async throws {
+            var server = self.server
+            var failures = 0
+            while true {
+                do {
+                    if failures < endpoint.failingTakes { throw TakeFailed() }
+                    try await endpoint.accept(on: server)
+                    return
+                } catch {
+                    guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
+                    failures += 1
+                    if failures == 1 || failures.isMultiple(of: 60) {
+                        endpoint.logger.error("metrics endpoint failed; serving it again", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    }
+                    try? await server.channel.close()
+                }
+                do {
+                    try await Task.sleep(for: .seconds(1))
+                    server = try await endpoint.listen(port: port)
+                    endpoint.logger.notice("metrics served again", metadata: ["port": "\(port)"])
+                } catch is CancellationError {
+                    return
+                } catch {
+                    // The port taken meanwhile, say: tried again after the next pause.
+                }
+            }
+        }
     }
 
     /// Binds the port, so that a port in use fails `kamii run` before any shard connects.
     func bind() async throws -> Bound {
+        let server = try await listen(port: port)
+        let bound = server.channel.localAddress?.port ?? port
+        logger.info("metrics served", metadata: ["url": "http://\(host):\(bound)/metrics"])
+        return Bound(endpoint: self, server: server, port: bound)
+    }
+
+    /// The listening channel on `port`.
+    fileprivate func listen(port: Int) async throws -> NIOAsyncChannel<any Channel, Never> {
         // The listening channel hands over plain channels, not reading yet (autoRead off): NIO
         // drops the connections still queued in its stream when it closes or the task reading it
         // is cancelled, and a queued NIOAsyncChannel dropped so traps (swift-nio #2813). A plain
         // channel dropped so is closed by its idle timer; one taken is wrapped, then reads.
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .bind(host: host, port: port) { [idleTimeout] channel in
@@ -52,9 +94,6 @@ struct MetricsEndpoint: Sendable {
                     return channel
                 }
             }
-        let bound = server.channel.localAddress?.port ?? port
-        logger.info("metrics served", metadata: ["url": "http://\(host):\(bound)/metrics"])
-        return Bound(endpoint: self, server: server, port: bound)
     }
 
     /// Takes connections until a graceful shutdown closes the listening channel.

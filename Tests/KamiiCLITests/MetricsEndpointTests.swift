@@ -13,11 +13,12 @@ import Testing
 struct MetricsEndpointTests {
     /// Runs an endpoint on a free loopback port for `body`, then stops it.
     private func withEndpoint(
-        idleTimeout: TimeAmount, maxConnections: Int, _ body: @Sendable (Int) async throws -> Void
+        idleTimeout: TimeAmount, maxConnections: Int, failingTakes: Int = 0, _ body: @Sendable (Int) async throws -> Void
     ) async throws {
         var endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, render: { Array("up 1\n".utf8) }, logger: Logger(label: "test"))
         endpoint.idleTimeout = idleTimeout
         endpoint.maxConnections = maxConnections
+        endpoint.failingTakes = failingTakes
         let bound = try await endpoint.bind()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await bound.run() }
@@ -50,6 +51,19 @@ struct MetricsEndpointTests {
     private func scrape(_ port: Int) async throws -> Int {
         let (_, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
         return (response as? HTTPURLResponse)?.statusCode ?? 0
+    }
+
+    /// Taking connections that fails (out of file descriptors) does not end the service — which
+    /// would stop the whole bot: the endpoint is bound again on its port and serves.
+    @Test func aFailureToTakeConnectionsIsServedAgain() async throws {
+        try await withEndpoint(idleTimeout: .seconds(60), maxConnections: 8, failingTakes: 2) { port in
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = (try? await scrape(port)) ?? 0
+                if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(status == 200, "served again after two failures")
+        }
     }
 
     @Test func aConnectionThatSendsNothingIsClosed() async throws {

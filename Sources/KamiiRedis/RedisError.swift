@@ -48,6 +48,16 @@ extension RedisError {
         return aboutCredentialsOrDatabase ? .refused(message) : .connectionFailed("the server answered the connection's set-up with: \(message)")
     }
 
+    /// A failure that may pass by itself: no connection, one lost, no answer in time, or a server
+    /// still loading its data — not a refusal or an error of the command's.
+    public var isTransient: Bool {
+        switch self {
+        case .connectionFailed, .connectionLost, .timeout: true
+        case .server(let message): message.hasPrefix("LOADING") || message.hasPrefix("BUSY") || message.hasPrefix("TRYAGAIN")
+        case .refused, .protocolViolation, .closed: false
+        }
+    }
+
     /// Redis refused a command because a key holds another kind of value than the command works on.
     public var isWrongType: Bool {
         if case .server(let message) = self { message.hasPrefix("WRONGTYPE") } else { false }

@@ -319,7 +319,21 @@ public actor ShardManager {
     /// stop them all and delete the key, or set `shards`.
     private func agreedPlan(_ plan: ShardPlan, redis: RedisClient, namespace: String, gateway: GatewayBot) async throws -> ShardPlan {
         let key = "kamii:gateway:{\(namespace)}:shard-count"
-        let reply = try await redis.evaluate(Self.agreeScript, keys: [key], arguments: [String(plan.shardCount)])
+        // Redis away at start is waited for (no shard can start before the count is agreed), not a
+        // reason to stop: a single process waits for it too, in its flusher.
+        var (reply, waits) = (RedisValue.null, 0)
+        while true {
+            do {
+                reply = try await redis.evaluate(Self.agreeScript, keys: [key], arguments: [String(plan.shardCount)])
+                break
+            } catch let error as RedisError where error.isTransient {
+                waits += 1
+                if waits == 1 || waits.isMultiple(of: 10) {
+                    logger.warning("shard count: Redis not reachable to agree on it with the bot's other processes; waiting", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(min(30, 1 << min(waits - 1, 5))))
+            }
+        }
         guard let agreed = reply.string.flatMap(Int.init), agreed != plan.shardCount else { return plan }
         logger.notice("shard count: the one the bot's other processes run by, not Discord's recommendation (delete the key to reshard)", metadata: [
             "agreed": "\(agreed)", "recommended": "\(plan.shardCount)", "key": "\(key)",

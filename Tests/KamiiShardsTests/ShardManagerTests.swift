@@ -110,6 +110,37 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// Redis away when a process of a cluster starts: the shard count is agreed once it is back,
+    /// and the shards start then — the process does not stop.
+    @Test func aClusterProcessWaitsForRedisToAgreeOnTheShardCount() async throws {
+        var configuration = SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 8, userCount: 200, seed: 94), dispatchesPerSecond: 0, identifyWindowMilliseconds: 200)
+        configuration.recommendedShards = 2
+        let server = try await SimulatorServer.start(configuration)
+        let redisServer = try RedisProcess()
+        redisServer.stop()
+        let redis = RedisClient(configuration: redisServer.configuration)
+        let namespace = Self.namespace()
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        let manager = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 0, of: 2),
+                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
+            rest: rest, coordination: .redis(redis))
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await Task.sleep(for: .milliseconds(1_500))
+        let planned = await manager.plan
+        #expect(received.readies() == 0 && planned == nil, "no shard before the count is agreed")
+        try redisServer.start()
+        try await waitUntil("its session", timeout: .seconds(20)) { received.readies() == 1 }
+        #expect(try await redis.send("GET", "kamii:gateway:{\(namespace)}:shard-count").string == "2")
+        await manager.shutdown()
+        _ = try await stopped
+        await redis.close()
+        try await server.stop()
+    }
+
     /// A 4004 (the token refused) is the bot's, not one shard's: every shard stops at once, and the
     /// ones still waiting for their turn do not identify to be refused one by one.
     /// A refusal of what every shard sends alike (token, API version, intents) stops every shard

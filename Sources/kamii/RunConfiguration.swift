@@ -135,10 +135,33 @@ struct RunConfiguration: Sendable {
         init(_ description: String) { self.description = description }
     }
 
+    /// The keys given more than once at the top level of `data` (the decoder keeps the first, most
+    /// JSON tools the last: an override appended to the file would be ignored without a word).
+    static func repeatedKeys(_ data: Data) -> [String] {
+        data.withUnsafeBytes { bytes -> [String] in
+            var scanner = JSONScanner(bytes)
+            var (seen, repeated) = (Set<String>(), Set<String>())
+            do {
+                try scanner.forEachMember { key, scanner throws(JSONScanError) in
+                    let name = String(decoding: key.bytes, as: UTF8.self)
+                    if !seen.insert(name).inserted { repeated.insert(name) }
+                    _ = try scanner.skipValue()
+                }
+            } catch {
+                return []  // not a JSON object: the decoder says what is wrong with it
+            }
+            return repeated.sorted()
+        }
+    }
+
     /// The configuration file's settings; none without a path.
     static func readFile(path: String?) throws -> File {
         guard let path else { return File() }
         guard let data = FileManager.default.contents(atPath: path) else { throw Invalid("cannot read the configuration file \(path)") }
+        let repeated = repeatedKeys(data)
+        guard repeated.isEmpty else {
+            throw Invalid("\(path): \(repeated.joined(separator: ", ")) given more than once (JSON readers differ on which counts: give each setting once)")
+        }
         do {
             return try JSONDecoder().decode(File.self, from: data)
         } catch let error as Invalid {
@@ -168,7 +191,9 @@ struct RunConfiguration: Sendable {
         guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw Invalid("the bot token holds a space, a control character or a non-ASCII character; check how it was stored")
         }
-        let apiURL = setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10"
+        // Without a trailing slash: every route begins with one.
+        var apiURL = setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10"
+        while apiURL.hasSuffix("/") { apiURL.removeLast() }
         guard let api = URL(string: apiURL), ["http", "https"].contains(api.scheme ?? ""), api.host != nil else {
             throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(apiURL)")
         }
@@ -260,6 +285,9 @@ struct RunConfiguration: Sendable {
         if let port = try number(.metricsPort, file.metricsPort) {
             guard (0...65_535).contains(port) else { throw Invalid("metrics_port must be between 0 (any free port, logged) and 65535, not \(port)") }
             metrics = (setting(.metricsHost, file.metricsHost) ?? "127.0.0.1", port)
+        } else if setting(.metricsHost, file.metricsHost) != nil {
+            // An address to serve on and no port: the operator wants an endpoint this would not open.
+            throw Invalid("metrics_host is set but metrics_port is not: set metrics_port too (0 for any free port) to serve /metrics")
         }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
@@ -343,7 +371,14 @@ struct RunConfiguration: Sendable {
     func restConfiguration() -> RESTClientConfiguration {
         var rest = RESTClientConfiguration(apiBaseURL: apiURL, token: token)
         if case .cluster(_, let processes) = selection, processes > 1 {
-            rest.globalLimit = max(1, rest.globalLimit / processes)
+            if processes <= rest.globalLimit {
+                rest.globalLimit /= processes
+            } else {
+                // Past 50 processes a whole request a second each would add up to more than the
+                // bot's 50: one request per window, the window widened to keep the sum.
+                rest.globalWindowSeconds *= Double(processes) / Double(rest.globalLimit)
+                rest.globalLimit = 1
+            }
             rest.invalidRequestLimit = max(1, rest.invalidRequestLimit / processes)
         }
         return rest

@@ -14,6 +14,38 @@ struct RunConfigurationTests {
         let cluster = try RunConfiguration.load(
             path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "1/4", "KAMII_REDIS_URL": "redis://127.0.0.1:6379"]).restConfiguration()
         #expect(cluster.globalLimit == 12 && cluster.invalidRequestLimit == 2_000)
+        // Past 50 processes: one request per window each, the windows wide enough to add up to 50
+        // a second (64 processes at a request a second each were 64).
+        let large = try RunConfiguration.load(
+            path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "3/64", "KAMII_REDIS_URL": "redis://127.0.0.1:6379"]).restConfiguration()
+        #expect(large.globalLimit == 1 && large.globalWindowSeconds == 1.28)
+        #expect(Double(64 * large.globalLimit) / large.globalWindowSeconds == 50)
+    }
+
+    /// An api_url ending in a slash is taken without it (every route begins with one: `//gateway/bot`
+    /// is not Discord's route).
+    @Test func anAPIURLsTrailingSlashIsDropped() throws {
+        let loaded = try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_API_URL": "https://discord.com/api/v10//"])
+        #expect(loaded.apiURL == "https://discord.com/api/v10")
+    }
+
+    /// A metrics address without a port would serve nothing, without a word: refused.
+    @Test func aMetricsHostWithoutAPortIsRefused() throws {
+        let refused = try #require(refusal(["KAMII_METRICS_HOST": "0.0.0.0"]))
+        #expect(refused.contains("metrics_port"), "\(refused)")
+        #expect(refusal(["KAMII_METRICS_HOST": "0.0.0.0", "KAMII_METRICS_PORT": "0"]) == nil)
+    }
+
+    /// A setting given twice in the file is refused, naming it: the decoder kept the first, while
+    /// an override appended to the file is meant to win.
+    @Test func aSettingGivenTwiceIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(#"{"token": "t", "redis_url": "redis://a:6379", "stats_prefix": "x", "redis_url": "redis://b:6379"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        let refused = try #require(refusal([:], path: path))
+        #expect(refused.contains("redis_url given more than once") && !refused.contains("stats_prefix"), "\(refused)")
+        try Data(#"{"token": "t", "redis_url": "redis://b:6379"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try RunConfiguration.load(path: path, environment: [:]).redis?.host == "b")
     }
 
     func refusal(_ environment: [String: String], path: String? = nil) -> String? {

@@ -8,7 +8,8 @@ KAMII_PYTHON_PACKAGES=(zstandard==0.25.0 discord.py==2.7.1 orjson==3.13.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()
 KAMII_OWN_POLICY_RC=
-KAMII_POLICY_RC_MARK='# written by Kamii ops/lib.sh for one apt-get install; removed after it'
+# The mark ends with the writing script's pid: a file whose writer is gone was left by a killed run.
+KAMII_POLICY_RC_MARK='# written by Kamii ops/lib.sh for one apt-get install; removed after it; pid'
 
 log() { printf '\033[1m[%s] %s\033[0m\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -30,7 +31,7 @@ install_system_packages() {
         local apt_wait=(-o DPkg::Lock::Timeout=600) update_log
         update_log=$(mktemp)
         for attempt in $(seq 120); do
-            apt-get "${apt_wait[@]}" update -qq >"$update_log" 2>&1 && break
+            LC_ALL=C apt-get "${apt_wait[@]}" update -qq >"$update_log" 2>&1 && break
             if [ "$attempt" = 120 ] || ! grep -q "Could not get lock" "$update_log"; then
                 cat "$update_log" >&2
                 rm -f "$update_log"
@@ -47,11 +48,18 @@ install_system_packages() {
         local policy=/usr/sbin/policy-rc.d status=0
         # One a killed run left (no trap runs on SIGKILL) is known by its mark, and taken back:
         # left in place it would keep every service any package installs from starting.
-        if grep -qxF "$KAMII_POLICY_RC_MARK" "$policy" 2>/dev/null; then rm -f "$policy"; fi
+        # (Not one a run still installing holds: its pid is alive.)
+        local line writer=
+        if [ -f "$policy" ]; then
+            while IFS= read -r line; do
+                [[ "$line" == "$KAMII_POLICY_RC_MARK "* ]] && writer=${line#"$KAMII_POLICY_RC_MARK "}
+            done <"$policy"
+        fi
+        if [[ "$writer" =~ ^[0-9]+$ ]] && ! kill -0 "$writer" 2>/dev/null; then rm -f "$policy"; fi
         if [ ! -e "$policy" ]; then
             # Recorded first: a write that fails halfway still leaves a file to remove.
             KAMII_OWN_POLICY_RC=$policy
-            printf '#!/bin/sh\n%s\nexit 101\n' "$KAMII_POLICY_RC_MARK" >"$policy" && chmod +x "$policy"
+            printf '#!/bin/sh\n%s %s\nexit 101\n' "$KAMII_POLICY_RC_MARK" "$$" >"$policy" && chmod +x "$policy"
         fi
         DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
         remove_own_policy_rc
@@ -119,10 +127,21 @@ make_temp_dir() {
 }
 
 # started PID: a server (or simulator) this script runs, stopped by stop_services — or, should the
-# script be killed outright, by the watchdog.
+# script be killed outright, by the watchdog, which knows it by its pid and start time (field 22 of
+# /proc/PID/stat): a pid reused by another process after this one ended is left alone.
 started() {
     KAMII_STARTED_PIDS+=("$1")
-    watch_list pid "$1"
+    watch_list pid "$1 $(process_start "$1")"
+}
+
+# The start time of process PID (clock ticks since boot), or nothing when it is gone.
+process_start() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    # Past the command's parentheses (which may hold spaces), field 22 is the 20th.
+    stat=${stat##*) }
+    set -- $stat
+    echo "${20}"
 }
 
 # A script killed outright (SIGKILL: a CI job cancelled, the OOM killer) runs no trap, and its
@@ -139,11 +158,23 @@ watch_list() {
         setsid bash -c '
             while kill -0 "$1" 2>/dev/null; do sleep 1; done
             [ -f "$2" ] || exit 0
-            pids=$(sed -n "s/^pid //p" "$2")
-            for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
-            for pid in $pids; do
-                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-                kill -KILL "$pid" 2>/dev/null
+            # Still the process started (same start time), not another that took its pid since.
+            ours() {
+                local stat
+                stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+                stat=${stat##*) }
+                set -- "$2" $stat
+                [ "$1" = "${21}" ]
+            }
+            pids=()
+            while read -r kind pid start; do
+                [ "$kind" = pid ] && [ -n "$start" ] && ours "$pid" "$start" && pids+=("$pid:$start")
+            done <"$2"
+            # As stop_services does: INT (PostgreSQL'"'"'s fast shutdown), then TERM.
+            for entry in "${pids[@]}"; do kill -INT "${entry%%:*}" 2>/dev/null; kill -TERM "${entry%%:*}" 2>/dev/null; done
+            for entry in "${pids[@]}"; do
+                for _ in $(seq 100); do ours "${entry%%:*}" "${entry#*:}" || break; sleep 0.1; done
+                ours "${entry%%:*}" "${entry#*:}" && kill -KILL "${entry%%:*}" 2>/dev/null
             done
             sed -n "s/^dir //p" "$2" | while read -r dir; do rm -rf "$dir"; done
             rm -f "$2"' kamii-watchdog "$$" "$KAMII_WATCH_LIST" </dev/null >/dev/null 2>&1 &

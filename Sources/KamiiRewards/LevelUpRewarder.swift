@@ -265,12 +265,13 @@ public final class LevelUpRewarder: Sendable {
         // rather than ending with neither; one whose call failed for now keeps theirs until the
         // level-up's retry.
         let top: LevelRewards.Reward
-        switch await giveHighest(of: rewards.tiers(atLevel: levelUp.level), for: levelUp, counting: \Totals.rolesAdded) {
+        switch await giveHighest(of: rewards.tiers(atLevel: levelUp.level), for: levelUp, heldUpTo: levelUp.previousLevel, counting: \Totals.rolesAdded) {
         case .given(let reward): top = reward
+        case .alreadyHeld: return true
         case .stopped(let over): return over
         }
         var over = true
-        var remove = rewards.rewards.filter { $0.level < top.level && $0.role != top.role }.map(\.role)
+        var remove = rewards.roles(replacedBy: top)
         // Many lower tiers: one read of the member's roles instead of a removal of each tier.
         if remove.count > 1 {
             var held: [RoleID]?
@@ -345,7 +346,9 @@ public final class LevelUpRewarder: Sendable {
                 // this call, so the level-up waits for the next retry or start.
                 if case .discord(let status, let code, _) = error.kind, status != 429, status != 401, code != 0 {
                     refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
-                    return .refused(ofTarget: RefusedTargets.lastingCodes.contains(code))
+                    // 50001 (Missing Access): the bot cannot reach the guild or channel at all, not
+                    // this role — no other role would be given either.
+                    return .refused(ofTarget: RefusedTargets.lastingCodes.contains(code) && code != 50001)
                 }
                 return .failed
             }

@@ -3,6 +3,7 @@ import DiscordREST
 import DiscordSimulator
 import KamiiCore
 import KamiiStats
+import KamiiTestSupport
 @testable import KamiiRewards
 import Testing
 
@@ -23,8 +24,8 @@ struct ReplacedRewardsTests {
 
         await rewarder.handle(LevelUp(guild: guild.id, user: member, from: 9, to: 10))
 
-        // The tier below is given (again: the member holds it), nothing removed.
-        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403", "PUT 204"], "no removal after the refusal")
+        // The tier below is the one the member holds (reached before this level-up): nothing more.
+        #expect(server.record.rest.dropFirst(calls).map { "\($0.method) \($0.status)" } == ["PUT 403"], "no removal after the refusal")
         let roles = try await client.member(member, in: guild.id).roles
         #expect(roles.contains(low) && !roles.contains(aboveBot), "\(roles)")
         #expect(rewarder.totals.rolesRemoved == 0)
@@ -121,5 +122,28 @@ struct ReplacedRewardsTests {
         #expect(held.contains(tiers[2]) && !held.contains(tiers[0]) && !held.contains(tiers[1]))
         #expect(rewarder.totals.rolesRemoved == 1)
         try await server.stop()
+    }
+
+    /// A bot refused every role (no Manage Roles) spends at most two refusals on a walk down the
+    /// tiers, not one per tier; Missing Access (50001, the guild out of reach) ends it at the first.
+    @Test(arguments: [50013, 50001])
+    func aWalkDownTheTiersSendsFewRefusals(code: Int) async {
+        final class Refusing: LevelUpActions, Sendable {
+            let code: Int
+            let calls = Locked(0)
+            init(code: Int) { self.code = code }
+            func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) {
+                calls.withLock { $0 += 1 }
+                throw RESTError(.discord(status: 403, code: code, message: "refused"))
+            }
+            func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
+            func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {}
+        }
+        let rewards = LevelRewards(rewards: (1...5).map { .init(level: 5 * $0, role: UInt64(900 + $0)) }, stack: false, announcementChannel: nil)
+        let actions = Refusing(code: code)
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, retryDelay: .milliseconds(1))
+        await rewarder.handle(LevelUp(guild: GuildID(11 << 22), user: UserID(7), from: 1, to: 30))
+        #expect(actions.calls.value == (code == 50001 ? 1 : 2))
     }
 }

@@ -84,6 +84,11 @@ public struct LevelRewards: Sendable, Equatable {
         // Replace: the highest reward reached stays and every lower reward role goes — whether
         // Kamii gave it, the member had it before, or an admin added it by hand.
         let top = reached[reached.count - 1]
-        return RoleChanges(add: [top.role], remove: rewards.filter { $0.level < top.level && $0.role != top.role }.map(\.role))
+        return RoleChanges(add: [top.role], remove: roles(replacedBy: top))
+    }
+
+    /// When rewards replace: the roles `reward` replaces — every lower reward's but its own.
+    public func roles(replacedBy reward: Reward) -> [UInt64] {
+        rewards.filter { $0.level < reward.level && $0.role != reward.role }.map(\.role)
     }
 }

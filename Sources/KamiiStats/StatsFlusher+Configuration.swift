@@ -33,9 +33,11 @@ extension StatsFlusher {
         /// Rows a guild's load reads from SQL, and writes to Redis in one round trip, at a time: a
         /// guild of millions is never held whole.
         public var loadPageRows = 10_000
-        /// Guilds loaded from SQL at once. After Redis lost its data every active guild needs a
-        /// load (measured ≈ 2 ms each on SQLite, ≈ 4.5 ms on PostgreSQL, one after another: minutes
-        /// of stopped flushes for a large bot), most of it waiting on round trips.
+        /// Guilds loaded from SQL at once, at most (and no more than the hydrator's
+        /// ``GuildHydrator/loadsAtOnce``: the store's connections). After Redis lost its data every
+        /// active guild needs a load (measured ≈ 2 ms each on SQLite, ≈ 4.5 ms on PostgreSQL, one
+        /// after another: minutes of stopped flushes for a large bot), most of it waiting on round
+        /// trips.
         public var hydrationConcurrency = 16
 
         public init(

@@ -51,7 +51,7 @@ extension StatsFlusher {
         var guilds = guilds
         if let last = hydrationFailedLast, let at = guilds.firstIndex(of: last) { guilds.append(guilds.remove(at: at)) }
         let order = guilds
-        let width = min(order.count, max(1, configuration.hydrationConcurrency))
+        let width = min(order.count, max(1, min(configuration.hydrationConcurrency, hydrator.loadsAtOnce)))
         // The loads' ends in the order they came, and how many loads were begun.
         let (ends, begun) = await withTaskGroup(
             of: (GuildID, Result<LoadOutcome, any Error>).self, returning: ([(GuildID, Result<LoadOutcome, any Error>)], Int).self

@@ -19,6 +19,7 @@ struct HydrationConcurrencyTests {
     final class CountingHydrator: GuildHydrator, @unchecked Sendable {
         let state = Locked((active: 0, most: 0, loads: [GuildID]()))
         let failing = Locked(false)
+        var loadsAtOnce = Int.max
         func members(of guild: GuildID, after: UserID?, limit: Int) async throws -> [ServerUserStats] {
             let first = state.withLock {
                 $0.active += 1
@@ -52,6 +53,20 @@ struct HydrationConcurrencyTests {
         #expect(Set(state.loads) == Set(guilds) && state.loads.count == guilds.count, "each guild loaded once")
         let reader = StatsReader(redis: redis, keys: keys)
         for guild in guilds { #expect(try await reader.member(UserID(7), in: guild)?.messages == 1) }
+        await redis.close()
+    }
+
+    /// No more loads at once than the hydrator's store has connections for.
+    @Test func loadsAtOnceStayWithinTheStoresConnections() async throws {
+        let redis = try RedisTestServer.client()
+        let hydrator = CountingHydrator()
+        hydrator.loadsAtOnce = 2
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys), hydrator: hydrator)
+        messages(buffer)
+        #expect(await flusher.flush())
+        #expect(await flusher.totals.hydrations == guilds.count)
+        #expect(hydrator.state.value.most == 2)
         await redis.close()
     }
 

@@ -153,6 +153,8 @@ public final class DiscordRESTClient: Sendable {
                 return ticket
             case .wait(let until):
                 try await sleep(for: until - now, deadline: deadline, orElse: RESTError(.rateLimited(retryAfter: until - now)))
+            case .lookAgain(let at):
+                try await sleep(for: at - now, deadline: deadline)
             }
         }
     }

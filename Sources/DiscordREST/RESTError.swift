@@ -12,7 +12,9 @@ public struct RESTError: Error, Sendable, Equatable, CustomStringConvertible {
         /// Discord answered 401 to an earlier request: the token is not valid (reset, or revoked), so
         /// nothing more is sent with it ("stop making requests", each one an invalid request).
         case tokenRefused
-        /// The request's deadline passed (waiting for the answer, or for a backoff).
+        /// The request's deadline passed (waiting for the answer, a backoff or another request's
+        /// discovery of the route's limits), or too little of it is left to send the request and
+        /// be answered (it was not sent).
         case deadlineExceeded
         /// Not sent: a rate limit (the route's bucket, a 429's block, the global limit) holds it
         /// back `retryAfter` seconds, past its deadline. Sending it later may work; at once it

@@ -35,7 +35,11 @@ public struct RateLimitState: Sendable {
 
     public enum Decision: Sendable {
         case proceed(Ticket)
+        /// A limit holds the request back until then.
         case wait(until: Double)
+        /// Another request is discovering the route's bucket: look again then (no limit is known
+        /// to hold it back).
+        case lookAgain(at: Double)
     }
 
     /// What an answer's headers said.
@@ -152,7 +156,7 @@ public struct RateLimitState: Sendable {
                 // Looks spaced by a quarter of the time the discovery has taken so far (up to 50
                 // ms): an answer that comes at once is seen at once, and one Discord holds for
                 // the whole deadline does not wake every request of the route 500 times a second.
-                return .wait(until: now + min(Self.longestDiscoveryPoll, max(poll, (now - since) / 4)))
+                return .lookAgain(at: now + min(Self.longestDiscoveryPoll, max(poll, (now - since) / 4)))
             }
             discovering[route.key] = now
             ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: true, generation: 0)

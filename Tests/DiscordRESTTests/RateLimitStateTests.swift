@@ -17,7 +17,14 @@ struct RateLimitStateTests {
     }
 
     func waitUntil(_ state: inout RateLimitState, _ route: Route, at now: Double) -> Double? {
-        if case .wait(let until) = state.acquire(route, now: now) { return until }
+        switch state.acquire(route, now: now) {
+        case .wait(let until), .lookAgain(let until): until
+        case .proceed: nil
+        }
+    }
+
+    func looksAgainAt(_ state: inout RateLimitState, _ route: Route, at now: Double) -> Double? {
+        if case .lookAgain(let at) = state.acquire(route, now: now) { return at }
         return nil
     }
 
@@ -42,13 +49,13 @@ struct RateLimitStateTests {
     @Test func looksAtADiscoveryThinOutAsItDragsOn() throws {
         var state = RateLimitState(margin: 0)
         let first = try #require(proceed(&state, channelA, at: 10))
-        #expect(waitUntil(&state, channelB, at: 10.001) == 10.001 + 0.002)
-        #expect(try #require(waitUntil(&state, channelB, at: 10.1)) == 10.1 + 0.025)
-        #expect(waitUntil(&state, channelB, at: 40) == 40 + RateLimitState.longestDiscoveryPoll)
+        #expect(looksAgainAt(&state, channelB, at: 10.001) == 10.001 + 0.002)
+        #expect(try #require(looksAgainAt(&state, channelB, at: 10.1)) == 10.1 + 0.025)
+        #expect(looksAgainAt(&state, channelB, at: 40) == 40 + RateLimitState.longestDiscoveryPoll)
         state.abandon(first)
         // The next discovery starts its own clock.
         #expect(proceed(&state, channelB, at: 41)?.discovering == true)
-        #expect(waitUntil(&state, channelA, at: 41.001) == 41.001 + 0.002)
+        #expect(looksAgainAt(&state, channelA, at: 41.001) == 41.001 + 0.002)
     }
 
     @Test func lateAnswersNeverRaiseWhatIsLeftOrPullTheResetEarlier() throws {

@@ -37,14 +37,15 @@ extension RedisError {
     }
 
     /// What an error reply to a connection's AUTH or SELECT means: ``refused`` when it is about
-    /// the credentials or the database (trying again will not help), ``connectionFailed`` when it
+    /// the credentials or the database, or the command's form (a username sent to a Redis before
+    /// 6, which takes none) — trying again will not help; ``connectionFailed`` when it
     /// is the server's state — "max number of clients reached", written to every connection it
     /// accepts while full (a rolling restart's old processes still connected), or LOADING — which
     /// passes, and is waited for like a server that cannot be reached.
     static func refusingSetUp(_ message: String) -> RedisError {
         let code = message.prefix { $0 != " " }
         let aboutCredentialsOrDatabase = ["WRONGPASS", "NOAUTH", "NOPERM"].contains(code)
-            || ["password", "DB index", "SELECT"].contains { message.localizedCaseInsensitiveContains($0) }
+            || ["password", "DB index", "SELECT", "wrong number of arguments"].contains { message.localizedCaseInsensitiveContains($0) }
         return aboutCredentialsOrDatabase ? .refused(message) : .connectionFailed("the server answered the connection's set-up with: \(message)")
     }
 

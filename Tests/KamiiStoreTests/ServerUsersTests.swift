@@ -139,7 +139,17 @@ import Testing
             for await _ in held { break }
             // An existing member (an update) and a new one (an insert, whose foreign key is checked).
             let upsert = Task { try await store.upsertServerUsersKeepingLater([Self.stats(guild, 1, xp: 20), Self.stats(guild, 2, xp: 5)]) }
-            try await Task.sleep(for: .milliseconds(300))
+            // Until the upsert waits on a lock (the guild's row now; a member's without the fix).
+            var waiting = false
+            for _ in 0..<200 where !waiting {
+                waiting = try await store.read { database in
+                    try await database.raw("""
+                        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        """).first()?.decode(column: "n", as: Int.self) ?? 0
+                } > 0
+                if !waiting { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(waiting, "the upsert waits on a lock")
             // The member's row is free: the upsert waits on the guild's row, before any of its own.
             let free = try await store.transaction { database in
                 try await database.raw("""

@@ -57,6 +57,11 @@ import Testing
             }
             try await holding.value
             #expect(try await limited.migrate().isEmpty, "a migration runs within the limits it lifts")
+            // A privacy export or deletion lifts the statement limit for its transaction.
+            try await limited.transaction { database in
+                try await StoreSupport.withoutStatementLimit(database)
+                try await database.raw("SELECT pg_sleep(0.5)").run()
+            }
             try await limited.close()
         }
     }

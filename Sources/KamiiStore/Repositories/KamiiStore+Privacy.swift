@@ -9,6 +9,7 @@ extension KamiiStore {
     public func exportGuild(_ guild: GuildID, at time: Date = Date()) async throws(StoreError) -> GuildDataExport {
         try StoreSupport.requireValid(guild, "guild")
         return try await snapshot { database in
+            try await StoreSupport.withoutStatementLimit(database)
             let id = guild.column
             let stored = try await database.raw("SELECT settings, revision FROM guild_config WHERE guild_id = \(bind: id)").first()
             let settings = try stored?.decode(column: "settings", as: String.self)
@@ -47,6 +48,7 @@ extension KamiiStore {
     public func exportUser(_ user: UserID, at time: Date = Date()) async throws(StoreError) -> UserDataExport {
         try StoreSupport.requireValid(user, "user")
         return try await snapshot { database in
+            try await StoreSupport.withoutStatementLimit(database)
             let id = user.column
             let about = try await database.raw("""
                 SELECT \(unsafeRaw: Self.punishmentColumns) FROM punishments WHERE user_id = \(bind: id) ORDER BY guild_id, case_id
@@ -96,6 +98,7 @@ extension KamiiStore {
     public func deleteGuildData(_ guild: GuildID) async throws(StoreError) -> DeletionReport {
         try StoreSupport.requireValid(guild, "guild")
         return try await transaction { database in
+            try await StoreSupport.withoutStatementLimit(database)
             let condition: SQLQueryString = "guild_id = \(bind: guild.column)"
             // The guild's row first, locked: an edit holding it (its audit row written, not yet
             // committed) ends before the deletes look. Else PostgreSQL's DELETE misses that row,
@@ -121,6 +124,7 @@ extension KamiiStore {
     public func deleteUserData(_ user: UserID) async throws(StoreError) -> DeletionReport {
         try StoreSupport.requireValid(user, "user")
         return try await transaction { database in
+            try await StoreSupport.withoutStatementLimit(database)
             let id = user.column
             var report = DeletionReport()
             report.serverUsers = try await Self.delete("server_users", "user_id = \(bind: id)", database)

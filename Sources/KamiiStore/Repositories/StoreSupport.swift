@@ -62,6 +62,14 @@ enum StoreSupport {
         database.dialect.name == "postgresql" ? " FOR UPDATE" : ""
     }
 
+    /// Lifts PostgreSQL's `statement_timeout` for the rest of the caller's transaction: a privacy
+    /// export or deletion of a guild of millions is one long statement, and must finish (the
+    /// lock timeout still holds: one held behind another session's lock fails, and is run again).
+    static func withoutStatementLimit(_ database: any SQLDatabase) async throws {
+        guard database.dialect.name == "postgresql" else { return }
+        try await database.raw("SET LOCAL statement_timeout = 0").run()
+    }
+
     /// Throws `unknownGuild` unless the guild was registered. With `lock`, holds the guild's row
     /// until the transaction ends, serialising writes that must see each other (template edits).
     /// Without, on PostgreSQL, holds it from being deleted (KEY SHARE, what the foreign-key check of

@@ -24,7 +24,8 @@ extension LevelUpRewarder {
     /// given meanwhile would only be replaced again at the retry. A tier at or below `heldUpTo`
     /// (the level before a level-up) the member holds already: it ends the walk, unsent. At most
     /// ``refusalsPerWalk`` refusals are sent to Discord per walk (each spends the invalid-request
-    /// budget; a bot without Manage Roles would be refused every tier).
+    /// budget; a bot without Manage Roles would be refused every tier); a walk stopped there waits
+    /// for the retry, which goes on past the refusals remembered.
     func giveHighest(
         of tiers: [LevelRewards.Reward], for context: LevelUp, heldUpTo held: Int? = nil, counting counter: WritableKeyPath<Totals, Int>
     ) async -> TierGiven {
@@ -32,7 +33,9 @@ extension LevelUpRewarder {
         var refusalsSent = 0
         for tier in tiers {
             if let held, tier.level <= held { return .alreadyHeld }
-            guard refusalsSent < Self.refusalsPerWalk else { break }
+            // Not over: the retry walks past the refusals known by then at no cost, and sends the
+            // next ones (at most every tier once).
+            guard refusalsSent < Self.refusalsPerWalk else { return .stopped(over: false) }
             let known = refusedTargets.isRefused(tier.role, in: guild.rawValue)
             switch await attempt(context, on: tier.role, { () throws(RESTError) in try await actions.addRole(RoleID(tier.role), to: user, in: guild) }) {
             case .done:

@@ -290,6 +290,13 @@ public final class LevelUpRewarder: Sendable {
         return over
     }
 
+    /// Whether Discord's `code` refuses the role or channel itself, whoever the member — not 50001
+    /// (Missing Access): the bot cannot reach the guild or channel at all, and no other role of it
+    /// would be given either.
+    static func refusesTheTarget(_ code: Int) -> Bool {
+        RefusedTargets.lastingCodes.contains(code) && code != 50001
+    }
+
     /// How a call ended.
     enum Outcome: Equatable {
         case done
@@ -307,9 +314,9 @@ public final class LevelUpRewarder: Sendable {
     /// Runs one call; a failure that may pass (5xx, connection, deadline) is retried twice after
     /// `retryDelay` and then twice that. Discord's refusals are not retried.
     func attempt(_ levelUp: LevelUp, on target: UInt64, _ call: () async throws(RESTError) -> Void) async -> Outcome {
-        if refusedTargets.isRefused(target, in: levelUp.guild.rawValue) {
+        if let code = refusedTargets.refusal(of: target, in: levelUp.guild.rawValue) {
             counts.withLock { $0.notSent += 1 }
-            return .refused(ofTarget: true)
+            return .refused(ofTarget: Self.refusesTheTarget(code))
         }
         var delay = retryDelay
         for attempt in 1...3 {
@@ -346,9 +353,7 @@ public final class LevelUpRewarder: Sendable {
                 // this call, so the level-up waits for the next retry or start.
                 if case .discord(let status, let code, _) = error.kind, status != 429, status != 401, code != 0 {
                     refusedTargets.note(code, on: target, in: levelUp.guild.rawValue)
-                    // 50001 (Missing Access): the bot cannot reach the guild or channel at all, not
-                    // this role — no other role would be given either.
-                    return .refused(ofTarget: RefusedTargets.lastingCodes.contains(code) && code != 50001)
+                    return .refused(ofTarget: Self.refusesTheTarget(code))
                 }
                 return .failed
             }

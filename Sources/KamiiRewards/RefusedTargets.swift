@@ -23,6 +23,8 @@ final class RefusedTargets: Sendable {
         var until: ContinuousClock.Instant
         /// Refusals in a row (none went through in between).
         var times: Int
+        /// Discord's code of the last.
+        var code: Int
     }
 
     /// How long a first refusal is kept.
@@ -35,7 +37,12 @@ final class RefusedTargets: Sendable {
 
     /// Whether calls on `target` (a role or channel ID) in `guild` are refused for now.
     func isRefused(_ target: UInt64, in guild: UInt64, now: ContinuousClock.Instant = .now) -> Bool {
-        refused.withLock { $0[[guild, target]].map { $0.until > now } ?? false }
+        refusal(of: target, in: guild, now: now) != nil
+    }
+
+    /// Discord's code refusing calls on `target` in `guild` for now; nil when they are not.
+    func refusal(of target: UInt64, in guild: UInt64, now: ContinuousClock.Instant = .now) -> Int? {
+        refused.withLock { $0[[guild, target]].flatMap { $0.until > now ? $0.code : nil } }
     }
 
     /// Discord refused a call on `target` with `code`: kept when the code lasts, twice as long as
@@ -51,7 +58,7 @@ final class RefusedTargets: Sendable {
                 refused = refused.filter { $0.value.until + Self.longestLifetime > now }
                 if refused.count >= Self.limit { refused = refused.filter { $0.value.until > now } }
             }
-            refused[[guild, target]] = Refusal(until: now + kept, times: times)
+            refused[[guild, target]] = Refusal(until: now + kept, times: times, code: code)
         }
     }
 

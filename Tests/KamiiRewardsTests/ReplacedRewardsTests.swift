@@ -145,5 +145,9 @@ struct ReplacedRewardsTests {
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, retryDelay: .milliseconds(1))
         await rewarder.handle(LevelUp(guild: GuildID(11 << 22), user: UserID(7), from: 1, to: 30))
         #expect(actions.calls.value == (code == 50001 ? 1 : 2))
+        // Another member: the refusals remembered cost nothing — a remembered 50001 still ends the
+        // walk; past remembered 50013s, the next two tiers are tried.
+        await rewarder.handle(LevelUp(guild: GuildID(11 << 22), user: UserID(8), from: 1, to: 30))
+        #expect(actions.calls.value == (code == 50001 ? 1 : 4))
     }
 }

@@ -17,10 +17,8 @@ struct RateLimitStateTests {
     }
 
     func waitUntil(_ state: inout RateLimitState, _ route: Route, at now: Double) -> Double? {
-        switch state.acquire(route, now: now) {
-        case .wait(let until), .lookAgain(let until): until
-        case .proceed: nil
-        }
+        if case .wait(let until) = state.acquire(route, now: now) { return until }
+        return nil
     }
 
     func looksAgainAt(_ state: inout RateLimitState, _ route: Route, at now: Double) -> Double? {
@@ -32,7 +30,7 @@ struct RateLimitStateTests {
         var state = RateLimitState(margin: 0)
         let first = try #require(proceed(&state, channelA, at: 0))
         #expect(first.discovering)
-        #expect(waitUntil(&state, channelB, at: 0.001) != nil, "the same route waits for the discovery")
+        #expect(looksAgainAt(&state, channelB, at: 0.001) != nil, "the same route waits for the discovery")
         state.complete(first, answer(remaining: 1, resetAfter: 5), now: 0.01)
         #expect(state.bucket(of: channelA) == "abc")
         // Channel A has one left; channel B starts a fresh bucket with the known limit of 2.

@@ -125,26 +125,32 @@ import Testing
             try await store.registerGuild(guild)
             try await store.upsertServerUsers([Self.stats(guild, 1, xp: 10)])
             // Another session holds the guild's row, as a deletion does before its deletes.
-            let (held, holding) = AsyncStream.makeStream(of: Void.self)
+            let (held, holding) = AsyncStream.makeStream(of: Int.self)
             let (release, releasing) = AsyncStream.makeStream(of: Void.self)
             let holder = Task {
                 try await store.transaction { database in
                     try await database.raw("SELECT guild_id FROM guild_config WHERE guild_id = \(bind: guild.column) FOR UPDATE").run()
-                    holding.yield()
+                    holding.yield(try await database.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self) ?? -1)
                     for await _ in release { break }
                 }
             }
             // Released however the test ends (its schema is dropped afterwards, behind this lock).
             defer { releasing.yield() }
-            for await _ in held { break }
+            var heldBy = -1
+            for await pid in held {
+                heldBy = pid
+                break
+            }
+            let holderPID = heldBy
             // An existing member (an update) and a new one (an insert, whose foreign key is checked).
             let upsert = Task { try await store.upsertServerUsersKeepingLater([Self.stats(guild, 1, xp: 20), Self.stats(guild, 2, xp: 5)]) }
-            // Until the upsert waits on a lock (the guild's row now; a member's without the fix).
+            // Until the upsert waits on the holder (on the guild's row now; at its foreign-key check,
+            // after locking the member's row, without the fix).
             var waiting = false
             for _ in 0..<200 where !waiting {
                 waiting = try await store.read { database in
                     try await database.raw("""
-                        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        SELECT count(*)::int AS n FROM pg_stat_activity WHERE \(bind: holderPID) = ANY(pg_blocking_pids(pid))
                         """).first()?.decode(column: "n", as: Int.self) ?? 0
                 } > 0
                 if !waiting { try await Task.sleep(for: .milliseconds(20)) }

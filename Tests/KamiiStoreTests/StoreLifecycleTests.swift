@@ -62,6 +62,11 @@ import Testing
                 try await StoreSupport.withoutStatementLimit(database)
                 try await database.raw("SELECT pg_sleep(0.5)").run()
             }
+            // And in the read-only snapshot an export reads from.
+            try await limited.snapshot { database in
+                try await StoreSupport.withoutStatementLimit(database)
+                try await database.raw("SELECT pg_sleep(0.5)").run()
+            }
             try await limited.close()
         }
     }

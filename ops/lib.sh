@@ -8,8 +8,11 @@ KAMII_PYTHON_PACKAGES=(zstandard==0.25.0 discord.py==2.7.1 orjson==3.13.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()
 KAMII_OWN_POLICY_RC=
-# The mark ends with the writing script's pid: a file whose writer is gone was left by a killed run.
+# The mark ends with the writing script's pid and start time: a file whose writer is gone (that pid
+# not running, or running since another time: reused) was left by a killed run.
 KAMII_POLICY_RC_MARK='# written by Kamii ops/lib.sh for one apt-get install; removed after it; pid'
+# What the mark was before it named its writer: always left by a killed run.
+KAMII_POLICY_RC_OLD_MARK='# written by Kamii ops/lib.sh for one apt-get install; removed after it'
 
 log() { printf '\033[1m[%s] %s\033[0m\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -49,17 +52,21 @@ install_system_packages() {
         # One a killed run left (no trap runs on SIGKILL) is known by its mark, and taken back:
         # left in place it would keep every service any package installs from starting.
         # (Not one a run still installing holds: its pid is alive.)
-        local line writer=
+        local line writer= stale=
         if [ -f "$policy" ]; then
             while IFS= read -r line; do
+                [[ "$line" == "$KAMII_POLICY_RC_OLD_MARK" ]] && stale=1
                 [[ "$line" == "$KAMII_POLICY_RC_MARK "* ]] && writer=${line#"$KAMII_POLICY_RC_MARK "}
             done <"$policy"
         fi
-        if [[ "$writer" =~ ^[0-9]+$ ]] && ! kill -0 "$writer" 2>/dev/null; then rm -f "$policy"; fi
+        if [[ "$writer" =~ ^([0-9]+)\ ([0-9]+)$ ]] && [ "$(process_start "${BASH_REMATCH[1]}")" != "${BASH_REMATCH[2]}" ]; then
+            stale=1
+        fi
+        [ -z "$stale" ] || rm -f "$policy"
         if [ ! -e "$policy" ]; then
             # Recorded first: a write that fails halfway still leaves a file to remove.
             KAMII_OWN_POLICY_RC=$policy
-            printf '#!/bin/sh\n%s %s\nexit 101\n' "$KAMII_POLICY_RC_MARK" "$$" >"$policy" && chmod +x "$policy"
+            printf '#!/bin/sh\n%s %s %s\nexit 101\n' "$KAMII_POLICY_RC_MARK" "$$" "$(process_start $$)" >"$policy" && chmod +x "$policy"
         fi
         DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
         remove_own_policy_rc
@@ -195,10 +202,11 @@ start_redis() {
     dir=$KAMII_TEMP_DIR
     setsid redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
         --logfile "$dir/redis.log" --daemonize no &
-    started $!
-    wait_for 10 "redis-server on port $port" $! "$dir/redis.log" redis-cli -h 127.0.0.1 -p "$port" ping
+    local pid=$!
+    started "$pid"
+    wait_for 10 "redis-server on port $port" "$pid" "$dir/redis.log" redis-cli -h 127.0.0.1 -p "$port" ping
     export KAMII_TEST_REDIS="127.0.0.1:$port"
-    log "redis-server pid $! on 127.0.0.1:$port"
+    log "redis-server pid $pid on 127.0.0.1:$port"
 }
 
 # Starts a private PostgreSQL cluster (initdb into a temp dir, run as the postgres user when root);
@@ -229,11 +237,12 @@ start_postgres() {
     # TCP on loopback only: no Unix socket, whose path a long TMPDIR could push past its limit.
     setsid "${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k '' -c listen_addresses=127.0.0.1 \
         "${speed[@]}" >"$dir/postgres.log" 2>&1 &
-    started $!
-    wait_for 30 "PostgreSQL on port $port" $! "$dir/postgres.log" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
+    local pid=$!
+    started "$pid"
+    wait_for 30 "PostgreSQL on port $port" "$pid" "$dir/postgres.log" "$bin/pg_isready" -h 127.0.0.1 -p "$port" -U kamii
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U kamii kamii
     export KAMII_TEST_POSTGRES_URL="postgres://kamii@127.0.0.1:$port/kamii"
-    log "PostgreSQL pid $! on 127.0.0.1:$port"
+    log "PostgreSQL pid $pid on 127.0.0.1:$port"
 }
 
 # Removes the policy-rc.d that install_system_packages put in place, if it did.

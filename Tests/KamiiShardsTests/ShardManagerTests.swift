@@ -69,24 +69,34 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// A simulator recommending 2 shards for 8 guilds, and a REST client for it.
+    static func autoShardedSimulator(seed: UInt64) async throws -> (SimulatorServer, DiscordRESTClient) {
+        var configuration = SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 8, userCount: 200, seed: seed), dispatchesPerSecond: 0, identifyWindowMilliseconds: 200)
+        configuration.recommendedShards = 2
+        let server = try await SimulatorServer.start(configuration)
+        return (server, DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token)))
+    }
+
+    /// Process `index` of a cluster of two with `shards: auto`, agreeing on the count in `redis`.
+    static func clusterProcess(_ index: Int, of server: SimulatorServer, rest: DiscordRESTClient, redis: RedisClient, namespace: String) -> ShardManager {
+        ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: intents, count: .automatic, selection: .cluster(index: index, of: 2),
+                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
+            rest: rest, coordination: .redis(redis))
+    }
+
     /// Processes sharing a bot's shards with `shards: auto` run by one count: the first one's, kept
     /// in Redis — a later one that Discord now tells of another count runs by it, or guilds would go
     /// to two sessions or to none.
     @Test func processesSharingShardsRunByTheFirstOnesCount() async throws {
-        var configuration = SimulatorConfiguration(
-            world: TrafficWorld(guildCount: 8, userCount: 200, seed: 92), dispatchesPerSecond: 0, identifyWindowMilliseconds: 200)
-        configuration.recommendedShards = 2
-        let server = try await SimulatorServer.start(configuration)
+        let (server, rest) = try await Self.autoShardedSimulator(seed: 92)
         let namespace = Self.namespace()
         let redis = try RedisTestServer.client()
         // The first process, started when Discord recommended 4.
         try await redis.send("SET", "kamii:gateway:{\(namespace)}:shard-count", "4")
-        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
-        let manager = ShardManager(
-            configuration: ShardManagerConfiguration(
-                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 1, of: 2),
-                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
-            rest: rest, coordination: .redis(redis))
+        let manager = Self.clusterProcess(1, of: server, rest: rest, redis: redis, namespace: namespace)
         let received = Received()
         async let stopped = manager.run { received.add($0, $1) }
         try await waitUntil("2 sessions") { received.readies() == 2 }
@@ -96,11 +106,7 @@ struct ShardManagerTests {
         _ = try await stopped
         // With nothing kept, the first process keeps Discord's count for the others.
         try await redis.send("DEL", "kamii:gateway:{\(namespace)}:shard-count")
-        let first = ShardManager(
-            configuration: ShardManagerConfiguration(
-                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 0, of: 2),
-                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
-            rest: rest, coordination: .redis(redis))
+        let first = Self.clusterProcess(0, of: server, rest: rest, redis: redis, namespace: namespace)
         async let firstStopped = first.run { received.add($0, $1) }
         try await waitUntil("its session") { received.readies() == 3 }
         #expect(try await redis.send("GET", "kamii:gateway:{\(namespace)}:shard-count").string == "2")
@@ -113,20 +119,12 @@ struct ShardManagerTests {
     /// Redis away when a process of a cluster starts: the shard count is agreed once it is back,
     /// and the shards start then — the process does not stop.
     @Test func aClusterProcessWaitsForRedisToAgreeOnTheShardCount() async throws {
-        var configuration = SimulatorConfiguration(
-            world: TrafficWorld(guildCount: 8, userCount: 200, seed: 94), dispatchesPerSecond: 0, identifyWindowMilliseconds: 200)
-        configuration.recommendedShards = 2
-        let server = try await SimulatorServer.start(configuration)
+        let (server, rest) = try await Self.autoShardedSimulator(seed: 94)
         let redisServer = try RedisProcess()
         redisServer.stop()
         let redis = RedisClient(configuration: redisServer.configuration)
         let namespace = Self.namespace()
-        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
-        let manager = ShardManager(
-            configuration: ShardManagerConfiguration(
-                token: server.configuration.token, intents: Self.intents, count: .automatic, selection: .cluster(index: 0, of: 2),
-                identifyWindow: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace),
-            rest: rest, coordination: .redis(redis))
+        let manager = Self.clusterProcess(0, of: server, rest: rest, redis: redis, namespace: namespace)
         let received = Received()
         async let stopped = manager.run { received.add($0, $1) }
         try await Task.sleep(for: .milliseconds(1_500))

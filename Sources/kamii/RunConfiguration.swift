@@ -27,6 +27,8 @@ struct RunConfiguration: Sendable {
     var databaseURL: String?
     /// Where Prometheus scrapes `/metrics`; nil: no metrics endpoint.
     var metrics: (host: String, port: Int)?
+    /// REST requests a second the bot may send (Discord's 50, or what it granted the bot).
+    var restGlobalLimit = 50
 
     /// How guild events become Redis counters.
     struct HotPathSettings: Sendable, Equatable {
@@ -67,6 +69,7 @@ struct RunConfiguration: Sendable {
         var settingsPollSeconds: Int?
         var metricsPort: Int?
         var metricsHost: String?
+        var restGlobalLimit: Int?
         var karmaMemoryDays: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -78,6 +81,7 @@ struct RunConfiguration: Sendable {
             case statsPrefix = "stats_prefix", guildIdleSeconds = "guild_idle_seconds", databaseURL = "database_url"
             case checkpointIntervalSeconds = "checkpoint_interval_seconds", karmaMemoryDays = "karma_memory_days"
             case settingsPollSeconds = "settings_poll_seconds", metricsPort = "metrics_port", metricsHost = "metrics_host"
+            case restGlobalLimit = "rest_global_limit"
         }
 
         init() {}
@@ -114,6 +118,7 @@ struct RunConfiguration: Sendable {
             settingsPollSeconds = try container.decodeIfPresent(Int.self, forKey: .settingsPollSeconds)
             metricsPort = try container.decodeIfPresent(Int.self, forKey: .metricsPort)
             metricsHost = try container.decodeIfPresent(String.self, forKey: .metricsHost)
+            restGlobalLimit = try container.decodeIfPresent(Int.self, forKey: .restGlobalLimit)
         }
 
         /// A setting given as text or as a number (`"shards": 16` or `"shards": "auto"`).
@@ -289,10 +294,15 @@ struct RunConfiguration: Sendable {
             // An address to serve on and no port: the operator wants an endpoint this would not open.
             throw Invalid("metrics_host is set but metrics_port is not: set metrics_port too (0 for any free port) to serve /metrics")
         }
+        let restGlobalLimit = try number(.restGlobalLimit, file.restGlobalLimit) ?? 50
+        guard (1...1_000_000).contains(restGlobalLimit) else {
+            throw Invalid("rest_global_limit must be between 1 and 1000000 requests a second (Discord's is 50 unless it granted the bot more), not \(restGlobalLimit)")
+        }
         return RunConfiguration(
             token: token, apiURL: apiURL, gatewayURL: gatewayURL, intents: intents, compression: compression, count: count,
             selection: selection, redis: redis, namespace: namespace, sessionReserve: reserve, identifyWindow: .milliseconds(window),
-            statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL), metrics: metrics)
+            statsInterval: .seconds(stats), hotPath: hotPath, databaseURL: setting(.databaseURL, file.databaseURL), metrics: metrics,
+            restGlobalLimit: restGlobalLimit)
     }
 
     static func count(_ text: String?) throws -> ShardPlan.Count {
@@ -369,13 +379,13 @@ struct RunConfiguration: Sendable {
     /// processes keeps to its share. (With `shard_range` the processes are not known: each keeps
     /// the whole, which is right for one process per machine and IP.)
     func restConfiguration() -> RESTClientConfiguration {
-        var rest = RESTClientConfiguration(apiBaseURL: apiURL, token: token)
+        var rest = RESTClientConfiguration(apiBaseURL: apiURL, token: token, globalLimit: restGlobalLimit)
         if case .cluster(_, let processes) = selection, processes > 1 {
             if processes <= rest.globalLimit {
                 rest.globalLimit /= processes
             } else {
-                // Past 50 processes a whole request a second each would add up to more than the
-                // bot's 50: one request per window, the window widened to keep the sum.
+                // More processes than requests a second: a whole request a second each would add
+                // up to more than the bot's limit — one request per window, widened to keep the sum.
                 rest.globalWindowSeconds *= Double(processes) / Double(rest.globalLimit)
                 rest.globalLimit = 1
             }

@@ -20,6 +20,12 @@ struct RunConfigurationTests {
             path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "3/64", "KAMII_REDIS_URL": "redis://127.0.0.1:6379"]).restConfiguration()
         #expect(large.globalLimit == 1 && large.globalWindowSeconds == 1.28)
         #expect(Double(64 * large.globalLimit) / large.globalWindowSeconds == 50)
+        // A bot Discord granted more: its limit, shared the same way.
+        let granted = try RunConfiguration.load(
+            path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_CLUSTER": "0/8", "KAMII_REDIS_URL": "redis://127.0.0.1:6379", "KAMII_REST_GLOBAL_LIMIT": "1200"])
+            .restConfiguration()
+        #expect(granted.globalLimit == 150 && granted.globalWindowSeconds == 1)
+        #expect(refusal(["KAMII_REST_GLOBAL_LIMIT": "0"])?.contains("rest_global_limit") == true)
     }
 
     /// An api_url ending in a slash is taken without it (every route begins with one: `//gateway/bot`

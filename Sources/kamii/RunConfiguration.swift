@@ -140,42 +140,6 @@ struct RunConfiguration: Sendable {
         init(_ description: String) { self.description = description }
     }
 
-    /// The keys given more than once at the top level of `data` (the decoder keeps the first, most
-    /// JSON tools the last: an override appended to the file would be ignored without a word).
-    static func repeatedKeys(_ data: Data) -> [String] {
-        data.withUnsafeBytes { bytes -> [String] in
-            var scanner = JSONScanner(bytes)
-            var (seen, repeated) = (Set<String>(), Set<String>())
-            do {
-                try scanner.forEachMember { key, scanner throws(JSONScanError) in
-                    let name = String(decoding: key.bytes, as: UTF8.self)
-                    if !seen.insert(name).inserted { repeated.insert(name) }
-                    _ = try scanner.skipValue()
-                }
-            } catch {
-                return []  // not a JSON object: the decoder says what is wrong with it
-            }
-            return repeated.sorted()
-        }
-    }
-
-    /// The configuration file's settings; none without a path.
-    static func readFile(path: String?) throws -> File {
-        guard let path else { return File() }
-        guard let data = FileManager.default.contents(atPath: path) else { throw Invalid("cannot read the configuration file \(path)") }
-        let repeated = repeatedKeys(data)
-        guard repeated.isEmpty else {
-            throw Invalid("\(path): \(repeated.joined(separator: ", ")) given more than once (JSON readers differ on which counts: give each setting once)")
-        }
-        do {
-            return try JSONDecoder().decode(File.self, from: data)
-        } catch let error as Invalid {
-            throw Invalid("\(path): \(error.description)")
-        } catch {
-            throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))")
-        }
-    }
-
     /// Reads `path` (if given) and then the environment.
     static func load(path: String?, environment: [String: String]) throws -> RunConfiguration {
         let file = try readFile(path: path)
@@ -361,16 +325,6 @@ struct RunConfiguration: Sendable {
             return .cluster(index: index, of: count)
         case (nil, nil):
             return .all
-        }
-    }
-
-    private static func explain(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        default:
-            return "\(error)"
         }
     }
 

@@ -61,13 +61,7 @@ public actor RedisClient {
     /// Runs a Lua script by its SHA1, loading it first if this server does not know it (a restarted
     /// or flushed Redis forgets scripts).
     public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisValue {
-        for attempt in 0..<2 {
-            let sha = try await load(script, force: attempt > 0)
-            let reply = try await send(["EVALSHA", sha, String(keys.count)] + keys + arguments)
-            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { continue }
-            return try reply.orThrow()
-        }
-        throw RedisError.server("NOSCRIPT after loading the script")
+        try await evaluateEach(script, [(keys, arguments)])[0].orThrow()
     }
 
     /// Runs `script` once per call in one pipelined round trip; the calls Redis answered NOSCRIPT

@@ -111,6 +111,23 @@ struct RESTClientSimulatorTests {
         try await server.stop()
     }
 
+    /// A 5xx from before the service (Discord's gateway or an upstream down) applies nothing: the
+    /// member has no role when every try of the PUT failed so.
+    @Test func aServerErrorBeforeTheServiceAppliesNothing() async throws {
+        let (server, client) = try await Self.start(RESTLimits()) { $0.firstBackoff = .milliseconds(10) }
+        let guild = Self.world.guilds[0]
+        let user = Self.world.users[guild.members[1]].id
+        let held = try await client.member(user, in: guild.id).roles
+        let role = try #require(guild.roles.first { !held.contains($0) })
+        server.forceServerErrors(count: 10, status: 503, applied: false)
+        await #expect(throws: RESTError(.serverError(status: 503))) { try await client.addRole(role, to: user, in: guild.id, reason: nil) }
+        server.forceServerErrors(count: 0)
+        #expect(try await client.member(user, in: guild.id).roles == held, "nothing applied")
+        try await client.addRole(role, to: user, in: guild.id, reason: nil)
+        #expect(try await client.member(user, in: guild.id).roles.contains(role))
+        try await server.stop()
+    }
+
     /// With `enforce_nonce`, a create sent again (its answer lost) is answered with the message the
     /// first made, as Discord does, and posts nothing twice; without it, or with another nonce, a
     /// new message is made. A nonce past 25 characters is refused.

@@ -153,9 +153,10 @@ public final class SimulatorServer: Sendable {
         api.rateLimits.force(count: count, retryAfter: retryAfter, scope: scope)
     }
 
-    /// The next `count` REST requests are applied, then answered with `status` (a 5xx).
-    public func forceServerErrors(count: Int, status: Int = 502) {
-        api.rateLimits.forceServerErrors(count: count, status: status)
+    /// The next `count` REST requests are answered with `status` (a 5xx): applied first, or (with
+    /// `applied` false) not at all — Discord's gateway or an upstream down. A count of 0 ends them.
+    public func forceServerErrors(count: Int, status: Int = 502, applied: Bool = true) {
+        api.rateLimits.forceServerErrors(count: count, status: status, applied: applied)
     }
 
     /// Starts a raid wave on `guild` in the traffic of the sessions serving it; returns how many.

@@ -10,8 +10,9 @@ import Foundation
 /// - `POST /_simulator/raid?guild=ID&size=N`: a raid wave on that guild. Answers `{"sessions": N}`.
 /// - `POST /_simulator/rate-limit?count=N&retry_after=S&scope=user|global|shared`: the next N REST
 ///   requests get 429. Answers `{"count": N}`.
-/// - `POST /_simulator/server-error?count=N&status=502`: the next N REST requests are applied,
-///   then answered with that 5xx. Answers `{"count": N}`.
+/// - `POST /_simulator/server-error?count=N&status=502&applied=true|false`: the next N REST
+///   requests are answered with that 5xx — applied first (the default: the client cannot tell), or
+///   not at all (a gateway or an upstream down). Answers `{"count": N}`.
 /// - `POST /_simulator/channel-overwrites?channel=ID&overwrite=ID:TYPE:ALLOW:DENY…`: a guild admin
 ///   sets the channel's permission overwrites to those listed (none: cleared), as in Discord's
 ///   client. Answers `{"channel": "ID"}`; 404 for an unknown channel.
@@ -36,9 +37,10 @@ enum ControlCommands {
             return .json(200, #"{"count":\#(count)}"#)
         case "/_simulator/server-error":
             guard let count = value("count").flatMap(Int.init), count >= 0,
-                  let status = Int(value("status") ?? "502"), (500...599).contains(status)
-            else { return bad("server-error needs count=N and status=500…599") }
-            api.rateLimits.forceServerErrors(count: count, status: status)
+                  let status = Int(value("status") ?? "502"), (500...599).contains(status),
+                  let applied = ["true": true, "false": false][value("applied") ?? "true"]
+            else { return bad("server-error needs count=N, status=500…599 and applied=true|false") }
+            api.rateLimits.forceServerErrors(count: count, status: status, applied: applied)
             return .json(200, #"{"count":\#(count)}"#)
         case "/_simulator/channel-overwrites":
             var overwrites: [GuildStates.Overwrite] = []

@@ -37,7 +37,7 @@ final class RateLimitModel: Sendable {
         var invalid: [Double] = []
         var bannedUntil: Double?
         var forced: (remaining: Int, retryAfter: Double, scope: String)?
-        var serverErrors: (remaining: Int, status: Int)?
+        var serverErrors: (remaining: Int, status: Int, applied: Bool)?
         var bans = 0
     }
 
@@ -66,16 +66,17 @@ final class RateLimitModel: Sendable {
 
     /// The next `count` requests are processed, then answered with `status` (5xx): the case where
     /// resending a POST would apply it twice.
-    func forceServerErrors(count: Int, status: Int) {
-        state.withLock { $0.serverErrors = count > 0 ? (count, status) : nil }
+    func forceServerErrors(count: Int, status: Int, applied: Bool = true) {
+        state.withLock { $0.serverErrors = count > 0 ? (count, status, applied) : nil }
     }
 
-    /// Takes one forced server error, if any are due.
-    func takeServerError() -> Int? {
+    /// Takes one forced server error, if any are due: its status, and whether the request is applied
+    /// before it is answered.
+    func takeServerError() -> (status: Int, applied: Bool)? {
         state.withLock { state in
             guard let errors = state.serverErrors else { return nil }
-            state.serverErrors = errors.remaining > 1 ? (errors.remaining - 1, errors.status) : nil
-            return errors.status
+            state.serverErrors = errors.remaining > 1 ? (errors.remaining - 1, errors.status, errors.applied) : nil
+            return (errors.status, errors.applied)
         }
     }
 

@@ -106,6 +106,12 @@ final class SimulatedAPI: Sendable {
             rateLimitHeaders = headers
         }
 
+        let serverError = rateLimits.takeServerError()
+        if let serverError, !serverError.applied {
+            // Failed before it reached the service (a gateway or an upstream down): nothing applied.
+            rateLimits.count(status: serverError.status, scope: nil)
+            return Self.serverError(serverError.status)
+        }
         var response: RESTResponse
         do {
             let json = try Self.parse(body)
@@ -120,11 +126,13 @@ final class SimulatedAPI: Sendable {
         }
         rateLimits.count(status: response.status, scope: nil)
         response.headers += rateLimitHeaders
-        if let status = rateLimits.takeServerError() {
-            // Applied, but the client hears only that the server failed.
-            return .error(status, DiscordError(code: 0, message: "\(status): \(HTTPResponseStatus(statusCode: status).reasonPhrase)"))
-        }
+        // Applied, but the client hears only that the server failed.
+        if let serverError { return Self.serverError(serverError.status) }
         return response
+    }
+
+    private static func serverError(_ status: Int) -> RESTResponse {
+        .error(status, DiscordError(code: 0, message: "\(status): \(HTTPResponseStatus(statusCode: status).reasonPhrase)"))
     }
 
     private func handle(

@@ -1,5 +1,6 @@
 public import DiscordModels
 public import DiscordREST
+public import KamiiCore
 public import KamiiStats
 
 /// What a level-up does on Discord: reward roles and the announcement. Behind a protocol so the
@@ -34,7 +35,8 @@ extension StatsReader: MemberLevels {
     }
 }
 
-/// Where level-ups wait until carried out (so a crash or a restart loses none).
+/// Where level-ups and returning members' joins wait until carried out (so a crash or a restart
+/// loses none).
 public protocol WaitingLevelUps: Sendable {
     /// What earlier runs left to do.
     func waiting() async throws -> [LevelUp]
@@ -42,6 +44,12 @@ public protocol WaitingLevelUps: Sendable {
     func waiting(in guilds: [GuildID]) async throws -> [LevelUp]
     /// These are carried out.
     func done(_ levelUps: [LevelUp]) async throws
+    /// The joins earlier runs left.
+    func waitingJoins() async throws -> [MemberJoin]
+    /// The joins waiting in these guilds.
+    func waitingJoins(in guilds: [GuildID]) async throws -> [MemberJoin]
+    /// These joins are over.
+    func joinsDone(_ joins: [MemberJoin]) async throws
 }
 
 extension LevelUpBacklog: WaitingLevelUps {}

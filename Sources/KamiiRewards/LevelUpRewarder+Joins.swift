@@ -4,47 +4,58 @@ import DiscordREST
 import KamiiStats
 
 /// Members who come back: Discord dropped their roles, so they are given the rewards of the level
-/// Redis has for them, and tried again later when that fails for a reason that may pass.
+/// Redis has for them, and tried again later when that fails for a reason that may pass. With a
+/// backlog, the flush that applied a join keeps it in Redis (``LevelUpBacklog/waitingJoins(in:)``)
+/// until it is over here, so a crash or a restart loses none: a join that must wait is read from
+/// there again at its guild's retry, and at the next start.
 extension LevelUpRewarder {
     /// Gives a member who joined the reward roles of the level they have (none for a newcomer).
     public func handle(_ join: MemberJoin) async {
-        var unknown: [UInt64: RewardsUnknown] = [:]
-        await handle(join, unknown: &unknown)
+        await handle([.join(join)])
     }
 
-    func handle(_ join: MemberJoin, unknown: inout [UInt64: RewardsUnknown]) async {
-        guard let levels else { return }
+    /// Returns whether the join is over (carried out, refused by Discord, or owed nothing); false
+    /// when it waits — for a retry, or for the guild's settings to change.
+    func handle(_ join: MemberJoin, unknown: inout [UInt64: RewardsUnknown]) async -> Bool {
+        guard let levels else { return true }
         let rewards = await self.rewards(of: join.guild, unknown: &unknown)
-        if case .success(let known) = rewards, known.rewards.isEmpty { return }
+        if case .success(let known) = rewards, known.rewards.isEmpty { return true }
         // The level before the rewards' absence is acted on: most joins are newcomers, owed nothing
         // whatever the guild's settings say, and are neither held nor tried again.
         let level: Int
         do {
-            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return }
+            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return true }
             level = known
         } catch let notLoaded as StatsReader.GuildNotLoaded {
             // Redis lost the guild (or has not met it): its level is known once the guild's next
             // flush loads it from the checkpoint. (Debug: a held join meets this at each retry.)
             logger.debug("a returning member's guild is not in Redis yet; tried again later", metadata: ["guild": "\(notLoaded.guild)"])
-            return retryLater(join)
+            retryLater(join)
+            return false
         } catch {
             counts.withLock { $0.failures += 1 }
             logger.warning("a returning member's level could not be read", metadata: ["guild": "\(join.guild)", "error": "\(error)"])
-            return retryLater(join)
+            retryLater(join)
+            return false
         }
         let known: LevelRewards
         switch rewards {
         case .success(let rewards): known = rewards
-        case .failure(.unreadable): return retryLater(join)
-        case .failure(.refused(let asOf)): return holdUntilSettingsChange(join, refusedAsOf: asOf)
+        case .failure(.unreadable):
+            retryLater(join)
+            return false
+        case .failure(.refused(let asOf)):
+            holdUntilSettingsChange(join, refusedAsOf: asOf)
+            return false
         }
         let context = LevelUp(guild: join.guild, user: join.user, from: 0, to: level)
         guard known.stack else {
             // The highest tier the bot may give: with the top one refused, the next one down.
             if case .stopped(over: false) = await giveHighest(of: known.tiers(atLevel: level), for: context, counting: \Totals.rolesRestored) {
                 retryLater(join)
+                return false
             }
-            return
+            return true
         }
         var failed = false
         for role in known.roles(atLevel: level) {
@@ -56,6 +67,32 @@ extension LevelUpRewarder {
         }
         // All of them again later: a role given twice is held once.
         if failed { retryLater(join) }
+        return !failed
+    }
+
+    /// The joins waiting in Redis in `guild`; none when they cannot be read (the guild is looked at
+    /// again next time).
+    func joinsToRetry(in guild: GuildID) async -> [MemberJoin] {
+        guard let backlog else { return [] }
+        do {
+            return try await backlog.waitingJoins(in: [guild])
+        } catch {
+            failedGuilds.withLock { _ = $0.insert(guild.rawValue) }
+            logger.warning("the returning members waiting to be tried again could not be read", metadata: ["guild": "\(guild)", "error": "\(error)"])
+            return []
+        }
+    }
+
+    /// Marks `joins` over in Redis; when that fails, they are carried out again at their guild's
+    /// next retry (a role given twice is held once).
+    func markDone(_ joins: [MemberJoin]) async {
+        guard let backlog, !joins.isEmpty else { return }
+        do {
+            try await backlog.joinsDone(joins)
+        } catch {
+            failedGuilds.withLock { $0.formUnion(joins.map(\.guild.rawValue)) }
+            logger.warning("returning members given their roles but not marked done; tried again at the next retry", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The guild's held joins (``JoinsAwaitingSettings``) are tried again at the next retry: its
@@ -90,6 +127,11 @@ extension LevelUpRewarder {
     }
 
     private func retryLater(_ join: MemberJoin) {
+        // Redis keeps it: the guild's retry reads it from there.
+        guard backlog == nil else {
+            failedGuilds.withLock { _ = $0.insert(join.guild.rawValue) }
+            return
+        }
         let held = failedJoins.withLock { failed in
             guard failed.count < Self.failedJoinsLimit else { return false }
             failed.insert([join.guild.rawValue, join.user.rawValue])
@@ -98,7 +140,8 @@ extension LevelUpRewarder {
         if !held { givenUp(join, because: "too many wait for a retry") }
     }
 
-    /// Counts a join given up, and says so at the first and every thousandth.
+    /// Counts a join given up, and says so at the first and every thousandth. With a backlog it
+    /// still waits in Redis: read again at its guild's next retry, or the next start.
     private func givenUp(_ join: MemberJoin, because reason: String) {
         let givenUp = counts.withLock { totals -> Int in
             totals.joinsGivenUp += 1

@@ -11,8 +11,8 @@ extension LevelUpRewarder {
     /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``). A report
     /// carried out before the retry reads the entry it was merged into is: at worst a level is
     /// announced twice.
-    /// Returning members whose roles could not be given back (``failedJoins``) go on their lanes
-    /// again at each look too.
+    /// The retry reads the guild's waiting joins as well; without a backlog, returning members
+    /// whose roles could not be given back (``failedJoins``) go on their lanes again at each look.
     func retryWaiting(into queues: [RewardLane]) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: retryInterval) } catch { return }
@@ -36,8 +36,8 @@ extension LevelUpRewarder {
         }
     }
 
-    /// Looks at the level-ups waiting in these guilds at the next retry: some may have been
-    /// applied without being reported (``StatsFlusher``'s `onUnreportedLevelUps`).
+    /// Looks at the level-ups and joins waiting in these guilds at the next retry: some may have
+    /// been applied without being reported (``StatsFlusher``'s `onUnreportedLevelUps`).
     public func lookAgain(at guilds: [GuildID]) {
         guard backlog != nil else { return }
         failedGuilds.withLock { $0.formUnion(guilds.map(\.rawValue)) }

@@ -17,8 +17,9 @@ extension LevelUpRewarder {
         public var failures = 0
         /// Level-ups dropped because their lane was full.
         public var dropped = 0
-        /// Returning members given up because too many were held (for a retry, or for their
-        /// guild's configuration to be saved).
+        /// Returning members given up in this run because too many were held (for a retry, without
+        /// a backlog; or for their guild's configuration to be saved). With a backlog they still
+        /// wait in Redis, for their guild's next retry or the next start.
         public var joinsGivenUp = 0
         /// Calls not sent: Discord refused the same role or channel in the guild lately
         /// (``RefusedTargets``), and would again.

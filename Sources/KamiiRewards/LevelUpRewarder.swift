@@ -41,7 +41,8 @@ public final class LevelUpRewarder: Sendable {
     /// Guilds where a level-up could not be carried out since the last retry.
     let failedGuilds = Mutex<Set<UInt64>>([])
     /// Returning members (guild, user) whose roles could not be given back yet (Discord or a
-    /// database away): tried again at each retry, in this process (nothing in Redis names them).
+    /// database away), for a rewarder without a backlog: tried again at each retry. (With one,
+    /// Redis keeps them, and their guild is retried.)
     let failedJoins = Mutex<Set<[UInt64]>>([])
     /// Returning members held for a retry at most: past it, one is given up (and counted).
     static let failedJoinsLimit = 100_000
@@ -83,10 +84,11 @@ public final class LevelUpRewarder: Sendable {
 
     public var totals: Totals { counts.withLock { $0 } }
 
-    /// Handles `waiting` (what earlier runs left, ``waitingLevelUps()``) first, then `levelUps` and
-    /// `joins` until both sequences end, then finishes what its lanes hold.
+    /// Handles `waiting` and `waitingJoins` (what earlier runs left, ``waitingLevelUps()`` and
+    /// ``waitingJoins()``) first, then `levelUps` and `joins` until both sequences end, then
+    /// finishes what its lanes hold.
     public func run<LevelUps: AsyncSequence & Sendable, Joins: AsyncSequence & Sendable>(
-        _ levelUps: LevelUps, joins: Joins, waiting: [LevelUp] = []
+        _ levelUps: LevelUps, joins: Joins, waiting: [LevelUp] = [], waitingJoins: [MemberJoin] = []
     ) async where LevelUps.Element == LevelUp, Joins.Element == MemberJoin {
         let queues = (0..<lanes).map { _ in RewardLane(capacity: laneCapacity) }
         await withTaskGroup(of: Void.self) { group in
@@ -98,6 +100,7 @@ public final class LevelUpRewarder: Sendable {
             // Before anything new, so a member's level-ups stay in order.
             await feed(AsyncStream { continuation in
                 for levelUp in waiting { continuation.yield(RewardWork.levelUp(levelUp)) }
+                for join in waitingJoins { continuation.yield(RewardWork.join(join)) }
                 continuation.finish()
             }, into: queues)
             // Each task says whether it fed a stream: the retries go on until both streams end.
@@ -128,6 +131,20 @@ public final class LevelUpRewarder: Sendable {
         }
     }
 
+    /// The returning members' joins earlier runs left waiting in Redis; read it, as
+    /// ``waitingLevelUps()``, before the flusher starts.
+    public func waitingJoins() async -> [MemberJoin] {
+        guard let backlog else { return [] }
+        do {
+            let waiting = try await backlog.waitingJoins()
+            if !waiting.isEmpty { logger.info("giving back the roles of returning members an earlier run left", metadata: ["joins": "\(waiting.count)"]) }
+            return waiting
+        } catch {
+            logger.error("the returning members an earlier run left could not be read", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
     /// Handles `levelUps` until the sequence ends (no joins).
     public func run<LevelUps: AsyncSequence & Sendable>(_ levelUps: LevelUps) async where LevelUps.Element == LevelUp {
         await run(levelUps, joins: AsyncStream<MemberJoin> { $0.finish() })
@@ -138,13 +155,13 @@ public final class LevelUpRewarder: Sendable {
             for try await work in source {
                 guard !work.lane(in: queues).push(work) else { continue }
                 // It waits in Redis: the next retry carries it out.
-                if case .levelUp(let levelUp) = work { lookAgain(at: [levelUp.guild]) }
+                lookAgain(at: [work.guild])
                 let dropped = counts.withLock { totals -> Int in
                     totals.dropped += 1
                     return totals.dropped
                 }
                 if dropped == 1 || dropped.isMultiple(of: 1_000) {
-                    logger.warning("level-ups dropped: their lane is full (Discord slower than members level up?)", metadata: ["dropped": "\(dropped)"])
+                    logger.warning("level-ups or joins dropped: their lane is full (Discord slower than members level up?)", metadata: ["dropped": "\(dropped)"])
                 }
             }
         } catch {
@@ -171,16 +188,19 @@ public final class LevelUpRewarder: Sendable {
                 merged.append(levelUp)
             }
         }
+        var joinsOver: [MemberJoin] = []
         for work in batch {
             switch work {
             case .join(let join):
-                await handle(join, unknown: &unknown)
+                if await handle(join, unknown: &unknown) { joinsOver.append(join) }
             case .levelUp(let levelUp):
                 if notYetRetried(levelUp) { merge(levelUp) }
             case .retry(let guild):
+                for join in await joinsToRetry(in: guild) where await handle(join, unknown: &unknown) { joinsOver.append(join) }
                 for levelUp in await waitingToRetry(in: guild) { merge(levelUp) }
             }
         }
+        await markDone(joinsOver)
         // Which level-ups are over (every call done or refused): only those leave Redis's list.
         var over = [Bool](repeating: true, count: merged.count)
         var announcements: [(channel: UInt64, index: Int)] = []

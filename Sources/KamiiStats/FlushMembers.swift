@@ -68,7 +68,9 @@ struct FlushMembers {
     /// `writer` holds: a guild's members go one after the other in its one changes argument.
     func append(_ member: Member, to writer: inout LittleEndianWriter) {
         writer.append(Int32(clamping: member.messages))
-        writer.append(UInt8((member.profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)))
+        let flags = (member.profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)
+            + (member.profile?.restoresRewards == true ? StatsFlushScript.restoresRewardsFlag : 0)
+        writer.append(UInt8(flags))
         writer.append(Int32(clamping: member.grants.count))
         // The first grant is part of the member's fixed fields (zeros when none), so the script reads
         // the usual member — one grant, no profile — in one unpack.

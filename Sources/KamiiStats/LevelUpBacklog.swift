@@ -1,9 +1,11 @@
 public import DiscordModels
+public import KamiiCore
 public import KamiiRedis
 
 /// The level-ups flushes recorded and nobody has carried out yet (each guild's `levelups` hash,
-/// written by the flush script with the XP that caused them). The rewarder reads them at start —
-/// what a crash or a restart left — and marks each one done once carried out.
+/// written by the flush script with the XP that caused them), and likewise returning members'
+/// joins (its `joins` hash). The rewarder reads them at start — what a crash or a restart left —
+/// and marks each one done once carried out.
 public struct LevelUpBacklog: Sendable {
     public let redis: RedisClient
     public let keys: StatsKeys
@@ -70,4 +72,38 @@ public struct LevelUpBacklog: Sendable {
         end
         return 0
         """)
+
+    /// Every returning member's join waiting, in every guild (a scan of the key space: for start-up).
+    public func waitingJoins() async throws -> [MemberJoin] {
+        try await waitingJoins(in: redis.keys(matching: "\(keys.prefix):{*}:joins").compactMap(keys.guild(ofKey:)))
+    }
+
+    /// The joins waiting in these guilds (one pipelined round trip per thousand guilds).
+    public func waitingJoins(in guilds: [GuildID]) async throws -> [MemberJoin] {
+        var found: [MemberJoin] = []
+        for start in stride(from: 0, to: guilds.count, by: 1_000) {
+            let part = guilds[start..<min(start + 1_000, guilds.count)]
+            var pipeline = RedisPipeline()
+            for guild in part { pipeline.append("HKEYS", keys.waitingJoins(in: guild)) }
+            for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
+                for user in try reply.orThrow().array ?? [] {
+                    guard let user = user.string.flatMap(UInt64.init) else { continue }
+                    found.append(MemberJoin(guild: guild, user: UserID(user)))
+                }
+            }
+        }
+        return found
+    }
+
+    /// Marks joins carried out (or owed nothing after all). A member who left and came back again
+    /// in between has one entry for both: the newer join's report, on its way to the rewarder, is
+    /// then the only record of it.
+    public func joinsDone(_ joins: [MemberJoin]) async throws {
+        var byGuild: [GuildID: [String]] = [:]
+        for join in joins { byGuild[join.guild, default: []].append(String(join.user.rawValue)) }
+        guard !byGuild.isEmpty else { return }
+        var pipeline = RedisPipeline()
+        for (guild, users) in byGuild { pipeline.append(["HDEL", keys.waitingJoins(in: guild)] + users) }
+        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+    }
 }

@@ -58,34 +58,6 @@ struct PendingFlush {
         self.guildsPerCall = max(1, guildsPerCall)
     }
 
-    struct Outcome {
-        var applied = 0
-        var grants = 0
-        var deltas = 0
-        var levelUps: [LevelUp] = []
-        /// The guilds applied and how many changes each carried.
-        var guilds: [(guild: UInt64, changes: Int)] = []
-        /// Guilds with XP in their batch that an earlier send of this flush had applied (its reply
-        /// lost): their level-ups, if any, were not reported.
-        var appliedEarlier: [UInt64] = []
-        /// Guilds Redis does not have (never loaded, or lost): rehydrate, then send again.
-        var unloaded: [UInt64] = []
-        /// Guilds whose keys are not what Kamii writes, and Redis's error: their batches are done
-        /// with (maybe in part) and not sent again.
-        var broken: [(guild: UInt64, error: String, changes: Int)] = []
-        var scriptMissing = false
-        var error: String?
-        /// The records went in the same transaction as the changes they vouch for.
-        var recordsWritten = false
-        /// Whether the thread maps' changes are in Redis (or were given up on: ``threadErrors``).
-        var threadsWritten = false
-        /// Redis's errors for thread map keys that are not what Kamii writes (given up on).
-        var threadErrors: [String] = []
-        /// The change journal entry Redis refused (field and pairs): the flusher marks its members in
-        /// the dirty sets instead, since the guilds it names may be applied and leave the flush.
-        var unjournaled: (field: String, entry: [UInt8])?
-    }
-
     /// One EVALSHA per up to `guildsPerCall` guilds whose batches began recording together, then
     /// (with `journal`) the ``ChangeJournal`` entry naming their members for the checkpointer, and
     /// one SADD naming the guilds with karma reactions (whose receivers only the script knows) — for
@@ -367,9 +339,17 @@ struct PendingFlush {
                     outcome.guilds.append((guild, batch.deltaCount))
                     // No more than the batch holds, whatever the reply says (it is the network's).
                     outcome.grants += min(max(0, reply.applied), batch.deltaCount)
-                    if reply.applied == FlushGuildReply.appliedEarlier, batch.changes.contains(where: \.isGrant) { outcome.appliedEarlier.append(guild) }
+                    if reply.applied == FlushGuildReply.appliedEarlier,
+                        batch.changes.contains(where: \.isGrant) || batch.profiles.values.contains(where: \.restoresRewards)
+                    {
+                        outcome.appliedEarlier.append(guild)
+                    }
                     for up in reply.levelUps {
-                        outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(up.user), from: up.from, to: up.to))
+                        if up.from < 0 {
+                            outcome.joins.append(MemberJoin(guild: GuildID(guild), user: UserID(up.user)))
+                        } else {
+                            outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(up.user), from: up.from, to: up.to))
+                        }
                     }
                 }
                 if outcome.error == nil, !rest.isEmpty {

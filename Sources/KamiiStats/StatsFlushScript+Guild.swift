@@ -1,7 +1,8 @@
 extension StatsFlushScript {
     /// Lua defining `applyGuild(...)`: one guild's batch, its members a thousand at a time (one
     /// HMGET, one HSET and a ZADD per leaderboard that changed), its karma, its level-ups kept in
-    /// the guild's levelups hash. Returns the grants applied, the level-ups (user, before, after, …)
+    /// the guild's levelups hash and its returning members' joins in its joins hash. Returns the
+    /// grants applied, the level-ups and joins (user, before — -1 for a join —, after, …)
     /// and whether the guild was skipped as unloaded or as having the batch already. Reads the
     /// script's locals defined before it (``script``: the record format and helpers,
     /// ``batchJudgement``, ``karmaFromLedger``, `deletedSince`, `applyKarmaOnly`).
@@ -17,6 +18,8 @@ extension StatsFlushScript {
         -- skipped as unloaded or as having the batch already.
         local function applyGuild(membersKey, prefix, cooldown, first, members, reactions, pairCooldown, sessionTag, lastSequence, replayTag, changes, position)
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
+            -- Returning members' joins: user, level, … (``restoresRewardsFlag``).
+            local rejoined, joinCount = noLevelUps, 0
             local karmaOf, deleted
             -- Replayed messages (of session `replayTag`) at or below `counted` are in already (-1: none
             -- known); the batch's own session was counted up to `countedHere` (-1: none known).
@@ -86,7 +89,7 @@ extension StatsFlushScript {
                         if karmaOf then karmaOf[user] = nil end
                         -- Past their grants and replayed messages, to the next member's changes.
                         if grants > 1 then position = position + \#(grantSize) * (grants - 1) end
-                        if flags >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
+                        if flags % 4 >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
                         -- readRecord inlined for the binary record (a Lua call and its eleven returns,
                         -- per member, were 2 % of Redis's instructions); no record yet: its zeros and -1s.
@@ -113,7 +116,7 @@ extension StatsFlushScript {
                                 lastXP = t
                             end
                         end
-                        if flags >= 2 then
+                        if flags % 4 >= 2 then
                             local replayed, s
                             replayed, position = unpackBytes('<i4', changes, position)
                             for _ = 1, replayed do
@@ -152,6 +155,12 @@ extension StatsFlushScript {
                             -- which a member event does not know) until the next checkpoint.
                             if trust < 0 then trust = pt end
                         end
+                        -- A returning member (a level above 0) is owed their rewards again; a newcomer nothing.
+                        if flags >= 4 and level > 0 then
+                            if joinCount == 0 then rejoined = {} end
+                            rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
+                            joinCount = joinCount + 2
+                        end
                         -- Counts past what the record holds stay at its limit rather than wrap.
                         if msgs > 2147483647 then msgs = 2147483647 end
                         if xpMessages > 2147483647 then xpMessages = 2147483647 end
@@ -184,6 +193,16 @@ extension StatsFlushScript {
                     entries[#entries + 1] = before .. ':' .. ups[k + 2]
                 end
                 call('HSET', waitingKey, unpack(entries))
+            end
+            -- Joins wait likewise, in the joins hash (user → level), and are reported after the
+            -- level-ups, with -1 as the level before.
+            for from = 1, joinCount, 2000 do
+                call('HSET', prefix .. 'joins', unpack(rejoined, from, math.min(from + 1999, joinCount)))
+            end
+            if joinCount > 0 and upCount == 0 then ups = {} end
+            for k = 1, joinCount, 2 do
+                ups[upCount + 1], ups[upCount + 2], ups[upCount + 3] = rejoined[k], -1, rejoined[k + 1]
+                upCount = upCount + 3
             end
             return grantsApplied, ups, false, false
         end

@@ -30,6 +30,8 @@ public actor StatsFlusher {
         public var deltas = 0
         public var grantsApplied = 0
         public var levelUps = 0
+        /// Returning members' joins kept for their rewards (a level above 0).
+        public var joins = 0
         /// Guilds loaded from SQL because Redis did not have them.
         public var hydrations = 0
         /// Guild batches Redis refused because a key of the guild is not what Kamii writes
@@ -91,6 +93,10 @@ public actor StatsFlusher {
     private let levelUpSink: AsyncStream<LevelUp>.Continuation
     /// Level-ups as flushes apply them (the newest 10,000 are kept if nobody reads).
     public nonisolated let levelUps: AsyncStream<LevelUp>
+    private let joinSink: AsyncStream<MemberJoin>.Continuation
+    /// Returning members' joins as flushes keep them in Redis (``StatsKeys/waitingJoins(in:)``;
+    /// the newest 10,000 are kept if nobody reads).
+    public nonisolated let joins: AsyncStream<MemberJoin>
 
     /// - Parameters:
     ///   - hydrator: where a guild Redis does not have is loaded from before anything is added to
@@ -100,10 +106,10 @@ public actor StatsFlusher {
     ///   - durableWrites: commands recording those positions (the shards' sessions), sent in the
     ///     flush's own pipeline right after its changes: a process killed once the changes are in
     ///     resumes from exactly there.
-    ///   - onUnreportedLevelUps: told the guilds where level-ups may have been applied without
-    ///     coming through ``levelUps``: a flush whose reply was lost (sent again, Redis says it had
-    ///     it already), or the stream full. Each waits in Redis's list (``LevelUpBacklog``) for
-    ///     whoever carries them out to look.
+    ///   - onUnreportedLevelUps: told the guilds where level-ups or joins may have been applied
+    ///     without coming through ``levelUps`` or ``joins``: a flush whose reply was lost (sent
+    ///     again, Redis says it had it already), or a stream full. Each waits in Redis
+    ///     (``LevelUpBacklog``) for whoever carries them out to look.
     public init(
         buffer: StatsBuffer, redis: RedisClient, configuration: Configuration = Configuration(), hydrator: (any GuildHydrator)? = nil,
         onDurable: (@Sendable ([Int: ShardPosition]) async -> Void)? = nil,
@@ -121,11 +127,12 @@ public actor StatsFlusher {
         self.logger = logger
         batchPrefix = String(UInt64.random(in: 1...UInt64.max), radix: 36) + "-"
         (levelUps, levelUpSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        (joins, joinSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
     }
 
     /// Flushes every interval (or when the buffer wakes it) until the buffer is finished
     /// (``StatsBuffer/finish()``), then flushes what is left, retrying until Redis has it or
-    /// `finalDeadline` passes, and ends ``levelUps``. Cancelling stops it at once, after one last
+    /// `finalDeadline` passes, and ends ``levelUps`` and ``joins``. Cancelling stops it at once, after one last
     /// attempt.
     public func run(finalDeadline: Duration = .seconds(30)) async {
         let interval = configuration.interval
@@ -145,6 +152,7 @@ public actor StatsFlusher {
         }
         await drain(deadline: finalDeadline)
         levelUpSink.finish()
+        joinSink.finish()
     }
 
     /// Flushes until nothing is unacknowledged or `deadline` passes; returns whether all is in Redis.
@@ -351,6 +359,10 @@ public actor StatsFlusher {
         for levelUp in outcome.levelUps {
             // Nobody read for 10,000 level-ups: the oldest goes.
             if case .dropped(let lost) = levelUpSink.yield(levelUp) { unreported.insert(lost.guild.rawValue) }
+        }
+        totals.joins += outcome.joins.count
+        for join in outcome.joins {
+            if case .dropped(let lost) = joinSink.yield(join) { unreported.insert(lost.guild.rawValue) }
         }
         if !unreported.isEmpty { onUnreportedLevelUps?(unreported.sorted().map(GuildID.init)) }
         buffer.acknowledge(outcome.deltas)

@@ -11,6 +11,8 @@ public import DiscordModels
 ///   counted messages end in their shard's session (a replay after a restart is judged by it)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
+/// - `<prefix>:{g}:joins` — hash: user → level, returning members (a join with a level above 0)
+///   not given their rewards back yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint that the change journal
 ///   does not name: karma receivers known only to the flush script (from the ledger), and the
 ///   members of a journal entry Redis refused
@@ -56,6 +58,7 @@ public struct StatsKeys: Sendable, Equatable {
     public func guildPrefix(_ guild: GuildID) -> String { "\(prefix):{\(guild.rawValue)}:" }
     public func members(in guild: GuildID) -> String { guildPrefix(guild) + "members" }
     public func waitingLevelUps(in guild: GuildID) -> String { guildPrefix(guild) + "levelups" }
+    public func waitingJoins(in guild: GuildID) -> String { guildPrefix(guild) + "joins" }
     public func leaderboard(_ board: Leaderboard, in guild: GuildID) -> String { guildPrefix(guild) + "lb:\(board.rawValue)" }
     public func dirtyMembers(in guild: GuildID) -> String { guildPrefix(guild) + "dirty" }
     public func karmaLedger(in guild: GuildID, week: UInt64) -> String { guildPrefix(guild) + "karma:\(week)" }

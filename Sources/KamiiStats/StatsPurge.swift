@@ -36,7 +36,8 @@ public struct StatsPurge: Sendable {
         return found.count
     }
 
-    /// The user's record in every guild, their places on its leaderboards and in its dirty sets, and
+    /// The user's record in every guild, their places on its leaderboards and in its dirty sets, their
+    /// level-ups and join waiting to be carried out, and
     /// the karma ledgers' entries and pair cooldowns naming them; in each guild that held a record or
     /// such an entry, or that Redis does not hold loaded (no batch marker: lost, or a load under way)
     /// among those it has a members hash for and `known` (where SQL holds the user's counters),
@@ -62,7 +63,7 @@ public struct StatsPurge: Sendable {
                 return (
                     keys: [
                         keys.members(in: guild), keys.waitingLevelUps(in: guild), keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild),
-                        dirty, dirty + ":checkpointing", keys.deletions(in: guild),
+                        dirty, dirty + ":checkpointing", keys.deletions(in: guild), keys.waitingJoins(in: guild),
                     ],
                     arguments: [member, lifetime])
             }
@@ -102,7 +103,7 @@ public struct StatsPurge: Sendable {
     static let remember = rememberFunction + "\nremember(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
 
     /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, dirty set and its
-    /// checkpointing twin, deletions hash; ARGV the user and the deletion's lifetime. Returns 1 when
+    /// checkpointing twin, deletions hash, joins waiting; ARGV the user and the deletion's lifetime. Returns 1 when
     /// the user had a record, else 0; remembers the deletion when they had one, or when the guild is
     /// not loaded (no batch marker).
     static let purgeMember = RedisScript(rememberFunction + """
@@ -114,6 +115,7 @@ public struct StatsPurge: Sendable {
         redis.call('ZREM', KEYS[4], user)
         redis.call('SREM', KEYS[5], user)
         redis.call('SREM', KEYS[6], user)
+        redis.call('HDEL', KEYS[8], user)
         if had == 1 or redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then remember(KEYS[7], KEYS[1], user, ARGV[2]) end
         return had
         """)

@@ -1,3 +1,4 @@
+import DiscordModels
 import DiscordREST
 import KamiiCore
 import KamiiRedis
@@ -99,17 +100,22 @@ final class HotPathService: Service, Sendable {
         let checkpointInterval = settings.checkpointInterval
         // Read before the flusher starts, so nothing this run flushes is among them.
         let waiting = await rewarder.waitingLevelUps()
+        let waitingJoins = await rewarder.waitingJoins()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flusher.run() }
-            // Ends once the flusher has (its level-up stream finishes with it) and the joins are over.
+            // Ends once the flusher has (its level-up and join streams finish with it).
             group.addTask {
                 // Only the level-ups of this process's guilds: in a cluster, each process carries out
                 // its own (two doing one guild's would race, one's replacing undone by the other's).
                 // No level-up comes before the plan: the shards connect after it.
                 var plans = self.plans.makeAsyncIterator()
                 let plan = await plans.next()
-                let mine = plan.map { plan in waiting.filter { plan.shards.contains(ShardPlan.shard(of: $0.guild.rawValue, count: plan.count)) } }
-                await self.rewarder.run(self.flusher.levelUps, joins: router.joins.stream, waiting: mine ?? [])
+                func isMine(_ guild: GuildID) -> Bool {
+                    plan.map { $0.shards.contains(ShardPlan.shard(of: guild.rawValue, count: $0.count)) } ?? false
+                }
+                await self.rewarder.run(
+                    self.flusher.levelUps, joins: self.flusher.joins, waiting: waiting.filter { isMine($0.guild) },
+                    waitingJoins: waitingJoins.filter { isMine($0.guild) })
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -133,7 +139,6 @@ final class HotPathService: Service, Sendable {
             try? await gracefulShutdown()
             planned.finish()
             router.stats.finish()
-            router.joins.finish()
             await group.next()
             // The flusher is done; the rewarder finishes the level-ups it holds, for a while at most
             // (Discord may be slow or unreachable).
@@ -154,7 +159,7 @@ final class HotPathService: Service, Sendable {
         let totals = await flusher.totals
         logger.info("stats flushed", metadata: [
             "flushes": "\(totals.flushes)", "changes": "\(totals.deltas)", "xp_grants": "\(totals.grantsApplied)",
-            "level_ups": "\(totals.levelUps)", "unflushed": "\(router.stats.unacknowledged)",
+            "level_ups": "\(totals.levelUps)", "returning_members": "\(totals.joins)", "unflushed": "\(router.stats.unacknowledged)",
         ])
         let rewards = rewarder.totals
         logger.info("level-ups carried out", metadata: [

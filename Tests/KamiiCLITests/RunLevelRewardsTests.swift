@@ -24,35 +24,45 @@ struct RunLevelRewardsTests {
         }
     }
 
-    @Test func membersGetTheRewardOfTheLevelTheyReachedAndItIsAnnounced() async throws {
-        let world = TrafficWorld(guildCount: 8, userCount: 200, seed: 97)
-        var simulated = SimulatorConfiguration(world: world, dispatchesPerSecond: 1_000, maxDispatchesPerSession: 4_000, identifyWindowMilliseconds: 300)
-        // Discord's limits, in windows 50 times shorter: a channel takes 5 messages per 0.1 s.
+    /// A simulator of `world` with Discord's REST limits in windows 50 times shorter (a channel
+    /// takes 5 messages per 0.1 s), and `kamii run`'s environment for it with a SQLite database at
+    /// `database` where `guild` is configured as `config` says, each message earning 60 XP with no
+    /// cooldown (levels come within seconds).
+    static func start(
+        _ world: TrafficWorld, maxDispatchesPerSession: Int, database: String, configuring guild: GuildID, _ config: GuildConfig
+    ) async throws -> (server: SimulatorServer, environment: [String: String], prefix: String) {
+        var simulated = SimulatorConfiguration(
+            world: world, dispatchesPerSecond: 1_000, maxDispatchesPerSession: maxDispatchesPerSession, identifyWindowMilliseconds: 300)
         simulated.restLimits = RESTLimits(windowScale: 0.02)
         let server = try await SimulatorServer.start(simulated)
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
         var environment = try RunHotPathTests.environment(server, prefix: prefix)
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-levels-\(UUID().uuidString).sqlite").path
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-
-        // The busiest guild with two plain roles (below the bot's): level 1 gives the first, level 2
-        // replaces it with the second; level-ups are announced in its first channel. Every message
-        // earns 60 XP, so levels come within seconds.
-        let guild = try #require(world.guilds.filter { $0.roles.count >= 4 }.max { $0.members.count < $1.members.count })
-        let (first, second, channel) = (guild.roles[0], guild.roles[1], guild.channels[0])
         let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
         try await store.migrate()
-        try await store.registerGuild(guild.id)
+        try await store.registerGuild(guild)
+        var config = config
+        config.xp.minPerMessage = 60
+        config.xp.maxPerMessage = 60
+        config.xp.cooldownSeconds = 0
+        try await store.putGuildConfig(config, for: guild, by: UserID(1 << 40))
+        try await store.close()
+        return (server, environment, prefix)
+    }
+
+    @Test func membersGetTheRewardOfTheLevelTheyReachedAndItIsAnnounced() async throws {
+        let world = TrafficWorld(guildCount: 8, userCount: 200, seed: 97)
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-levels-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        // The busiest guild with two plain roles (below the bot's): level 1 gives the first, level 2
+        // replaces it with the second; level-ups are announced in its first channel.
+        let guild = try #require(world.guilds.filter { $0.roles.count >= 4 }.max { $0.members.count < $1.members.count })
+        let (first, second, channel) = (guild.roles[0], guild.roles[1], guild.channels[0])
         var config = GuildConfig()
         config.xp.levelRewards = [.init(level: 1, role: first), .init(level: 2, role: second)]
         config.xp.stackRewards = false
         config.channels.levelUp = channel
-        config.xp.minPerMessage = 60
-        config.xp.maxPerMessage = 60
-        config.xp.cooldownSeconds = 0
-        try await store.putGuildConfig(config, for: guild.id, by: UserID(1 << 40))
-        try await store.close()
+        let (server, environment, prefix) = try await Self.start(world, maxDispatchesPerSession: 4_000, database: database, configuring: guild.id, config)
 
         let redis = try RedisTestServer.client()
         let reader = StatsReader(redis: redis, keys: StatsKeys(prefix: prefix))

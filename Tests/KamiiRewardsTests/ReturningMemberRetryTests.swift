@@ -151,6 +151,17 @@ struct ReturningMemberRetryTests {
         #expect(afterRelease && awaiting.count(in: 20) == 2)
     }
 
+    /// A guild's load from the checkpoint, as the flusher makes it: the member's record (`level`,
+    /// 3,000 XP), then the batch marker.
+    static func load(member user: UInt64, at level: Int, in guild: GuildID, _ keys: StatsKeys, _ redis: RedisClient) async throws {
+        var load = RedisPipeline()
+        load.beginCommand(arguments: 6)
+        for argument in ["HSET", keys.members(in: guild), String(user)] { load.appendArgument(argument) }
+        load.appendArgument(bytes: MemberRecord(xp: 3_000, level: level).stored)
+        for argument in [StatsKeys.batchField, "hydrated"] { load.appendArgument(argument) }
+        _ = try await redis.execute(load).first?.orThrow()
+    }
+
     /// A member who comes back to a guild Redis lost (restarted empty) is not taken for a newcomer:
     /// Redis holds nothing of the guild until its next flush loads it from the checkpoint, and the
     /// member's rewards are given at a retry once it has. In a guild Redis holds, a member it has
@@ -173,13 +184,7 @@ struct ReturningMemberRetryTests {
             join.yield(MemberJoin(guild: guild, user: UserID(77)))
             try await Task.sleep(for: .milliseconds(250))
             #expect(actions.added.value.isEmpty && rewarder.totals.failures == 0, "not a newcomer, nor a failure: not known yet")
-            // The guild's load from the checkpoint: the member's record, then the marker.
-            var load = RedisPipeline()
-            load.beginCommand(arguments: 6)
-            for argument in ["HSET", keys.members(in: guild), "77"] { load.appendArgument(argument) }
-            load.appendArgument(bytes: MemberRecord(xp: 3_000, level: 12).stored)
-            for argument in [StatsKeys.batchField, "hydrated"] { load.appendArgument(argument) }
-            _ = try await redis.execute(load).first?.orThrow()
+            try await Self.load(member: 77, at: 12, in: guild, keys, redis)
             try await waitUntil("given at a retry once the guild is loaded") { Set(actions.added.value) == [501, 1_001] }
             #expect(try await reader.member(UserID(78), inLoaded: guild) == nil)
             join.yield(MemberJoin(guild: guild, user: UserID(78)))

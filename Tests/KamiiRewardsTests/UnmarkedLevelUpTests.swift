@@ -24,6 +24,9 @@ struct UnmarkedLevelUpTests {
             }
             entries.withLock { entries in entries.removeAll { levelUps.contains($0) } }
         }
+        func waitingJoins() async throws -> [MemberJoin] { [] }
+        func waitingJoins(in guilds: [GuildID]) async throws -> [MemberJoin] { [] }
+        func joinsDone(_ joins: [MemberJoin]) async throws {}
     }
 
     @Test func aLevelUpNotMarkedDoneIsMarkedByTheNextRetryAndAnnouncedOnce() async throws {

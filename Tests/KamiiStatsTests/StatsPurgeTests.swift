@@ -38,6 +38,7 @@ struct StatsPurgeTests {
         try await fill(redis)
         for guild in guilds {
             try await redis.send("SADD", keys.dirtyMembers(in: guild), "11", "12")
+            try await redis.send("HSET", keys.waitingJoins(in: guild), "11", "1", "12", "1")
             #expect(try await redis.send("EXISTS", keys.karmaPair(in: guild, giver: UserID(11), receiver: UserID(12))).int == 1)
             try await redis.send("SET", keys.karmaPair(in: guild, giver: UserID(13), receiver: UserID(12)), "1", "PX", "3600000")
         }
@@ -51,6 +52,7 @@ struct StatsPurgeTests {
             #expect(try await redis.send("ZSCORE", keys.leaderboard(.karma, in: guild), "11").isNull)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "11").int == 0)
             #expect(try await redis.send("SISMEMBER", keys.dirtyMembers(in: guild), "12").int == 1)
+            #expect(try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string) == ["12"], "their join waits no more")
             #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(12), in: guild)?.xp == 20, "others keep theirs")
             try await expectRemembered(redis, keys.deletions(in: guild), fields: ["11"], since: before)
             var receivers: [String] = []

@@ -16,7 +16,7 @@ public actor GuildActor {
     private let slot: GuildStatsSlot
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
-    private let joins: MemberJoins
+    private let screening: MembersInScreening
     private let threads: ThreadParents
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
@@ -43,7 +43,7 @@ public actor GuildActor {
     private static let settingsRetryMilliseconds: UInt64 = 5_000
 
     init(
-        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, joins: MemberJoins,
+        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, screening: MembersInScreening,
         threads: ThreadParents, clock: @escaping @Sendable () -> UInt64,
         wallClock: @escaping @Sendable () -> UInt64
     ) {
@@ -53,7 +53,7 @@ public actor GuildActor {
         slot = stats.slot(for: guild.rawValue)
         self.source = source
         self.counters = counters
-        self.joins = joins
+        self.screening = screening
         self.threads = threads
         self.clock = clock
         lastActive = Atomic(clock())
@@ -308,13 +308,15 @@ public actor GuildActor {
     ) throws(JSONScanError) {
         if member.userIsBot { noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
+        // Rewards again once past Membership Screening (a role would let them skip it); the join
+        // goes with the profile, so it is as durable as the flush that applies it.
+        var restoresRewards = false
         if reportsJoins {
-            // Rewards again once past Membership Screening (a role would let them skip it).
             let join = MemberJoin(guild: guild, user: UserID(member.userID))
             switch (event, member.isPending) {
-            case (.memberAdd, true?): joins.awaitScreening(join, now: wallClock())
-            case (.memberAdd, _): joins.report(join)
-            case (.memberUpdate, false?): joins.passedScreening(join, now: wallClock())
+            case (.memberAdd, true?): screening.awaitScreening(join, now: wallClock())
+            case (.memberAdd, _): restoresRewards = true
+            case (.memberUpdate, false?): restoresRewards = screening.passedScreening(join, now: wallClock())
             default: break
             }
         }
@@ -334,7 +336,9 @@ public actor GuildActor {
             accountCreatedAt: UserID(member.userID).unixMilliseconds, hasAvatar: member.hasAvatar, joinedAt: joinedAt,
             isPending: member.isPending == true, isVerified: isVerified == true)
         let trust = TrustFactor.value(signals, now: wallClock())
-        let profile = MemberProfile(hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust)
+        let profile = MemberProfile(
+            hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust,
+            restoresRewards: restoresRewards)
         stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }
     }
 

@@ -10,20 +10,28 @@ public struct MemberProfile: Sendable, Equatable {
     public var isVerified: Bool?
     /// The trust factor computed when the event arrived.
     public var trust: Int
+    /// The member joined a guild with level rewards (or passed its Membership Screening): a member
+    /// who comes back is owed the rewards of the level they have, which Discord took away when they
+    /// left. The flush that applies the profile keeps such a join in Redis until it is carried out
+    /// (its `joins` hash), so a crash or a restart loses none.
+    public var restoresRewards: Bool
 
-    public init(hasAvatar: Bool, joinedAt: UInt64, isPending: Bool?, isVerified: Bool?, trust: Int) {
+    public init(hasAvatar: Bool, joinedAt: UInt64, isPending: Bool?, isVerified: Bool?, trust: Int, restoresRewards: Bool = false) {
         self.hasAvatar = hasAvatar
         self.joinedAt = joinedAt
         self.isPending = isPending
         self.isVerified = isVerified
         self.trust = trust
+        self.restoresRewards = restoresRewards
     }
 
     /// This profile followed by a later event's: what the later one says, and what it leaves
-    /// unsaid kept from this one (two events of a member may land in one flush).
+    /// unsaid kept from this one (two events of a member may land in one flush); a join either
+    /// reported stays reported.
     public func followed(by later: MemberProfile) -> MemberProfile {
         MemberProfile(
             hasAvatar: later.hasAvatar, joinedAt: later.joinedAt == 0 ? joinedAt : later.joinedAt,
-            isPending: later.isPending ?? isPending, isVerified: later.isVerified ?? isVerified, trust: later.trust)
+            isPending: later.isPending ?? isPending, isVerified: later.isVerified ?? isVerified, trust: later.trust,
+            restoresRewards: restoresRewards || later.restoresRewards)
     }
 }

@@ -1,0 +1,99 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+@testable import KamiiRewards
+import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// Returning members' joins wait in Redis (the guild's joins hash, written by the flush that
+/// applied them) until the rewarder has carried them out: what a crash or a restart left is
+/// carried out at the next start, one that fails for now is read from Redis again at its guild's
+/// retry, and each leaves Redis once over.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct DurableJoinsTests {
+    typealias FlakyRoles = ReturningMemberRetryTests.FlakyRoles
+    let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+    static let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
+
+    /// Redis as a flush leaves it: member 77 at level 12 in a loaded guild, and the joins of 77
+    /// and of `others` (members Redis has no record of) waiting.
+    func prepare(_ redis: RedisClient, others: [UInt64] = []) async throws {
+        try await ReturningMemberRetryTests.load(member: 77, at: 12, in: guild, keys, redis)
+        var joins = RedisPipeline()
+        joins.append(["HSET", keys.waitingJoins(in: guild), "77", "12"] + others.flatMap { [String($0), "1"] })
+        _ = try await redis.execute(joins).first?.orThrow()
+    }
+
+    func rewarder(_ redis: RedisClient, _ actions: FlakyRoles, settings: any GuildSettingsSource) -> LevelUpRewarder {
+        LevelUpRewarder(
+            settings: settings, actions: actions, levels: StatsReader(redis: redis, keys: keys),
+            backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
+    }
+
+    func waiting(_ redis: RedisClient) async throws -> [String] {
+        try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string).sorted() ?? []
+    }
+
+    /// A kill before the rewarder got to a join: the next start reads it, gives the roles and
+    /// clears it — and clears a join owed nothing after all (no record) without a call.
+    @Test func joinsAnEarlierRunLeftAreCarriedOutAtStart() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis, others: [78])
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let left = await rewarder.waitingJoins().filter { $0.guild == guild }
+        #expect(Set(left.map(\.user.rawValue)) == [77, 78])
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waitingJoins: left)
+        #expect(actions.added.value.sorted() == [501, 1_001])
+        #expect(try await waiting(redis).isEmpty)
+        await redis.close()
+    }
+
+    /// A join whose roles could not be given (Discord unreachable) stays in Redis — a restart
+    /// now would still find it — and the guild's retry reads it from there once Discord is back.
+    @Test func aJoinThatFailedWaitsInRedisUntilARetryCarriesItOut() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis)
+        let actions = FlakyRoles()
+        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
+        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
+        join.yield(MemberJoin(guild: guild, user: UserID(77)))
+        try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
+        #expect(try await waiting(redis) == ["77"])
+        #expect(rewarder.failedJoins.withLock { $0.isEmpty }, "Redis holds it, not the process")
+        actions.failing.withLock { $0 = false }
+        try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
+        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+        join.finish()
+        await running
+        await redis.close()
+    }
+
+    /// Members back while the guild's configuration is refused stay in Redis while they are held,
+    /// and get their roles once an admin saves a valid one.
+    @Test func joinsHeldForARefusedConfigurationWaitInRedis() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis)
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let settings = ReturningMemberRetryTests.RefusedUntilSaved()
+        let rewarder = rewarder(redis, actions, settings: settings)
+        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
+        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
+        join.yield(MemberJoin(guild: guild, user: UserID(77)))
+        try await waitUntil("held") { rewarder.joinsAwaitingSettings.withLock { $0.count } == 1 }
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(try await waiting(redis) == ["77"] && actions.added.value.isEmpty)
+        settings.refused.withLock { $0 = false }
+        rewarder.settingsChanged(guild)
+        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+        #expect(Set(actions.added.value) == [501, 1_001])
+        join.finish()
+        await running
+        await redis.close()
+    }
+}

@@ -1,0 +1,69 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+@testable import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// A returning member's join goes with their profile into the flush, which keeps it in Redis (the
+/// guild's joins hash, with the level the member has) until the rewarder has carried it out: a
+/// crash or a restart in between loses none. A newcomer's join is neither kept nor reported.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct ReturningMemberJoinFlushTests {
+    let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    func profile(restoresRewards: Bool) -> MemberProfile {
+        MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: false, isVerified: nil, trust: 50, restoresRewards: restoresRewards)
+    }
+
+    /// Member 1 at level 2 (300 XP), member 3 at level 1 (150 XP).
+    func leveled(_ redis: RedisClient) async throws -> (StatsBuffer, StatsFlusher) {
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys))
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.grant(.init(user: 1, messageTime: 1_735_689_600_000, xp: 300), cooldownMilliseconds: 60_000)
+            batch.grant(.init(user: 3, messageTime: 1_735_689_600_000, xp: 150), cooldownMilliseconds: 60_000)
+        }
+        #expect(await flusher.flush())
+        return (buffer, flusher)
+    }
+
+    @Test func aReturningMembersJoinWaitsInRedisAndIsReported() async throws {
+        let redis = try RedisTestServer.client()
+        let (buffer, flusher) = try await leveled(redis)
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(profile(restoresRewards: true), of: 1)  // came back
+            batch.setProfile(profile(restoresRewards: true), of: 2)  // a newcomer
+            batch.setProfile(profile(restoresRewards: false), of: 3)  // a member update, no join
+        }
+        #expect(await flusher.flush())
+        let waiting = try await redis.send("HGETALL", keys.waitingJoins(in: guild)).array?.compactMap(\.string)
+        #expect(waiting == ["1", "2"], "member 1 at level 2 waits; nothing for the newcomer or the update")
+        var joins = flusher.joins.makeAsyncIterator()
+        #expect(await joins.next() == MemberJoin(guild: guild, user: UserID(1)))
+        #expect(await flusher.totals.joins == 1)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: guild)?.trust == 50, "the newcomer's profile is applied")
+        #expect(try await LevelUpBacklog(redis: redis, keys: keys).waitingJoins() == [MemberJoin(guild: guild, user: UserID(1))])
+
+        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
+        #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0)
+        await redis.close()
+    }
+
+    /// A flush sent again after its reply was lost finds its batch applied, join and all: the
+    /// join was not reported, so its guild is named for the rewarder to look at Redis.
+    @Test func aJoinWhoseReplyWasLostNamesItsGuild() async throws {
+        let redis = try RedisTestServer.client()
+        _ = try await leveled(redis)
+        var batch = GuildStatsBatch()
+        batch.setProfile(profile(restoresRewards: true), of: 3)
+        var flush = PendingFlush(id: "test-join", batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 1)
+        let pipeline = flush.pipeline(scriptHash: try await redis.load(StatsFlushScript.script))
+        _ = try await redis.execute(pipeline)
+        let settled = flush.settle(try await redis.execute(pipeline))
+        #expect(settled.appliedEarlier == [guild.rawValue] && settled.joins.isEmpty)
+        #expect(try await redis.send("HGET", keys.waitingJoins(in: guild), "3").string == "1")
+        await redis.close()
+    }
+}

@@ -70,6 +70,7 @@ struct FlushMembers {
         writer.append(Int32(clamping: member.messages))
         let flags = (member.profile == nil ? 0 : StatsFlushScript.hasProfileFlag) + (member.replayed.isEmpty ? 0 : StatsFlushScript.hasReplayedFlag)
             + (member.profile?.restoresRewards == true ? StatsFlushScript.restoresRewardsFlag : 0)
+            + (member.profile?.endsScreening == true ? StatsFlushScript.endsScreeningFlag : 0)
         writer.append(UInt8(flags))
         writer.append(Int32(clamping: member.grants.count))
         // The first grant is part of the member's fixed fields (zeros when none), so the script reads

@@ -145,6 +145,14 @@ extension StatsFlushScript {
                             karmaScores[karmaCount + 1], karmaScores[karmaCount + 2] = total, user
                             karmaCount = karmaCount + 2
                         end
+                        -- A returning member (a level above 0) is owed their rewards again, at a join or
+                        -- once past screening (the record, before this profile, says they joined
+                        -- pending); a newcomer nothing.
+                        if level > 0 and (flags % 8 >= 4 or (flags >= 8 and pending == 1)) then
+                            if joinCount == 0 then rejoined = {} end
+                            rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
+                            joinCount = joinCount + 2
+                        end
                         if flags % 2 == 1 then
                             avatar = pa
                             -- Not said (joined_at null or unreadable: 0; pending, verified: -1): the record's stays.
@@ -154,12 +162,6 @@ extension StatsFlushScript {
                             -- A known member keeps the checkpoint's trust (it counts activity and karma,
                             -- which a member event does not know) until the next checkpoint.
                             if trust < 0 then trust = pt end
-                        end
-                        -- A returning member (a level above 0) is owed their rewards again; a newcomer nothing.
-                        if flags >= 4 and level > 0 then
-                            if joinCount == 0 then rejoined = {} end
-                            rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
-                            joinCount = joinCount + 2
                         end
                         -- Counts past what the record holds stay at its limit rather than wrap.
                         if msgs > 2147483647 then msgs = 2147483647 end

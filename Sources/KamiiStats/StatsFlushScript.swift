@@ -17,7 +17,7 @@ import KamiiRedis
 /// count (bots and reactions), its karma pair cooldown in ms; then each member's changes in the
 /// order of the user ids, `struct` format `<i4Bi4di4` (``memberFormat``): messages, flags (1: a
 /// member event brought a profile, 2: replayed messages follow, 4: the member joined a guild with
-/// level rewards), the grant count, and the first
+/// level rewards, 8: an update there said they are not pending), the grant count, and the first
 /// grant's message time in ms and XP (0 and 0 when none: one unpack for the usual member); then,
 /// with flag 1, the profile `<bdbbb` (``profileFormat``): avatar, joined (ms; 0 not said), pending
 /// and verified (-1 not said) and trust; then per further grant `<di4`; then, with flag 2, `<i4`
@@ -64,10 +64,11 @@ import KamiiRedis
 /// when a store can rehydrate it, nothing is applied and the reply says so (-2), so its members'
 /// totals are loaded from SQL before anything is added to them.
 ///
-/// A member who joined (flag 4) with a level above 0 is owed that level's rewards again: the join
-/// waits in the guild's `joins` hash (user → level) until the rewarder has carried it out, and the
-/// reply names it among the level-ups with -1 as the level before. A newcomer's join (level 0) is
-/// neither kept nor reported: they are owed nothing.
+/// A member who joined (flag 4), or passed Membership Screening (flag 8 while their record says
+/// pending), with a level above 0 is owed that level's rewards again: the join waits in the
+/// guild's `joins` hash (user → level) until the rewarder has carried it out, and the reply names
+/// it among the level-ups with -1 as the level before. A newcomer's join (level 0) is neither kept
+/// nor reported: they are owed nothing.
 ///
 /// Replies, per guild in order: applied grants (-1 for a repeated batch, -2 for a guild to
 /// rehydrate first), the number of level-ups and joins, then each one's user, level before (-1
@@ -88,10 +89,12 @@ enum StatsFlushScript {
     static let readsPositions = 2
     static let confirmsGuilds = 4
     /// A member's flags: a member event brought a profile; replayed messages follow the grants; the
-    /// member joined a guild with level rewards (``MemberProfile/restoresRewards``).
+    /// member joined a guild with level rewards (``MemberProfile/restoresRewards``); an update said
+    /// they are not pending (``MemberProfile/endsScreening``).
     static let hasProfileFlag: UInt8 = 1
     static let hasReplayedFlag: UInt8 = 2
     static let restoresRewardsFlag: UInt8 = 4
+    static let endsScreeningFlag: UInt8 = 8
     /// A member's fixed changes (messages, flags, grant count, first grant's time and XP) and, with
     /// ``hasProfileFlag``, the profile after them — apart, since each number `struct` unpacks costs
     /// Redis ≈ 190 instructions and most members of a flush bring no profile.

@@ -187,31 +187,46 @@ struct GuildActorTests {
         }
     }
 
-    /// A member who joins pending Membership Screening is reported once an update says they passed
-    /// it — a role given before would let them skip it — and once only; one who joins not pending
-    /// (or in a guild without screening) at once.
-    @Test func aJoinPendingScreeningIsReportedOnceItIsPassed() async {
+    /// A member who joins pending Membership Screening is no join yet — a role given before they
+    /// pass would let them skip it —; an update that says a member is not pending may end it (the
+    /// flush judges that against the record, which says whether they joined pending). One who
+    /// joins not pending (or in a guild without screening) is a join at once.
+    @Test func aJoinPendingScreeningWaitsForAnUpdateThatEndsIt() async {
         var config = GuildConfig()
         config.xp.levelRewards = [.init(level: 5, role: RoleID(1 << 30))]
         let router = GuildRouter(stats: StatsBuffer(), settings: FixedGuildSettings(GuildSettings(config)))
-        let (screened, direct, unknown) = (UInt64(42) << 22, UInt64(44) << 22, UInt64(45) << 22)
-        // Each event's batch taken on its own: a profile's join, once reported, stays in its batch.
-        var reported: [UInt64] = []
+        let (screened, direct) = (UInt64(42) << 22, UInt64(44) << 22)
+        // Each event's batch taken on its own: what each event alone says.
+        var said: [String] = []
         func member(_ event: String, _ user: UInt64, pending: String) async {
             await router.route(D.dispatch(event, """
                 {"guild_id":"\(D.guild)","user":{"id":"\(user)","username":"x","avatar":null},"roles":[],\
                 "joined_at":"2025-12-31T23:58:00.000000+00:00"\(pending)}
                 """))
-            reported += batch(router).profiles.filter(\.value.restoresRewards).keys.sorted()
+            let profile = batch(router).profiles[user]
+            said.append("\(profile?.restoresRewards == true ? "join" : "")\(profile?.endsScreening == true ? "ends" : "")")
         }
         await member("GUILD_MEMBER_ADD", screened, pending: #","pending":true"#)
         await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":true"#)
         await member("GUILD_MEMBER_UPDATE", screened, pending: "")
+        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":false"#)
         await member("GUILD_MEMBER_ADD", direct, pending: #","pending":false"#)
-        await member("GUILD_MEMBER_UPDATE", unknown, pending: #","pending":false"#)
-        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":false"#)
-        await member("GUILD_MEMBER_UPDATE", screened, pending: #","pending":false"#)
-        #expect(reported == [direct, screened], "the screened member after passing, once; an update alone is no join")
+        await member("GUILD_MEMBER_ADD", direct, pending: "")
+        #expect(said == ["", "", "", "ends", "join", "join"])
+    }
+
+    /// Two events of a member in one flush: a pending join then the update that ends it are a join;
+    /// a join pending again after them (the member left and came back) is none, until its own end.
+    @Test func aPendingJoinAndItsEndInOneBatchAreAJoin() {
+        let pending = MemberProfile(hasAvatar: false, joinedAt: 1, isPending: true, isVerified: nil, trust: 10)
+        let passed = MemberProfile(hasAvatar: false, joinedAt: 0, isPending: false, isVerified: nil, trust: 20, endsScreening: true)
+        let joined = MemberProfile(hasAvatar: false, joinedAt: 1, isPending: false, isVerified: nil, trust: 20, restoresRewards: true)
+        #expect(pending.followed(by: passed).restoresRewards)
+        #expect(!passed.followed(by: passed).restoresRewards && passed.followed(by: passed).endsScreening, "the record judges a lone end")
+        #expect(!pending.followed(by: passed).followed(by: pending).restoresRewards)
+        #expect(!pending.followed(by: passed).followed(by: pending).endsScreening)
+        #expect(!joined.followed(by: pending).restoresRewards, "back pending: no role before they pass")
+        #expect(joined.followed(by: passed).restoresRewards)
     }
 
     @Test func malformedPayloadsAreCountedAndSkipped() async {

@@ -66,4 +66,34 @@ struct ReturningMemberJoinFlushTests {
         #expect(try await redis.send("HGET", keys.waitingJoins(in: guild), "3").string == "1")
         await redis.close()
     }
+
+    /// An update that says a member is not pending is their join when their record says they
+    /// joined pending — they passed Membership Screening, however long after — and only then, once.
+    @Test func theEndOfScreeningIsAJoinWhereTheRecordSaysPending() async throws {
+        let redis = try RedisTestServer.client()
+        let (buffer, flusher) = try await leveled(redis)
+        let passed = MemberProfile(hasAvatar: true, joinedAt: 0, isPending: false, isVerified: nil, trust: 50, endsScreening: true)
+        buffer.record(guild: guild.rawValue) { batch in
+            // Member 1 came back pending screening: no join yet.
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: true, isVerified: nil, trust: 50), of: 1)
+        }
+        #expect(await flusher.flush())
+        #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0)
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.isPending == true)
+
+        // Both pass (as far as the updates say); only member 1 had joined pending.
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(passed, of: 1)
+            batch.setProfile(passed, of: 3)
+        }
+        #expect(await flusher.flush())
+        #expect(try await redis.send("HGETALL", keys.waitingJoins(in: guild)).array?.compactMap(\.string) == ["1", "2"])
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.isPending == false)
+
+        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
+        buffer.record(guild: guild.rawValue) { $0.setProfile(passed, of: 1) }
+        #expect(await flusher.flush())
+        #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0, "once")
+        await redis.close()
+    }
 }

@@ -16,7 +16,6 @@ public actor GuildActor {
     private let slot: GuildStatsSlot
     private let source: any GuildSettingsSource
     private let counters: HotPathCounters
-    private let screening: MembersInScreening
     private let threads: ThreadParents
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> UInt64
@@ -43,7 +42,7 @@ public actor GuildActor {
     private static let settingsRetryMilliseconds: UInt64 = 5_000
 
     init(
-        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters, screening: MembersInScreening,
+        guild: GuildID, stats: StatsBuffer, source: any GuildSettingsSource, counters: HotPathCounters,
         threads: ThreadParents, clock: @escaping @Sendable () -> UInt64,
         wallClock: @escaping @Sendable () -> UInt64
     ) {
@@ -53,7 +52,6 @@ public actor GuildActor {
         slot = stats.slot(for: guild.rawValue)
         self.source = source
         self.counters = counters
-        self.screening = screening
         self.threads = threads
         self.clock = clock
         lastActive = Atomic(clock())
@@ -308,18 +306,11 @@ public actor GuildActor {
     ) throws(JSONScanError) {
         if member.userIsBot { noteBot(member.userID) }
         guard event != .memberRemove, !member.userIsBot else { return }
-        // Rewards again once past Membership Screening (a role would let them skip it); the join
-        // goes with the profile, so it is as durable as the flush that applies it.
-        var restoresRewards = false
-        if reportsJoins {
-            let join = MemberJoin(guild: guild, user: UserID(member.userID))
-            switch (event, member.isPending) {
-            case (.memberAdd, true?): screening.awaitScreening(join, now: wallClock())
-            case (.memberAdd, _): restoresRewards = true
-            case (.memberUpdate, false?): restoresRewards = screening.passedScreening(join, now: wallClock())
-            default: break
-            }
-        }
+        // Rewards again at a join, or once past Membership Screening (a role would let them skip
+        // it: the flush judges that against the record, which says whether they joined pending);
+        // the join goes with the profile, so it is as durable as the flush that applies it.
+        let restoresRewards = reportsJoins && event == .memberAdd && member.isPending != true
+        let endsScreening = reportsJoins && event == .memberUpdate && member.isPending == false
         // Not said (nil) when the role is not known, or the event lists no roles.
         var isVerified: Bool?
         switch verifiedRole {
@@ -338,7 +329,7 @@ public actor GuildActor {
         let trust = TrustFactor.value(signals, now: wallClock())
         let profile = MemberProfile(
             hasAvatar: member.hasAvatar, joinedAt: joinedAt ?? 0, isPending: member.isPending, isVerified: isVerified, trust: trust,
-            restoresRewards: restoresRewards)
+            restoresRewards: restoresRewards, endsScreening: endsScreening)
         stats.record(in: slot) { $0.setProfile(profile, of: member.userID) }
     }
 

@@ -17,9 +17,6 @@ import Foundation
 public final class GuildRouter: Sendable {
     public let stats: StatsBuffer
     public let counters = HotPathCounters()
-    /// Members who joined guilds with level rewards pending Membership Screening (see
-    /// ``MembersInScreening``).
-    public let screening = MembersInScreening()
     /// Which channel each active thread is in (see ``ThreadParents``).
     public let threads = ThreadParents()
     private let source: any GuildSettingsSource
@@ -91,7 +88,7 @@ public final class GuildRouter: Sendable {
         stripe(guild).actors.withLock { actors in
             if let actor = actors[guild] { return actor }
             let actor = GuildActor(
-                guild: guild, stats: stats, source: source, counters: counters, screening: screening, threads: threads, clock: clock,
+                guild: guild, stats: stats, source: source, counters: counters, threads: threads, clock: clock,
                 wallClock: wallClock)
             actors[guild] = actor
             return actor

@@ -165,11 +165,19 @@ extension TrafficGenerator {
         let id = MessageID(unixMilliseconds: clock, worker: idSource >> 5, process: idSource & 0x1F, increment: messageCounter)
         let mentionsBot = random.chance(3)
         let type = random.chance(8) ? 19 : 0
+        // A reply carries the message it answers — its author's user object nested in the event,
+        // before the event's own author (a bot's, often) — or null when that one is gone.
+        let repliedTo = type == 19 ? recentMessages.latest { $0.channel == channel } : nil
         json.raw(#"{"type":"#)
         json.int(type)
         json.raw(#","tts":false,"timestamp":"#)
         json.timestamp(unixMilliseconds: clock)
-        json.raw(#","referenced_message":null,"pinned":false,"nonce":""#)
+        if let repliedTo {
+            referencedMessage(repliedTo, into: &json)
+            json.raw(#","pinned":false,"nonce":""#)
+        } else {
+            json.raw(#","referenced_message":null,"pinned":false,"nonce":""#)
+        }
         json.int(id.rawValue + 77)
         if mentionsBot {
             // The bot, as a mention lists a user in a guild: its user object and, beside it, its member.
@@ -205,7 +213,7 @@ extension TrafficGenerator {
             json.raw(#","message_reference":{"type":0,"channel_id":"#)
             json.id(channel)
             json.raw(#","message_id":""#)
-            json.int(id.rawValue - 4_194_304)
+            json.int(repliedTo?.id.rawValue ?? id.rawValue - 4_194_304)
             json.raw(#"","guild_id":"#)
             json.id(guildID)
             json.raw("}")
@@ -219,6 +227,20 @@ extension TrafficGenerator {
                 guild: guildID, author: authorUser.id, id: id, earnsXP: !authorUser.isBot, channel: channel, parent: parent,
                 roles: rolesInFacts ? roles(of: picked, in: guildIndex) : []))
         return visible(event, in: parent ?? channel, guildAt: guildIndex)
+    }
+
+    /// `,"referenced_message":{…}`: the message a reply answers, as Discord nests it (no member, no
+    /// guild id; its author's user object).
+    private mutating func referencedMessage(_ message: RecentMessage, into json: inout JSONBytes) {
+        json.raw(#","referenced_message":{"type":0,"tts":false,"timestamp":"#)
+        json.timestamp(unixMilliseconds: message.id.unixMilliseconds)
+        json.raw(#","pinned":false,"mentions":[],"mention_roles":[],"mention_everyone":false,"id":"#)
+        json.id(message.id)
+        json.raw(#","flags":0,"embeds":[],"edited_timestamp":null,"content":"","components":[],"channel_id":"#)
+        json.id(message.channel)
+        json.raw(#","author":"#)
+        user(message.author, into: &json)
+        json.raw(#","attachments":[]}"#)
     }
 
     /// A member starts typing; nil when the pick turned up nobody who may (or not in the channel

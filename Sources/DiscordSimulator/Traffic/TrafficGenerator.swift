@@ -344,6 +344,17 @@ struct RecentRing<Element: Sendable>: Sendable {
         next = items.count % capacity
     }
 
+    /// The newest of the last `depth` items put in that `matches` names (after a removal, the
+    /// order is only roughly kept: "a recent one").
+    func latest(within depth: Int = 32, where matches: (Element) -> Bool) -> Element? {
+        guard !items.isEmpty else { return nil }
+        for back in 1...min(depth, items.count) {
+            let item = items[(next - back + items.count) % items.count]
+            if matches(item) { return item }
+        }
+        return nil
+    }
+
     /// Takes one out (order is not kept).
     mutating func remove(at index: Int) -> Element {
         let item = items[index]

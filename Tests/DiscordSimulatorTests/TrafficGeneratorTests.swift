@@ -111,6 +111,32 @@ import DiscordModels
         #expect(greeted > 20 && webhooks > 20, "\(greeted) join messages, \(webhooks) webhook messages")
     }
 
+    /// A reply nests the message it answers, as Discord does: its author's user object comes
+    /// inside the event, ahead of the event's own author, and is often someone else — a bot among
+    /// them. The event's fact names the reply's author.
+    @Test func repliesNestTheMessageTheyAnswer() throws {
+        var traffic = TrafficGenerator(world: Self.world, seed: 5)
+        var (replies, toOthers, toBots) = (0, 0, 0)
+        let bots = Set(Self.world.users.filter(\.isBot).map(\.id.description))
+        for _ in 0..<60_000 {
+            let event = traffic.nextEvent()
+            guard event.name == "MESSAGE_CREATE", case .message(_, let author, _, _, _, _, _) = event.fact else { continue }
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
+            guard data["type"] as? Int == 19, let replied = data["referenced_message"] as? [String: Any] else { continue }
+            let reference = try #require(data["message_reference"] as? [String: Any])
+            #expect(reference["message_id"] as? String == replied["id"] as? String)
+            #expect(replied["channel_id"] as? String == data["channel_id"] as? String && replied["member"] == nil)
+            let repliedAuthor = try #require((replied["author"] as? [String: Any])?["id"] as? String)
+            #expect((data["author"] as? [String: Any])?["id"] as? String == author.description)
+            let text = String(decoding: event.data, as: UTF8.self)
+            #expect(text.range(of: #""author":"#)!.lowerBound < text.range(of: #""author":"#, options: .backwards)!.lowerBound)
+            replies += 1
+            if repliedAuthor != author.description { toOthers += 1 }
+            if bots.contains(repliedAuthor) { toBots += 1 }
+        }
+        #expect(replies > 1_000 && toOthers > replies / 2 && toBots > 10, "\(replies) replies, \(toOthers) to others, \(toBots) to bots")
+    }
+
     @Test func activityIsSkewedTowardsAFewGuilds() {
         var random = SeededRandom(seed: 11)
         var hits = [Int](repeating: 0, count: Self.world.guilds.count)

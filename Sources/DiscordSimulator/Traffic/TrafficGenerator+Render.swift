@@ -167,7 +167,7 @@ extension TrafficGenerator {
         let type = random.chance(8) ? 19 : 0
         // A reply carries the message it answers — its author's user object nested in the event,
         // before the event's own author (a bot's, often) — or null when that one is gone.
-        let repliedTo = type == 19 ? recentMessages.latest { $0.channel == channel } : nil
+        let repliedTo = type == 19 ? recentMessages.latest(within: recentMessages.capacity) { $0.channel == channel } : nil
         json.raw(#"{"type":"#)
         json.int(type)
         json.raw(#","tts":false,"timestamp":"#)

@@ -346,7 +346,7 @@ struct RecentRing<Element: Sendable>: Sendable {
 
     /// The newest of the last `depth` items put in that `matches` names (after a removal, the
     /// order is only roughly kept: "a recent one").
-    func latest(within depth: Int = 32, where matches: (Element) -> Bool) -> Element? {
+    func latest(within depth: Int, where matches: (Element) -> Bool) -> Element? {
         guard !items.isEmpty else { return nil }
         for back in 1...min(depth, items.count) {
             let item = items[(next - back + items.count) % items.count]

@@ -31,6 +31,9 @@ struct JoinsAwaitingSettings {
     /// Members held in `guild`.
     func count(in guild: UInt64) -> Int { held[guild]?.count ?? 0 }
 
+    /// Whether `user` of `guild` is held.
+    func holds(_ user: UInt64, in guild: UInt64) -> Bool { held[guild]?.contains(user) == true }
+
     /// The members held in `guild`, in order, no longer held.
     mutating func release(_ guild: UInt64) -> [UInt64] {
         guard let users = held.removeValue(forKey: guild) else { return [] }

@@ -70,12 +70,13 @@ extension LevelUpRewarder {
         return !failed
     }
 
-    /// The joins waiting in Redis in `guild`; none when they cannot be read (the guild is looked at
-    /// again next time).
+    /// The joins waiting in Redis in `guild`, but those held for its settings (each would read a
+    /// level for nothing); none when they cannot be read (the guild is looked at again next time).
     func joinsToRetry(in guild: GuildID) async -> [MemberJoin] {
         guard let backlog else { return [] }
         do {
-            return try await backlog.waitingJoins(in: [guild])
+            let waiting = try await backlog.waitingJoins(in: [guild])
+            return joinsAwaitingSettings.withLock { held in waiting.filter { !held.holds($0.user.rawValue, in: guild.rawValue) } }
         } catch {
             failedGuilds.withLock { _ = $0.insert(guild.rawValue) }
             logger.warning("the returning members waiting to be tried again could not be read", metadata: ["guild": "\(guild)", "error": "\(error)"])

@@ -15,6 +15,9 @@ extension LevelUpRewarder {
         // After the count: a join found refused by a read before it is then held before this
         // looks, or sees the count moved (``holdUntilSettingsChange(_:refusedAsOf:)``).
         releaseJoins(awaitingSettingsOf: guild)
+        // And what waits in Redis: joins not held (past the holds' bounds, or read before a
+        // restart) are owed what the new settings say too.
+        lookAgain(at: [guild])
     }
 
     /// The guild's rewards (or its configuration's refusal), cached for `settingsLifetime`, or why

@@ -7,8 +7,8 @@ import Synchronization
 enum RewardWork: Sendable {
     case levelUp(LevelUp)
     case join(MemberJoin)
-    /// Try again the level-ups waiting in the guild (read from Redis when the lane gets to it, so
-    /// they come in the lane's order).
+    /// Try again the level-ups and returning members' joins waiting in the guild (read from Redis
+    /// when the lane gets to it, so they come in the lane's order).
     case retry(GuildID)
 
     var guild: GuildID {

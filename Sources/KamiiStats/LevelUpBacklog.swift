@@ -84,26 +84,36 @@ public struct LevelUpBacklog: Sendable {
         for start in stride(from: 0, to: guilds.count, by: 1_000) {
             let part = guilds[start..<min(start + 1_000, guilds.count)]
             var pipeline = RedisPipeline()
-            for guild in part { pipeline.append("HKEYS", keys.waitingJoins(in: guild)) }
+            for guild in part { pipeline.append("HGETALL", keys.waitingJoins(in: guild)) }
             for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
-                for user in try reply.orThrow().array ?? [] {
-                    guard let user = user.string.flatMap(UInt64.init) else { continue }
-                    found.append(MemberJoin(guild: guild, user: UserID(user)))
+                let entries = try reply.orThrow().array ?? []
+                for index in stride(from: 0, to: entries.count - 1, by: 2) {
+                    guard let user = entries[index].string.flatMap(UInt64.init), let mark = entries[index + 1].string else { continue }
+                    found.append(MemberJoin(guild: guild, user: UserID(user), mark: mark))
                 }
             }
         }
         return found
     }
 
-    /// Marks joins carried out (or owed nothing after all). A member who left and came back again
-    /// in between has one entry for both: the newer join's report, on its way to the rewarder, is
-    /// then the only record of it.
+    /// Marks joins carried out (or owed nothing after all): each entry goes only while it still
+    /// holds the join's ``MemberJoin/mark`` — a member who left and came back meanwhile has a newer
+    /// one, which waits for its own turn. One script call per guild, pipelined.
     public func joinsDone(_ joins: [MemberJoin]) async throws {
         var byGuild: [GuildID: [String]] = [:]
-        for join in joins { byGuild[join.guild, default: []].append(String(join.user.rawValue)) }
-        guard !byGuild.isEmpty else { return }
-        var pipeline = RedisPipeline()
-        for (guild, users) in byGuild { pipeline.append(["HDEL", keys.waitingJoins(in: guild)] + users) }
-        for reply in try await redis.execute(pipeline) { _ = try reply.orThrow() }
+        for join in joins { byGuild[join.guild, default: []] += [String(join.user.rawValue), join.mark ?? ""] }
+        let calls = byGuild.map { (keys: [keys.waitingJoins(in: $0.key)], arguments: $0.value) }
+        guard !calls.isEmpty else { return }
+        for reply in try await redis.evaluateEach(Self.joinsDoneScript, calls) { _ = try reply.orThrow() }
     }
+
+    /// KEYS: a guild's joins hash; ARGV: user, mark, … (an empty mark: whatever the entry holds).
+    private static let joinsDoneScript = RedisScript("""
+        for k = 1, #ARGV, 2 do
+            if ARGV[k + 1] == '' or redis.call('HGET', KEYS[1], ARGV[k]) == ARGV[k + 1] then
+                redis.call('HDEL', KEYS[1], ARGV[k])
+            end
+        end
+        return 0
+        """)
 }

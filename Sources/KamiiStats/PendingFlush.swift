@@ -346,7 +346,7 @@ struct PendingFlush {
                     }
                     for up in reply.levelUps {
                         if up.from < 0 {
-                            outcome.joins.append(MemberJoin(guild: GuildID(guild), user: UserID(up.user)))
+                            outcome.joins.append(MemberJoin(guild: GuildID(guild), user: UserID(up.user), mark: id))
                         } else {
                             outcome.levelUps.append(LevelUp(guild: GuildID(guild), user: UserID(up.user), from: up.from, to: up.to))
                         }

@@ -20,6 +20,8 @@ extension StatsFlushScript {
             local grantsApplied, ups, upCount = 0, noLevelUps, 0
             -- Returning members' joins: user, level, … (``restoresRewardsFlag``).
             local rejoined, joinCount = noLevelUps, 0
+            -- Members whose join is pending screening again.
+            local pendingAgain, pendingCount = noLevelUps, 0
             local karmaOf, deleted
             -- Replayed messages (of session `replayTag`) at or below `counted` are in already (-1: none
             -- known); the batch's own session was counted up to `countedHere` (-1: none known).
@@ -153,6 +155,11 @@ extension StatsFlushScript {
                             rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
                             joinCount = joinCount + 2
                         end
+                        if flags % 2 == 1 and pp == 1 and flags % 8 < 4 then
+                            if pendingCount == 0 then pendingAgain = {} end
+                            pendingCount = pendingCount + 1
+                            pendingAgain[pendingCount] = user
+                        end
                         if flags % 2 == 1 then
                             avatar = pa
                             -- Not said (joined_at null or unreadable: 0; pending, verified: -1): the record's stays.
@@ -196,10 +203,19 @@ extension StatsFlushScript {
                 end
                 call('HSET', waitingKey, unpack(entries))
             end
-            -- Joins wait likewise, in the joins hash (user → level), and are reported after the
-            -- level-ups, with -1 as the level before.
+            -- Joins wait likewise, in the joins hash (user → this batch's id: what marks that join,
+            -- not a later one, done), and are reported after the level-ups, with -1 as the level
+            -- before. A member back pending screening owes nothing until they pass: an older
+            -- join of theirs still waiting goes.
             for from = 1, joinCount, 2000 do
-                call('HSET', prefix .. 'joins', unpack(rejoined, from, math.min(from + 1999, joinCount)))
+                local entries, count = {}, 0
+                for k = from, math.min(from + 1999, joinCount), 2 do
+                    entries[count + 1], entries[count + 2], count = rejoined[k], batch, count + 2
+                end
+                call('HSET', prefix .. 'joins', unpack(entries, 1, count))
+            end
+            for from = 1, pendingCount, 1000 do
+                call('HDEL', prefix .. 'joins', unpack(pendingAgain, from, math.min(from + 999, pendingCount)))
             end
             if joinCount > 0 and upCount == 0 then ups = {} end
             for k = 1, joinCount, 2 do

@@ -66,7 +66,8 @@ import KamiiRedis
 ///
 /// A member who joined (flag 4), or passed Membership Screening (flag 8 while their record says
 /// pending), with a level above 0 is owed that level's rewards again: the join waits in the
-/// guild's `joins` hash (user → level) until the rewarder has carried it out, and the reply names
+/// guild's `joins` hash (user → the batch id) until the rewarder has carried it out — deleted
+/// only while it holds that id, so not a later join's —, and the reply names
 /// it among the level-ups with -1 as the level before. A newcomer's join (level 0) is neither kept
 /// nor reported: they are owed nothing.
 ///

@@ -11,8 +11,8 @@ public import DiscordModels
 ///   counted messages end in their shard's session (a replay after a restart is judged by it)
 /// - `<prefix>:{g}:lb:xp`, `<prefix>:{g}:lb:karma` — sorted sets (the leaderboards)
 /// - `<prefix>:{g}:levelups` — hash: user → `from:to`, level-ups not carried out yet
-/// - `<prefix>:{g}:joins` — hash: user → level, returning members (a join with a level above 0)
-///   not given their rewards back yet
+/// - `<prefix>:{g}:joins` — hash: user → the id of the flush that kept the join, returning members
+///   (a join with a level above 0) not given their rewards back yet
 /// - `<prefix>:{g}:dirty` — set of members changed since the last checkpoint that the change journal
 ///   does not name: karma receivers known only to the flush script (from the ledger), and the
 ///   members of a journal entry Redis refused

@@ -96,4 +96,24 @@ struct DurableJoinsTests {
         await running
         await redis.close()
     }
+
+    /// A join waiting in Redis that this process never held (read before a restart, or past the
+    /// holds' bounds) is carried out once the guild's settings change: the change looks at Redis.
+    @Test func aSettingsChangeLooksAtTheJoinsWaitingInRedis() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis)
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
+        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(try await waiting(redis) == ["77"], "nobody looked")
+        rewarder.settingsChanged(guild)
+        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+        #expect(Set(actions.added.value) == [501, 1_001])
+        join.finish()
+        await running
+        await redis.close()
+    }
 }

@@ -38,13 +38,14 @@ struct ReturningMemberJoinFlushTests {
             batch.setProfile(profile(restoresRewards: false), of: 3)  // a member update, no join
         }
         #expect(await flusher.flush())
-        let waiting = try await redis.send("HGETALL", keys.waitingJoins(in: guild)).array?.compactMap(\.string)
-        #expect(waiting == ["1", "2"], "member 1 at level 2 waits; nothing for the newcomer or the update")
+        let waiting = try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string)
+        #expect(waiting == ["1"], "member 1 (level 2) waits; nothing for the newcomer or the update")
         var joins = flusher.joins.makeAsyncIterator()
-        #expect(await joins.next() == MemberJoin(guild: guild, user: UserID(1)))
+        let reported = try #require(await joins.next())
+        #expect(reported.guild == guild && reported.user == UserID(1) && reported.mark != nil)
         #expect(await flusher.totals.joins == 1)
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(2), in: guild)?.trust == 50, "the newcomer's profile is applied")
-        #expect(try await LevelUpBacklog(redis: redis, keys: keys).waitingJoins() == [MemberJoin(guild: guild, user: UserID(1))])
+        #expect(try await LevelUpBacklog(redis: redis, keys: keys).waitingJoins() == [reported], "kept with its flush's mark")
 
         try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
         #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0)
@@ -63,7 +64,7 @@ struct ReturningMemberJoinFlushTests {
         _ = try await redis.execute(pipeline)
         let settled = flush.settle(try await redis.execute(pipeline))
         #expect(settled.appliedEarlier == [guild.rawValue] && settled.joins.isEmpty)
-        #expect(try await redis.send("HGET", keys.waitingJoins(in: guild), "3").string == "1")
+        #expect(try await redis.send("HGET", keys.waitingJoins(in: guild), "3").string == "test-join", "kept with the flush's id")
         await redis.close()
     }
 
@@ -87,13 +88,57 @@ struct ReturningMemberJoinFlushTests {
             batch.setProfile(passed, of: 3)
         }
         #expect(await flusher.flush())
-        #expect(try await redis.send("HGETALL", keys.waitingJoins(in: guild)).array?.compactMap(\.string) == ["1", "2"])
+        #expect(try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string) == ["1"])
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.isPending == false)
 
         try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
         buffer.record(guild: guild.rawValue) { $0.setProfile(passed, of: 1) }
         #expect(await flusher.flush())
         #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0, "once")
+        await redis.close()
+    }
+
+    /// A join marked done goes only while Redis holds that join: a member who left and came back
+    /// meanwhile has a newer one, which stays; one back pending screening owes nothing until they
+    /// pass, and an older join of theirs still waiting goes.
+    @Test func aJoinMarkedDoneLeavesANewerOneAndAPendingReturnClearsIt() async throws {
+        let redis = try RedisTestServer.client()
+        let (buffer, flusher) = try await leveled(redis)
+        let backlog = LevelUpBacklog(redis: redis, keys: keys)
+        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true), of: 1) }
+        #expect(await flusher.flush())
+        let first = try await backlog.waitingJoins()
+        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true), of: 1) }
+        #expect(await flusher.flush())
+        try await backlog.joinsDone(first)
+        let left = try await backlog.waitingJoins()
+        #expect(left.map(\.user) == [UserID(1)] && left != first, "the newer join waits")
+
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: true, isVerified: nil, trust: 50), of: 1)
+        }
+        #expect(await flusher.flush())
+        #expect(try await backlog.waitingJoins().isEmpty, "back pending: nothing owed until they pass")
+        await redis.close()
+    }
+
+    /// A member deleted (a privacy request) while their join waited to be flushed gets none of it,
+    /// and the member after them in the flush's bytes is read right.
+    @Test func aDeletedMembersJoinIsLeftOutAndTheNextMemberReadRight() async throws {
+        let redis = try RedisTestServer.client()
+        let (buffer, flusher) = try await leveled(redis)
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(profile(restoresRewards: true), of: 1)
+            batch.grant(.init(user: 3, messageTime: 1_735_689_700_000, xp: 40), cooldownMilliseconds: 60_000)
+            batch.setProfile(profile(restoresRewards: true), of: 3)
+        }
+        #expect(try await StatsPurge(redis: redis, keys: keys).purge(UserID(1)) == 1)
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(await flusher.flush())
+        let reader = StatsReader(redis: redis, keys: keys)
+        #expect(try await reader.member(UserID(1), in: guild) == nil)
+        #expect(try await reader.member(UserID(3), in: guild)?.xp == 190)
+        #expect(try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string) == ["3"])
         await redis.close()
     }
 }

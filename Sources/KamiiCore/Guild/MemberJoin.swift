@@ -5,9 +5,14 @@ public import DiscordModels
 public struct MemberJoin: Sendable, Hashable {
     public var guild: GuildID
     public var user: UserID
+    /// What Redis keeps for the join (the id of the flush that kept it): it is marked done only
+    /// while Redis still has that — not a later join of the same member, who left and came back
+    /// meanwhile. Nil: whatever Redis has for the member.
+    public var mark: String?
 
-    public init(guild: GuildID, user: UserID) {
+    public init(guild: GuildID, user: UserID, mark: String? = nil) {
         self.guild = guild
         self.user = user
+        self.mark = mark
     }
 }

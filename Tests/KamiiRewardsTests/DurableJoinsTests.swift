@@ -59,17 +59,15 @@ struct DurableJoinsTests {
         try await prepare(redis)
         let actions = FlakyRoles()
         let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
-        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
-        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
-        join.yield(MemberJoin(guild: guild, user: UserID(77)))
-        try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
-        #expect(try await waiting(redis) == ["77"])
-        #expect(rewarder.failedJoins.withLock { $0.isEmpty }, "Redis holds it, not the process")
-        actions.failing.withLock { $0 = false }
-        try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
-        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
-        join.finish()
-        await running
+        try await ReturningMemberRetryTests.withRunning(rewarder) { join in
+            join.yield(MemberJoin(guild: guild, user: UserID(77)))
+            try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
+            #expect(try await waiting(redis) == ["77"])
+            #expect(rewarder.failedJoins.withLock { $0.isEmpty }, "Redis holds it, not the process")
+            actions.failing.withLock { $0 = false }
+            try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
+            try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+        }
         await redis.close()
     }
 
@@ -82,18 +80,16 @@ struct DurableJoinsTests {
         actions.failing.withLock { $0 = false }
         let settings = ReturningMemberRetryTests.RefusedUntilSaved()
         let rewarder = rewarder(redis, actions, settings: settings)
-        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
-        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
-        join.yield(MemberJoin(guild: guild, user: UserID(77)))
-        try await waitUntil("held") { rewarder.joinsAwaitingSettings.withLock { $0.count } == 1 }
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(try await waiting(redis) == ["77"] && actions.added.value.isEmpty)
-        settings.refused.withLock { $0 = false }
-        rewarder.settingsChanged(guild)
-        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
-        #expect(Set(actions.added.value) == [501, 1_001])
-        join.finish()
-        await running
+        try await ReturningMemberRetryTests.withRunning(rewarder) { join in
+            join.yield(MemberJoin(guild: guild, user: UserID(77)))
+            try await waitUntil("held") { rewarder.joinsAwaitingSettings.withLock { $0.count } == 1 }
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(try await waiting(redis) == ["77"] && actions.added.value.isEmpty)
+            settings.refused.withLock { $0 = false }
+            rewarder.settingsChanged(guild)
+            try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+            #expect(Set(actions.added.value) == [501, 1_001])
+        }
         await redis.close()
     }
 
@@ -105,15 +101,13 @@ struct DurableJoinsTests {
         let actions = FlakyRoles()
         actions.failing.withLock { $0 = false }
         let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
-        let (joins, join) = AsyncStream<MemberJoin>.makeStream()
-        async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(try await waiting(redis) == ["77"], "nobody looked")
-        rewarder.settingsChanged(guild)
-        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
-        #expect(Set(actions.added.value) == [501, 1_001])
-        join.finish()
-        await running
+        try await ReturningMemberRetryTests.withRunning(rewarder) { join in
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(try await waiting(redis) == ["77"], "nobody looked")
+            rewarder.settingsChanged(guild)
+            try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+            #expect(Set(actions.added.value) == [501, 1_001])
+        }
         await redis.close()
     }
 }

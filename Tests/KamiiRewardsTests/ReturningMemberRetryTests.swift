@@ -31,7 +31,7 @@ struct ReturningMemberRetryTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, levels: Levels(),
             retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
-        try await withRunning(rewarder) { join in
+        try await Self.withRunning(rewarder) { join in
             join.yield(MemberJoin(guild: GuildID(9 << 22), user: UserID(77)))
             try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
             #expect(actions.added.value.isEmpty)
@@ -42,7 +42,7 @@ struct ReturningMemberRetryTests {
     }
 
     /// Runs `rewarder` on the joins `body` yields, and ends it after `body` (also when it throws).
-    func withRunning(_ rewarder: LevelUpRewarder, _ body: (AsyncStream<MemberJoin>.Continuation) async throws -> Void) async throws {
+    static func withRunning(_ rewarder: LevelUpRewarder, _ body: (AsyncStream<MemberJoin>.Continuation) async throws -> Void) async throws {
         let (joins, join) = AsyncStream<MemberJoin>.makeStream()
         async let running: Void = rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: joins)
         do {
@@ -86,7 +86,7 @@ struct ReturningMemberRetryTests {
             settings: settings, actions: actions, levels: LevelsBut(newcomer: UserID(79)), retryDelay: .milliseconds(1),
             retryInterval: .milliseconds(50))
         let guild = GuildID(9 << 22)
-        try await withRunning(rewarder) { join in
+        try await Self.withRunning(rewarder) { join in
             for user: UInt64 in [77, 78, 79] { join.yield(MemberJoin(guild: guild, user: UserID(user))) }
             try await waitUntil("both returning members held") { rewarder.joinsAwaitingSettings.withLock { $0.count(in: guild.rawValue) } == 2 }
             try await Task.sleep(for: .milliseconds(300))
@@ -180,7 +180,7 @@ struct ReturningMemberRetryTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions, levels: reader,
             retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
-        try await withRunning(rewarder) { join in
+        try await Self.withRunning(rewarder) { join in
             join.yield(MemberJoin(guild: guild, user: UserID(77)))
             try await Task.sleep(for: .milliseconds(250))
             #expect(actions.added.value.isEmpty && rewarder.totals.failures == 0, "not a newcomer, nor a failure: not known yet")

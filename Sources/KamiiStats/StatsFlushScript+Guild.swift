@@ -91,7 +91,7 @@ extension StatsFlushScript {
                         if karmaOf then karmaOf[user] = nil end
                         -- Past their grants and replayed messages, to the next member's changes.
                         if grants > 1 then position = position + \#(grantSize) * (grants - 1) end
-                        if flags % 4 >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
+                        if flags >= 2 and flags % 4 >= 2 then position = position + 4 + 8 * unpackBytes('<i4', changes, position) end
                     else
                         -- readRecord inlined for the binary record (a Lua call and its eleven returns,
                         -- per member, were 2 % of Redis's instructions); no record yet: its zeros and -1s.
@@ -118,7 +118,8 @@ extension StatsFlushScript {
                                 lastXP = t
                             end
                         end
-                        if flags % 4 >= 2 then
+                        -- Compared first as a whole: the usual member has no flag at all.
+                        if flags >= 2 and flags % 4 >= 2 then
                             local replayed, s
                             replayed, position = unpackBytes('<i4', changes, position)
                             for _ = 1, replayed do
@@ -150,17 +151,17 @@ extension StatsFlushScript {
                         -- A returning member (a level above 0) is owed their rewards again, at a join or
                         -- once past screening (the record, before this profile, says they joined
                         -- pending); a newcomer nothing.
-                        if level > 0 and (flags % 8 >= 4 or (flags >= 8 and pending == 1)) then
+                        if flags >= 4 and level > 0 and (flags % 8 >= 4 or pending == 1) then
                             if joinCount == 0 then rejoined = {} end
                             rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
                             joinCount = joinCount + 2
                         end
-                        if flags % 2 == 1 and pp == 1 and flags % 8 < 4 then
-                            if pendingCount == 0 then pendingAgain = {} end
-                            pendingCount = pendingCount + 1
-                            pendingAgain[pendingCount] = user
-                        end
                         if flags % 2 == 1 then
+                            if pp == 1 and flags % 8 < 4 then
+                                if pendingCount == 0 then pendingAgain = {} end
+                                pendingCount = pendingCount + 1
+                                pendingAgain[pendingCount] = user
+                            end
                             avatar = pa
                             -- Not said (joined_at null or unreadable: 0; pending, verified: -1): the record's stays.
                             if pj > 0 then joined = pj end

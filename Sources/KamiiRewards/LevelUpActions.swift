@@ -21,17 +21,22 @@ extension LevelUpActions {
 
 /// Where a member's level is read from (a member who comes back is given the rewards of it).
 public protocol MemberLevels: Sendable {
-    /// The member's level in the guild; nil for a member it has no record of (a newcomer). Throws
-    /// when that cannot be told yet — ``StatsReader/GuildNotLoaded`` while Redis holds nothing of
-    /// the guild — or the read failed.
-    func level(of user: UserID, in guild: GuildID) async throws -> Int?
+    /// The level whose rewards the member is owed now in the guild: their level, or 0 while they
+    /// are pending Membership Screening (a role would let them skip it; passing it is a join of its
+    /// own); nil for a member it has no record of (a newcomer). Throws when that cannot be told
+    /// yet — ``StatsReader/GuildNotLoaded`` while Redis holds nothing of the guild — or the read
+    /// failed.
+    func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int?
 }
 
 extension StatsReader: MemberLevels {
     /// A member Redis has no record of is a newcomer only in a guild Redis holds: in one it lost
     /// (restarted empty) the member may be in the checkpoint, loaded before the guild's next flush.
-    public func level(of user: UserID, in guild: GuildID) async throws -> Int? {
-        try await member(user, inLoaded: guild)?.level
+    /// Read when the join is carried out, not when it was kept: a member who came back pending
+    /// since (their join still on its way) is owed nothing yet.
+    public func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
+        guard let record = try await member(user, inLoaded: guild) else { return nil }
+        return record.isPending == true ? 0 : record.level
     }
 }
 

@@ -24,7 +24,7 @@ extension LevelUpRewarder {
         // whatever the guild's settings say, and are neither held nor tried again.
         let level: Int
         do {
-            guard let known = try await levels.level(of: join.user, in: join.guild), known > 0 else { return true }
+            guard let known = try await levels.owedLevel(of: join.user, in: join.guild), known > 0 else { return true }
             level = known
         } catch let notLoaded as StatsReader.GuildNotLoaded {
             // Redis lost the guild (or has not met it): its level is known once the guild's next

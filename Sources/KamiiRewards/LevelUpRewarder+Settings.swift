@@ -16,8 +16,9 @@ extension LevelUpRewarder {
         // looks, or sees the count moved (``holdUntilSettingsChange(_:refusedAsOf:)``).
         releaseJoins(awaitingSettingsOf: guild)
         // And what waits in Redis: joins not held (past the holds' bounds, or read before a
-        // restart) are owed what the new settings say too.
-        lookAgain(at: [guild])
+        // restart) are owed what the new settings say too — where this process carries the
+        // guild's work out (every process hears every guild's saves).
+        if owns(guild) { lookAgain(at: [guild]) }
     }
 
     /// The guild's rewards (or its configuration's refusal), cached for `settingsLifetime`, or why

@@ -1,4 +1,4 @@
-import DiscordModels
+public import DiscordModels
 import DiscordREST
 public import KamiiCore
 public import KamiiStats
@@ -48,6 +48,9 @@ public final class LevelUpRewarder: Sendable {
     static let failedJoinsLimit = 100_000
     /// Returning members of guilds whose configuration is refused, held until it changes.
     let joinsAwaitingSettings = Mutex(JoinsAwaitingSettings())
+    /// Whether this process carries out the guild's work (its shards' guilds, in a cluster): a
+    /// settings change makes only those look at Redis again.
+    let owns: @Sendable (GuildID) -> Bool
     /// Roles and channels Discord refused for a while (``RefusedTargets``).
     let refusedTargets: RefusedTargets
     /// What retries read from Redis lately, per member (``RetriedLevels``).
@@ -66,8 +69,9 @@ public final class LevelUpRewarder: Sendable {
         backlog: (any WaitingLevelUps)? = nil, lanes: Int = 8,
         laneCapacity: Int = 10_000, settingsLifetime: Duration = .seconds(60), retryDelay: Duration = .seconds(1),
         retryInterval: Duration = .seconds(60), refusalMemory: Duration = .seconds(600),
-        logger: Logger = Logger(label: "kamii.levels")
+        owns: @escaping @Sendable (GuildID) -> Bool = { _ in true }, logger: Logger = Logger(label: "kamii.levels")
     ) {
+        self.owns = owns
         refusedTargets = RefusedTargets(lifetime: refusalMemory)
         precondition(lanes > 0 && laneCapacity > 0, "lanes and their capacity must be positive")
         self.settings = settings

@@ -340,7 +340,7 @@ struct PendingFlush {
                     // No more than the batch holds, whatever the reply says (it is the network's).
                     outcome.grants += min(max(0, reply.applied), batch.deltaCount)
                     if reply.applied == FlushGuildReply.appliedEarlier,
-                        batch.changes.contains(where: \.isGrant) || batch.profiles.values.contains(where: \.restoresRewards)
+                        batch.changes.contains(where: \.isGrant) || batch.profiles.values.contains(where: { $0.restoresRewards || $0.endsScreening })
                     {
                         outcome.appliedEarlier.append(guild)
                     }

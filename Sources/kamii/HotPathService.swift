@@ -26,6 +26,7 @@ final class HotPathService: Service, Sendable {
     let logger: Logger
     /// The shards this process runs, once planned (``shardsPlanned(_:of:)``): which guilds'
     /// waiting level-ups are this process's to carry out.
+    private let ownership: ShardOwnership
     private let plans: AsyncStream<(shards: Set<Int>, count: Int)>
     private let planned: AsyncStream<(shards: Set<Int>, count: Int)>.Continuation
 
@@ -39,9 +40,11 @@ final class HotPathService: Service, Sendable {
         let keys = StatsKeys(prefix: settings.keyPrefix)
         let router = GuildRouter(stats: buffer, settings: guilds)
         self.router = router
+        let ownership = ShardOwnership()
+        self.ownership = ownership
         let rewarder = LevelUpRewarder(
             settings: guilds, actions: RESTLevelUpActions(client: rest), levels: StatsReader(redis: redis, keys: keys),
-            backlog: LevelUpBacklog(redis: redis, keys: keys), logger: logger)
+            backlog: LevelUpBacklog(redis: redis, keys: keys), owns: { ownership.owns($0) }, logger: logger)
         self.rewarder = rewarder
         flusher = StatsFlusher(
             buffer: buffer, redis: redis,
@@ -70,6 +73,7 @@ final class HotPathService: Service, Sendable {
 
     /// The shards are planned and about to connect: what Redis keeps for their guilds is read in.
     func shardsPlanned(_ shards: Set<Int>, of shardCount: Int) async {
+        ownership.planned(shards, of: shardCount)
         planned.yield((shards, shardCount))
         await restoreThreadParents(shards: shards, of: shardCount)
     }
@@ -109,13 +113,10 @@ final class HotPathService: Service, Sendable {
                 // its own (two doing one guild's would race, one's replacing undone by the other's).
                 // No level-up comes before the plan: the shards connect after it.
                 var plans = self.plans.makeAsyncIterator()
-                let plan = await plans.next()
-                func isMine(_ guild: GuildID) -> Bool {
-                    plan.map { $0.shards.contains(ShardPlan.shard(of: guild.rawValue, count: $0.count)) } ?? false
-                }
+                _ = await plans.next()
                 await self.rewarder.run(
-                    self.flusher.levelUps, joins: self.flusher.joins, waiting: waiting.filter { isMine($0.guild) },
-                    waitingJoins: waitingJoins.filter { isMine($0.guild) })
+                    self.flusher.levelUps, joins: self.flusher.joins, waiting: waiting.filter { self.ownership.owns($0.guild) },
+                    waitingJoins: waitingJoins.filter { self.ownership.owns($0.guild) })
             }
             group.addTask {
                 while !Task.isCancelled {

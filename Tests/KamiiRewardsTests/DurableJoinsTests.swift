@@ -17,19 +17,20 @@ struct DurableJoinsTests {
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
     static let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
 
-    /// Redis as a flush leaves it: member 77 at level 12 in a loaded guild, and the joins of 77
-    /// and of `others` (members Redis has no record of) waiting.
-    func prepare(_ redis: RedisClient, others: [UInt64] = []) async throws {
-        try await ReturningMemberRetryTests.load(member: 77, at: 12, in: guild, keys, redis)
+    /// Redis as a flush leaves it: member 77 at level 12 in a loaded guild (pending screening or
+    /// not), and the joins of 77 and of `others` (members Redis has no record of) waiting.
+    func prepare(_ redis: RedisClient, others: [UInt64] = [], pending: Bool = false) async throws {
+        try await ReturningMemberRetryTests.load(member: 77, at: 12, pending: pending, in: guild, keys, redis)
         var joins = RedisPipeline()
         joins.append(["HSET", keys.waitingJoins(in: guild), "77", "12"] + others.flatMap { [String($0), "1"] })
         _ = try await redis.execute(joins).first?.orThrow()
     }
 
-    func rewarder(_ redis: RedisClient, _ actions: FlakyRoles, settings: any GuildSettingsSource) -> LevelUpRewarder {
+    func rewarder(_ redis: RedisClient, _ actions: FlakyRoles, settings: any GuildSettingsSource, owns: Bool = true) -> LevelUpRewarder {
         LevelUpRewarder(
             settings: settings, actions: actions, levels: StatsReader(redis: redis, keys: keys),
-            backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
+            backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1), retryInterval: .milliseconds(100),
+            owns: { _ in owns })
     }
 
     func waiting(_ redis: RedisClient) async throws -> [String] {
@@ -108,6 +109,38 @@ struct DurableJoinsTests {
             try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
             #expect(Set(actions.added.value) == [501, 1_001])
         }
+        await redis.close()
+    }
+
+    /// In a cluster every process hears every guild's saves: only the one whose shards hold the
+    /// guild looks at its waiting joins (two would give and announce alike, and race).
+    @Test func aSettingsChangeOfAnotherProcesssGuildLooksAtNothing() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis)
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let settings = FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards))
+        let rewarder = rewarder(redis, actions, settings: settings, owns: false)
+        try await ReturningMemberRetryTests.withRunning(rewarder) { _ in
+            rewarder.settingsChanged(guild)
+            try await Task.sleep(for: .milliseconds(350))
+            #expect(try await waiting(redis) == ["77"] && actions.added.value.isEmpty)
+        }
+        await redis.close()
+    }
+
+    /// A join carried out after the member came back pending screening (the flush that cleared
+    /// its entry came after the join was read) gives nothing: a role would let them skip the
+    /// screening. It is over; passing the screening is a join of its own.
+    @Test func aJoinOfAMemberNowPendingGivesNothing() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis, pending: true)
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waitingJoins: await rewarder.waitingJoins())
+        #expect(actions.added.value.isEmpty)
+        #expect(try await waiting(redis).isEmpty)
         await redis.close()
     }
 }

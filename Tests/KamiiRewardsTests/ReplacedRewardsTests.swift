@@ -38,7 +38,7 @@ struct ReplacedRewardsTests {
     func aRefusedTopTierFallsToTheNextOneDown(returning: Bool) async throws {
         struct FixedLevels: MemberLevels {
             let level: Int
-            func level(of user: UserID, in guild: GuildID) async throws -> Int? { level }
+            func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { level }
         }
         let (server, client) = try await LevelUpRewarderTests.start()
         let (guild, member) = try LevelUpRewarderTests.pick()

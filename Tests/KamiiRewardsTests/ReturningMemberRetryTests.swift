@@ -22,7 +22,7 @@ struct ReturningMemberRetryTests {
     }
 
     struct Levels: MemberLevels {
-        func level(of user: UserID, in guild: GuildID) async throws -> Int? { 12 }
+        func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { 12 }
     }
 
     @Test func aFailedRestoreIsTriedAgain() async throws {
@@ -72,7 +72,7 @@ struct ReturningMemberRetryTests {
     /// Level 12 for everyone but `newcomer`, whom Redis has no record of.
     struct LevelsBut: MemberLevels {
         let newcomer: UserID
-        func level(of user: UserID, in guild: GuildID) async throws -> Int? { user == newcomer ? nil : 12 }
+        func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { user == newcomer ? nil : 12 }
     }
 
     /// Members who come back while their guild's configuration is refused are held — not tried at
@@ -152,12 +152,16 @@ struct ReturningMemberRetryTests {
     }
 
     /// A guild's load from the checkpoint, as the flusher makes it: the member's record (`level`,
-    /// 3,000 XP), then the batch marker.
-    static func load(member user: UInt64, at level: Int, in guild: GuildID, _ keys: StatsKeys, _ redis: RedisClient) async throws {
+    /// 3,000 XP, pending screening or not), then the batch marker.
+    static func load(
+        member user: UInt64, at level: Int, pending: Bool = false, in guild: GuildID, _ keys: StatsKeys, _ redis: RedisClient
+    ) async throws {
+        var record = MemberRecord(xp: 3_000, level: level)
+        record.isPending = pending
         var load = RedisPipeline()
         load.beginCommand(arguments: 6)
         for argument in ["HSET", keys.members(in: guild), String(user)] { load.appendArgument(argument) }
-        load.appendArgument(bytes: MemberRecord(xp: 3_000, level: level).stored)
+        load.appendArgument(bytes: record.stored)
         for argument in [StatsKeys.batchField, "hydrated"] { load.appendArgument(argument) }
         _ = try await redis.execute(load).first?.orThrow()
     }

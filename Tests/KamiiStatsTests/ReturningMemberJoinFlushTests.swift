@@ -6,7 +6,7 @@ import KamiiTestSupport
 import Testing
 
 /// A returning member's join goes with their profile into the flush, which keeps it in Redis (the
-/// guild's joins hash, with the level the member has) until the rewarder has carried it out: a
+/// guild's joins hash, marked with the flush's id) until the rewarder has carried it out: a
 /// crash or a restart in between loses none. A newcomer's join is neither kept nor reported.
 @Suite(.enabled(if: RedisTestServer.isConfigured))
 struct ReturningMemberJoinFlushTests {
@@ -53,12 +53,23 @@ struct ReturningMemberJoinFlushTests {
     }
 
     /// A flush sent again after its reply was lost finds its batch applied, join and all: the
-    /// join was not reported, so its guild is named for the rewarder to look at Redis.
-    @Test func aJoinWhoseReplyWasLostNamesItsGuild() async throws {
+    /// join was not reported, so its guild is named for the rewarder to look at Redis — a join or
+    /// the end of a member's screening alike.
+    @Test(arguments: [false, true])
+    func aJoinWhoseReplyWasLostNamesItsGuild(endingScreening: Bool) async throws {
         let redis = try RedisTestServer.client()
-        _ = try await leveled(redis)
+        let (buffer, flusher) = try await leveled(redis)
+        if endingScreening {
+            buffer.record(guild: guild.rawValue) { batch in
+                batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 1, isPending: true, isVerified: nil, trust: 50), of: 3)
+            }
+            #expect(await flusher.flush())
+        }
         var batch = GuildStatsBatch()
-        batch.setProfile(profile(restoresRewards: true), of: 3)
+        batch.setProfile(
+            endingScreening
+                ? MemberProfile(hasAvatar: true, joinedAt: 0, isPending: false, isVerified: nil, trust: 50, endsScreening: true)
+                : profile(restoresRewards: true), of: 3)
         var flush = PendingFlush(id: "test-join", batches: [guild.rawValue: batch], keys: keys, guildsPerCall: 1)
         let pipeline = flush.pipeline(scriptHash: try await redis.load(StatsFlushScript.script))
         _ = try await redis.execute(pipeline)

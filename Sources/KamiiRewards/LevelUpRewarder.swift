@@ -95,6 +95,11 @@ public final class LevelUpRewarder: Sendable {
         _ levelUps: LevelUps, joins: Joins, waiting: [LevelUp] = [], waitingJoins: [MemberJoin] = []
     ) async where LevelUps.Element == LevelUp, Joins.Element == MemberJoin {
         let queues = (0..<lanes).map { _ in RewardLane(capacity: laneCapacity) }
+        // Counted here, once a cluster's process has kept only its own guilds' (the reads take all).
+        if !waiting.isEmpty { logger.info("carrying out level-ups an earlier run left", metadata: ["level_ups": "\(waiting.count)"]) }
+        if !waitingJoins.isEmpty {
+            logger.info("giving back the roles of returning members an earlier run left", metadata: ["joins": "\(waitingJoins.count)"])
+        }
         await withTaskGroup(of: Void.self) { group in
             for queue in queues {
                 group.addTask {
@@ -126,9 +131,7 @@ public final class LevelUpRewarder: Sendable {
     public func waitingLevelUps() async -> [LevelUp] {
         guard let backlog else { return [] }
         do {
-            let waiting = try await backlog.waiting()
-            if !waiting.isEmpty { logger.info("carrying out level-ups an earlier run left", metadata: ["level_ups": "\(waiting.count)"]) }
-            return waiting
+            return try await backlog.waiting()
         } catch {
             logger.error("the level-ups an earlier run left could not be read", metadata: ["error": "\(error)"])
             return []
@@ -140,9 +143,7 @@ public final class LevelUpRewarder: Sendable {
     public func waitingJoins() async -> [MemberJoin] {
         guard let backlog else { return [] }
         do {
-            let waiting = try await backlog.waitingJoins()
-            if !waiting.isEmpty { logger.info("giving back the roles of returning members an earlier run left", metadata: ["joins": "\(waiting.count)"]) }
-            return waiting
+            return try await backlog.waitingJoins()
         } catch {
             logger.error("the returning members an earlier run left could not be read", metadata: ["error": "\(error)"])
             return []

@@ -13,9 +13,12 @@ extension LevelUpRewarder {
     /// announced twice.
     /// The retry reads the guild's waiting joins as well; without a backlog, returning members
     /// whose roles could not be given back (``failedJoins``) go on their lanes again at each look.
+    /// When what an earlier run left could not be read at start, each look reads it again (every
+    /// guild's, as at start) until it can, and retries the guilds this process carries out.
     func retryWaiting(into queues: [RewardLane]) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: retryInterval) } catch { return }
+            if leftOverUnread.withLock({ $0 }) { await readLeftOverAgain() }
             let guilds = failedGuilds.withLock { failed -> Set<UInt64> in
                 defer { failed.removeAll() }
                 return failed
@@ -33,6 +36,22 @@ extension LevelUpRewarder {
                 let work = RewardWork.join(MemberJoin(guild: GuildID(join[0]), user: UserID(join[1])))
                 if !work.lane(in: queues).push(work) { failedJoins.withLock { _ = $0.insert(join) } }
             }
+        }
+    }
+
+    /// Reads again every guild's waiting level-ups and joins (the start's read failed): this
+    /// process's guilds among them are retried, which reads each guild's own from Redis again.
+    private func readLeftOverAgain() async {
+        guard let backlog else { return }
+        do {
+            let guilds = Set(try await backlog.waiting().map(\.guild)).union(try await backlog.waitingJoins().map(\.guild)).filter(owns)
+            leftOverUnread.withLock { $0 = false }
+            if !guilds.isEmpty {
+                logger.info("what an earlier run left is read at last; its guilds are retried", metadata: ["guilds": "\(guilds.count)"])
+            }
+            failedGuilds.withLock { $0.formUnion(guilds.map(\.rawValue)) }
+        } catch {
+            logger.warning("what an earlier run left still cannot be read", metadata: ["error": "\(error)"])
         }
     }
 

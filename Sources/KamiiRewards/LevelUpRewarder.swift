@@ -40,6 +40,8 @@ public final class LevelUpRewarder: Sendable {
     let retryInterval: Duration
     /// Guilds where a level-up could not be carried out since the last retry.
     let failedGuilds = Mutex<Set<UInt64>>([])
+    /// What an earlier run left could not be read at start: read again at each retry until it is.
+    let leftOverUnread = Mutex(false)
     /// Returning members (guild, user) whose roles could not be given back yet (Discord or a
     /// database away), for a rewarder without a backlog: tried again at each retry. (With one,
     /// Redis keeps them, and their guild is retried.)
@@ -133,7 +135,8 @@ public final class LevelUpRewarder: Sendable {
         do {
             return try await backlog.waiting()
         } catch {
-            logger.error("the level-ups an earlier run left could not be read", metadata: ["error": "\(error)"])
+            leftOverUnread.withLock { $0 = true }
+            logger.error("the level-ups an earlier run left could not be read; read again at the next retry", metadata: ["error": "\(error)"])
             return []
         }
     }
@@ -145,7 +148,8 @@ public final class LevelUpRewarder: Sendable {
         do {
             return try await backlog.waitingJoins()
         } catch {
-            logger.error("the returning members an earlier run left could not be read", metadata: ["error": "\(error)"])
+            leftOverUnread.withLock { $0 = true }
+            logger.error("the returning members an earlier run left could not be read; read again at the next retry", metadata: ["error": "\(error)"])
             return []
         }
     }

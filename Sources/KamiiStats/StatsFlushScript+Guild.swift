@@ -206,8 +206,9 @@ extension StatsFlushScript {
             end
             -- Joins wait likewise, in the joins hash (user → this batch's id: what marks that join,
             -- not a later one, done), and are reported after the level-ups, with -1 as the level
-            -- before. A member back pending screening owes nothing until they pass: an older
-            -- join of theirs still waiting goes.
+            -- before. A member back pending screening is owed nothing until they pass (a role would
+            -- let them skip it): an older join or level-up of theirs still waiting goes — passing
+            -- is a join, which gives their level's rewards.
             for from = 1, joinCount, 2000 do
                 local entries, count = {}, 0
                 for k = from, math.min(from + 1999, joinCount), 2 do
@@ -217,6 +218,7 @@ extension StatsFlushScript {
             end
             for from = 1, pendingCount, 1000 do
                 call('HDEL', prefix .. 'joins', unpack(pendingAgain, from, math.min(from + 999, pendingCount)))
+                call('HDEL', prefix .. 'levelups', unpack(pendingAgain, from, math.min(from + 999, pendingCount)))
             end
             if joinCount > 0 and upCount == 0 then ups = {} end
             for k = 1, joinCount, 2 do

@@ -24,9 +24,10 @@ final class HotPathService: Service, Sendable {
     let settings: RunConfiguration.HotPathSettings
     let threadMaps: StoredThreadParents
     let logger: Logger
-    /// The shards this process runs, once planned (``shardsPlanned(_:of:)``): which guilds'
-    /// waiting level-ups are this process's to carry out.
+    /// Which guilds' level-ups and joins are this process's to carry out, once its shards are
+    /// planned (``shardsPlanned(_:of:)``).
     private let ownership: ShardOwnership
+    /// The plan, once made: the rewarder starts after it.
     private let plans: AsyncStream<(shards: Set<Int>, count: Int)>
     private let planned: AsyncStream<(shards: Set<Int>, count: Int)>.Continuation
 

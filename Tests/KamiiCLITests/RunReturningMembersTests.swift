@@ -23,6 +23,8 @@ struct RunReturningMembersTests {
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-returns-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
         let guild = world.guilds[0]
+        // Without Membership Screening: a member back pending would rightly be owed nothing yet.
+        try #require(!world.screensNewMembers(guild))
         let reward = try #require(guild.roles.first)
         var config = GuildConfig()
         config.xp.levelRewards = [.init(level: 1, role: reward)]

@@ -33,7 +33,9 @@ struct LeftOverReadTests {
         func joinsDone(_ joins: [MemberJoin]) async throws { try await real.joinsDone(joins) }
     }
 
-    @Test func whatAnEarlierRunLeftIsReadAgainWhenTheStartsReadFailed() async throws {
+    /// Carried out by the process whose shards hold the guild; another process's re-read leaves it.
+    @Test(arguments: [true, false])
+    func whatAnEarlierRunLeftIsReadAgainWhenTheStartsReadFailed(owned: Bool) async throws {
         let redis = try RedisTestServer.client()
         let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
         let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
@@ -50,10 +52,16 @@ struct LeftOverReadTests {
         let rewarder = LevelUpRewarder(
             settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions,
             levels: StatsReader(redis: redis, keys: keys), backlog: FirstReadsFail(LevelUpBacklog(redis: redis, keys: keys)),
-            retryDelay: .milliseconds(1), retryInterval: .milliseconds(100))
+            retryDelay: .milliseconds(1), retryInterval: .milliseconds(100), owns: { _ in owned })
         let waiting = await rewarder.waitingLevelUps(), waitingJoins = await rewarder.waitingJoins()
         #expect(waiting.isEmpty && waitingJoins.isEmpty, "both reads failed")
         try await ReturningMemberRetryTests.withRunning(rewarder) { _ in
+            guard owned else {
+                try await Task.sleep(for: .milliseconds(350))
+                #expect(actions.added.value.isEmpty, "another process's guild")
+                #expect(try await redis.send("EXISTS", keys.waitingLevelUps(in: guild), keys.waitingJoins(in: guild)).int == 2)
+                return
+            }
             try await waitUntil("both carried out at a retry") { actions.added.value == [501, 501] }
             try await waitUntil("and cleared") {
                 try await redis.send("EXISTS", keys.waitingLevelUps(in: guild), keys.waitingJoins(in: guild)).int == 0

@@ -111,7 +111,7 @@ struct ReturningMemberJoinFlushTests {
 
     /// A join marked done goes only while Redis holds that join: a member who left and came back
     /// meanwhile has a newer one, which stays; one back pending screening owes nothing until they
-    /// pass, and an older join of theirs still waiting goes.
+    /// pass, and an older join or level-up of theirs still waiting goes.
     @Test func aJoinMarkedDoneLeavesANewerOneAndAPendingReturnClearsIt() async throws {
         let redis = try RedisTestServer.client()
         let (buffer, flusher) = try await leveled(redis)
@@ -125,11 +125,13 @@ struct ReturningMemberJoinFlushTests {
         let left = try await backlog.waitingJoins()
         #expect(left.map(\.user) == [UserID(1)] && left != first, "the newer join waits")
 
+        #expect(try await backlog.waiting().map(\.user.rawValue).sorted() == [1, 3], "members 1's and 3's level-ups wait too")
         buffer.record(guild: guild.rawValue) { batch in
             batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: true, isVerified: nil, trust: 50), of: 1)
         }
         #expect(await flusher.flush())
         #expect(try await backlog.waitingJoins().isEmpty, "back pending: nothing owed until they pass")
+        #expect(try await backlog.waiting().map(\.user.rawValue) == [3], "member 1's level-up goes; 3's stays")
         await redis.close()
     }
 

@@ -128,14 +128,12 @@ extension LevelUpRewarder {
     }
 
     private func retryLater(_ join: MemberJoin) {
-        // Redis keeps it: the guild's retry reads it from there.
-        guard backlog == nil else {
-            failedGuilds.withLock { _ = $0.insert(join.guild.rawValue) }
-            return
-        }
+        // With a backlog Redis keeps it too: the guild's retry reads it from there (a join this
+        // process never held, read at start, included).
+        if backlog != nil { failedGuilds.withLock { _ = $0.insert(join.guild.rawValue) } }
         let held = failedJoins.withLock { failed in
             guard failed.count < Self.failedJoinsLimit else { return false }
-            failed.insert([join.guild.rawValue, join.user.rawValue])
+            failed.insert(join)
             return true
         }
         if !held { givenUp(join, because: "too many wait for a retry") }

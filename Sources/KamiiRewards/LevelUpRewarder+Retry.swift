@@ -11,8 +11,8 @@ extension LevelUpRewarder {
     /// of a level-up the retry read is not carried out again (``notYetRetried(_:)``). A report
     /// carried out before the retry reads the entry it was merged into is: at worst a level is
     /// announced twice.
-    /// The retry reads the guild's waiting joins as well; without a backlog, returning members
-    /// whose roles could not be given back (``failedJoins``) go on their lanes again at each look.
+    /// The retry reads the guild's waiting joins as well, and returning members whose roles could
+    /// not be given back (``failedJoins``) go on their lanes again at each look.
     /// When what an earlier run left could not be read at start, each look reads it again (every
     /// guild's, as at start) until it can, and retries the guilds this process carries out.
     func retryWaiting(into queues: [RewardLane]) async {
@@ -28,12 +28,12 @@ extension LevelUpRewarder {
                 // A full lane: asked again at the next look.
                 if !work.lane(in: queues).push(work) { failedGuilds.withLock { _ = $0.insert(guild) } }
             }
-            let joins = failedJoins.withLock { failed -> Set<[UInt64]> in
+            let joins = failedJoins.withLock { failed -> Set<MemberJoin> in
                 defer { failed.removeAll() }
                 return failed
             }
-            for join in joins.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                let work = RewardWork.join(MemberJoin(guild: GuildID(join[0]), user: UserID(join[1])))
+            for join in joins.sorted(by: { ($0.guild.rawValue, $0.user.rawValue) < ($1.guild.rawValue, $1.user.rawValue) }) {
+                let work = RewardWork.join(join)
                 if !work.lane(in: queues).push(work) { failedJoins.withLock { _ = $0.insert(join) } }
             }
         }

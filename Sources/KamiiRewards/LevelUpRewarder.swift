@@ -42,10 +42,10 @@ public final class LevelUpRewarder: Sendable {
     let failedGuilds = Mutex<Set<UInt64>>([])
     /// What an earlier run left could not be read at start: read again at each retry until it is.
     let leftOverUnread = Mutex(false)
-    /// Returning members (guild, user) whose roles could not be given back yet (Discord or a
-    /// database away), for a rewarder without a backlog: tried again at each retry. (With one,
-    /// Redis keeps them, and their guild is retried.)
-    let failedJoins = Mutex<Set<[UInt64]>>([])
+    /// Returning members whose roles could not be given back yet (Discord or a database away):
+    /// tried again at each retry. With a backlog Redis keeps them too (a restart reads them there,
+    /// and their guild is retried); this copy covers a Redis that restarts empty meanwhile.
+    let failedJoins = Mutex<Set<MemberJoin>>([])
     /// Returning members held for a retry at most: past it, one is given up (and counted).
     static let failedJoinsLimit = 100_000
     /// Returning members of guilds whose configuration is refused, held until it changes.
@@ -198,14 +198,22 @@ public final class LevelUpRewarder: Sendable {
             }
         }
         var joinsOver: [MemberJoin] = []
+        // A join waiting both in Redis and in this process's retries (the same mark) comes twice
+        // to a retry: handled once when both land in one batch (most often; else its roles are
+        // asked for twice, which Discord holds once).
+        var joinsSeen: Set<MemberJoin> = []
         for work in batch {
             switch work {
             case .join(let join):
+                guard joinsSeen.insert(join).inserted else { continue }
                 if await handle(join, unknown: &unknown) { joinsOver.append(join) }
             case .levelUp(let levelUp):
                 if notYetRetried(levelUp) { merge(levelUp) }
             case .retry(let guild):
-                for join in await joinsToRetry(in: guild) where await handle(join, unknown: &unknown) { joinsOver.append(join) }
+                for join in await joinsToRetry(in: guild) {
+                    guard joinsSeen.insert(join).inserted else { continue }
+                    if await handle(join, unknown: &unknown) { joinsOver.append(join) }
+                }
                 for levelUp in await waitingToRetry(in: guild) { merge(levelUp) }
             }
         }

@@ -64,7 +64,7 @@ struct DurableJoinsTests {
             join.yield(MemberJoin(guild: guild, user: UserID(77)))
             try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
             #expect(try await waiting(redis) == ["77"])
-            #expect(rewarder.failedJoins.withLock { $0.isEmpty }, "Redis holds it, not the process")
+            #expect(rewarder.failedJoins.withLock { $0.map(\.user) } == [UserID(77)], "the process holds it too, for a Redis that restarts empty")
             actions.failing.withLock { $0 = false }
             try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
             try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
@@ -141,6 +141,26 @@ struct DurableJoinsTests {
         await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waitingJoins: await rewarder.waitingJoins())
         #expect(actions.added.value.isEmpty)
         #expect(try await waiting(redis).isEmpty)
+        await redis.close()
+    }
+
+    /// Redis restarts empty while a join waits for Discord: the guild is loaded back from SQL by
+    /// its next flush, its joins hash is gone, and the process's own copy gives the roles.
+    @Test func aJoinWaitingWhenRedisLosesItsDataIsStillCarriedOut() async throws {
+        let redis = try RedisTestServer.client()
+        try await prepare(redis)
+        let actions = FlakyRoles()
+        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        try await ReturningMemberRetryTests.withRunning(rewarder) { join in
+            join.yield(MemberJoin(guild: guild, user: UserID(77), mark: "12"))
+            try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
+            // Redis lost everything of the guild; its next flush loaded the member back from SQL.
+            _ = try await redis.send("DEL", keys.waitingJoins(in: guild), keys.members(in: guild))
+            try await ReturningMemberRetryTests.load(member: 77, at: 12, in: guild, keys, redis)
+            actions.failing.withLock { $0 = false }
+            try await waitUntil("given at a retry") { Set(actions.added.value) == [501, 1_001] }
+            #expect(actions.added.value.count == 2, "once each, though Redis and the process both held it until Redis lost it")
+        }
         await redis.close()
     }
 }

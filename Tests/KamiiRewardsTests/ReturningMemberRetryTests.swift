@@ -128,7 +128,7 @@ struct ReturningMemberRetryTests {
         let guild = GuildID(9 << 22)
         await rewarder.handle(MemberJoin(guild: guild, user: UserID(77)))
         #expect(rewarder.joinsAwaitingSettings.withLock { $0.count } == 0)
-        #expect(rewarder.failedJoins.withLock { $0 } == [[guild.rawValue, 77]])
+        #expect(rewarder.failedJoins.withLock { $0 } == [MemberJoin(guild: guild, user: UserID(77))])
         await rewarder.handle(MemberJoin(guild: guild, user: UserID(77)))
         #expect(settings.reads.value == 2 && rewarder.totals.rolesRestored == 2, "read again: the stale refusal was not kept")
     }

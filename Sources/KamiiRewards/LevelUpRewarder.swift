@@ -131,25 +131,24 @@ public final class LevelUpRewarder: Sendable {
     /// before the flusher starts: a level-up this run flushes would otherwise be read here and come
     /// through the flusher's stream as well.
     public func waitingLevelUps() async -> [LevelUp] {
-        guard let backlog else { return [] }
-        do {
-            return try await backlog.waiting()
-        } catch {
-            leftOverUnread.withLock { $0 = true }
-            logger.error("the level-ups an earlier run left could not be read; read again at the next retry", metadata: ["error": "\(error)"])
-            return []
-        }
+        await leftOver("level-ups") { try await $0.waiting() }
     }
 
     /// The returning members' joins earlier runs left waiting in Redis; read it, as
     /// ``waitingLevelUps()``, before the flusher starts.
     public func waitingJoins() async -> [MemberJoin] {
+        await leftOver("returning members") { try await $0.waitingJoins() }
+    }
+
+    /// What `read` finds in the backlog; none when it fails, and then read again at each retry
+    /// (``retryWaiting(into:)``) until it can be.
+    private func leftOver<Item>(_ what: String, _ read: (any WaitingLevelUps) async throws -> [Item]) async -> [Item] {
         guard let backlog else { return [] }
         do {
-            return try await backlog.waitingJoins()
+            return try await read(backlog)
         } catch {
             leftOverUnread.withLock { $0 = true }
-            logger.error("the returning members an earlier run left could not be read; read again at the next retry", metadata: ["error": "\(error)"])
+            logger.error("the \(what) an earlier run left could not be read; read again at the next retry", metadata: ["error": "\(error)"])
             return []
         }
     }

@@ -17,23 +17,36 @@ public struct LevelUpBacklog: Sendable {
 
     /// Every level-up waiting, in every guild (a scan of the key space: for start-up).
     public func waiting() async throws -> [LevelUp] {
-        try await waiting(in: redis.keys(matching: "\(keys.prefix):{*}:levelups").compactMap(keys.guild(ofKey:)))
+        try await waiting(in: guilds(withKeyEnding: "levelups"))
     }
 
     /// The level-ups waiting in these guilds (one pipelined round trip per thousand guilds).
     public func waiting(in guilds: [GuildID]) async throws -> [LevelUp] {
-        var found: [LevelUp] = []
+        try await entries(of: keys.waitingLevelUps(in:), in: guilds).compactMap { guild, user, value in
+            let levels = value.split(separator: ":").compactMap { Int($0) }
+            guard levels.count == 2 else { return nil }
+            return LevelUp(guild: guild, user: user, from: levels[0], to: levels[1])
+        }
+    }
+
+    /// The guilds that have a `<prefix>:{guild}:<ending>` key.
+    private func guilds(withKeyEnding ending: String) async throws -> [GuildID] {
+        try await redis.keys(matching: "\(keys.prefix):{*}:\(ending)").compactMap(keys.guild(ofKey:))
+    }
+
+    /// Every (user → value) entry of these guilds' hashes (`key` names each guild's): one
+    /// pipelined round trip per thousand guilds; a field that is not a user ID is passed over.
+    private func entries(of key: (GuildID) -> String, in guilds: [GuildID]) async throws -> [(GuildID, UserID, String)] {
+        var found: [(GuildID, UserID, String)] = []
         for start in stride(from: 0, to: guilds.count, by: 1_000) {
             let part = guilds[start..<min(start + 1_000, guilds.count)]
             var pipeline = RedisPipeline()
-            for guild in part { pipeline.append("HGETALL", keys.waitingLevelUps(in: guild)) }
+            for guild in part { pipeline.append("HGETALL", key(guild)) }
             for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
                 let entries = try reply.orThrow().array ?? []
                 for index in stride(from: 0, to: entries.count - 1, by: 2) {
                     guard let user = entries[index].string.flatMap(UInt64.init), let value = entries[index + 1].string else { continue }
-                    let levels = value.split(separator: ":").compactMap { Int($0) }
-                    guard levels.count == 2 else { continue }
-                    found.append(LevelUp(guild: guild, user: UserID(user), from: levels[0], to: levels[1]))
+                    found.append((guild, UserID(user), value))
                 }
             }
         }
@@ -75,25 +88,12 @@ public struct LevelUpBacklog: Sendable {
 
     /// Every returning member's join waiting, in every guild (a scan of the key space: for start-up).
     public func waitingJoins() async throws -> [MemberJoin] {
-        try await waitingJoins(in: redis.keys(matching: "\(keys.prefix):{*}:joins").compactMap(keys.guild(ofKey:)))
+        try await waitingJoins(in: guilds(withKeyEnding: "joins"))
     }
 
     /// The joins waiting in these guilds (one pipelined round trip per thousand guilds).
     public func waitingJoins(in guilds: [GuildID]) async throws -> [MemberJoin] {
-        var found: [MemberJoin] = []
-        for start in stride(from: 0, to: guilds.count, by: 1_000) {
-            let part = guilds[start..<min(start + 1_000, guilds.count)]
-            var pipeline = RedisPipeline()
-            for guild in part { pipeline.append("HGETALL", keys.waitingJoins(in: guild)) }
-            for (guild, reply) in zip(part, try await redis.execute(pipeline)) {
-                let entries = try reply.orThrow().array ?? []
-                for index in stride(from: 0, to: entries.count - 1, by: 2) {
-                    guard let user = entries[index].string.flatMap(UInt64.init), let mark = entries[index + 1].string else { continue }
-                    found.append(MemberJoin(guild: guild, user: UserID(user), mark: mark))
-                }
-            }
-        }
-        return found
+        try await entries(of: keys.waitingJoins(in:), in: guilds).map { MemberJoin(guild: $0, user: $1, mark: $2) }
     }
 
     /// Marks joins carried out (or owed nothing after all): each entry goes only while it still

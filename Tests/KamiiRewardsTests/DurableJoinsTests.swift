@@ -16,6 +16,14 @@ struct DurableJoinsTests {
     let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
     static let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: nil)
+    static let settings = FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards))
+
+    /// Role grants that go through (Discord reachable).
+    static func reachable() -> FlakyRoles {
+        let actions = FlakyRoles()
+        actions.failing.withLock { $0 = false }
+        return actions
+    }
 
     /// Redis as a flush leaves it: member 77 at level 12 in a loaded guild (pending screening or
     /// not), and the joins of 77 and of `others` (members Redis has no record of) waiting.
@@ -26,7 +34,7 @@ struct DurableJoinsTests {
         _ = try await redis.execute(joins).first?.orThrow()
     }
 
-    func rewarder(_ redis: RedisClient, _ actions: FlakyRoles, settings: any GuildSettingsSource, owns: Bool = true) -> LevelUpRewarder {
+    func rewarder(_ redis: RedisClient, _ actions: FlakyRoles, settings: any GuildSettingsSource = settings, owns: Bool = true) -> LevelUpRewarder {
         LevelUpRewarder(
             settings: settings, actions: actions, levels: StatsReader(redis: redis, keys: keys),
             backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1), retryInterval: .milliseconds(100),
@@ -42,9 +50,8 @@ struct DurableJoinsTests {
     @Test func joinsAnEarlierRunLeftAreCarriedOutAtStart() async throws {
         let redis = try RedisTestServer.client()
         try await prepare(redis, others: [78])
-        let actions = FlakyRoles()
-        actions.failing.withLock { $0 = false }
-        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let actions = Self.reachable()
+        let rewarder = rewarder(redis, actions)
         let left = await rewarder.waitingJoins().filter { $0.guild == guild }
         #expect(Set(left.map(\.user.rawValue)) == [77, 78])
         await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waitingJoins: left)
@@ -59,7 +66,7 @@ struct DurableJoinsTests {
         let redis = try RedisTestServer.client()
         try await prepare(redis)
         let actions = FlakyRoles()
-        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let rewarder = rewarder(redis, actions)
         try await ReturningMemberRetryTests.withRunning(rewarder) { join in
             join.yield(MemberJoin(guild: guild, user: UserID(77)))
             try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }
@@ -77,8 +84,7 @@ struct DurableJoinsTests {
     @Test func joinsHeldForARefusedConfigurationWaitInRedis() async throws {
         let redis = try RedisTestServer.client()
         try await prepare(redis)
-        let actions = FlakyRoles()
-        actions.failing.withLock { $0 = false }
+        let actions = Self.reachable()
         let settings = ReturningMemberRetryTests.RefusedUntilSaved()
         let rewarder = rewarder(redis, actions, settings: settings)
         try await ReturningMemberRetryTests.withRunning(rewarder) { join in
@@ -99,9 +105,8 @@ struct DurableJoinsTests {
     @Test func aSettingsChangeLooksAtTheJoinsWaitingInRedis() async throws {
         let redis = try RedisTestServer.client()
         try await prepare(redis)
-        let actions = FlakyRoles()
-        actions.failing.withLock { $0 = false }
-        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let actions = Self.reachable()
+        let rewarder = rewarder(redis, actions)
         try await ReturningMemberRetryTests.withRunning(rewarder) { join in
             try await Task.sleep(for: .milliseconds(250))
             #expect(try await waiting(redis) == ["77"], "nobody looked")
@@ -117,10 +122,8 @@ struct DurableJoinsTests {
     @Test func aSettingsChangeOfAnotherProcesssGuildLooksAtNothing() async throws {
         let redis = try RedisTestServer.client()
         try await prepare(redis)
-        let actions = FlakyRoles()
-        actions.failing.withLock { $0 = false }
-        let settings = FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards))
-        let rewarder = rewarder(redis, actions, settings: settings, owns: false)
+        let actions = Self.reachable()
+        let rewarder = rewarder(redis, actions, owns: false)
         try await ReturningMemberRetryTests.withRunning(rewarder) { _ in
             rewarder.settingsChanged(guild)
             try await Task.sleep(for: .milliseconds(350))
@@ -135,9 +138,8 @@ struct DurableJoinsTests {
     @Test func aJoinOfAMemberNowPendingGivesNothing() async throws {
         let redis = try RedisTestServer.client()
         try await prepare(redis, pending: true)
-        let actions = FlakyRoles()
-        actions.failing.withLock { $0 = false }
-        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let actions = Self.reachable()
+        let rewarder = rewarder(redis, actions)
         await rewarder.run(AsyncStream<LevelUp> { $0.finish() }, joins: AsyncStream<MemberJoin> { $0.finish() }, waitingJoins: await rewarder.waitingJoins())
         #expect(actions.added.value.isEmpty)
         #expect(try await waiting(redis).isEmpty)
@@ -150,7 +152,7 @@ struct DurableJoinsTests {
         let redis = try RedisTestServer.client()
         try await prepare(redis)
         let actions = FlakyRoles()
-        let rewarder = rewarder(redis, actions, settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: Self.rewards)))
+        let rewarder = rewarder(redis, actions)
         try await ReturningMemberRetryTests.withRunning(rewarder) { join in
             join.yield(MemberJoin(guild: guild, user: UserID(77), mark: "12"))
             try await waitUntil("the first try failed, both roles") { rewarder.totals.failures >= 2 }

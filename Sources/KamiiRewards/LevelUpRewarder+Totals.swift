@@ -24,6 +24,9 @@ extension LevelUpRewarder {
         /// Calls not sent: Discord refused the same role or channel in the guild lately
         /// (``RefusedTargets``), and would again.
         public var notSent = 0
+        /// Level-ups whose roles were not given: the member is pending Membership Screening again
+        /// (passing it gives them) or no longer has a record (deleted on request).
+        public var rolesWithheld = 0
         /// Level-ups a retry had already carried out (read from Redis, where the flush had merged
         /// them, before the flush's report reached the lane): not carried out again.
         public var alreadyRetried = 0

@@ -282,50 +282,6 @@ public final class LevelUpRewarder: Sendable {
         await handle([.levelUp(levelUp)])
     }
 
-    /// Returns false when a call may pass later (the level-up stays waiting).
-    private func applyRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async -> Bool {
-        let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
-        guard !changes.isEmpty else { return true }
-        let guild = levelUp.guild, user = levelUp.user
-        if rewards.stack {
-            var over = true
-            for role in changes.add {
-                let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
-                if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
-                over = over && outcome.isOver
-            }
-            return over
-        }
-        // Replaced rewards go only once the new one is held: a member whose new role was refused
-        // (above the bot's, deleted) is given the next one down — most often the one they had —
-        // rather than ending with neither; one whose call failed for now keeps theirs until the
-        // level-up's retry.
-        let top: LevelRewards.Reward
-        switch await giveHighest(of: rewards.tiers(atLevel: levelUp.level), for: levelUp, heldUpTo: levelUp.previousLevel, counting: \Totals.rolesAdded) {
-        case .given(let reward): top = reward
-        case .alreadyHeld: return true
-        case .stopped(let over): return over
-        }
-        var over = true
-        var remove = rewards.roles(replacedBy: top)
-        // Many lower tiers: one read of the member's roles instead of a removal of each tier.
-        if remove.count > 1 {
-            var held: [RoleID]?
-            let read = await attempt(levelUp, on: user.rawValue, { () throws(RESTError) in held = try await actions.roles(of: user, in: guild) })
-            switch read {
-            case .done: if let held { remove = remove.filter { role in held.contains { $0.rawValue == role } } }
-            case .refused: return over  // the member left: nothing of theirs to remove
-            case .failed: return false
-            }
-        }
-        for role in remove {
-            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
-            if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
-            over = over && outcome.isOver
-        }
-        return over
-    }
-
     /// Whether Discord's `code` refuses the role or channel itself, whoever the member — not 50001
     /// (Missing Access): the bot cannot reach the guild or channel at all, and no other role of it
     /// would be given either.

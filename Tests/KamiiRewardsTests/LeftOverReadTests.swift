@@ -40,6 +40,7 @@ struct LeftOverReadTests {
         let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
         let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
         // Member 77's level-up to 3 and member 78's return (level 12), as a killed run left them.
+        try await ReturningMemberRetryTests.load(member: 77, at: 3, in: guild, keys, redis)
         try await ReturningMemberRetryTests.load(member: 78, at: 12, in: guild, keys, redis)
         var left = RedisPipeline()
         left.append("HSET", keys.waitingLevelUps(in: guild), "77", "0:3")

@@ -1,0 +1,83 @@
+import DiscordModels
+import DiscordREST
+import KamiiCore
+import KamiiStats
+
+/// A level-up's reward roles: given as far as the member's record says they are owed them now.
+extension LevelUpRewarder {
+    /// Gives (and, when rewards replace each other, takes) the roles of a level-up, as far as the
+    /// member is owed them now (``owedPart(of:)``). Returns false when a call may pass later (the
+    /// level-up stays waiting).
+    func applyRoles(_ reported: LevelUp, _ rewards: LevelRewards) async -> Bool {
+        guard !rewards.changes(from: reported.previousLevel, to: reported.level).isEmpty else { return true }
+        guard let levelUp = await owedPart(of: reported) else {
+            counts.withLock { $0.rolesWithheld += 1 }
+            return true
+        }
+        let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
+        guard !changes.isEmpty else { return true }
+        let guild = levelUp.guild, user = levelUp.user
+        if rewards.stack {
+            var over = true
+            for role in changes.add {
+                let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.addRole(RoleID(role), to: user, in: guild) })
+                if outcome == .done { counts.withLock { $0.rolesAdded += 1 } }
+                over = over && outcome.isOver
+            }
+            return over
+        }
+        // Replaced rewards go only once the new one is held: a member whose new role was refused
+        // (above the bot's, deleted) is given the next one down — most often the one they had —
+        // rather than ending with neither; one whose call failed for now keeps theirs until the
+        // level-up's retry.
+        let top: LevelRewards.Reward
+        switch await giveHighest(of: rewards.tiers(atLevel: levelUp.level), for: levelUp, heldUpTo: levelUp.previousLevel, counting: \Totals.rolesAdded) {
+        case .given(let reward): top = reward
+        case .alreadyHeld: return true
+        case .stopped(let over): return over
+        }
+        var over = true
+        var remove = rewards.roles(replacedBy: top)
+        // Many lower tiers: one read of the member's roles instead of a removal of each tier.
+        if remove.count > 1 {
+            var held: [RoleID]?
+            let read = await attempt(levelUp, on: user.rawValue, { () throws(RESTError) in held = try await actions.roles(of: user, in: guild) })
+            switch read {
+            case .done: if let held { remove = remove.filter { role in held.contains { $0.rawValue == role } } }
+            case .refused: return over  // the member left: nothing of theirs to remove
+            case .failed: return false
+            }
+        }
+        for role in remove {
+            let outcome = await attempt(levelUp, on: role, { () throws(RESTError) in try await actions.removeRole(RoleID(role), from: user, in: guild) })
+            if outcome == .done { counts.withLock { $0.rolesRemoved += 1 } }
+            over = over && outcome.isOver
+        }
+        return over
+    }
+
+    /// The part of a level-up whose roles the member is owed now, by their record in Redis: none
+    /// while they are pending Membership Screening (they left and came back after the level-up was
+    /// reported — a role would let them skip the screening; passing it is a join, which gives the
+    /// level's roles) or when Redis has no record of them in the guild (deleted on request since);
+    /// up to the record's level when that is lower (the guild loaded back from an older
+    /// checkpoint). Only level-ups that change roles are read for, one HMGET each. A record that
+    /// cannot be read (Redis lost the guild, or does not answer) leaves the level-up as reported:
+    /// its copy in Redis may be gone with the guild, and holding it would lose the roles for good.
+    func owedPart(of levelUp: LevelUp) async -> LevelUp? {
+        guard let levels else { return levelUp }
+        let owed: Int?
+        do {
+            owed = try await levels.owedLevel(of: levelUp.user, in: levelUp.guild)
+        } catch {
+            logger.debug("a level-up's member could not be read; its roles are given as reported", metadata: [
+                "guild": "\(levelUp.guild)", "error": "\(error)",
+            ])
+            return levelUp
+        }
+        guard let owed, owed > levelUp.previousLevel else { return nil }
+        var part = levelUp
+        part.level = min(levelUp.level, owed)
+        return part
+    }
+}

@@ -1,0 +1,86 @@
+import DiscordModels
+import KamiiCore
+import KamiiRedis
+@testable import KamiiRewards
+import KamiiStats
+import KamiiTestSupport
+import Testing
+
+/// A level-up's roles are given as far as the member's record in Redis says they are owed them
+/// when the rewarder gets to it: a member who left and came back pending Membership Screening
+/// meanwhile is given none (a role would let them skip the screening), nor is a member deleted on
+/// request since. Each of these level-ups is over afterwards: it leaves Redis's waiting list.
+@Suite(.enabled(if: RedisTestServer.isConfigured))
+struct OwedLevelUpRolesTests {
+    let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
+    let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
+
+    /// What member 77's record says when their level-up from 4 to 12 is carried out.
+    enum Record: Sendable, CustomTestStringConvertible {
+        case level(Int, pending: Bool)
+        /// The guild is loaded (another member's record, the batch marker), 77 has no record.
+        case deleted
+        /// Redis holds nothing of the guild (restarted empty, not loaded back yet).
+        case guildNotLoaded
+
+        var testDescription: String {
+            switch self {
+            case .level(let level, let pending): "level \(level)\(pending ? ", pending screening" : "")"
+            case .deleted: "no record"
+            case .guildNotLoaded: "guild not in Redis"
+            }
+        }
+    }
+
+    /// Stacked rewards at levels 5 and 10: the roles given for 4 → 12 are those the record allows.
+    @Test(arguments: [
+        (Record.level(12, pending: false), [501, 1_001]),
+        (.level(12, pending: true), []),
+        (.deleted, []),
+        (.level(7, pending: false), [501]),
+        (.guildNotLoaded, [501, 1_001]),
+    ] as [(Record, [UInt64])])
+    func rolesFollowTheRecord(_ record: Record, expected: [UInt64]) async throws {
+        let redis = try RedisTestServer.client()
+        switch record {
+        case .level(let level, let pending):
+            try await ReturningMemberRetryTests.load(member: 77, at: level, pending: pending, in: guild, keys, redis)
+        case .deleted:
+            try await ReturningMemberRetryTests.load(member: 78, at: 3, in: guild, keys, redis)
+        case .guildNotLoaded:
+            break
+        }
+        try await redis.send("HSET", keys.waitingLevelUps(in: guild), "77", "4:12")
+        let actions = DurableJoinsTests.reachable()
+        let rewarder = LevelUpRewarder(
+            settings: DurableJoinsTests.settings, actions: actions, levels: StatsReader(redis: redis, keys: keys),
+            backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1))
+
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 4, to: 12))
+
+        #expect(actions.added.value.sorted() == expected)
+        #expect(rewarder.totals.rolesWithheld == (expected.isEmpty ? 1 : 0))
+        let waiting = try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int
+        #expect(waiting == 0, "the level-up is over either way")
+        _ = try await redis.send("DEL", keys.members(in: guild), keys.waitingLevelUps(in: guild))
+        await redis.close()
+    }
+
+    /// A level-up whose level brings no role change is not read for: nothing is asked of Redis.
+    @Test func aLevelUpWithoutRoleChangesReadsNoRecord() async throws {
+        final class CountedLevels: MemberLevels {
+            let reads = Locked(0)
+            func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
+                reads.withLock { $0 += 1 }
+                return 0
+            }
+        }
+        let levels = CountedLevels()
+        let actions = DurableJoinsTests.reachable()
+        let rewarder = LevelUpRewarder(settings: DurableJoinsTests.settings, actions: actions, levels: levels, retryDelay: .milliseconds(1))
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 6, to: 7))
+        #expect(levels.reads.value == 0 && rewarder.totals.rolesWithheld == 0)
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 9, to: 10))
+        #expect(levels.reads.value == 1 && rewarder.totals.rolesWithheld == 1 && actions.added.value.isEmpty)
+    }
+}

@@ -15,14 +15,23 @@ enum ChangeJournal {
         withUnsafeBytes(of: user.littleEndian) { entry.append(contentsOf: $0) }
     }
 
-    /// An entry of `members` (guild → users).
-    static func entry(_ members: [UInt64: Set<UInt64>]) -> [UInt8] {
+    /// Entries of `members` (guild → users), `membersEach` pairs at most in each (a guild with
+    /// more members is split over several: reading merges them); none for no members.
+    static func entries(_ members: [UInt64: Set<UInt64>], membersEach: Int) -> [[UInt8]] {
+        precondition(membersEach > 0, "an entry holds at least one member")
+        var entries: [[UInt8]] = []
         var entry: [UInt8] = []
-        entry.reserveCapacity(members.values.reduce(0) { $0 + $1.count } * pairSize)
         for (guild, users) in members {
-            for user in users { append(guild: guild, user: user, to: &entry) }
+            for user in users {
+                append(guild: guild, user: user, to: &entry)
+                if entry.count == membersEach * pairSize {
+                    entries.append(entry)
+                    entry = []
+                }
+            }
         }
-        return entry
+        if !entry.isEmpty { entries.append(entry) }
+        return entries
     }
 
     /// Adds an entry's pairs to `members`; returns false (adding nothing) for bytes that are not an

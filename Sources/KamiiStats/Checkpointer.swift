@@ -39,10 +39,12 @@ public actor Checkpointer {
     var lockTiming = CheckpointLock.Timing()
     /// The running checkpoint's progress, which its lock's renewals follow: noted per guild, per
     /// journal page and per step of a guild's copy (one part of its upsert is the longest step).
-    private var progress = CheckpointLock.Progress()
+    var progress = CheckpointLock.Progress()
     /// Rows per SQL upsert of a guild: a fraction of a second at the rates measured
     /// (docs/PERFORMANCE.md), far inside the lock's lifetime however large the guild.
     private(set) var rowsPerUpsert = 10_000
+    /// Members gathered from the journal before their guilds are checkpointed (``checkpointJournal(into:)``).
+    private(set) var journalMembersPerPart = 250_000
     /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``), and
     /// members it left out (``Report/unstorableMembers``).
     private var rowsNotWritten = 0
@@ -52,6 +54,12 @@ public actor Checkpointer {
 
     func setLockTiming(_ timing: CheckpointLock.Timing) {
         lockTiming = timing
+    }
+
+    /// Tests only: smaller parts of the journal's backlog.
+    func setJournalMembersPerPart(_ members: Int) {
+        precondition(members > 0, "a part holds at least one member")
+        journalMembersPerPart = members
     }
 
     /// Tests only: smaller parts.
@@ -139,13 +147,23 @@ public actor Checkpointer {
     }
 
     private func checkpointMarked(into report: inout Report) async {
-        let guilds: [GuildID]
+        var guilds: [GuildID] = []
         do {
-            guilds = try await take(keys.dirtyGuilds).compactMap { UInt64($0).map(GuildID.init) }
+            let listed = try await take(keys.dirtyGuilds)
+            guilds = listed.compactMap { UInt64($0).map(GuildID.init) }
+            // A number no guild has (past 64 bits): nothing to copy, and nothing would ever remove it.
+            let bogus = listed.filter { UInt64($0) == nil }
+            if !bogus.isEmpty {
+                var remove = RedisPipeline()
+                remove.append(["SREM", keys.dirtyGuilds + ":checkpointing"] + bogus)
+                _ = try? await redis.execute(remove)
+            }
         } catch {
-            logger.error("checkpoint: Redis did not answer", metadata: ["error": "\(error)"])
+            // The journal, which names most changed members, is walked all the same: a list that
+            // cannot be taken (a key Kamii did not write, Redis out of memory for its copy) must
+            // not stop every checkpoint.
+            logger.error("checkpoint: the guilds with dirty sets could not be taken", metadata: ["error": "\(error)"])
             report.failures += 1
-            return
         }
         for guild in guilds {
             progress.note()
@@ -176,74 +194,7 @@ public actor Checkpointer {
         }
     }
 
-    /// Entries read per round trip (each up to a flush's members, 16 bytes apiece).
-    static let journalPage = 64
-    /// Members gathered from the journal before their guilds are checkpointed: a guild named by
-    /// many entries is copied once, and a backlog is taken in parts of bounded memory.
-    static let journalMembersPerPart = 250_000
-
-    /// The members the change journal names, in parts: entries are read a page at a time and merged
-    /// until a part is full, its guilds are checkpointed, then the part's entries are deleted and, in
-    /// the same transaction, replaced by one naming the members of the guilds that failed — so
-    /// nothing named is forgotten, and the journal does not grow with every attempt while SQL is
-    /// away. A guild whose members hash is not a hash (the flusher reports it broken) is dropped.
-    private func checkpointJournal(into report: inout Report) async throws {
-        let journal = keys.changeJournal
-        var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
-        while !fields.isEmpty {
-            var taken: [String] = []
-            var members: [UInt64: Set<UInt64>] = [:]
-            var gathered = 0
-            while !fields.isEmpty && gathered < Self.journalMembersPerPart {
-                progress.note()
-                let page = Array(fields.prefix(Self.journalPage))
-                fields = fields.dropFirst(page.count)
-                var read = RedisPipeline()
-                read.append(["HMGET", journal] + page)
-                let entries = try await redis.execute(read).first?.orThrow().array ?? []
-                for (field, entry) in zip(page, entries) {
-                    // No entry: another checkpointer took it meanwhile.
-                    guard let bytes = entry.bytes else { continue }
-                    gathered += bytes.count / ChangeJournal.pairSize
-                    if !ChangeJournal.read(bytes, into: &members) {
-                        logger.error("checkpoint: a change journal entry that is not one is dropped", metadata: ["field": "\(field)", "bytes": "\(bytes.count)"])
-                    }
-                }
-                taken += page
-            }
-            var failed: [UInt64: Set<UInt64>] = [:]
-            for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
-                progress.note()
-                do {
-                    report.members += try await checkpoint(GuildID(guild), users: users.map(UserID.init))
-                    report.guilds += 1
-                } catch let error as RedisError where error.isWrongType {
-                    report.failures += 1
-                    logBroken(guild, error)
-                } catch {
-                    failed[guild] = users
-                    report.failures += 1
-                    logger.error("checkpoint of a guild failed; its members stay in the journal", metadata: ["guild": "\(guild)", "error": "\(error)"])
-                }
-            }
-            var replace = RedisPipeline()
-            replace.append("MULTI")
-            if !failed.isEmpty {
-                replace.beginCommand(arguments: 4)
-                replace.appendArgument("HSET")
-                replace.appendArgument(journal)
-                replace.appendArgument("retry-\(UInt64.random(in: 1...UInt64.max))")
-                replace.appendArgument(bytes: ChangeJournal.entry(failed))
-            }
-            for start in stride(from: 0, to: taken.count, by: 1_000) {
-                replace.append(["HDEL", journal] + taken[start..<min(start + 1_000, taken.count)])
-            }
-            replace.append("EXEC")
-            try await redis.executeTransaction(replace)
-        }
-    }
-
-    private func logBroken(_ guild: UInt64, _ error: RedisError) {
+    func logBroken(_ guild: UInt64, _ error: RedisError) {
         guard brokenGuilds.insert(guild).inserted else { return }
         logger.error("checkpoint: a guild's keys are not what Kamii writes; its members are not copied until they are fixed or purged (kamii data delete --guild)", metadata: ["guild": "\(guild)", "error": "\(error)"])
     }
@@ -268,7 +219,7 @@ public actor Checkpointer {
 
     /// Copies the records of the `marked` members SQL can hold to SQL, with their trust recomputed
     /// (and written back to Redis); returns how many rows it wrote and kept.
-    private func checkpoint(_ guild: GuildID, users marked: [UserID]) async throws -> Int {
+    func checkpoint(_ guild: GuildID, users marked: [UserID]) async throws -> Int {
         // Left out, not failing the guild's every checkpoint: SQL refuses the whole upsert for one.
         let users = marked.filter(\.isValid)
         unstorableMembers += marked.count - users.count

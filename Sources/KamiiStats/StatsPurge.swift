@@ -36,7 +36,7 @@ public struct StatsPurge: Sendable {
         return found.count
     }
 
-    /// The user's record in every guild, their places on its leaderboards and in its dirty sets, their
+    /// The user's record in every guild, their places on its leaderboards, their
     /// level-ups and join waiting to be carried out, and
     /// the karma ledgers' entries and pair cooldowns naming them; in each guild that held a record or
     /// such an entry, or that Redis does not hold loaded (no batch marker: lost, or a load under way)
@@ -59,11 +59,10 @@ public struct StatsPurge: Sendable {
         for first in stride(from: 0, to: guilds.count, by: 2_000) {
             let part = guilds[first..<min(first + 2_000, guilds.count)]
             let calls = part.map { guild in
-                let dirty = keys.dirtyMembers(in: guild)
-                return (
+                (
                     keys: [
                         keys.members(in: guild), keys.waitingLevelUps(in: guild), keys.leaderboard(.xp, in: guild), keys.leaderboard(.karma, in: guild),
-                        dirty, dirty + ":checkpointing", keys.deletions(in: guild), keys.waitingJoins(in: guild),
+                        keys.deletions(in: guild), keys.waitingJoins(in: guild),
                     ],
                     arguments: [member, lifetime])
             }
@@ -102,10 +101,13 @@ public struct StatsPurge: Sendable {
     /// KEYS the deletions hash and the members hash; ARGV the field and the lifetime.
     static let remember = rememberFunction + "\nremember(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
 
-    /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, dirty set and its
-    /// checkpointing twin, deletions hash, joins waiting; ARGV the user and the deletion's lifetime. Returns 1 when
-    /// the user had a record, else 0; remembers the deletion when they had one, or when the guild is
-    /// not loaded (no batch marker).
+    /// KEYS: the guild's members hash, level-ups waiting, XP and karma leaderboards, deletions hash,
+    /// joins waiting; ARGV the user and the deletion's lifetime. Returns 1 when the user had a
+    /// record, else 0; remembers the deletion when they had one, or when the guild is not loaded (no
+    /// batch marker). The user's checkpoint marks (dirty set and its twin) stay: a checkpoint that
+    /// read them before the deletion and wrote their row back after it, then died before deleting
+    /// it again, leaves them for the next, which finds no record and the deletion remembered, and
+    /// deletes the row — taken here, nothing would.
     static let purgeMember = RedisScript(rememberFunction + """
 
         local user = ARGV[1]
@@ -113,10 +115,8 @@ public struct StatsPurge: Sendable {
         redis.call('HDEL', KEYS[2], user)
         redis.call('ZREM', KEYS[3], user)
         redis.call('ZREM', KEYS[4], user)
-        redis.call('SREM', KEYS[5], user)
-        redis.call('SREM', KEYS[6], user)
-        redis.call('HDEL', KEYS[8], user)
-        if had == 1 or redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then remember(KEYS[7], KEYS[1], user, ARGV[2]) end
+        redis.call('HDEL', KEYS[6], user)
+        if had == 1 or redis.call('HEXISTS', KEYS[1], '\(StatsKeys.batchField)') == 0 then remember(KEYS[5], KEYS[1], user, ARGV[2]) end
         return had
         """)
 }

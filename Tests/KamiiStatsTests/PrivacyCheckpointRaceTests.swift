@@ -102,4 +102,50 @@ extension PrivacyDeletionTests {
         await redis.close()
         try await store.close()
     }
+
+    /// A checkpoint of a dirty set (karma receivers) read the member
+    /// before their deletion, wrote the row back after the deletion had run whole, and died before
+    /// writing trust back (which deletes it): the deletion left the member's marks, so the next
+    /// checkpoint finds them without a record, their deletion remembered, and deletes the row.
+    @Test(arguments: CheckpointerTests.engines)
+    func aRowWrittenBackByACheckpointThatDiedGoesAtTheNext(engine: String) async throws {
+        let (store, cleanup) = try await CheckpointerTests.store(engine)
+        defer { cleanup() }
+        let redis = try RedisTestServer.client()
+        let buffer = StatsBuffer()
+        let flusher = StatsFlusher(buffer: buffer, redis: redis, configuration: .init(keys: keys, writesChangeJournal: false))
+        for user in [one, two] {
+            buffer.record(guild: guild.rawValue) { batch in
+                batch.countMessage(by: user)
+                batch.grant(.init(user: user, messageTime: 1_735_689_600_000, xp: 20), cooldownMilliseconds: 60_000)
+            }
+        }
+        #expect(await flusher.flush())
+        try await store.registerGuild(guild)
+        // Marked as a flush marks karma receivers.
+        try await redis.send("SADD", keys.dirtyMembers(in: guild), String(one), String(two))
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        // The checkpoint that dies: its own connection, closed once the deletion has run, so the
+        // rows are written and nothing after them reaches Redis (its lock runs out in a second).
+        let dying = try RedisTestServer.client()
+        let checkpointer = Checkpointer(store: store, redis: dying, keys: keys)
+        await checkpointer.setLockTiming(.init(lifetime: .seconds(1), renewal: .milliseconds(500)))
+        let deletion = deletion(store, redis)
+        await checkpointer.pauseBeforeWritingSQL { _ in
+            _ = try? await deletion.delete(UserID(one))
+            await dying.close()
+        }
+        let died = await checkpointer.checkpoint()
+        #expect(died.failures >= 1, "\(died)")
+        #expect(try await store.serverUser(UserID(one), in: guild)?.xp == 20, "written back after the deletion")
+
+        try await Task.sleep(for: .milliseconds(1_100))
+        let next = await Checkpointer(store: store, redis: redis, keys: keys).checkpoint()
+        #expect(next.failures == 0, "\(next)")
+        #expect(try await store.serverUser(UserID(one), in: guild) == nil, "the deleted user stays deleted")
+        #expect(try await store.serverUser(UserID(two), in: guild)?.xp == 20)
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild), keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
+        await redis.close()
+        try await store.close()
+    }
 }

@@ -12,6 +12,51 @@ extension Checkpointer {
         return (reply.array ?? []).compactMap(\.string)
     }
 
+    /// Moves `set` into `set:checkpointing` (adding to what a failed checkpoint left there), reading
+    /// nothing of it; returns the twin's name. A guild's dirty set is walked from there a step at a
+    /// time (``eachStep(of:_:)``): it is most often a few karma receivers, but while the change
+    /// journal refuses entries every member a flush changed is marked in it.
+    func moveMarks(_ set: String) async throws -> String {
+        let twin = set + ":checkpointing"
+        _ = try await redis.evaluate(Self.moveScript, keys: [set, twin], arguments: []).orThrow()
+        return twin
+    }
+
+    /// Hands `body` the IDs among each step's marks of `twin`, then removes the step's marks —
+    /// only those (not a DEL: another process's take may have merged marks of its own into the
+    /// twin since, not copied yet), and with them anything that is not an ID (not Kamii's, never
+    /// copyable: bytes that are not UTF-8 too), so the twin still empties. A step `body` fails keeps
+    /// its marks, and the walk ends there. A mark may come twice (SSCAN's promise is at least once
+    /// for what stays in the set throughout): copied twice, harmlessly.
+    func eachStep(of twin: String, _ body: ([UserID]) async throws -> Void) async throws {
+        var cursor = "0"
+        repeat {
+            progress.note()
+            let reply = try await redis.send("SSCAN", twin, cursor, "COUNT", String(dirtyMarksPerStep)).orThrow().array
+            guard let reply, reply.count == 2, let next = reply[0].string, let marks = reply[1].array?.compactMap(\.bytes) else {
+                throw RedisError.protocolViolation("SSCAN answered \(String(describing: reply))")
+            }
+            cursor = next
+            guard !marks.isEmpty else { continue }
+            try await body(marks.compactMap(Self.userID(mark:)))
+            var release = RedisPipeline()
+            for start in stride(from: 0, to: marks.count, by: 1_000) {
+                let part = marks[start..<min(start + 1_000, marks.count)]
+                release.beginCommand(arguments: 2 + part.count)
+                release.appendArgument("SREM")
+                release.appendArgument(twin)
+                for mark in part { release.appendArgument(bytes: mark) }
+            }
+            for reply in try await redis.execute(release) { _ = try reply.orThrow() }
+        } while cursor != "0"
+    }
+
+    /// The user a mark names: decimal digits of a 64-bit ID, nothing else.
+    private static func userID(mark: [UInt8]) -> UserID? {
+        guard !mark.isEmpty, mark.count <= 20, mark.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return UInt64(String(decoding: mark, as: UTF8.self)).map(UserID.init)
+    }
+
     /// Marks `users` of `guild` dirty again, for the next checkpoint: SQL kept rows of theirs from a
     /// later read, so theirs wait until Redis's clock passes it (or another read replaces them).
     func markAgain(_ users: [UserID], in guild: GuildID) async throws {
@@ -27,6 +72,18 @@ extension Checkpointer {
         // A time Kamii did not write counts as the latest, as everywhere deletions are judged.
         return at.string.map { (Int64($0) ?? .max) >= since } ?? false
     }
+
+    private static let moveScript = RedisScript("""
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+            if redis.call('EXISTS', KEYS[2]) == 1 then
+                redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
+                redis.call('DEL', KEYS[1])
+            else
+                redis.call('RENAME', KEYS[1], KEYS[2])
+            end
+        end
+        return 0
+        """)
 
     private static let takeScript = RedisScript("""
         if redis.call('EXISTS', KEYS[1]) == 1 then

@@ -45,6 +45,8 @@ public actor Checkpointer {
     private(set) var rowsPerUpsert = 10_000
     /// Members gathered from the journal before their guilds are checkpointed (``checkpointJournal(into:)``).
     private(set) var journalMembersPerPart = 250_000
+    /// Marks read per step of a dirty set (SSCAN's COUNT, a hint: a small set comes whole).
+    private(set) var dirtyMarksPerStep = 10_000
     /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``), and
     /// members it left out (``Report/unstorableMembers``).
     private var rowsNotWritten = 0
@@ -56,10 +58,11 @@ public actor Checkpointer {
         lockTiming = timing
     }
 
-    /// Tests only: smaller parts of the journal's backlog.
-    func setJournalMembersPerPart(_ members: Int) {
-        precondition(members > 0, "a part holds at least one member")
-        journalMembersPerPart = members
+    /// Tests only: smaller parts of the journal's backlog, smaller steps through a dirty set.
+    func setPartSizes(journalMembers: Int, dirtyMarks: Int = 10_000) {
+        precondition(journalMembers > 0 && dirtyMarks > 0, "a part holds at least one member")
+        journalMembersPerPart = journalMembers
+        dirtyMarksPerStep = dirtyMarks
     }
 
     /// Tests only: smaller parts.
@@ -202,18 +205,12 @@ public actor Checkpointer {
     /// The members in the guild's dirty set (karma receivers the flush script found in the ledger,
     /// and what versions before the change journal marked).
     private func checkpointDirtySet(of guild: GuildID) async throws -> Int {
-        let dirty = keys.dirtyMembers(in: guild)
-        let taken = try await take(dirty)
-        guard !taken.isEmpty else { return 0 }
-        let count = try await checkpoint(guild, users: taken.compactMap { UInt64($0).map(UserID.init) })
-        await beforeReleasingMarks?(guild)
-        // Only the marks this checkpointer read (not a DEL of the set): another process's take may
-        // have merged marks of its own into the set since, and they are not copied yet.
-        var release = RedisPipeline()
-        for start in stride(from: 0, to: taken.count, by: 1_000) {
-            release.append(["SREM", dirty + ":checkpointing"] + taken[start..<min(start + 1_000, taken.count)])
+        let twin = try await moveMarks(keys.dirtyMembers(in: guild))
+        var count = 0
+        try await eachStep(of: twin) { users in
+            count += try await checkpoint(guild, users: users)
+            await beforeReleasingMarks?(guild)
         }
-        for reply in try await redis.execute(release) { _ = try reply.orThrow() }
         return count
     }
 
@@ -241,7 +238,14 @@ public actor Checkpointer {
         try await deleteRowsOfDeleted(missing, in: guild)
         try await keepMarked(unreadable, in: guild)
         // Moderation cases weigh on trust, fading with time (docs/TRUST.md).
-        let cases = records.isEmpty ? [:] : try await store.cases(of: records.map(\.0), in: guild)
+        // A few thousand members per read, each noted as progress: a guild's whole dirty set (its
+        // journal refused) is a read per 500 members, which could outlast the lock.
+        var cases: [UserID: [Punishment]] = [:]
+        for start in stride(from: 0, to: records.count, by: 5_000) {
+            let part = records[start..<min(start + 5_000, records.count)].map(\.0)
+            cases.merge(try await store.cases(of: part, in: guild)) { $1 }
+            progress.note()
+        }
         let rows = records.map { user, record -> ServerUserStats in
             let punishments = (cases[user] ?? []).compactMap(TrustFactor.PunishmentRecord.init)
             // Trust with everything known now: the member event's profile, activity, karma, cases.

@@ -54,7 +54,7 @@ struct CheckpointJournalTests {
         defer { cleanupAway() }
         try await away.close()
         let failing = Checkpointer(store: away, redis: redis, keys: keys)
-        await failing.setJournalMembersPerPart(10)
+        await failing.setPartSizes(journalMembers: 10)
         for attempt in 1...4 {
             let report = await failing.checkpoint()
             #expect(report.failures >= 1 && report.members == 0, "attempt \(attempt)")
@@ -66,7 +66,7 @@ struct CheckpointJournalTests {
         let (store, cleanup) = try await CheckpointerTests.store("sqlite")
         defer { cleanup() }
         let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
-        await checkpointer.setJournalMembersPerPart(10)
+        await checkpointer.setPartSizes(journalMembers: 10)
         let report = await checkpointer.checkpoint()
         #expect(report.failures == 0 && report.members == 48, "\(report)")
         #expect(try await store.serverUser(UserID(48), in: guild)?.xp == 10)
@@ -92,6 +92,32 @@ struct CheckpointJournalTests {
         try await redis.send("DEL", keys.dirtyGuilds)
         try await redis.send("SADD", keys.dirtyGuilds, "1234567890123456789012345")
         #expect(await checkpointer.checkpoint().failures == 0)
+        #expect(try await redis.send("EXISTS", keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing").int == 0)
+        await redis.close()
+        try await store.close()
+    }
+
+    /// A guild's dirty set far larger than one step (while the journal refuses entries, every
+    /// member a flush changed is marked there) is read and copied a step at a time, and empties.
+    @Test func aLargeDirtySetIsCopiedAStepAtATime() async throws {
+        let redis = try RedisTestServer.client()
+        let (store, cleanup) = try await CheckpointerTests.store("sqlite")
+        defer { cleanup() }
+        let users = (1...3_000).map(String.init)
+        var fill = RedisPipeline()
+        fill.append(["HSET", keys.members(in: guild)] + users.flatMap { [$0, "50:0:3:1::0:::::"] })
+        fill.append(["SADD", keys.dirtyMembers(in: guild)] + users)
+        for reply in try await redis.execute(fill) { _ = try reply.orThrow() }
+        try await redis.send("SADD", keys.dirtyGuilds, String(guild.rawValue))
+        let checkpointer = Checkpointer(store: store, redis: redis, keys: keys)
+        await checkpointer.setPartSizes(journalMembers: 250_000, dirtyMarks: 200)
+        let steps = Locked(0)
+        await checkpointer.setBeforeReleasingMarks { _ in steps.withLock { $0 += 1 } }
+        let report = await checkpointer.checkpoint()
+        #expect(report.failures == 0 && report.members >= 3_000, "\(report)")
+        #expect(steps.value > 1, "several steps")
+        #expect(try await store.serverUsers(in: guild).count == 3_000)
+        #expect(try await redis.send("EXISTS", keys.dirtyMembers(in: guild), keys.dirtyMembers(in: guild) + ":checkpointing").int == 0)
         #expect(try await redis.send("EXISTS", keys.dirtyGuilds, keys.dirtyGuilds + ":checkpointing").int == 0)
         await redis.close()
         try await store.close()

@@ -330,22 +330,35 @@ struct RunConfiguration: Sendable {
 
     /// The REST client's limits for this process. Discord's global limit (50 requests a second) is
     /// the bot's and its invalid-request limit the IP's: with `cluster` "i/n" each of the n
-    /// processes keeps to its share. (With `shard_range` the processes are not known: each keeps
-    /// the whole, which is right for one process per machine and IP.)
+    /// processes keeps to its share of both. With `shard_range` and a fixed shard count the
+    /// process keeps to its range's share of the global limit (its part of the bot's shards, and so
+    /// of its guilds); the invalid-request limit stays whole (right for one process per machine and
+    /// IP), as does the global one when the count is `auto` (the range's share is not known then).
     func restConfiguration() -> RESTClientConfiguration {
         var rest = RESTClientConfiguration(apiBaseURL: apiURL, token: token, globalLimit: restGlobalLimit)
-        if case .cluster(_, let processes) = selection, processes > 1 {
-            if processes <= rest.globalLimit {
-                rest.globalLimit /= processes
-            } else {
-                // More processes than requests a second: a whole request a second each would add
-                // up to more than the bot's limit — one request per window, widened to keep the sum.
-                rest.globalWindowSeconds *= Double(processes) / Double(rest.globalLimit)
-                rest.globalLimit = 1
-            }
+        switch (selection, count) {
+        case (.cluster(_, let processes), _) where processes > 1:
+            Self.keep(toShare: 1 / Double(processes), of: &rest)
             rest.invalidRequestLimit = max(1, rest.invalidRequestLimit / processes)
+        case (.range(let shards), .fixed(let total)) where shards.count < total:
+            Self.keep(toShare: Double(shards.count) / Double(total), of: &rest)
+        default:
+            break
         }
         return rest
+    }
+
+    /// Keeps `rest` to `share` of its global limit: that many requests a window, rounded down; below
+    /// one, one request per window widened so the processes' sum stays within the bot's limit.
+    private static func keep(toShare share: Double, of rest: inout RESTClientConfiguration) {
+        let requests = Double(rest.globalLimit) * share
+        if requests >= 1 {
+            // A hair above the exact quotient first: 50 × 1/4 is 12.5, 150 × 1/8 may be 18.7499….
+            rest.globalLimit = Int((requests + 1e-9).rounded(.down))
+        } else {
+            rest.globalWindowSeconds /= requests
+            rest.globalLimit = 1
+        }
     }
 
     func managerConfiguration() -> ShardManagerConfiguration {

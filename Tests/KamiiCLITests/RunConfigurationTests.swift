@@ -1,4 +1,5 @@
 import Foundation
+import DiscordREST
 @testable import kamii
 import KamiiShards
 import KamiiStats
@@ -26,6 +27,25 @@ struct RunConfigurationTests {
             .restConfiguration()
         #expect(granted.globalLimit == 150 && granted.globalWindowSeconds == 1)
         #expect(refusal(["KAMII_REST_GLOBAL_LIMIT": "0"])?.contains("rest_global_limit") == true)
+    }
+
+    /// Processes given shard ranges of a fixed count keep to their range's share of the bot's global
+    /// limit (four machines of 16 of 64 shards each send 12 a second, not 50); the invalid-request
+    /// limit, the IP's, stays whole; with `auto` shards the share is not known, and the limit stays.
+    @Test func aShardRangeKeepsToItsShareOfTheGlobalLimit() throws {
+        func rest(_ environment: [String: String]) throws -> RESTClientConfiguration {
+            try RunConfiguration.load(path: nil, environment: ["KAMII_TOKEN": "t", "KAMII_REDIS_URL": "redis://127.0.0.1:6379"].merging(environment) { $1 })
+                .restConfiguration()
+        }
+        let quarter = try rest(["KAMII_SHARD_RANGE": "16-31", "KAMII_SHARDS": "64"])
+        #expect(quarter.globalLimit == 12 && quarter.globalWindowSeconds == 1 && quarter.invalidRequestLimit == 8_000)
+        let one = try rest(["KAMII_SHARD_RANGE": "5-5", "KAMII_SHARDS": "128"])
+        #expect(one.globalLimit == 1 && one.globalWindowSeconds == 2.56)
+        #expect(Double(128 * one.globalLimit) / one.globalWindowSeconds == 50)
+        let whole = try rest(["KAMII_SHARD_RANGE": "0-63", "KAMII_SHARDS": "64"])
+        #expect(whole.globalLimit == 50)
+        let automatic = try rest(["KAMII_SHARD_RANGE": "0-15"])
+        #expect(automatic.globalLimit == 50)
     }
 
     /// An api_url ending in a slash is taken without it (every route begins with one: `//gateway/bot`

@@ -13,10 +13,15 @@ public protocol LevelUpActions: Sendable {
     /// The roles the member holds now; nil when the actions cannot tell (every replaced reward is
     /// then removed, held or not).
     func roles(of user: UserID, in guild: GuildID) async throws(RESTError) -> [RoleID]?
+    /// Whether a call that Discord may refuse can be sent now: false once the invalid requests of
+    /// the last window reach the share left to background work, so that guilds whose settings
+    /// Discord refuses cannot spend the budget moderation and interactions need.
+    var mayRiskRefusals: Bool { get }
 }
 
 extension LevelUpActions {
     public func roles(of user: UserID, in guild: GuildID) async throws(RESTError) -> [RoleID]? { nil }
+    public var mayRiskRefusals: Bool { true }
 }
 
 /// Where a member's level is read from (a member who comes back is given the rewards of it).
@@ -80,7 +85,15 @@ public struct RESTLevelUpActions: LevelUpActions {
         try await client.member(user, in: guild).roles
     }
 
+    /// Rewards may spend half the client's invalid-request budget (``LevelUpActions/mayRiskRefusals``).
+    public var mayRiskRefusals: Bool {
+        client.invalidRequests < client.configuration.invalidRequestLimit / 2
+    }
+
     public func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
+        // In user order: a retry that reads the same level-ups back from Redis (in the hash's order)
+        // writes the same text, so the nonce below keeps Discord from posting it twice.
+        let members = members.sorted { $0.user.rawValue < $1.user.rawValue }
         guard let first = members.first else { return }
         let content = members.count == 1
             ? "GG <@\(first.user.rawValue)>, you just reached level **\(first.level)**!"

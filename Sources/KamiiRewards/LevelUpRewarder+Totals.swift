@@ -1,3 +1,5 @@
+import KamiiStats
+
 extension LevelUpRewarder {
     /// What was done since start.
     public struct Totals: Sendable, Equatable {
@@ -27,6 +29,9 @@ extension LevelUpRewarder {
         /// Level-ups whose roles were not given: the member is pending Membership Screening again
         /// (passing it gives them) or no longer has a record (deleted on request).
         public var rolesWithheld = 0
+        /// Calls held back, unsent, because Discord refused so many requests lately that the share
+        /// of the invalid-request budget left to rewards is spent (their work waits for a retry).
+        public var heldForBudget = 0
         /// Level-ups a retry had already carried out (read from Redis, where the flush had merged
         /// them, before the flush's report reached the lane): not carried out again.
         public var alreadyRetried = 0
@@ -46,5 +51,22 @@ extension LevelUpRewarder {
             self.alreadyRetried = alreadyRetried
             self.notSent = notSent
         }
+    }
+}
+
+extension LevelUpRewarder {
+    /// A call held back for the invalid-request budget: counted, said at the first and every
+    /// thousandth, and failed for now (its work waits in Redis for a retry).
+    func heldForBudget(_ levelUp: LevelUp) -> Outcome {
+        let held = counts.withLock { totals -> Int in
+            totals.heldForBudget += 1
+            return totals.heldForBudget
+        }
+        if held == 1 || held.isMultiple(of: 1_000) {
+            logger.warning("reward calls held back: Discord refused many requests lately, and rewards keep to half the invalid-request budget", metadata: [
+                "guild": "\(levelUp.guild)", "held": "\(held)",
+            ])
+        }
+        return .failed
     }
 }

@@ -310,6 +310,7 @@ public final class LevelUpRewarder: Sendable {
             counts.withLock { $0.notSent += 1 }
             return .refused(ofTarget: Self.refusesTheTarget(code))
         }
+        guard actions.mayRiskRefusals else { return heldForBudget(levelUp) }
         var delay = retryDelay
         for attempt in 1...3 {
             do throws(RESTError) {

@@ -54,6 +54,7 @@ final class RunMetrics: Sendable {
                 ("kamii_rewards_dropped_total", [], rewards.dropped),
                 ("kamii_rewards_joins_given_up_total", [], rewards.joinsGivenUp),
                 ("kamii_rewards_roles_withheld_total", [], rewards.rolesWithheld),
+                ("kamii_rewards_held_for_budget_total", [], rewards.heldForBudget),
                 ("kamii_stats_returning_members_total", [], flushed.joins),
             ]
             if let checkpointer = hotPath.checkpointer {

@@ -60,6 +60,8 @@ public actor ShardConnection {
     /// Sessions given up because they would not resume (three resumes in a row ended with neither
     /// RESUMED nor a replayed dispatch): the shard identified instead.
     public var sessionsUnresumable: Int { machine.sessionsUnresumable }
+    /// Connections made again because Discord answered neither their identify nor their resume.
+    public var handshakesUnanswered: Int { machine.handshakesUnanswered }
 
     /// - Parameter resuming: a session an earlier process saved (restart-safe resume): the shard
     ///   resumes it instead of identifying.

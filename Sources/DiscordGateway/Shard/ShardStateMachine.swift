@@ -13,6 +13,9 @@
 ///   (a session Discord invalidated closes a resume with 4003, 4000 or no code at all): then
 ///   identify, as Discord asks when "the reconnect fails".
 /// - A READY without a `session_id` is a broken stream: close and identify again.
+/// - An identify or a resume sent and answered by nothing (no READY, RESUMED or replayed
+///   dispatch) by the ``unansweredBeatLimit``th heartbeat after it → close and make the
+///   connection again (resuming when it was a resume).
 /// - Reconnects back off exponentially with jitter, capped. The backoff resets once a session
 ///   has proved healthy — READY or RESUMED, then heartbeats acknowledged for
 ///   ``stableSessionSeconds`` — not at READY or RESUMED alone: a gateway that resumes and then
@@ -83,6 +86,17 @@ public struct ShardStateMachine: Sendable {
     /// Resumes in a row that come to nothing before the session is given up: the session is
     /// saved while it is kept, so a restarted process would otherwise resume it for ever too.
     static let fruitlessResumeLimit = 3
+    /// Heartbeats that fell due since this connection's identify or resume went out with nothing
+    /// back — no READY, RESUMED or replayed dispatch; nil while none is awaited (a shard waiting
+    /// for its identify turn awaits nothing yet).
+    private var unansweredBeats: Int?
+    /// Heartbeats an identify or a resume may go unanswered (Discord answers within a second or
+    /// two) before the connection is taken for stuck and made again: 41–83 s at Discord's interval.
+    /// Without it a gateway that acknowledges heartbeats but never answers would hold the shard for
+    /// ever, its guilds unserved.
+    static let unansweredBeatLimit = 2
+    /// Connections made again because their identify or resume went unanswered.
+    public private(set) var handshakesUnanswered = 0
 
     public init(gatewayURL: String, backoffBase: Double = 1, backoffCap: Double = 60) {
         self.gatewayURL = gatewayURL
@@ -119,6 +133,7 @@ public struct ShardStateMachine: Sendable {
         state = .awaitingHello
         waitsBeforeFreshIdentify = false
         healthySeconds = 0
+        unansweredBeats = nil
         // A new connection's op 1 is answered whatever the last one's was.
         lastRequestedBeat = nil
         return []
@@ -141,6 +156,7 @@ public struct ShardStateMachine: Sendable {
         if resumeNext, let sessionID, let sequence {
             state = .resuming
             resumedFrom = sequence
+            unansweredBeats = 0
             return [first, .sendResume(sessionID: sessionID, sequence: sequence)]
         }
         state = .identifying
@@ -149,13 +165,17 @@ public struct ShardStateMachine: Sendable {
 
     /// The identify queue gave this shard its slot.
     public mutating func identifyAllowed() -> [Action] {
-        state == .identifying ? [.sendIdentify] : []
+        guard state == .identifying else { return [] }
+        unansweredBeats = 0
+        return [.sendIdentify]
     }
 
     /// A dispatch (op 0) with its `s` and `t`; READY carries the session and resume URL.
     public mutating func dispatch(name: String, sequence: Int?, sessionID: String? = nil, resumeURL: String? = nil) -> [Action] {
         guard state == .identifying || state == .resuming || state == .ready else { return [] }
         if let sequence { self.sequence = max(self.sequence ?? 0, sequence) }
+        // A replayed dispatch: the resume is getting somewhere.
+        if unansweredBeats != nil { unansweredBeats = 0 }
         if name == "READY" {
             guard let sessionID, !sessionID.isEmpty else {
                 // Nothing to resume with: every later drop would cost an identify. Not Discord's.
@@ -180,6 +200,7 @@ public struct ShardStateMachine: Sendable {
         resumeNext = false
         resumedFrom = nil
         fruitlessResumes = 0
+        unansweredBeats = nil
     }
 
     /// How long a READY or RESUMED session must keep its heartbeats acknowledged before the
@@ -194,6 +215,14 @@ public struct ShardStateMachine: Sendable {
         if awaitingAck, !readingHeldBack {
             // No ACK since the last beat: a zombie. Close resumably and resume elsewhere.
             return closeAndReconnect(resume: true)
+        }
+        if let beats = unansweredBeats, state == .identifying || state == .resuming {
+            unansweredBeats = beats + 1
+            if beats + 1 >= Self.unansweredBeatLimit {
+                unansweredBeats = nil
+                handshakesUnanswered += 1
+                return closeAndReconnect(resume: state == .resuming)
+            }
         }
         awaitingAck = true
         return [.sendHeartbeat(sequence: sequence), .scheduleHeartbeat(delay: interval)]

@@ -248,6 +248,7 @@ final class GatewaySessionHandler: ChannelInboundHandler {
             return close(.authenticationFailed, context)
         case .bucketBusy:
             return sendInvalidSession(resumable: false, context)
+        case .unanswered: return
         }
 
         let sessionID = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()

@@ -12,6 +12,9 @@ final class IdentifyLimiter: Sendable {
         case bucketBusy
         /// The token was reset (the budget ran out): close 4004, now and for every later identify.
         case tokenReset
+        /// Taken (and counted) but never answered: no READY, no op 9, no close — a gateway node in
+        /// trouble (``SimulatorServer/leaveIdentifiesUnanswered(_:)``). Heartbeats are still acknowledged.
+        case unanswered
     }
 
     private struct State {
@@ -20,6 +23,7 @@ final class IdentifyLimiter: Sendable {
         var resetAt: NIODeadline
         var tokenReset = false
         var violations = 0
+        var unanswered = 0
     }
 
     private let configuration: SimulatorConfiguration
@@ -48,8 +52,17 @@ final class IdentifyLimiter: Sendable {
             }
             state.lastIdentify[bucket] = now
             state.remaining -= 1
+            guard state.unanswered == 0 else {
+                state.unanswered -= 1
+                return .unanswered
+            }
             return .allowed
         }
+    }
+
+    /// The next `count` identifies allowed are left unanswered.
+    func leaveUnanswered(_ count: Int) {
+        state.withLock { $0.unanswered = max(0, count) }
     }
 
     /// Whether the token still works (REST answers 401 once it was reset).

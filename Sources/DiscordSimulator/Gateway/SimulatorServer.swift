@@ -178,6 +178,13 @@ public final class SimulatorServer: Sendable {
     /// within a quarter of its resume window, or 100 ms if that is longer, after the window ends).
     public var sessionsHeld: Int { sessions.count }
 
+    /// The next `count` identifies (allowed by the bucket and the budget, and counted) get no
+    /// answer at all — no READY, op 9 or close — while heartbeats are still acknowledged: a gateway
+    /// node in trouble, which a client must not wait on for ever.
+    public func leaveIdentifiesUnanswered(_ count: Int) {
+        identifyLimiter.leaveUnanswered(count)
+    }
+
     /// Identifies refused because another shard of their bucket identified within the window.
     public var identifyBucketViolations: Int { identifyLimiter.violations }
 

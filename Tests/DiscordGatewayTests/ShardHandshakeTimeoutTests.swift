@@ -1,0 +1,71 @@
+import Testing
+@testable import DiscordGateway
+
+/// An identify or a resume Discord never answers (heartbeats still acknowledged) does not hold a
+/// shard for ever: by the second heartbeat after it went out the connection is made again.
+struct ShardHandshakeTimeoutTests {
+    /// Connected and said Hello (interval 40 s): the machine asks for an identify turn.
+    func helloed(_ machine: inout ShardStateMachine) -> [ShardStateMachine.Action] {
+        _ = machine.start()
+        _ = machine.connected()
+        return machine.hello(intervalMilliseconds: 40_000, jitter: 0.25)
+    }
+
+    /// A beat and its ACK; returns the beat's actions.
+    func beat(_ machine: inout ShardStateMachine) -> [ShardStateMachine.Action] {
+        let actions = machine.heartbeatDue()
+        _ = machine.heartbeatAcknowledged()
+        return actions
+    }
+
+    @Test func anUnansweredIdentifyIsMadeAgain() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        #expect(helloed(&machine).last == .requestIdentify)
+        // Waiting for the identify queue's turn (minutes, for thousands of shards) awaits nothing.
+        for _ in 0..<5 { #expect(beat(&machine) == [.sendHeartbeat(sequence: nil), .scheduleHeartbeat(delay: 40)]) }
+        #expect(machine.identifyAllowed() == [.sendIdentify])
+        #expect(beat(&machine) == [.sendHeartbeat(sequence: nil), .scheduleHeartbeat(delay: 40)])
+        #expect(beat(&machine) == [.close(code: 4000)])
+        #expect(machine.handshakesUnanswered == 1)
+        #expect(machine.closed(code: nil, jitter: 0.5) == [.connect(url: "wss://gateway.example", delay: 0)])
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .requestIdentify, "identifies again: no session")
+    }
+
+    @Test func anIdentifyAnsweredInTimeIsKept() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        _ = helloed(&machine)
+        _ = machine.identifyAllowed()
+        _ = beat(&machine)
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://resume.example")
+        for _ in 0..<5 { #expect(beat(&machine) == [.sendHeartbeat(sequence: 1), .scheduleHeartbeat(delay: 40)]) }
+        #expect(machine.isReady && machine.handshakesUnanswered == 0)
+    }
+
+    /// A resume is answered by its replay before RESUMED: each replayed dispatch is progress. One
+    /// answered by nothing is made again, and resumes.
+    @Test func anUnansweredResumeIsMadeAgainAndAReplayIsProgress() {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        _ = helloed(&machine)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://resume.example")
+        _ = machine.reconnectRequested()
+        _ = machine.closed(code: nil, jitter: 0.5)
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .sendResume(sessionID: "s1", sequence: 1))
+        _ = beat(&machine)
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 2)
+        _ = beat(&machine)
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 3)
+        #expect(beat(&machine) == [.sendHeartbeat(sequence: 3), .scheduleHeartbeat(delay: 40)], "the replay goes on")
+        #expect(beat(&machine) == [.close(code: 4000)])
+        #expect(machine.handshakesUnanswered == 1)
+        guard case .connect(let url, _)? = machine.closed(code: nil, jitter: 0.5).last else {
+            Issue.record("no reconnect")
+            return
+        }
+        #expect(url == "wss://resume.example", "resumes again")
+        _ = machine.connected()
+        #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .sendResume(sessionID: "s1", sequence: 3))
+    }
+}

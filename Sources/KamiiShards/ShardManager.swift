@@ -32,6 +32,9 @@ public actor ShardManager {
     private var shards: [Int: ShardConnection] = [:]
     private var stopReasons: [Int: ShardStateMachine.StopReason] = [:]
     private var shuttingDown = false
+    /// Shards' waits (``wait(_:)``), cancelled at shutdown.
+    private var sleepers: [Int: Task<Void, Never>] = [:]
+    private var sleeperCount = 0
     private var sessionStore: (any ShardSessionStore)?
 
     /// What `/gateway/bot` said and which shards this process runs; set once ``run(_:)`` started.
@@ -126,6 +129,7 @@ public actor ShardManager {
     /// Closes every shard with a resumable code; ``run(_:)`` then saves their sessions and returns.
     public func shutdown() async {
         shuttingDown = true
+        for sleeper in sleepers.values { sleeper.cancel() }
         await withTaskGroup(of: Void.self) { group in
             for shard in shards.values { group.addTask { await shard.shutdown() } }
         }
@@ -195,12 +199,21 @@ public actor ShardManager {
         stopReasons[id] = .shutdown
     }
 
-    /// Sleeps for `duration`, or until the manager shuts down (which must not wait for it).
+    /// Sleeps for `duration`, or until the manager shuts down (which must not wait for it) or the
+    /// task is cancelled: one timer, which ``shutdown()`` cancels — not a wake-up every 100 ms,
+    /// which thousands of shards waiting out the session budget's reset made 50,000 a second.
     private func wait(_ duration: Duration) async {
-        let until = ContinuousClock.now + duration
-        while !shuttingDown, !Task.isCancelled, ContinuousClock.now < until {
-            try? await Task.sleep(for: min(.milliseconds(100), until - .now))
+        guard !shuttingDown else { return }
+        sleeperCount += 1
+        let key = sleeperCount
+        let sleeper = Task<Void, Never> { _ = try? await Task.sleep(for: duration) }
+        sleepers[key] = sleeper
+        await withTaskCancellationHandler {
+            await sleeper.value
+        } onCancel: {
+            sleeper.cancel()
         }
+        sleepers[key] = nil
     }
 
     private func makeGate(_ plan: ShardPlan, limit: GatewayBot.SessionStartLimit, namespace: String, firstIdentifies: [Int]) async -> StartupIdentifyGate {

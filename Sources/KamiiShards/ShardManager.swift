@@ -234,7 +234,7 @@ public actor ShardManager {
             try? await shared.seed(limit)
             budget = shared
         }
-        return StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: limit.maxConcurrency, firstIdentifies: firstIdentifies)
+        return StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: limit.maxConcurrency, firstIdentifies: firstIdentifies, logger: logger)
     }
 
     private func loadSessions(_ plan: ShardPlan, namespace: String) async -> [Int: SavedSession] {

@@ -1,4 +1,5 @@
 public import DiscordGateway
+public import Logging
 
 /// The gate a manager's shards share: shards identify their first time in shard order within each
 /// bucket (so shards 0…15 go in the first window with max_concurrency 16, then 16…31), and any later
@@ -13,13 +14,25 @@ public actor StartupIdentifyGate: IdentifyGate {
     /// Per bucket, the shards still to make their first identify, in order.
     private var waiting: [Int: [Int]] = [:]
     private var wakeUps: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// How long a shard waits, on its open connection, before asking again for a budget that could
+    /// not be read.
+    private let budgetRetryDelay: Duration
+    /// Since when the budget could not be read (nil while it can): said once, not once per shard
+    /// and try.
+    private var budgetUnreadableSince: ContinuousClock.Instant?
+    private let logger: Logger
 
     /// - Parameter firstIdentifies: the shards that will identify at start (those resuming a
     ///   saved session do not), in the order they should go.
-    public init(queue: any IdentifyGate, budget: (any SessionBudget)?, maxConcurrency: Int, firstIdentifies: [Int]) {
+    public init(
+        queue: any IdentifyGate, budget: (any SessionBudget)?, maxConcurrency: Int, firstIdentifies: [Int],
+        budgetRetryDelay: Duration = .seconds(5), logger: Logger = Logger(label: "kamii.shards")
+    ) {
         self.queue = queue
         self.budget = budget
         self.maxConcurrency = max(1, maxConcurrency)
+        self.budgetRetryDelay = budgetRetryDelay
+        self.logger = logger
         for shard in firstIdentifies { waiting[shard % self.maxConcurrency, default: []].append(shard) }
     }
 
@@ -40,15 +53,28 @@ public actor StartupIdentifyGate: IdentifyGate {
         }
         // The budget first: asking Discord for it can take a while, and a bucket's lease must
         // run from just before the identify is written.
-        do {
-            try await budget?.spend(shard: shard)
-        } catch let error as IdentifyRefused {
-            throw error
-        } catch where error is CancellationError || Task.isCancelled {
-            throw CancellationError()
-        } catch {
-            // Redis or Discord's REST API cannot say what is left: do not guess; ask again soon.
-            throw IdentifyRefused(reason: "the session budget cannot be checked: \(error)", retryAfter: .seconds(5))
+        while true {
+            do {
+                try await budget?.spend(shard: shard)
+                if let since = budgetUnreadableSince {
+                    budgetUnreadableSince = nil
+                    logger.notice("the session budget can be read again; shards identify", metadata: ["unreadable_for": "\(ContinuousClock.now - since)"])
+                }
+                break
+            } catch let error as IdentifyRefused {
+                throw error
+            } catch where error is CancellationError || Task.isCancelled {
+                throw CancellationError()
+            } catch {
+                // Redis or Discord's REST API cannot say what is left: do not guess; ask again in a
+                // moment, on the open connection — a refusal would make it again, a handshake with
+                // Discord per shard every few seconds while Redis is away.
+                if budgetUnreadableSince == nil {
+                    budgetUnreadableSince = .now
+                    logger.warning("the session budget cannot be checked; shards wait to identify", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: budgetRetryDelay)
+            }
         }
         do {
             try await queue.waitForTurn(shard: shard)

@@ -30,4 +30,49 @@ struct StartupIdentifyGateTests {
         #expect(served.sorted() == Array(0..<9), "every shard had its turn")
         #expect(most <= 2, "one asker per bucket at a time, not one per shard: \(most)")
     }
+
+    /// A budget that cannot be read (Redis away) `failures` times, then takes every start.
+    final class UnreadableBudget: SessionBudget {
+        let failures: Mutex<Int>
+        init(failures: Int) { self.failures = Mutex(failures) }
+        func spend(shard: Int) async throws {
+            let failing = failures.withLock { left -> Bool in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+            if failing { throw RedisAway() }
+        }
+        func refund(shard: Int) async {}
+        struct RedisAway: Error {}
+    }
+
+    /// A budget that cannot be read for a while holds the shard at the gate, on its open
+    /// connection, and asks again — it neither refuses (which made every waiting shard connect to
+    /// Discord again every few seconds while Redis was away) nor guesses.
+    @Test func aBudgetThatCannotBeReadIsAskedAgainNotRefused() async throws {
+        let queue = CountingQueue()
+        let gate = StartupIdentifyGate(
+            queue: queue, budget: UnreadableBudget(failures: 3), maxConcurrency: 1, firstIdentifies: [0], budgetRetryDelay: .milliseconds(10))
+        try await gate.waitForTurn(shard: 0)
+        #expect(queue.asking.withLock { $0.served } == [0])
+        // A refusal of the budget (its reserve reached) is still a refusal.
+        struct AtReserve: SessionBudget {
+            func spend(shard: Int) async throws { throw IdentifyRefused(reason: "reserve", retryAfter: .seconds(60)) }
+            func refund(shard: Int) async {}
+        }
+        let refusing = StartupIdentifyGate(queue: queue, budget: AtReserve(), maxConcurrency: 1, firstIdentifies: [], budgetRetryDelay: .milliseconds(10))
+        await #expect(throws: IdentifyRefused.self) { try await refusing.waitForTurn(shard: 1) }
+    }
+
+    /// A shard waiting for a budget that cannot be read stops waiting when its connection ends
+    /// (the wait is cancelled).
+    @Test func aWaitForAnUnreadableBudgetEndsWithItsConnection() async throws {
+        let gate = StartupIdentifyGate(
+            queue: CountingQueue(), budget: UnreadableBudget(failures: .max), maxConcurrency: 1, firstIdentifies: [], budgetRetryDelay: .milliseconds(10))
+        let waiter = Task { try await gate.waitForTurn(shard: 0) }
+        try await Task.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+    }
 }

@@ -32,6 +32,16 @@ public protocol MemberLevels: Sendable {
     /// yet — ``StatsReader/GuildNotLoaded`` while Redis holds nothing of the guild — or the read
     /// failed.
     func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int?
+    /// The member's level and whether they are pending Membership Screening; nil for a member it
+    /// has no record of. Throws as ``owedLevel(of:in:)`` does.
+    func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)?
+}
+
+extension MemberLevels {
+    /// From ``owedLevel(of:in:)``, for levels that tell nothing of screening.
+    public func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? {
+        try await owedLevel(of: user, in: guild).map { ($0, false) }
+    }
 }
 
 extension StatsReader: MemberLevels {
@@ -42,6 +52,10 @@ extension StatsReader: MemberLevels {
     public func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
         guard let record = try await member(user, inLoaded: guild) else { return nil }
         return record.isPending == true ? 0 : record.level
+    }
+
+    public func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? {
+        try await member(user, inLoaded: guild).map { ($0.level, $0.isPending == true) }
     }
 }
 
@@ -91,9 +105,6 @@ public struct RESTLevelUpActions: LevelUpActions {
     }
 
     public func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
-        // In user order: a retry that reads the same level-ups back from Redis (in the hash's order)
-        // writes the same text, so the nonce below keeps Discord from posting it twice.
-        let members = members.sorted { $0.user.rawValue < $1.user.rawValue }
         guard let first = members.first else { return }
         let content = members.count == 1
             ? "GG <@\(first.user.rawValue)>, you just reached level **\(first.level)**!"

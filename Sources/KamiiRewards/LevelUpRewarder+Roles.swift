@@ -10,9 +10,15 @@ extension LevelUpRewarder {
     /// level-up stays waiting).
     func applyRoles(_ reported: LevelUp, _ rewards: LevelRewards) async -> Bool {
         guard !rewards.changes(from: reported.previousLevel, to: reported.level).isEmpty else { return true }
-        guard let levelUp = await owedPart(of: reported) else {
+        let levelUp: LevelUp
+        switch await owedPart(of: reported) {
+        case .roles(let owed): levelUp = owed
+        case .nothing:
             counts.withLock { $0.rolesWithheld += 1 }
             return true
+        case .afterScreening:
+            counts.withLock { $0.rolesWithheld += 1 }
+            return false
         }
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
         guard !changes.isEmpty else { return true }
@@ -56,28 +62,43 @@ extension LevelUpRewarder {
         return over
     }
 
-    /// The part of a level-up whose roles the member is owed now, by their record in Redis: none
-    /// while they are pending Membership Screening (they left and came back after the level-up was
-    /// reported — a role would let them skip the screening; passing it is a join, which gives the
-    /// level's roles) or when Redis has no record of them in the guild (deleted on request since);
-    /// up to the record's level when that is lower (the guild loaded back from an older
-    /// checkpoint). Only level-ups that change roles are read for, one HMGET each. A record that
-    /// cannot be read (Redis lost the guild, or does not answer) leaves the level-up as reported:
-    /// its copy in Redis may be gone with the guild, and holding it would lose the roles for good.
-    func owedPart(of levelUp: LevelUp) async -> LevelUp? {
-        guard let levels else { return levelUp }
-        let owed: Int?
+    /// What a level-up's member is owed now (``owedPart(of:)``).
+    enum OwedRoles {
+        /// The roles up to this level-up's level (the reported one, or the record's when lower).
+        case roles(LevelUp)
+        /// None: Redis has no record of them in the guild (deleted on request since), or their
+        /// record's level is not above the level before (the guild loaded back from an older
+        /// checkpoint). The level-up is over.
+        case nothing
+        /// None yet: their record says they are pending Membership Screening — they left and came
+        /// back after the level-up was reported (a role would let them skip the screening; the flush
+        /// that saw them back deleted the level-up's copy in Redis, so its retry finds nothing, and
+        /// passing is a join, which gives the level's roles), or the flag is stale (an update
+        /// missed: a member who posts is not pending), when the copy in Redis is tried again at
+        /// each retry until the record says otherwise.
+        case afterScreening
+    }
+
+    /// The part of a level-up whose roles the member is owed now, by their record in Redis. Only
+    /// level-ups that change roles are read for, one HMGET each. A record that cannot be read
+    /// (Redis lost the guild, or does not answer) leaves the level-up as reported: its copy in
+    /// Redis may be gone with the guild, and holding it would lose the roles for good.
+    func owedPart(of levelUp: LevelUp) async -> OwedRoles {
+        guard let levels else { return .roles(levelUp) }
+        let standing: (level: Int, isPending: Bool)?
         do {
-            owed = try await levels.owedLevel(of: levelUp.user, in: levelUp.guild)
+            standing = try await levels.standing(of: levelUp.user, in: levelUp.guild)
         } catch {
             logger.debug("a level-up's member could not be read; its roles are given as reported", metadata: [
                 "guild": "\(levelUp.guild)", "error": "\(error)",
             ])
-            return levelUp
+            return .roles(levelUp)
         }
-        guard let owed, owed > levelUp.previousLevel else { return nil }
+        guard let standing else { return .nothing }
+        if standing.isPending { return .afterScreening }
+        guard standing.level > levelUp.previousLevel else { return .nothing }
         var part = levelUp
-        part.level = min(levelUp.level, owed)
-        return part
+        part.level = min(levelUp.level, standing.level)
+        return .roles(part)
     }
 }

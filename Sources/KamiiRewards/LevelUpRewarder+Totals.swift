@@ -26,8 +26,9 @@ extension LevelUpRewarder {
         /// Calls not sent: Discord refused the same role or channel in the guild lately
         /// (``RefusedTargets``), and would again.
         public var notSent = 0
-        /// Level-ups whose roles were not given: the member is pending Membership Screening again
-        /// (passing it gives them) or no longer has a record (deleted on request).
+        /// Level-ups whose roles were not given (``LevelUpRewarder/OwedRoles``): the member's
+        /// record says pending Membership Screening (counted at each try), or is gone (deleted on
+        /// request), or is not above the level before.
         public var rolesWithheld = 0
         /// Calls held back, unsent, because Discord refused so many requests lately that the share
         /// of the invalid-request budget left to rewards is spent (their work waits for a retry).

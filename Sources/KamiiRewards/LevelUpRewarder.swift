@@ -238,7 +238,9 @@ public final class LevelUpRewarder: Sendable {
             byChannel[channel, default: []].append(index)
         }
         for channel in channels {
-            let indexes = byChannel[channel] ?? []
+            // In user order before the split into messages: a retry that reads the same level-ups
+            // back from Redis (in the hash's order) writes the same messages, and their nonces hold.
+            let indexes = (byChannel[channel] ?? []).sorted { merged[$0].user.rawValue < merged[$1].user.rawValue }
             for start in stride(from: 0, to: indexes.count, by: Self.membersPerAnnouncement) {
                 let part = indexes[start..<min(start + Self.membersPerAnnouncement, indexes.count)]
                 let members = part.map { (user: merged[$0].user, level: merged[$0].level) }

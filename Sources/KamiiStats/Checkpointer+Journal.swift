@@ -4,8 +4,10 @@ import KamiiRedis
 /// The change journal's walk: every member a flush changed, copied to SQL in parts of bounded
 /// memory, and kept — in entries of bounded size — while SQL refuses them.
 extension Checkpointer {
-    /// Entries read per round trip (each up to a flush's members, 16 bytes apiece).
+    /// Entries sized per round trip (each up to a flush's members, 16 bytes apiece).
     static let journalPage = 64
+    /// Bytes of entries read per round trip at most (an entry larger than that is read alone).
+    static let journalBytesPerRead = 8 << 20
 
     /// The members the change journal names, in parts: entries are read a page at a time and merged
     /// until a part holds ``journalMembersPerPart`` members (the entry that fills it is the part's
@@ -18,33 +20,45 @@ extension Checkpointer {
     func checkpointJournal(into report: inout Report) async throws {
         let journal = keys.changeJournal
         var fields = (try await redis.send("HKEYS", journal).array ?? []).compactMap(\.string)[...]
+        journalParts = []
         while !fields.isEmpty {
             var taken: [String] = []
             var members: [UInt64: Set<UInt64>] = [:]
             var gathered = 0
             while !fields.isEmpty && gathered < journalMembersPerPart {
                 progress.note()
-                let page = Array(fields.prefix(Self.journalPage))
+                // The next entries' sizes first: a part ends at the entry that fills it, and a read
+                // holds ``journalBytesPerRead`` at most (one entry at least) — a page of retry
+                // entries, a part's worth each, read whole would be hundreds of MB.
+                let candidates = Array(fields.prefix(Self.journalPage))
+                var sizing = RedisPipeline()
+                for field in candidates { sizing.append("HSTRLEN", journal, field) }
+                let sizes = try await redis.execute(sizing).map { try $0.orThrow().int ?? 0 }
+                var (chosen, bytes) = (0, 0)
+                for size in sizes {
+                    guard gathered < journalMembersPerPart, chosen == 0 || bytes + size <= Self.journalBytesPerRead else { break }
+                    chosen += 1
+                    bytes += size
+                    gathered += size / ChangeJournal.pairSize
+                }
+                let page = Array(candidates.prefix(chosen))
+                fields = fields.dropFirst(chosen)
                 var read = RedisPipeline()
                 read.append(["HMGET", journal] + page)
                 let entries = try await redis.execute(read).first?.orThrow().array ?? []
                 guard entries.count == page.count else {
                     throw RedisError.protocolViolation("HMGET of \(page.count) fields answered \(entries.count) values")
                 }
-                var used = 0
                 for (field, entry) in zip(page, entries) {
-                    guard gathered < journalMembersPerPart else { break }
-                    used += 1
                     // No entry: another checkpointer took it meanwhile.
                     guard let bytes = entry.bytes else { continue }
-                    gathered += bytes.count / ChangeJournal.pairSize
                     if !ChangeJournal.read(bytes, into: &members) {
                         logger.error("checkpoint: a change journal entry that is not one is dropped", metadata: ["field": "\(field)", "bytes": "\(bytes.count)"])
                     }
                 }
-                taken += page.prefix(used)
-                fields = fields.dropFirst(used)
+                taken += page
             }
+            journalParts.append(gathered)
             var failed: [UInt64: Set<UInt64>] = [:]
             for (guild, users) in members.sorted(by: { $0.key < $1.key }) {
                 progress.note()

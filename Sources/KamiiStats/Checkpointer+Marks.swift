@@ -75,6 +75,11 @@ extension Checkpointer {
 
     private static let moveScript = RedisScript("""
         if redis.call('EXISTS', KEYS[1]) == 1 then
+            -- A key Kamii did not write stays where it is, and the guild is reported broken (moved,
+            -- the flusher's next mark would make a fresh set beside it, and hide it).
+            if redis.call('TYPE', KEYS[1]).ok ~= 'set' then
+                return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+            end
             if redis.call('EXISTS', KEYS[2]) == 1 then
                 redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
                 redis.call('DEL', KEYS[1])

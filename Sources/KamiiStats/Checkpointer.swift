@@ -47,6 +47,8 @@ public actor Checkpointer {
     private(set) var journalMembersPerPart = 250_000
     /// Marks read per step of a dirty set (SSCAN's COUNT, a hint: a small set comes whole).
     private(set) var dirtyMarksPerStep = 10_000
+    /// Members named in each part of the last journal walk (what tests look at).
+    var journalParts: [Int] = []
     /// Rows the running checkpoint's upserts could not write (``Report/rowsNotWritten``), and
     /// members it left out (``Report/unstorableMembers``).
     private var rowsNotWritten = 0

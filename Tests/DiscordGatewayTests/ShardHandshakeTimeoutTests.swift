@@ -11,6 +11,18 @@ struct ShardHandshakeTimeoutTests {
         return machine.hello(intervalMilliseconds: 40_000, jitter: 0.25)
     }
 
+    /// Session s1 at sequence 1, reconnected (op 7): its Hello will send a resume.
+    func reconnectedWithASession() -> ShardStateMachine {
+        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
+        _ = helloed(&machine)
+        _ = machine.identifyAllowed()
+        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://resume.example")
+        _ = machine.reconnectRequested()
+        _ = machine.closed(code: nil, jitter: 0.5)
+        _ = machine.connected()
+        return machine
+    }
+
     /// A beat and its ACK; returns the beat's actions.
     func beat(_ machine: inout ShardStateMachine) -> [ShardStateMachine.Action] {
         let actions = machine.heartbeatDue()
@@ -45,13 +57,7 @@ struct ShardHandshakeTimeoutTests {
     /// A resume is answered by its replay before RESUMED: each replayed dispatch is progress. One
     /// answered by nothing is made again, and resumes.
     @Test func anUnansweredResumeIsMadeAgainAndAReplayIsProgress() {
-        var machine = ShardStateMachine(gatewayURL: "wss://gateway.example")
-        _ = helloed(&machine)
-        _ = machine.identifyAllowed()
-        _ = machine.dispatch(name: "READY", sequence: 1, sessionID: "s1", resumeURL: "wss://resume.example")
-        _ = machine.reconnectRequested()
-        _ = machine.closed(code: nil, jitter: 0.5)
-        _ = machine.connected()
+        var machine = reconnectedWithASession()
         #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .sendResume(sessionID: "s1", sequence: 1))
         _ = beat(&machine)
         _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 2)
@@ -67,5 +73,20 @@ struct ShardHandshakeTimeoutTests {
         #expect(url == "wss://resume.example", "resumes again")
         _ = machine.connected()
         #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .sendResume(sessionID: "s1", sequence: 3))
+    }
+
+    /// While the consumer holds the frame loop (a full stats buffer), the resume's answer may be
+    /// there unread: beats then judge nothing; once reading resumes, the rule applies again.
+    @Test func aResumeIsNotJudgedWhileReadingIsHeldBack() {
+        var machine = reconnectedWithASession()
+        _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0.25)
+        _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 2)
+        for _ in 0..<5 {
+            #expect(machine.heartbeatDue(readingHeldBack: true) == [.sendHeartbeat(sequence: 2), .scheduleHeartbeat(delay: 40)])
+            _ = machine.heartbeatAcknowledged()
+        }
+        #expect(machine.handshakesUnanswered == 0)
+        #expect(beat(&machine) == [.sendHeartbeat(sequence: 2), .scheduleHeartbeat(delay: 40)])
+        #expect(beat(&machine) == [.close(code: 4000)])
     }
 }

@@ -9,7 +9,8 @@ import Testing
 /// A level-up's roles are given as far as the member's record in Redis says they are owed them
 /// when the rewarder gets to it: a member who left and came back pending Membership Screening
 /// meanwhile is given none (a role would let them skip the screening), nor is a member deleted on
-/// request since. Each of these level-ups is over afterwards: it leaves Redis's waiting list.
+/// request since. A pending one's level-up waits (a flag left stale by a missed update clears at
+/// the member's next); the others are over: they leave Redis's waiting list.
 @Suite(.enabled(if: RedisTestServer.isConfigured))
 struct OwedLevelUpRolesTests {
     let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
@@ -38,6 +39,7 @@ struct OwedLevelUpRolesTests {
         (.level(12, pending: true), []),
         (.deleted, []),
         (.level(7, pending: false), [501]),
+        (.level(3, pending: false), []),
         (.guildNotLoaded, [501, 1_001]),
     ] as [(Record, [UInt64])])
     func rolesFollowTheRecord(_ record: Record, expected: [UInt64]) async throws {
@@ -61,7 +63,19 @@ struct OwedLevelUpRolesTests {
         #expect(actions.added.value.sorted() == expected)
         #expect(rewarder.totals.rolesWithheld == (expected.isEmpty ? 1 : 0))
         let waiting = try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int
-        #expect(waiting == 0, "the level-up is over either way")
+        guard case .level(let level, pending: true) = record else {
+            #expect(waiting == 0, "the level-up is over")
+            _ = try await redis.send("DEL", keys.members(in: guild), keys.waitingLevelUps(in: guild))
+            await redis.close()
+            return
+        }
+        #expect(waiting == 1, "it waits while the record says pending")
+        // The member's next update says they are not pending (the flag was stale): the retry gives
+        // the roles and the level-up is over.
+        try await ReturningMemberRetryTests.load(member: 77, at: level, in: guild, keys, redis)
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 4, to: 12))
+        #expect(actions.added.value.sorted() == [501, 1_001])
+        #expect(try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int == 0)
         _ = try await redis.send("DEL", keys.members(in: guild), keys.waitingLevelUps(in: guild))
         await redis.close()
     }

@@ -58,6 +58,10 @@ struct CheckpointJournalTests {
         for attempt in 1...4 {
             let report = await failing.checkpoint()
             #expect(report.failures >= 1 && report.members == 0, "attempt \(attempt)")
+            // Each part ends at the entry that fills it (below 10 before it, 10 at most in it),
+            // never every entry of a page merged into one.
+            let parts = await failing.journalParts
+            #expect(parts.allSatisfy { $0 < 10 + 10 } && parts.count > 1 && parts.reduce(0, +) == 48, "attempt \(attempt): \(parts)")
             let (sizes, members) = try await journal(redis)
             #expect(sizes.allSatisfy { $0 <= 10 }, "attempt \(attempt): \(sizes)")
             #expect(members == Set(1...48), "attempt \(attempt): nothing forgotten")

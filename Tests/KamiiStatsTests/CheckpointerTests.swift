@@ -196,6 +196,7 @@ struct CheckpointerTests {
         #expect(await checkpointer.checkpoint().failures == 1)
         #expect(await checkpointer.checkpoint().failures == 0)
         #expect(try await redis.send("EXISTS", keys.dirtyGuilds + ":checkpointing").int == 0)
+        #expect(try await redis.send("GET", keys.dirtyMembers(in: guild)).string == "not a set", "left where it is, for the flusher to report")
         await redis.close()
         try await store.close()
     }

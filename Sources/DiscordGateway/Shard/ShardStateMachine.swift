@@ -216,7 +216,9 @@ public struct ShardStateMachine: Sendable {
             // No ACK since the last beat: a zombie. Close resumably and resume elsewhere.
             return closeAndReconnect(resume: true)
         }
-        if let beats = unansweredBeats, state == .identifying || state == .resuming {
+        // Not while the consumer holds the frame loop: READY, RESUMED or the replay may be there,
+        // unread (judged once reading resumes, as the zombie rule is).
+        if let beats = unansweredBeats, !readingHeldBack, state == .identifying || state == .resuming {
             unansweredBeats = beats + 1
             if beats + 1 >= Self.unansweredBeatLimit {
                 unansweredBeats = nil

@@ -6,20 +6,26 @@ import KamiiStats
 /// A level-up's reward roles: given as far as the member's record says they are owed them now.
 extension LevelUpRewarder {
     /// Gives (and, when rewards replace each other, takes) the roles of a level-up, as far as the
-    /// member is owed them now (``owedPart(of:)``). Returns false when a call may pass later (the
-    /// level-up stays waiting).
-    func applyRoles(_ reported: LevelUp, _ rewards: LevelRewards) async -> Bool {
-        guard !rewards.changes(from: reported.previousLevel, to: reported.level).isEmpty else { return true }
+    /// member is owed them now (``owedPart(of:)``). `over` false when a call may pass later (the
+    /// level-up stays waiting); `announcing` the level to announce, nil when the member is owed
+    /// nothing (their record gone, or not above the level before).
+    func applyRoles(_ reported: LevelUp, _ rewards: LevelRewards) async -> (over: Bool, announcing: Int?) {
+        guard !rewards.changes(from: reported.previousLevel, to: reported.level).isEmpty else { return (true, reported.level) }
         let levelUp: LevelUp
         switch await owedPart(of: reported) {
         case .roles(let owed): levelUp = owed
         case .nothing:
             counts.withLock { $0.rolesWithheld += 1 }
-            return true
+            return (true, nil)
         case .afterScreening:
             counts.withLock { $0.rolesWithheld += 1 }
-            return false
+            return (false, reported.level)
         }
+        return (await giveRoles(levelUp, rewards), levelUp.level)
+    }
+
+    /// The roles of `levelUp`; false when a call may pass later.
+    private func giveRoles(_ levelUp: LevelUp, _ rewards: LevelRewards) async -> Bool {
         let changes = rewards.changes(from: levelUp.previousLevel, to: levelUp.level)
         guard !changes.isEmpty else { return true }
         let guild = levelUp.guild, user = levelUp.user

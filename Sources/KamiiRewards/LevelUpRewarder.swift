@@ -220,13 +220,21 @@ public final class LevelUpRewarder: Sendable {
         // Which level-ups are over (every call done or refused): only those leave Redis's list.
         var over = [Bool](repeating: true, count: merged.count)
         var announcements: [(channel: UInt64, index: Int)] = []
+        // The level each announcement names: the reported one, or the record's when its read found
+        // it lower (``owedPart(of:)``).
+        var announcedLevel = merged.map(\.level)
         for (index, levelUp) in merged.enumerated() {
             // Unreadable settings (SQL away) are not taken for "no rewards": the level-up waits.
             guard case .success(let rewards) = await rewards(of: levelUp.guild, unknown: &unknown) else {
                 over[index] = false
                 continue
             }
-            over[index] = await applyRoles(levelUp, rewards)
+            let roles = await applyRoles(levelUp, rewards)
+            over[index] = roles.over
+            // A member whose record is gone (deleted on request since) or not above the level before
+            // is not announced either.
+            guard let level = roles.announcing else { continue }
+            announcedLevel[index] = level
             if let channel = rewards.announcementChannel, !announced.withLock({ $0.covers(levelUp) }) {
                 announcements.append((channel, index))
             }
@@ -243,7 +251,7 @@ public final class LevelUpRewarder: Sendable {
             let indexes = (byChannel[channel] ?? []).sorted { merged[$0].user.rawValue < merged[$1].user.rawValue }
             for start in stride(from: 0, to: indexes.count, by: Self.membersPerAnnouncement) {
                 let part = indexes[start..<min(start + Self.membersPerAnnouncement, indexes.count)]
-                let members = part.map { (user: merged[$0].user, level: merged[$0].level) }
+                let members = part.map { (user: merged[$0].user, level: announcedLevel[$0]) }
                 let outcome = await attempt(merged[part.first!], on: channel, { () throws(RESTError) in try await actions.announce(members, in: ChannelID(channel)) })
                 if outcome == .done {
                     counts.withLock {

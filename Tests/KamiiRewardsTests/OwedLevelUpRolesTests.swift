@@ -1,4 +1,5 @@
 import DiscordModels
+import DiscordREST
 import KamiiCore
 import KamiiRedis
 @testable import KamiiRewards
@@ -96,5 +97,35 @@ struct OwedLevelUpRolesTests {
         #expect(levels.reads.value == 0 && rewarder.totals.rolesWithheld == 0)
         await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 9, to: 10))
         #expect(levels.reads.value == 1 && rewarder.totals.rolesWithheld == 1 && actions.added.value.isEmpty)
+    }
+
+    /// Roles and announcements, recorded.
+    final class Recorded: LevelUpActions, Sendable {
+        let roles = Locked<[UInt64]>([]), announced = Locked<[[UInt64]]>([])
+        func addRole(_ role: RoleID, to user: UserID, in guild: GuildID) async throws(RESTError) { roles.withLock { $0.append(role.rawValue) } }
+        func removeRole(_ role: RoleID, from user: UserID, in guild: GuildID) async throws(RESTError) {}
+        func announce(_ members: [(user: UserID, level: Int)], in channel: ChannelID) async throws(RESTError) {
+            announced.withLock { $0 += members.map { [$0.user.rawValue, UInt64($0.level)] } }
+        }
+    }
+
+    /// What is announced follows the same read: a member deleted on request since is not
+    /// announced, one whose record is lower is announced at the record's level.
+    @Test func announcementsFollowTheRecordToo() async throws {
+        let redis = try RedisTestServer.client()
+        try await ReturningMemberRetryTests.load(member: 77, at: 7, in: guild, keys, redis)
+        let rewards = LevelRewards(rewards: [.init(level: 5, role: 501), .init(level: 10, role: 1_001)], stack: true, announcementChannel: 900)
+        let actions = Recorded()
+        let rewarder = LevelUpRewarder(
+            settings: FixedGuildSettings(GuildSettings(xp: .defaults, karma: nil, levelRewards: rewards)), actions: actions,
+            levels: StatsReader(redis: redis, keys: keys), retryDelay: .milliseconds(1))
+        // 78 has no record (deleted); 77's record is at level 7.
+        await rewarder.handle([
+            .levelUp(LevelUp(guild: guild, user: UserID(77), from: 4, to: 12)), .levelUp(LevelUp(guild: guild, user: UserID(78), from: 4, to: 12)),
+        ])
+        #expect(actions.roles.value == [501])
+        #expect(actions.announced.value == [[77, 7]])
+        _ = try await redis.send("DEL", keys.members(in: guild))
+        await redis.close()
     }
 }

@@ -2,7 +2,8 @@ import Testing
 @testable import DiscordGateway
 
 /// An identify or a resume Discord never answers (heartbeats still acknowledged) does not hold a
-/// shard for ever: by the second heartbeat after it went out the connection is made again.
+/// shard for ever: by the second heartbeat after it went out the connection is made again. A
+/// resume Discord cuts with op 7 is neither unanswered nor fruitless.
 struct ShardHandshakeTimeoutTests {
     /// Connected and said Hello (interval 40 s): the machine asks for an identify turn.
     func helloed(_ machine: inout ShardStateMachine) -> [ShardStateMachine.Action] {
@@ -88,5 +89,18 @@ struct ShardHandshakeTimeoutTests {
         #expect(machine.handshakesUnanswered == 0)
         #expect(beat(&machine) == [.sendHeartbeat(sequence: 2), .scheduleHeartbeat(delay: 40)])
         #expect(beat(&machine) == [.close(code: 4000)])
+    }
+
+    /// Op 7 right after each resume (a gateway draining its nodes) is Discord moving the
+    /// connection, not a resume that came to nothing: the session is kept however often it comes.
+    @Test func reconnectsAskedForDuringResumesKeepTheSession() {
+        var machine = reconnectedWithASession()
+        for _ in 0..<5 {
+            #expect(machine.hello(intervalMilliseconds: 40_000, jitter: 0.25).last == .sendResume(sessionID: "s1", sequence: 1))
+            #expect(machine.reconnectRequested() == [.close(code: 4000)])
+            _ = machine.closed(code: nil, jitter: 0.5)
+            _ = machine.connected()
+        }
+        #expect(machine.sessionsUnresumable == 0 && machine.sessionID == "s1")
     }
 }

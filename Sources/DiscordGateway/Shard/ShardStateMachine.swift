@@ -276,6 +276,9 @@ public struct ShardStateMachine: Sendable {
     /// Op 7 — which "can occur at any point … even before/in place of receiving a Hello".
     public mutating func reconnectRequested() -> [Action] {
         guard [.awaitingHello, .identifying, .resuming, .ready].contains(state) else { return [] }
+        // Discord moving the connection (a node draining) says nothing of the resume it cut short:
+        // not counted as one that came to nothing.
+        resumedFrom = nil
         return closeAndReconnect(resume: true)
     }
 

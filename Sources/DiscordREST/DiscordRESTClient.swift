@@ -44,6 +44,19 @@ public final class DiscordRESTClient: Sendable {
         return budget.withLock { $0.count(at: now) }
     }
 
+    /// Invalid answers this client got since it started (for a ledger kept beyond the process).
+    public var invalidAnswersCounted: Int { budget.withLock { $0.counted } }
+
+    /// Counts invalid answers an earlier process got, each `ages` ago, against the budget until
+    /// their window ends: Discord counts them against the IP whichever process got them, and a
+    /// process restarted in a loop would otherwise spend the whole budget at each start.
+    public func carryOver(invalidAnswersAgo ages: [Duration]) {
+        let now = self.now
+        budget.withLock { budget in
+            budget.carryOver(ages.map { now - Double($0.components.seconds) - Double($0.components.attoseconds) / 1e18 }, now: now)
+        }
+    }
+
     /// Sends a request, waiting for its limits first, and returns a 2xx answer or throws.
     ///
     /// - Parameters:

@@ -7,6 +7,8 @@ struct InvalidRequestBudget: Sendable {
     /// When each counted answer came, oldest first (at most `limit` of them are kept).
     private var times: [Double] = []
     private var start = 0
+    /// Answers counted since the budget began (however long ago).
+    private(set) var counted = 0
 
     init(limit: Int = 8_000, window: Double = 600) {
         self.limit = limit
@@ -31,5 +33,15 @@ struct InvalidRequestBudget: Sendable {
     mutating func record(status: Int, scope: String?, at now: Double) {
         guard status == 401 || status == 403 || (status == 429 && scope != "shared") else { return }
         times.append(now)
+        counted += 1
+    }
+
+    /// Counts answers an earlier process got at `earlier` (times on this budget's clock, before
+    /// `now`): they stay against the budget until their window ends, as Discord keeps them against
+    /// the IP. Those already out of the window are left out; at most `limit` are kept.
+    mutating func carryOver(_ earlier: [Double], now: Double) {
+        let kept = earlier.filter { $0 > now - window && $0 <= now }.sorted().suffix(limit)
+        times = Array(kept) + times[start...]
+        start = 0
     }
 }

@@ -120,7 +120,14 @@ struct Run: AsyncParsableCommand {
         // A graceful shutdown stops them in reverse order, each after the one before has ended: the
         // shards, then the hot path (flushing all they delivered), and only then the reports and
         // the metrics, which show the drain as it goes.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reports)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let redis {
+            // Before any request; stopped last, so what the others' last calls were refused is kept.
+            let ledger = InvalidRequestLedger(redis: redis, rest: rest, host: InvalidRequestLedger.hostName, logger: logger)
+            await ledger.carryOver()
+            services.append(.init(service: ledger))
+        }
+        services.append(.init(service: reports))
         if let metricsEndpoint { services.append(.init(service: try await metricsEndpoint.bind())) }
         if let hotPath { services.append(.init(service: hotPath)) }
         // Shards that all stopped for good end the group gracefully, so their reasons are said.

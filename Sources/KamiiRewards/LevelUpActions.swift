@@ -74,6 +74,13 @@ public protocol WaitingLevelUps: Sendable {
     func waitingJoins(in guilds: [GuildID]) async throws -> [MemberJoin]
     /// These joins are over.
     func joinsDone(_ joins: [MemberJoin]) async throws
+    /// Whether a level-up of the member waits in the guild.
+    func hasWaiting(_ user: UserID, in guild: GuildID) async throws -> Bool
+}
+
+extension WaitingLevelUps {
+    /// None known: a member whose record says pending is taken as back pending screening.
+    public func hasWaiting(_ user: UserID, in guild: GuildID) async throws -> Bool { false }
 }
 
 extension LevelUpBacklog: WaitingLevelUps {}

@@ -76,12 +76,10 @@ extension LevelUpRewarder {
         /// record's level is not above the level before (the guild loaded back from an older
         /// checkpoint). The level-up is over.
         case nothing
-        /// None yet: their record says they are pending Membership Screening — they left and came
-        /// back after the level-up was reported (a role would let them skip the screening; the flush
-        /// that saw them back deleted the level-up's copy in Redis, so its retry finds nothing, and
-        /// passing is a join, which gives the level's roles), or the flag is stale (an update
-        /// missed: a member who posts is not pending), when the copy in Redis is tried again at
-        /// each retry until the record says otherwise.
+        /// None yet: their record says they are pending Membership Screening and Redis holds no
+        /// level-up of theirs: they left and came back after this one was reported (a role would
+        /// let them skip the screening; the flush that saw them back deleted its copy in Redis, so
+        /// its retry finds nothing, and passing is a join, which gives the level's roles).
         case afterScreening
     }
 
@@ -101,7 +99,13 @@ extension LevelUpRewarder {
             return .roles(levelUp)
         }
         guard let standing else { return .nothing }
-        if standing.isPending { return .afterScreening }
+        if standing.isPending {
+            // Read after the record: a level-up of theirs still waiting in Redis was flushed after
+            // any return pending (whose flush deletes it) — they earned XP while the record says
+            // pending, which Discord does not let a pending member do: the flag is stale (an update
+            // missed), and the roles are given.
+            guard let backlog, (try? await backlog.hasWaiting(levelUp.user, in: levelUp.guild)) == true else { return .afterScreening }
+        }
         guard standing.level > levelUp.previousLevel else { return .nothing }
         var part = levelUp
         part.level = min(levelUp.level, standing.level)

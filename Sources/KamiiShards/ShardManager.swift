@@ -76,12 +76,26 @@ public actor ShardManager {
         consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void,
         prepare: (@Sendable (ShardPlan) async -> Void)? = nil
     ) async throws -> [Int: ShardStateMachine.StopReason] {
-        let gateway: GatewayBot
-        do {
-            gateway = try await rest.gatewayBot()
-        } catch {
-            throw GatewayBotUnavailable(underlying: "\(error)")
+        var gateway: GatewayBot?
+        var budgetWaitSaid = false
+        while gateway == nil {
+            do {
+                gateway = try await rest.gatewayBot()
+            } catch let error where Self.spentBudget(error) {
+                // The IP's invalid requests of the last ten minutes (this process's, or carried
+                // over from a process before it) leave nothing to ask with: wait, rather than exit
+                // and be restarted in a loop that could not ask either.
+                if !budgetWaitSaid {
+                    budgetWaitSaid = true
+                    logger.warning("waiting to ask Discord how to shard: \(error)")
+                }
+                await wait(.seconds(2))
+                if shuttingDown { return [:] }
+            } catch {
+                throw GatewayBotUnavailable(underlying: "\(error)")
+            }
         }
+        guard let gateway else { return [:] }
         let limit = gateway.sessionStartLimit
         let namespace = configuration.resolvedNamespace
         var plan = try ShardPlan(
@@ -124,6 +138,12 @@ public actor ShardManager {
         }
         await saveSessions()
         return stopReasons
+    }
+
+    /// Whether a request was refused unsent because the invalid-request budget is spent.
+    private static func spentBudget(_ error: RESTError) -> Bool {
+        if case .invalidRequestBudgetExhausted = error.kind { return true }
+        return false
     }
 
     /// Closes every shard with a resumable code; ``run(_:)`` then saves their sessions and returns.

@@ -58,6 +58,11 @@ public struct LevelUpBacklog: Sendable {
     /// left of it stays (from the level carried out to its end), so that the newer level-up, once
     /// carried out, covers it. An entry that begins earlier (an older level-up this run has not
     /// reached) stays whole.
+    /// Whether a level-up of `user` waits in the guild.
+    public func hasWaiting(_ user: UserID, in guild: GuildID) async throws -> Bool {
+        try await redis.send("HEXISTS", keys.waitingLevelUps(in: guild), String(user.rawValue)).int == 1
+    }
+
     public func done(_ levelUps: [LevelUp]) async throws {
         var byGuild: [GuildID: [String]] = [:]
         for levelUp in levelUps {

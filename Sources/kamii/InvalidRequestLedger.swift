@@ -10,13 +10,15 @@ import ServiceLifecycle
 /// client's budget begins empty at each start, so a process restarted in a loop (a crash, a
 /// supervisor) could spend it whole at each start. The ledger counts them per minute in Redis
 /// (`kamii:rest:invalid:{<host>}:<minute>`, kept 11 minutes), gives the client those of the last
-/// ten minutes at start, and adds the client's own every few seconds — and once more as it stops.
+/// ten minutes at start, and adds the client's own every second — and once more as it stops.
 /// Keyed by host, not bot: processes of one host share its IP.
 struct InvalidRequestLedger: Service {
     let redis: RedisClient
     let rest: DiscordRESTClient
     let host: String
-    var interval: Duration = .seconds(5)
+    /// How often the client's new answers are added: a process that crashes loses at most this
+    /// much of its count (a read of a counter, and a write only when it moved).
+    var interval: Duration = .seconds(1)
     let logger: Logger
     /// Unix seconds (tests give their own).
     var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }

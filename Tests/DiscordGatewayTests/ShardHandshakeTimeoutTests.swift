@@ -103,4 +103,24 @@ struct ShardHandshakeTimeoutTests {
         }
         #expect(machine.sessionsUnresumable == 0 && machine.sessionID == "s1")
     }
+
+    /// A resume that replayed something before Discord's op 7 was getting somewhere: the count of
+    /// resumes that came to nothing starts again, as a close would have it.
+    @Test func aReplayBeforeAReconnectStartsTheCountAgain() {
+        var machine = reconnectedWithASession()
+        func resume(_ end: (inout ShardStateMachine) -> Void) {
+            _ = machine.hello(intervalMilliseconds: 40_000, jitter: 0.25)
+            end(&machine)
+            _ = machine.closed(code: nil, jitter: 0.5)
+            _ = machine.connected()
+        }
+        resume { _ in }
+        resume { _ in }
+        resume { machine in
+            _ = machine.dispatch(name: "MESSAGE_CREATE", sequence: 2)
+            _ = machine.reconnectRequested()
+        }
+        resume { _ in }
+        #expect(machine.sessionsUnresumable == 0 && machine.sessionID == "s1")
+    }
 }

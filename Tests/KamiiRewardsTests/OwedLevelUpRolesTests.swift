@@ -10,8 +10,8 @@ import Testing
 /// A level-up's roles are given as far as the member's record in Redis says they are owed them
 /// when the rewarder gets to it: a member who left and came back pending Membership Screening
 /// meanwhile is given none (a role would let them skip the screening), nor is a member deleted on
-/// request since. A pending one's level-up waits (a flag left stale by a missed update clears at
-/// the member's next); the others are over: they leave Redis's waiting list.
+/// request since. A record saying pending beside a level-up still waiting in Redis is a stale flag
+/// (the flush of a return pending deletes it): the roles are given.
 @Suite(.enabled(if: RedisTestServer.isConfigured))
 struct OwedLevelUpRolesTests {
     let guild = GuildID(UInt64.random(in: 1...(1 << 40)) << 22)
@@ -34,10 +34,11 @@ struct OwedLevelUpRolesTests {
         }
     }
 
-    /// Stacked rewards at levels 5 and 10: the roles given for 4 → 12 are those the record allows.
+    /// Stacked rewards at levels 5 and 10: the roles given for 4 → 12 (waiting in Redis) are those
+    /// the record allows.
     @Test(arguments: [
         (Record.level(12, pending: false), [501, 1_001]),
-        (.level(12, pending: true), []),
+        (.level(12, pending: true), [501, 1_001]),
         (.deleted, []),
         (.level(7, pending: false), [501]),
         (.level(3, pending: false), []),
@@ -64,20 +65,25 @@ struct OwedLevelUpRolesTests {
         #expect(actions.added.value.sorted() == expected)
         #expect(rewarder.totals.rolesWithheld == (expected.isEmpty ? 1 : 0))
         let waiting = try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int
-        guard case .level(let level, pending: true) = record else {
-            #expect(waiting == 0, "the level-up is over")
-            _ = try await redis.send("DEL", keys.members(in: guild), keys.waitingLevelUps(in: guild))
-            await redis.close()
-            return
-        }
-        #expect(waiting == 1, "it waits while the record says pending")
-        // The member's next update says they are not pending (the flag was stale): the retry gives
-        // the roles and the level-up is over.
-        try await ReturningMemberRetryTests.load(member: 77, at: level, in: guild, keys, redis)
-        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 4, to: 12))
-        #expect(actions.added.value.sorted() == [501, 1_001])
-        #expect(try await redis.send("HLEN", keys.waitingLevelUps(in: guild)).int == 0)
+        #expect(waiting == 0, "the level-up is over")
         _ = try await redis.send("DEL", keys.members(in: guild), keys.waitingLevelUps(in: guild))
+        await redis.close()
+    }
+
+    /// A member who left and came back pending after their level-up was reported: the flush that saw
+    /// them back deleted its copy in Redis, and the level-up the lane still holds gives nothing. It
+    /// waits for a retry, which finds nothing left in Redis; passing the screening is a join.
+    @Test func aLevelUpOfAMemberBackPendingGivesNothing() async throws {
+        let redis = try RedisTestServer.client()
+        try await ReturningMemberRetryTests.load(member: 77, at: 12, pending: true, in: guild, keys, redis)
+        let actions = DurableJoinsTests.reachable()
+        let rewarder = LevelUpRewarder(
+            settings: DurableJoinsTests.settings, actions: actions, levels: StatsReader(redis: redis, keys: keys),
+            backlog: LevelUpBacklog(redis: redis, keys: keys), retryDelay: .milliseconds(1))
+        await rewarder.handle(LevelUp(guild: guild, user: UserID(77), from: 4, to: 12))
+        #expect(actions.added.value.isEmpty && rewarder.totals.rolesWithheld == 1)
+        #expect(rewarder.failedGuilds.withLock { $0.contains(guild.rawValue) }, "left to the guild's retry")
+        _ = try await redis.send("DEL", keys.members(in: guild))
         await redis.close()
     }
 

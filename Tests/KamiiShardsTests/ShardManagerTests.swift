@@ -163,6 +163,28 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// A start whose invalid-request budget is spent (a process before it, on this host, was
+    /// refused thousands of times) waits until it can ask Discord again, rather than exiting to be
+    /// restarted in a loop that could not ask either.
+    @Test func aStartWithTheBudgetSpentWaitsForIt() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(world: TrafficWorld(guildCount: 4, userCount: 100, seed: 94), dispatchesPerSecond: 0))
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(
+            apiBaseURL: server.apiBaseURL, token: server.configuration.token, invalidRequestLimit: 10, invalidRequestWindowSeconds: 3))
+        rest.carryOver(invalidAnswersAgo: Array(repeating: .zero, count: 10))
+        let manager = ShardManager(
+            configuration: ShardManagerConfiguration(
+                token: server.configuration.token, intents: Self.intents, count: .fixed(1),
+                identifyWindow: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds)), sessionReserve: 0,
+                backoffBase: 0.05, backoffCap: 0.5, namespace: Self.namespace()),
+            rest: rest, coordination: .local)
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("READY once the carried answers left the window") { received.readies() == 1 }
+        await manager.shutdown()
+        #expect(try await stopped == [0: .shutdown])
+        try await server.stop()
+    }
+
     @Test func aGatewayBotAnswerNoGatewayGivesStopsTheStartWithAReason() async throws {
         // max_concurrency 0 used to trap in the identify queue's precondition.
         let server = try await SimulatorServer.start(SimulatorConfiguration(

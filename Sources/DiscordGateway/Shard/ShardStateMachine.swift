@@ -277,7 +277,9 @@ public struct ShardStateMachine: Sendable {
     public mutating func reconnectRequested() -> [Action] {
         guard [.awaitingHello, .identifying, .resuming, .ready].contains(state) else { return [] }
         // Discord moving the connection (a node draining) says nothing of the resume it cut short:
-        // not counted as one that came to nothing.
+        // not counted as one that came to nothing — but one that replayed something before it was
+        // getting somewhere, and starts the count again, as a close would.
+        if let from = resumedFrom, sequence != from { fruitlessResumes = 0 }
         resumedFrom = nil
         return closeAndReconnect(resume: true)
     }

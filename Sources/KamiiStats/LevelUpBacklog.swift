@@ -53,16 +53,16 @@ public struct LevelUpBacklog: Sendable {
         return found
     }
 
-    /// Marks level-ups carried out. A member's entry goes when the level-up carried out covers it
-    /// (from no later, to no earlier). When a flush merged newer levels into it meanwhile, what is
-    /// left of it stays (from the level carried out to its end), so that the newer level-up, once
-    /// carried out, covers it. An entry that begins earlier (an older level-up this run has not
-    /// reached) stays whole.
     /// Whether a level-up of `user` waits in the guild.
     public func hasWaiting(_ user: UserID, in guild: GuildID) async throws -> Bool {
         try await redis.send("HEXISTS", keys.waitingLevelUps(in: guild), String(user.rawValue)).int == 1
     }
 
+    /// Marks level-ups carried out. A member's entry goes when the level-up carried out covers it
+    /// (from no later, to no earlier). When a flush merged newer levels into it meanwhile, what is
+    /// left of it stays (from the level carried out to its end), so that the newer level-up, once
+    /// carried out, covers it. An entry that begins earlier (an older level-up this run has not
+    /// reached) stays whole.
     public func done(_ levelUps: [LevelUp]) async throws {
         var byGuild: [GuildID: [String]] = [:]
         for levelUp in levelUps {

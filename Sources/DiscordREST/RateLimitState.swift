@@ -149,6 +149,9 @@ public struct RateLimitState: Sendable {
                 bucket.remaining -= 1
                 generation = bucket.generation
                 buckets[key] = bucket
+                // Swept here too: while no answer comes (the network down), each new guild or
+                // channel would add a bucket that only an answer's sweep could drop.
+                if buckets.count + routeBlocks.count >= sweepAt { sweep(now: now) }
             }
             ticket = Ticket(routeKey: route.key, majorParameter: route.majorParameter, discovering: false, generation: generation)
         } else {

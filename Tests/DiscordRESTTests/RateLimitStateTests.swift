@@ -87,6 +87,19 @@ struct RateLimitStateTests {
         #expect(waitUntil(&state, last, at: 20.0) != nil)
     }
 
+    /// Buckets made while no answer comes (the network down: every request abandoned) are
+    /// dropped as well once their window ends.
+    @Test func bucketsOfRequestsNeverAnsweredAreDropped() throws {
+        var state = RateLimitState(globalLimit: 1_000_000, margin: 0)
+        let first = try #require(proceed(&state, channelA, at: 0))
+        state.complete(first, answer(limit: 5, remaining: 4, resetAfter: 1), now: 0)
+        for channel in 1...20_000 {
+            let route = Route(.post, "/channels/{channel.id}/messages", ["channel.id": String(channel)])
+            state.abandon(try #require(proceed(&state, route, at: Double(channel) * 0.001)))
+        }
+        #expect(state.heldCount < 3 * RateLimitState.sweepFloor, "\(state.heldCount)")
+    }
+
     @Test func theGlobalWindowSlides() throws {
         var state = RateLimitState(globalLimit: 3, globalWindow: 1, margin: 0.01)
         let discovery = try #require(proceed(&state, channelA, at: 0))

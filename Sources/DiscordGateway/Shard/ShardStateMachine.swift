@@ -52,8 +52,6 @@ public struct ShardStateMachine: Sendable {
     }
 
     public let gatewayURL: String
-    let backoffBase: Double
-    let backoffCap: Double
     private(set) var state = State.idle
     public private(set) var sessionID: String?
     public private(set) var resumeURL: String?
@@ -61,7 +59,7 @@ public struct ShardStateMachine: Sendable {
     private var heartbeatInterval: Double?
     private var awaitingAck = false
     private var lastRequestedBeat: Double?
-    private var failures = 0
+    private var backoff: ReconnectBackoff
     /// Heartbeat intervals acknowledged since this connection's READY or RESUMED.
     private var healthySeconds = 0.0
     private var unreachableResumes = 0
@@ -100,8 +98,7 @@ public struct ShardStateMachine: Sendable {
 
     public init(gatewayURL: String, backoffBase: Double = 1, backoffCap: Double = 60) {
         self.gatewayURL = gatewayURL
-        self.backoffBase = backoffBase
-        self.backoffCap = backoffCap
+        backoff = ReconnectBackoff(base: backoffBase, cap: backoffCap)
     }
 
     /// Starts with a session saved by an earlier process (restart-safe resume).
@@ -234,7 +231,7 @@ public struct ShardStateMachine: Sendable {
         if state == .ready, awaitingAck, let heartbeatInterval {
             healthySeconds += heartbeatInterval
             if healthySeconds >= Self.stableSessionSeconds {
-                failures = 0
+                backoff.reset()
                 // A network that failed for a while (the main gateway too) is back: the next resume
                 // tries the resume URL again (Discord disconnects sessions that do not resume there
                 // sooner). A resume URL that alone failed stays given up on.
@@ -301,9 +298,9 @@ public struct ShardStateMachine: Sendable {
     /// The wait before the next connection: the backoff, and after a non-resumable op 9 at least
     /// 1–5 s (`jitter` in [0, 1) picks where).
     private func reconnectDelay(jitter: Double) -> Double {
-        let backoff = backoff(jitter: jitter)
-        guard waitsBeforeFreshIdentify else { return backoff }
-        return max(backoff, 1 + 4 * min(max(jitter, 0), 0.999_999))
+        let delay = backoff.delay(jitter: jitter)
+        guard waitsBeforeFreshIdentify else { return delay }
+        return max(delay, 1 + 4 * min(max(jitter, 0), 0.999_999))
     }
 
     /// The connection closed (by Discord with `code`, or without a close frame: nil), or could
@@ -338,7 +335,7 @@ public struct ShardStateMachine: Sendable {
             // Closed by the other side: resume unless the code says the session is gone.
             resumeNext = sessionID != nil
         }
-        failures += 1
+        backoff.failed()
         state = .connecting
         return [connect(delay: reconnectDelay(jitter: 0.5))]
     }
@@ -355,7 +352,7 @@ public struct ShardStateMachine: Sendable {
     /// The jitter of the next backoff, given so tests are exact; the connection passes a random one.
     public mutating func closed(code: UInt16?, jitter: Double) -> [Action] {
         var actions = closed(code: code)
-        if case .connect(let url, _)? = actions.last, failures > 0 {
+        if case .connect(let url, _)? = actions.last, backoff.failures > 0 {
             actions[actions.count - 1] = .connect(url: url, delay: reconnectDelay(jitter: jitter))
         }
         return actions
@@ -393,12 +390,4 @@ public struct ShardStateMachine: Sendable {
 
     /// Connections to a resume URL that never reached Hello before the main gateway is tried.
     static let resumeURLAttempts = 3
-
-    /// No wait for the first reconnect after a session-level event; then base × 2^(n-1), capped,
-    /// scaled by a jitter in [0.5, 1.5).
-    private func backoff(jitter: Double) -> Double {
-        guard failures > 1 else { return 0 }
-        let delay = min(backoffCap, backoffBase * Double(1 << min(failures - 2, 16)))
-        return delay * (0.5 + min(max(jitter, 0), 0.999_999))
-    }
 }

@@ -26,21 +26,18 @@ extension LevelUpActions {
 
 /// Where a member's level is read from (a member who comes back is given the rewards of it).
 public protocol MemberLevels: Sendable {
-    /// The level whose rewards the member is owed now in the guild: their level, or 0 while they
-    /// are pending Membership Screening (a role would let them skip it; passing it is a join of its
-    /// own); nil for a member it has no record of (a newcomer). Throws when that cannot be told
-    /// yet — ``StatsReader/GuildNotLoaded`` while Redis holds nothing of the guild — or the read
-    /// failed.
-    func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int?
-    /// The member's level and whether they are pending Membership Screening; nil for a member it
-    /// has no record of. Throws as ``owedLevel(of:in:)`` does.
+    /// The member's level in the guild and whether they are pending Membership Screening; nil for
+    /// a member it has no record of (a newcomer). Throws when that cannot be told yet —
+    /// ``StatsReader/GuildNotLoaded`` while Redis holds nothing of the guild — or the read failed.
     func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)?
 }
 
 extension MemberLevels {
-    /// From ``owedLevel(of:in:)``, for levels that tell nothing of screening.
-    public func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? {
-        try await owedLevel(of: user, in: guild).map { ($0, false) }
+    /// The level whose rewards the member is owed now: their level, or 0 while they are pending
+    /// Membership Screening (a role would let them skip it; passing it is a join of its own); nil
+    /// for a member it has no record of.
+    public func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
+        try await standing(of: user, in: guild).map { $0.isPending ? 0 : $0.level }
     }
 }
 
@@ -49,11 +46,6 @@ extension StatsReader: MemberLevels {
     /// (restarted empty) the member may be in the checkpoint, loaded before the guild's next flush.
     /// Read when the join is carried out, not when it was kept: a member who came back pending
     /// since (their join still on its way) is owed nothing yet.
-    public func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
-        guard let record = try await member(user, inLoaded: guild) else { return nil }
-        return record.isPending == true ? 0 : record.level
-    }
-
     public func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? {
         try await member(user, inLoaded: guild).map { ($0.level, $0.isPending == true) }
     }

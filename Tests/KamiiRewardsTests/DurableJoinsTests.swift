@@ -41,6 +41,13 @@ struct DurableJoinsTests {
             owns: { _ in owns })
     }
 
+    /// Saves the guild's settings; 77's join is then given its roles and cleared from Redis.
+    func expectGivenOnceSettingsChange(_ rewarder: LevelUpRewarder, _ redis: RedisClient, _ actions: FlakyRoles) async throws {
+        rewarder.settingsChanged(guild)
+        try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
+        #expect(Set(actions.added.value) == [501, 1_001])
+    }
+
     func waiting(_ redis: RedisClient) async throws -> [String] {
         try await redis.send("HKEYS", keys.waitingJoins(in: guild)).array?.compactMap(\.string).sorted() ?? []
     }
@@ -93,9 +100,7 @@ struct DurableJoinsTests {
             try await Task.sleep(for: .milliseconds(250))
             #expect(try await waiting(redis) == ["77"] && actions.added.value.isEmpty)
             settings.refused.withLock { $0 = false }
-            rewarder.settingsChanged(guild)
-            try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
-            #expect(Set(actions.added.value) == [501, 1_001])
+            try await expectGivenOnceSettingsChange(rewarder, redis, actions)
         }
         await redis.close()
     }
@@ -110,9 +115,7 @@ struct DurableJoinsTests {
         try await ReturningMemberRetryTests.withRunning(rewarder) { join in
             try await Task.sleep(for: .milliseconds(250))
             #expect(try await waiting(redis) == ["77"], "nobody looked")
-            rewarder.settingsChanged(guild)
-            try await waitUntil("cleared once given") { try await waiting(redis).isEmpty }
-            #expect(Set(actions.added.value) == [501, 1_001])
+            try await expectGivenOnceSettingsChange(rewarder, redis, actions)
         }
         await redis.close()
     }

@@ -105,7 +105,7 @@ struct LevelUpRewarderTests {
     func aReturningMemberGetsTheirRewardsBack(stack: Bool) async throws {
         struct FixedLevels: MemberLevels {
             let levels: [UserID: Int]
-            func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { levels[user] }
+            func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? { levels[user].map { ($0, false) } }
         }
         let (server, client) = try await Self.start()
         let (guild, member) = try Self.pick()

@@ -91,9 +91,9 @@ struct OwedLevelUpRolesTests {
     @Test func aLevelUpWithoutRoleChangesReadsNoRecord() async throws {
         final class CountedLevels: MemberLevels {
             let reads = Locked(0)
-            func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? {
+            func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? {
                 reads.withLock { $0 += 1 }
-                return 0
+                return nil
             }
         }
         let levels = CountedLevels()

@@ -38,7 +38,7 @@ struct ReplacedRewardsTests {
     func aRefusedTopTierFallsToTheNextOneDown(returning: Bool) async throws {
         struct FixedLevels: MemberLevels {
             let level: Int
-            func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { level }
+            func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? { (level, false) }
         }
         let (server, client) = try await LevelUpRewarderTests.start()
         let (guild, member) = try LevelUpRewarderTests.pick()

@@ -22,7 +22,7 @@ struct ReturningMemberRetryTests {
     }
 
     struct Levels: MemberLevels {
-        func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { 12 }
+        func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? { (12, false) }
     }
 
     @Test func aFailedRestoreIsTriedAgain() async throws {
@@ -72,7 +72,7 @@ struct ReturningMemberRetryTests {
     /// Level 12 for everyone but `newcomer`, whom Redis has no record of.
     struct LevelsBut: MemberLevels {
         let newcomer: UserID
-        func owedLevel(of user: UserID, in guild: GuildID) async throws -> Int? { user == newcomer ? nil : 12 }
+        func standing(of user: UserID, in guild: GuildID) async throws -> (level: Int, isPending: Bool)? { user == newcomer ? nil : (12, false) }
     }
 
     /// Members who come back while their guild's configuration is refused are held — not tried at

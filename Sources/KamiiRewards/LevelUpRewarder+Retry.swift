@@ -55,6 +55,14 @@ extension LevelUpRewarder {
         }
     }
 
+    /// Reads every guild's waiting level-ups and joins again at the next retry, and retries those of
+    /// the guilds this process carries out by then: what another process left when this one took
+    /// its shards (their level-ups waited in Redis; this one read the backlog at its start, before
+    /// those guilds were its own).
+    public func readWaitingAgain() {
+        leftOverUnread.withLock { $0 = true }
+    }
+
     /// Looks at the level-ups and joins waiting in these guilds at the next retry: some may have
     /// been applied without being reported (``StatsFlusher``'s `onUnreportedLevelUps`).
     public func lookAgain(at guilds: [GuildID]) {

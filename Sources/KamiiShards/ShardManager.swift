@@ -27,15 +27,19 @@ public enum ShardCoordination: Sendable {
 public actor ShardManager {
     public nonisolated let configuration: ShardManagerConfiguration
     private let rest: DiscordRESTClient
-    private let coordination: ShardCoordination
-    private let logger: Logger
-    private var shards: [Int: ShardConnection] = [:]
-    private var stopReasons: [Int: ShardStateMachine.StopReason] = [:]
-    private var shuttingDown = false
+    let coordination: ShardCoordination
+    let logger: Logger
+    var shards: [Int: ShardConnection] = [:]
+    var stopReasons: [Int: ShardStateMachine.StopReason] = [:]
+    var shuttingDown = false
     /// Shards' waits (``wait(_:)``), cancelled at shutdown.
     private var sleepers: [Int: Task<Void, Never>] = [:]
     private var sleeperCount = 0
-    private var sessionStore: (any ShardSessionStore)?
+    var sessionStore: (any ShardSessionStore)?
+    /// With Redis: the leases saying which of the plan's shards this process runs.
+    var leases: ShardLeaseKeeper?
+    /// Shards whose lease was lost while they ran: closed, they wait for it again.
+    var leaseLost: Set<Int> = []
 
     /// What `/gateway/bot` said and which shards this process runs; set once ``run(_:)`` started.
     public private(set) var plan: ShardPlan?
@@ -70,11 +74,17 @@ public actor ShardManager {
 
     /// Like ``run(_:)``, with a consumer of its own for each shard, made once when the shard
     /// starts — it can keep what belongs to that shard (its lane in the stats buffer) instead of
-    /// looking it up per dispatch. `prepare` runs once the plan is known, before any shard
-    /// connects (what the consumers need of their shards, read beforehand).
+    /// looking it up per dispatch. `prepare` runs before shards connect (what the consumers need of
+    /// them, read beforehand): once the plan is known, with the shards that start now — all of the
+    /// plan, or with Redis those whose lease this process took — and again with each set of shards
+    /// whose lease it takes later. `released` hears of shards whose lease was lost, which close.
+    /// With `releasingLeases` false the leases are kept (not renewed) when this returns, until the
+    /// caller's ``releaseLeases()`` — after it has made durable what the shards delivered.
     public func run(
         consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void,
-        prepare: (@Sendable (ShardPlan) async -> Void)? = nil
+        prepare: (@Sendable (_ plan: ShardPlan, _ starting: Set<Int>) async -> Void)? = nil,
+        released: (@Sendable (_ shards: Set<Int>) async -> Void)? = nil,
+        releasingLeases: Bool = true
     ) async throws -> [Int: ShardStateMachine.StopReason] {
         var gateway: GatewayBot?
         var budgetWaitSaid = false
@@ -111,22 +121,44 @@ public actor ShardManager {
                 "max_concurrency": "\(limit.maxConcurrency)", "session_starts_remaining": "\(limit.remaining)",
             ])
 
+        let starting = await takeLeases(plan, namespace: namespace)
+        if shuttingDown {
+            if releasingLeases { await releaseLeases() }
+            return [:]
+        }
         // Before the sessions are read: their freshness is judged on reading them.
-        await prepare?(plan)
-        let saved = await loadSessions(plan, namespace: namespace)
+        await prepare?(plan, starting)
+        let saved = await loadSessions(plan.shards.filter(starting.contains), of: plan, namespace: namespace)
         restoredSessions = Set(saved.keys)
-        let gate = await makeGate(plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { saved[$0] == nil })
-        if shuttingDown { return [:] }
+        let gate = await makeGate(
+            plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { starting.contains($0) && saved[$0] == nil })
+        if shuttingDown {
+            if releasingLeases { await releaseLeases() }
+            return [:]
+        }
 
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await self.saveSessionsPeriodically()
                 return false
             }
+            if let leases {
+                let plan = plan
+                group.addTask {
+                    await leases.run(
+                        taken: { shards in await prepare?(plan, shards) },
+                        lost: { shards in
+                            await released?(shards)
+                            await self.leasesLost(shards)
+                        })
+                    return false
+                }
+            }
             for id in plan.shards {
                 let shardConfiguration = configuration.shard(id, of: plan.shardCount, gatewayURL: gatewayURL)
+                let waitsForLease = !starting.contains(id)
                 group.addTask {
-                    await self.runShard(shardConfiguration, resuming: saved[id], gate: gate, makeConsumer(id))
+                    await self.runShard(shardConfiguration, resuming: saved[id], waitsForLease: waitsForLease, gate: gate, makeConsumer(id))
                     return true
                 }
             }
@@ -137,6 +169,7 @@ public actor ShardManager {
             group.cancelAll()
         }
         await saveSessions()
+        if releasingLeases { await releaseLeases() }
         return stopReasons
     }
 
@@ -149,6 +182,7 @@ public actor ShardManager {
     /// Closes every shard with a resumable code; ``run(_:)`` then saves their sessions and returns.
     public func shutdown() async {
         shuttingDown = true
+        await leases?.stop()
         for sleeper in sleepers.values { sleeper.cancel() }
         await withTaskGroup(of: Void.self) { group in
             for shard in shards.values { group.addTask { await shard.shutdown() } }
@@ -156,16 +190,32 @@ public actor ShardManager {
     }
 
     private func runShard(
-        _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, gate: StartupIdentifyGate,
+        _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, waitsForLease: Bool, gate: StartupIdentifyGate,
         _ consume: @escaping @Sendable (ShardDispatch) async -> Void
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
+        var waitsForLease = waitsForLease
         while !shuttingDown {
+            if leaseLost.remove(id) != nil { waitsForLease = true }
+            if waitsForLease, let leases {
+                guard await leases.waitForLease(id) else { break }
+                waitsForLease = false
+                // What the process that let it go saved; else what this one had, if it had it.
+                if let saved = await loadSession(id) { resume = (saved.sessionID, saved.sequence, saved.resumeURL) }
+                continue
+            }
             let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate)
             resume = nil
             shards[id] = shard
             let reason = await shard.run { await consume($0) }
+            if !shuttingDown, leaseLost.contains(id) {
+                // Another process may take the shard now: it resumes the session saved last (this
+                // one saves it no more), or, if it did not, this one when the lease comes back.
+                resume = await shard.session.map { ($0.id, $0.sequence, $0.resumeURL) }
+                logger.warning("shard \(id) closed: its lease is lost; it waits for it", metadata: ["stopped": "\(reason)"])
+                continue
+            }
             if shuttingDown || Task.isCancelled {
                 // A shard that stopped for good just before the shutdown keeps its reason (and so
                 // its session is forgotten, not saved).
@@ -257,68 +307,6 @@ public actor ShardManager {
         return StartupIdentifyGate(queue: queue, budget: budget, maxConcurrency: limit.maxConcurrency, firstIdentifies: firstIdentifies, logger: logger)
     }
 
-    private func loadSessions(_ plan: ShardPlan, namespace: String) async -> [Int: SavedSession] {
-        guard case .redis(let redis) = coordination else { return [:] }
-        let store = RedisShardSessionStore(
-            redis: redis, namespace: namespace, intents: configuration.intents.rawValue, freshness: configuration.sessionFreshness, logger: logger)
-        sessionStore = store
-        do {
-            let sessions = try await store.load(shards: plan.shards, shardCount: plan.shardCount)
-            if !sessions.isEmpty { logger.info("resuming \(sessions.count) saved sessions") }
-            return sessions
-        } catch {
-            logger.warning("saved sessions unreadable; every shard identifies", metadata: ["error": "\(error)"])
-            return [:]
-        }
-    }
-
-    private func saveSessionsPeriodically() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.sessionSaveInterval)
-            if Task.isCancelled || shuttingDown { return }
-            await saveSessions()
-        }
-    }
-
-    /// The consumer's work is durable up to these positions (shard → its session number and `s`):
-    /// each shard records it, so every later save stays within it.
-    public func markDurable(_ positions: [Int: (session: Int, sequence: Int)]) async {
-        for (id, position) in positions {
-            await shards[id]?.markDurable(session: position.session, sequence: position.sequence)
-        }
-    }
-
-    /// The records that save the sessions at these positions (shards whose session has changed
-    /// since are left out), for the caller to write together with the work they vouch for, so a
-    /// process killed after that work is durable resumes from it. Empty without Redis sessions.
-    public func sessionRecords(at positions: [Int: (session: Int, sequence: Int)]) async -> [SessionRecord] {
-        guard let store = sessionStore as? RedisShardSessionStore, let plan else { return [] }
-        var sessions: [Int: SavedSession] = [:]
-        for (id, position) in positions where stopReasons[id].map({ $0 == .shutdown }) ?? true {
-            // A shard stopped for good has no session to resume (its key was deleted).
-            guard let shard = shards[id], let current = await shard.session(ifNumbered: position.session) else { continue }
-            sessions[id] = SavedSession(sessionID: current.id, sequence: position.sequence, resumeURL: current.resumeURL)
-        }
-        return store.records(sessions, shardCount: plan.shardCount)
-    }
-
-    /// Saves every shard's session; a shard that stopped for good (or has none) is forgotten, so a
-    /// restart identifies it afresh.
-    private func saveSessions() async {
-        guard let sessionStore, let plan else { return }
-        var sessions: [Int: SavedSession?] = [:]
-        for (id, shard) in shards {
-            let stoppedForGood = stopReasons[id].map { $0 != .shutdown } ?? false
-            let session = stoppedForGood ? nil : await shard.session
-            sessions[id] = session.map { SavedSession(sessionID: $0.id, sequence: $0.sequence, resumeURL: $0.resumeURL) }
-        }
-        do {
-            try await sessionStore.save(sessions, shardCount: plan.shardCount)
-        } catch {
-            logger.warning("could not save shard sessions", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// The `reason` labels of `kamii_shard_stops_total` a process can meet without a gateway
     /// inventing close codes: made at zero before the first stop, so the first one can be alerted on.
     static let stopReasonLabels = ["identify_refused", "identify_loop"]
@@ -329,6 +317,7 @@ public actor ShardManager {
     /// the first stop is then an increase an alert sees, not a series appearing at 1.
     public static func makeMetricsAtZero() {
         for reason in stopReasonLabels { _ = stopCounter(reason: reason) }
+        _ = ShardLeaseKeeper.lostCounter
         SessionBudgetGuard.makeMetricsAtZero()
     }
 
@@ -344,43 +333,4 @@ public actor ShardManager {
         case .shutdown: "shutdown"
         }
     }
-
-    /// A share of the bot's shards (a range, a cluster) with `shards: auto`: every process must
-    /// shard by the same count, or guilds would go to two sessions (counted twice) or to none. The
-    /// first process's count is kept in Redis for all (`kamii:gateway:{namespace}:shard-count`,
-    /// without expiry); a later one runs by it whatever Discord recommends by then. To reshard,
-    /// stop them all and delete the key, or set `shards`.
-    private func agreedPlan(_ plan: ShardPlan, redis: RedisClient, namespace: String, gateway: GatewayBot) async throws -> ShardPlan {
-        let key = "kamii:gateway:{\(namespace)}:shard-count"
-        // Redis away at start is waited for (no shard can start before the count is agreed), not a
-        // reason to stop: a single process waits for it too, in its flusher.
-        var (reply, waits) = (RedisValue.null, 0)
-        while true {
-            do {
-                reply = try await redis.evaluate(Self.agreeScript, keys: [key], arguments: [String(plan.shardCount)])
-                break
-            } catch let error as RedisError where error.isTransient {
-                waits += 1
-                if waits == 1 || waits.isMultiple(of: 10) {
-                    logger.warning("shard count: Redis not reachable to agree on it with the bot's other processes; waiting", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: .seconds(min(30, 1 << min(waits - 1, 5))))
-            }
-        }
-        guard let agreed = reply.string.flatMap(Int.init), agreed != plan.shardCount else { return plan }
-        logger.notice("shard count: the one the bot's other processes run by, not Discord's recommendation (delete the key to reshard)", metadata: [
-            "agreed": "\(agreed)", "recommended": "\(plan.shardCount)", "key": "\(key)",
-        ])
-        return try ShardPlan(
-            count: .fixed(agreed), selection: configuration.selection, recommended: gateway.shards,
-            maxConcurrency: gateway.sessionStartLimit.maxConcurrency)
-    }
-
-    /// KEYS[1] the agreed count; ARGV[1] this process's: returns the count kept (setting it when none is).
-    private static let agreeScript = RedisScript("""
-        local kept = redis.call('GET', KEYS[1])
-        if kept then return kept end
-        redis.call('SET', KEYS[1], ARGV[1])
-        return ARGV[1]
-        """)
 }

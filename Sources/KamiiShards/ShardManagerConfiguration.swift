@@ -25,6 +25,12 @@ public struct ShardManagerConfiguration: Sendable {
     public var backoffCap: Double
     /// Separates bots sharing one Redis; nil derives it from the token's bot ID.
     public var namespace: String?
+    /// How long a shard's lease (with Redis: which process runs it) outlives its holder's last
+    /// renewal: how long the shards of a process that crashed on another machine wait before
+    /// another process may run them. Well below ``sessionFreshness``, so they still resume.
+    public var leaseLifetime: Duration = .seconds(30)
+    /// How often a shard waiting for its lease (held by another process) asks for it.
+    public var leaseRetryInterval: Duration = .seconds(1)
     /// Sessions are saved only as far as ``ShardManager/markDurable(_:)`` says the consumer's work
     /// is durable (the hot path: flushed to Redis).
     public var savesDurableSequence = false

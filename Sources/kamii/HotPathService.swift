@@ -25,7 +25,7 @@ final class HotPathService: Service, Sendable {
     let threadMaps: StoredThreadParents
     let logger: Logger
     /// Which guilds' level-ups and joins are this process's to carry out, once its shards are
-    /// planned (``shardsPlanned(_:of:)``).
+    /// planned (``shardsStarting(_:of:)``).
     private let ownership: ShardOwnership
     /// The plan, once made: the rewarder starts after it.
     private let plans: AsyncStream<(shards: Set<Int>, count: Int)>
@@ -72,11 +72,21 @@ final class HotPathService: Service, Sendable {
         (plans, planned) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// The shards are planned and about to connect: what Redis keeps for their guilds is read in.
-    func shardsPlanned(_ shards: Set<Int>, of shardCount: Int) async {
-        ownership.planned(shards, of: shardCount)
-        planned.yield((shards, shardCount))
+    /// `shards` are about to connect (at the start, or once their lease is taken from a process
+    /// that let them go): their guilds are this process's, and what Redis keeps for them is read in.
+    /// Later ones' waiting level-ups (the other process's) are read at the rewarder's next retry.
+    func shardsStarting(_ shards: Set<Int>, of shardCount: Int) async {
+        if ownership.starting(shards, of: shardCount) {
+            planned.yield((shards, shardCount))
+        } else {
+            rewarder.readWaitingAgain()
+        }
         await restoreThreadParents(shards: shards, of: shardCount)
+    }
+
+    /// `shards` were lost to another process: it carries out their guilds' level-ups now.
+    func shardsReleased(_ shards: Set<Int>) {
+        ownership.released(shards)
     }
 
     /// Reads the thread maps Redis keeps for the guilds of `shards` into the router; called before

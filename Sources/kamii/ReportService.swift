@@ -34,6 +34,8 @@ struct ReportService: Service {
                 "per_second": "\(perSecond)", "total": "\(total)",
                 "shards_ready": "\(await manager.readyShardCount())/\(shardCount)", "by_type": "\(tally.summary)",
             ]
+            let waitingForLease = await manager.shardsWaitingForLease()
+            if waitingForLease > 0 { metadata["shards_waiting_for_lease"] = "\(waitingForLease)" }
             var board: (guild: GuildID, rows: [(user: String, xp: Int)])?
             if let hotPath {
                 let flushed = await hotPath.flusher.totals

@@ -135,6 +135,9 @@ struct Run: AsyncParsableCommand {
         // No signals of the group's own: ShutdownSignals answers them, a second one stopping at once.
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let outcome = try await ShutdownSignals.run(group, logger: logger)
+        // Everything the shards delivered is in Redis, with the sessions that resume from there:
+        // a process waiting for the shards may take them now.
+        if outcome != .stoppedAtOnce { await manager.releaseLeases() }
         await redis?.close()
         try? await store?.close()
         if outcome == .stoppedAtOnce {
@@ -185,7 +188,10 @@ final class ShardsService: Service, Sendable {
                             await router?.route(dispatch, lane: lane)
                         }
                     },
-                    prepare: { plan in await hotPath?.shardsPlanned(Set(plan.shards), of: plan.shardCount) })
+                    prepare: { plan, starting in await hotPath?.shardsStarting(starting, of: plan.shardCount) },
+                    released: { shards in hotPath?.shardsReleased(shards) },
+                    // Given back once the hot path has flushed what the shards delivered (below).
+                    releasingLeases: hotPath == nil)
                 self.reasons.withLock { $0 = stopped }
             }
             group.addTask {

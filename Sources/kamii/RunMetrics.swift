@@ -29,6 +29,7 @@ final class RunMetrics: Sendable {
         }
         Gauge(label: "kamii_shards").record(await manager.plan?.shards.count ?? 0)
         Gauge(label: "kamii_shards_ready").record(await manager.readyShardCount())
+        Gauge(label: "kamii_shards_waiting_for_lease").record(await manager.shardsWaitingForLease())
         if let hotPath {
             let router = hotPath.router
             let flushed = await hotPath.flusher.totals

@@ -105,14 +105,51 @@ struct RunHotPathTests {
         return try await SimulatorServer.start(simulation)
     }
 
-    @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let server = try await Self.simulatorWithXPRules(seed: 98, database: database)
+    /// A SQLite file for one test (``remove(database:)`` deletes it).
+    static func temporaryDatabase() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
+    }
+
+    static func remove(database: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+    }
+
+    /// ``simulatorWithXPRules(seed:database:)``, Redis, keys of the test's own and the environment
+    /// of a `kamii run` with that database.
+    static func runWithXPRules(
+        seed: UInt64, database: String
+    ) async throws -> (server: SimulatorServer, redis: RedisClient, prefix: String, environment: [String: String]) {
+        let server = try await simulatorWithXPRules(seed: seed, database: database)
         let redis = try RedisTestServer.client()
         let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
-        var environment = try Self.environment(server, prefix: prefix)
+        var environment = try environment(server, prefix: prefix)
         environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        return (server, redis, prefix, environment)
+    }
+
+    /// Waits, while `kamii` runs, until all traffic is sent and every member's XP and XP messages
+    /// in Redis are the ground truth's, their messages at least as many; returns how many messages
+    /// were counted beyond it (twice).
+    static func waitForExactXP(_ kamii: RunningKamii, _ server: SimulatorServer, _ redis: RedisClient, prefix: String) async throws -> Int {
+        var overcounted = 0
+        try await kamii.waitFor("Redis to agree with the ground truth on XP", timeout: .seconds(120)) { _ in
+            guard trafficIsOver(server) else { return false }
+            let compared = try await comparisons(server, redis, prefix: prefix)
+            guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
+            else { return false }
+            overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
+            return true
+        } explaining: {
+            let wrong = try await mismatches(server, redis, prefix: prefix)
+            return "\(wrong.count) members differ, e.g. \(wrong.prefix(5))"
+        }
+        return overcounted
+    }
+
+    @Test func aStopAndARestartMidTrafficEndWithExactTotals() async throws {
+        let database = Self.temporaryDatabase()
+        defer { Self.remove(database: database) }
+        let (server, redis, prefix, environment) = try await Self.runWithXPRules(seed: 98, database: database)
 
         let first = try RunningKamii(["run"], environment: environment)
         try await first.waitFor("a third of the traffic") { log in
@@ -165,13 +202,9 @@ struct RunHotPathTests {
     /// With channel rules: the thread maps Redis kept are as far as the saved sessions, so the
     /// messages replayed after the resume follow the same rules as the first time.
     @Test func aKilledProcessResumesFromWhatRedisHas() async throws {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-run-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let server = try await Self.simulatorWithXPRules(seed: 99, database: database)
-        let redis = try RedisTestServer.client()
-        let prefix = "kamii-test-\(UInt64.random(in: 0...UInt64.max))"
-        var environment = try Self.environment(server, prefix: prefix)
-        environment["KAMII_DATABASE_URL"] = "sqlite:\(database)"
+        let database = Self.temporaryDatabase()
+        defer { Self.remove(database: database) }
+        let (server, redis, prefix, environment) = try await Self.runWithXPRules(seed: 99, database: database)
         func messagesSent() -> Int { server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) } }
 
         let first = try RunningKamii(["run"], environment: environment)
@@ -180,16 +213,7 @@ struct RunHotPathTests {
         #expect(messagesSent() < 12_000, "killed mid-traffic")
 
         let second = try RunningKamii(["run"], environment: environment)
-        var overcounted = 0
-        try await second.waitFor("Redis to agree with the ground truth on XP", timeout: .seconds(120)) { _ in
-            guard Self.trafficIsOver(server) else { return false }
-            let compared = try await Self.comparisons(server, redis, prefix: prefix)
-            // XP exact; messages at least as many (any beyond are counted twice).
-            guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
-            else { return false }
-            overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
-            return true
-        }
+        let overcounted = try await Self.waitForExactXP(second, server, redis, prefix: prefix)
         #expect(await second.stop() == 0)
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
         #expect(second.log.contains("thread maps restored"), "\(second.log)")

@@ -1,0 +1,53 @@
+extension ShardManager {
+    /// With Redis, takes the leases of the plan's shards that no other live process holds and
+    /// returns those (the shards that start now; the others wait for their lease); without, all.
+    func takeLeases(_ plan: ShardPlan, namespace: String) async -> Set<Int> {
+        guard case .redis(let redis) = coordination else { return Set(plan.shards) }
+        let keeper = ShardLeaseKeeper(
+            redis: redis, namespace: namespace, shardCount: plan.shardCount, lifetime: configuration.leaseLifetime,
+            retryInterval: configuration.leaseRetryInterval, logger: logger)
+        leases = keeper
+        let taken = await keeper.takeAtStart(plan.shards)
+        if taken.count < plan.shards.count, !shuttingDown {
+            logger.notice("\(plan.shards.count - taken.count) of this process's shards run in another one; they start here once it lets them go", metadata: [
+                "holder": "\(keeper.holderName)",
+            ])
+        }
+        return taken
+    }
+
+    /// The leases of `lost` are gone (another process holds them, or they could not be renewed in
+    /// time): their shards close now, resumably, and wait for their lease again.
+    func leasesLost(_ lost: Set<Int>) async {
+        leaseLost.formUnion(lost)
+        let closing = lost.compactMap { shards[$0] }
+        await withTaskGroup(of: Void.self) { group in
+            for shard in closing { group.addTask { await shard.shutdown() } }
+        }
+    }
+
+    /// The session saved for `shard`, read once its lease is taken: the last process to run it
+    /// saved it as it let the lease go.
+    func loadSession(_ shard: Int) async -> SavedSession? {
+        guard let sessionStore, let plan else { return nil }
+        do {
+            return try await sessionStore.load(shards: [shard], shardCount: plan.shardCount)[shard]
+        } catch {
+            logger.warning("saved session of shard \(shard) unreadable", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Gives back the leases of this process's shards, for a process waiting for them to take at
+    /// once (rather than after they expire). ``run(consumers:prepare:released:releasingLeases:)``
+    /// does it as it returns unless told not to; a caller that makes the shards' work durable
+    /// after that (the hot path's last flush, with the sessions it saves) calls this once it has.
+    public func releaseLeases() async {
+        await leases?.release()
+    }
+
+    /// How many of this process's shards wait for their lease (another process runs them).
+    public func shardsWaitingForLease() async -> Int {
+        await leases?.waitingCount ?? 0
+    }
+}

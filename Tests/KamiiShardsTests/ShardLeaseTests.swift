@@ -1,0 +1,152 @@
+import DiscordGateway
+import DiscordModels
+import DiscordREST
+import DiscordSimulator
+import Foundation
+import KamiiRedis
+import KamiiShards
+import KamiiTestSupport
+import Testing
+
+/// A shard runs in one process at a time: the one holding its lease in Redis. The simulator's
+/// record of identifies and sessions is the judge of what each process did.
+@Suite(.enabled(if: RedisTestServer.isConfigured, "set KAMII_TEST_REDIS=host:port (ops/test does)"))
+struct ShardLeaseTests {
+    typealias Received = ShardManagerTests.Received
+
+    static func manager(
+        _ server: SimulatorServer, redis: RedisClient, namespace: String, count: Int, lifetime: Duration = .seconds(30)
+    ) -> ShardManager {
+        let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
+        var configuration = ShardManagerConfiguration(
+            token: server.configuration.token, intents: ShardManagerTests.intents, count: .fixed(count),
+            identifyWindow: .milliseconds(Int64(server.configuration.identifyWindowMilliseconds)), sessionReserve: 0,
+            sessionSaveInterval: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace)
+        configuration.leaseLifetime = lifetime
+        configuration.leaseRetryInterval = .milliseconds(100)
+        return ShardManager(configuration: configuration, rest: rest, coordination: .redis(redis))
+    }
+
+    /// A simulator with `guilds` guilds (25 users each) and a 100 ms identify window.
+    static func simulator(guilds: Int, seed: UInt64, dispatchesPerSecond: Int) async throws -> SimulatorServer {
+        try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: guilds, userCount: guilds * 25, seed: seed), dispatchesPerSecond: dispatchesPerSecond,
+            identifyWindowMilliseconds: 100))
+    }
+
+    static func sessions(_ server: SimulatorServer) -> Int { Set(server.record.connections.compactMap(\.sessionID)).count }
+
+    /// A rolling deploy: the new process starts while the old one runs. It runs none of the old
+    /// one's shards (they would take the session from each other, or both count every message)
+    /// until the old one stops and lets them go; then it resumes the sessions the old one saved.
+    @Test func aNewProcessWaitsForTheShardsTheOldOneRunsAndResumesThem() async throws {
+        let server = try await Self.simulator(guilds: 8, seed: 95, dispatchesPerSecond: 40)
+        let namespace = ShardManagerTests.namespace()
+        let (redisA, redisB) = (try RedisTestServer.client(), try RedisTestServer.client())
+        let (old, new) = (Self.manager(server, redis: redisA, namespace: namespace, count: 2), Self.manager(server, redis: redisB, namespace: namespace, count: 2))
+        let (receivedOld, receivedNew) = (Received(), Received())
+        async let oldStopped = old.run { receivedOld.add($0, $1) }
+        try await waitUntil("the old process's sessions") { receivedOld.readies() == 2 }
+        async let newStopped = new.run { receivedNew.add($0, $1) }
+        try await waitUntil("the new process waiting for both shards") { await new.shardsWaitingForLease() == 2 }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(receivedNew.total == 0, "nothing received while the old process runs the shards")
+        #expect(server.record.connections.count == 2, "the new process did not connect")
+
+        await old.shutdown()
+        _ = try await oldStopped
+        let resumed: @Sendable () -> Int = { (0..<2).filter { shard in receivedNew.of(shard).contains { $0.name == "RESUMED" } }.count }
+        try await waitUntil("the new process resuming both sessions") { resumed() == 2 }
+        #expect(Self.sessions(server) == 2, "resumed, not identified again")
+        let stillWaiting = await new.shardsWaitingForLease()
+        #expect(stillWaiting == 0)
+        #expect(receivedNew.readies() == 0)
+        await new.shutdown()
+        _ = try await newStopped
+        await redisA.close()
+        await redisB.close()
+        try await server.stop()
+    }
+
+    /// Another process holding a lease this one ran (it took it while this one could not renew):
+    /// the shard closes, saves nothing, and resumes its session once the lease is its again.
+    @Test func aShardWhoseLeaseAnotherProcessHoldsClosesAndComesBackWithIt() async throws {
+        let server = try await Self.simulator(guilds: 4, seed: 96, dispatchesPerSecond: 20)
+        let namespace = ShardManagerTests.namespace()
+        let redis = try RedisTestServer.client()
+        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .milliseconds(1_200))
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("its session") { received.readies() == 1 }
+        let lease = "kamii:gateway:{\(namespace)}:lease:1:0"
+        let holder = try await redis.send("GET", lease).string
+        #expect(holder?.split(separator: "|").count == 4, "held by this process: \(String(describing: holder))")
+        try await redis.send("SET", lease, "elsewhere|pid:[1]|7|other", "PX", "1500")
+        try await waitUntil("the shard closed") { await manager.readyShardCount() == 0 }
+        let closedAt = server.record.connections.count
+        try await waitUntil("the shard back with its lease", timeout: .seconds(15)) { await manager.readyShardCount() == 1 }
+        #expect(received.of(0).contains { $0.name == "RESUMED" }, "its session resumed")
+        #expect(Self.sessions(server) == 1 && server.record.connections.count == closedAt + 1)
+        #expect(try await redis.send("GET", lease).string != "elsewhere|pid:[1]|7|other")
+        await manager.shutdown()
+        _ = try await stopped
+        #expect(try await redis.send("EXISTS", lease).int == 0, "given back at the end")
+        await redis.close()
+        try await server.stop()
+    }
+
+    /// Redis away for longer than a lease lives: this process cannot know that no other one took
+    /// its shards, so it closes them before their leases expire, and resumes them once Redis is back.
+    @Test func aProcessThatCannotRenewItsLeasesClosesItsShardsInTime() async throws {
+        let server = try await Self.simulator(guilds: 4, seed: 97, dispatchesPerSecond: 20)
+        let redisServer = try RedisProcess()
+        let redis = RedisClient(configuration: redisServer.configuration)
+        let manager = Self.manager(server, redis: redis, namespace: ShardManagerTests.namespace(), count: 1, lifetime: .milliseconds(1_500))
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("its session") { received.readies() == 1 }
+        redisServer.stop()
+        let stoppedAt = ContinuousClock.now
+        try await waitUntil("the shard closed") { await manager.readyShardCount() == 0 }
+        #expect(ContinuousClock.now - stoppedAt < .milliseconds(1_500), "closed before its lease could expire")
+        try redisServer.start()
+        try await waitUntil("the shard back once Redis is", timeout: .seconds(20)) { await manager.readyShardCount() == 1 }
+        #expect(received.of(0).contains { $0.name == "RESUMED" } && Self.sessions(server) == 1, "its session resumed")
+        await manager.shutdown()
+        _ = try await stopped
+        await redis.close()
+        try await server.stop()
+    }
+
+    /// A process that crashed on this machine holds leases no one renews: a process started after
+    /// it sees that it is gone and takes them at once, rather than after they expire. One alive
+    /// (another machine's) is waited for.
+    @Test func leasesOfAProcessGoneFromThisMachineAreTakenAtOnce() async throws {
+        let server = try await Self.simulator(guilds: 4, seed: 98, dispatchesPerSecond: 0)
+        let namespace = ShardManagerTests.namespace()
+        let redis = try RedisTestServer.client()
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        // This machine's name and PID namespace, as a keeper writes them.
+        let here = ShardLeaseKeeper(redis: redis, namespace: namespace, shardCount: 2).holderName.split(separator: "|")
+        try #require(here.count == 4 && !here[1].isEmpty, "needs /proc/self/ns/pid")
+        let keys = (0..<2).map { "kamii:gateway:{\(namespace)}:lease:2:\($0)" }
+        try await redis.send("SET", keys[0], "\(here[0])|\(here[1])|\(gone.processIdentifier)|crashed", "PX", "60000")
+        try await redis.send("SET", keys[1], "another-machine|\(here[1])|\(gone.processIdentifier)|alive", "PX", "60000")
+        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 2)
+        let received = Received()
+        async let stopped = manager.run { received.add($0, $1) }
+        try await waitUntil("shard 0's session") { received.of(0).contains { $0.name == "READY" } }
+        try await Task.sleep(for: .milliseconds(500))
+        let waiting = await manager.shardsWaitingForLease()
+        #expect(received.of(1).isEmpty && waiting == 1, "shard 1 waits for the live holder")
+        try await redis.send("DEL", keys[1])
+        try await waitUntil("shard 1 once its holder let it go") { received.of(1).contains { $0.name == "READY" } }
+        await manager.shutdown()
+        _ = try await stopped
+        await redis.close()
+        try await server.stop()
+    }
+}

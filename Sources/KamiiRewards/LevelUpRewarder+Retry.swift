@@ -23,7 +23,9 @@ extension LevelUpRewarder {
                 defer { failed.removeAll() }
                 return failed
             }
-            for guild in guilds.sorted() {
+            // A guild whose shard another process took is its to carry out now; what waits of it
+            // stays in Redis, where that process reads it.
+            for guild in guilds.sorted() where owns(GuildID(guild)) {
                 let work = RewardWork.retry(GuildID(guild))
                 // A full lane: asked again at the next look.
                 if !work.lane(in: queues).push(work) { failedGuilds.withLock { _ = $0.insert(guild) } }
@@ -32,7 +34,7 @@ extension LevelUpRewarder {
                 defer { failed.removeAll() }
                 return failed
             }
-            for join in joins.sorted(by: { ($0.guild.rawValue, $0.user.rawValue) < ($1.guild.rawValue, $1.user.rawValue) }) {
+            for join in joins.sorted(by: { ($0.guild.rawValue, $0.user.rawValue) < ($1.guild.rawValue, $1.user.rawValue) }) where owns(join.guild) {
                 let work = RewardWork.join(join)
                 if !work.lane(in: queues).push(work) { failedJoins.withLock { _ = $0.insert(join) } }
             }

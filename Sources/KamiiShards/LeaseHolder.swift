@@ -1,15 +1,17 @@
 import Foundation
 import Synchronization
 
-/// Who holds a shard's lease, as written in its Redis key: `<host>|<pid namespace>|<pid>|<random>`.
+/// Who holds a shard's lease, as written in its Redis key: `<host>|<boot id>/<pid namespace>|<pid>|<random>`.
 /// The random part tells two holders apart (two keepers of one process, a process restarted with
 /// its predecessor's pid); the rest lets a process restarted after a crash on the same machine see
 /// that the holder is gone, and take its leases at once instead of waiting for them to expire.
+/// The host name is for people reading the key: machines are told apart by the kernel's boot id
+/// (host names repeat across cloned machines; the first PID namespace is the same on every one).
 struct LeaseHolder: Sendable, Equatable, CustomStringConvertible {
     var host: String
-    /// The PID namespace (`/proc/self/ns/pid`), so a pid is only compared within one: two
-    /// containers given the same host name each have their own pid 1. Empty where unknown, and
-    /// then no holder is ever judged gone.
+    /// The boot (`/proc/sys/kernel/random/boot_id`) and PID namespace (`/proc/self/ns/pid`): a pid
+    /// is only compared within one — containers on one kernel share the boot, each has its own
+    /// pid 1. Empty where either is unknown, and then no holder is ever judged gone.
     var pidNamespace: String
     var pid: Int32
     var token: String
@@ -59,6 +61,10 @@ struct LeaseHolder: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static var pidNamespace: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"))?.replacingOccurrences(of: "|", with: "_") ?? ""
+        guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty,
+            let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        else { return "" }
+        return "\(boot)/\(namespace)".replacingOccurrences(of: "|", with: "_")
     }
 }

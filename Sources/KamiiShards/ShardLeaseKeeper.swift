@@ -8,17 +8,22 @@ import Metrics
 /// stops has both resume the same saved sessions — each taking the session from the other, or both
 /// identifying and counting every message twice.
 ///
-/// The keeper takes the leases it can at start (``takeAtStart(_:)``); a shard whose lease another
-/// process holds waits (``waitForLease(_:)``) while ``run(taken:lost:)`` asks for it every
-/// `retryInterval` and renews the held ones every third of their lifetime, all in one script call.
-/// A lease found in another's hands, or not renewed for five sixths of its lifetime (Redis away),
-/// is lost: its shard must close before the lease can expire and another process take it.
-/// A holder that is certainly gone (a crashed process on this machine) is not waited for.
+/// The keeper takes the leases it can at start (``start(_:lost:)``); a shard whose lease another
+/// process holds waits (``waitForLease(_:)``) while the keeper asks for it every `retryInterval`
+/// and renews the held ones every third of their lifetime, all in one script call. A lease found
+/// in another's hands, or not renewed for two thirds of its lifetime (Redis away), is lost: its
+/// shard must close before the lease can expire and another process take it. A holder that is
+/// certainly gone (a crashed process on this machine) is not waited for. Processes sharding by
+/// another count (a deploy after Discord's recommendation changed, with `shards: auto`) hold
+/// `kamii:gateway:{namespace}:lease-count`: no lease of this count is taken until their last
+/// renewal has expired — two counts running at once would give a guild to two sessions.
 public actor ShardLeaseKeeper {
     public nonisolated let lifetime: Duration
     private let retryInterval: Duration
     private let redis: RedisClient
     private let prefix: String
+    private let countKey: String
+    private let shardCount: Int
     private let holder: LeaseHolder
     private let logger: Logger
     /// The shards whose lease this process holds.
@@ -28,7 +33,14 @@ public actor ShardLeaseKeeper {
     private var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
     /// When the last call that renewed every held lease was sent: they hold until a lifetime after.
     private var confirmedAt: ContinuousClock.Instant?
+    /// Takes no more leases (``stop()``).
     private var stopped = false
+    /// The leases were given back (``release()``): nothing more is kept.
+    private var released = false
+    /// The renewals and the deadline's watch, from ``start(_:lost:)`` to ``release()``.
+    private var keeping: Task<Void, Never>?
+    /// Told of shards whose lease is lost.
+    private var lost: (@Sendable (Set<Int>) async -> Void)?
     /// The other holders last said: each said once while it holds leases this process wants.
     private var othersSaid: Set<String> = []
     private var unreachableSaid = false
@@ -43,6 +55,8 @@ public actor ShardLeaseKeeper {
     ) {
         self.redis = redis
         self.prefix = "kamii:gateway:{\(namespace)}:lease:\(shardCount):"
+        self.countKey = "kamii:gateway:{\(namespace)}:lease-count"
+        self.shardCount = shardCount
         self.lifetime = lifetime
         self.retryInterval = retryInterval
         self.holder = .current()
@@ -61,32 +75,41 @@ public actor ShardLeaseKeeper {
 
     func key(_ shard: Int) -> String { "\(prefix)\(shard)" }
 
-    /// Takes the leases of `shards` that no live process holds, and returns those it took. Waits
-    /// for Redis while it cannot be reached: which shards this process may run is not known
-    /// before. Returns what it has if ``stop()`` is called first (nothing).
-    public func takeAtStart(_ shards: [Int]) async -> Set<Int> {
+    /// Takes the leases of `shards` that no live process holds and returns those; from then until
+    /// ``release()`` it keeps them: renews them every third of their lifetime, asks every
+    /// `retryInterval` for those still wanted (until ``stop()``), and gives up the held ones
+    /// (`lost`: their shards must close) when another process holds them or two thirds of their
+    /// lifetime passed without a renewal — a deadline watched on its own timer, so a Redis call
+    /// that hangs cannot carry a shard past its lease. The keeping is a task of the keeper's own,
+    /// not of the caller's: it must outlive the shards, renewing while the consumer makes durable
+    /// what they delivered, until the caller gives the leases back. Redis away at start is waited
+    /// for: which shards this process may run is not known before.
+    public func start(_ shards: [Int], lost: @escaping @Sendable (Set<Int>) async -> Void) async -> Set<Int> {
         LeaseHolder.renewing.withLock { _ = $0.insert(holder.token) }
+        self.lost = lost
         wanted.formUnion(shards)
         var waits = 0
+        var taken: Set<Int> = []
         while !stopped && !Task.isCancelled {
             do {
                 let sent = ContinuousClock.now
                 let answers = try await ask(Set(shards))
                 confirmedAt = sent
-                let taken = Set(shards.filter { answers[$0] == true })
+                taken = Set(shards.filter { answers[$0] == true })
                 held.formUnion(taken)
                 wanted.subtract(taken)
                 sayOthers()
-                return taken
+                break
             } catch {
                 waits += 1
                 if waits == 1 || waits.isMultiple(of: 10) {
                     logger.warning("shard leases: Redis not reachable to learn which shards this process may run; waiting", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: min(.seconds(30), retryInterval * (1 << min(waits - 1, 5))))
+                await sleepUnlessStopped(min(.seconds(30), retryInterval * (1 << min(waits - 1, 5))))
             }
         }
-        return []
+        if !released { keeping = Task { await self.keep() } }
+        return stopped ? [] : taken
     }
 
     /// Returns once `shard`'s lease is held: true, or false if the keeper stopped first.
@@ -103,22 +126,39 @@ public actor ShardLeaseKeeper {
         }
     }
 
-    /// Renews the held leases and asks for the wanted ones until cancelled or stopped. `taken`
-    /// hears of shards whose lease was just taken, before their waiters go on; `lost` of shards
-    /// whose lease is lost, which must close now.
-    public func run(taken: @Sendable (Set<Int>) async -> Void, lost: @Sendable (Set<Int>) async -> Void) async {
-        LeaseHolder.renewing.withLock { _ = $0.insert(holder.token) }
-        while !stopped && !Task.isCancelled {
-            await renewAndTake(taken: taken, lost: lost)
-            do { try await Task.sleep(for: retryInterval) } catch { return }
+    private func keep() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.renewAndTake()
+                    do { try await Task.sleep(for: self.retryInterval) } catch { return }
+                }
+            }
+            group.addTask { await self.watchDeadline() }
         }
     }
 
-    /// One round of ``run(taken:lost:)``.
-    func renewAndTake(taken: @Sendable (Set<Int>) async -> Void, lost: @Sendable (Set<Int>) async -> Void) async {
+    /// How long after the last renewal the held leases are given up: a third of their lifetime is
+    /// left for their shards to close before another process may take them.
+    private var giveUpAfter: Duration { lifetime * 2 / 3 }
+
+    private func watchDeadline() async {
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let deadline = held.isEmpty ? nil : confirmedAt.map { $0 + giveUpAfter }
+            do { try await Task.sleep(until: deadline.map { max($0, now) } ?? now + retryInterval, clock: .continuous) } catch { return }
+            if !held.isEmpty, let confirmedAt, ContinuousClock.now - confirmedAt >= giveUpAfter {
+                logger.error("shard leases: not renewed for \(ContinuousClock.now - confirmedAt); this process's shards close until it holds them again")
+                await give(up: held)
+            }
+        }
+    }
+
+    /// One round of the keeping: renews the held leases when due, asks for the wanted ones.
+    func renewAndTake() async {
         let renewalDue = !held.isEmpty && confirmedAt.map { ContinuousClock.now - $0 >= lifetime / 3 } ?? true
-        guard renewalDue || !wanted.isEmpty else { return }
-        let asked = held.union(wanted)
+        guard renewalDue || !(stopped || wanted.isEmpty) else { return }
+        let asked = held.union(stopped ? [] : wanted)
         let sent = ContinuousClock.now
         do {
             let answers = try await ask(asked)
@@ -126,55 +166,64 @@ public actor ShardLeaseKeeper {
                 unreachableSaid = false
                 logger.notice("shard leases: Redis answers again")
             }
-            if asked.isSuperset(of: held) { confirmedAt = sent }
-            let lostNow = held.filter { asked.contains($0) && answers[$0] == false }
-            let takenNow = wanted.filter { answers[$0] == true }
+            // Every lease held now was asked for (the deadline's give-up only takes some away).
+            confirmedAt = sent
             sayOthers()
-            if !lostNow.isEmpty {
-                logger.error("shard leases: another process holds the lease of shards this one ran; they close", metadata: ["shards": "\(lostNow.sorted())"])
-                await give(up: lostNow, lost: lost)
-            }
-            guard !takenNow.isEmpty else { return }
+            let lostNow = held.filter { answers[$0] == false }
+            // Held in Redis now: those waited for, and any given up meanwhile but still this
+            // process's. Held even when stopped meanwhile, so that release() gives them back.
+            let takenNow = asked.filter { answers[$0] == true && !held.contains($0) }
             held.formUnion(takenNow)
             wanted.subtract(takenNow)
-            // Held even when stopped meanwhile, so that release() gives them back.
-            guard !stopped else { return }
-            logger.notice("shard leases: taken; the shards start", metadata: ["shards": "\(takenNow.sorted())"])
-            await taken(takenNow)
-            for shard in takenNow { resumeWaiter(shard, with: true) }
+            if !lostNow.isEmpty {
+                logger.error("shard leases: another process holds the lease of shards this one ran; they close", metadata: ["shards": "\(lostNow.sorted())"])
+                await give(up: lostNow)
+            }
+            if !takenNow.isEmpty, !stopped {
+                logger.notice("shard leases: taken; the shards start", metadata: ["shards": "\(takenNow.sorted())"])
+                for shard in takenNow { resumeWaiter(shard, with: true) }
+            }
         } catch {
             if !unreachableSaid {
                 unreachableSaid = true
                 logger.warning("shard leases: Redis not reachable to renew them", metadata: ["error": "\(error)"])
             }
-            // Closed before the lease can expire (the margin covers closing), so no other process
-            // runs a shard this one still runs.
-            if let confirmedAt, ContinuousClock.now - confirmedAt >= lifetime - lifetime / 6, !held.isEmpty {
-                logger.error("shard leases: not renewed for \(ContinuousClock.now - confirmedAt); this process's shards close until it holds them again")
-                await give(up: held, lost: lost)
-            }
         }
     }
 
-    private func give(up shards: Set<Int>, lost: @Sendable (Set<Int>) async -> Void) async {
+    private func give(up shards: Set<Int>) async {
+        let shards = shards.intersection(held)
+        guard !shards.isEmpty else { return }
         held.subtract(shards)
         if !stopped { wanted.formUnion(shards) }
         Self.lostCounter.increment(by: shards.count)
-        await lost(shards)
+        await lost?(shards)
     }
 
-    /// Stops taking leases and lets every waiting shard go (``waitForLease(_:)`` returns false);
-    /// the held ones stay held until ``release()`` or expiry.
+    private func sleepUnlessStopped(_ duration: Duration) async {
+        let until = ContinuousClock.now + duration
+        while !stopped, ContinuousClock.now < until {
+            try? await Task.sleep(for: min(retryInterval, until - ContinuousClock.now))
+        }
+    }
+
+    /// Takes no more leases and lets every waiting shard go (``waitForLease(_:)`` returns false);
+    /// the held ones are still renewed, until ``release()``.
     public func stop() {
         stopped = true
         wanted.removeAll()
         for shard in Array(waiters.keys) { resumeWaiter(shard, with: false) }
     }
 
-    /// Stops, and gives back every held lease that is still this process's: another process
-    /// waiting for them takes them at its next try.
+    /// Stops, ends the renewals, and gives back every held lease that is still this process's:
+    /// another process waiting for them takes them at its next try.
     public func release() async {
         stop()
+        released = true
+        keeping?.cancel()
+        // A renewal in flight must not land after the leases are given back (it would take them again).
+        await keeping?.value
+        keeping = nil
         LeaseHolder.renewing.withLock { _ = $0.remove(holder.token) }
         guard !held.isEmpty else { return }
         let keys = held.sorted().map(key)
@@ -215,7 +264,8 @@ public actor ShardLeaseKeeper {
         var gone: [(shard: Int, holder: String)] = []
         for chunk in stride(from: 0, to: ordered.count, by: Self.keysPerCall) {
             let part = Array(ordered[chunk..<min(ordered.count, chunk + Self.keysPerCall)])
-            let reply = try await redis.evaluate(Self.takeScript, keys: part.map(key), arguments: [holderName, String(lifetime.milliseconds)])
+            let reply = try await redis.evaluate(
+                Self.takeScript, keys: [countKey] + part.map(key), arguments: [holderName, String(lifetime.milliseconds), String(shardCount)])
             for (shard, answer) in zip(part, reply.array ?? []) {
                 if answer.int == 1 {
                     answers[shard] = true
@@ -233,7 +283,8 @@ public actor ShardLeaseKeeper {
         for chunk in stride(from: 0, to: gone.count, by: Self.keysPerCall) {
             let part = Array(gone[chunk..<min(gone.count, chunk + Self.keysPerCall)])
             let reply = try await redis.evaluate(
-                Self.takeOverScript, keys: part.map { key($0.shard) }, arguments: [holderName, String(lifetime.milliseconds)] + part.map(\.holder))
+                Self.takeOverScript, keys: [countKey] + part.map { key($0.shard) },
+                arguments: [holderName, String(lifetime.milliseconds), String(shardCount)] + part.map(\.holder))
             for (item, answer) in zip(part, reply.array ?? []) where answer.int == 1 {
                 answers[item.shard] = true
                 logger.notice("shard leases: taken over from a process that is gone", metadata: ["shard": "\(item.shard)", "holder": "\(item.holder)"])
@@ -247,38 +298,48 @@ public actor ShardLeaseKeeper {
     /// `kamii_shard_leases_lost_total`: shards closed because their lease was lost.
     static var lostCounter: Counter { Counter(label: "kamii_shard_leases_lost_total") }
 
-    /// KEYS the leases; ARGV[1] the holder, ARGV[2] the lifetime in ms. Per key: 1 if held by
-    /// ARGV[1] now (renewed, or taken when free), else who holds it.
+    /// KEYS[1] the shard count the leases are held for, KEYS[2…] the leases; ARGV[1] the holder,
+    /// ARGV[2] the lifetime in ms, ARGV[3] this process's shard count. Per lease: 1 if held by
+    /// ARGV[1] now (renewed, or taken when free and no other count is held), else who holds it
+    /// (`count <n>` for a lease kept free by another count). The count is renewed with the leases.
     static let takeScript = RedisScript("""
-        local answers = {}
-        for i, key in ipairs(KEYS) do
-          local holder = redis.call('GET', key)
+        local count = redis.call('GET', KEYS[1])
+        local otherCount = count and count ~= ARGV[3]
+        local answers, holding = {}, false
+        for i = 2, #KEYS do
+          local holder = redis.call('GET', KEYS[i])
           if holder == ARGV[1] then
-            redis.call('PEXPIRE', key, ARGV[2])
-            answers[i] = 1
-          elseif not holder then
-            redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-            answers[i] = 1
+            redis.call('PEXPIRE', KEYS[i], ARGV[2])
+            answers[i - 1], holding = 1, true
+          elseif holder then
+            answers[i - 1] = holder
+          elseif otherCount then
+            answers[i - 1] = 'count ' .. count
           else
-            answers[i] = holder
+            redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+            answers[i - 1], holding = 1, true
           end
         end
+        if holding and not otherCount then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
         return answers
         """)
 
-    /// KEYS the leases; ARGV[1] the holder, ARGV[2] the lifetime in ms, ARGV[2 + i] the gone holder
-    /// of KEYS[i]: taken only if that one still holds it (or no one does). Per key 1 or 0.
+    /// KEYS and ARGV[1…3] as ``takeScript``, ARGV[3 + i] the gone holder of KEYS[1 + i]: taken
+    /// only if that one still holds it (or no one does), and no other count is held. Per lease 1 or 0.
     static let takeOverScript = RedisScript("""
+        local count = redis.call('GET', KEYS[1])
+        if count and count ~= ARGV[3] then return {} end
         local answers = {}
-        for i, key in ipairs(KEYS) do
-          local holder = redis.call('GET', key)
+        for i = 2, #KEYS do
+          local holder = redis.call('GET', KEYS[i])
           if not holder or holder == ARGV[2 + i] or holder == ARGV[1] then
-            redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-            answers[i] = 1
+            redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+            answers[i - 1] = 1
           else
-            answers[i] = 0
+            answers[i - 1] = 0
           end
         end
+        redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
         return answers
         """)
 

@@ -7,7 +7,8 @@ extension ShardManager {
             redis: redis, namespace: namespace, shardCount: plan.shardCount, lifetime: configuration.leaseLifetime,
             retryInterval: configuration.leaseRetryInterval, logger: logger)
         leases = keeper
-        let taken = await keeper.takeAtStart(plan.shards)
+        if shuttingDown { await keeper.stop() }
+        let taken = await keeper.start(plan.shards, lost: { shards in await self.leasesLost(shards) })
         if taken.count < plan.shards.count, !shuttingDown {
             logger.notice("\(plan.shards.count - taken.count) of this process's shards run in another one; they start here once it lets them go", metadata: [
                 "holder": "\(keeper.holderName)",
@@ -24,6 +25,7 @@ extension ShardManager {
         await withTaskGroup(of: Void.self) { group in
             for shard in closing { group.addTask { await shard.shutdown() } }
         }
+        await releasedHandler?(lost)
     }
 
     /// The session saved for `shard`, read once its lease is taken: the last process to run it

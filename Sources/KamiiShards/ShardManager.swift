@@ -40,6 +40,8 @@ public actor ShardManager {
     var leases: ShardLeaseKeeper?
     /// Shards whose lease was lost while they ran: closed, they wait for it again.
     var leaseLost: Set<Int> = []
+    /// The consumer's `released` (``run(consumers:prepare:released:releasingLeases:)``).
+    var releasedHandler: (@Sendable (Set<Int>) async -> Void)?
 
     /// What `/gateway/bot` said and which shards this process runs; set once ``run(_:)`` started.
     public private(set) var plan: ShardPlan?
@@ -76,10 +78,10 @@ public actor ShardManager {
     /// starts — it can keep what belongs to that shard (its lane in the stats buffer) instead of
     /// looking it up per dispatch. `prepare` runs before shards connect (what the consumers need of
     /// them, read beforehand): once the plan is known, with the shards that start now — all of the
-    /// plan, or with Redis those whose lease this process took — and again with each set of shards
-    /// whose lease it takes later. `released` hears of shards whose lease was lost, which close.
-    /// With `releasingLeases` false the leases are kept (not renewed) when this returns, until the
-    /// caller's ``releaseLeases()`` — after it has made durable what the shards delivered.
+    /// plan, or with Redis those whose lease this process took — and again for each shard whose
+    /// lease it takes later. `released` hears of shards whose lease was lost, which close.
+    /// With `releasingLeases` false the leases are still held, and renewed, when this returns,
+    /// until the caller's ``releaseLeases()`` — after it has made durable what the shards delivered.
     public func run(
         consumers makeConsumer: @escaping @Sendable (_ shard: Int) -> @Sendable (ShardDispatch) async -> Void,
         prepare: (@Sendable (_ plan: ShardPlan, _ starting: Set<Int>) async -> Void)? = nil,
@@ -121,6 +123,7 @@ public actor ShardManager {
                 "max_concurrency": "\(limit.maxConcurrency)", "session_starts_remaining": "\(limit.remaining)",
             ])
 
+        releasedHandler = released
         let starting = await takeLeases(plan, namespace: namespace)
         if shuttingDown {
             if releasingLeases { await releaseLeases() }
@@ -142,23 +145,14 @@ public actor ShardManager {
                 await self.saveSessionsPeriodically()
                 return false
             }
-            if let leases {
-                let plan = plan
-                group.addTask {
-                    await leases.run(
-                        taken: { shards in await prepare?(plan, shards) },
-                        lost: { shards in
-                            await released?(shards)
-                            await self.leasesLost(shards)
-                        })
-                    return false
-                }
-            }
             for id in plan.shards {
                 let shardConfiguration = configuration.shard(id, of: plan.shardCount, gatewayURL: gatewayURL)
                 let waitsForLease = !starting.contains(id)
+                let plan = plan
                 group.addTask {
-                    await self.runShard(shardConfiguration, resuming: saved[id], waitsForLease: waitsForLease, gate: gate, makeConsumer(id))
+                    await self.runShard(
+                        shardConfiguration, resuming: saved[id], waitsForLease: waitsForLease, gate: gate,
+                        leaseTaken: { await prepare?(plan, [id]) }, makeConsumer(id))
                     return true
                 }
             }
@@ -191,7 +185,7 @@ public actor ShardManager {
 
     private func runShard(
         _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, waitsForLease: Bool, gate: StartupIdentifyGate,
-        _ consume: @escaping @Sendable (ShardDispatch) async -> Void
+        leaseTaken: @Sendable () async -> Void, _ consume: @escaping @Sendable (ShardDispatch) async -> Void
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
@@ -201,6 +195,7 @@ public actor ShardManager {
             if waitsForLease, let leases {
                 guard await leases.waitForLease(id) else { break }
                 waitsForLease = false
+                await leaseTaken()
                 // What the process that let it go saved; else what this one had, if it had it.
                 if let saved = await loadSession(id) { resume = (saved.sessionID, saved.sequence, saved.resumeURL) }
                 continue
@@ -213,6 +208,10 @@ public actor ShardManager {
                 // Another process may take the shard now: it resumes the session saved last (this
                 // one saves it no more), or, if it did not, this one when the lease comes back.
                 resume = await shard.session.map { ($0.id, $0.sequence, $0.resumeURL) }
+                // Nothing of it is saved any more; nor is it in its bucket's start order (it may
+                // resume when it comes back, and would hold the line for good).
+                shards[id] = nil
+                await gate.forget(shard: id)
                 logger.warning("shard \(id) closed: its lease is lost; it waits for it", metadata: ["stopped": "\(reason)"])
                 continue
             }

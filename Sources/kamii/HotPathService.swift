@@ -23,6 +23,8 @@ final class HotPathService: Service, Sendable {
     let watcher: GuildSettingsWatcher?
     let settings: RunConfiguration.HotPathSettings
     let threadMaps: StoredThreadParents
+    /// Its shard leases are given back once what the shards delivered is flushed.
+    let manager: ShardManager
     let logger: Logger
     /// Which guilds' level-ups and joins are this process's to carry out, once its shards are
     /// planned (``shardsStarting(_:of:)``).
@@ -68,6 +70,7 @@ final class HotPathService: Service, Sendable {
         }
         self.settings = settings
         threadMaps = StoredThreadParents(redis: redis, keys: keys)
+        self.manager = manager
         self.logger = logger
         (plans, planned) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -158,6 +161,10 @@ final class HotPathService: Service, Sendable {
             await group.next()
             group.cancelAll()
         }
+        // Everything the shards delivered is in Redis, with the sessions that resume from there,
+        // and its level-ups carried out: a process waiting for the shards may take them now
+        // (not after the checkpoint, which can wait on SQL for a minute).
+        if !Task.isCancelled { await manager.releaseLeases() }
         // Stopped at once (a second signal): no last checkpoint — it could wait on SQL for as long
         // as SQL takes; the next start's checkpoints copy what Redis holds.
         if let checkpointer, !Task.isCancelled {

@@ -45,14 +45,16 @@ extension LevelUpRewarder {
     /// process's guilds among them are retried, which reads each guild's own from Redis again.
     private func readLeftOverAgain() async {
         guard let backlog else { return }
+        // Cleared before the read: a call for another read meanwhile (a shard taken) is not lost.
+        leftOverUnread.withLock { $0 = false }
         do {
             let guilds = Set(try await backlog.waiting().map(\.guild)).union(try await backlog.waitingJoins().map(\.guild)).filter(owns)
-            leftOverUnread.withLock { $0 = false }
             if !guilds.isEmpty {
                 logger.info("what an earlier run left is read at last; its guilds are retried", metadata: ["guilds": "\(guilds.count)"])
             }
             failedGuilds.withLock { $0.formUnion(guilds.map(\.rawValue)) }
         } catch {
+            leftOverUnread.withLock { $0 = true }
             logger.warning("what an earlier run left still cannot be read", metadata: ["error": "\(error)"])
         }
     }

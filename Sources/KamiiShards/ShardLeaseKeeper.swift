@@ -70,6 +70,9 @@ public actor ShardLeaseKeeper {
     /// What this keeper writes as the holder of its leases.
     public nonisolated var holderName: String { holder.description }
 
+    /// Whether this process holds `shard`'s lease now.
+    public func holds(_ shard: Int) -> Bool { held.contains(shard) }
+
     /// How many shards wait for their lease now.
     public var waitingCount: Int { wanted.count }
 
@@ -203,7 +206,7 @@ public actor ShardLeaseKeeper {
     private func sleepUnlessStopped(_ duration: Duration) async {
         let until = ContinuousClock.now + duration
         while !stopped, ContinuousClock.now < until {
-            try? await Task.sleep(for: min(retryInterval, until - ContinuousClock.now))
+            do { try await Task.sleep(for: min(retryInterval, until - ContinuousClock.now)) } catch { return }
         }
     }
 
@@ -232,6 +235,8 @@ public actor ShardLeaseKeeper {
                 _ = try await redis.evaluate(Self.releaseScript, keys: Array(keys[chunk..<min(keys.count, chunk + Self.keysPerCall)]), arguments: [holderName])
             }
             held.removeAll()
+            // The last of this count to go lets processes of another count start at once.
+            _ = try await redis.evaluate(Self.releaseCountScript, keys: [countKey], arguments: [prefix, String(shardCount)])
         } catch {
             logger.warning("shard leases: not given back (they expire within \(lifetime))", metadata: ["error": "\(error)"])
         }
@@ -339,8 +344,25 @@ public actor ShardLeaseKeeper {
             answers[i - 1] = 0
           end
         end
-        redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+        for _, answer in ipairs(answers) do
+          if answer == 1 then
+            redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+            break
+          end
+        end
         return answers
+        """)
+
+    /// KEYS[1] the shard count leases are held for; ARGV[1] the lease keys' prefix, ARGV[2] this
+    /// process's count: deleted if it is this count and no lease of it is held any more. (The
+    /// leases are built from the prefix, all in the count key's hash slot.)
+    static let releaseCountScript = RedisScript("""
+        if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+        for shard = 0, tonumber(ARGV[2]) - 1 do
+          if redis.call('EXISTS', ARGV[1] .. shard) == 1 then return 0 end
+        end
+        redis.call('DEL', KEYS[1])
+        return 1
         """)
 
     /// KEYS the leases; ARGV[1] the holder: each deleted only if still its.

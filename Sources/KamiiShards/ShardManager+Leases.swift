@@ -18,12 +18,14 @@ extension ShardManager {
     }
 
     /// The leases of `lost` are gone (another process holds them, or they could not be renewed in
-    /// time): their shards close now, resumably, and wait for their lease again.
+    /// time): their shards' connections are dropped now, and reconnect once their lease is back
+    /// (their connect gate waits for it). They leave their bucket's start order, which they would
+    /// otherwise hold for as long as they wait.
     func leasesLost(_ lost: Set<Int>) async {
-        leaseLost.formUnion(lost)
-        let closing = lost.compactMap { shards[$0] }
-        await withTaskGroup(of: Void.self) { group in
-            for shard in closing { group.addTask { await shard.shutdown() } }
+        for id in lost.sorted() {
+            await shards[id]?.dropConnection()
+            await identifyGate?.forget(shard: id)
+            logger.warning("shard \(id): its lease is lost; its connection closes until it holds the lease again")
         }
         await releasedHandler?(lost)
     }

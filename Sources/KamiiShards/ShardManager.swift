@@ -38,8 +38,8 @@ public actor ShardManager {
     var sessionStore: (any ShardSessionStore)?
     /// With Redis: the leases saying which of the plan's shards this process runs.
     var leases: ShardLeaseKeeper?
-    /// Shards whose lease was lost while they ran: closed, they wait for it again.
-    var leaseLost: Set<Int> = []
+    /// The identify gate of the running plan: a shard whose lease is lost leaves its start order.
+    var identifyGate: StartupIdentifyGate?
     /// The consumer's `released` (``run(consumers:prepare:released:releasingLeases:)``).
     var releasedHandler: (@Sendable (Set<Int>) async -> Void)?
 
@@ -135,6 +135,7 @@ public actor ShardManager {
         restoredSessions = Set(saved.keys)
         let gate = await makeGate(
             plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { starting.contains($0) && saved[$0] == nil })
+        identifyGate = gate
         if shuttingDown {
             if releasingLeases { await releaseLeases() }
             return [:]
@@ -185,36 +186,36 @@ public actor ShardManager {
 
     private func runShard(
         _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, waitsForLease: Bool, gate: StartupIdentifyGate,
-        leaseTaken: @Sendable () async -> Void, _ consume: @escaping @Sendable (ShardDispatch) async -> Void
+        leaseTaken: @escaping @Sendable () async -> Void, _ consume: @escaping @Sendable (ShardDispatch) async -> Void
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
-        var waitsForLease = waitsForLease
-        while !shuttingDown {
-            if leaseLost.remove(id) != nil { waitsForLease = true }
-            if waitsForLease, let leases {
-                guard await leases.waitForLease(id) else { break }
-                waitsForLease = false
-                await leaseTaken()
-                // What the process that let it go saved; else what this one had, if it had it.
-                if let saved = await loadSession(id) { resume = (saved.sessionID, saved.sequence, saved.resumeURL) }
-                continue
+        if waitsForLease, let leases {
+            guard await leases.waitForLease(id) else {
+                stopReasons[id] = .shutdown
+                return
             }
-            let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate)
+            await leaseTaken()
+            // What the process that let it go saved with its last flush.
+            resume = await loadSession(id).map { ($0.sessionID, $0.sequence, $0.resumeURL) }
+        }
+        // Each connection of the shard waits for its lease: one lost while it runs drops the
+        // connection (``leasesLost(_:)``), and the shard resumes once the lease is back — its own
+        // session from where it was, what it delivered still in its consumer's hands.
+        var connectGate: (@Sendable () async -> Bool)?
+        if let leases {
+            connectGate = { @Sendable () async -> Bool in
+                if await leases.holds(id) { return true }
+                guard await leases.waitForLease(id) else { return false }
+                await leaseTaken()
+                return true
+            }
+        }
+        while !shuttingDown {
+            let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate, connectGate: connectGate)
             resume = nil
             shards[id] = shard
             let reason = await shard.run { await consume($0) }
-            if !shuttingDown, leaseLost.contains(id) {
-                // Another process may take the shard now: it resumes the session saved last (this
-                // one saves it no more), or, if it did not, this one when the lease comes back.
-                resume = await shard.session.map { ($0.id, $0.sequence, $0.resumeURL) }
-                // Nothing of it is saved any more; nor is it in its bucket's start order (it may
-                // resume when it comes back, and would hold the line for good).
-                shards[id] = nil
-                await gate.forget(shard: id)
-                logger.warning("shard \(id) closed: its lease is lost; it waits for it", metadata: ["stopped": "\(reason)"])
-                continue
-            }
             if shuttingDown || Task.isCancelled {
                 // A shard that stopped for good just before the shutdown keeps its reason (and so
                 // its session is forgotten, not saved).

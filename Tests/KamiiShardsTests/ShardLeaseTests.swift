@@ -15,7 +15,8 @@ struct ShardLeaseTests {
     typealias Received = ShardManagerTests.Received
 
     static func manager(
-        _ server: SimulatorServer, redis: RedisClient, namespace: String, count: Int, lifetime: Duration = .seconds(30)
+        _ server: SimulatorServer, redis: RedisClient, namespace: String, count: Int, lifetime: Duration = .seconds(30),
+        savesDurableSequence: Bool = false
     ) -> ShardManager {
         let rest = DiscordRESTClient(configuration: RESTClientConfiguration(apiBaseURL: server.apiBaseURL, token: server.configuration.token))
         var configuration = ShardManagerConfiguration(
@@ -24,6 +25,7 @@ struct ShardLeaseTests {
             sessionSaveInterval: .milliseconds(200), backoffBase: 0.05, backoffCap: 0.5, namespace: namespace)
         configuration.leaseLifetime = lifetime
         configuration.leaseRetryInterval = .milliseconds(100)
+        configuration.savesDurableSequence = savesDurableSequence
         return ShardManager(configuration: configuration, rest: rest, coordination: .redis(redis))
     }
 
@@ -74,14 +76,14 @@ struct ShardLeaseTests {
         let server = try await Self.simulator(guilds: 4, seed: 96, dispatchesPerSecond: 20)
         let namespace = ShardManagerTests.namespace()
         let redis = try RedisTestServer.client()
-        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .milliseconds(1_200))
+        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .seconds(4))
         let received = Received()
         async let stopped = manager.run { received.add($0, $1) }
         try await waitUntil("its session") { received.readies() == 1 }
         let lease = "kamii:gateway:{\(namespace)}:lease:1:0"
         let holder = try await redis.send("GET", lease).string
         #expect(holder?.split(separator: "|").count == 4, "held by this process: \(String(describing: holder))")
-        try await redis.send("SET", lease, "elsewhere|pid:[1]|7|other", "PX", "3000")
+        try await redis.send("SET", lease, "elsewhere|pid:[1]|7|other", "PX", "5000")
         try await waitUntil("the shard closed") { await manager.readyShardCount() == 0 }
         let closedAt = server.record.connections.count
         // Its session is the other holder's to save now: this process's saves (every 200 ms) leave it.
@@ -101,13 +103,15 @@ struct ShardLeaseTests {
     }
 
     /// Redis away for longer than a lease lives: this process cannot know that no other one took
-    /// its shards, so it closes them before their leases expire, and resumes them once Redis is back.
+    /// its shards, so it closes them before their leases expire, and resumes them once Redis is back
+    /// from the last dispatch it delivered — not from the last durable one, which would deliver
+    /// again what its consumer still holds (here nothing is ever marked durable).
     @Test func aProcessThatCannotRenewItsLeasesClosesItsShardsInTime() async throws {
         let server = try await Self.simulator(guilds: 4, seed: 97, dispatchesPerSecond: 20)
         let redisServer = try RedisProcess()
         let redis = RedisClient(configuration: redisServer.configuration)
         let namespace = ShardManagerTests.namespace()
-        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .milliseconds(1_500))
+        let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .seconds(6), savesDurableSequence: true)
         let received = Received()
         async let stopped = manager.run { received.add($0, $1) }
         try await waitUntil("its session") { received.readies() == 1 }
@@ -122,6 +126,8 @@ struct ShardLeaseTests {
         try redisServer.start()
         try await waitUntil("the shard back once Redis is", timeout: .seconds(20)) { await manager.readyShardCount() == 1 }
         #expect(received.of(0).contains { $0.name == "RESUMED" } && Self.sessions(server) == 1, "its session resumed")
+        let sequences = received.of(0).compactMap(\.sequence)
+        #expect(sequences.count > 10 && zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 }, "each dispatch delivered once")
         await manager.shutdown()
         _ = try await stopped
         await redis.close()

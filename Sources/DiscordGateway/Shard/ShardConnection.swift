@@ -48,6 +48,8 @@ public actor ShardConnection {
     /// RESUMED (or a READY) yet: what it receives meanwhile is replayed from the saved `s` on, and
     /// may have been applied by that process (``ShardDispatch/mayBeApplied``).
     var replayingSavedSession = false
+    /// Asked before each connection is made: false stops the shard, as a shutdown would.
+    let connectGate: (@Sendable () async -> Bool)?
     let started = ContinuousClock.now
 
     /// Counters for operators and tests.
@@ -63,14 +65,19 @@ public actor ShardConnection {
     /// Connections made again because Discord answered neither their identify nor their resume.
     public var handshakesUnanswered: Int { machine.handshakesUnanswered }
 
-    /// - Parameter resuming: a session an earlier process saved (restart-safe resume): the shard
-    ///   resumes it instead of identifying.
+    /// - Parameters:
+    ///   - resuming: a session an earlier process saved (restart-safe resume): the shard resumes
+    ///     it instead of identifying.
+    ///   - connectGate: asked before each connection (the first, and every reconnect): it may
+    ///     hold the shard (the shard manager, while another process holds the shard's lease), or
+    ///     answer false to stop it.
     public init(
         configuration: ShardConfiguration, resuming saved: (sessionID: String, sequence: Int, resumeURL: String)? = nil,
-        identifyGate: any IdentifyGate = LocalIdentifyQueue()
+        identifyGate: any IdentifyGate = LocalIdentifyQueue(), connectGate: (@Sendable () async -> Bool)? = nil
     ) {
         self.configuration = configuration
         self.identifyGate = identifyGate
+        self.connectGate = connectGate
         if let saved {
             // Everything up to a saved session's `s` was durable when it was saved, and delivered.
             durableSequence = saved.sequence
@@ -135,6 +142,11 @@ public actor ShardConnection {
                 if let stopReason { return stopReason }
                 if delay > 0 { await backOff(seconds: delay) }
                 if let stopReason { return stopReason }
+                if let connectGate, await !connectGate() {
+                    _ = machine.shutdown()
+                    return stopReason ?? .shutdown
+                }
+                if let stopReason { return stopReason }
                 let code: UInt16?
                 do {
                     let connection = try await connect(to: url)
@@ -170,6 +182,14 @@ public actor ShardConnection {
         backoffWait?.cancel()
         connectAttempt?.cancel()
         await execute(actions.filter { if case .stop = $0 { return false } else { return true } })
+        socket?.close()
+    }
+
+    /// Ends the live connection (or the one being made) as a network failure would: the shard
+    /// reconnects through its connect gate and resumes from the last dispatch it delivered — its
+    /// session, and what its consumer holds of it, go on as after any drop.
+    public func dropConnection() {
+        connectAttempt?.cancel()
         socket?.close()
     }
 

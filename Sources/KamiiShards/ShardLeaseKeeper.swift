@@ -30,6 +30,8 @@ public actor ShardLeaseKeeper {
     public private(set) var held: Set<Int> = []
     /// Shards waiting for their lease.
     private var wanted: Set<Int> = []
+    /// How many times each shard's lease was taken: a shard's consumer prepares again for each.
+    private var generations: [Int: Int] = [:]
     private var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
     /// When the last call that renewed every held lease was sent: they hold until a lifetime after.
     private var confirmedAt: ContinuousClock.Instant?
@@ -73,6 +75,16 @@ public actor ShardLeaseKeeper {
     /// Whether this process holds `shard`'s lease now.
     public func holds(_ shard: Int) -> Bool { held.contains(shard) }
 
+    /// Which taking of `shard`'s lease is held now (counted from 1), or nil if it is not held: a
+    /// lease lost and taken again is another.
+    public func generation(of shard: Int) -> Int? { held.contains(shard) ? generations[shard] : nil }
+
+    private func taking(_ shards: Set<Int>) {
+        held.formUnion(shards)
+        wanted.subtract(shards)
+        for shard in shards { generations[shard, default: 0] += 1 }
+    }
+
     /// How many shards wait for their lease now.
     public var waitingCount: Int { wanted.count }
 
@@ -99,8 +111,7 @@ public actor ShardLeaseKeeper {
                 let answers = try await ask(Set(shards))
                 confirmedAt = sent
                 taken = Set(shards.filter { answers[$0] == true })
-                held.formUnion(taken)
-                wanted.subtract(taken)
+                taking(taken)
                 sayOthers()
                 break
             } catch {
@@ -176,8 +187,7 @@ public actor ShardLeaseKeeper {
             // Held in Redis now: those waited for, and any given up meanwhile but still this
             // process's. Held even when stopped meanwhile, so that release() gives them back.
             let takenNow = asked.filter { answers[$0] == true && !held.contains($0) }
-            held.formUnion(takenNow)
-            wanted.subtract(takenNow)
+            taking(takenNow)
             if !lostNow.isEmpty {
                 logger.error("shard leases: another process holds the lease of shards this one ran; they close", metadata: ["shards": "\(lostNow.sorted())"])
                 await give(up: lostNow)

@@ -9,6 +9,7 @@ extension ShardManager {
         leases = keeper
         if shuttingDown { await keeper.stop() }
         let taken = await keeper.start(plan.shards, lost: { shards in await self.leasesLost(shards) })
+        for id in taken { preparedGenerations[id] = await keeper.generation(of: id) }
         if taken.count < plan.shards.count, !shuttingDown {
             logger.notice("\(plan.shards.count - taken.count) of this process's shards run in another one; they start here once it lets them go", metadata: [
                 "holder": "\(keeper.holderName)",
@@ -22,12 +23,27 @@ extension ShardManager {
     /// (their connect gate waits for it). They leave their bucket's start order, which they would
     /// otherwise hold for as long as they wait.
     func leasesLost(_ lost: Set<Int>) async {
+        // Told first: the lease may be taken again while the connections close, and the consumer
+        // must hear of that after this.
+        await releasedHandler?(lost)
         for id in lost.sorted() {
             await shards[id]?.dropConnection()
             await identifyGate?.forget(shard: id)
             logger.warning("shard \(id): its lease is lost; its connection closes until it holds the lease again")
         }
-        await releasedHandler?(lost)
+    }
+
+    /// Waits until this process holds `shard`'s lease (false: the manager stops first); the first
+    /// time after each taking of it, the consumer prepares for the shard (`leaseTaken`).
+    func passLeaseGate(_ shard: Int, leaseTaken: @Sendable () async -> Void) async -> Bool {
+        guard let leases else { return true }
+        guard await leases.waitForLease(shard) else { return false }
+        // Nil: lost again already — the connection made now is dropped as soon as it is up.
+        if let generation = await leases.generation(of: shard), preparedGenerations[shard] != generation {
+            preparedGenerations[shard] = generation
+            await leaseTaken()
+        }
+        return true
     }
 
     /// The session saved for `shard`, read once its lease is taken: the last process to run it

@@ -40,6 +40,8 @@ public actor ShardManager {
     var leases: ShardLeaseKeeper?
     /// The identify gate of the running plan: a shard whose lease is lost leaves its start order.
     var identifyGate: StartupIdentifyGate?
+    /// Per shard, the taking of its lease the consumer was prepared for (`prepare`).
+    var preparedGenerations: [Int: Int] = [:]
     /// The consumer's `released` (``run(consumers:prepare:released:releasingLeases:)``).
     var releasedHandler: (@Sendable (Set<Int>) async -> Void)?
 
@@ -136,6 +138,8 @@ public actor ShardManager {
         let gate = await makeGate(
             plan, limit: limit, namespace: namespace, firstIdentifies: plan.shards.filter { starting.contains($0) && saved[$0] == nil })
         identifyGate = gate
+        // A lease lost before the gate was known: that shard must not hold its bucket's line.
+        for id in starting where await leases?.holds(id) == false { await gate.forget(shard: id) }
         if shuttingDown {
             if releasingLeases { await releaseLeases() }
             return [:]
@@ -190,12 +194,11 @@ public actor ShardManager {
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
-        if waitsForLease, let leases {
-            guard await leases.waitForLease(id) else {
+        if waitsForLease {
+            guard await passLeaseGate(id, leaseTaken: leaseTaken) else {
                 stopReasons[id] = .shutdown
                 return
             }
-            await leaseTaken()
             // What the process that let it go saved with its last flush.
             resume = await loadSession(id).map { ($0.sessionID, $0.sequence, $0.resumeURL) }
         }
@@ -203,13 +206,8 @@ public actor ShardManager {
         // connection (``leasesLost(_:)``), and the shard resumes once the lease is back — its own
         // session from where it was, what it delivered still in its consumer's hands.
         var connectGate: (@Sendable () async -> Bool)?
-        if let leases {
-            connectGate = { @Sendable () async -> Bool in
-                if await leases.holds(id) { return true }
-                guard await leases.waitForLease(id) else { return false }
-                await leaseTaken()
-                return true
-            }
+        if leases != nil {
+            connectGate = { @Sendable () async -> Bool in await self.passLeaseGate(id, leaseTaken: leaseTaken) }
         }
         while !shuttingDown {
             let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate, connectGate: connectGate)

@@ -113,7 +113,12 @@ struct ShardLeaseTests {
         let namespace = ShardManagerTests.namespace()
         let manager = Self.manager(server, redis: redis, namespace: namespace, count: 1, lifetime: .seconds(6), savesDurableSequence: true)
         let received = Received()
-        async let stopped = manager.run { received.add($0, $1) }
+        // What the consumer is told: the shards it starts with, each taken again, each lost.
+        let told = Locked<[String]>([])
+        async let stopped = manager.run(
+            consumers: { shard in { received.add(shard, $0) } },
+            prepare: { _, shards in told.withLock { $0.append("start \(shards.sorted())") } },
+            released: { shards in told.withLock { $0.append("lost \(shards.sorted())") } })
         try await waitUntil("its session") { received.readies() == 1 }
         // The lease expires at the latest this long after it is read (Redis then stops at once).
         let lease = "kamii:gateway:{\(namespace)}:lease:1:0"
@@ -128,6 +133,8 @@ struct ShardLeaseTests {
         #expect(received.of(0).contains { $0.name == "RESUMED" } && Self.sessions(server) == 1, "its session resumed")
         let sequences = received.of(0).compactMap(\.sequence)
         #expect(sequences.count > 10 && zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 }, "each dispatch delivered once")
+        // Its guilds were this process's again once it held the lease again (level-ups, thread maps).
+        #expect(told.value == ["start [0]", "lost [0]", "start [0]"], "\(told.value)")
         await manager.shutdown()
         _ = try await stopped
         await redis.close()

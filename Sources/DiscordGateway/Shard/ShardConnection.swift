@@ -50,6 +50,9 @@ public actor ShardConnection {
     var replayingSavedSession = false
     /// Asked before each connection is made: false stops the shard, as a shutdown would.
     let connectGate: (@Sendable () async -> Bool)?
+    /// ``dropConnection()`` was asked since the connect gate was last passed: a connection made
+    /// meanwhile is dropped as soon as it is up.
+    var dropRequested = false
     let started = ContinuousClock.now
 
     /// Counters for operators and tests.
@@ -142,6 +145,7 @@ public actor ShardConnection {
                 if let stopReason { return stopReason }
                 if delay > 0 { await backOff(seconds: delay) }
                 if let stopReason { return stopReason }
+                dropRequested = false
                 if let connectGate, await !connectGate() {
                     _ = machine.shutdown()
                     return stopReason ?? .shutdown
@@ -157,7 +161,14 @@ public actor ShardConnection {
                         return stopReason
                     }
                     connections += 1
-                    code = await serve(connection, consume)
+                    if dropRequested {
+                        // Dropped while it was being made, or before: through the gate again.
+                        connection.close()
+                        code = nil
+                    } else {
+                        // No suspension before `serve` installs the socket: a drop from now on closes it.
+                        code = await serve(connection, consume)
+                    }
                 } catch {
                     code = nil
                 }
@@ -189,6 +200,7 @@ public actor ShardConnection {
     /// reconnects through its connect gate and resumes from the last dispatch it delivered — its
     /// session, and what its consumer holds of it, go on as after any drop.
     public func dropConnection() {
+        dropRequested = true
         connectAttempt?.cancel()
         socket?.close()
     }

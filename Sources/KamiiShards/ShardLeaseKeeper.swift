@@ -79,6 +79,11 @@ public actor ShardLeaseKeeper {
     /// lease lost and taken again is another.
     public func generation(of shard: Int) -> Int? { held.contains(shard) ? generations[shard] : nil }
 
+    /// ``generation(of:)`` of every held lease.
+    public func heldGenerations() -> [Int: Int] {
+        Dictionary(uniqueKeysWithValues: held.map { ($0, generations[$0] ?? 0) })
+    }
+
     private func taking(_ shards: Set<Int>) {
         held.formUnion(shards)
         wanted.subtract(shards)

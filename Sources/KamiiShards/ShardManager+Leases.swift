@@ -33,16 +33,28 @@ extension ShardManager {
         }
     }
 
-    /// Waits until this process holds `shard`'s lease (false: the manager stops first); the first
-    /// time after each taking of it, the consumer prepares for the shard (`leaseTaken`).
-    func passLeaseGate(_ shard: Int, leaseTaken: @Sendable () async -> Void) async -> Bool {
+    /// Waits until this process holds `shard`'s lease (false: the manager stops first) and, after
+    /// each taking of it, until the consumer has prepared for the shard — together with every other
+    /// shard taken and not prepared for yet (thousands taken in one round of a deploy are one
+    /// `prepare`: it reads their guilds' state from Redis, which per shard would read it all again
+    /// each time).
+    func passLeaseGate(_ shard: Int) async -> Bool {
         guard let leases else { return true }
         guard await leases.waitForLease(shard) else { return false }
         // Nil: lost again already — the connection made now is dropped as soon as it is up.
         if let generation = await leases.generation(of: shard), preparedGenerations[shard] != generation {
-            preparedGenerations[shard] = generation
-            await leaseTaken()
+            // Empty when another shard's pass, while this one awaited, took this one in.
+            let due = await leases.heldGenerations().filter { preparedGenerations[$0.key] != $0.value }
+            if !due.isEmpty {
+                let prepare = prepareHandler
+                let preparation = Task<Void, Never> { await prepare?(Set(due.keys)) }
+                for (id, taken) in due {
+                    preparedGenerations[id] = taken
+                    preparations[id] = preparation
+                }
+            }
         }
+        if let preparation = preparations.removeValue(forKey: shard) { await preparation.value }
         return true
     }
 

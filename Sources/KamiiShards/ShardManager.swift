@@ -42,6 +42,11 @@ public actor ShardManager {
     var identifyGate: StartupIdentifyGate?
     /// Per shard, the taking of its lease the consumer was prepared for (`prepare`).
     var preparedGenerations: [Int: Int] = [:]
+    /// Per shard, the consumer's preparation for it while it runs: shards taken together are
+    /// prepared for in one call (reading their guilds' state once, not once per shard).
+    var preparations: [Int: Task<Void, Never>] = [:]
+    /// The consumer's `prepare`, for the plan being run.
+    var prepareHandler: (@Sendable (Set<Int>) async -> Void)?
     /// The consumer's `released` (``run(consumers:prepare:released:releasingLeases:)``).
     var releasedHandler: (@Sendable (Set<Int>) async -> Void)?
 
@@ -126,6 +131,8 @@ public actor ShardManager {
             ])
 
         releasedHandler = released
+        let planned = plan
+        prepareHandler = { shards in await prepare?(planned, shards) }
         let starting = await takeLeases(plan, namespace: namespace)
         if shuttingDown {
             if releasingLeases { await releaseLeases() }
@@ -153,11 +160,8 @@ public actor ShardManager {
             for id in plan.shards {
                 let shardConfiguration = configuration.shard(id, of: plan.shardCount, gatewayURL: gatewayURL)
                 let waitsForLease = !starting.contains(id)
-                let plan = plan
                 group.addTask {
-                    await self.runShard(
-                        shardConfiguration, resuming: saved[id], waitsForLease: waitsForLease, gate: gate,
-                        leaseTaken: { await prepare?(plan, [id]) }, makeConsumer(id))
+                    await self.runShard(shardConfiguration, resuming: saved[id], waitsForLease: waitsForLease, gate: gate, makeConsumer(id))
                     return true
                 }
             }
@@ -190,12 +194,12 @@ public actor ShardManager {
 
     private func runShard(
         _ shardConfiguration: ShardConfiguration, resuming saved: SavedSession?, waitsForLease: Bool, gate: StartupIdentifyGate,
-        leaseTaken: @escaping @Sendable () async -> Void, _ consume: @escaping @Sendable (ShardDispatch) async -> Void
+        _ consume: @escaping @Sendable (ShardDispatch) async -> Void
     ) async {
         let id = shardConfiguration.shardID
         var resume = saved.map { (sessionID: $0.sessionID, sequence: $0.sequence, resumeURL: $0.resumeURL) }
         if waitsForLease {
-            guard await passLeaseGate(id, leaseTaken: leaseTaken) else {
+            guard await passLeaseGate(id) else {
                 stopReasons[id] = .shutdown
                 return
             }
@@ -207,7 +211,7 @@ public actor ShardManager {
         // session from where it was, what it delivered still in its consumer's hands.
         var connectGate: (@Sendable () async -> Bool)?
         if leases != nil {
-            connectGate = { @Sendable () async -> Bool in await self.passLeaseGate(id, leaseTaken: leaseTaken) }
+            connectGate = { @Sendable () async -> Bool in await self.passLeaseGate(id) }
         }
         while !shuttingDown {
             let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate, connectGate: connectGate)

@@ -49,7 +49,10 @@ struct ShardLeaseTests {
         let (receivedOld, receivedNew) = (Received(), Received())
         async let oldStopped = old.run { receivedOld.add($0, $1) }
         try await waitUntil("the old process's sessions") { receivedOld.readies() == 2 }
-        async let newStopped = new.run { receivedNew.add($0, $1) }
+        let told = Locked<[String]>([])
+        async let newStopped = new.run(
+            consumers: { shard in { receivedNew.add(shard, $0) } },
+            prepare: { _, shards in told.withLock { $0.append("start \(shards.sorted())") } })
         try await waitUntil("the new process waiting for both shards") { await new.shardsWaitingForLease() == 2 }
         try await Task.sleep(for: .milliseconds(800))
         #expect(receivedNew.total == 0, "nothing received while the old process runs the shards")
@@ -63,6 +66,8 @@ struct ShardLeaseTests {
         let stillWaiting = await new.shardsWaitingForLease()
         #expect(stillWaiting == 0)
         #expect(receivedNew.readies() == 0)
+        // Both shards taken in one round are prepared for in one call (their guilds' state read once).
+        #expect(told.value == ["start []", "start [0, 1]"], "\(told.value)")
         await new.shutdown()
         _ = try await newStopped
         await redisA.close()

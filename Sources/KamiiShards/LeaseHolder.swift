@@ -34,7 +34,7 @@ struct LeaseHolder: Sendable, Equatable, CustomStringConvertible {
     /// This process, with a fresh random token.
     static func current() -> LeaseHolder {
         LeaseHolder(
-            host: hostName, pidNamespace: pidNamespace, pid: getpid(),
+            host: ThisMachine.hostName.replacingOccurrences(of: "|", with: "_"), pidNamespace: pidNamespace, pid: getpid(),
             token: String(UInt64.random(in: 0...UInt64.max), radix: 16))
     }
 
@@ -53,18 +53,22 @@ struct LeaseHolder: Sendable, Equatable, CustomStringConvertible {
     /// gone): only those are alive among holders with this process's pid.
     static let renewing = Mutex<Set<String>>([])
 
-    private static var hostName: String {
-        var name = [CChar](repeating: 0, count: 256)
-        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
-        let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.isEmpty ? "localhost" : text.replacingOccurrences(of: "|", with: "_")
-    }
-
     private static var pidNamespace: String {
         guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty,
             let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
         else { return "" }
         return "\(boot)/\(namespace)".replacingOccurrences(of: "|", with: "_")
+    }
+}
+
+/// The machine a process runs on, as it names itself.
+public enum ThisMachine {
+    /// This machine's name (no lookup: `gethostname`), or "localhost".
+    public static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
+        let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? "localhost" : text
     }
 }

@@ -1,6 +1,7 @@
 import DiscordREST
 import Foundation
 import KamiiRedis
+import KamiiShards
 import Logging
 import ServiceLifecycle
 
@@ -69,14 +70,6 @@ struct InvalidRequestLedger: Service {
         } catch {
             return written
         }
-    }
-
-    /// This machine's name (no lookup: `gethostname`), or "localhost".
-    static var hostName: String {
-        var name = [CChar](repeating: 0, count: 256)
-        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
-        let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.isEmpty ? "localhost" : text
     }
 
     func run() async throws {

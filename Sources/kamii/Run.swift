@@ -123,7 +123,7 @@ struct Run: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let redis {
             // Before any request; stopped last, so what the others' last calls were refused is kept.
-            let ledger = InvalidRequestLedger(redis: redis, rest: rest, host: InvalidRequestLedger.hostName, logger: logger)
+            let ledger = InvalidRequestLedger(redis: redis, rest: rest, host: ThisMachine.hostName, logger: logger)
             await ledger.carryOver()
             services.append(.init(service: ledger))
         }
@@ -135,9 +135,6 @@ struct Run: AsyncParsableCommand {
         // No signals of the group's own: ShutdownSignals answers them, a second one stopping at once.
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let outcome = try await ShutdownSignals.run(group, logger: logger)
-        // Everything the shards delivered is in Redis, with the sessions that resume from there:
-        // a process waiting for the shards may take them now.
-        if outcome != .stoppedAtOnce { await manager.releaseLeases() }
         await redis?.close()
         try? await store?.close()
         if outcome == .stoppedAtOnce {
@@ -190,7 +187,7 @@ final class ShardsService: Service, Sendable {
                     },
                     prepare: { plan, starting in await hotPath?.shardsStarting(starting, of: plan.shardCount) },
                     released: { shards in hotPath?.shardsReleased(shards) },
-                    // Given back once the hot path has flushed what the shards delivered (below).
+                    // Given back by the hot path once it has flushed what the shards delivered.
                     releasingLeases: hotPath == nil)
                 self.reasons.withLock { $0 = stopped }
             }

@@ -189,7 +189,8 @@ let package = Package(
             dependencies: ["KamiiShards", "KamiiRedis", "KamiiTestSupport", "DiscordGateway", "DiscordREST", "DiscordSimulator", "DiscordModels"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KamiiStoreTests", dependencies: ["KamiiStore", "DiscordModels", "KamiiTestSupport"], exclude: ["Helpers"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KamiiCLITests",
             dependencies: [

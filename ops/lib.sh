@@ -3,7 +3,7 @@
 
 # CDPATH unset for this cd: with one exported, cd prints the directory it found, into KAMII_ROOT.
 KAMII_ROOT=$(CDPATH='' cd -- "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KAMII_APT_PACKAGES=(git ca-certificates pkg-config libhiredis-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev redis-server postgresql python3 python3-venv)
+KAMII_APT_PACKAGES=(git ca-certificates pkg-config libhiredis-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev redis-server postgresql python3 python3-venv iproute2)
 KAMII_PYTHON_PACKAGES=(zstandard==0.25.0 discord.py==2.7.1 orjson==3.13.0)
 KAMII_STARTED_PIDS=()
 KAMII_TEMP_DIRS=()

@@ -13,7 +13,7 @@ import SQLiteKit
 /// thread by Vapor and Fluent, but predates `Sendable` annotations.
 enum ConnectionPool: @unchecked Sendable {
     case sqlite(EventLoopConnectionPool<SQLiteSource>)
-    case postgres(EventLoopConnectionPool<PostgresConnectionSource>)
+    case postgres(EventLoopConnectionPool<KeepAlivePostgresSource>)
 
     /// A pool of at most `configuration.maxConnections` connections.
     static func make(_ configuration: StoreConfiguration, logger: Logger) throws(StoreError) -> ConnectionPool {
@@ -38,7 +38,7 @@ enum ConnectionPool: @unchecked Sendable {
                 ("lock_timeout", milliseconds(configuration.postgresLockTimeout)),
                 ("idle_in_transaction_session_timeout", milliseconds(configuration.postgresIdleTransactionTimeout)),
             ]
-            let source = PostgresConnectionSource(sqlConfiguration: sqlConfiguration)
+            let source = KeepAlivePostgresSource(sqlConfiguration: sqlConfiguration, keepAlive: configuration.postgresKeepAlive)
             return .postgres(EventLoopConnectionPool(source: source, maxConnections: configuration.maxConnections, logger: logger, on: loop))
         }
     }

@@ -43,6 +43,10 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var postgresStatementTimeout: Duration = .seconds(120)
     public var postgresLockTimeout: Duration = .seconds(60)
     public var postgresIdleTransactionTimeout: Duration = .seconds(300)
+    /// PostgreSQL over TCP: how soon a server whose host vanished is given up on (see
+    /// ``TCPKeepAlive``) — the limits above are the server's, and cannot end a wait for a reply
+    /// from a host that is gone.
+    public var postgresKeepAlive = TCPKeepAlive()
     /// Whether a starting process migrates the schema itself (``KamiiStore/prepare()``), or only
     /// checks it is current — for operators who run `kamii migrate` as a deployment step.
     public var migrateOnStart: Bool
@@ -71,6 +75,7 @@ public struct StoreConfiguration: Sendable, Equatable, CustomStringConvertible {
                               ("postgresIdleTransactionTimeout", postgresIdleTransactionTimeout)] {
             guard limit >= .milliseconds(1), limit <= .seconds(86_400) else { throw StoreError(.misconfigured, "\(name) must be between 1 ms and a day") }
         }
+        try postgresKeepAlive.validate()
     }
 
     /// Reads a `database.url`: `sqlite:PATH` / `sqlite://PATH` (relative or absolute), or

@@ -1,3 +1,4 @@
+#if os(Linux)
 import Foundation
 
 /// A host a test can make vanish, in front of a TCP server on this machine: a network namespace
@@ -17,6 +18,13 @@ final class VanishingHost: Sendable {
 
     struct SetUpFailed: Error, CustomStringConvertible {
         let description: String
+    }
+
+    /// This machine cannot make network namespaces (not root, or a container without
+    /// `CAP_SYS_ADMIN` and `CAP_NET_ADMIN`, or no iproute2).
+    struct Unavailable: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { "no network namespaces here (root with CAP_SYS_ADMIN and CAP_NET_ADMIN, and iproute2, are needed): \(reason)" }
     }
 
     private init(address: String, port: Int, namespace: String, outerLink: String, innerLink: String, forwarder: Process, forwarderInput: Pipe) {
@@ -40,6 +48,10 @@ final class VanishingHost: Sendable {
         let outerAddress = "10.213.\(third).\(fourth + 1)", innerAddress = "10.213.\(third).\(fourth + 2)"
         do {
             try await ip("netns", "add", namespace)
+        } catch {
+            throw Unavailable(reason: "\(error)")
+        }
+        do {
             try await ip("link", "add", outerLink, "type", "veth", "peer", "name", innerLink)
             try await ip("link", "set", innerLink, "netns", namespace)
             try await ip("addr", "add", "\(outerAddress)/30", "dev", outerLink)
@@ -127,3 +139,4 @@ final class VanishingHost: Sendable {
         }
     }
 }
+#endif

@@ -37,7 +37,7 @@ enum ConnectionPool: @unchecked Sendable {
                 ("statement_timeout", milliseconds(configuration.postgresStatementTimeout)),
                 ("lock_timeout", milliseconds(configuration.postgresLockTimeout)),
                 ("idle_in_transaction_session_timeout", milliseconds(configuration.postgresIdleTransactionTimeout)),
-            ]
+            ] + configuration.postgresKeepAlive.serverParameters
             let source = KeepAlivePostgresSource(sqlConfiguration: sqlConfiguration, keepAlive: configuration.postgresKeepAlive)
             return .postgres(EventLoopConnectionPool(source: source, maxConnections: configuration.maxConnections, logger: logger, on: loop))
         }

@@ -40,7 +40,11 @@ def pump(source: socket.socket, sink: socket.socket) -> None:
 def serve(listener: socket.socket, target: tuple[str, int]) -> None:
     while True:
         client, _ = listener.accept()
-        upstream = socket.create_connection(target)
+        try:
+            upstream = socket.create_connection(target)
+        except OSError:
+            client.close()
+            continue
         for a, b in ((client, upstream), (upstream, client)):
             threading.Thread(target=pump, args=(a, b), daemon=True).start()
 

@@ -1,4 +1,5 @@
 public import DiscordModels
+import Foundation
 import Synchronization
 
 /// The results a bot must reach from the traffic a simulator actually sent: per (guild, user) the
@@ -85,15 +86,29 @@ public final class GroundTruth: Sendable {
         /// thread's own, or else its parent channel's) and the highest of the author's roles'
         /// (`@everyone` counted), in that order, rounded to the nearest whole XP.
         func award(roll: Int, in channel: ChannelID, parent: ChannelID?, guild: GuildID, roles: [RoleID]) -> Int {
-            var factor = multiplier * (channelMultipliers[channel] ?? parent.flatMap { channelMultipliers[$0] } ?? 1)
+            var factors = [multiplier, channelMultipliers[channel] ?? parent.flatMap { channelMultipliers[$0] } ?? 1]
             if !roleMultipliers.isEmpty {
                 var highest = roleMultipliers[RoleID(guild.rawValue)]
                 for role in roles {
                     if let candidate = roleMultipliers[role], candidate > highest ?? -1 { highest = candidate }
                 }
-                if let highest { factor *= highest }
+                if let highest { factors.append(highest) }
             }
-            return factor == 1 ? roll : Int((Double(roll) * factor).rounded())
+            return factors.allSatisfy({ $0 == 1 }) ? roll : Self.exactlyScaled(roll, by: factors)
+        }
+
+        /// `roll` times `factors` in decimal arithmetic — each multiplier as the decimal it is written
+        /// as (4.1, not binary's 4.0999999999999996) — rounded to the nearest whole XP, halves up:
+        /// worked out apart from Kamii's own floating-point rule, which must agree with it.
+        static func exactlyScaled(_ roll: Int, by factors: [Double]) -> Int {
+            var product = Decimal(roll)
+            for factor in factors {
+                guard let decimal = Decimal(string: "\(factor)") else { return Int((Double(roll) * factors.reduce(1, *)).rounded()) }
+                product *= decimal
+            }
+            var rounded = Decimal()
+            NSDecimalRound(&rounded, &product, 0, .plain)
+            return NSDecimalNumber(decimal: rounded).intValue
         }
     }
 

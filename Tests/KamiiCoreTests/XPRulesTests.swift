@@ -1,5 +1,5 @@
 import DiscordModels
-import DiscordSimulator
+@testable import DiscordSimulator
 import KamiiCore
 import KamiiStore
 import Testing
@@ -63,6 +63,40 @@ struct XPRulesTests {
         #expect(rules.award(messageID: 1, channelID: 7, roles: []) == 60)
         #expect(rules.award(messageID: 1, channelID: 7, roles: [1, 2]) == 180)
         #expect(rules.award(messageID: 1, channelID: 8, roles: [1]) == 38)  // 37.5 rounds up
+    }
+
+    /// A multiplied award is rounded as the decimals the admin wrote make it (halves up), not as
+    /// binary floating point happens to fall; the simulator's ground truth, worked out in decimal
+    /// arithmetic, agrees on every roll of the default range times every multiplier in tenths up to
+    /// 10, alone and times a channel's.
+    @Test func multipliedXPIsRoundedAsTheWrittenDecimalsMakeIt() {
+        func award(_ roll: Int, _ multiplier: Double, channel: Double = 1) -> Int {
+            var settings = GuildConfig.XPSettings()
+            settings.minPerMessage = roll
+            settings.maxPerMessage = roll
+            settings.multiplier = multiplier
+            settings.channelMultipliers = [ChannelID(7): channel]
+            return XPRules(settings).award(messageID: 1, channelID: 7, roles: [])
+        }
+        #expect(award(15, 4.1) == 62, "61.5 (binary: 61.49999999999999)")
+        #expect(award(25, 2.3) == 58, "57.5")
+        #expect(award(25, 5.1) == 128, "127.5")
+        #expect(award(15, 1.4, channel: 1.5) == 32, "31.5")
+        #expect(award(21, 0.5) == 11, "10.5")
+        let tenths = (0...100).map { Double($0) / 10 }
+        var disagreements: [String] = []
+        for roll in 15...25 {
+            for multiplier in tenths {
+                if award(roll, multiplier) != GroundTruth.Rules.exactlyScaled(roll, by: [multiplier]) {
+                    disagreements.append("\(roll) × \(multiplier)")
+                }
+                for channel in stride(from: 0.5, through: 3.0, by: 0.1).map({ ($0 * 10).rounded() / 10 })
+                where award(roll, multiplier, channel: channel) != GroundTruth.Rules.exactlyScaled(roll, by: [multiplier, channel]) {
+                    disagreements.append("\(roll) × \(multiplier) × \(channel)")
+                }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
     }
 
     /// @everyone, the role whose ID is the guild's, is held by every member though no role list names it.

@@ -123,7 +123,15 @@ public final class XPRules: Sendable {
         var factor = multiplier * channelFactor
         if !roleMultipliers.isEmpty, let highest = highestRoleMultiplier(roles, guild: guild) { factor *= highest }
         if factor == 1 { return roll }
-        return Int((Double(roll) * factor).rounded())
+        return Self.scaled(roll, by: factor)
+    }
+
+    /// `roll × factor` to the nearest whole XP (halves up), as the decimals the admin wrote make it:
+    /// the product is first taken to a millionth, so 15 × 4.1 — 61.49999999999999 in binary — is
+    /// the 61.5 anyone works out, and earns 62, not 61.
+    static func scaled(_ roll: Int, by factor: Double) -> Int {
+        let product = Double(roll) * factor
+        return Int(((product * 1_000_000).rounded() / 1_000_000).rounded())
     }
 
     /// The highest multiplier among the author's roles and @everyone, found without building an

@@ -3,6 +3,7 @@ public import DiscordREST
 public import KamiiRedis
 public import Logging
 import DiscordModels
+import Foundation
 import Metrics
 
 /// `GET /gateway/bot` failed, so no shard can be planned.
@@ -10,6 +11,14 @@ public struct GatewayBotUnavailable: Error, Sendable, CustomStringConvertible {
     public let underlying: String
     public var description: String {
         "cannot ask Discord how to shard (GET /gateway/bot): \(underlying) — check the token (KAMII_TOKEN) and api_url"
+    }
+}
+
+/// An identify window shorter than Discord's 5 s, with shards that would connect to Discord.
+public struct IdentifyWindowTooShort: Error, Sendable, CustomStringConvertible {
+    public let gatewayURL: String
+    public var description: String {
+        "identify_window_ms below 5000 breaks Discord's identify rule, and /gateway/bot sends the shards to Discord's gateway (\(gatewayURL)): shorten it only against a simulator"
     }
 }
 
@@ -124,6 +133,11 @@ public actor ShardManager {
         }
         self.plan = plan
         let gatewayURL = configuration.gatewayURL ?? gateway.url
+        // Checked at load against the URLs an operator names; a REST proxy's answer can still be
+        // Discord's own gateway.
+        if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: gatewayURL)?.host) {
+            throw IdentifyWindowTooShort(gatewayURL: gatewayURL)
+        }
         logger.info(
             "running shards", metadata: [
                 "shards": "\(plan.shards.first ?? 0)…\(plan.shards.last ?? 0) of \(plan.shardCount)",
@@ -214,7 +228,14 @@ public actor ShardManager {
             connectGate = { @Sendable () async -> Bool in await self.passLeaseGate(id) }
         }
         while !shuttingDown {
-            let shard = ShardConnection(configuration: shardConfiguration, resuming: resume, identifyGate: gate, connectGate: connectGate)
+            let shard = ShardConnection(
+                configuration: shardConfiguration, resuming: resume, identifyGate: gate, connectGate: connectGate,
+                connectFailed: { [logger] error, inARow in
+                    // The first of a run, then every tenth: the backoff reaches a minute, so a shard
+                    // that cannot connect says so about every ten minutes.
+                    guard inARow == 1 || inARow.isMultiple(of: 10) else { return }
+                    logger.warning("shard \(id) cannot connect to the gateway (\(inARow) in a row): \(error)")
+                })
             resume = nil
             shards[id] = shard
             let reason = await shard.run { await consume($0) }

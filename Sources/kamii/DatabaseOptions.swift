@@ -18,6 +18,12 @@ struct DatabaseOptions: ParsableArguments {
     /// Where the stores are, the configuration file read once.
     func locations() throws -> StoreLocations {
         let environment = ProcessInfo.processInfo.environment
+        // A misspelt location would leave the default in its place: an export, a migration or a
+        // deletion of other data than meant (a deletion reporting success under the wrong prefix).
+        let read: Set = ["KAMII_DATABASE_URL", "KAMII_REDIS_URL", "KAMII_STATS_PREFIX", "KAMII_CONFIG"]
+        if let (given, meant) = RunEnvironment.misspelt(in: environment).first(where: { read.contains($0.meant) }) {
+            throw ValidationError("\(given) is not a setting (did you mean \(meant)?): nothing done, since it may name other data than the default")
+        }
         let path = config ?? RunConfiguration.variable("KAMII_CONFIG", in: environment)
         do {
             return try StoreLocations(file: RunConfiguration.readFile(path: path), environment: environment, database: database)

@@ -71,7 +71,9 @@ struct Run: AsyncParsableCommand {
             settings = try RunConfiguration.load(path: RunEnvironment.configPath(option: config, in: environment), environment: environment)
             logLevel = try RunEnvironment.logLevel(in: environment)
         } catch let error as RunConfiguration.Invalid {
-            throw ValidationError(error.description)
+            // A setting refused or missing may be one given under a misspelt name.
+            let hints = RunEnvironment.misspelt(in: environment).map { "\($0.given) is not a setting; did you mean \($0.meant)?" }
+            throw ValidationError(([error.description] + hints).joined(separator: "\n"))
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -35,7 +35,24 @@ extension RunConfiguration {
         } catch let error as Invalid {
             throw Invalid("\(path): \(error.description)")
         } catch {
-            throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))")
+            let place = Self.syntaxErrorPlace(in: data).map { " (\($0))" } ?? ""
+            throw Invalid("\(path) is not a JSON object of settings: \(Self.explain(error))\(place)")
+        }
+    }
+
+    /// Where a JSON syntax error is, as line and column — which the decoder does not say on Linux;
+    /// JSONSerialization gives the character's offset.
+    static func syntaxErrorPlace(in data: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            guard let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String,
+                  let match = text.firstMatch(of: /character (\d+)/), let offset = Int(match.1), offset <= data.count else { return nil }
+            let before = data.prefix(offset)
+            let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+            let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 - data.startIndex + 1 } ?? 0) + 1
+            return "around line \(line), column \(column)"
         }
     }
 

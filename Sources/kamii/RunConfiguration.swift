@@ -160,21 +160,16 @@ struct RunConfiguration: Sendable {
         guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw Invalid("the bot token holds a space, a control character or a non-ASCII character; check how it was stored")
         }
-        // Without a trailing slash: every route begins with one.
-        var apiURL = setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10"
-        while apiURL.hasSuffix("/") { apiURL.removeLast() }
-        guard let api = URL(string: apiURL), ["http", "https"].contains(api.scheme ?? ""), api.host != nil else {
-            throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(apiURL)")
-        }
+        let (apiURL, api) = try Self.checkedAPIURL(setting(.apiURL, file.apiURL) ?? "https://discord.com/api/v10")
         let gatewayURL = setting(.gatewayURL, file.gatewayURL)
-        if let gatewayURL, !(gatewayURL.hasPrefix("ws://") || gatewayURL.hasPrefix("wss://")) {
-            throw Invalid("gateway_url must start with ws:// or wss://, not \(gatewayURL)")
-        }
+        let gateway = try Self.checkedGatewayURL(gatewayURL)
         var intents = GatewayIntents.kamiiDefault
         if let text = setting(.intents, file.intents) {
             guard let parsed = GatewayIntents(parsing: text), GatewayIntents.all.isSuperset(of: parsed) else {
                 throw Invalid("intents: \(text) is neither Discord intent names (e.g. guilds,guild_messages) nor valid intent bits")
             }
+            // No events at all: the shards would connect and receive nothing.
+            guard !parsed.isEmpty else { throw Invalid("intents: \(text) asks for no events; name at least one (e.g. guilds,guild_messages)") }
             intents = parsed
         }
         var compression = GatewayCompression.zstdStream
@@ -209,10 +204,9 @@ struct RunConfiguration: Sendable {
             throw Invalid("identify_window_ms must be at most \(Self.longestMilliseconds) (a day) and stats_interval_seconds at most \(Self.longestSeconds) (a year)")
         }
         // Discord by either door: its API (directly, or the older name), or its gateway given
-        // directly (a REST proxy in front of the API says nothing of where the shards connect).
-        let gatewayHost = gatewayURL.flatMap { URL(string: $0)?.host }
-        let discordHosts = ["discord.com", "discordapp.com", "discord.gg"]
-        if window < 5_000, [api.host, gatewayHost].contains(where: { host in discordHosts.contains { host?.hasSuffix($0) == true } }) {
+        // directly (a REST proxy in front of the API says nothing of where the shards connect: the
+        // shard manager checks the URL /gateway/bot gives).
+        if window < 5_000, [api.host, gateway?.host].contains(where: DiscordHosts.contains) {
             throw Invalid("identify_window_ms below 5000 breaks Discord's identify rule (shorten it only against a simulator)")
         }
         let namespace = setting(.namespace, file.namespace)

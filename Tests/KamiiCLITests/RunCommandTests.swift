@@ -150,6 +150,14 @@ struct RunCommandTests {
         (["KAMII_INTENTS": "guilds,everything"], "intents"),
         (["KAMII_REDIS_URL": "http://cache"], "redis_url"),
         (["KAMII_API_URL": "discord.com"], "api_url"),
+        (["KAMII_API_URL": "http://discord.com/api/v10"], "api_url must use https with Discord"),
+        (["KAMII_API_URL": "https://DISCORD.COM/api/v10", "KAMII_IDENTIFY_WINDOW_MS": "1000"], "identify_window_ms below 5000"),
+        (["KAMII_GATEWAY_URL": "ws://"], "gateway_url must be a ws:// or wss:// URL with a host"),
+        (["KAMII_GATEWAY_URL": "wss://gateway.discord.gg:44x"], "gateway_url must be a ws:// or wss:// URL with a host"),
+        (["KAMII_GATEWAY_URL": "wss://proxy.example/discord-gw"], "gateway_url names a host and port only"),
+        (["KAMII_GATEWAY_URL": "ws://gateway.discord.gg"], "gateway_url must use wss with Discord"),
+        (["KAMII_INTENTS": "0"], "asks for no events"),
+        (["KAMII_REDIS": "redis://cache", "KAMII_CLUSTER": "0/2"], "KAMII_REDIS is not a setting; did you mean KAMII_REDIS_URL?"),
         (["KAMII_KARMA_MEMORY_DAYS": "0"], "karma_memory_days must be between 1 and 3650"),
     ])
     func badSettingsAreRefusedClearly(_ settings: [String: String], _ message: String) async throws {
@@ -159,6 +167,16 @@ struct RunCommandTests {
         let result = try await Kamii.run(["run"], environment: environment)
         #expect(result.status != 0)
         #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func aSyntaxErrorInTheFileSaysWhere() async throws {
+        // A comma missing after the first setting.
+        let config = try TemporaryFile(Data("{\n  \"token\": \"a.b.c\"\n  \"shards\": 1\n}\n".utf8))
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        environment["KAMII_CONFIG"] = config.path
+        let result = try await Kamii.run(["run"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("is not a JSON object of settings") && result.stderr.contains("around line 3, column 3"), "\(result.stderr)")
     }
 
     @Test func anUnknownSettingInTheFileIsNamed() async throws {

@@ -48,6 +48,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "no database file made")
     }
 
+    /// A misspelt location (`KAMII_STATS_PREFIXX`) would leave the default in its place: a
+    /// deletion would purge the default prefix and report success. Refused, naming the setting meant.
+    @Test func aMisspeltLocationStopsTheDataCommands() async throws {
+        let database = Database()
+        _ = try await Kamii.run(["migrate", "--database", database.url])
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") }
+        environment["KAMII_STATS_PREFIXX"] = "bot2"
+        for arguments in [["data", "delete", "--user", "5", "--yes", "--sql-only"], ["data", "export", "--user", "5"]] {
+            let result = try await Kamii.run(arguments + ["--database", database.url], environment: environment)
+            #expect(result.status != 0 && result.stderr.contains("KAMII_STATS_PREFIXX is not a setting (did you mean KAMII_STATS_PREFIX?)"), "\(arguments): \(result.stderr)")
+        }
+        // A misspelling of a setting these commands do not read is no reason to stop.
+        environment = environment.filter { $0.key != "KAMII_STATS_PREFIXX" }
+        environment["KAMII_TOKN"] = "x"
+        let export = try await Kamii.run(["data", "export", "--user", "5", "--database", database.url], environment: environment)
+        #expect(export.status == 0, "\(export.stderr)")
+    }
+
     @Test func exportPrintsOneJSONDocumentAndDeleteNeedsConfirmation() async throws {
         let database = Database()
         _ = try await Kamii.run(["migrate", "--database", database.url])

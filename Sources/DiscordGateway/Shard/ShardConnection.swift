@@ -50,6 +50,10 @@ public actor ShardConnection {
     var replayingSavedSession = false
     /// Asked before each connection is made: false stops the shard, as a shutdown would.
     let connectGate: (@Sendable () async -> Bool)?
+    /// Told of each connection that could not be made (DNS, TCP, TLS, the upgrade), with how many
+    /// in a row: without it a gateway URL that cannot work would only show as a shard never ready.
+    let connectFailed: (@Sendable (_ error: any Error, _ inARow: Int) -> Void)?
+    var connectFailuresInARow = 0
     /// ``dropConnection()`` was asked since the connect gate was last passed: a connection made
     /// meanwhile is dropped as soon as it is up.
     var dropRequested = false
@@ -71,16 +75,19 @@ public actor ShardConnection {
     /// - Parameters:
     ///   - resuming: a session an earlier process saved (restart-safe resume): the shard resumes
     ///     it instead of identifying.
+    ///   - connectFailed: told of each connection that could not be made, and how many in a row.
     ///   - connectGate: asked before each connection (the first, and every reconnect): it may
     ///     hold the shard (the shard manager, while another process holds the shard's lease), or
     ///     answer false to stop it.
     public init(
         configuration: ShardConfiguration, resuming saved: (sessionID: String, sequence: Int, resumeURL: String)? = nil,
-        identifyGate: any IdentifyGate = LocalIdentifyQueue(), connectGate: (@Sendable () async -> Bool)? = nil
+        identifyGate: any IdentifyGate = LocalIdentifyQueue(), connectGate: (@Sendable () async -> Bool)? = nil,
+        connectFailed: (@Sendable (_ error: any Error, _ inARow: Int) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.identifyGate = identifyGate
         self.connectGate = connectGate
+        self.connectFailed = connectFailed
         if let saved {
             // Everything up to a saved session's `s` was durable when it was saved, and delivered.
             durableSequence = saved.sequence
@@ -153,7 +160,17 @@ public actor ShardConnection {
                 if let stopReason { return stopReason }
                 let code: UInt16?
                 do {
-                    let connection = try await connect(to: url)
+                    let connection: GatewayWebSocket
+                    do {
+                        connection = try await connect(to: url)
+                        connectFailuresInARow = 0
+                    } catch {
+                        if stopReason == nil, !Task.isCancelled {
+                            connectFailuresInARow += 1
+                            connectFailed?(error, connectFailuresInARow)
+                        }
+                        throw error
+                    }
                     if let stopReason {
                         // Shut down while connecting: the new connection must not linger until
                         // Discord's heartbeat deadline closes it.

@@ -1,0 +1,39 @@
+import DiscordModels
+import Foundation
+
+/// The URLs `kamii run` is given: refused at load when they cannot work, rather than found out by
+/// shards that retry for ever or a token sent in the clear.
+extension RunConfiguration {
+    /// `api_url` without its trailing slashes (every route begins with one): an http(s) URL with a
+    /// host, https when the host is Discord's (the token is in every request's header).
+    static func checkedAPIURL(_ text: String) throws -> (text: String, url: URL) {
+        var text = text
+        while text.hasSuffix("/") { text.removeLast() }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              url.host?.isEmpty == false else {
+            throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(text)")
+        }
+        if scheme == "http", DiscordHosts.contains(url.host) {
+            throw Invalid("api_url must use https with Discord (plain http would send the bot token in the clear), not \(text)")
+        }
+        return (text, url)
+    }
+
+    /// `gateway_url`: a ws(s) URL naming a host (and port) only — the shard asks for its own path
+    /// and query (`/?v=10&encoding=json…`), so a path given would be silently dropped — and wss
+    /// when the host is Discord's.
+    static func checkedGatewayURL(_ text: String?) throws -> URL? {
+        guard let text else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["ws", "wss"].contains(scheme),
+              url.host?.isEmpty == false else {
+            throw Invalid("gateway_url must be a ws:// or wss:// URL with a host, such as wss://gateway.discord.gg, not \(text)")
+        }
+        guard ["", "/"].contains(url.path), url.query == nil, url.fragment == nil, url.user == nil else {
+            throw Invalid("gateway_url names a host and port only (Kamii asks for /?v=10&encoding=json… itself), not \(text)")
+        }
+        if scheme == "ws", DiscordHosts.contains(url.host) {
+            throw Invalid("gateway_url must use wss with Discord (plain ws would send the bot token in the clear), not \(text)")
+        }
+        return url
+    }
+}

@@ -97,13 +97,15 @@ public final class GroundTruth: Sendable {
             return factors.allSatisfy({ $0 == 1 }) ? roll : Self.exactlyScaled(roll, by: factors)
         }
 
-        /// `roll` times `factors` in decimal arithmetic — each multiplier as the decimal it is written
-        /// as (4.1, not binary's 4.0999999999999996) — rounded to the nearest whole XP, halves up:
-        /// worked out apart from Kamii's own floating-point rule, which must agree with it.
+        /// `roll` times `factors` in decimal arithmetic — each multiplier to the hundredth (as Kamii
+        /// counts them), as a decimal (4.1, not binary's 4.0999999999999996) — rounded to the nearest
+        /// whole XP, halves up: worked out apart from Kamii's own floating-point rule, which must
+        /// agree with it.
         static func exactlyScaled(_ roll: Int, by factors: [Double]) -> Int {
             var product = Decimal(roll)
             for factor in factors {
-                guard let decimal = Decimal(string: "\(factor)") else { return Int((Double(roll) * factors.reduce(1, *)).rounded()) }
+                let hundredths = (factor * 100).rounded() / 100
+                guard let decimal = Decimal(string: "\(hundredths)") else { return Int((Double(roll) * factors.reduce(1, *)).rounded()) }
                 product *= decimal
             }
             var rounded = Decimal()

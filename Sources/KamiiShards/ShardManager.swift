@@ -124,6 +124,11 @@ public actor ShardManager {
             }
         }
         guard let gateway else { return [:] }
+        // Checked at load against the URLs an operator names; a REST proxy's answer can still be
+        // Discord's own gateway. Before anything is agreed with other processes.
+        if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: configuration.gatewayURL ?? gateway.url)?.host) {
+            throw IdentifyWindowTooShort(gatewayURL: configuration.gatewayURL ?? gateway.url)
+        }
         let limit = gateway.sessionStartLimit
         let namespace = configuration.resolvedNamespace
         var plan = try ShardPlan(
@@ -133,11 +138,6 @@ public actor ShardManager {
         }
         self.plan = plan
         let gatewayURL = configuration.gatewayURL ?? gateway.url
-        // Checked at load against the URLs an operator names; a REST proxy's answer can still be
-        // Discord's own gateway.
-        if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: gatewayURL)?.host) {
-            throw IdentifyWindowTooShort(gatewayURL: gatewayURL)
-        }
         logger.info(
             "running shards", metadata: [
                 "shards": "\(plan.shards.first ?? 0)…\(plan.shards.last ?? 0) of \(plan.shardCount)",

@@ -15,12 +15,14 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "kamii run's configuration file, read for database_url, redis_url and stats_prefix (default: $KAMII_CONFIG).")
     var config: String?
 
-    /// Where the stores are, the configuration file read once.
-    func locations() throws -> StoreLocations {
+    /// Where the stores are, the configuration file read once. `readsStats`: the command works on
+    /// Redis's live stats too (the data commands), whose locations a misspelling must not change.
+    func locations(readsStats: Bool = true) throws -> StoreLocations {
         let environment = ProcessInfo.processInfo.environment
         // A misspelt location would leave the default in its place: an export, a migration or a
         // deletion of other data than meant (a deletion reporting success under the wrong prefix).
-        let read: Set = ["KAMII_DATABASE_URL", "KAMII_REDIS_URL", "KAMII_STATS_PREFIX", "KAMII_CONFIG"]
+        var read: Set<String> = readsStats ? ["KAMII_CONFIG", "KAMII_REDIS_URL", "KAMII_STATS_PREFIX"] : ["KAMII_CONFIG"]
+        if database == nil { read.insert("KAMII_DATABASE_URL") }
         if let (given, meant) = RunEnvironment.misspelt(in: environment).first(where: { read.contains($0.meant) }) {
             throw ValidationError("\(given) is not a setting (did you mean \(meant)?): nothing done, since it may name other data than the default")
         }

@@ -10,7 +10,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        try await withStore(at: try options.locations(), creating: true) { store in
+        try await withStore(at: try options.locations(readsStats: false), creating: true) { store in
             let applied = try await store.migrate()
             let version = try await store.schemaVersion()
             print(applied.isEmpty

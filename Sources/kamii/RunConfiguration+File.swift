@@ -41,7 +41,7 @@ extension RunConfiguration {
     }
 
     /// Where a JSON syntax error is, as line and column — which the decoder does not say on Linux;
-    /// JSONSerialization gives the character's offset.
+    /// JSONSerialization gives the offset of the byte, counted after a UTF-8 byte-order mark.
     static func syntaxErrorPlace(in data: Data) -> String? {
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
@@ -49,9 +49,13 @@ extension RunConfiguration {
         } catch {
             guard let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String,
                   let match = text.firstMatch(of: /character (\d+)/), let offset = Int(match.1), offset <= data.count else { return nil }
-            let before = data.prefix(offset)
+            let bytes = Array(data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...])
+            guard offset <= bytes.count else { return nil }
+            let before = bytes[..<offset]
             let line = before.count { $0 == UInt8(ascii: "\n") } + 1
-            let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 - data.startIndex + 1 } ?? 0) + 1
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            // Columns in characters, as an editor shows them.
+            let column = String(decoding: before[lineStart...], as: UTF8.self).count + 1
             return "around line \(line), column \(column)"
         }
     }

@@ -19,16 +19,17 @@ extension RunConfiguration {
         return (text, url)
     }
 
-    /// `gateway_url`: a ws(s) URL naming a host (and port) only — the shard asks for its own path
-    /// and query (`/?v=10&encoding=json…`), so a path given would be silently dropped — and wss
-    /// when the host is Discord's.
+    /// `gateway_url`: a ws(s) URL naming a host (and port) — the shard asks for its own path and
+    /// query (`/?v=10&encoding=json…`), so a path would be silently dropped; a query on `/` (as
+    /// Discord's documentation writes the URL) is left for Kamii's own — and wss when the host is
+    /// Discord's.
     static func checkedGatewayURL(_ text: String?) throws -> URL? {
         guard let text else { return nil }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["ws", "wss"].contains(scheme),
               url.host?.isEmpty == false else {
             throw Invalid("gateway_url must be a ws:// or wss:// URL with a host, such as wss://gateway.discord.gg, not \(text)")
         }
-        guard ["", "/"].contains(url.path), url.query == nil, url.fragment == nil, url.user == nil else {
+        guard ["", "/"].contains(url.path), url.fragment == nil, url.user == nil else {
             throw Invalid("gateway_url names a host and port only (Kamii asks for /?v=10&encoding=json… itself), not \(text)")
         }
         if scheme == "ws", DiscordHosts.contains(url.host) {

@@ -168,3 +168,14 @@ struct RunConfigurationTests {
         #expect(RunEnvironment.editDistance("", "abc") == 3 && RunEnvironment.editDistance("kitten", "sitting") == 3)
     }
 }
+
+/// Where a configuration file's syntax error is: lines and columns as an editor counts them.
+struct ConfigurationSyntaxErrorTests {
+    @Test func theColumnCountsCharactersAndAByteOrderMarkIsNotOne() {
+        // A comma missing after "é" (two bytes in UTF-8): the error is at the next quote.
+        let text = "{\n  \"token\": \"é\" \"shards\": 1\n}"
+        #expect(RunConfiguration.syntaxErrorPlace(in: Data(text.utf8)) == "around line 2, column 16")
+        #expect(RunConfiguration.syntaxErrorPlace(in: Data([0xEF, 0xBB, 0xBF] + Array(text.utf8))) == "around line 2, column 16")
+        #expect(RunConfiguration.syntaxErrorPlace(in: Data("{\"token\": \"a\"}".utf8)) == nil)
+    }
+}

@@ -1,4 +1,5 @@
 import DiscordSimulator
+@testable import kamii
 import Foundation
 import KamiiTestSupport
 import NIOCore
@@ -21,11 +22,15 @@ struct RunGatewayURLTests {
         environment["KAMII_API_URL"] = "http://127.0.0.1:\(proxy.localAddress?.port ?? 0)/api/v10"
         environment["KAMII_IDENTIFY_WINDOW_MS"] = "1000"
         environment["KAMII_SHARDS"] = "1"
-        let result = try await Kamii.run(["run"], environment: environment)
+        // Watched, with a deadline: without the check the process would go on to Discord's gateway.
+        let kamii = try RunCommandTests.RunningKamii(["run"], environment: environment)
+        try await kamii.waitFor("the window refused", timeout: .seconds(30)) {
+            $0.contains("identify_window_ms below 5000") && $0.contains("wss://gateway.discord.gg")
+        }
+        try await waitUntil("the process ended", timeout: .seconds(10)) { !kamii.process.isRunning }
         try await proxy.close()
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("identify_window_ms below 5000") && result.stderr.contains("wss://gateway.discord.gg"), "\(result.stderr)")
-        #expect(!result.stderr.contains("a.b.c"), "the token is never printed")
+        #expect(kamii.process.terminationStatus != 0)
+        #expect(!kamii.log.contains("a.b.c"), "the token is never printed")
     }
 
     /// A gateway nothing listens on: the shard says it cannot connect (the first time, then every
@@ -64,5 +69,22 @@ private final class OneAnswer: ChannelInboundHandler, Sendable {
         let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Gateway and API URLs that work are still taken: a trailing slash, a port, IPv6, any letter case
+/// in the scheme, and the query Discord's documentation writes (Kamii asks for its own).
+struct RunURLAcceptanceTests {
+    @Test(arguments: [
+        "wss://gateway.discord.gg", "wss://gateway.discord.gg/", "wss://gateway.discord.gg:443", "ws://[::1]:8401", "WSS://gateway.discord.gg",
+        "wss://gateway.discord.gg/?v=10&encoding=json", "ws://127.0.0.1:8401/",
+    ])
+    func workingGatewayURLsAreTaken(_ text: String) throws {
+        #expect(try RunConfiguration.checkedGatewayURL(text)?.host != nil)
+    }
+
+    @Test(arguments: ["https://discord.com/api/v10", "https://discord.com/api/v10/", "http://127.0.0.1:8400/api/v10", "HTTPS://discord.com/api/v10"])
+    func workingAPIURLsAreTaken(_ text: String) throws {
+        #expect(try RunConfiguration.checkedAPIURL(text).text.hasSuffix("/api/v10"))
     }
 }

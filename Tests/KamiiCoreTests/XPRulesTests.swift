@@ -65,24 +65,28 @@ struct XPRulesTests {
         #expect(rules.award(messageID: 1, channelID: 8, roles: [1]) == 38)  // 37.5 rounds up
     }
 
-    /// A multiplied award is rounded as the decimals the admin wrote make it (halves up), not as
-    /// binary floating point happens to fall; the simulator's ground truth, worked out in decimal
-    /// arithmetic, agrees on every roll of the default range times every multiplier in tenths up to
-    /// 10, alone and times a channel's.
+    /// A multiplied award is rounded as the decimals make it (halves up), not as binary floating
+    /// point happens to fall, each multiplier counted to the hundredth; the simulator's ground
+    /// truth, worked out in decimal arithmetic, agrees on every roll of the default range times
+    /// every multiplier in tenths up to 10, alone and times a channel's, and on random rolls up to
+    /// 1,000 times random global, channel and role multipliers of up to seven decimals.
     @Test func multipliedXPIsRoundedAsTheWrittenDecimalsMakeIt() {
-        func award(_ roll: Int, _ multiplier: Double, channel: Double = 1) -> Int {
+        func award(_ roll: Int, _ multiplier: Double, channel: Double = 1, role: Double? = nil) -> Int {
             var settings = GuildConfig.XPSettings()
             settings.minPerMessage = roll
             settings.maxPerMessage = roll
             settings.multiplier = multiplier
             settings.channelMultipliers = [ChannelID(7): channel]
-            return XPRules(settings).award(messageID: 1, channelID: 7, roles: [])
+            if let role { settings.roleMultipliers = [RoleID(8): role] }
+            return XPRules(settings).award(messageID: 1, channelID: 7, roles: [8])
         }
         #expect(award(15, 4.1) == 62, "61.5 (binary: 61.49999999999999)")
         #expect(award(25, 2.3) == 58, "57.5")
         #expect(award(25, 5.1) == 128, "127.5")
         #expect(award(15, 1.4, channel: 1.5) == 32, "31.5")
         #expect(award(21, 0.5) == 11, "10.5")
+        #expect(award(15, 1.0333333) == 15, "counted as 1.03: 15.45")
+        #expect(award(224, 4.376, channel: 3.171, role: 3.486) == 10_854, "224 × 4.38 × 3.17 × 3.49 = 10,854.42…")
         let tenths = (0...100).map { Double($0) / 10 }
         var disagreements: [String] = []
         for roll in 15...25 {
@@ -96,7 +100,16 @@ struct XPRulesTests {
                 }
             }
         }
-        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+        var random = SplitMix64(seed: 7)
+        func multiplier() -> Double { Double(random.next() % 100_000_001) / 10_000_000 }  // 0–10, seven decimals
+        for _ in 0..<20_000 {
+            let roll = Int(random.next() % 1_001)
+            let (global, channel, role) = (multiplier(), multiplier(), multiplier())
+            if award(roll, global, channel: channel, role: role) != GroundTruth.Rules.exactlyScaled(roll, by: [global, channel, role]) {
+                disagreements.append("\(roll) × \(global) × \(channel) × \(role)")
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.count): \(disagreements.prefix(10))")
     }
 
     /// @everyone, the role whose ID is the guild's, is held by every member though no role list names it.
@@ -169,5 +182,18 @@ struct XPRulesTests {
         var karma = GuildConfig.KarmaSettings()
         karma.cooldownSeconds = Int.max
         #expect(KarmaRules(karma).cooldownMilliseconds == 31_536_000_000)
+    }
+}
+
+/// A seeded generator (SplitMix64), so a failure names inputs that come back.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

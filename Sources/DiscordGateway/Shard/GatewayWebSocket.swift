@@ -85,7 +85,7 @@ struct GatewayWebSocket: Sendable {
     ///   that accepts but never answers must not hold the shard.
     /// - Throws: `CancellationError` as soon as the task is cancelled, in either phase.
     static func connect(to urlString: String, path: String, maxMessageBytes: Int, timeout: Duration = .seconds(10)) async throws -> GatewayWebSocket {
-        guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme, scheme == "ws" || scheme == "wss" else {
+        guard let url = URL(string: urlString), let host = url.host, let scheme = url.scheme?.lowercased(), scheme == "ws" || scheme == "wss" else {
             throw UpgradeRefused(url: urlString)
         }
         try Task.checkCancellation()

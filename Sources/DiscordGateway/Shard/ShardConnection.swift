@@ -165,7 +165,8 @@ public actor ShardConnection {
                         connection = try await connect(to: url)
                         connectFailuresInARow = 0
                     } catch {
-                        if stopReason == nil, !Task.isCancelled {
+                        // Not a failure to report: a stop, or a drop asked while it connected (a lease lost).
+                        if stopReason == nil, !Task.isCancelled, !dropRequested, !(error is CancellationError) {
                             connectFailuresInARow += 1
                             connectFailed?(error, connectFailuresInARow)
                         }

@@ -30,9 +30,10 @@ public final class XPRules: Sendable {
         noXPRoles = Set(settings.noXPRoles.map(\.rawValue))
     }
 
-    /// A multiplier within 0 ... 100 (not a number: 1).
+    /// A multiplier within 0 ... 100 (not a number: 1), to the hundredth: three factors then make
+    /// a product of at most six decimals, which ``scaled(_:by:)`` rounds exactly.
     private static func bounded(_ multiplier: Double) -> Double {
-        multiplier.isNaN ? 1 : min(max(0, multiplier), 100)
+        multiplier.isNaN ? 1 : (min(max(0, multiplier), 100) * 100).rounded() / 100
     }
 
     /// A cooldown's seconds within 0 ... a year: settings come from a database, whatever reached it
@@ -126,9 +127,10 @@ public final class XPRules: Sendable {
         return Self.scaled(roll, by: factor)
     }
 
-    /// `roll × factor` to the nearest whole XP (halves up), as the decimals the admin wrote make it:
-    /// the product is first taken to a millionth, so 15 × 4.1 — 61.49999999999999 in binary — is
-    /// the 61.5 anyone works out, and earns 62, not 61.
+    /// `roll × factor` to the nearest whole XP (halves up), as the decimals make it: with each factor
+    /// to the hundredth the exact product has at most six decimals, so taking the binary one to a
+    /// millionth gives it back — 15 × 4.1, 61.49999999999999 in binary, is the 61.5 anyone works
+    /// out, and earns 62, not 61.
     static func scaled(_ roll: Int, by factor: Double) -> Int {
         let product = Double(roll) * factor
         return Int(((product * 1_000_000).rounded() / 1_000_000).rounded())

@@ -100,7 +100,7 @@ struct XPRulesTests {
                 }
             }
         }
-        var random = SplitMix64(seed: 7)
+        var random = SeededRandom(seed: 7)
         func multiplier() -> Double { Double(random.next() % 100_000_001) / 10_000_000 }  // 0–10, seven decimals
         for _ in 0..<20_000 {
             let roll = Int(random.next() % 1_001)
@@ -182,18 +182,5 @@ struct XPRulesTests {
         var karma = GuildConfig.KarmaSettings()
         karma.cooldownSeconds = Int.max
         #expect(KarmaRules(karma).cooldownMilliseconds == 31_536_000_000)
-    }
-}
-
-/// A seeded generator (SplitMix64), so a failure names inputs that come back.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

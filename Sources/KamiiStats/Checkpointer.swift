@@ -249,12 +249,8 @@ public actor Checkpointer {
             progress.note()
         }
         let rows = records.map { user, record -> ServerUserStats in
-            let punishments = (cases[user] ?? []).compactMap(TrustFactor.PunishmentRecord.init)
             // Trust with everything known now: the member event's profile, activity, karma, cases.
-            let signals = TrustFactor.Signals(
-                accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
-                joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
-                isVerified: record.isVerified == true, messages: record.messages, karma: record.karma, punishments: punishments)
+            let signals = TrustFactor.Signals(user: user, record: record, cases: cases[user] ?? [])
             // Counts below zero, or a level past the curve's end, can only be a damaged or
             // hand-edited record: written within range, so that one member's record cannot fail
             // the guild's whole upsert at every checkpoint (PostgreSQL's INTEGER ends at 2^31 − 1).

@@ -1,0 +1,16 @@
+public import DiscordModels
+public import KamiiCore
+public import KamiiStore
+
+extension TrustFactor.Signals {
+    /// What trust is judged on for `user` from their live record in Redis: the profile their member
+    /// events left, activity, karma — and their moderation cases in the guild (docs/TRUST.md). The
+    /// checkpointer's and `kamii trust`'s one way of gathering them.
+    public init(user: UserID, record: MemberRecord, cases: [Punishment]) {
+        self.init(
+            accountCreatedAt: user.unixMilliseconds, hasAvatar: record.hasAvatar,
+            joinedAt: record.joinedAt.flatMap { $0 > 0 ? $0 : nil }, isPending: record.isPending == true,
+            isVerified: record.isVerified == true, messages: record.messages, karma: record.karma,
+            punishments: cases.compactMap(TrustFactor.PunishmentRecord.init))
+    }
+}

@@ -14,3 +14,15 @@ extension TrustFactor.Signals {
             punishments: cases.compactMap(TrustFactor.PunishmentRecord.init))
     }
 }
+
+extension MemberRecord {
+    /// The record a guild loaded back from SQL gives the member: their checkpointed row as Redis
+    /// holds it (and as `kamii trust` judges a member Redis does not hold).
+    public init(loadedFrom row: ServerUserStats) {
+        self.init(
+            xp: Int(row.xp), level: row.level, messages: Int(row.messageCount), xpMessages: Int(row.xpMessages),
+            lastXPAt: row.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(row.karma), trust: row.trust,
+            hasAvatar: row.hasAvatar, joinedAt: row.joinedAt.map { UInt64(max(0, $0)) }, isPending: row.isPending,
+            isVerified: row.isVerified)
+    }
+}

@@ -190,11 +190,7 @@ extension StatsFlusher {
         pipeline.appendArgument(part.count)
         for member in part {
             pipeline.appendArgument(member.user.rawValue)
-            pipeline.appendArgument(bytes: MemberRecord(
-                xp: Int(member.xp), level: member.level, messages: Int(member.messageCount), xpMessages: Int(member.xpMessages),
-                lastXPAt: member.lastXPAt.map { UInt64(max(0, $0)) }, karma: Int(member.karma), trust: member.trust,
-                hasAvatar: member.hasAvatar, joinedAt: member.joinedAt.map { UInt64(max(0, $0)) }, isPending: member.isPending,
-                isVerified: member.isVerified).stored)
+            pipeline.appendArgument(bytes: MemberRecord(loadedFrom: member).stored)
         }
         // In the order of `Leaderboard.allCases`, as the KEYS are.
         for scores in [xp.map { (Int($0.xp), $0.user.rawValue) }, karma.map { (Int($0.karma), $0.user.rawValue) }] {

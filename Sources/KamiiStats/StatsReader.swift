@@ -27,6 +27,25 @@ public struct StatsReader: Sendable {
         return replies[0].bytes.flatMap(MemberRecord.init(stored:))
     }
 
+    /// What Redis holds of a member, told apart: for an operator's tool, where each case is said.
+    public enum Lookup: Sendable {
+        case found(MemberRecord)
+        /// A record this binary cannot read (damaged, or written by a later version).
+        case unreadable
+        /// The guild is held and the member is not in it.
+        case absent
+        /// Redis holds nothing of the guild (``GuildNotLoaded``).
+        case guildNotLoaded
+    }
+
+    /// The member's record in the guild, or why there is none.
+    public func lookUp(_ user: UserID, in guild: GuildID) async throws -> Lookup {
+        let replies = try await redis.send("HMGET", keys.members(in: guild), String(user.rawValue), StatsKeys.batchField).array
+        guard let replies, replies.count == 2 else { throw RedisError.protocolViolation("HMGET answered \(replies.map { "\($0)" } ?? "no array")") }
+        if let bytes = replies[0].bytes { return MemberRecord(stored: bytes).map(Lookup.found) ?? .unreadable }
+        return replies[1].isNull ? .guildNotLoaded : .absent
+    }
+
     /// Redis holds nothing of the guild yet (``member(_:inLoaded:)``).
     public struct GuildNotLoaded: Error, Sendable, Equatable {
         public let guild: GuildID

@@ -11,10 +11,14 @@ extension RunConfiguration {
         while text.hasSuffix("/") { text.removeLast() }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               url.host?.isEmpty == false else {
-            throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(text)")
+            throw Invalid("api_url must be an http(s) URL such as https://discord.com/api/v10, not \(shown(text))")
+        }
+        // Routes are appended to it: after a query or a fragment they would not be paths.
+        guard url.query == nil, url.fragment == nil else {
+            throw Invalid("api_url is a base URL, without a query or a fragment, not \(shown(text))")
         }
         if scheme == "http", DiscordHosts.contains(url.host) {
-            throw Invalid("api_url must use https with Discord (plain http would send the bot token in the clear), not \(text)")
+            throw Invalid("api_url must use https with Discord (plain http would send the bot token in the clear), not \(shown(text))")
         }
         return (text, url)
     }
@@ -27,14 +31,20 @@ extension RunConfiguration {
         guard let text else { return nil }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["ws", "wss"].contains(scheme),
               url.host?.isEmpty == false else {
-            throw Invalid("gateway_url must be a ws:// or wss:// URL with a host, such as wss://gateway.discord.gg, not \(text)")
+            throw Invalid("gateway_url must be a ws:// or wss:// URL with a host, such as wss://gateway.discord.gg, not \(shown(text))")
         }
         guard ["", "/"].contains(url.path), url.fragment == nil, url.user == nil else {
-            throw Invalid("gateway_url names a host and port only (Kamii asks for /?v=10&encoding=json… itself), not \(text)")
+            throw Invalid("gateway_url names a host and port only (Kamii asks for /?v=10&encoding=json… itself), not \(shown(text))")
         }
         if scheme == "ws", DiscordHosts.contains(url.host) {
-            throw Invalid("gateway_url must use wss with Discord (plain ws would send the bot token in the clear), not \(text)")
+            throw Invalid("gateway_url must use wss with Discord (plain ws would send the bot token in the clear), not \(shown(text))")
         }
         return url
+    }
+
+    /// A URL as an error may repeat it: not at all when it could hold credentials (a user part),
+    /// readable or not.
+    static func shown(_ text: String) -> String {
+        text.contains("@") ? "the URL given (not repeated: it has a user part, which may hold a password)" : text
     }
 }

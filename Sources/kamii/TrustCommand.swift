@@ -16,7 +16,8 @@ struct TrustCommand: AsyncParsableCommand {
         abstract: "Explain a member's trust factor: the reasons and points that make it up (docs/TRUST.md).",
         discussion: """
             Judged on the member's live stats in Redis (--redis, else $KAMII_REDIS_URL, else redis_url in \
-            --config / $KAMII_CONFIG), else on SQL's last checkpoint, and on their moderation cases in SQL.
+            --config / $KAMII_CONFIG) — or, with no Redis or no record of the member there (said on \
+            stderr), on SQL's last checkpoint — and on their moderation cases in SQL.
             """)
 
     @Option(help: "The guild ID.") var guild: UInt64
@@ -44,7 +45,7 @@ struct TrustCommand: AsyncParsableCommand {
         let user: String
         /// The value now, 0–100.
         let trust: Int
-        /// The value last stored (Redis's, else SQL's), nil when none was.
+        /// The value last stored (Redis's, else SQL's); left out when none was.
         let stored: Int?
         /// Where the member's stats came from: `redis`, `sql`, or `none` (account age and cases only).
         let source: String
@@ -54,36 +55,47 @@ struct TrustCommand: AsyncParsableCommand {
     func run() async throws {
         let locations = try options.locations()
         let (guildID, userID) = (GuildID(guild), UserID(user))
+        // SQL first: a missing or outdated database is the first thing to say.
+        let (checkpointed, cases) = try await withStore(at: locations) { store in
+            try await store.requireCurrentSchema()
+            return (try await store.serverUser(userID, in: guildID), try await store.cases(of: userID, in: guildID))
+        }
         var live: MemberRecord?
         if let url = redis ?? locations.redisURL {
             let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
             let configuration: RedisConfiguration
             do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("redis: \(error)") }
             let client = RedisClient(configuration: configuration)
+            let lookup: StatsReader.Lookup
             do {
-                live = try await StatsReader(redis: client, keys: keys).member(userID, in: guildID)
+                lookup = try await StatsReader(redis: client, keys: keys).lookUp(userID, in: guildID)
             } catch {
                 await client.close()
                 throw error
             }
             await client.close()
+            switch lookup {
+            case .found(let record):
+                live = record
+            case .unreadable:
+                DataCommand.warn("Redis's record of the member cannot be read (damaged, or written by a later Kamii): judged on SQL's last checkpoint, which the checkpointer no longer updates for them")
+            case .absent:
+                DataCommand.warn("Redis holds the guild but not the member: judged on SQL's last checkpoint")
+            case .guildNotLoaded:
+                DataCommand.warn("Redis holds nothing of guild \(guild) under the stats prefix \(keys.prefix) (a wrong prefix, or a guild not loaded since Redis lost it): judged on SQL's last checkpoint")
+            }
         } else {
             DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): judged on SQL's last checkpoint")
         }
-        let (checkpointed, cases) = try await withStore(at: locations) { store in
-            try await store.requireCurrentSchema()
-            return (try await store.serverUser(userID, in: guildID), try await store.cases(of: userID, in: guildID))
-        }
+        // A member Redis does not hold is judged on the record a guild loaded back from SQL gives them.
         let signals: TrustFactor.Signals, stored: Int?, source: String
         if let live {
             (signals, stored, source) = (TrustFactor.Signals(user: userID, record: live, cases: cases), live.trust, "redis")
         } else if let checkpointed {
-            (signals, stored, source) = (TrustFactor.Signals(checkpointed: checkpointed, cases: cases), checkpointed.trust, "sql")
+            (signals, stored, source) = (TrustFactor.Signals(user: userID, record: MemberRecord(loadedFrom: checkpointed), cases: cases), checkpointed.trust, "sql")
         } else {
             // Never seen in the guild: what is known without them — the account's age, any cases.
-            (signals, stored, source) = (
-                TrustFactor.Signals(accountCreatedAt: userID.unixMilliseconds, hasAvatar: nil, punishments: cases.compactMap(TrustFactor.PunishmentRecord.init)),
-                nil, "none")
+            (signals, stored, source) = (TrustFactor.Signals(user: userID, record: MemberRecord(), cases: cases), nil, "none")
         }
         let score = TrustFactor.score(signals, now: UInt64(Date().timeIntervalSince1970 * 1_000))
         let explanation = Explanation(
@@ -102,7 +114,7 @@ struct TrustCommand: AsyncParsableCommand {
         let from = switch explanation.source {
         case "redis": "Redis's live stats"
         case "sql": "SQL's last checkpoint"
-        default: "nothing stored for them in this guild: the account's age and any cases only"
+        default: "the account's age and any cases only (nothing stored for them in this guild)"
         }
         let stored = explanation.stored.map { $0 == explanation.trust ? " (as stored)" : " (stored: \($0))" } ?? ""
         var lines = ["trust of user \(explanation.user) in guild \(explanation.guild): \(explanation.trust)\(stored)"]

@@ -87,4 +87,24 @@ struct RunURLAcceptanceTests {
     func workingAPIURLsAreTaken(_ text: String) throws {
         #expect(try RunConfiguration.checkedAPIURL(text).text.hasSuffix("/api/v10"))
     }
+
+    /// A URL refused is repeated in the error only when it cannot hold a password; a base URL
+    /// with a query (routes would follow it) is refused.
+    @Test func refusedURLsDoNotRepeatCredentials() {
+        for (text, check) in [
+            ("wss://u:secret@gw.example", RunConfiguration.checkedGatewayURL), ("wss://u:secret@gw.example:44x", RunConfiguration.checkedGatewayURL),
+        ] as [(String, (String?) throws -> URL?)] {
+            #expect(throws: RunConfiguration.Invalid.self) { _ = try check(text) }
+            do { _ = try check(text) } catch { #expect(!"\(error)".contains("secret"), "\(error)") }
+        }
+        for text in ["http://u:secret@discord.com/api/v10", "https://u:secret@proxy.example/api?x=1"] {
+            do {
+                _ = try RunConfiguration.checkedAPIURL(text)
+                Issue.record("\(text) was taken")
+            } catch {
+                #expect(!"\(error)".contains("secret"), "\(error)")
+            }
+        }
+        #expect(throws: RunConfiguration.Invalid.self) { _ = try RunConfiguration.checkedAPIURL("https://proxy.example/api/v10?x=1") }
+    }
 }

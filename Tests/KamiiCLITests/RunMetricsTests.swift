@@ -45,16 +45,22 @@ struct RunMetricsTests {
                 return true
             }
             let metrics = try #require(address)
-            // Both sessions' traffic sent and flushed.
+            // Both sessions' traffic sent and flushed — judged on one scrape, the one the checks
+            // below read (a later one could meet a change that came in since: a lag above 0).
+            var settled: (status: Int, samples: [String: Double])?
             try await waitUntil("every dispatch counted and flushed") {
-                let samples = try await Self.scrape(metrics).samples
-                return samples["kamii_hot_path_events_total"] ?? 0 > 0 && samples["kamii_stats_unflushed_changes"] == 0
+                let scrape = try await Self.scrape(metrics)
+                let samples = scrape.samples
+                guard samples["kamii_hot_path_events_total"] ?? 0 > 0 && samples["kamii_stats_unflushed_changes"] == 0
+                    && samples["kamii_stats_flush_lag_seconds"] == 0
                     && samples["kamii_checkpoint_members_total"] ?? 0 > 0
                     && RunHotPathTests.trafficIsOver(server)
-                    && samples.filter { $0.key.hasPrefix("kamii_gateway_dispatches_total") }.values.reduce(0, +)
-                        >= Double(RunHotPathTests.liveDispatchesSent(server))
+                    && samples.filter({ $0.key.hasPrefix("kamii_gateway_dispatches_total") }).values.reduce(0, +)
+                        >= Double(RunHotPathTests.liveDispatchesSent(server)) else { return false }
+                settled = scrape
+                return true
             }
-            let (status, samples) = try await Self.scrape(metrics)
+            let (status, samples) = try #require(settled)
             #expect(status == 200)
             let sent = server.record.connections.reduce(0) { $0 + ($1.dispatches["MESSAGE_CREATE"] ?? 0) }
             #expect(samples[#"kamii_gateway_dispatches_total{type="MESSAGE_CREATE"}"#] == Double(sent), "\(samples)")

@@ -34,7 +34,8 @@ import Testing
 
     private func explain(_ arguments: [String], environment: [String: String]? = nil) async throws -> [String: Any] {
         let result = try await Kamii.run(
-            ["trust", "--guild", String(Self.guild.rawValue), "--user", String(Self.user.rawValue), "--json"] + arguments, environment: environment)
+            ["trust", "--guild", String(Self.guild.rawValue), "--user", String(Self.user.rawValue), "--json"] + arguments,
+            environment: environment ?? Self.environment)
         #expect(result.status == 0, "\(result.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
     }
@@ -88,14 +89,34 @@ import Testing
             "activity": 15, "karma": 10, "warn": -5,
         ].filter { $0.value != 0 })
         #expect(document["trust"] as? Int == 70)
+
+        // What Redis cannot give is said, and SQL's checkpoint used: a damaged record, a prefix
+        // that holds nothing of the guild.
+        var damage = RedisPipeline()
+        damage.beginCommand(arguments: 4)
+        for argument in ["HSET", keys.members(in: Self.guild), String(Self.user.rawValue), "junk"] { damage.appendArgument(argument) }
+        _ = try await redis.execute(damage).first?.orThrow()
+        for (prefixGiven, warning) in [(prefix, "cannot be read"), (prefix + "-wrong", "holds nothing of guild")] {
+            let result = try await Kamii.run(
+                ["trust", "--guild", String(Self.guild.rawValue), "--user", String(Self.user.rawValue), "--json", "--database", database.url,
+                 "--redis", "redis://\(server.host):\(server.port)", "--stats-prefix", prefixGiven],
+                environment: Self.environment)
+            #expect(result.status == 0 && result.stderr.contains(warning), "\(result.stderr)")
+            #expect(result.stdout.contains(#""source" : "sql""#), "\(result.stdout)")
+        }
         _ = try await redis.send("DEL", keys.members(in: Self.guild))
         await redis.close()
     }
 
+    /// The tests' environment without a developer's own `KAMII_*` settings.
+    static var environment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KAMII_") } }
+
     @Test func aMemberNeverSeenIsJudgedOnTheAccountAndTheirCases() async throws {
         let database = try await database()
         let stranger = UserID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1_000) - 3_600_000, increment: 1)
-        let result = try await Kamii.run(["trust", "--guild", String(Self.guild.rawValue), "--user", String(stranger.rawValue), "--json", "--database", database.url])
+        let result = try await Kamii.run(
+            ["trust", "--guild", String(Self.guild.rawValue), "--user", String(stranger.rawValue), "--json", "--database", database.url],
+            environment: Self.environment)
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(document["source"] as? String == "none" && document["stored"] == nil)

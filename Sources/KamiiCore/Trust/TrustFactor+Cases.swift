@@ -17,15 +17,3 @@ extension TrustFactor.PunishmentRecord {
         self.init(kind: kind, at: UInt64(max(0, punishment.createdAt.timeIntervalSince1970 * 1_000)))
     }
 }
-
-extension TrustFactor.Signals {
-    /// What trust is judged on for a member as SQL's checkpoint has them: the profile their member
-    /// events left, activity, karma, and their moderation cases in the guild.
-    public init(checkpointed stats: ServerUserStats, cases: [Punishment]) {
-        self.init(
-            accountCreatedAt: stats.user.unixMilliseconds, hasAvatar: stats.hasAvatar,
-            joinedAt: stats.joinedAt.flatMap { $0 > 0 ? UInt64($0) : nil }, isPending: stats.isPending == true,
-            isVerified: stats.isVerified == true, messages: Int(clamping: stats.messageCount), karma: Int(clamping: stats.karma),
-            punishments: cases.compactMap(TrustFactor.PunishmentRecord.init))
-    }
-}

@@ -130,7 +130,9 @@ public final class XPRules: Sendable {
     /// `roll × factor` to the nearest whole XP (halves up), as the decimals make it: with each factor
     /// to the hundredth the exact product has at most six decimals, so taking the binary one to a
     /// millionth gives it back — 15 × 4.1, 61.49999999999999 in binary, is the 61.5 anyone works
-    /// out, and earns 62, not 61.
+    /// out, and earns 62, not 61. Exact while the product stays under about 9 × 10⁹ (a double's 53
+    /// bits, at six decimals): always within the panel's limits (1,000 XP, multipliers up to 10);
+    /// beyond them, settings only the database could hold may round a half the other way.
     static func scaled(_ roll: Int, by factor: Double) -> Int {
         let product = Double(roll) * factor
         return Int(((product * 1_000_000).rounded() / 1_000_000).rounded())

@@ -213,7 +213,7 @@ enum SessionBudgetGuard {
 
     static func refuse(shard: Int, reserve: Int, retryAfter: Duration, logger: Logger) -> IdentifyRefused {
         refusals.increment()
-        let reason = "only \(reserve) session starts are left today (the configured reserve); shard \(shard) waits for "
+        let reason = "the session starts left today are down to the configured reserve (\(reserve)); shard \(shard) waits for "
             + "Discord's budget to reset in \(retryAfter) instead of risking a token reset. Check why shards keep identifying."
         logger.error("\(reason)")
         return IdentifyRefused(reason: reason, retryAfter: retryAfter)

@@ -22,6 +22,15 @@ public struct IdentifyWindowTooShort: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A session reserve at or above the session starts Discord gives the bot a day.
+public struct SessionReserveTooLarge: Error, Sendable, CustomStringConvertible {
+    public let reserve: Int
+    public let total: Int
+    public var description: String {
+        "session_reserve \(reserve) is not below the \(total) session starts Discord gives this bot a day: no shard could ever identify; set it below \(total)"
+    }
+}
+
 /// Where a manager's shards coordinate: alone, or with every process of the bot through Redis
 /// (identify leases, the session budget, saved sessions).
 public enum ShardCoordination: Sendable {
@@ -128,6 +137,10 @@ public actor ShardManager {
         // Discord's own gateway. Before anything is agreed with other processes.
         if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: configuration.gatewayURL ?? gateway.url)?.host) {
             throw IdentifyWindowTooShort(gatewayURL: configuration.gatewayURL ?? gateway.url)
+        }
+        // A reserve Discord's whole day does not exceed would refuse every identify, every day.
+        if configuration.sessionReserve >= gateway.sessionStartLimit.total {
+            throw SessionReserveTooLarge(reserve: configuration.sessionReserve, total: gateway.sessionStartLimit.total)
         }
         let limit = gateway.sessionStartLimit
         let namespace = configuration.resolvedNamespace

@@ -221,6 +221,17 @@ struct ShardManagerTests {
         try await server.stop()
     }
 
+    /// A reserve the day's whole budget does not exceed would refuse every identify for good: the
+    /// manager says so at start instead.
+    @Test func aReserveAtDiscordsDailyTotalIsRefusedAtStart() async throws {
+        let server = try await SimulatorServer.start(SimulatorConfiguration(
+            world: TrafficWorld(guildCount: 2, userCount: 20, seed: 93), dispatchesPerSecond: 0, identifyWindowMilliseconds: 300, sessionStartLimit: 7))
+        let manager = Self.manager(server, coordination: .local, namespace: Self.namespace(), count: 1, reserve: 7)
+        await #expect(throws: SessionReserveTooLarge.self) { _ = try await manager.run { _, _ in } }
+        #expect(server.record.connections.isEmpty, "no shard connected")
+        try await server.stop()
+    }
+
     @Test func theBudgetGuardStopsIdentifyingAtTheReserve() async throws {
         let server = try await SimulatorServer.start(SimulatorConfiguration(
             world: TrafficWorld(guildCount: 12, userCount: 200, seed: 92), dispatchesPerSecond: 10, maxConcurrency: 6,

@@ -236,7 +236,7 @@ public final class GroundTruth: Sendable {
             }
         case .memberLeft(let guild, let user):
             update(guild, user) { $0.leaves += 1 }
-        case .memberUpdated(let guild, let user, let roles, let pending):
+        case .memberUpdated(let guild, let user, let roles, let pending, _):
             update(guild, user) { member in
                 member.pending = pending
                 member.roles = roles

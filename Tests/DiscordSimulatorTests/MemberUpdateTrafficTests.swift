@@ -23,7 +23,7 @@ struct MemberUpdateTrafficTests {
         for _ in 0..<60_000 {
             let event = traffic.nextEvent()
             switch event.fact {
-            case .memberUpdated(let guild, let user, let roles, let pending):
+            case .memberUpdated(let guild, let user, let roles, let pending, _):
                 let data = try Self.object(event)
                 #expect(data["roles"] as? [String] == roles.map(\.description))
                 #expect(data["pending"] as? Bool == pending && !pending, "an update is a role change or screening passed")
@@ -84,7 +84,7 @@ struct MemberUpdateTrafficTests {
                 #expect(try Self.object(event)["pending"] as? Bool == isPending)
                 if isPending { pending[guild, default: []].insert(user.id.description) }
                 if isPending { pendingJoins += 1 } else { plainJoins += 1 }
-            case .memberUpdated(let guild, let user, _, _):
+            case .memberUpdated(let guild, let user, _, _, _):
                 if pending[guild]?.remove(user.description) != nil { passed += 1 }
             case .memberLeft(let guild, let user):
                 pending[guild]?.remove(user.description)
@@ -117,7 +117,7 @@ struct MemberUpdateTrafficTests {
                 #expect(isPending)
                 raiders.insert(user.id)
                 waiting.insert(user.id)
-            case .memberUpdated(guild, let user, _, false):
+            case .memberUpdated(guild, let user, _, false, _):
                 waiting.remove(user)
             case .message(guild, let author, _, _, _, _, _) where raiders.contains(author):
                 #expect(!waiting.contains(author), "a raider posted while pending")
@@ -258,5 +258,37 @@ struct MemberUpdateTrafficTests {
         var next = TrafficGenerator(world: world, seed: 51)
         next.adoptMembers(states.touchedGuilds(ofGuildsAt: [guildIndex]))
         #expect(next.memberFlags(of: PickedMember(user: user, joinedAt: 0, slot: nil), in: guildIndex) == 1)
+    }
+}
+
+/// A role the traffic gives (a moderator, a role menu) lands on the roles the member holds when it
+/// happens, as on Discord: a role a REST call gave after the traffic drew its update is kept — it
+/// was lost, the traffic's list (drawn before the call) replacing the member's whole set.
+struct TrafficRoleChangeTests {
+    @Test func aRoleTheTrafficGivesKeepsOneRESTGaveMeanwhile() throws {
+        let world = TrafficWorld(guildCount: 2, userCount: 40, seed: 77)
+        let states = GuildStates(world: world)
+        let guild = world.guilds[0]
+        let user = world.users[guild.members[1]].id
+        let roles = world.roles(of: guild).filter { $0.name.hasPrefix("role-") }.map(\.id)
+        try #require(roles.count >= 2)
+        let (reward, moderatorsRole) = (roles[0], roles[1])
+        // The REST call: the reward given (as a PUT of the member's role does).
+        let given = states.withGuild(guild.id) { guild, _ in
+            guard var member = guild.members[user] else { return false }
+            member.roles = [reward]
+            guild.members[user] = member
+            return true
+        }
+        #expect(given == true)
+        // The traffic's update, drawn before the call: its list knows only the moderator's role.
+        states.apply(.memberUpdated(
+            guild: guild.id, user: user, roles: [moderatorsRole], pending: false, roleChanged: RoleChange(role: moderatorsRole, given: true)))
+        let held = Set(states.members(of: guild.id)?.first { $0.user.id == user }?.roles ?? [])
+        #expect(held == [reward, moderatorsRole])
+        // And one it takes away goes, the rest stays.
+        states.apply(.memberUpdated(
+            guild: guild.id, user: user, roles: [], pending: false, roleChanged: RoleChange(role: moderatorsRole, given: false)))
+        #expect(states.members(of: guild.id)?.first { $0.user.id == user }?.roles == [reward])
     }
 }

@@ -103,7 +103,7 @@ struct TrafficFactsTests {
             case .memberJoined(_, let user, _, _, _):
                 #expect(event.name == "GUILD_MEMBER_ADD")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
-            case .memberUpdated(_, let user, let roles, let pending):
+            case .memberUpdated(_, let user, let roles, let pending, _):
                 #expect(event.name == "GUILD_MEMBER_UPDATE")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.description)
                 #expect(data["roles"] as? [String] == roles.map(\.description) && data["pending"] as? Bool == pending)
@@ -163,7 +163,7 @@ struct TrafficFactsTests {
             // Someone who leaves and joins again is a new member: no roles, a new joined_at.
             if case .memberJoined(let guild, let user, _, _, _) = event.fact { seen["\(guild)/\(user.id)"] = nil }
             // A role given or taken changes what later events say (``rolesGivenAndTakenShowInLaterEvents``).
-            if case .memberUpdated(let guild, let user, _, _) = event.fact { seen["\(guild)/\(user)"] = nil }
+            if case .memberUpdated(let guild, let user, _, _, _) = event.fact { seen["\(guild)/\(user)"] = nil }
             guard case .message(let guild, let author, _, _, _, _, _) = event.fact else { continue }
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
             let member = try #require(data["member"] as? [String: Any])
@@ -201,7 +201,7 @@ struct TrafficFactsTests {
             let event = traffic.nextEvent()
             // Whoever leaves comes back as a newcomer, without what REST gave them (as on Discord).
             if case .memberLeft(guild.id, let user) = event.fact { changed.remove(user) }
-            if case .memberUpdated(guild.id, let user, let now, _) = event.fact { roles[user] = now }
+            if case .memberUpdated(guild.id, let user, let now, _, _) = event.fact { roles[user] = now }
             if case .message(guild.id, let author, _, _, _, _, _) = event.fact, !changed.contains(author) {
                 let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
                 #expect((data["member"] as? [String: Any])?["nick"] as? String != "quote \" and \\ back", "a newcomer has no nickname")
@@ -239,7 +239,7 @@ struct TrafficFactsTests {
             case .notOwnMessage:
                 // A raider greeted in the system channel (a guild without screening).
                 #expect(!Self.world.screensNewMembers(Self.world.guilds[7]))
-            case .memberUpdated(_, _, let roles, let pending) where roles.isEmpty && !pending:
+            case .memberUpdated(_, _, let roles, let pending, _) where roles.isEmpty && !pending:
                 // A raider through the guild's screening, before posting.
                 #expect(Self.world.screensNewMembers(Self.world.guilds[7]))
             default:

@@ -268,12 +268,18 @@ final class GuildStates: Sendable {
                 }
                 state.guilds[guildID] = guild
             }
-        case .memberUpdated(let guildID, let user, let roles, let pending):
+        case .memberUpdated(let guildID, let user, _, let pending, let roleChanged):
             state.withLock { state in
                 guard var guild = take(guildID, &state) else { return }
                 // An update drawn just before a kick and counted after it changes nobody.
                 if var member = guild.members[user] {
-                    member.roles = roles
+                    // The one role given or taken, on the roles the member holds now: a role a REST
+                    // call gave after the traffic drew the update is kept, as on Discord (the
+                    // traffic's own list did not know it). Screening passed changes no role.
+                    if let roleChanged {
+                        member.roles.removeAll { $0 == roleChanged.role }
+                        if roleChanged.given { member.roles.append(roleChanged.role) }
+                    }
                     member.pending = pending
                     guild.members[user] = member
                 }

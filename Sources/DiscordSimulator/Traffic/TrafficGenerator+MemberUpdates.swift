@@ -25,9 +25,11 @@ extension TrafficGenerator {
         guard drawn.found, !isPending(drawn.pick.user, inGuildAt: guildIndex) else { return nil }
         let role = guild.roles[random.below(plain)]
         var roles = roles(of: drawn.pick, in: guildIndex)
-        if let held = roles.firstIndex(of: role) { roles.remove(at: held) } else { roles.append(role) }
+        let held = roles.firstIndex(of: role)
+        if let held { roles.remove(at: held) } else { roles.append(role) }
         override(drawn.pick.user, inGuildAt: guildIndex, roles: roles, nick: nick(of: drawn.pick, in: guildIndex))
-        return memberUpdateEvent(drawn.pick, roles: roles, pending: false, inGuildAt: guildIndex, into: &json)
+        return memberUpdateEvent(
+            drawn.pick, roles: roles, pending: false, roleChanged: RoleChange(role: role, given: held == nil), inGuildAt: guildIndex, into: &json)
     }
 
     /// A pending newcomer passes Membership Screening: from now on they may post and react.
@@ -45,13 +47,13 @@ extension TrafficGenerator {
 
     /// A GUILD_MEMBER_UPDATE as Discord sends it: the whole member, its user and guild.
     private mutating func memberUpdateEvent(
-        _ picked: PickedMember, roles: [RoleID], pending: Bool, inGuildAt guildIndex: Int, into json: inout JSONBytes
+        _ picked: PickedMember, roles: [RoleID], pending: Bool, roleChanged: RoleChange? = nil, inGuildAt guildIndex: Int, into json: inout JSONBytes
     ) -> GeneratedEvent {
         let guildID = world.guilds[guildIndex].id
         guildMemberEvent(picked, roles: roles, pending: pending, inGuildAt: guildIndex, into: &json)
         return GeneratedEvent(
             name: "GUILD_MEMBER_UPDATE", data: json.bytes, guild: guildID,
-            fact: .memberUpdated(guild: guildID, user: identity(of: picked.user).id, roles: roles, pending: pending))
+            fact: .memberUpdated(guild: guildID, user: identity(of: picked.user).id, roles: roles, pending: pending, roleChanged: roleChanged))
     }
 
     /// The `d` of GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE: a guild member object with its user

@@ -305,8 +305,11 @@ public enum TrafficFact: Sendable, Equatable {
     case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool, pending: Bool)
     case memberLeft(guild: GuildID, user: UserID)
     /// A member's GUILD_MEMBER_UPDATE: a role given or taken (by a moderator, a role menu's bot), or
-    /// Membership Screening passed. `roles` and `pending` are what it says now.
-    case memberUpdated(guild: GuildID, user: UserID, roles: [RoleID], pending: Bool)
+    /// Membership Screening passed. `roles` and `pending` are what it says now; `roleChanged` the one
+    /// role the traffic gave or took — what Discord's server applies to the roles the member holds
+    /// when it happens (a REST call may have changed them since the traffic drew the update), nil
+    /// when no role changed.
+    case memberUpdated(guild: GuildID, user: UserID, roles: [RoleID], pending: Bool, roleChanged: RoleChange? = nil)
     /// An interaction a bot may answer with `token` (through REST): a slash command, or a click on
     /// a button of the message `componentMessage`.
     case interaction(id: UInt64, token: String, guild: GuildID, channel: ChannelID, user: UserID, componentMessage: UInt64?)
@@ -322,6 +325,17 @@ public enum TrafficFact: Sendable, Equatable {
         case .memberJoined, .memberLeft, .memberUpdated: true
         default: false
         }
+    }
+}
+
+/// One role given to, or taken from, a member.
+public struct RoleChange: Sendable, Equatable {
+    public let role: RoleID
+    public let given: Bool
+
+    public init(role: RoleID, given: Bool) {
+        self.role = role
+        self.given = given
     }
 }
 

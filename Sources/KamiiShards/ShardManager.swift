@@ -133,10 +133,11 @@ public actor ShardManager {
             }
         }
         guard let gateway else { return [:] }
+        let gatewayURL = configuration.gatewayURL ?? gateway.url
         // Checked at load against the URLs an operator names; a REST proxy's answer can still be
         // Discord's own gateway. Before anything is agreed with other processes.
-        if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: configuration.gatewayURL ?? gateway.url)?.host) {
-            throw IdentifyWindowTooShort(gatewayURL: configuration.gatewayURL ?? gateway.url)
+        if configuration.identifyWindow < .seconds(5), DiscordHosts.contains(URL(string: gatewayURL)?.host) {
+            throw IdentifyWindowTooShort(gatewayURL: gatewayURL)
         }
         // A reserve Discord's whole day does not exceed would refuse every identify, every day.
         if configuration.sessionReserve >= gateway.sessionStartLimit.total {
@@ -150,7 +151,6 @@ public actor ShardManager {
             plan = try await agreedPlan(plan, redis: redis, namespace: namespace, gateway: gateway)
         }
         self.plan = plan
-        let gatewayURL = configuration.gatewayURL ?? gateway.url
         logger.info(
             "running shards", metadata: [
                 "shards": "\(plan.shards.first ?? 0)…\(plan.shards.last ?? 0) of \(plan.shardCount)",

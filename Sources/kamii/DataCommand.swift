@@ -41,10 +41,7 @@ struct DataCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
-        @Option(help: "The Redis holding the live stats (default: $KAMII_REDIS_URL, then redis_url in the configuration file).")
-        var redis: String?
-        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then stats_prefix in the configuration file, then kamii).")
-        var statsPrefix: String?
+        @OptionGroup var liveStats: LiveStatsOptions
 
         func run() async throws {
             let locations = try options.locations()
@@ -55,12 +52,7 @@ struct DataCommand: AsyncParsableCommand {
                 var container = encoder.singleValueContainer()
                 try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             }
-            var ledger: FromRedis?
-            if let url = redis ?? locations.redisURL {
-                let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
-                let configuration: RedisConfiguration
-                do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis: \(error)") }
-                let client = RedisClient(configuration: configuration)
+            let ledger: FromRedis? = try await liveStats.withRedis(locations) { client, keys in
                 let export = KarmaLedger(redis: client, keys: keys), cooldowns = KarmaPairCooldowns(redis: client, keys: keys)
                 let reader = StatsReader(redis: client, keys: keys)
                 let entries: [KarmaLedgerEntry], running: [KarmaPairCooldown], live: [(GuildID, UserID, MemberRecord)]
@@ -78,11 +70,11 @@ struct DataCommand: AsyncParsableCommand {
                     running = try await cooldowns.running(naming: user, among: scanned)
                     live = try await reader.records(of: user, among: scanned).map { ($0.guild, user, $0.record) }
                 }
-                await client.close()
-                ledger = FromRedis(
+                return FromRedis(
                     entries: entries.map(LedgerEntry.init), cooldowns: running.map(CooldownEntry.init),
                     live: live.sorted { ($0.0.rawValue, $0.1.rawValue) < ($1.0.rawValue, $1.1.rawValue) }.map(LiveStatsEntry.init))
-            } else {
+            }
+            if ledger == nil {
                 DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): the export holds what SQL keeps only — "
                     + "no karma ledger or cooldowns, and stats as of the last checkpoint")
             }
@@ -100,25 +92,27 @@ struct DataCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete what Kamii stores about a guild or a user.",
-            discussion: "A user's moderation cases are kept (docs/PRIVACY.md says why); the report counts them.")
+            discussion: """
+                The live stats in Redis (--redis, else $KAMII_REDIS_URL, else redis_url in --config / \
+                $KAMII_CONFIG) are purged first, then SQL, then both again (what the running bot wrote \
+                back meanwhile). A user's moderation cases are kept (docs/PRIVACY.md says why); \
+                the report counts them.
+                """)
         @OptionGroup var subject: Subject
         @OptionGroup var options: DatabaseOptions
-        @Option(help: "The Redis holding the live stats, purged first (default: $KAMII_REDIS_URL, then redis_url in the configuration file).")
-        var redis: String?
-        @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then stats_prefix in the configuration file, then kamii).")
-        var statsPrefix: String?
+        @OptionGroup var liveStats: LiveStatsOptions
         @Flag(help: "Delete from SQL only: for a deployment whose bot runs without Redis.") var sqlOnly = false
         @Flag(help: "Confirm the deletion; without it nothing is deleted.") var yes = false
 
         func run() async throws {
             guard yes else { throw ValidationError("deletion cannot be undone: add --yes to confirm") }
             let locations = try options.locations()
-            let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
-            var client: RedisClient?
-            if let url = redis ?? locations.redisURL {
-                guard !sqlOnly else { throw ValidationError("--sql-only, yet a Redis is given (\(redis != nil ? "--redis" : "KAMII_REDIS_URL or redis_url")): purge it too") }
-                do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ValidationError("--redis: \(error)") }
-            } else if !sqlOnly {
+            let keys = try liveStats.keys(locations)
+            let client = try liveStats.openRedis(locations)
+            if let client, sqlOnly {
+                await client.close()
+                throw ValidationError("--sql-only, yet a Redis is given (\(liveStats.redisSource(locations))): purge it too")
+            } else if client == nil, !sqlOnly {
                 // The live stats are in Redis: a deletion from SQL alone leaves them, and the bot's
                 // next checkpoint writes the member back.
                 throw ValidationError(

@@ -23,10 +23,7 @@ struct TrustCommand: AsyncParsableCommand {
     @Option(help: "The guild ID.") var guild: UInt64
     @Option(help: "The member's user ID.") var user: UInt64
     @OptionGroup var options: DatabaseOptions
-    @Option(help: "The Redis holding the live stats (default: $KAMII_REDIS_URL, then redis_url in the configuration file).")
-    var redis: String?
-    @Option(help: "The stats key prefix (default: $KAMII_STATS_PREFIX, then stats_prefix in the configuration file, then kamii).")
-    var statsPrefix: String?
+    @OptionGroup var liveStats: LiveStatsOptions
     @Flag(help: "Print one JSON document instead of text.") var json = false
 
     func validate() throws {
@@ -61,19 +58,10 @@ struct TrustCommand: AsyncParsableCommand {
             return (try await store.serverUser(userID, in: guildID), try await store.cases(of: userID, in: guildID))
         }
         var live: MemberRecord?
-        if let url = redis ?? locations.redisURL {
-            let keys = try DataCommand.statsKeys(statsPrefix ?? locations.statsPrefix)
-            let configuration: RedisConfiguration
-            do { configuration = try RedisConfiguration(url: url) } catch { throw ValidationError("redis: \(error)") }
-            let client = RedisClient(configuration: configuration)
-            let lookup: StatsReader.Lookup
-            do {
-                lookup = try await StatsReader(redis: client, keys: keys).lookUp(userID, in: guildID)
-            } catch {
-                await client.close()
-                throw error
-            }
-            await client.close()
+        let prefix = try liveStats.keys(locations).prefix
+        if let lookup = try await liveStats.withRedis(locations, { client, keys in
+            try await StatsReader(redis: client, keys: keys).lookUp(userID, in: guildID)
+        }) {
             switch lookup {
             case .found(let record):
                 live = record
@@ -82,7 +70,7 @@ struct TrustCommand: AsyncParsableCommand {
             case .absent:
                 DataCommand.warn("Redis holds the guild but not the member: judged on SQL's last checkpoint")
             case .guildNotLoaded:
-                DataCommand.warn("Redis holds nothing of guild \(guild) under the stats prefix \(keys.prefix) (a wrong prefix, or a guild not loaded since Redis lost it): judged on SQL's last checkpoint")
+                DataCommand.warn("Redis holds nothing of guild \(guild) under the stats prefix \(prefix) (a wrong prefix, or a guild not loaded since Redis lost it): judged on SQL's last checkpoint")
             }
         } else {
             DataCommand.warn("no Redis given (--redis, KAMII_REDIS_URL or redis_url in --config): judged on SQL's last checkpoint")

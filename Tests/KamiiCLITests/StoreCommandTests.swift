@@ -177,5 +177,14 @@ import Testing
         #expect(globbed.status != 0 && globbed.stderr.contains("stats prefix must be"), "\(globbed.stderr)")
         let scheme = try await Kamii.run(["migrate", "--database", "mysql://db/kamii"])
         #expect(scheme.status != 0 && scheme.stderr.contains("unsupported database URL"))
+        // A Redis named for a deletion from SQL only, or one that is no URL: the setting that named it is said.
+        let bothStores = try await Kamii.run(["data", "delete", "--user", "5", "--yes", "--sql-only", "--database", database.url, "--redis", "redis://127.0.0.1:1"])
+        #expect(bothStores.status != 0 && bothStores.stderr.contains("--sql-only, yet a Redis is given (--redis)"), "\(bothStores.stderr)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["KAMII_REDIS_URL"] = "http://127.0.0.1:1"
+        for command in [["data", "export", "--user", "5"], ["trust", "--guild", "4194304", "--user", "5"]] {
+            let badURL = try await Kamii.run(command + ["--database", database.url], environment: environment)
+            #expect(badURL.status != 0 && badURL.stderr.contains("KAMII_REDIS_URL or redis_url: "), "\(command): \(badURL.stderr)")
+        }
     }
 }

@@ -186,6 +186,11 @@ struct RunConfiguration: Sendable {
         let selection = fromEnvironment.range != nil || fromEnvironment.cluster != nil
             ? try Self.selection(range: fromEnvironment.range, cluster: fromEnvironment.cluster)
             : try Self.selection(range: file.shardRange, cluster: file.cluster)
+        if case .fixed = count {
+            // A fixed count's plan needs nothing from Discord but the identify concurrency, which
+            // moves no limit: planned now, a count or share that cannot be is said before anything starts.
+            do { _ = try ShardPlan(count: count, selection: selection, recommended: 1, maxConcurrency: 1) } catch { throw Invalid("shards: \(error)") }
+        }
         var redis: RedisConfiguration?
         if let url = setting(.redisURL, file.redisURL) {
             do { redis = try RedisConfiguration(url: url) } catch { throw Invalid("redis_url: \(error)") }

@@ -103,6 +103,25 @@ struct RunConfigurationTests {
         }
     }
 
+    /// With a fixed count, a plan that cannot be is refused at load, before Redis, SQL or Discord
+    /// is asked anything; with `auto`, the count is Discord's and is checked when it answers.
+    @Test func aFixedCountsPlanIsCheckedAtLoad() throws {
+        let base = ["KAMII_TOKEN": "t", "KAMII_REDIS_URL": "redis://127.0.0.1:1"]
+        let refused: [([String: String], String)] = [
+            (["KAMII_SHARDS": "70000"], "at most 65536"),
+            (["KAMII_SHARDS": "8", "KAMII_SHARD_RANGE": "4-11"], "not within 0..<8"),
+            (["KAMII_SHARDS": "2", "KAMII_CLUSTER": "2/3"], "3 clusters cannot share 2 shards"),
+        ]
+        for (settings, said) in refused {
+            let error = try #require(throws: RunConfiguration.Invalid.self) {
+                try RunConfiguration.load(path: nil, environment: base.merging(settings) { $1 })
+            }
+            #expect("\(error)".contains(said), "\(settings): \(error)")
+        }
+        #expect(try RunConfiguration.load(path: nil, environment: base.merging(["KAMII_SHARDS": "8", "KAMII_SHARD_RANGE": "4-7"]) { $1 }).selection == .range(4..<8))
+        #expect(try RunConfiguration.load(path: nil, environment: base.merging(["KAMII_SHARD_RANGE": "4-11"]) { $1 }).count == .automatic)
+    }
+
     /// The environment's shard selection replaces the file's (the environment wins, as documented).
     @Test func theEnvironmentsSelectionReplacesTheFiles() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kamii-\(UUID().uuidString).json").path

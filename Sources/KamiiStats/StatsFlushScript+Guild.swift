@@ -150,8 +150,9 @@ extension StatsFlushScript {
                         end
                         -- A returning member (a level above 0) is owed their rewards again, at a join or
                         -- once past screening (the record, before this profile, says they joined
-                        -- pending); a newcomer nothing.
-                        if flags >= 4 and level > 0 and (flags % 8 >= 4 or pending == 1) then
+                        -- pending); a newcomer nothing. Discord may announce a member again who never
+                        -- left: a join with the joined_at the record holds is that same membership.
+                        if flags >= 4 and level > 0 and ((flags % 8 >= 4 and (pj <= 0 or pj ~= joined)) or pending == 1) then
                             if joinCount == 0 then rejoined = {} end
                             rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
                             joinCount = joinCount + 2

@@ -13,8 +13,8 @@ struct ReturningMemberJoinFlushTests {
     let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
 
-    func profile(restoresRewards: Bool) -> MemberProfile {
-        MemberProfile(hasAvatar: true, joinedAt: 1_735_689_600_000, isPending: false, isVerified: nil, trust: 50, restoresRewards: restoresRewards)
+    func profile(restoresRewards: Bool, joinedAt: UInt64 = 1_735_689_600_000) -> MemberProfile {
+        MemberProfile(hasAvatar: true, joinedAt: joinedAt, isPending: false, isVerified: nil, trust: 50, restoresRewards: restoresRewards)
     }
 
     /// Member 1 at level 2 (300 XP), member 3 at level 1 (150 XP).
@@ -49,6 +49,38 @@ struct ReturningMemberJoinFlushTests {
 
         try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
         #expect(try await redis.send("EXISTS", keys.waitingJoins(in: guild)).int == 0)
+        await redis.close()
+    }
+
+    /// Discord may send GUILD_MEMBER_ADD again for a member who never left: the same `joined_at`
+    /// as their record's is that membership, owed nothing (a reward a moderator took stays taken);
+    /// a later one is a return. A record without a join time knows no better: a return.
+    @Test func aJoinAnnouncedAgainIsNotAReturn() async throws {
+        let redis = try RedisTestServer.client()
+        let (buffer, flusher) = try await leveled(redis)
+        let joined: UInt64 = 1_735_689_600_000
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
+        }
+        #expect(await flusher.flush())
+        let waiting = { try await redis.send("HKEYS", self.keys.waitingJoins(in: self.guild)).array?.compactMap(\.string).sorted() ?? [] }
+        #expect(try await waiting() == ["1"], "no join time known before: a return")
+        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
+
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 0, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 3)
+        }
+        #expect(await flusher.flush())
+        #expect(try await waiting() == ["3"], "member 1 announced again; member 3's join says no time: a return")
+        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(3))])
+
+        buffer.record(guild: guild.rawValue) { batch in
+            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined + 86_400_000, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
+        }
+        #expect(await flusher.flush())
+        #expect(try await waiting() == ["1"], "left and came back a day later")
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.joinedAt == joined + 86_400_000)
         await redis.close()
     }
 
@@ -119,7 +151,8 @@ struct ReturningMemberJoinFlushTests {
         buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true), of: 1) }
         #expect(await flusher.flush())
         let first = try await backlog.waitingJoins()
-        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true), of: 1) }
+        // Left and came back: a later joined_at.
+        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true, joinedAt: 1_735_776_000_000), of: 1) }
         #expect(await flusher.flush())
         try await backlog.joinsDone(first)
         let left = try await backlog.waitingJoins()

@@ -173,6 +173,28 @@ public struct GatewayBot: Codable, Sendable, Equatable {
             case resetAfter = "reset_after"
             case maxConcurrency = "max_concurrency"
         }
+
+        /// The longest `reset_after` taken: Discord's window is a day; twice that leaves room, and
+        /// past it (a proxy's mistake) the budget would be held for years, or its key's expiry refused.
+        public static let resetAfterLimit = 2 * 86_400_000
+
+        /// Refuses counts no gateway gives (negative, or a reset past ``resetAfterLimit``), with
+        /// what was said: the session budget is planned on them. `max_concurrency` is checked by
+        /// the shard plan, which says what Discord's range is.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            total = try container.decode(Int.self, forKey: .total)
+            remaining = try container.decode(Int.self, forKey: .remaining)
+            resetAfter = try container.decode(Int.self, forKey: .resetAfter)
+            maxConcurrency = try container.decode(Int.self, forKey: .maxConcurrency)
+            func refuse(_ key: CodingKeys, _ value: Int, _ rule: String) throws {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: container, debugDescription: "session_start_limit.\(key.rawValue) is \(value); it must be \(rule)")
+            }
+            if total < 1 { try refuse(.total, total, "at least 1") }
+            if remaining < 0 { try refuse(.remaining, remaining, "at least 0") }
+            if !(0...Self.resetAfterLimit).contains(resetAfter) { try refuse(.resetAfter, resetAfter, "0...\(Self.resetAfterLimit) ms") }
+        }
     }
 
     public let url: String

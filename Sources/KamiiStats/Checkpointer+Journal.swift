@@ -33,7 +33,12 @@ extension Checkpointer {
                 let candidates = Array(fields.prefix(Self.journalPage))
                 var sizing = RedisPipeline()
                 for field in candidates { sizing.append("HSTRLEN", journal, field) }
-                let sizes = try await redis.execute(sizing).map { try $0.orThrow().int ?? 0 }
+                // A size no Redis string has (512 MiB at most) is a damaged reply, not a sum to overflow.
+                let sizes = try await redis.execute(sizing).map { reply in
+                    let size = try reply.orThrow().int ?? 0
+                    guard (0...(512 << 20)).contains(size) else { throw RedisError.protocolViolation("HSTRLEN answered \(size)") }
+                    return size
+                }
                 var (chosen, bytes) = (0, 0)
                 for size in sizes {
                     guard gathered < journalMembersPerPart, chosen == 0 || bytes + size <= Self.journalBytesPerRead else { break }

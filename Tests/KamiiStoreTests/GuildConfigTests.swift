@@ -55,6 +55,24 @@ import Testing
         }
     }
 
+    /// A revision at the largest number SQL holds (a damaged row) refuses the save with a clear
+    /// error instead of overflowing, and leaves the row as it was.
+    @Test(arguments: TestEngine.available)
+    func aRevisionAtItsLimitRefusesTheSave(_ engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let guild = IDs.guild(1)
+            try await store.registerGuild(guild, at: IDs.time)
+            try await store.transaction { try await $0.raw("UPDATE guild_config SET revision = \(bind: Int64.max) WHERE guild_id = \(bind: guild.column)").run() }
+            await #expect {
+                try await store.putGuildConfig(GuildConfig(), for: guild, by: IDs.user(9))
+            } throws: { error in
+                (error as? StoreError).map { "\($0)".contains("revision \(Int64.max)") } == true
+            }
+            #expect(try await store.guildConfig(guild)?.revision == Int64.max)
+            #expect(try await store.panelAudit(guild).isEmpty)
+        }
+    }
+
     /// What a running bot polls for: configurations saved since a time, oldest first, a page at a time.
     @Test(arguments: TestEngine.available)
     func savedConfigurationsAreListedByWhenTheyWereSaved(_ engine: TestEngine) async throws {

@@ -83,7 +83,8 @@ extension KamiiStore {
             if let expectedRevision, expectedRevision != current.revision {
                 throw StoreError(.conflict, "the configuration changed since revision \(expectedRevision) (now \(current.revision)); reload and edit again")
             }
-            let revision = current.revision + 1
+            let (revision, overflow) = current.revision.addingReportingOverflow(1)
+            guard !overflow else { throw StoreError(.database, "guild \(guild)'s configuration is at revision \(current.revision), the last there is") }
             try await database.raw("""
                 UPDATE guild_config SET settings = \(bind: after), revision = \(bind: revision), updated_at = \(bind: time.unixMilliseconds)
                 WHERE guild_id = \(bind: guild.column)

@@ -78,8 +78,15 @@ struct RESTEndpointTests {
         #expect(try await client.send("POST", "/channels/1/messages", json: ["content": "x"]).object["code"] as? Int == 10003)
         let notSnowflake = try await client.send("POST", "/channels/general/messages", json: ["content": "x"])
         #expect(Self.firstError(notSnowflake, ["channel_id"]) == "NUMBER_TYPE_COERCE")
-        let broken = try await client.send("POST", "/channels/\(channel)/messages", body: Data("{\"content\":".utf8))
+        let json = ["Content-Type": "application/json"]
+        let broken = try await client.send("POST", "/channels/\(channel)/messages", body: Data("{\"content\":".utf8), headers: json)
         #expect(broken.status == 400 && broken.object["code"] as? Int == 50109)
+        // A body is read by its Content-Type: JSON under another is refused, not guessed at.
+        let body = Data(#"{"content": "x"}"#.utf8)
+        let plain = try await client.send("POST", "/channels/\(channel)/messages", body: body, headers: ["Content-Type": "text/plain"])
+        #expect(plain.status == 400 && plain.object["code"] as? Int == 50035 && Self.firstError(plain, []) == "CONTENT_TYPE_INVALID")
+        let charset = try await client.send("POST", "/channels/\(channel)/messages", body: body, headers: ["Content-Type": "Application/JSON; charset=utf-8"])
+        #expect(charset.status == 200, "\(charset.object)")
 
         // @everyone may not send in the new channel; the bot's role gets it back with its own overwrite.
         let guild = Self.cast.guild.id

@@ -114,7 +114,7 @@ final class SimulatedAPI: Sendable {
         }
         var response: RESTResponse
         do {
-            let json = try Self.parse(body)
+            let json = try Self.parse(body, contentType: headers.first(name: "Content-Type"))
             // One call at a time, its change and its dispatches together: two calls on one guild
             // (a lockdown, then its lifting) reach every session in the order they were made, and
             // a session starting meanwhile either adopted the change or is delivered it.
@@ -219,8 +219,16 @@ final class SimulatedAPI: Sendable {
         return RESTResponse(status: 429, headers: headers, body: body)
     }
 
-    static func parse(_ body: [UInt8]) throws(DiscordError) -> Any? {
+    /// The content types Discord reads a body as (a body without one is refused, whatever it holds).
+    static let bodyContentTypes: Set<String> = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
+
+    static func parse(_ body: [UInt8], contentType: String?) throws(DiscordError) -> Any? {
         guard !body.isEmpty else { return nil }
+        let mediaType = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let mediaType, bodyContentTypes.contains(mediaType) else {
+            throw .invalidFormBody([("", "CONTENT_TYPE_INVALID",
+                #"Expected "Content-Type" header to be one of {'application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'}."#)])
+        }
         do {
             return try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         } catch {

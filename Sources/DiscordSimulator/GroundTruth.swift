@@ -198,7 +198,7 @@ public final class GroundTruth: Sendable {
     /// Counts an event that was sent.
     func apply(_ fact: TrafficFact) {
         switch fact {
-        case .none, .interaction:
+        case .none, .interaction, .memberAnnouncedAgain:
             return
         case .message(let guild, let author, let id, let earnsXP, let channel, let parent, let roles):
             updateMessages(guild, author) { member in

@@ -100,15 +100,23 @@ struct GuildCreateStateTests {
         var members: [String: Set<String>] = [:]
         for guild in world.guilds { members[guild.id.description] = Set(guild.members.map { world.users[$0].id.description }) }
         var violations: [String] = []
+        var joinedAt: [String: String] = [:]
         for (position, (name, data)) in received.all.enumerated() {
             guard let guild = data["guild_id"] as? String else { continue }
             switch name {
             case "GUILD_MEMBER_ADD":
+                // Discord may announce a member again: as the member they are, since the join this
+                // test saw (if it saw it).
                 let user = (data["user"] as? [String: Any])?["id"] as? String ?? ""
-                if members[guild]?.insert(user).inserted == false { violations.append("\(position): \(user) announced again") }
+                let said = data["joined_at"] as? String ?? ""
+                if members[guild]?.insert(user).inserted == false, let joined = joinedAt["\(guild)/\(user)"], joined != said {
+                    violations.append("\(position): \(user) announced again, joined \(said), not \(joined)")
+                }
+                joinedAt["\(guild)/\(user)"] = said
             case "GUILD_MEMBER_REMOVE":
                 let user = (data["user"] as? [String: Any])?["id"] as? String ?? ""
                 if members[guild]?.remove(user) == nil { violations.append("\(position): \(user) left, not a member") }
+                joinedAt["\(guild)/\(user)"] = nil
             case "MESSAGE_CREATE":
                 // A webhook's message has no member behind it.
                 guard data["webhook_id"] == nil || data["webhook_id"] is NSNull else { continue }

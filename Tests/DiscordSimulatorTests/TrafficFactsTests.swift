@@ -33,6 +33,8 @@ struct TrafficFactsTests {
         var (superReactions, customReactions, skinTones) = (0, 0, 0)
         var openThreads: [String: String] = [:], archivedThreads: [String: String] = [:]
         var (threadMessages, closedThreads, unarchived) = (0, 0, 0)
+        // "guild/user": the joined_at a join said; those who left since.
+        var (joinedAtSaid, gone, announcedAgain) = ([String: String](), Set<String>(), 0)
         for _ in 0..<30_000 {
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
@@ -100,9 +102,20 @@ struct TrafficFactsTests {
                 #expect(event.name == "GUILD_MEMBER_REMOVE")
                 let index = try #require(Self.world.guildIndex(of: guild))
                 #expect(Self.world.users[Self.world.guilds[index].members[0]].id != user, "an owner never leaves")
-            case .memberJoined(_, let user, _, _, _):
+                gone.insert("\(guild)/\(user)")
+                joinedAtSaid["\(guild)/\(user)"] = nil
+            case .memberJoined(let guild, let user, _, _, _):
                 #expect(event.name == "GUILD_MEMBER_ADD")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.id.description)
+                gone.remove("\(guild)/\(user.id)")
+                joinedAtSaid["\(guild)/\(user.id)"] = data["joined_at"] as? String
+            case .memberAnnouncedAgain(let guild, let user):
+                // A member as they are: never one who left, with the joined_at of their join.
+                #expect(event.name == "GUILD_MEMBER_ADD" && data["pending"] as? Bool == false)
+                #expect((data["user"] as? [String: Any])?["id"] as? String == user.description)
+                #expect(!gone.contains("\(guild)/\(user)"), "\(user) left \(guild)")
+                if let said = joinedAtSaid["\(guild)/\(user)"] { #expect(data["joined_at"] as? String == said) }
+                announcedAgain += 1
             case .memberUpdated(_, let user, let roles, let pending, _):
                 #expect(event.name == "GUILD_MEMBER_UPDATE")
                 #expect((data["user"] as? [String: Any])?["id"] as? String == user.description)
@@ -147,6 +160,7 @@ struct TrafficFactsTests {
             }
         }
         #expect(threadMessages > 100 && closedThreads > 10 && unarchived > 0, "\(threadMessages) thread messages, \(closedThreads) closed, \(unarchived) out of the archive")
+        #expect(announcedAgain > 0)
         #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
                                      "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI",
                                      "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "GUILD_MEMBER_UPDATE"]))

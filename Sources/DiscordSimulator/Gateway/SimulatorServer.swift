@@ -50,7 +50,7 @@ public final class SimulatorServer: Sendable {
         let clock = RateLimitModel(limits: configuration.restLimits)
         let observe: @Sendable (TrafficFact) -> Void = { fact in
             switch fact {
-            case .none: return
+            case .none, .memberAnnouncedAgain: return
             case .interaction(let id, let token, let guild, let channel, _, let componentMessage):
                 interactions.register(id: id, token: token, guild: guild, channel: channel, componentMessage: componentMessage, at: clock.now)
             case .memberJoined, .memberLeft, .memberUpdated: guildStates.apply(fact)

@@ -17,6 +17,9 @@ public enum TrafficFact: Sendable, Equatable {
     /// Membership Screening, until they pass it.
     case memberJoined(guild: GuildID, user: TrafficWorld.User, at: UInt64, raid: Bool, pending: Bool)
     case memberLeft(guild: GuildID, user: UserID)
+    /// GUILD_MEMBER_ADD sent again for a member who never left (Discord's docs: "may also be sent
+    /// for users who are already members"), as they are: nothing changes, no join is counted.
+    case memberAnnouncedAgain(guild: GuildID, user: UserID)
     /// A member's GUILD_MEMBER_UPDATE: a role given or taken (by a moderator, a role menu's bot), or
     /// Membership Screening passed. `roles` and `pending` are what it says now; `roleChanged` the one
     /// role the traffic gave or took — what Discord's server applies to the roles the member holds

@@ -1,6 +1,7 @@
 import DiscordModels
 
-/// GUILD_MEMBER_UPDATE in the traffic: roles given and taken, Membership Screening passed.
+/// GUILD_MEMBER_UPDATE in the traffic: roles given and taken, Membership Screening passed; and
+/// GUILD_MEMBER_ADD sent again for a member, as Discord may.
 extension TrafficGenerator {
     /// A member's update: a newcomer passing screening (most of the time, while anyone in the
     /// guilds talked about is still pending — they click through within minutes, so the pending stay
@@ -11,7 +12,21 @@ extension TrafficGenerator {
             let waiting = pendingMembers[random.below(pendingMembers.count)]
             return screeningPassed(waiting.user, inGuildAt: waiting.guild, into: &json)
         }
+        if random.chance(5) { return announcedAgain(in: guildIndex, into: &json) }
         return roleChange(in: guildIndex, into: &json)
+    }
+
+    /// GUILD_MEMBER_ADD for someone who is a member already — "this event may also be sent for
+    /// users who are already members of the guild" (Discord's docs) — saying the member as they
+    /// are: their roles, their `joined_at`. Nothing changes: no join, no return.
+    mutating func announcedAgain(in guildIndex: Int, into json: inout JSONBytes) -> GeneratedEvent? {
+        let drawn = drawMember(of: guildIndex, acting: false)
+        guard drawn.found, !isPending(drawn.pick.user, inGuildAt: guildIndex) else { return nil }
+        guildMemberEvent(drawn.pick, roles: roles(of: drawn.pick, in: guildIndex), pending: false, inGuildAt: guildIndex, into: &json)
+        let guildID = world.guilds[guildIndex].id
+        return GeneratedEvent(
+            name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guildID,
+            fact: .memberAnnouncedAgain(guild: guildID, user: identity(of: drawn.pick.user).id))
     }
 
     /// A moderator (or a role menu's bot) gives a member one of the guild's plain roles, or takes

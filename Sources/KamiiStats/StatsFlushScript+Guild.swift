@@ -107,7 +107,7 @@ extension StatsFlushScript {
                             end
                         end
                         msgs = msgs + added
-                        local accepted = 0
+                        local accepted, lastBefore = 0, lastXP
                         for g = 1, grants do
                             -- The first grant came with the member's numbers.
                             local t, x = firstTime, firstXP
@@ -151,8 +151,9 @@ extension StatsFlushScript {
                         -- A returning member (a level above 0) is owed their rewards again, at a join or
                         -- once past screening (the record, before this profile, says they joined
                         -- pending); a newcomer nothing. Discord may announce a member again who never
-                        -- left: a join with the joined_at the record holds is that same membership.
-                        if flags >= 4 and level > 0 and ((flags % 8 >= 4 and (pj <= 0 or pj ~= joined)) or pending == 1) then
+                        -- left: a join with the joined_at the record holds, or one from before the
+                        -- last XP the record counts (earned as a member), is that same membership.
+                        if flags >= 4 and level > 0 and ((flags % 8 >= 4 and (pj <= 0 or (pj ~= joined and pj > lastBefore))) or pending == 1) then
                             if joinCount == 0 then rejoined = {} end
                             rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
                             joinCount = joinCount + 2

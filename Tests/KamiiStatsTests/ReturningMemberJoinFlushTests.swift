@@ -13,7 +13,8 @@ struct ReturningMemberJoinFlushTests {
     let guild = GuildID((UInt64.random(in: 1...(1 << 40))) << 22)
     let keys = StatsKeys(prefix: "kamii-test-\(UInt64.random(in: 0...UInt64.max))")
 
-    func profile(restoresRewards: Bool, joinedAt: UInt64 = 1_735_689_600_000) -> MemberProfile {
+    /// Joined a day after the XP ``leveled(_:)`` grants: a return.
+    func profile(restoresRewards: Bool, joinedAt: UInt64 = 1_735_776_000_000) -> MemberProfile {
         MemberProfile(hasAvatar: true, joinedAt: joinedAt, isPending: false, isVerified: nil, trust: 50, restoresRewards: restoresRewards)
     }
 
@@ -53,34 +54,48 @@ struct ReturningMemberJoinFlushTests {
     }
 
     /// Discord may send GUILD_MEMBER_ADD again for a member who never left: the same `joined_at`
-    /// as their record's is that membership, owed nothing (a reward a moderator took stays taken);
-    /// a later one is a return. A record without a join time knows no better: a return.
+    /// as their record's is that membership, owed nothing (a reward a moderator took stays taken),
+    /// and so is one from before the last XP their record counts — they earned it as a member
+    /// since — when the record holds no join time (a member from before the bot). A later one is
+    /// a return; one that says no time, too.
     @Test func aJoinAnnouncedAgainIsNotAReturn() async throws {
         let redis = try RedisTestServer.client()
-        let (buffer, flusher) = try await leveled(redis)
-        let joined: UInt64 = 1_735_689_600_000
+        let (buffer, flusher) = try await leveled(redis)  // their last XP at 1_735_689_600_000
+        func join(_ joinedAt: UInt64) -> MemberProfile {
+            MemberProfile(hasAvatar: true, joinedAt: joinedAt, isPending: false, isVerified: nil, trust: 50, restoresRewards: true)
+        }
+        let waiting = { try await redis.send("HKEYS", self.keys.waitingJoins(in: self.guild)).array?.compactMap(\.string).sorted() ?? [] }
+        let backlog = LevelUpBacklog(redis: redis, keys: keys)
         buffer.record(guild: guild.rawValue) { batch in
-            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
+            batch.setProfile(join(1_735_000_000_000), of: 1)  // before their XP
+            batch.setProfile(join(1_735_689_600_000), of: 3)  // at it
         }
         #expect(await flusher.flush())
-        let waiting = { try await redis.send("HKEYS", self.keys.waitingJoins(in: self.guild)).array?.compactMap(\.string).sorted() ?? [] }
-        #expect(try await waiting() == ["1"], "no join time known before: a return")
-        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(1))])
+        #expect(try await waiting().isEmpty, "joined before (or when) they earned what they hold: the same membership")
+
+        let rejoined: UInt64 = 1_735_776_000_000
+        buffer.record(guild: guild.rawValue) { $0.setProfile(join(rejoined), of: 1) }
+        #expect(await flusher.flush())
+        #expect(try await waiting() == ["1"], "joined after their last XP: a return")
+        try await backlog.joinsDone([MemberJoin(guild: guild, user: UserID(1))])
 
         buffer.record(guild: guild.rawValue) { batch in
-            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
-            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: 0, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 3)
+            batch.setProfile(join(rejoined), of: 1)
+            batch.setProfile(join(0), of: 3)
         }
         #expect(await flusher.flush())
         #expect(try await waiting() == ["3"], "member 1 announced again; member 3's join says no time: a return")
-        try await LevelUpBacklog(redis: redis, keys: keys).joinsDone([MemberJoin(guild: guild, user: UserID(3))])
+        try await backlog.joinsDone([MemberJoin(guild: guild, user: UserID(3))])
 
+        // Posted, left and came back within one flush: judged on the record before the batch.
         buffer.record(guild: guild.rawValue) { batch in
-            batch.setProfile(MemberProfile(hasAvatar: true, joinedAt: joined + 86_400_000, isPending: false, isVerified: nil, trust: 50, restoresRewards: true), of: 1)
+            batch.grant(.init(user: 1, messageTime: rejoined + 3_600_000, xp: 20), cooldownMilliseconds: 60_000)
+            batch.setProfile(join(rejoined + 7_200_000), of: 1)
+            batch.grant(.init(user: 1, messageTime: rejoined + 10_800_000, xp: 20), cooldownMilliseconds: 60_000)
         }
         #expect(await flusher.flush())
-        #expect(try await waiting() == ["1"], "left and came back a day later")
-        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.joinedAt == joined + 86_400_000)
+        #expect(try await waiting() == ["1"], "left and came back after their last XP")
+        #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.joinedAt == rejoined + 7_200_000)
         await redis.close()
     }
 
@@ -152,7 +167,7 @@ struct ReturningMemberJoinFlushTests {
         #expect(await flusher.flush())
         let first = try await backlog.waitingJoins()
         // Left and came back: a later joined_at.
-        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true, joinedAt: 1_735_776_000_000), of: 1) }
+        buffer.record(guild: guild.rawValue) { $0.setProfile(profile(restoresRewards: true, joinedAt: 1_735_862_400_000), of: 1) }
         #expect(await flusher.flush())
         try await backlog.joinsDone(first)
         let left = try await backlog.waitingJoins()

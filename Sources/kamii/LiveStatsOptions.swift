@@ -36,6 +36,9 @@ struct LiveStatsOptions: ParsableArguments {
     func withRedis<Result>(
         _ locations: StoreLocations, _ body: (RedisClient, StatsKeys) async throws -> Result
     ) async throws -> Result? {
+        // The prefix is checked only when there is a Redis to read it in (a command run on SQL alone
+        // does not care what it is).
+        guard redis ?? locations.redisURL != nil else { return nil }
         let keys = try keys(locations)
         guard let client = try openRedis(locations) else { return nil }
         do {

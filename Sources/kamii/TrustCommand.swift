@@ -58,9 +58,8 @@ struct TrustCommand: AsyncParsableCommand {
             return (try await store.serverUser(userID, in: guildID), try await store.cases(of: userID, in: guildID))
         }
         var live: MemberRecord?
-        let prefix = try liveStats.keys(locations).prefix
-        if let lookup = try await liveStats.withRedis(locations, { client, keys in
-            try await StatsReader(redis: client, keys: keys).lookUp(userID, in: guildID)
+        if let (lookup, prefix) = try await liveStats.withRedis(locations, { client, keys in
+            (try await StatsReader(redis: client, keys: keys).lookUp(userID, in: guildID), keys.prefix)
         }) {
             switch lookup {
             case .found(let record):

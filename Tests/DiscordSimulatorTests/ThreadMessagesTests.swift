@@ -32,23 +32,41 @@ struct ThreadMessagesTests {
         let shard = testShard(server, intents: [.guilds, .guildMessages])
         let received = ReceivedDispatches()
         async let stopped = shard.run { received.add($0) }
-        var picked: (open: String, archived: String, deleted: String)?
-        try await waitUntil("threads open, archived and deleted", timeout: .seconds(30)) {
-            let states = Self.threadStates(received.all)
-            guard let open = states.first(where: { $0.value == false })?.key, let archived = states.first(where: { $0.value == true })?.key,
-                  let deleted = states.first(where: { $0.value == nil })?.key
-            else { return false }
-            picked = (open, archived, deleted)
-            return true
-        }
-        let (open, archived, deleted) = try #require(picked)
         let client = HTTPTestClient(base: server.apiBaseURL, token: server.configuration.token)
         let beforePosts = received.count
-        for thread in [open, archived] {
-            let posted = try await client.send("POST", "/channels/\(thread)/messages", json: ["content": "level up!"])
-            #expect(posted.status == 200, "\(posted.text)")
-            #expect(posted.object["channel_id"] as? String == thread)
+        // The traffic goes on meanwhile: a thread picked may be deleted before the bot's post
+        // reaches it (10003, and its THREAD_DELETE follows) — then others are picked.
+        var picked: (open: String, archived: String, deleted: String)?
+        var tried: Set<String> = []
+        for _ in 0..<5 where picked == nil {
+            var candidates: (open: String, archived: String, deleted: String)?
+            try await waitUntil("threads open, archived and deleted", timeout: .seconds(30)) {
+                let states = Self.threadStates(received.all)
+                guard let open = states.first(where: { $0.value == false && !tried.contains($0.key) })?.key,
+                      let archived = states.first(where: { $0.value == true && !tried.contains($0.key) })?.key,
+                      let deleted = states.first(where: { $0.value == nil })?.key
+                else { return false }
+                candidates = (open, archived, deleted)
+                return true
+            }
+            let chosen = try #require(candidates)
+            var goneMeanwhile = false
+            for thread in [chosen.open, chosen.archived] where !goneMeanwhile {
+                tried.insert(thread)
+                let posted = try await client.send("POST", "/channels/\(thread)/messages", json: ["content": "level up!"])
+                if posted.status == 404, posted.object["code"] as? Int == 10003 {
+                    try await waitUntil("the THREAD_DELETE of \(thread), which the bot's post missed", timeout: .seconds(10)) {
+                        Self.threadStates(received.all)[thread] == .some(nil)
+                    }
+                    goneMeanwhile = true
+                    continue
+                }
+                #expect(posted.status == 200, "\(posted.text)")
+                #expect(posted.object["channel_id"] as? String == thread)
+            }
+            if !goneMeanwhile { picked = chosen }
         }
+        let (open, archived, deleted) = try #require(picked)
         let text = world.guilds[0].channels[0].description
         #expect(try await client.send("POST", "/channels/\(text)/messages", json: ["content": "hello"]).status == 200)
         let refused = try await client.send("POST", "/channels/\(deleted)/messages", json: ["content": "level up!"])

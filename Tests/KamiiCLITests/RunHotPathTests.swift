@@ -14,7 +14,7 @@ import Testing
 struct RunHotPathTests {
     typealias RunningKamii = RunCommandTests.RunningKamii
 
-    /// Every ground-truth member's XP, XP messages and messages: in Redis, and as the simulator says.
+    /// Every ground-truth member's XP, XP messages, messages and karma: in Redis, and as the simulator says.
     static func comparisons(
         _ server: SimulatorServer, _ redis: RedisClient, prefix: String
     ) async throws -> [(member: String, stored: [Int], expected: [Int])] {
@@ -35,8 +35,8 @@ struct RunHotPathTests {
                 let record = records[user] ?? MemberRecord()
                 let expected = members[user]
                 compared.append((
-                    "guild \(guild) user \(user)", [record.xp, record.xpMessages, record.messages],
-                    [expected?.xp ?? 0, expected?.messagesEarningXP ?? 0, bots.contains(user) ? 0 : expected?.messages ?? 0]))
+                    "guild \(guild) user \(user)", [record.xp, record.xpMessages, record.messages, record.karma],
+                    [expected?.xp ?? 0, expected?.messagesEarningXP ?? 0, bots.contains(user) ? 0 : expected?.messages ?? 0, expected?.karma ?? 0]))
             }
         }
         return compared
@@ -75,7 +75,7 @@ struct RunHotPathTests {
     }
 
     /// A simulator whose guilds all have channel rules (one channel earns no XP, one 1.5×, one
-    /// 0.5×) and a role rule (a role earns nothing, or doubles), and a SQL database at `database`
+    /// 0.5×), a role rule (a role earns nothing, or doubles) and karma, and a SQL database at `database`
     /// that holds them. A process that resumes its sessions gets no GUILD_CREATE: the threads its
     /// predecessor learnt must still follow their channels, from what Redis kept of them.
     static func simulatorWithXPRules(seed: UInt64, database: String) async throws -> SimulatorServer {
@@ -95,6 +95,11 @@ struct RunHotPathTests {
         simulation.xpRules.channelMultipliers = config.xp.channelMultipliers
         simulation.xpRules.noXPRoles = Set(config.xp.noXPRoles)
         simulation.xpRules.roleMultipliers = config.xp.roleMultipliers
+        // Karma too, with no pair cooldown (the ground truth counts every reaction): the ledger
+        // must take back exactly what it gave, across the restarts and replays these tests make.
+        config.modules.karma = true
+        config.karma.emoji = simulation.xpRules.karmaEmoji.sorted()
+        config.karma.cooldownSeconds = 0
         let store = try KamiiStore(StoreConfiguration(url: "sqlite:\(database)"))
         _ = try await store.migrate()
         for guild in world.guilds {
@@ -135,7 +140,9 @@ struct RunHotPathTests {
         try await kamii.waitFor("Redis to agree with the ground truth on XP", timeout: .seconds(120)) { _ in
             guard trafficIsOver(server) else { return false }
             let compared = try await comparisons(server, redis, prefix: prefix)
-            guard compared.allSatisfy({ $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] })
+            guard compared.allSatisfy({
+                $0.stored[0] == $0.expected[0] && $0.stored[1] == $0.expected[1] && $0.stored[2] >= $0.expected[2] && $0.stored[3] == $0.expected[3]
+            })
             else { return false }
             overcounted = compared.reduce(0) { $0 + $1.stored[2] - $1.expected[2] }
             return true
@@ -177,6 +184,7 @@ struct RunHotPathTests {
         #expect(second.log.contains("resuming 2 saved sessions"), "\(second.log)")
         #expect(second.log.contains("thread maps restored"), "\(second.log)")
         #expect(try await Self.mismatches(server, redis, prefix: prefix).isEmpty)
+        #expect(try await Self.comparisons(server, redis, prefix: prefix).filter { $0.expected[3] != 0 }.count > 20, "members with karma compared")
         #expect(second.log.contains("checkpointed to SQL"), "\(second.log)")
 
         // The checkpoint at shutdown: SQL holds what Redis holds.

@@ -35,11 +35,15 @@ struct TrafficFactsTests {
         var (threadMessages, closedThreads, unarchived) = (0, 0, 0)
         // "guild/user": the joined_at a join said; those who left since.
         var (joinedAtSaid, gone, announcedAgain) = ([String: String](), Set<String>(), 0)
+        // The thread the last event opened: its system message follows at once.
+        var (lastThreadCreated, threadsAnnounced, threadsCreated): (String?, Int, Int) = (nil, 0, 0)
         for _ in 0..<30_000 {
             let event = traffic.nextEvent()
             let data = try #require(try JSONSerialization.jsonObject(with: Data(event.data)) as? [String: Any])
             #expect(data["guild_id"] as? String == event.guild.description)
             seen.insert(event.name)
+            let justCreated = lastThreadCreated
+            lastThreadCreated = nil
             switch event.fact {
             case .message(let guild, let author, let id, let earnsXP, let channel, let parent, _):
                 #expect(event.name == "MESSAGE_CREATE" && guild == event.guild)
@@ -58,11 +62,20 @@ struct TrafficFactsTests {
                     #expect(Self.world.guilds[index].channels.contains(channel))
                 }
             case .notOwnMessage(let guild, let author):
-                // A join's system message (by the newcomer) or a webhook's post (by the webhook).
+                // A join's system message (by the newcomer), a thread's opening in its parent (by
+                // the opener, right after its THREAD_CREATE) or a webhook's post (by the webhook).
                 #expect(event.name == "MESSAGE_CREATE" && guild == event.guild)
                 let authorObject = try #require(data["author"] as? [String: Any])
                 #expect(authorObject["id"] as? String == author.description)
-                #expect(data["type"] as? Int == 7 || (data["webhook_id"] as? String == author.description && authorObject["bot"] as? Bool == true))
+                if data["type"] as? Int == 18 {
+                    let reference = try #require(data["message_reference"] as? [String: Any])
+                    let thread = try #require(reference["channel_id"] as? String)
+                    #expect(openThreads[thread] == data["channel_id"] as? String && justCreated == thread, "thread \(thread)")
+                    #expect(reference["guild_id"] as? String == guild.description)
+                    threadsAnnounced += 1
+                } else {
+                    #expect(data["type"] as? Int == 7 || (data["webhook_id"] as? String == author.description && authorObject["bot"] as? Bool == true))
+                }
             case .reaction(_, let giver, let receiver, let emoji, let added, _, _):
                 #expect(event.name == (added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE"))
                 #expect(data["user_id"] as? String == giver.description)
@@ -142,6 +155,7 @@ struct TrafficFactsTests {
                     #expect(openThreads[id] == nil && archived == false && data["newly_created"] as? Bool == true)
                     #expect(data["owner_id"] is String)
                     openThreads[id] = parent
+                    (lastThreadCreated, threadsCreated) = (id, threadsCreated + 1)
                 case ("THREAD_UPDATE", false?):
                     // Out of the archive: a thread archived before, in the same channel.
                     #expect(archivedThreads[id] == parent && openThreads[id] == nil)
@@ -161,6 +175,7 @@ struct TrafficFactsTests {
         }
         #expect(threadMessages > 100 && closedThreads > 10 && unarchived > 0, "\(threadMessages) thread messages, \(closedThreads) closed, \(unarchived) out of the archive")
         #expect(announcedAgain > 0)
+        #expect(threadsCreated > 10 && threadsAnnounced == threadsCreated, "\(threadsAnnounced) of \(threadsCreated) threads announced")
         #expect(seen.isSuperset(of: ["MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "GUILD_MEMBER_ADD",
                                      "GUILD_MEMBER_REMOVE", "INTERACTION_CREATE", "MESSAGE_REACTION_REMOVE_ALL", "MESSAGE_REACTION_REMOVE_EMOJI",
                                      "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "GUILD_MEMBER_UPDATE"]))

@@ -32,7 +32,10 @@ extension TrafficGenerator {
         // A newcomer: no roles, no nickname (whatever REST gave them before they left went with them).
         let newcomer = PickedMember(user: user, joinedAt: clock, slot: nil)
         guildMemberEvent(newcomer, roles: [], pending: pending, inGuildAt: guildIndex, into: &json)
-        if !pending { followUp = joinMessage(for: newcomer, inGuildAt: guildIndex) }
+        if !pending {
+            followUp = joinMessage(for: newcomer, inGuildAt: guildIndex)
+            followUpChannel = followUp == nil ? nil : guild.channels.first.map { ($0, guildIndex) }
+        }
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,
             fact: .memberJoined(guild: guild.id, user: self.user(at: user), at: clock, raid: raid, pending: pending))

@@ -1,7 +1,8 @@
 import DiscordModels
 
 /// Messages in a guild that are no member's own: the system message Discord posts in the system
-/// channel when a member joins (type 7, its author the newcomer), and a webhook's (its author the
+/// channel when a member joins (type 7, its author the newcomer), the one it posts in a channel
+/// where a member opened a thread (type 18, its author the opener), and a webhook's (its author the
 /// webhook, `bot` true, with `webhook_id`). A bot must count neither as the member's activity nor
 /// give XP for them; the ground truth counts them apart (``TrafficFact/notOwnMessage(guild:author:)``).
 extension TrafficGenerator {
@@ -25,6 +26,26 @@ extension TrafficGenerator {
         json.raw("}")
         let fact = TrafficFact.notOwnMessage(guild: guild.id, author: identity(of: picked.user).id)
         return visible(GeneratedEvent(name: "MESSAGE_CREATE", data: json.bytes, guild: guild.id, fact: fact), in: system, guildAt: guildIndex)
+    }
+
+    /// "… started a thread": the system message (type 18, THREAD_CREATED) Discord posts in a
+    /// thread's parent channel when a member opens it without a message, by them, referring to
+    /// the thread.
+    mutating func threadCreatedMessage(for thread: ActiveThread, opener: PickedMember, inGuildAt guildIndex: Int) -> GeneratedEvent {
+        let guild = world.guilds[guildIndex]
+        var json = JSONBytes()
+        messageHead(type: 18, into: &json)
+        json.raw(#","message_reference":{"type":0,"channel_id":"#)
+        json.id(thread.id)
+        json.raw(#","guild_id":"#)
+        json.id(guild.id)
+        json.raw(#"},"member":"#)
+        member(opener, in: guildIndex, withUser: false, into: &json)
+        messageTail(channel: thread.parent, guild: guild.id, into: &json)
+        user(opener.user, into: &json)
+        json.raw("}")
+        let fact = TrafficFact.notOwnMessage(guild: guild.id, author: identity(of: opener.user).id)
+        return visible(GeneratedEvent(name: "MESSAGE_CREATE", data: json.bytes, guild: guild.id, fact: fact), in: thread.parent, guildAt: guildIndex)
     }
 
     /// A message a webhook posts in one of the guild's channels; nil when it has none.

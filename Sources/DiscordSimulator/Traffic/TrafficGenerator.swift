@@ -41,8 +41,11 @@ public struct TrafficGenerator: Sendable {
     var raidUsers: [TrafficWorld.User] = []
     /// A raid under way: the guild, and how many joins are still to come.
     var raid: (guild: Int, remaining: Int)?
-    /// An event that follows the one just returned (a join's system message), returned next.
+    /// An event that follows the one just returned (a join's or a thread's system message),
+    /// returned next — whether the bot sees it judged then, in `followUpChannel` (a change applied
+    /// in between, such as the bot let into the channel, holds for it: the two are one moment).
     var followUp: GeneratedEvent?
+    var followUpChannel: (channel: ChannelID, guildIndex: Int)?
     /// Recent messages and reactions, which reactions and reaction removals refer to.
     var recentMessages = RecentRing<RecentMessage>(capacity: 512)
     var recentReactions = RecentRing<RecentReaction>(capacity: 512)
@@ -145,8 +148,13 @@ public struct TrafficGenerator: Sendable {
     /// buffer: let go of it before the next call.
     mutating func nextEvent(into json: inout JSONBytes) -> GeneratedEvent {
         json.removeAll()
-        if let followUp {
+        if var followUp {
             self.followUp = nil
+            if let (channel, guildIndex) = followUpChannel {
+                followUpChannel = nil
+                followUp.botCanView = true
+                return visible(followUp, in: channel, guildAt: guildIndex)
+            }
             return followUp
         }
         clock += UInt64(random.below(4))

@@ -151,9 +151,11 @@ extension StatsFlushScript {
                         -- A returning member (a level above 0) is owed their rewards again, at a join or
                         -- once past screening (the record, before this profile, says they joined
                         -- pending); a newcomer nothing. Discord may announce a member again who never
-                        -- left: a join with the joined_at the record holds, or one from before the
-                        -- last XP the record counts (earned as a member), is that same membership.
-                        if flags >= 4 and level > 0 and ((flags % 8 >= 4 and (pj <= 0 or (pj ~= joined and pj > lastBefore))) or pending == 1) then
+                        -- left: a join with the joined_at the record holds is that same membership, and
+                        -- so is one — the record holding none — from before the last XP it counts
+                        -- (earned as a member since). Another joined_at than the record's is a return,
+                        -- if one missed and the member has posted since.
+                        if flags >= 4 and level > 0 and ((flags % 8 >= 4 and (pj <= 0 or (pj ~= joined and (joined > 0 or pj > lastBefore)))) or pending == 1) then
                             if joinCount == 0 then rejoined = {} end
                             rejoined[joinCount + 1], rejoined[joinCount + 2] = user, level
                             joinCount = joinCount + 2

@@ -11,14 +11,19 @@ import Testing
 struct ThreadMessagesTests {
     /// Each thread's latest state by the dispatches so far: archived, open, or deleted (nil).
     private static func threadStates(_ all: [(name: String, data: [String: Any])]) -> [String: Bool?] {
-        var states: [String: Bool?] = [:]
-        for (name, data) in all {
+        threadChanges(all).mapValues(\.state)
+    }
+
+    /// Each thread's latest state and where it was last changed among the dispatches.
+    private static func threadChanges(_ all: [(name: String, data: [String: Any])]) -> [String: (state: Bool?, at: Int)] {
+        var states: [String: (state: Bool?, at: Int)] = [:]
+        for (position, (name, data)) in all.enumerated() {
             guard let id = data["id"] as? String else { continue }
             switch name {
             case "THREAD_CREATE", "THREAD_UPDATE":
-                states[id] = .some((data["thread_metadata"] as? [String: Any])?["archived"] as? Bool == true)
+                states[id] = ((data["thread_metadata"] as? [String: Any])?["archived"] as? Bool == true, position)
             case "THREAD_DELETE":
-                states[id] = .some(nil)
+                states[id] = (nil, position)
             default:
                 break
             }
@@ -41,10 +46,11 @@ struct ThreadMessagesTests {
         for _ in 0..<5 where picked == nil {
             var candidates: (open: String, archived: String, deleted: String)?
             try await waitUntil("threads open, archived and deleted", timeout: .seconds(30)) {
-                let states = Self.threadStates(received.all)
-                guard let open = states.first(where: { $0.value == false && !tried.contains($0.key) })?.key,
-                      let archived = states.first(where: { $0.value == true && !tried.contains($0.key) })?.key,
-                      let deleted = states.first(where: { $0.value == nil })?.key
+                // The latest of each: a guild keeps its last archived threads only, as Discord lists them.
+                let changes = Self.threadChanges(received.all).filter { !tried.contains($0.key) }.sorted { $0.value.at > $1.value.at }
+                guard let open = changes.first(where: { $0.value.state == false })?.key,
+                      let archived = changes.first(where: { $0.value.state == true })?.key,
+                      let deleted = changes.first(where: { $0.value.state == nil })?.key
                 else { return false }
                 candidates = (open, archived, deleted)
                 return true

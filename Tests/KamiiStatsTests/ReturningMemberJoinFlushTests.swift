@@ -56,8 +56,9 @@ struct ReturningMemberJoinFlushTests {
     /// Discord may send GUILD_MEMBER_ADD again for a member who never left: the same `joined_at`
     /// as their record's is that membership, owed nothing (a reward a moderator took stays taken),
     /// and so is one from before the last XP their record counts — they earned it as a member
-    /// since — when the record holds no join time (a member from before the bot). A later one is
-    /// a return; one that says no time, too.
+    /// since — when the record holds no join time (a member from before the bot). Another one than
+    /// the record's is a return (even one the bot missed, told again after the member posted); one
+    /// that says no time, too.
     @Test func aJoinAnnouncedAgainIsNotAReturn() async throws {
         let redis = try RedisTestServer.client()
         let (buffer, flusher) = try await leveled(redis)  // their last XP at 1_735_689_600_000
@@ -96,6 +97,15 @@ struct ReturningMemberJoinFlushTests {
         #expect(await flusher.flush())
         #expect(try await waiting() == ["1"], "left and came back after their last XP")
         #expect(try await StatsReader(redis: redis, keys: keys).member(UserID(1), in: guild)?.joinedAt == rejoined + 7_200_000)
+        try await backlog.joinsDone([MemberJoin(guild: guild, user: UserID(1))])
+
+        // A return missed (the bot away), and the member posting since: a joined_at other than the
+        // one the record holds is still a return, earlier than their last XP though it is.
+        buffer.record(guild: guild.rawValue) { $0.grant(.init(user: 3, messageTime: rejoined + 86_400_000, xp: 20), cooldownMilliseconds: 60_000) }
+        #expect(await flusher.flush())
+        buffer.record(guild: guild.rawValue) { $0.setProfile(join(rejoined + 3_600_000), of: 3) }
+        #expect(await flusher.flush())
+        #expect(try await waiting() == ["3"], "a missed return, told again")
         await redis.close()
     }
 

@@ -150,12 +150,13 @@ public struct TrafficGenerator: Sendable {
         json.removeAll()
         if var followUp {
             self.followUp = nil
-            if let (channel, guildIndex) = followUpChannel {
-                followUpChannel = nil
+            guard let (channel, guildIndex) = followUpChannel else { return followUp }
+            followUpChannel = nil
+            // Unless a REST call in between deleted the channel (which takes its messages with it).
+            if channels(ofGuildAt: guildIndex).contains(channel) {
                 followUp.botCanView = true
                 return visible(followUp, in: channel, guildAt: guildIndex)
             }
-            return followUp
         }
         clock += UInt64(random.below(4))
         guard !guildIndexes.isEmpty else { return GeneratedEvent(name: "", data: [], guild: GuildID(0), fact: .none) }

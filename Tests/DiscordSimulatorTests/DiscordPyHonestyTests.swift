@@ -38,13 +38,13 @@ struct DiscordPyHonestyTests {
         let bot_mentions: Int
     }
 
-    /// The simulator's ground truth in the report's shape: "guild/author" → messages.
     /// The joins that happened: Discord may send GUILD_MEMBER_ADD again for a member who never left,
     /// which discord.py discards ("an already cached member") — as a bot must not count it.
     static func joins(_ truth: GroundTruth) -> Int {
         truth.all.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.joins } }
     }
 
+    /// The simulator's ground truth in the report's shape: "guild/author" → messages.
     static func messagesByAuthor(_ truth: GroundTruth) -> [String: Int] {
         var result: [String: Int] = [:]
         for (guild, members) in truth.all {

@@ -21,10 +21,16 @@ public struct StatsReader: Sendable {
     /// a restart, or never flushed): the checkpoint in SQL may still have the member, and is loaded
     /// before the guild's next flush.
     public func member(_ user: UserID, inLoaded guild: GuildID) async throws -> MemberRecord? {
+        let (stored, guildHeld) = try await storedAndGuildHeld(user, in: guild)
+        guard guildHeld else { throw GuildNotLoaded(guild: guild) }
+        return stored.flatMap(MemberRecord.init(stored:))
+    }
+
+    /// The member's stored record, and whether Redis holds the guild (its batch marker), in one read.
+    private func storedAndGuildHeld(_ user: UserID, in guild: GuildID) async throws -> (stored: [UInt8]?, guildHeld: Bool) {
         let replies = try await redis.send("HMGET", keys.members(in: guild), String(user.rawValue), StatsKeys.batchField).array
         guard let replies, replies.count == 2 else { throw RedisError.protocolViolation("HMGET answered \(replies.map { "\($0)" } ?? "no array")") }
-        guard !replies[1].isNull else { throw GuildNotLoaded(guild: guild) }
-        return replies[0].bytes.flatMap(MemberRecord.init(stored:))
+        return (replies[0].bytes, !replies[1].isNull)
     }
 
     /// What Redis holds of a member, told apart: for an operator's tool, where each case is said.
@@ -40,10 +46,9 @@ public struct StatsReader: Sendable {
 
     /// The member's record in the guild, or why there is none.
     public func lookUp(_ user: UserID, in guild: GuildID) async throws -> Lookup {
-        let replies = try await redis.send("HMGET", keys.members(in: guild), String(user.rawValue), StatsKeys.batchField).array
-        guard let replies, replies.count == 2 else { throw RedisError.protocolViolation("HMGET answered \(replies.map { "\($0)" } ?? "no array")") }
-        if let bytes = replies[0].bytes { return MemberRecord(stored: bytes).map(Lookup.found) ?? .unreadable }
-        return replies[1].isNull ? .guildNotLoaded : .absent
+        let (stored, guildHeld) = try await storedAndGuildHeld(user, in: guild)
+        if let stored { return MemberRecord(stored: stored).map(Lookup.found) ?? .unreadable }
+        return guildHeld ? .absent : .guildNotLoaded
     }
 
     /// Redis holds nothing of the guild yet (``member(_:inLoaded:)``).

@@ -32,9 +32,8 @@ extension TrafficGenerator {
         // A newcomer: no roles, no nickname (whatever REST gave them before they left went with them).
         let newcomer = PickedMember(user: user, joinedAt: clock, slot: nil)
         guildMemberEvent(newcomer, roles: [], pending: pending, inGuildAt: guildIndex, into: &json)
-        if !pending {
-            followUp = joinMessage(for: newcomer, inGuildAt: guildIndex)
-            followUpChannel = followUp == nil ? nil : guild.channels.first.map { ($0, guildIndex) }
+        if !pending, let system = guild.channels.first, let greeting = joinMessage(for: newcomer, inGuildAt: guildIndex) {
+            followUp = (greeting, system, guildIndex)
         }
         return GeneratedEvent(
             name: "GUILD_MEMBER_ADD", data: json.bytes, guild: guild.id,

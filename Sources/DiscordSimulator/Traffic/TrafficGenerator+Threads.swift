@@ -97,8 +97,7 @@ extension TrafficGenerator {
         threads[guildIndex, default: []].append(thread)
         threadChange = (guildIndex, threadChange.count &+ 1)
         renderThread(thread, guild: guild.id, archived: false, newlyCreated: true, into: &json)
-        followUp = threadCreatedMessage(for: thread, opener: opener, inGuildAt: guildIndex)
-        followUpChannel = (parent, guildIndex)
+        followUp = (threadCreatedMessage(for: thread, opener: opener, inGuildAt: guildIndex), parent, guildIndex)
         return visible(GeneratedEvent(name: "THREAD_CREATE", data: json.bytes, guild: guild.id, fact: .none), in: parent, guildAt: guildIndex)
     }
 

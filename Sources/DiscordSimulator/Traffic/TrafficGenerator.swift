@@ -41,11 +41,10 @@ public struct TrafficGenerator: Sendable {
     var raidUsers: [TrafficWorld.User] = []
     /// A raid under way: the guild, and how many joins are still to come.
     var raid: (guild: Int, remaining: Int)?
-    /// An event that follows the one just returned (a join's or a thread's system message),
-    /// returned next — whether the bot sees it judged then, in `followUpChannel` (a change applied
-    /// in between, such as the bot let into the channel, holds for it: the two are one moment).
-    var followUp: GeneratedEvent?
-    var followUpChannel: (channel: ChannelID, guildIndex: Int)?
+    /// A message that follows the event just returned (a join's or a thread's system message) in
+    /// `channel`, returned next — whether the bot sees it judged then (a change applied in between,
+    /// such as the bot let into the channel, holds for it: the two are one moment).
+    var followUp: (event: GeneratedEvent, channel: ChannelID, guildIndex: Int)?
     /// Recent messages and reactions, which reactions and reaction removals refer to.
     var recentMessages = RecentRing<RecentMessage>(capacity: 512)
     var recentReactions = RecentRing<RecentReaction>(capacity: 512)
@@ -148,14 +147,13 @@ public struct TrafficGenerator: Sendable {
     /// buffer: let go of it before the next call.
     mutating func nextEvent(into json: inout JSONBytes) -> GeneratedEvent {
         json.removeAll()
-        if var followUp {
-            self.followUp = nil
-            guard let (channel, guildIndex) = followUpChannel else { return followUp }
-            followUpChannel = nil
+        if let (event, channel, guildIndex) = followUp {
+            followUp = nil
             // Unless a REST call in between deleted the channel (which takes its messages with it).
             if channels(ofGuildAt: guildIndex).contains(channel) {
-                followUp.botCanView = true
-                return visible(followUp, in: channel, guildAt: guildIndex)
+                var shown = event
+                shown.botCanView = true
+                return visible(shown, in: channel, guildAt: guildIndex)
             }
         }
         clock += UInt64(random.below(4))
